@@ -1,0 +1,221 @@
+//! The provisioning job queue and the events stream.
+//!
+//! Every provisioning change travels from the gateway to an adapter worker as
+//! a job: submitted with an idempotency key and an ordering key, delivered at
+//! least once, run one at a time per ordering key and in submission order,
+//! retried with backoff, dead-lettered after too many attempts, and its result
+//! handed back to the submitter. Audit events travel on a separate stream with
+//! fan-out to several consumer groups.
+//!
+//! Two backends implement the same traits and pass the same conformance
+//! suite: Redis Streams for production, and an in-process backend for
+//! `scim-connector dev` without Redis and for unit tests.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio_util::sync::CancellationToken;
+
+/// W3C trace context fields (`traceparent`, `tracestate`) carried with a job or an event.
+pub type TraceContext = BTreeMap<String, String>;
+
+/// A job's identity, assigned by the queue at submission.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct JobId(pub String);
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A job to submit.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Submitting the same key again returns the first job (and, once it has
+    /// finished, its result) instead of enqueuing a second one.
+    pub idempotency_key: String,
+    /// Jobs with the same ordering key (e.g. `"primary/User/42"`) never run
+    /// concurrently and run in submission order.
+    pub ordering_key: String,
+    /// Opaque to the queue (the connector puts an encoded `ProvisioningJob` here).
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub job_id: JobId,
+    /// True when the idempotency key matched an earlier job.
+    pub duplicate: bool,
+}
+
+/// Where a job is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    /// Failed transiently; scheduled to run again.
+    Retrying,
+    Succeeded,
+    /// Finished with a permanent failure; `result` says why.
+    Failed,
+    /// Gave up after the maximum number of attempts; `last_error` says why.
+    DeadLettered,
+}
+
+impl JobStatus {
+    /// True once the job will not run again.
+    pub fn is_final(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::DeadLettered)
+    }
+}
+
+/// What the queue knows about a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobState {
+    pub job_id: JobId,
+    pub status: JobStatus,
+    pub ordering_key: String,
+    /// Attempts started so far.
+    pub attempts: u32,
+    /// What the handler returned (`Succeeded` or `Failed`).
+    pub result: Option<Bytes>,
+    /// The error of the last transient failure.
+    pub last_error: Option<String>,
+    pub submitted_at: SystemTime,
+    pub updated_at: SystemTime,
+}
+
+/// A job delivered to a worker.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: JobId,
+    pub ordering_key: String,
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
+    /// 1 on the first delivery; more on retries and redeliveries.
+    pub attempt: u32,
+}
+
+/// What a handler decided about a job.
+#[derive(Debug, Clone)]
+pub enum Disposition {
+    /// Done; the bytes go back to the submitter.
+    Succeeded(Bytes),
+    /// Done with a permanent failure (e.g. the client's mistake); the bytes
+    /// go back to the submitter. Not retried.
+    Failed(Bytes),
+    /// A transient failure: run again after a backoff (at least `after` when
+    /// given), or dead-letter once the maximum number of attempts is reached.
+    Retry { error: String, after: Option<Duration> },
+}
+
+/// The work a worker does with a job. Handlers must be idempotent: a job may
+/// be delivered again after a crash.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    async fn handle(&self, job: Job) -> Disposition;
+}
+
+/// Depth and health of the queue, for `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueMetrics {
+    /// Jobs waiting to run (including scheduled retries).
+    pub depth: u64,
+    /// Age of the oldest job not yet finished.
+    pub oldest_age: Option<Duration>,
+    pub in_flight: u64,
+    /// Retries scheduled since start (counter).
+    pub retries: u64,
+    /// Jobs in the dead-letter stream.
+    pub dead_letters: u64,
+}
+
+/// Errors of the queue itself (not of the jobs).
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the queue backend is unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt queue entry: {0}")]
+    Corrupt(String),
+    #[error("invalid queue configuration: {0}")]
+    Config(String),
+}
+
+/// The job queue.
+#[async_trait]
+pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
+    /// Enqueues a job, or returns the existing one with the same idempotency key.
+    async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError>;
+
+    /// Waits until the job is final or `timeout` passes, then returns its state
+    /// (not final when the timeout passed). Re-attaching later by id works.
+    async fn wait(&self, id: &JobId, timeout: Duration) -> Result<Option<JobState>, QueueError>;
+
+    /// The job's state now; `None` for an unknown (or expired) id.
+    async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError>;
+
+    /// One step of work, for tests: if a job is ready, take it, run the
+    /// handler and record the outcome. Returns whether a job ran.
+    async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError>;
+
+    /// Runs `concurrency` workers until `shutdown` is cancelled; jobs in
+    /// progress finish first.
+    async fn run_workers(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        concurrency: usize,
+        shutdown: CancellationToken,
+    ) -> Result<(), QueueError>;
+
+    async fn metrics(&self) -> Result<QueueMetrics, QueueError>;
+
+    /// Checks that the backend answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), QueueError>;
+}
+
+/// An event's identity within the events stream.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub String);
+
+/// An event to publish.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Opaque to the bus (the connector puts an encoded `AuditEvent` here).
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
+}
+
+/// An event delivered to a consumer group.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: EventId,
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
+}
+
+/// The events stream: every consumer group sees every event; within a group,
+/// each event goes to one consumer and comes back after a crash until acked.
+#[async_trait]
+pub trait EventBus: Send + Sync + fmt::Debug + 'static {
+    async fn publish(&self, event: Event) -> Result<EventId, QueueError>;
+
+    /// Joins (creating if needed) consumer group `group` as `consumer`.
+    async fn subscribe(&self, group: &str, consumer: &str) -> Result<Box<dyn EventSubscription>, QueueError>;
+}
+
+/// One consumer's view of a consumer group.
+#[async_trait]
+pub trait EventSubscription: Send + fmt::Debug {
+    /// Up to `max` events: first those delivered before and never acked, then
+    /// new ones, waiting up to `wait` when there are none.
+    async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;
+
+    async fn ack(&mut self, ids: &[EventId]) -> Result<(), QueueError>;
+}

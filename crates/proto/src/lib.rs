@@ -1,0 +1,35 @@
+//! Generated protobuf and gRPC code for the wires between the connector's
+//! services: the adapter's `Directory` gRPC service, the provisioning job and
+//! its result, and the audit event.
+//!
+//! Modules mirror the proto packages. These types stay at the edges: services
+//! convert them to validated domain types on receipt (`TryFrom`) and never
+//! pass them further in.
+
+#![allow(missing_debug_implementations, clippy::all)]
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("scimconnector.common.v1");
+    }
+}
+
+pub mod directory {
+    pub mod v1 {
+        tonic::include_proto!("scimconnector.directory.v1");
+    }
+}
+
+pub mod provisioning {
+    pub mod v1 {
+        tonic::include_proto!("scimconnector.provisioning.v1");
+    }
+}
+
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("scimconnector.audit.v1");
+    }
+}
+
+pub use prost::Message;

@@ -1,0 +1,186 @@
+//! SCIM errors (RFC 7644 §3.12): an HTTP status, an optional `scimType`, and a
+//! human-readable detail, serialized as the `urn:ietf:params:scim:api:messages:2.0:Error` body.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The schema URN of an error response body.
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// The `scimType` values defined by RFC 7644 §3.12 (Table 9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ScimType {
+    InvalidFilter,
+    TooMany,
+    Uniqueness,
+    Mutability,
+    InvalidSyntax,
+    InvalidPath,
+    NoTarget,
+    InvalidValue,
+    InvalidVers,
+    Sensitive,
+}
+
+impl ScimType {
+    /// The wire spelling, e.g. `"invalidFilter"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidVers => "invalidVers",
+            ScimType::Sensitive => "sensitive",
+        }
+    }
+
+    /// Parses the wire spelling; `None` for anything RFC 7644 does not define.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "invalidFilter" => ScimType::InvalidFilter,
+            "tooMany" => ScimType::TooMany,
+            "uniqueness" => ScimType::Uniqueness,
+            "mutability" => ScimType::Mutability,
+            "invalidSyntax" => ScimType::InvalidSyntax,
+            "invalidPath" => ScimType::InvalidPath,
+            "noTarget" => ScimType::NoTarget,
+            "invalidValue" => ScimType::InvalidValue,
+            "invalidVers" => ScimType::InvalidVers,
+            "sensitive" => ScimType::Sensitive,
+            _ => return None,
+        })
+    }
+
+    /// The HTTP status RFC 7644 pairs with this `scimType`.
+    pub fn status(self) -> u16 {
+        match self {
+            ScimType::Uniqueness => 409,
+            ScimType::InvalidVers => 412,
+            ScimType::Sensitive => 403,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ScimType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A SCIM protocol error: what the client did wrong (or what went wrong on
+/// our side), ready to be rendered as an RFC 7644 error body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {}: {detail}", scim_type.map(|t| t.as_str()).unwrap_or("-"))]
+pub struct ScimError {
+    pub status: u16,
+    pub scim_type: Option<ScimType>,
+    pub detail: String,
+}
+
+impl ScimError {
+    /// An error with the `scimType`'s own status.
+    pub fn new(scim_type: ScimType, detail: impl Into<String>) -> Self {
+        Self { status: scim_type.status(), scim_type: Some(scim_type), detail: detail.into() }
+    }
+
+    /// An error with a status and no `scimType`.
+    pub fn status(status: u16, detail: impl Into<String>) -> Self {
+        Self { status, scim_type: None, detail: detail.into() }
+    }
+
+    pub fn invalid_filter(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidFilter, detail)
+    }
+    pub fn invalid_syntax(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidSyntax, detail)
+    }
+    pub fn invalid_value(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidValue, detail)
+    }
+    pub fn invalid_path(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidPath, detail)
+    }
+    pub fn no_target(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::NoTarget, detail)
+    }
+    pub fn mutability(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::Mutability, detail)
+    }
+    pub fn uniqueness(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::Uniqueness, detail)
+    }
+    pub fn too_many(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::TooMany, detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::status(404, detail)
+    }
+    pub fn precondition_failed(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidVers, detail)
+    }
+
+    /// The RFC 7644 §3.12 JSON body.
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            schemas: vec![ERROR_SCHEMA.to_owned()],
+            status: self.status.to_string(),
+            scim_type: self.scim_type,
+            detail: Some(self.detail.clone()),
+        }
+    }
+}
+
+/// The wire form of an error (RFC 7644 §3.12). `status` is a string, as the RFC's examples show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub schemas: Vec<String>,
+    pub status: String,
+    #[serde(rename = "scimType", skip_serializing_if = "Option::is_none", default)]
+    pub scim_type: Option<ScimType>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_body_has_the_rfc_shape_with_status_as_a_string() {
+        let body = serde_json::to_value(ScimError::invalid_filter("unexpected ')' at 12").to_body()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "schemas": [ERROR_SCHEMA],
+                "status": "400",
+                "scimType": "invalidFilter",
+                "detail": "unexpected ')' at 12"
+            })
+        );
+    }
+
+    #[test]
+    fn every_scim_type_round_trips_through_its_wire_spelling() {
+        for t in [
+            ScimType::InvalidFilter,
+            ScimType::TooMany,
+            ScimType::Uniqueness,
+            ScimType::Mutability,
+            ScimType::InvalidSyntax,
+            ScimType::InvalidPath,
+            ScimType::NoTarget,
+            ScimType::InvalidValue,
+            ScimType::InvalidVers,
+            ScimType::Sensitive,
+        ] {
+            assert_eq!(ScimType::parse(t.as_str()), Some(t));
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! The SCIM 2.0 protocol core shared by the gateway and the adapter.
+//!
+//! It knows RFC 7643 (schemas, resources) and RFC 7644 (filters, PATCH,
+//! projection, sorting, paging, bulk, errors) and the forms real SCIM clients
+//! send; it does no I/O, so that every rule is testable in isolation and the
+//! same code judges a request in the gateway and applies it in the adapter.
+
+pub mod error;
+
+pub use error::{ScimError, ScimType};
