@@ -1,0 +1,45 @@
+//! The wire model of the Secret Server REST API v1: the request and response
+//! bodies of the endpoints the connector uses, as documented (see the
+//! reference notes on the Postman collection generated from Secret Server's
+//! Swagger, and the PowerShell module's classes).
+//!
+//! Both `secret-server-client` and the emulator `secret-server-sim` speak
+//! through these types, so they are tolerant on input (unknown fields are
+//! ignored, most fields default) and exact on output (camelCase names as
+//! Secret Server sends them).
+//!
+//! There is deliberately no type for a secret's field values (`items`,
+//! `itemValue`, `extendedFields`): the connector never reads them.
+
+pub mod envelope;
+pub mod folders;
+pub mod groups;
+pub mod permissions;
+pub mod roles;
+pub mod secrets;
+pub mod token;
+pub mod users;
+
+pub use envelope::{
+    BadRequestBody, DeleteResult, ErrorBody, InternalErrorBody, Lookup, PagedResult, Patch, SortSpec, SuccessResult,
+};
+pub use folders::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_ID};
+pub use groups::{
+    Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs, MembersReplaceArgs,
+};
+pub use permissions::{
+    FolderPermission, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, SecretPermission,
+    SecretPermissionCreateArgs, SecretPermissionUpdateArgs,
+};
+pub use roles::{FolderAccessRole, SecretAccessRole, UnknownRole};
+pub use secrets::SecretSummary;
+pub use token::{TokenErrorBody, TokenResponse};
+pub use users::{User, UserCreateArgs, UserPatchArgs, UserSummary, UserUpdateArgs};
+
+/// The path of the REST API under the Secret Server base URL.
+pub const API_PATH: &str = "api/v1";
+/// The path of the token endpoint under the Secret Server base URL (not under `api/v1`).
+pub const TOKEN_PATH: &str = "oauth2/token";
+/// The `message` Secret Server returns when a permission is added to a folder
+/// that inherits permissions, without `breakInheritance`.
+pub const PERMISSIONS_ARE_INHERITED: &str = "API_PermissionsAreInherited";
