@@ -1,0 +1,152 @@
+//! Namespaced key-value state that must survive a restart: the adapter's
+//! attribute store and resource metadata, the gateway's connections and
+//! OAuth2 tokens.
+//!
+//! A namespace is a flat map from key to bytes (`users:primary` →
+//! `{"42": ...}`). Two backends implement [`StateStore`]:
+//! - [`RedisStore`]: one Redis hash per namespace (`<prefix>:state:<namespace>`),
+//!   so that loading a namespace is one `HGETALL`-style scan and several
+//!   processes (gateway replicas, the adapter) share it; expiring entries are
+//!   plain keys with a TTL, because hash fields cannot expire on Redis 6.2.
+//! - [`LocalStore`]: SQLite in the data directory for `scim-connector dev`
+//!   (or in memory for tests). It is process-local: only one process may use
+//!   a given file.
+
+mod local;
+mod redis_store;
+
+pub use local::LocalStore;
+pub use redis_store::RedisStore;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors of the state backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store unavailable: {0}")]
+    Unavailable(String),
+    #[error("state store failure: {0}")]
+    Backend(String),
+}
+
+/// Namespaced key-value state.
+#[async_trait]
+pub trait StateStore: Send + Sync + fmt::Debug + 'static {
+    /// # Errors
+    /// When the backend fails.
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// Stores `value` under `key`, replacing any previous value.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn put(&self, namespace: &str, key: &str, value: Bytes) -> Result<(), StoreError>;
+
+    /// Stores many entries at once (one round trip where the backend allows it).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn put_many(&self, namespace: &str, entries: Vec<(String, Bytes)>) -> Result<(), StoreError>;
+
+    /// Removes `key`; returns whether it existed.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Every entry of the namespace, in no particular order.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn load_all(&self, namespace: &str) -> Result<Vec<(String, Bytes)>, StoreError>;
+
+    /// Stores an entry that disappears after `ttl` (OAuth2 access tokens, rate windows).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn put_expiring(&self, namespace: &str, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError>;
+
+    /// Reads an entry written by [`StateStore::put_expiring`]; `None` once it expired.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn get_expiring(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError>;
+
+    /// Removes an expiring entry before its time.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn delete_expiring(&self, namespace: &str, key: &str) -> Result<bool, StoreError>;
+
+    /// Checks that the backend answers (for `/readyz`).
+    ///
+    /// # Errors
+    /// When the backend does not answer.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the store the settings ask for: Redis when a URL is given, else a
+/// local SQLite file (or memory when `path` is `None`).
+///
+/// # Errors
+/// When Redis cannot be reached or the file cannot be opened.
+pub async fn open(
+    redis_url: Option<&secrecy::SecretString>,
+    prefix: &str,
+    local_path: Option<&std::path::Path>,
+) -> Result<Arc<dyn StateStore>, StoreError> {
+    match redis_url {
+        Some(url) => Ok(Arc::new(RedisStore::connect(url, prefix).await?)),
+        None => Ok(Arc::new(match local_path {
+            Some(path) => LocalStore::open(path)?,
+            None => LocalStore::in_memory()?,
+        })),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod conformance {
+    //! The behaviour both backends must share.
+    use super::*;
+
+    pub async fn values_round_trip_per_namespace(store: &dyn StateStore) {
+        store.put("users", "1", Bytes::from_static(b"alice")).await.unwrap();
+        store.put("groups", "1", Bytes::from_static(b"admins")).await.unwrap();
+        assert_eq!(store.get("users", "1").await.unwrap().as_deref(), Some(&b"alice"[..]));
+        assert_eq!(store.get("groups", "1").await.unwrap().as_deref(), Some(&b"admins"[..]));
+        assert_eq!(store.get("users", "2").await.unwrap(), None);
+    }
+
+    pub async fn put_replaces_and_delete_reports_existence(store: &dyn StateStore) {
+        store.put("users", "1", Bytes::from_static(b"a")).await.unwrap();
+        store.put("users", "1", Bytes::from_static(b"b")).await.unwrap();
+        assert_eq!(store.get("users", "1").await.unwrap().as_deref(), Some(&b"b"[..]));
+        assert!(store.delete("users", "1").await.unwrap());
+        assert!(!store.delete("users", "1").await.unwrap());
+        assert_eq!(store.get("users", "1").await.unwrap(), None);
+    }
+
+    pub async fn load_all_returns_every_entry_of_one_namespace(store: &dyn StateStore) {
+        let entries: Vec<(String, Bytes)> = (0..2500).map(|i| (i.to_string(), Bytes::from(format!("v{i}")))).collect();
+        store.put_many("bulk", entries).await.unwrap();
+        store.put("other", "x", Bytes::from_static(b"y")).await.unwrap();
+        let mut all = store.load_all("bulk").await.unwrap();
+        all.sort_by_key(|(k, _)| k.parse::<u32>().unwrap());
+        assert_eq!(all.len(), 2500);
+        assert_eq!(all[1234], ("1234".to_owned(), Bytes::from("v1234")));
+    }
+
+    pub async fn expiring_entries_disappear_after_their_ttl(store: &dyn StateStore) {
+        store.put_expiring("tokens", "t", Bytes::from_static(b"conn"), Duration::from_millis(1200)).await.unwrap();
+        assert_eq!(store.get_expiring("tokens", "t").await.unwrap().as_deref(), Some(&b"conn"[..]));
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(store.get_expiring("tokens", "t").await.unwrap(), None);
+        store.put_expiring("tokens", "u", Bytes::from_static(b"conn"), Duration::from_secs(60)).await.unwrap();
+        assert!(store.delete_expiring("tokens", "u").await.unwrap());
+        assert_eq!(store.get_expiring("tokens", "u").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,160 @@
+//! The Redis backend: one hash per namespace, plain keys with a TTL for
+//! expiring entries, through a reconnecting `ConnectionManager`.
+
+use crate::{StateStore, StoreError};
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+/// State in Redis.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://` or `rediss://`); every key starts with `prefix`.
+    ///
+    /// # Errors
+    /// When the URL is invalid or Redis does not answer.
+    pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self, StoreError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = redis::Client::open(url.expose_secret()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)));
+        let conn = ConnectionManager::new_with_config(client, config).await.map_err(unavailable)?;
+        Ok(Self { conn, prefix: prefix.to_owned() })
+    }
+
+    fn hash_key(&self, namespace: &str) -> String {
+        format!("{}:state:{namespace}", self.prefix)
+    }
+
+    fn expiring_key(&self, namespace: &str, key: &str) -> String {
+        format!("{}:state-exp:{namespace}:{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl StateStore for RedisStore {
+    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<Vec<u8>> = conn.hget(self.hash_key(namespace), key).await.map_err(unavailable)?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn put(&self, namespace: &str, key: &str, value: Bytes) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        conn.hset::<_, _, _, ()>(self.hash_key(namespace), key, value.as_ref()).await.map_err(unavailable)
+    }
+
+    async fn put_many(&self, namespace: &str, entries: Vec<(String, Bytes)>) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let hash = self.hash_key(namespace);
+        // Chunks keep each command's size bounded for very large loads.
+        for chunk in entries.chunks(1000) {
+            let items: Vec<(&str, &[u8])> = chunk.iter().map(|(k, v)| (k.as_str(), v.as_ref())).collect();
+            conn.hset_multiple::<_, _, _, ()>(&hash, &items).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let removed: u64 = conn.hdel(self.hash_key(namespace), key).await.map_err(unavailable)?;
+        Ok(removed > 0)
+    }
+
+    async fn load_all(&self, namespace: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
+        let mut conn = self.conn.clone();
+        // HSCAN rather than HGETALL: a namespace may hold hundreds of thousands of
+        // entries and HGETALL would block Redis while it builds one huge reply.
+        let hash = self.hash_key(namespace);
+        let mut cursor: u64 = 0;
+        let mut out = Vec::new();
+        loop {
+            let (next, batch): (u64, Vec<(String, Vec<u8>)>) = redis::cmd("HSCAN")
+                .arg(&hash)
+                .arg(cursor)
+                .arg("COUNT")
+                .arg(5000)
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            out.extend(batch.into_iter().map(|(k, v)| (k, Bytes::from(v))));
+            if next == 0 {
+                return Ok(out);
+            }
+            cursor = next;
+        }
+    }
+
+    async fn put_expiring(&self, namespace: &str, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let millis = ttl.as_millis().max(1) as u64;
+        redis::cmd("SET")
+            .arg(self.expiring_key(namespace, key))
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(millis)
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn get_expiring(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
+        let mut conn = self.conn.clone();
+        let value: Option<Vec<u8>> = conn.get(self.expiring_key(namespace, key)).await.map_err(unavailable)?;
+        Ok(value.map(Bytes::from))
+    }
+
+    async fn delete_expiring(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let removed: u64 = conn.del(self.expiring_key(namespace, key)).await.map_err(unavailable)?;
+        Ok(removed > 0)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance;
+
+    /// Tests that need Redis fail (never skip) when it is missing: CI starts one.
+    async fn redis_store() -> RedisStore {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let prefix = format!("test-state-{}", uuid::Uuid::new_v4());
+        RedisStore::connect(&SecretString::from(url.clone()), &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("these tests need Redis at {url} (set REDIS_URL): {e}"))
+    }
+
+    #[tokio::test]
+    async fn redis_store_passes_the_conformance_suite() {
+        let store = redis_store().await;
+        conformance::values_round_trip_per_namespace(&store).await;
+        conformance::put_replaces_and_delete_reports_existence(&store).await;
+        conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
+        conformance::expiring_entries_disappear_after_their_ttl(&store).await;
+    }
+}
