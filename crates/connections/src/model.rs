@@ -1,0 +1,292 @@
+//! The connection model as stored and as configured (TOML/JSON).
+
+use crate::rights::RightsMapping;
+use scim::ResourceKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+
+/// A connection's id: a lower-case slug (`sailpoint-prod`), used in URLs and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ConnectionId(String);
+
+/// An id that is not a slug of 1–64 characters `[a-z0-9-]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid connection id {0:?}: use 1-64 characters among a-z, 0-9 and '-'")]
+pub struct InvalidConnectionId(pub String);
+
+impl ConnectionId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ConnectionId {
+    type Err = InvalidConnectionId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-');
+        if ok { Ok(Self(s.to_owned())) } else { Err(InvalidConnectionId(s.to_owned())) }
+    }
+}
+
+impl TryFrom<String> for ConnectionId {
+    type Error = InvalidConnectionId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl From<ConnectionId> for String {
+    fn from(id: ConnectionId) -> Self {
+        id.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One SCIM platform's connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Connection {
+    pub id: ConnectionId,
+    /// A human name ("SailPoint IdentityIQ production").
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The Secret Server instance this connection reads and writes.
+    pub secret_server: String,
+    #[serde(default)]
+    pub credentials: Credentials,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub rights: RightsMapping,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default)]
+    pub policies: Policies,
+    /// Set for connections defined in the configuration file: the admin API
+    /// may rotate their credentials but not delete them.
+    #[serde(default)]
+    pub from_config: bool,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How a connection authenticates. Only hashes are stored, never a token or a password.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    /// Static bearer tokens (shown once when issued).
+    #[serde(default)]
+    pub bearer_tokens: Vec<TokenCredential>,
+    /// OAuth2 client-credentials clients; the gateway issues short-lived tokens to them.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
+    /// Optional HTTP Basic credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic: Option<BasicCredential>,
+}
+
+/// A static bearer token, stored as the SHA-256 (hex) of the token. Tokens
+/// are long random strings, so a fast hash is enough and lets the gateway
+/// find the connection from the token in one lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenCredential {
+    /// A short public id to name the token when rotating or revoking it.
+    pub id: String,
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An OAuth2 client-credentials client; the secret is stored as an Argon2 PHC string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub secret_hash: String,
+    /// Lifetime of the access tokens issued to this client, in seconds.
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_seconds: u32,
+}
+
+fn default_token_ttl() -> u32 {
+    3600
+}
+
+/// An HTTP Basic credential; the password is stored as an Argon2 PHC string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicCredential {
+    pub username: String,
+    pub password_hash: String,
+}
+
+/// What a connection may do with one resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Operations {
+    #[serde(default)]
+    pub read: bool,
+    #[serde(default)]
+    pub create: bool,
+    #[serde(default)]
+    pub update: bool,
+    #[serde(default)]
+    pub delete: bool,
+}
+
+impl Operations {
+    pub const ALL: Operations = Operations { read: true, create: true, update: true, delete: true };
+    pub const READ_ONLY: Operations = Operations { read: true, create: false, update: false, delete: false };
+    pub const NONE: Operations = Operations { read: false, create: false, update: false, delete: false };
+}
+
+/// What a connection may see and touch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    /// Operations per resource type, keyed by ResourceType name ("User", "Container"...).
+    /// A type absent from the map is not reachable at all.
+    pub resource_types: BTreeMap<String, Operations>,
+    /// Folder ids whose subtrees (the folder and every descendant) this
+    /// connection's Containers, ContainerPermissions, PrivilegedData and
+    /// PrivilegedDataPermissions are limited to. `None`: every folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_subtrees: Option<Vec<i64>>,
+}
+
+impl Default for Scope {
+    /// Everything, except writes to PrivilegedData (secrets are read-only unless a connection enables more).
+    fn default() -> Self {
+        let resource_types = ResourceKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let ops = if kind == ResourceKind::PrivilegedData { Operations::READ_ONLY } else { Operations::ALL };
+                (kind.name().to_owned(), ops)
+            })
+            .collect();
+        Self { resource_types, container_subtrees: None }
+    }
+}
+
+impl Scope {
+    /// The operations allowed on `kind` (none when the type is out of scope).
+    pub fn operations(&self, kind: ResourceKind) -> Operations {
+        self.resource_types
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(kind.name()))
+            .map(|(_, ops)| *ops)
+            .unwrap_or(Operations::NONE)
+    }
+
+    /// A scope that may read every type and change none.
+    pub fn read_only() -> Self {
+        let resource_types =
+            ResourceKind::ALL.into_iter().map(|k| (k.name().to_owned(), Operations::READ_ONLY)).collect();
+        Self { resource_types, container_subtrees: None }
+    }
+}
+
+/// A token bucket: `requests_per_second` sustained, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    pub requests_per_second: f64,
+    pub burst: u32,
+}
+
+/// What happens when a SCIM client changes a user's `userName`, which Secret Server cannot change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UserNameChangePolicy {
+    /// `400 mutability` (default).
+    #[default]
+    Reject,
+    /// Keep Secret Server's name; remember the client's new `userName` in the
+    /// attribute store and answer with it, so the client sees its own value.
+    KeepSecretServerName,
+}
+
+/// How a user deleted through SCIM (deactivated in Secret Server) looks afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DeletedUserPolicy {
+    /// `404`, as SCIM clients expect after a DELETE (default).
+    #[default]
+    NotFound,
+    /// Still listed, with `active: false`.
+    Inactive,
+}
+
+/// What a permission grant does on a folder that inherits its permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InheritedFolderPolicy {
+    /// Break inheritance (Secret Server copies the inherited permissions onto
+    /// the folder first), then grant (default).
+    #[default]
+    BreakInheritance,
+    /// Refuse with `400` and leave the folder as it is.
+    Refuse,
+}
+
+/// Behaviour switches of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Policies {
+    pub user_name_change: UserNameChangePolicy,
+    pub deleted_users: DeletedUserPolicy,
+    pub inherited_folder: InheritedFolderPolicy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_ids_are_lower_case_slugs() {
+        assert!("sailpoint-prod".parse::<ConnectionId>().is_ok());
+        assert!("Okta".parse::<ConnectionId>().is_err());
+        assert!("".parse::<ConnectionId>().is_err());
+        assert!("a/b".parse::<ConnectionId>().is_err());
+    }
+
+    #[test]
+    fn the_default_scope_reads_everything_and_writes_everything_but_secrets() {
+        let scope = Scope::default();
+        assert_eq!(scope.operations(ResourceKind::User), Operations::ALL);
+        assert_eq!(scope.operations(ResourceKind::PrivilegedData), Operations::READ_ONLY);
+    }
+
+    #[test]
+    fn a_minimal_connection_parses_with_defaults() {
+        let c: Connection = serde_json::from_str(r#"{"id":"okta","secretServer":"primary"}"#).unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.policies, Policies::default());
+        assert!(c.rights.container_rights().any(|r| r == "View"));
+    }
+}
