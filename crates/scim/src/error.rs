@@ -21,9 +21,32 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865: the `cursor` value is not one this server issued for this query.
+    InvalidCursor,
+    /// RFC 9865: the `cursor` was valid once but has outlived the cursor timeout.
+    ExpiredCursor,
+    /// RFC 9865: the `count` value is not acceptable for cursor paging.
+    InvalidCount,
 }
 
 impl ScimType {
+    /// Every `scimType` value: RFC 7644 Table 9, then the RFC 9865 additions.
+    pub const ALL: [ScimType; 13] = [
+        ScimType::InvalidFilter,
+        ScimType::TooMany,
+        ScimType::Uniqueness,
+        ScimType::Mutability,
+        ScimType::InvalidSyntax,
+        ScimType::InvalidPath,
+        ScimType::NoTarget,
+        ScimType::InvalidValue,
+        ScimType::InvalidVers,
+        ScimType::Sensitive,
+        ScimType::InvalidCursor,
+        ScimType::ExpiredCursor,
+        ScimType::InvalidCount,
+    ];
+
     /// The wire spelling, e.g. `"invalidFilter"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -37,10 +60,13 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 
-    /// Parses the wire spelling; `None` for anything RFC 7644 does not define.
+    /// Parses the wire spelling; `None` for anything RFC 7644 or RFC 9865 does not define.
     pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
             "invalidFilter" => ScimType::InvalidFilter,
@@ -53,11 +79,14 @@ impl ScimType {
             "invalidValue" => ScimType::InvalidValue,
             "invalidVers" => ScimType::InvalidVers,
             "sensitive" => ScimType::Sensitive,
+            "invalidCursor" => ScimType::InvalidCursor,
+            "expiredCursor" => ScimType::ExpiredCursor,
+            "invalidCount" => ScimType::InvalidCount,
             _ => return None,
         })
     }
 
-    /// The HTTP status RFC 7644 pairs with this `scimType`.
+    /// The HTTP status RFC 7644 (and RFC 9865) pairs with this `scimType`.
     pub fn status(self) -> u16 {
         match self {
             ScimType::Uniqueness => 409,
@@ -125,6 +154,30 @@ impl ScimError {
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidVers, detail)
     }
+    /// RFC 9865 `invalidCursor` (400).
+    pub fn invalid_cursor(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidCursor, detail)
+    }
+    /// RFC 9865 `expiredCursor` (400).
+    pub fn expired_cursor(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::ExpiredCursor, detail)
+    }
+    /// RFC 9865 `invalidCount` (400).
+    pub fn invalid_count(detail: impl Into<String>) -> Self {
+        Self::new(ScimType::InvalidCount, detail)
+    }
+    /// 413: a Bulk request over `maxOperations` or `maxPayloadSize` (RFC 7644 §3.7.4); no `scimType`.
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::status(413, detail)
+    }
+    /// 409 without a `scimType`, e.g. circular `bulkId` references (RFC 7644 §3.7.1).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::status(409, detail)
+    }
+    /// 501: a feature this server does not implement.
+    pub fn not_implemented(detail: impl Into<String>) -> Self {
+        Self::status(501, detail)
+    }
 
     /// The RFC 7644 §3.12 JSON body.
     pub fn to_body(&self) -> ErrorBody {
@@ -168,19 +221,24 @@ mod tests {
 
     #[test]
     fn every_scim_type_round_trips_through_its_wire_spelling() {
-        for t in [
-            ScimType::InvalidFilter,
-            ScimType::TooMany,
-            ScimType::Uniqueness,
-            ScimType::Mutability,
-            ScimType::InvalidSyntax,
-            ScimType::InvalidPath,
-            ScimType::NoTarget,
-            ScimType::InvalidValue,
-            ScimType::InvalidVers,
-            ScimType::Sensitive,
-        ] {
+        for t in ScimType::ALL {
             assert_eq!(ScimType::parse(t.as_str()), Some(t));
+            let json = serde_json::to_value(t).unwrap();
+            assert_eq!(json, serde_json::Value::String(t.as_str().to_owned()));
+        }
+    }
+
+    #[test]
+    fn every_scim_type_maps_to_the_status_the_rfcs_pair_it_with() {
+        for t in ScimType::ALL {
+            let expected = match t {
+                ScimType::Uniqueness => 409,
+                ScimType::InvalidVers => 412,
+                ScimType::Sensitive => 403,
+                _ => 400,
+            };
+            assert_eq!(t.status(), expected, "{t}");
+            assert_eq!(ScimError::new(t, "x").status, expected);
         }
     }
 }

@@ -6,5 +6,18 @@
 //! same code judges a request in the gateway and applies it in the adapter.
 
 pub mod error;
+pub mod filter;
+mod json;
+pub mod list;
+pub mod path;
+pub mod resource;
+pub mod schema;
+mod text;
+pub mod urn;
 
 pub use error::{ScimError, ScimType};
+pub use filter::{CompiledFilter, Filter, FilterLimits, IndexPlan};
+pub use list::ListResponse;
+pub use path::AttrPath;
+pub use resource::ResourceKind;
+pub use schema::{AttrRef, Attribute, AttributeType, Mutability, PathTarget, Returned, Schema, Schemas, Uniqueness};
