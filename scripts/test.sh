@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The project's one test command: formatting, lints, every test of the workspace (including the
+# integration tests against a real Redis and the Secret Server emulator), and the SCIM conformance check.
+#
+#   scripts/test.sh            # everything
+#   SKIP_CONFORMANCE=1 scripts/test.sh   # without the scim2-tester run
+#
+# When REDIS_URL is unset, a throwaway redis-server (from PATH) is started on a free port for the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+cleanup() {
+    if [ -n "${REDIS_PID:-}" ]; then kill "$REDIS_PID" 2>/dev/null || true; fi
+    if [ -n "${REDIS_DIR:-}" ]; then rm -rf "$REDIS_DIR"; fi
+}
+trap cleanup EXIT
+
+if [ -z "${REDIS_URL:-}" ]; then
+    if ! command -v redis-server >/dev/null 2>&1; then
+        echo "error: the tests need Redis: install redis-server or set REDIS_URL" >&2
+        exit 1
+    fi
+    REDIS_DIR=$(mktemp -d)
+    REDIS_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$REDIS_DIR" --save '' --appendonly no \
+        --daemonize no >"$REDIS_DIR/redis.log" 2>&1 &
+    REDIS_PID=$!
+    for _ in $(seq 1 50); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+    echo "test: started redis-server on $REDIS_URL"
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+if command -v cargo-nextest >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+    # nextest does not run doctests
+    cargo test --workspace --locked --doc
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+
+step "deployment files (docker-compose, kustomize, Kubernetes schemas)"
+scripts/validate-deploy.sh
+
+if [ -z "${SKIP_CONFORMANCE:-}" ] && [ -x scripts/conformance.sh ]; then
+    step "SCIM conformance (scim2-tester)"
+    scripts/conformance.sh
+fi
+
+step "all checks passed"

