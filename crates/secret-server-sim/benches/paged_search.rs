@@ -1,0 +1,2 @@
+//! Placeholder until the emulator benchmark is written.
+fn main() {}

@@ -1,0 +1,205 @@
+//! Access and refresh tokens, and the bearer-token extractor every protected
+//! handler takes.
+//!
+//! Tokens are 32 random bytes (base64url); only their SHA-256 hashes are
+//! kept. An access token lives for the configured lifetime; a refresh token
+//! (when enabled) for that lifetime plus 15 minutes, and only once: using it
+//! consumes it, as Secret Server documents. Tokens live in memory: a restarted
+//! emulator answers every old token with `403`, and clients log in again.
+
+use crate::error::SimError;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use base64::Engine;
+use parking_lot::Mutex;
+use secret_server_api::TokenResponse;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::time::{Duration, Instant};
+
+/// Extra life of a refresh token beyond the access token's (Secret Server: session timeout + 15 min).
+const REFRESH_EXTRA: Duration = Duration::from_secs(15 * 60);
+/// How long an expired access token is remembered, so that it is answered "expired" rather than
+/// "unknown".
+const REMEMBER_EXPIRED: Duration = Duration::from_secs(60 * 60);
+
+type TokenHash = [u8; 32];
+
+#[derive(Debug, Clone, Copy)]
+struct Grant {
+    user_id: i64,
+    expires_at: Instant,
+}
+
+#[derive(Debug, Default)]
+struct TokenState {
+    access: HashMap<TokenHash, Grant>,
+    refresh: HashMap<TokenHash, Grant>,
+}
+
+/// What a presented access token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// Valid, for this user.
+    Valid(i64),
+    /// Known but expired.
+    Expired,
+    /// Not issued by this emulator (or forgotten).
+    Unknown,
+}
+
+/// The token store.
+#[derive(Debug)]
+pub struct Tokens {
+    state: Mutex<TokenState>,
+    lifetime: Duration,
+    refresh_enabled: bool,
+}
+
+fn hash(token: &str) -> TokenHash {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl Tokens {
+    /// Tokens that live `lifetime`; refresh tokens offered when `refresh_enabled`.
+    pub fn new(lifetime: Duration, refresh_enabled: bool) -> Self {
+        Self { state: Mutex::new(TokenState::default()), lifetime, refresh_enabled }
+    }
+
+    /// Whether refresh tokens are offered.
+    pub fn refresh_enabled(&self) -> bool {
+        self.refresh_enabled
+    }
+
+    /// Issues an access token (and a refresh token when enabled) for `user_id`.
+    pub fn issue(&self, user_id: i64) -> TokenResponse {
+        let now = Instant::now();
+        let access_token = new_token();
+        let refresh_token = self.refresh_enabled.then(new_token);
+        let mut state = self.state.lock();
+        if state.access.len() > 4096 {
+            state.access.retain(|_, g| g.expires_at + REMEMBER_EXPIRED > now);
+            state.refresh.retain(|_, g| g.expires_at > now);
+        }
+        state.access.insert(hash(&access_token), Grant { user_id, expires_at: now + self.lifetime });
+        if let Some(refresh) = &refresh_token {
+            state.refresh.insert(hash(refresh), Grant { user_id, expires_at: now + self.lifetime + REFRESH_EXTRA });
+        }
+        TokenResponse {
+            access_token,
+            token_type: "bearer".to_owned(),
+            expires_in: self.lifetime.as_secs() as i64,
+            refresh_token,
+        }
+    }
+
+    /// Consumes a refresh token: the user it was issued to, if it is valid.
+    pub fn redeem_refresh(&self, refresh_token: &str) -> Option<i64> {
+        let grant = self.state.lock().refresh.remove(&hash(refresh_token))?;
+        (grant.expires_at > Instant::now()).then_some(grant.user_id)
+    }
+
+    /// Checks an access token.
+    pub fn check(&self, access_token: &str) -> TokenCheck {
+        match self.state.lock().access.get(&hash(access_token)) {
+            Some(g) if g.expires_at > Instant::now() => TokenCheck::Valid(g.user_id),
+            Some(_) => TokenCheck::Expired,
+            None => TokenCheck::Unknown,
+        }
+    }
+
+    /// Expires one access token now (`POST /api/v1/oauth-expiration`).
+    pub fn expire(&self, access_token: &str) {
+        if let Some(g) = self.state.lock().access.get_mut(&hash(access_token)) {
+            g.expires_at = Instant::now();
+        }
+    }
+
+    /// Expires every access token now; with `refresh_too`, every refresh token as well.
+    pub fn expire_all(&self, refresh_too: bool) {
+        let now = Instant::now();
+        let mut state = self.state.lock();
+        for g in state.access.values_mut() {
+            g.expires_at = g.expires_at.min(now);
+        }
+        if refresh_too {
+            state.refresh.clear();
+        }
+    }
+}
+
+/// The authenticated caller of a protected endpoint.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user the token was issued to.
+    pub user_id: i64,
+    /// The token itself (to expire it on `oauth-expiration`).
+    pub token: String,
+}
+
+/// The message of a `403` for a missing or unknown token.
+pub const AUTH_FAILED: &str = "Authentication failed.";
+/// The message of a `403` for an expired token.
+pub const TOKEN_EXPIRED: &str = "Authentication failed. The access token has expired.";
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+impl FromRequest for Caller {
+    type Error = SimError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let result = (|| {
+            let tokens = req
+                .app_data::<web::Data<Tokens>>()
+                .ok_or_else(|| SimError::Internal("token store missing from app data".to_owned()))?;
+            let token = bearer(req).ok_or_else(|| SimError::Authentication(AUTH_FAILED.to_owned()))?;
+            match tokens.check(&token) {
+                TokenCheck::Valid(user_id) => Ok(Caller { user_id, token }),
+                TokenCheck::Expired => Err(SimError::Authentication(TOKEN_EXPIRED.to_owned())),
+                TokenCheck::Unknown => Err(SimError::Authentication(AUTH_FAILED.to_owned())),
+            }
+        })();
+        ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_issued_token_is_valid_until_expired() {
+        let tokens = Tokens::new(Duration::from_secs(60), true);
+        let issued = tokens.issue(7);
+        assert_eq!(tokens.check(&issued.access_token), TokenCheck::Valid(7));
+        tokens.expire_all(false);
+        assert_eq!(tokens.check(&issued.access_token), TokenCheck::Expired);
+        assert_eq!(tokens.check("made-up"), TokenCheck::Unknown);
+    }
+
+    #[test]
+    fn a_refresh_token_works_once() {
+        let tokens = Tokens::new(Duration::from_secs(60), true);
+        let refresh = tokens.issue(3).refresh_token.unwrap();
+        assert_eq!(tokens.redeem_refresh(&refresh), Some(3));
+        assert_eq!(tokens.redeem_refresh(&refresh), None);
+    }
+
+    #[test]
+    fn without_refresh_tokens_none_is_offered() {
+        let tokens = Tokens::new(Duration::from_secs(60), false);
+        assert!(tokens.issue(1).refresh_token.is_none());
+    }
+}

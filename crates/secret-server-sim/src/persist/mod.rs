@@ -1,0 +1,192 @@
+//! Persistence in the data directory: a snapshot (`snapshot.json`) plus an
+//! append-only journal (`journal.jsonl`) of the mutations made since.
+//!
+//! Start: load the snapshot, replay the journal records newer than it (a torn
+//! last line is cut off), and the state is what it was when the process
+//! stopped, cleanly or by `kill -9`. Compaction writes a new snapshot (to a
+//! temporary file, fsynced, renamed into place) and restarts the journal with
+//! the records written meanwhile; a crash at any step leaves either the old
+//! snapshot with the whole journal or the new one with a journal whose older
+//! records are skipped by sequence number.
+//!
+//! The directory is locked (`sim.lock`) so that two emulators cannot write to
+//! it at once.
+
+pub mod journal;
+
+use crate::store::{Snapshot, SnapshotRef, Store};
+use journal::Journal;
+use parking_lot::Mutex;
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const SNAPSHOT: &str = "snapshot.json";
+const JOURNAL: &str = "journal.jsonl";
+const LOCK: &str = "sim.lock";
+
+/// Why the data directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    #[error("cannot use data directory {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("data directory {0} is in use by another emulator")]
+    Locked(PathBuf),
+    #[error("cannot read the snapshot {path}: {source}")]
+    Snapshot { path: PathBuf, source: serde_json::Error },
+    #[error("data directory {0} already holds state")]
+    NotEmpty(PathBuf),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {
+    move |source| PersistError::Io { path: path.to_owned(), source }
+}
+
+/// An open, locked data directory.
+#[derive(Debug)]
+pub struct DataDir {
+    dir: PathBuf,
+    /// Held for the lifetime of the emulator; the OS releases it when the process dies.
+    _lock: File,
+    journal: Mutex<Journal>,
+}
+
+/// What opening a data directory found.
+#[derive(Debug)]
+pub struct Opened {
+    pub data_dir: DataDir,
+    /// The state found, or `None` when the directory held none (seed it).
+    pub store: Option<Store>,
+    /// How many journal records were replayed.
+    pub replayed: usize,
+    /// Whether a torn journal tail was cut off.
+    pub truncated_tail: bool,
+}
+
+impl DataDir {
+    /// Creates (if needed), locks and loads the data directory. Waits up to five seconds for a
+    /// lock held by an emulator that is still stopping.
+    ///
+    /// # Errors
+    /// The directory cannot be created or read, is locked by another emulator, or holds a snapshot
+    /// that does not parse.
+    pub fn open(dir: &Path) -> Result<Opened, PersistError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let lock_path = dir.join(LOCK);
+        let lock =
+            OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path).map_err(io_err(&lock_path))?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => return Err(PersistError::Locked(dir.to_owned())),
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&lock_path)(e)),
+            }
+        }
+        let snapshot_path = dir.join(SNAPSHOT);
+        let snapshot = match std::fs::read(&snapshot_path) {
+            Ok(bytes) => Some(
+                serde_json::from_slice::<Snapshot>(&bytes)
+                    .map_err(|source| PersistError::Snapshot { path: snapshot_path.clone(), source })?,
+            ),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err(&snapshot_path)(e)),
+        };
+        let snapshot_seq = snapshot.as_ref().map_or(0, |s| s.seq);
+        let journal_path = dir.join(JOURNAL);
+        let replay = journal::replay(&journal_path, snapshot_seq).map_err(io_err(&journal_path))?;
+        let replayed = replay.records.len();
+        let store = if snapshot.is_none() && replay.records.is_empty() {
+            None
+        } else {
+            let mut store = snapshot.map(Snapshot::into_store).unwrap_or_default();
+            for record in replay.records {
+                for change in record.changes {
+                    store.apply(change);
+                }
+            }
+            Some(store)
+        };
+        let journal = Journal::open(&journal_path, replay.last_seq, replayed as u64).map_err(io_err(&journal_path))?;
+        Ok(Opened {
+            data_dir: DataDir { dir: dir.to_owned(), _lock: lock, journal: Mutex::new(journal) },
+            store,
+            replayed,
+            truncated_tail: replay.truncated_tail,
+        })
+    }
+
+    /// Journals one mutation.
+    ///
+    /// # Errors
+    /// The journal cannot be written.
+    pub fn append(&self, changes: &[crate::store::Change]) -> io::Result<u64> {
+        self.journal.lock().append(changes)
+    }
+
+    /// Records written since the last compaction.
+    pub fn since_compaction(&self) -> u64 {
+        self.journal.lock().since_compaction
+    }
+
+    /// Writes a snapshot of `store` and restarts the journal. The caller holds a read lock on the
+    /// store for the duration of `write_snapshot`'s first step (see [`crate::db::Db::compact`]).
+    ///
+    /// # Errors
+    /// The snapshot or the new journal cannot be written.
+    pub fn write_snapshot(&self, store: &Store) -> io::Result<PendingSnapshot> {
+        let seq = {
+            let mut journal = self.journal.lock();
+            journal.capture = Some(Vec::new());
+            journal.seq
+        };
+        let tmp = self.dir.join("snapshot.json.tmp");
+        let result = (|| {
+            let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+            serde_json::to_writer(&mut out, &SnapshotRef { store, seq }).map_err(io::Error::other)?;
+            out.flush()?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        })();
+        if let Err(e) = result {
+            self.journal.lock().capture = None;
+            return Err(e);
+        }
+        Ok(PendingSnapshot { tmp })
+    }
+
+    /// Moves a written snapshot into place and restarts the journal with the records written
+    /// since it was taken. Needs no lock on the store.
+    ///
+    /// # Errors
+    /// The rename or the journal rewrite fails.
+    pub fn commit_snapshot(&self, pending: PendingSnapshot) -> io::Result<()> {
+        let result = (|| {
+            std::fs::rename(&pending.tmp, self.dir.join(SNAPSHOT))?;
+            // Make the rename durable before the old journal records disappear.
+            File::open(&self.dir)?.sync_all()?;
+            let mut journal = self.journal.lock();
+            let captured = journal.capture.take().unwrap_or_default();
+            let records = captured.iter().filter(|b| **b == b'\n').count() as u64;
+            journal.rewrite(&self.dir.join(JOURNAL), &captured, records)
+        })();
+        if result.is_err() {
+            self.journal.lock().capture = None;
+        }
+        result
+    }
+
+    /// Whether `dir` holds emulator state already.
+    pub fn holds_state(dir: &Path) -> bool {
+        dir.join(SNAPSHOT).exists() || std::fs::metadata(dir.join(JOURNAL)).is_ok_and(|m| m.len() > 0)
+    }
+}
+
+/// A snapshot written to its temporary file, not yet in place.
+#[derive(Debug)]
+pub struct PendingSnapshot {
+    tmp: PathBuf,
+}

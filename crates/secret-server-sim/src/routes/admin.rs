@@ -1,0 +1,110 @@
+//! The emulator's own endpoints, outside the Secret Server path space and
+//! never faulted; a bearer token of the API account is required.
+//!
+//! - `GET /_sim/faults`, `PUT` (replace: absent switches are off), `PATCH`
+//!   (change only the switches sent), `DELETE` (all off);
+//! - `POST /_sim/tokens/expire` (every access token expires now; body
+//!   `{"refreshTokens": true}` expires refresh tokens too);
+//! - `GET /_sim/requests` (the request log), `DELETE` (clear it);
+//! - `GET /_sim/state` (object counts and id counters).
+
+use super::body_value;
+use crate::auth::Caller;
+use crate::db::Db;
+use crate::error::{SimError, SimResult};
+use crate::faults::{FaultSettings, Faults};
+use crate::middleware::RequestLog;
+use actix_web::web::{self, Json};
+use actix_web::{HttpResponse, Scope};
+use serde::{Deserialize, Serialize};
+
+pub fn scope() -> Scope {
+    web::scope("/_sim")
+        .service(
+            web::resource("/faults")
+                .route(web::get().to(get_faults))
+                .route(web::put().to(put_faults))
+                .route(web::patch().to(patch_faults))
+                .route(web::delete().to(clear_faults)),
+        )
+        .service(web::resource("/tokens/expire").route(web::post().to(expire_tokens)))
+        .service(web::resource("/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
+        .service(web::resource("/state").route(web::get().to(state)))
+}
+
+fn fault_error(e: crate::faults::FaultError) -> SimError {
+    SimError::invalid(e.field, e.message)
+}
+
+async fn get_faults(_: Caller, faults: web::Data<Faults>) -> Json<FaultSettings> {
+    Json(faults.get())
+}
+
+async fn put_faults(_: Caller, faults: web::Data<Faults>, body: web::Bytes) -> SimResult<Json<FaultSettings>> {
+    let settings: FaultSettings = if body.iter().all(u8::is_ascii_whitespace) {
+        FaultSettings::default()
+    } else {
+        serde_json::from_value(body_value(&body)?).map_err(|e| SimError::invalid("body", e.to_string()))?
+    };
+    faults.set(settings).map_err(fault_error)?;
+    tracing::info!(faults = ?faults.get(), "faults replaced");
+    Ok(Json(faults.get()))
+}
+
+async fn patch_faults(_: Caller, faults: web::Data<Faults>, body: web::Bytes) -> SimResult<Json<FaultSettings>> {
+    let changes = body_value(&body)?;
+    let mut merged = serde_json::to_value(faults.get()).map_err(|e| SimError::Internal(e.to_string()))?;
+    if let (Some(target), Some(source)) = (merged.as_object_mut(), changes.as_object()) {
+        for (key, value) in source {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    let settings: FaultSettings =
+        serde_json::from_value(merged).map_err(|e| SimError::invalid("body", e.to_string()))?;
+    faults.set(settings).map_err(fault_error)?;
+    tracing::info!(faults = ?faults.get(), "faults changed");
+    Ok(Json(faults.get()))
+}
+
+async fn clear_faults(_: Caller, faults: web::Data<Faults>) -> Json<FaultSettings> {
+    faults.clear();
+    Json(faults.get())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ExpireArgs {
+    refresh_tokens: bool,
+}
+
+async fn expire_tokens(_: Caller, faults: web::Data<Faults>, body: web::Bytes) -> SimResult<HttpResponse> {
+    let args: ExpireArgs = if body.iter().all(u8::is_ascii_whitespace) {
+        ExpireArgs::default()
+    } else {
+        serde_json::from_value(body_value(&body)?).map_err(|e| SimError::invalid("body", e.to_string()))?
+    };
+    faults.expire_tokens(args.refresh_tokens);
+    tracing::info!(refresh_tokens = args.refresh_tokens, "all tokens expired");
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "success": true })))
+}
+
+/// One entry of the request log.
+#[derive(Debug, Serialize)]
+struct LoggedRequest {
+    method: String,
+    path: String,
+}
+
+async fn requests(_: Caller, log: web::Data<RequestLog>) -> Json<Vec<LoggedRequest>> {
+    Json(log.entries().into_iter().map(|(method, path)| LoggedRequest { method, path }).collect())
+}
+
+async fn clear_requests(_: Caller, log: web::Data<RequestLog>) -> HttpResponse {
+    log.clear();
+    HttpResponse::NoContent().finish()
+}
+
+async fn state(_: Caller, db: web::Data<Db>) -> Json<serde_json::Value> {
+    let (counts, next) = db.read(|s| (s.counts(), s.next_ids()));
+    Json(serde_json::json!({ "counts": counts, "nextIds": next }))
+}

@@ -1,0 +1,139 @@
+//! `/api/v1/groups`: search, lookup, get, create, update, patch, delete, and
+//! membership: `/groups/{id}/users` (list, add, replace) and
+//! `/groups/{id}/users/{userId}` (get, remove).
+
+use super::{parse_body, search_text};
+use crate::auth::Caller;
+use crate::db::Db;
+use crate::error::SimResult;
+use crate::query::Query;
+use crate::store::groups::{GROUP_SORT, GroupFilter, GroupPatchBody, MemberFilter};
+use crate::store::search::Paging;
+use crate::store::users::MEMBERSHIP_SORT;
+use actix_web::web::{self, Json};
+use secret_server_api::{
+    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, Lookup, MemberAddArgs,
+    MembersReplaceArgs, PagedResult, SuccessResult,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/groups").route(web::get().to(search)).route(web::post().to(create)))
+        .service(web::resource("/groups/lookup").route(web::get().to(lookup)))
+        .service(
+            web::resource("/groups/{id}")
+                .route(web::get().to(get))
+                .route(web::put().to(update))
+                .route(web::patch().to(patch))
+                .route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/groups/{id}/users")
+                .route(web::get().to(members))
+                .route(web::post().to(add_member))
+                .route(web::put().to(replace_members)),
+        )
+        .service(
+            web::resource("/groups/{id}/users/{user_id}")
+                .route(web::get().to(membership))
+                .route(web::delete().to(remove_member)),
+        );
+}
+
+fn filter(query: &Query) -> SimResult<GroupFilter> {
+    Ok(GroupFilter {
+        search_text: search_text(query),
+        include_inactive: query.flag("filter.includeinactive", false)?,
+        domain_id: query.int("filter.domainid")?,
+    })
+}
+
+async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<GroupSummary>>> {
+    let filter = filter(&query)?;
+    let paging = Paging::from_query(&query, GROUP_SORT)?;
+    Ok(Json(db.read(|s| s.search_groups(&filter, &paging))))
+}
+
+async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+    let filter = filter(&query)?;
+    let paging = Paging::from_query(&query, GROUP_SORT)?;
+    Ok(Json(db.read(|s| s.lookup_groups(&filter, &paging))))
+}
+
+async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Group>> {
+    Ok(Json(db.read(|s| s.get_group(*id))?))
+}
+
+async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<Group>> {
+    let args: GroupCreateArgs = parse_body(&body)?;
+    let group = db.mutate(|s| s.plan_create_group(args), |s, id| s.get_group(id))?;
+    tracing::info!(group_id = group.id, "group created");
+    Ok(Json(group))
+}
+
+async fn update(_: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+    let args: GroupUpdateArgs = parse_body(&body)?;
+    let id = *id;
+    Ok(Json(db.mutate(|s| s.plan_update_group(id, args), |s, id| s.get_group(id))?))
+}
+
+async fn patch(_: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+    let args: GroupPatchBody = parse_body(&body)?;
+    let id = *id;
+    Ok(Json(db.mutate(|s| s.plan_patch_group(id, args), |s, id| s.get_group(id))?))
+}
+
+async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+    let id = *id;
+    Ok(Json(db.mutate(|s| s.plan_delete_group(id), |_, result| Ok(result))?))
+}
+
+async fn members(
+    _: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    query: Query,
+) -> SimResult<Json<PagedResult<GroupMembership>>> {
+    let filter = MemberFilter {
+        include_inactive_users: query.flag("filter.includeinactiveusersforgroup", false)?,
+        user_domain_id: query.int("filter.userdomainid")?,
+    };
+    let paging = Paging::from_query(&query, MEMBERSHIP_SORT)?;
+    Ok(Json(db.read(|s| s.search_group_members(*id, filter, &paging))?))
+}
+
+async fn add_member(
+    _: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<GroupMembership>> {
+    let args: MemberAddArgs = parse_body(&body)?;
+    let group_id = *id;
+    let membership = db.mutate(
+        |s| Ok((s.plan_add_member(group_id, args.user_id)?, args.user_id)),
+        |s, user_id| s.get_membership(group_id, user_id),
+    )?;
+    Ok(Json(membership))
+}
+
+async fn replace_members(
+    _: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<SuccessResult>> {
+    let args: MembersReplaceArgs = parse_body(&body)?;
+    let group_id = *id;
+    db.mutate(|s| Ok((s.plan_replace_members(group_id, &args.user_ids)?, ())), |_, ()| Ok(()))?;
+    Ok(Json(SuccessResult { success: true }))
+}
+
+async fn membership(_: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<GroupMembership>> {
+    let (group_id, user_id) = *ids;
+    Ok(Json(db.read(|s| s.get_membership(group_id, user_id))?))
+}
+
+async fn remove_member(_: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<DeleteResult>> {
+    let (group_id, user_id) = *ids;
+    Ok(Json(db.mutate(|s| s.plan_remove_member(group_id, user_id), |_, result| Ok(result))?))
+}

@@ -1,0 +1,70 @@
+//! `/api/v1/secrets`: search (`filter.folderId`, `filter.includeSubFolders`,
+//! `filter.searchText`, `filter.includeInactive`, `filter.includeActive`,
+//! `filter.secretTemplateId`), lookup, `lookup/{id}`, `{id}/summary`,
+//! create and delete (deactivate); and `GET /secrets/{id}`, which answers with
+//! synthetic field values (the request log shows whoever calls it).
+
+use super::{parse_body, search_text};
+use crate::auth::Caller;
+use crate::db::Db;
+use crate::error::SimResult;
+use crate::query::Query;
+use crate::store::search::Paging;
+use crate::store::secrets::{SECRET_SORT, SecretCreateArgs, SecretFilter, SyntheticSecret};
+use actix_web::web::{self, Json};
+use secret_server_api::{DeleteResult, Lookup, PagedResult, SecretSummary};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/secrets").route(web::get().to(search)).route(web::post().to(create)))
+        .service(web::resource("/secrets/lookup").route(web::get().to(lookup)))
+        .service(web::resource("/secrets/lookup/{id}").route(web::get().to(lookup_one)))
+        .service(web::resource("/secrets/{id}/summary").route(web::get().to(summary)))
+        .service(web::resource("/secrets/{id}").route(web::get().to(get)).route(web::delete().to(delete)));
+}
+
+fn filter(query: &Query) -> SimResult<SecretFilter> {
+    Ok(SecretFilter {
+        folder_id: query.int("filter.folderid")?,
+        include_sub_folders: query.flag("filter.includesubfolders", false)?,
+        search_text: search_text(query),
+        include_inactive: query.flag("filter.includeinactive", false)?,
+        include_active: query.flag("filter.includeactive", true)?,
+        secret_template_id: query.int("filter.secrettemplateid")?,
+    })
+}
+
+async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<SecretSummary>>> {
+    let filter = filter(&query)?;
+    let paging = Paging::from_query(&query, SECRET_SORT)?;
+    Ok(Json(db.read(|s| s.search_secrets(&filter, &paging))))
+}
+
+async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+    let filter = filter(&query)?;
+    let paging = Paging::from_query(&query, SECRET_SORT)?;
+    Ok(Json(db.read(|s| s.lookup_secrets(&filter, &paging))))
+}
+
+async fn lookup_one(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Lookup>> {
+    let secret = db.read(|s| s.get_secret_summary(*id))?;
+    Ok(Json(Lookup { id: secret.id, value: secret.name }))
+}
+
+async fn summary(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SecretSummary>> {
+    Ok(Json(db.read(|s| s.get_secret_summary(*id))?))
+}
+
+async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SyntheticSecret>> {
+    tracing::warn!(secret_id = *id, "a secret's field values were requested (synthetic values served)");
+    Ok(Json(db.read(|s| s.get_synthetic_secret(*id))?))
+}
+
+async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<SecretSummary>> {
+    let args: SecretCreateArgs = parse_body(&body)?;
+    Ok(Json(db.mutate(|s| s.plan_create_secret(args), |s, id| s.get_secret_summary(id))?))
+}
+
+async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+    let id = *id;
+    Ok(Json(db.mutate(|s| s.plan_delete_secret(id), |_, result| Ok(result))?))
+}

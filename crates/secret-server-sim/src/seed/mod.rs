@@ -1,0 +1,110 @@
+//! What a fresh emulator starts with: the API account, then the chosen seed
+//! ([`crate::Seed`]): nothing, the demo organisation, a JSON seed file, or a
+//! generated large data set. Also [`generate_data_dir`], the library side of
+//! `scim-connector sim generate`.
+
+pub mod file;
+mod generate;
+
+pub use file::{SeedError, SeedFile};
+pub use generate::{GenerateSpec, generate_into};
+
+use crate::config::Seed;
+use crate::persist::{DataDir, PersistError};
+use crate::store::{Change, Counts, LOCAL_DOMAIN_ID, Store, now_iso};
+use anyhow::Context;
+use secret_server_api::User;
+use std::path::Path;
+
+/// The demo organisation, as a seed file.
+pub const DEMO_SEED: &str = include_str!("demo.json");
+
+/// The change that creates the API account, if the store lacks it.
+pub fn api_account(store: &Store, api_username: &str) -> Option<Change> {
+    if store.user_by_name(LOCAL_DOMAIN_ID, api_username).is_some() {
+        return None;
+    }
+    Some(Change::PutUser(User {
+        id: store.next_ids().user,
+        user_name: api_username.to_owned(),
+        display_name: "SCIM connector API account".to_owned(),
+        enabled: true,
+        domain_id: LOCAL_DOMAIN_ID,
+        created: Some(now_iso()),
+        is_application_account: true,
+        ..User::default()
+    }))
+}
+
+/// Builds the initial state: the API account first (so it has the lowest id), then the seed.
+///
+/// # Errors
+/// A seed file that cannot be read, parsed or loaded.
+pub fn initial_store(seed: &Seed, api_username: &str) -> anyhow::Result<Store> {
+    let mut store = Store::new();
+    if let Some(change) = api_account(&store, api_username) {
+        store.apply(change);
+    }
+    match seed {
+        Seed::Empty => {}
+        Seed::Demo => {
+            let demo: SeedFile = serde_json::from_str(DEMO_SEED).context("the built-in demo seed does not parse")?;
+            file::load(&demo, &mut store).context("the built-in demo seed does not load")?;
+        }
+        Seed::File(path) => {
+            let bytes = std::fs::read(path).with_context(|| format!("cannot read seed file {}", path.display()))?;
+            let seed: SeedFile = serde_json::from_slice(&bytes)
+                .with_context(|| format!("seed file {} is not a valid seed", path.display()))?;
+            file::load(&seed, &mut store).with_context(|| format!("seed file {}", path.display()))?;
+        }
+        Seed::Generate(spec) => {
+            generate_into(&mut store, spec);
+        }
+    }
+    Ok(store)
+}
+
+/// Generates a data set into a data directory, as one snapshot; `scim-connector sim generate`
+/// calls this. The directory must hold no state unless `replace` is set. The API account is
+/// created when the emulator first starts on the directory.
+///
+/// # Errors
+/// The directory holds state (without `replace`), is in use, or cannot be written.
+pub fn generate_data_dir(spec: &GenerateSpec, dir: &Path, replace: bool) -> anyhow::Result<Counts> {
+    if DataDir::holds_state(dir) && !replace {
+        return Err(PersistError::NotEmpty(dir.to_owned()))
+            .context("pass --replace to overwrite it, or choose another data directory");
+    }
+    let opened = DataDir::open(dir)?;
+    let mut store = Store::new();
+    let started = std::time::Instant::now();
+    let counts = generate_into(&mut store, spec);
+    let db = crate::db::Db::new(store, Some(opened.data_dir), u64::MAX);
+    db.compact().with_context(|| format!("cannot write the snapshot in {}", dir.display()))?;
+    tracing::info!(?counts, elapsed_ms = started.elapsed().as_millis() as u64, "data set generated");
+    Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_seed_loads_with_the_api_account_first() {
+        let store = initial_store(&Seed::Demo, "api").unwrap();
+        assert_eq!(store.user_by_name(LOCAL_DOMAIN_ID, "api").unwrap().id, 1);
+        let counts = store.counts();
+        assert_eq!(counts.users, 10);
+        assert_eq!(counts.groups, 6);
+        assert_eq!(counts.folders, 8);
+        assert_eq!(counts.secrets, 12);
+        assert!(counts.secret_permissions >= 4);
+    }
+
+    #[test]
+    fn the_empty_seed_holds_only_the_api_account() {
+        let store = initial_store(&Seed::Empty, "api").unwrap();
+        assert_eq!(store.counts().users, 1);
+        assert!(api_account(&store, "API").is_none(), "names are case-insensitive");
+    }
+}

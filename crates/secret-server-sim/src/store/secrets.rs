@@ -1,0 +1,212 @@
+//! Secrets: metadata only. Search (by folder, with sub-folders, by text,
+//! active/inactive, template), lookup, summary; create and delete (which
+//! deactivates) so that tests and seeds can shape the data.
+//!
+//! The emulator never stores a field value. `GET /secrets/{id}` exists for
+//! realism and answers with synthetic values, so a client test can prove it is
+//! never called (the request log records every request).
+
+use super::search::{Paging, cmp_text};
+use super::{Change, Store, now_iso, templates};
+use crate::error::{SimError, SimResult, Thing};
+use secret_server_api::{DeleteResult, Lookup, PagedResult, ROOT_FOLDER_ID, SecretSummary};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+
+/// The fields `GET /secrets` can sort by.
+pub const SECRET_SORT: &[&str] = &["id", "name", "folderId", "secretTemplateName", "secretTemplateId", "createDate"];
+
+/// The filters of `GET /secrets` and `GET /secrets/lookup`.
+#[derive(Debug, Clone)]
+pub struct SecretFilter {
+    pub folder_id: Option<i64>,
+    pub include_sub_folders: bool,
+    /// Lower-cased `filter.searchText` (matched against the name).
+    pub search_text: Option<String>,
+    pub include_inactive: bool,
+    pub include_active: bool,
+    pub secret_template_id: Option<i64>,
+}
+
+impl Default for SecretFilter {
+    fn default() -> Self {
+        Self {
+            folder_id: None,
+            include_sub_folders: false,
+            search_text: None,
+            include_inactive: false,
+            include_active: true,
+            secret_template_id: None,
+        }
+    }
+}
+
+/// `POST /secrets`: the metadata of a new secret. Field values (`items`) are accepted and discarded.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct SecretCreateArgs {
+    pub name: String,
+    pub folder_id: i64,
+    pub secret_template_id: i64,
+    pub site_id: i64,
+    pub check_out_enabled: bool,
+    pub auto_change_enabled: bool,
+    pub requires_comment: bool,
+}
+
+/// One field of the synthetic `GET /secrets/{id}` answer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyntheticItem {
+    pub item_id: i64,
+    pub field_id: i64,
+    pub field_name: &'static str,
+    pub slug: &'static str,
+    pub is_password: bool,
+    pub item_value: String,
+}
+
+/// The synthetic `GET /secrets/{id}` answer: the summary plus `items`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyntheticSecret {
+    #[serde(flatten)]
+    pub summary: SecretSummary,
+    pub items: Vec<SyntheticItem>,
+}
+
+impl Store {
+    fn folder_scope(&self, filter: &SecretFilter) -> Option<BTreeSet<i64>> {
+        let folder_id = filter.folder_id?;
+        let mut scope = BTreeSet::from([folder_id]);
+        if filter.include_sub_folders {
+            let mut stack = vec![folder_id];
+            while let Some(f) = stack.pop() {
+                for child in self.child_folders(f) {
+                    if scope.insert(child) {
+                        stack.push(child);
+                    }
+                }
+            }
+        }
+        Some(scope)
+    }
+
+    fn matching_secrets<'a>(&'a self, filter: &'a SecretFilter) -> Vec<&'a SecretSummary> {
+        let keep = |e: &super::SecretEntry| {
+            let s = &e.secret;
+            ((s.active && filter.include_active) || (!s.active && filter.include_inactive))
+                && filter.secret_template_id.is_none_or(|t| t == s.secret_template_id)
+                && filter.search_text.as_deref().is_none_or(|t| e.search_key.contains(t))
+        };
+        match self.folder_scope(filter) {
+            Some(scope) => {
+                let mut ids: Vec<i64> =
+                    scope.iter().flat_map(|f| self.secrets_by_folder.get(f).into_iter().flatten().copied()).collect();
+                ids.sort_unstable();
+                ids.iter().filter_map(|id| self.secrets.get(id)).filter(|e| keep(e)).map(|e| &e.secret).collect()
+            }
+            None => self.secrets.values().filter(|e| keep(e)).map(|e| &e.secret).collect(),
+        }
+    }
+
+    fn select_secrets<'a>(&'a self, filter: &'a SecretFilter, paging: &Paging) -> (Vec<&'a SecretSummary>, i64) {
+        paging.select(self.matching_secrets(filter).into_iter(), "id", |field, a, b| match field {
+            "name" => cmp_text(&a.name, &b.name),
+            "folderId" => a.folder_id.cmp(&b.folder_id),
+            "secretTemplateName" => cmp_text(&a.secret_template_name, &b.secret_template_name),
+            "secretTemplateId" => a.secret_template_id.cmp(&b.secret_template_id),
+            "createDate" => a.create_date.cmp(&b.create_date),
+            _ => a.id.cmp(&b.id),
+        })
+    }
+
+    /// `GET /secrets`.
+    pub fn search_secrets(&self, filter: &SecretFilter, paging: &Paging) -> PagedResult<SecretSummary> {
+        let (window, total) = self.select_secrets(filter, paging);
+        paging.envelope(window.into_iter().cloned().collect(), total)
+    }
+
+    /// `GET /secrets/lookup`.
+    pub fn lookup_secrets(&self, filter: &SecretFilter, paging: &Paging) -> PagedResult<Lookup> {
+        let (window, total) = self.select_secrets(filter, paging);
+        paging.envelope(window.into_iter().map(|s| Lookup { id: s.id, value: s.name.clone() }).collect(), total)
+    }
+
+    /// `GET /secrets/{id}/summary`.
+    ///
+    /// # Errors
+    /// `API_SecretNotFound`.
+    pub fn get_secret_summary(&self, id: i64) -> SimResult<SecretSummary> {
+        self.secret(id).cloned().ok_or(SimError::NotFound(Thing::Secret, id))
+    }
+
+    /// `GET /secrets/{id}`: the summary plus synthetic field values.
+    ///
+    /// # Errors
+    /// `API_SecretNotFound`.
+    pub fn get_synthetic_secret(&self, id: i64) -> SimResult<SyntheticSecret> {
+        let summary = self.get_secret_summary(id)?;
+        let items = templates::by_id(summary.secret_template_id)
+            .map(|t| t.fields)
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(n, f)| SyntheticItem {
+                item_id: id * 100 + n as i64,
+                field_id: f.field_id,
+                field_name: f.name,
+                slug: f.slug,
+                is_password: f.is_password,
+                item_value: format!("synthetic-{}-{id}", f.slug),
+            })
+            .collect();
+        Ok(SyntheticSecret { summary, items })
+    }
+
+    /// Plans `POST /secrets`.
+    ///
+    /// # Errors
+    /// A missing name, an unknown folder or template.
+    pub fn plan_create_secret(&self, args: SecretCreateArgs) -> SimResult<(Vec<Change>, i64)> {
+        if args.name.trim().is_empty() {
+            return Err(SimError::invalid("name", "name is required."));
+        }
+        let folder_id = if args.folder_id == 0 { ROOT_FOLDER_ID } else { args.folder_id };
+        if folder_id != ROOT_FOLDER_ID && self.folder(folder_id).is_none() {
+            return Err(SimError::NotFound(Thing::Folder, folder_id));
+        }
+        let template = templates::by_id(args.secret_template_id)
+            .ok_or(SimError::NotFound(Thing::SecretTemplate, args.secret_template_id))?;
+        let id = self.next.secret;
+        let secret = SecretSummary {
+            id,
+            name: args.name.trim().to_owned(),
+            folder_id,
+            secret_template_id: template.id,
+            secret_template_name: template.name.to_owned(),
+            site_id: if args.site_id <= 0 { 1 } else { args.site_id },
+            active: true,
+            create_date: Some(now_iso()),
+            check_out_enabled: args.check_out_enabled,
+            auto_change_enabled: args.auto_change_enabled,
+            requires_comment: args.requires_comment,
+            inherits_permissions: folder_id != ROOT_FOLDER_ID,
+            ..SecretSummary::default()
+        };
+        Ok((vec![Change::PutSecret(secret)], id))
+    }
+
+    /// Plans `DELETE /secrets/{id}`: the secret is deactivated (kept for audit, like users).
+    ///
+    /// # Errors
+    /// `API_SecretNotFound`.
+    pub fn plan_delete_secret(&self, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+        let secret = self.get_secret_summary(id)?;
+        let result = DeleteResult { id, object_type: "Secret".to_owned(), response_codes: Vec::new() };
+        if !secret.active {
+            return Ok((Vec::new(), result));
+        }
+        Ok((vec![Change::PutSecret(SecretSummary { active: false, ..secret })], result))
+    }
+}

@@ -1,0 +1,411 @@
+//! Users: search, lookup, create, update (`PUT`), patch (`{dirty, value}`),
+//! delete (which deactivates), and a user's groups.
+//!
+//! Rules: user names are unique per domain, case-insensitively; `userName` and
+//! `domainId` cannot change on update; a local user needs a password that
+//! satisfies the password policy, which is checked and then discarded (the
+//! emulator stores no user passwords); a user cannot disable their own account.
+
+use super::search::{Paging, cmp_text};
+use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
+use crate::config::PasswordPolicy;
+use crate::error::{SimError, SimResult, Thing};
+use secret_server_api::{DeleteResult, GroupMembership, Lookup, PagedResult, User, UserCreateArgs, UserSummary};
+use serde_json::Value;
+
+/// The fields `GET /users` can sort by; the first is the natural order.
+pub const USER_SORT: &[&str] = &["id", "userName", "displayName", "emailAddress", "created", "enabled", "domainId"];
+/// The fields a user's groups (and a group's members) can sort by.
+pub const MEMBERSHIP_SORT: &[&str] = &["id", "groupId", "groupName", "userId", "userName", "displayName"];
+
+/// The filters of `GET /users` and `GET /users/lookup`.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Lower-cased `filter.searchText`.
+    pub search_text: Option<String>,
+    pub include_inactive: bool,
+    pub domain_id: Option<i64>,
+    /// `filter.searchFields`: which of `userName`, `displayName`, `emailAddress` the text is
+    /// matched against (all three when empty).
+    pub search_fields: Vec<String>,
+}
+
+impl UserFilter {
+    fn matches(&self, entry: &super::UserEntry) -> bool {
+        let user = &entry.user;
+        if !self.include_inactive && !user.enabled {
+            return false;
+        }
+        if self.domain_id.is_some_and(|d| normalize_domain(Some(d)) != user.domain_id) {
+            return false;
+        }
+        let Some(text) = &self.search_text else { return true };
+        if self.search_fields.is_empty() {
+            return entry.search_key.contains(text.as_str());
+        }
+        self.search_fields.iter().any(|field| match field.to_ascii_lowercase().as_str() {
+            "username" => user.user_name.to_lowercase().contains(text.as_str()),
+            "displayname" => user.display_name.to_lowercase().contains(text.as_str()),
+            "emailaddress" | "email" => {
+                user.email_address.as_deref().is_some_and(|e| e.to_lowercase().contains(text.as_str()))
+            }
+            _ => false,
+        })
+    }
+}
+
+/// Local users may be sent with `domainId` absent, `0` or `-1`; all mean "no domain".
+pub fn normalize_domain(domain_id: Option<i64>) -> i64 {
+    match domain_id {
+        Some(d) if d > 0 => d,
+        _ => LOCAL_DOMAIN_ID,
+    }
+}
+
+fn compare_users(field: &str, a: &&User, b: &&User) -> std::cmp::Ordering {
+    match field {
+        "userName" => cmp_text(&a.user_name, &b.user_name),
+        "displayName" => cmp_text(&a.display_name, &b.display_name),
+        "emailAddress" => cmp_text(a.email_address.as_deref().unwrap_or(""), b.email_address.as_deref().unwrap_or("")),
+        "created" => a.created.cmp(&b.created),
+        "enabled" => a.enabled.cmp(&b.enabled),
+        "domainId" => a.domain_id.cmp(&b.domain_id),
+        _ => a.id.cmp(&b.id),
+    }
+}
+
+/// Checks an email address the way a form validator would: one `@`, text on both sides, no spaces.
+fn valid_email(email: &str) -> bool {
+    let mut parts = email.split('@');
+    matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None)
+        if !l.is_empty() && d.contains('.') && !d.starts_with('.') && !d.ends_with('.'))
+        && !email.chars().any(char::is_whitespace)
+}
+
+fn check_name(field: &str, value: &str, errors: &mut Vec<(String, String)>) {
+    if value.trim().is_empty() {
+        errors.push((field.to_owned(), format!("{field} is required.")));
+    } else if value.chars().count() > 255 {
+        errors.push((field.to_owned(), format!("{field} must be at most 255 characters.")));
+    } else if value.chars().any(char::is_control) {
+        errors.push((field.to_owned(), format!("{field} must not contain control characters.")));
+    }
+}
+
+fn check_email(email: Option<&str>, errors: &mut Vec<(String, String)>) {
+    if let Some(email) = email.filter(|e| !e.is_empty())
+        && !valid_email(email)
+    {
+        errors.push(("emailAddress".to_owned(), format!("'{email}' is not a valid email address.")));
+    }
+}
+
+impl Store {
+    /// A `GET /users` record.
+    pub fn user_summary(&self, user: &User) -> UserSummary {
+        UserSummary {
+            id: user.id,
+            user_name: user.user_name.clone(),
+            display_name: user.display_name.clone(),
+            email_address: user.email_address.clone(),
+            enabled: user.enabled,
+            domain_id: user.domain_id,
+            domain_name: self.domain_name(user.domain_id),
+            created: user.created.clone(),
+            last_login: user.last_login.clone(),
+            is_locked_out: user.is_locked_out,
+            login_failures: user.login_failures,
+            is_application_account: user.is_application_account,
+        }
+    }
+
+    fn matching_users<'a>(&'a self, filter: &'a UserFilter) -> impl Iterator<Item = &'a User> + 'a {
+        self.users.values().filter(|e| filter.matches(e)).map(|e| &e.user)
+    }
+
+    /// `GET /users`.
+    pub fn search_users(&self, filter: &UserFilter, paging: &Paging) -> PagedResult<UserSummary> {
+        let (window, total) = paging.select(self.matching_users(filter), "id", compare_users);
+        paging.envelope(window.into_iter().map(|u| self.user_summary(u)).collect(), total)
+    }
+
+    /// `GET /users/lookup`: `{id, value: userName}`.
+    pub fn lookup_users(&self, filter: &UserFilter, paging: &Paging) -> PagedResult<Lookup> {
+        let (window, total) = paging.select(self.matching_users(filter), "id", compare_users);
+        paging.envelope(window.into_iter().map(|u| Lookup { id: u.id, value: u.user_name.clone() }).collect(), total)
+    }
+
+    /// `GET /users/{id}`: inactive users too.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`.
+    pub fn get_user(&self, id: i64) -> SimResult<User> {
+        self.user(id).cloned().ok_or(SimError::NotFound(Thing::User, id))
+    }
+
+    /// Plans `POST /users`; returns the new id.
+    ///
+    /// # Errors
+    /// Invalid fields (model state), a duplicate name, an unknown domain, a password the policy refuses.
+    pub fn plan_create_user(&self, args: UserCreateArgs, policy: &PasswordPolicy) -> SimResult<(Vec<Change>, i64)> {
+        let mut errors = Vec::new();
+        check_name("userName", &args.user_name, &mut errors);
+        check_email(args.email_address.as_deref(), &mut errors);
+        let domain_id = normalize_domain(args.domain_id);
+        if domain_id == LOCAL_DOMAIN_ID {
+            match args.password.as_deref() {
+                None | Some("") => {
+                    errors.push(("password".to_owned(), "A password is required for local users.".to_owned()))
+                }
+                Some(password) => {
+                    errors.extend(policy.check(password).into_iter().map(|m| ("password".to_owned(), m)));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(SimError::Invalid(errors));
+        }
+        if domain_id != LOCAL_DOMAIN_ID && !self.domains.contains_key(&domain_id) {
+            return Err(SimError::NotFound(Thing::Domain, domain_id));
+        }
+        let user_name = args.user_name.trim().to_owned();
+        if self.user_by_name(domain_id, &user_name).is_some() {
+            return Err(SimError::rule(
+                "API_DuplicateUserName",
+                format!("A user with the user name '{user_name}' already exists."),
+            ));
+        }
+        let id = self.next.user;
+        let display_name =
+            if args.display_name.trim().is_empty() { user_name.clone() } else { args.display_name.trim().to_owned() };
+        let user = User {
+            id,
+            user_name,
+            display_name,
+            email_address: args.email_address.filter(|e| !e.is_empty()),
+            enabled: args.enabled,
+            domain_id,
+            ad_guid: args.ad_guid.filter(|g| !g.is_empty()),
+            created: Some(now_iso()),
+            last_login: None,
+            is_locked_out: false,
+            login_failures: 0,
+            is_application_account: args.is_application_account,
+            two_factor: args.two_factor,
+            radius_two_factor: args.radius_two_factor,
+            radius_user_name: args.radius_user_name.filter(|r| !r.is_empty()),
+            duo_two_factor: false,
+            fido2_two_factor: false,
+            oath_two_factor: false,
+            unix_authentication_method: None,
+        };
+        Ok((vec![Change::PutUser(user)], id))
+    }
+
+    /// Plans `PUT /users/{id}` from the raw body, so that a `userName` or `domainId` sent in it can
+    /// be refused when it differs from the stored one.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, a mismatched `id`, a changed `userName` or `domainId`, invalid fields, a
+    /// password the policy refuses, disabling the caller's own account.
+    pub fn plan_update_user(
+        &self,
+        id: i64,
+        body: &Value,
+        policy: &PasswordPolicy,
+        caller_id: i64,
+    ) -> SimResult<(Vec<Change>, i64)> {
+        let current = self.get_user(id)?;
+        let args: secret_server_api::UserUpdateArgs =
+            serde_json::from_value(body.clone()).map_err(|e| SimError::invalid("body", e.to_string()))?;
+        let mut errors = Vec::new();
+        if args.id != 0 && args.id != id {
+            errors.push(("id".to_owned(), format!("The id in the body ({}) does not match the URL ({id}).", args.id)));
+        }
+        if let Some(name) = body.get("userName").and_then(Value::as_str)
+            && !name.trim().eq_ignore_ascii_case(&current.user_name)
+        {
+            errors.push(("userName".to_owned(), "userName cannot be changed.".to_owned()));
+        }
+        if let Some(domain) = body.get("domainId").filter(|v| !v.is_null())
+            && normalize_domain(domain.as_i64()) != current.domain_id
+        {
+            errors.push(("domainId".to_owned(), "domainId cannot be changed.".to_owned()));
+        }
+        check_email(args.email_address.as_deref(), &mut errors);
+        if current.domain_id == LOCAL_DOMAIN_ID
+            && let Some(password) = args.password.as_deref().filter(|p| !p.is_empty())
+        {
+            errors.extend(policy.check(password).into_iter().map(|m| ("password".to_owned(), m)));
+        }
+        if !errors.is_empty() {
+            return Err(SimError::Invalid(errors));
+        }
+        if id == caller_id && !args.enabled {
+            return Err(cannot_disable_self());
+        }
+        let display_name = if args.display_name.trim().is_empty() {
+            current.user_name.clone()
+        } else {
+            args.display_name.trim().to_owned()
+        };
+        let user = User {
+            display_name,
+            email_address: args.email_address.filter(|e| !e.is_empty()),
+            enabled: args.enabled,
+            is_locked_out: args.is_locked_out,
+            login_failures: args.login_failures.max(0),
+            is_application_account: args.is_application_account,
+            two_factor: args.two_factor,
+            radius_two_factor: args.radius_two_factor,
+            radius_user_name: args.radius_user_name.filter(|r| !r.is_empty()),
+            ..current
+        };
+        Ok((vec![Change::PutUser(user)], id))
+    }
+
+    /// Plans `PATCH /users/{id}`: only properties sent with `dirty: true` change.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, an invalid email or empty display name, disabling the caller's own account.
+    pub fn plan_patch_user(
+        &self,
+        id: i64,
+        args: secret_server_api::UserPatchArgs,
+        caller_id: i64,
+    ) -> SimResult<(Vec<Change>, i64)> {
+        let mut user = self.get_user(id)?;
+        let mut errors = Vec::new();
+        if let Some(patch) = args.enabled.filter(|p| p.dirty) {
+            if id == caller_id && !patch.value {
+                return Err(cannot_disable_self());
+            }
+            user.enabled = patch.value;
+        }
+        if let Some(patch) = args.display_name.filter(|p| p.dirty) {
+            check_name("displayName", &patch.value, &mut errors);
+            user.display_name = patch.value.trim().to_owned();
+        }
+        if let Some(patch) = args.email_address.filter(|p| p.dirty) {
+            check_email(Some(&patch.value), &mut errors);
+            user.email_address = Some(patch.value).filter(|e| !e.is_empty());
+        }
+        if !errors.is_empty() {
+            return Err(SimError::Invalid(errors));
+        }
+        Ok((vec![Change::PutUser(user)], id))
+    }
+
+    /// Plans `DELETE /users/{id}`: the user is deactivated (Secret Server keeps users for audit).
+    /// Deleting an already inactive user succeeds again, so a retried delete is harmless.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, deleting the caller's own account.
+    pub fn plan_delete_user(&self, id: i64, caller_id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+        let user = self.get_user(id)?;
+        if id == caller_id {
+            return Err(cannot_disable_self());
+        }
+        let result = DeleteResult { id, object_type: "User".to_owned(), response_codes: Vec::new() };
+        if !user.enabled {
+            return Ok((Vec::new(), result));
+        }
+        Ok((vec![Change::PutUser(User { enabled: false, ..user })], result))
+    }
+
+    /// One membership record.
+    pub fn membership(&self, group_id: i64, user_id: i64) -> Option<GroupMembership> {
+        let group = self.group(group_id)?;
+        let user = self.user(user_id)?;
+        Some(GroupMembership {
+            group_id,
+            group_name: group.name.clone(),
+            group_domain_id: group.domain_id,
+            group_domain_name: self.domain_name(group.domain_id),
+            user_id,
+            user_name: user.user_name.clone(),
+            user_domain_id: user.domain_id,
+            user_domain_name: self.domain_name(user.domain_id),
+            display_name: Some(user.display_name.clone()),
+            enabled: user.enabled,
+        })
+    }
+
+    /// `GET /users/{id}/groups`.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`.
+    pub fn search_user_groups(&self, user_id: i64, paging: &Paging) -> SimResult<PagedResult<GroupMembership>> {
+        self.get_user(user_id)?;
+        let groups = self.groups_of(user_id).filter_map(|g| self.group(g));
+        let (window, total) = paging.select(groups, "id", |field, a, b| match field {
+            "groupName" => cmp_text(&a.name, &b.name),
+            _ => a.id.cmp(&b.id),
+        });
+        let records = window.into_iter().filter_map(|g| self.membership(g.id, user_id)).collect();
+        Ok(paging.envelope(records, total))
+    }
+
+    /// Plans `POST /users/{id}/groups` (add to these groups; groups the user is already in are
+    /// left as they are).
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, `API_GroupNotFound`, an inactive user.
+    pub fn plan_add_user_groups(&self, user_id: i64, group_ids: &[i64]) -> SimResult<Vec<Change>> {
+        let user = self.get_user(user_id)?;
+        for group_id in group_ids {
+            self.group(*group_id).ok_or(SimError::NotFound(Thing::Group, *group_id))?;
+        }
+        if !user.enabled && !group_ids.is_empty() {
+            return Err(user_inactive(&user.user_name));
+        }
+        Ok(group_ids
+            .iter()
+            .filter(|g| !self.is_member(**g, user_id))
+            .map(|g| Change::AddMember { group_id: *g, user_id })
+            .collect())
+    }
+
+    /// Plans `PUT /users/{id}/groups` (the user's groups become exactly these).
+    ///
+    /// # Errors
+    /// As [`Store::plan_add_user_groups`].
+    pub fn plan_replace_user_groups(&self, user_id: i64, group_ids: &[i64]) -> SimResult<Vec<Change>> {
+        let mut changes = self.plan_add_user_groups(user_id, group_ids)?;
+        changes.extend(
+            self.groups_of(user_id)
+                .filter(|g| !group_ids.contains(g))
+                .map(|group_id| Change::RemoveMember { group_id, user_id }),
+        );
+        Ok(changes)
+    }
+
+    /// Plans `DELETE /users/{id}/groups?groupIds=..`.
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, `API_GroupNotFound`, `API_MembershipNotFound`.
+    pub fn plan_remove_user_groups(&self, user_id: i64, group_ids: &[i64]) -> SimResult<Vec<Change>> {
+        self.get_user(user_id)?;
+        let mut changes = Vec::new();
+        for group_id in group_ids {
+            self.group(*group_id).ok_or(SimError::NotFound(Thing::Group, *group_id))?;
+            if !self.is_member(*group_id, user_id) {
+                return Err(SimError::NotFound(Thing::Membership, *group_id));
+            }
+            changes.push(Change::RemoveMember { group_id: *group_id, user_id });
+        }
+        Ok(changes)
+    }
+}
+
+fn cannot_disable_self() -> SimError {
+    SimError::rule("API_CannotDisableSelf", "You cannot disable or delete your own account.")
+}
+
+/// The error for granting group, folder or secret access to an inactive user.
+pub fn user_inactive(user_name: &str) -> SimError {
+    SimError::rule(
+        "API_UserInactive",
+        format!("User '{user_name}' is inactive; it cannot be given access until it is enabled."),
+    )
+}
