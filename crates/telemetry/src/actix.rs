@@ -1,0 +1,238 @@
+//! actix-web helpers: a middleware that traces and measures every request, and the `/healthz`,
+//! `/readyz` and `/metrics` endpoints every service exposes.
+//!
+//! ```text
+//! App::new()
+//!     .wrap(actix_web::middleware::from_fn(telemetry::actix::trace_requests))
+//!     .configure(telemetry::actix::health_endpoints(move || readiness(state.clone())))
+//! ```
+
+use crate::metrics::render_metrics;
+use crate::propagation::set_parent_from_context;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderMap;
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use opentelemetry::Context;
+use opentelemetry::propagation::{Extractor, TextMapPropagator};
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+/// The route label of a request that matched no route: never the raw path, which would let any
+/// client create unbounded label values.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Paths of the operational endpoints, which are neither traced nor counted: probes every few
+/// seconds would drown the traffic they are meant to watch.
+const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Traces and measures one HTTP request: for use with `actix_web::middleware::from_fn`.
+///
+/// Opens a server span named `"{METHOD} {route template}"` (`req.match_pattern()`, never the raw
+/// URL), parented to the W3C context of the request headers, with `http.request.method`,
+/// `http.route` and `http.response.status_code`; records `scim_http_requests_total` and
+/// `scim_http_request_duration_seconds` labelled by `method`, `route` and `status`.
+///
+/// # Errors
+///
+/// Passes on the inner service's error unchanged (its status is still recorded).
+pub async fn trace_requests<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    if OPERATIONAL_PATHS.contains(&req.path()) {
+        return next.call(req).await;
+    }
+    let method = req.method().as_str().to_owned();
+    let route = req.match_pattern();
+    let span_name = match &route {
+        Some(route) => format!("{method} {route}"),
+        None => method.clone(),
+    };
+    let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+    let span = tracing::info_span!(
+        "http_request",
+        otel.name = %span_name,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = Empty,
+    );
+    set_parent_from_context(&span, extract_actix_headers(req.headers()));
+
+    let started = Instant::now();
+    let result = next.call(req).instrument(span.clone()).await;
+    let status = match &result {
+        Ok(response) => response.status().as_u16(),
+        Err(error) => error.as_response_error().status_code().as_u16(),
+    };
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "error");
+    }
+    let status = status.to_string();
+    let labels = [("method", method), ("route", route), ("status", status)];
+    metrics::counter!("scim_http_requests_total", &labels).increment(1);
+    metrics::histogram!("scim_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    result
+}
+
+/// The W3C context carried by an actix request's headers (actix-web has its own `HeaderMap`).
+pub fn extract_actix_headers(headers: &HeaderMap) -> Context {
+    TraceContextPropagator::new().extract(&ActixHeaders(headers))
+}
+
+struct ActixHeaders<'a>(&'a HeaderMap);
+
+impl Extractor for ActixHeaders<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// One dependency's state in a readiness report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckOutcome {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The answer to `/readyz`: ready when every check passed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub checks: BTreeMap<String, CheckOutcome>,
+}
+
+impl Readiness {
+    /// A report with no checks yet (ready).
+    pub fn new() -> Self {
+        Self { ready: true, checks: BTreeMap::new() }
+    }
+
+    /// Adds one check: `Err(detail)` makes the service not ready.
+    pub fn check(mut self, name: impl Into<String>, outcome: Result<(), String>) -> Self {
+        let outcome = match outcome {
+            Ok(()) => CheckOutcome { ok: true, detail: None },
+            Err(detail) => CheckOutcome { ok: false, detail: Some(detail) },
+        };
+        self.ready &= outcome.ok;
+        self.checks.insert(name.into(), outcome);
+        self
+    }
+}
+
+/// Registers `GET /healthz` (200 while the process serves), `GET /readyz` (200 when `readiness`
+/// reports ready, 503 otherwise, with the details as JSON) and `GET /metrics` (Prometheus text).
+pub fn health_endpoints<F, Fut>(readiness: F) -> impl FnOnce(&mut web::ServiceConfig)
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: Future<Output = Readiness> + 'static,
+{
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+            .route(
+                "/readyz",
+                web::get().to(move || {
+                    let readiness = readiness.clone();
+                    async move {
+                        let report = readiness().await;
+                        if report.ready {
+                            HttpResponse::Ok().json(report)
+                        } else {
+                            HttpResponse::ServiceUnavailable().json(report)
+                        }
+                    }
+                }),
+            )
+            .route(
+                "/metrics",
+                web::get().to(|| async {
+                    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(render_metrics())
+                }),
+            );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{App, test};
+
+    fn app_routes(cfg: &mut web::ServiceConfig) {
+        cfg.route("/scim/v2/Users/{id}", web::get().to(|| async { HttpResponse::Ok().finish() }))
+            .route("/boom", web::get().to(|| async { HttpResponse::InternalServerError().finish() }));
+    }
+
+    #[actix_web::test]
+    async fn requests_are_counted_by_route_template_never_by_raw_path() {
+        crate::install_prometheus_recorder();
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(trace_requests))
+                .configure(app_routes)
+                .configure(health_endpoints(|| async { Readiness::new() })),
+        )
+        .await;
+        for id in ["alice-unique-1", "bob-unique-2"] {
+            let res =
+                test::call_service(&app, test::TestRequest::get().uri(&format!("/scim/v2/Users/{id}")).to_request())
+                    .await;
+            assert_eq!(res.status(), 200);
+        }
+        let res = test::call_service(&app, test::TestRequest::get().uri("/nowhere-unique-3").to_request()).await;
+        assert_eq!(res.status(), 404);
+        let res = test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(res.status(), 500);
+
+        let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+        assert_eq!(res.status(), 200);
+        let text = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+        assert!(
+            text.contains(r#"scim_http_requests_total{method="GET",route="/scim/v2/Users/{id}",status="200"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"scim_http_requests_total{method="GET",route="unmatched",status="404"} 1"#), "{text}");
+        assert!(text.contains(r#"route="/boom",status="500"} 1"#), "{text}");
+        assert!(text.contains("scim_http_request_duration_seconds_bucket"), "{text}");
+        assert!(!text.contains("unique-"), "raw paths must never become labels: {text}");
+        assert!(!text.contains(r#"route="/metrics""#), "operational endpoints are not counted: {text}");
+    }
+
+    #[actix_web::test]
+    async fn readyz_answers_503_with_details_when_a_check_fails() {
+        let app = test::init_service(App::new().configure(health_endpoints(|| async {
+            Readiness::new().check("redis", Ok(())).check("first_load", Err("still loading".into()))
+        })))
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(res.status(), 503);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["ready"], false);
+        assert_eq!(body["checks"]["redis"]["ok"], true);
+        assert_eq!(body["checks"]["first_load"]["detail"], "still loading");
+
+        let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn readyz_answers_200_when_every_check_passes() {
+        let app = test::init_service(
+            App::new().configure(health_endpoints(|| async { Readiness::new().check("sqlite", Ok(())) })),
+        )
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+}

@@ -1,0 +1,192 @@
+//! `init`: the process-wide subscriber (filter, logs, OpenTelemetry layer), the W3C propagator,
+//! and the guard that flushes spans on shutdown.
+
+use crate::json::JsonWithTraceIds;
+use crate::otel::{self, OtelMode};
+use crate::settings::{LogFormat, TelemetrySettings};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Registry};
+
+/// How long dropping the guard waits for the last spans to be exported.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("telemetry is already initialized in this process")]
+    AlreadyInitialized,
+    #[error("invalid log filter {filter:?} (from {source_name}): {reason}")]
+    InvalidFilter { filter: String, source_name: &'static str, reason: String },
+    #[error("invalid OpenTelemetry configuration: {0}")]
+    Config(String),
+    #[error("the OTLP span exporter could not be built: {0}")]
+    Exporter(String),
+    #[error("OTLP export needs a tokio runtime: call telemetry::init from within one")]
+    NoRuntime,
+}
+
+/// Keeps telemetry running; flushes the spans not yet exported and shuts the exporter down when
+/// dropped (or, better in async code, when [`TelemetryGuard::shutdown`] is awaited).
+#[derive(Debug)]
+#[must_use = "dropping the guard shuts the span exporter down"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl TelemetryGuard {
+    /// A guard with nothing to flush.
+    pub fn noop() -> Self {
+        Self { provider: None }
+    }
+
+    /// Flushes and shuts the exporter down without blocking the async runtime (safe on a
+    /// current-thread runtime, where blocking in `Drop` would starve the export task).
+    pub async fn shutdown(mut self) {
+        if let Some(provider) = self.provider.take() {
+            let outcome = tokio::task::spawn_blocking(move || provider.shutdown_with_timeout(SHUTDOWN_WAIT)).await;
+            if let Ok(Err(error)) = outcome {
+                eprintln!("telemetry: span exporter shutdown: {error}");
+            }
+        }
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let Some(provider) = self.provider.take() else { return };
+        // The batch processor exports on tokio. Blocking a current-thread runtime would starve
+        // it, so there the shutdown is only requested; elsewhere we wait for it, bounded.
+        let flavor = tokio::runtime::Handle::try_current().ok().map(|h| h.runtime_flavor());
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new().name("telemetry-shutdown".into()).spawn(move || {
+            let _ = done_tx.send(provider.shutdown_with_timeout(SHUTDOWN_WAIT));
+        });
+        if spawned.is_ok() && flavor != Some(tokio::runtime::RuntimeFlavor::CurrentThread) {
+            let _ = done_rx.recv_timeout(SHUTDOWN_WAIT);
+        }
+    }
+}
+
+fn env_filter(
+    settings: &TelemetrySettings,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<EnvFilter, TelemetryError> {
+    let (filter, source_name) = match env("RUST_LOG") {
+        Some(value) if !value.trim().is_empty() => (value, "RUST_LOG"),
+        _ => (settings.log_filter.clone(), "the log_filter setting"),
+    };
+    EnvFilter::try_new(&filter).map_err(|e| TelemetryError::InvalidFilter {
+        filter,
+        source_name,
+        reason: e.to_string(),
+    })
+}
+
+/// Starts logs and traces for this process.
+///
+/// Installs a `tracing` subscriber with the `RUST_LOG` filter (else `settings.log_filter`), JSON or
+/// pretty logs on standard error, and the OpenTelemetry layer configured by the standard `OTEL_*`
+/// variables (OTLP export only when an endpoint is set; `OTEL_SDK_DISABLED` and `OTEL_TRACES_EXPORTER=none` are honoured); installs
+/// the W3C TraceContext propagator globally; installs the ring rustls provider for the exporter's
+/// HTTPS client.
+///
+/// # Errors
+///
+/// [`TelemetryError::AlreadyInitialized`] on a second call (or when another global subscriber is
+/// set); an invalid filter or `OTEL_*` setting; no tokio runtime when OTLP export is asked for.
+pub fn init(settings: &TelemetrySettings) -> Result<TelemetryGuard, TelemetryError> {
+    init_with_env(settings, |name| std::env::var(name).ok())
+}
+
+/// [`init`], reading `RUST_LOG` and the `OTEL_*` variables that choose and address the exporter
+/// through `env` instead of the process environment (tests; a configuration layer that holds them
+/// elsewhere). The SDK still reads the sampler, batch and resource variables, and the exporter its
+/// headers and timeout, from the process environment.
+///
+/// # Errors
+///
+/// As [`init`].
+pub fn init_with_env(
+    settings: &TelemetrySettings,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mode = otel::mode_from_env(&env)?;
+    let filter = env_filter(settings, &env)?;
+    if INITIALIZED.swap(true, Ordering::SeqCst) {
+        return Err(TelemetryError::AlreadyInitialized);
+    }
+    let provider = match otel::tracer_provider(settings, mode, &env) {
+        Ok(provider) => provider,
+        Err(error) => {
+            INITIALIZED.store(false, Ordering::SeqCst);
+            return Err(error);
+        }
+    };
+    let otel_layer =
+        provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(settings.service_name.clone())));
+    let (json, pretty) = match settings.log_format {
+        LogFormat::Json => (
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .fmt_fields(JsonFields::new())
+                    .event_format(JsonWithTraceIds),
+            ),
+            None,
+        ),
+        LogFormat::Pretty => (None, Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))),
+    };
+    let installed = Registry::default().with(filter).with(otel_layer).with(json).with(pretty).try_init();
+    if installed.is_err() {
+        if let Some(provider) = provider {
+            let _ = provider.shutdown();
+        }
+        return Err(TelemetryError::AlreadyInitialized);
+    }
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    if let Some(provider) = &provider {
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
+    tracing::debug!(
+        service = %settings.service_name,
+        otlp = matches!(mode, OtelMode::Export(_)),
+        "telemetry initialized"
+    );
+    Ok(TelemetryGuard { provider })
+}
+
+/// Telemetry for tests, once per process and never failing: logs through the test harness's
+/// capture (filter `RUST_LOG`, default `warn`), spans with real trace ids (so that propagation and
+/// audit trace ids can be asserted) but no exporter. Does nothing if a subscriber is already set.
+pub fn init_for_tests() {
+    static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
+    PROVIDER.get_or_init(|| {
+        let filter = std::env::var("RUST_LOG")
+            .ok()
+            .and_then(|value| EnvFilter::try_new(value).ok())
+            .unwrap_or_else(|| EnvFilter::new("warn"));
+        let provider = SdkTracerProvider::builder().build();
+        let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("tests"));
+        let installed = Registry::default()
+            .with(filter)
+            .with(otel_layer)
+            .with(tracing_subscriber::fmt::layer().with_test_writer())
+            .try_init();
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        installed.is_ok().then(|| {
+            INITIALIZED.store(true, Ordering::SeqCst);
+            provider
+        })
+    });
+}
