@@ -78,3 +78,13 @@ mod tests {
         }
     }
 }
+
+/// Sets member `name` (schema spelling), replacing any member spelled differently.
+pub(crate) fn set_ci(map: &mut Map<String, Value>, name: &str, value: Value) {
+    if let Some(existing) = key_ci(map, name) {
+        if existing != name {
+            map.shift_remove(&existing);
+        }
+    }
+    map.insert(name.to_owned(), value);
+}

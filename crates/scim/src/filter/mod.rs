@@ -77,6 +77,22 @@ impl Filter {
     }
 }
 
+/// Parses a PATCH path into its attribute, value filter and trailing sub-attribute.
+pub(crate) fn parse_patch_path(
+    input: &str,
+    limits: FilterLimits,
+) -> Result<(crate::path::AttrPath, Option<Filter>, Option<String>), ScimError> {
+    if input.len() > limits.max_length {
+        return Err(ScimError::invalid_path(format!(
+            "the path is {} bytes long; the limit is {}",
+            input.len(),
+            limits.max_length
+        )));
+    }
+    let tokens = lexer::tokenize(input)?;
+    parser::Parser::new(&tokens, input.len(), limits.max_depth).parse_patch_path()
+}
+
 impl std::str::FromStr for Filter {
     type Err = ScimError;
 

@@ -225,3 +225,43 @@ impl<'t> Parser<'t> {
         Ok(value)
     }
 }
+
+impl Parser<'_> {
+    /// Parses a PATCH path: `attrPath`, or `attrPath "[" valFilter "]" ["." subAttr]` (RFC 7644 §3.5.2).
+    pub(crate) fn parse_patch_path(&mut self) -> Result<(AttrPath, Option<Filter>, Option<String>), ScimError> {
+        if self.tokens.is_empty() {
+            return Err(ScimError::invalid_filter("the path is empty"));
+        }
+        let (path, _) = self.parse_path()?;
+        let mut filter = None;
+        let mut sub = None;
+        if self.peek_tok() == Some(&Tok::LBracket) {
+            if path.sub.is_some() {
+                return Err(ScimError::invalid_filter(format!(
+                    "'[' at position {} must follow an attribute, not a sub-attribute ('{path}')",
+                    self.pos()
+                )));
+            }
+            self.at += 1;
+            self.check_depth(2)?;
+            filter = Some(self.parse_or(2, true)?);
+            self.expect(Tok::RBracket, "']'")?;
+            if self.peek_tok() == Some(&Tok::Dot) {
+                self.at += 1;
+                let (s, pos) = self.parse_path()?;
+                if s.urn.is_some() || s.sub.is_some() {
+                    return Err(ScimError::invalid_filter(format!("expected a sub-attribute name at position {pos}")));
+                }
+                sub = Some(s.name);
+            }
+        }
+        if self.peek().is_some() {
+            return Err(ScimError::invalid_filter(format!(
+                "unexpected {} at position {} after the path",
+                self.found(),
+                self.pos()
+            )));
+        }
+        Ok((path, filter, sub))
+    }
+}
