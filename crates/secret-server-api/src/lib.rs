@@ -14,6 +14,7 @@
 pub mod envelope;
 pub mod folders;
 pub mod groups;
+pub mod health;
 pub mod permissions;
 pub mod roles;
 pub mod secrets;
@@ -27,6 +28,7 @@ pub use folders::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_ID};
 pub use groups::{
     Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs, MembersReplaceArgs,
 };
+pub use health::HealthCheck;
 pub use permissions::{
     FolderPermission, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, SecretPermission,
     SecretPermissionCreateArgs, SecretPermissionUpdateArgs,
@@ -34,7 +36,7 @@ pub use permissions::{
 pub use roles::{FolderAccessRole, SecretAccessRole, UnknownRole};
 pub use secrets::SecretSummary;
 pub use token::{TokenErrorBody, TokenResponse};
-pub use users::{User, UserCreateArgs, UserPatchArgs, UserSummary, UserUpdateArgs};
+pub use users::{CurrentUser, RolePermissionName, User, UserCreateArgs, UserPatchArgs, UserSummary, UserUpdateArgs};
 
 /// The path of the REST API under the Secret Server base URL.
 pub const API_PATH: &str = "api/v1";

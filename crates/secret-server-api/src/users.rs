@@ -135,3 +135,23 @@ pub struct UserPatchArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_address: Option<Patch<String>>,
 }
+
+/// `GET /users/current`: the account the token belongs to, with its role permissions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub user_name: String,
+    pub display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_address: Option<String>,
+    /// Role permissions, e.g. `Administer Users`.
+    pub permissions: Vec<RolePermissionName>,
+}
+
+/// One entry of [`CurrentUser::permissions`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct RolePermissionName {
+    pub name: String,
+}

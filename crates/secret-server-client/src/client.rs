@@ -1,0 +1,424 @@
+//! The client handle and the one place requests are sent: token, concurrency
+//! bound, timeout, classification, retries, the 403 renewal, spans, metrics
+//! and trace context.
+
+use crate::classify::{Endpoint, classify, decode};
+use crate::config::{ClientConfig, RetryPolicy};
+use crate::error::ClientError;
+use crate::paging::paged;
+use crate::query::QueryPairs;
+use crate::retry::{Idempotency, is_retryable};
+use crate::route::{ApiPath, Route, RouteName};
+use crate::telemetry::{inject_trace_context, record_request, record_retry, status_label};
+use crate::token::{Grant, Token, TokenCache, TokenSource};
+use futures::stream::BoxStream;
+use http::{HeaderMap, HeaderValue, Method, header};
+use secrecy::{ExposeSecret, SecretString};
+use secret_server_api::{PagedResult, TokenResponse};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::Instrument;
+use url::Url;
+
+/// A typed client of the Secret Server REST API v1. Cheap to clone: clones
+/// share the connection pool, the token and the concurrency bound.
+#[derive(Clone)]
+pub struct SecretServerClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    username: String,
+    password: SecretString,
+    domain: Option<String>,
+    request_timeout: Duration,
+    retry: RetryPolicy,
+    page_size: u32,
+    limiter: Semaphore,
+    tokens: TokenCache,
+}
+
+impl fmt::Debug for SecretServerClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecretServerClient")
+            .field("base_url", &self.inner.base.as_str())
+            .field("username", &self.inner.username)
+            .field("domain", &self.inner.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One request, before it is sent (and possibly re-sent).
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    method: Method,
+    path: ApiPath,
+    query: QueryPairs,
+    body: Option<Vec<u8>>,
+    idempotency: Idempotency,
+    /// Only the health probe goes without a bearer token.
+    authenticated: bool,
+}
+
+impl Call {
+    pub(crate) fn get(path: ApiPath, query: QueryPairs) -> Self {
+        Self { method: Method::GET, path, query, body: None, idempotency: Idempotency::Idempotent, authenticated: true }
+    }
+
+    pub(crate) fn delete(path: ApiPath, query: QueryPairs) -> Self {
+        Self { method: Method::DELETE, ..Self::get(path, query) }
+    }
+
+    /// A `POST`, `PUT` or `PATCH` with a JSON body.
+    ///
+    /// # Errors
+    /// [`ClientError::Decode`] if the body cannot be encoded (not possible
+    /// for the API's own types).
+    pub(crate) fn json(
+        method: Method,
+        path: ApiPath,
+        body: &impl Serialize,
+        idempotency: Idempotency,
+    ) -> Result<Self, ClientError> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| ClientError::Decode { message: format!("cannot encode the request body: {e}") })?;
+        Ok(Self { method, body: Some(body), idempotency, ..Self::get(path, QueryPairs::new()) })
+    }
+
+    pub(crate) fn unauthenticated(mut self) -> Self {
+        self.authenticated = false;
+        self
+    }
+
+    fn name(&self) -> RouteName {
+        RouteName { method: method_str(&self.method), route: self.path.route() }
+    }
+}
+
+fn method_str(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// Why one attempt failed, with what the retry loop needs to decide.
+struct AttemptFailure {
+    error: ClientError,
+    /// The token the request carried, to drop it after a 403.
+    token_generation: Option<u64>,
+    /// Getting the token failed: a token request is safe to repeat.
+    in_token_request: bool,
+}
+
+impl SecretServerClient {
+    /// Builds a client. No request is sent until the first call.
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] for an invalid configuration (the message names
+    /// the setting) or when the HTTP client cannot be built.
+    pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
+        config.validate()?;
+        let base = config.normalized_base()?;
+        // The workspace's reqwest is built with `rustls-no-provider`; the
+        // first client installs ring, later ones find it installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(config.user_agent.as_str())
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            // A redirect is Secret Server sending us to a login page; following
+            // it would replay a POST and carry the bearer token elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(config.max_concurrent_requests)
+            .build()
+            .map_err(|e| ClientError::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                username: config.username,
+                password: config.password,
+                domain: config.domain.filter(|d| !d.trim().is_empty()),
+                request_timeout: config.request_timeout,
+                retry: config.retry,
+                page_size: config.page_size,
+                limiter: Semaphore::new(config.max_concurrent_requests),
+                tokens: TokenCache::default(),
+            }),
+        })
+    }
+
+    /// The base URL calls are made under (with a trailing slash).
+    pub fn base_url(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The `take` of each page when a search is streamed.
+    pub fn page_size(&self) -> u32 {
+        self.inner.page_size
+    }
+
+    /// Sends `call` (retrying as the policy allows) and decodes the answer.
+    ///
+    /// # Errors
+    /// The classified [`ClientError`] of the last attempt.
+    pub(crate) async fn send<T: DeserializeOwned>(&self, call: Call) -> Result<T, ClientError> {
+        let name = call.name();
+        let span = tracing::info_span!(
+            "secret_server.request",
+            otel.name = %name,
+            otel.kind = "client",
+            http.request.method = name.method,
+            http.route = name.route.template(),
+            http.response.status_code = tracing::field::Empty,
+            secret_server.attempts = tracing::field::Empty,
+        );
+        async move {
+            let body = self.send_with_retries(&call, name).await?;
+            decode(&body)
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Streams every record of a paged search under `path`, one page of
+    /// [`page_size`](Self::page_size) at a time.
+    pub(crate) fn stream<T>(&self, path: ApiPath, filters: QueryPairs) -> BoxStream<'static, Result<T, ClientError>>
+    where
+        T: DeserializeOwned + Send + 'static,
+    {
+        let client = self.clone();
+        paged(self.inner.page_size, move |skip, take| {
+            let client = client.clone();
+            let call = Call::get(path.clone(), filters.clone().page(skip, take));
+            async move { client.send::<PagedResult<T>>(call).await }
+        })
+    }
+
+    async fn send_with_retries(&self, call: &Call, name: RouteName) -> Result<Vec<u8>, ClientError> {
+        let mut attempt = 0u32;
+        let mut renewed_after_403 = false;
+        loop {
+            attempt += 1;
+            tracing::Span::current().record("secret_server.attempts", attempt);
+            let failure = match self.attempt(call, name).await {
+                Ok(body) => return Ok(body),
+                Err(failure) => failure,
+            };
+            if let (ClientError::Forbidden { .. }, Some(generation), false) =
+                (&failure.error, failure.token_generation, renewed_after_403)
+            {
+                // The token expired or was revoked (Secret Server says 403 for
+                // both): drop it and try once more with a new one. A second
+                // 403 is a real permission problem.
+                tracing::debug!(route = %name, "token rejected; renewing it once");
+                self.inner.tokens.reject(generation);
+                renewed_after_403 = true;
+                record_retry(name, "token_rejected");
+                continue;
+            }
+            let error = failure.error;
+            let idempotency = if failure.in_token_request { Idempotency::Idempotent } else { call.idempotency };
+            if !is_retryable(&error, idempotency) {
+                return Err(error);
+            }
+            let Some(delay) = self.inner.retry.delay_before_next(attempt, error.retry_after()) else {
+                tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call failed; giving up");
+                return Err(error);
+            };
+            tracing::info!(
+                route = %name,
+                attempt,
+                delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                error = %error,
+                "Secret Server call failed; retrying"
+            );
+            record_retry(name, retry_reason(&error));
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, call: &Call, name: RouteName) -> Result<Vec<u8>, AttemptFailure> {
+        let token: Option<Arc<Token>> = if call.authenticated {
+            let token = self.inner.tokens.get(self.inner.as_ref()).await.map_err(|error| AttemptFailure {
+                error,
+                token_generation: None,
+                in_token_request: true,
+            })?;
+            Some(token)
+        } else {
+            None
+        };
+        let generation = token.as_ref().map(|t| t.generation);
+        let fail = |error| AttemptFailure { error, token_generation: generation, in_token_request: false };
+
+        let url = self.inner.url(&call.path, &call.query).map_err(fail)?;
+        let mut headers = HeaderMap::new();
+        inject_trace_context(&mut headers);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(token) = &token {
+            headers.insert(header::AUTHORIZATION, bearer(&token.access).map_err(fail)?);
+        }
+        let mut request = self.inner.http.request(call.method.clone(), url).headers(headers);
+        if let Some(body) = &call.body {
+            request = request.header(header::CONTENT_TYPE, "application/json").body(body.clone());
+        }
+
+        // The permit bounds requests in flight; it is not held while a
+        // failed call sleeps before its retry.
+        let _permit = self.inner.limiter.acquire().await.map_err(|_| fail(closed()))?;
+        let (status, headers, body) = self.inner.exchange(request, name).await.map_err(fail)?;
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
+        classify(Endpoint::Api, status, &headers, &body, SystemTime::now()).map_err(fail)?;
+        Ok(body)
+    }
+}
+
+impl Inner {
+    fn url(&self, path: &ApiPath, query: &QueryPairs) -> Result<Url, ClientError> {
+        let mut url = self
+            .base
+            .join(path.as_str())
+            .map_err(|e| ClientError::Config(format!("cannot build a request URL: {e}")))?;
+        let mut pairs = query.pairs().peekable();
+        if pairs.peek().is_some() {
+            url.query_pairs_mut().extend_pairs(pairs);
+        }
+        Ok(url)
+    }
+
+    /// Sends one request and reads the whole answer, recording its metrics.
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        name: RouteName,
+    ) -> Result<(http::StatusCode, HeaderMap, Vec<u8>), ClientError> {
+        let started = Instant::now();
+        let result = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body.to_vec()))
+        }
+        .await;
+        match result {
+            Ok(answer) => {
+                record_request(name, status_label(answer.0.as_u16()), started.elapsed());
+                Ok(answer)
+            }
+            Err(e) => {
+                let error = self.transport_error(e);
+                record_request(name, transport_label(&error), started.elapsed());
+                Err(error)
+            }
+        }
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ClientError {
+        // Checked first: a connect timeout sent nothing, so any method may retry it.
+        if e.is_connect() {
+            ClientError::Connect { message: root_cause(e) }
+        } else if e.is_timeout() {
+            ClientError::Timeout { timeout: self.request_timeout }
+        } else {
+            ClientError::Transport { message: root_cause(e) }
+        }
+    }
+}
+
+impl TokenSource for Inner {
+    async fn fetch(&self, grant: Grant) -> Result<TokenResponse, ClientError> {
+        let name = RouteName { method: "POST", route: Route::Token };
+        let span = tracing::info_span!(
+            "secret_server.token",
+            otel.name = %name,
+            otel.kind = "client",
+            grant = match grant { Grant::Password => "password", Grant::Refresh(_) => "refresh_token" },
+            http.response.status_code = tracing::field::Empty,
+        );
+        async move {
+            let url = self.url(&ApiPath::fixed(Route::Token), &QueryPairs::new())?;
+            let mut form: Vec<(&str, &str)> = Vec::with_capacity(4);
+            match &grant {
+                Grant::Password => {
+                    form.push(("grant_type", "password"));
+                    form.push(("username", &self.username));
+                    form.push(("password", self.password.expose_secret()));
+                    if let Some(domain) = &self.domain {
+                        form.push(("domain", domain));
+                    }
+                }
+                Grant::Refresh(refresh) => {
+                    form.push(("grant_type", "refresh_token"));
+                    form.push(("refresh_token", refresh.expose_secret()));
+                }
+            }
+            let mut headers = HeaderMap::new();
+            inject_trace_context(&mut headers);
+            headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+            let request = self.http.post(url).headers(headers).form(&form);
+            let (status, headers, body) = self.exchange(request, name).await?;
+            tracing::Span::current().record("http.response.status_code", status.as_u16());
+            classify(Endpoint::Token, status, &headers, &body, SystemTime::now())?;
+            decode::<TokenResponse>(&body)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+fn bearer(token: &SecretString) -> Result<HeaderValue, ClientError> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| ClientError::Decode { message: "the access token is not a valid header value".to_owned() })?;
+    // Keeps the value out of HTTP/2 header compression tables and debug output.
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn closed() -> ClientError {
+    ClientError::Config("the client's request limiter was closed".to_owned())
+}
+
+/// The innermost cause (e.g. "Connection refused (os error 111)"), without
+/// the URL: queries may carry search text.
+fn root_cause(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut cause: &dyn std::error::Error = &e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn transport_label(error: &ClientError) -> &'static str {
+    match error {
+        ClientError::Timeout { .. } => "timeout",
+        ClientError::Connect { .. } => "connect",
+        _ => "transport",
+    }
+}
+
+fn retry_reason(error: &ClientError) -> &'static str {
+    match error {
+        ClientError::RateLimited { .. } => "rate_limited",
+        ClientError::Server { .. } => "server_error",
+        ClientError::Timeout { .. } => "timeout",
+        ClientError::Connect { .. } => "connect",
+        ClientError::Transport { .. } => "transport",
+        ClientError::HtmlResponse { .. } => "html",
+        _ => "other",
+    }
+}

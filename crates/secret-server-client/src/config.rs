@@ -1,0 +1,185 @@
+//! The client's configuration: where Secret Server is, the API account, and
+//! the limits (timeouts, concurrency, retries, page size).
+
+use crate::error::ClientError;
+use secrecy::SecretString;
+use std::time::Duration;
+use url::Url;
+
+/// How the client reaches Secret Server and how hard it tries.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The Secret Server base URL, e.g. `https://host/SecretServer` (the REST
+    /// API is under `api/v1`, the token endpoint under `oauth2/token`).
+    pub base_url: Url,
+    /// The API (application) account.
+    pub username: String,
+    pub password: SecretString,
+    /// The account's AD domain; `None` for a local account.
+    pub domain: Option<String>,
+    /// Bound on one HTTP exchange, from sending to the end of the body.
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Bound on requests in flight at once, over all clones of one client.
+    pub max_concurrent_requests: usize,
+    pub retry: RetryPolicy,
+    /// `take` of each page when a search is streamed.
+    pub page_size: u32,
+    pub user_agent: String,
+}
+
+impl ClientConfig {
+    /// A configuration with the defaults: 30 s per request, 10 s to connect,
+    /// 16 requests in flight, pages of 1,000, and [`RetryPolicy::default`].
+    pub fn new(base_url: Url, username: impl Into<String>, password: SecretString) -> Self {
+        Self {
+            base_url,
+            username: username.into(),
+            password,
+            domain: None,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 16,
+            retry: RetryPolicy::default(),
+            page_size: 1000,
+            user_agent: concat!("scim-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// The base URL with a trailing slash, so that joining `api/v1/...` keeps
+    /// the application path (`/SecretServer/`).
+    ///
+    /// # Errors
+    /// [`ClientError::Config`] when the URL is not http(s), carries a query or
+    /// a fragment, or already ends in `api/v1` or `oauth2/token` (a common
+    /// mistake: the client adds those itself).
+    pub(crate) fn normalized_base(&self) -> Result<Url, ClientError> {
+        let url = &self.base_url;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ClientError::Config(format!("base_url must be http or https, not {:?}", url.scheme())));
+        }
+        if url.cannot_be_a_base() || url.host().is_none() {
+            return Err(ClientError::Config("base_url must name a host".to_owned()));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(ClientError::Config("base_url must not carry a query or a fragment".to_owned()));
+        }
+        let path = url.path().trim_end_matches('/').to_ascii_lowercase();
+        if path.ends_with("/api/v1") || path.ends_with("/oauth2/token") || path.contains("/api/v1/") {
+            return Err(ClientError::Config(
+                "base_url must be the Secret Server base (e.g. https://host/SecretServer), without api/v1 or oauth2/token"
+                    .to_owned(),
+            ));
+        }
+        let mut base = url.clone();
+        if !base.path().ends_with('/') {
+            let with_slash = format!("{}/", base.path());
+            base.set_path(&with_slash);
+        }
+        Ok(base)
+    }
+
+    /// # Errors
+    /// [`ClientError::Config`] naming the first setting out of range.
+    pub(crate) fn validate(&self) -> Result<(), ClientError> {
+        if self.username.trim().is_empty() {
+            return Err(ClientError::Config("username must not be empty".to_owned()));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(ClientError::Config("max_concurrent_requests must be at least 1".to_owned()));
+        }
+        if self.page_size == 0 {
+            return Err(ClientError::Config("page_size must be at least 1".to_owned()));
+        }
+        if self.request_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(ClientError::Config("request_timeout and connect_timeout must be positive".to_owned()));
+        }
+        self.retry.validate()
+    }
+}
+
+/// Exponential backoff with full jitter: before retry `n` (1-based) the
+/// client sleeps a random time in `0..=min(max_delay, base_delay * 2^(n-1))`,
+/// or what `Retry-After` asks plus up to `base_delay` of jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = never retry).
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    /// The longest sleep between attempts. A `Retry-After` longer than this is
+    /// not waited for: the call fails with [`ClientError::RateLimited`] (or
+    /// the 503) carrying the server's delay, and the caller decides.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 4, base_delay: Duration::from_millis(200), max_delay: Duration::from_secs(10) }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        Self { max_attempts: 1, ..Self::default() }
+    }
+
+    fn validate(&self) -> Result<(), ClientError> {
+        if self.max_attempts == 0 {
+            return Err(ClientError::Config("retry.max_attempts must be at least 1".to_owned()));
+        }
+        if self.base_delay > self.max_delay {
+            return Err(ClientError::Config("retry.base_delay must not exceed retry.max_delay".to_owned()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(base: &str) -> ClientConfig {
+        ClientConfig::new(Url::parse(base).unwrap(), "api", SecretString::from("pw"))
+    }
+
+    #[test]
+    fn base_url_gets_a_trailing_slash_so_the_application_path_survives_joins() {
+        let base = config("https://ss.example/SecretServer").normalized_base().unwrap();
+        assert_eq!(base.join("api/v1/users").unwrap().as_str(), "https://ss.example/SecretServer/api/v1/users");
+        let root = config("https://ss.example").normalized_base().unwrap();
+        assert_eq!(root.join("oauth2/token").unwrap().as_str(), "https://ss.example/oauth2/token");
+    }
+
+    #[test]
+    fn base_url_that_already_names_the_api_is_refused() {
+        for bad in ["https://h/SecretServer/api/v1", "https://h/SecretServer/oauth2/token/", "https://h/x/api/v1/users"]
+        {
+            assert!(matches!(config(bad).normalized_base(), Err(ClientError::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base_url_with_query_or_other_scheme_is_refused() {
+        for bad in ["ftp://h/SecretServer", "https://h/SecretServer?x=1", "https://h/SecretServer#top"] {
+            assert!(matches!(config(bad).normalized_base(), Err(ClientError::Config(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn zero_limits_are_refused_with_the_setting_named() {
+        let mut c = config("https://h/SecretServer");
+        c.max_concurrent_requests = 0;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("max_concurrent_requests"), "{err}");
+        let mut c = config("https://h/SecretServer");
+        c.retry.max_attempts = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("max_attempts"));
+    }
+
+    #[test]
+    fn debug_output_does_not_show_the_password() {
+        let c = ClientConfig::new(Url::parse("https://h/SecretServer").unwrap(), "api", SecretString::from("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,9 @@
+//! One method per Secret Server endpoint, grouped by resource.
+
+mod folder_permissions;
+mod folders;
+mod groups;
+mod secret_permissions;
+mod secrets;
+mod system;
+mod users;

@@ -1,0 +1,47 @@
+//! Secrets, metadata only: search (`GET /secrets`), summary
+//! (`GET /secrets/{id}/summary`) and lookup (`GET /secrets/lookup`).
+//!
+//! There is deliberately no way to fetch a secret itself, its fields, or
+//! its restricted view: those answers carry the secret's values.
+
+use crate::client::{Call, SecretServerClient};
+use crate::error::ClientError;
+use crate::query::{QueryPairs, SecretQuery, ToQuery};
+use crate::route::{ApiPath, Route};
+use futures::stream::BoxStream;
+use secret_server_api::{Lookup, PagedResult, SecretSummary};
+
+impl SecretServerClient {
+    /// One page of `GET /secrets` (metadata records).
+    ///
+    /// # Errors
+    /// The classified [`ClientError`].
+    pub async fn secrets_page(
+        &self,
+        query: &SecretQuery,
+        skip: i64,
+        take: i64,
+    ) -> Result<PagedResult<SecretSummary>, ClientError> {
+        self.send(Call::get(ApiPath::fixed(Route::Secrets), query.to_query().page(skip, take))).await
+    }
+
+    /// The metadata of every secret matching `query` (by folder, with or
+    /// without subfolders, by text, active or not), over all pages.
+    pub fn search_secrets(&self, query: &SecretQuery) -> BoxStream<'static, Result<SecretSummary, ClientError>> {
+        self.stream(ApiPath::fixed(Route::Secrets), query.to_query())
+    }
+
+    /// `GET /secrets/{id}/summary`: one secret's metadata.
+    ///
+    /// # Errors
+    /// [`ClientError::NotFound`] for an unknown id.
+    pub async fn secret_summary(&self, id: i64) -> Result<SecretSummary, ClientError> {
+        self.send(Call::get(ApiPath::one(Route::SecretSummary, id), QueryPairs::new())).await
+    }
+
+    /// `GET /secrets/lookup`: `{id, value}` (the name) of every secret
+    /// matching `query`, over all pages.
+    pub fn lookup_secrets(&self, query: &SecretQuery) -> BoxStream<'static, Result<Lookup, ClientError>> {
+        self.stream(ApiPath::fixed(Route::SecretsLookup), query.to_query())
+    }
+}

@@ -1,0 +1,248 @@
+//! The client's errors, classified so that callers can decide without reading
+//! messages: permanent (bad request, not found, refused credentials), or
+//! transient (rate limited, server error, timeout, connection failure, an
+//! HTML page where JSON was expected).
+
+use service_error::{ErrorKind, ServiceError};
+use std::time::Duration;
+
+/// Everything a call to Secret Server can fail with.
+///
+/// `Display` never shows a password, a token, a stack trace or a response
+/// body beyond Secret Server's own short `message`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The client's configuration is invalid (raised by `SecretServerClient::new`).
+    #[error("invalid Secret Server client configuration: {0}")]
+    Config(String),
+
+    /// `400` with Secret Server's error body (other than "not found").
+    #[error("Secret Server rejected the request: {message}{}", error_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    BadRequest { error_code: Option<String>, message: String, model_state: Option<serde_json::Value> },
+
+    /// `404`, or a `400` whose `errorCode` / `message` says the object does not exist.
+    #[error("not found in Secret Server: {message}")]
+    NotFound { message: String },
+
+    /// The token endpoint refused the API account's credentials.
+    #[error("Secret Server refused the API account's credentials: {message}")]
+    AuthenticationFailed { message: String },
+
+    /// A `403` that survived a token renewal: the account lacks a permission.
+    #[error("Secret Server denied the API account access: {message}")]
+    Forbidden { message: String },
+
+    /// `429`; `retry_after` is the server's `Retry-After` when it sent one.
+    #[error("Secret Server is rate limiting the client{}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs_f64().ceil())).unwrap_or_default())]
+    RateLimited { retry_after: Option<Duration> },
+
+    /// A `5xx`. `message` is Secret Server's short `message` only, never its
+    /// `exceptionMessage` or `stackTrace`.
+    #[error("Secret Server failed with {status}: {message}")]
+    Server { status: u16, message: String, retry_after: Option<Duration> },
+
+    /// No complete answer within the per-request timeout.
+    #[error("Secret Server did not answer within {} ms", timeout.as_millis())]
+    Timeout { timeout: Duration },
+
+    /// The connection could not be established (refused, DNS, TLS): nothing was sent.
+    #[error("cannot connect to Secret Server: {message}")]
+    Connect { message: String },
+
+    /// The connection failed after the request may have been sent.
+    #[error("the connection to Secret Server failed mid-request: {message}")]
+    Transport { message: String },
+
+    /// A `200` whose body is an HTML page, as Secret Server sends for some errors.
+    #[error("Secret Server answered {status} with an HTML page instead of JSON")]
+    HtmlResponse { status: u16 },
+
+    /// A `2xx` whose JSON does not match the expected model.
+    #[error("cannot decode Secret Server's answer: {message}")]
+    Decode { message: String },
+
+    /// A status this client has no class for (e.g. `405`, `409`, `3xx`).
+    #[error("Secret Server answered with unexpected status {status}: {message}")]
+    UnexpectedStatus { status: u16, message: String },
+}
+
+impl ClientError {
+    /// True when the same call may succeed later as is: rate limiting, server
+    /// errors, timeouts, connection failures and HTML answers.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            ClientError::RateLimited { .. }
+                | ClientError::Server { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Connect { .. }
+                | ClientError::Transport { .. }
+                | ClientError::HtmlResponse { .. }
+        )
+    }
+
+    /// True for `NotFound`.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClientError::NotFound { .. })
+    }
+
+    /// The delay Secret Server asked for (`Retry-After` on a 429 or 503).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::RateLimited { retry_after } | ClientError::Server { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// True for a `400` that reports something already there: a name taken
+    /// (user and group names are unique, case-insensitively), a permission
+    /// the principal already has, a user already in the group.
+    pub fn is_duplicate(&self) -> bool {
+        let ClientError::BadRequest { error_code, message, .. } = self else {
+            return false;
+        };
+        let code = error_code.as_deref().unwrap_or_default().to_ascii_lowercase();
+        let message = message.to_ascii_lowercase();
+        code.contains("duplicate")
+            || code.contains("already")
+            || code.contains("notunique")
+            || message.contains("already exists")
+            || message.contains("duplicate")
+            || message.contains("already in use")
+            || message.contains("must be unique")
+    }
+}
+
+/// The connector's one error table. Failures of the connector's own account
+/// (refused credentials, permission denied) are `Unavailable`: they are not
+/// the SCIM client's fault, so the SCIM client gets a short detail and the
+/// cause goes to the log.
+impl From<ClientError> for ServiceError {
+    fn from(e: ClientError) -> Self {
+        let duplicate = e.is_duplicate();
+        match e {
+            ClientError::NotFound { message } => ServiceError::not_found(message),
+            ClientError::BadRequest { message, .. } if duplicate => {
+                ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
+            }
+            ClientError::BadRequest { message, .. } => ServiceError::invalid_argument(message),
+            ClientError::RateLimited { retry_after } => {
+                let error = ServiceError::new(ErrorKind::ResourceExhausted, "Secret Server is rate limiting requests");
+                match retry_after {
+                    Some(d) => error.with_retry_after(ceil_seconds(d)),
+                    None => error,
+                }
+            }
+            ClientError::Server { retry_after, .. } => {
+                tracing::warn!(error = %e, "Secret Server call failed");
+                let error = ServiceError::unavailable("Secret Server is unavailable");
+                match retry_after {
+                    Some(d) => error.with_retry_after(ceil_seconds(d)),
+                    None => error,
+                }
+            }
+            ClientError::Timeout { .. }
+            | ClientError::Connect { .. }
+            | ClientError::Transport { .. }
+            | ClientError::HtmlResponse { .. } => {
+                tracing::warn!(error = %e, "Secret Server call failed");
+                ServiceError::unavailable("Secret Server is unavailable")
+            }
+            ClientError::AuthenticationFailed { .. } | ClientError::Forbidden { .. } => {
+                tracing::error!(error = %e, "the connector's Secret Server account was refused");
+                ServiceError::unavailable("the connector's Secret Server account was refused")
+            }
+            ClientError::UnexpectedStatus { status: 409, message } => {
+                ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
+            }
+            ClientError::Decode { .. } | ClientError::UnexpectedStatus { .. } | ClientError::Config(_) => {
+                tracing::error!(error = %e, "unexpected Secret Server client failure");
+                ServiceError::internal("unexpected answer from Secret Server")
+            }
+        }
+    }
+}
+
+fn ceil_seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_secs() + u64::from(d.subsec_nanos() > 0)).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad_request(code: Option<&str>, message: &str) -> ClientError {
+        ClientError::BadRequest { error_code: code.map(str::to_owned), message: message.to_owned(), model_state: None }
+    }
+
+    #[test]
+    fn transient_classes_are_exactly_the_retryable_ones() {
+        let transient = [
+            ClientError::RateLimited { retry_after: None },
+            ClientError::Server { status: 500, message: String::new(), retry_after: None },
+            ClientError::Timeout { timeout: Duration::from_secs(1) },
+            ClientError::Connect { message: String::new() },
+            ClientError::Transport { message: String::new() },
+            ClientError::HtmlResponse { status: 200 },
+        ];
+        let permanent = [
+            bad_request(None, "x"),
+            ClientError::NotFound { message: String::new() },
+            ClientError::AuthenticationFailed { message: String::new() },
+            ClientError::Forbidden { message: String::new() },
+            ClientError::Decode { message: String::new() },
+            ClientError::UnexpectedStatus { status: 405, message: String::new() },
+            ClientError::Config(String::new()),
+        ];
+        assert!(transient.iter().all(ClientError::is_transient));
+        assert!(!permanent.iter().any(ClientError::is_transient));
+    }
+
+    #[test]
+    fn not_found_maps_to_not_found() {
+        let e = ServiceError::from(ClientError::NotFound { message: "User not found.".into() });
+        assert_eq!((e.kind, e.detail.as_str()), (ErrorKind::NotFound, "User not found."));
+    }
+
+    #[test]
+    fn duplicate_name_maps_to_already_exists_and_other_bad_requests_to_invalid_argument() {
+        let dup = ServiceError::from(bad_request(None, "A user with the name \"bjensen\" already exists."));
+        assert_eq!(dup.kind, ErrorKind::AlreadyExists);
+        assert_eq!(dup.scim_type, Some(scim::ScimType::Uniqueness));
+        let coded = ServiceError::from(bad_request(Some("API_DuplicateGroupName"), "Group name taken"));
+        assert_eq!(coded.kind, ErrorKind::AlreadyExists);
+        let invalid = ServiceError::from(bad_request(Some("API_PermissionsAreInherited"), "inherited"));
+        assert_eq!(invalid.kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn rate_limiting_maps_to_resource_exhausted_with_whole_seconds() {
+        let e = ServiceError::from(ClientError::RateLimited { retry_after: Some(Duration::from_millis(1500)) });
+        assert_eq!((e.kind, e.retry_after), (ErrorKind::ResourceExhausted, Some(2)));
+    }
+
+    #[test]
+    fn outages_and_refused_accounts_are_unavailable_with_short_details() {
+        for e in [
+            ClientError::Server { status: 500, message: "NullReferenceException at ...".into(), retry_after: None },
+            ClientError::Timeout { timeout: Duration::from_secs(30) },
+            ClientError::Connect { message: "connection refused".into() },
+            ClientError::HtmlResponse { status: 200 },
+            ClientError::AuthenticationFailed { message: "Login failed.".into() },
+            ClientError::Forbidden { message: "Access Denied".into() },
+        ] {
+            let s = ServiceError::from(e);
+            assert_eq!(s.kind, ErrorKind::Unavailable);
+            assert!(!s.detail.contains("Exception") && !s.detail.contains("Login failed"), "{}", s.detail);
+        }
+    }
+
+    #[test]
+    fn display_names_the_class_and_server_message_only() {
+        let e = ClientError::Server { status: 503, message: "Service Unavailable".into(), retry_after: None };
+        assert_eq!(e.to_string(), "Secret Server failed with 503: Service Unavailable");
+        let e = bad_request(Some("API_PermissionsAreInherited"), "API_PermissionsAreInherited");
+        assert!(e.to_string().ends_with("(API_PermissionsAreInherited)"));
+    }
+}

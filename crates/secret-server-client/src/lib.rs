@@ -1,0 +1,41 @@
+//! A typed client of the Secret Server REST API v1, for the surface the
+//! connector needs: users, groups and their members, folders, folder and
+//! secret permissions, and secret *metadata*. The adapter's provisioning
+//! workers and read-model loader call Secret Server only through it, and its
+//! contract tests run it against the emulator (`secret-server-sim`).
+//!
+//! What it takes care of, so that callers do not:
+//! - the token: password grant (with the optional AD domain), cached, renewed
+//!   before expiry (with the refresh token when offered), renewed once after
+//!   a `403`; concurrent callers share one token request;
+//! - paging: every search is a [`futures::Stream`] over all pages;
+//! - errors: [`ClientError`] classes (bad request, not found, refused
+//!   credentials, rate limited, server error, timeout, connection failure,
+//!   HTML instead of JSON), mapped to the connector's one error table;
+//! - reliability: a per-request timeout, a bound on requests in flight, and
+//!   retries with exponential backoff and full jitter that honour
+//!   `Retry-After` and never repeat a `POST` that may have been applied;
+//! - telemetry: a span per call named by route template, W3C trace context
+//!   in the outgoing headers, and `scim_secret_server_*` metrics.
+//!
+//! By construction it has no call that returns a secret's field values:
+//! requests are addressed through a closed set of route templates with
+//! integer ids (see `route.rs`), and the secrets routes are the metadata
+//! ones only. `tests/no_secret_values.rs` and the contract suite prove it.
+
+mod classify;
+mod client;
+mod config;
+mod endpoints;
+mod error;
+mod paging;
+mod query;
+mod retry;
+mod route;
+pub mod telemetry;
+mod token;
+
+pub use client::SecretServerClient;
+pub use config::{ClientConfig, RetryPolicy};
+pub use error::ClientError;
+pub use query::{FolderPermissionQuery, FolderQuery, GroupQuery, SecretPermissionQuery, SecretQuery, UserQuery};
