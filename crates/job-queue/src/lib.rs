@@ -8,8 +8,37 @@
 //! fan-out to several consumer groups.
 //!
 //! Two backends implement the same traits and pass the same conformance
-//! suite: Redis Streams for production, and an in-process backend for
-//! `scim-connector dev` without Redis and for unit tests.
+//! suite: Redis Streams for production ([`RedisJobQueue`], [`RedisEventBus`]),
+//! and an in-process backend ([`InProcessQueue`], [`InProcessEventBus`]) for
+//! `scim-connector dev` without Redis and for unit tests. [`connect`] picks one
+//! from a [`QueueConfig`].
+//!
+//! # Ordering: per-key chains
+//!
+//! Every ordering key has a FIFO chain of the jobs submitted for it that have
+//! not finished yet. Only the head of a chain is ever runnable: submitting to
+//! an empty chain makes the job ready at once; submitting to a busy chain only
+//! appends it. When the head finishes (succeeded, failed or dead-lettered) it
+//! leaves the chain and the next job becomes ready. A head that fails
+//! transiently stays the head while it waits out its backoff, so later jobs
+//! on the same key cannot overtake it, while every other key's chain carries
+//! on. Ready jobs of different keys are spread over all workers of all
+//! processes (one Redis consumer group), so they run in parallel. This was
+//! chosen over partitioned streams because a partition would make one job's
+//! backoff block every key that hashes to the same partition.
+//!
+//! # Delivery
+//!
+//! At least once: a job is acknowledged only after its outcome is recorded. A
+//! running job's worker renews its lease every third of the visibility
+//! timeout; a job whose worker crashed or stalled past the timeout is
+//! reclaimed (`XAUTOCLAIM`) and run again, counting as an attempt. Outcomes are
+//! fenced by attempt and owner, so a stalled worker that wakes up late cannot
+//! overwrite the outcome of the attempt that replaced it. Handlers must be
+//! idempotent.
+//!
+//! Redis layout, data durability and the in-process backend's limits are
+//! described in the [`redis_streams`] and [`memory`] modules.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -18,6 +47,21 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
+
+mod backoff;
+mod config;
+mod connect;
+pub mod memory;
+pub mod metric_names;
+pub mod redis_streams;
+mod runner;
+mod validate;
+mod waiters;
+
+pub use config::QueueConfig;
+pub use connect::{Backends, connect};
+pub use memory::{InProcessEventBus, InProcessQueue};
+pub use redis_streams::{RedisEventBus, RedisJobQueue};
 
 /// W3C trace context fields (`traceparent`, `tracestate`) carried with a job or an event.
 pub type TraceContext = BTreeMap<String, String>;
@@ -146,6 +190,16 @@ pub enum QueueError {
     Corrupt(String),
     #[error("invalid queue configuration: {0}")]
     Config(String),
+    /// The job or event itself was refused (empty key, payload too large); nothing was enqueued.
+    #[error("invalid job: {0}")]
+    Invalid(String),
+}
+
+impl QueueError {
+    /// True when the same call may succeed later (the backend was unreachable).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, QueueError::Unavailable(_))
+    }
 }
 
 /// The job queue.

@@ -1,0 +1,99 @@
+//! Connecting to Redis (`redis://`, `rediss://`, password or ACL user in the
+//! URL) and retrying a call while the connection is lost.
+
+use crate::{QueueConfig, QueueError};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Builds the client from the configured URL. Errors never echo the URL: it may hold a password.
+pub(crate) fn client(config: &QueueConfig) -> Result<redis::Client, QueueError> {
+    let url =
+        config.redis_url.as_ref().ok_or_else(|| QueueError::Config("redis_url is not set".to_owned()))?.expose_secret();
+    let invalid = |e: RedisError| QueueError::Config(format!("redis_url is not a usable Redis URL ({})", e.category()));
+    if url.starts_with("rediss://") {
+        // rustls needs a process-wide crypto provider; another crate may have
+        // installed one already, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if let Some(path) = &config.tls_ca_cert {
+            let root_cert = std::fs::read(path)
+                .map_err(|e| QueueError::Config(format!("tls_ca_cert {} cannot be read: {e}", path.display())))?;
+            return redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
+            )
+            .map_err(invalid);
+        }
+    } else if !url.starts_with("redis://") && !url.starts_with("unix://") && !url.starts_with("redis+unix://") {
+        return Err(QueueError::Config("redis_url must start with redis:// or rediss://".to_owned()));
+    }
+    redis::Client::open(url).map_err(invalid)
+}
+
+/// A self-healing multiplexed connection. `response_timeout` must exceed any
+/// `BLOCK` sent on it.
+pub(crate) async fn manager(
+    client: &redis::Client,
+    response_timeout: Duration,
+) -> Result<ConnectionManager, QueueError> {
+    let config = ConnectionManagerConfig::new()
+        .set_response_timeout(Some(response_timeout))
+        .set_connection_timeout(Some(Duration::from_secs(5)))
+        .set_number_of_retries(4)
+        .set_max_delay(Duration::from_secs(2))
+        // The default (50) throttles a busy process's submissions and outcomes.
+        .set_pipeline_buffer_size(1024);
+    client.get_connection_manager_with_config(config).await.map_err(|e| unavailable("connect", &e))
+}
+
+/// Whether the same call may succeed after a reconnect or a short wait.
+pub(crate) fn is_transient(e: &RedisError) -> bool {
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+                    | ServerErrorKind::ClusterDown
+            )
+        )
+}
+
+pub(crate) fn is_nogroup(e: &RedisError) -> bool {
+    e.code() == Some("NOGROUP") || e.to_string().contains("NOGROUP")
+}
+
+pub(crate) fn unavailable(what: &str, e: &RedisError) -> QueueError {
+    QueueError::Unavailable(format!("redis {what}: {e}"))
+}
+
+/// Runs `call` until it succeeds, fails for good, or `budget` runs out while
+/// Redis is unreachable. Only calls that are safe to repeat go through here.
+pub(crate) async fn retrying<T, F, Fut>(what: &str, budget: Duration, mut call: F) -> Result<T, QueueError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RedisError>>,
+{
+    let deadline = Instant::now() + budget;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(e) if is_transient(&e) && Instant::now() + delay < deadline => {
+                tracing::warn!(error = %e, operation = what, retry_in_ms = delay.as_millis() as u64, "redis unavailable; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(unavailable(what, &e)),
+        }
+    }
+}

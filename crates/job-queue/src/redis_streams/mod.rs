@@ -1,0 +1,67 @@
+//! The Redis Streams backend (Redis 6.2+ or Valkey, standalone or a
+//! Sentinel-managed primary; not Redis Cluster).
+//!
+//! # Layout
+//!
+//! With `base = <prefix>:q:<queue>`:
+//!
+//! | key | type | holds |
+//! |---|---|---|
+//! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
+//! | `base:job:<id>` | hash | status, ordering key, payload, trace context, attempts, result, last error, owner |
+//! | `base:idem:<key>` | string | the job id for an idempotency key |
+//! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
+//! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
+//! | `base:open` | sorted set | unfinished jobs, by submission time (depth and age metrics) |
+//! | `base:stats` | hash | the retry counter |
+//! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload |
+//! | `base:done` | pub/sub channel | the id of each job that became final |
+//! | `<prefix>:ev:<events>` | stream, one group per subscriber | events |
+//!
+//! Every state change is one Lua script (see `scripts.rs`), so a crash between
+//! two commands cannot leave a job half-moved.
+//!
+//! # Life of a job
+//!
+//! `submit` stores the job, records its idempotency key and appends it to its
+//! chain; a job at the head of its chain gets a `ready` entry. Workers read
+//! entries with `XREADGROUP BLOCK` (a new job wakes them at once), start the
+//! attempt (owner, attempt counter), run the handler while renewing the lease
+//! (`XCLAIM … JUSTID` resets the entry's idle time), then record the outcome
+//! and `XACK` in one script. A final outcome expires the job hash and the
+//! idempotency key after `result_ttl`, releases the next job of the chain and
+//! publishes on `base:done`, which wakes the submitters waiting on that job. A
+//! transient failure puts the job in `base:delayed`; the scheduler of any
+//! worker process moves it back to `ready` when due (sleeping until then, not
+//! polling). An entry idle for the visibility timeout is taken over with
+//! `XAUTOCLAIM`, which counts as an attempt; after `max_attempts` the job goes
+//! to `base:dead` with its last error.
+//!
+//! # Retention
+//!
+//! Workers trim `ready` and the events stream with `XTRIM MINID ~` at the
+//! oldest of: the retention cutoff, each group's oldest pending entry and each
+//! group's last delivered entry. So trimming never drops an entry that is
+//! unfinished, not yet read, or not acknowledged by every group.
+//!
+//! # Durability
+//!
+//! A submission is acknowledged after its script ran. It survives a Redis
+//! restart when Redis persists it before replying: `appendonly yes` with
+//! `appendfsync always` (the restart test runs that way). With the default
+//! `appendfsync everysec`, up to a second of acknowledged submissions can be
+//! lost with the host. Each call retries with backoff for `op_timeout` while
+//! the connection is down; repeating a submission is safe, since the script
+//! recognises its own job id.
+
+mod conn;
+mod events;
+mod keys;
+mod notifier;
+mod queue;
+mod reply;
+mod scripts;
+mod workers;
+
+pub use events::RedisEventBus;
+pub use queue::{DeadLetter, RedisJobQueue};

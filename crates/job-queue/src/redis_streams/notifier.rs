@@ -1,0 +1,88 @@
+//! Wake-ups for `wait` from the job-finished channel: one pub/sub connection
+//! per queue handle, re-established with backoff when it drops. After every
+//! (re)subscription all local waiters re-read their job, which covers the
+//! notifications published while the connection was down.
+
+use crate::waiters::Waiters;
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+const PING_EVERY: Duration = Duration::from_secs(15);
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts the listener; `ready` turns true once subscribed (and false while reconnecting).
+pub(crate) fn spawn(
+    client: redis::Client,
+    channel: String,
+    waiters: Arc<Waiters>,
+    stop: CancellationToken,
+) -> watch::Receiver<bool> {
+    let (ready_tx, ready_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = listen(&client, &channel, &waiters, &ready_tx, &mut backoff) => {}
+            }
+            ready_tx.send_replace(false);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    });
+    ready_rx
+}
+
+async fn listen(
+    client: &redis::Client,
+    channel: &str,
+    waiters: &Waiters,
+    ready: &watch::Sender<bool>,
+    backoff: &mut Duration,
+) {
+    let mut pubsub = match client.get_async_pubsub().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "job notification channel: cannot connect; retrying");
+            return;
+        }
+    };
+    if let Err(e) = pubsub.subscribe(channel).await {
+        tracing::warn!(error = %e, "job notification channel: cannot subscribe; retrying");
+        return;
+    }
+    *backoff = Duration::from_millis(50);
+    ready.send_replace(true);
+    waiters.wake_all();
+    let (mut sink, mut messages) = pubsub.split();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    loop {
+        tokio::select! {
+            message = messages.next() => match message {
+                Some(message) => {
+                    if let Ok(id) = std::str::from_utf8(message.get_payload_bytes()) {
+                        waiters.wake(id);
+                    }
+                }
+                None => {
+                    tracing::warn!("job notification channel closed; reconnecting");
+                    return;
+                }
+            },
+            // A half-open TCP connection delivers nothing and reports nothing: probe it.
+            _ = pings.tick() => {
+                let alive = tokio::time::timeout(PING_TIMEOUT, sink.ping::<String>()).await;
+                if !matches!(alive, Ok(Ok(_))) {
+                    tracing::warn!("job notification channel does not answer; reconnecting");
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,568 @@
+//! The Redis job queue: submission, status, results, one-step execution and metrics.
+
+use super::conn::{self, retrying};
+use super::keys::{Keys, WORKER_GROUP};
+use super::{notifier, reply, scripts, workers};
+use crate::backoff::retry_delay;
+use crate::runner::{Renewal, run_handler};
+use crate::waiters::{Waiters, wait_for_final};
+use crate::{
+    Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, NewJob, QueueConfig, QueueError, QueueMetrics,
+    Submitted, TraceContext, metric_names, validate,
+};
+use async_trait::async_trait;
+use bytes::Bytes;
+use redis::Value;
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{OnceCell, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use tracing::Instrument;
+
+/// The job queue on Redis Streams (see the [module docs](super) for the layout).
+#[derive(Clone)]
+pub struct RedisJobQueue {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl fmt::Debug for RedisJobQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisJobQueue").field("queue", &self.inner.config.queue).finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Inner {
+    pub(super) config: QueueConfig,
+    pub(super) keys: Keys,
+    pub(super) client: redis::Client,
+    pub(super) conn: ConnectionManager,
+    waiters: Arc<Waiters>,
+    notifier: OnceCell<watch::Receiver<bool>>,
+    /// Names this handle's consumers: `<pid>-<random>-<n>`.
+    instance: String,
+    consumers: AtomicU64,
+    /// Stops background tasks when the last handle goes away.
+    stop: CancellationToken,
+    _stop_on_drop: DropGuard,
+}
+
+/// A delivered job whose attempt has started.
+pub(super) struct Taken {
+    pub(super) entry: String,
+    pub(super) job: Job,
+}
+
+/// What recording an outcome did.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Recorded {
+    Final,
+    /// Scheduled to run again after this delay.
+    Retry(Duration),
+    /// Another attempt owns the job now; the outcome was discarded.
+    Stale,
+}
+
+impl RedisJobQueue {
+    /// Connects, creates the worker group if needed and checks that the server answers.
+    ///
+    /// # Errors
+    /// [`QueueError::Config`] for invalid settings or URL, [`QueueError::Unavailable`]
+    /// when Redis cannot be reached.
+    pub async fn connect(config: &QueueConfig) -> Result<Self, QueueError> {
+        config.validate()?;
+        let client = conn::client(config)?;
+        let conn = conn::manager(&client, config.op_timeout.max(Duration::from_secs(1))).await?;
+        let stop = CancellationToken::new();
+        let queue = Self {
+            inner: Arc::new(Inner {
+                keys: Keys::new(config),
+                config: config.clone(),
+                client,
+                conn,
+                waiters: Arc::new(Waiters::default()),
+                notifier: OnceCell::new(),
+                instance: format!("{}-{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..12]),
+                consumers: AtomicU64::new(0),
+                _stop_on_drop: stop.clone().drop_guard(),
+                stop,
+            }),
+        };
+        queue.inner.ensure_group().await?;
+        Ok(queue)
+    }
+
+    /// Trims the job stream, the dead letters and the events stream to their
+    /// retention now (workers do this on their own every few seconds).
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when Redis cannot be reached.
+    pub async fn trim(&self) -> Result<u64, QueueError> {
+        self.inner.trim().await
+    }
+
+    /// Lists the dead letters, oldest first: (job id, ordering key, attempts, last error).
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when Redis cannot be reached.
+    pub async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let key = self.inner.keys.dead.clone();
+        let reply: Value =
+            retrying("XRANGE dead letters", self.inner.config.op_timeout, || {
+                let mut c = self.inner.conn.clone();
+                let key = key.clone();
+                async move {
+                    redis::cmd("XRANGE").arg(&key).arg("-").arg("+").arg("COUNT").arg(max).query_async(&mut c).await
+                }
+            })
+            .await?;
+        let entries = reply::entries(&reply).ok_or_else(|| reply::corrupt("XRANGE"))?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(_, fields)| fields)
+            .map(|fields| {
+                let text = |name| String::from_utf8_lossy(reply::field(&fields, name).unwrap_or_default()).into_owned();
+                DeadLetter {
+                    job_id: JobId(text("id")),
+                    ordering_key: text("okey"),
+                    attempts: text("attempts").parse().unwrap_or(0),
+                    error: text("error"),
+                    payload: Bytes::copy_from_slice(reply::field(&fields, "payload").unwrap_or_default()),
+                }
+            })
+            .collect())
+    }
+}
+
+/// A job kept in the dead-letter stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub job_id: JobId,
+    pub ordering_key: String,
+    pub attempts: u32,
+    pub error: String,
+    pub payload: Bytes,
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Inner {
+    pub(super) fn new_consumer(&self) -> String {
+        format!("{}-{}", self.instance, self.consumers.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(super) async fn ensure_group(&self) -> Result<(), QueueError> {
+        let key = self.keys.ready.clone();
+        let conn = self.conn.clone();
+        let created: Result<(), redis::RedisError> = async {
+            let mut c = conn.clone();
+            redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&key)
+                .arg(WORKER_GROUP)
+                .arg("0")
+                .arg("MKSTREAM")
+                .query_async(&mut c)
+                .await
+        }
+        .await;
+        match created {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some("BUSYGROUP") || e.to_string().contains("BUSYGROUP") => Ok(()),
+            Err(e) => Err(conn::unavailable("XGROUP CREATE", &e)),
+        }
+    }
+
+    /// Reads delivered entries' jobs and starts their attempts.
+    pub(super) async fn take(&self, consumer: &str, entries: Vec<reply::Entry>) -> Result<Vec<Taken>, QueueError> {
+        let mut pairs = Vec::with_capacity(entries.len() * 2);
+        let mut orphans = Vec::new();
+        for (entry, fields) in entries {
+            match fields
+                .as_deref()
+                .and_then(|f| reply::field(f, "id"))
+                .map(|id| String::from_utf8_lossy(id).into_owned())
+            {
+                Some(id) => {
+                    pairs.push(entry);
+                    pairs.push(id);
+                }
+                None => orphans.push(entry),
+            }
+        }
+        if !orphans.is_empty() {
+            let (key, conn) = (self.keys.ready.clone(), self.conn.clone());
+            retrying("XACK", self.config.op_timeout, || {
+                let mut c = conn.clone();
+                let (key, orphans) = (key.clone(), orphans.clone());
+                async move { redis::cmd("XACK").arg(&key).arg(WORKER_GROUP).arg(&orphans).query_async::<i64>(&mut c).await }
+            })
+            .await?;
+        }
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ttl = ms(self.config.result_ttl);
+        let reply: Value = retrying("take", self.config.op_timeout, || {
+            let mut c = self.conn.clone();
+            let mut call = scripts::TAKE.prepare_invoke();
+            call.arg(&self.keys.base)
+                .arg(WORKER_GROUP)
+                .arg(consumer)
+                .arg(self.config.max_attempts)
+                .arg(ttl)
+                .arg(&pairs);
+            async move { call.invoke_async(&mut c).await }
+        })
+        .await?;
+        let rows = reply::array(&reply).ok_or_else(|| reply::corrupt("take"))?;
+        rows.iter()
+            .map(|row| {
+                let cols = reply::array(row).filter(|c| c.len() == 6).ok_or_else(|| reply::corrupt("take row"))?;
+                let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
+                let trace: TraceContext =
+                    serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
+                        QueueError::Corrupt(format!("trace context of job {}: {e}", text(1).unwrap_or_default()))
+                    })?;
+                Ok(Taken {
+                    entry: text(0)?,
+                    job: Job {
+                        id: JobId(text(1)?),
+                        ordering_key: text(2)?,
+                        payload: Bytes::copy_from_slice(reply::bytes(&cols[3]).unwrap_or_default()),
+                        trace_context: trace,
+                        attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn renew(&self, consumer: &str, taken_entry: &str, job: &JobId, attempt: u32) -> Renewal {
+        let mut c = self.conn.clone();
+        let mut call = scripts::RENEW.prepare_invoke();
+        call.arg(&self.keys.base).arg(WORKER_GROUP).arg(consumer).arg(&job.0).arg(taken_entry).arg(attempt);
+        match call.invoke_async::<i64>(&mut c).await {
+            Ok(1) => Renewal::Renewed,
+            Ok(_) => Renewal::Lost,
+            Err(e) => {
+                tracing::warn!(error = %e, job_id = %job, "lease renewal failed");
+                Renewal::Failed
+            }
+        }
+    }
+
+    pub(super) async fn record(
+        &self,
+        consumer: &str,
+        taken_entry: &str,
+        job: &Job,
+        disposition: Disposition,
+    ) -> Result<Recorded, QueueError> {
+        let (outcome, data, delay) = match disposition {
+            Disposition::Succeeded(result) => ("succeeded", result, Duration::ZERO),
+            Disposition::Failed(result) => ("failed", result, Duration::ZERO),
+            Disposition::Retry { error, after } => (
+                "retry",
+                Bytes::from(error),
+                retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, after),
+            ),
+        };
+        let ttl = ms(self.config.result_ttl);
+        // An outcome that cannot be recorded within the visibility timeout is
+        // moot: the job is redelivered and runs again.
+        let budget = self.config.visibility_timeout.max(self.config.op_timeout);
+        let reply: Vec<Value> = retrying("record outcome", budget, || {
+            let mut c = self.conn.clone();
+            let mut call = scripts::FINISH.prepare_invoke();
+            call.arg(&self.keys.base)
+                .arg(WORKER_GROUP)
+                .arg(consumer)
+                .arg(&job.id.0)
+                .arg(taken_entry)
+                .arg(job.attempt)
+                .arg(outcome)
+                .arg(data.as_ref())
+                .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+                .arg(self.config.max_attempts)
+                .arg(ttl);
+            async move { call.invoke_async(&mut c).await }
+        })
+        .await?;
+        match reply.first().and_then(reply::string).as_deref() {
+            Some("final") | Some("done") => Ok(Recorded::Final),
+            Some("retry") => Ok(Recorded::Retry(delay)),
+            Some("stale") => Ok(Recorded::Stale),
+            _ => Err(reply::corrupt("finish")),
+        }
+    }
+
+    /// Runs one started attempt to its recorded outcome.
+    pub(super) async fn execute(&self, handler: &dyn JobHandler, consumer: &str, taken: Taken) -> Option<Recorded> {
+        let Taken { entry, job } = taken;
+        let renew_every = self.config.visibility_timeout / 3;
+        let (id, attempt) = (job.id.clone(), job.attempt);
+        let disposition =
+            run_handler(handler, job.clone(), renew_every, || self.renew(consumer, &entry, &id, attempt)).await;
+        match self.record(consumer, &entry, &job, disposition).await {
+            Ok(Recorded::Stale) => {
+                tracing::warn!(job_id = %id, attempt, "discarded the outcome of an attempt that lost its lease");
+                Some(Recorded::Stale)
+            }
+            Ok(recorded) => Some(recorded),
+            Err(e) => {
+                tracing::error!(job_id = %id, attempt, error = %e, "could not record a job's outcome; it will be redelivered");
+                None
+            }
+        }
+    }
+
+    /// Moves due retries to the ready stream; returns how long until the next is due.
+    pub(super) async fn promote(&self) -> Result<Option<Duration>, QueueError> {
+        let mut c = self.conn.clone();
+        let mut call = scripts::PROMOTE.prepare_invoke();
+        call.arg(&self.keys.base).arg(1000);
+        let (_, wait): (i64, i64) = call.invoke_async(&mut c).await.map_err(|e| conn::unavailable("promote", &e))?;
+        Ok(u64::try_from(wait).ok().map(Duration::from_millis))
+    }
+
+    /// Claims up to `count` entries whose workers went silent for the visibility timeout.
+    pub(super) async fn reclaim(
+        &self,
+        consumer: &str,
+        cursor: &mut String,
+        count: usize,
+    ) -> Result<Vec<reply::Entry>, QueueError> {
+        let mut c = self.conn.clone();
+        let reply: Value = redis::cmd("XAUTOCLAIM")
+            .arg(&self.keys.ready)
+            .arg(WORKER_GROUP)
+            .arg(consumer)
+            .arg(ms(self.config.visibility_timeout))
+            .arg(cursor.as_str())
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| conn::unavailable("XAUTOCLAIM", &e))?;
+        let (next, entries) = reply::xautoclaim(&reply)?;
+        *cursor = next;
+        for (entry, _) in &entries {
+            tracing::warn!(entry = %entry, "reclaimed a job whose worker passed its visibility timeout");
+        }
+        Ok(entries)
+    }
+
+    pub(super) async fn read_new(
+        &self,
+        conn: &mut ConnectionManager,
+        consumer: &str,
+        count: usize,
+        block: Option<Duration>,
+    ) -> Result<Vec<reply::Entry>, redis::RedisError> {
+        let mut cmd = redis::cmd("XREADGROUP");
+        cmd.arg("GROUP").arg(WORKER_GROUP).arg(consumer).arg("COUNT").arg(count);
+        if let Some(block) = block {
+            cmd.arg("BLOCK").arg(ms(block));
+        }
+        cmd.arg("STREAMS").arg(&self.keys.ready).arg(">");
+        let reply: Value = cmd.query_async(conn).await?;
+        reply::xread(&reply)
+            .map_err(|e| redis::RedisError::from((redis::ErrorKind::Parse, "XREADGROUP", e.to_string())))
+    }
+
+    pub(super) async fn trim(&self) -> Result<u64, QueueError> {
+        let mut removed = 0;
+        for (stream, retention) in [
+            (&self.keys.ready, self.config.retention),
+            (&self.keys.dead, self.config.dead_letter_retention),
+            (&self.keys.events, self.config.retention),
+        ] {
+            let mut c = self.conn.clone();
+            let mut call = scripts::TRIM.prepare_invoke();
+            call.arg(stream).arg(ms(retention));
+            let n: u64 = call.invoke_async(&mut c).await.map_err(|e| conn::unavailable("trim", &e))?;
+            removed += n;
+        }
+        Ok(removed)
+    }
+
+    pub(super) async fn forget_idle_consumers(&self) -> Result<u64, QueueError> {
+        let idle = ms(self.config.visibility_timeout.max(Duration::from_secs(3600)) * 2);
+        let mut c = self.conn.clone();
+        let mut call = scripts::FORGET_CONSUMERS.prepare_invoke();
+        call.arg(&self.keys.ready).arg(WORKER_GROUP).arg(idle);
+        call.invoke_async(&mut c).await.map_err(|e| conn::unavailable("forget idle consumers", &e))
+    }
+
+    async fn read_metrics(&self) -> Result<QueueMetrics, QueueError> {
+        let (open, age, in_flight, retries, dead): (u64, i64, u64, u64, u64) =
+            retrying("metrics", self.config.op_timeout, || {
+                let mut c = self.conn.clone();
+                let mut call = scripts::METRICS.prepare_invoke();
+                call.arg(&self.keys.base).arg(WORKER_GROUP);
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+        Ok(QueueMetrics {
+            depth: open.saturating_sub(in_flight),
+            oldest_age: u64::try_from(age).ok().map(Duration::from_millis),
+            in_flight,
+            retries,
+            dead_letters: dead,
+        })
+    }
+
+    pub(super) async fn publish_metrics(&self) -> Result<QueueMetrics, QueueError> {
+        let metrics = self.read_metrics().await?;
+        metric_names::publish(&self.config.queue, &metrics);
+        Ok(metrics)
+    }
+
+    async fn notifier_ready(&self) {
+        let mut ready = self
+            .notifier
+            .get_or_init(|| async {
+                notifier::spawn(
+                    self.client.clone(),
+                    self.keys.done_channel.clone(),
+                    Arc::clone(&self.waiters),
+                    self.stop.clone(),
+                )
+            })
+            .await
+            .clone();
+        // Without the subscription a completion could go unnoticed; if Redis is
+        // down the status read that follows reports it.
+        let _ = tokio::time::timeout(self.config.op_timeout, ready.wait_for(|r| *r)).await;
+    }
+}
+
+fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Result<Option<JobState>, QueueError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let text = |name: &str| fields.get(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let time =
+        |name: &str| text(name).and_then(|v| v.parse::<u64>().ok()).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let status = match text("status").as_deref() {
+        Some("queued") => JobStatus::Queued,
+        Some("running") => JobStatus::Running,
+        Some("retrying") => JobStatus::Retrying,
+        Some("succeeded") => JobStatus::Succeeded,
+        Some("failed") => JobStatus::Failed,
+        Some("dead_lettered") => JobStatus::DeadLettered,
+        other => return Err(QueueError::Corrupt(format!("job {id} has status {other:?}"))),
+    };
+    Ok(Some(JobState {
+        job_id: id.clone(),
+        status,
+        ordering_key: text("okey").unwrap_or_default(),
+        attempts: text("attempts").and_then(|a| a.parse().ok()).unwrap_or(0),
+        result: fields.get("result").map(|r| Bytes::copy_from_slice(r)),
+        last_error: text("last_error"),
+        submitted_at: time("submitted").unwrap_or(SystemTime::UNIX_EPOCH),
+        updated_at: time("updated").unwrap_or(SystemTime::UNIX_EPOCH),
+    }))
+}
+
+#[async_trait]
+impl JobQueue for RedisJobQueue {
+    async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError> {
+        let inner = &self.inner;
+        validate::new_job(&job, inner.config.max_payload_bytes)?;
+        let candidate = uuid::Uuid::now_v7().to_string();
+        let span = tracing::info_span!("queue.submit", job_id = %candidate, ordering_key = %job.ordering_key);
+        async {
+            let trace = serde_json::to_vec(&job.trace_context)
+                .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
+            // Safe to repeat: the script recognises its own candidate id.
+            let (id, duplicate): (String, i64) = retrying("submit", inner.config.op_timeout, || {
+                let mut c = inner.conn.clone();
+                let mut call = scripts::SUBMIT.prepare_invoke();
+                call.arg(&inner.keys.base)
+                    .arg(&job.idempotency_key)
+                    .arg(&candidate)
+                    .arg(&job.ordering_key)
+                    .arg(job.payload.as_ref())
+                    .arg(&trace);
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+            if duplicate == 1 {
+                tracing::debug!(existing_job_id = %id, "idempotency key seen before; returning the existing job");
+            }
+            Ok(Submitted { job_id: JobId(id), duplicate: duplicate == 1 })
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn wait(&self, id: &JobId, timeout: Duration) -> Result<Option<JobState>, QueueError> {
+        self.inner.notifier_ready().await;
+        wait_for_final(&self.inner.waiters, id, timeout, || self.status(id)).await
+    }
+
+    async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError> {
+        let key = self.inner.keys.job(&id.0);
+        let fields: HashMap<String, Vec<u8>> = retrying("status", self.inner.config.op_timeout, || {
+            let mut c = self.inner.conn.clone();
+            let key = key.clone();
+            async move { redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }
+        })
+        .await?;
+        parse_state(id, fields)
+    }
+
+    async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {
+        let inner = &self.inner;
+        inner.promote().await?;
+        let consumer = format!("{}-step", inner.instance);
+        let mut cursor = "0-0".to_owned();
+        let mut conn = inner.conn.clone();
+        loop {
+            let mut entries = inner.reclaim(&consumer, &mut cursor, 1).await?;
+            if entries.is_empty() {
+                entries = match inner.read_new(&mut conn, &consumer, 1, None).await {
+                    Ok(entries) => entries,
+                    Err(e) if conn::is_nogroup(&e) => {
+                        inner.ensure_group().await?;
+                        continue;
+                    }
+                    Err(e) => return Err(conn::unavailable("XREADGROUP", &e)),
+                };
+            }
+            if entries.is_empty() {
+                return Ok(false);
+            }
+            // A stale entry yields no job; look at the next one.
+            if let Some(taken) = inner.take(&consumer, entries).await?.into_iter().next() {
+                inner.execute(handler, &consumer, taken).await;
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn run_workers(
+        &self,
+        handler: Arc<dyn JobHandler>,
+        concurrency: usize,
+        shutdown: CancellationToken,
+    ) -> Result<(), QueueError> {
+        workers::run(Arc::clone(&self.inner), handler, concurrency, shutdown).await
+    }
+
+    async fn metrics(&self) -> Result<QueueMetrics, QueueError> {
+        self.inner.publish_metrics().await
+    }
+
+    async fn ping(&self) -> Result<(), QueueError> {
+        let mut c = self.inner.conn.clone();
+        redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()).map_err(|e| conn::unavailable("PING", &e))
+    }
+}

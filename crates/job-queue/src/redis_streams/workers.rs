@@ -1,0 +1,207 @@
+//! `run_workers` on Redis: a reader that fills the free worker slots (first
+//! with stalled jobs it reclaims, then by blocking on the ready stream), a
+//! scheduler that promotes due retries, trims streams and publishes metrics,
+//! and one task per running job.
+
+use super::conn;
+use super::queue::{Inner, Recorded, Taken};
+use crate::{JobHandler, QueueError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long one `XREADGROUP` blocks; it bounds how long a graceful shutdown
+/// waits for the reader (a new job wakes the reader at once).
+const READ_BLOCK: Duration = Duration::from_secs(1);
+/// Trimming, metrics and consumer clean-up need not run at every maintenance tick.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(10);
+
+struct Pool {
+    inner: Arc<Inner>,
+    handler: Arc<dyn JobHandler>,
+    consumer: String,
+    slots: Arc<Semaphore>,
+    tasks: TaskTracker,
+    /// Cancelled when `run_workers` is dropped without a graceful shutdown:
+    /// every task stops at once, as in a crash.
+    killed: CancellationToken,
+    /// A retry was scheduled: the scheduler should look at the delayed set.
+    retry_scheduled: Notify,
+}
+
+pub(super) async fn run(
+    inner: Arc<Inner>,
+    handler: Arc<dyn JobHandler>,
+    concurrency: usize,
+    shutdown: CancellationToken,
+) -> Result<(), QueueError> {
+    if concurrency == 0 {
+        return Err(QueueError::Config("run_workers needs a concurrency of at least 1".to_owned()));
+    }
+    inner.ensure_group().await?;
+    let killed = CancellationToken::new();
+    let _kill_on_drop = killed.clone().drop_guard();
+    let pool = Arc::new(Pool {
+        consumer: inner.new_consumer(),
+        inner,
+        handler,
+        slots: Arc::new(Semaphore::new(concurrency)),
+        tasks: TaskTracker::new(),
+        killed,
+        retry_scheduled: Notify::new(),
+    });
+    tracing::info!(consumer = %pool.consumer, concurrency, queue = %pool.inner.config.queue, "job workers started");
+    let scheduler = pool.tasks.spawn(Arc::clone(&pool).scheduler(shutdown.clone()));
+    let read = Arc::clone(&pool).reader(concurrency, shutdown.clone()).await;
+    // Graceful: the jobs in progress finish and record their outcomes.
+    pool.tasks.close();
+    pool.tasks.wait().await;
+    drop(scheduler);
+    tracing::info!(consumer = %pool.consumer, "job workers stopped");
+    read
+}
+
+impl Pool {
+    async fn reader(self: Arc<Self>, concurrency: usize, shutdown: CancellationToken) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let mut conn = conn::manager(&inner.client, READ_BLOCK + inner.config.op_timeout).await?;
+        let mut backoff = Duration::from_millis(50);
+        let mut next_reclaim = Instant::now();
+        let mut cursor = "0-0".to_owned();
+        while !shutdown.is_cancelled() {
+            let first = tokio::select! {
+                permit = Arc::clone(&self.slots).acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return Ok(()),
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let mut slots = vec![first];
+            while slots.len() < concurrency {
+                match Arc::clone(&self.slots).try_acquire_owned() {
+                    Ok(p) => slots.push(p),
+                    Err(_) => break,
+                }
+            }
+            // The reader holds the free slots, so reclaiming happens here too.
+            let now = Instant::now();
+            if now >= next_reclaim {
+                next_reclaim = now + inner.config.maintenance_interval;
+                match inner.reclaim(&self.consumer, &mut cursor, slots.len()).await {
+                    Ok(entries) if !entries.is_empty() => {
+                        self.start(entries, &mut slots).await;
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reclaiming stalled jobs failed"),
+                }
+            }
+            let block =
+                READ_BLOCK.min(next_reclaim.saturating_duration_since(Instant::now())).max(Duration::from_millis(1));
+            // Not cancelled mid-read: entries the server hands out must reach a worker.
+            let entries = match inner.read_new(&mut conn, &self.consumer, slots.len(), Some(block)).await {
+                Ok(entries) => {
+                    backoff = Duration::from_millis(50);
+                    entries
+                }
+                Err(e) => {
+                    if conn::is_nogroup(&e) {
+                        tracing::warn!("the worker group vanished (Redis lost its data?); recreating it");
+                        let _ = inner.ensure_group().await;
+                    } else {
+                        tracing::warn!(error = %e, "reading the job stream failed; retrying");
+                    }
+                    drop(slots);
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    continue;
+                }
+            };
+            if !entries.is_empty() {
+                self.start(entries, &mut slots).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the jobs of delivered entries, one slot each.
+    async fn start(self: &Arc<Self>, entries: Vec<super::reply::Entry>, slots: &mut Vec<OwnedSemaphorePermit>) {
+        match self.inner.take(&self.consumer, entries).await {
+            Ok(taken) => {
+                for job in taken {
+                    let Some(slot) = slots.pop() else {
+                        tracing::error!("more jobs than free slots; the extra job will be reclaimed");
+                        break;
+                    };
+                    self.spawn_job(job, slot);
+                }
+            }
+            // The entries stay pending for this consumer and are reclaimed after
+            // the visibility timeout.
+            Err(e) => tracing::error!(error = %e, "could not start delivered jobs"),
+        }
+    }
+
+    fn spawn_job(self: &Arc<Self>, taken: Taken, slot: OwnedSemaphorePermit) {
+        let pool = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let _slot = slot;
+            tokio::select! {
+                recorded = pool.inner.execute(pool.handler.as_ref(), &pool.consumer, taken) => {
+                    if let Some(Recorded::Retry(_)) = recorded {
+                        pool.retry_scheduled.notify_one();
+                    }
+                }
+                _ = pool.killed.cancelled() => {}
+            }
+        });
+    }
+
+    async fn scheduler(self: Arc<Self>, shutdown: CancellationToken) {
+        let interval = self.inner.config.maintenance_interval;
+        let mut next_promote = Instant::now();
+        let mut next_housekeeping = Instant::now() + interval.min(HOUSEKEEPING_EVERY);
+        loop {
+            let until = next_promote.min(next_housekeeping);
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => {}
+                _ = self.retry_scheduled.notified() => next_promote = Instant::now(),
+                _ = shutdown.cancelled() => return,
+                _ = self.killed.cancelled() => return,
+            }
+            let now = Instant::now();
+            if now >= next_promote {
+                next_promote = match self.inner.promote().await {
+                    Ok(Some(due_in)) => now + due_in.min(interval),
+                    Ok(None) => now + interval,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "promoting due retries failed");
+                        now + interval
+                    }
+                };
+            }
+            if now >= next_housekeeping {
+                self.housekeeping().await;
+                next_housekeeping = now + interval.max(HOUSEKEEPING_EVERY);
+            }
+        }
+    }
+
+    async fn housekeeping(&self) {
+        if let Err(e) = self.inner.trim().await {
+            tracing::warn!(error = %e, "trimming the streams failed");
+        }
+        if let Err(e) = self.inner.forget_idle_consumers().await {
+            tracing::warn!(error = %e, "forgetting idle consumers failed");
+        }
+        if let Err(e) = self.inner.publish_metrics().await {
+            tracing::warn!(error = %e, "reading queue metrics failed");
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! The conformance suite: every test runs against the in-process backend and
+//! against Redis, and both must behave the same.
+
+use crate::support::*;
+use bytes::Bytes;
+use job_queue::{Disposition, Event, JobId, JobStatus, QueueError, TraceContext};
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Barrier, Notify};
+use tokio_util::sync::CancellationToken;
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Kind::InProcess).await;
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::support::Kind::Redis).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    a_submitted_job_runs_and_its_result_reaches_the_waiting_submitter,
+    submitting_the_same_idempotency_key_again_returns_the_first_job_and_its_result,
+    a_duplicate_submitted_while_the_first_is_queued_runs_only_once,
+    jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order,
+    jobs_on_different_ordering_keys_run_in_parallel,
+    a_transient_failure_is_retried_with_backoff_until_it_succeeds,
+    a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys,
+    a_job_failing_every_attempt_is_dead_lettered_with_its_last_error,
+    a_permanent_failure_is_final_and_not_retried,
+    wait_returns_the_unfinished_state_when_its_timeout_passes,
+    status_of_an_unknown_job_is_none,
+    a_submitter_can_reattach_by_job_id_after_the_job_finished,
+    the_trace_context_travels_with_jobs_and_events,
+    a_worker_aborted_mid_job_is_replaced_after_the_visibility_timeout_and_the_effect_applies_once,
+    a_panicking_handler_is_retried_not_lost,
+    every_consumer_group_receives_every_event,
+    an_unacknowledged_event_is_delivered_again_until_acknowledged,
+    events_left_by_a_vanished_consumer_go_to_another_consumer_of_its_group,
+    metrics_count_depth_in_flight_retries_dead_letters_and_the_oldest_job_age,
+    graceful_shutdown_lets_running_jobs_finish,
+    results_and_idempotency_keys_expire_after_the_result_ttl,
+    invalid_jobs_are_refused_and_nothing_is_enqueued,
+    try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready,
+);
+
+/// Starts workers in the background; cancel the token (or abort the handle) to stop them.
+fn spawn_workers(
+    queue: Arc<dyn job_queue::JobQueue>,
+    handler: Arc<dyn job_queue::JobHandler>,
+    concurrency: usize,
+) -> (CancellationToken, tokio::task::JoinHandle<Result<(), QueueError>>) {
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let stop = stop.clone();
+        async move { queue.run_workers(handler, concurrency, stop).await }
+    });
+    (stop, task)
+}
+
+async fn a_submitted_job_runs_and_its_result_reaches_the_waiting_submitter(kind: Kind) {
+    let h = Harness::new(kind, "result", |_| {});
+    let b = h.backends().await;
+    let (stop, workers) = spawn_workers(b.queue.clone(), reversing(), 2);
+
+    let submitted = b.queue.submit(job("idem-1", "primary/User/1", "abc")).await.unwrap();
+    assert!(!submitted.duplicate);
+    let state = b.queue.wait(&submitted.job_id, SOON).await.unwrap().expect("the job is known");
+
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.result.as_deref(), Some(&b"cba"[..]));
+    assert_eq!(state.attempts, 1);
+    assert_eq!(state.ordering_key, "primary/User/1");
+    assert!(state.updated_at >= state.submitted_at);
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+}
+
+async fn submitting_the_same_idempotency_key_again_returns_the_first_job_and_its_result(kind: Kind) {
+    let h = Harness::new(kind, "idem", |_| {});
+    let b = h.backends().await;
+    let first = b.queue.submit(job("same-key", "k", "one")).await.unwrap();
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+
+    let again = b.queue.submit(job("same-key", "k", "two")).await.unwrap();
+
+    assert_eq!(again.job_id, first.job_id);
+    assert!(again.duplicate);
+    let state = b.queue.wait(&again.job_id, SOON).await.unwrap().unwrap();
+    assert_eq!(state.result.as_deref(), Some(&b"eno"[..]), "the first job's result, not a new run");
+    assert!(!b.queue.try_execute_job(reversing().as_ref()).await.unwrap(), "nothing new was enqueued");
+}
+
+async fn a_duplicate_submitted_while_the_first_is_queued_runs_only_once(kind: Kind) {
+    let h = Harness::new(kind, "dup-queued", |_| {});
+    let b = h.backends().await;
+    let submissions = futures::future::join_all((0..8).map(|_| b.queue.submit(job("dup", "k", "x")))).await;
+    let ids: HashSet<JobId> = submissions.iter().map(|s| s.as_ref().unwrap().job_id.clone()).collect();
+    assert_eq!(ids.len(), 1, "every submission names the same job");
+    assert_eq!(submissions.iter().filter(|s| !s.as_ref().unwrap().duplicate).count(), 1);
+
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counting = handler({
+        let runs = runs.clone();
+        move |_| {
+            runs.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Disposition::Succeeded(Bytes::new()) })
+        }
+    });
+    while b.queue.try_execute_job(counting.as_ref()).await.unwrap() {}
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+async fn jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order(kind: Kind) {
+    let h = Harness::new(kind, "order", |_| {});
+    let b = h.backends().await;
+    let running = Arc::new(Mutex::new(HashSet::<String>::new()));
+    let order = Arc::new(Mutex::new(HashMap::<String, Vec<u32>>::new()));
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let work = handler({
+        let (running, order, overlaps) = (running.clone(), order.clone(), overlaps.clone());
+        move |job| {
+            let (running, order, overlaps) = (running.clone(), order.clone(), overlaps.clone());
+            Box::pin(async move {
+                if !running.lock().insert(job.ordering_key.clone()) {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                let n: u32 = std::str::from_utf8(&job.payload).unwrap().parse().unwrap();
+                order.lock().entry(job.ordering_key.clone()).or_default().push(n);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                running.lock().remove(&job.ordering_key);
+                Disposition::Succeeded(Bytes::new())
+            })
+        }
+    });
+    let mut ids = Vec::new();
+    for n in 0..20u32 {
+        for key in ["User/1", "User/2", "Group/7"] {
+            ids.push(b.queue.submit(job(&format!("{key}-{n}"), key, &n.to_string())).await.unwrap().job_id);
+        }
+    }
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 6);
+    for id in &ids {
+        assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    assert_eq!(overlaps.load(Ordering::SeqCst), 0, "two jobs of one key ran at the same time");
+    for (key, seen) in order.lock().iter() {
+        assert_eq!(seen, &(0..20).collect::<Vec<_>>(), "jobs of {key} ran out of order");
+    }
+}
+
+async fn jobs_on_different_ordering_keys_run_in_parallel(kind: Kind) {
+    let h = Harness::new(kind, "parallel", |_| {});
+    let b = h.backends().await;
+    // Each handler waits for the others: this only finishes if all run at once.
+    let barrier = Arc::new(Barrier::new(3));
+    let work = handler({
+        let barrier = barrier.clone();
+        move |_| {
+            let barrier = barrier.clone();
+            Box::pin(async move {
+                barrier.wait().await;
+                Disposition::Succeeded(Bytes::new())
+            })
+        }
+    });
+    let ids: Vec<JobId> =
+        futures::future::join_all(["a", "b", "c"].map(|key| b.queue.submit(job(&format!("p-{key}"), key, ""))))
+            .await
+            .into_iter()
+            .map(|s| s.unwrap().job_id)
+            .collect();
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 3);
+    for id in &ids {
+        let state = b.queue.wait(id, SOON).await.unwrap().unwrap();
+        assert_eq!(state.status, JobStatus::Succeeded, "jobs of different keys did not run together");
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+}
+
+/// Fails the first `failures` attempts of every job, then succeeds with the attempt number.
+fn flaky(failures: u32, calls: Arc<AtomicU32>) -> Arc<dyn job_queue::JobHandler> {
+    handler(move |job| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            if job.attempt <= failures {
+                Disposition::Retry { error: format!("transient failure {}", job.attempt), after: None }
+            } else {
+                Disposition::Succeeded(Bytes::from(job.attempt.to_string()))
+            }
+        })
+    })
+}
+
+async fn a_transient_failure_is_retried_with_backoff_until_it_succeeds(kind: Kind) {
+    let h = Harness::new(kind, "retry", |c| c.max_attempts = 5);
+    let b = h.backends().await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let id = b.queue.submit(job("r", "k", "")).await.unwrap().job_id;
+
+    assert!(b.queue.try_execute_job(flaky(2, calls.clone()).as_ref()).await.unwrap());
+    let after_first = b.queue.status(&id).await.unwrap().unwrap();
+    assert_eq!(after_first.status, JobStatus::Retrying);
+    assert_eq!(after_first.last_error.as_deref(), Some("transient failure 1"));
+
+    let (stop, workers) = spawn_workers(b.queue.clone(), flaky(2, calls.clone()), 1);
+    let state = b.queue.wait(&id, SOON).await.unwrap().unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.attempts, 3);
+    assert_eq!(state.result.as_deref(), Some(&b"3"[..]));
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "each attempt ran the handler once");
+    assert_eq!(b.queue.metrics().await.unwrap().retries, 2);
+}
+
+async fn a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys(kind: Kind) {
+    let h = Harness::new(kind, "backoff-order", |c| {
+        c.backoff_base = Duration::from_millis(1500);
+        c.backoff_max = Duration::from_millis(1500);
+    });
+    let b = h.backends().await;
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let work = handler({
+        let log = log.clone();
+        move |job| {
+            let name = String::from_utf8(job.payload.to_vec()).unwrap();
+            log.lock().push(format!("{name}#{}", job.attempt));
+            Box::pin(async move {
+                if name == "first" && job.attempt == 1 {
+                    Disposition::Retry { error: "busy".to_owned(), after: None }
+                } else {
+                    Disposition::Succeeded(Bytes::new())
+                }
+            })
+        }
+    });
+    let first = b.queue.submit(job("1", "User/1", "first")).await.unwrap().job_id;
+    let second = b.queue.submit(job("2", "User/1", "second")).await.unwrap().job_id;
+    let other = b.queue.submit(job("3", "User/2", "other")).await.unwrap().job_id;
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 3);
+
+    let other_state = b.queue.wait(&other, SOON).await.unwrap().unwrap();
+    assert_eq!(other_state.status, JobStatus::Succeeded, "another key is not held up by the backoff");
+    let second_now = b.queue.status(&second).await.unwrap().unwrap();
+    assert_eq!(second_now.status, JobStatus::Queued, "the later job of the key waits for the one in backoff");
+
+    assert_eq!(b.queue.wait(&second, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    let log = log.lock().clone();
+    let pos = |entry: &str| log.iter().position(|e| e == entry).unwrap_or_else(|| panic!("{entry} missing in {log:?}"));
+    assert!(pos("first#2") < pos("second#1"), "the retried job ran before the later one: {log:?}");
+    assert_eq!(b.queue.status(&first).await.unwrap().unwrap().status, JobStatus::Succeeded);
+}
+
+async fn a_job_failing_every_attempt_is_dead_lettered_with_its_last_error(kind: Kind) {
+    let h = Harness::new(kind, "dead", |c| c.max_attempts = 3);
+    let b = h.backends().await;
+    let doomed = b.queue.submit(job("d", "User/9", "doomed")).await.unwrap().job_id;
+    let behind = b.queue.submit(job("e", "User/9", "fine")).await.unwrap().job_id;
+    let work = handler(|job| {
+        Box::pin(async move {
+            if job.payload.as_ref() == b"doomed" {
+                Disposition::Retry {
+                    error: format!("Secret Server unreachable (attempt {})", job.attempt),
+                    after: None,
+                }
+            } else {
+                Disposition::Succeeded(Bytes::new())
+            }
+        })
+    });
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 2);
+
+    let state = b.queue.wait(&doomed, SOON).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::DeadLettered);
+    assert_eq!(state.attempts, 3);
+    assert_eq!(state.last_error.as_deref(), Some("Secret Server unreachable (attempt 3)"));
+    let next = b.queue.wait(&behind, SOON).await.unwrap().unwrap();
+    assert_eq!(next.status, JobStatus::Succeeded, "a dead letter releases its key");
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    let metrics = b.queue.metrics().await.unwrap();
+    assert_eq!(metrics.dead_letters, 1);
+    assert_eq!(metrics.retries, 2, "the third failure dead-letters instead of retrying");
+}
+
+async fn a_permanent_failure_is_final_and_not_retried(kind: Kind) {
+    let h = Harness::new(kind, "failed", |_| {});
+    let b = h.backends().await;
+    let id = b.queue.submit(job("f", "k", "")).await.unwrap().job_id;
+    let refuse = handler(|_| Box::pin(async { Disposition::Failed(Bytes::from_static(b"409 uniqueness")) }));
+    assert!(b.queue.try_execute_job(refuse.as_ref()).await.unwrap());
+
+    let state = b.queue.status(&id).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::Failed);
+    assert_eq!(state.result.as_deref(), Some(&b"409 uniqueness"[..]));
+    assert!(!b.queue.try_execute_job(refuse.as_ref()).await.unwrap(), "not retried");
+    assert_eq!(b.queue.metrics().await.unwrap().retries, 0);
+}
+
+async fn wait_returns_the_unfinished_state_when_its_timeout_passes(kind: Kind) {
+    let h = Harness::new(kind, "wait-timeout", |_| {});
+    let b = h.backends().await;
+    let id = b.queue.submit(job("w", "k", "")).await.unwrap().job_id;
+    let state = b.queue.wait(&id, Duration::from_millis(200)).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::Queued);
+    assert!(!state.status.is_final());
+}
+
+async fn status_of_an_unknown_job_is_none(kind: Kind) {
+    let h = Harness::new(kind, "unknown", |_| {});
+    let b = h.backends().await;
+    let nobody = JobId("0190c4b5-0000-7000-8000-000000000000".to_owned());
+    assert!(b.queue.status(&nobody).await.unwrap().is_none());
+    assert!(b.queue.wait(&nobody, Duration::from_millis(100)).await.unwrap().is_none());
+}
+
+async fn a_submitter_can_reattach_by_job_id_after_the_job_finished(kind: Kind) {
+    let h = Harness::new(kind, "reattach", |_| {});
+    let b = h.backends().await;
+    let id = b.queue.submit(job("ra", "k", "xyz")).await.unwrap().job_id;
+    // The first wait gives up before any worker ran.
+    assert_eq!(b.queue.wait(&id, Duration::from_millis(50)).await.unwrap().unwrap().status, JobStatus::Queued);
+    let (stop, workers) = spawn_workers(b.queue.clone(), reversing(), 1);
+
+    let later = h.another_handle().await;
+    let state = later.queue.wait(&id, SOON).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.result.as_deref(), Some(&b"zyx"[..]));
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+}
+
+async fn the_trace_context_travels_with_jobs_and_events(kind: Kind) {
+    let h = Harness::new(kind, "trace", |_| {});
+    let b = h.backends().await;
+    let trace: TraceContext = [
+        ("traceparent".to_owned(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()),
+        ("tracestate".to_owned(), "congo=t61rcWkgMzE".to_owned()),
+    ]
+    .into();
+    let mut new_job = job("t", "k", "");
+    new_job.trace_context = trace.clone();
+    b.queue.submit(new_job).await.unwrap();
+    let seen = Arc::new(Mutex::new(None));
+    let record = handler({
+        let seen = seen.clone();
+        move |job| {
+            *seen.lock() = Some(job.trace_context.clone());
+            Box::pin(async { Disposition::Succeeded(Bytes::new()) })
+        }
+    });
+    assert!(b.queue.try_execute_job(record.as_ref()).await.unwrap());
+    assert_eq!(seen.lock().clone(), Some(trace.clone()));
+
+    let mut sub = b.events.subscribe("audit", "audit-1").await.unwrap();
+    b.events.publish(Event { payload: Bytes::from_static(b"e"), trace_context: trace.clone() }).await.unwrap();
+    let batch = sub.next_batch(10, SOON).await.unwrap();
+    assert_eq!(batch.len(), 1);
+    assert_eq!(batch[0].trace_context, trace);
+}
+
+async fn a_worker_aborted_mid_job_is_replaced_after_the_visibility_timeout_and_the_effect_applies_once(kind: Kind) {
+    let h = Harness::new(kind, "abort", |c| c.visibility_timeout = Duration::from_millis(900));
+    let b = h.backends().await;
+    // The effect is idempotent by job id: applying it twice changes nothing.
+    let applied = Arc::new(Mutex::new(HashMap::<JobId, u32>::new()));
+    let invocations = Arc::new(AtomicU32::new(0));
+    let started = Arc::new(Notify::new());
+    let work = handler({
+        let (applied, invocations, started) = (applied.clone(), invocations.clone(), started.clone());
+        move |job| {
+            let (applied, invocations, started) = (applied.clone(), invocations.clone(), started.clone());
+            Box::pin(async move {
+                invocations.fetch_add(1, Ordering::SeqCst);
+                applied.lock().entry(job.id.clone()).or_insert(1);
+                if job.attempt == 1 {
+                    // Effect applied, outcome not yet recorded: the worst moment to crash.
+                    started.notify_one();
+                    std::future::pending::<()>().await;
+                }
+                Disposition::Succeeded(Bytes::from_static(b"done"))
+            })
+        }
+    });
+    let id = b.queue.submit(job("c", "User/5", "")).await.unwrap().job_id;
+    let (_stop, doomed) = spawn_workers(b.queue.clone(), work.clone(), 1);
+    tokio::time::timeout(SOON, started.notified()).await.expect("the first worker took the job");
+    doomed.abort();
+    let _ = doomed.await;
+    assert_eq!(b.queue.status(&id).await.unwrap().unwrap().status, JobStatus::Running);
+
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 1);
+    let state = b.queue.wait(&id, SOON).await.unwrap().unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.attempts, 2, "the redelivery counts as an attempt");
+    assert_eq!(invocations.load(Ordering::SeqCst), 2);
+    assert_eq!(applied.lock().get(&id), Some(&1), "the effect was applied once");
+}
+
+async fn a_panicking_handler_is_retried_not_lost(kind: Kind) {
+    let h = Harness::new(kind, "panic", |_| {});
+    let b = h.backends().await;
+    let id = b.queue.submit(job("p", "k", "")).await.unwrap().job_id;
+    let work = handler(|job| {
+        Box::pin(async move {
+            if job.attempt == 1 {
+                panic!("handler bug");
+            }
+            Disposition::Succeeded(Bytes::new())
+        })
+    });
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 1);
+    let state = b.queue.wait(&id, SOON).await.unwrap().unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.attempts, 2);
+    assert!(state.last_error.unwrap().contains("handler bug"));
+}
+
+async fn every_consumer_group_receives_every_event(kind: Kind) {
+    let h = Harness::new(kind, "fanout", |_| {});
+    let b = h.backends().await;
+    let mut audit = b.events.subscribe("audit", "audit-1").await.unwrap();
+    let mut metrics = b.events.subscribe("metrics", "metrics-1").await.unwrap();
+    for n in 0..5 {
+        b.events
+            .publish(Event { payload: Bytes::from(format!("e{n}")), trace_context: TraceContext::new() })
+            .await
+            .unwrap();
+    }
+    for sub in [&mut audit, &mut metrics] {
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let batch = sub.next_batch(3, SOON).await.unwrap();
+            assert!(!batch.is_empty(), "events missing after {got:?}");
+            sub.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+            got.extend(batch.into_iter().map(|d| String::from_utf8(d.payload.to_vec()).unwrap()));
+        }
+        assert_eq!(got, ["e0", "e1", "e2", "e3", "e4"]);
+        assert!(sub.next_batch(10, Duration::from_millis(100)).await.unwrap().is_empty());
+    }
+}
+
+async fn an_unacknowledged_event_is_delivered_again_until_acknowledged(kind: Kind) {
+    let h = Harness::new(kind, "unacked", |_| {});
+    let b = h.backends().await;
+    let mut sub = b.events.subscribe("audit", "audit-1").await.unwrap();
+    b.events.publish(Event { payload: Bytes::from_static(b"once"), trace_context: TraceContext::new() }).await.unwrap();
+    let first = sub.next_batch(10, SOON).await.unwrap();
+    assert_eq!(first.len(), 1);
+
+    let again = sub.next_batch(10, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(again.iter().map(|d| d.id.clone()).collect::<Vec<_>>(), vec![first[0].id.clone()]);
+
+    // A restarted consumer with the same name gets it too.
+    let mut restarted = b.events.subscribe("audit", "audit-1").await.unwrap();
+    let after_restart = restarted.next_batch(10, Duration::from_millis(100)).await.unwrap();
+    assert_eq!(after_restart.len(), 1);
+    assert_eq!(after_restart[0].payload.as_ref(), b"once");
+
+    restarted.ack(&[after_restart[0].id.clone()]).await.unwrap();
+    assert!(restarted.next_batch(10, Duration::from_millis(100)).await.unwrap().is_empty());
+}
+
+async fn events_left_by_a_vanished_consumer_go_to_another_consumer_of_its_group(kind: Kind) {
+    let h = Harness::new(kind, "vanished", |c| c.visibility_timeout = Duration::from_millis(500));
+    let b = h.backends().await;
+    let mut lost = b.events.subscribe("audit", "audit-gone").await.unwrap();
+    let mut survivor = b.events.subscribe("audit", "audit-alive").await.unwrap();
+    b.events
+        .publish(Event { payload: Bytes::from_static(b"orphan"), trace_context: TraceContext::new() })
+        .await
+        .unwrap();
+    assert_eq!(lost.next_batch(10, SOON).await.unwrap().len(), 1);
+    drop(lost);
+
+    let deadline = tokio::time::Instant::now() + SOON;
+    let batch = loop {
+        let batch = survivor.next_batch(10, Duration::from_millis(200)).await.unwrap();
+        if !batch.is_empty() || tokio::time::Instant::now() > deadline {
+            break batch;
+        }
+    };
+    assert_eq!(batch.len(), 1, "the survivor takes over the vanished consumer's event");
+    assert_eq!(batch[0].payload.as_ref(), b"orphan");
+}
+
+async fn metrics_count_depth_in_flight_retries_dead_letters_and_the_oldest_job_age(kind: Kind) {
+    let h = Harness::new(kind, "metrics", |_| {});
+    let b = h.backends().await;
+    let empty = b.queue.metrics().await.unwrap();
+    assert_eq!((empty.depth, empty.in_flight, empty.retries, empty.dead_letters), (0, 0, 0, 0));
+    assert_eq!(empty.oldest_age, None);
+
+    let held = b.queue.submit(job("m1", "a", "")).await.unwrap().job_id;
+    b.queue.submit(job("m2", "a", "")).await.unwrap();
+    b.queue.submit(job("m3", "b", "")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let queued = b.queue.metrics().await.unwrap();
+    assert_eq!((queued.depth, queued.in_flight), (3, 0));
+    assert!(queued.oldest_age.unwrap() >= Duration::from_millis(50));
+
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(Notify::new());
+    let blocking = handler({
+        let (release, started) = (release.clone(), started.clone());
+        move |_| {
+            let (release, started) = (release.clone(), started.clone());
+            Box::pin(async move {
+                started.notify_one();
+                release.acquire().await.unwrap().forget();
+                Disposition::Succeeded(Bytes::new())
+            })
+        }
+    });
+    let (stop, workers) = spawn_workers(b.queue.clone(), blocking, 1);
+    tokio::time::timeout(SOON, started.notified()).await.unwrap();
+    let running = b.queue.metrics().await.unwrap();
+    assert_eq!((running.depth, running.in_flight), (2, 1));
+    release.add_permits(3);
+    b.queue.wait(&held, SOON).await.unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+}
+
+async fn graceful_shutdown_lets_running_jobs_finish(kind: Kind) {
+    let h = Harness::new(kind, "shutdown", |_| {});
+    let b = h.backends().await;
+    let started = Arc::new(Notify::new());
+    let slow = handler({
+        let started = started.clone();
+        move |_| {
+            let started = started.clone();
+            Box::pin(async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                Disposition::Succeeded(Bytes::from_static(b"finished"))
+            })
+        }
+    });
+    let id = b.queue.submit(job("s", "k", "")).await.unwrap().job_id;
+    let (stop, workers) = spawn_workers(b.queue.clone(), slow, 1);
+    tokio::time::timeout(SOON, started.notified()).await.unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    let state = b.queue.status(&id).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::Succeeded, "the running job finished before the workers returned");
+}
+
+async fn results_and_idempotency_keys_expire_after_the_result_ttl(kind: Kind) {
+    let h = Harness::new(kind, "ttl", |c| c.result_ttl = Duration::from_millis(300));
+    let b = h.backends().await;
+    let first = b.queue.submit(job("ttl", "k", "a")).await.unwrap().job_id;
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    assert!(b.queue.status(&first).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    assert!(b.queue.status(&first).await.unwrap().is_none(), "the result expired");
+    let again = b.queue.submit(job("ttl", "k", "b")).await.unwrap();
+    assert!(!again.duplicate, "the idempotency key expired with the result");
+    assert_ne!(again.job_id, first);
+}
+
+async fn invalid_jobs_are_refused_and_nothing_is_enqueued(kind: Kind) {
+    let h = Harness::new(kind, "invalid", |c| c.max_payload_bytes = 16);
+    let b = h.backends().await;
+    for bad in [job("", "k", ""), job("i", "", ""), job("i", "k", "seventeen bytes!!")] {
+        let err = b.queue.submit(bad).await.unwrap_err();
+        assert!(matches!(err, QueueError::Invalid(_)), "{err}");
+        assert!(!err.is_transient());
+    }
+    let too_big = Event { payload: Bytes::from(vec![0; 17]), trace_context: TraceContext::new() };
+    assert!(matches!(b.events.publish(too_big).await, Err(QueueError::Invalid(_))));
+    assert_eq!(b.queue.metrics().await.unwrap().depth, 0);
+    assert!(!b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+}
+
+async fn try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready(kind: Kind) {
+    let h = Harness::new(kind, "step", |_| {});
+    let b = h.backends().await;
+    assert!(!b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    let a = b.queue.submit(job("s1", "x", "1")).await.unwrap().job_id;
+    let c = b.queue.submit(job("s2", "y", "2")).await.unwrap().job_id;
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    assert!(!b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    for id in [a, c] {
+        assert_eq!(b.queue.status(&id).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    b.queue.ping().await.unwrap();
+}
