@@ -3,5 +3,6 @@
 //! Tests that need Redis fail when it is not reachable; they never skip.
 
 mod conformance;
+mod own_redis;
 mod redis_only;
 mod support;

@@ -1,1 +1,412 @@
+//! Tests only Redis can take: a worker process killed mid-job, Redis killed
+//! and restarted under load, TLS, an ACL user confined to the prefix, and
+//! stream trimming that keeps unfinished jobs.
 
+use crate::own_redis::OwnRedis;
+use crate::support::*;
+use bytes::Bytes;
+use job_queue::{
+    Disposition, Event, JobId, JobQueue, JobStatus, QueueConfig, QueueError, RedisJobQueue, TraceContext, connect,
+};
+use parking_lot::Mutex;
+use secrecy::SecretString;
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+fn redis_config(url: String, test: &str) -> QueueConfig {
+    QueueConfig {
+        redis_url: Some(SecretString::from(url)),
+        prefix: unique_prefix(test),
+        visibility_timeout: Duration::from_secs(1),
+        maintenance_interval: Duration::from_millis(100),
+        backoff_base: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..QueueConfig::default()
+    }
+}
+
+async fn admin() -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(redis_url()).unwrap();
+    client
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("Redis at {} is required: {e}", redis_url()))
+}
+
+/// The crash test's worker: applies the job's effect idempotently (a marker
+/// per job, counted when first set), then, in the doomed child process, says
+/// so and hangs until it is killed.
+async fn apply_effect(prefix: &str, job: &job_queue::Job) -> redis::RedisResult<()> {
+    let mut conn = admin().await;
+    redis::cmd("INCR").arg(format!("{prefix}:invocations")).query_async::<i64>(&mut conn).await?;
+    let first: bool =
+        redis::cmd("SET").arg(format!("{prefix}:effect:{}", job.id)).arg(1).arg("NX").query_async(&mut conn).await?;
+    if first {
+        redis::cmd("INCR").arg(format!("{prefix}:effects")).query_async::<i64>(&mut conn).await?;
+    }
+    Ok(())
+}
+
+const CHILD_PREFIX: &str = "JOB_QUEUE_CRASH_TEST_CHILD_PREFIX";
+
+/// Runs in two roles: as the test (no environment variable), and as the
+/// worker process that the test starts and kills (with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_killed_mid_job_is_replaced_and_the_effect_applies_once() {
+    const TEST: &str = "redis_only::a_worker_process_killed_mid_job_is_replaced_and_the_effect_applies_once";
+    if let Ok(prefix) = std::env::var(CHILD_PREFIX) {
+        let config = QueueConfig { prefix: prefix.clone(), ..redis_config(redis_url(), "child") };
+        let backends = connect_or_fail(&config).await;
+        let work = handler(move |job| {
+            let prefix = prefix.clone();
+            Box::pin(async move {
+                apply_effect(&prefix, &job).await.unwrap();
+                let mut conn = admin().await;
+                redis::cmd("RPUSH")
+                    .arg(format!("{prefix}:started"))
+                    .arg(&job.id.0)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .unwrap();
+                // Effect applied, outcome not recorded: here the process is killed.
+                std::future::pending::<Disposition>().await
+            })
+        });
+        let stop = CancellationToken::new();
+        let _ = tokio::time::timeout(Duration::from_secs(60), backends.queue.run_workers(work, 1, stop)).await;
+        panic!("the crash test's worker process was not killed");
+    }
+
+    let config = redis_config(redis_url(), "crash");
+    let prefix = config.prefix.clone();
+    let b = connect_or_fail(&config).await;
+    let id = b.queue.submit(job("crash-1", "primary/User/77", "")).await.unwrap().job_id;
+
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_PREFIX, &prefix)
+        .env("REDIS_URL", redis_url())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = admin().await;
+    let started: Option<(String, String)> =
+        redis::cmd("BLPOP").arg(format!("{prefix}:started")).arg(30).query_async(&mut conn).await.unwrap();
+    assert_eq!(started.map(|(_, id)| id), Some(id.0.clone()), "the worker process took the job");
+    child.kill().unwrap(); // SIGKILL: no cleanup, no acknowledgment
+    child.wait().unwrap();
+    assert_eq!(b.queue.status(&id).await.unwrap().unwrap().status, JobStatus::Running);
+
+    let effect_prefix = prefix.clone();
+    let work = handler(move |job| {
+        let prefix = effect_prefix.clone();
+        Box::pin(async move {
+            apply_effect(&prefix, &job).await.unwrap();
+            Disposition::Succeeded(Bytes::from_static(b"applied"))
+        })
+    });
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn({
+        let (queue, stop) = (b.queue.clone(), stop.clone());
+        async move { queue.run_workers(work, 1, stop).await }
+    });
+    let state = b.queue.wait(&id, SOON).await.unwrap().unwrap();
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert_eq!(state.attempts, 2, "redelivered once after the visibility timeout");
+    let count = |name: &str| {
+        let key = format!("{prefix}:{name}");
+        let mut conn = conn.clone();
+        async move { redis::cmd("GET").arg(key).query_async::<i64>(&mut conn).await.unwrap() }
+    };
+    assert_eq!(count("invocations").await, 2, "the handler ran in both workers");
+    assert_eq!(count("effects").await, 1, "the effect was applied once");
+    delete_prefix(&redis_url(), &prefix);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_acknowledged_submission_is_lost_when_redis_is_killed_and_restarted_with_aof() {
+    let mut redis = OwnRedis::with_aof();
+    let config = QueueConfig { op_timeout: Duration::from_secs(30), ..redis_config(redis.url(), "restart") };
+    let b = connect_or_fail(&config).await;
+    let seen = Arc::new(Mutex::new(BTreeSet::<u32>::new()));
+    let work = handler({
+        let seen = seen.clone();
+        move |job| {
+            let n: u32 = std::str::from_utf8(&job.payload).unwrap().parse().unwrap();
+            seen.lock().insert(n);
+            Box::pin(async move { Disposition::Succeeded(job.payload) })
+        }
+    });
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn({
+        let (queue, stop) = (b.queue.clone(), stop.clone());
+        async move { queue.run_workers(work, 4, stop).await }
+    });
+
+    const JOBS: u32 = 300;
+    let acknowledged = Arc::new(Mutex::new(Vec::<(u32, JobId)>::new()));
+    let submitter = tokio::spawn({
+        let (queue, acknowledged) = (b.queue.clone(), acknowledged.clone());
+        async move {
+            for n in 0..JOBS {
+                let submitted =
+                    queue.submit(job(&format!("restart-{n}"), &format!("User/{}", n % 10), &n.to_string())).await?;
+                acknowledged.lock().push((n, submitted.job_id));
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            Ok::<_, QueueError>(())
+        }
+    });
+    while acknowledged.lock().len() < JOBS as usize / 3 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    redis.kill();
+    let acknowledged_before_the_kill = acknowledged.lock().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart();
+
+    submitter.await.unwrap().expect("submissions wait out the restart instead of failing");
+    let acknowledged = acknowledged.lock().clone();
+    assert_eq!(acknowledged.len(), JOBS as usize);
+    assert!(acknowledged_before_the_kill < JOBS as usize, "the kill happened while submissions were going on");
+    for (n, id) in &acknowledged {
+        let state = b.queue.wait(id, SOON).await.unwrap().unwrap_or_else(|| panic!("job {n} ({id}) was lost"));
+        assert_eq!(state.status, JobStatus::Succeeded, "job {n}");
+        assert_eq!(state.result.as_deref(), Some(n.to_string().as_bytes()));
+    }
+    assert_eq!(seen.lock().len(), JOBS as usize, "every acknowledged job ran");
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let status = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("the TLS test makes its certificates with the openssl CLI, which must be on PATH: {e}")
+        });
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_urls_connect_over_tls_and_refuse_an_untrusted_server() {
+    let certs = tempfile::tempdir().unwrap();
+    let dir = certs.path();
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=job-queue test CA", "-days", "2"],
+        ]
+        .concat(),
+    );
+    openssl(
+        dir,
+        &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]].concat(),
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ],
+    );
+    let redis = OwnRedis::with_tls(&dir.join("server.crt"), &dir.join("server.key"), &dir.join("ca.crt"));
+    let url = format!("rediss://localhost:{}", redis.port);
+
+    let trusted = QueueConfig { tls_ca_cert: Some(dir.join("ca.crt")), ..redis_config(url.clone(), "tls") };
+    let b = connect_or_fail(&trusted).await;
+    let id = b.queue.submit(job("tls", "k", "over tls")).await.unwrap().job_id;
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    assert_eq!(b.queue.wait(&id, SOON).await.unwrap().unwrap().result.as_deref(), Some(&b"slt revo"[..]));
+    b.events.publish(Event { payload: Bytes::from_static(b"e"), trace_context: TraceContext::new() }).await.unwrap();
+
+    let untrusted = QueueConfig { op_timeout: Duration::from_secs(1), ..redis_config(url, "tls-untrusted") };
+    let refused = connect(&untrusted).await.expect_err("a server signed by an unknown CA is refused");
+    assert!(matches!(refused, QueueError::Unavailable(_)), "{refused}");
+}
+
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_confined_to_the_prefix_can_run_the_whole_queue() {
+    let config = redis_config(redis_url(), "acl");
+    let prefix = config.prefix.clone();
+    let user = format!("{prefix}-user");
+    let mut admin = admin().await;
+    // Keys and channels outside the prefix are forbidden: any stray name fails the test.
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("reset")
+        .arg("on")
+        .arg(">s3cret-Pa55")
+        .arg(format!("~{prefix}:*"))
+        .arg(format!("&{prefix}:*"))
+        .arg("+@all")
+        .query_async::<()>(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://{user}:s3cret-Pa55@{}", host_port(&redis_url()));
+    let confined = QueueConfig { redis_url: Some(SecretString::from(url)), ..config.clone() };
+    let outcome = async {
+        let b = connect_or_fail(&confined).await;
+        let id = b.queue.submit(job("acl", "k", "abc")).await.unwrap().job_id;
+        let stop = CancellationToken::new();
+        let workers = tokio::spawn({
+            let (queue, stop) = (b.queue.clone(), stop.clone());
+            async move { queue.run_workers(reversing(), 2, stop).await }
+        });
+        let state = b.queue.wait(&id, SOON).await.unwrap().unwrap();
+        b.queue.metrics().await.unwrap();
+        let mut sub = b.events.subscribe("audit", "a1").await.unwrap();
+        b.events
+            .publish(Event { payload: Bytes::from_static(b"e"), trace_context: TraceContext::new() })
+            .await
+            .unwrap();
+        let batch = sub.next_batch(10, SOON).await.unwrap();
+        sub.ack(&[batch[0].id.clone()]).await.unwrap();
+        stop.cancel();
+        workers.await.unwrap().unwrap();
+        state
+    };
+    let state = tokio::time::timeout(Duration::from_secs(60), outcome).await;
+
+    let wrong = QueueConfig {
+        redis_url: Some(SecretString::from(format!("redis://{user}:wrong-Pa55@{}", host_port(&redis_url())))),
+        op_timeout: Duration::from_secs(1),
+        ..config.clone()
+    };
+    let refused = connect(&wrong).await.expect_err("a wrong password is refused");
+    redis::cmd("ACL").arg("DELUSER").arg(&user).query_async::<i64>(&mut admin).await.unwrap();
+    delete_prefix(&redis_url(), &prefix);
+
+    let state = state.expect("the confined user ran the queue");
+    assert_eq!(state.status, JobStatus::Succeeded);
+    assert!(!refused.to_string().contains("wrong-Pa55"), "errors never echo the password: {refused}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trimming_drops_finished_entries_but_never_an_unfinished_job() {
+    let config = QueueConfig { retention: Duration::ZERO, ..redis_config(redis_url(), "trim") };
+    let prefix = config.prefix.clone();
+    let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
+    let mut admin = admin().await;
+    let ready = format!("{prefix}:q:{}:ready", config.queue);
+    let xlen = |conn: &mut redis::aio::MultiplexedConnection| {
+        let (mut conn, ready) = (conn.clone(), ready.clone());
+        async move { redis::cmd("XLEN").arg(ready).query_async::<u64>(&mut conn).await.unwrap() }
+    };
+
+    let mut finished = Vec::new();
+    for n in 0..300 {
+        finished.push(queue.submit(job(&format!("f{n}"), &format!("k{n}"), "")).await.unwrap().job_id);
+    }
+    while queue.try_execute_job(reversing().as_ref()).await.unwrap() {}
+
+    // One job running (delivered, unacknowledged), one not yet read.
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let started = Arc::new(tokio::sync::Notify::new());
+    let blocking = handler({
+        let (release, started) = (release.clone(), started.clone());
+        move |_| {
+            let (release, started) = (release.clone(), started.clone());
+            Box::pin(async move {
+                started.notify_one();
+                release.acquire().await.unwrap().forget();
+                Disposition::Succeeded(Bytes::new())
+            })
+        }
+    });
+    let running = queue.submit(job("running", "r", "")).await.unwrap().job_id;
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn({
+        let (queue, stop) = (queue.clone(), stop.clone());
+        async move { queue.run_workers(blocking, 1, stop).await }
+    });
+    tokio::time::timeout(SOON, started.notified()).await.unwrap();
+    let unread = queue.submit(job("unread", "u", "")).await.unwrap().job_id;
+
+    let before = xlen(&mut admin).await;
+    queue.trim().await.unwrap();
+    let after = xlen(&mut admin).await;
+    assert!(after <= before - 100, "finished entries were trimmed: {before} -> {after}");
+
+    release.add_permits(2);
+    for id in [&running, &unread] {
+        assert_eq!(queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert_eq!(queue.status(&finished[0]).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    delete_prefix(&redis_url(), &prefix);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_keep_the_payload_and_the_last_error() {
+    let config = QueueConfig { max_attempts: 2, ..redis_config(redis_url(), "dead-list") };
+    let prefix = config.prefix.clone();
+    let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
+    let id = queue.submit(job("dl", "Group/3", "the payload")).await.unwrap().job_id;
+    let failing = handler(|job| {
+        Box::pin(async move { Disposition::Retry { error: format!("503 on attempt {}", job.attempt), after: None } })
+    });
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn({
+        let (queue, stop) = (queue.clone(), stop.clone());
+        async move { queue.run_workers(failing, 1, stop).await }
+    });
+    assert_eq!(queue.wait(&id, SOON).await.unwrap().unwrap().status, JobStatus::DeadLettered);
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    let dead = queue.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].job_id, id);
+    assert_eq!(dead[0].ordering_key, "Group/3");
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].error, "503 on attempt 2");
+    assert_eq!(dead[0].payload.as_ref(), b"the payload");
+    delete_prefix(&redis_url(), &prefix);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_fails_loudly_instead_of_falling_back() {
+    let config = QueueConfig {
+        op_timeout: Duration::from_millis(300),
+        ..redis_config(format!("redis://127.0.0.1:{}", crate::own_redis::free_port()), "unreachable")
+    };
+    let err = connect(&config).await.expect_err("nothing listens there");
+    assert!(matches!(err, QueueError::Unavailable(_)), "{err}");
+    assert!(err.is_transient());
+}
