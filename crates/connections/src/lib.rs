@@ -8,13 +8,23 @@
 //! enforces what it may do; the adapter applies its instance, scope, rights
 //! mapping and policies.
 
+//!
+//! Credentials are stored only as hashes: static bearer tokens as SHA-256
+//! (indexed by hash so that a token finds its connection in one lookup),
+//! OAuth2 client secrets and Basic passwords as Argon2id. [`credentials`]
+//! makes them and [`verify::CredentialVerifier`] checks what a client
+//! presents, with a bounded in-process cache.
+
+pub mod credentials;
 mod model;
 mod rights;
 mod store;
+pub mod verify;
 
 pub use model::{
     BasicCredential, Connection, ConnectionId, Credentials, DeletedUserPolicy, InheritedFolderPolicy,
     InvalidConnectionId, OAuthClient, Operations, Policies, RateLimit, Scope, TokenCredential, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
-pub use store::ConnectionStore;
+pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};
+pub use verify::{AuthMethod, Authenticated, CredentialVerifier, VerifierSettings, VerifyError};

@@ -2,16 +2,50 @@
 //! (Redis in production, so that every gateway replica and the adapter see
 //! the same connections), behind a short-lived in-process cache because every
 //! request reads its connection.
+//!
+//! Beside the connections the store keeps two credential indexes, so that a
+//! request's credential finds its connection in one lookup:
+//! - `connection-tokens`: SHA-256 of a static bearer token → its connection
+//!   and token id, maintained by [`ConnectionStore::put`] and
+//!   [`ConnectionStore::delete`] (so connections loaded from the config file
+//!   are indexed too);
+//! - `oauth-access-tokens`: SHA-256 of an OAuth2 access token → its grant,
+//!   an expiring entry, so that every gateway replica accepts a token any
+//!   replica issued, until it expires.
+//!
+//! An index entry is only a hint: the verifier always checks the credential
+//! against the connection record itself, so a stale entry never grants access.
 
 use crate::model::{Connection, ConnectionId};
 use bytes::Bytes;
 use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use state_store::{StateStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NAMESPACE: &str = "connections";
+const TOKEN_INDEX: &str = "connection-tokens";
+const ACCESS_TOKENS: &str = "oauth-access-tokens";
+
+/// Where a static bearer token's hash points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenIndexEntry {
+    pub connection: ConnectionId,
+    pub token_id: String,
+}
+
+/// What an OAuth2 access token grants: the connection and the client it was issued to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessGrant {
+    pub connection: ConnectionId,
+    pub client_id: String,
+    /// Unix seconds at which the token stops being accepted.
+    pub expires_at: i64,
+}
 
 /// Reads and writes connections.
 #[derive(Clone)]
@@ -73,25 +107,94 @@ impl ConnectionStore {
         Ok(all)
     }
 
-    /// Creates or replaces a connection.
+    /// Creates or replaces a connection, and brings its bearer-token index
+    /// entries up to date (tokens it no longer has are unindexed).
     ///
     /// # Errors
     /// When the state store fails.
     pub async fn put(&self, connection: &Connection) -> Result<(), StoreError> {
+        let previous = match self.state.get(NAMESPACE, connection.id.as_str()).await? {
+            Some(bytes) => decode(&bytes).ok(),
+            None => None,
+        };
         let bytes = serde_json::to_vec(connection).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.state.put(NAMESPACE, connection.id.as_str(), Bytes::from(bytes)).await?;
         self.cache.lock().insert(connection.id.clone(), (Instant::now(), Some(connection.clone())));
+
+        let entries: Vec<(String, Bytes)> = connection
+            .credentials
+            .bearer_tokens
+            .iter()
+            .map(|t| {
+                let entry = TokenIndexEntry { connection: connection.id.clone(), token_id: t.id.clone() };
+                (t.sha256.to_ascii_lowercase(), Bytes::from(serde_json::to_vec(&entry).unwrap_or_default()))
+            })
+            .collect();
+        if let Some(previous) = previous {
+            for old in &previous.credentials.bearer_tokens {
+                let kept =
+                    connection.credentials.bearer_tokens.iter().any(|t| t.sha256.eq_ignore_ascii_case(&old.sha256));
+                if !kept {
+                    self.state.delete(TOKEN_INDEX, &old.sha256.to_ascii_lowercase()).await?;
+                }
+            }
+        }
+        if !entries.is_empty() {
+            self.state.put_many(TOKEN_INDEX, entries).await?;
+        }
         Ok(())
     }
 
-    /// Deletes a connection; returns whether it existed.
+    /// Deletes a connection and its token index entries; returns whether it existed.
     ///
     /// # Errors
     /// When the state store fails.
     pub async fn delete(&self, id: &ConnectionId) -> Result<bool, StoreError> {
+        if let Some(bytes) = self.state.get(NAMESPACE, id.as_str()).await?
+            && let Ok(previous) = decode(&bytes)
+        {
+            for token in &previous.credentials.bearer_tokens {
+                self.state.delete(TOKEN_INDEX, &token.sha256.to_ascii_lowercase()).await?;
+            }
+        }
         let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
         self.cache.lock().insert(id.clone(), (Instant::now(), None));
         Ok(existed)
+    }
+
+    /// The connection and token id a static bearer token's SHA-256 (hex) is indexed under.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn find_token(&self, sha256: &str) -> Result<Option<TokenIndexEntry>, StoreError> {
+        Ok(self.state.get(TOKEN_INDEX, sha256).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Records an OAuth2 access token (by its SHA-256) for `ttl`.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn put_access_token(&self, sha256: &str, grant: &AccessGrant, ttl: Duration) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(grant).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state.put_expiring(ACCESS_TOKENS, sha256, Bytes::from(bytes), ttl).await
+    }
+
+    /// The grant of an OAuth2 access token (by its SHA-256), while it has not expired.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn find_access_token(&self, sha256: &str) -> Result<Option<AccessGrant>, StoreError> {
+        Ok(self.state.get_expiring(ACCESS_TOKENS, sha256).await?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    }
+
+    /// Forgets the cached copy of a connection, so that the next read goes to the state store.
+    pub fn invalidate(&self, id: &ConnectionId) {
+        self.cache.lock().remove(id);
+    }
+
+    /// How long a change made by another process may take to be seen here.
+    pub fn cache_ttl(&self) -> Duration {
+        self.cache_ttl
     }
 }
 
@@ -119,6 +222,36 @@ mod tests {
         assert_eq!(ids, ["entra", "okta"]);
         assert!(store.delete(&okta).await.unwrap());
         assert_eq!(store.get(&okta).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn bearer_tokens_are_indexed_by_hash_and_unindexed_when_removed_or_deleted() {
+        let store = ConnectionStore::new(Arc::new(LocalStore::in_memory().unwrap()), Duration::from_secs(1));
+        let mut okta = connection("okta");
+        let first = crate::credentials::issue_token(None, None);
+        let second = crate::credentials::issue_token(None, None);
+        okta.credentials.bearer_tokens = vec![first.credential.clone(), second.credential.clone()];
+        store.put(&okta).await.unwrap();
+        let hit = store.find_token(&first.credential.sha256).await.unwrap().unwrap();
+        assert_eq!((hit.connection.as_str(), hit.token_id.as_str()), ("okta", first.credential.id.as_str()));
+
+        okta.credentials.bearer_tokens.remove(0);
+        store.put(&okta).await.unwrap();
+        assert_eq!(store.find_token(&first.credential.sha256).await.unwrap(), None);
+        assert!(store.find_token(&second.credential.sha256).await.unwrap().is_some());
+
+        store.delete(&okta.id).await.unwrap();
+        assert_eq!(store.find_token(&second.credential.sha256).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn access_tokens_are_found_until_they_expire() {
+        let store = ConnectionStore::new(Arc::new(LocalStore::in_memory().unwrap()), Duration::from_secs(1));
+        let grant = AccessGrant { connection: "okta".parse().unwrap(), client_id: "client_1".into(), expires_at: 0 };
+        store.put_access_token("abc", &grant, Duration::from_millis(1100)).await.unwrap();
+        assert_eq!(store.find_access_token("abc").await.unwrap(), Some(grant));
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(store.find_access_token("abc").await.unwrap(), None);
     }
 
     #[tokio::test]
