@@ -47,11 +47,14 @@ pub struct AccessGrant {
     pub expires_at: i64,
 }
 
+/// A cached read: when it was made and what it found.
+type CachedConnection = (Instant, Option<Connection>);
+
 /// Reads and writes connections.
 #[derive(Clone)]
 pub struct ConnectionStore {
     state: Arc<dyn StateStore>,
-    cache: Arc<Mutex<HashMap<ConnectionId, (Instant, Option<Connection>)>>>,
+    cache: Arc<Mutex<HashMap<ConnectionId, CachedConnection>>>,
     cache_ttl: Duration,
 }
 

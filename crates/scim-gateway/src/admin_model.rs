@@ -1,0 +1,213 @@
+//! The admin API's request and response bodies, shared by the server routes
+//! and [`crate::admin_client`]. Views never carry a hash or a secret: a
+//! token or client secret appears exactly once, in the answer that issued it.
+
+use connections::{Connection, Policies, RateLimit, RightsMapping, Scope};
+use serde::{Deserialize, Deserializer, Serialize};
+use time::OffsetDateTime;
+
+/// A connection as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionView {
+    pub id: String,
+    pub display_name: String,
+    pub enabled: bool,
+    pub secret_server: String,
+    pub scope: Scope,
+    pub rights: RightsMapping,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    pub policies: Policies,
+    pub from_config: bool,
+    pub credentials: CredentialsView,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// A connection's credentials, by their public ids only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsView {
+    pub bearer_tokens: Vec<TokenView>,
+    pub oauth_clients: Vec<OAuthClientView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_username: Option<String>,
+}
+
+/// A static bearer token, by its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenView {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// An OAuth2 client, by its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OAuthClientView {
+    pub client_id: String,
+    pub token_ttl_seconds: u32,
+}
+
+impl From<&Connection> for ConnectionView {
+    fn from(c: &Connection) -> Self {
+        Self {
+            id: c.id.to_string(),
+            display_name: c.display_name.clone(),
+            enabled: c.enabled,
+            secret_server: c.secret_server.clone(),
+            scope: c.scope.clone(),
+            rights: c.rights.clone(),
+            rate_limit: c.rate_limit,
+            policies: c.policies,
+            from_config: c.from_config,
+            credentials: CredentialsView {
+                bearer_tokens: c
+                    .credentials
+                    .bearer_tokens
+                    .iter()
+                    .map(|t| TokenView {
+                        id: t.id.clone(),
+                        label: t.label.clone(),
+                        created_at: t.created_at,
+                        expires_at: t.expires_at,
+                    })
+                    .collect(),
+                oauth_clients: c
+                    .credentials
+                    .oauth_clients
+                    .iter()
+                    .map(|k| OAuthClientView { client_id: k.client_id.clone(), token_ttl_seconds: k.token_ttl_seconds })
+                    .collect(),
+                basic_username: c.credentials.basic.as_ref().map(|b| b.username.clone()),
+            },
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `POST /admin/v1/connections`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewConnection {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    pub secret_server: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<RightsMapping>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Policies>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Issue a first bearer token with the connection (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_token: Option<bool>,
+}
+
+/// The answer to a create: the connection and, when asked for, its first token (shown once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedConnection {
+    pub connection: ConnectionView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<IssuedTokenView>,
+}
+
+/// `PATCH /admin/v1/connections/{id}`: only the members present change; `"rateLimit": null` removes the limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConnectionPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rights: Option<RightsMapping>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<Option<RateLimit>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policies: Option<Policies>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+}
+
+/// A member that is present (even as `null`) becomes `Some(..)`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `POST /admin/v1/connections/{id}/tokens`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewToken {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The token stops working after this many seconds; absent: it does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// A token just issued: the only time the token itself is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedTokenView {
+    pub id: String,
+    pub token: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// `POST /admin/v1/connections/{id}/oauth-clients`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewOAuthClient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl_seconds: Option<u32>,
+}
+
+/// An OAuth2 client just registered: the only time its secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedOAuthClientView {
+    pub client_id: String,
+    pub client_secret: String,
+    pub token_ttl_seconds: u32,
+    /// Where the client asks for tokens.
+    pub token_endpoint: String,
+}
+
+/// `PUT /admin/v1/connections/{id}/basic`
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BasicCredentialRequest {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BasicCredentialRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicCredentialRequest")
+            .field("username", &self.username)
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}

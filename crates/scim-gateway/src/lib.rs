@@ -1,0 +1,51 @@
+//! The SCIM gateway: the HTTP front-end that SailPoint, Entra ID, Okta and
+//! OneLogin talk to. It is stateless and scales out: it authenticates each
+//! request to a *connection* (static bearer token, OAuth2 client-credentials
+//! token, or HTTP Basic), enforces the connection's scope and rate limit,
+//! answers reads through the adapter's gRPC `Directory`, submits writes as
+//! provisioning jobs on the queue and waits for their results, runs Bulk
+//! requests, serves discovery, and hosts the admin API that manages
+//! connections (with a CLI over it).
+//!
+//! Routes: `/scim/v2/...` (SCIM, credentials required), `/oauth2/token`
+//! (client credentials), `/admin/v1/...` (admin token required), and
+//! `/healthz`, `/readyz`, `/metrics`, which are open by design for probes and
+//! scrapers. Every error, including actix-web's own 404, 405, 413 and 415, is
+//! an RFC 7644 error body served as `application/scim+json`.
+//!
+//! Decisions (see each module for the reasons):
+//! - writes are answered only once the worker applied them (or failed), with
+//!   `504` naming the job after `job_deadline`; `If-Match` travels with the
+//!   job and is checked where the change is applied;
+//! - one circuit breaker per Secret Server instance pauses writes when it
+//!   keeps failing (`503` + `Retry-After` at once), one for the adapter
+//!   pauses reads; both close by themselves after a successful probe;
+//! - rate limits are token buckets per replica ([`rate_limit`]);
+//! - credentials are stored only as hashes, and verified credentials are
+//!   cached in-process for a bounded time, re-checked against the connection
+//!   record on every use ([`connections::verify`]);
+//! - `ScimCall` audit events are published in the background in batches, so
+//!   the hot path never waits on the events stream ([`audit`]).
+
+pub mod admin_client;
+pub mod admin_model;
+pub mod audit;
+pub mod auth;
+pub mod circuit_breaker;
+pub mod cli;
+pub mod directory;
+pub mod errors;
+pub mod jobs;
+pub mod rate_limit;
+pub mod render;
+pub mod request;
+pub mod routes;
+pub mod scope;
+pub mod settings;
+pub mod startup;
+pub mod state;
+
+pub use admin_client::AdminClient;
+pub use cli::{AdminCommand, run};
+pub use settings::{AuditSettings, BreakerSettings, GatewaySettings, Limits};
+pub use startup::{GatewayDeps, RunningGateway, start};

@@ -1,0 +1,391 @@
+//! The admin API under `/admin/v1`: create, list, show, change, disable,
+//! enable and delete connections, and issue or revoke their credentials.
+//! Authenticated with an admin token (see `auth::admin_middleware`); every
+//! change emits an `AdminAction` audit event and clears this replica's
+//! credential cache (other replicas see it within the connection store's
+//! cache TTL). Errors are SCIM error bodies, like the rest of the gateway.
+//!
+//! Changes are read-modify-write on the connection record: two admins
+//! changing the same connection at the same instant may lose one change
+//! (the state store has no compare-and-set); admin changes are rare and
+//! each is audited.
+
+use crate::admin_model::{
+    BasicCredentialRequest, ConnectionPatch, ConnectionView, CreatedConnection, IssuedOAuthClientView, IssuedTokenView,
+    NewConnection, NewOAuthClient, NewToken,
+};
+use crate::auth::AdminActor;
+use crate::errors::{ApiError, ApiResult};
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use connections::{Connection, ConnectionId, Credentials, credentials};
+use scim::ScimType;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use service_error::{ErrorKind, ServiceError};
+use time::OffsetDateTime;
+
+/// Registers the admin routes (inside the `/admin/v1` scope).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/connections").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/connections/{id}")
+                .route(web::get().to(show))
+                .route(web::patch().to(change))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/connections/{id}/tokens").route(web::post().to(issue_token)))
+        .service(web::resource("/connections/{id}/tokens/{token_id}").route(web::delete().to(revoke_token)))
+        .service(web::resource("/connections/{id}/oauth-clients").route(web::post().to(add_oauth_client)))
+        .service(
+            web::resource("/connections/{id}/oauth-clients/{client_id}").route(web::delete().to(remove_oauth_client)),
+        )
+        .service(
+            web::resource("/connections/{id}/basic")
+                .route(web::put().to(set_basic))
+                .route(web::delete().to(remove_basic)),
+        )
+        .service(web::resource("/connections/{id}/disable").route(web::post().to(disable)))
+        .service(web::resource("/connections/{id}/enable").route(web::post().to(enable)));
+}
+
+fn parse_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> ApiResult<T> {
+    crate::request::check_media_type(req)?;
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request(ScimType::InvalidSyntax, format!("unreadable request body: {e}")))
+}
+
+fn parse_id(id: &str) -> ApiResult<ConnectionId> {
+    id.parse().map_err(|e: connections::InvalidConnectionId| ApiError::not_found(e.to_string()))
+}
+
+fn store_error(e: state_store::StoreError) -> ApiError {
+    tracing::error!(error = %e, "connection store failure");
+    ApiError::unavailable("the connection store is unavailable; retry later", 5)
+}
+
+async fn load(state: &AppState, id: &str) -> ApiResult<Connection> {
+    let id = parse_id(id)?;
+    // Admin reads go to the store, never a cached copy that another replica may have changed.
+    state.connections.invalidate(&id);
+    state
+        .connections
+        .get(&id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::not_found(format!("no connection {id}")))
+}
+
+async fn save(
+    state: &AppState,
+    actor: &AdminActor,
+    action: &str,
+    mut c: Connection,
+    detail: String,
+) -> ApiResult<Connection> {
+    c.updated_at = Some(OffsetDateTime::now_utc());
+    state.connections.put(&c).await.map_err(store_error)?;
+    state.verifier.clear_cache();
+    state.audit.admin_action(&actor.0, action, c.id.as_str(), detail);
+    tracing::info!(actor = %actor.0, action, connection = %c.id, "admin change");
+    Ok(c)
+}
+
+fn conflict(detail: impl Into<String>) -> ApiError {
+    ApiError::from(ServiceError::new(ErrorKind::AlreadyExists, detail))
+}
+
+fn view(c: &Connection) -> HttpResponse {
+    HttpResponse::Ok().json(ConnectionView::from(c))
+}
+
+async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let all = state.connections.list().await.map_err(store_error)?;
+    Ok(HttpResponse::Ok().json(all.iter().map(ConnectionView::from).collect::<Vec<_>>()))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewConnection = parse_body(&req, &body)?;
+    let id: ConnectionId = new
+        .id
+        .parse()
+        .map_err(|e: connections::InvalidConnectionId| ApiError::bad_request(ScimType::InvalidValue, e.to_string()))?;
+    if new.secret_server.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            "secretServer names the instance and cannot be empty",
+        ));
+    }
+    if state.connections.get(&id).await.map_err(store_error)?.is_some() {
+        return Err(conflict(format!("connection {id} already exists")));
+    }
+    let issued = new.issue_token.unwrap_or(true).then(|| credentials::issue_token(Some("initial".to_owned()), None));
+    let mut connection = Connection {
+        id: id.clone(),
+        display_name: new.display_name.unwrap_or_default(),
+        enabled: new.enabled.unwrap_or(true),
+        secret_server: new.secret_server.trim().to_owned(),
+        credentials: Credentials::default(),
+        scope: new.scope.unwrap_or_default(),
+        rights: new.rights.unwrap_or_default(),
+        rate_limit: new.rate_limit,
+        policies: new.policies.unwrap_or_default(),
+        from_config: false,
+        created_at: Some(OffsetDateTime::now_utc()),
+        updated_at: None,
+    };
+    if let Some(issued) = &issued {
+        connection.credentials.bearer_tokens.push(issued.credential.clone());
+    }
+    let connection = save(&state, &actor, "create-connection", connection, "created".to_owned()).await?;
+    let token = issued.map(|i| IssuedTokenView {
+        id: i.credential.id.clone(),
+        token: i.token.expose_secret().to_owned(),
+        label: i.credential.label.clone(),
+        expires_at: None,
+    });
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/admin/v1/connections/{id}")))
+        .json(CreatedConnection { connection: ConnectionView::from(&connection), token }))
+}
+
+async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(view(&load(&state, &path).await?))
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let patch: ConnectionPatch = parse_body(&req, &body)?;
+    let mut c = load(&state, &path).await?;
+    let mut changed = Vec::new();
+    if let Some(v) = patch.display_name {
+        c.display_name = v;
+        changed.push("displayName");
+    }
+    if let Some(v) = patch.secret_server {
+        if v.trim().is_empty() {
+            return Err(ApiError::bad_request(ScimType::InvalidValue, "secretServer cannot be empty"));
+        }
+        c.secret_server = v.trim().to_owned();
+        changed.push("secretServer");
+    }
+    if let Some(v) = patch.scope {
+        c.scope = v;
+        changed.push("scope");
+    }
+    if let Some(v) = patch.rights {
+        c.rights = v;
+        changed.push("rights");
+    }
+    if let Some(v) = patch.rate_limit {
+        if let Some(limit) = v
+            && (limit.requests_per_second <= 0.0 || limit.burst == 0)
+        {
+            return Err(ApiError::bad_request(
+                ScimType::InvalidValue,
+                "rateLimit needs requestsPerSecond > 0 and burst > 0",
+            ));
+        }
+        c.rate_limit = v;
+        changed.push("rateLimit");
+    }
+    if let Some(v) = patch.policies {
+        c.policies = v;
+        changed.push("policies");
+    }
+    if let Some(v) = patch.enabled {
+        c.enabled = v;
+        changed.push("enabled");
+    }
+    let c = save(&state, &actor, "update-connection", c, format!("changed: {}", changed.join(", "))).await?;
+    Ok(view(&c))
+}
+
+async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let c = load(&state, &path).await?;
+    if c.from_config {
+        return Err(conflict(format!(
+            "connection {} is defined in the configuration file; remove it there (its credentials may be rotated here)",
+            c.id
+        )));
+    }
+    state.connections.delete(&c.id).await.map_err(store_error)?;
+    state.verifier.clear_cache();
+    state.audit.admin_action(&actor.0, "delete-connection", c.id.as_str(), "deleted".to_owned());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn issue_token(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewToken = parse_body(&req, &body)?;
+    let mut c = load(&state, &path).await?;
+    let expires_at = match new.expires_in_seconds {
+        Some(0) => {
+            return Err(ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds must be greater than 0"));
+        }
+        Some(s) => Some(
+            OffsetDateTime::now_utc()
+                + time::Duration::seconds(
+                    i64::try_from(s)
+                        .map_err(|_| ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds is too large"))?,
+                ),
+        ),
+        None => None,
+    };
+    let issued = credentials::issue_token(new.label, expires_at);
+    c.credentials.bearer_tokens.push(issued.credential.clone());
+    save(&state, &actor, "issue-token", c, format!("token {}", issued.credential.id)).await?;
+    Ok(HttpResponse::Created().json(IssuedTokenView {
+        id: issued.credential.id.clone(),
+        token: issued.token.expose_secret().to_owned(),
+        label: issued.credential.label.clone(),
+        expires_at,
+    }))
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, token_id) = path.into_inner();
+    let mut c = load(&state, &id).await?;
+    let before = c.credentials.bearer_tokens.len();
+    c.credentials.bearer_tokens.retain(|t| t.id != token_id);
+    if c.credentials.bearer_tokens.len() == before {
+        return Err(ApiError::not_found(format!("connection {id} has no token {token_id}")));
+    }
+    save(&state, &actor, "revoke-token", c, format!("token {token_id}")).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn add_oauth_client(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewOAuthClient = parse_body(&req, &body)?;
+    let mut c = load(&state, &path).await?;
+    let ttl = match new.token_ttl_seconds {
+        Some(0) => return Err(ApiError::bad_request(ScimType::InvalidValue, "tokenTtlSeconds must be greater than 0")),
+        Some(s) => s,
+        None => u32::try_from(state.settings.oauth_token_ttl.as_secs()).unwrap_or(3600).max(1),
+    };
+    let issued = tokio::task::spawn_blocking(move || credentials::issue_oauth_client(ttl))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not register an OAuth2 client");
+            ApiError::internal()
+        })?;
+    c.credentials.oauth_clients.push(issued.client.clone());
+    save(&state, &actor, "add-oauth-client", c, format!("client {}", issued.client.client_id)).await?;
+    let base = match &state.settings.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => {
+            let info = req.connection_info();
+            format!("{}://{}", info.scheme(), info.host())
+        }
+    };
+    Ok(HttpResponse::Created().json(IssuedOAuthClientView {
+        client_id: issued.client.client_id.clone(),
+        client_secret: issued.client_secret.expose_secret().to_owned(),
+        token_ttl_seconds: ttl,
+        token_endpoint: format!("{base}/oauth2/token"),
+    }))
+}
+
+async fn remove_oauth_client(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, client_id) = path.into_inner();
+    let mut c = load(&state, &id).await?;
+    let before = c.credentials.oauth_clients.len();
+    c.credentials.oauth_clients.retain(|k| k.client_id != client_id);
+    if c.credentials.oauth_clients.len() == before {
+        return Err(ApiError::not_found(format!("connection {id} has no OAuth client {client_id}")));
+    }
+    save(&state, &actor, "remove-oauth-client", c, format!("client {client_id}")).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn set_basic(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let request: BasicCredentialRequest = parse_body(&req, &body)?;
+    let username = request.username.trim().to_owned();
+    if username.is_empty() || username.contains(':') {
+        return Err(ApiError::bad_request(ScimType::InvalidValue, "username must be non-empty and contain no ':'"));
+    }
+    if request.password.chars().count() < 12 {
+        return Err(ApiError::bad_request(ScimType::InvalidValue, "password must be at least 12 characters"));
+    }
+    let mut c = load(&state, &path).await?;
+    let others = state.connections.list().await.map_err(store_error)?;
+    if others.iter().any(|o| o.id != c.id && o.credentials.basic.as_ref().is_some_and(|b| b.username == username)) {
+        return Err(conflict(format!("another connection already uses the Basic username {username:?}")));
+    }
+    let password = SecretString::from(request.password);
+    let name = username.clone();
+    let basic = tokio::task::spawn_blocking(move || credentials::basic_credential(&name, &password))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not hash a Basic password");
+            ApiError::internal()
+        })?;
+    c.credentials.basic = Some(basic);
+    let c = save(&state, &actor, "set-basic", c, format!("username {username}")).await?;
+    Ok(view(&c))
+}
+
+async fn remove_basic(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let mut c = load(&state, &path).await?;
+    if c.credentials.basic.take().is_none() {
+        return Err(ApiError::not_found(format!("connection {} has no Basic credential", c.id)));
+    }
+    save(&state, &actor, "remove-basic", c, String::new()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn disable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let mut c = load(&state, &path).await?;
+    c.enabled = false;
+    Ok(view(&save(&state, &actor, "disable-connection", c, String::new()).await?))
+}
+
+async fn enable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let mut c = load(&state, &path).await?;
+    c.enabled = true;
+    Ok(view(&save(&state, &actor, "enable-connection", c, String::new()).await?))
+}

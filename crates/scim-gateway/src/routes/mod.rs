@@ -1,0 +1,50 @@
+//! The HTTP routes, one module per concern, and the function that mounts the
+//! SCIM ones under `/scim/v2`.
+
+pub mod admin;
+pub mod bulk;
+pub mod discovery;
+pub mod me;
+pub mod oauth;
+pub mod resources;
+pub mod search;
+
+use crate::errors::ApiError;
+use actix_web::web;
+
+/// The SCIM routes (inside the `/scim/v2` scope). Fixed paths come first:
+/// actix picks the first pattern that matches, so `/Schemas/{id}` is never
+/// taken for `/{resource}/{id}`.
+pub fn scim(cfg: &mut web::ServiceConfig, bulk_payload_limit: usize) {
+    cfg.service(web::resource("/ServiceProviderConfig").route(web::get().to(discovery::spc)))
+        .service(web::resource("/Schemas").route(web::get().to(discovery::schemas)))
+        .service(web::resource("/Schemas/{id}").route(web::get().to(discovery::schema)))
+        .service(web::resource("/ResourceTypes").route(web::get().to(discovery::resource_types)))
+        .service(web::resource("/ResourceTypes/{id}").route(web::get().to(discovery::resource_type)))
+        .service(web::resource(["/Me", "/Me/{tail:.*}"]).to(me::me))
+        .service(web::resource("/.search").route(web::post().to(search::root)))
+        .service(
+            web::resource("/Bulk")
+                .app_data(web::PayloadConfig::new(bulk_payload_limit))
+                .route(web::post().to(bulk::bulk)),
+        )
+        .service(web::resource("/{resource}/.search").route(web::post().to(search::typed)))
+        .service(
+            web::resource("/{resource}").route(web::get().to(resources::list)).route(web::post().to(resources::post)),
+        )
+        .service(
+            web::resource("/{resource}/{id}")
+                .route(web::get().to(resources::get))
+                .route(web::put().to(resources::put))
+                .route(web::patch().to(resources::patch))
+                .route(web::delete().to(resources::delete)),
+        );
+}
+
+/// Any path no route matches.
+///
+/// # Errors
+/// Always `404`, as a SCIM error body.
+pub async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(ApiError::not_found(format!("no such endpoint: {}", req.path())))
+}

@@ -1,0 +1,111 @@
+//! `POST /oauth2/token`: the OAuth2 client-credentials grant (RFC 6749 §4.4).
+//!
+//! The client authenticates with `client_id`/`client_secret` in the
+//! form-encoded body or with HTTP Basic (RFC 6749 §2.3.1), and receives a
+//! short-lived bearer token (`scimo_…`) stored hashed with its TTL in the
+//! state store, so that every gateway replica accepts it. Errors are RFC 6749
+//! §5.2 bodies (`invalid_request`, `invalid_client`, `unsupported_grant_type`),
+//! never SCIM errors.
+
+use crate::state::AppState;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use bytes::Bytes;
+use connections::VerifyError;
+use secrecy::ExposeSecret;
+use serde_json::json;
+
+fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    if basic && status == StatusCode::UNAUTHORIZED {
+        res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"scim-oauth\""));
+    }
+    res.json(json!({"error": error, "error_description": description}))
+}
+
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    // RFC 6749 §2.3.1: the client id and secret are form-urlencoded inside Basic.
+    let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// `POST /oauth2/token`
+pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> HttpResponse {
+    let essence = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if essence != "application/x-www-form-urlencoded" {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "send the token request as application/x-www-form-urlencoded",
+            false,
+        );
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    match field("grant_type").as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only the client_credentials grant is supported",
+                false,
+            );
+        }
+        None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "grant_type is required", false),
+    }
+    let from_basic = basic_credentials(&req);
+    let basic = from_basic.is_some();
+    let (client_id, secret) = match (from_basic, field("client_id"), field("client_secret")) {
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        (Some(_), _, _) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send the client credentials either with Basic or in the body, not both",
+                false,
+            );
+        }
+        _ => {
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required", basic);
+        }
+    };
+    let (connection, client) = match state.verifier.verify_client(&client_id, &secret).await {
+        Ok(found) => found,
+        Err(VerifyError::Store(e)) => {
+            tracing::error!(error = %e, "token request failed: state store unavailable");
+            return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry later", false);
+        }
+        Err(e) => {
+            tracing::info!(reason = %e, "refused OAuth2 client credentials");
+            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed", basic);
+        }
+    };
+    match state.verifier.issue_access_token(&connection, &client).await {
+        Ok((token, ttl)) => HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(json!({"access_token": token.expose_secret(), "token_type": "Bearer", "expires_in": ttl})),
+        Err(e) => {
+            tracing::error!(error = %e, "could not store an access token");
+            oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry later", false)
+        }
+    }
+}

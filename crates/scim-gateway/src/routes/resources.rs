@@ -1,0 +1,316 @@
+//! `/{ResourceType}` and `/{ResourceType}/{id}`: get, list, create, replace,
+//! patch and delete, for the six resource types as each connection's scope
+//! allows.
+//!
+//! Reads go to the adapter over gRPC. Writes are checked against the scope,
+//! validated with the `scim` crate (create: schema, types, required,
+//! readOnly ignored; PATCH: the PatchOp syntax; replace: the body's shape,
+//! since immutability needs the current state, which the worker checks), and
+//! submitted as jobs. The operations here are also what each Bulk operation
+//! runs.
+
+use crate::auth::{Caller, RequestId};
+use crate::errors::{ApiError, ApiResult};
+use crate::jobs::{Operation, Write, Written};
+use crate::render;
+use crate::request;
+use crate::scope::{self, Action};
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use bytes::Bytes;
+use scim::{ResourceKind, ScimType};
+use serde_json::Value;
+
+/// The resource type an endpoint segment names; unknown segments are `404`.
+///
+/// # Errors
+/// `404` for a segment that is not a resource endpoint.
+pub fn kind_of(segment: &str) -> Result<ResourceKind, ApiError> {
+    ResourceKind::from_endpoint(segment).ok_or_else(|| ApiError::not_found(format!("no such endpoint: /{segment}")))
+}
+
+/// What a write needs besides its body.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub request_id: String,
+    pub if_match: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl WriteContext {
+    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId) -> Self {
+        Self {
+            request_id: request_id.0.clone(),
+            if_match: request::if_match(req),
+            idempotency_key: request::idempotency_key(req, caller.connection.id.as_str()),
+        }
+    }
+}
+
+/// `GET /{type}/{id}`
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    scope::require(&caller.connection, kind, Action::Read)?;
+    let projection = request::projection_from_query(req.query_string())?;
+    let resource = state.directory.get(caller.connection.id.as_str(), kind, &id, &projection).await?;
+    if let Some(list) = request::if_none_match(&req)
+        && request::etag_matches(&list, &resource.version)
+    {
+        return Ok(render::not_modified(&resource));
+    }
+    Ok(render::resource(StatusCode::OK, &request::base_url(&req, &state.settings), &resource))
+}
+
+/// `GET /{type}`
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let kind = kind_of(&path)?;
+    scope::require(&caller.connection, kind, Action::Read)?;
+    let params = request::list_params_from_query(req.query_string(), &state.settings.limits)?;
+    super::search::run(&state, &caller, &req, vec![kind], params).await
+}
+
+/// `POST /{type}`
+pub async fn post(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<String>,
+    request_id: RequestId,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let kind = kind_of(&path)?;
+    let object = request::json_object(&req, &body)?;
+    let ctx = WriteContext::from_request(&req, &caller, &request_id);
+    let written = create(&state, &caller, kind, Value::Object(object), ctx).await?;
+    respond(&state, &req, StatusCode::CREATED, written)
+}
+
+/// `PUT /{type}/{id}`
+pub async fn put(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    request_id: RequestId,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    let object = request::json_object(&req, &body)?;
+    let ctx = WriteContext::from_request(&req, &caller, &request_id);
+    let written = replace(&state, &caller, kind, &id, Value::Object(object), ctx).await?;
+    respond(&state, &req, StatusCode::OK, written)
+}
+
+/// `PATCH /{type}/{id}`
+pub async fn patch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    request_id: RequestId,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    let object = request::json_object(&req, &body)?;
+    let ctx = WriteContext::from_request(&req, &caller, &request_id);
+    let written = modify(&state, &caller, kind, &id, Value::Object(object), ctx).await?;
+    respond(&state, &req, StatusCode::OK, written)
+}
+
+/// `DELETE /{type}/{id}`
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    request_id: RequestId,
+) -> ApiResult<HttpResponse> {
+    let (segment, id) = path.into_inner();
+    let kind = kind_of(&segment)?;
+    let ctx = WriteContext::from_request(&req, &caller, &request_id);
+    remove(&state, &caller, kind, &id, ctx).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Written) -> ApiResult<HttpResponse> {
+    match written {
+        Written::Resource { resource, .. } => {
+            let base = request::base_url(req, &state.settings);
+            let projection = request::projection_from_query(req.query_string())?;
+            if projection.attributes.is_empty() && projection.excluded_attributes.is_empty() {
+                return Ok(render::resource(status, &base, &resource));
+            }
+            // RFC 7644 §3.9: attributes / excludedAttributes apply to the answer of a write too.
+            let parsed =
+                scim::projection::Projection::from_lists(&projection.attributes, &projection.excluded_attributes)?;
+            let doc: Value = serde_json::from_slice(&resource.json).unwrap_or(Value::Null);
+            let projected = parsed.apply(&state.schemas, resource.kind, &doc);
+            let resource = crate::directory::Resource { json: Bytes::from(projected.to_string()), ..resource };
+            Ok(render::resource(status, &base, &resource))
+        }
+        Written::Deleted => Ok(HttpResponse::NoContent().finish()),
+    }
+}
+
+/// Creates a resource: scope, validation, job.
+///
+/// # Errors
+/// `403`/`404` from the scope, `400` from validation, the job's own error.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    body: Value,
+    ctx: WriteContext,
+) -> ApiResult<Written> {
+    scope::require(&caller.connection, kind, Action::Create)?;
+    let doc = scim::validate_create(&state.schemas, kind, &body)?;
+    let unique_name = unique_name(kind, &doc);
+    submit(state, caller, kind, Operation::Create, String::new(), unique_name, Bytes::from(doc.to_string()), ctx).await
+}
+
+/// Replaces a resource (`PUT`).
+///
+/// # Errors
+/// As [`create`]; immutability is checked by the worker against the current state.
+pub async fn replace(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    ctx: WriteContext,
+) -> ApiResult<Written> {
+    scope::require(&caller.connection, kind, Action::Update)?;
+    if let Some(sent) = body.get("id").and_then(Value::as_str)
+        && sent != id
+    {
+        return Err(ApiError::bad_request(
+            ScimType::Mutability,
+            format!("the body's id {sent:?} is not the id in the URL ({id:?}); id is readOnly"),
+        ));
+    }
+    if let Some(schemas) = body.get("schemas")
+        && !schemas.is_array()
+    {
+        return Err(ApiError::bad_request(ScimType::InvalidSyntax, "'schemas' must be an array of schema URNs"));
+    }
+    submit(state, caller, kind, Operation::Replace, id.to_owned(), None, Bytes::from(body.to_string()), ctx).await
+}
+
+/// Applies a PATCH.
+///
+/// # Errors
+/// `400` for a body that is not a valid PatchOp, else as [`create`].
+pub async fn modify(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    body: Value,
+    ctx: WriteContext,
+) -> ApiResult<Written> {
+    scope::require(&caller.connection, kind, Action::Update)?;
+    scim::PatchRequest::parse(&body)?;
+    submit(state, caller, kind, Operation::Patch, id.to_owned(), None, Bytes::from(body.to_string()), ctx).await
+}
+
+/// Deletes a resource.
+///
+/// # Errors
+/// As [`create`].
+pub async fn remove(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    id: &str,
+    ctx: WriteContext,
+) -> ApiResult<Written> {
+    scope::require(&caller.connection, kind, Action::Delete)?;
+    submit(state, caller, kind, Operation::Delete, id.to_owned(), None, Bytes::new(), ctx).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit(
+    state: &AppState,
+    caller: &Caller,
+    kind: ResourceKind,
+    operation: Operation,
+    resource_id: String,
+    unique_name: Option<String>,
+    payload: Bytes,
+    ctx: WriteContext,
+) -> ApiResult<Written> {
+    let instance = caller.connection.secret_server.clone();
+    let breaker = state.instance_breaker(&instance);
+    let write = Write {
+        connection: caller.connection.id.to_string(),
+        instance,
+        kind,
+        operation,
+        resource_id,
+        unique_name,
+        payload,
+        if_match: ctx.if_match,
+        request_id: ctx.request_id,
+        idempotency_key: ctx.idempotency_key,
+    };
+    Ok(state.jobs.run(write, &breaker).await?)
+}
+
+/// The name that makes two creates the same object, for the create's ordering key.
+pub fn unique_name(kind: ResourceKind, doc: &Value) -> Option<String> {
+    let text = |path: &[&str]| -> Option<String> {
+        let mut v = doc;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_str().map(str::to_owned)
+    };
+    let principal = || {
+        text(&["user", "value"])
+            .map(|u| format!("user:{u}"))
+            .or_else(|| text(&["group", "value"]).map(|g| format!("group:{g}")))
+    };
+    match kind {
+        ResourceKind::User => text(&["userName"]),
+        ResourceKind::Group => text(&["displayName"]),
+        ResourceKind::Container => {
+            Some(format!("{}/{}", text(&["parent", "value"]).unwrap_or_default(), text(&["name"])?))
+        }
+        ResourceKind::PrivilegedData => text(&["name"]),
+        ResourceKind::ContainerPermission => Some(format!("{}/{}", text(&["container", "value"])?, principal()?)),
+        ResourceKind::PrivilegedDataPermission => {
+            Some(format!("{}/{}", text(&["privilegedData", "value"])?, principal()?))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unique_names_identify_what_a_create_would_make() {
+        assert_eq!(unique_name(ResourceKind::User, &json!({"userName": "BJensen"})).as_deref(), Some("BJensen"));
+        assert_eq!(unique_name(ResourceKind::Group, &json!({"displayName": "Admins"})).as_deref(), Some("Admins"));
+        let grant = json!({"container": {"value": "12"}, "group": {"value": "7"}, "rights": ["View"]});
+        assert_eq!(unique_name(ResourceKind::ContainerPermission, &grant).as_deref(), Some("12/group:7"));
+        assert_eq!(unique_name(ResourceKind::User, &json!({})), None);
+    }
+}

@@ -1,0 +1,168 @@
+//! The gateway's settings: where it listens, where the adapter is, its admin
+//! credentials, and every limit, deadline and threshold, each with a default.
+
+use connections::{RateLimit, VerifierSettings};
+use scim::FilterLimits;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything the gateway needs to start; [`Default`] gives a working local setup.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Where the HTTP server listens (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The adapter's gRPC `Directory` endpoint.
+    pub adapter_url: String,
+    /// The public base URL (`https://scim.example.com`) used in `Location` and
+    /// `meta.location`; without it, the request's scheme and `Host` are used.
+    pub public_url: Option<url::Url>,
+    /// Lower-case hex SHA-256 of each admin token accepted by `/admin/v1`.
+    pub admin_token_sha256: Vec<String>,
+    /// Request and response limits.
+    pub limits: Limits,
+    /// How long a write waits for its job's result before answering `504`.
+    pub job_deadline: Duration,
+    /// Timeout of one gRPC call to the adapter.
+    pub grpc_timeout: Duration,
+    /// Timeout of establishing the gRPC connection.
+    pub grpc_connect_timeout: Duration,
+    pub breaker: BreakerSettings,
+    /// The rate limit of connections that do not set their own; `None`: unlimited.
+    pub default_rate_limit: Option<RateLimit>,
+    /// Lifetime of the OAuth2 access tokens of clients registered through the admin API.
+    pub oauth_token_ttl: Duration,
+    /// Whether HTTP Basic is accepted (and advertised) for connections that have a Basic credential.
+    pub allow_basic: bool,
+    /// The in-process cache of verified credentials.
+    pub credential_cache: VerifierSettings,
+    pub audit: AuditSettings,
+    /// HTTP worker threads; 0: one per CPU.
+    pub http_workers: usize,
+    /// How long the adapter's list cursors stay valid (advertised as RFC 9865 `cursorTimeout`;
+    /// keep it equal to the adapter's `cursor_timeout`).
+    pub cursor_timeout: Duration,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            adapter_url: "http://127.0.0.1:50051".to_owned(),
+            public_url: None,
+            admin_token_sha256: Vec::new(),
+            limits: Limits::default(),
+            job_deadline: Duration::from_secs(30),
+            grpc_timeout: Duration::from_secs(10),
+            grpc_connect_timeout: Duration::from_secs(3),
+            breaker: BreakerSettings::default(),
+            default_rate_limit: None,
+            oauth_token_ttl: Duration::from_secs(3600),
+            allow_basic: true,
+            credential_cache: VerifierSettings::default(),
+            audit: AuditSettings::default(),
+            http_workers: 0,
+            cursor_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl GatewaySettings {
+    /// Checks the settings once, at startup.
+    ///
+    /// # Errors
+    /// One line naming the first invalid setting.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.adapter_url.starts_with("http://") || self.adapter_url.starts_with("https://")) {
+            return Err(format!("adapter_url must be an http:// or https:// URL, got {:?}", self.adapter_url));
+        }
+        for (i, hash) in self.admin_token_sha256.iter().enumerate() {
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(format!("admin_token_sha256[{i}] must be 64 hex digits (a SHA-256)"));
+            }
+        }
+        let l = &self.limits;
+        if l.max_body_bytes == 0 || l.bulk_max_payload_bytes == 0 || l.bulk_max_operations == 0 {
+            return Err("limits: body sizes and bulk_max_operations must be greater than 0".to_owned());
+        }
+        if l.max_results == 0 || l.default_count == 0 || l.default_count > l.max_results {
+            return Err(format!(
+                "limits: need 0 < default_count ({}) <= max_results ({})",
+                l.default_count, l.max_results
+            ));
+        }
+        if self.job_deadline.is_zero() {
+            return Err("job_deadline must be greater than 0".to_owned());
+        }
+        if self.breaker.failure_threshold == 0 {
+            return Err("breaker.failure_threshold must be at least 1".to_owned());
+        }
+        if let Some(rate) = self.default_rate_limit
+            && (rate.requests_per_second <= 0.0 || rate.burst == 0)
+        {
+            return Err("default_rate_limit needs requests_per_second > 0 and burst > 0".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Limits on what one request may ask; each is advertised where SCIM has a place for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The largest request body outside Bulk (default 1 MiB).
+    pub max_body_bytes: usize,
+    /// The largest Bulk request body (`bulk.maxPayloadSize`, default 1 MiB).
+    pub bulk_max_payload_bytes: usize,
+    /// The most operations in one Bulk request (`bulk.maxOperations`, default 1,000).
+    pub bulk_max_operations: usize,
+    /// The largest page (`filter.maxResults`, default 1,000): a larger `count` is lowered to it.
+    pub max_results: u32,
+    /// The page size when the client sends no `count` (default 100).
+    pub default_count: u32,
+    /// Filter length and nesting depth.
+    pub filter: FilterLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 1024 * 1024,
+            bulk_max_payload_bytes: 1024 * 1024,
+            bulk_max_operations: 1000,
+            max_results: 1000,
+            default_count: 100,
+            filter: FilterLimits::default(),
+        }
+    }
+}
+
+/// When the circuit breaker opens and how it closes again.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerSettings {
+    /// Consecutive `Unavailable` outcomes (from jobs or gRPC) that open the breaker.
+    pub failure_threshold: u32,
+    /// How long the breaker stays open before it lets one probe through.
+    pub cool_down: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> Self {
+        Self { failure_threshold: 5, cool_down: Duration::from_secs(15) }
+    }
+}
+
+/// How `ScimCall` audit events leave the hot path.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditSettings {
+    /// Events waiting to be published; beyond it new events are dropped (and counted), never waited for.
+    pub buffer: usize,
+    /// Events published together.
+    pub batch_size: usize,
+    /// The longest an event waits for its batch to fill.
+    pub flush_interval: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { buffer: 10_000, batch_size: 256, flush_interval: Duration::from_millis(200) }
+    }
+}

@@ -1,0 +1,147 @@
+//! Building and running the gateway: the shared state, the actix-web app
+//! (routes, middlewares, error bodies, health endpoints) on any address
+//! (port 0 in tests), and an orderly shutdown that drains requests and
+//! publishes the last audit events.
+
+use crate::audit::{self, AuditTask};
+use crate::auth;
+use crate::circuit_breaker::Breakers;
+use crate::directory::Directory;
+use crate::errors::scim_error_bodies;
+use crate::jobs::Jobs;
+use crate::rate_limit::RateLimiter;
+use crate::routes;
+use crate::settings::GatewaySettings;
+use crate::state::{ADAPTER_BREAKER, AppState};
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use connections::{ConnectionStore, CredentialVerifier};
+use job_queue::{EventBus, JobQueue};
+use state_store::StateStore;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+use telemetry::actix::Readiness;
+
+/// What the gateway runs on, built by the caller (the connector or a test).
+#[derive(Debug, Clone)]
+pub struct GatewayDeps {
+    pub queue: Arc<dyn JobQueue>,
+    pub events: Arc<dyn EventBus>,
+    pub state: Arc<dyn StateStore>,
+    pub connections: ConnectionStore,
+}
+
+/// A running gateway.
+#[derive(Debug)]
+pub struct RunningGateway {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    state: web::Data<AppState>,
+    audit: AuditTask,
+}
+
+/// Starts the gateway on `settings.listen` (port 0: any free port).
+///
+/// # Errors
+/// Invalid settings (one line naming the setting), or an address that cannot be bound.
+pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Result<RunningGateway> {
+    settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway settings: {e}"))?;
+    let breakers = Breakers::new(settings.breaker);
+    let directory = Directory::new(
+        &settings.adapter_url,
+        settings.grpc_connect_timeout,
+        settings.grpc_timeout,
+        breakers.get(ADAPTER_BREAKER),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    let (audit_sink, audit_task) = audit::start(deps.events.clone(), settings.audit);
+    let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let workers = match settings.http_workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let state = web::Data::new(AppState {
+        jobs: Jobs::new(deps.queue.clone(), settings.job_deadline),
+        verifier: CredentialVerifier::new(deps.connections.clone(), settings.credential_cache),
+        schemas: scim::Schemas::standard(),
+        directory,
+        breakers,
+        connections: deps.connections,
+        state: deps.state,
+        rate_limiter: RateLimiter::new(),
+        audit: audit_sink,
+        settings,
+    });
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let state = app_state.clone();
+        let limits = state.settings.limits;
+        let readiness_state = state.clone();
+        App::new()
+            .app_data(state)
+            .app_data(web::PayloadConfig::new(limits.max_body_bytes))
+            .wrap(ErrorHandlers::new().default_handler(scim_error_bodies))
+            .wrap(from_fn(telemetry::actix::trace_requests))
+            .configure(telemetry::actix::health_endpoints(move || readiness(readiness_state.clone())))
+            .service(web::resource("/oauth2/token").route(web::post().to(routes::oauth::token)))
+            .service(
+                web::scope("/admin/v1")
+                    .wrap(from_fn(auth::admin_middleware))
+                    .configure(routes::admin::configure)
+                    .default_service(web::to(routes::not_found)),
+            )
+            .service(
+                web::scope("/scim/v2")
+                    .wrap(from_fn(auth::scim_middleware))
+                    // Twice the Bulk limit, so that a body just over it gets the Bulk parser's precise 413.
+                    .configure(|cfg| routes::scim(cfg, limits.bulk_max_payload_bytes.saturating_mul(2)))
+                    .default_service(web::to(routes::not_found)),
+            )
+            .default_service(web::to(routes::not_found))
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    tracing::info!(%addr, workers, "scim gateway listening");
+    Ok(RunningGateway { addr, handle, server, state, audit: audit_task })
+}
+
+async fn readiness(state: web::Data<AppState>) -> Readiness {
+    let adapter = match state.directory.health().await {
+        Ok(h) if h.ready => Ok(()),
+        Ok(h) => Err(if h.detail.is_empty() { "the adapter is not ready".to_owned() } else { h.detail }),
+        Err(e) => Err(format!("the adapter cannot be reached: {}", e.detail)),
+    };
+    let queue = state.jobs.queue().ping().await.map_err(|e| e.to_string());
+    let store = state.state.ping().await.map_err(|e| e.to_string());
+    Readiness::new().check("adapter", adapter).check("queue", queue).check("state_store", store)
+}
+
+impl RunningGateway {
+    /// The address the gateway listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting requests, finishes those in flight, and publishes the remaining audit events.
+    pub async fn shutdown(self) {
+        self.handle.stop(true).await;
+        if let Err(e) = self.server.await {
+            tracing::warn!(error = %e, "the gateway's server task ended abnormally");
+        }
+        // The last handle on the shared state holds the audit sink; dropping it lets the publisher finish.
+        drop(self.state);
+        if tokio::time::timeout(Duration::from_secs(5), self.audit.finish()).await.is_err() {
+            tracing::warn!("audit events still unpublished at shutdown");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! What every handler shares: settings, the schema registry, the adapter
+//! client, the job submitter, the breakers, the credential verifier, the rate
+//! limiter and the audit sink. Built once in `startup` and handed to each
+//! worker as `web::Data<AppState>`.
+
+use crate::audit::AuditSink;
+use crate::circuit_breaker::{Breakers, CircuitBreaker};
+use crate::directory::Directory;
+use crate::jobs::Jobs;
+use crate::rate_limit::RateLimiter;
+use crate::settings::GatewaySettings;
+use connections::{ConnectionStore, CredentialVerifier};
+use state_store::StateStore;
+use std::sync::Arc;
+
+/// The name of the breaker that guards gRPC reads.
+pub const ADAPTER_BREAKER: &str = "adapter";
+
+/// Shared state of the gateway.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: GatewaySettings,
+    pub schemas: scim::Schemas,
+    pub directory: Directory,
+    pub jobs: Jobs,
+    pub breakers: Breakers,
+    pub verifier: CredentialVerifier,
+    pub connections: ConnectionStore,
+    pub state: Arc<dyn StateStore>,
+    pub rate_limiter: RateLimiter,
+    pub audit: AuditSink,
+}
+
+impl AppState {
+    /// The breaker guarding writes to a Secret Server instance.
+    pub fn instance_breaker(&self, instance: &str) -> Arc<CircuitBreaker> {
+        self.breakers.get(&format!("instance:{instance}"))
+    }
+}

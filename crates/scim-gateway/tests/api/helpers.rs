@@ -1,0 +1,223 @@
+//! `spawn_app()`: the whole stack on port 0, and request helpers.
+
+use connections::{Connection, ConnectionStore, credentials};
+use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
+use reqwest::{Method, RequestBuilder, Response};
+use scim_gateway::{GatewayDeps, GatewaySettings, RunningGateway};
+use secrecy::ExposeSecret;
+use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
+use secret_server_sim::{RunningSim, SimConfig};
+use serde_json::Value;
+use state_store::{LocalStore, StateStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
+pub const SCIM: &str = "application/scim+json";
+
+/// The running stack.
+pub struct TestApp {
+    /// `http://127.0.0.1:port`
+    pub base: String,
+    /// The dev connection's bearer token.
+    pub token: String,
+    pub http: reqwest::Client,
+    pub sim: RunningSim,
+    pub adapter: Option<RunningAdapter>,
+    pub gateway: Option<RunningGateway>,
+    pub connections: ConnectionStore,
+    pub events: Arc<dyn EventBus>,
+}
+
+/// What a test may change about the stack.
+pub struct Options {
+    pub settings: GatewaySettings,
+    pub queue: QueueConfig,
+    pub connection: Value,
+    pub seed: secret_server_sim::Seed,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        let mut settings = GatewaySettings::default();
+        settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        settings.admin_token_sha256 = vec![credentials::sha256_hex(ADMIN_TOKEN)];
+        settings.http_workers = 2;
+        settings.job_deadline = Duration::from_secs(20);
+        settings.audit.flush_interval = Duration::from_millis(20);
+        let queue = QueueConfig {
+            max_attempts: 3,
+            backoff_base: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(200),
+            ..QueueConfig::default()
+        };
+        Self {
+            settings,
+            queue,
+            connection: serde_json::json!({"id": "test", "displayName": "Tests", "secretServer": "primary"}),
+            seed: secret_server_sim::Seed::Demo,
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let mut sim_config = SimConfig::for_tests();
+    sim_config.seed = options.seed;
+    let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
+    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory().unwrap());
+    let connections = ConnectionStore::new(state.clone(), Duration::from_millis(200));
+    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&options.queue).unwrap());
+    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&options.queue).unwrap());
+
+    let issued = credentials::issue_token(Some("tests".into()), None);
+    let mut connection: Connection = serde_json::from_value(options.connection).unwrap();
+    connection.credentials.bearer_tokens.push(issued.credential.clone());
+    connections.put(&connection).await.unwrap();
+
+    let base_url = url::Url::parse(&sim.base_url()).unwrap();
+    let mut client = secret_server_client::ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone());
+    client.retry = secret_server_client::RetryPolicy::none();
+    let adapter_settings = AdapterSettings {
+        grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        http_listen: None,
+        instances: vec![InstanceSettings { name: "primary".into(), client }],
+        workers: 4,
+        progress_bars: false,
+        ..AdapterSettings::default()
+    };
+    let adapter = secret_server_adapter::start(
+        adapter_settings,
+        AdapterDeps {
+            queue: queue.clone(),
+            events: events.clone(),
+            state: state.clone(),
+            connections: connections.clone(),
+        },
+    )
+    .await
+    .expect("the adapter starts");
+    adapter.wait_ready(Duration::from_secs(30)).await.expect("the adapter loads the emulator");
+
+    let mut settings = options.settings;
+    settings.adapter_url = format!("http://{}", adapter.grpc_addr());
+    let gateway = scim_gateway::start(
+        settings,
+        GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() },
+    )
+    .await
+    .expect("the gateway starts");
+    TestApp {
+        base: format!("http://{}", gateway.addr()),
+        token: issued.token.expose_secret().to_owned(),
+        http: reqwest::Client::new(),
+        sim,
+        adapter: Some(adapter),
+        gateway: Some(gateway),
+        connections,
+        events,
+    }
+}
+
+impl TestApp {
+    /// A request to a SCIM path (`/Users`) with the dev token.
+    pub fn scim(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}/scim/v2{path}", self.base)).bearer_auth(&self.token)
+    }
+
+    /// A request to a SCIM path without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}/scim/v2{path}", self.base))
+    }
+
+    /// A request to an admin path (`/connections`) with the admin token.
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}/admin/v1{path}", self.base)).bearer_auth(ADMIN_TOKEN)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.scim(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+        self.scim(method, path).header("content-type", SCIM).body(body.to_string()).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::PATCH, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.send_json(Method::PUT, path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.scim(Method::DELETE, path).send().await.unwrap()
+    }
+
+    /// Creates a user and returns its JSON.
+    pub async fn create_user(&self, user_name: &str) -> Value {
+        let res = self.post("/Users", &user_body(user_name)).await;
+        assert_eq!(res.status(), 201, "creating {user_name}: {}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    /// Creates a group and returns its JSON.
+    pub async fn create_group(&self, name: &str) -> Value {
+        let body = serde_json::json!({"schemas": [scim::urn::GROUP], "displayName": name, "members": []});
+        let res = self.post("/Groups", &body).await;
+        assert_eq!(res.status(), 201, "creating group {name}: {}", res.text().await.unwrap());
+        res.json().await.unwrap()
+    }
+
+    /// The id of the only resource a filter finds.
+    pub async fn find_one(&self, endpoint: &str, filter: &str) -> Value {
+        let res = self.scim(Method::GET, endpoint).query(&[("filter", filter)]).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["totalResults"], 1, "{filter}: {body}");
+        body["Resources"][0].clone()
+    }
+
+    pub async fn shutdown(mut self) {
+        if let Some(g) = self.gateway.take() {
+            g.shutdown().await;
+        }
+        if let Some(a) = self.adapter.take() {
+            a.shutdown().await;
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+/// A valid new user (the emulator's password policy wants a strong password).
+pub fn user_body(user_name: &str) -> Value {
+    serde_json::json!({
+        "schemas": [scim::urn::USER],
+        "userName": user_name,
+        "name": {"givenName": "Test", "familyName": "User"},
+        "displayName": format!("Test {user_name}"),
+        "emails": [{"value": format!("{user_name}@example.com"), "type": "work", "primary": true}],
+        "password": "Str0ng!Passw0rd-for-tests",
+        "active": true
+    })
+}
+
+/// The body of an error response, checked to be a SCIM error with `status`.
+pub async fn scim_error(res: Response, status: u16) -> Value {
+    assert_eq!(res.status(), status);
+    let content_type = res.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert!(content_type.starts_with(SCIM), "{content_type}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["schemas"][0], scim::urn::ERROR);
+    assert_eq!(body["status"], status.to_string());
+    body
+}

@@ -1,0 +1,21 @@
+//! The gateway's integration tests: the real gateway on port 0, in front of
+//! the real adapter (its `start`), the Secret Server emulator, an in-process
+//! job queue and events bus, and an in-memory state store.
+
+mod helpers;
+
+mod admin;
+mod auth;
+mod breaker;
+mod bulk;
+mod conditional;
+mod discovery;
+mod entra;
+mod errors;
+mod limits;
+mod oauth;
+mod okta;
+mod rate_limit;
+mod resources;
+mod sailpoint;
+mod scope;
