@@ -12,7 +12,7 @@ pub struct ListResponse {
     pub total_results: u64,
     #[serde(rename = "startIndex", skip_serializing_if = "Option::is_none", default)]
     pub start_index: Option<u64>,
-    #[serde(rename = "itemsPerPage")]
+    #[serde(rename = "itemsPerPage", default)]
     pub items_per_page: u64,
     #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none", default)]
     pub next_cursor: Option<String>,

@@ -337,15 +337,17 @@ fn normalize_single(attr: &Attribute, value: &Value, name: &str) -> Result<Optio
             out.insert(sub.name.clone(), v);
         }
     }
-    if out.is_empty() {
+    if obj.values().all(is_unassigned) {
         return Ok(None);
     }
+    // An element that said something but lacks a required sub-attribute (a member with only a
+    // `display`) is an error, not an empty element to drop.
     for sub in attr.sub_attributes.iter().filter(|s| s.required && s.mutability != Mutability::ReadOnly) {
         if !out.contains_key(&sub.name) {
             return Err(ScimError::invalid_value(format!("'{name}.{}' is required", sub.name)));
         }
     }
-    Ok(Some(Value::Object(out)))
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
 fn normalize_scalar(attr: &Attribute, value: &Value, name: &str) -> Result<Value, ScimError> {

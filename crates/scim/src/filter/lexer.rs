@@ -113,7 +113,7 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
                 if !is_json_number(text.as_bytes()) {
                     return Err(ScimError::invalid_filter(format!("'{}' at position {pos} is not a number", shorten(text))));
                 }
-                let n: Number = serde_json::from_str(text).map_err(|_| {
+                let n = parse_number(text).ok_or_else(|| {
                     ScimError::invalid_filter(format!("number '{}' at position {pos} is out of range", shorten(text)))
                 })?;
                 out.push(Token { tok: Tok::Num(n), pos });
@@ -145,6 +145,19 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
         }
     }
     Ok(out)
+}
+
+/// Parses a JSON number exactly: integers as integers, everything else with Rust's correctly
+/// rounded `f64` parser (serde_json's default float parsing is not, and printing then parsing a
+/// filter must give back the same value).
+fn parse_number(text: &str) -> Option<Number> {
+    if let Ok(i) = text.parse::<i64>() {
+        return Some(Number::from(i));
+    }
+    if let Ok(u) = text.parse::<u64>() {
+        return Some(Number::from(u));
+    }
+    text.parse::<f64>().ok().filter(|f| f.is_finite()).and_then(Number::from_f64)
 }
 
 /// The JSON number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
@@ -223,6 +236,14 @@ mod tests {
         for (input, pos) in [(r#"userName eq "abc"#, "12"), ("a eq 1.2.3", "5"), ("a eq #", "5"), (r#"a eq "\x""#, "5")] {
             let err = tokenize(input).unwrap_err();
             assert!(err.detail.contains(pos), "{input}: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn floats_parse_exactly_so_printing_round_trips() {
+        for f in [3.542755271287751e-66, -2.7104549123310966e17, 0.1, 1e300, 5e-324] {
+            let printed = Number::from_f64(f).unwrap().to_string();
+            assert_eq!(toks(&printed), vec![Tok::Num(Number::from_f64(f).unwrap())], "{printed}");
         }
     }
 
