@@ -128,26 +128,35 @@ impl BulkRequest {
             return Err(ScimError::invalid_syntax(format!("a BulkRequest must be an object, not {}", type_name(&v))));
         };
         if let Some(schemas) = get_ci(obj, "schemas") {
-            let ok = schemas
-                .as_array()
-                .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::BULK_REQUEST))));
+            let ok = schemas.as_array().is_some_and(|l| {
+                l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::BULK_REQUEST)))
+            });
             if !ok {
-                return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{}\"", crate::urn::BULK_REQUEST)));
+                return Err(ScimError::invalid_syntax(format!(
+                    "'schemas' must contain \"{}\"",
+                    crate::urn::BULK_REQUEST
+                )));
             }
         }
         let fail_on_errors = match get_ci(obj, "failOnErrors") {
             None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
-                ScimError::invalid_value("'failOnErrors' must be a non-negative integer")
-            })?),
+            Some(Value::Number(n)) => Some(
+                n.as_u64().ok_or_else(|| ScimError::invalid_value("'failOnErrors' must be a non-negative integer"))?,
+            ),
             Some(other) => {
-                return Err(ScimError::invalid_value(format!("'failOnErrors' must be an integer, not {}", type_name(other))));
+                return Err(ScimError::invalid_value(format!(
+                    "'failOnErrors' must be an integer, not {}",
+                    type_name(other)
+                )));
             }
         };
         let ops = match get_ci(obj, "Operations") {
             Some(Value::Array(ops)) => ops,
             Some(other) => {
-                return Err(ScimError::invalid_syntax(format!("'Operations' must be an array, not {}", type_name(other))));
+                return Err(ScimError::invalid_syntax(format!(
+                    "'Operations' must be an array, not {}",
+                    type_name(other)
+                )));
             }
             None => return Err(ScimError::invalid_syntax("a BulkRequest needs 'Operations'")),
         };
@@ -160,10 +169,10 @@ impl BulkRequest {
         let operations: Vec<BulkEntry> = ops.iter().map(parse_entry).collect();
         let mut seen = HashSet::new();
         for entry in &operations {
-            if let Some(id) = &entry.bulk_id {
-                if !seen.insert(id.as_str()) {
-                    return Err(ScimError::invalid_syntax(format!("bulkId '{id}' is used by more than one operation")));
-                }
+            if let Some(id) = &entry.bulk_id
+                && !seen.insert(id.as_str())
+            {
+                return Err(ScimError::invalid_syntax(format!("bulkId '{id}' is used by more than one operation")));
             }
         }
         Ok(Self { fail_on_errors, operations })
@@ -189,7 +198,8 @@ impl BulkRequest {
         let mut pending = vec![0usize; n];
         for (i, entry) in self.operations.iter().enumerate() {
             let Ok(op) = &entry.operation else { continue };
-            let mut deps: Vec<usize> = op.references().iter().filter_map(|r| declared.get(r.as_str()).copied()).collect();
+            let mut deps: Vec<usize> =
+                op.references().iter().filter_map(|r| declared.get(r.as_str()).copied()).collect();
             deps.sort_unstable();
             deps.dedup();
             for d in deps {
@@ -281,7 +291,9 @@ fn parse_operation(op: &Value) -> Result<BulkOperation, ScimError> {
     let data = match get_ci(obj, "data") {
         None | Some(Value::Null) => None,
         Some(Value::Object(o)) => Some(Value::Object(o.clone())),
-        Some(other) => return Err(ScimError::invalid_syntax(format!("'data' must be an object, not {}", type_name(other)))),
+        Some(other) => {
+            return Err(ScimError::invalid_syntax(format!("'data' must be an object, not {}", type_name(other))));
+        }
     };
     if method != BulkMethod::Delete && data.is_none() {
         return Err(ScimError::invalid_syntax(format!("a {method} operation needs 'data'")));
@@ -346,7 +358,9 @@ impl BulkIds {
             return Ok(real.clone());
         }
         if self.failed.contains(id) || self.declared.contains(id) {
-            return Err(ScimError::conflict(format!("the operation with bulkId '{id}' failed, so 'bulkId:{id}' cannot be resolved")));
+            return Err(ScimError::conflict(format!(
+                "the operation with bulkId '{id}' failed, so 'bulkId:{id}' cannot be resolved"
+            )));
         }
         Err(ScimError::invalid_value(format!("'bulkId:{id}' refers to no operation of this request")))
     }

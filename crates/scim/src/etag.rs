@@ -38,7 +38,9 @@ impl ETag {
         let tag = rest
             .strip_prefix('"')
             .and_then(|r| r.strip_suffix('"'))
-            .filter(|t| !t.contains('"') && t.chars().all(|c| c == '!' || ('\u{23}'..='\u{7e}').contains(&c) || !c.is_ascii()))
+            .filter(|t| {
+                !t.contains('"') && t.chars().all(|c| c == '!' || ('\u{23}'..='\u{7e}').contains(&c) || !c.is_ascii())
+            })
             .ok_or_else(|| ScimError::invalid_value("an entity tag must look like W/\"<version>\" or \"<version>\""))?;
         Ok(Self { weak, tag: tag.to_owned() })
     }
@@ -87,9 +89,10 @@ impl Precondition {
             if !body.starts_with('"') {
                 return Err(ScimError::invalid_value("a precondition header must be '*' or a list of entity tags"));
             }
-            let close = body[1..].find('"').map(|i| i + 1).ok_or_else(|| {
-                ScimError::invalid_value("an entity tag in the precondition header is not closed")
-            })?;
+            let close = body[1..]
+                .find('"')
+                .map(|i| i + 1)
+                .ok_or_else(|| ScimError::invalid_value("an entity tag in the precondition header is not closed"))?;
             tags.push(ETag::parse(&r[..prefix + close + 1])?);
             rest = r[prefix + close + 1..].trim_start();
             if let Some(after) = rest.strip_prefix(',') {
@@ -206,7 +209,10 @@ mod tests {
         assert_eq!((e.status, e.scim_type), (412, Some(crate::ScimType::InvalidVers)));
         assert!(check_if_match(Some("*"), None).is_err());
         assert_eq!(check_if_match(Some("v1"), Some(&current)).unwrap_err().status, 400);
-        assert_eq!(Precondition::parse("W/\"a,b\",\"c\"").unwrap(), Precondition::Tags(vec![ETag::weak("a,b"), ETag { weak: false, tag: "c".into() }]));
+        assert_eq!(
+            Precondition::parse("W/\"a,b\",\"c\"").unwrap(),
+            Precondition::Tags(vec![ETag::weak("a,b"), ETag { weak: false, tag: "c".into() }])
+        );
     }
 
     #[test]

@@ -54,6 +54,16 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// Sets member `name` (schema spelling), replacing any member spelled differently.
+pub(crate) fn set_ci(map: &mut Map<String, Value>, name: &str, value: Value) {
+    if let Some(existing) = key_ci(map, name)
+        && existing != name
+    {
+        map.shift_remove(&existing);
+    }
+    map.insert(name.to_owned(), value);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,14 +87,4 @@ mod tests {
             assert!(!is_unassigned(&v), "{v}");
         }
     }
-}
-
-/// Sets member `name` (schema spelling), replacing any member spelled differently.
-pub(crate) fn set_ci(map: &mut Map<String, Value>, name: &str, value: Value) {
-    if let Some(existing) = key_ci(map, name) {
-        if existing != name {
-            map.shift_remove(&existing);
-        }
-    }
-    map.insert(name.to_owned(), value);
 }

@@ -284,9 +284,18 @@ mod tests {
 
     #[test]
     fn index_paging_defaults_caps_and_clamps() {
-        assert_eq!(PageRequest::from_params(None, None, None, L).unwrap(), PageRequest::Index { start_index: 1, count: 10 });
-        assert_eq!(PageRequest::from_params(Some("0"), Some("-5"), None, L).unwrap(), PageRequest::Index { start_index: 1, count: 0 });
-        assert_eq!(PageRequest::from_params(Some("11"), Some("500"), None, L).unwrap(), PageRequest::Index { start_index: 11, count: 50 });
+        assert_eq!(
+            PageRequest::from_params(None, None, None, L).unwrap(),
+            PageRequest::Index { start_index: 1, count: 10 }
+        );
+        assert_eq!(
+            PageRequest::from_params(Some("0"), Some("-5"), None, L).unwrap(),
+            PageRequest::Index { start_index: 1, count: 0 }
+        );
+        assert_eq!(
+            PageRequest::from_params(Some("11"), Some("500"), None, L).unwrap(),
+            PageRequest::Index { start_index: 11, count: 50 }
+        );
         let e = PageRequest::from_params(Some("one"), None, None, L).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     }
@@ -308,7 +317,10 @@ mod tests {
         assert_eq!(e.scim_type, Some(ScimType::InvalidCount));
         let e = PageRequest::from_params(Some("1"), None, Some(""), L).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
-        assert_eq!(PageRequest::from_params(None, None, Some(""), L).unwrap(), PageRequest::Cursor { cursor: None, count: 10 });
+        assert_eq!(
+            PageRequest::from_params(None, None, Some(""), L).unwrap(),
+            PageRequest::Cursor { cursor: None, count: 10 }
+        );
     }
 
     #[test]

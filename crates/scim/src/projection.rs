@@ -29,9 +29,7 @@ fn parse_list(list: &[&str], param: &str) -> Result<Vec<AttrPath>, ScimError> {
         .flat_map(|item| item.split(','))
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| {
-            AttrPath::parse(s).map_err(|e| ScimError::invalid_value(format!("'{param}': {e}")))
-        })
+        .map(|s| AttrPath::parse(s).map_err(|e| ScimError::invalid_value(format!("'{param}': {e}"))))
         .collect()
 }
 
@@ -43,7 +41,10 @@ impl Projection {
     pub fn parse(attributes: Option<&str>, excluded_attributes: Option<&str>) -> Result<Self, ScimError> {
         Ok(Self {
             attributes: parse_list(&attributes.into_iter().collect::<Vec<_>>(), "attributes")?,
-            excluded_attributes: parse_list(&excluded_attributes.into_iter().collect::<Vec<_>>(), "excludedAttributes")?,
+            excluded_attributes: parse_list(
+                &excluded_attributes.into_iter().collect::<Vec<_>>(),
+                "excludedAttributes",
+            )?,
         })
     }
 
@@ -54,7 +55,10 @@ impl Projection {
     pub fn from_lists<S: AsRef<str>>(attributes: &[S], excluded_attributes: &[S]) -> Result<Self, ScimError> {
         let a: Vec<&str> = attributes.iter().map(AsRef::as_ref).collect();
         let e: Vec<&str> = excluded_attributes.iter().map(AsRef::as_ref).collect();
-        Ok(Self { attributes: parse_list(&a, "attributes")?, excluded_attributes: parse_list(&e, "excludedAttributes")? })
+        Ok(Self {
+            attributes: parse_list(&a, "attributes")?,
+            excluded_attributes: parse_list(&e, "excludedAttributes")?,
+        })
     }
 
     /// Whether neither list is given (the default projection).
@@ -96,7 +100,11 @@ impl Projection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Sel {
     /// Lowercased names, for case-insensitive matching without allocating per document.
-    Attr { ext: Option<String>, attr: String, sub: Option<String> },
+    Attr {
+        ext: Option<String>,
+        attr: String,
+        sub: Option<String>,
+    },
     Extension(String),
 }
 
@@ -114,7 +122,9 @@ pub struct BoundProjection<'s> {
 enum Keep<'a> {
     Drop,
     /// Keep it; for a complex value, drop sub-attributes by their `returned` (and these names).
-    All { without: Vec<&'a str> },
+    All {
+        without: Vec<&'a str>,
+    },
     /// Keep only these sub-attributes (plus `always` ones).
     Only(Vec<&'a str>),
 }
@@ -144,10 +154,10 @@ impl BoundProjection<'_> {
                 }
                 continue;
             }
-            if let Some(attr) = self.schemas.top_level(self.kind, key) {
-                if let Some(v) = self.project_attr(None, attr, value) {
-                    out.insert(key.clone(), v);
-                }
+            if let Some(attr) = self.schemas.top_level(self.kind, key)
+                && let Some(v) = self.project_attr(None, attr, value)
+            {
+                out.insert(key.clone(), v);
             }
         }
         Value::Object(out)
@@ -161,10 +171,10 @@ impl BoundProjection<'_> {
     ) -> Map<String, Value> {
         let mut out = Map::new();
         for (key, value) in obj {
-            if let Some(attr) = lookup(key) {
-                if let Some(v) = self.project_attr(ext, attr, value) {
-                    out.insert(key.clone(), v);
-                }
+            if let Some(attr) = lookup(key)
+                && let Some(v) = self.project_attr(ext, attr, value)
+            {
+                out.insert(key.clone(), v);
             }
         }
         out
@@ -316,7 +326,8 @@ mod tests {
 
     #[test]
     fn excluded_attributes_cannot_remove_always_attributes() {
-        let v = project(None, Some("id,emails,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        let v =
+            project(None, Some("id,emails,name.familyName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
         assert_eq!(v["id"], "1");
         assert!(v.get("emails").is_none());
         assert_eq!(v["name"], json!({"givenName": "Barbara"}));

@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn delinea_legacy_privilege_data_spelling_is_accepted() {
         assert_eq!(ResourceKind::from_endpoint("PrivilegeData"), Some(ResourceKind::PrivilegedData));
-        assert_eq!(ResourceKind::from_endpoint("privilegedatapermissions"), Some(ResourceKind::PrivilegedDataPermission));
+        assert_eq!(
+            ResourceKind::from_endpoint("privilegedatapermissions"),
+            Some(ResourceKind::PrivilegedDataPermission)
+        );
         assert_eq!(ResourceKind::from_endpoint("Secrets"), None);
     }
 }

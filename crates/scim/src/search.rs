@@ -110,9 +110,15 @@ fn string_list(v: &Value, name: &str) -> Result<Vec<String>, ScimError> {
         Value::String(s) => Ok(vec![s.clone()]),
         Value::Array(items) => items
             .iter()
-            .map(|i| i.as_str().map(str::to_owned).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must list strings"))))
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| ScimError::invalid_value(format!("'{name}' must list strings")))
+            })
             .collect(),
-        other => Err(ScimError::invalid_value(format!("'{name}' must be an array of strings, not {}", type_name(other)))),
+        other => {
+            Err(ScimError::invalid_value(format!("'{name}' must be an array of strings, not {}", type_name(other))))
+        }
     }
 }
 
@@ -127,8 +133,12 @@ fn opt_string(v: Option<&Value>, name: &str) -> Result<Option<String>, ScimError
 fn opt_int(v: Option<&Value>, name: &str) -> Result<Option<i64>, ScimError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an integer"))),
-        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer"))),
+        Some(Value::Number(n)) => {
+            n.as_i64().map(Some).ok_or_else(|| ScimError::invalid_value(format!("'{name}' must be an integer")))
+        }
+        Some(Value::String(s)) => {
+            s.trim().parse().map(Some).map_err(|_| ScimError::invalid_value(format!("'{name}' must be an integer")))
+        }
         Some(other) => Err(ScimError::invalid_value(format!("'{name}' must be an integer, not {}", type_name(other)))),
     }
 }
@@ -142,18 +152,27 @@ impl SearchRequest {
     /// wrong type.
     pub fn parse(body: &Value) -> Result<Self, ScimError> {
         let Some(obj) = body.as_object() else {
-            return Err(ScimError::invalid_syntax(format!("a SearchRequest must be an object, not {}", type_name(body))));
+            return Err(ScimError::invalid_syntax(format!(
+                "a SearchRequest must be an object, not {}",
+                type_name(body)
+            )));
         };
         if let Some(schemas) = get_ci(obj, "schemas") {
             let ok = schemas.as_array().is_some_and(|l| {
                 l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::SEARCH_REQUEST)))
             });
             if !ok {
-                return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{}\"", crate::urn::SEARCH_REQUEST)));
+                return Err(ScimError::invalid_syntax(format!(
+                    "'schemas' must contain \"{}\"",
+                    crate::urn::SEARCH_REQUEST
+                )));
             }
         }
         Ok(Self {
-            attributes: get_ci(obj, "attributes").map(|v| string_list(v, "attributes")).transpose()?.unwrap_or_default(),
+            attributes: get_ci(obj, "attributes")
+                .map(|v| string_list(v, "attributes"))
+                .transpose()?
+                .unwrap_or_default(),
             excluded_attributes: get_ci(obj, "excludedAttributes")
                 .map(|v| string_list(v, "excludedAttributes"))
                 .transpose()?
@@ -189,7 +208,12 @@ impl SearchRequest {
             Some(by) => Some(SortSpec::parse(by, self.sort_order.as_deref())?),
         };
         let page = if self.start_index_text.is_some() || self.count_text.is_some() {
-            PageRequest::from_params(self.start_index_text.as_deref(), self.count_text.as_deref(), self.cursor.as_deref(), limits.paging)?
+            PageRequest::from_params(
+                self.start_index_text.as_deref(),
+                self.count_text.as_deref(),
+                self.cursor.as_deref(),
+                limits.paging,
+            )?
         } else {
             PageRequest::from_values(self.start_index, self.count, self.cursor.as_deref(), limits.paging)?
         };
@@ -237,7 +261,11 @@ mod tests {
 
     #[test]
     fn delinea_indexed_attribute_keys_are_list_entries() {
-        let q = ListQuery::from_query_pairs([("attributes[0]", "id"), ("attributes[1]", "userName")], &QueryLimits::default()).unwrap();
+        let q = ListQuery::from_query_pairs(
+            [("attributes[0]", "id"), ("attributes[1]", "userName")],
+            &QueryLimits::default(),
+        )
+        .unwrap();
         assert_eq!(q.projection.attributes.len(), 2);
     }
 

@@ -158,7 +158,8 @@ impl BoundSort {
         let chosen = match v {
             Value::Array(items) => {
                 let items: Vec<&Value> = items.iter().filter(|i| !is_unassigned(i)).collect();
-                let primary = items.iter().find(|i| i.as_object().and_then(|o| get_ci(o, "primary")) == Some(&Value::Bool(true)));
+                let primary =
+                    items.iter().find(|i| i.as_object().and_then(|o| get_ci(o, "primary")) == Some(&Value::Bool(true)));
                 match primary.or(items.first()) {
                     Some(v) => *v,
                     None => return SortKey::Missing,

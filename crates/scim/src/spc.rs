@@ -125,7 +125,9 @@ impl ServiceProviderConfig {
         doc.insert(
             "bulk".into(),
             match &self.bulk {
-                Some(b) => json!({"supported": true, "maxOperations": b.max_operations, "maxPayloadSize": b.max_payload_bytes}),
+                Some(b) => {
+                    json!({"supported": true, "maxOperations": b.max_operations, "maxPayloadSize": b.max_payload_bytes})
+                }
                 None => json!({"supported": false, "maxOperations": 0, "maxPayloadSize": 0}),
             },
         );

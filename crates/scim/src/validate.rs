@@ -82,20 +82,26 @@ pub fn validate_replace(
 }
 
 /// Immutable sub-attributes of a single-valued complex attribute (`template.value`) keep their value.
-fn check_immutable_subs(attr: &Attribute, ext: Option<&Schema>, new: Option<&Value>, now: &Value) -> Result<(), ScimError> {
+fn check_immutable_subs(
+    attr: &Attribute,
+    ext: Option<&Schema>,
+    new: Option<&Value>,
+    now: &Value,
+) -> Result<(), ScimError> {
     if attr.multi_valued || !attr.is_complex() {
         return Ok(());
     }
     let (Some(new), Some(now)) = (new.and_then(Value::as_object), now.as_object()) else { return Ok(()) };
     for sub in attr.sub_attributes.iter().filter(|s| s.mutability == Mutability::Immutable) {
-        if let (Some(a), Some(b)) = (get_ci(now, &sub.name), get_ci(new, &sub.name)) {
-            if !is_unassigned(a) && !values_equal(sub, a, b) {
-                return Err(ScimError::mutability(format!(
-                    "'{}.{}' is immutable and cannot change once set",
-                    display_name(ext, attr),
-                    sub.name
-                )));
-            }
+        if let (Some(a), Some(b)) = (get_ci(now, &sub.name), get_ci(new, &sub.name))
+            && !is_unassigned(a)
+            && !values_equal(sub, a, b)
+        {
+            return Err(ScimError::mutability(format!(
+                "'{}.{}' is immutable and cannot change once set",
+                display_name(ext, attr),
+                sub.name
+            )));
         }
     }
     Ok(())
@@ -109,10 +115,10 @@ fn display_name(ext: Option<&Schema>, attr: &Attribute) -> String {
 }
 
 /// Every top-level attribute of `kind` with the extension that holds it.
-pub(crate) fn all_attributes<'a>(
-    schemas: &'a Schemas,
+pub(crate) fn all_attributes(
+    schemas: &Schemas,
     kind: ResourceKind,
-) -> impl Iterator<Item = (Option<&'a Schema>, &'a Attribute)> {
+) -> impl Iterator<Item = (Option<&Schema>, &Attribute)> {
     schemas
         .common_attributes()
         .iter()
@@ -158,7 +164,11 @@ fn normalize_resource(schemas: &Schemas, kind: ResourceKind, input: &Value) -> R
                 if is_unassigned(value) {
                     continue;
                 }
-                return Err(ScimError::invalid_value(format!("'{}' must be an object, not {}", ext.id, type_name(value))));
+                return Err(ScimError::invalid_value(format!(
+                    "'{}' must be an object, not {}",
+                    ext.id,
+                    type_name(value)
+                )));
             };
             for (name, v) in inner {
                 let attr = ext.attribute(name).ok_or_else(|| unknown_attribute(&format!("{}:{name}", ext.id), kind))?;
@@ -182,7 +192,12 @@ fn unknown_attribute(name: &str, kind: ResourceKind) -> ScimError {
     ScimError::invalid_syntax(format!("'{name}' is not an attribute of {kind}"))
 }
 
-fn insert_normalized(doc: &mut Map<String, Value>, ext: Option<&Schema>, attr: &Attribute, value: &Value) -> Result<(), ScimError> {
+fn insert_normalized(
+    doc: &mut Map<String, Value>,
+    ext: Option<&Schema>,
+    attr: &Attribute,
+    value: &Value,
+) -> Result<(), ScimError> {
     if attr.mutability == Mutability::ReadOnly {
         return Ok(());
     }
@@ -236,10 +251,10 @@ pub(crate) fn order(schemas: &Schemas, kind: ResourceKind, mut doc: Map<String, 
         .chain(schemas.core(kind).attributes.iter().map(|a| a.name.as_str()))
         .chain(schemas.extensions(kind).map(|e| e.id.as_str()));
     for name in names {
-        if let Some(k) = crate::json::key_ci(&doc, name) {
-            if let Some(v) = doc.shift_remove(&k) {
-                out.insert(name.to_owned(), v);
-            }
+        if let Some(k) = crate::json::key_ci(&doc, name)
+            && let Some(v) = doc.shift_remove(&k)
+        {
+            out.insert(name.to_owned(), v);
         }
     }
     out.extend(doc);
@@ -351,9 +366,8 @@ fn normalize_single(attr: &Attribute, value: &Value, name: &str) -> Result<Optio
 }
 
 fn normalize_scalar(attr: &Attribute, value: &Value, name: &str) -> Result<Value, ScimError> {
-    let wrong = |expected: &str| {
-        ScimError::invalid_value(format!("'{name}' must be {expected}, not {}", type_name(value)))
-    };
+    let wrong =
+        |expected: &str| ScimError::invalid_value(format!("'{name}' must be {expected}, not {}", type_name(value)));
     let v = match attr.kind {
         AttributeType::String | AttributeType::Reference => match value {
             Value::String(_) => value.clone(),
@@ -393,16 +407,15 @@ fn normalize_scalar(attr: &Attribute, value: &Value, name: &str) -> Result<Value
         },
         AttributeType::Complex => return Err(wrong("an object")),
     };
-    if attr.strict_canonical_values {
-        if let Value::String(s) = &v {
-            return match attr.canonical_values.iter().find(|c| c.eq_ignore_ascii_case(s)) {
-                Some(c) => Ok(Value::String(c.clone())),
-                None => Err(ScimError::invalid_value(format!(
-                    "'{name}' must be one of {}",
-                    attr.canonical_values.join(", ")
-                ))),
-            };
-        }
+    if attr.strict_canonical_values
+        && let Value::String(s) = &v
+    {
+        return match attr.canonical_values.iter().find(|c| c.eq_ignore_ascii_case(s)) {
+            Some(c) => Ok(Value::String(c.clone())),
+            None => {
+                Err(ScimError::invalid_value(format!("'{name}' must be one of {}", attr.canonical_values.join(", "))))
+            }
+        };
     }
     Ok(v)
 }

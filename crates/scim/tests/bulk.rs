@@ -17,7 +17,10 @@ fn rfc_bulk_request_parses_every_method() {
     let r = parse(&fixture("rfc7644_3_7_bulk_request.json")).unwrap();
     assert_eq!(r.fail_on_errors, Some(1));
     let ops: Vec<_> = r.operations.iter().map(|e| e.operation.as_ref().unwrap()).collect();
-    assert_eq!(ops.iter().map(|o| o.method).collect::<Vec<_>>(), [BulkMethod::Post, BulkMethod::Put, BulkMethod::Patch, BulkMethod::Delete]);
+    assert_eq!(
+        ops.iter().map(|o| o.method).collect::<Vec<_>>(),
+        [BulkMethod::Post, BulkMethod::Put, BulkMethod::Patch, BulkMethod::Delete]
+    );
     assert_eq!(ops[0].bulk_id.as_deref(), Some("qwerty"));
     assert_eq!(ops[1].resource_id.as_deref(), Some("b7c14771-226c-4d05-8860-134711653041"));
     assert_eq!(ops[2].version.as_deref(), Some("W/\"edac3253e2c0ef2\""));
@@ -97,7 +100,10 @@ fn malformed_requests_fail_whole_and_malformed_operations_fail_alone() {
         assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{body}");
     }
     assert_eq!(BulkRequest::parse(b"{", BulkLimits::DEFAULT).unwrap_err().scim_type, Some(ScimType::InvalidSyntax));
-    assert_eq!(parse(&json!({"failOnErrors": -1, "Operations": []})).unwrap_err().scim_type, Some(ScimType::InvalidValue));
+    assert_eq!(
+        parse(&json!({"failOnErrors": -1, "Operations": []})).unwrap_err().scim_type,
+        Some(ScimType::InvalidValue)
+    );
     let body = json!({"Operations": [
         {"method": "GET", "path": "/Users/1"},
         {"method": "POST", "path": "/Users", "data": {"userName": "x"}},
@@ -109,7 +115,8 @@ fn malformed_requests_fail_whole_and_malformed_operations_fail_alone() {
         {"method": "DELETE", "path": "/Users/1"}
     ]});
     let r = parse(&body).unwrap();
-    let errors: Vec<Option<ScimType>> = r.operations.iter().map(|e| e.operation.as_ref().err().and_then(|e| e.scim_type)).collect();
+    let errors: Vec<Option<ScimType>> =
+        r.operations.iter().map(|e| e.operation.as_ref().err().and_then(|e| e.scim_type)).collect();
     assert_eq!(
         errors,
         [
@@ -125,7 +132,10 @@ fn malformed_requests_fail_whole_and_malformed_operations_fail_alone() {
     );
     assert_eq!(r.execution_order().unwrap(), (0..8).collect::<Vec<_>>());
     let response = BulkResponse {
-        operations: vec![BulkOperationResponse::error(&r.operations[2], r.operations[2].operation.as_ref().unwrap_err())],
+        operations: vec![BulkOperationResponse::error(
+            &r.operations[2],
+            r.operations[2].operation.as_ref().unwrap_err(),
+        )],
     };
     let v = response.to_value();
     assert_eq!(v["schemas"], json!([scim::urn::BULK_RESPONSE]));

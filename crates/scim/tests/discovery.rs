@@ -69,9 +69,27 @@ fn schemas_documents_carry_rfc_attribute_characteristics() {
     let attrs = user["attributes"].as_array().unwrap();
     let names: Vec<&str> = attrs.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for expected in [
-        "userName", "name", "displayName", "nickName", "profileUrl", "title", "userType", "preferredLanguage", "locale",
-        "timezone", "active", "password", "emails", "phoneNumbers", "ims", "photos", "addresses", "groups", "entitlements",
-        "roles", "x509Certificates",
+        "userName",
+        "name",
+        "displayName",
+        "nickName",
+        "profileUrl",
+        "title",
+        "userType",
+        "preferredLanguage",
+        "locale",
+        "timezone",
+        "active",
+        "password",
+        "emails",
+        "phoneNumbers",
+        "ims",
+        "photos",
+        "addresses",
+        "groups",
+        "entitlements",
+        "roles",
+        "x509Certificates",
     ] {
         assert!(names.contains(&expected), "User schema lacks {expected}");
     }

@@ -6,7 +6,7 @@ mod common;
 use common::{fixture, fixture_lines};
 use scim::filter::{CompValue, CompareOp, IndexPlan};
 use scim::schema::{AttrRef, Attribute};
-use scim::{AttrPath, Filter, FilterLimits, ResourceKind, ScimType, Schemas};
+use scim::{AttrPath, Filter, FilterLimits, ResourceKind, Schemas, ScimType};
 use serde_json::{Value, json};
 
 const BJENSEN_ID: &str = "2819c223-7f76-453a-919d-413861904646";
@@ -82,10 +82,16 @@ fn every_rfc_example_filter_selects_what_the_rfc_describes() {
         (r#"title pr or userType eq "Intern""#, vec![a, "c"]),
         (r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#, vec!["d"]),
         (r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#, vec![a, "b"]),
-        (r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#, vec!["c", "e"]),
+        (
+            r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+            vec!["c", "e"],
+        ),
         (r#"userType eq "Employee" and (emails.type eq "work")"#, vec![a]),
         (r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#, vec![a]),
-        (r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#, vec![a, "c", "d"]),
+        (
+            r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+            vec![a, "c", "d"],
+        ),
     ];
     let examples = fixture_lines("rfc7644_3_4_2_2_filters.txt");
     for ((filter, ids), example) in expected.iter().zip(&examples) {
@@ -165,7 +171,9 @@ fn integer_and_decimal_attributes_compare_as_numbers() {
     }))
     .unwrap();
     let at = AttrRef { extension: None, attribute: &attr, sub_attribute: None };
-    let check = |filter: &str, element: Value| Filter::parse(filter).unwrap().compile_for_element(at).unwrap().matches(&element);
+    let check = |filter: &str, element: Value| {
+        Filter::parse(filter).unwrap().compile_for_element(at).unwrap().matches(&element)
+    };
     assert!(check("logins gt 9", json!({"logins": 10})));
     assert!(!check("logins gt 10", json!({"logins": 10})));
     assert!(check("logins eq 10.0", json!({"logins": 10})));
@@ -253,9 +261,15 @@ fn index_plans_use_equality_and_prefix_and_respect_case_exact() {
     assert_eq!(plan(r#"externalId eq "AbC""#), eq("externalId", "AbC"));
     assert_eq!(plan(r#"userName sw "Bj""#), IndexPlan::Prefix { attr: "userName".into(), prefix: "bj".into() });
     assert_eq!(plan(r#"emails[type eq "work"].value co "x""#), eq("emails.type", "work"));
-    assert_eq!(plan(r#"emails[type eq "work"].value eq "A@x""#), IndexPlan::And(vec![eq("emails.type", "work"), eq("emails.value", "a@x")]));
+    assert_eq!(
+        plan(r#"emails[type eq "work"].value eq "A@x""#),
+        IndexPlan::And(vec![eq("emails.type", "work"), eq("emails.value", "a@x")])
+    );
     assert_eq!(plan(r#"meta.lastModified gt "2011-05-13T04:42:34Z""#), IndexPlan::All);
-    assert_eq!(plan(r#"userName eq "a" or userName eq "b""#), IndexPlan::Or(vec![eq("userName", "a"), eq("userName", "b")]));
+    assert_eq!(
+        plan(r#"userName eq "a" or userName eq "b""#),
+        IndexPlan::Or(vec![eq("userName", "a"), eq("userName", "b")])
+    );
     assert_eq!(plan(r#"userName eq "a" or title pr"#), IndexPlan::All);
     assert_eq!(plan(r#"title pr and active eq true"#), eq("active", "true"));
     assert_eq!(plan(r#"not (userName eq "a")"#), IndexPlan::All);
@@ -264,7 +278,8 @@ fn index_plans_use_equality_and_prefix_and_respect_case_exact() {
         plan(r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "7""#),
         eq("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "7")
     );
-    let perm = Filter::parse(r#"container eq "12""#).unwrap().compile(&schemas, ResourceKind::ContainerPermission).unwrap();
+    let perm =
+        Filter::parse(r#"container eq "12""#).unwrap().compile(&schemas, ResourceKind::ContainerPermission).unwrap();
     assert_eq!(perm.plan(), eq("container.value", "12"));
 }
 

@@ -9,7 +9,10 @@ use scim::{ErrorBody, ListResponse, ScimError};
 
 #[test]
 fn rfc_search_request_parses_into_a_list_query() {
-    let q = SearchRequest::parse(&fixture("rfc7644_3_4_3_search_request.json")).unwrap().into_query(&QueryLimits::default()).unwrap();
+    let q = SearchRequest::parse(&fixture("rfc7644_3_4_3_search_request.json"))
+        .unwrap()
+        .into_query(&QueryLimits::default())
+        .unwrap();
     assert_eq!(q.filter.unwrap().to_string(), "displayName sw \"smith\"");
     assert_eq!(q.projection.attributes.len(), 2);
     assert_eq!(q.page, PageRequest::Index { start_index: 1, count: 10 });

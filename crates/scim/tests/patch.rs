@@ -5,7 +5,7 @@ mod common;
 
 use common::fixture;
 use scim::patch::NoMemberLookup;
-use scim::{Member, MembersChange, PatchOutcome, PatchRequest, ResourceKind, ScimError, ScimType, Schemas};
+use scim::{Member, MembersChange, PatchOutcome, PatchRequest, ResourceKind, Schemas, ScimError, ScimType};
 use serde_json::{Value, json};
 
 const BABS: &str = "2819c223-7f76-453a-919d-413861904646";
@@ -48,7 +48,10 @@ fn user_ref(id: &str) -> String {
 #[test]
 fn rfc_add_member_to_a_group_is_a_delta_of_one_addition() {
     let out = apply_to(ResourceKind::Group, &group_without_members(), &example("add_member")).unwrap();
-    assert_eq!(out.members, Some(MembersChange::Delta { added: vec![member(BABS, Some(&user_ref(BABS)))], removed: vec![] }));
+    assert_eq!(
+        out.members,
+        Some(MembersChange::Delta { added: vec![member(BABS, Some(&user_ref(BABS)))], removed: vec![] })
+    );
     assert!(out.changed);
     assert!(out.resource.get("members").is_none(), "the member list is never rewritten");
     // With the members known, adding an existing member is no change at all.
@@ -82,7 +85,8 @@ fn rfc_remove_one_member_by_filter() {
 fn rfc_remove_all_members() {
     let out = apply_to(ResourceKind::Group, &group_without_members(), &example("remove_all_members")).unwrap();
     assert_eq!(out.members, Some(MembersChange::ReplaceAll(vec![])));
-    let out = apply_to(ResourceKind::Group, &fixture("rfc7643_8_4_group.json"), &example("remove_all_members")).unwrap();
+    let out =
+        apply_to(ResourceKind::Group, &fixture("rfc7643_8_4_group.json"), &example("remove_all_members")).unwrap();
     assert_eq!(out.members, Some(MembersChange::Delta { added: vec![], removed: vec![BABS.into(), MANDY.into()] }));
     assert_eq!(out.resource["members"], json!([]));
 }
@@ -97,7 +101,8 @@ fn rfc_remove_by_complex_filter_removes_only_matching_elements() {
 fn rfc_remove_all_then_add_equals_replace_members() {
     let a = apply_to(ResourceKind::Group, &group_without_members(), &example("remove_all_then_add_members")).unwrap();
     let b = apply_to(ResourceKind::Group, &group_without_members(), &example("replace_members")).unwrap();
-    let expected = MembersChange::ReplaceAll(vec![member(BABS, Some(&user_ref(BABS))), member(JAMES, Some(&user_ref(JAMES)))]);
+    let expected =
+        MembersChange::ReplaceAll(vec![member(BABS, Some(&user_ref(BABS))), member(JAMES, Some(&user_ref(JAMES)))]);
     assert_eq!(a.members, Some(expected.clone()));
     assert_eq!(b.members, Some(expected));
     let known = fixture("rfc7643_8_4_group.json");
@@ -138,7 +143,10 @@ fn rfc_replace_without_path_replaces_each_attribute() {
 
 #[test]
 fn rfc_replace_of_a_missing_attribute_is_an_add() {
-    let out = user(&fixture("rfc7643_8_1_minimal_user.json"), ops(json!([{"op": "replace", "path": "title", "value": "Boss"}])));
+    let out = user(
+        &fixture("rfc7643_8_1_minimal_user.json"),
+        ops(json!([{"op": "replace", "path": "title", "value": "Boss"}])),
+    );
     assert_eq!(out.resource["title"], "Boss");
 }
 
@@ -146,7 +154,9 @@ fn rfc_replace_of_a_missing_attribute_is_an_add() {
 fn rfc_add_on_a_multi_valued_attribute_appends_and_keeps_one_primary() {
     let out = user(
         &fixture("rfc7643_8_2_full_user.json"),
-        ops(json!([{"op": "add", "path": "emails", "value": [{"value": "new@example.com", "type": "other", "primary": true}]}])),
+        ops(
+            json!([{"op": "add", "path": "emails", "value": [{"value": "new@example.com", "type": "other", "primary": true}]}]),
+        ),
     );
     let emails = out.resource["emails"].as_array().unwrap();
     assert_eq!(emails.len(), 3);
@@ -169,7 +179,9 @@ fn rfc_extension_attributes_are_patched_by_urn_path() {
     // Adding an extension attribute to a user without the extension adds the extension's URN.
     let out = user(
         &fixture("rfc7643_8_1_minimal_user.json"),
-        ops(json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "7"}])),
+        ops(
+            json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber", "value": "7"}]),
+        ),
     );
     assert_eq!(out.resource["schemas"], json!([scim::urn::USER, scim::urn::ENTERPRISE_USER]));
     assert_eq!(out.resource[scim::urn::ENTERPRISE_USER]["employeeNumber"], "7");
@@ -266,7 +278,9 @@ fn entra_pathless_replace_with_dotted_keys_sets_sub_attributes() {
     let out = same_outcome(
         ResourceKind::User,
         &fixture("rfc7643_8_2_full_user.json"),
-        ops(json!([{"op": "replace", "value": {"name.givenName": "Barb", "name.familyName": "Jensen-Smith", "active": true}}])),
+        ops(
+            json!([{"op": "replace", "value": {"name.givenName": "Barb", "name.familyName": "Jensen-Smith", "active": true}}]),
+        ),
         ops(json!([
             {"op": "replace", "path": "name.givenName", "value": "Barb"},
             {"op": "replace", "path": "name.familyName", "value": "Jensen-Smith"},
@@ -309,7 +323,10 @@ fn entra_add_on_filtered_path_creates_the_missing_element() {
     );
     assert_eq!(out.resource["emails"], json!([{"type": "work", "value": "babs@example.com"}]));
     // When the element exists, the same add sets its value.
-    let out = user(&fixture("rfc7643_8_2_full_user.json"), ops(json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "b2@example.com"}])));
+    let out = user(
+        &fixture("rfc7643_8_2_full_user.json"),
+        ops(json!([{"op": "Add", "path": "emails[type eq \"work\"].value", "value": "b2@example.com"}])),
+    );
     assert_eq!(out.resource["emails"][0]["value"], "b2@example.com");
     assert_eq!(out.resource["emails"].as_array().unwrap().len(), 2);
 }
@@ -336,8 +353,12 @@ fn entra_manager_as_a_plain_string_means_its_value() {
     same_outcome(
         ResourceKind::User,
         &fixture("rfc7643_8_2_full_user.json"),
-        ops(json!([{"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m-1"}])),
-        ops(json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "m-1"}}])),
+        ops(
+            json!([{"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m-1"}]),
+        ),
+        ops(
+            json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "m-1"}}]),
+        ),
     );
 }
 
@@ -395,7 +416,10 @@ fn okta_membership_change_by_filtered_remove_and_value_array_add() {
     );
     assert_eq!(
         out.members,
-        Some(MembersChange::Delta { added: vec![member(JAMES, None), member(MANDY, None)], removed: vec![BABS.into()] })
+        Some(MembersChange::Delta {
+            added: vec![member(JAMES, None), member(MANDY, None)],
+            removed: vec![BABS.into()]
+        })
     );
 }
 
@@ -432,11 +456,17 @@ fn patching_a_large_group_never_touches_its_member_list() {
         {"op": "remove", "path": "members[value eq \"old-1\"]"},
         {"op": "Remove", "path": "members", "value": [{"value": "old-2"}]}
     ]));
-    let out = PatchRequest::parse(&body).unwrap().apply(&schemas, ResourceKind::Group, &group_without_members(), &lookup).unwrap();
+    let out = PatchRequest::parse(&body)
+        .unwrap()
+        .apply(&schemas, ResourceKind::Group, &group_without_members(), &lookup)
+        .unwrap();
     assert_eq!(lookup.0.get(), 0, "removals by id need no lookup");
     assert_eq!(
         out.members,
-        Some(MembersChange::Delta { added: vec![member("new-1", None)], removed: vec!["old-1".into(), "old-2".into()] })
+        Some(MembersChange::Delta {
+            added: vec![member("new-1", None)],
+            removed: vec!["old-1".into(), "old-2".into()]
+        })
     );
 }
 
@@ -471,7 +501,10 @@ fn malformed_patch_bodies_get_the_right_scim_type() {
     let u = fixture("rfc7643_8_2_full_user.json");
     for (body, t) in [
         (json!([]), ScimType::InvalidSyntax),
-        (json!({"schemas": ["urn:x"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}), ScimType::InvalidSyntax),
+        (
+            json!({"schemas": ["urn:x"], "Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+            ScimType::InvalidSyntax,
+        ),
         (json!({"schemas": [scim::urn::PATCH_OP]}), ScimType::InvalidSyntax),
         (json!({"Operations": []}), ScimType::InvalidSyntax),
         (ops(json!([{"op": "delete", "path": "title"}])), ScimType::InvalidSyntax),
@@ -482,7 +515,8 @@ fn malformed_patch_bodies_get_the_right_scim_type() {
         (ops(json!([{"op": "add", "path": "emails[type eq]", "value": 1}])), ScimType::InvalidPath),
         (ops(json!([{"op": "add", "path": 7, "value": 1}])), ScimType::InvalidPath),
     ] {
-        let e = PatchRequest::parse(&body).and_then(|p| p.apply(&Schemas::standard(), ResourceKind::User, &u, &NoMemberLookup));
+        let e = PatchRequest::parse(&body)
+            .and_then(|p| p.apply(&Schemas::standard(), ResourceKind::User, &u, &NoMemberLookup));
         assert_eq!(e.unwrap_err().scim_type, Some(t), "{body}");
     }
 }
@@ -507,7 +541,10 @@ fn patch_semantic_errors_get_the_right_scim_type() {
         (json!({"op": "replace", "path": "title", "value": ["a", "b"]}), ScimType::InvalidValue),
         (json!({"op": "replace", "value": "x"}), ScimType::InvalidValue),
         (json!({"op": "replace", "path": "name", "value": {"nope": "x"}}), ScimType::InvalidSyntax),
-        (json!({"op": "add", "path": "emails", "value": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}), ScimType::InvalidValue),
+        (
+            json!({"op": "add", "path": "emails", "value": [{"value": "a", "primary": true}, {"value": "b", "primary": true}]}),
+            ScimType::InvalidValue,
+        ),
         (json!({"op": "add", "path": "x509Certificates", "value": [{"value": "not base64!"}]}), ScimType::InvalidValue),
         (json!({"op": "replace", "path": "title[value eq \"x\"]", "value": "y"}), ScimType::InvalidPath),
         (json!({"op": "replace", "path": "emails[nope eq \"x\"]", "value": "y"}), ScimType::InvalidPath),
@@ -525,7 +562,8 @@ fn immutable_attributes_accept_the_same_value_and_reject_a_change() {
         "container": {"value": "12", "display": "Root"}, "user": {"value": "u1"}, "rights": ["View"]
     });
     let k = ResourceKind::ContainerPermission;
-    let out = apply_to(k, &perm, &ops(json!([{"op": "replace", "path": "container", "value": {"value": "12"}}]))).unwrap();
+    let out =
+        apply_to(k, &perm, &ops(json!([{"op": "replace", "path": "container", "value": {"value": "12"}}]))).unwrap();
     assert!(!out.changed);
     let e = patch_err(k, &perm, ops(json!([{"op": "replace", "path": "container.value", "value": "13"}])));
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
@@ -535,7 +573,11 @@ fn immutable_attributes_accept_the_same_value_and_reject_a_change() {
     assert_eq!(out.resource["rights"], json!(["View", "Edit"]));
     let out = apply_to(k, &perm, &ops(json!([{"op": "remove", "path": "rights[value eq \"view\"]"}]))).unwrap();
     assert!(out.resource.get("rights").is_none());
-    let e = patch_err(ResourceKind::Group, &group_without_members(), ops(json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}])));
+    let e = patch_err(
+        ResourceKind::Group,
+        &group_without_members(),
+        ops(json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}])),
+    );
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 }
 

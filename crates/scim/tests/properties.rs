@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use scim::filter::{CompValue, CompareOp, IndexPlan, index_key};
-use scim::{AttrPath, Filter, PatchPath, ResourceKind, ScimType, Schemas};
+use scim::{AttrPath, Filter, PatchPath, ResourceKind, Schemas, ScimType};
 use serde_json::{Number, Value, json};
 
 const URNS: [&str; 3] = [
@@ -91,13 +91,12 @@ fn filter() -> impl Strategy<Value = Filter> {
 fn patch_path() -> impl Strategy<Value = PatchPath> {
     prop_oneof![
         attr_path().prop_map(|attr| PatchPath { attr, filter: None, sub: None }),
-        ((prop::option::of(prop::sample::select(URNS.to_vec())), name()), inner_filter(), prop::option::of(name())).prop_map(
-            |((urn, name), filter, sub)| PatchPath {
+        ((prop::option::of(prop::sample::select(URNS.to_vec())), name()), inner_filter(), prop::option::of(name()))
+            .prop_map(|((urn, name), filter, sub)| PatchPath {
                 attr: AttrPath { urn: urn.map(str::to_owned), name, sub: None },
                 filter: Some(filter),
                 sub,
-            }
-        ),
+            }),
     ]
 }
 
@@ -159,7 +158,10 @@ fn user_doc() -> impl Strategy<Value = Value> {
         prop::option::of(word.clone()),
         prop::option::of(word.clone()),
         prop::option::of(any::<bool>()),
-        prop::collection::vec((word.clone(), prop::option::of(prop::sample::select(vec!["work", "home", "WORK"]))), 0..3),
+        prop::collection::vec(
+            (word.clone(), prop::option::of(prop::sample::select(vec!["work", "home", "WORK"]))),
+            0..3,
+        ),
         prop::option::of(word),
     )
         .prop_map(|(user_name, external_id, active, emails, title)| {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::fixture;
-use scim::{ResourceKind, ScimType, Schemas, validate_create, validate_replace};
+use scim::{ResourceKind, Schemas, ScimType, validate_create, validate_replace};
 use serde_json::{Value, json};
 
 fn create(kind: ResourceKind, v: &Value) -> Result<Value, scim::ScimError> {
@@ -82,15 +82,19 @@ fn entra_true_false_strings_become_booleans() {
 
 #[test]
 fn okta_group_created_with_empty_members_is_valid() {
-    let out = create(ResourceKind::Group, &json!({"schemas": [scim::urn::GROUP], "displayName": "Push", "members": []})).unwrap();
+    let out =
+        create(ResourceKind::Group, &json!({"schemas": [scim::urn::GROUP], "displayName": "Push", "members": []}))
+            .unwrap();
     assert!(out.get("members").is_none(), "an empty list is unassigned");
 }
 
 #[test]
 fn member_type_is_a_closed_set_spelled_canonically() {
-    let out = create(ResourceKind::Group, &json!({"displayName": "g", "members": [{"value": "1", "type": "user"}]})).unwrap();
+    let out =
+        create(ResourceKind::Group, &json!({"displayName": "g", "members": [{"value": "1", "type": "user"}]})).unwrap();
     assert_eq!(out["members"][0]["type"], "User");
-    let e = create(ResourceKind::Group, &json!({"displayName": "g", "members": [{"value": "1", "type": "Robot"}]})).unwrap_err();
+    let e = create(ResourceKind::Group, &json!({"displayName": "g", "members": [{"value": "1", "type": "Robot"}]}))
+        .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     // Open canonical lists (emails.type) accept other values.
     create(ResourceKind::User, &json!({"userName": "a", "emails": [{"value": "x", "type": "pager"}]})).unwrap();
@@ -113,9 +117,18 @@ fn pam_resources_validate_with_their_rules() {
         let e = create(ResourceKind::ContainerPermission, &bad).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{bad}");
     }
-    let c = create(ResourceKind::Container, &json!({"name": "Finance", "parent": "7", "inheritPermissions": "true", "path": "\\x"})).unwrap();
-    assert_eq!(c, json!({"schemas": [scim::urn::CONTAINER], "name": "Finance", "parent": {"value": "7"}, "inheritPermissions": true}));
-    let pd = create(ResourceKind::PrivilegedData, &json!({"name": "db", "template": {"value": "6"}, "checkedOut": true})).unwrap();
+    let c = create(
+        ResourceKind::Container,
+        &json!({"name": "Finance", "parent": "7", "inheritPermissions": "true", "path": "\\x"}),
+    )
+    .unwrap();
+    assert_eq!(
+        c,
+        json!({"schemas": [scim::urn::CONTAINER], "name": "Finance", "parent": {"value": "7"}, "inheritPermissions": true})
+    );
+    let pd =
+        create(ResourceKind::PrivilegedData, &json!({"name": "db", "template": {"value": "6"}, "checkedOut": true}))
+            .unwrap();
     assert!(pd.get("checkedOut").is_none(), "readOnly metadata is the server's");
 }
 
@@ -128,8 +141,16 @@ fn malformed_resources_get_the_right_scim_type() {
         (ResourceKind::User, json!({"userName": "a", "name": {"nick": "x"}}), ScimType::InvalidSyntax),
         (ResourceKind::User, json!({"userName": "a", "userName ": "b"}), ScimType::InvalidSyntax),
         (ResourceKind::User, json!({"userName": "a", "USERNAME": "b"}), ScimType::InvalidSyntax),
-        (ResourceKind::User, json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"x": 1}}), ScimType::InvalidSyntax),
-        (ResourceKind::Group, json!({"displayName": "g", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {}}), ScimType::InvalidSyntax),
+        (
+            ResourceKind::User,
+            json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"x": 1}}),
+            ScimType::InvalidSyntax,
+        ),
+        (
+            ResourceKind::Group,
+            json!({"displayName": "g", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {}}),
+            ScimType::InvalidSyntax,
+        ),
         (ResourceKind::User, json!({}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": ""}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": 7}), ScimType::InvalidValue),
@@ -137,12 +158,24 @@ fn malformed_resources_get_the_right_scim_type() {
         (ResourceKind::User, json!({"userName": "a", "title": ["a"]}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": "a", "name": ["x"]}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": "a", "name": "Babs"}), ScimType::InvalidValue),
-        (ResourceKind::User, json!({"userName": "a", "emails": [{"value": "x", "primary": true}, {"value": "y", "primary": true}]}), ScimType::InvalidValue),
+        (
+            ResourceKind::User,
+            json!({"userName": "a", "emails": [{"value": "x", "primary": true}, {"value": "y", "primary": true}]}),
+            ScimType::InvalidValue,
+        ),
         (ResourceKind::User, json!({"userName": "a", "x509Certificates": [{"value": "%%%"}]}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": "a", "schemas": ["urn:other"]}), ScimType::InvalidValue),
         (ResourceKind::User, json!({"userName": "a", "schemas": "x"}), ScimType::InvalidValue),
-        (ResourceKind::Group, json!({"displayName": "g", "members": [{"display": "no value"}]}), ScimType::InvalidValue),
-        (ResourceKind::PrivilegedData, json!({"name": "s", "lastAccessed": "x", "template": "x", "active": 1}), ScimType::InvalidValue),
+        (
+            ResourceKind::Group,
+            json!({"displayName": "g", "members": [{"display": "no value"}]}),
+            ScimType::InvalidValue,
+        ),
+        (
+            ResourceKind::PrivilegedData,
+            json!({"name": "s", "lastAccessed": "x", "template": "x", "active": 1}),
+            ScimType::InvalidValue,
+        ),
     ] {
         let e = create(kind, &body).expect_err(&body.to_string());
         assert_eq!(e.scim_type, Some(t), "{body}: {e}");
@@ -154,7 +187,8 @@ fn malformed_resources_get_the_right_scim_type() {
 fn replace_keeps_read_only_attributes_and_rejects_changes_to_immutable_ones() {
     let schemas = Schemas::standard();
     let current = fixture("rfc7643_8_2_full_user.json");
-    let out = validate_replace(&schemas, ResourceKind::User, &json!({"userName": "bjensen", "id": "forged"}), &current).unwrap();
+    let out = validate_replace(&schemas, ResourceKind::User, &json!({"userName": "bjensen", "id": "forged"}), &current)
+        .unwrap();
     assert_eq!(out["id"], current["id"]);
     assert_eq!(out["meta"], current["meta"]);
     assert_eq!(out["groups"], current["groups"]);
@@ -162,15 +196,28 @@ fn replace_keeps_read_only_attributes_and_rejects_changes_to_immutable_ones() {
 
     let perm = json!({"id": "p1", "container": {"value": "12", "display": "Root"}, "user": {"value": "u1"}, "rights": ["View"]});
     let kind = ResourceKind::ContainerPermission;
-    let same = validate_replace(&schemas, kind, &json!({"container": {"value": "12"}, "user": {"value": "u1"}, "rights": ["Edit"]}), &perm).unwrap();
+    let same = validate_replace(
+        &schemas,
+        kind,
+        &json!({"container": {"value": "12"}, "user": {"value": "u1"}, "rights": ["Edit"]}),
+        &perm,
+    )
+    .unwrap();
     assert_eq!(same["rights"], json!(["Edit"]));
     let kept = validate_replace(&schemas, kind, &json!({"rights": ["Edit"]}), &perm).unwrap();
     assert_eq!(kept["container"], perm["container"], "an omitted immutable attribute keeps its value");
     assert_eq!(kept["user"], perm["user"]);
-    let e = validate_replace(&schemas, kind, &json!({"container": {"value": "13"}, "user": {"value": "u1"}}), &perm).unwrap_err();
+    let e = validate_replace(&schemas, kind, &json!({"container": {"value": "13"}, "user": {"value": "u1"}}), &perm)
+        .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
     let pd = json!({"id": "s1", "name": "db", "template": {"value": "6", "display": "Password"}});
-    let e = validate_replace(&schemas, ResourceKind::PrivilegedData, &json!({"name": "db", "template": {"value": "7"}}), &pd).unwrap_err();
+    let e = validate_replace(
+        &schemas,
+        ResourceKind::PrivilegedData,
+        &json!({"name": "db", "template": {"value": "7"}}),
+        &pd,
+    )
+    .unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
     let e = validate_replace(&schemas, ResourceKind::User, &json!({"displayName": "x"}), &current).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "PUT must carry required attributes");

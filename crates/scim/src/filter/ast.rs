@@ -95,7 +95,11 @@ impl fmt::Display for CompValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
     /// `path op value`.
-    Compare { path: AttrPath, op: CompareOp, value: CompValue },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: CompValue,
+    },
     /// `path pr`.
     Present(AttrPath),
     And(Vec<Filter>),
@@ -105,7 +109,11 @@ pub enum Filter {
     /// `path[filter]`, optionally followed by a test on a sub-attribute of the matching element
     /// (`emails[type eq "work"].value co "@example.com"`). Paths inside the brackets and in `then`
     /// are relative to the element.
-    ValuePath { path: AttrPath, filter: Box<Filter>, then: Option<Box<Filter>> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+        then: Option<Box<Filter>>,
+    },
 }
 
 impl Filter {
@@ -120,9 +128,7 @@ impl Filter {
             Filter::Compare { .. } | Filter::Present(_) => 1,
             Filter::And(v) | Filter::Or(v) => 1 + v.iter().map(Filter::depth).max().unwrap_or(0),
             Filter::Not(f) => 1 + f.depth(),
-            Filter::ValuePath { filter, then, .. } => {
-                1 + filter.depth().max(then.as_ref().map_or(0, |t| t.depth()))
-            }
+            Filter::ValuePath { filter, then, .. } => 1 + filter.depth().max(then.as_ref().map_or(0, |t| t.depth())),
         }
     }
 }

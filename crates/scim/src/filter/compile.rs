@@ -189,7 +189,8 @@ fn typed_test(path: &AttrPath, op: CompareOp, value: &CompValue, attr: &Attribut
     let bad_op = |what: &str| {
         ScimError::invalid_filter(format!("'{}' cannot be used on {what} attribute '{path}'", op.as_str()))
     };
-    let bad_value = |what: &str| ScimError::invalid_filter(format!("'{path}' expects {what}; the filter gives {value}"));
+    let bad_value =
+        |what: &str| ScimError::invalid_filter(format!("'{path}' expects {what}; the filter gives {value}"));
     match attr.kind {
         AttributeType::String | AttributeType::Reference | AttributeType::Binary => {
             if attr.kind == AttributeType::Binary && op.is_ordering() {
@@ -237,8 +238,8 @@ fn typed_test(path: &AttrPath, op: CompareOp, value: &CompValue, attr: &Attribut
                 // A textual match on the timestamp as stored, e.g. `meta.lastModified sw "2011-05"`.
                 return Ok(Test::Str { op, operand: text.clone(), case_exact: true });
             }
-            let at = parse_datetime(text)
-                .ok_or_else(|| bad_value("a dateTime string such as \"2011-05-13T04:42:34Z\""))?;
+            let at =
+                parse_datetime(text).ok_or_else(|| bad_value("a dateTime string such as \"2011-05-13T04:42:34Z\""))?;
             Ok(Test::Date { op, operand: at })
         }
         AttributeType::Complex => Err(ScimError::invalid_filter(format!("'{path}' is complex and cannot be compared"))),

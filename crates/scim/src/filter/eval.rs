@@ -30,13 +30,21 @@ pub(crate) enum Test {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Node {
-    Cmp { loc: Loc, test: Test, canonical: String, kind: AttributeType },
+    Cmp {
+        loc: Loc,
+        test: Test,
+        canonical: String,
+        kind: AttributeType,
+    },
     Present(Loc),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
     /// Some element of the attribute at `loc` satisfies `inner` (a value path).
-    Each { loc: Loc, inner: Box<Node> },
+    Each {
+        loc: Loc,
+        inner: Box<Node>,
+    },
 }
 
 /// Calls `f` on each value of `v` (the elements of an array, or `v` itself) until one returns true.
@@ -70,9 +78,8 @@ impl Loc {
         match &self.sub {
             None => any_item(v, f),
             Some(sub) => {
-                let mut in_element = |e: &Value| {
-                    e.as_object().and_then(|o| get_ci(o, sub)).is_some_and(|x| any_item(x, &mut *f))
-                };
+                let mut in_element =
+                    |e: &Value| e.as_object().and_then(|o| get_ci(o, sub)).is_some_and(|x| any_item(x, &mut *f));
                 match v {
                     Value::Array(items) => items.iter().any(&mut in_element),
                     other => in_element(other),
@@ -122,9 +129,7 @@ impl Test {
             Test::Bool(b) => match v {
                 Value::Bool(x) => x == b,
                 // Stored data written by a lenient client may hold "True"/"False".
-                Value::String(s) => {
-                    (s.eq_ignore_ascii_case("true") && *b) || (s.eq_ignore_ascii_case("false") && !*b)
-                }
+                Value::String(s) => (s.eq_ignore_ascii_case("true") && *b) || (s.eq_ignore_ascii_case("false") && !*b),
                 _ => false,
             },
             Test::Num { op, operand, int } => {

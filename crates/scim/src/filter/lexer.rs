@@ -95,7 +95,9 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
                 };
                 let literal = &input[pos..=end];
                 let s: String = serde_json::from_str(literal).map_err(|_| {
-                    ScimError::invalid_filter(format!("invalid escape or control character in the string at position {pos}"))
+                    ScimError::invalid_filter(format!(
+                        "invalid escape or control character in the string at position {pos}"
+                    ))
                 })?;
                 out.push(Token { tok: Tok::Str(s), pos });
             }
@@ -111,7 +113,10 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, ScimError> {
                 }
                 let text = &input[pos..end];
                 if !is_json_number(text.as_bytes()) {
-                    return Err(ScimError::invalid_filter(format!("'{}' at position {pos} is not a number", shorten(text))));
+                    return Err(ScimError::invalid_filter(format!(
+                        "'{}' at position {pos} is not a number",
+                        shorten(text)
+                    )));
                 }
                 let n = parse_number(text).ok_or_else(|| {
                     ScimError::invalid_filter(format!("number '{}' at position {pos} is out of range", shorten(text)))
@@ -233,7 +238,8 @@ mod tests {
 
     #[test]
     fn malformed_tokens_report_their_position() {
-        for (input, pos) in [(r#"userName eq "abc"#, "12"), ("a eq 1.2.3", "5"), ("a eq #", "5"), (r#"a eq "\x""#, "5")] {
+        for (input, pos) in [(r#"userName eq "abc"#, "12"), ("a eq 1.2.3", "5"), ("a eq #", "5"), (r#"a eq "\x""#, "5")]
+        {
             let err = tokenize(input).unwrap_err();
             assert!(err.detail.contains(pos), "{input}: {}", err.detail);
         }

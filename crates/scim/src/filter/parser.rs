@@ -56,7 +56,11 @@ impl<'t> Parser<'t> {
             self.at += 1;
             Ok(())
         } else {
-            Err(ScimError::invalid_filter(format!("expected {what} at position {}, found {}", self.pos(), self.found())))
+            Err(ScimError::invalid_filter(format!(
+                "expected {what} at position {}, found {}",
+                self.pos(),
+                self.found()
+            )))
         }
     }
 
@@ -115,7 +119,8 @@ impl<'t> Parser<'t> {
                 Ok(inner)
             }
             Some(Tok::Word(w))
-                if w.eq_ignore_ascii_case("not") && self.tokens.get(self.at + 1).map(|t| &t.tok) == Some(&Tok::LParen) =>
+                if w.eq_ignore_ascii_case("not")
+                    && self.tokens.get(self.at + 1).map(|t| &t.tok) == Some(&Tok::LParen) =>
             {
                 self.at += 2;
                 let inner = self.parse_or(depth + 1, in_brackets)?;

@@ -92,12 +92,11 @@ fn enforce_single_primary(items: &mut [Value], keep: usize) {
         return;
     }
     for (i, item) in items.iter_mut().enumerate() {
-        if i != keep {
-            if let Some(o) = item.as_object_mut() {
-                if o.get("primary") == Some(&Value::Bool(true)) {
-                    o.shift_remove("primary");
-                }
-            }
+        if i != keep
+            && let Some(o) = item.as_object_mut()
+            && o.get("primary") == Some(&Value::Bool(true))
+        {
+            o.shift_remove("primary");
         }
     }
 }
@@ -105,7 +104,12 @@ fn enforce_single_primary(items: &mut [Value], keep: usize) {
 /// The element a filter of `and`-ed equalities describes (`type eq "work" and primary eq true`),
 /// for Entra's `add` on a filtered path that matches nothing.
 fn element_from_filter(attr: &Attribute, filter: &Filter) -> Result<Option<Value>, ScimError> {
-    fn collect(attr: &Attribute, f: &Filter, out: &mut Map<String, Value>, scalar: &mut Option<Value>) -> Result<bool, ScimError> {
+    fn collect(
+        attr: &Attribute,
+        f: &Filter,
+        out: &mut Map<String, Value>,
+        scalar: &mut Option<Value>,
+    ) -> Result<bool, ScimError> {
         match f {
             Filter::And(items) => {
                 for item in items {
@@ -176,12 +180,11 @@ impl Engine<'_> {
         let name = name_of(ext, attr);
         let result = result.filter(|v| !is_unassigned(v));
         let current = self.get(ext, &attr.name);
-        if attr.mutability == Mutability::Immutable {
-            if let Some(current) = current {
-                if !values_equal(attr, current, result.as_ref().unwrap_or(&Value::Null)) {
-                    return Err(ScimError::mutability(format!("'{name}' is immutable and already set")));
-                }
-            }
+        if attr.mutability == Mutability::Immutable
+            && let Some(current) = current
+            && !values_equal(attr, current, result.as_ref().unwrap_or(&Value::Null))
+        {
+            return Err(ScimError::mutability(format!("'{name}' is immutable and already set")));
         }
         if attr.is_complex() && !attr.multi_valued {
             let empty = Map::new();
@@ -236,7 +239,10 @@ impl Engine<'_> {
     /// URN-prefixed path, as Entra sends); readOnly attributes are ignored, as PUT ignores them.
     fn apply_pathless(&mut self, op: PatchOp, value: &Value) -> Result<(), ScimError> {
         let Some(obj) = value.as_object() else {
-            return Err(ScimError::invalid_value(format!("'{op}' without a path needs an object value, not {}", type_name(value))));
+            return Err(ScimError::invalid_value(format!(
+                "'{op}' without a path needs an object value, not {}",
+                type_name(value)
+            )));
         };
         let schemas = self.schemas;
         for (key, v) in obj {
@@ -269,9 +275,9 @@ impl Engine<'_> {
             return Err(ScimError::invalid_value(format!("'{}' needs an object value, not {}", ext.id, type_name(v))));
         };
         for (name, iv) in inner {
-            let attr = ext
-                .attribute(name)
-                .ok_or_else(|| ScimError::invalid_path(format!("'{}:{name}' is not an attribute of {}", ext.id, self.kind)))?;
+            let attr = ext.attribute(name).ok_or_else(|| {
+                ScimError::invalid_path(format!("'{}:{name}' is not an attribute of {}", ext.id, self.kind))
+            })?;
             if attr.mutability == Mutability::ReadOnly {
                 continue;
             }
@@ -301,14 +307,18 @@ impl Engine<'_> {
             PathTarget::Attribute(a) => a,
         };
         let name = a.canonical_path();
-        if a.attribute.mutability == Mutability::ReadOnly || a.sub_attribute.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
+        if a.attribute.mutability == Mutability::ReadOnly
+            || a.sub_attribute.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+        {
             return Err(read_only(&name));
         }
         let Some(filter) = &path.filter else {
             return self.apply_attr(op, a, value);
         };
         if !a.attribute.multi_valued && !a.attribute.is_complex() {
-            return Err(ScimError::invalid_path(format!("'{name}' is single-valued and simple; it cannot take a value filter")));
+            return Err(ScimError::invalid_path(format!(
+                "'{name}' is single-valued and simple; it cannot take a value filter"
+            )));
         }
         let sub = match &path.sub {
             None => None,
@@ -323,7 +333,8 @@ impl Engine<'_> {
                 Some(sub)
             }
         };
-        let compiled = filter.compile_for_element(a).map_err(|e| ScimError::invalid_path(format!("in '{path}': {}", e.detail)))?;
+        let compiled =
+            filter.compile_for_element(a).map_err(|e| ScimError::invalid_path(format!("in '{path}': {}", e.detail)))?;
         if self.is_members(a.extension, a.attribute) {
             return self.members_filtered(op, filter, &compiled, sub, value);
         }
@@ -335,7 +346,9 @@ impl Engine<'_> {
         let (ext, attr) = (a.extension, a.attribute);
         if self.is_members(ext, attr) {
             if a.sub_attribute.is_some() {
-                return Err(ScimError::mutability("a member's sub-attributes cannot change; remove the member and add it again"));
+                return Err(ScimError::mutability(
+                    "a member's sub-attributes cannot change; remove the member and add it again",
+                ));
             }
             return self.members_plain(op, value);
         }
@@ -345,7 +358,13 @@ impl Engine<'_> {
         }
     }
 
-    fn apply_whole(&mut self, op: PatchOp, ext: Option<&Schema>, attr: &Attribute, value: Option<&Value>) -> Result<(), ScimError> {
+    fn apply_whole(
+        &mut self,
+        op: PatchOp,
+        ext: Option<&Schema>,
+        attr: &Attribute,
+        value: Option<&Value>,
+    ) -> Result<(), ScimError> {
         let name = name_of(ext, attr);
         let current = self.get(ext, &attr.name).cloned();
         let result = match op {
@@ -477,7 +496,8 @@ impl Engine<'_> {
             Some(single) if !attr.multi_valued => vec![single],
             _ => Vec::new(),
         };
-        let matched: Vec<usize> = (0..items.len()).filter(|i| items.get(*i).is_some_and(|it| compiled.matches(it))).collect();
+        let matched: Vec<usize> =
+            (0..items.len()).filter(|i| items.get(*i).is_some_and(|it| compiled.matches(it))).collect();
         let no_target = || ScimError::no_target(format!("no value of '{name}' matches [{filter}]"));
         // The new content for a matched (or created) element.
         let sub_value = match (op, sub) {
@@ -580,7 +600,12 @@ impl Engine<'_> {
     fn parse_members(&self, value: Option<&Value>) -> Result<Vec<Member>, ScimError> {
         let Some(attr) = self.schemas.top_level(self.kind, "members") else { return Ok(Vec::new()) };
         let normalized = normalize_value(attr, value.unwrap_or(&Value::Null), "members")?;
-        Ok(normalized.and_then(|v| v.as_array().cloned()).unwrap_or_default().iter().filter_map(Member::from_value).collect())
+        Ok(normalized
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(Member::from_value)
+            .collect())
     }
 
     /// `add`/`replace`/`remove` on `members` without a filter.
@@ -615,7 +640,9 @@ impl Engine<'_> {
         value: Option<&Value>,
     ) -> Result<(), ScimError> {
         if sub.is_some() || op == PatchOp::Replace {
-            return Err(ScimError::mutability("a member's sub-attributes cannot change; remove the member and add it again"));
+            return Err(ScimError::mutability(
+                "a member's sub-attributes cannot change; remove the member and add it again",
+            ));
         }
         let Some(attr) = self.schemas.top_level(self.kind, "members") else { return Ok(()) };
         if op == PatchOp::Add {

@@ -89,12 +89,15 @@ impl PatchRequest {
     /// without a value; `noTarget` for a `remove` without a path (RFC 7644 §3.5.2.2).
     pub fn parse(body: &Value) -> Result<Self, ScimError> {
         let Some(obj) = body.as_object() else {
-            return Err(ScimError::invalid_syntax(format!("a PATCH body must be a JSON object, not {}", type_name(body))));
+            return Err(ScimError::invalid_syntax(format!(
+                "a PATCH body must be a JSON object, not {}",
+                type_name(body)
+            )));
         };
         if let Some(schemas) = get_ci(obj, "schemas") {
-            let names_patch_op = schemas
-                .as_array()
-                .is_some_and(|l| l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::PATCH_OP))));
+            let names_patch_op = schemas.as_array().is_some_and(|l| {
+                l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::PATCH_OP)))
+            });
             if !names_patch_op {
                 return Err(ScimError::invalid_syntax(format!("'schemas' must contain \"{}\"", crate::urn::PATCH_OP)));
             }
@@ -103,12 +106,14 @@ impl PatchRequest {
             Some(Value::Array(ops)) if !ops.is_empty() => ops,
             Some(Value::Array(_)) => return Err(ScimError::invalid_syntax("'Operations' is empty")),
             Some(other) => {
-                return Err(ScimError::invalid_syntax(format!("'Operations' must be an array, not {}", type_name(other))));
+                return Err(ScimError::invalid_syntax(format!(
+                    "'Operations' must be an array, not {}",
+                    type_name(other)
+                )));
             }
             None => return Err(ScimError::invalid_syntax("a PATCH body needs 'Operations'")),
         };
-        let operations =
-            ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect::<Result<Vec<_>, _>>()?;
+        let operations = ops.iter().enumerate().map(|(i, op)| parse_operation(i, op)).collect::<Result<Vec<_>, _>>()?;
         Ok(Self { operations })
     }
 }
@@ -126,14 +131,18 @@ fn parse_operation(index: usize, op: &Value) -> Result<PatchOperation, ScimError
             let shown: String = s.chars().take(32).collect();
             return Err(ScimError::invalid_syntax(at(format!("'{shown}' is not add, remove or replace"))));
         }
-        Some(other) => return Err(ScimError::invalid_syntax(at(format!("'op' must be a string, not {}", type_name(other))))),
+        Some(other) => {
+            return Err(ScimError::invalid_syntax(at(format!("'op' must be a string, not {}", type_name(other)))));
+        }
         None => return Err(ScimError::invalid_syntax(at("'op' is missing".into()))),
     };
     let path = match get_ci(obj, "path") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.trim().is_empty() => None,
         Some(Value::String(s)) => Some(PatchPath::parse(s.trim()).map_err(|e| ScimError::invalid_path(at(e.detail)))?),
-        Some(other) => return Err(ScimError::invalid_path(at(format!("'path' must be a string, not {}", type_name(other))))),
+        Some(other) => {
+            return Err(ScimError::invalid_path(at(format!("'path' must be a string, not {}", type_name(other)))));
+        }
     };
     let value = get_ci(obj, "value").cloned();
     match kind {

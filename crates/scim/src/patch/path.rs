@@ -34,7 +34,11 @@ impl PatchPath {
 }
 
 fn shorten(text: &str) -> String {
-    if text.chars().count() > 80 { format!("{}…", text.chars().take(80).collect::<String>()) } else { text.to_owned() }
+    if text.chars().count() > 80 {
+        format!("{}…", text.chars().take(80).collect::<String>())
+    } else {
+        text.to_owned()
+    }
 }
 
 impl fmt::Display for PatchPath {
@@ -81,7 +85,15 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_invalid_path() {
-        for text in ["", "emails[", "emails[type eq]", "emails.type[value eq \"x\"]", "emails]", "a b", "emails[type eq \"w\"].x.y"] {
+        for text in [
+            "",
+            "emails[",
+            "emails[type eq]",
+            "emails.type[value eq \"x\"]",
+            "emails]",
+            "a b",
+            "emails[type eq \"w\"].x.y",
+        ] {
             let e = PatchPath::parse(text).unwrap_err();
             assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{text}");
         }

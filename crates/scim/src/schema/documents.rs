@@ -64,7 +64,8 @@ impl Schemas {
 
     /// `GET /ResourceTypes`: every resource type as a `ListResponse`.
     pub fn resource_types_list_document(&self, base_url: &str) -> Value {
-        let docs: Vec<Value> = ResourceKind::ALL.into_iter().map(|k| self.resource_type_document(k, base_url)).collect();
+        let docs: Vec<Value> =
+            ResourceKind::ALL.into_iter().map(|k| self.resource_type_document(k, base_url)).collect();
         ListResponse::index(docs.len() as u64, 1, docs).to_value()
     }
 }

@@ -241,14 +241,19 @@ mod tests {
             .attribute(ResourceKind::User, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value")
             .unwrap();
         assert_eq!(a.canonical_path(), "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value");
-        assert!(s.attribute(ResourceKind::Group, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department").is_none());
+        assert!(
+            s.attribute(ResourceKind::Group, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department")
+                .is_none()
+        );
     }
 
     #[test]
     fn a_bare_extension_urn_resolves_to_the_whole_extension() {
         let s = Schemas::standard();
         let p = AttrPath::parse(urn::ENTERPRISE_USER).unwrap();
-        assert!(matches!(s.resolve(ResourceKind::User, &p), Some(PathTarget::Extension(e)) if e.id == urn::ENTERPRISE_USER));
+        assert!(
+            matches!(s.resolve(ResourceKind::User, &p), Some(PathTarget::Extension(e)) if e.id == urn::ENTERPRISE_USER)
+        );
     }
 
     #[test]
@@ -277,7 +282,8 @@ mod tests {
         let pd = s.attribute(ResourceKind::Container, "privilegedData.type").unwrap();
         assert!(pd.attribute.multi_valued);
         assert_eq!(pd.attribute.mutability, Mutability::ReadOnly);
-        let linked = s.attribute(ResourceKind::Group, "urn:ietf:params:scim:schemas:pam:1.0:LinkedObject:nativeIdentifier");
+        let linked =
+            s.attribute(ResourceKind::Group, "urn:ietf:params:scim:schemas:pam:1.0:LinkedObject:nativeIdentifier");
         assert!(linked.is_some());
     }
 
