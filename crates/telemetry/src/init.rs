@@ -10,8 +10,9 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::fmt::format::JsonFields;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer as _, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
@@ -133,21 +134,24 @@ pub fn init_with_env(
             return Err(error);
         }
     };
-    let otel_layer =
-        provider.as_ref().map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(settings.service_name.clone())));
-    let (json, pretty) = match settings.log_format {
-        LogFormat::Json => (
-            Some(
-                tracing_subscriber::fmt::layer()
-                    .with_writer(std::io::stderr)
-                    .fmt_fields(JsonFields::new())
-                    .event_format(JsonWithTraceIds),
-            ),
-            None,
-        ),
-        LogFormat::Pretty => (None, Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))),
-    };
-    let installed = Registry::default().with(filter).with(otel_layer).with(json).with(pretty).try_init();
+    // `RUST_LOG` governs log lines only. Spans at `info` and above always reach the OpenTelemetry
+    // layer, so that `RUST_LOG=warn` does not silently cut every trace (and the trace ids that
+    // audit records and job payloads carry); the sampler is the control for trace volume.
+    let otel_layer = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer(settings.service_name.clone()))
+            .with_filter(LevelFilter::INFO)
+    });
+    let logs = match settings.log_format {
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .fmt_fields(JsonFields::new())
+            .event_format(JsonWithTraceIds)
+            .boxed(),
+        LogFormat::Pretty => tracing_subscriber::fmt::layer().with_writer(std::io::stderr).boxed(),
+    }
+    .with_filter(filter);
+    let installed = Registry::default().with(otel_layer).with(logs).try_init();
     if installed.is_err() {
         if let Some(provider) = provider {
             let _ = provider.shutdown();
@@ -167,7 +171,7 @@ pub fn init_with_env(
 }
 
 /// Telemetry for tests, once per process and never failing: logs through the test harness's
-/// capture (filter `RUST_LOG`, default `warn`), spans with real trace ids (so that propagation and
+/// capture (filter `RUST_LOG`, default `warn`), spans at `info` and above with real trace ids (so that propagation and
 /// audit trace ids can be asserted) but no exporter. Does nothing if a subscriber is already set.
 pub fn init_for_tests() {
     static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
@@ -177,11 +181,13 @@ pub fn init_for_tests() {
             .and_then(|value| EnvFilter::try_new(value).ok())
             .unwrap_or_else(|| EnvFilter::new("warn"));
         let provider = SdkTracerProvider::builder().build();
-        let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("tests"));
+        // The log filter applies to the log lines only: spans at `info` get trace ids whatever
+        // the tests' log level, so that propagation can be asserted.
+        let otel_layer =
+            tracing_opentelemetry::layer().with_tracer(provider.tracer("tests")).with_filter(LevelFilter::INFO);
         let installed = Registry::default()
-            .with(filter)
             .with(otel_layer)
-            .with(tracing_subscriber::fmt::layer().with_test_writer())
+            .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter))
             .try_init();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         installed.is_ok().then(|| {

@@ -1,0 +1,199 @@
+//! The audit service: who changed what, when, from which platform.
+//!
+//! It consumes the events stream as its own consumer group (`audit`), and records every SCIM call
+//! and every provisioning change in an embedded SQLite database (`<data-dir>/audit/audit.db`, WAL
+//! mode), append-only, each record chained by SHA-256 to the one before so that tampering is
+//! detectable ([`verify`]); an event redelivered by the queue is recorded once. Its query API
+//! answers by time range, connection, resource, operation, status, trace id and kind, paged, and
+//! exports JSON Lines; retention removes old records without breaking the chain. Each record step
+//! is a span in the trace of the request that caused the event.
+//!
+//! Producers build their events with [`events`], so that every event carries a UUIDv7 id, its
+//! time and its trace context the same way.
+//!
+//! The parts: [`consumer`] (stream → store), [`store`] (schema, chain, queries, verify, prune),
+//! [`api`] (HTTP), [`retention`], and [`run`] to tie them together.
+
+pub mod api;
+mod canonical;
+mod chain;
+pub mod consumer;
+pub mod events;
+pub mod filter;
+pub mod record;
+pub mod retention;
+pub mod scrub;
+mod settings;
+pub mod store;
+mod time_format;
+
+pub use chain::GENESIS_HASH;
+pub use filter::{FilterError, RecordFilter, StatusFilter};
+pub use record::{Record, RecordKind};
+pub use retention::prune;
+pub use settings::{AuditSettings, SettingsError};
+pub use store::{AuditStore, BrokenRecord, ChainPoint, PruneReport, StoreError, VerifyReport};
+pub use time_format::{format_micros, parse_rfc3339_micros};
+
+use anyhow::Context as _;
+use job_queue::EventBus;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Checks the hash chain of the database at `path` (`scim-connector audit verify`).
+///
+/// # Errors
+///
+/// No database at `path`, or a SQLite failure. A broken chain is not an error: it is the report.
+pub fn verify(path: &Path) -> Result<VerifyReport, StoreError> {
+    AuditStore::open_existing(path)?.verify()
+}
+
+/// Writes the records of the database at `path` matching `filter` to `out` as JSON Lines, in
+/// sequence order; returns how many (`scim-connector audit export`).
+///
+/// # Errors
+///
+/// No database at `path`, a SQLite failure, or a write error.
+pub fn export(path: &Path, filter: &RecordFilter, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
+    AuditStore::open_existing(path)?.export(filter, out)
+}
+
+/// A started audit service.
+#[derive(Debug)]
+pub struct RunningAudit {
+    addr: SocketAddr,
+    store: Arc<AuditStore>,
+    tasks: Vec<JoinHandle<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningAudit {
+    /// Where the API listens (the real port when the settings asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Arc<AuditStore> {
+        &self.store
+    }
+
+    /// Waits until the service has stopped (after the shutdown token is cancelled).
+    ///
+    /// # Errors
+    ///
+    /// The HTTP server failed.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        for task in self.tasks {
+            task.await.context("an audit task panicked")?;
+        }
+        self.server.await.context("the audit API task panicked")?.context("the audit API failed")
+    }
+}
+
+/// Starts the consumer, the API and retention; they run until `shutdown` is cancelled.
+///
+/// # Errors
+///
+/// Invalid settings, the database cannot be opened, or the API cannot listen.
+pub async fn start(
+    settings: AuditSettings,
+    bus: Arc<dyn EventBus>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAudit> {
+    settings.validate()?;
+    telemetry::install_prometheus_recorder();
+    let path = settings.database_path();
+    let store = Arc::new(
+        tokio::task::spawn_blocking(move || AuditStore::open(&path))
+            .await
+            .context("opening the audit database")?
+            .context("opening the audit database")?,
+    );
+    let consumer_alive = Arc::new(AtomicBool::new(false));
+    let state = api::ApiState {
+        store: store.clone(),
+        tokens: Arc::new(api::AdminTokens::from_hex(&settings.admin_token_sha256)),
+        consumer_alive: consumer_alive.clone(),
+    };
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new()
+            .wrap(actix_web::middleware::from_fn(telemetry::actix::trace_requests))
+            .configure(api::configure(state.clone()))
+    })
+    .disable_signals()
+    .bind(settings.listen)
+    .with_context(|| format!("the audit API cannot listen on {}", settings.listen))?;
+    let addr = server.addrs().first().copied().context("the audit API has no address")?;
+    let server = server.run();
+    let server_handle = server.handle();
+    let server = tokio::spawn(server);
+    tracing::info!(%addr, database = %store.path().display(), "audit service started");
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), consumer_alive, shutdown.clone())));
+    if let Some(retention) = settings.retention {
+        tasks.push(tokio::spawn(retention::run(
+            store.clone(),
+            retention,
+            settings.retention_interval,
+            shutdown.clone(),
+        )));
+    }
+    tasks.push(tokio::spawn(async move {
+        shutdown.cancelled().await;
+        server_handle.stop(true).await;
+    }));
+    Ok(RunningAudit { addr, store, tasks, server })
+}
+
+/// Runs the audit service until `shutdown` is cancelled: the consumer, the query API and
+/// retention.
+///
+/// # Errors
+///
+/// As [`start`], or the API failed while running.
+pub async fn run(settings: AuditSettings, bus: Arc<dyn EventBus>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    start(settings, bus, shutdown).await?.wait().await
+}
+
+/// Subscribes (retrying while the bus is unreachable), then consumes until shutdown.
+async fn consume(
+    store: Arc<AuditStore>,
+    bus: Arc<dyn EventBus>,
+    settings: AuditSettings,
+    alive: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) {
+    let name = settings.consumer_name();
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let subscribed = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            s = consumer::Consumer::subscribe(
+                store.clone(), bus.as_ref(), &settings.consumer_group, &name, settings.batch_size, settings.poll_wait,
+            ) => s,
+        };
+        match subscribed {
+            Ok(consumer) => {
+                tracing::info!(group = %settings.consumer_group, consumer = %name, "audit consumer subscribed");
+                consumer.run(shutdown, alive.clone()).await;
+                alive.store(false, Ordering::SeqCst);
+                return;
+            }
+            Err(error) => {
+                tracing::error!(error = %error, retry_in = ?backoff, "cannot join the audit consumer group");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The audit service's settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of the audit service (`scim-connector audit`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The database lives at `<data_dir>/audit/audit.db`.
+    pub data_dir: PathBuf,
+    /// Where the query API listens.
+    pub listen: SocketAddr,
+    /// SHA-256 hex digests of the admin tokens the query API accepts (tokens themselves are never
+    /// configured). Empty: every request to the API is refused.
+    pub admin_token_sha256: Vec<String>,
+    /// Records older than this are removed (`90d`); `None` keeps everything.
+    #[serde(with = "humantime_serde")]
+    pub retention: Option<Duration>,
+    /// How often retention runs.
+    #[serde(with = "humantime_serde")]
+    pub retention_interval: Duration,
+    /// The consumer group on the events stream.
+    pub consumer_group: String,
+    /// This consumer's name within the group; default `<hostname>-<pid>`.
+    pub consumer_name: Option<String>,
+    /// Events recorded per transaction (one fsync each).
+    pub batch_size: usize,
+    /// How long the consumer waits for events before looking again (and noticing shutdown).
+    #[serde(with = "humantime_serde")]
+    pub poll_wait: Duration,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            admin_token_sha256: Vec::new(),
+            retention: None,
+            retention_interval: Duration::from_secs(3600),
+            consumer_group: "audit".to_owned(),
+            consumer_name: None,
+            batch_size: 256,
+            poll_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// An invalid setting, named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid audit setting {setting}: {reason}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub reason: String,
+}
+
+impl AuditSettings {
+    /// The database path.
+    pub fn database_path(&self) -> PathBuf {
+        crate::store::AuditStore::path_in(&self.data_dir)
+    }
+
+    /// The consumer name: the configured one, else `<hostname>-<pid>`.
+    pub fn consumer_name(&self) -> String {
+        self.consumer_name.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "audit".to_owned());
+            format!("{host}-{}", std::process::id())
+        })
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    ///
+    /// The first invalid setting, named.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let fail = |setting, reason: String| Err(SettingsError { setting, reason });
+        for digest in &self.admin_token_sha256 {
+            if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return fail("admin_token_sha256", "each entry must be a SHA-256 digest in hex (64 digits)".to_owned());
+            }
+        }
+        if self.batch_size == 0 || self.batch_size > 10_000 {
+            return fail("batch_size", format!("{} is outside 1..=10000", self.batch_size));
+        }
+        if self.consumer_group.trim().is_empty() {
+            return fail("consumer_group", "must not be empty".to_owned());
+        }
+        if self.retention.is_some_and(|r| r.is_zero()) {
+            return fail("retention", "must be longer than zero (leave it unset to keep everything)".to_owned());
+        }
+        if self.retention_interval.is_zero() {
+            return fail("retention_interval", "must be longer than zero".to_owned());
+        }
+        if self.poll_wait.is_zero() {
+            return fail("poll_wait", "must be longer than zero".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_listen_on_8090() {
+        let settings = AuditSettings::default();
+        assert!(settings.validate().is_ok());
+        assert_eq!(settings.listen.port(), 8090);
+        assert_eq!(settings.consumer_group, "audit");
+        assert!(settings.database_path().ends_with("audit/audit.db"));
+    }
+
+    #[test]
+    fn retention_reads_humantime() {
+        let settings: AuditSettings = serde_json::from_value(serde_json::json!({"retention": "90d"})).unwrap();
+        assert_eq!(settings.retention, Some(Duration::from_secs(90 * 86_400)));
+    }
+
+    #[test]
+    fn a_token_in_clear_instead_of_its_digest_is_refused() {
+        let settings = AuditSettings { admin_token_sha256: vec!["my-token".into()], ..AuditSettings::default() };
+        let error = settings.validate().unwrap_err();
+        assert_eq!(error.setting, "admin_token_sha256");
+        assert!(!error.to_string().contains("my-token"), "the value is never echoed");
+    }
+}

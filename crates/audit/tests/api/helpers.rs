@@ -1,0 +1,183 @@
+use audit::{AuditSettings, RunningAudit};
+use job_queue::{EventBus, InProcessEventBus, QueueConfig};
+use proto::audit::v1 as pb;
+use proto::common::v1::ResourceType;
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub bus: Arc<dyn EventBus>,
+    pub data_dir: tempfile::TempDir,
+    pub shutdown: CancellationToken,
+    pub running: Option<RunningAudit>,
+}
+
+pub fn memory_bus() -> Arc<dyn EventBus> {
+    let config = QueueConfig { visibility_timeout: Duration::from_millis(300), ..QueueConfig::default() };
+    Arc::new(InProcessEventBus::new(&config).expect("a valid in-process bus"))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(memory_bus(), |_| {}).await
+}
+
+pub async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut AuditSettings)) -> TestApp {
+    telemetry::init_for_tests();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let data_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut settings = AuditSettings {
+        data_dir: data_dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        admin_token_sha256: vec![hex::encode(Sha256::digest(TOKEN.as_bytes()))],
+        consumer_name: Some("test-consumer".into()),
+        batch_size: 50,
+        poll_wait: Duration::from_millis(50),
+        ..AuditSettings::default()
+    };
+    adjust(&mut settings);
+    let shutdown = CancellationToken::new();
+    let running = audit::start(settings, bus.clone(), shutdown.clone()).await.expect("the audit service starts");
+    let app = TestApp {
+        base: format!("http://{}", running.local_addr()),
+        client: reqwest::Client::new(),
+        bus,
+        data_dir,
+        shutdown,
+        running: Some(running),
+    };
+    app.wait_until_ready().await;
+    app
+}
+
+impl TestApp {
+    pub fn db_path(&self) -> PathBuf {
+        audit::AuditStore::path_in(self.data_dir.path())
+    }
+
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path_and_query}", self.base)).bearer_auth(TOKEN).send().await.expect("a response")
+    }
+
+    pub async fn get_json(&self, path_and_query: &str) -> serde_json::Value {
+        let response = self.get(path_and_query).await;
+        assert_eq!(response.status(), 200, "GET {path_and_query}");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// The `seq` of every record a query returns (one page).
+    pub async fn seqs(&self, query: &str) -> Vec<u64> {
+        let page = self.get_json(&format!("/audit/v1/records?{query}")).await;
+        page["records"].as_array().unwrap().iter().map(|r| r["seq"].as_u64().unwrap()).collect()
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = self.client.get(format!("{}/readyz", self.base)).send().await.map(|r| r.status().as_u16());
+            if matches!(status, Ok(200)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the audit service did not become ready: {status:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn publish(&self, event: &pb::AuditEvent) {
+        audit::events::publish(self.bus.as_ref(), event).await.expect("the bus takes the event");
+    }
+
+    pub async fn publish_raw(&self, payload: &'static [u8]) {
+        let event = job_queue::Event { payload: bytes::Bytes::from_static(payload), trace_context: Default::default() };
+        self.bus.publish(event).await.expect("the bus takes the event");
+    }
+
+    /// Waits until the chain head reaches `seq` (the consumer runs on its own schedule).
+    pub async fn wait_for_head(&self, seq: u64) {
+        let store = self.running.as_ref().unwrap().store().clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let head = store.stats().unwrap().head.seq;
+            if head >= seq {
+                return;
+            }
+            assert!(Instant::now() < deadline, "only {head} of {seq} records arrived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Gives the consumer time to record anything more (used before asserting that nothing more
+    /// was recorded): waits for two more polls of the stream.
+    pub async fn settle(&self) {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    pub fn store(&self) -> &Arc<audit::AuditStore> {
+        self.running.as_ref().unwrap().store()
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(running) = self.running.take() {
+            running.wait().await.expect("a clean stop");
+        }
+    }
+}
+
+pub fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+pub fn call(
+    connection: (&str, &str),
+    method: &str,
+    route: &str,
+    resource: ResourceType,
+    id: &str,
+    status: u32,
+) -> pb::AuditEvent {
+    audit::events::scim_call(pb::ScimCall {
+        connection_id: connection.0.into(),
+        connection_name: connection.1.into(),
+        method: method.into(),
+        route: route.into(),
+        resource_type: resource as i32,
+        resource_id: id.into(),
+        status,
+        latency_micros: 1234,
+        client_address: "203.0.113.7".into(),
+        request_id: "req-1".into(),
+        ..Default::default()
+    })
+}
+
+pub fn change(connection: &str, resource: ResourceType, id: &str, operation: &str, outcome: &str) -> pb::AuditEvent {
+    audit::events::resource_change(pb::ResourceChange {
+        connection_id: connection.into(),
+        secret_server_instance: "primary".into(),
+        resource_type: resource as i32,
+        resource_id: id.into(),
+        operation: operation.into(),
+        job_id: "job-1".into(),
+        before_json: br#"{"userName":"before"}"#.to_vec(),
+        after_json: br#"{"userName":"after"}"#.to_vec(),
+        outcome: outcome.into(),
+        ..Default::default()
+    })
+}
+
+/// Writes `n` simple records (for paging, tampering and retention tests) and waits for them.
+pub async fn record_n(app: &TestApp, n: u64) {
+    let start = app.store().stats().unwrap().head.seq;
+    for i in 0..n {
+        app.publish(&call(("c1", "okta"), "GET", "/scim/v2/Users/{id}", ResourceType::User, &format!("u{i}"), 200))
+            .await;
+    }
+    app.wait_for_head(start + n).await;
+}

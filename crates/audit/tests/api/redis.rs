@@ -1,0 +1,35 @@
+//! The consumer path over Redis Streams (a real redis-server; REDIS_URL, default
+//! redis://127.0.0.1:6379). Fails, never skips, when Redis is missing.
+
+use crate::helpers::{call, change, spawn_app_with};
+use job_queue::QueueConfig;
+use proto::common::v1::ResourceType;
+use secrecy::SecretString;
+
+async fn redis_bus() -> std::sync::Arc<dyn job_queue::EventBus> {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let config = QueueConfig {
+        redis_url: Some(SecretString::from(url.clone())),
+        prefix: format!("audit-test-{}", uuid::Uuid::new_v4().simple()),
+        ..QueueConfig::default()
+    };
+    job_queue::connect(&config)
+        .await
+        .unwrap_or_else(|e| panic!("these tests need Redis at {url} (set REDIS_URL): {e}"))
+        .events
+}
+
+#[tokio::test]
+async fn events_on_redis_streams_are_recorded_once_and_queryable() {
+    let app = spawn_app_with(redis_bus().await, |_| {}).await;
+    let created = call(("c-okta", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201);
+    app.publish(&created).await;
+    app.publish(&created).await;
+    app.publish(&change("c-okta", ResourceType::User, "u1", "create", "succeeded")).await;
+    app.wait_for_head(2).await;
+    app.settle().await;
+    assert_eq!(app.seqs("").await, vec![1, 2]);
+    assert_eq!(app.seqs("kind=change&connection=c-okta").await, vec![2]);
+    assert!(audit::verify(&app.db_path()).unwrap().is_intact());
+    app.stop().await;
+}
