@@ -1,0 +1,138 @@
+//! What the gRPC service and the workers share: the instances, the connections, the schemas, the
+//! events stream; and the resolution of a request's caller (its connection and instance).
+
+use crate::instance::Instance;
+use crate::mapping::View;
+use crate::read_model::state::State;
+use crate::settings::AdapterSettings;
+use connections::{Connection, ConnectionId, ConnectionStore, Operations};
+use job_queue::EventBus;
+use scim::{ResourceKind, Schemas};
+use service_error::{ErrorKind, ServiceError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The adapter's shared state.
+#[derive(Debug)]
+pub struct Core {
+    /// By lower-cased name.
+    pub instances: HashMap<String, Arc<Instance>>,
+    pub connections: ConnectionStore,
+    pub schemas: Arc<Schemas>,
+    pub events: Arc<dyn EventBus>,
+    pub settings: AdapterSettings,
+}
+
+/// Who is asking, resolved: the connection and the instance it is bound to.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub connection: Connection,
+    pub instance: Arc<Instance>,
+}
+
+/// What a caller wants to do with a resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Access {
+    fn allowed(self, ops: Operations) -> bool {
+        match self {
+            Access::Read => ops.read,
+            Access::Create => ops.create,
+            Access::Update => ops.update,
+            Access::Delete => ops.delete,
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Create => "create",
+            Access::Update => "change",
+            Access::Delete => "delete",
+        }
+    }
+}
+
+impl Core {
+    /// The instance called `name`, case-insensitively.
+    pub fn instance(&self, name: &str) -> Option<&Arc<Instance>> {
+        self.instances.get(&name.to_ascii_lowercase())
+    }
+
+    /// Resolves a caller from its connection id.
+    ///
+    /// # Errors
+    /// `PermissionDenied` for an unknown or disabled connection; `Internal` for a connection bound
+    /// to an instance this adapter does not serve (a configuration mistake, logged);
+    /// `Unavailable` when the connection store cannot be read.
+    pub async fn caller(&self, connection_id: &str) -> Result<Caller, ServiceError> {
+        let denied = || ServiceError::new(ErrorKind::PermissionDenied, "the connection is unknown or disabled");
+        let id: ConnectionId = connection_id.parse().map_err(|_| denied())?;
+        let connection = self
+            .connections
+            .get(&id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot read connections");
+                ServiceError::unavailable("the connection store is unavailable").with_retry_after(5)
+            })?
+            .filter(|c| c.enabled)
+            .ok_or_else(denied)?;
+        let instance = self.instance(&connection.secret_server).cloned().ok_or_else(|| {
+            tracing::error!(connection = %id, instance = %connection.secret_server,
+                "connection bound to a Secret Server instance this adapter does not serve");
+            ServiceError::internal("the connection's Secret Server instance is not configured")
+        })?;
+        Ok(Caller { connection, instance })
+    }
+}
+
+impl Caller {
+    /// Checks the connection's scope for `access` to `kind` (the gateway checks it too; this is
+    /// defence in depth).
+    ///
+    /// # Errors
+    /// `PermissionDenied` naming the operation and type.
+    pub fn check(&self, kind: ResourceKind, access: Access) -> Result<(), ServiceError> {
+        if access.allowed(self.connection.scope.operations(kind)) {
+            Ok(())
+        } else {
+            Err(ServiceError::new(
+                ErrorKind::PermissionDenied,
+                format!("this connection may not {} {} resources", access.verb(), kind.name()),
+            ))
+        }
+    }
+
+    /// The read model as this caller sees it.
+    pub fn view<'a>(&'a self, state: &'a State) -> View<'a> {
+        View {
+            state,
+            rights: &self.connection.rights,
+            deleted_users: self.connection.policies.deleted_users,
+            roots: self.connection.scope.container_subtrees.as_deref(),
+        }
+    }
+
+    /// `Unavailable` until the instance's first load has finished.
+    ///
+    /// # Errors
+    /// As described.
+    pub fn require_loaded(&self) -> Result<(), ServiceError> {
+        if self.instance.is_loaded() {
+            Ok(())
+        } else {
+            Err(ServiceError::unavailable(format!(
+                "the read model of Secret Server instance '{}' is still loading",
+                self.instance.name
+            ))
+            .with_retry_after(5))
+        }
+    }
+}

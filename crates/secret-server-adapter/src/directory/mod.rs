@@ -1,0 +1,144 @@
+//! The gRPC `Directory` service: the gateway's reads, answered from the read model.
+//!
+//! Each call is converted into a domain request at the boundary, runs on a blocking thread (a
+//! filter that needs evaluation over 100,000 users is CPU work and must not stall the runtime's
+//! workers), and turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
+//! so that the `scimType` survives the hop. The span of each call is parented to the trace
+//! context in the request's metadata.
+
+pub mod request;
+pub mod search;
+
+use crate::core::Core;
+use crate::metrics;
+use proto::directory::v1 as pb;
+use proto::directory::v1::directory_server::Directory;
+use request::{GetRequest, SearchRequest};
+use scim::paging::{CursorCodec, PagingLimits};
+use service_error::ServiceError;
+use std::sync::Arc;
+use std::time::Instant;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+/// The service.
+#[derive(Debug, Clone)]
+pub struct DirectoryService {
+    core: Arc<Core>,
+    cursors: Arc<CursorCodec>,
+}
+
+impl DirectoryService {
+    pub fn new(core: Arc<Core>, cursors: CursorCodec) -> Self {
+        Self { core, cursors: Arc::new(cursors) }
+    }
+
+    fn limits(&self) -> PagingLimits {
+        PagingLimits {
+            default_count: self.core.settings.default_page_size as usize,
+            max_count: self.core.settings.max_page_size as usize,
+        }
+    }
+}
+
+fn outcome<T>(result: &Result<T, ServiceError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) if e.kind.is_transient() => "unavailable",
+        Err(e) if e.http_status() >= 500 => "error",
+        Err(_) => "refused",
+    }
+}
+
+/// Runs CPU-bound read work off the runtime's worker threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
+) -> Result<T, ServiceError> {
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f)).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a read task failed");
+        Err(ServiceError::internal("the read failed"))
+    })
+}
+
+impl DirectoryService {
+    async fn get_inner(&self, req: pb::GetResourceRequest) -> Result<pb::GetResourceResponse, ServiceError> {
+        let req = GetRequest::try_from(req)?;
+        tracing::Span::current().record("resource_type", req.kind.name());
+        let caller = self.core.caller(&req.connection_id).await?;
+        let core = self.core.clone();
+        let resource = blocking(move || search::get(&core, &caller, &req)).await?;
+        Ok(pb::GetResourceResponse { resource: Some(resource) })
+    }
+
+    async fn search_inner(&self, req: pb::SearchResourcesRequest) -> Result<pb::SearchResourcesResponse, ServiceError> {
+        let req = SearchRequest::from_proto(req, self.limits())?;
+        let caller = self.core.caller(&req.connection_id).await?;
+        let (core, cursors) = (self.core.clone(), self.cursors.clone());
+        let page = blocking(move || search::search(&core, &cursors, &caller, &req)).await?;
+        tracing::Span::current().record("total", page.total).record("returned", page.resources.len());
+        Ok(pb::SearchResourcesResponse {
+            total_results: page.total,
+            start_index: page.start_index,
+            resources: page.resources,
+            next_cursor: page.next_cursor.unwrap_or_default(),
+            previous_cursor: page.previous_cursor.unwrap_or_default(),
+        })
+    }
+
+    fn health_inner(&self) -> pb::HealthResponse {
+        let mut instances: Vec<pb::InstanceHealth> = self
+            .core
+            .instances
+            .values()
+            .map(|i| {
+                let loaded = i.is_loaded();
+                let error = i.last_error();
+                pb::InstanceHealth {
+                    instance: i.name.clone(),
+                    ready: loaded,
+                    loaded,
+                    detail: error.unwrap_or_else(|| if loaded { "loaded".to_owned() } else { "loading".to_owned() }),
+                    records: i.record_count(),
+                }
+            })
+            .collect();
+        instances.sort_by(|a, b| a.instance.cmp(&b.instance));
+        pb::HealthResponse { ready: instances.iter().all(|i| i.ready), instances }
+    }
+}
+
+#[tonic::async_trait]
+impl Directory for DirectoryService {
+    async fn get_resource(
+        &self,
+        request: Request<pb::GetResourceRequest>,
+    ) -> Result<Response<pb::GetResourceResponse>, Status> {
+        let span = tracing::info_span!("Directory/GetResource", resource_type = tracing::field::Empty);
+        telemetry::set_parent_from_metadata(&span, request.metadata());
+        let started = Instant::now();
+        let result = self.get_inner(request.into_inner()).instrument(span).await;
+        metrics::directory_request("GetResource", outcome(&result), started.elapsed());
+        result.map(Response::new).map_err(Status::from)
+    }
+
+    async fn search_resources(
+        &self,
+        request: Request<pb::SearchResourcesRequest>,
+    ) -> Result<Response<pb::SearchResourcesResponse>, Status> {
+        let span = tracing::info_span!(
+            "Directory/SearchResources",
+            total = tracing::field::Empty,
+            returned = tracing::field::Empty
+        );
+        telemetry::set_parent_from_metadata(&span, request.metadata());
+        let started = Instant::now();
+        let result = self.search_inner(request.into_inner()).instrument(span).await;
+        metrics::directory_request("SearchResources", outcome(&result), started.elapsed());
+        result.map(Response::new).map_err(Status::from)
+    }
+
+    async fn health(&self, _request: Request<pb::HealthRequest>) -> Result<Response<pb::HealthResponse>, Status> {
+        Ok(Response::new(self.health_inner()))
+    }
+}

@@ -1,0 +1,218 @@
+//! The read path: one resource by id, and filtered, sorted, paged lists.
+//!
+//! A list runs, per resource type: the filter's index plan on the read model's indexes (and the
+//! ordered `meta.lastModified` index) for candidates, the caller's scope, then the `scim` crate's
+//! evaluation of the compiled filter on each candidate's rendering. Results are ordered by
+//! `sortBy` when asked, and always finally by resource type and id, so that pages are stable.
+//! Only the page that is returned is projected and serialized.
+
+use super::request::{GetRequest, SearchRequest};
+use crate::core::{Access, Caller, Core};
+use crate::events::proto_kind;
+use crate::mapping::{RenderOptions, View};
+use crate::read_model::query::candidates;
+use crate::read_model::state::State;
+use proto::common::v1 as common;
+use scim::paging::{CursorCodec, PageRequest, index_window, query_fingerprint};
+use scim::projection::Projection;
+use scim::sort::{SortKey, SortOrder};
+use scim::{ResourceKind, ScimError};
+use serde_json::Value;
+use service_error::ServiceError;
+use std::cmp::Ordering;
+
+/// One page of results.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPage {
+    pub total: u64,
+    pub start_index: u64,
+    pub resources: Vec<common::Resource>,
+    pub next_cursor: Option<String>,
+    pub previous_cursor: Option<String>,
+}
+
+fn serialize(kind: ResourceKind, id: i64, version: String, doc: &Value) -> common::Resource {
+    common::Resource {
+        resource_type: proto_kind(kind) as i32,
+        id: id.to_string(),
+        version,
+        json: serde_json::to_vec(doc).unwrap_or_default(),
+    }
+}
+
+fn names_members(paths: &[scim::AttrPath]) -> bool {
+    paths.iter().any(|p| p.name.eq_ignore_ascii_case("members"))
+}
+
+/// Whether a Group's `members` must be rendered for this request.
+fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: Option<&scim::sort::SortSpec>) -> bool {
+    let projected = if !projection.attributes.is_empty() {
+        names_members(&projection.attributes)
+    } else {
+        !names_members(&projection.excluded_attributes)
+    };
+    let filtered = filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
+    let sorted = sort.is_some_and(|s| s.by.name.eq_ignore_ascii_case("members"));
+    projected || filtered || sorted
+}
+
+/// One resource by id.
+///
+/// # Errors
+/// `NotFound` for an id that is not a resource the caller can see; `PermissionDenied` when the
+/// caller may not read the type; `Unavailable` while the read model loads.
+pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<common::Resource, ServiceError> {
+    caller.check(req.kind, Access::Read)?;
+    caller.require_loaded()?;
+    let not_found = || ServiceError::not_found(format!("{} {} not found", req.kind.name(), req.id));
+    let id = req.id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(not_found)?;
+    let options = RenderOptions { members: wants_members(&req.projection, None, None) };
+    caller.instance.model.read(|state| {
+        let view = caller.view(state);
+        let doc = view.render(req.kind, id, options).ok_or_else(not_found)?;
+        let projected = req.projection.bind(&core.schemas, req.kind).apply(&doc);
+        Ok(serialize(req.kind, id, view.version(req.kind, id).unwrap_or_default(), &projected))
+    })
+}
+
+/// A match, before paging.
+struct Hit {
+    kind: ResourceKind,
+    id: i64,
+    key: Option<SortKey>,
+}
+
+/// The matches of one type, in id order.
+fn matches_of(
+    core: &Core,
+    view: &View<'_>,
+    state: &State,
+    kind: ResourceKind,
+    req: &SearchRequest,
+    options: RenderOptions,
+) -> Result<Vec<Hit>, ScimError> {
+    let compiled = req.filter.as_ref().map(|f| f.compile(&core.schemas, kind)).transpose()?;
+    let sort = req.sort.as_ref().map(|s| s.bind(&core.schemas, kind)).transpose()?;
+    let ids = match &compiled {
+        Some(c) => candidates(state, kind, &c.plan(), req.filter.as_ref()).unwrap_or_else(|| state.ids(kind)),
+        None => state.ids(kind),
+    };
+    let mut hits = Vec::new();
+    for id in ids {
+        if compiled.is_none() && sort.is_none() {
+            if view.visible(kind, id) {
+                hits.push(Hit { kind, id, key: None });
+            }
+            continue;
+        }
+        let Some(doc) = view.render(kind, id, options) else { continue };
+        if compiled.as_ref().is_some_and(|c| !c.matches(&doc)) {
+            continue;
+        }
+        hits.push(Hit { kind, id, key: sort.as_ref().map(|s| s.key(&doc)) });
+    }
+    Ok(hits)
+}
+
+fn kind_rank(kind: ResourceKind) -> usize {
+    ResourceKind::ALL.iter().position(|k| *k == kind).unwrap_or(usize::MAX)
+}
+
+/// A filtered, sorted, paged list.
+///
+/// # Errors
+/// `400` for a filter or sort that does not fit the type (for the root search: that fits none of
+/// the types), an invalid or expired cursor; `PermissionDenied` for a type the caller may not
+/// read; `Unavailable` while the read model loads.
+pub fn search(
+    core: &Core,
+    cursors: &CursorCodec,
+    caller: &Caller,
+    req: &SearchRequest,
+) -> Result<SearchPage, ServiceError> {
+    caller.require_loaded()?;
+    let kinds: Vec<ResourceKind> = if req.kinds.is_empty() {
+        ResourceKind::ALL.into_iter().filter(|k| caller.check(*k, Access::Read).is_ok()).collect()
+    } else {
+        for kind in &req.kinds {
+            caller.check(*kind, Access::Read)?;
+        }
+        req.kinds.clone()
+    };
+    let options = RenderOptions { members: wants_members(&req.projection, req.filter.as_ref(), req.sort.as_ref()) };
+    caller.instance.model.read(|state| {
+        let view = caller.view(state);
+        let mut hits = Vec::new();
+        let mut first_error = None;
+        let mut fitted = 0;
+        for kind in &kinds {
+            match matches_of(core, &view, state, *kind, req, options) {
+                Ok(found) => {
+                    fitted += 1;
+                    hits.extend(found);
+                }
+                // Over several types, a filter naming an attribute one type lacks matches nothing there.
+                Err(e) if kinds.len() > 1 => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => return Err(ServiceError::from(e)),
+            }
+        }
+        if fitted == 0
+            && let Some(e) = first_error
+        {
+            return Err(ServiceError::from(e));
+        }
+        let order = req.sort.as_ref().map(|s| s.order).unwrap_or_default();
+        hits.sort_by(|a, b| {
+            let by_key = match (&a.key, &b.key) {
+                (Some(x), Some(y)) => {
+                    // Missing values last ascending and first descending (RFC 7644 §3.4.2.3).
+                    let natural = x.cmp_natural(y);
+                    if order == SortOrder::Descending { natural.reverse() } else { natural }
+                }
+                _ => Ordering::Equal,
+            };
+            by_key.then_with(|| kind_rank(a.kind).cmp(&kind_rank(b.kind))).then_with(|| a.id.cmp(&b.id))
+        });
+        let total = hits.len();
+        let mut page = SearchPage { total: total as u64, ..SearchPage::default() };
+        let window = match &req.page {
+            PageRequest::Index { start_index, count } => {
+                page.start_index = *start_index;
+                index_window(total, *start_index, *count)
+            }
+            PageRequest::Cursor { cursor, count } => {
+                let fingerprint = fingerprint(caller, &kinds, req);
+                let now = crate::text::now_millis() / 1000;
+                let p = cursors.page(cursor.as_deref(), *count, total, fingerprint, now)?;
+                page.start_index = p.range.start as u64 + 1;
+                page.next_cursor = p.next_cursor;
+                page.previous_cursor = p.previous_cursor;
+                p.range
+            }
+        };
+        let mut bound = std::collections::HashMap::new();
+        for hit in hits.get(window).unwrap_or_default() {
+            let Some(doc) = view.render(hit.kind, hit.id, options) else { continue };
+            let projection = bound.entry(hit.kind).or_insert_with(|| req.projection.bind(&core.schemas, hit.kind));
+            let projected = projection.apply(&doc);
+            page.resources.push(serialize(
+                hit.kind,
+                hit.id,
+                view.version(hit.kind, hit.id).unwrap_or_default(),
+                &projected,
+            ));
+        }
+        Ok(page)
+    })
+}
+
+/// What a cursor is valid for: the caller, the types, the filter and the sort.
+fn fingerprint(caller: &Caller, kinds: &[ResourceKind], req: &SearchRequest) -> [u8; 8] {
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    let kinds = kinds.join(",");
+    let filter = req.filter.as_ref().map(ToString::to_string).unwrap_or_default();
+    let sort = req.sort.as_ref().map(|s| format!("{} {}", s.by, s.order.as_str())).unwrap_or_default();
+    query_fingerprint(&[caller.connection.id.as_str(), &kinds, &filter, &sort])
+}

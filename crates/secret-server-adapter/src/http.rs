@@ -1,0 +1,76 @@
+//! `/healthz`, `/readyz` and `/metrics` on their own small listener (the telemetry crate's actix
+//! helpers). Ready means: every instance's first load has finished, the state store and the job
+//! queue answer.
+
+use crate::core::Core;
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer};
+use anyhow::Context;
+use job_queue::JobQueue;
+use state_store::StateStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use telemetry::actix::{Readiness, health_endpoints, trace_requests};
+
+/// The running health listener.
+#[derive(Debug)]
+pub struct HealthServer {
+    pub addr: SocketAddr,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn JobQueue>) -> Readiness {
+    let mut report = Readiness::new();
+    let mut instances: Vec<_> = core.instances.values().cloned().collect();
+    instances.sort_by(|a, b| a.name.cmp(&b.name));
+    for instance in instances {
+        let outcome = if instance.is_loaded() {
+            Ok(())
+        } else {
+            Err(instance.last_error().unwrap_or_else(|| "the first load is in progress".to_owned()))
+        };
+        report = report.check(format!("secret-server:{}", instance.name), outcome);
+    }
+    report
+        .check("state-store", state.ping().await.map_err(|e| e.to_string()))
+        .check("job-queue", queue.ping().await.map_err(|e| e.to_string()))
+}
+
+/// Starts the health listener on `addr` (port 0 picks one).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn start(
+    addr: SocketAddr,
+    core: Arc<Core>,
+    state: Arc<dyn StateStore>,
+    queue: Arc<dyn JobQueue>,
+) -> anyhow::Result<HealthServer> {
+    telemetry::install_prometheus_recorder();
+    let listener =
+        std::net::TcpListener::bind(addr).with_context(|| format!("cannot listen on {addr} (http_listen)"))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        let (core, state, queue) = (core.clone(), state.clone(), queue.clone());
+        let check = move || readiness(core.clone(), state.clone(), queue.clone());
+        App::new().wrap(from_fn(trace_requests)).configure(health_endpoints(check))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .context("cannot serve the health endpoints")?
+    .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(HealthServer { addr, handle, task })
+}
+
+impl HealthServer {
+    /// Stops the listener.
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}

@@ -1,0 +1,280 @@
+//! One Secret Server instance as the adapter holds it: its client, its read model, the persisted
+//! state keyed by it (attributes, meta, tombstones, intents), and its load/resync cycle.
+
+use crate::attributes::AttributeStore;
+use crate::intents::Intents;
+use crate::meta::MetaStore;
+use crate::metrics;
+use crate::read_model::ReadModel;
+use crate::read_model::apply::{Stored, current_version, refresh_meta};
+use crate::read_model::fetch::{FetchOptions, fetch_all};
+use crate::read_model::records::Meta;
+use crate::read_model::state::State;
+use crate::text::now_millis;
+use crate::tombstones::Tombstones;
+use anyhow::Context;
+use parking_lot::Mutex;
+use scim::ResourceKind;
+use secret_server_client::SecretServerClient;
+use state_store::StateStore;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Above this many records new to the read model, a resync reads their stored state namespace by
+/// namespace instead of one record at a time.
+const BULK_STORED_READ: usize = 500;
+
+/// What the last load or resync did.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    pub first_load: bool,
+    pub records: usize,
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Status {
+    last_success: Option<Instant>,
+    last_error: Option<String>,
+}
+
+/// One Secret Server instance.
+#[derive(Debug)]
+pub struct Instance {
+    pub name: String,
+    pub client: SecretServerClient,
+    pub model: ReadModel,
+    pub meta: MetaStore,
+    pub attrs: AttributeStore,
+    pub tombstones: Tombstones,
+    pub intents: Intents,
+    loaded: watch::Sender<bool>,
+    status: Mutex<Status>,
+    /// One load or resync at a time.
+    sync_lock: tokio::sync::Mutex<()>,
+    fetch_options: FetchOptions,
+}
+
+impl Instance {
+    pub fn new(name: &str, client: SecretServerClient, state: Arc<dyn StateStore>, options: FetchOptions) -> Self {
+        Self {
+            name: name.to_owned(),
+            client,
+            model: ReadModel::default(),
+            meta: MetaStore::new(state.clone(), name),
+            attrs: AttributeStore::new(state.clone(), name),
+            tombstones: Tombstones::new(state.clone(), name),
+            intents: Intents::new(state, name),
+            loaded: watch::Sender::new(false),
+            status: Mutex::new(Status::default()),
+            sync_lock: tokio::sync::Mutex::new(()),
+            fetch_options: options,
+        }
+    }
+
+    /// Whether the first load has finished.
+    pub fn is_loaded(&self) -> bool {
+        *self.loaded.borrow()
+    }
+
+    /// Waits until the first load has finished; false when `timeout` passed first.
+    pub async fn wait_loaded(&self, timeout: Duration) -> bool {
+        let mut rx = self.loaded.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|loaded| *loaded)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// The last failure of a load or resync, if the last attempt failed.
+    pub fn last_error(&self) -> Option<String> {
+        self.status.lock().last_error.clone()
+    }
+
+    /// Time since the last successful load or resync.
+    pub fn age(&self) -> Option<Duration> {
+        self.status.lock().last_success.map(|at| at.elapsed())
+    }
+
+    /// Records held, memberships included.
+    pub fn record_count(&self) -> u64 {
+        self.model.read(|s| s.counts().iter().map(|(_, n)| *n as u64).sum::<u64>() + s.membership_count() as u64)
+    }
+
+    /// The first load, or a resync once loaded.
+    ///
+    /// # Errors
+    /// When Secret Server or the state store fails; the read model is left as it was.
+    pub async fn sync(&self) -> anyhow::Result<SyncReport> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        let result = self.sync_inner().await;
+        let mut status = self.status.lock();
+        match &result {
+            Ok(_) => {
+                status.last_success = Some(Instant::now());
+                status.last_error = None;
+            }
+            Err(e) => status.last_error = Some(format!("{e:#}")),
+        }
+        result
+    }
+
+    async fn sync_inner(&self) -> anyhow::Result<SyncReport> {
+        let first_load = !self.is_loaded();
+        let began = Instant::now();
+        let (fetched, stored) = if first_load {
+            let (fetched, stored) = tokio::join!(fetch_all(&self.client, &self.fetch_options), self.load_stored());
+            (fetched.context("reading Secret Server")?, stored.context("reading the state store")?)
+        } else {
+            let fetched = fetch_all(&self.client, &self.fetch_options).await.context("reading Secret Server")?;
+            let new_ids = self.model.new_ids(&fetched);
+            let stored = if new_ids.len() > BULK_STORED_READ {
+                self.load_stored().await
+            } else {
+                self.load_stored_for(&new_ids).await
+            }
+            .context("reading the state store")?;
+            (fetched, stored)
+        };
+        let records = fetched.record_count();
+        let mut stored = stored;
+        let applied = self.model.apply(fetched, &mut stored, now_millis(), began);
+        self.meta.put_many(applied.meta_changes.clone()).await.context("persisting meta")?;
+        for (kind, id) in &applied.removed {
+            self.meta.delete(*kind, *id).await.context("forgetting meta")?;
+            self.attrs.put(*kind, *id, None).await.context("forgetting attributes")?;
+        }
+        for id in &applied.tombstones_cleared {
+            self.tombstones.remove(*id).await.context("clearing a tombstone")?;
+        }
+        self.publish_metrics();
+        if first_load {
+            self.loaded.send_replace(true);
+        }
+        let report = SyncReport {
+            first_load,
+            records,
+            added: applied.added,
+            changed: applied.changed,
+            removed: applied.removed.len(),
+            elapsed: began.elapsed(),
+        };
+        tracing::info!(
+            instance = %self.name,
+            first_load,
+            records,
+            added = report.added,
+            changed = report.changed,
+            removed = report.removed,
+            seconds = format!("{:.2}", report.elapsed.as_secs_f64()),
+            "read model in step with Secret Server"
+        );
+        Ok(report)
+    }
+
+    /// Everything persisted for this instance (first load).
+    async fn load_stored(&self) -> Result<Stored, state_store::StoreError> {
+        let mut stored = Stored::default();
+        for kind in ResourceKind::ALL {
+            if kind != ResourceKind::PrivilegedData {
+                stored.attrs.insert(kind, self.attrs.load_all(kind).await?);
+            }
+            stored.meta.insert(kind, self.meta.load_all(kind).await?);
+        }
+        stored.tombstones = self.tombstones.load_all().await?;
+        Ok(stored)
+    }
+
+    /// What is persisted for a few records new to the read model (created directly in Secret
+    /// Server, or by another adapter replica).
+    async fn load_stored_for(&self, ids: &[(ResourceKind, i64)]) -> Result<Stored, state_store::StoreError> {
+        let mut stored = Stored::default();
+        for (kind, id) in ids {
+            if let Some(attrs) = self.attrs.get(*kind, *id).await? {
+                stored.attrs.entry(*kind).or_default().insert(*id, attrs);
+            }
+            if let Some(meta) = self.meta.get(*kind, *id).await? {
+                stored.meta.entry(*kind).or_default().insert(*id, meta);
+            }
+            if *kind == ResourceKind::User
+                && let Some(t) = self.tombstones.get(*id).await?
+            {
+                stored.tombstones.insert(*id, t);
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Write-through: runs `f` on the state, then recomputes the versions of `touched` records and
+    /// persists the metas that changed. Returns them.
+    ///
+    /// # Errors
+    /// When persisting the meta fails (the read model already holds the change).
+    pub async fn write_through(
+        &self,
+        touched: &[(ResourceKind, i64)],
+        f: impl FnOnce(&mut State),
+    ) -> Result<Vec<(ResourceKind, i64, Meta)>, state_store::StoreError> {
+        self.write_with(touched, &HashMap::new(), f).await
+    }
+
+    /// Applies a change another adapter replica made: like [`Instance::write_through`], but a
+    /// record whose new version is the one that replica persisted takes the persisted meta, so that
+    /// every replica shows the same `meta.lastModified`.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn write_remote(
+        &self,
+        touched: &[(ResourceKind, i64)],
+        f: impl FnOnce(&mut State),
+    ) -> Result<(), state_store::StoreError> {
+        let mut persisted = HashMap::new();
+        for (kind, id) in touched {
+            if let Some(meta) = self.meta.get(*kind, *id).await? {
+                persisted.insert((*kind, *id), meta);
+            }
+        }
+        self.write_with(touched, &persisted, f).await.map(|_| ())
+    }
+
+    async fn write_with(
+        &self,
+        touched: &[(ResourceKind, i64)],
+        persisted: &HashMap<(ResourceKind, i64), Meta>,
+        f: impl FnOnce(&mut State),
+    ) -> Result<Vec<(ResourceKind, i64, Meta)>, state_store::StoreError> {
+        let now = now_millis();
+        let changes = self.model.write(touched, |state| {
+            f(state);
+            let mut changes = Vec::new();
+            for (kind, id) in touched {
+                if let Some(p) = persisted.get(&(*kind, *id))
+                    && current_version(state, *kind, *id).is_some_and(|(v, _, _)| v == p.version)
+                {
+                    state.set_meta(*kind, *id, *p);
+                    continue;
+                }
+                if let Some(m) = refresh_meta(state, *kind, *id, None, now) {
+                    changes.push((*kind, *id, m));
+                }
+            }
+            changes
+        });
+        self.meta.put_many(changes.clone()).await?;
+        self.publish_metrics();
+        Ok(changes)
+    }
+
+    /// Sets the read-model size gauges.
+    pub fn publish_metrics(&self) {
+        let counts = self.model.read(State::counts);
+        for (kind, n) in counts {
+            metrics::read_model_records(&self.name, kind.name(), n);
+        }
+        let memberships = self.model.read(State::membership_count);
+        metrics::read_model_records(&self.name, "Membership", memberships);
+    }
+}

@@ -1,0 +1,60 @@
+//! Create intents: what a job is about to create, recorded before the Secret Server call.
+//!
+//! Jobs are delivered at least once. If a worker dies after Secret Server created an object but
+//! before the job's outcome was recorded, the redelivered job must find and adopt that object
+//! rather than fail on a taken name or create a second one. Before every create the worker records
+//! `job id → (resource type, unique name, parent)`; a job that finds its own intent looks the object
+//! up by that name first. Intents expire after a week (the queue gives up on a job long before).
+//!
+//! Namespace `intents:<instance>` (expiring entries), key the job id.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use state_store::{StateStore, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+const INTENT_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What a job is about to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    /// The ResourceType name.
+    pub kind: String,
+    /// The name that identifies the object once made (userName, group or folder name...) or, for
+    /// permissions, `"<target>/<principal>"`.
+    pub key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Intents {
+    state: Arc<dyn StateStore>,
+    namespace: String,
+}
+
+impl Intents {
+    pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
+        Self { state, namespace: format!("intents:{instance}") }
+    }
+
+    /// # Errors
+    /// When the state store fails.
+    pub async fn get(&self, job_id: &str) -> Result<Option<Intent>, StoreError> {
+        let value = self.state.get_expiring(&self.namespace, job_id).await?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    /// # Errors
+    /// When the state store fails.
+    pub async fn record(&self, job_id: &str, intent: &Intent) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(intent).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state.put_expiring(&self.namespace, job_id, Bytes::from(bytes), INTENT_TTL).await
+    }
+
+    /// # Errors
+    /// When the state store fails.
+    pub async fn clear(&self, job_id: &str) -> Result<(), StoreError> {
+        self.state.delete_expiring(&self.namespace, job_id).await.map(|_| ())
+    }
+}

@@ -1,0 +1,91 @@
+//! The Secret Server adapter: everything in the connector that touches Secret Server.
+//!
+//! It keeps a **read model** of every Secret Server instance it serves (users, groups and their
+//! memberships, folders, folder permissions, secret metadata, secret permissions) in memory,
+//! answers the gateway's reads from it over the gRPC `Directory` service, and runs the
+//! **provisioning workers** that apply the gateway's jobs to Secret Server through
+//! `secret-server-client`, writing each change through to the read model and publishing an audit
+//! event. The SCIM ↔ Secret Server mapping lives in [`mapping`], one module per resource type.
+//!
+//! ```text
+//!  gateway ──gRPC Directory──▶ directory ──▶ read_model (per instance, indexes)
+//!  gateway ──job queue──▶ worker ──▶ secret-server-client ──▶ Secret Server
+//!                           │  └──▶ read_model (write-through), attributes, meta (state store)
+//!                           └──▶ events stream (ResourceChange audit events)
+//!  startup: first load ─▶ read_model ◀─ resync every `resync_interval`
+//! ```
+//!
+//! # Decisions
+//!
+//! - **Read model.** Compact records (Secret Server's fields, interned template names, member ids
+//!   as sorted integer vectors, stored attributes as JSON text), never a `serde_json::Value` per
+//!   resource; SCIM JSON is rendered on read, and a group's members only when the request needs
+//!   them. Indexes (case-folded unless `caseExact`, as the `scim` crate folds index keys):
+//!   `userName`, `externalId`, e-mail values and `displayName` of users; `displayName`,
+//!   `externalId` and `members.value` of groups; folder names and `parent.value`;
+//!   `container.value`, `user.value`, `group.value` of permissions and secrets; an ordered
+//!   `meta.lastModified` per type. A filter's index plan picks the candidates; the `scim` crate's
+//!   evaluation decides. Sorting is by `sortBy` then resource type and id, so pages are stable;
+//!   cursors (RFC 9865) are sealed offsets into that order.
+//! - **Staying current.** The first load reads everything, paged, several pages and groups at a
+//!   time, with progress on stderr (or in the log when not a terminal); the instance is ready only
+//!   after it. Workers write through. A periodic resync (default every 5 minutes) reads everything
+//!   again and applies the difference, which picks up changes made directly in Secret Server;
+//!   records a worker wrote while the resync was reading are left to the next one.
+//! - **Meta.** `meta.version` is a hash of what the resource is (its Secret Server fields, the ids
+//!   it refers to, its stored attributes) — stable across restarts, changed exactly when the
+//!   resource changes; `meta.created` is Secret Server's `created` where it has one, otherwise first
+//!   sight; `meta.lastModified` is bumped whenever the version changes. Both are persisted (see
+//!   [`meta`]). `meta.location` is left to the gateway, which knows the public URL.
+//! - **Attribute store.** SCIM attributes Secret Server has no field for round-trip exactly through
+//!   the state store, keyed by instance, resource type and id (see [`attributes`]).
+//! - **Users.** `userName` cannot change in Secret Server: a change is `400 mutability`, or (per
+//!   connection policy) Secret Server's name is kept and the client's is stored and shown. A
+//!   `DELETE` deactivates the user and leaves a tombstone: the user answers `404` (or
+//!   `active: false`, per connection policy); creating the same `userName` again revives that user
+//!   with the new attributes. Without a `password`, a random one satisfying Secret Server's default
+//!   policy is generated (see [`password`]).
+//! - **Groups.** Membership changes are deltas, one Secret Server call per member, never a rewrite
+//!   of the list; members must be existing, enabled users; groups cannot be members.
+//! - **Permissions.** `rights` go through the connection's rights mapping: several rights combine to
+//!   the most privileged roles, an unmapped right is `400` naming it, an empty set is `400` (delete
+//!   the permission instead); reading reports the client's own rights while they still hold, else
+//!   the mapped rights, else a synthetic right naming the roles (see [`mapping::rights`]). Granting
+//!   on a folder that inherits follows the connection's policy: break inheritance (default) or
+//!   refuse with `400`.
+//! - **PrivilegedData** is read-only (`501` on writes) and never carries a field value.
+//! - **Scope.** A connection's `container_subtrees` limit Containers, ContainerPermissions,
+//!   PrivilegedData and PrivilegedDataPermissions: ids outside are `404`, lists leave them out, a
+//!   new parent outside is `400` like a missing one, a container at the root is `403`. Read and
+//!   write permissions per type are checked again here (the gateway checks them first).
+//! - **Idempotency.** Jobs are delivered at least once. Creates record an intent (job → name) and
+//!   adopt what an earlier delivery made; member and permission changes treat "already done" as
+//!   done; deletes remember their job. `If-Match` is checked in the worker against the version after
+//!   reading the target fresh from Secret Server, under the queue's per-resource ordering.
+//! - **Audit.** One `ResourceChange` per job with the mapped Secret Server fields before and after,
+//!   never a password; its id derives from the job id, so a redelivery records once.
+//! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
+//!   own consumer group and refreshes the resources the others changed, so reads stay consistent
+//!   behind a load balancer (see [`replication`]). Without it the adapter runs as one replica.
+
+pub mod attributes;
+pub mod core;
+pub mod directory;
+pub mod events;
+mod http;
+pub mod instance;
+pub mod intents;
+pub mod mapping;
+pub mod meta;
+pub mod metrics;
+pub mod password;
+pub mod read_model;
+pub mod replication;
+pub mod settings;
+mod startup;
+pub mod text;
+pub mod tombstones;
+pub mod worker;
+
+pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
+pub use startup::{AdapterDeps, RunningAdapter, start};

@@ -1,0 +1,195 @@
+//! SCIM ↔ Secret Server, one module per resource type: how a record (Secret Server's fields plus
+//! the stored attributes) renders as a SCIM document, and how a validated SCIM document becomes the
+//! fields to send to Secret Server and the attributes to keep.
+//!
+//! Rendering is per caller: a connection's rights mapping decides the `rights` of permissions, its
+//! deleted-user policy whether a user deleted through SCIM exists, and its scope which folders (and
+//! what is in them) it can see.
+
+pub mod container;
+pub mod container_permission;
+pub mod group;
+pub mod privileged_data;
+pub mod privileged_data_permission;
+pub mod rights;
+pub mod user;
+
+use crate::meta::etag;
+use crate::read_model::records::{Meta, Principal};
+use crate::read_model::state::State;
+use crate::text::rfc3339_millis;
+use connections::{DeletedUserPolicy, RightsMapping};
+use scim::ResourceKind;
+use serde_json::{Map, Value, json};
+
+/// The read model as one caller sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub state: &'a State,
+    pub rights: &'a RightsMapping,
+    pub deleted_users: DeletedUserPolicy,
+    /// The folder subtrees the caller is limited to; `None`: every folder.
+    pub roots: Option<&'a [i64]>,
+}
+
+/// What to leave out of a rendering because the caller will not look at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Render a group's `members` (the expensive part of a large group).
+    pub members: bool,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { members: true }
+    }
+}
+
+impl View<'_> {
+    /// Whether `folder` is within the caller's scope.
+    pub fn folder_visible(&self, folder: i64) -> bool {
+        self.state.folders.contains_key(&folder)
+            && self.roots.is_none_or(|roots| self.state.folder_within(folder, roots))
+    }
+
+    /// Whether a user exists for this caller (a user deleted through SCIM is gone under the default policy).
+    pub fn user_visible(&self, id: i64) -> bool {
+        self.state.users.get(&id).is_some_and(|u| !(u.deleted && self.deleted_users == DeletedUserPolicy::NotFound))
+    }
+
+    /// Whether the caller can see resource `id` of `kind`.
+    pub fn visible(&self, kind: ResourceKind, id: i64) -> bool {
+        let s = self.state;
+        match kind {
+            ResourceKind::User => self.user_visible(id),
+            ResourceKind::Group => s.groups.contains_key(&id),
+            ResourceKind::Container => self.folder_visible(id),
+            ResourceKind::ContainerPermission => {
+                s.folder_perms.get(&id).is_some_and(|p| self.folder_visible(p.ss.folder))
+            }
+            ResourceKind::PrivilegedData => s.secrets.get(&id).is_some_and(|x| self.folder_visible(x.ss.folder)),
+            ResourceKind::PrivilegedDataPermission => s
+                .secret_perms
+                .get(&id)
+                .and_then(|p| s.secrets.get(&p.ss.secret))
+                .is_some_and(|x| self.folder_visible(x.ss.folder)),
+        }
+    }
+
+    /// The full SCIM document of a visible resource (every attribute that is returned by default),
+    /// or `None` when the caller cannot see it.
+    pub fn render(&self, kind: ResourceKind, id: i64, options: RenderOptions) -> Option<Value> {
+        if !self.visible(kind, id) {
+            return None;
+        }
+        match kind {
+            ResourceKind::User => user::render(self, id),
+            ResourceKind::Group => group::render(self, id, options),
+            ResourceKind::Container => container::render(self, id),
+            ResourceKind::ContainerPermission => container_permission::render(self, id),
+            ResourceKind::PrivilegedData => privileged_data::render(self, id),
+            ResourceKind::PrivilegedDataPermission => privileged_data_permission::render(self, id),
+        }
+    }
+
+    /// The version (`W/"..."`) of a resource, visible or not.
+    pub fn version(&self, kind: ResourceKind, id: i64) -> Option<String> {
+        self.state.meta(kind, id).map(|m| etag(m.version))
+    }
+
+    /// `{"value", "display"}` for a principal of a permission.
+    pub(crate) fn principal_ref(&self, principal: Principal) -> (&'static str, Value) {
+        match principal {
+            Principal::User(u) => {
+                let mut r = json!({"value": u.to_string()});
+                if let Some(user) = self.state.users.get(&u) {
+                    r["display"] = Value::String(user.ss.display_name.to_string());
+                }
+                ("user", r)
+            }
+            Principal::Group(g) => {
+                let mut r = json!({"value": g.to_string()});
+                if let Some(group) = self.state.groups.get(&g) {
+                    r["display"] = Value::String(group.ss.name.to_string());
+                }
+                ("group", r)
+            }
+        }
+    }
+}
+
+/// The `meta` object. `location` is left to the gateway, which knows the public base URL.
+pub fn meta_value(kind: ResourceKind, meta: Meta) -> Value {
+    json!({
+        "resourceType": kind.name(),
+        "created": rfc3339_millis(meta.created),
+        "lastModified": rfc3339_millis(meta.modified),
+        "version": etag(meta.version),
+    })
+}
+
+/// Starts a document: `schemas` (the core URN plus the extensions `attrs` carries), `id`, and
+/// `externalId` when stored.
+pub(crate) fn start(
+    kind: ResourceKind,
+    id: i64,
+    attrs: &Map<String, Value>,
+    extensions: &[&str],
+) -> Map<String, Value> {
+    let mut doc = Map::new();
+    let mut schemas = vec![Value::String(kind.schema_urn().to_owned())];
+    for urn in extensions {
+        if attrs.contains_key(*urn) {
+            schemas.push(Value::String((*urn).to_owned()));
+        }
+    }
+    doc.insert("schemas".to_owned(), Value::Array(schemas));
+    doc.insert("id".to_owned(), Value::String(id.to_string()));
+    if let Some(ext) = attrs.get("externalId") {
+        doc.insert("externalId".to_owned(), ext.clone());
+    }
+    doc
+}
+
+/// Copies the stored attributes into `doc`, except `externalId` (already placed) and those the
+/// mapping owns.
+pub(crate) fn merge_attrs(doc: &mut Map<String, Value>, attrs: Map<String, Value>, owned: &[&str]) {
+    for (key, value) in attrs {
+        if key == "externalId" || key.starts_with('$') || owned.iter().any(|o| o.eq_ignore_ascii_case(&key)) {
+            continue;
+        }
+        doc.insert(key, value);
+    }
+}
+
+/// The attributes of a validated document to keep in the attribute store: everything but the
+/// attributes Secret Server holds (`mapped`) and those nobody stores (`schemas`, `id`, `meta`).
+pub(crate) fn stored_attrs(doc: &Map<String, Value>, mapped: &[&str]) -> Map<String, Value> {
+    doc.iter()
+        .filter(|(k, _)| {
+            !["schemas", "id", "meta", "password"].iter().any(|x| x.eq_ignore_ascii_case(k))
+                && !mapped.iter().any(|m| m.eq_ignore_ascii_case(k))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The integer id a SCIM reference carries (`"12"`, or `12` from a lenient client).
+pub(crate) fn ref_id(value: Option<&Value>) -> Option<i64> {
+    match value? {
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// `doc[attr].value` as an id: `Ok(None)` when the attribute is absent, `Err(text)` when it holds
+/// something that is not an id.
+pub(crate) fn complex_ref(doc: &Map<String, Value>, attr: &str) -> Result<Option<i64>, String> {
+    let Some(value) = doc.get(attr).filter(|v| !v.is_null()) else { return Ok(None) };
+    let inner = value.get("value");
+    match inner {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => ref_id(Some(v)).map(Some).ok_or_else(|| format!("'{attr}.value' must be an id, got {v}")),
+    }
+}

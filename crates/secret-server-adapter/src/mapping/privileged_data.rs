@@ -1,0 +1,30 @@
+//! PrivilegedData ↔ a Secret Server secret's metadata: `name` (and `displayName`), `container`
+//! (its folder), `template`, `active`, `checkedOut`, `lastAccessed`, `lastHeartbeatStatus`. Never a
+//! field value: the client has no call that reads one, and this mapping has nothing to put it in.
+//!
+//! Read-only: creating, changing or deleting secrets through SCIM answers `501`.
+
+use super::{View, meta_value, start};
+use crate::text::{parse_timestamp_millis, rfc3339_millis};
+use serde_json::{Map, Value, json};
+
+pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
+    let rec = view.state.secrets.get(&id)?;
+    let s = &rec.ss;
+    let mut doc = start(scim::ResourceKind::PrivilegedData, id, &Map::new(), &[]);
+    doc.insert("name".to_owned(), Value::String(s.name.to_string()));
+    doc.insert("displayName".to_owned(), Value::String(s.name.to_string()));
+    let folder_name = view.state.folders.get(&s.folder).map(|f| f.ss.name.to_string()).unwrap_or_default();
+    doc.insert("container".to_owned(), json!({"value": s.folder.to_string(), "display": folder_name}));
+    doc.insert("template".to_owned(), json!({"value": s.template_id.to_string(), "display": &*s.template_name}));
+    doc.insert("active".to_owned(), Value::Bool(s.active));
+    doc.insert("checkedOut".to_owned(), Value::Bool(s.checked_out));
+    if let Some(at) = s.last_accessed.as_deref().and_then(parse_timestamp_millis) {
+        doc.insert("lastAccessed".to_owned(), Value::String(rfc3339_millis(at)));
+    }
+    if let Some(status) = &s.heartbeat {
+        doc.insert("lastHeartbeatStatus".to_owned(), Value::String(status.to_string()));
+    }
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::PrivilegedData, rec.meta));
+    Some(Value::Object(doc))
+}

@@ -1,0 +1,27 @@
+//! PrivilegedDataPermission ↔ Secret Server secret permission: `privilegedData` ↔ `secretId`,
+//! `user` or `group`, `rights` ↔ `secretAccessRoleName` through the connection's rights mapping.
+//! Documents are read with [`super::container_permission::fields`] (target `privilegedData`).
+
+use super::container_permission::requested_rights;
+use super::rights::rights_for_secret;
+use super::{View, meta_value, start};
+use crate::attributes::from_text;
+use serde_json::{Value, json};
+
+pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
+    let rec = view.state.secret_perms.get(&id)?;
+    let attrs = from_text(rec.attrs.as_deref());
+    let mut doc = start(scim::ResourceKind::PrivilegedDataPermission, id, &attrs, &[]);
+    let secret_name = view.state.secrets.get(&rec.ss.secret).map(|s| s.ss.name.to_string()).unwrap_or_default();
+    doc.insert(
+        "privilegedData".to_owned(),
+        json!({"value": rec.ss.secret.to_string(), "display": secret_name, "name": secret_name}),
+    );
+    let (key, principal) = view.principal_ref(rec.ss.principal);
+    doc.insert(key.to_owned(), principal);
+    let rights = rights_for_secret(view.rights, rec.ss.role, requested_rights(&attrs).as_deref());
+    doc.insert("rights".to_owned(), Value::Array(rights.into_iter().map(Value::String).collect()));
+    super::merge_attrs(&mut doc, attrs, &["privilegedData", "user", "group", "rights", "meta", "id", "schemas"]);
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::PrivilegedDataPermission, rec.meta));
+    Some(Value::Object(doc))
+}

@@ -1,0 +1,180 @@
+//! User ↔ Secret Server user.
+//!
+//! | SCIM | Secret Server |
+//! |---|---|
+//! | `id` | `id` |
+//! | `userName` | `userName` (immutable in Secret Server) |
+//! | `displayName` | `displayName` |
+//! | the primary `emails` value | `emailAddress` |
+//! | `active` | `enabled` (and not deleted through SCIM) |
+//! | `groups` (read-only) | the groups the user is a member of |
+//! | `password` (write-only) | sent on create and replace, never stored, never returned |
+//!
+//! Everything else (`externalId`, `name`, phone numbers, addresses, the Enterprise and LinkedObject
+//! extensions, every `emails` entry with its `type` and `primary`) lives in the attribute store. The
+//! stored `emails` are rendered with the primary entry's value taken from Secret Server, so a change
+//! made there shows; a user that came from Secret Server alone gets one `work` entry.
+
+use super::{View, merge_attrs, meta_value, start, stored_attrs};
+use crate::attributes::from_text;
+use scim::urn;
+use secrecy::SecretString;
+use serde_json::{Map, Value, json};
+
+/// Attributes the mapping owns (never copied from the attribute store as they are).
+const OWNED: &[&str] = &["userName", "displayName", "active", "emails", "groups", "password", "meta", "id", "schemas"];
+
+/// The emails to show: the stored entries with the primary's value from Secret Server.
+fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
+    let mut items: Vec<Value> = stored.and_then(Value::as_array).cloned().unwrap_or_default();
+    if items.is_empty() {
+        return ss_email.map(|e| json!([{"value": e, "type": "work", "primary": true}]));
+    }
+    let primary = items.iter().position(|e| e.get("primary") == Some(&Value::Bool(true))).unwrap_or(0);
+    match ss_email {
+        Some(email) => {
+            if let Some(obj) = items.get_mut(primary).and_then(Value::as_object_mut) {
+                obj.insert("value".to_owned(), Value::String(email.to_owned()));
+            }
+        }
+        // Removed in Secret Server: the primary entry goes; others stay.
+        None => {
+            items.remove(primary);
+        }
+    }
+    (!items.is_empty()).then_some(Value::Array(items))
+}
+
+pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
+    let rec = view.state.users.get(&id)?;
+    let attrs = from_text(rec.attrs.as_deref());
+    let mut doc = start(scim::ResourceKind::User, id, &attrs, &[urn::ENTERPRISE_USER, urn::LINKED_OBJECT]);
+    let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name).to_owned();
+    doc.insert("userName".to_owned(), Value::String(user_name));
+    doc.insert("displayName".to_owned(), Value::String(rec.ss.display_name.to_string()));
+    doc.insert("active".to_owned(), Value::Bool(rec.ss.enabled && !rec.deleted));
+    if let Some(emails) = emails(attrs.get("emails"), rec.ss.email.as_deref()) {
+        doc.insert("emails".to_owned(), emails);
+    }
+    let groups: Vec<Value> = view
+        .state
+        .groups_of(id)
+        .iter()
+        .filter_map(|g| view.state.groups.get(g))
+        .map(|g| json!({"value": g.ss.id.to_string(), "display": &*g.ss.name, "type": "direct"}))
+        .collect();
+    merge_attrs(&mut doc, attrs, OWNED);
+    if !groups.is_empty() {
+        doc.insert("groups".to_owned(), Value::Array(groups));
+    }
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::User, rec.meta));
+    Some(Value::Object(doc))
+}
+
+/// What a validated User document asks of Secret Server.
+pub struct UserFields {
+    pub user_name: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    pub active: bool,
+    /// Never stored, never logged.
+    pub password: Option<SecretString>,
+    /// What goes to the attribute store.
+    pub attrs: Map<String, Value>,
+}
+
+impl std::fmt::Debug for UserFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserFields")
+            .field("user_name", &self.user_name)
+            .field("active", &self.active)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The primary e-mail: the entry marked primary, else the first with a value.
+fn primary_email(doc: &Map<String, Value>) -> Option<String> {
+    let items = doc.get("emails")?.as_array()?;
+    let primary = items.iter().find(|e| e.get("primary") == Some(&Value::Bool(true)));
+    primary
+        .or_else(|| items.iter().find(|e| e.get("value").is_some()))
+        .and_then(|e| e.get("value"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// Reads a validated (normalized) User document.
+pub fn fields(doc: &Value) -> UserFields {
+    let empty = Map::new();
+    let doc = doc.as_object().unwrap_or(&empty);
+    let user_name = doc.get("userName").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+    let display_name = doc
+        .get("displayName")
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
+        // Secret Server requires a display name; the user name is what it would pick itself.
+        .unwrap_or_else(|| user_name.clone());
+    UserFields {
+        email: primary_email(doc),
+        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+        password: doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()).map(SecretString::from),
+        attrs: stored_attrs(doc, &["userName", "displayName", "active", "groups"]),
+        user_name,
+        display_name,
+    }
+}
+
+/// The mapped Secret Server fields of a user, as an audit event's before/after (no password).
+pub fn audit_fields(user_name: &str, display_name: &str, email: Option<&str>, enabled: bool) -> Value {
+    json!({"userName": user_name, "displayName": display_name, "emailAddress": email, "enabled": enabled})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_emails_show_secret_servers_address_as_the_primary() {
+        let stored = json!([
+            {"value": "old@example.com", "type": "work", "primary": true},
+            {"value": "home@example.com", "type": "home"}
+        ]);
+        let shown = emails(Some(&stored), Some("new@example.com")).unwrap();
+        assert_eq!(shown[0]["value"], "new@example.com");
+        assert_eq!(shown[1]["value"], "home@example.com");
+    }
+
+    #[test]
+    fn a_secret_server_user_gets_one_primary_work_email() {
+        assert_eq!(
+            emails(None, Some("a@example.com")).unwrap(),
+            json!([{"value": "a@example.com", "type": "work", "primary": true}])
+        );
+        assert_eq!(emails(None, None), None);
+    }
+
+    #[test]
+    fn fields_keep_unmapped_attributes_and_never_the_password() {
+        let doc = json!({
+            "schemas": [urn::USER],
+            "userName": "bjensen",
+            "externalId": "e-1",
+            "name": {"givenName": "Barbara"},
+            "password": "Secret-Passw0rd!",
+            "emails": [{"value": "b@example.com", "type": "work", "primary": true}],
+            "active": false
+        });
+        let f = fields(&doc);
+        assert_eq!(f.user_name, "bjensen");
+        assert_eq!(f.display_name, "bjensen");
+        assert_eq!(f.email.as_deref(), Some("b@example.com"));
+        assert!(!f.active);
+        assert!(f.password.is_some());
+        let keys: Vec<&str> = f.attrs.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["externalId", "name", "emails"]);
+        assert!(!format!("{f:?}").contains("Passw0rd"));
+    }
+}

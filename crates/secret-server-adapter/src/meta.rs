@@ -1,0 +1,314 @@
+//! `meta.created`, `meta.lastModified` and `meta.version`.
+//!
+//! Secret Server keeps no modification time and no version, so the adapter derives them:
+//! - the **version** is a hash of what the resource *is*: the Secret Server fields it owns, the
+//!   ids it refers to (a group's members, a user's groups, a folder's secrets) and its stored SCIM
+//!   attributes. It is the same after a restart and changes exactly when one of those does. The
+//!   display names of *other* objects shown inside a resource (`members[].display`, `path`) are not
+//!   part of it: renaming a user does not change the version of every group it belongs to.
+//! - **created** is Secret Server's `created` where it has one (users, groups, secrets), otherwise
+//!   the time the adapter first saw the resource; **lastModified** is bumped whenever the version
+//!   changes, whether through the adapter's own workers or a change picked up by a resync.
+//!
+//! Both times and the version are persisted in the state store, namespace
+//! `meta:<instance>:<ResourceType>`, key the Secret Server id, so that they survive restarts and
+//! a change made while the adapter was down still bumps `lastModified` at the next load.
+
+use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use bytes::Bytes;
+use scim::ResourceKind;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use state_store::{StateStore, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A stable hash over length-prefixed fields.
+struct VersionHasher(Sha256);
+
+impl VersionHasher {
+    fn new(kind: ResourceKind) -> Self {
+        let mut h = Sha256::new();
+        h.update(kind.name().as_bytes());
+        Self(h)
+    }
+
+    fn str(&mut self, s: &str) -> &mut Self {
+        self.0.update((s.len() as u64).to_le_bytes());
+        self.0.update(s.as_bytes());
+        self
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> &mut Self {
+        match s {
+            Some(s) => {
+                self.0.update([1]);
+                self.str(s)
+            }
+            None => {
+                self.0.update([0]);
+                self
+            }
+        }
+    }
+
+    fn int(&mut self, i: i64) -> &mut Self {
+        self.0.update(i.to_le_bytes());
+        self
+    }
+
+    fn flag(&mut self, b: bool) -> &mut Self {
+        self.0.update([u8::from(b)]);
+        self
+    }
+
+    fn ids(&mut self, ids: &[i64]) -> &mut Self {
+        self.int(ids.len() as i64);
+        for id in ids {
+            self.0.update(id.to_le_bytes());
+        }
+        self
+    }
+
+    fn finish(self) -> u64 {
+        let digest = self.0.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
+fn principal(h: &mut VersionHasher, p: crate::read_model::records::Principal) {
+    match p {
+        crate::read_model::records::Principal::User(u) => h.str("user").int(u),
+        crate::read_model::records::Principal::Group(g) => h.str("group").int(g),
+    };
+}
+
+/// A user's version; `groups` are the groups it belongs to (sorted).
+pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::User);
+    h.str(&rec.ss.user_name)
+        .str(&rec.ss.display_name)
+        .opt(rec.ss.email.as_deref())
+        .flag(rec.ss.enabled)
+        .flag(rec.deleted)
+        .opt(rec.attrs.as_deref())
+        .ids(groups);
+    h.finish()
+}
+
+pub fn group_version(rec: &GroupRec) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::Group);
+    h.str(&rec.ss.name).flag(rec.ss.enabled).opt(rec.attrs.as_deref()).ids(&rec.members);
+    h.finish()
+}
+
+/// A folder's version; `secrets` are the ids of the secrets in it (sorted).
+pub fn folder_version(rec: &FolderRec, secrets: &[i64]) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::Container);
+    h.str(&rec.ss.name).int(rec.ss.parent).flag(rec.ss.inherit_permissions).opt(rec.attrs.as_deref()).ids(secrets);
+    h.finish()
+}
+
+pub fn folder_perm_version(rec: &FolderPermRec) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::ContainerPermission);
+    h.int(rec.ss.folder);
+    principal(&mut h, rec.ss.principal);
+    h.str(rec.ss.folder_role.as_str()).str(rec.ss.secret_role.as_str()).opt(rec.attrs.as_deref());
+    h.finish()
+}
+
+pub fn secret_version(rec: &SecretRec) -> u64 {
+    let s = &rec.ss;
+    let mut h = VersionHasher::new(ResourceKind::PrivilegedData);
+    h.str(&s.name)
+        .int(s.folder)
+        .int(s.template_id)
+        .str(&s.template_name)
+        .flag(s.active)
+        .flag(s.checked_out)
+        .opt(s.last_accessed.as_deref())
+        .opt(s.heartbeat.as_deref());
+    h.finish()
+}
+
+pub fn secret_perm_version(rec: &SecretPermRec) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::PrivilegedDataPermission);
+    h.int(rec.ss.secret);
+    principal(&mut h, rec.ss.principal);
+    h.str(rec.ss.role.as_str()).opt(rec.attrs.as_deref());
+    h.finish()
+}
+
+/// The weak entity tag of a version, as `meta.version` and the `ETag` header carry it.
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version:016x}\"")
+}
+
+/// The persisted form of a [`Meta`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct StoredMeta {
+    /// created, Unix milliseconds
+    c: i64,
+    /// lastModified, Unix milliseconds
+    m: i64,
+    /// version, hex
+    #[serde(with = "hex_u64")]
+    v: u64,
+}
+
+mod hex_u64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Where an instance's meta is persisted.
+#[derive(Debug, Clone)]
+pub struct MetaStore {
+    state: Arc<dyn StateStore>,
+    instance: String,
+}
+
+impl MetaStore {
+    pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
+        Self { state, instance: instance.to_owned() }
+    }
+
+    fn namespace(&self, kind: ResourceKind) -> String {
+        format!("meta:{}:{}", self.instance, kind.name())
+    }
+
+    /// Every persisted meta of `kind`, by id. Entries that do not parse are skipped with a warning
+    /// (the resource then gets fresh times rather than failing the load).
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn load_all(&self, kind: ResourceKind) -> Result<HashMap<i64, Meta>, StoreError> {
+        let entries = self.state.load_all(&self.namespace(kind)).await?;
+        let mut out = HashMap::with_capacity(entries.len());
+        for (key, value) in entries {
+            match (key.parse::<i64>(), serde_json::from_slice::<StoredMeta>(&value)) {
+                (Ok(id), Ok(m)) => {
+                    out.insert(id, Meta { created: m.c, modified: m.m, version: m.v });
+                }
+                _ => tracing::warn!(kind = kind.name(), key = %key, "skipping an unreadable meta entry"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The persisted meta of one resource.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn get(&self, kind: ResourceKind, id: i64) -> Result<Option<Meta>, StoreError> {
+        let Some(bytes) = self.state.get(&self.namespace(kind), &id.to_string()).await? else { return Ok(None) };
+        Ok(serde_json::from_slice::<StoredMeta>(&bytes).ok().map(|m| Meta {
+            created: m.c,
+            modified: m.m,
+            version: m.v,
+        }))
+    }
+
+    /// Persists many metas (one round trip per kind and chunk).
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn put_many(&self, entries: Vec<(ResourceKind, i64, Meta)>) -> Result<(), StoreError> {
+        let mut by_kind: HashMap<ResourceKind, Vec<(String, Bytes)>> = HashMap::new();
+        for (kind, id, meta) in entries {
+            let stored = StoredMeta { c: meta.created, m: meta.modified, v: meta.version };
+            let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))?;
+            by_kind.entry(kind).or_default().push((id.to_string(), Bytes::from(bytes)));
+        }
+        for (kind, entries) in by_kind {
+            self.state.put_many(&self.namespace(kind), entries).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets the meta of a resource that no longer exists.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn delete(&self, kind: ResourceKind, id: i64) -> Result<(), StoreError> {
+        self.state.delete(&self.namespace(kind), &id.to_string()).await.map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_model::records::{GroupSs, UserSs};
+
+    fn user(display: &str) -> UserRec {
+        UserRec {
+            ss: UserSs {
+                id: 4,
+                user_name: "bjensen".into(),
+                display_name: display.into(),
+                email: Some("b@example.com".into()),
+                enabled: true,
+                domain_id: -1,
+                created: None,
+            },
+            attrs: None,
+            deleted: false,
+            meta: Meta::default(),
+        }
+    }
+
+    #[test]
+    fn a_version_is_a_pure_function_of_the_content() {
+        assert_eq!(user_version(&user("Barbara"), &[1, 2]), user_version(&user("Barbara"), &[1, 2]));
+        assert_ne!(user_version(&user("Barbara"), &[1, 2]), user_version(&user("Babs"), &[1, 2]));
+        assert_ne!(user_version(&user("Barbara"), &[1, 2]), user_version(&user("Barbara"), &[1]));
+    }
+
+    #[test]
+    fn the_version_ignores_the_meta_it_is_stored_in() {
+        let mut later = user("Barbara");
+        later.meta = Meta { created: 5, modified: 9, version: 77 };
+        assert_eq!(user_version(&later, &[]), user_version(&user("Barbara"), &[]));
+    }
+
+    #[test]
+    fn group_members_are_part_of_the_group_version() {
+        let g = |members: Vec<i64>| GroupRec {
+            ss: GroupSs {
+                id: 1,
+                name: "DBAs".into(),
+                enabled: true,
+                domain_id: -1,
+                synchronized: false,
+                created: None,
+            },
+            members,
+            attrs: None,
+            meta: Meta::default(),
+        };
+        assert_ne!(group_version(&g(vec![1])), group_version(&g(vec![1, 2])));
+    }
+
+    #[test]
+    fn etags_are_weak_and_fixed_width() {
+        assert_eq!(etag(0xab), "W/\"00000000000000ab\"");
+    }
+
+    #[test]
+    fn stored_meta_round_trips_through_its_text_form() {
+        let stored = StoredMeta { c: 1, m: 2, v: u64::MAX };
+        let text = serde_json::to_string(&stored).unwrap();
+        assert_eq!(text, r#"{"c":1,"m":2,"v":"ffffffffffffffff"}"#);
+        assert_eq!(serde_json::from_str::<StoredMeta>(&text).unwrap(), stored);
+    }
+}

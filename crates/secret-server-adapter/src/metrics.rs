@@ -1,0 +1,28 @@
+//! The adapter's metrics, through the `metrics` facade (rendered by the telemetry crate's
+//! Prometheus recorder on `/metrics`):
+//! - `scim_read_model_records{instance,type}`: records held per instance and resource type
+//!   (`type="Membership"` counts group memberships);
+//! - `scim_read_model_age_seconds{instance}`: time since the last successful load or resync;
+//! - `scim_job_duration_seconds{operation,outcome}`: provisioning job latency in the worker;
+//! - `scim_directory_request_duration_seconds{method,outcome}`: gRPC read latency.
+
+use std::time::Duration;
+
+pub fn read_model_records(instance: &str, kind: &str, count: usize) {
+    metrics::gauge!("scim_read_model_records", "instance" => instance.to_owned(), "type" => kind.to_owned())
+        .set(count as f64);
+}
+
+pub fn read_model_age(instance: &str, age: Duration) {
+    metrics::gauge!("scim_read_model_age_seconds", "instance" => instance.to_owned()).set(age.as_secs_f64());
+}
+
+pub fn job_duration(operation: &str, outcome: &'static str, elapsed: Duration) {
+    metrics::histogram!("scim_job_duration_seconds", "operation" => operation.to_owned(), "outcome" => outcome)
+        .record(elapsed.as_secs_f64());
+}
+
+pub fn directory_request(method: &'static str, outcome: &'static str, elapsed: Duration) {
+    metrics::histogram!("scim_directory_request_duration_seconds", "method" => method, "outcome" => outcome)
+        .record(elapsed.as_secs_f64());
+}

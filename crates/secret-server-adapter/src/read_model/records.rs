@@ -1,0 +1,169 @@
+//! The compact records the read model keeps: Secret Server's fields (the part a resync compares),
+//! the connector's stored SCIM attributes (compact JSON text, parsed only when rendered) and the
+//! resource's meta. No `serde_json::Value` per resource: 100,000 users cost tens of megabytes.
+
+use secret_server_api::{FolderAccessRole, SecretAccessRole};
+use std::sync::Arc;
+
+/// Who a permission is granted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Principal {
+    User(i64),
+    Group(i64),
+}
+
+impl Principal {
+    /// From Secret Server's pair of optional ids; `None` when neither (or both) is set.
+    pub fn from_ids(user_id: Option<i64>, group_id: Option<i64>) -> Option<Self> {
+        match (user_id.filter(|u| *u > 0), group_id.filter(|g| *g > 0)) {
+            (Some(u), None) => Some(Principal::User(u)),
+            (None, Some(g)) => Some(Principal::Group(g)),
+            _ => None,
+        }
+    }
+
+    pub fn user_id(self) -> Option<i64> {
+        match self {
+            Principal::User(u) => Some(u),
+            Principal::Group(_) => None,
+        }
+    }
+
+    pub fn group_id(self) -> Option<i64> {
+        match self {
+            Principal::Group(g) => Some(g),
+            Principal::User(_) => None,
+        }
+    }
+}
+
+/// `meta.created`, `meta.lastModified` (Unix milliseconds) and the content version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub created: i64,
+    pub modified: i64,
+    pub version: u64,
+}
+
+/// Stored SCIM attributes that Secret Server has no field for, as compact JSON object text.
+pub type Attrs = Option<Box<str>>;
+
+/// A user's Secret Server fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSs {
+    pub id: i64,
+    pub user_name: Box<str>,
+    pub display_name: Box<str>,
+    pub email: Option<Box<str>>,
+    pub enabled: bool,
+    pub domain_id: i64,
+    /// Secret Server's `created`, as it sent it.
+    pub created: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserRec {
+    pub ss: UserSs,
+    pub attrs: Attrs,
+    /// Deleted through SCIM: deactivated in Secret Server, hidden or shown inactive per connection.
+    pub deleted: bool,
+    pub meta: Meta,
+}
+
+/// A group's Secret Server fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSs {
+    pub id: i64,
+    pub name: Box<str>,
+    pub enabled: bool,
+    pub domain_id: i64,
+    pub synchronized: bool,
+    pub created: Option<Box<str>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupRec {
+    pub ss: GroupSs,
+    /// Member user ids, sorted and distinct.
+    pub members: Vec<i64>,
+    pub attrs: Attrs,
+    pub meta: Meta,
+}
+
+/// A folder's Secret Server fields. The path is computed from the tree, so that a rename shows in
+/// every descendant at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderSs {
+    pub id: i64,
+    pub name: Box<str>,
+    /// `-1` at the root.
+    pub parent: i64,
+    pub inherit_permissions: bool,
+    pub folder_type_id: i64,
+    pub inherit_secret_policy: bool,
+    pub secret_policy_id: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FolderRec {
+    pub ss: FolderSs,
+    pub attrs: Attrs,
+    pub meta: Meta,
+}
+
+/// A folder permission's Secret Server fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderPermSs {
+    pub id: i64,
+    pub folder: i64,
+    pub principal: Principal,
+    pub folder_role: FolderAccessRole,
+    pub secret_role: SecretAccessRole,
+}
+
+#[derive(Debug, Clone)]
+pub struct FolderPermRec {
+    pub ss: FolderPermSs,
+    pub attrs: Attrs,
+    pub meta: Meta,
+}
+
+/// A secret's metadata (never a field value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSs {
+    pub id: i64,
+    pub name: Box<str>,
+    pub folder: i64,
+    pub template_id: i64,
+    /// Interned: a few templates are shared by every secret.
+    pub template_name: Arc<str>,
+    pub active: bool,
+    pub checked_out: bool,
+    pub last_accessed: Option<Box<str>>,
+    pub heartbeat: Option<Arc<str>>,
+    pub created: Option<Box<str>>,
+    /// The secret takes its permissions from its folder (until a permission is added to it).
+    pub inherits_permissions: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretRec {
+    pub ss: SecretSs,
+    pub meta: Meta,
+}
+
+/// A secret permission's Secret Server fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretPermSs {
+    pub id: i64,
+    pub secret: i64,
+    pub principal: Principal,
+    pub role: SecretAccessRole,
+}
+
+#[derive(Debug, Clone)]
+pub struct SecretPermRec {
+    pub ss: SecretPermSs,
+    pub attrs: Attrs,
+    pub meta: Meta,
+}

@@ -1,0 +1,617 @@
+//! One instance's records and their indexes. Every change goes through a `put_*` or `remove_*`
+//! method here, which keeps the indexes in step; nothing else touches the maps mutably.
+
+use super::index::{IntIndex, StrIndex, TimeIndex};
+use super::records::{Attrs, FolderPermRec, FolderRec, GroupRec, Principal, SecretPermRec, SecretRec, UserRec};
+use scim::ResourceKind;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// The values of stored attributes that indexes need: `externalId` and the e-mail addresses.
+#[derive(Debug, Default)]
+pub(crate) struct AttrKeys {
+    pub external_id: Option<String>,
+    pub emails: Vec<String>,
+    /// A `userName` the client asked for but Secret Server cannot take (see
+    /// `UserNameChangePolicy::KeepSecretServerName`).
+    pub user_name: Option<String>,
+}
+
+impl AttrKeys {
+    pub(crate) fn of(attrs: &Attrs) -> Self {
+        let Some(text) = attrs else { return Self::default() };
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else { return Self::default() };
+        let external_id = map.get("externalId").and_then(Value::as_str).map(str::to_owned);
+        let user_name = map.get("userName").and_then(Value::as_str).map(str::to_owned);
+        let emails = map
+            .get("emails")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items.iter().filter_map(|e| e.get("value").and_then(Value::as_str)).map(str::to_owned).collect()
+            })
+            .unwrap_or_default();
+        Self { external_id, emails, user_name }
+    }
+}
+
+/// The secondary indexes of one instance.
+#[derive(Debug, Clone)]
+pub struct Indexes {
+    pub user_name: StrIndex,
+    pub user_display: StrIndex,
+    pub user_email: StrIndex,
+    pub user_external: StrIndex,
+    pub group_display: StrIndex,
+    pub group_external: StrIndex,
+    pub folder_name: StrIndex,
+    pub folder_external: StrIndex,
+    pub folder_children: IntIndex,
+    pub fperm_by_folder: IntIndex,
+    pub fperm_by_user: IntIndex,
+    pub fperm_by_group: IntIndex,
+    pub secret_name: StrIndex,
+    pub secrets_by_folder: IntIndex,
+    pub sperm_by_secret: IntIndex,
+    pub sperm_by_user: IntIndex,
+    pub sperm_by_group: IntIndex,
+    pub modified: HashMap<ResourceKind, TimeIndex>,
+}
+
+impl Default for Indexes {
+    fn default() -> Self {
+        Self {
+            // caseExact as the schemas say: userName, displayName, emails and names are not;
+            // externalId is.
+            user_name: StrIndex::new(false),
+            user_display: StrIndex::new(false),
+            user_email: StrIndex::new(false),
+            user_external: StrIndex::new(true),
+            group_display: StrIndex::new(false),
+            group_external: StrIndex::new(true),
+            folder_name: StrIndex::new(false),
+            folder_external: StrIndex::new(true),
+            folder_children: IntIndex::default(),
+            fperm_by_folder: IntIndex::default(),
+            fperm_by_user: IntIndex::default(),
+            fperm_by_group: IntIndex::default(),
+            secret_name: StrIndex::new(false),
+            secrets_by_folder: IntIndex::default(),
+            sperm_by_secret: IntIndex::default(),
+            sperm_by_user: IntIndex::default(),
+            sperm_by_group: IntIndex::default(),
+            modified: ResourceKind::ALL.into_iter().map(|k| (k, TimeIndex::default())).collect(),
+        }
+    }
+}
+
+impl Indexes {
+    fn modified_mut(&mut self, kind: ResourceKind) -> &mut TimeIndex {
+        self.modified.entry(kind).or_default()
+    }
+}
+
+/// Every record of one Secret Server instance.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub users: BTreeMap<i64, UserRec>,
+    pub groups: BTreeMap<i64, GroupRec>,
+    pub folders: BTreeMap<i64, FolderRec>,
+    pub folder_perms: BTreeMap<i64, FolderPermRec>,
+    pub secrets: BTreeMap<i64, SecretRec>,
+    pub secret_perms: BTreeMap<i64, SecretPermRec>,
+    /// user id → the groups the user is a member of (sorted).
+    pub user_groups: HashMap<i64, Vec<i64>>,
+    pub idx: Indexes,
+}
+
+fn insert_sorted(list: &mut Vec<i64>, id: i64) -> bool {
+    match list.binary_search(&id) {
+        Ok(_) => false,
+        Err(at) => {
+            list.insert(at, id);
+            true
+        }
+    }
+}
+
+fn remove_sorted(list: &mut Vec<i64>, id: i64) -> bool {
+    match list.binary_search(&id) {
+        Ok(at) => {
+            list.remove(at);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+impl State {
+    /// Records per resource type.
+    pub fn counts(&self) -> [(ResourceKind, usize); 6] {
+        [
+            (ResourceKind::User, self.users.len()),
+            (ResourceKind::Group, self.groups.len()),
+            (ResourceKind::Container, self.folders.len()),
+            (ResourceKind::ContainerPermission, self.folder_perms.len()),
+            (ResourceKind::PrivilegedData, self.secrets.len()),
+            (ResourceKind::PrivilegedDataPermission, self.secret_perms.len()),
+        ]
+    }
+
+    /// Memberships in all groups.
+    pub fn membership_count(&self) -> usize {
+        self.groups.values().map(|g| g.members.len()).sum()
+    }
+
+    // ----- users -----
+
+    fn unindex_user(&mut self, rec: &UserRec) {
+        let id = rec.ss.id;
+        self.idx.user_name.remove(&rec.ss.user_name, id);
+        self.idx.user_display.remove(&rec.ss.display_name, id);
+        if let Some(email) = &rec.ss.email {
+            self.idx.user_email.remove(email, id);
+        }
+        let keys = AttrKeys::of(&rec.attrs);
+        if let Some(ext) = keys.external_id {
+            self.idx.user_external.remove(&ext, id);
+        }
+        for email in keys.emails {
+            self.idx.user_email.remove(&email, id);
+        }
+        if let Some(name) = keys.user_name {
+            self.idx.user_name.remove(&name, id);
+        }
+        self.idx.modified_mut(ResourceKind::User).remove(rec.meta.modified, id);
+    }
+
+    fn index_user(&mut self, rec: &UserRec) {
+        let id = rec.ss.id;
+        self.idx.user_name.insert(&rec.ss.user_name, id);
+        self.idx.user_display.insert(&rec.ss.display_name, id);
+        if let Some(email) = &rec.ss.email {
+            self.idx.user_email.insert(email, id);
+        }
+        let keys = AttrKeys::of(&rec.attrs);
+        if let Some(ext) = keys.external_id {
+            self.idx.user_external.insert(&ext, id);
+        }
+        for email in keys.emails {
+            self.idx.user_email.insert(&email, id);
+        }
+        if let Some(name) = keys.user_name {
+            self.idx.user_name.insert(&name, id);
+        }
+        self.idx.modified_mut(ResourceKind::User).insert(rec.meta.modified, id);
+    }
+
+    pub fn put_user(&mut self, rec: UserRec) {
+        if let Some(old) = self.users.remove(&rec.ss.id) {
+            self.unindex_user(&old);
+        }
+        self.index_user(&rec);
+        self.users.insert(rec.ss.id, rec);
+    }
+
+    /// Removes a user (and its memberships).
+    pub fn remove_user(&mut self, id: i64) -> Option<UserRec> {
+        let old = self.users.remove(&id)?;
+        self.unindex_user(&old);
+        if let Some(groups) = self.user_groups.remove(&id) {
+            for g in groups {
+                if let Some(group) = self.groups.get_mut(&g) {
+                    remove_sorted(&mut group.members, id);
+                }
+            }
+        }
+        Some(old)
+    }
+
+    /// The user whose Secret Server user name is `name` (case-insensitively), in any domain
+    /// preferring the local one.
+    pub fn user_by_ss_name(&self, name: &str) -> Option<&UserRec> {
+        let mut found: Vec<&UserRec> = self
+            .idx
+            .user_name
+            .get(name)
+            .into_iter()
+            .filter_map(|id| self.users.get(&id))
+            .filter(|u| crate::text::fold(&u.ss.user_name) == crate::text::fold(name))
+            .collect();
+        found.sort_by_key(|u| (u.ss.domain_id != secret_server_local_domain(), u.ss.id));
+        found.into_iter().next()
+    }
+
+    // ----- groups -----
+
+    fn unindex_group(&mut self, rec: &GroupRec) {
+        let id = rec.ss.id;
+        self.idx.group_display.remove(&rec.ss.name, id);
+        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+            self.idx.group_external.remove(&ext, id);
+        }
+        self.idx.modified_mut(ResourceKind::Group).remove(rec.meta.modified, id);
+    }
+
+    fn index_group(&mut self, rec: &GroupRec) {
+        let id = rec.ss.id;
+        self.idx.group_display.insert(&rec.ss.name, id);
+        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+            self.idx.group_external.insert(&ext, id);
+        }
+        self.idx.modified_mut(ResourceKind::Group).insert(rec.meta.modified, id);
+    }
+
+    /// Inserts or replaces a group, members included (the reverse membership follows).
+    pub fn put_group(&mut self, mut rec: GroupRec) {
+        rec.members.sort_unstable();
+        rec.members.dedup();
+        let id = rec.ss.id;
+        let old_members = match self.groups.remove(&id) {
+            Some(old) => {
+                self.unindex_group(&old);
+                old.members
+            }
+            None => Vec::new(),
+        };
+        if old_members != rec.members {
+            for user in &old_members {
+                if rec.members.binary_search(user).is_err()
+                    && let Some(list) = self.user_groups.get_mut(user)
+                {
+                    remove_sorted(list, id);
+                }
+            }
+            for user in &rec.members {
+                if old_members.binary_search(user).is_err() {
+                    insert_sorted(self.user_groups.entry(*user).or_default(), id);
+                }
+            }
+        }
+        self.index_group(&rec);
+        self.groups.insert(id, rec);
+    }
+
+    pub fn remove_group(&mut self, id: i64) -> Option<GroupRec> {
+        let old = self.groups.remove(&id)?;
+        self.unindex_group(&old);
+        for user in &old.members {
+            if let Some(list) = self.user_groups.get_mut(user) {
+                remove_sorted(list, id);
+            }
+        }
+        Some(old)
+    }
+
+    /// The groups `user` is a member of.
+    pub fn groups_of(&self, user: i64) -> &[i64] {
+        self.user_groups.get(&user).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    pub fn group_by_name(&self, name: &str) -> Option<&GroupRec> {
+        self.idx
+            .group_display
+            .get(name)
+            .into_iter()
+            .filter_map(|id| self.groups.get(&id))
+            .find(|g| crate::text::fold(&g.ss.name) == crate::text::fold(name))
+    }
+
+    // ----- folders -----
+
+    fn unindex_folder(&mut self, rec: &FolderRec) {
+        let id = rec.ss.id;
+        self.idx.folder_name.remove(&rec.ss.name, id);
+        self.idx.folder_children.remove(rec.ss.parent, id);
+        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+            self.idx.folder_external.remove(&ext, id);
+        }
+        self.idx.modified_mut(ResourceKind::Container).remove(rec.meta.modified, id);
+    }
+
+    fn index_folder(&mut self, rec: &FolderRec) {
+        let id = rec.ss.id;
+        self.idx.folder_name.insert(&rec.ss.name, id);
+        self.idx.folder_children.insert(rec.ss.parent, id);
+        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+            self.idx.folder_external.insert(&ext, id);
+        }
+        self.idx.modified_mut(ResourceKind::Container).insert(rec.meta.modified, id);
+    }
+
+    pub fn put_folder(&mut self, rec: FolderRec) {
+        if let Some(old) = self.folders.remove(&rec.ss.id) {
+            self.unindex_folder(&old);
+        }
+        self.index_folder(&rec);
+        self.folders.insert(rec.ss.id, rec);
+    }
+
+    pub fn remove_folder(&mut self, id: i64) -> Option<FolderRec> {
+        let old = self.folders.remove(&id)?;
+        self.unindex_folder(&old);
+        Some(old)
+    }
+
+    /// The folder's path (`\Parent\Child`), from the tree.
+    pub fn folder_path(&self, id: i64) -> String {
+        let mut names = Vec::new();
+        let mut at = id;
+        // The depth bound guards against a cycle in data changed mid-resync.
+        for _ in 0..256 {
+            let Some(folder) = self.folders.get(&at) else { break };
+            names.push(&*folder.ss.name);
+            if folder.ss.parent == secret_server_api::ROOT_FOLDER_ID {
+                break;
+            }
+            at = folder.ss.parent;
+        }
+        names.reverse();
+        let mut path = String::new();
+        for name in names {
+            path.push('\\');
+            path.push_str(name);
+        }
+        path
+    }
+
+    /// Whether `folder` is one of `roots` or below one of them.
+    pub fn folder_within(&self, folder: i64, roots: &[i64]) -> bool {
+        let mut at = folder;
+        for _ in 0..256 {
+            if roots.contains(&at) {
+                return true;
+            }
+            match self.folders.get(&at) {
+                Some(f) if f.ss.parent != secret_server_api::ROOT_FOLDER_ID => at = f.ss.parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The folder named `name` directly under `parent`, case-insensitively.
+    pub fn child_folder_by_name(&self, parent: i64, name: &str) -> Option<&FolderRec> {
+        self.idx
+            .folder_children
+            .iter_key(parent)
+            .filter_map(|id| self.folders.get(&id))
+            .find(|f| crate::text::fold(&f.ss.name) == crate::text::fold(name.trim()))
+    }
+
+    // ----- folder permissions -----
+
+    fn unindex_fperm(&mut self, rec: &FolderPermRec) {
+        let id = rec.ss.id;
+        self.idx.fperm_by_folder.remove(rec.ss.folder, id);
+        match rec.ss.principal {
+            Principal::User(u) => self.idx.fperm_by_user.remove(u, id),
+            Principal::Group(g) => self.idx.fperm_by_group.remove(g, id),
+        }
+        self.idx.modified_mut(ResourceKind::ContainerPermission).remove(rec.meta.modified, id);
+    }
+
+    fn index_fperm(&mut self, rec: &FolderPermRec) {
+        let id = rec.ss.id;
+        self.idx.fperm_by_folder.insert(rec.ss.folder, id);
+        match rec.ss.principal {
+            Principal::User(u) => self.idx.fperm_by_user.insert(u, id),
+            Principal::Group(g) => self.idx.fperm_by_group.insert(g, id),
+        }
+        self.idx.modified_mut(ResourceKind::ContainerPermission).insert(rec.meta.modified, id);
+    }
+
+    pub fn put_folder_perm(&mut self, rec: FolderPermRec) {
+        if let Some(old) = self.folder_perms.remove(&rec.ss.id) {
+            self.unindex_fperm(&old);
+        }
+        self.index_fperm(&rec);
+        self.folder_perms.insert(rec.ss.id, rec);
+    }
+
+    pub fn remove_folder_perm(&mut self, id: i64) -> Option<FolderPermRec> {
+        let old = self.folder_perms.remove(&id)?;
+        self.unindex_fperm(&old);
+        Some(old)
+    }
+
+    /// The permission `principal` has on `folder`, if any.
+    pub fn folder_perm_of(&self, folder: i64, principal: Principal) -> Option<&FolderPermRec> {
+        self.idx
+            .fperm_by_folder
+            .iter_key(folder)
+            .filter_map(|id| self.folder_perms.get(&id))
+            .find(|p| p.ss.principal == principal)
+    }
+
+    // ----- secrets -----
+
+    fn unindex_secret(&mut self, rec: &SecretRec) {
+        let id = rec.ss.id;
+        self.idx.secret_name.remove(&rec.ss.name, id);
+        self.idx.secrets_by_folder.remove(rec.ss.folder, id);
+        self.idx.modified_mut(ResourceKind::PrivilegedData).remove(rec.meta.modified, id);
+    }
+
+    fn index_secret(&mut self, rec: &SecretRec) {
+        let id = rec.ss.id;
+        self.idx.secret_name.insert(&rec.ss.name, id);
+        self.idx.secrets_by_folder.insert(rec.ss.folder, id);
+        self.idx.modified_mut(ResourceKind::PrivilegedData).insert(rec.meta.modified, id);
+    }
+
+    pub fn put_secret(&mut self, rec: SecretRec) {
+        if let Some(old) = self.secrets.remove(&rec.ss.id) {
+            self.unindex_secret(&old);
+        }
+        self.index_secret(&rec);
+        self.secrets.insert(rec.ss.id, rec);
+    }
+
+    pub fn remove_secret(&mut self, id: i64) -> Option<SecretRec> {
+        let old = self.secrets.remove(&id)?;
+        self.unindex_secret(&old);
+        Some(old)
+    }
+
+    /// The secrets directly in `folder`, by id.
+    pub fn secrets_in(&self, folder: i64) -> Vec<i64> {
+        let mut ids = self.idx.secrets_by_folder.get(folder);
+        ids.sort_unstable();
+        ids
+    }
+
+    // ----- secret permissions -----
+
+    fn unindex_sperm(&mut self, rec: &SecretPermRec) {
+        let id = rec.ss.id;
+        self.idx.sperm_by_secret.remove(rec.ss.secret, id);
+        match rec.ss.principal {
+            Principal::User(u) => self.idx.sperm_by_user.remove(u, id),
+            Principal::Group(g) => self.idx.sperm_by_group.remove(g, id),
+        }
+        self.idx.modified_mut(ResourceKind::PrivilegedDataPermission).remove(rec.meta.modified, id);
+    }
+
+    fn index_sperm(&mut self, rec: &SecretPermRec) {
+        let id = rec.ss.id;
+        self.idx.sperm_by_secret.insert(rec.ss.secret, id);
+        match rec.ss.principal {
+            Principal::User(u) => self.idx.sperm_by_user.insert(u, id),
+            Principal::Group(g) => self.idx.sperm_by_group.insert(g, id),
+        }
+        self.idx.modified_mut(ResourceKind::PrivilegedDataPermission).insert(rec.meta.modified, id);
+    }
+
+    pub fn put_secret_perm(&mut self, rec: SecretPermRec) {
+        if let Some(old) = self.secret_perms.remove(&rec.ss.id) {
+            self.unindex_sperm(&old);
+        }
+        self.index_sperm(&rec);
+        self.secret_perms.insert(rec.ss.id, rec);
+    }
+
+    pub fn remove_secret_perm(&mut self, id: i64) -> Option<SecretPermRec> {
+        let old = self.secret_perms.remove(&id)?;
+        self.unindex_sperm(&old);
+        Some(old)
+    }
+
+    /// The permission `principal` has on `secret`, if any.
+    pub fn secret_perm_of(&self, secret: i64, principal: Principal) -> Option<&SecretPermRec> {
+        self.idx
+            .sperm_by_secret
+            .iter_key(secret)
+            .filter_map(|id| self.secret_perms.get(&id))
+            .find(|p| p.ss.principal == principal)
+    }
+
+    /// The ids of every record of `kind`, ascending.
+    pub fn ids(&self, kind: ResourceKind) -> Vec<i64> {
+        match kind {
+            ResourceKind::User => self.users.keys().copied().collect(),
+            ResourceKind::Group => self.groups.keys().copied().collect(),
+            ResourceKind::Container => self.folders.keys().copied().collect(),
+            ResourceKind::ContainerPermission => self.folder_perms.keys().copied().collect(),
+            ResourceKind::PrivilegedData => self.secrets.keys().copied().collect(),
+            ResourceKind::PrivilegedDataPermission => self.secret_perms.keys().copied().collect(),
+        }
+    }
+
+    /// Replaces the meta of one record, keeping the `meta.lastModified` index in step.
+    pub fn set_meta(&mut self, kind: ResourceKind, id: i64, meta: super::records::Meta) {
+        let slot = match kind {
+            ResourceKind::User => self.users.get_mut(&id).map(|r| &mut r.meta),
+            ResourceKind::Group => self.groups.get_mut(&id).map(|r| &mut r.meta),
+            ResourceKind::Container => self.folders.get_mut(&id).map(|r| &mut r.meta),
+            ResourceKind::ContainerPermission => self.folder_perms.get_mut(&id).map(|r| &mut r.meta),
+            ResourceKind::PrivilegedData => self.secrets.get_mut(&id).map(|r| &mut r.meta),
+            ResourceKind::PrivilegedDataPermission => self.secret_perms.get_mut(&id).map(|r| &mut r.meta),
+        };
+        let Some(slot) = slot else { return };
+        let old = std::mem::replace(slot, meta);
+        let index = self.idx.modified_mut(kind);
+        index.remove(old.modified, id);
+        index.insert(meta.modified, id);
+    }
+
+    /// The meta of one record.
+    pub fn meta(&self, kind: ResourceKind, id: i64) -> Option<super::records::Meta> {
+        match kind {
+            ResourceKind::User => self.users.get(&id).map(|r| r.meta),
+            ResourceKind::Group => self.groups.get(&id).map(|r| r.meta),
+            ResourceKind::Container => self.folders.get(&id).map(|r| r.meta),
+            ResourceKind::ContainerPermission => self.folder_perms.get(&id).map(|r| r.meta),
+            ResourceKind::PrivilegedData => self.secrets.get(&id).map(|r| r.meta),
+            ResourceKind::PrivilegedDataPermission => self.secret_perms.get(&id).map(|r| r.meta),
+        }
+    }
+}
+
+/// Secret Server's id for "no domain" (local users).
+fn secret_server_local_domain() -> i64 {
+    -1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::records::{GroupSs, Meta, UserSs};
+    use super::*;
+
+    fn user(id: i64, name: &str) -> UserRec {
+        UserRec {
+            ss: UserSs {
+                id,
+                user_name: name.into(),
+                display_name: name.into(),
+                email: None,
+                enabled: true,
+                domain_id: -1,
+                created: None,
+            },
+            attrs: Some(format!(r#"{{"externalId":"ext-{id}"}}"#).into_boxed_str()),
+            deleted: false,
+            meta: Meta::default(),
+        }
+    }
+
+    fn group(id: i64, members: Vec<i64>) -> GroupRec {
+        GroupRec {
+            ss: GroupSs {
+                id,
+                name: format!("g{id}").into(),
+                enabled: true,
+                domain_id: -1,
+                synchronized: false,
+                created: None,
+            },
+            members,
+            attrs: None,
+            meta: Meta::default(),
+        }
+    }
+
+    #[test]
+    fn replacing_a_user_moves_its_index_entries() {
+        let mut state = State::default();
+        state.put_user(user(1, "alice"));
+        state.put_user(UserRec { attrs: None, ..user(1, "alicia") });
+        assert!(state.idx.user_name.get("alice").is_empty());
+        assert_eq!(state.idx.user_name.get("ALICIA"), vec![1]);
+        assert!(state.idx.user_external.get("ext-1").is_empty());
+    }
+
+    #[test]
+    fn group_members_keep_the_reverse_membership_in_step() {
+        let mut state = State::default();
+        state.put_group(group(7, vec![3, 1, 2, 2]));
+        assert_eq!(state.groups[&7].members, vec![1, 2, 3]);
+        assert_eq!(state.groups_of(2), &[7]);
+        state.put_group(group(7, vec![1, 3]));
+        assert!(state.groups_of(2).is_empty());
+        state.put_user(user(3, "carol"));
+        state.remove_user(3);
+        assert_eq!(state.groups[&7].members, vec![1]);
+        state.remove_group(7);
+        assert!(state.groups_of(1).is_empty());
+    }
+}

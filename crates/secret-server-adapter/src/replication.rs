@@ -1,0 +1,290 @@
+//! Several adapter replicas behind one load balancer.
+//!
+//! Each replica's workers write through to its own read model only. So that a read on replica B
+//! sees a change applied by replica A at once (not after B's next resync), every replica follows the
+//! events stream with its own consumer group (`adapter-<replica_id>`) and, for each successful
+//! `ResourceChange` of an instance it serves, reads that resource fresh from Secret Server (and its
+//! stored attributes and meta from the shared state store) into its read model. A replica also sees
+//! its own events; refreshing a resource it just wrote is harmless.
+
+use crate::core::Core;
+use crate::events::kind_of;
+use crate::instance::Instance;
+use crate::read_model::fetch::{
+    Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user,
+};
+use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use futures::TryStreamExt;
+use job_queue::EventSubscription;
+use prost::Message;
+use proto::audit::v1 as audit;
+use scim::ResourceKind;
+use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+async fn subscribe(core: &Core, replica: &str, cancel: &CancellationToken) -> Option<Box<dyn EventSubscription>> {
+    let group = format!("adapter-{replica}");
+    loop {
+        match core.events.subscribe(&group, replica).await {
+            Ok(sub) => return Some(sub),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the events stream yet");
+                tokio::select! {
+                    () = cancel.cancelled() => return None,
+                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Follows the events stream until `cancel`.
+pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken) {
+    let Some(mut sub) = subscribe(&core, &replica, &cancel).await else { return };
+    loop {
+        let batch = tokio::select! {
+            () = cancel.cancelled() => return,
+            batch = sub.next_batch(100, Duration::from_secs(1)) => batch,
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the events stream failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let mut done = Vec::with_capacity(batch.len());
+        for delivery in batch {
+            if let Some(change) = change_of(&delivery.payload)
+                && let Some(instance) = core.instance(&change.secret_server_instance)
+                && instance.is_loaded()
+                && let Err(e) = apply_remote(instance, &change).await
+            {
+                // Not acknowledged: it comes back, and the next resync repairs it regardless.
+                tracing::warn!(error = %e, "cannot apply another replica's change yet");
+                continue;
+            }
+            done.push(delivery.id);
+        }
+        if let Err(e) = sub.ack(&done).await {
+            tracing::warn!(error = %e, "cannot acknowledge events");
+        }
+    }
+}
+
+fn change_of(payload: &[u8]) -> Option<audit::ResourceChange> {
+    let event = audit::AuditEvent::decode(payload).ok()?;
+    match event.kind? {
+        audit::audit_event::Kind::Change(c) if c.outcome == "succeeded" => Some(c),
+        _ => None,
+    }
+}
+
+fn ids_in(after: &[u8], key: &str) -> Vec<i64> {
+    serde_json::from_slice::<Value>(after)
+        .ok()
+        .and_then(|v| v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()))
+        .unwrap_or_default()
+}
+
+/// Reads the changed resource fresh into the read model.
+async fn apply_remote(instance: &Instance, change: &audit::ResourceChange) -> anyhow::Result<()> {
+    let (Some(kind), Ok(id)) = (kind_of(change.resource_type), change.resource_id.parse::<i64>()) else {
+        return Ok(());
+    };
+    let client = &instance.client;
+    match kind {
+        ResourceKind::User => match client.get_user(id).await {
+            Ok(user) => {
+                let attrs = instance.attrs.get(kind, id).await?;
+                let deleted = !user.enabled && instance.tombstones.get(id).await?.is_some();
+                let ss = user_ss_from_user(user);
+                instance
+                    .write_remote(&[(kind, id)], |s| {
+                        let meta = s.users.get(&id).map(|u| u.meta).unwrap_or_default();
+                        s.put_user(UserRec { ss, attrs, deleted, meta });
+                    })
+                    .await?;
+            }
+            Err(e) if e.is_not_found() => {
+                instance.write_remote(&[(kind, id)], |s| drop(s.remove_user(id))).await?;
+            }
+            Err(e) => return Err(e.into()),
+        },
+        ResourceKind::Group => match client.get_group(id).await {
+            Ok(group) => {
+                let attrs = instance.attrs.get(kind, id).await?;
+                let added = ids_in(&change.after_json, "membersAdded");
+                let removed = ids_in(&change.after_json, "membersRemoved");
+                let ss = group_ss_from_group(group);
+                let mut touched = vec![(kind, id)];
+                touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
+                instance
+                    .write_remote(&touched, |s| {
+                        let (mut members, meta) = s
+                            .groups
+                            .get(&id)
+                            .map(|g| (g.members.clone(), g.meta))
+                            .unwrap_or((Vec::new(), Meta::default()));
+                        members.retain(|m| !removed.contains(m));
+                        members.extend_from_slice(&added);
+                        s.put_group(GroupRec { ss, members, attrs, meta });
+                    })
+                    .await?;
+            }
+            Err(e) if e.is_not_found() => {
+                instance.write_remote(&[(kind, id)], |s| drop(s.remove_group(id))).await?;
+            }
+            Err(e) => return Err(e.into()),
+        },
+        ResourceKind::Container => match client.get_folder(id).await {
+            Ok(folder) => {
+                let attrs = instance.attrs.get(kind, id).await?;
+                let ss = folder_ss(folder);
+                instance
+                    .write_remote(&[(kind, id)], |s| {
+                        let meta = s.folders.get(&id).map(|f| f.meta).unwrap_or_default();
+                        s.put_folder(FolderRec { ss, attrs, meta });
+                    })
+                    .await?;
+                refresh_folder_permissions(instance, id).await?;
+            }
+            Err(e) if e.is_not_found() => {
+                let perms = instance.model.read(|s| s.idx.fperm_by_folder.get(id));
+                instance
+                    .write_remote(&[(kind, id)], |s| {
+                        s.remove_folder(id);
+                        for p in &perms {
+                            s.remove_folder_perm(*p);
+                        }
+                    })
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        },
+        ResourceKind::ContainerPermission => {
+            let folder = match client.get_folder_permission(id).await {
+                Ok(p) => Some(p.folder_id).filter(|f| *f > 0),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            }
+            .or_else(|| instance.model.read(|s| s.folder_perms.get(&id).map(|p| p.ss.folder)));
+            match folder {
+                Some(folder) => {
+                    // A grant may have broken the folder's inheritance: read the folder too.
+                    if let Ok(f) = client.get_folder(folder).await {
+                        let ss = folder_ss(f);
+                        instance
+                            .write_remote(&[(ResourceKind::Container, folder)], |s| {
+                                if let Some(rec) = s.folders.get(&folder).cloned() {
+                                    s.put_folder(FolderRec { ss, ..rec });
+                                }
+                            })
+                            .await?;
+                    }
+                    refresh_folder_permissions(instance, folder).await?;
+                }
+                None => {
+                    instance.write_remote(&[(kind, id)], |s| drop(s.remove_folder_perm(id))).await?;
+                }
+            }
+        }
+        ResourceKind::PrivilegedDataPermission => {
+            let secret = match client.get_secret_permission(id).await {
+                Ok(p) => Some(p.secret_id).filter(|x| *x > 0),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            }
+            .or_else(|| instance.model.read(|s| s.secret_perms.get(&id).map(|p| p.ss.secret)));
+            match secret {
+                Some(secret) => refresh_secret_permissions(instance, secret).await?,
+                None => {
+                    instance.write_remote(&[(kind, id)], |s| drop(s.remove_secret_perm(id))).await?;
+                }
+            }
+        }
+        // Read-only: never changed through the adapter.
+        ResourceKind::PrivilegedData => return Ok(()),
+    }
+    Ok(())
+}
+
+async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow::Result<()> {
+    let fresh: Vec<_> = instance
+        .client
+        .search_folder_permissions(&FolderPermissionQuery::folder(folder))
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .filter_map(folder_perm_ss)
+        .filter(|p| p.folder == folder)
+        .collect();
+    let mut entries = Vec::with_capacity(fresh.len());
+    for p in &fresh {
+        entries.push((*p, instance.attrs.get(ResourceKind::ContainerPermission, p.id).await?));
+    }
+    let known = instance.model.read(|s| s.idx.fperm_by_folder.get(folder));
+    let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::ContainerPermission, *p)).collect();
+    touched.extend(fresh.iter().map(|p| (ResourceKind::ContainerPermission, p.id)));
+    instance
+        .write_remote(&touched, |s| {
+            for id in &known {
+                if !fresh.iter().any(|p| p.id == *id) {
+                    s.remove_folder_perm(*id);
+                }
+            }
+            for (ss, attrs) in entries {
+                let meta = s.folder_perms.get(&ss.id).map(|p| p.meta).unwrap_or_default();
+                s.put_folder_perm(FolderPermRec { ss, attrs, meta });
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+    if let Ok(summary) = instance.client.secret_summary(secret).await {
+        let ss = secret_ss(summary, &mut Interner::default());
+        let folder = ss.folder;
+        instance
+            .write_remote(&[(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)], |s| {
+                let meta = s.secrets.get(&secret).map(|x| x.meta).unwrap_or_default();
+                s.put_secret(SecretRec { ss, meta });
+            })
+            .await?;
+    }
+    let fresh: Vec<_> = instance
+        .client
+        .search_secret_permissions(&SecretPermissionQuery::secret(secret))
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .filter_map(secret_perm_ss)
+        .filter(|p| p.secret == secret)
+        .collect();
+    let mut entries = Vec::with_capacity(fresh.len());
+    for p in &fresh {
+        entries.push((*p, instance.attrs.get(ResourceKind::PrivilegedDataPermission, p.id).await?));
+    }
+    let known = instance.model.read(|s| s.idx.sperm_by_secret.get(secret));
+    let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::PrivilegedDataPermission, *p)).collect();
+    touched.extend(fresh.iter().map(|p| (ResourceKind::PrivilegedDataPermission, p.id)));
+    instance
+        .write_remote(&touched, |s| {
+            for id in &known {
+                if !fresh.iter().any(|p| p.id == *id) {
+                    s.remove_secret_perm(*id);
+                }
+            }
+            for (ss, attrs) in entries {
+                let meta = s.secret_perms.get(&ss.id).map(|p| p.meta).unwrap_or_default();
+                s.put_secret_perm(SecretPermRec { ss, attrs, meta });
+            }
+        })
+        .await?;
+    Ok(())
+}

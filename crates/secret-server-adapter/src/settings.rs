@@ -1,0 +1,173 @@
+//! The adapter's settings: where it listens, which Secret Server instances it serves, and how hard
+//! it works. The `connector` binary fills them from its layered configuration; tests build them
+//! directly with port 0.
+
+use secrecy::SecretString;
+use secret_server_client::ClientConfig;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Everything [`crate::start`] needs besides its dependencies.
+#[derive(Debug, Clone)]
+pub struct AdapterSettings {
+    /// The gRPC `Directory` listener (default `127.0.0.1:50051`; port 0 in tests).
+    pub grpc_listen: SocketAddr,
+    /// `/healthz`, `/readyz` and `/metrics` (default `127.0.0.1:9091`); `None`: not served.
+    pub http_listen: Option<SocketAddr>,
+    /// The Secret Server instances, by name; each connection is bound to one of them.
+    pub instances: Vec<InstanceSettings>,
+    /// Provisioning jobs applied at once (default 8).
+    pub workers: usize,
+    /// How often the read model is compared with Secret Server to pick up changes made there
+    /// directly (default 5 minutes).
+    pub resync_interval: Duration,
+    /// Requests to Secret Server in flight at once while loading (pages of users, groups' members...;
+    /// default 8). The client's own `max_concurrent_requests` bounds all calls together.
+    pub load_concurrency: usize,
+    /// Page size of list answers when the caller does not ask for one (default 100).
+    pub default_page_size: u32,
+    /// The largest page size a caller may ask for (default 1000); larger `count`s are capped.
+    pub max_page_size: u32,
+    /// How long a provisioning job waits for its instance's first load before it is retried later
+    /// (default 60 s).
+    pub job_wait_for_load: Duration,
+    /// Draw load progress with `indicatif` when stderr is a terminal (log lines otherwise).
+    pub progress_bars: bool,
+    /// This replica's name. With several adapter replicas, each applies the others' changes to
+    /// its read model through the events stream, reading it with its own consumer group
+    /// `adapter-<replica_id>`; `None` runs as the only replica and does not listen.
+    pub replica_id: Option<String>,
+    /// The key that seals list cursors (RFC 9865), so that clients cannot forge them. Give every
+    /// adapter replica the same key; `None` picks a random key at start (cursors then do not
+    /// survive a restart).
+    pub cursor_secret: Option<SecretString>,
+    /// How long a cursor stays valid (default 10 minutes).
+    pub cursor_timeout: Duration,
+}
+
+impl Default for AdapterSettings {
+    fn default() -> Self {
+        Self {
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9091))),
+            instances: Vec::new(),
+            workers: 8,
+            resync_interval: Duration::from_secs(5 * 60),
+            load_concurrency: 8,
+            default_page_size: 100,
+            max_page_size: 1000,
+            job_wait_for_load: Duration::from_secs(60),
+            progress_bars: true,
+            replica_id: None,
+            cursor_secret: None,
+            cursor_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One Secret Server instance: its name (what connections refer to) and how to reach it.
+#[derive(Debug, Clone)]
+pub struct InstanceSettings {
+    pub name: String,
+    pub client: ClientConfig,
+}
+
+/// A setting that cannot work, named.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid adapter setting {setting}: {message}")]
+pub struct SettingsError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl AdapterSettings {
+    /// Checks the settings once, at startup.
+    ///
+    /// # Errors
+    /// A [`SettingsError`] naming the first setting that cannot work.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |setting, message: String| Err(SettingsError { setting, message });
+        if self.instances.is_empty() {
+            return bad("instances", "at least one Secret Server instance is required".to_owned());
+        }
+        let mut names = std::collections::HashSet::new();
+        for instance in &self.instances {
+            let name = instance.name.as_str();
+            if name.is_empty()
+                || name.len() > 64
+                || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
+                return bad("instances.name", format!("{name:?} must be 1-64 characters among a-z, 0-9, '-' and '_'"));
+            }
+            if !names.insert(name.to_ascii_lowercase()) {
+                return bad("instances.name", format!("{name:?} is configured twice"));
+            }
+        }
+        if self.workers == 0 {
+            return bad("workers", "must be at least 1".to_owned());
+        }
+        if self.load_concurrency == 0 {
+            return bad("load_concurrency", "must be at least 1".to_owned());
+        }
+        if self.resync_interval < Duration::from_millis(100) {
+            return bad("resync_interval", format!("must be at least 100ms, got {:?}", self.resync_interval));
+        }
+        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
+            return bad(
+                "default_page_size",
+                format!("must be between 1 and max_page_size ({}), got {}", self.max_page_size, self.default_page_size),
+            );
+        }
+        if let Some(replica) = &self.replica_id
+            && (replica.is_empty() || !replica.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        {
+            return bad("replica_id", format!("{replica:?} must be letters, digits, '-' or '_'"));
+        }
+        if self.cursor_timeout < Duration::from_secs(1) {
+            return bad("cursor_timeout", "must be at least 1s".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(name: &str) -> InstanceSettings {
+        InstanceSettings {
+            name: name.to_owned(),
+            client: ClientConfig::new(
+                url::Url::parse("http://127.0.0.1:1/SecretServer").unwrap(),
+                "api",
+                SecretString::from("pw"),
+            ),
+        }
+    }
+
+    #[test]
+    fn settings_without_instances_are_refused_naming_the_setting() {
+        let err = AdapterSettings::default().validate().unwrap_err();
+        assert_eq!(err.setting, "instances");
+    }
+
+    #[test]
+    fn an_instance_configured_twice_is_refused() {
+        let settings =
+            AdapterSettings { instances: vec![instance("primary"), instance("PRIMARY")], ..AdapterSettings::default() };
+        assert_eq!(settings.validate().unwrap_err().setting, "instances.name");
+    }
+
+    #[test]
+    fn zero_workers_are_refused() {
+        let settings =
+            AdapterSettings { instances: vec![instance("primary")], workers: 0, ..AdapterSettings::default() };
+        assert_eq!(settings.validate().unwrap_err().setting, "workers");
+    }
+
+    #[test]
+    fn the_defaults_with_one_instance_are_valid() {
+        let settings = AdapterSettings { instances: vec![instance("primary")], ..AdapterSettings::default() };
+        settings.validate().unwrap();
+    }
+}

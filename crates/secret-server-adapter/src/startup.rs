@@ -1,0 +1,243 @@
+//! Building and running the adapter: [`start`] binds the gRPC (and health) listeners, starts the
+//! first load of every instance, the resync loops and the workers, and returns a
+//! [`RunningAdapter`] handle. Tests start it on port 0 against the emulator.
+
+use crate::core::Core;
+use crate::directory::DirectoryService;
+use crate::http::{self, HealthServer};
+use crate::instance::Instance;
+use crate::read_model::fetch::FetchOptions;
+use crate::replication;
+use crate::settings::AdapterSettings;
+use crate::worker::Worker;
+use anyhow::Context;
+use connections::ConnectionStore;
+use job_queue::{EventBus, JobQueue};
+use proto::directory::v1::directory_server::DirectoryServer;
+use rand::Rng;
+use scim::Schemas;
+use scim::paging::CursorCodec;
+use secrecy::ExposeSecret;
+use secret_server_client::SecretServerClient;
+use state_store::StateStore;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// What the adapter shares with the rest of the connector.
+#[derive(Debug, Clone)]
+pub struct AdapterDeps {
+    pub queue: Arc<dyn JobQueue>,
+    pub events: Arc<dyn EventBus>,
+    pub state: Arc<dyn StateStore>,
+    pub connections: ConnectionStore,
+}
+
+/// A running adapter.
+#[derive(Debug)]
+pub struct RunningAdapter {
+    grpc_addr: SocketAddr,
+    core: Arc<Core>,
+    cancel: CancellationToken,
+    grpc: JoinHandle<Result<(), tonic::transport::Error>>,
+    workers: JoinHandle<Result<(), job_queue::QueueError>>,
+    background: Vec<JoinHandle<()>>,
+    health: Option<HealthServer>,
+}
+
+/// Delay before retrying a failed first load: doubles from 1 s up to 30 s.
+fn load_backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30))
+}
+
+/// The first load of an instance (retried until it succeeds), then its resync loop.
+async fn sync_loop(instance: Arc<Instance>, interval: Duration, cancel: CancellationToken) {
+    let mut attempt = 0;
+    while !instance.is_loaded() {
+        match instance.sync().await {
+            Ok(_) => break,
+            Err(e) => {
+                let wait = load_backoff(attempt);
+                attempt += 1;
+                tracing::error!(instance = %instance.name, error = format!("{e:#}"), retry_in = ?wait,
+                    "the first load from Secret Server failed");
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticks.tick() => {
+                if let Err(e) = instance.sync().await {
+                    tracing::error!(instance = %instance.name, error = format!("{e:#}"), "resync with Secret Server failed");
+                }
+            }
+        }
+    }
+}
+
+/// Publishes the read model's age every few seconds.
+async fn age_loop(instances: Vec<Arc<Instance>>, cancel: CancellationToken) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticks.tick() => {
+                for instance in &instances {
+                    if let Some(age) = instance.age() {
+                        crate::metrics::read_model_age(&instance.name, age);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Starts the adapter.
+///
+/// # Errors
+/// Invalid settings (naming the setting), a listener that cannot be bound, or a Secret Server
+/// client configuration that cannot work. Secret Server being unreachable is not an error here:
+/// the first load is retried in the background and [`RunningAdapter::wait_ready`] tells when it
+/// is done.
+pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Result<RunningAdapter> {
+    settings.validate()?;
+    let mut instances = HashMap::new();
+    for config in &settings.instances {
+        let client = SecretServerClient::new(config.client.clone())
+            .with_context(|| format!("Secret Server instance '{}'", config.name))?;
+        let options = FetchOptions {
+            instance: config.name.clone(),
+            concurrency: settings.load_concurrency,
+            progress_bars: settings.progress_bars,
+        };
+        let instance = Instance::new(&config.name, client, deps.state.clone(), options);
+        instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
+    }
+    let key: Vec<u8> = match &settings.cursor_secret {
+        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
+        None => {
+            let mut key = vec![0u8; 32];
+            rand::rng().fill(&mut key[..]);
+            key
+        }
+    };
+    let cursors = CursorCodec::new(&key, settings.cursor_timeout.as_secs());
+    let core = Arc::new(Core {
+        instances,
+        connections: deps.connections.clone(),
+        schemas: Arc::new(Schemas::standard()),
+        events: deps.events.clone(),
+        settings: settings.clone(),
+    });
+    let cancel = CancellationToken::new();
+
+    let listener = tokio::net::TcpListener::bind(settings.grpc_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (grpc_listen)", settings.grpc_listen))?;
+    let grpc_addr = listener.local_addr()?;
+    let service = DirectoryServer::new(DirectoryService::new(core.clone(), cursors));
+    let shutdown = cancel.clone();
+    let grpc = tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming_shutdown(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        async move {
+            shutdown.cancelled().await;
+        },
+    ));
+
+    let health = match settings.http_listen {
+        Some(addr) => Some(http::start(addr, core.clone(), deps.state.clone(), deps.queue.clone())?),
+        None => None,
+    };
+
+    let mut background = Vec::new();
+    for instance in core.instances.values() {
+        background.push(tokio::spawn(sync_loop(instance.clone(), settings.resync_interval, cancel.clone())));
+    }
+    background.push(tokio::spawn(age_loop(core.instances.values().cloned().collect(), cancel.clone())));
+    if let Some(replica) = &settings.replica_id {
+        background.push(tokio::spawn(replication::follow(core.clone(), replica.clone(), cancel.clone())));
+    }
+
+    let worker = Arc::new(Worker::new(core.clone()));
+    let queue = deps.queue.clone();
+    let worker_cancel = cancel.clone();
+    let workers = tokio::spawn(async move { queue.run_workers(worker, settings.workers, worker_cancel).await });
+
+    tracing::info!(grpc = %grpc_addr, http = ?health.as_ref().map(|h| h.addr), instances = core.instances.len(),
+        "secret-server adapter started");
+    Ok(RunningAdapter { grpc_addr, core, cancel, grpc, workers, background, health })
+}
+
+impl RunningAdapter {
+    /// The gRPC `Directory` address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// The `/healthz` `/readyz` `/metrics` address, when served.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.health.as_ref().map(|h| h.addr)
+    }
+
+    /// Waits until every instance's first load has finished.
+    ///
+    /// # Errors
+    /// When `timeout` passes first, naming the instances still loading and their last error.
+    pub async fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for instance in self.core.instances.values() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !instance.wait_loaded(left).await {
+                anyhow::bail!(
+                    "Secret Server instance '{}' is not loaded after {timeout:?}{}",
+                    instance.name,
+                    instance.last_error().map(|e| format!(": {e}")).unwrap_or_default()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Resyncs every instance with Secret Server now and waits for it (tests; the periodic resync
+    /// does the same on its own).
+    ///
+    /// # Errors
+    /// The first instance whose resync failed.
+    pub async fn resync_now(&self) -> anyhow::Result<()> {
+        for instance in self.core.instances.values() {
+            instance.sync().await.with_context(|| format!("resync of instance '{}'", instance.name))?;
+        }
+        Ok(())
+    }
+
+    /// Stops serving: jobs in progress finish first; then the listeners close.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        match self.workers.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "the workers stopped with an error"),
+            Err(e) => tracing::error!(error = %e, "the workers task failed"),
+            Ok(Ok(())) => {}
+        }
+        if let Err(e) = self.grpc.await.unwrap_or(Ok(())) {
+            tracing::error!(error = %e, "the gRPC server stopped with an error");
+        }
+        if let Some(health) = self.health {
+            health.stop().await;
+        }
+        for task in self.background {
+            task.abort();
+            let _ = task.await;
+        }
+        tracing::info!("secret-server adapter stopped");
+    }
+}

@@ -1,0 +1,289 @@
+//! Containers (folders): create, replace, patch (rename, move, inheritance), delete.
+//!
+//! Scope: a target folder outside the connection's subtrees is `404`; a new parent outside them
+//! is `400` ("no such container", exactly as for a parent that does not exist, so that nothing
+//! outside the scope can be probed); creating or moving a container to the root is `403` for a
+//! connection limited to subtrees (the root is never inside one).
+
+use super::request::Operation;
+use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
+use crate::attributes::to_text;
+use crate::intents::Intent;
+use crate::mapping::RenderOptions;
+use crate::mapping::container::fields;
+use crate::read_model::fetch::{folder_perm_ss, folder_ss};
+use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
+use crate::text::fold;
+use futures::TryStreamExt;
+use scim::patch::NoMemberLookup;
+use scim::{PatchRequest, ResourceKind};
+use secret_server_api::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_ID};
+use secret_server_client::{FolderPermissionQuery, FolderQuery};
+use serde_json::{Value, json};
+use service_error::{ErrorKind, ServiceError};
+
+const KIND: ResourceKind = ResourceKind::Container;
+
+pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    match ctx.req.operation {
+        Operation::Create => create(ctx).await,
+        Operation::Replace => update(ctx, false).await,
+        Operation::Patch => update(ctx, true).await,
+        Operation::Delete => delete(ctx).await,
+    }
+}
+
+fn audit(folder: &Folder) -> Value {
+    json!({
+        "folderName": folder.folder_name,
+        "parentFolderId": folder.parent_folder_id,
+        "inheritPermissions": folder.inherit_permissions,
+    })
+}
+
+/// Writes a folder through to the read model (keeping its meta), optionally with new attributes.
+pub(super) async fn write_folder(ctx: &Ctx<'_>, folder: Folder, attrs: Option<Option<Box<str>>>) -> JobResult<()> {
+    let id = folder.id;
+    let ss = folder_ss(folder);
+    ctx.instance()
+        .write_through(&[(KIND, id)], |state| {
+            let (old_attrs, meta) =
+                state.folders.get(&id).map(|f| (f.attrs.clone(), f.meta)).unwrap_or((None, Meta::default()));
+            state.put_folder(FolderRec { ss, attrs: attrs.unwrap_or(old_attrs), meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads the folder fresh from Secret Server into the read model; `404` when it is gone.
+pub(super) async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Folder> {
+    match ctx.client().get_folder(id).await {
+        Ok(folder) => {
+            write_folder(ctx, folder.clone(), None).await?;
+            Ok(folder)
+        }
+        Err(e) if e.is_not_found() => {
+            forget(ctx, id).await?;
+            Err(not_found(KIND, &id.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes a folder and its permissions from the read model.
+async fn forget(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
+    let perms = ctx.instance().model.read(|s| s.idx.fperm_by_folder.get(id));
+    let mut touched = vec![(KIND, id)];
+    touched.extend(perms.iter().map(|p| (ResourceKind::ContainerPermission, *p)));
+    ctx.instance()
+        .write_through(&touched, |s| {
+            s.remove_folder(id);
+            for p in &perms {
+                s.remove_folder_perm(*p);
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads a folder's permissions fresh from Secret Server into the read model (after a create,
+/// which gives the API account an Owner permission, and after inheritance changes).
+pub(super) async fn refresh_permissions(ctx: &Ctx<'_>, folder: i64) -> JobResult<()> {
+    let fresh: Vec<_> = ctx
+        .client()
+        .search_folder_permissions(&FolderPermissionQuery::folder(folder))
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .filter_map(folder_perm_ss)
+        .filter(|p| p.folder == folder)
+        .collect();
+    let known = ctx.instance().model.read(|s| s.idx.fperm_by_folder.get(folder));
+    let mut touched: Vec<(ResourceKind, i64)> = known.iter().map(|p| (ResourceKind::ContainerPermission, *p)).collect();
+    touched.extend(fresh.iter().map(|p| (ResourceKind::ContainerPermission, p.id)));
+    ctx.instance()
+        .write_through(&touched, |s| {
+            for id in &known {
+                if !fresh.iter().any(|p| p.id == *id) {
+                    s.remove_folder_perm(*id);
+                }
+            }
+            for ss in &fresh {
+                let (attrs, meta) =
+                    s.folder_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
+                s.put_folder_perm(FolderPermRec { ss: *ss, attrs, meta });
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Checks a (new) parent for the caller: the root needs an unrestricted connection; a folder must
+/// exist within the caller's scope.
+async fn check_parent(ctx: &Ctx<'_>, parent: i64) -> JobResult<()> {
+    if parent == ROOT_FOLDER_ID {
+        if ctx.caller.connection.scope.container_subtrees.is_some() {
+            return Err(JobError::Permanent(ServiceError::new(
+                ErrorKind::PermissionDenied,
+                "this connection may only place containers inside its folder subtrees, not at the root",
+            )));
+        }
+        return Ok(());
+    }
+    if !ctx.instance().model.read(|s| s.folders.contains_key(&parent)) {
+        // Perhaps created in Secret Server since the last resync.
+        match ctx.client().get_folder(parent).await {
+            Ok(folder) => write_folder(ctx, folder, None).await?,
+            Err(e) if e.is_not_found() => return Err(invalid_value(format!("there is no container {parent}"))),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !ctx.visible(KIND, parent) {
+        return Err(invalid_value(format!("there is no container {parent}")));
+    }
+    Ok(())
+}
+
+async fn find_child(ctx: &Ctx<'_>, parent: i64, name: &str) -> JobResult<Option<Folder>> {
+    let wanted = fold(name);
+    Ok(ctx
+        .client()
+        .search_folders(&FolderQuery::children_of(parent))
+        .try_filter(|f| futures::future::ready(f.parent_folder_id == parent && fold(&f.folder_name) == wanted))
+        .try_next()
+        .await?)
+}
+
+async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let f = fields(&doc).map_err(JobError::Permanent)?;
+    check_parent(ctx, f.parent).await?;
+    let inherit = f.inherit_permissions.unwrap_or(f.parent != ROOT_FOLDER_ID);
+    if f.parent == ROOT_FOLDER_ID && inherit {
+        return Err(invalid_value("a container at the root cannot inherit permissions"));
+    }
+    let instance = ctx.instance();
+    let intent = instance.intents.get(ctx.job_id).await?;
+    let known = instance.model.read(|s| s.child_folder_by_name(f.parent, &f.name).map(|x| x.ss.id));
+    let taken_name = || taken(format!("a container named {:?} already exists there", f.name));
+    let folder = match known {
+        Some(id) if intent.is_some() => ctx.client().get_folder(id).await?,
+        Some(_) => return Err(taken_name()),
+        None => {
+            let key = format!("{}/{}", f.parent, fold(&f.name));
+            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key }).await?;
+            let args = FolderCreateArgs {
+                folder_name: f.name.clone(),
+                parent_folder_id: f.parent,
+                folder_type_id: 1,
+                inherit_permissions: inherit,
+                inherit_secret_policy: f.parent != ROOT_FOLDER_ID,
+                secret_policy_id: None,
+            };
+            match ctx.client().create_folder(&args).await {
+                Ok(folder) => folder,
+                Err(e) if e.is_duplicate() => match find_child(ctx, f.parent, &f.name).await? {
+                    Some(folder) if intent.is_some() => folder,
+                    _ => return Err(taken_name()),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let attrs = to_text(&f.attrs);
+    instance.attrs.put(KIND, folder.id, attrs.as_deref()).await?;
+    write_folder(ctx, folder.clone(), Some(attrs)).await?;
+    refresh_permissions(ctx, folder.id).await?;
+    instance.intents.clear(ctx.job_id).await?;
+    Ok(Applied {
+        kind: KIND,
+        id: folder.id,
+        deleted: false,
+        revived: false,
+        before: Value::Null,
+        after: audit(&folder),
+    })
+}
+
+async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = refresh(ctx, id).await?;
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.check_if_match(KIND, id)?;
+    let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
+    let doc = if patch {
+        let outcome =
+            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
+        if !outcome.changed {
+            let same = audit(&current);
+            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
+        }
+        outcome.resource
+    } else {
+        scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?
+    };
+    let f = fields(&doc).map_err(JobError::Permanent)?;
+    // The parent a caller cannot see is not in `current_doc`: absent there means "unchanged".
+    let parent = if doc.get("parent").is_none() && current_doc.get("parent").is_none() {
+        current.parent_folder_id
+    } else {
+        f.parent
+    };
+    if parent != current.parent_folder_id {
+        check_parent(ctx, parent).await?;
+    }
+    let inherit = f.inherit_permissions.unwrap_or(current.inherit_permissions);
+    if parent == ROOT_FOLDER_ID && inherit {
+        return Err(invalid_value("a container at the root cannot inherit permissions"));
+    }
+    let changed =
+        f.name != current.folder_name || parent != current.parent_folder_id || inherit != current.inherit_permissions;
+    let folder = if changed {
+        let args = FolderUpdateArgs {
+            id,
+            folder_name: f.name.clone(),
+            folder_type_id: current.folder_type_id,
+            parent_folder_id: parent,
+            inherit_permissions: inherit,
+            inherit_secret_policy: current.inherit_secret_policy && parent != ROOT_FOLDER_ID,
+            secret_policy_id: current.secret_policy_id,
+        };
+        ctx.client().update_folder(&args).await?
+    } else {
+        current.clone()
+    };
+    let attrs = to_text(&f.attrs);
+    ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
+    write_folder(ctx, folder.clone(), Some(attrs)).await?;
+    if inherit != current.inherit_permissions {
+        refresh_permissions(ctx, id).await?;
+    }
+    Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: audit(&current), after: audit(&folder) })
+}
+
+async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = match refresh(ctx, id).await {
+        Ok(folder) => folder,
+        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
+            return Ok(ctx.already_deleted(KIND, id));
+        }
+        Err(e) => return Err(e),
+    };
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.check_if_match(KIND, id)?;
+    ctx.record_delete(KIND, id).await?;
+    match ctx.client().delete_folder(id).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    forget(ctx, id).await?;
+    ctx.instance().attrs.put(KIND, id, None).await?;
+    ctx.instance().meta.delete(KIND, id).await?;
+    Ok(Applied { kind: KIND, id, deleted: true, revived: false, before: audit(&current), after: Value::Null })
+}

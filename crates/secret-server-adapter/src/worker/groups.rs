@@ -1,0 +1,400 @@
+//! Groups: create, replace, patch (membership as deltas), delete.
+//!
+//! Membership changes are one Secret Server call per member added or removed, a few at a time,
+//! never a rewrite of the list. Every member to add is checked first (an existing, enabled user),
+//! so that a request the client got wrong changes nothing. A member already in the group (added
+//! by an earlier delivery of the same job, or directly in Secret Server) or already gone counts as
+//! done.
+
+use super::request::Operation;
+use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
+use crate::attributes::to_text;
+use crate::intents::Intent;
+use crate::mapping::RenderOptions;
+use crate::mapping::group::{fields, member_id};
+use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
+use crate::read_model::records::{GroupRec, Meta, UserRec};
+use crate::text::fold;
+use futures::{StreamExt, TryStreamExt, stream};
+use scim::patch::{Member, MemberLookup, MembersChange};
+use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
+use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs};
+use secret_server_client::{ClientError, GroupQuery};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const KIND: ResourceKind = ResourceKind::Group;
+/// Member ids to add and to remove.
+type Delta = (Vec<i64>, Vec<i64>);
+/// Membership calls in flight at once for one job.
+const MEMBER_CALLS: usize = 8;
+
+pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    match ctx.req.operation {
+        Operation::Create => create(ctx).await,
+        Operation::Replace => update(ctx, false).await,
+        Operation::Patch => update(ctx, true).await,
+        Operation::Delete => delete(ctx).await,
+    }
+}
+
+fn audit(name: &str, added: &[i64], removed: &[i64]) -> Value {
+    let mut v = json!({"name": name});
+    if !added.is_empty() {
+        v["membersAdded"] = json!(added);
+    }
+    if !removed.is_empty() {
+        v["membersRemoved"] = json!(removed);
+    }
+    v
+}
+
+/// Writes a group through to the read model: Secret Server's fields, the members after the
+/// change, and (when given) new attributes.
+async fn write_group(
+    ctx: &Ctx<'_>,
+    group: Group,
+    added: &[i64],
+    removed: &[i64],
+    attrs: Option<Option<Box<str>>>,
+) -> JobResult<()> {
+    let id = group.id;
+    let ss = group_ss_from_group(group);
+    let mut touched: Vec<(ResourceKind, i64)> = vec![(KIND, id)];
+    touched.extend(added.iter().chain(removed).map(|u| (ResourceKind::User, *u)));
+    ctx.instance()
+        .write_through(&touched, |state| {
+            let (mut members, old_attrs, meta) = state
+                .groups
+                .get(&id)
+                .map(|g| (g.members.clone(), g.attrs.clone(), g.meta))
+                .unwrap_or((Vec::new(), None, Meta::default()));
+            members.retain(|m| !removed.contains(m));
+            members.extend_from_slice(added);
+            let attrs = attrs.unwrap_or(old_attrs);
+            state.put_group(GroupRec { ss, members, attrs, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads the group fresh from Secret Server into the read model; `404` when it is gone.
+async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Group> {
+    match ctx.client().get_group(id).await {
+        Ok(group) => {
+            write_group(ctx, group.clone(), &[], &[], None).await?;
+            Ok(group)
+        }
+        Err(e) if e.is_not_found() => {
+            let members =
+                ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
+            let mut touched = vec![(KIND, id)];
+            touched.extend(members.iter().map(|u| (ResourceKind::User, *u)));
+            ctx.instance().write_through(&touched, |s| drop(s.remove_group(id))).await?;
+            Err(not_found(KIND, &id.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks that every user to add exists (reading Secret Server for users the read model has not
+/// seen yet) and is enabled, before anything changes.
+async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
+    for id in ids {
+        let known = ctx
+            .instance()
+            .model
+            .read(|s| ctx.caller.view(s).user_visible(*id).then(|| s.users.get(id).map(|u| u.ss.enabled)).flatten());
+        let enabled = match known {
+            Some(enabled) => enabled,
+            None => match ctx.client().get_user(*id).await {
+                Ok(user) => {
+                    let enabled = user.enabled;
+                    let uid = user.id;
+                    let ss = user_ss_from_user(user);
+                    ctx.instance()
+                        .write_through(&[(ResourceKind::User, uid)], |s| {
+                            let (attrs, deleted, meta) = s
+                                .users
+                                .get(&uid)
+                                .map(|u| (u.attrs.clone(), u.deleted, u.meta))
+                                .unwrap_or((None, false, Meta::default()));
+                            s.put_user(UserRec { ss, attrs, deleted, meta });
+                        })
+                        .await?;
+                    if !ctx.visible(ResourceKind::User, uid) {
+                        return Err(invalid_value(format!("member {id} is not a user")));
+                    }
+                    enabled
+                }
+                Err(e) if e.is_not_found() => return Err(invalid_value(format!("member {id} is not a user"))),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        if !enabled {
+            return Err(invalid_value(format!(
+                "user {id} is inactive; Secret Server grants group membership to active users only"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A user already in the group, as Secret Server reports it.
+fn already_member(e: &ClientError) -> bool {
+    match e {
+        ClientError::BadRequest { error_code, message, .. } => {
+            let code = error_code.as_deref().unwrap_or_default().to_ascii_lowercase();
+            let message = message.to_ascii_lowercase();
+            e.is_duplicate() || code.contains("alreadyingroup") || message.contains("already a member")
+        }
+        _ => false,
+    }
+}
+
+/// Adds and removes members, a few calls at a time. Returns what was done; on a failure, what
+/// was done is written through before the error is returned.
+async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64]) -> JobResult<(Vec<i64>, Vec<i64>)> {
+    let id = group.id;
+    let client = ctx.client();
+    enum Done {
+        Added(i64),
+        Removed(i64),
+    }
+    // Owned pairs: a stream over borrowing iterator adaptors would not be `Send` for every lifetime.
+    let calls: Vec<(bool, i64)> = add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
+    let results: Vec<Result<Done, ClientError>> = stream::iter(calls)
+        .map(|(adding, user)| {
+            // Owned, so that the futures do not borrow across the stream (Send for any lifetime).
+            let client = client.clone();
+            async move {
+                if adding {
+                    match client.add_group_member(id, user).await {
+                        Ok(_) => Ok(Done::Added(user)),
+                        Err(e) if already_member(&e) => Ok(Done::Added(user)),
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    match client.remove_group_member(id, user).await {
+                        Ok(_) => Ok(Done::Removed(user)),
+                        Err(e) if e.is_not_found() => Ok(Done::Removed(user)),
+                        Err(e) => Err(e),
+                    }
+                }
+            }
+        })
+        .buffer_unordered(MEMBER_CALLS)
+        .collect()
+        .await;
+    let (mut added, mut removed, mut first_error) = (Vec::new(), Vec::new(), None);
+    for r in results {
+        match r {
+            Ok(Done::Added(u)) => added.push(u),
+            Ok(Done::Removed(u)) => removed.push(u),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    added.sort_unstable();
+    removed.sort_unstable();
+    if let Some(e) = first_error {
+        write_group(ctx, group.clone(), &added, &removed, None).await?;
+        return Err(JobError::from(e));
+    }
+    Ok((added, removed))
+}
+
+async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {
+    let wanted = fold(name);
+    let found = ctx
+        .client()
+        .search_groups(&GroupQuery::text(name))
+        .try_filter(|g| futures::future::ready(fold(&g.name) == wanted))
+        .try_next()
+        .await?;
+    match found {
+        Some(summary) => Ok(Some(ctx.client().get_group(summary.id).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let f = fields(&doc).map_err(JobError::Permanent)?;
+    let members = f.members.clone().unwrap_or_default();
+    check_new_members(ctx, &members).await?;
+    let instance = ctx.instance();
+    let intent = instance.intents.get(ctx.job_id).await?;
+    let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
+    let group = match known {
+        Some(id) if intent.is_some() => ctx.client().get_group(id).await?,
+        Some(_) => return Err(taken(format!("a group named {:?} already exists", f.name))),
+        None => {
+            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.name) }).await?;
+            let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
+            match ctx.client().create_group(&args).await {
+                Ok(group) => group,
+                Err(e) if e.is_duplicate() => match find_by_name(ctx, &f.name).await? {
+                    Some(group) if intent.is_some() => group,
+                    _ => return Err(taken(format!("a group named {:?} already exists", f.name))),
+                },
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let attrs = to_text(&f.attrs);
+    instance.attrs.put(KIND, group.id, attrs.as_deref()).await?;
+    // A new group starts empty in the read model; the write below records it before members change.
+    write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
+    let (added, _) = change_members(ctx, &group, &members, &[]).await?;
+    write_group(ctx, group.clone(), &added, &[], Some(attrs)).await?;
+    instance.intents.clear(ctx.job_id).await?;
+    let after = audit(&group.name, &added, &[]);
+    Ok(Applied { kind: KIND, id: group.id, deleted: false, revived: false, before: Value::Null, after })
+}
+
+/// Resolves member removals by filter against the read model's member list, built only when a
+/// PATCH needs it.
+struct ReadModelMembers<'a, 'c> {
+    ctx: &'a Ctx<'c>,
+    group: i64,
+}
+
+impl MemberLookup for ReadModelMembers<'_, '_> {
+    fn matching_member_ids(&self, filter: &CompiledFilter) -> Result<Vec<String>, ScimError> {
+        let members: Vec<Member> = self.ctx.instance().model.read(|s| {
+            s.groups
+                .get(&self.group)
+                .map(|g| {
+                    g.members
+                        .iter()
+                        .map(|u| Member {
+                            value: u.to_string(),
+                            kind: Some("User".to_owned()),
+                            display: s.users.get(u).map(|x| x.ss.display_name.to_string()),
+                            reference: None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        members.matching_member_ids(filter)
+    }
+}
+
+fn ids_of(members: &[Member]) -> JobResult<Vec<i64>> {
+    members.iter().map(|m| member_id(&m.to_value()).map_err(JobError::Permanent)).collect()
+}
+
+fn removed_ids(ids: &[String]) -> JobResult<Vec<i64>> {
+    ids.iter()
+        .map(|v| v.trim().parse::<i64>().map_err(|_| invalid_value(format!("member {v:?} is not a user id"))))
+        .collect()
+}
+
+async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = refresh(ctx, id).await?;
+    ctx.check_if_match(KIND, id)?;
+    let current_members: BTreeSet<i64> = ctx
+        .instance()
+        .model
+        .read(|s| s.groups.get(&id).map(|g| g.members.iter().copied().collect()).unwrap_or_default());
+    // Without members: a group of 100,000 costs the same to change as a group of 10.
+    let current_doc =
+        ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
+    let (doc, wanted): (Value, Option<Delta>) = if patch {
+        let lookup = ReadModelMembers { ctx, group: id };
+        let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
+        if !outcome.changed {
+            let same = audit(&current.name, &[], &[]);
+            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
+        }
+        let delta = match outcome.members {
+            None => None,
+            Some(MembersChange::Delta { added, removed }) => Some((ids_of(&added)?, removed_ids(&removed)?)),
+            Some(MembersChange::ReplaceAll(set)) => {
+                let want: BTreeSet<i64> = ids_of(&set)?.into_iter().collect();
+                Some((
+                    want.difference(&current_members).copied().collect(),
+                    current_members.difference(&want).copied().collect(),
+                ))
+            }
+        };
+        (outcome.resource, delta)
+    } else {
+        let doc = scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?;
+        let want: BTreeSet<i64> =
+            fields(&doc).map_err(JobError::Permanent)?.members.unwrap_or_default().into_iter().collect();
+        let delta = (
+            want.difference(&current_members).copied().collect(),
+            current_members.difference(&want).copied().collect(),
+        );
+        (doc, Some(delta))
+    };
+    let f = fields(&doc).map_err(JobError::Permanent)?;
+    // A PATCH delta is sent as asked (Secret Server tells what is already done, and the read model
+    // may lag behind a change made there); a full replacement is computed against the read model.
+    let (add, remove) = wanted.unwrap_or_default();
+    check_new_members(ctx, &add).await?;
+    let group = if f.name != current.name {
+        let args = GroupUpdateArgs {
+            id,
+            name: f.name.clone(),
+            enabled: current.enabled,
+            domain_id: None,
+            synchronized: current.synchronized,
+            synchronize_now: false,
+            has_group_owners: current.has_group_owners,
+        };
+        ctx.client().update_group(&args).await?
+    } else {
+        current.clone()
+    };
+    let attrs = to_text(&f.attrs);
+    ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
+    write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
+    let (added, removed) = change_members(ctx, &group, &add, &remove).await?;
+    write_group(ctx, group.clone(), &added, &removed, Some(attrs)).await?;
+    Ok(Applied {
+        kind: KIND,
+        id,
+        deleted: false,
+        revived: false,
+        before: audit(&current.name, &[], &[]),
+        after: audit(&group.name, &added, &removed),
+    })
+}
+
+async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = match refresh(ctx, id).await {
+        Ok(group) => group,
+        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
+            return Ok(ctx.already_deleted(KIND, id));
+        }
+        Err(e) => return Err(e),
+    };
+    ctx.check_if_match(KIND, id)?;
+    ctx.record_delete(KIND, id).await?;
+    match ctx.client().delete_group(id).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    let members = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
+    let mut touched = vec![(KIND, id)];
+    touched.extend(members.iter().map(|u| (ResourceKind::User, *u)));
+    ctx.instance().write_through(&touched, |s| drop(s.remove_group(id))).await?;
+    ctx.instance().attrs.put(KIND, id, None).await?;
+    ctx.instance().meta.delete(KIND, id).await?;
+    Ok(Applied {
+        kind: KIND,
+        id,
+        deleted: true,
+        revived: false,
+        before: audit(&current.name, &[], &[]),
+        after: Value::Null,
+    })
+}

@@ -1,0 +1,334 @@
+//! The provisioning worker: the queue's [`JobHandler`]. It decodes a job, resolves its caller,
+//! applies the change to Secret Server through the client, writes it through to the read model and
+//! the attribute store, emits the audit event and hands back the `JobResult`.
+//!
+//! Outcomes: a change applied → `Succeeded`; the client's mistake or a rule of Secret Server →
+//! `Failed` with the error the SCIM client should see; Secret Server (or Redis) unavailable →
+//! `Retry`, until the queue dead-letters the job.
+//!
+//! Every operation is idempotent, because jobs are delivered at least once: creates record an
+//! intent first and adopt what they made; member and permission changes look at the current state
+//! first; deletes remember which job made them.
+
+mod containers;
+mod groups;
+mod permissions;
+pub mod precondition;
+pub mod request;
+mod users;
+
+use crate::core::{Access, Caller, Core};
+use crate::events::{ChangeRecord, proto_kind};
+use crate::instance::Instance;
+use crate::mapping::RenderOptions;
+use crate::metrics;
+use async_trait::async_trait;
+use bytes::Bytes;
+use job_queue::{Disposition, Job, JobHandler};
+use prost::Message;
+use proto::common::v1 as common;
+use proto::provisioning::v1 as pb;
+use request::{JobRequest, Operation};
+use scim::{ResourceKind, Schemas, ScimError};
+use secret_server_client::{ClientError, SecretServerClient};
+use serde_json::Value;
+use service_error::{ErrorKind, ServiceError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
+
+/// Why a job did not apply.
+#[derive(Debug)]
+pub(crate) enum JobError {
+    /// The SCIM client's mistake or a Secret Server rule: report it, do not retry.
+    Permanent(ServiceError),
+    /// Secret Server or a store is unavailable: retry later.
+    Transient { error: String, after: Option<Duration> },
+}
+
+impl From<ServiceError> for JobError {
+    fn from(e: ServiceError) -> Self {
+        if e.kind.is_transient() {
+            let after = e.retry_after.map(|s| Duration::from_secs(u64::from(s)));
+            JobError::Transient { error: e.to_string(), after }
+        } else {
+            JobError::Permanent(e)
+        }
+    }
+}
+
+impl From<ScimError> for JobError {
+    fn from(e: ScimError) -> Self {
+        JobError::from(ServiceError::from(e))
+    }
+}
+
+impl From<ClientError> for JobError {
+    fn from(e: ClientError) -> Self {
+        let transient = e.is_transient();
+        let after = e.retry_after();
+        let text = e.to_string();
+        let service = ServiceError::from(e);
+        // A refused API account is not the client's fault and may be fixed: retry it too.
+        if transient || service.kind.is_transient() {
+            JobError::Transient { error: text, after }
+        } else {
+            JobError::Permanent(service)
+        }
+    }
+}
+
+impl From<state_store::StoreError> for JobError {
+    fn from(e: state_store::StoreError) -> Self {
+        JobError::Transient { error: format!("state store: {e}"), after: None }
+    }
+}
+
+pub(crate) type JobResult<T> = Result<T, JobError>;
+
+/// A `400 invalidValue`.
+pub(crate) fn invalid_value(detail: impl Into<String>) -> JobError {
+    JobError::Permanent(ServiceError::invalid_argument(detail).with_scim_type(scim::ScimType::InvalidValue))
+}
+
+/// A `409 uniqueness`.
+pub(crate) fn taken(detail: impl Into<String>) -> JobError {
+    JobError::Permanent(ServiceError::new(ErrorKind::AlreadyExists, detail).with_scim_type(scim::ScimType::Uniqueness))
+}
+
+/// A `404` for `kind` `id`.
+pub(crate) fn not_found(kind: ResourceKind, id: &str) -> JobError {
+    JobError::Permanent(ServiceError::not_found(format!("{} {id} not found", kind.name())))
+}
+
+/// One job in progress.
+pub(crate) struct Ctx<'a> {
+    pub core: &'a Core,
+    pub caller: &'a Caller,
+    pub req: &'a JobRequest,
+    pub job_id: &'a str,
+}
+
+impl Ctx<'_> {
+    pub fn instance(&self) -> &Instance {
+        &self.caller.instance
+    }
+
+    pub fn client(&self) -> &SecretServerClient {
+        &self.caller.instance.client
+    }
+
+    pub fn schemas(&self) -> &Schemas {
+        &self.core.schemas
+    }
+
+    /// The target id of a replace, patch or delete; `404` when it is not one of ours.
+    pub fn target_id(&self) -> JobResult<i64> {
+        self.req
+            .resource_id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or_else(|| not_found(self.req.kind, &self.req.resource_id))
+    }
+
+    /// The resource as the caller sees it now (all default attributes).
+    pub fn render(&self, kind: ResourceKind, id: i64, options: RenderOptions) -> Option<Value> {
+        self.instance().model.read(|state| self.caller.view(state).render(kind, id, options))
+    }
+
+    /// Whether the caller can see resource `id` of `kind`.
+    pub fn visible(&self, kind: ResourceKind, id: i64) -> bool {
+        self.instance().model.read(|state| self.caller.view(state).visible(kind, id))
+    }
+
+    /// The current version of a record (after the caller checked it is visible).
+    pub fn version(&self, kind: ResourceKind, id: i64) -> Option<u64> {
+        self.instance().model.read(|state| state.meta(kind, id).map(|m| m.version))
+    }
+
+    /// Checks `If-Match` against the record's current version.
+    pub fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
+        let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
+        precondition::check_if_match(self.req.if_match.as_deref(), version).map_err(JobError::from)
+    }
+}
+
+/// The intent key of a delete, so that a redelivered delete finds its work done.
+fn delete_key(id: i64) -> String {
+    format!("delete:{id}")
+}
+
+impl Ctx<'_> {
+    /// Records that this job is about to delete `id`.
+    pub async fn record_delete(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
+        let intent = crate::intents::Intent { kind: kind.name().to_owned(), key: delete_key(id) };
+        self.instance().intents.record(self.job_id, &intent).await?;
+        Ok(())
+    }
+
+    /// Whether an earlier delivery of this job set out to delete `id` (which is now gone).
+    pub async fn deleted_before(&self, kind: ResourceKind, id: i64) -> JobResult<bool> {
+        let intent = self.instance().intents.get(self.job_id).await?;
+        Ok(intent.is_some_and(|i| i.kind == kind.name() && i.key == delete_key(id)))
+    }
+
+    /// A delete found done: the result of an earlier delivery of this job.
+    pub fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
+        Applied { kind, id, deleted: true, revived: false, before: Value::Null, after: Value::Null }
+    }
+}
+
+/// What a job changed, for its result and its audit event.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    pub kind: ResourceKind,
+    pub id: i64,
+    pub deleted: bool,
+    pub revived: bool,
+    pub before: Value,
+    pub after: Value,
+}
+
+/// The queue's handler.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    core: Arc<Core>,
+}
+
+impl Worker {
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    async fn run(&self, job: &Job, req: JobRequest) -> Disposition {
+        let started = Instant::now();
+        let operation = format!("{}.{}", req.kind.name(), req.operation.name());
+        let (disposition, outcome) = self.run_inner(job, &req).await;
+        metrics::job_duration(&operation, outcome, started.elapsed());
+        disposition
+    }
+
+    async fn run_inner(&self, job: &Job, req: &JobRequest) -> (Disposition, &'static str) {
+        let caller = match self.core.caller(&req.connection_id).await {
+            Ok(c) => c,
+            Err(e) if e.kind.is_transient() => return retry(e.to_string(), Some(Duration::from_secs(2))),
+            Err(e) => return (failed(&e), "failed"),
+        };
+        let access = match req.operation {
+            Operation::Create => Access::Create,
+            Operation::Replace | Operation::Patch => Access::Update,
+            Operation::Delete => Access::Delete,
+        };
+        if let Err(e) = caller.check(req.kind, access) {
+            return (failed(&e), "failed");
+        }
+        if !caller.instance.is_loaded() && !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await {
+            return retry(
+                format!("instance '{}' is still loading", caller.instance.name),
+                Some(Duration::from_secs(5)),
+            );
+        }
+        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0 };
+        let result = match req.kind {
+            ResourceKind::User => users::apply(&ctx).await,
+            ResourceKind::Group => groups::apply(&ctx).await,
+            ResourceKind::Container => containers::apply(&ctx).await,
+            ResourceKind::ContainerPermission => permissions::apply_folder(&ctx).await,
+            ResourceKind::PrivilegedDataPermission => permissions::apply_secret(&ctx).await,
+            ResourceKind::PrivilegedData => Err(JobError::Permanent(ServiceError::new(
+                ErrorKind::Unimplemented,
+                "PrivilegedData is read-only: secrets are created and changed in Secret Server",
+            ))),
+        };
+        let record = |before: Value, after: Value, error: Option<ServiceError>, id: String| ChangeRecord {
+            connection_id: caller.connection.id.to_string(),
+            instance: caller.instance.name.clone(),
+            kind: req.kind,
+            resource_id: id,
+            operation: req.operation.name(),
+            job_id: job.id.0.clone(),
+            request_id: req.request_id.clone(),
+            before,
+            after,
+            error,
+        };
+        match result {
+            Ok(applied) => {
+                let change = record(applied.before.clone(), applied.after.clone(), None, applied.id.to_string());
+                if let Err(e) = crate::events::publish(&*self.core.events, &change).await {
+                    // The change is made; running the job again finds it made and publishes again.
+                    return retry(format!("cannot publish the audit event: {e}"), None);
+                }
+                (Disposition::Succeeded(success(&ctx, &applied)), "succeeded")
+            }
+            Err(JobError::Permanent(e)) => {
+                let change = record(Value::Null, Value::Null, Some(e.clone()), req.resource_id.clone());
+                if let Err(publish_error) = crate::events::publish(&*self.core.events, &change).await {
+                    tracing::error!(error = %publish_error, "cannot publish the audit event of a failed job");
+                }
+                (failed(&e), "failed")
+            }
+            Err(JobError::Transient { error, after }) => retry(error, after),
+        }
+    }
+}
+
+fn retry(error: String, after: Option<Duration>) -> (Disposition, &'static str) {
+    tracing::warn!(%error, "job will be retried");
+    (Disposition::Retry { error, after }, "retry")
+}
+
+/// A failed job's result, with the error the SCIM client should see.
+fn failed(error: &ServiceError) -> Disposition {
+    tracing::info!(error = %error, "job failed");
+    let result = pb::JobResult { outcome: Some(pb::job_result::Outcome::Error(common::Error::from(error))) };
+    Disposition::Failed(Bytes::from(result.encode_to_vec()))
+}
+
+/// A succeeded job's result: the resource as the caller sees it now.
+fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
+    let resource = if applied.deleted {
+        None
+    } else {
+        ctx.instance().model.read(|state| {
+            let view = ctx.caller.view(state);
+            let json = view.render(applied.kind, applied.id, RenderOptions::default())?;
+            Some(common::Resource {
+                resource_type: proto_kind(applied.kind) as i32,
+                id: applied.id.to_string(),
+                version: view.version(applied.kind, applied.id).unwrap_or_default(),
+                json: serde_json::to_vec(&json).unwrap_or_default(),
+            })
+        })
+    };
+    let result = pb::JobResult {
+        outcome: Some(pb::job_result::Outcome::Success(pb::JobSuccess {
+            resource,
+            deleted: applied.deleted,
+            revived: applied.revived,
+        })),
+    };
+    Bytes::from(result.encode_to_vec())
+}
+
+#[async_trait]
+impl JobHandler for Worker {
+    async fn handle(&self, job: Job) -> Disposition {
+        let req = match JobRequest::decode(&job.payload) {
+            Ok(req) => req,
+            Err(e) => return failed(&e),
+        };
+        let span = tracing::info_span!(
+            "provisioning.job",
+            job_id = %job.id,
+            resource_type = req.kind.name(),
+            operation = req.operation.name(),
+            resource_id = %req.resource_id,
+            attempt = job.attempt,
+        );
+        let parent = if req.trace_context.is_empty() { &job.trace_context } else { &req.trace_context };
+        telemetry::set_parent_from(&span, parent);
+        self.run(&job, req).instrument(span).await
+    }
+}

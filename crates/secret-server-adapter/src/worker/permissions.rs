@@ -1,0 +1,614 @@
+//! ContainerPermissions (folder permissions) and PrivilegedDataPermissions (secret permissions):
+//! create, replace, patch (rights Add/Remove/Set), delete.
+//!
+//! Rights go through the connection's rights mapping ([`crate::mapping::rights`]). A principal
+//! has at most one permission per folder or secret in Secret Server: a second create for the same
+//! one is `409 uniqueness` (change the existing permission instead), unless it is this job's own
+//! earlier delivery, which is adopted. Granting on a folder (or secret) that inherits its
+//! permissions follows the connection's `inheritedFolder` policy: break inheritance (Secret Server
+//! first copies the inherited permissions onto it; the read model reloads them), or refuse with
+//! `400`.
+
+use super::containers::{refresh as refresh_folder, refresh_permissions};
+use super::request::Operation;
+use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
+use crate::attributes::to_text;
+use crate::intents::Intent;
+use crate::mapping::RenderOptions;
+use crate::mapping::container_permission::{PermissionFields, fields};
+use crate::mapping::rights::{folder_roles_for, secret_role_for};
+use crate::read_model::fetch::{Interner, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user};
+use crate::read_model::records::{
+    FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
+};
+use connections::{FolderRoles, InheritedFolderPolicy};
+use futures::TryStreamExt;
+use scim::patch::NoMemberLookup;
+use scim::{PatchRequest, ResourceKind};
+use secret_server_api::{
+    FolderPermissionCreateArgs, FolderPermissionUpdateArgs, SecretPermissionCreateArgs, SecretPermissionUpdateArgs,
+};
+use secret_server_client::SecretPermissionQuery;
+use serde_json::{Value, json};
+
+const FOLDER_PERM: ResourceKind = ResourceKind::ContainerPermission;
+const SECRET_PERM: ResourceKind = ResourceKind::PrivilegedDataPermission;
+
+fn principal_json(p: Principal) -> Value {
+    match p {
+        Principal::User(u) => json!({"userId": u}),
+        Principal::Group(g) => json!({"groupId": g}),
+    }
+}
+
+fn folder_audit(ss: &FolderPermSs) -> Value {
+    let mut v = json!({
+        "folderId": ss.folder,
+        "folderAccessRoleName": ss.folder_role.as_str(),
+        "secretAccessRoleName": ss.secret_role.as_str(),
+    });
+    if let (Some(o), Value::Object(p)) = (v.as_object_mut(), principal_json(ss.principal)) {
+        o.extend(p);
+    }
+    v
+}
+
+fn secret_audit(ss: &SecretPermSs) -> Value {
+    let mut v = json!({"secretId": ss.secret, "secretAccessRoleName": ss.role.as_str()});
+    if let (Some(o), Value::Object(p)) = (v.as_object_mut(), principal_json(ss.principal)) {
+        o.extend(p);
+    }
+    v
+}
+
+fn principal_text(p: Principal) -> String {
+    match p {
+        Principal::User(u) => format!("user {u}"),
+        Principal::Group(g) => format!("group {g}"),
+    }
+}
+
+/// Checks that a permission's principal exists for the caller (reading Secret Server for one the
+/// read model has not seen yet) and, for a user, is enabled.
+async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
+    let missing = || invalid_value(format!("there is no {}", principal_text(principal)));
+    match principal {
+        Principal::User(u) => {
+            if !ctx.instance().model.read(|s| s.users.contains_key(&u)) {
+                let user = match ctx.client().get_user(u).await {
+                    Ok(user) => user,
+                    Err(e) if e.is_not_found() => return Err(missing()),
+                    Err(e) => return Err(e.into()),
+                };
+                let ss = user_ss_from_user(user);
+                ctx.instance()
+                    .write_through(&[(ResourceKind::User, u)], |s| {
+                        s.put_user(UserRec { ss, attrs: None, deleted: false, meta: Meta::default() })
+                    })
+                    .await?;
+            }
+            if !ctx.visible(ResourceKind::User, u) {
+                return Err(missing());
+            }
+            if !ctx.instance().model.read(|s| s.users.get(&u).is_some_and(|x| x.ss.enabled)) {
+                return Err(invalid_value(format!(
+                    "user {u} is inactive; Secret Server grants access to active users only"
+                )));
+            }
+        }
+        Principal::Group(g) => {
+            if !ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
+                let group = match ctx.client().get_group(g).await {
+                    Ok(group) => group,
+                    Err(e) if e.is_not_found() => return Err(missing()),
+                    Err(e) => return Err(e.into()),
+                };
+                let ss = group_ss_from_group(group);
+                ctx.instance()
+                    .write_through(&[(ResourceKind::Group, g)], |s| {
+                        s.put_group(GroupRec { ss, members: Vec::new(), attrs: None, meta: Meta::default() })
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stores a permission's attributes and writes them onto its record.
+async fn store_attrs(ctx: &Ctx<'_>, kind: ResourceKind, id: i64, f: &PermissionFields) -> JobResult<()> {
+    let attrs = to_text(&f.attrs);
+    ctx.instance().attrs.put(kind, id, attrs.as_deref()).await?;
+    ctx.instance()
+        .write_through(&[(kind, id)], |s| match kind {
+            ResourceKind::ContainerPermission => {
+                if let Some(rec) = s.folder_perms.get(&id).cloned() {
+                    s.put_folder_perm(FolderPermRec { attrs, ..rec });
+                }
+            }
+            _ => {
+                if let Some(rec) = s.secret_perms.get(&id).cloned() {
+                    s.put_secret_perm(SecretPermRec { attrs, ..rec });
+                }
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+fn inherited_refused(what: &str) -> JobError {
+    invalid_value(format!(
+        "{what} inherits its permissions; this connection's policy is to refuse grants there \
+         (set the policy to break inheritance, or grant on the parent)"
+    ))
+}
+
+// ----- folder permissions -----
+
+pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    match ctx.req.operation {
+        Operation::Create => create_folder_perm(ctx).await,
+        Operation::Replace => update_folder_perm(ctx, false).await,
+        Operation::Patch => update_folder_perm(ctx, true).await,
+        Operation::Delete => delete_folder_perm(ctx).await,
+    }
+}
+
+async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let doc = scim::validate_create(ctx.schemas(), FOLDER_PERM, &ctx.req.payload)?;
+    let f = fields(&doc, "container").map_err(JobError::Permanent)?;
+    let folder_id = f.target;
+    let no_container = || invalid_value(format!("there is no container {folder_id}"));
+    if !ctx.instance().model.read(|s| s.folders.contains_key(&folder_id)) {
+        match refresh_folder(ctx, folder_id).await {
+            Ok(_) => {}
+            Err(JobError::Permanent(e)) if e.http_status() == 404 => return Err(no_container()),
+            Err(e) => return Err(e),
+        }
+    }
+    if !ctx.visible(ResourceKind::Container, folder_id) {
+        return Err(no_container());
+    }
+    check_principal(ctx, f.principal).await?;
+    let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let instance = ctx.instance();
+    let intent = instance.intents.get(ctx.job_id).await?;
+    let existing = instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss));
+    let exists_error = || {
+        taken(format!(
+            "{} already has a permission on container {folder_id}; change that permission instead",
+            principal_text(f.principal)
+        ))
+    };
+    let id = match existing {
+        Some(p) if intent.is_some() => {
+            set_folder_roles(ctx, &p, roles).await?;
+            p.id
+        }
+        Some(_) => return Err(exists_error()),
+        None => {
+            let inherits = instance.model.read(|s| s.folders.get(&folder_id).is_some_and(|x| x.ss.inherit_permissions));
+            if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
+                return Err(inherited_refused(&format!("container {folder_id}")));
+            }
+            let key = format!("{folder_id}/{:?}", f.principal);
+            instance.intents.record(ctx.job_id, &Intent { kind: FOLDER_PERM.name().to_owned(), key }).await?;
+            let args = FolderPermissionCreateArgs {
+                folder_id,
+                user_id: f.principal.user_id(),
+                group_id: f.principal.group_id(),
+                folder_access_role_name: roles.folder.as_str().to_owned(),
+                secret_access_role_name: roles.secret.as_str().to_owned(),
+                break_inheritance: inherits,
+            };
+            let created = match ctx.client().create_folder_permission(&args).await {
+                Ok(p) => Some(p.id).filter(|id| *id > 0),
+                Err(e) if e.is_duplicate() && intent.is_some() => None,
+                Err(e) if e.is_duplicate() => return Err(exists_error()),
+                Err(e) => return Err(e.into()),
+            };
+            if inherits {
+                // Inheritance broke: the folder changed and holds copies of what it inherited.
+                refresh_folder(ctx, folder_id).await?;
+            }
+            refresh_permissions(ctx, folder_id).await?;
+            match created {
+                Some(id) => id,
+                None => instance
+                    .model
+                    .read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss.id))
+                    .ok_or_else(exists_error)?,
+            }
+        }
+    };
+    store_attrs(ctx, FOLDER_PERM, id, &f).await?;
+    instance.intents.clear(ctx.job_id).await?;
+    let after = instance.model.read(|s| s.folder_perms.get(&id).map(|p| folder_audit(&p.ss))).unwrap_or(Value::Null);
+    Ok(Applied { kind: FOLDER_PERM, id, deleted: false, revived: false, before: Value::Null, after })
+}
+
+/// Gives permission `current` the roles `roles` in Secret Server and the read model.
+async fn set_folder_roles(ctx: &Ctx<'_>, current: &FolderPermSs, roles: FolderRoles) -> JobResult<FolderPermSs> {
+    if current.folder_role == roles.folder && current.secret_role == roles.secret {
+        return Ok(*current);
+    }
+    let args = FolderPermissionUpdateArgs {
+        id: current.id,
+        folder_id: current.folder,
+        folder_access_role_name: roles.folder.as_str().to_owned(),
+        secret_access_role_name: roles.secret.as_str().to_owned(),
+        break_inheritance: false,
+    };
+    let updated = ctx.client().update_folder_permission(&args).await?;
+    let next = FolderPermSs {
+        folder_role: updated.folder_access_role_name.parse().unwrap_or(roles.folder),
+        secret_role: updated.secret_access_role_name.parse().unwrap_or(roles.secret),
+        ..*current
+    };
+    write_folder_perm(ctx, next).await?;
+    Ok(next)
+}
+
+async fn write_folder_perm(ctx: &Ctx<'_>, ss: FolderPermSs) -> JobResult<()> {
+    ctx.instance()
+        .write_through(&[(FOLDER_PERM, ss.id)], |s| {
+            let (attrs, meta) =
+                s.folder_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
+            s.put_folder_perm(FolderPermRec { ss, attrs, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads a folder permission fresh from Secret Server; `404` when it is gone.
+async fn refresh_folder_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> {
+    let fresh = match ctx.client().get_folder_permission(id).await {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => {
+            ctx.instance().write_through(&[(FOLDER_PERM, id)], |s| drop(s.remove_folder_perm(id))).await?;
+            return Err(not_found(FOLDER_PERM, &id.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let known = ctx.instance().model.read(|s| s.folder_perms.get(&id).map(|p| p.ss));
+    // The short response shape of some versions lacks the folder or the principal: keep what is known.
+    let ss = match (crate::read_model::fetch::folder_perm_ss(&fresh), known) {
+        (Some(ss), _) if ss.folder > 0 => ss,
+        (_, Some(known)) => FolderPermSs {
+            folder_role: fresh.folder_access_role_name.parse().unwrap_or(known.folder_role),
+            secret_role: fresh.secret_access_role_name.parse().unwrap_or(known.secret_role),
+            ..known
+        },
+        _ => return Err(not_found(FOLDER_PERM, &id.to_string())),
+    };
+    write_folder_perm(ctx, ss).await?;
+    Ok(ss)
+}
+
+async fn update_folder_perm(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = refresh_folder_perm(ctx, id).await?;
+    if !ctx.visible(FOLDER_PERM, id) {
+        return Err(not_found(FOLDER_PERM, &id.to_string()));
+    }
+    ctx.check_if_match(FOLDER_PERM, id)?;
+    let current_doc =
+        ctx.render(FOLDER_PERM, id, RenderOptions::default()).ok_or_else(|| not_found(FOLDER_PERM, &id.to_string()))?;
+    let doc = if patch {
+        let outcome =
+            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), FOLDER_PERM, &current_doc, &NoMemberLookup)?;
+        if !outcome.changed {
+            let same = folder_audit(&current);
+            return Ok(Applied {
+                kind: FOLDER_PERM,
+                id,
+                deleted: false,
+                revived: false,
+                before: same.clone(),
+                after: same,
+            });
+        }
+        outcome.resource
+    } else {
+        scim::validate_replace(ctx.schemas(), FOLDER_PERM, &ctx.req.payload, &current_doc)?
+    };
+    let f = fields(&doc, "container").map_err(JobError::Permanent)?;
+    let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let next = set_folder_roles(ctx, &current, roles).await?;
+    store_attrs(ctx, FOLDER_PERM, id, &f).await?;
+    Ok(Applied {
+        kind: FOLDER_PERM,
+        id,
+        deleted: false,
+        revived: false,
+        before: folder_audit(&current),
+        after: folder_audit(&next),
+    })
+}
+
+async fn delete_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = match refresh_folder_perm(ctx, id).await {
+        Ok(p) => p,
+        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(FOLDER_PERM, id).await? => {
+            return Ok(ctx.already_deleted(FOLDER_PERM, id));
+        }
+        Err(e) => return Err(e),
+    };
+    if !ctx.visible(FOLDER_PERM, id) {
+        return Err(not_found(FOLDER_PERM, &id.to_string()));
+    }
+    ctx.check_if_match(FOLDER_PERM, id)?;
+    ctx.record_delete(FOLDER_PERM, id).await?;
+    match ctx.client().delete_folder_permission(id).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.instance().write_through(&[(FOLDER_PERM, id)], |s| drop(s.remove_folder_perm(id))).await?;
+    ctx.instance().attrs.put(FOLDER_PERM, id, None).await?;
+    ctx.instance().meta.delete(FOLDER_PERM, id).await?;
+    Ok(Applied {
+        kind: FOLDER_PERM,
+        id,
+        deleted: true,
+        revived: false,
+        before: folder_audit(&current),
+        after: Value::Null,
+    })
+}
+
+// ----- secret permissions -----
+
+pub(super) async fn apply_secret(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    match ctx.req.operation {
+        Operation::Create => create_secret_perm(ctx).await,
+        Operation::Replace => update_secret_perm(ctx, false).await,
+        Operation::Patch => update_secret_perm(ctx, true).await,
+        Operation::Delete => delete_secret_perm(ctx).await,
+    }
+}
+
+/// Reads a secret's metadata fresh into the read model; `404` when it is gone.
+async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
+    let summary = match ctx.client().secret_summary(id).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => {
+            ctx.instance().write_through(&[(ResourceKind::PrivilegedData, id)], |s| drop(s.remove_secret(id))).await?;
+            return Err(not_found(ResourceKind::PrivilegedData, &id.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let ss = secret_ss(summary, &mut Interner::default());
+    let folder = ss.folder;
+    ctx.instance()
+        .write_through(&[(ResourceKind::PrivilegedData, id), (ResourceKind::Container, folder)], |s| {
+            let meta = s.secrets.get(&id).map(|x| x.meta).unwrap_or_default();
+            s.put_secret(SecretRec { ss, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads a secret's permissions fresh into the read model.
+async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()> {
+    let fresh: Vec<SecretPermSs> = ctx
+        .client()
+        .search_secret_permissions(&SecretPermissionQuery::secret(secret))
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .filter_map(secret_perm_ss)
+        .filter(|p| p.secret == secret)
+        .collect();
+    let known = ctx.instance().model.read(|s| s.idx.sperm_by_secret.get(secret));
+    let mut touched: Vec<(ResourceKind, i64)> = known.iter().map(|p| (SECRET_PERM, *p)).collect();
+    touched.extend(fresh.iter().map(|p| (SECRET_PERM, p.id)));
+    ctx.instance()
+        .write_through(&touched, |s| {
+            for id in &known {
+                if !fresh.iter().any(|p| p.id == *id) {
+                    s.remove_secret_perm(*id);
+                }
+            }
+            for ss in &fresh {
+                let (attrs, meta) =
+                    s.secret_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
+                s.put_secret_perm(SecretPermRec { ss: *ss, attrs, meta });
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let doc = scim::validate_create(ctx.schemas(), SECRET_PERM, &ctx.req.payload)?;
+    let f = fields(&doc, "privilegedData").map_err(JobError::Permanent)?;
+    let secret_id = f.target;
+    let no_secret = || invalid_value(format!("there is no privileged data {secret_id}"));
+    if !ctx.instance().model.read(|s| s.secrets.contains_key(&secret_id)) {
+        match refresh_secret(ctx, secret_id).await {
+            Ok(()) => {}
+            Err(JobError::Permanent(e)) if e.http_status() == 404 => return Err(no_secret()),
+            Err(e) => return Err(e),
+        }
+    }
+    if !ctx.visible(ResourceKind::PrivilegedData, secret_id) {
+        return Err(no_secret());
+    }
+    check_principal(ctx, f.principal).await?;
+    let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let instance = ctx.instance();
+    let intent = instance.intents.get(ctx.job_id).await?;
+    let existing = instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss));
+    let exists_error = || {
+        taken(format!(
+            "{} already has a permission on privileged data {secret_id}; change that permission instead",
+            principal_text(f.principal)
+        ))
+    };
+    let id = match existing {
+        Some(p) if intent.is_some() => {
+            set_secret_role(ctx, &p, role).await?;
+            p.id
+        }
+        Some(_) => return Err(exists_error()),
+        None => {
+            let inherits =
+                instance.model.read(|s| s.secrets.get(&secret_id).is_some_and(|x| x.ss.inherits_permissions));
+            if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
+                return Err(inherited_refused(&format!("privileged data {secret_id}")));
+            }
+            let key = format!("{secret_id}/{:?}", f.principal);
+            instance.intents.record(ctx.job_id, &Intent { kind: SECRET_PERM.name().to_owned(), key }).await?;
+            let args = SecretPermissionCreateArgs {
+                secret_id,
+                user_id: f.principal.user_id(),
+                group_id: f.principal.group_id(),
+                secret_access_role_name: role.as_str().to_owned(),
+            };
+            let created = match ctx.client().create_secret_permission(&args).await {
+                Ok(p) => Some(p.id).filter(|id| *id > 0),
+                Err(e) if e.is_duplicate() && intent.is_some() => None,
+                Err(e) if e.is_duplicate() => return Err(exists_error()),
+                Err(e) => return Err(e.into()),
+            };
+            // Secret Server broke the secret's inheritance if it had any: reload both.
+            refresh_secret(ctx, secret_id).await?;
+            refresh_secret_permissions(ctx, secret_id).await?;
+            match created {
+                Some(id) => id,
+                None => instance
+                    .model
+                    .read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss.id))
+                    .ok_or_else(exists_error)?,
+            }
+        }
+    };
+    store_attrs(ctx, SECRET_PERM, id, &f).await?;
+    instance.intents.clear(ctx.job_id).await?;
+    let after = instance.model.read(|s| s.secret_perms.get(&id).map(|p| secret_audit(&p.ss))).unwrap_or(Value::Null);
+    Ok(Applied { kind: SECRET_PERM, id, deleted: false, revived: false, before: Value::Null, after })
+}
+
+async fn write_secret_perm(ctx: &Ctx<'_>, ss: SecretPermSs) -> JobResult<()> {
+    ctx.instance()
+        .write_through(&[(SECRET_PERM, ss.id)], |s| {
+            let (attrs, meta) =
+                s.secret_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
+            s.put_secret_perm(SecretPermRec { ss, attrs, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+async fn set_secret_role(
+    ctx: &Ctx<'_>,
+    current: &SecretPermSs,
+    role: secret_server_api::SecretAccessRole,
+) -> JobResult<SecretPermSs> {
+    if current.role == role {
+        return Ok(*current);
+    }
+    let args = SecretPermissionUpdateArgs {
+        id: current.id,
+        secret_id: current.secret,
+        secret_access_role_name: role.as_str().to_owned(),
+    };
+    let updated = ctx.client().update_secret_permission(&args).await?;
+    let next = SecretPermSs { role: updated.secret_access_role_name.parse().unwrap_or(role), ..*current };
+    write_secret_perm(ctx, next).await?;
+    Ok(next)
+}
+
+async fn refresh_secret_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> {
+    let fresh = match ctx.client().get_secret_permission(id).await {
+        Ok(p) => p,
+        Err(e) if e.is_not_found() => {
+            ctx.instance().write_through(&[(SECRET_PERM, id)], |s| drop(s.remove_secret_perm(id))).await?;
+            return Err(not_found(SECRET_PERM, &id.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let known = ctx.instance().model.read(|s| s.secret_perms.get(&id).map(|p| p.ss));
+    let ss = match (secret_perm_ss(&fresh), known) {
+        (Some(ss), _) if ss.secret > 0 => ss,
+        (_, Some(known)) => SecretPermSs { role: fresh.secret_access_role_name.parse().unwrap_or(known.role), ..known },
+        _ => return Err(not_found(SECRET_PERM, &id.to_string())),
+    };
+    write_secret_perm(ctx, ss).await?;
+    Ok(ss)
+}
+
+async fn update_secret_perm(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = refresh_secret_perm(ctx, id).await?;
+    if !ctx.visible(SECRET_PERM, id) {
+        return Err(not_found(SECRET_PERM, &id.to_string()));
+    }
+    ctx.check_if_match(SECRET_PERM, id)?;
+    let current_doc =
+        ctx.render(SECRET_PERM, id, RenderOptions::default()).ok_or_else(|| not_found(SECRET_PERM, &id.to_string()))?;
+    let doc = if patch {
+        let outcome =
+            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), SECRET_PERM, &current_doc, &NoMemberLookup)?;
+        if !outcome.changed {
+            let same = secret_audit(&current);
+            return Ok(Applied {
+                kind: SECRET_PERM,
+                id,
+                deleted: false,
+                revived: false,
+                before: same.clone(),
+                after: same,
+            });
+        }
+        outcome.resource
+    } else {
+        scim::validate_replace(ctx.schemas(), SECRET_PERM, &ctx.req.payload, &current_doc)?
+    };
+    let f = fields(&doc, "privilegedData").map_err(JobError::Permanent)?;
+    let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let next = set_secret_role(ctx, &current, role).await?;
+    store_attrs(ctx, SECRET_PERM, id, &f).await?;
+    Ok(Applied {
+        kind: SECRET_PERM,
+        id,
+        deleted: false,
+        revived: false,
+        before: secret_audit(&current),
+        after: secret_audit(&next),
+    })
+}
+
+async fn delete_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = match refresh_secret_perm(ctx, id).await {
+        Ok(p) => p,
+        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(SECRET_PERM, id).await? => {
+            return Ok(ctx.already_deleted(SECRET_PERM, id));
+        }
+        Err(e) => return Err(e),
+    };
+    if !ctx.visible(SECRET_PERM, id) {
+        return Err(not_found(SECRET_PERM, &id.to_string()));
+    }
+    ctx.check_if_match(SECRET_PERM, id)?;
+    ctx.record_delete(SECRET_PERM, id).await?;
+    match ctx.client().delete_secret_permission(id).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.instance().write_through(&[(SECRET_PERM, id)], |s| drop(s.remove_secret_perm(id))).await?;
+    ctx.instance().attrs.put(SECRET_PERM, id, None).await?;
+    ctx.instance().meta.delete(SECRET_PERM, id).await?;
+    Ok(Applied {
+        kind: SECRET_PERM,
+        id,
+        deleted: true,
+        revived: false,
+        before: secret_audit(&current),
+        after: Value::Null,
+    })
+}

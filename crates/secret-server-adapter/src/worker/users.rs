@@ -1,0 +1,263 @@
+//! Users: create (or revive a user deleted through SCIM), replace, patch, delete (deactivate).
+
+use super::request::Operation;
+use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
+use crate::attributes::to_text;
+use crate::intents::Intent;
+use crate::mapping::RenderOptions;
+use crate::mapping::user::{UserFields, audit_fields, fields};
+use crate::read_model::fetch::user_ss_from_user;
+use crate::read_model::records::{Meta, UserRec};
+use crate::text::{fold, now_millis};
+use crate::tombstones::Tombstone;
+use connections::UserNameChangePolicy;
+use futures::TryStreamExt;
+use scim::patch::NoMemberLookup;
+use scim::{PatchRequest, ResourceKind, ScimError};
+use secrecy::ExposeSecret;
+use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs, UserUpdateArgs};
+use secret_server_client::UserQuery;
+use serde_json::Value;
+
+const KIND: ResourceKind = ResourceKind::User;
+
+pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    match ctx.req.operation {
+        Operation::Create => create(ctx).await,
+        Operation::Replace => update(ctx, false).await,
+        Operation::Patch => update(ctx, true).await,
+        Operation::Delete => delete(ctx).await,
+    }
+}
+
+fn audit_of(user: &User) -> Value {
+    audit_fields(&user.user_name, &user.display_name, user.email_address.as_deref(), user.enabled)
+}
+
+/// Writes a user through to the read model (keeping its meta), with its attributes.
+async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted: bool) -> JobResult<()> {
+    let id = user.id;
+    let ss = user_ss_from_user(user);
+    ctx.instance()
+        .write_through(&[(KIND, id)], |state| {
+            let meta = state.users.get(&id).map(|u| u.meta).unwrap_or(Meta::default());
+            state.put_user(UserRec { ss, attrs, deleted, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads the user fresh from Secret Server into the read model; `404` when it is gone.
+async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
+    let instance = ctx.instance();
+    let user = match ctx.client().get_user(id).await {
+        Ok(user) => user,
+        Err(e) if e.is_not_found() => {
+            instance.write_through(&[(KIND, id)], |state| drop(state.remove_user(id))).await?;
+            return Err(not_found(KIND, &id.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (attrs, was_deleted) =
+        instance.model.read(|s| s.users.get(&id).map(|u| (u.attrs.clone(), u.deleted))).unwrap_or_default();
+    // Enabled again directly in Secret Server: no longer deleted.
+    let deleted = was_deleted && !user.enabled;
+    if was_deleted && !deleted {
+        instance.tombstones.remove(id).await?;
+    }
+    write_user(ctx, user.clone(), attrs, deleted).await?;
+    Ok(user)
+}
+
+/// The user called `name` in Secret Server, whatever the read model knows.
+async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
+    let wanted = fold(name);
+    let found = ctx
+        .client()
+        .search_users(&UserQuery::text(name))
+        .try_filter(|u| futures::future::ready(fold(&u.user_name) == wanted))
+        .try_next()
+        .await?;
+    match found {
+        Some(summary) => Ok(Some(ctx.client().get_user(summary.id).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Gives an existing Secret Server user the fields the request asks for (reviving a user deleted
+/// through SCIM, or adopting the user a previous delivery of this job created).
+async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields) -> JobResult<User> {
+    let args = UserUpdateArgs {
+        id: current.id,
+        display_name: f.display_name.clone(),
+        email_address: f.email.clone(),
+        enabled: f.active,
+        password: f.password.as_ref().map(|p| p.expose_secret().to_owned()),
+        is_locked_out: current.is_locked_out,
+        login_failures: current.login_failures,
+        is_application_account: current.is_application_account,
+        two_factor: current.two_factor,
+        radius_two_factor: current.radius_two_factor,
+        radius_user_name: current.radius_user_name.clone(),
+    };
+    Ok(ctx.client().update_user(&args).await?)
+}
+
+async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let f = fields(&doc);
+    let instance = ctx.instance();
+    let intent = instance.intents.get(ctx.job_id).await?;
+    let known = instance.model.read(|s| s.user_by_ss_name(&f.user_name).map(|u| (u.ss.id, u.deleted)));
+    let (user, revived, before) = match known {
+        Some((id, deleted)) if deleted || intent.is_some() => revive(ctx, id, &f, deleted).await?,
+        Some(_) => return Err(taken(format!("userName {:?} is already taken", f.user_name))),
+        None => {
+            instance
+                .intents
+                .record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.user_name) })
+                .await?;
+            let password = f.password.clone().unwrap_or_else(crate::password::generate);
+            let args = UserCreateArgs {
+                user_name: f.user_name.clone(),
+                password: Some(password.expose_secret().to_owned()),
+                display_name: f.display_name.clone(),
+                email_address: f.email.clone(),
+                enabled: f.active,
+                ..UserCreateArgs::default()
+            };
+            match ctx.client().create_user(&args).await {
+                Ok(user) => (user, false, Value::Null),
+                Err(e) if e.is_duplicate() => {
+                    // The read model has not seen this user yet (created since the last resync).
+                    let Some(existing) = find_by_name(ctx, &f.user_name).await? else { return Err(e.into()) };
+                    let tombstoned = instance.tombstones.get(existing.id).await?.is_some() && !existing.enabled;
+                    if !tombstoned && intent.is_none() {
+                        return Err(taken(format!("userName {:?} is already taken", f.user_name)));
+                    }
+                    revive(ctx, existing.id, &f, tombstoned).await?
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let id = user.id;
+    let attrs = to_text(&f.attrs);
+    instance.attrs.put(KIND, id, attrs.as_deref()).await?;
+    if revived {
+        instance.tombstones.remove(id).await?;
+    }
+    let after = audit_of(&user);
+    write_user(ctx, user, attrs, false).await?;
+    instance.intents.clear(ctx.job_id).await?;
+    Ok(Applied { kind: KIND, id, deleted: false, revived, before, after })
+}
+
+/// Revives (or adopts) user `id` with the requested fields; returns it, whether it was a revival,
+/// and its audit "before".
+async fn revive(ctx: &Ctx<'_>, id: i64, f: &UserFields, deleted: bool) -> JobResult<(User, bool, Value)> {
+    let current = ctx.client().get_user(id).await?;
+    let before = audit_of(&current);
+    let user = set_fields(ctx, &current, f).await?;
+    if deleted {
+        tracing::info!(user_id = id, "reviving a user deleted through SCIM");
+    }
+    Ok((user, deleted, before))
+}
+
+async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let current = refresh(ctx, id).await?;
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.check_if_match(KIND, id)?;
+    let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
+    let before = audit_of(&current);
+    let doc = if patch {
+        let outcome =
+            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
+        if !outcome.changed {
+            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, after: before.clone(), before });
+        }
+        outcome.resource
+    } else {
+        scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?
+    };
+    let f = fields(&doc);
+    let mut attrs = f.attrs.clone();
+    if fold(&f.user_name) != fold(&current.user_name) {
+        match ctx.caller.connection.policies.user_name_change {
+            UserNameChangePolicy::Reject => {
+                return Err(ScimError::mutability(format!(
+                    "userName cannot change from {:?} to {:?}: Secret Server keeps a user's name for life",
+                    current.user_name, f.user_name
+                ))
+                .into());
+            }
+            UserNameChangePolicy::KeepSecretServerName => {
+                attrs.insert("userName".to_owned(), Value::String(f.user_name.clone()));
+            }
+        }
+    }
+    let email = f.email.clone().filter(|e| !e.is_empty());
+    let user = if f.password.is_some() {
+        set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }).await?
+    } else {
+        let mut args = UserPatchArgs::default();
+        if f.display_name != current.display_name {
+            args.display_name = Some(Patch::set(f.display_name.clone()));
+        }
+        if email != current.email_address {
+            args.email_address = Some(Patch::set(email.clone().unwrap_or_default()));
+        }
+        if f.active != current.enabled {
+            args.enabled = Some(Patch::set(f.active));
+        }
+        if args == UserPatchArgs::default() { current } else { ctx.client().patch_user(id, &args).await? }
+    };
+    let attrs = to_text(&attrs);
+    ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
+    let was_deleted = ctx.instance().model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));
+    let deleted = was_deleted && !user.enabled;
+    if was_deleted && !deleted {
+        ctx.instance().tombstones.remove(id).await?;
+    }
+    let after = audit_of(&user);
+    write_user(ctx, user, attrs, deleted).await?;
+    Ok(Applied { kind: KIND, id, deleted: false, revived: false, before, after })
+}
+
+async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let id = ctx.target_id()?;
+    let instance = ctx.instance();
+    if let Some(tombstone) = instance.tombstones.get(id).await?
+        && tombstone.job_id == ctx.job_id
+    {
+        // This job already deleted the user; it was delivered again.
+        let after = instance
+            .model
+            .read(|s| {
+                s.users
+                    .get(&id)
+                    .map(|u| audit_fields(&u.ss.user_name, &u.ss.display_name, u.ss.email.as_deref(), false))
+            })
+            .unwrap_or(Value::Null);
+        return Ok(Applied { kind: KIND, id, deleted: true, revived: false, before: Value::Null, after });
+    }
+    let current = refresh(ctx, id).await?;
+    let already_deleted = instance.model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));
+    if already_deleted || !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.check_if_match(KIND, id)?;
+    ctx.client().delete_user(id).await.map_err(JobError::from)?;
+    let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
+    instance.tombstones.put(id, &tombstone).await?;
+    let before = audit_of(&current);
+    let disabled = User { enabled: false, ..current };
+    let after = audit_of(&disabled);
+    let attrs = instance.model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
+    write_user(ctx, disabled, attrs, true).await?;
+    Ok(Applied { kind: KIND, id, deleted: true, revived: false, before, after })
+}

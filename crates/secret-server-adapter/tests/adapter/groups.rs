@@ -1,0 +1,151 @@
+//! Groups and membership through real jobs, checked in the emulator.
+
+use crate::support::Stack;
+use futures::TryStreamExt;
+use pretty_assertions::assert_eq;
+use scim::ResourceKind::{Group, User};
+use serde_json::{Value, json};
+
+async fn user_id(stack: &Stack, name: &str) -> String {
+    stack.find(User, &format!("userName eq \"{name}\"")).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The member ids of a group, read from the emulator.
+async fn ss_members(stack: &Stack, group: &str) -> Vec<String> {
+    let mut ids: Vec<String> = stack
+        .ss
+        .group_members(group.parse().unwrap())
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.user_id.to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(mut ids: Vec<String>) -> Vec<String> {
+    ids.sort();
+    ids
+}
+
+fn member_ids(doc: &Value) -> Vec<String> {
+    sorted(doc["members"].as_array().map(|m| m.iter().map(|x| x["value"].as_str().unwrap().to_owned()).collect()).unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_group_with_members_adds_them_in_secret_server() {
+    let stack = Stack::start().await;
+    let (alice, bob) = (user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await);
+    let created = stack
+        .create(
+            Group,
+            json!({"displayName": "Auditors", "externalId": "g-ext", "members": [{"value": alice}, {"value": bob, "type": "User"}]}),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["externalId"], "g-ext");
+    assert_eq!(member_ids(&created), sorted(vec![alice.clone(), bob.clone()]));
+    assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "Auditors");
+    assert_eq!(ss_members(&stack, id).await, sorted(vec![alice.clone(), bob]));
+    // The user shows the group.
+    let user = stack.get(User, &alice).await.unwrap();
+    assert!(user["groups"].as_array().unwrap().iter().any(|g| g["value"] == id), "{user}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_members_adds_and_removes_one_member_per_call() {
+    let stack = Stack::start().await;
+    let ids = [
+        user_id(&stack, "alice.martin").await,
+        user_id(&stack, "bob.chen").await,
+        user_id(&stack, "carol.diaz").await,
+    ];
+    let id = stack.create(Group, json!({"displayName": "Rotation", "members": [{"value": ids[0]}, {"value": ids[1]}]})).await.id();
+    stack.sim.clear_request_log();
+    // Entra: add with a value array, remove with a value array on path `members`.
+    stack.patch(Group, &id, json!([{"op": "Add", "path": "members", "value": [{"value": ids[2]}]}])).await.json();
+    stack.patch(Group, &id, json!([{"op": "Remove", "path": "members", "value": [{"value": ids[0]}]}])).await.json();
+    // RFC: remove by filter.
+    let after = stack
+        .patch(Group, &id, json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", ids[1])}]))
+        .await
+        .json();
+    assert_eq!(member_ids(&after), vec![ids[2].clone()]);
+    assert_eq!(ss_members(&stack, &id).await, vec![ids[2].clone()]);
+    let calls: Vec<(String, String)> = stack
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|(m, p)| (m == "POST" || m == "DELETE" || m == "PUT") && p.contains("/users"))
+        .collect();
+    assert_eq!(calls.len(), 3, "one call per member change, never a rewrite of the list: {calls:?}");
+    assert!(calls.iter().all(|(m, _)| m != "PUT"));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_replace_members_with_an_empty_list_empties_the_group() {
+    let stack = Stack::start().await;
+    let alice = user_id(&stack, "alice.martin").await;
+    let id = stack.create(Group, json!({"displayName": "Temp", "members": [{"value": alice}]})).await.id();
+    let after = stack.patch(Group, &id, json!([{"op": "replace", "path": "members", "value": []}])).await.json();
+    assert!(after.get("members").is_none());
+    assert!(ss_members(&stack, &id).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_group_renames_and_sets_exactly_the_members() {
+    let stack = Stack::start().await;
+    let (alice, bob) = (user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await);
+    let id = stack.create(Group, json!({"displayName": "Old name", "members": [{"value": alice}]})).await.id();
+    let replaced = stack.replace(Group, &id, json!({"displayName": "New name", "members": [{"value": bob}]}), None).await.json();
+    assert_eq!(replaced["displayName"], "New name");
+    assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "New name");
+    assert_eq!(ss_members(&stack, &id).await, vec![bob]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_group_removes_it_from_secret_server() {
+    let stack = Stack::start().await;
+    let id = stack.create(Group, json!({"displayName": "Short lived"})).await.id();
+    stack.delete(Group, &id).await;
+    assert!(stack.ss.get_group(id.parse().unwrap()).await.unwrap_err().is_not_found());
+    assert_eq!(stack.get(Group, &id).await.unwrap_err().http_status(), 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_member_or_an_inactive_user_is_refused_before_anything_changes() {
+    let stack = Stack::start().await;
+    let dbas = stack.find(Group, r#"displayName eq "DBAs""#).await;
+    let dbas_id = dbas["id"].as_str().unwrap();
+    let err = stack.create(Group, json!({"displayName": "Nested", "members": [{"value": dbas_id, "type": "Group"}]})).await;
+    assert_eq!(err.err().http_status(), 400);
+    let henry = user_id(&stack, "henry.irwin").await; // disabled in the demo seed
+    let err = stack.patch(Group, dbas_id, json!([{"op": "add", "path": "members", "value": [{"value": henry}]}])).await;
+    assert_eq!(err.err().http_status(), 400);
+    assert!(err.err().detail.contains("inactive"), "{}", err.err().detail);
+    let err = stack.create(Group, json!({"displayName": "DBAs"})).await;
+    assert_eq!(err.err().http_status(), 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_filter_finds_the_groups_of_a_user() {
+    let stack = Stack::start().await;
+    let carol = user_id(&stack, "carol.diaz").await;
+    let names: Vec<String> = stack
+        .search(Group, &format!("members.value eq \"{carol}\""))
+        .await
+        .iter()
+        .map(|g| g["displayName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sorted(names), vec!["DBAs".to_owned(), "Developers".to_owned()]);
+    stack.stop().await;
+}

@@ -1,0 +1,7 @@
+//! The adapter, end to end: the emulator, a job queue, a state store and the adapter on port 0,
+//! driven through the real gRPC client and real provisioning jobs, with the emulator's state
+//! checked through its own REST API.
+
+mod support;
+mod groups;
+mod users;

@@ -1,0 +1,414 @@
+//! The test stack: the Secret Server emulator, a job queue and a state store (in process, or on
+//! Redis with a unique prefix), the connections store, and the adapter on port 0. Reads go through
+//! the real gRPC client; writes are real `ProvisioningJob`s on the queue, as the gateway submits
+//! them; the emulator's state is checked through its own REST API.
+
+use bytes::Bytes;
+use connections::{Connection, ConnectionStore};
+use job_queue::{EventBus, JobQueue, JobStatus, NewJob, QueueConfig};
+use prost::Message;
+use proto::common::v1 as common;
+use proto::directory::v1 as dir;
+use proto::directory::v1::directory_client::DirectoryClient;
+use proto::provisioning::v1 as prov;
+use scim::ResourceKind;
+use secrecy::SecretString;
+use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
+use secret_server_client::{ClientConfig, SecretServerClient};
+use secret_server_sim::{RunningSim, SimConfig};
+use serde_json::{Value, json};
+use service_error::ServiceError;
+use state_store::StateStore;
+use std::sync::Arc;
+use std::time::Duration;
+use tonic::transport::Channel;
+
+/// The connection every test uses unless it makes its own.
+pub const CONNECTION: &str = "test";
+pub const INSTANCE: &str = "primary";
+
+/// Where the queue and the state live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    InProcess,
+    Redis,
+}
+
+/// Options of a stack.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub backend: Backend,
+    pub resync_interval: Duration,
+    pub replica_id: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        // Tests resync on demand; the long interval keeps the periodic one out of the way.
+        Self { backend: Backend::InProcess, resync_interval: Duration::from_secs(3600), replica_id: None }
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+pub fn unique_prefix() -> String {
+    format!("test-adapter-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// What a job ended with.
+#[derive(Debug)]
+pub enum Outcome {
+    Ok { resource: Option<common::Resource>, deleted: bool, revived: bool },
+    Err(ServiceError),
+}
+
+impl Outcome {
+    /// The resource a succeeded job returned, as JSON; panics with the error otherwise.
+    #[track_caller]
+    pub fn json(&self) -> Value {
+        match self {
+            Outcome::Ok { resource: Some(r), .. } => serde_json::from_slice(&r.json).expect("resource JSON"),
+            other => panic!("expected a resource, got {other:?}"),
+        }
+    }
+
+    /// The error of a failed job; panics when it succeeded.
+    #[track_caller]
+    pub fn err(&self) -> &ServiceError {
+        match self {
+            Outcome::Err(e) => e,
+            other => panic!("expected an error, got {other:?}"),
+        }
+    }
+
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.json()["id"].as_str().expect("id").to_owned()
+    }
+}
+
+pub fn proto_kind(kind: ResourceKind) -> common::ResourceType {
+    secret_server_adapter::events::proto_kind(kind)
+}
+
+/// The test stack.
+pub struct Stack {
+    pub sim: RunningSim,
+    pub adapter: Option<RunningAdapter>,
+    pub queue: Arc<dyn JobQueue>,
+    pub events: Arc<dyn EventBus>,
+    pub state: Arc<dyn StateStore>,
+    pub connections: ConnectionStore,
+    pub grpc: DirectoryClient<Channel>,
+    /// A client of the emulator, to check its state through its own REST API.
+    pub ss: SecretServerClient,
+    options: Options,
+}
+
+fn ss_client(sim: &RunningSim) -> SecretServerClient {
+    let config = ClientConfig::new(
+        url::Url::parse(&sim.base_url()).expect("sim url"),
+        sim.api_username(),
+        sim.api_password().clone(),
+    );
+    SecretServerClient::new(config).expect("client")
+}
+
+async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, Arc<dyn StateStore>) {
+    match options.backend {
+        Backend::InProcess => {
+            let config = QueueConfig { max_attempts: 4, ..QueueConfig::default() };
+            let b = job_queue::connect(&config).await.expect("in-process queue");
+            let state = state_store::open(None, "test", None).await.expect("in-memory state");
+            (b.queue, b.events, state)
+        }
+        Backend::Redis => {
+            let url = SecretString::from(redis_url());
+            let prefix = unique_prefix();
+            let config = QueueConfig {
+                redis_url: Some(url.clone()),
+                prefix: prefix.clone(),
+                max_attempts: 4,
+                ..QueueConfig::default()
+            };
+            let b = job_queue::connect(&config)
+                .await
+                .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
+            let state = state_store::open(Some(&url), &prefix, None)
+                .await
+                .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
+            (b.queue, b.events, state)
+        }
+    }
+}
+
+/// The test connection: everything readable and writable (but secrets), default rights mapping.
+pub fn connection(id: &str) -> Connection {
+    serde_json::from_value(json!({"id": id, "secretServer": INSTANCE})).expect("connection")
+}
+
+impl Stack {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        Self::start_on(secret_server_sim::spawn(SimConfig::for_tests()).await.expect("emulator"), options).await
+    }
+
+    /// A stack over an emulator already running (a generated data set, for instance).
+    pub async fn start_on(sim: RunningSim, options: Options) -> Self {
+        let (queue, events, state) = backends(&options).await;
+        let connections = ConnectionStore::new(state.clone(), Duration::from_millis(50));
+        connections.put(&connection(CONNECTION)).await.expect("put connection");
+        let ss = ss_client(&sim);
+        let adapter = start_adapter(&sim, &options, &queue, &events, &state, &connections).await;
+        let grpc = grpc_client(&adapter).await;
+        Self { sim, adapter: Some(adapter), queue, events, state, connections, grpc, ss, options }
+    }
+
+    /// Stops the adapter and starts a new one over the same emulator, queue and state.
+    pub async fn restart_adapter(&mut self) {
+        if let Some(adapter) = self.adapter.take() {
+            adapter.shutdown().await;
+        }
+        let adapter =
+            start_adapter(&self.sim, &self.options, &self.queue, &self.events, &self.state, &self.connections).await;
+        self.grpc = grpc_client(&adapter).await;
+        self.adapter = Some(adapter);
+    }
+
+    pub fn adapter(&self) -> &RunningAdapter {
+        self.adapter.as_ref().expect("adapter running")
+    }
+
+    pub async fn resync(&self) {
+        self.adapter().resync_now().await.expect("resync");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(adapter) = self.adapter.take() {
+            adapter.shutdown().await;
+        }
+        self.sim.shutdown().await;
+    }
+
+    // ----- writes, as the gateway submits them -----
+
+    /// Submits a job and waits for its result.
+    pub async fn submit(&self, job: prov::ProvisioningJob, idempotency_key: &str) -> Outcome {
+        let kind = job.resource_type;
+        let ordering_key = if job.resource_id.is_empty() {
+            format!("{INSTANCE}/{kind}/new:{idempotency_key}")
+        } else {
+            format!("{INSTANCE}/{kind}/{}", job.resource_id)
+        };
+        let submitted = self
+            .queue
+            .submit(NewJob {
+                idempotency_key: idempotency_key.to_owned(),
+                ordering_key,
+                payload: Bytes::from(job.encode_to_vec()),
+                trace_context: Default::default(),
+            })
+            .await
+            .expect("submit");
+        let state =
+            self.queue.wait(&submitted.job_id, Duration::from_secs(60)).await.expect("wait").expect("job state");
+        match state.status {
+            JobStatus::Succeeded | JobStatus::Failed => {}
+            other => panic!("job {} ended {other:?}: {:?}", submitted.job_id, state.last_error),
+        }
+        let result = prov::JobResult::decode(state.result.expect("result").as_ref()).expect("JobResult");
+        match result.outcome.expect("outcome") {
+            prov::job_result::Outcome::Success(s) => {
+                Outcome::Ok { resource: s.resource, deleted: s.deleted, revived: s.revived }
+            }
+            prov::job_result::Outcome::Error(e) => Outcome::Err(ServiceError::from(e)),
+        }
+    }
+
+    pub fn job(
+        &self,
+        connection: &str,
+        kind: ResourceKind,
+        op: prov::Operation,
+        id: &str,
+        payload: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> prov::ProvisioningJob {
+        prov::ProvisioningJob {
+            caller: Some(common::Caller { connection_id: connection.to_owned() }),
+            resource_type: proto_kind(kind) as i32,
+            operation: op as i32,
+            resource_id: id.to_owned(),
+            payload: payload.map(|p| serde_json::to_vec(p).expect("json")).unwrap_or_default(),
+            if_match: if_match.unwrap_or_default().to_owned(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            ..prov::ProvisioningJob::default()
+        }
+    }
+
+    fn key() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    pub async fn create(&self, kind: ResourceKind, body: Value) -> Outcome {
+        self.create_as(CONNECTION, kind, body).await
+    }
+
+    pub async fn create_as(&self, connection: &str, kind: ResourceKind, body: Value) -> Outcome {
+        self.submit(self.job(connection, kind, prov::Operation::Create, "", Some(&body), None), &Self::key()).await
+    }
+
+    pub async fn replace(&self, kind: ResourceKind, id: &str, body: Value, if_match: Option<&str>) -> Outcome {
+        self.submit(self.job(CONNECTION, kind, prov::Operation::Replace, id, Some(&body), if_match), &Self::key()).await
+    }
+
+    pub async fn patch(&self, kind: ResourceKind, id: &str, ops: Value) -> Outcome {
+        self.patch_as(CONNECTION, kind, id, ops, None).await
+    }
+
+    pub async fn patch_as(
+        &self,
+        connection: &str,
+        kind: ResourceKind,
+        id: &str,
+        ops: Value,
+        if_match: Option<&str>,
+    ) -> Outcome {
+        let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops});
+        self.submit(self.job(connection, kind, prov::Operation::Patch, id, Some(&body), if_match), &Self::key()).await
+    }
+
+    pub async fn delete(&self, kind: ResourceKind, id: &str) -> Outcome {
+        self.delete_as(CONNECTION, kind, id).await
+    }
+
+    pub async fn delete_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Outcome {
+        self.submit(self.job(connection, kind, prov::Operation::Delete, id, None, None), &Self::key()).await
+    }
+
+    // ----- reads, through gRPC -----
+
+    pub async fn get_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
+        let mut grpc = self.grpc.clone();
+        let req = dir::GetResourceRequest {
+            caller: Some(common::Caller { connection_id: connection.to_owned() }),
+            resource_type: proto_kind(kind) as i32,
+            id: id.to_owned(),
+            projection: None,
+        };
+        let resource =
+            grpc.get_resource(req).await.map_err(ServiceError::from)?.into_inner().resource.expect("resource");
+        Ok(serde_json::from_slice(&resource.json).expect("json"))
+    }
+
+    pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
+        self.get_as(CONNECTION, kind, id).await
+    }
+
+    pub async fn search_raw(
+        &self,
+        req: dir::SearchResourcesRequest,
+    ) -> Result<dir::SearchResourcesResponse, ServiceError> {
+        let mut grpc = self.grpc.clone();
+        Ok(grpc.search_resources(req).await.map_err(ServiceError::from)?.into_inner())
+    }
+
+    pub fn search_request(&self, connection: &str, kind: ResourceKind, filter: &str) -> dir::SearchResourcesRequest {
+        dir::SearchResourcesRequest {
+            caller: Some(common::Caller { connection_id: connection.to_owned() }),
+            resource_types: vec![proto_kind(kind) as i32],
+            filter: filter.to_owned(),
+            page: Some(dir::search_resources_request::Page::Index(dir::IndexPage {
+                start_index: 1,
+                count: Some(1000),
+            })),
+            ..dir::SearchResourcesRequest::default()
+        }
+    }
+
+    /// Every resource of `kind` matching `filter` (up to 1000), as JSON.
+    pub async fn search_as(
+        &self,
+        connection: &str,
+        kind: ResourceKind,
+        filter: &str,
+    ) -> Result<Vec<Value>, ServiceError> {
+        let response = self.search_raw(self.search_request(connection, kind, filter)).await?;
+        Ok(response.resources.iter().map(|r| serde_json::from_slice(&r.json).expect("json")).collect())
+    }
+
+    pub async fn search(&self, kind: ResourceKind, filter: &str) -> Vec<Value> {
+        self.search_as(CONNECTION, kind, filter).await.expect("search")
+    }
+
+    /// The one resource matching `filter`.
+    pub async fn find(&self, kind: ResourceKind, filter: &str) -> Value {
+        let mut found = self.search(kind, filter).await;
+        assert_eq!(found.len(), 1, "{filter}: {found:?}");
+        found.remove(0)
+    }
+}
+
+async fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient<Channel> {
+    let channel =
+        Channel::from_shared(format!("http://{}", adapter.grpc_addr())).expect("uri").connect().await.expect("grpc");
+    DirectoryClient::new(channel)
+}
+
+async fn start_adapter(
+    sim: &RunningSim,
+    options: &Options,
+    queue: &Arc<dyn JobQueue>,
+    events: &Arc<dyn EventBus>,
+    state: &Arc<dyn StateStore>,
+    connections: &ConnectionStore,
+) -> RunningAdapter {
+    let client = ClientConfig::new(
+        url::Url::parse(&sim.base_url()).expect("sim url"),
+        sim.api_username(),
+        sim.api_password().clone(),
+    );
+    let settings = AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        http_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        instances: vec![InstanceSettings { name: INSTANCE.to_owned(), client }],
+        workers: 4,
+        resync_interval: options.resync_interval,
+        progress_bars: false,
+        replica_id: options.replica_id.clone(),
+        cursor_secret: Some(SecretString::from("test-cursor-secret")),
+        ..AdapterSettings::default()
+    };
+    let deps = AdapterDeps {
+        queue: queue.clone(),
+        events: events.clone(),
+        state: state.clone(),
+        connections: connections.clone(),
+    };
+    let adapter = secret_server_adapter::start(settings, deps).await.expect("adapter starts");
+    adapter.wait_ready(Duration::from_secs(60)).await.expect("adapter ready");
+    adapter
+}
+
+/// Polls `check` until it returns `Some` or `patience` passes.
+pub async fn eventually<T, F, Fut>(patience: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

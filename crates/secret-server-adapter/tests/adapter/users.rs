@@ -1,0 +1,185 @@
+//! Users through real jobs, checked in the emulator through its REST API.
+
+use crate::support::{CONNECTION, Stack, connection};
+use connections::{DeletedUserPolicy, UserNameChangePolicy};
+use pretty_assertions::assert_eq;
+use scim::ResourceKind::User;
+use serde_json::{Value, json};
+
+fn barbara() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
+                    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": "bjensen",
+        "externalId": "ext-bjensen",
+        "name": {"givenName": "Barbara", "familyName": "Jensen"},
+        "displayName": "Babs Jensen",
+        "emails": [
+            {"value": "bjensen@example.com", "type": "work", "primary": true},
+            {"value": "babs@home.example.com", "type": "home"}
+        ],
+        "phoneNumbers": [{"value": "555-555-8377", "type": "work"}],
+        "password": "Correct-Horse-9!",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "701984", "department": "Tour Operations"}
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_user_makes_it_in_secret_server_and_round_trips_unmapped_attributes() {
+    let stack = Stack::start().await;
+    let created = stack.create(User, barbara()).await;
+    let doc = created.json();
+    let id: i64 = doc["id"].as_str().unwrap().parse().unwrap();
+
+    let ss = stack.ss.get_user(id).await.unwrap();
+    assert_eq!(ss.user_name, "bjensen");
+    assert_eq!(ss.display_name, "Babs Jensen");
+    assert_eq!(ss.email_address.as_deref(), Some("bjensen@example.com"));
+    assert!(ss.enabled);
+
+    let read = stack.get(User, doc["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(read["externalId"], "ext-bjensen");
+    assert_eq!(read["name"], json!({"givenName": "Barbara", "familyName": "Jensen"}));
+    assert_eq!(read["emails"], barbara()["emails"]);
+    assert_eq!(read["phoneNumbers"], barbara()["phoneNumbers"]);
+    assert_eq!(read["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["employeeNumber"], "701984");
+    assert_eq!(read["active"], true);
+    assert!(read.get("password").is_none(), "the password is never returned");
+    assert_eq!(read["meta"]["resourceType"], "User");
+    assert!(read["meta"]["version"].as_str().unwrap().starts_with("W/\""));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taken_user_name_is_a_409_uniqueness() {
+    let stack = Stack::start().await;
+    let err = stack.create(User, json!({"userName": "ALICE.martin"})).await;
+    assert_eq!(err.err().http_status(), 409);
+    assert_eq!(err.err().scim_type, Some(scim::ScimType::Uniqueness));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_password_gets_one_that_satisfies_the_policy() {
+    let stack = Stack::start().await;
+    let created = stack.create(User, json!({"userName": "no.password", "active": false})).await;
+    let id: i64 = created.id().parse().unwrap();
+    let ss = stack.ss.get_user(id).await.unwrap();
+    assert_eq!(ss.user_name, "no.password");
+    assert!(!ss.enabled);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_changes_the_mapped_fields_in_secret_server() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, barbara()).await.id();
+    let mut body = barbara();
+    body["displayName"] = json!("Barbara J.");
+    body["emails"] = json!([{"value": "barbara@example.com", "type": "work", "primary": true}]);
+    body["active"] = json!(false);
+    body["title"] = json!("Tour Guide");
+    body.as_object_mut().unwrap().remove("phoneNumbers");
+    let replaced = stack.replace(User, &id, body, None).await.json();
+    assert_eq!(replaced["title"], "Tour Guide");
+    assert!(replaced.get("phoneNumbers").is_none(), "PUT replaces every attribute");
+
+    let ss = stack.ss.get_user(id.parse().unwrap()).await.unwrap();
+    assert_eq!(
+        (ss.display_name.as_str(), ss.email_address.as_deref(), ss.enabled),
+        ("Barbara J.", Some("barbara@example.com"), false)
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_active_false_disables_the_user_in_secret_server() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, barbara()).await.id();
+    let patched = stack.patch(User, &id, json!([{"op": "Replace", "path": "active", "value": "False"}])).await.json();
+    assert_eq!(patched["active"], false);
+    assert!(!stack.ss.get_user(id.parse().unwrap()).await.unwrap().enabled);
+    // Entra's path-less replace with dotted keys.
+    let patched = stack
+        .patch(User, &id, json!([{"op": "replace", "value": {"displayName": "B. Jensen", "name.givenName": "Barb"}}]))
+        .await
+        .json();
+    assert_eq!(patched["name"]["givenName"], "Barb");
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().display_name, "B. Jensen");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_user_name_is_a_mutability_error_by_default() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, barbara()).await.id();
+    let err = stack.patch(User, &id, json!([{"op": "replace", "path": "userName", "value": "babs"}])).await;
+    assert_eq!(err.err().http_status(), 400);
+    assert_eq!(err.err().scim_type, Some(scim::ScimType::Mutability));
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().user_name, "bjensen");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keep_name_policy_shows_the_clients_user_name_and_keeps_secret_servers() {
+    let stack = Stack::start().await;
+    let mut conn = connection("keep-name");
+    conn.policies.user_name_change = UserNameChangePolicy::KeepSecretServerName;
+    stack.connections.put(&conn).await.unwrap();
+    let id = stack.create_as("keep-name", User, barbara()).await.id();
+    let patched = stack
+        .patch_as("keep-name", User, &id, json!([{"op": "replace", "path": "userName", "value": "babs"}]), None)
+        .await;
+    assert_eq!(patched.json()["userName"], "babs");
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().user_name, "bjensen");
+    assert_eq!(stack.find(User, r#"userName eq "BABS""#).await["id"], id);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_deactivates_in_secret_server_and_answers_404_through_scim() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, barbara()).await.id();
+    let deleted = stack.delete(User, &id).await;
+    assert!(matches!(deleted, crate::support::Outcome::Ok { deleted: true, .. }), "{deleted:?}");
+
+    let ss = stack.ss.get_user(id.parse().unwrap()).await.unwrap();
+    assert!(!ss.enabled, "Secret Server keeps the user, deactivated");
+    assert_eq!(stack.get(User, &id).await.unwrap_err().http_status(), 404);
+    assert!(stack.search(User, r#"userName eq "bjensen""#).await.is_empty());
+    assert_eq!(stack.delete(User, &id).await.err().http_status(), 404, "a second delete finds nothing");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inactive_policy_shows_deleted_users_as_inactive() {
+    let stack = Stack::start().await;
+    let mut conn = connection("show-inactive");
+    conn.policies.deleted_users = DeletedUserPolicy::Inactive;
+    stack.connections.put(&conn).await.unwrap();
+    let id = stack.create(User, barbara()).await.id();
+    stack.delete(User, &id).await;
+    let shown = stack.get_as("show-inactive", User, &id).await.unwrap();
+    assert_eq!(shown["active"], false);
+    assert_eq!(stack.get_as(CONNECTION, User, &id).await.unwrap_err().http_status(), 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_deleted_user_name_again_revives_the_secret_server_user() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, barbara()).await.id();
+    stack.delete(User, &id).await;
+    let again =
+        stack.create(User, json!({"userName": "BJensen", "displayName": "Barbara Again", "externalId": "ext-2"})).await;
+    assert!(matches!(again, crate::support::Outcome::Ok { revived: true, .. }), "{again:?}");
+    let doc = again.json();
+    assert_eq!(doc["id"], id, "the same Secret Server user");
+    assert_eq!(doc["externalId"], "ext-2");
+    assert!(doc.get("phoneNumbers").is_none(), "the new attributes replace the old ones");
+    let ss = stack.ss.get_user(id.parse().unwrap()).await.unwrap();
+    assert!(ss.enabled);
+    assert_eq!(ss.display_name, "Barbara Again");
+    assert_eq!(stack.get(User, &id).await.unwrap()["active"], true);
+    stack.stop().await;
+}
