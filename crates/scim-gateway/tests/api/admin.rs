@@ -1,1 +1,144 @@
-//! pending
+//! The admin API and its CLI: create, list, rotate, disable, delete.
+
+use crate::helpers::*;
+use reqwest::Method;
+use scim_gateway::admin_model::{NewConnection, NewToken};
+use scim_gateway::{AdminClient, AdminCommand};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn a_created_connection_gets_a_token_shown_once_that_works_at_once() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(Method::POST, "/connections")
+        .json(&json!({"id": "okta-prod", "displayName": "Okta", "secretServer": "primary"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(res.headers()["location"], "/admin/v1/connections/okta-prod");
+    let created: Value = res.json().await.unwrap();
+    let token = created["token"]["token"].as_str().unwrap().to_owned();
+    assert!(token.starts_with("scimc_"));
+
+    let shown = app.admin(Method::GET, "/connections/okta-prod").send().await.unwrap().text().await.unwrap();
+    assert!(!shown.contains(&token), "the token is never shown again");
+    assert!(!shown.contains("sha256"), "hashes are not shown either: {shown}");
+
+    let res = app.http.get(format!("{}/scim/v2/Users?count=1", app.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn creating_an_existing_connection_is_409_and_an_invalid_id_is_400() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(Method::POST, "/connections")
+        .json(&json!({"id": "test", "secretServer": "primary"}))
+        .send()
+        .await
+        .unwrap();
+    scim_error(res, 409).await;
+    let res = app
+        .admin(Method::POST, "/connections")
+        .json(&json!({"id": "Bad Id", "secretServer": "primary"}))
+        .send()
+        .await
+        .unwrap();
+    scim_error(res, 400).await;
+    let res = app.admin(Method::GET, "/connections/nobody").send().await.unwrap();
+    scim_error(res, 404).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotation_issues_a_new_token_and_revokes_the_old_one() {
+    let app = spawn_app().await;
+    let client = AdminClient::new(&app.base, SecretString::from(ADMIN_TOKEN)).unwrap();
+    let old_id = client.get("test").await.unwrap().credentials.bearer_tokens[0].id.clone();
+    let new = client
+        .issue_token("test", &NewToken { label: Some("rotated".into()), expires_in_seconds: None })
+        .await
+        .unwrap();
+    client.revoke_token("test", &old_id).await.unwrap();
+    let url = format!("{}/scim/v2/Users?count=1", app.base);
+    assert_eq!(app.http.get(&url).bearer_auth(&new.token).send().await.unwrap().status(), 200);
+    assert_eq!(app.http.get(&url).bearer_auth(&app.token).send().await.unwrap().status(), 401);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deleted_connection_is_gone_with_its_tokens() {
+    let app = spawn_app().await;
+    let client = AdminClient::new(&app.base, SecretString::from(ADMIN_TOKEN)).unwrap();
+    let created = client
+        .create(&NewConnection { id: "temp".into(), secret_server: "primary".into(), ..NewConnection::default() })
+        .await
+        .unwrap();
+    let token = created.token.unwrap().token;
+    client.delete("temp").await.unwrap();
+    assert!(client.list().await.unwrap().iter().all(|c| c.id != "temp"));
+    let res = app.http.get(format!("{}/scim/v2/Users", app.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_connection_from_the_config_file_cannot_be_deleted() {
+    let mut options = Options::default();
+    options.connection["fromConfig"] = json!(true);
+    let app = spawn_app_with(options).await;
+    let res = app.admin(Method::DELETE, "/connections/test").send().await.unwrap();
+    scim_error(res, 409).await;
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn admin_changes_emit_admin_action_audit_events() {
+    let app = spawn_app().await;
+    let mut sub = app.events.subscribe("admin-audit-test", "t").await.unwrap();
+    app.admin(Method::POST, "/connections/test/disable").send().await.unwrap();
+    let mut actions = Vec::new();
+    for _ in 0..20 {
+        for delivery in sub.next_batch(100, std::time::Duration::from_millis(200)).await.unwrap() {
+            let event = <proto::audit::v1::AuditEvent as prost::Message>::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(proto::audit::v1::audit_event::Kind::Admin(a)) = event.kind {
+                assert!(a.actor.starts_with("admin:"));
+                actions.push((a.action, a.connection_id));
+            }
+        }
+        if !actions.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(actions, vec![("disable-connection".to_owned(), "test".to_owned())]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cli_runs_over_the_admin_api() {
+    let app = spawn_app().await;
+    let token = SecretString::from(ADMIN_TOKEN);
+    let create = AdminCommand::Create {
+        id: "sailpoint".into(),
+        secret_server: "primary".into(),
+        display_name: Some("SailPoint".into()),
+        read_only: true,
+        folders: vec![],
+        rate: Some(10.0),
+        burst: Some(20),
+        no_token: false,
+    };
+    scim_gateway::run(create, &app.base, &token).await.unwrap();
+    scim_gateway::run(AdminCommand::Disable { id: "sailpoint".into() }, &app.base, &token).await.unwrap();
+    let client = AdminClient::new(&app.base, token.clone()).unwrap();
+    let view = client.get("sailpoint").await.unwrap();
+    assert!(!view.enabled);
+    assert_eq!(view.rate_limit.unwrap().burst, 20);
+    assert!(!view.scope.operations(scim::ResourceKind::User).create);
+    let err = scim_gateway::run(AdminCommand::Show { id: "nobody".into() }, &app.base, &token).await.unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+    app.shutdown().await;
+}

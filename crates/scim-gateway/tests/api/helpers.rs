@@ -26,7 +26,6 @@ pub struct TestApp {
     pub sim: RunningSim,
     pub adapter: Option<RunningAdapter>,
     pub gateway: Option<RunningGateway>,
-    pub connections: ConnectionStore,
     pub events: Arc<dyn EventBus>,
 }
 
@@ -118,7 +117,6 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sim,
         adapter: Some(adapter),
         gateway: Some(gateway),
-        connections,
         events,
     }
 }
@@ -167,14 +165,6 @@ impl TestApp {
     pub async fn create_user(&self, user_name: &str) -> Value {
         let res = self.post("/Users", &user_body(user_name)).await;
         assert_eq!(res.status(), 201, "creating {user_name}: {}", res.text().await.unwrap());
-        res.json().await.unwrap()
-    }
-
-    /// Creates a group and returns its JSON.
-    pub async fn create_group(&self, name: &str) -> Value {
-        let body = serde_json::json!({"schemas": [scim::urn::GROUP], "displayName": name, "members": []});
-        let res = self.post("/Groups", &body).await;
-        assert_eq!(res.status(), 201, "creating group {name}: {}", res.text().await.unwrap());
         res.json().await.unwrap()
     }
 

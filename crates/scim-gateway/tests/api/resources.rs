@@ -169,7 +169,7 @@ async fn search_by_post_works_at_the_root_and_per_type() {
     assert_eq!(list["totalResults"], 1);
     assert_eq!(list["Resources"][0]["displayName"], "DBAs");
 
-    let body = json!({"schemas": [scim::urn::SEARCH_REQUEST], "filter": "userName eq \"alice.martin\" or displayName eq \"DBAs\""});
+    let body = json!({"schemas": [scim::urn::SEARCH_REQUEST], "filter": "displayName eq \"Alice Martin\" or displayName eq \"DBAs\""});
     let res = app.post("/.search", &body).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let list: Value = res.json().await.unwrap();
