@@ -423,7 +423,8 @@ impl AuditStore {
     }
 
     /// Writes every record matching `filter` to `out` as JSON Lines, in sequence order; returns
-    /// how many. `keep_going` is asked before each chunk (an HTTP client that went away stops it).
+    /// how many. Reads in chunks, each its own short read, so that a long export never holds back
+    /// the writer's checkpoints; a write error (an HTTP client that went away) stops it.
     ///
     /// # Errors
     ///
