@@ -10,12 +10,9 @@
 //! slowing requests down; the log says so once per batch.
 
 use crate::settings::AuditSettings;
-use bytes::Bytes;
-use job_queue::{Event, EventBus};
-use prost::Message;
+use job_queue::EventBus;
 use proto::audit::v1 as pb;
 use std::sync::Arc;
-use std::time::SystemTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -48,18 +45,12 @@ impl AuditSink {
 
     /// Queues a `ScimCall` with the current trace.
     pub fn scim_call(&self, call: pb::ScimCall) {
-        self.emit(envelope("gateway", pb::audit_event::Kind::ScimCall(call)));
+        self.emit(::audit::events::scim_call(call));
     }
 
     /// Queues an `AdminAction` with the current trace.
     pub fn admin_action(&self, actor: &str, action: &str, connection_id: &str, detail: String) {
-        let admin = pb::AdminAction {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            connection_id: connection_id.to_owned(),
-            detail,
-        };
-        self.emit(envelope("admin", pb::audit_event::Kind::Admin(admin)));
+        self.emit(::audit::events::admin_action(actor, action, connection_id, detail));
     }
 }
 
@@ -67,18 +58,6 @@ impl AuditTask {
     /// Waits until every queued event was published (call after every sink is dropped).
     pub async fn finish(self) {
         let _ = self.handle.await;
-    }
-}
-
-fn envelope(source: &str, kind: pb::audit_event::Kind) -> pb::AuditEvent {
-    let fields = telemetry::current_trace_context();
-    pb::AuditEvent {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-        trace_id: telemetry::current_trace_id().unwrap_or_default(),
-        trace_context: Some(proto::common::v1::TraceContext { fields: fields.into_iter().collect() }),
-        source: source.to_owned(),
-        kind: Some(kind),
     }
 }
 
@@ -96,11 +75,7 @@ async fn publish_loop(events: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Audi
         }
         let publishes = batch.drain(..).map(|event| {
             let events = events.clone();
-            async move {
-                let trace_context =
-                    event.trace_context.as_ref().map(|t| t.fields.clone().into_iter().collect()).unwrap_or_default();
-                events.publish(Event { payload: Bytes::from(event.encode_to_vec()), trace_context }).await
-            }
+            async move { events.publish(::audit::events::to_bus_event(&event)).await }
         });
         let results = futures::future::join_all(publishes).await;
         let failed = results.iter().filter(|r| r.is_err()).count();
@@ -117,6 +92,7 @@ async fn publish_loop(events: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Audi
 mod tests {
     use super::*;
     use job_queue::{InProcessEventBus, QueueConfig};
+    use prost::Message;
     use std::time::Duration;
 
     #[tokio::test]
