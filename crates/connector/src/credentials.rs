@@ -1,0 +1,142 @@
+//! The credentials `dev` makes for itself and leaves in the data directory,
+//! so that a person or a script can use them: the development connection's
+//! bearer token (`dev-token`), the connector's admin token (`admin-token`),
+//! and the emulator's API account (`sim-credentials`: user name and password,
+//! one per line). Each is reused across restarts; files are private (0600).
+
+use anyhow::Context;
+use connections::credentials::{issue_token, random_token, sha256_hex};
+use connections::{Connection, ConnectionId, ConnectionStore};
+use secrecy::{ExposeSecret, SecretString};
+use std::path::Path;
+
+/// The id of the connection `dev` creates.
+pub const DEV_CONNECTION: &str = "dev";
+/// The Secret Server instance `dev` binds its connection to (the emulator).
+pub const DEV_INSTANCE: &str = "primary";
+
+/// Writes `contents` to `path`, readable by the owner only.
+pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn read_trimmed(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// The admin token in `<data-dir>/admin-token`, created on first use.
+pub fn admin_token(data_dir: &Path) -> anyhow::Result<SecretString> {
+    let path = data_dir.join("admin-token");
+    if let Some(token) = read_trimmed(&path) {
+        return Ok(SecretString::from(token));
+    }
+    let token = random_token("scima_");
+    write_private(&path, &format!("{}\n", token.expose_secret()))?;
+    Ok(token)
+}
+
+/// The emulator's API account in `<data-dir>/sim-credentials`, created on first use with a
+/// password that satisfies Secret Server's default local-user password policy.
+pub fn sim_credentials(data_dir: &Path, username: &str) -> anyhow::Result<(String, SecretString)> {
+    let path = data_dir.join("sim-credentials");
+    if let Some(text) = read_trimmed(&path) {
+        let mut lines = text.lines();
+        if let (Some(user), Some(password)) = (lines.next(), lines.next()) {
+            return Ok((user.trim().to_owned(), SecretString::from(password.trim().to_owned())));
+        }
+    }
+    let random = random_token("");
+    // Upper, lower, digit and symbol are guaranteed whatever the random part holds.
+    let password = SecretString::from(format!("Sim-{}-9x", random.expose_secret()));
+    write_private(&path, &format!("{username}\n{}\n", password.expose_secret()))?;
+    Ok((username.to_owned(), password))
+}
+
+/// Makes sure the development connection exists and accepts the token in
+/// `<data-dir>/dev-token` (issuing a new one when the file is missing or stale); returns the token.
+pub async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> anyhow::Result<SecretString> {
+    let id: ConnectionId = DEV_CONNECTION.parse()?;
+    let path = data_dir.join("dev-token");
+    let existing = store.get(&id).await.context("cannot read the development connection")?;
+    if let (Some(token), Some(connection)) = (read_trimmed(&path), existing.as_ref()) {
+        let hash = sha256_hex(&token);
+        if connection.enabled
+            && connection.credentials.bearer_tokens.iter().any(|t| t.sha256.eq_ignore_ascii_case(&hash))
+        {
+            return Ok(SecretString::from(token));
+        }
+    }
+    let issued = issue_token(Some("dev".to_owned()), None);
+    let mut connection = existing.unwrap_or_else(|| new_dev_connection(id));
+    connection.enabled = true;
+    connection.credentials.bearer_tokens = vec![issued.credential];
+    connection.updated_at = Some(time::OffsetDateTime::now_utc());
+    store.put(&connection).await.context("cannot store the development connection")?;
+    write_private(&path, &format!("{}\n", issued.token.expose_secret()))?;
+    Ok(issued.token)
+}
+
+fn new_dev_connection(id: ConnectionId) -> Connection {
+    let now = time::OffsetDateTime::now_utc();
+    Connection {
+        id,
+        display_name: "Development connection (scim-connector dev)".to_owned(),
+        enabled: true,
+        secret_server: DEV_INSTANCE.to_owned(),
+        credentials: Default::default(),
+        scope: Default::default(),
+        rights: Default::default(),
+        rate_limit: None,
+        policies: Default::default(),
+        from_config: false,
+        created_at: Some(now),
+        updated_at: Some(now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use state_store::LocalStore;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn the_dev_token_is_reused_across_restarts_and_reissued_when_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ConnectionStore::new(Arc::new(LocalStore::in_memory().unwrap()), Duration::from_secs(1));
+        let first = dev_connection(&store, dir.path()).await.unwrap();
+        let again = dev_connection(&store, dir.path()).await.unwrap();
+        assert_eq!(first.expose_secret(), again.expose_secret());
+        std::fs::remove_file(dir.path().join("dev-token")).unwrap();
+        let reissued = dev_connection(&store, dir.path()).await.unwrap();
+        assert_ne!(first.expose_secret(), reissued.expose_secret());
+        let connection = store.get(&DEV_CONNECTION.parse().unwrap()).await.unwrap().unwrap();
+        assert_eq!(connection.credentials.bearer_tokens.len(), 1, "the lost token is revoked");
+    }
+
+    #[test]
+    fn the_emulator_account_is_kept_in_a_private_two_line_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (user, password) = sim_credentials(dir.path(), "scim-api").unwrap();
+        let text = std::fs::read_to_string(dir.path().join("sim-credentials")).unwrap();
+        assert_eq!(text, format!("{user}\n{}\n", password.expose_secret()));
+        let (_, again) = sim_credentials(dir.path(), "other").unwrap();
+        assert_eq!(again.expose_secret(), password.expose_secret());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("sim-credentials")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `scim-connector audit`: the audit service, and its offline commands (verify, export, prune).
+
+use crate::cli::{AdminTokenArgs, AuditArgs, AuditCommand, AuditListenArgs};
+use crate::config::FileConfig;
+use crate::resolve::Common;
+use anyhow::Context;
+use std::process::ExitCode;
+
+/// The SHA-256 hex digests of every admin token the configuration accepts.
+pub fn admin_token_hashes(file: &FileConfig, args: &AdminTokenArgs) -> Vec<String> {
+    let mut hashes: Vec<String> = file.admin_token_sha256.iter().map(|h| h.to_ascii_lowercase()).collect();
+    hashes.extend(args.admin_token_sha256.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()));
+    if let Some(token) = &args.admin_token {
+        hashes.push(connections::credentials::sha256_hex(token));
+    }
+    hashes.sort();
+    hashes.dedup();
+    hashes
+}
+
+/// The audit service's settings from the file section, then the flags.
+pub fn audit_settings(
+    common: &Common,
+    file: &FileConfig,
+    listen: &AuditListenArgs,
+    admin: Vec<String>,
+) -> audit::AuditSettings {
+    audit::AuditSettings {
+        data_dir: common.data_dir.clone(),
+        listen: listen.listen.or(file.audit.listen).unwrap_or_else(|| audit::AuditSettings::default().listen),
+        admin_token_sha256: admin,
+        retention: listen.retention.or(file.audit.retention),
+        ..audit::AuditSettings::default()
+    }
+}
+
+pub async fn run(common: &Common, file: &FileConfig, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = audit_settings(common, file, &args.listen, admin_token_hashes(file, &args.admin));
+    let path = settings.database_path();
+    match args.command.unwrap_or(AuditCommand::Run) {
+        AuditCommand::Run => {
+            if print {
+                return Ok(super::print_config("audit", &settings));
+            }
+            common.require_redis("audit")?;
+            let _telemetry = super::init_telemetry(common, "scim-audit")?;
+            if settings.admin_token_sha256.is_empty() {
+                tracing::warn!(
+                    "no admin token configured (SCIMC_ADMIN_TOKEN_SHA256): the audit API refuses every request"
+                );
+            }
+            let backends = common.queue().await?;
+            audit::run(settings, backends.events, crate::shutdown::on_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify => {
+            let report = tokio::task::spawn_blocking(move || audit::verify(&path)).await??;
+            match &report.first_broken {
+                None => {
+                    println!("audit log intact: {} records checked", report.records_checked);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(broken) => {
+                    println!("audit log BROKEN at record {}: {}", broken.seq, broken.reason);
+                    println!("({} records checked before it)", report.records_checked);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AuditCommand::Export(export) => {
+            let filter = audit::RecordFilter {
+                from: export.from.as_deref().map(parse_time).transpose().context("--from")?,
+                to: export.to.as_deref().map(parse_time).transpose().context("--to")?,
+                connection: export.connection.clone(),
+                ..audit::RecordFilter::default()
+            };
+            let count = tokio::task::spawn_blocking(move || {
+                let stdout = std::io::stdout();
+                let mut out = std::io::BufWriter::new(stdout.lock());
+                audit::export(&path, &filter, &mut out)
+            })
+            .await??;
+            eprintln!("exported {count} records");
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Prune => {
+            let retention =
+                settings.retention.context("no retention configured (--retention or SCIMC_AUDIT_RETENTION)")?;
+            let report = tokio::task::spawn_blocking(move || audit::prune(&path, retention)).await??;
+            println!("removed {} records", report.removed);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_time(text: &str) -> anyhow::Result<i64> {
+    audit::parse_rfc3339_micros(text).map_err(anyhow::Error::msg)
+}

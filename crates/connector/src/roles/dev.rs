@@ -1,0 +1,228 @@
+//! `scim-connector dev`: every service in one process, with a seeded Secret
+//! Server emulator, so that a new user can try everything with one command.
+//!
+//! The same composition, on port 0 and temporary directories, is what the
+//! end-to-end tests start ([`crate::testing::spawn_stack`]): the emulator, the
+//! adapter (bound to it as instance `primary`), the gateway, and the audit
+//! service, sharing one queue (Redis when `REDIS_URL` is set, in-process
+//! otherwise) and one state store (Redis, or SQLite in the data directory).
+
+use crate::cli::{AdapterListenArgs, AdminTokenArgs, DevArgs, GatewayListenArgs, SimArgs};
+use crate::config::FileConfig;
+use crate::credentials;
+use crate::resolve::Common;
+use anyhow::Context;
+use connections::ConnectionStore;
+use secrecy::{ExposeSecret, SecretString};
+use secret_server_adapter::{InstanceSettings, RunningAdapter};
+use secret_server_client::ClientConfig;
+use secret_server_sim::RunningSim;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Everything a running stack is made of.
+#[derive(Debug)]
+pub struct Stack {
+    pub sim: RunningSim,
+    pub adapter: RunningAdapter,
+    pub gateway: scim_gateway::RunningGateway,
+    pub audit: audit::RunningAudit,
+    pub queue: job_queue::Backends,
+    pub state: Arc<dyn state_store::StateStore>,
+    pub connections: ConnectionStore,
+    /// The development connection's bearer token.
+    pub token: SecretString,
+    /// The connector's admin token (admin API and audit API).
+    pub admin_token: SecretString,
+    pub data_dir: PathBuf,
+    /// Whether the queue and state are in Redis (else in-process).
+    pub redis: bool,
+    audit_stop: CancellationToken,
+}
+
+/// How to compose a stack.
+#[derive(Debug, Clone)]
+pub struct StackSettings {
+    pub common: Common,
+    pub sim: secret_server_sim::SimConfig,
+    pub adapter: secret_server_adapter::AdapterSettings,
+    pub gateway: scim_gateway::GatewaySettings,
+    pub audit: audit::AuditSettings,
+}
+
+impl Stack {
+    /// Starts the emulator, the adapter, the gateway and the audit service, and the development
+    /// connection; returns once every listener is bound (the adapter may still be loading: see
+    /// [`RunningAdapter::wait_ready`]).
+    ///
+    /// # Errors
+    /// A listener that cannot bind, a backend that cannot open, invalid settings.
+    pub async fn start(mut settings: StackSettings) -> anyhow::Result<Self> {
+        let data_dir = settings.common.data_dir.clone();
+        let redis = settings.common.redis_url.is_some();
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+
+        let sim =
+            secret_server_sim::spawn(settings.sim.clone()).await.context("the Secret Server emulator did not start")?;
+
+        let queue = settings.common.queue().await?;
+        let state = settings.common.state().await?;
+        let connections = ConnectionStore::new(state.clone(), super::gateway::CONNECTION_CACHE_TTL);
+        let token = credentials::dev_connection(&connections, &data_dir).await?;
+        let admin_token = credentials::admin_token(&data_dir)?;
+        let admin_hash = connections::credentials::sha256_hex(admin_token.expose_secret());
+
+        let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
+        let client = ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone());
+        settings.adapter.instances = vec![InstanceSettings { name: credentials::DEV_INSTANCE.to_owned(), client }];
+        let adapter = secret_server_adapter::start(
+            settings.adapter,
+            secret_server_adapter::AdapterDeps {
+                queue: queue.queue.clone(),
+                events: queue.events.clone(),
+                state: state.clone(),
+                connections: connections.clone(),
+            },
+        )
+        .await
+        .context("the adapter did not start")?;
+
+        settings.gateway.adapter_url = format!("http://{}", adapter.grpc_addr());
+        settings.gateway.admin_token_sha256.push(admin_hash.clone());
+        let gateway = scim_gateway::start(
+            settings.gateway,
+            scim_gateway::GatewayDeps {
+                queue: queue.queue.clone(),
+                events: queue.events.clone(),
+                state: state.clone(),
+                connections: connections.clone(),
+            },
+        )
+        .await
+        .context("the gateway did not start")?;
+
+        settings.audit.admin_token_sha256.push(admin_hash);
+        let audit_stop = CancellationToken::new();
+        let audit = audit::start(settings.audit, queue.events.clone(), audit_stop.clone())
+            .await
+            .context("the audit service did not start")?;
+
+        Ok(Self {
+            sim,
+            adapter,
+            gateway,
+            audit,
+            queue,
+            state,
+            connections,
+            token,
+            admin_token,
+            data_dir,
+            redis,
+            audit_stop,
+        })
+    }
+
+    /// `http://<gateway>/scim/v2`.
+    pub fn scim_base_url(&self) -> String {
+        format!("http://{}/scim/v2", self.gateway.addr())
+    }
+
+    /// `http://<gateway>`.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway.addr())
+    }
+
+    /// `http://<audit>`.
+    pub fn audit_url(&self) -> String {
+        format!("http://{}", self.audit.local_addr())
+    }
+
+    /// Stops everything: the gateway first (no new work), then the adapter (drains its workers),
+    /// the audit service (records what is left), and the emulator.
+    pub async fn shutdown(self) {
+        self.gateway.shutdown().await;
+        self.adapter.shutdown().await;
+        self.audit_stop.cancel();
+        if let Err(error) = self.audit.wait().await {
+            tracing::warn!(error = %format!("{error:#}"), "the audit service stopped with an error");
+        }
+        self.sim.shutdown().await;
+    }
+}
+
+/// The settings of `dev`: the defaults of each role on loopback, then the file, then the flags.
+pub fn dev_settings(common: &Common, file: &FileConfig, args: &DevArgs) -> anyhow::Result<StackSettings> {
+    let sim_args = SimArgs {
+        command: None,
+        listen: args.sim.clone(),
+        api_username: None,
+        api_password: None,
+        seed: args.seed.clone(),
+    };
+    let sim = super::sim::sim_settings(common, file, &sim_args)?.into_config()?;
+
+    let mut adapter = super::adapter_settings(file, &AdapterListenArgs { listen: args.adapter.listen }, Vec::new())?;
+    // One process: the adapter's health and metrics are the gateway's to serve.
+    adapter.http_listen = None;
+    if let Some(interval) = file.adapter.resync_interval {
+        adapter.resync_interval = interval;
+    }
+
+    let gateway = super::gateway_settings(
+        file,
+        &GatewayListenArgs { listen: args.gateway.listen, public_url: args.gateway.public_url.clone() },
+        None,
+        &AdminTokenArgs::default(),
+    )?;
+
+    let audit = super::audit::audit_settings(common, file, &args.audit, Vec::new());
+    Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
+}
+
+pub async fn run(common: &Common, file: &FileConfig, args: DevArgs, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = dev_settings(common, file, &args)?;
+    if print {
+        return Ok(super::print_config("dev", &settings));
+    }
+    let _telemetry = super::init_telemetry(common, "scim-connector")?;
+    let stack = Stack::start(settings).await?;
+    super::gateway::load_configured_connections(&stack.connections, file).await?;
+    let shutdown = crate::shutdown::on_signal();
+    tokio::select! {
+        ready = stack.adapter.wait_ready(Duration::from_secs(600)) => ready.context("the adapter's first load from the emulator")?,
+        _ = shutdown.cancelled() => {
+            stack.shutdown().await;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    print_banner(&stack);
+    shutdown.cancelled().await;
+    stack.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_banner(stack: &Stack) {
+    let dir = stack.data_dir.display();
+    let queue = if stack.redis { "Redis (REDIS_URL)" } else { "in-process" };
+    println!(
+        "\nscim-connector dev is running (Ctrl-C stops it)\n\n\
+         SCIM base URL   {scim}\n\
+         Bearer token    {token}\n\
+         \x20               (also in {dir}/dev-token)\n\
+         Admin API       {gateway}/admin/v1  (token in {dir}/admin-token)\n\
+         Audit API       {audit}/audit/v1/records\n\
+         Secret Server   {sim}  (API account in {dir}/sim-credentials)\n\
+         Job queue       {queue}\n\n\
+         Try:  curl -H \"Authorization: Bearer $(cat {dir}/dev-token)\" {scim}/Users\n",
+        scim = stack.scim_base_url(),
+        token = stack.token.expose_secret(),
+        gateway = stack.gateway_url(),
+        audit = stack.audit_url(),
+        sim = stack.sim.base_url(),
+    );
+}

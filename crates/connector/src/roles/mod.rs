@@ -1,0 +1,44 @@
+//! One module per role; [`dispatch`] picks the one the command line asked for.
+
+mod adapter;
+mod admin;
+mod audit;
+pub(crate) mod dev;
+mod gateway;
+mod probe;
+mod sim;
+
+use crate::cli::{Cli, Command};
+use crate::config::FileConfig;
+use crate::resolve::Common;
+use std::process::ExitCode;
+
+pub(crate) use adapter::adapter_settings;
+pub(crate) use gateway::gateway_settings;
+
+/// Runs the role of `cli.command`.
+pub async fn dispatch(cli: Cli, file: FileConfig) -> anyhow::Result<ExitCode> {
+    let common = Common::resolve(&cli.global, &file);
+    let print_config = cli.global.print_config;
+    match cli.command {
+        Command::Dev(args) => dev::run(&common, &file, args, print_config).await,
+        Command::Gateway(args) => gateway::run(&common, &file, args, print_config).await,
+        Command::Adapter(args) => adapter::run(&common, &file, args, print_config).await,
+        Command::Audit(args) => audit::run(&common, &file, args, print_config).await,
+        Command::Sim(args) => sim::run(&common, &file, args, print_config).await,
+        Command::Admin(args) => admin::run(&common, args).await,
+        Command::Probe(args) => probe::run(args).await,
+    }
+}
+
+/// Starts logs and traces for a role.
+fn init_telemetry(common: &Common, service: &str) -> anyhow::Result<telemetry::TelemetryGuard> {
+    telemetry::install_prometheus_recorder();
+    Ok(telemetry::init(&common.telemetry(service))?)
+}
+
+/// Prints a resolved configuration for `--print-config` (its `Debug` form redacts secrets).
+fn print_config(role: &str, config: &dyn std::fmt::Debug) -> ExitCode {
+    println!("# scim-connector {role}: resolved configuration (secrets redacted)\n{config:#?}");
+    ExitCode::SUCCESS
+}
