@@ -13,7 +13,15 @@ use tokio::time::Instant;
 
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
-    by_job: Mutex<HashMap<String, (Arc<Notify>, usize)>>,
+    by_job: Mutex<HashMap<String, Entry>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    notify: Arc<Notify>,
+    waiting: usize,
+    /// The final state, when the notification carried it (saves reading it back).
+    delivered: Option<JobState>,
 }
 
 /// Keeps a job's entry alive while someone waits on it.
@@ -23,12 +31,18 @@ pub(crate) struct WaitGuard {
     notify: Arc<Notify>,
 }
 
+impl WaitGuard {
+    fn delivered(&self) -> Option<JobState> {
+        self.waiters.by_job.lock().get(&self.id).and_then(|e| e.delivered.clone())
+    }
+}
+
 impl Drop for WaitGuard {
     fn drop(&mut self) {
         let mut map = self.waiters.by_job.lock();
         if let Some(entry) = map.get_mut(&self.id) {
-            entry.1 -= 1;
-            if entry.1 == 0 {
+            entry.waiting -= 1;
+            if entry.waiting == 0 {
                 map.remove(&self.id);
             }
         }
@@ -38,23 +52,35 @@ impl Drop for WaitGuard {
 impl Waiters {
     pub(crate) fn register(self: &Arc<Self>, id: &str) -> WaitGuard {
         let mut map = self.by_job.lock();
-        let entry = map.entry(id.to_owned()).or_insert_with(|| (Arc::new(Notify::new()), 0));
-        entry.1 += 1;
-        WaitGuard { waiters: Arc::clone(self), id: id.to_owned(), notify: Arc::clone(&entry.0) }
+        let entry = map.entry(id.to_owned()).or_insert_with(|| Entry {
+            notify: Arc::new(Notify::new()),
+            waiting: 0,
+            delivered: None,
+        });
+        entry.waiting += 1;
+        WaitGuard { waiters: Arc::clone(self), id: id.to_owned(), notify: Arc::clone(&entry.notify) }
     }
 
     /// Wakes whoever waits on `id` (nobody, usually: most jobs finish unobserved).
     pub(crate) fn wake(&self, id: &str) {
-        if let Some((notify, _)) = self.by_job.lock().get(id) {
-            notify.notify_waiters();
+        if let Some(entry) = self.by_job.lock().get(id) {
+            entry.notify.notify_waiters();
+        }
+    }
+
+    /// Hands a job's final state to whoever waits on it, and wakes them.
+    pub(crate) fn deliver(&self, state: JobState) {
+        if let Some(entry) = self.by_job.lock().get_mut(&state.job_id.0) {
+            entry.delivered = Some(state);
+            entry.notify.notify_waiters();
         }
     }
 
     /// Wakes every waiter, so that each re-reads its job's status; used when
     /// notifications may have been missed (the pub/sub connection dropped).
     pub(crate) fn wake_all(&self) {
-        for (notify, _) in self.by_job.lock().values() {
-            notify.notify_waiters();
+        for entry in self.by_job.lock().values() {
+            entry.notify.notify_waiters();
         }
     }
 
@@ -84,6 +110,9 @@ where
         let notified = guard.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        if let Some(state) = guard.delivered() {
+            return Ok(Some(state));
+        }
         let state = status().await?;
         match &state {
             None => return Ok(None),

@@ -54,6 +54,7 @@
 //! the connection is down; repeating a submission is safe, since the script
 //! recognises its own job id.
 
+mod batch;
 mod conn;
 mod events;
 mod keys;
@@ -61,6 +62,7 @@ mod notifier;
 mod queue;
 mod reply;
 mod scripts;
+mod state;
 mod workers;
 
 pub use events::RedisEventBus;

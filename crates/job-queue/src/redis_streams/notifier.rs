@@ -3,6 +3,7 @@
 //! (re)subscription all local waiters re-read their job, which covers the
 //! notifications published while the connection was down.
 
+use super::state::parse_done;
 use crate::waiters::Waiters;
 use futures::StreamExt;
 use std::sync::Arc;
@@ -65,11 +66,10 @@ async fn listen(
     loop {
         tokio::select! {
             message = messages.next() => match message {
-                Some(message) => {
-                    if let Ok(id) = std::str::from_utf8(message.get_payload_bytes()) {
-                        waiters.wake(id);
-                    }
-                }
+                Some(message) => match parse_done(message.get_payload_bytes()) {
+                    Some(state) => waiters.deliver(state),
+                    None => tracing::warn!("ignored a malformed job notification"),
+                },
                 None => {
                     tracing::warn!("job notification channel closed; reconnecting");
                     return;

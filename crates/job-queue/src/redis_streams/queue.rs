@@ -1,14 +1,16 @@
 //! The Redis job queue: submission, status, results, one-step execution and metrics.
 
+use super::batch::Batcher;
 use super::conn::{self, retrying};
 use super::keys::{Keys, WORKER_GROUP};
+use super::state::parse_state;
 use super::{notifier, reply, scripts, workers};
 use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, NewJob, QueueConfig, QueueError, QueueMetrics,
-    Submitted, TraceContext, metric_names, validate,
+    Disposition, Job, JobHandler, JobId, JobQueue, JobState, NewJob, QueueConfig, QueueError, QueueMetrics, Submitted,
+    TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -18,7 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{OnceCell, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
@@ -42,6 +44,8 @@ pub(super) struct Inner {
     pub(super) conn: ConnectionManager,
     waiters: Arc<Waiters>,
     notifier: OnceCell<watch::Receiver<bool>>,
+    submissions: Batcher<Submission, (String, bool)>,
+    outcomes: Batcher<Outcome, Recorded>,
     /// Names this handle's consumers: `<pid>-<random>-<n>`.
     instance: String,
     consumers: AtomicU64,
@@ -77,9 +81,12 @@ impl RedisJobQueue {
         let client = conn::client(config)?;
         let conn = conn::manager(&client, config.op_timeout.max(Duration::from_secs(1))).await?;
         let stop = CancellationToken::new();
+        let keys = Keys::new(config);
         let queue = Self {
             inner: Arc::new(Inner {
-                keys: Keys::new(config),
+                submissions: submit_batcher(conn.clone(), keys.base.clone(), config.op_timeout),
+                outcomes: outcome_batcher(conn.clone(), keys.base.clone(), config),
+                keys,
                 config: config.clone(),
                 client,
                 conn,
@@ -145,6 +152,93 @@ pub struct DeadLetter {
     pub attempts: u32,
     pub error: String,
     pub payload: Bytes,
+}
+
+/// One job in a batched submission.
+struct Submission {
+    idempotency_key: String,
+    candidate: String,
+    ordering_key: String,
+    payload: Bytes,
+    trace: Vec<u8>,
+}
+
+/// One attempt's outcome in a batched recording.
+struct Outcome {
+    consumer: String,
+    job_id: String,
+    entry: String,
+    attempt: u32,
+    outcome: &'static str,
+    data: Bytes,
+    delay: Duration,
+}
+
+/// Largest batch per script call: big enough to amortise the call, small
+/// enough to keep one script from holding Redis for long.
+const MAX_BATCH: usize = 128;
+/// Batches in flight at once on the shared connection.
+const BATCHES_IN_FLIGHT: usize = 4;
+
+fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Batcher<Submission, (String, bool)> {
+    Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs: Vec<Submission>| {
+        let (conn, base) = (conn.clone(), base.clone());
+        async move {
+            // Safe to repeat: the script recognises its own candidate ids.
+            let rows: Vec<(String, i64)> = retrying("submit", budget, || {
+                let mut c = conn.clone();
+                let mut call = scripts::SUBMIT.prepare_invoke();
+                call.arg(&base);
+                for job in &jobs {
+                    call.arg(&job.idempotency_key)
+                        .arg(&job.candidate)
+                        .arg(&job.ordering_key)
+                        .arg(job.payload.as_ref())
+                        .arg(&job.trace);
+                }
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+            Ok(rows.into_iter().map(|(id, duplicate)| (id, duplicate == 1)).collect())
+        }
+    })
+}
+
+fn outcome_batcher(conn: ConnectionManager, base: String, config: &QueueConfig) -> Batcher<Outcome, Recorded> {
+    let (max_attempts, ttl) = (config.max_attempts, ms(config.result_ttl));
+    // An outcome that cannot be recorded within the visibility timeout is
+    // moot: the job is redelivered and runs again.
+    let budget = config.visibility_timeout.max(config.op_timeout);
+    Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |outcomes: Vec<Outcome>| {
+        let (conn, base) = (conn.clone(), base.clone());
+        async move {
+            let rows: Vec<Vec<Value>> = retrying("record outcome", budget, || {
+                let mut c = conn.clone();
+                let mut call = scripts::FINISH.prepare_invoke();
+                call.arg(&base).arg(WORKER_GROUP).arg(max_attempts).arg(ttl);
+                for o in &outcomes {
+                    call.arg(&o.consumer)
+                        .arg(&o.job_id)
+                        .arg(&o.entry)
+                        .arg(o.attempt)
+                        .arg(o.outcome)
+                        .arg(o.data.as_ref())
+                        .arg(u64::try_from(o.delay.as_millis()).unwrap_or(u64::MAX));
+                }
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+            rows.iter()
+                .zip(&outcomes)
+                .map(|(row, o)| match row.first().and_then(reply::string).as_deref() {
+                    Some("final") | Some("done") => Ok(Recorded::Final),
+                    Some("retry") => Ok(Recorded::Retry(o.delay)),
+                    Some("stale") => Ok(Recorded::Stale),
+                    _ => Err(reply::corrupt("finish")),
+                })
+                .collect()
+        }
+    })
 }
 
 fn ms(d: Duration) -> u64 {
@@ -273,33 +367,17 @@ impl Inner {
                 retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, after),
             ),
         };
-        let ttl = ms(self.config.result_ttl);
-        // An outcome that cannot be recorded within the visibility timeout is
-        // moot: the job is redelivered and runs again.
-        let budget = self.config.visibility_timeout.max(self.config.op_timeout);
-        let reply: Vec<Value> = retrying("record outcome", budget, || {
-            let mut c = self.conn.clone();
-            let mut call = scripts::FINISH.prepare_invoke();
-            call.arg(&self.keys.base)
-                .arg(WORKER_GROUP)
-                .arg(consumer)
-                .arg(&job.id.0)
-                .arg(taken_entry)
-                .arg(job.attempt)
-                .arg(outcome)
-                .arg(data.as_ref())
-                .arg(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
-                .arg(self.config.max_attempts)
-                .arg(ttl);
-            async move { call.invoke_async(&mut c).await }
-        })
-        .await?;
-        match reply.first().and_then(reply::string).as_deref() {
-            Some("final") | Some("done") => Ok(Recorded::Final),
-            Some("retry") => Ok(Recorded::Retry(delay)),
-            Some("stale") => Ok(Recorded::Stale),
-            _ => Err(reply::corrupt("finish")),
-        }
+        self.outcomes
+            .call(Outcome {
+                consumer: consumer.to_owned(),
+                job_id: job.id.0.clone(),
+                entry: taken_entry.to_owned(),
+                attempt: job.attempt,
+                outcome,
+                data,
+                delay,
+            })
+            .await
     }
 
     /// Runs one started attempt to its recorded outcome.
@@ -443,34 +521,6 @@ impl Inner {
     }
 }
 
-fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Result<Option<JobState>, QueueError> {
-    if fields.is_empty() {
-        return Ok(None);
-    }
-    let text = |name: &str| fields.get(name).map(|v| String::from_utf8_lossy(v).into_owned());
-    let time =
-        |name: &str| text(name).and_then(|v| v.parse::<u64>().ok()).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
-    let status = match text("status").as_deref() {
-        Some("queued") => JobStatus::Queued,
-        Some("running") => JobStatus::Running,
-        Some("retrying") => JobStatus::Retrying,
-        Some("succeeded") => JobStatus::Succeeded,
-        Some("failed") => JobStatus::Failed,
-        Some("dead_lettered") => JobStatus::DeadLettered,
-        other => return Err(QueueError::Corrupt(format!("job {id} has status {other:?}"))),
-    };
-    Ok(Some(JobState {
-        job_id: id.clone(),
-        status,
-        ordering_key: text("okey").unwrap_or_default(),
-        attempts: text("attempts").and_then(|a| a.parse().ok()).unwrap_or(0),
-        result: fields.get("result").map(|r| Bytes::copy_from_slice(r)),
-        last_error: text("last_error"),
-        submitted_at: time("submitted").unwrap_or(SystemTime::UNIX_EPOCH),
-        updated_at: time("updated").unwrap_or(SystemTime::UNIX_EPOCH),
-    }))
-}
-
 #[async_trait]
 impl JobQueue for RedisJobQueue {
     async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError> {
@@ -481,23 +531,20 @@ impl JobQueue for RedisJobQueue {
         async {
             let trace = serde_json::to_vec(&job.trace_context)
                 .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
-            // Safe to repeat: the script recognises its own candidate id.
-            let (id, duplicate): (String, i64) = retrying("submit", inner.config.op_timeout, || {
-                let mut c = inner.conn.clone();
-                let mut call = scripts::SUBMIT.prepare_invoke();
-                call.arg(&inner.keys.base)
-                    .arg(&job.idempotency_key)
-                    .arg(&candidate)
-                    .arg(&job.ordering_key)
-                    .arg(job.payload.as_ref())
-                    .arg(&trace);
-                async move { call.invoke_async(&mut c).await }
-            })
-            .await?;
-            if duplicate == 1 {
+            let (id, duplicate) = inner
+                .submissions
+                .call(Submission {
+                    idempotency_key: job.idempotency_key.clone(),
+                    candidate: candidate.clone(),
+                    ordering_key: job.ordering_key.clone(),
+                    payload: job.payload.clone(),
+                    trace,
+                })
+                .await?;
+            if duplicate {
                 tracing::debug!(existing_job_id = %id, "idempotency key seen before; returning the existing job");
             }
-            Ok(Submitted { job_id: JobId(id), duplicate: duplicate == 1 })
+            Ok(Submitted { job_id: JobId(id), duplicate })
         }
         .instrument(span)
         .await

@@ -16,18 +16,19 @@ end
 local function num(n) return string.format('%.0f', n) end
 local FINAL = { succeeded = true, failed = true, dead_lettered = true }
 
--- A job is final: record it, keep it (and its idempotency key) for the result
--- TTL, release the next job of its ordering key and tell the waiters.
-local function finish_job(base, id, status, now, ttl)
+-- A job is final: record it (status plus the extra field/value pairs), keep it
+-- and its idempotency key for the result TTL, release the next job of its
+-- ordering key, and publish the final state (length-prefixed id, then the
+-- hash's fields) so that waiters need not read it back.
+local function finish_job(base, id, okey, idem, status, now, ttl, extra)
   local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'okey', 'idem')
-  redis.call('HSET', jk, 'status', status, 'updated', num(now))
+  redis.call('HSET', jk, 'status', status, 'updated', num(now), unpack(extra))
   redis.call('HDEL', jk, 'payload')
   redis.call('ZREM', base .. ':open', id)
   redis.call('PEXPIRE', jk, ttl)
-  if f[2] then redis.call('PEXPIRE', base .. ':idem:' .. f[2], ttl) end
-  if f[1] then
-    local chain = base .. ':key:' .. f[1]
+  if idem then redis.call('PEXPIRE', base .. ':idem:' .. idem, ttl) end
+  if okey then
+    local chain = base .. ':key:' .. okey
     if redis.call('LINDEX', chain, 0) == id then
       redis.call('LPOP', chain)
       local nxt = redis.call('LINDEX', chain, 0)
@@ -39,16 +40,16 @@ local function finish_job(base, id, status, now, ttl)
       redis.call('LREM', chain, 0, id)
     end
   end
-  redis.call('PUBLISH', base .. ':done', id)
+  local parts = { #id .. ':' .. id }
+  for _, v in ipairs(redis.call('HGETALL', jk)) do parts[#parts + 1] = #v .. ':' .. v end
+  redis.call('PUBLISH', base .. ':done', table.concat(parts))
 end
 
-local function dead_letter(base, id, err, now, ttl)
-  local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'okey', 'attempts', 'payload', 'trace')
-  redis.call('HSET', jk, 'last_error', err)
-  redis.call('XADD', base .. ':dead', '*', 'id', id, 'okey', f[1] or '', 'attempts', f[2] or '0',
-    'error', err, 'payload', f[3] or '', 'trace', f[4] or '{}')
-  finish_job(base, id, 'dead_lettered', now, ttl)
+local function dead_letter(base, id, okey, idem, err, now, ttl)
+  local f = redis.call('HMGET', base .. ':job:' .. id, 'attempts', 'payload', 'trace')
+  redis.call('XADD', base .. ':dead', '*', 'id', id, 'okey', okey or '', 'attempts', f[1] or '0',
+    'error', err, 'payload', f[2] or '', 'trace', f[3] or '{}')
+  finish_job(base, id, okey, idem, 'dead_lettered', now, ttl, { 'last_error', err })
 end
 "#;
 
@@ -56,29 +57,34 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
-/// ARGV: base, idempotency key, candidate id, ordering key, payload, trace context.
-/// Returns {job id, 1 when an earlier submission had the key}. Repeating a call
-/// (its reply was lost) returns the same id with 0.
+/// Submits a batch of jobs. ARGV: base, then per job: idempotency key,
+/// candidate id, ordering key, payload, trace context. Returns per job {job id,
+/// 1 when an earlier submission had the key}. Repeating a call (its reply was
+/// lost) returns the same ids with 0.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local base, idem, id, okey = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local existing = redis.call('GET', base .. ':idem:' .. idem)
-if existing then
-  if existing == id then return {existing, 0} end
-  return {existing, 1}
+local base = ARGV[1]
+local now = num(now_ms())
+local out = {}
+for i = 2, #ARGV, 5 do
+  local idem, id, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local existing = redis.call('GET', base .. ':idem:' .. idem)
+  if existing then
+    out[#out + 1] = {existing, (existing == id) and 0 or 1}
+  else
+    local entry = ''
+    if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
+      entry = redis.call('XADD', base .. ':ready', '*', 'id', id)
+    end
+    redis.call('HSET', base .. ':job:' .. id, 'status', 'queued', 'okey', okey, 'idem', idem,
+      'payload', ARGV[i + 3], 'trace', ARGV[i + 4], 'attempts', 0, 'submitted', now, 'updated', now, 'entry', entry)
+    redis.call('SET', base .. ':idem:' .. idem, id)
+    redis.call('ZADD', base .. ':open', now, id)
+    out[#out + 1] = {id, 0}
+  end
 end
-local now = now_ms()
-local jk = base .. ':job:' .. id
-redis.call('HSET', jk, 'status', 'queued', 'okey', okey, 'idem', idem, 'payload', ARGV[5], 'trace', ARGV[6],
-  'attempts', 0, 'submitted', num(now), 'updated', num(now))
-redis.call('SET', base .. ':idem:' .. idem, id)
-redis.call('ZADD', base .. ':open', now, id)
-if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
-  local eid = redis.call('XADD', base .. ':ready', '*', 'id', id)
-  redis.call('HSET', jk, 'entry', eid)
-end
-return {id, 0}
+return out
 "#,
     )
 });
@@ -96,12 +102,12 @@ pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local max_attempts, ttl = tonumber(ARGV[4]), ARGV[5]
 local stream = base .. ':ready'
-local now = now_ms()
 local out = {}
 for i = 6, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
   local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'status', 'entry', 'owner', 'delivery', 'attempts')
+  local f = redis.call('HMGET', jk, 'status', 'entry', 'owner', 'delivery', 'attempts', 'okey', 'idem',
+    'payload', 'trace')
   local p = redis.call('XPENDING', stream, group, eid, eid, 1)
   if #p == 1 and p[1][2] == consumer then
     local status = f[1]
@@ -115,15 +121,16 @@ for i = 6, #ARGV, 2 do
         start = true
       elseif attempts >= max_attempts then
         redis.call('XACK', stream, group, eid)
-        dead_letter(base, id, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout', now, ttl)
+        dead_letter(base, id, f[6], f[7], 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout',
+          now_ms(), ttl)
         start = false
       else
-        attempts = redis.call('HINCRBY', jk, 'attempts', 1)
-        redis.call('HSET', jk, 'status', 'running', 'owner', consumer, 'delivery', delivery, 'updated', num(now))
+        attempts = attempts + 1
+        redis.call('HSET', jk, 'status', 'running', 'attempts', attempts, 'owner', consumer, 'delivery', delivery,
+          'updated', num(now_ms()))
       end
       if start then
-        local g = redis.call('HMGET', jk, 'okey', 'payload', 'trace')
-        table.insert(out, {eid, id, g[1] or '', g[2] or '', g[3] or '{}', attempts})
+        table.insert(out, {eid, id, f[6] or '', f[8] or '', f[9] or '{}', attempts})
       end
     end
   end
@@ -133,38 +140,43 @@ return out
     )
 });
 
-/// Records an attempt's outcome, fenced by owner and attempt.
-/// ARGV: base, group, consumer, job id, entry id, attempt, outcome
-/// (`succeeded`|`failed`|`retry`), result or error, retry delay ms, max attempts, result TTL ms.
-/// Returns {'final'}, {'retry', delay ms}, {'done'} (a repeated call) or {'stale'}.
+/// Records a batch of attempts' outcomes, each fenced by owner and attempt.
+/// ARGV: base, group, max attempts, result TTL ms, then per outcome: consumer,
+/// job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`), result or
+/// error, retry delay ms. Returns per outcome {'final'}, {'retry', delay ms},
+/// {'done'} (a repeated call) or {'stale'} (another attempt owns the job now).
 pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
-local base, group, consumer, id, eid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local attempt, outcome, data = tonumber(ARGV[6]), ARGV[7], ARGV[8]
-local max_attempts, ttl = tonumber(ARGV[10]), ARGV[11]
-local jk = base .. ':job:' .. id
-local f = redis.call('HMGET', jk, 'status', 'owner', 'attempts')
-if f[1] ~= 'running' or f[2] ~= consumer or tonumber(f[3]) ~= attempt then
-  if f[1] and f[2] == consumer and tonumber(f[3]) == attempt then return {'done'} end
-  return {'stale'}
-end
+local base, group, max_attempts, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
-redis.call('XACK', base .. ':ready', group, eid)
-if outcome == 'succeeded' or outcome == 'failed' then
-  redis.call('HSET', jk, 'result', data)
-  finish_job(base, id, outcome, now, ttl)
-  return {'final'}
+local function finish(consumer, id, eid, attempt, outcome, data, delay)
+  local jk = base .. ':job:' .. id
+  local f = redis.call('HMGET', jk, 'status', 'owner', 'attempts', 'okey', 'idem')
+  if f[1] ~= 'running' or f[2] ~= consumer or tonumber(f[3]) ~= attempt then
+    if f[1] and f[2] == consumer and tonumber(f[3]) == attempt then return {'done'} end
+    return {'stale'}
+  end
+  redis.call('XACK', base .. ':ready', group, eid)
+  if outcome == 'succeeded' or outcome == 'failed' then
+    finish_job(base, id, f[4], f[5], outcome, now, ttl, { 'result', data })
+    return {'final'}
+  end
+  if attempt >= max_attempts then
+    dead_letter(base, id, f[4], f[5], data, now, ttl)
+    return {'final'}
+  end
+  redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', num(now))
+  redis.call('ZADD', base .. ':delayed', now + delay, id)
+  redis.call('HINCRBY', base .. ':stats', 'retries', 1)
+  return {'retry', delay}
 end
-if attempt >= max_attempts then
-  dead_letter(base, id, data, now, ttl)
-  return {'final'}
+local out = {}
+for i = 5, #ARGV, 7 do
+  out[#out + 1] = finish(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5],
+    tonumber(ARGV[i + 6]))
 end
-local delay = tonumber(ARGV[9])
-redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', num(now))
-redis.call('ZADD', base .. ':delayed', now + delay, id)
-redis.call('HINCRBY', base .. ':stats', 'retries', 1)
-return {'retry', delay}
+return out
 "#,
     )
 });

@@ -1,0 +1,95 @@
+//! Reading a job's hash (from `HGETALL`, or from the done message that carries it) into a [`JobState`].
+
+use crate::{JobId, JobState, JobStatus, QueueError};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Result<Option<JobState>, QueueError> {
+    if fields.is_empty() {
+        return Ok(None);
+    }
+    let text = |name: &str| fields.get(name).map(|v| String::from_utf8_lossy(v).into_owned());
+    let time =
+        |name: &str| text(name).and_then(|v| v.parse::<u64>().ok()).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
+    let status = match text("status").as_deref() {
+        Some("queued") => JobStatus::Queued,
+        Some("running") => JobStatus::Running,
+        Some("retrying") => JobStatus::Retrying,
+        Some("succeeded") => JobStatus::Succeeded,
+        Some("failed") => JobStatus::Failed,
+        Some("dead_lettered") => JobStatus::DeadLettered,
+        other => return Err(QueueError::Corrupt(format!("job {id} has status {other:?}"))),
+    };
+    Ok(Some(JobState {
+        job_id: id.clone(),
+        status,
+        ordering_key: text("okey").unwrap_or_default(),
+        attempts: text("attempts").and_then(|a| a.parse().ok()).unwrap_or(0),
+        result: fields.get("result").map(|r| Bytes::copy_from_slice(r)),
+        last_error: text("last_error"),
+        submitted_at: time("submitted").unwrap_or(SystemTime::UNIX_EPOCH),
+        updated_at: time("updated").unwrap_or(SystemTime::UNIX_EPOCH),
+    }))
+}
+
+/// The done message: length-prefixed strings (`<len>:<bytes>`), the job id
+/// first, then the job hash's field/value pairs.
+pub(super) fn parse_done(message: &[u8]) -> Option<JobState> {
+    let mut rest = message;
+    let mut next = || {
+        let colon = rest.iter().position(|b| *b == b':')?;
+        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+        let value = rest.get(colon + 1..colon + 1 + len)?;
+        rest = &rest[colon + 1 + len..];
+        Some(value)
+    };
+    let id = JobId(String::from_utf8(next()?.to_vec()).ok()?);
+    let mut fields = HashMap::new();
+    while let Some(name) = next() {
+        fields.insert(String::from_utf8(name.to_vec()).ok()?, next()?.to_vec());
+    }
+    parse_state(&id, fields).ok().flatten().filter(|state| state.status.is_final())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn netstrings(parts: &[&[u8]]) -> Vec<u8> {
+        parts.iter().flat_map(|p| [format!("{}:", p.len()).into_bytes(), p.to_vec()].concat()).collect()
+    }
+
+    #[test]
+    fn a_done_message_carries_the_final_state_with_a_binary_result() {
+        let message = netstrings(&[
+            b"j-1",
+            b"status",
+            b"succeeded",
+            b"okey",
+            b"User/1",
+            b"attempts",
+            b"2",
+            b"result",
+            b"a:b\x00\xff",
+            b"submitted",
+            b"1000",
+            b"updated",
+            b"2500",
+        ]);
+        let state = parse_done(&message).unwrap();
+        assert_eq!(state.job_id, JobId("j-1".to_owned()));
+        assert_eq!(state.status, JobStatus::Succeeded);
+        assert_eq!(state.attempts, 2);
+        assert_eq!(state.result.as_deref(), Some(&b"a:b\x00\xff"[..]));
+        assert_eq!(state.updated_at, UNIX_EPOCH + Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn a_truncated_or_unfinished_message_is_ignored() {
+        let full = netstrings(&[b"j-1", b"status", b"succeeded"]);
+        assert!(parse_done(&full[..full.len() - 2]).is_none());
+        assert!(parse_done(&netstrings(&[b"j-1", b"status", b"running"])).is_none());
+        assert!(parse_done(b"garbage").is_none());
+    }
+}
