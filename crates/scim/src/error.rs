@@ -124,33 +124,43 @@ impl ScimError {
         Self { status, scim_type: None, detail: detail.into() }
     }
 
+    /// `invalidFilter` (400): the filter syntax is invalid or the attribute/operator combination is not supported.
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidFilter, detail)
     }
+    /// `invalidSyntax` (400): the body is not the message the endpoint expects.
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidSyntax, detail)
     }
+    /// `invalidValue` (400): a value is missing or not compatible with the attribute or operation.
     pub fn invalid_value(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidValue, detail)
     }
+    /// `invalidPath` (400): a PATCH `path` is malformed or names nothing.
     pub fn invalid_path(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidPath, detail)
     }
+    /// `noTarget` (400): a PATCH path yields nothing to operate on.
     pub fn no_target(detail: impl Into<String>) -> Self {
         Self::new(ScimType::NoTarget, detail)
     }
+    /// `mutability` (400): the change conflicts with an attribute's mutability (or removes a required one).
     pub fn mutability(detail: impl Into<String>) -> Self {
         Self::new(ScimType::Mutability, detail)
     }
+    /// `uniqueness` (409): a unique value is already taken.
     pub fn uniqueness(detail: impl Into<String>) -> Self {
         Self::new(ScimType::Uniqueness, detail)
     }
+    /// `tooMany` (400): the query would return more results than the server will.
     pub fn too_many(detail: impl Into<String>) -> Self {
         Self::new(ScimType::TooMany, detail)
     }
+    /// 404 without a `scimType`.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::status(404, detail)
     }
+    /// `invalidVers` (412): the `If-Match` version is not the current one.
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(ScimType::InvalidVers, detail)
     }

@@ -681,7 +681,8 @@ impl Engine<'_> {
             }
             (MembersChange::Delta { added, removed }, None) => {
                 let mut ids = self.lookup.matching_member_ids(compiled)?;
-                ids.retain(|id| !removed.contains(id));
+                let gone: std::collections::HashSet<&String> = removed.iter().collect();
+                ids.retain(|id| !gone.contains(id));
                 ids.extend(matching(added));
                 ids
             }

@@ -5,6 +5,7 @@ use crate::error::ScimError;
 use crate::filter::CompiledFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// One member of a group, as a client names it (`value` is the member's id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,47 +60,43 @@ impl MembersChange {
         matches!(self, MembersChange::Delta { added, removed } if added.is_empty() && removed.is_empty())
     }
 
+    // Hash sets keep every step linear: an Entra or Bulk PATCH may carry thousands of members.
     pub(crate) fn add(&mut self, members: Vec<Member>) {
-        match self {
-            MembersChange::Delta { added, removed } => {
-                for m in members {
-                    removed.retain(|id| *id != m.value);
-                    if !added.iter().any(|a| a.value == m.value) {
-                        added.push(m);
-                    }
-                }
-            }
-            MembersChange::ReplaceAll(set) => {
-                for m in members {
-                    if !set.iter().any(|a| a.value == m.value) {
-                        set.push(m);
-                    }
-                }
+        let incoming: HashSet<&str> = members.iter().map(|m| m.value.as_str()).collect();
+        let (list, removed) = match self {
+            MembersChange::Delta { added, removed } => (added, Some(removed)),
+            MembersChange::ReplaceAll(set) => (set, None),
+        };
+        if let Some(removed) = removed {
+            removed.retain(|id| !incoming.contains(id.as_str()));
+        }
+        let mut present: HashSet<String> = list.iter().map(|m| m.value.clone()).collect();
+        for m in members {
+            if present.insert(m.value.clone()) {
+                list.push(m);
             }
         }
     }
 
     pub(crate) fn remove(&mut self, ids: Vec<String>) {
+        let gone: HashSet<&str> = ids.iter().map(String::as_str).collect();
         match self {
             MembersChange::Delta { added, removed } => {
-                for id in ids {
-                    added.retain(|a| a.value != id);
-                    if !removed.contains(&id) {
-                        removed.push(id);
+                added.retain(|a| !gone.contains(a.value.as_str()));
+                let mut present: HashSet<String> = removed.iter().cloned().collect();
+                for id in ids.iter() {
+                    if present.insert(id.clone()) {
+                        removed.push(id.clone());
                     }
                 }
             }
-            MembersChange::ReplaceAll(set) => set.retain(|m| !ids.contains(&m.value)),
+            MembersChange::ReplaceAll(set) => set.retain(|m| !gone.contains(m.value.as_str())),
         }
     }
 
     pub(crate) fn replace_all(&mut self, members: Vec<Member>) {
-        let mut set: Vec<Member> = Vec::with_capacity(members.len());
-        for m in members {
-            if !set.iter().any(|a| a.value == m.value) {
-                set.push(m);
-            }
-        }
+        let mut seen = HashSet::new();
+        let set = members.into_iter().filter(|m| seen.insert(m.value.clone())).collect();
         *self = MembersChange::ReplaceAll(set);
     }
 
@@ -107,9 +104,11 @@ impl MembersChange {
     pub fn apply_to(&self, members: &mut Vec<Member>) {
         match self {
             MembersChange::Delta { added, removed } => {
-                members.retain(|m| !removed.contains(&m.value));
+                let gone: HashSet<&str> = removed.iter().map(String::as_str).collect();
+                members.retain(|m| !gone.contains(m.value.as_str()));
+                let mut present: HashSet<String> = members.iter().map(|m| m.value.clone()).collect();
                 for a in added {
-                    if !members.iter().any(|m| m.value == a.value) {
+                    if present.insert(a.value.clone()) {
                         members.push(a.clone());
                     }
                 }
@@ -122,9 +121,10 @@ impl MembersChange {
     pub fn relative_to(&self, before: &[Member]) -> MembersChange {
         let mut after = before.to_vec();
         self.apply_to(&mut after);
-        let added = after.iter().filter(|m| !before.iter().any(|b| b.value == m.value)).cloned().collect();
-        let removed =
-            before.iter().filter(|b| !after.iter().any(|m| m.value == b.value)).map(|b| b.value.clone()).collect();
+        let was: HashSet<&str> = before.iter().map(|m| m.value.as_str()).collect();
+        let is: HashSet<&str> = after.iter().map(|m| m.value.as_str()).collect();
+        let added = after.iter().filter(|m| !was.contains(m.value.as_str())).cloned().collect();
+        let removed = before.iter().filter(|b| !is.contains(b.value.as_str())).map(|b| b.value.clone()).collect();
         MembersChange::Delta { added, removed }
     }
 }
