@@ -55,8 +55,9 @@ impl fmt::Debug for SecretServerClient {
     }
 }
 
-/// One request, before it is sent (and possibly re-sent).
-#[derive(Debug, Clone)]
+/// One request, before it is sent (and possibly re-sent). Its `Debug` leaves
+/// the body out: a user's create or update carries a password.
+#[derive(Clone)]
 pub(crate) struct Call {
     method: Method,
     path: ApiPath,
@@ -65,6 +66,16 @@ pub(crate) struct Call {
     idempotency: Idempotency,
     /// Only the health probe goes without a bearer token.
     authenticated: bool,
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("route", &self.name().to_string())
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("idempotency", &self.idempotency)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Call {
@@ -420,5 +431,34 @@ fn retry_reason(error: &ClientError) -> &'static str {
         ClientError::Transport { .. } => "transport",
         ClientError::HtmlResponse { .. } => "html",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn call_debug_output_leaves_the_body_out() {
+        let args = secret_server_api::UserCreateArgs {
+            user_name: "bjensen".into(),
+            password: Some("Hunter2-Passw0rd!".into()),
+            ..Default::default()
+        };
+        let call = Call::json(Method::POST, ApiPath::fixed(Route::Users), &args, Idempotency::NotIdempotent).unwrap();
+        let shown = format!("{call:?}");
+        assert!(shown.contains("POST /api/v1/users") && !shown.contains("Hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn client_debug_output_shows_neither_password_nor_token() {
+        let config = ClientConfig::new(
+            Url::parse("https://ss.example/SecretServer").unwrap(),
+            "scim-api",
+            SecretString::from("Hunter2-Passw0rd!"),
+        );
+        let client = SecretServerClient::new(config).unwrap();
+        let shown = format!("{client:?}");
+        assert!(shown.contains("scim-api") && !shown.contains("Hunter2"), "{shown}");
     }
 }
