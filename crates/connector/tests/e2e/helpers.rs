@@ -1,0 +1,89 @@
+//! What every end-to-end test needs: a SCIM client with the stack's bearer token, and a view of
+//! Secret Server's own state through the emulator's REST API.
+
+use connector::testing::TestStack;
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+pub const SCIM_JSON: &str = "application/scim+json";
+
+/// A SCIM client of the stack's development connection.
+pub struct Scim<'a> {
+    pub stack: &'a TestStack,
+    pub http: reqwest::Client,
+}
+
+impl<'a> Scim<'a> {
+    pub fn new(stack: &'a TestStack) -> Self {
+        Self { stack, http: reqwest::Client::new() }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.scim_base_url())
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(self.stack.token.expose_secret())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(self.stack.token.expose_secret())
+            .header("content-type", SCIM_JSON)
+            .body(body.to_string())
+    }
+}
+
+/// Secret Server's own view, through the emulator's REST API with its API account.
+pub async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Value) {
+    let http = reqwest::Client::new();
+    let base = stack.sim.base_url();
+    let token: Value = http
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", stack.sim.api_username()),
+            ("password", stack.sim.api_password().expose_secret()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = token["access_token"].as_str().expect("the emulator issues a token").to_owned();
+    let response = http.get(format!("{base}/api/v1{path}")).bearer_auth(access).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The audit records matching `query`, through the audit API with the admin token.
+pub async fn audit_records(stack: &TestStack, query: &str) -> Vec<Value> {
+    let url = format!("{}/audit/v1/records?{query}", stack.audit_url());
+    let body: Value = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(stack.admin_token.expose_secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["records"].as_array().cloned().unwrap_or_default()
+}
+
+/// Polls `check` until it returns `Some` (the audit service records events asynchronously).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..100 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}

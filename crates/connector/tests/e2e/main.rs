@@ -1,0 +1,5 @@
+//! End-to-end tests: the whole connector in process (emulator, adapter, gateway, audit), driven over
+//! HTTP as a SCIM client would, and checked through Secret Server's own REST API and the audit API.
+
+mod helpers;
+mod walking_skeleton;
