@@ -243,6 +243,11 @@ impl SecretServerClient {
             let error = failure.error;
             let idempotency = if failure.in_token_request { Idempotency::Idempotent } else { call.idempotency };
             if !is_retryable(&error, idempotency) {
+                if error.is_transient() {
+                    // Logged here, where the cause is known: the error table
+                    // turns it into a terse `Unavailable`.
+                    tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call failed; not repeated (it may have been applied)");
+                }
                 return Err(error);
             }
             let Some(delay) = self.inner.retry.delay_before_next(attempt, error.retry_after()) else {

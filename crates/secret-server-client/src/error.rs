@@ -117,7 +117,8 @@ impl ClientError {
 /// The connector's one error table. Failures of the connector's own account
 /// (refused credentials, permission denied) are `Unavailable`: they are not
 /// the SCIM client's fault, so the SCIM client gets a short detail and the
-/// cause goes to the log.
+/// cause goes to the log here. Transient failures were already logged with
+/// their cause by the retry loop, so they are not logged again.
 impl From<ClientError> for ServiceError {
     fn from(e: ClientError) -> Self {
         let duplicate = e.is_duplicate();
@@ -135,7 +136,6 @@ impl From<ClientError> for ServiceError {
                 }
             }
             ClientError::Server { retry_after, .. } => {
-                tracing::warn!(error = %e, "Secret Server call failed");
                 let error = ServiceError::unavailable("Secret Server is unavailable");
                 match retry_after {
                     Some(d) => error.with_retry_after(ceil_seconds(d)),
@@ -145,10 +145,7 @@ impl From<ClientError> for ServiceError {
             ClientError::Timeout { .. }
             | ClientError::Connect { .. }
             | ClientError::Transport { .. }
-            | ClientError::HtmlResponse { .. } => {
-                tracing::warn!(error = %e, "Secret Server call failed");
-                ServiceError::unavailable("Secret Server is unavailable")
-            }
+            | ClientError::HtmlResponse { .. } => ServiceError::unavailable("Secret Server is unavailable"),
             ClientError::AuthenticationFailed { .. } | ClientError::Forbidden { .. } => {
                 tracing::error!(error = %e, "the connector's Secret Server account was refused");
                 ServiceError::unavailable("the connector's Secret Server account was refused")
