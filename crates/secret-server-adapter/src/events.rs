@@ -6,15 +6,12 @@
 //! published (but before its outcome was recorded) publishes the same event again and the audit
 //! service records it once.
 
-use bytes::Bytes;
-use job_queue::{Event, EventBus, QueueError};
-use prost::Message;
-use proto::audit::v1 as audit;
+use job_queue::{EventBus, QueueError};
+use proto::audit::v1 as audit_pb;
 use proto::common::v1 as common;
 use scim::ResourceKind;
 use serde_json::Value;
 use service_error::ServiceError;
-use std::time::SystemTime;
 
 /// The proto enum of a resource kind.
 pub fn proto_kind(kind: ResourceKind) -> common::ResourceType {
@@ -58,32 +55,28 @@ pub struct ChangeRecord {
 }
 
 /// The `source` of the adapter's events.
-pub const SOURCE: &str = "adapter";
+pub const SOURCE: &str = audit::events::SOURCE_ADAPTER;
 
-/// Builds the `AuditEvent` of a change, in the current trace.
-pub fn build(change: &ChangeRecord) -> audit::AuditEvent {
-    let json = |v: &Value| if v.is_null() { Vec::new() } else { serde_json::to_vec(v).unwrap_or_default() };
-    let trace_context = telemetry::current_trace_context();
-    audit::AuditEvent {
-        event_id: format!("{}:{}", change.job_id, change.operation),
-        occurred_at: Some(prost_types::Timestamp::from(SystemTime::now())),
-        trace_id: telemetry::current_trace_id().unwrap_or_default(),
-        trace_context: Some(common::TraceContext { fields: trace_context.into_iter().collect() }),
-        source: SOURCE.to_owned(),
-        kind: Some(audit::audit_event::Kind::Change(audit::ResourceChange {
-            connection_id: change.connection_id.clone(),
-            secret_server_instance: change.instance.clone(),
-            resource_type: proto_kind(change.kind) as i32,
-            resource_id: change.resource_id.clone(),
-            operation: change.operation.to_owned(),
-            job_id: change.job_id.clone(),
-            request_id: change.request_id.clone(),
-            before_json: json(&change.before),
-            after_json: json(&change.after),
-            outcome: if change.error.is_some() { "failed" } else { "succeeded" }.to_owned(),
-            error: change.error.as_ref().map(common::Error::from),
-        })),
-    }
+/// Builds the `AuditEvent` of a change, in the current trace, with the `audit` crate's builder
+/// (which also scrubs credential-named fields from before/after, as a second line of defence).
+pub fn build(change: &ChangeRecord) -> audit_pb::AuditEvent {
+    let json = |v: &Value| if v.is_null() { Vec::new() } else { audit::events::change_json(v) };
+    let mut event = audit::events::resource_change(audit_pb::ResourceChange {
+        connection_id: change.connection_id.clone(),
+        secret_server_instance: change.instance.clone(),
+        resource_type: proto_kind(change.kind) as i32,
+        resource_id: change.resource_id.clone(),
+        operation: change.operation.to_owned(),
+        job_id: change.job_id.clone(),
+        request_id: change.request_id.clone(),
+        before_json: json(&change.before),
+        after_json: json(&change.after),
+        outcome: if change.error.is_some() { "failed" } else { "succeeded" }.to_owned(),
+        error: change.error.as_ref().map(common::Error::from),
+    });
+    // Derived from the job, so that a redelivered job's event is recorded once.
+    event.event_id = format!("{}:{}", change.job_id, change.operation);
+    event
 }
 
 /// Publishes a change's event.
@@ -91,10 +84,7 @@ pub fn build(change: &ChangeRecord) -> audit::AuditEvent {
 /// # Errors
 /// When the events stream refuses it; the caller retries the job, which is idempotent.
 pub async fn publish(bus: &dyn EventBus, change: &ChangeRecord) -> Result<(), QueueError> {
-    let event = build(change);
-    let trace_context =
-        event.trace_context.as_ref().map(|t| t.fields.clone().into_iter().collect()).unwrap_or_default();
-    bus.publish(Event { payload: Bytes::from(event.encode_to_vec()), trace_context }).await.map(|_| ())
+    audit::events::publish(bus, &build(change)).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -119,7 +109,7 @@ mod tests {
         let event = build(&change);
         assert_eq!(event.event_id, "j-1:replace");
         assert_eq!(event.source, "adapter");
-        let Some(audit::audit_event::Kind::Change(c)) = event.kind else { panic!("not a change") };
+        let Some(audit_pb::audit_event::Kind::Change(c)) = event.kind else { panic!("not a change") };
         assert_eq!(c.outcome, "succeeded");
         assert_eq!(c.resource_type, common::ResourceType::User as i32);
         assert_eq!(serde_json::from_slice::<Value>(&c.after_json).unwrap(), json!({"displayName": "Babs"}));

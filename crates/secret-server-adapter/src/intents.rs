@@ -6,7 +6,14 @@
 //! `job id → (resource type, unique name, parent)`; a job that finds its own intent looks the object
 //! up by that name first. Intents expire after a week (the queue gives up on a job long before).
 //!
-//! Namespace `intents:<instance>` (expiring entries), key the job id.
+//! Intents are not cleared when the job succeeds: a worker may die after Secret Server answered but
+//! before the queue recorded the outcome, and the redelivery must still adopt.
+//!
+//! Done markers: once a job has applied its change, `job id → what it did` is recorded too, so that
+//! a redelivery of a finished job answers what the first delivery did (a PATCH with `If-Match`
+//! would otherwise fail against the version it produced itself).
+//!
+//! Namespaces `intents:<instance>` and `done:<instance>` (expiring entries), key the job id.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -27,15 +34,30 @@ pub struct Intent {
     pub key: String,
 }
 
+/// What a finished job did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Done {
+    /// The ResourceType name.
+    pub kind: String,
+    pub id: i64,
+    pub deleted: bool,
+    pub revived: bool,
+    /// The audit event's before and after.
+    pub before: serde_json::Value,
+    pub after: serde_json::Value,
+}
+
 #[derive(Debug, Clone)]
 pub struct Intents {
     state: Arc<dyn StateStore>,
     namespace: String,
+    done_namespace: String,
 }
 
 impl Intents {
     pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
-        Self { state, namespace: format!("intents:{instance}") }
+        Self { state, namespace: format!("intents:{instance}"), done_namespace: format!("done:{instance}") }
     }
 
     /// # Errors
@@ -52,9 +74,21 @@ impl Intents {
         self.state.put_expiring(&self.namespace, job_id, Bytes::from(bytes), INTENT_TTL).await
     }
 
+    /// What job `job_id` did, if it finished.
+    ///
     /// # Errors
     /// When the state store fails.
-    pub async fn clear(&self, job_id: &str) -> Result<(), StoreError> {
-        self.state.delete_expiring(&self.namespace, job_id).await.map(|_| ())
+    pub async fn done(&self, job_id: &str) -> Result<Option<Done>, StoreError> {
+        let value = self.state.get_expiring(&self.done_namespace, job_id).await?;
+        Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    /// Records what job `job_id` did.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn mark_done(&self, job_id: &str, done: &Done) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(done).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state.put_expiring(&self.done_namespace, job_id, Bytes::from(bytes), INTENT_TTL).await
     }
 }

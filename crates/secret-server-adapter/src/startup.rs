@@ -189,6 +189,12 @@ impl RunningAdapter {
         self.health.as_ref().map(|h| h.addr)
     }
 
+    /// The provisioning job handler the workers run, for tools and tests that run a job by hand
+    /// (`JobQueue::try_execute_job`, or a redelivery).
+    pub fn job_handler(&self) -> Arc<dyn job_queue::JobHandler> {
+        Arc::new(Worker::new(self.core.clone()))
+    }
+
     /// Waits until every instance's first load has finished.
     ///
     /// # Errors

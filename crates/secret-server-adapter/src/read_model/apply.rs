@@ -459,15 +459,16 @@ mod tests {
     #[test]
     fn a_change_seen_by_a_resync_bumps_last_modified_and_the_version() {
         let mut state = State::default();
-        apply(&mut state, fetched(vec![user(1, "a", true)], vec![]), &mut Stored::default(), 5_000, &|_, _| false);
+        let (t1, t2) = (1_800_000_000_000, 1_800_000_009_000);
+        apply(&mut state, fetched(vec![user(1, "a", true)], vec![]), &mut Stored::default(), t1, &|_, _| false);
         let before = state.users[&1].meta;
         let mut changed = user(1, "a", true);
         changed.display_name = "Alice".into();
-        let applied = apply(&mut state, fetched(vec![changed], vec![]), &mut Stored::default(), 9_000, &|_, _| false);
+        let applied = apply(&mut state, fetched(vec![changed], vec![]), &mut Stored::default(), t2, &|_, _| false);
         let after = state.users[&1].meta;
         assert_eq!(applied.changed, 1);
         assert_eq!(after.created, before.created);
-        assert_eq!(after.modified, 9_000);
+        assert_eq!(after.modified, t2);
         assert_ne!(after.version, before.version);
     }
 

@@ -194,7 +194,6 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     instance.attrs.put(KIND, folder.id, attrs.as_deref()).await?;
     write_folder(ctx, folder.clone(), Some(attrs)).await?;
     refresh_permissions(ctx, folder.id).await?;
-    instance.intents.clear(ctx.job_id).await?;
     Ok(Applied {
         kind: KIND,
         id: folder.id,

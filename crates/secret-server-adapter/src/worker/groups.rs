@@ -249,7 +249,6 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
     let (added, _) = change_members(ctx, &group, &members, &[]).await?;
     write_group(ctx, group.clone(), &added, &[], Some(attrs)).await?;
-    instance.intents.clear(ctx.job_id).await?;
     let after = audit(&group.name, &added, &[]);
     Ok(Applied { kind: KIND, id: group.id, deleted: false, revived: false, before: Value::Null, after })
 }

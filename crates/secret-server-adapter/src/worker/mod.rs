@@ -230,17 +230,23 @@ impl Worker {
             );
         }
         let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0 };
-        let result = match req.kind {
-            ResourceKind::User => users::apply(&ctx).await,
-            ResourceKind::Group => groups::apply(&ctx).await,
-            ResourceKind::Container => containers::apply(&ctx).await,
-            ResourceKind::ContainerPermission => permissions::apply_folder(&ctx).await,
-            ResourceKind::PrivilegedDataPermission => permissions::apply_secret(&ctx).await,
-            ResourceKind::PrivilegedData => Err(JobError::Permanent(ServiceError::new(
-                ErrorKind::Unimplemented,
-                "PrivilegedData is read-only: secrets are created and changed in Secret Server",
-            ))),
+        let done = match caller.instance.intents.done(ctx.job_id).await {
+            Ok(done) => done,
+            Err(e) => return retry(format!("state store: {e}"), None),
         };
+        let result = match done {
+            // Delivered again after it finished: answer what the first delivery did.
+            Some(done) => Ok(Applied {
+                kind: req.kind,
+                id: done.id,
+                deleted: done.deleted,
+                revived: done.revived,
+                before: done.before,
+                after: done.after,
+            }),
+            None => self.dispatch(&ctx).await,
+        };
+
         let record = |before: Value, after: Value, error: Option<ServiceError>, id: String| ChangeRecord {
             connection_id: caller.connection.id.to_string(),
             instance: caller.instance.name.clone(),
@@ -255,6 +261,17 @@ impl Worker {
         };
         match result {
             Ok(applied) => {
+                let done = crate::intents::Done {
+                    kind: applied.kind.name().to_owned(),
+                    id: applied.id,
+                    deleted: applied.deleted,
+                    revived: applied.revived,
+                    before: applied.before.clone(),
+                    after: applied.after.clone(),
+                };
+                if let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await {
+                    return retry(format!("state store: {e}"), None);
+                }
                 let change = record(applied.before.clone(), applied.after.clone(), None, applied.id.to_string());
                 if let Err(e) = crate::events::publish(&*self.core.events, &change).await {
                     // The change is made; running the job again finds it made and publishes again.
@@ -270,6 +287,22 @@ impl Worker {
                 (failed(&e), "failed")
             }
             Err(JobError::Transient { error, after }) => retry(error, after),
+        }
+    }
+}
+
+impl Worker {
+    async fn dispatch(&self, ctx: &Ctx<'_>) -> JobResult<Applied> {
+        match ctx.req.kind {
+            ResourceKind::User => users::apply(ctx).await,
+            ResourceKind::Group => groups::apply(ctx).await,
+            ResourceKind::Container => containers::apply(ctx).await,
+            ResourceKind::ContainerPermission => permissions::apply_folder(ctx).await,
+            ResourceKind::PrivilegedDataPermission => permissions::apply_secret(ctx).await,
+            ResourceKind::PrivilegedData => Err(JobError::Permanent(ServiceError::new(
+                ErrorKind::Unimplemented,
+                "PrivilegedData is read-only: secrets are created and changed in Secret Server",
+            ))),
         }
     }
 }

@@ -222,7 +222,6 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
     };
     store_attrs(ctx, FOLDER_PERM, id, &f).await?;
-    instance.intents.clear(ctx.job_id).await?;
     let after = instance.model.read(|s| s.folder_perms.get(&id).map(|p| folder_audit(&p.ss))).unwrap_or(Value::Null);
     Ok(Applied { kind: FOLDER_PERM, id, deleted: false, revived: false, before: Value::Null, after })
 }
@@ -486,7 +485,6 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
     };
     store_attrs(ctx, SECRET_PERM, id, &f).await?;
-    instance.intents.clear(ctx.job_id).await?;
     let after = instance.model.read(|s| s.secret_perms.get(&id).map(|p| secret_audit(&p.ss))).unwrap_or(Value::Null);
     Ok(Applied { kind: SECRET_PERM, id, deleted: false, revived: false, before: Value::Null, after })
 }

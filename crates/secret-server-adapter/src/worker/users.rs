@@ -149,7 +149,6 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     let after = audit_of(&user);
     write_user(ctx, user, attrs, false).await?;
-    instance.intents.clear(ctx.job_id).await?;
     Ok(Applied { kind: KIND, id, deleted: false, revived, before, after })
 }
 

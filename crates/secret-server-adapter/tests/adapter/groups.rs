@@ -31,7 +31,12 @@ fn sorted(mut ids: Vec<String>) -> Vec<String> {
 }
 
 fn member_ids(doc: &Value) -> Vec<String> {
-    sorted(doc["members"].as_array().map(|m| m.iter().map(|x| x["value"].as_str().unwrap().to_owned()).collect()).unwrap_or_default())
+    sorted(
+        doc["members"]
+            .as_array()
+            .map(|m| m.iter().map(|x| x["value"].as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,12 +64,12 @@ async fn create_group_with_members_adds_them_in_secret_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_members_adds_and_removes_one_member_per_call() {
     let stack = Stack::start().await;
-    let ids = [
-        user_id(&stack, "alice.martin").await,
-        user_id(&stack, "bob.chen").await,
-        user_id(&stack, "carol.diaz").await,
-    ];
-    let id = stack.create(Group, json!({"displayName": "Rotation", "members": [{"value": ids[0]}, {"value": ids[1]}]})).await.id();
+    let ids =
+        [user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await, user_id(&stack, "carol.diaz").await];
+    let id = stack
+        .create(Group, json!({"displayName": "Rotation", "members": [{"value": ids[0]}, {"value": ids[1]}]}))
+        .await
+        .id();
     stack.sim.clear_request_log();
     // Entra: add with a value array, remove with a value array on path `members`.
     stack.patch(Group, &id, json!([{"op": "Add", "path": "members", "value": [{"value": ids[2]}]}])).await.json();
@@ -103,7 +108,8 @@ async fn replace_group_renames_and_sets_exactly_the_members() {
     let stack = Stack::start().await;
     let (alice, bob) = (user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await);
     let id = stack.create(Group, json!({"displayName": "Old name", "members": [{"value": alice}]})).await.id();
-    let replaced = stack.replace(Group, &id, json!({"displayName": "New name", "members": [{"value": bob}]}), None).await.json();
+    let replaced =
+        stack.replace(Group, &id, json!({"displayName": "New name", "members": [{"value": bob}]}), None).await.json();
     assert_eq!(replaced["displayName"], "New name");
     assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "New name");
     assert_eq!(ss_members(&stack, &id).await, vec![bob]);
@@ -125,7 +131,8 @@ async fn a_group_member_or_an_inactive_user_is_refused_before_anything_changes()
     let stack = Stack::start().await;
     let dbas = stack.find(Group, r#"displayName eq "DBAs""#).await;
     let dbas_id = dbas["id"].as_str().unwrap();
-    let err = stack.create(Group, json!({"displayName": "Nested", "members": [{"value": dbas_id, "type": "Group"}]})).await;
+    let err =
+        stack.create(Group, json!({"displayName": "Nested", "members": [{"value": dbas_id, "type": "Group"}]})).await;
     assert_eq!(err.err().http_status(), 400);
     let henry = user_id(&stack, "henry.irwin").await; // disabled in the demo seed
     let err = stack.patch(Group, dbas_id, json!([{"op": "add", "path": "members", "value": [{"value": henry}]}])).await;

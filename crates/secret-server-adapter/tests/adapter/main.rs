@@ -2,6 +2,10 @@
 //! driven through the real gRPC client and real provisioning jobs, with the emulator's state
 //! checked through its own REST API.
 
-mod support;
+mod containers;
 mod groups;
+mod lifecycle;
+mod permissions;
+mod reads;
+mod support;
 mod users;

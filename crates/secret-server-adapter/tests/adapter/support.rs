@@ -169,15 +169,34 @@ impl Stack {
         Self { sim, adapter: Some(adapter), queue, events, state, connections, grpc, ss, options }
     }
 
-    /// Stops the adapter and starts a new one over the same emulator, queue and state.
-    pub async fn restart_adapter(&mut self) {
+    /// Stops the adapter (the emulator, queue and state stay).
+    pub async fn stop_adapter(&mut self) {
         if let Some(adapter) = self.adapter.take() {
             adapter.shutdown().await;
         }
+    }
+
+    /// Starts a new adapter over the same emulator, queue and state.
+    pub async fn start_adapter(&mut self) {
         let adapter =
             start_adapter(&self.sim, &self.options, &self.queue, &self.events, &self.state, &self.connections).await;
         self.grpc = grpc_client(&adapter).await;
         self.adapter = Some(adapter);
+    }
+
+    /// Stops the adapter and starts a new one over the same emulator, queue and state.
+    pub async fn restart_adapter(&mut self) {
+        self.stop_adapter().await;
+        self.start_adapter().await;
+    }
+
+    /// A second adapter replica over the same emulator, queue and state, with its own gRPC client.
+    pub async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient<Channel>) {
+        let options = Options { replica_id: Some(replica_id.to_owned()), ..self.options.clone() };
+        let adapter =
+            start_adapter(&self.sim, &options, &self.queue, &self.events, &self.state, &self.connections).await;
+        let grpc = grpc_client(&adapter).await;
+        (adapter, grpc)
     }
 
     pub fn adapter(&self) -> &RunningAdapter {

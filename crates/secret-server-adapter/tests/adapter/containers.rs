@@ -1,0 +1,115 @@
+//! Containers (folders) and PrivilegedData (secret metadata) through real jobs and reads.
+
+use crate::support::Stack;
+use pretty_assertions::assert_eq;
+use scim::ResourceKind::{Container, PrivilegedData};
+use serde_json::json;
+
+pub async fn folder_id(stack: &Stack, path: &str) -> String {
+    let found = stack.search(Container, "").await;
+    found.iter().find(|c| c["path"] == path).unwrap_or_else(|| panic!("no container {path}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_container_under_a_parent_makes_the_folder_in_secret_server() {
+    let stack = Stack::start().await;
+    let it = folder_id(&stack, "\\IT").await;
+    let created = stack
+        .create(Container, json!({"name": "Printers", "parent": {"value": it}, "externalId": "c-ext"}))
+        .await
+        .json();
+    assert_eq!(created["path"], "\\IT\\Printers");
+    assert_eq!(created["parent"]["value"], it);
+    assert_eq!(created["inheritPermissions"], true, "a subfolder inherits unless told otherwise");
+    assert_eq!(created["externalId"], "c-ext");
+    let folder = stack.ss.get_folder(created["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    assert_eq!(folder.folder_name, "Printers");
+    assert_eq!(folder.parent_folder_id.to_string(), it);
+    assert!(folder.inherit_permissions);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_container_does_not_inherit_and_a_sibling_name_is_unique() {
+    let stack = Stack::start().await;
+    let created = stack.create(Container, json!({"name": "Vendors", "displayName": "Vendors"})).await.json();
+    assert!(created.get("parent").is_none());
+    let folder = stack.ss.get_folder(created["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    assert_eq!((folder.parent_folder_id, folder.inherit_permissions), (-1, false));
+    let again = stack.create(Container, json!({"name": "vendors"})).await;
+    assert_eq!(again.err().http_status(), 409);
+    let inherit_at_root = stack.create(Container, json!({"name": "X", "inheritPermissions": true})).await;
+    assert_eq!(inherit_at_root.err().http_status(), 400);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_renames_and_moves_a_container() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let id = stack.create(Container, json!({"name": "Scratch"})).await.id();
+    let moved = stack
+        .patch(
+            Container,
+            &id,
+            json!([{"op": "replace", "value": {"name": "Archive", "displayName": "Archive", "parent": {"value": databases}}}]),
+        )
+        .await
+        .json();
+    assert_eq!(moved["path"], "\\Databases\\Archive");
+    let folder = stack.ss.get_folder(id.parse().unwrap()).await.unwrap();
+    assert_eq!((folder.folder_name.as_str(), folder.parent_folder_id.to_string()), ("Archive", databases));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_container_removes_an_empty_folder_and_refuses_a_full_one() {
+    let stack = Stack::start().await;
+    let id = stack.create(Container, json!({"name": "Empty"})).await.id();
+    stack.delete(Container, &id).await;
+    assert!(stack.ss.get_folder(id.parse().unwrap()).await.unwrap_err().is_not_found());
+    let it = folder_id(&stack, "\\IT").await;
+    let refused = stack.delete(Container, &it).await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(stack.ss.get_folder(it.parse().unwrap()).await.is_ok());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_lists_its_secrets_as_privileged_data_references() {
+    let stack = Stack::start().await;
+    let windows = folder_id(&stack, "\\IT\\Windows Servers").await;
+    let doc = stack.get(Container, &windows).await.unwrap();
+    let names: Vec<&str> =
+        doc["privilegedData"].as_array().unwrap().iter().map(|p| p["display"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{doc}");
+    assert!(names.contains(&"DC01 Administrator"));
+    assert_eq!(doc["privilegedData"][0]["type"], "Windows Account");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileged_data_is_metadata_only_and_read_only() {
+    let stack = Stack::start().await;
+    let windows = folder_id(&stack, "\\IT\\Windows Servers").await;
+    let secrets = stack.search(PrivilegedData, &format!("container.value eq \"{windows}\"")).await;
+    assert_eq!(secrets.len(), 2);
+    let doc = &secrets[0];
+    assert_eq!(doc["template"]["display"], "Windows Account");
+    assert_eq!(doc["active"], true);
+    let text = doc.to_string().to_ascii_lowercase();
+    for forbidden in ["password\"", "itemvalue", "items", "extendedfields"] {
+        assert!(!text.contains(forbidden), "{forbidden} in {text}");
+    }
+    let mut conn = crate::support::connection("writes-secrets");
+    conn.scope.resource_types.insert("PrivilegedData".into(), connections::Operations::ALL);
+    stack.connections.put(&conn).await.unwrap();
+    let refused = stack.create_as("writes-secrets", PrivilegedData, json!({"name": "new secret"})).await;
+    assert_eq!(refused.err().http_status(), 501);
+    let denied = stack.create(PrivilegedData, json!({"name": "new secret"})).await;
+    assert_eq!(denied.err().http_status(), 403, "the default scope reads secrets only");
+    stack.stop().await;
+}

@@ -1,0 +1,344 @@
+//! The read model over time: resync picks up changes made directly in Secret Server, restarts keep
+//! meta and attributes, redelivered jobs are idempotent, audit events, health, several replicas,
+//! and Secret Server outages.
+
+use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually};
+use bytes::Bytes;
+use job_queue::{Disposition, Job, JobId, JobStatus, NewJob};
+use pretty_assertions::assert_eq;
+use prost::Message;
+use proto::provisioning::v1 as prov;
+use scim::ResourceKind::{Group, User};
+use secret_server_adapter::intents::{Intent, Intents};
+use secret_server_api::{Patch, UserCreateArgs, UserPatchArgs};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn user(stack: &Stack, name: &str) -> Value {
+    stack.find(User, &format!("userName eq \"{name}\"")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resync_picks_up_changes_made_directly_in_secret_server() {
+    let stack = Stack::start().await;
+    let before = user(&stack, "frank.green").await;
+    let frank: i64 = before["id"].as_str().unwrap().parse().unwrap();
+    let patch = UserPatchArgs { display_name: Some(Patch::set("Franklin Green".into())), ..UserPatchArgs::default() };
+    stack.ss.patch_user(frank, &patch).await.unwrap();
+    let made = stack
+        .ss
+        .create_user(&UserCreateArgs {
+            user_name: "made.in.ss".into(),
+            password: Some("Direct-Passw0rd!".into()),
+            display_name: "Made Directly".into(),
+            enabled: true,
+            ..UserCreateArgs::default()
+        })
+        .await
+        .unwrap();
+    let helpdesk = stack.find(Group, r#"displayName eq "Helpdesk""#).await;
+    stack.ss.add_group_member(helpdesk["id"].as_str().unwrap().parse().unwrap(), made.id).await.unwrap();
+
+    assert_eq!(user(&stack, "frank.green").await["displayName"], "Frank Green", "not before the resync");
+    stack.resync().await;
+
+    let after = user(&stack, "frank.green").await;
+    assert_eq!(after["displayName"], "Franklin Green");
+    assert_ne!(after["meta"]["version"], before["meta"]["version"]);
+    assert_eq!(after["meta"]["created"], before["meta"]["created"]);
+    assert!(after["meta"]["lastModified"].as_str().unwrap() > before["meta"]["lastModified"].as_str().unwrap());
+    let made_doc = user(&stack, "made.in.ss").await;
+    assert_eq!(made_doc["displayName"], "Made Directly");
+    let group = stack.get(Group, helpdesk["id"].as_str().unwrap()).await.unwrap();
+    assert!(
+        group["members"].as_array().unwrap().iter().any(|m| m["value"].as_str() == Some(made.id.to_string().as_str()))
+    );
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_secret_server_shows_after_one_resync_interval() {
+    let stack = Stack::start_with(Options { resync_interval: Duration::from_secs(1), ..Options::default() }).await;
+    let grace: i64 = user(&stack, "grace.hall").await["id"].as_str().unwrap().parse().unwrap();
+    stack.ss.set_user_enabled(grace, false).await.unwrap();
+    let seen = eventually(Duration::from_secs(15), || async {
+        let doc = user(&stack, "grace.hall").await;
+        (doc["active"] == false).then_some(doc)
+    })
+    .await;
+    assert!(seen.is_some(), "the periodic resync did not pick up the change");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_keeps_meta_and_attributes() {
+    let mut stack = Stack::start().await;
+    let created = stack
+        .create(
+            User,
+            json!({"userName": "persistent", "externalId": "p-1", "name": {"givenName": "Per"}, "nickName": "P"}),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let group = stack
+        .create(Group, json!({"displayName": "Persistent Group", "externalId": "pg-1", "members": [{"value": id}]}))
+        .await
+        .json();
+    let (user_before, group_before) =
+        (stack.get(User, &id).await.unwrap(), stack.get(Group, group["id"].as_str().unwrap()).await.unwrap());
+    let seed_before = user(&stack, "alice.martin").await;
+
+    stack.restart_adapter().await;
+
+    assert_eq!(stack.get(User, &id).await.unwrap(), user_before);
+    assert_eq!(stack.get(Group, group["id"].as_str().unwrap()).await.unwrap(), group_before);
+    assert_eq!(user(&stack, "alice.martin").await["meta"], seed_before["meta"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_next_load() {
+    let mut stack = Stack::start().await;
+    let before = user(&stack, "erin.fischer").await;
+    stack.stop_adapter().await;
+    let erin: i64 = before["id"].as_str().unwrap().parse().unwrap();
+    let patch = UserPatchArgs { display_name: Some(Patch::set("Erin F.".into())), ..UserPatchArgs::default() };
+    stack.ss.patch_user(erin, &patch).await.unwrap();
+    stack.start_adapter().await;
+    let after = user(&stack, "erin.fischer").await;
+    assert_eq!(after["displayName"], "Erin F.");
+    assert_eq!(after["meta"]["created"], before["meta"]["created"]);
+    assert_ne!(after["meta"]["lastModified"], before["meta"]["lastModified"]);
+    stack.stop().await;
+}
+
+fn job(stack: &Stack, id: &str, body: prov::ProvisioningJob) -> Job {
+    let _ = stack;
+    Job {
+        id: JobId(id.to_owned()),
+        ordering_key: format!("{INSTANCE}/test/{id}"),
+        payload: Bytes::from(body.encode_to_vec()),
+        trace_context: Default::default(),
+        attempt: 1,
+    }
+}
+
+fn result_of(disposition: &Disposition) -> prov::JobResult {
+    match disposition {
+        Disposition::Succeeded(bytes) | Disposition::Failed(bytes) => prov::JobResult::decode(bytes.as_ref()).unwrap(),
+        Disposition::Retry { error, .. } => panic!("retry: {error}"),
+    }
+}
+
+fn resource_id(disposition: &Disposition) -> String {
+    match result_of(disposition).outcome {
+        Some(prov::job_result::Outcome::Success(s)) => s.resource.map(|r| r.id).unwrap_or_default(),
+        other => panic!("not a success: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_job_finds_its_work_done() {
+    let stack = Stack::start().await;
+    let handler = stack.adapter().job_handler();
+    let body = json!({"userName": "twice", "displayName": "Twice"});
+    let create =
+        job(&stack, "redelivered-create", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let first = handler.handle(create.clone()).await;
+    let second = handler.handle(Job { attempt: 2, ..create }).await;
+    assert!(matches!(second, Disposition::Succeeded(_)), "{second:?}");
+    assert_eq!(resource_id(&first), resource_id(&second));
+    let matches: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(
+        stack.ss.search_users(&secret_server_client::UserQuery::text("twice")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(matches.len(), 1, "one user in Secret Server");
+
+    // A PATCH with If-Match, delivered again after it applied, is not refused by its own change.
+    let id = resource_id(&first);
+    let version = stack.get(User, &id).await.unwrap()["meta"]["version"].as_str().unwrap().to_owned();
+    let ops = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Thrice"}]});
+    let patch = job(
+        &stack,
+        "redelivered-patch",
+        stack.job(CONNECTION, User, prov::Operation::Patch, &id, Some(&ops), Some(&version)),
+    );
+    assert!(matches!(handler.handle(patch.clone()).await, Disposition::Succeeded(_)));
+    assert!(matches!(handler.handle(Job { attempt: 2, ..patch }).await, Disposition::Succeeded(_)));
+
+    // A member add delivered twice: one membership.
+    let group = stack.create(Group, json!({"displayName": "Twice Group"})).await.id();
+    let add = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    let member = job(
+        &stack,
+        "redelivered-member",
+        stack.job(CONNECTION, Group, prov::Operation::Patch, &group, Some(&add), None),
+    );
+    assert!(matches!(handler.handle(member.clone()).await, Disposition::Succeeded(_)));
+    assert!(matches!(handler.handle(Job { attempt: 2, ..member }).await, Disposition::Succeeded(_)));
+    let members: Vec<_> =
+        futures::TryStreamExt::try_collect::<Vec<_>>(stack.ss.group_members(group.parse().unwrap())).await.unwrap();
+    assert_eq!(members.len(), 1);
+
+    // A delete delivered twice: deleted both times, not 404 the second time.
+    let delete =
+        job(&stack, "redelivered-delete", stack.job(CONNECTION, User, prov::Operation::Delete, &id, None, None));
+    assert!(matches!(handler.handle(delete.clone()).await, Disposition::Succeeded(_)));
+    let again = handler.handle(Job { attempt: 2, ..delete }).await;
+    match result_of(&again).outcome {
+        Some(prov::job_result::Outcome::Success(s)) => assert!(s.deleted),
+        other => panic!("{other:?}"),
+    }
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
+    let stack = Stack::start().await;
+    // As a worker that died right after Secret Server answered would leave it: the intent recorded,
+    // the user made, nothing else.
+    Intents::new(stack.state.clone(), INSTANCE)
+        .record("crashed-job", &Intent { kind: "User".into(), key: "crash.victim".into() })
+        .await
+        .unwrap();
+    let made = stack
+        .ss
+        .create_user(&UserCreateArgs {
+            user_name: "crash.victim".into(),
+            password: Some("Direct-Passw0rd!".into()),
+            display_name: "Half made".into(),
+            enabled: true,
+            ..UserCreateArgs::default()
+        })
+        .await
+        .unwrap();
+    let body = json!({"userName": "crash.victim", "displayName": "Fully Made"});
+    let redelivered =
+        job(&stack, "crashed-job", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let outcome = stack.adapter().job_handler().handle(redelivered).await;
+    assert_eq!(resource_id(&outcome), made.id.to_string());
+    assert_eq!(stack.ss.get_user(made.id).await.unwrap().display_name, "Fully Made");
+    // Without an intent of its own, another job gets the conflict.
+    let other = stack.create(User, json!({"userName": "crash.victim"})).await;
+    assert_eq!(other.err().http_status(), 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_applied_change_emits_an_audit_event_without_the_password() {
+    let stack = Stack::start().await;
+    let mut sub = stack.events.subscribe("audit-test", "t1").await.unwrap();
+    let id = stack
+        .create(User, json!({"userName": "audited", "password": "Audit-Passw0rd!", "displayName": "A"}))
+        .await
+        .id();
+    stack.patch(User, &id, json!([{"op": "replace", "path": "displayName", "value": "B"}])).await.json();
+    let mut changes = Vec::new();
+    for _ in 0..20 {
+        for delivery in sub.next_batch(10, Duration::from_millis(200)).await.unwrap() {
+            let text = String::from_utf8_lossy(&delivery.payload).to_string();
+            assert!(!text.contains("Audit-Passw0rd!"), "the password is never on the stream");
+            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(proto::audit::v1::audit_event::Kind::Change(c)) = event.kind {
+                changes.push(c);
+            }
+        }
+        if changes.len() >= 2 {
+            break;
+        }
+    }
+    assert_eq!(changes.len(), 2);
+    assert_eq!((changes[0].operation.as_str(), changes[1].operation.as_str()), ("create", "patch"));
+    let before: Value = serde_json::from_slice(&changes[1].before_json).unwrap();
+    let after: Value = serde_json::from_slice(&changes[1].after_json).unwrap();
+    assert_eq!((before["displayName"].as_str(), after["displayName"].as_str()), (Some("A"), Some("B")));
+    assert_eq!(changes[1].outcome, "succeeded");
+    assert_eq!(changes[1].resource_id, id);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_endpoints_report_readiness_and_read_model_metrics() {
+    let stack = Stack::start().await;
+    let base = format!("http://{}", stack.adapter().http_addr().unwrap());
+    let http = reqwest::Client::new();
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let report: Value = ready.json().await.unwrap();
+    assert_eq!(report["checks"]["secret-server:primary"]["ok"], true);
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("scim_read_model_records{instance=\"primary\",type=\"User\"}"), "{metrics}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replica_sees_a_change_the_first_applied() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let id = stack.create(User, json!({"userName": "replicated", "externalId": "r-1"})).await.id();
+    let read_b = |id: String| {
+        let mut grpc = grpc_b.clone();
+        async move {
+            let req = proto::directory::v1::GetResourceRequest {
+                caller: Some(proto::common::v1::Caller { connection_id: CONNECTION.into() }),
+                resource_type: crate::support::proto_kind(User) as i32,
+                id,
+                projection: None,
+            };
+            let resource = grpc.get_resource(req).await.ok()?.into_inner().resource?;
+            serde_json::from_slice::<Value>(&resource.json).ok()
+        }
+    };
+    let seen = eventually(Duration::from_secs(15), || read_b(id.clone())).await.expect("replica b sees the user");
+    assert_eq!(seen["externalId"], "r-1");
+    assert_eq!(seen["meta"], stack.get(User, &id).await.unwrap()["meta"]);
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_server_outage_retries_the_job_then_dead_letters_it() {
+    let stack = Stack::start().await;
+    stack.sim.faults().update(|f| f.outage = true).unwrap();
+    let body = json!({"userName": "during.outage"});
+    let submitted = stack
+        .queue
+        .submit(NewJob {
+            idempotency_key: "outage-1".into(),
+            ordering_key: format!("{INSTANCE}/User/new:during.outage"),
+            payload: Bytes::from(
+                stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None).encode_to_vec(),
+            ),
+            trace_context: Default::default(),
+        })
+        .await
+        .unwrap();
+    let state = stack.queue.wait(&submitted.job_id, Duration::from_secs(120)).await.unwrap().unwrap();
+    assert_eq!(state.status, JobStatus::DeadLettered, "{state:?}");
+    assert!(state.attempts >= 2);
+    stack.sim.faults().clear();
+    assert!(stack.search(User, r#"userName eq "during.outage""#).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_flow_works_with_redis_for_the_queue_and_the_state() {
+    let mut stack = Stack::start_with(Options { backend: Backend::Redis, ..Options::default() }).await;
+    let id = stack
+        .create(User, json!({"userName": "on.redis", "externalId": "redis-1", "name": {"familyName": "Redis"}}))
+        .await
+        .id();
+    let group = stack.create(Group, json!({"displayName": "Redis Group", "members": [{"value": id}]})).await.id();
+    let members: Vec<_> =
+        futures::TryStreamExt::try_collect::<Vec<_>>(stack.ss.group_members(group.parse().unwrap())).await.unwrap();
+    assert_eq!(members.len(), 1);
+    let before = stack.get(User, &id).await.unwrap();
+    stack.restart_adapter().await;
+    assert_eq!(stack.get(User, &id).await.unwrap(), before, "meta and attributes survive in Redis");
+    stack.delete(User, &id).await;
+    assert!(!stack.ss.get_user(id.parse().unwrap()).await.unwrap().enabled);
+    assert_eq!(stack.get(User, &id).await.unwrap_err().http_status(), 404);
+    stack.stop().await;
+}

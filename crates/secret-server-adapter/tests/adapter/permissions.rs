@@ -1,0 +1,222 @@
+//! ContainerPermissions and PrivilegedDataPermissions: rights mapping, inheritance policy,
+//! SailPoint's rights Add/Remove/Set, checked in the emulator.
+
+use crate::containers::folder_id;
+use crate::support::{Stack, connection};
+use connections::InheritedFolderPolicy;
+use futures::TryStreamExt;
+use pretty_assertions::assert_eq;
+use scim::ResourceKind::{ContainerPermission, Group, PrivilegedData, PrivilegedDataPermission, User};
+use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
+use serde_json::{Value, json};
+
+async fn id_of(stack: &Stack, kind: scim::ResourceKind, filter: &str) -> String {
+    stack.find(kind, filter).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The (folder role, secret role) `principal` holds on a folder, read from the emulator.
+async fn ss_folder_roles(
+    stack: &Stack,
+    folder: &str,
+    user: Option<&str>,
+    group: Option<&str>,
+) -> Option<(String, String)> {
+    let perms: Vec<_> = stack
+        .ss
+        .search_folder_permissions(&FolderPermissionQuery::folder(folder.parse().unwrap()))
+        .try_collect()
+        .await
+        .unwrap();
+    perms
+        .into_iter()
+        .find(|p| {
+            p.user_id.map(|u| u.to_string()).as_deref() == user && p.group_id.map(|g| g.to_string()).as_deref() == group
+        })
+        .map(|p| (p.folder_access_role_name, p.secret_access_role_name))
+}
+
+fn rights(doc: &Value) -> Vec<String> {
+    doc["rights"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_view_on_a_container_creates_the_folder_permission() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let bob = id_of(&stack, User, r#"userName eq "bob.chen""#).await;
+    let created = stack
+        .create(
+            ContainerPermission,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["View"]}),
+        )
+        .await
+        .json();
+    assert_eq!(rights(&created), vec!["View"]);
+    assert_eq!(created["container"]["display"], "Databases");
+    assert_eq!(ss_folder_roles(&stack, &databases, Some(&bob), None).await, Some(("View".into(), "View".into())));
+    // SailPoint's lookup of the permission it just made.
+    let found = stack
+        .find(ContainerPermission, &format!("container.value eq \"{databases}\" and user.value eq \"{bob}\""))
+        .await;
+    assert_eq!(found["id"], created["id"]);
+    let again = stack
+        .create(
+            ContainerPermission,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["Edit"]}),
+        )
+        .await;
+    assert_eq!(again.err().http_status(), 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sailpoint_rights_add_remove_and_set_change_the_roles() {
+    let stack = Stack::start().await;
+    let helpdesk = folder_id(&stack, "\\Helpdesk").await;
+    let dbas = id_of(&stack, Group, r#"displayName eq "DBAs""#).await;
+    let id = stack
+        .create(
+            ContainerPermission,
+            json!({"container": {"value": helpdesk}, "group": {"value": dbas}, "rights": ["View"]}),
+        )
+        .await
+        .id();
+    let added =
+        stack.patch(ContainerPermission, &id, json!([{"op": "add", "path": "rights", "value": ["Edit"]}])).await.json();
+    assert_eq!(rights(&added), vec!["View", "Edit"]);
+    assert_eq!(ss_folder_roles(&stack, &helpdesk, None, Some(&dbas)).await, Some(("Edit".into(), "Edit".into())));
+    let removed = stack
+        .patch(ContainerPermission, &id, json!([{"op": "remove", "path": "rights[value eq \"Edit\"]"}]))
+        .await
+        .json();
+    assert_eq!(rights(&removed), vec!["View"]);
+    assert_eq!(ss_folder_roles(&stack, &helpdesk, None, Some(&dbas)).await, Some(("View".into(), "View".into())));
+    let set = stack
+        .patch(ContainerPermission, &id, json!([{"op": "replace", "path": "rights", "value": ["Owner"]}]))
+        .await
+        .json();
+    assert_eq!(rights(&set), vec!["Owner"]);
+    assert_eq!(ss_folder_roles(&stack, &helpdesk, None, Some(&dbas)).await, Some(("Owner".into(), "Owner".into())));
+    let emptied = stack.patch(ContainerPermission, &id, json!([{"op": "remove", "path": "rights"}])).await;
+    assert_eq!(emptied.err().http_status(), 400, "revoking is a DELETE");
+    stack.delete(ContainerPermission, &id).await;
+    assert_eq!(ss_folder_roles(&stack, &helpdesk, None, Some(&dbas)).await, None);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmapped_right_is_a_400_naming_it_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let bob = id_of(&stack, User, r#"userName eq "bob.chen""#).await;
+    let refused = stack
+        .create(
+            ContainerPermission,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["Admin"]}),
+        )
+        .await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(refused.err().detail.contains("\"Admin\""), "{}", refused.err().detail);
+    assert_eq!(ss_folder_roles(&stack, &databases, Some(&bob), None).await, None);
+    // With the right mapped on the connection, the same request works.
+    let mut conn = connection("mapped");
+    conn.rights.container.insert(
+        "Admin".into(),
+        connections::FolderRoles {
+            folder: secret_server_api::FolderAccessRole::Owner,
+            secret: secret_server_api::SecretAccessRole::Owner,
+        },
+    );
+    stack.connections.put(&conn).await.unwrap();
+    let created = stack
+        .create_as(
+            "mapped",
+            ContainerPermission,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["Admin"]}),
+        )
+        .await
+        .json();
+    assert_eq!(rights(&created), vec!["Admin"]);
+    assert_eq!(ss_folder_roles(&stack, &databases, Some(&bob), None).await, Some(("Owner".into(), "Owner".into())));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn granting_on_an_inheriting_folder_breaks_inheritance_or_is_refused_by_policy() {
+    let stack = Stack::start().await;
+    let windows = folder_id(&stack, "\\IT\\Windows Servers").await;
+    let bob = id_of(&stack, User, r#"userName eq "bob.chen""#).await;
+    let body = json!({"container": {"value": windows}, "user": {"value": bob}, "rights": ["View"]});
+
+    let mut refusing = connection("refusing");
+    refusing.policies.inherited_folder = InheritedFolderPolicy::Refuse;
+    stack.connections.put(&refusing).await.unwrap();
+    let refused = stack.create_as("refusing", ContainerPermission, body.clone()).await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(stack.ss.get_folder(windows.parse().unwrap()).await.unwrap().inherit_permissions);
+
+    stack.create(ContainerPermission, body).await.json();
+    let folder = stack.ss.get_folder(windows.parse().unwrap()).await.unwrap();
+    assert!(!folder.inherit_permissions, "inheritance broke");
+    assert_eq!(ss_folder_roles(&stack, &windows, Some(&bob), None).await, Some(("View".into(), "View".into())));
+    // The copies of the inherited permissions show through SCIM too.
+    let it_admins = id_of(&stack, Group, r#"displayName eq "IT Admins""#).await;
+    let copied = stack
+        .find(ContainerPermission, &format!("container.value eq \"{windows}\" and group.value eq \"{it_admins}\""))
+        .await;
+    assert_eq!(rights(&copied), vec!["Owner"]);
+    assert_eq!(stack.get(scim::ResourceKind::Container, &windows).await.unwrap()["inheritPermissions"], false);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_without_a_mapped_right_are_reported_as_a_synthetic_right() {
+    let stack = Stack::start().await;
+    let production = folder_id(&stack, "\\Databases\\Production").await;
+    let erin = id_of(&stack, User, r#"userName eq "erin.fischer""#).await;
+    let perm = stack
+        .find(ContainerPermission, &format!("container.value eq \"{production}\" and user.value eq \"{erin}\""))
+        .await;
+    assert_eq!(rights(&perm), vec!["View/None"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_permissions_are_granted_changed_and_revoked_in_secret_server() {
+    let stack = Stack::start().await;
+    let secret = id_of(&stack, PrivilegedData, r#"name eq "web02 deploy""#).await;
+    let carol = id_of(&stack, User, r#"userName eq "carol.diaz""#).await;
+    let created = stack
+        .create(
+            PrivilegedDataPermission,
+            json!({"privilegedData": {"value": secret}, "user": {"value": carol}, "rights": ["List"]}),
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(rights(&created), vec!["List"]);
+    let ss_role = |stack: &Stack| {
+        let client = stack.ss.clone();
+        let (secret, carol) = (secret.clone(), carol.clone());
+        async move {
+            let perms: Vec<_> = client
+                .search_secret_permissions(&SecretPermissionQuery::secret(secret.parse().unwrap()))
+                .try_collect()
+                .await
+                .unwrap();
+            perms
+                .into_iter()
+                .find(|p| p.user_id.map(|u| u.to_string()) == Some(carol.clone()))
+                .map(|p| p.secret_access_role_name)
+        }
+    };
+    assert_eq!(ss_role(&stack).await.as_deref(), Some("List"));
+    stack
+        .patch(PrivilegedDataPermission, &id, json!([{"op": "replace", "path": "rights", "value": ["Edit", "View"]}]))
+        .await
+        .json();
+    assert_eq!(ss_role(&stack).await.as_deref(), Some("Edit"));
+    stack.delete(PrivilegedDataPermission, &id).await;
+    assert_eq!(ss_role(&stack).await, None);
+    stack.stop().await;
+}

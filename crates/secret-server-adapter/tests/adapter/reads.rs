@@ -1,0 +1,238 @@
+//! Reads through the gRPC Directory: filters on indexed and other attributes, sorting, index and
+//! cursor paging, projection, scope, errors.
+
+use crate::containers::folder_id;
+use crate::support::{CONNECTION, Stack, connection, proto_kind};
+use pretty_assertions::assert_eq;
+use proto::common::v1 as common;
+use proto::directory::v1 as dir;
+use scim::ResourceKind::{Container, ContainerPermission, Group, PrivilegedData, User};
+use serde_json::{Value, json};
+
+fn names(docs: &[Value], attr: &str) -> Vec<String> {
+    docs.iter().map(|d| d[attr].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+fn decode(response: &dir::SearchResourcesResponse) -> Vec<Value> {
+    response.resources.iter().map(|r| serde_json::from_slice(&r.json).unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_name_eq_is_case_insensitive_and_external_id_is_case_exact() {
+    let stack = Stack::start().await;
+    let alice = stack.find(User, r#"userName eq "ALICE.MARTIN""#).await;
+    assert_eq!(alice["userName"], "alice.martin");
+    let id = stack.create(User, json!({"userName": "ext.user", "externalId": "AbC-1"})).await.id();
+    assert_eq!(stack.find(User, r#"externalId eq "AbC-1""#).await["id"], id);
+    assert!(stack.search(User, r#"externalId eq "abc-1""#).await.is_empty());
+    assert_eq!(stack.find(User, r#"emails.value eq "Bob.Chen@example.com""#).await["userName"], "bob.chen");
+    assert_eq!(stack.find(User, r#"emails[type eq "work" and value co "carol"]"#).await["userName"], "carol.diaz");
+    // Test Connection probes: an unknown id is an empty list, not an error.
+    assert!(stack.search(User, r#"id eq "999999""#).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_on_unindexed_attributes_and_last_modified_are_evaluated() {
+    let stack = Stack::start().await;
+    let before =
+        stack.find(User, r#"userName eq "dave.evans""#).await["meta"]["lastModified"].as_str().unwrap().to_owned();
+    // Secret Server's `created` has whole seconds: make sure the new user is not in the seed's second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let id = stack.create(User, json!({"userName": "late.comer", "title": "Night Owl"})).await.id();
+    assert_eq!(stack.find(User, r#"title eq "night owl""#).await["id"], id);
+    let recent = stack.search(User, &format!("meta.lastModified gt \"{before}\"")).await;
+    assert!(recent.iter().any(|u| u["id"] == id.as_str()), "{recent:?}");
+    assert!(recent.iter().all(|u| u["userName"] != "dave.evans"));
+    let inactive = stack.search(User, "active eq false").await;
+    assert_eq!(names(&inactive, "userName"), vec!["henry.irwin"]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sorting_and_index_paging_are_stable_across_pages() {
+    let stack = Stack::start().await;
+    let mut req = stack.search_request(CONNECTION, User, "");
+    req.sort_by = "userName".into();
+    req.sort_order = dir::SortOrder::Descending as i32;
+    let all = decode(&stack.search_raw(req.clone()).await.unwrap());
+    let expected = names(&all, "userName");
+    let mut sorted = expected.clone();
+    sorted.sort_by_key(|b| std::cmp::Reverse(b.to_lowercase()));
+    assert_eq!(expected, sorted);
+
+    let mut paged = Vec::new();
+    for start in (1..=all.len() as u64).step_by(3) {
+        req.page =
+            Some(dir::search_resources_request::Page::Index(dir::IndexPage { start_index: start, count: Some(3) }));
+        let page = stack.search_raw(req.clone()).await.unwrap();
+        assert_eq!(page.total_results as usize, all.len());
+        assert_eq!(page.start_index, start);
+        paged.extend(names(&decode(&page), "userName"));
+    }
+    assert_eq!(paged, expected);
+
+    req.page = Some(dir::search_resources_request::Page::Index(dir::IndexPage { start_index: 1, count: Some(0) }));
+    let count_only = stack.search_raw(req).await.unwrap();
+    assert_eq!((count_only.total_results as usize, count_only.resources.len()), (all.len(), 0));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursor_paging_walks_every_result_once_and_refuses_a_forged_cursor() {
+    let stack = Stack::start().await;
+    let mut req = stack.search_request(CONNECTION, User, "");
+    let total = stack.search_raw(req.clone()).await.unwrap().total_results as usize;
+    let mut cursor = String::new();
+    let mut seen = Vec::new();
+    loop {
+        req.page = Some(dir::search_resources_request::Page::Cursor(dir::CursorPage {
+            cursor: cursor.clone(),
+            count: Some(4),
+        }));
+        let page = stack.search_raw(req.clone()).await.unwrap();
+        seen.extend(names(&decode(&page), "id"));
+        if page.next_cursor.is_empty() {
+            break;
+        }
+        cursor = page.next_cursor;
+    }
+    assert_eq!(seen.len(), total);
+    let mut distinct = seen.clone();
+    distinct.dedup();
+    assert_eq!(distinct, seen);
+    req.page =
+        Some(dir::search_resources_request::Page::Cursor(dir::CursorPage { cursor: "forged".into(), count: Some(4) }));
+    let err = stack.search_raw(req).await.unwrap_err();
+    assert_eq!(err.scim_type, Some(scim::ScimType::InvalidCursor));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projection_returns_what_was_asked_and_always_the_id() {
+    let stack = Stack::start().await;
+    let mut req = stack.search_request(CONNECTION, User, r#"userName eq "alice.martin""#);
+    req.projection = Some(dir::Projection { attributes: vec!["userName".into()], excluded_attributes: vec![] });
+    let doc = &decode(&stack.search_raw(req).await.unwrap())[0];
+    let mut keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["id", "schemas", "userName"]);
+
+    let mut req = stack.search_request(CONNECTION, Group, r#"displayName eq "Developers""#);
+    req.projection = Some(dir::Projection { attributes: vec![], excluded_attributes: vec!["members".into()] });
+    let doc = &decode(&stack.search_raw(req).await.unwrap())[0];
+    assert!(doc.get("members").is_none());
+    assert_eq!(doc["displayName"], "Developers");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_filter_is_invalid_filter_and_an_unknown_id_is_404() {
+    let stack = Stack::start().await;
+    let err = stack.search_as(CONNECTION, User, r#"userName eq "x" and ("#).await.unwrap_err();
+    assert_eq!((err.http_status(), err.scim_type), (400, Some(scim::ScimType::InvalidFilter)));
+    let err = stack.search_as(CONNECTION, User, r#"nosuch eq "x""#).await.unwrap_err();
+    assert_eq!(err.scim_type, Some(scim::ScimType::InvalidFilter));
+    assert_eq!(stack.get(User, "424242").await.unwrap_err().http_status(), 404);
+    assert_eq!(stack.get(User, "not-a-number").await.unwrap_err().http_status(), 404);
+    assert_eq!(stack.get_as("nobody", User, "1").await.unwrap_err().http_status(), 403);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_search_spans_types_and_skips_those_a_filter_does_not_fit() {
+    let stack = Stack::start().await;
+    let req = dir::SearchResourcesRequest {
+        caller: Some(common::Caller { connection_id: CONNECTION.into() }),
+        resource_types: vec![],
+        filter: r#"displayName sw "D""#.into(),
+        page: Some(dir::search_resources_request::Page::Index(dir::IndexPage { start_index: 1, count: Some(100) })),
+        ..Default::default()
+    };
+    let found = decode(&stack.search_raw(req).await.unwrap());
+    let kinds: std::collections::BTreeSet<&str> =
+        found.iter().map(|d| d["meta"]["resourceType"].as_str().unwrap()).collect();
+    assert!(kinds.contains("User") && kinds.contains("Group") && kinds.contains("Container"), "{kinds:?}");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_limited_to_a_subtree_sees_and_touches_nothing_outside_it() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let it = folder_id(&stack, "\\IT").await;
+    let mut conn = connection("dba-only");
+    conn.scope.container_subtrees = Some(vec![databases.parse().unwrap()]);
+    stack.connections.put(&conn).await.unwrap();
+
+    let paths: Vec<String> = names(&stack.search_as("dba-only", Container, "").await.unwrap(), "path");
+    assert_eq!(paths, vec!["\\Databases", "\\Databases\\Production", "\\Databases\\Staging"]);
+    assert_eq!(stack.get_as("dba-only", Container, &it).await.unwrap_err().http_status(), 404);
+    let perms = stack.search_as("dba-only", ContainerPermission, "").await.unwrap();
+    assert!(perms.iter().all(|p| {
+        let folder = p["container"]["display"].as_str().unwrap();
+        folder == "Databases" || folder == "Production" || folder == "Staging"
+    }));
+    let secrets = stack.search_as("dba-only", PrivilegedData, "").await.unwrap();
+    assert!(names(&secrets, "name").iter().all(|n| n.starts_with("sql-")), "{secrets:?}");
+    // The top of the subtree has no visible parent.
+    assert!(stack.get_as("dba-only", Container, &databases).await.unwrap().get("parent").is_none());
+
+    let outside = stack.create_as("dba-only", Container, json!({"name": "X", "parent": {"value": it}})).await;
+    assert_eq!(outside.err().http_status(), 400);
+    let at_root = stack.create_as("dba-only", Container, json!({"name": "X"})).await;
+    assert_eq!(at_root.err().http_status(), 403);
+    let delete_outside = stack.delete_as("dba-only", Container, &it).await;
+    assert_eq!(delete_outside.err().http_status(), 404);
+    let inside =
+        stack.create_as("dba-only", Container, json!({"name": "Reports", "parent": {"value": databases}})).await;
+    assert_eq!(inside.json()["path"], "\\Databases\\Reports");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_connection_cannot_write_even_if_the_gateway_let_it() {
+    let stack = Stack::start().await;
+    let mut conn = connection("reader");
+    conn.scope = connections::Scope::read_only();
+    stack.connections.put(&conn).await.unwrap();
+    let refused = stack.create_as("reader", User, json!({"userName": "sneaky"})).await;
+    assert_eq!(refused.err().http_status(), 403);
+    assert!(stack.search(User, r#"userName eq "sneaky""#).await.is_empty());
+    let mut none = connection("no-users");
+    none.scope.resource_types.remove("User");
+    stack.connections.put(&none).await.unwrap();
+    assert_eq!(stack.search_as("no-users", User, "").await.unwrap_err().http_status(), 403);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn if_match_with_a_stale_version_is_a_412_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let created = stack.create(User, json!({"userName": "versioned", "displayName": "One"})).await.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let v1 = created["meta"]["version"].as_str().unwrap().to_owned();
+    let ok = stack
+        .patch_as(CONNECTION, User, &id, json!([{"op": "replace", "path": "displayName", "value": "Two"}]), Some(&v1))
+        .await
+        .json();
+    let v2 = ok["meta"]["version"].as_str().unwrap().to_owned();
+    assert_ne!(v1, v2);
+    let stale = stack
+        .patch_as(CONNECTION, User, &id, json!([{"op": "replace", "path": "displayName", "value": "Three"}]), Some(&v1))
+        .await;
+    assert_eq!((stale.err().http_status(), stale.err().scim_type), (412, Some(scim::ScimType::InvalidVers)));
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().display_name, "Two");
+    let get = stack.get(User, &id).await.unwrap();
+    assert_eq!(get["meta"]["version"], v2.as_str());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unspecified_resource_type_is_an_invalid_argument() {
+    let stack = Stack::start().await;
+    let mut req = stack.search_request(CONNECTION, User, "");
+    req.resource_types = vec![proto_kind(User) as i32, 99];
+    assert_eq!(stack.search_raw(req).await.unwrap_err().http_status(), 400);
+    stack.stop().await;
+}
