@@ -130,6 +130,9 @@ pub struct AdapterListenArgs {
 
 /// Options of the adapter when it runs alone.
 #[derive(Debug, Args, Clone)]
+#[command(after_help = "Secrets are read from the environment or a file only (never flags, which `ps` shows):\n  \
+    SECRET_SERVER_PASSWORD  password of the Secret Server API account (or --secret-server-password-file)\n\n\
+    More Secret Server instances, and connections, go in the configuration file (--config).")]
 pub struct AdapterArgs {
     #[command(flatten)]
     pub listen: AdapterListenArgs,
@@ -236,6 +239,8 @@ pub struct SimListenArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Secrets are read from the environment only (never flags, which `ps` shows):\n  \
+    SCIMC_SIM_API_PASSWORD  password of the emulator's API account [default: generated once, kept in <data-dir>/sim-credentials]")]
 pub struct SimArgs {
     #[command(subcommand)]
     pub command: Option<SimCommand>,
@@ -290,6 +295,8 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "dev writes, in the data directory: dev-token (the SCIM bearer token), admin-token (admin and \
+    audit APIs), sim-credentials (the emulator's API account: user name and password, one per line).")]
 pub struct DevArgs {
     #[command(flatten)]
     pub gateway: GatewayListenArgs,
