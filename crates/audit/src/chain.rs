@@ -2,8 +2,10 @@
 //! record's own canonical content, so that editing, deleting or reordering any record breaks the
 //! chain at that record.
 
+#[cfg(test)]
 use crate::canonical::to_canonical_string;
 use crate::record::Columns;
+#[cfg(test)]
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -23,10 +25,75 @@ pub(crate) struct RowContent<'a> {
     pub event_json: &'a str,
 }
 
+/// Feeds bytes written to it into a hash.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl RowContent<'_> {
-    /// The canonical bytes of this content (stable across releases: changing them would break
-    /// every existing chain).
-    fn canonical(&self) -> String {
+    /// Writes the canonical JSON of this content: an object with keys in byte order, no
+    /// whitespace. Stable across releases: changing it would break every existing chain. Written
+    /// field by field (rather than through a `serde_json::Value` and [`to_canonical_string`])
+    /// because verify hashes every record; a test checks that both give the same bytes.
+    fn write_canonical(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        let c = self.columns;
+        let fields: [(&str, &dyn erased::Field); 21] = [
+            ("client_address", &c.client_address),
+            ("connection_id", &c.connection_id),
+            ("connection_name", &c.connection_name),
+            ("decode_error", &c.decode_error),
+            ("event_id", &self.event_id),
+            ("event_json", &self.event_json),
+            ("kind", &self.kind),
+            ("latency_micros", &c.latency_micros),
+            ("method", &c.method),
+            ("occurred_at", &self.occurred_at),
+            ("operation", &c.operation),
+            ("outcome", &c.outcome),
+            ("recorded_at", &self.recorded_at),
+            ("resource_id", &c.resource_id),
+            ("resource_type", &c.resource_type),
+            ("route", &c.route),
+            ("seq", &self.seq),
+            ("source", &c.source),
+            ("status", &c.status),
+            ("trace_id", &c.trace_id),
+            ("v", &1i64),
+        ];
+        out.write_all(b"{")?;
+        for (i, (key, value)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
+            value.write_json(out)?;
+        }
+        out.write_all(b"}")
+    }
+
+    /// `hex(SHA-256(prev_hash ‖ "\n" ‖ canonical content))`.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut hasher = Sha256::new();
+        hasher.update(prev_hash.as_bytes());
+        hasher.update(b"\n");
+        // Writing into a hash cannot fail.
+        let _ = self.write_canonical(&mut HashWriter(&mut hasher));
+        hex::encode(hasher.finalize())
+    }
+
+    /// The canonical content through the general canonical-JSON writer (for the test that the
+    /// fast path gives the same bytes).
+    #[cfg(test)]
+    fn canonical_via_value(&self) -> String {
         let c = self.columns;
         to_canonical_string(&json!({
             "v": 1,
@@ -52,14 +119,18 @@ impl RowContent<'_> {
             "event_json": self.event_json,
         }))
     }
+}
 
-    /// `hex(SHA-256(prev_hash ‖ "\n" ‖ canonical content))`.
-    pub fn hash(&self, prev_hash: &str) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(b"\n");
-        hasher.update(self.canonical().as_bytes());
-        hex::encode(hasher.finalize())
+/// The few value types a record column has, serialized as JSON.
+mod erased {
+    pub(super) trait Field {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Field for T {
+        fn write_json(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(out, self).map_err(std::io::Error::from)
+        }
     }
 }
 
@@ -77,6 +148,23 @@ mod tests {
             columns,
             event_json: r#"{"a":1}"#,
         }
+    }
+
+    #[test]
+    fn the_fast_canonical_writer_matches_the_general_one() {
+        let columns = Columns {
+            source: Some("gateway".into()),
+            connection_id: Some("c\"1".into()),
+            status: Some(201),
+            latency_micros: Some(-5),
+            trace_id: None,
+            decode_error: Some("é\n".into()),
+            ..Columns::default()
+        };
+        let content = content(&columns);
+        let mut fast = Vec::new();
+        content.write_canonical(&mut fast).unwrap();
+        assert_eq!(String::from_utf8(fast).unwrap(), content.canonical_via_value());
     }
 
     #[test]

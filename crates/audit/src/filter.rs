@@ -42,8 +42,10 @@ pub struct RecordFilter {
     pub from: Option<i64>,
     /// Occurred before (µs since the epoch).
     pub to: Option<i64>,
-    /// A connection's id or name.
+    /// A connection's id (every kind of record carries it).
     pub connection: Option<String>,
+    /// A connection's display name (SCIM calls carry it).
+    pub connection_name: Option<String>,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
     pub operation: Option<String>,
@@ -94,7 +96,8 @@ impl RecordFilter {
                     filter.from = Some(parse_rfc3339_micros(value).map_err(|e| FilterError(format!("from: {e}")))?)
                 }
                 "to" => filter.to = Some(parse_rfc3339_micros(value).map_err(|e| FilterError(format!("to: {e}")))?),
-                "connection" => filter.connection = text()?,
+                "connection" | "connection_id" | "connectionId" => filter.connection = text()?,
+                "connection_name" | "connectionName" => filter.connection_name = text()?,
                 "resource_type" | "resourceType" => {
                     let name = RESOURCE_TYPE_NAMES.iter().find(|n| n.eq_ignore_ascii_case(value)).ok_or_else(|| {
                         FilterError(format!(
@@ -160,7 +163,10 @@ impl RecordFilter {
             push("occurred_at < ?", SqlValue::Integer(to));
         }
         if let Some(connection) = &self.connection {
-            push("(connection_id = ? OR connection_name = ?)", SqlValue::Text(connection.clone()));
+            push("connection_id = ?", SqlValue::Text(connection.clone()));
+        }
+        if let Some(name) = &self.connection_name {
+            push("connection_name = ?", SqlValue::Text(name.clone()));
         }
         if let Some(resource_type) = &self.resource_type {
             push("resource_type = ?", SqlValue::Text(resource_type.clone()));
@@ -205,7 +211,8 @@ mod tests {
         let query = pairs(&[
             ("from", "2024-01-01T00:00:00Z"),
             ("to", "2024-02-01T00:00:00Z"),
-            ("connection", "okta"),
+            ("connection", "c-okta"),
+            ("connection_name", "okta"),
             ("resource_type", "user"),
             ("resource_id", "42"),
             ("operation", "create"),
@@ -223,9 +230,10 @@ mod tests {
         assert_eq!(filter.kind, Some(RecordKind::Change));
         assert_eq!(rest, vec![("limit", "5")]);
         let (conditions, params) = filter.to_sql();
-        assert_eq!(conditions.len(), 10);
-        assert_eq!(params.len(), 10);
-        assert!(conditions.contains(&"(connection_id = ?3 OR connection_name = ?3)".to_owned()), "{conditions:?}");
+        assert_eq!(conditions.len(), 11);
+        assert_eq!(params.len(), 11);
+        assert!(conditions.contains(&"connection_id = ?3".to_owned()), "{conditions:?}");
+        assert!(conditions.contains(&"connection_name = ?4".to_owned()), "{conditions:?}");
     }
 
     #[test]

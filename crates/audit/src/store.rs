@@ -65,12 +65,14 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE UNIQUE INDEX IF NOT EXISTS records_event_id ON records(event_id);
 CREATE INDEX IF NOT EXISTS records_occurred_at ON records(occurred_at);
 CREATE INDEX IF NOT EXISTS records_recorded_at ON records(recorded_at);
+-- Single-column indexes on purpose: SQLite appends the rowid (here `seq`) to every index entry,
+-- so an equality match comes out already in `seq` order and keyset paging (`seq > cursor ORDER
+-- BY seq LIMIT n`) reads only the page it returns.
 CREATE INDEX IF NOT EXISTS records_connection_id ON records(connection_id);
 CREATE INDEX IF NOT EXISTS records_connection_name ON records(connection_name);
-CREATE INDEX IF NOT EXISTS records_resource ON records(resource_type, resource_id);
 CREATE INDEX IF NOT EXISTS records_resource_id ON records(resource_id);
 CREATE INDEX IF NOT EXISTS records_trace_id ON records(trace_id);
-CREATE INDEX IF NOT EXISTS records_kind_operation ON records(kind, operation);
+CREATE INDEX IF NOT EXISTS records_kind ON records(kind);
 CREATE INDEX IF NOT EXISTS records_operation ON records(operation);
 
 CREATE TABLE IF NOT EXISTS chain_meta (
@@ -203,6 +205,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         return Err(rusqlite::Error::InvalidParameterName(format!("journal_mode is {mode}, WAL is required")));
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // 64 MiB of page cache (the default is 2 MiB): the indexes of a million records stay hot,
+    // which is most of the cost of an append.
+    conn.pragma_update(None, "cache_size", -65_536)?;
     Ok(())
 }
 
@@ -308,6 +313,7 @@ impl AuditStore {
                     OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
                 )?;
                 conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                conn.pragma_update(None, "cache_size", -16_384)?;
                 // Readers never write: a bug in a query path cannot change the records.
                 conn.pragma_update(None, "query_only", true)?;
                 conn
