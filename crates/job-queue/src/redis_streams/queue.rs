@@ -273,7 +273,13 @@ impl Inner {
     }
 
     /// Reads delivered entries' jobs and starts their attempts.
-    pub(super) async fn take(&self, consumer: &str, entries: Vec<reply::Entry>) -> Result<Vec<Taken>, QueueError> {
+    /// `fresh`: the entries were just read as new by `consumer` (not reclaimed).
+    pub(super) async fn take(
+        &self,
+        consumer: &str,
+        entries: Vec<reply::Entry>,
+        fresh: bool,
+    ) -> Result<Vec<Taken>, QueueError> {
         let mut pairs = Vec::with_capacity(entries.len() * 2);
         let mut orphans = Vec::new();
         for (entry, fields) in entries {
@@ -310,6 +316,7 @@ impl Inner {
                 .arg(consumer)
                 .arg(self.config.max_attempts)
                 .arg(ttl)
+                .arg(u8::from(fresh))
                 .arg(&pairs);
             async move { call.invoke_async(&mut c).await }
         })
@@ -574,7 +581,8 @@ impl JobQueue for RedisJobQueue {
         let mut conn = inner.conn.clone();
         loop {
             let mut entries = inner.reclaim(&consumer, &mut cursor, 1).await?;
-            if entries.is_empty() {
+            let fresh = entries.is_empty();
+            if fresh {
                 entries = match inner.read_new(&mut conn, &consumer, 1, None).await {
                     Ok(entries) => entries,
                     Err(e) if conn::is_nogroup(&e) => {
@@ -588,7 +596,7 @@ impl JobQueue for RedisJobQueue {
                 return Ok(false);
             }
             // A stale entry yields no job; look at the next one.
-            if let Some(taken) = inner.take(&consumer, entries).await?.into_iter().next() {
+            if let Some(taken) = inner.take(&consumer, entries, fresh).await?.into_iter().next() {
                 inner.execute(handler, &consumer, taken).await;
                 return Ok(true);
             }

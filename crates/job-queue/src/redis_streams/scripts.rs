@@ -18,38 +18,47 @@ local FINAL = { succeeded = true, failed = true, dead_lettered = true }
 
 -- A job is final: record it (status plus the extra field/value pairs), keep it
 -- and its idempotency key for the result TTL, release the next job of its
--- ordering key, and publish the final state (length-prefixed id, then the
--- hash's fields) so that waiters need not read it back.
-local function finish_job(base, id, okey, idem, status, now, ttl, extra)
+-- ordering key, and publish the final state (length-prefixed strings: the id,
+-- then field/value pairs) so that waiters need not read it back.
+-- `job` holds okey, idem, attempts, submitted and last_error.
+local function finish_job(base, id, job, status, now, ttl, extra)
   local jk = base .. ':job:' .. id
   redis.call('HSET', jk, 'status', status, 'updated', num(now), unpack(extra))
   redis.call('HDEL', jk, 'payload')
   redis.call('ZREM', base .. ':open', id)
   redis.call('PEXPIRE', jk, ttl)
-  if idem then redis.call('PEXPIRE', base .. ':idem:' .. idem, ttl) end
-  if okey then
-    local chain = base .. ':key:' .. okey
-    if redis.call('LINDEX', chain, 0) == id then
-      redis.call('LPOP', chain)
+  if job.idem then redis.call('PEXPIRE', base .. ':idem:' .. job.idem, ttl) end
+  if job.okey then
+    local chain = base .. ':key:' .. job.okey
+    local head = redis.call('LPOP', chain)
+    if head and head ~= id then
+      -- Not the head (a repair after manual edits): put the head back, drop this job.
+      redis.call('LPUSH', chain, head)
+      redis.call('LREM', chain, 0, id)
+    elseif head then
       local nxt = redis.call('LINDEX', chain, 0)
       if nxt then
         local eid = redis.call('XADD', base .. ':ready', '*', 'id', nxt)
         redis.call('HSET', base .. ':job:' .. nxt, 'entry', eid)
       end
-    else
-      redis.call('LREM', chain, 0, id)
     end
   end
-  local parts = { #id .. ':' .. id }
-  for _, v in ipairs(redis.call('HGETALL', jk)) do parts[#parts + 1] = #v .. ':' .. v end
-  redis.call('PUBLISH', base .. ':done', table.concat(parts))
+  local fields = { id, 'status', status, 'okey', job.okey or '', 'attempts', job.attempts or '0',
+    'submitted', job.submitted or '0', 'updated', num(now) }
+  if job.last_error and extra[1] ~= 'last_error' then
+    fields[#fields + 1] = 'last_error'
+    fields[#fields + 1] = job.last_error
+  end
+  for _, v in ipairs(extra) do fields[#fields + 1] = v end
+  for i, v in ipairs(fields) do fields[i] = #v .. ':' .. v end
+  redis.call('PUBLISH', base .. ':done', table.concat(fields))
 end
 
-local function dead_letter(base, id, okey, idem, err, now, ttl)
-  local f = redis.call('HMGET', base .. ':job:' .. id, 'attempts', 'payload', 'trace')
-  redis.call('XADD', base .. ':dead', '*', 'id', id, 'okey', okey or '', 'attempts', f[1] or '0',
-    'error', err, 'payload', f[2] or '', 'trace', f[3] or '{}')
-  finish_job(base, id, okey, idem, 'dead_lettered', now, ttl, { 'last_error', err })
+local function dead_letter(base, id, job, err, now, ttl)
+  local f = redis.call('HMGET', base .. ':job:' .. id, 'payload', 'trace')
+  redis.call('XADD', base .. ':dead', '*', 'id', id, 'okey', job.okey or '', 'attempts', job.attempts or '0',
+    'error', err, 'payload', f[1] or '', 'trace', f[2] or '{}')
+  finish_job(base, id, job, 'dead_lettered', now, ttl, { 'last_error', err })
 end
 "#;
 
@@ -90,38 +99,48 @@ return out
 });
 
 /// Starts the jobs of entries just delivered to `consumer`.
-/// ARGV: base, group, consumer, max attempts, result TTL ms, then (entry id, job id) pairs.
+/// ARGV: base, group, consumer, max attempts, result TTL ms, 1 when the entries
+/// were just read as new (else reclaimed), then (entry id, job id) pairs.
 /// Returns {entry id, job id, ordering key, payload, trace, attempt} per job to run.
 /// Entries that are stale (job finished, expired or re-queued under a newer
-/// entry) are acknowledged and skipped; entries another consumer claimed in the
-/// meantime are skipped; a job whose last allowed attempt was lost with its
-/// worker is dead-lettered. Repeating a call for the same delivery is harmless.
+/// entry) are acknowledged and skipped; reclaimed entries another consumer
+/// claimed in the meantime are skipped; a job whose last allowed attempt was
+/// lost with its worker is dead-lettered. Repeating a call for the same
+/// delivery is harmless.
 pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
-local max_attempts, ttl = tonumber(ARGV[4]), ARGV[5]
+local max_attempts, ttl, fresh = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
 local stream = base .. ':ready'
 local out = {}
-for i = 6, #ARGV, 2 do
+for i = 7, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
   local jk = base .. ':job:' .. id
   local f = redis.call('HMGET', jk, 'status', 'entry', 'owner', 'delivery', 'attempts', 'okey', 'idem',
-    'payload', 'trace')
-  local p = redis.call('XPENDING', stream, group, eid, eid, 1)
-  if #p == 1 and p[1][2] == consumer then
+    'payload', 'trace', 'submitted')
+  -- A new entry was handed to this consumer by the read just before; a
+  -- reclaimed one may have been claimed again since, so ask.
+  local delivery = eid .. '#1'
+  local mine = fresh
+  if not fresh then
+    local p = redis.call('XPENDING', stream, group, eid, eid, 1)
+    mine = #p == 1 and p[1][2] == consumer
+    if mine then delivery = eid .. '#' .. p[1][4] end
+  end
+  if mine then
     local status = f[1]
     if (not status) or FINAL[status] or f[2] ~= eid then
       redis.call('XACK', stream, group, eid)
     else
-      local delivery = tostring(p[1][4])
       local attempts = tonumber(f[5]) or 0
       local start = true
       if status == 'running' and f[3] == consumer and f[4] == delivery then
         start = true
       elseif attempts >= max_attempts then
         redis.call('XACK', stream, group, eid)
-        dead_letter(base, id, f[6], f[7], 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout',
+        local job = { okey = f[6], idem = f[7], attempts = f[5], submitted = f[10] }
+        dead_letter(base, id, job, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout',
           now_ms(), ttl)
         start = false
       else
@@ -152,18 +171,19 @@ local base, group, max_attempts, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV
 local now = now_ms()
 local function finish(consumer, id, eid, attempt, outcome, data, delay)
   local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'status', 'owner', 'attempts', 'okey', 'idem')
+  local f = redis.call('HMGET', jk, 'status', 'owner', 'attempts', 'okey', 'idem', 'submitted', 'last_error')
   if f[1] ~= 'running' or f[2] ~= consumer or tonumber(f[3]) ~= attempt then
     if f[1] and f[2] == consumer and tonumber(f[3]) == attempt then return {'done'} end
     return {'stale'}
   end
   redis.call('XACK', base .. ':ready', group, eid)
+  local job = { okey = f[4], idem = f[5], attempts = f[3], submitted = f[6], last_error = f[7] }
   if outcome == 'succeeded' or outcome == 'failed' then
-    finish_job(base, id, f[4], f[5], outcome, now, ttl, { 'result', data })
+    finish_job(base, id, job, outcome, now, ttl, { 'result', data })
     return {'final'}
   end
   if attempt >= max_attempts then
-    dead_letter(base, id, f[4], f[5], data, now, ttl)
+    dead_letter(base, id, job, data, now, ttl)
     return {'final'}
   end
   redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', num(now))

@@ -92,7 +92,7 @@ impl Pool {
                 next_reclaim = now + inner.config.maintenance_interval;
                 match inner.reclaim(&self.consumer, &mut cursor, slots.len()).await {
                     Ok(entries) if !entries.is_empty() => {
-                        self.start(entries, &mut slots).await;
+                        self.start(entries, false, &mut slots).await;
                         continue;
                     }
                     Ok(_) => {}
@@ -124,15 +124,20 @@ impl Pool {
                 }
             };
             if !entries.is_empty() {
-                self.start(entries, &mut slots).await;
+                self.start(entries, true, &mut slots).await;
             }
         }
         Ok(())
     }
 
     /// Starts the jobs of delivered entries, one slot each.
-    async fn start(self: &Arc<Self>, entries: Vec<super::reply::Entry>, slots: &mut Vec<OwnedSemaphorePermit>) {
-        match self.inner.take(&self.consumer, entries).await {
+    async fn start(
+        self: &Arc<Self>,
+        entries: Vec<super::reply::Entry>,
+        fresh: bool,
+        slots: &mut Vec<OwnedSemaphorePermit>,
+    ) {
+        match self.inner.take(&self.consumer, entries, fresh).await {
             Ok(taken) => {
                 for job in taken {
                     let Some(slot) = slots.pop() else {

@@ -87,6 +87,7 @@ async fn a_submitted_job_runs_and_its_result_reaches_the_waiting_submitter(kind:
     assert_eq!(state.attempts, 1);
     assert_eq!(state.ordering_key, "primary/User/1");
     assert!(state.updated_at >= state.submitted_at);
+    assert_eq!(b.queue.status(&submitted.job_id).await.unwrap(), Some(state), "what wait saw is what is stored");
     stop.cancel();
     workers.await.unwrap().unwrap();
 }
@@ -231,6 +232,7 @@ async fn a_transient_failure_is_retried_with_backoff_until_it_succeeds(kind: Kin
     assert_eq!(state.attempts, 3);
     assert_eq!(state.result.as_deref(), Some(&b"3"[..]));
     assert_eq!(calls.load(Ordering::SeqCst), 3, "each attempt ran the handler once");
+    assert_eq!(b.queue.status(&id).await.unwrap(), Some(state), "what wait saw is what is stored");
     assert_eq!(b.queue.metrics().await.unwrap().retries, 2);
 }
 
@@ -297,6 +299,7 @@ async fn a_job_failing_every_attempt_is_dead_lettered_with_its_last_error(kind: 
     assert_eq!(state.status, JobStatus::DeadLettered);
     assert_eq!(state.attempts, 3);
     assert_eq!(state.last_error.as_deref(), Some("Secret Server unreachable (attempt 3)"));
+    assert_eq!(b.queue.status(&doomed).await.unwrap(), Some(state), "what wait saw is what is stored");
     let next = b.queue.wait(&behind, SOON).await.unwrap().unwrap();
     assert_eq!(next.status, JobStatus::Succeeded, "a dead letter releases its key");
     stop.cancel();
@@ -442,7 +445,8 @@ async fn a_panicking_handler_is_retried_not_lost(kind: Kind) {
     workers.await.unwrap().unwrap();
     assert_eq!(state.status, JobStatus::Succeeded);
     assert_eq!(state.attempts, 2);
-    assert!(state.last_error.unwrap().contains("handler bug"));
+    assert!(state.last_error.as_deref().unwrap().contains("handler bug"));
+    assert_eq!(b.queue.status(&id).await.unwrap(), Some(state), "what wait saw is what is stored");
 }
 
 async fn every_consumer_group_receives_every_event(kind: Kind) {
