@@ -28,7 +28,6 @@ pub async fn password_grant(http: &reqwest::Client, sim: &RunningSim) -> reqwest
         .expect("token request")
 }
 
-#[allow(dead_code)] // Used by the modules added next.
 impl TestSim {
     pub async fn spawn() -> Self {
         Self::spawn_with(SimConfig::for_tests()).await

@@ -2,6 +2,14 @@
 //! across restarts and crashes, and fault injection. Each test spawns its own
 //! emulator on port 0.
 
+mod admin;
+mod folders;
+mod groups;
 mod helpers;
+mod paging;
+mod permissions;
+mod persistence;
+mod routing;
+mod secrets;
 mod token;
 mod users;
