@@ -239,5 +239,10 @@ fn bench_projection_and_sort(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_filters, bench_patch, bench_projection_and_sort);
+criterion_group! {
+    name = benches;
+    // Short runs: the machine is shared with other builds (see docs/benchmarks.md).
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(2));
+    targets = bench_filters, bench_patch, bench_projection_and_sort
+}
 criterion_main!(benches);

@@ -263,7 +263,12 @@ fn parse_operation(op: &Value) -> Result<BulkOperation, ScimError> {
     }
     let version = match get_ci(obj, "version") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => {
+            crate::etag::ETag::parse(s).map_err(|_| {
+                ScimError::invalid_value("'version' must be an entity tag such as W/\"3694e05e9dff591\"")
+            })?;
+            Some(s.clone())
+        }
         Some(_) => return Err(ScimError::invalid_syntax("'version' must be a string")),
     };
     let path = match get_ci(obj, "path") {

@@ -59,6 +59,39 @@ pub(crate) fn cmp_folded(s: &str, folded: &str) -> Ordering {
     }
 }
 
+/// The canonical UTC form `YYYY-MM-DDTHH:MM:SSZ` of `t`, when it has no fraction of a second.
+pub(crate) fn canonical_utc(t: OffsetDateTime) -> Option<String> {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    if t.nanosecond() != 0 || !(0..=9999).contains(&t.year()) {
+        return None;
+    }
+    Some(format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    ))
+}
+
+/// Whether `s` is surely a valid instant in the canonical UTC form (`2011-05-13T04:42:34Z`), for
+/// which string order is time order. Days past the 28th are left to the full parser (February).
+pub(crate) fn is_canonical_utc(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
+    {
+        return false;
+    }
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    if !digits.iter().all(|i| b[*i].is_ascii_digit()) {
+        return false;
+    }
+    let two = |i: usize| (b[i] - b'0') * 10 + (b[i + 1] - b'0');
+    (1..=12).contains(&two(5)) && (1..=28).contains(&two(8)) && two(11) <= 23 && two(14) <= 59 && two(17) <= 59
+}
+
 /// Parses an RFC 7643 `dateTime` (xsd:dateTime): RFC 3339 with an offset, or without one (then UTC,
 /// as several clients send `2011-05-13T04:42:34`).
 pub(crate) fn parse_datetime(s: &str) -> Option<OffsetDateTime> {
@@ -89,6 +122,24 @@ mod tests {
                 assert_eq!(cmp_folded(a, &fb), la.as_str().cmp(&fb), "{a} cmp {b}");
             }
         }
+    }
+
+    #[test]
+    fn canonical_utc_strings_order_like_their_instants() {
+        let samples =
+            ["2011-05-13T04:42:34Z", "2011-05-13T04:42:35Z", "1999-12-28T23:59:59Z", "2011-05-13T04:42:34.5Z"];
+        for a in samples {
+            for b in samples {
+                if is_canonical_utc(a) && is_canonical_utc(b) {
+                    assert_eq!(a.cmp(b), parse_datetime(a).unwrap().cmp(&parse_datetime(b).unwrap()));
+                }
+            }
+        }
+        assert!(!is_canonical_utc("2011-02-30T00:00:00Z"), "left to the full parser");
+        assert!(!is_canonical_utc("2011-13-01T00:00:00Z"));
+        let t = parse_datetime("2011-05-13T06:42:34+02:00").unwrap();
+        assert_eq!(canonical_utc(t).as_deref(), Some("2011-05-13T04:42:34Z"));
+        assert_eq!(canonical_utc(parse_datetime("2011-05-13T04:42:34.5Z").unwrap()), None);
     }
 
     #[test]

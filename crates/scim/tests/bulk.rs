@@ -112,7 +112,8 @@ fn malformed_requests_fail_whole_and_malformed_operations_fail_alone() {
         {"method": "PATCH", "path": "/Things/1", "data": {}},
         {"method": "PUT", "path": "/Users/1"},
         "not an object",
-        {"method": "DELETE", "path": "/Users/1"}
+        {"method": "DELETE", "path": "/Users/1"},
+        {"method": "DELETE", "path": "/Users/1", "version": "3694e05e9dff591"}
     ]});
     let r = parse(&body).unwrap();
     let errors: Vec<Option<ScimType>> =
@@ -127,10 +128,11 @@ fn malformed_requests_fail_whole_and_malformed_operations_fail_alone() {
             Some(ScimType::InvalidValue),
             Some(ScimType::InvalidSyntax),
             Some(ScimType::InvalidSyntax),
-            None
+            None,
+            Some(ScimType::InvalidValue)
         ]
     );
-    assert_eq!(r.execution_order().unwrap(), (0..8).collect::<Vec<_>>());
+    assert_eq!(r.execution_order().unwrap(), (0..9).collect::<Vec<_>>());
     let response = BulkResponse {
         operations: vec![BulkOperationResponse::error(
             &r.operations[2],

@@ -262,3 +262,47 @@ proptest! {
         }
     }
 }
+
+// ---- dateTime comparisons agree with instant order, whatever the spelling ----
+
+fn spell(t: time::OffsetDateTime, style: u8) -> String {
+    use time::format_description::well_known::Rfc3339;
+    match style {
+        0 => t.format(&Rfc3339).unwrap(),
+        1 => t.to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap()).format(&Rfc3339).unwrap(),
+        _ => (t + time::Duration::milliseconds(250)).format(&Rfc3339).unwrap(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn date_time_filters_agree_with_instant_order(
+        a in 0i64..4_000_000_000,
+        b in 0i64..4_000_000_000,
+        near in any::<bool>(),
+        style_a in 0u8..3,
+        style_b in 0u8..3,
+        op in prop::sample::select(vec![CompareOp::Eq, CompareOp::Gt, CompareOp::Ge, CompareOp::Lt, CompareOp::Le]),
+    ) {
+        let b = if near { a + (b % 3) - 1 } else { b };
+        let ta = time::OffsetDateTime::from_unix_timestamp(a).unwrap();
+        let tb = time::OffsetDateTime::from_unix_timestamp(b).unwrap();
+        let (sa, sb) = (spell(ta, style_a), spell(tb, style_b));
+        let (ia, ib) = (
+            time::OffsetDateTime::parse(&sa, &time::format_description::well_known::Rfc3339).unwrap(),
+            time::OffsetDateTime::parse(&sb, &time::format_description::well_known::Rfc3339).unwrap(),
+        );
+        let expected = match op {
+            CompareOp::Eq => ia == ib,
+            CompareOp::Gt => ia > ib,
+            CompareOp::Ge => ia >= ib,
+            CompareOp::Lt => ia < ib,
+            _ => ia <= ib,
+        };
+        let filter = Filter::Compare { path: AttrPath::with_sub("meta", "lastModified"), op, value: CompValue::String(sb.clone()) };
+        let compiled = filter.compile(&Schemas::standard(), ResourceKind::User).unwrap();
+        prop_assert_eq!(compiled.matches(&json!({"meta": {"lastModified": sa}})), expected, "{}", filter);
+    }
+}

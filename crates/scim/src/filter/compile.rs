@@ -6,7 +6,7 @@ use crate::error::ScimError;
 use crate::path::AttrPath;
 use crate::resource::ResourceKind;
 use crate::schema::{AttrRef, Attribute, AttributeType, PathTarget, Schemas};
-use crate::text::{fold, parse_datetime};
+use crate::text::{canonical_utc, fold, parse_datetime};
 use serde_json::Value;
 
 /// A filter bound to a resource type (or to the elements of one attribute): ready to evaluate.
@@ -240,7 +240,7 @@ fn typed_test(path: &AttrPath, op: CompareOp, value: &CompValue, attr: &Attribut
             }
             let at =
                 parse_datetime(text).ok_or_else(|| bad_value("a dateTime string such as \"2011-05-13T04:42:34Z\""))?;
-            Ok(Test::Date { op, operand: at })
+            Ok(Test::Date { op, operand: at, canonical: canonical_utc(at) })
         }
         AttributeType::Complex => Err(ScimError::invalid_filter(format!("'{path}' is complex and cannot be compared"))),
     }

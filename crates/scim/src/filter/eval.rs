@@ -3,7 +3,9 @@
 use super::ast::CompareOp;
 use crate::json::{get_ci, is_unassigned};
 use crate::schema::AttributeType;
-use crate::text::{cmp_folded, contains_folded, ends_with_folded, eq_folded, parse_datetime, starts_with_folded};
+use crate::text::{
+    cmp_folded, contains_folded, ends_with_folded, eq_folded, is_canonical_utc, parse_datetime, starts_with_folded,
+};
 use serde_json::Value;
 use std::cmp::Ordering;
 use time::OffsetDateTime;
@@ -22,10 +24,24 @@ pub(crate) struct Loc {
 /// A typed test on one value; the operand is pre-folded when the attribute is not `caseExact`.
 #[derive(Debug, Clone)]
 pub(crate) enum Test {
-    Str { op: CompareOp, operand: String, case_exact: bool },
+    Str {
+        op: CompareOp,
+        operand: String,
+        case_exact: bool,
+    },
     Bool(bool),
-    Num { op: CompareOp, operand: f64, int: Option<i64> },
-    Date { op: CompareOp, operand: OffsetDateTime },
+    Num {
+        op: CompareOp,
+        operand: f64,
+        int: Option<i64>,
+    },
+    /// `canonical` is the operand as `YYYY-MM-DDTHH:MM:SSZ`, when it has one: stored timestamps in
+    /// that form compare as strings, without parsing.
+    Date {
+        op: CompareOp,
+        operand: OffsetDateTime,
+        canonical: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -143,8 +159,14 @@ impl Test {
                 };
                 ordering_holds(*op, ord)
             }
-            Test::Date { op, operand } => {
-                let Some(at) = v.as_str().and_then(parse_datetime) else { return false };
+            Test::Date { op, operand, canonical } => {
+                let Some(s) = v.as_str() else { return false };
+                if let Some(c) = canonical {
+                    if is_canonical_utc(s) {
+                        return ordering_holds(*op, s.cmp(c.as_str()));
+                    }
+                }
+                let Some(at) = parse_datetime(s) else { return false };
                 ordering_holds(*op, at.cmp(operand))
             }
         }

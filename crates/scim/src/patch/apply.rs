@@ -695,13 +695,7 @@ impl Engine<'_> {
             _ => e,
         })?;
         rebuild_schemas(self.schemas, self.kind, &mut self.doc);
-        let strip = |m: &Map<String, Value>| {
-            let mut m = m.clone();
-            remove_ci(&mut m, "schemas");
-            remove_ci(&mut m, "members");
-            m
-        };
-        let mut changed = strip(&self.doc) != strip(original);
+        let mut changed = !same_except(&self.doc, original, &["schemas", "members"]);
         let mut members = self.members;
         if let Some(known) = self.known_members {
             let mut list = known.clone();
@@ -717,6 +711,16 @@ impl Engine<'_> {
         let doc = crate::validate::order(self.schemas, self.kind, self.doc);
         Ok(PatchOutcome { resource: Value::Object(doc), changed, members })
     }
+}
+
+/// Whether two documents are equal apart from the members named in `ignored` (case-insensitively).
+fn same_except(a: &Map<String, Value>, b: &Map<String, Value>, ignored: &[&str]) -> bool {
+    let counted =
+        |m: &Map<String, Value>| m.keys().filter(|k| !ignored.iter().any(|i| k.eq_ignore_ascii_case(i))).count();
+    counted(a) == counted(b)
+        && a.iter()
+            .filter(|(k, _)| !ignored.iter().any(|i| k.eq_ignore_ascii_case(i)))
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 /// The same attribute as single-valued: the shape of one of its elements.

@@ -27,6 +27,9 @@ pub struct Schemas {
     schemas: Vec<Schema>,
     common: Schema,
     resource_types: Vec<ResourceType>,
+    /// Per kind (in `ResourceKind::ALL` order): the index of its core schema and of its
+    /// extensions in `schemas`, so that hot paths never compare URNs.
+    layout: Vec<(Option<usize>, Vec<usize>)>,
 }
 
 /// A resolved attribute: where it lives (core, or under an extension's URN key) and its definition.
@@ -114,8 +117,18 @@ impl Schemas {
                     extensions,
                 }
             })
+            .collect::<Vec<ResourceType>>();
+        let index_of = |urn: &str| schemas.iter().position(|s| s.id.eq_ignore_ascii_case(urn));
+        let layout = resource_types
+            .iter()
+            .map(|rt| (index_of(&rt.schema), rt.extensions.iter().filter_map(|e| index_of(&e.schema)).collect()))
             .collect();
-        Self { schemas, common, resource_types }
+        Self { schemas, common, resource_types, layout }
+    }
+
+    fn layout(&self, kind: ResourceKind) -> Option<&(Option<usize>, Vec<usize>)> {
+        let at = ResourceKind::ALL.iter().position(|k| *k == kind)?;
+        self.layout.get(at)
     }
 
     /// Every served schema (what `/Schemas` lists).
@@ -141,7 +154,7 @@ impl Schemas {
 
     /// The core schema of `kind`.
     pub fn core(&self, kind: ResourceKind) -> &Schema {
-        self.schema(kind.schema_urn()).unwrap_or(&self.common)
+        self.layout(kind).and_then(|(core, _)| core.and_then(|i| self.schemas.get(i))).unwrap_or(&self.common)
     }
 
     /// The attributes every resource has (`id`, `externalId`, `schemas`, `meta`).
@@ -151,11 +164,16 @@ impl Schemas {
 
     /// The extension schemas `kind` may carry.
     pub fn extensions(&self, kind: ResourceKind) -> impl Iterator<Item = &Schema> {
-        self.resource_type(kind).extensions.iter().filter_map(|e| self.schema(&e.schema))
+        let indices: &[usize] = self.layout(kind).map_or(&[], |(_, ext)| ext.as_slice());
+        indices.iter().filter_map(|i| self.schemas.get(*i))
     }
 
     /// The extension of `kind` whose URN is `urn`, case-insensitively.
     pub fn extension(&self, kind: ResourceKind, urn: &str) -> Option<&Schema> {
+        // Attribute names cannot start with "urn:", so most lookups stop here.
+        if urn.len() < 4 || !urn.as_bytes()[..4].eq_ignore_ascii_case(b"urn:") {
+            return None;
+        }
         self.extensions(kind).find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
