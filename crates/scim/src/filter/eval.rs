@@ -161,10 +161,10 @@ impl Test {
             }
             Test::Date { op, operand, canonical } => {
                 let Some(s) = v.as_str() else { return false };
-                if let Some(c) = canonical {
-                    if is_canonical_utc(s) {
-                        return ordering_holds(*op, s.cmp(c.as_str()));
-                    }
+                if let Some(c) = canonical
+                    && is_canonical_utc(s)
+                {
+                    return ordering_holds(*op, s.cmp(c.as_str()));
                 }
                 let Some(at) = parse_datetime(s) else { return false };
                 ordering_holds(*op, at.cmp(operand))
