@@ -5,6 +5,8 @@
 //! - `returned: default` is there unless excluded, or unless `attributes` lists other attributes;
 //! - `returned: request` is there only when `attributes` names it.
 //!
+//! When a client sends both lists, `attributes` selects and `excludedAttributes` then removes.
+//!
 //! Names are case-insensitive and may be URN-qualified; a bare extension URN names every attribute
 //! of that extension; `name.givenName` keeps (or drops) one sub-attribute. Names that are not
 //! attributes of the resource type are ignored, so that one `attributes` list can serve several
@@ -204,44 +206,51 @@ impl BoundProjection<'_> {
             Returned::Always => return Keep::All { without: vec![] },
             Returned::Default | Returned::Request => {}
         }
-        if let Some(include) = &self.include {
-            let mut subs = Vec::new();
-            let mut whole = Self::extension_selected(include, ext) && attr.returned == Returned::Default;
-            for sel in include {
-                match Self::matches_attr(sel, ext, attr) {
-                    Some(None) => whole = true,
-                    Some(Some(_)) => {
-                        if let Sel::Attr { sub: Some(s), .. } = sel {
-                            subs.push(s.as_str());
-                        }
+        let kept = match &self.include {
+            Some(include) => {
+                let mut subs = Vec::new();
+                let mut whole = Self::extension_selected(include, ext) && attr.returned == Returned::Default;
+                for sel in include {
+                    match (Self::matches_attr(sel, ext, attr), sel) {
+                        (Some(None), _) => whole = true,
+                        (Some(Some(_)), Sel::Attr { sub: Some(s), .. }) => subs.push(s.as_str()),
+                        _ => {}
                     }
-                    None => {}
+                }
+                if whole {
+                    Keep::All { without: vec![] }
+                } else if !subs.is_empty() {
+                    Keep::Only(subs)
+                } else {
+                    return Keep::Drop;
                 }
             }
-            return if whole {
-                Keep::All { without: vec![] }
-            } else if !subs.is_empty() {
-                Keep::Only(subs)
-            } else {
-                Keep::Drop
-            };
-        }
-        if attr.returned == Returned::Request || Self::extension_selected(&self.exclude, ext) {
+            None if attr.returned == Returned::Request => return Keep::Drop,
+            None => Keep::All { without: vec![] },
+        };
+        // `excludedAttributes` applies on top of `attributes` when a client sends both.
+        if Self::extension_selected(&self.exclude, ext) {
             return Keep::Drop;
         }
-        let mut without = Vec::new();
+        let mut excluded_subs = Vec::new();
         for sel in &self.exclude {
-            match Self::matches_attr(sel, ext, attr) {
-                Some(None) => return Keep::Drop,
-                Some(Some(_)) => {
-                    if let Sel::Attr { sub: Some(s), .. } = sel {
-                        without.push(s.as_str());
-                    }
-                }
-                None => {}
+            match (Self::matches_attr(sel, ext, attr), sel) {
+                (Some(None), _) => return Keep::Drop,
+                (Some(Some(_)), Sel::Attr { sub: Some(s), .. }) => excluded_subs.push(s.as_str()),
+                _ => {}
             }
         }
-        Keep::All { without }
+        match kept {
+            Keep::All { mut without } => {
+                without.extend(excluded_subs);
+                Keep::All { without }
+            }
+            Keep::Only(subs) => {
+                let subs: Vec<&str> = subs.into_iter().filter(|s| !excluded_subs.contains(s)).collect();
+                if subs.is_empty() { Keep::Drop } else { Keep::Only(subs) }
+            }
+            Keep::Drop => Keep::Drop,
+        }
     }
 
     fn project_attr(&self, ext: Option<&Schema>, attr: &Attribute, value: &Value) -> Option<Value> {
@@ -342,6 +351,13 @@ mod tests {
         assert_eq!(v[crate::urn::ENTERPRISE_USER]["department"], "Tours");
         let v = project(Some("urn:ietf:params:scim:schemas:core:2.0:User:displayName"), None);
         assert_eq!(v["displayName"], "Babs");
+    }
+
+    #[test]
+    fn attributes_and_excluded_attributes_together_apply_both() {
+        let v = project(Some("emails,name"), Some("emails.type,name"));
+        assert_eq!(v["emails"], json!([{"value": "a@x"}, {"value": "b@x"}]));
+        assert!(v.get("name").is_none());
     }
 
     #[test]
