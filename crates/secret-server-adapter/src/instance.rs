@@ -140,8 +140,9 @@ impl Instance {
         };
         let records = fetched.record_count();
         let mut stored = stored;
-        let applied = self.model.apply(fetched, &mut stored, now_millis(), began);
-        self.meta.put_many(applied.meta_changes.clone()).await.context("persisting meta")?;
+        let mut applied = self.model.apply(fetched, &mut stored, now_millis(), began);
+        drop(stored);
+        self.meta.put_many(std::mem::take(&mut applied.meta_changes)).await.context("persisting meta")?;
         for (kind, id) in &applied.removed {
             self.meta.delete(*kind, *id).await.context("forgetting meta")?;
             self.attrs.put(*kind, *id, None).await.context("forgetting attributes")?;

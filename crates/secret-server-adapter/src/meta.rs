@@ -223,15 +223,21 @@ impl MetaStore {
     ///
     /// # Errors
     /// When the state store fails.
-    pub async fn put_many(&self, entries: Vec<(ResourceKind, i64, Meta)>) -> Result<(), StoreError> {
-        let mut by_kind: HashMap<ResourceKind, Vec<(String, Bytes)>> = HashMap::new();
-        for (kind, id, meta) in entries {
-            let stored = StoredMeta { c: meta.created, m: meta.modified, v: meta.version };
-            let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))?;
-            by_kind.entry(kind).or_default().push((id.to_string(), Bytes::from(bytes)));
-        }
-        for (kind, entries) in by_kind {
-            self.state.put_many(&self.namespace(kind), entries).await?;
+    pub async fn put_many(&self, mut entries: Vec<(ResourceKind, i64, Meta)>) -> Result<(), StoreError> {
+        // Encoded a chunk at a time: a first load persists hundreds of thousands of entries.
+        const CHUNK: usize = 10_000;
+        entries.sort_unstable_by_key(|(kind, id, _)| (*kind, *id));
+        for chunk in entries.chunk_by(|a, b| a.0 == b.0) {
+            let namespace = self.namespace(chunk[0].0);
+            for part in chunk.chunks(CHUNK) {
+                let mut encoded = Vec::with_capacity(part.len());
+                for (_, id, meta) in part {
+                    let stored = StoredMeta { c: meta.created, m: meta.modified, v: meta.version };
+                    let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))?;
+                    encoded.push((id.to_string(), Bytes::from(bytes)));
+                }
+                self.state.put_many(&namespace, encoded).await?;
+            }
         }
         Ok(())
     }

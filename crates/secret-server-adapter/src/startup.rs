@@ -145,10 +145,12 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {} (grpc_listen)", settings.grpc_listen))?;
     let grpc_addr = listener.local_addr()?;
+    // Without TCP_NODELAY, small answers wait for the peer's delayed ACK (tens of milliseconds).
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let service = DirectoryServer::new(DirectoryService::new(core.clone(), cursors));
     let shutdown = cancel.clone();
     let grpc = tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming_shutdown(
-        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        incoming,
         async move {
             shutdown.cancelled().await;
         },

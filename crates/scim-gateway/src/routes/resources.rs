@@ -65,7 +65,7 @@ pub async fn get(
     {
         return Ok(render::not_modified(&resource));
     }
-    Ok(render::resource(StatusCode::OK, &request::base_url(&req, &state.settings), &resource))
+    Ok(render::resource(StatusCode::OK, &state.schemas, &request::base_url(&req, &state.settings), &resource))
 }
 
 /// `GET /{type}`
@@ -152,7 +152,7 @@ fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Wri
             let base = request::base_url(req, &state.settings);
             let projection = request::projection_from_query(req.query_string())?;
             if projection.attributes.is_empty() && projection.excluded_attributes.is_empty() {
-                return Ok(render::resource(status, &base, &resource));
+                return Ok(render::resource(status, &state.schemas, &base, &resource));
             }
             // RFC 7644 §3.9: attributes / excludedAttributes apply to the answer of a write too.
             let parsed =
@@ -160,7 +160,7 @@ fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Wri
             let doc: Value = serde_json::from_slice(&resource.json).unwrap_or(Value::Null);
             let projected = parsed.apply(&state.schemas, resource.kind, &doc);
             let resource = crate::directory::Resource { json: Bytes::from(projected.to_string()), ..resource };
-            Ok(render::resource(status, &base, &resource))
+            Ok(render::resource(status, &state.schemas, &base, &resource))
         }
         Written::Deleted => Ok(HttpResponse::NoContent().finish()),
     }

@@ -64,7 +64,7 @@ pub async fn run(
             next_cursor: None,
             previous_cursor: None,
         };
-        return Ok(render::list(&request::base_url(req, &state.settings), &empty, cursor_paging));
+        return Ok(render::list(&state.schemas, &request::base_url(req, &state.settings), &empty, cursor_paging));
     }
     let query = SearchQuery {
         kinds,
@@ -75,5 +75,5 @@ pub async fn run(
         projection: params.projection,
     };
     let page = state.directory.search(caller.connection.id.as_str(), &query).await?;
-    Ok(render::list(&request::base_url(req, &state.settings), &page, cursor_paging))
+    Ok(render::list(&state.schemas, &request::base_url(req, &state.settings), &page, cursor_paging))
 }

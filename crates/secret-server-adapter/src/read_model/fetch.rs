@@ -170,17 +170,21 @@ pub fn secret_ss(s: SecretSummary, interner: &mut Interner) -> SecretSs {
     }
 }
 
-/// Every record of a paged search: the first page, then the rest `concurrency` at a time, in order.
-async fn all_pages<T, F, Fut>(
+/// Every record of a paged search, each turned by `map` into what the read model keeps as soon as
+/// its page arrives (so that the bulky wire models of a whole search never pile up): the first
+/// page, then the rest `concurrency` at a time, in order.
+async fn all_pages<T, U, F, Fut, M>(
     page_size: u32,
     concurrency: usize,
     phase: &Phase,
     count_total: bool,
     fetch: F,
-) -> Result<Vec<T>, ClientError>
+    map: M,
+) -> Result<Vec<U>, ClientError>
 where
     F: Fn(i64, i64) -> Fut,
     Fut: Future<Output = Result<PagedResult<T>, ClientError>>,
+    M: Fn(T) -> Option<U>,
 {
     let take = i64::from(page_size.max(1));
     let first = fetch(0, take).await?;
@@ -192,8 +196,10 @@ where
     let mut more = first.has_next && step > 0;
     let total = first.total;
     phase.inc(first.records.len() as u64);
-    let mut out = first.records;
+    let mut out: Vec<U> = Vec::with_capacity(usize::try_from(total).unwrap_or(0).min(1 << 24));
+    out.extend(first.records.into_iter().filter_map(&map));
     if !more {
+        out.shrink_to_fit();
         return Ok(out);
     }
     let skips: Vec<i64> = (1..).map(|i| i * step).take_while(|skip| *skip < total).collect();
@@ -205,20 +211,23 @@ where
         })
         .buffered(concurrency.max(1));
     while let Some((skip, page)) = pages.try_next().await? {
-        phase.inc(page.records.len() as u64);
-        next = skip + i64::try_from(page.records.len()).unwrap_or(0);
-        more = page.has_next && !page.records.is_empty();
-        out.extend(page.records);
+        let received = page.records.len();
+        phase.inc(received as u64);
+        next = skip + i64::try_from(received).unwrap_or(0);
+        more = page.has_next && received > 0;
+        out.extend(page.records.into_iter().filter_map(&map));
     }
     drop(pages);
     // The total grew while paging (or the server does not count): read on one page at a time.
     while more {
         let page = fetch(next, step).await?;
-        phase.inc(page.records.len() as u64);
-        more = page.has_next && !page.records.is_empty();
-        next += i64::try_from(page.records.len()).unwrap_or(0);
-        out.extend(page.records);
+        let received = page.records.len();
+        phase.inc(received as u64);
+        more = page.has_next && received > 0;
+        next += i64::try_from(received).unwrap_or(0);
+        out.extend(page.records.into_iter().filter_map(&map));
     }
+    out.shrink_to_fit();
     Ok(out)
 }
 
@@ -241,36 +250,64 @@ pub async fn fetch_all(client: &SecretServerClient, options: &FetchOptions) -> R
     let name = options.instance.as_str();
 
     let phase = Phase::start(name, "users", bars);
-    let users = all_pages(page, conc, &phase, true, |skip, take| {
-        let query = UserQuery::everyone();
-        async move { client.users_page(&query, skip, take).await }
-    })
+    let users = all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = UserQuery::everyone();
+            async move { client.users_page(&query, skip, take).await }
+        },
+        |u| Some(user_ss(u)),
+    )
     .await?;
     phase.finish();
 
     let phase = Phase::start(name, "groups", bars);
-    let group_summaries = all_pages(page, conc, &phase, true, |skip, take| {
-        let query = GroupQuery::everyone();
-        async move { client.groups_page(&query, skip, take).await }
-    })
+    let group_summaries = all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = GroupQuery::everyone();
+            async move { client.groups_page(&query, skip, take).await }
+        },
+        |g| Some((group_ss(&g), g.member_count)),
+    )
     .await?;
     phase.finish();
 
     let groups = fetch_members(client, options, group_summaries).await?;
 
     let phase = Phase::start(name, "folders", bars);
-    let folders = all_pages(page, conc, &phase, true, |skip, take| {
-        let query = FolderQuery::default();
-        async move { client.folders_page(&query, skip, take).await }
-    })
+    let folders = all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = FolderQuery::default();
+            async move { client.folders_page(&query, skip, take).await }
+        },
+        |f| Some(folder_ss(f)),
+    )
     .await?;
     phase.finish();
 
     let phase = Phase::start(name, "folder permissions", bars);
-    let folder_perms = match all_pages(page, conc, &phase, true, |skip, take| {
-        let query = FolderPermissionQuery::default();
-        async move { client.folder_permissions_page(&query, skip, take).await }
-    })
+    let folder_perms = match all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = FolderPermissionQuery::default();
+            async move { client.folder_permissions_page(&query, skip, take).await }
+        },
+        |p| folder_perm_ss(&p),
+    )
     .await
     {
         Ok(perms) => perms,
@@ -281,24 +318,42 @@ pub async fn fetch_all(client: &SecretServerClient, options: &FetchOptions) -> R
                 client.search_folder_permissions(&FolderPermissionQuery::folder(folder)).try_collect::<Vec<_>>()
             })
             .await?
+            .iter()
+            .filter_map(folder_perm_ss)
+            .collect()
         }
         Err(e) => return Err(e),
     };
     phase.finish();
 
     let phase = Phase::start(name, "secrets", bars);
-    let secrets = all_pages(page, conc, &phase, true, |skip, take| {
-        let query = SecretQuery { include_inactive: true, ..SecretQuery::default() };
-        async move { client.secrets_page(&query, skip, take).await }
-    })
+    let interner = parking_lot::Mutex::new(Interner::default());
+    let secrets = all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = SecretQuery { include_inactive: true, ..SecretQuery::default() };
+            async move { client.secrets_page(&query, skip, take).await }
+        },
+        |s| Some(secret_ss(s, &mut interner.lock())),
+    )
     .await?;
     phase.finish();
 
     let phase = Phase::start(name, "secret permissions", bars);
-    let secret_perms = match all_pages(page, conc, &phase, true, |skip, take| {
-        let query = SecretPermissionQuery::default();
-        async move { client.secret_permissions_page(&query, skip, take).await }
-    })
+    let secret_perms = match all_pages(
+        page,
+        conc,
+        &phase,
+        true,
+        |skip, take| {
+            let query = SecretPermissionQuery::default();
+            async move { client.secret_permissions_page(&query, skip, take).await }
+        },
+        |p| secret_perm_ss(&p),
+    )
     .await
     {
         Ok(perms) => perms,
@@ -308,20 +363,15 @@ pub async fn fetch_all(client: &SecretServerClient, options: &FetchOptions) -> R
                 client.search_secret_permissions(&SecretPermissionQuery::secret(secret)).try_collect::<Vec<_>>()
             })
             .await?
+            .iter()
+            .filter_map(secret_perm_ss)
+            .collect()
         }
         Err(e) => return Err(e),
     };
     phase.finish();
 
-    let mut interner = Interner::default();
-    Ok(Fetched {
-        users: users.into_iter().map(user_ss).collect(),
-        groups,
-        folders: folders.into_iter().map(folder_ss).collect(),
-        folder_perms: folder_perms.iter().filter_map(folder_perm_ss).collect(),
-        secrets: secrets.into_iter().map(|s| secret_ss(s, &mut interner)).collect(),
-        secret_perms: secret_perms.iter().filter_map(secret_perm_ss).collect(),
-    })
+    Ok(Fetched { users, groups, folders, folder_perms, secrets, secret_perms })
 }
 
 /// Runs `fetch` for every parent id, `concurrency` at a time, and concatenates the results.
@@ -348,26 +398,32 @@ where
 async fn fetch_members(
     client: &SecretServerClient,
     options: &FetchOptions,
-    groups: Vec<GroupSummary>,
+    groups: Vec<(GroupSs, i64)>,
 ) -> Result<Vec<(GroupSs, Vec<i64>)>, ClientError> {
     let phase = Phase::start(&options.instance, "memberships", options.progress_bars);
-    phase.set_total(groups.iter().map(|g| u64::try_from(g.member_count).unwrap_or(0)).sum());
+    phase.set_total(groups.iter().map(|(_, count)| u64::try_from(*count).unwrap_or(0)).sum());
     let page = client.page_size();
     let phase_ref = &phase;
     let mut out = Vec::with_capacity(groups.len());
     let mut results = stream::iter(groups)
-        .map(|group| async move {
-            let members = all_pages(page, 1, phase_ref, false, |skip, take| {
-                let id = group.id;
-                async move { client.group_members_page(id, skip, take).await }
-            })
+        .map(|(group, _)| async move {
+            let members = all_pages(
+                page,
+                1,
+                phase_ref,
+                false,
+                |skip, take| {
+                    let id = group.id;
+                    async move { client.group_members_page(id, skip, take).await }
+                },
+                |m| Some(m.user_id),
+            )
             .await;
             match members {
-                Ok(members) => {
-                    let mut ids: Vec<i64> = members.into_iter().map(|m| m.user_id).collect();
+                Ok(mut ids) => {
                     ids.sort_unstable();
                     ids.dedup();
-                    Ok(Some((group_ss(&group), ids)))
+                    Ok(Some((group, ids)))
                 }
                 // Deleted between the group search and this read: it is simply gone.
                 Err(e) if e.is_not_found() => Ok(None),

@@ -30,8 +30,9 @@ impl Operation {
     }
 }
 
-/// A decoded, validated provisioning job.
-#[derive(Debug, Clone)]
+/// A decoded, validated provisioning job. Its `Debug` leaves the payload out: it may hold a
+/// password.
+#[derive(Clone)]
 pub struct JobRequest {
     pub connection_id: String,
     pub kind: ResourceKind,
@@ -43,6 +44,19 @@ pub struct JobRequest {
     pub if_match: Option<String>,
     pub request_id: String,
     pub trace_context: TraceContext,
+}
+
+impl std::fmt::Debug for JobRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobRequest")
+            .field("connection_id", &self.connection_id)
+            .field("kind", &self.kind)
+            .field("operation", &self.operation)
+            .field("resource_id", &self.resource_id)
+            .field("if_match", &self.if_match)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl JobRequest {
@@ -136,6 +150,13 @@ mod tests {
     fn a_body_that_is_not_json_is_invalid_syntax() {
         let err = JobRequest::try_from(job(pb::Operation::Patch, "4", b"{nope")).unwrap_err();
         assert_eq!(err.scim_type, Some(scim::ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn the_debug_form_never_shows_the_payload() {
+        let bytes = job(pb::Operation::Create, "", br#"{"userName":"a","password":"Hunter-2-Secret!"}"#).encode_to_vec();
+        let shown = format!("{:?}", JobRequest::decode(&bytes).unwrap());
+        assert!(!shown.contains("Hunter-2"), "{shown}");
     }
 
     #[test]
