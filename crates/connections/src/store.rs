@@ -48,7 +48,7 @@ pub struct AccessGrant {
 }
 
 /// A cached read: when it was made and what it found.
-type CachedConnection = (Instant, Option<Connection>);
+type CachedConnection = (Instant, Option<Arc<Connection>>);
 
 /// Reads and writes connections.
 #[derive(Clone)]
@@ -81,13 +81,21 @@ impl ConnectionStore {
     /// # Errors
     /// When the state store fails, or holds a record that does not parse.
     pub async fn get(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        Ok(self.get_shared(id).await?.map(|c| (*c).clone()))
+    }
+
+    /// One connection, shared with the cache (no copy: every request reads its connection).
+    ///
+    /// # Errors
+    /// When the state store fails, or holds a record that does not parse.
+    pub async fn get_shared(&self, id: &ConnectionId) -> Result<Option<Arc<Connection>>, StoreError> {
         if let Some((at, cached)) = self.cache.lock().get(id)
             && at.elapsed() < self.cache_ttl
         {
             return Ok(cached.clone());
         }
         let found = match self.state.get(NAMESPACE, id.as_str()).await? {
-            Some(bytes) => Some(decode(&bytes)?),
+            Some(bytes) => Some(Arc::new(decode(&bytes)?)),
             None => None,
         };
         self.cache.lock().insert(id.clone(), (Instant::now(), found.clone()));
@@ -122,7 +130,7 @@ impl ConnectionStore {
         };
         let bytes = serde_json::to_vec(connection).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.state.put(NAMESPACE, connection.id.as_str(), Bytes::from(bytes)).await?;
-        self.cache.lock().insert(connection.id.clone(), (Instant::now(), Some(connection.clone())));
+        self.cache.lock().insert(connection.id.clone(), (Instant::now(), Some(Arc::new(connection.clone()))));
 
         let entries: Vec<(String, Bytes)> = connection
             .credentials

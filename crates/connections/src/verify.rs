@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use secrecy::{ExposeSecret, SecretString};
 use state_store::StoreError;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 
@@ -46,7 +46,7 @@ impl AuthMethod {
 /// A verified caller.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
-    pub connection: Connection,
+    pub connection: Arc<Connection>,
     pub method: AuthMethod,
     /// The token id, OAuth client id or Basic username that was used (never a secret).
     pub credential_id: String,
@@ -269,7 +269,7 @@ impl CredentialVerifier {
         if entry.expires_at.is_some_and(|at| at <= now) {
             return Err(VerifyError::Expired);
         }
-        let connection = self.store.get(&entry.connection).await?.ok_or(VerifyError::Invalid)?;
+        let connection = self.store.get_shared(&entry.connection).await?.ok_or(VerifyError::Invalid)?;
         let creds = &connection.credentials;
         let still_there = match entry.method {
             AuthMethod::StaticToken => {
@@ -292,7 +292,7 @@ impl CredentialVerifier {
             return Err(VerifyError::Invalid);
         }
         if !connection.enabled {
-            return Err(VerifyError::Disabled(connection.id));
+            return Err(VerifyError::Disabled(connection.id.clone()));
         }
         Ok(Authenticated { connection, method: entry.method, credential_id: entry.credential_id.clone() })
     }
@@ -308,7 +308,6 @@ mod tests {
     use super::*;
     use crate::credentials::{basic_credential, issue_oauth_client, issue_token};
     use state_store::LocalStore;
-    use std::sync::Arc;
 
     fn store() -> ConnectionStore {
         ConnectionStore::new(Arc::new(LocalStore::in_memory().unwrap()), Duration::from_secs(5))

@@ -149,9 +149,7 @@ async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, 
         Presented::Basic { username, password } => state.verifier.verify_basic(username, password).await,
     };
     match result {
-        Ok(who) => {
-            Ok(Caller { connection: Arc::new(who.connection), method: who.method, credential_id: who.credential_id })
-        }
+        Ok(who) => Ok(Caller { connection: who.connection, method: who.method, credential_id: who.credential_id }),
         Err(VerifyError::Store(e)) => {
             tracing::error!(error = %e, "credential check failed: state store unavailable");
             Err(ApiError::unavailable("credentials cannot be checked right now; retry later", 5))

@@ -6,6 +6,13 @@
 //! ready), carries the W3C trace context of the current span in its metadata,
 //! and every call has a timeout. The `adapter` circuit breaker counts
 //! `Unavailable` and `DeadlineExceeded` outcomes.
+//!
+//! Each HTTP worker thread gets its own channel (one HTTP/2 connection), made
+//! on first use on that worker's runtime: the connection's I/O then runs on
+//! the thread that serves the request, instead of hopping to a shared
+//! channel's task on another runtime for every call, and the adapter sees one
+//! connection per worker that it can serve in parallel. Measured with
+//! `scripts/bench-gateway.sh` (docs/benchmarks.md).
 
 use crate::circuit_breaker::{Admission, CircuitBreaker};
 use bytes::Bytes;
@@ -14,7 +21,10 @@ use proto::directory::v1 as pb;
 use proto::directory::v1::directory_client::DirectoryClient;
 use scim::ResourceKind;
 use service_error::{ErrorKind, ServiceError};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
@@ -79,8 +89,17 @@ pub struct AdapterHealth {
 /// The `Directory` client.
 #[derive(Debug, Clone)]
 pub struct Directory {
-    client: Client,
+    endpoint: Endpoint,
+    /// Tells this client's channels apart in the per-thread cache.
+    id: u64,
     breaker: Arc<CircuitBreaker>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// This thread's channel of each `Directory`, by id.
+    static CLIENTS: RefCell<HashMap<u64, Client>> = RefCell::new(HashMap::new());
 }
 
 impl Directory {
@@ -101,11 +120,22 @@ impl Directory {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        let channel = endpoint.connect_lazy();
-        let interceptor: Interceptor = telemetry::grpc_client_interceptor;
-        let client =
-            DirectoryClient::with_interceptor(channel, interceptor).max_decoding_message_size(64 * 1024 * 1024);
-        Ok(Self { client, breaker })
+        Ok(Self { endpoint, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), breaker })
+    }
+
+    /// This thread's client (made on first use, on the current runtime).
+    fn client(&self) -> Client {
+        CLIENTS.with(|clients| {
+            clients
+                .borrow_mut()
+                .entry(self.id)
+                .or_insert_with(|| {
+                    let interceptor: Interceptor = telemetry::grpc_client_interceptor;
+                    DirectoryClient::with_interceptor(self.endpoint.connect_lazy(), interceptor)
+                        .max_decoding_message_size(64 * 1024 * 1024)
+                })
+                .clone()
+        })
     }
 
     /// One resource by id.
@@ -126,7 +156,7 @@ impl Directory {
             id: id.to_owned(),
             projection: Some(to_pb_projection(projection)),
         };
-        let response = self.outcome(self.client.clone().get_resource(request).await)?;
+        let response = self.outcome(self.client().get_resource(request).await)?;
         let resource =
             response.resource.ok_or_else(|| ServiceError::internal("the adapter answered without a resource"))?;
         from_pb_resource(resource)
@@ -161,7 +191,7 @@ impl Directory {
             page: Some(page),
             projection: Some(to_pb_projection(&query.projection)),
         };
-        let response = self.outcome(self.client.clone().search_resources(request).await)?;
+        let response = self.outcome(self.client().search_resources(request).await)?;
         Ok(SearchPage {
             total_results: response.total_results,
             start_index: response.start_index,
@@ -176,7 +206,7 @@ impl Directory {
     /// # Errors
     /// When the adapter cannot be reached.
     pub async fn health(&self) -> Result<AdapterHealth, ServiceError> {
-        let response = self.client.clone().health(pb::HealthRequest {}).await.map_err(ServiceError::from)?.into_inner();
+        let response = self.client().health(pb::HealthRequest {}).await.map_err(ServiceError::from)?.into_inner();
         let detail = response
             .instances
             .iter()

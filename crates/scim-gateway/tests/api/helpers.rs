@@ -39,11 +39,13 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let mut settings = GatewaySettings::default();
-        settings.listen = SocketAddr::from(([127, 0, 0, 1], 0));
-        settings.admin_token_sha256 = vec![credentials::sha256_hex(ADMIN_TOKEN)];
-        settings.http_workers = 2;
-        settings.job_deadline = Duration::from_secs(20);
+        let mut settings = GatewaySettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            admin_token_sha256: vec![credentials::sha256_hex(ADMIN_TOKEN)],
+            http_workers: 2,
+            job_deadline: Duration::from_secs(20),
+            ..GatewaySettings::default()
+        };
         settings.audit.flush_interval = Duration::from_millis(20);
         let queue = QueueConfig {
             max_attempts: 3,

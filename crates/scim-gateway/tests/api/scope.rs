@@ -51,8 +51,7 @@ async fn containers_outside_the_folder_subtree_are_404_and_left_out_of_lists() {
     let outside = all.iter().find(|c| c["name"] == "Databases").expect("the demo seed has \\Databases");
     let outside_id = outside["id"].as_str().unwrap();
 
-    let mut scope = connections::Scope::default();
-    scope.container_subtrees = Some(vec![it_id]);
+    let scope = connections::Scope { container_subtrees: Some(vec![it_id]), ..connections::Scope::default() };
     let res = app
         .admin(Method::POST, "/connections")
         .json(&json!({"id": "it-only", "secretServer": "primary", "scope": scope}))
