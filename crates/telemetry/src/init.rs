@@ -196,3 +196,41 @@ pub fn init_for_tests() {
         })
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn rust_log_wins_over_the_setting_and_a_bad_one_is_named() {
+        let settings = TelemetrySettings::new("svc", "0").with_log_filter("info");
+        assert!(env_filter(&settings, &env_of(&[("RUST_LOG", "warn,audit=debug")])).is_ok());
+        let error = env_filter(&settings, &env_of(&[("RUST_LOG", "audit=loud")])).unwrap_err();
+        assert!(error.to_string().contains("RUST_LOG"), "{error}");
+        let bad_setting = TelemetrySettings::new("svc", "0").with_log_filter("=][=");
+        let error = env_filter(&bad_setting, &env_of(&[])).unwrap_err();
+        assert!(error.to_string().contains("log_filter"), "{error}");
+    }
+
+    #[test]
+    fn invalid_configuration_fails_init_before_anything_is_installed() {
+        let settings = TelemetrySettings::new("svc", "0");
+        let error = init_with_env(&settings, env_of(&[("OTEL_TRACES_EXPORTER", "jaeger")]))
+            .expect_err("an unsupported exporter");
+        assert!(matches!(error, TelemetryError::Config(_)), "{error}");
+        assert!(!INITIALIZED.load(Ordering::SeqCst), "a failed init leaves the process free to init again");
+    }
+
+    #[test]
+    fn otlp_export_without_a_runtime_is_a_clear_error() {
+        let settings = TelemetrySettings::new("svc", "0");
+        let error = init_with_env(&settings, env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")]))
+            .expect_err("no tokio runtime here");
+        assert!(matches!(error, TelemetryError::NoRuntime), "{error}");
+        assert!(!INITIALIZED.load(Ordering::SeqCst));
+    }
+}
