@@ -128,7 +128,7 @@ pub fn secret_version(rec: &SecretRec) -> u64 {
         .str(&s.template_name)
         .flag(s.active)
         .flag(s.checked_out)
-        .opt(s.last_accessed.as_deref())
+        .int(s.last_accessed.unwrap_or(0))
         .opt(s.heartbeat.as_deref());
     h.finish()
 }

@@ -5,7 +5,7 @@
 //! Read-only: creating, changing or deleting secrets through SCIM answers `501`.
 
 use super::{View, meta_value, start};
-use crate::text::{parse_timestamp_millis, rfc3339_millis};
+use crate::text::rfc3339_millis;
 use serde_json::{Map, Value, json};
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
@@ -19,7 +19,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     doc.insert("template".to_owned(), json!({"value": s.template_id.to_string(), "display": &*s.template_name}));
     doc.insert("active".to_owned(), Value::Bool(s.active));
     doc.insert("checkedOut".to_owned(), Value::Bool(s.checked_out));
-    if let Some(at) = s.last_accessed.as_deref().and_then(parse_timestamp_millis) {
+    if let Some(at) = s.last_accessed {
         doc.insert("lastAccessed".to_owned(), Value::String(rfc3339_millis(at)));
     }
     if let Some(status) = &s.heartbeat {

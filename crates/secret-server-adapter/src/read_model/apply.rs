@@ -10,7 +10,6 @@ use super::fetch::Fetched;
 use super::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
 use super::state::State;
 use crate::meta;
-use crate::text::parse_timestamp_millis;
 use crate::tombstones::Tombstone;
 use scim::ResourceKind;
 use std::collections::{HashMap, HashSet};
@@ -92,15 +91,11 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
     Some(match kind {
         ResourceKind::User => {
             let rec = state.users.get(&id)?;
-            (
-                meta::user_version(rec, state.groups_of(id)),
-                rec.meta,
-                rec.ss.created.as_deref().and_then(parse_timestamp_millis),
-            )
+            (meta::user_version(rec, state.groups_of(id)), rec.meta, rec.ss.created)
         }
         ResourceKind::Group => {
             let rec = state.groups.get(&id)?;
-            (meta::group_version(rec), rec.meta, rec.ss.created.as_deref().and_then(parse_timestamp_millis))
+            (meta::group_version(rec), rec.meta, rec.ss.created)
         }
         ResourceKind::Container => {
             let rec = state.folders.get(&id)?;
@@ -112,7 +107,7 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
         }
         ResourceKind::PrivilegedData => {
             let rec = state.secrets.get(&id)?;
-            (meta::secret_version(rec), rec.meta, rec.ss.created.as_deref().and_then(parse_timestamp_millis))
+            (meta::secret_version(rec), rec.meta, rec.ss.created)
         }
         ResourceKind::PrivilegedDataPermission => {
             let rec = state.secret_perms.get(&id)?;
@@ -413,7 +408,7 @@ mod tests {
             email: None,
             enabled,
             domain_id: -1,
-            created: Some("2024-05-01T10:00:00Z".into()),
+            created: Some(1_714_557_600_000),
         }
     }
 

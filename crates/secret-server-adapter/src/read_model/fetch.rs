@@ -8,6 +8,7 @@
 
 use super::progress::Phase;
 use super::records::{FolderPermSs, FolderSs, GroupSs, Principal, SecretPermSs, SecretSs, UserSs};
+use crate::text::parse_timestamp_millis;
 use futures::{StreamExt, TryStreamExt, stream};
 use secret_server_api::{
     Folder, FolderPermission, GroupSummary, PagedResult, SecretPermission, SecretSummary, UserSummary,
@@ -48,6 +49,11 @@ fn boxed(s: String) -> Box<str> {
     s.into_boxed_str()
 }
 
+/// A Secret Server timestamp as Unix milliseconds (8 bytes instead of a string per record).
+fn millis(s: Option<String>) -> Option<i64> {
+    s.as_deref().and_then(parse_timestamp_millis)
+}
+
 fn nonempty(s: Option<String>) -> Option<Box<str>> {
     s.filter(|s| !s.is_empty()).map(String::into_boxed_str)
 }
@@ -60,7 +66,7 @@ pub fn user_ss(u: UserSummary) -> UserSs {
         email: nonempty(u.email_address),
         enabled: u.enabled,
         domain_id: u.domain_id,
-        created: nonempty(u.created),
+        created: millis(u.created),
     }
 }
 
@@ -73,7 +79,7 @@ pub fn user_ss_from_user(u: secret_server_api::User) -> UserSs {
         email: nonempty(u.email_address),
         enabled: u.enabled,
         domain_id: u.domain_id,
-        created: nonempty(u.created),
+        created: millis(u.created),
     }
 }
 
@@ -84,7 +90,7 @@ pub fn group_ss(g: &GroupSummary) -> GroupSs {
         enabled: g.enabled,
         domain_id: g.domain_id,
         synchronized: g.synchronized,
-        created: nonempty(g.created.clone()),
+        created: g.created.as_deref().and_then(parse_timestamp_millis),
     }
 }
 
@@ -95,7 +101,7 @@ pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
         enabled: g.enabled,
         domain_id: g.domain_id,
         synchronized: g.synchronized,
-        created: nonempty(g.created),
+        created: millis(g.created),
     }
 }
 
@@ -163,9 +169,9 @@ pub fn secret_ss(s: SecretSummary, interner: &mut Interner) -> SecretSs {
         template_name: interner.get(s.secret_template_name),
         active: s.active,
         checked_out: s.checked_out,
-        last_accessed: nonempty(s.last_accessed),
+        last_accessed: millis(s.last_accessed),
         heartbeat: s.last_heart_beat_status.filter(|h| !h.is_empty()).map(|h| interner.get(h)),
-        created: nonempty(s.create_date),
+        created: millis(s.create_date),
         inherits_permissions: s.inherits_permissions,
     }
 }

@@ -59,6 +59,7 @@ impl ReadModel {
         let written = self.written.lock().clone();
         let protected = |kind: ResourceKind, id: i64| written.get(&(kind, id)).is_some_and(|at| *at >= began);
         let applied = apply::apply(&mut state, fetched, stored, now_millis, &protected);
+        state.compact();
         drop(state);
         // Writes older than this read are settled now.
         self.written.lock().retain(|_, at| *at >= began);

@@ -57,8 +57,8 @@ pub struct UserSs {
     pub email: Option<Box<str>>,
     pub enabled: bool,
     pub domain_id: i64,
-    /// Secret Server's `created`, as it sent it.
-    pub created: Option<Box<str>>,
+    /// Secret Server's `created`, Unix milliseconds.
+    pub created: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -78,7 +78,8 @@ pub struct GroupSs {
     pub enabled: bool,
     pub domain_id: i64,
     pub synchronized: bool,
-    pub created: Option<Box<str>>,
+    /// Unix milliseconds.
+    pub created: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,9 +140,11 @@ pub struct SecretSs {
     pub template_name: Arc<str>,
     pub active: bool,
     pub checked_out: bool,
-    pub last_accessed: Option<Box<str>>,
+    /// Unix milliseconds.
+    pub last_accessed: Option<i64>,
     pub heartbeat: Option<Arc<str>>,
-    pub created: Option<Box<str>>,
+    /// Unix milliseconds.
+    pub created: Option<i64>,
     /// The secret takes its permissions from its folder (until a permission is added to it).
     pub inherits_permissions: bool,
 }

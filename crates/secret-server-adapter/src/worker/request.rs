@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn the_debug_form_never_shows_the_payload() {
-        let bytes = job(pb::Operation::Create, "", br#"{"userName":"a","password":"Hunter-2-Secret!"}"#).encode_to_vec();
+        let bytes =
+            job(pb::Operation::Create, "", br#"{"userName":"a","password":"Hunter-2-Secret!"}"#).encode_to_vec();
         let shown = format!("{:?}", JobRequest::decode(&bytes).unwrap());
         assert!(!shown.contains("Hunter-2"), "{shown}");
     }
