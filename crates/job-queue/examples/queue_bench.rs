@@ -101,6 +101,32 @@ async fn own_xadd(url: &str, requests: usize, concurrency: usize) -> f64 {
     rate
 }
 
+/// Redis's own CPU seconds (user + system) so far, from `INFO cpu`.
+async fn redis_cpu(url: &str) -> Option<f64> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO").arg("cpu").query_async(&mut conn).await.ok()?;
+    let field = |name: &str| -> Option<f64> {
+        info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
+    };
+    Some(field("used_cpu_user")? + field("used_cpu_sys")?)
+}
+
+/// This process's CPU seconds so far (Linux `/proc`; clock ticks of 10 ms).
+fn own_cpu() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+fn per_op_us(before: Option<f64>, after: Option<f64>, ops: usize) -> String {
+    match (before, after) {
+        (Some(b), Some(a)) => format!("{:.1} µs", (a - b) * 1e6 / ops as f64),
+        _ => "n/a".to_owned(),
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -124,8 +150,12 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     if !args.in_process {
+        let cpu_before = redis_cpu(&url).await;
         match redis_benchmark_xadd(&url, 100_000) {
-            Some(rps) => println!("raw XADD, redis-benchmark (50 clients, no pipelining): {rps:.0}/s"),
+            Some(rps) => println!(
+                "raw XADD, redis-benchmark (50 clients, no pipelining): {rps:.0}/s; Redis CPU per XADD {}",
+                per_op_us(cpu_before, redis_cpu(&url).await, 100_000)
+            ),
             None => println!("raw XADD, redis-benchmark: not available"),
         }
         let own = own_xadd(&url, 100_000, args.submitters).await;
@@ -142,6 +172,7 @@ async fn main() {
     });
 
     let per_submitter = args.jobs / args.submitters;
+    let (redis_before, own_before) = (if args.in_process { None } else { redis_cpu(&url).await }, own_cpu());
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.submitters)
         .map(|s| {
@@ -173,6 +204,7 @@ async fn main() {
         latencies.extend(t.await.unwrap());
     }
     let elapsed = started.elapsed();
+    let (redis_after, own_after) = (if args.in_process { None } else { redis_cpu(&url).await }, own_cpu());
     stop.cancel();
     workers.await.unwrap().unwrap();
     latencies.sort();
@@ -183,6 +215,11 @@ async fn main() {
         elapsed.as_secs_f64(),
         percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
         percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+    );
+    println!(
+        "CPU per job: Redis {}, this process (submitters and workers) {}",
+        per_op_us(redis_before, redis_after, latencies.len()),
+        per_op_us(own_before, own_after, latencies.len()),
     );
     if !args.in_process {
         let client = redis::Client::open(url.as_str()).unwrap();

@@ -509,7 +509,7 @@ impl Inner {
         Ok(metrics)
     }
 
-    async fn notifier_ready(&self) {
+    async fn notifier_ready(&self, patience: Duration) {
         let mut ready = self
             .notifier
             .get_or_init(|| async {
@@ -524,7 +524,7 @@ impl Inner {
             .clone();
         // Without the subscription a completion could go unnoticed; if Redis is
         // down the status read that follows reports it.
-        let _ = tokio::time::timeout(self.config.op_timeout, ready.wait_for(|r| *r)).await;
+        let _ = tokio::time::timeout(patience.min(self.config.op_timeout), ready.wait_for(|r| *r)).await;
     }
 }
 
@@ -558,7 +558,7 @@ impl JobQueue for RedisJobQueue {
     }
 
     async fn wait(&self, id: &JobId, timeout: Duration) -> Result<Option<JobState>, QueueError> {
-        self.inner.notifier_ready().await;
+        self.inner.notifier_ready(timeout).await;
         wait_for_final(&self.inner.waiters, id, timeout, || self.status(id)).await
     }
 
