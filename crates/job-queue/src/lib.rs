@@ -39,6 +39,16 @@
 //!
 //! Redis layout, data durability and the in-process backend's limits are
 //! described in the [`redis_streams`] and [`memory`] modules.
+//!
+//! # Tests and measurement
+//!
+//! `tests/queue` runs one conformance suite against both backends, plus
+//! Redis-only tests: a worker process killed with `SIGKILL` mid-job, Redis
+//! killed and restarted with AOF while jobs are submitted and run, TLS, an ACL
+//! user confined to the prefix, and trimming. They need a Redis at `REDIS_URL`
+//! (default `redis://127.0.0.1:6379`), `redis-server` and `openssl` on PATH, and
+//! fail when any is missing. `examples/queue_bench.rs` measures throughput
+//! beside the raw `XADD` rate; its numbers are in `docs/benchmarks.md`.
 
 use async_trait::async_trait;
 use bytes::Bytes;
