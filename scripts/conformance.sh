@@ -16,7 +16,8 @@ VENV="${SCIM2_VENV:-target/conformance-venv}"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-if [ ! -x "$VENV/bin/scim2" ] || ! "$VENV/bin/pip" show scim2-cli 2>/dev/null | grep -q "^Version: $SCIM2_CLI_VERSION$"; then
+INSTALLED=$("$VENV/bin/pip" show scim2-cli 2>/dev/null | sed -n 's/^Version: //p' || true)
+if [ ! -x "$VENV/bin/scim2" ] || [ "$INSTALLED" != "$SCIM2_CLI_VERSION" ]; then
     echo "conformance: installing scim2-cli $SCIM2_CLI_VERSION in $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "scim2-cli==$SCIM2_CLI_VERSION"
@@ -45,10 +46,10 @@ else
     echo "conformance: building scim-connector"
     cargo build --locked --quiet -p connector --bin scim-connector
     # In-process queue and SQLite state in the data directory: the conformance run needs no Redis.
-    env -u REDIS_URL SCIMC_LOG_FORMAT=json target/debug/scim-connector --data-dir "$DATA_DIR" dev \
+    env -u REDIS_URL SCIMC_LOG_FORMAT=json SCIMC_ADAPTER_HTTP_LISTEN="127.0.0.1:$(free_port)" \
+        target/debug/scim-connector --data-dir "$DATA_DIR" dev \
         --gateway-listen "127.0.0.1:$GATEWAY_PORT" \
         --adapter-listen "127.0.0.1:$(free_port)" \
-        --adapter-http-listen "127.0.0.1:$(free_port)" \
         --audit-listen "127.0.0.1:$(free_port)" \
         --sim-listen "127.0.0.1:$(free_port)" \
         --seed demo >"$LOG" 2>&1 &
