@@ -27,6 +27,9 @@ pub struct TestApp {
     pub adapter: Option<RunningAdapter>,
     pub gateway: Option<RunningGateway>,
     pub events: Arc<dyn EventBus>,
+    /// What the gateway runs on, to start more replicas beside it.
+    pub deps: GatewayDeps,
+    pub adapter_url: String,
 }
 
 /// What a test may change about the stack.
@@ -35,6 +38,9 @@ pub struct Options {
     pub queue: QueueConfig,
     pub connection: Value,
     pub seed: secret_server_sim::Seed,
+    /// Queue, events and state in Redis (`REDIS_URL`, default local) under a fresh key prefix,
+    /// as a multi-replica deployment has them; the test fails when Redis is missing.
+    pub redis: bool,
 }
 
 impl Default for Options {
@@ -58,6 +64,7 @@ impl Default for Options {
             queue,
             connection: serde_json::json!({"id": "test", "displayName": "Tests", "secretServer": "primary"}),
             seed: secret_server_sim::Seed::Demo,
+            redis: false,
         }
     }
 }
@@ -70,10 +77,24 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let mut sim_config = SimConfig::for_tests();
     sim_config.seed = options.seed;
     let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
-    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory().unwrap());
+    let (state, queue, events): (Arc<dyn StateStore>, Arc<dyn JobQueue>, Arc<dyn EventBus>) = if options.redis {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let url = secrecy::SecretString::from(url);
+        let prefix = format!("gwtest-{}", uuid::Uuid::new_v4().simple());
+        let state = state_store::RedisStore::connect(&url, &prefix)
+            .await
+            .unwrap_or_else(|e| panic!("this test needs Redis (set REDIS_URL): {e}"));
+        let config = QueueConfig { redis_url: Some(url), prefix, ..options.queue };
+        let backends = job_queue::connect(&config).await.unwrap_or_else(|e| panic!("this test needs Redis: {e}"));
+        (Arc::new(state), backends.queue, backends.events)
+    } else {
+        (
+            Arc::new(LocalStore::in_memory().unwrap()),
+            Arc::new(InProcessQueue::new(&options.queue).unwrap()),
+            Arc::new(InProcessEventBus::new(&options.queue).unwrap()),
+        )
+    };
     let connections = ConnectionStore::new(state.clone(), Duration::from_millis(200));
-    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&options.queue).unwrap());
-    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&options.queue).unwrap());
 
     let issued = credentials::issue_token(Some("tests".into()), None);
     let mut connection: Connection = serde_json::from_value(options.connection).unwrap();
@@ -105,13 +126,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     adapter.wait_ready(Duration::from_secs(30)).await.expect("the adapter loads the emulator");
 
     let mut settings = options.settings;
-    settings.adapter_url = format!("http://{}", adapter.grpc_addr());
-    let gateway = scim_gateway::start(
-        settings,
-        GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() },
-    )
-    .await
-    .expect("the gateway starts");
+    let adapter_url = format!("http://{}", adapter.grpc_addr());
+    settings.adapter_url = adapter_url.clone();
+    let deps = GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() };
+    let gateway = scim_gateway::start(settings, deps.clone()).await.expect("the gateway starts");
     TestApp {
         base: format!("http://{}", gateway.addr()),
         token: issued.token.expose_secret().to_owned(),
@@ -120,10 +138,23 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         adapter: Some(adapter),
         gateway: Some(gateway),
         events,
+        deps,
+        adapter_url,
     }
 }
 
 impl TestApp {
+    /// Another gateway replica on the same queue, state store and adapter, with a connection store
+    /// of its own (as another process would have), returning it and its base URL.
+    pub async fn spawn_replica(&self) -> (RunningGateway, String) {
+        let settings = GatewaySettings { adapter_url: self.adapter_url.clone(), ..Options::default().settings };
+        let connections = ConnectionStore::new(self.deps.state.clone(), Duration::from_millis(200));
+        let deps = GatewayDeps { connections, ..self.deps.clone() };
+        let replica = scim_gateway::start(settings, deps).await.expect("the replica starts");
+        let base = format!("http://{}", replica.addr());
+        (replica, base)
+    }
+
     /// A request to a SCIM path (`/Users`) with the dev token.
     pub fn scim(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}/scim/v2{path}", self.base)).bearer_auth(&self.token)

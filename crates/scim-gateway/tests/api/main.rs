@@ -16,6 +16,7 @@ mod limits;
 mod oauth;
 mod okta;
 mod rate_limit;
+mod replicas;
 mod resources;
 mod sailpoint;
 mod scope;
