@@ -129,7 +129,19 @@ pub async fn scim_middleware(
             )
             .with_retry_after(retry_after),
         );
-        let res = req.error_response(error);
+        let mut res = req.error_response(error);
+        // SailPoint's SCIM connector throttles by these headers (their names are its defaults).
+        let headers = res.headers_mut();
+        for (name, value) in [
+            ("x-rate-limit-limit", limit.burst.to_string()),
+            ("x-rate-limit-remaining", "0".to_owned()),
+            ("x-rate-limit-reset", retry_after.to_string()),
+            ("x-rate-limit-retry-after-seconds", retry_after.to_string()),
+        ] {
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                headers.insert(header::HeaderName::from_static(name), value);
+            }
+        }
         record_call(&state, &res, Some(&caller), started, &request_id);
         return Ok(res.map_into_right_body());
     }

@@ -14,7 +14,7 @@ use crate::routes;
 use crate::settings::GatewaySettings;
 use crate::state::{ADAPTER_BREAKER, AppState};
 use actix_web::dev::ServerHandle;
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use connections::{ConnectionStore, CredentialVerifier};
@@ -86,6 +86,8 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
             .app_data(state)
             .app_data(web::PayloadConfig::new(limits.max_body_bytes))
             .wrap(ErrorHandlers::new().default_handler(scim_error_bodies))
+            // `//Users` and `/Users/` (a tenant URL with a trailing slash) reach `/Users`.
+            .wrap(NormalizePath::trim())
             .wrap(from_fn(telemetry::actix::trace_requests))
             .configure(telemetry::actix::health_endpoints(move || readiness(readiness_state.clone())))
             .service(web::resource("/oauth2/token").route(web::post().to(routes::oauth::token)))

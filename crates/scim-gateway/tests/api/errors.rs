@@ -85,6 +85,14 @@ async fn an_invalid_patch_is_400_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_trailing_or_doubled_slash_reaches_the_same_endpoint() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/Users/?count=1").await.status(), 200);
+    assert_eq!(app.get("//Users?count=1").await.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn me_answers_501_for_a_service_caller() {
     let app = spawn_app().await;
     scim_error(app.get("/Me").await, 501).await;

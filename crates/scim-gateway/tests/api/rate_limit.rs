@@ -12,6 +12,9 @@ async fn a_connection_over_its_rate_gets_429_with_retry_after() {
     let res = app.get("/ServiceProviderConfig").await;
     let retry: u32 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!(retry >= 1);
+    assert_eq!(res.headers()["x-rate-limit-limit"], "2");
+    assert_eq!(res.headers()["x-rate-limit-remaining"], "0");
+    assert_eq!(res.headers()["x-rate-limit-retry-after-seconds"], retry.to_string().as_str());
     scim_error(res, 429).await;
     app.shutdown().await;
 }
