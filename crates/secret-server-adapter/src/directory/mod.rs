@@ -1,8 +1,9 @@
 //! The gRPC `Directory` service: the gateway's reads, answered from the read model.
 //!
-//! Each call is converted into a domain request at the boundary, runs on a blocking thread (a
-//! filter that needs evaluation over 100,000 users is CPU work and must not stall the runtime's
-//! workers), and turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
+//! Each call is converted into a domain request at the boundary. A get, and a search the indexes
+//! narrow to a few candidates, run in place; any other search runs on a blocking thread (a filter
+//! that needs evaluation over 100,000 users is CPU work and must not stall the runtime's
+//! workers). Every call turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
 //! so that the `scimType` survives the hop. The span of each call is parented to the trace
 //! context in the request's metadata.
 
@@ -66,16 +67,27 @@ impl DirectoryService {
         let req = GetRequest::try_from(req)?;
         tracing::Span::current().record("resource_type", req.kind.name());
         let caller = self.core.caller(&req.connection_id).await?;
-        let core = self.core.clone();
-        let resource = blocking(move || search::get(&core, &caller, &req)).await?;
+        // One resource: rendered here, without a hop to a blocking thread; but a group may have
+        // 100,000 members to render.
+        let resource = if req.kind == scim::ResourceKind::Group {
+            let core = self.core.clone();
+            blocking(move || search::get(&core, &caller, &req)).await?
+        } else {
+            search::get(&self.core, &caller, &req)?
+        };
         Ok(pb::GetResourceResponse { resource: Some(resource) })
     }
 
     async fn search_inner(&self, req: pb::SearchResourcesRequest) -> Result<pb::SearchResourcesResponse, ServiceError> {
         let req = SearchRequest::from_proto(req, self.limits())?;
         let caller = self.core.caller(&req.connection_id).await?;
-        let (core, cursors) = (self.core.clone(), self.cursors.clone());
-        let page = blocking(move || search::search(&core, &cursors, &caller, &req)).await?;
+        let page = if search::served_by_index(&self.core, &req) {
+            // A few candidates from an index: cheaper here than a hop to a blocking thread and back.
+            search::search(&self.core, &self.cursors, &caller, &req)?
+        } else {
+            let (core, cursors) = (self.core.clone(), self.cursors.clone());
+            blocking(move || search::search(&core, &cursors, &caller, &req)).await?
+        };
         tracing::Span::current().record("total", page.total).record("returned", page.resources.len());
         Ok(pb::SearchResourcesResponse {
             total_results: page.total,

@@ -75,6 +75,37 @@ pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<common::Res
     })
 }
 
+/// Whether the indexes alone narrow this search to a few candidates (an equality or a prefix on
+/// an indexed attribute for every type asked), so that it is cheap enough to answer without moving
+/// to a blocking thread.
+pub fn served_by_index(core: &Core, req: &SearchRequest) -> bool {
+    let Some(filter) = &req.filter else { return false };
+    if req.kinds.is_empty() || req.sort.is_some() {
+        return false;
+    }
+    req.kinds.iter().all(|kind| {
+        filter.compile(&core.schemas, *kind).is_ok_and(|c| match c.plan() {
+            scim::IndexPlan::Eq { attr, .. } => indexed(*kind, &attr),
+            _ => false,
+        })
+    })
+}
+
+/// The attributes an equality plan can answer from an index (see `read_model::query`).
+fn indexed(kind: ResourceKind, attr: &str) -> bool {
+    use ResourceKind as K;
+    attr == "id"
+        || matches!(
+            (kind, attr),
+            (K::User, "userName" | "displayName" | "emails.value" | "externalId")
+                | (K::Group, "displayName" | "externalId" | "members.value")
+                | (K::Container, "name" | "displayName" | "externalId" | "parent.value")
+                | (K::ContainerPermission, "container.value" | "user.value" | "group.value")
+                | (K::PrivilegedData, "name" | "displayName" | "container.value")
+                | (K::PrivilegedDataPermission, "privilegedData.value" | "user.value" | "group.value")
+        )
+}
+
 /// A match, before paging.
 struct Hit {
     kind: ResourceKind,
