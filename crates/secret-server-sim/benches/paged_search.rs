@@ -51,6 +51,7 @@ fn store_pages(c: &mut Criterion) {
 }
 
 fn http_pages(c: &mut Criterion) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().expect("a runtime");
     let (sim, http, token) = rt.block_on(async {
         let config = SimConfig { seed: Seed::Generate(spec()), ..SimConfig::for_tests() };

@@ -10,7 +10,7 @@
 //! parent's effective permissions onto the folder; turning it on drops the
 //! folder's own permissions.
 
-use super::search::{Paging, cmp_text};
+use super::search::{Paging, SortKey};
 use super::{Change, FolderPermRec, FolderRec, IdAlloc, Principal, Store};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{
@@ -82,25 +82,25 @@ impl Store {
         }))
     }
 
-    fn compare_folders(&self) -> impl Fn(&str, &&FolderRec, &&FolderRec) -> std::cmp::Ordering + '_ {
-        move |field, a, b| match field {
-            "folderName" => cmp_text(&a.folder_name, &b.folder_name),
-            "folderPath" => cmp_text(&self.folder_path(a.id), &self.folder_path(b.id)),
-            "parentFolderId" => a.parent_folder_id.cmp(&b.parent_folder_id),
-            "folderTypeId" => a.folder_type_id.cmp(&b.folder_type_id),
-            _ => a.id.cmp(&b.id),
+    fn folder_key(&self) -> impl Fn(&str, &&FolderRec) -> SortKey + '_ {
+        move |field, f| match field {
+            "folderName" => SortKey::text(&f.folder_name),
+            "folderPath" => SortKey::text(&self.folder_path(f.id)),
+            "parentFolderId" => f.parent_folder_id.into(),
+            "folderTypeId" => f.folder_type_id.into(),
+            _ => f.id.into(),
         }
     }
 
     /// `GET /folders`.
     pub fn search_folders(&self, filter: &FolderFilter, paging: &Paging) -> PagedResult<Folder> {
-        let (window, total) = paging.select(self.matching_folders(filter), "id", self.compare_folders());
+        let (window, total) = paging.select(self.matching_folders(filter), "id", self.folder_key());
         paging.envelope(window.into_iter().map(|f| self.render_folder(f, false)).collect(), total)
     }
 
     /// `GET /folders/lookup`: `{id, value: folderName}`.
     pub fn lookup_folders(&self, filter: &FolderFilter, paging: &Paging) -> PagedResult<Lookup> {
-        let (window, total) = paging.select(self.matching_folders(filter), "id", self.compare_folders());
+        let (window, total) = paging.select(self.matching_folders(filter), "id", self.folder_key());
         paging.envelope(window.into_iter().map(|f| Lookup { id: f.id, value: f.folder_name.clone() }).collect(), total)
     }
 

@@ -7,7 +7,7 @@
 //! Active Directory synchronized group are managed by the sync and cannot be
 //! edited through the API.
 
-use super::search::{Paging, cmp_text};
+use super::search::{Paging, SortKey};
 use super::users::{normalize_domain, user_inactive};
 use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
 use crate::error::{SimError, SimResult, Thing};
@@ -51,14 +51,14 @@ pub struct GroupPatchData {
     pub enabled: Option<secret_server_api::Patch<bool>>,
 }
 
-fn compare_groups(store: &Store) -> impl Fn(&str, &&Group, &&Group) -> std::cmp::Ordering + '_ {
-    move |field, a, b| match field {
-        "name" => cmp_text(&a.name, &b.name),
-        "enabled" => a.enabled.cmp(&b.enabled),
-        "domainId" => a.domain_id.cmp(&b.domain_id),
-        "created" => a.created.cmp(&b.created),
-        "memberCount" => store.member_count(a.id).cmp(&store.member_count(b.id)),
-        _ => a.id.cmp(&b.id),
+fn group_key(store: &Store) -> impl Fn(&str, &&Group) -> SortKey + '_ {
+    move |field, g| match field {
+        "name" => SortKey::text(&g.name),
+        "enabled" => g.enabled.into(),
+        "domainId" => g.domain_id.into(),
+        "created" => SortKey::opt_text(g.created.as_deref()),
+        "memberCount" => (store.member_count(g.id) as i64).into(),
+        _ => g.id.into(),
     }
 }
 
@@ -108,13 +108,13 @@ impl Store {
 
     /// `GET /groups`.
     pub fn search_groups(&self, filter: &GroupFilter, paging: &Paging) -> PagedResult<GroupSummary> {
-        let (window, total) = paging.select(self.matching_groups(filter), "id", compare_groups(self));
+        let (window, total) = paging.select(self.matching_groups(filter), "id", group_key(self));
         paging.envelope(window.into_iter().map(|g| self.group_summary(g)).collect(), total)
     }
 
     /// `GET /groups/lookup`.
     pub fn lookup_groups(&self, filter: &GroupFilter, paging: &Paging) -> PagedResult<Lookup> {
-        let (window, total) = paging.select(self.matching_groups(filter), "id", compare_groups(self));
+        let (window, total) = paging.select(self.matching_groups(filter), "id", group_key(self));
         paging.envelope(window.into_iter().map(|g| Lookup { id: g.id, value: g.name.clone() }).collect(), total)
     }
 
@@ -237,10 +237,10 @@ impl Store {
             (filter.include_inactive_users || u.enabled)
                 && filter.user_domain_id.is_none_or(|d| normalize_domain(Some(d)) == u.domain_id)
         });
-        let (window, total) = paging.select(members, "id", |field, a, b| match field {
-            "userName" => cmp_text(&a.user_name, &b.user_name),
-            "displayName" => cmp_text(&a.display_name, &b.display_name),
-            _ => a.id.cmp(&b.id),
+        let (window, total) = paging.select(members, "id", |field, u| match field {
+            "userName" => SortKey::text(&u.user_name),
+            "displayName" => SortKey::text(&u.display_name),
+            _ => u.id.into(),
         });
         let records = window.into_iter().filter_map(|u| self.membership(group_id, u.id)).collect();
         Ok(paging.envelope(records, total))

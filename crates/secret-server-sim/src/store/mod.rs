@@ -72,6 +72,8 @@ pub struct Store {
     pub(crate) domains: BTreeMap<i64, String>,
     pub(crate) users: BTreeMap<i64, UserEntry>,
     user_names: HashMap<(i64, String), i64>,
+    /// (lower-cased user name, id), for `sortBy userName` without sorting.
+    pub(crate) users_by_name: BTreeSet<(String, i64)>,
     pub(crate) groups: BTreeMap<i64, Group>,
     group_names: HashMap<(i64, String), i64>,
     /// group id → member user ids.
@@ -304,9 +306,13 @@ impl Store {
     fn put_user(&mut self, user: User) {
         self.next.user = self.next.user.max(user.id + 1);
         if let Some(old) = self.users.get(&user.id) {
-            self.user_names.remove(&(old.user.domain_id, old.user.user_name.to_lowercase()));
+            let old_name = old.user.user_name.to_lowercase();
+            self.user_names.remove(&(old.user.domain_id, old_name.clone()));
+            self.users_by_name.remove(&(old_name, user.id));
         }
-        self.user_names.insert((user.domain_id, user.user_name.to_lowercase()), user.id);
+        let name = user.user_name.to_lowercase();
+        self.user_names.insert((user.domain_id, name.clone()), user.id);
+        self.users_by_name.insert((name, user.id));
         let search_key = user_search_key(&user);
         self.users.insert(user.id, UserEntry { user, search_key });
     }

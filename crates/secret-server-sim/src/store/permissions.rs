@@ -16,7 +16,7 @@
 //! A principal has at most one permission per folder or secret; a second is a
 //! `400 API_DuplicatePermission` (update the existing one instead).
 
-use super::search::{Paging, cmp_text};
+use super::search::{Paging, SortKey};
 use super::users::user_inactive;
 use super::{Change, FolderPermRec, FolderRec, IdAlloc, Principal, SecretPermRec, Store};
 use crate::error::{SimError, SimResult, Thing};
@@ -157,17 +157,14 @@ impl Store {
                 && filter.user_id.is_none_or(|u| p.principal == Principal::User(u))
                 && filter.group_id.is_none_or(|g| p.principal == Principal::Group(g))
         });
-        let (window, total) = paging.select(perms, "id", |field, a, b| match field {
-            "folderId" => a.folder_id.cmp(&b.folder_id),
-            "userId" => a.principal.user_id().cmp(&b.principal.user_id()),
-            "groupId" => a.principal.group_id().cmp(&b.principal.group_id()),
-            "knownAs" => cmp_text(
-                &self.principal_names(a.principal).2.unwrap_or_default(),
-                &self.principal_names(b.principal).2.unwrap_or_default(),
-            ),
-            "folderAccessRoleName" => a.folder_role.as_str().cmp(b.folder_role.as_str()),
-            "secretAccessRoleName" => a.secret_role.as_str().cmp(b.secret_role.as_str()),
-            _ => a.id.cmp(&b.id),
+        let (window, total) = paging.select(perms, "id", |field, p| match field {
+            "folderId" => p.folder_id.into(),
+            "userId" => p.principal.user_id().unwrap_or(0).into(),
+            "groupId" => p.principal.group_id().unwrap_or(0).into(),
+            "knownAs" => SortKey::opt_text(self.principal_names(p.principal).2.as_deref()),
+            "folderAccessRoleName" => SortKey::text(p.folder_role.as_str()),
+            "secretAccessRoleName" => SortKey::text(p.secret_role.as_str()),
+            _ => p.id.into(),
         });
         paging.envelope(window.into_iter().map(|p| self.render_folder_permission(p)).collect(), total)
     }
@@ -319,16 +316,13 @@ impl Store {
                 && same(&filter.group_name, &group_name)
                 && same(&filter.domain_name, &domain_name)
         });
-        let (window, total) = paging.select(perms, "id", |field, a, b| match field {
-            "secretId" => a.secret_id.cmp(&b.secret_id),
-            "userId" => a.principal.user_id().cmp(&b.principal.user_id()),
-            "groupId" => a.principal.group_id().cmp(&b.principal.group_id()),
-            "knownAs" => cmp_text(
-                &self.principal_names(a.principal).2.unwrap_or_default(),
-                &self.principal_names(b.principal).2.unwrap_or_default(),
-            ),
-            "secretAccessRoleName" => a.secret_role.as_str().cmp(b.secret_role.as_str()),
-            _ => a.id.cmp(&b.id),
+        let (window, total) = paging.select(perms, "id", |field, p| match field {
+            "secretId" => p.secret_id.into(),
+            "userId" => p.principal.user_id().unwrap_or(0).into(),
+            "groupId" => p.principal.group_id().unwrap_or(0).into(),
+            "knownAs" => SortKey::opt_text(self.principal_names(p.principal).2.as_deref()),
+            "secretAccessRoleName" => SortKey::text(p.secret_role.as_str()),
+            _ => p.id.into(),
         });
         paging.envelope(window.into_iter().map(|p| self.render_secret_permission(p)).collect(), total)
     }

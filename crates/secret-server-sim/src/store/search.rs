@@ -9,7 +9,6 @@
 use crate::error::{SimError, SimResult};
 use crate::query::Query;
 use secret_server_api::{PagedResult, SortSpec};
-use std::cmp::Ordering;
 
 /// The page size when `take` is omitted. Secret Server's default is not documented; 10 is what
 /// its web services use for other list defaults, and it makes forgetting `take` visible.
@@ -89,38 +88,44 @@ impl Paging {
         self.sort.as_ref().is_none_or(|s| s.name == natural && !s.descending)
     }
 
+    /// Takes this page from `items`, already in the requested order, and counts all of them.
+    pub fn window<T>(&self, items: impl Iterator<Item = T>) -> (Vec<T>, i64) {
+        let skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
+        let take = usize::try_from(self.take).unwrap_or(usize::MAX);
+        let mut total = 0usize;
+        let mut window = Vec::with_capacity(take.min(1024));
+        for item in items {
+            if total >= skip && window.len() < take {
+                window.push(item);
+            }
+            total += 1;
+        }
+        (window, total as i64)
+    }
+
     /// Selects this page from `items` (given in natural order) and counts all of them.
-    /// `compare` orders two items by the requested sort field (ascending); it is only called when
-    /// the request sorts by something other than the natural order.
+    /// `key` gives an item's sort key for the requested field; it is only called when the request
+    /// sorts by something other than the natural order, once per item.
     pub fn select<T>(
         &self,
         items: impl Iterator<Item = T>,
         natural: &str,
-        compare: impl Fn(&str, &T, &T) -> Ordering,
+        key: impl Fn(&str, &T) -> SortKey,
     ) -> (Vec<T>, i64) {
+        let Some(sort) = self.sort.as_ref().filter(|_| !self.is_natural(natural)) else {
+            return self.window(items);
+        };
+        let mut keyed: Vec<(SortKey, usize, T)> =
+            items.enumerate().map(|(n, item)| (key(sort.name, &item), n, item)).collect();
+        // Equal keys keep their natural (id) order in both directions, so paging is deterministic.
+        keyed.sort_unstable_by(|a, b| {
+            let ord = a.0.cmp(&b.0);
+            (if sort.descending { ord.reverse() } else { ord }).then(a.1.cmp(&b.1))
+        });
+        let total = keyed.len() as i64;
         let skip = usize::try_from(self.skip).unwrap_or(usize::MAX);
         let take = usize::try_from(self.take).unwrap_or(usize::MAX);
-        if self.is_natural(natural) {
-            let mut total = 0usize;
-            let mut window = Vec::with_capacity(take.min(1024));
-            for item in items {
-                if total >= skip && window.len() < take {
-                    window.push(item);
-                }
-                total += 1;
-            }
-            return (window, total as i64);
-        }
-        let mut all: Vec<T> = items.collect();
-        if let Some(sort) = &self.sort {
-            // A stable sort keeps id order among equal keys, so paging is deterministic.
-            all.sort_by(|a, b| {
-                let ord = compare(sort.name, a, b);
-                if sort.descending { ord.reverse() } else { ord }
-            });
-        }
-        let total = all.len() as i64;
-        let window = all.into_iter().skip(skip).take(take).collect();
+        let window = keyed.into_iter().skip(skip).take(take).map(|(_, _, item)| item).collect();
         (window, total)
     }
 
@@ -130,9 +135,36 @@ impl Paging {
     }
 }
 
-/// Case-insensitive comparison of two strings, for name sorts.
-pub fn cmp_text(a: &str, b: &str) -> Ordering {
-    a.chars().flat_map(char::to_lowercase).cmp(b.chars().flat_map(char::to_lowercase))
+/// A sort key: computed once per record, compared many times.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey {
+    Int(i64),
+    /// Lower-cased text (names sort case-insensitively).
+    Text(String),
+}
+
+impl SortKey {
+    /// A case-insensitive text key.
+    pub fn text(value: &str) -> Self {
+        SortKey::Text(value.to_lowercase())
+    }
+
+    /// An optional text key (absent sorts as empty).
+    pub fn opt_text(value: Option<&str>) -> Self {
+        SortKey::text(value.unwrap_or(""))
+    }
+}
+
+impl From<i64> for SortKey {
+    fn from(value: i64) -> Self {
+        SortKey::Int(value)
+    }
+}
+
+impl From<bool> for SortKey {
+    fn from(value: bool) -> Self {
+        SortKey::Int(i64::from(value))
+    }
 }
 
 #[cfg(test)]
@@ -152,7 +184,7 @@ mod tests {
     #[test]
     fn natural_order_streams_the_window_and_counts_everything() {
         let p = paging("skip=5&take=3").unwrap();
-        let (window, total) = p.select(0..20, "id", |_, a: &i32, b| a.cmp(b));
+        let (window, total) = p.select(0..20, "id", |_, a: &i64| SortKey::Int(*a));
         assert_eq!(window, vec![5, 6, 7]);
         assert_eq!(total, 20);
     }
@@ -160,10 +192,13 @@ mod tests {
     #[test]
     fn descending_sort_reverses_the_order() {
         let p = paging("sortBy[0].name=NAME&sortBy[0].direction=desc&take=2").unwrap();
-        let (window, total) = p.select(["b", "a", "c"].into_iter(), "id", |_, a, b| cmp_text(a, b));
+        let (window, total) = p.select(["b", "A", "c"].into_iter(), "id", |_, a| SortKey::text(a));
         assert_eq!(window, vec!["c", "b"]);
         assert_eq!(total, 3);
         assert_eq!(p.sort_specs()[0].direction, "Desc");
+        let ascending = paging("sortBy[0].name=name&take=2").unwrap();
+        let (window, _) = ascending.select(["b", "A", "c"].into_iter(), "id", |_, a| SortKey::text(a));
+        assert_eq!(window, vec!["A", "b"], "names sort case-insensitively");
     }
 
     #[test]
@@ -176,7 +211,7 @@ mod tests {
     #[test]
     fn a_skip_beyond_the_end_gives_an_empty_page_with_the_total() {
         let p = paging("skip=50&take=10").unwrap();
-        let (window, total) = p.select(0..20, "id", |_, a: &i32, b| a.cmp(b));
+        let (window, total) = p.select(0..20, "id", |_, a: &i64| SortKey::Int(*a));
         assert!(window.is_empty());
         assert_eq!(total, 20);
         let env = p.envelope(window, total);

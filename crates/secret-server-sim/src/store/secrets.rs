@@ -6,7 +6,7 @@
 //! realism and answers with synthetic values, so a client test can prove it is
 //! never called (the request log records every request).
 
-use super::search::{Paging, cmp_text};
+use super::search::{Paging, SortKey};
 use super::{Change, Store, now_iso, templates};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{DeleteResult, Lookup, PagedResult, ROOT_FOLDER_ID, SecretSummary};
@@ -111,13 +111,13 @@ impl Store {
     }
 
     fn select_secrets<'a>(&'a self, filter: &'a SecretFilter, paging: &Paging) -> (Vec<&'a SecretSummary>, i64) {
-        paging.select(self.matching_secrets(filter).into_iter(), "id", |field, a, b| match field {
-            "name" => cmp_text(&a.name, &b.name),
-            "folderId" => a.folder_id.cmp(&b.folder_id),
-            "secretTemplateName" => cmp_text(&a.secret_template_name, &b.secret_template_name),
-            "secretTemplateId" => a.secret_template_id.cmp(&b.secret_template_id),
-            "createDate" => a.create_date.cmp(&b.create_date),
-            _ => a.id.cmp(&b.id),
+        paging.select(self.matching_secrets(filter).into_iter(), "id", |field, s| match field {
+            "name" => SortKey::text(&s.name),
+            "folderId" => s.folder_id.into(),
+            "secretTemplateName" => SortKey::text(&s.secret_template_name),
+            "secretTemplateId" => s.secret_template_id.into(),
+            "createDate" => SortKey::opt_text(s.create_date.as_deref()),
+            _ => s.id.into(),
         })
     }
 

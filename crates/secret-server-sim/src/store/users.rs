@@ -6,7 +6,7 @@
 //! satisfies the password policy, which is checked and then discarded (the
 //! emulator stores no user passwords); a user cannot disable their own account.
 
-use super::search::{Paging, cmp_text};
+use super::search::{Paging, SortKey};
 use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
 use crate::config::PasswordPolicy;
 use crate::error::{SimError, SimResult, Thing};
@@ -62,15 +62,15 @@ pub fn normalize_domain(domain_id: Option<i64>) -> i64 {
     }
 }
 
-fn compare_users(field: &str, a: &&User, b: &&User) -> std::cmp::Ordering {
+fn user_key(field: &str, u: &&User) -> SortKey {
     match field {
-        "userName" => cmp_text(&a.user_name, &b.user_name),
-        "displayName" => cmp_text(&a.display_name, &b.display_name),
-        "emailAddress" => cmp_text(a.email_address.as_deref().unwrap_or(""), b.email_address.as_deref().unwrap_or("")),
-        "created" => a.created.cmp(&b.created),
-        "enabled" => a.enabled.cmp(&b.enabled),
-        "domainId" => a.domain_id.cmp(&b.domain_id),
-        _ => a.id.cmp(&b.id),
+        "userName" => SortKey::text(&u.user_name),
+        "displayName" => SortKey::text(&u.display_name),
+        "emailAddress" => SortKey::opt_text(u.email_address.as_deref()),
+        "created" => SortKey::opt_text(u.created.as_deref()),
+        "enabled" => u.enabled.into(),
+        "domainId" => u.domain_id.into(),
+        _ => u.id.into(),
     }
 }
 
@@ -119,19 +119,32 @@ impl Store {
         }
     }
 
-    fn matching_users<'a>(&'a self, filter: &'a UserFilter) -> impl Iterator<Item = &'a User> + 'a {
-        self.users.values().filter(|e| filter.matches(e)).map(|e| &e.user)
+    /// The page of users matching `filter`. Sorting by `userName` streams the name index, so it
+    /// costs what the natural order costs.
+    fn select_users<'a>(&'a self, filter: &'a UserFilter, paging: &Paging) -> (Vec<&'a User>, i64) {
+        match &paging.sort {
+            Some(sort) if sort.name == "userName" => {
+                let by_name = self.users_by_name.iter().filter_map(|(_, id)| self.users.get(id));
+                let matching = |e: &&'a super::UserEntry| filter.matches(e);
+                if sort.descending {
+                    paging.window(by_name.rev().filter(matching).map(|e| &e.user))
+                } else {
+                    paging.window(by_name.filter(matching).map(|e| &e.user))
+                }
+            }
+            _ => paging.select(self.users.values().filter(|e| filter.matches(e)).map(|e| &e.user), "id", user_key),
+        }
     }
 
     /// `GET /users`.
     pub fn search_users(&self, filter: &UserFilter, paging: &Paging) -> PagedResult<UserSummary> {
-        let (window, total) = paging.select(self.matching_users(filter), "id", compare_users);
+        let (window, total) = self.select_users(filter, paging);
         paging.envelope(window.into_iter().map(|u| self.user_summary(u)).collect(), total)
     }
 
     /// `GET /users/lookup`: `{id, value: userName}`.
     pub fn lookup_users(&self, filter: &UserFilter, paging: &Paging) -> PagedResult<Lookup> {
-        let (window, total) = paging.select(self.matching_users(filter), "id", compare_users);
+        let (window, total) = self.select_users(filter, paging);
         paging.envelope(window.into_iter().map(|u| Lookup { id: u.id, value: u.user_name.clone() }).collect(), total)
     }
 
@@ -338,9 +351,9 @@ impl Store {
     pub fn search_user_groups(&self, user_id: i64, paging: &Paging) -> SimResult<PagedResult<GroupMembership>> {
         self.get_user(user_id)?;
         let groups = self.groups_of(user_id).filter_map(|g| self.group(g));
-        let (window, total) = paging.select(groups, "id", |field, a, b| match field {
-            "groupName" => cmp_text(&a.name, &b.name),
-            _ => a.id.cmp(&b.id),
+        let (window, total) = paging.select(groups, "id", |field, g| match field {
+            "groupName" => SortKey::text(&g.name),
+            _ => g.id.into(),
         });
         let records = window.into_iter().filter_map(|g| self.membership(g.id, user_id)).collect();
         Ok(paging.envelope(records, total))
