@@ -2,6 +2,7 @@
 //! fault injection ([`crate::faults::inject`]), path normalization as IIS
 //! does it, and a tracing span per request named by its route template.
 
+use crate::routes::RuntimeConfig;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
@@ -94,7 +95,14 @@ pub async fn trace_request<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let mut route = req.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    // Routes are registered lower-case (paths are normalized); show the base path as configured.
+    if let Some(config) = req.app_data::<web::Data<RuntimeConfig>>()
+        && !config.base_path.is_empty()
+        && route.starts_with(&config.base_path.to_lowercase())
+    {
+        route.replace_range(..config.base_path.len(), &config.base_path);
+    }
     let method = req.method().to_string();
     let span = tracing::info_span!(
         "sim.request",

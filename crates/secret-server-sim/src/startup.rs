@@ -78,6 +78,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
     let faults = web::Data::new(Faults::new(tokens.clone().into_inner()));
     let log = web::Data::new(RequestLog::default());
     let runtime = web::Data::new(RuntimeConfig {
+        base_path: config.normalized_base_path(),
         api_username: config.api_username.clone(),
         api_password: config.api_password.clone(),
         password_policy: config.password_policy.clone(),

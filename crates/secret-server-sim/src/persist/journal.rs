@@ -21,6 +21,9 @@ pub struct Record {
 #[derive(Debug)]
 pub struct Journal {
     file: File,
+    /// The length of the journal after the last complete record, so that a failed write
+    /// (a full disk) can be cut back and leave no torn line before later records.
+    len: u64,
     /// The sequence number of the last record written (or replayed).
     pub seq: u64,
     /// Records written since the last compaction.
@@ -48,7 +51,8 @@ impl Journal {
     /// The file cannot be opened.
     pub fn open(path: &Path, seq: u64, since_compaction: u64) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { file, seq, since_compaction, capture: None })
+        let len = file.metadata()?.len();
+        Ok(Self { file, len, seq, since_compaction, capture: None })
     }
 
     /// Appends one record with the next sequence number.
@@ -64,7 +68,12 @@ impl Journal {
         let seq = self.seq + 1;
         let mut line = serde_json::to_vec(&RecordRef { seq, changes }).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
+        if let Err(e) = self.file.write_all(&line) {
+            // Best effort: if even this fails, replay drops the torn tail at the next start.
+            let _ = self.file.set_len(self.len);
+            return Err(e);
+        }
+        self.len += line.len() as u64;
         self.seq = seq;
         self.since_compaction += 1;
         if let Some(capture) = &mut self.capture {
@@ -86,6 +95,7 @@ impl Journal {
         }
         std::fs::rename(&tmp, path)?;
         self.file = OpenOptions::new().append(true).open(path)?;
+        self.len = contents.len() as u64;
         self.since_compaction = records;
         Ok(())
     }
@@ -137,4 +147,57 @@ pub fn replay(path: &Path, after_seq: u64) -> io::Result<Replay> {
         file.sync_all()?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(id: i64) -> Change {
+        Change::DeleteGroup { id }
+    }
+
+    #[test]
+    fn records_are_replayed_after_the_snapshot_sequence_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, 0, 0).unwrap();
+        for id in 1..=3 {
+            journal.append(&[group(id)]).unwrap();
+        }
+        let replay = replay(&path, 1).unwrap();
+        assert_eq!(replay.records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(replay.last_seq, 3);
+        assert!(!replay.truncated_tail);
+    }
+
+    #[test]
+    fn a_torn_tail_is_cut_off_and_appending_continues_cleanly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path, 0, 0).unwrap();
+        journal.append(&[group(1)]).unwrap();
+        let good = std::fs::metadata(&path).unwrap().len();
+        drop(journal);
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(br#"{"seq":2,"chan"#).unwrap();
+
+        let first = replay(&path, 0).unwrap();
+        assert!(first.truncated_tail);
+        assert_eq!(first.records.len(), 1);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good);
+
+        let mut journal = Journal::open(&path, first.last_seq, 1).unwrap();
+        journal.append(&[group(2)]).unwrap();
+        let second = replay(&path, 0).unwrap();
+        assert_eq!(second.records.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(!second.truncated_tail);
+    }
+
+    #[test]
+    fn a_missing_journal_replays_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let replay = replay(&dir.path().join("absent.jsonl"), 7).unwrap();
+        assert!(replay.records.is_empty());
+        assert_eq!(replay.last_seq, 7);
+    }
 }

@@ -26,6 +26,8 @@ use serde_json::Value;
 /// What handlers need to know about the configuration.
 #[derive(Debug)]
 pub struct RuntimeConfig {
+    /// The base path as configured (normalized, original case), for span names.
+    pub base_path: String,
     pub api_username: String,
     pub api_password: SecretString,
     pub password_policy: PasswordPolicy,
