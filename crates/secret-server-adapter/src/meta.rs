@@ -2,8 +2,8 @@
 //!
 //! Secret Server keeps no modification time and no version, so the adapter derives them:
 //! - the **version** is a hash of what the resource *is*: the Secret Server fields it owns, the
-//!   ids it refers to (a group's members, a user's groups, a folder's secrets) and its stored SCIM
-//!   attributes. It is the same after a restart and changes exactly when one of those does. The
+//!   ids it refers to (a group's members and which of them were deleted through SCIM, a user's
+//!   groups, a folder's secrets) and its stored SCIM attributes. It is the same after a restart and changes exactly when one of those does. The
 //!   display names of *other* objects shown inside a resource (`members[].display`, `path`) are not
 //!   part of it: renaming a user does not change the version of every group it belongs to.
 //! - **created** is Secret Server's `created` where it has one (users, groups, secrets), otherwise
@@ -98,9 +98,11 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
     h.finish()
 }
 
-pub fn group_version(rec: &GroupRec) -> u64 {
+/// A group's version; `deleted_members` are the members deleted through SCIM (hidden from the
+/// members list under the default policy, so part of what the group looks like).
+pub fn group_version(rec: &GroupRec, deleted_members: &[i64]) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::Group);
-    h.str(&rec.ss.name).flag(rec.ss.enabled).opt(rec.attrs.as_deref()).ids(&rec.members);
+    h.str(&rec.ss.name).flag(rec.ss.enabled).opt(rec.attrs.as_deref()).ids(&rec.members).ids(deleted_members);
     h.finish()
 }
 
@@ -302,7 +304,8 @@ mod tests {
             attrs: None,
             meta: Meta::default(),
         };
-        assert_ne!(group_version(&g(vec![1])), group_version(&g(vec![1, 2])));
+        assert_ne!(group_version(&g(vec![1]), &[]), group_version(&g(vec![1, 2]), &[]));
+        assert_ne!(group_version(&g(vec![1, 2]), &[]), group_version(&g(vec![1, 2]), &[2]));
     }
 
     #[test]

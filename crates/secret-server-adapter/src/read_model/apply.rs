@@ -95,7 +95,9 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
         }
         ResourceKind::Group => {
             let rec = state.groups.get(&id)?;
-            (meta::group_version(rec), rec.meta, rec.ss.created)
+            let deleted: Vec<i64> =
+                rec.members.iter().copied().filter(|u| state.users.get(u).is_some_and(|x| x.deleted)).collect();
+            (meta::group_version(rec, &deleted), rec.meta, rec.ss.created)
         }
         ResourceKind::Container => {
             let rec = state.folders.get(&id)?;
@@ -169,6 +171,8 @@ pub fn apply(
                 if next.deleted && ss.enabled {
                     next.deleted = false;
                     out.tombstones_cleared.push(id);
+                    // The groups show this member again.
+                    touched.extend(state.groups_of(id).iter().map(|g| (ResourceKind::Group, *g)));
                 }
                 next.ss = ss;
                 state.put_user(next);

@@ -34,12 +34,19 @@ fn audit_of(user: &User) -> Value {
     audit_fields(&user.user_name, &user.display_name, user.email_address.as_deref(), user.enabled)
 }
 
-/// Writes a user through to the read model (keeping its meta), with its attributes.
+/// Writes a user through to the read model (keeping its meta), with its attributes. When it
+/// becomes deleted (or no longer is), its groups are touched too: their member lists change.
 async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted: bool) -> JobResult<()> {
     let id = user.id;
     let ss = user_ss_from_user(user);
+    let mut touched = vec![(KIND, id)];
+    touched.extend(ctx.instance().model.read(|s| {
+        let flips = s.users.get(&id).is_some_and(|u| u.deleted != deleted);
+        let groups = if flips { s.groups_of(id) } else { &[] };
+        groups.iter().map(|g| (ResourceKind::Group, *g)).collect::<Vec<_>>()
+    }));
     ctx.instance()
-        .write_through(&[(KIND, id)], |state| {
+        .write_through(&touched, |state| {
             let meta = state.users.get(&id).map(|u| u.meta).unwrap_or(Meta::default());
             state.put_user(UserRec { ss, attrs, deleted, meta });
         })

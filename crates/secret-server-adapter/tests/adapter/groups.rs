@@ -156,3 +156,17 @@ async fn members_filter_finds_the_groups_of_a_user() {
     assert_eq!(sorted(names), vec!["DBAs".to_owned(), "Developers".to_owned()]);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_member_hides_it_from_the_group_and_changes_the_group_version() {
+    let stack = Stack::start().await;
+    let user = stack.create(User, json!({"userName": "leaving.soon"})).await.id();
+    let group = stack.create(Group, json!({"displayName": "Leavers", "members": [{"value": user}]})).await.json();
+    let id = group["id"].as_str().unwrap();
+    stack.delete(User, &user).await;
+    let after = stack.get(Group, id).await.unwrap();
+    assert!(after.get("members").is_none(), "{after}");
+    assert_ne!(after["meta"]["version"], group["meta"]["version"]);
+    assert_eq!(ss_members(&stack, id).await, vec![user], "Secret Server keeps the deactivated member");
+    stack.stop().await;
+}
