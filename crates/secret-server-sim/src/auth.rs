@@ -57,6 +57,11 @@ pub struct Tokens {
     refresh_enabled: bool,
 }
 
+/// `now + lifetime`, saturating far in the future for absurd lifetimes instead of overflowing.
+fn deadline(now: Instant, lifetime: Duration) -> Instant {
+    now.checked_add(lifetime).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
 fn hash(token: &str) -> TokenHash {
     Sha256::digest(token.as_bytes()).into()
 }
@@ -84,17 +89,18 @@ impl Tokens {
         let refresh_token = self.refresh_enabled.then(new_token);
         let mut state = self.state.lock();
         if state.access.len() > 4096 {
-            state.access.retain(|_, g| g.expires_at + REMEMBER_EXPIRED > now);
+            state.access.retain(|_, g| deadline(g.expires_at, REMEMBER_EXPIRED) > now);
             state.refresh.retain(|_, g| g.expires_at > now);
         }
-        state.access.insert(hash(&access_token), Grant { user_id, expires_at: now + self.lifetime });
+        state.access.insert(hash(&access_token), Grant { user_id, expires_at: deadline(now, self.lifetime) });
         if let Some(refresh) = &refresh_token {
-            state.refresh.insert(hash(refresh), Grant { user_id, expires_at: now + self.lifetime + REFRESH_EXTRA });
+            let expires_at = deadline(now, self.lifetime.saturating_add(REFRESH_EXTRA));
+            state.refresh.insert(hash(refresh), Grant { user_id, expires_at });
         }
         TokenResponse {
             access_token,
             token_type: "bearer".to_owned(),
-            expires_in: self.lifetime.as_secs() as i64,
+            expires_in: i64::try_from(self.lifetime.as_secs()).unwrap_or(i64::MAX),
             refresh_token,
         }
     }
@@ -195,6 +201,13 @@ mod tests {
         let refresh = tokens.issue(3).refresh_token.unwrap();
         assert_eq!(tokens.redeem_refresh(&refresh), Some(3));
         assert_eq!(tokens.redeem_refresh(&refresh), None);
+    }
+
+    #[test]
+    fn an_absurd_lifetime_does_not_overflow() {
+        let tokens = Tokens::new(Duration::MAX, true);
+        let issued = tokens.issue(1);
+        assert_eq!(tokens.check(&issued.access_token), TokenCheck::Valid(1));
     }
 
     #[test]

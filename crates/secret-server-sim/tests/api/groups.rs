@@ -201,3 +201,22 @@ async fn deleting_a_group_removes_its_memberships_and_permissions() {
     assert!(again > security);
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_creates_of_one_name_let_exactly_one_through() {
+    let t = TestSim::spawn().await;
+    let attempts = (0..16).map(|_| t.post("/groups", json!({"name": "Race", "enabled": true})));
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(created, 1, "{results:?}");
+    for (status, body) in results.iter().filter(|(s, _)| *s != StatusCode::OK) {
+        assert_error(*status, body, "API_DuplicateGroupName");
+    }
+    let distinct = (0..16).map(|n| t.post("/groups", json!({"name": format!("Lane {n}"), "enabled": true})));
+    let mut ids: Vec<i64> =
+        futures::future::join_all(distinct).await.iter().map(|(_, b)| b["id"].as_i64().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 16, "concurrent creates get distinct ids");
+    t.sim.shutdown().await;
+}

@@ -212,6 +212,17 @@ async fn current_is_the_api_account_with_its_permissions() {
 }
 
 #[tokio::test]
+async fn the_stub_is_an_enabled_local_user() {
+    let t = TestSim::spawn().await;
+    let stub = t.ok("/users/stub").await;
+    assert_eq!(
+        (stub["id"].clone(), stub["enabled"].clone(), stub["domainId"].clone()),
+        (json!(0), json!(true), json!(-1))
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_users_groups_are_listed_added_replaced_and_removed() {
     let t = TestSim::spawn().await;
     let carol = t.user_id("carol.diaz").await;
