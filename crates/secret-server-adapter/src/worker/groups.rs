@@ -292,50 +292,66 @@ fn removed_ids(ids: &[String]) -> JobResult<Vec<i64>> {
         .collect()
 }
 
+/// What a change asks of the membership.
+enum Wanted {
+    Unchanged,
+    Delta(Delta),
+    Exactly(BTreeSet<i64>),
+}
+
+/// The group's members as Secret Server has them now (the read model may lag behind a change made
+/// there), written through to the read model.
+async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>> {
+    let fresh: BTreeSet<i64> =
+        ctx.client().group_members(group.id).map_ok(|m| m.user_id).try_collect::<BTreeSet<i64>>().await?;
+    let known: BTreeSet<i64> = ctx
+        .instance()
+        .model
+        .read(|s| s.groups.get(&group.id).map(|g| g.members.iter().copied().collect()).unwrap_or_default());
+    let added: Vec<i64> = fresh.difference(&known).copied().collect();
+    let removed: Vec<i64> = known.difference(&fresh).copied().collect();
+    if !added.is_empty() || !removed.is_empty() {
+        write_group(ctx, group.clone(), &added, &removed, None).await?;
+    }
+    Ok(fresh)
+}
+
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
     let current = refresh(ctx, id).await?;
     ctx.check_if_match(KIND, id)?;
-    let current_members: BTreeSet<i64> = ctx
-        .instance()
-        .model
-        .read(|s| s.groups.get(&id).map(|g| g.members.iter().copied().collect()).unwrap_or_default());
     // Without members: a group of 100,000 costs the same to change as a group of 10.
     let current_doc =
         ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
-    let (doc, wanted): (Value, Option<Delta>) = if patch {
+    let (doc, wanted) = if patch {
         let lookup = ReadModelMembers { ctx, group: id };
         let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
         if !outcome.changed {
             let same = audit(&current.name, &[], &[]);
             return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
         }
-        let delta = match outcome.members {
-            None => None,
-            Some(MembersChange::Delta { added, removed }) => Some((ids_of(&added)?, removed_ids(&removed)?)),
-            Some(MembersChange::ReplaceAll(set)) => {
-                let want: BTreeSet<i64> = ids_of(&set)?.into_iter().collect();
-                Some((
-                    want.difference(&current_members).copied().collect(),
-                    current_members.difference(&want).copied().collect(),
-                ))
-            }
+        let wanted = match outcome.members {
+            None => Wanted::Unchanged,
+            Some(MembersChange::Delta { added, removed }) => Wanted::Delta((ids_of(&added)?, removed_ids(&removed)?)),
+            Some(MembersChange::ReplaceAll(set)) => Wanted::Exactly(ids_of(&set)?.into_iter().collect()),
         };
-        (outcome.resource, delta)
+        (outcome.resource, wanted)
     } else {
         let doc = scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?;
-        let want: BTreeSet<i64> =
-            fields(&doc).map_err(JobError::Permanent)?.members.unwrap_or_default().into_iter().collect();
-        let delta = (
-            want.difference(&current_members).copied().collect(),
-            current_members.difference(&want).copied().collect(),
-        );
-        (doc, Some(delta))
+        let want = fields(&doc).map_err(JobError::Permanent)?.members.unwrap_or_default().into_iter().collect();
+        (doc, Wanted::Exactly(want))
+    };
+    // A PATCH delta is sent as asked (Secret Server tells what is already done); a full
+    // replacement is computed against the members Secret Server has now.
+    let (add, remove) = match wanted {
+        Wanted::Unchanged => (Vec::new(), Vec::new()),
+        Wanted::Delta(delta) => delta,
+        Wanted::Exactly(want) => {
+            let now = fresh_members(ctx, &current).await?;
+            (want.difference(&now).copied().collect(), now.difference(&want).copied().collect())
+        }
     };
     let f = fields(&doc).map_err(JobError::Permanent)?;
-    // A PATCH delta is sent as asked (Secret Server tells what is already done, and the read model
-    // may lag behind a change made there); a full replacement is computed against the read model.
-    let (add, remove) = wanted.unwrap_or_default();
     check_new_members(ctx, &add).await?;
     let group = if f.name != current.name {
         let args = GroupUpdateArgs {

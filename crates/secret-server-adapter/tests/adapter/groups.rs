@@ -170,3 +170,17 @@ async fn deleting_a_member_hides_it_from_the_group_and_changes_the_group_version
     assert_eq!(ss_members(&stack, id).await, vec![user], "Secret Server keeps the deactivated member");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_members_also_removes_one_added_directly_in_secret_server() {
+    let stack = Stack::start().await;
+    let (alice, bob) = (user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await);
+    let id = stack.create(Group, json!({"displayName": "Exact", "members": [{"value": alice}]})).await.id();
+    // Added behind the connector's back, before any resync.
+    stack.ss.add_group_member(id.parse().unwrap(), bob.parse().unwrap()).await.unwrap();
+    let replaced =
+        stack.patch(Group, &id, json!([{"op": "replace", "path": "members", "value": [{"value": alice}]}])).await;
+    assert_eq!(member_ids(&replaced.json()), vec![alice.clone()]);
+    assert_eq!(ss_members(&stack, &id).await, vec![alice]);
+    stack.stop().await;
+}
