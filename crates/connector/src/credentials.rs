@@ -85,8 +85,16 @@ pub async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> anyhow:
     Ok(issued.token)
 }
 
+/// The development connection: every resource type, the default rights mapping, and the
+/// `keepSecretServerName` user-name policy, so that a client trying the connector can rename a user
+/// (Secret Server keeps its own name; the client sees its new one). Connections created through
+/// the admin API or the configuration file default to `reject`.
 fn new_dev_connection(id: ConnectionId) -> Connection {
     let now = time::OffsetDateTime::now_utc();
+    let policies = connections::Policies {
+        user_name_change: connections::UserNameChangePolicy::KeepSecretServerName,
+        ..Default::default()
+    };
     Connection {
         id,
         display_name: "Development connection (scim-connector dev)".to_owned(),
@@ -96,7 +104,7 @@ fn new_dev_connection(id: ConnectionId) -> Connection {
         scope: Default::default(),
         rights: Default::default(),
         rate_limit: None,
-        policies: Default::default(),
+        policies,
         from_config: false,
         created_at: Some(now),
         updated_at: Some(now),
