@@ -13,6 +13,8 @@ pub mod folders;
 pub mod groups;
 pub mod permissions;
 mod records;
+#[cfg(test)]
+mod replay_props;
 pub mod search;
 pub mod secrets;
 mod snapshot;
