@@ -26,7 +26,8 @@ pub struct Core {
 /// Who is asking, resolved: the connection and the instance it is bound to.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub connection: Connection,
+    /// Shared with the connection store's cache: resolving a caller copies nothing.
+    pub connection: Arc<Connection>,
     pub instance: Arc<Instance>,
 }
 
@@ -76,7 +77,7 @@ impl Core {
         let id: ConnectionId = connection_id.parse().map_err(|_| denied())?;
         let connection = self
             .connections
-            .get(&id)
+            .get_shared(&id)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "cannot read connections");

@@ -70,7 +70,9 @@ pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<common::Res
     caller.instance.model.read(|state| {
         let view = caller.view(state);
         let doc = view.render(req.kind, id, options).ok_or_else(not_found)?;
-        let projected = req.projection.bind(&core.schemas, req.kind).apply(&doc);
+        // A rendering holds only attributes returned by default: the default projection is a no-op.
+        let projected =
+            if req.projection.is_default() { doc } else { req.projection.bind(&core.schemas, req.kind).apply(&doc) };
         Ok(serialize(req.kind, id, view.version(req.kind, id).unwrap_or_default(), &projected))
     })
 }
@@ -226,8 +228,11 @@ pub fn search(
         let mut bound = std::collections::HashMap::new();
         for hit in hits.get(window).unwrap_or_default() {
             let Some(doc) = view.render(hit.kind, hit.id, options) else { continue };
-            let projection = bound.entry(hit.kind).or_insert_with(|| req.projection.bind(&core.schemas, hit.kind));
-            let projected = projection.apply(&doc);
+            let projected = if req.projection.is_default() {
+                doc
+            } else {
+                bound.entry(hit.kind).or_insert_with(|| req.projection.bind(&core.schemas, hit.kind)).apply(&doc)
+            };
             page.resources.push(serialize(
                 hit.kind,
                 hit.id,
