@@ -89,3 +89,29 @@ async fn every_protected_endpoint_refuses_a_missing_token() {
     assert_eq!(response.status(), StatusCode::FORBIDDEN, "the admin endpoints need a token too");
     t.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn run_serves_until_its_shutdown_future_completes() {
+    install_crypto();
+    // A free port: bind, read it, release it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = SimConfig { listen: ([127, 0, 0, 1], port).into(), ..SimConfig::for_tests() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(secret_server_sim::run(config, async {
+        let _ = stopped.await;
+    }));
+    let url = format!("http://127.0.0.1:{port}/SecretServer/api/v1/healthcheck");
+    let http = reqwest::Client::new();
+    let mut answered = false;
+    for _ in 0..100 {
+        if http.get(&url).send().await.is_ok_and(|r| r.status() == StatusCode::OK) {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(answered, "the emulator answered while running");
+    stop.send(()).unwrap();
+    server.await.unwrap().expect("run returns cleanly");
+    assert!(http.get(&url).send().await.is_err(), "nothing listens after shutdown");
+}
