@@ -154,6 +154,62 @@ fn tighter_to(a: Bound<i64>, b: Bound<i64>) -> Bound<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_model::records::{GroupRec, GroupSs, Meta, UserRec, UserSs};
+    use scim::Schemas;
+
+    fn state() -> State {
+        let mut state = State::default();
+        for (id, name) in [(1, "Alice"), (2, "alfred"), (3, "bob")] {
+            state.put_user(UserRec {
+                ss: UserSs {
+                    id,
+                    user_name: name.into(),
+                    display_name: name.into(),
+                    email: None,
+                    enabled: true,
+                    domain_id: -1,
+                    created: None,
+                },
+                attrs: None,
+                deleted: false,
+                meta: Meta::default(),
+            });
+        }
+        state.put_group(GroupRec {
+            ss: GroupSs { id: 9, name: "g".into(), enabled: true, domain_id: -1, synchronized: false, created: None },
+            members: vec![1, 3],
+            attrs: None,
+            meta: Meta::default(),
+        });
+        state
+    }
+
+    fn plan_for(kind: ResourceKind, filter: &str) -> (IndexPlan, Filter) {
+        let f = Filter::parse(filter).unwrap();
+        (f.compile(&Schemas::standard(), kind).unwrap().plan(), f)
+    }
+
+    #[test]
+    fn equality_and_prefix_on_indexed_attributes_use_the_indexes() {
+        let state = state();
+        let (plan, f) = plan_for(ResourceKind::User, r#"userName eq "ALICE""#);
+        assert_eq!(candidates(&state, ResourceKind::User, &plan, Some(&f)), Some(vec![1]));
+        let (plan, f) = plan_for(ResourceKind::User, r#"userName sw "al""#);
+        assert_eq!(candidates(&state, ResourceKind::User, &plan, Some(&f)), Some(vec![1, 2]));
+        let (plan, f) = plan_for(ResourceKind::Group, r#"members.value eq "3""#);
+        assert_eq!(candidates(&state, ResourceKind::Group, &plan, Some(&f)), Some(vec![9]));
+        let (plan, f) = plan_for(ResourceKind::User, r#"id eq "not-a-number""#);
+        assert_eq!(candidates(&state, ResourceKind::User, &plan, Some(&f)), Some(vec![]));
+    }
+
+    #[test]
+    fn an_or_with_an_unindexed_operand_is_a_full_scan_and_an_and_takes_the_narrowest() {
+        let state = state();
+        let (plan, f) = plan_for(ResourceKind::User, r#"userName eq "bob" or title eq "x""#);
+        assert_eq!(candidates(&state, ResourceKind::User, &plan, Some(&f)), None);
+        let (plan, f) = plan_for(ResourceKind::User, r#"userName sw "a" and userName eq "alfred""#);
+        assert_eq!(candidates(&state, ResourceKind::User, &plan, Some(&f)), Some(vec![2]));
+    }
 
     #[test]
     fn top_level_last_modified_comparisons_give_a_time_range() {
