@@ -39,6 +39,7 @@ pub fn from_text(text: Option<&str>) -> Map<String, Value> {
 }
 
 impl AttributeStore {
+    /// The attribute store of instance `instance`.
     pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
         Self { state, instance: instance.to_owned() }
     }

@@ -61,6 +61,7 @@ pub struct Instance {
 }
 
 impl Instance {
+    /// An instance named `name`, read through `client`, persisting into `state`; not loaded yet.
     pub fn new(name: &str, client: SecretServerClient, state: Arc<dyn StateStore>, options: FetchOptions) -> Self {
         Self {
             name: name.to_owned(),

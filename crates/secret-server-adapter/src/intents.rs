@@ -48,6 +48,7 @@ pub struct Done {
     pub after: serde_json::Value,
 }
 
+/// The intents and done markers of one instance.
 #[derive(Debug, Clone)]
 pub struct Intents {
     state: Arc<dyn StateStore>,
@@ -56,6 +57,7 @@ pub struct Intents {
 }
 
 impl Intents {
+    /// The intents of instance `instance`.
     pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
         Self { state, namespace: format!("intents:{instance}"), done_namespace: format!("done:{instance}") }
     }

@@ -113,6 +113,7 @@ pub fn folder_version(rec: &FolderRec, secrets: &[i64]) -> u64 {
     h.finish()
 }
 
+/// A folder permission's version.
 pub fn folder_perm_version(rec: &FolderPermRec) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::ContainerPermission);
     h.int(rec.ss.folder);
@@ -121,6 +122,7 @@ pub fn folder_perm_version(rec: &FolderPermRec) -> u64 {
     h.finish()
 }
 
+/// A secret's version (its metadata, never a field value).
 pub fn secret_version(rec: &SecretRec) -> u64 {
     let s = &rec.ss;
     let mut h = VersionHasher::new(ResourceKind::PrivilegedData);
@@ -135,6 +137,7 @@ pub fn secret_version(rec: &SecretRec) -> u64 {
     h.finish()
 }
 
+/// A secret permission's version.
 pub fn secret_perm_version(rec: &SecretPermRec) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::PrivilegedDataPermission);
     h.int(rec.ss.secret);
@@ -163,10 +166,12 @@ struct StoredMeta {
 mod hex_u64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the version as 16 hex digits.
     pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{v:016x}"))
     }
 
+    /// Reads the version from hex digits.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         let text = String::deserialize(d)?;
         u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
@@ -181,6 +186,7 @@ pub struct MetaStore {
 }
 
 impl MetaStore {
+    /// The meta store of instance `instance`.
     pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
         Self { state, instance: instance.to_owned() }
     }

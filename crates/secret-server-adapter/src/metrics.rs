@@ -8,20 +8,24 @@
 
 use std::time::Duration;
 
+/// Sets `scim_read_model_records` for one instance and type.
 pub fn read_model_records(instance: &str, kind: &str, count: usize) {
     metrics::gauge!("scim_read_model_records", "instance" => instance.to_owned(), "type" => kind.to_owned())
         .set(count as f64);
 }
 
+/// Sets `scim_read_model_age_seconds` for one instance.
 pub fn read_model_age(instance: &str, age: Duration) {
     metrics::gauge!("scim_read_model_age_seconds", "instance" => instance.to_owned()).set(age.as_secs_f64());
 }
 
+/// Records one job in `scim_job_duration_seconds`.
 pub fn job_duration(operation: &str, outcome: &'static str, elapsed: Duration) {
     metrics::histogram!("scim_job_duration_seconds", "operation" => operation.to_owned(), "outcome" => outcome)
         .record(elapsed.as_secs_f64());
 }
 
+/// Records one gRPC read in `scim_directory_request_duration_seconds`.
 pub fn directory_request(method: &'static str, outcome: &'static str, elapsed: Duration) {
     metrics::histogram!("scim_directory_request_duration_seconds", "method" => method, "outcome" => outcome)
         .record(elapsed.as_secs_f64());

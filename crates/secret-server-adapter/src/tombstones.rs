@@ -25,6 +25,7 @@ pub struct Tombstone {
     pub at: i64,
 }
 
+/// The tombstones of one instance.
 #[derive(Debug, Clone)]
 pub struct Tombstones {
     state: Arc<dyn StateStore>,
@@ -32,6 +33,7 @@ pub struct Tombstones {
 }
 
 impl Tombstones {
+    /// The tombstones of instance `instance`.
     pub fn new(state: Arc<dyn StateStore>, instance: &str) -> Self {
         Self { state, namespace: format!("tombstones:{instance}") }
     }

@@ -30,6 +30,7 @@ pub struct DirectoryService {
 }
 
 impl DirectoryService {
+    /// The service over `core`, sealing cursors with `cursors`.
     pub fn new(core: Arc<Core>, cursors: CursorCodec) -> Self {
         Self { core, cursors: Arc::new(cursors) }
     }

@@ -58,6 +58,7 @@ fn nonempty(s: Option<String>) -> Option<Box<str>> {
     s.filter(|s| !s.is_empty()).map(String::into_boxed_str)
 }
 
+/// From a record of `GET /users`.
 pub fn user_ss(u: UserSummary) -> UserSs {
     UserSs {
         id: u.id,
@@ -83,6 +84,7 @@ pub fn user_ss_from_user(u: secret_server_api::User) -> UserSs {
     }
 }
 
+/// From a record of `GET /groups`.
 pub fn group_ss(g: &GroupSummary) -> GroupSs {
     GroupSs {
         id: g.id,
@@ -94,6 +96,7 @@ pub fn group_ss(g: &GroupSummary) -> GroupSs {
     }
 }
 
+/// From the full group model (GET / POST / PUT answers).
 pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
     GroupSs {
         id: g.id,
@@ -105,6 +108,7 @@ pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
     }
 }
 
+/// From the folder model (`-1` or `0` as the parent both mean the root).
 pub fn folder_ss(f: Folder) -> FolderSs {
     FolderSs {
         id: f.id,
@@ -134,6 +138,7 @@ pub fn folder_perm_ss(p: &FolderPermission) -> Option<FolderPermSs> {
     }
 }
 
+/// A secret permission; `None` without a principal or with an unknown role (left out, with a warning).
 pub fn secret_perm_ss(p: &SecretPermission) -> Option<SecretPermSs> {
     let principal = Principal::from_ids(p.user_id, p.group_id);
     match (principal, p.secret_access_role_name.parse().ok()) {
@@ -150,6 +155,7 @@ pub fn secret_perm_ss(p: &SecretPermission) -> Option<SecretPermSs> {
 pub struct Interner(HashMap<String, Arc<str>>);
 
 impl Interner {
+    /// The shared copy of `s`.
     pub fn get(&mut self, s: String) -> Arc<str> {
         if let Some(found) = self.0.get(&s) {
             return found.clone();
@@ -160,6 +166,7 @@ impl Interner {
     }
 }
 
+/// From a record of `GET /secrets` (metadata only).
 pub fn secret_ss(s: SecretSummary, interner: &mut Interner) -> SecretSs {
     SecretSs {
         id: s.id,

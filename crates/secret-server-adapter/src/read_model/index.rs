@@ -43,6 +43,7 @@ impl IdList {
         }
     }
 
+    /// The ids, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
         let (one, many) = match self {
             IdList::One(id) => (Some(*id), &[][..]),
@@ -60,6 +61,7 @@ pub struct StrIndex {
 }
 
 impl StrIndex {
+    /// An empty index; keys are folded unless `case_exact`.
     pub fn new(case_exact: bool) -> Self {
         Self { case_exact, map: BTreeMap::new() }
     }
@@ -68,6 +70,7 @@ impl StrIndex {
         if self.case_exact { value.into() } else { fold(value).into_boxed_str() }
     }
 
+    /// Adds `id` under `value` (empty values are not indexed).
     pub fn insert(&mut self, value: &str, id: i64) {
         if value.is_empty() {
             return;
@@ -81,6 +84,7 @@ impl StrIndex {
         }
     }
 
+    /// Removes `id` from under `value`.
     pub fn remove(&mut self, value: &str, id: i64) {
         let key = self.key(value);
         if let Some(list) = self.map.get_mut(&key)
@@ -117,6 +121,7 @@ impl StrIndex {
         self.map.len()
     }
 
+    /// Whether nothing is indexed.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -129,6 +134,7 @@ pub struct IntIndex {
 }
 
 impl IntIndex {
+    /// Adds `id` under `key`.
     pub fn insert(&mut self, key: i64, id: i64) {
         match self.map.get_mut(&key) {
             Some(list) => list.insert(id),
@@ -138,6 +144,7 @@ impl IntIndex {
         }
     }
 
+    /// Removes `id` from under `key`.
     pub fn remove(&mut self, key: i64, id: i64) {
         if let Some(list) = self.map.get_mut(&key)
             && list.remove(id)
@@ -146,10 +153,12 @@ impl IntIndex {
         }
     }
 
+    /// The ids under `key`.
     pub fn get(&self, key: i64) -> Vec<i64> {
         self.map.get(&key).map(|l| l.iter().collect()).unwrap_or_default()
     }
 
+    /// The ids under `key`, without collecting them.
     pub fn iter_key(&self, key: i64) -> impl Iterator<Item = i64> + '_ {
         self.map.get(&key).into_iter().flat_map(IdList::iter)
     }
@@ -162,10 +171,12 @@ pub struct TimeIndex {
 }
 
 impl TimeIndex {
+    /// Records that `id` was last modified at `at`.
     pub fn insert(&mut self, at: i64, id: i64) {
         self.set.insert((at, id));
     }
 
+    /// Forgets that `id` was last modified at `at`.
     pub fn remove(&mut self, at: i64, id: i64) {
         self.set.remove(&(at, id));
     }

@@ -22,6 +22,7 @@ impl Principal {
         }
     }
 
+    /// The user, when the principal is one.
     pub fn user_id(self) -> Option<i64> {
         match self {
             Principal::User(u) => Some(u),
@@ -29,6 +30,7 @@ impl Principal {
         }
     }
 
+    /// The group, when the principal is one.
     pub fn group_id(self) -> Option<i64> {
         match self {
             Principal::Group(g) => Some(g),
@@ -61,6 +63,7 @@ pub struct UserSs {
     pub created: Option<i64>,
 }
 
+/// A user in the read model.
 #[derive(Debug, Clone)]
 pub struct UserRec {
     pub ss: UserSs,
@@ -82,6 +85,7 @@ pub struct GroupSs {
     pub created: Option<i64>,
 }
 
+/// A group in the read model.
 #[derive(Debug, Clone)]
 pub struct GroupRec {
     pub ss: GroupSs,
@@ -105,6 +109,7 @@ pub struct FolderSs {
     pub secret_policy_id: Option<i64>,
 }
 
+/// A folder in the read model.
 #[derive(Debug, Clone)]
 pub struct FolderRec {
     pub ss: FolderSs,
@@ -122,6 +127,7 @@ pub struct FolderPermSs {
     pub secret_role: SecretAccessRole,
 }
 
+/// A folder permission in the read model.
 #[derive(Debug, Clone)]
 pub struct FolderPermRec {
     pub ss: FolderPermSs,
@@ -149,6 +155,7 @@ pub struct SecretSs {
     pub inherits_permissions: bool,
 }
 
+/// A secret's metadata in the read model.
 #[derive(Debug, Clone)]
 pub struct SecretRec {
     pub ss: SecretSs,
@@ -164,6 +171,7 @@ pub struct SecretPermSs {
     pub role: SecretAccessRole,
 }
 
+/// A secret permission in the read model.
 #[derive(Debug, Clone)]
 pub struct SecretPermRec {
     pub ss: SecretPermSs,

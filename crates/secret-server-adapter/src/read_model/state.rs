@@ -196,6 +196,7 @@ impl State {
         self.idx.modified_mut(ResourceKind::User).insert(rec.meta.modified, id);
     }
 
+    /// Inserts or replaces a user.
     pub fn put_user(&mut self, rec: UserRec) {
         if let Some(old) = self.users.remove(&rec.ss.id) {
             self.unindex_user(&old);
@@ -283,6 +284,7 @@ impl State {
         self.groups.insert(id, rec);
     }
 
+    /// Removes a group (and its memberships).
     pub fn remove_group(&mut self, id: i64) -> Option<GroupRec> {
         let old = self.groups.remove(&id)?;
         self.unindex_group(&old);
@@ -299,6 +301,7 @@ impl State {
         self.user_groups.get(&user).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The group named `name`, case-insensitively.
     pub fn group_by_name(&self, name: &str) -> Option<&GroupRec> {
         self.idx
             .group_display
@@ -330,6 +333,7 @@ impl State {
         self.idx.modified_mut(ResourceKind::Container).insert(rec.meta.modified, id);
     }
 
+    /// Inserts or replaces a folder.
     pub fn put_folder(&mut self, rec: FolderRec) {
         if let Some(old) = self.folders.remove(&rec.ss.id) {
             self.unindex_folder(&old);
@@ -338,6 +342,7 @@ impl State {
         self.folders.insert(rec.ss.id, rec);
     }
 
+    /// Removes a folder (its permissions stay until removed too).
     pub fn remove_folder(&mut self, id: i64) -> Option<FolderRec> {
         let old = self.folders.remove(&id)?;
         self.unindex_folder(&old);
@@ -412,6 +417,7 @@ impl State {
         self.idx.modified_mut(ResourceKind::ContainerPermission).insert(rec.meta.modified, id);
     }
 
+    /// Inserts or replaces a folder permission.
     pub fn put_folder_perm(&mut self, rec: FolderPermRec) {
         if let Some(old) = self.folder_perms.remove(&rec.ss.id) {
             self.unindex_fperm(&old);
@@ -420,6 +426,7 @@ impl State {
         self.folder_perms.insert(rec.ss.id, rec);
     }
 
+    /// Removes a folder permission.
     pub fn remove_folder_perm(&mut self, id: i64) -> Option<FolderPermRec> {
         let old = self.folder_perms.remove(&id)?;
         self.unindex_fperm(&old);
@@ -451,6 +458,7 @@ impl State {
         self.idx.modified_mut(ResourceKind::PrivilegedData).insert(rec.meta.modified, id);
     }
 
+    /// Inserts or replaces a secret's metadata.
     pub fn put_secret(&mut self, rec: SecretRec) {
         if let Some(old) = self.secrets.remove(&rec.ss.id) {
             self.unindex_secret(&old);
@@ -459,6 +467,7 @@ impl State {
         self.secrets.insert(rec.ss.id, rec);
     }
 
+    /// Removes a secret.
     pub fn remove_secret(&mut self, id: i64) -> Option<SecretRec> {
         let old = self.secrets.remove(&id)?;
         self.unindex_secret(&old);
@@ -494,6 +503,7 @@ impl State {
         self.idx.modified_mut(ResourceKind::PrivilegedDataPermission).insert(rec.meta.modified, id);
     }
 
+    /// Inserts or replaces a secret permission.
     pub fn put_secret_perm(&mut self, rec: SecretPermRec) {
         if let Some(old) = self.secret_perms.remove(&rec.ss.id) {
             self.unindex_sperm(&old);
@@ -502,6 +512,7 @@ impl State {
         self.secret_perms.insert(rec.ss.id, rec);
     }
 
+    /// Removes a secret permission.
     pub fn remove_secret_perm(&mut self, id: i64) -> Option<SecretPermRec> {
         let old = self.secret_perms.remove(&id)?;
         self.unindex_sperm(&old);

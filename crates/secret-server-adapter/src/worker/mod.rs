@@ -110,14 +110,17 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The caller's Secret Server instance.
     pub fn instance(&self) -> &Instance {
         &self.caller.instance
     }
 
+    /// The client of the caller's instance.
     pub fn client(&self) -> &SecretServerClient {
         &self.caller.instance.client
     }
 
+    /// The SCIM schemas.
     pub fn schemas(&self) -> &Schemas {
         &self.core.schemas
     }
