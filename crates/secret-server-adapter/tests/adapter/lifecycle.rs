@@ -342,3 +342,32 @@ async fn the_main_flow_works_with_redis_for_the_queue_and_the_state() {
     assert_eq!(stack.get(User, &id).await.unwrap_err().http_status(), 404);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workers_span_continues_the_trace_the_job_carries() {
+    telemetry::init_for_tests();
+    let stack = Stack::start().await;
+    let mut sub = stack.events.subscribe("trace-test", "t1").await.unwrap();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let body = json!({"userName": "traced"});
+    let mut job = stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None);
+    job.trace_context = Some(proto::common::v1::TraceContext {
+        fields: [("traceparent".to_owned(), format!("00-{trace_id}-00f067aa0ba902b7-01"))].into_iter().collect(),
+    });
+    stack.submit(job, "traced-1").await.json();
+    let mut seen = None;
+    for _ in 0..20 {
+        for delivery in sub.next_batch(10, Duration::from_millis(200)).await.unwrap() {
+            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if matches!(event.kind, Some(proto::audit::v1::audit_event::Kind::Change(_))) {
+                seen = Some(event);
+            }
+        }
+        if seen.is_some() {
+            break;
+        }
+    }
+    let event = seen.expect("the change event");
+    assert_eq!(event.trace_id, trace_id);
+    stack.stop().await;
+}
