@@ -1,8 +1,8 @@
 //! Several adapter replicas behind one load balancer.
 //!
 //! Each replica's workers write through to its own read model only. So that a read on replica B
-//! sees a change applied by replica A at once (not after B's next resync), every replica follows the
-//! events stream with its own consumer group (`adapter-<replica_id>`) and, for each successful
+//! sees a change applied by replica A as soon as A's audit event arrives (milliseconds, not B's next
+//! resync), every replica follows the events stream with its own consumer group (`adapter-<replica_id>`) and, for each successful
 //! `ResourceChange` of an instance it serves, reads that resource fresh from Secret Server (and its
 //! stored attributes and meta from the shared state store) into its read model. A replica also sees
 //! its own events; refreshing a resource it just wrote is harmless.
