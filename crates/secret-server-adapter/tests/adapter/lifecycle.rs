@@ -113,8 +113,7 @@ async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_nex
     stack.stop().await;
 }
 
-fn job(stack: &Stack, id: &str, body: prov::ProvisioningJob) -> Job {
-    let _ = stack;
+fn job(id: &str, body: prov::ProvisioningJob) -> Job {
     Job {
         id: JobId(id.to_owned()),
         ordering_key: format!("{INSTANCE}/test/{id}"),
@@ -143,8 +142,7 @@ async fn a_redelivered_job_finds_its_work_done() {
     let stack = Stack::start().await;
     let handler = stack.adapter().job_handler();
     let body = json!({"userName": "twice", "displayName": "Twice"});
-    let create =
-        job(&stack, "redelivered-create", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let create = job("redelivered-create", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
     let first = handler.handle(create.clone()).await;
     let second = handler.handle(Job { attempt: 2, ..create }).await;
     assert!(matches!(second, Disposition::Succeeded(_)), "{second:?}");
@@ -160,22 +158,16 @@ async fn a_redelivered_job_finds_its_work_done() {
     let id = resource_id(&first);
     let version = stack.get(User, &id).await.unwrap()["meta"]["version"].as_str().unwrap().to_owned();
     let ops = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Thrice"}]});
-    let patch = job(
-        &stack,
-        "redelivered-patch",
-        stack.job(CONNECTION, User, prov::Operation::Patch, &id, Some(&ops), Some(&version)),
-    );
+    let patch =
+        job("redelivered-patch", stack.job(CONNECTION, User, prov::Operation::Patch, &id, Some(&ops), Some(&version)));
     assert!(matches!(handler.handle(patch.clone()).await, Disposition::Succeeded(_)));
     assert!(matches!(handler.handle(Job { attempt: 2, ..patch }).await, Disposition::Succeeded(_)));
 
     // A member add delivered twice: one membership.
     let group = stack.create(Group, json!({"displayName": "Twice Group"})).await.id();
     let add = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
-    let member = job(
-        &stack,
-        "redelivered-member",
-        stack.job(CONNECTION, Group, prov::Operation::Patch, &group, Some(&add), None),
-    );
+    let member =
+        job("redelivered-member", stack.job(CONNECTION, Group, prov::Operation::Patch, &group, Some(&add), None));
     assert!(matches!(handler.handle(member.clone()).await, Disposition::Succeeded(_)));
     assert!(matches!(handler.handle(Job { attempt: 2, ..member }).await, Disposition::Succeeded(_)));
     let members: Vec<_> =
@@ -183,8 +175,7 @@ async fn a_redelivered_job_finds_its_work_done() {
     assert_eq!(members.len(), 1);
 
     // A delete delivered twice: deleted both times, not 404 the second time.
-    let delete =
-        job(&stack, "redelivered-delete", stack.job(CONNECTION, User, prov::Operation::Delete, &id, None, None));
+    let delete = job("redelivered-delete", stack.job(CONNECTION, User, prov::Operation::Delete, &id, None, None));
     assert!(matches!(handler.handle(delete.clone()).await, Disposition::Succeeded(_)));
     let again = handler.handle(Job { attempt: 2, ..delete }).await;
     match result_of(&again).outcome {
@@ -215,8 +206,7 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
         .await
         .unwrap();
     let body = json!({"userName": "crash.victim", "displayName": "Fully Made"});
-    let redelivered =
-        job(&stack, "crashed-job", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let redelivered = job("crashed-job", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
     let outcome = stack.adapter().job_handler().handle(redelivered).await;
     assert_eq!(resource_id(&outcome), made.id.to_string());
     assert_eq!(stack.ss.get_user(made.id).await.unwrap().display_name, "Fully Made");
@@ -373,4 +363,82 @@ async fn the_workers_span_continues_the_trace_the_job_carries() {
     let event = seen.expect("the change event");
     assert_eq!(event.trace_id, trace_id);
     stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
+    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    let first = secret_server_sim::spawn(secret_server_sim::SimConfig::for_tests()).await.unwrap();
+    let mut empty = secret_server_sim::SimConfig::for_tests();
+    empty.seed = secret_server_sim::Seed::Empty;
+    let second = secret_server_sim::spawn(empty).await.unwrap();
+    let instance = |name: &str, sim: &secret_server_sim::RunningSim| InstanceSettings {
+        name: name.to_owned(),
+        client: secret_server_client::ClientConfig::new(
+            url::Url::parse(&sim.base_url()).unwrap(),
+            sim.api_username(),
+            sim.api_password().clone(),
+        ),
+    };
+    let backends = job_queue::connect(&job_queue::QueueConfig::default()).await.unwrap();
+    let state = state_store::open(None, "test", None).await.unwrap();
+    let connections = connections::ConnectionStore::new(state.clone(), Duration::from_millis(50));
+    let mut on_second = crate::support::connection("on-second");
+    on_second.secret_server = "secondary".into();
+    connections.put(&crate::support::connection("on-first")).await.unwrap();
+    connections.put(&on_second).await.unwrap();
+    let settings = AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        instances: vec![instance("primary", &first), instance("secondary", &second)],
+        progress_bars: false,
+        ..AdapterSettings::default()
+    };
+    let deps = AdapterDeps { queue: backends.queue.clone(), events: backends.events, state, connections };
+    let adapter = secret_server_adapter::start(settings, deps).await.unwrap();
+    adapter.wait_ready(Duration::from_secs(30)).await.unwrap();
+
+    let handler = adapter.job_handler();
+    let body = json!({"userName": "only.on.second"});
+    let create = prov::ProvisioningJob {
+        caller: Some(proto::common::v1::Caller { connection_id: "on-second".into() }),
+        resource_type: crate::support::proto_kind(User) as i32,
+        operation: prov::Operation::Create as i32,
+        payload: serde_json::to_vec(&body).unwrap(),
+        ..prov::ProvisioningJob::default()
+    };
+    let outcome = handler.handle(job("two-instances", create)).await;
+    let id: i64 = resource_id(&outcome).parse().unwrap();
+    let second_client = secret_server_client::SecretServerClient::new(instance("secondary", &second).client).unwrap();
+    let first_client = secret_server_client::SecretServerClient::new(instance("primary", &first).client).unwrap();
+    assert_eq!(second_client.get_user(id).await.unwrap().user_name, "only.on.second");
+    let on_first: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(
+        first_client.search_users(&secret_server_client::UserQuery::text("only.on.second")),
+    )
+    .await
+    .unwrap();
+    assert!(on_first.is_empty(), "nothing written to the other instance");
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", adapter.grpc_addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = proto::directory::v1::directory_client::DirectoryClient::new(channel);
+    let count = |connection: &str| {
+        let mut grpc = grpc.clone();
+        let req = proto::directory::v1::SearchResourcesRequest {
+            caller: Some(proto::common::v1::Caller { connection_id: connection.to_owned() }),
+            resource_types: vec![crate::support::proto_kind(User) as i32],
+            filter: r#"userName eq "only.on.second""#.into(),
+            ..Default::default()
+        };
+        async move { grpc.search_resources(req).await.unwrap().into_inner().total_results }
+    };
+    assert_eq!((count("on-first").await, count("on-second").await), (0, 1));
+    let health = grpc.health(proto::directory::v1::HealthRequest {}).await.unwrap().into_inner();
+    assert_eq!(health.instances.iter().map(|i| i.instance.as_str()).collect::<Vec<_>>(), vec!["primary", "secondary"]);
+    adapter.shutdown().await;
+    first.shutdown().await;
+    second.shutdown().await;
 }
