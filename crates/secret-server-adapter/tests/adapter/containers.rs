@@ -113,3 +113,22 @@ async fn privileged_data_is_metadata_only_and_read_only() {
     assert_eq!(denied.err().http_status(), 403, "the default scope reads secrets only");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_container_renames_and_sets_inheritance() {
+    let stack = Stack::start().await;
+    let it = folder_id(&stack, "\\IT").await;
+    let id = stack.create(Container, json!({"name": "Labs", "parent": {"value": it}})).await.id();
+    let replaced = stack
+        .replace(Container, &id, json!({"name": "Lab", "parent": {"value": it}, "inheritPermissions": false}), None)
+        .await
+        .json();
+    assert_eq!(replaced["path"], "\\IT\\Lab");
+    assert_eq!(replaced["inheritPermissions"], false);
+    let folder = stack.ss.get_folder(id.parse().unwrap()).await.unwrap();
+    assert_eq!((folder.folder_name.as_str(), folder.inherit_permissions), ("Lab", false));
+    // Breaking inheritance copied the parent's permissions onto the folder; they show through SCIM.
+    let perms = stack.search(scim::ResourceKind::ContainerPermission, &format!("container.value eq \"{id}\"")).await;
+    assert!(!perms.is_empty());
+    stack.stop().await;
+}

@@ -220,3 +220,66 @@ async fn secret_permissions_are_granted_changed_and_revoked_in_secret_server() {
     assert_eq!(ss_role(&stack).await, None);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_permission_changes_its_rights_but_never_its_target() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let it = folder_id(&stack, "\\IT").await;
+    let bob = id_of(&stack, User, r#"userName eq "bob.chen""#).await;
+    let id = stack
+        .create(
+            ContainerPermission,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["View"]}),
+        )
+        .await
+        .id();
+    let replaced = stack
+        .replace(
+            ContainerPermission,
+            &id,
+            json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["Edit"]}),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(rights(&replaced), vec!["Edit"]);
+    assert_eq!(ss_folder_roles(&stack, &databases, Some(&bob), None).await, Some(("Edit".into(), "Edit".into())));
+    let moved = stack
+        .replace(
+            ContainerPermission,
+            &id,
+            json!({"container": {"value": it}, "user": {"value": bob}, "rights": ["Edit"]}),
+            None,
+        )
+        .await;
+    assert_eq!((moved.err().http_status(), moved.err().scim_type), (400, Some(scim::ScimType::Mutability)));
+
+    let secret = id_of(&stack, PrivilegedData, r#"name eq "sql-staging sa""#).await;
+    let perm = stack
+        .create(
+            PrivilegedDataPermission,
+            json!({"privilegedData": {"value": secret}, "user": {"value": bob}, "rights": ["View"]}),
+        )
+        .await
+        .id();
+    let replaced = stack
+        .replace(
+            PrivilegedDataPermission,
+            &perm,
+            json!({"privilegedData": {"value": secret}, "user": {"value": bob}, "rights": ["Owner"]}),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(rights(&replaced), vec!["Owner"]);
+    let perms: Vec<_> = stack
+        .ss
+        .search_secret_permissions(&SecretPermissionQuery::secret(secret.parse().unwrap()))
+        .try_collect()
+        .await
+        .unwrap();
+    let role = perms.iter().find(|p| p.user_id.map(|u| u.to_string()).as_deref() == Some(bob.as_str())).unwrap();
+    assert_eq!(role.secret_access_role_name, "Owner");
+    stack.stop().await;
+}
