@@ -63,7 +63,10 @@ impl LocalStore {
                  value BLOB NOT NULL,
                  expires_at INTEGER,
                  PRIMARY KEY (namespace, key)
-             ) WITHOUT ROWID;",
+             ) WITHOUT ROWID;
+             -- Expired entries are swept on every expiring write: the index keeps that sweep from
+             -- scanning the whole table (which holds every resource's metadata in dev).
+             CREATE INDEX IF NOT EXISTS state_expires_at ON state (expires_at) WHERE expires_at IS NOT NULL;",
         )
         .map_err(backend)?;
         Ok(Self { db: Arc::new(Mutex::new(conn)) })
