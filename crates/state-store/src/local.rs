@@ -133,9 +133,8 @@ impl StateStore for LocalStore {
         let ns = namespace.to_owned();
         self.with(move |db| {
             let mut stmt = db.prepare_cached("SELECT key, value FROM state WHERE namespace = ?1")?;
-            let rows = stmt.query_map(params![ns], |row| {
-                Ok((row.get::<_, String>(0)?, Bytes::from(row.get::<_, Vec<u8>>(1)?)))
-            })?;
+            let rows = stmt
+                .query_map(params![ns], |row| Ok((row.get::<_, String>(0)?, Bytes::from(row.get::<_, Vec<u8>>(1)?))))?;
             rows.collect()
         })
         .await
