@@ -438,6 +438,61 @@ fn sailpoint_replace_of_complex_name_merges_sub_attributes() {
     assert_eq!(out.resource["name"]["familyName"], "Jensen-Lee");
 }
 
+#[test]
+fn add_of_a_whole_extension_carrying_schemas_ignores_the_schemas_member() {
+    let out = same_outcome(
+        ResourceKind::User,
+        &fixture("rfc7643_8_1_minimal_user.json"),
+        ops(json!([{"op": "add", "path": scim::urn::ENTERPRISE_USER, "value": {
+            "schemas": [scim::urn::ENTERPRISE_USER], "employeeNumber": "701984", "department": "Tour Operations"
+        }}])),
+        ops(json!([{"op": "add", "path": scim::urn::ENTERPRISE_USER, "value": {
+            "employeeNumber": "701984", "department": "Tour Operations"
+        }}])),
+    );
+    assert_eq!(out.resource["schemas"], json!([scim::urn::USER, scim::urn::ENTERPRISE_USER]));
+    assert_eq!(
+        out.resource[scim::urn::ENTERPRISE_USER],
+        json!({"employeeNumber": "701984", "department": "Tour Operations"})
+    );
+}
+
+#[test]
+fn replace_of_a_whole_extension_carrying_schemas_ignores_the_schemas_member() {
+    let group = group_without_members();
+    let out = same_outcome(
+        ResourceKind::Group,
+        &group,
+        ops(json!([{"op": "replace", "path": scim::urn::LINKED_OBJECT, "value": {
+            "schemas": [scim::urn::LINKED_OBJECT], "source": "iiq", "nativeIdentifier": "cn=tour guides"
+        }}])),
+        ops(json!([{"op": "replace", "path": scim::urn::LINKED_OBJECT, "value": {
+            "source": "iiq", "nativeIdentifier": "cn=tour guides"
+        }}])),
+    );
+    assert_eq!(out.resource[scim::urn::LINKED_OBJECT]["nativeIdentifier"], "cn=tour guides");
+    assert!(out.resource[scim::urn::LINKED_OBJECT].get("schemas").is_none());
+}
+
+#[test]
+fn pathless_replace_with_schemas_at_the_top_and_inside_an_extension_ignores_both() {
+    let out = same_outcome(
+        ResourceKind::User,
+        &fixture("rfc7643_8_3_enterprise_user.json"),
+        ops(json!([{"op": "replace", "value": {
+            "schemas": [scim::urn::USER, scim::urn::ENTERPRISE_USER],
+            "nickName": "Barbie",
+            scim::urn::ENTERPRISE_USER: {"schemas": [scim::urn::ENTERPRISE_USER], "department": "Sales"}
+        }}])),
+        ops(json!([
+            {"op": "replace", "path": "nickName", "value": "Barbie"},
+            {"op": "replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}
+        ])),
+    );
+    assert_eq!(out.resource["nickName"], "Barbie");
+    assert_eq!(out.resource[scim::urn::ENTERPRISE_USER]["department"], "Sales");
+}
+
 // ---- membership at scale and member lookups ----
 
 #[test]

@@ -275,6 +275,11 @@ impl Engine<'_> {
             return Err(ScimError::invalid_value(format!("'{}' needs an object value, not {}", ext.id, type_name(v))));
         };
         for (name, iv) in inner {
+            // A whole extension object may carry its own `schemas` (scim2-tester sends the
+            // extension as a resource would): it names the schema, it is not an attribute.
+            if name.eq_ignore_ascii_case("schemas") {
+                continue;
+            }
             let attr = ext.attribute(name).ok_or_else(|| {
                 ScimError::invalid_path(format!("'{}:{name}' is not an attribute of {}", ext.id, self.kind))
             })?;

@@ -12,7 +12,10 @@
 //! dotted (`name.givenName`) or URN-prefixed attribute paths (Entra); `add` on a filtered path
 //! creating the element the filter describes when none matches (Entra, `emails[type eq "work"].value`);
 //! path-less `replace {"active": false}` and `replace members []` (Okta); read-only attributes such as
-//! `id` inside a path-less value, which are ignored as PUT ignores them (Okta's group rename);
+//! `id` inside a path-less value, which are ignored as PUT ignores them (Okta's group rename); a
+//! `schemas` member inside a path-less value or inside a whole extension object (`add`/`replace` on
+//! `urn:...:enterprise:2.0:User` with `{"schemas": [...], "employeeNumber": ...}`, as scim2-tester
+//! sends it), which names a schema and is not an attribute, so it is ignored;
 //! `replace` of a single complex attribute merging its sub-attributes (SailPoint; that is RFC
 //! behaviour). Group membership comes out as a [`MembersChange`], never as a rewritten list.
 
