@@ -32,7 +32,7 @@ pub(crate) fn element_equal(attr: &Attribute, a: &Value, b: &Value) -> bool {
         let (Some(x), Some(y)) = (a.as_object(), b.as_object()) else {
             return a == b;
         };
-        // Read-only sub-attributes (a member's `display`) are the server's to fill in; two values
+        // Read-only sub-attributes (a permission's `container.display`) are the server's to fill in; two values
         // that differ only there are the same value.
         return attr.sub_attributes.iter().filter(|s| s.mutability != Mutability::ReadOnly).all(|sub| {
             let sx = get_ci(x, &sub.name).unwrap_or(&Value::Null);

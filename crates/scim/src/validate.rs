@@ -8,8 +8,9 @@
 //!   the enterprise `manager` as a plain id), and a single value given for a multi-valued attribute
 //!   becomes a one-element array;
 //! - `null`, `""`, `[]` and `{}` are "unassigned" (RFC 7643 §2.5) and are left out;
-//! - readOnly attributes (`id`, `meta`, `groups`, a member's `display`...) are ignored, as RFC 7644
-//!   §3.5.1 says for PUT; on replace the current document's readOnly attributes are kept;
+//! - readOnly attributes (`id`, `meta`, `groups`...) are ignored, as RFC 7644 §3.5.1 says for PUT;
+//!   on replace the current document's readOnly attributes are kept; so are the few sub-attributes
+//!   a schema lists as ignored (a member's `display`: see [`crate::schema`]);
 //! - types are checked (string, boolean, integer, decimal, dateTime, binary as base64, reference),
 //!   strict canonical values are enforced and spelled canonically, and at most one `primary` is true;
 //! - `required` attributes must have a value; a permission names exactly one of `user` and `group`.
@@ -342,6 +343,9 @@ fn normalize_single(attr: &Attribute, value: &Value, name: &str) -> Result<Optio
     let mut out = Map::new();
     for (key, v) in &obj {
         let Some(sub) = attr.sub_attribute(key) else {
+            if attr.ignores_sub_attribute(key) {
+                continue;
+            }
             return Err(ScimError::invalid_syntax(format!("'{key}' is not a sub-attribute of '{name}'")));
         };
         if sub.mutability == Mutability::ReadOnly {

@@ -107,3 +107,21 @@ fn schemas_documents_carry_rfc_attribute_characteristics() {
     let sailpoint = schemas.schema_document_by_id(&scim::urn::USER.to_lowercase(), "https://x");
     assert!(sailpoint.is_some(), "schema ids are looked up case-insensitively");
 }
+
+#[test]
+fn group_members_and_container_parent_have_the_rfc_sub_attributes_only() {
+    let schemas = Schemas::standard();
+    let sub_names = |urn: &str, attr: &str| -> Vec<String> {
+        let doc = schemas.schema_document_by_id(urn, "https://x").unwrap();
+        let attrs = doc["attributes"].as_array().unwrap();
+        let found = attrs.iter().find(|a| a["name"] == attr).unwrap();
+        assert!(found.as_object().unwrap().keys().all(|k| !k.starts_with("x-")), "private keys are never served");
+        found["subAttributes"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_owned()).collect()
+    };
+    // RFC 7643 §8.7.1.
+    assert_eq!(sub_names(scim::urn::GROUP, "members"), ["value", "$ref", "type"]);
+    assert_eq!(sub_names(scim::urn::CONTAINER, "parent"), ["value", "$ref"]);
+    // Where clients read a name and nobody writes one, `display` stays.
+    assert!(sub_names(scim::urn::USER, "groups").contains(&"display".to_owned()));
+    assert!(sub_names(scim::urn::CONTAINER_PERMISSION, "container").contains(&"display".to_owned()));
+}

@@ -289,6 +289,8 @@ fn member_removal_filters_expose_their_ids() {
     let members = schemas.attribute(ResourceKind::Group, "members").unwrap();
     let f = Filter::parse(r#"value eq "a" or value eq "b""#).unwrap().compile_for_element(members).unwrap();
     assert_eq!(f.equality_values(), Some(vec!["a".to_owned(), "b".to_owned()]));
-    let f = Filter::parse(r#"display eq "a""#).unwrap().compile_for_element(members).unwrap();
+    let f = Filter::parse(r#"type eq "User""#).unwrap().compile_for_element(members).unwrap();
     assert_eq!(f.equality_values(), None);
+    // RFC 7643 §8.7.1: a member has no `display` to filter on.
+    assert!(Filter::parse(r#"display eq "a""#).unwrap().compile_for_element(members).is_err());
 }

@@ -36,7 +36,7 @@ fn group_without_members() -> Value {
 }
 
 fn member(id: &str, reference: Option<&str>) -> Member {
-    Member { value: id.into(), kind: None, display: None, reference: reference.map(str::to_owned) }
+    Member { value: id.into(), kind: None, reference: reference.map(str::to_owned) }
 }
 
 fn user_ref(id: &str) -> String {
@@ -526,11 +526,11 @@ fn patching_a_large_group_never_touches_its_member_list() {
 }
 
 #[test]
-fn remove_members_by_a_display_filter_asks_the_lookup() {
+fn remove_members_by_a_type_filter_asks_the_lookup() {
     let schemas = Schemas::standard();
     let members = vec![
-        Member { value: "u1".into(), kind: Some("User".into()), display: Some("Alice".into()), reference: None },
-        Member { value: "g1".into(), kind: Some("Group".into()), display: Some("Admins".into()), reference: None },
+        Member { value: "u1".into(), kind: Some("User".into()), reference: None },
+        Member { value: "g1".into(), kind: Some("Group".into()), reference: None },
     ];
     let body = PatchRequest::parse(&ops(json!([{"op": "remove", "path": "members[type eq \"Group\"]"}]))).unwrap();
     let out = body.apply(&schemas, ResourceKind::Group, &group_without_members(), &members).unwrap();
@@ -539,10 +539,30 @@ fn remove_members_by_a_display_filter_asks_the_lookup() {
     assert_eq!(e.status, 501, "never silently removes nothing");
     // With the members in the document, the document answers.
     let mut group = group_without_members();
-    group["members"] = json!([{"value": "u1", "display": "Alice"}, {"value": "u2", "display": "Bob"}]);
-    let body = PatchRequest::parse(&ops(json!([{"op": "remove", "path": "members[display co \"bo\"]"}]))).unwrap();
+    group["members"] = json!([{"value": "u1", "type": "User"}, {"value": "g2", "type": "Group"}]);
     let out = body.apply(&schemas, ResourceKind::Group, &group, &NoMemberLookup).unwrap();
-    assert_eq!(out.resource["members"], json!([{"value": "u1", "display": "Alice"}]));
+    assert_eq!(out.resource["members"], json!([{"value": "u1", "type": "User"}]));
+}
+
+#[test]
+fn a_member_display_sent_by_a_client_is_dropped_and_is_no_filter_target() {
+    // RFC 7643 §8.7.1 gives members `value`, `$ref` and `type`; the RFC's own PATCH example (and
+    // Okta) still send `display`, which is accepted and dropped, never stored or returned.
+    let out = apply_to(ResourceKind::Group, &group_without_members(), &example("add_member")).unwrap();
+    let Some(MembersChange::Delta { added, .. }) = &out.members else { panic!("{:?}", out.members) };
+    assert_eq!(added[0].to_value(), json!({"value": BABS, "$ref": user_ref(BABS)}));
+    let mut group = group_without_members();
+    group["members"] = json!([{"value": "u1", "display": "Alice"}]);
+    let body =
+        ops(json!([{"op": "add", "path": "members", "value": [{"value": "u2", "display": "Bob", "type": "User"}]}]));
+    let out = apply_to(ResourceKind::Group, &group, &body).unwrap();
+    assert_eq!(out.resource["members"], json!([{"value": "u1"}, {"value": "u2", "type": "User"}]));
+    let e = patch_err(
+        ResourceKind::Group,
+        &group_without_members(),
+        ops(json!([{"op": "remove", "path": "members[display eq \"Bob\"]"}])),
+    );
+    assert_eq!(e.scim_type, Some(ScimType::InvalidPath), "{e}");
 }
 
 // ---- errors ----
@@ -631,7 +651,7 @@ fn immutable_attributes_accept_the_same_value_and_reject_a_change() {
     let e = patch_err(
         ResourceKind::Group,
         &group_without_members(),
-        ops(json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "y"}])),
+        ops(json!([{"op": "replace", "path": "members[value eq \"x\"].type", "value": "Group"}])),
     );
     assert_eq!(e.scim_type, Some(ScimType::Mutability));
 }

@@ -29,7 +29,7 @@ fn rfc_example_resources_validate_and_lose_only_read_only_attributes() {
                 continue;
             }
             if kind == ResourceKind::Group && key == "members" {
-                // A member's display is readOnly: the server fills it in.
+                // RFC 7643 §8.7.1 gives a member no `display`: the one the RFC example sends is dropped.
                 assert_eq!(out["members"].as_array().unwrap().len(), value.as_array().unwrap().len());
                 assert!(out["members"][0].get("display").is_none());
                 continue;

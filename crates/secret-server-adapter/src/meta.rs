@@ -4,8 +4,9 @@
 //! - the **version** is a hash of what the resource *is*: the Secret Server fields it owns, the
 //!   ids it refers to (a group's members and which of them were deleted through SCIM, a user's
 //!   groups, a folder's secrets) and its stored SCIM attributes. It is the same after a restart and changes exactly when one of those does. The
-//!   display names of *other* objects shown inside a resource (`members[].display`, `path`) are not
-//!   part of it: renaming a user does not change the version of every group it belongs to.
+//!   display names of *other* objects shown inside a resource (a user's `groups[].display`, a
+//!   permission's `container.display`, `path`) are not part of it: renaming a group does not change
+//!   the version of every user in it.
 //! - **created** is Secret Server's `created` where it has one (users, groups, secrets), otherwise
 //!   the time the adapter first saw the resource; **lastModified** is bumped whenever the version
 //!   changes, whether through the adapter's own workers or a change picked up by a resync.

@@ -107,6 +107,11 @@ async fn okta_push_groups_creates_renames_and_changes_membership() {
     assert!(res.status() == 200 || res.status() == 204, "{}", res.text().await.unwrap());
     let now: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(now["members"].as_array().unwrap().len(), 2);
+    // The `display` Okta sends is accepted and dropped (RFC 7643 §8.7.1 has none); none comes back.
+    assert!(
+        now["members"].as_array().unwrap().iter().all(|m| m.get("display").is_none() && m["type"] == "User"),
+        "{now}"
+    );
 
     // Remove by filter plus rename.
     let res = app

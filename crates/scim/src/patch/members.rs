@@ -7,14 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
-/// One member of a group, as a client names it (`value` is the member's id).
+/// One member of a group, as a client names it (`value` is the member's id). The sub-attributes
+/// are RFC 7643 §8.7.1's: `value`, `$ref` and `type` (a `display` a client sends is dropped).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub value: String,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
     pub kind: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub display: Option<String>,
     #[serde(rename = "$ref", skip_serializing_if = "Option::is_none", default)]
     pub reference: Option<String>,
 }
@@ -22,7 +21,7 @@ pub struct Member {
 impl Member {
     /// A member known only by id.
     pub fn new(id: impl Into<String>) -> Self {
-        Self { value: id.into(), kind: None, display: None, reference: None }
+        Self { value: id.into(), kind: None, reference: None }
     }
 
     /// The member as a JSON object (`{"value": ..., "type": ...}`).
@@ -34,7 +33,7 @@ impl Member {
     pub fn from_value(v: &Value) -> Option<Self> {
         let o = v.as_object()?;
         let text = |k: &str| crate::json::get_ci(o, k).and_then(Value::as_str).map(str::to_owned);
-        Some(Self { value: text("value")?, kind: text("type"), display: text("display"), reference: text("$ref") })
+        Some(Self { value: text("value")?, kind: text("type"), reference: text("$ref") })
     }
 }
 
@@ -129,10 +128,10 @@ impl MembersChange {
     }
 }
 
-/// Resolves a member removal whose filter is not `value eq "<id>"` (`members[display eq "x"]`,
-/// `members[type eq "Group"]`): the store that holds the group's members lists the matching ids.
+/// Resolves a member removal whose filter is not `value eq "<id>"` (`members[type eq "Group"]`,
+/// `members[value sw "12"]`): the store that holds the group's members lists the matching ids.
 ///
-/// The filter is compiled against one member object (`value`, `$ref`, `display`, `type`); a store
+/// The filter is compiled against one member object (`value`, `$ref`, `type`); a store
 /// with the members as JSON calls [`CompiledFilter::matches`] on each. The engine only asks when the
 /// PATCH needs it, and never when the document passed in carries its `members`.
 pub trait MemberLookup {

@@ -6,7 +6,13 @@
 //! `caseExact` false, `mutability` readWrite, `returned` default, `uniqueness` none). One private
 //! key is added: `x-strictCanonicalValues`, for the few attributes whose `canonicalValues` are a
 //! closed set that validation enforces (Group `members.type`); for every other attribute the RFC
-//! calls canonical values suggestions, and values outside them are kept. That key is never served.
+//! calls canonical values suggestions, and values outside them are kept. A second private key,
+//! `x-ignoredSubAttributes`, names sub-attributes that are not in the schema but that clients send
+//! anyway and that are dropped on input instead of refused: Group `members.display` and Container
+//! `parent.display`. RFC 7643 §8.7.1 gives `members` only `value`, `$ref` and `type`, yet its own
+//! examples (§8.4, RFC 7644 §3.5.2) and Okta send a member's `display`; the server never returns it
+//! (a client that compares what it wrote with what it reads back sees exactly its own value).
+//! Neither key is ever served.
 
 mod documents;
 mod registry;
@@ -107,12 +113,20 @@ pub struct Attribute {
     /// Whether `canonical_values` is a closed set that validation enforces (see the module docs).
     #[serde(rename = "x-strictCanonicalValues", default, skip_serializing)]
     pub strict_canonical_values: bool,
+    /// Sub-attribute names a client may send that are dropped, not refused (see the module docs).
+    #[serde(rename = "x-ignoredSubAttributes", default, skip_serializing)]
+    pub ignored_sub_attributes: Vec<String>,
 }
 
 impl Attribute {
     /// The sub-attribute called `name`, compared case-insensitively (RFC 7643 §2.1).
     pub fn sub_attribute(&self, name: &str) -> Option<&Attribute> {
         self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `name` is a sub-attribute clients send that is dropped on input (see the module docs).
+    pub fn ignores_sub_attribute(&self, name: &str) -> bool {
+        self.ignored_sub_attributes.iter().any(|a| a.eq_ignore_ascii_case(name))
     }
 
     /// Whether this is a complex attribute.

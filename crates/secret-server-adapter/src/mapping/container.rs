@@ -30,7 +30,8 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         && view.folder_visible(rec.ss.parent)
         && let Some(parent) = view.state.folders.get(&rec.ss.parent)
     {
-        doc.insert("parent".to_owned(), json!({"value": rec.ss.parent.to_string(), "display": &*parent.ss.name}));
+        // `value` and `$ref` (the gateway fills it) only: the schema's `parent` has no `display`.
+        doc.insert("parent".to_owned(), json!({"value": parent.ss.id.to_string()}));
     }
     doc.insert("path".to_owned(), Value::String(view.state.folder_path(id)));
     doc.insert("inheritPermissions".to_owned(), Value::Bool(rec.ss.inherit_permissions));

@@ -25,7 +25,9 @@ pub(super) fn render(view: &View<'_>, id: i64, options: RenderOptions) -> Option
             .iter()
             .filter(|u| view.user_visible(**u))
             .filter_map(|u| view.state.users.get(u))
-            .map(|u| json!({"value": u.ss.id.to_string(), "display": &*u.ss.display_name, "type": "User"}))
+            // RFC 7643 §8.7.1: `value`, `$ref` (the gateway fills it) and `type`; no `display`, so
+            // that a client reading back the members it wrote sees exactly them.
+            .map(|u| json!({"value": u.ss.id.to_string(), "type": "User"}))
             .collect();
         if !members.is_empty() {
             doc.insert("members".to_owned(), Value::Array(members));

@@ -268,12 +268,7 @@ impl MemberLookup for ReadModelMembers<'_, '_> {
                 .map(|g| {
                     g.members
                         .iter()
-                        .map(|u| Member {
-                            value: u.to_string(),
-                            kind: Some("User".to_owned()),
-                            display: s.users.get(u).map(|x| x.ss.display_name.to_string()),
-                            reference: None,
-                        })
+                        .map(|u| Member { value: u.to_string(), kind: Some("User".to_owned()), reference: None })
                         .collect()
                 })
                 .unwrap_or_default()

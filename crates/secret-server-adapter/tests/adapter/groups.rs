@@ -62,6 +62,26 @@ async fn create_group_with_members_adds_them_in_secret_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_read_back_exactly_as_written_without_a_display() {
+    let stack = Stack::start().await;
+    let alice = user_id(&stack, "alice.martin").await;
+    let id = stack.create(Group, json!({"displayName": "Readers"})).await.id();
+    // RFC 7643 §8.7.1: a member is `value`, `$ref` (the gateway adds it) and `type`. A `display`
+    // the client sends is dropped; none is made up on the way back.
+    let patched = stack
+        .patch(
+            Group,
+            &id,
+            json!([{"op": "add", "path": "members", "value": [{"value": alice, "type": "User", "display": "A"}]}]),
+        )
+        .await
+        .json();
+    assert_eq!(patched["members"], json!([{"value": alice, "type": "User"}]));
+    assert_eq!(stack.get(Group, &id).await.unwrap()["members"], json!([{"value": alice, "type": "User"}]));
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_members_adds_and_removes_one_member_per_call() {
     let stack = Stack::start().await;
     let ids =
