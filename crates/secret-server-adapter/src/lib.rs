@@ -49,7 +49,15 @@
 //!   with the new attributes. Without a `password`, a random one satisfying Secret Server's default
 //!   policy is generated (see [`password`]).
 //! - **Groups.** Membership changes are deltas, one Secret Server call per member, never a rewrite
-//!   of the list; members must be existing, enabled users; groups cannot be members.
+//!   of the list; members must be existing, enabled users; groups cannot be members. A member is
+//!   rendered as RFC 7643 §8.7.1 defines it, `value` and `type` (the gateway adds `$ref`), without
+//!   a `display`, so that a client reads back exactly the members it wrote.
+//! - **Containers.** `name` is Secret Server's `folderName` (SailPoint resolves containers by
+//!   `name eq`); `displayName` is the client's own value, kept in the attribute store when it
+//!   differs from `name`, and the folder's name when the client never set one (or removed it).
+//!   A PUT or PATCH of either works: changing `name` renames the folder and leaves a `displayName`
+//!   the client set alone; changing `displayName` never touches Secret Server. A `displayName`
+//!   filter on containers is evaluated on each container (the folder-name index answers `name`).
 //! - **Permissions.** `rights` go through the connection's rights mapping: several rights combine to
 //!   the most privileged roles, an unmapped right is `400` naming it, an empty set is `400` (delete
 //!   the permission instead); reading reports the client's own rights while they still hold, else

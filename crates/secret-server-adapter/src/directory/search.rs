@@ -101,7 +101,7 @@ fn indexed(kind: ResourceKind, attr: &str) -> bool {
             (kind, attr),
             (K::User, "userName" | "displayName" | "emails.value" | "externalId")
                 | (K::Group, "displayName" | "externalId" | "members.value")
-                | (K::Container, "name" | "displayName" | "externalId" | "parent.value")
+                | (K::Container, "name" | "externalId" | "parent.value")
                 | (K::ContainerPermission, "container.value" | "user.value" | "group.value")
                 | (K::PrivilegedData, "name" | "displayName" | "container.value")
                 | (K::PrivilegedDataPermission, "privilegedData.value" | "user.value" | "group.value")

@@ -2,13 +2,18 @@
 //!
 //! | SCIM | Secret Server |
 //! |---|---|
-//! | `name`, `displayName` | `folderName` (both name the folder; a request giving two different values is refused) |
+//! | `name` | `folderName` (SailPoint finds containers by `name eq`) |
+//! | `displayName` | the client's own value, kept in the attribute store when it differs from `name`; `folderName` when the client never set one |
 //! | `parent.value` | `parentFolderId` (absent at the root, `-1`) |
 //! | `path` (read-only) | the folder path, `\Parent\Child` |
 //! | `inheritPermissions` | `inheritPermissions` (default: false at the root, true below a folder) |
 //! | `privilegedData` (read-only) | references to the secrets in the folder (id, name, template) |
 //!
 //! A parent outside the caller's scope is not shown (the container looks like a root to it).
+//!
+//! `displayName` is independent of `name`: a client may set, change or remove it without renaming
+//! the folder, and renaming the folder leaves a `displayName` the client set as it is. One that was
+//! never set (or was removed) follows the folder's name.
 
 use super::{View, merge_attrs, meta_value, start, stored_attrs};
 use crate::attributes::from_text;
@@ -16,6 +21,8 @@ use scim::ScimType;
 use secret_server_api::ROOT_FOLDER_ID;
 use serde_json::{Map, Value, json};
 use service_error::ServiceError;
+
+const DISPLAY_NAME: &str = "displayName";
 
 const OWNED: &[&str] =
     &["name", "displayName", "parent", "path", "inheritPermissions", "privilegedData", "meta", "id", "schemas"];
@@ -25,7 +32,8 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let attrs = from_text(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::Container, id, &attrs, &[]);
     doc.insert("name".to_owned(), Value::String(rec.ss.name.to_string()));
-    doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));
+    let display_name = attrs.get(DISPLAY_NAME).and_then(Value::as_str).unwrap_or(&rec.ss.name);
+    doc.insert(DISPLAY_NAME.to_owned(), Value::String(display_name.to_owned()));
     if rec.ss.parent != ROOT_FOLDER_ID
         && view.folder_visible(rec.ss.parent)
         && let Some(parent) = view.state.folders.get(&rec.ss.parent)
@@ -65,31 +73,42 @@ fn invalid(detail: String) -> ServiceError {
     ServiceError::invalid_argument(detail).with_scim_type(ScimType::InvalidValue)
 }
 
-/// Reads a validated Container document.
+/// Reads a validated Container document. A `displayName` equal to `name` is not stored: it is
+/// what the container shows without one, and it keeps following the folder's name.
 ///
 /// # Errors
-/// `400 invalidValue` when `name` and `displayName` disagree, when neither is given, or when
-/// `parent.value` is not a folder id.
+/// `400 invalidValue` when `name` is missing or empty, or when `parent.value` is not a folder id.
 pub fn fields(doc: &Value) -> Result<ContainerFields, ServiceError> {
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
     let text = |k: &str| doc.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
-    let name = match (text("name"), text("displayName")) {
-        (Some(a), Some(b)) if a != b => {
-            return Err(invalid(format!(
-                "'name' ({a:?}) and 'displayName' ({b:?}) both name the folder and must agree"
-            )));
-        }
-        (Some(a), _) | (None, Some(a)) => a.to_owned(),
-        (None, None) => return Err(invalid("a Container needs a 'name'".to_owned())),
+    let Some(name) = text("name").map(str::to_owned) else {
+        return Err(invalid("a Container needs a 'name' (the folder name)".to_owned()));
     };
     let parent = super::complex_ref(doc, "parent").map_err(invalid)?.unwrap_or(ROOT_FOLDER_ID);
+    let mut attrs =
+        stored_attrs(doc, &["name", DISPLAY_NAME, "parent", "path", "inheritPermissions", "privilegedData"]);
+    if let Some(display_name) = doc.get(DISPLAY_NAME).and_then(Value::as_str).filter(|d| !d.is_empty() && *d != name) {
+        attrs.insert(DISPLAY_NAME.to_owned(), Value::String(display_name.to_owned()));
+    }
     Ok(ContainerFields {
         name,
         parent: if parent == 0 { ROOT_FOLDER_ID } else { parent },
         inherit_permissions: doc.get("inheritPermissions").and_then(Value::as_bool),
-        attrs: stored_attrs(doc, &["name", "displayName", "parent", "path", "inheritPermissions", "privilegedData"]),
+        attrs,
     })
+}
+
+/// The document a PATCH applies to: the rendering, without a `displayName` that is only the
+/// folder's name (the client never set one). A PATCH that leaves `displayName` alone then leaves it
+/// unset, so that it keeps following a rename instead of freezing the old name.
+pub fn patch_base(mut rendered: Value) -> Value {
+    if let Some(doc) = rendered.as_object_mut()
+        && doc.get(DISPLAY_NAME).is_some_and(|d| Some(d) == doc.get("name"))
+    {
+        doc.shift_remove(DISPLAY_NAME);
+    }
+    rendered
 }
 
 #[cfg(test)]
@@ -97,9 +116,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn name_and_display_name_must_agree() {
-        assert!(fields(&json!({"name": "a", "displayName": "b"})).is_err());
-        assert_eq!(fields(&json!({"displayName": "b"})).unwrap().name, "b");
+    fn a_display_name_other_than_the_name_is_stored_and_an_equal_one_is_not() {
+        let f = fields(&json!({"name": "ops-folder", "displayName": "Operations"})).unwrap();
+        assert_eq!(f.name, "ops-folder");
+        assert_eq!(f.attrs.get("displayName"), Some(&json!("Operations")));
+        let f = fields(&json!({"name": "Ops", "displayName": "Ops"})).unwrap();
+        assert!(f.attrs.is_empty(), "{:?}", f.attrs);
+        assert!(fields(&json!({"displayName": "b"})).is_err(), "the folder name comes from 'name' only");
+    }
+
+    #[test]
+    fn a_patch_starts_without_a_display_name_that_is_only_the_folder_name() {
+        let base = patch_base(json!({"name": "Ops", "displayName": "Ops", "path": "\\Ops"}));
+        assert_eq!(base, json!({"name": "Ops", "path": "\\Ops"}));
+        let own = json!({"name": "Ops", "displayName": "Operations"});
+        assert_eq!(patch_base(own.clone()), own);
     }
 
     #[test]

@@ -58,7 +58,7 @@ fn eq(state: &State, kind: ResourceKind, attr: &str, value: &str) -> Option<Vec<
         (K::Group, "displayName") => Some(idx.group_display.get_key(value)),
         (K::Group, "externalId") => Some(idx.group_external.get_key(value)),
         (K::Group, "members.value") => by_int(&|u| state.groups_of(u).to_vec()),
-        (K::Container, "name" | "displayName") => Some(idx.folder_name.get_key(value)),
+        (K::Container, "name") => Some(idx.folder_name.get_key(value)),
         (K::Container, "externalId") => Some(idx.folder_external.get_key(value)),
         (K::Container, "parent.value") => by_int(&|p| idx.folder_children.get(p)),
         (K::ContainerPermission, "container.value") => by_int(&|f| idx.fperm_by_folder.get(f)),
@@ -83,7 +83,7 @@ fn prefix_of(state: &State, kind: ResourceKind, attr: &str, prefix: &str) -> Opt
         (K::User, "externalId") => Some(idx.user_external.prefix(prefix)),
         (K::Group, "displayName") => Some(idx.group_display.prefix(prefix)),
         (K::Group, "externalId") => Some(idx.group_external.prefix(prefix)),
-        (K::Container, "name" | "displayName") => Some(idx.folder_name.prefix(prefix)),
+        (K::Container, "name") => Some(idx.folder_name.prefix(prefix)),
         (K::PrivilegedData, "name" | "displayName") => Some(idx.secret_name.prefix(prefix)),
         _ => None,
     }

@@ -10,7 +10,7 @@ use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
 use crate::intents::Intent;
 use crate::mapping::RenderOptions;
-use crate::mapping::container::fields;
+use crate::mapping::container::{fields, patch_base};
 use crate::read_model::fetch::{folder_perm_ss, folder_ss};
 use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
 use crate::text::fold;
@@ -213,8 +213,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     ctx.check_if_match(KIND, id)?;
     let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
     let doc = if patch {
-        let outcome =
-            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
+        let base = patch_base(current_doc.clone());
+        let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &base, &NoMemberLookup)?;
         if !outcome.changed {
             let same = audit(&current);
             return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });

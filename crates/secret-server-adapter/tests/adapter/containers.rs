@@ -66,6 +66,52 @@ async fn patch_renames_and_moves_a_container() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_name_is_the_clients_own_and_name_is_the_folder_name() {
+    let stack = Stack::start().await;
+    // Created with both: the folder takes `name`, `displayName` is kept as given.
+    let created = stack.create(Container, json!({"name": "ops-vault", "displayName": "Operations vault"})).await.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (created["name"].as_str(), created["displayName"].as_str()),
+        (Some("ops-vault"), Some("Operations vault"))
+    );
+    assert_eq!(stack.ss.get_folder(id.parse().unwrap()).await.unwrap().folder_name, "ops-vault");
+    // Renaming the folder leaves the client's displayName alone; SailPoint finds it by `name eq`.
+    let renamed = stack.patch(Container, &id, json!([{"op": "replace", "path": "name", "value": "ops"}])).await.json();
+    assert_eq!((renamed["name"].as_str(), renamed["displayName"].as_str()), (Some("ops"), Some("Operations vault")));
+    assert_eq!(stack.ss.get_folder(id.parse().unwrap()).await.unwrap().folder_name, "ops");
+    assert_eq!(stack.find(Container, "name eq \"ops\"").await["id"], id.as_str());
+    assert_eq!(stack.find(Container, "displayName eq \"operations vault\"").await["id"], id.as_str());
+    // Changing displayName never touches Secret Server.
+    stack.sim.clear_request_log();
+    let relabelled =
+        stack.patch(Container, &id, json!([{"op": "replace", "path": "displayName", "value": "Ops"}])).await.json();
+    assert_eq!(relabelled["displayName"], "Ops");
+    assert!(stack.sim.request_log().iter().all(|(method, _)| method != "PUT"), "no folder update for a label");
+    // Removed, it follows the folder's name again, through renames.
+    stack.patch(Container, &id, json!([{"op": "remove", "path": "displayName"}])).await.json();
+    let after = stack.patch(Container, &id, json!([{"op": "replace", "path": "name", "value": "ops-2"}])).await.json();
+    assert_eq!((after["name"].as_str(), after["displayName"].as_str()), (Some("ops-2"), Some("ops-2")));
+    // A PUT sets both; one without displayName brings back the default.
+    let put = stack.replace(Container, &id, json!({"name": "ops-3", "displayName": "Three"}), None).await.json();
+    assert_eq!((put["name"].as_str(), put["displayName"].as_str()), (Some("ops-3"), Some("Three")));
+    let put = stack.replace(Container, &id, json!({"name": "ops-3"}), None).await.json();
+    assert_eq!(put["displayName"], "ops-3");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_created_without_display_name_follows_its_folder_name() {
+    let stack = Stack::start().await;
+    let id = stack.create(Container, json!({"name": "Scratch"})).await.id();
+    assert_eq!(stack.get(Container, &id).await.unwrap()["displayName"], "Scratch");
+    let renamed =
+        stack.patch(Container, &id, json!([{"op": "replace", "path": "name", "value": "Archive"}])).await.json();
+    assert_eq!(renamed["displayName"], "Archive", "a displayName never set is not frozen at the old name");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_container_removes_an_empty_folder_and_refuses_a_full_one() {
     let stack = Stack::start().await;
     let id = stack.create(Container, json!({"name": "Empty"})).await.id();
