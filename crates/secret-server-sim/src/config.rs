@@ -37,10 +37,17 @@ pub enum Seed {
 }
 
 /// The local-user password policy (Admin > Configuration > Local User Passwords).
+///
+/// The default is the common Windows-style complexity rule: at least 8 characters, and at least 3
+/// of the 4 classes (upper-case letter, lower-case letter, digit, symbol). `require_*` make one
+/// class mandatory on top of that count; `min_character_classes: 4` with every `require_*` false is
+/// the same as all four required.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(default, rename_all = "snake_case", deny_unknown_fields)]
 pub struct PasswordPolicy {
     pub min_length: usize,
+    /// At least this many of the four character classes (0 to 4).
+    pub min_character_classes: u8,
     pub require_uppercase: bool,
     pub require_lowercase: bool,
     pub require_digit: bool,
@@ -50,33 +57,62 @@ pub struct PasswordPolicy {
 impl Default for PasswordPolicy {
     fn default() -> Self {
         Self {
+            min_length: 8,
+            min_character_classes: 3,
+            require_uppercase: false,
+            require_lowercase: false,
+            require_digit: false,
+            require_symbol: false,
+        }
+    }
+}
+
+/// Whether a character is of one class.
+type ClassTest = fn(char) -> bool;
+
+/// The four character classes, in the order messages name them.
+const CLASSES: [(&str, ClassTest); 4] = [
+    ("an upper-case letter", char::is_uppercase),
+    ("a lower-case letter", char::is_lowercase),
+    ("a digit", |c| c.is_ascii_digit()),
+    ("a symbol", |c| !c.is_alphanumeric() && !c.is_whitespace()),
+];
+
+impl PasswordPolicy {
+    /// A stricter policy: 12 characters with every class required, each missing class named in
+    /// its own message (the emulator's default before the Windows-style rule).
+    pub fn strict() -> Self {
+        Self {
             min_length: 12,
+            min_character_classes: 0,
             require_uppercase: true,
             require_lowercase: true,
             require_digit: true,
             require_symbol: true,
         }
     }
-}
 
-impl PasswordPolicy {
     /// What is wrong with `password`, one message per broken requirement (empty when it passes).
     pub fn check(&self, password: &str) -> Vec<String> {
         let mut problems = Vec::new();
         if password.chars().count() < self.min_length {
             problems.push(format!("The password must be at least {} characters long.", self.min_length));
         }
-        if self.require_uppercase && !password.chars().any(char::is_uppercase) {
-            problems.push("The password must contain an upper-case letter.".to_owned());
+        let required = [self.require_uppercase, self.require_lowercase, self.require_digit, self.require_symbol];
+        let mut present = 0;
+        for ((name, is_of_class), required) in CLASSES.iter().zip(required) {
+            let has = password.chars().any(is_of_class);
+            present += usize::from(has);
+            if required && !has {
+                problems.push(format!("The password must contain {name}."));
+            }
         }
-        if self.require_lowercase && !password.chars().any(char::is_lowercase) {
-            problems.push("The password must contain a lower-case letter.".to_owned());
-        }
-        if self.require_digit && !password.chars().any(|c| c.is_ascii_digit()) {
-            problems.push("The password must contain a digit.".to_owned());
-        }
-        if self.require_symbol && !password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
-            problems.push("The password must contain a symbol.".to_owned());
+        let wanted = usize::from(self.min_character_classes.min(4));
+        if present < wanted {
+            problems.push(format!(
+                "The password must contain at least {wanted} of these kinds of character: an upper-case letter, \
+                 a lower-case letter, a digit, a symbol."
+            ));
         }
         problems
     }
@@ -207,6 +243,12 @@ impl Settings {
         if self.token_lifetime.is_zero() {
             return Err(SettingsError { setting: "token_lifetime", message: "must be more than zero".to_owned() });
         }
+        if self.password_policy.min_character_classes > 4 {
+            return Err(SettingsError {
+                setting: "password_policy.min_character_classes",
+                message: format!("{} is more than the 4 classes there are", self.password_policy.min_character_classes),
+            });
+        }
         if self.base_path.contains(['?', '#', ' ']) {
             return Err(SettingsError {
                 setting: "base_path",
@@ -239,11 +281,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_policy_wants_twelve_characters_of_four_kinds() {
+    fn the_default_policy_wants_eight_characters_of_three_of_four_kinds() {
         let policy = PasswordPolicy::default();
-        assert!(policy.check("Abcdefgh1234!").is_empty());
-        assert_eq!(policy.check("short").len(), 4);
-        assert_eq!(policy.check("abcdefghijkl1!").len(), 1);
+        for good in ["Abcdefg1", "abcdefg1!", "ABCDEFG1!", "Abcdefg!", "9f1c2e4a-0d3b-4c5e-8f7a-6b5c4d3e2f1a"] {
+            assert!(policy.check(good).is_empty(), "{good}: {:?}", policy.check(good));
+        }
+        assert_eq!(
+            policy.check("abcdefgh1"),
+            ["The password must contain at least 3 of these kinds of character: \
+            an upper-case letter, a lower-case letter, a digit, a symbol."]
+        );
+        assert_eq!(policy.check("Ab1!"), ["The password must be at least 8 characters long."]);
+        assert_eq!(policy.check("short").len(), 2, "too short and too few kinds");
+    }
+
+    #[test]
+    fn required_classes_are_named_on_top_of_the_count() {
+        let strict = PasswordPolicy::strict();
+        assert!(strict.check("Abcdefgh1234!").is_empty());
+        assert_eq!(strict.check("abcdefghijkl1!"), ["The password must contain an upper-case letter."]);
+        assert_eq!(strict.check("short").len(), 4, "length and three missing classes");
+        let digits = PasswordPolicy { require_digit: true, min_character_classes: 0, ..PasswordPolicy::default() };
+        assert_eq!(digits.check("abcdefgh"), ["The password must contain a digit."]);
+    }
+
+    #[test]
+    fn a_policy_reads_from_configuration_and_rejects_more_than_four_classes() {
+        let policy: PasswordPolicy =
+            serde_json::from_value(serde_json::json!({"min_length": 10, "min_character_classes": 4})).unwrap();
+        assert_eq!((policy.min_length, policy.min_character_classes, policy.require_symbol), (10, 4, false));
+        let settings = Settings {
+            api_password: Some(SecretString::from("x")),
+            password_policy: PasswordPolicy { min_character_classes: 5, ..PasswordPolicy::default() },
+            ..Settings::default()
+        };
+        let err = settings.into_config().unwrap_err();
+        assert_eq!(err.setting, "password_policy.min_character_classes");
     }
 
     #[test]
