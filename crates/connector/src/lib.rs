@@ -35,6 +35,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    // Every HTTPS client in the process (Secret Server, admin, probe, OTLP) uses rustls with the ring
+    // provider; the workspace builds reqwest without a default one, so install it before anything.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let file = config::FileConfig::load(cli.global.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(roles::dispatch(cli, file))

@@ -204,6 +204,9 @@ async fn state_survives_kill_9_of_the_process() {
         .expect("the child reports its address");
 
     // Talk to the child over HTTP with the same helpers, by pointing a config at its address.
+    // reqwest is built without a default TLS provider; under nextest this test runs alone in its
+    // process, so nothing else has installed one yet.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let base = format!("http://{addr}/SecretServer");
     let token: serde_json::Value = http
