@@ -113,7 +113,7 @@ fn non_empty_or(message: String, fallback: impl FnOnce() -> String) -> String {
     if message.trim().is_empty() { fallback() } else { truncate(message) }
 }
 
-fn truncate(message: String) -> String {
+pub(crate) fn truncate(message: String) -> String {
     match message.char_indices().nth(MAX_MESSAGE_CHARS) {
         Some((cut, _)) => format!("{}…", &message[..cut]),
         None => message,

@@ -17,8 +17,10 @@ pub enum ClientError {
     #[error("invalid Secret Server client configuration: {0}")]
     Config(String),
 
-    /// `400` with Secret Server's error body (other than "not found").
-    #[error("Secret Server rejected the request: {message}{}", error_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+    /// `400` with Secret Server's error body (other than "not found"). A validation failure says
+    /// only "The request is invalid." in `message`; the reasons are in `model_state` (see
+    /// [`ClientError::reason`]).
+    #[error("Secret Server rejected the request: {}{}", bad_request_reason(message, model_state.as_ref()), error_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     BadRequest { error_code: Option<String>, message: String, model_state: Option<serde_json::Value> },
 
     /// `404`, or a `400` whose `errorCode` / `message` says the object does not exist.
@@ -82,6 +84,16 @@ impl ClientError {
         )
     }
 
+    /// Why Secret Server refused a request, in its own words: for a `400`, the `modelState`
+    /// messages when it sent some (each field's messages, in order, without repeats), else its
+    /// `message`; for the other classes, the `Display` text.
+    pub fn reason(&self) -> String {
+        match self {
+            ClientError::BadRequest { message, model_state, .. } => bad_request_reason(message, model_state.as_ref()),
+            other => other.to_string(),
+        }
+    }
+
     /// True for `NotFound`.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClientError::NotFound { .. })
@@ -127,7 +139,11 @@ impl From<ClientError> for ServiceError {
             ClientError::BadRequest { message, .. } if duplicate => {
                 ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
             }
-            ClientError::BadRequest { message, .. } => ServiceError::invalid_argument(message),
+            // The SCIM client learns why (a password that breaks the policy, an invalid e-mail),
+            // not just "The request is invalid.".
+            ClientError::BadRequest { message, model_state, .. } => {
+                ServiceError::invalid_argument(bad_request_reason(&message, model_state.as_ref()))
+            }
             ClientError::RateLimited { retry_after } => {
                 let error = ServiceError::new(ErrorKind::ResourceExhausted, "Secret Server is rate limiting requests");
                 match retry_after {
@@ -159,6 +175,27 @@ impl From<ClientError> for ServiceError {
             }
         }
     }
+}
+
+/// The `modelState` messages of a `400` (`{"args.password": ["..."], "email": "..."}`) joined with
+/// spaces, or `message` when there are none; bounded, as every server text kept in an error is.
+fn bad_request_reason(message: &str, model_state: Option<&serde_json::Value>) -> String {
+    let mut reasons: Vec<&str> = Vec::new();
+    if let Some(fields) = model_state.and_then(serde_json::Value::as_object) {
+        for value in fields.values() {
+            let texts: Vec<&str> = match value {
+                serde_json::Value::String(s) => vec![s.as_str()],
+                serde_json::Value::Array(items) => items.iter().filter_map(serde_json::Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for text in texts.into_iter().map(str::trim).filter(|t| !t.is_empty()) {
+                if !reasons.contains(&text) {
+                    reasons.push(text);
+                }
+            }
+        }
+    }
+    if reasons.is_empty() { message.to_owned() } else { crate::classify::truncate(reasons.join(" ")) }
 }
 
 fn ceil_seconds(d: Duration) -> u32 {
@@ -211,6 +248,39 @@ mod tests {
         assert_eq!(coded.kind, ErrorKind::AlreadyExists);
         let invalid = ServiceError::from(bad_request(Some("API_PermissionsAreInherited"), "inherited"));
         assert_eq!(invalid.kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn a_refused_password_maps_to_invalid_argument_saying_why() {
+        let e = ClientError::BadRequest {
+            error_code: Some("API_ValidationFailed".into()),
+            message: "The request is invalid.".into(),
+            model_state: Some(serde_json::json!({"password": [
+                "The password must be at least 8 characters long.",
+                "The password must contain at least 3 of these kinds of character: an upper-case letter, a lower-case letter, a digit, a symbol."
+            ]})),
+        };
+        assert!(e.to_string().contains("at least 8 characters"), "{e}");
+        let s = ServiceError::from(e);
+        assert_eq!(s.kind, ErrorKind::InvalidArgument);
+        assert!(
+            s.detail.starts_with("The password must be at least 8 characters long. The password must contain"),
+            "{}",
+            s.detail
+        );
+        assert!(!s.detail.contains("The request is invalid."), "{}", s.detail);
+    }
+
+    #[test]
+    fn a_bad_request_without_model_state_keeps_its_message() {
+        let e = bad_request(Some("API_PermissionsAreInherited"), "The folder inherits its permissions.");
+        assert_eq!(e.reason(), "The folder inherits its permissions.");
+        let odd = ClientError::BadRequest {
+            error_code: None,
+            message: "The request is invalid.".into(),
+            model_state: Some(serde_json::json!({"email": "Invalid e-mail.", "x": ["Invalid e-mail."], "n": 3})),
+        };
+        assert_eq!(odd.reason(), "Invalid e-mail.", "strings and arrays, repeats once, other values ignored");
     }
 
     #[test]

@@ -71,6 +71,22 @@ async fn a_user_without_password_gets_one_that_satisfies_the_policy() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_secret_server_refuses_is_a_400_saying_why() {
+    let stack = Stack::start().await;
+    let refused = stack.create(User, json!({"userName": "weak.password", "password": "abc"})).await;
+    let err = refused.err();
+    assert_eq!(err.http_status(), 400);
+    // Secret Server's own reasons (its modelState), not its "The request is invalid.".
+    assert!(err.detail.contains("at least 8 characters"), "{}", err.detail);
+    assert!(!err.detail.contains("The request is invalid"), "{}", err.detail);
+    let id = stack.create(User, json!({"userName": "patched.password"})).await.id();
+    let refused = stack.patch(User, &id, json!([{"op": "replace", "path": "password", "value": "alllowercase"}])).await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(refused.err().detail.contains("at least 3 of these kinds"), "{}", refused.err().detail);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_changes_the_mapped_fields_in_secret_server() {
     let stack = Stack::start().await;
     let id = stack.create(User, barbara()).await.id();
