@@ -2,13 +2,171 @@
 //! connector binary mounts [`AdminCommand`] and calls [`run`]; every command
 //! prints the server's answer as JSON on stdout (tokens and secrets appear
 //! only in the answer that issued them).
+//!
+//! A connection's scope and policies are flags of `create` (and of `set-scope` and
+//! `set-policies` for an existing connection), for example the dedicated connection the
+//! conformance run uses:
+//!
+//! ```text
+//! scim-connector admin create conformance --secret-server primary \
+//!     --resource-type User --resource-type Group --resource-type Container \
+//!     --user-name-change keep-secret-server-name
+//! ```
 
 use crate::admin_client::AdminClient;
 use crate::admin_model::{BasicCredentialRequest, ConnectionPatch, NewConnection, NewOAuthClient, NewToken};
 use anyhow::Context;
-use connections::RateLimit;
+use connections::{
+    DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope, UserNameChangePolicy,
+};
+use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
 use std::io::Read;
+use std::str::FromStr;
+
+/// `TYPE[=OPERATIONS]`: a resource type and what the connection may do with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TypeOperations {
+    pub kind: ResourceKind,
+    pub operations: Operations,
+}
+
+impl FromStr for TypeOperations {
+    type Err = String;
+
+    /// `User` (every operation), `User=read`, `Group=read,update`, `Container=all`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, ops) = s.split_once('=').unwrap_or((s, "all"));
+        let kind = ResourceKind::from_name(name.trim()).ok_or_else(|| {
+            let known: Vec<&str> = ResourceKind::ALL.iter().map(|k| k.name()).collect();
+            format!("{:?} is not a resource type (one of {})", name.trim(), known.join(", "))
+        })?;
+        let mut operations = Operations::NONE;
+        for op in ops.split(',').map(str::trim) {
+            match op.to_ascii_lowercase().as_str() {
+                "all" => operations = Operations::ALL,
+                "read" => operations.read = true,
+                "create" => operations.create = true,
+                "update" => operations.update = true,
+                "delete" => operations.delete = true,
+                other => {
+                    return Err(format!("{other:?} is not an operation (all, read, create, update, delete)"));
+                }
+            }
+        }
+        Ok(Self { kind, operations })
+    }
+}
+
+/// What a connection may see and touch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct ScopeArgs {
+    /// Only reads are allowed, on every resource type.
+    #[arg(long, conflicts_with = "resource_types")]
+    pub read_only: bool,
+    /// A resource type in scope, as TYPE or TYPE=OPERATIONS (all, or a comma list of read, create,
+    /// update, delete); repeat it. Types left out are out of scope: invisible in discovery and
+    /// refused. Default: every type with every operation, PrivilegedData read-only.
+    #[arg(long = "resource-type", value_name = "TYPE[=OPERATIONS]")]
+    pub resource_types: Vec<TypeOperations>,
+    /// Limit the connection's Containers and permissions to these folder subtrees (folder ids).
+    #[arg(long = "folder", value_name = "FOLDER_ID")]
+    pub folders: Vec<i64>,
+}
+
+impl ScopeArgs {
+    /// The scope these flags describe.
+    ///
+    /// # Errors
+    /// A resource type given twice.
+    pub fn scope(&self) -> anyhow::Result<Scope> {
+        let mut scope = if self.read_only {
+            Scope::read_only()
+        } else if self.resource_types.is_empty() {
+            Scope::default()
+        } else {
+            let mut scope = Scope { resource_types: Default::default(), container_subtrees: None };
+            for t in &self.resource_types {
+                if scope.resource_types.insert(t.kind.name().to_owned(), t.operations).is_some() {
+                    anyhow::bail!("--resource-type {} is given twice", t.kind.name());
+                }
+            }
+            scope
+        };
+        if !self.folders.is_empty() {
+            scope.container_subtrees = Some(self.folders.clone());
+        }
+        Ok(scope)
+    }
+}
+
+/// `userNameChange`: what a change of `userName` (which Secret Server cannot rename) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserNameChangeArg {
+    /// `400 mutability` (the default).
+    Reject,
+    /// Keep Secret Server's name; store and show the client's.
+    KeepSecretServerName,
+}
+
+/// `deletedUsers`: how a user deleted through SCIM looks afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeletedUsersArg {
+    /// `404` (the default).
+    NotFound,
+    /// Still listed, with `active: false`.
+    Inactive,
+}
+
+/// `inheritedFolder`: what a permission grant does on a folder that inherits its permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InheritedFolderArg {
+    /// Break the inheritance, then grant (the default).
+    BreakInheritance,
+    /// Refuse with `400`.
+    Refuse,
+}
+
+/// A connection's behaviour switches; a switch left out keeps its current (or default) value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct PolicyArgs {
+    #[arg(long, value_enum)]
+    pub user_name_change: Option<UserNameChangeArg>,
+    #[arg(long, value_enum)]
+    pub deleted_users: Option<DeletedUsersArg>,
+    #[arg(long, value_enum)]
+    pub inherited_folder: Option<InheritedFolderArg>,
+}
+
+impl PolicyArgs {
+    /// Whether any switch is given.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// `base` with the given switches applied.
+    pub fn apply_to(&self, mut base: Policies) -> Policies {
+        if let Some(v) = self.user_name_change {
+            base.user_name_change = match v {
+                UserNameChangeArg::Reject => UserNameChangePolicy::Reject,
+                UserNameChangeArg::KeepSecretServerName => UserNameChangePolicy::KeepSecretServerName,
+            };
+        }
+        if let Some(v) = self.deleted_users {
+            base.deleted_users = match v {
+                DeletedUsersArg::NotFound => DeletedUserPolicy::NotFound,
+                DeletedUsersArg::Inactive => DeletedUserPolicy::Inactive,
+            };
+        }
+        if let Some(v) = self.inherited_folder {
+            base.inherited_folder = match v {
+                InheritedFolderArg::BreakInheritance => InheritedFolderPolicy::BreakInheritance,
+                InheritedFolderArg::Refuse => InheritedFolderPolicy::Refuse,
+            };
+        }
+        base
+    }
+}
 
 /// The admin commands.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -25,12 +183,10 @@ pub enum AdminCommand {
         secret_server: String,
         #[arg(long)]
         display_name: Option<String>,
-        /// Only reads are allowed, on every resource type.
-        #[arg(long)]
-        read_only: bool,
-        /// Limit the connection's Containers and permissions to these folder subtrees (folder ids).
-        #[arg(long = "folder", value_name = "FOLDER_ID")]
-        folders: Vec<i64>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+        #[command(flatten)]
+        policies: PolicyArgs,
         /// Sustained requests per second (with --burst).
         #[arg(long, requires = "burst")]
         rate: Option<f64>,
@@ -39,6 +195,18 @@ pub enum AdminCommand {
         /// Create the connection without a bearer token.
         #[arg(long)]
         no_token: bool,
+    },
+    /// Replace a connection's scope (the same flags as `create`; none: the default scope).
+    SetScope {
+        id: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Change some of a connection's policies; the others keep their values.
+    SetPolicies {
+        id: String,
+        #[command(flatten)]
+        policies: PolicyArgs,
     },
     /// Disable a connection (its credentials stop working).
     Disable { id: String },
@@ -95,21 +263,32 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
     let out = match cmd {
         AdminCommand::List => serde_json::to_value(client.list().await?)?,
         AdminCommand::Show { id } => serde_json::to_value(client.get(&id).await?)?,
-        AdminCommand::Create { id, secret_server, display_name, read_only, folders, rate, burst, no_token } => {
-            let mut scope = if read_only { connections::Scope::read_only() } else { connections::Scope::default() };
-            if !folders.is_empty() {
-                scope.container_subtrees = Some(folders);
-            }
+        AdminCommand::Create { id, secret_server, display_name, scope, policies, rate, burst, no_token } => {
             let new = NewConnection {
                 id,
                 display_name,
                 secret_server,
-                scope: Some(scope),
+                scope: Some(scope.scope()?),
+                policies: (!policies.is_empty()).then(|| policies.apply_to(Policies::default())),
                 rate_limit: rate.zip(burst).map(|(r, b)| RateLimit { requests_per_second: r, burst: b }),
                 issue_token: Some(!no_token),
                 ..NewConnection::default()
             };
             serde_json::to_value(client.create(&new).await?)?
+        }
+        AdminCommand::SetScope { id, scope } => {
+            let patch = ConnectionPatch { scope: Some(scope.scope()?), ..ConnectionPatch::default() };
+            serde_json::to_value(client.update(&id, &patch).await?)?
+        }
+        AdminCommand::SetPolicies { id, policies } => {
+            if policies.is_empty() {
+                anyhow::bail!(
+                    "set-policies needs at least one of --user-name-change, --deleted-users, --inherited-folder"
+                );
+            }
+            let current = client.get(&id).await?.policies;
+            let patch = ConnectionPatch { policies: Some(policies.apply_to(current)), ..ConnectionPatch::default() };
+            serde_json::to_value(client.update(&id, &patch).await?)?
         }
         AdminCommand::Disable { id } => serde_json::to_value(client.disable(&id).await?)?,
         AdminCommand::Enable { id } => serde_json::to_value(client.enable(&id).await?)?,
@@ -151,4 +330,49 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_type_alone_means_every_operation_and_a_list_means_those() {
+        let user: TypeOperations = "user".parse().unwrap();
+        assert_eq!((user.kind, user.operations), (ResourceKind::User, Operations::ALL));
+        let group: TypeOperations = "Group=read,update".parse().unwrap();
+        assert_eq!(group.operations, Operations { read: true, create: false, update: true, delete: false });
+        assert!("Users".parse::<TypeOperations>().unwrap_err().contains("not a resource type"));
+        assert!("User=write".parse::<TypeOperations>().unwrap_err().contains("not an operation"));
+    }
+
+    #[test]
+    fn named_types_make_a_scope_of_exactly_those_types() {
+        let args = ScopeArgs {
+            resource_types: ["User", "Group", "Container=read"].iter().map(|t| t.parse().unwrap()).collect(),
+            ..ScopeArgs::default()
+        };
+        let scope = args.scope().unwrap();
+        assert_eq!(scope.resource_types.keys().collect::<Vec<_>>(), ["Container", "Group", "User"]);
+        assert_eq!(scope.operations(ResourceKind::User), Operations::ALL);
+        assert_eq!(scope.operations(ResourceKind::Container), Operations::READ_ONLY);
+        assert_eq!(scope.operations(ResourceKind::PrivilegedData), Operations::NONE);
+        assert_eq!(ScopeArgs::default().scope().unwrap(), Scope::default());
+        let twice = ScopeArgs {
+            resource_types: vec!["User".parse().unwrap(), "user=read".parse().unwrap()],
+            ..ScopeArgs::default()
+        };
+        assert!(twice.scope().unwrap_err().to_string().contains("twice"));
+    }
+
+    #[test]
+    fn policy_switches_change_only_what_they_name() {
+        let args =
+            PolicyArgs { user_name_change: Some(UserNameChangeArg::KeepSecretServerName), ..PolicyArgs::default() };
+        let base = Policies { deleted_users: DeletedUserPolicy::Inactive, ..Policies::default() };
+        let applied = args.apply_to(base);
+        assert_eq!(applied.user_name_change, UserNameChangePolicy::KeepSecretServerName);
+        assert_eq!(applied.deleted_users, DeletedUserPolicy::Inactive);
+        assert!(PolicyArgs::default().is_empty() && !args.is_empty());
+    }
 }

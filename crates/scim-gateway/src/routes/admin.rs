@@ -20,7 +20,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use connections::{Connection, ConnectionId, Credentials, credentials};
+use connections::{Connection, ConnectionId, Credentials, Scope, credentials};
 use scim::ScimType;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -94,6 +94,21 @@ async fn save(
     Ok(c)
 }
 
+/// A scope naming a resource type that does not exist would silently hide nothing or everything
+/// the admin meant (`"Users"` for `"User"`): refuse it, naming the types there are.
+fn check_scope(scope: &Scope) -> ApiResult<()> {
+    for name in scope.resource_types.keys() {
+        if scim::ResourceKind::from_name(name).is_none() {
+            let known: Vec<&str> = scim::ResourceKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(ApiError::bad_request(
+                ScimType::InvalidValue,
+                format!("scope.resourceTypes: {name:?} is not a resource type (one of {})", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn conflict(detail: impl Into<String>) -> ApiError {
     ApiError::from(ServiceError::new(ErrorKind::AlreadyExists, detail))
 }
@@ -123,6 +138,9 @@ async fn create(
             ScimType::InvalidValue,
             "secretServer names the instance and cannot be empty",
         ));
+    }
+    if let Some(scope) = &new.scope {
+        check_scope(scope)?;
     }
     if state.connections.get(&id).await.map_err(store_error)?.is_some() {
         return Err(conflict(format!("connection {id} already exists")));
@@ -183,6 +201,7 @@ async fn change(
         changed.push("secretServer");
     }
     if let Some(v) = patch.scope {
+        check_scope(&v)?;
         c.scope = v;
         changed.push("scope");
     }

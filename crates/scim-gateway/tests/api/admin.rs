@@ -3,6 +3,7 @@
 use crate::helpers::*;
 use reqwest::Method;
 use scim_gateway::admin_model::{NewConnection, NewToken};
+use scim_gateway::cli::{PolicyArgs, ScopeArgs, UserNameChangeArg};
 use scim_gateway::{AdminClient, AdminCommand};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -125,8 +126,8 @@ async fn the_cli_runs_over_the_admin_api() {
         id: "sailpoint".into(),
         secret_server: "primary".into(),
         display_name: Some("SailPoint".into()),
-        read_only: true,
-        folders: vec![],
+        scope: ScopeArgs { read_only: true, ..ScopeArgs::default() },
+        policies: PolicyArgs::default(),
         rate: Some(10.0),
         burst: Some(20),
         no_token: false,
@@ -140,5 +141,79 @@ async fn the_cli_runs_over_the_admin_api() {
     assert!(!view.scope.operations(scim::ResourceKind::User).create);
     let err = scim_gateway::run(AdminCommand::Show { id: "nobody".into() }, &app.base, &token).await.unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_cli_creates_a_connection_scoped_to_named_types_with_a_user_name_policy() {
+    let app = spawn_app().await;
+    let token = SecretString::from(ADMIN_TOKEN);
+    let create = AdminCommand::Create {
+        id: "conformance".into(),
+        secret_server: "primary".into(),
+        display_name: None,
+        scope: ScopeArgs {
+            resource_types: ["User", "Group", "Container"].iter().map(|t| t.parse().unwrap()).collect(),
+            ..ScopeArgs::default()
+        },
+        policies: PolicyArgs {
+            user_name_change: Some(UserNameChangeArg::KeepSecretServerName),
+            ..PolicyArgs::default()
+        },
+        rate: None,
+        burst: None,
+        no_token: true,
+    };
+    scim_gateway::run(create, &app.base, &token).await.unwrap();
+    let client = AdminClient::new(&app.base, token.clone()).unwrap();
+    let view = client.get("conformance").await.unwrap();
+    assert_eq!(view.scope.resource_types.keys().collect::<Vec<_>>(), ["Container", "Group", "User"]);
+    assert_eq!(view.scope.operations(scim::ResourceKind::Container), connections::Operations::ALL);
+    assert_eq!(view.policies.user_name_change, connections::UserNameChangePolicy::KeepSecretServerName);
+    assert_eq!(view.policies.deleted_users, connections::DeletedUserPolicy::default());
+    // Out of scope is invisible: discovery lists exactly the three types.
+    let issued = client.issue_token("conformance", &NewToken::default()).await.unwrap();
+    let res =
+        app.http.get(format!("{}/scim/v2/ResourceTypes", app.base)).bearer_auth(&issued.token).send().await.unwrap();
+    let list: Value = res.json().await.unwrap();
+    let names: Vec<&str> = list["Resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["User", "Group", "Container"]);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn set_scope_and_set_policies_change_an_existing_connection() {
+    let app = spawn_app().await;
+    let token = SecretString::from(ADMIN_TOKEN);
+    let scope = ScopeArgs { resource_types: vec!["User=read".parse().unwrap()], folders: vec![], read_only: false };
+    scim_gateway::run(AdminCommand::SetScope { id: "test".into(), scope }, &app.base, &token).await.unwrap();
+    let policies =
+        PolicyArgs { deleted_users: Some(scim_gateway::cli::DeletedUsersArg::Inactive), ..PolicyArgs::default() };
+    scim_gateway::run(AdminCommand::SetPolicies { id: "test".into(), policies }, &app.base, &token).await.unwrap();
+    let view = AdminClient::new(&app.base, token.clone()).unwrap().get("test").await.unwrap();
+    assert_eq!(view.scope.resource_types.len(), 1);
+    assert_eq!(view.scope.operations(scim::ResourceKind::User), connections::Operations::READ_ONLY);
+    assert_eq!(view.policies.deleted_users, connections::DeletedUserPolicy::Inactive);
+    let nothing = AdminCommand::SetPolicies { id: "test".into(), policies: PolicyArgs::default() };
+    assert!(scim_gateway::run(nothing, &app.base, &token).await.is_err(), "set-policies with no switch does nothing");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_scope_naming_an_unknown_resource_type_is_400_on_create_and_change() {
+    let app = spawn_app().await;
+    let bad_scope = json!({"resourceTypes": {"Users": {"read": true}}});
+    let res = app
+        .admin(Method::POST, "/connections")
+        .json(&json!({"id": "typo", "secretServer": "primary", "scope": bad_scope}))
+        .send()
+        .await
+        .unwrap();
+    let body = scim_error(res, 400).await;
+    assert!(body["detail"].as_str().unwrap().contains("\"Users\" is not a resource type"), "{body}");
+    let res = app.admin(Method::PATCH, "/connections/test").json(&json!({"scope": bad_scope})).send().await.unwrap();
+    scim_error(res, 400).await;
+    let view = AdminClient::new(&app.base, SecretString::from(ADMIN_TOKEN)).unwrap().get("test").await.unwrap();
+    assert!(view.scope.operations(scim::ResourceKind::User).read, "the refused change left the scope as it was");
     app.shutdown().await;
 }
