@@ -66,10 +66,15 @@ async fn listen(
     loop {
         tokio::select! {
             message = messages.next() => match message {
-                Some(message) => match parse_done(message.get_payload_bytes()) {
-                    Some(state) => waiters.deliver(state),
-                    None => tracing::warn!("ignored a malformed job notification"),
-                },
+                Some(message) => {
+                    let states = parse_done(message.get_payload_bytes());
+                    if states.is_empty() {
+                        tracing::warn!("ignored a malformed job notification");
+                    }
+                    for state in states {
+                        waiters.deliver(state);
+                    }
+                }
                 None => {
                     tracing::warn!("job notification channel closed; reconnecting");
                     return;

@@ -2,7 +2,7 @@
 
 use super::batch::Batcher;
 use super::conn::{self, retrying};
-use super::keys::{Keys, WORKER_GROUP};
+use super::keys::{self, Keys, WORKER_GROUP};
 use super::state::parse_state;
 use super::{notifier, reply, scripts, workers};
 use crate::backoff::retry_delay;
@@ -58,6 +58,9 @@ pub(super) struct Inner {
 pub(super) struct Taken {
     pub(super) entry: String,
     pub(super) job: Job,
+    /// Submission time (ms) and last transient error, for the done message.
+    submitted: String,
+    last_error: Option<String>,
 }
 
 /// What recording an outcome did.
@@ -156,8 +159,8 @@ pub struct DeadLetter {
 
 /// One job in a batched submission.
 struct Submission {
-    idempotency_key: String,
     candidate: String,
+    idempotency_key: String,
     ordering_key: String,
     payload: Bytes,
     trace: Vec<u8>,
@@ -172,6 +175,9 @@ struct Outcome {
     outcome: &'static str,
     data: Bytes,
     delay: Duration,
+    /// The final state for the done message, without `result` and `updated`
+    /// (empty for a retry): see [`done_record`].
+    record: Vec<u8>,
 }
 
 /// Largest batch per script call: big enough to amortise the call, small
@@ -190,8 +196,8 @@ fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Ba
                 let mut call = scripts::SUBMIT.prepare_invoke();
                 call.arg(&base);
                 for job in &jobs {
-                    call.arg(&job.idempotency_key)
-                        .arg(&job.candidate)
+                    call.arg(&job.candidate)
+                        .arg(&job.idempotency_key)
                         .arg(&job.ordering_key)
                         .arg(job.payload.as_ref())
                         .arg(&job.trace);
@@ -223,7 +229,8 @@ fn outcome_batcher(conn: ConnectionManager, base: String, config: &QueueConfig) 
                         .arg(o.attempt)
                         .arg(o.outcome)
                         .arg(o.data.as_ref())
-                        .arg(u64::try_from(o.delay.as_millis()).unwrap_or(u64::MAX));
+                        .arg(u64::try_from(o.delay.as_millis()).unwrap_or(u64::MAX))
+                        .arg(&o.record);
                 }
                 async move { call.invoke_async(&mut c).await }
             })
@@ -239,6 +246,35 @@ fn outcome_batcher(conn: ConnectionManager, base: String, config: &QueueConfig) 
                 .collect()
         }
     })
+}
+
+/// A job's final state as the done message carries it (see `state::parse_done`),
+/// built by the worker, which knows it, so that Redis only appends `result`
+/// and `updated`.
+fn done_record(taken: &Taken, status: &str) -> Vec<u8> {
+    let job = &taken.job;
+    let attempt = job.attempt.to_string();
+    let mut parts: Vec<&[u8]> = vec![
+        job.id.0.as_bytes(),
+        b"status",
+        status.as_bytes(),
+        b"okey",
+        job.ordering_key.as_bytes(),
+        b"attempts",
+        attempt.as_bytes(),
+        b"submitted",
+        taken.submitted.as_bytes(),
+    ];
+    if let Some(error) = &taken.last_error {
+        parts.extend([&b"last_error"[..], error.as_bytes()]);
+    }
+    let mut record = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+    for part in parts {
+        record.extend_from_slice(part.len().to_string().as_bytes());
+        record.push(b':');
+        record.extend_from_slice(part);
+    }
+    record
 }
 
 fn ms(d: Duration) -> u64 {
@@ -324,7 +360,7 @@ impl Inner {
         let rows = reply::array(&reply).ok_or_else(|| reply::corrupt("take"))?;
         rows.iter()
             .map(|row| {
-                let cols = reply::array(row).filter(|c| c.len() == 6).ok_or_else(|| reply::corrupt("take row"))?;
+                let cols = reply::array(row).filter(|c| c.len() == 8).ok_or_else(|| reply::corrupt("take row"))?;
                 let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
                 let trace: TraceContext =
                     serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
@@ -339,6 +375,8 @@ impl Inner {
                         trace_context: trace,
                         attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
                     },
+                    submitted: text(6)?,
+                    last_error: reply::bytes(&cols[7]).map(|e| String::from_utf8_lossy(e).into_owned()),
                 })
             })
             .collect()
@@ -361,10 +399,10 @@ impl Inner {
     pub(super) async fn record(
         &self,
         consumer: &str,
-        taken_entry: &str,
-        job: &Job,
+        taken: &Taken,
         disposition: Disposition,
     ) -> Result<Recorded, QueueError> {
+        let job = &taken.job;
         let (outcome, data, delay) = match disposition {
             Disposition::Succeeded(result) => ("succeeded", result, Duration::ZERO),
             Disposition::Failed(result) => ("failed", result, Duration::ZERO),
@@ -374,27 +412,29 @@ impl Inner {
                 retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, after),
             ),
         };
+        let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome) };
         self.outcomes
             .call(Outcome {
                 consumer: consumer.to_owned(),
                 job_id: job.id.0.clone(),
-                entry: taken_entry.to_owned(),
+                entry: taken.entry.clone(),
                 attempt: job.attempt,
                 outcome,
                 data,
                 delay,
+                record,
             })
             .await
     }
 
     /// Runs one started attempt to its recorded outcome.
     pub(super) async fn execute(&self, handler: &dyn JobHandler, consumer: &str, taken: Taken) -> Option<Recorded> {
-        let Taken { entry, job } = taken;
         let renew_every = self.config.visibility_timeout / 3;
-        let (id, attempt) = (job.id.clone(), job.attempt);
+        let (id, attempt) = (taken.job.id.clone(), taken.job.attempt);
         let disposition =
-            run_handler(handler, job.clone(), renew_every, || self.renew(consumer, &entry, &id, attempt)).await;
-        match self.record(consumer, &entry, &job, disposition).await {
+            run_handler(handler, taken.job.clone(), renew_every, || self.renew(consumer, &taken.entry, &id, attempt))
+                .await;
+        match self.record(consumer, &taken, disposition).await {
             Ok(Recorded::Stale) => {
                 tracing::warn!(job_id = %id, attempt, "discarded the outcome of an attempt that lost its lease");
                 Some(Recorded::Stale)
@@ -533,7 +573,7 @@ impl JobQueue for RedisJobQueue {
     async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError> {
         let inner = &self.inner;
         validate::new_job(&job, inner.config.max_payload_bytes)?;
-        let candidate = uuid::Uuid::now_v7().to_string();
+        let candidate = keys::new_job_id(&job.idempotency_key);
         let span = tracing::info_span!("queue.submit", job_id = %candidate, ordering_key = %job.ordering_key);
         async {
             let trace = serde_json::to_vec(&job.trace_context)
@@ -563,13 +603,17 @@ impl JobQueue for RedisJobQueue {
     }
 
     async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError> {
-        let key = self.inner.keys.job(&id.0);
+        let Some(key) = self.inner.keys.job(&id.0) else { return Ok(None) };
         let fields: HashMap<String, Vec<u8>> = retrying("status", self.inner.config.op_timeout, || {
             let mut c = self.inner.conn.clone();
             let key = key.clone();
             async move { redis::cmd("HGETALL").arg(&key).query_async(&mut c).await }
         })
         .await?;
+        // The hash belongs to the idempotency key: it may hold a later job of the same key now.
+        if fields.get("id").map(Vec::as_slice) != Some(id.0.as_bytes()) {
+            return Ok(None);
+        }
         parse_state(id, fields)
     }
 

@@ -16,49 +16,90 @@ end
 local function num(n) return string.format('%.0f', n) end
 local FINAL = { succeeded = true, failed = true, dead_lettered = true }
 
--- A job is final: record it (status plus the extra field/value pairs), keep it
--- and its idempotency key for the result TTL, release the next job of its
--- ordering key, and publish the final state (length-prefixed strings: the id,
--- then field/value pairs) so that waiters need not read it back.
--- `job` holds okey, idem, attempts, submitted and last_error.
-local function finish_job(base, id, job, status, now, ttl, extra)
-  local jk = base .. ':job:' .. id
-  redis.call('HSET', jk, 'status', status, 'updated', num(now), unpack(extra))
-  redis.call('HDEL', jk, 'payload')
-  redis.call('ZREM', base .. ':open', id)
-  redis.call('PEXPIRE', jk, ttl)
-  if job.idem then redis.call('PEXPIRE', base .. ':idem:' .. job.idem, ttl) end
-  if job.okey then
-    local chain = base .. ':key:' .. job.okey
-    local head = redis.call('LPOP', chain)
-    if head and head ~= id then
-      -- Not the head (a repair after manual edits): put the head back, drop this job.
-      redis.call('LPUSH', chain, head)
-      redis.call('LREM', chain, 0, id)
-    elseif head then
-      local nxt = redis.call('LINDEX', chain, 0)
-      if nxt then
-        local eid = redis.call('XADD', base .. ':ready', '*', 'id', nxt)
-        redis.call('HSET', base .. ':job:' .. nxt, 'entry', eid)
-      end
-    end
-  end
-  local fields = { id, 'status', status, 'okey', job.okey or '', 'attempts', job.attempts or '0',
-    'submitted', job.submitted or '0', 'updated', num(now) }
-  if job.last_error and extra[1] ~= 'last_error' then
-    fields[#fields + 1] = 'last_error'
-    fields[#fields + 1] = job.last_error
-  end
-  for _, v in ipairs(extra) do fields[#fields + 1] = v end
-  for i, v in ipairs(fields) do fields[i] = #v .. ':' .. v end
-  redis.call('PUBLISH', base .. ':done', table.concat(fields))
+-- A job id is '<uuid>.<digest of its idempotency key>'; the job's hash is
+-- keyed by the digest, so that it is also the idempotency record.
+local function job_key(base, id) return base .. ':job:' .. string.sub(id, -32) end
+local function ns(s) return #s .. ':' .. s end
+
+-- Work done for a whole batch at its end: one XACK, one count update per
+-- second of submission, one PUBLISH carrying every job that became final.
+local function batch(base, group)
+  return { base = base, group = group, acks = {}, closed = {}, nclosed = 0, done = {} }
 end
 
-local function dead_letter(base, id, job, err, now, ttl)
-  local f = redis.call('HMGET', base .. ':job:' .. id, 'payload', 'trace')
-  redis.call('XADD', base .. ':dead', '*', 'id', id, 'okey', job.okey or '', 'attempts', job.attempts or '0',
+-- Unfinished jobs are counted per second of submission (hash `opened`), and
+-- each such second has its earliest submission time in `oldest`: the depth and
+-- the oldest job's age for one counter update per batch, not a sorted-set
+-- entry per job.
+local function count_open(base, bucket, first_ms, n)
+  local left = redis.call('HINCRBY', base .. ':opened', bucket, n)
+  if n > 0 and left == n then
+    redis.call('ZADD', base .. ':oldest', first_ms, bucket)
+  elseif left <= 0 then
+    redis.call('HDEL', base .. ':opened', bucket)
+    redis.call('ZREM', base .. ':oldest', bucket)
+  end
+end
+local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
+
+local function flush(b)
+  if #b.acks > 0 then redis.call('XACK', b.base .. ':ready', b.group, unpack(b.acks)) end
+  for bucket, n in pairs(b.closed) do count_open(b.base, bucket, 0, -n) end
+  if b.nclosed > 0 then redis.call('HINCRBY', b.base .. ':stats', 'open', -b.nclosed) end
+  if #b.done > 0 then redis.call('PUBLISH', b.base .. ':done', table.concat(b.done)) end
+end
+
+-- The job left its ordering key's chain: the next job of the key becomes
+-- ready. Popping two at once costs one command when the chain had no other job.
+local function release(base, okey, id)
+  if not okey then return end
+  local chain = base .. ':key:' .. okey
+  local popped = redis.call('LPOP', chain, 2)
+  if not popped then return end
+  if popped[1] ~= id then
+    -- Not the head (a repair after manual edits): put them back, drop this job.
+    for i = #popped, 1, -1 do redis.call('LPUSH', chain, popped[i]) end
+    redis.call('LREM', chain, 0, id)
+  elseif popped[2] then
+    local nxt = popped[2]
+    redis.call('LPUSH', chain, nxt)
+    local eid = redis.call('XADD', base .. ':ready', '*', 'id', nxt)
+    redis.call('HSET', job_key(base, nxt), 'entry', eid)
+  end
+end
+
+-- A job is final: record it (status plus the extra field/value pairs, the
+-- payload emptied), keep it (and so its idempotency key) for the result TTL,
+-- release the next job of its ordering key, and queue its final state for the
+-- done message (a netstring of netstrings: the id, then field/value pairs),
+-- so that waiters need not read it back. `record` is that state without
+-- `updated`, when the caller built it; `job` holds okey, attempts, submitted
+-- and last_error.
+local function finish_job(b, id, jk, job, status, now, ttl, extra, record)
+  redis.call('HSET', jk, 'status', status, 'updated', now, 'payload', '', unpack(extra))
+  redis.call('PEXPIRE', jk, ttl)
+  release(b.base, job.okey, id)
+  local bucket = bucket_of(job.submitted)
+  b.closed[bucket] = (b.closed[bucket] or 0) + 1
+  b.nclosed = b.nclosed + 1
+  if not record then
+    local f = { ns(id), ns('status'), ns(status), ns('okey'), ns(job.okey or ''), ns('attempts'),
+      ns(job.attempts or '0'), ns('submitted'), ns(job.submitted or '0') }
+    if job.last_error and extra[1] ~= 'last_error' then
+      f[#f + 1] = ns('last_error')
+      f[#f + 1] = ns(job.last_error)
+    end
+    for _, v in ipairs(extra) do f[#f + 1] = ns(v) end
+    record = table.concat(f)
+  end
+  b.done[#b.done + 1] = ns(record .. '7:updated' .. ns(now))
+end
+
+local function dead_letter(b, id, jk, job, err, now, ttl)
+  local f = redis.call('HMGET', jk, 'payload', 'trace')
+  redis.call('XADD', b.base .. ':dead', '*', 'id', id, 'okey', job.okey or '', 'attempts', job.attempts or '0',
     'error', err, 'payload', f[1] or '', 'trace', f[2] or '{}')
-  finish_job(base, id, job, 'dead_lettered', now, ttl, { 'last_error', err })
+  finish_job(b, id, jk, job, 'dead_lettered', now, ttl, { 'last_error', err })
 end
 "#;
 
@@ -66,32 +107,38 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
-/// Submits a batch of jobs. ARGV: base, then per job: idempotency key,
-/// candidate id, ordering key, payload, trace context. Returns per job {job id,
-/// 1 when an earlier submission had the key}. Repeating a call (its reply was
-/// lost) returns the same ids with 0.
+/// Submits a batch of jobs. ARGV: base, then per job: candidate id (ending in
+/// the digest of its idempotency key), idempotency key, ordering key, payload,
+/// trace context. Returns per job {job id, 1 when an earlier submission had the
+/// key}. Repeating a call (its reply was lost) returns the same ids with 0.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base = ARGV[1]
 local now = num(now_ms())
-local out = {}
+local out, added = {}, 0
 for i = 2, #ARGV, 5 do
-  local idem, id, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local existing = redis.call('GET', base .. ':idem:' .. idem)
-  if existing then
-    out[#out + 1] = {existing, (existing == id) and 0 or 1}
+  local id, idem, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local jk = job_key(base, id)
+  local f = redis.call('HMGET', jk, 'id', 'idem')
+  if f[1] and f[2] ~= idem then
+    return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
+  elseif f[1] then
+    out[#out + 1] = {f[1], (f[1] == id) and 0 or 1}
   else
     local entry = ''
     if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
       entry = redis.call('XADD', base .. ':ready', '*', 'id', id)
     end
-    redis.call('HSET', base .. ':job:' .. id, 'status', 'queued', 'okey', okey, 'idem', idem,
-      'payload', ARGV[i + 3], 'trace', ARGV[i + 4], 'attempts', 0, 'submitted', now, 'updated', now, 'entry', entry)
-    redis.call('SET', base .. ':idem:' .. idem, id)
-    redis.call('ZADD', base .. ':open', now, id)
+    redis.call('HSET', jk, 'id', id, 'status', 'queued', 'okey', okey, 'idem', idem, 'payload', ARGV[i + 3],
+      'trace', ARGV[i + 4], 'submitted', now, 'entry', entry)
+    added = added + 1
     out[#out + 1] = {id, 0}
   end
+end
+if added > 0 then
+  count_open(base, bucket_of(now), now, added)
+  redis.call('HINCRBY', base .. ':stats', 'open', added)
 end
 return out
 "#,
@@ -101,7 +148,8 @@ return out
 /// Starts the jobs of entries just delivered to `consumer`.
 /// ARGV: base, group, consumer, max attempts, result TTL ms, 1 when the entries
 /// were just read as new (else reclaimed), then (entry id, job id) pairs.
-/// Returns {entry id, job id, ordering key, payload, trace, attempt} per job to run.
+/// Returns {entry id, job id, ordering key, payload, trace, attempt, submitted,
+/// last error or false} per job to run.
 /// Entries that are stale (job finished, expired or re-queued under a newer
 /// entry) are acknowledged and skipped; reclaimed entries another consumer
 /// claimed in the meantime are skipped; a job whose last allowed attempt was
@@ -113,12 +161,14 @@ pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
 local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
 local max_attempts, ttl, fresh = tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1'
 local stream = base .. ':ready'
+local now = num(now_ms())
+local b = batch(base, group)
 local out = {}
 for i = 7, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
-  local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'status', 'entry', 'owner', 'delivery', 'attempts', 'okey', 'idem',
-    'payload', 'trace', 'submitted')
+  local jk = job_key(base, id)
+  local f = redis.call('HMGET', jk, 'id', 'status', 'entry', 'owner', 'delivery', 'attempts', 'okey', 'payload',
+    'trace', 'submitted', 'last_error')
   -- A new entry was handed to this consumer by the read just before; a
   -- reclaimed one may have been claimed again since, so ask.
   local delivery = eid .. '#1'
@@ -129,31 +179,31 @@ for i = 7, #ARGV, 2 do
     if mine then delivery = eid .. '#' .. p[1][4] end
   end
   if mine then
-    local status = f[1]
-    if (not status) or FINAL[status] or f[2] ~= eid then
-      redis.call('XACK', stream, group, eid)
+    local status = f[2]
+    if f[1] ~= id or FINAL[status] or f[3] ~= eid then
+      b.acks[#b.acks + 1] = eid
     else
-      local attempts = tonumber(f[5]) or 0
+      local attempts = tonumber(f[6]) or 0
       local start = true
-      if status == 'running' and f[3] == consumer and f[4] == delivery then
+      if status == 'running' and f[4] == consumer and f[5] == delivery then
         start = true
       elseif attempts >= max_attempts then
-        redis.call('XACK', stream, group, eid)
-        local job = { okey = f[6], idem = f[7], attempts = f[5], submitted = f[10] }
-        dead_letter(base, id, job, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout',
-          now_ms(), ttl)
+        b.acks[#b.acks + 1] = eid
+        local job = { okey = f[7], attempts = f[6], submitted = f[10] }
+        dead_letter(b, id, jk, job, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout', now, ttl)
         start = false
       else
         attempts = attempts + 1
         redis.call('HSET', jk, 'status', 'running', 'attempts', attempts, 'owner', consumer, 'delivery', delivery,
-          'updated', num(now_ms()))
+          'updated', now)
       end
       if start then
-        table.insert(out, {eid, id, f[6] or '', f[8] or '', f[9] or '{}', attempts})
+        out[#out + 1] = {eid, id, f[7] or '', f[8] or '', f[9] or '{}', attempts, f[10] or '0', f[11] or false}
       end
     end
   end
 end
+flush(b)
 return out
 "#,
     )
@@ -162,40 +212,48 @@ return out
 /// Records a batch of attempts' outcomes, each fenced by owner and attempt.
 /// ARGV: base, group, max attempts, result TTL ms, then per outcome: consumer,
 /// job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`), result or
-/// error, retry delay ms. Returns per outcome {'final'}, {'retry', delay ms},
+/// error, retry delay ms, and the job's final state for the done message
+/// without `result` and `updated` (netstrings: the id, then field/value pairs;
+/// empty for a retry). Returns per outcome {'final'}, {'retry', delay ms},
 /// {'done'} (a repeated call) or {'stale'} (another attempt owns the job now).
 pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base, group, max_attempts, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local now = now_ms()
-local function finish(consumer, id, eid, attempt, outcome, data, delay)
-  local jk = base .. ':job:' .. id
-  local f = redis.call('HMGET', jk, 'status', 'owner', 'attempts', 'okey', 'idem', 'submitted', 'last_error')
-  if f[1] ~= 'running' or f[2] ~= consumer or tonumber(f[3]) ~= attempt then
-    if f[1] and f[2] == consumer and tonumber(f[3]) == attempt then return {'done'} end
+local now_s = num(now)
+local b = batch(base, group)
+local retried = 0
+local function finish(consumer, id, eid, attempt, outcome, data, delay, record)
+  local jk = job_key(base, id)
+  local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted', 'last_error')
+  if f[1] ~= id then return {'stale'} end
+  if f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= attempt then
+    if FINAL[f[2]] and f[3] == consumer and tonumber(f[4]) == attempt then return {'done'} end
     return {'stale'}
   end
-  redis.call('XACK', base .. ':ready', group, eid)
-  local job = { okey = f[4], idem = f[5], attempts = f[3], submitted = f[6], last_error = f[7] }
+  b.acks[#b.acks + 1] = eid
+  local job = { okey = f[5], attempts = f[4], submitted = f[6], last_error = f[7] }
   if outcome == 'succeeded' or outcome == 'failed' then
-    finish_job(base, id, job, outcome, now, ttl, { 'result', data })
+    finish_job(b, id, jk, job, outcome, now_s, ttl, { 'result', data }, record .. '6:result' .. ns(data))
     return {'final'}
   end
   if attempt >= max_attempts then
-    dead_letter(base, id, job, data, now, ttl)
+    dead_letter(b, id, jk, job, data, now_s, ttl)
     return {'final'}
   end
-  redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', num(now))
+  redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', now_s)
   redis.call('ZADD', base .. ':delayed', now + delay, id)
-  redis.call('HINCRBY', base .. ':stats', 'retries', 1)
+  retried = retried + 1
   return {'retry', delay}
 end
 local out = {}
-for i = 5, #ARGV, 7 do
+for i = 5, #ARGV, 8 do
   out[#out + 1] = finish(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5],
-    tonumber(ARGV[i + 6]))
+    tonumber(ARGV[i + 6]), ARGV[i + 7])
 end
+if retried > 0 then redis.call('HINCRBY', base .. ':stats', 'retries', retried) end
+flush(b)
 return out
 "#,
     )
@@ -207,8 +265,8 @@ pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base, group, consumer, id, eid = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local f = redis.call('HMGET', base .. ':job:' .. id, 'status', 'owner', 'attempts')
-if f[1] ~= 'running' or f[2] ~= consumer or tonumber(f[3]) ~= tonumber(ARGV[6]) then return 0 end
+local f = redis.call('HMGET', job_key(base, id), 'id', 'status', 'owner', 'attempts')
+if f[1] ~= id or f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= tonumber(ARGV[6]) then return 0 end
 redis.call('XCLAIM', base .. ':ready', group, consumer, 0, eid, 'JUSTID')
 return 1
 "#,
@@ -226,8 +284,9 @@ local now = now_ms()
 local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
   redis.call('ZREM', delayed, id)
-  local jk = base .. ':job:' .. id
-  if redis.call('HGET', jk, 'status') == 'retrying' then
+  local jk = job_key(base, id)
+  local f = redis.call('HMGET', jk, 'id', 'status')
+  if f[1] == id and f[2] == 'retrying' then
     local eid = redis.call('XADD', base .. ':ready', '*', 'id', id)
     redis.call('HSET', jk, 'entry', eid)
   end
@@ -241,19 +300,22 @@ return {#ids, wait}
 });
 
 /// ARGV: base, group. Returns {unfinished jobs, age ms of the oldest or -1,
-/// delivered and unacknowledged, retries so far, dead letters}.
+/// delivered and unacknowledged, retries so far, dead letters}. The age is that
+/// of the earliest submission in the oldest second that still has an unfinished
+/// job: exact while that job is unfinished, at most a second too old once it
+/// finished before others submitted in the same second.
 pub(crate) static METRICS: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base, group = ARGV[1], ARGV[2]
 local now = now_ms()
-local open = redis.call('ZCARD', base .. ':open')
-local oldest = redis.call('ZRANGE', base .. ':open', 0, 0, 'WITHSCORES')
+local stats = redis.call('HMGET', base .. ':stats', 'open', 'retries')
+local oldest = redis.call('ZRANGE', base .. ':oldest', 0, 0, 'WITHSCORES')
 local age = -1
 if #oldest == 2 then age = math.max(0, now - tonumber(oldest[2])) end
 local pending = redis.call('XPENDING', base .. ':ready', group)
-local retries = tonumber(redis.call('HGET', base .. ':stats', 'retries') or '0')
-return {open, age, pending[1], retries, redis.call('XLEN', base .. ':dead')}
+local open = math.max(0, tonumber(stats[1] or '0'))
+return {open, age, pending[1], tonumber(stats[2] or '0'), redis.call('XLEN', base .. ':dead')}
 "#,
     )
 });

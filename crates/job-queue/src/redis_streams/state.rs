@@ -33,21 +33,39 @@ pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Resul
     }))
 }
 
-/// The done message: length-prefixed strings (`<len>:<bytes>`), the job id
-/// first, then the job hash's field/value pairs.
-pub(super) fn parse_done(message: &[u8]) -> Option<JobState> {
-    let mut rest = message;
-    let mut next = || {
-        let colon = rest.iter().position(|b| *b == b':')?;
-        let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
-        let value = rest.get(colon + 1..colon + 1 + len)?;
-        rest = &rest[colon + 1 + len..];
-        Some(value)
-    };
-    let id = JobId(String::from_utf8(next()?.to_vec()).ok()?);
+/// Splits netstrings (`<len>:<bytes>`) off the front of `rest`.
+fn netstrings(mut rest: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let item = (|| {
+            let colon = rest.iter().position(|b| *b == b':')?;
+            let len: usize = std::str::from_utf8(&rest[..colon]).ok()?.parse().ok()?;
+            let value = rest.get(colon + 1..colon.checked_add(1 + len)?)?;
+            rest = &rest[colon + 1 + len..];
+            Some(value)
+        })();
+        if item.is_none() {
+            rest = &[];
+        }
+        Some(item)
+    })
+}
+
+/// The done message: one netstring per job that became final, each holding
+/// netstrings: the job id first, then the job hash's field/value pairs. A
+/// malformed record is left out (and makes the rest of the message unreadable).
+pub(super) fn parse_done(message: &[u8]) -> Vec<JobState> {
+    netstrings(message).map_while(|record| record).filter_map(parse_record).collect()
+}
+
+fn parse_record(record: &[u8]) -> Option<JobState> {
+    let mut parts = netstrings(record);
+    let id = JobId(String::from_utf8(parts.next()??.to_vec()).ok()?);
     let mut fields = HashMap::new();
-    while let Some(name) = next() {
-        fields.insert(String::from_utf8(name.to_vec()).ok()?, next()?.to_vec());
+    while let Some(name) = parts.next() {
+        fields.insert(String::from_utf8(name?.to_vec()).ok()?, parts.next()??.to_vec());
     }
     parse_state(&id, fields).ok().flatten().filter(|state| state.status.is_final())
 }
@@ -62,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_done_message_carries_the_final_state_with_a_binary_result() {
-        let message = netstrings(&[
+        let record = netstrings(&[
             b"j-1",
             b"status",
             b"succeeded",
@@ -77,7 +95,9 @@ mod tests {
             b"updated",
             b"2500",
         ]);
-        let state = parse_done(&message).unwrap();
+        let states = parse_done(&netstrings(&[&record]));
+        assert_eq!(states.len(), 1);
+        let state = &states[0];
         assert_eq!(state.job_id, JobId("j-1".to_owned()));
         assert_eq!(state.status, JobStatus::Succeeded);
         assert_eq!(state.attempts, 2);
@@ -86,10 +106,25 @@ mod tests {
     }
 
     #[test]
-    fn a_truncated_or_unfinished_message_is_ignored() {
-        let full = netstrings(&[b"j-1", b"status", b"succeeded"]);
-        assert!(parse_done(&full[..full.len() - 2]).is_none());
-        assert!(parse_done(&netstrings(&[b"j-1", b"status", b"running"])).is_none());
-        assert!(parse_done(b"garbage").is_none());
+    fn one_done_message_carries_every_job_of_a_batch() {
+        let a = netstrings(&[b"j-1", b"status", b"succeeded"]);
+        let b = netstrings(&[b"j-2", b"status", b"dead_lettered", b"last_error", b"503"]);
+        let states = parse_done(&netstrings(&[&a, &b]));
+        let ids: Vec<&str> = states.iter().map(|s| s.job_id.0.as_str()).collect();
+        assert_eq!(ids, ["j-1", "j-2"]);
+        assert_eq!(states[1].last_error.as_deref(), Some("503"));
+    }
+
+    #[test]
+    fn a_truncated_or_unfinished_record_is_ignored() {
+        let good = netstrings(&[b"j-1", b"status", b"succeeded"]);
+        let running = netstrings(&[b"j-2", b"status", b"running"]);
+        let truncated = netstrings(&[&good[..good.len() - 2]]);
+        assert!(parse_done(&truncated).is_empty());
+        assert_eq!(parse_done(&netstrings(&[&running, &good])).len(), 1);
+        assert!(parse_done(b"garbage").is_empty());
+        assert!(parse_done(b"99999999999999999999999:x").is_empty());
+        let cut = netstrings(&[&good, &good]);
+        assert_eq!(parse_done(&cut[..cut.len() - 1]).len(), 1);
     }
 }
