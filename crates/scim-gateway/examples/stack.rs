@@ -23,6 +23,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The allocator of the `scim-connector` binary, so that the benchmark measures what is deployed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     port: u16,
     token_file: std::path::PathBuf,

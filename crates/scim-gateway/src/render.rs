@@ -12,6 +12,7 @@ use scim::{Attribute, ResourceKind, Schemas};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// The URL of one resource.
 pub fn location(base: &str, resource: &Resource) -> String {
@@ -24,49 +25,45 @@ pub fn document(schemas: &Schemas, base: &str, resource: &Resource) -> Value {
     serde_json::from_slice(&document_bytes(schemas, base, resource)).unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
-/// [`document`], written straight to bytes: only `meta` and the attributes that carry references
-/// are parsed and rewritten; every other member is copied as the adapter wrote it (this is the hot
-/// path of every read).
+/// [`document`], written straight to bytes (this is the hot path of every read). The adapter's
+/// JSON is spliced, never parsed into a tree: its top-level members are copied as they came but
+/// for `meta`, which gets `location` appended, and the attributes that carry references, whose
+/// elements get `$ref` appended. A document that is not a JSON object is returned as it came.
 pub fn document_bytes(schemas: &Schemas, base: &str, resource: &Resource) -> Vec<u8> {
-    let Ok(Members(members)) = serde_json::from_slice::<Members<'_>>(&resource.json) else {
-        return resource.json.to_vec();
-    };
-    let mut out = Vec::with_capacity(resource.json.len() + 128);
+    let mut out = Vec::with_capacity(resource.json.len() + 256);
+    match write_document(&mut out, schemas, base, resource) {
+        Ok(()) => out,
+        Err(_) => resource.json.to_vec(),
+    }
+}
+
+/// Appends the resource's document to `out` (see [`document_bytes`]).
+///
+/// # Errors
+/// When the adapter's JSON is not an object; `out` may then hold part of the document.
+fn write_document(out: &mut Vec<u8>, schemas: &Schemas, base: &str, resource: &Resource) -> serde_json::Result<()> {
+    let Members(members) = serde_json::from_slice(&resource.json)?;
     out.push(b'{');
     for (i, (key, raw)) in members.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        // Keys are attribute names and URNs; serializing a str cannot fail.
-        let _ = serde_json::to_writer(&mut out, key.as_ref());
+        write_str(out, key);
         out.push(b':');
-        let rewritten = if key == "meta" {
-            serde_json::from_str::<Value>(raw.get()).ok().map(|mut meta| {
-                if let Some(m) = meta.as_object_mut() {
-                    m.insert("location".to_owned(), Value::String(location(base, resource)));
-                }
-                meta
-            })
+        if key == "meta" {
+            write_with_member(out, raw, "location", &location(base, resource));
+        } else if let Some(target) = reference_attribute(schemas, resource.kind, key) {
+            write_references(out, target, base, raw)?;
         } else {
-            reference_attribute(schemas, resource.kind, key).and_then(|attr| {
-                let mut value: Value = serde_json::from_str(raw.get()).ok()?;
-                fill_ref(attr, base, &mut value);
-                Some(value)
-            })
-        };
-        match rewritten {
-            Some(value) => {
-                let _ = serde_json::to_writer(&mut out, &value);
-            }
-            None => out.extend_from_slice(raw.get().as_bytes()),
+            out.extend_from_slice(raw.get().as_bytes());
         }
     }
     out.push(b'}');
-    out
+    Ok(())
 }
 
 /// The top-level members of a JSON object, in order, each left unparsed.
-struct Members<'a>(Vec<(std::borrow::Cow<'a, str>, &'a RawValue)>);
+struct Members<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -77,8 +74,8 @@ impl<'de> Deserialize<'de> for Members<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) = map.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()? {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(12));
+                while let Some((k, v)) = map.next_entry::<Cow<'de, str>, &'de RawValue>()? {
                     out.push((k, v));
                 }
                 Ok(Members(out))
@@ -86,6 +83,48 @@ impl<'de> Deserialize<'de> for Members<'de> {
         }
         d.deserialize_map(Visit)
     }
+}
+
+/// A JSON string (keys, URLs: serializing a str cannot fail).
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// Writes the object `raw` with its member `name` set to the string `value`: in place when the
+/// object has it, else last. Anything but an object is written as it came.
+fn write_with_member(out: &mut Vec<u8>, raw: &RawValue, name: &str, value: &str) {
+    let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(raw.get()) else {
+        out.extend_from_slice(raw.get().as_bytes());
+        return;
+    };
+    write_members_with(out, &members, name, value);
+}
+
+fn write_members_with(out: &mut Vec<u8>, members: &[(Cow<'_, str>, &RawValue)], name: &str, value: &str) {
+    out.push(b'{');
+    let mut set = false;
+    for (i, (key, raw)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(out, key);
+        out.push(b':');
+        if !set && key == name {
+            write_str(out, value);
+            set = true;
+        } else {
+            out.extend_from_slice(raw.get().as_bytes());
+        }
+    }
+    if !set {
+        if !members.is_empty() {
+            out.push(b',');
+        }
+        write_str(out, name);
+        out.push(b':');
+        write_str(out, value);
+    }
+    out.push(b'}');
 }
 
 /// The attribute called `key` (core, or an extension object) when it may hold references.
@@ -103,54 +142,91 @@ enum RefTarget<'s> {
     Extension(&'s scim::Schema),
 }
 
-fn fill_ref(target: RefTarget<'_>, base: &str, value: &mut Value) {
+/// The resource types a reference attribute's `$ref` may name (none: its `$ref` is left alone).
+fn reference_kinds(attr: &Attribute) -> Vec<ResourceKind> {
+    attr.sub_attribute("$ref")
+        .map(|r| r.reference_types.iter().filter_map(|t| ResourceKind::from_name(t)).collect())
+        .unwrap_or_default()
+}
+
+/// Writes a reference attribute (or an extension object holding some) with the missing `$ref`s set.
+fn write_references(out: &mut Vec<u8>, target: RefTarget<'_>, base: &str, raw: &RawValue) -> serde_json::Result<()> {
     match target {
-        RefTarget::Attribute(attr) => {
-            let mut holder = Map::new();
-            holder.insert(attr.name.clone(), std::mem::take(value));
-            fill_refs(std::iter::once(attr), base, &mut holder);
-            *value = holder.remove(&attr.name).unwrap_or(Value::Null);
-        }
+        RefTarget::Attribute(attr) => write_reference_value(out, attr, &reference_kinds(attr), base, raw),
         RefTarget::Extension(ext) => {
-            if let Some(obj) = value.as_object_mut() {
-                fill_refs(ext.attributes.iter(), base, obj);
+            let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(raw.get()) else {
+                out.extend_from_slice(raw.get().as_bytes());
+                return Ok(());
+            };
+            out.push(b'{');
+            for (i, (key, raw)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, key);
+                out.push(b':');
+                match ext.attributes.iter().find(|a| a.name == *key && a.sub_attribute("$ref").is_some()) {
+                    Some(attr) => write_reference_value(out, attr, &reference_kinds(attr), base, raw)?,
+                    None => out.extend_from_slice(raw.get().as_bytes()),
+                }
             }
+            out.push(b'}');
+            Ok(())
         }
     }
 }
 
-/// Sets `$ref` on the elements of complex attributes whose schema has a `$ref` naming resource types.
-fn fill_refs<'a>(attributes: impl Iterator<Item = &'a Attribute>, base: &str, doc: &mut Map<String, Value>) {
-    for attr in attributes {
-        let Some(reference) = attr.sub_attribute("$ref") else { continue };
-        let kinds: Vec<ResourceKind> =
-            reference.reference_types.iter().filter_map(|t| ResourceKind::from_name(t)).collect();
-        if kinds.is_empty() {
-            continue;
-        }
-        let Some(value) = doc.get_mut(&attr.name) else { continue };
-        let elements: Vec<&mut Value> = match value {
-            Value::Array(items) => items.iter_mut().collect(),
-            other => vec![other],
-        };
-        for element in elements {
-            let Some(element) = element.as_object_mut() else { continue };
-            if element.get("$ref").is_some_and(|r| !r.is_null()) {
-                continue;
+/// One reference, or an array of them.
+fn write_reference_value(
+    out: &mut Vec<u8>,
+    attr: &Attribute,
+    kinds: &[ResourceKind],
+    base: &str,
+    raw: &RawValue,
+) -> serde_json::Result<()> {
+    if kinds.is_empty() {
+        out.extend_from_slice(raw.get().as_bytes());
+        return Ok(());
+    }
+    if raw.get().starts_with('[') {
+        let items: Vec<&RawValue> = serde_json::from_str(raw.get())?;
+        out.push(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            let Some(id) = element.get("value").and_then(Value::as_str) else { continue };
-            let kind = match element.get("type").and_then(Value::as_str).and_then(ResourceKind::from_name) {
-                Some(k) if kinds.contains(&k) => Some(k),
-                _ if kinds.len() == 1 => Some(kinds[0]),
-                // A user's `groups` are groups, whatever their `type` (direct, indirect) says.
-                _ if attr.name == "groups" && kinds.contains(&ResourceKind::Group) => Some(ResourceKind::Group),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                let uri = format!("{base}/{}/{id}", kind.endpoint());
-                element.insert("$ref".to_owned(), Value::String(uri));
-            }
+            write_reference_element(out, attr, kinds, base, item);
         }
+        out.push(b']');
+    } else {
+        write_reference_element(out, attr, kinds, base, raw);
+    }
+    Ok(())
+}
+
+/// One element of a reference attribute: `$ref` is set from its `value` and the resource type its
+/// `type` names (or the only one the attribute allows), unless it has one already.
+fn write_reference_element(out: &mut Vec<u8>, attr: &Attribute, kinds: &[ResourceKind], base: &str, raw: &RawValue) {
+    let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(raw.get()) else {
+        out.extend_from_slice(raw.get().as_bytes());
+        return;
+    };
+    let field = |name: &str| members.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+    let text = |name: &str| field(name).and_then(|v| serde_json::from_str::<Cow<'_, str>>(v.get()).ok());
+    let has_ref = field("$ref").is_some_and(|r| r.get() != "null");
+    let uri = (!has_ref).then(|| text("value")).flatten().and_then(|id| {
+        let kind = match text("type").as_deref().and_then(ResourceKind::from_name) {
+            Some(k) if kinds.contains(&k) => Some(k),
+            _ if kinds.len() == 1 => Some(kinds[0]),
+            // A user's `groups` are groups, whatever their `type` (direct, indirect) says.
+            _ if attr.name == "groups" && kinds.contains(&ResourceKind::Group) => Some(ResourceKind::Group),
+            _ => None,
+        }?;
+        Some(format!("{base}/{}/{id}", kind.endpoint()))
+    });
+    match uri {
+        Some(uri) => write_members_with(out, &members, "$ref", &uri),
+        None => out.extend_from_slice(raw.get().as_bytes()),
     }
 }
 
@@ -175,19 +251,45 @@ pub fn not_modified(resource: &Resource) -> HttpResponse {
 }
 
 /// A `ListResponse`: index paging carries `startIndex`, cursor paging the cursors (RFC 9865).
+/// The members are those of [`scim::ListResponse`], in its order; the resources are spliced in as
+/// [`document_bytes`] writes them, so that a page is never parsed into a tree.
 pub fn list(schemas: &Schemas, base: &str, page: &SearchPage, cursor_paging: bool) -> HttpResponse {
-    let resources: Vec<Value> = page.resources.iter().map(|r| document(schemas, base, r)).collect();
-    let body = if cursor_paging {
-        scim::ListResponse::cursor(
-            page.total_results,
-            resources,
-            page.next_cursor.clone(),
-            page.previous_cursor.clone(),
-        )
-    } else {
-        scim::ListResponse::index(page.total_results, page.start_index.max(1), resources)
-    };
-    json(StatusCode::OK, &body.to_value())
+    let size: usize = page.resources.iter().map(|r| r.json.len() + 256).sum();
+    let mut out = Vec::with_capacity(size + 192);
+    out.extend_from_slice(b"{\"schemas\":[");
+    write_str(&mut out, scim::urn::LIST_RESPONSE);
+    out.extend_from_slice(b"],\"totalResults\":");
+    out.extend_from_slice(page.total_results.to_string().as_bytes());
+    if !cursor_paging {
+        out.extend_from_slice(b",\"startIndex\":");
+        out.extend_from_slice(page.start_index.max(1).to_string().as_bytes());
+    }
+    out.extend_from_slice(b",\"itemsPerPage\":");
+    out.extend_from_slice(page.resources.len().to_string().as_bytes());
+    if cursor_paging {
+        for (name, cursor) in [("nextCursor", &page.next_cursor), ("previousCursor", &page.previous_cursor)] {
+            if let Some(cursor) = cursor {
+                out.push(b',');
+                write_str(&mut out, name);
+                out.push(b':');
+                write_str(&mut out, cursor);
+            }
+        }
+    }
+    out.extend_from_slice(b",\"Resources\":[");
+    for (i, resource) in page.resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let mark = out.len();
+        if write_document(&mut out, schemas, base, resource).is_err() {
+            // Never splice what is not an object into the page.
+            out.truncate(mark);
+            out.extend_from_slice(b"{}");
+        }
+    }
+    out.extend_from_slice(b"]}");
+    HttpResponse::build(StatusCode::OK).insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE)).body(out)
 }
 
 /// Any SCIM JSON body.
