@@ -13,9 +13,15 @@
 //!
 //! `displayName` is independent of `name`: a client may set, change or remove it without renaming
 //! the folder, and renaming the folder leaves a `displayName` the client set as it is. One that was
-//! never set (or was removed) follows the folder's name.
+//! never set follows the folder's name. A `displayName` or `inheritPermissions` removed by a PATCH
+//! reads back as absent (see `mapping::UNSET`): the folder keeps its inheritance, and its
+//! `displayName` is left out until the folder is renamed in Secret Server or the client sets one.
+//!
+//! A PATCH that moves a container and leaves `inheritPermissions` as it was gives it the default of
+//! its new place (a container moved to the root cannot inherit); asking for inheritance at the root
+//! explicitly is `400 invalidValue`.
 
-use super::{View, merge_attrs, meta_value, start, stored_attrs};
+use super::{View, merge_attrs, meta_value, start, stored_attrs, unassigned};
 use crate::attributes::from_text;
 use scim::ScimType;
 use secret_server_api::ROOT_FOLDER_ID;
@@ -32,8 +38,15 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let attrs = from_text(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::Container, id, &attrs, &[]);
     doc.insert("name".to_owned(), Value::String(rec.ss.name.to_string()));
-    let display_name = attrs.get(DISPLAY_NAME).and_then(Value::as_str).unwrap_or(&rec.ss.name);
-    doc.insert(DISPLAY_NAME.to_owned(), Value::String(display_name.to_owned()));
+    match attrs.get(DISPLAY_NAME).and_then(Value::as_str) {
+        Some(own) => drop(doc.insert(DISPLAY_NAME.to_owned(), Value::String(own.to_owned()))),
+        None => {
+            let name = Value::String(rec.ss.name.to_string());
+            if !unassigned(&attrs, DISPLAY_NAME, &name) {
+                doc.insert(DISPLAY_NAME.to_owned(), name);
+            }
+        }
+    }
     if rec.ss.parent != ROOT_FOLDER_ID
         && view.folder_visible(rec.ss.parent)
         && let Some(parent) = view.state.folders.get(&rec.ss.parent)
@@ -42,7 +55,10 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         doc.insert("parent".to_owned(), json!({"value": parent.ss.id.to_string()}));
     }
     doc.insert("path".to_owned(), Value::String(view.state.folder_path(id)));
-    doc.insert("inheritPermissions".to_owned(), Value::Bool(rec.ss.inherit_permissions));
+    let inherit = Value::Bool(rec.ss.inherit_permissions);
+    if !unassigned(&attrs, "inheritPermissions", &inherit) {
+        doc.insert("inheritPermissions".to_owned(), inherit);
+    }
     let secrets: Vec<Value> = view
         .state
         .secrets_in(id)

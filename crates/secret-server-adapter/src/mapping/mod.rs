@@ -174,6 +174,46 @@ pub(crate) fn stored_attrs(doc: &Map<String, Value>, mapped: &[&str]) -> Map<Str
         .collect()
 }
 
+/// The attribute-store key that records the attributes a client left unassigned although Secret
+/// Server always holds a value for them (a user's `displayName` and `active`, a folder's
+/// `inheritPermissions`) or the rendering would fall back to one (a container's `displayName`):
+/// `{"<attribute>": <the value Secret Server held when it was unassigned>}`. The rendering leaves
+/// such an attribute out while Secret Server still holds that value, so that a client's PATCH
+/// `remove` reads back as unassigned (RFC 7644 §3.5.2.2); a change made in Secret Server since
+/// shows again, and a replace or a PATCH that sets the attribute assigns it again. (`merge_attrs` never copies `$` keys.)
+pub(crate) const UNSET: &str = "$unset";
+
+/// Whether the rendering leaves out attribute `name`, whose Secret Server value is `current`.
+pub(crate) fn unassigned(attrs: &Map<String, Value>, name: &str, current: &Value) -> bool {
+    attrs.get(UNSET).and_then(|u| u.get(name)).is_some_and(|held| held == current)
+}
+
+/// Which of `names` a PATCH leaves unassigned: those absent from its result `doc` that it removed
+/// (present in `base`, the document it applied to) or that were unassigned already (`previous`
+/// attributes).
+///
+/// Only a PATCH `remove` unassigns them: a create or a replace without them gets Secret Server's
+/// value (the server's default, RFC 7643 §2.2), so that a client that never sends `active` still
+/// reads it.
+pub(crate) fn left_unassigned<'n>(
+    names: &[&'n str],
+    doc: &Map<String, Value>,
+    base: &Map<String, Value>,
+    previous: &Map<String, Value>,
+) -> Vec<&'n str> {
+    let was_unset = |n: &str| previous.get(UNSET).and_then(|u| u.get(n)).is_some();
+    names.iter().copied().filter(|n| !doc.contains_key(*n) && (base.contains_key(*n) || was_unset(n))).collect()
+}
+
+/// Records in `attrs` the unassigned attributes with the values Secret Server holds for them.
+pub(crate) fn mark_unassigned(attrs: &mut Map<String, Value>, held: Vec<(&str, Value)>) {
+    attrs.shift_remove(UNSET);
+    if !held.is_empty() {
+        let held: Map<String, Value> = held.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        attrs.insert(UNSET.to_owned(), Value::Object(held));
+    }
+}
+
 /// The integer id a SCIM reference carries (`"12"`, or `12` from a lenient client).
 pub(crate) fn ref_id(value: Option<&Value>) -> Option<i64> {
     match value? {

@@ -4,9 +4,9 @@
 //! |---|---|
 //! | `id` | `id` |
 //! | `userName` | `userName` (immutable in Secret Server) |
-//! | `displayName` | `displayName` |
+//! | `displayName` | `displayName` (Secret Server requires one: the user name when the client has none) |
 //! | the primary `emails` value | `emailAddress` |
-//! | `active` | `enabled` (and not deleted through SCIM) |
+//! | `active` | `enabled` (and not deleted through SCIM); enabled on create when absent |
 //! | `groups` (read-only) | the groups the user is a member of |
 //! | `password` (write-only) | sent on create and replace, never stored, never returned |
 //!
@@ -14,8 +14,13 @@
 //! extensions, every `emails` entry with its `type` and `primary`) lives in the attribute store. The
 //! stored `emails` are rendered with the primary entry's value taken from Secret Server, so a change
 //! made there shows; a user that came from Secret Server alone gets one `work` entry.
+//!
+//! A `displayName` or `active` the client left unassigned (removed, or absent from its document)
+//! reads back as absent while Secret Server keeps the value the connector gave it (see
+//! `mapping::UNSET`). Leaving `active` unassigned never enables or disables anyone: an update
+//! without it keeps the user's state.
 
-use super::{View, merge_attrs, meta_value, start, stored_attrs};
+use super::{View, merge_attrs, meta_value, start, stored_attrs, unassigned};
 use crate::attributes::from_text;
 use scim::urn;
 use secrecy::SecretString;
@@ -51,8 +56,14 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let mut doc = start(scim::ResourceKind::User, id, &attrs, &[urn::ENTERPRISE_USER, urn::LINKED_OBJECT]);
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name).to_owned();
     doc.insert("userName".to_owned(), Value::String(user_name));
-    doc.insert("displayName".to_owned(), Value::String(rec.ss.display_name.to_string()));
-    doc.insert("active".to_owned(), Value::Bool(rec.ss.enabled && !rec.deleted));
+    let display_name = Value::String(rec.ss.display_name.to_string());
+    if !unassigned(&attrs, "displayName", &display_name) {
+        doc.insert("displayName".to_owned(), display_name);
+    }
+    let active = Value::Bool(rec.ss.enabled && !rec.deleted);
+    if !unassigned(&attrs, "active", &active) {
+        doc.insert("active".to_owned(), active);
+    }
     if let Some(emails) = emails(attrs.get("emails"), rec.ss.email.as_deref()) {
         doc.insert("emails".to_owned(), emails);
     }
@@ -74,9 +85,12 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
 /// What a validated User document asks of Secret Server.
 pub struct UserFields {
     pub user_name: String,
-    pub display_name: String,
+    /// `None` when the document has none: Secret Server then gets the user name (see
+    /// [`UserFields::display_name_or_user_name`]).
+    pub display_name: Option<String>,
     pub email: Option<String>,
-    pub active: bool,
+    /// `None` when the document has none: enabled on create, unchanged on update.
+    pub active: Option<bool>,
     /// Never stored, never logged.
     pub password: Option<SecretString>,
     /// What goes to the attribute store.
@@ -90,6 +104,14 @@ impl std::fmt::Debug for UserFields {
             .field("active", &self.active)
             .field("password", &self.password.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
+    }
+}
+
+impl UserFields {
+    /// The display name to give Secret Server, which requires one: the user name is what it
+    /// would pick itself.
+    pub fn display_name_or_user_name(&self, ss_user_name: &str) -> String {
+        self.display_name.clone().unwrap_or_else(|| ss_user_name.to_owned())
     }
 }
 
@@ -109,17 +131,11 @@ pub fn fields(doc: &Value) -> UserFields {
     let empty = Map::new();
     let doc = doc.as_object().unwrap_or(&empty);
     let user_name = doc.get("userName").and_then(Value::as_str).unwrap_or_default().trim().to_owned();
-    let display_name = doc
-        .get("displayName")
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .map(str::to_owned)
-        // Secret Server requires a display name; the user name is what it would pick itself.
-        .unwrap_or_else(|| user_name.clone());
+    let display_name =
+        doc.get("displayName").and_then(Value::as_str).map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned);
     UserFields {
         email: primary_email(doc),
-        active: doc.get("active").and_then(Value::as_bool).unwrap_or(true),
+        active: doc.get("active").and_then(Value::as_bool),
         password: doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()).map(SecretString::from),
         attrs: stored_attrs(doc, &["userName", "displayName", "active", "groups"]),
         user_name,
@@ -169,9 +185,10 @@ mod tests {
         });
         let f = fields(&doc);
         assert_eq!(f.user_name, "bjensen");
-        assert_eq!(f.display_name, "bjensen");
+        assert_eq!(f.display_name, None);
+        assert_eq!(f.display_name_or_user_name("bjensen"), "bjensen");
         assert_eq!(f.email.as_deref(), Some("b@example.com"));
-        assert!(!f.active);
+        assert_eq!(f.active, Some(false));
         assert!(f.password.is_some());
         let keys: Vec<&str> = f.attrs.keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["externalId", "name", "emails"]);

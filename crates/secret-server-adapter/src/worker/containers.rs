@@ -7,10 +7,10 @@
 
 use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::to_text;
+use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
-use crate::mapping::RenderOptions;
 use crate::mapping::container::{fields, patch_base};
+use crate::mapping::{RenderOptions, left_unassigned, mark_unassigned};
 use crate::read_model::fetch::{folder_perm_ss, folder_ss};
 use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
 use crate::text::fold;
@@ -212,8 +212,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     }
     ctx.check_if_match(KIND, id)?;
     let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
+    // What a PATCH applies to (without a `displayName` that only follows the folder's name).
+    let base = patch_base(current_doc.clone());
     let doc = if patch {
-        let base = patch_base(current_doc.clone());
         let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &base, &NoMemberLookup)?;
         if !outcome.changed {
             let same = audit(&current);
@@ -233,7 +234,11 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if parent != current.parent_folder_id {
         check_parent(ctx, parent).await?;
     }
-    let inherit = f.inherit_permissions.unwrap_or(current.inherit_permissions);
+    // An inheritance the PATCH did not touch follows a move; one a request asks for is kept.
+    let moved = parent != current.parent_folder_id;
+    let untouched = |v: &bool| patch && current_doc.get("inheritPermissions") == Some(&Value::Bool(*v));
+    let asked = f.inherit_permissions.filter(|v| !(moved && untouched(v)));
+    let inherit = asked.unwrap_or(if moved { parent != ROOT_FOLDER_ID } else { current.inherit_permissions });
     if parent == ROOT_FOLDER_ID && inherit {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
@@ -253,7 +258,21 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     } else {
         current.clone()
     };
-    let attrs = to_text(&f.attrs);
+    let mut attrs = f.attrs;
+    if patch {
+        let previous = ctx.instance().model.read(|s| from_text(s.folders.get(&id).and_then(|x| x.attrs.as_deref())));
+        let empty = serde_json::Map::new();
+        let (result, base) = (doc.as_object().unwrap_or(&empty), base.as_object().unwrap_or(&empty));
+        let held = left_unassigned(&["displayName", "inheritPermissions"], result, base, &previous)
+            .into_iter()
+            .map(|name| match name {
+                "inheritPermissions" => (name, Value::Bool(folder.inherit_permissions)),
+                _ => (name, Value::String(folder.folder_name.clone())),
+            })
+            .collect();
+        mark_unassigned(&mut attrs, held);
+    }
+    let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_folder(ctx, folder.clone(), Some(attrs)).await?;
     if inherit != current.inherit_permissions {

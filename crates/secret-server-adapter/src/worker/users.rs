@@ -2,10 +2,10 @@
 
 use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
-use crate::attributes::to_text;
+use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
-use crate::mapping::RenderOptions;
 use crate::mapping::user::{UserFields, audit_fields, fields};
+use crate::mapping::{RenderOptions, left_unassigned, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::{fold, now_millis};
@@ -17,9 +17,28 @@ use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
 use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs, UserUpdateArgs};
 use secret_server_client::UserQuery;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 const KIND: ResourceKind = ResourceKind::User;
+
+/// The attributes Secret Server always holds a value for, which a client may leave unassigned.
+const UNASSIGNABLE: &[&str] = &["displayName", "active"];
+
+/// Records which of [`UNASSIGNABLE`] a PATCH leaves unassigned with its result `doc` (see
+/// `mapping::UNSET`), with the values `user` holds for them.
+fn mark(attrs: &mut Map<String, Value>, doc: &Value, base: &Value, previous: &Map<String, Value>, user: &User) {
+    let empty = Map::new();
+    let (doc, base) = (doc.as_object().unwrap_or(&empty), base.as_object().unwrap_or(&empty));
+    let unset = left_unassigned(UNASSIGNABLE, doc, base, previous);
+    let held = unset
+        .into_iter()
+        .map(|name| match name {
+            "active" => (name, Value::Bool(user.enabled)),
+            _ => (name, Value::String(user.display_name.clone())),
+        })
+        .collect();
+    mark_unassigned(attrs, held);
+}
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
     match ctx.req.operation {
@@ -92,13 +111,14 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
 }
 
 /// Gives an existing Secret Server user the fields the request asks for (reviving a user deleted
-/// through SCIM, or adopting the user a previous delivery of this job created).
-async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields) -> JobResult<User> {
+/// through SCIM, or adopting the user a previous delivery of this job created). Without `active`
+/// the user is enabled when `enable_by_default`, else keeps its state.
+async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_default: bool) -> JobResult<User> {
     let args = UserUpdateArgs {
         id: current.id,
-        display_name: f.display_name.clone(),
+        display_name: f.display_name_or_user_name(&current.user_name),
         email_address: f.email.clone(),
-        enabled: f.active,
+        enabled: f.active.unwrap_or(enable_by_default || current.enabled),
         password: f.password.as_ref().map(|p| p.expose_secret().to_owned()),
         is_locked_out: current.is_locked_out,
         login_failures: current.login_failures,
@@ -128,9 +148,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
                 password: Some(password.expose_secret().to_owned()),
-                display_name: f.display_name.clone(),
+                display_name: f.display_name_or_user_name(&f.user_name),
                 email_address: f.email.clone(),
-                enabled: f.active,
+                enabled: f.active.unwrap_or(true),
                 ..UserCreateArgs::default()
             };
             match ctx.client().create_user(&args).await {
@@ -164,7 +184,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
 async fn revive(ctx: &Ctx<'_>, id: i64, f: &UserFields, deleted: bool) -> JobResult<(User, bool, Value)> {
     let current = ctx.client().get_user(id).await?;
     let before = audit_of(&current);
-    let user = set_fields(ctx, &current, f).await?;
+    let user = set_fields(ctx, &current, f, true).await?;
     if deleted {
         tracing::info!(user_id = id, "reviving a user deleted through SCIM");
     }
@@ -208,20 +228,25 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     }
     let email = f.email.clone().filter(|e| !e.is_empty());
     let user = if f.password.is_some() {
-        set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }).await?
+        set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }, false).await?
     } else {
         let mut args = UserPatchArgs::default();
-        if f.display_name != current.display_name {
-            args.display_name = Some(Patch::set(f.display_name.clone()));
+        let display_name = f.display_name_or_user_name(&current.user_name);
+        if display_name != current.display_name {
+            args.display_name = Some(Patch::set(display_name));
         }
         if email != current.email_address {
             args.email_address = Some(Patch::set(email.clone().unwrap_or_default()));
         }
-        if f.active != current.enabled {
-            args.enabled = Some(Patch::set(f.active));
+        if let Some(active) = f.active.filter(|a| *a != current.enabled) {
+            args.enabled = Some(Patch::set(active));
         }
         if args == UserPatchArgs::default() { current } else { ctx.client().patch_user(id, &args).await? }
     };
+    let previous = ctx.instance().model.read(|s| from_text(s.users.get(&id).and_then(|u| u.attrs.as_deref())));
+    if patch {
+        mark(&mut attrs, &doc, &current_doc, &previous, &user);
+    }
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     let was_deleted = ctx.instance().model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));

@@ -88,15 +88,56 @@ async fn display_name_is_the_clients_own_and_name_is_the_folder_name() {
         stack.patch(Container, &id, json!([{"op": "replace", "path": "displayName", "value": "Ops"}])).await.json();
     assert_eq!(relabelled["displayName"], "Ops");
     assert!(stack.sim.request_log().iter().all(|(method, _)| method != "PUT"), "no folder update for a label");
-    // Removed, it follows the folder's name again, through renames.
-    stack.patch(Container, &id, json!([{"op": "remove", "path": "displayName"}])).await.json();
+    // Removed, it is unassigned: absent, through renames.
+    let removed = stack.patch(Container, &id, json!([{"op": "remove", "path": "displayName"}])).await.json();
+    assert_eq!(removed.get("displayName"), None, "{removed}");
     let after = stack.patch(Container, &id, json!([{"op": "replace", "path": "name", "value": "ops-2"}])).await.json();
-    assert_eq!((after["name"].as_str(), after["displayName"].as_str()), (Some("ops-2"), Some("ops-2")));
+    assert_eq!((after["name"].as_str(), after.get("displayName")), (Some("ops-2"), None));
     // A PUT sets both; one without displayName brings back the default.
     let put = stack.replace(Container, &id, json!({"name": "ops-3", "displayName": "Three"}), None).await.json();
     assert_eq!((put["name"].as_str(), put["displayName"].as_str()), (Some("ops-3"), Some("Three")));
     let put = stack.replace(Container, &id, json!({"name": "ops-3"}), None).await.json();
     assert_eq!(put["displayName"], "ops-3");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_the_parent_moves_to_the_root_where_nothing_inherits() {
+    let stack = Stack::start().await;
+    let it = folder_id(&stack, "\\IT").await;
+    let id = stack.create(Container, json!({"name": "Loose", "parent": {"value": it}})).await.id();
+    let moved = stack.patch(Container, &id, json!([{"op": "remove", "path": "parent"}])).await.json();
+    assert_eq!((moved["path"].as_str(), moved["inheritPermissions"].as_bool()), (Some("\\Loose"), Some(false)));
+    let folder = stack.ss.get_folder(id.parse().unwrap()).await.unwrap();
+    assert_eq!((folder.parent_folder_id, folder.inherit_permissions), (-1, false));
+    // Asking for inheritance at the root is still refused (a replace by the value it already had
+    // reads as untouched, and follows the move).
+    let back = stack
+        .create(Container, json!({"name": "Nested", "parent": {"value": it}, "inheritPermissions": false}))
+        .await
+        .id();
+    let refused = stack
+        .patch(
+            Container,
+            &back,
+            json!([{"op": "remove", "path": "parent"}, {"op": "replace", "path": "inheritPermissions", "value": true}]),
+        )
+        .await;
+    assert_eq!(refused.err().http_status(), 400);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_inherit_permissions_unassigns_it_and_keeps_the_folders_inheritance() {
+    let stack = Stack::start().await;
+    let it = folder_id(&stack, "\\IT").await;
+    let id = stack.create(Container, json!({"name": "Keep", "parent": {"value": it}})).await.id();
+    let removed = stack.patch(Container, &id, json!([{"op": "remove", "path": "inheritPermissions"}])).await.json();
+    assert_eq!(removed.get("inheritPermissions"), None, "{removed}");
+    assert!(stack.ss.get_folder(id.parse().unwrap()).await.unwrap().inherit_permissions);
+    let set =
+        stack.patch(Container, &id, json!([{"op": "add", "path": "inheritPermissions", "value": false}])).await.json();
+    assert_eq!(set["inheritPermissions"], false);
     stack.stop().await;
 }
 

@@ -126,6 +126,34 @@ async fn patch_active_false_disables_the_user_in_secret_server() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_display_name_or_active_unassigns_them_without_enabling_anyone() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, json!({"userName": "kim", "displayName": "Kim", "active": false})).await.id();
+    let ss_id = id.parse().unwrap();
+    let removed = stack
+        .patch(User, &id, json!([{"op": "remove", "path": "displayName"}, {"op": "remove", "path": "active"}]))
+        .await
+        .json();
+    assert_eq!((removed.get("displayName"), removed.get("active")), (None, None), "{removed}");
+    let user = stack.ss.get_user(ss_id).await.unwrap();
+    assert_eq!((user.display_name.as_str(), user.enabled), ("kim", false), "Secret Server needs a display name");
+    // Unrelated changes leave them unassigned; setting one assigns it again.
+    let other = stack.patch(User, &id, json!([{"op": "add", "path": "title", "value": "Ops"}])).await.json();
+    assert_eq!((other.get("displayName"), other.get("active")), (None, None), "{other}");
+    let set = stack.patch(User, &id, json!([{"op": "add", "path": "active", "value": true}])).await.json();
+    assert_eq!((set.get("displayName"), set["active"].as_bool()), (None, Some(true)));
+    // A change made in Secret Server itself shows.
+    let renamed = secret_server_api::UserPatchArgs {
+        display_name: Some(secret_server_api::Patch::set("Kim Lee".to_owned())),
+        ..Default::default()
+    };
+    stack.ss.patch_user(ss_id, &renamed).await.unwrap();
+    stack.resync().await;
+    assert_eq!(stack.get(User, &id).await.unwrap()["displayName"], "Kim Lee");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_user_name_is_a_mutability_error_by_default() {
     let stack = Stack::start().await;
     let id = stack.create(User, barbara()).await.id();
