@@ -8,14 +8,14 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
-//! | `base:job:<id>` | hash | status, ordering key, payload, trace context, attempts, result, last error, owner |
-//! | `base:idem:<key>` | string | the job id for an idempotency key |
+//! | `base:job:<digest>` | hash | id, idempotency key, status, ordering key, payload, trace context, attempts, result, last error, owner |
 //! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
-//! | `base:open` | sorted set | unfinished jobs, by submission time (depth and age metrics) |
-//! | `base:stats` | hash | the retry counter |
+//! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
+//! | `base:oldest` | sorted set | those seconds by earliest submission time (oldest job's age) |
+//! | `base:stats` | hash | the retry and unfinished counters |
 //! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload |
-//! | `base:done` | pub/sub channel | the id of each job that became final |
+//! | `base:done` | pub/sub channel | the final state of the jobs a batch finished |
 //! | `<prefix>:ev:<events>` | stream, one group per subscriber | events |
 //!
 //! Every state change is one Lua script (see `scripts.rs`), so a crash between
@@ -23,13 +23,18 @@
 //!
 //! # Life of a job
 //!
-//! `submit` stores the job, records its idempotency key and appends it to its
+//! A job id is `<UUIDv7>.<digest>`, the digest being 32 hex digits of the
+//! SHA-256 of the idempotency key; the job's hash is keyed by the digest, so it
+//! is also the idempotency record (a second submission with the key finds it;
+//! the script refuses two keys that share a digest).
+//!
+//! `submit` stores the job and appends it to its
 //! chain; a job at the head of its chain gets a `ready` entry. Workers read
 //! entries with `XREADGROUP BLOCK` (a new job wakes them at once), start the
 //! attempt (owner, attempt counter), run the handler while renewing the lease
 //! (`XCLAIM … JUSTID` resets the entry's idle time), then record the outcome
-//! and `XACK` in one script. A final outcome expires the job hash and the
-//! idempotency key after `result_ttl`, releases the next job of the chain and
+//! and `XACK` in one script. A final outcome expires the job hash (and so its
+//! idempotency record) after `result_ttl`, releases the next job of the chain and
 //! publishes on `base:done`, which wakes the submitters waiting on that job. A
 //! transient failure puts the job in `base:delayed`; the scheduler of any
 //! worker process moves it back to `ready` when due (sleeping until then, not
