@@ -148,9 +148,9 @@ fn inherited_refused(what: &str) -> JobError {
 pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
     match ctx.req.operation {
         Operation::Create => create_folder_perm(ctx).await,
-        Operation::Replace => update_folder_perm(ctx, false).await,
-        Operation::Patch => update_folder_perm(ctx, true).await,
-        Operation::Delete => delete_folder_perm(ctx).await,
+        Operation::Replace => update::<FolderPermission>(ctx, false).await,
+        Operation::Patch => update::<FolderPermission>(ctx, true).await,
+        Operation::Delete => delete::<FolderPermission>(ctx).await,
     }
 }
 
@@ -284,87 +284,14 @@ async fn refresh_folder_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> 
     Ok(ss)
 }
 
-async fn update_folder_perm(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
-    let id = ctx.target_id()?;
-    let current = refresh_folder_perm(ctx, id).await?;
-    if !ctx.visible(FOLDER_PERM, id) {
-        return Err(not_found(FOLDER_PERM, &id.to_string()));
-    }
-    ctx.check_if_match(FOLDER_PERM, id)?;
-    let current_doc =
-        ctx.render(FOLDER_PERM, id, RenderOptions::default()).ok_or_else(|| not_found(FOLDER_PERM, &id.to_string()))?;
-    let doc = if patch {
-        let outcome =
-            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), FOLDER_PERM, &current_doc, &NoMemberLookup)?;
-        if !outcome.changed {
-            let same = folder_audit(&current);
-            return Ok(Applied {
-                kind: FOLDER_PERM,
-                id,
-                deleted: false,
-                revived: false,
-                before: same.clone(),
-                after: same,
-            });
-        }
-        outcome.resource
-    } else {
-        scim::validate_replace(ctx.schemas(), FOLDER_PERM, &ctx.req.payload, &current_doc)?
-    };
-    let f = fields(&doc, "container").map_err(JobError::Permanent)?;
-    let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
-    let next = set_folder_roles(ctx, &current, roles).await?;
-    store_attrs(ctx, FOLDER_PERM, id, &f).await?;
-    Ok(Applied {
-        kind: FOLDER_PERM,
-        id,
-        deleted: false,
-        revived: false,
-        before: folder_audit(&current),
-        after: folder_audit(&next),
-    })
-}
-
-async fn delete_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let id = ctx.target_id()?;
-    let current = match refresh_folder_perm(ctx, id).await {
-        Ok(p) => p,
-        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(FOLDER_PERM, id).await? => {
-            return Ok(ctx.already_deleted(FOLDER_PERM, id));
-        }
-        Err(e) => return Err(e),
-    };
-    if !ctx.visible(FOLDER_PERM, id) {
-        return Err(not_found(FOLDER_PERM, &id.to_string()));
-    }
-    ctx.check_if_match(FOLDER_PERM, id)?;
-    ctx.record_delete(FOLDER_PERM, id).await?;
-    match ctx.client().delete_folder_permission(id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
-    }
-    ctx.instance().write_through(&[(FOLDER_PERM, id)], |s| drop(s.remove_folder_perm(id))).await?;
-    ctx.instance().attrs.put(FOLDER_PERM, id, None).await?;
-    ctx.instance().meta.delete(FOLDER_PERM, id).await?;
-    Ok(Applied {
-        kind: FOLDER_PERM,
-        id,
-        deleted: true,
-        revived: false,
-        before: folder_audit(&current),
-        after: Value::Null,
-    })
-}
-
 // ----- secret permissions -----
 
 pub(super) async fn apply_secret(ctx: &Ctx<'_>) -> JobResult<Applied> {
     match ctx.req.operation {
         Operation::Create => create_secret_perm(ctx).await,
-        Operation::Replace => update_secret_perm(ctx, false).await,
-        Operation::Patch => update_secret_perm(ctx, true).await,
-        Operation::Delete => delete_secret_perm(ctx).await,
+        Operation::Replace => update::<SecretPermission>(ctx, false).await,
+        Operation::Patch => update::<SecretPermission>(ctx, true).await,
+        Operation::Delete => delete::<SecretPermission>(ctx).await,
     }
 }
 
@@ -538,75 +465,123 @@ async fn refresh_secret_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> 
     Ok(ss)
 }
 
-async fn update_secret_perm(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
-    let id = ctx.target_id()?;
-    let current = refresh_secret_perm(ctx, id).await?;
-    if !ctx.visible(SECRET_PERM, id) {
-        return Err(not_found(SECRET_PERM, &id.to_string()));
+// ----- what both kinds share: replace, patch and delete -----
+
+/// What tells a folder permission from a secret permission in the flows they share.
+trait PermissionKind {
+    const KIND: ResourceKind;
+    /// The SCIM attribute naming the permission's target.
+    const TARGET: &'static str;
+    /// Secret Server's side of the permission.
+    type Ss: Copy;
+
+    fn audit(ss: &Self::Ss) -> Value;
+    /// Reads the permission fresh from Secret Server into the read model; `404` when it is gone.
+    async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Self::Ss>;
+    /// Gives the permission the roles the connection maps `rights` to.
+    async fn set_rights(ctx: &Ctx<'_>, current: &Self::Ss, rights: &[String]) -> JobResult<Self::Ss>;
+    async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError>;
+    fn forget(state: &mut crate::read_model::state::State, id: i64);
+}
+
+struct FolderPermission;
+
+impl PermissionKind for FolderPermission {
+    const KIND: ResourceKind = FOLDER_PERM;
+    const TARGET: &'static str = "container";
+    type Ss = FolderPermSs;
+
+    fn audit(ss: &FolderPermSs) -> Value {
+        folder_audit(ss)
     }
-    ctx.check_if_match(SECRET_PERM, id)?;
-    let current_doc =
-        ctx.render(SECRET_PERM, id, RenderOptions::default()).ok_or_else(|| not_found(SECRET_PERM, &id.to_string()))?;
+    async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> {
+        refresh_folder_perm(ctx, id).await
+    }
+    async fn set_rights(ctx: &Ctx<'_>, current: &FolderPermSs, rights: &[String]) -> JobResult<FolderPermSs> {
+        let roles = folder_roles_for(&ctx.caller.connection.rights, rights).map_err(JobError::Permanent)?;
+        set_folder_roles(ctx, current, roles).await
+    }
+    async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
+        ctx.client().delete_folder_permission(id).await.map(drop)
+    }
+    fn forget(state: &mut crate::read_model::state::State, id: i64) {
+        drop(state.remove_folder_perm(id));
+    }
+}
+
+struct SecretPermission;
+
+impl PermissionKind for SecretPermission {
+    const KIND: ResourceKind = SECRET_PERM;
+    const TARGET: &'static str = "privilegedData";
+    type Ss = SecretPermSs;
+
+    fn audit(ss: &SecretPermSs) -> Value {
+        secret_audit(ss)
+    }
+    async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> {
+        refresh_secret_perm(ctx, id).await
+    }
+    async fn set_rights(ctx: &Ctx<'_>, current: &SecretPermSs, rights: &[String]) -> JobResult<SecretPermSs> {
+        let role = secret_role_for(&ctx.caller.connection.rights, rights).map_err(JobError::Permanent)?;
+        set_secret_role(ctx, current, role).await
+    }
+    async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
+        ctx.client().delete_secret_permission(id).await.map(drop)
+    }
+    fn forget(state: &mut crate::read_model::state::State, id: i64) {
+        drop(state.remove_secret_perm(id));
+    }
+}
+
+/// Replace or PATCH: only the rights can change (the target and the principal are immutable).
+async fn update<P: PermissionKind>(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
+    let (kind, id) = (P::KIND, ctx.target_id()?);
+    let current = P::refresh(ctx, id).await?;
+    if !ctx.visible(kind, id) {
+        return Err(not_found(kind, &id.to_string()));
+    }
+    ctx.check_if_match(kind, id)?;
+    let current_doc = ctx.render(kind, id, RenderOptions::default()).ok_or_else(|| not_found(kind, &id.to_string()))?;
     let doc = if patch {
         let outcome =
-            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), SECRET_PERM, &current_doc, &NoMemberLookup)?;
+            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), kind, &current_doc, &NoMemberLookup)?;
         if !outcome.changed {
-            let same = secret_audit(&current);
-            return Ok(Applied {
-                kind: SECRET_PERM,
-                id,
-                deleted: false,
-                revived: false,
-                before: same.clone(),
-                after: same,
-            });
+            let same = P::audit(&current);
+            return Ok(Applied { kind, id, deleted: false, revived: false, before: same.clone(), after: same });
         }
         outcome.resource
     } else {
-        scim::validate_replace(ctx.schemas(), SECRET_PERM, &ctx.req.payload, &current_doc)?
+        scim::validate_replace(ctx.schemas(), kind, &ctx.req.payload, &current_doc)?
     };
-    let f = fields(&doc, "privilegedData").map_err(JobError::Permanent)?;
-    let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
-    let next = set_secret_role(ctx, &current, role).await?;
-    store_attrs(ctx, SECRET_PERM, id, &f).await?;
-    Ok(Applied {
-        kind: SECRET_PERM,
-        id,
-        deleted: false,
-        revived: false,
-        before: secret_audit(&current),
-        after: secret_audit(&next),
-    })
+    let f = fields(&doc, P::TARGET).map_err(JobError::Permanent)?;
+    let next = P::set_rights(ctx, &current, &f.rights).await?;
+    store_attrs(ctx, kind, id, &f).await?;
+    Ok(Applied { kind, id, deleted: false, revived: false, before: P::audit(&current), after: P::audit(&next) })
 }
 
-async fn delete_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let id = ctx.target_id()?;
-    let current = match refresh_secret_perm(ctx, id).await {
+/// Revokes the permission in Secret Server; a delivery after it was already revoked succeeds.
+async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
+    let (kind, id) = (P::KIND, ctx.target_id()?);
+    let current = match P::refresh(ctx, id).await {
         Ok(p) => p,
-        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(SECRET_PERM, id).await? => {
-            return Ok(ctx.already_deleted(SECRET_PERM, id));
+        Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(kind, id).await? => {
+            return Ok(ctx.already_deleted(kind, id));
         }
         Err(e) => return Err(e),
     };
-    if !ctx.visible(SECRET_PERM, id) {
-        return Err(not_found(SECRET_PERM, &id.to_string()));
+    if !ctx.visible(kind, id) {
+        return Err(not_found(kind, &id.to_string()));
     }
-    ctx.check_if_match(SECRET_PERM, id)?;
-    ctx.record_delete(SECRET_PERM, id).await?;
-    match ctx.client().delete_secret_permission(id).await {
-        Ok(_) => {}
+    ctx.check_if_match(kind, id)?;
+    ctx.record_delete(kind, id).await?;
+    match P::delete_in_secret_server(ctx, id).await {
+        Ok(()) => {}
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e.into()),
     }
-    ctx.instance().write_through(&[(SECRET_PERM, id)], |s| drop(s.remove_secret_perm(id))).await?;
-    ctx.instance().attrs.put(SECRET_PERM, id, None).await?;
-    ctx.instance().meta.delete(SECRET_PERM, id).await?;
-    Ok(Applied {
-        kind: SECRET_PERM,
-        id,
-        deleted: true,
-        revived: false,
-        before: secret_audit(&current),
-        after: Value::Null,
-    })
+    ctx.instance().write_through(&[(kind, id)], |s| P::forget(s, id)).await?;
+    ctx.instance().attrs.put(kind, id, None).await?;
+    ctx.instance().meta.delete(kind, id).await?;
+    Ok(Applied { kind, id, deleted: true, revived: false, before: P::audit(&current), after: Value::Null })
 }
