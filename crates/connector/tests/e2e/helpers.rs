@@ -2,20 +2,26 @@
 //! Secret Server's own state through the emulator's REST API.
 
 use connector::testing::TestStack;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// A SCIM client of the stack's development connection.
+/// A SCIM client of one of the stack's connections (the development connection unless told otherwise).
 pub struct Scim<'a> {
     pub stack: &'a TestStack,
     pub http: reqwest::Client,
+    token: SecretString,
 }
 
 impl<'a> Scim<'a> {
     pub fn new(stack: &'a TestStack) -> Self {
-        Self { stack, http: reqwest::Client::new() }
+        Self::with_token(stack, stack.token.clone())
+    }
+
+    /// A client of the connection that `token` authenticates (one made through the admin API).
+    pub fn with_token(stack: &'a TestStack, token: SecretString) -> Self {
+        Self { stack, http: reqwest::Client::new(), token }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -23,15 +29,32 @@ impl<'a> Scim<'a> {
     }
 
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
-        self.http.get(self.url(path)).bearer_auth(self.stack.token.expose_secret())
+        self.http.get(self.url(path)).bearer_auth(self.token.expose_secret())
     }
 
     pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(self.stack.token.expose_secret())
-            .header("content-type", SCIM_JSON)
-            .body(body.to_string())
+        self.with_body(self.http.post(self.url(path)), body)
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.with_body(self.http.put(self.url(path)), body)
+    }
+
+    /// A PATCH with `operations` wrapped in a `PatchOp` message.
+    pub fn patch(&self, path: &str, operations: &Value) -> reqwest::RequestBuilder {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": operations,
+        });
+        self.with_body(self.http.patch(self.url(path)), &body)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(self.token.expose_secret())
+    }
+
+    fn with_body(&self, request: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+        request.bearer_auth(self.token.expose_secret()).header("content-type", SCIM_JSON).body(body.to_string())
     }
 }
 

@@ -1,5 +1,6 @@
 //! End-to-end tests: the whole connector in process (emulator, adapter, gateway, audit), driven over
 //! HTTP as a SCIM client would, and checked through Secret Server's own REST API and the audit API.
 
+mod every_operation;
 mod helpers;
 mod walking_skeleton;
