@@ -32,12 +32,12 @@ pub struct SearchPage {
 }
 
 fn serialize(kind: ResourceKind, id: i64, version: String, doc: &Value) -> common::Resource {
-    common::Resource {
-        resource_type: proto_kind(kind) as i32,
-        id: id.to_string(),
-        version,
-        json: serde_json::to_vec(doc).unwrap_or_default(),
+    // Sized for a typical user up front: growing from empty reallocates and copies four or five times.
+    let mut json = Vec::with_capacity(1024);
+    if serde_json::to_writer(&mut json, doc).is_err() {
+        json.clear();
     }
+    common::Resource { resource_type: proto_kind(kind) as i32, id: id.to_string(), version, json }
 }
 
 fn names_members(paths: &[scim::AttrPath]) -> bool {
@@ -51,7 +51,8 @@ fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: O
     } else {
         !names_members(&projection.excluded_attributes)
     };
-    let filtered = filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains("members"));
+    let filtered =
+        filter.is_some_and(|f| f.to_string().as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"members")));
     let sorted = sort.is_some_and(|s| s.by.name.eq_ignore_ascii_case("members"));
     projected || filtered || sorted
 }
@@ -113,7 +114,15 @@ struct Hit {
     kind: ResourceKind,
     id: i64,
     key: Option<SortKey>,
+    /// The rendering the filter was evaluated on, kept when the indexes gave few candidates, so
+    /// that the page does not render the same resource twice (read under the same lock, so it
+    /// is the same rendering).
+    doc: Option<Value>,
 }
+
+/// Up to this many candidates, the renderings the filter saw are kept for the page. More would
+/// hold a rendering of every match of a broad filter in memory until paging.
+const KEEP_RENDERED: usize = 64;
 
 /// The matches of one type, in id order.
 fn matches_of(
@@ -130,11 +139,12 @@ fn matches_of(
         Some(c) => candidates(state, kind, &c.plan(), req.filter.as_ref()).unwrap_or_else(|| state.ids(kind)),
         None => state.ids(kind),
     };
+    let keep = ids.len() <= KEEP_RENDERED;
     let mut hits = Vec::new();
     for id in ids {
         if compiled.is_none() && sort.is_none() {
             if view.visible(kind, id) {
-                hits.push(Hit { kind, id, key: None });
+                hits.push(Hit { kind, id, key: None, doc: None });
             }
             continue;
         }
@@ -142,7 +152,8 @@ fn matches_of(
         if compiled.as_ref().is_some_and(|c| !c.matches(&doc)) {
             continue;
         }
-        hits.push(Hit { kind, id, key: sort.as_ref().map(|s| s.key(&doc)) });
+        let key = sort.as_ref().map(|s| s.key(&doc));
+        hits.push(Hit { kind, id, key, doc: keep.then_some(doc) });
     }
     Ok(hits)
 }
@@ -226,8 +237,8 @@ pub fn search(
             }
         };
         let mut bound = std::collections::HashMap::new();
-        for hit in hits.get(window).unwrap_or_default() {
-            let Some(doc) = view.render(hit.kind, hit.id, options) else { continue };
+        for hit in hits.get_mut(window).unwrap_or_default() {
+            let Some(doc) = hit.doc.take().or_else(|| view.render(hit.kind, hit.id, options)) else { continue };
             let projected = if req.projection.is_default() {
                 doc
             } else {
