@@ -38,10 +38,10 @@ trap cleanup EXIT
 GW_PORT=$(free_port)
 CEIL_PORT=$(free_port)
 echo "bench: starting the stack with $USERS users (generating and loading takes a while)"
-RUST_LOG=warn target/release/examples/stack --port "$GW_PORT" --token-file "$WORK/token" --users "$USERS" --workers "$WORKERS" \
+RUST_LOG=warn "${CARGO_TARGET_DIR:-target}"/release/examples/stack --port "$GW_PORT" --token-file "$WORK/token" --users "$USERS" --workers "$WORKERS" \
     >"$WORK/stack.log" 2>&1 &
 STACK_PID=$!
-target/release/examples/ceiling --port "$CEIL_PORT" --workers "$WORKERS" >"$WORK/ceiling.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}"/release/examples/ceiling --port "$CEIL_PORT" --workers "$WORKERS" >"$WORK/ceiling.log" 2>&1 &
 CEILING_PID=$!
 
 for _ in $(seq 1 1800); do
