@@ -549,6 +549,11 @@ impl Inner {
         Ok(metrics)
     }
 
+    /// Whether the done channel is subscribed now (false before the first `wait`).
+    fn notifier_subscribed(&self) -> bool {
+        self.notifier.get().is_some_and(|ready| *ready.borrow())
+    }
+
     async fn notifier_ready(&self, patience: Duration) {
         let mut ready = self
             .notifier
@@ -578,7 +583,10 @@ impl JobQueue for RedisJobQueue {
         async {
             let trace = serde_json::to_vec(&job.trace_context)
                 .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
-            let (id, duplicate) = inner
+            // Watched before the script runs, while subscribed: a `wait` on
+            // the new job can skip its first status read (see `waiters`).
+            let watched = inner.notifier_subscribed() && inner.waiters.watch(&candidate);
+            let submitted = inner
                 .submissions
                 .call(Submission {
                     idempotency_key: job.idempotency_key.clone(),
@@ -587,7 +595,11 @@ impl JobQueue for RedisJobQueue {
                     payload: job.payload.clone(),
                     trace,
                 })
-                .await?;
+                .await;
+            if watched && !matches!(&submitted, Ok((id, _)) if *id == candidate) {
+                inner.waiters.unwatch(&candidate);
+            }
+            let (id, duplicate) = submitted?;
             if duplicate {
                 tracing::debug!(existing_job_id = %id, "idempotency key seen before; returning the existing job");
             }

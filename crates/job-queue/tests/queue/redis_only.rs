@@ -372,6 +372,42 @@ async fn trimming_drops_finished_entries_but_never_an_unfinished_job() {
     delete_prefix(&redis_url(), &prefix);
 }
 
+/// Once a `wait` has subscribed to the done channel, later submissions are
+/// watched and their waits skip the first status read; a job that finished
+/// before its `wait` began must still be reported, as must one finishing after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_reports_a_watched_job_that_finished_before_or_after_it_began() {
+    let config = redis_config(redis_url(), "watched");
+    let prefix = config.prefix.clone();
+    let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
+    let first = queue.submit(job("w-0", "User/1", "zero")).await.unwrap().job_id;
+    assert_eq!(queue.wait(&first, Duration::from_millis(50)).await.unwrap().unwrap().status, JobStatus::Queued);
+    assert!(queue.try_execute_job(reversing().as_ref()).await.unwrap());
+
+    // Finished before the wait: its notification reached nobody.
+    let early = queue.submit(job("w-1", "User/1", "one")).await.unwrap().job_id;
+    assert!(queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    let state = queue.wait(&early, SOON).await.unwrap().unwrap();
+    assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(&b"eno"[..])));
+
+    // Finished while the wait is parked.
+    let late = queue.submit(job("w-2", "User/1", "two")).await.unwrap().job_id;
+    let waiting = tokio::spawn({
+        let (queue, late) = (queue.clone(), late.clone());
+        async move { queue.wait(&late, SOON).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    let state = waiting.await.unwrap().unwrap().unwrap();
+    assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(&b"owt"[..])));
+    assert_eq!(queue.status(&late).await.unwrap(), Some(state), "what wait saw is what is stored");
+
+    // A wait that times out on a watched job still reports its current state.
+    let queued = queue.submit(job("w-3", "User/1", "three")).await.unwrap().job_id;
+    assert_eq!(queue.wait(&queued, Duration::from_millis(50)).await.unwrap().unwrap().status, JobStatus::Queued);
+    delete_prefix(&redis_url(), &prefix);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_keep_the_payload_and_the_last_error() {
     let config = QueueConfig { max_attempts: 2, ..redis_config(redis_url(), "dead-list") };
