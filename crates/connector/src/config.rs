@@ -10,6 +10,7 @@
 //! listen = "0.0.0.0:8080"
 //! adapter_url = "http://adapter:50051"
 //! public_url = "https://scim.example.com"
+//! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
 //!
 //! [adapter]
 //! listen = "0.0.0.0:50051"
@@ -74,6 +75,8 @@ pub struct GatewaySection {
     pub job_timeout: Option<Duration>,
     pub bulk_max_operations: Option<usize>,
     pub bulk_max_payload_bytes: Option<usize>,
+    /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
+    pub audit_when_behind: Option<scim_gateway::AuditBacklogPolicy>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -156,6 +159,15 @@ mod tests {
         assert_eq!(config.secret_servers[0].name, "primary");
         assert_eq!(config.adapter.resync_interval, Some(Duration::from_secs(300)));
         assert_eq!(config.connections.len(), 1);
+        assert_eq!(config.gateway.audit_when_behind, Some(scim_gateway::AuditBacklogPolicy::Refuse));
+    }
+
+    #[test]
+    fn the_audit_backlog_policy_is_refuse_or_drop() {
+        let config: FileConfig = toml::from_str("[gateway]\naudit_when_behind = \"drop\"\n").unwrap();
+        assert_eq!(config.gateway.audit_when_behind, Some(scim_gateway::AuditBacklogPolicy::Drop));
+        let err = toml::from_str::<FileConfig>("[gateway]\naudit_when_behind = \"ignore\"\n").unwrap_err();
+        assert!(err.to_string().contains("refuse"), "{err}");
     }
 
     #[test]

@@ -93,7 +93,8 @@ fn presented(req: &ServiceRequest, allow_basic: bool) -> Option<Presented> {
 }
 
 /// The SCIM routes' middleware (`actix_web::middleware::from_fn`): authenticate,
-/// rate-limit, run the handler, audit.
+/// rate-limit, refuse while the audit trail cannot keep up (by policy), run the
+/// handler, audit.
 ///
 /// # Errors
 /// Passes on the inner service's errors; its own refusals are responses.
@@ -142,6 +143,14 @@ pub async fn scim_middleware(
                 headers.insert(header::HeaderName::from_static(name), value);
             }
         }
+        record_call(&state, &res, Some(&caller), started, &request_id);
+        return Ok(res.map_into_right_body());
+    }
+    if state.audit.refuses_calls() {
+        // Nothing is served unaudited (`AuditBacklogPolicy::Refuse`): the events stream is down or behind.
+        metrics::counter!("scim_gateway_audit_refused_total").increment(1);
+        let error = ApiError::unavailable("the audit trail is not keeping up; retry later", 5);
+        let res = req.error_response(error);
         record_call(&state, &res, Some(&caller), started, &request_id);
         return Ok(res.map_into_right_body());
     }

@@ -47,5 +47,5 @@ pub mod state;
 
 pub use admin_client::AdminClient;
 pub use cli::{AdminCommand, run};
-pub use settings::{AuditSettings, BreakerSettings, GatewaySettings, Limits};
+pub use settings::{AuditBacklogPolicy, AuditSettings, BreakerSettings, GatewaySettings, Limits};
 pub use startup::{GatewayDeps, RunningGateway, start};

@@ -153,16 +153,38 @@ impl Default for BreakerSettings {
 /// How `ScimCall` audit events leave the hot path.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditSettings {
-    /// Events waiting to be published; beyond it new events are dropped (and counted), never waited for.
+    /// Events waiting to be published (a failed publish is retried, so events pile up here while the
+    /// events stream is down); what happens when it is full is [`AuditSettings::when_behind`].
     pub buffer: usize,
     /// Events published together.
     pub batch_size: usize,
     /// The longest an event waits for its batch to fill.
     pub flush_interval: Duration,
+    /// What the gateway does when the audit trail cannot keep up.
+    pub when_behind: AuditBacklogPolicy,
 }
 
 impl Default for AuditSettings {
     fn default() -> Self {
-        Self { buffer: 10_000, batch_size: 256, flush_interval: Duration::from_millis(200) }
+        Self {
+            buffer: 10_000,
+            batch_size: 256,
+            flush_interval: Duration::from_millis(200),
+            when_behind: AuditBacklogPolicy::Refuse,
+        }
     }
+}
+
+/// What the gateway does when `buffer` audit events are waiting to be published (the events stream
+/// is down or too slow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuditBacklogPolicy {
+    /// Answer SCIM calls `503` with `Retry-After` until the backlog drains: nothing is served
+    /// unaudited (the default; every SCIM call is audited).
+    #[default]
+    Refuse,
+    /// Keep serving; the events beyond the buffer are dropped and counted in
+    /// `scim_gateway_audit_dropped_total` (availability over a complete trail).
+    Drop,
 }

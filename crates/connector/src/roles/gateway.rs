@@ -41,6 +41,9 @@ pub fn gateway_settings(
     if let Some(n) = section.bulk_max_payload_bytes {
         settings.limits.bulk_max_payload_bytes = n;
     }
+    if let Some(policy) = section.audit_when_behind {
+        settings.audit.when_behind = policy;
+    }
     settings.admin_token_sha256 = super::audit::admin_token_hashes(file, admin);
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
