@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin;
+mod audit_backlog;
 mod auth;
 mod breaker;
 mod bulk;
