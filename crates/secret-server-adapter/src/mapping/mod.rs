@@ -195,7 +195,7 @@ pub(crate) fn unassigned(attrs: &Map<String, Value>, name: &str, current: &Value
 /// Only a PATCH `remove` unassigns them: a create or a replace without them gets Secret Server's
 /// value (the server's default, RFC 7643 §2.2), so that a client that never sends `active` still
 /// reads it.
-pub(crate) fn left_unassigned<'n>(
+fn left_unassigned<'n>(
     names: &[&'n str],
     doc: &Map<String, Value>,
     base: &Map<String, Value>,
@@ -205,12 +205,22 @@ pub(crate) fn left_unassigned<'n>(
     names.iter().copied().filter(|n| !doc.contains_key(*n) && (base.contains_key(*n) || was_unset(n))).collect()
 }
 
-/// Records in `attrs` the unassigned attributes with the values Secret Server holds for them.
-pub(crate) fn mark_unassigned(attrs: &mut Map<String, Value>, held: Vec<(&str, Value)>) {
+/// After a PATCH from `base` to `doc`: records in `attrs` (the attributes to store) which of
+/// `names` it leaves unassigned, each with the value Secret Server now holds for it (`held`).
+pub(crate) fn mark_unassigned(
+    attrs: &mut Map<String, Value>,
+    names: &[&str],
+    (doc, base): (&Value, &Value),
+    previous: &Map<String, Value>,
+    held: impl Fn(&str) -> Value,
+) {
+    let empty = Map::new();
+    let (doc, base) = (doc.as_object().unwrap_or(&empty), base.as_object().unwrap_or(&empty));
+    let unset: Map<String, Value> =
+        left_unassigned(names, doc, base, previous).into_iter().map(|name| (name.to_owned(), held(name))).collect();
     attrs.shift_remove(UNSET);
-    if !held.is_empty() {
-        let held: Map<String, Value> = held.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
-        attrs.insert(UNSET.to_owned(), Value::Object(held));
+    if !unset.is_empty() {
+        attrs.insert(UNSET.to_owned(), Value::Object(unset));
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
 use crate::mapping::container::{fields, patch_base};
-use crate::mapping::{RenderOptions, left_unassigned, mark_unassigned};
+use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::{folder_perm_ss, folder_ss};
 use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
 use crate::text::fold;
@@ -212,17 +212,18 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     }
     ctx.check_if_match(KIND, id)?;
     let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
-    // What a PATCH applies to (without a `displayName` that only follows the folder's name).
-    let base = patch_base(current_doc.clone());
-    let doc = if patch {
+    // The new document, and for a PATCH what it applied to (without a `displayName` that only
+    // follows the folder's name).
+    let (doc, base) = if patch {
+        let base = patch_base(current_doc.clone());
         let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &base, &NoMemberLookup)?;
         if !outcome.changed {
             let same = audit(&current);
             return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
         }
-        outcome.resource
+        (outcome.resource, base)
     } else {
-        scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?
+        (scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?, Value::Null)
     };
     let f = fields(&doc).map_err(JobError::Permanent)?;
     // The parent a caller cannot see is not in `current_doc`: absent there means "unchanged".
@@ -231,19 +232,18 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     } else {
         f.parent
     };
-    if parent != current.parent_folder_id {
+    let moved = parent != current.parent_folder_id;
+    if moved {
         check_parent(ctx, parent).await?;
     }
     // An inheritance the PATCH did not touch follows a move; one a request asks for is kept.
-    let moved = parent != current.parent_folder_id;
     let untouched = |v: &bool| patch && current_doc.get("inheritPermissions") == Some(&Value::Bool(*v));
     let asked = f.inherit_permissions.filter(|v| !(moved && untouched(v)));
     let inherit = asked.unwrap_or(if moved { parent != ROOT_FOLDER_ID } else { current.inherit_permissions });
     if parent == ROOT_FOLDER_ID && inherit {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
-    let changed =
-        f.name != current.folder_name || parent != current.parent_folder_id || inherit != current.inherit_permissions;
+    let changed = f.name != current.folder_name || moved || inherit != current.inherit_permissions;
     let folder = if changed {
         let args = FolderUpdateArgs {
             id,
@@ -261,16 +261,11 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let mut attrs = f.attrs;
     if patch {
         let previous = ctx.instance().model.read(|s| from_text(s.folders.get(&id).and_then(|x| x.attrs.as_deref())));
-        let empty = serde_json::Map::new();
-        let (result, base) = (doc.as_object().unwrap_or(&empty), base.as_object().unwrap_or(&empty));
-        let held = left_unassigned(&["displayName", "inheritPermissions"], result, base, &previous)
-            .into_iter()
-            .map(|name| match name {
-                "inheritPermissions" => (name, Value::Bool(folder.inherit_permissions)),
-                _ => (name, Value::String(folder.folder_name.clone())),
-            })
-            .collect();
-        mark_unassigned(&mut attrs, held);
+        let names = ["displayName", "inheritPermissions"];
+        mark_unassigned(&mut attrs, &names, (&doc, &base), &previous, |name| match name {
+            "inheritPermissions" => Value::Bool(folder.inherit_permissions),
+            _ => Value::String(folder.folder_name.clone()),
+        });
     }
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;

@@ -5,7 +5,7 @@ use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
 use crate::mapping::user::{UserFields, audit_fields, fields};
-use crate::mapping::{RenderOptions, left_unassigned, mark_unassigned};
+use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::{fold, now_millis};
@@ -17,28 +17,12 @@ use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
 use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs, UserUpdateArgs};
 use secret_server_client::UserQuery;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 const KIND: ResourceKind = ResourceKind::User;
 
 /// The attributes Secret Server always holds a value for, which a client may leave unassigned.
 const UNASSIGNABLE: &[&str] = &["displayName", "active"];
-
-/// Records which of [`UNASSIGNABLE`] a PATCH leaves unassigned with its result `doc` (see
-/// `mapping::UNSET`), with the values `user` holds for them.
-fn mark(attrs: &mut Map<String, Value>, doc: &Value, base: &Value, previous: &Map<String, Value>, user: &User) {
-    let empty = Map::new();
-    let (doc, base) = (doc.as_object().unwrap_or(&empty), base.as_object().unwrap_or(&empty));
-    let unset = left_unassigned(UNASSIGNABLE, doc, base, previous);
-    let held = unset
-        .into_iter()
-        .map(|name| match name {
-            "active" => (name, Value::Bool(user.enabled)),
-            _ => (name, Value::String(user.display_name.clone())),
-        })
-        .collect();
-    mark_unassigned(attrs, held);
-}
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
     match ctx.req.operation {
@@ -245,7 +229,10 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     };
     let previous = ctx.instance().model.read(|s| from_text(s.users.get(&id).and_then(|u| u.attrs.as_deref())));
     if patch {
-        mark(&mut attrs, &doc, &current_doc, &previous, &user);
+        mark_unassigned(&mut attrs, UNASSIGNABLE, (&doc, &current_doc), &previous, |name| match name {
+            "active" => Value::Bool(user.enabled),
+            _ => Value::String(user.display_name.clone()),
+        });
     }
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
