@@ -76,6 +76,22 @@ pub use redis_streams::{RedisEventBus, RedisJobQueue};
 /// W3C trace context fields (`traceparent`, `tracestate`) carried with a job or an event.
 pub type TraceContext = BTreeMap<String, String>;
 
+/// A key as spans and logs show it: a short digest (the first 8 bytes of its SHA-256, in hex),
+/// never the key itself. Ordering and idempotency keys are chosen by the submitter and may be
+/// personal data: a create's ordering key names the user it creates (`primary/User/new:bjensen`).
+/// The digest still tells two keys apart and matches the same key across services and spans. It is
+/// computed only when formatted, so a disabled span costs nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDigest<'a>(pub &'a str);
+
+impl fmt::Display for KeyDigest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(self.0.as_bytes());
+        digest[..8].iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
+}
+
 /// A job's identity, assigned by the queue at submission.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct JobId(pub String);
@@ -282,4 +298,20 @@ pub trait EventSubscription: Send + fmt::Debug {
     async fn next_batch(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;
 
     async fn ack(&mut self, ids: &[EventId]) -> Result<(), QueueError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_digest_tells_keys_apart_without_showing_them() {
+        let key = "primary/User/new:bjensen";
+        let shown = KeyDigest(key).to_string();
+        assert_eq!(shown.len(), 16);
+        assert!(shown.bytes().all(|b| b.is_ascii_hexdigit()), "{shown}");
+        assert!(!shown.contains("bjensen"));
+        assert_eq!(shown, KeyDigest(key).to_string(), "the same key, the same digest");
+        assert_ne!(shown, KeyDigest("primary/User/new:jsmith").to_string());
+    }
 }

@@ -1,7 +1,7 @@
 //! Runs one job's handler for either backend: renews the lease while the
 //! handler works, and turns a panic into a retry instead of a lost worker.
 
-use crate::{Disposition, Job, JobHandler};
+use crate::{Disposition, Job, JobHandler, KeyDigest};
 use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -35,7 +35,7 @@ where
     let span = tracing::info_span!(
         "queue.handle",
         job_id = %job.id,
-        ordering_key = %job.ordering_key,
+        ordering_key_digest = %KeyDigest(&job.ordering_key),
         attempt = job.attempt
     );
     let handled = AssertUnwindSafe(handler.handle(job)).catch_unwind().instrument(span.clone());

@@ -9,8 +9,8 @@ use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, NewJob, QueueConfig, QueueError, QueueMetrics, Submitted,
-    TraceContext, metric_names, validate,
+    Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, NewJob, QueueConfig, QueueError, QueueMetrics,
+    Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -579,7 +579,11 @@ impl JobQueue for RedisJobQueue {
         let inner = &self.inner;
         validate::new_job(&job, inner.config.max_payload_bytes)?;
         let candidate = keys::new_job_id(&job.idempotency_key);
-        let span = tracing::info_span!("queue.submit", job_id = %candidate, ordering_key = %job.ordering_key);
+        let span = tracing::info_span!(
+            "queue.submit",
+            job_id = %candidate,
+            ordering_key_digest = %KeyDigest(&job.ordering_key)
+        );
         async {
             let trace = serde_json::to_vec(&job.trace_context)
                 .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
