@@ -49,7 +49,7 @@ fn event(i: u64) -> pb::AuditEvent {
             job_id: format!("job-{i}"),
             before_json: format!(r#"{{"userName":"{user}","displayName":"User {i}","enabled":true}}"#).into_bytes(),
             after_json: format!(r#"{{"userName":"{user}","displayName":"User {i}*","enabled":false}}"#).into_bytes(),
-            outcome: if i % 50 == 6 { "failed" } else { "succeeded" }.into(),
+            outcome: if i % 50 == 6 { pb::ChangeOutcome::Failed } else { pb::ChangeOutcome::Succeeded } as i32,
             ..Default::default()
         }),
         _ => pb::audit_event::Kind::Admin(pb::AdminAction {

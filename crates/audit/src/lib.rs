@@ -8,8 +8,8 @@
 //! exports JSON Lines; retention removes old records without breaking the chain. Each record step
 //! is a span in the trace of the request that caused the event.
 //!
-//! Producers build their events with [`events`], so that every event carries a UUIDv7 id, its
-//! time and its trace context the same way.
+//! Producers build their events with the `audit-events` crate, which this crate reads too (its
+//! credential scrubbing is re-exported as [`scrub`]); they do not depend on this one.
 //!
 //! The parts: [`consumer`] (stream → store), [`store`] (schema, chain, queries, verify, prune),
 //! [`api`] (HTTP), [`retention`], and [`run`] to tie them together.
@@ -18,15 +18,14 @@ pub mod api;
 mod canonical;
 mod chain;
 pub mod consumer;
-pub mod events;
 pub mod filter;
 pub mod record;
 pub mod retention;
-pub mod scrub;
 mod settings;
 pub mod store;
 mod time_format;
 
+pub use audit_events::scrub;
 pub use chain::GENESIS_HASH;
 pub use filter::{FilterError, RecordFilter, StatusFilter};
 pub use record::{Record, RecordKind};

@@ -4,11 +4,11 @@
 //! columns plus the full event as JSON (secrets scrubbed), and [`NewRecord::undecodable`] keeps a
 //! payload that is not an `AuditEvent` at all, so that nothing on the stream is lost or looped on.
 
-use crate::scrub::scrub_secrets;
 use crate::time_format::{format_micros, micros_of};
+use audit_events::ChangeOutcome;
+use audit_events::scrub::scrub_secrets;
 use base64::Engine as _;
 use proto::audit::v1 as pb;
-use proto::common::v1::ResourceType;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -62,17 +62,13 @@ impl FromStr for RecordKind {
     }
 }
 
-/// The SCIM name of a resource type (`None` when unspecified).
+/// The SCIM name of a resource type (`None` when unspecified, `unknown(<n>)` for a value this
+/// build does not know).
 pub fn resource_type_name(value: i32) -> Option<String> {
-    match ResourceType::try_from(value) {
-        Ok(ResourceType::Unspecified) => None,
-        Ok(ResourceType::User) => Some("User".to_owned()),
-        Ok(ResourceType::Group) => Some("Group".to_owned()),
-        Ok(ResourceType::Container) => Some("Container".to_owned()),
-        Ok(ResourceType::ContainerPermission) => Some("ContainerPermission".to_owned()),
-        Ok(ResourceType::PrivilegedData) => Some("PrivilegedData".to_owned()),
-        Ok(ResourceType::PrivilegedDataPermission) => Some("PrivilegedDataPermission".to_owned()),
-        Err(_) => Some(format!("unknown({value})")),
+    match adapter_api::kind::from_proto(value) {
+        Some(kind) => Some(kind.name().to_owned()),
+        None if value == proto::common::v1::ResourceType::Unspecified as i32 => None,
+        None => Some(format!("unknown({value})")),
     }
 }
 
@@ -197,7 +193,8 @@ impl NewRecord {
                 columns.resource_type = resource_type_name(change.resource_type);
                 columns.resource_id = non_empty(&change.resource_id);
                 columns.operation = non_empty(&change.operation);
-                columns.outcome = non_empty(&change.outcome);
+                let outcome = ChangeOutcome::from_proto(change.outcome).map(ChangeOutcome::as_str);
+                columns.outcome = outcome.map(str::to_owned);
                 let error = change.error.as_ref().map(|e| {
                     json!({
                         "kind": proto::common::v1::ErrorKind::try_from(e.kind).map(|k| k.as_str_name()).unwrap_or("ERROR_KIND_UNKNOWN"),
@@ -217,7 +214,7 @@ impl NewRecord {
                         "requestId": change.request_id,
                         "before": change_side(&change.before_json),
                         "after": change_side(&change.after_json),
-                        "outcome": change.outcome,
+                        "outcome": outcome.unwrap_or_default(),
                         "error": error,
                     }),
                 );
@@ -302,6 +299,7 @@ pub struct Record {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::common::v1::ResourceType;
 
     fn change_event(before: &[u8], after: &[u8]) -> pb::AuditEvent {
         pb::AuditEvent {
@@ -317,7 +315,7 @@ mod tests {
                 operation: "patch".into(),
                 before_json: before.to_vec(),
                 after_json: after.to_vec(),
-                outcome: "succeeded".into(),
+                outcome: pb::ChangeOutcome::Succeeded as i32,
                 ..Default::default()
             })),
         }

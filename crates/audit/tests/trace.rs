@@ -36,12 +36,12 @@ async fn the_audit_record_span_is_a_child_of_the_span_that_emitted_the_event() {
     let gateway_span = tracing::info_span!("gateway_request");
     let (event, trace_id) = gateway_span.in_scope(|| {
         (
-            audit::events::scim_call(pb::ScimCall { method: "POST".into(), status: 201, ..Default::default() }),
+            audit_events::scim_call(pb::ScimCall { method: "POST".into(), status: 201, ..Default::default() }),
             telemetry::current_trace_id().unwrap(),
         )
     });
     drop(gateway_span);
-    audit::events::publish(bus.as_ref(), &event).await.unwrap();
+    audit_events::publish(bus.as_ref(), &event).await.unwrap();
 
     let store = running.store().clone();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

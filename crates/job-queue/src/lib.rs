@@ -111,7 +111,7 @@ pub struct NewJob {
     /// Jobs with the same ordering key (e.g. `"primary/User/42"`) never run
     /// concurrently and run in submission order.
     pub ordering_key: String,
-    /// Opaque to the queue (the connector puts an encoded `ProvisioningJob` here).
+    /// Opaque to the queue (the connector puts a job encoded by `adapter-api` here).
     pub payload: Bytes,
     pub trace_context: TraceContext,
 }

@@ -60,12 +60,12 @@ impl AuditSink {
 
     /// Queues a `ScimCall` with the current trace.
     pub fn scim_call(&self, call: pb::ScimCall) {
-        self.emit(::audit::events::scim_call(call));
+        self.emit(audit_events::scim_call(call));
     }
 
     /// Queues an `AdminAction` with the current trace.
     pub fn admin_action(&self, actor: &str, action: &str, connection_id: &str, detail: String) {
-        self.emit(::audit::events::admin_action(actor, action, connection_id, detail));
+        self.emit(audit_events::admin_action(actor, action, connection_id, detail));
     }
 }
 
@@ -114,7 +114,7 @@ async fn publish_loop(events: Arc<dyn EventBus>, mut rx: mpsc::Receiver<pb::Audi
 /// Publishes `batch` concurrently, keeping in it (in order) the events that failed; the first error.
 async fn publish(events: &Arc<dyn EventBus>, batch: &mut Vec<pb::AuditEvent>) -> Option<job_queue::QueueError> {
     let results = futures::future::join_all(
-        batch.iter().map(|event| async { events.publish(::audit::events::to_bus_event(event)).await }),
+        batch.iter().map(|event| async { events.publish(audit_events::to_bus_event(event)).await }),
     )
     .await;
     let mut first_error = None;

@@ -210,7 +210,7 @@ fn record_call<B>(
         connection_name: caller.map(|c| c.connection.display_name.clone()).unwrap_or_default(),
         method: request.method().to_string(),
         route,
-        resource_type: kind.map(|k| crate::directory::to_pb_kind(k) as i32).unwrap_or_default(),
+        resource_type: kind.map(|k| adapter_api::kind::to_proto(k) as i32).unwrap_or_default(),
         resource_id,
         status: u32::from(res.status().as_u16()),
         latency_micros: started.elapsed().as_micros() as u64,

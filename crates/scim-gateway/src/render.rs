@@ -3,11 +3,11 @@
 //! (`members`, `groups`, `parent`, `container`, `user`...) are added here
 //! because only the gateway knows the public base URL.
 
-use crate::directory::{Resource, SearchPage};
 use crate::errors::SCIM_CONTENT_TYPE;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
+use adapter_api::{Resource, SearchPage};
 use scim::{Attribute, ResourceKind, Schemas};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;

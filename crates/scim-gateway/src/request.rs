@@ -2,11 +2,11 @@
 //! `.search` parameters (with their limits), the conditional headers, and the
 //! base URL that `Location` and `meta.location` are built on.
 
-use crate::directory::{Page, Projection};
 use crate::errors::ApiError;
 use crate::settings::{GatewaySettings, Limits};
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use adapter_api::{Page, Projection};
 use scim::{Filter, ScimType};
 use serde_json::Value;
 
@@ -262,14 +262,14 @@ fn validate(raw: RawParams, limits: &Limits) -> Result<ListParams, ApiError> {
                     "send either cursor or startIndex, not both",
                 ));
             }
-            Page::Cursor { cursor, count }
+            Page::Cursor { cursor, count: Some(count) }
         }
         None => {
             let start_index = match raw.start_index.as_deref() {
                 Some(s) => integer("startIndex", s)?.max(1) as u64,
                 None => 1,
             };
-            Page::Index { start_index, count }
+            Page::Index { start_index, count: Some(count) }
         }
     };
     Ok(ListParams {
@@ -290,17 +290,17 @@ mod tests {
         let p = list_params_from_query("filter=userName%20eq%20%22a%22&StartIndex=11&Count=50", &Limits::default())
             .unwrap();
         assert_eq!(p.filter.as_deref(), Some("userName eq \"a\""));
-        assert_eq!(p.page, Page::Index { start_index: 11, count: 50 });
+        assert_eq!(p.page, Page::Index { start_index: 11, count: Some(50) });
         let p = list_params_from_query("", &Limits::default()).unwrap();
-        assert_eq!(p.page, Page::Index { start_index: 1, count: 100 });
+        assert_eq!(p.page, Page::Index { start_index: 1, count: Some(100) });
     }
 
     #[test]
     fn count_is_clamped_to_zero_and_to_the_maximum_and_start_index_to_one() {
         let p = list_params_from_query("count=-5&startIndex=0", &Limits::default()).unwrap();
-        assert_eq!(p.page, Page::Index { start_index: 1, count: 0 });
+        assert_eq!(p.page, Page::Index { start_index: 1, count: Some(0) });
         let p = list_params_from_query("count=100000", &Limits::default()).unwrap();
-        assert_eq!(p.page, Page::Index { start_index: 1, count: 1000 });
+        assert_eq!(p.page, Page::Index { start_index: 1, count: Some(1000) });
     }
 
     #[test]
@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn an_empty_cursor_asks_for_the_first_cursor_page() {
         let p = list_params_from_query("cursor=&count=10", &Limits::default()).unwrap();
-        assert_eq!(p.page, Page::Cursor { cursor: String::new(), count: 10 });
+        assert_eq!(p.page, Page::Cursor { cursor: String::new(), count: Some(10) });
         assert!(list_params_from_query("cursor=abc&startIndex=2", &Limits::default()).is_err());
     }
 
@@ -338,7 +338,7 @@ mod tests {
         });
         let p = list_params_from_search(body.as_object().unwrap(), &Limits::default()).unwrap();
         assert_eq!(p.projection.attributes, vec!["displayName"]);
-        assert_eq!(p.page, Page::Index { start_index: 1, count: 10 });
+        assert_eq!(p.page, Page::Index { start_index: 1, count: Some(10) });
         assert_eq!(p.descending, Some(true));
     }
 

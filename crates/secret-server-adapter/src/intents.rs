@@ -42,10 +42,29 @@ pub struct Done {
     pub kind: String,
     pub id: i64,
     pub deleted: bool,
-    pub revived: bool,
     /// The audit event's before and after.
     pub before: serde_json::Value,
     pub after: serde_json::Value,
+    /// The audit event's member changes (a group's); absent from markers written before they
+    /// were recorded.
+    #[serde(default, skip_serializing_if = "MemberIds::is_empty")]
+    pub members: MemberIds,
+}
+
+/// The users a group change added and removed, by Secret Server id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberIds {
+    pub added: Vec<i64>,
+    pub removed: Vec<i64>,
+}
+
+impl MemberIds {
+    /// No member changed.
+    pub const NONE: MemberIds = MemberIds { added: Vec::new(), removed: Vec::new() };
+
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// The intents and done markers of one instance.

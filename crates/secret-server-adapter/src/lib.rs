@@ -73,8 +73,9 @@
 //!   adopt what an earlier delivery made; member and permission changes treat "already done" as
 //!   done; deletes remember their job. `If-Match` is checked in the worker against the version after
 //!   reading the target fresh from Secret Server, under the queue's per-resource ordering.
-//! - **Audit.** One `ResourceChange` per job with the mapped Secret Server fields before and after,
-//!   never a password; its id derives from the job id, so a redelivery records once.
+//! - **Audit.** One `ResourceChange` per job (built with `audit-events`) with the mapped Secret
+//!   Server fields before and after, never a password, its outcome and a group's member changes;
+//!   its id derives from the job id, so a redelivery records once.
 //! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
 //!   own consumer group and refreshes the resources the others changed, so reads stay consistent
 //!   behind a load balancer (see [`replication`]). Without it the adapter runs as one replica.
@@ -83,7 +84,7 @@
 //!
 //! `tests/adapter/` starts the emulator, a job queue and a state store (in process, or Redis with a
 //! unique prefix), and the adapter on port 0; it reads through the real gRPC client, writes by
-//! submitting real `ProvisioningJob`s, and checks the emulator through its own REST API. The load
+//! submitting real jobs built with `adapter-api`, and checks the emulator through its own REST API. The load
 //! benchmark (`examples/load_benchmark.rs`, numbers in `docs/benchmarks.md`) loads 100,000 users,
 //! 10,000 groups and 1,000,000 memberships from a generated emulator and measures memory and
 //! `userName eq` latency through gRPC.
@@ -91,7 +92,6 @@
 pub mod attributes;
 pub mod core;
 pub mod directory;
-pub mod events;
 mod http;
 pub mod instance;
 pub mod intents;

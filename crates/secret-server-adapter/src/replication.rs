@@ -4,23 +4,21 @@
 //! sees a change applied by replica A as soon as A's audit event arrives (milliseconds, not B's next
 //! resync), every replica follows the events stream with its own consumer group (`adapter-<replica_id>`) and, for each successful
 //! `ResourceChange` of an instance it serves, reads that resource fresh from Secret Server (and its
-//! stored attributes and meta from the shared state store) into its read model. A replica also sees
-//! its own events; refreshing a resource it just wrote is harmless.
+//! stored attributes and meta from the shared state store) into its read model. A group's member
+//! changes come from the event's typed fields ([`AppliedChange`]). A replica also sees its own
+//! events; refreshing a resource it just wrote is harmless.
 
 use crate::core::Core;
-use crate::events::kind_of;
 use crate::instance::Instance;
 use crate::read_model::fetch::{
     Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user,
 };
 use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use audit_events::AppliedChange;
 use futures::TryStreamExt;
 use job_queue::EventSubscription;
-use prost::Message;
-use proto::audit::v1 as audit;
 use scim::ResourceKind;
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -59,8 +57,8 @@ pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken)
         };
         let mut done = Vec::with_capacity(batch.len());
         for delivery in batch {
-            if let Some(change) = change_of(&delivery.payload)
-                && let Some(instance) = core.instance(&change.secret_server_instance)
+            if let Some(change) = AppliedChange::decode(&delivery.payload)
+                && let Some(instance) = core.instance(&change.instance)
                 && instance.is_loaded()
                 && let Err(e) = apply_remote(instance, &change).await
             {
@@ -76,26 +74,15 @@ pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken)
     }
 }
 
-fn change_of(payload: &[u8]) -> Option<audit::ResourceChange> {
-    let event = audit::AuditEvent::decode(payload).ok()?;
-    match event.kind? {
-        audit::audit_event::Kind::Change(c) if c.outcome == "succeeded" => Some(c),
-        _ => None,
-    }
-}
-
-fn ids_in(after: &[u8], key: &str) -> Vec<i64> {
-    serde_json::from_slice::<Value>(after)
-        .ok()
-        .and_then(|v| v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()))
-        .unwrap_or_default()
+/// Secret Server ids among `ids`; another id cannot name one of its users.
+fn secret_server_ids(ids: &[String]) -> Vec<i64> {
+    ids.iter().filter_map(|id| id.parse().ok()).collect()
 }
 
 /// Reads the changed resource fresh into the read model.
-async fn apply_remote(instance: &Instance, change: &audit::ResourceChange) -> anyhow::Result<()> {
-    let (Some(kind), Ok(id)) = (kind_of(change.resource_type), change.resource_id.parse::<i64>()) else {
-        return Ok(());
-    };
+async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
+    let kind = change.kind;
+    let Ok(id) = change.resource_id.parse::<i64>() else { return Ok(()) };
     let client = &instance.client;
     match kind {
         ResourceKind::User => match client.get_user(id).await {
@@ -118,8 +105,8 @@ async fn apply_remote(instance: &Instance, change: &audit::ResourceChange) -> an
         ResourceKind::Group => match client.get_group(id).await {
             Ok(group) => {
                 let attrs = instance.attrs.get(kind, id).await?;
-                let added = ids_in(&change.after_json, "membersAdded");
-                let removed = ids_in(&change.after_json, "membersRemoved");
+                let added = secret_server_ids(&change.members.added);
+                let removed = secret_server_ids(&change.members.removed);
                 let ss = group_ss_from_group(group);
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));

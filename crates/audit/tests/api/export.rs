@@ -1,4 +1,5 @@
 use crate::helpers::{call, change, record_n, spawn_app};
+use audit_events::ChangeOutcome;
 use proto::common::v1::ResourceType;
 
 fn parse_lines(text: &str) -> Vec<serde_json::Value> {
@@ -9,7 +10,7 @@ fn parse_lines(text: &str) -> Vec<serde_json::Value> {
 async fn export_streams_json_lines_with_the_same_filters_as_queries() {
     let app = spawn_app().await;
     app.publish(&call(("c1", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201)).await;
-    app.publish(&change("c1", ResourceType::User, "u1", "create", "succeeded")).await;
+    app.publish(&change("c1", ResourceType::User, "u1", "create", ChangeOutcome::Succeeded)).await;
     app.publish(&call(("c2", "entra"), "GET", "/scim/v2/Groups", ResourceType::Group, "", 200)).await;
     app.wait_for_head(3).await;
 

@@ -1,4 +1,5 @@
 use audit::{AuditSettings, RunningAudit};
+use audit_events::ChangeOutcome;
 use job_queue::{EventBus, InProcessEventBus, QueueConfig};
 use proto::audit::v1 as pb;
 use proto::common::v1::ResourceType;
@@ -90,7 +91,7 @@ impl TestApp {
     }
 
     pub async fn publish(&self, event: &pb::AuditEvent) {
-        audit::events::publish(self.bus.as_ref(), event).await.expect("the bus takes the event");
+        audit_events::publish(self.bus.as_ref(), event).await.expect("the bus takes the event");
     }
 
     pub async fn publish_raw(&self, payload: &'static [u8]) {
@@ -142,7 +143,7 @@ pub fn call(
     id: &str,
     status: u32,
 ) -> pb::AuditEvent {
-    audit::events::scim_call(pb::ScimCall {
+    audit_events::scim_call(pb::ScimCall {
         connection_id: connection.0.into(),
         connection_name: connection.1.into(),
         method: method.into(),
@@ -157,8 +158,14 @@ pub fn call(
     })
 }
 
-pub fn change(connection: &str, resource: ResourceType, id: &str, operation: &str, outcome: &str) -> pb::AuditEvent {
-    audit::events::resource_change(pb::ResourceChange {
+pub fn change(
+    connection: &str,
+    resource: ResourceType,
+    id: &str,
+    operation: &str,
+    outcome: ChangeOutcome,
+) -> pb::AuditEvent {
+    audit_events::resource_change(pb::ResourceChange {
         connection_id: connection.into(),
         secret_server_instance: "primary".into(),
         resource_type: resource as i32,
@@ -167,7 +174,7 @@ pub fn change(connection: &str, resource: ResourceType, id: &str, operation: &st
         job_id: "job-1".into(),
         before_json: br#"{"userName":"before"}"#.to_vec(),
         after_json: br#"{"userName":"after"}"#.to_vec(),
-        outcome: outcome.into(),
+        outcome: outcome.to_proto() as i32,
         ..Default::default()
     })
 }

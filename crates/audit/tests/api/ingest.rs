@@ -1,4 +1,5 @@
 use crate::helpers::{call, change, memory_bus, spawn_app};
+use audit_events::ChangeOutcome;
 use job_queue::Event;
 use proto::common::v1::ResourceType;
 use std::time::Duration;
@@ -9,7 +10,7 @@ async fn an_event_published_twice_is_recorded_once() {
     let event = call(("c1", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201);
     app.publish(&event).await;
     app.publish(&event).await;
-    let other = change("c1", ResourceType::User, "u1", "create", "succeeded");
+    let other = change("c1", ResourceType::User, "u1", "create", ChangeOutcome::Succeeded);
     app.publish(&other).await;
     app.wait_for_head(2).await;
     app.settle().await;
@@ -27,9 +28,9 @@ async fn an_event_redelivered_after_a_crash_before_the_ack_is_recorded_once() {
     // by writing it to the store and never acking, then letting a second consumer of the same
     // group receive it again after the visibility timeout.
     let bus = memory_bus();
-    let event = change("c1", ResourceType::Group, "g1", "add-member", "succeeded");
+    let event = change("c1", ResourceType::Group, "g1", "add-member", ChangeOutcome::Succeeded);
     let mut crashed = bus.subscribe("audit", "crashed-consumer").await.unwrap();
-    bus.publish(audit::events::to_bus_event(&event)).await.unwrap();
+    bus.publish(audit_events::to_bus_event(&event)).await.unwrap();
     let delivered = crashed.next_batch(10, Duration::from_secs(1)).await.unwrap();
     assert_eq!(delivered.len(), 1);
 
@@ -39,7 +40,7 @@ async fn an_event_redelivered_after_a_crash_before_the_ack_is_recorded_once() {
     drop(crashed);
 
     // The running consumer gets the unacknowledged event once the visibility timeout passes.
-    bus.publish(audit::events::to_bus_event(&call(("c1", "okta"), "GET", "/x", ResourceType::User, "u", 200)))
+    bus.publish(audit_events::to_bus_event(&call(("c1", "okta"), "GET", "/x", ResourceType::User, "u", 200)))
         .await
         .unwrap();
     app.wait_for_head(2).await;
@@ -84,7 +85,7 @@ async fn an_undecodable_event_is_recorded_as_such_and_the_stream_moves_on() {
 async fn a_password_in_a_change_is_never_stored() {
     let app = spawn_app().await;
     // Published raw, bypassing the producer helper's own scrubbing.
-    let mut event = change("c1", ResourceType::User, "u1", "replace", "succeeded");
+    let mut event = change("c1", ResourceType::User, "u1", "replace", ChangeOutcome::Succeeded);
     if let Some(proto::audit::v1::audit_event::Kind::Change(change)) = &mut event.kind {
         change.before_json = br#"{"userName":"alice","password":"hunter2-before"}"#.to_vec();
         change.after_json = br#"{"userName":"alice","credentials":{"Password":"hunter2-after"}}"#.to_vec();

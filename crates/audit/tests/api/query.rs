@@ -1,4 +1,5 @@
 use crate::helpers::{at, call, change, record_n, spawn_app};
+use audit_events::ChangeOutcome;
 use proto::common::v1::ResourceType;
 
 const T1: &str = "11111111111111111111111111111111";
@@ -18,9 +19,9 @@ async fn records_are_found_by_every_filter() {
     let events = [
         with(call(("c-okta", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201), 0, T1),
         with(call(("c-entra", "entra"), "GET", "/scim/v2/Users/{id}", ResourceType::User, "u2", 404), 1, T2),
-        with(change("c-okta", ResourceType::User, "u1", "create", "succeeded"), 2, T1),
-        with(change("c-entra", ResourceType::Group, "g1", "patch", "failed"), 3, T2),
-        with(audit::events::admin_action("ops", "connection.update", "c-okta", "rotated a token"), 4, T2),
+        with(change("c-okta", ResourceType::User, "u1", "create", ChangeOutcome::Succeeded), 2, T1),
+        with(change("c-entra", ResourceType::Group, "g1", "patch", ChangeOutcome::Failed), 3, T2),
+        with(audit_events::admin_action("ops", "connection.update", "c-okta", "rotated a token"), 4, T2),
     ];
     for event in &events {
         app.publish(event).await;

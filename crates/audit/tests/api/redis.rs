@@ -2,6 +2,7 @@
 //! redis://127.0.0.1:6379). Fails, never skips, when Redis is missing.
 
 use crate::helpers::{call, change, spawn_app_with};
+use audit_events::ChangeOutcome;
 use job_queue::QueueConfig;
 use proto::common::v1::ResourceType;
 use secrecy::SecretString;
@@ -25,7 +26,7 @@ async fn events_on_redis_streams_are_recorded_once_and_queryable() {
     let created = call(("c-okta", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201);
     app.publish(&created).await;
     app.publish(&created).await;
-    app.publish(&change("c-okta", ResourceType::User, "u1", "create", "succeeded")).await;
+    app.publish(&change("c-okta", ResourceType::User, "u1", "create", ChangeOutcome::Succeeded)).await;
     app.wait_for_head(2).await;
     app.settle().await;
     assert_eq!(app.seqs("").await, vec![1, 2]);

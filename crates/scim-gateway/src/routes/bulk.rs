@@ -14,13 +14,13 @@
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
-use crate::jobs::Written;
 use crate::render;
 use crate::request;
 use crate::routes::resources::{self, WriteContext};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use adapter_api::Written;
 use bytes::Bytes;
 use scim::bulk::{BulkEntry, BulkIds, BulkLimits, BulkMethod, BulkOperationResponse, BulkRequest, BulkResponse};
 use sha2::{Digest, Sha256};
@@ -126,7 +126,7 @@ async fn run_one(
     };
     let mut created = None;
     match written {
-        Written::Resource { resource, .. } => {
+        Written::Resource(resource) => {
             response.location = Some(render::location(base, &resource));
             response.version = Some(resource.version.clone()).filter(|v| !v.is_empty());
             if op.method == BulkMethod::Post {

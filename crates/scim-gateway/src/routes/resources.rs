@@ -11,13 +11,14 @@
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
-use crate::jobs::{Operation, Write, Written};
+use crate::jobs::Write;
 use crate::render;
 use crate::request;
 use crate::scope::{self, Action};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use adapter_api::{Job, Operation, Written};
 use bytes::Bytes;
 use scim::{ResourceKind, ScimType};
 use serde_json::Value;
@@ -148,7 +149,7 @@ pub async fn delete(
 
 fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Written) -> ApiResult<HttpResponse> {
     match written {
-        Written::Resource { resource, .. } => {
+        Written::Resource(resource) => {
             let base = request::base_url(req, &state.settings);
             let projection = request::projection_from_query(req.query_string())?;
             if projection.attributes.is_empty() && projection.excluded_attributes.is_empty() {
@@ -159,7 +160,7 @@ fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Wri
                 scim::projection::Projection::from_lists(&projection.attributes, &projection.excluded_attributes)?;
             let doc: Value = serde_json::from_slice(&resource.json).unwrap_or(Value::Null);
             let projected = parsed.apply(&state.schemas, resource.kind, &doc);
-            let resource = crate::directory::Resource { json: Bytes::from(projected.to_string()), ..resource };
+            let resource = adapter_api::Resource { json: Bytes::from(projected.to_string()), ..resource };
             Ok(render::resource(status, &state.schemas, &base, &resource))
         }
         Written::Deleted => Ok(HttpResponse::NoContent().finish()),
@@ -179,8 +180,7 @@ pub async fn create(
 ) -> ApiResult<Written> {
     scope::require(&caller.connection, kind, Action::Create)?;
     let doc = scim::validate_create(&state.schemas, kind, &body)?;
-    let unique_name = unique_name(kind, &doc);
-    submit(state, caller, kind, Operation::Create, String::new(), unique_name, Bytes::from(doc.to_string()), ctx).await
+    submit(state, caller, kind, Operation::Create, "", doc, ctx).await
 }
 
 /// Replaces a resource (`PUT`).
@@ -209,7 +209,7 @@ pub async fn replace(
     {
         return Err(ApiError::bad_request(ScimType::InvalidSyntax, "'schemas' must be an array of schema URNs"));
     }
-    submit(state, caller, kind, Operation::Replace, id.to_owned(), None, Bytes::from(body.to_string()), ctx).await
+    submit(state, caller, kind, Operation::Replace, id, body, ctx).await
 }
 
 /// Applies a PATCH.
@@ -226,7 +226,7 @@ pub async fn modify(
 ) -> ApiResult<Written> {
     scope::require(&caller.connection, kind, Action::Update)?;
     scim::PatchRequest::parse(&body)?;
-    submit(state, caller, kind, Operation::Patch, id.to_owned(), None, Bytes::from(body.to_string()), ctx).await
+    submit(state, caller, kind, Operation::Patch, id, body, ctx).await
 }
 
 /// Deletes a resource.
@@ -241,76 +241,23 @@ pub async fn remove(
     ctx: WriteContext,
 ) -> ApiResult<Written> {
     scope::require(&caller.connection, kind, Action::Delete)?;
-    submit(state, caller, kind, Operation::Delete, id.to_owned(), None, Bytes::new(), ctx).await
+    submit(state, caller, kind, Operation::Delete, id, Value::Null, ctx).await
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn submit(
     state: &AppState,
     caller: &Caller,
     kind: ResourceKind,
     operation: Operation,
-    resource_id: String,
-    unique_name: Option<String>,
-    payload: Bytes,
+    resource_id: &str,
+    payload: Value,
     ctx: WriteContext,
 ) -> ApiResult<Written> {
+    let job = Job::new(caller.connection.id.to_string(), kind, operation, resource_id, payload)?
+        .with_if_match(ctx.if_match.as_deref())
+        .with_request_id(ctx.request_id);
     let instance = caller.connection.secret_server.clone();
     let breaker = state.instance_breaker(&instance);
-    let write = Write {
-        connection: caller.connection.id.to_string(),
-        instance,
-        kind,
-        operation,
-        resource_id,
-        unique_name,
-        payload,
-        if_match: ctx.if_match,
-        request_id: ctx.request_id,
-        idempotency_key: ctx.idempotency_key,
-    };
+    let write = Write { job, instance, idempotency_key: ctx.idempotency_key };
     Ok(state.jobs.run(write, &breaker).await?)
-}
-
-/// The name that makes two creates the same object, for the create's ordering key.
-pub fn unique_name(kind: ResourceKind, doc: &Value) -> Option<String> {
-    let text = |path: &[&str]| -> Option<String> {
-        let mut v = doc;
-        for p in path {
-            v = v.get(*p)?;
-        }
-        v.as_str().map(str::to_owned)
-    };
-    let principal = || {
-        text(&["user", "value"])
-            .map(|u| format!("user:{u}"))
-            .or_else(|| text(&["group", "value"]).map(|g| format!("group:{g}")))
-    };
-    match kind {
-        ResourceKind::User => text(&["userName"]),
-        ResourceKind::Group => text(&["displayName"]),
-        ResourceKind::Container => {
-            Some(format!("{}/{}", text(&["parent", "value"]).unwrap_or_default(), text(&["name"])?))
-        }
-        ResourceKind::PrivilegedData => text(&["name"]),
-        ResourceKind::ContainerPermission => Some(format!("{}/{}", text(&["container", "value"])?, principal()?)),
-        ResourceKind::PrivilegedDataPermission => {
-            Some(format!("{}/{}", text(&["privilegedData", "value"])?, principal()?))
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn unique_names_identify_what_a_create_would_make() {
-        assert_eq!(unique_name(ResourceKind::User, &json!({"userName": "BJensen"})).as_deref(), Some("BJensen"));
-        assert_eq!(unique_name(ResourceKind::Group, &json!({"displayName": "Admins"})).as_deref(), Some("Admins"));
-        let grant = json!({"container": {"value": "12"}, "group": {"value": "7"}, "rights": ["View"]});
-        assert_eq!(unique_name(ResourceKind::ContainerPermission, &grant).as_deref(), Some("12/group:7"));
-        assert_eq!(unique_name(ResourceKind::User, &json!({})), None);
-    }
 }

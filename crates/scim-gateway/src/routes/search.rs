@@ -4,7 +4,6 @@
 //! limits first and renders the `ListResponse`.
 
 use crate::auth::Caller;
-use crate::directory::{Page, SearchQuery};
 use crate::errors::ApiResult;
 use crate::render;
 use crate::request::{self, ListParams};
@@ -12,6 +11,7 @@ use crate::routes::resources::kind_of;
 use crate::scope::{self, Action};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
+use adapter_api::{Page, SearchPage, SearchQuery};
 use bytes::Bytes;
 use scim::ResourceKind;
 
@@ -57,7 +57,7 @@ pub async fn run(
     let cursor_paging = matches!(params.page, Page::Cursor { .. });
     if kinds.is_empty() {
         // No readable type: an empty list (never "no types", which the adapter reads as "every type").
-        let empty = crate::directory::SearchPage {
+        let empty = SearchPage {
             total_results: 0,
             start_index: 1,
             resources: Vec::new(),

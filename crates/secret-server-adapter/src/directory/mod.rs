@@ -1,6 +1,8 @@
 //! The gRPC `Directory` service: the gateway's reads, answered from the read model.
 //!
-//! Each call is converted into a domain request at the boundary. A get, and a search the indexes
+//! Each call is converted into a domain request at the boundary (the shared model of
+//! `adapter-api`, then parsed with the `scim` crate), and its answer back from one. A get, and a
+//! search the indexes
 //! narrow to a few candidates, run in place; any other search runs on a blocking thread (a filter
 //! that needs evaluation over 100,000 users is CPU work and must not stall the runtime's
 //! workers). Every call turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
@@ -12,6 +14,8 @@ pub mod search;
 
 use crate::core::Core;
 use crate::metrics;
+use adapter_api::{GetResource, Health, InstanceHealth, SearchResources};
+use proto::common::v1 as common;
 use proto::directory::v1 as pb;
 use proto::directory::v1::directory_server::Directory;
 use request::{GetRequest, SearchRequest};
@@ -65,7 +69,7 @@ async fn blocking<T: Send + 'static>(
 
 impl DirectoryService {
     async fn get_inner(&self, req: pb::GetResourceRequest) -> Result<pb::GetResourceResponse, ServiceError> {
-        let req = GetRequest::try_from(req)?;
+        let req = GetRequest::try_from(GetResource::try_from(req)?)?;
         tracing::Span::current().record("resource_type", req.kind.name());
         let caller = self.core.caller(&req.connection_id).await?;
         // One resource: rendered here, without a hop to a blocking thread; but a group may have
@@ -76,11 +80,11 @@ impl DirectoryService {
         } else {
             search::get(&self.core, &caller, &req)?
         };
-        Ok(pb::GetResourceResponse { resource: Some(resource) })
+        Ok(pb::GetResourceResponse { resource: Some(common::Resource::from(resource)) })
     }
 
     async fn search_inner(&self, req: pb::SearchResourcesRequest) -> Result<pb::SearchResourcesResponse, ServiceError> {
-        let req = SearchRequest::from_proto(req, self.limits())?;
+        let req = SearchRequest::parse(SearchResources::try_from(req)?, self.limits())?;
         let caller = self.core.caller(&req.connection_id).await?;
         let page = if search::served_by_index(&self.core, &req) {
             // A few candidates from an index: cheaper here than a hop to a blocking thread and back.
@@ -89,25 +93,19 @@ impl DirectoryService {
             let (core, cursors) = (self.core.clone(), self.cursors.clone());
             blocking(move || search::search(&core, &cursors, &caller, &req)).await?
         };
-        tracing::Span::current().record("total", page.total).record("returned", page.resources.len());
-        Ok(pb::SearchResourcesResponse {
-            total_results: page.total,
-            start_index: page.start_index,
-            resources: page.resources,
-            next_cursor: page.next_cursor.unwrap_or_default(),
-            previous_cursor: page.previous_cursor.unwrap_or_default(),
-        })
+        tracing::Span::current().record("total", page.total_results).record("returned", page.resources.len());
+        Ok(page.into())
     }
 
-    fn health_inner(&self) -> pb::HealthResponse {
-        let mut instances: Vec<pb::InstanceHealth> = self
+    fn health_inner(&self) -> Health {
+        let mut instances: Vec<InstanceHealth> = self
             .core
             .instances
             .values()
             .map(|i| {
                 let loaded = i.is_loaded();
                 let error = i.last_error();
-                pb::InstanceHealth {
+                InstanceHealth {
                     instance: i.name.clone(),
                     ready: loaded,
                     loaded,
@@ -117,7 +115,7 @@ impl DirectoryService {
             })
             .collect();
         instances.sort_by(|a, b| a.instance.cmp(&b.instance));
-        pb::HealthResponse { ready: instances.iter().all(|i| i.ready), instances }
+        Health { ready: instances.iter().all(|i| i.ready), instances }
     }
 }
 
@@ -152,6 +150,6 @@ impl Directory for DirectoryService {
     }
 
     async fn health(&self, _request: Request<pb::HealthRequest>) -> Result<Response<pb::HealthResponse>, Status> {
-        Ok(Response::new(self.health_inner()))
+        Ok(Response::new(self.health_inner().into()))
     }
 }

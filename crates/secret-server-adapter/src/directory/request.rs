@@ -1,12 +1,13 @@
-//! The gRPC requests as domain requests: converted and validated at the boundary (`TryFrom`),
-//! so that the search and get code never sees a generated type.
+//! The `Directory` requests as the search and get code needs them. The gRPC messages are decoded
+//! and checked into the shared model of `adapter-api` (the gateway's client builds its requests
+//! from the same types); here that model is parsed with the `scim` crate (filter, sort, page,
+//! projection), so that the read path never sees a generated type or an unparsed parameter.
 
-use crate::events::kind_of;
-use proto::directory::v1 as pb;
+use adapter_api::{GetResource, Page, SearchResources};
 use scim::paging::{PageRequest, PagingLimits};
 use scim::projection::Projection;
 use scim::sort::{SortOrder, SortSpec};
-use scim::{Filter, ResourceKind, ScimError};
+use scim::{Filter, ResourceKind};
 use service_error::ServiceError;
 
 /// `GetResource`, validated.
@@ -30,123 +31,98 @@ pub struct SearchRequest {
     pub projection: Projection,
 }
 
-fn connection_id(caller: Option<&proto::common::v1::Caller>) -> Result<String, ServiceError> {
-    caller
-        .map(|c| c.connection_id.trim().to_owned())
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ServiceError::new(service_error::ErrorKind::Unauthenticated, "the request names no connection"))
-}
-
-fn projection(p: Option<&pb::Projection>) -> Result<Projection, ServiceError> {
-    let Some(p) = p else { return Ok(Projection::default()) };
-    if !p.attributes.is_empty() && !p.excluded_attributes.is_empty() {
-        return Err(ScimError::invalid_value("send either 'attributes' or 'excludedAttributes', not both").into());
-    }
+fn projection(p: &adapter_api::Projection) -> Result<Projection, ServiceError> {
     Ok(Projection::from_lists(&p.attributes, &p.excluded_attributes)?)
 }
 
-fn kind(value: i32) -> Result<ResourceKind, ServiceError> {
-    kind_of(value).ok_or_else(|| ServiceError::invalid_argument(format!("unknown resource type {value}")))
-}
-
-impl TryFrom<pb::GetResourceRequest> for GetRequest {
+impl TryFrom<GetResource> for GetRequest {
     type Error = ServiceError;
 
-    fn try_from(req: pb::GetResourceRequest) -> Result<Self, Self::Error> {
-        Ok(Self {
-            connection_id: connection_id(req.caller.as_ref())?,
-            kind: kind(req.resource_type)?,
-            id: req.id.trim().to_owned(),
-            projection: projection(req.projection.as_ref())?,
-        })
+    /// # Errors
+    /// `400` for a projection naming a malformed attribute path.
+    fn try_from(req: GetResource) -> Result<Self, Self::Error> {
+        let projection = projection(&req.projection)?;
+        Ok(Self { connection_id: req.connection_id, kind: req.kind, id: req.id, projection })
     }
 }
 
 impl SearchRequest {
-    /// Converts and validates a `SearchResources` request; `limits` give the default and
-    /// maximum page size.
+    /// Parses a `SearchResources` request; `limits` give the default and maximum page size.
     ///
     /// # Errors
     /// `400` with the RFC `scimType` (`invalidFilter`, `invalidValue`, `invalidCount`...) for a
     /// malformed filter, sort, page or projection.
-    pub fn from_proto(req: pb::SearchResourcesRequest, limits: PagingLimits) -> Result<Self, ServiceError> {
-        let connection_id = connection_id(req.caller.as_ref())?;
-        let mut kinds = Vec::new();
-        for value in &req.resource_types {
-            let k = kind(*value)?;
-            if !kinds.contains(&k) {
-                kinds.push(k);
-            }
-        }
-        let filter = match req.filter.trim() {
-            "" => None,
-            text => Some(Filter::parse(text)?),
+    pub fn parse(req: SearchResources, limits: PagingLimits) -> Result<Self, ServiceError> {
+        let query = req.query;
+        let filter = match query.filter.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(Filter::parse(text)?),
         };
-        let sort = match req.sort_by.trim() {
-            "" => None,
-            by => {
-                let order = match pb::SortOrder::try_from(req.sort_order) {
-                    Ok(pb::SortOrder::Descending) => SortOrder::Descending,
-                    _ => SortOrder::Ascending,
-                };
+        let sort = match query.sort_by.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(by) => {
+                let order = if query.descending == Some(true) { SortOrder::Descending } else { SortOrder::Ascending };
                 let spec = SortSpec::parse(by, None)?;
                 Some(SortSpec { order, ..spec })
             }
         };
-        let page = match req.page {
-            None => PageRequest::from_values(None, None, None, limits)?,
-            Some(pb::search_resources_request::Page::Index(p)) => PageRequest::from_values(
-                Some(i64::try_from(p.start_index).unwrap_or(i64::MAX)),
-                p.count.map(i64::from),
+        let page = match query.page {
+            Page::Index { start_index, count } => PageRequest::from_values(
+                Some(i64::try_from(start_index).unwrap_or(i64::MAX)),
+                count.map(i64::from),
                 None,
                 limits,
             )?,
-            Some(pb::search_resources_request::Page::Cursor(p)) => {
-                PageRequest::from_values(None, p.count.map(i64::from), Some(&p.cursor), limits)?
+            Page::Cursor { cursor, count } => {
+                PageRequest::from_values(None, count.map(i64::from), Some(&cursor), limits)?
             }
         };
-        Ok(Self { connection_id, kinds, filter, sort, page, projection: projection(req.projection.as_ref())? })
+        Ok(Self {
+            connection_id: req.connection_id,
+            kinds: query.kinds,
+            filter,
+            sort,
+            page,
+            projection: projection(&query.projection)?,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proto::common::v1 as common;
+    use adapter_api::SearchQuery;
 
-    fn search(filter: &str) -> pb::SearchResourcesRequest {
-        pb::SearchResourcesRequest {
-            caller: Some(common::Caller { connection_id: "okta".into() }),
-            resource_types: vec![common::ResourceType::User as i32],
-            filter: filter.into(),
-            ..pb::SearchResourcesRequest::default()
+    fn search(filter: &str) -> SearchResources {
+        SearchResources {
+            connection_id: "okta".into(),
+            query: SearchQuery {
+                kinds: vec![ResourceKind::User],
+                filter: Some(filter.into()),
+                ..SearchQuery::default()
+            },
         }
     }
 
     #[test]
     fn a_malformed_filter_is_invalid_filter() {
-        let err = SearchRequest::from_proto(search("userName eq"), PagingLimits::DEFAULT).unwrap_err();
+        let err = SearchRequest::parse(search("userName eq"), PagingLimits::DEFAULT).unwrap_err();
         assert_eq!(err.scim_type, Some(scim::ScimType::InvalidFilter));
     }
 
     #[test]
     fn no_page_means_the_first_page_of_the_default_size() {
-        let req = SearchRequest::from_proto(search(""), PagingLimits::DEFAULT).unwrap();
+        let req = SearchRequest::parse(search(""), PagingLimits::DEFAULT).unwrap();
         assert_eq!(req.page, PageRequest::Index { start_index: 1, count: 100 });
         assert!(req.filter.is_none());
     }
 
     #[test]
-    fn a_request_without_a_connection_is_unauthenticated() {
-        let req = pb::GetResourceRequest { resource_type: common::ResourceType::User as i32, ..Default::default() };
-        assert_eq!(GetRequest::try_from(req).unwrap_err().http_status(), 401);
-    }
-
-    #[test]
-    fn both_projection_lists_are_refused() {
+    fn a_descending_sort_keeps_its_order() {
         let mut req = search("");
-        req.projection =
-            Some(pb::Projection { attributes: vec!["userName".into()], excluded_attributes: vec!["name".into()] });
-        assert_eq!(SearchRequest::from_proto(req, PagingLimits::DEFAULT).unwrap_err().http_status(), 400);
+        req.query.sort_by = Some("userName".into());
+        req.query.descending = Some(true);
+        let parsed = SearchRequest::parse(req, PagingLimits::DEFAULT).unwrap();
+        assert_eq!(parsed.sort.map(|s| s.order), Some(SortOrder::Descending));
     }
 }

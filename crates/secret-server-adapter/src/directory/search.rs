@@ -8,11 +8,11 @@
 
 use super::request::{GetRequest, SearchRequest};
 use crate::core::{Access, Caller, Core};
-use crate::events::proto_kind;
 use crate::mapping::{RenderOptions, View};
 use crate::read_model::query::candidates;
 use crate::read_model::state::State;
-use proto::common::v1 as common;
+use adapter_api::{Resource, SearchPage};
+use bytes::Bytes;
 use scim::paging::{CursorCodec, PageRequest, index_window, query_fingerprint};
 use scim::projection::Projection;
 use scim::sort::{SortKey, SortOrder};
@@ -21,23 +21,13 @@ use serde_json::Value;
 use service_error::ServiceError;
 use std::cmp::Ordering;
 
-/// One page of results.
-#[derive(Debug, Clone, Default)]
-pub struct SearchPage {
-    pub total: u64,
-    pub start_index: u64,
-    pub resources: Vec<common::Resource>,
-    pub next_cursor: Option<String>,
-    pub previous_cursor: Option<String>,
-}
-
-fn serialize(kind: ResourceKind, id: i64, version: String, doc: &Value) -> common::Resource {
+fn serialize(kind: ResourceKind, id: i64, version: String, doc: &Value) -> Resource {
     // Sized for a typical user up front: growing from empty reallocates and copies four or five times.
     let mut json = Vec::with_capacity(1024);
     if serde_json::to_writer(&mut json, doc).is_err() {
         json.clear();
     }
-    common::Resource { resource_type: proto_kind(kind) as i32, id: id.to_string(), version, json }
+    Resource { kind, id: id.to_string(), version, json: Bytes::from(json) }
 }
 
 fn names_members(paths: &[scim::AttrPath]) -> bool {
@@ -62,7 +52,7 @@ fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: O
 /// # Errors
 /// `NotFound` for an id that is not a resource the caller can see; `PermissionDenied` when the
 /// caller may not read the type; `Unavailable` while the read model loads.
-pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<common::Resource, ServiceError> {
+pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<Resource, ServiceError> {
     caller.check(req.kind, Access::Read)?;
     caller.require_loaded()?;
     let not_found = || ServiceError::not_found(format!("{} {} not found", req.kind.name(), req.id));
@@ -220,7 +210,7 @@ pub fn search(
             by_key.then_with(|| kind_rank(a.kind).cmp(&kind_rank(b.kind))).then_with(|| a.id.cmp(&b.id))
         });
         let total = hits.len();
-        let mut page = SearchPage { total: total as u64, ..SearchPage::default() };
+        let mut page = SearchPage { total_results: total as u64, ..SearchPage::default() };
         let window = match &req.page {
             PageRequest::Index { start_index, count } => {
                 page.start_index = *start_index;

@@ -5,15 +5,16 @@
 //! outside the scope can be probed); creating or moving a container to the root is `403` for a
 //! connection limited to subtrees (the root is never inside one).
 
-use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
+use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::{folder_perm_ss, folder_ss};
 use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
 use crate::text::fold;
+use adapter_api::Operation;
 use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind};
@@ -25,7 +26,7 @@ use service_error::{ErrorKind, ServiceError};
 const KIND: ResourceKind = ResourceKind::Container;
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    match ctx.req.operation {
+    match ctx.req.operation() {
         Operation::Create => create(ctx).await,
         Operation::Replace => update(ctx, false).await,
         Operation::Patch => update(ctx, true).await,
@@ -155,7 +156,7 @@ async fn find_child(ctx: &Ctx<'_>, parent: i64, name: &str) -> JobResult<Option<
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc).map_err(JobError::Permanent)?;
     check_parent(ctx, f.parent).await?;
     let inherit = f.inherit_permissions.unwrap_or(f.parent != ROOT_FOLDER_ID);
@@ -198,7 +199,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         kind: KIND,
         id: folder.id,
         deleted: false,
-        revived: false,
+        members: MemberIds::NONE,
         before: Value::Null,
         after: audit(&folder),
     })
@@ -216,14 +217,21 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     // follows the folder's name).
     let (doc, base) = if patch {
         let base = patch_base(current_doc.clone());
-        let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &base, &NoMemberLookup)?;
+        let outcome = PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &base, &NoMemberLookup)?;
         if !outcome.changed {
             let same = audit(&current);
-            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
+            return Ok(Applied {
+                kind: KIND,
+                id,
+                deleted: false,
+                members: MemberIds::NONE,
+                before: same.clone(),
+                after: same,
+            });
         }
         (outcome.resource, base)
     } else {
-        (scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?, Value::Null)
+        (scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?, Value::Null)
     };
     let f = fields(&doc).map_err(JobError::Permanent)?;
     // The parent a caller cannot see is not in `current_doc`: absent there means "unchanged".
@@ -273,7 +281,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if inherit != current.inherit_permissions {
         refresh_permissions(ctx, id).await?;
     }
-    Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: audit(&current), after: audit(&folder) })
+    Ok(Applied {
+        kind: KIND,
+        id,
+        deleted: false,
+        members: MemberIds::NONE,
+        before: audit(&current),
+        after: audit(&folder),
+    })
 }
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
@@ -298,5 +313,5 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     forget(ctx, id).await?;
     ctx.instance().attrs.put(KIND, id, None).await?;
     ctx.instance().meta.delete(KIND, id).await?;
-    Ok(Applied { kind: KIND, id, deleted: true, revived: false, before: audit(&current), after: Value::Null })
+    Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before: audit(&current), after: Value::Null })
 }

@@ -6,15 +6,16 @@
 //! by an earlier delivery of the same job, or directly in Secret Server) or already gone counts as
 //! done.
 
-use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
 use crate::intents::Intent;
+use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
 use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
 use crate::read_model::records::{GroupRec, Meta, UserRec};
 use crate::text::fold;
+use adapter_api::Operation;
 use futures::{StreamExt, TryStreamExt, stream};
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
@@ -30,7 +31,7 @@ type Delta = (Vec<i64>, Vec<i64>);
 const MEMBER_CALLS: usize = 8;
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    match ctx.req.operation {
+    match ctx.req.operation() {
         Operation::Create => create(ctx).await,
         Operation::Replace => update(ctx, false).await,
         Operation::Patch => update(ctx, true).await,
@@ -220,7 +221,7 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc).map_err(JobError::Permanent)?;
     let members = f.members.clone().unwrap_or_default();
     check_new_members(ctx, &members).await?;
@@ -250,7 +251,8 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let (added, _) = change_members(ctx, &group, &members, &[]).await?;
     write_group(ctx, group.clone(), &added, &[], Some(attrs)).await?;
     let after = audit(&group.name, &added, &[]);
-    Ok(Applied { kind: KIND, id: group.id, deleted: false, revived: false, before: Value::Null, after })
+    let members = MemberIds { added, removed: Vec::new() };
+    Ok(Applied { kind: KIND, id: group.id, deleted: false, members, before: Value::Null, after })
 }
 
 /// Resolves member removals by filter against the read model's member list, built only when a
@@ -320,10 +322,17 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
     let (doc, wanted) = if patch {
         let lookup = ReadModelMembers { ctx, group: id };
-        let outcome = PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
+        let outcome = PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
         if !outcome.changed {
             let same = audit(&current.name, &[], &[]);
-            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, before: same.clone(), after: same });
+            return Ok(Applied {
+                kind: KIND,
+                id,
+                deleted: false,
+                members: MemberIds::NONE,
+                before: same.clone(),
+                after: same,
+            });
         }
         let wanted = match outcome.members {
             None => Wanted::Unchanged,
@@ -332,7 +341,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         };
         (outcome.resource, wanted)
     } else {
-        let doc = scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?;
+        let doc = scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?;
         let want = fields(&doc).map_err(JobError::Permanent)?.members.unwrap_or_default().into_iter().collect();
         (doc, Wanted::Exactly(want))
     };
@@ -371,9 +380,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         kind: KIND,
         id,
         deleted: false,
-        revived: false,
         before: audit(&current.name, &[], &[]),
         after: audit(&group.name, &added, &removed),
+        members: MemberIds { added, removed },
     })
 }
 
@@ -403,7 +412,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
         kind: KIND,
         id,
         deleted: true,
-        revived: false,
+        members: MemberIds::NONE,
         before: audit(&current.name, &[], &[]),
         after: Value::Null,
     })

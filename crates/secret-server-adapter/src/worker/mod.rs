@@ -1,6 +1,7 @@
-//! The provisioning worker: the queue's [`JobHandler`]. It decodes a job, resolves its caller,
-//! applies the change to Secret Server through the client, writes it through to the read model and
-//! the attribute store, emits the audit event and hands back the `JobResult`.
+//! The provisioning worker: the queue's [`JobHandler`]. It decodes a job (the `adapter-api` job
+//! contract), resolves its caller, applies the change to Secret Server through the client, writes
+//! it through to the read model and the attribute store, emits the audit event and hands back the
+//! job's result.
 //!
 //! Outcomes: a change applied → `Succeeded`; the client's mistake or a rule of Secret Server →
 //! `Failed` with the error the SCIM client should see; Secret Server (or Redis) unavailable →
@@ -14,21 +15,19 @@ mod containers;
 mod groups;
 mod permissions;
 pub mod precondition;
-pub mod request;
 mod users;
 
 use crate::core::{Access, Caller, Core};
-use crate::events::{ChangeRecord, proto_kind};
 use crate::instance::Instance;
+use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::metrics;
+use adapter_api::job::encode_failure;
+use adapter_api::{Operation, Resource, Written};
 use async_trait::async_trait;
+use audit_events::{ChangeRecord, MemberChanges};
 use bytes::Bytes;
 use job_queue::{Disposition, Job, JobHandler};
-use prost::Message;
-use proto::common::v1 as common;
-use proto::provisioning::v1 as pb;
-use request::{JobRequest, Operation};
 use scim::{ResourceKind, Schemas, ScimError};
 use secret_server_client::{ClientError, SecretServerClient};
 use serde_json::Value;
@@ -105,7 +104,7 @@ pub(crate) fn not_found(kind: ResourceKind, id: &str) -> JobError {
 pub(crate) struct Ctx<'a> {
     pub core: &'a Core,
     pub caller: &'a Caller,
-    pub req: &'a JobRequest,
+    pub req: &'a adapter_api::Job,
     pub job_id: &'a str,
 }
 
@@ -128,11 +127,11 @@ impl Ctx<'_> {
     /// The target id of a replace, patch or delete; `404` when it is not one of ours.
     pub fn target_id(&self) -> JobResult<i64> {
         self.req
-            .resource_id
+            .resource_id()
             .parse::<i64>()
             .ok()
             .filter(|id| *id > 0)
-            .ok_or_else(|| not_found(self.req.kind, &self.req.resource_id))
+            .ok_or_else(|| not_found(self.req.kind(), self.req.resource_id()))
     }
 
     /// The resource as the caller sees it now (all default attributes).
@@ -153,7 +152,7 @@ impl Ctx<'_> {
     /// Checks `If-Match` against the record's current version.
     pub fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
-        precondition::check_if_match(self.req.if_match.as_deref(), version).map_err(JobError::from)
+        precondition::check_if_match(self.req.if_match(), version).map_err(JobError::from)
     }
 }
 
@@ -178,7 +177,7 @@ impl Ctx<'_> {
 
     /// A delete found done: the result of an earlier delivery of this job.
     pub fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
-        Applied { kind, id, deleted: true, revived: false, before: Value::Null, after: Value::Null }
+        Applied { kind, id, deleted: true, before: Value::Null, after: Value::Null, members: MemberIds::NONE }
     }
 }
 
@@ -188,9 +187,10 @@ pub(crate) struct Applied {
     pub kind: ResourceKind,
     pub id: i64,
     pub deleted: bool,
-    pub revived: bool,
     pub before: Value,
     pub after: Value,
+    /// For a group: the members the change added and removed.
+    pub members: MemberIds,
 }
 
 /// The queue's handler.
@@ -204,26 +204,26 @@ impl Worker {
         Self { core }
     }
 
-    async fn run(&self, job: &Job, req: JobRequest) -> Disposition {
+    async fn run(&self, job: &Job, req: adapter_api::Job) -> Disposition {
         let started = Instant::now();
-        let operation = format!("{}.{}", req.kind.name(), req.operation.name());
+        let operation = format!("{}.{}", req.kind().name(), req.operation().name());
         let (disposition, outcome) = self.run_inner(job, &req).await;
         metrics::job_duration(&operation, outcome, started.elapsed());
         disposition
     }
 
-    async fn run_inner(&self, job: &Job, req: &JobRequest) -> (Disposition, &'static str) {
-        let caller = match self.core.caller(&req.connection_id).await {
+    async fn run_inner(&self, job: &Job, req: &adapter_api::Job) -> (Disposition, &'static str) {
+        let caller = match self.core.caller(req.connection_id()).await {
             Ok(c) => c,
             Err(e) if e.kind.is_transient() => return retry(e.to_string(), Some(Duration::from_secs(2))),
             Err(e) => return (failed(&e), "failed"),
         };
-        let access = match req.operation {
+        let access = match req.operation() {
             Operation::Create => Access::Create,
             Operation::Replace | Operation::Patch => Access::Update,
             Operation::Delete => Access::Delete,
         };
-        if let Err(e) = caller.check(req.kind, access) {
+        if let Err(e) = caller.check(req.kind(), access) {
             return (failed(&e), "failed");
         }
         if !caller.instance.is_loaded() && !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await {
@@ -240,27 +240,31 @@ impl Worker {
         let result = match done {
             // Delivered again after it finished: answer what the first delivery did.
             Some(done) => Ok(Applied {
-                kind: req.kind,
+                kind: req.kind(),
                 id: done.id,
                 deleted: done.deleted,
-                revived: done.revived,
                 before: done.before,
                 after: done.after,
+                members: done.members,
             }),
             None => self.dispatch(&ctx).await,
         };
 
-        let record = |before: Value, after: Value, error: Option<ServiceError>, id: String| ChangeRecord {
-            connection_id: caller.connection.id.to_string(),
-            instance: caller.instance.name.clone(),
-            kind: req.kind,
-            resource_id: id,
-            operation: req.operation.name(),
-            job_id: job.id.0.clone(),
-            request_id: req.request_id.clone(),
-            before,
-            after,
-            error,
+        let record = |before: Value, after: Value, members: &MemberIds, error: Option<ServiceError>, id: String| {
+            let ids = |ids: &[i64]| ids.iter().map(i64::to_string).collect();
+            ChangeRecord {
+                connection_id: caller.connection.id.to_string(),
+                instance: caller.instance.name.clone(),
+                kind: req.kind(),
+                resource_id: id,
+                operation: req.operation(),
+                job_id: job.id.0.clone(),
+                request_id: req.request_id().to_owned(),
+                before,
+                after,
+                members: MemberChanges { added: ids(&members.added), removed: ids(&members.removed) },
+                error,
+            }
         };
         match result {
             Ok(applied) => {
@@ -268,23 +272,30 @@ impl Worker {
                     kind: applied.kind.name().to_owned(),
                     id: applied.id,
                     deleted: applied.deleted,
-                    revived: applied.revived,
                     before: applied.before.clone(),
                     after: applied.after.clone(),
+                    members: applied.members.clone(),
                 };
                 if let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await {
                     return retry(format!("state store: {e}"), None);
                 }
-                let change = record(applied.before.clone(), applied.after.clone(), None, applied.id.to_string());
-                if let Err(e) = crate::events::publish(&*self.core.events, &change).await {
+                let change = record(
+                    applied.before.clone(),
+                    applied.after.clone(),
+                    &applied.members,
+                    None,
+                    applied.id.to_string(),
+                );
+                if let Err(e) = change.publish(&*self.core.events).await {
                     // The change is made; running the job again finds it made and publishes again.
                     return retry(format!("cannot publish the audit event: {e}"), None);
                 }
                 (Disposition::Succeeded(success(&ctx, &applied)), "succeeded")
             }
             Err(JobError::Permanent(e)) => {
-                let change = record(Value::Null, Value::Null, Some(e.clone()), req.resource_id.clone());
-                if let Err(publish_error) = crate::events::publish(&*self.core.events, &change).await {
+                let change =
+                    record(Value::Null, Value::Null, &MemberIds::NONE, Some(e.clone()), req.resource_id().to_owned());
+                if let Err(publish_error) = change.publish(&*self.core.events).await {
                     tracing::error!(error = %publish_error, "cannot publish the audit event of a failed job");
                 }
                 (failed(&e), "failed")
@@ -296,7 +307,7 @@ impl Worker {
 
 impl Worker {
     async fn dispatch(&self, ctx: &Ctx<'_>) -> JobResult<Applied> {
-        match ctx.req.kind {
+        match ctx.req.kind() {
             ResourceKind::User => users::apply(ctx).await,
             ResourceKind::Group => groups::apply(ctx).await,
             ResourceKind::Container => containers::apply(ctx).await,
@@ -318,53 +329,48 @@ fn retry(error: String, after: Option<Duration>) -> (Disposition, &'static str) 
 /// A failed job's result, with the error the SCIM client should see.
 fn failed(error: &ServiceError) -> Disposition {
     tracing::info!(error = %error, "job failed");
-    let result = pb::JobResult { outcome: Some(pb::job_result::Outcome::Error(common::Error::from(error))) };
-    Disposition::Failed(Bytes::from(result.encode_to_vec()))
+    Disposition::Failed(encode_failure(error))
 }
 
 /// A succeeded job's result: the resource as the caller sees it now.
 fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
-    let resource = if applied.deleted {
-        None
-    } else {
-        ctx.instance().model.read(|state| {
-            let view = ctx.caller.view(state);
-            let json = view.render(applied.kind, applied.id, RenderOptions::default())?;
-            Some(common::Resource {
-                resource_type: proto_kind(applied.kind) as i32,
-                id: applied.id.to_string(),
-                version: view.version(applied.kind, applied.id).unwrap_or_default(),
-                json: serde_json::to_vec(&json).unwrap_or_default(),
-            })
+    if applied.deleted {
+        return Written::Deleted.encode();
+    }
+    let resource = ctx.instance().model.read(|state| {
+        let view = ctx.caller.view(state);
+        let json = view.render(applied.kind, applied.id, RenderOptions::default())?;
+        Some(Resource {
+            kind: applied.kind,
+            id: applied.id.to_string(),
+            version: view.version(applied.kind, applied.id).unwrap_or_default(),
+            json: Bytes::from(serde_json::to_vec(&json).unwrap_or_default()),
         })
-    };
-    let result = pb::JobResult {
-        outcome: Some(pb::job_result::Outcome::Success(pb::JobSuccess {
-            resource,
-            deleted: applied.deleted,
-            revived: applied.revived,
-        })),
-    };
-    Bytes::from(result.encode_to_vec())
+    });
+    match resource {
+        Some(resource) => Written::Resource(resource).encode(),
+        // Applied, but not visible to the caller: the gateway cannot answer with the resource.
+        None => encode_failure(&ServiceError::internal("the job succeeded without a resource")),
+    }
 }
 
 #[async_trait]
 impl JobHandler for Worker {
     async fn handle(&self, job: Job) -> Disposition {
-        let req = match JobRequest::decode(&job.payload) {
+        let req = match adapter_api::Job::decode(&job.payload) {
             Ok(req) => req,
             Err(e) => return failed(&e),
         };
         let span = tracing::info_span!(
             "provisioning.job",
             job_id = %job.id,
-            resource_type = req.kind.name(),
-            operation = req.operation.name(),
-            resource_id = %req.resource_id,
+            resource_type = req.kind().name(),
+            operation = req.operation().name(),
+            resource_id = %req.resource_id(),
             attempt = job.attempt,
         );
-        let parent = if req.trace_context.is_empty() { &job.trace_context } else { &req.trace_context };
-        telemetry::set_parent_from(&span, parent);
+        // The trace context travels with the queue's job, beside the payload.
+        telemetry::set_parent_from(&span, &job.trace_context);
         self.run(&job, req).instrument(span).await
     }
 }

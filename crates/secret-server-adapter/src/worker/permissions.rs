@@ -10,10 +10,10 @@
 //! `400`.
 
 use super::containers::{refresh as refresh_folder, refresh_permissions};
-use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
 use crate::intents::Intent;
+use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
 use crate::mapping::rights::{folder_roles_for, secret_role_for};
@@ -21,6 +21,7 @@ use crate::read_model::fetch::{Interner, group_ss_from_group, secret_perm_ss, se
 use crate::read_model::records::{
     FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
 };
+use adapter_api::Operation;
 use connections::{FolderRoles, InheritedFolderPolicy};
 use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
@@ -146,7 +147,7 @@ fn inherited_refused(what: &str) -> JobError {
 // ----- folder permissions -----
 
 pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    match ctx.req.operation {
+    match ctx.req.operation() {
         Operation::Create => create_folder_perm(ctx).await,
         Operation::Replace => update::<FolderPermission>(ctx, false).await,
         Operation::Patch => update::<FolderPermission>(ctx, true).await,
@@ -155,7 +156,7 @@ pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
 }
 
 async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let doc = scim::validate_create(ctx.schemas(), FOLDER_PERM, &ctx.req.payload)?;
+    let doc = scim::validate_create(ctx.schemas(), FOLDER_PERM, ctx.req.payload())?;
     let f = fields(&doc, "container").map_err(JobError::Permanent)?;
     let folder_id = f.target;
     let no_container = || invalid_value(format!("there is no container {folder_id}"));
@@ -223,7 +224,7 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     };
     store_attrs(ctx, FOLDER_PERM, id, &f).await?;
     let after = instance.model.read(|s| s.folder_perms.get(&id).map(|p| folder_audit(&p.ss))).unwrap_or(Value::Null);
-    Ok(Applied { kind: FOLDER_PERM, id, deleted: false, revived: false, before: Value::Null, after })
+    Ok(Applied { kind: FOLDER_PERM, id, deleted: false, members: MemberIds::NONE, before: Value::Null, after })
 }
 
 /// Gives permission `current` the roles `roles` in Secret Server and the read model.
@@ -287,7 +288,7 @@ async fn refresh_folder_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> 
 // ----- secret permissions -----
 
 pub(super) async fn apply_secret(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    match ctx.req.operation {
+    match ctx.req.operation() {
         Operation::Create => create_secret_perm(ctx).await,
         Operation::Replace => update::<SecretPermission>(ctx, false).await,
         Operation::Patch => update::<SecretPermission>(ctx, true).await,
@@ -348,7 +349,7 @@ async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()>
 }
 
 async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let doc = scim::validate_create(ctx.schemas(), SECRET_PERM, &ctx.req.payload)?;
+    let doc = scim::validate_create(ctx.schemas(), SECRET_PERM, ctx.req.payload())?;
     let f = fields(&doc, "privilegedData").map_err(JobError::Permanent)?;
     let secret_id = f.target;
     let no_secret = || invalid_value(format!("there is no privileged data {secret_id}"));
@@ -413,7 +414,7 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     };
     store_attrs(ctx, SECRET_PERM, id, &f).await?;
     let after = instance.model.read(|s| s.secret_perms.get(&id).map(|p| secret_audit(&p.ss))).unwrap_or(Value::Null);
-    Ok(Applied { kind: SECRET_PERM, id, deleted: false, revived: false, before: Value::Null, after })
+    Ok(Applied { kind: SECRET_PERM, id, deleted: false, members: MemberIds::NONE, before: Value::Null, after })
 }
 
 async fn write_secret_perm(ctx: &Ctx<'_>, ss: SecretPermSs) -> JobResult<()> {
@@ -545,19 +546,33 @@ async fn update<P: PermissionKind>(ctx: &Ctx<'_>, patch: bool) -> JobResult<Appl
     let current_doc = ctx.render(kind, id, RenderOptions::default()).ok_or_else(|| not_found(kind, &id.to_string()))?;
     let doc = if patch {
         let outcome =
-            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), kind, &current_doc, &NoMemberLookup)?;
+            PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), kind, &current_doc, &NoMemberLookup)?;
         if !outcome.changed {
             let same = P::audit(&current);
-            return Ok(Applied { kind, id, deleted: false, revived: false, before: same.clone(), after: same });
+            return Ok(Applied {
+                kind,
+                id,
+                deleted: false,
+                members: MemberIds::NONE,
+                before: same.clone(),
+                after: same,
+            });
         }
         outcome.resource
     } else {
-        scim::validate_replace(ctx.schemas(), kind, &ctx.req.payload, &current_doc)?
+        scim::validate_replace(ctx.schemas(), kind, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc, P::TARGET).map_err(JobError::Permanent)?;
     let next = P::set_rights(ctx, &current, &f.rights).await?;
     store_attrs(ctx, kind, id, &f).await?;
-    Ok(Applied { kind, id, deleted: false, revived: false, before: P::audit(&current), after: P::audit(&next) })
+    Ok(Applied {
+        kind,
+        id,
+        deleted: false,
+        members: MemberIds::NONE,
+        before: P::audit(&current),
+        after: P::audit(&next),
+    })
 }
 
 /// Revokes the permission in Secret Server; a delivery after it was already revoked succeeds.
@@ -583,5 +598,5 @@ async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     ctx.instance().write_through(&[(kind, id)], |s| P::forget(s, id)).await?;
     ctx.instance().attrs.put(kind, id, None).await?;
     ctx.instance().meta.delete(kind, id).await?;
-    Ok(Applied { kind, id, deleted: true, revived: false, before: P::audit(&current), after: Value::Null })
+    Ok(Applied { kind, id, deleted: true, members: MemberIds::NONE, before: P::audit(&current), after: Value::Null })
 }

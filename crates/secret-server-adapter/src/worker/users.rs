@@ -1,15 +1,16 @@
 //! Users: create (or revive a user deleted through SCIM), replace, patch, delete (deactivate).
 
-use super::request::Operation;
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
+use crate::intents::MemberIds;
 use crate::mapping::user::{UserFields, audit_fields, fields};
 use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::{fold, now_millis};
 use crate::tombstones::Tombstone;
+use adapter_api::Operation;
 use connections::UserNameChangePolicy;
 use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
@@ -25,7 +26,7 @@ const KIND: ResourceKind = ResourceKind::User;
 const UNASSIGNABLE: &[&str] = &["displayName", "active"];
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    match ctx.req.operation {
+    match ctx.req.operation() {
         Operation::Create => create(ctx).await,
         Operation::Replace => update(ctx, false).await,
         Operation::Patch => update(ctx, true).await,
@@ -115,7 +116,7 @@ async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_def
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
-    let doc = scim::validate_create(ctx.schemas(), KIND, &ctx.req.payload)?;
+    let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
     let instance = ctx.instance();
     let intent = instance.intents.get(ctx.job_id).await?;
@@ -160,7 +161,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     let after = audit_of(&user);
     write_user(ctx, user, attrs, false).await?;
-    Ok(Applied { kind: KIND, id, deleted: false, revived, before, after })
+    Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
 }
 
 /// Revives (or adopts) user `id` with the requested fields; returns it, whether it was a revival,
@@ -186,13 +187,20 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let before = audit_of(&current);
     let doc = if patch {
         let outcome =
-            PatchRequest::parse(&ctx.req.payload)?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
+            PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
         if !outcome.changed {
-            return Ok(Applied { kind: KIND, id, deleted: false, revived: false, after: before.clone(), before });
+            return Ok(Applied {
+                kind: KIND,
+                id,
+                deleted: false,
+                members: MemberIds::NONE,
+                after: before.clone(),
+                before,
+            });
         }
         outcome.resource
     } else {
-        scim::validate_replace(ctx.schemas(), KIND, &ctx.req.payload, &current_doc)?
+        scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc);
     let mut attrs = f.attrs.clone();
@@ -243,7 +251,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     }
     let after = audit_of(&user);
     write_user(ctx, user, attrs, deleted).await?;
-    Ok(Applied { kind: KIND, id, deleted: false, revived: false, before, after })
+    Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
 }
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
@@ -261,7 +269,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
                     .map(|u| audit_fields(&u.ss.user_name, &u.ss.display_name, u.ss.email.as_deref(), false))
             })
             .unwrap_or(Value::Null);
-        return Ok(Applied { kind: KIND, id, deleted: true, revived: false, before: Value::Null, after });
+        return Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before: Value::Null, after });
     }
     let current = refresh(ctx, id).await?;
     let already_deleted = instance.model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));
@@ -277,5 +285,5 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let after = audit_of(&disabled);
     let attrs = instance.model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     write_user(ctx, disabled, attrs, true).await?;
-    Ok(Applied { kind: KIND, id, deleted: true, revived: false, before, after })
+    Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before, after })
 }

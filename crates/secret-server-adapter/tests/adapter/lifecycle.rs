@@ -2,16 +2,17 @@
 //! meta and attributes, redelivered jobs are idempotent, audit events, health, several replicas,
 //! and Secret Server outages.
 
-use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually};
-use bytes::Bytes;
-use job_queue::{Disposition, Job, JobId, JobStatus, NewJob};
+use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually, read};
+use adapter_api::job::decode_result;
+use adapter_api::{Operation, Written};
+use job_queue::{Disposition, Job, JobId, JobStatus, TraceContext};
 use pretty_assertions::assert_eq;
 use prost::Message;
-use proto::provisioning::v1 as prov;
 use scim::ResourceKind::{Group, User};
 use secret_server_adapter::intents::{Intent, Intents};
 use secret_server_api::{Patch, UserCreateArgs, UserPatchArgs};
 use serde_json::{Value, json};
+use service_error::ServiceError;
 use std::time::Duration;
 
 async fn user(stack: &Stack, name: &str) -> Value {
@@ -113,27 +114,27 @@ async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_nex
     stack.stop().await;
 }
 
-fn job(id: &str, body: prov::ProvisioningJob) -> Job {
+fn job(id: &str, body: adapter_api::Job) -> Job {
     Job {
         id: JobId(id.to_owned()),
         ordering_key: format!("{INSTANCE}/test/{id}"),
-        payload: Bytes::from(body.encode_to_vec()),
+        payload: body.encode(),
         trace_context: Default::default(),
         attempt: 1,
     }
 }
 
-fn result_of(disposition: &Disposition) -> prov::JobResult {
+fn result_of(disposition: &Disposition) -> Result<Written, ServiceError> {
     match disposition {
-        Disposition::Succeeded(bytes) | Disposition::Failed(bytes) => prov::JobResult::decode(bytes.as_ref()).unwrap(),
+        Disposition::Succeeded(bytes) | Disposition::Failed(bytes) => decode_result(bytes),
         Disposition::Retry { error, .. } => panic!("retry: {error}"),
     }
 }
 
 fn resource_id(disposition: &Disposition) -> String {
-    match result_of(disposition).outcome {
-        Some(prov::job_result::Outcome::Success(s)) => s.resource.map(|r| r.id).unwrap_or_default(),
-        other => panic!("not a success: {other:?}"),
+    match result_of(disposition) {
+        Ok(Written::Resource(resource)) => resource.id,
+        other => panic!("not a resource: {other:?}"),
     }
 }
 
@@ -142,7 +143,7 @@ async fn a_redelivered_job_finds_its_work_done() {
     let stack = Stack::start().await;
     let handler = stack.adapter().job_handler();
     let body = json!({"userName": "twice", "displayName": "Twice"});
-    let create = job("redelivered-create", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let create = job("redelivered-create", stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
     let first = handler.handle(create.clone()).await;
     let second = handler.handle(Job { attempt: 2, ..create }).await;
     assert!(matches!(second, Disposition::Succeeded(_)), "{second:?}");
@@ -159,15 +160,14 @@ async fn a_redelivered_job_finds_its_work_done() {
     let version = stack.get(User, &id).await.unwrap()["meta"]["version"].as_str().unwrap().to_owned();
     let ops = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "Thrice"}]});
     let patch =
-        job("redelivered-patch", stack.job(CONNECTION, User, prov::Operation::Patch, &id, Some(&ops), Some(&version)));
+        job("redelivered-patch", stack.job(CONNECTION, User, Operation::Patch, &id, Some(&ops), Some(&version)));
     assert!(matches!(handler.handle(patch.clone()).await, Disposition::Succeeded(_)));
     assert!(matches!(handler.handle(Job { attempt: 2, ..patch }).await, Disposition::Succeeded(_)));
 
     // A member add delivered twice: one membership.
     let group = stack.create(Group, json!({"displayName": "Twice Group"})).await.id();
     let add = json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
-    let member =
-        job("redelivered-member", stack.job(CONNECTION, Group, prov::Operation::Patch, &group, Some(&add), None));
+    let member = job("redelivered-member", stack.job(CONNECTION, Group, Operation::Patch, &group, Some(&add), None));
     assert!(matches!(handler.handle(member.clone()).await, Disposition::Succeeded(_)));
     assert!(matches!(handler.handle(Job { attempt: 2, ..member }).await, Disposition::Succeeded(_)));
     let members: Vec<_> =
@@ -175,13 +175,10 @@ async fn a_redelivered_job_finds_its_work_done() {
     assert_eq!(members.len(), 1);
 
     // A delete delivered twice: deleted both times, not 404 the second time.
-    let delete = job("redelivered-delete", stack.job(CONNECTION, User, prov::Operation::Delete, &id, None, None));
+    let delete = job("redelivered-delete", stack.job(CONNECTION, User, Operation::Delete, &id, None, None));
     assert!(matches!(handler.handle(delete.clone()).await, Disposition::Succeeded(_)));
     let again = handler.handle(Job { attempt: 2, ..delete }).await;
-    match result_of(&again).outcome {
-        Some(prov::job_result::Outcome::Success(s)) => assert!(s.deleted),
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(result_of(&again).unwrap(), Written::Deleted);
     stack.stop().await;
 }
 
@@ -206,7 +203,7 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
         .await
         .unwrap();
     let body = json!({"userName": "crash.victim", "displayName": "Fully Made"});
-    let redelivered = job("crashed-job", stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None));
+    let redelivered = job("crashed-job", stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
     let outcome = stack.adapter().job_handler().handle(redelivered).await;
     assert_eq!(resource_id(&outcome), made.id.to_string());
     assert_eq!(stack.ss.get_user(made.id).await.unwrap().display_name, "Fully Made");
@@ -244,7 +241,7 @@ async fn every_applied_change_emits_an_audit_event_without_the_password() {
     let before: Value = serde_json::from_slice(&changes[1].before_json).unwrap();
     let after: Value = serde_json::from_slice(&changes[1].after_json).unwrap();
     assert_eq!((before["displayName"].as_str(), after["displayName"].as_str()), (Some("A"), Some("B")));
-    assert_eq!(changes[1].outcome, "succeeded");
+    assert_eq!(changes[1].outcome, proto::audit::v1::ChangeOutcome::Succeeded as i32);
     assert_eq!(changes[1].resource_id, id);
     stack.stop().await;
 }
@@ -269,19 +266,9 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
     let (replica_b, grpc_b) = stack.second_replica("b").await;
     // Either replica's workers may take the job; each must come to show what the other applied.
     let id = stack.create(User, json!({"userName": "replicated", "externalId": "r-1"})).await.id();
-    let read = |grpc: &proto::directory::v1::directory_client::DirectoryClient<tonic::transport::Channel>,
-                id: String| {
-        let mut grpc = grpc.clone();
-        async move {
-            let req = proto::directory::v1::GetResourceRequest {
-                caller: Some(proto::common::v1::Caller { connection_id: CONNECTION.into() }),
-                resource_type: crate::support::proto_kind(User) as i32,
-                id,
-                projection: None,
-            };
-            let resource = grpc.get_resource(req).await.ok()?.into_inner().resource?;
-            serde_json::from_slice::<Value>(&resource.json).ok()
-        }
+    let read = |grpc: &adapter_api::DirectoryClient, id: String| {
+        let grpc = grpc.clone();
+        async move { read(&grpc, CONNECTION, User, &id).await.ok() }
     };
     let on_a = eventually(Duration::from_secs(15), || read(&stack.grpc, id.clone())).await.expect("replica a shows it");
     let on_b = eventually(Duration::from_secs(15), || read(&grpc_b, id.clone())).await.expect("replica b shows it");
@@ -296,18 +283,9 @@ async fn a_secret_server_outage_retries_the_job_then_dead_letters_it() {
     let stack = Stack::start().await;
     stack.sim.faults().update(|f| f.outage = true).unwrap();
     let body = json!({"userName": "during.outage"});
-    let submitted = stack
-        .queue
-        .submit(NewJob {
-            idempotency_key: "outage-1".into(),
-            ordering_key: format!("{INSTANCE}/User/new:during.outage"),
-            payload: Bytes::from(
-                stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None).encode_to_vec(),
-            ),
-            trace_context: Default::default(),
-        })
-        .await
-        .unwrap();
+    let create = stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None);
+    let submitted =
+        stack.queue.submit(create.submission(INSTANCE, "outage-1".into(), TraceContext::new())).await.unwrap();
     let state = stack.queue.wait(&submitted.job_id, Duration::from_secs(120)).await.unwrap().unwrap();
     assert_eq!(state.status, JobStatus::DeadLettered, "{state:?}");
     assert!(state.attempts >= 2);
@@ -343,11 +321,9 @@ async fn the_workers_span_continues_the_trace_the_job_carries() {
     let mut sub = stack.events.subscribe("trace-test", "t1").await.unwrap();
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let body = json!({"userName": "traced"});
-    let mut job = stack.job(CONNECTION, User, prov::Operation::Create, "", Some(&body), None);
-    job.trace_context = Some(proto::common::v1::TraceContext {
-        fields: [("traceparent".to_owned(), format!("00-{trace_id}-00f067aa0ba902b7-01"))].into_iter().collect(),
-    });
-    stack.submit(job, "traced-1").await.json();
+    let job = stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None);
+    let context = TraceContext::from([("traceparent".to_owned(), format!("00-{trace_id}-00f067aa0ba902b7-01"))]);
+    stack.submit_in_trace(job, "traced-1", context).await.json();
     let mut seen = None;
     for _ in 0..20 {
         for delivery in sub.next_batch(10, Duration::from_millis(200)).await.unwrap() {
@@ -400,13 +376,7 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
 
     let handler = adapter.job_handler();
     let body = json!({"userName": "only.on.second"});
-    let create = prov::ProvisioningJob {
-        caller: Some(proto::common::v1::Caller { connection_id: "on-second".into() }),
-        resource_type: crate::support::proto_kind(User) as i32,
-        operation: prov::Operation::Create as i32,
-        payload: serde_json::to_vec(&body).unwrap(),
-        ..prov::ProvisioningJob::default()
-    };
+    let create = adapter_api::Job::new("on-second", User, Operation::Create, "", body).unwrap();
     let outcome = handler.handle(job("two-instances", create)).await;
     let id: i64 = resource_id(&outcome).parse().unwrap();
     let second_client = secret_server_client::SecretServerClient::new(instance("secondary", &second).client).unwrap();
@@ -419,24 +389,20 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
     .unwrap();
     assert!(on_first.is_empty(), "nothing written to the other instance");
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", adapter.grpc_addr()))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = proto::directory::v1::directory_client::DirectoryClient::new(channel);
+    let url = format!("http://{}", adapter.grpc_addr());
+    let grpc = adapter_api::DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60)).unwrap();
     let count = |connection: &str| {
-        let mut grpc = grpc.clone();
-        let req = proto::directory::v1::SearchResourcesRequest {
-            caller: Some(proto::common::v1::Caller { connection_id: connection.to_owned() }),
-            resource_types: vec![crate::support::proto_kind(User) as i32],
-            filter: r#"userName eq "only.on.second""#.into(),
+        let grpc = grpc.clone();
+        let query = adapter_api::SearchQuery {
+            kinds: vec![User],
+            filter: Some(r#"userName eq "only.on.second""#.into()),
             ..Default::default()
         };
-        async move { grpc.search_resources(req).await.unwrap().into_inner().total_results }
+        let request = adapter_api::SearchResources { connection_id: connection.to_owned(), query };
+        async move { grpc.search(request).await.unwrap().total_results }
     };
     assert_eq!((count("on-first").await, count("on-second").await), (0, 1));
-    let health = grpc.health(proto::directory::v1::HealthRequest {}).await.unwrap().into_inner();
+    let health = grpc.health().await.unwrap();
     assert_eq!(health.instances.iter().map(|i| i.instance.as_str()).collect::<Vec<_>>(), vec!["primary", "secondary"]);
     adapter.shutdown().await;
     first.shutdown().await;

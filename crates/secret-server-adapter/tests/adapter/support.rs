@@ -1,16 +1,16 @@
 //! The test stack: the Secret Server emulator, a job queue and a state store (in process, or on
 //! Redis with a unique prefix), the connections store, and the adapter on port 0. Reads go through
-//! the real gRPC client; writes are real `ProvisioningJob`s on the queue, as the gateway submits
-//! them; the emulator's state is checked through its own REST API.
+//! the real gRPC client (`adapter-api`'s, as the gateway's); writes are real jobs on the queue,
+//! built and submitted with `adapter-api` as the gateway submits them; the emulator's state is
+//! checked through its own REST API. Tests of the server's own checks of what arrives on the wire
+//! use the generated client directly (`search_raw`).
 
-use bytes::Bytes;
+use adapter_api::job::decode_result;
+use adapter_api::{DirectoryClient, GetResource, Job, Operation, Page, SearchQuery, SearchResources, Written};
 use connections::{Connection, ConnectionStore};
-use job_queue::{EventBus, JobQueue, JobStatus, NewJob, QueueConfig};
-use prost::Message;
+use job_queue::{EventBus, JobQueue, JobStatus, QueueConfig, TraceContext};
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
-use proto::directory::v1::directory_client::DirectoryClient;
-use proto::provisioning::v1 as prov;
 use scim::ResourceKind;
 use secrecy::SecretString;
 use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
@@ -22,6 +22,8 @@ use state_store::StateStore;
 use std::sync::Arc;
 use std::time::Duration;
 use tonic::transport::Channel;
+
+type WireClient = dir::directory_client::DirectoryClient<Channel>;
 
 /// The connection every test uses unless it makes its own.
 pub const CONNECTION: &str = "test";
@@ -60,7 +62,7 @@ pub fn unique_prefix() -> String {
 /// What a job ended with.
 #[derive(Debug)]
 pub enum Outcome {
-    Ok { resource: Option<common::Resource>, deleted: bool, revived: bool },
+    Ok(Written),
     Err(ServiceError),
 }
 
@@ -69,7 +71,7 @@ impl Outcome {
     #[track_caller]
     pub fn json(&self) -> Value {
         match self {
-            Outcome::Ok { resource: Some(r), .. } => serde_json::from_slice(&r.json).expect("resource JSON"),
+            Outcome::Ok(Written::Resource(r)) => serde_json::from_slice(&r.json).expect("resource JSON"),
             other => panic!("expected a resource, got {other:?}"),
         }
     }
@@ -90,7 +92,7 @@ impl Outcome {
 }
 
 pub fn proto_kind(kind: ResourceKind) -> common::ResourceType {
-    secret_server_adapter::events::proto_kind(kind)
+    adapter_api::kind::to_proto(kind)
 }
 
 /// The test stack.
@@ -101,7 +103,9 @@ pub struct Stack {
     pub events: Arc<dyn EventBus>,
     pub state: Arc<dyn StateStore>,
     pub connections: ConnectionStore,
-    pub grpc: DirectoryClient<Channel>,
+    pub grpc: DirectoryClient,
+    /// The generated client, for requests the domain types cannot express.
+    pub wire: WireClient,
     /// A client of the emulator, to check its state through its own REST API.
     pub ss: SecretServerClient,
     options: Options,
@@ -165,8 +169,8 @@ impl Stack {
         connections.put(&connection(CONNECTION)).await.expect("put connection");
         let ss = ss_client(&sim);
         let adapter = start_adapter(&sim, &options, &queue, &events, &state, &connections).await;
-        let grpc = grpc_client(&adapter).await;
-        Self { sim, adapter: Some(adapter), queue, events, state, connections, grpc, ss, options }
+        let (grpc, wire) = (grpc_client(&adapter), wire_client(&adapter).await);
+        Self { sim, adapter: Some(adapter), queue, events, state, connections, grpc, wire, ss, options }
     }
 
     /// Stops the adapter (the emulator, queue and state stay).
@@ -180,7 +184,8 @@ impl Stack {
     pub async fn start_adapter(&mut self) {
         let adapter =
             start_adapter(&self.sim, &self.options, &self.queue, &self.events, &self.state, &self.connections).await;
-        self.grpc = grpc_client(&adapter).await;
+        self.grpc = grpc_client(&adapter);
+        self.wire = wire_client(&adapter).await;
         self.adapter = Some(adapter);
     }
 
@@ -191,11 +196,11 @@ impl Stack {
     }
 
     /// A second adapter replica over the same emulator, queue and state, with its own gRPC client.
-    pub async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient<Channel>) {
+    pub async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient) {
         let options = Options { replica_id: Some(replica_id.to_owned()), ..self.options.clone() };
         let adapter =
             start_adapter(&self.sim, &options, &self.queue, &self.events, &self.state, &self.connections).await;
-        let grpc = grpc_client(&adapter).await;
+        let grpc = grpc_client(&adapter);
         (adapter, grpc)
     }
 
@@ -217,57 +222,40 @@ impl Stack {
     // ----- writes, as the gateway submits them -----
 
     /// Submits a job and waits for its result.
-    pub async fn submit(&self, job: prov::ProvisioningJob, idempotency_key: &str) -> Outcome {
-        let kind = job.resource_type;
-        let ordering_key = if job.resource_id.is_empty() {
-            format!("{INSTANCE}/{kind}/new:{idempotency_key}")
-        } else {
-            format!("{INSTANCE}/{kind}/{}", job.resource_id)
-        };
-        let submitted = self
-            .queue
-            .submit(NewJob {
-                idempotency_key: idempotency_key.to_owned(),
-                ordering_key,
-                payload: Bytes::from(job.encode_to_vec()),
-                trace_context: Default::default(),
-            })
-            .await
-            .expect("submit");
+    pub async fn submit(&self, job: Job, idempotency_key: &str) -> Outcome {
+        self.submit_in_trace(job, idempotency_key, TraceContext::default()).await
+    }
+
+    /// Submits a job in the trace `trace_context` and waits for its result.
+    pub async fn submit_in_trace(&self, job: Job, idempotency_key: &str, trace_context: TraceContext) -> Outcome {
+        let submission = job.submission(INSTANCE, idempotency_key.to_owned(), trace_context);
+        let submitted = self.queue.submit(submission).await.expect("submit");
         let state =
             self.queue.wait(&submitted.job_id, Duration::from_secs(60)).await.expect("wait").expect("job state");
         match state.status {
             JobStatus::Succeeded | JobStatus::Failed => {}
             other => panic!("job {} ended {other:?}: {:?}", submitted.job_id, state.last_error),
         }
-        let result = prov::JobResult::decode(state.result.expect("result").as_ref()).expect("JobResult");
-        match result.outcome.expect("outcome") {
-            prov::job_result::Outcome::Success(s) => {
-                Outcome::Ok { resource: s.resource, deleted: s.deleted, revived: s.revived }
-            }
-            prov::job_result::Outcome::Error(e) => Outcome::Err(ServiceError::from(e)),
+        match decode_result(state.result.expect("result").as_ref()) {
+            Ok(written) => Outcome::Ok(written),
+            Err(e) => Outcome::Err(e),
         }
     }
 
+    /// A job, as the gateway builds it.
     pub fn job(
         &self,
         connection: &str,
         kind: ResourceKind,
-        op: prov::Operation,
+        op: Operation,
         id: &str,
         payload: Option<&Value>,
         if_match: Option<&str>,
-    ) -> prov::ProvisioningJob {
-        prov::ProvisioningJob {
-            caller: Some(common::Caller { connection_id: connection.to_owned() }),
-            resource_type: proto_kind(kind) as i32,
-            operation: op as i32,
-            resource_id: id.to_owned(),
-            payload: payload.map(|p| serde_json::to_vec(p).expect("json")).unwrap_or_default(),
-            if_match: if_match.unwrap_or_default().to_owned(),
-            request_id: uuid::Uuid::new_v4().to_string(),
-            ..prov::ProvisioningJob::default()
-        }
+    ) -> Job {
+        Job::new(connection, kind, op, id, payload.cloned().unwrap_or(Value::Null))
+            .expect("a valid job")
+            .with_if_match(if_match)
+            .with_request_id(uuid::Uuid::new_v4().to_string())
     }
 
     fn key() -> String {
@@ -279,11 +267,11 @@ impl Stack {
     }
 
     pub async fn create_as(&self, connection: &str, kind: ResourceKind, body: Value) -> Outcome {
-        self.submit(self.job(connection, kind, prov::Operation::Create, "", Some(&body), None), &Self::key()).await
+        self.submit(self.job(connection, kind, Operation::Create, "", Some(&body), None), &Self::key()).await
     }
 
     pub async fn replace(&self, kind: ResourceKind, id: &str, body: Value, if_match: Option<&str>) -> Outcome {
-        self.submit(self.job(CONNECTION, kind, prov::Operation::Replace, id, Some(&body), if_match), &Self::key()).await
+        self.submit(self.job(CONNECTION, kind, Operation::Replace, id, Some(&body), if_match), &Self::key()).await
     }
 
     pub async fn patch(&self, kind: ResourceKind, id: &str, ops: Value) -> Outcome {
@@ -299,7 +287,7 @@ impl Stack {
         if_match: Option<&str>,
     ) -> Outcome {
         let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops});
-        self.submit(self.job(connection, kind, prov::Operation::Patch, id, Some(&body), if_match), &Self::key()).await
+        self.submit(self.job(connection, kind, Operation::Patch, id, Some(&body), if_match), &Self::key()).await
     }
 
     pub async fn delete(&self, kind: ResourceKind, id: &str) -> Outcome {
@@ -307,34 +295,26 @@ impl Stack {
     }
 
     pub async fn delete_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Outcome {
-        self.submit(self.job(connection, kind, prov::Operation::Delete, id, None, None), &Self::key()).await
+        self.submit(self.job(connection, kind, Operation::Delete, id, None, None), &Self::key()).await
     }
 
     // ----- reads, through gRPC -----
 
     pub async fn get_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
-        let mut grpc = self.grpc.clone();
-        let req = dir::GetResourceRequest {
-            caller: Some(common::Caller { connection_id: connection.to_owned() }),
-            resource_type: proto_kind(kind) as i32,
-            id: id.to_owned(),
-            projection: None,
-        };
-        let resource =
-            grpc.get_resource(req).await.map_err(ServiceError::from)?.into_inner().resource.expect("resource");
-        Ok(serde_json::from_slice(&resource.json).expect("json"))
+        read(&self.grpc, connection, kind, id).await
     }
 
     pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
         self.get_as(CONNECTION, kind, id).await
     }
 
+    /// A search sent as the wire message, through the generated client.
     pub async fn search_raw(
         &self,
         req: dir::SearchResourcesRequest,
     ) -> Result<dir::SearchResourcesResponse, ServiceError> {
-        let mut grpc = self.grpc.clone();
-        Ok(grpc.search_resources(req).await.map_err(ServiceError::from)?.into_inner())
+        let mut wire = self.wire.clone();
+        Ok(wire.search_resources(req).await.map_err(ServiceError::from)?.into_inner())
     }
 
     pub fn search_request(&self, connection: &str, kind: ResourceKind, filter: &str) -> dir::SearchResourcesRequest {
@@ -357,8 +337,14 @@ impl Stack {
         kind: ResourceKind,
         filter: &str,
     ) -> Result<Vec<Value>, ServiceError> {
-        let response = self.search_raw(self.search_request(connection, kind, filter)).await?;
-        Ok(response.resources.iter().map(|r| serde_json::from_slice(&r.json).expect("json")).collect())
+        let query = SearchQuery {
+            kinds: vec![kind],
+            filter: Some(filter.to_owned()),
+            page: Page::Index { start_index: 1, count: Some(1000) },
+            ..SearchQuery::default()
+        };
+        let page = self.grpc.search(SearchResources { connection_id: connection.to_owned(), query }).await?;
+        Ok(page.resources.iter().map(|r| serde_json::from_slice(&r.json).expect("json")).collect())
     }
 
     pub async fn search(&self, kind: ResourceKind, filter: &str) -> Vec<Value> {
@@ -373,10 +359,32 @@ impl Stack {
     }
 }
 
-async fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient<Channel> {
+/// One resource through `client`, as JSON.
+pub async fn read(
+    client: &DirectoryClient,
+    connection: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Value, ServiceError> {
+    let request = GetResource {
+        connection_id: connection.to_owned(),
+        kind,
+        id: id.to_owned(),
+        projection: adapter_api::Projection::default(),
+    };
+    let resource = client.get(request).await?;
+    Ok(serde_json::from_slice(&resource.json).expect("json"))
+}
+
+fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient {
+    let url = format!("http://{}", adapter.grpc_addr());
+    DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60)).expect("client")
+}
+
+async fn wire_client(adapter: &RunningAdapter) -> WireClient {
     let channel =
         Channel::from_shared(format!("http://{}", adapter.grpc_addr())).expect("uri").connect().await.expect("grpc");
-    DirectoryClient::new(channel)
+    WireClient::new(channel)
 }
 
 async fn start_adapter(

@@ -1,9 +1,9 @@
 //! Defence in depth against secrets in change records.
 //!
 //! Producers never put a password, token or secret value in an event's before/after JSON. Should
-//! one slip through anyway (a new mapped field, a bug), the audit store must still not keep it: any
-//! object key that names a credential is replaced, at any depth, before the record is hashed and
-//! written.
+//! one slip through anyway (a new mapped field, a bug), it must still not be kept: any object key
+//! that names a credential is replaced, at any depth, by the producer's builder before the event
+//! is published, and again by the audit store before the record is hashed and written.
 
 use serde_json::Value;
 

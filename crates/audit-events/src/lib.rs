@@ -1,13 +1,25 @@
-//! Building audit events, for the services that emit them (the gateway, the adapter's workers,
-//! the admin API), so that every producer fills them the same way: a fresh UUIDv7 `event_id`,
-//! `occurred_at` now, and the trace context of the current span.
+//! Audit events, for the services that emit them: the gateway (a `ScimCall` for every SCIM
+//! request), the adapter's workers (a `ResourceChange` for every provisioning change) and the
+//! admin API (an `AdminAction`). Every producer builds its events here, so that each one carries a
+//! fresh UUIDv7 `event_id`, its time and the trace context of the current span the same way, and
+//! so that a change's before/after JSON is scrubbed of credential-named fields ([`scrub`]) before
+//! it reaches the stream.
+//!
+//! Producers depend on this crate only; the `audit` crate is the consumer (the store and its query
+//! API) and reads the same types. Replicas of the adapter follow the stream too, and read the
+//! changes applied elsewhere with [`AppliedChange::decode`].
 
-use crate::scrub::scrub_secrets;
+mod change;
+pub mod scrub;
+
+pub use change::{AppliedChange, ChangeOutcome, ChangeRecord, MemberChanges};
+
 use bytes::Bytes;
 use job_queue::{Event, EventBus, EventId, QueueError};
 use prost::Message;
 use proto::audit::v1 as pb;
 use proto::common::v1::TraceContext;
+use scrub::scrub_secrets;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The `source` of events emitted by the SCIM gateway.
@@ -38,9 +50,9 @@ pub fn scim_call(call: pb::ScimCall) -> pb::AuditEvent {
     envelope(SOURCE_GATEWAY, pb::audit_event::Kind::ScimCall(call))
 }
 
-/// The event of one change applied (or refused) in Secret Server (emitted by a worker). The
-/// before/after JSON is scrubbed of credential-named fields here too, so that a mapping bug cannot
-/// put a password on the stream.
+/// The event of one change applied (or refused) in Secret Server (emitted by a worker, usually
+/// through [`ChangeRecord::to_event`]). The before/after JSON is scrubbed of credential-named
+/// fields here too, so that a mapping bug cannot put a password on the stream.
 pub fn resource_change(mut change: pb::ResourceChange) -> pb::AuditEvent {
     change.before_json = scrubbed(std::mem::take(&mut change.before_json));
     change.after_json = scrubbed(std::mem::take(&mut change.after_json));
@@ -90,7 +102,6 @@ pub fn to_bus_event(event: &pb::AuditEvent) -> Event {
 /// Publishes `event` on the events stream.
 ///
 /// # Errors
-///
 /// The bus's error when it cannot take the event.
 pub async fn publish(bus: &dyn EventBus, event: &pb::AuditEvent) -> Result<EventId, QueueError> {
     bus.publish(to_bus_event(event)).await

@@ -1,0 +1,430 @@
+//! The provisioning job contract: what the gateway submits and the adapter's workers apply, and
+//! the result that travels back.
+//!
+//! - [`Job`]: a validated change (connection, kind, operation, target id, SCIM payload, `If-Match`,
+//!   request id), encoded to the queue's payload bytes and decoded (and validated again) from
+//!   them. The trace context is not part of it: it travels once, in the queue's
+//!   [`NewJob::trace_context`], and reaches the worker as [`job_queue::Job::trace_context`].
+//! - The ordering key ([`Job::ordering_key`]): `<instance>/<ResourceType>/<id>`, the id exactly as
+//!   the job carries it; a create uses `<instance>/<ResourceType>/new:<lower-cased unique name>`
+//!   so that two creates of the same object run one after the other (the second sees the first and
+//!   answers `409`). It names a person for a user's create: log or trace only its digest
+//!   ([`job_queue::KeyDigest`]).
+//! - The result: [`Written`] (the resource after the change, or deleted) or the `ServiceError`
+//!   the SCIM client should see ([`Written::encode`], [`encode_failure`], [`decode_result`]).
+
+use crate::directory::Resource;
+use crate::kind;
+use crate::operation::Operation;
+use bytes::Bytes;
+use job_queue::{NewJob, TraceContext};
+use prost::Message;
+use proto::common::v1 as common;
+use proto::provisioning::v1 as pb;
+use scim::{ResourceKind, ScimError};
+use serde_json::Value;
+use service_error::ServiceError;
+
+/// A validated provisioning job. Its `Debug` leaves the payload out: it may hold a password.
+#[derive(Clone, PartialEq)]
+pub struct Job {
+    connection_id: String,
+    kind: ResourceKind,
+    operation: Operation,
+    resource_id: String,
+    payload: Value,
+    if_match: Option<String>,
+    request_id: String,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("connection_id", &self.connection_id)
+            .field("kind", &self.kind)
+            .field("operation", &self.operation)
+            .field("resource_id", &self.resource_id)
+            .field("if_match", &self.if_match)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Job {
+    /// A job for `connection_id`: `operation` on the `kind` resource `resource_id` (empty for a
+    /// create) with the SCIM JSON `payload` (ignored for a delete).
+    ///
+    /// # Errors
+    /// `400` when a replace, patch or delete names no resource id, or when the payload of a
+    /// create, replace or patch is not a JSON object (`invalidSyntax`).
+    pub fn new(
+        connection_id: impl Into<String>,
+        kind: ResourceKind,
+        operation: Operation,
+        resource_id: &str,
+        payload: Value,
+    ) -> Result<Self, ServiceError> {
+        let resource_id = resource_id.trim();
+        if operation != Operation::Create && resource_id.is_empty() {
+            return Err(ServiceError::invalid_argument(format!("a {} needs the resource id", operation.name())));
+        }
+        let payload = if operation == Operation::Delete { Value::Null } else { payload };
+        if operation != Operation::Delete && !payload.is_object() {
+            return Err(ScimError::invalid_syntax(format!("a {} needs a JSON object body", operation.name())).into());
+        }
+        Ok(Self {
+            connection_id: connection_id.into(),
+            kind,
+            operation,
+            resource_id: resource_id.to_owned(),
+            payload,
+            if_match: None,
+            request_id: String::new(),
+        })
+    }
+
+    /// The job with the client's `If-Match` header value (checked by the worker against the
+    /// current version where the change is applied); blank is none.
+    #[must_use]
+    pub fn with_if_match(mut self, if_match: Option<&str>) -> Self {
+        self.if_match = if_match.map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned);
+        self
+    }
+
+    /// The job with the id that correlates it with the HTTP request and the audit record.
+    #[must_use]
+    pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
+        self.request_id = request_id.into();
+        self
+    }
+
+    /// The connection the change is made through (its scope, instance and rights mapping apply).
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    pub fn kind(&self) -> ResourceKind {
+        self.kind
+    }
+
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    /// The target's id, as the client sent it (empty for a create).
+    pub fn resource_id(&self) -> &str {
+        &self.resource_id
+    }
+
+    /// The SCIM JSON: the resource, or the PatchOp message; `Null` for a delete.
+    pub fn payload(&self) -> &Value {
+        &self.payload
+    }
+
+    pub fn if_match(&self) -> Option<&str> {
+        self.if_match.as_deref()
+    }
+
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The queue payload.
+    pub fn encode(&self) -> Bytes {
+        let payload = if self.payload.is_null() { Vec::new() } else { self.payload.to_string().into_bytes() };
+        let job = pb::ProvisioningJob {
+            caller: Some(common::Caller { connection_id: self.connection_id.clone() }),
+            resource_type: kind::to_proto(self.kind) as i32,
+            operation: self.operation.to_proto() as i32,
+            resource_id: self.resource_id.clone(),
+            payload,
+            if_match: self.if_match.clone().unwrap_or_default(),
+            request_id: self.request_id.clone(),
+        };
+        Bytes::from(job.encode_to_vec())
+    }
+
+    /// Decodes and validates a queue payload.
+    ///
+    /// # Errors
+    /// `400` for bytes that are not a `ProvisioningJob`, an unknown resource type or operation,
+    /// or what [`Job::new`] refuses; a payload that is not JSON is `invalidSyntax`.
+    pub fn decode(bytes: &[u8]) -> Result<Self, ServiceError> {
+        let job = pb::ProvisioningJob::decode(bytes)
+            .map_err(|e| ServiceError::invalid_argument(format!("the job is not a ProvisioningJob: {e}")))?;
+        Self::try_from(job)
+    }
+
+    /// The name that makes two creates the same object (userName, displayName, parent and name,
+    /// target and principal); `None` for other operations or when the payload lacks it.
+    pub fn unique_name(&self) -> Option<String> {
+        if self.operation != Operation::Create {
+            return None;
+        }
+        unique_name(self.kind, &self.payload)
+    }
+
+    /// The ordering key on the Secret Server instance `instance` (see the module docs).
+    pub fn ordering_key(&self, instance: &str) -> String {
+        let kind = self.kind.name();
+        match (self.operation, self.unique_name()) {
+            (Operation::Create, Some(name)) => format!("{instance}/{kind}/new:{}", name.to_lowercase()),
+            (Operation::Create, None) => format!("{instance}/{kind}/new:{}", uuid::Uuid::new_v4()),
+            _ => format!("{instance}/{kind}/{}", self.resource_id),
+        }
+    }
+
+    /// The submission of this job to the queue: on instance `instance`, with `idempotency_key`,
+    /// in the trace `trace_context` (the only place the trace context travels).
+    pub fn submission(&self, instance: &str, idempotency_key: String, trace_context: TraceContext) -> NewJob {
+        NewJob { idempotency_key, ordering_key: self.ordering_key(instance), payload: self.encode(), trace_context }
+    }
+}
+
+impl TryFrom<pb::ProvisioningJob> for Job {
+    type Error = ServiceError;
+
+    fn try_from(job: pb::ProvisioningJob) -> Result<Self, Self::Error> {
+        let kind = kind::from_proto(job.resource_type)
+            .ok_or_else(|| ServiceError::invalid_argument(format!("unknown resource type {}", job.resource_type)))?;
+        let operation = Operation::from_proto(job.operation)
+            .ok_or_else(|| ServiceError::invalid_argument(format!("unknown operation {}", job.operation)))?;
+        let payload = if operation == Operation::Delete || job.payload.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&job.payload).map_err(|e| {
+                ServiceError::from(ScimError::invalid_syntax(format!(
+                    "the body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )))
+            })?
+        };
+        let connection_id = job.caller.map(|c| c.connection_id).unwrap_or_default();
+        Ok(Job::new(connection_id, kind, operation, &job.resource_id, payload)?
+            .with_if_match(Some(&job.if_match))
+            .with_request_id(job.request_id))
+    }
+}
+
+/// The name that makes two creates of `kind` the same object, read from the create's `doc`.
+fn unique_name(kind: ResourceKind, doc: &Value) -> Option<String> {
+    let text = |path: &[&str]| -> Option<String> {
+        let mut v = doc;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_str().map(str::to_owned)
+    };
+    let principal = || {
+        text(&["user", "value"])
+            .map(|u| format!("user:{u}"))
+            .or_else(|| text(&["group", "value"]).map(|g| format!("group:{g}")))
+    };
+    match kind {
+        ResourceKind::User => text(&["userName"]),
+        ResourceKind::Group => text(&["displayName"]),
+        ResourceKind::Container => {
+            Some(format!("{}/{}", text(&["parent", "value"]).unwrap_or_default(), text(&["name"])?))
+        }
+        ResourceKind::PrivilegedData => text(&["name"]),
+        ResourceKind::ContainerPermission => Some(format!("{}/{}", text(&["container", "value"])?, principal()?)),
+        ResourceKind::PrivilegedDataPermission => {
+            Some(format!("{}/{}", text(&["privilegedData", "value"])?, principal()?))
+        }
+    }
+}
+
+/// What a job that succeeded produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The resource after the change, as the job's connection sees it.
+    Resource(Resource),
+    /// The resource is gone.
+    Deleted,
+}
+
+impl Written {
+    /// The result bytes the worker hands back through the queue.
+    pub fn encode(&self) -> Bytes {
+        let success = match self {
+            Written::Resource(resource) => pb::JobSuccess { resource: Some(resource.clone().into()), deleted: false },
+            Written::Deleted => pb::JobSuccess { resource: None, deleted: true },
+        };
+        Bytes::from(pb::JobResult { outcome: Some(pb::job_result::Outcome::Success(success)) }.encode_to_vec())
+    }
+}
+
+/// The result bytes of a job that failed with `error`, as the SCIM client should see it.
+pub fn encode_failure(error: &ServiceError) -> Bytes {
+    Bytes::from(pb::JobResult { outcome: Some(pb::job_result::Outcome::Error(error.into())) }.encode_to_vec())
+}
+
+/// Decodes the result of a job.
+///
+/// # Errors
+/// The job's own error, as the worker classified it; `Internal` for bytes that are not a
+/// `JobResult`, or a success that neither deleted nor carries its resource.
+pub fn decode_result(bytes: &[u8]) -> Result<Written, ServiceError> {
+    let result =
+        pb::JobResult::decode(bytes).map_err(|e| ServiceError::internal(format!("unreadable job result: {e}")))?;
+    match result.outcome {
+        Some(pb::job_result::Outcome::Error(error)) => Err(ServiceError::from(error)),
+        Some(pb::job_result::Outcome::Success(success)) => {
+            if success.deleted {
+                return Ok(Written::Deleted);
+            }
+            let resource =
+                success.resource.ok_or_else(|| ServiceError::internal("the job succeeded without a resource"))?;
+            Ok(Written::Resource(Resource::try_from(resource)?))
+        }
+        None => Err(ServiceError::internal("the job result has no outcome")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+    use serde_json::json;
+
+    fn user_job(operation: Operation, id: &str, payload: Value) -> Result<Job, ServiceError> {
+        Job::new("okta", ResourceKind::User, operation, id, payload)
+    }
+
+    #[test]
+    fn a_job_reads_back_as_it_was_submitted() {
+        let job = user_job(Operation::Patch, "42", json!({"Operations": []}))
+            .unwrap()
+            .with_if_match(Some(r#"W/"3""#))
+            .with_request_id("r-1");
+        assert_eq!(Job::decode(&job.encode()).unwrap(), job);
+    }
+
+    #[test]
+    fn a_create_decodes_with_its_payload() {
+        let job = user_job(Operation::Create, "", json!({"userName": "a"})).unwrap();
+        let decoded = Job::decode(&job.encode()).unwrap();
+        assert_eq!((decoded.kind(), decoded.operation()), (ResourceKind::User, Operation::Create));
+        assert_eq!(decoded.payload()["userName"], "a");
+        assert_eq!(decoded.if_match(), None);
+    }
+
+    #[test]
+    fn a_replace_without_an_id_is_refused() {
+        assert_eq!(user_job(Operation::Replace, " ", json!({})).unwrap_err().http_status(), 400);
+    }
+
+    #[test]
+    fn a_patch_whose_body_is_not_an_object_is_invalid_syntax() {
+        let err = user_job(Operation::Patch, "4", json!(["nope"])).unwrap_err();
+        assert_eq!(err.scim_type, Some(scim::ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_invalid_syntax() {
+        let bytes = pb::ProvisioningJob {
+            caller: Some(common::Caller { connection_id: "okta".into() }),
+            resource_type: common::ResourceType::User as i32,
+            operation: pb::Operation::Patch as i32,
+            resource_id: "4".into(),
+            payload: b"{nope".to_vec(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(Job::decode(&bytes).unwrap_err().scim_type, Some(scim::ScimType::InvalidSyntax));
+    }
+
+    #[test]
+    fn an_unknown_operation_is_refused() {
+        let bytes = pb::ProvisioningJob {
+            resource_type: common::ResourceType::User as i32,
+            operation: 9,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(Job::decode(&bytes).unwrap_err().http_status(), 400);
+    }
+
+    #[test]
+    fn a_delete_carries_no_payload() {
+        let job = user_job(Operation::Delete, "42", json!({"ignored": true})).unwrap();
+        assert_eq!(Job::decode(&job.encode()).unwrap().payload(), &Value::Null);
+    }
+
+    #[test]
+    fn the_debug_form_never_shows_the_payload() {
+        let job = user_job(Operation::Create, "", json!({"userName": "a", "password": "Hunter-2-Secret!"})).unwrap();
+        let shown = format!("{job:?}");
+        assert!(!shown.contains("Hunter-2"), "{shown}");
+    }
+
+    #[test]
+    fn garbage_bytes_are_refused_not_panicked_on() {
+        assert!(Job::decode(&[0xff, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn creates_of_the_same_name_share_an_ordering_key_whatever_the_case() {
+        let a = user_job(Operation::Create, "", json!({"userName": "BJensen"})).unwrap().ordering_key("primary");
+        let b = user_job(Operation::Create, "", json!({"userName": "bjensen"})).unwrap().ordering_key("primary");
+        assert_eq!(a, "primary/User/new:bjensen");
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn changes_of_one_resource_share_its_ordering_key() {
+        let patch = user_job(Operation::Patch, "42", json!({})).unwrap();
+        let delete = user_job(Operation::Delete, "42", Value::Null).unwrap();
+        assert_eq!(patch.ordering_key("primary"), "primary/User/42");
+        assert_eq!(delete.ordering_key("primary"), "primary/User/42");
+    }
+
+    #[test]
+    fn unique_names_identify_what_a_create_would_make() {
+        assert_eq!(unique_name(ResourceKind::User, &json!({"userName": "BJensen"})).as_deref(), Some("BJensen"));
+        assert_eq!(unique_name(ResourceKind::Group, &json!({"displayName": "Admins"})).as_deref(), Some("Admins"));
+        let grant = json!({"container": {"value": "12"}, "group": {"value": "7"}, "rights": ["View"]});
+        assert_eq!(unique_name(ResourceKind::ContainerPermission, &grant).as_deref(), Some("12/group:7"));
+        assert_eq!(unique_name(ResourceKind::User, &json!({})), None);
+    }
+
+    #[test]
+    fn a_submission_carries_the_trace_context_beside_the_job() {
+        let job = user_job(Operation::Create, "", json!({"userName": "a"})).unwrap();
+        let context = TraceContext::from([("traceparent".to_owned(), "00-abc-def-01".to_owned())]);
+        let submission = job.submission("primary", "key-1".into(), context.clone());
+        assert_eq!(submission.trace_context, context);
+        assert_eq!(submission.ordering_key, "primary/User/new:a");
+        assert_eq!(Job::decode(&submission.payload).unwrap(), job);
+    }
+
+    #[test]
+    fn a_failed_job_result_becomes_its_service_error() {
+        let error = ServiceError::from(ScimError::uniqueness("userName taken"));
+        let decoded = decode_result(&encode_failure(&error)).unwrap_err();
+        assert_eq!((decoded.http_status(), decoded.scim_type), (409, Some(scim::ScimType::Uniqueness)));
+    }
+
+    #[test]
+    fn a_succeeded_job_result_reads_back_as_written() {
+        let resource = Resource {
+            kind: ResourceKind::User,
+            id: "42".into(),
+            version: "W/\"1\"".into(),
+            json: Bytes::from_static(br#"{"id":"42"}"#),
+        };
+        let written = Written::Resource(resource);
+        assert_eq!(decode_result(&written.encode()).unwrap(), written);
+        assert_eq!(decode_result(&Written::Deleted.encode()).unwrap(), Written::Deleted);
+    }
+
+    #[test]
+    fn a_success_without_a_resource_is_an_internal_error() {
+        let bytes = pb::JobResult {
+            outcome: Some(pb::job_result::Outcome::Success(pb::JobSuccess { resource: None, deleted: false })),
+        }
+        .encode_to_vec();
+        assert_eq!(decode_result(&bytes).unwrap_err().http_status(), 500);
+    }
+}

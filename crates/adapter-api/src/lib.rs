@@ -1,0 +1,29 @@
+//! The adapter's API: everything the gateway (and any other client) needs to talk to the
+//! Secret Server adapter, and everything the adapter needs to understand what it is sent, in one
+//! place, in the way each service is paired with its API-model and client crate.
+//!
+//! - [`job`]: the provisioning job contract. The gateway builds a [`Job`] and submits it on the
+//!   queue with its ordering key ([`Job::submission`]); an adapter worker decodes and validates it
+//!   ([`Job::decode`]) and hands back a [`Written`] or an error, which the gateway decodes
+//!   ([`job::decode_result`]).
+//! - [`directory`]: the `Directory` gRPC service's domain model (requests, resources, pages,
+//!   health), converted to and from the generated types at the edge on both sides, and
+//!   [`DirectoryClient`], its client.
+//! - [`kind`] and [`Operation`]: the one conversion of SCIM resource kinds and provisioning
+//!   operations to their protobuf values, used by every wire (reads, jobs, audit events).
+//!
+//! Generated protobuf types do not leave this crate's conversions: callers see domain types and
+//! `ServiceError`s only.
+
+pub mod client;
+pub mod directory;
+pub mod job;
+pub mod kind;
+pub mod operation;
+
+pub use client::DirectoryClient;
+pub use directory::{
+    GetResource, Health, InstanceHealth, Page, Projection, Resource, SearchPage, SearchQuery, SearchResources,
+};
+pub use job::{Job, Written};
+pub use operation::Operation;
