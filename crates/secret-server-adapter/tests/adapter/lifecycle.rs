@@ -279,6 +279,38 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_replica_sees_the_members_the_first_added_and_removed() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let stay = stack.create(User, json!({"userName": "member.stays"})).await.id();
+    let leave = stack.create(User, json!({"userName": "member.leaves"})).await.id();
+    let group = stack
+        .create(Group, json!({"displayName": "Replicated Members", "members": [{"value": stay}, {"value": leave}]}))
+        .await
+        .id();
+    stack
+        .patch(Group, &group, json!([{"op": "remove", "path": format!("members[value eq \"{leave}\"]")}]))
+        .await
+        .json();
+    // Whichever replica ran the jobs, the other learnt the members from the change events alone.
+    let members = |grpc: &adapter_api::DirectoryClient| {
+        let (grpc, group) = (grpc.clone(), group.clone());
+        async move {
+            let doc = read(&grpc, CONNECTION, Group, &group).await.ok()?;
+            let ids: Vec<String> =
+                doc["members"].as_array()?.iter().filter_map(|m| m["value"].as_str()).map(str::to_owned).collect();
+            (ids.len() == 1).then_some(ids)
+        }
+    };
+    let on_a = eventually(Duration::from_secs(15), || members(&stack.grpc)).await.expect("replica a shows one member");
+    let on_b = eventually(Duration::from_secs(15), || members(&grpc_b)).await.expect("replica b shows one member");
+    assert_eq!(on_a, vec![stay.clone()]);
+    assert_eq!(on_b, vec![stay]);
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_server_outage_retries_the_job_then_dead_letters_it() {
     let stack = Stack::start().await;
     stack.sim.faults().update(|f| f.outage = true).unwrap();
