@@ -4,7 +4,8 @@
 //!
 //! Modules mirror the proto packages. These types stay at the edges: services
 //! convert them to validated domain types on receipt (`TryFrom`) and never
-//! pass them further in.
+//! pass them further in. The conversions of the provisioning and directory
+//! messages live in `adapter-api`, those of the audit events in `audit-events`.
 
 #![allow(missing_debug_implementations, clippy::all)]
 

@@ -3,8 +3,9 @@
 //! request to a *connection* (static bearer token, OAuth2 client-credentials
 //! token, or HTTP Basic), enforces the connection's scope and rate limit,
 //! answers reads through the adapter's gRPC `Directory`, submits writes as
-//! provisioning jobs on the queue and waits for their results, runs Bulk
-//! requests, serves discovery, and hosts the admin API that manages
+//! provisioning jobs on the queue and waits for their results (both through
+//! the adapter's API crate, `adapter-api`: its client and its job contract),
+//! runs Bulk requests, serves discovery, and hosts the admin API that manages
 //! connections (with a CLI over it).
 //!
 //! Routes: `/scim/v2/...` (SCIM, credentials required), `/oauth2/token`
