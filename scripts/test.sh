@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's one test command: formatting, lints, every test of the workspace (including the
-# integration tests against a real Redis and the Secret Server emulator), and the SCIM conformance check.
+# integration tests against a real Redis and the Secret Server emulator), a short run of every fuzz
+# target, and the SCIM conformance check.
 #
 #   scripts/test.sh            # everything
 #   SKIP_CONFORMANCE=1 scripts/test.sh   # without the scim2-tester run
+#   SKIP_FUZZ=1 scripts/test.sh          # without the fuzz targets' short runs (FUZZ_SECONDS: 60 each)
 #
 # When REDIS_URL is unset, a throwaway redis-server (from PATH) is started on a free port for the run.
 set -euo pipefail
@@ -48,6 +50,11 @@ if command -v cargo-nextest >/dev/null 2>&1; then
     cargo test --workspace --locked --doc
 else
     cargo test --workspace --locked --no-fail-fast
+fi
+
+if [ -z "${SKIP_FUZZ:-}" ]; then
+    step "fuzz targets: build, and run each from its seeds (${FUZZ_SECONDS:-60}s)"
+    scripts/fuzz-smoke.sh
 fi
 
 step "deployment files (docker-compose, kustomize, Kubernetes schemas)"

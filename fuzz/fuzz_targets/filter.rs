@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scim::{Filter, FilterLimits, PatchPath, ResourceKind, ScimType, Schemas};
+use scim::{Filter, FilterLimits, PatchPath, ResourceKind, Schemas, ScimType};
 use serde_json::json;
 use std::sync::OnceLock;
 

@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let lookup = vec![Member::new("u1"), Member { value: "g2".into(), kind: Some("Group".into()), display: None, reference: None }];
+    let lookup = vec![Member::new("u1"), Member { value: "g2".into(), kind: Some("Group".into()), reference: None }];
     for (kind, doc) in targets() {
         for members in [&NoMemberLookup as &dyn scim::MemberLookup, &lookup] {
             match request.apply(schemas(), *kind, doc, members) {

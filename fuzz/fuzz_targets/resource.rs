@@ -46,8 +46,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => client_error(&e),
     }
-    let projection = Projection::parse(Some("userName,name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"), None)
-        .expect("a fixed projection parses");
+    let projection = Projection::parse(
+        Some("userName,name.givenName,emails.value,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+        None,
+    )
+    .expect("a fixed projection parses");
     for kind in ResourceKind::ALL {
         match validate_create(schemas(), kind, &value) {
             Ok(doc) => {

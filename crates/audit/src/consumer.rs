@@ -9,7 +9,7 @@ use job_queue::{Delivery, EventBus, EventId, EventSubscription};
 use prost::Message;
 use proto::audit::v1::AuditEvent;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -144,8 +144,9 @@ impl Consumer {
     }
 
     /// Runs until `shutdown`, retrying with backoff when the bus or the store fails (the events
-    /// stay pending on the stream meanwhile). `alive` is set while the last step succeeded.
-    pub async fn run(mut self, shutdown: CancellationToken, alive: Arc<AtomicBool>) {
+    /// stay pending on the stream meanwhile). `alive` is set while the last step succeeded;
+    /// `acknowledged` counts the deliveries recorded (or found duplicate) and acknowledged.
+    pub async fn run(mut self, shutdown: CancellationToken, alive: Arc<AtomicBool>, acknowledged: Arc<AtomicU64>) {
         let mut backoff = Duration::from_millis(100);
         alive.store(true, Ordering::SeqCst);
         loop {
@@ -158,7 +159,8 @@ impl Consumer {
                 Err(error) => Err(error),
             };
             match step {
-                Ok(_) => {
+                Ok(outcome) => {
+                    acknowledged.fetch_add(outcome.received as u64, Ordering::SeqCst);
                     alive.store(true, Ordering::SeqCst);
                     backoff = Duration::from_millis(100);
                 }

@@ -39,7 +39,7 @@ use job_queue::EventBus;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,6 +68,7 @@ pub fn export(path: &Path, filter: &RecordFilter, out: &mut dyn std::io::Write) 
 pub struct RunningAudit {
     addr: SocketAddr,
     store: Arc<AuditStore>,
+    acknowledged: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -80,6 +81,13 @@ impl RunningAudit {
 
     pub fn store(&self) -> &Arc<AuditStore> {
         &self.store
+    }
+
+    /// Events taken from the stream, recorded (or found to be duplicates) and acknowledged since
+    /// the start: once it reaches the number published, nothing more will be recorded from them
+    /// (what tests await instead of sleeping).
+    pub fn events_acknowledged(&self) -> u64 {
+        self.acknowledged.load(Ordering::SeqCst)
     }
 
     /// Waits until the service has stopped (after the shutdown token is cancelled).
@@ -134,8 +142,10 @@ pub async fn start(
     let server = tokio::spawn(server);
     tracing::info!(%addr, database = %store.path().display(), "audit service started");
 
+    let acknowledged = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), consumer_alive, shutdown.clone())));
+    let progress = (consumer_alive, acknowledged.clone());
+    tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), progress, shutdown.clone())));
     if let Some(retention) = settings.retention {
         tasks.push(tokio::spawn(retention::run(
             store.clone(),
@@ -148,7 +158,7 @@ pub async fn start(
         shutdown.cancelled().await;
         server_handle.stop(true).await;
     }));
-    Ok(RunningAudit { addr, store, tasks, server })
+    Ok(RunningAudit { addr, store, acknowledged, tasks, server })
 }
 
 /// Runs the audit service until `shutdown` is cancelled: the consumer, the query API and
@@ -166,7 +176,7 @@ async fn consume(
     store: Arc<AuditStore>,
     bus: Arc<dyn EventBus>,
     settings: AuditSettings,
-    alive: Arc<AtomicBool>,
+    (alive, acknowledged): (Arc<AtomicBool>, Arc<AtomicU64>),
     shutdown: CancellationToken,
 ) {
     let name = settings.consumer_name();
@@ -181,7 +191,7 @@ async fn consume(
         match subscribed {
             Ok(consumer) => {
                 tracing::info!(group = %settings.consumer_group, consumer = %name, "audit consumer subscribed");
-                consumer.run(shutdown, alive.clone()).await;
+                consumer.run(shutdown, alive.clone(), acknowledged).await;
                 alive.store(false, Ordering::SeqCst);
                 return;
             }

@@ -261,8 +261,12 @@ mod tests {
         let grant = AccessGrant { connection: "okta".parse().unwrap(), client_id: "client_1".into(), expires_at: 0 };
         store.put_access_token("abc", &grant, Duration::from_millis(1100)).await.unwrap();
         assert_eq!(store.find_access_token("abc").await.unwrap(), Some(grant));
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        assert_eq!(store.find_access_token("abc").await.unwrap(), None);
+        // The state store expires entries on its own clock (whole seconds): await it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while store.find_access_token("abc").await.unwrap().is_some() {
+            assert!(tokio::time::Instant::now() < deadline, "the access token did not expire");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]
@@ -273,7 +277,10 @@ mod tests {
         let id: ConnectionId = "okta".parse().unwrap();
         assert_eq!(mine.get(&id).await.unwrap(), None);
         theirs.put(&connection("okta")).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(80)).await;
-        assert!(mine.get(&id).await.unwrap().is_some());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while mine.get(&id).await.unwrap().is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "the other process's change was never seen");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }

@@ -1,9 +1,10 @@
-//! The command line. Every option has an environment variable (shown by
-//! `--help`) and, where it makes sense, a key in the configuration file;
-//! precedence is flag, then environment, then file, then the default.
+//! The command line: the roles and their commands, derived here, and the setting flags, built from
+//! the table of [`crate::settings`]. Every setting has a flag (secrets: a variable), an environment
+//! variable (shown by `--help`) and a key in the configuration file; a flag wins over its variable,
+//! which wins over the file, which wins over the default.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use std::net::SocketAddr;
+use crate::settings::Override;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// SCIM 2.0 connector for Delinea Secret Server: lets identity platforms manage users, groups,
@@ -18,36 +19,20 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every role understands.
+/// Options every role understands, besides the global settings of [`crate::settings`].
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Configuration file (TOML). Flags and environment variables override it.
+    /// Configuration file (TOML). Environment variables and flags override it.
     #[arg(short, long, global = true, env = "SCIMC_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-
-    /// Directory holding all local state (emulator data, audit log, dev tokens) [default: ./.scim-connector]
-    #[arg(long, global = true, env = "SCIMC_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-
-    /// Redis for the job queue, the events stream and shared state (redis:// or rediss://).
-    /// Without it, `dev` runs an in-process queue and keeps state in the data directory.
-    #[arg(long, global = true, env = "REDIS_URL", value_name = "URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
-
-    /// Prefix of every Redis key, so that several deployments can share one Redis [default: scimc]
-    #[arg(long, global = true, env = "SCIMC_REDIS_PREFIX", value_name = "PREFIX")]
-    pub redis_prefix: Option<String>,
-
-    /// Log format [default: pretty on a terminal, json otherwise]. The filter is RUST_LOG.
-    #[arg(long, global = true, env = "SCIMC_LOG_FORMAT", value_enum)]
-    pub log_format: Option<LogFormat>,
 
     /// Print the resolved configuration (secrets redacted) and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+/// The `log_format` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Json,
@@ -81,124 +66,11 @@ pub struct ProbeArgs {
     pub timeout: std::time::Duration,
 }
 
-/// Listen addresses of the gateway.
-#[derive(Debug, Args, Clone, Default)]
-pub struct GatewayListenArgs {
-    /// SCIM gateway listen address [default: 127.0.0.1:8080]
-    #[arg(id = "gateway_listen", long = "gateway-listen", env = "SCIMC_GATEWAY_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// Public base URL of the gateway, for Location headers and meta.location
-    /// [default: from the request's Host header]
-    #[arg(long, env = "SCIMC_PUBLIC_URL", value_name = "URL")]
-    pub public_url: Option<String>,
-}
-
-/// Options of the gateway when it runs alone.
-#[derive(Debug, Args, Clone)]
-pub struct GatewayArgs {
-    #[command(flatten)]
-    pub listen: GatewayListenArgs,
-
-    /// gRPC URL of the adapter [default: http://127.0.0.1:50051]
-    #[arg(long, env = "SCIMC_ADAPTER_URL", value_name = "URL")]
-    pub adapter_url: Option<String>,
-
-    #[command(flatten)]
-    pub admin: AdminTokenArgs,
-}
-
-/// The connector's own admin credentials (for the admin API and the audit API).
-#[derive(Debug, Args, Clone, Default)]
-pub struct AdminTokenArgs {
-    /// SHA-256 (hex) of an accepted admin token; repeat or separate with commas.
-    #[arg(long, env = "SCIMC_ADMIN_TOKEN_SHA256", value_name = "HEX", value_delimiter = ',')]
-    pub admin_token_sha256: Vec<String>,
-
-    /// An accepted admin token, given in clear (hashed at start; prefer the SHA-256 form).
-    #[arg(long, env = "SCIMC_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-}
-
-/// Listen addresses of the adapter.
-#[derive(Debug, Args, Clone, Default)]
-pub struct AdapterListenArgs {
-    /// Adapter gRPC listen address [default: 127.0.0.1:50051]
-    #[arg(id = "adapter_listen", long = "adapter-listen", env = "SCIMC_ADAPTER_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-}
-
-/// Options of the adapter when it runs alone.
-#[derive(Debug, Args, Clone)]
-#[command(after_help = "Secrets are read from the environment or a file only (never flags, which `ps` shows):\n  \
-    SECRET_SERVER_PASSWORD  password of the Secret Server API account (or --secret-server-password-file)\n\n\
-    More Secret Server instances, and connections, go in the configuration file (--config).")]
-pub struct AdapterArgs {
-    #[command(flatten)]
-    pub listen: AdapterListenArgs,
-
-    /// Listen address of the adapter's /healthz, /readyz and /metrics [default: 127.0.0.1:9091]
-    #[arg(long, env = "SCIMC_ADAPTER_HTTP_LISTEN", value_name = "ADDR")]
-    pub http_listen: Option<SocketAddr>,
-
-    /// Concurrent provisioning workers [default: 8]
-    #[arg(long, env = "SCIMC_ADAPTER_WORKERS", value_name = "N")]
-    pub workers: Option<usize>,
-
-    /// How often the read model is reconciled with Secret Server [default: 5m]
-    #[arg(long, env = "SCIMC_RESYNC_INTERVAL", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub resync_interval: Option<std::time::Duration>,
-
-    #[command(flatten)]
-    pub secret_server: SecretServerArgs,
-}
-
-/// The Secret Server instance named `primary` (more instances go in the configuration file).
-#[derive(Debug, Args, Clone, Default)]
-pub struct SecretServerArgs {
-    /// Base URL of Secret Server, e.g. https://vault.example.com/SecretServer
-    #[arg(long, env = "SECRET_SERVER_URL", value_name = "URL")]
-    pub secret_server_url: Option<String>,
-
-    /// API account of Secret Server (an application account)
-    #[arg(long, env = "SECRET_SERVER_USERNAME", value_name = "NAME")]
-    pub secret_server_username: Option<String>,
-
-    /// Password of the API account (environment only; never a flag, it would show in `ps`)
-    #[arg(skip)]
-    pub secret_server_password: Option<String>,
-
-    /// File holding the password of the API account (e.g. a mounted Kubernetes secret)
-    #[arg(long, env = "SECRET_SERVER_PASSWORD_FILE", value_name = "FILE")]
-    pub secret_server_password_file: Option<PathBuf>,
-
-    /// Active Directory domain of the API account [default: none, a local account]
-    #[arg(long, env = "SECRET_SERVER_DOMAIN", value_name = "DOMAIN")]
-    pub secret_server_domain: Option<String>,
-}
-
-/// Listen address of the audit service.
-#[derive(Debug, Args, Clone, Default)]
-pub struct AuditListenArgs {
-    /// Audit query API listen address [default: 127.0.0.1:8090]
-    #[arg(id = "audit_listen", long = "audit-listen", env = "SCIMC_AUDIT_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// Delete audit records older than this (e.g. 400d) [default: keep everything]
-    #[arg(long, env = "SCIMC_AUDIT_RETENTION", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub retention: Option<std::time::Duration>,
-}
-
+/// The audit service's settings are in [`crate::settings`].
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     #[command(subcommand)]
     pub command: Option<AuditCommand>,
-
-    #[command(flatten)]
-    pub listen: AuditListenArgs,
-
-    #[command(flatten)]
-    pub admin: AdminTokenArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,39 +98,13 @@ pub struct AuditExportArgs {
     pub connection: Option<String>,
 }
 
-/// Listen address and identity of the emulator.
-#[derive(Debug, Args, Clone, Default)]
-pub struct SimListenArgs {
-    /// Secret Server emulator listen address [default: 127.0.0.1:8081]
-    #[arg(id = "sim_listen", long = "sim-listen", env = "SCIMC_SIM_LISTEN", value_name = "ADDR")]
-    pub listen: Option<SocketAddr>,
-
-    /// Base path of the emulated Secret Server [default: /SecretServer]
-    #[arg(id = "sim_base_path", long = "sim-base-path", env = "SCIMC_SIM_BASE_PATH", value_name = "PATH")]
-    pub base_path: Option<String>,
-}
-
+/// The emulator's settings are in [`crate::settings`].
 #[derive(Debug, Args)]
 #[command(after_help = "Secrets are read from the environment only (never flags, which `ps` shows):\n  \
     SCIMC_SIM_API_PASSWORD  password of the emulator's API account [default: generated once, kept in <data-dir>/sim-credentials]")]
 pub struct SimArgs {
     #[command(subcommand)]
     pub command: Option<SimCommand>,
-
-    #[command(flatten)]
-    pub listen: SimListenArgs,
-
-    /// User name of the emulator's API account [default: scim-api]
-    #[arg(long, env = "SCIMC_SIM_API_USERNAME", value_name = "NAME")]
-    pub api_username: Option<String>,
-
-    /// Password of the emulator's API account (environment only) [default: generated, written to <data-dir>/sim-credentials]
-    #[arg(skip)]
-    pub api_password: Option<String>,
-
-    /// What a fresh emulator starts with: empty, demo, or a JSON seed file [default: demo]
-    #[arg(long, env = "SCIMC_SIM_SEED", value_name = "SEED")]
-    pub seed: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -294,46 +140,72 @@ pub struct GenerateArgs {
     pub replace: bool,
 }
 
+/// Every setting of `dev` is in [`crate::settings`].
 #[derive(Debug, Args)]
 #[command(after_help = "dev writes, in the data directory: dev-token (the SCIM bearer token), admin-token (admin and \
     audit APIs), sim-credentials (the emulator's API account: user name and password, one per line).")]
-pub struct DevArgs {
-    #[command(flatten)]
-    pub gateway: GatewayListenArgs,
-    #[command(flatten)]
-    pub adapter: AdapterListenArgs,
-    #[command(flatten)]
-    pub audit: AuditListenArgs,
-    #[command(flatten)]
-    pub sim: SimListenArgs,
+pub struct DevArgs {}
 
-    /// What a fresh emulator starts with: empty, demo, or a JSON seed file [default: demo]
-    #[arg(long, env = "SCIMC_SIM_SEED", value_name = "SEED")]
-    pub seed: Option<String>,
-}
+/// The gateway's settings are in [`crate::settings`].
+#[derive(Debug, Args)]
+pub struct GatewayArgs {}
 
+/// The adapter's settings are in [`crate::settings`].
+#[derive(Debug, Args)]
+#[command(after_help = "Secrets are read from the environment or a file only (never flags, which `ps` shows):\n  \
+    SECRET_SERVER_PASSWORD  password of the Secret Server API account (or --secret-server-password-file)\n\n\
+    More Secret Server instances, and connections, go in the configuration file (--config).")]
+pub struct AdapterArgs {}
+
+/// `admin`'s settings (the gateway's URL, the admin token) are in [`crate::settings`].
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// Base URL of the gateway [default: http://127.0.0.1:8080]
-    #[arg(long, env = "SCIMC_ADMIN_URL", value_name = "URL")]
-    pub url: Option<String>,
-
-    /// Admin token [default: read from <data-dir>/admin-token]
-    #[arg(long, env = "SCIMC_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-
     #[command(subcommand)]
     pub command: scim_gateway::cli::AdminCommand,
+}
+
+impl Cli {
+    /// The whole command line: the subcommands and their arguments, and the setting flags of
+    /// [`crate::settings::SETTINGS`].
+    pub fn command_with_settings() -> clap::Command {
+        crate::settings::augment(<Self as CommandFactory>::command())
+    }
+
+    /// Parses the process's arguments; returns the command and what its flags and variables set.
+    ///
+    /// # Errors
+    /// An unknown flag or an invalid value (clap's error, naming the flag), or `--help`/`--version`.
+    pub fn parse_with_settings() -> Result<(Self, Vec<Override>), clap::Error> {
+        Self::try_parse_with_settings(std::env::args_os(), |name| std::env::var(name).ok())
+    }
+
+    /// [`Cli::parse_with_settings`] on given arguments and variables (secrets without a flag are read
+    /// through `env`; clap reads the other variables from the process).
+    ///
+    /// # Errors
+    /// As [`Cli::parse_with_settings`].
+    pub fn try_parse_with_settings<I, T>(
+        args: I,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<(Self, Vec<Override>), clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let mut matches = Self::command_with_settings().try_get_matches_from(args)?;
+        let overrides = crate::settings::overrides(&matches, env);
+        let cli = <Self as FromArgMatches>::from_arg_matches_mut(&mut matches)?;
+        Ok((cli, overrides))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::command_with_settings().debug_assert();
     }
 
     #[test]
@@ -355,6 +227,44 @@ mod tests {
                 check(sub, &format!("{path} {}", sub.get_name()));
             }
         }
-        check(&Cli::command(), "scim-connector");
+        check(&Cli::command_with_settings(), "scim-connector");
+    }
+
+    /// The rows of the settings table of docs/configuration.md.
+    fn documented_rows() -> Vec<&'static str> {
+        include_str!("../../../docs/configuration.md").lines().filter(|l| l.starts_with("| ")).collect()
+    }
+
+    #[test]
+    fn every_flag_of_every_role_is_in_the_documented_table_with_its_variable() {
+        let rows = documented_rows();
+        let root = Cli::command_with_settings();
+        let roles = std::iter::once(&root).chain(root.get_subcommands().filter(|c| c.get_name() != "probe"));
+        for command in roles {
+            // The subcommands of a role (`admin create`, `audit export`, `sim generate`) take arguments, not settings.
+            for arg in command.get_arguments() {
+                let Some(long) = arg.get_long() else { continue };
+                if matches!(long, "help" | "version" | "print-config") {
+                    continue;
+                }
+                let flag = format!("`--{long}`");
+                let row = rows.iter().find(|row| row.contains(&flag)).unwrap_or_else(|| {
+                    panic!("{flag} of `{}` is missing from docs/configuration.md", command.get_name())
+                });
+                if let Some(env) = arg.get_env() {
+                    let env = format!("`{}`", env.to_string_lossy());
+                    assert!(row.contains(&env), "docs/configuration.md gives {flag} without its variable {env}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_setting_is_in_the_documented_table_with_its_variable() {
+        let rows = documented_rows();
+        for setting in crate::settings::SETTINGS {
+            let env = format!("`{}`", setting.env);
+            assert!(rows.iter().any(|row| row.contains(&env)), "{env} is missing from docs/configuration.md");
+        }
     }
 }

@@ -1,15 +1,21 @@
-//! The configuration file (TOML), and how it layers under the environment and
-//! the flags.
+//! The configuration: the file (TOML), with the environment variables and the flags layered over
+//! it, every setting by the same rule (flag, then variable, then file, then default). Which flag and
+//! variable set which key is the table of [`crate::settings`]; docs/configuration.md lists them all.
 //!
 //! ```toml
 //! data_dir = "/var/lib/scim-connector"
 //! redis_url = "rediss://:password@redis:6380"   # or REDIS_URL
 //! admin_token_sha256 = ["9f86d08..."]
+//! admin_token_file = "/run/secrets/admin-token" # or SCIMC_ADMIN_TOKEN
 //!
 //! [gateway]
 //! listen = "0.0.0.0:8080"
 //! adapter_url = "http://adapter:50051"
 //! public_url = "https://scim.example.com"
+//! max_body_bytes = 1048576
+//! job_timeout = "30s"
+//! bulk_max_operations = 1000
+//! bulk_max_payload_bytes = 1048576
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
 //!
 //! [adapter]
@@ -22,11 +28,18 @@
 //! listen = "0.0.0.0:8090"
 //! retention = "400d"
 //!
-//! [[secret_servers]]
+//! [sim]                                        # the emulator (`sim`, `dev`)
+//! seed = "demo"
+//!
+//! [admin]                                      # `scim-connector admin`
+//! url = "https://scim.example.com"
+//!
+//! [[secret_servers]]                           # `primary`: also the SECRET_SERVER_* variables
 //! name = "primary"
 //! url = "https://vault.example.com/SecretServer"
 //! username = "svc-scim"
 //! password_file = "/run/secrets/secret-server-password"
+//! request_timeout = "30s"
 //!
 //! [[connections]]
 //! id = "sailpoint"
@@ -37,7 +50,11 @@
 //!
 //! Secrets are never required in the file: each has an environment variable
 //! or a `*_file` key pointing at a mounted secret.
+//!
+//! Every key has its default here (taken from the role's own settings type), so the roles read the
+//! resolved values without a layer of their own.
 
+use crate::settings::Override;
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -45,56 +62,129 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The whole configuration file. Every key is optional.
-#[derive(Debug, Default, Deserialize)]
+/// The whole configuration, resolved. Every key is optional in the file.
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct FileConfig {
-    pub data_dir: Option<PathBuf>,
+pub struct Config {
+    pub data_dir: PathBuf,
     pub redis_url: Option<SecretString>,
-    pub redis_prefix: Option<String>,
-    pub admin_token_sha256: Vec<String>,
+    pub redis_prefix: String,
     pub log_format: Option<crate::cli::LogFormat>,
+    pub admin_token_sha256: Vec<String>,
+    /// The connector's admin token in clear (from `SCIMC_ADMIN_TOKEN`, preferably).
+    pub admin_token: Option<SecretString>,
+    pub admin_token_file: Option<PathBuf>,
     pub gateway: GatewaySection,
     pub adapter: AdapterSection,
     pub audit: AuditSection,
     pub sim: secret_server_sim::Settings,
+    pub admin: AdminSection,
     pub secret_servers: Vec<SecretServerSection>,
     pub connections: Vec<serde_json::Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(".scim-connector"),
+            redis_url: None,
+            redis_prefix: "scimc".to_owned(),
+            log_format: None,
+            admin_token_sha256: Vec::new(),
+            admin_token: None,
+            admin_token_file: None,
+            gateway: GatewaySection::default(),
+            adapter: AdapterSection::default(),
+            audit: AuditSection::default(),
+            sim: secret_server_sim::Settings::default(),
+            admin: AdminSection::default(),
+            secret_servers: Vec::new(),
+            connections: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewaySection {
-    pub listen: Option<SocketAddr>,
-    pub adapter_url: Option<String>,
+    pub listen: SocketAddr,
+    pub adapter_url: String,
     pub public_url: Option<String>,
     /// Largest request body in bytes (Bulk has its own limit).
-    pub max_body_bytes: Option<usize>,
+    pub max_body_bytes: usize,
     /// How long a write waits for its provisioning job.
-    #[serde(with = "humantime_serde::option")]
-    pub job_timeout: Option<Duration>,
-    pub bulk_max_operations: Option<usize>,
-    pub bulk_max_payload_bytes: Option<usize>,
+    #[serde(with = "humantime_serde")]
+    pub job_timeout: Duration,
+    pub bulk_max_operations: usize,
+    pub bulk_max_payload_bytes: usize,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
-    pub audit_when_behind: Option<scim_gateway::AuditBacklogPolicy>,
+    pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl Default for GatewaySection {
+    fn default() -> Self {
+        let d = scim_gateway::GatewaySettings::default();
+        Self {
+            listen: d.listen,
+            adapter_url: d.adapter_url,
+            public_url: None,
+            max_body_bytes: d.limits.max_body_bytes,
+            job_timeout: d.job_deadline,
+            bulk_max_operations: d.limits.bulk_max_operations,
+            bulk_max_payload_bytes: d.limits.bulk_max_payload_bytes,
+            audit_when_behind: d.audit.when_behind,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdapterSection {
-    pub listen: Option<SocketAddr>,
-    pub http_listen: Option<SocketAddr>,
-    pub workers: Option<usize>,
-    #[serde(with = "humantime_serde::option")]
-    pub resync_interval: Option<Duration>,
+    pub listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub workers: usize,
+    #[serde(with = "humantime_serde")]
+    pub resync_interval: Duration,
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl Default for AdapterSection {
+    fn default() -> Self {
+        let d = secret_server_adapter::AdapterSettings::default();
+        Self {
+            listen: d.grpc_listen,
+            http_listen: d.http_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9091))),
+            workers: d.workers,
+            resync_interval: d.resync_interval,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditSection {
-    pub listen: Option<SocketAddr>,
-    #[serde(with = "humantime_serde::option")]
+    pub listen: SocketAddr,
+    #[serde(with = "humantime_serde")]
     pub retention: Option<Duration>,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        let d = audit::AuditSettings::default();
+        Self { listen: d.listen, retention: d.retention }
+    }
+}
+
+/// Where `scim-connector admin` finds the gateway.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    pub url: String,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self { url: "http://127.0.0.1:8080".to_owned() }
+    }
 }
 
 /// One Secret Server instance.
@@ -102,7 +192,11 @@ pub struct AuditSection {
 #[serde(deny_unknown_fields)]
 pub struct SecretServerSection {
     pub name: String,
+    /// Required; empty when the flags of `primary` left it out (reported when the adapter starts).
+    #[serde(default)]
     pub url: String,
+    /// Required, as `url`.
+    #[serde(default)]
     pub username: String,
     #[serde(default)]
     pub password: Option<SecretString>,
@@ -116,16 +210,91 @@ pub struct SecretServerSection {
     pub max_concurrent_requests: Option<usize>,
 }
 
-impl FileConfig {
-    /// Reads the file, or the defaults when there is none.
-    ///
-    /// # Errors
-    /// When the file cannot be read or does not parse; the message names the file and the key.
-    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(path) = path else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+/// The instance that the `SECRET_SERVER_*` variables and `--secret-server-*` flags describe.
+pub const PRIMARY: &str = "primary";
+
+/// Reads the file (or nothing), then puts the values of the flags and variables over it.
+///
+/// # Errors
+/// A file that cannot be read or does not parse (the message names the file and the key), or a
+/// value that does not fit its key (the message names the key).
+pub fn load(path: Option<&Path>, overrides: &[Override]) -> anyhow::Result<Config> {
+    let mut table = match path {
+        None => toml::Table::new(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            // The file alone first, so that its mistakes are reported with their line and key.
+            let invalid = |e: toml::de::Error| {
+                anyhow::anyhow!("invalid configuration file {}: {}", path.display(), one_line(&text, &e))
+            };
+            toml::from_str::<Config>(&text).map_err(invalid)?;
+            toml::from_str::<toml::Table>(&text).map_err(invalid)?
+        }
+    };
+    for (key, value) in overrides {
+        set(&mut table, key, value.clone()).with_context(|| format!("cannot set {key}"))?;
     }
+    Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+        // One line: the error names the key on a line of its own.
+        let text = e.to_string();
+        anyhow::anyhow!("invalid configuration: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))
+    })
+}
+
+/// A TOML error as one line: where (line, and the key written there under its table header) and what.
+fn one_line(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim();
+    let Some(span) = error.span() else { return message.to_owned() };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let this_line = text.lines().nth(line - 1).unwrap_or_default();
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = this_line.split_once('=').map(|(k, _)| k.trim()).filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table, key) {
+        (Some(table), Some(key)) => format!("line {line}, {table}.{key}: {message}"),
+        (None, Some(key)) => format!("line {line}, {key}: {message}"),
+        _ => format!("line {line}: {message}"),
+    }
+}
+
+/// Puts `value` at the dotted `key` of `table`; `secret_servers.primary.<key>` is a key of the
+/// `[[secret_servers]]` entry named `primary` (created when the file has none).
+fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> anyhow::Result<()> {
+    if let Some(field) = key.strip_prefix("secret_servers.primary.") {
+        let list = table.entry("secret_servers").or_insert_with(|| toml::Value::Array(Vec::new()));
+        let toml::Value::Array(list) = list else { bail!("secret_servers is not a list") };
+        let position = list.iter().position(|s| s.get("name").and_then(toml::Value::as_str) == Some(PRIMARY));
+        let secret = matches!(field, "password" | "password_file");
+        if position.is_none() && secret {
+            // A password alone describes no instance (a deployment may set it for every service).
+            return Ok(());
+        }
+        let index = position.unwrap_or_else(|| {
+            list.push(toml::Value::Table(toml::Table::from_iter([("name".to_owned(), PRIMARY.into())])));
+            list.len() - 1
+        });
+        let Some(entry) = list[index].as_table_mut() else { bail!("secret_servers[{index}] is not a table") };
+        // A password from a higher layer replaces the lower layer's password and password file alike.
+        if secret {
+            entry.remove("password");
+            entry.remove("password_file");
+        }
+        entry.insert(field.to_owned(), value);
+        return Ok(());
+    }
+    let (path, last) = key.rsplit_once('.').map_or((None, key), |(path, last)| (Some(path), last));
+    let mut here = table;
+    for part in path.into_iter().flat_map(|p| p.split('.')) {
+        let next = here.entry(part).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = next.as_table_mut().with_context(|| format!("{part} is not a table"))?;
+    }
+    here.insert(last.to_owned(), value);
+    Ok(())
 }
 
 /// Reads a secret from a file (trailing newline removed).
@@ -145,34 +314,104 @@ pub fn read_secret_file(path: &Path) -> anyhow::Result<SecretString> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_documented_example_parses() {
+    fn documented_example() -> String {
         let doc = include_str!("config.rs");
-        let example: String = doc
-            .lines()
+        doc.lines()
             .skip_while(|l| !l.starts_with("//! ```toml"))
             .skip(1)
             .take_while(|l| !l.starts_with("//! ```"))
             .map(|l| l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("").to_owned() + "\n")
-            .collect();
-        let config: FileConfig = toml::from_str(&example).unwrap();
+            .collect()
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let config: Config = toml::from_str(&documented_example()).unwrap();
         assert_eq!(config.secret_servers[0].name, "primary");
-        assert_eq!(config.adapter.resync_interval, Some(Duration::from_secs(300)));
+        assert_eq!(config.adapter.resync_interval, Duration::from_secs(300));
         assert_eq!(config.connections.len(), 1);
-        assert_eq!(config.gateway.audit_when_behind, Some(scim_gateway::AuditBacklogPolicy::Refuse));
+        assert_eq!(config.gateway.audit_when_behind, scim_gateway::AuditBacklogPolicy::Refuse);
+    }
+
+    #[test]
+    fn without_a_file_every_setting_has_its_role_s_default() {
+        let config = load(None, &[]).unwrap();
+        let gateway = scim_gateway::GatewaySettings::default();
+        assert_eq!(config.gateway.listen, gateway.listen);
+        assert_eq!(config.gateway.job_timeout, gateway.job_deadline);
+        assert_eq!(config.gateway.max_body_bytes, gateway.limits.max_body_bytes);
+        assert_eq!(config.adapter.workers, secret_server_adapter::AdapterSettings::default().workers);
+        assert_eq!(config.redis_prefix, "scimc");
+        assert_eq!(config.data_dir, PathBuf::from(".scim-connector"));
+    }
+
+    #[test]
+    fn a_flag_or_variable_wins_over_the_file_and_the_file_over_the_default() {
+        let file = file("[gateway]\nmax_body_bytes = 10\njob_timeout = \"7s\"\n");
+        let config = load(Some(file.path()), &[("gateway.max_body_bytes", toml::Value::Integer(20))]).unwrap();
+        assert_eq!(config.gateway.max_body_bytes, 20, "the flag or variable wins");
+        assert_eq!(config.gateway.job_timeout, Duration::from_secs(7), "the file wins over the default");
+        assert_eq!(config.gateway.bulk_max_operations, 1000, "the default where nothing is said");
+    }
+
+    #[test]
+    fn flags_for_the_primary_instance_change_only_what_they_say_of_the_file_s_entry() {
+        let file = file(
+            "[[secret_servers]]\nname = \"primary\"\nurl = \"https://a.example/SecretServer\"\nusername = \"svc\"\n\
+             password_file = \"/run/secrets/pw\"\n\n[[secret_servers]]\nname = \"other\"\n\
+             url = \"https://b.example/SecretServer\"\nusername = \"svc-b\"\npassword = \"b\"\n",
+        );
+        let overrides = [
+            ("secret_servers.primary.url", toml::Value::String("https://c.example/SecretServer".into())),
+            ("secret_servers.primary.password", toml::Value::String("from-the-environment".into())),
+        ];
+        let config = load(Some(file.path()), &overrides).unwrap();
+        let primary = &config.secret_servers[0];
+        assert_eq!((primary.name.as_str(), primary.url.as_str()), ("primary", "https://c.example/SecretServer"));
+        assert_eq!(primary.username, "svc", "the file's user name stays");
+        assert!(
+            primary.password.is_some() && primary.password_file.is_none(),
+            "the variable's password replaces the file"
+        );
+        assert_eq!(config.secret_servers[1].name, "other", "other instances are the file's");
+    }
+
+    #[test]
+    fn flags_alone_describe_the_primary_instance() {
+        let overrides = [
+            ("secret_servers.primary.url", toml::Value::String("https://c.example/SecretServer".into())),
+            ("secret_servers.primary.username", toml::Value::String("svc".into())),
+        ];
+        let config = load(None, &overrides).unwrap();
+        assert_eq!(config.secret_servers.len(), 1);
+        assert_eq!(config.secret_servers[0].name, PRIMARY);
     }
 
     #[test]
     fn the_audit_backlog_policy_is_refuse_or_drop() {
-        let config: FileConfig = toml::from_str("[gateway]\naudit_when_behind = \"drop\"\n").unwrap();
-        assert_eq!(config.gateway.audit_when_behind, Some(scim_gateway::AuditBacklogPolicy::Drop));
-        let err = toml::from_str::<FileConfig>("[gateway]\naudit_when_behind = \"ignore\"\n").unwrap_err();
+        let config: Config = toml::from_str("[gateway]\naudit_when_behind = \"drop\"\n").unwrap();
+        assert_eq!(config.gateway.audit_when_behind, scim_gateway::AuditBacklogPolicy::Drop);
+        let err = toml::from_str::<Config>("[gateway]\naudit_when_behind = \"ignore\"\n").unwrap_err();
         assert!(err.to_string().contains("refuse"), "{err}");
     }
 
     #[test]
     fn an_unknown_key_is_an_error_naming_it() {
-        let err = toml::from_str::<FileConfig>("[gateway]\nlisten_port = 8080\n").unwrap_err();
-        assert!(err.to_string().contains("listen_port"), "{err}");
+        let file = file("[gateway]\nlisten_port = 8080\n");
+        let err = format!("{:#}", load(Some(file.path()), &[]).unwrap_err());
+        assert!(err.contains("listen_port"), "{err}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_in_the_file_is_an_error_naming_its_key() {
+        let file = file("[adapter]\nworkers = \"many\"\n");
+        let err = format!("{:#}", load(Some(file.path()), &[]).unwrap_err());
+        assert!(err.contains("workers"), "{err}");
     }
 }

@@ -1,8 +1,8 @@
-//! Resolving what every role shares: flag, then environment (both through
-//! clap), then the configuration file, then the default.
+//! What every role shares, from the resolved configuration ([`crate::config::load`]), and the
+//! backends built from it.
 
-use crate::cli::{GlobalArgs, LogFormat};
-use crate::config::FileConfig;
+use crate::cli::LogFormat;
+use crate::config::Config;
 use anyhow::Context;
 use secrecy::SecretString;
 use std::path::PathBuf;
@@ -18,20 +18,12 @@ pub struct Common {
 }
 
 impl Common {
-    pub fn resolve(global: &GlobalArgs, file: &FileConfig) -> Self {
+    pub fn resolve(config: &Config) -> Self {
         Self {
-            data_dir: global
-                .data_dir
-                .clone()
-                .or_else(|| file.data_dir.clone())
-                .unwrap_or_else(|| ".scim-connector".into()),
-            redis_url: global.redis_url.clone().map(SecretString::from).or_else(|| file.redis_url.clone()),
-            redis_prefix: global
-                .redis_prefix
-                .clone()
-                .or_else(|| file.redis_prefix.clone())
-                .unwrap_or_else(|| "scimc".into()),
-            log_format: global.log_format.or(file.log_format),
+            data_dir: config.data_dir.clone(),
+            redis_url: config.redis_url.clone(),
+            redis_prefix: config.redis_prefix.clone(),
+            log_format: config.log_format,
         }
     }
 

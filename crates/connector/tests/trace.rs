@@ -12,6 +12,20 @@ fn names(spans: &[&ReceivedSpan]) -> Vec<String> {
     spans.iter().map(|s| s.name.clone()).collect()
 }
 
+/// How many audit records a query of the audit API finds (one page).
+async fn audit_records(stack: &connector::testing::TestStack, query: &str) -> usize {
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/audit/v1/records?{query}", stack.audit_url()))
+        .bearer_auth(stack.admin_token.expose_secret())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["records"].as_array().map_or(0, Vec::len)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_post_users_is_one_trace_through_gateway_worker_secret_server_and_audit() {
     let receiver = OtlpReceiver::start().await.unwrap();
@@ -42,8 +56,12 @@ async fn one_post_users_is_one_trace_through_gateway_worker_secret_server_and_au
         .await
         .unwrap();
     assert_eq!(read.status(), 200);
-    // Let the audit service record the events before everything stops.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The audit service has recorded the write's change and both calls before everything stops.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while audit_records(&stack, "kind=change").await < 1 || audit_records(&stack, "kind=scim_call").await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the audit service did not record the flow");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stack.shutdown().await;
     guard.shutdown().await;
 

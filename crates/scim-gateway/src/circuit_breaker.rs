@@ -10,12 +10,16 @@
 //! HalfOpen: exactly one probe request goes through; its success closes the
 //! breaker, its failure opens it again for another cool-down. Client mistakes
 //! (4xx) count as successes: Secret Server answered.
+//!
+//! Time is tokio's clock, so that tests pause it and step through a cool-down
+//! instead of sleeping through it.
 
 use crate::settings::BreakerSettings;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -173,11 +177,13 @@ mod tests {
         assert_eq!(b.admit(), Admission::Allowed);
     }
 
-    #[test]
-    fn after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_breaker() {
-        let b = breaker(1, 10);
+    #[tokio::test(start_paused = true)]
+    async fn after_the_cool_down_one_probe_goes_through_and_its_success_closes_the_breaker() {
+        let b = breaker(1, 10_000);
         b.record_failure();
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::advance(Duration::from_millis(9_999)).await;
+        assert_eq!(b.admit(), Admission::Rejected { retry_after: 1 }, "still cooling down");
+        tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(b.admit(), Admission::Allowed);
         assert!(matches!(b.admit(), Admission::Rejected { .. }), "only one probe at a time");
         b.record_success();
@@ -185,13 +191,25 @@ mod tests {
         assert_eq!(b.admit(), Admission::Allowed);
     }
 
-    #[test]
-    fn a_failed_probe_opens_the_breaker_again() {
-        let b = breaker(1, 10);
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_probe_opens_the_breaker_again() {
+        let b = breaker(1, 10_000);
         b.record_failure();
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(b.admit(), Admission::Allowed);
         b.record_failure();
-        assert!(matches!(b.admit(), Admission::Rejected { .. }));
+        assert_eq!(b.admit(), Admission::Rejected { retry_after: 10 }, "a whole cool-down again");
+        assert!(b.is_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_counts_down_the_cool_down_in_whole_seconds() {
+        let b = breaker(1, 5_000);
+        b.record_failure();
+        assert_eq!(b.retry_after(), 5);
+        tokio::time::advance(Duration::from_millis(3_500)).await;
+        assert_eq!(b.retry_after(), 2);
+        tokio::time::advance(Duration::from_millis(1_500)).await;
+        assert!(!b.is_open());
     }
 }

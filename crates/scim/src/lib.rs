@@ -41,7 +41,7 @@
 //! nightly features; on a stable toolchain set `RUSTC_BOOTSTRAP=1`:
 //!
 //! ```text
-//! cargo install cargo-fuzz
+//! cargo install --locked cargo-fuzz
 //! cd fuzz
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run filter -- -max_total_time=600
 //! RUSTC_BOOTSTRAP=1 cargo fuzz run patch -- -max_total_time=600
@@ -51,8 +51,9 @@
 //! `filter` parses, prints, re-parses, compiles and evaluates arbitrary filter text; `patch` parses
 //! and applies arbitrary PatchOp bodies to RFC example resources; `resource` validates arbitrary
 //! JSON as each resource type and projects it. Each asserts its invariants (print → parse round
-//! trip, every error carries a `scimType` with a 4xx status) and must never panic. Results are
-//! recorded in `docs/fuzzing.md`.
+//! trip, every error carries a `scimType` with a 4xx status) and must never panic. CI builds every
+//! target and runs each for a minute from its seeds (`scripts/fuzz-smoke.sh`); results of the long
+//! runs are recorded in `docs/fuzzing.md`.
 //!
 //! # Benchmarks
 //!

@@ -6,6 +6,7 @@ use proto::common::v1::ResourceType;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +19,8 @@ pub struct TestApp {
     pub data_dir: tempfile::TempDir,
     pub shutdown: CancellationToken,
     pub running: Option<RunningAudit>,
+    /// Events published through [`TestApp::publish`] and [`TestApp::publish_raw`].
+    published: AtomicU64,
 }
 
 pub fn memory_bus() -> Arc<dyn EventBus> {
@@ -52,6 +55,7 @@ pub async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut Aud
         data_dir,
         shutdown,
         running: Some(running),
+        published: AtomicU64::new(0),
     };
     app.wait_until_ready().await;
     app
@@ -92,11 +96,13 @@ impl TestApp {
 
     pub async fn publish(&self, event: &pb::AuditEvent) {
         audit_events::publish(self.bus.as_ref(), event).await.expect("the bus takes the event");
+        self.published.fetch_add(1, Ordering::SeqCst);
     }
 
     pub async fn publish_raw(&self, payload: &'static [u8]) {
         let event = job_queue::Event { payload: bytes::Bytes::from_static(payload), trace_context: Default::default() };
         self.bus.publish(event).await.expect("the bus takes the event");
+        self.published.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Waits until the chain head reaches `seq` (the consumer runs on its own schedule).
@@ -113,10 +119,25 @@ impl TestApp {
         }
     }
 
-    /// Gives the consumer time to record anything more (used before asserting that nothing more
-    /// was recorded): waits for two more polls of the stream.
+    /// Waits until the consumer has taken, recorded (or found duplicate) and acknowledged every
+    /// event published through this app: nothing more will be recorded from them, and none is
+    /// delivered again (used before asserting that nothing more was recorded).
     pub async fn settle(&self) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.wait_for_acknowledged(self.published.load(Ordering::SeqCst)).await;
+    }
+
+    /// Waits until the consumer has acknowledged `count` deliveries (redeliveries included).
+    pub async fn wait_for_acknowledged(&self, count: u64) {
+        let running = self.running.as_ref().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let acknowledged = running.events_acknowledged();
+            if acknowledged >= count {
+                return;
+            }
+            assert!(Instant::now() < deadline, "only {acknowledged} of {count} events were acknowledged");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     pub fn store(&self) -> &Arc<audit::AuditStore> {

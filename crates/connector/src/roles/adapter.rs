@@ -1,55 +1,40 @@
 //! `scim-connector adapter`: the Secret Server adapter alone (read model, gRPC, workers).
 
-use crate::cli::{AdapterArgs, AdapterListenArgs, SecretServerArgs};
-use crate::config::{FileConfig, SecretServerSection, read_secret_file};
+use crate::config::{Config, PRIMARY, SecretServerSection, read_secret_file};
 use crate::resolve::Common;
 use anyhow::{Context, bail};
 use connections::ConnectionStore;
-use secrecy::SecretString;
 use secret_server_adapter::{AdapterSettings, InstanceSettings};
 use secret_server_client::ClientConfig;
 use std::process::ExitCode;
 
-/// The Secret Server instances: those of the file, plus (or overriding) `primary` from the
-/// `SECRET_SERVER_*` flags and variables.
-pub fn instances(file: &FileConfig, args: &SecretServerArgs) -> anyhow::Result<Vec<InstanceSettings>> {
-    let mut instances = Vec::new();
-    for section in &file.secret_servers {
-        if args.secret_server_url.is_some() && section.name == "primary" {
-            continue; // the flags describe `primary`
-        }
-        instances.push(instance_from_section(section)?);
-    }
-    if let Some(url) = &args.secret_server_url {
-        let username = args
-            .secret_server_username
-            .clone()
-            .context("SECRET_SERVER_USERNAME (--secret-server-username) is required with SECRET_SERVER_URL")?;
-        let password = match (&args.secret_server_password_file, std::env::var("SECRET_SERVER_PASSWORD")) {
-            (Some(path), _) => read_secret_file(path)?,
-            (None, Ok(password)) if !password.is_empty() => SecretString::from(password),
-            _ => bail!(
-                "the Secret Server password is required: set SECRET_SERVER_PASSWORD or --secret-server-password-file"
-            ),
-        };
-        let mut client = ClientConfig::new(parse_url(url)?, username, password);
-        client.domain = args.secret_server_domain.clone();
-        instances.push(InstanceSettings { name: "primary".to_owned(), client });
-    }
-    Ok(instances)
+/// The Secret Server instances of the configuration (`primary` among them when the
+/// `SECRET_SERVER_*` variables or `--secret-server-*` flags describe it).
+///
+/// # Errors
+/// An instance without a password, with an unreadable password file or an invalid URL.
+pub fn instances(config: &Config) -> anyhow::Result<Vec<InstanceSettings>> {
+    config.secret_servers.iter().map(instance_from_section).collect()
 }
 
-fn parse_url(url: &str) -> anyhow::Result<url::Url> {
-    url.parse().with_context(|| format!("invalid Secret Server URL {url:?}"))
+fn parse_url(name: &str, url: &str) -> anyhow::Result<url::Url> {
+    url.parse().with_context(|| format!("invalid setting secret_servers[{name}].url: {url:?} is not a URL"))
 }
 
 fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<InstanceSettings> {
+    let flags = if section.name == PRIMARY { " (SECRET_SERVER_URL, SECRET_SERVER_USERNAME)" } else { "" };
+    if section.url.is_empty() || section.username.is_empty() {
+        bail!("secret_servers[{}]: url and username are required{flags}", section.name);
+    }
     let password = match (&section.password_file, &section.password) {
         (Some(path), _) => read_secret_file(path)?,
         (None, Some(password)) => password.clone(),
+        (None, None) if section.name == PRIMARY => {
+            bail!("the Secret Server password is required: set SECRET_SERVER_PASSWORD or --secret-server-password-file")
+        }
         (None, None) => bail!("secret_servers[{}]: password or password_file is required", section.name),
     };
-    let mut client = ClientConfig::new(parse_url(&section.url)?, section.username.clone(), password);
+    let mut client = ClientConfig::new(parse_url(&section.name, &section.url)?, section.username.clone(), password);
     client.domain = section.domain.clone();
     if let Some(timeout) = section.request_timeout {
         client.request_timeout = timeout;
@@ -60,39 +45,20 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
     Ok(InstanceSettings { name: section.name.clone(), client })
 }
 
-/// The adapter's settings from the defaults, the file section, then the flags.
-pub fn adapter_settings(
-    file: &FileConfig,
-    listen: &AdapterListenArgs,
-    instances: Vec<InstanceSettings>,
-) -> anyhow::Result<AdapterSettings> {
-    let mut settings = AdapterSettings { instances, ..AdapterSettings::default() };
-    if let Some(addr) = listen.listen.or(file.adapter.listen) {
-        settings.grpc_listen = addr;
+/// The adapter's settings from the resolved configuration.
+pub fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
+    AdapterSettings {
+        instances,
+        grpc_listen: config.adapter.listen,
+        http_listen: Some(config.adapter.http_listen),
+        workers: config.adapter.workers,
+        resync_interval: config.adapter.resync_interval,
+        ..AdapterSettings::default()
     }
-    if let Some(addr) = file.adapter.http_listen {
-        settings.http_listen = Some(addr);
-    }
-    if let Some(n) = file.adapter.workers {
-        settings.workers = n;
-    }
-    if let Some(interval) = file.adapter.resync_interval {
-        settings.resync_interval = interval;
-    }
-    Ok(settings)
 }
 
-pub async fn run(common: &Common, file: &FileConfig, args: AdapterArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let mut settings = adapter_settings(file, &args.listen, instances(file, &args.secret_server)?)?;
-    if let Some(addr) = args.http_listen {
-        settings.http_listen = Some(addr);
-    }
-    if let Some(n) = args.workers {
-        settings.workers = n;
-    }
-    if let Some(interval) = args.resync_interval {
-        settings.resync_interval = interval;
-    }
+pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = adapter_settings(config, instances(config)?);
     settings.validate().map_err(anyhow::Error::new)?;
     if print {
         return Ok(super::print_config("adapter", &settings));

@@ -1,25 +1,24 @@
 //! `scim-connector admin ...`: the gateway's admin API from the command line.
 
 use crate::cli::AdminArgs;
+use crate::config::Config;
 use crate::resolve::Common;
 use anyhow::Context;
-use secrecy::SecretString;
 use std::process::ExitCode;
 
-pub async fn run(common: &Common, args: AdminArgs) -> anyhow::Result<ExitCode> {
-    let url = args.url.unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
-    let token = match args.token {
-        Some(token) => SecretString::from(token),
+pub async fn run(common: &Common, config: &Config, args: AdminArgs) -> anyhow::Result<ExitCode> {
+    let token = match super::audit::admin_token(config)? {
+        Some(token) => token,
         None => {
             let path = common.data_dir.join("admin-token");
             crate::config::read_secret_file(&path).with_context(|| {
                 format!(
-                    "no admin token: pass --token, set SCIMC_ADMIN_TOKEN, or run `dev` to create {}",
+                    "no admin token: set SCIMC_ADMIN_TOKEN or admin_token_file, or run `dev` to create {}",
                     path.display()
                 )
             })?
         }
     };
-    scim_gateway::run(args.command, &url, &token).await?;
+    scim_gateway::run(args.command, &config.admin.url, &token).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,41 +1,56 @@
 //! `scim-connector audit`: the audit service, and its offline commands (verify, export, prune).
 
-use crate::cli::{AdminTokenArgs, AuditArgs, AuditCommand, AuditListenArgs};
-use crate::config::FileConfig;
+use crate::cli::{AuditArgs, AuditCommand};
+use crate::config::{Config, read_secret_file};
 use crate::resolve::Common;
 use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
 use std::process::ExitCode;
 
-/// The SHA-256 hex digests of every admin token the configuration accepts.
-pub fn admin_token_hashes(file: &FileConfig, args: &AdminTokenArgs) -> Vec<String> {
-    let mut hashes: Vec<String> = file.admin_token_sha256.iter().map(|h| h.to_ascii_lowercase()).collect();
-    hashes.extend(args.admin_token_sha256.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()));
-    if let Some(token) = &args.admin_token {
-        hashes.push(connections::credentials::sha256_hex(token));
+/// The SHA-256 hex digests of every admin token the configuration accepts: `admin_token_sha256`,
+/// and the digest of `admin_token` (or of the token in `admin_token_file`).
+///
+/// # Errors
+/// An admin token file that cannot be read.
+pub fn admin_token_hashes(config: &Config) -> anyhow::Result<Vec<String>> {
+    let mut hashes: Vec<String> =
+        config.admin_token_sha256.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
+    if let Some(token) = admin_token(config)? {
+        hashes.push(connections::credentials::sha256_hex(token.expose_secret()));
     }
     hashes.sort();
     hashes.dedup();
-    hashes
+    Ok(hashes)
 }
 
-/// The audit service's settings from the file section, then the flags.
-pub fn audit_settings(
-    common: &Common,
-    file: &FileConfig,
-    listen: &AuditListenArgs,
-    admin: Vec<String>,
-) -> audit::AuditSettings {
-    audit::AuditSettings {
-        data_dir: common.data_dir.clone(),
-        listen: listen.listen.or(file.audit.listen).unwrap_or_else(|| audit::AuditSettings::default().listen),
-        admin_token_sha256: admin,
-        retention: listen.retention.or(file.audit.retention),
-        ..audit::AuditSettings::default()
+/// The admin token in clear, from `admin_token` or else `admin_token_file`.
+///
+/// # Errors
+/// An admin token file that cannot be read, or is empty.
+pub fn admin_token(config: &Config) -> anyhow::Result<Option<SecretString>> {
+    match (&config.admin_token, &config.admin_token_file) {
+        (Some(token), _) => Ok(Some(token.clone())),
+        (None, Some(path)) => read_secret_file(path).context("admin_token_file").map(Some),
+        (None, None) => Ok(None),
     }
 }
 
-pub async fn run(common: &Common, file: &FileConfig, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = audit_settings(common, file, &args.listen, admin_token_hashes(file, &args.admin));
+/// The audit service's settings from the resolved configuration.
+///
+/// # Errors
+/// An admin token file that cannot be read.
+pub fn audit_settings(common: &Common, config: &Config) -> anyhow::Result<audit::AuditSettings> {
+    Ok(audit::AuditSettings {
+        data_dir: common.data_dir.clone(),
+        listen: config.audit.listen,
+        admin_token_sha256: admin_token_hashes(config)?,
+        retention: config.audit.retention,
+        ..audit::AuditSettings::default()
+    })
+}
+
+pub async fn run(common: &Common, config: &Config, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = audit_settings(common, config)?;
     let path = settings.database_path();
     match args.command.unwrap_or(AuditCommand::Run) {
         AuditCommand::Run => {

@@ -7,8 +7,7 @@
 //! service, sharing one queue (Redis when `REDIS_URL` is set, in-process
 //! otherwise) and one state store (Redis, or SQLite in the data directory).
 
-use crate::cli::{AdapterListenArgs, AdminTokenArgs, DevArgs, GatewayListenArgs, SimArgs};
-use crate::config::FileConfig;
+use crate::config::Config;
 use crate::credentials;
 use crate::resolve::Common;
 use anyhow::Context;
@@ -155,43 +154,29 @@ impl Stack {
     }
 }
 
-/// The settings of `dev`: the defaults of each role on loopback, then the file, then the flags.
-pub fn dev_settings(common: &Common, file: &FileConfig, args: &DevArgs) -> anyhow::Result<StackSettings> {
-    let sim_args = SimArgs {
-        command: None,
-        listen: args.sim.clone(),
-        api_username: None,
-        api_password: None,
-        seed: args.seed.clone(),
-    };
-    let sim = super::sim::sim_settings(common, file, &sim_args)?.into_config()?;
-
-    let mut adapter = super::adapter_settings(file, &AdapterListenArgs { listen: args.adapter.listen }, Vec::new())?;
+/// The settings of `dev`: each role's from the resolved configuration, on loopback by default.
+///
+/// # Errors
+/// An unusable setting, or emulator credentials that cannot be created.
+pub fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<StackSettings> {
+    let sim = super::sim::sim_settings(common, config)?.into_config()?;
+    let mut adapter = super::adapter_settings(config, Vec::new());
     // One process: the adapter's health and metrics are the gateway's to serve.
     adapter.http_listen = None;
-    if let Some(interval) = file.adapter.resync_interval {
-        adapter.resync_interval = interval;
-    }
-
-    let gateway = super::gateway_settings(
-        file,
-        &GatewayListenArgs { listen: args.gateway.listen, public_url: args.gateway.public_url.clone() },
-        None,
-        &AdminTokenArgs::default(),
-    )?;
-
-    let audit = super::audit::audit_settings(common, file, &args.audit, Vec::new());
+    let gateway = super::gateway_settings(config)?;
+    // The stack adds the generated admin token to the ones configured.
+    let audit = super::audit::audit_settings(common, config)?;
     Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
 }
 
-pub async fn run(common: &Common, file: &FileConfig, args: DevArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = dev_settings(common, file, &args)?;
+pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = dev_settings(common, config)?;
     if print {
         return Ok(super::print_config("dev", &settings));
     }
     let _telemetry = super::init_telemetry(common, "scim-connector")?;
     let stack = Stack::start(settings).await?;
-    super::gateway::load_configured_connections(&stack.connections, file).await?;
+    super::gateway::load_configured_connections(&stack.connections, config).await?;
     let shutdown = crate::shutdown::on_signal();
     tokio::select! {
         ready = stack.adapter.wait_ready(Duration::from_secs(600)) => ready.context("the adapter's first load from the emulator")?,

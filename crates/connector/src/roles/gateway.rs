@@ -1,7 +1,6 @@
 //! `scim-connector gateway`: the SCIM HTTP front-end alone (scale it out; it keeps no state).
 
-use crate::cli::{AdminTokenArgs, GatewayArgs, GatewayListenArgs};
-use crate::config::FileConfig;
+use crate::config::Config;
 use crate::resolve::Common;
 use anyhow::Context;
 use connections::{Connection, ConnectionStore};
@@ -11,47 +10,34 @@ use std::time::Duration;
 /// How long a connection read by one process may go unseen by another (admin changes propagate within it).
 pub const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// The gateway's settings from the defaults, the file section, then the flags.
-pub fn gateway_settings(
-    file: &FileConfig,
-    listen: &GatewayListenArgs,
-    adapter_url: Option<String>,
-    admin: &AdminTokenArgs,
-) -> anyhow::Result<scim_gateway::GatewaySettings> {
-    let mut settings = scim_gateway::GatewaySettings::default();
-    let section = &file.gateway;
-    if let Some(addr) = listen.listen.or(section.listen) {
-        settings.listen = addr;
+/// The gateway's settings from the resolved configuration.
+///
+/// # Errors
+/// An unusable value (one line naming the setting), or an admin token file that cannot be read.
+pub fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::GatewaySettings> {
+    let section = &config.gateway;
+    let mut settings = scim_gateway::GatewaySettings {
+        listen: section.listen,
+        adapter_url: section.adapter_url.clone(),
+        job_deadline: section.job_timeout,
+        admin_token_sha256: super::audit::admin_token_hashes(config)?,
+        ..scim_gateway::GatewaySettings::default()
+    };
+    if let Some(url) = &section.public_url {
+        settings.public_url =
+            Some(url.parse().with_context(|| format!("invalid setting gateway.public_url: {url:?} is not a URL"))?);
     }
-    if let Some(url) = adapter_url.or_else(|| section.adapter_url.clone()) {
-        settings.adapter_url = url;
-    }
-    if let Some(url) = listen.public_url.clone().or_else(|| section.public_url.clone()) {
-        settings.public_url = Some(url.parse().with_context(|| format!("invalid public URL {url:?}"))?);
-    }
-    if let Some(bytes) = section.max_body_bytes {
-        settings.limits.max_body_bytes = bytes;
-    }
-    if let Some(deadline) = section.job_timeout {
-        settings.job_deadline = deadline;
-    }
-    if let Some(n) = section.bulk_max_operations {
-        settings.limits.bulk_max_operations = n;
-    }
-    if let Some(n) = section.bulk_max_payload_bytes {
-        settings.limits.bulk_max_payload_bytes = n;
-    }
-    if let Some(policy) = section.audit_when_behind {
-        settings.audit.when_behind = policy;
-    }
-    settings.admin_token_sha256 = super::audit::admin_token_hashes(file, admin);
+    settings.limits.max_body_bytes = section.max_body_bytes;
+    settings.limits.bulk_max_operations = section.bulk_max_operations;
+    settings.limits.bulk_max_payload_bytes = section.bulk_max_payload_bytes;
+    settings.audit.when_behind = section.audit_when_behind;
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }
 
 /// Stores the connections defined in the configuration file, replacing earlier versions of them.
-pub async fn load_configured_connections(store: &ConnectionStore, file: &FileConfig) -> anyhow::Result<()> {
-    for (i, connection) in file.connections.iter().enumerate() {
+pub async fn load_configured_connections(store: &ConnectionStore, config: &Config) -> anyhow::Result<()> {
+    for (i, connection) in config.connections.iter().enumerate() {
         let mut connection: Connection = serde_json::from_value(connection.clone())
             .with_context(|| format!("invalid connections[{i}] in the configuration file"))?;
         connection.from_config = true;
@@ -61,8 +47,8 @@ pub async fn load_configured_connections(store: &ConnectionStore, file: &FileCon
     Ok(())
 }
 
-pub async fn run(common: &Common, file: &FileConfig, args: GatewayArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = gateway_settings(file, &args.listen, args.adapter_url.clone(), &args.admin)?;
+pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = gateway_settings(config)?;
     if print {
         return Ok(super::print_config("gateway", &settings));
     }
@@ -71,7 +57,7 @@ pub async fn run(common: &Common, file: &FileConfig, args: GatewayArgs, print: b
     let backends = common.queue().await?;
     let state = common.state().await?;
     let connections = ConnectionStore::new(state.clone(), CONNECTION_CACHE_TTL);
-    load_configured_connections(&connections, file).await?;
+    load_configured_connections(&connections, config).await?;
     let deps = scim_gateway::GatewayDeps { queue: backends.queue, events: backends.events, state, connections };
     let gateway = scim_gateway::start(settings, deps).await?;
     tracing::info!(addr = %gateway.addr(), "SCIM gateway listening");

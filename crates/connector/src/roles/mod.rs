@@ -9,7 +9,7 @@ mod probe;
 mod sim;
 
 use crate::cli::{Cli, Command};
-use crate::config::FileConfig;
+use crate::config::Config;
 use crate::resolve::Common;
 use std::process::ExitCode;
 
@@ -17,16 +17,16 @@ pub(crate) use adapter::adapter_settings;
 pub(crate) use gateway::gateway_settings;
 
 /// Runs the role of `cli.command`.
-pub async fn dispatch(cli: Cli, file: FileConfig) -> anyhow::Result<ExitCode> {
-    let common = Common::resolve(&cli.global, &file);
+pub async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    let common = Common::resolve(&config);
     let print_config = cli.global.print_config;
     match cli.command {
-        Command::Dev(args) => dev::run(&common, &file, args, print_config).await,
-        Command::Gateway(args) => gateway::run(&common, &file, args, print_config).await,
-        Command::Adapter(args) => adapter::run(&common, &file, args, print_config).await,
-        Command::Audit(args) => audit::run(&common, &file, args, print_config).await,
-        Command::Sim(args) => sim::run(&common, &file, args, print_config).await,
-        Command::Admin(args) => admin::run(&common, args).await,
+        Command::Dev(_) => dev::run(&common, &config, print_config).await,
+        Command::Gateway(_) => gateway::run(&common, &config, print_config).await,
+        Command::Adapter(_) => adapter::run(&common, &config, print_config).await,
+        Command::Audit(args) => audit::run(&common, &config, args, print_config).await,
+        Command::Sim(args) => sim::run(&common, &config, args, print_config).await,
+        Command::Admin(args) => admin::run(&common, &config, args).await,
         Command::Probe(args) => probe::run(args).await,
     }
 }

@@ -1,33 +1,21 @@
 //! `scim-connector sim`: the Secret Server emulator alone, and `sim generate`.
 
 use crate::cli::{SimArgs, SimCommand};
-use crate::config::FileConfig;
+use crate::config::Config;
 use crate::resolve::Common;
 use anyhow::Context;
-use secrecy::SecretString;
 use std::process::ExitCode;
 
-/// The emulator's settings: file section, then environment and flags; the API password from
-/// `SCIMC_SIM_API_PASSWORD`, the file, or `<data-dir>/sim-credentials` (created on first use).
-pub fn sim_settings(common: &Common, file: &FileConfig, args: &SimArgs) -> anyhow::Result<secret_server_sim::Settings> {
-    let mut settings = file.sim.clone();
-    if let Some(listen) = args.listen.listen {
-        settings.listen = listen;
-    }
-    if let Some(base) = &args.listen.base_path {
-        settings.base_path = base.clone();
-    }
-    if let Some(user) = &args.api_username {
-        settings.api_username = user.clone();
-    }
-    if let Some(seed) = &args.seed {
-        settings.seed = seed.clone();
-    }
+/// The emulator's settings from the resolved configuration; without an API password (the
+/// `SCIMC_SIM_API_PASSWORD` variable or the `sim.api_password` key), the one of
+/// `<data-dir>/sim-credentials` (created on first use).
+///
+/// # Errors
+/// A data directory or credentials file that cannot be created.
+pub fn sim_settings(common: &Common, config: &Config) -> anyhow::Result<secret_server_sim::Settings> {
+    let mut settings = config.sim.clone();
     if settings.data_dir.is_none() {
         settings.data_dir = Some(common.data_dir.join("secret-server"));
-    }
-    if let Ok(password) = std::env::var("SCIMC_SIM_API_PASSWORD") {
-        settings.api_password = Some(SecretString::from(password));
     }
     if settings.api_password.is_none() {
         std::fs::create_dir_all(&common.data_dir)
@@ -39,8 +27,8 @@ pub fn sim_settings(common: &Common, file: &FileConfig, args: &SimArgs) -> anyho
     Ok(settings)
 }
 
-pub async fn run(common: &Common, file: &FileConfig, args: SimArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = sim_settings(common, file, &args)?;
+pub async fn run(common: &Common, config: &Config, args: SimArgs, print: bool) -> anyhow::Result<ExitCode> {
+    let settings = sim_settings(common, config)?;
     if print {
         return Ok(super::print_config("sim", &settings));
     }

@@ -527,10 +527,16 @@ async fn metrics_count_depth_in_flight_retries_dead_letters_and_the_oldest_job_a
     let held = b.queue.submit(job("m1", "a", "")).await.unwrap().job_id;
     b.queue.submit(job("m2", "a", "")).await.unwrap();
     b.queue.submit(job("m3", "b", "")).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let queued = b.queue.metrics().await.unwrap();
-    assert_eq!((queued.depth, queued.in_flight), (3, 0));
-    assert!(queued.oldest_age.unwrap() >= Duration::from_millis(50));
+    let deadline = tokio::time::Instant::now() + SOON;
+    loop {
+        let queued = b.queue.metrics().await.unwrap();
+        assert_eq!((queued.depth, queued.in_flight), (3, 0));
+        if queued.oldest_age.is_some_and(|age| age >= Duration::from_millis(50)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the oldest job's age never grew: {queued:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let release = Arc::new(tokio::sync::Semaphore::new(0));
     let started = Arc::new(Notify::new());
@@ -585,9 +591,12 @@ async fn results_and_idempotency_keys_expire_after_the_result_ttl(kind: Kind) {
     let first = b.queue.submit(job("ttl", "k", "a")).await.unwrap().job_id;
     assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
     assert!(b.queue.status(&first).await.unwrap().is_some());
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    let deadline = tokio::time::Instant::now() + SOON;
+    while b.queue.status(&first).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the result never expired");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
-    assert!(b.queue.status(&first).await.unwrap().is_none(), "the result expired");
     let again = b.queue.submit(job("ttl", "k", "b")).await.unwrap();
     assert!(!again.duplicate, "the idempotency key expired with the result");
     assert_ne!(again.job_id, first);

@@ -26,10 +26,26 @@ async fn a_persistent_outage_opens_the_breaker_and_recovery_closes_it() {
     // Reads are served from the read model meanwhile.
     assert_eq!(app.get("/Users?count=1").await.status(), 200);
 
+    // Until the cool-down ends every write is refused at once, changing nothing; the first write after
+    // it is the probe, which reaches the recovered Secret Server and closes the breaker. (The cool-down
+    // itself is stepped through on a paused clock in the breaker's unit tests.)
     app.sim.faults().clear();
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let res = app.post("/Users", &user_body("outage.recovered")).await;
-    assert_eq!(res.status(), 201, "the probe closes the breaker");
+    let stack = &app;
+    let probe =
+        eventually("the first write after the cool-down goes through", Duration::from_secs(10), || async move {
+            let res = stack.post("/Users", &user_body("outage.recovered")).await;
+            if res.status() == 503 {
+                let body = scim_error(res, 503).await;
+                assert!(
+                    body["detail"].as_str().unwrap().contains("circuit breaker"),
+                    "only the breaker refuses: {body}"
+                );
+                return None;
+            }
+            Some(res)
+        })
+        .await;
+    assert_eq!(probe.status(), 201, "the probe closes the breaker");
     assert_eq!(app.post("/Users", &user_body("outage.after")).await.status(), 201);
     app.shutdown().await;
 }

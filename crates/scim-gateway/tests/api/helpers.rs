@@ -244,3 +244,20 @@ pub async fn scim_error(res: Response, status: u16) -> Value {
     assert_eq!(body["status"], status.to_string());
     body
 }
+
+/// Polls `check` until it yields a value, and returns it; fails the test naming `what` when `within`
+/// passes first. For conditions that another task or process brings about on its own schedule.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

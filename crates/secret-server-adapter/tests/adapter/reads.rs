@@ -37,8 +37,11 @@ async fn filters_on_unindexed_attributes_and_last_modified_are_evaluated() {
     let stack = Stack::start().await;
     let before =
         stack.find(User, r#"userName eq "dave.evans""#).await["meta"]["lastModified"].as_str().unwrap().to_owned();
-    // Secret Server's `created` has whole seconds: make sure the new user is not in the seed's second.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Secret Server's `created` has whole seconds: the new user must not be in the seed's second.
+    let seeded = time::OffsetDateTime::parse(&before, &time::format_description::well_known::Rfc3339).unwrap();
+    while time::OffsetDateTime::now_utc().unix_timestamp() <= seeded.unix_timestamp() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let id = stack.create(User, json!({"userName": "late.comer", "title": "Night Owl"})).await.id();
     assert_eq!(stack.find(User, r#"title eq "night owl""#).await["id"], id);
     let recent = stack.search(User, &format!("meta.lastModified gt \"{before}\"")).await;

@@ -1,0 +1,375 @@
+//! Every setting of every role, defined once: its key in the configuration file, its flag, its
+//! environment variable, the roles that take it, and its default. The command line's setting flags
+//! are built from this table ([`augment`]), and what the flags and variables say is read back
+//! through it ([`overrides`]) to be layered over the file ([`crate::config::load`]).
+//!
+//! Layering is done here rather than with `figment`: clap already reads each flag and its variable
+//! (flag first) with a typed parser that names the flag in its error, and the file is TOML that the
+//! `toml` crate parses with line and key in its errors. What is left, putting the values clap read
+//! over the file's table, is a few lines; figment would bring a second TOML parser and an
+//! environment provider that cannot keep the variable names the connector already has
+//! (`REDIS_URL`, `SECRET_SERVER_URL`, `SCIMC_RESYNC_INTERVAL` for an `adapter` key...).
+//!
+//! docs/configuration.md is the table for people; a test checks that every flag is in it.
+
+use clap::builder::PossibleValuesParser;
+use clap::parser::ValueSource;
+use clap::{Arg, ArgAction, ArgMatches};
+use std::net::SocketAddr;
+
+/// A role: the subcommand a setting is given to. `Global` settings are given to every role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Global,
+    Dev,
+    Gateway,
+    Adapter,
+    Audit,
+    Sim,
+    Admin,
+}
+
+impl Role {
+    /// Every role that runs with settings (the order of `--help`).
+    pub const COMMANDS: [Role; 6] = [Role::Dev, Role::Gateway, Role::Adapter, Role::Audit, Role::Sim, Role::Admin];
+
+    /// The subcommand's name (`None` for the global settings).
+    pub fn command(self) -> Option<&'static str> {
+        match self {
+            Role::Global => None,
+            Role::Dev => Some("dev"),
+            Role::Gateway => Some("gateway"),
+            Role::Adapter => Some("adapter"),
+            Role::Audit => Some("audit"),
+            Role::Sim => Some("sim"),
+            Role::Admin => Some("admin"),
+        }
+    }
+}
+
+/// What a setting's value is: how the command line parses it and what it becomes in the file's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text, kept as given.
+    Text,
+    /// A socket address (`0.0.0.0:8080`).
+    Addr,
+    /// A duration (`30s`, `5m`, `400d`).
+    Duration,
+    /// A whole number.
+    Count,
+    /// `true` or `false`.
+    Bool,
+    /// One of these words.
+    Choice(&'static [&'static str]),
+    /// A list: repeat the flag or separate with commas.
+    List,
+    /// A secret: from its environment variable (or a `*_file` setting); its value never shows in
+    /// `--help` or `--print-config`. A secret with a flag keeps an older flag working (`ps` shows it).
+    Secret,
+}
+
+/// One setting.
+#[derive(Debug, Clone, Copy)]
+pub struct Setting {
+    /// Its key in the configuration file, dotted (`gateway.max_body_bytes`). The Secret Server
+    /// instance that flags describe is `secret_servers.primary.<key>`: the `[[secret_servers]]`
+    /// entry named `primary`.
+    pub key: &'static str,
+    /// Its flag, without the dashes (`None`: a secret, from its variable only).
+    pub flag: Option<&'static str>,
+    /// Its environment variable.
+    pub env: &'static str,
+    /// The roles that take it.
+    pub roles: &'static [Role],
+    pub kind: Kind,
+    /// The default, as documented (the value itself comes from the role's settings).
+    pub default: &'static str,
+    pub help: &'static str,
+}
+
+use Role::{Adapter, Admin, Audit, Dev, Gateway, Global, Sim};
+
+const fn s(
+    key: &'static str,
+    flag: Option<&'static str>,
+    env: &'static str,
+    roles: &'static [Role],
+    kind: Kind,
+    default: &'static str,
+    help: &'static str,
+) -> Setting {
+    Setting { key, flag, env, roles, kind, default, help }
+}
+
+/// Every setting. `[[connections]]` is data rather than a setting: the file (or the admin API) holds it.
+#[rustfmt::skip]
+pub const SETTINGS: &[Setting] = &[
+    // Every role.
+    s("data_dir", Some("data-dir"), "SCIMC_DATA_DIR", &[Global], Kind::Text, "./.scim-connector",
+      "Directory holding all local state (emulator data, audit log, dev tokens)"),
+    s("redis_url", Some("redis-url"), "REDIS_URL", &[Global], Kind::Secret, "none",
+      "Redis for the job queue, the events stream and shared state (redis:// or rediss://). Without it, `dev` runs an \
+       in-process queue and keeps state in the data directory"),
+    s("redis_prefix", Some("redis-prefix"), "SCIMC_REDIS_PREFIX", &[Global], Kind::Text, "scimc",
+      "Prefix of every Redis key, so that several deployments can share one Redis"),
+    s("log_format", Some("log-format"), "SCIMC_LOG_FORMAT", &[Global], Kind::Choice(&["json", "pretty"]),
+      "pretty on a terminal, json otherwise", "Log format (the filter is RUST_LOG)"),
+    // The connector's own admin credentials.
+    s("admin_token_sha256", Some("admin-token-sha256"), "SCIMC_ADMIN_TOKEN_SHA256", &[Dev, Gateway, Audit], Kind::List,
+      "none (dev: a generated token)", "SHA-256 (hex) of an accepted admin token; repeat or separate with commas"),
+    s("admin_token", Some("admin-token"), "SCIMC_ADMIN_TOKEN", &[Gateway, Audit], Kind::Secret, "none",
+      "An accepted admin token, in clear (hashed at start; prefer the variable or admin_token_file)"),
+    s("admin_token", Some("token"), "SCIMC_ADMIN_TOKEN", &[Admin], Kind::Secret, "<data-dir>/admin-token",
+      "The admin token the admin command presents (prefer the variable or admin_token_file)"),
+    s("admin_token_file", Some("admin-token-file"), "SCIMC_ADMIN_TOKEN_FILE", &[Gateway, Audit, Admin], Kind::Text,
+      "none", "File holding the admin token (e.g. a mounted secret)"),
+    // Gateway.
+    s("gateway.listen", Some("gateway-listen"), "SCIMC_GATEWAY_LISTEN", &[Dev, Gateway], Kind::Addr,
+      "127.0.0.1:8080", "SCIM gateway listen address"),
+    s("gateway.public_url", Some("public-url"), "SCIMC_PUBLIC_URL", &[Dev, Gateway], Kind::Text,
+      "from the request's Host header", "Public base URL of the gateway, for Location headers and meta.location"),
+    s("gateway.adapter_url", Some("adapter-url"), "SCIMC_ADAPTER_URL", &[Gateway], Kind::Text,
+      "http://127.0.0.1:50051", "gRPC URL of the adapter"),
+    s("gateway.max_body_bytes", Some("max-body-bytes"), "SCIMC_GATEWAY_MAX_BODY_BYTES", &[Dev, Gateway], Kind::Count,
+      "1048576", "Largest request body in bytes (Bulk has its own limit)"),
+    s("gateway.job_timeout", Some("job-timeout"), "SCIMC_GATEWAY_JOB_TIMEOUT", &[Dev, Gateway], Kind::Duration, "30s",
+      "How long a write waits for its provisioning job before answering 504"),
+    s("gateway.bulk_max_operations", Some("bulk-max-operations"), "SCIMC_GATEWAY_BULK_MAX_OPERATIONS",
+      &[Dev, Gateway], Kind::Count, "1000", "The most operations in one Bulk request"),
+    s("gateway.bulk_max_payload_bytes", Some("bulk-max-payload-bytes"), "SCIMC_GATEWAY_BULK_MAX_PAYLOAD_BYTES",
+      &[Dev, Gateway], Kind::Count, "1048576", "Largest Bulk request body in bytes"),
+    s("gateway.audit_when_behind", Some("audit-when-behind"), "SCIMC_GATEWAY_AUDIT_WHEN_BEHIND", &[Dev, Gateway],
+      Kind::Choice(&["refuse", "drop"]), "refuse",
+      "When the audit trail cannot keep up: refuse SCIM calls (503) or drop events"),
+    // Adapter.
+    s("adapter.listen", Some("adapter-listen"), "SCIMC_ADAPTER_LISTEN", &[Dev, Adapter], Kind::Addr,
+      "127.0.0.1:50051", "Adapter gRPC listen address"),
+    s("adapter.http_listen", Some("http-listen"), "SCIMC_ADAPTER_HTTP_LISTEN", &[Adapter], Kind::Addr,
+      "127.0.0.1:9091", "Listen address of the adapter's /healthz, /readyz and /metrics (dev: the gateway serves them)"),
+    s("adapter.workers", Some("workers"), "SCIMC_ADAPTER_WORKERS", &[Dev, Adapter], Kind::Count, "8",
+      "Concurrent provisioning workers"),
+    s("adapter.resync_interval", Some("resync-interval"), "SCIMC_RESYNC_INTERVAL", &[Dev, Adapter], Kind::Duration,
+      "5m", "How often the read model is reconciled with Secret Server"),
+    // The Secret Server instance `primary`.
+    s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter], Kind::Text, "none",
+      "Base URL of Secret Server, e.g. https://vault.example.com/SecretServer"),
+    s("secret_servers.primary.username", Some("secret-server-username"), "SECRET_SERVER_USERNAME", &[Adapter],
+      Kind::Text, "none", "API account of Secret Server (an application account)"),
+    s("secret_servers.primary.password", None, "SECRET_SERVER_PASSWORD", &[Adapter], Kind::Secret, "none",
+      "Password of the API account"),
+    s("secret_servers.primary.password_file", Some("secret-server-password-file"), "SECRET_SERVER_PASSWORD_FILE",
+      &[Adapter], Kind::Text, "none", "File holding the password of the API account (e.g. a mounted secret)"),
+    s("secret_servers.primary.domain", Some("secret-server-domain"), "SECRET_SERVER_DOMAIN", &[Adapter], Kind::Text,
+      "none: a local account", "Active Directory domain of the API account"),
+    s("secret_servers.primary.request_timeout", Some("secret-server-request-timeout"),
+      "SECRET_SERVER_REQUEST_TIMEOUT", &[Adapter], Kind::Duration, "30s", "Timeout of one call to Secret Server"),
+    s("secret_servers.primary.max_concurrent_requests", Some("secret-server-max-concurrent-requests"),
+      "SECRET_SERVER_MAX_CONCURRENT_REQUESTS", &[Adapter], Kind::Count, "16", "Calls to Secret Server in flight at once"),
+    // Audit.
+    s("audit.listen", Some("audit-listen"), "SCIMC_AUDIT_LISTEN", &[Dev, Audit], Kind::Addr, "127.0.0.1:8090",
+      "Audit query API listen address"),
+    s("audit.retention", Some("retention"), "SCIMC_AUDIT_RETENTION", &[Dev, Audit], Kind::Duration,
+      "keep everything", "Delete audit records older than this (e.g. 400d)"),
+    // The Secret Server emulator.
+    s("sim.listen", Some("sim-listen"), "SCIMC_SIM_LISTEN", &[Dev, Sim], Kind::Addr, "127.0.0.1:8081",
+      "Secret Server emulator listen address"),
+    s("sim.base_path", Some("sim-base-path"), "SCIMC_SIM_BASE_PATH", &[Dev, Sim], Kind::Text, "/SecretServer",
+      "Base path of the emulated Secret Server"),
+    s("sim.api_username", Some("api-username"), "SCIMC_SIM_API_USERNAME", &[Dev, Sim], Kind::Text, "scim-api",
+      "User name of the emulator's API account"),
+    s("sim.api_password", None, "SCIMC_SIM_API_PASSWORD", &[Dev, Sim], Kind::Secret,
+      "generated once, kept in <data-dir>/sim-credentials", "Password of the emulator's API account"),
+    s("sim.seed", Some("seed"), "SCIMC_SIM_SEED", &[Dev, Sim], Kind::Text, "demo",
+      "What a fresh emulator starts with: empty, demo, or a JSON seed file"),
+    s("sim.data_dir", Some("sim-data-dir"), "SCIMC_SIM_DATA_DIR", &[Dev, Sim], Kind::Text, "<data-dir>/secret-server",
+      "Where the emulator keeps its state"),
+    s("sim.token_lifetime", Some("sim-token-lifetime"), "SCIMC_SIM_TOKEN_LIFETIME", &[Dev, Sim], Kind::Duration,
+      "20m", "Lifetime of the emulator's access tokens"),
+    s("sim.refresh_tokens", Some("sim-refresh-tokens"), "SCIMC_SIM_REFRESH_TOKENS", &[Dev, Sim], Kind::Bool, "true",
+      "Whether the emulator offers refresh tokens"),
+    s("sim.workers", Some("sim-workers"), "SCIMC_SIM_WORKERS", &[Dev, Sim], Kind::Count, "one per core",
+      "HTTP worker threads of the emulator"),
+    s("sim.password_policy.min_length", Some("sim-password-min-length"), "SCIMC_SIM_PASSWORD_MIN_LENGTH", &[Dev, Sim],
+      Kind::Count, "8", "Shortest password the emulator accepts for a local user"),
+    s("sim.password_policy.min_character_classes", Some("sim-password-min-character-classes"),
+      "SCIMC_SIM_PASSWORD_MIN_CHARACTER_CLASSES", &[Dev, Sim], Kind::Count, "3",
+      "Character classes (of upper, lower, digit, symbol) a password needs"),
+    s("sim.password_policy.require_uppercase", Some("sim-password-require-uppercase"),
+      "SCIMC_SIM_PASSWORD_REQUIRE_UPPERCASE", &[Dev, Sim], Kind::Bool, "false", "A password needs an upper-case letter"),
+    s("sim.password_policy.require_lowercase", Some("sim-password-require-lowercase"),
+      "SCIMC_SIM_PASSWORD_REQUIRE_LOWERCASE", &[Dev, Sim], Kind::Bool, "false", "A password needs a lower-case letter"),
+    s("sim.password_policy.require_digit", Some("sim-password-require-digit"), "SCIMC_SIM_PASSWORD_REQUIRE_DIGIT",
+      &[Dev, Sim], Kind::Bool, "false", "A password needs a digit"),
+    s("sim.password_policy.require_symbol", Some("sim-password-require-symbol"), "SCIMC_SIM_PASSWORD_REQUIRE_SYMBOL",
+      &[Dev, Sim], Kind::Bool, "false", "A password needs a symbol"),
+    // The admin command.
+    s("admin.url", Some("url"), "SCIMC_ADMIN_URL", &[Admin], Kind::Text, "http://127.0.0.1:8080",
+      "Base URL of the gateway"),
+];
+
+impl Setting {
+    /// Whether `role` takes this setting.
+    pub fn applies_to(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The flag as clap builds it, listed by `--help` in the table's order.
+    fn arg(&self, flag: &'static str, order: usize) -> Arg {
+        let mut arg =
+            Arg::new(self.key).long(flag).env(self.env).help(format!("{} [default: {}]", self.help, self.default));
+        arg = match self.kind {
+            Kind::Text if self.key.ends_with("_dir") || self.key.ends_with("_file") => arg.value_name("PATH"),
+            Kind::Text if self.key.ends_with("url") => arg.value_name("URL"),
+            Kind::Text => arg.value_name("TEXT"),
+            Kind::Addr => arg.value_name("ADDR").value_parser(|v: &str| {
+                v.parse::<SocketAddr>().map(|_| v.to_owned()).map_err(|e| format!("not an address (host:port): {e}"))
+            }),
+            Kind::Duration => arg.value_name("DURATION").value_parser(|v: &str| {
+                humantime::parse_duration(v).map(|_| v.to_owned()).map_err(|e| format!("not a duration (30s, 5m): {e}"))
+            }),
+            Kind::Count => arg.value_name("N").value_parser(clap::value_parser!(u64)),
+            Kind::Bool => arg.value_name("BOOL").value_parser(clap::value_parser!(bool)),
+            Kind::Choice(words) => arg.value_name("WORD").value_parser(PossibleValuesParser::new(words)),
+            Kind::List => arg.value_name("TEXT").action(ArgAction::Append).value_delimiter(','),
+            Kind::Secret => arg.value_name("SECRET").hide_env_values(true),
+        };
+        let arg = arg.display_order(order);
+        if self.applies_to(Global) { arg.global(true) } else { arg }
+    }
+
+    /// What the flag or its variable said, as a value of the file's table; `None` when neither was given.
+    fn value(&self, matches: &ArgMatches) -> Option<toml::Value> {
+        if !matches!(matches.value_source(self.key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+            return None;
+        }
+        Some(match self.kind {
+            Kind::Count => toml::Value::Integer(i64::try_from(*matches.get_one::<u64>(self.key)?).unwrap_or(i64::MAX)),
+            Kind::Bool => toml::Value::Boolean(*matches.get_one::<bool>(self.key)?),
+            Kind::List => toml::Value::Array(
+                matches
+                    .get_many::<String>(self.key)?
+                    .map(|v| v.trim())
+                    .filter(|v| !v.is_empty())
+                    .map(|v| toml::Value::String(v.to_owned()))
+                    .collect(),
+            ),
+            _ => toml::Value::String(matches.get_one::<String>(self.key)?.clone()),
+        })
+    }
+}
+
+/// Adds the setting flags to the command line: the global ones to the top, each role's to its subcommand.
+pub fn augment(mut command: clap::Command) -> clap::Command {
+    for (order, setting) in SETTINGS.iter().enumerate().filter(|(_, s)| s.applies_to(Global)) {
+        if let Some(flag) = setting.flag {
+            command = command.arg(setting.arg(flag, order));
+        }
+    }
+    for role in Role::COMMANDS {
+        let Some(name) = role.command() else { continue };
+        command = command.mut_subcommand(name, |mut sub| {
+            for (order, setting) in SETTINGS.iter().enumerate().filter(|(_, s)| s.applies_to(role)) {
+                if let Some(flag) = setting.flag {
+                    sub = sub.arg(setting.arg(flag, order));
+                }
+            }
+            sub
+        });
+    }
+    command
+}
+
+/// A value from a flag or a variable, to be put over the file at `key`.
+pub type Override = (&'static str, toml::Value);
+
+/// What the flags and variables say for the role that runs, in the order of [`SETTINGS`]; secrets
+/// without a flag are read from their variables (`env`) here.
+pub fn overrides(matches: &ArgMatches, env: impl Fn(&str) -> Option<String>) -> Vec<Override> {
+    let (role, role_matches) = match matches.subcommand() {
+        Some((name, sub)) => (Role::COMMANDS.into_iter().find(|r| r.command() == Some(name)), sub),
+        None => (None, matches),
+    };
+    let mut found = Vec::new();
+    for setting in SETTINGS {
+        let here = setting.applies_to(Global) || role.is_some_and(|r| setting.applies_to(r));
+        if !here {
+            continue;
+        }
+        let value = match setting.flag {
+            // Global flags are visible in the subcommand's matches whether given before or after it.
+            Some(_) => setting.value(role_matches),
+            None => env(setting.env).filter(|v| !v.is_empty()).map(toml::Value::String),
+        };
+        if let Some(value) = value {
+            found.push((setting.key, value));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_setting_has_one_key_per_role_and_a_variable_of_its_own() {
+        let mut seen = std::collections::HashSet::new();
+        for setting in SETTINGS {
+            for role in setting.roles {
+                assert!(seen.insert((setting.key, *role)), "{} is given twice to {role:?}", setting.key);
+            }
+            assert!(setting.flag.is_some() || setting.kind == Kind::Secret, "{} needs a flag", setting.key);
+        }
+        let mut variables = std::collections::HashMap::new();
+        for setting in SETTINGS {
+            let key = variables.entry(setting.env).or_insert(setting.key);
+            assert_eq!(*key, setting.key, "{} names two settings", setting.env);
+        }
+    }
+
+    fn parse(args: &[&str], env: impl Fn(&str) -> Option<String>) -> Result<Vec<Override>, clap::Error> {
+        let args = std::iter::once("scim-connector").chain(args.iter().copied());
+        crate::cli::Cli::try_parse_with_settings(args, env).map(|(_, overrides)| overrides)
+    }
+
+    fn value<'a>(overrides: &'a [Override], key: &str) -> Option<&'a toml::Value> {
+        overrides.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn flags_become_typed_values_at_their_keys() {
+        let found =
+            parse(&["gateway", "--job-timeout", "9s", "--max-body-bytes", "7", "--admin-token-sha256", "a, b"], |_| {
+                None
+            })
+            .unwrap();
+        assert_eq!(value(&found, "gateway.job_timeout"), Some(&toml::Value::String("9s".into())));
+        assert_eq!(value(&found, "gateway.max_body_bytes"), Some(&toml::Value::Integer(7)));
+        assert_eq!(value(&found, "admin_token_sha256"), Some(&toml::Value::Array(vec!["a".into(), "b".into()])));
+        assert_eq!(value(&found, "gateway.bulk_max_operations"), None, "a flag not given sets nothing");
+    }
+
+    #[test]
+    fn global_flags_count_before_and_after_the_role() {
+        for args in [&["--redis-prefix", "p1", "audit", "verify"][..], &["audit", "verify", "--redis-prefix", "p1"]] {
+            let found = parse(args, |_| None).unwrap();
+            assert_eq!(value(&found, "redis_prefix"), Some(&toml::Value::String("p1".into())), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn a_secret_without_a_flag_comes_from_its_variable_for_the_roles_that_take_it() {
+        let env = |name: &str| (name == "SECRET_SERVER_PASSWORD").then(|| "pw".to_owned());
+        let adapter = parse(&["adapter"], env).unwrap();
+        assert_eq!(value(&adapter, "secret_servers.primary.password"), Some(&toml::Value::String("pw".into())));
+        let gateway = parse(&["gateway"], env).unwrap();
+        assert_eq!(value(&gateway, "secret_servers.primary.password"), None);
+    }
+
+    #[test]
+    fn a_flag_of_another_role_is_refused() {
+        let err = parse(&["gateway", "--workers", "3"], |_| None).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+    }
+}

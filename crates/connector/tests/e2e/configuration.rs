@@ -1,0 +1,76 @@
+//! The binary's configuration, as an operator meets it: a file, environment variables and flags,
+//! layered the same way for every setting, checked through `--print-config`.
+
+use std::process::{Command, Output};
+
+/// Runs `scim-connector` with only the given variables (none of the test process's own).
+fn connector(dir: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scim-connector"));
+    command.env_clear().current_dir(dir).args(args);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_variable_wins_over_the_file_and_a_flag_over_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), "[gateway]\nmax_body_bytes = 10\njob_timeout = \"7s\"\n").unwrap();
+    let print = ["--config", "c.toml", "gateway", "--print-config"];
+    let variable = [("SCIMC_GATEWAY_MAX_BODY_BYTES", "20")];
+
+    let from_file = stdout(&connector(dir.path(), &[], &print));
+    assert!(from_file.contains("max_body_bytes: 10,"), "{from_file}");
+    assert!(from_file.contains("job_deadline: 7s,"), "{from_file}");
+    assert!(from_file.contains("bulk_max_operations: 1000,"), "the default where nothing is said: {from_file}");
+
+    let from_variable = stdout(&connector(dir.path(), &variable, &print));
+    assert!(from_variable.contains("max_body_bytes: 20,"), "{from_variable}");
+    assert!(from_variable.contains("job_deadline: 7s,"), "the file still gives the rest: {from_variable}");
+
+    let from_flag = stdout(&connector(dir.path(), &variable, &[&print[..], &["--max-body-bytes", "30"]].concat()));
+    assert!(from_flag.contains("max_body_bytes: 30,"), "{from_flag}");
+}
+
+#[test]
+fn an_invalid_variable_stops_the_start_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = connector(dir.path(), &[("SCIMC_ADAPTER_WORKERS", "many")], &["adapter", "--print-config"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--workers") && stderr.contains("SCIMC_ADAPTER_WORKERS"), "{stderr}");
+    assert!(stderr.contains("adapter.workers"), "{stderr}");
+}
+
+#[test]
+fn an_invalid_key_in_the_file_stops_the_start_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("c.toml"), "[audit]\nretention = \"forever\"\n").unwrap();
+    let output = connector(dir.path(), &[], &["--config", "c.toml", "audit", "--print-config"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("audit.retention"), "{stderr}");
+}
+
+#[test]
+fn print_config_shows_the_primary_instance_from_the_variables_without_its_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("SECRET_SERVER_URL", "https://vault.example.com/SecretServer"),
+        ("SECRET_SERVER_USERNAME", "svc-scim"),
+        ("SECRET_SERVER_PASSWORD", "hunter2-secret-server"),
+        ("SECRET_SERVER_REQUEST_TIMEOUT", "45s"),
+        ("REDIS_URL", "redis://:hunter2-redis@127.0.0.1:6379"),
+    ];
+    let printed = stdout(&connector(dir.path(), &env, &["adapter", "--print-config"]));
+    assert!(printed.contains("\"svc-scim\"") && printed.contains("request_timeout: 45s"), "{printed}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+}
