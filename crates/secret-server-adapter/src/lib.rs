@@ -73,6 +73,9 @@
 //!   adopt what an earlier delivery made; member and permission changes treat "already done" as
 //!   done; deletes remember their job. `If-Match` is checked in the worker against the version after
 //!   reading the target fresh from Secret Server, under the queue's per-resource ordering.
+//! - **Secret Server's errors.** The client reports what Secret Server answered; [`client_error`]
+//!   maps it to the connector's error table, in one place (a duplicate name is `409 uniqueness`, a
+//!   refused password `400` saying why, an outage or a refused API account `503`).
 //! - **Audit.** One `ResourceChange` per job with the mapped Secret Server fields before and after,
 //!   never a password; its id derives from the job id, so a redelivery records once.
 //! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
@@ -89,6 +92,7 @@
 //! `userName eq` latency through gRPC.
 
 pub mod attributes;
+pub mod client_error;
 pub mod core;
 pub mod directory;
 pub mod events;

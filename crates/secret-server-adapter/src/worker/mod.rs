@@ -68,7 +68,7 @@ impl From<ClientError> for JobError {
         let transient = e.is_transient();
         let after = e.retry_after();
         let text = e.to_string();
-        let service = ServiceError::from(e);
+        let service = crate::client_error::service_error(e);
         // A refused API account is not the client's fault and may be fixed: retry it too.
         if transient || service.kind.is_transient() {
             JobError::Transient { error: text, after }
