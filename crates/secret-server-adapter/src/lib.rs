@@ -68,7 +68,9 @@
 //! - **Scope.** A connection's `container_subtrees` limit Containers, ContainerPermissions,
 //!   PrivilegedData and PrivilegedDataPermissions: ids outside are `404`, lists leave them out, a
 //!   new parent outside is `400` like a missing one, a container at the root is `403`. Read and
-//!   write permissions per type are checked again here (the gateway checks them first).
+//!   write permissions per type are checked again here (the gateway checks them first) with the
+//!   same decision, `connections::scope`: a type the connection cannot read is `404`, an action
+//!   it may not do `403`.
 //! - **Idempotency.** Jobs are delivered at least once. Creates record an intent (job → name) and
 //!   adopt what an earlier delivery made; member and permission changes treat "already done" as
 //!   done; deletes remember their job. `If-Match` is checked in the worker against the version after

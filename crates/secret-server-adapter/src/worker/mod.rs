@@ -17,13 +17,14 @@ pub mod precondition;
 pub mod request;
 mod users;
 
-use crate::core::{Access, Caller, Core};
+use crate::core::{Caller, Core};
 use crate::events::{ChangeRecord, proto_kind};
 use crate::instance::Instance;
 use crate::mapping::RenderOptions;
 use crate::metrics;
 use async_trait::async_trait;
 use bytes::Bytes;
+use connections::scope::{self, Action};
 use job_queue::{Disposition, Job, JobHandler};
 use prost::Message;
 use proto::common::v1 as common;
@@ -98,7 +99,7 @@ pub(crate) fn taken(detail: impl Into<String>) -> JobError {
 
 /// A `404` for `kind` `id`.
 pub(crate) fn not_found(kind: ResourceKind, id: &str) -> JobError {
-    JobError::Permanent(ServiceError::not_found(format!("{} {id} not found", kind.name())))
+    JobError::Permanent(ServiceError::from(scope::not_visible(kind, id)))
 }
 
 /// One job in progress.
@@ -219,9 +220,9 @@ impl Worker {
             Err(e) => return (failed(&e), "failed"),
         };
         let access = match req.operation {
-            Operation::Create => Access::Create,
-            Operation::Replace | Operation::Patch => Access::Update,
-            Operation::Delete => Access::Delete,
+            Operation::Create => Action::Create,
+            Operation::Replace | Operation::Patch => Action::Update,
+            Operation::Delete => Action::Delete,
         };
         if let Err(e) = caller.check(req.kind, access) {
             return (failed(&e), "failed");
