@@ -26,7 +26,9 @@
 //!   `container.value`, `user.value`, `group.value` of permissions and secrets; an ordered
 //!   `meta.lastModified` per type. A filter's index plan picks the candidates; the `scim` crate's
 //!   evaluation decides. Sorting is by `sortBy` then resource type and id, so pages are stable;
-//!   cursors (RFC 9865) are sealed offsets into that order.
+//!   cursors (RFC 9865) are offsets into that order sealed with HMAC-SHA256, under a key every
+//!   replica shares and keeps across restarts (`cursor_secret`, or one kept in the state store:
+//!   see [`cursor_key`]).
 //! - **Staying current.** The first load reads everything, paged, several pages and groups at a
 //!   time, with progress on stderr (or in the log when not a terminal); the instance is ready only
 //!   after it. Workers write through. A periodic resync (default every 5 minutes) reads everything
@@ -96,6 +98,7 @@
 pub mod attributes;
 pub mod client_error;
 pub mod core;
+pub mod cursor_key;
 pub mod directory;
 pub mod events;
 mod http;

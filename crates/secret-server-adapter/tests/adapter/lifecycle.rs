@@ -291,6 +291,50 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
     stack.stop().await;
 }
 
+/// The ids of the cursor page that `cursor` points at (4 users), through `grpc`.
+async fn page_at(
+    grpc: &proto::directory::v1::directory_client::DirectoryClient<tonic::transport::Channel>,
+    stack: &Stack,
+    cursor: &str,
+) -> Result<(Vec<String>, String), service_error::ServiceError> {
+    let mut req = stack.search_request(CONNECTION, User, "");
+    req.page = Some(proto::directory::v1::search_resources_request::Page::Cursor(proto::directory::v1::CursorPage {
+        cursor: cursor.to_owned(),
+        count: Some(4),
+    }));
+    let page = grpc.clone().search_resources(req).await.map_err(service_error::ServiceError::from)?.into_inner();
+    let ids = page
+        .resources
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.json).expect("json")["id"].as_str().expect("id").to_owned())
+        .collect();
+    Ok((ids, page.next_cursor))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_keeps_working_after_a_restart_and_on_a_second_replica_sharing_the_state() {
+    let mut stack =
+        Stack::start_with(Options { backend: Backend::Redis, replica_id: Some("a".into()), ..Options::default() })
+            .await;
+    let (first, next) = page_at(&stack.grpc, &stack, "").await.unwrap();
+    assert_eq!(first.len(), 4);
+    assert!(!next.is_empty(), "the emulator holds more than one page of users");
+    let (second, _) = page_at(&stack.grpc, &stack, &next).await.unwrap();
+    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} {second:?}");
+
+    stack.restart_adapter().await;
+    let (after_restart, _) = page_at(&stack.grpc, &stack, &next).await.expect("the cursor survives a restart");
+    assert_eq!(after_restart, second);
+
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let (on_b, _) = page_at(&grpc_b, &stack, &next).await.expect("the cursor works on another replica");
+    assert_eq!(on_b, second);
+    let forged = page_at(&grpc_b, &stack, &format!("{next}A")).await.unwrap_err();
+    assert_eq!(forged.scim_type, Some(scim::ScimType::InvalidCursor));
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_server_outage_retries_the_job_then_dead_letters_it() {
     let stack = Stack::start().await;
