@@ -6,7 +6,8 @@
 //! mapping from its access rights to Secret Server roles, its rate limit and
 //! its policies. The gateway authenticates a request to a connection and
 //! enforces what it may do; the adapter applies its instance, scope, rights
-//! mapping and policies.
+//! mapping and policies. What the scope allows is decided once, in [`scope`],
+//! for both.
 
 //!
 //! Credentials are stored only as hashes: static bearer tokens as SHA-256
@@ -18,6 +19,7 @@
 pub mod credentials;
 mod model;
 mod rights;
+pub mod scope;
 mod store;
 pub mod verify;
 

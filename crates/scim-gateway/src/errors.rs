@@ -41,6 +41,12 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<connections::scope::Denial> for ApiError {
+    fn from(denial: connections::scope::Denial) -> Self {
+        Self::from(ServiceError::from(denial))
+    }
+}
+
 impl From<ScimError> for ApiError {
     fn from(e: ScimError) -> Self {
         Self::from(ServiceError::from(e))

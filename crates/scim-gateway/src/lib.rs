@@ -21,6 +21,9 @@
 //! - one circuit breaker per Secret Server instance pauses writes when it
 //!   keeps failing (`503` + `Retry-After` at once), one for the adapter
 //!   pauses reads; both close by themselves after a successful probe;
+//! - what a connection may do with each resource type is decided by
+//!   [`connections::scope`], as in the adapter: a type it cannot read is
+//!   `404` (and left out of discovery), an action it may not do `403`;
 //! - rate limits are token buckets per replica ([`rate_limit`]);
 //! - credentials are stored only as hashes, and verified credentials are
 //!   cached in-process for a bounded time, re-checked against the connection
@@ -41,7 +44,6 @@ pub mod rate_limit;
 pub mod render;
 pub mod request;
 pub mod routes;
-pub mod scope;
 pub mod settings;
 pub mod startup;
 pub mod state;

@@ -5,10 +5,10 @@
 //!
 //! Cursor paging: the `cursor` parameter, empty for the first page, then a `nextCursor` or
 //! `previousCursor` from an earlier response. Cursors are opaque to clients: base64url of a
-//! position, the query's fingerprint and the issue time, sealed with a keyed SHA-256 tag so that a
-//! forged, corrupted or foreign cursor is `invalidCursor`, one used for a different query is
-//! `invalidCursor`, and one older than the timeout is `expiredCursor`. They are tamper-evident,
-//! not secret: the position is an offset into the sorted result. In cursor mode `count` below 1 is
+//! position, the query's fingerprint and the issue time, sealed with an HMAC-SHA256 tag (verified
+//! in constant time) so that a forged, corrupted or foreign cursor is `invalidCursor`, one used for
+//! a different query is `invalidCursor`, and one older than the timeout is `expiredCursor`. They
+//! are tamper-evident, not secret: the position is an offset into the sorted result. In cursor mode `count` below 1 is
 //! `invalidCount`; above the maximum it is capped (RFC 9865 lets a server return fewer).
 //!
 //! A request with neither `startIndex` nor `cursor` uses index paging, which every client in use
@@ -17,6 +17,7 @@
 use crate::error::ScimError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 
@@ -140,15 +141,23 @@ pub struct CursorPosition {
     pub offset: u64,
 }
 
-const CURSOR_VERSION: u8 = 1;
+/// Version 2: sealed with HMAC-SHA256 (version 1 used a home-made keyed hash; such cursors are
+/// refused as invalid).
+const CURSOR_VERSION: u8 = 2;
 const PAYLOAD_LEN: usize = 1 + 8 + 8 + 8;
+/// The tag is the HMAC's first 96 bits (RFC 2104 §5 allows truncation to at least half the
+/// output; 96 bits is the customary length): a forger has one chance in 2^96 per try.
 const TAG_LEN: usize = 12;
 
+type HmacSha256 = Hmac<Sha256>;
+
 /// Issues and checks cursors. The key makes cursors unforgeable; give every instance serving the
-/// same clients the same key, and rotate it to invalidate outstanding cursors.
+/// same clients the same key (so that a cursor works on every replica and after a restart), and
+/// rotate it to invalidate outstanding cursors.
 #[derive(Clone)]
 pub struct CursorCodec {
-    key: Vec<u8>,
+    /// The HMAC keyed once; each cursor clones it.
+    mac: HmacSha256,
     timeout_secs: u64,
 }
 
@@ -161,7 +170,9 @@ impl std::fmt::Debug for CursorCodec {
 impl CursorCodec {
     /// A codec with `key` and a cursor timeout (`cursorTimeout` in the ServiceProviderConfig).
     pub fn new(key: &[u8], timeout_secs: u64) -> Self {
-        Self { key: key.to_vec(), timeout_secs }
+        // HMAC takes a key of any length (a long one is hashed first): this cannot fail.
+        let mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        Self { mac, timeout_secs }
     }
 
     /// The cursor timeout in seconds.
@@ -169,14 +180,14 @@ impl CursorCodec {
         self.timeout_secs
     }
 
+    fn keyed(&self, payload: &[u8]) -> HmacSha256 {
+        let mut mac = self.mac.clone();
+        mac.update(payload);
+        mac
+    }
+
     fn tag(&self, payload: &[u8]) -> [u8; TAG_LEN] {
-        // key || payload || key: the payload has a fixed length, so this keyed hash is not open to
-        // length extension.
-        let mut h = Sha256::new();
-        h.update(&self.key);
-        h.update(payload);
-        h.update(&self.key);
-        let digest = h.finalize();
+        let digest = self.keyed(payload).finalize().into_bytes();
         let mut out = [0u8; TAG_LEN];
         out.copy_from_slice(&digest[..TAG_LEN]);
         out
@@ -213,11 +224,8 @@ impl CursorCodec {
             return Err(invalid());
         }
         let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
-        let expected = self.tag(payload);
-        // Constant-time comparison: the tag is what makes cursors unforgeable.
-        if tag.iter().zip(expected.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) != 0 {
-            return Err(invalid());
-        }
+        // Compared in constant time (by the hmac crate): the tag is what makes cursors unforgeable.
+        self.keyed(payload).verify_truncated_left(tag).map_err(|_| invalid())?;
         let read8 = |at: usize| -> [u8; 8] {
             let mut b = [0u8; 8];
             b.copy_from_slice(&payload[at..at + 8]);
@@ -360,5 +368,44 @@ mod tests {
         let e = codec.decode(&c, fp, 1601).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::ExpiredCursor));
         assert_eq!(e.status, 400);
+    }
+
+    /// A cursor built by hand: version, offset, issue time and fingerprint, then the first 12 bytes
+    /// of HMAC-SHA256(key, those 25 bytes).
+    fn sealed_by_hand(key: &[u8], version: u8, offset: u64, issued: i64, fp: [u8; 8]) -> String {
+        let mut payload = vec![version];
+        payload.extend_from_slice(&offset.to_be_bytes());
+        payload.extend_from_slice(&issued.to_be_bytes());
+        payload.extend_from_slice(&fp);
+        let mut mac = HmacSha256::new_from_slice(key).unwrap();
+        mac.update(&payload);
+        payload.extend_from_slice(&mac.finalize().into_bytes()[..12]);
+        URL_SAFE_NO_PAD.encode(payload)
+    }
+
+    #[test]
+    fn cursors_are_sealed_with_hmac_sha256() {
+        let codec = CursorCodec::new(b"the shared key", 600);
+        let fp = query_fingerprint(&["a"]);
+        let by_hand = sealed_by_hand(b"the shared key", 2, 30, 1000, fp);
+        assert_eq!(codec.encode(30, fp, 1000), by_hand);
+        assert_eq!(codec.decode(&by_hand, fp, 1010).unwrap().offset, 30);
+    }
+
+    #[test]
+    fn a_cursor_works_on_any_codec_with_the_same_key_and_on_no_other() {
+        let fp = query_fingerprint(&["a"]);
+        let issued = CursorCodec::new(b"k1", 600).encode(10, fp, 1000);
+        assert_eq!(CursorCodec::new(b"k1", 600).decode(&issued, fp, 1001).unwrap().offset, 10);
+        let e = CursorCodec::new(b"k2", 600).decode(&issued, fp, 1001).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidCursor));
+    }
+
+    #[test]
+    fn a_cursor_of_an_earlier_version_is_refused_as_invalid() {
+        let fp = query_fingerprint(&["a"]);
+        let old = sealed_by_hand(b"key", 1, 10, 1000, fp);
+        let e = CursorCodec::new(b"key", 600).decode(&old, fp, 1001).unwrap_err();
+        assert_eq!(e.scim_type, Some(ScimType::InvalidCursor));
     }
 }

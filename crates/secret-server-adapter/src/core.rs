@@ -5,7 +5,8 @@ use crate::instance::Instance;
 use crate::mapping::View;
 use crate::read_model::state::State;
 use crate::settings::AdapterSettings;
-use connections::{Connection, ConnectionId, ConnectionStore, Operations};
+use connections::scope::{self, Action};
+use connections::{Connection, ConnectionId, ConnectionStore};
 use job_queue::EventBus;
 use scim::{ResourceKind, Schemas};
 use service_error::{ErrorKind, ServiceError};
@@ -29,35 +30,6 @@ pub struct Caller {
     /// Shared with the connection store's cache: resolving a caller copies nothing.
     pub connection: Arc<Connection>,
     pub instance: Arc<Instance>,
-}
-
-/// What a caller wants to do with a resource type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Read,
-    Create,
-    Update,
-    Delete,
-}
-
-impl Access {
-    fn allowed(self, ops: Operations) -> bool {
-        match self {
-            Access::Read => ops.read,
-            Access::Create => ops.create,
-            Access::Update => ops.update,
-            Access::Delete => ops.delete,
-        }
-    }
-
-    fn verb(self) -> &'static str {
-        match self {
-            Access::Read => "read",
-            Access::Create => "create",
-            Access::Update => "change",
-            Access::Delete => "delete",
-        }
-    }
 }
 
 impl Core {
@@ -95,20 +67,14 @@ impl Core {
 }
 
 impl Caller {
-    /// Checks the connection's scope for `access` to `kind` (the gateway checks it too; this is
-    /// defence in depth).
+    /// Checks the connection's scope for `action` on `kind`, with the one scope decision the
+    /// gateway makes first ([`connections::scope`]); this is defence in depth.
     ///
     /// # Errors
-    /// `PermissionDenied` naming the operation and type.
-    pub fn check(&self, kind: ResourceKind, access: Access) -> Result<(), ServiceError> {
-        if access.allowed(self.connection.scope.operations(kind)) {
-            Ok(())
-        } else {
-            Err(ServiceError::new(
-                ErrorKind::PermissionDenied,
-                format!("this connection may not {} {} resources", access.verb(), kind.name()),
-            ))
-        }
+    /// `NotFound` for a type the connection cannot read, `PermissionDenied` naming the action
+    /// for a readable type whose action is not allowed.
+    pub fn check(&self, kind: ResourceKind, action: Action) -> Result<(), ServiceError> {
+        scope::require(&self.connection, kind, action).map_err(ServiceError::from)
     }
 
     /// The read model as this caller sees it.
@@ -117,7 +83,7 @@ impl Caller {
             state,
             rights: &self.connection.rights,
             deleted_users: self.connection.policies.deleted_users,
-            roots: self.connection.scope.container_subtrees.as_deref(),
+            scope: &self.connection.scope,
         }
     }
 

@@ -26,7 +26,9 @@
 //!   `container.value`, `user.value`, `group.value` of permissions and secrets; an ordered
 //!   `meta.lastModified` per type. A filter's index plan picks the candidates; the `scim` crate's
 //!   evaluation decides. Sorting is by `sortBy` then resource type and id, so pages are stable;
-//!   cursors (RFC 9865) are sealed offsets into that order.
+//!   cursors (RFC 9865) are offsets into that order sealed with HMAC-SHA256, under a key every
+//!   replica shares and keeps across restarts (`cursor_secret`, or one kept in the state store:
+//!   see [`cursor_key`]).
 //! - **Staying current.** The first load reads everything, paged, several pages and groups at a
 //!   time, with progress on stderr (or in the log when not a terminal); the instance is ready only
 //!   after it. Workers write through. A periodic resync (default every 5 minutes) reads everything
@@ -68,11 +70,16 @@
 //! - **Scope.** A connection's `container_subtrees` limit Containers, ContainerPermissions,
 //!   PrivilegedData and PrivilegedDataPermissions: ids outside are `404`, lists leave them out, a
 //!   new parent outside is `400` like a missing one, a container at the root is `403`. Read and
-//!   write permissions per type are checked again here (the gateway checks them first).
+//!   write permissions per type are checked again here (the gateway checks them first) with the
+//!   same decision, `connections::scope`: a type the connection cannot read is `404`, an action
+//!   it may not do `403`.
 //! - **Idempotency.** Jobs are delivered at least once. Creates record an intent (job → name) and
 //!   adopt what an earlier delivery made; member and permission changes treat "already done" as
 //!   done; deletes remember their job. `If-Match` is checked in the worker against the version after
 //!   reading the target fresh from Secret Server, under the queue's per-resource ordering.
+//! - **Secret Server's errors.** The client reports what Secret Server answered; [`client_error`]
+//!   maps it to the connector's error table, in one place (a duplicate name is `409 uniqueness`, a
+//!   refused password `400` saying why, an outage or a refused API account `503`).
 //! - **Audit.** One `ResourceChange` per job (built with `audit-events`) with the mapped Secret
 //!   Server fields before and after, never a password, its outcome and a group's member changes;
 //!   its id derives from the job id, so a redelivery records once.
@@ -90,7 +97,9 @@
 //! `userName eq` latency through gRPC.
 
 pub mod attributes;
+pub mod client_error;
 pub mod core;
+pub mod cursor_key;
 pub mod directory;
 mod http;
 pub mod instance;

@@ -38,8 +38,9 @@ pub struct AdapterSettings {
     /// `adapter-<replica_id>`; `None` runs as the only replica and does not listen.
     pub replica_id: Option<String>,
     /// The key that seals list cursors (RFC 9865), so that clients cannot forge them. Give every
-    /// adapter replica the same key; `None` picks a random key at start (cursors then do not
-    /// survive a restart).
+    /// adapter replica the same key; `None` uses a random key kept in the state store, created by
+    /// the first adapter to start and shared by every adapter on that store (see
+    /// [`crate::cursor_key`]), so that cursors survive a restart either way.
     pub cursor_secret: Option<SecretString>,
     /// How long a cursor stays valid (default 10 minutes).
     pub cursor_timeout: Duration,

@@ -14,10 +14,8 @@ use anyhow::Context;
 use connections::ConnectionStore;
 use job_queue::{EventBus, JobQueue};
 use proto::directory::v1::directory_server::DirectoryServer;
-use rand::Rng;
 use scim::Schemas;
 use scim::paging::CursorCodec;
-use secrecy::ExposeSecret;
 use secret_server_client::SecretServerClient;
 use state_store::StateStore;
 use std::collections::HashMap;
@@ -105,8 +103,8 @@ async fn age_loop(instances: Vec<Arc<Instance>>, cancel: CancellationToken) {
 /// Starts the adapter.
 ///
 /// # Errors
-/// Invalid settings (naming the setting), a listener that cannot be bound, or a Secret Server
-/// client configuration that cannot work. Secret Server being unreachable is not an error here:
+/// Invalid settings (naming the setting), a listener that cannot be bound, a Secret Server
+/// client configuration that cannot work, or a state store that cannot give the cursor key. Secret Server being unreachable is not an error here:
 /// the first load is retried in the background and [`RunningAdapter::wait_ready`] tells when it
 /// is done.
 pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Result<RunningAdapter> {
@@ -123,14 +121,9 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         let instance = Instance::new(&config.name, client, deps.state.clone(), options);
         instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
     }
-    let key: Vec<u8> = match &settings.cursor_secret {
-        Some(secret) => secret.expose_secret().as_bytes().to_vec(),
-        None => {
-            let mut key = vec![0u8; 32];
-            rand::rng().fill(&mut key[..]);
-            key
-        }
-    };
+    let key = crate::cursor_key::resolve(settings.cursor_secret.as_ref(), deps.state.as_ref())
+        .await
+        .context("cannot read or create the cursor key in the state store")?;
     let cursors = CursorCodec::new(&key, settings.cursor_timeout.as_secs());
     let core = Arc::new(Core {
         instances,

@@ -1,17 +1,20 @@
-//! The client's errors, classified so that callers can decide without reading
-//! messages: permanent (bad request, not found, refused credentials), or
-//! transient (rate limited, server error, timeout, connection failure, an
-//! HTML page where JSON was expected).
+//! The client's errors: what Secret Server answered (its status class, `errorCode`, `message`,
+//! `modelState` reasons and `Retry-After`) or how the transport failed, classified so that callers
+//! can decide without reading messages: permanent (bad request, not found, refused credentials),
+//! or transient (rate limited, server error, timeout, connection failure, an HTML page where JSON
+//! was expected). What a caller makes of them (the connector's SCIM errors) is the caller's
+//! business: the adapter maps them at its edge.
 
-use service_error::{ErrorKind, ServiceError};
 use std::time::Duration;
 
 /// Everything a call to Secret Server can fail with.
 ///
 /// `Display` never shows a password, a token, a stack trace or a response
 /// body beyond Secret Server's own short `message`.
+///
+/// Not `#[non_exhaustive]`: a caller that maps every class (the adapter does) should be made to
+/// decide about a new one, not fall into a wildcard.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ClientError {
     /// The client's configuration is invalid (raised by `SecretServerClient::new`).
     #[error("invalid Secret Server client configuration: {0}")]
@@ -126,57 +129,6 @@ impl ClientError {
     }
 }
 
-/// The connector's one error table. Failures of the connector's own account
-/// (refused credentials, permission denied) are `Unavailable`: they are not
-/// the SCIM client's fault, so the SCIM client gets a short detail and the
-/// cause goes to the log here. Transient failures were already logged with
-/// their cause by the retry loop, so they are not logged again.
-impl From<ClientError> for ServiceError {
-    fn from(e: ClientError) -> Self {
-        let duplicate = e.is_duplicate();
-        match e {
-            ClientError::NotFound { message } => ServiceError::not_found(message),
-            ClientError::BadRequest { message, .. } if duplicate => {
-                ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
-            }
-            // The SCIM client learns why (a password that breaks the policy, an invalid e-mail),
-            // not just "The request is invalid.".
-            ClientError::BadRequest { message, model_state, .. } => {
-                ServiceError::invalid_argument(bad_request_reason(&message, model_state.as_ref()))
-            }
-            ClientError::RateLimited { retry_after } => {
-                let error = ServiceError::new(ErrorKind::ResourceExhausted, "Secret Server is rate limiting requests");
-                match retry_after {
-                    Some(d) => error.with_retry_after(ceil_seconds(d)),
-                    None => error,
-                }
-            }
-            ClientError::Server { retry_after, .. } => {
-                let error = ServiceError::unavailable("Secret Server is unavailable");
-                match retry_after {
-                    Some(d) => error.with_retry_after(ceil_seconds(d)),
-                    None => error,
-                }
-            }
-            ClientError::Timeout { .. }
-            | ClientError::Connect { .. }
-            | ClientError::Transport { .. }
-            | ClientError::HtmlResponse { .. } => ServiceError::unavailable("Secret Server is unavailable"),
-            ClientError::AuthenticationFailed { .. } | ClientError::Forbidden { .. } => {
-                tracing::error!(error = %e, "the connector's Secret Server account was refused");
-                ServiceError::unavailable("the connector's Secret Server account was refused")
-            }
-            ClientError::UnexpectedStatus { status: 409, message } => {
-                ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
-            }
-            ClientError::Decode { .. } | ClientError::UnexpectedStatus { .. } | ClientError::Config(_) => {
-                tracing::error!(error = %e, "unexpected Secret Server client failure");
-                ServiceError::internal("unexpected answer from Secret Server")
-            }
-        }
-    }
-}
-
 /// The `modelState` messages of a `400` (`{"args.password": ["..."], "email": "..."}`) joined with
 /// spaces, or `message` when there are none; bounded, as every server text kept in an error is.
 fn bad_request_reason(message: &str, model_state: Option<&serde_json::Value>) -> String {
@@ -196,10 +148,6 @@ fn bad_request_reason(message: &str, model_state: Option<&serde_json::Value>) ->
         }
     }
     if reasons.is_empty() { message.to_owned() } else { crate::classify::truncate(reasons.join(" ")) }
-}
-
-fn ceil_seconds(d: Duration) -> u32 {
-    u32::try_from(d.as_secs() + u64::from(d.subsec_nanos() > 0)).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -234,24 +182,15 @@ mod tests {
     }
 
     #[test]
-    fn not_found_maps_to_not_found() {
-        let e = ServiceError::from(ClientError::NotFound { message: "User not found.".into() });
-        assert_eq!((e.kind, e.detail.as_str()), (ErrorKind::NotFound, "User not found."));
+    fn a_taken_name_or_a_duplicate_code_is_a_duplicate_and_other_bad_requests_are_not() {
+        assert!(bad_request(None, "A user with the name \"bjensen\" already exists.").is_duplicate());
+        assert!(bad_request(Some("API_DuplicateGroupName"), "Group name taken").is_duplicate());
+        assert!(!bad_request(Some("API_PermissionsAreInherited"), "inherited").is_duplicate());
+        assert!(!ClientError::UnexpectedStatus { status: 409, message: "already exists".into() }.is_duplicate());
     }
 
     #[test]
-    fn duplicate_name_maps_to_already_exists_and_other_bad_requests_to_invalid_argument() {
-        let dup = ServiceError::from(bad_request(None, "A user with the name \"bjensen\" already exists."));
-        assert_eq!(dup.kind, ErrorKind::AlreadyExists);
-        assert_eq!(dup.scim_type, Some(scim::ScimType::Uniqueness));
-        let coded = ServiceError::from(bad_request(Some("API_DuplicateGroupName"), "Group name taken"));
-        assert_eq!(coded.kind, ErrorKind::AlreadyExists);
-        let invalid = ServiceError::from(bad_request(Some("API_PermissionsAreInherited"), "inherited"));
-        assert_eq!(invalid.kind, ErrorKind::InvalidArgument);
-    }
-
-    #[test]
-    fn a_refused_password_maps_to_invalid_argument_saying_why() {
+    fn a_refused_password_says_why_in_its_reason() {
         let e = ClientError::BadRequest {
             error_code: Some("API_ValidationFailed".into()),
             message: "The request is invalid.".into(),
@@ -261,14 +200,12 @@ mod tests {
             ]})),
         };
         assert!(e.to_string().contains("at least 8 characters"), "{e}");
-        let s = ServiceError::from(e);
-        assert_eq!(s.kind, ErrorKind::InvalidArgument);
+        let reason = e.reason();
         assert!(
-            s.detail.starts_with("The password must be at least 8 characters long. The password must contain"),
-            "{}",
-            s.detail
+            reason.starts_with("The password must be at least 8 characters long. The password must contain"),
+            "{reason}"
         );
-        assert!(!s.detail.contains("The request is invalid."), "{}", s.detail);
+        assert!(!reason.contains("The request is invalid."), "{reason}");
     }
 
     #[test]
@@ -284,25 +221,21 @@ mod tests {
     }
 
     #[test]
-    fn rate_limiting_maps_to_resource_exhausted_with_whole_seconds() {
-        let e = ServiceError::from(ClientError::RateLimited { retry_after: Some(Duration::from_millis(1500)) });
-        assert_eq!((e.kind, e.retry_after), (ErrorKind::ResourceExhausted, Some(2)));
+    fn retry_after_is_the_servers_delay_on_a_429_or_a_5xx_only() {
+        let delay = Some(Duration::from_millis(1500));
+        assert_eq!(ClientError::RateLimited { retry_after: delay }.retry_after(), delay);
+        assert_eq!(
+            ClientError::Server { status: 503, message: String::new(), retry_after: delay }.retry_after(),
+            delay
+        );
+        assert_eq!(ClientError::Timeout { timeout: Duration::from_secs(1) }.retry_after(), None);
     }
 
     #[test]
-    fn outages_and_refused_accounts_are_unavailable_with_short_details() {
-        for e in [
-            ClientError::Server { status: 500, message: "NullReferenceException at ...".into(), retry_after: None },
-            ClientError::Timeout { timeout: Duration::from_secs(30) },
-            ClientError::Connect { message: "connection refused".into() },
-            ClientError::HtmlResponse { status: 200 },
-            ClientError::AuthenticationFailed { message: "Login failed.".into() },
-            ClientError::Forbidden { message: "Access Denied".into() },
-        ] {
-            let s = ServiceError::from(e);
-            assert_eq!(s.kind, ErrorKind::Unavailable);
-            assert!(!s.detail.contains("Exception") && !s.detail.contains("Login failed"), "{}", s.detail);
-        }
+    fn not_found_is_told_apart_from_other_refusals() {
+        assert!(ClientError::NotFound { message: "User not found.".into() }.is_not_found());
+        assert!(!bad_request(None, "x").is_not_found());
+        assert!(!ClientError::Forbidden { message: String::new() }.is_not_found());
     }
 
     #[test]

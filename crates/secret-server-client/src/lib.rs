@@ -11,7 +11,9 @@
 //! - paging: every search is a [`futures::Stream`] over all pages;
 //! - errors: [`ClientError`] classes (bad request, not found, refused
 //!   credentials, rate limited, server error, timeout, connection failure,
-//!   HTML instead of JSON), mapped to the connector's one error table;
+//!   HTML instead of JSON) that say what Secret Server answered; it knows
+//!   nothing of SCIM, and the adapter maps them to the connector's one error
+//!   table at its edge;
 //! - reliability: a per-request timeout, a bound on requests in flight, and
 //!   retries with exponential backoff and full jitter that honour
 //!   `Retry-After` and never repeat a `POST` that may have been applied;

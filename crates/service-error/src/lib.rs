@@ -7,20 +7,24 @@
 //! it as a `tonic::Status` whose details carry the protobuf `Error`, so that
 //! the `scimType` survives the gRPC hop; jobs carry it in their result.
 //!
-//! | kind               | HTTP | gRPC               |
-//! |--------------------|------|--------------------|
-//! | InvalidArgument    | 400  | InvalidArgument    |
-//! | Unauthenticated    | 401  | Unauthenticated    |
-//! | PermissionDenied   | 403  | PermissionDenied   |
-//! | NotFound           | 404  | NotFound           |
-//! | AlreadyExists      | 409  | AlreadyExists      |
-//! | FailedPrecondition | 412  | FailedPrecondition |
-//! | PayloadTooLarge    | 413  | OutOfRange         |
-//! | ResourceExhausted  | 429  | ResourceExhausted  |
-//! | Unimplemented      | 501  | Unimplemented      |
-//! | Unavailable        | 503  | Unavailable        |
-//! | DeadlineExceeded   | 504  | DeadlineExceeded   |
-//! | Internal           | 500  | Internal           |
+//! | kind               | HTTP | gRPC               | name                  |
+//! |--------------------|------|--------------------|-----------------------|
+//! | InvalidArgument    | 400  | InvalidArgument    | `invalid_argument`    |
+//! | Unauthenticated    | 401  | Unauthenticated    | `unauthenticated`     |
+//! | PermissionDenied   | 403  | PermissionDenied   | `permission_denied`   |
+//! | NotFound           | 404  | NotFound           | `not_found`           |
+//! | AlreadyExists      | 409  | AlreadyExists      | `already_exists`      |
+//! | FailedPrecondition | 412  | FailedPrecondition | `failed_precondition` |
+//! | PayloadTooLarge    | 413  | OutOfRange         | `payload_too_large`   |
+//! | ResourceExhausted  | 429  | ResourceExhausted  | `resource_exhausted`  |
+//! | Unimplemented      | 501  | Unimplemented      | `unimplemented`       |
+//! | Unavailable        | 503  | Unavailable        | `unavailable`         |
+//! | DeadlineExceeded   | 504  | DeadlineExceeded   | `deadline_exceeded`   |
+//! | Internal           | 500  | Internal           | `internal`            |
+//!
+//! The table is exhaustive by construction: each column is a `match` on every kind, with no
+//! fallback, and [`ErrorKind::ALL`] lists the kinds for the tests that walk it. The name is the
+//! kind in JSON bodies that are not SCIM ones (the audit API's `{"error", "detail"}`).
 
 use prost::Message;
 use proto::common::v1 as pb;
@@ -45,66 +49,168 @@ pub enum ErrorKind {
     Internal,
 }
 
-/// The table itself: (kind, HTTP status, gRPC code, protobuf kind).
-const TABLE: [(ErrorKind, u16, Code, pb::ErrorKind); 12] = [
-    (ErrorKind::InvalidArgument, 400, Code::InvalidArgument, pb::ErrorKind::InvalidArgument),
-    (ErrorKind::Unauthenticated, 401, Code::Unauthenticated, pb::ErrorKind::Unauthenticated),
-    (ErrorKind::PermissionDenied, 403, Code::PermissionDenied, pb::ErrorKind::PermissionDenied),
-    (ErrorKind::NotFound, 404, Code::NotFound, pb::ErrorKind::NotFound),
-    (ErrorKind::AlreadyExists, 409, Code::AlreadyExists, pb::ErrorKind::AlreadyExists),
-    (ErrorKind::FailedPrecondition, 412, Code::FailedPrecondition, pb::ErrorKind::FailedPrecondition),
-    (ErrorKind::PayloadTooLarge, 413, Code::OutOfRange, pb::ErrorKind::PayloadTooLarge),
-    (ErrorKind::ResourceExhausted, 429, Code::ResourceExhausted, pb::ErrorKind::ResourceExhausted),
-    (ErrorKind::Unimplemented, 501, Code::Unimplemented, pb::ErrorKind::Unimplemented),
-    (ErrorKind::Unavailable, 503, Code::Unavailable, pb::ErrorKind::Unavailable),
-    (ErrorKind::DeadlineExceeded, 504, Code::DeadlineExceeded, pb::ErrorKind::DeadlineExceeded),
-    (ErrorKind::Internal, 500, Code::Internal, pb::ErrorKind::Internal),
-];
-
 impl ErrorKind {
-    fn row(self) -> &'static (ErrorKind, u16, Code, pb::ErrorKind) {
-        TABLE.iter().find(|row| row.0 == self).unwrap_or(&TABLE[11])
-    }
+    /// Every kind, in the table's order.
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Unauthenticated,
+        ErrorKind::PermissionDenied,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::FailedPrecondition,
+        ErrorKind::PayloadTooLarge,
+        ErrorKind::ResourceExhausted,
+        ErrorKind::Unimplemented,
+        ErrorKind::Unavailable,
+        ErrorKind::DeadlineExceeded,
+        ErrorKind::Internal,
+    ];
+
+    // The table is written as matches without a wildcard arm, so that a new kind does not compile
+    // until it has its HTTP status, gRPC code, protobuf kind and name.
 
     /// The HTTP status of this kind.
     pub fn http_status(self) -> u16 {
-        self.row().1
+        match self {
+            ErrorKind::InvalidArgument => 400,
+            ErrorKind::Unauthenticated => 401,
+            ErrorKind::PermissionDenied => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::AlreadyExists => 409,
+            ErrorKind::FailedPrecondition => 412,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::ResourceExhausted => 429,
+            ErrorKind::Unimplemented => 501,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::DeadlineExceeded => 504,
+            ErrorKind::Internal => 500,
+        }
     }
 
     /// The gRPC code of this kind.
     pub fn grpc_code(self) -> Code {
-        self.row().2
+        match self {
+            ErrorKind::InvalidArgument => Code::InvalidArgument,
+            ErrorKind::Unauthenticated => Code::Unauthenticated,
+            ErrorKind::PermissionDenied => Code::PermissionDenied,
+            ErrorKind::NotFound => Code::NotFound,
+            ErrorKind::AlreadyExists => Code::AlreadyExists,
+            ErrorKind::FailedPrecondition => Code::FailedPrecondition,
+            ErrorKind::PayloadTooLarge => Code::OutOfRange,
+            ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+            ErrorKind::Unimplemented => Code::Unimplemented,
+            ErrorKind::Unavailable => Code::Unavailable,
+            ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
+            ErrorKind::Internal => Code::Internal,
+        }
     }
 
-    /// The kind for an HTTP status; unknown 4xx are `InvalidArgument`, unknown 5xx `Internal`.
+    /// The kind's name in JSON error bodies that are not SCIM ones (`"not_found"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::PermissionDenied => "permission_denied",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::FailedPrecondition => "failed_precondition",
+            ErrorKind::PayloadTooLarge => "payload_too_large",
+            ErrorKind::ResourceExhausted => "resource_exhausted",
+            ErrorKind::Unimplemented => "unimplemented",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::DeadlineExceeded => "deadline_exceeded",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    /// The kind for an HTTP status; unknown 4xx are `InvalidArgument`, anything else unknown is
+    /// `Internal`.
     pub fn from_http_status(status: u16) -> Self {
-        TABLE.iter().find(|row| row.1 == status).map(|row| row.0).unwrap_or(if (400..500).contains(&status) {
-            ErrorKind::InvalidArgument
-        } else {
-            ErrorKind::Internal
-        })
+        match status {
+            400 => ErrorKind::InvalidArgument,
+            401 => ErrorKind::Unauthenticated,
+            403 => ErrorKind::PermissionDenied,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::AlreadyExists,
+            412 => ErrorKind::FailedPrecondition,
+            413 => ErrorKind::PayloadTooLarge,
+            429 => ErrorKind::ResourceExhausted,
+            501 => ErrorKind::Unimplemented,
+            503 => ErrorKind::Unavailable,
+            504 => ErrorKind::DeadlineExceeded,
+            // The other 4xx: the client's mistake, of a class the table does not name.
+            402 | 405..=408 | 410 | 411 | 414..=428 | 430..=499 => ErrorKind::InvalidArgument,
+            _ => ErrorKind::Internal,
+        }
     }
 
-    /// The kind for a gRPC code; codes outside the table are `Internal`
-    /// (`Cancelled` and `Aborted` are `Unavailable`: the caller may retry).
+    /// The kind for a gRPC code. `Cancelled` and `Aborted` are `Unavailable` (the caller may
+    /// retry); `Ok`, `Unknown` and `DataLoss`, which no service of ours sends, are `Internal`.
     pub fn from_grpc_code(code: Code) -> Self {
         match code {
-            Code::Cancelled | Code::Aborted => ErrorKind::Unavailable,
-            _ => TABLE.iter().find(|row| row.2 == code).map(|row| row.0).unwrap_or(ErrorKind::Internal),
+            Code::InvalidArgument => ErrorKind::InvalidArgument,
+            Code::Unauthenticated => ErrorKind::Unauthenticated,
+            Code::PermissionDenied => ErrorKind::PermissionDenied,
+            Code::NotFound => ErrorKind::NotFound,
+            Code::AlreadyExists => ErrorKind::AlreadyExists,
+            Code::FailedPrecondition => ErrorKind::FailedPrecondition,
+            Code::OutOfRange => ErrorKind::PayloadTooLarge,
+            Code::ResourceExhausted => ErrorKind::ResourceExhausted,
+            Code::Unimplemented => ErrorKind::Unimplemented,
+            Code::Unavailable | Code::Cancelled | Code::Aborted => ErrorKind::Unavailable,
+            Code::DeadlineExceeded => ErrorKind::DeadlineExceeded,
+            Code::Internal | Code::Ok | Code::Unknown | Code::DataLoss => ErrorKind::Internal,
         }
     }
 
     fn to_proto(self) -> pb::ErrorKind {
-        self.row().3
+        match self {
+            ErrorKind::InvalidArgument => pb::ErrorKind::InvalidArgument,
+            ErrorKind::Unauthenticated => pb::ErrorKind::Unauthenticated,
+            ErrorKind::PermissionDenied => pb::ErrorKind::PermissionDenied,
+            ErrorKind::NotFound => pb::ErrorKind::NotFound,
+            ErrorKind::AlreadyExists => pb::ErrorKind::AlreadyExists,
+            ErrorKind::FailedPrecondition => pb::ErrorKind::FailedPrecondition,
+            ErrorKind::PayloadTooLarge => pb::ErrorKind::PayloadTooLarge,
+            ErrorKind::ResourceExhausted => pb::ErrorKind::ResourceExhausted,
+            ErrorKind::Unimplemented => pb::ErrorKind::Unimplemented,
+            ErrorKind::Unavailable => pb::ErrorKind::Unavailable,
+            ErrorKind::DeadlineExceeded => pb::ErrorKind::DeadlineExceeded,
+            ErrorKind::Internal => pb::ErrorKind::Internal,
+        }
     }
 
     fn from_proto(kind: pb::ErrorKind) -> Self {
-        TABLE.iter().find(|row| row.3 == kind).map(|row| row.0).unwrap_or(ErrorKind::Internal)
+        match kind {
+            pb::ErrorKind::InvalidArgument => ErrorKind::InvalidArgument,
+            pb::ErrorKind::Unauthenticated => ErrorKind::Unauthenticated,
+            pb::ErrorKind::PermissionDenied => ErrorKind::PermissionDenied,
+            pb::ErrorKind::NotFound => ErrorKind::NotFound,
+            pb::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists,
+            pb::ErrorKind::FailedPrecondition => ErrorKind::FailedPrecondition,
+            pb::ErrorKind::PayloadTooLarge => ErrorKind::PayloadTooLarge,
+            pb::ErrorKind::ResourceExhausted => ErrorKind::ResourceExhausted,
+            pb::ErrorKind::Unimplemented => ErrorKind::Unimplemented,
+            pb::ErrorKind::Unavailable => ErrorKind::Unavailable,
+            pb::ErrorKind::DeadlineExceeded => ErrorKind::DeadlineExceeded,
+            pb::ErrorKind::Internal | pb::ErrorKind::Unspecified => ErrorKind::Internal,
+        }
     }
 
     /// True for the kinds a caller may retry as is.
     pub fn is_transient(self) -> bool {
-        matches!(self, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded | ErrorKind::ResourceExhausted)
+        match self {
+            ErrorKind::Unavailable | ErrorKind::DeadlineExceeded | ErrorKind::ResourceExhausted => true,
+            ErrorKind::InvalidArgument
+            | ErrorKind::Unauthenticated
+            | ErrorKind::PermissionDenied
+            | ErrorKind::NotFound
+            | ErrorKind::AlreadyExists
+            | ErrorKind::FailedPrecondition
+            | ErrorKind::PayloadTooLarge
+            | ErrorKind::Unimplemented
+            | ErrorKind::Internal => false,
+        }
     }
 }
 
@@ -220,13 +326,94 @@ impl From<tonic::Status> for ServiceError {
 mod tests {
     use super::*;
 
+    /// The table as the style guide and the crate docs state it, written out independently of the
+    /// code: (kind, HTTP status, gRPC code, name).
+    const EXPECTED: [(ErrorKind, u16, Code, &str); 12] = [
+        (ErrorKind::InvalidArgument, 400, Code::InvalidArgument, "invalid_argument"),
+        (ErrorKind::Unauthenticated, 401, Code::Unauthenticated, "unauthenticated"),
+        (ErrorKind::PermissionDenied, 403, Code::PermissionDenied, "permission_denied"),
+        (ErrorKind::NotFound, 404, Code::NotFound, "not_found"),
+        (ErrorKind::AlreadyExists, 409, Code::AlreadyExists, "already_exists"),
+        (ErrorKind::FailedPrecondition, 412, Code::FailedPrecondition, "failed_precondition"),
+        (ErrorKind::PayloadTooLarge, 413, Code::OutOfRange, "payload_too_large"),
+        (ErrorKind::ResourceExhausted, 429, Code::ResourceExhausted, "resource_exhausted"),
+        (ErrorKind::Unimplemented, 501, Code::Unimplemented, "unimplemented"),
+        (ErrorKind::Unavailable, 503, Code::Unavailable, "unavailable"),
+        (ErrorKind::DeadlineExceeded, 504, Code::DeadlineExceeded, "deadline_exceeded"),
+        (ErrorKind::Internal, 500, Code::Internal, "internal"),
+    ];
+
+    #[test]
+    fn all_lists_every_kind_once_in_the_tables_order() {
+        // No wildcard: a new kind does not compile here until it has a place, and that place must
+        // be its index in ALL.
+        let place = |kind: ErrorKind| match kind {
+            ErrorKind::InvalidArgument => 0,
+            ErrorKind::Unauthenticated => 1,
+            ErrorKind::PermissionDenied => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::AlreadyExists => 4,
+            ErrorKind::FailedPrecondition => 5,
+            ErrorKind::PayloadTooLarge => 6,
+            ErrorKind::ResourceExhausted => 7,
+            ErrorKind::Unimplemented => 8,
+            ErrorKind::Unavailable => 9,
+            ErrorKind::DeadlineExceeded => 10,
+            ErrorKind::Internal => 11,
+        };
+        for (index, kind) in ErrorKind::ALL.into_iter().enumerate() {
+            assert_eq!(place(kind), index, "{kind:?}");
+        }
+        assert_eq!(ErrorKind::ALL, EXPECTED.map(|row| row.0));
+    }
+
+    #[test]
+    fn every_kind_has_its_http_status_grpc_code_and_name() {
+        for (kind, status, code, name) in EXPECTED {
+            assert_eq!((kind.http_status(), kind.grpc_code(), kind.name()), (status, code, name), "{kind:?}");
+        }
+    }
+
     #[test]
     fn every_kind_round_trips_through_http_grpc_and_protobuf() {
-        for (kind, status, code, _) in TABLE {
-            assert_eq!(ErrorKind::from_http_status(status), kind);
-            assert_eq!(ErrorKind::from_grpc_code(code), kind);
+        for kind in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_http_status(kind.http_status()), kind);
+            assert_eq!(ErrorKind::from_grpc_code(kind.grpc_code()), kind);
             assert_eq!(ErrorKind::from_proto(kind.to_proto()), kind);
+            let sent = ServiceError::new(kind, "detail").with_retry_after(3);
+            assert_eq!(ServiceError::from(pb::Error::from(&sent)), sent, "{kind:?}");
+            assert_eq!(ServiceError::from(tonic::Status::from(sent.clone())), sent, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn every_protobuf_kind_but_unspecified_is_one_kind_and_unspecified_is_internal() {
+        let kinds: Vec<ErrorKind> =
+            (1..).map_while(|n| pb::ErrorKind::try_from(n).ok()).map(ErrorKind::from_proto).collect();
+        assert_eq!(kinds, ErrorKind::ALL);
+        assert_eq!(ErrorKind::from_proto(pb::ErrorKind::Unspecified), ErrorKind::Internal);
+    }
+
+    #[test]
+    fn statuses_and_codes_outside_the_table_have_a_safe_kind() {
+        for status in [402, 405, 406, 408, 410, 415, 422, 428, 431, 451, 499] {
+            assert_eq!(ErrorKind::from_http_status(status), ErrorKind::InvalidArgument, "{status}");
+        }
+        for status in [0, 200, 302, 399, 502, 505, 599, 600] {
+            assert_eq!(ErrorKind::from_http_status(status), ErrorKind::Internal, "{status}");
+        }
+        for code in [Code::Cancelled, Code::Aborted] {
+            assert_eq!(ErrorKind::from_grpc_code(code), ErrorKind::Unavailable, "{code:?}");
+        }
+        for code in [Code::Ok, Code::Unknown, Code::DataLoss] {
+            assert_eq!(ErrorKind::from_grpc_code(code), ErrorKind::Internal, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn only_unavailable_deadline_exceeded_and_resource_exhausted_are_transient() {
+        let transient: Vec<ErrorKind> = ErrorKind::ALL.into_iter().filter(|k| k.is_transient()).collect();
+        assert_eq!(transient, [ErrorKind::ResourceExhausted, ErrorKind::Unavailable, ErrorKind::DeadlineExceeded]);
     }
 
     #[test]

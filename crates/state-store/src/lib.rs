@@ -1,6 +1,6 @@
 //! Namespaced key-value state that must survive a restart: the adapter's
-//! attribute store and resource metadata, the gateway's connections and
-//! OAuth2 tokens.
+//! attribute store, resource metadata and cursor key, the gateway's
+//! connections and OAuth2 tokens.
 //!
 //! A namespace is a flat map from key to bytes (`users:primary` →
 //! `{"42": ...}`). Two backends implement [`StateStore`]:
@@ -51,6 +51,15 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// When the backend fails.
     async fn put_many(&self, namespace: &str, entries: Vec<(String, Bytes)>) -> Result<(), StoreError>;
+
+    /// Stores `value` under `key` unless the key holds a value already, atomically, and returns
+    /// the value the key holds afterwards: `value` when this call stored it, else the one stored
+    /// first. Several processes racing to create the same entry (a key shared by replicas) all end
+    /// with the same value.
+    ///
+    /// # Errors
+    /// When the backend fails.
+    async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError>;
 
     /// Removes `key`; returns whether it existed.
     ///
@@ -138,6 +147,27 @@ pub(crate) mod conformance {
         all.sort_by_key(|(k, _)| k.parse::<u32>().unwrap());
         assert_eq!(all.len(), 2500);
         assert_eq!(all[1234], ("1234".to_owned(), Bytes::from("v1234")));
+    }
+
+    pub async fn put_if_absent_keeps_the_first_value(store: &dyn StateStore) {
+        let first = store.put_if_absent("keys", "k", Bytes::from_static(b"first")).await.unwrap();
+        assert_eq!(first.as_ref(), b"first");
+        let second = store.put_if_absent("keys", "k", Bytes::from_static(b"second")).await.unwrap();
+        assert_eq!(second.as_ref(), b"first", "the value stored first is kept and returned");
+        assert_eq!(store.get("keys", "k").await.unwrap().as_deref(), Some(&b"first"[..]));
+        assert_eq!(store.get("other-keys", "k").await.unwrap(), None, "per namespace");
+    }
+
+    pub async fn racing_put_if_absent_calls_agree_on_one_value(a: &dyn StateStore, b: &dyn StateStore) {
+        let (x, y, z) = tokio::join!(
+            a.put_if_absent("race", "k", Bytes::from_static(b"x")),
+            b.put_if_absent("race", "k", Bytes::from_static(b"y")),
+            a.put_if_absent("race", "k", Bytes::from_static(b"z")),
+        );
+        let (x, y, z) = (x.unwrap(), y.unwrap(), z.unwrap());
+        assert!(x == y && y == z, "{x:?} {y:?} {z:?}");
+        assert!([&b"x"[..], b"y", b"z"].contains(&x.as_ref()));
+        assert_eq!(a.get("race", "k").await.unwrap(), Some(x));
     }
 
     pub async fn expiring_entries_disappear_after_their_ttl(store: &dyn StateStore) {

@@ -122,6 +122,26 @@ impl StateStore for LocalStore {
         .await
     }
 
+    async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError> {
+        let (ns, key) = (namespace.to_owned(), key.to_owned());
+        self.with(move |db| {
+            // One transaction, so that another process on the same file cannot slip in between.
+            let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO state (namespace, key, value, expires_at) VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT (namespace, key) DO NOTHING",
+                params![ns, key, value.as_ref()],
+            )?;
+            let kept =
+                tx.query_row("SELECT value FROM state WHERE namespace = ?1 AND key = ?2", params![ns, key], |row| {
+                    row.get::<_, Vec<u8>>(0)
+                })?;
+            tx.commit()?;
+            Ok(Bytes::from(kept))
+        })
+        .await
+    }
+
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
         let (ns, key) = (namespace.to_owned(), key.to_owned());
         self.with(move |db| db.execute("DELETE FROM state WHERE namespace = ?1 AND key = ?2", params![ns, key]))
@@ -190,7 +210,17 @@ mod tests {
         conformance::values_round_trip_per_namespace(&store).await;
         conformance::put_replaces_and_delete_reports_existence(&store).await;
         conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
+        conformance::put_if_absent_keeps_the_first_value(&store).await;
+        conformance::racing_put_if_absent_calls_agree_on_one_value(&store, &store).await;
         conformance::expiring_entries_disappear_after_their_ttl(&store).await;
+    }
+
+    #[tokio::test]
+    async fn two_local_stores_on_one_file_agree_on_a_value_put_if_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let (a, b) = (LocalStore::open(&path).unwrap(), LocalStore::open(&path).unwrap());
+        conformance::racing_put_if_absent_calls_agree_on_one_value(&a, &b).await;
     }
 
     #[tokio::test]

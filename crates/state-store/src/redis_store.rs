@@ -74,6 +74,24 @@ impl StateStore for RedisStore {
         Ok(())
     }
 
+    async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError> {
+        // One script, so that the write and the read are one atomic step on Redis.
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+            redis::Script::new(
+                "redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) return redis.call('HGET', KEYS[1], ARGV[1])",
+            )
+        });
+        let mut conn = self.conn.clone();
+        let kept: Vec<u8> = SCRIPT
+            .key(self.hash_key(namespace))
+            .arg(key)
+            .arg(value.as_ref())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(Bytes::from(kept))
+    }
+
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
         let removed: u64 = conn.hdel(self.hash_key(namespace), key).await.map_err(unavailable)?;
@@ -140,13 +158,20 @@ mod tests {
     use super::*;
     use crate::conformance;
 
+    fn redis_url() -> String {
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    }
+
     /// Tests that need Redis fail (never skip) when it is missing: CI starts one.
-    async fn redis_store() -> RedisStore {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let prefix = format!("test-state-{}", uuid::Uuid::new_v4());
-        RedisStore::connect(&SecretString::from(url.clone()), &prefix)
+    async fn connect(prefix: &str) -> RedisStore {
+        let url = redis_url();
+        RedisStore::connect(&SecretString::from(url.clone()), prefix)
             .await
             .unwrap_or_else(|e| panic!("these tests need Redis at {url} (set REDIS_URL): {e}"))
+    }
+
+    async fn redis_store() -> RedisStore {
+        connect(&format!("test-state-{}", uuid::Uuid::new_v4())).await
     }
 
     #[tokio::test]
@@ -155,6 +180,14 @@ mod tests {
         conformance::values_round_trip_per_namespace(&store).await;
         conformance::put_replaces_and_delete_reports_existence(&store).await;
         conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
+        conformance::put_if_absent_keeps_the_first_value(&store).await;
         conformance::expiring_entries_disappear_after_their_ttl(&store).await;
+    }
+
+    #[tokio::test]
+    async fn two_redis_connections_agree_on_a_value_put_if_absent() {
+        let a = redis_store().await;
+        let b = connect(&a.prefix).await;
+        conformance::racing_put_if_absent_calls_agree_on_one_value(&a, &b).await;
     }
 }

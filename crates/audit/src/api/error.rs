@@ -1,7 +1,9 @@
-//! The API's errors, each mapped to its status and a JSON body `{"error", "detail"}` in one place.
+//! The API's errors, each answered through the connector's one error table: the kind fixes the
+//! status and the `error` name of the JSON body `{"error", "detail"}`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use service_error::ErrorKind;
 
 /// Why an API request failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +20,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    fn code(&self) -> &'static str {
+    /// The error's class in the one table.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            ApiError::Unauthenticated => "unauthenticated",
-            ApiError::InvalidArgument(_) => "invalid_argument",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::Internal(_) => "internal",
+            ApiError::Unauthenticated => ErrorKind::Unauthenticated,
+            ApiError::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            ApiError::NotFound(_) => ErrorKind::NotFound,
+            ApiError::Internal(_) => ErrorKind::Internal,
         }
     }
 }
@@ -42,12 +45,8 @@ impl From<actix_web::error::BlockingError> for ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::InvalidArgument(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        // Every status in the table is a valid one; 500 only if that ever stopped being true.
+        StatusCode::from_u16(self.kind().http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -66,6 +65,24 @@ impl ResponseError for ApiError {
         if matches!(self, ApiError::Unauthenticated) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
-        response.json(serde_json::json!({"error": self.code(), "detail": detail}))
+        response.json(serde_json::json!({"error": self.kind().name(), "detail": detail}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_answers_with_its_kinds_status_and_name() {
+        let cases = [
+            (ApiError::Unauthenticated, 401, "unauthenticated"),
+            (ApiError::InvalidArgument("bad".into()), 400, "invalid_argument"),
+            (ApiError::NotFound("no record 7".into()), 404, "not_found"),
+            (ApiError::Internal(anyhow::anyhow!("disk full")), 500, "internal"),
+        ];
+        for (error, status, name) in cases {
+            assert_eq!((error.status_code().as_u16(), error.kind().name()), (status, name), "{error:?}");
+        }
     }
 }

@@ -14,12 +14,12 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jobs::Write;
 use crate::render;
 use crate::request;
-use crate::scope::{self, Action};
 use crate::state::AppState;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::{Job, Operation, Written};
 use bytes::Bytes;
+use connections::scope::{self, Action};
 use scim::{ResourceKind, ScimType};
 use serde_json::Value;
 

@@ -8,11 +8,11 @@ use crate::errors::ApiResult;
 use crate::render;
 use crate::request::{self, ListParams};
 use crate::routes::resources::kind_of;
-use crate::scope::{self, Action};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::{Page, SearchPage, SearchQuery};
 use bytes::Bytes;
+use connections::scope::{self, Action};
 use scim::ResourceKind;
 
 /// `POST /.search`

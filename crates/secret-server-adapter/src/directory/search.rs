@@ -7,12 +7,13 @@
 //! Only the page that is returned is projected and serialized.
 
 use super::request::{GetRequest, SearchRequest};
-use crate::core::{Access, Caller, Core};
+use crate::core::{Caller, Core};
 use crate::mapping::{RenderOptions, View};
 use crate::read_model::query::candidates;
 use crate::read_model::state::State;
 use adapter_api::{Resource, SearchPage};
 use bytes::Bytes;
+use connections::scope::{self, Action};
 use scim::paging::{CursorCodec, PageRequest, index_window, query_fingerprint};
 use scim::projection::Projection;
 use scim::sort::{SortKey, SortOrder};
@@ -50,12 +51,12 @@ fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: O
 /// One resource by id.
 ///
 /// # Errors
-/// `NotFound` for an id that is not a resource the caller can see; `PermissionDenied` when the
-/// caller may not read the type; `Unavailable` while the read model loads.
+/// `NotFound` for an id that is not a resource the caller can see (missing or out of scope alike)
+/// and for a type the caller may not read; `Unavailable` while the read model loads.
 pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<Resource, ServiceError> {
-    caller.check(req.kind, Access::Read)?;
+    caller.check(req.kind, Action::Read)?;
     caller.require_loaded()?;
-    let not_found = || ServiceError::not_found(format!("{} {} not found", req.kind.name(), req.id));
+    let not_found = || ServiceError::from(scope::not_visible(req.kind, &req.id));
     let id = req.id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(not_found)?;
     let options = RenderOptions { members: wants_members(&req.projection, None, None) };
     caller.instance.model.read(|state| {
@@ -156,8 +157,8 @@ fn kind_rank(kind: ResourceKind) -> usize {
 ///
 /// # Errors
 /// `400` for a filter or sort that does not fit the type (for the root search: that fits none of
-/// the types), an invalid or expired cursor; `PermissionDenied` for a type the caller may not
-/// read; `Unavailable` while the read model loads.
+/// the types), an invalid or expired cursor; `NotFound` for a type the caller may not read (the
+/// root search covers the readable types only); `Unavailable` while the read model loads.
 pub fn search(
     core: &Core,
     cursors: &CursorCodec,
@@ -166,10 +167,10 @@ pub fn search(
 ) -> Result<SearchPage, ServiceError> {
     caller.require_loaded()?;
     let kinds: Vec<ResourceKind> = if req.kinds.is_empty() {
-        ResourceKind::ALL.into_iter().filter(|k| caller.check(*k, Access::Read).is_ok()).collect()
+        scope::readable(&caller.connection)
     } else {
         for kind in &req.kinds {
-            caller.check(*kind, Access::Read)?;
+            caller.check(*kind, Action::Read)?;
         }
         req.kinds.clone()
     };

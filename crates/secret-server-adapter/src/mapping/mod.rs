@@ -18,7 +18,7 @@ use crate::meta::etag;
 use crate::read_model::records::{Meta, Principal};
 use crate::read_model::state::State;
 use crate::text::rfc3339_millis;
-use connections::{DeletedUserPolicy, RightsMapping};
+use connections::{DeletedUserPolicy, RightsMapping, Scope};
 use scim::ResourceKind;
 use serde_json::{Map, Value, json};
 
@@ -28,8 +28,8 @@ pub struct View<'a> {
     pub state: &'a State,
     pub rights: &'a RightsMapping,
     pub deleted_users: DeletedUserPolicy,
-    /// The folder subtrees the caller is limited to; `None`: every folder.
-    pub roots: Option<&'a [i64]>,
+    /// The caller's scope, whose container subtrees limit the folders it sees.
+    pub scope: &'a Scope,
 }
 
 /// What to leave out of a rendering because the caller will not look at it.
@@ -46,10 +46,11 @@ impl Default for RenderOptions {
 }
 
 impl View<'_> {
-    /// Whether `folder` is within the caller's scope.
+    /// Whether `folder` exists and is within the caller's scope (the decision is
+    /// [`Scope::covers_folder`]'s).
     pub fn folder_visible(&self, folder: i64) -> bool {
-        self.state.folders.contains_key(&folder)
-            && self.roots.is_none_or(|roots| self.state.folder_within(folder, roots))
+        let parent_of = |id: i64| self.state.folders.get(&id).map(|f| f.ss.parent);
+        self.state.folders.contains_key(&folder) && self.scope.covers_folder(folder, parent_of)
     }
 
     /// Whether a user exists for this caller (a user deleted through SCIM is gone under the default policy).

@@ -371,21 +371,6 @@ impl State {
         path
     }
 
-    /// Whether `folder` is one of `roots` or below one of them.
-    pub fn folder_within(&self, folder: i64, roots: &[i64]) -> bool {
-        let mut at = folder;
-        for _ in 0..256 {
-            if roots.contains(&at) {
-                return true;
-            }
-            match self.folders.get(&at) {
-                Some(f) if f.ss.parent != secret_server_api::ROOT_FOLDER_ID => at = f.ss.parent,
-                _ => return false,
-            }
-        }
-        false
-    }
-
     /// The folder named `name` directly under `parent`, case-insensitively.
     pub fn child_folder_by_name(&self, parent: i64, name: &str) -> Option<&FolderRec> {
         self.idx

@@ -17,7 +17,7 @@ mod permissions;
 pub mod precondition;
 mod users;
 
-use crate::core::{Access, Caller, Core};
+use crate::core::{Caller, Core};
 use crate::instance::Instance;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
@@ -27,6 +27,7 @@ use adapter_api::{Operation, Resource, Written};
 use async_trait::async_trait;
 use audit_events::{ChangeRecord, MemberChanges};
 use bytes::Bytes;
+use connections::scope::{self, Action};
 use job_queue::{Disposition, Job, JobHandler};
 use scim::{ResourceKind, Schemas, ScimError};
 use secret_server_client::{ClientError, SecretServerClient};
@@ -67,7 +68,7 @@ impl From<ClientError> for JobError {
         let transient = e.is_transient();
         let after = e.retry_after();
         let text = e.to_string();
-        let service = ServiceError::from(e);
+        let service = crate::client_error::service_error(e);
         // A refused API account is not the client's fault and may be fixed: retry it too.
         if transient || service.kind.is_transient() {
             JobError::Transient { error: text, after }
@@ -97,7 +98,7 @@ pub(crate) fn taken(detail: impl Into<String>) -> JobError {
 
 /// A `404` for `kind` `id`.
 pub(crate) fn not_found(kind: ResourceKind, id: &str) -> JobError {
-    JobError::Permanent(ServiceError::not_found(format!("{} {id} not found", kind.name())))
+    JobError::Permanent(ServiceError::from(scope::not_visible(kind, id)))
 }
 
 /// One job in progress.
@@ -219,9 +220,9 @@ impl Worker {
             Err(e) => return (failed(&e), "failed"),
         };
         let access = match req.operation() {
-            Operation::Create => Access::Create,
-            Operation::Replace | Operation::Patch => Access::Update,
-            Operation::Delete => Access::Delete,
+            Operation::Create => Action::Create,
+            Operation::Replace | Operation::Patch => Action::Update,
+            Operation::Delete => Action::Delete,
         };
         if let Err(e) = caller.check(req.kind(), access) {
             return (failed(&e), "failed");

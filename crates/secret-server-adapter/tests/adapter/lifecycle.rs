@@ -278,6 +278,49 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
     stack.stop().await;
 }
 
+/// The ids of the cursor page that `cursor` points at (4 users), through `grpc`.
+async fn page_at(
+    grpc: &adapter_api::DirectoryClient,
+    cursor: &str,
+) -> Result<(Vec<String>, String), service_error::ServiceError> {
+    let query = adapter_api::SearchQuery {
+        kinds: vec![User],
+        page: adapter_api::Page::Cursor { cursor: cursor.to_owned(), count: Some(4) },
+        ..adapter_api::SearchQuery::default()
+    };
+    let page = grpc.search(adapter_api::SearchResources { connection_id: CONNECTION.to_owned(), query }).await?;
+    let ids = page
+        .resources
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.json).expect("json")["id"].as_str().expect("id").to_owned())
+        .collect();
+    Ok((ids, page.next_cursor.unwrap_or_default()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_keeps_working_after_a_restart_and_on_a_second_replica_sharing_the_state() {
+    let mut stack =
+        Stack::start_with(Options { backend: Backend::Redis, replica_id: Some("a".into()), ..Options::default() })
+            .await;
+    let (first, next) = page_at(&stack.grpc, "").await.unwrap();
+    assert_eq!(first.len(), 4);
+    assert!(!next.is_empty(), "the emulator holds more than one page of users");
+    let (second, _) = page_at(&stack.grpc, &next).await.unwrap();
+    assert!(second.iter().all(|id| !first.contains(id)), "{first:?} {second:?}");
+
+    stack.restart_adapter().await;
+    let (after_restart, _) = page_at(&stack.grpc, &next).await.expect("the cursor survives a restart");
+    assert_eq!(after_restart, second);
+
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let (on_b, _) = page_at(&grpc_b, &next).await.expect("the cursor works on another replica");
+    assert_eq!(on_b, second);
+    let forged = page_at(&grpc_b, &format!("{next}A")).await.unwrap_err();
+    assert_eq!(forged.scim_type, Some(scim::ScimType::InvalidCursor));
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_replica_sees_the_members_the_first_added_and_removed() {
     let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;

@@ -201,11 +201,32 @@ async fn a_read_only_connection_cannot_write_even_if_the_gateway_let_it() {
     stack.connections.put(&conn).await.unwrap();
     let refused = stack.create_as("reader", User, json!({"userName": "sneaky"})).await;
     assert_eq!(refused.err().http_status(), 403);
+    assert!(refused.err().detail.contains("may not create User"), "{}", refused.err().detail);
     assert!(stack.search(User, r#"userName eq "sneaky""#).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_type_the_connection_cannot_read_is_404_as_at_the_gateway_and_left_out_of_the_root_search() {
+    let stack = Stack::start().await;
     let mut none = connection("no-users");
     none.scope.resource_types.remove("User");
     stack.connections.put(&none).await.unwrap();
-    assert_eq!(stack.search_as("no-users", User, "").await.unwrap_err().http_status(), 403);
+    let err = stack.search_as("no-users", User, "").await.unwrap_err();
+    assert_eq!((err.http_status(), err.detail.as_str()), (404, "no such resource type: Users"));
+    assert_eq!(stack.get_as("no-users", User, "1").await.unwrap_err().http_status(), 404);
+    let refused = stack.create_as("no-users", User, json!({"userName": "sneaky"})).await;
+    assert_eq!(refused.err().http_status(), 404);
+    assert!(stack.search(User, r#"userName eq "sneaky""#).await.is_empty());
+    let req = dir::SearchResourcesRequest {
+        caller: Some(common::Caller { connection_id: "no-users".into() }),
+        resource_types: vec![],
+        page: Some(dir::search_resources_request::Page::Index(dir::IndexPage { start_index: 1, count: Some(1000) })),
+        ..Default::default()
+    };
+    let found = decode(&stack.search_raw(req).await.unwrap());
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|d| d["meta"]["resourceType"] != "User"), "{found:?}");
     stack.stop().await;
 }
 

@@ -408,7 +408,7 @@ async fn start_adapter(
         resync_interval: options.resync_interval,
         progress_bars: false,
         replica_id: options.replica_id.clone(),
-        cursor_secret: Some(SecretString::from("test-cursor-secret")),
+        // No cursor_secret: the key is kept in the state store, shared by restarts and replicas.
         ..AdapterSettings::default()
     };
     let deps = AdapterDeps {

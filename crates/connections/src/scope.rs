@@ -1,0 +1,224 @@
+//! The one scope decision: what a connection may do with each resource type, and which objects
+//! it may see. The gateway asks before anything is read or submitted; the adapter asks again where
+//! the data is (defence in depth). Both get the same answer, because both ask here:
+//!
+//! - a resource type the connection cannot read is invisible: `404` "no such resource type", as
+//!   if it did not exist, and discovery ([`readable`]) leaves it out;
+//! - a readable type whose action the connection may not do is `403`, naming the action;
+//! - an id the connection cannot see, whether it does not exist or lies outside the connection's
+//!   container subtrees ([`Scope::covers_folder`]), is `404` with the same detail either way, so
+//!   that nothing outside the scope can be probed.
+//!
+//! A refusal is a typed [`Denial`]; it becomes a `ServiceError` in one place (`From`).
+
+use crate::model::{Connection, ConnectionId, Operations, Scope};
+use scim::ResourceKind;
+use secret_server_api::ROOT_FOLDER_ID;
+use service_error::{ErrorKind, ServiceError};
+
+/// What a request does to a resource type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    fn allowed(self, ops: Operations) -> bool {
+        match self {
+            Action::Read => ops.read,
+            Action::Create => ops.create,
+            Action::Update => ops.update,
+            Action::Delete => ops.delete,
+        }
+    }
+
+    /// The verb a refusal names (`"create"`).
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// Why the scope refuses a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// The connection cannot read the type: it does not exist for this connection (`404`).
+    #[error("no such resource type: {}", .0.endpoint())]
+    UnreadableType(ResourceKind),
+    /// The type is readable but the action is not allowed (`403`).
+    #[error("connection {connection} may not {} {} resources", action.verb(), kind.name())]
+    ActionNotAllowed { connection: ConnectionId, kind: ResourceKind, action: Action },
+    /// The resource does not exist, or is outside the connection's subtrees: the same `404`, so
+    /// that its existence is not revealed.
+    #[error("{} {id} not found", kind.name())]
+    NotVisible { kind: ResourceKind, id: String },
+}
+
+impl From<Denial> for ServiceError {
+    fn from(denial: Denial) -> Self {
+        let kind = match denial {
+            Denial::UnreadableType(_) | Denial::NotVisible { .. } => ErrorKind::NotFound,
+            Denial::ActionNotAllowed { .. } => ErrorKind::PermissionDenied,
+        };
+        ServiceError::new(kind, denial.to_string())
+    }
+}
+
+/// Whether `connection` may do `action` on `kind`.
+///
+/// # Errors
+/// [`Denial::UnreadableType`] when the connection cannot read the type (whatever the action),
+/// [`Denial::ActionNotAllowed`] when the type is readable but the action is not allowed.
+pub fn require(connection: &Connection, kind: ResourceKind, action: Action) -> Result<(), Denial> {
+    let ops = connection.scope.operations(kind);
+    if !ops.read {
+        return Err(Denial::UnreadableType(kind));
+    }
+    if action.allowed(ops) {
+        Ok(())
+    } else {
+        Err(Denial::ActionNotAllowed { connection: connection.id.clone(), kind, action })
+    }
+}
+
+/// The resource types `connection` may read, in discovery order.
+pub fn readable(connection: &Connection) -> Vec<ResourceKind> {
+    ResourceKind::ALL.into_iter().filter(|k| connection.scope.operations(*k).read).collect()
+}
+
+/// The refusal for resource `id` of `kind` that the caller cannot see, missing or out of scope.
+pub fn not_visible(kind: ResourceKind, id: impl Into<String>) -> Denial {
+    Denial::NotVisible { kind, id: id.into() }
+}
+
+/// How deep a folder may be below a subtree root; deeper (or a cycle in a corrupt tree) is outside.
+const MAX_FOLDER_DEPTH: usize = 256;
+
+impl Scope {
+    /// Whether `folder` is within the connection's container subtrees: one of them, or below one
+    /// of them (always, for a connection without subtrees). `parent_of` gives a folder's parent
+    /// (`ROOT_FOLDER_ID` at the top, `None` for a folder it does not know). The root itself is
+    /// never within a subtree.
+    pub fn covers_folder(&self, folder: i64, mut parent_of: impl FnMut(i64) -> Option<i64>) -> bool {
+        let Some(roots) = self.container_subtrees.as_deref() else {
+            return true;
+        };
+        let mut at = folder;
+        for _ in 0..MAX_FOLDER_DEPTH {
+            if at == ROOT_FOLDER_ID {
+                return false;
+            }
+            if roots.contains(&at) {
+                return true;
+            }
+            match parent_of(at) {
+                Some(parent) => at = parent,
+                None => return false,
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn connection(scope: serde_json::Value) -> Connection {
+        serde_json::from_value(serde_json::json!({"id": "c", "secretServer": "primary", "scope": scope})).unwrap()
+    }
+
+    #[test]
+    fn a_type_the_connection_cannot_read_is_404_for_every_action_and_left_out_of_discovery() {
+        let c = connection(serde_json::json!({"resourceTypes": {"User": {"read": true}}}));
+        for action in [Action::Read, Action::Create, Action::Update, Action::Delete] {
+            let denial = require(&c, ResourceKind::Group, action).unwrap_err();
+            assert_eq!(denial, Denial::UnreadableType(ResourceKind::Group));
+            let e = ServiceError::from(denial);
+            assert_eq!((e.kind, e.detail.as_str()), (ErrorKind::NotFound, "no such resource type: Groups"));
+        }
+        assert_eq!(readable(&c), vec![ResourceKind::User]);
+    }
+
+    #[test]
+    fn a_type_without_read_is_unreadable_even_when_writes_are_allowed() {
+        let c = connection(serde_json::json!({"resourceTypes": {"User": {"create": true, "update": true}}}));
+        assert_eq!(require(&c, ResourceKind::User, Action::Create), Err(Denial::UnreadableType(ResourceKind::User)));
+        assert!(readable(&c).is_empty());
+    }
+
+    #[test]
+    fn a_readable_type_refuses_an_action_not_allowed_with_403_naming_it() {
+        let c = connection(serde_json::json!({"resourceTypes": {"User": {"read": true, "update": true}}}));
+        assert_eq!(require(&c, ResourceKind::User, Action::Read), Ok(()));
+        assert_eq!(require(&c, ResourceKind::User, Action::Update), Ok(()));
+        let e = ServiceError::from(require(&c, ResourceKind::User, Action::Create).unwrap_err());
+        assert_eq!(
+            (e.kind, e.detail.as_str()),
+            (ErrorKind::PermissionDenied, "connection c may not create User resources")
+        );
+        let e = ServiceError::from(require(&c, ResourceKind::User, Action::Delete).unwrap_err());
+        assert_eq!(
+            (e.kind, e.detail.as_str()),
+            (ErrorKind::PermissionDenied, "connection c may not delete User resources")
+        );
+    }
+
+    #[test]
+    fn the_default_scope_keeps_privileged_data_read_only() {
+        let c: Connection = serde_json::from_value(serde_json::json!({"id": "c", "secretServer": "p"})).unwrap();
+        assert_eq!(require(&c, ResourceKind::PrivilegedData, Action::Read), Ok(()));
+        assert!(matches!(
+            require(&c, ResourceKind::PrivilegedData, Action::Update),
+            Err(Denial::ActionNotAllowed { action: Action::Update, .. })
+        ));
+        assert_eq!(require(&c, ResourceKind::ContainerPermission, Action::Create), Ok(()));
+        assert_eq!(readable(&c), ResourceKind::ALL);
+    }
+
+    #[test]
+    fn an_id_out_of_scope_is_404_exactly_as_one_that_does_not_exist() {
+        let e = ServiceError::from(not_visible(ResourceKind::Container, "42"));
+        assert_eq!((e.kind, e.detail.as_str()), (ErrorKind::NotFound, "Container 42 not found"));
+    }
+
+    /// `\Databases` (10) with `Production` (11) and `Production\Reports` (12); `\IT` (20).
+    fn parents() -> HashMap<i64, i64> {
+        HashMap::from([(10, ROOT_FOLDER_ID), (11, 10), (12, 11), (20, ROOT_FOLDER_ID)])
+    }
+
+    #[test]
+    fn container_subtrees_cover_their_roots_and_every_descendant_and_nothing_else() {
+        let tree = parents();
+        let limited = Scope { container_subtrees: Some(vec![10]), ..Scope::default() };
+        let covers = |folder| limited.covers_folder(folder, |f| tree.get(&f).copied());
+        assert!(covers(10) && covers(11) && covers(12));
+        assert!(!covers(20), "a sibling subtree");
+        assert!(!covers(ROOT_FOLDER_ID), "the root is never inside a subtree");
+        assert!(!covers(99), "a folder whose parent is unknown");
+    }
+
+    #[test]
+    fn a_scope_without_subtrees_covers_every_folder() {
+        let tree = parents();
+        let everything = Scope::default();
+        assert!(
+            [10, 12, 20, ROOT_FOLDER_ID].into_iter().all(|f| everything.covers_folder(f, |x| tree.get(&x).copied()))
+        );
+    }
+
+    #[test]
+    fn a_cycle_in_the_folder_tree_is_outside_the_scope() {
+        let cycle = HashMap::from([(1, 2), (2, 1)]);
+        let limited = Scope { container_subtrees: Some(vec![10]), ..Scope::default() };
+        assert!(!limited.covers_folder(1, |f| cycle.get(&f).copied()));
+    }
+}
