@@ -81,7 +81,7 @@ impl RowContent<'_> {
     }
 
     /// `hex(SHA-256(prev_hash ‖ "\n" ‖ canonical content))`.
-    pub fn hash(&self, prev_hash: &str) -> String {
+    pub(crate) fn hash(&self, prev_hash: &str) -> String {
         let mut hasher = Sha256::new();
         hasher.update(prev_hash.as_bytes());
         hasher.update(b"\n");

@@ -6,16 +6,16 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 
 /// Now, in microseconds since the epoch.
-pub fn now_micros() -> i64 {
+pub(crate) fn now_micros() -> i64 {
     micros_of_datetime(OffsetDateTime::now_utc())
 }
 
-pub fn micros_of_datetime(t: OffsetDateTime) -> i64 {
+pub(crate) fn micros_of_datetime(t: OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
 }
 
 /// A protobuf timestamp in microseconds (saturating).
-pub fn micros_of(t: &prost_types::Timestamp) -> i64 {
+pub(crate) fn micros_of(t: &prost_types::Timestamp) -> i64 {
     t.seconds.saturating_mul(1_000_000).saturating_add(i64::from(t.nanos) / 1_000)
 }
 

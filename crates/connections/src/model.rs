@@ -180,7 +180,8 @@ pub struct Scope {
 }
 
 impl Default for Scope {
-    /// Everything, except writes to PrivilegedData (secrets are read-only unless a connection enables more).
+    /// Everything, except writes to PrivilegedData: secrets are read-only through the connector (a scope
+    /// that allows writes gets `501`, the default scope `403`).
     fn default() -> Self {
         let resource_types = ResourceKind::ALL
             .into_iter()

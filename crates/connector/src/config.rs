@@ -145,6 +145,8 @@ pub struct AdapterSection {
     pub workers: usize,
     #[serde(with = "humantime_serde")]
     pub resync_interval: Duration,
+    /// The key that seals list cursors; `None`: a random key kept in the shared state.
+    pub cursor_secret: Option<SecretString>,
 }
 
 impl Default for AdapterSection {
@@ -155,6 +157,7 @@ impl Default for AdapterSection {
             http_listen: d.http_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9091))),
             workers: d.workers,
             resync_interval: d.resync_interval,
+            cursor_secret: None,
         }
     }
 }

@@ -11,12 +11,12 @@ use secrecy::{ExposeSecret, SecretString};
 use std::path::Path;
 
 /// The id of the connection `dev` creates.
-pub const DEV_CONNECTION: &str = "dev";
+pub(crate) const DEV_CONNECTION: &str = "dev";
 /// The Secret Server instance `dev` binds its connection to (the emulator).
-pub const DEV_INSTANCE: &str = "primary";
+pub(crate) const DEV_INSTANCE: &str = "primary";
 
 /// Writes `contents` to `path`, readable by the owner only.
-pub fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -34,7 +34,7 @@ fn read_trimmed(path: &Path) -> Option<String> {
 }
 
 /// The admin token in `<data-dir>/admin-token`, created on first use.
-pub fn admin_token(data_dir: &Path) -> anyhow::Result<SecretString> {
+pub(crate) fn admin_token(data_dir: &Path) -> anyhow::Result<SecretString> {
     let path = data_dir.join("admin-token");
     if let Some(token) = read_trimmed(&path) {
         return Ok(SecretString::from(token));
@@ -46,7 +46,7 @@ pub fn admin_token(data_dir: &Path) -> anyhow::Result<SecretString> {
 
 /// The emulator's API account in `<data-dir>/sim-credentials`, created on first use with a
 /// password that satisfies Secret Server's default local-user password policy.
-pub fn sim_credentials(data_dir: &Path, username: &str) -> anyhow::Result<(String, SecretString)> {
+pub(crate) fn sim_credentials(data_dir: &Path, username: &str) -> anyhow::Result<(String, SecretString)> {
     let path = data_dir.join("sim-credentials");
     if let Some(text) = read_trimmed(&path) {
         let mut lines = text.lines();
@@ -63,7 +63,7 @@ pub fn sim_credentials(data_dir: &Path, username: &str) -> anyhow::Result<(Strin
 
 /// Makes sure the development connection exists and accepts the token in
 /// `<data-dir>/dev-token` (issuing a new one when the file is missing or stale); returns the token.
-pub async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> anyhow::Result<SecretString> {
+pub(crate) async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> anyhow::Result<SecretString> {
     let id: ConnectionId = DEV_CONNECTION.parse()?;
     let path = data_dir.join("dev-token");
     let existing = store.get(&id).await.context("cannot read the development connection")?;

@@ -151,6 +151,8 @@ pub const SETTINGS: &[Setting] = &[
       "Concurrent provisioning workers"),
     s("adapter.resync_interval", Some("resync-interval"), "SCIMC_RESYNC_INTERVAL", &[Dev, Adapter], Kind::Duration,
       "5m", "How often the read model is reconciled with Secret Server"),
+    s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
+      "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
     // The Secret Server instance `primary`.
     s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter], Kind::Text, "none",
       "Base URL of Secret Server, e.g. https://vault.example.com/SecretServer"),

@@ -15,7 +15,7 @@ use telemetry::actix::{Readiness, health_endpoints, trace_requests};
 
 /// The running health listener.
 #[derive(Debug)]
-pub struct HealthServer {
+pub(crate) struct HealthServer {
     pub addr: SocketAddr,
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -42,7 +42,7 @@ async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn J
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub fn start(
+pub(crate) fn start(
     addr: SocketAddr,
     core: Arc<Core>,
     state: Arc<dyn StateStore>,
@@ -69,7 +69,7 @@ pub fn start(
 
 impl HealthServer {
     /// Stops the listener.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
     }

@@ -40,7 +40,7 @@ struct TokenState {
 
 /// What a presented access token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenCheck {
+pub(crate) enum TokenCheck {
     /// Valid, for this user.
     Valid(i64),
     /// Known but expired.
@@ -51,7 +51,7 @@ pub enum TokenCheck {
 
 /// The token store.
 #[derive(Debug)]
-pub struct Tokens {
+pub(crate) struct Tokens {
     state: Mutex<TokenState>,
     lifetime: Duration,
     refresh_enabled: bool,
@@ -73,17 +73,17 @@ fn new_token() -> String {
 
 impl Tokens {
     /// Tokens that live `lifetime`; refresh tokens offered when `refresh_enabled`.
-    pub fn new(lifetime: Duration, refresh_enabled: bool) -> Self {
+    pub(crate) fn new(lifetime: Duration, refresh_enabled: bool) -> Self {
         Self { state: Mutex::new(TokenState::default()), lifetime, refresh_enabled }
     }
 
     /// Whether refresh tokens are offered.
-    pub fn refresh_enabled(&self) -> bool {
+    pub(crate) fn refresh_enabled(&self) -> bool {
         self.refresh_enabled
     }
 
     /// Issues an access token (and a refresh token when enabled) for `user_id`.
-    pub fn issue(&self, user_id: i64) -> TokenResponse {
+    pub(crate) fn issue(&self, user_id: i64) -> TokenResponse {
         let now = Instant::now();
         let access_token = new_token();
         let refresh_token = self.refresh_enabled.then(new_token);
@@ -106,13 +106,13 @@ impl Tokens {
     }
 
     /// Consumes a refresh token: the user it was issued to, if it is valid.
-    pub fn redeem_refresh(&self, refresh_token: &str) -> Option<i64> {
+    pub(crate) fn redeem_refresh(&self, refresh_token: &str) -> Option<i64> {
         let grant = self.state.lock().refresh.remove(&hash(refresh_token))?;
         (grant.expires_at > Instant::now()).then_some(grant.user_id)
     }
 
     /// Checks an access token.
-    pub fn check(&self, access_token: &str) -> TokenCheck {
+    pub(crate) fn check(&self, access_token: &str) -> TokenCheck {
         match self.state.lock().access.get(&hash(access_token)) {
             Some(g) if g.expires_at > Instant::now() => TokenCheck::Valid(g.user_id),
             Some(_) => TokenCheck::Expired,
@@ -121,14 +121,14 @@ impl Tokens {
     }
 
     /// Expires one access token now (`POST /api/v1/oauth-expiration`).
-    pub fn expire(&self, access_token: &str) {
+    pub(crate) fn expire(&self, access_token: &str) {
         if let Some(g) = self.state.lock().access.get_mut(&hash(access_token)) {
             g.expires_at = Instant::now();
         }
     }
 
     /// Expires every access token now; with `refresh_too`, every refresh token as well.
-    pub fn expire_all(&self, refresh_too: bool) {
+    pub(crate) fn expire_all(&self, refresh_too: bool) {
         let now = Instant::now();
         let mut state = self.state.lock();
         for g in state.access.values_mut() {
@@ -142,7 +142,7 @@ impl Tokens {
 
 /// The authenticated caller of a protected endpoint.
 #[derive(Debug, Clone)]
-pub struct Caller {
+pub(crate) struct Caller {
     /// The user the token was issued to.
     pub user_id: i64,
     /// The token itself (to expire it on `oauth-expiration`).
@@ -150,12 +150,12 @@ pub struct Caller {
 }
 
 /// The message of a `403` for a missing or unknown token.
-pub const AUTH_FAILED: &str = "Authentication failed.";
+pub(crate) const AUTH_FAILED: &str = "Authentication failed.";
 /// The message of a `403` for an expired token.
-pub const TOKEN_EXPIRED: &str = "Authentication failed. The access token has expired.";
+pub(crate) const TOKEN_EXPIRED: &str = "Authentication failed. The access token has expired.";
 
 /// The bearer token of a request, if it has one.
-pub fn bearer(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(actix_web::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned()).filter(|t| !t.is_empty())

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The shared state.
 #[derive(Debug, Clone)]
-pub struct Db(Arc<Inner>);
+pub(crate) struct Db(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
@@ -28,12 +28,12 @@ struct Inner {
 
 impl Db {
     /// In memory only.
-    pub fn in_memory(store: Store) -> Self {
+    pub(crate) fn in_memory(store: Store) -> Self {
         Self::new(store, None, u64::MAX)
     }
 
     /// Backed by a data directory; compacts after `compact_after` journaled mutations.
-    pub fn new(store: Store, data_dir: Option<DataDir>, compact_after: u64) -> Self {
+    pub(crate) fn new(store: Store, data_dir: Option<DataDir>, compact_after: u64) -> Self {
         Db(Arc::new(Inner {
             store: RwLock::new(store),
             data_dir,
@@ -44,7 +44,7 @@ impl Db {
     }
 
     /// Runs a query.
-    pub fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
         f(&self.0.store.read())
     }
 
@@ -54,7 +54,7 @@ impl Db {
     /// # Errors
     /// The plan's error, or [`SimError::Internal`] when the journal cannot be written (the change is
     /// then not applied either).
-    pub fn mutate<K, T>(
+    pub(crate) fn mutate<K, T>(
         &self,
         plan: impl FnOnce(&Store) -> SimResult<(Vec<Change>, K)>,
         render: impl FnOnce(&Store, K) -> SimResult<T>,
@@ -80,7 +80,7 @@ impl Db {
     ///
     /// # Errors
     /// The journal cannot be written.
-    pub fn apply_all(&self, changes: Vec<Change>) -> SimResult<()> {
+    pub(crate) fn apply_all(&self, changes: Vec<Change>) -> SimResult<()> {
         self.mutate(|_| Ok((changes, ())), |_, ()| Ok(()))
     }
 
@@ -102,7 +102,7 @@ impl Db {
     ///
     /// # Errors
     /// The snapshot cannot be written.
-    pub fn compact(&self) -> std::io::Result<()> {
+    pub(crate) fn compact(&self) -> std::io::Result<()> {
         let Some(dir) = &self.0.data_dir else { return Ok(()) };
         let _one_at_a_time = self.0.compaction.lock();
         let started = std::time::Instant::now();
@@ -116,7 +116,7 @@ impl Db {
     }
 
     /// Whether anything was journaled since the last snapshot.
-    pub fn has_unsnapshotted_changes(&self) -> bool {
+    pub(crate) fn has_unsnapshotted_changes(&self) -> bool {
         self.0.data_dir.as_ref().is_some_and(|d| d.since_compaction() > 0)
     }
 }

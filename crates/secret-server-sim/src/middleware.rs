@@ -13,11 +13,11 @@ use std::collections::VecDeque;
 use tracing::Instrument;
 
 /// How many requests the log keeps (the oldest are dropped first).
-pub const REQUEST_LOG_CAPACITY: usize = 100_000;
+pub(crate) const REQUEST_LOG_CAPACITY: usize = 100_000;
 
 /// Every request served: `(method, path and query)` as the client sent them.
 #[derive(Debug, Default)]
-pub struct RequestLog {
+pub(crate) struct RequestLog {
     entries: Mutex<VecDeque<(String, String)>>,
 }
 
@@ -31,12 +31,12 @@ impl RequestLog {
     }
 
     /// A copy of the log, oldest first.
-    pub fn entries(&self) -> Vec<(String, String)> {
+    pub(crate) fn entries(&self) -> Vec<(String, String)> {
         self.entries.lock().iter().cloned().collect()
     }
 
     /// Forgets every entry.
-    pub fn clear(&self) {
+    pub(crate) fn clear(&self) {
         self.entries.lock().clear();
     }
 }
@@ -45,7 +45,7 @@ impl RequestLog {
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn log_request<B: MessageBody + 'static>(
+pub(crate) async fn log_request<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -62,7 +62,7 @@ pub async fn log_request<B: MessageBody + 'static>(
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn normalize_path<B: MessageBody + 'static>(
+pub(crate) async fn normalize_path<B: MessageBody + 'static>(
     mut req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
@@ -91,7 +91,7 @@ pub async fn normalize_path<B: MessageBody + 'static>(
 ///
 /// # Errors
 /// Whatever the inner service returns.
-pub async fn trace_request<B: MessageBody + 'static>(
+pub(crate) async fn trace_request<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {

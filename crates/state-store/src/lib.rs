@@ -122,7 +122,7 @@ pub(crate) mod conformance {
     //! The behaviour both backends must share.
     use super::*;
 
-    pub async fn values_round_trip_per_namespace(store: &dyn StateStore) {
+    pub(crate) async fn values_round_trip_per_namespace(store: &dyn StateStore) {
         store.put("users", "1", Bytes::from_static(b"alice")).await.unwrap();
         store.put("groups", "1", Bytes::from_static(b"admins")).await.unwrap();
         assert_eq!(store.get("users", "1").await.unwrap().as_deref(), Some(&b"alice"[..]));
@@ -130,7 +130,7 @@ pub(crate) mod conformance {
         assert_eq!(store.get("users", "2").await.unwrap(), None);
     }
 
-    pub async fn put_replaces_and_delete_reports_existence(store: &dyn StateStore) {
+    pub(crate) async fn put_replaces_and_delete_reports_existence(store: &dyn StateStore) {
         store.put("users", "1", Bytes::from_static(b"a")).await.unwrap();
         store.put("users", "1", Bytes::from_static(b"b")).await.unwrap();
         assert_eq!(store.get("users", "1").await.unwrap().as_deref(), Some(&b"b"[..]));
@@ -139,7 +139,7 @@ pub(crate) mod conformance {
         assert_eq!(store.get("users", "1").await.unwrap(), None);
     }
 
-    pub async fn load_all_returns_every_entry_of_one_namespace(store: &dyn StateStore) {
+    pub(crate) async fn load_all_returns_every_entry_of_one_namespace(store: &dyn StateStore) {
         let entries: Vec<(String, Bytes)> = (0..2500).map(|i| (i.to_string(), Bytes::from(format!("v{i}")))).collect();
         store.put_many("bulk", entries).await.unwrap();
         store.put("other", "x", Bytes::from_static(b"y")).await.unwrap();
@@ -149,7 +149,7 @@ pub(crate) mod conformance {
         assert_eq!(all[1234], ("1234".to_owned(), Bytes::from("v1234")));
     }
 
-    pub async fn put_if_absent_keeps_the_first_value(store: &dyn StateStore) {
+    pub(crate) async fn put_if_absent_keeps_the_first_value(store: &dyn StateStore) {
         let first = store.put_if_absent("keys", "k", Bytes::from_static(b"first")).await.unwrap();
         assert_eq!(first.as_ref(), b"first");
         let second = store.put_if_absent("keys", "k", Bytes::from_static(b"second")).await.unwrap();
@@ -158,7 +158,7 @@ pub(crate) mod conformance {
         assert_eq!(store.get("other-keys", "k").await.unwrap(), None, "per namespace");
     }
 
-    pub async fn racing_put_if_absent_calls_agree_on_one_value(a: &dyn StateStore, b: &dyn StateStore) {
+    pub(crate) async fn racing_put_if_absent_calls_agree_on_one_value(a: &dyn StateStore, b: &dyn StateStore) {
         let (x, y, z) = tokio::join!(
             a.put_if_absent("race", "k", Bytes::from_static(b"x")),
             b.put_if_absent("race", "k", Bytes::from_static(b"y")),
@@ -170,7 +170,7 @@ pub(crate) mod conformance {
         assert_eq!(a.get("race", "k").await.unwrap(), Some(x));
     }
 
-    pub async fn expiring_entries_disappear_after_their_ttl(store: &dyn StateStore) {
+    pub(crate) async fn expiring_entries_disappear_after_their_ttl(store: &dyn StateStore) {
         store.put_expiring("tokens", "t", Bytes::from_static(b"conn"), Duration::from_millis(1200)).await.unwrap();
         assert_eq!(store.get_expiring("tokens", "t").await.unwrap().as_deref(), Some(&b"conn"[..]));
         // Expiry runs on the backend's clock (Redis, SQLite's whole seconds): await it.

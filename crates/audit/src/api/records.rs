@@ -39,7 +39,7 @@ struct Page {
 }
 
 /// `GET /audit/v1/records`
-pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn list(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.tokens.admit(&request)?;
     let pairs = query_pairs(&request)?;
     let (filter, rest) =
@@ -71,7 +71,7 @@ pub async fn list(request: HttpRequest, state: web::Data<ApiState>) -> Result<Ht
 }
 
 /// `GET /audit/v1/records/{seq}`
-pub async fn one(
+pub(super) async fn one(
     request: HttpRequest,
     path: web::Path<String>,
     state: web::Data<ApiState>,
@@ -115,7 +115,7 @@ impl std::io::Write for ChannelWriter {
 }
 
 /// `GET /audit/v1/export`: JSON Lines, streamed.
-pub async fn export(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn export(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.tokens.admit(&request)?;
     let pairs = query_pairs(&request)?;
     let (filter, _) = RecordFilter::from_query_pairs(&pairs, &[]).map_err(|e| ApiError::InvalidArgument(e.0))?;
@@ -137,7 +137,7 @@ pub async fn export(request: HttpRequest, state: web::Data<ApiState>) -> Result<
 }
 
 /// `GET /audit/v1/verify`
-pub async fn verify(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn verify(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.tokens.admit(&request)?;
     let store = state.store.clone();
     let report = web::block(move || store.verify()).await??;

@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-pub const TOKEN: &str = "test-admin-token";
+pub(crate) const TOKEN: &str = "test-admin-token";
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub bus: Arc<dyn EventBus>,
@@ -23,16 +23,16 @@ pub struct TestApp {
     published: AtomicU64,
 }
 
-pub fn memory_bus() -> Arc<dyn EventBus> {
+pub(crate) fn memory_bus() -> Arc<dyn EventBus> {
     let config = QueueConfig { visibility_timeout: Duration::from_millis(300), ..QueueConfig::default() };
     Arc::new(InProcessEventBus::new(&config).expect("a valid in-process bus"))
 }
 
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(memory_bus(), |_| {}).await
 }
 
-pub async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut AuditSettings)) -> TestApp {
+pub(crate) async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut AuditSettings)) -> TestApp {
     telemetry::init_for_tests();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let data_dir = tempfile::tempdir().expect("a temporary directory");
@@ -62,22 +62,22 @@ pub async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut Aud
 }
 
 impl TestApp {
-    pub fn db_path(&self) -> PathBuf {
+    pub(crate) fn db_path(&self) -> PathBuf {
         audit::AuditStore::path_in(self.data_dir.path())
     }
 
-    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client.get(format!("{}{path_and_query}", self.base)).bearer_auth(TOKEN).send().await.expect("a response")
     }
 
-    pub async fn get_json(&self, path_and_query: &str) -> serde_json::Value {
+    pub(crate) async fn get_json(&self, path_and_query: &str) -> serde_json::Value {
         let response = self.get(path_and_query).await;
         assert_eq!(response.status(), 200, "GET {path_and_query}");
         response.json().await.expect("a JSON body")
     }
 
     /// The `seq` of every record a query returns (one page).
-    pub async fn seqs(&self, query: &str) -> Vec<u64> {
+    pub(crate) async fn seqs(&self, query: &str) -> Vec<u64> {
         let page = self.get_json(&format!("/audit/v1/records?{query}")).await;
         page["records"].as_array().unwrap().iter().map(|r| r["seq"].as_u64().unwrap()).collect()
     }
@@ -94,19 +94,19 @@ impl TestApp {
         }
     }
 
-    pub async fn publish(&self, event: &pb::AuditEvent) {
+    pub(crate) async fn publish(&self, event: &pb::AuditEvent) {
         audit_events::publish(self.bus.as_ref(), event).await.expect("the bus takes the event");
         self.published.fetch_add(1, Ordering::SeqCst);
     }
 
-    pub async fn publish_raw(&self, payload: &'static [u8]) {
+    pub(crate) async fn publish_raw(&self, payload: &'static [u8]) {
         let event = job_queue::Event { payload: bytes::Bytes::from_static(payload), trace_context: Default::default() };
         self.bus.publish(event).await.expect("the bus takes the event");
         self.published.fetch_add(1, Ordering::SeqCst);
     }
 
     /// Waits until the chain head reaches `seq` (the consumer runs on its own schedule).
-    pub async fn wait_for_head(&self, seq: u64) {
+    pub(crate) async fn wait_for_head(&self, seq: u64) {
         let store = self.running.as_ref().unwrap().store().clone();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -122,12 +122,12 @@ impl TestApp {
     /// Waits until the consumer has taken, recorded (or found duplicate) and acknowledged every
     /// event published through this app: nothing more will be recorded from them, and none is
     /// delivered again (used before asserting that nothing more was recorded).
-    pub async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         self.wait_for_acknowledged(self.published.load(Ordering::SeqCst)).await;
     }
 
     /// Waits until the consumer has acknowledged `count` deliveries (redeliveries included).
-    pub async fn wait_for_acknowledged(&self, count: u64) {
+    pub(crate) async fn wait_for_acknowledged(&self, count: u64) {
         let running = self.running.as_ref().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -140,11 +140,11 @@ impl TestApp {
         }
     }
 
-    pub fn store(&self) -> &Arc<audit::AuditStore> {
+    pub(crate) fn store(&self) -> &Arc<audit::AuditStore> {
         self.running.as_ref().unwrap().store()
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.shutdown.cancel();
         if let Some(running) = self.running.take() {
             running.wait().await.expect("a clean stop");
@@ -152,11 +152,11 @@ impl TestApp {
     }
 }
 
-pub fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+pub(crate) fn at(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp { seconds, nanos: 0 })
 }
 
-pub fn call(
+pub(crate) fn call(
     connection: (&str, &str),
     method: &str,
     route: &str,
@@ -179,7 +179,7 @@ pub fn call(
     })
 }
 
-pub fn change(
+pub(crate) fn change(
     connection: &str,
     resource: ResourceType,
     id: &str,
@@ -201,7 +201,7 @@ pub fn change(
 }
 
 /// Writes `n` simple records (for paging, tampering and retention tests) and waits for them.
-pub async fn record_n(app: &TestApp, n: u64) {
+pub(crate) async fn record_n(app: &TestApp, n: u64) {
     let start = app.store().stats().unwrap().head.seq;
     for i in 0..n {
         app.publish(&call(("c1", "okta"), "GET", "/scim/v2/Users/{id}", ResourceType::User, &format!("u{i}"), 200))

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// An instance without a password, with an unreadable password file or an invalid URL.
-pub fn instances(config: &Config) -> anyhow::Result<Vec<InstanceSettings>> {
+pub(super) fn instances(config: &Config) -> anyhow::Result<Vec<InstanceSettings>> {
     config.secret_servers.iter().map(instance_from_section).collect()
 }
 
@@ -46,18 +46,19 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
 }
 
 /// The adapter's settings from the resolved configuration.
-pub fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
+pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
     AdapterSettings {
         instances,
         grpc_listen: config.adapter.listen,
         http_listen: Some(config.adapter.http_listen),
         workers: config.adapter.workers,
         resync_interval: config.adapter.resync_interval,
+        cursor_secret: config.adapter.cursor_secret.clone(),
         ..AdapterSettings::default()
     }
 }
 
-pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let settings = adapter_settings(config, instances(config)?);
     settings.validate().map_err(anyhow::Error::new)?;
     if print {

@@ -6,7 +6,7 @@ use crate::resolve::Common;
 use anyhow::Context;
 use std::process::ExitCode;
 
-pub async fn run(common: &Common, config: &Config, args: AdminArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(common: &Common, config: &Config, args: AdminArgs) -> anyhow::Result<ExitCode> {
     let token = match super::audit::admin_token(config)? {
         Some(token) => token,
         None => {

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// An admin token file that cannot be read.
-pub fn admin_token_hashes(config: &Config) -> anyhow::Result<Vec<String>> {
+pub(super) fn admin_token_hashes(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut hashes: Vec<String> =
         config.admin_token_sha256.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
     if let Some(token) = admin_token(config)? {
@@ -27,7 +27,7 @@ pub fn admin_token_hashes(config: &Config) -> anyhow::Result<Vec<String>> {
 ///
 /// # Errors
 /// An admin token file that cannot be read, or is empty.
-pub fn admin_token(config: &Config) -> anyhow::Result<Option<SecretString>> {
+pub(super) fn admin_token(config: &Config) -> anyhow::Result<Option<SecretString>> {
     match (&config.admin_token, &config.admin_token_file) {
         (Some(token), _) => Ok(Some(token.clone())),
         (None, Some(path)) => read_secret_file(path).context("admin_token_file").map(Some),
@@ -39,7 +39,7 @@ pub fn admin_token(config: &Config) -> anyhow::Result<Option<SecretString>> {
 ///
 /// # Errors
 /// An admin token file that cannot be read.
-pub fn audit_settings(common: &Common, config: &Config) -> anyhow::Result<audit::AuditSettings> {
+pub(super) fn audit_settings(common: &Common, config: &Config) -> anyhow::Result<audit::AuditSettings> {
     Ok(audit::AuditSettings {
         data_dir: common.data_dir.clone(),
         listen: config.audit.listen,
@@ -49,7 +49,7 @@ pub fn audit_settings(common: &Common, config: &Config) -> anyhow::Result<audit:
     })
 }
 
-pub async fn run(common: &Common, config: &Config, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(common: &Common, config: &Config, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
     let settings = audit_settings(common, config)?;
     let path = settings.database_path();
     match args.command.unwrap_or(AuditCommand::Run) {

@@ -158,7 +158,7 @@ impl Stack {
 ///
 /// # Errors
 /// An unusable setting, or emulator credentials that cannot be created.
-pub fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<StackSettings> {
+pub(crate) fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<StackSettings> {
     let sim = super::sim::sim_settings(common, config)?.into_config()?;
     let mut adapter = super::adapter_settings(config, Vec::new());
     // One process: the adapter's health and metrics are the gateway's to serve.
@@ -169,7 +169,7 @@ pub fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<StackSet
     Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
 }
 
-pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let settings = dev_settings(common, config)?;
     if print {
         return Ok(super::print_config("dev", &settings));

@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 /// How long a connection read by one process may go unseen by another (admin changes propagate within it).
-pub const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(2);
+pub(super) const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// The gateway's settings from the resolved configuration.
 ///
 /// # Errors
 /// An unusable value (one line naming the setting), or an admin token file that cannot be read.
-pub fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::GatewaySettings> {
+pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::GatewaySettings> {
     let section = &config.gateway;
     let mut settings = scim_gateway::GatewaySettings {
         listen: section.listen,
@@ -36,7 +36,7 @@ pub fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::Gateway
 }
 
 /// Stores the connections defined in the configuration file, replacing earlier versions of them.
-pub async fn load_configured_connections(store: &ConnectionStore, config: &Config) -> anyhow::Result<()> {
+pub(super) async fn load_configured_connections(store: &ConnectionStore, config: &Config) -> anyhow::Result<()> {
     for (i, connection) in config.connections.iter().enumerate() {
         let mut connection: Connection = serde_json::from_value(connection.clone())
             .with_context(|| format!("invalid connections[{i}] in the configuration file"))?;
@@ -47,7 +47,7 @@ pub async fn load_configured_connections(store: &ConnectionStore, config: &Confi
     Ok(())
 }
 
-pub async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let settings = gateway_settings(config)?;
     if print {
         return Ok(super::print_config("gateway", &settings));

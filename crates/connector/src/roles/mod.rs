@@ -17,7 +17,7 @@ pub(crate) use adapter::adapter_settings;
 pub(crate) use gateway::gateway_settings;
 
 /// Runs the role of `cli.command`.
-pub async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+pub(crate) async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     let common = Common::resolve(&config);
     let print_config = cli.global.print_config;
     match cli.command {

@@ -4,7 +4,7 @@
 use crate::cli::ProbeArgs;
 use std::process::ExitCode;
 
-pub async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
     let client = reqwest::Client::builder().timeout(args.timeout).build()?;
     match client.get(&args.url).send().await {
         Ok(response) if response.status().is_success() => Ok(ExitCode::SUCCESS),

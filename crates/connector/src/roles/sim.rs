@@ -12,7 +12,7 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// A data directory or credentials file that cannot be created.
-pub fn sim_settings(common: &Common, config: &Config) -> anyhow::Result<secret_server_sim::Settings> {
+pub(super) fn sim_settings(common: &Common, config: &Config) -> anyhow::Result<secret_server_sim::Settings> {
     let mut settings = config.sim.clone();
     if settings.data_dir.is_none() {
         settings.data_dir = Some(common.data_dir.join("secret-server"));
@@ -27,7 +27,7 @@ pub fn sim_settings(common: &Common, config: &Config) -> anyhow::Result<secret_s
     Ok(settings)
 }
 
-pub async fn run(common: &Common, config: &Config, args: SimArgs, print: bool) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(common: &Common, config: &Config, args: SimArgs, print: bool) -> anyhow::Result<ExitCode> {
     let settings = sim_settings(common, config)?;
     if print {
         return Ok(super::print_config("sim", &settings));

@@ -5,43 +5,43 @@ use connector::testing::TestStack;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
-pub const SCIM_JSON: &str = "application/scim+json";
+pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
 /// A SCIM client of one of the stack's connections (the development connection unless told otherwise).
-pub struct Scim<'a> {
+pub(crate) struct Scim<'a> {
     pub stack: &'a TestStack,
     pub http: reqwest::Client,
     token: SecretString,
 }
 
 impl<'a> Scim<'a> {
-    pub fn new(stack: &'a TestStack) -> Self {
+    pub(crate) fn new(stack: &'a TestStack) -> Self {
         Self::with_token(stack, stack.token.clone())
     }
 
     /// A client of the connection that `token` authenticates (one made through the admin API).
-    pub fn with_token(stack: &'a TestStack, token: SecretString) -> Self {
+    pub(crate) fn with_token(stack: &'a TestStack, token: SecretString) -> Self {
         Self { stack, http: reqwest::Client::new(), token }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.scim_base_url())
     }
 
-    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.get(self.url(path)).bearer_auth(self.token.expose_secret())
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.with_body(self.http.post(self.url(path)), body)
     }
 
-    pub fn put(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+    pub(crate) fn put(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
         self.with_body(self.http.put(self.url(path)), body)
     }
 
     /// A PATCH with `operations` wrapped in a `PatchOp` message.
-    pub fn patch(&self, path: &str, operations: &Value) -> reqwest::RequestBuilder {
+    pub(crate) fn patch(&self, path: &str, operations: &Value) -> reqwest::RequestBuilder {
         let body = serde_json::json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": operations,
@@ -49,7 +49,7 @@ impl<'a> Scim<'a> {
         self.with_body(self.http.patch(self.url(path)), &body)
     }
 
-    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn delete(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.delete(self.url(path)).bearer_auth(self.token.expose_secret())
     }
 
@@ -59,7 +59,7 @@ impl<'a> Scim<'a> {
 }
 
 /// Secret Server's own view, through the emulator's REST API with its API account.
-pub async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Value) {
+pub(crate) async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Value) {
     let http = reqwest::Client::new();
     let base = stack.sim.base_url();
     let token: Value = http
@@ -82,7 +82,7 @@ pub async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Value) {
 }
 
 /// The audit records matching `query`, through the audit API with the admin token.
-pub async fn audit_records(stack: &TestStack, query: &str) -> Vec<Value> {
+pub(crate) async fn audit_records(stack: &TestStack, query: &str) -> Vec<Value> {
     let url = format!("{}/audit/v1/records?{query}", stack.audit_url());
     let body: Value = reqwest::Client::new()
         .get(url)
@@ -97,7 +97,7 @@ pub async fn audit_records(stack: &TestStack, query: &str) -> Vec<Value> {
 }
 
 /// Polls `check` until it returns `Some` (the audit service records events asynchronously).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

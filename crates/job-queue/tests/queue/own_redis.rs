@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub struct OwnRedis {
+pub(crate) struct OwnRedis {
     pub port: u16,
     /// Where the AOF lives; it outlives a restart and goes with the server.
     _dir: tempfile::TempDir,
@@ -14,13 +14,13 @@ pub struct OwnRedis {
     child: Option<Child>,
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 impl OwnRedis {
     /// Starts `redis-server` with AOF on and fsync at every write.
-    pub fn with_aof() -> Self {
+    pub(crate) fn with_aof() -> Self {
         let port = free_port();
         let args =
             ["--port", &port.to_string(), "--appendonly", "yes", "--appendfsync", "always"].map(str::to_owned).to_vec();
@@ -28,7 +28,7 @@ impl OwnRedis {
     }
 
     /// Starts `redis-server` listening with TLS only.
-    pub fn with_tls(cert: &Path, key: &Path, ca: &Path) -> Self {
+    pub(crate) fn with_tls(cert: &Path, key: &Path, ca: &Path) -> Self {
         let port = free_port();
         let mut args: Vec<String> =
             ["--port", "0", "--tls-port", &port.to_string(), "--tls-auth-clients", "no"].map(str::to_owned).to_vec();
@@ -67,7 +67,7 @@ impl OwnRedis {
     }
 
     /// Kills the server without letting it save anything (`kill -9`).
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             child.kill().unwrap();
             child.wait().unwrap();
@@ -75,12 +75,12 @@ impl OwnRedis {
     }
 
     /// Starts the server again on the same port and directory.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         self.spawn();
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 }

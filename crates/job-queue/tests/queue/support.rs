@@ -10,30 +10,30 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 /// The Redis the tests use: `REDIS_URL`, or the local default.
-pub fn redis_url() -> String {
+pub(crate) fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
 /// A prefix no other test (or earlier run) uses.
-pub fn unique_prefix(test: &str) -> String {
+pub(crate) fn unique_prefix(test: &str) -> String {
     format!("jqtest-{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     InProcess,
     Redis,
 }
 
 /// One backend under test, with settings short enough for tests.
-pub struct Harness {
+pub(crate) struct Harness {
     pub kind: Kind,
     pub config: QueueConfig,
     first: OnceCell<Backends>,
 }
 
 impl Harness {
-    pub fn new(kind: Kind, test: &str, tweak: impl FnOnce(&mut QueueConfig)) -> Self {
+    pub(crate) fn new(kind: Kind, test: &str, tweak: impl FnOnce(&mut QueueConfig)) -> Self {
         let mut config = QueueConfig {
             redis_url: (kind == Kind::Redis).then(|| SecretString::from(redis_url())),
             prefix: unique_prefix(test),
@@ -48,13 +48,13 @@ impl Harness {
     }
 
     /// The backends; the first call connects, later ones share them.
-    pub async fn backends(&self) -> Backends {
+    pub(crate) async fn backends(&self) -> Backends {
         self.first.get_or_init(|| connect_or_fail(&self.config)).await.clone()
     }
 
     /// Another handle on the same queue, as a second process would have (the
     /// in-process backend has no other process: it hands out the same one).
-    pub async fn another_handle(&self) -> Backends {
+    pub(crate) async fn another_handle(&self) -> Backends {
         match self.kind {
             Kind::InProcess => self.backends().await,
             Kind::Redis => connect_or_fail(&self.config).await,
@@ -62,7 +62,7 @@ impl Harness {
     }
 }
 
-pub async fn connect_or_fail(config: &QueueConfig) -> Backends {
+pub(crate) async fn connect_or_fail(config: &QueueConfig) -> Backends {
     match connect(config).await {
         Ok(b) => b,
         Err(e) => panic!("the queue backend is required for this test and is not reachable ({}): {e}", redis_url()),
@@ -78,7 +78,7 @@ impl Drop for Harness {
     }
 }
 
-pub fn delete_prefix(url: &str, prefix: &str) {
+pub(crate) fn delete_prefix(url: &str, prefix: &str) {
     let Ok(client) = redis::Client::open(url) else { return };
     let Ok(mut conn) = client.get_connection() else { return };
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query(&mut conn).unwrap_or_default();
@@ -87,7 +87,7 @@ pub fn delete_prefix(url: &str, prefix: &str) {
     }
 }
 
-pub fn job(idempotency_key: &str, ordering_key: &str, payload: &str) -> NewJob {
+pub(crate) fn job(idempotency_key: &str, ordering_key: &str, payload: &str) -> NewJob {
     NewJob {
         idempotency_key: idempotency_key.to_owned(),
         ordering_key: ordering_key.to_owned(),
@@ -97,7 +97,7 @@ pub fn job(idempotency_key: &str, ordering_key: &str, payload: &str) -> NewJob {
 }
 
 /// A handler made of an async closure.
-pub struct FnHandler<F>(pub F);
+pub(crate) struct FnHandler<F>(pub F);
 
 #[async_trait::async_trait]
 impl<F> JobHandler for FnHandler<F>
@@ -109,7 +109,7 @@ where
     }
 }
 
-pub fn handler<F>(f: F) -> Arc<dyn JobHandler>
+pub(crate) fn handler<F>(f: F) -> Arc<dyn JobHandler>
 where
     F: Fn(Job) -> BoxFuture<'static, Disposition> + Send + Sync + 'static,
 {
@@ -117,7 +117,7 @@ where
 }
 
 /// Succeeds with the payload read back to front.
-pub fn reversing() -> Arc<dyn JobHandler> {
+pub(crate) fn reversing() -> Arc<dyn JobHandler> {
     handler(|job| {
         Box::pin(async move {
             let mut bytes = job.payload.to_vec();
@@ -128,4 +128,4 @@ pub fn reversing() -> Arc<dyn JobHandler> {
 }
 
 /// Generous bound for anything that should happen "soon": a liveness check, not a timing claim.
-pub const SOON: Duration = Duration::from_secs(20);
+pub(crate) const SOON: Duration = Duration::from_secs(20);

@@ -13,11 +13,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
-pub const SCIM: &str = "application/scim+json";
+pub(crate) const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
+pub(crate) const SCIM: &str = "application/scim+json";
 
 /// The running stack.
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `http://127.0.0.1:port`
     pub base: String,
     /// The dev connection's bearer token.
@@ -33,7 +33,7 @@ pub struct TestApp {
 }
 
 /// What a test may change about the stack.
-pub struct Options {
+pub(crate) struct Options {
     pub settings: GatewaySettings,
     pub queue: QueueConfig,
     pub connection: Value,
@@ -69,11 +69,11 @@ impl Default for Options {
     }
 }
 
-pub async fn spawn_app() -> TestApp {
+pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(Options::default()).await
 }
 
-pub async fn spawn_app_with(options: Options) -> TestApp {
+pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let mut sim_config = SimConfig::for_tests();
     sim_config.seed = options.seed;
     let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
@@ -146,7 +146,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 impl TestApp {
     /// Another gateway replica on the same queue, state store and adapter, with a connection store
     /// of its own (as another process would have), returning it and its base URL.
-    pub async fn spawn_replica(&self) -> (RunningGateway, String) {
+    pub(crate) async fn spawn_replica(&self) -> (RunningGateway, String) {
         let settings = GatewaySettings { adapter_url: self.adapter_url.clone(), ..Options::default().settings };
         let connections = ConnectionStore::new(self.deps.state.clone(), Duration::from_millis(200));
         let deps = GatewayDeps { connections, ..self.deps.clone() };
@@ -156,53 +156,53 @@ impl TestApp {
     }
 
     /// A request to a SCIM path (`/Users`) with the dev token.
-    pub fn scim(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn scim(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}/scim/v2{path}", self.base)).bearer_auth(&self.token)
     }
 
     /// A request to a SCIM path without credentials.
-    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}/scim/v2{path}", self.base))
     }
 
     /// A request to an admin path (`/connections`) with the admin token.
-    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(crate) fn admin(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}/admin/v1{path}", self.base)).bearer_auth(ADMIN_TOKEN)
     }
 
-    pub async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.scim(Method::GET, path).send().await.unwrap()
     }
 
-    pub async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
+    pub(crate) async fn send_json(&self, method: Method, path: &str, body: &Value) -> Response {
         self.scim(method, path).header("content-type", SCIM).body(body.to_string()).send().await.unwrap()
     }
 
-    pub async fn post(&self, path: &str, body: &Value) -> Response {
+    pub(crate) async fn post(&self, path: &str, body: &Value) -> Response {
         self.send_json(Method::POST, path, body).await
     }
 
-    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+    pub(crate) async fn patch(&self, path: &str, body: &Value) -> Response {
         self.send_json(Method::PATCH, path, body).await
     }
 
-    pub async fn put(&self, path: &str, body: &Value) -> Response {
+    pub(crate) async fn put(&self, path: &str, body: &Value) -> Response {
         self.send_json(Method::PUT, path, body).await
     }
 
-    pub async fn delete(&self, path: &str) -> Response {
+    pub(crate) async fn delete(&self, path: &str) -> Response {
         self.scim(Method::DELETE, path).send().await.unwrap()
     }
 
     /// Creates a user and returns its JSON.
-    pub async fn create_user(&self, user_name: &str) -> Value {
+    pub(crate) async fn create_user(&self, user_name: &str) -> Value {
         let res = self.post("/Users", &user_body(user_name)).await;
         assert_eq!(res.status(), 201, "creating {user_name}: {}", res.text().await.unwrap());
         res.json().await.unwrap()
     }
 
     /// The id of the only resource a filter finds.
-    pub async fn find_one(&self, endpoint: &str, filter: &str) -> Value {
+    pub(crate) async fn find_one(&self, endpoint: &str, filter: &str) -> Value {
         let res = self.scim(Method::GET, endpoint).query(&[("filter", filter)]).send().await.unwrap();
         assert_eq!(res.status(), 200);
         let body: Value = res.json().await.unwrap();
@@ -210,7 +210,7 @@ impl TestApp {
         body["Resources"][0].clone()
     }
 
-    pub async fn shutdown(mut self) {
+    pub(crate) async fn shutdown(mut self) {
         if let Some(g) = self.gateway.take() {
             g.shutdown().await;
         }
@@ -222,7 +222,7 @@ impl TestApp {
 }
 
 /// A valid new user (the emulator's password policy wants a strong password).
-pub fn user_body(user_name: &str) -> Value {
+pub(crate) fn user_body(user_name: &str) -> Value {
     serde_json::json!({
         "schemas": [scim::urn::USER],
         "userName": user_name,
@@ -235,7 +235,7 @@ pub fn user_body(user_name: &str) -> Value {
 }
 
 /// The body of an error response, checked to be a SCIM error with `status`.
-pub async fn scim_error(res: Response, status: u16) -> Value {
+pub(crate) async fn scim_error(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status);
     let content_type = res.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
     assert!(content_type.starts_with(SCIM), "{content_type}");
@@ -247,7 +247,7 @@ pub async fn scim_error(res: Response, status: u16) -> Value {
 
 /// Polls `check` until it yields a value, and returns it; fails the test naming `what` when `within`
 /// passes first. For conditions that another task or process brings about on its own schedule.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

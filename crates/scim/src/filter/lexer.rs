@@ -25,7 +25,7 @@ pub(crate) struct Token {
 
 impl Tok {
     /// How a token is named in an error message.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Tok::LParen => "'('".into(),
             Tok::RParen => "')'".into(),

@@ -111,22 +111,22 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// The caller's Secret Server instance.
-    pub fn instance(&self) -> &Instance {
+    pub(crate) fn instance(&self) -> &Instance {
         &self.caller.instance
     }
 
     /// The client of the caller's instance.
-    pub fn client(&self) -> &SecretServerClient {
+    pub(crate) fn client(&self) -> &SecretServerClient {
         &self.caller.instance.client
     }
 
     /// The SCIM schemas.
-    pub fn schemas(&self) -> &Schemas {
+    pub(crate) fn schemas(&self) -> &Schemas {
         &self.core.schemas
     }
 
     /// The target id of a replace, patch or delete; `404` when it is not one of ours.
-    pub fn target_id(&self) -> JobResult<i64> {
+    pub(crate) fn target_id(&self) -> JobResult<i64> {
         self.req
             .resource_id()
             .parse::<i64>()
@@ -136,22 +136,22 @@ impl Ctx<'_> {
     }
 
     /// The resource as the caller sees it now (all default attributes).
-    pub fn render(&self, kind: ResourceKind, id: i64, options: RenderOptions) -> Option<Value> {
+    pub(crate) fn render(&self, kind: ResourceKind, id: i64, options: RenderOptions) -> Option<Value> {
         self.instance().model.read(|state| self.caller.view(state).render(kind, id, options))
     }
 
     /// Whether the caller can see resource `id` of `kind`.
-    pub fn visible(&self, kind: ResourceKind, id: i64) -> bool {
+    pub(crate) fn visible(&self, kind: ResourceKind, id: i64) -> bool {
         self.instance().model.read(|state| self.caller.view(state).visible(kind, id))
     }
 
     /// The current version of a record (after the caller checked it is visible).
-    pub fn version(&self, kind: ResourceKind, id: i64) -> Option<u64> {
+    pub(crate) fn version(&self, kind: ResourceKind, id: i64) -> Option<u64> {
         self.instance().model.read(|state| state.meta(kind, id).map(|m| m.version))
     }
 
     /// Checks `If-Match` against the record's current version.
-    pub fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
+    pub(crate) fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
         precondition::check_if_match(self.req.if_match(), version).map_err(JobError::from)
     }
@@ -164,20 +164,20 @@ fn delete_key(id: i64) -> String {
 
 impl Ctx<'_> {
     /// Records that this job is about to delete `id`.
-    pub async fn record_delete(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
+    pub(crate) async fn record_delete(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let intent = crate::intents::Intent { kind: kind.name().to_owned(), key: delete_key(id) };
         self.instance().intents.record(self.job_id, &intent).await?;
         Ok(())
     }
 
     /// Whether an earlier delivery of this job set out to delete `id` (which is now gone).
-    pub async fn deleted_before(&self, kind: ResourceKind, id: i64) -> JobResult<bool> {
+    pub(crate) async fn deleted_before(&self, kind: ResourceKind, id: i64) -> JobResult<bool> {
         let intent = self.instance().intents.get(self.job_id).await?;
         Ok(intent.is_some_and(|i| i.kind == kind.name() && i.key == delete_key(id)))
     }
 
     /// A delete found done: the result of an earlier delivery of this job.
-    pub fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
+    pub(crate) fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
         Applied { kind, id, deleted: true, before: Value::Null, after: Value::Null, members: MemberIds::NONE }
     }
 }

@@ -5,7 +5,7 @@ use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Container, PrivilegedData};
 use serde_json::json;
 
-pub async fn folder_id(stack: &Stack, path: &str) -> String {
+pub(crate) async fn folder_id(stack: &Stack, path: &str) -> String {
     let found = stack.search(Container, "").await;
     found.iter().find(|c| c["path"] == path).unwrap_or_else(|| panic!("no container {path}"))["id"]
         .as_str()

@@ -26,19 +26,19 @@ use tonic::transport::Channel;
 type WireClient = dir::directory_client::DirectoryClient<Channel>;
 
 /// The connection every test uses unless it makes its own.
-pub const CONNECTION: &str = "test";
-pub const INSTANCE: &str = "primary";
+pub(crate) const CONNECTION: &str = "test";
+pub(crate) const INSTANCE: &str = "primary";
 
 /// Where the queue and the state live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     InProcess,
     Redis,
 }
 
 /// Options of a stack.
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub backend: Backend,
     pub resync_interval: Duration,
     pub replica_id: Option<String>,
@@ -55,13 +55,13 @@ fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-pub fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     format!("test-adapter-{}", uuid::Uuid::new_v4().simple())
 }
 
 /// What a job ended with.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Ok(Written),
     Err(ServiceError),
 }
@@ -69,7 +69,7 @@ pub enum Outcome {
 impl Outcome {
     /// The resource a succeeded job returned, as JSON; panics with the error otherwise.
     #[track_caller]
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         match self {
             Outcome::Ok(Written::Resource(r)) => serde_json::from_slice(&r.json).expect("resource JSON"),
             other => panic!("expected a resource, got {other:?}"),
@@ -78,7 +78,7 @@ impl Outcome {
 
     /// The error of a failed job; panics when it succeeded.
     #[track_caller]
-    pub fn err(&self) -> &ServiceError {
+    pub(crate) fn err(&self) -> &ServiceError {
         match self {
             Outcome::Err(e) => e,
             other => panic!("expected an error, got {other:?}"),
@@ -86,17 +86,17 @@ impl Outcome {
     }
 
     #[track_caller]
-    pub fn id(&self) -> String {
+    pub(crate) fn id(&self) -> String {
         self.json()["id"].as_str().expect("id").to_owned()
     }
 }
 
-pub fn proto_kind(kind: ResourceKind) -> common::ResourceType {
+pub(crate) fn proto_kind(kind: ResourceKind) -> common::ResourceType {
     adapter_api::kind::to_proto(kind)
 }
 
 /// The test stack.
-pub struct Stack {
+pub(crate) struct Stack {
     pub sim: RunningSim,
     pub adapter: Option<RunningAdapter>,
     pub queue: Arc<dyn JobQueue>,
@@ -149,21 +149,21 @@ async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, A
 }
 
 /// The test connection: everything readable and writable (but secrets), default rights mapping.
-pub fn connection(id: &str) -> Connection {
+pub(crate) fn connection(id: &str) -> Connection {
     serde_json::from_value(json!({"id": id, "secretServer": INSTANCE})).expect("connection")
 }
 
 impl Stack {
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         Self::start_with(Options::default()).await
     }
 
-    pub async fn start_with(options: Options) -> Self {
+    pub(crate) async fn start_with(options: Options) -> Self {
         Self::start_on(secret_server_sim::spawn(SimConfig::for_tests()).await.expect("emulator"), options).await
     }
 
     /// A stack over an emulator already running (a generated data set, for instance).
-    pub async fn start_on(sim: RunningSim, options: Options) -> Self {
+    pub(crate) async fn start_on(sim: RunningSim, options: Options) -> Self {
         let (queue, events, state) = backends(&options).await;
         let connections = ConnectionStore::new(state.clone(), Duration::from_millis(50));
         connections.put(&connection(CONNECTION)).await.expect("put connection");
@@ -174,14 +174,14 @@ impl Stack {
     }
 
     /// Stops the adapter (the emulator, queue and state stay).
-    pub async fn stop_adapter(&mut self) {
+    pub(crate) async fn stop_adapter(&mut self) {
         if let Some(adapter) = self.adapter.take() {
             adapter.shutdown().await;
         }
     }
 
     /// Starts a new adapter over the same emulator, queue and state.
-    pub async fn start_adapter(&mut self) {
+    pub(crate) async fn start_adapter(&mut self) {
         let adapter =
             start_adapter(&self.sim, &self.options, &self.queue, &self.events, &self.state, &self.connections).await;
         self.grpc = grpc_client(&adapter);
@@ -190,13 +190,13 @@ impl Stack {
     }
 
     /// Stops the adapter and starts a new one over the same emulator, queue and state.
-    pub async fn restart_adapter(&mut self) {
+    pub(crate) async fn restart_adapter(&mut self) {
         self.stop_adapter().await;
         self.start_adapter().await;
     }
 
     /// A second adapter replica over the same emulator, queue and state, with its own gRPC client.
-    pub async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient) {
+    pub(crate) async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient) {
         let options = Options { replica_id: Some(replica_id.to_owned()), ..self.options.clone() };
         let adapter =
             start_adapter(&self.sim, &options, &self.queue, &self.events, &self.state, &self.connections).await;
@@ -204,15 +204,15 @@ impl Stack {
         (adapter, grpc)
     }
 
-    pub fn adapter(&self) -> &RunningAdapter {
+    pub(crate) fn adapter(&self) -> &RunningAdapter {
         self.adapter.as_ref().expect("adapter running")
     }
 
-    pub async fn resync(&self) {
+    pub(crate) async fn resync(&self) {
         self.adapter().resync_now().await.expect("resync");
     }
 
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(adapter) = self.adapter.take() {
             adapter.shutdown().await;
         }
@@ -222,12 +222,17 @@ impl Stack {
     // ----- writes, as the gateway submits them -----
 
     /// Submits a job and waits for its result.
-    pub async fn submit(&self, job: Job, idempotency_key: &str) -> Outcome {
+    pub(crate) async fn submit(&self, job: Job, idempotency_key: &str) -> Outcome {
         self.submit_in_trace(job, idempotency_key, TraceContext::default()).await
     }
 
     /// Submits a job in the trace `trace_context` and waits for its result.
-    pub async fn submit_in_trace(&self, job: Job, idempotency_key: &str, trace_context: TraceContext) -> Outcome {
+    pub(crate) async fn submit_in_trace(
+        &self,
+        job: Job,
+        idempotency_key: &str,
+        trace_context: TraceContext,
+    ) -> Outcome {
         let submission = job.submission(INSTANCE, idempotency_key.to_owned(), trace_context);
         let submitted = self.queue.submit(submission).await.expect("submit");
         let state =
@@ -243,7 +248,7 @@ impl Stack {
     }
 
     /// A job, as the gateway builds it.
-    pub fn job(
+    pub(crate) fn job(
         &self,
         connection: &str,
         kind: ResourceKind,
@@ -262,23 +267,23 @@ impl Stack {
         uuid::Uuid::new_v4().to_string()
     }
 
-    pub async fn create(&self, kind: ResourceKind, body: Value) -> Outcome {
+    pub(crate) async fn create(&self, kind: ResourceKind, body: Value) -> Outcome {
         self.create_as(CONNECTION, kind, body).await
     }
 
-    pub async fn create_as(&self, connection: &str, kind: ResourceKind, body: Value) -> Outcome {
+    pub(crate) async fn create_as(&self, connection: &str, kind: ResourceKind, body: Value) -> Outcome {
         self.submit(self.job(connection, kind, Operation::Create, "", Some(&body), None), &Self::key()).await
     }
 
-    pub async fn replace(&self, kind: ResourceKind, id: &str, body: Value, if_match: Option<&str>) -> Outcome {
+    pub(crate) async fn replace(&self, kind: ResourceKind, id: &str, body: Value, if_match: Option<&str>) -> Outcome {
         self.submit(self.job(CONNECTION, kind, Operation::Replace, id, Some(&body), if_match), &Self::key()).await
     }
 
-    pub async fn patch(&self, kind: ResourceKind, id: &str, ops: Value) -> Outcome {
+    pub(crate) async fn patch(&self, kind: ResourceKind, id: &str, ops: Value) -> Outcome {
         self.patch_as(CONNECTION, kind, id, ops, None).await
     }
 
-    pub async fn patch_as(
+    pub(crate) async fn patch_as(
         &self,
         connection: &str,
         kind: ResourceKind,
@@ -290,26 +295,26 @@ impl Stack {
         self.submit(self.job(connection, kind, Operation::Patch, id, Some(&body), if_match), &Self::key()).await
     }
 
-    pub async fn delete(&self, kind: ResourceKind, id: &str) -> Outcome {
+    pub(crate) async fn delete(&self, kind: ResourceKind, id: &str) -> Outcome {
         self.delete_as(CONNECTION, kind, id).await
     }
 
-    pub async fn delete_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Outcome {
+    pub(crate) async fn delete_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Outcome {
         self.submit(self.job(connection, kind, Operation::Delete, id, None, None), &Self::key()).await
     }
 
     // ----- reads, through gRPC -----
 
-    pub async fn get_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
+    pub(crate) async fn get_as(&self, connection: &str, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
         read(&self.grpc, connection, kind, id).await
     }
 
-    pub async fn get(&self, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
+    pub(crate) async fn get(&self, kind: ResourceKind, id: &str) -> Result<Value, ServiceError> {
         self.get_as(CONNECTION, kind, id).await
     }
 
     /// A search sent as the wire message, through the generated client.
-    pub async fn search_raw(
+    pub(crate) async fn search_raw(
         &self,
         req: dir::SearchResourcesRequest,
     ) -> Result<dir::SearchResourcesResponse, ServiceError> {
@@ -317,7 +322,12 @@ impl Stack {
         Ok(wire.search_resources(req).await.map_err(ServiceError::from)?.into_inner())
     }
 
-    pub fn search_request(&self, connection: &str, kind: ResourceKind, filter: &str) -> dir::SearchResourcesRequest {
+    pub(crate) fn search_request(
+        &self,
+        connection: &str,
+        kind: ResourceKind,
+        filter: &str,
+    ) -> dir::SearchResourcesRequest {
         dir::SearchResourcesRequest {
             caller: Some(common::Caller { connection_id: connection.to_owned() }),
             resource_types: vec![proto_kind(kind) as i32],
@@ -331,7 +341,7 @@ impl Stack {
     }
 
     /// Every resource of `kind` matching `filter` (up to 1000), as JSON.
-    pub async fn search_as(
+    pub(crate) async fn search_as(
         &self,
         connection: &str,
         kind: ResourceKind,
@@ -347,12 +357,12 @@ impl Stack {
         Ok(page.resources.iter().map(|r| serde_json::from_slice(&r.json).expect("json")).collect())
     }
 
-    pub async fn search(&self, kind: ResourceKind, filter: &str) -> Vec<Value> {
+    pub(crate) async fn search(&self, kind: ResourceKind, filter: &str) -> Vec<Value> {
         self.search_as(CONNECTION, kind, filter).await.expect("search")
     }
 
     /// The one resource matching `filter`.
-    pub async fn find(&self, kind: ResourceKind, filter: &str) -> Value {
+    pub(crate) async fn find(&self, kind: ResourceKind, filter: &str) -> Value {
         let mut found = self.search(kind, filter).await;
         assert_eq!(found.len(), 1, "{filter}: {found:?}");
         found.remove(0)
@@ -360,7 +370,7 @@ impl Stack {
 }
 
 /// One resource through `client`, as JSON.
-pub async fn read(
+pub(crate) async fn read(
     client: &DirectoryClient,
     connection: &str,
     kind: ResourceKind,
@@ -423,7 +433,7 @@ async fn start_adapter(
 }
 
 /// Polls `check` until it returns `Some` or `patience` passes.
-pub async fn eventually<T, F, Fut>(patience: Duration, mut check: F) -> Option<T>
+pub(crate) async fn eventually<T, F, Fut>(patience: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,

@@ -7,9 +7,9 @@ use std::time::Duration;
 use url::Url;
 
 /// A password the emulator's default policy accepts.
-pub const GOOD_PASSWORD: &str = "Contract-Test-Passw0rd!";
+pub(crate) const GOOD_PASSWORD: &str = "Contract-Test-Passw0rd!";
 
-pub struct Harness {
+pub(crate) struct Harness {
     pub sim: RunningSim,
     pub client: SecretServerClient,
 }
@@ -17,7 +17,7 @@ pub struct Harness {
 /// Client settings for tests: short sleeps between attempts, so that
 /// retries are exercised without slowing the suite; a `max_delay` above the
 /// emulator's 1 s `Retry-After`, so that it is honoured.
-pub fn client_config(sim: &RunningSim) -> ClientConfig {
+pub(crate) fn client_config(sim: &RunningSim) -> ClientConfig {
     let mut config = ClientConfig::new(
         Url::parse(&sim.base_url()).expect("the emulator's base URL parses"),
         sim.api_username(),
@@ -32,16 +32,16 @@ pub fn client_config(sim: &RunningSim) -> ClientConfig {
 
 impl Harness {
     /// The emulator with its demo organisation.
-    pub async fn demo() -> Self {
+    pub(crate) async fn demo() -> Self {
         Self::with(SimConfig::for_tests(), |_| {}).await
     }
 
     /// The emulator with nothing but the API account.
-    pub async fn empty() -> Self {
+    pub(crate) async fn empty() -> Self {
         Self::with(SimConfig { seed: Seed::Empty, ..SimConfig::for_tests() }, |_| {}).await
     }
 
-    pub async fn with(sim_config: SimConfig, tweak: impl FnOnce(&mut ClientConfig)) -> Self {
+    pub(crate) async fn with(sim_config: SimConfig, tweak: impl FnOnce(&mut ClientConfig)) -> Self {
         let sim = spawn(sim_config).await.expect("the emulator starts");
         let mut config = client_config(&sim);
         tweak(&mut config);
@@ -50,7 +50,7 @@ impl Harness {
     }
 
     /// A second client of the same emulator with other settings.
-    pub fn client_with(&self, tweak: impl FnOnce(&mut ClientConfig)) -> SecretServerClient {
+    pub(crate) fn client_with(&self, tweak: impl FnOnce(&mut ClientConfig)) -> SecretServerClient {
         let mut config = client_config(&self.sim);
         tweak(&mut config);
         SecretServerClient::new(config).expect("the client builds")
@@ -58,7 +58,7 @@ impl Harness {
 
     /// Ends a test: the emulator saw requests, none of them reached an
     /// endpoint that returns a secret's values; then it shuts down.
-    pub async fn finish(self) {
+    pub(crate) async fn finish(self) {
         let log = self.sim.request_log();
         assert!(!log.is_empty(), "the emulator logged no request");
         for (method, path) in &log {
@@ -73,7 +73,7 @@ impl Harness {
 /// Why a logged request would read a secret's field values, if it would.
 /// Written independently of the client's own route table, from the
 /// reference's list of value-bearing endpoints.
-pub fn reads_secret_values(path_and_query: &str) -> Option<&'static str> {
+pub(crate) fn reads_secret_values(path_and_query: &str) -> Option<&'static str> {
     let lower = path_and_query.to_ascii_lowercase();
     let (path, query) = lower.split_once('?').unwrap_or((&lower, ""));
     if query.contains("extendedfields") {
@@ -103,7 +103,7 @@ pub fn reads_secret_values(path_and_query: &str) -> Option<&'static str> {
 
 /// Requests in the log whose method is `method` and whose path (without the
 /// query) ends with `suffix`, case-insensitively.
-pub fn count_requests(sim: &RunningSim, method: &str, suffix: &str) -> usize {
+pub(crate) fn count_requests(sim: &RunningSim, method: &str, suffix: &str) -> usize {
     let suffix = suffix.to_ascii_lowercase();
     sim.request_log()
         .iter()
@@ -115,12 +115,12 @@ pub fn count_requests(sim: &RunningSim, method: &str, suffix: &str) -> usize {
 }
 
 /// Token requests in the log.
-pub fn token_requests(sim: &RunningSim) -> usize {
+pub(crate) fn token_requests(sim: &RunningSim) -> usize {
     count_requests(sim, "POST", "/oauth2/token")
 }
 
 /// The arguments of a local user that satisfies the emulator's password policy.
-pub fn new_user(user_name: &str) -> secret_server_api::UserCreateArgs {
+pub(crate) fn new_user(user_name: &str) -> secret_server_api::UserCreateArgs {
     secret_server_api::UserCreateArgs {
         user_name: user_name.to_owned(),
         password: Some(GOOD_PASSWORD.to_owned()),
@@ -132,6 +132,6 @@ pub fn new_user(user_name: &str) -> secret_server_api::UserCreateArgs {
 }
 
 /// The arguments of an enabled local group.
-pub fn new_group(name: &str) -> secret_server_api::GroupCreateArgs {
+pub(crate) fn new_group(name: &str) -> secret_server_api::GroupCreateArgs {
     secret_server_api::GroupCreateArgs { name: name.to_owned(), enabled: true, ..Default::default() }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 type Store = Arc<Mutex<BTreeMap<String, u64>>>;
 
 #[derive(Debug, Default, Clone)]
-pub struct TestRecorder {
+pub(crate) struct TestRecorder {
     counters: Store,
     histograms: Store,
 }
@@ -62,7 +62,7 @@ impl Recorder for TestRecorder {
 
 impl TestRecorder {
     /// Counter totals whose rendered key starts with `name{`.
-    pub fn counters(&self, name: &str) -> BTreeMap<String, u64> {
+    pub(crate) fn counters(&self, name: &str) -> BTreeMap<String, u64> {
         let prefix = format!("{name}{{");
         self.counters
             .lock()
@@ -74,12 +74,12 @@ impl TestRecorder {
     }
 
     /// The sum of the counters named `name`.
-    pub fn total(&self, name: &str) -> u64 {
+    pub(crate) fn total(&self, name: &str) -> u64 {
         self.counters(name).values().sum()
     }
 
     /// Samples recorded in the histograms named `name`.
-    pub fn samples(&self, name: &str) -> u64 {
+    pub(crate) fn samples(&self, name: &str) -> u64 {
         let prefix = format!("{name}{{");
         self.histograms.lock().unwrap().iter().filter(|(k, _)| k.starts_with(&prefix)).map(|(_, v)| *v).sum()
     }
@@ -87,7 +87,7 @@ impl TestRecorder {
 
 /// Runs `test` on a current-thread runtime with `recorder` installed for
 /// this thread, so that every metric the client records lands in it.
-pub fn with_recorder<F: Future<Output = ()>>(recorder: &TestRecorder, test: impl FnOnce() -> F) {
+pub(crate) fn with_recorder<F: Future<Output = ()>>(recorder: &TestRecorder, test: impl FnOnce() -> F) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     metrics::with_local_recorder(recorder, || runtime.block_on(test()));
 }

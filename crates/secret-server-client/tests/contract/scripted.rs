@@ -8,26 +8,26 @@ use tokio::net::TcpListener;
 
 /// One received request: the request line, the lower-cased header lines, the body.
 #[derive(Debug, Clone)]
-pub struct Received {
+pub(crate) struct Received {
     pub request_line: String,
     pub headers: Vec<String>,
     pub body: String,
 }
 
 impl Received {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         let prefix = format!("{}: ", name.to_ascii_lowercase());
         self.headers.iter().find_map(|h| h.strip_prefix(prefix.as_str()))
     }
 }
 
-pub struct Scripted {
+pub(crate) struct Scripted {
     pub base_url: String,
     pub received: Arc<Mutex<Vec<Received>>>,
 }
 
 /// Serves `answer(method, path_and_query) -> (status, JSON body)` under `/SecretServer`.
-pub async fn serve(answer: fn(&str, &str) -> (u16, String)) -> Scripted {
+pub(crate) async fn serve(answer: fn(&str, &str) -> (u16, String)) -> Scripted {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base_url = format!("http://{}/SecretServer", listener.local_addr().unwrap());
     let received = Arc::new(Mutex::new(Vec::new()));

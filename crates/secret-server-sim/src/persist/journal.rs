@@ -12,14 +12,14 @@ use std::path::Path;
 
 /// One journal line.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub seq: u64,
     pub changes: Vec<Change>,
 }
 
 /// The open journal.
 #[derive(Debug)]
-pub struct Journal {
+pub(crate) struct Journal {
     file: File,
     /// The length of the journal after the last complete record, so that a failed write
     /// (a full disk) can be cut back and leave no torn line before later records.
@@ -35,7 +35,7 @@ pub struct Journal {
 
 /// What replay found.
 #[derive(Debug, Default)]
-pub struct Replay {
+pub(crate) struct Replay {
     /// Records with `seq` above the snapshot's, in order.
     pub records: Vec<Record>,
     /// The highest sequence number seen (snapshot's included).
@@ -49,7 +49,7 @@ impl Journal {
     ///
     /// # Errors
     /// The file cannot be opened.
-    pub fn open(path: &Path, seq: u64, since_compaction: u64) -> io::Result<Self> {
+    pub(crate) fn open(path: &Path, seq: u64, since_compaction: u64) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         let len = file.metadata()?.len();
         Ok(Self { file, len, seq, since_compaction, capture: None })
@@ -59,7 +59,7 @@ impl Journal {
     ///
     /// # Errors
     /// The line cannot be written; the caller must not apply the changes.
-    pub fn append(&mut self, changes: &[Change]) -> io::Result<u64> {
+    pub(crate) fn append(&mut self, changes: &[Change]) -> io::Result<u64> {
         #[derive(Serialize)]
         struct RecordRef<'a> {
             seq: u64,
@@ -86,7 +86,7 @@ impl Journal {
     ///
     /// # Errors
     /// The new file cannot be written or renamed into place.
-    pub fn rewrite(&mut self, path: &Path, contents: &[u8], records: u64) -> io::Result<()> {
+    pub(crate) fn rewrite(&mut self, path: &Path, contents: &[u8], records: u64) -> io::Result<()> {
         let tmp = path.with_extension("jsonl.tmp");
         {
             let mut f = File::create(&tmp)?;
@@ -106,7 +106,7 @@ impl Journal {
 ///
 /// # Errors
 /// The file exists but cannot be read or truncated.
-pub fn replay(path: &Path, after_seq: u64) -> io::Result<Replay> {
+pub(crate) fn replay(path: &Path, after_seq: u64) -> io::Result<Replay> {
     let mut out = Replay { last_seq: after_seq, ..Replay::default() };
     let file = match OpenOptions::new().read(true).write(true).open(path) {
         Ok(f) => f,

@@ -12,7 +12,7 @@
 //! The directory is locked (`sim.lock`) so that two emulators cannot write to
 //! it at once.
 
-pub mod journal;
+pub(crate) mod journal;
 
 use crate::store::{Snapshot, SnapshotRef, Store};
 use journal::Journal;
@@ -28,7 +28,7 @@ const LOCK: &str = "sim.lock";
 
 /// Why the data directory could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum PersistError {
+pub(crate) enum PersistError {
     #[error("cannot use data directory {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
     #[error("data directory {0} is in use by another emulator")]
@@ -45,7 +45,7 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> PersistError + '_ {
 
 /// An open, locked data directory.
 #[derive(Debug)]
-pub struct DataDir {
+pub(crate) struct DataDir {
     dir: PathBuf,
     /// Held for the lifetime of the emulator; the OS releases it when the process dies.
     _lock: File,
@@ -54,7 +54,7 @@ pub struct DataDir {
 
 /// What opening a data directory found.
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub data_dir: DataDir,
     /// The state found, or `None` when the directory held none (seed it).
     pub store: Option<Store>,
@@ -71,7 +71,7 @@ impl DataDir {
     /// # Errors
     /// The directory cannot be created or read, is locked by another emulator, or holds a snapshot
     /// that does not parse.
-    pub fn open(dir: &Path) -> Result<Opened, PersistError> {
+    pub(crate) fn open(dir: &Path) -> Result<Opened, PersistError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let lock_path = dir.join(LOCK);
         let lock =
@@ -124,12 +124,12 @@ impl DataDir {
     ///
     /// # Errors
     /// The journal cannot be written.
-    pub fn append(&self, changes: &[crate::store::Change]) -> io::Result<u64> {
+    pub(crate) fn append(&self, changes: &[crate::store::Change]) -> io::Result<u64> {
         self.journal.lock().append(changes)
     }
 
     /// Records written since the last compaction.
-    pub fn since_compaction(&self) -> u64 {
+    pub(crate) fn since_compaction(&self) -> u64 {
         self.journal.lock().since_compaction
     }
 
@@ -138,7 +138,7 @@ impl DataDir {
     ///
     /// # Errors
     /// The snapshot or the new journal cannot be written.
-    pub fn write_snapshot(&self, store: &Store) -> io::Result<PendingSnapshot> {
+    pub(crate) fn write_snapshot(&self, store: &Store) -> io::Result<PendingSnapshot> {
         let seq = {
             let mut journal = self.journal.lock();
             journal.capture = Some(Vec::new());
@@ -163,7 +163,7 @@ impl DataDir {
     ///
     /// # Errors
     /// The rename or the journal rewrite fails.
-    pub fn commit_snapshot(&self, pending: PendingSnapshot) -> io::Result<()> {
+    pub(crate) fn commit_snapshot(&self, pending: PendingSnapshot) -> io::Result<()> {
         let result = (|| {
             std::fs::rename(&pending.tmp, self.dir.join(SNAPSHOT))?;
             // Make the rename durable before the old journal records disappear.
@@ -180,13 +180,13 @@ impl DataDir {
     }
 
     /// Whether `dir` holds emulator state already.
-    pub fn holds_state(dir: &Path) -> bool {
+    pub(crate) fn holds_state(dir: &Path) -> bool {
         dir.join(SNAPSHOT).exists() || std::fs::metadata(dir.join(JOURNAL)).is_ok_and(|m| m.len() > 0)
     }
 }
 
 /// A snapshot written to its temporary file, not yet in place.
 #[derive(Debug)]
-pub struct PendingSnapshot {
+pub(crate) struct PendingSnapshot {
     tmp: PathBuf,
 }

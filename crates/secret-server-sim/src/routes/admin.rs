@@ -18,7 +18,7 @@ use actix_web::web::{self, Json};
 use actix_web::{HttpResponse, Scope};
 use serde::{Deserialize, Serialize};
 
-pub fn scope() -> Scope {
+pub(super) fn scope() -> Scope {
     web::scope("/_sim")
         .service(
             web::resource("/faults")

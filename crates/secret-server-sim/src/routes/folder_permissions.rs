@@ -14,7 +14,7 @@ use secret_server_api::{
     DeleteResult, FolderPermission, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, PagedResult,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/folder-permissions").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/folder-permissions/stub").route(web::get().to(stub)))
         .service(

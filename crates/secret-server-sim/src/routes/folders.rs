@@ -13,7 +13,7 @@ use crate::store::search::Paging;
 use actix_web::web::{self, Json};
 use secret_server_api::{DeleteResult, Folder, FolderCreateArgs, FolderUpdateArgs, Lookup, PagedResult};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/folders").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/folders/lookup").route(web::get().to(lookup)))
         .service(web::resource("/folders/stub").route(web::get().to(stub)))

@@ -16,7 +16,7 @@ use secret_server_api::{
     MembersReplaceArgs, PagedResult, SuccessResult,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/groups").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/groups/lookup").route(web::get().to(lookup)))
         .service(

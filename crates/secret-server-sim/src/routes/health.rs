@@ -5,7 +5,7 @@ use crate::auth::{Caller, Tokens};
 use actix_web::{HttpResponse, web};
 use secret_server_api::SuccessResult;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthcheck").route(web::get().to(healthcheck)))
         .service(web::resource("/oauth-expiration").route(web::post().to(expire)));
 }

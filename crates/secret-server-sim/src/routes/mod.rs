@@ -25,7 +25,7 @@ use serde_json::Value;
 
 /// What handlers need to know about the configuration.
 #[derive(Debug)]
-pub struct RuntimeConfig {
+pub(crate) struct RuntimeConfig {
     /// The base path as configured (normalized, original case), for span names.
     pub base_path: String,
     pub api_username: String,
@@ -34,7 +34,7 @@ pub struct RuntimeConfig {
 }
 
 /// Registers every route under `base` (already normalized and lower-cased).
-pub fn configure(cfg: &mut web::ServiceConfig, base: &str) {
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, base: &str) {
     cfg.service(admin::scope()).service(
         web::scope(base).service(web::resource("/oauth2/token").route(web::post().to(token::token))).service(
             web::scope("/api/v1")
@@ -50,14 +50,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, base: &str) {
 }
 
 /// The answer to a path no route matches: `404` with Web API's message.
-pub async fn not_found(req: HttpRequest) -> HttpResponse {
+pub(crate) async fn not_found(req: HttpRequest) -> HttpResponse {
     HttpResponse::NotFound().json(serde_json::json!({
         "message": format!("No HTTP resource was found that matches the request URI '{}'.", req.uri())
     }))
 }
 
 /// A path segment that is not an integer id: a `400` naming the segment.
-pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+pub(crate) fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
     SimError::invalid("id", format!("The request is invalid: {err}.")).into()
 }
 
@@ -86,7 +86,7 @@ fn camel_case_keys(value: Value) -> Value {
 ///
 /// # Errors
 /// An empty body, invalid JSON, or a body that is not an object.
-pub fn body_value(bytes: &[u8]) -> SimResult<Value> {
+pub(crate) fn body_value(bytes: &[u8]) -> SimResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(SimError::invalid("body", "A request body is required."));
     }
@@ -102,12 +102,12 @@ pub fn body_value(bytes: &[u8]) -> SimResult<Value> {
 ///
 /// # Errors
 /// As [`body_value`], or a field of the wrong type.
-pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> SimResult<T> {
+pub(crate) fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> SimResult<T> {
     serde_json::from_value(body_value(bytes)?).map_err(|e| SimError::invalid("body", format!("{e}.")))
 }
 
 /// A lower-cased, non-empty `filter.searchText`.
-pub fn search_text(query: &crate::query::Query) -> Option<String> {
+pub(crate) fn search_text(query: &crate::query::Query) -> Option<String> {
     query.get("filter.searchtext").map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty())
 }
 

@@ -14,7 +14,7 @@ use secret_server_api::{
     DeleteResult, PagedResult, SecretPermission, SecretPermissionCreateArgs, SecretPermissionUpdateArgs,
 };
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/secret-permissions").route(web::get().to(search)).route(web::post().to(create)))
         .service(
             web::resource("/secret-permissions/{id}")

@@ -14,7 +14,7 @@ use crate::store::secrets::{SECRET_SORT, SecretCreateArgs, SecretFilter, Synthet
 use actix_web::web::{self, Json};
 use secret_server_api::{DeleteResult, Lookup, PagedResult, SecretSummary};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/secrets").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/secrets/lookup").route(web::get().to(lookup)))
         .service(web::resource("/secrets/lookup/{id}").route(web::get().to(lookup_one)))

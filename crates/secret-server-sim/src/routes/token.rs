@@ -18,7 +18,7 @@ fn refuse(message: &str) -> HttpResponse {
 }
 
 /// The token endpoint.
-pub async fn token(
+pub(super) async fn token(
     body: web::Bytes,
     db: web::Data<Db>,
     tokens: web::Data<Tokens>,

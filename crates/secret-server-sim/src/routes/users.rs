@@ -14,7 +14,7 @@ use secret_server_api::{
 };
 use serde::Deserialize;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/users").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/users/lookup").route(web::get().to(lookup)))
         .service(web::resource("/users/current").route(web::get().to(current)))

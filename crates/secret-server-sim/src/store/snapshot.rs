@@ -11,7 +11,7 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// The format version written in every snapshot.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub(super) const SNAPSHOT_VERSION: u32 = 1;
 
 /// A domain as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

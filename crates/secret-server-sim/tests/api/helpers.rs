@@ -5,18 +5,18 @@ use secrecy::ExposeSecret;
 use secret_server_sim::{RunningSim, SimConfig, spawn};
 use serde_json::Value;
 
-pub struct TestSim {
+pub(crate) struct TestSim {
     pub sim: RunningSim,
     pub http: reqwest::Client,
     pub token: String,
 }
 
-pub fn install_crypto() {
+pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The API account's password grant against `base_url`.
-pub async fn password_grant(http: &reqwest::Client, sim: &RunningSim) -> reqwest::Response {
+pub(crate) async fn password_grant(http: &reqwest::Client, sim: &RunningSim) -> reqwest::Response {
     http.post(format!("{}/oauth2/token", sim.base_url()))
         .form(&[
             ("grant_type", "password"),
@@ -29,11 +29,11 @@ pub async fn password_grant(http: &reqwest::Client, sim: &RunningSim) -> reqwest
 }
 
 impl TestSim {
-    pub async fn spawn() -> Self {
+    pub(crate) async fn spawn() -> Self {
         Self::spawn_with(SimConfig::for_tests()).await
     }
 
-    pub async fn spawn_with(config: SimConfig) -> Self {
+    pub(crate) async fn spawn_with(config: SimConfig) -> Self {
         install_crypto();
         let sim = spawn(config).await.expect("the emulator starts");
         let http = reqwest::Client::new();
@@ -45,16 +45,16 @@ impl TestSim {
     }
 
     /// `<base>/api/v1<path>`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.sim.base_url())
     }
 
     /// The server root (for `/_sim/...`).
-    pub fn root(&self, path: &str) -> String {
+    pub(crate) fn root(&self, path: &str) -> String {
         format!("http://{}{path}", self.sim.addr())
     }
 
-    pub async fn send(&self, method: Method, url: String, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, method: Method, url: String, body: Option<Value>) -> (StatusCode, Value) {
         let mut request = self.http.request(method, url).bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
@@ -67,35 +67,35 @@ impl TestSim {
         (status, value)
     }
 
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::GET, self.url(path), None).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::POST, self.url(path), Some(body)).await
     }
 
-    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::PUT, self.url(path), Some(body)).await
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(Method::PATCH, self.url(path), Some(body)).await
     }
 
-    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::DELETE, self.url(path), None).await
     }
 
     /// GET that must succeed.
-    pub async fn ok(&self, path: &str) -> Value {
+    pub(crate) async fn ok(&self, path: &str) -> Value {
         let (status, body) = self.get(path).await;
         assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
         body
     }
 
     /// The id of the user with this name (searching inactive ones too).
-    pub async fn user_id(&self, user_name: &str) -> i64 {
+    pub(crate) async fn user_id(&self, user_name: &str) -> i64 {
         let body = self.ok(&format!("/users?filter.searchText={user_name}&filter.includeInactive=true&take=100")).await;
         body["records"]
             .as_array()
@@ -107,7 +107,7 @@ impl TestSim {
             .unwrap()
     }
 
-    pub async fn group_id(&self, name: &str) -> i64 {
+    pub(crate) async fn group_id(&self, name: &str) -> i64 {
         let body = self.ok(&format!("/groups?filter.searchText={name}&filter.includeInactive=true&take=100")).await;
         body["records"].as_array().unwrap().iter().find(|r| r["name"] == name).unwrap_or_else(|| panic!("group {name}"))
             ["id"]
@@ -115,12 +115,12 @@ impl TestSim {
             .unwrap()
     }
 
-    pub async fn folder_id(&self, path: &str) -> i64 {
+    pub(crate) async fn folder_id(&self, path: &str) -> i64 {
         let encoded = path.replace('\\', "%5C").replace(' ', "%20");
         self.ok(&format!("/folders/0?folderPath={encoded}")).await["id"].as_i64().unwrap()
     }
 
-    pub async fn secret_id(&self, name: &str) -> i64 {
+    pub(crate) async fn secret_id(&self, name: &str) -> i64 {
         let body = self
             .ok(&format!("/secrets?filter.searchText={}&filter.includeInactive=true", name.replace(' ', "%20")))
             .await;
@@ -128,7 +128,7 @@ impl TestSim {
     }
 
     /// Creates a local user with a valid password; returns its id.
-    pub async fn create_user(&self, user_name: &str) -> i64 {
+    pub(crate) async fn create_user(&self, user_name: &str) -> i64 {
         let (status, body) = self
             .post(
                 "/users",
@@ -142,13 +142,13 @@ impl TestSim {
         body["id"].as_i64().unwrap()
     }
 
-    pub async fn create_group(&self, name: &str) -> i64 {
+    pub(crate) async fn create_group(&self, name: &str) -> i64 {
         let (status, body) = self.post("/groups", serde_json::json!({ "name": name, "enabled": true })).await;
         assert_eq!(status, StatusCode::OK, "create group {name}: {body}");
         body["id"].as_i64().unwrap()
     }
 
-    pub async fn create_folder(&self, name: &str, parent: i64, inherit: bool) -> i64 {
+    pub(crate) async fn create_folder(&self, name: &str, parent: i64, inherit: bool) -> i64 {
         let (status, body) = self
             .post(
                 "/folders",
@@ -165,7 +165,7 @@ impl TestSim {
 
 /// Asserts a Secret Server `400` with this `errorCode`.
 #[track_caller]
-pub fn assert_error(status: StatusCode, body: &Value, code: &str) {
+pub(crate) fn assert_error(status: StatusCode, body: &Value, code: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["errorCode"], code, "{body}");
     assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "a message: {body}");
@@ -173,7 +173,7 @@ pub fn assert_error(status: StatusCode, body: &Value, code: &str) {
 
 /// Asserts a model-state `400` naming `field`.
 #[track_caller]
-pub fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
+pub(crate) fn assert_invalid(status: StatusCode, body: &Value, field: &str) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["message"], "The request is invalid.", "{body}");
     assert!(body["modelState"][field].as_array().is_some_and(|m| !m.is_empty()), "modelState.{field}: {body}");
