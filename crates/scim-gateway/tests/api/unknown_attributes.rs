@@ -67,6 +67,9 @@ async fn the_postman_member_add_adds_the_member_and_names_its_display_name_in_th
 #[tokio::test]
 async fn an_unknown_attribute_on_post_is_ignored_named_in_the_audit_event_and_counted() {
     let app = spawn_app().await;
+    // The first scrape installs the process's recorder (the binary installs it at start).
+    let metrics = |app: &crate::helpers::TestApp| app.http.get(format!("{}/metrics", app.base)).send();
+    assert_eq!(metrics(&app).await.unwrap().status(), 200);
     let mut sub = app.events.subscribe("unknown-attributes-test", "t").await.unwrap();
     let mut body = user_body("shoe.size");
     body["shoeSize"] = json!(44);
@@ -80,7 +83,7 @@ async fn an_unknown_attribute_on_post_is_ignored_named_in_the_audit_event_and_co
     let call = scim_call(&mut sub, "POST", "/scim/v2/Users").await;
     assert_eq!(call.status, 201);
     assert_eq!(call.ignored_attributes, vec!["name.nickname", "shoeSize"], "in the order of the body");
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = metrics(&app).await.unwrap().text().await.unwrap();
     assert!(
         metrics.contains(r#"scim_gateway_ignored_attributes_total{connection="test",resource_type="User"}"#),
         "{metrics}"
