@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not with `env!`: a build script compiled in one checkout and reused from a
+    // copied target directory would otherwise read (and watch) the other checkout's `proto/`.
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").ok_or("CARGO_MANIFEST_DIR is not set")?)
+        .join("../../proto");
     let files = [
         "scimconnector/common/v1/common.proto",
         "scimconnector/directory/v1/directory.proto",

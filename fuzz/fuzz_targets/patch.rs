@@ -1,6 +1,8 @@
 //! PATCH documents from arbitrary bytes: parse, then apply to a user, a group (with and without its
 //! members) and a permission. Every failure must be a client error with a `scimType`, or the 501
 //! of a member lookup that cannot list members; a success must leave a valid-looking document.
+//! Screening for unknown attributes changes nothing in a body with none, and finds none in a body
+//! that applies.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -45,6 +47,19 @@ fn check(e: &scim::ScimError) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let screened: Vec<_> = match serde_json::from_slice::<Value>(data) {
+        Ok(value) => targets()
+            .iter()
+            .map(|(kind, _)| {
+                let s = scim::unknown::screen_patch(schemas(), *kind, value.clone());
+                if s.is_clean() {
+                    assert_eq!(s.body, value, "screening a clean body changes nothing");
+                }
+                s.is_clean()
+            })
+            .collect(),
+        Err(_) => vec![true; targets().len()],
+    };
     let request = match PatchRequest::from_slice(data) {
         Ok(r) => r,
         Err(e) => {
@@ -53,10 +68,11 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     let lookup = vec![Member::new("u1"), Member { value: "g2".into(), kind: Some("Group".into()), reference: None }];
-    for (kind, doc) in targets() {
+    for ((kind, doc), clean) in targets().iter().zip(screened) {
         for members in [&NoMemberLookup as &dyn scim::MemberLookup, &lookup] {
             match request.apply(schemas(), *kind, doc, members) {
                 Ok(out) => {
+                    assert!(clean, "a PATCH that applies has nothing unknown");
                     let obj = out.resource.as_object().expect("a patched resource is an object");
                     assert!(obj.contains_key("schemas"));
                     if !out.changed {

@@ -1,6 +1,7 @@
 //! Resource JSON from arbitrary bytes: validate as every resource type (normalizing twice gives the
-//! same document; a resource replaces itself), project it, version it; and the same bytes as a
-//! Bulk request and a `/.search` body. Every failure must be a client error with a `scimType`
+//! same document; a resource replaces itself), project it, version it; screen it for unknown
+//! attributes (a valid body has none; a screened body is never refused for a name it carries); and
+//! the same bytes as a Bulk request and a `/.search` body. Every failure must be a client error with a `scimType`
 //! (or the 413 of a Bulk request over its limits, or the 409 of circular `bulkId`s).
 #![no_main]
 
@@ -8,6 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use scim::bulk::{BulkIds, BulkLimits, BulkRequest};
 use scim::projection::Projection;
 use scim::search::{QueryLimits, SearchRequest};
+use scim::unknown::screen_resource;
 use scim::{ResourceKind, Schemas, validate_create, validate_replace};
 use std::sync::OnceLock;
 
@@ -18,6 +20,11 @@ fn schemas() -> &'static Schemas {
 
 fn client_error(e: &scim::ScimError) {
     assert!(e.status == 400 && e.scim_type.is_some(), "unexpected error {e}");
+}
+
+/// Whether `e` refuses a name the schema does not define (what screening takes out).
+fn refuses_a_name(e: &scim::ScimError) -> bool {
+    ["is not an attribute of", "is not a sub-attribute of", "is not a schema of"].iter().any(|s| e.detail.contains(s))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -52,8 +59,16 @@ fuzz_target!(|data: &[u8]| {
     )
     .expect("a fixed projection parses");
     for kind in ResourceKind::ALL {
+        let screened = screen_resource(schemas(), kind, value.clone());
+        if screened.is_clean() {
+            assert_eq!(screened.body, value, "screening a clean body changes nothing");
+        }
+        if let Err(e) = validate_create(schemas(), kind, &screened.body) {
+            assert!(!refuses_a_name(&e), "a screened body is refused for a name: {e}");
+        }
         match validate_create(schemas(), kind, &value) {
             Ok(doc) => {
+                assert!(screened.is_clean(), "a valid body has nothing unknown: {:?}", screened.unknown);
                 let again = validate_create(schemas(), kind, &doc).expect("a normalized resource validates");
                 assert_eq!(again, doc, "normalization is idempotent");
                 validate_replace(schemas(), kind, &doc, &doc).expect("a resource replaces itself");

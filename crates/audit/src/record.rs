@@ -184,6 +184,7 @@ impl NewRecord {
                         "clientAddress": call.client_address,
                         "scimType": call.scim_type,
                         "requestId": call.request_id,
+                        "ignoredAttributes": call.ignored_attributes,
                     }),
                 );
                 RecordKind::ScimCall

@@ -255,6 +255,20 @@ pub enum InheritedFolderPolicy {
     Refuse,
 }
 
+/// What the gateway does with attributes and sub-attributes of a request body (POST, PUT, PATCH
+/// values, Bulk) that the schema does not define.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum UnknownAttributePolicy {
+    /// Apply the request with what the schema defines; name the ignored attributes (never their
+    /// values) in the call's audit record (default: what real clients expect, and what RFC 7644's
+    /// robustness intent and the major SCIM servers do).
+    #[default]
+    Ignore,
+    /// Refuse the request with `400` naming the first of them.
+    Reject,
+}
+
 /// Behaviour switches of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -262,6 +276,7 @@ pub struct Policies {
     pub user_name_change: UserNameChangePolicy,
     pub deleted_users: DeletedUserPolicy,
     pub inherited_folder: InheritedFolderPolicy,
+    pub unknown_attributes: UnknownAttributePolicy,
 }
 
 #[cfg(test)]
@@ -281,6 +296,17 @@ mod tests {
         let scope = Scope::default();
         assert_eq!(scope.operations(ResourceKind::User), Operations::ALL);
         assert_eq!(scope.operations(ResourceKind::PrivilegedData), Operations::READ_ONLY);
+    }
+
+    #[test]
+    fn unknown_attributes_are_ignored_unless_a_connection_says_reject() {
+        let c: Connection = serde_json::from_str(r#"{"id":"okta","secretServer":"primary"}"#).unwrap();
+        assert_eq!(c.policies.unknown_attributes, UnknownAttributePolicy::Ignore);
+        let strict: Connection =
+            serde_json::from_str(r#"{"id":"okta","secretServer":"primary","policies":{"unknownAttributes":"reject"}}"#)
+                .unwrap();
+        assert_eq!(strict.policies.unknown_attributes, UnknownAttributePolicy::Reject);
+        assert_eq!(strict.policies.user_name_change, UserNameChangePolicy::Reject);
     }
 
     #[test]

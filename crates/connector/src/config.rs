@@ -46,6 +46,7 @@
 //! displayName = "SailPoint IdentityIQ"
 //! secretServer = "primary"
 //! credentials = { bearerTokens = [{ id = "t1", sha256 = "..." }] }
+//! policies = { unknownAttributes = "reject" }  # refuse attributes the schema does not define (default: ignore)
 //! ```
 //!
 //! Secrets are never required in the file: each has an environment variable

@@ -11,6 +11,7 @@
 use crate::errors::{ApiError, ErrorScimType};
 use crate::rate_limit::Decision;
 use crate::state::AppState;
+use crate::unknown::IgnoredAttributes;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
@@ -217,6 +218,11 @@ fn record_call<B>(
         client_address: request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
         scim_type: scim_type.unwrap_or_default(),
         request_id: request_id.to_owned(),
+        ignored_attributes: request
+            .extensions()
+            .get::<IgnoredAttributes>()
+            .map(IgnoredAttributes::names)
+            .unwrap_or_default(),
     });
 }
 

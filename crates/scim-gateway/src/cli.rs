@@ -17,7 +17,8 @@ use crate::admin_client::AdminClient;
 use crate::admin_model::{BasicCredentialRequest, ConnectionPatch, NewConnection, NewOAuthClient, NewToken};
 use anyhow::Context;
 use connections::{
-    DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope, UserNameChangePolicy,
+    DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope, UnknownAttributePolicy,
+    UserNameChangePolicy,
 };
 use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
@@ -127,6 +128,15 @@ pub enum InheritedFolderArg {
     Refuse,
 }
 
+/// `unknownAttributes`: what a request body's attributes that the schema does not define do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnknownAttributesArg {
+    /// Apply the request without them; name them in the audit record (the default).
+    Ignore,
+    /// Refuse the request with `400`.
+    Reject,
+}
+
 /// A connection's behaviour switches; a switch left out keeps its current (or default) value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct PolicyArgs {
@@ -136,6 +146,8 @@ pub struct PolicyArgs {
     pub deleted_users: Option<DeletedUsersArg>,
     #[arg(long, value_enum)]
     pub inherited_folder: Option<InheritedFolderArg>,
+    #[arg(long, value_enum)]
+    pub unknown_attributes: Option<UnknownAttributesArg>,
 }
 
 impl PolicyArgs {
@@ -162,6 +174,12 @@ impl PolicyArgs {
             base.inherited_folder = match v {
                 InheritedFolderArg::BreakInheritance => InheritedFolderPolicy::BreakInheritance,
                 InheritedFolderArg::Refuse => InheritedFolderPolicy::Refuse,
+            };
+        }
+        if let Some(v) = self.unknown_attributes {
+            base.unknown_attributes = match v {
+                UnknownAttributesArg::Ignore => UnknownAttributePolicy::Ignore,
+                UnknownAttributesArg::Reject => UnknownAttributePolicy::Reject,
             };
         }
         base
@@ -283,7 +301,8 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
         AdminCommand::SetPolicies { id, policies } => {
             if policies.is_empty() {
                 anyhow::bail!(
-                    "set-policies needs at least one of --user-name-change, --deleted-users, --inherited-folder"
+                    "set-policies needs at least one of --user-name-change, --deleted-users, --inherited-folder, \
+                     --unknown-attributes"
                 );
             }
             let current = client.get(&id).await?.policies;
@@ -373,6 +392,10 @@ mod tests {
         let applied = args.apply_to(base);
         assert_eq!(applied.user_name_change, UserNameChangePolicy::KeepSecretServerName);
         assert_eq!(applied.deleted_users, DeletedUserPolicy::Inactive);
+        assert_eq!(applied.unknown_attributes, UnknownAttributePolicy::Ignore);
+        let strict = PolicyArgs { unknown_attributes: Some(UnknownAttributesArg::Reject), ..PolicyArgs::default() };
+        assert_eq!(strict.apply_to(applied).unknown_attributes, UnknownAttributePolicy::Reject);
+        assert_eq!(strict.apply_to(applied).user_name_change, UserNameChangePolicy::KeepSecretServerName);
         assert!(PolicyArgs::default().is_empty() && !args.is_empty());
     }
 }

@@ -29,7 +29,10 @@
 //!   cached in-process for a bounded time, re-checked against the connection
 //!   record on every use ([`connections::verify`]);
 //! - `ScimCall` audit events are published in the background in batches, so
-//!   the hot path never waits on the events stream ([`audit`]).
+//!   the hot path never waits on the events stream ([`audit`]);
+//! - attributes of a request body that the schema does not define are ignored
+//!   (and named in the audit record) or refused, by the connection's policy
+//!   ([`unknown`]); the adapter never sees them.
 
 pub mod admin_client;
 pub mod admin_model;
@@ -47,6 +50,7 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod unknown;
 
 pub use admin_client::AdminClient;
 pub use cli::{AdminCommand, run};

@@ -12,6 +12,7 @@
 //! | resource types and endpoints | [`ResourceKind`] (`endpoint()`, `name()`, `schema_urn()`, `from_endpoint()`, `ALL`) |
 //! | schemas, discovery documents | [`Schemas::standard()`] (share it in an `Arc`); [`Schemas::attribute`] / [`Schemas::resolve`] for case-insensitive, URN-qualified paths; `schemas_list_document`, `schema_document_by_id`, `resource_types_list_document`, `resource_type_document_by_name` |
 //! | POST / PUT bodies | [`validate_create`], [`validate_replace`] (normalized document or a [`ScimError`]) |
+//! | attributes the schema does not define | [`unknown::screen_resource`], [`unknown::screen_patch`] → [`unknown::Screened`] (the body without them, their names, the error that refuses them) |
 //! | filters | [`Filter::parse`] (bounded by [`FilterLimits`]), `Display` (canonical, parses back), [`Filter::compile`] → [`CompiledFilter::matches`] and [`CompiledFilter::plan`] → [`IndexPlan`]; [`filter::index_key`] is how an index must key values |
 //! | PATCH | [`PatchRequest::parse`] / [`PatchRequest::from_slice`], [`PatchRequest::apply`] → [`PatchOutcome`] (document, `changed`, [`MembersChange`]); [`MemberLookup`] resolves member removals by other filters |
 //! | list responses | [`search::ListQuery`] from query pairs or a [`search::SearchRequest`]; [`projection::Projection`]; [`sort::SortSpec`] → [`sort::BoundSort`]; [`paging::PageRequest`], [`paging::index_window`], [`paging::CursorCodec`]; [`ListResponse`] |
@@ -22,9 +23,12 @@
 //!
 //! # Decisions
 //!
-//! - **Unknown attributes** in a POST/PUT body are rejected (`invalidSyntax`), never dropped; readOnly
-//!   ones are ignored as RFC 7644 §3.5.1 says. In PATCH, an unknown path (or path-less value key)
-//!   is `invalidPath`. In `attributes`/`excludedAttributes` unknown names are ignored.
+//! - **Unknown attributes** in a POST/PUT body are rejected by the validators (`invalidSyntax`),
+//!   never silently dropped; readOnly ones are ignored as RFC 7644 §3.5.1 says. In PATCH, an unknown
+//!   path (or path-less value key) is `invalidPath`. A caller that tolerates unknown attributes
+//!   screens the body first with [`unknown`], which takes them out and names them (the gateway does,
+//!   by its connection's policy, and audits the names). In `attributes`/`excludedAttributes`
+//!   unknown names are ignored.
 //! - **Missing `schemas`** in PATCH, `.search` and Bulk bodies is tolerated; a present one must name
 //!   the message URN.
 //! - **Group membership** never travels as a rewritten list: PATCH yields a delta (or "replace all
@@ -77,6 +81,7 @@ pub mod search;
 pub mod sort;
 pub mod spc;
 mod text;
+pub mod unknown;
 pub mod urn;
 pub mod validate;
 

@@ -15,8 +15,10 @@
 //!   strict canonical values are enforced and spelled canonically, and at most one `primary` is true;
 //! - `required` attributes must have a value; a permission names exactly one of `user` and `group`.
 //!
-//! Unknown attributes are rejected with `invalidSyntax` rather than ignored: silently dropping
-//! data a client believes it stored is worse than telling it. A `schemas` member naming a schema
+//! Unknown attributes are rejected with `invalidSyntax` rather than ignored here: dropping data a
+//! client believes it stored must be a decision its caller makes and records, not a side effect of
+//! validation. The gateway makes it per connection with [`crate::unknown`], which takes them out
+//! (and names them) before the body reaches this module. A `schemas` member naming a schema
 //! this resource type does not have is `invalidValue`; a missing `schemas` is tolerated (it carries
 //! nothing the body does not), and the output's `schemas` is rebuilt from the attributes present.
 

@@ -55,6 +55,25 @@ async fn records_are_found_by_every_filter() {
 }
 
 #[tokio::test]
+async fn a_scim_call_shows_the_attributes_the_gateway_ignored_by_name() {
+    let app = spawn_app().await;
+    let mut event = with(call(("c-entra", "entra"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201), 0, T1);
+    if let Some(proto::audit::v1::audit_event::Kind::ScimCall(call)) = &mut event.kind {
+        call.ignored_attributes = vec!["shoeSize".into(), "members.displayName".into()];
+    }
+    app.publish(&event).await;
+    app.publish(&with(call(("c-okta", "okta"), "GET", "/scim/v2/Users", ResourceType::User, "", 200), 1, T1)).await;
+    app.wait_for_head(2).await;
+    let records = app.get_json("/audit/v1/records?kind=scim_call").await;
+    assert_eq!(
+        records["records"][0]["event"]["scimCall"]["ignoredAttributes"],
+        serde_json::json!(["shoeSize", "members.displayName"])
+    );
+    assert_eq!(records["records"][1]["event"]["scimCall"]["ignoredAttributes"], serde_json::json!([]));
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn a_record_shows_its_columns_its_event_and_its_chain_links() {
     let app = spawn_app().await;
     app.publish(&with(call(("c-okta", "okta"), "POST", "/scim/v2/Users", ResourceType::User, "u1", 201), 0, T1)).await;

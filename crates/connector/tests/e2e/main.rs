@@ -4,4 +4,5 @@
 mod configuration;
 mod every_operation;
 mod helpers;
+mod real_clients;
 mod walking_skeleton;

@@ -1,7 +1,7 @@
 //! `POST /Bulk` (RFC 7644 §3.7): the `scim` crate parses the request (limits,
 //! per-operation syntax, `bulkId` dependencies); this module runs the
 //! operations one at a time in dependency order, each exactly as the single
-//! request would run (scope, validation, job), resolving `bulkId:`
+//! request would run (scope, unknown attributes, validation, job), resolving `bulkId:`
 //! references (also inside `members`) as the POSTs that declare them finish,
 //! and stops once `failOnErrors` operations have failed.
 //!
@@ -18,6 +18,7 @@ use crate::render;
 use crate::request;
 use crate::routes::resources::{self, WriteContext};
 use crate::state::AppState;
+use crate::unknown::IgnoredAttributes;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::Written;
@@ -43,6 +44,7 @@ pub async fn bulk(
     let base = request::base_url(&req, &state.settings);
     let header_key = request::idempotency_key(&req, caller.connection.id.as_str());
     let body_hash = hex::encode(Sha256::digest(&body));
+    let ignored = IgnoredAttributes::of(&req);
 
     let mut ids = BulkIds::for_request(&bulk);
     let mut results: Vec<Option<BulkOperationResponse>> = vec![None; bulk.operations.len()];
@@ -60,7 +62,12 @@ pub async fn bulk(
             }
             _ => None,
         };
-        let ctx = WriteContext { request_id: format!("{}#{index}", request_id.0), if_match: None, idempotency_key };
+        let ctx = WriteContext {
+            request_id: format!("{}#{index}", request_id.0),
+            if_match: None,
+            idempotency_key,
+            ignored: ignored.clone(),
+        };
         let outcome = run_one(&state, &caller, entry, &ids, ctx, &base).await;
         let response = match outcome {
             Ok((response, created_id)) => {

@@ -3,10 +3,11 @@
 //! allows.
 //!
 //! Reads go to the adapter over gRPC. Writes are checked against the scope,
-//! validated with the `scim` crate (create: schema, types, required,
-//! readOnly ignored; PATCH: the PatchOp syntax; replace: the body's shape,
-//! since immutability needs the current state, which the worker checks), and
-//! submitted as jobs. The operations here are also what each Bulk operation
+//! screened for attributes the schema does not define (ignored or refused by
+//! the connection's policy: [`crate::unknown`]), validated with the `scim`
+//! crate (create: schema, types, required, readOnly ignored; PATCH: the
+//! PatchOp syntax; replace: the body's shape, since immutability needs the
+//! current state, which the worker checks), and submitted as jobs. The operations here are also what each Bulk operation
 //! runs.
 
 use crate::auth::{Caller, RequestId};
@@ -15,6 +16,7 @@ use crate::jobs::Write;
 use crate::render;
 use crate::request;
 use crate::state::AppState;
+use crate::unknown::{self, IgnoredAttributes};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::{Job, Operation, Written};
@@ -37,6 +39,9 @@ pub struct WriteContext {
     pub request_id: String,
     pub if_match: Option<String>,
     pub idempotency_key: Option<String>,
+    /// Where the names of the attributes the request's body carried and that were ignored go,
+    /// for the request's audit record.
+    pub ignored: IgnoredAttributes,
 }
 
 impl WriteContext {
@@ -45,6 +50,7 @@ impl WriteContext {
             request_id: request_id.0.clone(),
             if_match: request::if_match(req),
             idempotency_key: request::idempotency_key(req, caller.connection.id.as_str()),
+            ignored: IgnoredAttributes::of(req),
         }
     }
 }
@@ -167,10 +173,11 @@ fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Wri
     }
 }
 
-/// Creates a resource: scope, validation, job.
+/// Creates a resource: scope, unknown attributes, validation, job.
 ///
 /// # Errors
-/// `403`/`404` from the scope, `400` from validation, the job's own error.
+/// `403`/`404` from the scope, `400` from the connection's unknown-attribute policy or from
+/// validation, the job's own error.
 pub async fn create(
     state: &AppState,
     caller: &Caller,
@@ -179,6 +186,7 @@ pub async fn create(
     ctx: WriteContext,
 ) -> ApiResult<Written> {
     scope::require(&caller.connection, kind, Action::Create)?;
+    let body = unknown::admit(caller, kind, scim::unknown::screen_resource(&state.schemas, kind, body), &ctx.ignored)?;
     let doc = scim::validate_create(&state.schemas, kind, &body)?;
     submit(state, caller, kind, Operation::Create, "", doc, ctx).await
 }
@@ -209,6 +217,7 @@ pub async fn replace(
     {
         return Err(ApiError::bad_request(ScimType::InvalidSyntax, "'schemas' must be an array of schema URNs"));
     }
+    let body = unknown::admit(caller, kind, scim::unknown::screen_resource(&state.schemas, kind, body), &ctx.ignored)?;
     submit(state, caller, kind, Operation::Replace, id, body, ctx).await
 }
 
@@ -226,6 +235,7 @@ pub async fn modify(
 ) -> ApiResult<Written> {
     scope::require(&caller.connection, kind, Action::Update)?;
     scim::PatchRequest::parse(&body)?;
+    let body = unknown::admit(caller, kind, scim::unknown::screen_patch(&state.schemas, kind, body), &ctx.ignored)?;
     submit(state, caller, kind, Operation::Patch, id, body, ctx).await
 }
 

@@ -193,9 +193,10 @@ pub(crate) fn unassigned(attrs: &Map<String, Value>, name: &str, current: &Value
 /// (present in `base`, the document it applied to) or that were unassigned already (`previous`
 /// attributes).
 ///
-/// Only a PATCH `remove` unassigns them: a create or a replace without them gets Secret Server's
-/// value (the server's default, RFC 7643 §2.2), so that a client that never sends `active` still
-/// reads it.
+/// A PATCH `remove` unassigns them. Of a create or a replace, only one without a user's
+/// `displayName` does (`user::UserFields::attrs_after_write`): without the others it gets Secret
+/// Server's value (the server's default, RFC 7643 §2.2), so that a client that never sends `active`
+/// still reads it.
 fn left_unassigned<'n>(
     names: &[&'n str],
     doc: &Map<String, Value>,

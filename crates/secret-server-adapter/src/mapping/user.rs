@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `id` | `id` |
 //! | `userName` | `userName` (immutable in Secret Server) |
-//! | `displayName` | `displayName` (Secret Server requires one: the user name when the client has none) |
+//! | `displayName` | `displayName`; Secret Server requires one, so a document without `displayName` gives it `name.formatted`, else `name.givenName` and `name.familyName` (those present, with a space), else the user name; the SCIM representation still has no `displayName` then |
 //! | the primary `emails` value | `emailAddress` |
 //! | `active` | `enabled` (and not deleted through SCIM); enabled on create when absent |
 //! | `groups` (read-only) | the groups the user is a member of |
@@ -17,10 +17,13 @@
 //!
 //! A `displayName` or `active` the client left unassigned (removed, or absent from its document)
 //! reads back as absent while Secret Server keeps the value the connector gave it (see
-//! `mapping::UNSET`). Leaving `active` unassigned never enables or disables anyone: an update
-//! without it keeps the user's state.
+//! `mapping::UNSET`): a user created or replaced without `displayName` (the README's `bjensen`,
+//! with only a `name`) is "Barbara Jensen" in Secret Server, whose administrators need a readable
+//! name, and has no `displayName` in SCIM, where the client set none. Leaving `active` unassigned
+//! never enables or disables anyone: an update without it keeps the user's state, and a create
+//! without it enables the user, which reads back as `active: true` (the server's default).
 
-use super::{View, merge_attrs, meta_value, start, stored_attrs, unassigned};
+use super::{UNSET, View, merge_attrs, meta_value, start, stored_attrs, unassigned};
 use crate::attributes::from_text;
 use scim::urn;
 use secrecy::SecretString;
@@ -85,9 +88,12 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
 /// What a validated User document asks of Secret Server.
 pub struct UserFields {
     pub user_name: String,
-    /// `None` when the document has none: Secret Server then gets the user name (see
-    /// [`UserFields::display_name_or_user_name`]).
+    /// The client's `displayName`; `None` when the document has none (see
+    /// [`UserFields::secret_server_display_name`]).
     pub display_name: Option<String>,
+    /// The display name the document's `name` gives: `formatted`, else `givenName` and
+    /// `familyName`; `None` when it gives neither.
+    pub name_display: Option<String>,
     pub email: Option<String>,
     /// `None` when the document has none: enabled on create, unchanged on update.
     pub active: Option<bool>,
@@ -108,11 +114,42 @@ impl std::fmt::Debug for UserFields {
 }
 
 impl UserFields {
-    /// The display name to give Secret Server, which requires one: the user name is what it
-    /// would pick itself.
-    pub fn display_name_or_user_name(&self, ss_user_name: &str) -> String {
-        self.display_name.clone().unwrap_or_else(|| ss_user_name.to_owned())
+    /// The display name to give Secret Server, which requires one: the client's `displayName`,
+    /// else the one its `name` gives, else the user name (`ss_user_name`, Secret Server's, which
+    /// is what Secret Server would pick itself).
+    pub fn secret_server_display_name(&self, ss_user_name: &str) -> String {
+        self.display_name.clone().or_else(|| self.name_display.clone()).unwrap_or_else(|| ss_user_name.to_owned())
     }
+
+    /// The attributes to store after a create or a replace that Secret Server now holds
+    /// `held_display_name` for: the document's, and, when it has no `displayName`, the mark that
+    /// the client left it unassigned, so that the SCIM representation shows only what the client
+    /// set while Secret Server shows the display name derived for it.
+    pub fn attrs_after_write(&self, held_display_name: &str) -> Map<String, Value> {
+        let mut attrs = self.attrs.clone();
+        if self.display_name.is_none() {
+            mark_display_name_unassigned(&mut attrs, held_display_name);
+        }
+        attrs
+    }
+}
+
+/// Records in `attrs` (the attributes to store, after a create or a replace) that the client left
+/// `displayName` unassigned while Secret Server holds `held` for it.
+pub fn mark_display_name_unassigned(attrs: &mut Map<String, Value>, held: &str) {
+    attrs.insert(UNSET.to_owned(), json!({"displayName": held}));
+}
+
+/// The display name a User's `name` gives: `formatted`, else `givenName` and `familyName` (those
+/// present, with a space).
+fn display_name_from(name: Option<&Value>) -> Option<String> {
+    let part =
+        |key: &str| name.and_then(|n| n.get(key)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    if let Some(formatted) = part("formatted") {
+        return Some(formatted.to_owned());
+    }
+    let parts: Vec<&str> = [part("givenName"), part("familyName")].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// The primary e-mail: the entry marked primary, else the first with a value.
@@ -138,6 +175,7 @@ pub fn fields(doc: &Value) -> UserFields {
         active: doc.get("active").and_then(Value::as_bool),
         password: doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()).map(SecretString::from),
         attrs: stored_attrs(doc, &["userName", "displayName", "active", "groups"]),
+        name_display: display_name_from(doc.get("name")),
         user_name,
         display_name,
     }
@@ -186,12 +224,39 @@ mod tests {
         let f = fields(&doc);
         assert_eq!(f.user_name, "bjensen");
         assert_eq!(f.display_name, None);
-        assert_eq!(f.display_name_or_user_name("bjensen"), "bjensen");
+        assert_eq!(f.secret_server_display_name("bjensen"), "Barbara");
         assert_eq!(f.email.as_deref(), Some("b@example.com"));
         assert_eq!(f.active, Some(false));
         assert!(f.password.is_some());
         let keys: Vec<&str> = f.attrs.keys().map(String::as_str).collect();
         assert_eq!(keys, vec!["externalId", "name", "emails"]);
         assert!(!format!("{f:?}").contains("Passw0rd"));
+    }
+
+    #[test]
+    fn secret_servers_display_name_comes_from_what_the_client_gave() {
+        let shown = |doc: Value| fields(&doc).secret_server_display_name("ss-name");
+        let name = json!({"formatted": "Ms. Barbara J Jensen III", "givenName": "Barbara", "familyName": "Jensen"});
+        assert_eq!(shown(json!({"userName": "bjensen", "displayName": "Babs", "name": name})), "Babs");
+        assert_eq!(shown(json!({"userName": "bjensen", "name": name})), "Ms. Barbara J Jensen III");
+        assert_eq!(
+            shown(json!({"userName": "bjensen", "name": {"givenName": "Barbara", "familyName": "Jensen"}})),
+            "Barbara Jensen"
+        );
+        assert_eq!(
+            shown(json!({"userName": "bjensen", "name": {"familyName": " Jensen ", "formatted": " "}})),
+            "Jensen"
+        );
+        assert_eq!(shown(json!({"userName": "bjensen"})), "ss-name");
+    }
+
+    #[test]
+    fn a_write_without_display_name_stores_that_the_client_left_it_unassigned() {
+        let without = fields(&json!({"userName": "bjensen", "name": {"givenName": "Barbara", "familyName": "Jensen"}}));
+        let attrs = without.attrs_after_write("Barbara Jensen");
+        assert_eq!(attrs[UNSET], json!({"displayName": "Barbara Jensen"}));
+        assert!(super::super::unassigned(&attrs, "displayName", &json!("Barbara Jensen")));
+        let with = fields(&json!({"userName": "bjensen", "displayName": "Babs"}));
+        assert!(!with.attrs_after_write("Babs").contains_key(UNSET));
     }
 }

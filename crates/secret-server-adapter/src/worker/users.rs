@@ -4,7 +4,7 @@ use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{from_text, to_text};
 use crate::intents::Intent;
 use crate::intents::MemberIds;
-use crate::mapping::user::{UserFields, audit_fields, fields};
+use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
 use crate::read_model::records::{Meta, UserRec};
@@ -101,7 +101,7 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
 async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_default: bool) -> JobResult<User> {
     let args = UserUpdateArgs {
         id: current.id,
-        display_name: f.display_name_or_user_name(&current.user_name),
+        display_name: f.secret_server_display_name(&current.user_name),
         email_address: f.email.clone(),
         enabled: f.active.unwrap_or(enable_by_default || current.enabled),
         password: f.password.as_ref().map(|p| p.expose_secret().to_owned()),
@@ -133,7 +133,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
                 password: Some(password.expose_secret().to_owned()),
-                display_name: f.display_name_or_user_name(&f.user_name),
+                display_name: f.secret_server_display_name(&f.user_name),
                 email_address: f.email.clone(),
                 enabled: f.active.unwrap_or(true),
                 ..UserCreateArgs::default()
@@ -154,7 +154,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
     };
     let id = user.id;
-    let attrs = to_text(&f.attrs);
+    let attrs = to_text(&f.attrs_after_write(&user.display_name));
     instance.attrs.put(KIND, id, attrs.as_deref()).await?;
     if revived {
         instance.tombstones.remove(id).await?;
@@ -204,6 +204,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     };
     let f = fields(&doc);
     let mut attrs = f.attrs.clone();
+    let display_name_given = f.display_name.is_some();
     if fold(&f.user_name) != fold(&current.user_name) {
         match ctx.caller.connection.policies.user_name_change {
             UserNameChangePolicy::Reject => {
@@ -223,7 +224,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }, false).await?
     } else {
         let mut args = UserPatchArgs::default();
-        let display_name = f.display_name_or_user_name(&current.user_name);
+        let display_name = f.secret_server_display_name(&current.user_name);
         if display_name != current.display_name {
             args.display_name = Some(Patch::set(display_name));
         }
@@ -241,6 +242,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             "active" => Value::Bool(user.enabled),
             _ => Value::String(user.display_name.clone()),
         });
+    } else if !display_name_given {
+        // A replacement without `displayName` leaves it unassigned, as a create does.
+        mark_display_name_unassigned(&mut attrs, &user.display_name);
     }
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;

@@ -154,6 +154,38 @@ async fn removing_display_name_or_active_unassigns_them_without_enabling_anyone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_display_name_secret_server_gets_one_from_the_name_and_scim_shows_none() {
+    let stack = Stack::start().await;
+    let body = json!({"userName": "bjensen", "name": {"givenName": "Barbara", "familyName": "Jensen"}});
+    let created = stack.create(User, body).await.json();
+    assert_eq!(created.get("displayName"), None, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let ss_id = id.parse().unwrap();
+    assert_eq!(stack.ss.get_user(ss_id).await.unwrap().display_name, "Barbara Jensen");
+
+    // An unrelated change keeps both; a change of the name follows in Secret Server only.
+    let other = stack.patch(User, &id, json!([{"op": "add", "path": "title", "value": "Tour Guide"}])).await.json();
+    assert_eq!(other.get("displayName"), None, "{other}");
+    stack.patch(User, &id, json!([{"op": "replace", "path": "name.familyName", "value": "Smith"}])).await.json();
+    assert_eq!(stack.ss.get_user(ss_id).await.unwrap().display_name, "Barbara Smith");
+    assert_eq!(stack.get(User, &id).await.unwrap().get("displayName"), None);
+
+    // A replacement with name.formatted and without displayName: formatted wins.
+    let formatted =
+        json!({"userName": "bjensen", "name": {"formatted": "Ms. Barbara J Jensen III", "givenName": "Barbara"}});
+    let replaced = stack.replace(User, &id, formatted, None).await.json();
+    assert_eq!(replaced.get("displayName"), None, "{replaced}");
+    assert_eq!(stack.ss.get_user(ss_id).await.unwrap().display_name, "Ms. Barbara J Jensen III");
+    // One with displayName sets both; without any name, Secret Server gets the user name.
+    let named = stack.replace(User, &id, json!({"userName": "bjensen", "displayName": "Babs"}), None).await.json();
+    assert_eq!(named["displayName"], "Babs");
+    let bare = stack.replace(User, &id, json!({"userName": "bjensen"}), None).await.json();
+    assert_eq!(bare.get("displayName"), None, "{bare}");
+    assert_eq!(stack.ss.get_user(ss_id).await.unwrap().display_name, "bjensen");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_user_name_is_a_mutability_error_by_default() {
     let stack = Stack::start().await;
     let id = stack.create(User, barbara()).await.id();
