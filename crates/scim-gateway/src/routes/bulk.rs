@@ -41,7 +41,7 @@ pub async fn bulk(
     let bulk = BulkRequest::parse(&body, limits)?;
     let order = bulk.execution_order()?;
     let base = request::base_url(&req, &state.settings);
-    let header_key = request::idempotency_key(&req, caller.connection.id.as_str());
+    let header_key = request::idempotency_key(&req, caller.connection.id.as_str())?;
     let body_hash = hex::encode(Sha256::digest(&body));
 
     let mut ids = BulkIds::for_request(&bulk);
@@ -95,6 +95,11 @@ async fn run_one(
     let op = entry.operation.as_ref().map_err(|e| ApiError::from(e.clone()))?;
     let data = op.data.as_ref().map(|d| ids.resolve_value(d)).transpose()?;
     let id = op.resource_id.as_deref().map(|i| ids.resolve_id(i)).transpose()?;
+    if let Some(version) = &op.version {
+        // As `If-Match` on a single request: a version that cannot match is refused before the job.
+        scim::etag::Precondition::parse(version)
+            .map_err(|e| ApiError::bad_request(scim::ScimType::InvalidValue, format!("version: {}", e.detail)))?;
+    }
     ctx.if_match = op.version.clone();
     let need_id = || {
         id.clone().ok_or_else(|| {

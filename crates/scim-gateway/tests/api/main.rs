@@ -21,3 +21,4 @@ mod replicas;
 mod resources;
 mod sailpoint;
 mod scope;
+mod validation;
