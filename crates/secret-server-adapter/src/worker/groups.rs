@@ -285,7 +285,7 @@ fn ids_of(members: &[Member]) -> JobResult<Vec<i64>> {
 
 fn removed_ids(ids: &[String]) -> JobResult<Vec<i64>> {
     ids.iter()
-        .map(|v| v.trim().parse::<i64>().map_err(|_| invalid_value(format!("member {v:?} is not a user id"))))
+        .map(|v| adapter_api::id::parse(v).ok_or_else(|| invalid_value(format!("member {v:?} is not a user id"))))
         .collect()
 }
 
