@@ -181,9 +181,16 @@ impl Job {
     }
 
     /// The submission of this job to the queue: on instance `instance`, with `idempotency_key`,
-    /// in the trace `trace_context` (the only place the trace context travels).
+    /// in the trace `trace_context` (the only place the trace context travels). Its fingerprint is
+    /// empty: the submitter sets the one of the request the key belongs to.
     pub fn submission(&self, instance: &str, idempotency_key: String, trace_context: TraceContext) -> NewJob {
-        NewJob { idempotency_key, ordering_key: self.ordering_key(instance), payload: self.encode(), trace_context }
+        NewJob {
+            idempotency_key,
+            fingerprint: String::new(),
+            ordering_key: self.ordering_key(instance),
+            payload: self.encode(),
+            trace_context,
+        }
     }
 }
 

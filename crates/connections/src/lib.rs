@@ -24,8 +24,9 @@ mod store;
 pub mod verify;
 
 pub use model::{
-    BasicCredential, Connection, ConnectionId, Credentials, DeletedUserPolicy, InheritedFolderPolicy,
-    InvalidConnectionId, OAuthClient, Operations, Policies, RateLimit, Scope, TokenCredential, UserNameChangePolicy,
+    BasicCredential, Connection, ConnectionId, ConnectionRateLimit, Credentials, DeletedUserPolicy,
+    InheritedFolderPolicy, InvalidConnectionId, NoRateLimit, OAuthClient, Operations, Policies, RateLimit, Scope,
+    TokenCredential, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};

@@ -2,7 +2,7 @@
 //! and [`crate::admin_client`]. Views never carry a hash or a secret: a
 //! token or client secret appears exactly once, in the answer that issued it.
 
-use connections::{Connection, Policies, RateLimit, RightsMapping, Scope};
+use connections::{Connection, ConnectionRateLimit, Policies, RightsMapping, Scope};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
@@ -17,7 +17,7 @@ pub struct ConnectionView {
     pub scope: Scope,
     pub rights: RightsMapping,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     pub policies: Policies,
     pub from_config: bool,
     pub credentials: CredentialsView,
@@ -109,7 +109,7 @@ pub struct NewConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<RightsMapping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Policies>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +128,8 @@ pub struct CreatedConnection {
     pub token: Option<IssuedTokenView>,
 }
 
-/// `PATCH /admin/v1/connections/{id}`: only the members present change; `"rateLimit": null` removes the limit.
+/// `PATCH /admin/v1/connections/{id}`: only the members present change; `"rateLimit": null` puts the
+/// connection back on the gateway's default limit, `"rateLimit": "none"` leaves it unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionPatch {
@@ -141,7 +142,7 @@ pub struct ConnectionPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<RightsMapping>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<Option<RateLimit>>,
+    pub rate_limit: Option<Option<ConnectionRateLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Policies>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 //! base URL that `Location` and `meta.location` are built on.
 
 use crate::errors::ApiError;
+use crate::jobs::Fingerprint;
 use crate::settings::{GatewaySettings, Limits};
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -111,6 +112,13 @@ pub fn idempotency_key(req: &HttpRequest, connection: &str) -> Result<Option<Str
         ));
     }
     Ok(Some(format!("{connection}/{key}")))
+}
+
+/// The fingerprint of a request for its `Idempotency-Key`: its method, its path below the SCIM
+/// base and a digest of `body`.
+pub fn fingerprint(req: &HttpRequest, body: &[u8]) -> Fingerprint {
+    let path = req.path();
+    Fingerprint::new(req.method().as_str(), path.strip_prefix("/scim/v2").unwrap_or(path), body)
 }
 
 fn header_text(req: &HttpRequest, name: header::HeaderName) -> Option<String> {

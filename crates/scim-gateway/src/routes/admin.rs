@@ -20,7 +20,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use connections::{Connection, ConnectionId, Credentials, Scope, credentials};
+use connections::{Connection, ConnectionId, ConnectionRateLimit, Credentials, Scope, credentials};
 use scim::ScimType;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -109,6 +109,19 @@ fn check_scope(scope: &Scope) -> ApiResult<()> {
     Ok(())
 }
 
+/// A limit that lets nothing through would silently cut the connection off: refuse it.
+fn check_rate_limit(limit: Option<ConnectionRateLimit>) -> ApiResult<()> {
+    if let Some(ConnectionRateLimit::Limited(limit)) = limit
+        && !(limit.requests_per_second > 0.0 && limit.burst > 0)
+    {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            "rateLimit needs requestsPerSecond > 0 and burst > 0 (or \"none\" for no limit)",
+        ));
+    }
+    Ok(())
+}
+
 fn conflict(detail: impl Into<String>) -> ApiError {
     ApiError::from(ServiceError::new(ErrorKind::AlreadyExists, detail))
 }
@@ -142,6 +155,7 @@ async fn create(
     if let Some(scope) = &new.scope {
         check_scope(scope)?;
     }
+    check_rate_limit(new.rate_limit)?;
     if state.connections.get(&id).await.map_err(store_error)?.is_some() {
         return Err(conflict(format!("connection {id} already exists")));
     }
@@ -210,14 +224,7 @@ async fn change(
         changed.push("rights");
     }
     if let Some(v) = patch.rate_limit {
-        if let Some(limit) = v
-            && (limit.requests_per_second <= 0.0 || limit.burst == 0)
-        {
-            return Err(ApiError::bad_request(
-                ScimType::InvalidValue,
-                "rateLimit needs requestsPerSecond > 0 and burst > 0",
-            ));
-        }
+        check_rate_limit(v)?;
         c.rate_limit = v;
         changed.push("rateLimit");
     }

@@ -11,7 +11,7 @@
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
-use crate::jobs::Write;
+use crate::jobs::{Fingerprint, Write};
 use crate::render;
 use crate::request;
 use crate::state::AppState;
@@ -37,6 +37,10 @@ pub struct WriteContext {
     pub request_id: String,
     pub if_match: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The request the idempotency key belongs to.
+    pub fingerprint: Fingerprint,
+    /// When the answer is due at the latest (a Bulk request's deadline), besides the job deadline.
+    pub until: Option<tokio::time::Instant>,
 }
 
 /// A write's context and the projection of its answer, read from the request's headers and query.
@@ -49,12 +53,14 @@ impl Asked {
     /// Reads and checks everything a write asks besides its body (`If-Match`, `Idempotency-Key`,
     /// `attributes` and `excludedAttributes`): a request refused for any of them is refused before
     /// its job exists, so that it leaves no change behind.
-    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId) -> ApiResult<Self> {
+    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId, body: &[u8]) -> ApiResult<Self> {
         let projection = request::projection_from_query(req.query_string())?;
         let ctx = WriteContext {
             request_id: request_id.0.clone(),
             if_match: request::if_match(req)?,
             idempotency_key: request::idempotency_key(req, caller.connection.id.as_str())?,
+            fingerprint: request::fingerprint(req, body),
+            until: None,
         };
         Ok(Self { ctx, projection })
     }
@@ -103,7 +109,7 @@ pub async fn post(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let kind = kind_of(&path)?;
-    let asked = Asked::from_request(&req, &caller, &request_id)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = create(&state, &caller, kind, Value::Object(object), asked.ctx).await?;
     respond(&state, &req, StatusCode::CREATED, written, &asked.projection)
@@ -120,7 +126,7 @@ pub async fn put(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
-    let asked = Asked::from_request(&req, &caller, &request_id)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = replace(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
     respond(&state, &req, StatusCode::OK, written, &asked.projection)
@@ -137,7 +143,7 @@ pub async fn patch(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
-    let asked = Asked::from_request(&req, &caller, &request_id)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = modify(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
     respond(&state, &req, StatusCode::OK, written, &asked.projection)
@@ -153,7 +159,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
-    let asked = Asked::from_request(&req, &caller, &request_id)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &[])?;
     remove(&state, &caller, kind, &id, asked.ctx).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -275,6 +281,6 @@ async fn submit(
         .with_request_id(ctx.request_id);
     let instance = caller.connection.secret_server.clone();
     let breaker = state.instance_breaker(&instance);
-    let write = Write { job, instance, idempotency_key: ctx.idempotency_key };
-    Ok(state.jobs.run(write, &breaker).await?)
+    let write = Write { job, instance, idempotency_key: ctx.idempotency_key, fingerprint: ctx.fingerprint };
+    state.jobs.run(write, &breaker, ctx.until).await
 }

@@ -13,6 +13,7 @@ mod conditional;
 mod discovery;
 mod entra;
 mod errors;
+mod idempotency;
 mod ids;
 mod limits;
 mod oauth;
