@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::resolve::Common;
-use anyhow::Context;
+use anyhow::{Context, bail};
 use connections::{Connection, ConnectionStore};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,6 +31,14 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     settings.limits.bulk_max_operations = section.bulk_max_operations;
     settings.limits.bulk_max_payload_bytes = section.bulk_max_payload_bytes;
     settings.audit.when_behind = section.audit_when_behind;
+    settings.bulk_deadline = section.bulk_deadline;
+    settings.default_rate_limit = match (section.default_rate_limit, section.default_rate_burst) {
+        (0, _) => None,
+        (_, 0) => bail!(
+            "invalid setting gateway.default_rate_burst: 0 lets nothing through (set default_rate_limit = 0 for no limit)"
+        ),
+        (rate, burst) => Some(connections::RateLimit { requests_per_second: f64::from(rate), burst }),
+    };
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }
