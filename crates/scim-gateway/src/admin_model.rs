@@ -2,6 +2,7 @@
 //! and [`crate::admin_client`]. Views never carry a hash or a secret: a
 //! token or client secret appears exactly once, in the answer that issued it.
 
+use connections::from_file::Provenance;
 use connections::{Connection, ConnectionRateLimit, Policies, RightsMapping, Scope};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
@@ -20,6 +21,10 @@ pub struct ConnectionView {
     pub rate_limit: Option<ConnectionRateLimit>,
     pub policies: Policies,
     pub from_config: bool,
+    /// For a connection defined in the configuration file: which parts come from the file and
+    /// which from the admin API (absent when the file's definition is not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     pub credentials: CredentialsView,
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub created_at: Option<OffsetDateTime>,
@@ -70,6 +75,7 @@ impl From<&Connection> for ConnectionView {
             rate_limit: c.rate_limit,
             policies: c.policies,
             from_config: c.from_config,
+            provenance: None,
             credentials: CredentialsView {
                 bearer_tokens: c
                     .credentials
@@ -93,6 +99,14 @@ impl From<&Connection> for ConnectionView {
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
+    }
+}
+
+impl ConnectionView {
+    /// The view of `c` with its provenance, given the configuration file's definition of it.
+    pub fn with_file_definition(c: &Connection, file: Option<&Connection>) -> Self {
+        let provenance = file.filter(|_| c.from_config).map(|file| Provenance::of(c, file));
+        Self { provenance, ..Self::from(c) }
     }
 }
 

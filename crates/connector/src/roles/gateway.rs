@@ -43,13 +43,21 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     Ok(settings)
 }
 
-/// Stores the connections defined in the configuration file, replacing earlier versions of them.
+/// Stores the connections defined in the configuration file: the file adds and updates what it
+/// defines, and what the admin API changed since (a revoked token, a removed client, a disabled
+/// connection...) stays until the file changes that part (see `connections::from_file`).
 pub(super) async fn load_configured_connections(store: &ConnectionStore, config: &Config) -> anyhow::Result<()> {
     for (i, connection) in config.connections.iter().enumerate() {
-        let mut connection: Connection = serde_json::from_value(connection.clone())
+        let connection: Connection = serde_json::from_value(connection.clone())
             .with_context(|| format!("invalid connections[{i}] in the configuration file"))?;
-        connection.from_config = true;
-        store.put(&connection).await.with_context(|| format!("cannot store connection {}", connection.id))?;
+        let cannot = || format!("cannot store connection {}", connection.id);
+        let known = store.file_definition(&connection.id).await.with_context(cannot)?.is_some();
+        let stored = store.put_from_file(&connection).await.with_context(cannot)?;
+        if !known && stored != (Connection { from_config: true, ..connection.clone() }) {
+            tracing::warn!(connection = %connection.id,
+                "the configuration file's previous definition of this connection is not known: what is stored is \
+                 kept where it differs, and the file's definition applies where it changes next");
+        }
         tracing::info!(connection = %connection.id, "connection loaded from the configuration file");
     }
     Ok(())

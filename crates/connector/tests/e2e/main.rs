@@ -3,5 +3,6 @@
 
 mod configuration;
 mod every_operation;
+mod file_connections;
 mod helpers;
 mod walking_skeleton;

@@ -126,13 +126,24 @@ fn conflict(detail: impl Into<String>) -> ApiError {
     ApiError::from(ServiceError::new(ErrorKind::AlreadyExists, detail))
 }
 
-fn view(c: &Connection) -> HttpResponse {
-    HttpResponse::Ok().json(ConnectionView::from(c))
+/// A connection as the admin API shows it: for one defined in the configuration file, with which
+/// parts come from the file and which from the admin API.
+async fn connection_view(state: &AppState, c: &Connection) -> ApiResult<ConnectionView> {
+    let file = if c.from_config { state.connections.file_definition(&c.id).await.map_err(store_error)? } else { None };
+    Ok(ConnectionView::with_file_definition(c, file.as_ref()))
+}
+
+async fn view(state: &AppState, c: &Connection) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(connection_view(state, c).await?))
 }
 
 async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let all = state.connections.list().await.map_err(store_error)?;
-    Ok(HttpResponse::Ok().json(all.iter().map(ConnectionView::from).collect::<Vec<_>>()))
+    let mut views = Vec::with_capacity(all.len());
+    for c in &all {
+        views.push(connection_view(&state, c).await?);
+    }
+    Ok(HttpResponse::Ok().json(views))
 }
 
 async fn create(
@@ -190,7 +201,7 @@ async fn create(
 }
 
 async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(view(&load(&state, &path).await?))
+    view(&state, &load(&state, &path).await?).await
 }
 
 async fn change(
@@ -237,7 +248,7 @@ async fn change(
         changed.push("enabled");
     }
     let c = save(&state, &actor, "update-connection", c, format!("changed: {}", changed.join(", "))).await?;
-    Ok(view(&c))
+    view(&state, &c).await
 }
 
 async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -388,7 +399,7 @@ async fn set_basic(
         })?;
     c.credentials.basic = Some(basic);
     let c = save(&state, &actor, "set-basic", c, format!("username {username}")).await?;
-    Ok(view(&c))
+    view(&state, &c).await
 }
 
 async fn remove_basic(
@@ -407,11 +418,11 @@ async fn remove_basic(
 async fn disable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let mut c = load(&state, &path).await?;
     c.enabled = false;
-    Ok(view(&save(&state, &actor, "disable-connection", c, String::new()).await?))
+    view(&state, &save(&state, &actor, "disable-connection", c, String::new()).await?).await
 }
 
 async fn enable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let mut c = load(&state, &path).await?;
     c.enabled = true;
-    Ok(view(&save(&state, &actor, "enable-connection", c, String::new()).await?))
+    view(&state, &save(&state, &actor, "enable-connection", c, String::new()).await?).await
 }
