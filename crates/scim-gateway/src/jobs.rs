@@ -43,6 +43,11 @@ pub struct Write {
 /// digest of its body (the connection is part of the key itself). Its text form, which the queue
 /// stores with the job, is `<METHOD> <path> <digest>`: the method and the path (ids only, never
 /// personal data) stay readable, so that a refusal can say what differs.
+///
+/// The digest leaves credentials out (the values of `password` and other credential-named members,
+/// and the value of a PATCH operation whose path names one): a digest of a password would let
+/// whoever reads the queue test guesses of it, where the job itself keeps no clear password. Two
+/// requests that differ only in a password therefore count as the same request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprint {
     method: String,
@@ -53,7 +58,13 @@ pub struct Fingerprint {
 impl Fingerprint {
     /// The fingerprint of `method` on `path` (below `/scim/v2`, e.g. `/Users/12`) with `body`.
     pub fn new(method: &str, path: &str, body: &[u8]) -> Self {
-        let digest = Sha256::digest(body);
+        let digest = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(mut json) => {
+                without_credentials(&mut json);
+                Sha256::digest(json.to_string())
+            }
+            Err(_) => Sha256::digest(body),
+        };
         Self { method: method.to_ascii_uppercase(), path: path.to_owned(), body: hex::encode(&digest[..16]) }
     }
 
@@ -79,6 +90,30 @@ impl Fingerprint {
             ),
             None => format!("this Idempotency-Key was first used for another request. {advice}"),
         }
+    }
+}
+
+/// Removes every credential from a request body: credential-named members at any depth, and the
+/// `value` of PATCH operations (also inside a Bulk's operations) whose `path` names a credential.
+fn without_credentials(json: &mut serde_json::Value) {
+    audit_events::scrub::scrub_secrets(json);
+    match json {
+        serde_json::Value::Object(map) => {
+            let secret_path = map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .and_then(|(_, v)| v.as_str())
+                .is_some_and(audit_events::scrub::is_secret_key);
+            for (key, value) in map.iter_mut() {
+                if secret_path && key.eq_ignore_ascii_case("value") {
+                    *value = serde_json::Value::Null;
+                } else {
+                    without_credentials(value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_credentials),
+        _ => {}
     }
 }
 
@@ -240,5 +275,35 @@ fn queue_error(e: QueueError) -> ServiceError {
             tracing::error!(error = %other, "job queue failure");
             ServiceError::internal("job queue failure")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_names_method_and_path_and_tells_bodies_apart() {
+        let a =
+            Fingerprint::new("patch", "/Users/12", br#"{"Operations":[{"op":"replace","path":"title","value":"A"}]}"#);
+        let b =
+            Fingerprint::new("PATCH", "/Users/12", br#"{"Operations":[{"op":"replace","path":"title","value":"B"}]}"#);
+        assert!(a.to_string().starts_with("PATCH /Users/12 "), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(Fingerprint::parse(&a.to_string()), Some(a));
+    }
+
+    #[test]
+    fn a_fingerprint_keeps_no_trace_of_a_password() {
+        let create = |password: &str| {
+            Fingerprint::new("POST", "/Users", format!(r#"{{"userName":"a","password":"{password}"}}"#).as_bytes())
+        };
+        assert_eq!(create("Guess-1"), create("Guess-2"), "the digest does not depend on the password");
+        let patch = |password: &str| {
+            let body = format!(r#"{{"Operations":[{{"op":"replace","path":"password","value":"{password}"}}]}}"#);
+            Fingerprint::new("PATCH", "/Users/12", body.as_bytes())
+        };
+        assert_eq!(patch("Guess-1"), patch("Guess-2"));
+        assert_ne!(create("x"), Fingerprint::new("POST", "/Users", br#"{"userName":"b","password":"x"}"#));
     }
 }
