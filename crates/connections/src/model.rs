@@ -72,8 +72,9 @@ pub struct Connection {
     pub scope: Scope,
     #[serde(default)]
     pub rights: RightsMapping,
+    /// The connection's own rate limit (a limit, or `"none"`); absent: the gateway's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     #[serde(default)]
     pub policies: Policies,
     /// Set for connections defined in the configuration file: the admin API
@@ -220,6 +221,37 @@ pub struct RateLimit {
     pub burst: u32,
 }
 
+/// A rate limit a connection sets for itself: a token bucket, or none at all (`"none"`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConnectionRateLimit {
+    Limited(RateLimit),
+    Unlimited(NoRateLimit),
+}
+
+/// `"none"`: the connection has no rate limit, whatever the gateway's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoRateLimit {
+    #[serde(rename = "none")]
+    None,
+}
+
+impl ConnectionRateLimit {
+    /// No limit.
+    pub const NONE: ConnectionRateLimit = ConnectionRateLimit::Unlimited(NoRateLimit::None);
+}
+
+impl Connection {
+    /// The rate limit that applies: the connection's own, else `default` (`None`: unlimited).
+    pub fn rate_limit_or(&self, default: Option<RateLimit>) -> Option<RateLimit> {
+        match self.rate_limit {
+            Some(ConnectionRateLimit::Limited(limit)) => Some(limit),
+            Some(ConnectionRateLimit::Unlimited(_)) => None,
+            None => default,
+        }
+    }
+}
+
 /// What happens when a SCIM client changes a user's `userName`, which Secret Server cannot change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -307,6 +339,21 @@ mod tests {
                 .unwrap();
         assert_eq!(strict.policies.unknown_attributes, UnknownAttributePolicy::Reject);
         assert_eq!(strict.policies.user_name_change, UserNameChangePolicy::Reject);
+    }
+
+    #[test]
+    fn a_rate_limit_is_the_connections_own_none_at_all_or_the_default() {
+        let default = Some(RateLimit { requests_per_second: 50.0, burst: 100 });
+        let own: Connection =
+            serde_json::from_str(r#"{"id":"a","secretServer":"p","rateLimit":{"requestsPerSecond":5,"burst":10}}"#)
+                .unwrap();
+        assert_eq!(own.rate_limit_or(default), Some(RateLimit { requests_per_second: 5.0, burst: 10 }));
+        let none: Connection = serde_json::from_str(r#"{"id":"a","secretServer":"p","rateLimit":"none"}"#).unwrap();
+        assert_eq!(none.rate_limit_or(default), None);
+        assert_eq!(serde_json::to_value(&none).unwrap()["rateLimit"], "none");
+        let unset: Connection = serde_json::from_str(r#"{"id":"a","secretServer":"p"}"#).unwrap();
+        assert_eq!(unset.rate_limit_or(default), default);
+        assert!(serde_json::from_str::<Connection>(r#"{"id":"a","secretServer":"p","rateLimit":"fast"}"#).is_err());
     }
 
     #[test]

@@ -16,6 +16,9 @@
 //! job_timeout = "30s"
 //! bulk_max_operations = 1000
 //! bulk_max_payload_bytes = 1048576
+//! bulk_deadline = "60s"
+//! default_rate_limit = 50                      # per second, for connections without their own (0: none)
+//! default_rate_burst = 100
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
 //!
 //! [adapter]
@@ -23,6 +26,7 @@
 //! http_listen = "0.0.0.0:9091"
 //! workers = 8
 //! resync_interval = "5m"
+//! expensive_per_connection = 4
 //!
 //! [audit]
 //! listen = "0.0.0.0:8090"
@@ -118,6 +122,13 @@ pub struct GatewaySection {
     pub job_timeout: Duration,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
+    /// How long a Bulk request may run.
+    #[serde(with = "humantime_serde")]
+    pub bulk_deadline: Duration,
+    /// Requests per second of a connection without a limit of its own; 0: unlimited.
+    pub default_rate_limit: u32,
+    /// Burst of a connection without a limit of its own.
+    pub default_rate_burst: u32,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
     pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
 }
@@ -133,6 +144,9 @@ impl Default for GatewaySection {
             job_timeout: d.job_deadline,
             bulk_max_operations: d.limits.bulk_max_operations,
             bulk_max_payload_bytes: d.limits.bulk_max_payload_bytes,
+            bulk_deadline: d.bulk_deadline,
+            default_rate_limit: d.default_rate_limit.map_or(0, |l| l.requests_per_second as u32),
+            default_rate_burst: d.default_rate_limit.map_or(0, |l| l.burst),
             audit_when_behind: d.audit.when_behind,
         }
     }
@@ -148,6 +162,8 @@ pub struct AdapterSection {
     pub resync_interval: Duration,
     /// The key that seals list cursors; `None`: a random key kept in the shared state.
     pub cursor_secret: Option<SecretString>,
+    /// Expensive requests one connection may run at once.
+    pub expensive_per_connection: usize,
 }
 
 impl Default for AdapterSection {
@@ -159,6 +175,7 @@ impl Default for AdapterSection {
             workers: d.workers,
             resync_interval: d.resync_interval,
             cursor_secret: None,
+            expensive_per_connection: d.expensive_per_connection,
         }
     }
 }

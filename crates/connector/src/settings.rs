@@ -139,6 +139,13 @@ pub const SETTINGS: &[Setting] = &[
       &[Dev, Gateway], Kind::Count, "1000", "The most operations in one Bulk request"),
     s("gateway.bulk_max_payload_bytes", Some("bulk-max-payload-bytes"), "SCIMC_GATEWAY_BULK_MAX_PAYLOAD_BYTES",
       &[Dev, Gateway], Kind::Count, "1048576", "Largest Bulk request body in bytes"),
+    s("gateway.bulk_deadline", Some("bulk-deadline"), "SCIMC_GATEWAY_BULK_DEADLINE", &[Dev, Gateway], Kind::Duration,
+      "60s", "How long a Bulk request may run: operations not started by then fail with 503 in their own result"),
+    s("gateway.default_rate_limit", Some("default-rate-limit"), "SCIMC_GATEWAY_DEFAULT_RATE_LIMIT", &[Dev, Gateway],
+      Kind::Count, "50", "Requests per second of a connection without a limit of its own (a Bulk takes one per \
+       operation); 0: such connections are unlimited"),
+    s("gateway.default_rate_burst", Some("default-rate-burst"), "SCIMC_GATEWAY_DEFAULT_RATE_BURST", &[Dev, Gateway],
+      Kind::Count, "100", "Burst of a connection without a limit of its own (requests at once beyond the rate)"),
     s("gateway.audit_when_behind", Some("audit-when-behind"), "SCIMC_GATEWAY_AUDIT_WHEN_BEHIND", &[Dev, Gateway],
       Kind::Choice(&["refuse", "drop"]), "refuse",
       "When the audit trail cannot keep up: refuse SCIM calls (503) or drop events"),
@@ -151,6 +158,10 @@ pub const SETTINGS: &[Setting] = &[
       "Concurrent provisioning workers"),
     s("adapter.resync_interval", Some("resync-interval"), "SCIMC_RESYNC_INTERVAL", &[Dev, Adapter], Kind::Duration,
       "5m", "How often the read model is reconciled with Secret Server"),
+    s("adapter.expensive_per_connection", Some("expensive-per-connection"),
+      "SCIMC_ADAPTER_EXPENSIVE_PER_CONNECTION", &[Dev, Adapter], Kind::Count, "4",
+      "Expensive requests (unindexed searches and sorts, PATCHes with filtered member paths) one connection may run \
+       at once; beyond, 429"),
     s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
       "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
     // The Secret Server instance `primary`.

@@ -17,8 +17,8 @@ use crate::admin_client::AdminClient;
 use crate::admin_model::{BasicCredentialRequest, ConnectionPatch, NewConnection, NewOAuthClient, NewToken};
 use anyhow::Context;
 use connections::{
-    DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope, UnknownAttributePolicy,
-    UserNameChangePolicy,
+    ConnectionRateLimit, DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope,
+    UnknownAttributePolicy, UserNameChangePolicy,
 };
 use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
@@ -260,15 +260,18 @@ pub enum AdminCommand {
     },
     /// Remove the HTTP Basic credential.
     RemoveBasic { id: String },
-    /// Change the rate limit (`--none` removes it).
+    /// Change the rate limit: `--rate R --burst B`, `--none` (no limit at all) or `--default` (the
+    /// gateway's default limit, 50 requests per second with bursts of 100 unless configured).
     SetRateLimit {
         id: String,
-        #[arg(long, required_unless_present = "none", requires = "burst")]
+        #[arg(long, required_unless_present_any = ["none", "default"], requires = "burst")]
         rate: Option<f64>,
         #[arg(long, requires = "rate")]
         burst: Option<u32>,
-        #[arg(long, conflicts_with_all = ["rate", "burst"])]
+        #[arg(long, conflicts_with_all = ["rate", "burst", "default"])]
         none: bool,
+        #[arg(long, conflicts_with_all = ["rate", "burst"])]
+        default: bool,
     },
 }
 
@@ -288,7 +291,9 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
                 secret_server,
                 scope: Some(scope.scope()?),
                 policies: (!policies.is_empty()).then(|| policies.apply_to(Policies::default())),
-                rate_limit: rate.zip(burst).map(|(r, b)| RateLimit { requests_per_second: r, burst: b }),
+                rate_limit: rate
+                    .zip(burst)
+                    .map(|(r, b)| ConnectionRateLimit::Limited(RateLimit { requests_per_second: r, burst: b })),
                 issue_token: Some(!no_token),
                 ..NewConnection::default()
             };
@@ -340,9 +345,13 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
             client.remove_basic(&id).await?;
             serde_json::json!({"removed": "basic"})
         }
-        AdminCommand::SetRateLimit { id, rate, burst, none } => {
-            let limit =
-                if none { None } else { rate.zip(burst).map(|(r, b)| RateLimit { requests_per_second: r, burst: b }) };
+        AdminCommand::SetRateLimit { id, rate, burst, none, default: _ } => {
+            let limit = if none {
+                Some(ConnectionRateLimit::NONE)
+            } else {
+                rate.zip(burst)
+                    .map(|(r, b)| ConnectionRateLimit::Limited(RateLimit { requests_per_second: r, burst: b }))
+            };
             let patch = ConnectionPatch { rate_limit: Some(limit), ..ConnectionPatch::default() };
             serde_json::to_value(client.update(&id, &patch).await?)?
         }

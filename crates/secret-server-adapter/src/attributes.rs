@@ -56,8 +56,8 @@ impl AttributeStore {
         let entries = self.state.load_all(&self.namespace(kind)).await?;
         let mut out = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            match (key.parse::<i64>(), std::str::from_utf8(&value)) {
-                (Ok(id), Ok(text)) if text.starts_with('{') => {
+            match (adapter_api::id::parse(&key), std::str::from_utf8(&value)) {
+                (Some(id), Ok(text)) if text.starts_with('{') => {
                     out.insert(id, text.into());
                 }
                 _ => tracing::warn!(kind = kind.name(), key = %key, "skipping an unreadable attribute entry"),

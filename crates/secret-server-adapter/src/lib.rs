@@ -97,6 +97,7 @@
 //! `userName eq` latency through gRPC.
 
 pub mod attributes;
+pub mod bounds;
 pub mod client_error;
 pub mod core;
 pub mod cursor_key;

@@ -44,6 +44,10 @@ pub struct AdapterSettings {
     pub cursor_secret: Option<SecretString>,
     /// How long a cursor stays valid (default 10 minutes).
     pub cursor_timeout: Duration,
+    /// Expensive requests (unindexed searches and sorts, PATCHes with filtered member paths) one
+    /// connection may have running at once (default 4); beyond, its expensive requests are `429`
+    /// (see [`crate::bounds`]).
+    pub expensive_per_connection: usize,
 }
 
 impl Default for AdapterSettings {
@@ -62,6 +66,7 @@ impl Default for AdapterSettings {
             replica_id: None,
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
+            expensive_per_connection: 4,
         }
     }
 }
@@ -123,6 +128,9 @@ impl AdapterSettings {
             && (replica.is_empty() || !replica.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         {
             return bad("replica_id", format!("{replica:?} must be letters, digits, '-' or '_'"));
+        }
+        if self.expensive_per_connection == 0 {
+            return bad("expensive_per_connection", "must be at least 1".to_owned());
         }
         if self.cursor_timeout < Duration::from_secs(1) {
             return bad("cursor_timeout", "must be at least 1s".to_owned());

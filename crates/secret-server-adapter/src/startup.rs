@@ -2,6 +2,7 @@
 //! first load of every instance, the resync loops and the workers, and returns a
 //! [`RunningAdapter`] handle. Tests start it on port 0 against the emulator.
 
+use crate::bounds::ExpensiveWork;
 use crate::core::Core;
 use crate::directory::DirectoryService;
 use crate::http::{self, HealthServer};
@@ -130,6 +131,7 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         connections: deps.connections.clone(),
         schemas: Arc::new(Schemas::standard()),
         events: deps.events.clone(),
+        expensive: ExpensiveWork::new(settings.expensive_per_connection),
         settings: settings.clone(),
     });
     let cancel = CancellationToken::new();
@@ -177,6 +179,11 @@ impl RunningAdapter {
     /// The gRPC `Directory` address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// The per-connection bound on expensive work (for tests and operators' tools).
+    pub fn expensive_work(&self) -> &ExpensiveWork {
+        &self.core.expensive
     }
 
     /// The `/healthz` `/readyz` `/metrics` address, when served.

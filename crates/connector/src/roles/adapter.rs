@@ -54,6 +54,7 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
         workers: config.adapter.workers,
         resync_interval: config.adapter.resync_interval,
         cursor_secret: config.adapter.cursor_secret.clone(),
+        expensive_per_connection: config.adapter.expensive_per_connection,
         ..AdapterSettings::default()
     }
 }

@@ -89,6 +89,17 @@ fn invalid(detail: String) -> ServiceError {
     ServiceError::invalid_argument(detail).with_scim_type(ScimType::InvalidValue)
 }
 
+/// Whether `parent.value` names Secret Server's root by its folder id, `-1` (or `0`), as clients of
+/// Delinea's own SCIM connector may send it. The root is not a resource (no id is issued for it), so
+/// these are not other spellings of an id.
+fn names_the_root(doc: &Map<String, Value>) -> bool {
+    match doc.get("parent").and_then(|p| p.get("value")) {
+        Some(Value::String(s)) => s == "-1" || s == "0",
+        Some(Value::Number(n)) => matches!(n.as_i64(), Some(-1 | 0)),
+        _ => false,
+    }
+}
+
 /// Reads a validated Container document. A `displayName` equal to `name` is not stored: it is
 /// what the container shows without one, and it keeps following the folder's name.
 ///
@@ -101,7 +112,11 @@ pub fn fields(doc: &Value) -> Result<ContainerFields, ServiceError> {
     let Some(name) = text("name").map(str::to_owned) else {
         return Err(invalid("a Container needs a 'name' (the folder name)".to_owned()));
     };
-    let parent = super::complex_ref(doc, "parent").map_err(invalid)?.unwrap_or(ROOT_FOLDER_ID);
+    let parent = if names_the_root(doc) {
+        ROOT_FOLDER_ID
+    } else {
+        super::complex_ref(doc, "parent").map_err(invalid)?.unwrap_or(ROOT_FOLDER_ID)
+    };
     let mut attrs =
         stored_attrs(doc, &["name", DISPLAY_NAME, "parent", "path", "inheritPermissions", "privilegedData"]);
     if let Some(display_name) = doc.get(DISPLAY_NAME).and_then(Value::as_str).filter(|d| !d.is_empty() && *d != name) {

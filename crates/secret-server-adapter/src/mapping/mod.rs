@@ -226,11 +226,13 @@ pub(crate) fn mark_unassigned(
     }
 }
 
-/// The integer id a SCIM reference carries (`"12"`, or `12` from a lenient client).
+/// The integer id a SCIM reference carries: the id exactly as issued (`"12"`; not `"012"`, `"+12"`
+/// or `"12 "`: see `adapter_api::id`), or the same number as a JSON integer (`12`, from a lenient
+/// client; a JSON number has one spelling).
 pub(crate) fn ref_id(value: Option<&Value>) -> Option<i64> {
     match value? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_i64(),
+        Value::String(s) => adapter_api::id::parse(s),
+        Value::Number(n) => n.as_i64().filter(|id| *id > 0),
         _ => None,
     }
 }

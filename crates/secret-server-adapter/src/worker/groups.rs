@@ -8,6 +8,7 @@
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
+use crate::instance::Instance;
 use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
@@ -22,7 +23,9 @@ use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
 use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs};
 use secret_server_client::{ClientError, GroupQuery};
 use serde_json::{Value, json};
+use service_error::ServiceError;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 const KIND: ResourceKind = ResourceKind::Group;
 /// Member ids to add and to remove.
@@ -257,14 +260,14 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 /// Resolves member removals by filter against the read model's member list, built only when a
 /// PATCH needs it.
-struct ReadModelMembers<'a, 'c> {
-    ctx: &'a Ctx<'c>,
+struct ReadModelMembers {
+    instance: Arc<Instance>,
     group: i64,
 }
 
-impl MemberLookup for ReadModelMembers<'_, '_> {
+impl MemberLookup for ReadModelMembers {
     fn matching_member_ids(&self, filter: &CompiledFilter) -> Result<Vec<String>, ScimError> {
-        let members: Vec<Member> = self.ctx.instance().model.read(|s| {
+        let members: Vec<Member> = self.instance.model.read(|s| {
             s.groups
                 .get(&self.group)
                 .map(|g| {
@@ -279,13 +282,21 @@ impl MemberLookup for ReadModelMembers<'_, '_> {
     }
 }
 
+/// Whether a PATCH selects members with a filter (`members[display sw "a"]`), which the lookup
+/// answers by evaluating it over the whole member list.
+fn filters_members(request: &PatchRequest) -> bool {
+    request.operations.iter().any(|op| {
+        op.path.as_ref().is_some_and(|path| path.filter.is_some() && path.attr.name.eq_ignore_ascii_case("members"))
+    })
+}
+
 fn ids_of(members: &[Member]) -> JobResult<Vec<i64>> {
     members.iter().map(|m| member_id(&m.to_value()).map_err(JobError::Permanent)).collect()
 }
 
 fn removed_ids(ids: &[String]) -> JobResult<Vec<i64>> {
     ids.iter()
-        .map(|v| v.trim().parse::<i64>().map_err(|_| invalid_value(format!("member {v:?} is not a user id"))))
+        .map(|v| adapter_api::id::parse(v).ok_or_else(|| invalid_value(format!("member {v:?} is not a user id"))))
         .collect()
 }
 
@@ -321,8 +332,21 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let current_doc =
         ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
     let (doc, wanted) = if patch {
-        let lookup = ReadModelMembers { ctx, group: id };
-        let outcome = PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
+        let request = PatchRequest::parse(ctx.req.payload())?;
+        let lookup = ReadModelMembers { instance: Arc::clone(&ctx.caller.instance), group: id };
+        let outcome = if filters_members(&request) {
+            // A filter evaluated over every member, once per path: bounded per connection and off the
+            // async workers (`crate::bounds`; without a free slot the job is retried shortly).
+            let (schemas, doc) = (Arc::clone(&ctx.core.schemas), current_doc.clone());
+            ctx.core
+                .expensive
+                .run(&ctx.caller.connection.id, move || {
+                    request.apply(&schemas, KIND, &doc, &lookup).map_err(ServiceError::from)
+                })
+                .await?
+        } else {
+            request.apply(ctx.schemas(), KIND, &current_doc, &lookup)?
+        };
         if !outcome.changed {
             let same = audit(&current.name, &[], &[]);
             return Ok(Applied {
