@@ -25,7 +25,8 @@ pub mod verify;
 
 pub use model::{
     BasicCredential, Connection, ConnectionId, Credentials, DeletedUserPolicy, InheritedFolderPolicy,
-    InvalidConnectionId, OAuthClient, Operations, Policies, RateLimit, Scope, TokenCredential, UserNameChangePolicy,
+    InvalidConnectionId, OAuthClient, Operations, PasswordChangePolicy, Policies, PrincipalReach, PrincipalScope,
+    RateLimit, Scope, TokenCredential, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};
