@@ -108,6 +108,7 @@ pub mod mapping;
 pub mod meta;
 pub mod metrics;
 pub mod password;
+pub mod principals;
 pub mod read_model;
 pub mod replication;
 pub mod settings;
@@ -116,5 +117,6 @@ pub mod text;
 pub mod tombstones;
 pub mod worker;
 
+pub use principals::ProtectedPrincipals;
 pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
 pub use startup::{AdapterDeps, RunningAdapter, start};
