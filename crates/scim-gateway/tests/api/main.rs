@@ -16,6 +16,7 @@ mod errors;
 mod limits;
 mod oauth;
 mod okta;
+mod principals;
 mod rate_limit;
 mod replicas;
 mod resources;

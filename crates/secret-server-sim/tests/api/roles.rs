@@ -113,7 +113,7 @@ async fn a_user_s_direct_roles_are_added_replaced_and_removed() {
 #[tokio::test]
 async fn the_api_account_cannot_take_the_administrator_role_from_itself() {
     let t = TestSim::spawn().await;
-    let me = t.user_id(&t.sim.api_username().to_owned()).await;
+    let me = t.user_id(t.sim.api_username()).await;
     let (status, body) = t
         .send(reqwest::Method::DELETE, t.url(&format!("/users/{me}/roles")), Some(json!({"roleIds": [ADMINISTRATOR]})))
         .await;
@@ -126,7 +126,7 @@ async fn the_api_account_cannot_take_the_administrator_role_from_itself() {
 #[tokio::test]
 async fn setting_a_password_is_recorded_as_password_last_changed() {
     let t = TestSim::spawn().await;
-    let me = t.user_id(&t.sim.api_username().to_owned()).await;
+    let me = t.user_id(t.sim.api_username()).await;
     assert!(
         t.ok(&format!("/users/{me}")).await.get("passwordLastChanged").is_none(),
         "set by configuration, not the API"
