@@ -366,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_connection_reads_as_a_connection_with_its_principal_scope_and_password_policy() {
+        let config: Config = toml::from_str(&documented_example()).unwrap();
+        let connection: connections::Connection = serde_json::from_value(config.connections[0].clone()).unwrap();
+        assert_eq!(connection.scope.principals.reach, connections::PrincipalReach::CreatedByConnection);
+        assert_eq!(connection.policies.password_change, connections::PasswordChangePolicy::CreatedByConnection);
+        assert_eq!(config.secret_servers[0].protected_users, ["break.glass"]);
+    }
+
+    #[test]
     fn without_a_file_every_setting_has_its_role_s_default() {
         let config = load(None, &[]).unwrap();
         let gateway = scim_gateway::GatewaySettings::default();

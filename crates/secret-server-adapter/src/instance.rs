@@ -164,6 +164,13 @@ impl Instance {
         }
         self.publish_metrics();
         if first_load {
+            // The API account is protected by its name at every change; say at load which users that is.
+            let api_account = self.model.read(|s| self.protection.api_account_ids(s));
+            if api_account.is_empty() {
+                tracing::warn!(instance = %self.name, "the API account is not among the users read; it stays protected by name");
+            } else {
+                tracing::info!(instance = %self.name, user_ids = ?api_account, "the API account is a protected principal");
+            }
             self.loaded.send_replace(true);
         }
         let report = SyncReport {

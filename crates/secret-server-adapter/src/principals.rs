@@ -149,6 +149,12 @@ impl Protection {
         }
     }
 
+    /// The users of `state` that are the API account (its name, in any domain): what the first
+    /// load resolves and logs, so that an API account the read model cannot see is noticed.
+    pub fn api_account_ids(&self, state: &State) -> Vec<i64> {
+        state.users.values().filter(|u| fold(&u.ss.user_name) == self.api_account).map(|u| u.ss.id).collect()
+    }
+
     /// Whether the group called `name` is protected by its name alone (listed).
     pub fn group_by_name(&self, name: &str) -> Option<Protected> {
         self.groups.contains(&fold(name.trim())).then(|| Protected::Listed { instance: self.instance.clone() })
