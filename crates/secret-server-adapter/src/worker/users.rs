@@ -368,3 +368,33 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     write_user(ctx, disabled, attrs, true).await?;
     Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before, after })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(operation: Operation, payload: Value) -> adapter_api::Job {
+        adapter_api::Job::new("c", KIND, operation, "12", payload).expect("a valid job")
+    }
+
+    fn patch(ops: Value) -> adapter_api::Job {
+        job(Operation::Patch, json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops}))
+    }
+
+    #[test]
+    fn a_password_is_seen_in_a_replace_and_in_every_form_of_patch() {
+        assert!(names_password(&job(Operation::Replace, json!({"userName": "a", "Password": "x"}))));
+        assert!(names_password(&patch(json!([{"op": "replace", "path": "password", "value": "x"}]))));
+        assert!(names_password(&patch(json!([{"op": "Replace", "value": {"active": true, "password": "x"}}]))));
+        let urn = "urn:ietf:params:scim:schemas:core:2.0:User:password";
+        assert!(names_password(&patch(json!([{"op": "add", "path": urn, "value": "x"}]))));
+    }
+
+    #[test]
+    fn other_changes_do_not_name_a_password() {
+        assert!(!names_password(&job(Operation::Replace, json!({"userName": "a"}))));
+        assert!(!names_password(&patch(json!([{"op": "replace", "path": "displayName", "value": "password"}]))));
+        assert!(!names_password(&job(Operation::Delete, Value::Null)));
+    }
+}
