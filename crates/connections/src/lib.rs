@@ -29,8 +29,8 @@ pub mod verify;
 
 pub use model::{
     BasicCredential, Connection, ConnectionId, ConnectionRateLimit, Credentials, DeletedUserPolicy,
-    InheritedFolderPolicy, InvalidConnectionId, NoRateLimit, OAuthClient, Operations, Policies, RateLimit, Scope,
-    TokenCredential, UnknownAttributePolicy, UserNameChangePolicy,
+    InheritedFolderPolicy, InvalidConnectionId, NoRateLimit, OAuthClient, Operations, PasswordChangePolicy, Policies,
+    PrincipalReach, PrincipalScope, RateLimit, Scope, TokenCredential, UnknownAttributePolicy, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};

@@ -88,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         AdapterSettings {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_listen: None,
-            instances: vec![InstanceSettings { name: "primary".into(), client }],
+            instances: vec![InstanceSettings::new("primary", client)],
             progress_bars: false,
             ..AdapterSettings::default()
         },

@@ -87,6 +87,7 @@ impl Caller {
             rights: &self.connection.rights,
             deleted_users: self.connection.policies.deleted_users,
             scope: &self.connection.scope,
+            connection: &self.connection.id,
         }
     }
 

@@ -71,11 +71,22 @@ impl Default for AdapterSettings {
     }
 }
 
-/// One Secret Server instance: its name (what connections refer to) and how to reach it.
+/// One Secret Server instance: its name (what connections refer to), how to reach it, and the
+/// principals there that no connection may change.
 #[derive(Debug, Clone)]
 pub struct InstanceSettings {
     pub name: String,
     pub client: ClientConfig,
+    /// Besides the API account (always protected): listed users and groups, and the holders of
+    /// the administrator role (by default).
+    pub protected: crate::ProtectedPrincipals,
+}
+
+impl InstanceSettings {
+    /// Instance `name` reached with `client`, with the default protected principals.
+    pub fn new(name: impl Into<String>, client: ClientConfig) -> Self {
+        Self { name: name.into(), client, protected: crate::ProtectedPrincipals::default() }
+    }
 }
 
 /// A setting that cannot work, named.
@@ -144,14 +155,14 @@ mod tests {
     use super::*;
 
     fn instance(name: &str) -> InstanceSettings {
-        InstanceSettings {
-            name: name.to_owned(),
-            client: ClientConfig::new(
+        InstanceSettings::new(
+            name,
+            ClientConfig::new(
                 url::Url::parse("http://127.0.0.1:1/SecretServer").unwrap(),
                 "api",
                 SecretString::from("pw"),
             ),
-        }
+        )
     }
 
     #[test]

@@ -7,6 +7,7 @@ use crate::core::Core;
 use crate::directory::DirectoryService;
 use crate::http::{self, HealthServer};
 use crate::instance::Instance;
+use crate::principals::Protection;
 use crate::read_model::fetch::FetchOptions;
 use crate::replication;
 use crate::settings::AdapterSettings;
@@ -119,7 +120,8 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             concurrency: settings.load_concurrency,
             progress_bars: settings.progress_bars,
         };
-        let instance = Instance::new(&config.name, client, deps.state.clone(), options);
+        let protection = Protection::new(&config.name, &config.client.username, &config.protected);
+        let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection);
         instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
     }
     let key = crate::cursor_key::resolve(settings.cursor_secret.as_ref(), deps.state.as_ref())

@@ -199,7 +199,7 @@ async fn the_cli_creates_a_connection_scoped_to_named_types_with_a_user_name_pol
 async fn set_scope_and_set_policies_change_an_existing_connection() {
     let app = spawn_app().await;
     let token = SecretString::from(ADMIN_TOKEN);
-    let scope = ScopeArgs { resource_types: vec!["User=read".parse().unwrap()], folders: vec![], read_only: false };
+    let scope = ScopeArgs { resource_types: vec!["User=read".parse().unwrap()], ..ScopeArgs::default() };
     scim_gateway::run(AdminCommand::SetScope { id: "test".into(), scope }, &app.base, &token).await.unwrap();
     let policies =
         PolicyArgs { deleted_users: Some(scim_gateway::cli::DeletedUsersArg::Inactive), ..PolicyArgs::default() };

@@ -18,6 +18,7 @@ mod ids;
 mod limits;
 mod oauth;
 mod okta;
+mod principals;
 mod rate_limit;
 mod replicas;
 mod resources;

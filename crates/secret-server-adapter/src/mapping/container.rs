@@ -5,11 +5,13 @@
 //! | `name` | `folderName` (SailPoint finds containers by `name eq`) |
 //! | `displayName` | the client's own value, kept in the attribute store when it differs from `name`; `folderName` when the client never set one |
 //! | `parent.value` | `parentFolderId` (absent at the root, `-1`) |
-//! | `path` (read-only) | the folder path, `\Parent\Child` |
+//! | `path` (read-only) | the folder path, `\Parent\Child`, from the top of the caller's scope (naming no folder outside it) |
 //! | `inheritPermissions` | `inheritPermissions` (default: false at the root, true below a folder) |
 //! | `privilegedData` (read-only) | references to the secrets in the folder (id, name, template) |
 //!
-//! A parent outside the caller's scope is not shown (the container looks like a root to it).
+//! A parent outside the caller's scope is not shown (the container looks like a root to it), and
+//! neither is any folder above it in `path`: a connection limited to `\Databases\Production`
+//! reads that folder's path as `\Production`.
 //!
 //! `displayName` is independent of `name`: a client may set, change or remove it without renaming
 //! the folder, and renaming the folder leaves a `displayName` the client set as it is. One that was
@@ -54,7 +56,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         // `value` and `$ref` (the gateway fills it) only: the schema's `parent` has no `display`.
         doc.insert("parent".to_owned(), json!({"value": parent.ss.id.to_string()}));
     }
-    doc.insert("path".to_owned(), Value::String(view.state.folder_path(id)));
+    doc.insert("path".to_owned(), Value::String(view.folder_path(id)));
     let inherit = Value::Bool(rec.ss.inherit_permissions);
     if !unassigned(&attrs, "inheritPermissions", &inherit) {
         doc.insert("inheritPermissions".to_owned(), inherit);

@@ -1,5 +1,9 @@
 //! Groups: create, replace, patch (membership as deltas), delete.
 //!
+//! A change to a group is refused first when the group is protected or outside the connection's
+//! principal scope, and so is adding or removing a member that is (see [`super::guard`]), all
+//! before anything changes; a group created here records its creating connection.
+//!
 //! Membership changes are one Secret Server call per member added or removed, a few at a time,
 //! never a rewrite of the list. Every member to add is checked first (an existing, enabled user),
 //! so that a request the client got wrong changes nothing. A member already in the group (added
@@ -7,7 +11,7 @@
 //! done.
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::to_text;
+use crate::attributes::{CREATED_BY, keep_creator, to_text};
 use crate::instance::Instance;
 use crate::intents::Intent;
 use crate::intents::MemberIds;
@@ -17,6 +21,7 @@ use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
 use crate::read_model::records::{GroupRec, Meta, UserRec};
 use crate::text::fold;
 use adapter_api::Operation;
+use connections::scope::Principal;
 use futures::{StreamExt, TryStreamExt, stream};
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
@@ -228,6 +233,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let f = fields(&doc).map_err(JobError::Permanent)?;
     let members = f.members.clone().unwrap_or_default();
     check_new_members(ctx, &members).await?;
+    ctx.guard_members(&members).await?;
     let instance = ctx.instance();
     let intent = instance.intents.get(ctx.job_id).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
@@ -247,7 +253,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             }
         }
     };
-    let attrs = to_text(&f.attrs);
+    // This job made the group (now, or in an earlier delivery): it records its creator.
+    let mut stored = f.attrs.clone();
+    stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
+    let attrs = to_text(&stored);
     instance.attrs.put(KIND, group.id, attrs.as_deref()).await?;
     // A new group starts empty in the read model; the write below records it before members change.
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
@@ -326,7 +335,12 @@ async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>>
 
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
+    ctx.guard_early(Principal::Group(id))?;
     let current = refresh(ctx, id).await?;
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.guard(Principal::Group(id), &current.name).await?;
     ctx.check_if_match(KIND, id)?;
     // Without members: a group of 100,000 costs the same to change as a group of 10.
     let current_doc =
@@ -379,8 +393,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             (want.difference(&now).copied().collect(), now.difference(&want).copied().collect())
         }
     };
-    let f = fields(&doc).map_err(JobError::Permanent)?;
+    let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
+    ctx.guard_members(&[add.as_slice(), remove.as_slice()].concat()).await?;
     let group = if f.name != current.name {
         let args = GroupUpdateArgs {
             id,
@@ -395,6 +410,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     } else {
         current.clone()
     };
+    let previous = ctx.instance().model.read(|s| s.groups.get(&id).and_then(|g| g.attrs.clone()));
+    keep_creator(&mut f.attrs, previous.as_deref());
     let attrs = to_text(&f.attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
@@ -412,6 +429,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let id = ctx.target_id()?;
+    ctx.guard_early(Principal::Group(id))?;
     let current = match refresh(ctx, id).await {
         Ok(group) => group,
         Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
@@ -419,6 +437,13 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
         Err(e) => return Err(e),
     };
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.guard(Principal::Group(id), &current.name).await?;
+    // Deleting a group takes each member out of it.
+    let in_group = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
+    ctx.guard_members(&in_group).await?;
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
     match ctx.client().delete_group(id).await {

@@ -13,6 +13,7 @@
 
 mod containers;
 mod groups;
+mod guard;
 mod permissions;
 pub mod precondition;
 mod users;
