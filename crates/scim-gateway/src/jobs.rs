@@ -51,19 +51,21 @@ impl Jobs {
     /// The job's own error (as the adapter classified it), `503` when the
     /// breaker is open or the job was dead-lettered, `504` when the deadline passed.
     pub async fn run(&self, write: Write, breaker: &CircuitBreaker) -> Result<Written, ServiceError> {
-        if let Admission::Rejected { retry_after } = breaker.admit() {
-            return Err(ServiceError::unavailable(format!(
-                "Secret Server instance {:?} is failing; writes are paused (circuit breaker open)",
-                write.instance
-            ))
-            .with_retry_after(retry_after));
-        }
+        let permit = match breaker.admit() {
+            Admission::Allowed(permit) => permit,
+            Admission::Rejected { retry_after } => {
+                return Err(ServiceError::unavailable(format!(
+                    "Secret Server instance {:?} is failing; writes are paused (circuit breaker open)",
+                    write.instance
+                ))
+                .with_retry_after(retry_after));
+            }
+        };
+        // Dropped with this future when the client goes away: a probe then frees its slot.
         let outcome = self.submit_and_wait(write).await;
         match &outcome {
-            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
-                breaker.record_failure()
-            }
-            _ => breaker.record_success(),
+            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
+            _ => permit.succeeded(),
         }
         outcome
     }

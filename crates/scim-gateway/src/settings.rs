@@ -142,11 +142,14 @@ pub struct BreakerSettings {
     pub failure_threshold: u32,
     /// How long the breaker stays open before it lets one probe through.
     pub cool_down: Duration,
+    /// How long a probe may take before another request is let through as the probe (a probe
+    /// whose client went away frees its slot at once).
+    pub probe_timeout: Duration,
 }
 
 impl Default for BreakerSettings {
     fn default() -> Self {
-        Self { failure_threshold: 5, cool_down: Duration::from_secs(15) }
+        Self { failure_threshold: 5, cool_down: Duration::from_secs(15), probe_timeout: Duration::from_secs(30) }
     }
 }
 
