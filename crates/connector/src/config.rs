@@ -17,6 +17,9 @@
 //! bulk_max_operations = 1000
 //! bulk_max_payload_bytes = 1048576
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
+//! metrics_listen = "0.0.0.0:9090"              # /metrics and the detailed /readyz, apart
+//! trusted_proxies = ["10.0.0.0/8"]             # whose X-Forwarded-For names the client
+//! password_check_concurrency = 2               # Argon2 checks at once (default: one per CPU)
 //!
 //! [adapter]
 //! listen = "0.0.0.0:50051"
@@ -119,6 +122,12 @@ pub struct GatewaySection {
     pub bulk_max_payload_bytes: usize,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
     pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
+    /// Where `/metrics` and the detailed `/readyz` are served, apart from the SCIM listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Addresses or networks of the proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Argon2 verifications at once; `None`: one per CPU.
+    pub password_check_concurrency: Option<usize>,
 }
 
 impl Default for GatewaySection {
@@ -133,6 +142,9 @@ impl Default for GatewaySection {
             bulk_max_operations: d.limits.bulk_max_operations,
             bulk_max_payload_bytes: d.limits.bulk_max_payload_bytes,
             audit_when_behind: d.audit.when_behind,
+            metrics_listen: d.metrics_listen,
+            trusted_proxies: Vec::new(),
+            password_check_concurrency: None,
         }
     }
 }

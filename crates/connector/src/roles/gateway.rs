@@ -31,6 +31,20 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     settings.limits.bulk_max_operations = section.bulk_max_operations;
     settings.limits.bulk_max_payload_bytes = section.bulk_max_payload_bytes;
     settings.audit.when_behind = section.audit_when_behind;
+    settings.metrics_listen = section.metrics_listen;
+    settings.trusted_proxies = scim_gateway::TrustedProxies::new(
+        section
+            .trusted_proxies
+            .iter()
+            .map(|entry| scim_gateway::front_door::parse_network(entry))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("invalid setting gateway.trusted_proxies: {e}"))?,
+    );
+    match section.password_check_concurrency {
+        Some(0) => anyhow::bail!("invalid setting gateway.password_check_concurrency: must be at least 1"),
+        Some(n) => settings.credential_cache.max_concurrent_hashes = n,
+        None => {}
+    }
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }
