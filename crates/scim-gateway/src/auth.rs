@@ -9,8 +9,9 @@
 //! `/oauth2/token` authenticates the OAuth2 client itself.
 //!
 //! Refusals are cheap and come first ([`guarded`], also used by the token
-//! endpoint): an address or identifier with too many recent failures is
-//! refused (`429`) before anything is verified ([`crate::throttle`]); the
+//! endpoint): an address or identifier with too many recent failures, or an
+//! address with too many refused calls of any kind, is refused (`429`, held
+//! for a moment) before anything is verified ([`crate::throttle`]); the
 //! verifier answers a repeated wrong credential from memory and bounds the
 //! password hashes it runs (`503` beyond). A refused call is counted in a
 //! summary for the audit trail ([`crate::auth_failures`]), not recorded one
@@ -161,8 +162,8 @@ impl Refusal {
 }
 
 /// Runs `verify` for a caller at `address` presenting `identifier`, unless the throttle refuses
-/// first; counts a failed verification against the address and the identifier, and every refusal
-/// in the audit summary.
+/// first; counts a failed verification against the address and the identifier, every refusal
+/// against the address, and every refusal in the audit summary.
 pub(crate) async fn guarded<T, Fut>(
     state: &AppState,
     surface: Surface,
@@ -174,8 +175,7 @@ where
     Fut: Future<Output = Result<T, VerifyError>>,
 {
     if let Err(wait) = state.throttle.check(address, &identifier.key) {
-        state.auth_failures.record(surface, address, &identifier.shown, Reason::Throttled);
-        return Err(Refusal { reason: Reason::Throttled, retry_after: Some(wait) });
+        return Err(throttled(state, surface, address, &identifier.shown, wait).await);
     }
     let error = match verify().await {
         Ok(verified) => return Ok(verified),
@@ -193,9 +193,33 @@ where
             (Reason::Unavailable, Some(5))
         }
     };
+    // A failing store is not the caller's doing; every other refusal is.
+    if reason != Reason::Unavailable {
+        state.throttle.record_refusal(address);
+    }
     tracing::debug!(surface = surface.as_str(), reason = %error, "refused credentials");
     state.auth_failures.record(surface, address, &identifier.shown, reason);
     Err(Refusal { reason, retry_after })
+}
+
+/// A call that presented no credential the surface accepts: `401`, or `429` when its address is
+/// out of refusals.
+pub(crate) async fn missing(state: &AppState, surface: Surface, address: Option<IpAddr>) -> Refusal {
+    if let Err(wait) = state.throttle.check_address(address) {
+        return throttled(state, surface, address, "", wait).await;
+    }
+    state.throttle.record_refusal(address);
+    state.auth_failures.record(surface, address, "", Reason::Missing);
+    Refusal { reason: Reason::Missing, retry_after: None }
+}
+
+/// A call the throttle refuses: counted, then held (up to the throttle's `hold`) before it is
+/// answered, so that a client flooding on a few connections gets a few answers a second.
+async fn throttled(state: &AppState, surface: Surface, address: Option<IpAddr>, shown: &str, wait: u32) -> Refusal {
+    state.throttle.record_refusal(address);
+    state.auth_failures.record(surface, address, shown, Reason::Throttled);
+    state.throttle.hold(wait).await;
+    Refusal { reason: Reason::Throttled, retry_after: Some(wait) }
 }
 
 /// The SCIM routes' middleware (`actix_web::middleware::from_fn`): authenticate,
@@ -288,8 +312,7 @@ fn set_request_id<B>(res: &mut ServiceResponse<B>, request_id: &str) {
 async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, Refusal> {
     let address = ClientAddress::of(req.request());
     let Some(presented) = presented(req, state.settings.allow_basic) else {
-        state.auth_failures.record(Surface::Scim, address, "", Reason::Missing);
-        return Err(Refusal { reason: Reason::Missing, retry_after: None });
+        return Err(missing(state, Surface::Scim, address).await);
     };
     let verified = match &presented {
         Presented::Bearer(token) => {
@@ -375,8 +398,7 @@ pub async fn admin_middleware(
 async fn authenticate_admin(state: &AppState, req: &ServiceRequest) -> Result<AdminActor, Refusal> {
     let address = ClientAddress::of(req.request());
     let Some(Presented::Bearer(token)) = presented(req, false) else {
-        state.auth_failures.record(Surface::Admin, address, "", Reason::Missing);
-        return Err(Refusal { reason: Reason::Missing, retry_after: None });
+        return Err(missing(state, Surface::Admin, address).await);
     };
     let identifier = Identifier::token("admin", &token);
     guarded(state, Surface::Admin, address, &identifier, || async {

@@ -120,9 +120,11 @@ impl GatewaySettings {
         if self.metrics_listen.is_some_and(|m| m == self.listen && m.port() != 0) {
             return Err(format!("metrics_listen ({}) must differ from listen", self.listen));
         }
-        for (name, allowance) in
-            [("per_address", self.auth_throttle.per_address), ("per_identifier", self.auth_throttle.per_identifier)]
-        {
+        for (name, allowance) in [
+            ("per_address", self.auth_throttle.per_address),
+            ("per_identifier", self.auth_throttle.per_identifier),
+            ("refusals_per_address", self.auth_throttle.refusals_per_address),
+        ] {
             if allowance.burst == 0 || allowance.per_second <= 0.0 {
                 return Err(format!("auth_throttle.{name} needs burst > 0 and per_second > 0"));
             }

@@ -9,11 +9,21 @@
 //! per refill interval. The address bucket stops one client trying many names;
 //! the identifier bucket stops many clients trying one name.
 //!
-//! Only verifications count: a request without credentials or the same wrong
-//! credential again (refused from the verifier's memory) costs nothing worth
-//! throttling. An IPv6 address is throttled by its /64, the block one host
-//! usually holds. Buckets are kept in bounded caches (least recently used go
-//! first): a bucket idle long enough to be full again is the same as none.
+//! Only verifications count there: a request without credentials or the same
+//! wrong credential again (refused from the verifier's memory) costs no hash.
+//! But such refusals still cost a request's worth of CPU, and a client that
+//! keeps sending them at full speed takes that CPU from everyone else; so
+//! every refusal also takes a token from a third, larger bucket of its
+//! address's, and an address out of refusals is throttled too.
+//!
+//! A throttled answer is held for up to `hold` (the `Retry-After` it carries
+//! is at least that long anyway): a client flooding on a few connections then
+//! gets a few answers a second, and the CPU goes to the others. Holding costs
+//! a timer, not a thread.
+//!
+//! An IPv6 address is throttled by its /64, the block one host usually holds.
+//! Buckets are kept in bounded caches (least recently used go first): a
+//! bucket idle long enough to be full again is the same as none.
 //!
 //! Time is tokio's clock, so that tests step through a refill on a paused clock.
 
@@ -41,10 +51,15 @@ impl FailureAllowance {
 /// The throttle's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ThrottleSettings {
-    /// Per client address (IPv6: per /64). Default: 30 failures, then one a second.
+    /// Failed verifications per client address (IPv6: per /64). Default: 30, then one a second.
     pub per_address: FailureAllowance,
-    /// Per credential identifier. Default: 20 failures, then one every 5 seconds.
+    /// Failed verifications per credential identifier. Default: 20, then one every 5 seconds.
     pub per_identifier: FailureAllowance,
+    /// Refused calls of any kind per client address (no credentials, a repeated wrong one, a
+    /// throttled one). Default: 100, then 20 a second.
+    pub refusals_per_address: FailureAllowance,
+    /// How long a throttled answer is held at most before it is sent (default 1 s).
+    pub hold: Duration,
     /// Addresses and identifiers tracked at most (each).
     pub capacity: u64,
 }
@@ -54,6 +69,8 @@ impl Default for ThrottleSettings {
         Self {
             per_address: FailureAllowance { burst: 30, per_second: 1.0 },
             per_identifier: FailureAllowance { burst: 20, per_second: 0.2 },
+            refusals_per_address: FailureAllowance { burst: 100, per_second: 20.0 },
+            hold: Duration::from_secs(1),
             capacity: 100_000,
         }
     }
@@ -111,6 +128,8 @@ impl<K: std::hash::Hash + Eq + Send + Sync + 'static> Buckets<K> {
 pub struct AuthThrottle {
     addresses: Buckets<IpAddr>,
     identifiers: Buckets<String>,
+    refusals: Buckets<IpAddr>,
+    hold: Duration,
 }
 
 impl std::fmt::Debug for AuthThrottle {
@@ -118,6 +137,8 @@ impl std::fmt::Debug for AuthThrottle {
         f.debug_struct("AuthThrottle")
             .field("addresses", &self.addresses.buckets.entry_count())
             .field("identifiers", &self.identifiers.buckets.entry_count())
+            .field("refusals", &self.refusals.buckets.entry_count())
+            .field("hold", &self.hold)
             .finish()
     }
 }
@@ -130,21 +151,52 @@ impl AuthThrottle {
         Self {
             addresses: Buckets::new(settings.per_address, settings.capacity),
             identifiers: Buckets::new(settings.per_identifier, settings.capacity),
+            refusals: Buckets::new(settings.refusals_per_address, settings.capacity),
+            hold: settings.hold,
         }
     }
 
-    /// `Err(retry_after)` when the address or the identifier has used up its failures.
+    /// `Err(retry_after)` when the address has used up its refusals or its failures, or the
+    /// identifier its failures.
     ///
     /// # Errors
     /// The seconds until the next attempt would be verified.
     pub fn check(&self, address: Option<IpAddr>, identifier: &str) -> Result<(), u32> {
         let now = Instant::now();
-        let by_address = address.and_then(|a| self.addresses.wait(&block(a), now));
         let by_identifier = self.identifiers.wait(&key(identifier), now);
-        match by_address.max(by_identifier) {
+        match self.address_wait(address, now).max(by_identifier) {
             Some(wait) => Err(wait),
             None => Ok(()),
         }
+    }
+
+    /// `Err(retry_after)` when the address has used up its refusals or its failures (for a call
+    /// that presents no credential).
+    ///
+    /// # Errors
+    /// The seconds until the address is answered again.
+    pub fn check_address(&self, address: Option<IpAddr>) -> Result<(), u32> {
+        match self.address_wait(address, Instant::now()) {
+            Some(wait) => Err(wait),
+            None => Ok(()),
+        }
+    }
+
+    fn address_wait(&self, address: Option<IpAddr>, now: Instant) -> Option<u32> {
+        let block = block(address?);
+        self.addresses.wait(&block, now).max(self.refusals.wait(&block, now))
+    }
+
+    /// Counts one refused call of any kind against the address.
+    pub fn record_refusal(&self, address: Option<IpAddr>) {
+        if let Some(address) = address {
+            self.refusals.take(block(address), Instant::now());
+        }
+    }
+
+    /// Holds a throttled answer: for `retry_after` seconds, at most `hold`.
+    pub async fn hold(&self, retry_after: u32) {
+        tokio::time::sleep(self.hold.min(Duration::from_secs(retry_after.into()))).await;
     }
 
     /// Counts one failed verification against the address and the identifier.
@@ -185,6 +237,7 @@ mod tests {
             per_address: FailureAllowance { burst: address_burst, per_second: 1.0 },
             per_identifier: FailureAllowance { burst: identifier_burst, per_second: 0.5 },
             capacity: 1_000,
+            ..ThrottleSettings::default()
         })
     }
 
@@ -224,6 +277,32 @@ mod tests {
         t.record_failure(ip("2001:db8:1:2::1"), "a");
         assert!(t.check(ip("2001:db8:1:2:ffff::9"), "b").is_err(), "same /64");
         assert_eq!(t.check(ip("2001:db8:1:3::1"), "b"), Ok(()), "another /64");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_address_out_of_refusals_of_any_kind_is_throttled_whatever_it_presents() {
+        let t = AuthThrottle::new(ThrottleSettings {
+            refusals_per_address: FailureAllowance { burst: 2, per_second: 0.5 },
+            ..ThrottleSettings::default()
+        });
+        t.record_refusal(ip("192.0.2.7"));
+        assert_eq!(t.check_address(ip("192.0.2.7")), Ok(()));
+        t.record_refusal(ip("192.0.2.7"));
+        assert_eq!(t.check_address(ip("192.0.2.7")), Err(2));
+        assert_eq!(t.check(ip("192.0.2.7"), "okta-sync"), Err(2));
+        assert_eq!(t.check_address(ip("192.0.2.8")), Ok(()));
+        assert_eq!(t.check_address(None), Ok(()), "no address, no address bucket");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_answer_is_held_for_its_retry_after_at_most_the_hold() {
+        let t =
+            AuthThrottle::new(ThrottleSettings { hold: Duration::from_millis(1_500), ..ThrottleSettings::default() });
+        let started = Instant::now();
+        t.hold(1).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+        t.hold(60).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(2_500));
     }
 
     #[tokio::test(start_paused = true)]

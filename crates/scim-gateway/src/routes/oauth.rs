@@ -13,7 +13,7 @@
 //! wrong secret again is refused from memory, and beyond the bound on hashes
 //! running at once the answer is `503` with `Retry-After`.
 
-use crate::auth::{Identifier, Refusal, guarded};
+use crate::auth::{Identifier, Refusal, guarded, missing};
 use crate::auth_failures::{Reason, Surface};
 use crate::front_door::ClientAddress;
 use crate::state::AppState;
@@ -123,8 +123,10 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
             );
         }
         _ => {
-            let address = ClientAddress::of(&req);
-            state.auth_failures.record(Surface::OAuth2, address, "", Reason::Missing);
+            let refusal = missing(&state, Surface::OAuth2, ClientAddress::of(&req)).await;
+            if refusal.reason == Reason::Throttled {
+                return refused(&refusal, basic);
+            }
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required", basic);
         }
     };

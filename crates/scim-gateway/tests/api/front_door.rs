@@ -136,6 +136,34 @@ async fn the_same_wrong_credential_again_is_401_from_memory_and_spends_no_failur
 }
 
 #[tokio::test]
+async fn an_address_sending_refused_calls_at_full_speed_is_throttled_whatever_it_presents() {
+    let mut options = Options::default();
+    options.settings.auth_throttle.refusals_per_address = FailureAllowance { burst: 5, per_second: 0.001 };
+    let app = spawn_app_with(options).await;
+    assert_eq!(app.get("/Users?count=1").await.status(), 200);
+    for i in 0..5 {
+        let res = if i % 2 == 0 {
+            app.anonymous(Method::GET, "/Users").send().await.unwrap()
+        } else {
+            app.anonymous(Method::GET, "/Users").bearer_auth("scimc_the-same-wrong-token").send().await.unwrap()
+        };
+        scim_error(res, 401).await;
+    }
+    let res = app.anonymous(Method::GET, "/Users").send().await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    scim_error(res, 429).await;
+    let res = app.anonymous(Method::GET, "/Users").bearer_auth("scimc_the-same-wrong-token").send().await.unwrap();
+    scim_error(res, 429).await;
+    let res = app.http.get(format!("{}/admin/v1/connections", app.base)).send().await.unwrap();
+    assert_eq!(res.status(), 429, "the admin API shares the address's allowance");
+    // A token this replica verified passes; another address is not concerned.
+    assert_eq!(app.get("/Users?count=1").await.status(), 200);
+    let elsewhere = client_from([127, 0, 0, 7]).get(format!("{}/scim/v2/Users", app.base)).send().await.unwrap();
+    assert_eq!(elsewhere.status(), 401);
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn password_checks_beyond_the_bound_answer_503_with_retry_after() {
     let mut options = Options::default();
     options.settings.credential_cache.max_concurrent_hashes = 1;
