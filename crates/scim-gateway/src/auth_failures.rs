@@ -221,7 +221,7 @@ mod tests {
         task.finish().await;
 
         let mut got = summaries_of(&sub.next_batch(100, Duration::from_secs(1)).await.unwrap());
-        got.sort_by_key(|s| s.count);
+        got.sort_by(|a, b| (a.count, &a.surface).cmp(&(b.count, &b.surface)));
         let keys: Vec<_> = got
             .iter()
             .map(|s| {
