@@ -1,5 +1,6 @@
 //! Audit events, for the services that emit them: the gateway (a `ScimCall` for every SCIM
-//! request), the adapter's workers (a `ResourceChange` for every provisioning change) and the
+//! request it authenticated, an `AuthFailureSummary` for the calls it refused, counted over an
+//! interval), the adapter's workers (a `ResourceChange` for every provisioning change) and the
 //! admin API (an `AdminAction`). Every producer builds its events here, so that each one carries a
 //! fresh UUIDv7 `event_id`, its time and the trace context of the current span the same way, and
 //! so that a change's before/after JSON is scrubbed of credential-named fields ([`scrub`]) before
@@ -77,6 +78,51 @@ pub fn admin_action(
     )
 }
 
+/// Failed authentications of one kind, counted over an interval (see [`auth_failure_summary`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthFailureCount {
+    /// `scim`, `oauth2` or `admin`.
+    pub surface: String,
+    /// The client's address, `*` for the overflow of an interval with too many keys.
+    pub client_address: String,
+    /// The Basic user name, OAuth client id or token digest (`sha256:<12 hex>`) presented; empty
+    /// when no credential was.
+    pub credential_id: String,
+    /// `missing`, `invalid`, `repeated`, `throttled`, `busy` or `unavailable`.
+    pub reason: String,
+    /// The HTTP status the calls were answered with.
+    pub status: u16,
+    pub count: u64,
+    pub first_seen: SystemTime,
+    pub last_seen: SystemTime,
+}
+
+/// The event that summarises failed authentications (emitted by the gateway once per key and
+/// interval, never once per refused call, so that a flood cannot flood the audit trail).
+pub fn auth_failure_summary(count: AuthFailureCount) -> pb::AuditEvent {
+    envelope(
+        SOURCE_GATEWAY,
+        pb::audit_event::Kind::AuthFailures(pb::AuthFailureSummary {
+            surface: count.surface,
+            client_address: count.client_address,
+            credential_id: count.credential_id,
+            reason: count.reason,
+            status: u32::from(count.status),
+            count: count.count,
+            first_seen: Some(timestamp(count.first_seen)),
+            last_seen: Some(timestamp(count.last_seen)),
+        }),
+    )
+}
+
+fn timestamp(at: SystemTime) -> prost_types::Timestamp {
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    prost_types::Timestamp {
+        seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+    }
+}
+
 /// JSON for a change's before/after, scrubbed of credential-named fields.
 pub fn change_json(value: &serde_json::Value) -> Vec<u8> {
     let mut value = value.clone();
@@ -133,6 +179,26 @@ mod tests {
             format!("{}{}", String::from_utf8_lossy(&change.before_json), String::from_utf8_lossy(&change.after_json));
         assert!(!text.contains("secret"), "{text}");
         assert!(text.contains("userName"));
+    }
+
+    #[test]
+    fn a_summary_of_failed_authentications_carries_its_counts_and_times() {
+        let first = UNIX_EPOCH + Duration::from_millis(1_700_000_000_250);
+        let event = auth_failure_summary(AuthFailureCount {
+            surface: "scim".into(),
+            client_address: "192.0.2.7".into(),
+            credential_id: "okta-sync".into(),
+            reason: "invalid".into(),
+            status: 401,
+            count: 42,
+            first_seen: first,
+            last_seen: first + Duration::from_secs(9),
+        });
+        assert_eq!(event.source, SOURCE_GATEWAY);
+        let Some(pb::audit_event::Kind::AuthFailures(summary)) = &event.kind else { panic!("a summary") };
+        assert_eq!((summary.count, summary.status), (42, 401));
+        assert_eq!(summary.first_seen, Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 250_000_000 }));
+        assert_eq!(summary.last_seen.unwrap().seconds, 1_700_000_009);
     }
 
     #[test]

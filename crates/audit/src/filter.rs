@@ -54,6 +54,8 @@ pub struct RecordFilter {
     /// 32 lowercase hex digits.
     pub trace_id: Option<String>,
     pub kind: Option<RecordKind>,
+    /// The client's address (SCIM calls and summaries of failed authentications carry it).
+    pub client_address: Option<String>,
 }
 
 /// The parameters a filter leaves to its caller (name, value).
@@ -118,6 +120,7 @@ impl RecordFilter {
                     filter.trace_id = Some(value.to_ascii_lowercase());
                 }
                 "kind" => filter.kind = Some(value.parse().map_err(FilterError)?),
+                "client_address" | "clientAddress" => filter.client_address = text()?,
                 other if extra.contains(&other) => rest.push((name.as_str(), value)),
                 other => {
                     let mut known = vec![
@@ -131,6 +134,7 @@ impl RecordFilter {
                         "status",
                         "trace_id",
                         "kind",
+                        "client_address",
                     ];
                     known.extend_from_slice(extra);
                     return Err(FilterError(format!(
@@ -194,6 +198,9 @@ impl RecordFilter {
         if let Some(kind) = self.kind {
             push("kind = ?", SqlValue::Text(kind.as_str().to_owned()));
         }
+        if let Some(address) = &self.client_address {
+            push("client_address = ?", SqlValue::Text(address.clone()));
+        }
         (conditions, params)
     }
 }
@@ -220,6 +227,7 @@ mod tests {
             ("status", "4xx"),
             ("trace_id", "4BF92F3577B34DA6A3CE929D0E0E4736"),
             ("kind", "change"),
+            ("client_address", "192.0.2.7"),
             ("limit", "5"),
         ]);
         let (filter, rest) = RecordFilter::from_query_pairs(&query, &["limit", "cursor"]).unwrap();
@@ -230,8 +238,8 @@ mod tests {
         assert_eq!(filter.kind, Some(RecordKind::Change));
         assert_eq!(rest, vec![("limit", "5")]);
         let (conditions, params) = filter.to_sql();
-        assert_eq!(conditions.len(), 11);
-        assert_eq!(params.len(), 11);
+        assert_eq!(conditions.len(), 12);
+        assert_eq!(params.len(), 12);
         assert!(conditions.contains(&"connection_id = ?3".to_owned()), "{conditions:?}");
         assert!(conditions.contains(&"connection_name = ?4".to_owned()), "{conditions:?}");
     }

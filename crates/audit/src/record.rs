@@ -27,19 +27,28 @@ pub enum RecordKind {
     Change,
     /// A change to the connector's own configuration.
     Admin,
+    /// Failed authentications at the gateway, counted over an interval (one record per client
+    /// address, credential identifier and reason, never one per refused call).
+    AuthFailures,
     /// A payload on the events stream that is not a valid `AuditEvent`.
     Undecodable,
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 4] =
-        [RecordKind::ScimCall, RecordKind::Change, RecordKind::Admin, RecordKind::Undecodable];
+    pub const ALL: [RecordKind; 5] = [
+        RecordKind::ScimCall,
+        RecordKind::Change,
+        RecordKind::Admin,
+        RecordKind::AuthFailures,
+        RecordKind::Undecodable,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RecordKind::ScimCall => "scim_call",
             RecordKind::Change => "change",
             RecordKind::Admin => "admin",
+            RecordKind::AuthFailures => "auth_failures",
             RecordKind::Undecodable => "undecodable",
         }
     }
@@ -55,10 +64,9 @@ impl FromStr for RecordKind {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RecordKind::ALL
-            .into_iter()
-            .find(|kind| kind.as_str() == s)
-            .ok_or_else(|| format!("unknown kind {s:?}: expected scim_call, change, admin or undecodable"))
+        RecordKind::ALL.into_iter().find(|kind| kind.as_str() == s).ok_or_else(|| {
+            format!("unknown kind {s:?}: expected scim_call, change, admin, auth_failures or undecodable")
+        })
     }
 }
 
@@ -235,8 +243,34 @@ impl NewRecord {
                 );
                 RecordKind::Admin
             }
+            Some(pb::audit_event::Kind::AuthFailures(summary)) => {
+                // Queryable as `kind=auth_failures`, by `status` (401, 429, 503) and by `client_address`;
+                // the reason is the operation, the surface the route.
+                columns.client_address = non_empty(&summary.client_address);
+                columns.operation = non_empty(&summary.reason);
+                columns.route = non_empty(&summary.surface);
+                columns.status = Some(i64::from(summary.status));
+                let at = |t: &Option<prost_types::Timestamp>| {
+                    t.as_ref().map(|t| Value::String(format_micros(micros_of(t)))).unwrap_or(Value::Null)
+                };
+                body.insert(
+                    "authFailures".into(),
+                    json!({
+                        "surface": summary.surface,
+                        "clientAddress": summary.client_address,
+                        "credentialId": summary.credential_id,
+                        "reason": summary.reason,
+                        "status": summary.status,
+                        "count": summary.count,
+                        "firstSeen": at(&summary.first_seen),
+                        "lastSeen": at(&summary.last_seen),
+                    }),
+                );
+                RecordKind::AuthFailures
+            }
             None => {
-                columns.decode_error = Some("the event has no kind (scim_call, change or admin)".to_owned());
+                columns.decode_error =
+                    Some("the event has no kind (scim_call, change, admin or auth_failures)".to_owned());
                 RecordKind::Undecodable
             }
         };
@@ -365,6 +399,28 @@ mod tests {
         let kept =
             base64::engine::general_purpose::STANDARD.decode(record.event["payloadBase64"].as_str().unwrap()).unwrap();
         assert_eq!(kept, b"\xff\x00garbage");
+    }
+
+    #[test]
+    fn a_summary_of_failed_authentications_is_its_own_kind_with_its_address_and_count() {
+        let event = audit_events::auth_failure_summary(audit_events::AuthFailureCount {
+            surface: "scim".into(),
+            client_address: "192.0.2.7".into(),
+            credential_id: "okta-sync".into(),
+            reason: "throttled".into(),
+            status: 429,
+            count: 300,
+            first_seen: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000),
+            last_seen: std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_010),
+        });
+        let record = NewRecord::from_event(event, "1-0", &BTreeMap::new(), 0);
+        assert_eq!(record.kind, RecordKind::AuthFailures);
+        assert_eq!(record.columns.client_address.as_deref(), Some("192.0.2.7"));
+        assert_eq!(record.columns.status, Some(429));
+        assert_eq!(record.columns.operation.as_deref(), Some("throttled"));
+        assert_eq!(record.event["authFailures"]["count"], 300);
+        assert_eq!(record.event["authFailures"]["credentialId"], "okta-sync");
+        assert_eq!(record.event["authFailures"]["lastSeen"], "2023-11-14T22:13:30.000000Z");
     }
 
     #[test]

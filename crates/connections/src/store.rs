@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use state_store::{StateStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const NAMESPACE: &str = "connections";
@@ -62,6 +63,9 @@ pub struct ConnectionStore {
     state: Arc<dyn StateStore>,
     cache: Arc<Mutex<HashMap<ConnectionId, CachedConnection>>>,
     cache_ttl: Duration,
+    /// Counts the changes made through this store (and its clones), so that what is derived from
+    /// the connections in this process (the verifier's credential index) sees them at once.
+    changes: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for ConnectionStore {
@@ -74,7 +78,7 @@ impl ConnectionStore {
     /// A store over `state`. Changes made by another process are seen within
     /// `cache_ttl` (changes made through this store are seen at once).
     pub fn new(state: Arc<dyn StateStore>, cache_ttl: Duration) -> Self {
-        Self { state, cache: Arc::default(), cache_ttl }
+        Self { state, cache: Arc::default(), cache_ttl, changes: Arc::default() }
     }
 
     /// The state store underneath (for credential indexes kept beside the connections).
@@ -137,6 +141,7 @@ impl ConnectionStore {
         let bytes = serde_json::to_vec(connection).map_err(|e| StoreError::Backend(e.to_string()))?;
         self.state.put(NAMESPACE, connection.id.as_str(), Bytes::from(bytes)).await?;
         self.cache.lock().insert(connection.id.clone(), (Instant::now(), Some(Arc::new(connection.clone()))));
+        self.changes.fetch_add(1, Ordering::Relaxed);
 
         let entries: Vec<(String, Bytes)> = connection
             .credentials
@@ -210,6 +215,7 @@ impl ConnectionStore {
         let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
         self.state.delete(FILE_DEFINITIONS, id.as_str()).await?;
         self.cache.lock().insert(id.clone(), (Instant::now(), None));
+        self.changes.fetch_add(1, Ordering::Relaxed);
         Ok(existed)
     }
 
@@ -241,6 +247,12 @@ impl ConnectionStore {
     /// Forgets the cached copy of a connection, so that the next read goes to the state store.
     pub fn invalidate(&self, id: &ConnectionId) {
         self.cache.lock().remove(id);
+    }
+
+    /// How many changes were made through this store: what is derived from its connections is
+    /// stale when this moved.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
     }
 
     /// How long a change made by another process may take to be seen here.

@@ -20,6 +20,9 @@
 //! default_rate_limit = 50                      # per second, for connections without their own (0: none)
 //! default_rate_burst = 100
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
+//! metrics_listen = "0.0.0.0:9090"              # /metrics and the detailed /readyz, apart
+//! trusted_proxies = ["10.0.0.0/8"]             # whose X-Forwarded-For names the client
+//! password_check_concurrency = 2               # Argon2 checks at once (default: one per CPU)
 //!
 //! [adapter]
 //! listen = "0.0.0.0:50051"
@@ -136,6 +139,12 @@ pub struct GatewaySection {
     pub default_rate_burst: u32,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
     pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
+    /// Where `/metrics` and the detailed `/readyz` are served, apart from the SCIM listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Addresses or networks of the proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Argon2 verifications at once; `None`: one per CPU.
+    pub password_check_concurrency: Option<usize>,
 }
 
 impl Default for GatewaySection {
@@ -153,6 +162,9 @@ impl Default for GatewaySection {
             default_rate_limit: d.default_rate_limit.map_or(0, |l| l.requests_per_second as u32),
             default_rate_burst: d.default_rate_limit.map_or(0, |l| l.burst),
             audit_when_behind: d.audit.when_behind,
+            metrics_listen: d.metrics_listen,
+            trusted_proxies: Vec::new(),
+            password_check_concurrency: None,
         }
     }
 }

@@ -33,11 +33,14 @@ fn read_trimmed(path: &Path) -> Option<String> {
     std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// The admin token in `<data-dir>/admin-token`, created on first use.
+/// The admin token in `<data-dir>/admin-token`, created on first use; one that was written there
+/// by hand and is shorter than 32 characters is refused.
 pub(crate) fn admin_token(data_dir: &Path) -> anyhow::Result<SecretString> {
     let path = data_dir.join("admin-token");
     if let Some(token) = read_trimmed(&path) {
-        return Ok(SecretString::from(token));
+        let token = SecretString::from(token);
+        crate::roles::check_admin_token_length(&token, &format!("admin token in {}", path.display()))?;
+        return Ok(token);
     }
     let token = random_token("scima_");
     write_private(&path, &format!("{}\n", token.expose_secret()))?;
@@ -132,6 +135,17 @@ mod tests {
         assert_ne!(first.expose_secret(), reissued.expose_secret());
         let connection = store.get(&DEV_CONNECTION.parse().unwrap()).await.unwrap().unwrap();
         assert_eq!(connection.credentials.bearer_tokens.len(), 1, "the lost token is revoked");
+    }
+
+    #[test]
+    fn the_generated_admin_token_is_long_and_a_short_one_left_in_its_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = admin_token(dir.path()).unwrap();
+        assert!(token.expose_secret().len() >= 32);
+        assert_eq!(admin_token(dir.path()).unwrap().expose_secret(), token.expose_secret(), "kept across restarts");
+        std::fs::write(dir.path().join("admin-token"), "letmein\n").unwrap();
+        let error = admin_token(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("at least 32") && error.contains("admin-token") && !error.contains('\n'), "{error}");
     }
 
     #[test]

@@ -149,6 +149,16 @@ pub const SETTINGS: &[Setting] = &[
     s("gateway.audit_when_behind", Some("audit-when-behind"), "SCIMC_GATEWAY_AUDIT_WHEN_BEHIND", &[Dev, Gateway],
       Kind::Choice(&["refuse", "drop"]), "refuse",
       "When the audit trail cannot keep up: refuse SCIM calls (503) or drop events"),
+    s("gateway.metrics_listen", Some("metrics-listen"), "SCIMC_GATEWAY_METRICS_LISTEN", &[Dev, Gateway], Kind::Addr,
+      "none: the gateway listener serves them",
+      "Listen address of /metrics and the detailed /readyz; when set, the gateway listener keeps only /healthz and a \
+       bare /readyz"),
+    s("gateway.trusted_proxies", Some("trusted-proxies"), "SCIMC_GATEWAY_TRUSTED_PROXIES", &[Dev, Gateway], Kind::List,
+      "none", "Addresses or networks (10.0.0.0/8) of the proxies whose X-Forwarded-For names the client; repeat or \
+       separate with commas"),
+    s("gateway.password_check_concurrency", Some("password-check-concurrency"),
+      "SCIMC_GATEWAY_PASSWORD_CHECK_CONCURRENCY", &[Dev, Gateway], Kind::Count, "one per CPU",
+      "Password hashes (Basic, OAuth client secrets) verified at once; beyond it 503 with Retry-After"),
     // Adapter.
     s("adapter.listen", Some("adapter-listen"), "SCIMC_ADAPTER_LISTEN", &[Dev, Adapter], Kind::Addr,
       "127.0.0.1:50051", "Adapter gRPC listen address"),

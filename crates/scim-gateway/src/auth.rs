@@ -7,8 +7,21 @@
 //! Every route under `/scim/v2` and `/admin/v1` needs credentials; `/healthz`,
 //! `/readyz` and `/metrics` are open by design (probes and scrapers), and
 //! `/oauth2/token` authenticates the OAuth2 client itself.
+//!
+//! Refusals are cheap and come first ([`guarded`], also used by the token
+//! endpoint): an address or identifier with too many recent failures, or an
+//! address with too many refused calls of any kind, is refused (`429`, held
+//! for a moment) before anything is verified ([`crate::throttle`]); the
+//! verifier answers a repeated wrong credential from memory and bounds the
+//! password hashes it runs (`503` beyond). A refused call is counted in a
+//! summary for the audit trail ([`crate::auth_failures`]), not recorded one
+//! by one, and its `traceparent` and `X-Request-Id` are not believed: it is a
+//! new root trace with a fresh request id. An authenticated call continues
+//! the caller's trace and keeps its request id.
 
+use crate::auth_failures::{Reason, Surface};
 use crate::errors::{ApiError, ErrorScimType};
+use crate::front_door::ClientAddress;
 use crate::rate_limit::Decision;
 use crate::state::AppState;
 use crate::unknown::IgnoredAttributes;
@@ -21,10 +34,13 @@ use base64::Engine;
 use connections::{AuthMethod, Connection, VerifyError, credentials};
 use proto::audit::v1 as audit_pb;
 use scim::ResourceKind;
-use service_error::ErrorKind;
-use std::future::{Ready, ready};
+use service_error::{ErrorKind, ServiceError};
+use std::future::{Future, Ready, ready};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
+use telemetry::actix::RequestSpan;
+use tracing::Instrument;
 
 /// The authenticated caller of a SCIM request.
 #[derive(Debug, Clone)]
@@ -61,7 +77,8 @@ fn new_request_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// The request id the client sent (`X-Request-Id`, when short and printable), or a fresh one.
+/// The request id the client sent (`X-Request-Id`, when short and printable), or a fresh one. Read
+/// only for an authenticated caller.
 fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get("x-request-id")
@@ -93,6 +110,119 @@ fn presented(req: &ServiceRequest, allow_basic: bool) -> Option<Presented> {
     None
 }
 
+/// What a credential is called in throttling and in the audit trail: never the secret.
+#[derive(Debug, Clone)]
+pub(crate) struct Identifier {
+    /// The throttle's key, namespaced by kind.
+    key: String,
+    /// What the audit summary shows.
+    shown: String,
+}
+
+impl Identifier {
+    /// A name the client chose (a Basic user name, an OAuth client id).
+    pub(crate) fn named(kind: &str, name: &str) -> Self {
+        Self { key: format!("{kind}:{name}"), shown: name.to_owned() }
+    }
+
+    /// A token, by the first 12 hex digits of its SHA-256.
+    pub(crate) fn token(kind: &str, token: &str) -> Self {
+        let digest = credentials::sha256_hex(token);
+        Self { key: format!("{kind}:{}", &digest[..12]), shown: format!("sha256:{}", &digest[..12]) }
+    }
+}
+
+/// A call refused before its caller was authenticated.
+#[derive(Debug, Clone)]
+pub(crate) struct Refusal {
+    pub reason: Reason,
+    /// Seconds to wait, for a throttled or busy refusal.
+    pub retry_after: Option<u32>,
+}
+
+impl Refusal {
+    /// The refusal as a SCIM error (the admin API answers the same way).
+    fn to_api_error(&self, what: &str) -> ApiError {
+        let retry = self.retry_after.unwrap_or(1);
+        match self.reason {
+            Reason::Missing => ApiError::unauthenticated(),
+            Reason::Invalid | Reason::Repeated => ApiError::new(ErrorKind::Unauthenticated, format!("invalid {what}")),
+            Reason::Throttled => ApiError::from(
+                ServiceError::new(
+                    ErrorKind::ResourceExhausted,
+                    format!(
+                        "too many failed authentications from this address or for this credential; retry in {retry} s"
+                    ),
+                )
+                .with_retry_after(retry),
+            ),
+            Reason::Busy => ApiError::unavailable("too many credentials are being checked at once; retry later", retry),
+            Reason::Unavailable => ApiError::unavailable("credentials cannot be checked right now; retry later", retry),
+        }
+    }
+}
+
+/// Runs `verify` for a caller at `address` presenting `identifier`, unless the throttle refuses
+/// first; counts a failed verification against the address and the identifier, every refusal
+/// against the address, and every refusal in the audit summary.
+pub(crate) async fn guarded<T, Fut>(
+    state: &AppState,
+    surface: Surface,
+    address: Option<IpAddr>,
+    identifier: &Identifier,
+    verify: impl FnOnce() -> Fut,
+) -> Result<T, Refusal>
+where
+    Fut: Future<Output = Result<T, VerifyError>>,
+{
+    if let Err(wait) = state.throttle.check(address, &identifier.key) {
+        return Err(throttled(state, surface, address, &identifier.shown, wait).await);
+    }
+    let error = match verify().await {
+        Ok(verified) => return Ok(verified),
+        Err(error) => error,
+    };
+    if error.counts_as_attempt() {
+        state.throttle.record_failure(address, &identifier.key);
+    }
+    let (reason, retry_after) = match &error {
+        VerifyError::Invalid | VerifyError::Expired | VerifyError::Disabled(_) => (Reason::Invalid, None),
+        VerifyError::Repeated => (Reason::Repeated, None),
+        VerifyError::Busy { retry_after } => (Reason::Busy, Some(*retry_after)),
+        VerifyError::Store(e) => {
+            tracing::error!(error = %e, "credential check failed: state store unavailable");
+            (Reason::Unavailable, Some(5))
+        }
+    };
+    // A failing store is not the caller's doing; every other refusal is.
+    if reason != Reason::Unavailable {
+        state.throttle.record_refusal(address);
+    }
+    tracing::debug!(surface = surface.as_str(), reason = %error, "refused credentials");
+    state.auth_failures.record(surface, address, &identifier.shown, reason);
+    Err(Refusal { reason, retry_after })
+}
+
+/// A call that presented no credential the surface accepts: `401`, or `429` when its address is
+/// out of refusals.
+pub(crate) async fn missing(state: &AppState, surface: Surface, address: Option<IpAddr>) -> Refusal {
+    if let Err(wait) = state.throttle.check_address(address) {
+        return throttled(state, surface, address, "", wait).await;
+    }
+    state.throttle.record_refusal(address);
+    state.auth_failures.record(surface, address, "", Reason::Missing);
+    Refusal { reason: Reason::Missing, retry_after: None }
+}
+
+/// A call the throttle refuses: counted, then held (up to the throttle's `hold`) before it is
+/// answered, so that a client flooding on a few connections gets a few answers a second.
+async fn throttled(state: &AppState, surface: Surface, address: Option<IpAddr>, shown: &str, wait: u32) -> Refusal {
+    state.throttle.record_refusal(address);
+    state.auth_failures.record(surface, address, shown, Reason::Throttled);
+    state.throttle.hold(wait).await;
+    Refusal { reason: Reason::Throttled, retry_after: Some(wait) }
+}
+
 /// The SCIM routes' middleware (`actix_web::middleware::from_fn`): authenticate,
 /// rate-limit, refuse while the audit trail cannot keep up (by policy), run the
 /// handler, audit.
@@ -107,17 +237,29 @@ pub async fn scim_middleware(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(ApiError::internal()).map_into_right_body());
     };
-    let request_id = request_id(&req);
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-
     let caller = match authenticate(&state, &req).await {
         Ok(caller) => caller,
-        Err(error) => {
-            let res = req.error_response(error);
-            record_call(&state, &res, None, started, &request_id);
+        Err(refusal) => {
+            let _root = RequestSpan::refused(&req).entered();
+            let mut res = req.error_response(refusal.to_api_error("credentials"));
+            set_request_id(&mut res, &new_request_id());
             return Ok(res.map_into_right_body());
         }
     };
+    let span = RequestSpan::authenticated(&req);
+    serve(state, caller, req, next, started).instrument(span).await
+}
+
+/// The rest of an authenticated SCIM call, in the caller's trace.
+async fn serve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    started: Instant,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let request_id = request_id(&req);
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let limit = caller.connection.rate_limit_or(state.settings.default_rate_limit);
     if let Some(limit) = limit
         && let Decision::Limited { retry_after } = state.rate_limiter.check(&caller.connection.id, limit)
@@ -125,7 +267,7 @@ pub async fn scim_middleware(
         metrics::counter!("scim_gateway_rate_limited_total", "connection" => caller.connection.id.to_string())
             .increment(1);
         let error = ApiError::from(
-            service_error::ServiceError::new(
+            ServiceError::new(
                 ErrorKind::ResourceExhausted,
                 format!("rate limit of {} requests per second exceeded", limit.requests_per_second),
             )
@@ -144,7 +286,7 @@ pub async fn scim_middleware(
                 headers.insert(header::HeaderName::from_static(name), value);
             }
         }
-        record_call(&state, &res, Some(&caller), started, &request_id);
+        record_call(&state, &res, &caller, started, &request_id);
         return Ok(res.map_into_right_body());
     }
     if state.audit.refuses_calls() {
@@ -152,44 +294,49 @@ pub async fn scim_middleware(
         metrics::counter!("scim_gateway_audit_refused_total").increment(1);
         let error = ApiError::unavailable("the audit trail is not keeping up; retry later", 5);
         let res = req.error_response(error);
-        record_call(&state, &res, Some(&caller), started, &request_id);
+        record_call(&state, &res, &caller, started, &request_id);
         return Ok(res.map_into_right_body());
     }
     req.extensions_mut().insert(caller.clone());
     let mut res = next.call(req).await?;
-    if let Ok(value) = header::HeaderValue::from_str(&request_id) {
-        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
-    }
-    record_call(&state, &res, Some(&caller), started, &request_id);
+    set_request_id(&mut res, &request_id);
+    record_call(&state, &res, &caller, started, &request_id);
     Ok(res.map_into_left_body())
 }
 
-async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, ApiError> {
-    let presented = presented(req, state.settings.allow_basic).ok_or_else(ApiError::unauthenticated)?;
-    let result = match &presented {
-        Presented::Bearer(token) => state.verifier.verify_bearer(token).await,
-        Presented::Basic { username, password } => state.verifier.verify_basic(username, password).await,
-    };
-    match result {
-        Ok(who) => Ok(Caller { connection: who.connection, method: who.method, credential_id: who.credential_id }),
-        Err(VerifyError::Store(e)) => {
-            tracing::error!(error = %e, "credential check failed: state store unavailable");
-            Err(ApiError::unavailable("credentials cannot be checked right now; retry later", 5))
-        }
-        Err(e) => {
-            tracing::info!(reason = %e, "refused credentials");
-            Err(ApiError::new(ErrorKind::Unauthenticated, "invalid credentials"))
-        }
+fn set_request_id<B>(res: &mut ServiceResponse<B>, request_id: &str) {
+    if let Ok(value) = header::HeaderValue::from_str(request_id) {
+        res.headers_mut().insert(header::HeaderName::from_static("x-request-id"), value);
     }
 }
 
-fn record_call<B>(
-    state: &AppState,
-    res: &ServiceResponse<B>,
-    caller: Option<&Caller>,
-    started: Instant,
-    request_id: &str,
-) {
+async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, Refusal> {
+    let address = ClientAddress::of(req.request());
+    let Some(presented) = presented(req, state.settings.allow_basic) else {
+        return Err(missing(state, Surface::Scim, address).await);
+    };
+    let verified = match &presented {
+        Presented::Bearer(token) => {
+            // A token this replica verified recently is let through whatever the throttle says: a
+            // 256-bit token cannot be guessed, and a client sharing an address with a guesser keeps working.
+            if let Ok(Some(who)) = state.verifier.verify_cached_bearer(token).await {
+                Ok(who)
+            } else {
+                let identifier = Identifier::token("bearer", token);
+                guarded(state, Surface::Scim, address, &identifier, || state.verifier.verify_bearer(token)).await
+            }
+        }
+        Presented::Basic { username, password } => {
+            let identifier = Identifier::named("basic", username);
+            guarded(state, Surface::Scim, address, &identifier, || state.verifier.verify_basic(username, password))
+                .await
+        }
+    };
+    let who = verified?;
+    Ok(Caller { connection: who.connection, method: who.method, credential_id: who.credential_id })
+}
+
+fn record_call<B>(state: &AppState, res: &ServiceResponse<B>, caller: &Caller, started: Instant, request_id: &str) {
     let request = res.request();
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let info = request.match_info();
@@ -207,15 +354,15 @@ fn record_call<B>(
     };
     let scim_type = res.response().extensions().get::<ErrorScimType>().map(|t| t.0.as_str().to_owned());
     state.audit.scim_call(audit_pb::ScimCall {
-        connection_id: caller.map(|c| c.connection.id.to_string()).unwrap_or_default(),
-        connection_name: caller.map(|c| c.connection.display_name.clone()).unwrap_or_default(),
+        connection_id: caller.connection.id.to_string(),
+        connection_name: caller.connection.display_name.clone(),
         method: request.method().to_string(),
         route,
         resource_type: kind.map(|k| adapter_api::kind::to_proto(k) as i32).unwrap_or_default(),
         resource_id,
         status: u32::from(res.status().as_u16()),
         latency_micros: started.elapsed().as_micros() as u64,
-        client_address: request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+        client_address: ClientAddress::of(request).map(|a| a.to_string()).unwrap_or_default(),
         scim_type: scim_type.unwrap_or_default(),
         request_id: request_id.to_owned(),
         ignored_attributes: request
@@ -228,6 +375,7 @@ fn record_call<B>(
 
 /// The admin routes' middleware: the bearer token's SHA-256 must be one of
 /// `admin_token_sha256` (compared in constant time). Inserts the [`AdminActor`].
+/// Every answer is `Cache-Control: no-store`: some show a token or a secret, once.
 ///
 /// # Errors
 /// Passes on the inner service's errors; its own refusals are responses.
@@ -238,25 +386,38 @@ pub async fn admin_middleware(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.error_response(ApiError::internal()).map_into_right_body());
     };
-    let token = match presented(&req, false) {
-        Some(Presented::Bearer(token)) => token,
-        _ => return Ok(req.error_response(ApiError::unauthenticated()).map_into_right_body()),
+    let mut res = match authenticate_admin(&state, &req).await {
+        Ok(actor) => {
+            let span = RequestSpan::authenticated(&req);
+            req.extensions_mut().insert(actor);
+            next.call(req).instrument(span).await?.map_into_left_body()
+        }
+        Err(refusal) => {
+            let _root = RequestSpan::refused(&req).entered();
+            req.error_response(refusal.to_api_error("admin credentials")).map_into_right_body()
+        }
     };
-    let hash = credentials::sha256_hex(&token);
-    // Compare against every configured hash so that the time taken does not say which one matched.
-    let matched = state
-        .settings
-        .admin_token_sha256
-        .iter()
-        .fold(false, |found, known| credentials::constant_time_eq(&known.to_ascii_lowercase(), &hash) | found);
-    if !matched {
-        tracing::info!("refused admin credentials");
-        return Ok(req
-            .error_response(ApiError::new(ErrorKind::Unauthenticated, "invalid admin credentials"))
-            .map_into_right_body());
-    }
-    req.extensions_mut().insert(AdminActor(format!("admin:{}", &hash[..12])));
-    Ok(next.call(req).await?.map_into_left_body())
+    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    Ok(res)
+}
+
+async fn authenticate_admin(state: &AppState, req: &ServiceRequest) -> Result<AdminActor, Refusal> {
+    let address = ClientAddress::of(req.request());
+    let Some(Presented::Bearer(token)) = presented(req, false) else {
+        return Err(missing(state, Surface::Admin, address).await);
+    };
+    let identifier = Identifier::token("admin", &token);
+    guarded(state, Surface::Admin, address, &identifier, || async {
+        let hash = credentials::sha256_hex(&token);
+        // Compare against every configured hash so that the time taken does not say which one matched.
+        let matched = state
+            .settings
+            .admin_token_sha256
+            .iter()
+            .fold(false, |found, known| credentials::constant_time_eq(&known.to_ascii_lowercase(), &hash) | found);
+        if matched { Ok(AdminActor(format!("admin:{}", &hash[..12]))) } else { Err(VerifyError::Invalid) }
+    })
+    .await
 }
 
 /// Who made an admin change: `admin:` and the first 12 hex digits of the admin token's hash.

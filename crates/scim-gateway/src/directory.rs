@@ -6,7 +6,7 @@
 //! slow), and answers `503` with `Retry-After` at once while it is open; any other answer,
 //! including a refusal such as `404`, shows the adapter is up.
 
-use crate::circuit_breaker::{Admission, CircuitBreaker};
+use crate::circuit_breaker::{Admission, CircuitBreaker, Permit};
 use adapter_api::{DirectoryClient, GetResource, Projection, Resource, SearchPage, SearchQuery, SearchResources};
 use scim::ResourceKind;
 use service_error::{ErrorKind, ServiceError};
@@ -53,14 +53,14 @@ impl Directory {
         id: &str,
         projection: &Projection,
     ) -> Result<Resource, ServiceError> {
-        self.admit()?;
+        let permit = self.admit()?;
         let request = GetResource {
             connection_id: connection.to_owned(),
             kind,
             id: id.to_owned(),
             projection: projection.clone(),
         };
-        self.outcome(self.client.get(request).await)
+        Self::outcome(permit, self.client.get(request).await)
     }
 
     /// A filtered, sorted, paged list.
@@ -68,9 +68,9 @@ impl Directory {
     /// # Errors
     /// `InvalidArgument` (with `scimType`) for a bad filter, sort or cursor; `Unavailable` when the adapter cannot be reached.
     pub async fn search(&self, connection: &str, query: &SearchQuery) -> Result<SearchPage, ServiceError> {
-        self.admit()?;
+        let permit = self.admit()?;
         let request = SearchResources { connection_id: connection.to_owned(), query: query.clone() };
-        self.outcome(self.client.search(request).await)
+        Self::outcome(permit, self.client.search(request).await)
     }
 
     /// The adapter's readiness (for `/readyz`); not guarded by the breaker, so that it notices recovery.
@@ -89,9 +89,9 @@ impl Directory {
         Ok(AdapterHealth { ready: health.ready, detail })
     }
 
-    fn admit(&self) -> Result<(), ServiceError> {
+    fn admit(&self) -> Result<Permit<'_>, ServiceError> {
         match self.breaker.admit() {
-            Admission::Allowed => Ok(()),
+            Admission::Allowed(permit) => Ok(permit),
             Admission::Rejected { retry_after } => {
                 Err(ServiceError::unavailable("the directory is unavailable (circuit breaker open); retry later")
                     .with_retry_after(retry_after))
@@ -99,16 +99,16 @@ impl Directory {
         }
     }
 
-    fn outcome<T>(&self, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
+    fn outcome<T>(permit: Permit<'_>, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
         match result {
             Err(error) if matches!(error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
-                self.breaker.record_failure();
+                permit.failed();
                 tracing::warn!(error = %error, "directory call failed");
                 let retry = error.retry_after.unwrap_or(1);
                 Err(ServiceError::unavailable("the directory is unavailable; retry later").with_retry_after(retry))
             }
             other => {
-                self.breaker.record_success();
+                permit.succeeded();
                 other
             }
         }

@@ -183,8 +183,9 @@ pub fn scim_error_bodies<B: MessageBody + 'static>(
     };
     let (req, old) = res.into_parts();
     let mut new = HttpResponse::build(status);
-    // Keep headers the original answer meant for the client (Allow, Retry-After, WWW-Authenticate).
-    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+    // Keep headers the original answer meant for the client (Allow, Retry-After, WWW-Authenticate,
+    // and the admin API's Cache-Control).
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE, header::CACHE_CONTROL] {
         if let Some(v) = old.headers().get(&name) {
             new.insert_header((name, v.clone()));
         }

@@ -153,22 +153,25 @@ impl Jobs {
         breaker: &CircuitBreaker,
         until: Option<Instant>,
     ) -> Result<Written, ApiError> {
-        if let Admission::Rejected { retry_after } = breaker.admit() {
-            return Err(ServiceError::unavailable(format!(
-                "Secret Server instance {:?} is failing; writes are paused (circuit breaker open)",
-                write.instance
-            ))
-            .with_retry_after(retry_after)
-            .into());
-        }
+        let permit = match breaker.admit() {
+            Admission::Allowed(permit) => permit,
+            Admission::Rejected { retry_after } => {
+                return Err(ServiceError::unavailable(format!(
+                    "Secret Server instance {:?} is failing; writes are paused (circuit breaker open)",
+                    write.instance
+                ))
+                .with_retry_after(retry_after)
+                .into());
+            }
+        };
+        // Dropped with this future when the client goes away: a probe then frees its slot.
         let (outcome, cut_short) = self.submit_and_wait(write, until).await;
         match &outcome {
-            // A wait cut short by the caller's own deadline says nothing about the instance.
-            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => {}
-            Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
-                breaker.record_failure()
-            }
-            _ => breaker.record_success(),
+            // A wait cut short by the caller's own deadline says nothing about the instance: the
+            // permit goes without an outcome (a probe's slot is freed for the next request).
+            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => drop(permit),
+            Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
+            _ => permit.succeeded(),
         }
         outcome
     }

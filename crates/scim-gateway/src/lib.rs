@@ -11,8 +11,10 @@
 //! Routes: `/scim/v2/...` (SCIM, credentials required), `/oauth2/token`
 //! (client credentials), `/admin/v1/...` (admin token required), and
 //! `/healthz`, `/readyz`, `/metrics`, which are open by design for probes and
-//! scrapers. Every error, including actix-web's own 404, 405, 413 and 415, is
-//! an RFC 7644 error body served as `application/scim+json`.
+//! scrapers (with `metrics_listen`, `/metrics` and the details of `/readyz`
+//! move to a listener of their own). Every error, including actix-web's own
+//! 404, 405, 413 and 415, is an RFC 7644 error body served as
+//! `application/scim+json`.
 //!
 //! Decisions (see each module for the reasons):
 //! - writes are answered only once the worker applied them (or failed), with
@@ -28,6 +30,14 @@
 //! - credentials are stored only as hashes, and verified credentials are
 //!   cached in-process for a bounded time, re-checked against the connection
 //!   record on every use ([`connections::verify`]);
+//! - refusals are cheap and come first ([`auth`]): failed authentication is
+//!   throttled per client address and per credential identifier before any
+//!   password hash ([`throttle`]), a repeated wrong credential is refused from
+//!   memory, password hashes run a bounded number at once, and refusals reach
+//!   the audit trail as periodic summaries ([`auth_failures`]), not one event
+//!   each; the client's address comes from `X-Forwarded-For` only behind a
+//!   trusted proxy, and a caller's trace context and request id are believed
+//!   only once it is authenticated ([`front_door`]);
 //! - `ScimCall` audit events are published in the background in batches, so
 //!   the hot path never waits on the events stream ([`audit`]);
 //! - attributes of a request body that the schema does not define are ignored
@@ -38,10 +48,12 @@ pub mod admin_client;
 pub mod admin_model;
 pub mod audit;
 pub mod auth;
+pub mod auth_failures;
 pub mod circuit_breaker;
 pub mod cli;
 pub mod directory;
 pub mod errors;
+pub mod front_door;
 pub mod jobs;
 pub mod rate_limit;
 pub mod render;
@@ -50,9 +62,13 @@ pub mod routes;
 pub mod settings;
 pub mod startup;
 pub mod state;
+pub mod throttle;
 pub mod unknown;
 
 pub use admin_client::AdminClient;
+pub use auth_failures::SummarySettings;
 pub use cli::{AdminCommand, run};
+pub use front_door::TrustedProxies;
 pub use settings::{AuditBacklogPolicy, AuditSettings, BreakerSettings, GatewaySettings, Limits};
 pub use startup::{GatewayDeps, RunningGateway, start};
+pub use throttle::{FailureAllowance, ThrottleSettings};

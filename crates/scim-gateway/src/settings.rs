@@ -1,6 +1,9 @@
 //! The gateway's settings: where it listens, where the adapter is, its admin
 //! credentials, and every limit, deadline and threshold, each with a default.
 
+use crate::auth_failures::SummarySettings;
+use crate::front_door::TrustedProxies;
+use crate::throttle::ThrottleSettings;
 use connections::{RateLimit, VerifierSettings};
 use scim::FilterLimits;
 use std::net::SocketAddr;
@@ -15,6 +18,12 @@ pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { requests_per_second: 50.0,
 pub struct GatewaySettings {
     /// Where the HTTP server listens (port 0 picks a free port).
     pub listen: SocketAddr,
+    /// Where `/metrics` and the detailed `/readyz` are served instead, when set; the main listener
+    /// then keeps only `/healthz` and a bare `/readyz` (ready or not, no details).
+    pub metrics_listen: Option<SocketAddr>,
+    /// The proxies whose `X-Forwarded-For` names the client (default: none, the TCP peer is the
+    /// client); the client's address is what failed authentications are throttled and audited by.
+    pub trusted_proxies: TrustedProxies,
     /// The adapter's gRPC `Directory` endpoint.
     pub adapter_url: String,
     /// The public base URL (`https://scim.example.com`) used in `Location` and
@@ -41,8 +50,13 @@ pub struct GatewaySettings {
     pub oauth_token_ttl: Duration,
     /// Whether HTTP Basic is accepted (and advertised) for connections that have a Basic credential.
     pub allow_basic: bool,
-    /// The in-process cache of verified credentials.
+    /// The in-process caches of verified and of wrong credentials, and the bound on password
+    /// hashes computed at once (`max_concurrent_hashes`, default one per CPU).
     pub credential_cache: VerifierSettings,
+    /// How failed authentications are throttled per client address and per credential identifier.
+    pub auth_throttle: ThrottleSettings,
+    /// How failed authentications are summarised in the audit trail.
+    pub auth_failure_summaries: SummarySettings,
     pub audit: AuditSettings,
     /// HTTP worker threads; 0: one per CPU.
     pub http_workers: usize,
@@ -55,6 +69,8 @@ impl Default for GatewaySettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
+            trusted_proxies: TrustedProxies::default(),
             adapter_url: "http://127.0.0.1:50051".to_owned(),
             public_url: None,
             admin_token_sha256: Vec::new(),
@@ -68,6 +84,8 @@ impl Default for GatewaySettings {
             oauth_token_ttl: Duration::from_secs(3600),
             allow_basic: true,
             credential_cache: VerifierSettings::default(),
+            auth_throttle: ThrottleSettings::default(),
+            auth_failure_summaries: SummarySettings::default(),
             audit: AuditSettings::default(),
             http_workers: 0,
             cursor_timeout: Duration::from_secs(600),
@@ -107,6 +125,24 @@ impl GatewaySettings {
         }
         if self.breaker.failure_threshold == 0 {
             return Err("breaker.failure_threshold must be at least 1".to_owned());
+        }
+        if self.breaker.probe_timeout.is_zero() {
+            return Err("breaker.probe_timeout must be greater than 0".to_owned());
+        }
+        if self.metrics_listen.is_some_and(|m| m == self.listen && m.port() != 0) {
+            return Err(format!("metrics_listen ({}) must differ from listen", self.listen));
+        }
+        for (name, allowance) in [
+            ("per_address", self.auth_throttle.per_address),
+            ("per_identifier", self.auth_throttle.per_identifier),
+            ("refusals_per_address", self.auth_throttle.refusals_per_address),
+        ] {
+            if allowance.burst == 0 || allowance.per_second <= 0.0 {
+                return Err(format!("auth_throttle.{name} needs burst > 0 and per_second > 0"));
+            }
+        }
+        if self.auth_failure_summaries.interval.is_zero() {
+            return Err("auth_failure_summaries.interval must be greater than 0".to_owned());
         }
         if let Some(rate) = self.default_rate_limit
             && (rate.requests_per_second <= 0.0 || rate.burst == 0)
@@ -154,11 +190,14 @@ pub struct BreakerSettings {
     pub failure_threshold: u32,
     /// How long the breaker stays open before it lets one probe through.
     pub cool_down: Duration,
+    /// How long a probe may take before another request is let through as the probe (a probe
+    /// whose client went away frees its slot at once).
+    pub probe_timeout: Duration,
 }
 
 impl Default for BreakerSettings {
     fn default() -> Self {
-        Self { failure_threshold: 5, cool_down: Duration::from_secs(15) }
+        Self { failure_threshold: 5, cool_down: Duration::from_secs(15), probe_timeout: Duration::from_secs(30) }
     }
 }
 

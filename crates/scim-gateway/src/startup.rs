@@ -1,19 +1,26 @@
 //! Building and running the gateway: the shared state, the actix-web app
 //! (routes, middlewares, error bodies, health endpoints) on any address
-//! (port 0 in tests), and an orderly shutdown that drains requests and
-//! publishes the last audit events.
+//! (port 0 in tests), the optional listener of `/metrics` and the detailed
+//! `/readyz`, and an orderly shutdown that drains requests and publishes the
+//! last audit events.
+//!
+//! Each listener is bound by [`bind`] and handed to its server with
+//! `HttpServer::listen`: a listener speaking TLS changes those two places.
 
 use crate::audit::{self, AuditTask};
 use crate::auth;
+use crate::auth_failures::AuthFailures;
 use crate::circuit_breaker::Breakers;
 use crate::directory::Directory;
 use crate::errors::scim_error_bodies;
+use crate::front_door::front_door;
 use crate::jobs::Jobs;
 use crate::rate_limit::RateLimiter;
 use crate::routes;
 use crate::settings::GatewaySettings;
 use crate::state::{ADAPTER_BREAKER, AppState};
-use actix_web::dev::ServerHandle;
+use crate::throttle::AuthThrottle;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, NormalizePath, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -38,10 +45,37 @@ pub struct GatewayDeps {
 #[derive(Debug)]
 pub struct RunningGateway {
     addr: SocketAddr,
-    handle: ServerHandle,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    main: Running,
+    /// The listener of `/metrics` and the detailed `/readyz`, when one is configured.
+    metrics: Option<(SocketAddr, Running)>,
     state: web::Data<AppState>,
     audit: AuditTask,
+    summaries: tokio::task::JoinHandle<()>,
+}
+
+/// One running HTTP server.
+#[derive(Debug)]
+struct Running {
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    fn spawn(server: Server) -> Self {
+        Self { handle: server.handle(), task: tokio::spawn(server) }
+    }
+
+    async fn stop(self, what: &str) {
+        self.handle.stop(true).await;
+        if let Err(e) = self.task.await {
+            tracing::warn!(error = %e, server = what, "a server task of the gateway ended abnormally");
+        }
+    }
+}
+
+/// Binds one of the gateway's listeners.
+fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| format!("binding the {what} listener on {addr}"))
 }
 
 /// Starts the gateway on `settings.listen` (port 0: any free port).
@@ -59,8 +93,11 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
     )
     .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     let (audit_sink, audit_task) = audit::start(deps.events.clone(), settings.audit);
-    let listener = TcpListener::bind(settings.listen).with_context(|| format!("binding {}", settings.listen))?;
+    let listener = bind(settings.listen, "gateway")?;
     let addr = listener.local_addr()?;
+    let metrics_listener = settings.metrics_listen.map(|addr| bind(addr, "metrics")).transpose()?;
+    let auth_failures = Arc::new(AuthFailures::new(settings.auth_failure_summaries, audit_sink.clone()));
+    let summaries = auth_failures.spawn_flusher();
     let workers = match settings.http_workers {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
@@ -75,21 +112,32 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         state: deps.state,
         rate_limiter: RateLimiter::new(),
         audit: audit_sink,
+        throttle: AuthThrottle::new(settings.auth_throttle),
+        auth_failures,
         settings,
     });
     let app_state = state.clone();
+    let separate_metrics = metrics_listener.is_some();
     let server = HttpServer::new(move || {
         let state = app_state.clone();
         let limits = state.settings.limits;
         let readiness_state = state.clone();
+        let probe = move || readiness(readiness_state.clone());
         App::new()
             .app_data(state)
             .app_data(web::PayloadConfig::new(limits.max_body_bytes))
             .wrap(ErrorHandlers::new().default_handler(scim_error_bodies))
             // `//Users` and `/Users/` (a tenant URL with a trailing slash) reach `/Users`.
             .wrap(NormalizePath::trim())
-            .wrap(from_fn(telemetry::actix::trace_requests))
-            .configure(telemetry::actix::health_endpoints(move || readiness(readiness_state.clone())))
+            // Outermost: the client's address, and a trace that trusts the caller only once authenticated.
+            .wrap(from_fn(front_door))
+            .configure(|cfg| {
+                if separate_metrics {
+                    telemetry::actix::bare_health_endpoints(probe)(cfg)
+                } else {
+                    telemetry::actix::health_endpoints(probe)(cfg)
+                }
+            })
             .service(web::resource("/oauth2/token").route(web::post().to(routes::oauth::token)))
             .service(
                 web::scope("/admin/v1")
@@ -108,13 +156,28 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
     })
     .workers(workers)
     .disable_signals()
-    .shutdown_timeout(10)
-    .listen(listener)?
-    .run();
-    let handle = server.handle();
-    let server = tokio::spawn(server);
+    .shutdown_timeout(10);
+    let main = Running::spawn(server.listen(listener)?.run());
     tracing::info!(%addr, workers, "scim gateway listening");
-    Ok(RunningGateway { addr, handle, server, state, audit: audit_task })
+    let metrics = match metrics_listener {
+        Some(listener) => {
+            let metrics_addr = listener.local_addr()?;
+            let metrics_state = state.clone();
+            let server = HttpServer::new(move || {
+                let readiness_state = metrics_state.clone();
+                App::new()
+                    .configure(telemetry::actix::health_endpoints(move || readiness(readiness_state.clone())))
+                    .default_service(web::to(routes::not_found))
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(2);
+            tracing::info!(addr = %metrics_addr, "gateway metrics and readiness details listening");
+            Some((metrics_addr, Running::spawn(server.listen(listener)?.run())))
+        }
+        None => None,
+    };
+    Ok(RunningGateway { addr, main, metrics, state, audit: audit_task, summaries })
 }
 
 async fn readiness(state: web::Data<AppState>) -> Readiness {
@@ -134,12 +197,21 @@ impl RunningGateway {
         self.addr
     }
 
+    /// Where `/metrics` and the detailed `/readyz` are served, when `metrics_listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _)| *addr)
+    }
+
     /// Stops accepting requests, finishes those in flight, and publishes the remaining audit events.
     pub async fn shutdown(self) {
-        self.handle.stop(true).await;
-        if let Err(e) = self.server.await {
-            tracing::warn!(error = %e, "the gateway's server task ended abnormally");
+        self.main.stop("gateway").await;
+        if let Some((_, metrics)) = self.metrics {
+            metrics.stop("metrics").await;
         }
+        // The failures counted since the last summary are written before the audit sink closes.
+        self.summaries.abort();
+        let _ = self.summaries.await;
+        self.state.auth_failures.flush();
         // The last handle on the shared state holds the audit sink; dropping it lets the publisher finish.
         drop(self.state);
         if tokio::time::timeout(Duration::from_secs(5), self.audit.finish()).await.is_err() {

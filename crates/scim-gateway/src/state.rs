@@ -1,14 +1,16 @@
 //! What every handler shares: settings, the schema registry, the adapter
 //! client, the job submitter, the breakers, the credential verifier, the rate
-//! limiter and the audit sink. Built once in `startup` and handed to each
+//! limiter, the throttle of failed authentications and the audit sink. Built once in `startup` and handed to each
 //! worker as `web::Data<AppState>`.
 
 use crate::audit::AuditSink;
+use crate::auth_failures::AuthFailures;
 use crate::circuit_breaker::{Breakers, CircuitBreaker};
 use crate::directory::Directory;
 use crate::jobs::Jobs;
 use crate::rate_limit::RateLimiter;
 use crate::settings::GatewaySettings;
+use crate::throttle::AuthThrottle;
 use connections::{ConnectionStore, CredentialVerifier};
 use state_store::StateStore;
 use std::sync::Arc;
@@ -29,6 +31,10 @@ pub struct AppState {
     pub state: Arc<dyn StateStore>,
     pub rate_limiter: RateLimiter,
     pub audit: AuditSink,
+    /// Failed authentications per client address and identifier.
+    pub throttle: AuthThrottle,
+    /// The summaries of failed authentications on their way to the audit trail.
+    pub auth_failures: Arc<AuthFailures>,
 }
 
 impl AppState {

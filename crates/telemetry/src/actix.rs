@@ -6,6 +6,10 @@
 //!     .wrap(actix_web::middleware::from_fn(telemetry::actix::trace_requests))
 //!     .configure(telemetry::actix::health_endpoints(move || readiness(state.clone())))
 //! ```
+//!
+//! A service whose callers are outside the connector decides whose trace a request continues
+//! only once it knows who is calling ([`trace_requests_with`] and [`IncomingTrace`]): an
+//! unauthenticated caller must not choose the trace id its refusal is recorded under.
 
 use crate::metrics::render_metrics;
 use crate::propagation::set_parent_from_context;
@@ -13,7 +17,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use opentelemetry::Context;
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -31,7 +35,22 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 /// seconds would drown the traffic they are meant to watch.
 const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 
-/// Traces and measures one HTTP request: for use with `actix_web::middleware::from_fn`.
+/// Whose W3C trace context a request continues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IncomingTrace {
+    /// The caller's: for services whose callers are the connector's own services.
+    Trusted,
+    /// Nobody's: every request starts a new root trace.
+    Ignored,
+    /// Decided once the caller is authenticated: the request's span waits, unentered, in the
+    /// request's extensions until the authentication middleware takes it with
+    /// [`RequestSpan::authenticated`] (it joins the caller's trace) or [`RequestSpan::refused`]
+    /// (it stays a new root), and runs the rest of the request in it.
+    AfterAuthentication,
+}
+
+/// Traces and measures one HTTP request, continuing the caller's trace: for use with
+/// `actix_web::middleware::from_fn`.
 ///
 /// Opens a server span named `"{METHOD} {route template}"` (`req.match_pattern()`, never the raw
 /// URL), parented to the W3C context of the request headers, with `http.request.method`,
@@ -44,6 +63,19 @@ const OPERATIONAL_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 pub async fn trace_requests<B: MessageBody>(
     req: ServiceRequest,
     next: Next<B>,
+) -> Result<ServiceResponse<B>, actix_web::Error> {
+    trace_requests_with(req, next, IncomingTrace::Trusted).await
+}
+
+/// [`trace_requests`], with the caller's trace context treated as `incoming` says.
+///
+/// # Errors
+///
+/// Passes on the inner service's error unchanged (its status is still recorded).
+pub async fn trace_requests_with<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+    incoming: IncomingTrace,
 ) -> Result<ServiceResponse<B>, actix_web::Error> {
     if OPERATIONAL_PATHS.contains(&req.path()) {
         return next.call(req).await;
@@ -64,10 +96,19 @@ pub async fn trace_requests<B: MessageBody>(
         http.route = %route,
         http.response.status_code = Empty,
     );
-    set_parent_from_context(&span, extract_actix_headers(req.headers()));
-
     let started = Instant::now();
-    let result = next.call(req).instrument(span.clone()).await;
+    let result = match incoming {
+        IncomingTrace::Trusted => {
+            set_parent_from_context(&span, extract_actix_headers(req.headers()));
+            next.call(req).instrument(span.clone()).await
+        }
+        IncomingTrace::Ignored => next.call(req).instrument(span.clone()).await,
+        IncomingTrace::AfterAuthentication => {
+            let pending = RequestSpan { span: span.clone(), incoming: extract_actix_headers(req.headers()) };
+            req.extensions_mut().insert(pending);
+            next.call(req).await
+        }
+    };
     let status = match &result {
         Ok(response) => response.status().as_u16(),
         Err(error) => error.as_response_error().status_code().as_u16(),
@@ -81,6 +122,37 @@ pub async fn trace_requests<B: MessageBody>(
     metrics::counter!("scim_http_requests_total", &labels).increment(1);
     metrics::histogram!("scim_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
     result
+}
+
+/// The span of a request traced with [`IncomingTrace::AfterAuthentication`], waiting in the
+/// request's extensions for the authentication middleware to say whose trace it continues.
+#[derive(Debug, Clone)]
+pub struct RequestSpan {
+    span: tracing::Span,
+    incoming: Context,
+}
+
+impl RequestSpan {
+    /// The request's span, joined to the trace the caller's headers name: for an authenticated
+    /// caller. Run the rest of the request in it. Outside such a request, the current span.
+    pub fn authenticated(req: &ServiceRequest) -> tracing::Span {
+        match req.extensions().get::<RequestSpan>() {
+            Some(pending) => {
+                set_parent_from_context(&pending.span, pending.incoming.clone());
+                pending.span.clone()
+            }
+            None => tracing::Span::current(),
+        }
+    }
+
+    /// The request's span as a new root trace, whatever the caller's headers say: for a refused
+    /// caller. Outside such a request, the current span.
+    pub fn refused(req: &ServiceRequest) -> tracing::Span {
+        match req.extensions().get::<RequestSpan>() {
+            Some(pending) => pending.span.clone(),
+            None => tracing::Span::current(),
+        }
+    }
 }
 
 /// The W3C context carried by an actix request's headers (actix-web has its own `HeaderMap`).
@@ -164,6 +236,34 @@ where
     }
 }
 
+/// Registers `GET /healthz` and a bare `GET /readyz`: 200 or 503 with only `{"ready": …}`, no
+/// details and no `/metrics`. For a listener that clients reach, when the details and the metrics
+/// are served on another ([`health_endpoints`]).
+pub fn bare_health_endpoints<F, Fut>(readiness: F) -> impl FnOnce(&mut web::ServiceConfig)
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: Future<Output = Readiness> + 'static,
+{
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+            .route(
+                "/readyz",
+                web::get().to(move || {
+                    let readiness = readiness.clone();
+                    async move {
+                        let ready = readiness().await.ready;
+                        let body = serde_json::json!({ "ready": ready });
+                        if ready {
+                            HttpResponse::Ok().json(body)
+                        } else {
+                            HttpResponse::ServiceUnavailable().json(body)
+                        }
+                    }
+                }),
+            );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -222,6 +322,22 @@ mod tests {
         assert_eq!(body["checks"]["redis"]["ok"], true);
         assert_eq!(body["checks"]["first_load"]["detail"], "still loading");
 
+        let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
+        assert_eq!(res.status(), 200);
+    }
+
+    #[actix_web::test]
+    async fn the_bare_readyz_says_only_whether_the_service_is_ready_and_there_are_no_metrics() {
+        let app = test::init_service(App::new().configure(bare_health_endpoints(|| async {
+            Readiness::new().check("redis", Err("connection refused at 10.0.0.7:6379".into()))
+        })))
+        .await;
+        let res = test::call_service(&app, test::TestRequest::get().uri("/readyz").to_request()).await;
+        assert_eq!(res.status(), 503);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body, serde_json::json!({"ready": false}));
+        let res = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+        assert_eq!(res.status(), 404);
         let res = test::call_service(&app, test::TestRequest::get().uri("/healthz").to_request()).await;
         assert_eq!(res.status(), 200);
     }

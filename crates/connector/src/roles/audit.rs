@@ -7,15 +7,36 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use std::process::ExitCode;
 
+/// The fewest characters an admin token may have: it opens the admin API (every connection's
+/// credentials) and the audit log, and is checked by a fast hash, so it must be too long to guess.
+pub(crate) const MIN_ADMIN_TOKEN_CHARS: usize = 32;
+
+/// Refuses an admin token shorter than [`MIN_ADMIN_TOKEN_CHARS`], naming `setting` in one line.
+///
+/// # Errors
+/// A token that is too short.
+pub(crate) fn check_admin_token_length(token: &SecretString, setting: &str) -> anyhow::Result<()> {
+    let chars = token.expose_secret().chars().count();
+    anyhow::ensure!(
+        chars >= MIN_ADMIN_TOKEN_CHARS,
+        "invalid setting {setting}: the admin token has {chars} characters, it needs at least \
+         {MIN_ADMIN_TOKEN_CHARS} (make one with `openssl rand -hex 32`)"
+    );
+    Ok(())
+}
+
 /// The SHA-256 hex digests of every admin token the configuration accepts: `admin_token_sha256`,
 /// and the digest of `admin_token` (or of the token in `admin_token_file`).
 ///
 /// # Errors
-/// An admin token file that cannot be read.
+/// An admin token file that cannot be read, or an admin token in clear shorter than
+/// [`MIN_ADMIN_TOKEN_CHARS`].
 pub(super) fn admin_token_hashes(config: &Config) -> anyhow::Result<Vec<String>> {
     let mut hashes: Vec<String> =
         config.admin_token_sha256.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
     if let Some(token) = admin_token(config)? {
+        let setting = if config.admin_token.is_some() { "admin_token (SCIMC_ADMIN_TOKEN)" } else { "admin_token_file" };
+        check_admin_token_length(&token, setting)?;
         hashes.push(connections::credentials::sha256_hex(token.expose_secret()));
     }
     hashes.sort();

@@ -39,6 +39,20 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
         ),
         (rate, burst) => Some(connections::RateLimit { requests_per_second: f64::from(rate), burst }),
     };
+    settings.metrics_listen = section.metrics_listen;
+    settings.trusted_proxies = scim_gateway::TrustedProxies::new(
+        section
+            .trusted_proxies
+            .iter()
+            .map(|entry| scim_gateway::front_door::parse_network(entry))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("invalid setting gateway.trusted_proxies: {e}"))?,
+    );
+    match section.password_check_concurrency {
+        Some(0) => anyhow::bail!("invalid setting gateway.password_check_concurrency: must be at least 1"),
+        Some(n) => settings.credential_cache.max_concurrent_hashes = n,
+        None => {}
+    }
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }

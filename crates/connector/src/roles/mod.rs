@@ -14,6 +14,7 @@ use crate::resolve::Common;
 use std::process::ExitCode;
 
 pub(crate) use adapter::adapter_settings;
+pub(crate) use audit::check_admin_token_length;
 pub(crate) use gateway::gateway_settings;
 
 /// Runs the role of `cli.command`.

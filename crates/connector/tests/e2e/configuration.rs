@@ -74,3 +74,22 @@ fn print_config_shows_the_primary_instance_from_the_variables_without_its_secret
     assert!(printed.contains("\"svc-scim\"") && printed.contains("request_timeout: 45s"), "{printed}");
     assert!(!printed.contains("hunter2"), "{printed}");
 }
+
+#[test]
+fn an_admin_token_shorter_than_32_characters_stops_the_start_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for role in ["gateway", "audit"] {
+        let output = connector(dir.path(), &[("SCIMC_ADMIN_TOKEN", "dev-admin-token")], &[role, "--print-config"]);
+        assert!(!output.status.success(), "{role} started with a 15-character admin token");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("admin_token") && stderr.contains("at least 32"), "{stderr}");
+    }
+    std::fs::write(dir.path().join("admin-token"), "short-but-in-a-file\n").unwrap();
+    let output = connector(dir.path(), &[("SCIMC_ADMIN_TOKEN_FILE", "admin-token")], &["gateway", "--print-config"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("admin_token_file"));
+    let long = "0123456789abcdef0123456789abcdef";
+    let output = connector(dir.path(), &[("SCIMC_ADMIN_TOKEN", long)], &["gateway", "--print-config"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}

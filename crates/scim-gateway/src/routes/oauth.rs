@@ -5,14 +5,22 @@
 //! short-lived bearer token (`scimo_…`) stored hashed with its TTL in the
 //! state store, so that every gateway replica accepts it. Errors are RFC 6749
 //! §5.2 bodies (`invalid_request`, `invalid_client`, `unsupported_grant_type`),
-//! never SCIM errors.
+//! never SCIM errors, and every answer is `Cache-Control: no-store`.
+//!
+//! The client's secret is an Argon2 hash: the endpoint refuses cheaply first,
+//! like the SCIM routes (`auth::guarded`): too many failures from the address
+//! or for the client id are `429` with `Retry-After` before any hash, the same
+//! wrong secret again is refused from memory, and beyond the bound on hashes
+//! running at once the answer is `503` with `Retry-After`.
 
+use crate::auth::{Identifier, Refusal, guarded, missing};
+use crate::auth_failures::{Reason, Surface};
+use crate::front_door::ClientAddress;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use bytes::Bytes;
-use connections::VerifyError;
 use secrecy::ExposeSecret;
 use serde_json::json;
 
@@ -37,6 +45,37 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     // RFC 6749 §2.3.1: the client id and secret are form-urlencoded inside Basic.
     let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     Some((decode(id)?, decode(secret)?))
+}
+
+/// The answer to a client refused before its secret was accepted.
+fn refused(refusal: &Refusal, basic: bool) -> HttpResponse {
+    let wait = refusal.retry_after.unwrap_or(1).to_string();
+    match refusal.reason {
+        Reason::Missing | Reason::Invalid | Reason::Repeated => {
+            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed", basic)
+        }
+        Reason::Throttled => {
+            let mut res = oauth_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "temporarily_unavailable",
+                "too many failed authentications from this address or for this client; retry later",
+                false,
+            );
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_str(&wait).unwrap_or(header::HeaderValue::from_static("1")),
+            );
+            res
+        }
+        Reason::Busy | Reason::Unavailable => {
+            let mut res = oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry later", false);
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_str(&wait).unwrap_or(header::HeaderValue::from_static("1")),
+            );
+            res
+        }
+    }
 }
 
 /// `POST /oauth2/token`
@@ -84,19 +123,21 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
             );
         }
         _ => {
+            let refusal = missing(&state, Surface::OAuth2, ClientAddress::of(&req)).await;
+            if refusal.reason == Reason::Throttled {
+                return refused(&refusal, basic);
+            }
             return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication is required", basic);
         }
     };
-    let (connection, client) = match state.verifier.verify_client(&client_id, &secret).await {
+    let address = ClientAddress::of(&req);
+    let identifier = Identifier::named("client", &client_id);
+    let verified =
+        guarded(&state, Surface::OAuth2, address, &identifier, || state.verifier.verify_client(&client_id, &secret))
+            .await;
+    let (connection, client) = match verified {
         Ok(found) => found,
-        Err(VerifyError::Store(e)) => {
-            tracing::error!(error = %e, "token request failed: state store unavailable");
-            return oauth_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "retry later", false);
-        }
-        Err(e) => {
-            tracing::info!(reason = %e, "refused OAuth2 client credentials");
-            return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed", basic);
-        }
+        Err(refusal) => return refused(&refusal, basic),
     };
     match state.verifier.issue_access_token(&connection, &client).await {
         Ok((token, ttl)) => HttpResponse::Ok()

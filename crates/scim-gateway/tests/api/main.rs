@@ -13,6 +13,7 @@ mod conditional;
 mod discovery;
 mod entra;
 mod errors;
+mod front_door;
 mod idempotency;
 mod ids;
 mod limits;
