@@ -177,7 +177,13 @@ impl Job {
     /// The submission of this job to the queue: on instance `instance`, with `idempotency_key`,
     /// in the trace `trace_context` (the only place the trace context travels).
     pub fn submission(&self, instance: &str, idempotency_key: String, trace_context: TraceContext) -> NewJob {
-        NewJob { idempotency_key, ordering_key: self.ordering_key(instance), payload: self.encode(), trace_context }
+        NewJob {
+            idempotency_key,
+            ordering_key: self.ordering_key(instance),
+            payload: self.encode(),
+            secrets: Bytes::new(),
+            trace_context,
+        }
     }
 }
 

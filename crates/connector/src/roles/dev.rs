@@ -61,7 +61,7 @@ impl Stack {
     /// A listener that cannot bind, a backend that cannot open, invalid settings.
     pub async fn start(mut settings: StackSettings) -> anyhow::Result<Self> {
         let data_dir = settings.common.data_dir.clone();
-        let redis = settings.common.redis_url.is_some();
+        let redis = settings.common.redis.is_some();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 

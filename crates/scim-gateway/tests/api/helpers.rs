@@ -79,12 +79,12 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
     let (state, queue, events): (Arc<dyn StateStore>, Arc<dyn JobQueue>, Arc<dyn EventBus>) = if options.redis {
         let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let url = secrecy::SecretString::from(url);
+        let redis = job_queue::RedisSettings::url(url);
         let prefix = format!("gwtest-{}", uuid::Uuid::new_v4().simple());
-        let state = state_store::RedisStore::connect(&url, &prefix)
+        let state = state_store::RedisStore::connect(&redis, &prefix)
             .await
             .unwrap_or_else(|e| panic!("this test needs Redis (set REDIS_URL): {e}"));
-        let config = QueueConfig { redis_url: Some(url), prefix, ..options.queue };
+        let config = QueueConfig { redis: Some(redis), prefix, ..options.queue };
         let backends = job_queue::connect(&config).await.unwrap_or_else(|e| panic!("this test needs Redis: {e}"));
         (Arc::new(state), backends.queue, backends.events)
     } else {

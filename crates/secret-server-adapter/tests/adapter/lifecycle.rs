@@ -119,6 +119,7 @@ fn job(id: &str, body: adapter_api::Job) -> Job {
         id: JobId(id.to_owned()),
         ordering_key: format!("{INSTANCE}/test/{id}"),
         payload: body.encode(),
+        secrets: Default::default(),
         trace_context: Default::default(),
         attempt: 1,
     }

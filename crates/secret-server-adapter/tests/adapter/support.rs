@@ -12,7 +12,6 @@ use job_queue::{EventBus, JobQueue, JobStatus, QueueConfig, TraceContext};
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
 use scim::ResourceKind;
-use secrecy::SecretString;
 use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
 use secret_server_client::{ClientConfig, SecretServerClient};
 use secret_server_sim::{RunningSim, SimConfig};
@@ -129,10 +128,10 @@ async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, A
             (b.queue, b.events, state)
         }
         Backend::Redis => {
-            let url = SecretString::from(redis_url());
+            let redis = job_queue::RedisSettings::url(redis_url());
             let prefix = unique_prefix();
             let config = QueueConfig {
-                redis_url: Some(url.clone()),
+                redis: Some(redis.clone()),
                 prefix: prefix.clone(),
                 max_attempts: 4,
                 ..QueueConfig::default()
@@ -140,7 +139,7 @@ async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, A
             let b = job_queue::connect(&config)
                 .await
                 .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
-            let state = state_store::open(Some(&url), &prefix, None)
+            let state = state_store::open(Some(&redis), &prefix, None)
                 .await
                 .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
             (b.queue, b.events, state)
