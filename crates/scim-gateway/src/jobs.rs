@@ -4,6 +4,8 @@
 //!
 //! - Idempotency key: `<connection>/<client's Idempotency-Key>` when the
 //!   client sent one, else a fresh UUID.
+//! - Passwords: sealed with the gateway's job keys before the job is submitted, so that the
+//!   queue never holds one in clear (see `adapter_api::sealing`).
 //! - Deadline: on timeout the answer is `504` naming the job id (the job
 //!   still runs; the client may re-send with the same `Idempotency-Key` to
 //!   re-attach to it).
@@ -12,7 +14,7 @@
 
 use crate::circuit_breaker::{Admission, CircuitBreaker};
 use adapter_api::job::decode_result;
-use adapter_api::{Job, Written};
+use adapter_api::{Job, JobKeys, Written};
 use job_queue::{JobQueue, JobStatus, QueueError};
 use service_error::{ErrorKind, ServiceError};
 use std::sync::Arc;
@@ -33,11 +35,13 @@ pub struct Write {
 pub struct Jobs {
     queue: Arc<dyn JobQueue>,
     deadline: Duration,
+    /// Seal the jobs' passwords: never in clear in the queue.
+    keys: JobKeys,
 }
 
 impl Jobs {
-    pub fn new(queue: Arc<dyn JobQueue>, deadline: Duration) -> Self {
-        Self { queue, deadline }
+    pub fn new(queue: Arc<dyn JobQueue>, deadline: Duration, keys: JobKeys) -> Self {
+        Self { queue, deadline, keys }
     }
 
     /// The queue underneath (for `/readyz`).
@@ -70,7 +74,8 @@ impl Jobs {
 
     async fn submit_and_wait(&self, write: Write) -> Result<Written, ServiceError> {
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let submission = write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context());
+        let submission =
+            write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context(), &self.keys);
         let submitted = self.queue.submit(submission).await.map_err(queue_error)?;
         let job_id = submitted.job_id;
         let state = self.queue.wait(&job_id, self.deadline).await.map_err(queue_error)?;

@@ -44,6 +44,9 @@ pub struct AdapterSettings {
     pub cursor_secret: Option<SecretString>,
     /// How long a cursor stays valid (default 10 minutes).
     pub cursor_timeout: Duration,
+    /// The keys that open the passwords sealed in provisioning jobs (every key the gateways seal
+    /// with). Default: the process's own random key, which suits a gateway in the same process only.
+    pub job_keys: adapter_api::JobKeys,
 }
 
 impl Default for AdapterSettings {
@@ -62,6 +65,7 @@ impl Default for AdapterSettings {
             replica_id: None,
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
+            job_keys: adapter_api::JobKeys::ephemeral(),
         }
     }
 }

@@ -232,7 +232,9 @@ impl Stack {
         idempotency_key: &str,
         trace_context: TraceContext,
     ) -> Outcome {
-        let submission = job.submission(INSTANCE, idempotency_key.to_owned(), trace_context);
+        // The adapter's settings keep the process's own job keys, as a gateway beside it would.
+        let submission =
+            job.submission(INSTANCE, idempotency_key.to_owned(), trace_context, &adapter_api::JobKeys::ephemeral());
         let submitted = self.queue.submit(submission).await.expect("submit");
         let state =
             self.queue.wait(&submitted.job_id, Duration::from_secs(60)).await.expect("wait").expect("job state");
