@@ -16,6 +16,7 @@
 //! # redis_wait_replicas = 1                    # default with Sentinel
 //! admin_token_sha256 = ["9f86d08..."]
 //! admin_token_file = "/run/secrets/admin-token" # or SCIMC_ADMIN_TOKEN
+//! job_encryption_keys_file = "/run/secrets/job-encryption-keys"   # or SCIMC_JOB_ENCRYPTION_KEYS
 //!
 //! [gateway]
 //! listen = "0.0.0.0:8080"
@@ -36,6 +37,9 @@
 //! [audit]
 //! listen = "0.0.0.0:8090"
 //! retention = "400d"
+//! key_file = "/run/secrets/audit-key"          # or SCIMC_AUDIT_KEY; never in the data directory
+//! head_file = "/var/log/scim-connector/audit-heads.jsonl"
+//! head_interval = "1m"
 //!
 //! [sim]                                        # the emulator (`sim`, `dev`)
 //! seed = "demo"
@@ -93,6 +97,9 @@ pub struct Config {
     pub redis_sentinel_password_file: Option<PathBuf>,
     /// Replicas that must hold a job's submission before it is acknowledged; `None`: 1 with Sentinel, else 0.
     pub redis_wait_replicas: Option<u32>,
+    /// The keys that seal passwords in provisioning jobs (`<id>:<base64>`, oldest first).
+    pub job_encryption_keys: Option<SecretString>,
+    pub job_encryption_keys_file: Option<PathBuf>,
     pub log_format: Option<crate::cli::LogFormat>,
     pub admin_token_sha256: Vec<String>,
     /// The connector's admin token in clear (from `SCIMC_ADMIN_TOKEN`, preferably).
@@ -125,6 +132,8 @@ impl Default for Config {
             redis_sentinel_password: None,
             redis_sentinel_password_file: None,
             redis_wait_replicas: None,
+            job_encryption_keys: None,
+            job_encryption_keys_file: None,
             log_format: None,
             admin_token_sha256: Vec::new(),
             admin_token: None,
@@ -204,12 +213,26 @@ pub struct AuditSection {
     pub listen: SocketAddr,
     #[serde(with = "humantime_serde")]
     pub retention: Option<Duration>,
+    /// The audit chain's HMAC key (at least 32 bytes).
+    pub key: Option<SecretString>,
+    pub key_file: Option<PathBuf>,
+    /// Where the chain's head is exported; `None`: `<data-dir>/audit/heads.jsonl`.
+    pub head_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub head_interval: Duration,
 }
 
 impl Default for AuditSection {
     fn default() -> Self {
         let d = audit::AuditSettings::default();
-        Self { listen: d.listen, retention: d.retention }
+        Self {
+            listen: d.listen,
+            retention: d.retention,
+            key: None,
+            key_file: None,
+            head_file: d.head_file,
+            head_interval: d.head_interval,
+        }
     }
 }
 

@@ -150,6 +150,13 @@ pub const SETTINGS: &[Setting] = &[
       "The admin token the admin command presents (prefer the variable or admin_token_file)"),
     s("admin_token_file", Some("admin-token-file"), "SCIMC_ADMIN_TOKEN_FILE", &[Gateway, Audit, Admin], Kind::Text,
       "none", "File holding the admin token (e.g. a mounted secret)"),
+    // The keys that seal passwords in provisioning jobs (the gateway seals, the adapter opens).
+    s("job_encryption_keys", None, "SCIMC_JOB_ENCRYPTION_KEYS", &[Dev, Gateway, Adapter], Kind::Secret,
+      "none (dev: made once in <data-dir>/job-encryption-keys)",
+      "Keys that encrypt passwords in provisioning jobs, <id>:<base64 of 32 bytes>, oldest first (comma or line \
+       separated): the last encrypts, every one decrypts. Required by gateway and adapter"),
+    s("job_encryption_keys_file", Some("job-encryption-keys-file"), "SCIMC_JOB_ENCRYPTION_KEYS_FILE",
+      &[Dev, Gateway, Adapter], Kind::Text, "none", "File holding the job encryption keys, one per line (e.g. a mounted secret)"),
     // Gateway.
     s("gateway.listen", Some("gateway-listen"), "SCIMC_GATEWAY_LISTEN", &[Dev, Gateway], Kind::Addr,
       "127.0.0.1:8080", "SCIM gateway listen address"),
@@ -199,6 +206,16 @@ pub const SETTINGS: &[Setting] = &[
       "Audit query API listen address"),
     s("audit.retention", Some("retention"), "SCIMC_AUDIT_RETENTION", &[Dev, Audit], Kind::Duration,
       "keep everything", "Delete audit records older than this (e.g. 400d)"),
+    s("audit.key", None, "SCIMC_AUDIT_KEY", &[Dev, Audit], Kind::Secret,
+      "none (dev: made once in <data-dir>/audit-key)",
+      "Key of the audit chain's HMAC, at least 32 bytes, kept out of the data directory. Required by audit"),
+    s("audit.key_file", Some("audit-key-file"), "SCIMC_AUDIT_KEY_FILE", &[Dev, Audit], Kind::Text, "none",
+      "File holding the audit chain key (e.g. a mounted secret)"),
+    s("audit.head_file", Some("audit-head-file"), "SCIMC_AUDIT_HEAD_FILE", &[Dev, Audit], Kind::Text,
+      "<data-dir>/audit/heads.jsonl",
+      "Append-only file the audit chain's head is exported to (and audit verify checks); keep it off the database's volume"),
+    s("audit.head_interval", Some("audit-head-interval"), "SCIMC_AUDIT_HEAD_INTERVAL", &[Dev, Audit],
+      Kind::Duration, "1m", "How often the audit chain's head is exported (a log line and a line of the head file)"),
     // The Secret Server emulator.
     s("sim.listen", Some("sim-listen"), "SCIMC_SIM_LISTEN", &[Dev, Sim], Kind::Addr, "127.0.0.1:8081",
       "Secret Server emulator listen address"),

@@ -91,6 +91,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     };
     let gateway = scim_gateway::GatewaySettings { listen: any_port, ..Default::default() };
     let audit = audit::AuditSettings {
+        key: Some(audit::ChainKey::generate().0),
         data_dir: dir.path().to_owned(),
         listen: any_port,
         poll_wait: Duration::from_millis(100),

@@ -30,6 +30,6 @@ async fn events_on_redis_streams_are_recorded_once_and_queryable() {
     app.settle().await;
     assert_eq!(app.seqs("").await, vec![1, 2]);
     assert_eq!(app.seqs("kind=change&connection=c-okta").await, vec![2]);
-    assert!(audit::verify(&app.db_path()).unwrap().is_intact());
+    assert!(app.verify().is_intact());
     app.stop().await;
 }
