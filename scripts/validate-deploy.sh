@@ -37,9 +37,11 @@ if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev
 fi
 echo "deploy: docker-compose.yml"
 if command -v docker-compose >/dev/null 2>&1; then
-    SCIMC_ADMIN_TOKEN=validate docker-compose -f docker-compose.yml config --quiet
+    SCIMC_ADMIN_TOKEN=validate SCIMC_JOB_ENCRYPTION_KEYS=validate SCIMC_AUDIT_KEY=validate \
+        docker-compose -f docker-compose.yml config --quiet
 else
-    SCIMC_ADMIN_TOKEN=validate docker compose -f docker-compose.yml config --quiet
+    SCIMC_ADMIN_TOKEN=validate SCIMC_JOB_ENCRYPTION_KEYS=validate SCIMC_AUDIT_KEY=validate \
+        docker compose -f docker-compose.yml config --quiet
 fi
 
 for overlay in deploy/k8s/overlays/*/; do

@@ -2,9 +2,10 @@
 //! the result that travels back.
 //!
 //! - [`Job`]: a validated change (connection, kind, operation, target id, SCIM payload, `If-Match`,
-//!   request id), encoded to the queue's payload bytes and decoded (and validated again) from
-//!   them. The trace context is not part of it: it travels once, in the queue's
-//!   [`NewJob::trace_context`], and reaches the worker as [`job_queue::Job::trace_context`].
+//!   request id), sealed and encoded to the queue's payload and secrets ([`Job::seal`]: a user's
+//!   password never travels or rests in clear, see [`crate::sealing`]), and opened and validated
+//!   again from them ([`Job::open`]). The trace context is not part of it: it travels once, in the
+//!   queue's [`NewJob::trace_context`], and reaches the worker as [`job_queue::Job::trace_context`].
 //! - The ordering key ([`Job::ordering_key`]): `<instance>/<ResourceType>/<id>`, the id exactly as
 //!   the job carries it; a create uses `<instance>/<ResourceType>/new:<lower-cased unique name>`
 //!   so that two creates of the same object run one after the other (the second sees the first and
@@ -16,6 +17,7 @@
 use crate::directory::Resource;
 use crate::kind;
 use crate::operation::Operation;
+use crate::sealing::{self, JobKeys, SealedJob};
 use bytes::Bytes;
 use job_queue::{NewJob, TraceContext};
 use prost::Message;
@@ -135,9 +137,14 @@ impl Job {
         &self.request_id
     }
 
-    /// The queue payload.
-    pub fn encode(&self) -> Bytes {
-        let payload = if self.payload.is_null() { Vec::new() } else { self.payload.to_string().into_bytes() };
+    /// The queue's payload and secrets: the job encoded with its passwords sealed by `keys`.
+    pub fn seal(&self, keys: &JobKeys) -> SealedJob {
+        sealing::seal(self, keys)
+    }
+
+    /// The job encoded with `payload` in place of its own (the sealed copy, without passwords).
+    pub(crate) fn encode_with_payload(&self, payload: &Value) -> Bytes {
+        let payload = if payload.is_null() { Vec::new() } else { payload.to_string().into_bytes() };
         let job = pb::ProvisioningJob {
             caller: Some(common::Caller { connection_id: self.connection_id.clone() }),
             resource_type: kind::to_proto(self.kind) as i32,
@@ -150,15 +157,24 @@ impl Job {
         Bytes::from(job.encode_to_vec())
     }
 
-    /// Decodes and validates a queue payload.
+    /// Opens a queue payload and its secrets with `keys`, and validates the job.
     ///
     /// # Errors
     /// `400` for bytes that are not a `ProvisioningJob`, an unknown resource type or operation,
-    /// or what [`Job::new`] refuses; a payload that is not JSON is `invalidSyntax`.
-    pub fn decode(bytes: &[u8]) -> Result<Self, ServiceError> {
-        let job = pb::ProvisioningJob::decode(bytes)
+    /// or what [`Job::new`] refuses; a payload that is not JSON is `invalidSyntax`. `500` when the
+    /// secrets do not open (a key missing from `keys`, or secrets that belong to another job).
+    pub fn open(payload: &[u8], secrets: &[u8], keys: &JobKeys) -> Result<Self, ServiceError> {
+        let opened = sealing::open(payload, secrets, keys)?;
+        let job = pb::ProvisioningJob::decode(payload)
             .map_err(|e| ServiceError::invalid_argument(format!("the job is not a ProvisioningJob: {e}")))?;
-        Self::try_from(job)
+        let mut job = Self::try_from(job)?;
+        for (pointer, value) in opened {
+            match job.payload.pointer_mut(&pointer) {
+                Some(slot) if slot.is_null() => *slot = value,
+                _ => return Err(ServiceError::internal("a sealed value of the job has no place in its payload")),
+            }
+        }
+        Ok(job)
     }
 
     /// The name that makes two creates the same object (userName, displayName, parent and name,
@@ -181,14 +197,23 @@ impl Job {
     }
 
     /// The submission of this job to the queue: on instance `instance`, with `idempotency_key`,
-    /// in the trace `trace_context` (the only place the trace context travels). Its fingerprint is
+    /// in the trace `trace_context` (the only place the trace context travels), its passwords
+    /// sealed with `keys`. Its fingerprint is
     /// empty: the submitter sets the one of the request the key belongs to.
-    pub fn submission(&self, instance: &str, idempotency_key: String, trace_context: TraceContext) -> NewJob {
+    pub fn submission(
+        &self,
+        instance: &str,
+        idempotency_key: String,
+        trace_context: TraceContext,
+        keys: &JobKeys,
+    ) -> NewJob {
+        let SealedJob { payload, secrets } = self.seal(keys);
         NewJob {
             idempotency_key,
             fingerprint: String::new(),
             ordering_key: self.ordering_key(instance),
-            payload: self.encode(),
+            payload,
+            secrets,
             trace_context,
         }
     }
@@ -305,19 +330,30 @@ mod tests {
         Job::new("okta", ResourceKind::User, operation, id, payload)
     }
 
+    /// Seals with the process's key and opens again, as the gateway and a worker do.
+    fn round_trip(job: &Job) -> Result<Job, ServiceError> {
+        let keys = JobKeys::ephemeral();
+        let sealed = job.seal(&keys);
+        Job::open(&sealed.payload, &sealed.secrets, &keys)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Job, ServiceError> {
+        Job::open(bytes, &[], &JobKeys::ephemeral())
+    }
+
     #[test]
     fn a_job_reads_back_as_it_was_submitted() {
         let job = user_job(Operation::Patch, "42", json!({"Operations": []}))
             .unwrap()
             .with_if_match(Some(r#"W/"3""#))
             .with_request_id("r-1");
-        assert_eq!(Job::decode(&job.encode()).unwrap(), job);
+        assert_eq!(round_trip(&job).unwrap(), job);
     }
 
     #[test]
     fn a_create_decodes_with_its_payload() {
         let job = user_job(Operation::Create, "", json!({"userName": "a"})).unwrap();
-        let decoded = Job::decode(&job.encode()).unwrap();
+        let decoded = round_trip(&job).unwrap();
         assert_eq!((decoded.kind(), decoded.operation()), (ResourceKind::User, Operation::Create));
         assert_eq!(decoded.payload()["userName"], "a");
         assert_eq!(decoded.if_match(), None);
@@ -355,7 +391,7 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec();
-        assert_eq!(Job::decode(&bytes).unwrap_err().scim_type, Some(scim::ScimType::InvalidSyntax));
+        assert_eq!(decode(&bytes).unwrap_err().scim_type, Some(scim::ScimType::InvalidSyntax));
     }
 
     #[test]
@@ -366,13 +402,13 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec();
-        assert_eq!(Job::decode(&bytes).unwrap_err().http_status(), 400);
+        assert_eq!(decode(&bytes).unwrap_err().http_status(), 400);
     }
 
     #[test]
     fn a_delete_carries_no_payload() {
         let job = user_job(Operation::Delete, "42", json!({"ignored": true})).unwrap();
-        assert_eq!(Job::decode(&job.encode()).unwrap().payload(), &Value::Null);
+        assert_eq!(round_trip(&job).unwrap().payload(), &Value::Null);
     }
 
     #[test]
@@ -384,7 +420,7 @@ mod tests {
 
     #[test]
     fn garbage_bytes_are_refused_not_panicked_on() {
-        assert!(Job::decode(&[0xff, 0xff, 0xff]).is_err());
+        assert!(decode(&[0xff, 0xff, 0xff]).is_err());
     }
 
     #[test]
@@ -416,10 +452,65 @@ mod tests {
     fn a_submission_carries_the_trace_context_beside_the_job() {
         let job = user_job(Operation::Create, "", json!({"userName": "a"})).unwrap();
         let context = TraceContext::from([("traceparent".to_owned(), "00-abc-def-01".to_owned())]);
-        let submission = job.submission("primary", "key-1".into(), context.clone());
+        let keys = JobKeys::ephemeral();
+        let submission = job.submission("primary", "key-1".into(), context.clone(), &keys);
         assert_eq!(submission.trace_context, context);
         assert_eq!(submission.ordering_key, "primary/User/new:a");
-        assert_eq!(Job::decode(&submission.payload).unwrap(), job);
+        assert_eq!(Job::open(&submission.payload, &submission.secrets, &keys).unwrap(), job);
+    }
+
+    const PASSWORD: &str = "Hunter-2-Secret!";
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn a_password_is_sealed_apart_from_the_payload_and_opens_in_its_place() {
+        let create = user_job(Operation::Create, "", json!({"userName": "a", "password": PASSWORD})).unwrap();
+        let patch = user_job(
+            Operation::Patch,
+            "42",
+            json!({"Operations": [{"op": "replace", "path": "password", "value": PASSWORD}]}),
+        )
+        .unwrap();
+        for job in [create, patch] {
+            let keys = JobKeys::ephemeral();
+            let sealed = job.seal(&keys);
+            assert!(!contains(&sealed.payload, PASSWORD.as_bytes()), "the payload holds no password");
+            assert!(!contains(&sealed.secrets, PASSWORD.as_bytes()), "the secrets hold it encrypted");
+            assert!(!sealed.secrets.is_empty());
+            assert_eq!(Job::open(&sealed.payload, &sealed.secrets, &keys).unwrap(), job);
+        }
+    }
+
+    #[test]
+    fn a_job_without_a_password_has_no_secrets() {
+        let job = user_job(Operation::Create, "", json!({"userName": "a"})).unwrap();
+        assert!(job.seal(&JobKeys::ephemeral()).secrets.is_empty());
+    }
+
+    #[test]
+    fn any_configured_key_opens_what_an_older_key_sealed_and_the_newest_seals() {
+        let (old, old_text) = JobKeys::generate("old");
+        let (_, new_text) = JobKeys::generate("new");
+        let rotated = JobKeys::parse(&format!("{}\n{}", *old_text, *new_text)).unwrap();
+        let job = user_job(Operation::Create, "", json!({"userName": "a", "password": PASSWORD})).unwrap();
+        let by_old = job.seal(&old);
+        assert_eq!(Job::open(&by_old.payload, &by_old.secrets, &rotated).unwrap(), job);
+        let by_rotated = job.seal(&rotated);
+        let err = Job::open(&by_rotated.payload, &by_rotated.secrets, &old).unwrap_err();
+        assert_eq!(err.http_status(), 500);
+        assert!(err.to_string().contains("\"new\""), "the error names the missing key: {err}");
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_in_their_own_job() {
+        let keys = JobKeys::ephemeral();
+        let alice = user_job(Operation::Create, "", json!({"userName": "alice", "password": PASSWORD})).unwrap();
+        let mallory = user_job(Operation::Create, "", json!({"userName": "mallory", "password": "x"})).unwrap();
+        let (alice, mallory) = (alice.seal(&keys), mallory.seal(&keys));
+        assert_eq!(Job::open(&mallory.payload, &alice.secrets, &keys).unwrap_err().http_status(), 500);
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! place, in the way each service is paired with its API-model and client crate.
 //!
 //! - [`job`]: the provisioning job contract. The gateway builds a [`Job`] and submits it on the
-//!   queue with its ordering key ([`Job::submission`]); an adapter worker decodes and validates it
-//!   ([`Job::decode`]) and hands back a [`Written`] or an error, which the gateway decodes
-//!   ([`job::decode_result`]).
+//!   queue with its ordering key ([`Job::submission`]), its passwords sealed with [`JobKeys`]
+//!   ([`sealing`]); an adapter worker opens and validates it ([`Job::open`]) and hands back a
+//!   [`Written`] or an error, which the gateway decodes ([`job::decode_result`]).
 //! - [`directory`]: the `Directory` gRPC service's domain model (requests, resources, pages,
 //!   health), converted to and from the generated types at the edge on both sides, and
 //!   [`DirectoryClient`], its client.
@@ -23,6 +23,7 @@ pub mod id;
 pub mod job;
 pub mod kind;
 pub mod operation;
+pub mod sealing;
 
 pub use client::DirectoryClient;
 pub use directory::{
@@ -30,3 +31,4 @@ pub use directory::{
 };
 pub use job::{Job, Written};
 pub use operation::Operation;
+pub use sealing::{JobKeys, KeyError, SealedJob};

@@ -92,7 +92,7 @@ fn populate(store: &AuditStore, count: u64) {
 
 fn record_throughput(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = AuditStore::open(&dir.path().join("audit.db")).unwrap();
+    let store = AuditStore::open(&dir.path().join("audit.db"), Some(audit::ChainKey::generate().0)).unwrap();
     populate(&store, 10_000);
     let mut group = c.benchmark_group("record");
     group.measurement_time(Duration::from_secs(8));
@@ -117,7 +117,7 @@ fn record_throughput(c: &mut Criterion) {
 fn query_latency(c: &mut Criterion) {
     let count: u64 = std::env::var("AUDIT_BENCH_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let dir = tempfile::tempdir().unwrap();
-    let store = AuditStore::open(&dir.path().join("audit.db")).unwrap();
+    let store = AuditStore::open(&dir.path().join("audit.db"), Some(audit::ChainKey::generate().0)).unwrap();
     populate(&store, count);
     let at = |day: i64| (START + day * 86_400) * 1_000_000;
 
@@ -163,7 +163,7 @@ fn query_latency(c: &mut Criterion) {
     let mut verify = c.benchmark_group(format!("verify_{count}"));
     verify.sample_size(10).measurement_time(Duration::from_secs(20));
     verify.throughput(Throughput::Elements(count));
-    verify.bench_function("whole_chain", |b| b.iter(|| assert!(store.verify().unwrap().is_intact())));
+    verify.bench_function("whole_chain", |b| b.iter(|| assert!(store.verify(&[]).unwrap().is_intact())));
     verify.finish();
 }
 

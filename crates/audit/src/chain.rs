@@ -1,16 +1,75 @@
-//! The hash chain: each record's `hash` is SHA-256 over the previous record's hash and the
-//! record's own canonical content, so that editing, deleting or reordering any record breaks the
-//! chain at that record.
+//! The hash chain: each record's `hash` is HMAC-SHA256, with a key kept out of the database
+//! ([`ChainKey`]), over the previous record's hash and the record's own canonical content, so that
+//! editing, deleting or reordering any record breaks the chain at that record, and whoever can
+//! write the database but lacks the key cannot compute a chain that verifies. Records written
+//! before the chain was keyed (databases of schema version 1) keep their unkeyed SHA-256 hashes;
+//! the first keyed record chains to the last of them, so the keyed chain binds them too.
 
 #[cfg(test)]
 use crate::canonical::to_canonical_string;
 use crate::record::Columns;
+use hmac::{Hmac, Mac};
 #[cfg(test)]
 use serde_json::json;
+use sha2::digest::Update;
 use sha2::{Digest, Sha256};
+use std::fmt;
+use zeroize::Zeroizing;
 
 /// The `prev_hash` of the first record ever written.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The key of the chain's HMAC: at least [`ChainKey::MIN_LEN`] bytes, kept out of the database
+/// (a variable, or a key file on another volume). Its `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct ChainKey(Zeroizing<Vec<u8>>);
+
+/// A key too short to be a key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the audit chain key is {0} bytes; it must be at least {min} (e.g. 64 hex digits)", min = ChainKey::MIN_LEN)]
+pub struct KeyTooShort(pub usize);
+
+impl ChainKey {
+    /// The shortest key accepted.
+    pub const MIN_LEN: usize = 32;
+
+    /// The key made of the bytes of `text` (surrounding whitespace removed).
+    ///
+    /// # Errors
+    /// Fewer than [`ChainKey::MIN_LEN`] bytes.
+    pub fn from_text(text: &str) -> Result<Self, KeyTooShort> {
+        let text = text.trim();
+        if text.len() < Self::MIN_LEN {
+            return Err(KeyTooShort(text.len()));
+        }
+        Ok(Self(Zeroizing::new(text.as_bytes().to_vec())))
+    }
+
+    /// A new random key and its text (64 hex digits), as [`ChainKey::from_text`] reads it back.
+    pub fn generate() -> (Self, Zeroizing<String>) {
+        let text = Zeroizing::new(hex::encode(rand::random::<[u8; 32]>()));
+        (Self(Zeroizing::new(text.as_bytes().to_vec())), text)
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes a key of any length")
+    }
+}
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainKey([REDACTED])")
+    }
+}
+
+impl PartialEq for ChainKey {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.len() == other.0.len() && bool::from(self.0.ct_eq(&other.0))
+    }
+}
+
+impl Eq for ChainKey {}
 
 /// Every stored column of a record except the two hashes: exactly what the hash covers.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,10 +84,10 @@ pub(crate) struct RowContent<'a> {
     pub event_json: &'a str,
 }
 
-/// Feeds bytes written to it into a hash.
-struct HashWriter<'a>(&'a mut Sha256);
+/// Feeds bytes written to it into a hash or a MAC.
+struct HashWriter<'a, H: Update>(&'a mut H);
 
-impl std::io::Write for HashWriter<'_> {
+impl<H: Update> std::io::Write for HashWriter<'_, H> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.update(bytes);
         Ok(bytes.len())
@@ -80,14 +139,25 @@ impl RowContent<'_> {
         out.write_all(b"}")
     }
 
-    /// `hex(SHA-256(prev_hash ‖ "\n" ‖ canonical content))`.
+    /// `hex(SHA-256(prev_hash ‖ "\n" ‖ canonical content))`: the unkeyed hash of the records
+    /// written before the chain was keyed.
     pub(crate) fn hash(&self, prev_hash: &str) -> String {
         let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(b"\n");
+        Digest::update(&mut hasher, prev_hash.as_bytes());
+        Digest::update(&mut hasher, b"\n");
         // Writing into a hash cannot fail.
         let _ = self.write_canonical(&mut HashWriter(&mut hasher));
         hex::encode(hasher.finalize())
+    }
+
+    /// `hex(HMAC-SHA256(key, prev_hash ‖ "\n" ‖ canonical content))`: the hash of every record
+    /// written since the chain is keyed.
+    pub(crate) fn keyed_hash(&self, prev_hash: &str, key: &ChainKey) -> String {
+        let mut mac = key.mac();
+        Mac::update(&mut mac, prev_hash.as_bytes());
+        Mac::update(&mut mac, b"\n");
+        let _ = self.write_canonical(&mut HashWriter(&mut mac));
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The canonical content through the general canonical-JSON writer (for the test that the
@@ -179,5 +249,25 @@ mod tests {
         let mut moved = content(&columns);
         moved.seq = 2;
         assert_ne!(base, moved.hash(GENESIS_HASH));
+    }
+
+    #[test]
+    fn the_keyed_hash_depends_on_the_key_and_differs_from_the_unkeyed_one() {
+        let columns = Columns { status: Some(201), ..Columns::default() };
+        let (key, _) = ChainKey::generate();
+        let (other, _) = ChainKey::generate();
+        let keyed = content(&columns).keyed_hash(GENESIS_HASH, &key);
+        assert_eq!(keyed.len(), 64);
+        assert_eq!(keyed, content(&columns).keyed_hash(GENESIS_HASH, &key), "deterministic");
+        assert_ne!(keyed, content(&columns).keyed_hash(GENESIS_HASH, &other));
+        assert_ne!(keyed, content(&columns).hash(GENESIS_HASH));
+    }
+
+    #[test]
+    fn a_short_key_is_refused_and_a_key_never_shows() {
+        assert_eq!(ChainKey::from_text("  too short  ").unwrap_err(), KeyTooShort(9));
+        let (key, text) = ChainKey::generate();
+        assert_eq!(ChainKey::from_text(&text).unwrap(), key);
+        assert!(!format!("{key:?}").contains(&text[..8]));
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! It consumes the events stream as its own consumer group (`audit`), and records every SCIM call
 //! and every provisioning change in an embedded SQLite database (`<data-dir>/audit/audit.db`, WAL
-//! mode), append-only, each record chained by SHA-256 to the one before so that tampering is
-//! detectable ([`verify`]); an event redelivered by the queue is recorded once. Its query API
+//! mode), append-only, each record chained to the one before by HMAC-SHA256 with a key kept out of
+//! the database ([`ChainKey`]), the chain's head exported at an interval to a file and the log
+//! ([`heads`]), so that tampering is detectable ([`verify`]); an event redelivered by the queue is
+//! recorded once. Its query API
 //! answers by time range, connection, resource, operation, status, trace id and kind, paged, and
 //! exports JSON Lines; retention removes old records without breaking the chain. Each record step
 //! is a span in the trace of the request that caused the event.
@@ -12,13 +14,14 @@
 //! credential scrubbing is re-exported as [`scrub`]); they do not depend on this one.
 //!
 //! The parts: [`consumer`] (stream → store), [`store`] (schema, chain, queries, verify, prune),
-//! [`api`] (HTTP), [`retention`], and [`run`] to tie them together.
+//! [`heads`] (the head exported), [`api`] (HTTP), [`retention`], and [`run`] to tie them together.
 
 pub mod api;
 mod canonical;
 mod chain;
 pub mod consumer;
 pub mod filter;
+pub mod heads;
 pub mod record;
 pub mod retention;
 mod settings;
@@ -26,8 +29,9 @@ pub mod store;
 mod time_format;
 
 pub use audit_events::scrub;
-pub use chain::GENESIS_HASH;
+pub use chain::{ChainKey, GENESIS_HASH, KeyTooShort};
 pub use filter::{FilterError, RecordFilter, StatusFilter};
+pub use heads::ExportedHead;
 pub use record::{Record, RecordKind};
 pub use retention::prune;
 pub use settings::{AuditSettings, SettingsError};
@@ -44,13 +48,16 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Checks the hash chain of the database at `path` (`scim-connector audit verify`).
+/// Checks the chain of the database at `path` with `key`, and the heads exported to the file at
+/// `heads` against it (`scim-connector audit verify`).
 ///
 /// # Errors
 ///
-/// No database at `path`, or a SQLite failure. A broken chain is not an error: it is the report.
-pub fn verify(path: &Path) -> Result<VerifyReport, StoreError> {
-    AuditStore::open_existing(path)?.verify()
+/// No database at `path`, an exported heads file that cannot be read, or a SQLite failure. A
+/// broken chain is not an error: it is the report.
+pub fn verify(path: &Path, key: &ChainKey, heads: &Path) -> Result<VerifyReport, StoreError> {
+    let heads = heads::read(heads)?;
+    AuditStore::open_existing(path, Some(key.clone()))?.verify(&heads)
 }
 
 /// Writes the records of the database at `path` matching `filter` to `out` as JSON Lines, in
@@ -60,7 +67,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport, StoreError> {
 ///
 /// No database at `path`, a SQLite failure, or a write error.
 pub fn export(path: &Path, filter: &RecordFilter, out: &mut dyn std::io::Write) -> Result<u64, StoreError> {
-    AuditStore::open_existing(path)?.export(filter, out)
+    AuditStore::open_existing(path, None)?.export(filter, out)
 }
 
 /// A started audit service.
@@ -114,10 +121,11 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunningAudit> {
     settings.validate()?;
+    let key = settings.key.clone().context("the audit chain key is required (audit.key or audit.key_file)")?;
     telemetry::install_prometheus_recorder();
     let path = settings.database_path();
     let store = Arc::new(
-        tokio::task::spawn_blocking(move || AuditStore::open(&path))
+        tokio::task::spawn_blocking(move || AuditStore::open(&path, Some(key)))
             .await
             .context("opening the audit database")?
             .context("opening the audit database")?,
@@ -127,6 +135,7 @@ pub async fn start(
         store: store.clone(),
         tokens: Arc::new(api::AdminTokens::from_hex(&settings.admin_token_sha256)),
         consumer_alive: consumer_alive.clone(),
+        heads: settings.heads_path(),
     };
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
@@ -140,12 +149,19 @@ pub async fn start(
     let server = server.run();
     let server_handle = server.handle();
     let server = tokio::spawn(server);
-    tracing::info!(%addr, database = %store.path().display(), "audit service started");
+    tracing::info!(%addr, database = %store.path().display(), heads = %settings.heads_path().display(),
+        "audit service started");
 
     let acknowledged = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     let progress = (consumer_alive, acknowledged.clone());
     tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), progress, shutdown.clone())));
+    tasks.push(tokio::spawn(heads::run(
+        store.clone(),
+        settings.heads_path(),
+        settings.head_interval,
+        shutdown.clone(),
+    )));
     if let Some(retention) = settings.retention {
         tasks.push(tokio::spawn(retention::run(
             store.clone(),

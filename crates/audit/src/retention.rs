@@ -19,7 +19,7 @@ fn cutoff(older_than: Duration) -> i64 {
 ///
 /// No database at `path`, or any SQLite failure.
 pub fn prune(path: &Path, older_than: Duration) -> Result<PruneReport, StoreError> {
-    AuditStore::open_existing(path)?.prune_recorded_before(cutoff(older_than))
+    AuditStore::open_existing(path, None)?.prune_recorded_before(cutoff(older_than))
 }
 
 /// Prunes every `interval` until `shutdown`.

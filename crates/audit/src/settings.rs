@@ -1,5 +1,6 @@
 //! The audit service's settings.
 
+use crate::chain::ChainKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +31,14 @@ pub struct AuditSettings {
     /// How long the consumer waits for events before looking again (and noticing shutdown).
     #[serde(with = "humantime_serde")]
     pub poll_wait: Duration,
+    /// The key of the chain's HMAC; required to run. Never in the configuration's serialized form.
+    #[serde(skip)]
+    pub key: Option<ChainKey>,
+    /// The append-only file the chain's head is exported to; default `<data_dir>/audit/heads.jsonl`.
+    pub head_file: Option<PathBuf>,
+    /// How often the head is exported (when it changed).
+    #[serde(with = "humantime_serde")]
+    pub head_interval: Duration,
 }
 
 impl Default for AuditSettings {
@@ -44,6 +53,9 @@ impl Default for AuditSettings {
             consumer_name: None,
             batch_size: 256,
             poll_wait: Duration::from_secs(1),
+            key: None,
+            head_file: None,
+            head_interval: Duration::from_secs(60),
         }
     }
 }
@@ -60,6 +72,11 @@ impl AuditSettings {
     /// The database path.
     pub fn database_path(&self) -> PathBuf {
         crate::store::AuditStore::path_in(&self.data_dir)
+    }
+
+    /// Where the chain's heads are exported: `head_file`, else `<data_dir>/audit/heads.jsonl`.
+    pub fn heads_path(&self) -> PathBuf {
+        self.head_file.clone().unwrap_or_else(|| self.data_dir.join("audit").join("heads.jsonl"))
     }
 
     /// The consumer name: the configured one, else `<hostname>-<pid>`.
@@ -101,6 +118,9 @@ impl AuditSettings {
         }
         if self.poll_wait.is_zero() {
             return fail("poll_wait", "must be longer than zero".to_owned());
+        }
+        if self.head_interval.is_zero() {
+            return fail("head_interval", "must be longer than zero".to_owned());
         }
         Ok(())
     }

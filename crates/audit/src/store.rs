@@ -4,12 +4,18 @@
 //! - **Append-only**: triggers refuse every `UPDATE` of a record, and every `DELETE` except of the
 //!   oldest records while retention holds a permit (a row in `prune_permit`) inside its own
 //!   transaction.
-//! - **Chained**: each record stores `prev_hash` and `hash = SHA-256(prev_hash ‖ content)`.
-//!   `chain_meta` holds two points: the `anchor` (seq and hash of the last record pruned by
-//!   retention, or 0 and the genesis hash) and the `head` (seq and hash of the last record
-//!   written). Retention removes only a prefix of the chain and moves the anchor to the last record
-//!   it removed, so the first remaining record still links to the anchor and the chain stays
-//!   verifiable; the head catches records removed from the end.
+//! - **Chained, with a key**: each record stores `prev_hash` and
+//!   `hash = HMAC-SHA256(key, prev_hash ‖ content)`, the key kept out of the database
+//!   ([`crate::ChainKey`]). `chain_meta` holds three points: the `anchor` (seq and hash of the last
+//!   record pruned by retention, or 0 and the genesis hash), the `head` (seq and hash of the last
+//!   record written) and `keyed_from` (the first record hashed with the key). Retention removes
+//!   only a prefix of the chain and moves the anchor to the last record it removed, so the first
+//!   remaining record still links to the anchor and the chain stays verifiable; the head catches
+//!   records removed from the end.
+//! - **Databases from before the key** (schema version 1): opening one records, once, that the
+//!   chain is keyed from the next record on (`keyed_from` = head + 1). The records before it keep
+//!   their unkeyed SHA-256 hashes, and `verify` checks them as such and reports how many; the
+//!   first keyed record chains to the last of them, so every exported head after it binds them.
 //! - **Once per event**: `event_id` is unique; a redelivered event is reported as a duplicate and
 //!   not written again.
 //! - **Durable before acknowledged**: `synchronous=FULL`, so that a committed batch survives a power
@@ -18,10 +24,13 @@
 //!   Batching keeps the cost to one fsync per batch.
 //!
 //! The hashes make tampering *detectable*, not impossible: whoever can write the file can drop the
-//! triggers. `verify` reports the head hash so that operators can keep it elsewhere too.
+//! triggers, and, without the key, cannot compute a chain that verifies. Whoever also holds the
+//! key is caught by the heads exported outside the database ([`crate::heads`]), which `verify`
+//! checks too.
 
-use crate::chain::RowContent;
+use crate::chain::{ChainKey, RowContent};
 use crate::filter::RecordFilter;
+use crate::heads::ExportedHead;
 use crate::record::{Columns, NewRecord, Record, RecordKind};
 use crate::time_format::{format_micros, now_micros};
 use parking_lot::Mutex;
@@ -29,7 +38,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: the chain is keyed (`keyed_from` in `chain_meta`).
+const SCHEMA_VERSION: i64 = 2;
 
 /// Records removed per retention transaction: keeps each write lock short.
 const PRUNE_CHUNK: i64 = 10_000;
@@ -128,6 +138,11 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("writing the export: {0}")]
     Write(#[from] std::io::Error),
+    /// Writing and verifying need the chain's key; this store was opened without it.
+    #[error("the audit chain key is required to write or verify the audit log")]
+    NoKey,
+    #[error("exported audit heads {path}, line {line}: {reason}")]
+    Heads { path: PathBuf, line: usize, reason: String },
 }
 
 /// A point of the chain: a sequence number and the hash of the record there.
@@ -164,6 +179,15 @@ pub struct VerifyReport {
     pub anchor: ChainPoint,
     /// The last record written, as the store recorded it.
     pub head: ChainPoint,
+    /// The first record hashed with the key (1 for a database created keyed).
+    pub keyed_from: u64,
+    /// Records checked with the unkeyed SHA-256 of the chain's first version (written before
+    /// the chain was keyed): anyone who can write the database could have recomputed those, unless
+    /// an exported head after them was checked.
+    pub unkeyed_records: u64,
+    /// Exported heads compared with the records at their sequence numbers (heads older than the
+    /// anchor, pruned since, cannot be).
+    pub heads_checked: u64,
 }
 
 impl VerifyReport {
@@ -196,6 +220,8 @@ pub struct AuditStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    /// The chain's key: appending and verifying need it; queries, exports and retention do not.
+    key: Option<ChainKey>,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -264,13 +290,14 @@ impl AuditStore {
         data_dir.join("audit").join("audit.db")
     }
 
-    /// Opens (creating if needed) the database at `path`.
+    /// Opens (creating if needed) the database at `path`, with the chain's key when it will
+    /// append or verify. A database of schema version 1 is keyed from its next record on.
     ///
     /// # Errors
     ///
     /// The directory or database cannot be created or opened, WAL mode is refused, or the schema
     /// is newer than this build.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    pub fn open(path: &Path, key: Option<ChainKey>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory { path: dir.to_owned(), source })?;
         }
@@ -282,8 +309,26 @@ impl AuditStore {
             return Err(StoreError::SchemaTooNew { found: version });
         }
         conn.execute_batch(SCHEMA).map_err(open_error)?;
+        if version < SCHEMA_VERSION {
+            // Once, when the database is created or comes from before the key: the chain is keyed
+            // from the next record on. Never again: a missing marker later is tampering.
+            let head = chain_point(&conn, "head").map_err(open_error)?;
+            conn.execute(
+                "INSERT OR IGNORE INTO chain_meta(name, seq, hash) VALUES ('keyed_from', ?1, ?2)",
+                params![seq_i64(head.seq + 1), head.hash],
+            )
+            .map_err(open_error)?;
+            if head.seq > 0 {
+                tracing::warn!(
+                    unkeyed_records = head.seq,
+                    keyed_from = head.seq + 1,
+                    "the audit chain is keyed from now on: the records written before keep their unkeyed SHA-256 \
+                     hashes, which verify checks and reports as such"
+                );
+            }
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(open_error)?;
-        Ok(Self { path: path.to_owned(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()) })
+        Ok(Self { path: path.to_owned(), writer: Mutex::new(conn), readers: Mutex::new(Vec::new()), key })
     }
 
     /// Opens an existing database (for `verify`, `export` and `prune` from the command line,
@@ -292,11 +337,11 @@ impl AuditStore {
     /// # Errors
     ///
     /// [`StoreError::Missing`] when there is no file at `path`; otherwise as [`AuditStore::open`].
-    pub fn open_existing(path: &Path) -> Result<Self, StoreError> {
+    pub fn open_existing(path: &Path, key: Option<ChainKey>) -> Result<Self, StoreError> {
         if !path.is_file() {
             return Err(StoreError::Missing(path.to_owned()));
         }
-        Self::open(path)
+        Self::open(path, key)
     }
 
     pub fn path(&self) -> &Path {
@@ -333,6 +378,7 @@ impl AuditStore {
     ///
     /// Any SQLite failure; then nothing of the batch is written.
     pub fn append(&self, records: &[NewRecord]) -> Result<Vec<Appended>, StoreError> {
+        let key = self.key.as_ref().ok_or(StoreError::NoKey)?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut head = chain_point(&tx, "head")?;
@@ -369,7 +415,7 @@ impl AuditStore {
                     columns: c,
                     event_json: &event_json,
                 };
-                let hash = content.hash(&head.hash);
+                let hash = content.keyed_hash(&head.hash, key);
                 insert.execute(params![
                     seq_i64(seq),
                     record.event_id,
@@ -454,21 +500,43 @@ impl AuditStore {
         Ok(written)
     }
 
-    /// Recomputes the whole chain from the anchor and reports the first record where it breaks:
-    /// an edited record (its content no longer matches its hash), a missing one (a gap in the
-    /// sequence, or records missing before the head), a reordered one (its `prev_hash` does not
-    /// match its predecessor).
+    /// Recomputes the whole chain from the anchor, with the key from `keyed_from` on, and
+    /// reports the first record where it breaks: an edited record (its content no longer matches
+    /// its hash), a missing one (a gap in the sequence, or records missing before the head), a
+    /// reordered one (its `prev_hash` does not match its predecessor), a chain recomputed without
+    /// the key. Then, when the chain holds, compares each of the `heads` exported earlier with the
+    /// record at its sequence number: a database rewritten since, even with the key, differs.
     ///
     /// # Errors
     ///
-    /// Any SQLite failure (not a broken chain: that is the report).
-    pub fn verify(&self) -> Result<VerifyReport, StoreError> {
+    /// [`StoreError::NoKey`] when the store was opened without the key; any SQLite failure (not a
+    /// broken chain: that is the report).
+    pub fn verify(&self, heads: &[ExportedHead]) -> Result<VerifyReport, StoreError> {
+        let key = self.key.as_ref().ok_or(StoreError::NoKey)?;
         self.with_reader(|conn| {
             // One read transaction: a consistent snapshot while the consumer keeps appending.
             let tx = conn.transaction()?;
             let anchor = chain_point(&tx, "anchor")?;
             let head = chain_point(&tx, "head")?;
-            let mut report = VerifyReport { records_checked: 0, first_broken: None, anchor: anchor.clone(), head };
+            let keyed_from = tx
+                .query_row("SELECT seq FROM chain_meta WHERE name = 'keyed_from'", [], |row| row.get::<_, i64>(0))
+                .optional()?;
+            let mut report = VerifyReport {
+                records_checked: 0,
+                first_broken: None,
+                anchor: anchor.clone(),
+                head,
+                keyed_from: keyed_from.and_then(|s| u64::try_from(s).ok()).unwrap_or(u64::MAX),
+                unkeyed_records: 0,
+                heads_checked: 0,
+            };
+            if keyed_from.is_none() {
+                report.first_broken = Some(BrokenRecord {
+                    seq: anchor.seq + 1,
+                    reason: "the chain's keyed_from marker is missing: the database was altered".to_owned(),
+                });
+                return Ok(report);
+            }
             let mut previous = anchor;
             {
                 let mut statement = tx.prepare(&format!("SELECT {RECORD_COLUMNS} FROM records ORDER BY seq"))?;
@@ -476,7 +544,11 @@ impl AuditStore {
                 while let Some(row) = rows.next()? {
                     let seq = u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default();
                     report.records_checked += 1;
-                    if let Some(broken) = check_row(row, seq, &previous)? {
+                    let keyed = seq >= report.keyed_from;
+                    if !keyed {
+                        report.unkeyed_records += 1;
+                    }
+                    if let Some(broken) = check_row(row, seq, &previous, keyed.then_some(key))? {
                         report.first_broken = Some(broken);
                         return Ok(report);
                     }
@@ -503,6 +575,8 @@ impl AuditStore {
                     seq: previous.seq,
                     reason: "the last record's hash does not match the chain head".to_owned(),
                 });
+            } else {
+                report.first_broken = check_heads(&tx, heads, &report.anchor, &report.head, &mut report.heads_checked)?;
             }
             Ok(report)
         })
@@ -583,8 +657,56 @@ fn query_on(conn: &Connection, filter: &RecordFilter, after: u64, limit: usize) 
     Ok(rows.map(|row| row.map(|(record, _)| record)).collect::<Result<_, _>>()?)
 }
 
-/// Checks one row against its predecessor.
-fn check_row(row: &rusqlite::Row<'_>, seq: u64, previous: &ChainPoint) -> rusqlite::Result<Option<BrokenRecord>> {
+/// Compares each exported head with the record at its sequence number (or the anchor, for the
+/// last record pruned); heads older than the anchor cannot be compared any more.
+fn check_heads(
+    conn: &Connection,
+    heads: &[ExportedHead],
+    anchor: &ChainPoint,
+    head: &ChainPoint,
+    checked: &mut u64,
+) -> rusqlite::Result<Option<BrokenRecord>> {
+    let mut hash_at = conn.prepare("SELECT hash FROM records WHERE seq = ?1")?;
+    for exported in heads {
+        if exported.seq < anchor.seq {
+            continue;
+        }
+        *checked += 1;
+        if exported.seq > head.seq {
+            return Ok(Some(BrokenRecord {
+                seq: head.seq + 1,
+                reason: format!(
+                    "the head exported at {} is record {}, beyond the last record ({}): records were removed",
+                    exported.at, exported.seq, head.seq
+                ),
+            }));
+        }
+        let stored: Option<String> = if exported.seq == anchor.seq {
+            Some(anchor.hash.clone())
+        } else {
+            hash_at.query_row([seq_i64(exported.seq)], |row| row.get(0)).optional()?
+        };
+        if stored.as_deref() != Some(exported.hash.as_str()) {
+            return Ok(Some(BrokenRecord {
+                seq: exported.seq,
+                reason: format!(
+                    "record {} does not match the head exported at {}: the database was rewritten since",
+                    exported.seq, exported.at
+                ),
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks one row against its predecessor, with the key for keyed records (`None`: a record
+/// written before the chain was keyed).
+fn check_row(
+    row: &rusqlite::Row<'_>,
+    seq: u64,
+    previous: &ChainPoint,
+    key: Option<&ChainKey>,
+) -> rusqlite::Result<Option<BrokenRecord>> {
     let expected = previous.seq + 1;
     if seq != expected {
         let reason = if seq > expected {
@@ -620,22 +742,202 @@ fn check_row(row: &rusqlite::Row<'_>, seq: u64, previous: &ChainPoint) -> rusqli
         event_json: &event_json,
     };
     let stored: String = row.get(21)?;
-    if content.hash(&prev_hash) != stored {
-        return Ok(Some(BrokenRecord {
-            seq,
-            reason: "the record's content does not match its hash: it was modified".to_owned(),
-        }));
+    let expected = match key {
+        Some(key) => content.keyed_hash(&prev_hash, key),
+        None => content.hash(&prev_hash),
+    };
+    if expected != stored {
+        let reason = if key.is_some() {
+            "the record's content does not match its keyed hash: it was modified, or the chain was recomputed \
+             without the key"
+        } else {
+            "the record's content does not match its hash: it was modified"
+        };
+        return Ok(Some(BrokenRecord { seq, reason: reason.to_owned() }));
     }
     Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
+    //! Tampering as an intruder with write access to the file would do it: triggers dropped,
+    //! hashes recomputed (with or without the key), the chain's points moved to match.
     use super::*;
     use crate::chain::GENESIS_HASH;
+    use crate::heads::ExportedHead;
+    use crate::record::RecordKind;
 
     #[test]
     fn the_schema_seeds_the_chain_with_the_genesis_hash() {
         assert_eq!(SCHEMA.matches(GENESIS_HASH).count(), 2);
+    }
+
+    fn record(i: u64) -> NewRecord {
+        NewRecord {
+            event_id: format!("e{i}"),
+            occurred_at: 1_700_000_000_000_000 + i64::try_from(i).unwrap(),
+            kind: RecordKind::ScimCall,
+            columns: Columns { status: Some(200), resource_id: Some(format!("u{i}")), ..Columns::default() },
+            trace_context: Default::default(),
+            event: serde_json::json!({"n": i}),
+        }
+    }
+
+    fn store_with(key: &ChainKey, records: u64) -> (tempfile::TempDir, AuditStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::open(&dir.path().join("audit.db"), Some(key.clone())).unwrap();
+        store.append(&(1..=records).map(record).collect::<Vec<_>>()).unwrap();
+        (dir, store)
+    }
+
+    fn head_of(store: &AuditStore) -> ExportedHead {
+        let head = store.stats().unwrap().head;
+        ExportedHead { seq: head.seq, hash: head.hash, at: "2026-01-01T00:00:00Z".to_owned() }
+    }
+
+    /// Rewrites record `edit`'s status and recomputes every hash from it to the head, with `key`
+    /// or, without one, with the unkeyed SHA-256 of the chain's first version.
+    fn rewrite(store: &AuditStore, edit: u64, key: Option<&ChainKey>) {
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute_batch("DROP TRIGGER records_refuse_update; DROP TRIGGER chain_meta_forward_only;").unwrap();
+        conn.execute("UPDATE records SET status = 500 WHERE seq = ?1", [seq_i64(edit)]).unwrap();
+        let mut previous: String = if edit == 1 {
+            GENESIS_HASH.to_owned()
+        } else {
+            conn.query_row("SELECT hash FROM records WHERE seq = ?1", [seq_i64(edit - 1)], |r| r.get(0)).unwrap()
+        };
+        let rows: Vec<(i64, String, i64, i64, String, Columns, String)> = conn
+            .prepare(&format!("SELECT {RECORD_COLUMNS} FROM records WHERE seq >= ?1 ORDER BY seq"))
+            .unwrap()
+            .query_map([seq_i64(edit)], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, columns_of(row)?, row.get(19)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (seq, event_id, occurred_at, recorded_at, kind, columns, event_json) in rows {
+            let content = RowContent {
+                seq,
+                event_id: &event_id,
+                occurred_at,
+                recorded_at,
+                kind: &kind,
+                columns: &columns,
+                event_json: &event_json,
+            };
+            let hash = match key {
+                Some(key) => content.keyed_hash(&previous, key),
+                None => content.hash(&previous),
+            };
+            conn.execute("UPDATE records SET prev_hash = ?1, hash = ?2 WHERE seq = ?3", params![previous, hash, seq])
+                .unwrap();
+            previous = hash;
+        }
+        conn.execute("UPDATE chain_meta SET hash = ?1 WHERE name = 'head'", [previous]).unwrap();
+    }
+
+    #[test]
+    fn a_chain_written_with_the_key_verifies_and_matches_its_exported_head() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 10);
+        let report = store.verify(&[head_of(&store)]).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(
+            (report.records_checked, report.keyed_from, report.unkeyed_records, report.heads_checked),
+            (10, 1, 0, 1)
+        );
+    }
+
+    #[test]
+    fn verify_detects_a_database_rewritten_with_a_recomputed_unkeyed_chain() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 10);
+        rewrite(&store, 4, None);
+        let broken = store.verify(&[]).unwrap().first_broken.expect("the rewrite is found");
+        assert_eq!(broken.seq, 4);
+        assert!(broken.reason.contains("without the key"), "{}", broken.reason);
+    }
+
+    #[test]
+    fn a_rewrite_that_also_claims_the_chain_was_never_keyed_is_caught_by_an_exported_head() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 10);
+        let exported = head_of(&store);
+        rewrite(&store, 1, None);
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute("UPDATE chain_meta SET seq = 11 WHERE name = 'keyed_from'", []).unwrap();
+        let report = store.verify(&[]).unwrap();
+        assert!(
+            report.is_intact() && report.unkeyed_records == 10,
+            "alone, the chain looks like an old one: {report:?}"
+        );
+        let broken = store.verify(&[exported]).unwrap().first_broken.expect("the exported head tells");
+        assert_eq!(broken.seq, 10);
+        assert!(broken.reason.contains("rewritten"), "{}", broken.reason);
+    }
+
+    #[test]
+    fn verify_detects_a_database_rewritten_with_the_key_that_no_longer_matches_an_exported_head() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 10);
+        let exported = head_of(&store);
+        rewrite(&store, 6, Some(&key));
+        assert!(store.verify(&[]).unwrap().is_intact(), "whoever holds the key can recompute the chain");
+        let broken = store.verify(&[exported]).unwrap().first_broken.expect("but not the exported head");
+        assert_eq!(broken.seq, 10);
+        assert!(broken.reason.contains("does not match the head exported"), "{}", broken.reason);
+    }
+
+    #[test]
+    fn a_head_exported_beyond_the_last_record_reveals_records_removed_from_the_end() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 10);
+        let exported = ExportedHead { seq: 12, hash: "f".repeat(64), at: "2026-01-01T00:00:00Z".to_owned() };
+        let broken = store.verify(&[exported]).unwrap().first_broken.expect("the head is beyond the records");
+        assert_eq!(broken.seq, 11);
+    }
+
+    #[test]
+    fn a_database_from_before_the_key_is_keyed_from_its_next_record_and_verifies_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.db");
+        let (key, _) = ChainKey::generate();
+        {
+            // A version 1 database: three records chained with the unkeyed SHA-256.
+            let store = AuditStore::open(&path, Some(key.clone())).unwrap();
+            store.append(&(1..=3).map(record).collect::<Vec<_>>()).unwrap();
+            rewrite(&store, 1, None);
+            let conn = Connection::open(&path).unwrap();
+            conn.execute("DELETE FROM chain_meta WHERE name = 'keyed_from'", []).unwrap_err();
+            conn.execute_batch(
+                "DROP TRIGGER chain_meta_refuse_delete; DELETE FROM chain_meta WHERE name = 'keyed_from';",
+            )
+            .unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+        }
+        let store = AuditStore::open(&path, Some(key)).unwrap();
+        store.append(&(4..=5).map(record).collect::<Vec<_>>()).unwrap();
+        let report = store.verify(&[head_of(&store)]).unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!((report.keyed_from, report.unkeyed_records, report.records_checked), (4, 3, 5));
+    }
+
+    #[test]
+    fn a_missing_keyed_from_marker_is_tampering() {
+        let (key, _) = ChainKey::generate();
+        let (_dir, store) = store_with(&key, 2);
+        let conn = Connection::open(store.path()).unwrap();
+        conn.execute_batch("DROP TRIGGER chain_meta_refuse_delete; DELETE FROM chain_meta WHERE name = 'keyed_from';")
+            .unwrap();
+        let broken = store.verify(&[]).unwrap().first_broken.expect("the marker is missing");
+        assert!(broken.reason.contains("keyed_from"), "{}", broken.reason);
+    }
+
+    #[test]
+    fn writing_and_verifying_need_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::open(&dir.path().join("audit.db"), None).unwrap();
+        assert!(matches!(store.append(&[record(1)]), Err(StoreError::NoKey)));
+        assert!(matches!(store.verify(&[]), Err(StoreError::NoKey)));
     }
 }

@@ -29,6 +29,7 @@ async fn the_audit_record_span_is_a_child_of_the_span_that_emitted_the_event() {
         data_dir: data_dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         poll_wait: Duration::from_millis(50),
+        key: Some(audit::ChainKey::generate().0),
         ..audit::AuditSettings::default()
     };
     let running = audit::start(audit_settings, bus.clone(), shutdown.clone()).await.unwrap();

@@ -143,7 +143,8 @@ pub struct GenerateArgs {
 /// Every setting of `dev` is in [`crate::settings`].
 #[derive(Debug, Args)]
 #[command(after_help = "dev writes, in the data directory: dev-token (the SCIM bearer token), admin-token (admin and \
-    audit APIs), sim-credentials (the emulator's API account: user name and password, one per line).")]
+    audit APIs), sim-credentials (the emulator's API account: user name and password, one per line), \
+    job-encryption-keys and audit-key (unless configured: the keys that seal passwords in jobs and key the audit chain).")]
 pub struct DevArgs {}
 
 /// The gateway's settings are in [`crate::settings`].

@@ -4,9 +4,19 @@
 //!
 //! ```toml
 //! data_dir = "/var/lib/scim-connector"
-//! redis_url = "rediss://:password@redis:6380"   # or REDIS_URL
+//! redis_url = "rediss://redis:6380"            # or REDIS_URL; or Sentinel, below
+//! redis_username = "scim-connector"            # ACL user; the password: SCIMC_REDIS_PASSWORD or:
+//! redis_password_file = "/run/secrets/redis-password"
+//! redis_tls_ca_file = "/etc/scim-connector/redis-ca.pem"
+//! redis_tls_cert_file = "/etc/scim-connector/redis-client.pem"   # when Redis asks for client certificates
+//! redis_tls_key_file = "/etc/scim-connector/redis-client.key"
+//! # redis_sentinels = ["sentinel-0:26379", "sentinel-1:26379", "sentinel-2:26379"]   # instead of redis_url
+//! # redis_sentinel_master = "scim"
+//! # redis_sentinel_password_file = "/run/secrets/sentinel-password"
+//! # redis_wait_replicas = 1                    # default with Sentinel
 //! admin_token_sha256 = ["9f86d08..."]
 //! admin_token_file = "/run/secrets/admin-token" # or SCIMC_ADMIN_TOKEN
+//! job_encryption_keys_file = "/run/secrets/job-encryption-keys"   # or SCIMC_JOB_ENCRYPTION_KEYS
 //!
 //! [gateway]
 //! listen = "0.0.0.0:8080"
@@ -34,6 +44,9 @@
 //! [audit]
 //! listen = "0.0.0.0:8090"
 //! retention = "400d"
+//! key_file = "/run/secrets/audit-key"          # or SCIMC_AUDIT_KEY; never in the data directory
+//! head_file = "/var/log/scim-connector/audit-heads.jsonl"
+//! head_interval = "1m"
 //!
 //! [sim]                                        # the emulator (`sim`, `dev`)
 //! seed = "demo"
@@ -82,6 +95,24 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
+    /// The ACL user (replaces one in `redis_url`).
+    pub redis_username: Option<String>,
+    pub redis_password: Option<SecretString>,
+    pub redis_password_file: Option<PathBuf>,
+    pub redis_tls_ca_file: Option<PathBuf>,
+    pub redis_tls_cert_file: Option<PathBuf>,
+    pub redis_tls_key_file: Option<PathBuf>,
+    /// Sentinel addresses: Redis is the primary they name (`redis_sentinel_master`), not `redis_url`.
+    pub redis_sentinels: Vec<String>,
+    pub redis_sentinel_master: Option<String>,
+    pub redis_sentinel_username: Option<String>,
+    pub redis_sentinel_password: Option<SecretString>,
+    pub redis_sentinel_password_file: Option<PathBuf>,
+    /// Replicas that must hold a job's submission before it is acknowledged; `None`: 1 with Sentinel, else 0.
+    pub redis_wait_replicas: Option<u32>,
+    /// The keys that seal passwords in provisioning jobs (`<id>:<base64>`, oldest first).
+    pub job_encryption_keys: Option<SecretString>,
+    pub job_encryption_keys_file: Option<PathBuf>,
     pub log_format: Option<crate::cli::LogFormat>,
     pub admin_token_sha256: Vec<String>,
     /// The connector's admin token in clear (from `SCIMC_ADMIN_TOKEN`, preferably).
@@ -102,6 +133,20 @@ impl Default for Config {
             data_dir: PathBuf::from(".scim-connector"),
             redis_url: None,
             redis_prefix: "scimc".to_owned(),
+            redis_username: None,
+            redis_password: None,
+            redis_password_file: None,
+            redis_tls_ca_file: None,
+            redis_tls_cert_file: None,
+            redis_tls_key_file: None,
+            redis_sentinels: Vec::new(),
+            redis_sentinel_master: None,
+            redis_sentinel_username: None,
+            redis_sentinel_password: None,
+            redis_sentinel_password_file: None,
+            redis_wait_replicas: None,
+            job_encryption_keys: None,
+            job_encryption_keys_file: None,
             log_format: None,
             admin_token_sha256: Vec::new(),
             admin_token: None,
@@ -203,12 +248,26 @@ pub struct AuditSection {
     pub listen: SocketAddr,
     #[serde(with = "humantime_serde")]
     pub retention: Option<Duration>,
+    /// The audit chain's HMAC key (at least 32 bytes).
+    pub key: Option<SecretString>,
+    pub key_file: Option<PathBuf>,
+    /// Where the chain's head is exported; `None`: `<data-dir>/audit/heads.jsonl`.
+    pub head_file: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub head_interval: Duration,
 }
 
 impl Default for AuditSection {
     fn default() -> Self {
         let d = audit::AuditSettings::default();
-        Self { listen: d.listen, retention: d.retention }
+        Self {
+            listen: d.listen,
+            retention: d.retention,
+            key: None,
+            key_file: None,
+            head_file: d.head_file,
+            head_interval: d.head_interval,
+        }
     }
 }
 

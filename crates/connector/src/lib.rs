@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod config;
 mod credentials;
+mod keys;
 mod resolve;
 mod roles;
 pub mod settings;

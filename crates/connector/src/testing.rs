@@ -5,7 +5,6 @@
 
 use crate::resolve::Common;
 use crate::roles::dev::{Stack, StackSettings};
-use secrecy::SecretString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -69,13 +68,16 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     telemetry::init_for_tests();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let redis_url = options.redis.then(|| {
-        SecretString::from(std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()))
+    let redis = options.redis.then(|| {
+        job_queue::RedisSettings::url(
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
+        )
     });
     let common = Common {
         data_dir: dir.path().to_owned(),
-        redis_url,
+        redis,
         redis_prefix: format!("test-stack-{}", uuid_like()),
+        redis_wait_replicas: None,
         log_format: None,
     };
     let mut sim = secret_server_sim::SimConfig::for_tests();
@@ -89,6 +91,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     };
     let gateway = scim_gateway::GatewaySettings { listen: any_port, ..Default::default() };
     let audit = audit::AuditSettings {
+        key: Some(audit::ChainKey::generate().0),
         data_dir: dir.path().to_owned(),
         listen: any_port,
         poll_wait: Duration::from_millis(100),

@@ -14,7 +14,7 @@
 
 use bytes::Bytes;
 use job_queue::{Disposition, Job, JobHandler, JobStatus, NewJob, QueueConfig, TraceContext, connect};
-use secrecy::SecretString;
+use redis_connect::RedisSettings;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -137,7 +137,7 @@ async fn main() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let prefix = format!("jqbench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     let config = QueueConfig {
-        redis_url: (!args.in_process).then(|| SecretString::from(url.clone())),
+        redis: (!args.in_process).then(|| RedisSettings::url(url.clone())),
         prefix: prefix.clone(),
         ..QueueConfig::default()
     };
@@ -187,6 +187,7 @@ async fn main() {
                             fingerprint: String::new(),
                             ordering_key: format!("primary/User/{s}-{}", n % 16),
                             payload: Bytes::from_static(b"{\"op\":\"update\",\"id\":\"42\"}"),
+                            secrets: Bytes::new(),
                             trace_context: TraceContext::new(),
                         })
                         .await

@@ -1,22 +1,20 @@
 //! The queue's settings, shared by both backends.
 
 use crate::QueueError;
-use secrecy::SecretString;
-use std::fmt;
-use std::path::PathBuf;
+use redis_connect::RedisSettings;
 use std::time::Duration;
 
 /// Settings of one job queue and of the events stream beside it.
 ///
-/// `redis_url` chooses the backend: `None` runs everything in-process.
-#[derive(Clone)]
+/// `redis` chooses the backend: `None` runs everything in-process.
+#[derive(Debug, Clone)]
 pub struct QueueConfig {
-    /// `redis://[user:password@]host:port[/db]` or `rediss://` for TLS. A secret:
-    /// it may carry a password, so it never appears in `Debug`.
-    pub redis_url: Option<SecretString>,
-    /// A PEM file with the CA that signed the server's certificate, for `rediss://`
-    /// servers whose CA is not in the system's trust store.
-    pub tls_ca_cert: Option<PathBuf>,
+    /// How to reach Redis (URL or Sentinel, TLS, ACL user); its secrets never appear in `Debug`.
+    pub redis: Option<RedisSettings>,
+    /// Replicas that must hold a submission before it is acknowledged to the submitter (Redis
+    /// `WAIT`), so that a failover to a replica cannot lose an acknowledged job. `None`: 1 when
+    /// Redis is reached through Sentinel, else 0.
+    pub wait_replicas: Option<u32>,
     /// Every Redis key and channel starts with `<prefix>:`, so that tests and
     /// several deployments can share one Redis.
     pub prefix: String,
@@ -54,8 +52,8 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
-            redis_url: None,
-            tls_ca_cert: None,
+            redis: None,
+            wait_replicas: None,
             prefix: "scimc".to_owned(),
             queue: "provisioning".to_owned(),
             events_stream: "events".to_owned(),
@@ -73,29 +71,12 @@ impl Default for QueueConfig {
     }
 }
 
-impl fmt::Debug for QueueConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("QueueConfig")
-            .field("redis_url", &self.redis_url.as_ref().map(|_| "[REDACTED]"))
-            .field("tls_ca_cert", &self.tls_ca_cert)
-            .field("prefix", &self.prefix)
-            .field("queue", &self.queue)
-            .field("events_stream", &self.events_stream)
-            .field("visibility_timeout", &self.visibility_timeout)
-            .field("max_attempts", &self.max_attempts)
-            .field("backoff_base", &self.backoff_base)
-            .field("backoff_max", &self.backoff_max)
-            .field("retention", &self.retention)
-            .field("dead_letter_retention", &self.dead_letter_retention)
-            .field("result_ttl", &self.result_ttl)
-            .field("maintenance_interval", &self.maintenance_interval)
-            .field("op_timeout", &self.op_timeout)
-            .field("max_payload_bytes", &self.max_payload_bytes)
-            .finish()
-    }
-}
-
 impl QueueConfig {
+    /// Replicas a submission waits for (see [`QueueConfig::wait_replicas`]).
+    pub fn replicas_to_wait_for(&self) -> u32 {
+        self.wait_replicas.unwrap_or_else(|| u32::from(self.redis.as_ref().is_some_and(RedisSettings::is_sentinel)))
+    }
+
     /// Checks the settings once, at startup, so that a mistake fails with one
     /// line naming the setting instead of misbehaving later.
     ///
@@ -137,6 +118,9 @@ impl QueueConfig {
         if self.max_payload_bytes == 0 {
             return bad("max_payload_bytes must be above zero".to_owned());
         }
+        if let Some(redis) = &self.redis {
+            redis.validate().map_err(|e| QueueError::Config(e.to_string()))?;
+        }
         Ok(())
     }
 }
@@ -144,7 +128,6 @@ impl QueueConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use secrecy::ExposeSecret;
 
     #[test]
     fn defaults_are_valid() {
@@ -154,12 +137,32 @@ mod tests {
     #[test]
     fn debug_never_shows_the_redis_url() {
         let config = QueueConfig {
-            redis_url: Some(SecretString::from("redis://queue:hunter2@localhost")),
+            redis: Some(RedisSettings::url("redis://queue:hunter2@localhost")),
             ..QueueConfig::default()
         };
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(config.redis_url.unwrap().expose_secret().contains("hunter2"));
+    }
+
+    #[test]
+    fn submissions_wait_for_a_replica_with_sentinel_unless_told_otherwise() {
+        let sentinel = RedisSettings::sentinel(redis_connect::SentinelSettings {
+            addresses: vec!["127.0.0.1:26379".to_owned()],
+            master_name: "scim".to_owned(),
+            username: None,
+            password: None,
+        });
+        let with_sentinel = QueueConfig { redis: Some(sentinel), ..QueueConfig::default() };
+        assert_eq!(with_sentinel.replicas_to_wait_for(), 1);
+        assert_eq!(QueueConfig { wait_replicas: Some(0), ..with_sentinel }.replicas_to_wait_for(), 0);
+        let standalone = QueueConfig { redis: Some(RedisSettings::url("redis://localhost")), ..QueueConfig::default() };
+        assert_eq!(standalone.replicas_to_wait_for(), 0);
+    }
+
+    #[test]
+    fn an_invalid_redis_setting_is_refused_with_its_name() {
+        let config = QueueConfig { redis: Some(RedisSettings::url("http://localhost")), ..QueueConfig::default() };
+        assert!(matches!(config.validate(), Err(QueueError::Config(m)) if m.contains("redis_url")));
     }
 
     #[test]

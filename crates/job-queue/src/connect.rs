@@ -12,7 +12,7 @@ pub struct Backends {
     pub events: Arc<dyn EventBus>,
 }
 
-/// Builds both backends from the settings: Redis when `redis_url` is set,
+/// Builds both backends from the settings: Redis when `redis` is set,
 /// otherwise in-process (see [`crate::memory`] for what that cannot survive).
 ///
 /// # Errors
@@ -20,7 +20,7 @@ pub struct Backends {
 /// when Redis cannot be reached.
 pub async fn connect(config: &QueueConfig) -> Result<Backends, QueueError> {
     config.validate()?;
-    if config.redis_url.is_some() {
+    if config.redis.is_some() {
         let queue = RedisJobQueue::connect(config).await?;
         let events = RedisEventBus::connect(config).await?;
         Ok(Backends { queue: Arc::new(queue), events: Arc::new(events) })

@@ -46,10 +46,13 @@
 //!
 //! `tests/queue` runs one conformance suite against both backends, plus
 //! Redis-only tests: a worker process killed with `SIGKILL` mid-job, Redis
-//! killed and restarted with AOF while jobs are submitted and run, TLS, an ACL
-//! user confined to the prefix, and trimming. They need a Redis at `REDIS_URL`
-//! (default `redis://127.0.0.1:6379`), `redis-server` and `openssl` on PATH, and
-//! fail when any is missing. `examples/queue_bench.rs` measures throughput
+//! killed and restarted with AOF while jobs are submitted and run, TLS with
+//! client certificates, an ACL user confined to the prefix, trimming, dead
+//! letters that keep no secrets, and a Sentinel failover during a stream of jobs
+//! that loses no acknowledged job. They need a Redis at `REDIS_URL` (default
+//! `redis://127.0.0.1:6379`), `redis-server` and `redis-sentinel` on PATH, and
+//! fail when any is missing. Connections (URL or Sentinel, TLS, ACL) come from
+//! `redis-connect`, shared with the state store. `examples/queue_bench.rs` measures throughput
 //! beside the raw `XADD` rate; its numbers are in `docs/benchmarks.md`.
 
 use async_trait::async_trait;
@@ -73,6 +76,7 @@ mod waiters;
 pub use config::QueueConfig;
 pub use connect::{Backends, connect};
 pub use memory::{InProcessEventBus, InProcessQueue};
+pub use redis_connect::{RedisSettings, SentinelSettings};
 pub use redis_streams::{RedisEventBus, RedisJobQueue};
 
 /// W3C trace context fields (`traceparent`, `tracestate`) carried with a job or an event.
@@ -122,6 +126,10 @@ pub struct NewJob {
     pub ordering_key: String,
     /// Opaque to the queue (the connector puts a job encoded by `adapter-api` here).
     pub payload: Bytes,
+    /// What the queue may hold only while the job is unfinished, opaque to it (the connector puts
+    /// the job's sealed password here): delivered with the job, never copied to a dead letter, and
+    /// removed from the job's record once it finishes. Empty when the job has none.
+    pub secrets: Bytes,
     pub trace_context: TraceContext,
 }
 
@@ -186,6 +194,8 @@ pub struct Job {
     pub id: JobId,
     pub ordering_key: String,
     pub payload: Bytes,
+    /// As submitted ([`NewJob::secrets`]).
+    pub secrets: Bytes,
     pub trace_context: TraceContext,
     /// 1 on the first delivery; more on retries and redeliveries.
     pub attempt: u32,

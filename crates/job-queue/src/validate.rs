@@ -16,7 +16,7 @@ pub(crate) fn new_job(job: &NewJob, max_payload_bytes: usize) -> Result<(), Queu
             job.fingerprint.len()
         )));
     }
-    payload(job.payload.len(), max_payload_bytes)
+    payload(job.payload.len() + job.secrets.len(), max_payload_bytes)
 }
 
 pub(crate) fn key(name: &str, value: &str) -> Result<(), QueueError> {
@@ -47,6 +47,7 @@ mod tests {
             fingerprint: String::new(),
             ordering_key: ordering_key.to_owned(),
             payload: Bytes::from(vec![0; payload]),
+            secrets: Bytes::new(),
             trace_context: Default::default(),
         }
     }
@@ -67,5 +68,11 @@ mod tests {
     fn payload_over_the_limit_is_refused_and_at_the_limit_accepted() {
         assert!(new_job(&job("i", "k", 10), 10).is_ok());
         assert!(matches!(new_job(&job("i", "k", 11), 10), Err(QueueError::Invalid(m)) if m.contains("payload")));
+    }
+
+    #[test]
+    fn secrets_count_toward_the_payload_limit() {
+        let with_secrets = NewJob { secrets: Bytes::from(vec![0; 2]), ..job("i", "k", 9) };
+        assert!(matches!(new_job(&with_secrets, 10), Err(QueueError::Invalid(_))));
     }
 }

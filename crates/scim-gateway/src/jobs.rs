@@ -9,6 +9,8 @@
 //!   key. The same request again replays the first answer once it is known,
 //!   and is `409` while the first still runs; another request with the key is
 //!   `422`, naming what differs. Nothing is submitted in either case.
+//! - Passwords: sealed with the gateway's job keys before the job is submitted, so that the
+//!   queue never holds one in clear (see `adapter_api::sealing`).
 //! - Deadline: on timeout the answer is `504` naming the job id (the job
 //!   still runs; the client may re-send with the same `Idempotency-Key` once it
 //!   finished, to get its result).
@@ -18,7 +20,7 @@
 use crate::circuit_breaker::{Admission, CircuitBreaker};
 use crate::errors::ApiError;
 use adapter_api::job::decode_result;
-use adapter_api::{Job, Written};
+use adapter_api::{Job, JobKeys, Written};
 use job_queue::{JobId, JobQueue, JobStatus, QueueError};
 use service_error::{ErrorKind, ServiceError};
 use sha2::{Digest, Sha256};
@@ -128,11 +130,13 @@ impl fmt::Display for Fingerprint {
 pub struct Jobs {
     queue: Arc<dyn JobQueue>,
     deadline: Duration,
+    /// Seal the jobs' passwords: never in clear in the queue.
+    keys: JobKeys,
 }
 
 impl Jobs {
-    pub fn new(queue: Arc<dyn JobQueue>, deadline: Duration) -> Self {
-        Self { queue, deadline }
+    pub fn new(queue: Arc<dyn JobQueue>, deadline: Duration, keys: JobKeys) -> Self {
+        Self { queue, deadline, keys }
     }
 
     /// The queue underneath (for `/readyz`).
@@ -196,7 +200,8 @@ impl Jobs {
     async fn submit_and_wait_for(&self, write: Write, wait: Duration) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let mut submission = write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context());
+        let mut submission =
+            write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context(), &self.keys);
         submission.fingerprint = write.fingerprint.to_string();
         let submitted = match self.queue.submit(submission).await {
             Ok(submitted) => submitted,

@@ -63,6 +63,9 @@ pub struct GatewaySettings {
     /// How long the adapter's list cursors stay valid (advertised as RFC 9865 `cursorTimeout`;
     /// keep it equal to the adapter's `cursor_timeout`).
     pub cursor_timeout: Duration,
+    /// The keys that seal the passwords of provisioning jobs (the last seals; the adapters must
+    /// hold it). Default: the process's own random key, which suits an adapter in the same process only.
+    pub job_keys: adapter_api::JobKeys,
 }
 
 impl Default for GatewaySettings {
@@ -89,6 +92,7 @@ impl Default for GatewaySettings {
             audit: AuditSettings::default(),
             http_workers: 0,
             cursor_timeout: Duration::from_secs(600),
+            job_keys: adapter_api::JobKeys::ephemeral(),
         }
     }
 }

@@ -103,7 +103,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         n => n,
     };
     let state = web::Data::new(AppState {
-        jobs: Jobs::new(deps.queue.clone(), settings.job_deadline),
+        jobs: Jobs::new(deps.queue.clone(), settings.job_deadline, settings.job_keys.clone()),
         verifier: CredentialVerifier::new(deps.connections.clone(), settings.credential_cache),
         schemas: scim::Schemas::standard(),
         directory,

@@ -48,6 +48,9 @@ pub struct AdapterSettings {
     /// connection may have running at once (default 4); beyond, its expensive requests are `429`
     /// (see [`crate::bounds`]).
     pub expensive_per_connection: usize,
+    /// The keys that open the passwords sealed in provisioning jobs (every key the gateways seal
+    /// with). Default: the process's own random key, which suits a gateway in the same process only.
+    pub job_keys: adapter_api::JobKeys,
 }
 
 impl Default for AdapterSettings {
@@ -67,6 +70,7 @@ impl Default for AdapterSettings {
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
             expensive_per_connection: 4,
+            job_keys: adapter_api::JobKeys::ephemeral(),
         }
     }
 }

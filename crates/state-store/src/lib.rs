@@ -29,6 +29,9 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("state store unavailable: {0}")]
     Unavailable(String),
+    /// A setting that cannot work (a Redis URL, a certificate file), named.
+    #[error("state store configuration: {0}")]
+    Config(String),
     #[error("state store failure: {0}")]
     Backend(String),
 }
@@ -98,18 +101,18 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
-/// Opens the store the settings ask for: Redis when a URL is given, else a
+/// Opens the store the settings ask for: Redis when it is configured, else a
 /// local SQLite file (or memory when `path` is `None`).
 ///
 /// # Errors
-/// When Redis cannot be reached or the file cannot be opened.
+/// An invalid Redis setting, Redis cannot be reached, or the file cannot be opened.
 pub async fn open(
-    redis_url: Option<&secrecy::SecretString>,
+    redis: Option<&redis_connect::RedisSettings>,
     prefix: &str,
     local_path: Option<&std::path::Path>,
 ) -> Result<Arc<dyn StateStore>, StoreError> {
-    match redis_url {
-        Some(url) => Ok(Arc::new(RedisStore::connect(url, prefix).await?)),
+    match redis {
+        Some(settings) => Ok(Arc::new(RedisStore::connect(settings, prefix).await?)),
         None => Ok(Arc::new(match local_path {
             Some(path) => LocalStore::open(path)?,
             None => LocalStore::in_memory()?,

@@ -1,18 +1,18 @@
 //! The Redis backend: one hash per namespace, plain keys with a TTL for
-//! expiring entries, through a reconnecting `ConnectionManager`.
+//! expiring entries, through a reconnecting connection of `redis-connect` (the
+//! same settings as the job queue: URL or Sentinel, TLS, ACL user).
 
 use crate::{StateStore, StoreError};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
-use secrecy::{ExposeSecret, SecretString};
+use redis_connect::{Connection, Redis, RedisSettings};
 use std::time::Duration;
 
 /// State in Redis.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
 }
 
@@ -27,17 +27,17 @@ fn unavailable(e: redis::RedisError) -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://` or `rediss://`); every key starts with `prefix`.
+    /// Connects to the Redis of `settings`; every key starts with `prefix`.
     ///
     /// # Errors
-    /// When the URL is invalid or Redis does not answer.
-    pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self, StoreError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = redis::Client::open(url.expose_secret()).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    /// [`StoreError::Config`] for an invalid setting (named), [`StoreError::Unavailable`] when
+    /// Redis does not answer.
+    pub async fn connect(settings: &RedisSettings, prefix: &str) -> Result<Self, StoreError> {
+        let redis = Redis::new(settings).map_err(|e| StoreError::Config(e.to_string()))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(5)))
             .set_response_timeout(Some(Duration::from_secs(10)));
-        let conn = ConnectionManager::new_with_config(client, config).await.map_err(unavailable)?;
+        let conn = redis.connect(config).await.map_err(unavailable)?;
         Ok(Self { conn, prefix: prefix.to_owned() })
     }
 
@@ -165,7 +165,7 @@ mod tests {
     /// Tests that need Redis fail (never skip) when it is missing: CI starts one.
     async fn connect(prefix: &str) -> RedisStore {
         let url = redis_url();
-        RedisStore::connect(&SecretString::from(url.clone()), prefix)
+        RedisStore::connect(&RedisSettings::url(url.clone()), prefix)
             .await
             .unwrap_or_else(|e| panic!("these tests need Redis at {url} (set REDIS_URL): {e}"))
     }
@@ -182,6 +182,28 @@ mod tests {
         conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
         conformance::put_if_absent_keeps_the_first_value(&store).await;
         conformance::expiring_entries_disappear_after_their_ttl(&store).await;
+    }
+
+    #[tokio::test]
+    async fn the_store_works_over_tls_with_a_client_certificate_as_the_queue_does() {
+        use redis_connect::testing::{RedisProcess, TestPki};
+        let pki = TestPki::new();
+        let server = RedisProcess::with_tls(&pki, true);
+        let mut settings = RedisSettings::url(format!("rediss://localhost:{}", server.port));
+        settings.tls.ca_file = Some(pki.ca.clone());
+        settings.tls.cert_file = Some(pki.client_cert.clone());
+        settings.tls.key_file = Some(pki.client_key.clone());
+        let store = RedisStore::connect(&settings, "tls").await.expect("the store connects over TLS");
+        conformance::values_round_trip_per_namespace(&store).await;
+        conformance::put_if_absent_keeps_the_first_value(&store).await;
+    }
+
+    #[tokio::test]
+    async fn an_invalid_redis_setting_is_a_configuration_error_naming_it() {
+        let mut settings = RedisSettings::url("redis://127.0.0.1:6379");
+        settings.tls.ca_file = Some("ca.pem".into());
+        let err = RedisStore::connect(&settings, "x").await.unwrap_err();
+        assert!(matches!(&err, StoreError::Config(m) if m.contains("redis_tls_ca_file")), "{err}");
     }
 
     #[tokio::test]

@@ -22,6 +22,8 @@ pub struct ApiState {
     pub tokens: Arc<AdminTokens>,
     /// Set while the consumer is subscribed and its last step succeeded.
     pub consumer_alive: Arc<AtomicBool>,
+    /// The file the chain's heads are exported to, which `verify` checks.
+    pub heads: std::path::PathBuf,
 }
 
 /// Registers every route of the service.

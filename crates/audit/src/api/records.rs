@@ -139,14 +139,17 @@ pub(super) async fn export(request: HttpRequest, state: web::Data<ApiState>) -> 
 /// `GET /audit/v1/verify`
 pub(super) async fn verify(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.tokens.admit(&request)?;
-    let store = state.store.clone();
-    let report = web::block(move || store.verify()).await??;
+    let (store, heads) = (state.store.clone(), state.heads.clone());
+    let report = web::block(move || store.verify(&crate::heads::read(&heads)?)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "intact": report.is_intact(),
         "recordsChecked": report.records_checked,
         "firstBroken": report.first_broken,
         "anchor": report.anchor,
         "head": report.head,
+        "keyedFrom": report.keyed_from,
+        "unkeyedRecords": report.unkeyed_records,
+        "headsChecked": report.heads_checked,
     })))
 }
 

@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) const TOKEN: &str = "test-admin-token";
+/// The chain key of every test service (kept out of its database, as in production).
+pub(crate) const CHAIN_KEY: &str = "audit-tests-chain-key-0123456789abcdef";
+
+pub(crate) fn chain_key() -> audit::ChainKey {
+    audit::ChainKey::from_text(CHAIN_KEY).expect("a key of 32 bytes or more")
+}
 
 pub(crate) struct TestApp {
     pub base: String,
@@ -43,6 +49,8 @@ pub(crate) async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&
         consumer_name: Some("test-consumer".into()),
         batch_size: 50,
         poll_wait: Duration::from_millis(50),
+        key: Some(chain_key()),
+        head_interval: Duration::from_millis(50),
         ..AuditSettings::default()
     };
     adjust(&mut settings);
@@ -64,6 +72,16 @@ pub(crate) async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&
 impl TestApp {
     pub(crate) fn db_path(&self) -> PathBuf {
         audit::AuditStore::path_in(self.data_dir.path())
+    }
+
+    /// Where the service exports the chain's heads (the default place).
+    pub(crate) fn heads_path(&self) -> PathBuf {
+        self.data_dir.path().join("audit").join("heads.jsonl")
+    }
+
+    /// `audit verify`: the chain with the key, and the exported heads.
+    pub(crate) fn verify(&self) -> audit::VerifyReport {
+        audit::verify(&self.db_path(), &chain_key(), &self.heads_path()).expect("the database can be verified")
     }
 
     pub(crate) async fn get(&self, path_and_query: &str) -> reqwest::Response {

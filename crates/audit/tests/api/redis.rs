@@ -3,14 +3,13 @@
 
 use crate::helpers::{call, change, spawn_app_with};
 use audit_events::ChangeOutcome;
-use job_queue::QueueConfig;
+use job_queue::{QueueConfig, RedisSettings};
 use proto::common::v1::ResourceType;
-use secrecy::SecretString;
 
 async fn redis_bus() -> std::sync::Arc<dyn job_queue::EventBus> {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
     let config = QueueConfig {
-        redis_url: Some(SecretString::from(url.clone())),
+        redis: Some(RedisSettings::url(url.clone())),
         prefix: format!("audit-test-{}", uuid::Uuid::new_v4().simple()),
         ..QueueConfig::default()
     };
@@ -31,6 +30,6 @@ async fn events_on_redis_streams_are_recorded_once_and_queryable() {
     app.settle().await;
     assert_eq!(app.seqs("").await, vec![1, 2]);
     assert_eq!(app.seqs("kind=change&connection=c-okta").await, vec![2]);
-    assert!(audit::verify(&app.db_path()).unwrap().is_intact());
+    assert!(app.verify().is_intact());
     app.stop().await;
 }

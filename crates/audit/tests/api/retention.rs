@@ -14,13 +14,13 @@ async fn pruning_a_prefix_keeps_the_chain_verifiable_and_numbering_continues() {
     assert_eq!(first.prev_hash, report.anchor.hash, "the first kept record links to the anchor");
     assert!(app.store().get(report.removed).unwrap().is_none());
 
-    let verified = audit::verify(&app.db_path()).unwrap();
+    let verified = app.verify();
     assert!(verified.is_intact(), "{verified:?}");
     assert_eq!(verified.records_checked, 10 - report.removed);
 
     record_n(&app, 2).await;
     assert_eq!(app.store().stats().unwrap().head.seq, 12);
-    assert!(audit::verify(&app.db_path()).unwrap().is_intact());
+    assert!(app.verify().is_intact());
     app.stop().await;
 }
 
@@ -31,12 +31,12 @@ async fn prune_from_the_command_line_removes_everything_older_and_verify_stays_g
     let report = audit::prune(&app.db_path(), Duration::ZERO).unwrap();
     assert_eq!(report.removed, 6);
     assert_eq!(report.anchor.seq, 6);
-    let verified = audit::verify(&app.db_path()).unwrap();
+    let verified = app.verify();
     assert!(verified.is_intact(), "{verified:?}");
     assert_eq!(verified.records_checked, 0);
     record_n(&app, 1).await;
     assert_eq!(app.seqs("").await, vec![7]);
-    assert!(audit::verify(&app.db_path()).unwrap().is_intact());
+    assert!(app.verify().is_intact());
     app.stop().await;
 }
 

@@ -75,7 +75,8 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
 }
 
 pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = adapter_settings(config, instances(config)?);
+    let mut settings = adapter_settings(config, instances(config)?);
+    settings.job_keys = crate::keys::job_keys(config, crate::keys::Missing::Refuse)?;
     settings.validate().map_err(anyhow::Error::new)?;
     if print {
         return Ok(super::print_config("adapter", &settings));

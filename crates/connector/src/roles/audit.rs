@@ -2,6 +2,7 @@
 
 use crate::cli::{AuditArgs, AuditCommand};
 use crate::config::{Config, read_secret_file};
+use crate::keys::{self, Missing};
 use crate::resolve::Common;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
@@ -66,15 +67,18 @@ pub(super) fn audit_settings(common: &Common, config: &Config) -> anyhow::Result
         listen: config.audit.listen,
         admin_token_sha256: admin_token_hashes(config)?,
         retention: config.audit.retention,
+        head_file: config.audit.head_file.clone(),
+        head_interval: config.audit.head_interval,
         ..audit::AuditSettings::default()
     })
 }
 
 pub(super) async fn run(common: &Common, config: &Config, args: AuditArgs, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = audit_settings(common, config)?;
+    let mut settings = audit_settings(common, config)?;
     let path = settings.database_path();
     match args.command.unwrap_or(AuditCommand::Run) {
         AuditCommand::Run => {
+            settings.key = Some(keys::audit_key(config, Missing::Refuse)?);
             if print {
                 return Ok(super::print_config("audit", &settings));
             }
@@ -90,15 +94,32 @@ pub(super) async fn run(common: &Common, config: &Config, args: AuditArgs, print
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {
-            let report = tokio::task::spawn_blocking(move || audit::verify(&path)).await??;
+            let key = keys::audit_key(config, Missing::Read(&common.data_dir))?;
+            let heads = settings.heads_path();
+            let heads_shown = heads.display().to_string();
+            let report = tokio::task::spawn_blocking(move || audit::verify(&path, &key, &heads)).await??;
             match &report.first_broken {
                 None => {
-                    println!("audit log intact: {} records checked", report.records_checked);
+                    println!(
+                        "audit log intact: {} records checked with the key; {} exported heads (in {heads_shown}) match",
+                        report.records_checked, report.heads_checked
+                    );
+                    if report.unkeyed_records > 0 {
+                        println!(
+                            "note: the first {} records, written before the chain was keyed (up to record {}), are \
+                             checked with unkeyed SHA-256: they are bound by the keyed records after them",
+                            report.unkeyed_records,
+                            report.keyed_from.saturating_sub(1)
+                        );
+                    }
+                    if report.heads_checked == 0 && report.head.seq > 0 {
+                        println!("note: no exported head to compare with: keep {heads_shown} (or the log's heads)");
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(broken) => {
                     println!("audit log BROKEN at record {}: {}", broken.seq, broken.reason);
-                    println!("({} records checked before it)", report.records_checked);
+                    println!("({} records checked)", report.records_checked);
                     Ok(ExitCode::FAILURE)
                 }
             }

@@ -61,7 +61,7 @@ impl Stack {
     /// A listener that cannot bind, a backend that cannot open, invalid settings.
     pub async fn start(mut settings: StackSettings) -> anyhow::Result<Self> {
         let data_dir = settings.common.data_dir.clone();
-        let redis = settings.common.redis_url.is_some();
+        let redis = settings.common.redis.is_some();
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
 
@@ -160,12 +160,16 @@ impl Stack {
 /// An unusable setting, or emulator credentials that cannot be created.
 pub(crate) fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<StackSettings> {
     let sim = super::sim::sim_settings(common, config)?.into_config()?;
+    let job_keys = crate::keys::job_keys(config, crate::keys::Missing::Generate(&common.data_dir))?;
     let mut adapter = super::adapter_settings(config, Vec::new());
     // One process: the adapter's health and metrics are the gateway's to serve.
     adapter.http_listen = None;
-    let gateway = super::gateway_settings(config)?;
+    adapter.job_keys = job_keys.clone();
+    let mut gateway = super::gateway_settings(config)?;
+    gateway.job_keys = job_keys;
     // The stack adds the generated admin token to the ones configured.
-    let audit = super::audit::audit_settings(common, config)?;
+    let mut audit = super::audit::audit_settings(common, config)?;
+    audit.key = Some(crate::keys::audit_key(config, crate::keys::Missing::Generate(&common.data_dir))?);
     Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
 }
 

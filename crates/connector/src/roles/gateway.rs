@@ -78,7 +78,8 @@ pub(super) async fn load_configured_connections(store: &ConnectionStore, config:
 }
 
 pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
-    let settings = gateway_settings(config)?;
+    let mut settings = gateway_settings(config)?;
+    settings.job_keys = crate::keys::job_keys(config, crate::keys::Missing::Refuse)?;
     if print {
         return Ok(super::print_config("gateway", &settings));
     }

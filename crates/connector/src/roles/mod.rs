@@ -19,7 +19,7 @@ pub(crate) use gateway::gateway_settings;
 
 /// Runs the role of `cli.command`.
 pub(crate) async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
-    let common = Common::resolve(&config);
+    let common = Common::resolve(&config)?;
     let print_config = cli.global.print_config;
     match cli.command {
         Command::Dev(_) => dev::run(&common, &config, print_config).await,

@@ -23,9 +23,10 @@ fn a_variable_wins_over_the_file_and_a_flag_over_the_variable() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.toml"), "[gateway]\nmax_body_bytes = 10\njob_timeout = \"7s\"\n").unwrap();
     let print = ["--config", "c.toml", "gateway", "--print-config"];
-    let variable = [("SCIMC_GATEWAY_MAX_BODY_BYTES", "20")];
+    let key = ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEY);
+    let variable = [("SCIMC_GATEWAY_MAX_BODY_BYTES", "20"), key];
 
-    let from_file = stdout(&connector(dir.path(), &[], &print));
+    let from_file = stdout(&connector(dir.path(), &[key], &print));
     assert!(from_file.contains("max_body_bytes: 10,"), "{from_file}");
     assert!(from_file.contains("job_deadline: 7s,"), "{from_file}");
     assert!(from_file.contains("bulk_max_operations: 1000,"), "the default where nothing is said: {from_file}");
@@ -69,10 +70,42 @@ fn print_config_shows_the_primary_instance_from_the_variables_without_its_secret
         ("SECRET_SERVER_PASSWORD", "hunter2-secret-server"),
         ("SECRET_SERVER_REQUEST_TIMEOUT", "45s"),
         ("REDIS_URL", "redis://:hunter2-redis@127.0.0.1:6379"),
+        ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEY),
     ];
     let printed = stdout(&connector(dir.path(), &env, &["adapter", "--print-config"]));
     assert!(printed.contains("\"svc-scim\"") && printed.contains("request_timeout: 45s"), "{printed}");
     assert!(!printed.contains("hunter2"), "{printed}");
+    assert!(printed.contains("\"k1\"") && !printed.contains(&JOB_KEY[3..]), "the key's id, never the key: {printed}");
+}
+
+/// A job encryption key (`k1`, 32 bytes of base64).
+pub(crate) const JOB_KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+#[test]
+fn a_deployed_gateway_adapter_or_audit_without_its_key_refuses_to_start_with_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (role, setting) in [
+        ("gateway", "SCIMC_JOB_ENCRYPTION_KEYS"),
+        ("adapter", "SCIMC_JOB_ENCRYPTION_KEYS"),
+        ("audit", "SCIMC_AUDIT_KEY"),
+    ] {
+        let output = connector(dir.path(), &[], &[role, "--print-config"]);
+        assert!(!output.status.success(), "{role} starts without its key");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(setting), "{role}: {stderr}");
+    }
+}
+
+#[test]
+fn redis_settings_are_checked_at_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("SCIMC_REDIS_TLS_CA_FILE", "ca.pem"), ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEY)];
+    let output = connector(dir.path(), &env, &["gateway", "--print-config"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("redis_tls_ca_file"), "{stderr}");
 }
 
 #[test]
@@ -90,6 +123,10 @@ fn an_admin_token_shorter_than_32_characters_stops_the_start_with_one_line() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("admin_token_file"));
     let long = "0123456789abcdef0123456789abcdef";
-    let output = connector(dir.path(), &[("SCIMC_ADMIN_TOKEN", long)], &["gateway", "--print-config"]);
+    let output = connector(
+        dir.path(),
+        &[("SCIMC_ADMIN_TOKEN", long), ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEY)],
+        &["gateway", "--print-config"],
+    );
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }

@@ -51,6 +51,7 @@ impl Gateway {
             .env_clear()
             .env("REDIS_URL", redis)
             .env("SCIMC_REDIS_PREFIX", prefix)
+            .env("SCIMC_JOB_ENCRYPTION_KEYS", crate::configuration::JOB_KEY)
             .env("RUST_LOG", "warn")
             .current_dir(dir)
             .args(["--config", "c.toml", "gateway", "--gateway-listen", &format!("127.0.0.1:{port}")])

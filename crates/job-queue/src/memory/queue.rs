@@ -59,6 +59,7 @@ struct StoredJob {
     idempotency_key: String,
     fingerprint: String,
     payload: Bytes,
+    secrets: Bytes,
     trace_context: TraceContext,
 }
 
@@ -130,6 +131,7 @@ impl Inner {
                     id: stored.state.job_id.clone(),
                     ordering_key: stored.state.ordering_key.clone(),
                     payload: stored.payload.clone(),
+                    secrets: stored.secrets.clone(),
                     trace_context: stored.trace_context.clone(),
                     attempt: stored.state.attempts,
                 };
@@ -204,6 +206,7 @@ impl Inner {
             job.state.result = result;
         }
         job.payload = Bytes::new();
+        job.secrets = Bytes::new();
         let ordering_key = job.state.ordering_key.clone();
         st.expiries.insert((now + self.config.result_ttl, id.to_owned()));
         if let Some(chain) = st.chains.get_mut(&ordering_key) {
@@ -401,6 +404,7 @@ impl JobQueue for InProcessQueue {
                             idempotency_key: job.idempotency_key.clone(),
                             fingerprint: job.fingerprint,
                             payload: job.payload,
+                            secrets: job.secrets,
                             trace_context: job.trace_context,
                         },
                     );

@@ -1,44 +1,23 @@
-//! Connecting to Redis (`redis://`, `rediss://`, password or ACL user in the
-//! URL) and retrying a call while the connection is lost.
+//! Connecting to Redis (through `redis-connect`: URL or Sentinel, TLS, ACL user) and retrying
+//! a call while the connection is lost.
 
 use crate::{QueueConfig, QueueError};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
-use secrecy::ExposeSecret;
+use redis_connect::{Connection, Redis};
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Builds the client from the configured URL. Errors never echo the URL: it may hold a password.
-pub(crate) fn client(config: &QueueConfig) -> Result<redis::Client, QueueError> {
-    let url =
-        config.redis_url.as_ref().ok_or_else(|| QueueError::Config("redis_url is not set".to_owned()))?.expose_secret();
-    let invalid = |e: RedisError| QueueError::Config(format!("redis_url is not a usable Redis URL ({})", e.category()));
-    if url.starts_with("rediss://") {
-        // rustls needs a process-wide crypto provider; another crate may have
-        // installed one already, which is just as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        if let Some(path) = &config.tls_ca_cert {
-            let root_cert = std::fs::read(path)
-                .map_err(|e| QueueError::Config(format!("tls_ca_cert {} cannot be read: {e}", path.display())))?;
-            return redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) },
-            )
-            .map_err(invalid);
-        }
-    } else if !url.starts_with("redis://") && !url.starts_with("unix://") && !url.starts_with("redis+unix://") {
-        return Err(QueueError::Config("redis_url must start with redis:// or rediss://".to_owned()));
-    }
-    redis::Client::open(url).map_err(invalid)
+/// Prepares the connections of the configured Redis. Errors never echo the URL: it may hold a password.
+pub(crate) fn redis(config: &QueueConfig) -> Result<Redis, QueueError> {
+    let settings = config.redis.as_ref().ok_or_else(|| QueueError::Config("no Redis is configured".to_owned()))?;
+    Redis::new(settings).map_err(|e| QueueError::Config(e.to_string()))
 }
 
-/// A self-healing multiplexed connection. `response_timeout` must exceed any
-/// `BLOCK` sent on it.
-pub(crate) async fn manager(
-    client: &redis::Client,
-    response_timeout: Duration,
-) -> Result<ConnectionManager, QueueError> {
+/// A self-healing multiplexed connection (it follows a Sentinel failover). `response_timeout`
+/// must exceed any `BLOCK` sent on it.
+pub(crate) async fn manager(redis: &Redis, response_timeout: Duration) -> Result<Connection, QueueError> {
     let config = ConnectionManagerConfig::new()
         .set_response_timeout(Some(response_timeout))
         .set_connection_timeout(Some(Duration::from_secs(5)))
@@ -46,7 +25,7 @@ pub(crate) async fn manager(
         .set_max_delay(Duration::from_secs(2))
         // The default (50) throttles a busy process's submissions and outcomes.
         .set_pipeline_buffer_size(1024);
-    client.get_connection_manager_with_config(config).await.map_err(|e| unavailable("connect", &e))
+    redis.connect(config).await.map_err(|e| unavailable("connect", &e))
 }
 
 /// Whether the same call may succeed after a reconnect or a short wait.

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use redis::Value;
-use redis::aio::ConnectionManager;
+use redis_connect::Connection;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -31,8 +31,8 @@ impl fmt::Debug for RedisEventBus {
 
 struct Inner {
     config: QueueConfig,
-    client: redis::Client,
-    conn: ConnectionManager,
+    redis: redis_connect::Redis,
+    conn: Connection,
     stream: String,
     next_trim: Mutex<Instant>,
 }
@@ -49,13 +49,13 @@ impl RedisEventBus {
     /// when Redis cannot be reached.
     pub async fn connect(config: &QueueConfig) -> Result<Self, QueueError> {
         config.validate()?;
-        let client = conn::client(config)?;
-        let conn = conn::manager(&client, config.op_timeout.max(Duration::from_secs(1))).await?;
+        let redis = conn::redis(config)?;
+        let conn = conn::manager(&redis, config.op_timeout.max(Duration::from_secs(1))).await?;
         Ok(Self {
             inner: Arc::new(Inner {
                 stream: Keys::new(config).events,
                 config: config.clone(),
-                client,
+                redis,
                 conn,
                 next_trim: Mutex::new(Instant::now()),
             }),
@@ -148,7 +148,7 @@ struct RedisSubscription {
     group: String,
     consumer: String,
     /// Its own connection: a blocking read would hold up everyone sharing one.
-    reader: Option<ConnectionManager>,
+    reader: Option<Connection>,
     history_checked: bool,
     unacked: BTreeSet<EventId>,
     next_reclaim: Instant,
@@ -185,7 +185,7 @@ impl RedisSubscription {
         let timeout = block.unwrap_or_default() + self.inner.config.op_timeout;
         let mut conn = match self.reader.take() {
             Some(c) => c,
-            None => conn::manager(&self.inner.client, timeout).await?,
+            None => conn::manager(&self.inner.redis, timeout).await?,
         };
         let mut cmd = redis::cmd("XREADGROUP");
         cmd.arg("GROUP").arg(&self.group).arg(&self.consumer).arg("COUNT").arg(count);

@@ -8,13 +8,13 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
-//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, trace context, attempts, result, last error, owner |
+//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, secrets (while unfinished), trace context, attempts, result, last error, owner |
 //! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
 //! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
 //! | `base:oldest` | sorted set | those seconds by earliest submission time (oldest job's age) |
 //! | `base:stats` | hash | the retry and unfinished counters |
-//! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload |
+//! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload (never the secrets) |
 //! | `base:done` | pub/sub channel | the final state of the jobs a batch finished |
 //! | `<prefix>:ev:<events>` | stream, one group per subscriber | events |
 //!
@@ -61,6 +61,17 @@
 //! lost with the host. Each call retries with backoff for `op_timeout` while
 //! the connection is down; repeating a submission is safe, since the script
 //! recognises its own job id.
+//!
+//! Replication to a replica is asynchronous, so a failover (Sentinel promoting
+//! a replica) can lose what the old primary had not sent yet. With
+//! `wait_replicas` (1 by default with Sentinel) a submission is acknowledged
+//! only once that many replicas hold it (`WAIT`, sent on the same connection
+//! right after the script, in one round trip); Sentinel promotes the replica
+//! with the most data, so no acknowledged job is lost. While fewer replicas
+//! answer, submissions retry until `op_timeout` and then fail as unavailable:
+//! the submitter was told nothing was acknowledged. Outcomes are not waited
+//! for: one lost in a failover makes the job run again (delivery is at least
+//! once), which is safe.
 
 mod batch;
 mod conn;

@@ -16,7 +16,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Starts the listener; `ready` turns true once subscribed (and false while reconnecting).
 pub(crate) fn spawn(
-    client: redis::Client,
+    redis: redis_connect::Redis,
     channel: String,
     waiters: Arc<Waiters>,
     stop: CancellationToken,
@@ -27,7 +27,7 @@ pub(crate) fn spawn(
         loop {
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = listen(&client, &channel, &waiters, &ready_tx, &mut backoff) => {}
+                _ = listen(&redis, &channel, &waiters, &ready_tx, &mut backoff) => {}
             }
             ready_tx.send_replace(false);
             tokio::select! {
@@ -41,12 +41,20 @@ pub(crate) fn spawn(
 }
 
 async fn listen(
-    client: &redis::Client,
+    redis: &redis_connect::Redis,
     channel: &str,
     waiters: &Waiters,
     ready: &watch::Sender<bool>,
     backoff: &mut Duration,
 ) {
+    // Asked at every (re)connection: with Sentinel, the primary of now.
+    let client = match redis.client().await {
+        Ok(client) => client,
+        Err(e) => {
+            tracing::warn!(error = %e, "job notification channel: no Redis primary to connect to; retrying");
+            return;
+        }
+    };
     let mut pubsub = match client.get_async_pubsub().await {
         Ok(p) => p,
         Err(e) => {

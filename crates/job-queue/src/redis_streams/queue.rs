@@ -15,7 +15,7 @@ use crate::{
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::Value;
-use redis::aio::ConnectionManager;
+use redis_connect::Connection;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -40,8 +40,8 @@ impl fmt::Debug for RedisJobQueue {
 pub(super) struct Inner {
     pub(super) config: QueueConfig,
     pub(super) keys: Keys,
-    pub(super) client: redis::Client,
-    pub(super) conn: ConnectionManager,
+    pub(super) redis: redis_connect::Redis,
+    pub(super) conn: Connection,
     waiters: Arc<Waiters>,
     notifier: OnceCell<watch::Receiver<bool>>,
     submissions: Batcher<Submission, Submit>,
@@ -81,17 +81,22 @@ impl RedisJobQueue {
     /// when Redis cannot be reached.
     pub async fn connect(config: &QueueConfig) -> Result<Self, QueueError> {
         config.validate()?;
-        let client = conn::client(config)?;
-        let conn = conn::manager(&client, config.op_timeout.max(Duration::from_secs(1))).await?;
+        let redis = conn::redis(config)?;
+        let conn = conn::manager(&redis, config.op_timeout.max(Duration::from_secs(1))).await?;
         let stop = CancellationToken::new();
         let keys = Keys::new(config);
         let queue = Self {
             inner: Arc::new(Inner {
-                submissions: submit_batcher(conn.clone(), keys.base.clone(), config.op_timeout),
+                submissions: submit_batcher(
+                    conn.clone(),
+                    keys.base.clone(),
+                    config.op_timeout,
+                    config.replicas_to_wait_for(),
+                ),
                 outcomes: outcome_batcher(conn.clone(), keys.base.clone(), config),
                 keys,
                 config: config.clone(),
-                client,
+                redis,
                 conn,
                 waiters: Arc::new(Waiters::default()),
                 notifier: OnceCell::new(),
@@ -164,6 +169,7 @@ struct Submission {
     fingerprint: String,
     ordering_key: String,
     payload: Bytes,
+    secrets: Bytes,
     trace: Vec<u8>,
 }
 
@@ -196,24 +202,34 @@ enum Submit {
     Reused(String, String),
 }
 
-fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Batcher<Submission, Submit> {
+fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u32) -> Batcher<Submission, Submit> {
     Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs: Vec<Submission>| {
         let (conn, base) = (conn.clone(), base.clone());
         async move {
             // Safe to repeat: the script recognises its own candidate ids.
             let rows: Vec<(String, i64, String)> = retrying("submit", budget, || {
                 let mut c = conn.clone();
-                let mut call = scripts::SUBMIT.prepare_invoke();
-                call.arg(&base);
+                let mut args: Vec<&[u8]> = vec![base.as_bytes()];
                 for job in &jobs {
-                    call.arg(&job.candidate)
-                        .arg(&job.idempotency_key)
-                        .arg(&job.fingerprint)
-                        .arg(&job.ordering_key)
-                        .arg(job.payload.as_ref())
-                        .arg(&job.trace);
+                    args.extend([
+                        job.candidate.as_bytes(),
+                        job.idempotency_key.as_bytes(),
+                        job.fingerprint.as_bytes(),
+                        job.ordering_key.as_bytes(),
+                        job.payload.as_ref(),
+                        job.secrets.as_ref(),
+                        &job.trace,
+                    ]);
                 }
-                async move { call.invoke_async(&mut c).await }
+                async move {
+                    if replicas == 0 {
+                        let mut call = scripts::SUBMIT.prepare_invoke();
+                        call.arg(args);
+                        call.invoke_async(&mut c).await
+                    } else {
+                        replicated(&mut c, &scripts::SUBMIT, &args, replicas).await
+                    }
+                }
             })
             .await?;
             rows.into_iter()
@@ -228,7 +244,40 @@ fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Ba
     })
 }
 
-fn outcome_batcher(conn: ConnectionManager, base: String, config: &QueueConfig) -> Batcher<Outcome, Recorded> {
+/// How long one `WAIT` waits for the replicas; the call is retried (within its budget) when
+/// fewer answered.
+const WAIT_FOR_REPLICAS: Duration = Duration::from_secs(1);
+
+/// Runs `script` with `args`, then `WAIT`s for `replicas` replicas to hold what it wrote: both in
+/// one pipeline, so that the `WAIT` goes to the server that ran the script even if the
+/// connection moves to another primary meanwhile. Fewer replicas is a transient error.
+async fn replicated<T: redis::FromRedisValue>(
+    conn: &mut Connection,
+    script: &redis::Script,
+    args: &[&[u8]],
+    replicas: u32,
+) -> redis::RedisResult<T> {
+    let mut eval = redis::cmd("EVALSHA");
+    eval.arg(script.get_hash()).arg(0).arg(args);
+    let mut pipe = redis::pipe();
+    pipe.add_command(eval).cmd("WAIT").arg(replicas).arg(u64::try_from(WAIT_FOR_REPLICAS.as_millis()).unwrap_or(1000));
+    let (value, acknowledged): (T, u32) = match pipe.query_async(conn).await {
+        Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+            script.prepare_invoke().load_async(conn).await?;
+            pipe.query_async(conn).await?
+        }
+        other => other?,
+    };
+    if acknowledged < replicas {
+        return Err(redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("{acknowledged} of {replicas} replicas acknowledged the write"),
+        )));
+    }
+    Ok(value)
+}
+
+fn outcome_batcher(conn: Connection, base: String, config: &QueueConfig) -> Batcher<Outcome, Recorded> {
     let (max_attempts, ttl) = (config.max_attempts, ms(config.result_ttl));
     // An outcome that cannot be recorded within the visibility timeout is
     // moot: the job is redelivered and runs again.
@@ -378,7 +427,7 @@ impl Inner {
         let rows = reply::array(&reply).ok_or_else(|| reply::corrupt("take"))?;
         rows.iter()
             .map(|row| {
-                let cols = reply::array(row).filter(|c| c.len() == 8).ok_or_else(|| reply::corrupt("take row"))?;
+                let cols = reply::array(row).filter(|c| c.len() == 9).ok_or_else(|| reply::corrupt("take row"))?;
                 let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
                 let trace: TraceContext =
                     serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
@@ -390,6 +439,7 @@ impl Inner {
                         id: JobId(text(1)?),
                         ordering_key: text(2)?,
                         payload: Bytes::copy_from_slice(reply::bytes(&cols[3]).unwrap_or_default()),
+                        secrets: Bytes::copy_from_slice(reply::bytes(&cols[8]).unwrap_or_default()),
                         trace_context: trace,
                         attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
                     },
@@ -503,7 +553,7 @@ impl Inner {
 
     pub(super) async fn read_new(
         &self,
-        conn: &mut ConnectionManager,
+        conn: &mut Connection,
         consumer: &str,
         count: usize,
         block: Option<Duration>,
@@ -577,7 +627,7 @@ impl Inner {
             .notifier
             .get_or_init(|| async {
                 notifier::spawn(
-                    self.client.clone(),
+                    self.redis.clone(),
                     self.keys.done_channel.clone(),
                     Arc::clone(&self.waiters),
                     self.stop.clone(),
@@ -616,6 +666,7 @@ impl JobQueue for RedisJobQueue {
                     candidate: candidate.clone(),
                     ordering_key: job.ordering_key.clone(),
                     payload: job.payload.clone(),
+                    secrets: job.secrets.clone(),
                     trace,
                 })
                 .await;

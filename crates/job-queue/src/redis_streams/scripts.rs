@@ -69,7 +69,7 @@ local function release(base, okey, id)
 end
 
 -- A job is final: record it (status plus the extra field/value pairs, the
--- payload emptied), keep it (and so its idempotency key) for the result TTL,
+-- payload emptied and its secrets removed), keep it (and so its idempotency key) for the result TTL,
 -- release the next job of its ordering key, and queue its final state for the
 -- done message (a netstring of netstrings: the id, then field/value pairs),
 -- so that waiters need not read it back. `record` is that state without
@@ -77,6 +77,7 @@ end
 -- and last_error.
 local function finish_job(b, id, jk, job, status, now, ttl, extra, record)
   redis.call('HSET', jk, 'status', status, 'updated', now, 'payload', '', unpack(extra))
+  redis.call('HDEL', jk, 'secrets')
   redis.call('PEXPIRE', jk, ttl)
   release(b.base, job.okey, id)
   local bucket = bucket_of(job.submitted)
@@ -95,6 +96,7 @@ local function finish_job(b, id, jk, job, status, now, ttl, extra, record)
   b.done[#b.done + 1] = ns(record .. '7:updated' .. ns(now))
 end
 
+-- The dead letter keeps the payload for inspection, never the job's secrets.
 local function dead_letter(b, id, jk, job, err, now, ttl)
   local f = redis.call('HMGET', jk, 'payload', 'trace')
   redis.call('XADD', b.base .. ':dead', '*', 'id', id, 'okey', job.okey or '', 'attempts', job.attempts or '0',
@@ -109,18 +111,19 @@ fn script(body: &str) -> Script {
 
 /// Submits a batch of jobs. ARGV: base, then per job: candidate id (ending in
 /// the digest of its idempotency key), idempotency key, fingerprint, ordering
-/// key, payload, trace context. Returns per job {job id, outcome, fingerprint}:
-/// outcome 0 for a new job, 1 when an earlier submission had the key and the
-/// same fingerprint, 2 when it had another fingerprint (returned; nothing is
-/// enqueued). A job stored without a fingerprint (before they were kept)
-/// matches any. Repeating a call (its reply was lost) returns the same ids with 0.
+/// key, payload, secrets (empty for none), trace context. Returns per job
+/// {job id, outcome, fingerprint}: outcome 0 for a new job, 1 when an earlier
+/// submission had the key and the same fingerprint, 2 when it had another
+/// fingerprint (returned; nothing is enqueued). A job stored without a
+/// fingerprint (before they were kept) matches any. Repeating a call (its reply
+/// was lost) returns the same ids with 0.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base = ARGV[1]
 local now = num(now_ms())
 local out, added = {}, 0
-for i = 2, #ARGV, 6 do
+for i = 2, #ARGV, 7 do
   local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
   local f = redis.call('HMGET', jk, 'id', 'idem', 'fp')
@@ -138,7 +141,8 @@ for i = 2, #ARGV, 6 do
       entry = redis.call('XADD', base .. ':ready', '*', 'id', id)
     end
     redis.call('HSET', jk, 'id', id, 'status', 'queued', 'okey', okey, 'idem', idem, 'fp', fp, 'payload',
-      ARGV[i + 4], 'trace', ARGV[i + 5], 'submitted', now, 'entry', entry)
+      ARGV[i + 4], 'trace', ARGV[i + 6], 'submitted', now, 'entry', entry)
+    if #ARGV[i + 5] > 0 then redis.call('HSET', jk, 'secrets', ARGV[i + 5]) end
     added = added + 1
     out[#out + 1] = {id, 0, fp}
   end
@@ -156,7 +160,7 @@ return out
 /// ARGV: base, group, consumer, max attempts, result TTL ms, 1 when the entries
 /// were just read as new (else reclaimed), then (entry id, job id) pairs.
 /// Returns {entry id, job id, ordering key, payload, trace, attempt, submitted,
-/// last error or false} per job to run.
+/// last error or false, secrets} per job to run.
 /// Entries that are stale (job finished, expired or re-queued under a newer
 /// entry) are acknowledged and skipped; reclaimed entries another consumer
 /// claimed in the meantime are skipped; a job whose last allowed attempt was
@@ -175,7 +179,7 @@ for i = 7, #ARGV, 2 do
   local eid, id = ARGV[i], ARGV[i + 1]
   local jk = job_key(base, id)
   local f = redis.call('HMGET', jk, 'id', 'status', 'entry', 'owner', 'delivery', 'attempts', 'okey', 'payload',
-    'trace', 'submitted', 'last_error')
+    'trace', 'submitted', 'last_error', 'secrets')
   -- A new entry was handed to this consumer by the read just before; a
   -- reclaimed one may have been claimed again since, so ask.
   local delivery = eid .. '#1'
@@ -205,7 +209,8 @@ for i = 7, #ARGV, 2 do
           'updated', now)
       end
       if start then
-        out[#out + 1] = {eid, id, f[7] or '', f[8] or '', f[9] or '{}', attempts, f[10] or '0', f[11] or false}
+        out[#out + 1] = {eid, id, f[7] or '', f[8] or '', f[9] or '{}', attempts, f[10] or '0', f[11] or false,
+          f[12] or ''}
       end
     end
   end

@@ -67,7 +67,7 @@ pub(super) async fn run(
 impl Pool {
     async fn reader(self: Arc<Self>, concurrency: usize, shutdown: CancellationToken) -> Result<(), QueueError> {
         let inner = &self.inner;
-        let mut conn = conn::manager(&inner.client, READ_BLOCK + inner.config.op_timeout).await?;
+        let mut conn = conn::manager(&inner.redis, READ_BLOCK + inner.config.op_timeout).await?;
         let mut backoff = Duration::from_millis(50);
         let mut next_reclaim = Instant::now();
         let mut cursor = "0-0".to_owned();

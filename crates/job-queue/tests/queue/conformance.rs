@@ -42,6 +42,7 @@ conformance!(
     jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order,
     jobs_on_different_ordering_keys_run_in_parallel,
     a_transient_failure_is_retried_with_backoff_until_it_succeeds,
+    a_job_s_secrets_reach_every_attempt_beside_its_payload,
     a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys,
     a_job_failing_every_attempt_is_dead_lettered_with_its_last_error,
     a_permanent_failure_is_final_and_not_retried,
@@ -286,6 +287,46 @@ async fn a_transient_failure_is_retried_with_backoff_until_it_succeeds(kind: Kin
     assert_eq!(calls.load(Ordering::SeqCst), 3, "each attempt ran the handler once");
     assert_eq!(b.queue.status(&id).await.unwrap(), Some(state), "what wait saw is what is stored");
     assert_eq!(b.queue.metrics().await.unwrap().retries, 2);
+}
+
+async fn a_job_s_secrets_reach_every_attempt_beside_its_payload(kind: Kind) {
+    let h = Harness::new(kind, "secrets", |c| c.max_attempts = 3);
+    let b = h.backends().await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let work = handler({
+        let seen = seen.clone();
+        move |job| {
+            seen.lock().push((job.attempt, job.payload.clone(), job.secrets.clone()));
+            Box::pin(async move {
+                if job.attempt == 1 {
+                    Disposition::Retry { error: "once more".into(), after: None }
+                } else {
+                    Disposition::Succeeded(Bytes::new())
+                }
+            })
+        }
+    });
+    let with = b.queue.submit(job_with_secrets("s", "User/1", "payload", "sealed bytes")).await.unwrap().job_id;
+    let without = b.queue.submit(job("n", "User/2", "plain")).await.unwrap().job_id;
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 2);
+    for id in [&with, &without] {
+        assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    let mut seen = seen.lock().clone();
+    seen.sort_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0)));
+    let secrets: Vec<(u32, &[u8], &[u8])> = seen.iter().map(|(n, p, s)| (*n, p.as_ref(), s.as_ref())).collect();
+    assert_eq!(
+        secrets,
+        vec![
+            (1, &b"payload"[..], &b"sealed bytes"[..]),
+            (2, b"payload", b"sealed bytes"),
+            (1, b"plain", b""),
+            (2, b"plain", b""),
+        ]
+    );
 }
 
 async fn a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys(kind: Kind) {

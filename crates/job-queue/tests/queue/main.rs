@@ -1,8 +1,9 @@
 //! The job queue's integration tests: the conformance suite against both
-//! backends, and the Redis-only tests (crash, restart, TLS, ACL, trimming).
-//! Tests that need Redis fail when it is not reachable; they never skip.
+//! backends, the Redis-only tests (crash, restart, TLS, ACL, trimming), and a
+//! Sentinel failover under load. Tests that need Redis (or `redis-server` and
+//! `redis-sentinel` on PATH) fail when it is not there; they never skip.
 
 mod conformance;
-mod own_redis;
 mod redis_only;
+mod sentinel;
 mod support;

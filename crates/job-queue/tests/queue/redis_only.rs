@@ -1,15 +1,16 @@
 //! Tests only Redis can take: a worker process killed mid-job, Redis killed
-//! and restarted under load, TLS, an ACL user confined to the prefix, and
-//! stream trimming that keeps unfinished jobs.
+//! and restarted under load, TLS with client certificates, an ACL user confined
+//! to the prefix, stream trimming that keeps unfinished jobs, and dead letters
+//! that keep no secrets.
 
-use crate::own_redis::OwnRedis;
 use crate::support::*;
 use bytes::Bytes;
 use job_queue::{
     Disposition, Event, JobId, JobQueue, JobStatus, QueueConfig, QueueError, RedisJobQueue, TraceContext, connect,
 };
 use parking_lot::Mutex;
-use secrecy::SecretString;
+use redis_connect::RedisSettings;
+use redis_connect::testing::{RedisProcess, TestPki, free_port};
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 fn redis_config(url: String, test: &str) -> QueueConfig {
     QueueConfig {
-        redis_url: Some(SecretString::from(url)),
+        redis: Some(RedisSettings::url(url)),
         prefix: unique_prefix(test),
         visibility_timeout: Duration::from_secs(1),
         maintenance_interval: Duration::from_millis(100),
@@ -131,7 +132,7 @@ async fn a_worker_process_killed_mid_job_is_replaced_and_the_effect_applies_once
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_submission_is_lost_when_redis_is_killed_and_restarted_with_aof() {
-    let mut redis = OwnRedis::with_aof();
+    let mut redis = RedisProcess::with_aof();
     let config = QueueConfig { op_timeout: Duration::from_secs(30), ..redis_config(redis.url(), "restart") };
     let b = connect_or_fail(&config).await;
     let seen = Arc::new(Mutex::new(BTreeSet::<u32>::new()));
@@ -185,70 +186,25 @@ async fn no_acknowledged_submission_is_lost_when_redis_is_killed_and_restarted_w
     workers.await.unwrap().unwrap();
 }
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
-    let status = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| {
-            panic!("the TLS test makes its certificates with the openssl CLI, which must be on PATH: {e}")
-        });
-    assert!(status.success(), "openssl {args:?} failed");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rediss_urls_connect_over_tls_and_refuse_an_untrusted_server() {
-    let certs = tempfile::tempdir().unwrap();
-    let dir = certs.path();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"],
-            &ec[..],
-            &["-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=job-queue test CA", "-days", "2"],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[&["req"], &ec[..], &["-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]].concat(),
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-        ],
-    );
-    let redis = OwnRedis::with_tls(&dir.join("server.crt"), &dir.join("server.key"), &dir.join("ca.crt"));
-    let url = format!("rediss://localhost:{}", redis.port);
+async fn the_queue_runs_over_tls_with_a_client_certificate_and_refuses_an_untrusted_server() {
+    let pki = TestPki::new();
+    let redis = RedisProcess::with_tls(&pki, true);
+    let tls = |ca: &std::path::Path, test: &str| {
+        let mut settings = RedisSettings::url(format!("rediss://localhost:{}", redis.port));
+        settings.tls.ca_file = Some(ca.to_owned());
+        settings.tls.cert_file = Some(pki.client_cert.clone());
+        settings.tls.key_file = Some(pki.client_key.clone());
+        QueueConfig { redis: Some(settings), op_timeout: Duration::from_secs(2), ..redis_config(String::new(), test) }
+    };
 
-    let trusted = QueueConfig { tls_ca_cert: Some(dir.join("ca.crt")), ..redis_config(url.clone(), "tls") };
-    let b = connect_or_fail(&trusted).await;
+    let b = connect_or_fail(&tls(&pki.ca, "tls")).await;
     let id = b.queue.submit(job("tls", "k", "over tls")).await.unwrap().job_id;
     assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
     assert_eq!(b.queue.wait(&id, SOON).await.unwrap().unwrap().result.as_deref(), Some(&b"slt revo"[..]));
     b.events.publish(Event { payload: Bytes::from_static(b"e"), trace_context: TraceContext::new() }).await.unwrap();
 
-    let untrusted = QueueConfig { op_timeout: Duration::from_secs(1), ..redis_config(url, "tls-untrusted") };
-    let refused = connect(&untrusted).await.expect_err("a server signed by an unknown CA is refused");
+    let refused = connect(&tls(&pki.unknown_ca, "tls-untrusted")).await.expect_err("a server the CA did not sign");
     assert!(matches!(refused, QueueError::Unavailable(_)), "{refused}");
 }
 
@@ -278,7 +234,7 @@ async fn an_acl_user_confined_to_the_prefix_can_run_the_whole_queue() {
         .await
         .unwrap();
     let url = format!("redis://{user}:s3cret-Pa55@{}", host_port(&redis_url()));
-    let confined = QueueConfig { redis_url: Some(SecretString::from(url)), ..config.clone() };
+    let confined = QueueConfig { redis: Some(RedisSettings::url(url)), ..config.clone() };
     let outcome = async {
         let b = connect_or_fail(&confined).await;
         let id = b.queue.submit(job("acl", "k", "abc")).await.unwrap().job_id;
@@ -303,7 +259,7 @@ async fn an_acl_user_confined_to_the_prefix_can_run_the_whole_queue() {
     let state = tokio::time::timeout(Duration::from_secs(60), outcome).await;
 
     let wrong = QueueConfig {
-        redis_url: Some(SecretString::from(format!("redis://{user}:wrong-Pa55@{}", host_port(&redis_url())))),
+        redis: Some(RedisSettings::url(format!("redis://{user}:wrong-Pa55@{}", host_port(&redis_url())))),
         op_timeout: Duration::from_secs(1),
         ..config.clone()
     };
@@ -408,12 +364,39 @@ async fn a_wait_reports_a_watched_job_that_finished_before_or_after_it_began() {
     delete_prefix(&redis_url(), &prefix);
 }
 
+/// Every field of every hash and every stream entry under `prefix`, as raw bytes.
+async fn everything_under(prefix: &str) -> Vec<Vec<u8>> {
+    let mut conn = admin().await;
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
+    let mut found = Vec::new();
+    for key in keys {
+        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
+        let values: Vec<Vec<u8>> = match kind.as_str() {
+            "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap(),
+            "stream" => {
+                let entries: Vec<(String, Vec<Vec<u8>>)> =
+                    redis::cmd("XRANGE").arg(&key).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+                entries.into_iter().flat_map(|(_, fields)| fields).collect()
+            }
+            _ => Vec::new(),
+        };
+        found.extend(values);
+    }
+    found
+}
+
+fn contains(haystack: &[Vec<u8>], needle: &[u8]) -> bool {
+    haystack.iter().any(|value| value.windows(needle.len()).any(|w| w == needle))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_letters_keep_the_payload_and_the_last_error() {
+async fn dead_letters_keep_the_payload_and_the_last_error_but_never_the_secrets() {
+    const SECRET: &str = "sealed-secret-bytes";
     let config = QueueConfig { max_attempts: 2, ..redis_config(redis_url(), "dead-list") };
     let prefix = config.prefix.clone();
     let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
-    let id = queue.submit(job("dl", "Group/3", "the payload")).await.unwrap().job_id;
+    let id = queue.submit(job_with_secrets("dl", "Group/3", "the payload", SECRET)).await.unwrap().job_id;
+    assert!(contains(&everything_under(&prefix).await, SECRET.as_bytes()), "an unfinished job keeps its secrets");
     let failing = handler(|job| {
         Box::pin(async move { Disposition::Retry { error: format!("503 on attempt {}", job.attempt), after: None } })
     });
@@ -433,6 +416,10 @@ async fn dead_letters_keep_the_payload_and_the_last_error() {
     assert_eq!(dead[0].attempts, 2);
     assert_eq!(dead[0].error, "503 on attempt 2");
     assert_eq!(dead[0].payload.as_ref(), b"the payload");
+    assert!(
+        !contains(&everything_under(&prefix).await, SECRET.as_bytes()),
+        "neither the dead letter nor the finished job's record keeps the secrets"
+    );
     delete_prefix(&redis_url(), &prefix);
 }
 
@@ -440,7 +427,7 @@ async fn dead_letters_keep_the_payload_and_the_last_error() {
 async fn an_unreachable_redis_fails_loudly_instead_of_falling_back() {
     let config = QueueConfig {
         op_timeout: Duration::from_millis(300),
-        ..redis_config(format!("redis://127.0.0.1:{}", crate::own_redis::free_port()), "unreachable")
+        ..redis_config(format!("redis://127.0.0.1:{}", free_port()), "unreachable")
     };
     let err = connect(&config).await.expect_err("nothing listens there");
     assert!(matches!(err, QueueError::Unavailable(_)), "{err}");

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use job_queue::{Backends, Disposition, Job, JobHandler, NewJob, QueueConfig, TraceContext, connect};
-use secrecy::SecretString;
+use redis_connect::RedisSettings;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::OnceCell;
@@ -35,7 +35,7 @@ pub(crate) struct Harness {
 impl Harness {
     pub(crate) fn new(kind: Kind, test: &str, tweak: impl FnOnce(&mut QueueConfig)) -> Self {
         let mut config = QueueConfig {
-            redis_url: (kind == Kind::Redis).then(|| SecretString::from(redis_url())),
+            redis: (kind == Kind::Redis).then(|| RedisSettings::url(redis_url())),
             prefix: unique_prefix(test),
             visibility_timeout: Duration::from_secs(10),
             backoff_base: Duration::from_millis(20),
@@ -93,8 +93,14 @@ pub(crate) fn job(idempotency_key: &str, ordering_key: &str, payload: &str) -> N
         fingerprint: String::new(),
         ordering_key: ordering_key.to_owned(),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
+        secrets: Bytes::new(),
         trace_context: TraceContext::new(),
     }
+}
+
+/// A job whose `secrets` hold `secret`.
+pub(crate) fn job_with_secrets(idempotency_key: &str, ordering_key: &str, payload: &str, secret: &str) -> NewJob {
+    NewJob { secrets: Bytes::copy_from_slice(secret.as_bytes()), ..job(idempotency_key, ordering_key, payload) }
 }
 
 /// A handler made of an async closure.

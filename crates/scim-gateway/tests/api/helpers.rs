@@ -30,6 +30,8 @@ pub(crate) struct TestApp {
     /// What the gateway runs on, to start more replicas beside it.
     pub deps: GatewayDeps,
     pub adapter_url: String,
+    /// The key prefix of the queue and state in Redis, when the stack runs on Redis.
+    pub redis_prefix: Option<String>,
 }
 
 /// What a test may change about the stack.
@@ -77,23 +79,24 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let mut sim_config = SimConfig::for_tests();
     sim_config.seed = options.seed;
     let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
-    let (state, queue, events): (Arc<dyn StateStore>, Arc<dyn JobQueue>, Arc<dyn EventBus>) = if options.redis {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let url = secrecy::SecretString::from(url);
-        let prefix = format!("gwtest-{}", uuid::Uuid::new_v4().simple());
-        let state = state_store::RedisStore::connect(&url, &prefix)
-            .await
-            .unwrap_or_else(|e| panic!("this test needs Redis (set REDIS_URL): {e}"));
-        let config = QueueConfig { redis_url: Some(url), prefix, ..options.queue };
-        let backends = job_queue::connect(&config).await.unwrap_or_else(|e| panic!("this test needs Redis: {e}"));
-        (Arc::new(state), backends.queue, backends.events)
-    } else {
-        (
-            Arc::new(LocalStore::in_memory().unwrap()),
-            Arc::new(InProcessQueue::new(&options.queue).unwrap()),
-            Arc::new(InProcessEventBus::new(&options.queue).unwrap()),
-        )
-    };
+    let redis_prefix = options.redis.then(|| format!("gwtest-{}", uuid::Uuid::new_v4().simple()));
+    let (state, queue, events): (Arc<dyn StateStore>, Arc<dyn JobQueue>, Arc<dyn EventBus>) =
+        if let Some(prefix) = redis_prefix.clone() {
+            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+            let redis = job_queue::RedisSettings::url(url);
+            let state = state_store::RedisStore::connect(&redis, &prefix)
+                .await
+                .unwrap_or_else(|e| panic!("this test needs Redis (set REDIS_URL): {e}"));
+            let config = QueueConfig { redis: Some(redis), prefix, ..options.queue };
+            let backends = job_queue::connect(&config).await.unwrap_or_else(|e| panic!("this test needs Redis: {e}"));
+            (Arc::new(state), backends.queue, backends.events)
+        } else {
+            (
+                Arc::new(LocalStore::in_memory().unwrap()),
+                Arc::new(InProcessQueue::new(&options.queue).unwrap()),
+                Arc::new(InProcessEventBus::new(&options.queue).unwrap()),
+            )
+        };
     let connections = ConnectionStore::new(state.clone(), Duration::from_millis(200));
 
     let issued = credentials::issue_token(Some("tests".into()), None);
@@ -140,6 +143,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         events,
         deps,
         adapter_url,
+        redis_prefix,
     }
 }
 

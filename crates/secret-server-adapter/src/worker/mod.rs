@@ -355,9 +355,16 @@ fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
 #[async_trait]
 impl JobHandler for Worker {
     async fn handle(&self, job: Job) -> Disposition {
-        let req = match adapter_api::Job::decode(&job.payload) {
+        let req = match adapter_api::Job::open(&job.payload, &job.secrets, &self.core.settings.job_keys) {
             Ok(req) => req,
-            Err(e) => return failed(&e),
+            Err(e) => {
+                if e.kind == ErrorKind::Internal {
+                    // The job is sound but this adapter cannot open its password: a configuration
+                    // mistake (a key missing here) that the operator must see.
+                    tracing::error!(job_id = %job.id, error = %e, "cannot open the job's sealed password");
+                }
+                return failed(&e);
+            }
         };
         let span = tracing::info_span!(
             "provisioning.job",

@@ -4,7 +4,7 @@
 
 use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually, read};
 use adapter_api::job::decode_result;
-use adapter_api::{Operation, Written};
+use adapter_api::{JobKeys, Operation, Written};
 use job_queue::{Disposition, Job, JobId, JobStatus, TraceContext};
 use pretty_assertions::assert_eq;
 use prost::Message;
@@ -115,10 +115,12 @@ async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_nex
 }
 
 fn job(id: &str, body: adapter_api::Job) -> Job {
+    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
     Job {
         id: JobId(id.to_owned()),
         ordering_key: format!("{INSTANCE}/test/{id}"),
-        payload: body.encode(),
+        payload: sealed.payload,
+        secrets: sealed.secrets,
         trace_context: Default::default(),
         attempt: 1,
     }
@@ -136,6 +138,31 @@ fn resource_id(disposition: &Disposition) -> String {
         Ok(Written::Resource(resource)) => resource.id,
         other => panic!("not a resource: {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_sealed_with_a_key_the_adapter_lacks_fails_the_job_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let body = json!({"userName": "sealed.elsewhere", "password": "Elsewhere-Pa55!"});
+    let create = stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None);
+    let (foreign, _) = JobKeys::generate("foreign-gateway");
+    let sealed = create.seal(&foreign);
+    let delivered = Job {
+        id: JobId("foreign-key".to_owned()),
+        ordering_key: format!("{INSTANCE}/test/foreign-key"),
+        payload: sealed.payload,
+        secrets: sealed.secrets,
+        trace_context: Default::default(),
+        attempt: 1,
+    };
+    let outcome = stack.adapter().job_handler().handle(delivered).await;
+    let error = match &outcome {
+        Disposition::Failed(_) => result_of(&outcome).unwrap_err(),
+        other => panic!("a job the adapter cannot open fails for good: {other:?}"),
+    };
+    assert_eq!(error.http_status(), 500);
+    assert!(stack.search(User, r#"userName eq "sealed.elsewhere""#).await.is_empty(), "nothing was created");
+    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,8 +386,11 @@ async fn a_secret_server_outage_retries_the_job_then_dead_letters_it() {
     stack.sim.faults().update(|f| f.outage = true).unwrap();
     let body = json!({"userName": "during.outage"});
     let create = stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None);
-    let submitted =
-        stack.queue.submit(create.submission(INSTANCE, "outage-1".into(), TraceContext::new())).await.unwrap();
+    let submitted = stack
+        .queue
+        .submit(create.submission(INSTANCE, "outage-1".into(), TraceContext::new(), &JobKeys::ephemeral()))
+        .await
+        .unwrap();
     let state = stack.queue.wait(&submitted.job_id, Duration::from_secs(120)).await.unwrap().unwrap();
     assert_eq!(state.status, JobStatus::DeadLettered, "{state:?}");
     assert!(state.attempts >= 2);

@@ -12,7 +12,6 @@ use job_queue::{EventBus, JobQueue, JobStatus, QueueConfig, TraceContext};
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
 use scim::ResourceKind;
-use secrecy::SecretString;
 use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, ProtectedPrincipals, RunningAdapter};
 use secret_server_client::{ClientConfig, SecretServerClient};
 use secret_server_sim::{RunningSim, SimConfig};
@@ -136,10 +135,10 @@ async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, A
             (b.queue, b.events, state)
         }
         Backend::Redis => {
-            let url = SecretString::from(redis_url());
+            let redis = job_queue::RedisSettings::url(redis_url());
             let prefix = unique_prefix();
             let config = QueueConfig {
-                redis_url: Some(url.clone()),
+                redis: Some(redis.clone()),
                 prefix: prefix.clone(),
                 max_attempts: 4,
                 ..QueueConfig::default()
@@ -147,7 +146,7 @@ async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, A
             let b = job_queue::connect(&config)
                 .await
                 .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
-            let state = state_store::open(Some(&url), &prefix, None)
+            let state = state_store::open(Some(&redis), &prefix, None)
                 .await
                 .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
             (b.queue, b.events, state)
@@ -240,7 +239,9 @@ impl Stack {
         idempotency_key: &str,
         trace_context: TraceContext,
     ) -> Outcome {
-        let submission = job.submission(INSTANCE, idempotency_key.to_owned(), trace_context);
+        // The adapter's settings keep the process's own job keys, as a gateway beside it would.
+        let submission =
+            job.submission(INSTANCE, idempotency_key.to_owned(), trace_context, &adapter_api::JobKeys::ephemeral());
         let submitted = self.queue.submit(submission).await.expect("submit");
         let state =
             self.queue.wait(&submitted.job_id, Duration::from_secs(60)).await.expect("wait").expect("job state");
