@@ -211,35 +211,30 @@ where
     F: Fn() -> Fut + Clone + 'static,
     Fut: Future<Output = Readiness> + 'static,
 {
-    move |cfg: &mut web::ServiceConfig| {
-        cfg.route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
-            .route(
-                "/readyz",
-                web::get().to(move || {
-                    let readiness = readiness.clone();
-                    async move {
-                        let report = readiness().await;
-                        if report.ready {
-                            HttpResponse::Ok().json(report)
-                        } else {
-                            HttpResponse::ServiceUnavailable().json(report)
-                        }
-                    }
-                }),
-            )
-            .route(
-                "/metrics",
-                web::get().to(|| async {
-                    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(render_metrics())
-                }),
-            );
-    }
+    endpoints(readiness, Detail::Full)
 }
 
 /// Registers `GET /healthz` and a bare `GET /readyz`: 200 or 503 with only `{"ready": …}`, no
 /// details and no `/metrics`. For a listener that clients reach, when the details and the metrics
 /// are served on another ([`health_endpoints`]).
 pub fn bare_health_endpoints<F, Fut>(readiness: F) -> impl FnOnce(&mut web::ServiceConfig)
+where
+    F: Fn() -> Fut + Clone + 'static,
+    Fut: Future<Output = Readiness> + 'static,
+{
+    endpoints(readiness, Detail::Bare)
+}
+
+/// How much the health endpoints of a listener tell.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Detail {
+    /// `/readyz` with every check's outcome, and `/metrics`.
+    Full,
+    /// `/readyz` with only whether the service is ready; no `/metrics`.
+    Bare,
+}
+
+fn endpoints<F, Fut>(readiness: F, detail: Detail) -> impl FnOnce(&mut web::ServiceConfig)
 where
     F: Fn() -> Fut + Clone + 'static,
     Fut: Future<Output = Readiness> + 'static,
@@ -251,16 +246,24 @@ where
                 web::get().to(move || {
                     let readiness = readiness.clone();
                     async move {
-                        let ready = readiness().await.ready;
-                        let body = serde_json::json!({ "ready": ready });
-                        if ready {
-                            HttpResponse::Ok().json(body)
-                        } else {
-                            HttpResponse::ServiceUnavailable().json(body)
+                        let report = readiness().await;
+                        let mut response =
+                            if report.ready { HttpResponse::Ok() } else { HttpResponse::ServiceUnavailable() };
+                        match detail {
+                            Detail::Full => response.json(report),
+                            Detail::Bare => response.json(serde_json::json!({ "ready": report.ready })),
                         }
                     }
                 }),
             );
+        if detail == Detail::Full {
+            cfg.route(
+                "/metrics",
+                web::get().to(|| async {
+                    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(render_metrics())
+                }),
+            );
+        }
     }
 }
 
