@@ -18,6 +18,7 @@ mod resolve;
 mod roles;
 pub mod settings;
 mod shutdown;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::process::ExitCode;
