@@ -14,6 +14,8 @@ pub mod cli;
 pub mod config;
 mod credentials;
 mod keys;
+// `Common` is public for `connector::testing` (through the `dev` stack's settings).
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 mod resolve;
 mod roles;
 pub mod settings;
