@@ -5,22 +5,14 @@ use job_queue::{InProcessEventBus, QueueConfig};
 use proto::audit::v1 as pb;
 use std::sync::Arc;
 use std::time::Duration;
-use telemetry::testing::OtlpReceiver;
 use telemetry::{LogFormat, TelemetrySettings};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_audit_record_span_is_a_child_of_the_span_that_emitted_the_event() {
-    let receiver = OtlpReceiver::start().await.unwrap();
-    let endpoint = receiver.endpoint();
-    let env = move |name: &str| match name {
-        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
-        // Logs at warn only: spans still reach the exporter (the log filter is for logs).
-        "RUST_LOG" => Some("warn".to_owned()),
-        _ => None,
-    };
     let settings = TelemetrySettings::new("audit-test", "0").with_log_format(LogFormat::Json).with_log_filter("info");
-    let guard = telemetry::init_with_env(&settings, env).unwrap();
+    // Logs at warn only: spans still reach the exporter (the log filter is for logs).
+    let (receiver, guard) = test_support::trace::export_spans(&settings, "warn").await;
 
     let bus = Arc::new(InProcessEventBus::new(&QueueConfig::default()).unwrap());
     let data_dir = tempfile::tempdir().unwrap();

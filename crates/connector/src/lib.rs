@@ -14,10 +14,13 @@ pub mod cli;
 pub mod config;
 mod credentials;
 mod keys;
+// `Common` is public for `connector::testing` (through the `dev` stack's settings).
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 mod resolve;
 mod roles;
 pub mod settings;
 mod shutdown;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::process::ExitCode;

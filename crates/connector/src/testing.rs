@@ -1,7 +1,12 @@
 //! The whole stack in process, for end-to-end tests: the emulator (seeded with the demo
 //! organisation), the adapter, the gateway and the audit service, each on port 0, with a temporary
 //! data directory. The queue is in-process, or Redis (with a unique key prefix) when
-//! `STACK_QUEUE=redis`; tests that need Redis read `REDIS_URL` (default `redis://127.0.0.1:6379`).
+//! `STACK_QUEUE=redis`; the Redis and the prefix are test-support's ([`test_support::redis_url`]).
+//!
+//! The end-to-end tests test the `dev` role itself, so the stack is the one `scim-connector dev`
+//! composes ([`Stack::start`]: its development connection, admin token and data directory), not
+//! test-support's spawner of the services alone. Only with the `testing` feature, which only this
+//! crate's tests turn on.
 
 use crate::resolve::Common;
 use crate::roles::dev::{Stack, StackSettings};
@@ -46,6 +51,23 @@ impl std::ops::Deref for TestStack {
 }
 
 impl TestStack {
+    /// The audit records matching `query` (one page), through the audit API with the admin token.
+    ///
+    /// # Panics
+    /// When the audit API does not answer with records.
+    pub async fn audit_records(&self, query: &str) -> Vec<serde_json::Value> {
+        let page: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/audit/v1/records?{query}", self.audit_url()))
+            .bearer_auth(secrecy::ExposeSecret::expose_secret(&self.admin_token))
+            .send()
+            .await
+            .expect("the audit API answers")
+            .json()
+            .await
+            .expect("a page of records");
+        page["records"].as_array().cloned().unwrap_or_default()
+    }
+
     /// Stops every service.
     pub async fn shutdown(self) {
         self.stack.shutdown().await;
@@ -68,15 +90,10 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
     telemetry::init_for_tests();
     let dir = tempfile::tempdir().expect("a temporary directory");
     let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
-    let redis = options.redis.then(|| {
-        job_queue::RedisSettings::url(
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned()),
-        )
-    });
     let common = Common {
         data_dir: dir.path().to_owned(),
-        redis,
-        redis_prefix: format!("test-stack-{}", uuid_like()),
+        redis: options.redis.then(test_support::redis_settings),
+        redis_prefix: test_support::unique_prefix("test-stack"),
         redis_wait_replicas: None,
         log_format: None,
     };
@@ -102,9 +119,4 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         .unwrap_or_else(|e| panic!("the stack did not start (Redis asked: {}): {e:#}", options.redis));
     stack.adapter.wait_ready(Duration::from_secs(60)).await.expect("the adapter loads the emulator");
     TestStack { stack, _dir: dir }
-}
-
-fn uuid_like() -> String {
-    let bytes: [u8; 8] = rand::random();
-    hex::encode(bytes)
 }

@@ -5,7 +5,7 @@
 
 use secrecy::ExposeSecret;
 use std::time::Duration;
-use telemetry::testing::{OtlpReceiver, ReceivedSpan};
+use telemetry::testing::ReceivedSpan;
 use telemetry::{LogFormat, TelemetrySettings};
 
 fn names(spans: &[&ReceivedSpan]) -> Vec<String> {
@@ -14,29 +14,13 @@ fn names(spans: &[&ReceivedSpan]) -> Vec<String> {
 
 /// How many audit records a query of the audit API finds (one page).
 async fn audit_records(stack: &connector::testing::TestStack, query: &str) -> usize {
-    let page: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/audit/v1/records?{query}", stack.audit_url()))
-        .bearer_auth(stack.admin_token.expose_secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["records"].as_array().map_or(0, Vec::len)
+    stack.audit_records(query).await.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_post_users_is_one_trace_through_gateway_worker_secret_server_and_audit() {
-    let receiver = OtlpReceiver::start().await.unwrap();
-    let endpoint = receiver.endpoint();
-    let env = move |name: &str| match name {
-        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
-        "RUST_LOG" => Some("info".to_owned()),
-        _ => None,
-    };
     let settings = TelemetrySettings::new("scim-connector-trace-test", "0.0.1").with_log_format(LogFormat::Json);
-    let guard = telemetry::init_with_env(&settings, env).expect("telemetry starts with OTLP export");
+    let (receiver, guard) = test_support::trace::export_spans(&settings, "info").await;
 
     let stack = connector::testing::spawn_stack().await;
     let created = reqwest::Client::new()

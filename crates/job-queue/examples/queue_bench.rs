@@ -56,7 +56,7 @@ fn redis_benchmark_xadd(url: &str, requests: usize) -> Option<f64> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let host_port = rest.rsplit_once('@').map_or(rest, |(_, h)| h).split('/').next().unwrap_or(rest);
     let (host, port) = host_port.rsplit_once(':').unwrap_or((host_port, "6379"));
-    let stream = format!("jqbench-raw-{}", uuid::Uuid::new_v4().simple());
+    let stream = test_support::unique_prefix("jqbench-raw");
     let output = Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-q", "-c", "50", "-n", &requests.to_string()])
         .args(["XADD", &stream, "*", "id", "0190c4b5-0000-7000-8000-000000000000"])
@@ -72,7 +72,7 @@ fn redis_benchmark_xadd(url: &str, requests: usize) -> Option<f64> {
 async fn own_xadd(url: &str, requests: usize, concurrency: usize) -> f64 {
     let client = redis::Client::open(url).expect("REDIS_URL");
     let conn = client.get_multiplexed_async_connection().await.expect("Redis is required for the benchmark");
-    let stream = format!("jqbench-raw-{}", uuid::Uuid::new_v4().simple());
+    let stream = test_support::unique_prefix("jqbench-raw");
     let started = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|_| {
@@ -134,8 +134,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let prefix = format!("jqbench-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let url = test_support::redis_url();
+    let prefix = test_support::unique_prefix("jqbench");
     let config = QueueConfig {
         redis: (!args.in_process).then(|| RedisSettings::url(url.clone())),
         prefix: prefix.clone(),

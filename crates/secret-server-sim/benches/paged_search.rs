@@ -5,7 +5,6 @@
 //! `cargo bench -p secret-server-sim --bench paged_search`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use secrecy::ExposeSecret;
 use secret_server_sim::seed::generate_into;
 use secret_server_sim::store::Store;
 use secret_server_sim::store::search::{Paging, Sort};
@@ -57,20 +56,7 @@ fn http_pages(c: &mut Criterion) {
         let config = SimConfig { seed: Seed::Generate(spec()), ..SimConfig::for_tests() };
         let sim = spawn(config).await.expect("the emulator starts");
         let http = reqwest::Client::new();
-        let grant: serde_json::Value = http
-            .post(format!("{}/oauth2/token", sim.base_url()))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", sim.api_username()),
-                ("password", sim.api_password().expose_secret()),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token body");
-        let token = grant["access_token"].as_str().expect("access token").to_owned();
+        let token = test_support::emulator::token(&http, &sim).await;
         (sim, http, token)
     });
     let mut group = c.benchmark_group("http: GET /users page of 1,000 of 100,000");

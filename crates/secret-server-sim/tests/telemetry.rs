@@ -2,7 +2,6 @@
 //! any log line. A test binary of its own because it installs a global subscriber (the emulator's
 //! HTTP workers log from their own threads).
 
-use secrecy::ExposeSecret;
 use secret_server_sim::{SimConfig, spawn};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -49,32 +48,16 @@ async fn spans_are_named_by_route_template_and_no_secret_is_logged() {
 
     let sim = spawn(SimConfig::for_tests()).await.unwrap();
     let http = reqwest::Client::new();
-    let grant: serde_json::Value = http
-        .post(format!("{}/oauth2/token", sim.base_url()))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", sim.api_username()),
-            ("password", sim.api_password().expose_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = test_support::emulator::grant(&http, &sim).await;
     let token = grant["access_token"].as_str().unwrap().to_owned();
     let refresh = grant["refresh_token"].as_str().unwrap().to_owned();
     let user_password = "Never-Logged-Passw0rd!";
-    let created: serde_json::Value = http
-        .post(format!("{}/api/v1/users", sim.base_url()))
-        .bearer_auth(&token)
-        .json(&serde_json::json!({"userName": "logged.user", "password": user_password, "enabled": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: serde_json::Value = test_support::json_of(
+        http.post(format!("{}/api/v1/users", sim.base_url()))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"userName": "logged.user", "password": user_password, "enabled": true})),
+    )
+    .await;
     let id = created["id"].as_i64().unwrap();
     let read = http.get(format!("{}/api/v1/users/{id}", sim.base_url())).bearer_auth(&token).send().await.unwrap();
     assert!(read.status().is_success());

@@ -3,20 +3,10 @@
 
 use crate::helpers::{call, change, spawn_app_with};
 use audit_events::ChangeOutcome;
-use job_queue::{QueueConfig, RedisSettings};
 use proto::common::v1::ResourceType;
 
 async fn redis_bus() -> std::sync::Arc<dyn job_queue::EventBus> {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let config = QueueConfig {
-        redis: Some(RedisSettings::url(url.clone())),
-        prefix: format!("audit-test-{}", uuid::Uuid::new_v4().simple()),
-        ..QueueConfig::default()
-    };
-    job_queue::connect(&config)
-        .await
-        .unwrap_or_else(|e| panic!("these tests need Redis at {url} (set REDIS_URL): {e}"))
-        .events
+    test_support::Backends::redis_event_bus("audit-test").await
 }
 
 #[tokio::test]

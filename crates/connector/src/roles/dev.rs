@@ -2,7 +2,7 @@
 //! Server emulator, so that a new user can try everything with one command.
 //!
 //! The same composition, on port 0 and temporary directories, is what the
-//! end-to-end tests start ([`crate::testing::spawn_stack`]): the emulator, the
+//! end-to-end tests start (`connector::testing::spawn_stack`): the emulator, the
 //! adapter (bound to it as instance `primary`), the gateway, and the audit
 //! service, sharing one queue (Redis when `REDIS_URL` is set, in-process
 //! otherwise) and one state store (Redis, or SQLite in the data directory).

@@ -3,6 +3,8 @@
 mod adapter;
 mod admin;
 mod audit;
+// Its `Stack` is public for `connector::testing`, which only the tests build (the `testing` feature).
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 pub(crate) mod dev;
 mod gateway;
 mod probe;

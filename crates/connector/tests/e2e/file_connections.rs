@@ -46,10 +46,9 @@ struct Gateway {
 impl Gateway {
     async fn start(dir: &Path, prefix: &str) -> Self {
         let port = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap().local_addr().unwrap().port();
-        let redis = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
         let child = Command::new(env!("CARGO_BIN_EXE_scim-connector"))
             .env_clear()
-            .env("REDIS_URL", redis)
+            .env("REDIS_URL", test_support::redis_url())
             .env("SCIMC_REDIS_PREFIX", prefix)
             .env("SCIMC_JOB_ENCRYPTION_KEYS", crate::configuration::JOB_KEY)
             .env("RUST_LOG", "warn")
@@ -99,8 +98,7 @@ async fn revocations_and_disables_made_through_the_admin_api_last_across_a_resta
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("c.toml"), config(REVOKED)).unwrap();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let prefix = format!("file-connections-{}-{nanos}", std::process::id());
+    let prefix = test_support::unique_prefix("file-connections");
 
     let gateway = Gateway::start(dir.path(), &prefix).await;
     for token in [KEPT, REVOKED, OKTA] {
@@ -110,15 +108,12 @@ async fn revocations_and_disables_made_through_the_admin_api_last_across_a_resta
     assert!(revoke.status().is_success(), "{}", revoke.status());
     let disable = gateway.admin(reqwest::Method::POST, "/connections/okta/disable").send().await.unwrap();
     assert!(disable.status().is_success(), "{}", disable.status());
-    let issued: Value = gateway
-        .admin(reqwest::Method::POST, "/connections/sailpoint/tokens")
-        .json(&serde_json::json!({"label": "issued at run time"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issued: Value = test_support::json_of(
+        gateway
+            .admin(reqwest::Method::POST, "/connections/sailpoint/tokens")
+            .json(&serde_json::json!({"label": "issued at run time"})),
+    )
+    .await;
     let issued_token = issued["token"].as_str().unwrap().to_owned();
     drop(gateway);
 

@@ -4,6 +4,7 @@
 use connector::testing::TestStack;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use std::time::Duration;
 
 pub(crate) const SCIM_JSON: &str = "application/scim+json";
 
@@ -62,20 +63,7 @@ impl<'a> Scim<'a> {
 pub(crate) async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Value) {
     let http = reqwest::Client::new();
     let base = stack.sim.base_url();
-    let token: Value = http
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", stack.sim.api_username()),
-            ("password", stack.sim.api_password().expose_secret()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = token["access_token"].as_str().expect("the emulator issues a token").to_owned();
+    let access = test_support::emulator::token(&http, &stack.sim).await;
     let response = http.get(format!("{base}/api/v1{path}")).bearer_auth(access).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -83,30 +71,15 @@ pub(crate) async fn secret_server_get(stack: &TestStack, path: &str) -> (u16, Va
 
 /// The audit records matching `query`, through the audit API with the admin token.
 pub(crate) async fn audit_records(stack: &TestStack, query: &str) -> Vec<Value> {
-    let url = format!("{}/audit/v1/records?{query}", stack.audit_url());
-    let body: Value = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(stack.admin_token.expose_secret())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    body["records"].as_array().cloned().unwrap_or_default()
+    stack.audit_records(query).await
 }
 
 /// Polls `check` until it returns `Some` (the audit service records events asynchronously).
-pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..100 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("{what} did not happen within 10 s");
+    let found = test_support::poll_until(Duration::from_secs(10), Duration::from_millis(100), check).await;
+    found.unwrap_or_else(|| panic!("{what} did not happen within 10 s"))
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::at_rest::{contains, values_under};
 use tokio_util::sync::CancellationToken;
 
 fn redis_config(url: String, test: &str) -> QueueConfig {
@@ -30,11 +31,7 @@ fn redis_config(url: String, test: &str) -> QueueConfig {
 }
 
 async fn admin() -> redis::aio::MultiplexedConnection {
-    let client = redis::Client::open(redis_url()).unwrap();
-    client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| panic!("Redis at {} is required: {e}", redis_url()))
+    test_support::at_rest::connection().await
 }
 
 /// The crash test's worker: applies the job's effect idempotently (a marker
@@ -364,31 +361,6 @@ async fn a_wait_reports_a_watched_job_that_finished_before_or_after_it_began() {
     delete_prefix(&redis_url(), &prefix);
 }
 
-/// Every field of every hash and every stream entry under `prefix`, as raw bytes.
-async fn everything_under(prefix: &str) -> Vec<Vec<u8>> {
-    let mut conn = admin().await;
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
-    let mut found = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
-        let values: Vec<Vec<u8>> = match kind.as_str() {
-            "hash" => redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await.unwrap(),
-            "stream" => {
-                let entries: Vec<(String, Vec<Vec<u8>>)> =
-                    redis::cmd("XRANGE").arg(&key).arg("-").arg("+").query_async(&mut conn).await.unwrap();
-                entries.into_iter().flat_map(|(_, fields)| fields).collect()
-            }
-            _ => Vec::new(),
-        };
-        found.extend(values);
-    }
-    found
-}
-
-fn contains(haystack: &[Vec<u8>], needle: &[u8]) -> bool {
-    haystack.iter().any(|value| value.windows(needle.len()).any(|w| w == needle))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_keep_the_payload_and_the_last_error_but_never_the_secrets() {
     const SECRET: &str = "sealed-secret-bytes";
@@ -396,7 +368,7 @@ async fn dead_letters_keep_the_payload_and_the_last_error_but_never_the_secrets(
     let prefix = config.prefix.clone();
     let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
     let id = queue.submit(job_with_secrets("dl", "Group/3", "the payload", SECRET)).await.unwrap().job_id;
-    assert!(contains(&everything_under(&prefix).await, SECRET.as_bytes()), "an unfinished job keeps its secrets");
+    assert!(contains(&values_under(&prefix).await, SECRET.as_bytes()), "an unfinished job keeps its secrets");
     let failing = handler(|job| {
         Box::pin(async move { Disposition::Retry { error: format!("503 on attempt {}", job.attempt), after: None } })
     });
@@ -417,7 +389,7 @@ async fn dead_letters_keep_the_payload_and_the_last_error_but_never_the_secrets(
     assert_eq!(dead[0].error, "503 on attempt 2");
     assert_eq!(dead[0].payload.as_ref(), b"the payload");
     assert!(
-        !contains(&everything_under(&prefix).await, SECRET.as_bytes()),
+        !contains(&values_under(&prefix).await, SECRET.as_bytes()),
         "neither the dead letter nor the finished job's record keeps the secrets"
     );
     delete_prefix(&redis_url(), &prefix);

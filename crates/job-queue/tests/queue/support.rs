@@ -11,12 +11,12 @@ use tokio::sync::OnceCell;
 
 /// The Redis the tests use: `REDIS_URL`, or the local default.
 pub(crate) fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+    test_support::redis_url()
 }
 
 /// A prefix no other test (or earlier run) uses.
 pub(crate) fn unique_prefix(test: &str) -> String {
-    format!("jqtest-{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+    test_support::unique_prefix(&format!("jqtest-{test}"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use proto::provisioning::v1 as pb;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
+use test_support::at_rest::{contains, values_under};
 
 const PASSWORD: &str = "At-Rest-Pa55word!";
 
@@ -16,52 +17,7 @@ const PASSWORD: &str = "At-Rest-Pa55word!";
 type StreamEntry = (String, Vec<(String, Vec<u8>)>);
 
 async fn redis() -> redis::aio::MultiplexedConnection {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let client = redis::Client::open(url.as_str()).unwrap();
-    client.get_multiplexed_async_connection().await.unwrap_or_else(|e| panic!("this test needs Redis at {url}: {e}"))
-}
-
-/// Every value under `prefix`: hash fields and values, stream entries, list, set and string values.
-async fn everything_under(prefix: &str) -> Vec<Vec<u8>> {
-    let mut conn = redis().await;
-    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}:*")).query_async(&mut conn).await.unwrap();
-    let mut found = Vec::new();
-    for key in keys {
-        let kind: String = redis::cmd("TYPE").arg(&key).query_async(&mut conn).await.unwrap();
-        let read = |cmd: &mut redis::Cmd| {
-            let mut conn = conn.clone();
-            let cmd = cmd.clone();
-            async move { cmd.query_async::<redis::Value>(&mut conn).await.unwrap() }
-        };
-        let value = match kind.as_str() {
-            "hash" => read(redis::cmd("HGETALL").arg(&key)).await,
-            "stream" => read(redis::cmd("XRANGE").arg(&key).arg("-").arg("+")).await,
-            "list" => read(redis::cmd("LRANGE").arg(&key).arg(0).arg(-1)).await,
-            "zset" => read(redis::cmd("ZRANGE").arg(&key).arg(0).arg(-1)).await,
-            "set" => read(redis::cmd("SMEMBERS").arg(&key)).await,
-            "string" => read(redis::cmd("GET").arg(&key)).await,
-            _ => continue,
-        };
-        flatten(&value, &mut found);
-    }
-    found
-}
-
-fn flatten(value: &redis::Value, out: &mut Vec<Vec<u8>>) {
-    match value {
-        redis::Value::BulkString(bytes) => out.push(bytes.clone()),
-        redis::Value::SimpleString(text) => out.push(text.clone().into_bytes()),
-        redis::Value::Array(items) | redis::Value::Set(items) => items.iter().for_each(|v| flatten(v, out)),
-        redis::Value::Map(pairs) => pairs.iter().for_each(|(k, v)| {
-            flatten(k, out);
-            flatten(v, out);
-        }),
-        _ => {}
-    }
-}
-
-fn contains(values: &[Vec<u8>], needle: &[u8]) -> bool {
-    values.iter().any(|value| value.windows(needle.len()).any(|w| w == needle))
+    test_support::at_rest::connection().await
 }
 
 /// The sealed secrets of the job in flight, once Redis holds them (they exist only while it runs).
@@ -112,7 +68,7 @@ async fn a_dead_letter_of_a_user_create_holds_no_password_neither_clear_nor_seal
         }
     });
     let sealed = sealed_secrets_in_flight(&prefix).await;
-    assert!(!contains(&everything_under(&prefix).await, PASSWORD.as_bytes()), "in flight: no clear password");
+    assert!(!contains(&values_under(&prefix).await, PASSWORD.as_bytes()), "in flight: no clear password");
     assert_eq!(sealed.values.len(), 1);
     assert_eq!(sealed.values[0].pointer, "/password");
 
@@ -135,7 +91,7 @@ async fn a_dead_letter_of_a_user_create_holds_no_password_neither_clear_nor_seal
     assert_eq!(kept["userName"], "dead.letter", "the payload is kept for inspection");
     assert_eq!(kept["password"], Value::Null, "without its password");
 
-    let everything = everything_under(&prefix).await;
+    let everything = values_under(&prefix).await;
     assert!(!contains(&everything, PASSWORD.as_bytes()), "no clear password anywhere");
     assert!(!contains(&everything, &sealed.wrapped_data_key), "no sealed data key anywhere");
     assert!(!contains(&everything, &sealed.values[0].ciphertext), "no sealed password anywhere");
@@ -179,15 +135,12 @@ async fn no_write_carrying_a_password_puts_it_in_clear_into_the_queue() {
         let answer = tokio::spawn(request);
         sealed_secrets_in_flight(&prefix).await;
         assert!(
-            !contains(&everything_under(&prefix).await, PASSWORD.as_bytes()),
+            !contains(&values_under(&prefix).await, PASSWORD.as_bytes()),
             "{method} {path}: the password is not in clear in Redis while its job runs"
         );
         let res = answer.await.unwrap().unwrap();
         assert!(res.status().is_success(), "{method} {path}: {}", res.status());
-        assert!(
-            !contains(&everything_under(&prefix).await, PASSWORD.as_bytes()),
-            "{method} {path}: nor once it finished"
-        );
+        assert!(!contains(&values_under(&prefix).await, PASSWORD.as_bytes()), "{method} {path}: nor once it finished");
     }
     app.sim.faults().clear();
     app.shutdown().await;

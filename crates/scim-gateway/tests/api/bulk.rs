@@ -48,15 +48,10 @@ async fn bulk_reports_each_failure_and_stops_after_fail_on_errors() {
     assert_eq!(ops.len(), 1, "stopped after the first error: {out}");
     assert_eq!(ops[0]["status"], "409");
     assert_eq!(ops[0]["response"]["scimType"], "uniqueness");
-    let found: Value = app
-        .scim(reqwest::Method::GET, "/Users")
-        .query(&[("filter", "userName eq \"bulk.never\"")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value = test_support::json_of(
+        app.scim(reqwest::Method::GET, "/Users").query(&[("filter", "userName eq \"bulk.never\"")]),
+    )
+    .await;
     assert_eq!(found["totalResults"], 0);
     app.shutdown().await;
 }

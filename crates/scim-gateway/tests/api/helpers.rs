@@ -1,17 +1,17 @@
-//! `spawn_app()`: the whole stack on port 0, and request helpers.
+//! `spawn_app()`: the whole stack on port 0 (test-support's spawner, in the gateway's shape), and
+//! request helpers.
 
-use connections::{Connection, ConnectionStore, credentials};
-use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
+use connections::{ConnectionStore, credentials};
+use job_queue::{EventBus, QueueConfig};
 use reqwest::{Method, RequestBuilder, Response};
 use scim_gateway::{GatewayDeps, GatewaySettings, RunningGateway};
-use secrecy::ExposeSecret;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
+use secret_server_adapter::RunningAdapter;
 use secret_server_sim::{RunningSim, SimConfig};
 use serde_json::Value;
-use state_store::{LocalStore, StateStore};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::Backend;
+use test_support::stack::{StackOptions, any_port};
 
 pub(crate) const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789abcdef";
 pub(crate) const SCIM: &str = "application/scim+json";
@@ -48,7 +48,7 @@ pub(crate) struct Options {
 impl Default for Options {
     fn default() -> Self {
         let mut settings = GatewaySettings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: any_port(),
             admin_token_sha256: vec![credentials::sha256_hex(ADMIN_TOKEN)],
             http_workers: 2,
             job_deadline: Duration::from_secs(20),
@@ -76,74 +76,34 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
-    let mut sim_config = SimConfig::for_tests();
-    sim_config.seed = options.seed;
-    let sim = secret_server_sim::spawn(sim_config).await.expect("the emulator starts");
-    let redis_prefix = options.redis.then(|| format!("gwtest-{}", uuid::Uuid::new_v4().simple()));
-    let (state, queue, events): (Arc<dyn StateStore>, Arc<dyn JobQueue>, Arc<dyn EventBus>) =
-        if let Some(prefix) = redis_prefix.clone() {
-            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-            let redis = job_queue::RedisSettings::url(url);
-            let state = state_store::RedisStore::connect(&redis, &prefix)
-                .await
-                .unwrap_or_else(|e| panic!("this test needs Redis (set REDIS_URL): {e}"));
-            let config = QueueConfig { redis: Some(redis), prefix, ..options.queue };
-            let backends = job_queue::connect(&config).await.unwrap_or_else(|e| panic!("this test needs Redis: {e}"));
-            (Arc::new(state), backends.queue, backends.events)
-        } else {
-            (
-                Arc::new(LocalStore::in_memory().unwrap()),
-                Arc::new(InProcessQueue::new(&options.queue).unwrap()),
-                Arc::new(InProcessEventBus::new(&options.queue).unwrap()),
-            )
-        };
-    let connections = ConnectionStore::new(state.clone(), Duration::from_millis(200));
-
-    let issued = credentials::issue_token(Some("tests".into()), None);
-    let mut connection: Connection = serde_json::from_value(options.connection).unwrap();
-    connection.credentials.bearer_tokens.push(issued.credential.clone());
-    connections.put(&connection).await.unwrap();
-
-    let base_url = url::Url::parse(&sim.base_url()).unwrap();
-    let mut client = secret_server_client::ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone());
-    client.retry = secret_server_client::RetryPolicy::none();
-    let adapter_settings = AdapterSettings {
-        grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-        http_listen: None,
-        instances: vec![InstanceSettings::new("primary", client)],
-        workers: 4,
-        progress_bars: false,
-        ..AdapterSettings::default()
-    };
-    let adapter = secret_server_adapter::start(
-        adapter_settings,
-        AdapterDeps {
-            queue: queue.clone(),
-            events: events.clone(),
-            state: state.clone(),
-            connections: connections.clone(),
-        },
-    )
-    .await
-    .expect("the adapter starts");
-    adapter.wait_ready(Duration::from_secs(30)).await.expect("the adapter loads the emulator");
-
-    let mut settings = options.settings;
-    let adapter_url = format!("http://{}", adapter.grpc_addr());
-    settings.adapter_url = adapter_url.clone();
-    let deps = GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() };
-    let gateway = scim_gateway::start(settings, deps.clone()).await.expect("the gateway starts");
+    let mut sim = SimConfig::for_tests();
+    sim.seed = options.seed;
+    let stack = test_support::stack::spawn(StackOptions {
+        sim,
+        backend: if options.redis { Backend::Redis } else { Backend::InProcess },
+        prefix_label: "gwtest".to_owned(),
+        queue: options.queue,
+        connection: Some(options.connection),
+        client_retry: Some(secret_server_client::RetryPolicy::none()),
+        adapter_ready_within: Duration::from_secs(30),
+        gateway: Some(options.settings),
+        ..StackOptions::default()
+    })
+    .await;
+    let deps = stack.gateway_deps();
+    let gateway = stack.gateway.expect("the gateway runs");
+    let adapter = stack.adapter.expect("the adapter runs");
     TestApp {
         base: format!("http://{}", gateway.addr()),
-        token: issued.token.expose_secret().to_owned(),
+        token: stack.token.expect("the test connection has a token"),
         http: reqwest::Client::new(),
-        sim,
+        sim: stack.sim,
+        adapter_url: format!("http://{}", adapter.grpc_addr()),
         adapter: Some(adapter),
         gateway: Some(gateway),
-        events,
+        events: stack.events,
         deps,
-        adapter_url,
-        redis_prefix,
+        redis_prefix: stack.redis_prefix,
     }
 }
 
@@ -251,17 +211,13 @@ pub(crate) async fn scim_error(res: Response, status: u16) -> Value {
 
 /// Polls `check` until it yields a value, and returns it; fails the test naming `what` when `within`
 /// passes first. For conditions that another task or process brings about on its own schedule.
-pub(crate) async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, within: Duration, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "not within {within:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    match test_support::poll_until(within, Duration::from_millis(20), check).await {
+        Some(value) => value,
+        None => panic!("not within {within:?}: {what}"),
     }
 }

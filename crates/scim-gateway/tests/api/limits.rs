@@ -55,15 +55,8 @@ async fn a_bulk_request_over_its_limits_is_413_and_nothing_runs() {
         .collect();
     let body = json!({"schemas": [scim::urn::BULK_REQUEST], "Operations": ops});
     scim_error(app.post("/Bulk", &body).await, 413).await;
-    let found: Value = app
-        .scim(Method::GET, "/Users")
-        .query(&[("filter", "userName sw \"bulk.limit\"")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found: Value =
+        test_support::json_of(app.scim(Method::GET, "/Users").query(&[("filter", "userName sw \"bulk.limit\"")])).await;
     assert_eq!(found["totalResults"], 0);
     app.shutdown().await;
 }

@@ -83,16 +83,12 @@ async fn token_endpoint_errors_follow_rfc_6749() {
 async fn removing_the_client_revokes_its_access_tokens() {
     let app = spawn_app().await;
     let (id, secret) = register_client(&app).await;
-    let body: Value = app
-        .http
-        .post(format!("{}/oauth2/token", app.base))
-        .form(&[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = test_support::json_of(app.http.post(format!("{}/oauth2/token", app.base)).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &id),
+        ("client_secret", &secret),
+    ]))
+    .await;
     let token = body["access_token"].as_str().unwrap().to_owned();
     let res = app.admin(Method::DELETE, &format!("/connections/test/oauth-clients/{id}")).send().await.unwrap();
     assert_eq!(res.status(), 204);

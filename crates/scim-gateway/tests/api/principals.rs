@@ -94,23 +94,7 @@ async fn a_connection_limited_to_a_subtree_cannot_disable_an_administrator_direc
     // Erin holds the role through her group once Security is given it in Secret Server.
     let security = id_of(&app, "/Groups", "displayName eq \"Security\"").await;
     let erin = id_of(&app, "/Users", "userName eq \"erin.fischer\"").await;
-    let sim_token = app
-        .http
-        .post(format!("{}/oauth2/token", app.sim.base_url()))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", app.sim.api_username()),
-            ("password", secrecy::ExposeSecret::expose_secret(app.sim.api_password())),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sim_token = test_support::emulator::token(&app.http, &app.sim).await;
     let res = app
         .http
         .post(format!("{}/api/v1/groups/{security}/roles", app.sim.base_url()))

@@ -15,16 +15,12 @@ async fn replicas_on_redis_accept_each_others_tokens_and_see_revocations() {
         app.admin(Method::POST, "/connections/test/oauth-clients").json(&serde_json::json!({})).send().await.unwrap();
     let client: Value = res.json().await.unwrap();
     let (id, secret) = (client["clientId"].as_str().unwrap(), client["clientSecret"].as_str().unwrap());
-    let token: Value = app
-        .http
-        .post(format!("{}/oauth2/token", app.base))
-        .form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let token: Value = test_support::json_of(app.http.post(format!("{}/oauth2/token", app.base)).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", id),
+        ("client_secret", secret),
+    ]))
+    .await;
     let access = token["access_token"].as_str().unwrap();
     let res = app.http.get(format!("{other}/scim/v2/Users?count=1")).bearer_auth(access).send().await.unwrap();
     assert_eq!(res.status(), 200);

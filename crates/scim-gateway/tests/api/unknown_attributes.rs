@@ -145,15 +145,9 @@ async fn a_connection_set_to_reject_refuses_unknown_attributes_with_400_and_chan
     let error = scim_error(app.post("/Users", &body).await, 400).await;
     assert_eq!(error["scimType"], "invalidSyntax");
     assert_eq!(error["detail"], "'shoeSize' is not an attribute of User");
-    let list: Value = app
-        .scim(Method::GET, "/Users")
-        .query(&[("filter", "userName eq \"refused.shoes\"")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value =
+        test_support::json_of(app.scim(Method::GET, "/Users").query(&[("filter", "userName eq \"refused.shoes\"")]))
+            .await;
     assert_eq!(list["totalResults"], 0);
 
     let user = app.create_user("refused.member").await;

@@ -1,4 +1,4 @@
-//! The test stack: the Secret Server emulator, a job queue and a state store (in process, or on
+//! The test stack (test-support's spawner, in the adapter's shape): the Secret Server emulator, a job queue and a state store (in process, or on
 //! Redis with a unique prefix), the connections store, and the adapter on port 0. Reads go through
 //! the real gRPC client (`adapter-api`'s, as the gateway's); writes are real jobs on the queue,
 //! built and submitted with `adapter-api` as the gateway submits them; the emulator's state is
@@ -12,14 +12,15 @@ use job_queue::{EventBus, JobQueue, JobStatus, QueueConfig, TraceContext};
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
 use scim::ResourceKind;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, ProtectedPrincipals, RunningAdapter};
-use secret_server_client::{ClientConfig, SecretServerClient};
+use secret_server_adapter::{AdapterDeps, AdapterSettings, ProtectedPrincipals, RunningAdapter};
+use secret_server_client::SecretServerClient;
 use secret_server_sim::{RunningSim, SimConfig};
 use serde_json::{Value, json};
 use service_error::ServiceError;
 use state_store::StateStore;
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::stack::StackOptions;
 use tonic::transport::Channel;
 
 type WireClient = dir::directory_client::DirectoryClient<Channel>;
@@ -29,11 +30,7 @@ pub(crate) const CONNECTION: &str = "test";
 pub(crate) const INSTANCE: &str = "primary";
 
 /// Where the queue and the state live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    InProcess,
-    Redis,
-}
+pub(crate) use test_support::Backend;
 
 /// Options of a stack.
 #[derive(Debug, Clone)]
@@ -57,12 +54,10 @@ impl Default for Options {
     }
 }
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
+/// A key prefix of the adapter's tests, for a test that opens backends of its own.
+#[allow(dead_code)]
 pub(crate) fn unique_prefix() -> String {
-    format!("test-adapter-{}", uuid::Uuid::new_v4().simple())
+    test_support::unique_prefix("test-adapter")
 }
 
 /// What a job ended with.
@@ -118,39 +113,37 @@ pub(crate) struct Stack {
 }
 
 fn ss_client(sim: &RunningSim) -> SecretServerClient {
-    let config = ClientConfig::new(
-        url::Url::parse(&sim.base_url()).expect("sim url"),
-        sim.api_username(),
-        sim.api_password().clone(),
-    );
-    SecretServerClient::new(config).expect("client")
+    SecretServerClient::new(test_support::stack::client_config(sim)).expect("client")
 }
 
-async fn backends(options: &Options) -> (Arc<dyn JobQueue>, Arc<dyn EventBus>, Arc<dyn StateStore>) {
-    match options.backend {
-        Backend::InProcess => {
-            let config = QueueConfig { max_attempts: 4, ..QueueConfig::default() };
-            let b = job_queue::connect(&config).await.expect("in-process queue");
-            let state = state_store::open(None, "test", None).await.expect("in-memory state");
-            (b.queue, b.events, state)
-        }
-        Backend::Redis => {
-            let redis = job_queue::RedisSettings::url(redis_url());
-            let prefix = unique_prefix();
-            let config = QueueConfig {
-                redis: Some(redis.clone()),
-                prefix: prefix.clone(),
-                max_attempts: 4,
-                ..QueueConfig::default()
-            };
-            let b = job_queue::connect(&config)
-                .await
-                .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
-            let state = state_store::open(Some(&redis), &prefix, None)
-                .await
-                .unwrap_or_else(|e| panic!("Redis is required for this test (REDIS_URL={}): {e}", redis_url()));
-            (b.queue, b.events, state)
-        }
+/// The adapter's settings for `options` (its instance is bound to the emulator by test-support).
+fn adapter_settings(options: &Options) -> AdapterSettings {
+    AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
+        http_listen: Some("127.0.0.1:0".parse().expect("addr")),
+        workers: 4,
+        resync_interval: options.resync_interval,
+        progress_bars: false,
+        replica_id: options.replica_id.clone(),
+        // No cursor_secret: the key is kept in the state store, shared by restarts and replicas.
+        ..AdapterSettings::default()
+    }
+}
+
+/// The stack of `options` in test-support's terms: the emulator, the backends, the test
+/// connection (no bearer token: tests talk to the adapter directly) and the adapter, no gateway.
+fn stack_options(options: &Options) -> StackOptions {
+    StackOptions {
+        backend: options.backend,
+        prefix_label: "test-adapter".to_owned(),
+        queue: QueueConfig { max_attempts: 4, ..QueueConfig::default() },
+        connection_cache_ttl: Duration::from_millis(50),
+        connection: Some(json!({"id": CONNECTION, "secretServer": INSTANCE})),
+        bearer_token: false,
+        adapter: Some(adapter_settings(options)),
+        protected: options.protected.clone(),
+        gateway: None,
+        ..StackOptions::default()
     }
 }
 
@@ -170,13 +163,22 @@ impl Stack {
 
     /// A stack over an emulator already running (a generated data set, for instance).
     pub(crate) async fn start_on(sim: RunningSim, options: Options) -> Self {
-        let (queue, events, state) = backends(&options).await;
-        let connections = ConnectionStore::new(state.clone(), Duration::from_millis(50));
-        connections.put(&connection(CONNECTION)).await.expect("put connection");
-        let ss = ss_client(&sim);
-        let adapter = start_adapter(&sim, &options, &queue, &events, &state, &connections).await;
+        let stack = test_support::stack::spawn_on(sim, stack_options(&options)).await;
+        let adapter = stack.adapter.expect("the adapter runs");
+        let ss = ss_client(&stack.sim);
         let (grpc, wire) = (grpc_client(&adapter), wire_client(&adapter).await);
-        Self { sim, adapter: Some(adapter), queue, events, state, connections, grpc, wire, ss, options }
+        Self {
+            sim: stack.sim,
+            adapter: Some(adapter),
+            queue: stack.queue,
+            events: stack.events,
+            state: stack.state,
+            connections: stack.connections,
+            grpc,
+            wire,
+            ss,
+            options,
+        }
     }
 
     /// Stops the adapter (the emulator, queue and state stay).
@@ -413,50 +415,20 @@ async fn start_adapter(
     state: &Arc<dyn StateStore>,
     connections: &ConnectionStore,
 ) -> RunningAdapter {
-    let client = ClientConfig::new(
-        url::Url::parse(&sim.base_url()).expect("sim url"),
-        sim.api_username(),
-        sim.api_password().clone(),
-    );
-    let settings = AdapterSettings {
-        grpc_listen: "127.0.0.1:0".parse().expect("addr"),
-        http_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        instances: vec![InstanceSettings {
-            protected: options.protected.clone(),
-            ..InstanceSettings::new(INSTANCE, client)
-        }],
-        workers: 4,
-        resync_interval: options.resync_interval,
-        progress_bars: false,
-        replica_id: options.replica_id.clone(),
-        // No cursor_secret: the key is kept in the state store, shared by restarts and replicas.
-        ..AdapterSettings::default()
-    };
     let deps = AdapterDeps {
         queue: queue.clone(),
         events: events.clone(),
         state: state.clone(),
         connections: connections.clone(),
     };
-    let adapter = secret_server_adapter::start(settings, deps).await.expect("adapter starts");
-    adapter.wait_ready(Duration::from_secs(60)).await.expect("adapter ready");
-    adapter
+    test_support::stack::start_adapter(sim, &stack_options(options), adapter_settings(options), deps).await
 }
 
 /// Polls `check` until it returns `Some` or `patience` passes.
-pub(crate) async fn eventually<T, F, Fut>(patience: Duration, mut check: F) -> Option<T>
+pub(crate) async fn eventually<T, F, Fut>(patience: Duration, check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + patience;
-    loop {
-        if let Some(v) = check().await {
-            return Some(v);
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    test_support::poll_until(patience, Duration::from_millis(100), check).await
 }

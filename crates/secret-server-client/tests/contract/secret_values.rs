@@ -6,7 +6,6 @@
 use crate::helpers::{Harness, new_group, new_user, reads_secret_values};
 use crate::recorder::{TestRecorder, with_recorder};
 use futures::TryStreamExt;
-use secrecy::ExposeSecret;
 use secret_server_api::{
     FolderCreateArgs, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, FolderUpdateArgs, GroupUpdateArgs, Patch,
     ROOT_FOLDER_ID, SecretPermissionCreateArgs, SecretPermissionUpdateArgs, UserPatchArgs, UserUpdateArgs,
@@ -160,14 +159,7 @@ async fn the_check_catches_value_bearing_requests_when_something_sends_them() {
 
     // Not through the client (it cannot): a raw HTTP client with a token.
     let http = reqwest::Client::new();
-    let form = [
-        ("grant_type", "password"),
-        ("username", h.sim.api_username()),
-        ("password", h.sim.api_password().expose_secret()),
-    ];
-    let token: serde_json::Value =
-        http.post(format!("{}/oauth2/token", h.sim.base_url())).form(&form).send().await.unwrap().json().await.unwrap();
-    let bearer = token["access_token"].as_str().unwrap().to_owned();
+    let bearer = test_support::emulator::token(&http, &h.sim).await;
     let api = format!("{}/api/v1", h.sim.base_url());
     for url in [
         format!("{api}/secrets/{}", secret.id),

@@ -15,17 +15,15 @@ pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The API account's password grant against `base_url`.
+/// The API account's password grant against `sim`.
 pub(crate) async fn password_grant(http: &reqwest::Client, sim: &RunningSim) -> reqwest::Response {
-    http.post(format!("{}/oauth2/token", sim.base_url()))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", sim.api_username()),
-            ("password", sim.api_password().expose_secret()),
-        ])
-        .send()
-        .await
-        .expect("token request")
+    test_support::emulator::password_grant(
+        http,
+        &sim.base_url(),
+        sim.api_username(),
+        sim.api_password().expose_secret(),
+    )
+    .await
 }
 
 impl TestSim {
@@ -37,10 +35,7 @@ impl TestSim {
         install_crypto();
         let sim = spawn(config).await.expect("the emulator starts");
         let http = reqwest::Client::new();
-        let response = password_grant(&http, &sim).await;
-        assert_eq!(response.status(), StatusCode::OK, "the API account logs in");
-        let body: Value = response.json().await.unwrap();
-        let token = body["access_token"].as_str().expect("an access token").to_owned();
+        let token = test_support::emulator::token(&http, &sim).await;
         Self { sim, http, token }
     }
 

@@ -212,30 +212,20 @@ async fn state_survives_kill_9_of_the_process() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let base = format!("http://{addr}/SecretServer");
-    let token: serde_json::Value = http
-        .post(format!("{base}/oauth2/token"))
-        .form(&[
-            ("grant_type", "password"),
-            ("username", secret_server_sim::TEST_API_USERNAME),
-            ("password", secret_server_sim::TEST_API_PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = token["access_token"].as_str().unwrap().to_owned();
-    let created: serde_json::Value = http
-        .post(format!("{base}/api/v1/groups"))
-        .bearer_auth(&token)
-        .json(&json!({"name": "Survivor", "enabled": true}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let grant = test_support::emulator::grant_at(
+        &http,
+        &base,
+        secret_server_sim::TEST_API_USERNAME,
+        secret_server_sim::TEST_API_PASSWORD,
+    )
+    .await;
+    let token = test_support::emulator::access_token(&grant);
+    let created: serde_json::Value = test_support::json_of(
+        http.post(format!("{base}/api/v1/groups"))
+            .bearer_auth(&token)
+            .json(&json!({"name": "Survivor", "enabled": true})),
+    )
+    .await;
     let id = created["id"].as_i64().unwrap();
 
     child.kill().unwrap(); // SIGKILL: no shutdown, no final snapshot.
