@@ -133,9 +133,12 @@ impl ResponseError for SimError {
             SimError::Internal(_) => {
                 // The cause goes to the log where it is handled; the body carries no internals.
                 tracing::error!(error = %self, "request failed");
+                // The published schema requires all four properties: present, and saying nothing.
                 builder.json(InternalErrorBody {
                     message: "An error has occurred.".to_owned(),
-                    ..InternalErrorBody::default()
+                    exception_message: Some("An error has occurred.".to_owned()),
+                    exception_type: Some("System.Exception".to_owned()),
+                    stack_trace: Some(String::new()),
                 })
             }
         }

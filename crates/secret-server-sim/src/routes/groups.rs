@@ -101,19 +101,39 @@ async fn members(
     Ok(Json(db.read(|s| s.search_group_members(*id, filter, &paging))?))
 }
 
+/// The answer of `POST /groups/{id}/users` (the published `GroupUserModel`): the membership's ids,
+/// names and domains, without the member's display name and state that its listings carry.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupUserModel {
+    group_id: i64,
+    group_name: String,
+    group_domain_id: i64,
+    user_id: i64,
+    user_name: String,
+    user_domain_id: i64,
+}
+
 async fn add_member(
     _: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
-) -> SimResult<Json<GroupMembership>> {
+) -> SimResult<Json<GroupUserModel>> {
     let args: MemberAddArgs = parse_body(&body)?;
     let group_id = *id;
-    let membership = db.mutate(
+    let m = db.mutate(
         |s| Ok((s.plan_add_member(group_id, args.user_id)?, args.user_id)),
         |s, user_id| s.get_membership(group_id, user_id),
     )?;
-    Ok(Json(membership))
+    Ok(Json(GroupUserModel {
+        group_id: m.group_id,
+        group_name: m.group_name,
+        group_domain_id: m.group_domain_id,
+        user_id: m.user_id,
+        user_name: m.user_name,
+        user_domain_id: m.user_domain_id,
+    }))
 }
 
 async fn replace_members(

@@ -36,16 +36,19 @@ pub(crate) struct RuntimeConfig {
 /// Registers every route under `base` (already normalized and lower-cased).
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, base: &str) {
     cfg.service(admin::scope()).service(
-        web::scope(base).service(web::resource("/oauth2/token").route(web::post().to(token::token))).service(
-            web::scope("/api/v1")
-                .configure(health::configure)
-                .configure(users::configure)
-                .configure(groups::configure)
-                .configure(folders::configure)
-                .configure(folder_permissions::configure)
-                .configure(secrets::configure)
-                .configure(secret_permissions::configure),
-        ),
+        web::scope(base)
+            .service(web::resource("/oauth2/token").route(web::post().to(token::token)))
+            .service(
+                web::scope("/api/v1")
+                    .configure(health::configure)
+                    .configure(users::configure)
+                    .configure(groups::configure)
+                    .configure(folders::configure)
+                    .configure(folder_permissions::configure)
+                    .configure(secrets::configure)
+                    .configure(secret_permissions::configure),
+            )
+            .service(web::scope("/api/v2").configure(secrets::configure_v2)),
     );
 }
 

@@ -22,6 +22,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/secrets/{id}").route(web::get().to(get)).route(web::delete().to(delete)));
 }
 
+/// `/api/v2`: the secret search as Secret Server 11.x documents it (`GET /v2/secrets`; its
+/// `/v1/secrets` answers only `POST`). The `v1` search stays for older clients (Delinea's Python
+/// SDK calls it).
+pub(super) fn configure_v2(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/secrets").route(web::get().to(search)));
+}
+
 fn filter(query: &Query) -> SimResult<SecretFilter> {
     Ok(SecretFilter {
         folder_id: query.int("filter.folderid")?,

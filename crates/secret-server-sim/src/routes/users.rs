@@ -4,13 +4,14 @@
 use super::{RuntimeConfig, parse_body, search_text};
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::error::{SimError, SimResult};
+use crate::error::SimResult;
 use crate::query::Query;
 use crate::store::search::Paging;
 use crate::store::users::{MEMBERSHIP_SORT, USER_SORT, UserFilter};
 use actix_web::web::{self, Json};
 use secret_server_api::{
-    DeleteResult, GroupMembership, Lookup, PagedResult, SuccessResult, User, UserCreateArgs, UserPatchArgs, UserSummary,
+    CurrentUser, DeleteResult, GroupMembership, Lookup, PagedResult, RolePermissionName, SuccessResult, User,
+    UserCreateArgs, UserPatchArgs, UserSummary,
 };
 use serde::Deserialize;
 
@@ -71,16 +72,18 @@ const API_ACCOUNT_PERMISSIONS: &[&str] = &[
     "View Users",
 ];
 
-async fn current(caller: Caller, db: web::Data<Db>) -> SimResult<Json<serde_json::Value>> {
+async fn current(caller: Caller, db: web::Data<Db>) -> SimResult<Json<CurrentUser>> {
     let user = db.read(|s| s.get_user(caller.user_id))?;
-    let mut value = serde_json::to_value(&user).map_err(|e| SimError::Internal(e.to_string()))?;
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "permissions".to_owned(),
-            API_ACCOUNT_PERMISSIONS.iter().map(|name| serde_json::json!({ "name": name })).collect(),
-        );
-    }
-    Ok(Json(value))
+    Ok(Json(CurrentUser {
+        id: user.id,
+        user_name: user.user_name,
+        display_name: user.display_name,
+        email_address: user.email_address,
+        permissions: API_ACCOUNT_PERMISSIONS
+            .iter()
+            .map(|name| RolePermissionName { name: (*name).to_owned() })
+            .collect(),
+    }))
 }
 
 async fn stub(_: Caller) -> Json<User> {
