@@ -192,7 +192,8 @@ impl TryFrom<pb::GetResourceRequest> for GetResource {
         Ok(GetResource {
             connection_id: connection_id(req.caller)?,
             kind: resource_kind(req.resource_type)?,
-            id: req.id.trim().to_owned(),
+            // As sent: the adapter reads it with `id::parse`, which refuses other spellings.
+            id: req.id,
             projection: Projection::try_from(req.projection)?,
         })
     }

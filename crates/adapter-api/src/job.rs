@@ -56,7 +56,9 @@ impl Job {
     ///
     /// # Errors
     /// `400` when a replace, patch or delete names no resource id, or when the payload of a
-    /// create, replace or patch is not a JSON object (`invalidSyntax`).
+    /// create, replace or patch is not a JSON object (`invalidSyntax`); `404` when its id is not
+    /// one the connector issues ([`crate::id`]: no job, and so no ordering key, for another
+    /// spelling of an id).
     pub fn new(
         connection_id: impl Into<String>,
         kind: ResourceKind,
@@ -64,9 +66,13 @@ impl Job {
         resource_id: &str,
         payload: Value,
     ) -> Result<Self, ServiceError> {
-        let resource_id = resource_id.trim();
-        if operation != Operation::Create && resource_id.is_empty() {
-            return Err(ServiceError::invalid_argument(format!("a {} needs the resource id", operation.name())));
+        if operation != Operation::Create {
+            if resource_id.trim().is_empty() {
+                return Err(ServiceError::invalid_argument(format!("a {} needs the resource id", operation.name())));
+            }
+            if !crate::id::is_issued(resource_id) {
+                return Err(ServiceError::not_found(format!("{} {resource_id:?} not found", kind.name())));
+            }
         }
         let payload = if operation == Operation::Delete { Value::Null } else { payload };
         if operation != Operation::Delete && !payload.is_object() {
@@ -175,9 +181,16 @@ impl Job {
     }
 
     /// The submission of this job to the queue: on instance `instance`, with `idempotency_key`,
-    /// in the trace `trace_context` (the only place the trace context travels).
+    /// in the trace `trace_context` (the only place the trace context travels). Its fingerprint is
+    /// empty: the submitter sets the one of the request the key belongs to.
     pub fn submission(&self, instance: &str, idempotency_key: String, trace_context: TraceContext) -> NewJob {
-        NewJob { idempotency_key, ordering_key: self.ordering_key(instance), payload: self.encode(), trace_context }
+        NewJob {
+            idempotency_key,
+            fingerprint: String::new(),
+            ordering_key: self.ordering_key(instance),
+            payload: self.encode(),
+            trace_context,
+        }
     }
 }
 
@@ -313,6 +326,16 @@ mod tests {
     #[test]
     fn a_replace_without_an_id_is_refused() {
         assert_eq!(user_job(Operation::Replace, " ", json!({})).unwrap_err().http_status(), 400);
+    }
+
+    #[test]
+    fn another_spelling_of_an_id_is_not_found_so_no_job_and_no_ordering_key_exist_for_it() {
+        for alias in ["+42", "042", "42 ", " 42", "42%20"] {
+            for operation in [Operation::Replace, Operation::Patch, Operation::Delete] {
+                let err = user_job(operation, alias, json!({})).unwrap_err();
+                assert_eq!(err.http_status(), 404, "{operation:?} {alias:?}");
+            }
+        }
     }
 
     #[test]

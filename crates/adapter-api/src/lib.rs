@@ -9,6 +9,8 @@
 //! - [`directory`]: the `Directory` gRPC service's domain model (requests, resources, pages,
 //!   health), converted to and from the generated types at the edge on both sides, and
 //!   [`DirectoryClient`], its client.
+//! - [`id`]: resource ids, read exactly as the connector issues them (one reader for the gateway
+//!   and the adapter).
 //! - [`kind`] and [`Operation`]: the one conversion of SCIM resource kinds and provisioning
 //!   operations to their protobuf values, used by every wire (reads, jobs, audit events).
 //!
@@ -17,6 +19,7 @@
 
 pub mod client;
 pub mod directory;
+pub mod id;
 pub mod job;
 pub mod kind;
 pub mod operation;

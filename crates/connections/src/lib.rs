@@ -15,8 +15,12 @@
 //! OAuth2 client secrets and Basic passwords as Argon2id. [`credentials`]
 //! makes them and [`verify::CredentialVerifier`] checks what a client
 //! presents, with a bounded in-process cache.
+//!
+//! Connections may also be defined in the configuration file; [`from_file`] merges each definition
+//! with what the admin API changed since, so that a revocation or a disable lasts across restarts.
 
 pub mod credentials;
+pub mod from_file;
 mod model;
 mod rights;
 pub mod scope;
@@ -24,9 +28,9 @@ mod store;
 pub mod verify;
 
 pub use model::{
-    BasicCredential, Connection, ConnectionId, Credentials, DeletedUserPolicy, InheritedFolderPolicy,
-    InvalidConnectionId, OAuthClient, Operations, Policies, RateLimit, Scope, TokenCredential, UnknownAttributePolicy,
-    UserNameChangePolicy,
+    BasicCredential, Connection, ConnectionId, ConnectionRateLimit, Credentials, DeletedUserPolicy,
+    InheritedFolderPolicy, InvalidConnectionId, NoRateLimit, OAuthClient, Operations, PasswordChangePolicy, Policies,
+    PrincipalReach, PrincipalScope, RateLimit, Scope, TokenCredential, UnknownAttributePolicy, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};

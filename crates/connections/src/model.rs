@@ -72,8 +72,9 @@ pub struct Connection {
     pub scope: Scope,
     #[serde(default)]
     pub rights: RightsMapping,
+    /// The connection's own rate limit (a limit, or `"none"`); absent: the gateway's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     #[serde(default)]
     pub policies: Policies,
     /// Set for connections defined in the configuration file: the admin API
@@ -177,6 +178,106 @@ pub struct Scope {
     /// PrivilegedDataPermissions are limited to. `None`: every folder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_subtrees: Option<Vec<i64>>,
+    /// Which Users and Groups the connection may change (and, when it says so, see). Default:
+    /// all of them, as before principal scopes existed.
+    #[serde(default, skip_serializing_if = "PrincipalScope::is_default")]
+    pub principals: PrincipalScope,
+}
+
+/// Which Secret Server users and groups a connection may change. Protected principals (the
+/// connector's own API account, Secret Server's administrators, a configured list) are out of
+/// every connection's reach whatever its principal scope says; the adapter decides those.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", try_from = "PrincipalScopeFields")]
+pub struct PrincipalScope {
+    pub reach: PrincipalReach,
+    /// For [`PrincipalReach::GroupMembers`]: the Secret Server group ids whose members (and the
+    /// groups themselves) the connection may change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<i64>,
+    /// Reads are limited to the same users and groups (others are `404` and left out of lists).
+    /// Default false: the connection reads every user and group, as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub limit_reads: bool,
+}
+
+/// The users and groups within a connection's reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PrincipalReach {
+    /// Every user and group (the default).
+    #[default]
+    All,
+    /// Only the users and groups created through this connection.
+    CreatedByConnection,
+    /// The members of the listed groups and those groups, and what the connection created.
+    GroupMembers,
+}
+
+impl PrincipalReach {
+    /// How a refusal describes the reach.
+    pub fn describe(self, groups: &[i64]) -> String {
+        match self {
+            PrincipalReach::All => "every user and group".to_owned(),
+            PrincipalReach::CreatedByConnection => "the users and groups it created".to_owned(),
+            PrincipalReach::GroupMembers => {
+                let ids: Vec<String> = groups.iter().map(i64::to_string).collect();
+                format!("the members of groups {} and what it created", ids.join(", "))
+            }
+        }
+    }
+}
+
+/// A principal scope as written, checked into a [`PrincipalScope`].
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PrincipalScopeFields {
+    #[serde(default)]
+    reach: PrincipalReach,
+    #[serde(default)]
+    groups: Vec<i64>,
+    #[serde(default)]
+    limit_reads: bool,
+}
+
+impl TryFrom<PrincipalScopeFields> for PrincipalScope {
+    type Error = String;
+
+    fn try_from(f: PrincipalScopeFields) -> Result<Self, Self::Error> {
+        Self::new(f.reach, f.groups, f.limit_reads)
+    }
+}
+
+impl PrincipalScope {
+    /// A principal scope, checked: `groupMembers` needs at least one group; groups are positive
+    /// ids and go with `groupMembers` only.
+    ///
+    /// # Errors
+    /// The rule broken, naming the member at fault.
+    pub fn new(reach: PrincipalReach, groups: Vec<i64>, limit_reads: bool) -> Result<Self, String> {
+        let f = PrincipalScopeFields { reach, groups, limit_reads };
+        match f.reach {
+            PrincipalReach::GroupMembers if f.groups.is_empty() => {
+                return Err("principals.reach \"groupMembers\" needs at least one group id in principals.groups".into());
+            }
+            PrincipalReach::All | PrincipalReach::CreatedByConnection if !f.groups.is_empty() => {
+                return Err("principals.groups goes with principals.reach \"groupMembers\" only".into());
+            }
+            _ => {}
+        }
+        if let Some(bad) = f.groups.iter().find(|g| **g <= 0) {
+            return Err(format!("principals.groups: {bad} is not a Secret Server group id"));
+        }
+        let mut groups = f.groups;
+        groups.sort_unstable();
+        groups.dedup();
+        Ok(Self { reach: f.reach, groups, limit_reads: f.limit_reads })
+    }
+
+    /// Every user and group, reads unlimited.
+    pub fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 impl Default for Scope {
@@ -190,7 +291,7 @@ impl Default for Scope {
                 (kind.name().to_owned(), ops)
             })
             .collect();
-        Self { resource_types, container_subtrees: None }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
     }
 }
 
@@ -208,7 +309,7 @@ impl Scope {
     pub fn read_only() -> Self {
         let resource_types =
             ResourceKind::ALL.into_iter().map(|k| (k.name().to_owned(), Operations::READ_ONLY)).collect();
-        Self { resource_types, container_subtrees: None }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
     }
 }
 
@@ -218,6 +319,37 @@ impl Scope {
 pub struct RateLimit {
     pub requests_per_second: f64,
     pub burst: u32,
+}
+
+/// A rate limit a connection sets for itself: a token bucket, or none at all (`"none"`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConnectionRateLimit {
+    Limited(RateLimit),
+    Unlimited(NoRateLimit),
+}
+
+/// `"none"`: the connection has no rate limit, whatever the gateway's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum NoRateLimit {
+    #[serde(rename = "none")]
+    None,
+}
+
+impl ConnectionRateLimit {
+    /// No limit.
+    pub const NONE: ConnectionRateLimit = ConnectionRateLimit::Unlimited(NoRateLimit::None);
+}
+
+impl Connection {
+    /// The rate limit that applies: the connection's own, else `default` (`None`: unlimited).
+    pub fn rate_limit_or(&self, default: Option<RateLimit>) -> Option<RateLimit> {
+        match self.rate_limit {
+            Some(ConnectionRateLimit::Limited(limit)) => Some(limit),
+            Some(ConnectionRateLimit::Unlimited(_)) => None,
+            None => default,
+        }
+    }
 }
 
 /// What happens when a SCIM client changes a user's `userName`, which Secret Server cannot change.
@@ -269,6 +401,18 @@ pub enum UnknownAttributePolicy {
     Reject,
 }
 
+/// Whose passwords a connection may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PasswordChangePolicy {
+    /// When it creates a user, and on the users it created (default).
+    #[default]
+    CreatedByConnection,
+    /// On any user within its principal scope (an opt-in: a connection that can set the password
+    /// of a person can sign in as that person).
+    Any,
+}
+
 /// Behaviour switches of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -277,6 +421,7 @@ pub struct Policies {
     pub deleted_users: DeletedUserPolicy,
     pub inherited_folder: InheritedFolderPolicy,
     pub unknown_attributes: UnknownAttributePolicy,
+    pub password_change: PasswordChangePolicy,
 }
 
 #[cfg(test)]
@@ -307,6 +452,50 @@ mod tests {
                 .unwrap();
         assert_eq!(strict.policies.unknown_attributes, UnknownAttributePolicy::Reject);
         assert_eq!(strict.policies.user_name_change, UserNameChangePolicy::Reject);
+    }
+
+    #[test]
+    fn a_rate_limit_is_the_connections_own_none_at_all_or_the_default() {
+        let default = Some(RateLimit { requests_per_second: 50.0, burst: 100 });
+        let own: Connection =
+            serde_json::from_str(r#"{"id":"a","secretServer":"p","rateLimit":{"requestsPerSecond":5,"burst":10}}"#)
+                .unwrap();
+        assert_eq!(own.rate_limit_or(default), Some(RateLimit { requests_per_second: 5.0, burst: 10 }));
+        let none: Connection = serde_json::from_str(r#"{"id":"a","secretServer":"p","rateLimit":"none"}"#).unwrap();
+        assert_eq!(none.rate_limit_or(default), None);
+        assert_eq!(serde_json::to_value(&none).unwrap()["rateLimit"], "none");
+        let unset: Connection = serde_json::from_str(r#"{"id":"a","secretServer":"p"}"#).unwrap();
+        assert_eq!(unset.rate_limit_or(default), default);
+        assert!(serde_json::from_str::<Connection>(r#"{"id":"a","secretServer":"p","rateLimit":"fast"}"#).is_err());
+    }
+
+    #[test]
+    fn a_scope_without_principals_reaches_every_principal_and_does_not_write_the_default() {
+        let scope: Scope = serde_json::from_value(serde_json::json!({"resourceTypes": {}})).unwrap();
+        assert_eq!(scope.principals, PrincipalScope::default());
+        assert_eq!(scope.principals.reach, PrincipalReach::All);
+        assert!(serde_json::to_value(&scope).unwrap().get("principals").is_none());
+    }
+
+    #[test]
+    fn a_principal_scope_of_group_members_needs_groups_and_only_it_takes_them() {
+        let parse = |v: serde_json::Value| serde_json::from_value::<PrincipalScope>(v).map_err(|e| e.to_string());
+        let ok = parse(serde_json::json!({"reach": "groupMembers", "groups": [9, 7, 9], "limitReads": true})).unwrap();
+        assert_eq!((ok.groups, ok.limit_reads), (vec![7, 9], true));
+        assert!(parse(serde_json::json!({"reach": "groupMembers"})).unwrap_err().contains("needs at least one group"));
+        assert!(
+            parse(serde_json::json!({"reach": "createdByConnection", "groups": [7]})).unwrap_err().contains("only")
+        );
+        assert!(parse(serde_json::json!({"reach": "groupMembers", "groups": [0]})).unwrap_err().contains("not a"));
+        assert!(parse(serde_json::json!({"reach": "everyone"})).is_err());
+        assert!(parse(serde_json::json!({"reach": "all", "limitreads": true})).is_err(), "unknown members are refused");
+    }
+
+    #[test]
+    fn passwords_of_others_are_an_opt_in() {
+        assert_eq!(Policies::default().password_change, PasswordChangePolicy::CreatedByConnection);
+        let p: Policies = serde_json::from_value(serde_json::json!({"passwordChange": "any"})).unwrap();
+        assert_eq!(p.password_change, PasswordChangePolicy::Any);
     }
 
     #[test]

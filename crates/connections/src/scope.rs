@@ -7,11 +7,21 @@
 //! - a readable type whose action the connection may not do is `403`, naming the action;
 //! - an id the connection cannot see, whether it does not exist or lies outside the connection's
 //!   container subtrees ([`Scope::covers_folder`]), is `404` with the same detail either way, so
-//!   that nothing outside the scope can be probed.
+//!   that nothing outside the scope can be probed;
+//! - a user or group outside the connection's principal scope ([`Scope::reaches`]) cannot be
+//!   changed (`403`, saying so); when the scope also limits reads ([`Scope::shows`]) it cannot be
+//!   seen either, and is `404` like a missing one;
+//! - a password is set only when a user is created, or on a user the connection created, unless
+//!   the connection's `passwordChange` policy is `any` ([`require_password_change`]): `403`.
+//!
+//! What the principal scope needs to know (who created a user or group, who is in which group)
+//! comes from the caller, which holds the data, through [`PrincipalFacts`]. Protected principals
+//! (the connector's own API account, Secret Server's administrators) are decided by the adapter,
+//! per Secret Server instance: no scope reaches them.
 //!
 //! A refusal is a typed [`Denial`]; it becomes a `ServiceError` in one place (`From`).
 
-use crate::model::{Connection, ConnectionId, Operations, Scope};
+use crate::model::{Connection, ConnectionId, Operations, PasswordChangePolicy, PrincipalReach, Scope};
 use scim::ResourceKind;
 use secret_server_api::ROOT_FOLDER_ID;
 use service_error::{ErrorKind, ServiceError};
@@ -59,13 +69,27 @@ pub enum Denial {
     /// that its existence is not revealed.
     #[error("{} {id} not found", kind.name())]
     NotVisible { kind: ResourceKind, id: String },
+    /// The user or group is outside the connection's principal scope (`403`).
+    #[error(
+        "{} {} is outside the principal scope of connection {connection}, which may change {reach}",
+        principal.kind().name(), principal.id()
+    )]
+    OutsidePrincipalScope { connection: ConnectionId, principal: Principal, reach: String },
+    /// The connection may not set this user's password (`403`).
+    #[error(
+        "connection {connection} may not set the password of User {user}: it sets passwords when it creates a user \
+         and on the users it created (policy passwordChange: createdByConnection)"
+    )]
+    PasswordChangeNotAllowed { connection: ConnectionId, user: i64 },
 }
 
 impl From<Denial> for ServiceError {
     fn from(denial: Denial) -> Self {
         let kind = match denial {
             Denial::UnreadableType(_) | Denial::NotVisible { .. } => ErrorKind::NotFound,
-            Denial::ActionNotAllowed { .. } => ErrorKind::PermissionDenied,
+            Denial::ActionNotAllowed { .. }
+            | Denial::OutsidePrincipalScope { .. }
+            | Denial::PasswordChangeNotAllowed { .. } => ErrorKind::PermissionDenied,
         };
         ServiceError::new(kind, denial.to_string())
     }
@@ -96,6 +120,101 @@ pub fn readable(connection: &Connection) -> Vec<ResourceKind> {
 /// The refusal for resource `id` of `kind` that the caller cannot see, missing or out of scope.
 pub fn not_visible(kind: ResourceKind, id: impl Into<String>) -> Denial {
     Denial::NotVisible { kind, id: id.into() }
+}
+
+/// A Secret Server user or group, as the principal scope names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Principal {
+    User(i64),
+    Group(i64),
+}
+
+impl Principal {
+    /// `User` or `Group`.
+    pub fn kind(self) -> ResourceKind {
+        match self {
+            Principal::User(_) => ResourceKind::User,
+            Principal::Group(_) => ResourceKind::Group,
+        }
+    }
+
+    /// The Secret Server id.
+    pub fn id(self) -> i64 {
+        match self {
+            Principal::User(id) | Principal::Group(id) => id,
+        }
+    }
+}
+
+/// What the principal scope needs to know about users and groups, from the caller that holds them.
+pub trait PrincipalFacts {
+    /// The connection that created `principal` through the connector, if one did.
+    fn creator(&self, principal: Principal) -> Option<&str>;
+    /// Whether user `user` is a member of group `group`.
+    fn is_member(&self, user: i64, group: i64) -> bool;
+}
+
+impl Scope {
+    /// Whether the connection `connection` (whose scope this is) may change `principal`: any user
+    /// or group for [`PrincipalReach::All`]; those it created for
+    /// [`PrincipalReach::CreatedByConnection`]; for [`PrincipalReach::GroupMembers`], the listed
+    /// groups, their members, and what it created (so that it can manage a user it creates before
+    /// adding it to one of them).
+    pub fn reaches(&self, connection: &ConnectionId, principal: Principal, facts: &impl PrincipalFacts) -> bool {
+        let created = || facts.creator(principal) == Some(connection.as_str());
+        let groups = &self.principals.groups;
+        match self.principals.reach {
+            PrincipalReach::All => true,
+            PrincipalReach::CreatedByConnection => created(),
+            PrincipalReach::GroupMembers => {
+                created()
+                    || match principal {
+                        Principal::Group(group) => groups.contains(&group),
+                        Principal::User(user) => groups.iter().any(|group| facts.is_member(user, *group)),
+                    }
+            }
+        }
+    }
+
+    /// Whether reads show `principal`: always, unless the principal scope limits reads to what it
+    /// [`reaches`](Scope::reaches).
+    pub fn shows(&self, connection: &ConnectionId, principal: Principal, facts: &impl PrincipalFacts) -> bool {
+        !self.principals.limit_reads || self.reaches(connection, principal, facts)
+    }
+}
+
+/// Whether `connection` may change `principal` (update, disable, delete, change its members or
+/// its groups).
+///
+/// # Errors
+/// [`Denial::OutsidePrincipalScope`] when its principal scope does not reach it.
+pub fn require_reach(connection: &Connection, principal: Principal, facts: &impl PrincipalFacts) -> Result<(), Denial> {
+    if connection.scope.reaches(&connection.id, principal, facts) {
+        return Ok(());
+    }
+    let scope = &connection.scope.principals;
+    Err(Denial::OutsidePrincipalScope {
+        connection: connection.id.clone(),
+        principal,
+        reach: scope.reach.describe(&scope.groups),
+    })
+}
+
+/// Whether `connection` may set the password of existing user `user`, created through the
+/// connector by `creator` (if by any connection). Setting one when creating a user is always
+/// allowed and does not ask.
+///
+/// # Errors
+/// [`Denial::PasswordChangeNotAllowed`] unless the connection created the user or its policy is
+/// [`PasswordChangePolicy::Any`].
+pub fn require_password_change(connection: &Connection, user: i64, creator: Option<&str>) -> Result<(), Denial> {
+    match connection.policies.password_change {
+        PasswordChangePolicy::Any => Ok(()),
+        PasswordChangePolicy::CreatedByConnection if creator == Some(connection.id.as_str()) => Ok(()),
+        PasswordChangePolicy::CreatedByConnection => {
+            Err(Denial::PasswordChangeNotAllowed { connection: connection.id.clone(), user })
+        }
+    }
 }
 
 /// How deep a folder may be below a subtree root; deeper (or a cycle in a corrupt tree) is outside.
@@ -213,6 +332,79 @@ mod tests {
         assert!(
             [10, 12, 20, ROOT_FOLDER_ID].into_iter().all(|f| everything.covers_folder(f, |x| tree.get(&x).copied()))
         );
+    }
+
+    /// User 1 created by `c`, user 2 by `other`, user 3 by nobody and a member of group 7; group 8
+    /// created by `c`.
+    struct Facts;
+
+    impl PrincipalFacts for Facts {
+        fn creator(&self, principal: Principal) -> Option<&str> {
+            match principal {
+                Principal::User(1) | Principal::Group(8) => Some("c"),
+                Principal::User(2) => Some("other"),
+                _ => None,
+            }
+        }
+
+        fn is_member(&self, user: i64, group: i64) -> bool {
+            (user, group) == (3, 7)
+        }
+    }
+
+    fn with_principals(principals: serde_json::Value) -> Connection {
+        connection(
+            serde_json::json!({"resourceTypes": {"User": {"read": true, "update": true}}, "principals": principals}),
+        )
+    }
+
+    #[test]
+    fn the_default_principal_scope_reaches_and_shows_everyone() {
+        let c = connection(serde_json::json!({"resourceTypes": {}}));
+        for p in [Principal::User(1), Principal::User(2), Principal::User(3), Principal::Group(7)] {
+            assert!(c.scope.reaches(&c.id, p, &Facts) && c.scope.shows(&c.id, p, &Facts), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_scope_of_what_the_connection_created_reaches_only_that_and_refuses_the_rest_with_403() {
+        let c = with_principals(serde_json::json!({"reach": "createdByConnection"}));
+        assert_eq!(require_reach(&c, Principal::User(1), &Facts), Ok(()));
+        assert_eq!(require_reach(&c, Principal::Group(8), &Facts), Ok(()));
+        let e = ServiceError::from(require_reach(&c, Principal::User(2), &Facts).unwrap_err());
+        assert_eq!(
+            (e.kind, e.detail.as_str()),
+            (
+                ErrorKind::PermissionDenied,
+                "User 2 is outside the principal scope of connection c, which may change the users and groups it created"
+            )
+        );
+        assert!(c.scope.shows(&c.id, Principal::User(2), &Facts), "reads are not limited unless the scope says so");
+    }
+
+    #[test]
+    fn a_scope_of_group_members_reaches_the_groups_their_members_and_what_it_created() {
+        let c = with_principals(serde_json::json!({"reach": "groupMembers", "groups": [7], "limitReads": true}));
+        let reaches = |p| c.scope.reaches(&c.id, p, &Facts);
+        assert!(reaches(Principal::Group(7)) && reaches(Principal::User(3)), "the group and its member");
+        assert!(reaches(Principal::User(1)) && reaches(Principal::Group(8)), "what it created");
+        assert!(!reaches(Principal::User(2)) && !reaches(Principal::Group(9)));
+        assert!(!c.scope.shows(&c.id, Principal::User(2), &Facts), "reads are limited too");
+        let e = ServiceError::from(require_reach(&c, Principal::Group(9), &Facts).unwrap_err());
+        assert!(e.detail.ends_with("the members of groups 7 and what it created"), "{}", e.detail);
+    }
+
+    #[test]
+    fn a_password_is_set_on_the_users_the_connection_created_unless_it_opted_in_for_everyone() {
+        let c = connection(serde_json::json!({"resourceTypes": {}}));
+        assert_eq!(require_password_change(&c, 1, Some("c")), Ok(()));
+        let e = ServiceError::from(require_password_change(&c, 2, Some("other")).unwrap_err());
+        assert_eq!(e.kind, ErrorKind::PermissionDenied);
+        assert!(e.detail.starts_with("connection c may not set the password of User 2"), "{}", e.detail);
+        assert!(require_password_change(&c, 3, None).is_err());
+        let mut any = c;
+        any.policies.password_change = PasswordChangePolicy::Any;
+        assert_eq!(require_password_change(&any, 3, None), Ok(()));
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //!   an expiring entry, so that every gateway replica accepts a token any
 //!   replica issued, until it expires.
 //!
+//! Beside each connection the configuration file defines, `connections-file` keeps the file's
+//! definition as last loaded, so that the next load can tell what the file changed from what the
+//! admin API changed ([`ConnectionStore::put_from_file`], [`crate::from_file`]).
+//!
 //! An index entry is only a hint: the verifier always checks the credential
 //! against the connection record itself, so a stale entry never grants access.
 
@@ -26,6 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const NAMESPACE: &str = "connections";
+/// The configuration file's definition of each connection it defines, as last loaded.
+const FILE_DEFINITIONS: &str = "connections-file";
 const TOKEN_INDEX: &str = "connection-tokens";
 const ACCESS_TOKENS: &str = "oauth-access-tokens";
 
@@ -156,6 +162,39 @@ impl ConnectionStore {
         Ok(())
     }
 
+    /// Brings a connection the configuration file defines into the store: merged with the stored
+    /// connection (see [`crate::from_file`]: the file's changes since it was last loaded win, runtime
+    /// changes made through the admin API stay), and remembers the definition for the next load.
+    /// Returns the connection as stored.
+    ///
+    /// # Errors
+    /// When the state store fails, or holds a record that does not parse.
+    pub async fn put_from_file(&self, file: &Connection) -> Result<Connection, StoreError> {
+        let stored = match self.state.get(NAMESPACE, file.id.as_str()).await? {
+            Some(bytes) => Some(decode(&bytes)?),
+            None => None,
+        };
+        let previous = self.file_definition(&file.id).await?;
+        let merged = crate::from_file::merge(stored.as_ref(), previous.as_ref(), file);
+        self.put(&merged).await?;
+        let definition = Connection { from_config: true, ..file.clone() };
+        let bytes = serde_json::to_vec(&definition).map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state.put(FILE_DEFINITIONS, file.id.as_str(), Bytes::from(bytes)).await?;
+        Ok(merged)
+    }
+
+    /// The configuration file's definition of a connection, as last loaded (`None` for a connection
+    /// the file does not define, or did not when definitions were not kept yet).
+    ///
+    /// # Errors
+    /// When the state store fails, or holds a record that does not parse.
+    pub async fn file_definition(&self, id: &ConnectionId) -> Result<Option<Connection>, StoreError> {
+        match self.state.get(FILE_DEFINITIONS, id.as_str()).await? {
+            Some(bytes) => Ok(Some(decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Deletes a connection and its token index entries; returns whether it existed.
     ///
     /// # Errors
@@ -169,6 +208,7 @@ impl ConnectionStore {
             }
         }
         let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
+        self.state.delete(FILE_DEFINITIONS, id.as_str()).await?;
         self.cache.lock().insert(id.clone(), (Instant::now(), None));
         Ok(existed)
     }

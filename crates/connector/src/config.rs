@@ -16,6 +16,9 @@
 //! job_timeout = "30s"
 //! bulk_max_operations = 1000
 //! bulk_max_payload_bytes = 1048576
+//! bulk_deadline = "60s"
+//! default_rate_limit = 50                      # per second, for connections without their own (0: none)
+//! default_rate_burst = 100
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
 //!
 //! [adapter]
@@ -23,6 +26,7 @@
 //! http_listen = "0.0.0.0:9091"
 //! workers = 8
 //! resync_interval = "5m"
+//! expensive_per_connection = 4
 //!
 //! [audit]
 //! listen = "0.0.0.0:8090"
@@ -40,13 +44,18 @@
 //! username = "svc-scim"
 //! password_file = "/run/secrets/secret-server-password"
 //! request_timeout = "30s"
+//! protected_users = ["break.glass"]            # no connection may change them (nor the API account)
+//! protected_groups = ["Vault Owners"]
+//! protect_administrators = true                # holders of administrator_role, directly or through a group
+//! administrator_role = "Administrator"
 //!
 //! [[connections]]
 //! id = "sailpoint"
 //! displayName = "SailPoint IdentityIQ"
 //! secretServer = "primary"
 //! credentials = { bearerTokens = [{ id = "t1", sha256 = "..." }] }
-//! policies = { unknownAttributes = "reject" }  # refuse attributes the schema does not define (default: ignore)
+//! scope = { resourceTypes = { User = { read = true, create = true, update = true } }, principals = { reach = "createdByConnection" } }
+//! policies = { passwordChange = "createdByConnection", unknownAttributes = "reject" }  # unknownAttributes: refuse attributes the schema does not define (default: ignore)
 //! ```
 //!
 //! Secrets are never required in the file: each has an environment variable
@@ -118,6 +127,13 @@ pub struct GatewaySection {
     pub job_timeout: Duration,
     pub bulk_max_operations: usize,
     pub bulk_max_payload_bytes: usize,
+    /// How long a Bulk request may run.
+    #[serde(with = "humantime_serde")]
+    pub bulk_deadline: Duration,
+    /// Requests per second of a connection without a limit of its own; 0: unlimited.
+    pub default_rate_limit: u32,
+    /// Burst of a connection without a limit of its own.
+    pub default_rate_burst: u32,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
     pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
 }
@@ -133,6 +149,9 @@ impl Default for GatewaySection {
             job_timeout: d.job_deadline,
             bulk_max_operations: d.limits.bulk_max_operations,
             bulk_max_payload_bytes: d.limits.bulk_max_payload_bytes,
+            bulk_deadline: d.bulk_deadline,
+            default_rate_limit: d.default_rate_limit.map_or(0, |l| l.requests_per_second as u32),
+            default_rate_burst: d.default_rate_limit.map_or(0, |l| l.burst),
             audit_when_behind: d.audit.when_behind,
         }
     }
@@ -148,6 +167,8 @@ pub struct AdapterSection {
     pub resync_interval: Duration,
     /// The key that seals list cursors; `None`: a random key kept in the shared state.
     pub cursor_secret: Option<SecretString>,
+    /// Expensive requests one connection may run at once.
+    pub expensive_per_connection: usize,
 }
 
 impl Default for AdapterSection {
@@ -159,6 +180,7 @@ impl Default for AdapterSection {
             workers: d.workers,
             resync_interval: d.resync_interval,
             cursor_secret: None,
+            expensive_per_connection: d.expensive_per_connection,
         }
     }
 }
@@ -212,6 +234,23 @@ pub struct SecretServerSection {
     pub request_timeout: Option<Duration>,
     #[serde(default)]
     pub max_concurrent_requests: Option<usize>,
+    /// Users no connection may change, by name (the API account always is).
+    #[serde(default)]
+    pub protected_users: Vec<String>,
+    /// Groups no connection may change, by name.
+    #[serde(default)]
+    pub protected_groups: Vec<String>,
+    /// Whether the holders of `administrator_role` (directly or through a group), and the groups
+    /// that hold it, are protected (default true).
+    #[serde(default = "yes")]
+    pub protect_administrators: bool,
+    /// Secret Server's administrator role (default `Administrator`).
+    #[serde(default)]
+    pub administrator_role: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The instance that the `SECRET_SERVER_*` variables and `--secret-server-*` flags describe.
@@ -344,6 +383,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_connection_reads_as_a_connection_with_its_principal_scope_and_password_policy() {
+        let config: Config = toml::from_str(&documented_example()).unwrap();
+        let connection: connections::Connection = serde_json::from_value(config.connections[0].clone()).unwrap();
+        assert_eq!(connection.scope.principals.reach, connections::PrincipalReach::CreatedByConnection);
+        assert_eq!(connection.policies.password_change, connections::PasswordChangePolicy::CreatedByConnection);
+        assert_eq!(config.secret_servers[0].protected_users, ["break.glass"]);
+    }
+
+    #[test]
     fn without_a_file_every_setting_has_its_role_s_default() {
         let config = load(None, &[]).unwrap();
         let gateway = scim_gateway::GatewaySettings::default();
@@ -395,6 +443,24 @@ mod tests {
         let config = load(None, &overrides).unwrap();
         assert_eq!(config.secret_servers.len(), 1);
         assert_eq!(config.secret_servers[0].name, PRIMARY);
+    }
+
+    #[test]
+    fn protected_principals_come_from_the_file_and_from_the_flags_for_the_primary_instance() {
+        let file = file(
+            "[[secret_servers]]\nname = \"primary\"\nurl = \"https://a.example/SecretServer\"\nusername = \"svc\"\n\
+             protected_groups = [\"Vault Owners\"]\nprotect_administrators = false\n",
+        );
+        let overrides =
+            [("secret_servers.primary.protected_users", toml::Value::Array(vec!["break.glass".into(), "cto".into()]))];
+        let config = load(Some(file.path()), &overrides).unwrap();
+        let primary = &config.secret_servers[0];
+        assert_eq!(primary.protected_users, ["break.glass", "cto"]);
+        assert_eq!(primary.protected_groups, ["Vault Owners"]);
+        assert!(!primary.protect_administrators);
+        let defaults = load(None, &[("secret_servers.primary.url", toml::Value::String("u".into()))]).unwrap();
+        assert!(defaults.secret_servers[0].protect_administrators, "administrators are protected by default");
+        assert_eq!(defaults.secret_servers[0].administrator_role, None);
     }
 
     #[test]

@@ -103,7 +103,9 @@ fn new_dev_connection(id: ConnectionId) -> Connection {
         credentials: Default::default(),
         scope: Default::default(),
         rights: Default::default(),
-        rate_limit: None,
+        // Unlimited, unlike other connections (the gateway's default): the conformance run and the
+        // benchmarks drive `dev` through this connection as fast as they can.
+        rate_limit: Some(connections::ConnectionRateLimit::NONE),
         policies,
         from_config: false,
         created_at: Some(now),

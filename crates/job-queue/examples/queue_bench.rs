@@ -184,6 +184,7 @@ async fn main() {
                     let submitted = queue
                         .submit(NewJob {
                             idempotency_key: format!("bench-{s}-{n}"),
+                            fingerprint: String::new(),
                             ordering_key: format!("primary/User/{s}-{}", n % 16),
                             payload: Bytes::from_static(b"{\"op\":\"update\",\"id\":\"42\"}"),
                             trace_context: TraceContext::new(),

@@ -1,7 +1,9 @@
 //! The provisioning job queue and the events stream.
 //!
 //! Every provisioning change travels from the gateway to an adapter worker as
-//! a job: submitted with an idempotency key and an ordering key, delivered at
+//! a job: submitted with an idempotency key (which belongs to the request it
+//! was first submitted for: its fingerprint is stored with the job and
+//! compared on every later submission of the key) and an ordering key, delivered at
 //! least once, run one at a time per ordering key and in submission order,
 //! retried with backoff, dead-lettered after too many attempts, and its result
 //! handed back to the submitter. Audit events travel on a separate stream with
@@ -106,14 +108,30 @@ impl fmt::Display for JobId {
 #[derive(Debug, Clone)]
 pub struct NewJob {
     /// Submitting the same key again returns the first job (and, once it has
-    /// finished, its result) instead of enqueuing a second one.
+    /// finished, its result) instead of enqueuing a second one, provided that
+    /// it comes with the same `fingerprint`.
     pub idempotency_key: String,
+    /// What the submission is for (the submitter's request: for the gateway, a digest of its
+    /// connection, method, path and body), stored with the job. The key belongs to it: a later
+    /// submission of the key with another fingerprint is refused with
+    /// [`QueueError::KeyReused`] and enqueues nothing. Opaque to the queue, compared exactly,
+    /// kept as long as the key is remembered; it may be empty.
+    pub fingerprint: String,
     /// Jobs with the same ordering key (e.g. `"primary/User/42"`) never run
     /// concurrently and run in submission order.
     pub ordering_key: String,
     /// Opaque to the queue (the connector puts a job encoded by `adapter-api` here).
     pub payload: Bytes,
     pub trace_context: TraceContext,
+}
+
+/// A job found by its idempotency key ([`JobQueue::find`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedJob {
+    pub job_id: JobId,
+    /// The fingerprint the job was submitted with.
+    pub fingerprint: String,
+    pub status: JobStatus,
 }
 
 /// The answer to a submission.
@@ -219,6 +237,14 @@ pub enum QueueError {
     /// The job or event itself was refused (empty key, payload too large); nothing was enqueued.
     #[error("invalid job: {0}")]
     Invalid(String),
+    /// The idempotency key names a job submitted with another fingerprint (for another request);
+    /// nothing was enqueued.
+    #[error("the idempotency key belongs to job {existing}, submitted for another request")]
+    KeyReused {
+        existing: JobId,
+        /// The fingerprint `existing` was submitted with.
+        fingerprint: String,
+    },
 }
 
 impl QueueError {
@@ -231,8 +257,16 @@ impl QueueError {
 /// The job queue.
 #[async_trait]
 pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
-    /// Enqueues a job, or returns the existing one with the same idempotency key.
+    /// Enqueues a job, or returns the existing one with the same idempotency key when it was
+    /// submitted with the same fingerprint.
+    ///
+    /// # Errors
+    /// [`QueueError::KeyReused`] when the key's job has another fingerprint.
     async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError>;
+
+    /// The job an idempotency key names while the key is remembered (until its result expires),
+    /// with the fingerprint it was submitted with; `None` for a key not (or no longer) in use.
+    async fn find(&self, idempotency_key: &str) -> Result<Option<KeyedJob>, QueueError>;
 
     /// Waits until the job is final or `timeout` passes, then returns its state
     /// (not final when the timeout passed). Re-attaching later by id works.

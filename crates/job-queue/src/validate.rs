@@ -10,6 +10,12 @@ pub(crate) const MAX_KEY_BYTES: usize = 1024;
 pub(crate) fn new_job(job: &NewJob, max_payload_bytes: usize) -> Result<(), QueueError> {
     key("idempotency_key", &job.idempotency_key)?;
     key("ordering_key", &job.ordering_key)?;
+    if job.fingerprint.len() > MAX_KEY_BYTES {
+        return Err(QueueError::Invalid(format!(
+            "fingerprint is {} bytes; the limit is {MAX_KEY_BYTES}",
+            job.fingerprint.len()
+        )));
+    }
     payload(job.payload.len(), max_payload_bytes)
 }
 
@@ -38,6 +44,7 @@ mod tests {
     fn job(idempotency_key: &str, ordering_key: &str, payload: usize) -> NewJob {
         NewJob {
             idempotency_key: idempotency_key.to_owned(),
+            fingerprint: String::new(),
             ordering_key: ordering_key.to_owned(),
             payload: Bytes::from(vec![0; payload]),
             trace_context: Default::default(),

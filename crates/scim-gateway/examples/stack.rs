@@ -74,7 +74,8 @@ async fn main() -> anyhow::Result<()> {
 
     let issued = credentials::issue_token(Some("stack".into()), None);
     let mut connection: Connection =
-        serde_json::from_value(serde_json::json!({"id": "bench", "displayName": "Stack", "secretServer": "primary"}))?;
+        serde_json::from_value(serde_json::json!({"id": "bench", "displayName": "Stack", "secretServer": "primary",
+            "rateLimit": "none"}))?;
     connection.credentials.bearer_tokens.push(issued.credential);
     connections.put(&connection).await?;
 
@@ -87,7 +88,7 @@ async fn main() -> anyhow::Result<()> {
         AdapterSettings {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             http_listen: None,
-            instances: vec![InstanceSettings { name: "primary".into(), client }],
+            instances: vec![InstanceSettings::new("primary", client)],
             progress_bars: false,
             ..AdapterSettings::default()
         },

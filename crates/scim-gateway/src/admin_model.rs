@@ -2,7 +2,8 @@
 //! and [`crate::admin_client`]. Views never carry a hash or a secret: a
 //! token or client secret appears exactly once, in the answer that issued it.
 
-use connections::{Connection, Policies, RateLimit, RightsMapping, Scope};
+use connections::from_file::Provenance;
+use connections::{Connection, ConnectionRateLimit, Policies, RightsMapping, Scope};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
@@ -17,9 +18,13 @@ pub struct ConnectionView {
     pub scope: Scope,
     pub rights: RightsMapping,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     pub policies: Policies,
     pub from_config: bool,
+    /// For a connection defined in the configuration file: which parts come from the file and
+    /// which from the admin API (absent when the file's definition is not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     pub credentials: CredentialsView,
     #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub created_at: Option<OffsetDateTime>,
@@ -70,6 +75,7 @@ impl From<&Connection> for ConnectionView {
             rate_limit: c.rate_limit,
             policies: c.policies,
             from_config: c.from_config,
+            provenance: None,
             credentials: CredentialsView {
                 bearer_tokens: c
                     .credentials
@@ -96,6 +102,14 @@ impl From<&Connection> for ConnectionView {
     }
 }
 
+impl ConnectionView {
+    /// The view of `c` with its provenance, given the configuration file's definition of it.
+    pub fn with_file_definition(c: &Connection, file: Option<&Connection>) -> Self {
+        let provenance = file.filter(|_| c.from_config).map(|file| Provenance::of(c, file));
+        Self { provenance, ..Self::from(c) }
+    }
+}
+
 /// `POST /admin/v1/connections`
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -109,7 +123,7 @@ pub struct NewConnection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<RightsMapping>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<RateLimit>,
+    pub rate_limit: Option<ConnectionRateLimit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Policies>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,7 +142,8 @@ pub struct CreatedConnection {
     pub token: Option<IssuedTokenView>,
 }
 
-/// `PATCH /admin/v1/connections/{id}`: only the members present change; `"rateLimit": null` removes the limit.
+/// `PATCH /admin/v1/connections/{id}`: only the members present change; `"rateLimit": null` puts the
+/// connection back on the gateway's default limit, `"rateLimit": "none"` leaves it unlimited.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionPatch {
@@ -141,7 +156,7 @@ pub struct ConnectionPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rights: Option<RightsMapping>,
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
-    pub rate_limit: Option<Option<RateLimit>>,
+    pub rate_limit: Option<Option<ConnectionRateLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policies: Option<Policies>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

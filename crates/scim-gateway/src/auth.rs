@@ -118,7 +118,7 @@ pub async fn scim_middleware(
             return Ok(res.map_into_right_body());
         }
     };
-    let limit = caller.connection.rate_limit.or(state.settings.default_rate_limit);
+    let limit = caller.connection.rate_limit_or(state.settings.default_rate_limit);
     if let Some(limit) = limit
         && let Decision::Limited { retry_after } = state.rate_limiter.check(&caller.connection.id, limit)
     {

@@ -5,20 +5,21 @@
 //!
 //! A connection's scope and policies are flags of `create` (and of `set-scope` and
 //! `set-policies` for an existing connection), for example the dedicated connection the
-//! conformance run uses:
+//! conformance run uses, or one that may change only the users and groups it creates:
 //!
 //! ```text
 //! scim-connector admin create conformance --secret-server primary \
 //!     --resource-type User --resource-type Group --resource-type Container \
 //!     --user-name-change keep-secret-server-name
+//! scim-connector admin set-scope okta --principals created-by-connection --limit-principal-reads
 //! ```
 
 use crate::admin_client::AdminClient;
 use crate::admin_model::{BasicCredentialRequest, ConnectionPatch, NewConnection, NewOAuthClient, NewToken};
 use anyhow::Context;
 use connections::{
-    DeletedUserPolicy, InheritedFolderPolicy, Operations, Policies, RateLimit, Scope, UnknownAttributePolicy,
-    UserNameChangePolicy,
+    ConnectionRateLimit, DeletedUserPolicy, InheritedFolderPolicy, Operations, PasswordChangePolicy, Policies,
+    PrincipalReach, PrincipalScope, RateLimit, Scope, UnknownAttributePolicy, UserNameChangePolicy,
 };
 use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
@@ -73,20 +74,43 @@ pub struct ScopeArgs {
     /// Limit the connection's Containers and permissions to these folder subtrees (folder ids).
     #[arg(long = "folder", value_name = "FOLDER_ID")]
     pub folders: Vec<i64>,
+    /// Which Users and Groups the connection may change. Default: all (protected principals
+    /// excepted, always).
+    #[arg(long = "principals", value_enum)]
+    pub principals: Option<PrincipalReachArg>,
+    /// A Secret Server group (id) whose members, and itself, `--principals group-members` reaches;
+    /// repeat it.
+    #[arg(long = "principal-group", value_name = "GROUP_ID")]
+    pub principal_groups: Vec<i64>,
+    /// Reads of Users and Groups see only those the connection may change.
+    #[arg(long)]
+    pub limit_principal_reads: bool,
+}
+
+/// `principals.reach`: the users and groups a connection may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrincipalReachArg {
+    /// Every user and group (the default).
+    All,
+    /// Only those created through this connection.
+    CreatedByConnection,
+    /// The members of the `--principal-group` groups, those groups, and what it created.
+    GroupMembers,
 }
 
 impl ScopeArgs {
     /// The scope these flags describe.
     ///
     /// # Errors
-    /// A resource type given twice.
+    /// A resource type given twice; `--principal-group` without `--principals group-members`, or
+    /// the reverse.
     pub fn scope(&self) -> anyhow::Result<Scope> {
         let mut scope = if self.read_only {
             Scope::read_only()
         } else if self.resource_types.is_empty() {
             Scope::default()
         } else {
-            let mut scope = Scope { resource_types: Default::default(), container_subtrees: None };
+            let mut scope = Scope { resource_types: Default::default(), ..Scope::default() };
             for t in &self.resource_types {
                 if scope.resource_types.insert(t.kind.name().to_owned(), t.operations).is_some() {
                     anyhow::bail!("--resource-type {} is given twice", t.kind.name());
@@ -97,6 +121,13 @@ impl ScopeArgs {
         if !self.folders.is_empty() {
             scope.container_subtrees = Some(self.folders.clone());
         }
+        let reach = match self.principals {
+            None | Some(PrincipalReachArg::All) => PrincipalReach::All,
+            Some(PrincipalReachArg::CreatedByConnection) => PrincipalReach::CreatedByConnection,
+            Some(PrincipalReachArg::GroupMembers) => PrincipalReach::GroupMembers,
+        };
+        scope.principals = PrincipalScope::new(reach, self.principal_groups.clone(), self.limit_principal_reads)
+            .map_err(|e| anyhow::anyhow!("{e} (--principals, --principal-group)"))?;
         Ok(scope)
     }
 }
@@ -137,6 +168,15 @@ pub enum UnknownAttributesArg {
     Reject,
 }
 
+/// `passwordChange`: whose passwords a connection may set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PasswordChangeArg {
+    /// When it creates a user, and on the users it created (the default).
+    CreatedByConnection,
+    /// On any user it may change (an opt-in).
+    Any,
+}
+
 /// A connection's behaviour switches; a switch left out keeps its current (or default) value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct PolicyArgs {
@@ -148,6 +188,8 @@ pub struct PolicyArgs {
     pub inherited_folder: Option<InheritedFolderArg>,
     #[arg(long, value_enum)]
     pub unknown_attributes: Option<UnknownAttributesArg>,
+    #[arg(long, value_enum)]
+    pub password_change: Option<PasswordChangeArg>,
 }
 
 impl PolicyArgs {
@@ -180,6 +222,12 @@ impl PolicyArgs {
             base.unknown_attributes = match v {
                 UnknownAttributesArg::Ignore => UnknownAttributePolicy::Ignore,
                 UnknownAttributesArg::Reject => UnknownAttributePolicy::Reject,
+            };
+        }
+        if let Some(v) = self.password_change {
+            base.password_change = match v {
+                PasswordChangeArg::CreatedByConnection => PasswordChangePolicy::CreatedByConnection,
+                PasswordChangeArg::Any => PasswordChangePolicy::Any,
             };
         }
         base
@@ -260,15 +308,18 @@ pub enum AdminCommand {
     },
     /// Remove the HTTP Basic credential.
     RemoveBasic { id: String },
-    /// Change the rate limit (`--none` removes it).
+    /// Change the rate limit: `--rate R --burst B`, `--none` (no limit at all) or `--default` (the
+    /// gateway's default limit, 50 requests per second with bursts of 100 unless configured).
     SetRateLimit {
         id: String,
-        #[arg(long, required_unless_present = "none", requires = "burst")]
+        #[arg(long, required_unless_present_any = ["none", "default"], requires = "burst")]
         rate: Option<f64>,
         #[arg(long, requires = "rate")]
         burst: Option<u32>,
-        #[arg(long, conflicts_with_all = ["rate", "burst"])]
+        #[arg(long, conflicts_with_all = ["rate", "burst", "default"])]
         none: bool,
+        #[arg(long, conflicts_with_all = ["rate", "burst"])]
+        default: bool,
     },
 }
 
@@ -288,7 +339,9 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
                 secret_server,
                 scope: Some(scope.scope()?),
                 policies: (!policies.is_empty()).then(|| policies.apply_to(Policies::default())),
-                rate_limit: rate.zip(burst).map(|(r, b)| RateLimit { requests_per_second: r, burst: b }),
+                rate_limit: rate
+                    .zip(burst)
+                    .map(|(r, b)| ConnectionRateLimit::Limited(RateLimit { requests_per_second: r, burst: b })),
                 issue_token: Some(!no_token),
                 ..NewConnection::default()
             };
@@ -302,7 +355,8 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
             if policies.is_empty() {
                 anyhow::bail!(
                     "set-policies needs at least one of --user-name-change, --deleted-users, --inherited-folder, \
-                     --unknown-attributes"
+                     --unknown-attributes, \
+                     --password-change"
                 );
             }
             let current = client.get(&id).await?.policies;
@@ -340,9 +394,13 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
             client.remove_basic(&id).await?;
             serde_json::json!({"removed": "basic"})
         }
-        AdminCommand::SetRateLimit { id, rate, burst, none } => {
-            let limit =
-                if none { None } else { rate.zip(burst).map(|(r, b)| RateLimit { requests_per_second: r, burst: b }) };
+        AdminCommand::SetRateLimit { id, rate, burst, none, default: _ } => {
+            let limit = if none {
+                Some(ConnectionRateLimit::NONE)
+            } else {
+                rate.zip(burst)
+                    .map(|(r, b)| ConnectionRateLimit::Limited(RateLimit { requests_per_second: r, burst: b }))
+            };
             let patch = ConnectionPatch { rate_limit: Some(limit), ..ConnectionPatch::default() };
             serde_json::to_value(client.update(&id, &patch).await?)?
         }
@@ -385,6 +443,24 @@ mod tests {
     }
 
     #[test]
+    fn principal_flags_make_a_checked_principal_scope() {
+        let args = ScopeArgs {
+            principals: Some(PrincipalReachArg::GroupMembers),
+            principal_groups: vec![9, 7],
+            limit_principal_reads: true,
+            ..ScopeArgs::default()
+        };
+        let scope = args.scope().unwrap();
+        assert_eq!(scope.principals.reach, PrincipalReach::GroupMembers);
+        assert_eq!((scope.principals.groups, scope.principals.limit_reads), (vec![7, 9], true));
+        assert_eq!(scope.resource_types, Scope::default().resource_types, "the types keep their default");
+        let without_groups = ScopeArgs { principals: Some(PrincipalReachArg::GroupMembers), ..ScopeArgs::default() };
+        assert!(without_groups.scope().unwrap_err().to_string().contains("--principal-group"));
+        let created = ScopeArgs { principals: Some(PrincipalReachArg::CreatedByConnection), ..ScopeArgs::default() };
+        assert_eq!(created.scope().unwrap().principals.reach, PrincipalReach::CreatedByConnection);
+    }
+
+    #[test]
     fn policy_switches_change_only_what_they_name() {
         let args =
             PolicyArgs { user_name_change: Some(UserNameChangeArg::KeepSecretServerName), ..PolicyArgs::default() };
@@ -396,6 +472,9 @@ mod tests {
         let strict = PolicyArgs { unknown_attributes: Some(UnknownAttributesArg::Reject), ..PolicyArgs::default() };
         assert_eq!(strict.apply_to(applied).unknown_attributes, UnknownAttributePolicy::Reject);
         assert_eq!(strict.apply_to(applied).user_name_change, UserNameChangePolicy::KeepSecretServerName);
+        assert_eq!(applied.password_change, PasswordChangePolicy::CreatedByConnection);
         assert!(PolicyArgs::default().is_empty() && !args.is_empty());
+        let opt_in = PolicyArgs { password_change: Some(PasswordChangeArg::Any), ..PolicyArgs::default() };
+        assert_eq!(opt_in.apply_to(Policies::default()).password_change, PasswordChangePolicy::Any);
     }
 }

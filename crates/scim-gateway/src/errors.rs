@@ -23,7 +23,7 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json; charset=utf-8";
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub error: ServiceError,
-    /// A status outside the error table (`415`), which never crosses a service.
+    /// A status outside the error table (`415`, `422`), which never crosses a service.
     status: Option<StatusCode>,
 }
 
@@ -66,6 +66,12 @@ impl ApiError {
     /// `415 Unsupported Media Type`.
     pub fn unsupported_media_type(detail: impl Into<String>) -> Self {
         Self { error: ServiceError::invalid_argument(detail), status: Some(StatusCode::UNSUPPORTED_MEDIA_TYPE) }
+    }
+    /// `422 Unprocessable Content`: an `Idempotency-Key` sent with another request than the one it
+    /// was first used for. Outside the error table, like `415`: the gateway decides it and it never
+    /// crosses a service.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self { error: ServiceError::invalid_argument(detail), status: Some(StatusCode::UNPROCESSABLE_ENTITY) }
     }
     pub fn unauthenticated() -> Self {
         Self::new(ErrorKind::Unauthenticated, "authentication required: send the connection's bearer token")

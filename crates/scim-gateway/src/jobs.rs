@@ -1,22 +1,31 @@
 //! Writes as jobs: submit a [`Job`] (the `adapter-api` job contract: its encoding and its ordering
 //! key) with its idempotency key, wait for its result with a deadline, and turn what came back
-//! into a resource or a `ServiceError`.
+//! into a resource or an error.
 //!
 //! - Idempotency key: `<connection>/<client's Idempotency-Key>` when the
-//!   client sent one, else a fresh UUID.
+//!   client sent one, else a fresh UUID. The key belongs to its request: the
+//!   request's [`Fingerprint`] (method, path, digest of the body) is stored
+//!   with the job, and the queue compares it on every later submission of the
+//!   key. The same request again replays the first answer once it is known,
+//!   and is `409` while the first still runs; another request with the key is
+//!   `422`, naming what differs. Nothing is submitted in either case.
 //! - Deadline: on timeout the answer is `504` naming the job id (the job
-//!   still runs; the client may re-send with the same `Idempotency-Key` to
-//!   re-attach to it).
+//!   still runs; the client may re-send with the same `Idempotency-Key` once it
+//!   finished, to get its result).
 //! - A dead-lettered job (Secret Server kept failing) is `503` with
 //!   `Retry-After`; the instance's circuit breaker counts it.
 
 use crate::circuit_breaker::{Admission, CircuitBreaker};
+use crate::errors::ApiError;
 use adapter_api::job::decode_result;
 use adapter_api::{Job, Written};
-use job_queue::{JobQueue, JobStatus, QueueError};
+use job_queue::{JobId, JobQueue, JobStatus, QueueError};
 use service_error::{ErrorKind, ServiceError};
+use sha2::{Digest, Sha256};
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// One write, ready to submit.
 #[derive(Debug, Clone)]
@@ -26,6 +35,92 @@ pub struct Write {
     pub instance: String,
     /// Already scoped by connection, or `None` for a fresh UUID.
     pub idempotency_key: Option<String>,
+    /// The request the idempotency key belongs to.
+    pub fingerprint: Fingerprint,
+}
+
+/// What an `Idempotency-Key` belongs to: the request's method, its path below the SCIM base and a
+/// digest of its body (the connection is part of the key itself). Its text form, which the queue
+/// stores with the job, is `<METHOD> <path> <digest>`: the method and the path (ids only, never
+/// personal data) stay readable, so that a refusal can say what differs.
+///
+/// The digest leaves credentials out (the values of `password` and other credential-named members,
+/// and the value of a PATCH operation whose path names one): a digest of a password would let
+/// whoever reads the queue test guesses of it, where the job itself keeps no clear password. Two
+/// requests that differ only in a password therefore count as the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fingerprint {
+    method: String,
+    path: String,
+    body: String,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `method` on `path` (below `/scim/v2`, e.g. `/Users/12`) with `body`.
+    pub fn new(method: &str, path: &str, body: &[u8]) -> Self {
+        let digest = match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(mut json) => {
+                without_credentials(&mut json);
+                Sha256::digest(json.to_string())
+            }
+            Err(_) => Sha256::digest(body),
+        };
+        Self { method: method.to_ascii_uppercase(), path: path.to_owned(), body: hex::encode(&digest[..16]) }
+    }
+
+    /// Reads the text form back; `None` for text another version of the gateway stored.
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.splitn(3, ' ');
+        let (method, path, body) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Self { method: method.to_owned(), path: path.to_owned(), body: body.to_owned() })
+    }
+
+    /// What a later request with the key (`self`) does differently from the first (`first`, as
+    /// stored), for the refusal's detail.
+    pub(crate) fn mismatch(&self, first: &str) -> String {
+        let advice = "An Idempotency-Key belongs to one request: send a new key for a new request.";
+        match Fingerprint::parse(first) {
+            Some(first) if first.method == self.method && first.path == self.path => format!(
+                "this Idempotency-Key was first used for {} {} with a different body. {advice}",
+                first.method, first.path
+            ),
+            Some(first) => format!(
+                "this Idempotency-Key was first used for {} {}; this request is {} {}. {advice}",
+                first.method, first.path, self.method, self.path
+            ),
+            None => format!("this Idempotency-Key was first used for another request. {advice}"),
+        }
+    }
+}
+
+/// Removes every credential from a request body: credential-named members at any depth, and the
+/// `value` of PATCH operations (also inside a Bulk's operations) whose `path` names a credential.
+fn without_credentials(json: &mut serde_json::Value) {
+    audit_events::scrub::scrub_secrets(json);
+    match json {
+        serde_json::Value::Object(map) => {
+            let secret_path = map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .and_then(|(_, v)| v.as_str())
+                .is_some_and(audit_events::scrub::is_secret_key);
+            for (key, value) in map.iter_mut() {
+                if secret_path && key.eq_ignore_ascii_case("value") {
+                    *value = serde_json::Value::Null;
+                } else {
+                    without_credentials(value);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_credentials),
+        _ => {}
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {}", self.method, self.path, self.body)
+    }
 }
 
 /// Submits writes and waits for their outcome.
@@ -45,22 +140,32 @@ impl Jobs {
         &self.queue
     }
 
-    /// Submits `write` and waits for its result, guarded by `breaker`.
+    /// Submits `write` and waits for its result, guarded by `breaker`, until the job deadline or
+    /// `until`, whichever comes first.
     ///
     /// # Errors
     /// The job's own error (as the adapter classified it), `503` when the
-    /// breaker is open or the job was dead-lettered, `504` when the deadline passed.
-    pub async fn run(&self, write: Write, breaker: &CircuitBreaker) -> Result<Written, ServiceError> {
+    /// breaker is open or the job was dead-lettered, `504` when the deadline passed;
+    /// for a key used before, `409` while its first request runs and `422` for another request.
+    pub async fn run(
+        &self,
+        write: Write,
+        breaker: &CircuitBreaker,
+        until: Option<Instant>,
+    ) -> Result<Written, ApiError> {
         if let Admission::Rejected { retry_after } = breaker.admit() {
             return Err(ServiceError::unavailable(format!(
                 "Secret Server instance {:?} is failing; writes are paused (circuit breaker open)",
                 write.instance
             ))
-            .with_retry_after(retry_after));
+            .with_retry_after(retry_after)
+            .into());
         }
-        let outcome = self.submit_and_wait(write).await;
+        let (outcome, cut_short) = self.submit_and_wait(write, until).await;
         match &outcome {
-            Err(e) if matches!(e.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
+            // A wait cut short by the caller's own deadline says nothing about the instance.
+            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => {}
+            Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
                 breaker.record_failure()
             }
             _ => breaker.record_success(),
@@ -68,30 +173,94 @@ impl Jobs {
         outcome
     }
 
-    async fn submit_and_wait(&self, write: Write) -> Result<Written, ServiceError> {
+    /// The job a client's idempotency key names now, and the fingerprint it was submitted with.
+    ///
+    /// # Errors
+    /// `503` when the queue cannot be reached.
+    pub async fn find(&self, idempotency_key: &str) -> Result<Option<job_queue::KeyedJob>, ApiError> {
+        Ok(self.queue.find(idempotency_key).await.map_err(queue_error)?)
+    }
+
+    /// The outcome, and whether the wait for it was cut short by `until`.
+    async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool) {
+        let wait = match until {
+            Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
+            None => self.deadline,
+        };
+        (self.submit_and_wait_for(write, wait).await, wait < self.deadline)
+    }
+
+    async fn submit_and_wait_for(&self, write: Write, wait: Duration) -> Result<Written, ApiError> {
+        let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let submission = write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context());
-        let submitted = self.queue.submit(submission).await.map_err(queue_error)?;
+        let mut submission = write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context());
+        submission.fingerprint = write.fingerprint.to_string();
+        let submitted = match self.queue.submit(submission).await {
+            Ok(submitted) => submitted,
+            Err(QueueError::KeyReused { fingerprint, .. }) => {
+                return Err(ApiError::unprocessable(write.fingerprint.mismatch(&fingerprint)));
+            }
+            Err(e) => return Err(queue_error(e).into()),
+        };
         let job_id = submitted.job_id;
-        let state = self.queue.wait(&job_id, self.deadline).await.map_err(queue_error)?;
+        if keyed && submitted.duplicate {
+            return self.replay(&job_id).await;
+        }
+        let state = self.queue.wait(&job_id, wait).await.map_err(queue_error)?;
         let Some(state) = state.filter(|s| s.status.is_final()) else {
             return Err(ServiceError::new(
                 ErrorKind::DeadlineExceeded,
                 format!(
-                    "the change is still being applied (job {job_id}); retry with the same Idempotency-Key to see its result"
+                    "the change is still being applied (job {job_id}); retry with the same Idempotency-Key once it \
+                     has finished to get its result"
                 ),
-            ));
+            )
+            .into());
         };
-        match state.status {
-            JobStatus::DeadLettered => {
-                tracing::warn!(job = %job_id, error = ?state.last_error, "job dead-lettered");
-                Err(ServiceError::unavailable(format!(
-                    "Secret Server is unavailable; the change was not applied (job {job_id})"
-                ))
-                .with_retry_after(30))
+        Ok(outcome(&job_id, &state)?)
+    }
+
+    /// The answer of the first request with a key: its result once final, `409` while it runs.
+    async fn replay(&self, job_id: &JobId) -> Result<Written, ApiError> {
+        match self.queue.status(job_id).await.map_err(queue_error)? {
+            Some(state) if state.status.is_final() => {
+                tracing::debug!(job = %job_id, "replaying the result of the key's first request");
+                Ok(outcome(job_id, &state)?)
             }
-            _ => decode_result(state.result.as_deref().unwrap_or_default()),
+            Some(_) => Err(still_running(job_id)),
+            // Forgotten between the submission and this read (its result expired): the client
+            // may send it again, which then runs as new.
+            None => Err(ServiceError::unavailable(format!(
+                "the result of the first request with this Idempotency-Key (job {job_id}) just expired; retry"
+            ))
+            .with_retry_after(1)
+            .into()),
         }
+    }
+}
+
+/// `409`: the first request with this key has not finished.
+pub fn still_running(job_id: &JobId) -> ApiError {
+    ApiError::from(ServiceError::new(
+        ErrorKind::AlreadyExists,
+        format!(
+            "the first request with this Idempotency-Key is still being applied (job {job_id}); \
+             retry once it has finished to get its result"
+        ),
+    ))
+}
+
+/// What a final job answers: its result, or `503` when it was dead-lettered.
+fn outcome(job_id: &JobId, state: &job_queue::JobState) -> Result<Written, ServiceError> {
+    match state.status {
+        JobStatus::DeadLettered => {
+            tracing::warn!(job = %job_id, error = ?state.last_error, "job dead-lettered");
+            Err(ServiceError::unavailable(format!(
+                "Secret Server is unavailable; the change was not applied (job {job_id})"
+            ))
+            .with_retry_after(30))
+        }
+        _ => decode_result(state.result.as_deref().unwrap_or_default()),
     }
 }
 
@@ -106,5 +275,35 @@ fn queue_error(e: QueueError) -> ServiceError {
             tracing::error!(error = %other, "job queue failure");
             ServiceError::internal("job queue failure")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprint_names_method_and_path_and_tells_bodies_apart() {
+        let a =
+            Fingerprint::new("patch", "/Users/12", br#"{"Operations":[{"op":"replace","path":"title","value":"A"}]}"#);
+        let b =
+            Fingerprint::new("PATCH", "/Users/12", br#"{"Operations":[{"op":"replace","path":"title","value":"B"}]}"#);
+        assert!(a.to_string().starts_with("PATCH /Users/12 "), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(Fingerprint::parse(&a.to_string()), Some(a));
+    }
+
+    #[test]
+    fn a_fingerprint_keeps_no_trace_of_a_password() {
+        let create = |password: &str| {
+            Fingerprint::new("POST", "/Users", format!(r#"{{"userName":"a","password":"{password}"}}"#).as_bytes())
+        };
+        assert_eq!(create("Guess-1"), create("Guess-2"), "the digest does not depend on the password");
+        let patch = |password: &str| {
+            let body = format!(r#"{{"Operations":[{{"op":"replace","path":"password","value":"{password}"}}]}}"#);
+            Fingerprint::new("PATCH", "/Users/12", body.as_bytes())
+        };
+        assert_eq!(patch("Guess-1"), patch("Guess-2"));
+        assert_ne!(create("x"), Fingerprint::new("POST", "/Users", br#"{"userName":"b","password":"x"}"#));
     }
 }

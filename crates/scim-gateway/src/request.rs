@@ -3,6 +3,7 @@
 //! base URL that `Location` and `meta.location` are built on.
 
 use crate::errors::ApiError;
+use crate::jobs::Fingerprint;
 use crate::settings::{GatewaySettings, Limits};
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -67,16 +68,57 @@ pub fn if_none_match(req: &HttpRequest) -> Option<String> {
     header_text(req, header::IF_NONE_MATCH)
 }
 
-/// `If-Match`, as sent (`*` included; the worker interprets it).
-pub fn if_match(req: &HttpRequest) -> Option<String> {
-    header_text(req, header::IF_MATCH)
+/// `If-Match`, as sent (`*` included), once its syntax is checked: the worker compares it with the
+/// current version where the change is applied, but a header that cannot match anything is refused
+/// here, before a job exists.
+///
+/// # Errors
+/// `400 invalidValue` for a value that is neither `*` nor a list of entity tags.
+pub fn if_match(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = header_text(req, header::IF_MATCH) else {
+        // A value that is not visible ASCII is not an entity tag either.
+        return match req.headers().get(header::IF_MATCH) {
+            Some(raw) if raw.to_str().is_err() => {
+                Err(ApiError::bad_request(ScimType::InvalidValue, "If-Match must be '*' or a list of entity tags"))
+            }
+            _ => Ok(None),
+        };
+    };
+    scim::etag::Precondition::parse(&value)
+        .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, format!("If-Match: {}", e.detail)))?;
+    Ok(Some(value))
 }
 
+/// The longest `Idempotency-Key` accepted.
+pub const MAX_IDEMPOTENCY_KEY: usize = 256;
+
 /// The client's `Idempotency-Key`, scoped by connection.
-pub fn idempotency_key(req: &HttpRequest, connection: &str) -> Option<String> {
-    header_text(req, header::HeaderName::from_static("idempotency-key"))
-        .filter(|k| k.len() <= 256)
-        .map(|k| format!("{connection}/{k}"))
+///
+/// # Errors
+/// `400 invalidValue` for a key longer than [`MAX_IDEMPOTENCY_KEY`] or not visible ASCII: ignoring
+/// it would run the request as new, which is what the client sent the key to prevent.
+pub fn idempotency_key(req: &HttpRequest, connection: &str) -> Result<Option<String>, ApiError> {
+    let name = header::HeaderName::from_static("idempotency-key");
+    let Some(raw) = req.headers().get(&name) else { return Ok(None) };
+    let key = raw.to_str().map(str::trim).ok();
+    if key == Some("") {
+        return Ok(None);
+    }
+    let key = key.unwrap_or_default();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        ));
+    }
+    Ok(Some(format!("{connection}/{key}")))
+}
+
+/// The fingerprint of a request for its `Idempotency-Key`: its method, its path below the SCIM
+/// base and a digest of `body`.
+pub fn fingerprint(req: &HttpRequest, body: &[u8]) -> Fingerprint {
+    let path = req.path();
+    Fingerprint::new(req.method().as_str(), path.strip_prefix("/scim/v2").unwrap_or(path), body)
 }
 
 fn header_text(req: &HttpRequest, name: header::HeaderName) -> Option<String> {
@@ -218,6 +260,9 @@ fn projection(attributes: Vec<String>, excluded: Vec<String>) -> Result<Projecti
             "send either attributes or excludedAttributes, not both",
         ));
     }
+    // Every name must be an attribute path: checked here, before a read or a write is made, so that
+    // a write is never applied only for its answer to be refused.
+    scim::projection::Projection::from_lists(&attributes, &excluded)?;
     Ok(Projection { attributes, excluded_attributes: excluded })
 }
 

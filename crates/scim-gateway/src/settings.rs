@@ -6,6 +6,10 @@ use scim::FilterLimits;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// The rate limit of a connection that sets none: 50 requests per second, bursts of 100. A Bulk
+/// request takes a token per operation.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { requests_per_second: 50.0, burst: 100 };
+
 /// Everything the gateway needs to start; [`Default`] gives a working local setup.
 #[derive(Debug, Clone)]
 pub struct GatewaySettings {
@@ -27,8 +31,12 @@ pub struct GatewaySettings {
     /// Timeout of establishing the gRPC connection.
     pub grpc_connect_timeout: Duration,
     pub breaker: BreakerSettings,
-    /// The rate limit of connections that do not set their own; `None`: unlimited.
+    /// The rate limit of connections that do not set their own (50 requests per second with a
+    /// burst of 100); `None`: those connections are unlimited.
     pub default_rate_limit: Option<RateLimit>,
+    /// How long a Bulk request may run: operations not started by then fail with `503` in their
+    /// own result, and one running then answers `504` (its job goes on).
+    pub bulk_deadline: Duration,
     /// Lifetime of the OAuth2 access tokens of clients registered through the admin API.
     pub oauth_token_ttl: Duration,
     /// Whether HTTP Basic is accepted (and advertised) for connections that have a Basic credential.
@@ -55,7 +63,8 @@ impl Default for GatewaySettings {
             grpc_timeout: Duration::from_secs(10),
             grpc_connect_timeout: Duration::from_secs(3),
             breaker: BreakerSettings::default(),
-            default_rate_limit: None,
+            default_rate_limit: Some(DEFAULT_RATE_LIMIT),
+            bulk_deadline: Duration::from_secs(60),
             oauth_token_ttl: Duration::from_secs(3600),
             allow_basic: true,
             credential_cache: VerifierSettings::default(),
@@ -92,6 +101,9 @@ impl GatewaySettings {
         }
         if self.job_deadline.is_zero() {
             return Err("job_deadline must be greater than 0".to_owned());
+        }
+        if self.bulk_deadline.is_zero() {
+            return Err("bulk_deadline must be greater than 0".to_owned());
         }
         if self.breaker.failure_threshold == 0 {
             return Err("breaker.failure_threshold must be at least 1".to_owned());

@@ -181,7 +181,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let settings = AdapterSettings {
         grpc_listen: "127.0.0.1:0".parse()?,
         http_listen: None,
-        instances: vec![InstanceSettings { name: "primary".into(), client }],
+        instances: vec![InstanceSettings::new("primary", client)],
         resync_interval: Duration::from_secs(24 * 3600),
         ..AdapterSettings::default()
     };

@@ -7,6 +7,12 @@
 //! `attrs:<instance>:<ResourceType>` keyed by the Secret Server id: Redis in production (shared by
 //! every adapter replica), SQLite or memory in `dev`. The read model holds the same text in memory
 //! and parses it only to render or to index.
+//!
+//! Keys starting with `$` are the connector's own and never rendered (a SCIM attribute name cannot
+//! start with one, so no client can write them): `$unset` (see `mapping::UNSET`) and
+//! [`CREATED_BY`], the connection that created a user or group, which its principal scope and
+//! password policy ask about. Kept here, it survives resyncs and restarts and every replica reads
+//! it.
 
 use bytes::Bytes;
 use scim::ResourceKind;
@@ -14,6 +20,20 @@ use serde_json::{Map, Value};
 use state_store::{StateStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The attribute-store key naming the connection that created a user or group through the
+/// connector. Written when the connector creates it, carried over by every later change.
+pub const CREATED_BY: &str = "$createdBy";
+
+/// Carries the connector's own record of who created a resource from its `previous` stored
+/// attributes into `attrs` (the attributes about to be stored), which a client's document never
+/// holds.
+pub fn keep_creator(attrs: &mut Map<String, Value>, previous: Option<&str>) {
+    attrs.shift_remove(CREATED_BY);
+    if let Some(creator) = from_text(previous).get(CREATED_BY).cloned() {
+        attrs.insert(CREATED_BY.to_owned(), creator);
+    }
+}
 
 /// The persisted attributes of one instance.
 #[derive(Debug, Clone)]
@@ -56,8 +76,8 @@ impl AttributeStore {
         let entries = self.state.load_all(&self.namespace(kind)).await?;
         let mut out = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            match (key.parse::<i64>(), std::str::from_utf8(&value)) {
-                (Ok(id), Ok(text)) if text.starts_with('{') => {
+            match (adapter_api::id::parse(&key), std::str::from_utf8(&value)) {
+                (Some(id), Ok(text)) if text.starts_with('{') => {
                     out.insert(id, text.into());
                 }
                 _ => tracing::warn!(kind = kind.name(), key = %key, "skipping an unreadable attribute entry"),
@@ -95,6 +115,15 @@ mod tests {
     #[test]
     fn an_empty_attribute_object_is_not_stored() {
         assert_eq!(to_text(&Map::new()), None);
+    }
+
+    #[test]
+    fn the_creator_is_carried_over_and_a_document_cannot_bring_its_own() {
+        let Value::Object(mut attrs) = json!({"externalId": "e2", "$createdBy": "forged"}) else { unreachable!() };
+        keep_creator(&mut attrs, Some(r#"{"externalId":"e1","$createdBy":"okta"}"#));
+        assert_eq!(attrs.get(CREATED_BY), Some(&json!("okta")));
+        keep_creator(&mut attrs, None);
+        assert_eq!(attrs.get(CREATED_BY), None);
     }
 
     #[test]

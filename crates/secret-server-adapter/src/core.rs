@@ -1,6 +1,7 @@
 //! What the gRPC service and the workers share: the instances, the connections, the schemas, the
 //! events stream; and the resolution of a request's caller (its connection and instance).
 
+use crate::bounds::ExpensiveWork;
 use crate::instance::Instance;
 use crate::mapping::View;
 use crate::read_model::state::State;
@@ -21,6 +22,8 @@ pub struct Core {
     pub connections: ConnectionStore,
     pub schemas: Arc<Schemas>,
     pub events: Arc<dyn EventBus>,
+    /// Expensive work, bounded per connection.
+    pub expensive: ExpensiveWork,
     pub settings: AdapterSettings,
 }
 
@@ -84,6 +87,7 @@ impl Caller {
             rights: &self.connection.rights,
             deleted_users: self.connection.policies.deleted_users,
             scope: &self.connection.scope,
+            connection: &self.connection.id,
         }
     }
 

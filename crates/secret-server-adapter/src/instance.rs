@@ -5,6 +5,7 @@ use crate::attributes::AttributeStore;
 use crate::intents::Intents;
 use crate::meta::MetaStore;
 use crate::metrics;
+use crate::principals::Protection;
 use crate::read_model::ReadModel;
 use crate::read_model::apply::{Stored, current_version, refresh_meta};
 use crate::read_model::fetch::{FetchOptions, fetch_all};
@@ -53,6 +54,8 @@ pub struct Instance {
     pub attrs: AttributeStore,
     pub tombstones: Tombstones,
     pub intents: Intents,
+    /// The principals here that no connection may change.
+    pub protection: Protection,
     loaded: watch::Sender<bool>,
     status: Mutex<Status>,
     /// One load or resync at a time.
@@ -61,8 +64,15 @@ pub struct Instance {
 }
 
 impl Instance {
-    /// An instance named `name`, read through `client`, persisting into `state`; not loaded yet.
-    pub fn new(name: &str, client: SecretServerClient, state: Arc<dyn StateStore>, options: FetchOptions) -> Self {
+    /// An instance named `name`, read through `client`, persisting into `state`, protecting
+    /// `protection`'s principals; not loaded yet.
+    pub fn new(
+        name: &str,
+        client: SecretServerClient,
+        state: Arc<dyn StateStore>,
+        options: FetchOptions,
+        protection: Protection,
+    ) -> Self {
         Self {
             name: name.to_owned(),
             client,
@@ -71,6 +81,7 @@ impl Instance {
             attrs: AttributeStore::new(state.clone(), name),
             tombstones: Tombstones::new(state.clone(), name),
             intents: Intents::new(state, name),
+            protection,
             loaded: watch::Sender::new(false),
             status: Mutex::new(Status::default()),
             sync_lock: tokio::sync::Mutex::new(()),
@@ -153,6 +164,13 @@ impl Instance {
         }
         self.publish_metrics();
         if first_load {
+            // The API account is protected by its name at every change; say at load which users that is.
+            let api_account = self.model.read(|s| self.protection.api_account_ids(s));
+            if api_account.is_empty() {
+                tracing::warn!(instance = %self.name, "the API account is not among the users read; it stays protected by name");
+            } else {
+                tracing::info!(instance = %self.name, user_ids = ?api_account, "the API account is a protected principal");
+            }
             self.loaded.send_replace(true);
         }
         let report = SyncReport {

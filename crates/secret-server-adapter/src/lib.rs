@@ -73,6 +73,13 @@
 //!   write permissions per type are checked again here (the gateway checks them first) with the
 //!   same decision, `connections::scope`: a type the connection cannot read is `404`, an action
 //!   it may not do `403`.
+//! - **Principals.** Users and groups are changed only within the connection's principal scope
+//!   (`connections::scope`: all, what it created, or members of listed groups), never when
+//!   protected (the instance's API account, listed principals, holders of the administrator
+//!   role), and passwords only as the connection's policy allows: `403` saying why, before any
+//!   change (see [`principals`] and the worker's guard). The connection that created a user or
+//!   group is kept in its stored attributes (`$createdBy`). A principal scope that limits reads
+//!   hides the others like missing ones, in lists, references and permission grants.
 //! - **Idempotency.** Jobs are delivered at least once. Creates record an intent (job → name) and
 //!   adopt what an earlier delivery made; member and permission changes treat "already done" as
 //!   done; deletes remember their job. `If-Match` is checked in the worker against the version after
@@ -97,6 +104,7 @@
 //! `userName eq` latency through gRPC.
 
 pub mod attributes;
+pub mod bounds;
 pub mod client_error;
 pub mod core;
 pub mod cursor_key;
@@ -108,6 +116,7 @@ pub mod mapping;
 pub mod meta;
 pub mod metrics;
 pub mod password;
+pub mod principals;
 pub mod read_model;
 pub mod replication;
 pub mod settings;
@@ -116,5 +125,6 @@ pub mod text;
 pub mod tombstones;
 pub mod worker;
 
+pub use principals::ProtectedPrincipals;
 pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
 pub use startup::{AdapterDeps, RunningAdapter, start};

@@ -205,8 +205,8 @@ impl MetaStore {
         let entries = self.state.load_all(&self.namespace(kind)).await?;
         let mut out = HashMap::with_capacity(entries.len());
         for (key, value) in entries {
-            match (key.parse::<i64>(), serde_json::from_slice::<StoredMeta>(&value)) {
-                (Ok(id), Ok(m)) => {
+            match (adapter_api::id::parse(&key), serde_json::from_slice::<StoredMeta>(&value)) {
+                (Some(id), Ok(m)) => {
                     out.insert(id, Meta { created: m.c, modified: m.m, version: m.v });
                 }
                 _ => tracing::warn!(kind = kind.name(), key = %key, "skipping an unreadable meta entry"),

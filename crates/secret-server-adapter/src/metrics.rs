@@ -4,7 +4,9 @@
 //!   (`type="Membership"` counts group memberships);
 //! - `scim_read_model_age_seconds{instance}`: time since the last successful load or resync;
 //! - `scim_job_duration_seconds{operation,outcome}`: provisioning job latency in the worker;
-//! - `scim_directory_request_duration_seconds{method,outcome}`: gRPC read latency.
+//! - `scim_directory_request_duration_seconds{method,outcome}`: gRPC read latency;
+//! - `scim_expensive_refused_total{connection}`: expensive requests refused because the connection
+//!   had no free slot (see [`crate::bounds`]).
 
 use std::time::Duration;
 
@@ -29,4 +31,9 @@ pub fn job_duration(operation: &str, outcome: &'static str, elapsed: Duration) {
 pub fn directory_request(method: &'static str, outcome: &'static str, elapsed: Duration) {
     metrics::histogram!("scim_directory_request_duration_seconds", "method" => method, "outcome" => outcome)
         .record(elapsed.as_secs_f64());
+}
+
+/// Counts one expensive request refused in `scim_expensive_refused_total`.
+pub fn expensive_refused(connection: &str) {
+    metrics::counter!("scim_expensive_refused_total", "connection" => connection.to_owned()).increment(1);
 }

@@ -76,13 +76,13 @@ pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken)
 
 /// Secret Server ids among `ids`; another id cannot name one of its users.
 fn secret_server_ids(ids: &[String]) -> Vec<i64> {
-    ids.iter().filter_map(|id| id.parse().ok()).collect()
+    ids.iter().filter_map(|id| adapter_api::id::parse(id)).collect()
 }
 
 /// Reads the changed resource fresh into the read model.
 async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
     let kind = change.kind;
-    let Ok(id) = change.resource_id.parse::<i64>() else { return Ok(()) };
+    let Some(id) = adapter_api::id::parse(&change.resource_id) else { return Ok(()) };
     let client = &instance.client;
     match kind {
         ResourceKind::User => match client.get_user(id).await {

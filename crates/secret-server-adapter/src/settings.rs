@@ -44,6 +44,10 @@ pub struct AdapterSettings {
     pub cursor_secret: Option<SecretString>,
     /// How long a cursor stays valid (default 10 minutes).
     pub cursor_timeout: Duration,
+    /// Expensive requests (unindexed searches and sorts, PATCHes with filtered member paths) one
+    /// connection may have running at once (default 4); beyond, its expensive requests are `429`
+    /// (see [`crate::bounds`]).
+    pub expensive_per_connection: usize,
 }
 
 impl Default for AdapterSettings {
@@ -62,15 +66,27 @@ impl Default for AdapterSettings {
             replica_id: None,
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
+            expensive_per_connection: 4,
         }
     }
 }
 
-/// One Secret Server instance: its name (what connections refer to) and how to reach it.
+/// One Secret Server instance: its name (what connections refer to), how to reach it, and the
+/// principals there that no connection may change.
 #[derive(Debug, Clone)]
 pub struct InstanceSettings {
     pub name: String,
     pub client: ClientConfig,
+    /// Besides the API account (always protected): listed users and groups, and the holders of
+    /// the administrator role (by default).
+    pub protected: crate::ProtectedPrincipals,
+}
+
+impl InstanceSettings {
+    /// Instance `name` reached with `client`, with the default protected principals.
+    pub fn new(name: impl Into<String>, client: ClientConfig) -> Self {
+        Self { name: name.into(), client, protected: crate::ProtectedPrincipals::default() }
+    }
 }
 
 /// A setting that cannot work, named.
@@ -124,6 +140,9 @@ impl AdapterSettings {
         {
             return bad("replica_id", format!("{replica:?} must be letters, digits, '-' or '_'"));
         }
+        if self.expensive_per_connection == 0 {
+            return bad("expensive_per_connection", "must be at least 1".to_owned());
+        }
         if self.cursor_timeout < Duration::from_secs(1) {
             return bad("cursor_timeout", "must be at least 1s".to_owned());
         }
@@ -136,14 +155,14 @@ mod tests {
     use super::*;
 
     fn instance(name: &str) -> InstanceSettings {
-        InstanceSettings {
-            name: name.to_owned(),
-            client: ClientConfig::new(
+        InstanceSettings::new(
+            name,
+            ClientConfig::new(
                 url::Url::parse("http://127.0.0.1:1/SecretServer").unwrap(),
                 "api",
                 SecretString::from("pw"),
             ),
-        }
+        )
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! first load of every instance, the resync loops and the workers, and returns a
 //! [`RunningAdapter`] handle. Tests start it on port 0 against the emulator.
 
+use crate::bounds::ExpensiveWork;
 use crate::core::Core;
 use crate::directory::DirectoryService;
 use crate::http::{self, HealthServer};
 use crate::instance::Instance;
+use crate::principals::Protection;
 use crate::read_model::fetch::FetchOptions;
 use crate::replication;
 use crate::settings::AdapterSettings;
@@ -118,7 +120,8 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             concurrency: settings.load_concurrency,
             progress_bars: settings.progress_bars,
         };
-        let instance = Instance::new(&config.name, client, deps.state.clone(), options);
+        let protection = Protection::new(&config.name, &config.client.username, &config.protected);
+        let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection);
         instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
     }
     let key = crate::cursor_key::resolve(settings.cursor_secret.as_ref(), deps.state.as_ref())
@@ -130,6 +133,7 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         connections: deps.connections.clone(),
         schemas: Arc::new(Schemas::standard()),
         events: deps.events.clone(),
+        expensive: ExpensiveWork::new(settings.expensive_per_connection),
         settings: settings.clone(),
     });
     let cancel = CancellationToken::new();
@@ -177,6 +181,11 @@ impl RunningAdapter {
     /// The gRPC `Directory` address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// The per-connection bound on expensive work (for tests and operators' tools).
+    pub fn expensive_work(&self) -> &ExpensiveWork {
+        &self.core.expensive
     }
 
     /// The `/healthz` `/readyz` `/metrics` address, when served.

@@ -44,7 +44,7 @@ impl Tombstones {
         let entries = self.state.load_all(&self.namespace).await?;
         Ok(entries
             .into_iter()
-            .filter_map(|(k, v)| Some((k.parse::<i64>().ok()?, serde_json::from_slice::<Tombstone>(&v).ok()?)))
+            .filter_map(|(k, v)| Some((adapter_api::id::parse(&k)?, serde_json::from_slice::<Tombstone>(&v).ok()?)))
             .collect())
     }
 

@@ -16,6 +16,7 @@ pub mod folders;
 pub mod groups;
 pub mod health;
 pub mod permissions;
+pub mod role_assignments;
 pub mod roles;
 pub mod secrets;
 pub mod token;
@@ -32,6 +33,10 @@ pub use health::HealthCheck;
 pub use permissions::{
     FolderPermission, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, SecretPermission,
     SecretPermissionCreateArgs, SecretPermissionUpdateArgs,
+};
+pub use role_assignments::{
+    ADMINISTRATOR_ROLE, GroupAssignedRole, GroupMembershipFilter, Role, RoleAssignments, RoleGroupPage,
+    RoleGroupSummary, RoleSummary, UserRoleSummary,
 };
 pub use roles::{FolderAccessRole, SecretAccessRole, UnknownRole};
 pub use secrets::SecretSummary;

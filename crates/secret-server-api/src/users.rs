@@ -20,6 +20,9 @@ pub struct User {
     pub created: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_login: Option<String>,
+    /// When the password was last set through the API (`UserModel.passwordLastChanged`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_last_changed: Option<String>,
     pub is_locked_out: bool,
     pub login_failures: i64,
     pub is_application_account: bool,

@@ -1,6 +1,7 @@
 //! A typed client of the Secret Server REST API v1, for the surface the
 //! connector needs: users, groups and their members, folders, folder and
-//! secret permissions, and secret *metadata*. The adapter's provisioning
+//! secret permissions, secret *metadata*, and who holds which role (read
+//! only: it has no call that changes a role assignment). The adapter's provisioning
 //! workers and read-model loader call Secret Server only through it, and its
 //! contract tests run it against the emulator (`secret-server-sim`).
 //!
@@ -40,4 +41,6 @@ mod token;
 pub use client::SecretServerClient;
 pub use config::{ClientConfig, RetryPolicy};
 pub use error::ClientError;
-pub use query::{FolderPermissionQuery, FolderQuery, GroupQuery, SecretPermissionQuery, SecretQuery, UserQuery};
+pub use query::{
+    FolderPermissionQuery, FolderQuery, GroupQuery, RoleQuery, SecretPermissionQuery, SecretQuery, UserQuery,
+};

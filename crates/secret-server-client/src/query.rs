@@ -80,6 +80,27 @@ impl ToQuery for UserQuery {
     }
 }
 
+/// `GET /roles` filters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoleQuery {
+    /// Only the roles this user holds.
+    pub user_id: Option<i64>,
+    /// Only the roles this group holds.
+    pub group_id: Option<i64>,
+    /// Also return disabled roles.
+    pub include_inactive: bool,
+}
+
+impl ToQuery for RoleQuery {
+    fn to_query(&self) -> QueryPairs {
+        let mut q = QueryPairs::new();
+        q.optional("filter.userId", self.user_id)
+            .optional("filter.groupId", self.group_id)
+            .flag("filter.includeInactive", self.include_inactive);
+        q
+    }
+}
+
 /// `GET /groups` filters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GroupQuery {

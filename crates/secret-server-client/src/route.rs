@@ -31,12 +31,18 @@ pub(crate) enum Route {
     SecretSummary,
     SecretPermissions,
     SecretPermission,
+    Roles,
+    Role,
+    RoleGroups,
+    UserRoles,
+    UserRolesAssigned,
+    GroupRoles,
 }
 
 impl Route {
     /// Every route, for the tests that check the set as a whole.
     #[cfg(test)]
-    pub(crate) const ALL: [Route; 19] = [
+    pub(crate) const ALL: [Route; 25] = [
         Route::Token,
         Route::Healthcheck,
         Route::CurrentUser,
@@ -56,6 +62,12 @@ impl Route {
         Route::SecretSummary,
         Route::SecretPermissions,
         Route::SecretPermission,
+        Route::Roles,
+        Route::Role,
+        Route::RoleGroups,
+        Route::UserRoles,
+        Route::UserRolesAssigned,
+        Route::GroupRoles,
     ];
 
     /// The template, with `{…}` placeholders for integer ids, relative to the base URL.
@@ -81,6 +93,12 @@ impl Route {
             Route::SecretSummary => "api/v1/secrets/{id}/summary",
             Route::SecretPermissions => "api/v1/secret-permissions",
             Route::SecretPermission => "api/v1/secret-permissions/{id}",
+            Route::Roles => "api/v1/roles",
+            Route::Role => "api/v1/roles/{id}",
+            Route::RoleGroups => "api/v1/roles/{id}/groups",
+            Route::UserRoles => "api/v1/users/{id}/roles",
+            Route::UserRolesAssigned => "api/v1/users/{userId}/roles-assigned",
+            Route::GroupRoles => "api/v1/groups/{id}/roles",
         }
     }
 

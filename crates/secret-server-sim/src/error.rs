@@ -23,6 +23,7 @@ pub enum Thing {
     SecretPermission,
     Domain,
     SecretTemplate,
+    Role,
 }
 
 impl Thing {
@@ -38,6 +39,7 @@ impl Thing {
             Thing::SecretPermission => "SecretPermission",
             Thing::Domain => "Domain",
             Thing::SecretTemplate => "SecretTemplate",
+            Thing::Role => "Role",
         }
     }
 
@@ -52,6 +54,7 @@ impl Thing {
             Thing::SecretPermission => "Secret permission not found.",
             Thing::Domain => "Domain not found.",
             Thing::SecretTemplate => "Secret template not found.",
+            Thing::Role => "Role not found.",
         }
     }
 }

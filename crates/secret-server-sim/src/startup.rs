@@ -32,8 +32,8 @@ pub struct RunningSim {
     log: web::Data<RequestLog>,
 }
 
-/// Opens the data directory (or memory), loads or seeds the state, and makes sure the API
-/// account exists.
+/// Opens the data directory (or memory), loads or seeds the state, and makes sure the built-in
+/// roles and the API account (an administrator) exist.
 fn open_state(config: &SimConfig) -> anyhow::Result<Db> {
     let db = match &config.data_dir {
         None => Db::in_memory(seed::initial_store(&config.seed, &config.api_username)?),
@@ -58,8 +58,9 @@ fn open_state(config: &SimConfig) -> anyhow::Result<Db> {
             }
         }
     };
-    if let Some(change) = db.read(|s| seed::api_account(s, &config.api_username)) {
-        db.apply_all(vec![change]).map_err(|e| anyhow::anyhow!("cannot create the API account: {e}"))?;
+    let changes = db.read(|s| seed::api_account(s, &config.api_username));
+    if !changes.is_empty() {
+        db.apply_all(changes).map_err(|e| anyhow::anyhow!("cannot create the API account and its roles: {e}"))?;
     }
     Ok(db)
 }

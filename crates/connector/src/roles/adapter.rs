@@ -4,7 +4,7 @@ use crate::config::{Config, PRIMARY, SecretServerSection, read_secret_file};
 use crate::resolve::Common;
 use anyhow::{Context, bail};
 use connections::ConnectionStore;
-use secret_server_adapter::{AdapterSettings, InstanceSettings};
+use secret_server_adapter::{AdapterSettings, InstanceSettings, ProtectedPrincipals};
 use secret_server_client::ClientConfig;
 use std::process::ExitCode;
 
@@ -42,7 +42,22 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
     if let Some(n) = section.max_concurrent_requests {
         client.max_concurrent_requests = n;
     }
-    Ok(InstanceSettings { name: section.name.clone(), client })
+    let role = match section.administrator_role.as_deref().map(str::trim) {
+        Some(role) => Some(role.to_owned()),
+        None => ProtectedPrincipals::default().administrator_role,
+    };
+    if section.protect_administrators && role.as_deref().is_none_or(str::is_empty) {
+        bail!(
+            "secret_servers[{}].administrator_role cannot be empty (set protect_administrators = false instead)",
+            section.name
+        );
+    }
+    let protected = ProtectedPrincipals {
+        users: section.protected_users.clone(),
+        groups: section.protected_groups.clone(),
+        administrator_role: if section.protect_administrators { role } else { None },
+    };
+    Ok(InstanceSettings { protected, ..InstanceSettings::new(section.name.clone(), client) })
 }
 
 /// The adapter's settings from the resolved configuration.
@@ -54,6 +69,7 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
         workers: config.adapter.workers,
         resync_interval: config.adapter.resync_interval,
         cursor_secret: config.adapter.cursor_secret.clone(),
+        expensive_per_connection: config.adapter.expensive_per_connection,
         ..AdapterSettings::default()
     }
 }

@@ -77,7 +77,7 @@ impl Stack {
 
         let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
         let client = ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone());
-        settings.adapter.instances = vec![InstanceSettings { name: credentials::DEV_INSTANCE.to_owned(), client }];
+        settings.adapter.instances = vec![InstanceSettings::new(credentials::DEV_INSTANCE, client)];
         let adapter = secret_server_adapter::start(
             settings.adapter,
             secret_server_adapter::AdapterDeps {

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::resolve::Common;
-use anyhow::Context;
+use anyhow::{Context, bail};
 use connections::{Connection, ConnectionStore};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -31,17 +31,33 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     settings.limits.bulk_max_operations = section.bulk_max_operations;
     settings.limits.bulk_max_payload_bytes = section.bulk_max_payload_bytes;
     settings.audit.when_behind = section.audit_when_behind;
+    settings.bulk_deadline = section.bulk_deadline;
+    settings.default_rate_limit = match (section.default_rate_limit, section.default_rate_burst) {
+        (0, _) => None,
+        (_, 0) => bail!(
+            "invalid setting gateway.default_rate_burst: 0 lets nothing through (set default_rate_limit = 0 for no limit)"
+        ),
+        (rate, burst) => Some(connections::RateLimit { requests_per_second: f64::from(rate), burst }),
+    };
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }
 
-/// Stores the connections defined in the configuration file, replacing earlier versions of them.
+/// Stores the connections defined in the configuration file: the file adds and updates what it
+/// defines, and what the admin API changed since (a revoked token, a removed client, a disabled
+/// connection...) stays until the file changes that part (see `connections::from_file`).
 pub(super) async fn load_configured_connections(store: &ConnectionStore, config: &Config) -> anyhow::Result<()> {
     for (i, connection) in config.connections.iter().enumerate() {
-        let mut connection: Connection = serde_json::from_value(connection.clone())
+        let connection: Connection = serde_json::from_value(connection.clone())
             .with_context(|| format!("invalid connections[{i}] in the configuration file"))?;
-        connection.from_config = true;
-        store.put(&connection).await.with_context(|| format!("cannot store connection {}", connection.id))?;
+        let cannot = || format!("cannot store connection {}", connection.id);
+        let known = store.file_definition(&connection.id).await.with_context(cannot)?.is_some();
+        let stored = store.put_from_file(&connection).await.with_context(cannot)?;
+        if !known && stored != (Connection { from_config: true, ..connection.clone() }) {
+            tracing::warn!(connection = %connection.id,
+                "the configuration file's previous definition of this connection is not known: what is stored is \
+                 kept where it differs, and the file's definition applies where it changes next");
+        }
         tracing::info!(connection = %connection.id, "connection loaded from the configuration file");
     }
     Ok(())

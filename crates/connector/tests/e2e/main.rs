@@ -3,6 +3,7 @@
 
 mod configuration;
 mod every_operation;
+mod file_connections;
 mod helpers;
 mod real_clients;
 mod walking_skeleton;

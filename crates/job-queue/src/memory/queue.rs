@@ -4,8 +4,8 @@ use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, NewJob, QueueConfig, QueueError, QueueMetrics,
-    Submitted, TraceContext, metric_names, validate,
+    Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, KeyedJob, NewJob, QueueConfig, QueueError,
+    QueueMetrics, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -57,6 +57,7 @@ struct State {
 struct StoredJob {
     state: JobState,
     idempotency_key: String,
+    fingerprint: String,
     payload: Bytes,
     trace_context: TraceContext,
 }
@@ -372,42 +373,67 @@ impl JobQueue for InProcessQueue {
         let submitted = {
             let mut st = self.inner.state.lock();
             self.inner.maintain(&mut st, Instant::now(), &mut changes);
-            if let Some(existing) = st.idempotency.get(&job.idempotency_key) {
-                Submitted { job_id: JobId(existing.clone()), duplicate: true }
-            } else {
-                let id = uuid::Uuid::now_v7().to_string();
-                let now = SystemTime::now();
-                st.jobs.insert(
-                    id.clone(),
-                    StoredJob {
-                        state: JobState {
-                            job_id: JobId(id.clone()),
-                            status: JobStatus::Queued,
-                            ordering_key: job.ordering_key.clone(),
-                            attempts: 0,
-                            result: None,
-                            last_error: None,
-                            submitted_at: now,
-                            updated_at: now,
-                        },
-                        idempotency_key: job.idempotency_key.clone(),
-                        payload: job.payload,
-                        trace_context: job.trace_context,
-                    },
-                );
-                st.idempotency.insert(job.idempotency_key, id.clone());
-                let chain = st.chains.entry(job.ordering_key).or_default();
-                chain.push_back(id.clone());
-                if chain.len() == 1 {
-                    st.ready.push_back(id.clone());
-                    changes.ready = true;
+            match st.idempotency.get(&job.idempotency_key).cloned() {
+                Some(existing) => {
+                    let stored = st.jobs.get(&existing).map(|j| j.fingerprint.clone()).unwrap_or_default();
+                    if stored == job.fingerprint {
+                        Ok(Submitted { job_id: JobId(existing), duplicate: true })
+                    } else {
+                        Err(QueueError::KeyReused { existing: JobId(existing), fingerprint: stored })
+                    }
                 }
-                Submitted { job_id: JobId(id), duplicate: false }
+                None => {
+                    let id = uuid::Uuid::now_v7().to_string();
+                    let now = SystemTime::now();
+                    st.jobs.insert(
+                        id.clone(),
+                        StoredJob {
+                            state: JobState {
+                                job_id: JobId(id.clone()),
+                                status: JobStatus::Queued,
+                                ordering_key: job.ordering_key.clone(),
+                                attempts: 0,
+                                result: None,
+                                last_error: None,
+                                submitted_at: now,
+                                updated_at: now,
+                            },
+                            idempotency_key: job.idempotency_key.clone(),
+                            fingerprint: job.fingerprint,
+                            payload: job.payload,
+                            trace_context: job.trace_context,
+                        },
+                    );
+                    st.idempotency.insert(job.idempotency_key, id.clone());
+                    let chain = st.chains.entry(job.ordering_key).or_default();
+                    chain.push_back(id.clone());
+                    if chain.len() == 1 {
+                        st.ready.push_back(id.clone());
+                        changes.ready = true;
+                    }
+                    Ok(Submitted { job_id: JobId(id), duplicate: false })
+                }
             }
         };
-        tracing::debug!(job_id = %submitted.job_id, duplicate = submitted.duplicate, "job submitted");
         self.inner.wake(changes);
+        let submitted = submitted?;
+        tracing::debug!(job_id = %submitted.job_id, duplicate = submitted.duplicate, "job submitted");
         Ok(submitted)
+    }
+
+    async fn find(&self, idempotency_key: &str) -> Result<Option<KeyedJob>, QueueError> {
+        let mut changes = Changes::default();
+        let found = {
+            let mut st = self.inner.state.lock();
+            self.inner.maintain(&mut st, Instant::now(), &mut changes);
+            st.idempotency.get(idempotency_key).and_then(|id| st.jobs.get(id)).map(|job| KeyedJob {
+                job_id: job.state.job_id.clone(),
+                fingerprint: job.fingerprint.clone(),
+                status: job.state.status,
+            })
+        };
+        self.inner.wake(changes);
+        Ok(found)
     }
 
     async fn wait(&self, id: &JobId, timeout: Duration) -> Result<Option<JobState>, QueueError> {

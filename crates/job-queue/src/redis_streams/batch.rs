@@ -78,6 +78,9 @@ fn clone_error(e: &QueueError) -> QueueError {
         QueueError::Corrupt(m) => QueueError::Corrupt(m.clone()),
         QueueError::Config(m) => QueueError::Config(m.clone()),
         QueueError::Invalid(m) => QueueError::Invalid(m.clone()),
+        QueueError::KeyReused { existing, fingerprint } => {
+            QueueError::KeyReused { existing: existing.clone(), fingerprint: fingerprint.clone() }
+        }
     }
 }
 

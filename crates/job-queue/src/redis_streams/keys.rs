@@ -44,19 +44,33 @@ impl Keys {
     }
 }
 
+/// The digest of an idempotency key that names its job's hash (32 hex digits).
+fn key_digest(idempotency_key: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(idempotency_key.as_bytes());
+    let mut out = String::with_capacity(DIGEST_HEX);
+    for byte in &digest[..DIGEST_HEX / 2] {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    out
+}
+
+impl Keys {
+    /// The hash that holds the job of an idempotency key, if one is remembered.
+    pub(crate) fn job_of_key(&self, idempotency_key: &str) -> String {
+        format!("{}:job:{}", self.base, key_digest(idempotency_key))
+    }
+}
+
 /// A new job id: `<UUIDv7>.<digest of the idempotency key>`. The UUID makes
 /// every submission's id unique (a key submitted again after its result
 /// expired gets a new id); the digest names the job's hash, so the hash is also
 /// the idempotency record and a job costs no key of its own for that.
 pub(crate) fn new_job_id(idempotency_key: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = Sha256::digest(idempotency_key.as_bytes());
     let mut id = uuid::Uuid::now_v7().hyphenated().to_string();
     id.push('.');
-    for byte in &digest[..DIGEST_HEX / 2] {
-        id.push(char::from(HEX[usize::from(byte >> 4)]));
-        id.push(char::from(HEX[usize::from(byte & 0xf)]));
-    }
+    id.push_str(&key_digest(idempotency_key));
     id
 }
 
@@ -75,6 +89,7 @@ mod tests {
         assert_eq!(keys().job(&a), keys().job(&b));
         assert_ne!(keys().job(&a), keys().job(&new_job_id("req-2")));
         assert!(keys().job(&a).unwrap().starts_with("p:q:q:job:"));
+        assert_eq!(keys().job(&a).unwrap(), keys().job_of_key("req-1"), "the key finds the hash of its jobs");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
-//! | `base:job:<digest>` | hash | id, idempotency key, status, ordering key, payload, trace context, attempts, result, last error, owner |
+//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, trace context, attempts, result, last error, owner |
 //! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
 //! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
@@ -26,7 +26,10 @@
 //! A job id is `<UUIDv7>.<digest>`, the digest being 32 hex digits of the
 //! SHA-256 of the idempotency key; the job's hash is keyed by the digest, so it
 //! is also the idempotency record (a second submission with the key finds it;
-//! the script refuses two keys that share a digest).
+//! the script refuses two keys that share a digest). The record keeps the
+//! submission's fingerprint: a second submission with the key and another
+//! fingerprint is refused (`QueueError::KeyReused`) in the same script, and
+//! [`JobQueue::find`](crate::JobQueue::find) reads it back by key.
 //!
 //! `submit` stores the job and appends it to its
 //! chain; a job at the head of its chain gets a `ready` entry. Workers read

@@ -3,14 +3,14 @@
 use super::batch::Batcher;
 use super::conn::{self, retrying};
 use super::keys::{self, Keys, WORKER_GROUP};
-use super::state::parse_state;
+use super::state::{parse_state, parse_status};
 use super::{notifier, reply, scripts, workers};
 use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, NewJob, QueueConfig, QueueError, QueueMetrics,
-    Submitted, TraceContext, metric_names, validate,
+    Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, KeyedJob, NewJob, QueueConfig, QueueError,
+    QueueMetrics, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -44,7 +44,7 @@ pub(super) struct Inner {
     pub(super) conn: ConnectionManager,
     waiters: Arc<Waiters>,
     notifier: OnceCell<watch::Receiver<bool>>,
-    submissions: Batcher<Submission, (String, bool)>,
+    submissions: Batcher<Submission, Submit>,
     outcomes: Batcher<Outcome, Recorded>,
     /// Names this handle's consumers: `<pid>-<random>-<n>`.
     instance: String,
@@ -161,6 +161,7 @@ pub struct DeadLetter {
 struct Submission {
     candidate: String,
     idempotency_key: String,
+    fingerprint: String,
     ordering_key: String,
     payload: Bytes,
     trace: Vec<u8>,
@@ -186,18 +187,28 @@ const MAX_BATCH: usize = 128;
 /// Batches in flight at once on the shared connection.
 const BATCHES_IN_FLIGHT: usize = 4;
 
-fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Batcher<Submission, (String, bool)> {
+/// What the submit script did with one job.
+enum Submit {
+    New(String),
+    /// An earlier job of the key, with the same fingerprint.
+    Duplicate(String),
+    /// An earlier job of the key, with this other fingerprint.
+    Reused(String, String),
+}
+
+fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Batcher<Submission, Submit> {
     Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |jobs: Vec<Submission>| {
         let (conn, base) = (conn.clone(), base.clone());
         async move {
             // Safe to repeat: the script recognises its own candidate ids.
-            let rows: Vec<(String, i64)> = retrying("submit", budget, || {
+            let rows: Vec<(String, i64, String)> = retrying("submit", budget, || {
                 let mut c = conn.clone();
                 let mut call = scripts::SUBMIT.prepare_invoke();
                 call.arg(&base);
                 for job in &jobs {
                     call.arg(&job.candidate)
                         .arg(&job.idempotency_key)
+                        .arg(&job.fingerprint)
                         .arg(&job.ordering_key)
                         .arg(job.payload.as_ref())
                         .arg(&job.trace);
@@ -205,7 +216,14 @@ fn submit_batcher(conn: ConnectionManager, base: String, budget: Duration) -> Ba
                 async move { call.invoke_async(&mut c).await }
             })
             .await?;
-            Ok(rows.into_iter().map(|(id, duplicate)| (id, duplicate == 1)).collect())
+            rows.into_iter()
+                .map(|(id, outcome, fingerprint)| match outcome {
+                    0 => Ok(Submit::New(id)),
+                    1 => Ok(Submit::Duplicate(id)),
+                    2 => Ok(Submit::Reused(id, fingerprint)),
+                    _ => Err(reply::corrupt("submit")),
+                })
+                .collect()
         }
     })
 }
@@ -594,23 +612,54 @@ impl JobQueue for RedisJobQueue {
                 .submissions
                 .call(Submission {
                     idempotency_key: job.idempotency_key.clone(),
+                    fingerprint: job.fingerprint.clone(),
                     candidate: candidate.clone(),
                     ordering_key: job.ordering_key.clone(),
                     payload: job.payload.clone(),
                     trace,
                 })
                 .await;
-            if watched && !matches!(&submitted, Ok((id, _)) if *id == candidate) {
+            if watched && !matches!(&submitted, Ok(Submit::New(id)) if *id == candidate) {
                 inner.waiters.unwatch(&candidate);
             }
-            let (id, duplicate) = submitted?;
-            if duplicate {
-                tracing::debug!(existing_job_id = %id, "idempotency key seen before; returning the existing job");
+            match submitted? {
+                Submit::New(id) => Ok(Submitted { job_id: JobId(id), duplicate: false }),
+                Submit::Duplicate(id) => {
+                    tracing::debug!(existing_job_id = %id, "idempotency key seen before; returning the existing job");
+                    Ok(Submitted { job_id: JobId(id), duplicate: true })
+                }
+                Submit::Reused(id, fingerprint) => {
+                    tracing::debug!(existing_job_id = %id, "idempotency key in use for another request");
+                    Err(QueueError::KeyReused { existing: JobId(id), fingerprint })
+                }
             }
-            Ok(Submitted { job_id: JobId(id), duplicate })
         }
         .instrument(span)
         .await
+    }
+
+    async fn find(&self, idempotency_key: &str) -> Result<Option<KeyedJob>, QueueError> {
+        let key = self.inner.keys.job_of_key(idempotency_key);
+        let fields: Vec<Option<String>> = retrying("find", self.inner.config.op_timeout, || {
+            let mut c = self.inner.conn.clone();
+            let key = key.clone();
+            async move {
+                redis::cmd("HMGET").arg(&key).arg("id").arg("idem").arg("fp").arg("status").query_async(&mut c).await
+            }
+        })
+        .await?;
+        let [id, idem, fingerprint, status] =
+            <[Option<String>; 4]>::try_from(fields).map_err(|_| reply::corrupt("HMGET"))?;
+        let (Some(id), Some(idem)) = (id, idem) else { return Ok(None) };
+        if idem != idempotency_key {
+            // Another key with the same digest: this key has no job.
+            return Ok(None);
+        }
+        let status = status
+            .as_deref()
+            .and_then(parse_status)
+            .ok_or_else(|| QueueError::Corrupt(format!("job {id} has status {status:?}")))?;
+        Ok(Some(KeyedJob { job_id: JobId(id), fingerprint: fingerprint.unwrap_or_default(), status }))
     }
 
     async fn wait(&self, id: &JobId, timeout: Duration) -> Result<Option<JobState>, QueueError> {

@@ -108,32 +108,39 @@ fn script(body: &str) -> Script {
 }
 
 /// Submits a batch of jobs. ARGV: base, then per job: candidate id (ending in
-/// the digest of its idempotency key), idempotency key, ordering key, payload,
-/// trace context. Returns per job {job id, 1 when an earlier submission had the
-/// key}. Repeating a call (its reply was lost) returns the same ids with 0.
+/// the digest of its idempotency key), idempotency key, fingerprint, ordering
+/// key, payload, trace context. Returns per job {job id, outcome, fingerprint}:
+/// outcome 0 for a new job, 1 when an earlier submission had the key and the
+/// same fingerprint, 2 when it had another fingerprint (returned; nothing is
+/// enqueued). A job stored without a fingerprint (before they were kept)
+/// matches any. Repeating a call (its reply was lost) returns the same ids with 0.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base = ARGV[1]
 local now = num(now_ms())
 local out, added = {}, 0
-for i = 2, #ARGV, 5 do
-  local id, idem, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 2, #ARGV, 6 do
+  local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
-  local f = redis.call('HMGET', jk, 'id', 'idem')
+  local f = redis.call('HMGET', jk, 'id', 'idem', 'fp')
   if f[1] and f[2] ~= idem then
     return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
+  elseif f[1] == id then
+    out[#out + 1] = {id, 0, fp}
+  elseif f[1] and f[3] and f[3] ~= fp then
+    out[#out + 1] = {f[1], 2, f[3]}
   elseif f[1] then
-    out[#out + 1] = {f[1], (f[1] == id) and 0 or 1}
+    out[#out + 1] = {f[1], 1, fp}
   else
     local entry = ''
     if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
       entry = redis.call('XADD', base .. ':ready', '*', 'id', id)
     end
-    redis.call('HSET', jk, 'id', id, 'status', 'queued', 'okey', okey, 'idem', idem, 'payload', ARGV[i + 3],
-      'trace', ARGV[i + 4], 'submitted', now, 'entry', entry)
+    redis.call('HSET', jk, 'id', id, 'status', 'queued', 'okey', okey, 'idem', idem, 'fp', fp, 'payload',
+      ARGV[i + 4], 'trace', ARGV[i + 5], 'submitted', now, 'entry', entry)
     added = added + 1
-    out[#out + 1] = {id, 0}
+    out[#out + 1] = {id, 0, fp}
   end
 end
 if added > 0 then

@@ -5,6 +5,19 @@ use bytes::Bytes;
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A status as the job hash spells it.
+pub(super) fn parse_status(text: &str) -> Option<JobStatus> {
+    Some(match text {
+        "queued" => JobStatus::Queued,
+        "running" => JobStatus::Running,
+        "retrying" => JobStatus::Retrying,
+        "succeeded" => JobStatus::Succeeded,
+        "failed" => JobStatus::Failed,
+        "dead_lettered" => JobStatus::DeadLettered,
+        _ => return None,
+    })
+}
+
 pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Result<Option<JobState>, QueueError> {
     if fields.is_empty() {
         return Ok(None);
@@ -12,14 +25,9 @@ pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Resul
     let text = |name: &str| fields.get(name).map(|v| String::from_utf8_lossy(v).into_owned());
     let time =
         |name: &str| text(name).and_then(|v| v.parse::<u64>().ok()).map(|ms| UNIX_EPOCH + Duration::from_millis(ms));
-    let status = match text("status").as_deref() {
-        Some("queued") => JobStatus::Queued,
-        Some("running") => JobStatus::Running,
-        Some("retrying") => JobStatus::Retrying,
-        Some("succeeded") => JobStatus::Succeeded,
-        Some("failed") => JobStatus::Failed,
-        Some("dead_lettered") => JobStatus::DeadLettered,
-        other => return Err(QueueError::Corrupt(format!("job {id} has status {other:?}"))),
+    let status = match text("status").as_deref().and_then(parse_status) {
+        Some(status) => status,
+        None => return Err(QueueError::Corrupt(format!("job {id} has status {:?}", text("status")))),
     };
     Ok(Some(JobState {
         job_id: id.clone(),

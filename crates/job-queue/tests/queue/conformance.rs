@@ -37,6 +37,8 @@ conformance!(
     a_submitted_job_runs_and_its_result_reaches_the_waiting_submitter,
     submitting_the_same_idempotency_key_again_returns_the_first_job_and_its_result,
     a_duplicate_submitted_while_the_first_is_queued_runs_only_once,
+    a_key_resubmitted_with_another_fingerprint_is_refused_and_enqueues_nothing,
+    a_key_finds_its_job_fingerprint_and_status_until_it_expires,
     jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order,
     jobs_on_different_ordering_keys_run_in_parallel,
     a_transient_failure_is_retried_with_backoff_until_it_succeeds,
@@ -125,6 +127,56 @@ async fn a_duplicate_submitted_while_the_first_is_queued_runs_only_once(kind: Ki
     });
     while b.queue.try_execute_job(counting.as_ref()).await.unwrap() {}
     assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+fn fingerprinted(idempotency_key: &str, fingerprint: &str, payload: &str) -> job_queue::NewJob {
+    job_queue::NewJob { fingerprint: fingerprint.to_owned(), ..job(idempotency_key, "k", payload) }
+}
+
+async fn a_key_resubmitted_with_another_fingerprint_is_refused_and_enqueues_nothing(kind: Kind) {
+    let h = Harness::new(kind, "fingerprint", |_| {});
+    let b = h.backends().await;
+    let first = b.queue.submit(fingerprinted("key", "PATCH /Users/12 1a2b", "one")).await.unwrap();
+
+    // While the first job waits, and after it finished: the key belongs to its first request.
+    for round in ["queued", "finished"] {
+        let err = b.queue.submit(fingerprinted("key", "DELETE /Users/13 3c4d", "two")).await.unwrap_err();
+        match err {
+            QueueError::KeyReused { existing, fingerprint } => {
+                assert_eq!(existing, first.job_id, "{round}");
+                assert_eq!(fingerprint, "PATCH /Users/12 1a2b", "{round}: the first request's fingerprint");
+            }
+            other => panic!("{round}: expected KeyReused, got {other}"),
+        }
+        let same = b.queue.submit(fingerprinted("key", "PATCH /Users/12 1a2b", "one")).await.unwrap();
+        assert_eq!((same.job_id.clone(), same.duplicate), (first.job_id.clone(), true), "{round}");
+        if round == "queued" {
+            assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+        }
+    }
+    assert!(!b.queue.try_execute_job(reversing().as_ref()).await.unwrap(), "the refused submissions enqueued nothing");
+    let state = b.queue.status(&first.job_id).await.unwrap().unwrap();
+    assert_eq!(state.result.as_deref(), Some(&b"eno"[..]), "the first request's result is kept");
+}
+
+async fn a_key_finds_its_job_fingerprint_and_status_until_it_expires(kind: Kind) {
+    let h = Harness::new(kind, "find", |c| c.result_ttl = Duration::from_millis(300));
+    let b = h.backends().await;
+    assert_eq!(b.queue.find("unused").await.unwrap(), None);
+    let submitted = b.queue.submit(fingerprinted("found", "POST /Bulk 5e6f", "x")).await.unwrap();
+
+    let found = b.queue.find("found").await.unwrap().expect("the key names its job");
+    assert_eq!(found.job_id, submitted.job_id);
+    assert_eq!(found.fingerprint, "POST /Bulk 5e6f");
+    assert_eq!(found.status, JobStatus::Queued);
+
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    assert_eq!(b.queue.find("found").await.unwrap().unwrap().status, JobStatus::Succeeded);
+    let deadline = tokio::time::Instant::now() + SOON;
+    while b.queue.find("found").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the key was never forgotten");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order(kind: Kind) {

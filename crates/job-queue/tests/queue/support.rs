@@ -90,6 +90,7 @@ pub(crate) fn delete_prefix(url: &str, prefix: &str) {
 pub(crate) fn job(idempotency_key: &str, ordering_key: &str, payload: &str) -> NewJob {
     NewJob {
         idempotency_key: idempotency_key.to_owned(),
+        fingerprint: String::new(),
         ordering_key: ordering_key.to_owned(),
         payload: Bytes::copy_from_slice(payload.as_bytes()),
         trace_context: TraceContext::new(),

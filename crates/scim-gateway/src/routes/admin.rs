@@ -20,7 +20,7 @@ use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use connections::{Connection, ConnectionId, Credentials, Scope, credentials};
+use connections::{Connection, ConnectionId, ConnectionRateLimit, Credentials, Scope, credentials};
 use scim::ScimType;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
@@ -109,17 +109,41 @@ fn check_scope(scope: &Scope) -> ApiResult<()> {
     Ok(())
 }
 
+/// A limit that lets nothing through would silently cut the connection off: refuse it.
+fn check_rate_limit(limit: Option<ConnectionRateLimit>) -> ApiResult<()> {
+    if let Some(ConnectionRateLimit::Limited(limit)) = limit
+        && !(limit.requests_per_second > 0.0 && limit.burst > 0)
+    {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            "rateLimit needs requestsPerSecond > 0 and burst > 0 (or \"none\" for no limit)",
+        ));
+    }
+    Ok(())
+}
+
 fn conflict(detail: impl Into<String>) -> ApiError {
     ApiError::from(ServiceError::new(ErrorKind::AlreadyExists, detail))
 }
 
-fn view(c: &Connection) -> HttpResponse {
-    HttpResponse::Ok().json(ConnectionView::from(c))
+/// A connection as the admin API shows it: for one defined in the configuration file, with which
+/// parts come from the file and which from the admin API.
+async fn connection_view(state: &AppState, c: &Connection) -> ApiResult<ConnectionView> {
+    let file = if c.from_config { state.connections.file_definition(&c.id).await.map_err(store_error)? } else { None };
+    Ok(ConnectionView::with_file_definition(c, file.as_ref()))
+}
+
+async fn view(state: &AppState, c: &Connection) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(connection_view(state, c).await?))
 }
 
 async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let all = state.connections.list().await.map_err(store_error)?;
-    Ok(HttpResponse::Ok().json(all.iter().map(ConnectionView::from).collect::<Vec<_>>()))
+    let mut views = Vec::with_capacity(all.len());
+    for c in &all {
+        views.push(connection_view(&state, c).await?);
+    }
+    Ok(HttpResponse::Ok().json(views))
 }
 
 async fn create(
@@ -142,6 +166,7 @@ async fn create(
     if let Some(scope) = &new.scope {
         check_scope(scope)?;
     }
+    check_rate_limit(new.rate_limit)?;
     if state.connections.get(&id).await.map_err(store_error)?.is_some() {
         return Err(conflict(format!("connection {id} already exists")));
     }
@@ -176,7 +201,7 @@ async fn create(
 }
 
 async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(view(&load(&state, &path).await?))
+    view(&state, &load(&state, &path).await?).await
 }
 
 async fn change(
@@ -210,14 +235,7 @@ async fn change(
         changed.push("rights");
     }
     if let Some(v) = patch.rate_limit {
-        if let Some(limit) = v
-            && (limit.requests_per_second <= 0.0 || limit.burst == 0)
-        {
-            return Err(ApiError::bad_request(
-                ScimType::InvalidValue,
-                "rateLimit needs requestsPerSecond > 0 and burst > 0",
-            ));
-        }
+        check_rate_limit(v)?;
         c.rate_limit = v;
         changed.push("rateLimit");
     }
@@ -230,7 +248,7 @@ async fn change(
         changed.push("enabled");
     }
     let c = save(&state, &actor, "update-connection", c, format!("changed: {}", changed.join(", "))).await?;
-    Ok(view(&c))
+    view(&state, &c).await
 }
 
 async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -381,7 +399,7 @@ async fn set_basic(
         })?;
     c.credentials.basic = Some(basic);
     let c = save(&state, &actor, "set-basic", c, format!("username {username}")).await?;
-    Ok(view(&c))
+    view(&state, &c).await
 }
 
 async fn remove_basic(
@@ -400,11 +418,11 @@ async fn remove_basic(
 async fn disable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let mut c = load(&state, &path).await?;
     c.enabled = false;
-    Ok(view(&save(&state, &actor, "disable-connection", c, String::new()).await?))
+    view(&state, &save(&state, &actor, "disable-connection", c, String::new()).await?).await
 }
 
 async fn enable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let mut c = load(&state, &path).await?;
     c.enabled = true;
-    Ok(view(&save(&state, &actor, "enable-connection", c, String::new()).await?))
+    view(&state, &save(&state, &actor, "enable-connection", c, String::new()).await?).await
 }

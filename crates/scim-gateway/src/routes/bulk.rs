@@ -5,15 +5,24 @@
 //! references (also inside `members`) as the POSTs that declare them finish,
 //! and stops once `failOnErrors` operations have failed.
 //!
-//! Idempotency: with an `Idempotency-Key` header each operation's key is that
-//! key plus the operation's `bulkId` (or position); without one, a POST's key
-//! is the SHA-256 of the request body plus its `bulkId`, so that a client
-//! retrying the same Bulk request after a timeout does not create twice.
-//! Other operations get fresh keys: applying the same change again is
-//! harmless, and remembering it could hide a later, intended repetition.
+//! Idempotency: an `Idempotency-Key` header belongs to the whole Bulk request
+//! (its fingerprint is the Bulk's method, path and body); each operation's job
+//! gets that key plus the operation's `bulkId` (or position). Before anything
+//! runs, the operations' keys are looked up: one used by another request is
+//! `422`, one whose job is still running `409`, and the others run (a job
+//! already done replays its result). Without the header the request is always
+//! new: no key is made up for its operations.
+//!
+//! Bounds: the request's own rate-limit token pays for its first operation,
+//! and every further operation takes one from the connection's bucket, waiting
+//! for it while it comes before the Bulk's deadline (`bulk_deadline`), `429`
+//! in the operation's result when it would come later. Operations not started
+//! by the deadline fail with `503` in their own result (RFC 7644 gives each
+//! operation its status); one still running then answers `504`.
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
+use crate::jobs;
 use crate::render;
 use crate::request;
 use crate::routes::resources::{self, WriteContext};
@@ -23,8 +32,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::Written;
 use bytes::Bytes;
+use scim::ScimError;
 use scim::bulk::{BulkEntry, BulkIds, BulkLimits, BulkMethod, BulkOperationResponse, BulkRequest, BulkResponse};
-use sha2::{Digest, Sha256};
+use service_error::{ErrorKind, ServiceError};
+use tokio::time::Instant;
 
 /// `POST /Bulk`
 pub async fn bulk(
@@ -34,7 +45,9 @@ pub async fn bulk(
     request_id: RequestId,
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
+    let deadline = Instant::now() + state.settings.bulk_deadline;
     request::check_media_type(&req)?;
+    let header_key = request::idempotency_key(&req, caller.connection.id.as_str())?;
     let limits = BulkLimits {
         max_operations: state.settings.limits.bulk_max_operations,
         max_payload_bytes: state.settings.limits.bulk_max_payload_bytes,
@@ -42,30 +55,56 @@ pub async fn bulk(
     let bulk = BulkRequest::parse(&body, limits)?;
     let order = bulk.execution_order()?;
     let base = request::base_url(&req, &state.settings);
-    let header_key = request::idempotency_key(&req, caller.connection.id.as_str());
-    let body_hash = hex::encode(Sha256::digest(&body));
+    let fingerprint = request::fingerprint(&req, &body);
+    let keys: Vec<Option<String>> = bulk
+        .operations
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            header_key.as_ref().map(|key| match &entry.bulk_id {
+                Some(bulk_id) => format!("{key}/bulk/{bulk_id}"),
+                None => format!("{key}/bulk/#{index}"),
+            })
+        })
+        .collect();
+    check_keys(&state, &keys, &fingerprint).await?;
+    let rate_limit = caller.connection.rate_limit_or(state.settings.default_rate_limit);
     let ignored = IgnoredAttributes::of(&req);
 
     let mut ids = BulkIds::for_request(&bulk);
     let mut results: Vec<Option<BulkOperationResponse>> = vec![None; bulk.operations.len()];
     let mut errors = 0u64;
-    for index in order {
+    for (position, index) in order.into_iter().enumerate() {
         if bulk.should_stop(errors) {
             break;
         }
         let entry = &bulk.operations[index];
-        let idempotency_key = match (&header_key, entry.method, &entry.bulk_id) {
-            (Some(key), _, Some(bulk_id)) => Some(format!("{key}/bulk/{bulk_id}")),
-            (Some(key), _, None) => Some(format!("{key}/bulk/#{index}")),
-            (None, Some(BulkMethod::Post), Some(bulk_id)) => {
-                Some(format!("{}/bulk/{body_hash}/{bulk_id}", caller.connection.id))
-            }
-            _ => None,
-        };
+        if Instant::now() >= deadline {
+            results[index] = Some(not_started(entry, &state));
+            continue;
+        }
+        // The request's own token (taken by the middleware) paid for the first operation.
+        if position > 0
+            && let Some(limit) = rate_limit
+            && let Err(retry_after) = state.rate_limiter.take_by(&caller.connection.id, limit, deadline).await
+        {
+            errors += 1;
+            let error = ScimError::status(
+                429,
+                format!(
+                    "rate limit of {} requests per second reached: not run (retry after {retry_after} s)",
+                    limit.requests_per_second
+                ),
+            );
+            results[index] = Some(BulkOperationResponse::error(entry, &error));
+            continue;
+        }
         let ctx = WriteContext {
             request_id: format!("{}#{index}", request_id.0),
             if_match: None,
-            idempotency_key,
+            idempotency_key: keys[index].clone(),
+            fingerprint: fingerprint.clone(),
+            until: Some(deadline),
             ignored: ignored.clone(),
         };
         let outcome = run_one(&state, &caller, entry, &ids, ctx, &base).await;
@@ -88,6 +127,36 @@ pub async fn bulk(
     }
     let body = BulkResponse { operations: results.into_iter().flatten().collect() };
     Ok(render::json(StatusCode::OK, &body.to_value()))
+}
+
+/// The result of an operation the deadline left unstarted: `503`, nothing done.
+fn not_started(entry: &BulkEntry, state: &AppState) -> BulkOperationResponse {
+    let error = ScimError::from(ServiceError::new(
+        ErrorKind::Unavailable,
+        format!(
+            "not run: the Bulk request's deadline ({} s) passed before this operation started",
+            state.settings.bulk_deadline.as_secs_f64()
+        ),
+    ));
+    BulkOperationResponse::error(entry, &error)
+}
+
+/// Checks the operations' idempotency keys before any operation runs: the key of a Bulk belongs to
+/// that Bulk request, and to no other.
+///
+/// # Errors
+/// `422` when a key's job was submitted for another request, `409` when one is still running.
+async fn check_keys(state: &AppState, keys: &[Option<String>], fingerprint: &jobs::Fingerprint) -> ApiResult<()> {
+    let lookups = keys.iter().flatten().map(|key| state.jobs.find(key));
+    let found = futures::future::try_join_all(lookups).await?;
+    let ours = fingerprint.to_string();
+    if let Some(other) = found.iter().flatten().find(|job| job.fingerprint != ours) {
+        return Err(ApiError::unprocessable(fingerprint.mismatch(&other.fingerprint)));
+    }
+    if let Some(running) = found.iter().flatten().find(|job| !job.status.is_final()) {
+        return Err(jobs::still_running(&running.job_id));
+    }
+    Ok(())
 }
 
 /// Runs one operation; returns its response and, for a POST, the created id.

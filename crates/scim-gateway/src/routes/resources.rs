@@ -12,7 +12,7 @@
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
-use crate::jobs::Write;
+use crate::jobs::{Fingerprint, Write};
 use crate::render;
 use crate::request;
 use crate::state::AppState;
@@ -42,16 +42,33 @@ pub struct WriteContext {
     /// Where the names of the attributes the request's body carried and that were ignored go,
     /// for the request's audit record.
     pub ignored: IgnoredAttributes,
+    /// The request the idempotency key belongs to.
+    pub fingerprint: Fingerprint,
+    /// When the answer is due at the latest (a Bulk request's deadline), besides the job deadline.
+    pub until: Option<tokio::time::Instant>,
 }
 
-impl WriteContext {
-    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId) -> Self {
-        Self {
+/// A write's context and the projection of its answer, read from the request's headers and query.
+struct Asked {
+    ctx: WriteContext,
+    projection: adapter_api::Projection,
+}
+
+impl Asked {
+    /// Reads and checks everything a write asks besides its body (`If-Match`, `Idempotency-Key`,
+    /// `attributes` and `excludedAttributes`): a request refused for any of them is refused before
+    /// its job exists, so that it leaves no change behind.
+    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId, body: &[u8]) -> ApiResult<Self> {
+        let projection = request::projection_from_query(req.query_string())?;
+        let ctx = WriteContext {
             request_id: request_id.0.clone(),
-            if_match: request::if_match(req),
-            idempotency_key: request::idempotency_key(req, caller.connection.id.as_str()),
+            if_match: request::if_match(req)?,
+            idempotency_key: request::idempotency_key(req, caller.connection.id.as_str())?,
+            fingerprint: request::fingerprint(req, body),
+            until: None,
             ignored: IgnoredAttributes::of(req),
-        }
+        };
+        Ok(Self { ctx, projection })
     }
 }
 
@@ -98,10 +115,10 @@ pub async fn post(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let kind = kind_of(&path)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
-    let ctx = WriteContext::from_request(&req, &caller, &request_id);
-    let written = create(&state, &caller, kind, Value::Object(object), ctx).await?;
-    respond(&state, &req, StatusCode::CREATED, written)
+    let written = create(&state, &caller, kind, Value::Object(object), asked.ctx).await?;
+    respond(&state, &req, StatusCode::CREATED, written, &asked.projection)
 }
 
 /// `PUT /{type}/{id}`
@@ -115,10 +132,10 @@ pub async fn put(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
-    let ctx = WriteContext::from_request(&req, &caller, &request_id);
-    let written = replace(&state, &caller, kind, &id, Value::Object(object), ctx).await?;
-    respond(&state, &req, StatusCode::OK, written)
+    let written = replace(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
+    respond(&state, &req, StatusCode::OK, written, &asked.projection)
 }
 
 /// `PATCH /{type}/{id}`
@@ -132,10 +149,10 @@ pub async fn patch(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
-    let ctx = WriteContext::from_request(&req, &caller, &request_id);
-    let written = modify(&state, &caller, kind, &id, Value::Object(object), ctx).await?;
-    respond(&state, &req, StatusCode::OK, written)
+    let written = modify(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
+    respond(&state, &req, StatusCode::OK, written, &asked.projection)
 }
 
 /// `DELETE /{type}/{id}`
@@ -148,20 +165,26 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
-    let ctx = WriteContext::from_request(&req, &caller, &request_id);
-    remove(&state, &caller, kind, &id, ctx).await?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &[])?;
+    remove(&state, &caller, kind, &id, asked.ctx).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn respond(state: &AppState, req: &HttpRequest, status: StatusCode, written: Written) -> ApiResult<HttpResponse> {
+fn respond(
+    state: &AppState,
+    req: &HttpRequest,
+    status: StatusCode,
+    written: Written,
+    projection: &adapter_api::Projection,
+) -> ApiResult<HttpResponse> {
     match written {
         Written::Resource(resource) => {
             let base = request::base_url(req, &state.settings);
-            let projection = request::projection_from_query(req.query_string())?;
             if projection.attributes.is_empty() && projection.excluded_attributes.is_empty() {
                 return Ok(render::resource(status, &state.schemas, &base, &resource));
             }
-            // RFC 7644 §3.9: attributes / excludedAttributes apply to the answer of a write too.
+            // RFC 7644 §3.9: attributes / excludedAttributes apply to the answer of a write too. They
+            // were checked before the write (`Asked`), so this cannot refuse a write already applied.
             let parsed =
                 scim::projection::Projection::from_lists(&projection.attributes, &projection.excluded_attributes)?;
             let doc: Value = serde_json::from_slice(&resource.json).unwrap_or(Value::Null);
@@ -268,6 +291,6 @@ async fn submit(
         .with_request_id(ctx.request_id);
     let instance = caller.connection.secret_server.clone();
     let breaker = state.instance_breaker(&instance);
-    let write = Write { job, instance, idempotency_key: ctx.idempotency_key };
-    Ok(state.jobs.run(write, &breaker).await?)
+    let write = Write { job, instance, idempotency_key: ctx.idempotency_key, fingerprint: ctx.fingerprint };
+    state.jobs.run(write, &breaker, ctx.until).await
 }

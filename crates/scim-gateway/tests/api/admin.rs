@@ -137,7 +137,21 @@ async fn the_cli_runs_over_the_admin_api() {
     let client = AdminClient::new(&app.base, token.clone()).unwrap();
     let view = client.get("sailpoint").await.unwrap();
     assert!(!view.enabled);
-    assert_eq!(view.rate_limit.unwrap().burst, 20);
+    assert_eq!(
+        view.rate_limit,
+        Some(connections::ConnectionRateLimit::Limited(connections::RateLimit {
+            requests_per_second: 10.0,
+            burst: 20
+        }))
+    );
+    let none =
+        AdminCommand::SetRateLimit { id: "sailpoint".into(), rate: None, burst: None, none: true, default: false };
+    scim_gateway::run(none, &app.base, &token).await.unwrap();
+    assert_eq!(client.get("sailpoint").await.unwrap().rate_limit, Some(connections::ConnectionRateLimit::NONE));
+    let default =
+        AdminCommand::SetRateLimit { id: "sailpoint".into(), rate: None, burst: None, none: false, default: true };
+    scim_gateway::run(default, &app.base, &token).await.unwrap();
+    assert_eq!(client.get("sailpoint").await.unwrap().rate_limit, None, "back on the gateway's default");
     assert!(!view.scope.operations(scim::ResourceKind::User).create);
     let err = scim_gateway::run(AdminCommand::Show { id: "nobody".into() }, &app.base, &token).await.unwrap_err();
     assert!(err.to_string().contains("404"), "{err}");
@@ -185,7 +199,7 @@ async fn the_cli_creates_a_connection_scoped_to_named_types_with_a_user_name_pol
 async fn set_scope_and_set_policies_change_an_existing_connection() {
     let app = spawn_app().await;
     let token = SecretString::from(ADMIN_TOKEN);
-    let scope = ScopeArgs { resource_types: vec!["User=read".parse().unwrap()], folders: vec![], read_only: false };
+    let scope = ScopeArgs { resource_types: vec!["User=read".parse().unwrap()], ..ScopeArgs::default() };
     scim_gateway::run(AdminCommand::SetScope { id: "test".into(), scope }, &app.base, &token).await.unwrap();
     let policies =
         PolicyArgs { deleted_users: Some(scim_gateway::cli::DeletedUsersArg::Inactive), ..PolicyArgs::default() };

@@ -107,7 +107,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let adapter_settings = AdapterSettings {
         grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         http_listen: None,
-        instances: vec![InstanceSettings { name: "primary".into(), client }],
+        instances: vec![InstanceSettings::new("primary", client)],
         workers: 4,
         progress_bars: false,
         ..AdapterSettings::default()

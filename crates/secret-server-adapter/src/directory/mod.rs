@@ -2,10 +2,10 @@
 //!
 //! Each call is converted into a domain request at the boundary (the shared model of
 //! `adapter-api`, then parsed with the `scim` crate), and its answer back from one. A get, and a
-//! search the indexes
-//! narrow to a few candidates, run in place; any other search runs on a blocking thread (a filter
-//! that needs evaluation over 100,000 users is CPU work and must not stall the runtime's
-//! workers). Every call turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
+//! search the indexes narrow to a few candidates, run in place; any other search runs on a
+//! blocking thread (a filter that needs evaluation over 100,000 users is CPU work and must not
+//! stall the runtime's workers), in one of its connection's few slots for such work
+//! ([`crate::bounds`]: beyond them, `429`), so that one connection cannot starve the others. Every call turns its `ServiceError` into a `tonic::Status` carrying the protobuf `Error`,
 //! so that the `scimType` survives the hop. The span of each call is parented to the trace
 //! context in the request's metadata.
 
@@ -90,8 +90,9 @@ impl DirectoryService {
             // A few candidates from an index: cheaper here than a hop to a blocking thread and back.
             search::search(&self.core, &self.cursors, &caller, &req)?
         } else {
-            let (core, cursors) = (self.core.clone(), self.cursors.clone());
-            blocking(move || search::search(&core, &cursors, &caller, &req)).await?
+            // Bounded per connection, on a blocking thread (see `bounds`).
+            let (core, cursors, connection) = (self.core.clone(), self.cursors.clone(), caller.connection.id.clone());
+            self.core.expensive.run(&connection, move || search::search(&core, &cursors, &caller, &req)).await?
         };
         tracing::Span::current().record("total", page.total_results).record("returned", page.resources.len());
         Ok(page.into())

@@ -57,7 +57,7 @@ pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<Resource, S
     caller.check(req.kind, Action::Read)?;
     caller.require_loaded()?;
     let not_found = || ServiceError::from(scope::not_visible(req.kind, &req.id));
-    let id = req.id.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(not_found)?;
+    let id = adapter_api::id::parse(&req.id).ok_or_else(not_found)?;
     let options = RenderOptions { members: wants_members(&req.projection, None, None) };
     caller.instance.model.read(|state| {
         let view = caller.view(state);

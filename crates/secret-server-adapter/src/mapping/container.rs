@@ -5,11 +5,13 @@
 //! | `name` | `folderName` (SailPoint finds containers by `name eq`) |
 //! | `displayName` | the client's own value, kept in the attribute store when it differs from `name`; `folderName` when the client never set one |
 //! | `parent.value` | `parentFolderId` (absent at the root, `-1`) |
-//! | `path` (read-only) | the folder path, `\Parent\Child` |
+//! | `path` (read-only) | the folder path, `\Parent\Child`, from the top of the caller's scope (naming no folder outside it) |
 //! | `inheritPermissions` | `inheritPermissions` (default: false at the root, true below a folder) |
 //! | `privilegedData` (read-only) | references to the secrets in the folder (id, name, template) |
 //!
-//! A parent outside the caller's scope is not shown (the container looks like a root to it).
+//! A parent outside the caller's scope is not shown (the container looks like a root to it), and
+//! neither is any folder above it in `path`: a connection limited to `\Databases\Production`
+//! reads that folder's path as `\Production`.
 //!
 //! `displayName` is independent of `name`: a client may set, change or remove it without renaming
 //! the folder, and renaming the folder leaves a `displayName` the client set as it is. One that was
@@ -54,7 +56,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         // `value` and `$ref` (the gateway fills it) only: the schema's `parent` has no `display`.
         doc.insert("parent".to_owned(), json!({"value": parent.ss.id.to_string()}));
     }
-    doc.insert("path".to_owned(), Value::String(view.state.folder_path(id)));
+    doc.insert("path".to_owned(), Value::String(view.folder_path(id)));
     let inherit = Value::Bool(rec.ss.inherit_permissions);
     if !unassigned(&attrs, "inheritPermissions", &inherit) {
         doc.insert("inheritPermissions".to_owned(), inherit);
@@ -89,6 +91,17 @@ fn invalid(detail: String) -> ServiceError {
     ServiceError::invalid_argument(detail).with_scim_type(ScimType::InvalidValue)
 }
 
+/// Whether `parent.value` names Secret Server's root by its folder id, `-1` (or `0`), as clients of
+/// Delinea's own SCIM connector may send it. The root is not a resource (no id is issued for it), so
+/// these are not other spellings of an id.
+fn names_the_root(doc: &Map<String, Value>) -> bool {
+    match doc.get("parent").and_then(|p| p.get("value")) {
+        Some(Value::String(s)) => s == "-1" || s == "0",
+        Some(Value::Number(n)) => matches!(n.as_i64(), Some(-1 | 0)),
+        _ => false,
+    }
+}
+
 /// Reads a validated Container document. A `displayName` equal to `name` is not stored: it is
 /// what the container shows without one, and it keeps following the folder's name.
 ///
@@ -101,7 +114,11 @@ pub fn fields(doc: &Value) -> Result<ContainerFields, ServiceError> {
     let Some(name) = text("name").map(str::to_owned) else {
         return Err(invalid("a Container needs a 'name' (the folder name)".to_owned()));
     };
-    let parent = super::complex_ref(doc, "parent").map_err(invalid)?.unwrap_or(ROOT_FOLDER_ID);
+    let parent = if names_the_root(doc) {
+        ROOT_FOLDER_ID
+    } else {
+        super::complex_ref(doc, "parent").map_err(invalid)?.unwrap_or(ROOT_FOLDER_ID)
+    };
     let mut attrs =
         stored_attrs(doc, &["name", DISPLAY_NAME, "parent", "path", "inheritPermissions", "privilegedData"]);
     if let Some(display_name) = doc.get(DISPLAY_NAME).and_then(Value::as_str).filter(|d| !d.is_empty() && *d != name) {

@@ -4,7 +4,7 @@
 //!
 //! Rendering is per caller: a connection's rights mapping decides the `rights` of permissions, its
 //! deleted-user policy whether a user deleted through SCIM exists, and its scope which folders (and
-//! what is in them) it can see.
+//! what is in them) it can see, and, when its principal scope limits reads, which users and groups.
 
 pub mod container;
 pub mod container_permission;
@@ -15,10 +15,12 @@ pub mod rights;
 pub mod user;
 
 use crate::meta::etag;
+use crate::principals::StateFacts;
 use crate::read_model::records::{Meta, Principal};
 use crate::read_model::state::State;
 use crate::text::rfc3339_millis;
-use connections::{DeletedUserPolicy, RightsMapping, Scope};
+use connections::scope::Principal as ScopePrincipal;
+use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
 use scim::ResourceKind;
 use serde_json::{Map, Value, json};
 
@@ -28,8 +30,11 @@ pub struct View<'a> {
     pub state: &'a State,
     pub rights: &'a RightsMapping,
     pub deleted_users: DeletedUserPolicy,
-    /// The caller's scope, whose container subtrees limit the folders it sees.
+    /// The caller's scope, whose container subtrees limit the folders it sees (and whose principal
+    /// scope, when it limits reads, the users and groups).
     pub scope: &'a Scope,
+    /// The caller's connection, which its principal scope is about.
+    pub connection: &'a ConnectionId,
 }
 
 /// What to leave out of a rendering because the caller will not look at it.
@@ -53,9 +58,44 @@ impl View<'_> {
         self.state.folders.contains_key(&folder) && self.scope.covers_folder(folder, parent_of)
     }
 
-    /// Whether a user exists for this caller (a user deleted through SCIM is gone under the default policy).
+    /// A folder's path (`\Parent\Child`) as the caller may see it: from the topmost folder of
+    /// the caller's scope that holds it (the root, for a caller without container subtrees), so
+    /// that it names no folder outside the scope. Computed from the tree, so that a rename shows in
+    /// every descendant at once.
+    pub fn folder_path(&self, id: i64) -> String {
+        let mut names = Vec::new();
+        let mut at = id;
+        // The depth bound guards against a cycle in data changed mid-resync.
+        for _ in 0..256 {
+            let Some(folder) = self.state.folders.get(&at) else { break };
+            names.push(&*folder.ss.name);
+            let parent = folder.ss.parent;
+            if parent == secret_server_api::ROOT_FOLDER_ID || !self.folder_visible(parent) {
+                break;
+            }
+            at = parent;
+        }
+        names.reverse();
+        let mut path = String::new();
+        for name in names {
+            path.push('\\');
+            path.push_str(name);
+        }
+        path
+    }
+
+    /// Whether a user exists for this caller (a user deleted through SCIM is gone under the default
+    /// policy; one outside a principal scope that limits reads is not seen).
     pub fn user_visible(&self, id: i64) -> bool {
         self.state.users.get(&id).is_some_and(|u| !(u.deleted && self.deleted_users == DeletedUserPolicy::NotFound))
+            && self.scope.shows(self.connection, ScopePrincipal::User(id), &StateFacts(self.state))
+    }
+
+    /// Whether a group exists for this caller (one outside a principal scope that limits reads is
+    /// not seen).
+    pub fn group_visible(&self, id: i64) -> bool {
+        self.state.groups.contains_key(&id)
+            && self.scope.shows(self.connection, ScopePrincipal::Group(id), &StateFacts(self.state))
     }
 
     /// Whether the caller can see resource `id` of `kind`.
@@ -63,7 +103,7 @@ impl View<'_> {
         let s = self.state;
         match kind {
             ResourceKind::User => self.user_visible(id),
-            ResourceKind::Group => s.groups.contains_key(&id),
+            ResourceKind::Group => self.group_visible(id),
             ResourceKind::Container => self.folder_visible(id),
             ResourceKind::ContainerPermission => {
                 s.folder_perms.get(&id).is_some_and(|p| self.folder_visible(p.ss.folder))
@@ -98,19 +138,20 @@ impl View<'_> {
         self.state.meta(kind, id).map(|m| etag(m.version))
     }
 
-    /// `{"value", "display"}` for a principal of a permission.
+    /// `{"value", "display"}` for a principal of a permission; the name only of a principal the
+    /// caller can see.
     pub(crate) fn principal_ref(&self, principal: Principal) -> (&'static str, Value) {
         match principal {
             Principal::User(u) => {
                 let mut r = json!({"value": u.to_string()});
-                if let Some(user) = self.state.users.get(&u) {
+                if let Some(user) = self.state.users.get(&u).filter(|_| self.user_visible(u)) {
                     r["display"] = Value::String(user.ss.display_name.to_string());
                 }
                 ("user", r)
             }
             Principal::Group(g) => {
                 let mut r = json!({"value": g.to_string()});
-                if let Some(group) = self.state.groups.get(&g) {
+                if let Some(group) = self.state.groups.get(&g).filter(|_| self.group_visible(g)) {
                     r["display"] = Value::String(group.ss.name.to_string());
                 }
                 ("group", r)
@@ -226,11 +267,13 @@ pub(crate) fn mark_unassigned(
     }
 }
 
-/// The integer id a SCIM reference carries (`"12"`, or `12` from a lenient client).
+/// The integer id a SCIM reference carries: the id exactly as issued (`"12"`; not `"012"`, `"+12"`
+/// or `"12 "`: see `adapter_api::id`), or the same number as a JSON integer (`12`, from a lenient
+/// client; a JSON number has one spelling).
 pub(crate) fn ref_id(value: Option<&Value>) -> Option<i64> {
     match value? {
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Number(n) => n.as_i64(),
+        Value::String(s) => adapter_api::id::parse(s),
+        Value::Number(n) => n.as_i64().filter(|id| *id > 0),
         _ => None,
     }
 }

@@ -74,6 +74,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         .state
         .groups_of(id)
         .iter()
+        .filter(|g| view.group_visible(**g))
         .filter_map(|g| view.state.groups.get(g))
         .map(|g| json!({"value": g.ss.id.to_string(), "display": &*g.ss.name, "type": "direct"}))
         .collect();

@@ -40,8 +40,10 @@ fn run(state: &State, kind: ResourceKind, plan: &IndexPlan) -> Option<Vec<i64>> 
     }
 }
 
+/// An id in a filter value: only as issued, so that `id eq "012"` matches nothing, as its
+/// evaluation would.
 fn int(value: &str) -> Option<i64> {
-    value.trim().parse().ok()
+    adapter_api::id::parse(value)
 }
 
 fn eq(state: &State, kind: ResourceKind, attr: &str, value: &str) -> Option<Vec<i64>> {

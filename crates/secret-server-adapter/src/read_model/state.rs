@@ -15,6 +15,9 @@ pub(crate) struct AttrKeys {
     /// A `userName` the client asked for but Secret Server cannot take (see
     /// `UserNameChangePolicy::KeepSecretServerName`).
     pub user_name: Option<String>,
+    /// The connection that created the user or group through the connector
+    /// ([`crate::attributes::CREATED_BY`]).
+    pub created_by: Option<String>,
 }
 
 impl AttrKeys {
@@ -23,6 +26,7 @@ impl AttrKeys {
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else { return Self::default() };
         let external_id = map.get("externalId").and_then(Value::as_str).map(str::to_owned);
         let user_name = map.get("userName").and_then(Value::as_str).map(str::to_owned);
+        let created_by = map.get(crate::attributes::CREATED_BY).and_then(Value::as_str).map(str::to_owned);
         let emails = map
             .get("emails")
             .and_then(Value::as_array)
@@ -30,7 +34,7 @@ impl AttrKeys {
                 items.iter().filter_map(|e| e.get("value").and_then(Value::as_str)).map(str::to_owned).collect()
             })
             .unwrap_or_default();
-        Self { external_id, emails, user_name }
+        Self { external_id, emails, user_name, created_by }
     }
 }
 
@@ -101,6 +105,10 @@ pub struct State {
     pub secret_perms: BTreeMap<i64, SecretPermRec>,
     /// user id → the groups the user is a member of (sorted).
     pub user_groups: HashMap<i64, Vec<i64>>,
+    /// user id → the connection that created it through the connector (from its stored attributes).
+    pub user_creators: HashMap<i64, Box<str>>,
+    /// group id → the connection that created it through the connector.
+    pub group_creators: HashMap<i64, Box<str>>,
     pub idx: Indexes,
 }
 
@@ -173,6 +181,7 @@ impl State {
         if let Some(name) = keys.user_name {
             self.idx.user_name.remove(&name, id);
         }
+        self.user_creators.remove(&id);
         self.idx.modified_mut(ResourceKind::User).remove(rec.meta.modified, id);
     }
 
@@ -192,6 +201,9 @@ impl State {
         }
         if let Some(name) = keys.user_name {
             self.idx.user_name.insert(&name, id);
+        }
+        if let Some(creator) = keys.created_by {
+            self.user_creators.insert(id, creator.into_boxed_str());
         }
         self.idx.modified_mut(ResourceKind::User).insert(rec.meta.modified, id);
     }
@@ -242,14 +254,19 @@ impl State {
         if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
             self.idx.group_external.remove(&ext, id);
         }
+        self.group_creators.remove(&id);
         self.idx.modified_mut(ResourceKind::Group).remove(rec.meta.modified, id);
     }
 
     fn index_group(&mut self, rec: &GroupRec) {
         let id = rec.ss.id;
         self.idx.group_display.insert(&rec.ss.name, id);
-        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+        let keys = AttrKeys::of(&rec.attrs);
+        if let Some(ext) = keys.external_id {
             self.idx.group_external.insert(&ext, id);
+        }
+        if let Some(creator) = keys.created_by {
+            self.group_creators.insert(id, creator.into_boxed_str());
         }
         self.idx.modified_mut(ResourceKind::Group).insert(rec.meta.modified, id);
     }
@@ -301,6 +318,14 @@ impl State {
         self.user_groups.get(&user).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// The connection that created `principal` through the connector, if one did.
+    pub fn creator(&self, principal: connections::scope::Principal) -> Option<&str> {
+        match principal {
+            connections::scope::Principal::User(id) => self.user_creators.get(&id).map(AsRef::as_ref),
+            connections::scope::Principal::Group(id) => self.group_creators.get(&id).map(AsRef::as_ref),
+        }
+    }
+
     /// The group named `name`, case-insensitively.
     pub fn group_by_name(&self, name: &str) -> Option<&GroupRec> {
         self.idx
@@ -347,28 +372,6 @@ impl State {
         let old = self.folders.remove(&id)?;
         self.unindex_folder(&old);
         Some(old)
-    }
-
-    /// The folder's path (`\Parent\Child`), from the tree.
-    pub fn folder_path(&self, id: i64) -> String {
-        let mut names = Vec::new();
-        let mut at = id;
-        // The depth bound guards against a cycle in data changed mid-resync.
-        for _ in 0..256 {
-            let Some(folder) = self.folders.get(&at) else { break };
-            names.push(&*folder.ss.name);
-            if folder.ss.parent == secret_server_api::ROOT_FOLDER_ID {
-                break;
-            }
-            at = folder.ss.parent;
-        }
-        names.reverse();
-        let mut path = String::new();
-        for name in names {
-            path.push('\\');
-            path.push_str(name);
-        }
-        path
     }
 
     /// The folder named `name` directly under `parent`, case-insensitively.

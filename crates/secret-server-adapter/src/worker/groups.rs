@@ -1,5 +1,9 @@
 //! Groups: create, replace, patch (membership as deltas), delete.
 //!
+//! A change to a group is refused first when the group is protected or outside the connection's
+//! principal scope, and so is adding or removing a member that is (see [`super::guard`]), all
+//! before anything changes; a group created here records its creating connection.
+//!
 //! Membership changes are one Secret Server call per member added or removed, a few at a time,
 //! never a rewrite of the list. Every member to add is checked first (an existing, enabled user),
 //! so that a request the client got wrong changes nothing. A member already in the group (added
@@ -7,7 +11,8 @@
 //! done.
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::to_text;
+use crate::attributes::{CREATED_BY, keep_creator, to_text};
+use crate::instance::Instance;
 use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
@@ -16,13 +21,16 @@ use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
 use crate::read_model::records::{GroupRec, Meta, UserRec};
 use crate::text::fold;
 use adapter_api::Operation;
+use connections::scope::Principal;
 use futures::{StreamExt, TryStreamExt, stream};
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
 use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs};
 use secret_server_client::{ClientError, GroupQuery};
 use serde_json::{Value, json};
+use service_error::ServiceError;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 const KIND: ResourceKind = ResourceKind::Group;
 /// Member ids to add and to remove.
@@ -225,6 +233,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let f = fields(&doc).map_err(JobError::Permanent)?;
     let members = f.members.clone().unwrap_or_default();
     check_new_members(ctx, &members).await?;
+    ctx.guard_members(&members).await?;
     let instance = ctx.instance();
     let intent = instance.intents.get(ctx.job_id).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
@@ -244,7 +253,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             }
         }
     };
-    let attrs = to_text(&f.attrs);
+    // This job made the group (now, or in an earlier delivery): it records its creator.
+    let mut stored = f.attrs.clone();
+    stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
+    let attrs = to_text(&stored);
     instance.attrs.put(KIND, group.id, attrs.as_deref()).await?;
     // A new group starts empty in the read model; the write below records it before members change.
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
@@ -257,14 +269,14 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 /// Resolves member removals by filter against the read model's member list, built only when a
 /// PATCH needs it.
-struct ReadModelMembers<'a, 'c> {
-    ctx: &'a Ctx<'c>,
+struct ReadModelMembers {
+    instance: Arc<Instance>,
     group: i64,
 }
 
-impl MemberLookup for ReadModelMembers<'_, '_> {
+impl MemberLookup for ReadModelMembers {
     fn matching_member_ids(&self, filter: &CompiledFilter) -> Result<Vec<String>, ScimError> {
-        let members: Vec<Member> = self.ctx.instance().model.read(|s| {
+        let members: Vec<Member> = self.instance.model.read(|s| {
             s.groups
                 .get(&self.group)
                 .map(|g| {
@@ -279,13 +291,21 @@ impl MemberLookup for ReadModelMembers<'_, '_> {
     }
 }
 
+/// Whether a PATCH selects members with a filter (`members[display sw "a"]`), which the lookup
+/// answers by evaluating it over the whole member list.
+fn filters_members(request: &PatchRequest) -> bool {
+    request.operations.iter().any(|op| {
+        op.path.as_ref().is_some_and(|path| path.filter.is_some() && path.attr.name.eq_ignore_ascii_case("members"))
+    })
+}
+
 fn ids_of(members: &[Member]) -> JobResult<Vec<i64>> {
     members.iter().map(|m| member_id(&m.to_value()).map_err(JobError::Permanent)).collect()
 }
 
 fn removed_ids(ids: &[String]) -> JobResult<Vec<i64>> {
     ids.iter()
-        .map(|v| v.trim().parse::<i64>().map_err(|_| invalid_value(format!("member {v:?} is not a user id"))))
+        .map(|v| adapter_api::id::parse(v).ok_or_else(|| invalid_value(format!("member {v:?} is not a user id"))))
         .collect()
 }
 
@@ -315,14 +335,32 @@ async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>>
 
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
+    ctx.guard_early(Principal::Group(id))?;
     let current = refresh(ctx, id).await?;
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.guard(Principal::Group(id), &current.name).await?;
     ctx.check_if_match(KIND, id)?;
     // Without members: a group of 100,000 costs the same to change as a group of 10.
     let current_doc =
         ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
     let (doc, wanted) = if patch {
-        let lookup = ReadModelMembers { ctx, group: id };
-        let outcome = PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &current_doc, &lookup)?;
+        let request = PatchRequest::parse(ctx.req.payload())?;
+        let lookup = ReadModelMembers { instance: Arc::clone(&ctx.caller.instance), group: id };
+        let outcome = if filters_members(&request) {
+            // A filter evaluated over every member, once per path: bounded per connection and off the
+            // async workers (`crate::bounds`; without a free slot the job is retried shortly).
+            let (schemas, doc) = (Arc::clone(&ctx.core.schemas), current_doc.clone());
+            ctx.core
+                .expensive
+                .run(&ctx.caller.connection.id, move || {
+                    request.apply(&schemas, KIND, &doc, &lookup).map_err(ServiceError::from)
+                })
+                .await?
+        } else {
+            request.apply(ctx.schemas(), KIND, &current_doc, &lookup)?
+        };
         if !outcome.changed {
             let same = audit(&current.name, &[], &[]);
             return Ok(Applied {
@@ -355,8 +393,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             (want.difference(&now).copied().collect(), now.difference(&want).copied().collect())
         }
     };
-    let f = fields(&doc).map_err(JobError::Permanent)?;
+    let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
+    ctx.guard_members(&[add.as_slice(), remove.as_slice()].concat()).await?;
     let group = if f.name != current.name {
         let args = GroupUpdateArgs {
             id,
@@ -371,6 +410,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     } else {
         current.clone()
     };
+    let previous = ctx.instance().model.read(|s| s.groups.get(&id).and_then(|g| g.attrs.clone()));
+    keep_creator(&mut f.attrs, previous.as_deref());
     let attrs = to_text(&f.attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
@@ -388,6 +429,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let id = ctx.target_id()?;
+    ctx.guard_early(Principal::Group(id))?;
     let current = match refresh(ctx, id).await {
         Ok(group) => group,
         Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
@@ -395,6 +437,13 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
         Err(e) => return Err(e),
     };
+    if !ctx.visible(KIND, id) {
+        return Err(not_found(KIND, &id.to_string()));
+    }
+    ctx.guard(Principal::Group(id), &current.name).await?;
+    // Deleting a group takes each member out of it.
+    let in_group = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
+    ctx.guard_members(&in_group).await?;
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
     match ctx.client().delete_group(id).await {

@@ -13,6 +13,7 @@
 
 mod containers;
 mod groups;
+mod guard;
 mod permissions;
 pub mod precondition;
 mod users;
@@ -125,14 +126,10 @@ impl Ctx<'_> {
         &self.core.schemas
     }
 
-    /// The target id of a replace, patch or delete; `404` when it is not one of ours.
+    /// The target id of a replace, patch or delete; `404` when it is not one we issued (another
+    /// spelling of an id included: see `adapter_api::id`).
     pub(crate) fn target_id(&self) -> JobResult<i64> {
-        self.req
-            .resource_id()
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or_else(|| not_found(self.req.kind(), self.req.resource_id()))
+        adapter_api::id::parse(self.req.resource_id()).ok_or_else(|| not_found(self.req.kind(), self.req.resource_id()))
     }
 
     /// The resource as the caller sees it now (all default attributes).

@@ -70,7 +70,8 @@ fn principal_text(p: Principal) -> String {
 }
 
 /// Checks that a permission's principal exists for the caller (reading Secret Server for one the
-/// read model has not seen yet) and, for a user, is enabled.
+/// read model has not seen yet) and, for a user, is enabled. A grant names only principals the
+/// caller can see: one outside a principal scope that limits reads is refused like a missing one.
 async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
     let missing = || invalid_value(format!("there is no {}", principal_text(principal)));
     match principal {
@@ -110,6 +111,10 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
                         s.put_group(GroupRec { ss, members: Vec::new(), attrs: None, meta: Meta::default() })
                     })
                     .await?;
+            }
+            // A group the caller cannot see (its principal scope limits reads) is named like a missing one.
+            if !ctx.visible(ResourceKind::Group, g) {
+                return Err(missing());
             }
         }
     }

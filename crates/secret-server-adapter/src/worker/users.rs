@@ -1,7 +1,12 @@
 //! Users: create (or revive a user deleted through SCIM), replace, patch, delete (deactivate).
+//!
+//! A change to an existing user (a revival included) is refused first when the user is protected
+//! or outside the connection's principal scope, and a password is set only on a user this
+//! connection created unless its policy says otherwise (see [`super::guard`]). A user created here
+//! records its creating connection in its stored attributes.
 
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
-use crate::attributes::{from_text, to_text};
+use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
@@ -12,6 +17,7 @@ use crate::text::{fold, now_millis};
 use crate::tombstones::Tombstone;
 use adapter_api::Operation;
 use connections::UserNameChangePolicy;
+use connections::scope::Principal;
 use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind, ScimError};
@@ -58,7 +64,9 @@ async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted:
     Ok(())
 }
 
-/// Reads the user fresh from Secret Server into the read model; `404` when it is gone.
+/// Reads the user fresh from Secret Server into the read model; `404` when it is gone. A user the
+/// read model has not seen yet (created since the last resync, or by another replica) gets its
+/// stored attributes and tombstone with it.
 async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
     let instance = ctx.instance();
     let user = match ctx.client().get_user(id).await {
@@ -69,8 +77,10 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
         }
         Err(e) => return Err(e.into()),
     };
-    let (attrs, was_deleted) =
-        instance.model.read(|s| s.users.get(&id).map(|u| (u.attrs.clone(), u.deleted))).unwrap_or_default();
+    let (attrs, was_deleted) = match instance.model.read(|s| s.users.get(&id).map(|u| (u.attrs.clone(), u.deleted))) {
+        Some(known) => known,
+        None => (instance.attrs.get(KIND, id).await?, instance.tombstones.get(id).await?.is_some()),
+    };
     // Enabled again directly in Secret Server: no longer deleted.
     let deleted = was_deleted && !user.enabled;
     if was_deleted && !deleted {
@@ -121,8 +131,17 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let instance = ctx.instance();
     let intent = instance.intents.get(ctx.job_id).await?;
     let known = instance.model.read(|s| s.user_by_ss_name(&f.user_name).map(|u| (u.ss.id, u.deleted)));
-    let (user, revived, before) = match known {
-        Some((id, deleted)) if deleted || intent.is_some() => revive(ctx, id, &f, deleted).await?,
+    // Whether this job made the user (now, or in an earlier delivery): otherwise it revives one
+    // deleted through SCIM, which is a change to an existing user.
+    let (user, revived, before, mine) = match known {
+        Some((id, deleted)) if deleted || intent.is_some() => {
+            let mine = intent.is_some();
+            if !mine {
+                guard_revival(ctx, id, &f).await?;
+            }
+            let (user, revived, before) = revive(ctx, id, &f, deleted).await?;
+            (user, revived, before, mine)
+        }
         Some(_) => return Err(taken(format!("userName {:?} is already taken", f.user_name))),
         None => {
             instance
@@ -139,7 +158,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 ..UserCreateArgs::default()
             };
             match ctx.client().create_user(&args).await {
-                Ok(user) => (user, false, Value::Null),
+                Ok(user) => (user, false, Value::Null, true),
                 Err(e) if e.is_duplicate() => {
                     // The read model has not seen this user yet (created since the last resync).
                     let Some(existing) = find_by_name(ctx, &f.user_name).await? else { return Err(e.into()) };
@@ -147,14 +166,26 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                     if !tombstoned && intent.is_none() {
                         return Err(taken(format!("userName {:?} is already taken", f.user_name)));
                     }
-                    revive(ctx, existing.id, &f, tombstoned).await?
+                    let mine = intent.is_some();
+                    if !mine {
+                        refresh(ctx, existing.id).await?;
+                        guard_revival(ctx, existing.id, &f).await?;
+                    }
+                    let (user, revived, before) = revive(ctx, existing.id, &f, tombstoned).await?;
+                    (user, revived, before, mine)
                 }
                 Err(e) => return Err(e.into()),
             }
         }
     };
     let id = user.id;
-    let attrs = to_text(&f.attrs_after_write(&user.display_name));
+    let mut stored = f.attrs_after_write(&user.display_name);
+    if mine {
+        stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
+    } else {
+        keep_creator(&mut stored, instance.attrs.get(KIND, id).await?.as_deref());
+    }
+    let attrs = to_text(&stored);
     instance.attrs.put(KIND, id, attrs.as_deref()).await?;
     if revived {
         instance.tombstones.remove(id).await?;
@@ -162,6 +193,44 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let after = audit_of(&user);
     write_user(ctx, user, attrs, false).await?;
     Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
+}
+
+/// Reviving user `id` (deleted through SCIM, known to the read model) changes an existing user:
+/// the same refusals as an update, and its password only as the password policy allows.
+async fn guard_revival(ctx: &Ctx<'_>, id: i64, f: &UserFields) -> JobResult<()> {
+    let name = ctx.instance().model.read(|s| s.users.get(&id).map(|u| u.ss.user_name.to_string()));
+    ctx.guard(Principal::User(id), name.as_deref().unwrap_or(&f.user_name)).await?;
+    if f.password.is_some() {
+        ctx.guard_password(id)?;
+    }
+    Ok(())
+}
+
+/// Whether a replace or a PATCH names `password` (read from the request as sent, so that a
+/// password the connection may not set is refused before Secret Server is asked anything; the
+/// document the change produces is checked again).
+fn names_password(req: &adapter_api::Job) -> bool {
+    let is_password = |path: &str| {
+        let path = path.trim();
+        path.eq_ignore_ascii_case("password") || path.to_ascii_lowercase().ends_with(":password")
+    };
+    let has_password = |v: &Value| v.as_object().is_some_and(|o| o.keys().any(|k| is_password(k)));
+    let payload = req.payload();
+    match req.operation() {
+        Operation::Replace => has_password(payload),
+        Operation::Patch => payload
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.iter())
+            .filter(|(k, _)| k.eq_ignore_ascii_case("Operations"))
+            .filter_map(|(_, ops)| ops.as_array())
+            .flatten()
+            .any(|op| match op.get("path").and_then(Value::as_str) {
+                Some(path) => is_password(path),
+                None => op.get("value").is_some_and(has_password),
+            }),
+        Operation::Create | Operation::Delete => false,
+    }
 }
 
 /// Revives (or adopts) user `id` with the requested fields; returns it, whether it was a revival,
@@ -178,10 +247,15 @@ async fn revive(ctx: &Ctx<'_>, id: i64, f: &UserFields, deleted: bool) -> JobRes
 
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
+    ctx.guard_early(Principal::User(id))?;
+    if ctx.visible(KIND, id) && names_password(ctx.req) {
+        ctx.guard_password(id)?;
+    }
     let current = refresh(ctx, id).await?;
     if !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
+    ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
     let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
     let before = audit_of(&current);
@@ -203,6 +277,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc);
+    if f.password.is_some() {
+        ctx.guard_password(id)?;
+    }
     let mut attrs = f.attrs.clone();
     let display_name_given = f.display_name.is_some();
     if fold(&f.user_name) != fold(&current.user_name) {
@@ -236,7 +313,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         }
         if args == UserPatchArgs::default() { current } else { ctx.client().patch_user(id, &args).await? }
     };
-    let previous = ctx.instance().model.read(|s| from_text(s.users.get(&id).and_then(|u| u.attrs.as_deref())));
+    let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
+    let previous = from_text(previous_text.as_deref());
+    keep_creator(&mut attrs, previous_text.as_deref());
     if patch {
         mark_unassigned(&mut attrs, UNASSIGNABLE, (&doc, &current_doc), &previous, |name| match name {
             "active" => Value::Bool(user.enabled),
@@ -275,11 +354,13 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
             .unwrap_or(Value::Null);
         return Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before: Value::Null, after });
     }
+    ctx.guard_early(Principal::User(id))?;
     let current = refresh(ctx, id).await?;
     let already_deleted = instance.model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));
     if already_deleted || !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
+    ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
     ctx.client().delete_user(id).await.map_err(JobError::from)?;
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
@@ -290,4 +371,34 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let attrs = instance.model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     write_user(ctx, disabled, attrs, true).await?;
     Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before, after })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn job(operation: Operation, payload: Value) -> adapter_api::Job {
+        adapter_api::Job::new("c", KIND, operation, "12", payload).expect("a valid job")
+    }
+
+    fn patch(ops: Value) -> adapter_api::Job {
+        job(Operation::Patch, json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops}))
+    }
+
+    #[test]
+    fn a_password_is_seen_in_a_replace_and_in_every_form_of_patch() {
+        assert!(names_password(&job(Operation::Replace, json!({"userName": "a", "Password": "x"}))));
+        assert!(names_password(&patch(json!([{"op": "replace", "path": "password", "value": "x"}]))));
+        assert!(names_password(&patch(json!([{"op": "Replace", "value": {"active": true, "password": "x"}}]))));
+        let urn = "urn:ietf:params:scim:schemas:core:2.0:User:password";
+        assert!(names_password(&patch(json!([{"op": "add", "path": urn, "value": "x"}]))));
+    }
+
+    #[test]
+    fn other_changes_do_not_name_a_password() {
+        assert!(!names_password(&job(Operation::Replace, json!({"userName": "a"}))));
+        assert!(!names_password(&patch(json!([{"op": "replace", "path": "displayName", "value": "password"}]))));
+        assert!(!names_password(&job(Operation::Delete, Value::Null)));
+    }
 }

@@ -423,13 +423,13 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
     let mut empty = secret_server_sim::SimConfig::for_tests();
     empty.seed = secret_server_sim::Seed::Empty;
     let second = secret_server_sim::spawn(empty).await.unwrap();
-    let instance = |name: &str, sim: &secret_server_sim::RunningSim| InstanceSettings {
-        name: name.to_owned(),
-        client: secret_server_client::ClientConfig::new(
+    let instance = |name: &str, sim: &secret_server_sim::RunningSim| {
+        let client = secret_server_client::ClientConfig::new(
             url::Url::parse(&sim.base_url()).unwrap(),
             sim.api_username(),
             sim.api_password().clone(),
-        ),
+        );
+        InstanceSettings::new(name, client)
     };
     let backends = job_queue::connect(&job_queue::QueueConfig::default()).await.unwrap();
     let state = state_store::open(None, "test", None).await.unwrap();

@@ -6,6 +6,7 @@ mod containers;
 mod groups;
 mod lifecycle;
 mod permissions;
+mod principals;
 mod reads;
 mod support;
 mod users;

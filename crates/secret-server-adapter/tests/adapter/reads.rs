@@ -260,3 +260,23 @@ async fn an_unspecified_resource_type_is_an_invalid_argument() {
     assert_eq!(stack.search_raw(req).await.unwrap_err().http_status(), 400);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_without_a_free_slot_is_refused_expensive_searches_while_cheap_ones_and_others_go_on() {
+    let stack = Stack::start().await;
+    stack.connections.put(&connection("other")).await.unwrap();
+    let unindexed = r#"title co "e""#;
+    let held: Vec<_> = (0..4)
+        .map(|_| stack.adapter().expensive_work().admit(&CONNECTION.parse().unwrap()).expect("a free slot"))
+        .collect();
+
+    let refused = stack.search_as(CONNECTION, User, unindexed).await.unwrap_err();
+    assert_eq!((refused.http_status(), refused.retry_after), (429, Some(1)), "{refused}");
+    let cheap = stack.search_as(CONNECTION, User, r#"userName eq "alice.martin""#).await.unwrap();
+    assert_eq!(cheap.len(), 1, "an indexed search is not expensive work");
+    stack.search_as("other", User, unindexed).await.expect("another connection's expensive search runs");
+
+    drop(held);
+    stack.search_as(CONNECTION, User, unindexed).await.expect("the slots came back");
+    stack.stop().await;
+}

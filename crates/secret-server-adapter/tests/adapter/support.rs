@@ -13,7 +13,7 @@ use proto::common::v1 as common;
 use proto::directory::v1 as dir;
 use scim::ResourceKind;
 use secrecy::SecretString;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, RunningAdapter};
+use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings, ProtectedPrincipals, RunningAdapter};
 use secret_server_client::{ClientConfig, SecretServerClient};
 use secret_server_sim::{RunningSim, SimConfig};
 use serde_json::{Value, json};
@@ -42,12 +42,19 @@ pub(crate) struct Options {
     pub backend: Backend,
     pub resync_interval: Duration,
     pub replica_id: Option<String>,
+    /// The instance's protected principals (besides its API account).
+    pub protected: ProtectedPrincipals,
 }
 
 impl Default for Options {
     fn default() -> Self {
         // Tests resync on demand; the long interval keeps the periodic one out of the way.
-        Self { backend: Backend::InProcess, resync_interval: Duration::from_secs(3600), replica_id: None }
+        Self {
+            backend: Backend::InProcess,
+            resync_interval: Duration::from_secs(3600),
+            replica_id: None,
+            protected: ProtectedPrincipals::default(),
+        }
     }
 }
 
@@ -413,7 +420,10 @@ async fn start_adapter(
     let settings = AdapterSettings {
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
         http_listen: Some("127.0.0.1:0".parse().expect("addr")),
-        instances: vec![InstanceSettings { name: INSTANCE.to_owned(), client }],
+        instances: vec![InstanceSettings {
+            protected: options.protected.clone(),
+            ..InstanceSettings::new(INSTANCE, client)
+        }],
         workers: 4,
         resync_interval: options.resync_interval,
         progress_bars: false,

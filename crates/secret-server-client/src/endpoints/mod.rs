@@ -3,6 +3,7 @@
 mod folder_permissions;
 mod folders;
 mod groups;
+mod roles;
 mod secret_permissions;
 mod secrets;
 mod system;

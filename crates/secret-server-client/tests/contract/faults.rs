@@ -192,7 +192,7 @@ async fn a_steady_rate_of_server_errors_is_absorbed_by_retries() {
         assert_eq!(client.get_user(me).await.unwrap().id, me);
     }
     let users: Vec<_> = client.search_users(&UserQuery::everyone()).try_collect().await.unwrap();
-    assert_eq!(users.len(), 10);
+    assert_eq!(users.len(), 11);
     h.sim.faults().clear();
     h.finish().await;
 }

@@ -9,6 +9,7 @@ mod folders;
 mod groups;
 mod helpers;
 mod recorder;
+mod roles;
 mod scripted;
 mod secret_permissions;
 mod secret_values;

@@ -37,7 +37,7 @@ async fn search_users_walks_every_page_when_results_exceed_the_page_size() {
     let mut h = Harness::demo().await;
     h.client = h.client_with(|c| c.page_size = 3);
     let all = names(&h, &UserQuery::everyone()).await;
-    assert_eq!(all.len(), 10, "{all:?}");
+    assert_eq!(all.len(), 11, "{all:?}");
     // 10 users in pages of 3: four requests, and no record twice.
     assert_eq!(count_requests(&h.sim, "GET", "/api/v1/users"), 4);
     let mut unique = all.clone();
@@ -50,9 +50,9 @@ async fn search_users_walks_every_page_when_results_exceed_the_page_size() {
 async fn users_page_returns_one_page_with_its_envelope() {
     let h = Harness::demo().await;
     let page = h.client.users_page(&UserQuery::everyone(), 2, 3).await.unwrap();
-    assert_eq!((page.skip, page.take, page.total, page.records.len()), (2, 3, 10, 3));
+    assert_eq!((page.skip, page.take, page.total, page.records.len()), (2, 3, 11, 3));
     assert!(page.has_next && page.has_prev);
-    let last = h.client.users_page(&UserQuery::everyone(), 9, 3).await.unwrap();
+    let last = h.client.users_page(&UserQuery::everyone(), 10, 3).await.unwrap();
     assert_eq!(last.records.len(), 1);
     assert!(!last.has_next);
     h.finish().await;

@@ -11,6 +11,7 @@ mod folder_permissions;
 mod folders;
 mod groups;
 mod health;
+mod roles;
 mod secret_permissions;
 mod secrets;
 mod token;
@@ -46,7 +47,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, base: &str) {
                     .configure(folders::configure)
                     .configure(folder_permissions::configure)
                     .configure(secrets::configure)
-                    .configure(secret_permissions::configure),
+                    .configure(secret_permissions::configure)
+                    .configure(roles::configure),
             )
             .service(web::scope("/api/v2").configure(secrets::configure_v2)),
     );

@@ -6,9 +6,10 @@
 //! {
 //!   "domains": [{ "id": 1, "name": "corp.example.com" }],
 //!   "users": [{ "userName": "alice", "displayName": "Alice Martin", "emailAddress": "alice@example.com",
-//!               "enabled": true, "domain": "corp.example.com", "isApplicationAccount": false }],
+//!               "enabled": true, "domain": "corp.example.com", "isApplicationAccount": false,
+//!               "roles": ["Administrator"] }],
 //!   "groups": [{ "name": "IT Admins", "enabled": true, "domain": null, "synchronized": false,
-//!                "members": ["alice"] }],
+//!                "members": ["alice"], "roles": [] }],
 //!   "folders": [{ "path": "\\IT\\Servers", "inheritPermissions": false,
 //!                 "permissions": [{ "group": "IT Admins", "folderAccessRoleName": "Owner",
 //!                                   "secretAccessRoleName": "Edit" }] }],
@@ -19,7 +20,9 @@
 //!
 //! Every list is optional. Users and groups without `domain` are local. A
 //! member or a permission names a user by `userName` (or `domain\userName`
-//! when the name exists in several domains) and a group by `name`. Folders
+//! when the name exists in several domains) and a group by `name`. `roles` name Secret Server's
+//! built-in roles (`Administrator`, `User`, `Basic User`), which the store holds before the seed
+//! is loaded. Folders
 //! missing on a path are created (at the root without inheritance, below it
 //! inheriting). A folder listed with `permissions` does not inherit. A secret
 //! listed with `permissions` does not inherit from its folder and has exactly
@@ -70,6 +73,9 @@ pub struct SeedUser {
     pub domain: Option<String>,
     #[serde(default)]
     pub is_application_account: bool,
+    /// Roles assigned to the user directly, by name (`Administrator`).
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// A group and its members.
@@ -85,6 +91,9 @@ pub struct SeedGroup {
     pub synchronized: bool,
     #[serde(default)]
     pub members: Vec<String>,
+    /// Roles assigned to the group (its members hold them), by name.
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// A folder permission.
@@ -192,6 +201,10 @@ impl Loader<'_> {
             .ok_or_else(|| err(at, format!("no group named '{name}'")))
     }
 
+    fn role(&self, at: &str, name: &str) -> Result<i64, SeedError> {
+        self.store.role_by_name(name).map(|r| r.id).ok_or_else(|| err(at, format!("no role named '{name}'")))
+    }
+
     fn principal(&self, at: &str, user: Option<&str>, group: Option<&str>) -> Result<Principal, SeedError> {
         match (user, group) {
             (Some(u), None) => Ok(Principal::User(self.user(&format!("{at}.user"), u)?)),
@@ -282,6 +295,10 @@ pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
             ..User::default()
         }));
         loader.users_by_name.entry(name.to_lowercase()).or_default().push(id);
+        for (j, role) in u.roles.iter().enumerate() {
+            let role_id = loader.role(&format!("{at}.roles[{j}]"), role)?;
+            loader.store.apply(Change::AddUserRole { user_id: id, role_id });
+        }
     }
     for (i, g) in seed.groups.iter().enumerate() {
         let at = format!("groups[{i}]");
@@ -308,6 +325,10 @@ pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
         for (j, member) in g.members.iter().enumerate() {
             let user_id = loader.user(&format!("{at}.members[{j}]"), member)?;
             loader.store.apply(Change::AddMember { group_id: id, user_id });
+        }
+        for (j, role) in g.roles.iter().enumerate() {
+            let role_id = loader.role(&format!("{at}.roles[{j}]"), role)?;
+            loader.store.apply(Change::AddGroupRole { group_id: id, role_id });
         }
     }
     for (i, f) in seed.folders.iter().enumerate() {

@@ -11,7 +11,7 @@ pub use generate::{GenerateSpec, generate_into};
 
 use crate::config::Seed;
 use crate::persist::{DataDir, PersistError};
-use crate::store::{Change, Counts, LOCAL_DOMAIN_ID, Store, now_iso};
+use crate::store::{Change, Counts, LOCAL_DOMAIN_ID, Store, now_iso, roles};
 use anyhow::Context;
 use secret_server_api::User;
 use std::path::Path;
@@ -19,30 +19,43 @@ use std::path::Path;
 /// The demo organisation, as a seed file.
 pub const DEMO_SEED: &str = include_str!("demo.json");
 
-/// The change that creates the API account, if the store lacks it.
-pub fn api_account(store: &Store, api_username: &str) -> Option<Change> {
-    if store.user_by_name(LOCAL_DOMAIN_ID, api_username).is_some() {
-        return None;
+/// The changes that give a store what every emulator has: Secret Server's built-in roles, and the
+/// API account (created when missing) holding the `Administrator` role. Empty when the store has
+/// them all already.
+pub fn api_account(store: &Store, api_username: &str) -> Vec<Change> {
+    let now = now_iso();
+    let mut changes = roles::missing_built_in_roles(store, &now);
+    let id = match store.user_by_name(LOCAL_DOMAIN_ID, api_username) {
+        Some(user) => user.id,
+        None => {
+            let id = store.next_ids().user;
+            changes.push(Change::PutUser(User {
+                id,
+                user_name: api_username.to_owned(),
+                display_name: "SCIM connector API account".to_owned(),
+                enabled: true,
+                domain_id: LOCAL_DOMAIN_ID,
+                created: Some(now),
+                is_application_account: true,
+                ..User::default()
+            }));
+            id
+        }
+    };
+    if !store.direct_roles_of_user(id).any(|r| r == roles::ADMINISTRATOR_ROLE_ID) {
+        changes.push(Change::AddUserRole { user_id: id, role_id: roles::ADMINISTRATOR_ROLE_ID });
     }
-    Some(Change::PutUser(User {
-        id: store.next_ids().user,
-        user_name: api_username.to_owned(),
-        display_name: "SCIM connector API account".to_owned(),
-        enabled: true,
-        domain_id: LOCAL_DOMAIN_ID,
-        created: Some(now_iso()),
-        is_application_account: true,
-        ..User::default()
-    }))
+    changes
 }
 
-/// Builds the initial state: the API account first (so it has the lowest id), then the seed.
+/// Builds the initial state: the built-in roles and the API account first (so it has the lowest
+/// id), then the seed.
 ///
 /// # Errors
 /// A seed file that cannot be read, parsed or loaded.
 pub fn initial_store(seed: &Seed, api_username: &str) -> anyhow::Result<Store> {
     let mut store = Store::new();
-    if let Some(change) = api_account(&store, api_username) {
+    for change in api_account(&store, api_username) {
         store.apply(change);
     }
     match seed {
@@ -94,7 +107,7 @@ mod tests {
         let store = initial_store(&Seed::Demo, "api").unwrap();
         assert_eq!(store.user_by_name(LOCAL_DOMAIN_ID, "api").unwrap().id, 1);
         let counts = store.counts();
-        assert_eq!(counts.users, 10);
+        assert_eq!(counts.users, 11);
         assert_eq!(counts.groups, 6);
         assert_eq!(counts.folders, 8);
         assert_eq!(counts.secrets, 12);
@@ -105,6 +118,19 @@ mod tests {
     fn the_empty_seed_holds_only_the_api_account() {
         let store = initial_store(&Seed::Empty, "api").unwrap();
         assert_eq!(store.counts().users, 1);
-        assert!(api_account(&store, "API").is_none(), "names are case-insensitive");
+        assert!(api_account(&store, "API").is_empty(), "names are case-insensitive");
+    }
+
+    #[test]
+    fn the_api_account_and_the_demo_s_admin_hold_the_administrator_role() {
+        let store = initial_store(&Seed::Demo, "api").unwrap();
+        let admin_role = roles::ADMINISTRATOR_ROLE_ID;
+        assert_eq!(store.role(admin_role).unwrap().name, secret_server_api::ADMINISTRATOR_ROLE);
+        for name in ["api", "admin"] {
+            let user = store.user_by_name(LOCAL_DOMAIN_ID, name).unwrap();
+            assert!(store.holds_role(user.id, admin_role), "{name}");
+        }
+        let alice = store.user_by_name(LOCAL_DOMAIN_ID, "alice.martin").unwrap();
+        assert!(!store.holds_role(alice.id, admin_role));
     }
 }

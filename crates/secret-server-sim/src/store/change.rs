@@ -4,7 +4,7 @@
 //! rebuilds is exactly what the live emulator held.
 
 use super::records::{FolderPermRec, FolderRec, SecretPermRec};
-use secret_server_api::{Group, SecretSummary, User};
+use secret_server_api::{Group, Role, SecretSummary, User};
 use serde::{Deserialize, Serialize};
 
 /// One mutation. Deletions cascade inside [`super::Store::apply`] (deterministically),
@@ -38,4 +38,14 @@ pub enum Change {
     PutSecretPermission(SecretPermRec),
     /// Remove a secret permission.
     DeleteSecretPermission { id: i64 },
+    /// Create or replace a role (the built-in ones, at start).
+    PutRole(Role),
+    /// Assign a role to a user directly.
+    AddUserRole { user_id: i64, role_id: i64 },
+    /// Take a directly assigned role from a user.
+    RemoveUserRole { user_id: i64, role_id: i64 },
+    /// Assign a role to a group (its members hold it).
+    AddGroupRole { group_id: i64, role_id: i64 },
+    /// Take a role from a group.
+    RemoveGroupRole { group_id: i64, role_id: i64 },
 }

@@ -15,6 +15,7 @@ pub mod permissions;
 mod records;
 #[cfg(test)]
 mod replay_props;
+pub mod roles;
 pub mod search;
 pub mod secrets;
 mod snapshot;
@@ -25,7 +26,7 @@ pub use change::Change;
 pub use records::{FolderPermRec, FolderRec, Principal, SecretPermRec};
 pub use snapshot::{Snapshot, SnapshotRef};
 
-use secret_server_api::{Group, ROOT_FOLDER_ID, SecretSummary, User};
+use secret_server_api::{Group, ROOT_FOLDER_ID, Role, SecretSummary, User};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -96,6 +97,12 @@ pub struct Store {
     pub(crate) secret_perms: BTreeMap<i64, SecretPermRec>,
     pub(crate) secret_perms_by_secret: HashMap<i64, BTreeSet<i64>>,
     pub(crate) secret_perms_by_principal: HashMap<Principal, BTreeSet<i64>>,
+    /// The roles, by id (the built-in ones).
+    pub(crate) roles: BTreeMap<i64, Role>,
+    /// user id → the role ids assigned to the user directly.
+    pub(crate) user_roles: HashMap<i64, BTreeSet<i64>>,
+    /// group id → the role ids assigned to the group.
+    pub(crate) group_roles: HashMap<i64, BTreeSet<i64>>,
 }
 
 /// Counts of the objects held, for logs, progress and tests.
@@ -302,6 +309,11 @@ impl Store {
             Change::PutSecret(secret) => self.put_secret(secret),
             Change::PutSecretPermission(perm) => self.put_secret_permission(perm),
             Change::DeleteSecretPermission { id } => self.delete_secret_permission(id),
+            Change::PutRole(role) => self.put_role(role),
+            Change::AddUserRole { user_id, role_id } => self.add_user_role(user_id, role_id),
+            Change::RemoveUserRole { user_id, role_id } => self.remove_user_role(user_id, role_id),
+            Change::AddGroupRole { group_id, role_id } => self.add_group_role(group_id, role_id),
+            Change::RemoveGroupRole { group_id, role_id } => self.remove_group_role(group_id, role_id),
         }
     }
 
@@ -331,6 +343,7 @@ impl Store {
     fn delete_group(&mut self, id: i64) {
         let Some(group) = self.groups.remove(&id) else { return };
         self.group_names.remove(&(group.domain_id, group.name.to_lowercase()));
+        self.group_roles.remove(&id);
         for user_id in self.members.remove(&id).unwrap_or_default() {
             self.membership_count -= 1;
             if let Some(groups) = self.user_groups.get_mut(&user_id) {

@@ -6,7 +6,7 @@
 //! same code that maintains them.
 
 use super::{Change, FolderPermRec, FolderRec, NextIds, SecretPermRec, Store};
-use secret_server_api::{Group, SecretSummary, User};
+use secret_server_api::{Group, Role, SecretSummary, User};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
@@ -37,6 +37,12 @@ pub struct Snapshot {
     pub folder_permissions: Vec<FolderPermRec>,
     pub secrets: Vec<SecretSummary>,
     pub secret_permissions: Vec<SecretPermRec>,
+    /// Absent in snapshots written before the emulator had roles (the built-in ones are added at start).
+    pub roles: Vec<Role>,
+    /// `[userId, roleId]` pairs: roles assigned to users directly.
+    pub user_roles: Vec<(i64, i64)>,
+    /// `[groupId, roleId]` pairs.
+    pub group_roles: Vec<(i64, i64)>,
 }
 
 impl Snapshot {
@@ -67,6 +73,15 @@ impl Snapshot {
         }
         for p in self.secret_permissions {
             store.apply(Change::PutSecretPermission(p));
+        }
+        for r in self.roles {
+            store.apply(Change::PutRole(r));
+        }
+        for (user_id, role_id) in self.user_roles {
+            store.apply(Change::AddUserRole { user_id, role_id });
+        }
+        for (group_id, role_id) in self.group_roles {
+            store.apply(Change::AddGroupRole { group_id, role_id });
         }
         // Counters only grow: keep the saved ones (they remember deleted ids).
         let n = &mut store.next;
@@ -105,7 +120,7 @@ where
 impl Serialize for SnapshotRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let s = self.store;
-        let mut out = serializer.serialize_struct("Snapshot", 11)?;
+        let mut out = serializer.serialize_struct("Snapshot", 14)?;
         out.serialize_field("version", &SNAPSHOT_VERSION)?;
         out.serialize_field("seq", &self.seq)?;
         out.serialize_field("next", &s.next)?;
@@ -123,6 +138,15 @@ impl Serialize for SnapshotRef<'_> {
         out.serialize_field("folderPermissions", &Seq(|| s.folder_perms.values()))?;
         out.serialize_field("secrets", &Seq(|| s.secrets.values().map(|e| &e.secret)))?;
         out.serialize_field("secretPermissions", &Seq(|| s.secret_perms.values()))?;
+        out.serialize_field("roles", &Seq(|| s.roles.values()))?;
+        out.serialize_field(
+            "userRoles",
+            &Seq(|| s.user_roles.iter().flat_map(|(u, roles)| roles.iter().map(move |r| (*u, *r)))),
+        )?;
+        out.serialize_field(
+            "groupRoles",
+            &Seq(|| s.group_roles.iter().flat_map(|(g, roles)| roles.iter().map(move |r| (*g, *r)))),
+        )?;
         out.end()
     }
 }

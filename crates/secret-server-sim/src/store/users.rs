@@ -4,7 +4,8 @@
 //! Rules: user names are unique per domain, case-insensitively; `userName` and
 //! `domainId` cannot change on update; a local user needs a password that
 //! satisfies the password policy, which is checked and then discarded (the
-//! emulator stores no user passwords); a user cannot disable their own account.
+//! emulator stores no user passwords, only when one was last set, as
+//! `passwordLastChanged`); a user cannot disable their own account.
 
 use super::search::{Paging, SortKey};
 use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
@@ -201,6 +202,7 @@ impl Store {
             ad_guid: args.ad_guid.filter(|g| !g.is_empty()),
             created: Some(now_iso()),
             last_login: None,
+            password_last_changed: args.password.as_deref().filter(|p| !p.is_empty()).map(|_| now_iso()),
             is_locked_out: false,
             login_failures: 0,
             is_application_account: args.is_application_account,
@@ -262,8 +264,13 @@ impl Store {
         } else {
             args.display_name.trim().to_owned()
         };
+        let password_last_changed = match args.password.as_deref().filter(|p| !p.is_empty()) {
+            Some(_) => Some(now_iso()),
+            None => current.password_last_changed.clone(),
+        };
         let user = User {
             display_name,
+            password_last_changed,
             email_address: args.email_address.filter(|e| !e.is_empty()),
             enabled: args.enabled,
             is_locked_out: args.is_locked_out,

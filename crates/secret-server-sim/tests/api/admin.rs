@@ -175,10 +175,10 @@ async fn the_state_endpoint_reports_counts() {
     let t = TestSim::spawn().await;
     let (status, body) = t.admin(Method::GET, "/_sim/state", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["counts"]["users"], 10);
+    assert_eq!(body["counts"]["users"], 11);
     assert_eq!(body["counts"]["groups"], 6);
     assert_eq!(body["counts"]["folders"], 8);
     assert_eq!(body["counts"]["secrets"], 12);
-    assert_eq!(t.sim.counts().users, 10);
+    assert_eq!(t.sim.counts().users, 11);
     t.sim.shutdown().await;
 }

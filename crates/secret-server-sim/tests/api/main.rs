@@ -9,6 +9,7 @@ mod helpers;
 mod paging;
 mod permissions;
 mod persistence;
+mod roles;
 mod routing;
 mod secrets;
 mod token;

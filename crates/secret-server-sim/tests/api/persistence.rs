@@ -24,6 +24,8 @@ async fn mutate(t: &TestSim) -> (i64, i64, i64, i64, i64) {
         .post("/folder-permissions", json!({"folderId": folder, "groupId": group, "folderAccessRoleName": "Edit", "secretAccessRoleName": "View"}))
         .await;
     assert_eq!(status, StatusCode::OK, "{perm}");
+    let (status, _) = t.post(&format!("/groups/{group}/roles"), json!({"roleIds": [2]})).await;
+    assert_eq!(status, StatusCode::OK);
     let doomed = t.create_group("Doomed").await;
     assert_eq!(t.delete(&format!("/groups/{doomed}")).await.0, StatusCode::OK);
     let (status, _) =
@@ -37,6 +39,7 @@ async fn verify(t: &TestSim, (user, group, folder, perm, doomed): (i64, i64, i64
     assert_eq!(t.ok(&format!("/groups/{group}/users/{user}")).await["groupName"], "Persisted Group");
     assert_eq!(t.ok(&format!("/folders/{folder}")).await["folderPath"], "\\Persisted Folder");
     assert_eq!(t.ok(&format!("/folder-permissions/{perm}")).await["folderAccessRoleName"], "Edit");
+    assert_eq!(t.ok(&format!("/groups/{group}/roles")).await["records"][0]["name"], "User", "role assignments persist");
     assert_eq!(t.get(&format!("/groups/{doomed}")).await.0, StatusCode::BAD_REQUEST, "the deletion persisted");
     let next = t.create_group("After Restart").await;
     assert!(next > doomed, "ids are never reused: {next} after {doomed}");

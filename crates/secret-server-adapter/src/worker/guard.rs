@@ -1,0 +1,113 @@
+//! The refusals about users and groups, made before anything changes: a protected principal
+//! ([`crate::principals`]), one outside the connection's principal scope, a password the
+//! connection may not set (both decided by `connections::scope`). Each is `403` saying why.
+//!
+//! Order, cheapest first: what the read model knows (names, creators, memberships) is checked
+//! before Secret Server is asked anything, so that a change to a principal the read model already
+//! knows to be out of bounds is refused without a call; then Secret Server is asked whether the
+//! principal holds the administrator role, one read per principal, still before any change.
+
+use super::{Ctx, JobError, JobResult};
+use crate::principals::{Change, ProtectedPrincipal, StateFacts};
+use connections::scope::{self, Principal};
+use service_error::ServiceError;
+
+fn refused(e: impl Into<ServiceError>) -> JobError {
+    JobError::Permanent(e.into())
+}
+
+impl Ctx<'_> {
+    /// The name the read model holds for `principal`, if it knows it.
+    fn known_name(&self, principal: Principal) -> Option<String> {
+        self.instance().model.read(|s| match principal {
+            Principal::User(id) => s.users.get(&id).map(|u| u.ss.user_name.to_string()),
+            Principal::Group(id) => s.groups.get(&id).map(|g| g.ss.name.to_string()),
+        })
+    }
+
+    /// The refusals decided from the read model alone: protected by name, outside the principal
+    /// scope. `name` is the principal's Secret Server name.
+    fn guard_known(&self, principal: Principal, name: &str, change: Change) -> JobResult<()> {
+        let protection = &self.instance().protection;
+        let by_name = match principal {
+            Principal::User(_) => protection.user_by_name(name),
+            Principal::Group(_) => protection.group_by_name(name),
+        };
+        if let Some(why) = by_name {
+            return Err(refused(ProtectedPrincipal { principal, why, change }));
+        }
+        let connection = &self.caller.connection;
+        self.instance().model.read(|s| scope::require_reach(connection, principal, &StateFacts(s))).map_err(refused)
+    }
+
+    /// Before any Secret Server call: refuses a change to `principal` when the read model already
+    /// shows it protected or out of the connection's reach. Principals the read model does not
+    /// know yet are left to [`Ctx::guard`], once read.
+    pub(crate) fn guard_early(&self, principal: Principal) -> JobResult<()> {
+        let visible = self.visible(principal.kind(), principal.id());
+        match self.known_name(principal) {
+            // One the caller cannot see is answered 404 later, as a missing one.
+            Some(name) if visible => self.guard_known(principal, &name, Change::Itself),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses a change to `principal`, called `name` in Secret Server, unless no rule forbids it:
+    /// protected by name, outside the principal scope, or (asking Secret Server) holding the
+    /// administrator role.
+    pub(crate) async fn guard(&self, principal: Principal, name: &str) -> JobResult<()> {
+        self.guard_known(principal, name, Change::Itself)?;
+        let protection = &self.instance().protection;
+        let by_role = match principal {
+            Principal::User(id) => protection.user_by_role(self.client(), id).await?,
+            Principal::Group(id) => protection.group_by_role(self.client(), id).await?,
+        };
+        match by_role {
+            Some(why) => Err(refused(ProtectedPrincipal { principal, why, change: Change::Itself })),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses adding `users` to a group or removing them from one unless each is within the
+    /// connection's reach and none is protected. Users neither the read model nor Secret Server
+    /// knows are left to the membership change itself.
+    pub(crate) async fn guard_members(&self, users: &[i64]) -> JobResult<()> {
+        let mut known = Vec::with_capacity(users.len());
+        for id in users {
+            let principal = Principal::User(*id);
+            let name = match self.known_name(principal) {
+                Some(name) => name,
+                None => match self.client().get_user(*id).await {
+                    Ok(user) => user.user_name,
+                    Err(e) if e.is_not_found() => continue,
+                    Err(e) => return Err(e.into()),
+                },
+            };
+            if let Some(why) = self.instance().protection.user_by_name(&name) {
+                return Err(refused(ProtectedPrincipal { principal, why, change: Change::Membership }));
+            }
+            let connection = &self.caller.connection;
+            self.instance()
+                .model
+                .read(|s| scope::require_reach(connection, principal, &StateFacts(s)))
+                .map_err(refused)?;
+            known.push(*id);
+        }
+        match self.instance().protection.first_role_holder(self.client(), &known).await? {
+            Some((id, why)) => {
+                Err(refused(ProtectedPrincipal { principal: Principal::User(id), why, change: Change::Membership }))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses setting the password of existing user `id` unless the connection created it or
+    /// its policy lets it set anyone's.
+    pub(crate) fn guard_password(&self, id: i64) -> JobResult<()> {
+        let connection = &self.caller.connection;
+        self.instance()
+            .model
+            .read(|s| scope::require_password_change(connection, id, s.creator(Principal::User(id))))
+            .map_err(refused)
+    }
+}

@@ -1,0 +1,94 @@
+//! The adapter refuses changes to protected principals and outside a connection's principal
+//! scope before anything changes, and remembers which connection created a user or group
+//! across resyncs, restarts and replicas.
+
+use crate::support::*;
+use scim::ResourceKind::{Group, User};
+use secret_server_adapter::ProtectedPrincipals;
+use serde_json::json;
+use service_error::ErrorKind;
+
+/// A connection that may change only what it created, with reads limited the same way.
+async fn own_only(stack: &Stack, id: &str) {
+    let mut c = connection(id);
+    c.scope.principals =
+        connections::PrincipalScope::new(connections::PrincipalReach::CreatedByConnection, vec![], true)
+            .expect("a valid principal scope");
+    stack.connections.put(&c).await.expect("put connection");
+}
+
+async fn user_id(stack: &Stack, name: &str) -> String {
+    stack.find(User, &format!("userName eq \"{name}\"")).await["id"].as_str().unwrap().to_owned()
+}
+
+fn rename(to: &str) -> serde_json::Value {
+    json!([{"op": "replace", "path": "displayName", "value": to}])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_account_is_refused_before_any_call_to_secret_server() {
+    let stack = Stack::start().await;
+    let api = user_id(&stack, stack.sim.api_username()).await;
+    stack.sim.clear_request_log();
+    let refused =
+        stack.patch(User, &api, json!([{"op": "replace", "path": "password", "value": "New-Passw0rd!"}])).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
+    assert!(refused.err().detail.contains("the connector's own Secret Server API account"), "{:?}", refused.err());
+    assert_eq!(stack.delete(User, &api).await.err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(stack.sim.request_log(), Vec::<(String, String)>::new(), "not one request reached Secret Server");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_creating_connection_is_remembered_across_a_resync_a_restart_and_on_another_replica() {
+    let mut stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    own_only(&stack, "okta").await;
+    let user = stack.create_as("okta", User, json!({"userName": "okta.made"})).await.json();
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert!(user.to_string().find("createdBy").is_none(), "the record of its creator is never shown: {user}");
+    let group =
+        stack.create_as("okta", Group, json!({"displayName": "Okta Made", "members": [{"value": id}]})).await.id();
+
+    stack.resync().await;
+    assert!(
+        stack.patch_as("okta", User, &id, rename("After Resync"), None).await.json()["displayName"] == "After Resync"
+    );
+    stack.restart_adapter().await;
+    assert!(
+        stack.patch_as("okta", User, &id, rename("After Restart"), None).await.json()["displayName"] == "After Restart"
+    );
+    assert!(stack.get_as("okta", Group, &group).await.is_ok(), "its group is still its own");
+
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let on_b = read(&grpc_b, "okta", User, &id).await.expect("the other replica knows who created it");
+    assert_eq!(on_b["displayName"], "After Restart");
+    replica_b.shutdown().await;
+
+    let alice = user_id(&stack, "alice.martin").await;
+    assert_eq!(stack.get_as("okta", User, &alice).await.unwrap_err().kind, ErrorKind::NotFound, "reads are limited");
+    assert_eq!(stack.patch_as("okta", User, &alice, rename("x"), None).await.err().kind, ErrorKind::NotFound);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn principals_listed_for_the_instance_are_protected_and_administrators_only_while_the_switch_is_on() {
+    let protected = ProtectedPrincipals {
+        users: vec!["Carol.Diaz".into()],
+        groups: vec!["helpdesk".into()],
+        administrator_role: None,
+    };
+    let stack = Stack::start_with(Options { protected, ..Options::default() }).await;
+    let carol = user_id(&stack, "carol.diaz").await;
+    let refused = stack.patch(User, &carol, rename("Carol D.")).await;
+    assert!(refused.err().detail.contains("listed among the protected principals of Secret Server instance 'primary'"));
+    let helpdesk = stack.find(Group, "displayName eq \"Helpdesk\"").await["id"].as_str().unwrap().to_owned();
+    assert_eq!(stack.delete(Group, &helpdesk).await.err().kind, ErrorKind::PermissionDenied);
+    let dbas = stack.find(Group, "displayName eq \"DBAs\"").await["id"].as_str().unwrap().to_owned();
+    let remove = json!([{"op": "remove", "path": format!("members[value eq \"{carol}\"]")}]);
+    let refused = stack.patch(Group, &dbas, remove).await;
+    assert!(refused.err().detail.ends_with("no connection may add it to a group or remove it from one"));
+    // With the administrator switch off, the demo's admin is an ordinary user.
+    let admin = user_id(&stack, "admin").await;
+    assert_eq!(stack.patch(User, &admin, rename("Admin")).await.json()["displayName"], "Admin");
+    stack.stop().await;
+}
