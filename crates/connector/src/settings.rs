@@ -27,11 +27,13 @@ pub enum Role {
     Audit,
     Sim,
     Admin,
+    Doctor,
 }
 
 impl Role {
     /// Every role that runs with settings (the order of `--help`).
-    pub const COMMANDS: [Role; 6] = [Role::Dev, Role::Gateway, Role::Adapter, Role::Audit, Role::Sim, Role::Admin];
+    pub const COMMANDS: [Role; 7] =
+        [Role::Dev, Role::Gateway, Role::Adapter, Role::Audit, Role::Sim, Role::Admin, Role::Doctor];
 
     /// The subcommand's name (`None` for the global settings).
     pub fn command(self) -> Option<&'static str> {
@@ -43,6 +45,7 @@ impl Role {
             Role::Audit => Some("audit"),
             Role::Sim => Some("sim"),
             Role::Admin => Some("admin"),
+            Role::Doctor => Some("doctor"),
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Setting {
     pub help: &'static str,
 }
 
-use Role::{Adapter, Admin, Audit, Dev, Gateway, Global, Sim};
+use Role::{Adapter, Admin, Audit, Dev, Doctor, Gateway, Global, Sim};
 
 const fn s(
     key: &'static str,
@@ -165,31 +168,31 @@ pub const SETTINGS: &[Setting] = &[
     s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
       "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
     // The Secret Server instance `primary`.
-    s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter], Kind::Text, "none",
+    s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter, Doctor], Kind::Text, "none",
       "Base URL of Secret Server, e.g. https://vault.example.com/SecretServer"),
-    s("secret_servers.primary.username", Some("secret-server-username"), "SECRET_SERVER_USERNAME", &[Adapter],
+    s("secret_servers.primary.username", Some("secret-server-username"), "SECRET_SERVER_USERNAME", &[Adapter, Doctor],
       Kind::Text, "none", "API account of Secret Server (an application account)"),
-    s("secret_servers.primary.password", None, "SECRET_SERVER_PASSWORD", &[Adapter], Kind::Secret, "none",
+    s("secret_servers.primary.password", None, "SECRET_SERVER_PASSWORD", &[Adapter, Doctor], Kind::Secret, "none",
       "Password of the API account"),
     s("secret_servers.primary.password_file", Some("secret-server-password-file"), "SECRET_SERVER_PASSWORD_FILE",
-      &[Adapter], Kind::Text, "none", "File holding the password of the API account (e.g. a mounted secret)"),
-    s("secret_servers.primary.domain", Some("secret-server-domain"), "SECRET_SERVER_DOMAIN", &[Adapter], Kind::Text,
+      &[Adapter, Doctor], Kind::Text, "none", "File holding the password of the API account (e.g. a mounted secret)"),
+    s("secret_servers.primary.domain", Some("secret-server-domain"), "SECRET_SERVER_DOMAIN", &[Adapter, Doctor], Kind::Text,
       "none: a local account", "Active Directory domain of the API account"),
     s("secret_servers.primary.request_timeout", Some("secret-server-request-timeout"),
-      "SECRET_SERVER_REQUEST_TIMEOUT", &[Adapter], Kind::Duration, "30s", "Timeout of one call to Secret Server"),
+      "SECRET_SERVER_REQUEST_TIMEOUT", &[Adapter, Doctor], Kind::Duration, "30s", "Timeout of one call to Secret Server"),
     s("secret_servers.primary.max_concurrent_requests", Some("secret-server-max-concurrent-requests"),
-      "SECRET_SERVER_MAX_CONCURRENT_REQUESTS", &[Adapter], Kind::Count, "16", "Calls to Secret Server in flight at once"),
+      "SECRET_SERVER_MAX_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "16", "Calls to Secret Server in flight at once"),
     s("secret_servers.primary.protected_users", Some("secret-server-protected-users"), "SECRET_SERVER_PROTECTED_USERS",
-      &[Adapter], Kind::List, "none (the API account is always protected)",
+      &[Adapter, Doctor], Kind::List, "none (the API account is always protected)",
       "Users (by name) no connection may change; repeat or separate with commas"),
     s("secret_servers.primary.protected_groups", Some("secret-server-protected-groups"),
-      "SECRET_SERVER_PROTECTED_GROUPS", &[Adapter], Kind::List, "none",
+      "SECRET_SERVER_PROTECTED_GROUPS", &[Adapter, Doctor], Kind::List, "none",
       "Groups (by name) no connection may change, nor their members; repeat or separate with commas"),
     s("secret_servers.primary.protect_administrators", Some("secret-server-protect-administrators"),
-      "SECRET_SERVER_PROTECT_ADMINISTRATORS", &[Adapter], Kind::Bool, "true",
+      "SECRET_SERVER_PROTECT_ADMINISTRATORS", &[Adapter, Doctor], Kind::Bool, "true",
       "No connection may change the holders of the administrator role (directly or through a group) or the groups that hold it"),
     s("secret_servers.primary.administrator_role", Some("secret-server-administrator-role"),
-      "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter], Kind::Text, "Administrator",
+      "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter, Doctor], Kind::Text, "Administrator",
       "Secret Server's administrator role, whose holders are protected"),
     // Audit.
     s("audit.listen", Some("audit-listen"), "SCIMC_AUDIT_LISTEN", &[Dev, Audit], Kind::Addr, "127.0.0.1:8090",

@@ -14,14 +14,14 @@ use std::process::ExitCode;
 /// # Errors
 /// An instance without a password, with an unreadable password file or an invalid URL.
 pub(super) fn instances(config: &Config) -> anyhow::Result<Vec<InstanceSettings>> {
-    config.secret_servers.iter().map(instance_from_section).collect()
+    config.secret_servers.iter().map(instance).collect()
 }
 
 fn parse_url(name: &str, url: &str) -> anyhow::Result<url::Url> {
     url.parse().with_context(|| format!("invalid setting secret_servers[{name}].url: {url:?} is not a URL"))
 }
 
-fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<InstanceSettings> {
+pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<InstanceSettings> {
     let flags = if section.name == PRIMARY { " (SECRET_SERVER_URL, SECRET_SERVER_USERNAME)" } else { "" };
     if section.url.is_empty() || section.username.is_empty() {
         bail!("secret_servers[{}]: url and username are required{flags}", section.name);

@@ -4,6 +4,7 @@ mod adapter;
 mod admin;
 mod audit;
 pub(crate) mod dev;
+mod doctor;
 mod gateway;
 mod probe;
 mod sim;
@@ -27,6 +28,7 @@ pub(crate) async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCod
         Command::Audit(args) => audit::run(&common, &config, args, print_config).await,
         Command::Sim(args) => sim::run(&common, &config, args, print_config).await,
         Command::Admin(args) => admin::run(&common, &config, args).await,
+        Command::Doctor(args) => doctor::run(&config, args).await,
         Command::Probe(args) => probe::run(args).await,
     }
 }
