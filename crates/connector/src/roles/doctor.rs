@@ -12,7 +12,9 @@ pub(super) async fn run(config: &Config, args: DoctorArgs) -> anyhow::Result<Exi
     let Some(section) = config.secret_servers.iter().find(|s| s.name == args.secret_server) else {
         bail!("no Secret Server instance named {:?} (configured: {})", args.secret_server, names.join(", "));
     };
-    let instance = super::adapter::instance(section)?;
+    let mut instances = vec![super::adapter::instance(section)?];
+    super::adapter::resolve_vaults(&mut instances, config).await?;
+    let instance = instances.remove(0);
     let report = secret_server_adapter::doctor(&instance.name, instance.client).await;
     print!("{}", report.render());
     Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
