@@ -6,6 +6,7 @@
 #   scripts/test.sh            # everything
 #   SKIP_CONFORMANCE=1 scripts/test.sh   # without the scim2-tester run
 #   SKIP_FUZZ=1 scripts/test.sh          # without the fuzz targets' short runs (FUZZ_SECONDS: 60 each)
+#   SKIP_TSS_SDK=1 scripts/test.sh       # without the python-tss-sdk run against the emulator
 #
 # When REDIS_URL is unset, a throwaway redis-server (from PATH) is started on a free port for the run.
 set -euo pipefail
@@ -63,6 +64,11 @@ scripts/validate-deploy.sh
 if [ -z "${SKIP_CONFORMANCE:-}" ] && [ -x scripts/conformance.sh ]; then
     step "SCIM conformance (scim2-tester)"
     scripts/conformance.sh
+fi
+
+if [ -z "${SKIP_TSS_SDK:-}" ]; then
+    step "Delinea's Python SDK (python-tss-sdk) against the emulator"
+    scripts/tss-sdk.sh
 fi
 
 step "all checks passed"

@@ -53,8 +53,21 @@ pub enum Command {
     Sim(SimArgs),
     /// Manage SCIM connections through the gateway's admin API.
     Admin(AdminArgs),
+    /// Check a Secret Server instance before the adapter uses it: reachability, TLS, the API
+    /// version, the API account's role permissions for each SCIM feature, paging, a harmless read of
+    /// each endpoint. Exits non-zero when something required is missing.
+    Doctor(DoctorArgs),
     /// Check that a health URL answers 2xx (for container health checks in images without curl).
     Probe(ProbeArgs),
+}
+
+/// `doctor`: the instance's settings are the adapter's (`[[secret_servers]]`, or the
+/// `SECRET_SERVER_*` variables and flags for `primary`).
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The `[[secret_servers]]` entry to check, by name.
+    #[arg(long = "secret-server", env = "SCIMC_DOCTOR_SECRET_SERVER", default_value = "primary", value_name = "NAME")]
+    pub secret_server: String,
 }
 
 #[derive(Debug, Args)]
@@ -218,8 +231,8 @@ mod tests {
                     continue;
                 }
                 // Commands that act once on their arguments (not services) need no environment variables.
-                let one_shot =
-                    ["generate", "export", "probe"].iter().any(|c| path.ends_with(c)) || path.contains(" admin ");
+                let one_shot = ["generate", "export", "probe", "doctor"].iter().any(|c| path.ends_with(c))
+                    || path.contains(" admin ");
                 if !one_shot {
                     assert!(arg.get_env().is_some(), "--{id} of `{path}` has no environment variable");
                 }

@@ -318,6 +318,24 @@ pub struct SecretServerSection {
     /// Secret Server's administrator role (default `Administrator`).
     #[serde(default)]
     pub administrator_role: Option<String>,
+    /// How the adapter signs in: `password` (default), `api-token` or `platform`.
+    #[serde(default)]
+    pub sign_in: Option<String>,
+    /// A pre-issued API token (`sign_in = "api-token"`).
+    #[serde(default)]
+    pub api_token: Option<SecretString>,
+    #[serde(default)]
+    pub api_token_file: Option<PathBuf>,
+    /// The Delinea Platform's URL (`sign_in = "platform"`).
+    #[serde(default)]
+    pub platform_url: Option<String>,
+    /// The platform service user's client id and secret.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
 }
 
 fn yes() -> bool {

@@ -27,11 +27,13 @@ pub enum Role {
     Audit,
     Sim,
     Admin,
+    Doctor,
 }
 
 impl Role {
     /// Every role that runs with settings (the order of `--help`).
-    pub const COMMANDS: [Role; 6] = [Role::Dev, Role::Gateway, Role::Adapter, Role::Audit, Role::Sim, Role::Admin];
+    pub const COMMANDS: [Role; 7] =
+        [Role::Dev, Role::Gateway, Role::Adapter, Role::Audit, Role::Sim, Role::Admin, Role::Doctor];
 
     /// The subcommand's name (`None` for the global settings).
     pub fn command(self) -> Option<&'static str> {
@@ -43,6 +45,7 @@ impl Role {
             Role::Audit => Some("audit"),
             Role::Sim => Some("sim"),
             Role::Admin => Some("admin"),
+            Role::Doctor => Some("doctor"),
         }
     }
 }
@@ -88,7 +91,7 @@ pub struct Setting {
     pub help: &'static str,
 }
 
-use Role::{Adapter, Admin, Audit, Dev, Gateway, Global, Sim};
+use Role::{Adapter, Admin, Audit, Dev, Doctor, Gateway, Global, Sim};
 
 const fn s(
     key: &'static str,
@@ -208,31 +211,49 @@ pub const SETTINGS: &[Setting] = &[
     s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
       "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
     // The Secret Server instance `primary`.
-    s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter], Kind::Text, "none",
+    s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter, Doctor], Kind::Text, "none",
       "Base URL of Secret Server, e.g. https://vault.example.com/SecretServer"),
-    s("secret_servers.primary.username", Some("secret-server-username"), "SECRET_SERVER_USERNAME", &[Adapter],
+    s("secret_servers.primary.username", Some("secret-server-username"), "SECRET_SERVER_USERNAME", &[Adapter, Doctor],
       Kind::Text, "none", "API account of Secret Server (an application account)"),
-    s("secret_servers.primary.password", None, "SECRET_SERVER_PASSWORD", &[Adapter], Kind::Secret, "none",
+    s("secret_servers.primary.password", None, "SECRET_SERVER_PASSWORD", &[Adapter, Doctor], Kind::Secret, "none",
       "Password of the API account"),
     s("secret_servers.primary.password_file", Some("secret-server-password-file"), "SECRET_SERVER_PASSWORD_FILE",
-      &[Adapter], Kind::Text, "none", "File holding the password of the API account (e.g. a mounted secret)"),
-    s("secret_servers.primary.domain", Some("secret-server-domain"), "SECRET_SERVER_DOMAIN", &[Adapter], Kind::Text,
+      &[Adapter, Doctor], Kind::Text, "none", "File holding the password of the API account (e.g. a mounted secret)"),
+    s("secret_servers.primary.sign_in", Some("secret-server-sign-in"), "SECRET_SERVER_SIGN_IN", &[Adapter, Doctor],
+      Kind::Choice(&["password", "api-token", "platform"]), "password",
+      "How the adapter signs in: password (the OAuth2 password grant), api-token (a pre-issued API token), platform \
+       (Secret Server Cloud: the Delinea Platform's client credentials)"),
+    s("secret_servers.primary.api_token", None, "SECRET_SERVER_API_TOKEN", &[Adapter, Doctor], Kind::Secret, "none",
+      "The pre-issued API token (sign_in = api-token)"),
+    s("secret_servers.primary.api_token_file", Some("secret-server-api-token-file"), "SECRET_SERVER_API_TOKEN_FILE",
+      &[Adapter, Doctor], Kind::Text, "none", "File holding the pre-issued API token"),
+    s("secret_servers.primary.platform_url", Some("secret-server-platform-url"), "SECRET_SERVER_PLATFORM_URL",
+      &[Adapter, Doctor], Kind::Text, "none", "The Delinea Platform's URL, e.g. https://tenant.delinea.app (sign_in = \
+       platform; url, when left out, is the vault the platform's vault broker names)"),
+    s("secret_servers.primary.client_id", Some("secret-server-client-id"), "SECRET_SERVER_CLIENT_ID", &[Adapter, Doctor],
+      Kind::Text, "none", "The platform service user's client id (sign_in = platform)"),
+    s("secret_servers.primary.client_secret", None, "SECRET_SERVER_CLIENT_SECRET", &[Adapter, Doctor], Kind::Secret,
+      "none", "The platform service user's client secret"),
+    s("secret_servers.primary.client_secret_file", Some("secret-server-client-secret-file"),
+      "SECRET_SERVER_CLIENT_SECRET_FILE", &[Adapter, Doctor], Kind::Text, "none",
+      "File holding the platform service user's client secret"),
+    s("secret_servers.primary.domain", Some("secret-server-domain"), "SECRET_SERVER_DOMAIN", &[Adapter, Doctor], Kind::Text,
       "none: a local account", "Active Directory domain of the API account"),
     s("secret_servers.primary.request_timeout", Some("secret-server-request-timeout"),
-      "SECRET_SERVER_REQUEST_TIMEOUT", &[Adapter], Kind::Duration, "30s", "Timeout of one call to Secret Server"),
+      "SECRET_SERVER_REQUEST_TIMEOUT", &[Adapter, Doctor], Kind::Duration, "30s", "Timeout of one call to Secret Server"),
     s("secret_servers.primary.max_concurrent_requests", Some("secret-server-max-concurrent-requests"),
-      "SECRET_SERVER_MAX_CONCURRENT_REQUESTS", &[Adapter], Kind::Count, "16", "Calls to Secret Server in flight at once"),
+      "SECRET_SERVER_MAX_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "16", "Calls to Secret Server in flight at once"),
     s("secret_servers.primary.protected_users", Some("secret-server-protected-users"), "SECRET_SERVER_PROTECTED_USERS",
-      &[Adapter], Kind::List, "none (the API account is always protected)",
+      &[Adapter, Doctor], Kind::List, "none (the API account is always protected)",
       "Users (by name) no connection may change; repeat or separate with commas"),
     s("secret_servers.primary.protected_groups", Some("secret-server-protected-groups"),
-      "SECRET_SERVER_PROTECTED_GROUPS", &[Adapter], Kind::List, "none",
+      "SECRET_SERVER_PROTECTED_GROUPS", &[Adapter, Doctor], Kind::List, "none",
       "Groups (by name) no connection may change, nor their members; repeat or separate with commas"),
     s("secret_servers.primary.protect_administrators", Some("secret-server-protect-administrators"),
-      "SECRET_SERVER_PROTECT_ADMINISTRATORS", &[Adapter], Kind::Bool, "true",
+      "SECRET_SERVER_PROTECT_ADMINISTRATORS", &[Adapter, Doctor], Kind::Bool, "true",
       "No connection may change the holders of the administrator role (directly or through a group) or the groups that hold it"),
     s("secret_servers.primary.administrator_role", Some("secret-server-administrator-role"),
-      "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter], Kind::Text, "Administrator",
+      "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter, Doctor], Kind::Text, "Administrator",
       "Secret Server's administrator role, whose holders are protected"),
     // Audit.
     s("audit.listen", Some("audit-listen"), "SCIMC_AUDIT_LISTEN", &[Dev, Audit], Kind::Addr, "127.0.0.1:8090",
@@ -281,6 +302,24 @@ pub const SETTINGS: &[Setting] = &[
       &[Dev, Sim], Kind::Bool, "false", "A password needs a digit"),
     s("sim.password_policy.require_symbol", Some("sim-password-require-symbol"), "SCIMC_SIM_PASSWORD_REQUIRE_SYMBOL",
       &[Dev, Sim], Kind::Bool, "false", "A password needs a symbol"),
+    s("sim.revoked_permissions", Some("sim-revoke-permission"), "SCIMC_SIM_REVOKED_PERMISSIONS", &[Dev, Sim], Kind::List, "none",
+      "Role permissions taken from the emulator's API account (e.g. \"View Roles\"), to see what a vault without them does; repeat or separate with commas"),
+    s("sim.leniency.unlimited_administration", Some("sim-unlimited-administration"), "SCIMC_SIM_UNLIMITED_ADMINISTRATION", &[Dev, Sim], Kind::Bool, "false",
+      "Leniency: the API account sees and changes every folder and secret whatever their permissions (Secret Server's unlimited administration)"),
+    s("sim.leniency.delete_inactive_user", Some("sim-lenient-delete-inactive-user"), "SCIMC_SIM_LENIENT_DELETE_INACTIVE_USER", &[Dev, Sim], Kind::Bool, "false",
+      "Leniency: deleting an already inactive user succeeds (Secret Server refuses it)"),
+    s("sim.access_denied_status", Some("sim-access-denied-status"), "SCIMC_SIM_ACCESS_DENIED_STATUS", &[Dev, Sim], Kind::Count, "400",
+      "Status of an access-denied answer: 400 (errorCode API_AccessDenied) or 403 ({\"message\":\"Access Denied\"})"),
+    s("sim.user_licenses", Some("sim-user-licenses"), "SCIMC_SIM_USER_LICENSES", &[Dev, Sim], Kind::Count, "no limit",
+      "User licences: enabled users who are not application accounts the emulator allows"),
+    s("sim.health_check_casing", Some("sim-health-check-casing"), "SCIMC_SIM_HEALTH_CHECK_CASING", &[Dev, Sim], Kind::Choice(&["camel", "pascal"]), "camel",
+      "Casing of the health check's properties: camel (healthy, as the published API) or pascal (Healthy)"),
+    s("sim.api_token", None, "SCIMC_SIM_API_TOKEN", &[Dev, Sim], Kind::Secret, "none",
+      "A pre-issued API token that signs the emulator's API account in (Authorization: Bearer)"),
+    s("sim.platform_client_id", Some("sim-platform-client-id"), "SCIMC_SIM_PLATFORM_CLIENT_ID", &[Dev, Sim], Kind::Text, "scim-connector",
+      "Client id of the emulated Delinea Platform's service user"),
+    s("sim.platform_client_secret", None, "SCIMC_SIM_PLATFORM_CLIENT_SECRET", &[Dev, Sim], Kind::Secret, "none: no platform served",
+      "Client secret of the emulated Delinea Platform's service user; with it the emulator serves /platform (token endpoint, vault broker)"),
     // The admin command.
     s("admin.url", Some("url"), "SCIMC_ADMIN_URL", &[Admin], Kind::Text, "http://127.0.0.1:8080",
       "Base URL of the gateway"),

@@ -109,6 +109,7 @@ pub mod client_error;
 pub mod core;
 pub mod cursor_key;
 pub mod directory;
+pub mod doctor;
 mod http;
 pub mod instance;
 pub mod intents;
@@ -125,6 +126,7 @@ pub mod text;
 pub mod tombstones;
 pub mod worker;
 
+pub use doctor::{DoctorReport, doctor};
 pub use principals::ProtectedPrincipals;
 pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
 pub use startup::{AdapterDeps, RunningAdapter, start};

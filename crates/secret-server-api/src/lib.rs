@@ -50,3 +50,9 @@ pub const TOKEN_PATH: &str = "oauth2/token";
 /// The `message` Secret Server returns when a permission is added to a folder
 /// that inherits permissions, without `breakInheritance`.
 pub const PERMISSIONS_ARE_INHERITED: &str = "API_PermissionsAreInherited";
+
+/// Delinea's published OpenAPI 3.0 document of the Secret Server REST API (version 11.7.2), cut
+/// down to the operations a SCIM connector calls with every schema they reference (see
+/// `spec/README.md`). Data, not code: the contract tests (`secret-server-contract`) check the
+/// client's requests and the emulator's answers against it.
+pub const PUBLISHED_OPENAPI: &str = include_str!("../spec/openapi-subset-11.7.2.json");

@@ -84,7 +84,39 @@ pub(crate) fn classify(
 /// # Errors
 /// [`ClientError::Decode`] with serde's description (never the body).
 pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ClientError> {
-    serde_json::from_slice(body).map_err(|e| ClientError::Decode { message: truncate(e.to_string()) })
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok(value),
+        // Secret Server writes what it has no value for as `null`, on the properties the published
+        // document marks nullable (`secretAccessRoleId`, the health booleans, ...) and, as a .NET
+        // serializer does, on strings and lists it never marks. Every model field has a default,
+        // so a `null` is read as the property left out: one null must not fail a whole page. The
+        // common answer has none and is decoded once.
+        Err(first) => {
+            let mut value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|_| ClientError::Decode { message: truncate(first.to_string()) })?;
+            if !remove_nulls(&mut value) {
+                return Err(ClientError::Decode { message: truncate(first.to_string()) });
+            }
+            serde_json::from_value(value).map_err(|e| ClientError::Decode { message: truncate(e.to_string()) })
+        }
+    }
+}
+
+/// Removes every `null` member of every object in `value`; true when there was one.
+fn remove_nulls(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => {
+            let before = map.len();
+            map.retain(|_, v| !v.is_null());
+            let mut removed = map.len() != before;
+            for v in map.values_mut() {
+                removed |= remove_nulls(v);
+            }
+            removed
+        }
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |removed, v| remove_nulls(v) | removed),
+        _ => false,
+    }
 }
 
 /// Secret Server answers some errors with `200` and an HTML page (its login
@@ -239,6 +271,18 @@ mod tests {
         let long = format!(r#"{{"message":"{}"}}"#, "é".repeat(1000));
         let Err(ClientError::BadRequest { message, .. }) = api(400, &long) else { panic!() };
         assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn a_null_reads_as_the_property_left_out_and_fails_nothing() {
+        let page: secret_server_api::PagedResult<secret_server_api::FolderPermission> = decode(
+            br#"{"records":[{"id":3,"folderId":4,"secretAccessRoleId":null,"userId":null,"groupId":9,"userName":null}],
+                 "total":1,"hasNext":null}"#,
+        )
+        .unwrap();
+        let p = &page.records[0];
+        assert_eq!((p.id, p.secret_access_role_id, p.user_id, p.group_id), (3, 0, None, Some(9)));
+        assert!(!page.has_next);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! and trace context.
 
 use crate::classify::{Endpoint, classify, decode};
+use crate::config::SignIn;
 use crate::config::{ClientConfig, RetryPolicy};
 use crate::error::ClientError;
 use crate::paging::paged;
@@ -11,6 +12,9 @@ use crate::retry::{Idempotency, is_retryable};
 use crate::route::{ApiPath, Route, RouteName};
 use crate::telemetry::{inject_trace_context, record_request, record_retry, status_label};
 use crate::token::{Grant, Token, TokenCache, TokenSource};
+
+/// The lifetime the client gives a pre-issued API token (it is used until Secret Server refuses it).
+const API_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
 use futures::stream::BoxStream;
 use http::{HeaderMap, HeaderValue, Method, header};
 use secrecy::{ExposeSecret, SecretString};
@@ -38,6 +42,7 @@ struct Inner {
     username: String,
     password: SecretString,
     domain: Option<String>,
+    sign_in: SignIn,
     request_timeout: Duration,
     retry: RetryPolicy,
     page_size: u32,
@@ -162,6 +167,7 @@ impl SecretServerClient {
                 username: config.username,
                 password: config.password,
                 domain: config.domain.filter(|d| !d.trim().is_empty()),
+                sign_in: config.sign_in,
                 request_timeout: config.request_timeout,
                 retry: config.retry,
                 page_size: config.page_size,
@@ -366,10 +372,26 @@ impl TokenSource for Inner {
             http.response.status_code = tracing::field::Empty,
         );
         async move {
-            let url = self.url(&ApiPath::fixed(Route::Token), &QueryPairs::new())?;
+            let mut url = self.url(&ApiPath::fixed(Route::Token), &QueryPairs::new())?;
             let mut form: Vec<(&str, &str)> = Vec::with_capacity(4);
-            match &grant {
-                Grant::Password => {
+            match (&self.sign_in, &grant) {
+                (SignIn::ApiToken(token), _) => {
+                    // Nothing to ask for: the token was issued beforehand and does not expire here.
+                    return Ok(TokenResponse {
+                        access_token: token.expose_secret().to_owned(),
+                        token_type: "bearer".to_owned(),
+                        expires_in: API_TOKEN_LIFETIME_SECS,
+                        refresh_token: None,
+                    });
+                }
+                (SignIn::Platform { url: platform, client_id, client_secret }, _) => {
+                    url = crate::platform::token_url(platform)?;
+                    form.push(("grant_type", "client_credentials"));
+                    form.push(("client_id", client_id));
+                    form.push(("client_secret", client_secret.expose_secret()));
+                    form.push(("scope", crate::platform::SCOPE));
+                }
+                (SignIn::Password, Grant::Password) => {
                     form.push(("grant_type", "password"));
                     form.push(("username", &self.username));
                     form.push(("password", self.password.expose_secret()));
@@ -377,7 +399,7 @@ impl TokenSource for Inner {
                         form.push(("domain", domain));
                     }
                 }
-                Grant::Refresh(refresh) => {
+                (SignIn::Password, Grant::Refresh(refresh)) => {
                     form.push(("grant_type", "refresh_token"));
                     form.push(("refresh_token", refresh.expose_secret()));
                 }

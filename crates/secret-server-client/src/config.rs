@@ -6,6 +6,29 @@ use secrecy::SecretString;
 use std::time::Duration;
 use url::Url;
 
+/// How the client signs in.
+#[derive(Debug, Clone, Default)]
+pub enum SignIn {
+    /// On-premises: the OAuth2 password grant at `<base>/oauth2/token` with `username`,
+    /// `password` (and `domain`), renewed with the refresh token when offered.
+    #[default]
+    Password,
+    /// On-premises: a pre-issued API token, sent as the bearer token as it is (never renewed:
+    /// a refused token is an authentication failure).
+    ApiToken(SecretString),
+    /// Secret Server Cloud on the Delinea Platform: the platform's OAuth2 client-credentials
+    /// token (`POST <platform>/identity/api/oauth2/token/xpmplatform`, scope `xpmheadless`), valid
+    /// on the vault's REST API. The vault's URL is `base_url` ([`crate::platform::vault_url`]
+    /// finds it through the platform's vault broker).
+    Platform {
+        /// The platform's URL, e.g. `https://tenant.delinea.app`.
+        url: Url,
+        /// The service user's client id.
+        client_id: String,
+        client_secret: SecretString,
+    },
+}
+
 /// How the client reaches Secret Server and how hard it tries.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -17,6 +40,8 @@ pub struct ClientConfig {
     pub password: SecretString,
     /// The account's AD domain; `None` for a local account.
     pub domain: Option<String>,
+    /// How the client signs in (default: the password grant with `username` and `password`).
+    pub sign_in: SignIn,
     /// Bound on one HTTP exchange, from sending to the end of the body.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
@@ -37,6 +62,7 @@ impl ClientConfig {
             username: username.into(),
             password,
             domain: None,
+            sign_in: SignIn::Password,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_concurrent_requests: 16,
@@ -82,8 +108,14 @@ impl ClientConfig {
     /// # Errors
     /// [`ClientError::Config`] naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<(), ClientError> {
-        if self.username.trim().is_empty() {
-            return Err(ClientError::Config("username must not be empty".to_owned()));
+        match &self.sign_in {
+            SignIn::Password if self.username.trim().is_empty() => {
+                return Err(ClientError::Config("username must not be empty".to_owned()));
+            }
+            SignIn::Platform { client_id, .. } if client_id.trim().is_empty() => {
+                return Err(ClientError::Config("the platform's client_id must not be empty".to_owned()));
+            }
+            _ => {}
         }
         if self.max_concurrent_requests == 0 {
             return Err(ClientError::Config("max_concurrent_requests must be at least 1".to_owned()));

@@ -32,6 +32,7 @@ mod config;
 mod endpoints;
 mod error;
 mod paging;
+pub mod platform;
 mod query;
 mod retry;
 mod route;
@@ -39,7 +40,7 @@ pub mod telemetry;
 mod token;
 
 pub use client::SecretServerClient;
-pub use config::{ClientConfig, RetryPolicy};
+pub use config::{ClientConfig, RetryPolicy, SignIn};
 pub use error::ClientError;
 pub use query::{
     FolderPermissionQuery, FolderQuery, GroupQuery, RoleQuery, SecretPermissionQuery, SecretQuery, UserQuery,

@@ -87,7 +87,8 @@ impl Route {
             Route::Folder => "api/v1/folders/{id}",
             Route::FolderPermissions => "api/v1/folder-permissions",
             Route::FolderPermission => "api/v1/folder-permissions/{id}",
-            Route::Secrets => "api/v1/secrets",
+            // 11.x documents the search as `GET /v2/secrets`; `/v1/secrets` answers only `POST` there.
+            Route::Secrets => "api/v2/secrets",
             Route::SecretsLookup => "api/v1/secrets/lookup",
             Route::SecretSummary => "api/v1/secrets/{id}/summary",
             Route::SecretPermissions => "api/v1/secret-permissions",

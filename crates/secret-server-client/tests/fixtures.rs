@@ -175,7 +175,7 @@ fn delete_and_success_results_deserialize() {
 #[test]
 fn healthcheck_and_current_user_deserialize() {
     let health: HealthCheck = fixture("healthcheck.json");
-    assert!(health.healthy && health.database_healthy && !health.scheduled_for_deletion);
+    assert!(health.healthy && health.database_healthy == Some(true) && health.scheduled_for_deletion == Some(false));
     let me: CurrentUser = fixture("current-user.json");
     assert_eq!(me.user_name, "scim-api");
     assert!(me.permissions.iter().any(|p| p.name == "Administer Users"));

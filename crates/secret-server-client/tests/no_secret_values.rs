@@ -138,7 +138,7 @@ fn every_path_is_a_route_template_and_the_secrets_ones_are_metadata_only() {
         templates.iter().map(String::as_str).filter(|t| t.split('/').any(|s| s == "secrets")).collect();
     let mut sorted = secrets.clone();
     sorted.sort_unstable();
-    assert_eq!(sorted, ["api/v1/secrets", "api/v1/secrets/lookup", "api/v1/secrets/{id}/summary"]);
+    assert_eq!(sorted, ["api/v1/secrets/lookup", "api/v1/secrets/{id}/summary", "api/v2/secrets"]);
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! consumes it, as Secret Server documents. Tokens live in memory: a restarted
 //! emulator answers every old token with `403`, and clients log in again.
 
-use crate::error::SimError;
+use crate::access::{ApiAccount, Need};
+use crate::error::{SimError, SimResult};
+use crate::store::Viewer;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
@@ -17,6 +19,7 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::future::{Ready, ready};
 use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
 
 /// Extra life of a refresh token beyond the access token's (Secret Server: session timeout + 15 min).
 const REFRESH_EXTRA: Duration = Duration::from_secs(15 * 60);
@@ -55,6 +58,8 @@ pub(crate) struct Tokens {
     state: Mutex<TokenState>,
     lifetime: Duration,
     refresh_enabled: bool,
+    /// A pre-issued API token (its hash) and the user it signs in; it never expires.
+    api_token: Mutex<Option<(TokenHash, i64)>>,
 }
 
 /// `now + lifetime`, saturating far in the future for absurd lifetimes instead of overflowing.
@@ -74,7 +79,22 @@ fn new_token() -> String {
 impl Tokens {
     /// Tokens that live `lifetime`; refresh tokens offered when `refresh_enabled`.
     pub(crate) fn new(lifetime: Duration, refresh_enabled: bool) -> Self {
-        Self { state: Mutex::new(TokenState::default()), lifetime, refresh_enabled }
+        Self { state: Mutex::new(TokenState::default()), lifetime, refresh_enabled, api_token: Mutex::new(None) }
+    }
+
+    /// Accepts `token` as a pre-issued API token of `user_id` from now on.
+    pub(crate) fn accept_api_token(&self, token: &str, user_id: i64) {
+        *self.api_token.lock() = Some((hash(token), user_id));
+    }
+
+    /// Issues an access token without a refresh token (the platform's client-credentials grant
+    /// offers none).
+    pub(crate) fn issue_without_refresh(&self, user_id: i64) -> TokenResponse {
+        let mut issued = self.issue(user_id);
+        if let Some(refresh) = issued.refresh_token.take() {
+            self.state.lock().refresh.remove(&hash(&refresh));
+        }
+        issued
     }
 
     /// Whether refresh tokens are offered.
@@ -113,7 +133,13 @@ impl Tokens {
 
     /// Checks an access token.
     pub(crate) fn check(&self, access_token: &str) -> TokenCheck {
-        match self.state.lock().access.get(&hash(access_token)) {
+        let presented = hash(access_token);
+        if let Some((api_token, user_id)) = *self.api_token.lock()
+            && bool::from(presented.ct_eq(&api_token))
+        {
+            return TokenCheck::Valid(user_id);
+        }
+        match self.state.lock().access.get(&presented) {
             Some(g) if g.expires_at > Instant::now() => TokenCheck::Valid(g.user_id),
             Some(_) => TokenCheck::Expired,
             None => TokenCheck::Unknown,
@@ -147,6 +173,28 @@ pub(crate) struct Caller {
     pub user_id: i64,
     /// The token itself (to expire it on `oauth-expiration`).
     pub token: String,
+    /// The API account's role permissions (only the API account can sign in).
+    account: web::Data<ApiAccount>,
+}
+
+impl Caller {
+    /// `Ok` when the caller has one of the role permissions `need` names.
+    ///
+    /// # Errors
+    /// Access denied.
+    pub(crate) fn require(&self, need: Need) -> SimResult<()> {
+        self.account.require(need)
+    }
+
+    /// Whether the caller has one of the role permissions `need` names.
+    pub(crate) fn has(&self, need: Need) -> bool {
+        self.account.has(need)
+    }
+
+    /// The caller as the store's folder and secret permissions see it.
+    pub(crate) fn viewer(&self) -> Viewer {
+        Viewer { user_id: self.user_id, unlimited: self.account.unlimited_administration }
+    }
 }
 
 /// The message of a `403` for a missing or unknown token.
@@ -170,9 +218,13 @@ impl FromRequest for Caller {
             let tokens = req
                 .app_data::<web::Data<Tokens>>()
                 .ok_or_else(|| SimError::Internal("token store missing from app data".to_owned()))?;
+            let account = req
+                .app_data::<web::Data<ApiAccount>>()
+                .cloned()
+                .ok_or_else(|| SimError::Internal("API account missing from app data".to_owned()))?;
             let token = bearer(req).ok_or_else(|| SimError::Authentication(AUTH_FAILED.to_owned()))?;
             match tokens.check(&token) {
-                TokenCheck::Valid(user_id) => Ok(Caller { user_id, token }),
+                TokenCheck::Valid(user_id) => Ok(Caller { user_id, token, account }),
                 TokenCheck::Expired => Err(SimError::Authentication(TOKEN_EXPIRED.to_owned())),
                 TokenCheck::Unknown => Err(SimError::Authentication(AUTH_FAILED.to_owned())),
             }

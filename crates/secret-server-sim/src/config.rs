@@ -118,6 +118,39 @@ impl PasswordPolicy {
     }
 }
 
+/// Where the emulator is more lenient than Secret Server. Every switch is off by default: the
+/// emulator behaves as Secret Server is known to, and a test that needs leniency says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(default, rename_all = "snake_case", deny_unknown_fields)]
+pub struct Leniency {
+    /// Secret Server's "unlimited administration": the API account sees and changes every folder
+    /// and secret, whatever their permissions.
+    pub unlimited_administration: bool,
+    /// Deleting a user who is already inactive succeeds again (Secret Server refuses it).
+    pub delete_inactive_user: bool,
+}
+
+/// The casing of the health check's properties: the published document writes `healthy`; Delinea's
+/// Python SDK reads `Healthy`. Which one a vault sends is not settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckCasing {
+    /// `healthy`, `databaseHealthy`, ... (the published document).
+    #[default]
+    Camel,
+    /// `Healthy`, `DatabaseHealthy`, ... (what Delinea's Python SDK reads).
+    Pascal,
+}
+
+/// The emulated Delinea Platform (Secret Server Cloud's sign-in): its OAuth2 client credentials.
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// The service user's client id.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: SecretString,
+}
+
 /// Everything the emulator needs to run.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -143,6 +176,29 @@ pub struct SimConfig {
     pub workers: Option<usize>,
     /// Compact the journal into a snapshot after this many journaled mutations.
     pub compact_after: u64,
+    /// The API account's role permissions (default: [`crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS`]).
+    pub api_account_permissions: Vec<String>,
+    /// Where the emulator is more lenient than Secret Server (nothing, by default).
+    pub leniency: Leniency,
+    /// The status of an access-denied answer: 400 (`errorCode` `API_AccessDenied`, the default) or
+    /// 403 (`{"message":"Access Denied"}`).
+    pub access_denied_status: u16,
+    /// User licences: how many enabled users who are not application accounts there may be
+    /// (`None`: no limit).
+    pub user_licenses: Option<u64>,
+    /// The casing of the health check's properties.
+    pub health_check_casing: HealthCheckCasing,
+    /// A pre-issued API token that signs the API account in (`Authorization: Bearer <token>`)
+    /// without the token endpoint, as Secret Server's API tokens do; it does not expire.
+    pub api_token: Option<SecretString>,
+    /// The emulated Delinea Platform under `/platform` (token endpoint and vault broker); `None`
+    /// serves none.
+    pub platform: Option<PlatformConfig>,
+}
+
+/// The role permissions a fresh emulator's API account holds, as owned strings.
+pub fn default_api_account_permissions() -> Vec<String> {
+    crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect()
 }
 
 impl SimConfig {
@@ -161,6 +217,13 @@ impl SimConfig {
             password_policy: PasswordPolicy::default(),
             workers: Some(2),
             compact_after: 10_000,
+            api_account_permissions: default_api_account_permissions(),
+            leniency: Leniency::default(),
+            access_denied_status: 400,
+            user_licenses: None,
+            health_check_casing: HealthCheckCasing::Camel,
+            api_token: None,
+            platform: None,
         }
     }
 
@@ -200,6 +263,23 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// Role permissions taken from the API account's default set (e.g. `Administer Groups`), to see
+    /// what a vault without them does.
+    pub revoked_permissions: Vec<String>,
+    /// Where the emulator is more lenient than Secret Server (every switch off by default).
+    pub leniency: Leniency,
+    /// The status of an access-denied answer: 400 (default) or 403.
+    pub access_denied_status: u16,
+    /// User licences (enabled users who are not application accounts); absent: no limit.
+    pub user_licenses: Option<u64>,
+    /// `camel` (default, the published document) or `pascal` (what Delinea's Python SDK reads).
+    pub health_check_casing: HealthCheckCasing,
+    /// A pre-issued API token for the API account (a secret).
+    pub api_token: Option<SecretString>,
+    /// The client id of the emulated Delinea Platform's service user.
+    pub platform_client_id: String,
+    /// Its client secret (a secret); without it no platform is served.
+    pub platform_client_secret: Option<SecretString>,
 }
 
 impl Default for Settings {
@@ -215,9 +295,20 @@ impl Default for Settings {
             seed: "demo".to_owned(),
             password_policy: PasswordPolicy::default(),
             workers: None,
+            revoked_permissions: Vec::new(),
+            leniency: Leniency::default(),
+            access_denied_status: 400,
+            user_licenses: None,
+            health_check_casing: HealthCheckCasing::Camel,
+            api_token: None,
+            platform_client_id: DEFAULT_PLATFORM_CLIENT_ID.to_owned(),
+            platform_client_secret: None,
         }
     }
 }
+
+/// The client id of the emulated platform's service user, unless configured.
+pub const DEFAULT_PLATFORM_CLIENT_ID: &str = "scim-connector";
 
 /// A setting that cannot be used, named.
 #[derive(Debug, thiserror::Error)]
@@ -255,6 +346,29 @@ impl Settings {
                 message: format!("{:?} is not a URL path", self.base_path),
             });
         }
+        if !matches!(self.access_denied_status, 400 | 403) {
+            return Err(SettingsError {
+                setting: "access_denied_status",
+                message: format!("{} is neither 400 nor 403", self.access_denied_status),
+            });
+        }
+        let known = crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS;
+        if let Some(unknown) =
+            self.revoked_permissions.iter().find(|r| !known.iter().any(|k| k.eq_ignore_ascii_case(r.trim())))
+        {
+            return Err(SettingsError {
+                setting: "revoked_permissions",
+                message: format!("{unknown:?} is not one of the API account's role permissions: {}", known.join(", ")),
+            });
+        }
+        let api_account_permissions = default_api_account_permissions()
+            .into_iter()
+            .filter(|p| !self.revoked_permissions.iter().any(|r| r.trim().eq_ignore_ascii_case(p)))
+            .collect();
+        let platform = self.platform_client_secret.map(|client_secret| PlatformConfig {
+            client_id: self.platform_client_id.trim().to_owned(),
+            client_secret,
+        });
         let seed = match self.seed.trim().to_ascii_lowercase().as_str() {
             "empty" => Seed::Empty,
             "demo" | "" => Seed::Demo,
@@ -272,6 +386,13 @@ impl Settings {
             password_policy: self.password_policy,
             workers: self.workers,
             compact_after: 10_000,
+            api_account_permissions,
+            leniency: self.leniency,
+            access_denied_status: self.access_denied_status,
+            user_licenses: self.user_licenses,
+            health_check_casing: self.health_check_casing,
+            api_token: self.api_token,
+            platform,
         })
     }
 }

@@ -74,12 +74,33 @@ pub enum SimError {
     /// Missing, unknown or expired bearer token: `403 {"message"}`.
     #[error("authentication failed: {0}")]
     Authentication(String),
+    /// The API account lacks a role permission, or a folder or secret permission, for what it
+    /// asked: `400 {"message":"Access Denied","errorCode":"API_AccessDenied"}` (as Secret Server is
+    /// seen answering), or `403 {"message":"Access Denied"}` when the emulator is configured so
+    /// (`access_denied_status`; other versions answer that way). `missing` names what was lacking,
+    /// for the log only: Secret Server does not say.
+    #[error("access denied: {missing}")]
+    AccessDenied { missing: String },
     /// A failure of the emulator itself (for example the journal could not be written).
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// The message of an access-denied answer.
+pub const ACCESS_DENIED: &str = "Access Denied";
+/// The `errorCode` of an access-denied `400`.
+pub const ACCESS_DENIED_CODE: &str = "API_AccessDenied";
+
+/// Marks an access-denied answer, so that a middleware can give it the configured status.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AccessDeniedMarker;
+
 impl SimError {
+    /// Access denied for lack of `missing` (a role permission, or a folder or secret role).
+    pub fn denied(missing: impl Into<String>) -> Self {
+        SimError::AccessDenied { missing: missing.into() }
+    }
+
     /// One invalid field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         SimError::Invalid(vec![(field.into(), message.into())])
@@ -98,7 +119,9 @@ fn format_model_state(fields: &[(String, String)]) -> String {
 impl ResponseError for SimError {
     fn status_code(&self) -> StatusCode {
         match self {
-            SimError::NotFound(..) | SimError::Invalid(_) | SimError::Rule { .. } => StatusCode::BAD_REQUEST,
+            SimError::NotFound(..) | SimError::Invalid(_) | SimError::Rule { .. } | SimError::AccessDenied { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             SimError::Authentication(_) => StatusCode::FORBIDDEN,
             SimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -133,12 +156,25 @@ impl ResponseError for SimError {
                 ..BadRequestBody::default()
             }),
             SimError::Authentication(message) => builder.json(ErrorBody { message: message.clone() }),
+            SimError::AccessDenied { missing } => {
+                tracing::info!(%missing, "access denied");
+                // `access_denied_status = 403` turns this into a 403 (see `crate::access::restyle`).
+                builder.extensions_mut().insert(AccessDeniedMarker);
+                builder.json(BadRequestBody {
+                    message: ACCESS_DENIED.to_owned(),
+                    error_code: Some(ACCESS_DENIED_CODE.to_owned()),
+                    ..BadRequestBody::default()
+                })
+            }
             SimError::Internal(_) => {
                 // The cause goes to the log where it is handled; the body carries no internals.
                 tracing::error!(error = %self, "request failed");
+                // The published schema requires all four properties: present, and saying nothing.
                 builder.json(InternalErrorBody {
                     message: "An error has occurred.".to_owned(),
-                    ..InternalErrorBody::default()
+                    exception_message: Some("An error has occurred.".to_owned()),
+                    exception_type: Some("System.Exception".to_owned()),
+                    stack_trace: Some(String::new()),
                 })
             }
         }

@@ -210,7 +210,8 @@ pub async fn inject<B: MessageBody + 'static>(
             message: "An error has occurred.".to_owned(),
             exception_message: Some("Injected fault (secret-server-sim).".to_owned()),
             exception_type: Some("System.Exception".to_owned()),
-            stack_trace: None,
+            // The published schema requires all four properties; there is no stack to show.
+            stack_trace: Some(String::new()),
         }),
         Action::TooManyRequests(seconds) => HttpResponse::TooManyRequests()
             .insert_header((RETRY_AFTER, seconds.to_string()))

@@ -16,6 +16,7 @@
 //! reference leaves open, and the choices made, are listed in the crate's
 //! `README.md`.
 
+pub mod access;
 mod auth;
 pub mod config;
 mod db;
@@ -29,7 +30,11 @@ pub mod seed;
 mod startup;
 pub mod store;
 
-pub use config::{PasswordPolicy, Seed, Settings, SettingsError, SimConfig, TEST_API_PASSWORD, TEST_API_USERNAME};
+pub use access::{ApiAccount, DEFAULT_API_ACCOUNT_PERMISSIONS};
+pub use config::{
+    HealthCheckCasing, Leniency, PasswordPolicy, PlatformConfig, Seed, Settings, SettingsError, SimConfig,
+    TEST_API_PASSWORD, TEST_API_USERNAME,
+};
 pub use faults::{FaultError, FaultSettings, Faults};
 pub use seed::{GenerateSpec, generate_data_dir};
 pub use startup::{RunningSim, run, spawn};

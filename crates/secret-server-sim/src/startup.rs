@@ -2,6 +2,7 @@
 //! listening, with a handle) and [`run`] (the binary: serves until a shutdown
 //! future completes).
 
+use crate::access::{self, AccessDeniedStatus, ApiAccount};
 use crate::auth::Tokens;
 use crate::config::SimConfig;
 use crate::db::Db;
@@ -14,7 +15,7 @@ use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 
@@ -30,6 +31,7 @@ pub struct RunningSim {
     db: Db,
     faults: web::Data<Faults>,
     log: web::Data<RequestLog>,
+    account: web::Data<ApiAccount>,
 }
 
 /// Opens the data directory (or memory), loads or seeds the state, and makes sure the built-in
@@ -58,9 +60,11 @@ fn open_state(config: &SimConfig) -> anyhow::Result<Db> {
             }
         }
     };
-    let changes = db.read(|s| seed::api_account(s, &config.api_username));
-    if !changes.is_empty() {
-        db.apply_all(changes).map_err(|e| anyhow::anyhow!("cannot create the API account and its roles: {e}"))?;
+    let missing = db.read(|s| seed::system_objects(s, &config.api_username));
+    if !missing.is_empty() {
+        db.apply_all(missing).map_err(|e| {
+            anyhow::anyhow!("cannot create the built-in roles, the API account or the Everyone group: {e}")
+        })?;
     }
     Ok(db)
 }
@@ -83,10 +87,25 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
         api_username: config.api_username.clone(),
         api_password: config.api_password.clone(),
         password_policy: config.password_policy.clone(),
+        user_licenses: config.user_licenses,
+        leniency: config.leniency,
+        health_check_casing: config.health_check_casing,
     });
+    let account = web::Data::new(ApiAccount::new(
+        config.api_account_permissions.iter().cloned(),
+        config.leniency.unlimited_administration,
+    ));
+    let denied_status = web::Data::new(AccessDeniedStatus(config.access_denied_status));
     let base = config.normalized_base_path().to_lowercase();
     let app_db = web::Data::new(db.clone());
     let (app_tokens, app_faults, app_log) = (tokens.clone(), faults.clone(), log.clone());
+    let app_account = account.clone();
+    let platform = config.platform.clone().map(web::Data::new);
+    if let Some(token) = &config.api_token {
+        let account_id = db.read(|s| s.user_by_name(crate::store::LOCAL_DOMAIN_ID, &config.api_username).map(|u| u.id));
+        let account_id = account_id.context("the API account is missing")?;
+        tokens.accept_api_token(token.expose_secret(), account_id);
+    }
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(app_db.clone())
@@ -94,11 +113,14 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
             .app_data(app_faults.clone())
             .app_data(app_log.clone())
             .app_data(runtime.clone())
+            .app_data(app_account.clone())
+            .app_data(denied_status.clone())
             .app_data(web::PathConfig::default().error_handler(routes::path_error))
             .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-            .configure(|cfg| routes::configure(cfg, &base))
+            .configure(|cfg| routes::configure(cfg, &base, platform.clone()))
             .default_service(web::to(routes::not_found))
             // Registered innermost first: the log sees every request, faults come before routing.
+            .wrap(from_fn(access::restyle))
             .wrap(from_fn(middleware::trace_request))
             .wrap(from_fn(middleware::normalize_path))
             .wrap(from_fn(faults::inject))
@@ -124,6 +146,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
         db,
         faults,
         log,
+        account,
     })
 }
 
@@ -173,6 +196,12 @@ impl RunningSim {
     /// Forgets the request log.
     pub fn clear_request_log(&self) {
         self.log.clear();
+    }
+
+    /// The API account's role permissions (the same as `/_sim/api-account/permissions`): read them,
+    /// or change them while the emulator runs.
+    pub fn api_account(&self) -> &ApiAccount {
+        &self.account
     }
 
     /// Object counts, for tests and logs.

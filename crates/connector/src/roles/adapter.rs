@@ -4,8 +4,9 @@ use crate::config::{Config, PRIMARY, SecretServerSection, read_secret_file};
 use crate::resolve::Common;
 use anyhow::{Context, bail};
 use connections::ConnectionStore;
+use secrecy::SecretString;
 use secret_server_adapter::{AdapterSettings, InstanceSettings, ProtectedPrincipals};
-use secret_server_client::ClientConfig;
+use secret_server_client::{ClientConfig, SignIn};
 use std::process::ExitCode;
 
 /// The Secret Server instances of the configuration (`primary` among them when the
@@ -14,27 +15,63 @@ use std::process::ExitCode;
 /// # Errors
 /// An instance without a password, with an unreadable password file or an invalid URL.
 pub(super) fn instances(config: &Config) -> anyhow::Result<Vec<InstanceSettings>> {
-    config.secret_servers.iter().map(instance_from_section).collect()
+    config.secret_servers.iter().map(instance).collect()
 }
 
 fn parse_url(name: &str, url: &str) -> anyhow::Result<url::Url> {
     url.parse().with_context(|| format!("invalid setting secret_servers[{name}].url: {url:?} is not a URL"))
 }
 
-fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<InstanceSettings> {
+pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<InstanceSettings> {
     let flags = if section.name == PRIMARY { " (SECRET_SERVER_URL, SECRET_SERVER_USERNAME)" } else { "" };
-    if section.url.is_empty() || section.username.is_empty() {
+    let name = &section.name;
+    let sign_in = match section.sign_in.as_deref().map(str::trim).unwrap_or("password") {
+        "password" => SignIn::Password,
+        "api-token" | "api_token" => SignIn::ApiToken(match (&section.api_token_file, &section.api_token) {
+            (Some(path), _) => read_secret_file(path)?,
+            (None, Some(token)) => token.clone(),
+            (None, None) => bail!("secret_servers[{name}]: sign_in = \"api-token\" needs api_token or api_token_file"),
+        }),
+        "platform" => {
+            let Some(url) = section.platform_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+                bail!("secret_servers[{name}]: sign_in = \"platform\" needs platform_url");
+            };
+            let client_secret = match (&section.client_secret_file, &section.client_secret) {
+                (Some(path), _) => read_secret_file(path)?,
+                (None, Some(secret)) => secret.clone(),
+                (None, None) => {
+                    bail!("secret_servers[{name}]: sign_in = \"platform\" needs client_secret or client_secret_file")
+                }
+            };
+            SignIn::Platform {
+                url: parse_url(name, url)?,
+                client_id: section.client_id.clone().unwrap_or_default(),
+                client_secret,
+            }
+        }
+        other => bail!("secret_servers[{name}].sign_in: {other:?} is not password, api-token or platform"),
+    };
+    let platform = matches!(sign_in, SignIn::Platform { .. });
+    if (section.url.is_empty() && !platform) || (section.username.is_empty() && matches!(sign_in, SignIn::Password)) {
         bail!("secret_servers[{}]: url and username are required{flags}", section.name);
     }
-    let password = match (&section.password_file, &section.password) {
-        (Some(path), _) => read_secret_file(path)?,
-        (None, Some(password)) => password.clone(),
-        (None, None) if section.name == PRIMARY => {
+    let password = match (&section.password_file, &section.password, &sign_in) {
+        (_, _, SignIn::ApiToken(_) | SignIn::Platform { .. }) => SecretString::from(String::new()),
+        (Some(path), _, _) => read_secret_file(path)?,
+        (None, Some(password), _) => password.clone(),
+        (None, None, _) if section.name == PRIMARY => {
             bail!("the Secret Server password is required: set SECRET_SERVER_PASSWORD or --secret-server-password-file")
         }
-        (None, None) => bail!("secret_servers[{}]: password or password_file is required", section.name),
+        (None, None, _) => bail!("secret_servers[{}]: password or password_file is required", section.name),
     };
-    let mut client = ClientConfig::new(parse_url(&section.name, &section.url)?, section.username.clone(), password);
+    // With the platform and no url, the vault the platform's broker names is used
+    // (`resolve_vaults`, at start); until then the platform's own URL stands in.
+    let url = match (&sign_in, section.url.is_empty()) {
+        (SignIn::Platform { url, .. }, true) => url.clone(),
+        _ => parse_url(name, &section.url)?,
+    };
+    let mut client = ClientConfig::new(url, section.username.clone(), password);
+    client.sign_in = sign_in;
     client.domain = section.domain.clone();
     if let Some(timeout) = section.request_timeout {
         client.request_timeout = timeout;
@@ -60,6 +97,33 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
     Ok(InstanceSettings { protected, ..InstanceSettings::new(section.name.clone(), client) })
 }
 
+/// For each instance signing in through the Delinea Platform without a `url`: the vault the
+/// platform's vault broker names (logged).
+///
+/// # Errors
+/// The platform refuses the credentials, cannot be reached, or names no vault.
+pub(super) async fn resolve_vaults(instances: &mut [InstanceSettings], configured: &Config) -> anyhow::Result<()> {
+    for instance in instances.iter_mut() {
+        let explicit = configured.secret_servers.iter().any(|s| s.name == instance.name && !s.url.is_empty());
+        if explicit {
+            continue;
+        }
+        if let SignIn::Platform { url, client_id, client_secret } = &instance.client.sign_in {
+            let vault = secret_server_client::platform::vault_url(
+                url,
+                client_id,
+                client_secret,
+                instance.client.request_timeout,
+            )
+            .await
+            .with_context(|| format!("secret_servers[{}]: the Delinea Platform at {url}", instance.name))?;
+            tracing::info!(instance = %instance.name, platform = %url, vault = %vault, "vault named by the platform's vault broker");
+            instance.client.base_url = vault;
+        }
+    }
+    Ok(())
+}
+
 /// The adapter's settings from the resolved configuration.
 pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
     AdapterSettings {
@@ -83,6 +147,7 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     }
     common.require_redis("adapter")?;
     let _telemetry = super::init_telemetry(common, "secret-server-adapter")?;
+    resolve_vaults(&mut settings.instances, config).await?;
     let backends = common.queue().await?;
     let state = common.state().await?;
     let connections = ConnectionStore::new(state.clone(), super::gateway::CONNECTION_CACHE_TTL);
@@ -93,4 +158,52 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     crate::shutdown::on_signal().cancelled().await;
     adapter.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(toml_text: &str) -> SecretServerSection {
+        toml::from_str(toml_text).expect("a section")
+    }
+
+    #[test]
+    fn an_api_token_instance_needs_no_username_or_password() {
+        let instance = instance(&section(
+            "name = 'onprem'\nurl = 'https://vault.example.com/SecretServer'\nsign_in = 'api-token'\napi_token = 't0ken'",
+        ))
+        .unwrap();
+        assert!(matches!(instance.client.sign_in, SignIn::ApiToken(_)));
+    }
+
+    #[test]
+    fn a_platform_instance_without_url_starts_from_the_platform_and_names_its_client() {
+        let instance = instance(&section(
+            "name = 'cloud'\nsign_in = 'platform'\nplatform_url = 'https://tenant.delinea.app'\nclient_id = 'svc'\n\
+             client_secret = 's3cret'",
+        ))
+        .unwrap();
+        let SignIn::Platform { url, client_id, .. } = &instance.client.sign_in else { panic!("platform sign-in") };
+        assert_eq!((url.as_str(), client_id.as_str()), ("https://tenant.delinea.app/", "svc"));
+        assert_eq!(instance.client.base_url.as_str(), "https://tenant.delinea.app/");
+    }
+
+    #[test]
+    fn a_platform_instance_without_its_client_secret_is_refused_naming_it() {
+        let error = instance(&section("name = 'cloud'\nsign_in = 'platform'\nplatform_url = 'https://t.delinea.app'"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("client_secret"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_sign_in_is_refused_naming_the_choices() {
+        let error = instance(&section(
+            "name = 'x'\nurl = 'https://v.example.com'\nusername = 'u'\npassword = 'p'\nsign_in = 'kerberos'",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("password, api-token or platform"), "{error}");
+    }
 }

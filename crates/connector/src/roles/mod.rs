@@ -6,6 +6,7 @@ mod audit;
 // Its `Stack` is public for `connector::testing`, which only the tests build (the `testing` feature).
 #[cfg_attr(not(feature = "testing"), allow(unreachable_pub, dead_code))]
 pub(crate) mod dev;
+mod doctor;
 mod gateway;
 mod probe;
 mod sim;
@@ -30,6 +31,7 @@ pub(crate) async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCod
         Command::Audit(args) => audit::run(&common, &config, args, print_config).await,
         Command::Sim(args) => sim::run(&common, &config, args, print_config).await,
         Command::Admin(args) => admin::run(&common, &config, args).await,
+        Command::Doctor(args) => doctor::run(&config, args).await,
         Command::Probe(args) => probe::run(args).await,
     }
 }

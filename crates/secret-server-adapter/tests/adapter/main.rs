@@ -3,6 +3,7 @@
 //! checked through its own REST API.
 
 mod containers;
+mod doctor;
 mod groups;
 mod lifecycle;
 mod permissions;

@@ -1,4 +1,4 @@
-//! Secrets, metadata only: search (`GET /secrets`), summary
+//! Secrets, metadata only: search (`GET /v2/secrets`, as 11.x documents it), summary
 //! (`GET /secrets/{id}/summary`) and lookup (`GET /secrets/lookup`).
 //!
 //! There is deliberately no way to fetch a secret itself, its fields, or
@@ -12,7 +12,7 @@ use futures::stream::BoxStream;
 use secret_server_api::{Lookup, PagedResult, SecretSummary};
 
 impl SecretServerClient {
-    /// One page of `GET /secrets` (metadata records).
+    /// One page of `GET /v2/secrets` (metadata records).
     ///
     /// # Errors
     /// The classified [`ClientError`].

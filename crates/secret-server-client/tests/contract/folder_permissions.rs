@@ -52,7 +52,7 @@ async fn search_by_folder_group_and_user_finds_the_seeded_permissions() {
     );
 
     let page = h.client.folder_permissions_page(&FolderPermissionQuery::folder(it.id), 0, 1).await.unwrap();
-    assert_eq!((page.total, page.records.len(), page.has_next), (2, 1, true));
+    assert_eq!((page.total, page.records.len(), page.has_next), (3, 1, true), "two groups and the API account");
     h.finish().await;
 }
 

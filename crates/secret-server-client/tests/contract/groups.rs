@@ -33,7 +33,7 @@ async fn search_groups_streams_every_group() {
     let mut names: Vec<String> =
         h.client.search_groups(&GroupQuery::everyone()).map_ok(|g| g.name).try_collect().await.unwrap();
     names.sort();
-    assert_eq!(names, ["DBAs", "Developers", "Domain Admins", "Helpdesk", "IT Admins", "Security"]);
+    assert_eq!(names, ["DBAs", "Developers", "Domain Admins", "Everyone", "Helpdesk", "IT Admins", "Security"]);
     h.finish().await;
 }
 

@@ -15,6 +15,7 @@ mod secret_permissions;
 mod secret_values;
 mod secrets;
 mod short_shapes;
+mod sign_in;
 mod system;
 mod telemetry;
 mod token;

@@ -21,10 +21,11 @@ async fn search_by_secret_group_and_user_finds_the_seeded_permissions() {
     let mut on_web01: Vec<(String, String)> = permissions(&h, SecretPermissionQuery::secret(web01))
         .await
         .into_iter()
-        .map(|p| (p.group_name.unwrap_or_default(), p.secret_access_role_name))
+        .map(|p| (p.group_name.or(p.user_name).unwrap_or_default(), p.secret_access_role_name))
         .collect();
     on_web01.sort();
-    assert_eq!(on_web01, [("IT Admins".to_owned(), "Owner".to_owned()), ("Security".to_owned(), "View".to_owned())]);
+    let expected = [("IT Admins", "Owner"), ("Security", "View"), ("scim-api", "Owner")];
+    assert_eq!(on_web01, expected.map(|(who, role)| (who.to_owned(), role.to_owned())));
 
     let dbas = h.client.search_groups(&GroupQuery::text("DBAs")).try_next().await.unwrap().unwrap();
     let by_group = permissions(&h, SecretPermissionQuery::group(dbas.id)).await;
@@ -36,7 +37,7 @@ async fn search_by_secret_group_and_user_finds_the_seeded_permissions() {
     assert_eq!(by_user[0].secret_access_role_name, "View");
 
     let page = h.client.secret_permissions_page(&SecretPermissionQuery::secret(web01), 0, 1).await.unwrap();
-    assert_eq!((page.total, page.records.len(), page.has_next), (2, 1, true));
+    assert_eq!((page.total, page.records.len(), page.has_next), (3, 1, true), "two groups and the API account");
     h.finish().await;
 }
 

@@ -6,9 +6,12 @@
 //! - `POST /_sim/tokens/expire` (every access token expires now; body
 //!   `{"refreshTokens": true}` expires refresh tokens too);
 //! - `GET /_sim/requests` (the request log), `DELETE` (clear it);
-//! - `GET /_sim/state` (object counts and id counters).
+//! - `GET /_sim/state` (object counts and id counters);
+//! - `GET /_sim/api-account/permissions` (the API account's role permissions), `PUT` (replace
+//!   them: a JSON list of names), to see what a vault whose account lacks one does.
 
 use super::body_value;
+use crate::access::ApiAccount;
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::{SimError, SimResult};
@@ -30,6 +33,11 @@ pub(super) fn scope() -> Scope {
         .service(web::resource("/tokens/expire").route(web::post().to(expire_tokens)))
         .service(web::resource("/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
         .service(web::resource("/state").route(web::get().to(state)))
+        .service(
+            web::resource("/api-account/permissions")
+                .route(web::get().to(get_permissions))
+                .route(web::put().to(put_permissions)),
+        )
 }
 
 fn fault_error(e: crate::faults::FaultError) -> SimError {
@@ -102,6 +110,18 @@ async fn requests(_: Caller, log: web::Data<RequestLog>) -> Json<Vec<LoggedReque
 async fn clear_requests(_: Caller, log: web::Data<RequestLog>) -> HttpResponse {
     log.clear();
     HttpResponse::NoContent().finish()
+}
+
+async fn get_permissions(_: Caller, account: web::Data<ApiAccount>) -> Json<Vec<String>> {
+    Json(account.permissions())
+}
+
+async fn put_permissions(_: Caller, account: web::Data<ApiAccount>, body: web::Bytes) -> SimResult<Json<Vec<String>>> {
+    let names: Vec<String> =
+        serde_json::from_slice(&body).map_err(|e| SimError::invalid("body", format!("a JSON list of names: {e}")))?;
+    account.set_permissions(names.into_iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
+    tracing::info!(permissions = ?account.permissions(), "API account role permissions replaced");
+    Ok(Json(account.permissions()))
 }
 
 async fn state(_: Caller, db: web::Data<Db>) -> Json<serde_json::Value> {

@@ -25,14 +25,14 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<FolderPermission>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<FolderPermission>>> {
     let filter = FolderPermissionFilter {
         folder_id: query.int("filter.folderid")?,
         user_id: query.int("filter.userid")?,
         group_id: query.int("filter.groupid")?,
     };
     let paging = Paging::from_query(&query, FOLDER_PERMISSION_SORT)?;
-    Ok(Json(db.read(|s| s.search_folder_permissions(filter, &paging))))
+    Ok(Json(db.read(|s| s.search_folder_permissions(caller.viewer(), filter, &paging))))
 }
 
 async fn stub(_: Caller, query: Query) -> SimResult<Json<FolderPermission>> {
@@ -50,32 +50,38 @@ async fn stub(_: Caller, query: Query) -> SimResult<Json<FolderPermission>> {
     }))
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<FolderPermission>> {
-    Ok(Json(db.read(|s| s.get_folder_permission(*id))?))
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<FolderPermission>> {
+    Ok(Json(db.read(|s| s.get_folder_permission(caller.viewer(), *id))?))
 }
 
-async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<FolderPermission>> {
+/// Changing a folder's permissions needs Owner on the folder (checked by the store), and no role
+/// permission beyond it.
+async fn create(caller: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<FolderPermission>> {
     let args: FolderPermissionCreateArgs = parse_body(&body)?;
-    let perm = db.mutate(|s| s.plan_create_folder_permission(args), |s, id| s.get_folder_permission(id))?;
+    let viewer = caller.viewer();
+    let perm =
+        db.mutate(|s| s.plan_create_folder_permission(viewer, args), |s, id| s.get_folder_permission(viewer, id))?;
     tracing::info!(permission_id = perm.id, folder_id = perm.folder_id, "folder permission created");
     Ok(Json(perm))
 }
 
 async fn update(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<FolderPermission>> {
     let args: FolderPermissionUpdateArgs = parse_body(&body)?;
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_update_folder_permission(id, args), |s, id| s.get_folder_permission(id))?))
+    let (id, viewer) = (*id, caller.viewer());
+    Ok(Json(
+        db.mutate(|s| s.plan_update_folder_permission(viewer, id, args), |s, id| s.get_folder_permission(viewer, id))?,
+    ))
 }
 
 /// `?breakInheritance=` is accepted: a stored permission always belongs to a folder that does not
 /// inherit, so there is nothing left to break.
-async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Query) -> SimResult<Json<DeleteResult>> {
+async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Query) -> SimResult<Json<DeleteResult>> {
     query.flag("breakinheritance", false)?;
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_delete_folder_permission(id), |_, result| Ok(result))?))
+    let (id, viewer) = (*id, caller.viewer());
+    Ok(Json(db.mutate(|s| s.plan_delete_folder_permission(viewer, id), |_, result| Ok(result))?))
 }

@@ -4,6 +4,7 @@
 //! create, update (rename, move, inheritance), delete.
 
 use super::{parse_body, search_text};
+use crate::access::{ROOT_FOLDERS, WRITE_FOLDERS};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -33,46 +34,52 @@ fn filter(query: &Query) -> SimResult<FolderFilter> {
     })
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Folder>>> {
+/// Folders need no role permission to be read: folder permissions decide what is listed.
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Folder>>> {
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, FOLDER_SORT)?;
-    Ok(Json(db.read(|s| s.search_folders(&filter, &paging))))
+    Ok(Json(db.read(|s| s.search_folders(caller.viewer(), &filter, &paging))))
 }
 
-async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+async fn lookup(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, FOLDER_SORT)?;
-    Ok(Json(db.read(|s| s.lookup_folders(&filter, &paging))))
+    Ok(Json(db.read(|s| s.lookup_folders(caller.viewer(), &filter, &paging))))
 }
 
 async fn stub(_: Caller) -> Json<Folder> {
     Json(folder_stub())
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Query) -> SimResult<Json<Folder>> {
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Query) -> SimResult<Json<Folder>> {
     let children = query.flag("getallchildren", false)?;
+    let viewer = caller.viewer();
     let folder = match (*id, query.get("folderpath")) {
-        (0, Some(path)) => db.read(|s| s.get_folder_by_path(path, children))?,
-        (id, _) => db.read(|s| s.get_folder(id, children))?,
+        (0, Some(path)) => db.read(|s| s.get_folder_by_path(viewer, path, children))?,
+        (id, _) => db.read(|s| s.get_folder(viewer, id, children))?,
     };
     Ok(Json(folder))
 }
 
 async fn create(caller: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<Folder>> {
+    caller.require(WRITE_FOLDERS)?;
     let args: FolderCreateArgs = parse_body(&body)?;
+    let (viewer, root) = (caller.viewer(), caller.has(ROOT_FOLDERS));
     // The create response carries `childFolders` (empty for a new folder).
-    let folder = db.mutate(|s| s.plan_create_folder(args, caller.user_id), |s, id| s.get_folder(id, true))?;
+    let folder = db.mutate(|s| s.plan_create_folder(args, viewer, root), |s, id| s.get_folder(viewer, id, true))?;
     tracing::info!(folder_id = folder.id, "folder created");
     Ok(Json(folder))
 }
 
-async fn update(_: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Folder>> {
+async fn update(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Folder>> {
+    caller.require(WRITE_FOLDERS)?;
     let args: FolderUpdateArgs = parse_body(&body)?;
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_update_folder(id, args), |s, id| s.get_folder(id, false))?))
+    let (id, viewer, root) = (*id, caller.viewer(), caller.has(ROOT_FOLDERS));
+    Ok(Json(db.mutate(|s| s.plan_update_folder(viewer, id, args, root), |s, id| s.get_folder(viewer, id, false))?))
 }
 
-async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_delete_folder(id), |_, result| Ok(result))?))
+async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+    caller.require(WRITE_FOLDERS)?;
+    let (id, viewer) = (*id, caller.viewer());
+    Ok(Json(db.mutate(|s| s.plan_delete_folder(viewer, id), |_, result| Ok(result))?))
 }

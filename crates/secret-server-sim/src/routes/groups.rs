@@ -3,6 +3,7 @@
 //! `/groups/{id}/users/{userId}` (get, remove).
 
 use super::{parse_body, search_text};
+use crate::access::{READ_GROUPS, WRITE_GROUPS};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -47,52 +48,60 @@ fn filter(query: &Query) -> SimResult<GroupFilter> {
     })
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<GroupSummary>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<GroupSummary>>> {
+    caller.require(READ_GROUPS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, GROUP_SORT)?;
     Ok(Json(db.read(|s| s.search_groups(&filter, &paging))))
 }
 
-async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+async fn lookup(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+    caller.require(READ_GROUPS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, GROUP_SORT)?;
     Ok(Json(db.read(|s| s.lookup_groups(&filter, &paging))))
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Group>> {
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Group>> {
+    caller.require(READ_GROUPS)?;
     Ok(Json(db.read(|s| s.get_group(*id))?))
 }
 
-async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<Group>> {
+async fn create(caller: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<Group>> {
+    caller.require(WRITE_GROUPS)?;
     let args: GroupCreateArgs = parse_body(&body)?;
     let group = db.mutate(|s| s.plan_create_group(args), |s, id| s.get_group(id))?;
     tracing::info!(group_id = group.id, "group created");
     Ok(Json(group))
 }
 
-async fn update(_: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+async fn update(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+    caller.require(WRITE_GROUPS)?;
     let args: GroupUpdateArgs = parse_body(&body)?;
     let id = *id;
     Ok(Json(db.mutate(|s| s.plan_update_group(id, args), |s, id| s.get_group(id))?))
 }
 
-async fn patch(_: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+async fn patch(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
+    caller.require(WRITE_GROUPS)?;
     let args: GroupPatchBody = parse_body(&body)?;
     let id = *id;
     Ok(Json(db.mutate(|s| s.plan_patch_group(id, args), |s, id| s.get_group(id))?))
 }
 
-async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+    caller.require(WRITE_GROUPS)?;
     let id = *id;
     Ok(Json(db.mutate(|s| s.plan_delete_group(id), |_, result| Ok(result))?))
 }
 
 async fn members(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<GroupMembership>>> {
+    caller.require(READ_GROUPS)?;
     let filter = MemberFilter {
         include_inactive_users: query.flag("filter.includeinactiveusersforgroup", false)?,
         user_domain_id: query.int("filter.userdomainid")?,
@@ -101,39 +110,63 @@ async fn members(
     Ok(Json(db.read(|s| s.search_group_members(*id, filter, &paging))?))
 }
 
+/// The answer of `POST /groups/{id}/users` (the published `GroupUserModel`): the membership's ids,
+/// names and domains, without the member's display name and state that its listings carry.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GroupUserModel {
+    group_id: i64,
+    group_name: String,
+    group_domain_id: i64,
+    user_id: i64,
+    user_name: String,
+    user_domain_id: i64,
+}
+
 async fn add_member(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
-) -> SimResult<Json<GroupMembership>> {
+) -> SimResult<Json<GroupUserModel>> {
+    caller.require(WRITE_GROUPS)?;
     let args: MemberAddArgs = parse_body(&body)?;
     let group_id = *id;
-    let membership = db.mutate(
+    let m = db.mutate(
         |s| Ok((s.plan_add_member(group_id, args.user_id)?, args.user_id)),
         |s, user_id| s.get_membership(group_id, user_id),
     )?;
-    Ok(Json(membership))
+    Ok(Json(GroupUserModel {
+        group_id: m.group_id,
+        group_name: m.group_name,
+        group_domain_id: m.group_domain_id,
+        user_id: m.user_id,
+        user_name: m.user_name,
+        user_domain_id: m.user_domain_id,
+    }))
 }
 
 async fn replace_members(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(WRITE_GROUPS)?;
     let args: MembersReplaceArgs = parse_body(&body)?;
     let group_id = *id;
     db.mutate(|s| Ok((s.plan_replace_members(group_id, &args.user_ids)?, ())), |_, ()| Ok(()))?;
     Ok(Json(SuccessResult { success: true }))
 }
 
-async fn membership(_: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<GroupMembership>> {
+async fn membership(caller: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<GroupMembership>> {
+    caller.require(READ_GROUPS)?;
     let (group_id, user_id) = *ids;
     Ok(Json(db.read(|s| s.get_membership(group_id, user_id))?))
 }
 
-async fn remove_member(_: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<DeleteResult>> {
+async fn remove_member(caller: Caller, db: web::Data<Db>, ids: web::Path<(i64, i64)>) -> SimResult<Json<DeleteResult>> {
+    caller.require(WRITE_GROUPS)?;
     let (group_id, user_id) = *ids;
     Ok(Json(db.mutate(|s| s.plan_remove_member(group_id, user_id), |_, result| Ok(result))?))
 }

@@ -1,7 +1,9 @@
 //! `GET /api/v1/healthcheck` (no token) and `POST /api/v1/oauth-expiration`
 //! (expires the caller's token).
 
+use super::RuntimeConfig;
 use crate::auth::{Caller, Tokens};
+use crate::config::HealthCheckCasing;
 use actix_web::{HttpResponse, web};
 use secret_server_api::SuccessResult;
 
@@ -10,14 +12,40 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/oauth-expiration").route(web::post().to(expire)));
 }
 
-async fn healthcheck() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({
+/// The health check, in the configured casing (the published document's camelCase by default,
+/// PascalCase for clients that read `Healthy`, as Delinea's Python SDK does).
+async fn healthcheck(config: web::Data<RuntimeConfig>) -> HttpResponse {
+    let now = crate::store::now_iso();
+    let body = serde_json::json!({
         "healthy": true,
         "databaseHealthy": true,
         "serviceBusHealthy": true,
         "storageAccountHealthy": true,
         "scheduledForDeletion": false,
-    }))
+        "readOnlyMode": false,
+        "databaseMismatch": false,
+        "now": now,
+        "utcNow": now,
+    });
+    match config.health_check_casing {
+        HealthCheckCasing::Camel => HttpResponse::Ok().json(body),
+        HealthCheckCasing::Pascal => HttpResponse::Ok().json(pascal_case(body)),
+    }
+}
+
+fn pascal_case(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.into_iter()
+                .map(|(key, v)| {
+                    let mut chars = key.chars();
+                    let key = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or(key);
+                    (key, v)
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 async fn expire(caller: Caller, tokens: web::Data<Tokens>) -> web::Json<SuccessResult> {

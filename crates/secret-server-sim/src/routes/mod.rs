@@ -11,6 +11,7 @@ mod folder_permissions;
 mod folders;
 mod groups;
 mod health;
+mod platform;
 mod roles;
 mod secret_permissions;
 mod secrets;
@@ -32,22 +33,39 @@ pub(crate) struct RuntimeConfig {
     pub api_username: String,
     pub api_password: SecretString,
     pub password_policy: PasswordPolicy,
+    /// User licences (enabled users who are not application accounts); `None`: no limit.
+    pub user_licenses: Option<u64>,
+    /// Where the emulator is more lenient than Secret Server.
+    pub leniency: crate::config::Leniency,
+    /// The casing of the health check's properties.
+    pub health_check_casing: crate::config::HealthCheckCasing,
 }
 
-/// Registers every route under `base` (already normalized and lower-cased).
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, base: &str) {
+/// Registers every route under `base` (already normalized and lower-cased), and the emulated
+/// platform under `/platform` when `platform` is set.
+pub(crate) fn configure(
+    cfg: &mut web::ServiceConfig,
+    base: &str,
+    platform: Option<web::Data<crate::config::PlatformConfig>>,
+) {
+    if let Some(platform) = platform {
+        cfg.service(platform::scope().app_data(platform));
+    }
     cfg.service(admin::scope()).service(
-        web::scope(base).service(web::resource("/oauth2/token").route(web::post().to(token::token))).service(
-            web::scope("/api/v1")
-                .configure(health::configure)
-                .configure(users::configure)
-                .configure(groups::configure)
-                .configure(folders::configure)
-                .configure(folder_permissions::configure)
-                .configure(secrets::configure)
-                .configure(secret_permissions::configure)
-                .configure(roles::configure),
-        ),
+        web::scope(base)
+            .service(web::resource("/oauth2/token").route(web::post().to(token::token)))
+            .service(
+                web::scope("/api/v1")
+                    .configure(health::configure)
+                    .configure(users::configure)
+                    .configure(groups::configure)
+                    .configure(folders::configure)
+                    .configure(folder_permissions::configure)
+                    .configure(secrets::configure)
+                    .configure(secret_permissions::configure)
+                    .configure(roles::configure),
+            )
+            .service(web::scope("/api/v2").configure(secrets::configure_v2)),
     );
 }
 

@@ -2,6 +2,7 @@
 //! `/users/{id}/roles` (list, add, replace, remove), `/users/{userId}/roles-assigned`, and
 //! `/groups/{id}/roles` (list, add, remove).
 
+use crate::access::{ASSIGN_ROLES, READ_ROLES};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -34,7 +35,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Role>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Role>>> {
+    caller.require(READ_ROLES)?;
     let filter = RoleFilter {
         user_id: query.int("filter.userid")?,
         group_id: query.int("filter.groupid")?,
@@ -44,11 +46,18 @@ async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<Pa
     Ok(Json(db.read(|s| s.search_roles(&filter, &paging))?))
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Role>> {
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Role>> {
+    caller.require(READ_ROLES)?;
     Ok(Json(db.read(|s| s.get_role(*id))?))
 }
 
-async fn role_groups(_: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Query) -> SimResult<Json<RoleGroupPage>> {
+async fn role_groups(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    query: Query,
+) -> SimResult<Json<RoleGroupPage>> {
+    caller.require(READ_ROLES)?;
     let filter = GroupMembershipFilter {
         include_inactive_users_for_group: query.flag("filter.includeinactiveusersforgroup", false)?,
         user_domain_id: query.int("filter.userdomainid")?,
@@ -58,31 +67,34 @@ async fn role_groups(_: Caller, db: web::Data<Db>, id: web::Path<i64>, query: Qu
 }
 
 async fn user_roles(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<RoleSummary>>> {
+    caller.require(READ_ROLES)?;
     let paging = Paging::from_query(&query, ROLE_SUMMARY_SORT)?;
     Ok(Json(db.read(|s| s.search_user_roles(*id, &paging))?))
 }
 
 async fn user_roles_assigned(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<UserRoleSummary>>> {
+    caller.require(READ_ROLES)?;
     let paging = Paging::from_query(&query, ROLE_SUMMARY_SORT)?;
     Ok(Json(db.read(|s| s.search_user_roles_assigned(*id, &paging))?))
 }
 
 async fn group_roles(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<RoleSummary>>> {
+    caller.require(READ_ROLES)?;
     let paging = Paging::from_query(&query, ROLE_SUMMARY_SORT)?;
     Ok(Json(db.read(|s| s.search_group_roles(*id, &paging))?))
 }
@@ -97,11 +109,12 @@ fn changed(
 }
 
 async fn add_user_roles(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_add_user_roles(*id, &args.role_ids))
 }
@@ -112,6 +125,7 @@ async fn replace_user_roles(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_replace_user_roles(*id, &args.role_ids, caller.user_id))
 }
@@ -122,26 +136,29 @@ async fn remove_user_roles(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_remove_user_roles(*id, &args.role_ids, caller.user_id))
 }
 
 async fn add_group_roles(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_add_group_roles(*id, &args.role_ids))
 }
 
 async fn remove_group_roles(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_remove_group_roles(*id, &args.role_ids))
 }

@@ -3,6 +3,7 @@
 //! `filter.domainName`), get, create, update, delete.
 
 use super::parse_body;
+use crate::access::{READ_SECRETS, SHARE_SECRETS};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -24,7 +25,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<SecretPermission>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<SecretPermission>>> {
+    caller.require(READ_SECRETS)?;
     let lower = |key: &str| query.get(key).map(|v| v.trim().to_lowercase());
     let filter = SecretPermissionFilter {
         secret_id: query.int("filter.secretid")?,
@@ -35,30 +37,37 @@ async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<Pa
         domain_name: lower("filter.domainname"),
     };
     let paging = Paging::from_query(&query, SECRET_PERMISSION_SORT)?;
-    Ok(Json(db.read(|s| s.search_secret_permissions(&filter, &paging))))
+    Ok(Json(db.read(|s| s.search_secret_permissions(caller.viewer(), &filter, &paging))))
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SecretPermission>> {
-    Ok(Json(db.read(|s| s.get_secret_permission(*id))?))
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SecretPermission>> {
+    caller.require(READ_SECRETS)?;
+    Ok(Json(db.read(|s| s.get_secret_permission(caller.viewer(), *id))?))
 }
 
-async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<SecretPermission>> {
+async fn create(caller: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Json<SecretPermission>> {
+    caller.require(SHARE_SECRETS)?;
     let args: SecretPermissionCreateArgs = parse_body(&body)?;
-    Ok(Json(db.mutate(|s| s.plan_create_secret_permission(args), |s, id| s.get_secret_permission(id))?))
+    let viewer = caller.viewer();
+    Ok(Json(db.mutate(|s| s.plan_create_secret_permission(viewer, args), |s, id| s.get_secret_permission(viewer, id))?))
 }
 
 async fn update(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SecretPermission>> {
+    caller.require(SHARE_SECRETS)?;
     let args: SecretPermissionUpdateArgs = parse_body(&body)?;
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_update_secret_permission(id, args), |s, id| s.get_secret_permission(id))?))
+    let (id, viewer) = (*id, caller.viewer());
+    Ok(Json(
+        db.mutate(|s| s.plan_update_secret_permission(viewer, id, args), |s, id| s.get_secret_permission(viewer, id))?,
+    ))
 }
 
-async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
-    let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_delete_secret_permission(id), |_, result| Ok(result))?))
+async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+    caller.require(SHARE_SECRETS)?;
+    let (id, viewer) = (*id, caller.viewer());
+    Ok(Json(db.mutate(|s| s.plan_delete_secret_permission(viewer, id), |_, result| Ok(result))?))
 }

@@ -5,6 +5,7 @@
 //! synthetic field values (the request log shows whoever calls it).
 
 use super::{parse_body, search_text};
+use crate::access::READ_SECRETS;
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -22,6 +23,13 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/secrets/{id}").route(web::get().to(get)).route(web::delete().to(delete)));
 }
 
+/// `/api/v2`: the secret search as Secret Server 11.x documents it (`GET /v2/secrets`; its
+/// `/v1/secrets` answers only `POST`). The `v1` search stays for older clients (Delinea's Python
+/// SDK calls it).
+pub(super) fn configure_v2(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/secrets").route(web::get().to(search)));
+}
+
 fn filter(query: &Query) -> SimResult<SecretFilter> {
     Ok(SecretFilter {
         folder_id: query.int("filter.folderid")?,
@@ -33,29 +41,35 @@ fn filter(query: &Query) -> SimResult<SecretFilter> {
     })
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<SecretSummary>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<SecretSummary>>> {
+    caller.require(READ_SECRETS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, SECRET_SORT)?;
-    Ok(Json(db.read(|s| s.search_secrets(&filter, &paging))))
+    Ok(Json(db.read(|s| s.search_secrets(caller.viewer(), &filter, &paging))))
 }
 
-async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+async fn lookup(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+    caller.require(READ_SECRETS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, SECRET_SORT)?;
-    Ok(Json(db.read(|s| s.lookup_secrets(&filter, &paging))))
+    Ok(Json(db.read(|s| s.lookup_secrets(caller.viewer(), &filter, &paging))))
 }
 
-async fn lookup_one(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Lookup>> {
-    let secret = db.read(|s| s.get_secret_summary(*id))?;
+async fn lookup_one(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<Lookup>> {
+    caller.require(READ_SECRETS)?;
+    let secret = db.read(|s| s.secret_summary_for(caller.viewer(), *id))?;
     Ok(Json(Lookup { id: secret.id, value: secret.name }))
 }
 
-async fn summary(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SecretSummary>> {
-    Ok(Json(db.read(|s| s.get_secret_summary(*id))?))
+async fn summary(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SecretSummary>> {
+    caller.require(READ_SECRETS)?;
+    Ok(Json(db.read(|s| s.secret_summary_for(caller.viewer(), *id))?))
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SyntheticSecret>> {
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<SyntheticSecret>> {
     tracing::warn!(secret_id = *id, "a secret's field values were requested (synthetic values served)");
+    caller.require(READ_SECRETS)?;
+    db.read(|s| s.secret_summary_for(caller.viewer(), *id))?;
     Ok(Json(db.read(|s| s.get_synthetic_secret(*id))?))
 }
 

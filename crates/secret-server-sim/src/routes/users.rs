@@ -2,15 +2,18 @@
 //! delete (deactivate), and `/users/{id}/groups` (list, add, replace, remove).
 
 use super::{RuntimeConfig, parse_body, search_text};
+use crate::access::{ApiAccount, READ_USERS, WRITE_USERS};
 use crate::auth::Caller;
 use crate::db::Db;
-use crate::error::{SimError, SimResult};
+use crate::error::SimResult;
 use crate::query::Query;
 use crate::store::search::Paging;
 use crate::store::users::{MEMBERSHIP_SORT, USER_SORT, UserFilter};
+use crate::store::{Change, Store};
 use actix_web::web::{self, Json};
 use secret_server_api::{
-    DeleteResult, GroupMembership, Lookup, PagedResult, SuccessResult, User, UserCreateArgs, UserPatchArgs, UserSummary,
+    CurrentUser, DeleteResult, GroupMembership, Lookup, PagedResult, RolePermissionName, SuccessResult, User,
+    UserCreateArgs, UserPatchArgs, UserSummary,
 };
 use serde::Deserialize;
 
@@ -44,61 +47,58 @@ fn filter(query: &Query) -> SimResult<UserFilter> {
     })
 }
 
-async fn search(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<UserSummary>>> {
+async fn search(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<UserSummary>>> {
+    caller.require(READ_USERS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, USER_SORT)?;
     Ok(Json(db.read(|s| s.search_users(&filter, &paging))))
 }
 
-async fn lookup(_: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+async fn lookup(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Json<PagedResult<Lookup>>> {
+    caller.require(READ_USERS)?;
     let filter = filter(&query)?;
     let paging = Paging::from_query(&query, USER_SORT)?;
     Ok(Json(db.read(|s| s.lookup_users(&filter, &paging))))
 }
 
-/// The role permissions the API account reports (those the SCIM connector's application account needs).
-const API_ACCOUNT_PERMISSIONS: &[&str] = &[
-    "Add Secret",
-    "Administer Folders",
-    "Administer Groups",
-    "Administer Role Permissions",
-    "Administer Users",
-    "Create Root Folders",
-    "Own Secret",
-    "View Groups",
-    "View Roles",
-    "View Secret",
-    "View Users",
-];
-
-async fn current(caller: Caller, db: web::Data<Db>) -> SimResult<Json<serde_json::Value>> {
+/// `GET /users/current`: the API account with the role permissions it holds (by default
+/// `crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS`). Needs no role permission.
+async fn current(caller: Caller, db: web::Data<Db>, account: web::Data<ApiAccount>) -> SimResult<Json<CurrentUser>> {
     let user = db.read(|s| s.get_user(caller.user_id))?;
-    let mut value = serde_json::to_value(&user).map_err(|e| SimError::Internal(e.to_string()))?;
-    if let Some(map) = value.as_object_mut() {
-        map.insert(
-            "permissions".to_owned(),
-            API_ACCOUNT_PERMISSIONS.iter().map(|name| serde_json::json!({ "name": name })).collect(),
-        );
-    }
-    Ok(Json(value))
+    Ok(Json(CurrentUser {
+        id: user.id,
+        user_name: user.user_name,
+        display_name: user.display_name,
+        email_address: user.email_address,
+        permissions: account.permissions().into_iter().map(|name| RolePermissionName { name }).collect(),
+    }))
 }
 
 async fn stub(_: Caller) -> Json<User> {
     Json(User { id: 0, enabled: true, domain_id: crate::store::LOCAL_DOMAIN_ID, ..User::default() })
 }
 
-async fn get(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<User>> {
+async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<User>> {
+    caller.require(READ_USERS)?;
     Ok(Json(db.read(|s| s.get_user(*id))?))
 }
 
 async fn create(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     config: web::Data<RuntimeConfig>,
     body: web::Bytes,
 ) -> SimResult<Json<User>> {
+    caller.require(WRITE_USERS)?;
     let args: UserCreateArgs = parse_body(&body)?;
-    let user = db.mutate(|s| s.plan_create_user(args, &config.password_policy), |s, id| s.get_user(id))?;
+    let user = db.mutate(
+        |s| {
+            let planned = s.plan_create_user(args, &config.password_policy)?;
+            s.check_license(config.user_licenses, takes_a_license(s, &planned.0))?;
+            Ok(planned)
+        },
+        |s, id| s.get_user(id),
+    )?;
     tracing::info!(user_id = user.id, "user created");
     Ok(Json(user))
 }
@@ -110,30 +110,70 @@ async fn update(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<User>> {
+    caller.require(WRITE_USERS)?;
     let value = super::body_value(&body)?;
     let id = *id;
-    let user =
-        db.mutate(|s| s.plan_update_user(id, &value, &config.password_policy, caller.user_id), |s, id| s.get_user(id))?;
+    let user = db.mutate(
+        |s| {
+            let planned = s.plan_update_user(id, &value, &config.password_policy, caller.user_id)?;
+            s.check_license(config.user_licenses, takes_a_license(s, &planned.0))?;
+            Ok(planned)
+        },
+        |s, id| s.get_user(id),
+    )?;
     Ok(Json(user))
 }
 
-async fn patch(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<User>> {
+async fn patch(
+    caller: Caller,
+    db: web::Data<Db>,
+    config: web::Data<RuntimeConfig>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<User>> {
+    caller.require(WRITE_USERS)?;
     let args: UserPatchArgs = parse_body(&body)?;
     let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_patch_user(id, args, caller.user_id), |s, id| s.get_user(id))?))
+    let user = db.mutate(
+        |s| {
+            let planned = s.plan_patch_user(id, args, caller.user_id)?;
+            s.check_license(config.user_licenses, takes_a_license(s, &planned.0))?;
+            Ok(planned)
+        },
+        |s, id| s.get_user(id),
+    )?;
+    Ok(Json(user))
 }
 
-async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
+/// Whether planned changes make a user take a licence it did not: enabled and not an application
+/// account now, and not both before (or not there at all).
+fn takes_a_license(store: &Store, changes: &[Change]) -> bool {
+    let licensed = |u: &User| u.enabled && !u.is_application_account;
+    changes.iter().any(|change| match change {
+        Change::PutUser(after) => licensed(after) && !store.user(after.id).is_some_and(licensed),
+        _ => false,
+    })
+}
+
+async fn delete(
+    caller: Caller,
+    db: web::Data<Db>,
+    config: web::Data<RuntimeConfig>,
+    id: web::Path<i64>,
+) -> SimResult<Json<DeleteResult>> {
+    caller.require(WRITE_USERS)?;
     let id = *id;
-    Ok(Json(db.mutate(|s| s.plan_delete_user(id, caller.user_id), |_, result| Ok(result))?))
+    let lenient = config.leniency.delete_inactive_user;
+    Ok(Json(db.mutate(|s| s.plan_delete_user(id, caller.user_id, lenient), |_, result| Ok(result))?))
 }
 
 async fn groups(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<GroupMembership>>> {
+    caller.require(READ_USERS)?;
     let paging = Paging::from_query(&query, MEMBERSHIP_SORT)?;
     Ok(Json(db.read(|s| s.search_user_groups(*id, &paging))?))
 }
@@ -145,11 +185,12 @@ struct GroupIds {
 }
 
 async fn add_groups(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(WRITE_USERS)?;
     let args: GroupIds = parse_body(&body)?;
     let id = *id;
     db.mutate(|s| Ok((s.plan_add_user_groups(id, &args.group_ids)?, ())), |_, ()| Ok(()))?;
@@ -157,11 +198,12 @@ async fn add_groups(
 }
 
 async fn replace_groups(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(WRITE_USERS)?;
     let args: GroupIds = parse_body(&body)?;
     let id = *id;
     db.mutate(|s| Ok((s.plan_replace_user_groups(id, &args.group_ids)?, ())), |_, ()| Ok(()))?;
@@ -169,11 +211,12 @@ async fn replace_groups(
 }
 
 async fn remove_groups(
-    _: Caller,
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<SuccessResult>> {
+    caller.require(WRITE_USERS)?;
     let group_ids = query.ints("groupids")?;
     let id = *id;
     db.mutate(|s| Ok((s.plan_remove_user_groups(id, &group_ids)?, ())), |_, ()| Ok(()))?;

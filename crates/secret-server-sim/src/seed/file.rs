@@ -20,9 +20,13 @@
 //!
 //! Every list is optional. Users and groups without `domain` are local. A
 //! member or a permission names a user by `userName` (or `domain\userName`
-//! when the name exists in several domains) and a group by `name`. `roles` name Secret Server's
-//! built-in roles (`Administrator`, `User`, `Basic User`), which the store holds before the seed
-//! is loaded. Folders
+//! when the name exists in several domains) and a group by `name`; a
+//! permission given with `"apiAccount": true` instead is the API account's
+//! (whatever its configured name), as an administrator grants the connector
+//! access to what it manages. `roles` name Secret Server's built-in roles
+//! (`Administrator`, `User`, `Basic User`), which the store holds before the
+//! seed is loaded. Every user but an application account gets a personal
+//! folder (under `\Personal Folders`) once the seed is loaded. Folders
 //! missing on a path are created (at the root without inheritance, below it
 //! inheriting). A folder listed with `permissions` does not inherit. A secret
 //! listed with `permissions` does not inherit from its folder and has exactly
@@ -104,6 +108,9 @@ pub struct SeedFolderPermission {
     pub user: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    /// The permission is the API account's.
+    #[serde(default)]
+    pub api_account: bool,
     pub folder_access_role_name: String,
     pub secret_access_role_name: String,
 }
@@ -127,6 +134,9 @@ pub struct SeedSecretPermission {
     pub user: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    /// The permission is the API account's.
+    #[serde(default)]
+    pub api_account: bool,
     pub secret_access_role_name: String,
 }
 
@@ -160,6 +170,8 @@ struct Loader<'a> {
     domains: HashMap<String, i64>,
     users_by_name: HashMap<String, Vec<i64>>,
     now: String,
+    /// The API account's id, when the seed is loaded for an emulator that has one.
+    api_account: Option<i64>,
 }
 
 impl Loader<'_> {
@@ -205,11 +217,20 @@ impl Loader<'_> {
         self.store.role_by_name(name).map(|r| r.id).ok_or_else(|| err(at, format!("no role named '{name}'")))
     }
 
-    fn principal(&self, at: &str, user: Option<&str>, group: Option<&str>) -> Result<Principal, SeedError> {
-        match (user, group) {
-            (Some(u), None) => Ok(Principal::User(self.user(&format!("{at}.user"), u)?)),
-            (None, Some(g)) => Ok(Principal::Group(self.group(&format!("{at}.group"), g)?)),
-            _ => Err(err(at, "give exactly one of user and group")),
+    fn principal(
+        &self,
+        at: &str,
+        user: Option<&str>,
+        group: Option<&str>,
+        api_account: bool,
+    ) -> Result<Principal, SeedError> {
+        match (user, group, api_account) {
+            (Some(u), None, false) => Ok(Principal::User(self.user(&format!("{at}.user"), u)?)),
+            (None, Some(g), false) => Ok(Principal::Group(self.group(&format!("{at}.group"), g)?)),
+            (None, None, true) => {
+                self.api_account.map(Principal::User).ok_or_else(|| err(at, "there is no API account to grant"))
+            }
+            _ => Err(err(at, "give exactly one of user, group and apiAccount")),
         }
     }
 
@@ -246,6 +267,7 @@ impl Loader<'_> {
                 inherit_permissions: inherit,
                 inherit_secret_policy: parent != ROOT_FOLDER_ID,
                 secret_policy_id: None,
+                personal: false,
             }));
             parent = id;
         }
@@ -253,12 +275,25 @@ impl Loader<'_> {
     }
 }
 
-/// Loads `seed` into `store` (which may already hold the API account).
+/// Loads `seed` into `store`, without an API account to grant (`apiAccount` permissions are
+/// refused).
 ///
 /// # Errors
 /// The first entry that breaks a rule or names something unknown.
 pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
-    let mut loader = Loader { store, domains: HashMap::new(), users_by_name: HashMap::new(), now: now_iso() };
+    load_for(seed, store, None)
+}
+
+/// Loads `seed` into `store`, which holds the API account named `api_username` (the one
+/// `apiAccount` permissions grant).
+///
+/// # Errors
+/// The first entry that breaks a rule or names something unknown.
+pub fn load_for(seed: &SeedFile, store: &mut Store, api_username: Option<&str>) -> Result<(), SeedError> {
+    let api_account =
+        api_username.and_then(|name| store.user_by_name(crate::store::LOCAL_DOMAIN_ID, name)).map(|u| u.id);
+    let mut loader =
+        Loader { store, domains: HashMap::new(), users_by_name: HashMap::new(), now: now_iso(), api_account };
     for (i, d) in seed.domains.iter().enumerate() {
         let at = format!("domains[{i}]");
         if d.id <= 0 {
@@ -340,7 +375,7 @@ pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
         let folder_id = loader.folder_at(&at, &f.path, inherit)?;
         for (j, p) in f.permissions.iter().enumerate() {
             let pat = format!("{at}.permissions[{j}]");
-            let principal = loader.principal(&pat, p.user.as_deref(), p.group.as_deref())?;
+            let principal = loader.principal(&pat, p.user.as_deref(), p.group.as_deref(), p.api_account)?;
             let folder_role: FolderAccessRole =
                 p.folder_access_role_name.parse().map_err(|e| err(&pat, format!("{e}")))?;
             let secret_role: SecretAccessRole =
@@ -381,7 +416,7 @@ pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
         }));
         for (j, p) in s.permissions.iter().enumerate() {
             let pat = format!("{at}.permissions[{j}]");
-            let principal = loader.principal(&pat, p.user.as_deref(), p.group.as_deref())?;
+            let principal = loader.principal(&pat, p.user.as_deref(), p.group.as_deref(), p.api_account)?;
             let secret_role: SecretAccessRole =
                 p.secret_access_role_name.parse().map_err(|e| err(&pat, format!("{e}")))?;
             let perm_id = loader.store.next.secret_permission;
@@ -391,6 +426,13 @@ pub fn load(seed: &SeedFile, store: &mut Store) -> Result<(), SeedError> {
                 principal,
                 secret_role,
             }));
+        }
+    }
+    // Last, so that the seed's own folders keep the ids its order gives them.
+    let users: Vec<User> = loader.store.users.values().map(|e| e.user.clone()).collect();
+    for user in users {
+        for change in loader.store.personal_folder_changes(&user) {
+            loader.store.apply(change);
         }
     }
     Ok(())
@@ -408,10 +450,11 @@ mod tests {
     fn missing_folders_on_a_path_are_created_and_inherit_below_the_root() {
         let mut store = Store::new();
         load(&parse(r#"{"folders":[{"path":"\\A\\B\\C"}]}"#), &mut store).unwrap();
-        let c = store.get_folder_by_path("\\a\\b\\c", false).unwrap();
+        let everything = crate::store::Viewer::unlimited();
+        let c = store.get_folder_by_path(everything, "\\a\\b\\c", false).unwrap();
         assert_eq!(c.folder_path, "\\A\\B\\C");
         assert!(c.inherit_permissions);
-        assert!(!store.get_folder_by_path("\\A", false).unwrap().inherit_permissions);
+        assert!(!store.get_folder_by_path(everything, "\\A", false).unwrap().inherit_permissions);
     }
 
     #[test]

@@ -8,7 +8,11 @@
 //! group sizes skewed (a few large groups, many small ones); about fifty root
 //! folders, the others under a random earlier folder, 70% of those inheriting;
 //! every folder that does not inherit gets `permissions_per_folder`
-//! permissions, mostly for groups; 3% of secrets inactive.
+//! permissions, mostly for groups, and one more: Owner for the Everyone group,
+//! so that the API account (as every user, in Everyone) sees and manages the
+//! whole tree whatever its name; 3% of secrets inactive. A generated set has
+//! no personal folders (100,000 of them would only weigh on the emulator: the
+//! API account cannot see them).
 
 use crate::store::{Change, Counts, FolderPermRec, FolderRec, Principal, Store, now_iso, templates};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -85,6 +89,10 @@ pub fn generate_into(store: &mut Store, spec: &GenerateSpec) -> Counts {
     if store.domain_name(domain_id).is_none() {
         store.apply(Change::PutDomain { id: domain_id, name: "corp.example.com".to_owned() });
     }
+    if let Some(change) = super::everyone_group(store) {
+        store.apply(change);
+    }
+    let everyone = store.everyone_group();
 
     let progress = bar(spec.users, "users");
     let mut user_ids = Vec::with_capacity(spec.users as usize);
@@ -185,8 +193,19 @@ pub fn generate_into(store: &mut Store, spec: &GenerateSpec) -> Counts {
             inherit_permissions: inherit,
             inherit_secret_policy: parent != ROOT_FOLDER_ID,
             secret_policy_id: None,
+            personal: false,
         }));
         folder_ids.push(id);
+        if !inherit && let Some(everyone) = everyone {
+            let perm_id = store.next.folder_permission;
+            store.apply(Change::PutFolderPermission(FolderPermRec {
+                id: perm_id,
+                folder_id: id,
+                principal: Principal::Group(everyone),
+                folder_role: FolderAccessRole::Owner,
+                secret_role: SecretAccessRole::Owner,
+            }));
+        }
         if !inherit {
             let want = spec.permissions_per_folder.min((group_ids.len() + user_ids.len()) as u64);
             let mut principals = HashSet::new();
@@ -260,12 +279,12 @@ mod tests {
         let mut store = Store::new();
         let counts = generate_into(&mut store, &small());
         assert_eq!(counts.users, 300);
-        assert_eq!(counts.groups, 20);
+        assert_eq!(counts.groups, 21, "twenty, and the Everyone group");
         assert_eq!(counts.memberships, 1_000);
         assert_eq!(counts.folders, 120);
         assert_eq!(counts.secrets, 200);
         let explicit = store.folders.values().filter(|f| !f.inherit_permissions).count();
-        assert_eq!(counts.folder_permissions, explicit * 2);
+        assert_eq!(counts.folder_permissions, explicit * 3, "two drawn per folder, and the Everyone group's Owner");
     }
 
     #[test]

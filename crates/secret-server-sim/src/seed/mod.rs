@@ -11,9 +11,9 @@ pub use generate::{GenerateSpec, generate_into};
 
 use crate::config::Seed;
 use crate::persist::{DataDir, PersistError};
-use crate::store::{Change, Counts, LOCAL_DOMAIN_ID, Store, now_iso, roles};
+use crate::store::{Change, Counts, EVERYONE, LOCAL_DOMAIN_ID, Store, now_iso, roles};
 use anyhow::Context;
-use secret_server_api::User;
+use secret_server_api::{Group, User};
 use std::path::Path;
 
 /// The demo organisation, as a seed file.
@@ -48,8 +48,35 @@ pub fn api_account(store: &Store, api_username: &str) -> Vec<Change> {
     changes
 }
 
+/// The change that creates the Everyone group (a system group every user is in), if the store
+/// lacks it.
+pub fn everyone_group(store: &Store) -> Option<Change> {
+    if store.everyone_group().is_some() {
+        return None;
+    }
+    Some(Change::PutGroup(Group {
+        id: store.next_ids().group,
+        name: EVERYONE.to_owned(),
+        enabled: true,
+        domain_id: LOCAL_DOMAIN_ID,
+        created: Some(now_iso()),
+        system_group: true,
+        ..Group::default()
+    }))
+}
+
+/// What every emulator holds whatever its seed, in the order it is created: Secret Server's built-in roles,
+/// the API account holding the Administrator role, and the Everyone group, each only when missing.
+pub fn system_objects(store: &Store, api_username: &str) -> Vec<Change> {
+    let mut changes = api_account(store, api_username);
+    if let Some(everyone) = everyone_group(store) {
+        changes.push(everyone);
+    }
+    changes
+}
+
 /// Builds the initial state: the built-in roles and the API account first (so it has the lowest
-/// id), then the seed.
+/// id), then the seed, then the Everyone group when the seed did not bring it.
 ///
 /// # Errors
 /// A seed file that cannot be read, parsed or loaded.
@@ -62,17 +89,21 @@ pub fn initial_store(seed: &Seed, api_username: &str) -> anyhow::Result<Store> {
         Seed::Empty => {}
         Seed::Demo => {
             let demo: SeedFile = serde_json::from_str(DEMO_SEED).context("the built-in demo seed does not parse")?;
-            file::load(&demo, &mut store).context("the built-in demo seed does not load")?;
+            file::load_for(&demo, &mut store, Some(api_username)).context("the built-in demo seed does not load")?;
         }
         Seed::File(path) => {
             let bytes = std::fs::read(path).with_context(|| format!("cannot read seed file {}", path.display()))?;
             let seed: SeedFile = serde_json::from_slice(&bytes)
                 .with_context(|| format!("seed file {} is not a valid seed", path.display()))?;
-            file::load(&seed, &mut store).with_context(|| format!("seed file {}", path.display()))?;
+            file::load_for(&seed, &mut store, Some(api_username))
+                .with_context(|| format!("seed file {}", path.display()))?;
         }
         Seed::Generate(spec) => {
             generate_into(&mut store, spec);
         }
+    }
+    if let Some(everyone) = everyone_group(&store) {
+        store.apply(everyone);
     }
     Ok(store)
 }
@@ -108,8 +139,8 @@ mod tests {
         assert_eq!(store.user_by_name(LOCAL_DOMAIN_ID, "api").unwrap().id, 1);
         let counts = store.counts();
         assert_eq!(counts.users, 11);
-        assert_eq!(counts.groups, 6);
-        assert_eq!(counts.folders, 8);
+        assert_eq!(counts.groups, 7, "six, and the Everyone group");
+        assert_eq!(counts.folders, 8 + 1 + 10, "eight, \\Personal Folders, and one for each user but the API account");
         assert_eq!(counts.secrets, 12);
         assert!(counts.secret_permissions >= 4);
     }

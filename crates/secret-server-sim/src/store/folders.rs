@@ -8,14 +8,25 @@
 //! A folder created without inheritance gets an Owner permission for its
 //! creator, as Secret Server gives one. Turning inheritance off copies the
 //! parent's effective permissions onto the folder; turning it on drops the
-//! folder's own permissions.
+//! folder's own permissions. A folder that inherits takes its parent's
+//! permissions wherever it is: moved, it takes its new parent's.
+//!
+//! Access: searches list only the folders the caller holds a role on (its own
+//! permissions, or those the folder inherits; through the caller or a group it
+//! is in); reading one it holds none on is access denied. Adding a folder needs
+//! Edit or Owner on the parent (at the root, the Create Root Folders role
+//! permission, checked by the route); renaming, moving, changing inheritance
+//! and deleting need Owner on the folder, and a move Edit or Owner on the new
+//! parent. Every user but an application account has a personal folder under
+//! `\Personal Folders`, owned by that user alone: nobody else sees it, and it
+//! takes no subfolder and no other permission.
 
 use super::search::{Paging, SortKey};
-use super::{Change, FolderPermRec, FolderRec, IdAlloc, Principal, Store};
+use super::{Change, FolderPermRec, FolderRec, IdAlloc, PERSONAL_FOLDERS, Principal, Store, Viewer};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{
     DeleteResult, Folder, FolderAccessRole, FolderCreateArgs, FolderUpdateArgs, Lookup, PagedResult, ROOT_FOLDER_ID,
-    SecretAccessRole,
+    SecretAccessRole, User,
 };
 
 /// The fields `GET /folders` can sort by.
@@ -71,13 +82,18 @@ impl Store {
         }
     }
 
-    fn matching_folders<'a>(&'a self, filter: &'a FolderFilter) -> Box<dyn Iterator<Item = &'a FolderRec> + 'a> {
+    fn matching_folders<'a>(
+        &'a self,
+        viewer: Viewer,
+        filter: &'a FolderFilter,
+    ) -> Box<dyn Iterator<Item = &'a FolderRec> + 'a> {
         let base: Box<dyn Iterator<Item = &'a FolderRec> + 'a> = match filter.parent_folder_id {
             Some(parent) => Box::new(self.child_folders(parent).filter_map(|id| self.folder(id))),
             None => Box::new(self.folders.values()),
         };
         Box::new(base.filter(move |f| {
-            filter.folder_type_id.is_none_or(|t| t == f.folder_type_id)
+            self.can_see_folder(viewer, f.id)
+                && filter.folder_type_id.is_none_or(|t| t == f.folder_type_id)
                 && filter.search_text.as_deref().is_none_or(|t| f.folder_name.to_lowercase().contains(t))
         }))
     }
@@ -92,31 +108,48 @@ impl Store {
         }
     }
 
-    /// `GET /folders`.
-    pub fn search_folders(&self, filter: &FolderFilter, paging: &Paging) -> PagedResult<Folder> {
-        let (window, total) = paging.select(self.matching_folders(filter), "id", self.folder_key());
+    /// `GET /folders`: the folders `viewer` holds a role on.
+    pub fn search_folders(&self, viewer: Viewer, filter: &FolderFilter, paging: &Paging) -> PagedResult<Folder> {
+        let (window, total) = paging.select(self.matching_folders(viewer, filter), "id", self.folder_key());
         paging.envelope(window.into_iter().map(|f| self.render_folder(f, false)).collect(), total)
     }
 
-    /// `GET /folders/lookup`: `{id, value: folderName}`.
-    pub fn lookup_folders(&self, filter: &FolderFilter, paging: &Paging) -> PagedResult<Lookup> {
-        let (window, total) = paging.select(self.matching_folders(filter), "id", self.folder_key());
+    /// `GET /folders/lookup`: `{id, value: folderName}` of the folders `viewer` holds a role on.
+    pub fn lookup_folders(&self, viewer: Viewer, filter: &FolderFilter, paging: &Paging) -> PagedResult<Lookup> {
+        let (window, total) = paging.select(self.matching_folders(viewer, filter), "id", self.folder_key());
         paging.envelope(window.into_iter().map(|f| Lookup { id: f.id, value: f.folder_name.clone() }).collect(), total)
     }
 
-    /// `GET /folders/{id}`.
+    /// `GET /folders/{id}`: the folder, and with `children` the part of its subtree `viewer` sees.
     ///
     /// # Errors
-    /// `API_FolderNotFound`.
-    pub fn get_folder(&self, id: i64, children: bool) -> SimResult<Folder> {
-        self.folder(id).map(|f| self.render_folder(f, children)).ok_or(SimError::NotFound(Thing::Folder, id))
+    /// `API_FolderNotFound`; access denied when `viewer` holds no role on it.
+    pub fn get_folder(&self, viewer: Viewer, id: i64, children: bool) -> SimResult<Folder> {
+        let folder = self.folder(id).ok_or(SimError::NotFound(Thing::Folder, id))?;
+        if !self.can_see_folder(viewer, id) {
+            return Err(SimError::denied(format!("a role on folder {id}")));
+        }
+        let mut rendered = self.render_folder(folder, children);
+        if let Some(children) = rendered.child_folders.as_mut() {
+            self.keep_visible(viewer, children);
+        }
+        Ok(rendered)
+    }
+
+    fn keep_visible(&self, viewer: Viewer, folders: &mut Vec<Folder>) {
+        folders.retain(|f| self.can_see_folder(viewer, f.id));
+        for folder in folders {
+            if let Some(children) = folder.child_folders.as_mut() {
+                self.keep_visible(viewer, children);
+            }
+        }
     }
 
     /// `GET /folders/0?folderPath=\A\B`: the folder at this path (case-insensitive).
     ///
     /// # Errors
-    /// `API_FolderNotFound` when no folder has this path.
-    pub fn get_folder_by_path(&self, path: &str, children: bool) -> SimResult<Folder> {
+    /// `API_FolderNotFound` when no folder has this path; access denied as [`Store::get_folder`].
+    pub fn get_folder_by_path(&self, viewer: Viewer, path: &str, children: bool) -> SimResult<Folder> {
         let mut parent = ROOT_FOLDER_ID;
         let mut found = None;
         for name in path.split('\\').filter(|s| !s.is_empty()) {
@@ -124,7 +157,91 @@ impl Store {
             parent = folder.id;
             found = Some(folder);
         }
-        found.map(|f| self.render_folder(f, children)).ok_or(SimError::NotFound(Thing::Folder, 0))
+        let found = found.ok_or(SimError::NotFound(Thing::Folder, 0))?;
+        self.get_folder(viewer, found.id, children)
+    }
+
+    /// Edit or Owner on `parent`, and not a personal folder; at the root, `root_allowed` (the
+    /// Create Root Folders role permission, which the route knows).
+    fn check_may_add_under(&self, viewer: Viewer, parent: i64, root_allowed: bool) -> SimResult<()> {
+        if parent == ROOT_FOLDER_ID {
+            return if root_allowed || viewer.unlimited {
+                Ok(())
+            } else {
+                Err(SimError::denied("role permission \"Create Root Folders\""))
+            };
+        }
+        if self.folder(parent).is_some_and(|p| p.personal) {
+            return Err(SimError::denied(format!("folder {parent} is a personal folder: it takes no subfolder")));
+        }
+        if !self.can_edit_folder(viewer, parent) {
+            return Err(SimError::denied(format!("Edit or Owner on folder {parent}")));
+        }
+        Ok(())
+    }
+
+    /// Owner on `folder`, and not a personal folder.
+    pub(crate) fn check_owns_folder(&self, viewer: Viewer, folder: &FolderRec) -> SimResult<()> {
+        if folder.personal {
+            return Err(SimError::denied(format!("folder {} is a personal folder", folder.id)));
+        }
+        if !self.owns_folder(viewer, folder.id) {
+            return Err(SimError::denied(format!("Owner on folder {}", folder.id)));
+        }
+        Ok(())
+    }
+
+    /// The changes that give `user` a personal folder (and create `\Personal Folders` first when
+    /// it does not exist yet): owned by the user alone. Application accounts get none.
+    pub fn personal_folder_changes(&self, user: &User) -> Vec<Change> {
+        if user.is_application_account {
+            return Vec::new();
+        }
+        let mut folder_ids = IdAlloc::new(self.next.folder);
+        let mut changes = Vec::new();
+        let root = match self.child_folder_by_name(ROOT_FOLDER_ID, PERSONAL_FOLDERS) {
+            Some(root) => root.id,
+            None => {
+                let id = folder_ids.take();
+                changes.push(Change::PutFolder(FolderRec {
+                    id,
+                    folder_name: PERSONAL_FOLDERS.to_owned(),
+                    parent_folder_id: ROOT_FOLDER_ID,
+                    folder_type_id: 1,
+                    inherit_permissions: false,
+                    inherit_secret_policy: false,
+                    secret_policy_id: None,
+                    personal: true,
+                }));
+                id
+            }
+        };
+        let name = match self.domain_name(user.domain_id) {
+            Some(domain) => format!("{} ({domain})", user.user_name),
+            None => user.user_name.clone(),
+        };
+        if self.child_folder_by_name(root, &name).is_some() {
+            return changes;
+        }
+        let id = folder_ids.take();
+        changes.push(Change::PutFolder(FolderRec {
+            id,
+            folder_name: name,
+            parent_folder_id: root,
+            folder_type_id: 1,
+            inherit_permissions: false,
+            inherit_secret_policy: false,
+            secret_policy_id: None,
+            personal: true,
+        }));
+        changes.push(Change::PutFolderPermission(FolderPermRec {
+            id: self.next.folder_permission,
+            folder_id: id,
+            principal: Principal::User(user.id),
+            folder_role: FolderAccessRole::Owner,
+            secret_role: SecretAccessRole::Owner,
+        }));
+        changes
     }
 
     fn check_parent(&self, parent_folder_id: i64) -> SimResult<()> {
@@ -156,15 +273,23 @@ impl Store {
             .collect()
     }
 
-    /// Plans `POST /folders`, created by `creator` (the caller).
+    /// Plans `POST /folders`, created by `creator` (the caller; `root_allowed`: whether it has the
+    /// Create Root Folders role permission).
     ///
     /// # Errors
     /// A missing or invalid name, an unknown parent, a duplicate sibling name, a root folder that
-    /// asks to inherit permissions.
-    pub fn plan_create_folder(&self, args: FolderCreateArgs, creator: i64) -> SimResult<(Vec<Change>, i64)> {
+    /// asks to inherit permissions; access denied without Edit or Owner on the parent, or under a
+    /// personal folder.
+    pub fn plan_create_folder(
+        &self,
+        args: FolderCreateArgs,
+        creator: Viewer,
+        root_allowed: bool,
+    ) -> SimResult<(Vec<Change>, i64)> {
         check_folder_name(&args.folder_name)?;
         let parent = if args.parent_folder_id == 0 { ROOT_FOLDER_ID } else { args.parent_folder_id };
         self.check_parent(parent)?;
+        self.check_may_add_under(creator, parent, root_allowed)?;
         if parent == ROOT_FOLDER_ID && args.inherit_permissions {
             return Err(root_cannot_inherit());
         }
@@ -178,13 +303,14 @@ impl Store {
             inherit_permissions: args.inherit_permissions,
             inherit_secret_policy: args.inherit_secret_policy && parent != ROOT_FOLDER_ID,
             secret_policy_id: args.secret_policy_id.filter(|p| *p > 0),
+            personal: false,
         };
         let mut changes = vec![Change::PutFolder(folder)];
-        if !args.inherit_permissions && self.user(creator).is_some() {
+        if !args.inherit_permissions && self.user(creator.user_id).is_some() {
             changes.push(Change::PutFolderPermission(FolderPermRec {
                 id: self.next.folder_permission,
                 folder_id: id,
-                principal: Principal::User(creator),
+                principal: Principal::User(creator.user_id),
                 folder_role: FolderAccessRole::Owner,
                 secret_role: SecretAccessRole::Owner,
             }));
@@ -196,9 +322,17 @@ impl Store {
     ///
     /// # Errors
     /// `API_FolderNotFound`, a mismatched `id`, an invalid or duplicate name, an unknown parent, a
-    /// move under itself, root inheritance.
-    pub fn plan_update_folder(&self, id: i64, args: FolderUpdateArgs) -> SimResult<(Vec<Change>, i64)> {
+    /// move under itself, root inheritance; access denied without Owner on the folder, for a
+    /// personal folder, or for a move without Edit or Owner on the new parent.
+    pub fn plan_update_folder(
+        &self,
+        viewer: Viewer,
+        id: i64,
+        args: FolderUpdateArgs,
+        root_allowed: bool,
+    ) -> SimResult<(Vec<Change>, i64)> {
         let current = self.folder(id).ok_or(SimError::NotFound(Thing::Folder, id))?.clone();
+        self.check_owns_folder(viewer, &current)?;
         if args.id != 0 && args.id != id {
             return Err(SimError::invalid(
                 "id",
@@ -208,6 +342,9 @@ impl Store {
         check_folder_name(&args.folder_name)?;
         let parent = if args.parent_folder_id == 0 { ROOT_FOLDER_ID } else { args.parent_folder_id };
         self.check_parent(parent)?;
+        if parent != current.parent_folder_id {
+            self.check_may_add_under(viewer, parent, root_allowed)?;
+        }
         if parent != ROOT_FOLDER_ID && self.is_same_or_descendant(parent, id) {
             return Err(SimError::rule(
                 "API_FolderCannotMoveUnderItself",
@@ -237,6 +374,7 @@ impl Store {
             inherit_permissions: args.inherit_permissions,
             inherit_secret_policy: args.inherit_secret_policy && parent != ROOT_FOLDER_ID,
             secret_policy_id: args.secret_policy_id.filter(|p| *p > 0),
+            personal: current.personal,
         };
         changes.insert(0, Change::PutFolder(folder));
         Ok((changes, id))
@@ -245,9 +383,11 @@ impl Store {
     /// Plans `DELETE /folders/{id}`.
     ///
     /// # Errors
-    /// `API_FolderNotFound`; `API_FolderNotEmpty` when it has child folders or secrets.
-    pub fn plan_delete_folder(&self, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+    /// `API_FolderNotFound`; `API_FolderNotEmpty` when it has child folders or secrets; access
+    /// denied without Owner on it, or for a personal folder.
+    pub fn plan_delete_folder(&self, viewer: Viewer, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
         let folder = self.folder(id).ok_or(SimError::NotFound(Thing::Folder, id))?;
+        self.check_owns_folder(viewer, folder)?;
         let has_children = self.child_folders(id).next().is_some();
         let has_secrets = self.secrets_by_folder.get(&id).is_some_and(|s| !s.is_empty());
         if has_children || has_secrets {

@@ -5,7 +5,13 @@
 //! folder and secret permissions granted to it; adding a member twice, removing
 //! a non-member and adding an inactive user are `400`s; the members of an
 //! Active Directory synchronized group are managed by the sync and cannot be
-//! edited through the API.
+//! edited through the API (`API_CannotAddRemoveUsersFromDirectoryManagedGroups`,
+//! as Secret Server answers). The Everyone group is a system group every user
+//! is in without a stored membership: `GET /groups/{id}/users/{userId}` answers
+//! the membership of any user, but member listings, member counts and a user's
+//! group list leave it out (whether a vault lists every user there is not
+//! settled: see docs/secret-server-assumptions.md); it cannot be renamed,
+//! disabled or deleted, and its members cannot be edited.
 
 use super::search::{Paging, SortKey};
 use super::users::{normalize_domain, user_inactive};
@@ -77,8 +83,8 @@ impl Store {
     pub fn render_group(&self, group: &Group) -> Group {
         Group {
             domain_name: self.domain_name(group.domain_id),
-            is_editable: true,
-            can_edit_members: !group.synchronized,
+            is_editable: !group.system_group,
+            can_edit_members: !group.synchronized && !group.system_group,
             ..group.clone()
         }
     }
@@ -171,7 +177,7 @@ impl Store {
     /// # Errors
     /// `API_GroupNotFound`, a mismatched `id`, a changed `domainId`, a missing or duplicate name.
     pub fn plan_update_group(&self, id: i64, args: GroupUpdateArgs) -> SimResult<(Vec<Change>, i64)> {
-        let current = self.group(id).ok_or(SimError::NotFound(Thing::Group, id))?.clone();
+        let current = self.changeable_group(id)?.clone();
         if args.id != 0 && args.id != id {
             return Err(SimError::invalid(
                 "id",
@@ -198,7 +204,7 @@ impl Store {
     /// # Errors
     /// `API_GroupNotFound`, an empty or duplicate name.
     pub fn plan_patch_group(&self, id: i64, body: GroupPatchBody) -> SimResult<(Vec<Change>, i64)> {
-        let mut group = self.group(id).ok_or(SimError::NotFound(Thing::Group, id))?.clone();
+        let mut group = self.changeable_group(id)?.clone();
         if let Some(patch) = body.data.name.filter(|p| p.dirty) {
             check_group_name(&patch.value)?;
             self.check_unique_group_name(group.domain_id, &patch.value, Some(id))?;
@@ -215,7 +221,7 @@ impl Store {
     /// # Errors
     /// `API_GroupNotFound`.
     pub fn plan_delete_group(&self, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
-        self.group(id).ok_or(SimError::NotFound(Thing::Group, id))?;
+        self.changeable_group(id)?;
         Ok((
             vec![Change::DeleteGroup { id }],
             DeleteResult { id, object_type: "Group".to_owned(), response_codes: Vec::new() },
@@ -233,6 +239,8 @@ impl Store {
         paging: &Paging,
     ) -> SimResult<PagedResult<GroupMembership>> {
         self.group(group_id).ok_or(SimError::NotFound(Thing::Group, group_id))?;
+        // The Everyone group's membership is implicit: checked one user at a time
+        // (`get_membership`), never listed (see the module docs).
         let members = self.members_of(group_id).filter_map(|u| self.user(u)).filter(|u| {
             (filter.include_inactive_users || u.enabled)
                 && filter.user_domain_id.is_none_or(|d| normalize_domain(Some(d)) == u.domain_id)
@@ -246,12 +254,35 @@ impl Store {
         Ok(paging.envelope(records, total))
     }
 
-    fn editable_group(&self, group_id: i64) -> SimResult<&Group> {
+    /// The group, when its members can be edited through the API.
+    ///
+    /// # Errors
+    /// `API_GroupNotFound`; a directory-synchronized group
+    /// (`API_CannotAddRemoveUsersFromDirectoryManagedGroups`, Secret Server's code); a system group.
+    pub(crate) fn editable_group(&self, group_id: i64) -> SimResult<&Group> {
         let group = self.group(group_id).ok_or(SimError::NotFound(Thing::Group, group_id))?;
         if group.synchronized {
             return Err(SimError::rule(
-                "API_GroupMembersNotEditable",
-                format!("The members of group '{}' are synchronized from Active Directory.", group.name),
+                "API_CannotAddRemoveUsersFromDirectoryManagedGroups",
+                format!("The members of group '{}' are synchronized from its directory.", group.name),
+            ));
+        }
+        if group.system_group {
+            return Err(SimError::rule(
+                "API_CannotAddRemoveUsersFromSystemGroups",
+                format!("Every user is a member of the system group '{}'.", group.name),
+            ));
+        }
+        Ok(group)
+    }
+
+    /// The group, when it can be renamed, disabled or deleted (not a system group).
+    fn changeable_group(&self, group_id: i64) -> SimResult<&Group> {
+        let group = self.group(group_id).ok_or(SimError::NotFound(Thing::Group, group_id))?;
+        if group.system_group {
+            return Err(SimError::rule(
+                "API_SystemGroupNotEditable",
+                format!("The system group '{}' cannot be changed or deleted.", group.name),
             ));
         }
         Ok(group)
@@ -310,7 +341,7 @@ impl Store {
     pub fn get_membership(&self, group_id: i64, user_id: i64) -> SimResult<GroupMembership> {
         self.group(group_id).ok_or(SimError::NotFound(Thing::Group, group_id))?;
         self.user(user_id).ok_or(SimError::NotFound(Thing::User, user_id))?;
-        if !self.is_member(group_id, user_id) {
+        if !self.in_group(group_id, user_id) {
             return Err(SimError::NotFound(Thing::Membership, user_id));
         }
         self.membership(group_id, user_id).ok_or(SimError::NotFound(Thing::Membership, user_id))

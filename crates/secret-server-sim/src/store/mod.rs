@@ -8,6 +8,7 @@
 //! mutate, so a rejected request changes nothing, and replaying the journal
 //! rebuilds exactly the state the live emulator held.
 
+pub mod access;
 mod change;
 pub mod folders;
 pub mod groups;
@@ -22,6 +23,7 @@ mod snapshot;
 pub mod templates;
 pub mod users;
 
+pub use access::Viewer;
 pub use change::Change;
 pub use records::{FolderPermRec, FolderRec, Principal, SecretPermRec};
 pub use snapshot::{Snapshot, SnapshotRef};
@@ -32,6 +34,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The domain id of local (non-Active Directory) users and groups.
 pub const LOCAL_DOMAIN_ID: i64 = -1;
+/// The name of Secret Server's built-in group that every user is in.
+pub const EVERYONE: &str = "Everyone";
+/// The name of the root folder holding the users' personal folders.
+pub const PERSONAL_FOLDERS: &str = "Personal Folders";
 
 /// The next id to hand out, per kind. Ids only grow: a deleted object's id is never reused,
 /// because the counters are journaled with every creation and saved in snapshots.
@@ -103,6 +109,8 @@ pub struct Store {
     pub(crate) user_roles: HashMap<i64, BTreeSet<i64>>,
     /// group id → the role ids assigned to the group.
     pub(crate) group_roles: HashMap<i64, BTreeSet<i64>>,
+    /// The id of the Everyone group (a system group whose members are every user, never stored).
+    everyone: Option<i64>,
 }
 
 /// Counts of the objects held, for logs, progress and tests.
@@ -155,6 +163,11 @@ impl Store {
     /// The group with this id.
     pub fn group(&self, id: i64) -> Option<&Group> {
         self.groups.get(&id)
+    }
+
+    /// The id of the Everyone group, once it exists.
+    pub fn everyone_group(&self) -> Option<i64> {
+        self.everyone
     }
 
     /// The group with this name in this domain (case-insensitive).
@@ -337,6 +350,9 @@ impl Store {
             self.group_names.remove(&(old.domain_id, old.name.to_lowercase()));
         }
         self.group_names.insert((group.domain_id, group.name.to_lowercase()), group.id);
+        if group.system_group && group.name.eq_ignore_ascii_case(EVERYONE) {
+            self.everyone = Some(group.id);
+        }
         self.groups.insert(group.id, group);
     }
 

@@ -15,10 +15,15 @@
 //! permissions are copied with their secret roles, `None` left out.
 //! A principal has at most one permission per folder or secret; a second is a
 //! `400 API_DuplicatePermission` (update the existing one instead).
+//!
+//! Access: the caller sees the permissions of the folders it holds a role on
+//! and of the secrets it may list; changing a folder's permissions needs Owner
+//! on the folder (a personal folder's never change), a secret's Owner on the
+//! secret. Anything else is access denied.
 
 use super::search::{Paging, SortKey};
 use super::users::user_inactive;
-use super::{Change, FolderPermRec, FolderRec, IdAlloc, Principal, SecretPermRec, Store};
+use super::{Change, FolderPermRec, FolderRec, IdAlloc, Principal, SecretPermRec, Store, Viewer};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{
     DeleteResult, FolderAccessRole, FolderPermission, FolderPermissionCreateArgs, FolderPermissionUpdateArgs,
@@ -136,9 +141,10 @@ impl Store {
         }
     }
 
-    /// `GET /folder-permissions`.
+    /// `GET /folder-permissions`: those on the folders `viewer` holds a role on.
     pub fn search_folder_permissions(
         &self,
+        viewer: Viewer,
         filter: FolderPermissionFilter,
         paging: &Paging,
     ) -> PagedResult<FolderPermission> {
@@ -153,7 +159,8 @@ impl Store {
             Box::new(self.folder_perms.keys())
         };
         let perms = ids.filter_map(|id| self.folder_perms.get(id)).filter(|p| {
-            filter.folder_id.is_none_or(|f| f == p.folder_id)
+            self.can_see_folder(viewer, p.folder_id)
+                && filter.folder_id.is_none_or(|f| f == p.folder_id)
                 && filter.user_id.is_none_or(|u| p.principal == Principal::User(u))
                 && filter.group_id.is_none_or(|g| p.principal == Principal::Group(g))
         });
@@ -172,21 +179,28 @@ impl Store {
     /// `GET /folder-permissions/{id}`.
     ///
     /// # Errors
-    /// `API_FolderPermissionNotFound`.
-    pub fn get_folder_permission(&self, id: i64) -> SimResult<FolderPermission> {
-        self.folder_perms
-            .get(&id)
-            .map(|p| self.render_folder_permission(p))
-            .ok_or(SimError::NotFound(Thing::FolderPermission, id))
+    /// `API_FolderPermissionNotFound`; access denied on a folder `viewer` holds no role on.
+    pub fn get_folder_permission(&self, viewer: Viewer, id: i64) -> SimResult<FolderPermission> {
+        let perm = self.folder_perms.get(&id).ok_or(SimError::NotFound(Thing::FolderPermission, id))?;
+        if !self.can_see_folder(viewer, perm.folder_id) {
+            return Err(SimError::denied(format!("a role on folder {}", perm.folder_id)));
+        }
+        Ok(self.render_folder_permission(perm))
     }
 
     /// Plans `POST /folder-permissions`; returns the id of the permission created or updated.
     ///
     /// # Errors
     /// `API_FolderNotFound`, `API_UserNotFound`, `API_GroupNotFound`, an inactive user, a bad role
-    /// name, neither or both principals, `API_PermissionsAreInherited`, `API_DuplicatePermission`.
-    pub fn plan_create_folder_permission(&self, args: FolderPermissionCreateArgs) -> SimResult<(Vec<Change>, i64)> {
+    /// name, neither or both principals, `API_PermissionsAreInherited`, `API_DuplicatePermission`;
+    /// access denied without Owner on the folder.
+    pub fn plan_create_folder_permission(
+        &self,
+        viewer: Viewer,
+        args: FolderPermissionCreateArgs,
+    ) -> SimResult<(Vec<Change>, i64)> {
         let folder = self.folder(args.folder_id).ok_or(SimError::NotFound(Thing::Folder, args.folder_id))?;
+        self.check_owns_folder(viewer, folder)?;
         let folder_role = folder_role(&args.folder_access_role_name)?;
         let secret_role = secret_role(&args.secret_access_role_name)?;
         let principal = self.principal(args.user_id, args.group_id)?;
@@ -231,13 +245,16 @@ impl Store {
     /// Plans `PUT /folder-permissions/{id}` (roles only; the folder and principal cannot change).
     ///
     /// # Errors
-    /// `API_FolderPermissionNotFound`, a mismatched `id` or `folderId`, a bad role name.
+    /// `API_FolderPermissionNotFound`, a mismatched `id` or `folderId`, a bad role name; access
+    /// denied without Owner on the folder.
     pub fn plan_update_folder_permission(
         &self,
+        viewer: Viewer,
         id: i64,
         args: FolderPermissionUpdateArgs,
     ) -> SimResult<(Vec<Change>, i64)> {
         let current = self.folder_perms.get(&id).ok_or(SimError::NotFound(Thing::FolderPermission, id))?;
+        self.check_owns_permission_folder(viewer, current.folder_id)?;
         if args.id != 0 && args.id != id {
             return Err(SimError::invalid(
                 "id",
@@ -258,9 +275,10 @@ impl Store {
     /// Plans `DELETE /folder-permissions/{id}`.
     ///
     /// # Errors
-    /// `API_FolderPermissionNotFound`.
-    pub fn plan_delete_folder_permission(&self, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
-        self.folder_perms.get(&id).ok_or(SimError::NotFound(Thing::FolderPermission, id))?;
+    /// `API_FolderPermissionNotFound`; access denied without Owner on the folder.
+    pub fn plan_delete_folder_permission(&self, viewer: Viewer, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+        let perm = self.folder_perms.get(&id).ok_or(SimError::NotFound(Thing::FolderPermission, id))?;
+        self.check_owns_permission_folder(viewer, perm.folder_id)?;
         Ok((
             vec![Change::DeleteFolderPermission { id }],
             DeleteResult { id, object_type: "FolderPermission".to_owned(), response_codes: Vec::new() },
@@ -283,9 +301,10 @@ impl Store {
         }
     }
 
-    /// `GET /secret-permissions`.
+    /// `GET /secret-permissions`: those on the secrets `viewer` may list.
     pub fn search_secret_permissions(
         &self,
+        viewer: Viewer,
         filter: &SecretPermissionFilter,
         paging: &Paging,
     ) -> PagedResult<SecretPermission> {
@@ -299,7 +318,8 @@ impl Store {
             Box::new(self.secret_perms.keys())
         };
         let perms = ids.filter_map(|id| self.secret_perms.get(id)).filter(|p| {
-            if filter.secret_id.is_some_and(|s| s != p.secret_id)
+            if !self.can_list_secret(viewer, p.secret_id)
+                || filter.secret_id.is_some_and(|s| s != p.secret_id)
                 || filter.user_id.is_some_and(|u| p.principal != Principal::User(u))
                 || filter.group_id.is_some_and(|g| p.principal != Principal::Group(g))
             {
@@ -330,21 +350,28 @@ impl Store {
     /// `GET /secret-permissions/{id}`.
     ///
     /// # Errors
-    /// `API_SecretPermissionNotFound`.
-    pub fn get_secret_permission(&self, id: i64) -> SimResult<SecretPermission> {
-        self.secret_perms
-            .get(&id)
-            .map(|p| self.render_secret_permission(p))
-            .ok_or(SimError::NotFound(Thing::SecretPermission, id))
+    /// `API_SecretPermissionNotFound`; access denied on a secret `viewer` may not list.
+    pub fn get_secret_permission(&self, viewer: Viewer, id: i64) -> SimResult<SecretPermission> {
+        let perm = self.secret_perms.get(&id).ok_or(SimError::NotFound(Thing::SecretPermission, id))?;
+        if !self.can_list_secret(viewer, perm.secret_id) {
+            return Err(SimError::denied(format!("a role on secret {}", perm.secret_id)));
+        }
+        Ok(self.render_secret_permission(perm))
     }
 
     /// Plans `POST /secret-permissions`; returns the id of the permission created or updated.
     ///
     /// # Errors
     /// `API_SecretNotFound`, `API_UserNotFound`, `API_GroupNotFound`, an inactive user, a bad role
-    /// name, neither or both principals, `API_DuplicatePermission`.
-    pub fn plan_create_secret_permission(&self, args: SecretPermissionCreateArgs) -> SimResult<(Vec<Change>, i64)> {
+    /// name, neither or both principals, `API_DuplicatePermission`; access denied without Owner on
+    /// the secret.
+    pub fn plan_create_secret_permission(
+        &self,
+        viewer: Viewer,
+        args: SecretPermissionCreateArgs,
+    ) -> SimResult<(Vec<Change>, i64)> {
         let secret = self.secret(args.secret_id).ok_or(SimError::NotFound(Thing::Secret, args.secret_id))?;
+        self.check_owns_secret(viewer, secret.id)?;
         let role = secret_role(&args.secret_access_role_name)?;
         let principal = self.principal(args.user_id, args.group_id)?;
         let mut ids = IdAlloc::new(self.next.secret_permission);
@@ -386,13 +413,16 @@ impl Store {
     /// Plans `PUT /secret-permissions/{id}`.
     ///
     /// # Errors
-    /// `API_SecretPermissionNotFound`, a mismatched `id` or `secretId`, a bad role name.
+    /// `API_SecretPermissionNotFound`, a mismatched `id` or `secretId`, a bad role name; access
+    /// denied without Owner on the secret.
     pub fn plan_update_secret_permission(
         &self,
+        viewer: Viewer,
         id: i64,
         args: SecretPermissionUpdateArgs,
     ) -> SimResult<(Vec<Change>, i64)> {
         let current = self.secret_perms.get(&id).ok_or(SimError::NotFound(Thing::SecretPermission, id))?;
+        self.check_owns_secret(viewer, current.secret_id)?;
         if args.id != 0 && args.id != id {
             return Err(SimError::invalid(
                 "id",
@@ -409,13 +439,31 @@ impl Store {
     /// Plans `DELETE /secret-permissions/{id}`.
     ///
     /// # Errors
-    /// `API_SecretPermissionNotFound`.
-    pub fn plan_delete_secret_permission(&self, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
-        self.secret_perms.get(&id).ok_or(SimError::NotFound(Thing::SecretPermission, id))?;
+    /// `API_SecretPermissionNotFound`; access denied without Owner on the secret.
+    pub fn plan_delete_secret_permission(&self, viewer: Viewer, id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+        let perm = self.secret_perms.get(&id).ok_or(SimError::NotFound(Thing::SecretPermission, id))?;
+        self.check_owns_secret(viewer, perm.secret_id)?;
         Ok((
             vec![Change::DeleteSecretPermission { id }],
             DeleteResult { id, object_type: "SecretPermission".to_owned(), response_codes: Vec::new() },
         ))
+    }
+}
+
+impl Store {
+    fn check_owns_permission_folder(&self, viewer: Viewer, folder_id: i64) -> SimResult<()> {
+        match self.folder(folder_id) {
+            Some(folder) => self.check_owns_folder(viewer, folder),
+            None => Err(SimError::NotFound(Thing::Folder, folder_id)),
+        }
+    }
+
+    fn check_owns_secret(&self, viewer: Viewer, secret_id: i64) -> SimResult<()> {
+        if self.owns_secret(viewer, secret_id) {
+            Ok(())
+        } else {
+            Err(SimError::denied(format!("Owner on secret {secret_id}")))
+        }
     }
 }
 

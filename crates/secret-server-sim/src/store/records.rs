@@ -18,6 +18,10 @@ pub struct FolderRec {
     pub inherit_secret_policy: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_policy_id: Option<i64>,
+    /// A user's personal folder (or their root, `Personal Folders`): one owner, never shared,
+    /// no subfolders.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal: bool,
 }
 
 /// Who a permission is for: exactly one user or one group.

@@ -48,6 +48,8 @@ fn op() -> impl Strategy<Value = Op> {
 /// Plans one request against `store`; a refused request plans nothing.
 fn plan(store: &Store, op: &Op) -> Vec<Change> {
     let policy = PasswordPolicy::default();
+    // Folder and permission rules are what replay exercises, not access: user 1 sees everything.
+    let admin = super::Viewer { user_id: 1, unlimited: true };
     let result = match op.clone() {
         Op::CreateUser(n) => store
             .plan_create_user(
@@ -60,7 +62,7 @@ fn plan(store: &Store, op: &Op) -> Vec<Change> {
                 &policy,
             )
             .map(|(c, _)| c),
-        Op::DeleteUser(u) => store.plan_delete_user(u, 0).map(|(c, _)| c),
+        Op::DeleteUser(u) => store.plan_delete_user(u, 0, false).map(|(c, _)| c),
         Op::CreateGroup(n) => store
             .plan_create_group(GroupCreateArgs {
                 name: format!("group{n}"),
@@ -86,11 +88,13 @@ fn plan(store: &Store, op: &Op) -> Vec<Change> {
                     inherit_permissions: inherit,
                     ..FolderCreateArgs::default()
                 },
-                1,
+                admin,
+                true,
             )
             .map(|(c, _)| c),
         Op::UpdateFolder(f, parent, n, inherit) => store
             .plan_update_folder(
+                admin,
                 f,
                 FolderUpdateArgs {
                     id: f,
@@ -100,18 +104,22 @@ fn plan(store: &Store, op: &Op) -> Vec<Change> {
                     inherit_permissions: inherit,
                     ..FolderUpdateArgs::default()
                 },
+                true,
             )
             .map(|(c, _)| c),
-        Op::DeleteFolder(f) => store.plan_delete_folder(f).map(|(c, _)| c),
+        Op::DeleteFolder(f) => store.plan_delete_folder(admin, f).map(|(c, _)| c),
         Op::AddPermission(f, is_group, p, break_inheritance) => store
-            .plan_create_folder_permission(FolderPermissionCreateArgs {
-                folder_id: f,
-                user_id: (!is_group).then_some(p),
-                group_id: is_group.then_some(p),
-                folder_access_role_name: "View".to_owned(),
-                secret_access_role_name: "List".to_owned(),
-                break_inheritance,
-            })
+            .plan_create_folder_permission(
+                admin,
+                FolderPermissionCreateArgs {
+                    folder_id: f,
+                    user_id: (!is_group).then_some(p),
+                    group_id: is_group.then_some(p),
+                    folder_access_role_name: "View".to_owned(),
+                    secret_access_role_name: "List".to_owned(),
+                    break_inheritance,
+                },
+            )
             .map(|(c, _)| c),
     };
     result.unwrap_or_default()

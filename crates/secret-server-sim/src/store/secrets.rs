@@ -5,9 +5,13 @@
 //! The emulator never stores a field value. `GET /secrets/{id}` exists for
 //! realism and answers with synthetic values, so a client test can prove it is
 //! never called (the request log records every request).
+//!
+//! Access: searches list only the secrets the caller may list (List or better,
+//! from the secret's own permissions or, when it inherits, its folder's);
+//! reading one it may not is access denied.
 
 use super::search::{Paging, SortKey};
-use super::{Change, Store, now_iso, templates};
+use super::{Change, Store, Viewer, now_iso, templates};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{DeleteResult, Lookup, PagedResult, ROOT_FOLDER_ID, SecretSummary};
 use serde::{Deserialize, Serialize};
@@ -92,10 +96,11 @@ impl Store {
         Some(scope)
     }
 
-    fn matching_secrets<'a>(&'a self, filter: &'a SecretFilter) -> Vec<&'a SecretSummary> {
+    fn matching_secrets<'a>(&'a self, viewer: Viewer, filter: &'a SecretFilter) -> Vec<&'a SecretSummary> {
         let keep = |e: &super::SecretEntry| {
             let s = &e.secret;
             ((s.active && filter.include_active) || (!s.active && filter.include_inactive))
+                && self.can_list_secret(viewer, s.id)
                 && filter.secret_template_id.is_none_or(|t| t == s.secret_template_id)
                 && filter.search_text.as_deref().is_none_or(|t| e.search_key.contains(t))
         };
@@ -110,8 +115,13 @@ impl Store {
         }
     }
 
-    fn select_secrets<'a>(&'a self, filter: &'a SecretFilter, paging: &Paging) -> (Vec<&'a SecretSummary>, i64) {
-        paging.select(self.matching_secrets(filter).into_iter(), "id", |field, s| match field {
+    fn select_secrets<'a>(
+        &'a self,
+        viewer: Viewer,
+        filter: &'a SecretFilter,
+        paging: &Paging,
+    ) -> (Vec<&'a SecretSummary>, i64) {
+        paging.select(self.matching_secrets(viewer, filter).into_iter(), "id", |field, s| match field {
             "name" => SortKey::text(&s.name),
             "folderId" => s.folder_id.into(),
             "secretTemplateName" => SortKey::text(&s.secret_template_name),
@@ -121,24 +131,36 @@ impl Store {
         })
     }
 
-    /// `GET /secrets`.
-    pub fn search_secrets(&self, filter: &SecretFilter, paging: &Paging) -> PagedResult<SecretSummary> {
-        let (window, total) = self.select_secrets(filter, paging);
+    /// `GET /secrets` (`/v2/secrets`): the secrets `viewer` may list.
+    pub fn search_secrets(&self, viewer: Viewer, filter: &SecretFilter, paging: &Paging) -> PagedResult<SecretSummary> {
+        let (window, total) = self.select_secrets(viewer, filter, paging);
         paging.envelope(window.into_iter().cloned().collect(), total)
     }
 
-    /// `GET /secrets/lookup`.
-    pub fn lookup_secrets(&self, filter: &SecretFilter, paging: &Paging) -> PagedResult<Lookup> {
-        let (window, total) = self.select_secrets(filter, paging);
+    /// `GET /secrets/lookup`: the secrets `viewer` may list.
+    pub fn lookup_secrets(&self, viewer: Viewer, filter: &SecretFilter, paging: &Paging) -> PagedResult<Lookup> {
+        let (window, total) = self.select_secrets(viewer, filter, paging);
         paging.envelope(window.into_iter().map(|s| Lookup { id: s.id, value: s.name.clone() }).collect(), total)
     }
 
-    /// `GET /secrets/{id}/summary`.
+    /// One secret's metadata.
     ///
     /// # Errors
     /// `API_SecretNotFound`.
     pub fn get_secret_summary(&self, id: i64) -> SimResult<SecretSummary> {
         self.secret(id).cloned().ok_or(SimError::NotFound(Thing::Secret, id))
+    }
+
+    /// `GET /secrets/{id}/summary` (and `/secrets/lookup/{id}`) as `viewer` may read it.
+    ///
+    /// # Errors
+    /// `API_SecretNotFound`; access denied on a secret `viewer` may not list.
+    pub fn secret_summary_for(&self, viewer: Viewer, id: i64) -> SimResult<SecretSummary> {
+        let secret = self.get_secret_summary(id)?;
+        if !self.can_list_secret(viewer, id) {
+            return Err(SimError::denied(format!("a role on secret {id}")));
+        }
+        Ok(secret)
     }
 
     /// `GET /secrets/{id}`: the summary plus synthetic field values.

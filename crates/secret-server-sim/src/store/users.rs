@@ -214,7 +214,32 @@ impl Store {
             oath_two_factor: false,
             unix_authentication_method: None,
         };
-        Ok((vec![Change::PutUser(user)], id))
+        let mut changes = self.personal_folder_changes(&user);
+        changes.insert(0, Change::PutUser(user));
+        Ok((changes, id))
+    }
+
+    /// Enabled users who are not application accounts: what Secret Server's user licences count.
+    pub fn licensed_users(&self) -> u64 {
+        self.users.values().filter(|e| e.user.enabled && !e.user.is_application_account).count() as u64
+    }
+
+    /// Checks that one more licensed user fits: a user about to become enabled (created enabled,
+    /// or enabled again) who is not an application account, when `limit` licences are all taken.
+    ///
+    /// # Errors
+    /// The licence error.
+    pub fn check_license(&self, limit: Option<u64>, becomes_licensed: bool) -> SimResult<()> {
+        match limit {
+            Some(limit) if becomes_licensed && self.licensed_users() >= limit => Err(SimError::rule(
+                "API_UserLicenseLimitReached",
+                format!(
+                    "You have reached the maximum number of users ({limit}) your license allows. Disable a user or \
+                     add licenses before you add or enable another."
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Plans `PUT /users/{id}` from the raw body, so that a `userName` or `domainId` sent in it can
@@ -317,16 +342,26 @@ impl Store {
     }
 
     /// Plans `DELETE /users/{id}`: the user is deactivated (Secret Server keeps users for audit).
-    /// Deleting an already inactive user succeeds again, so a retried delete is harmless.
+    /// Deleting a user that is already inactive is answered as for an unknown user (Secret Server
+    /// refuses it; Delinea's SCIM connector reports it as a 404), unless `inactive_succeeds` (the
+    /// emulator's leniency switch) makes it succeed again.
     ///
     /// # Errors
-    /// `API_UserNotFound`, deleting the caller's own account.
-    pub fn plan_delete_user(&self, id: i64, caller_id: i64) -> SimResult<(Vec<Change>, DeleteResult)> {
+    /// `API_UserNotFound` (also for an inactive user), deleting the caller's own account.
+    pub fn plan_delete_user(
+        &self,
+        id: i64,
+        caller_id: i64,
+        inactive_succeeds: bool,
+    ) -> SimResult<(Vec<Change>, DeleteResult)> {
         let user = self.get_user(id)?;
         if id == caller_id {
             return Err(cannot_disable_self());
         }
         let result = DeleteResult { id, object_type: "User".to_owned(), response_codes: Vec::new() };
+        if !user.enabled && !inactive_succeeds {
+            return Err(SimError::NotFound(Thing::User, id));
+        }
         if !user.enabled {
             return Ok((Vec::new(), result));
         }
@@ -357,7 +392,10 @@ impl Store {
     /// `API_UserNotFound`.
     pub fn search_user_groups(&self, user_id: i64, paging: &Paging) -> SimResult<PagedResult<GroupMembership>> {
         self.get_user(user_id)?;
-        let groups = self.groups_of(user_id).filter_map(|g| self.group(g));
+        // The Everyone group's implicit membership is not listed (see `store::groups`).
+        let mut ids: Vec<i64> = self.groups_of(user_id).collect();
+        ids.sort_unstable();
+        let groups = ids.into_iter().filter_map(|g| self.group(g));
         let (window, total) = paging.select(groups, "id", |field, g| match field {
             "groupName" => SortKey::text(&g.name),
             _ => g.id.into(),
@@ -370,33 +408,38 @@ impl Store {
     /// left as they are).
     ///
     /// # Errors
-    /// `API_UserNotFound`, `API_GroupNotFound`, an inactive user.
+    /// `API_UserNotFound`, `API_GroupNotFound`, an inactive user, a group whose members cannot be
+    /// edited (directory-synchronized, or a system group).
     pub fn plan_add_user_groups(&self, user_id: i64, group_ids: &[i64]) -> SimResult<Vec<Change>> {
         let user = self.get_user(user_id)?;
+        let mut changes = Vec::new();
         for group_id in group_ids {
-            self.group(*group_id).ok_or(SimError::NotFound(Thing::Group, *group_id))?;
+            // Everyone is every user's group already; a directory-synchronized group's members are
+            // the directory's.
+            if self.in_group(*group_id, user_id) {
+                self.group(*group_id).ok_or(SimError::NotFound(Thing::Group, *group_id))?;
+                continue;
+            }
+            self.editable_group(*group_id)?;
+            changes.push(Change::AddMember { group_id: *group_id, user_id });
         }
-        if !user.enabled && !group_ids.is_empty() {
+        if !user.enabled && !changes.is_empty() {
             return Err(user_inactive(&user.user_name));
         }
-        Ok(group_ids
-            .iter()
-            .filter(|g| !self.is_member(**g, user_id))
-            .map(|g| Change::AddMember { group_id: *g, user_id })
-            .collect())
+        Ok(changes)
     }
 
     /// Plans `PUT /users/{id}/groups` (the user's groups become exactly these).
     ///
     /// # Errors
-    /// As [`Store::plan_add_user_groups`].
+    /// As [`Store::plan_add_user_groups`], and a group among those left whose members cannot be
+    /// edited.
     pub fn plan_replace_user_groups(&self, user_id: i64, group_ids: &[i64]) -> SimResult<Vec<Change>> {
         let mut changes = self.plan_add_user_groups(user_id, group_ids)?;
-        changes.extend(
-            self.groups_of(user_id)
-                .filter(|g| !group_ids.contains(g))
-                .map(|group_id| Change::RemoveMember { group_id, user_id }),
-        );
+        for group_id in self.groups_of(user_id).filter(|g| !group_ids.contains(g)) {
+            self.editable_group(group_id)?;
+            changes.push(Change::RemoveMember { group_id, user_id });
+        }
         Ok(changes)
     }
 
@@ -408,7 +451,7 @@ impl Store {
         self.get_user(user_id)?;
         let mut changes = Vec::new();
         for group_id in group_ids {
-            self.group(*group_id).ok_or(SimError::NotFound(Thing::Group, *group_id))?;
+            self.editable_group(*group_id)?;
             if !self.is_member(*group_id, user_id) {
                 return Err(SimError::NotFound(Thing::Membership, *group_id));
             }

@@ -176,8 +176,8 @@ async fn the_state_endpoint_reports_counts() {
     let (status, body) = t.admin(Method::GET, "/_sim/state", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["counts"]["users"], 11);
-    assert_eq!(body["counts"]["groups"], 6);
-    assert_eq!(body["counts"]["folders"], 8);
+    assert_eq!(body["counts"]["groups"], 7, "six, and the Everyone group");
+    assert_eq!(body["counts"]["folders"], 19, "eight, \\Personal Folders, and ten personal folders");
     assert_eq!(body["counts"]["secrets"], 12);
     assert_eq!(t.sim.counts().users, 11);
     t.sim.shutdown().await;

@@ -180,7 +180,7 @@ async fn synchronized_group_members_cannot_be_edited() {
     assert_eq!(body["domainName"], "corp.example.com");
     let alice = t.user_id("alice.martin").await;
     let (status, body) = t.post(&format!("/groups/{group}/users"), json!({"userId": alice})).await;
-    assert_error(status, &body, "API_GroupMembersNotEditable");
+    assert_error(status, &body, "API_CannotAddRemoveUsersFromDirectoryManagedGroups");
     t.sim.shutdown().await;
 }
 

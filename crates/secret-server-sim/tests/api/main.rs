@@ -12,5 +12,7 @@ mod persistence;
 mod roles;
 mod routing;
 mod secrets;
+mod sign_in;
+mod strictness;
 mod token;
 mod users;

@@ -150,7 +150,7 @@ async fn break_inheritance_for_a_principal_the_parent_has_replaces_the_copied_ro
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let own = t.ok(&format!("/folder-permissions?filter.folderId={staging}")).await;
-    assert_eq!(own["total"], 2, "DBAs copied, Developers copied then replaced: {own}");
+    assert_eq!(own["total"], 3, "DBAs and the API account copied, Developers copied then replaced: {own}");
     assert!(principals(&own).contains(&"Developers/Edit/Edit".to_owned()));
     t.sim.shutdown().await;
 }
@@ -191,7 +191,7 @@ async fn folder_permissions_are_searched_by_folder_user_or_group_in_either_spell
     let lower = t.ok(&format!("/folder-permissions?filter.folderid={folder}")).await;
     let camel = t.ok(&format!("/folder-permissions?filter.folderId={folder}")).await;
     assert_eq!(lower, camel);
-    assert_eq!(lower["total"], 2);
+    assert_eq!(lower["total"], 3, "DBAs, erin.fischer and the API account");
     let erin = t.user_id("erin.fischer").await;
     let by_user = t.ok(&format!("/folder-permissions?filter.userId={erin}")).await;
     assert_eq!(by_user["total"], 1);
@@ -261,7 +261,11 @@ async fn a_secret_permission_is_created_updated_searched_and_deleted() {
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["secretAccessRoleName"], "Edit");
 
-    assert_eq!(t.ok(&format!("/secret-permissions?filter.secretId={secret}")).await["total"], 3);
+    assert_eq!(
+        t.ok(&format!("/secret-permissions?filter.secretId={secret}")).await["total"],
+        4,
+        "IT Admins, Security, the API account and frank.green"
+    );
     assert_eq!(t.ok(&format!("/secret-permissions?filter.userId={frank}")).await["total"], 1);
     assert_eq!(t.ok("/secret-permissions?filter.userName=FRANK.GREEN").await["total"], 1);
     assert_eq!(t.ok("/secret-permissions?filter.groupName=security").await["total"], 1);
@@ -285,7 +289,7 @@ async fn a_secret_permission_on_an_inheriting_secret_breaks_inheritance_from_its
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(t.ok(&format!("/secrets/{secret}/summary")).await["inheritsPermissions"], false);
-    // \Databases gives DBAs Owner and Developers List; Staging inherits them.
+    // \Databases gives DBAs Owner, Developers List and the API account Owner; Staging inherits them.
     let perms = t.ok(&format!("/secret-permissions?filter.secretId={secret}")).await;
     let mut got: Vec<String> = perms["records"]
         .as_array()
@@ -294,7 +298,7 @@ async fn a_secret_permission_on_an_inheriting_secret_breaks_inheritance_from_its
         .map(|p| format!("{}/{}", p["knownAs"].as_str().unwrap(), p["secretAccessRoleName"].as_str().unwrap()))
         .collect();
     got.sort();
-    assert_eq!(got, vec!["DBAs/Owner", "Developers/List", "Frank Green/List"]);
+    assert_eq!(got, vec!["DBAs/Owner", "Developers/List", "Frank Green/List", "SCIM connector API account/Owner"]);
     let (status, body) = t
         .post("/secret-permissions", json!({"secretId": secret, "userId": frank, "secretAccessRoleName": "View"}))
         .await;

@@ -134,7 +134,8 @@ async fn a_seed_file_is_loaded_into_a_fresh_directory_and_bad_seeds_name_the_ent
     std::fs::write(
         &seed,
         r#"{"users":[{"userName":"sam"}],"groups":[{"name":"Crew","members":["sam"]}],
-            "folders":[{"path":"\\Ops\\Keys","permissions":[{"group":"Crew","folderAccessRoleName":"View","secretAccessRoleName":"List"}]}],
+            "folders":[{"path":"\\Ops\\Keys","permissions":[{"group":"Crew","folderAccessRoleName":"View","secretAccessRoleName":"List"},
+                {"apiAccount":true,"folderAccessRoleName":"Owner","secretAccessRoleName":"Owner"}]}],
             "secrets":[{"name":"ops key","folder":"\\Ops\\Keys","template":"Password"}]}"#,
     )
     .unwrap();
@@ -142,7 +143,11 @@ async fn a_seed_file_is_loaded_into_a_fresh_directory_and_bad_seeds_name_the_ent
     let crew = t.group_id("Crew").await;
     assert_eq!(t.ok(&format!("/groups/{crew}/users")).await["records"][0]["userName"], "sam");
     let keys = t.folder_id("\\Ops\\Keys").await;
-    assert_eq!(t.ok(&format!("/folder-permissions?filter.folderId={keys}")).await["total"], 1);
+    assert_eq!(
+        t.ok(&format!("/folder-permissions?filter.folderId={keys}")).await["total"],
+        2,
+        "Crew and the API account"
+    );
     assert_eq!(t.ok(&format!("/secrets?filter.folderId={keys}")).await["records"][0]["name"], "ops key");
     t.sim.shutdown().await;
 
