@@ -22,7 +22,7 @@ use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
-use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs, UserUpdateArgs};
+use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs};
 use secret_server_client::UserQuery;
 use serde_json::Value;
 
@@ -106,23 +106,33 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
 }
 
 /// Gives an existing Secret Server user the fields the request asks for (reviving a user deleted
-/// through SCIM, or adopting the user a previous delivery of this job created). Without `active`
-/// the user is enabled when `enable_by_default`, else keeps its state.
+/// through SCIM, adopting the user a previous delivery of this job created, or updating one).
+/// Without `active` the user is enabled when `enable_by_default`, else keeps its state.
+///
+/// A `PATCH` with only the properties that change (the password when one is given): what the
+/// connector does not manage (two-factor settings, RADIUS, owners, formats) is never sent, so
+/// Secret Server keeps it whatever defaults its full update model would apply.
 async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_default: bool) -> JobResult<User> {
-    let args = UserUpdateArgs {
-        id: current.id,
-        display_name: f.secret_server_display_name(&current.user_name),
-        email_address: f.email.clone(),
-        enabled: f.active.unwrap_or(enable_by_default || current.enabled),
-        password: f.password.as_ref().map(|p| p.expose_secret().to_owned()),
-        is_locked_out: current.is_locked_out,
-        login_failures: current.login_failures,
-        is_application_account: current.is_application_account,
-        two_factor: current.two_factor,
-        radius_two_factor: current.radius_two_factor,
-        radius_user_name: current.radius_user_name.clone(),
-    };
-    Ok(ctx.client().update_user(&args).await?)
+    let mut args = UserPatchArgs::default();
+    let display_name = f.secret_server_display_name(&current.user_name);
+    if display_name != current.display_name {
+        args.display_name = Some(Patch::set(display_name));
+    }
+    let email = f.email.clone().filter(|e| !e.is_empty());
+    if email != current.email_address {
+        args.email_address = Some(Patch::set(email.unwrap_or_default()));
+    }
+    let enabled = f.active.unwrap_or(enable_by_default || current.enabled);
+    if enabled != current.enabled {
+        args.enabled = Some(Patch::set(enabled));
+    }
+    if let Some(password) = &f.password {
+        args.password = Some(Patch::set(password.expose_secret().to_owned()));
+    }
+    if args == UserPatchArgs::default() {
+        return Ok(current.clone());
+    }
+    Ok(ctx.client().patch_user(current.id, &args).await?)
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
@@ -296,23 +306,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             }
         }
     }
-    let email = f.email.clone().filter(|e| !e.is_empty());
-    let user = if f.password.is_some() {
-        set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }, false).await?
-    } else {
-        let mut args = UserPatchArgs::default();
-        let display_name = f.secret_server_display_name(&current.user_name);
-        if display_name != current.display_name {
-            args.display_name = Some(Patch::set(display_name));
-        }
-        if email != current.email_address {
-            args.email_address = Some(Patch::set(email.clone().unwrap_or_default()));
-        }
-        if let Some(active) = f.active.filter(|a| *a != current.enabled) {
-            args.enabled = Some(Patch::set(active));
-        }
-        if args == UserPatchArgs::default() { current } else { ctx.client().patch_user(id, &args).await? }
-    };
+    let user = set_fields(ctx, &current, &f, false).await?;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());
     keep_creator(&mut attrs, previous_text.as_deref());
