@@ -7,7 +7,6 @@
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{from_text, to_text};
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -164,32 +163,35 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{}/{}", f.parent, fold(&f.name));
+    let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.child_folder_by_name(f.parent, &f.name).map(|x| x.ss.id));
-    let taken_name = || taken(format!("a container named {:?} already exists there", f.name));
+    let detail = format!("a container named {:?} already exists there", f.name);
     let folder = match known {
-        Some(id) if intent.is_some() => ctx.client().get_folder(id).await?,
-        Some(_) => return Err(taken_name()),
-        None => {
-            let key = format!("{}/{}", f.parent, fold(&f.name));
-            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key }).await?;
-            let args = FolderCreateArgs {
-                folder_name: f.name.clone(),
-                parent_folder_id: f.parent,
-                folder_type_id: 1,
-                inherit_permissions: inherit,
-                inherit_secret_policy: f.parent != ROOT_FOLDER_ID,
-                secret_policy_id: None,
-            };
-            match ctx.client().create_folder(&args).await {
-                Ok(folder) => folder,
-                Err(e) if e.is_duplicate() => match find_child(ctx, f.parent, &f.name).await? {
-                    Some(folder) if intent.is_some() => folder,
-                    _ => return Err(taken_name()),
-                },
-                Err(e) => return Err(e.into()),
+        Some(id) if earlier.made(id) => ctx.client().get_folder(id).await?,
+        Some(_) => return Err(taken(detail)),
+        None => match find_child(ctx, f.parent, &f.name).await? {
+            // Made by an earlier attempt of this job, or someone else's.
+            Some(found) if earlier.made(found.id) => ctx.client().get_folder(found.id).await?,
+            Some(_) => return Err(taken(detail)),
+            None => {
+                let args = FolderCreateArgs {
+                    folder_name: f.name.clone(),
+                    parent_folder_id: f.parent,
+                    folder_type_id: 1,
+                    inherit_permissions: inherit,
+                    inherit_secret_policy: f.parent != ROOT_FOLDER_ID,
+                    secret_policy_id: None,
+                };
+                let find = || async {
+                    match find_child(ctx, f.parent, &f.name).await? {
+                        Some(found) => Ok(Some(ctx.client().get_folder(found.id).await?)),
+                        None => Ok(None),
+                    }
+                };
+                ctx.create_once(KIND, &key, &detail, |x: &Folder| x.id, ctx.client().create_folder(&args), find).await?
             }
-        }
+        },
     };
     let attrs = to_text(&f.attrs);
     instance.attrs.put(KIND, folder.id, attrs.as_deref()).await?;

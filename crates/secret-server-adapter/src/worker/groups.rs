@@ -13,7 +13,6 @@
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, keep_creator, to_text};
 use crate::instance::Instance;
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
@@ -235,23 +234,24 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_new_members(ctx, &members).await?;
     ctx.guard_members(&members).await?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = fold(&f.name);
+    let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
+    let detail = format!("a group named {:?} already exists", f.name);
     let group = match known {
-        Some(id) if intent.is_some() => ctx.client().get_group(id).await?,
-        Some(_) => return Err(taken(format!("a group named {:?} already exists", f.name))),
-        None => {
-            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.name) }).await?;
-            let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
-            match ctx.client().create_group(&args).await {
-                Ok(group) => group,
-                Err(e) if e.is_duplicate() => match find_by_name(ctx, &f.name).await? {
-                    Some(group) if intent.is_some() => group,
-                    _ => return Err(taken(format!("a group named {:?} already exists", f.name))),
-                },
-                Err(e) => return Err(e.into()),
+        Some(id) if earlier.made(id) => ctx.client().get_group(id).await?,
+        Some(_) => return Err(taken(detail)),
+        // Secret Server's own answer: a group made there since the last resync, or by an earlier
+        // attempt of this job.
+        None => match find_by_name(ctx, &f.name).await? {
+            Some(group) if earlier.made(group.id) => group,
+            Some(_) => return Err(taken(detail)),
+            None => {
+                let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
+                let find = || find_by_name(ctx, &f.name);
+                ctx.create_once(KIND, &key, &detail, |g: &Group| g.id, ctx.client().create_group(&args), find).await?
             }
-        }
+        },
     };
     // This job made the group (now, or in an earlier delivery): it records its creator.
     let mut stored = f.attrs.clone();

@@ -20,7 +20,7 @@ mod users;
 
 use crate::core::{Caller, Core};
 use crate::instance::Instance;
-use crate::intents::MemberIds;
+use crate::intents::{Earlier, Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::metrics;
 use adapter_api::job::encode_failure;
@@ -162,7 +162,7 @@ fn delete_key(id: i64) -> String {
 impl Ctx<'_> {
     /// Records that this job is about to delete `id`.
     pub(crate) async fn record_delete(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
-        let intent = crate::intents::Intent { kind: kind.name().to_owned(), key: delete_key(id) };
+        let intent = Intent { kind: kind.name().to_owned(), key: delete_key(id), created: None, settled: false };
         self.instance().intents.record(self.job_id, &intent).await?;
         Ok(())
     }
@@ -176,6 +176,67 @@ impl Ctx<'_> {
     /// A delete found done: the result of an earlier delivery of this job.
     pub(crate) fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
         Applied { kind, id, deleted: true, before: Value::Null, after: Value::Null, members: MemberIds::NONE }
+    }
+}
+
+impl Ctx<'_> {
+    /// What earlier attempts of this job did about the object of `kind` called `key`.
+    pub(crate) async fn earlier_create(&self, kind: ResourceKind, key: &str) -> JobResult<Earlier> {
+        let intent = self.instance().intents.get(self.job_id).await?;
+        Ok(Earlier::of(intent.as_ref(), kind.name(), key))
+    }
+
+    /// Sends the create call `call` for the object of `kind` called `key`, whose name was just seen
+    /// free in Secret Server: the intent is recorded unsettled before the call and settled after
+    /// it. When the call fails, `find` reads Secret Server: an object found after a failure that
+    /// may have been applied (an outage, a timeout) is this call's and is returned; one found after
+    /// a refusal was made by someone else meanwhile, a `409 uniqueness` (`taken_detail`).
+    pub(crate) async fn create_once<T, C, F, Found>(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        taken_detail: &str,
+        id_of: fn(&T) -> i64,
+        call: C,
+        find: F,
+    ) -> JobResult<T>
+    where
+        C: std::future::Future<Output = Result<T, ClientError>>,
+        F: FnOnce() -> Found,
+        Found: std::future::Future<Output = JobResult<Option<T>>>,
+    {
+        let intents = &self.instance().intents;
+        let intent = |created: Option<i64>, settled: bool| Intent {
+            kind: kind.name().to_owned(),
+            key: key.to_owned(),
+            created,
+            settled,
+        };
+        intents.record(self.job_id, &intent(None, false)).await?;
+        let error = match call.await {
+            Ok(made) => {
+                intents.record(self.job_id, &intent(Some(id_of(&made)), true)).await?;
+                return Ok(made);
+            }
+            Err(e) => e,
+        };
+        // Whether Secret Server may have acted on the call before failing (the client does not
+        // repeat a create that may have been applied).
+        let maybe_applied = error.is_transient() || matches!(error, ClientError::UnexpectedStatus { .. });
+        match find().await? {
+            Some(found) if maybe_applied => {
+                intents.record(self.job_id, &intent(Some(id_of(&found)), true)).await?;
+                Ok(found)
+            }
+            Some(_) => {
+                intents.record(self.job_id, &intent(None, true)).await?;
+                Err(taken(taken_detail))
+            }
+            None => {
+                intents.record(self.job_id, &intent(None, true)).await?;
+                Err(error.into())
+            }
+        }
     }
 }
 

@@ -12,7 +12,6 @@
 use super::containers::{refresh as refresh_folder, refresh_permissions};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
@@ -160,6 +159,11 @@ pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
 }
 
+/// The `409` detail of a permission `principal` already holds on `target` `id`.
+fn exists_detail(principal: Principal, target: &str, id: i64) -> String {
+    format!("{} already has a permission on {target} {id}; change that permission instead", principal_text(principal))
+}
+
 async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), FOLDER_PERM, ctx.req.payload())?;
     let f = fields(&doc, "container").map_err(JobError::Permanent)?;
@@ -178,16 +182,12 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_principal(ctx, f.principal).await?;
     let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{folder_id}/{:?}", f.principal);
+    let earlier = ctx.earlier_create(FOLDER_PERM, &key).await?;
     let existing = instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss));
-    let exists_error = || {
-        taken(format!(
-            "{} already has a permission on container {folder_id}; change that permission instead",
-            principal_text(f.principal)
-        ))
-    };
+    let exists_error = || taken(exists_detail(f.principal, "container", folder_id));
     let id = match existing {
-        Some(p) if intent.is_some() => {
+        Some(p) if earlier.made(p.id) => {
             set_folder_roles(ctx, &p, roles).await?;
             p.id
         }
@@ -197,8 +197,6 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 return Err(inherited_refused(&format!("container {folder_id}")));
             }
-            let key = format!("{folder_id}/{:?}", f.principal);
-            instance.intents.record(ctx.job_id, &Intent { kind: FOLDER_PERM.name().to_owned(), key }).await?;
             let args = FolderPermissionCreateArgs {
                 folder_id,
                 user_id: f.principal.user_id(),
@@ -207,12 +205,14 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 secret_access_role_name: roles.secret.as_str().to_owned(),
                 break_inheritance: inherits,
             };
-            let created = match ctx.client().create_folder_permission(&args).await {
-                Ok(p) => Some(p.id).filter(|id| *id > 0),
-                Err(e) if e.is_duplicate() && intent.is_some() => None,
-                Err(e) if e.is_duplicate() => return Err(exists_error()),
-                Err(e) => return Err(e.into()),
+            let call = async { ctx.client().create_folder_permission(&args).await.map(|p| p.id) };
+            let find = || async {
+                refresh_permissions(ctx, folder_id).await?;
+                Ok(instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss.id)))
             };
+            let detail = exists_detail(f.principal, "container", folder_id);
+            let created = ctx.create_once(FOLDER_PERM, &key, &detail, |id: &i64| *id, call, find).await?;
+            let created = Some(created).filter(|id| *id > 0);
             if inherits {
                 // Inheritance broke: the folder changed and holds copies of what it inherited.
                 refresh_folder(ctx, folder_id).await?;
@@ -371,16 +371,12 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_principal(ctx, f.principal).await?;
     let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{secret_id}/{:?}", f.principal);
+    let earlier = ctx.earlier_create(SECRET_PERM, &key).await?;
     let existing = instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss));
-    let exists_error = || {
-        taken(format!(
-            "{} already has a permission on privileged data {secret_id}; change that permission instead",
-            principal_text(f.principal)
-        ))
-    };
+    let exists_error = || taken(exists_detail(f.principal, "privileged data", secret_id));
     let id = match existing {
-        Some(p) if intent.is_some() => {
+        Some(p) if earlier.made(p.id) => {
             set_secret_role(ctx, &p, role).await?;
             p.id
         }
@@ -391,20 +387,20 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 return Err(inherited_refused(&format!("privileged data {secret_id}")));
             }
-            let key = format!("{secret_id}/{:?}", f.principal);
-            instance.intents.record(ctx.job_id, &Intent { kind: SECRET_PERM.name().to_owned(), key }).await?;
             let args = SecretPermissionCreateArgs {
                 secret_id,
                 user_id: f.principal.user_id(),
                 group_id: f.principal.group_id(),
                 secret_access_role_name: role.as_str().to_owned(),
             };
-            let created = match ctx.client().create_secret_permission(&args).await {
-                Ok(p) => Some(p.id).filter(|id| *id > 0),
-                Err(e) if e.is_duplicate() && intent.is_some() => None,
-                Err(e) if e.is_duplicate() => return Err(exists_error()),
-                Err(e) => return Err(e.into()),
+            let call = async { ctx.client().create_secret_permission(&args).await.map(|p| p.id) };
+            let find = || async {
+                refresh_secret_permissions(ctx, secret_id).await?;
+                Ok(instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss.id)))
             };
+            let detail = exists_detail(f.principal, "privileged data", secret_id);
+            let created = ctx.create_once(SECRET_PERM, &key, &detail, |id: &i64| *id, call, find).await?;
+            let created = Some(created).filter(|id| *id > 0);
             // Secret Server broke the secret's inheritance if it had any: reload both.
             refresh_secret(ctx, secret_id).await?;
             refresh_secret_permissions(ctx, secret_id).await?;

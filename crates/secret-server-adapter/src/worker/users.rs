@@ -7,8 +7,7 @@
 
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
-use crate::intents::Intent;
-use crate::intents::MemberIds;
+use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
@@ -139,25 +138,44 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = fold(&f.user_name);
+    let earlier = ctx.earlier_create(KIND, &key).await?;
+    let taken_detail = format!("userName {:?} is already taken", f.user_name);
     let known = instance.model.read(|s| s.user_by_ss_name(&f.user_name).map(|u| (u.ss.id, u.deleted)));
-    // Whether this job made the user (now, or in an earlier delivery): otherwise it revives one
-    // deleted through SCIM, which is a change to an existing user.
-    let (user, revived, before, mine) = match known {
-        Some((id, deleted)) if deleted || intent.is_some() => {
-            let mine = intent.is_some();
-            if !mine {
-                guard_revival(ctx, id, &f).await?;
-            }
-            let (user, revived, before) = revive(ctx, id, &f, deleted).await?;
-            (user, revived, before, mine)
+    // A name the read model holds for a live user that this job did not make: refused without a call.
+    if let Some((id, false)) = known
+        && !earlier.made(id)
+    {
+        return Err(taken(taken_detail));
+    }
+    // Secret Server's own answer, whatever the read model knows (a user created there since the
+    // last resync, or by an earlier attempt of this job).
+    let existing = match earlier {
+        Earlier::Created(id) => match ctx.client().get_user(id).await {
+            Ok(user) => Some(user),
+            Err(e) if e.is_not_found() => find_by_name(ctx, &f.user_name).await?,
+            Err(e) => return Err(e.into()),
+        },
+        Earlier::Nothing | Earlier::Unknown => find_by_name(ctx, &f.user_name).await?,
+    };
+    // Whether this job made the user (in an earlier attempt): otherwise an existing user is
+    // revived only when it was deleted through SCIM, which is a change to an existing user.
+    let (user, revived, before, mine) = match existing {
+        Some(existing) if earlier.made(existing.id) => {
+            let user = set_fields(ctx, &existing, &f, true).await?;
+            (user, false, Value::Null, true)
         }
-        Some(_) => return Err(taken(format!("userName {:?} is already taken", f.user_name))),
+        Some(existing) => {
+            let tombstoned = instance.tombstones.get(existing.id).await?.is_some() && !existing.enabled;
+            if !tombstoned {
+                return Err(taken(taken_detail));
+            }
+            refresh(ctx, existing.id).await?;
+            guard_revival(ctx, existing.id, &f).await?;
+            let (user, revived, before) = revive(ctx, existing.id, &f, true).await?;
+            (user, revived, before, false)
+        }
         None => {
-            instance
-                .intents
-                .record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.user_name) })
-                .await?;
             let password = f.password.clone().unwrap_or_else(crate::password::generate);
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
@@ -167,25 +185,17 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 enabled: f.active.unwrap_or(true),
                 ..UserCreateArgs::default()
             };
-            match ctx.client().create_user(&args).await {
-                Ok(user) => (user, false, Value::Null, true),
-                Err(e) if e.is_duplicate() => {
-                    // The read model has not seen this user yet (created since the last resync).
-                    let Some(existing) = find_by_name(ctx, &f.user_name).await? else { return Err(e.into()) };
-                    let tombstoned = instance.tombstones.get(existing.id).await?.is_some() && !existing.enabled;
-                    if !tombstoned && intent.is_none() {
-                        return Err(taken(format!("userName {:?} is already taken", f.user_name)));
-                    }
-                    let mine = intent.is_some();
-                    if !mine {
-                        refresh(ctx, existing.id).await?;
-                        guard_revival(ctx, existing.id, &f).await?;
-                    }
-                    let (user, revived, before) = revive(ctx, existing.id, &f, tombstoned).await?;
-                    (user, revived, before, mine)
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let user = ctx
+                .create_once(
+                    KIND,
+                    &key,
+                    &taken_detail,
+                    |u: &User| u.id,
+                    ctx.client().create_user(&args),
+                    || find_by_name(ctx, &f.user_name),
+                )
+                .await?;
+            (user, false, Value::Null, true)
         }
     };
     let id = user.id;

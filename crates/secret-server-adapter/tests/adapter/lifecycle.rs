@@ -215,7 +215,10 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
     // As a worker that died right after Secret Server answered would leave it: the intent recorded,
     // the user made, nothing else.
     Intents::new(stack.state.clone(), INSTANCE)
-        .record("crashed-job", &Intent { kind: "User".into(), key: "crash.victim".into() })
+        .record(
+            "crashed-job",
+            &Intent { kind: "User".into(), key: "crash.victim".into(), created: None, settled: false },
+        )
         .await
         .unwrap();
     let made = stack
@@ -237,6 +240,60 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
     // Without an intent of its own, another job gets the conflict.
     let other = stack.create(User, json!({"userName": "crash.victim"})).await;
     assert_eq!(other.err().http_status(), 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_adopts_only_what_its_job_created() {
+    let stack = Stack::start().await;
+    let intents = Intents::new(stack.state.clone(), INSTANCE);
+    // Someone else's user, made in Secret Server directly (the read model has not seen it).
+    let theirs = stack
+        .ss
+        .create_user(&UserCreateArgs {
+            user_name: "not.mine".into(),
+            password: Some("Their-Passw0rd!".into()),
+            display_name: "Theirs".into(),
+            enabled: true,
+            ..UserCreateArgs::default()
+        })
+        .await
+        .unwrap();
+    // As earlier attempts leave it: one whose create call failed without making anything, one that
+    // made another user (since renamed) under that name.
+    let failed = Intent { kind: "User".into(), key: "not.mine".into(), created: None, settled: true };
+    let made_another = Intent { created: Some(theirs.id + 1000), ..failed.clone() };
+    for (job_id, intent) in [("failed-attempt", failed), ("made-another", made_another)] {
+        intents.record(job_id, &intent).await.unwrap();
+        let body = json!({"userName": "not.mine", "displayName": "Mine now", "password": "Taken-Over-9!"});
+        let retried = job(job_id, stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
+        let outcome = stack.adapter().job_handler().handle(retried).await;
+        let error = result_of(&outcome).unwrap_err();
+        assert_eq!((error.http_status(), error.scim_type), (409, Some(scim::ScimType::Uniqueness)), "{job_id}");
+    }
+    let after = stack.ss.get_user(theirs.id).await.unwrap();
+    assert_eq!(
+        (after.display_name.as_str(), after.password_last_changed.as_deref()),
+        ("Theirs", theirs.password_last_changed.as_deref())
+    );
+
+    // The same for a group.
+    let group = stack
+        .ss
+        .create_group(&secret_server_api::GroupCreateArgs {
+            name: "Not Mine".into(),
+            enabled: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let failed = Intent { kind: "Group".into(), key: "not mine".into(), created: None, settled: true };
+    intents.record("failed-group", &failed).await.unwrap();
+    let body = json!({"displayName": "Not Mine", "members": []});
+    let retried = job("failed-group", stack.job(CONNECTION, Group, Operation::Create, "", Some(&body), None));
+    let error = result_of(&stack.adapter().job_handler().handle(retried).await).unwrap_err();
+    assert_eq!(error.http_status(), 409);
+    assert_eq!(stack.ss.get_group(group.id).await.unwrap().name, "Not Mine");
     stack.stop().await;
 }
 

@@ -126,10 +126,9 @@ async fn patch(
 ) -> SimResult<Json<User>> {
     let args: UserPatchArgs = parse_body(&body)?;
     let id = *id;
-    Ok(Json(db.mutate(
-        |s| s.plan_patch_user(id, args, &config.password_policy, caller.user_id),
-        |s, id| s.get_user(id),
-    )?))
+    Ok(Json(
+        db.mutate(|s| s.plan_patch_user(id, args, &config.password_policy, caller.user_id), |s, id| s.get_user(id))?,
+    ))
 }
 
 async fn delete(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
