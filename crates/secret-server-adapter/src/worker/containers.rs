@@ -307,10 +307,8 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
-    match ctx.client().delete_folder(id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    if let Err(e) = ctx.client().delete_folder(id).await {
+        super::gone_anyway(e, ctx.client().get_folder(id)).await?;
     }
     forget(ctx, id).await?;
     ctx.instance().attrs.put(KIND, id, None).await?;

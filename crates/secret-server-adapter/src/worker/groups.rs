@@ -148,18 +148,6 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
     Ok(())
 }
 
-/// A user already in the group, as Secret Server reports it.
-fn already_member(e: &ClientError) -> bool {
-    match e {
-        ClientError::BadRequest { error_code, message, .. } => {
-            let code = error_code.as_deref().unwrap_or_default().to_ascii_lowercase();
-            let message = message.to_ascii_lowercase();
-            e.is_duplicate() || code.contains("alreadyingroup") || message.contains("already a member")
-        }
-        _ => false,
-    }
-}
-
 /// Adds and removes members, a few calls at a time. Returns what was done; on a failure, what
 /// was done is written through before the error is returned.
 async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64]) -> JobResult<(Vec<i64>, Vec<i64>)> {
@@ -171,36 +159,52 @@ async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64
     }
     // Owned pairs: a stream over borrowing iterator adaptors would not be `Send` for every lifetime.
     let calls: Vec<(bool, i64)> = add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
-    let results: Vec<Result<Done, ClientError>> = stream::iter(calls)
+    let results: Vec<Result<Done, (bool, i64, ClientError)>> = stream::iter(calls)
         .map(|(adding, user)| {
             // Owned, so that the futures do not borrow across the stream (Send for any lifetime).
             let client = client.clone();
             async move {
                 if adding {
-                    match client.add_group_member(id, user).await {
-                        Ok(_) => Ok(Done::Added(user)),
-                        Err(e) if already_member(&e) => Ok(Done::Added(user)),
-                        Err(e) => Err(e),
-                    }
+                    client.add_group_member(id, user).await.map(|_| Done::Added(user)).map_err(|e| (adding, user, e))
                 } else {
-                    match client.remove_group_member(id, user).await {
-                        Ok(_) => Ok(Done::Removed(user)),
-                        Err(e) if e.is_not_found() => Ok(Done::Removed(user)),
-                        Err(e) => Err(e),
-                    }
+                    client
+                        .remove_group_member(id, user)
+                        .await
+                        .map(|_| Done::Removed(user))
+                        .map_err(|e| (adding, user, e))
                 }
             }
         })
         .buffer_unordered(MEMBER_CALLS)
         .collect()
         .await;
-    let (mut added, mut removed, mut first_error) = (Vec::new(), Vec::new(), None);
+    let (mut added, mut removed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     for r in results {
         match r {
             Ok(Done::Added(u)) => added.push(u),
             Ok(Done::Removed(u)) => removed.push(u),
+            Err(failure) => failed.push(failure),
+        }
+    }
+    // A call that failed may have found its work done (a user already in the group, or already
+    // out of it): the group's members, read from Secret Server, say so; its error codes are not
+    // documented, so they are not trusted to.
+    let mut first_error = None;
+    if !failed.is_empty() {
+        let members: BTreeSet<i64> = match client.group_members(id).map_ok(|m| m.user_id).try_collect().await {
+            Ok(members) => members,
             Err(e) => {
-                first_error.get_or_insert(e);
+                write_group(ctx, group.clone(), &added, &removed, None).await?;
+                return Err(e.into());
+            }
+        };
+        for (adding, user, e) in failed {
+            match (adding, members.contains(&user)) {
+                (true, true) => added.push(user),
+                (false, false) => removed.push(user),
+                _ => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
@@ -446,10 +450,8 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     ctx.guard_members(&in_group).await?;
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
-    match ctx.client().delete_group(id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    if let Err(e) = ctx.client().delete_group(id).await {
+        super::gone_anyway(e, ctx.client().get_group(id)).await?;
     }
     let members = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
     let mut touched = vec![(KIND, id)];

@@ -591,10 +591,13 @@ async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.check_if_match(kind, id)?;
     ctx.record_delete(kind, id).await?;
-    match P::delete_in_secret_server(ctx, id).await {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    if let Err(e) = P::delete_in_secret_server(ctx, id).await {
+        // Done when a read by id shows it gone (not taken from the delete's error code).
+        match P::refresh(ctx, id).await {
+            Err(JobError::Permanent(gone)) if gone.http_status() == 404 => {}
+            Ok(_) => return Err(e.into()),
+            Err(other) => return Err(other),
+        }
     }
     ctx.instance().write_through(&[(kind, id)], |s| P::forget(s, id)).await?;
     ctx.instance().attrs.put(kind, id, None).await?;
