@@ -5,6 +5,8 @@
 //! - `scim_read_model_age_seconds{instance}`: time since the last successful load or resync;
 //! - `scim_job_duration_seconds{operation,outcome}`: provisioning job latency in the worker;
 //! - `scim_directory_request_duration_seconds{method,outcome}`: gRPC read latency;
+//! - `scim_jobs_lease_lost_total`: job attempts stopped before a Secret Server call because they
+//!   had lost their lease (another attempt runs the job);
 //! - `scim_expensive_refused_total{connection}`: expensive requests refused because the connection
 //!   had no free slot (see [`crate::bounds`]).
 
@@ -36,4 +38,9 @@ pub fn directory_request(method: &'static str, outcome: &'static str, elapsed: D
 /// Counts one expensive request refused in `scim_expensive_refused_total`.
 pub fn expensive_refused(connection: &str) {
     metrics::counter!("scim_expensive_refused_total", "connection" => connection.to_owned()).increment(1);
+}
+
+/// Counts one job attempt stopped for a lost lease in `scim_jobs_lease_lost_total`.
+pub fn lease_lost() {
+    metrics::counter!("scim_jobs_lease_lost_total").increment(1);
 }

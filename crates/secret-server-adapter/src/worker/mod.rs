@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use audit_events::{ChangeRecord, MemberChanges};
 use bytes::Bytes;
 use connections::scope::{self, Action};
-use job_queue::{Disposition, Job, JobHandler};
+use job_queue::{Disposition, Job, JobHandler, JobLease};
 use scim::{ResourceKind, Schemas, ScimError};
 use secret_server_client::{ClientError, SecretServerClient};
 use serde_json::Value;
@@ -108,7 +108,12 @@ pub(crate) struct Ctx<'a> {
     pub caller: &'a Caller,
     pub req: &'a adapter_api::Job,
     pub job_id: &'a str,
+    /// This attempt's hold on the job, checked before each Secret Server call.
+    pub lease: &'a JobLease,
 }
+
+/// The error of an attempt that stopped because it lost its lease.
+const LEASE_LOST: &str = "this attempt lost the job's lease; another attempt runs the job";
 
 impl Ctx<'_> {
     /// The caller's Secret Server instance.
@@ -116,9 +121,23 @@ impl Ctx<'_> {
         &self.caller.instance
     }
 
-    /// The client of the caller's instance.
-    pub(crate) fn client(&self) -> &SecretServerClient {
-        &self.caller.instance.client
+    /// The client of the caller's instance, for one call: refused once this attempt has lost its
+    /// lease, so that a stale attempt makes no further call to Secret Server while the attempt
+    /// that replaced it runs (two attempts for one resource never interleave their calls).
+    pub(crate) fn client(&self) -> JobResult<&SecretServerClient> {
+        self.check_lease()?;
+        Ok(&self.caller.instance.client)
+    }
+
+    /// `Transient` once this attempt has lost its lease: its outcome would be discarded, and
+    /// another attempt may be running the job.
+    pub(crate) fn check_lease(&self) -> JobResult<()> {
+        if self.lease.is_held() {
+            return Ok(());
+        }
+        metrics::lease_lost();
+        tracing::warn!(job_id = %self.job_id, "the job's lease is lost: this attempt stops before its next Secret Server call");
+        Err(JobError::Transient { error: LEASE_LOST.to_owned(), after: None })
     }
 
     /// The SCIM schemas.
@@ -213,6 +232,7 @@ impl Ctx<'_> {
             settled,
         };
         intents.record(self.job_id, &intent(None, false)).await?;
+        self.check_lease()?;
         let error = match call.await {
             Ok(made) => {
                 intents.record(self.job_id, &intent(Some(id_of(&made)), true)).await?;
@@ -305,7 +325,7 @@ impl Worker {
                 Some(Duration::from_secs(5)),
             );
         }
-        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0 };
+        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0, lease: &job.lease };
         let done = match caller.instance.intents.done(ctx.job_id).await {
             Ok(done) => done,
             Err(e) => return retry(format!("state store: {e}"), None),

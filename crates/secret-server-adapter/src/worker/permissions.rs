@@ -76,7 +76,7 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
     match principal {
         Principal::User(u) => {
             if !ctx.instance().model.read(|s| s.users.contains_key(&u)) {
-                let user = match ctx.client().get_user(u).await {
+                let user = match ctx.client()?.get_user(u).await {
                     Ok(user) => user,
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
@@ -99,7 +99,7 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
         }
         Principal::Group(g) => {
             if !ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
-                let group = match ctx.client().get_group(g).await {
+                let group = match ctx.client()?.get_group(g).await {
                     Ok(group) => group,
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
@@ -205,7 +205,8 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 secret_access_role_name: roles.secret.as_str().to_owned(),
                 break_inheritance: inherits,
             };
-            let call = async { ctx.client().create_folder_permission(&args).await.map(|p| p.id) };
+            let client = ctx.client()?;
+            let call = async { client.create_folder_permission(&args).await.map(|p| p.id) };
             let find = || async {
                 refresh_permissions(ctx, folder_id).await?;
                 Ok(instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss.id)))
@@ -244,7 +245,7 @@ async fn set_folder_roles(ctx: &Ctx<'_>, current: &FolderPermSs, roles: FolderRo
         secret_access_role_name: roles.secret.as_str().to_owned(),
         break_inheritance: false,
     };
-    let updated = ctx.client().update_folder_permission(&args).await?;
+    let updated = ctx.client()?.update_folder_permission(&args).await?;
     let next = FolderPermSs {
         folder_role: updated.folder_access_role_name.parse().unwrap_or(roles.folder),
         secret_role: updated.secret_access_role_name.parse().unwrap_or(roles.secret),
@@ -267,7 +268,7 @@ async fn write_folder_perm(ctx: &Ctx<'_>, ss: FolderPermSs) -> JobResult<()> {
 
 /// Reads a folder permission fresh from Secret Server; `404` when it is gone.
 async fn refresh_folder_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> {
-    let fresh = match ctx.client().get_folder_permission(id).await {
+    let fresh = match ctx.client()?.get_folder_permission(id).await {
         Ok(p) => p,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(FOLDER_PERM, id)], |s| drop(s.remove_folder_perm(id))).await?;
@@ -303,7 +304,7 @@ pub(super) async fn apply_secret(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 /// Reads a secret's metadata fresh into the read model; `404` when it is gone.
 async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
-    let summary = match ctx.client().secret_summary(id).await {
+    let summary = match ctx.client()?.secret_summary(id).await {
         Ok(s) => s,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(ResourceKind::PrivilegedData, id)], |s| drop(s.remove_secret(id))).await?;
@@ -325,7 +326,7 @@ async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
 /// Reads a secret's permissions fresh into the read model.
 async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()> {
     let fresh: Vec<SecretPermSs> = ctx
-        .client()
+        .client()?
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))
         .try_collect::<Vec<_>>()
         .await?
@@ -393,7 +394,8 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 group_id: f.principal.group_id(),
                 secret_access_role_name: role.as_str().to_owned(),
             };
-            let call = async { ctx.client().create_secret_permission(&args).await.map(|p| p.id) };
+            let client = ctx.client()?;
+            let call = async { client.create_secret_permission(&args).await.map(|p| p.id) };
             let find = || async {
                 refresh_secret_permissions(ctx, secret_id).await?;
                 Ok(instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss.id)))
@@ -442,14 +444,14 @@ async fn set_secret_role(
         secret_id: current.secret,
         secret_access_role_name: role.as_str().to_owned(),
     };
-    let updated = ctx.client().update_secret_permission(&args).await?;
+    let updated = ctx.client()?.update_secret_permission(&args).await?;
     let next = SecretPermSs { role: updated.secret_access_role_name.parse().unwrap_or(role), ..*current };
     write_secret_perm(ctx, next).await?;
     Ok(next)
 }
 
 async fn refresh_secret_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> {
-    let fresh = match ctx.client().get_secret_permission(id).await {
+    let fresh = match ctx.client()?.get_secret_permission(id).await {
         Ok(p) => p,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(SECRET_PERM, id)], |s| drop(s.remove_secret_perm(id))).await?;
@@ -504,7 +506,8 @@ impl PermissionKind for FolderPermission {
         set_folder_roles(ctx, current, roles).await
     }
     async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
-        ctx.client().delete_folder_permission(id).await.map(drop)
+        // The caller checked the lease just before.
+        ctx.caller.instance.client.delete_folder_permission(id).await.map(drop)
     }
     fn forget(state: &mut crate::read_model::state::State, id: i64) {
         drop(state.remove_folder_perm(id));
@@ -529,7 +532,8 @@ impl PermissionKind for SecretPermission {
         set_secret_role(ctx, current, role).await
     }
     async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
-        ctx.client().delete_secret_permission(id).await.map(drop)
+        // The caller checked the lease just before.
+        ctx.caller.instance.client.delete_secret_permission(id).await.map(drop)
     }
     fn forget(state: &mut crate::read_model::state::State, id: i64) {
         drop(state.remove_secret_perm(id));
@@ -591,6 +595,7 @@ async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.check_if_match(kind, id)?;
     ctx.record_delete(kind, id).await?;
+    ctx.check_lease()?;
     if let Err(e) = P::delete_in_secret_server(ctx, id).await {
         // Done when a read by id shows it gone (not taken from the delete's error code).
         match P::refresh(ctx, id).await {

@@ -68,7 +68,7 @@ async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted:
 /// stored attributes and tombstone with it.
 async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
     let instance = ctx.instance();
-    let user = match ctx.client().get_user(id).await {
+    let user = match ctx.client()?.get_user(id).await {
         Ok(user) => user,
         Err(e) if e.is_not_found() => {
             instance.write_through(&[(KIND, id)], |state| drop(state.remove_user(id))).await?;
@@ -93,13 +93,13 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
 async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
     let wanted = fold(name);
     let found = ctx
-        .client()
+        .client()?
         .search_users(&UserQuery::text(name))
         .try_filter(|u| futures::future::ready(fold(&u.user_name) == wanted))
         .try_next()
         .await?;
     match found {
-        Some(summary) => Ok(Some(ctx.client().get_user(summary.id).await?)),
+        Some(summary) => Ok(Some(ctx.client()?.get_user(summary.id).await?)),
         None => Ok(None),
     }
 }
@@ -131,7 +131,7 @@ async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_def
     if args == UserPatchArgs::default() {
         return Ok(current.clone());
     }
-    Ok(ctx.client().patch_user(current.id, &args).await?)
+    Ok(ctx.client()?.patch_user(current.id, &args).await?)
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
@@ -151,7 +151,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // Secret Server's own answer, whatever the read model knows (a user created there since the
     // last resync, or by an earlier attempt of this job).
     let existing = match earlier {
-        Earlier::Created(id) => match ctx.client().get_user(id).await {
+        Earlier::Created(id) => match ctx.client()?.get_user(id).await {
             Ok(user) => Some(user),
             Err(e) if e.is_not_found() => find_by_name(ctx, &f.user_name).await?,
             Err(e) => return Err(e.into()),
@@ -191,7 +191,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                     &key,
                     &taken_detail,
                     |u: &User| u.id,
-                    ctx.client().create_user(&args),
+                    ctx.client()?.create_user(&args),
                     || find_by_name(ctx, &f.user_name),
                 )
                 .await?;
@@ -256,7 +256,7 @@ fn names_password(req: &adapter_api::Job) -> bool {
 /// Revives (or adopts) user `id` with the requested fields; returns it, whether it was a revival,
 /// and its audit "before".
 async fn revive(ctx: &Ctx<'_>, id: i64, f: &UserFields, deleted: bool) -> JobResult<(User, bool, Value)> {
-    let current = ctx.client().get_user(id).await?;
+    let current = ctx.client()?.get_user(id).await?;
     let before = audit_of(&current);
     let user = set_fields(ctx, &current, f, true).await?;
     if deleted {
@@ -366,7 +366,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
-    ctx.client().delete_user(id).await.map_err(JobError::from)?;
+    ctx.client()?.delete_user(id).await.map_err(JobError::from)?;
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
     instance.tombstones.put(id, &tombstone).await?;
     let before = audit_of(&current);

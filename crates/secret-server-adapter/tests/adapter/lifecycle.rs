@@ -5,7 +5,7 @@
 use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually, read};
 use adapter_api::job::decode_result;
 use adapter_api::{JobKeys, Operation, Written};
-use job_queue::{Disposition, Job, JobId, JobStatus, TraceContext};
+use job_queue::{Disposition, Job, JobId, JobLease, JobStatus, TraceContext};
 use pretty_assertions::assert_eq;
 use prost::Message;
 use scim::ResourceKind::{Group, User};
@@ -123,6 +123,7 @@ fn job(id: &str, body: adapter_api::Job) -> Job {
         secrets: sealed.secrets,
         trace_context: Default::default(),
         attempt: 1,
+        lease: JobLease::default(),
     }
 }
 
@@ -154,6 +155,7 @@ async fn a_password_sealed_with_a_key_the_adapter_lacks_fails_the_job_and_change
         secrets: sealed.secrets,
         trace_context: Default::default(),
         attempt: 1,
+        lease: JobLease::default(),
     };
     let outcome = stack.adapter().job_handler().handle(delivered).await;
     let error = match &outcome {
@@ -294,6 +296,36 @@ async fn a_retried_create_adopts_only_what_its_job_created() {
     let error = result_of(&stack.adapter().job_handler().handle(retried).await).unwrap_err();
     assert_eq!(error.http_status(), 409);
     assert_eq!(stack.ss.get_group(group.id).await.unwrap().name, "Not Mine");
+    stack.stop().await;
+}
+
+/// The calls to Secret Server's API in the emulator's request log (arrivals, oldest first).
+fn api_calls(stack: &Stack) -> Vec<(String, String)> {
+    stack.sim.request_log().into_iter().filter(|(_, path)| path.contains("/api/")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_loses_its_lease_mid_job_makes_no_further_secret_server_call() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, json!({"userName": "fenced.user"})).await.id();
+    let lease = JobLease::new(Duration::from_secs(600));
+    let body = json!({"userName": "fenced.user", "displayName": "Stale Write"});
+    let replace = job("fenced-job", stack.job(CONNECTION, User, Operation::Replace, &id, Some(&body), None));
+    let delivered = Job { lease: lease.clone(), ..replace };
+    // Every call takes a while, so that the lease is lost while the first one is in flight.
+    stack.sim.faults().update(|f| f.latency_ms = 1000).unwrap();
+    stack.sim.clear_request_log();
+    let handler = stack.adapter().job_handler();
+    let running = tokio::spawn(async move { handler.handle(delivered).await });
+    let first = eventually(Duration::from_secs(10), || async { Some(api_calls(&stack)).filter(|c| !c.is_empty()) })
+        .await
+        .expect("the attempt calls Secret Server");
+    lease.mark_lost();
+    let disposition = running.await.unwrap();
+    stack.sim.faults().clear();
+    assert!(matches!(disposition, Disposition::Retry { .. }), "{disposition:?}");
+    assert_eq!(api_calls(&stack), first, "no call after the lease was lost");
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().display_name, "fenced.user");
     stack.stop().await;
 }
 
