@@ -126,5 +126,6 @@ pub mod tombstones;
 pub mod worker;
 
 pub use principals::ProtectedPrincipals;
+pub use read_model::confirm::RemovalBound;
 pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
 pub use startup::{AdapterDeps, RunningAdapter, start};
