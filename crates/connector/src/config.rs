@@ -222,6 +222,10 @@ pub struct AdapterSection {
     pub workers: usize,
     #[serde(with = "humantime_serde")]
     pub resync_interval: Duration,
+    /// Share of the records held (percent) one resync may drop.
+    pub resync_max_removal_percent: u32,
+    /// Records one resync may drop.
+    pub resync_max_removals: usize,
     /// The key that seals list cursors; `None`: a random key kept in the shared state.
     pub cursor_secret: Option<SecretString>,
     /// Expensive requests one connection may run at once.
@@ -236,6 +240,8 @@ impl Default for AdapterSection {
             http_listen: d.http_listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9091))),
             workers: d.workers,
             resync_interval: d.resync_interval,
+            resync_max_removal_percent: d.resync_removal_bound.max_percent,
+            resync_max_removals: d.resync_removal_bound.max_count,
             cursor_secret: None,
             expensive_per_connection: d.expensive_per_connection,
         }

@@ -204,6 +204,12 @@ pub const SETTINGS: &[Setting] = &[
       "Concurrent provisioning workers"),
     s("adapter.resync_interval", Some("resync-interval"), "SCIMC_RESYNC_INTERVAL", &[Dev, Adapter], Kind::Duration,
       "5m", "How often the read model is reconciled with Secret Server"),
+    s("adapter.resync_max_removal_percent", Some("resync-max-removal-percent"),
+      "SCIMC_RESYNC_MAX_REMOVAL_PERCENT", &[Dev, Adapter], Kind::Count, "5",
+      "Share of the records held (percent) one resync may drop; beyond it, or beyond resync_max_removals, the read \
+       model is kept until the next resync agrees"),
+    s("adapter.resync_max_removals", Some("resync-max-removals"), "SCIMC_RESYNC_MAX_REMOVALS", &[Dev, Adapter],
+      Kind::Count, "1000", "Records one resync may drop; beyond it the read model is kept until the next resync agrees"),
     s("adapter.expensive_per_connection", Some("expensive-per-connection"),
       "SCIMC_ADAPTER_EXPENSIVE_PER_CONNECTION", &[Dev, Adapter], Kind::Count, "4",
       "Expensive requests (unindexed searches and sorts, PATCHes with filtered member paths) one connection may run \

@@ -66,6 +66,7 @@ use tokio_util::sync::CancellationToken;
 mod backoff;
 mod config;
 mod connect;
+mod lease;
 pub mod memory;
 pub mod metric_names;
 pub mod redis_streams;
@@ -75,6 +76,7 @@ mod waiters;
 
 pub use config::QueueConfig;
 pub use connect::{Backends, connect};
+pub use lease::JobLease;
 pub use memory::{InProcessEventBus, InProcessQueue};
 pub use redis_connect::{RedisSettings, SentinelSettings};
 pub use redis_streams::{RedisEventBus, RedisJobQueue};
@@ -199,6 +201,8 @@ pub struct Job {
     pub trace_context: TraceContext,
     /// 1 on the first delivery; more on retries and redeliveries.
     pub attempt: u32,
+    /// This attempt's hold on the job, kept current by the runner while the handler works.
+    pub lease: JobLease,
 }
 
 /// What a handler decided about a job.

@@ -1,7 +1,7 @@
 //! Runs one job's handler for either backend: renews the lease while the
 //! handler works, and turns a panic into a retry instead of a lost worker.
 
-use crate::{Disposition, Job, JobHandler, KeyDigest};
+use crate::{Disposition, Job, JobHandler, JobLease, KeyDigest};
 use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -21,10 +21,14 @@ pub(crate) enum Renewal {
 /// Runs the handler, calling `renew` every `renew_every` until it returns.
 ///
 /// A lost lease does not cancel the handler: stopping an effect halfway is
-/// worse than finishing it, and the outcome is fenced out later anyway.
+/// worse than finishing it, and the outcome is fenced out later anyway. The
+/// handler learns it through [`Job::lease`], which it checks before each
+/// effect: held while renewals succeed in time, lost once the backend says
+/// another attempt owns the job or once no renewal succeeded for nine tenths
+/// of the visibility timeout (three renewal periods).
 pub(crate) async fn run_handler<R, RFut>(
     handler: &dyn JobHandler,
-    job: Job,
+    mut job: Job,
     renew_every: Duration,
     mut renew: R,
 ) -> Disposition
@@ -32,6 +36,9 @@ where
     R: FnMut() -> RFut,
     RFut: Future<Output = Renewal>,
 {
+    let valid_for = renew_every.saturating_mul(3).mul_f64(0.9);
+    let lease = JobLease::new(valid_for);
+    job.lease = lease.clone();
     let span = tracing::info_span!(
         "queue.handle",
         job_id = %job.id,
@@ -56,11 +63,13 @@ where
                 };
             }
             _ = ticks.tick(), if !lost => {
+                let sent = std::time::Instant::now();
                 match renew().await {
-                    Renewal::Renewed => {}
+                    Renewal::Renewed => lease.renewed(sent, valid_for),
                     Renewal::Failed => span.in_scope(|| tracing::warn!("could not renew the job's lease; retrying at the next tick")),
                     Renewal::Lost => {
                         lost = true;
+                        lease.mark_lost();
                         span.in_scope(|| tracing::warn!("lost the job's lease to another worker; its outcome will be discarded"));
                     }
                 }

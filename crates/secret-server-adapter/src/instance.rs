@@ -8,7 +8,8 @@ use crate::metrics;
 use crate::principals::Protection;
 use crate::read_model::ReadModel;
 use crate::read_model::apply::{Stored, current_version, refresh_meta};
-use crate::read_model::fetch::{FetchOptions, fetch_all};
+use crate::read_model::confirm;
+use crate::read_model::fetch::{FetchOptions, Fetched, fetch_all};
 use crate::read_model::records::Meta;
 use crate::read_model::state::State;
 use crate::text::now_millis;
@@ -61,6 +62,9 @@ pub struct Instance {
     /// One load or resync at a time.
     sync_lock: tokio::sync::Mutex<()>,
     fetch_options: FetchOptions,
+    /// The records the last resync found missing beyond the removal bound, kept until a resync
+    /// finds the same.
+    pending_removals: Mutex<Option<Vec<(ResourceKind, i64)>>>,
 }
 
 impl Instance {
@@ -86,6 +90,7 @@ impl Instance {
             status: Mutex::new(Status::default()),
             sync_lock: tokio::sync::Mutex::new(()),
             fetch_options: options,
+            pending_removals: Mutex::new(None),
         }
     }
 
@@ -140,7 +145,8 @@ impl Instance {
             let (fetched, stored) = tokio::join!(fetch_all(&self.client, &self.fetch_options), self.load_stored());
             (fetched.context("reading Secret Server")?, stored.context("reading the state store")?)
         } else {
-            let fetched = fetch_all(&self.client, &self.fetch_options).await.context("reading Secret Server")?;
+            let mut fetched = fetch_all(&self.client, &self.fetch_options).await.context("reading Secret Server")?;
+            self.confirm_removals(&mut fetched).await?;
             let new_ids = self.model.new_ids(&fetched);
             let stored = if new_ids.len() > BULK_STORED_READ {
                 self.load_stored().await
@@ -192,6 +198,76 @@ impl Instance {
             "read model in step with Secret Server"
         );
         Ok(report)
+    }
+
+    /// Before a resync drops what a full read did not return: beyond the removal bound, keeps the
+    /// read model (an error, so the resync fails and reports it) unless the previous resync found
+    /// the same records missing; then reads each missing record by id and keeps those Secret
+    /// Server still has (see [`crate::read_model::confirm`]).
+    async fn confirm_removals(&self, fetched: &mut Fetched) -> anyhow::Result<()> {
+        let (missing, held) = self.model.read(|s| {
+            let held = s.users.len()
+                + s.groups.len()
+                + s.folders.len()
+                + s.folder_perms.len()
+                + s.secrets.len()
+                + s.secret_perms.len();
+            (confirm::missing_ids(s, fetched), held)
+        });
+        let bound = self.fetch_options.removal_bound;
+        let agreed = {
+            let mut pending = self.pending_removals.lock();
+            let agreed = !bound.exceeded(missing.len(), held) || pending.as_deref() == Some(&missing[..]);
+            *pending = if agreed { None } else { Some(missing.clone()) };
+            agreed
+        };
+        metrics::resync_removals_held(&self.name, if agreed { 0 } else { missing.len() });
+        if !agreed {
+            tracing::warn!(
+                instance = %self.name,
+                missing = missing.len(),
+                held,
+                "a full read misses more records than a resync may drop; the read model is kept until the next resync agrees"
+            );
+            anyhow::bail!(
+                "the read of Secret Server misses {} of the {held} records held, beyond the bound ({} % or {}): \
+                 the read model is kept until the next resync finds the same",
+                missing.len(),
+                bound.max_percent,
+                bound.max_count
+            );
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let count = missing.len();
+        let (gone, unreadable) =
+            confirm::confirm_missing(&self.client, missing, fetched, self.fetch_options.concurrency)
+                .await
+                .context("reading by id the records a full read missed")?;
+        // Still there, in a shape the read model cannot hold: kept as they were.
+        self.model.read(|s| {
+            for (kind, id) in &unreadable {
+                match kind {
+                    ResourceKind::ContainerPermission => {
+                        fetched.folder_perms.extend(s.folder_perms.get(id).map(|p| p.ss))
+                    }
+                    ResourceKind::PrivilegedDataPermission => {
+                        fetched.secret_perms.extend(s.secret_perms.get(id).map(|p| p.ss))
+                    }
+                    _ => {}
+                }
+            }
+        });
+        if gone < count {
+            tracing::info!(
+                instance = %self.name,
+                missing = count,
+                gone,
+                "records a full read missed are still in Secret Server and kept"
+            );
+        }
+        Ok(())
     }
 
     /// Everything persisted for this instance (first load).

@@ -6,6 +6,13 @@
 //! `job id → (resource type, unique name, parent)`; a job that finds its own intent looks the object
 //! up by that name first. Intents expire after a week (the queue gives up on a job long before).
 //!
+//! An attempt records the intent unsettled just before its create call (after it saw the name free
+//! in Secret Server), then settles it with what the call made: the new id, or nothing when the call
+//! failed and a read shows no object of that name. A later attempt adopts only the object its job
+//! created ([`Earlier`]): an object of that name that this job did not make is someone else's, and
+//! the create is a `409 uniqueness`. The one window left is an attempt that stops between its call
+//! and recording the answer: an object of that name found then is taken to be the call's.
+//!
 //! Intents are not cleared when the job succeeds: a worker may die after Secret Server answered but
 //! before the queue recorded the outcome, and the redelivery must still adopt.
 //!
@@ -32,6 +39,48 @@ pub struct Intent {
     /// The name that identifies the object once made (userName, group or folder name...) or, for
     /// permissions, `"<target>/<principal>"`.
     pub key: String,
+    /// The id Secret Server gave the object this job created, once its answer (or a read after a
+    /// failed call) showed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Whether the create call's outcome is known: `created` says what it made (nothing when
+    /// unset). An unsettled intent is one whose attempt stopped between its call and the answer
+    /// (intents written before this field existed are unsettled, as they were then).
+    #[serde(default)]
+    pub settled: bool,
+}
+
+/// What the earlier attempts of a job did about the object it creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Earlier {
+    /// Nothing: no attempt sent the create call, or every call failed without making anything.
+    Nothing,
+    /// An attempt created the object with this id.
+    Created(i64),
+    /// An attempt stopped after the name was seen free and before the call's answer was recorded:
+    /// an object of that name found now was made by that call.
+    Unknown,
+}
+
+impl Earlier {
+    /// What `intent` (this job's, if any) says about the object of `kind` called `key`.
+    pub fn of(intent: Option<&Intent>, kind: &str, key: &str) -> Self {
+        match intent.filter(|i| i.kind == kind && i.key == key) {
+            None => Earlier::Nothing,
+            Some(Intent { created: Some(id), .. }) => Earlier::Created(*id),
+            Some(Intent { settled: true, .. }) => Earlier::Nothing,
+            Some(_) => Earlier::Unknown,
+        }
+    }
+
+    /// Whether the object `id`, found under the job's name, is this job's own.
+    pub fn made(self, id: i64) -> bool {
+        match self {
+            Earlier::Nothing => false,
+            Earlier::Created(created) => created == id,
+            Earlier::Unknown => true,
+        }
+    }
 }
 
 /// What a finished job did.

@@ -128,5 +128,6 @@ pub mod worker;
 
 pub use doctor::{DoctorReport, doctor};
 pub use principals::ProtectedPrincipals;
+pub use read_model::confirm::RemovalBound;
 pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
 pub use startup::{AdapterDeps, RunningAdapter, start};

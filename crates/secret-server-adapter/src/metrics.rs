@@ -5,6 +5,10 @@
 //! - `scim_read_model_age_seconds{instance}`: time since the last successful load or resync;
 //! - `scim_job_duration_seconds{operation,outcome}`: provisioning job latency in the worker;
 //! - `scim_directory_request_duration_seconds{method,outcome}`: gRPC read latency;
+//! - `scim_resync_removals_held{instance}`: records the last resync found missing but kept, because
+//!   they were more than its bound (0 when none are held back);
+//! - `scim_jobs_lease_lost_total`: job attempts stopped before a Secret Server call because they
+//!   had lost their lease (another attempt runs the job);
 //! - `scim_expensive_refused_total{connection}`: expensive requests refused because the connection
 //!   had no free slot (see [`crate::bounds`]).
 
@@ -36,4 +40,14 @@ pub fn directory_request(method: &'static str, outcome: &'static str, elapsed: D
 /// Counts one expensive request refused in `scim_expensive_refused_total`.
 pub fn expensive_refused(connection: &str) {
     metrics::counter!("scim_expensive_refused_total", "connection" => connection.to_owned()).increment(1);
+}
+
+/// Counts one job attempt stopped for a lost lease in `scim_jobs_lease_lost_total`.
+pub fn lease_lost() {
+    metrics::counter!("scim_jobs_lease_lost_total").increment(1);
+}
+
+/// Sets `scim_resync_removals_held` for one instance.
+pub fn resync_removals_held(instance: &str, count: usize) {
+    metrics::gauge!("scim_resync_removals_held", "instance" => instance.to_owned()).set(count as f64);
 }

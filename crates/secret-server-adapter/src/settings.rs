@@ -21,6 +21,9 @@ pub struct AdapterSettings {
     /// How often the read model is compared with Secret Server to pick up changes made there
     /// directly (default 5 minutes).
     pub resync_interval: Duration,
+    /// How many records one resync may drop (a share of those held, or a number; default 5 % or
+    /// 1,000) before it keeps the read model and waits for the next resync to agree.
+    pub resync_removal_bound: crate::read_model::confirm::RemovalBound,
     /// Requests to Secret Server in flight at once while loading (pages of users, groups' members...;
     /// default 8). The client's own `max_concurrent_requests` bounds all calls together.
     pub load_concurrency: usize,
@@ -61,6 +64,7 @@ impl Default for AdapterSettings {
             instances: Vec::new(),
             workers: 8,
             resync_interval: Duration::from_secs(5 * 60),
+            resync_removal_bound: crate::read_model::confirm::RemovalBound::default(),
             load_concurrency: 8,
             default_page_size: 100,
             max_page_size: 1000,
@@ -129,6 +133,12 @@ impl AdapterSettings {
         }
         if self.load_concurrency == 0 {
             return bad("load_concurrency", "must be at least 1".to_owned());
+        }
+        if self.resync_removal_bound.max_percent > 100 {
+            return bad(
+                "resync_max_removal_percent",
+                format!("must be at most 100, got {}", self.resync_removal_bound.max_percent),
+            );
         }
         if self.resync_interval < Duration::from_millis(100) {
             return bad("resync_interval", format!("must be at least 100ms, got {:?}", self.resync_interval));

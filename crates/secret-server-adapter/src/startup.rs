@@ -119,6 +119,7 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             instance: config.name.clone(),
             concurrency: settings.load_concurrency,
             progress_bars: settings.progress_bars,
+            removal_bound: settings.resync_removal_bound,
         };
         let protection = Protection::new(&config.name, &config.client.username, &config.protected);
         let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection);

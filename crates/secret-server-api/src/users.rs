@@ -35,6 +35,12 @@ pub struct User {
     pub oath_two_factor: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unix_authentication_method: Option<String>,
+    /// The user's date format (`UserModel.dateOptionId`).
+    pub date_option_id: i64,
+    /// The user's time format (`UserModel.timeOptionId`).
+    pub time_option_id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_id: Option<String>,
 }
 
 /// A record of `GET /users`.
@@ -80,6 +86,9 @@ pub struct UserCreateArgs {
     pub radius_two_factor: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub radius_user_name: Option<String>,
+    pub duo_two_factor: bool,
+    pub fido2_two_factor: bool,
+    pub oath_two_factor: bool,
 }
 
 impl std::fmt::Debug for UserCreateArgs {
@@ -113,6 +122,17 @@ pub struct UserUpdateArgs {
     pub radius_two_factor: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub radius_user_name: Option<String>,
+    pub duo_two_factor: bool,
+    pub fido2_two_factor: bool,
+    pub oath_two_factor: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_authentication_method: Option<String>,
+    pub date_option_id: i64,
+    pub time_option_id: i64,
+    /// The groups this user owns; applied when `isGroupOwnerUpdate` is true.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_owners: Option<Vec<i64>>,
+    pub is_group_owner_update: bool,
 }
 
 impl std::fmt::Debug for UserUpdateArgs {
@@ -127,8 +147,9 @@ impl std::fmt::Debug for UserUpdateArgs {
     }
 }
 
-/// `PATCH /users/{id}`: top-level `{dirty, value}` properties.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// `PATCH /users/{id}` (the spec's `PatchUserModel`): top-level `{dirty, value}` properties; only
+/// the dirty ones change, so a patch never resets what it does not name.
+#[derive(Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct UserPatchArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -137,6 +158,44 @@ pub struct UserPatchArgs {
     pub display_name: Option<Patch<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_address: Option<Patch<String>>,
+    /// A new password (checked against the password policy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Patch<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_locked_out: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_failures: Option<Patch<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_application_account: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius_two_factor: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub radius_user_name: Option<Patch<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duo_two_factor: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fido2_two_factor: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oath_two_factor: Option<Patch<bool>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date_option_id: Option<Patch<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_option_id: Option<Patch<i64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack_id: Option<Patch<String>>,
+}
+
+impl std::fmt::Debug for UserPatchArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserPatchArgs")
+            .field("enabled", &self.enabled)
+            .field("display_name", &self.display_name)
+            .field("email_address", &self.email_address)
+            .field("password", &self.password.as_ref().map(|p| (p.dirty, "[redacted]")))
+            .finish_non_exhaustive()
+    }
 }
 
 /// `GET /users/current`: the account the token belongs to, with its role permissions.

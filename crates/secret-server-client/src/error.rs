@@ -109,24 +109,6 @@ impl ClientError {
             _ => None,
         }
     }
-
-    /// True for a `400` that reports something already there: a name taken
-    /// (user and group names are unique, case-insensitively), a permission
-    /// the principal already has, a user already in the group.
-    pub fn is_duplicate(&self) -> bool {
-        let ClientError::BadRequest { error_code, message, .. } = self else {
-            return false;
-        };
-        let code = error_code.as_deref().unwrap_or_default().to_ascii_lowercase();
-        let message = message.to_ascii_lowercase();
-        code.contains("duplicate")
-            || code.contains("already")
-            || code.contains("notunique")
-            || message.contains("already exists")
-            || message.contains("duplicate")
-            || message.contains("already in use")
-            || message.contains("must be unique")
-    }
 }
 
 /// The `modelState` messages of a `400` (`{"args.password": ["..."], "email": "..."}`) joined with
@@ -179,14 +161,6 @@ mod tests {
         ];
         assert!(transient.iter().all(ClientError::is_transient));
         assert!(!permanent.iter().any(ClientError::is_transient));
-    }
-
-    #[test]
-    fn a_taken_name_or_a_duplicate_code_is_a_duplicate_and_other_bad_requests_are_not() {
-        assert!(bad_request(None, "A user with the name \"bjensen\" already exists.").is_duplicate());
-        assert!(bad_request(Some("API_DuplicateGroupName"), "Group name taken").is_duplicate());
-        assert!(!bad_request(Some("API_PermissionsAreInherited"), "inherited").is_duplicate());
-        assert!(!ClientError::UnexpectedStatus { status: 409, message: "already exists".into() }.is_duplicate());
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
         http_listen: Some(config.adapter.http_listen),
         workers: config.adapter.workers,
         resync_interval: config.adapter.resync_interval,
+        resync_removal_bound: secret_server_adapter::RemovalBound {
+            max_percent: config.adapter.resync_max_removal_percent,
+            max_count: config.adapter.resync_max_removals,
+        },
         cursor_secret: config.adapter.cursor_secret.clone(),
         expensive_per_connection: config.adapter.expensive_per_connection,
         ..AdapterSettings::default()

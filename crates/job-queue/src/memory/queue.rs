@@ -134,6 +134,7 @@ impl Inner {
                     secrets: stored.secrets.clone(),
                     trace_context: stored.trace_context.clone(),
                     attempt: stored.state.attempts,
+                    lease: crate::JobLease::default(),
                 };
                 st.leases.insert(id, Lease { token, deadline: now + self.config.visibility_timeout });
                 taken = Some((job, token));

@@ -442,6 +442,7 @@ impl Inner {
                         secrets: Bytes::copy_from_slice(reply::bytes(&cols[8]).unwrap_or_default()),
                         trace_context: trace,
                         attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
+                        lease: crate::JobLease::default(),
                     },
                     submitted: text(6)?,
                     last_error: reply::bytes(&cols[7]).map(|e| String::from_utf8_lossy(e).into_owned()),

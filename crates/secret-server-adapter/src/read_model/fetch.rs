@@ -250,6 +250,8 @@ pub struct FetchOptions {
     pub instance: String,
     pub concurrency: usize,
     pub progress_bars: bool,
+    /// How many records one resync may drop before it waits for the next one to agree.
+    pub removal_bound: super::confirm::RemovalBound,
 }
 
 /// Reads everything from one instance.

@@ -8,6 +8,7 @@
 //! read lock.
 
 pub mod apply;
+pub mod confirm;
 pub mod fetch;
 pub mod index;
 pub mod progress;

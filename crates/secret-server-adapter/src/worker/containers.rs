@@ -7,7 +7,6 @@
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{from_text, to_text};
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -58,7 +57,7 @@ pub(super) async fn write_folder(ctx: &Ctx<'_>, folder: Folder, attrs: Option<Op
 
 /// Reads the folder fresh from Secret Server into the read model; `404` when it is gone.
 pub(super) async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Folder> {
-    match ctx.client().get_folder(id).await {
+    match ctx.client()?.get_folder(id).await {
         Ok(folder) => {
             write_folder(ctx, folder.clone(), None).await?;
             Ok(folder)
@@ -91,7 +90,7 @@ async fn forget(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
 /// which gives the API account an Owner permission, and after inheritance changes).
 pub(super) async fn refresh_permissions(ctx: &Ctx<'_>, folder: i64) -> JobResult<()> {
     let fresh: Vec<_> = ctx
-        .client()
+        .client()?
         .search_folder_permissions(&FolderPermissionQuery::folder(folder))
         .try_collect::<Vec<_>>()
         .await?
@@ -133,7 +132,7 @@ async fn check_parent(ctx: &Ctx<'_>, parent: i64) -> JobResult<()> {
     }
     if !ctx.instance().model.read(|s| s.folders.contains_key(&parent)) {
         // Perhaps created in Secret Server since the last resync.
-        match ctx.client().get_folder(parent).await {
+        match ctx.client()?.get_folder(parent).await {
             Ok(folder) => write_folder(ctx, folder, None).await?,
             Err(e) if e.is_not_found() => return Err(invalid_value(format!("there is no container {parent}"))),
             Err(e) => return Err(e.into()),
@@ -148,7 +147,7 @@ async fn check_parent(ctx: &Ctx<'_>, parent: i64) -> JobResult<()> {
 async fn find_child(ctx: &Ctx<'_>, parent: i64, name: &str) -> JobResult<Option<Folder>> {
     let wanted = fold(name);
     Ok(ctx
-        .client()
+        .client()?
         .search_folders(&FolderQuery::children_of(parent))
         .try_filter(|f| futures::future::ready(f.parent_folder_id == parent && fold(&f.folder_name) == wanted))
         .try_next()
@@ -164,32 +163,36 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{}/{}", f.parent, fold(&f.name));
+    let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.child_folder_by_name(f.parent, &f.name).map(|x| x.ss.id));
-    let taken_name = || taken(format!("a container named {:?} already exists there", f.name));
+    let detail = format!("a container named {:?} already exists there", f.name);
     let folder = match known {
-        Some(id) if intent.is_some() => ctx.client().get_folder(id).await?,
-        Some(_) => return Err(taken_name()),
-        None => {
-            let key = format!("{}/{}", f.parent, fold(&f.name));
-            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key }).await?;
-            let args = FolderCreateArgs {
-                folder_name: f.name.clone(),
-                parent_folder_id: f.parent,
-                folder_type_id: 1,
-                inherit_permissions: inherit,
-                inherit_secret_policy: f.parent != ROOT_FOLDER_ID,
-                secret_policy_id: None,
-            };
-            match ctx.client().create_folder(&args).await {
-                Ok(folder) => folder,
-                Err(e) if e.is_duplicate() => match find_child(ctx, f.parent, &f.name).await? {
-                    Some(folder) if intent.is_some() => folder,
-                    _ => return Err(taken_name()),
-                },
-                Err(e) => return Err(e.into()),
+        Some(id) if earlier.made(id) => ctx.client()?.get_folder(id).await?,
+        Some(_) => return Err(taken(detail)),
+        None => match find_child(ctx, f.parent, &f.name).await? {
+            // Made by an earlier attempt of this job, or someone else's.
+            Some(found) if earlier.made(found.id) => ctx.client()?.get_folder(found.id).await?,
+            Some(_) => return Err(taken(detail)),
+            None => {
+                let args = FolderCreateArgs {
+                    folder_name: f.name.clone(),
+                    parent_folder_id: f.parent,
+                    folder_type_id: 1,
+                    inherit_permissions: inherit,
+                    inherit_secret_policy: f.parent != ROOT_FOLDER_ID,
+                    secret_policy_id: None,
+                };
+                let find = || async {
+                    match find_child(ctx, f.parent, &f.name).await? {
+                        Some(found) => Ok(Some(ctx.client()?.get_folder(found.id).await?)),
+                        None => Ok(None),
+                    }
+                };
+                ctx.create_once(KIND, &key, &detail, |x: &Folder| x.id, ctx.client()?.create_folder(&args), find)
+                    .await?
             }
-        }
+        },
     };
     let attrs = to_text(&f.attrs);
     instance.attrs.put(KIND, folder.id, attrs.as_deref()).await?;
@@ -262,7 +265,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             inherit_secret_policy: current.inherit_secret_policy && parent != ROOT_FOLDER_ID,
             secret_policy_id: current.secret_policy_id,
         };
-        ctx.client().update_folder(&args).await?
+        ctx.client()?.update_folder(&args).await?
     } else {
         current.clone()
     };
@@ -305,10 +308,8 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
-    match ctx.client().delete_folder(id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    if let Err(e) = ctx.client()?.delete_folder(id).await {
+        super::gone_anyway(e, ctx.client()?.get_folder(id)).await?;
     }
     forget(ctx, id).await?;
     ctx.instance().attrs.put(KIND, id, None).await?;

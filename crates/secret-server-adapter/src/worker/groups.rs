@@ -13,7 +13,6 @@
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, keep_creator, to_text};
 use crate::instance::Instance;
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
@@ -89,7 +88,7 @@ async fn write_group(
 
 /// Reads the group fresh from Secret Server into the read model; `404` when it is gone.
 async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Group> {
-    match ctx.client().get_group(id).await {
+    match ctx.client()?.get_group(id).await {
         Ok(group) => {
             write_group(ctx, group.clone(), &[], &[], None).await?;
             Ok(group)
@@ -116,7 +115,7 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
             .read(|s| ctx.caller.view(s).user_visible(*id).then(|| s.users.get(id).map(|u| u.ss.enabled)).flatten());
         let enabled = match known {
             Some(enabled) => enabled,
-            None => match ctx.client().get_user(*id).await {
+            None => match ctx.client()?.get_user(*id).await {
                 Ok(user) => {
                     let enabled = user.enabled;
                     let uid = user.id;
@@ -149,59 +148,74 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
     Ok(())
 }
 
-/// A user already in the group, as Secret Server reports it.
-fn already_member(e: &ClientError) -> bool {
-    match e {
-        ClientError::BadRequest { error_code, message, .. } => {
-            let code = error_code.as_deref().unwrap_or_default().to_ascii_lowercase();
-            let message = message.to_ascii_lowercase();
-            e.is_duplicate() || code.contains("alreadyingroup") || message.contains("already a member")
-        }
-        _ => false,
-    }
-}
-
 /// Adds and removes members, a few calls at a time. Returns what was done; on a failure, what
 /// was done is written through before the error is returned.
 async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64]) -> JobResult<(Vec<i64>, Vec<i64>)> {
     let id = group.id;
-    let client = ctx.client();
+    let client = ctx.client()?;
     enum Done {
         Added(i64),
         Removed(i64),
     }
+    enum Failure {
+        Call(bool, i64, ClientError),
+        /// Not sent: the attempt lost its lease first.
+        LeaseLost,
+    }
     // Owned pairs: a stream over borrowing iterator adaptors would not be `Send` for every lifetime.
     let calls: Vec<(bool, i64)> = add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
-    let results: Vec<Result<Done, ClientError>> = stream::iter(calls)
+    let results: Vec<Result<Done, Failure>> = stream::iter(calls)
         .map(|(adding, user)| {
             // Owned, so that the futures do not borrow across the stream (Send for any lifetime).
-            let client = client.clone();
+            let (client, lease) = (client.clone(), ctx.lease.clone());
             async move {
-                if adding {
-                    match client.add_group_member(id, user).await {
-                        Ok(_) => Ok(Done::Added(user)),
-                        Err(e) if already_member(&e) => Ok(Done::Added(user)),
-                        Err(e) => Err(e),
-                    }
-                } else {
-                    match client.remove_group_member(id, user).await {
-                        Ok(_) => Ok(Done::Removed(user)),
-                        Err(e) if e.is_not_found() => Ok(Done::Removed(user)),
-                        Err(e) => Err(e),
-                    }
+                // Each call checks the lease, as every other Secret Server call of a job does.
+                if !lease.is_held() {
+                    return Err(Failure::LeaseLost);
                 }
+                let sent = if adding {
+                    client.add_group_member(id, user).await.map(|_| Done::Added(user))
+                } else {
+                    client.remove_group_member(id, user).await.map(|_| Done::Removed(user))
+                };
+                sent.map_err(|e| Failure::Call(adding, user, e))
             }
         })
         .buffer_unordered(MEMBER_CALLS)
         .collect()
         .await;
-    let (mut added, mut removed, mut first_error) = (Vec::new(), Vec::new(), None);
+    let (mut added, mut removed, mut failed, mut lease_lost) = (Vec::new(), Vec::new(), Vec::new(), false);
     for r in results {
         match r {
             Ok(Done::Added(u)) => added.push(u),
             Ok(Done::Removed(u)) => removed.push(u),
+            Err(Failure::Call(adding, user, e)) => failed.push((adding, user, e)),
+            Err(Failure::LeaseLost) => lease_lost = true,
+        }
+    }
+    if lease_lost {
+        write_group(ctx, group.clone(), &added, &removed, None).await?;
+        ctx.check_lease()?;
+    }
+    // A call that failed may have found its work done (a user already in the group, or already
+    // out of it): the group's members, read from Secret Server, say so; its error codes are not
+    // documented, so they are not trusted to.
+    let mut first_error = None;
+    if !failed.is_empty() {
+        let members: BTreeSet<i64> = match ctx.client()?.group_members(id).map_ok(|m| m.user_id).try_collect().await {
+            Ok(members) => members,
             Err(e) => {
-                first_error.get_or_insert(e);
+                write_group(ctx, group.clone(), &added, &removed, None).await?;
+                return Err(e.into());
+            }
+        };
+        for (adding, user, e) in failed {
+            match (adding, members.contains(&user)) {
+                (true, true) => added.push(user),
+                (false, false) => removed.push(user),
+                _ => {
+                    first_error.get_or_insert(e);
+                }
             }
         }
     }
@@ -217,13 +231,13 @@ async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64
 async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {
     let wanted = fold(name);
     let found = ctx
-        .client()
+        .client()?
         .search_groups(&GroupQuery::text(name))
         .try_filter(|g| futures::future::ready(fold(&g.name) == wanted))
         .try_next()
         .await?;
     match found {
-        Some(summary) => Ok(Some(ctx.client().get_group(summary.id).await?)),
+        Some(summary) => Ok(Some(ctx.client()?.get_group(summary.id).await?)),
         None => Ok(None),
     }
 }
@@ -235,23 +249,24 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_new_members(ctx, &members).await?;
     ctx.guard_members(&members).await?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = fold(&f.name);
+    let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
+    let detail = format!("a group named {:?} already exists", f.name);
     let group = match known {
-        Some(id) if intent.is_some() => ctx.client().get_group(id).await?,
-        Some(_) => return Err(taken(format!("a group named {:?} already exists", f.name))),
-        None => {
-            instance.intents.record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.name) }).await?;
-            let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
-            match ctx.client().create_group(&args).await {
-                Ok(group) => group,
-                Err(e) if e.is_duplicate() => match find_by_name(ctx, &f.name).await? {
-                    Some(group) if intent.is_some() => group,
-                    _ => return Err(taken(format!("a group named {:?} already exists", f.name))),
-                },
-                Err(e) => return Err(e.into()),
+        Some(id) if earlier.made(id) => ctx.client()?.get_group(id).await?,
+        Some(_) => return Err(taken(detail)),
+        // Secret Server's own answer: a group made there since the last resync, or by an earlier
+        // attempt of this job.
+        None => match find_by_name(ctx, &f.name).await? {
+            Some(group) if earlier.made(group.id) => group,
+            Some(_) => return Err(taken(detail)),
+            None => {
+                let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
+                let find = || find_by_name(ctx, &f.name);
+                ctx.create_once(KIND, &key, &detail, |g: &Group| g.id, ctx.client()?.create_group(&args), find).await?
             }
-        }
+        },
     };
     // This job made the group (now, or in an earlier delivery): it records its creator.
     let mut stored = f.attrs.clone();
@@ -320,7 +335,7 @@ enum Wanted {
 /// there), written through to the read model.
 async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>> {
     let fresh: BTreeSet<i64> =
-        ctx.client().group_members(group.id).map_ok(|m| m.user_id).try_collect::<BTreeSet<i64>>().await?;
+        ctx.client()?.group_members(group.id).map_ok(|m| m.user_id).try_collect::<BTreeSet<i64>>().await?;
     let known: BTreeSet<i64> = ctx
         .instance()
         .model
@@ -406,7 +421,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             synchronize_now: false,
             has_group_owners: current.has_group_owners,
         };
-        ctx.client().update_group(&args).await?
+        ctx.client()?.update_group(&args).await?
     } else {
         current.clone()
     };
@@ -446,10 +461,8 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     ctx.guard_members(&in_group).await?;
     ctx.check_if_match(KIND, id)?;
     ctx.record_delete(KIND, id).await?;
-    match ctx.client().delete_group(id).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    if let Err(e) = ctx.client()?.delete_group(id).await {
+        super::gone_anyway(e, ctx.client()?.get_group(id)).await?;
     }
     let members = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
     let mut touched = vec![(KIND, id)];

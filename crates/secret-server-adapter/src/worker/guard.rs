@@ -59,8 +59,8 @@ impl Ctx<'_> {
         self.guard_known(principal, name, Change::Itself)?;
         let protection = &self.instance().protection;
         let by_role = match principal {
-            Principal::User(id) => protection.user_by_role(self.client(), id).await?,
-            Principal::Group(id) => protection.group_by_role(self.client(), id).await?,
+            Principal::User(id) => protection.user_by_role(self.client()?, id).await?,
+            Principal::Group(id) => protection.group_by_role(self.client()?, id).await?,
         };
         match by_role {
             Some(why) => Err(refused(ProtectedPrincipal { principal, why, change: Change::Itself })),
@@ -77,7 +77,7 @@ impl Ctx<'_> {
             let principal = Principal::User(*id);
             let name = match self.known_name(principal) {
                 Some(name) => name,
-                None => match self.client().get_user(*id).await {
+                None => match self.client()?.get_user(*id).await {
                     Ok(user) => user.user_name,
                     Err(e) if e.is_not_found() => continue,
                     Err(e) => return Err(e.into()),
@@ -93,7 +93,7 @@ impl Ctx<'_> {
                 .map_err(refused)?;
             known.push(*id);
         }
-        match self.instance().protection.first_role_holder(self.client(), &known).await? {
+        match self.instance().protection.first_role_holder(self.client()?, &known).await? {
             Some((id, why)) => {
                 Err(refused(ProtectedPrincipal { principal: Principal::User(id), why, change: Change::Membership }))
             }

@@ -20,7 +20,7 @@ mod users;
 
 use crate::core::{Caller, Core};
 use crate::instance::Instance;
-use crate::intents::MemberIds;
+use crate::intents::{Earlier, Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::metrics;
 use adapter_api::job::encode_failure;
@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use audit_events::{ChangeRecord, MemberChanges};
 use bytes::Bytes;
 use connections::scope::{self, Action};
-use job_queue::{Disposition, Job, JobHandler};
+use job_queue::{Disposition, Job, JobHandler, JobLease};
 use scim::{ResourceKind, Schemas, ScimError};
 use secret_server_client::{ClientError, SecretServerClient};
 use serde_json::Value;
@@ -108,7 +108,12 @@ pub(crate) struct Ctx<'a> {
     pub caller: &'a Caller,
     pub req: &'a adapter_api::Job,
     pub job_id: &'a str,
+    /// This attempt's hold on the job, checked before each Secret Server call.
+    pub lease: &'a JobLease,
 }
+
+/// The error of an attempt that stopped because it lost its lease.
+const LEASE_LOST: &str = "this attempt lost the job's lease; another attempt runs the job";
 
 impl Ctx<'_> {
     /// The caller's Secret Server instance.
@@ -116,9 +121,23 @@ impl Ctx<'_> {
         &self.caller.instance
     }
 
-    /// The client of the caller's instance.
-    pub(crate) fn client(&self) -> &SecretServerClient {
-        &self.caller.instance.client
+    /// The client of the caller's instance, for one call: refused once this attempt has lost its
+    /// lease, so that a stale attempt makes no further call to Secret Server while the attempt
+    /// that replaced it runs (two attempts for one resource never interleave their calls).
+    pub(crate) fn client(&self) -> JobResult<&SecretServerClient> {
+        self.check_lease()?;
+        Ok(&self.caller.instance.client)
+    }
+
+    /// `Transient` once this attempt has lost its lease: its outcome would be discarded, and
+    /// another attempt may be running the job.
+    pub(crate) fn check_lease(&self) -> JobResult<()> {
+        if self.lease.is_held() {
+            return Ok(());
+        }
+        metrics::lease_lost();
+        tracing::warn!(job_id = %self.job_id, "the job's lease is lost: this attempt stops before its next Secret Server call");
+        Err(JobError::Transient { error: LEASE_LOST.to_owned(), after: None })
     }
 
     /// The SCIM schemas.
@@ -162,7 +181,7 @@ fn delete_key(id: i64) -> String {
 impl Ctx<'_> {
     /// Records that this job is about to delete `id`.
     pub(crate) async fn record_delete(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
-        let intent = crate::intents::Intent { kind: kind.name().to_owned(), key: delete_key(id) };
+        let intent = Intent { kind: kind.name().to_owned(), key: delete_key(id), created: None, settled: false };
         self.instance().intents.record(self.job_id, &intent).await?;
         Ok(())
     }
@@ -176,6 +195,82 @@ impl Ctx<'_> {
     /// A delete found done: the result of an earlier delivery of this job.
     pub(crate) fn already_deleted(&self, kind: ResourceKind, id: i64) -> Applied {
         Applied { kind, id, deleted: true, before: Value::Null, after: Value::Null, members: MemberIds::NONE }
+    }
+}
+
+impl Ctx<'_> {
+    /// What earlier attempts of this job did about the object of `kind` called `key`.
+    pub(crate) async fn earlier_create(&self, kind: ResourceKind, key: &str) -> JobResult<Earlier> {
+        let intent = self.instance().intents.get(self.job_id).await?;
+        Ok(Earlier::of(intent.as_ref(), kind.name(), key))
+    }
+
+    /// Sends the create call `call` for the object of `kind` called `key`, whose name was just seen
+    /// free in Secret Server: the intent is recorded unsettled before the call and settled after
+    /// it. When the call fails, `find` reads Secret Server: an object found after a failure that
+    /// may have been applied (an outage, a timeout) is this call's and is returned; one found after
+    /// a refusal was made by someone else meanwhile, a `409 uniqueness` (`taken_detail`).
+    pub(crate) async fn create_once<T, C, F, Found>(
+        &self,
+        kind: ResourceKind,
+        key: &str,
+        taken_detail: &str,
+        id_of: fn(&T) -> i64,
+        call: C,
+        find: F,
+    ) -> JobResult<T>
+    where
+        C: std::future::Future<Output = Result<T, ClientError>>,
+        F: FnOnce() -> Found,
+        Found: std::future::Future<Output = JobResult<Option<T>>>,
+    {
+        let intents = &self.instance().intents;
+        let intent = |created: Option<i64>, settled: bool| Intent {
+            kind: kind.name().to_owned(),
+            key: key.to_owned(),
+            created,
+            settled,
+        };
+        intents.record(self.job_id, &intent(None, false)).await?;
+        self.check_lease()?;
+        let error = match call.await {
+            Ok(made) => {
+                intents.record(self.job_id, &intent(Some(id_of(&made)), true)).await?;
+                return Ok(made);
+            }
+            Err(e) => e,
+        };
+        // Whether Secret Server may have acted on the call before failing (the client does not
+        // repeat a create that may have been applied).
+        let maybe_applied = error.is_transient() || matches!(error, ClientError::UnexpectedStatus { .. });
+        match find().await? {
+            Some(found) if maybe_applied => {
+                intents.record(self.job_id, &intent(Some(id_of(&found)), true)).await?;
+                Ok(found)
+            }
+            Some(_) => {
+                intents.record(self.job_id, &intent(None, true)).await?;
+                Err(taken(taken_detail))
+            }
+            None => {
+                intents.record(self.job_id, &intent(None, true)).await?;
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// After a failed delete: done when a read by id shows the object gone, else the delete's error.
+/// What "gone" looks like is read from Secret Server's state, not taken from the delete's error
+/// code (its codes for a missing object are not documented; see docs/secret-server-assumptions.md).
+pub(crate) async fn gone_anyway<T>(
+    error: ClientError,
+    read: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> JobResult<()> {
+    match read.await {
+        Err(e) if e.is_not_found() => Ok(()),
+        Ok(_) => Err(error.into()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -230,7 +325,7 @@ impl Worker {
                 Some(Duration::from_secs(5)),
             );
         }
-        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0 };
+        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0, lease: &job.lease };
         let done = match caller.instance.intents.done(ctx.job_id).await {
             Ok(done) => done,
             Err(e) => return retry(format!("state store: {e}"), None),

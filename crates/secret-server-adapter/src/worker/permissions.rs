@@ -12,7 +12,6 @@
 use super::containers::{refresh as refresh_folder, refresh_permissions};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::to_text;
-use crate::intents::Intent;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
@@ -77,7 +76,7 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
     match principal {
         Principal::User(u) => {
             if !ctx.instance().model.read(|s| s.users.contains_key(&u)) {
-                let user = match ctx.client().get_user(u).await {
+                let user = match ctx.client()?.get_user(u).await {
                     Ok(user) => user,
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
@@ -100,7 +99,7 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
         }
         Principal::Group(g) => {
             if !ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
-                let group = match ctx.client().get_group(g).await {
+                let group = match ctx.client()?.get_group(g).await {
                     Ok(group) => group,
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
@@ -160,6 +159,11 @@ pub(super) async fn apply_folder(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
 }
 
+/// The `409` detail of a permission `principal` already holds on `target` `id`.
+fn exists_detail(principal: Principal, target: &str, id: i64) -> String {
+    format!("{} already has a permission on {target} {id}; change that permission instead", principal_text(principal))
+}
+
 async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), FOLDER_PERM, ctx.req.payload())?;
     let f = fields(&doc, "container").map_err(JobError::Permanent)?;
@@ -178,16 +182,12 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_principal(ctx, f.principal).await?;
     let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{folder_id}/{:?}", f.principal);
+    let earlier = ctx.earlier_create(FOLDER_PERM, &key).await?;
     let existing = instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss));
-    let exists_error = || {
-        taken(format!(
-            "{} already has a permission on container {folder_id}; change that permission instead",
-            principal_text(f.principal)
-        ))
-    };
+    let exists_error = || taken(exists_detail(f.principal, "container", folder_id));
     let id = match existing {
-        Some(p) if intent.is_some() => {
+        Some(p) if earlier.made(p.id) => {
             set_folder_roles(ctx, &p, roles).await?;
             p.id
         }
@@ -197,8 +197,6 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 return Err(inherited_refused(&format!("container {folder_id}")));
             }
-            let key = format!("{folder_id}/{:?}", f.principal);
-            instance.intents.record(ctx.job_id, &Intent { kind: FOLDER_PERM.name().to_owned(), key }).await?;
             let args = FolderPermissionCreateArgs {
                 folder_id,
                 user_id: f.principal.user_id(),
@@ -207,12 +205,15 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 secret_access_role_name: roles.secret.as_str().to_owned(),
                 break_inheritance: inherits,
             };
-            let created = match ctx.client().create_folder_permission(&args).await {
-                Ok(p) => Some(p.id).filter(|id| *id > 0),
-                Err(e) if e.is_duplicate() && intent.is_some() => None,
-                Err(e) if e.is_duplicate() => return Err(exists_error()),
-                Err(e) => return Err(e.into()),
+            let client = ctx.client()?;
+            let call = async { client.create_folder_permission(&args).await.map(|p| p.id) };
+            let find = || async {
+                refresh_permissions(ctx, folder_id).await?;
+                Ok(instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss.id)))
             };
+            let detail = exists_detail(f.principal, "container", folder_id);
+            let created = ctx.create_once(FOLDER_PERM, &key, &detail, |id: &i64| *id, call, find).await?;
+            let created = Some(created).filter(|id| *id > 0);
             if inherits {
                 // Inheritance broke: the folder changed and holds copies of what it inherited.
                 refresh_folder(ctx, folder_id).await?;
@@ -244,7 +245,7 @@ async fn set_folder_roles(ctx: &Ctx<'_>, current: &FolderPermSs, roles: FolderRo
         secret_access_role_name: roles.secret.as_str().to_owned(),
         break_inheritance: false,
     };
-    let updated = ctx.client().update_folder_permission(&args).await?;
+    let updated = ctx.client()?.update_folder_permission(&args).await?;
     let next = FolderPermSs {
         folder_role: updated.folder_access_role_name.parse().unwrap_or(roles.folder),
         secret_role: updated.secret_access_role_name.parse().unwrap_or(roles.secret),
@@ -267,7 +268,7 @@ async fn write_folder_perm(ctx: &Ctx<'_>, ss: FolderPermSs) -> JobResult<()> {
 
 /// Reads a folder permission fresh from Secret Server; `404` when it is gone.
 async fn refresh_folder_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> {
-    let fresh = match ctx.client().get_folder_permission(id).await {
+    let fresh = match ctx.client()?.get_folder_permission(id).await {
         Ok(p) => p,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(FOLDER_PERM, id)], |s| drop(s.remove_folder_perm(id))).await?;
@@ -303,7 +304,7 @@ pub(super) async fn apply_secret(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 /// Reads a secret's metadata fresh into the read model; `404` when it is gone.
 async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
-    let summary = match ctx.client().secret_summary(id).await {
+    let summary = match ctx.client()?.secret_summary(id).await {
         Ok(s) => s,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(ResourceKind::PrivilegedData, id)], |s| drop(s.remove_secret(id))).await?;
@@ -325,7 +326,7 @@ async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
 /// Reads a secret's permissions fresh into the read model.
 async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()> {
     let fresh: Vec<SecretPermSs> = ctx
-        .client()
+        .client()?
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))
         .try_collect::<Vec<_>>()
         .await?
@@ -371,16 +372,12 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     check_principal(ctx, f.principal).await?;
     let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = format!("{secret_id}/{:?}", f.principal);
+    let earlier = ctx.earlier_create(SECRET_PERM, &key).await?;
     let existing = instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss));
-    let exists_error = || {
-        taken(format!(
-            "{} already has a permission on privileged data {secret_id}; change that permission instead",
-            principal_text(f.principal)
-        ))
-    };
+    let exists_error = || taken(exists_detail(f.principal, "privileged data", secret_id));
     let id = match existing {
-        Some(p) if intent.is_some() => {
+        Some(p) if earlier.made(p.id) => {
             set_secret_role(ctx, &p, role).await?;
             p.id
         }
@@ -391,20 +388,21 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 return Err(inherited_refused(&format!("privileged data {secret_id}")));
             }
-            let key = format!("{secret_id}/{:?}", f.principal);
-            instance.intents.record(ctx.job_id, &Intent { kind: SECRET_PERM.name().to_owned(), key }).await?;
             let args = SecretPermissionCreateArgs {
                 secret_id,
                 user_id: f.principal.user_id(),
                 group_id: f.principal.group_id(),
                 secret_access_role_name: role.as_str().to_owned(),
             };
-            let created = match ctx.client().create_secret_permission(&args).await {
-                Ok(p) => Some(p.id).filter(|id| *id > 0),
-                Err(e) if e.is_duplicate() && intent.is_some() => None,
-                Err(e) if e.is_duplicate() => return Err(exists_error()),
-                Err(e) => return Err(e.into()),
+            let client = ctx.client()?;
+            let call = async { client.create_secret_permission(&args).await.map(|p| p.id) };
+            let find = || async {
+                refresh_secret_permissions(ctx, secret_id).await?;
+                Ok(instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss.id)))
             };
+            let detail = exists_detail(f.principal, "privileged data", secret_id);
+            let created = ctx.create_once(SECRET_PERM, &key, &detail, |id: &i64| *id, call, find).await?;
+            let created = Some(created).filter(|id| *id > 0);
             // Secret Server broke the secret's inheritance if it had any: reload both.
             refresh_secret(ctx, secret_id).await?;
             refresh_secret_permissions(ctx, secret_id).await?;
@@ -446,14 +444,14 @@ async fn set_secret_role(
         secret_id: current.secret,
         secret_access_role_name: role.as_str().to_owned(),
     };
-    let updated = ctx.client().update_secret_permission(&args).await?;
+    let updated = ctx.client()?.update_secret_permission(&args).await?;
     let next = SecretPermSs { role: updated.secret_access_role_name.parse().unwrap_or(role), ..*current };
     write_secret_perm(ctx, next).await?;
     Ok(next)
 }
 
 async fn refresh_secret_perm(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> {
-    let fresh = match ctx.client().get_secret_permission(id).await {
+    let fresh = match ctx.client()?.get_secret_permission(id).await {
         Ok(p) => p,
         Err(e) if e.is_not_found() => {
             ctx.instance().write_through(&[(SECRET_PERM, id)], |s| drop(s.remove_secret_perm(id))).await?;
@@ -508,7 +506,8 @@ impl PermissionKind for FolderPermission {
         set_folder_roles(ctx, current, roles).await
     }
     async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
-        ctx.client().delete_folder_permission(id).await.map(drop)
+        // The caller checked the lease just before.
+        ctx.caller.instance.client.delete_folder_permission(id).await.map(drop)
     }
     fn forget(state: &mut crate::read_model::state::State, id: i64) {
         drop(state.remove_folder_perm(id));
@@ -533,7 +532,8 @@ impl PermissionKind for SecretPermission {
         set_secret_role(ctx, current, role).await
     }
     async fn delete_in_secret_server(ctx: &Ctx<'_>, id: i64) -> Result<(), secret_server_client::ClientError> {
-        ctx.client().delete_secret_permission(id).await.map(drop)
+        // The caller checked the lease just before.
+        ctx.caller.instance.client.delete_secret_permission(id).await.map(drop)
     }
     fn forget(state: &mut crate::read_model::state::State, id: i64) {
         drop(state.remove_secret_perm(id));
@@ -595,10 +595,14 @@ async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.check_if_match(kind, id)?;
     ctx.record_delete(kind, id).await?;
-    match P::delete_in_secret_server(ctx, id).await {
-        Ok(()) => {}
-        Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(e.into()),
+    ctx.check_lease()?;
+    if let Err(e) = P::delete_in_secret_server(ctx, id).await {
+        // Done when a read by id shows it gone (not taken from the delete's error code).
+        match P::refresh(ctx, id).await {
+            Err(JobError::Permanent(gone)) if gone.http_status() == 404 => {}
+            Ok(_) => return Err(e.into()),
+            Err(other) => return Err(other),
+        }
     }
     ctx.instance().write_through(&[(kind, id)], |s| P::forget(s, id)).await?;
     ctx.instance().attrs.put(kind, id, None).await?;

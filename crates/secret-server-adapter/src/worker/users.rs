@@ -7,8 +7,7 @@
 
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
-use crate::intents::Intent;
-use crate::intents::MemberIds;
+use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
 use crate::read_model::fetch::user_ss_from_user;
@@ -22,7 +21,7 @@ use futures::TryStreamExt;
 use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
-use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs, UserUpdateArgs};
+use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs};
 use secret_server_client::UserQuery;
 use serde_json::Value;
 
@@ -69,7 +68,7 @@ async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted:
 /// stored attributes and tombstone with it.
 async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
     let instance = ctx.instance();
-    let user = match ctx.client().get_user(id).await {
+    let user = match ctx.client()?.get_user(id).await {
         Ok(user) => user,
         Err(e) if e.is_not_found() => {
             instance.write_through(&[(KIND, id)], |state| drop(state.remove_user(id))).await?;
@@ -94,60 +93,89 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
 async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<User>> {
     let wanted = fold(name);
     let found = ctx
-        .client()
+        .client()?
         .search_users(&UserQuery::text(name))
         .try_filter(|u| futures::future::ready(fold(&u.user_name) == wanted))
         .try_next()
         .await?;
     match found {
-        Some(summary) => Ok(Some(ctx.client().get_user(summary.id).await?)),
+        Some(summary) => Ok(Some(ctx.client()?.get_user(summary.id).await?)),
         None => Ok(None),
     }
 }
 
 /// Gives an existing Secret Server user the fields the request asks for (reviving a user deleted
-/// through SCIM, or adopting the user a previous delivery of this job created). Without `active`
-/// the user is enabled when `enable_by_default`, else keeps its state.
+/// through SCIM, adopting the user a previous delivery of this job created, or updating one).
+/// Without `active` the user is enabled when `enable_by_default`, else keeps its state.
+///
+/// A `PATCH` with only the properties that change (the password when one is given): what the
+/// connector does not manage (two-factor settings, RADIUS, owners, formats) is never sent, so
+/// Secret Server keeps it whatever defaults its full update model would apply.
 async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_default: bool) -> JobResult<User> {
-    let args = UserUpdateArgs {
-        id: current.id,
-        display_name: f.secret_server_display_name(&current.user_name),
-        email_address: f.email.clone(),
-        enabled: f.active.unwrap_or(enable_by_default || current.enabled),
-        password: f.password.as_ref().map(|p| p.expose_secret().to_owned()),
-        is_locked_out: current.is_locked_out,
-        login_failures: current.login_failures,
-        is_application_account: current.is_application_account,
-        two_factor: current.two_factor,
-        radius_two_factor: current.radius_two_factor,
-        radius_user_name: current.radius_user_name.clone(),
-    };
-    Ok(ctx.client().update_user(&args).await?)
+    let mut args = UserPatchArgs::default();
+    let display_name = f.secret_server_display_name(&current.user_name);
+    if display_name != current.display_name {
+        args.display_name = Some(Patch::set(display_name));
+    }
+    let email = f.email.clone().filter(|e| !e.is_empty());
+    if email != current.email_address {
+        args.email_address = Some(Patch::set(email.unwrap_or_default()));
+    }
+    let enabled = f.active.unwrap_or(enable_by_default || current.enabled);
+    if enabled != current.enabled {
+        args.enabled = Some(Patch::set(enabled));
+    }
+    if let Some(password) = &f.password {
+        args.password = Some(Patch::set(password.expose_secret().to_owned()));
+    }
+    if args == UserPatchArgs::default() {
+        return Ok(current.clone());
+    }
+    Ok(ctx.client()?.patch_user(current.id, &args).await?)
 }
 
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
     let instance = ctx.instance();
-    let intent = instance.intents.get(ctx.job_id).await?;
+    let key = fold(&f.user_name);
+    let earlier = ctx.earlier_create(KIND, &key).await?;
+    let taken_detail = format!("userName {:?} is already taken", f.user_name);
     let known = instance.model.read(|s| s.user_by_ss_name(&f.user_name).map(|u| (u.ss.id, u.deleted)));
-    // Whether this job made the user (now, or in an earlier delivery): otherwise it revives one
-    // deleted through SCIM, which is a change to an existing user.
-    let (user, revived, before, mine) = match known {
-        Some((id, deleted)) if deleted || intent.is_some() => {
-            let mine = intent.is_some();
-            if !mine {
-                guard_revival(ctx, id, &f).await?;
-            }
-            let (user, revived, before) = revive(ctx, id, &f, deleted).await?;
-            (user, revived, before, mine)
+    // A name the read model holds for a live user that this job did not make: refused without a call.
+    if let Some((id, false)) = known
+        && !earlier.made(id)
+    {
+        return Err(taken(taken_detail));
+    }
+    // Secret Server's own answer, whatever the read model knows (a user created there since the
+    // last resync, or by an earlier attempt of this job).
+    let existing = match earlier {
+        Earlier::Created(id) => match ctx.client()?.get_user(id).await {
+            Ok(user) => Some(user),
+            Err(e) if e.is_not_found() => find_by_name(ctx, &f.user_name).await?,
+            Err(e) => return Err(e.into()),
+        },
+        Earlier::Nothing | Earlier::Unknown => find_by_name(ctx, &f.user_name).await?,
+    };
+    // Whether this job made the user (in an earlier attempt): otherwise an existing user is
+    // revived only when it was deleted through SCIM, which is a change to an existing user.
+    let (user, revived, before, mine) = match existing {
+        Some(existing) if earlier.made(existing.id) => {
+            let user = set_fields(ctx, &existing, &f, true).await?;
+            (user, false, Value::Null, true)
         }
-        Some(_) => return Err(taken(format!("userName {:?} is already taken", f.user_name))),
+        Some(existing) => {
+            let tombstoned = instance.tombstones.get(existing.id).await?.is_some() && !existing.enabled;
+            if !tombstoned {
+                return Err(taken(taken_detail));
+            }
+            refresh(ctx, existing.id).await?;
+            guard_revival(ctx, existing.id, &f).await?;
+            let (user, revived, before) = revive(ctx, existing.id, &f, true).await?;
+            (user, revived, before, false)
+        }
         None => {
-            instance
-                .intents
-                .record(ctx.job_id, &Intent { kind: KIND.name().to_owned(), key: fold(&f.user_name) })
-                .await?;
             let password = f.password.clone().unwrap_or_else(crate::password::generate);
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
@@ -157,25 +185,17 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 enabled: f.active.unwrap_or(true),
                 ..UserCreateArgs::default()
             };
-            match ctx.client().create_user(&args).await {
-                Ok(user) => (user, false, Value::Null, true),
-                Err(e) if e.is_duplicate() => {
-                    // The read model has not seen this user yet (created since the last resync).
-                    let Some(existing) = find_by_name(ctx, &f.user_name).await? else { return Err(e.into()) };
-                    let tombstoned = instance.tombstones.get(existing.id).await?.is_some() && !existing.enabled;
-                    if !tombstoned && intent.is_none() {
-                        return Err(taken(format!("userName {:?} is already taken", f.user_name)));
-                    }
-                    let mine = intent.is_some();
-                    if !mine {
-                        refresh(ctx, existing.id).await?;
-                        guard_revival(ctx, existing.id, &f).await?;
-                    }
-                    let (user, revived, before) = revive(ctx, existing.id, &f, tombstoned).await?;
-                    (user, revived, before, mine)
-                }
-                Err(e) => return Err(e.into()),
-            }
+            let user = ctx
+                .create_once(
+                    KIND,
+                    &key,
+                    &taken_detail,
+                    |u: &User| u.id,
+                    ctx.client()?.create_user(&args),
+                    || find_by_name(ctx, &f.user_name),
+                )
+                .await?;
+            (user, false, Value::Null, true)
         }
     };
     let id = user.id;
@@ -236,7 +256,7 @@ fn names_password(req: &adapter_api::Job) -> bool {
 /// Revives (or adopts) user `id` with the requested fields; returns it, whether it was a revival,
 /// and its audit "before".
 async fn revive(ctx: &Ctx<'_>, id: i64, f: &UserFields, deleted: bool) -> JobResult<(User, bool, Value)> {
-    let current = ctx.client().get_user(id).await?;
+    let current = ctx.client()?.get_user(id).await?;
     let before = audit_of(&current);
     let user = set_fields(ctx, &current, f, true).await?;
     if deleted {
@@ -296,23 +316,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             }
         }
     }
-    let email = f.email.clone().filter(|e| !e.is_empty());
-    let user = if f.password.is_some() {
-        set_fields(ctx, &current, &UserFields { email: email.clone(), ..f }, false).await?
-    } else {
-        let mut args = UserPatchArgs::default();
-        let display_name = f.secret_server_display_name(&current.user_name);
-        if display_name != current.display_name {
-            args.display_name = Some(Patch::set(display_name));
-        }
-        if email != current.email_address {
-            args.email_address = Some(Patch::set(email.clone().unwrap_or_default()));
-        }
-        if let Some(active) = f.active.filter(|a| *a != current.enabled) {
-            args.enabled = Some(Patch::set(active));
-        }
-        if args == UserPatchArgs::default() { current } else { ctx.client().patch_user(id, &args).await? }
-    };
+    let user = set_fields(ctx, &current, &f, false).await?;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());
     keep_creator(&mut attrs, previous_text.as_deref());
@@ -362,7 +366,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
-    ctx.client().delete_user(id).await.map_err(JobError::from)?;
+    ctx.client()?.delete_user(id).await.map_err(JobError::from)?;
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
     instance.tombstones.put(id, &tombstone).await?;
     let before = audit_of(&current);

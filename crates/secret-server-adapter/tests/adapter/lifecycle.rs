@@ -5,7 +5,7 @@
 use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually, read};
 use adapter_api::job::decode_result;
 use adapter_api::{JobKeys, Operation, Written};
-use job_queue::{Disposition, Job, JobId, JobStatus, TraceContext};
+use job_queue::{Disposition, Job, JobId, JobLease, JobStatus, TraceContext};
 use pretty_assertions::assert_eq;
 use prost::Message;
 use scim::ResourceKind::{Group, User};
@@ -123,6 +123,7 @@ fn job(id: &str, body: adapter_api::Job) -> Job {
         secrets: sealed.secrets,
         trace_context: Default::default(),
         attempt: 1,
+        lease: JobLease::default(),
     }
 }
 
@@ -154,6 +155,7 @@ async fn a_password_sealed_with_a_key_the_adapter_lacks_fails_the_job_and_change
         secrets: sealed.secrets,
         trace_context: Default::default(),
         attempt: 1,
+        lease: JobLease::default(),
     };
     let outcome = stack.adapter().job_handler().handle(delivered).await;
     let error = match &outcome {
@@ -215,7 +217,10 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
     // As a worker that died right after Secret Server answered would leave it: the intent recorded,
     // the user made, nothing else.
     Intents::new(stack.state.clone(), INSTANCE)
-        .record("crashed-job", &Intent { kind: "User".into(), key: "crash.victim".into() })
+        .record(
+            "crashed-job",
+            &Intent { kind: "User".into(), key: "crash.victim".into(), created: None, settled: false },
+        )
         .await
         .unwrap();
     let made = stack
@@ -237,6 +242,113 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
     // Without an intent of its own, another job gets the conflict.
     let other = stack.create(User, json!({"userName": "crash.victim"})).await;
     assert_eq!(other.err().http_status(), 409);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_adopts_only_what_its_job_created() {
+    let stack = Stack::start().await;
+    let intents = Intents::new(stack.state.clone(), INSTANCE);
+    // Someone else's user, made in Secret Server directly (the read model has not seen it).
+    let theirs = stack
+        .ss
+        .create_user(&UserCreateArgs {
+            user_name: "not.mine".into(),
+            password: Some("Their-Passw0rd!".into()),
+            display_name: "Theirs".into(),
+            enabled: true,
+            ..UserCreateArgs::default()
+        })
+        .await
+        .unwrap();
+    // As earlier attempts leave it: one whose create call failed without making anything, one that
+    // made another user (since renamed) under that name.
+    let failed = Intent { kind: "User".into(), key: "not.mine".into(), created: None, settled: true };
+    let made_another = Intent { created: Some(theirs.id + 1000), ..failed.clone() };
+    for (job_id, intent) in [("failed-attempt", failed), ("made-another", made_another)] {
+        intents.record(job_id, &intent).await.unwrap();
+        let body = json!({"userName": "not.mine", "displayName": "Mine now", "password": "Taken-Over-9!"});
+        let retried = job(job_id, stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
+        let outcome = stack.adapter().job_handler().handle(retried).await;
+        let error = result_of(&outcome).unwrap_err();
+        assert_eq!((error.http_status(), error.scim_type), (409, Some(scim::ScimType::Uniqueness)), "{job_id}");
+    }
+    let after = stack.ss.get_user(theirs.id).await.unwrap();
+    assert_eq!(
+        (after.display_name.as_str(), after.password_last_changed.as_deref()),
+        ("Theirs", theirs.password_last_changed.as_deref())
+    );
+
+    // The same for a group.
+    let group = stack
+        .ss
+        .create_group(&secret_server_api::GroupCreateArgs {
+            name: "Not Mine".into(),
+            enabled: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let failed = Intent { kind: "Group".into(), key: "not mine".into(), created: None, settled: true };
+    intents.record("failed-group", &failed).await.unwrap();
+    let body = json!({"displayName": "Not Mine", "members": []});
+    let retried = job("failed-group", stack.job(CONNECTION, Group, Operation::Create, "", Some(&body), None));
+    let error = result_of(&stack.adapter().job_handler().handle(retried).await).unwrap_err();
+    assert_eq!(error.http_status(), 409);
+    assert_eq!(stack.ss.get_group(group.id).await.unwrap().name, "Not Mine");
+    stack.stop().await;
+}
+
+/// The calls to Secret Server's API in the emulator's request log (arrivals, oldest first).
+fn api_calls(stack: &Stack) -> Vec<(String, String)> {
+    stack.sim.request_log().into_iter().filter(|(_, path)| path.contains("/api/")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_loses_its_lease_mid_job_makes_no_further_secret_server_call() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, json!({"userName": "fenced.user"})).await.id();
+    let lease = JobLease::new(Duration::from_secs(600));
+    let body = json!({"userName": "fenced.user", "displayName": "Stale Write"});
+    let replace = job("fenced-job", stack.job(CONNECTION, User, Operation::Replace, &id, Some(&body), None));
+    let delivered = Job { lease: lease.clone(), ..replace };
+    // Every call takes a while, so that the lease is lost while the first one is in flight.
+    stack.sim.faults().update(|f| f.latency_ms = 1000).unwrap();
+    stack.sim.clear_request_log();
+    let handler = stack.adapter().job_handler();
+    let running = tokio::spawn(async move { handler.handle(delivered).await });
+    let first = eventually(Duration::from_secs(10), || async { Some(api_calls(&stack)).filter(|c| !c.is_empty()) })
+        .await
+        .expect("the attempt calls Secret Server");
+    lease.mark_lost();
+    let disposition = running.await.unwrap();
+    stack.sim.faults().clear();
+    assert!(matches!(disposition, Disposition::Retry { .. }), "{disposition:?}");
+    assert_eq!(api_calls(&stack), first, "no call after the lease was lost");
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().display_name, "fenced.user");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_missing_many_records_keeps_them_until_the_next_resync_agrees() {
+    let stack = Stack::start_with(Options { backend: Backend::Redis, ..Options::default() }).await;
+    let mut groups = Vec::new();
+    for n in 0..12 {
+        let body = json!({"displayName": format!("Kept {n}"), "externalId": format!("ext-kept-{n}")});
+        groups.push(stack.create(Group, body).await.id());
+    }
+    // Gone from Secret Server all at once: as a full read during a blip would see it.
+    for id in &groups {
+        stack.ss.delete_group(id.parse().unwrap()).await.unwrap();
+    }
+    let held = stack.adapter().resync_now().await.unwrap_err();
+    assert!(format!("{held:#}").contains("the read model is kept"), "{held:#}");
+    let kept = stack.get(Group, &groups[0]).await.unwrap();
+    assert_eq!(kept["externalId"], "ext-kept-0", "the connector's attributes survive the doubtful read");
+
+    // The next resync finds the same records missing: it agrees, each is confirmed gone by a read.
+    stack.resync().await;
+    assert_eq!(stack.get(Group, &groups[0]).await.unwrap_err().http_status(), 404);
     stack.stop().await;
 }
 

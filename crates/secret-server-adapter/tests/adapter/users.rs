@@ -258,3 +258,70 @@ async fn creating_a_deleted_user_name_again_revives_the_secret_server_user() {
     assert_eq!(stack.get(User, &id).await.unwrap()["active"], true);
     stack.stop().await;
 }
+
+/// The settings a SCIM client never manages, set in Secret Server directly.
+fn unmanaged_settings() -> secret_server_api::UserPatchArgs {
+    use secret_server_api::Patch;
+    secret_server_api::UserPatchArgs {
+        duo_two_factor: Some(Patch::set(true)),
+        fido2_two_factor: Some(Patch::set(true)),
+        oath_two_factor: Some(Patch::set(true)),
+        two_factor: Some(Patch::set(true)),
+        radius_two_factor: Some(Patch::set(true)),
+        radius_user_name: Some(Patch::set("radius-kim".to_owned())),
+        date_option_id: Some(Patch::set(3)),
+        time_option_id: Some(Patch::set(2)),
+        slack_id: Some(Patch::set("U024BE7LH".to_owned())),
+        ..secret_server_api::UserPatchArgs::default()
+    }
+}
+
+#[track_caller]
+fn assert_unmanaged_settings_kept(user: &secret_server_api::User) {
+    let kept = (
+        user.duo_two_factor,
+        user.fido2_two_factor,
+        user.oath_two_factor,
+        user.two_factor,
+        user.radius_two_factor,
+        user.radius_user_name.as_deref(),
+        user.date_option_id,
+        user.time_option_id,
+        user.slack_id.as_deref(),
+    );
+    assert_eq!(kept, (true, true, true, true, true, Some("radius-kim"), 3, 2, Some("U024BE7LH")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_keep_the_settings_the_connector_does_not_manage() {
+    let stack = Stack::start().await;
+    let created = stack.create(User, json!({"userName": "kim.unmanaged", "password": "First-Horse-9!"})).await;
+    let id = created.id();
+    let ss_id: i64 = id.parse().unwrap();
+    stack.ss.patch_user(ss_id, &unmanaged_settings()).await.unwrap();
+
+    // A replacement with a password (once a full PUT of 11 fields), then a PATCH.
+    let replaced = stack
+        .replace(
+            User,
+            &id,
+            json!({"userName": "kim.unmanaged", "displayName": "Kim U.", "password": "Second-Horse-9!"}),
+            None,
+        )
+        .await;
+    assert_eq!(replaced.json()["displayName"], "Kim U.");
+    assert_unmanaged_settings_kept(&stack.ss.get_user(ss_id).await.unwrap());
+    stack.patch(User, &id, json!([{"op": "replace", "path": "active", "value": false}])).await.json();
+    stack.patch(User, &id, json!([{"op": "replace", "path": "displayName", "value": "Kim"}])).await.json();
+    let user = stack.ss.get_user(ss_id).await.unwrap();
+    assert_eq!((user.display_name.as_str(), user.enabled), ("Kim", false));
+    assert_unmanaged_settings_kept(&user);
+
+    // Deleted, then revived by a create of the same name.
+    stack.patch(User, &id, json!([{"op": "replace", "path": "active", "value": true}])).await.json();
+    assert!(matches!(stack.delete(User, &id).await, crate::support::Outcome::Ok(_)));
+    let revived = stack.create(User, json!({"userName": "kim.unmanaged", "password": "Third-Horse-9!"})).await;
+    assert_eq!(revived.id(), id);
+    assert_unmanaged_settings_kept(&stack.ss.get_user(ss_id).await.unwrap());
+    stack.stop().await;
+}

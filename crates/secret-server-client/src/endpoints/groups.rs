@@ -42,7 +42,8 @@ impl SecretServerClient {
     /// `POST /groups`. Not retried after a failure that may have been applied.
     ///
     /// # Errors
-    /// [`ClientError::BadRequest`] for a taken name (see [`ClientError::is_duplicate`]).
+    /// [`ClientError::BadRequest`] for a taken name (no documented code says so: the caller
+    /// searches for the name to know).
     pub async fn create_group(&self, args: &GroupCreateArgs) -> Result<Group, ClientError> {
         self.send(Call::json(Method::POST, ApiPath::fixed(Route::Groups), args, Idempotency::NotIdempotent)?).await
     }

@@ -44,9 +44,9 @@ impl SecretServerClient {
     /// the caller reconciles by searching for the user name.
     ///
     /// # Errors
-    /// [`ClientError::BadRequest`] for a taken name (see
-    /// [`ClientError::is_duplicate`]) or a password outside the policy (with
-    /// `model_state`).
+    /// [`ClientError::BadRequest`] for a taken name or a password outside the
+    /// policy (with `model_state`); which one is not told by a documented code,
+    /// so the caller reads Secret Server's state to know.
     pub async fn create_user(&self, args: &UserCreateArgs) -> Result<User, ClientError> {
         self.send(Call::json(Method::POST, ApiPath::fixed(Route::Users), args, Idempotency::NotIdempotent)?).await
     }

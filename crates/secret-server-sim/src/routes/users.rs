@@ -136,7 +136,7 @@ async fn patch(
     let id = *id;
     let user = db.mutate(
         |s| {
-            let planned = s.plan_patch_user(id, args, caller.user_id)?;
+            let planned = s.plan_patch_user(id, args, &config.password_policy, caller.user_id)?;
             s.check_license(config.user_licenses, takes_a_license(s, &planned.0))?;
             Ok(planned)
         },

@@ -209,10 +209,13 @@ impl Store {
             two_factor: args.two_factor,
             radius_two_factor: args.radius_two_factor,
             radius_user_name: args.radius_user_name.filter(|r| !r.is_empty()),
-            duo_two_factor: false,
-            fido2_two_factor: false,
-            oath_two_factor: false,
+            duo_two_factor: args.duo_two_factor,
+            fido2_two_factor: args.fido2_two_factor,
+            oath_two_factor: args.oath_two_factor,
             unix_authentication_method: None,
+            date_option_id: 0,
+            time_option_id: 0,
+            slack_id: None,
         };
         let mut changes = self.personal_folder_changes(&user);
         changes.insert(0, Change::PutUser(user));
@@ -304,21 +307,36 @@ impl Store {
             two_factor: args.two_factor,
             radius_two_factor: args.radius_two_factor,
             radius_user_name: args.radius_user_name.filter(|r| !r.is_empty()),
+            // The update model is the whole user: what it leaves out takes its default.
+            duo_two_factor: args.duo_two_factor,
+            fido2_two_factor: args.fido2_two_factor,
+            oath_two_factor: args.oath_two_factor,
+            unix_authentication_method: args.unix_authentication_method,
+            date_option_id: args.date_option_id,
+            time_option_id: args.time_option_id,
             ..current
         };
         Ok((vec![Change::PutUser(user)], id))
     }
 
-    /// Plans `PATCH /users/{id}`: only properties sent with `dirty: true` change.
+    /// Plans `PATCH /users/{id}` (`PatchUserModel`): only properties sent with `dirty: true`
+    /// change; a new password is checked against the policy, then discarded.
     ///
     /// # Errors
-    /// `API_UserNotFound`, an invalid email or empty display name, disabling the caller's own account.
+    /// `API_UserNotFound`, an invalid email or empty display name, a password the policy refuses,
+    /// disabling the caller's own account.
     pub fn plan_patch_user(
         &self,
         id: i64,
         args: secret_server_api::UserPatchArgs,
+        policy: &PasswordPolicy,
         caller_id: i64,
     ) -> SimResult<(Vec<Change>, i64)> {
+        fn set<T>(field: &mut T, patch: Option<secret_server_api::Patch<T>>) {
+            if let Some(patch) = patch.filter(|p| p.dirty) {
+                *field = patch.value;
+            }
+        }
         let mut user = self.get_user(id)?;
         let mut errors = Vec::new();
         if let Some(patch) = args.enabled.filter(|p| p.dirty) {
@@ -335,6 +353,30 @@ impl Store {
             check_email(Some(&patch.value), &mut errors);
             user.email_address = Some(patch.value).filter(|e| !e.is_empty());
         }
+        if let Some(patch) = args.password.filter(|p| p.dirty && !p.value.is_empty()) {
+            if user.domain_id == LOCAL_DOMAIN_ID {
+                errors.extend(policy.check(&patch.value).into_iter().map(|m| ("password".to_owned(), m)));
+            }
+            user.password_last_changed = Some(now_iso());
+        }
+        if let Some(patch) = args.radius_user_name.filter(|p| p.dirty) {
+            user.radius_user_name = Some(patch.value).filter(|r| !r.is_empty());
+        }
+        if let Some(patch) = args.slack_id.filter(|p| p.dirty) {
+            user.slack_id = Some(patch.value).filter(|r| !r.is_empty());
+        }
+        if let Some(patch) = args.login_failures.filter(|p| p.dirty) {
+            user.login_failures = patch.value.max(0);
+        }
+        set(&mut user.is_locked_out, args.is_locked_out);
+        set(&mut user.is_application_account, args.is_application_account);
+        set(&mut user.two_factor, args.two_factor);
+        set(&mut user.radius_two_factor, args.radius_two_factor);
+        set(&mut user.duo_two_factor, args.duo_two_factor);
+        set(&mut user.fido2_two_factor, args.fido2_two_factor);
+        set(&mut user.oath_two_factor, args.oath_two_factor);
+        set(&mut user.date_option_id, args.date_option_id);
+        set(&mut user.time_option_id, args.time_option_id);
         if !errors.is_empty() {
             return Err(SimError::Invalid(errors));
         }
