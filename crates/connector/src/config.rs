@@ -118,6 +118,9 @@ pub struct Config {
     /// The connector's admin token in clear (from `SCIMC_ADMIN_TOKEN`, preferably).
     pub admin_token: Option<SecretString>,
     pub admin_token_file: Option<PathBuf>,
+    /// The gateway-adapter shared secret.
+    pub adapter_secret: Option<SecretString>,
+    pub adapter_secret_file: Option<PathBuf>,
     pub gateway: GatewaySection,
     pub adapter: AdapterSection,
     pub audit: AuditSection,
@@ -151,6 +154,8 @@ impl Default for Config {
             admin_token_sha256: Vec::new(),
             admin_token: None,
             admin_token_file: None,
+            adapter_secret: None,
+            adapter_secret_file: None,
             gateway: GatewaySection::default(),
             adapter: AdapterSection::default(),
             audit: AuditSection::default(),
@@ -190,6 +195,13 @@ pub struct GatewaySection {
     pub trusted_proxies: Vec<String>,
     /// Argon2 verifications at once; `None`: one per CPU.
     pub password_check_concurrency: Option<usize>,
+    /// The listeners' certificate and key (HTTPS only when set).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// TLS to the adapter: the CA of its certificate, the gateway's certificate and key.
+    pub adapter_tls_ca: Option<PathBuf>,
+    pub adapter_tls_cert: Option<PathBuf>,
+    pub adapter_tls_key: Option<PathBuf>,
 }
 
 impl Default for GatewaySection {
@@ -210,6 +222,11 @@ impl Default for GatewaySection {
             metrics_listen: d.metrics_listen,
             trusted_proxies: Vec::new(),
             password_check_concurrency: None,
+            tls_cert: None,
+            tls_key: None,
+            adapter_tls_ca: None,
+            adapter_tls_cert: None,
+            adapter_tls_key: None,
         }
     }
 }
@@ -226,6 +243,10 @@ pub struct AdapterSection {
     pub cursor_secret: Option<SecretString>,
     /// Expensive requests one connection may run at once.
     pub expensive_per_connection: usize,
+    /// The adapter's certificate and key (gRPC over TLS when set), and the CA of its callers' certificates.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for AdapterSection {
@@ -238,6 +259,9 @@ impl Default for AdapterSection {
             resync_interval: d.resync_interval,
             cursor_secret: None,
             expensive_per_connection: d.expensive_per_connection,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -255,6 +279,9 @@ pub struct AuditSection {
     pub head_file: Option<PathBuf>,
     #[serde(with = "humantime_serde")]
     pub head_interval: Duration,
+    /// The audit API's certificate and key (HTTPS only when set).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for AuditSection {
@@ -267,6 +294,8 @@ impl Default for AuditSection {
             key_file: None,
             head_file: d.head_file,
             head_interval: d.head_interval,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -409,6 +438,23 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> anyhow::Result
     }
     here.insert(last.to_owned(), value);
     Ok(())
+}
+
+/// A certificate and key given together, or neither; `setting` is their prefix (`gateway.tls`).
+///
+/// # Errors
+/// One without the other, or a file that does not exist (one line naming the setting and the file).
+pub fn server_tls(
+    setting: &str,
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+) -> anyhow::Result<Option<transport_tls::ServerTlsFiles>> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(transport_tls::ServerTlsFiles { cert: cert.clone(), key: key.clone() })),
+        (Some(_), None) => bail!("invalid setting {setting}_key: {setting}_cert needs its key"),
+        (None, Some(_)) => bail!("invalid setting {setting}_cert: {setting}_key needs its certificate"),
+    }
 }
 
 /// Reads a secret from a file (trailing newline removed).

@@ -105,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = GatewaySettings {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         adapter_url: format!("http://{}", adapter.grpc_addr()),
+        adapter_secret: adapter.grpc_secret().cloned(),
         http_workers: args.workers,
         ..GatewaySettings::default()
     };

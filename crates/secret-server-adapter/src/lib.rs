@@ -109,6 +109,7 @@ pub mod client_error;
 pub mod core;
 pub mod cursor_key;
 pub mod directory;
+pub mod grpc_auth;
 mod http;
 pub mod instance;
 pub mod intents;
@@ -126,5 +127,5 @@ pub mod tombstones;
 pub mod worker;
 
 pub use principals::ProtectedPrincipals;
-pub use settings::{AdapterSettings, InstanceSettings, SettingsError};
+pub use settings::{AdapterSettings, InstanceSettings, SettingsError, random_grpc_secret};
 pub use startup::{AdapterDeps, RunningAdapter, start};

@@ -143,6 +143,8 @@ pub struct SimConfig {
     pub workers: Option<usize>,
     /// Compact the journal into a snapshot after this many journaled mutations.
     pub compact_after: u64,
+    /// A certificate and key: the emulator then speaks HTTPS only (as a real Secret Server).
+    pub tls: Option<transport_tls::ServerTlsFiles>,
 }
 
 impl SimConfig {
@@ -161,6 +163,7 @@ impl SimConfig {
             password_policy: PasswordPolicy::default(),
             workers: Some(2),
             compact_after: 10_000,
+            tls: None,
         }
     }
 
@@ -200,6 +203,10 @@ pub struct Settings {
     pub password_policy: PasswordPolicy,
     /// HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// PEM certificate of an HTTPS listener (with `tls_key`); absent: plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -215,6 +222,8 @@ impl Default for Settings {
             seed: "demo".to_owned(),
             password_policy: PasswordPolicy::default(),
             workers: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -260,6 +269,16 @@ impl Settings {
             "demo" | "" => Seed::Demo,
             _ => Seed::File(PathBuf::from(self.seed.trim())),
         };
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(transport_tls::ServerTlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(SettingsError { setting: "tls_key", message: "tls_cert needs it".to_owned() });
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError { setting: "tls_cert", message: "tls_key needs it".to_owned() });
+            }
+        };
         Ok(SimConfig {
             listen: self.listen,
             base_path: self.base_path,
@@ -272,6 +291,7 @@ impl Settings {
             password_policy: self.password_policy,
             workers: self.workers,
             compact_after: 10_000,
+            tls,
         })
     }
 }

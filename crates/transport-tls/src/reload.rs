@@ -70,7 +70,7 @@ async fn poll<T, F>(
     loop {
         tick.tick().await;
         let Some(shared) = shared.upgrade() else { return };
-        let outcome = fingerprint(&files).and_then(|seen| if seen == applied { Ok(None) } else { Ok(Some(seen)) });
+        let outcome = fingerprint(&files).map(|seen| (seen != applied).then_some(seen));
         let seen = match outcome {
             Ok(None) => continue,
             Ok(Some(seen)) => seen,

@@ -87,18 +87,22 @@ pub struct GrpcServerTls {
 }
 
 fn grpc_server_config(files: &MutualTlsFiles) -> Result<rustls::ServerConfig, TlsError> {
-    let verifier =
-        WebPkiClientVerifier::builder_with_provider(files::roots(&files.client_ca)?, provider()).build().map_err(
-            |e| TlsError::Invalid { what: CA, path: files.client_ca.clone(), reason: format!("is unusable: {e}") },
-        )?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(PROTOCOL_VERSIONS)
-        .map_err(|e| TlsError::Config(format!("TLS protocol versions: {e}")))?
-        .with_client_cert_verifier(verifier)
-        .with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(files::certified_key(
-            &files.cert,
-            &files.key,
-        )?)));
+        .map_err(|e| TlsError::Config(format!("TLS protocol versions: {e}")))?;
+    // An empty client CA path: TLS without client certificates (see `without_client_certificates`).
+    let builder = if files.client_ca.as_os_str().is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let unusable =
+            |e| TlsError::Invalid { what: CA, path: files.client_ca.clone(), reason: format!("is unusable: {e}") };
+        let roots = files::roots(&files.client_ca)?;
+        builder.with_client_cert_verifier(
+            WebPkiClientVerifier::builder_with_provider(roots, provider()).build().map_err(unusable)?,
+        )
+    };
+    let key = files::certified_key(&files.cert, &files.key)?;
+    let mut config = builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(key)));
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(config)
 }
@@ -114,6 +118,18 @@ impl GrpcServerTls {
     pub fn load(files: &MutualTlsFiles, poll: Duration) -> Result<Self, TlsError> {
         let watched = vec![(CERT, files.cert.clone()), (KEY, files.key.clone()), (CA, files.client_ca.clone())];
         let owned = files.clone();
+        let config = watch(watched, poll, move || grpc_server_config(&owned))?;
+        Ok(Self { config })
+    }
+
+    /// TLS without client certificates (the callers then prove themselves otherwise, e.g. with a
+    /// shared secret in the gRPC metadata).
+    ///
+    /// # Errors
+    /// A file that is missing, unreadable or unusable (the message names it).
+    pub fn without_client_certificates(files: &ServerTlsFiles, poll: Duration) -> Result<Self, TlsError> {
+        let watched = vec![(CERT, files.cert.clone()), (KEY, files.key.clone())];
+        let owned = MutualTlsFiles { cert: files.cert.clone(), key: files.key.clone(), client_ca: PathBuf::new() };
         let config = watch(watched, poll, move || grpc_server_config(&owned))?;
         Ok(Self { config })
     }

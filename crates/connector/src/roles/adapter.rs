@@ -60,6 +60,18 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
     Ok(InstanceSettings { protected, ..InstanceSettings::new(section.name.clone(), client) })
 }
 
+/// The gateway-adapter shared secret, from `adapter_secret` or else `adapter_secret_file`.
+///
+/// # Errors
+/// A secret file that cannot be read.
+pub(crate) fn adapter_secret(config: &Config) -> anyhow::Result<Option<secrecy::SecretString>> {
+    match (&config.adapter_secret, &config.adapter_secret_file) {
+        (Some(secret), _) => Ok(Some(secret.clone())),
+        (None, Some(path)) => read_secret_file(path).context("adapter_secret_file").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The adapter's settings from the resolved configuration.
 pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
     AdapterSettings {
@@ -76,6 +88,10 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
 
 pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let mut settings = adapter_settings(config, instances(config)?);
+    let section = &config.adapter;
+    settings.grpc_tls = crate::config::server_tls("adapter.tls", section.tls_cert.as_ref(), section.tls_key.as_ref())?;
+    settings.grpc_client_ca = section.tls_client_ca.clone();
+    settings.grpc_secret = adapter_secret(config)?;
     settings.job_keys = crate::keys::job_keys(config, crate::keys::Missing::Refuse)?;
     settings.validate().map_err(anyhow::Error::new)?;
     if print {

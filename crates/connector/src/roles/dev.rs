@@ -91,6 +91,8 @@ impl Stack {
         .context("the adapter did not start")?;
 
         settings.gateway.adapter_url = format!("http://{}", adapter.grpc_addr());
+        // The adapter made its own secret (loopback, one process): the gateway presents it.
+        settings.gateway.adapter_secret = adapter.grpc_secret().cloned();
         settings.gateway.admin_token_sha256.push(admin_hash.clone());
         let gateway = scim_gateway::start(
             settings.gateway,
@@ -126,19 +128,23 @@ impl Stack {
         })
     }
 
-    /// `http://<gateway>/scim/v2`.
+    fn scheme(&self) -> &'static str {
+        if self.gateway.https() { "https" } else { "http" }
+    }
+
+    /// `http(s)://<gateway>/scim/v2`.
     pub fn scim_base_url(&self) -> String {
-        format!("http://{}/scim/v2", self.gateway.addr())
+        format!("{}://{}/scim/v2", self.scheme(), self.gateway.addr())
     }
 
-    /// `http://<gateway>`.
+    /// `http(s)://<gateway>`.
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.gateway.addr())
+        format!("{}://{}", self.scheme(), self.gateway.addr())
     }
 
-    /// `http://<audit>`.
+    /// `http(s)://<audit>`.
     pub fn audit_url(&self) -> String {
-        format!("http://{}", self.audit.local_addr())
+        format!("{}://{}", self.scheme(), self.audit.local_addr())
     }
 
     /// Stops everything: the gateway first (no new work), then the adapter (drains its workers),
@@ -169,6 +175,8 @@ pub(crate) fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<S
     gateway.job_keys = job_keys;
     // The stack adds the generated admin token to the ones configured.
     let mut audit = super::audit::audit_settings(common, config)?;
+    // One process, one certificate: with --tls-cert every listener of dev speaks HTTPS.
+    audit.tls = gateway.tls.clone();
     audit.key = Some(crate::keys::audit_key(config, crate::keys::Missing::Generate(&common.data_dir))?);
     Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
 }

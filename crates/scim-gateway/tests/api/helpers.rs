@@ -131,6 +131,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let mut settings = options.settings;
     let adapter_url = format!("http://{}", adapter.grpc_addr());
     settings.adapter_url = adapter_url.clone();
+    settings.adapter_secret = adapter.grpc_secret().cloned();
     let deps = GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() };
     let gateway = scim_gateway::start(settings, deps.clone()).await.expect("the gateway starts");
     TestApp {

@@ -495,7 +495,9 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
     assert!(on_first.is_empty(), "nothing written to the other instance");
 
     let url = format!("http://{}", adapter.grpc_addr());
-    let grpc = adapter_api::DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60)).unwrap();
+    let grpc =
+        adapter_api::DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60), adapter.client_auth())
+            .unwrap();
     let count = |connection: &str| {
         let grpc = grpc.clone();
         let query = adapter_api::SearchQuery {
