@@ -30,6 +30,8 @@ pub(crate) struct TestApp {
     /// What the gateway runs on, to start more replicas beside it.
     pub deps: GatewayDeps,
     pub adapter_url: String,
+    /// The secret the adapter requires of its gRPC callers.
+    pub adapter_secret: Option<secrecy::SecretString>,
     /// The key prefix of the queue and state in Redis, when the stack runs on Redis.
     pub redis_prefix: Option<String>,
 }
@@ -131,7 +133,8 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let mut settings = options.settings;
     let adapter_url = format!("http://{}", adapter.grpc_addr());
     settings.adapter_url = adapter_url.clone();
-    settings.adapter_secret = adapter.grpc_secret().cloned();
+    let adapter_secret = adapter.grpc_secret().cloned();
+    settings.adapter_secret = adapter_secret.clone();
     let deps = GatewayDeps { queue, events: events.clone(), state, connections: connections.clone() };
     let gateway = scim_gateway::start(settings, deps.clone()).await.expect("the gateway starts");
     TestApp {
@@ -144,6 +147,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         events,
         deps,
         adapter_url,
+        adapter_secret,
         redis_prefix,
     }
 }
@@ -152,7 +156,11 @@ impl TestApp {
     /// Another gateway replica on the same queue, state store and adapter, with a connection store
     /// of its own (as another process would have), returning it and its base URL.
     pub(crate) async fn spawn_replica(&self) -> (RunningGateway, String) {
-        let settings = GatewaySettings { adapter_url: self.adapter_url.clone(), ..Options::default().settings };
+        let settings = GatewaySettings {
+            adapter_url: self.adapter_url.clone(),
+            adapter_secret: self.adapter_secret.clone(),
+            ..Options::default().settings
+        };
         let connections = ConnectionStore::new(self.deps.state.clone(), Duration::from_millis(200));
         let deps = GatewayDeps { connections, ..self.deps.clone() };
         let replica = scim_gateway::start(settings, deps).await.expect("the replica starts");

@@ -4,6 +4,7 @@
 
 mod containers;
 mod groups;
+mod grpc_auth;
 mod lifecycle;
 mod permissions;
 mod principals;
