@@ -17,10 +17,16 @@
 //! admin_token_sha256 = ["9f86d08..."]
 //! admin_token_file = "/run/secrets/admin-token" # or SCIMC_ADMIN_TOKEN
 //! job_encryption_keys_file = "/run/secrets/job-encryption-keys"   # or SCIMC_JOB_ENCRYPTION_KEYS
+//! adapter_secret_file = "/run/secrets/adapter-secret"   # or SCIMC_ADAPTER_SECRET; gateway and adapter alike
 //!
 //! [gateway]
 //! listen = "0.0.0.0:8080"
-//! adapter_url = "http://adapter:50051"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # HTTPS only (TLS 1.2/1.3); both files re-read when they change
+//! tls_key = "/etc/scim-connector/tls/tls.key"
+//! adapter_url = "https://adapter:50051"        # https: TLS to the adapter, verified against adapter_tls_ca
+//! adapter_tls_ca = "/etc/scim-connector/tls/ca.crt"
+//! adapter_tls_cert = "/etc/scim-connector/tls/client.crt"   # the gateway's client certificate (mTLS)
+//! adapter_tls_key = "/etc/scim-connector/tls/client.key"
 //! public_url = "https://scim.example.com"
 //! max_body_bytes = 1048576
 //! job_timeout = "30s"
@@ -37,12 +43,17 @@
 //! [adapter]
 //! listen = "0.0.0.0:50051"
 //! http_listen = "0.0.0.0:9091"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # gRPC over TLS (and HTTPS on http_listen)
+//! tls_key = "/etc/scim-connector/tls/tls.key"
+//! tls_client_ca = "/etc/scim-connector/tls/ca.crt"   # callers must present a certificate from this CA
 //! workers = 8
 //! resync_interval = "5m"
 //! expensive_per_connection = 4
 //!
 //! [audit]
 //! listen = "0.0.0.0:8090"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # HTTPS only
+//! tls_key = "/etc/scim-connector/tls/tls.key"
 //! retention = "400d"
 //! key_file = "/run/secrets/audit-key"          # or SCIMC_AUDIT_KEY; never in the data directory
 //! head_file = "/var/log/scim-connector/audit-heads.jsonl"
@@ -60,6 +71,8 @@
 //! username = "svc-scim"
 //! password_file = "/run/secrets/secret-server-password"
 //! request_timeout = "30s"
+//! ca_file = "/etc/scim-connector/secret-server-ca.pem"   # a private CA (default: the system's trust store)
+//! # allow_insecure_http = true                 # only for an emulator on the same host: http:// is refused otherwise
 //! protected_users = ["break.glass"]            # no connection may change them (nor the API account)
 //! protected_groups = ["Vault Owners"]
 //! protect_administrators = true                # holders of administrator_role, directly or through a group
@@ -347,6 +360,13 @@ pub struct SecretServerSection {
     /// Secret Server's administrator role (default `Administrator`).
     #[serde(default)]
     pub administrator_role: Option<String>,
+    /// PEM bundle of the CAs Secret Server's certificate must chain to (instead of the system's
+    /// trust store). Verification cannot be turned off.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept an `http://` url (the password in clear): an emulator on the same host only.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 fn yes() -> bool {

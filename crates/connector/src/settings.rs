@@ -258,6 +258,13 @@ pub const SETTINGS: &[Setting] = &[
     s("secret_servers.primary.administrator_role", Some("secret-server-administrator-role"),
       "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter], Kind::Text, "Administrator",
       "Secret Server's administrator role, whose holders are protected"),
+    s("secret_servers.primary.ca_file", Some("secret-server-ca-file"), "SECRET_SERVER_CA_FILE", &[Adapter], Kind::Text,
+      "the system's trust store", "PEM bundle of the CA(s) Secret Server's certificate must chain to, trusted instead \
+       of the system's store (certificate verification cannot be turned off)"),
+    s("secret_servers.primary.allow_insecure_http", Some("secret-server-allow-insecure-http"),
+      "SECRET_SERVER_ALLOW_INSECURE_HTTP", &[Adapter], Kind::Bool, "false",
+      "Accept an http:// url, sending the API account's password in clear (an emulator on the same host only); \
+       otherwise an http:// url is refused at start"),
     // Audit.
     s("audit.listen", Some("audit-listen"), "SCIMC_AUDIT_LISTEN", &[Dev, Audit], Kind::Addr, "127.0.0.1:8090",
       "Audit query API listen address"),
@@ -294,6 +301,10 @@ pub const SETTINGS: &[Setting] = &[
       "20m", "Lifetime of the emulator's access tokens"),
     s("sim.refresh_tokens", Some("sim-refresh-tokens"), "SCIMC_SIM_REFRESH_TOKENS", &[Dev, Sim], Kind::Bool, "true",
       "Whether the emulator offers refresh tokens"),
+    s("sim.tls_cert", Some("tls-cert"), "SCIMC_SIM_TLS_CERT", &[Sim], Kind::Text, "none: plain HTTP",
+      "PEM certificate chain of the emulator: with tls_key, HTTPS only (as a real Secret Server), re-read when the \
+       file changes"),
+    s("sim.tls_key", Some("tls-key"), "SCIMC_SIM_TLS_KEY", &[Sim], Kind::Text, "none", "PEM private key of sim.tls_cert"),
     s("sim.workers", Some("sim-workers"), "SCIMC_SIM_WORKERS", &[Dev, Sim], Kind::Count, "one per core",
       "HTTP worker threads of the emulator"),
     s("sim.password_policy.min_length", Some("sim-password-min-length"), "SCIMC_SIM_PASSWORD_MIN_LENGTH", &[Dev, Sim],

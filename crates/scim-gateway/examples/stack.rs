@@ -83,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
         sim.base_url().parse()?,
         sim.api_username(),
         sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     let adapter = secret_server_adapter::start(
         AdapterSettings {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),

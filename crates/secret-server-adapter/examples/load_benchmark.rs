@@ -179,7 +179,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         url::Url::parse(&base_url)?,
         secret_server_sim::TEST_API_USERNAME,
         secrecy::SecretString::from(secret_server_sim::TEST_API_PASSWORD),
-    );
+    )
+    .allowing_http();
     let settings = AdapterSettings {
         grpc_listen: "127.0.0.1:0".parse()?,
         http_listen: None,

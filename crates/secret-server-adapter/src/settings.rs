@@ -215,7 +215,8 @@ mod tests {
                 url::Url::parse("http://127.0.0.1:1/SecretServer").unwrap(),
                 "api",
                 SecretString::from("pw"),
-            ),
+            )
+            .allowing_http(),
         )
     }
 

@@ -34,7 +34,17 @@ fn instance_from_section(section: &SecretServerSection) -> anyhow::Result<Instan
         }
         (None, None) => bail!("secret_servers[{}]: password or password_file is required", section.name),
     };
-    let mut client = ClientConfig::new(parse_url(&section.name, &section.url)?, section.username.clone(), password);
+    let url = parse_url(&section.name, &section.url)?;
+    if url.scheme() == "http" && !section.allow_insecure_http {
+        bail!(
+            "secret_servers[{}].url is http://: the API account's password would cross the network in clear; use \
+             https:// (allow_insecure_http = true is for an emulator on the same host only)",
+            section.name
+        );
+    }
+    let mut client = ClientConfig::new(url, section.username.clone(), password);
+    client.allow_insecure_http = section.allow_insecure_http;
+    client.ca_file = section.ca_file.clone();
     client.domain = section.domain.clone();
     if let Some(timeout) = section.request_timeout {
         client.request_timeout = timeout;
@@ -109,4 +119,37 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     crate::shutdown::on_signal().cancelled().await;
     adapter.shutdown().await;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(toml: &str) -> SecretServerSection {
+        toml::from_str(&format!("name = \"primary\"\nusername = \"svc\"\npassword = \"pw\"\n{toml}")).unwrap()
+    }
+
+    #[test]
+    fn an_http_secret_server_url_is_refused_at_start_with_one_line_naming_the_instance() {
+        let err =
+            instance_from_section(&section("url = \"http://vault.example.com/SecretServer\"")).unwrap_err().to_string();
+        assert!(err.starts_with("secret_servers[primary].url is http://"), "{err}");
+        assert!(err.contains("allow_insecure_http") && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn an_http_url_is_accepted_when_the_instance_allows_it() {
+        let allowed = section("url = \"http://127.0.0.1:8081/SecretServer\"\nallow_insecure_http = true");
+        let instance = instance_from_section(&allowed).unwrap();
+        assert!(instance.client.allow_insecure_http);
+    }
+
+    #[test]
+    fn the_ca_file_of_an_instance_reaches_its_client() {
+        let instance =
+            instance_from_section(&section("url = \"https://vault.example.com/SecretServer\"\nca_file = \"ca.pem\""))
+                .unwrap();
+        assert_eq!(instance.client.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(!instance.client.allow_insecure_http, "https needs no exception");
+    }
 }

@@ -76,7 +76,8 @@ impl Stack {
         let admin_hash = connections::credentials::sha256_hex(admin_token.expose_secret());
 
         let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
-        let client = ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone());
+        let client =
+            ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone()).allowing_http();
         settings.adapter.instances = vec![InstanceSettings::new(credentials::DEV_INSTANCE, client)];
         let adapter = secret_server_adapter::start(
             settings.adapter,
@@ -214,6 +215,8 @@ fn print_banner(stack: &Stack) {
          Admin API       {gateway}/admin/v1  (token in {dir}/admin-token)\n\
          Audit API       {audit}/audit/v1/records\n\
          Secret Server   {sim}  (API account in {dir}/sim-credentials)\n\
+         \x20               emulator on this host, plain HTTP allowed (allow_insecure_http = true);\n\
+         \x20               a real Secret Server must be https://\n\
          Job queue       {queue}\n\n\
          Try:  curl -H \"Authorization: Bearer $(cat {dir}/dev-token)\" {scim}/Users\n",
         scim = stack.scim_base_url(),

@@ -107,7 +107,8 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     connections.put(&connection).await.unwrap();
 
     let base_url = url::Url::parse(&sim.base_url()).unwrap();
-    let mut client = secret_server_client::ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone());
+    let mut client = secret_server_client::ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone())
+        .allowing_http();
     client.retry = secret_server_client::RetryPolicy::none();
     let adapter_settings = AdapterSettings {
         grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),

@@ -458,7 +458,8 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
             url::Url::parse(&sim.base_url()).unwrap(),
             sim.api_username(),
             sim.api_password().clone(),
-        );
+        )
+        .allowing_http();
         InstanceSettings::new(name, client)
     };
     let backends = job_queue::connect(&job_queue::QueueConfig::default()).await.unwrap();

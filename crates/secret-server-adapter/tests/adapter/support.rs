@@ -124,7 +124,8 @@ fn ss_client(sim: &RunningSim) -> SecretServerClient {
         url::Url::parse(&sim.base_url()).expect("sim url"),
         sim.api_username(),
         sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     SecretServerClient::new(config).expect("client")
 }
 
@@ -422,7 +423,8 @@ async fn start_adapter(
         url::Url::parse(&sim.base_url()).expect("sim url"),
         sim.api_username(),
         sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     let settings = AdapterSettings {
         grpc_listen: "127.0.0.1:0".parse().expect("addr"),
         http_listen: Some("127.0.0.1:0".parse().expect("addr")),

@@ -17,5 +17,6 @@ mod secrets;
 mod short_shapes;
 mod system;
 mod telemetry;
+mod tls;
 mod token;
 mod users;
