@@ -5,6 +5,10 @@
 //! The channel connects lazily (the gateway starts before the adapter is ready), carries the W3C
 //! trace context of the current span in its metadata, and every call has a timeout.
 //!
+//! The adapter serves the gateway only: each call carries the shared secret ([`AdapterAuth`]),
+//! and with `https://` the channel speaks TLS, verifying the adapter's certificate against the
+//! configured CA and presenting the gateway's own certificate (`transport_tls`).
+//!
 //! Each thread gets its own channel (one HTTP/2 connection), made on first use on that thread's
 //! runtime: the connection's I/O then runs on the thread that serves the request, instead of
 //! hopping to a shared channel's task on another runtime for every call, and the adapter sees one
@@ -22,8 +26,44 @@ use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-type Interceptor = fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status>;
-type Client = GrpcClient<InterceptedService<Channel, Interceptor>>;
+type Client = GrpcClient<InterceptedService<Channel, Credentials>>;
+
+/// How the gateway proves itself to the adapter, and reaches it.
+#[derive(Clone, Default)]
+pub struct AdapterAuth {
+    /// The shared secret every call carries (`authorization: Bearer <secret>`).
+    pub secret: Option<secrecy::SecretString>,
+    /// TLS to the adapter (required for an `https://` URL): its CA, and the gateway's certificate.
+    pub tls: Option<transport_tls::GrpcClientTls>,
+}
+
+impl std::fmt::Debug for AdapterAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdapterAuth").field("secret", &self.secret.is_some()).field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+/// Adds the trace context and the shared secret to every call.
+#[derive(Clone)]
+struct Credentials {
+    authorization: Option<tonic::metadata::AsciiMetadataValue>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("secret", &self.authorization.is_some()).finish()
+    }
+}
+
+impl tonic::service::Interceptor for Credentials {
+    fn call(&mut self, request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let mut request = telemetry::grpc_client_interceptor(request)?;
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// Largest answer accepted: a page of big groups is large.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -32,6 +72,8 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct DirectoryClient {
     endpoint: Endpoint,
+    credentials: Credentials,
+    tls: Option<transport_tls::GrpcClientTls>,
     /// Tells this client's channels apart in the per-thread cache.
     id: u64,
 }
@@ -47,8 +89,32 @@ impl DirectoryClient {
     /// A client of the adapter at `url`, connected lazily; `timeout` bounds every call.
     ///
     /// # Errors
-    /// `Internal` when `url` is not a valid URI.
-    pub fn new(url: &str, connect_timeout: Duration, timeout: Duration) -> Result<Self, ServiceError> {
+    /// `Internal` when `url` is not a valid URI, when an `https://` URL comes without TLS settings
+    /// or TLS settings with an `http://` URL, or when the secret is not valid in metadata.
+    pub fn new(
+        url: &str,
+        connect_timeout: Duration,
+        timeout: Duration,
+        auth: AdapterAuth,
+    ) -> Result<Self, ServiceError> {
+        let https = url.starts_with("https://");
+        if https != auth.tls.is_some() {
+            return Err(ServiceError::internal(if https {
+                format!(
+                    "adapter_url {url:?} is https:// but no CA to verify the adapter is configured (adapter_tls_ca)"
+                )
+            } else {
+                format!("adapter_url {url:?} must be https:// when TLS to the adapter is configured")
+            }));
+        }
+        let authorization = auth
+            .secret
+            .map(|s| {
+                use secrecy::ExposeSecret;
+                format!("Bearer {}", s.expose_secret()).parse::<tonic::metadata::AsciiMetadataValue>()
+            })
+            .transpose()
+            .map_err(|_| ServiceError::internal("the adapter secret has characters not allowed in gRPC metadata"))?;
         let endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| ServiceError::internal(format!("invalid adapter_url {url:?}: {e}")))?
             .connect_timeout(connect_timeout)
@@ -56,7 +122,12 @@ impl DirectoryClient {
             .tcp_nodelay(true)
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true);
-        Ok(Self { endpoint, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) })
+        Ok(Self {
+            endpoint,
+            credentials: Credentials { authorization },
+            tls: auth.tls,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// This thread's client (made on first use, on the current runtime).
@@ -66,8 +137,11 @@ impl DirectoryClient {
                 .borrow_mut()
                 .entry(self.id)
                 .or_insert_with(|| {
-                    let interceptor: Interceptor = telemetry::grpc_client_interceptor;
-                    GrpcClient::with_interceptor(self.endpoint.connect_lazy(), interceptor)
+                    let channel = match &self.tls {
+                        Some(tls) => self.endpoint.connect_with_connector_lazy(tls.connector()),
+                        None => self.endpoint.connect_lazy(),
+                    };
+                    GrpcClient::with_interceptor(channel, self.credentials.clone())
                         .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 })
                 .clone()

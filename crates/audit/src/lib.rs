@@ -137,15 +137,25 @@ pub async fn start(
         consumer_alive: consumer_alive.clone(),
         heads: settings.heads_path(),
     };
+    let tls = settings
+        .tls
+        .as_ref()
+        .map(|files| transport_tls::ServerTls::load(files, transport_tls::DEFAULT_POLL_INTERVAL))
+        .transpose()?;
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .with_context(|| format!("the audit API cannot listen on {}", settings.listen))?;
+    let addr = listener.local_addr().context("the audit API has no address")?;
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()
             .wrap(actix_web::middleware::from_fn(telemetry::actix::trace_requests))
             .configure(api::configure(state.clone()))
     })
-    .disable_signals()
-    .bind(settings.listen)
+    .disable_signals();
+    let server = match &tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.http_config()?),
+        None => server.listen(listener),
+    }
     .with_context(|| format!("the audit API cannot listen on {}", settings.listen))?;
-    let addr = server.addrs().first().copied().context("the audit API has no address")?;
     let server = server.run();
     let server_handle = server.handle();
     let server = tokio::spawn(server);

@@ -39,6 +39,9 @@ pub struct AuditSettings {
     /// How often the head is exported (when it changed).
     #[serde(with = "humantime_serde")]
     pub head_interval: Duration,
+    /// The certificate and key of the audit API: with them, HTTPS only (files re-read when they change).
+    #[serde(skip)]
+    pub tls: Option<transport_tls::ServerTlsFiles>,
 }
 
 impl Default for AuditSettings {
@@ -56,6 +59,7 @@ impl Default for AuditSettings {
             key: None,
             head_file: None,
             head_interval: Duration::from_secs(60),
+            tls: None,
         }
     }
 }

@@ -17,10 +17,16 @@
 //! admin_token_sha256 = ["9f86d08..."]
 //! admin_token_file = "/run/secrets/admin-token" # or SCIMC_ADMIN_TOKEN
 //! job_encryption_keys_file = "/run/secrets/job-encryption-keys"   # or SCIMC_JOB_ENCRYPTION_KEYS
+//! adapter_secret_file = "/run/secrets/adapter-secret"   # or SCIMC_ADAPTER_SECRET; gateway and adapter alike
 //!
 //! [gateway]
 //! listen = "0.0.0.0:8080"
-//! adapter_url = "http://adapter:50051"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # HTTPS only (TLS 1.2/1.3); both files re-read when they change
+//! tls_key = "/etc/scim-connector/tls/tls.key"
+//! adapter_url = "https://adapter:50051"        # https: TLS to the adapter, verified against adapter_tls_ca
+//! adapter_tls_ca = "/etc/scim-connector/tls/ca.crt"
+//! adapter_tls_cert = "/etc/scim-connector/tls/client.crt"   # the gateway's client certificate (mTLS)
+//! adapter_tls_key = "/etc/scim-connector/tls/client.key"
 //! public_url = "https://scim.example.com"
 //! max_body_bytes = 1048576
 //! job_timeout = "30s"
@@ -37,12 +43,17 @@
 //! [adapter]
 //! listen = "0.0.0.0:50051"
 //! http_listen = "0.0.0.0:9091"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # gRPC over TLS (and HTTPS on http_listen)
+//! tls_key = "/etc/scim-connector/tls/tls.key"
+//! tls_client_ca = "/etc/scim-connector/tls/ca.crt"   # callers must present a certificate from this CA
 //! workers = 8
 //! resync_interval = "5m"
 //! expensive_per_connection = 4
 //!
 //! [audit]
 //! listen = "0.0.0.0:8090"
+//! tls_cert = "/etc/scim-connector/tls/tls.crt"  # HTTPS only
+//! tls_key = "/etc/scim-connector/tls/tls.key"
 //! retention = "400d"
 //! key_file = "/run/secrets/audit-key"          # or SCIMC_AUDIT_KEY; never in the data directory
 //! head_file = "/var/log/scim-connector/audit-heads.jsonl"
@@ -60,6 +71,8 @@
 //! username = "svc-scim"
 //! password_file = "/run/secrets/secret-server-password"
 //! request_timeout = "30s"
+//! ca_file = "/etc/scim-connector/secret-server-ca.pem"   # a private CA (default: the system's trust store)
+//! # allow_insecure_http = true                 # only for an emulator on the same host: http:// is refused otherwise
 //! protected_users = ["break.glass"]            # no connection may change them (nor the API account)
 //! protected_groups = ["Vault Owners"]
 //! protect_administrators = true                # holders of administrator_role, directly or through a group
@@ -118,6 +131,9 @@ pub struct Config {
     /// The connector's admin token in clear (from `SCIMC_ADMIN_TOKEN`, preferably).
     pub admin_token: Option<SecretString>,
     pub admin_token_file: Option<PathBuf>,
+    /// The gateway-adapter shared secret.
+    pub adapter_secret: Option<SecretString>,
+    pub adapter_secret_file: Option<PathBuf>,
     pub gateway: GatewaySection,
     pub adapter: AdapterSection,
     pub audit: AuditSection,
@@ -151,6 +167,8 @@ impl Default for Config {
             admin_token_sha256: Vec::new(),
             admin_token: None,
             admin_token_file: None,
+            adapter_secret: None,
+            adapter_secret_file: None,
             gateway: GatewaySection::default(),
             adapter: AdapterSection::default(),
             audit: AuditSection::default(),
@@ -190,6 +208,13 @@ pub struct GatewaySection {
     pub trusted_proxies: Vec<String>,
     /// Argon2 verifications at once; `None`: one per CPU.
     pub password_check_concurrency: Option<usize>,
+    /// The listeners' certificate and key (HTTPS only when set).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// TLS to the adapter: the CA of its certificate, the gateway's certificate and key.
+    pub adapter_tls_ca: Option<PathBuf>,
+    pub adapter_tls_cert: Option<PathBuf>,
+    pub adapter_tls_key: Option<PathBuf>,
 }
 
 impl Default for GatewaySection {
@@ -210,6 +235,11 @@ impl Default for GatewaySection {
             metrics_listen: d.metrics_listen,
             trusted_proxies: Vec::new(),
             password_check_concurrency: None,
+            tls_cert: None,
+            tls_key: None,
+            adapter_tls_ca: None,
+            adapter_tls_cert: None,
+            adapter_tls_key: None,
         }
     }
 }
@@ -230,6 +260,10 @@ pub struct AdapterSection {
     pub cursor_secret: Option<SecretString>,
     /// Expensive requests one connection may run at once.
     pub expensive_per_connection: usize,
+    /// The adapter's certificate and key (gRPC over TLS when set), and the CA of its callers' certificates.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl Default for AdapterSection {
@@ -244,6 +278,9 @@ impl Default for AdapterSection {
             resync_max_removals: d.resync_removal_bound.max_count,
             cursor_secret: None,
             expensive_per_connection: d.expensive_per_connection,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
         }
     }
 }
@@ -261,6 +298,9 @@ pub struct AuditSection {
     pub head_file: Option<PathBuf>,
     #[serde(with = "humantime_serde")]
     pub head_interval: Duration,
+    /// The audit API's certificate and key (HTTPS only when set).
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for AuditSection {
@@ -273,6 +313,8 @@ impl Default for AuditSection {
             key_file: None,
             head_file: d.head_file,
             head_interval: d.head_interval,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -342,6 +384,13 @@ pub struct SecretServerSection {
     pub client_secret: Option<SecretString>,
     #[serde(default)]
     pub client_secret_file: Option<PathBuf>,
+    /// PEM bundle of the CAs Secret Server's certificate must chain to (instead of the system's
+    /// trust store). Verification cannot be turned off.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept an `http://` url (the password in clear): an emulator on the same host only.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 fn yes() -> bool {
@@ -433,6 +482,23 @@ fn set(table: &mut toml::Table, key: &str, value: toml::Value) -> anyhow::Result
     }
     here.insert(last.to_owned(), value);
     Ok(())
+}
+
+/// A certificate and key given together, or neither; `setting` is their prefix (`gateway.tls`).
+///
+/// # Errors
+/// One without the other, or a file that does not exist (one line naming the setting and the file).
+pub fn server_tls(
+    setting: &str,
+    cert: Option<&PathBuf>,
+    key: Option<&PathBuf>,
+) -> anyhow::Result<Option<transport_tls::ServerTlsFiles>> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(transport_tls::ServerTlsFiles { cert: cert.clone(), key: key.clone() })),
+        (Some(_), None) => bail!("invalid setting {setting}_key: {setting}_cert needs its key"),
+        (None, Some(_)) => bail!("invalid setting {setting}_cert: {setting}_key needs its certificate"),
+    }
 }
 
 /// Reads a secret from a file (trailing newline removed).

@@ -83,7 +83,8 @@ async fn main() -> anyhow::Result<()> {
         sim.base_url().parse()?,
         sim.api_username(),
         sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     let adapter = secret_server_adapter::start(
         AdapterSettings {
             grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -105,6 +106,7 @@ async fn main() -> anyhow::Result<()> {
     let settings = GatewaySettings {
         listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
         adapter_url: format!("http://{}", adapter.grpc_addr()),
+        adapter_secret: adapter.grpc_secret().cloned(),
         http_workers: args.workers,
         ..GatewaySettings::default()
     };

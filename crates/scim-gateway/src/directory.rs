@@ -38,8 +38,9 @@ impl Directory {
         connect_timeout: Duration,
         timeout: Duration,
         breaker: Arc<CircuitBreaker>,
+        auth: adapter_api::client::AdapterAuth,
     ) -> Result<Self, ServiceError> {
-        Ok(Self { client: DirectoryClient::new(url, connect_timeout, timeout)?, breaker })
+        Ok(Self { client: DirectoryClient::new(url, connect_timeout, timeout, auth)?, breaker })
     }
 
     /// One resource by id.

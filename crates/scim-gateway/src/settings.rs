@@ -66,6 +66,16 @@ pub struct GatewaySettings {
     /// The keys that seal the passwords of provisioning jobs (the last seals; the adapters must
     /// hold it). Default: the process's own random key, which suits an adapter in the same process only.
     pub job_keys: adapter_api::JobKeys,
+    /// The certificate and key of the gateway's listeners (and the metrics listener): with them,
+    /// HTTPS only; the files are re-read when they change.
+    pub tls: Option<transport_tls::ServerTlsFiles>,
+    /// How often the TLS files are checked for a change.
+    pub tls_poll: Duration,
+    /// The secret the adapter requires in every call (its `grpc_secret`).
+    pub adapter_secret: Option<secrecy::SecretString>,
+    /// TLS to the adapter (`https://` adapter URL): the CA its certificate chains to, and the
+    /// gateway's client certificate and key.
+    pub adapter_tls: Option<transport_tls::ClientTlsFiles>,
 }
 
 impl Default for GatewaySettings {
@@ -93,6 +103,10 @@ impl Default for GatewaySettings {
             http_workers: 0,
             cursor_timeout: Duration::from_secs(600),
             job_keys: adapter_api::JobKeys::ephemeral(),
+            tls: None,
+            tls_poll: transport_tls::DEFAULT_POLL_INTERVAL,
+            adapter_secret: None,
+            adapter_tls: None,
         }
     }
 }

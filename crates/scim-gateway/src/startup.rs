@@ -4,8 +4,8 @@
 //! `/readyz`, and an orderly shutdown that drains requests and publishes the
 //! last audit events.
 //!
-//! Each listener is bound by [`bind`] and handed to its server with
-//! `HttpServer::listen`: a listener speaking TLS changes those two places.
+//! Each listener is bound by [`bind`] and handed to its server by `serve!`: with a certificate
+//! configured, every listener speaks HTTPS only (`transport_tls`, files re-read when they change).
 
 use crate::audit::{self, AuditTask};
 use crate::auth;
@@ -78,6 +78,17 @@ fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).with_context(|| format!("binding the {what} listener on {addr}"))
 }
 
+/// Hands a bound listener to an `HttpServer`, over TLS when a certificate is configured (a macro:
+/// `HttpServer`'s type parameters are the app factory's, which a function would have to spell out).
+macro_rules! serve {
+    ($server:expr, $listener:expr, $tls:expr) => {
+        match $tls {
+            Some(tls) => $server.listen_rustls_0_23($listener, tls.http_config()?)?,
+            None => $server.listen($listener)?,
+        }
+    };
+}
+
 /// Starts the gateway on `settings.listen` (port 0: any free port).
 ///
 /// # Errors
@@ -85,13 +96,24 @@ fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Result<RunningGateway> {
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway settings: {e}"))?;
     let breakers = Breakers::new(settings.breaker);
+    let adapter_auth = adapter_api::client::AdapterAuth {
+        secret: settings.adapter_secret.clone(),
+        tls: settings
+            .adapter_tls
+            .as_ref()
+            .map(|files| transport_tls::GrpcClientTls::load(files, settings.tls_poll))
+            .transpose()?,
+    };
     let directory = Directory::new(
         &settings.adapter_url,
         settings.grpc_connect_timeout,
         settings.grpc_timeout,
         breakers.get(ADAPTER_BREAKER),
+        adapter_auth,
     )
     .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+    let tls =
+        settings.tls.as_ref().map(|files| transport_tls::ServerTls::load(files, settings.tls_poll)).transpose()?;
     let (audit_sink, audit_task) = audit::start(deps.events.clone(), settings.audit);
     let listener = bind(settings.listen, "gateway")?;
     let addr = listener.local_addr()?;
@@ -157,8 +179,8 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(10);
-    let main = Running::spawn(server.listen(listener)?.run());
-    tracing::info!(%addr, workers, "scim gateway listening");
+    let main = Running::spawn(serve!(server, listener, tls.as_ref()).run());
+    tracing::info!(%addr, workers, https = tls.is_some(), "scim gateway listening");
     let metrics = match metrics_listener {
         Some(listener) => {
             let metrics_addr = listener.local_addr()?;
@@ -173,7 +195,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
             .disable_signals()
             .shutdown_timeout(2);
             tracing::info!(addr = %metrics_addr, "gateway metrics and readiness details listening");
-            Some((metrics_addr, Running::spawn(server.listen(listener)?.run())))
+            Some((metrics_addr, Running::spawn(serve!(server, listener, tls.as_ref()).run())))
         }
         None => None,
     };
@@ -195,6 +217,11 @@ impl RunningGateway {
     /// The address the gateway listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Whether the listeners speak HTTPS.
+    pub fn https(&self) -> bool {
+        self.state.settings.tls.is_some()
     }
 
     /// Where `/metrics` and the detailed `/readyz` are served, when `metrics_listen` is set.

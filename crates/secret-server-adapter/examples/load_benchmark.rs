@@ -111,7 +111,9 @@ fn data_dir_for(args: &Args) -> PathBuf {
 }
 
 async fn search(
-    grpc: &mut DirectoryClient<Channel>,
+    grpc: &mut DirectoryClient<
+        tonic::service::interceptor::InterceptedService<Channel, secret_server_adapter::grpc_auth::PresentSecret>,
+    >,
     filter: String,
     start: u64,
     count: u32,
@@ -177,7 +179,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         url::Url::parse(&base_url)?,
         secret_server_sim::TEST_API_USERNAME,
         secrecy::SecretString::from(secret_server_sim::TEST_API_PASSWORD),
-    );
+    )
+    .allowing_http();
     let settings = AdapterSettings {
         grpc_listen: "127.0.0.1:0".parse()?,
         http_listen: None,
@@ -197,7 +200,8 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let (rss_after, peak) = memory_mib();
 
     let channel = Channel::from_shared(format!("http://{}", adapter.grpc_addr()))?.connect().await?;
-    let mut grpc = DirectoryClient::new(channel);
+    let secret = secret_server_adapter::grpc_auth::PresentSecret::new(adapter.grpc_secret());
+    let mut grpc = DirectoryClient::with_interceptor(channel, secret.clone());
     let health = grpc.health(dir::HealthRequest {}).await?.into_inner();
     let records = health.instances.first().map(|i| i.records).unwrap_or(0);
 
@@ -236,7 +240,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let mut clients = Vec::new();
     for c in 0..8usize {
         let channel = Channel::from_shared(format!("http://{}", adapter.grpc_addr()))?.connect().await?;
-        let mut grpc = DirectoryClient::new(channel);
+        let mut grpc = DirectoryClient::with_interceptor(channel, secret.clone());
         let names = names.clone();
         let per_client = args.queries / 8;
         clients.push(tokio::spawn(async move {

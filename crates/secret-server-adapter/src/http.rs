@@ -47,6 +47,7 @@ pub(crate) fn start(
     core: Arc<Core>,
     state: Arc<dyn StateStore>,
     queue: Arc<dyn JobQueue>,
+    tls: Option<transport_tls::ServerTls>,
 ) -> anyhow::Result<HealthServer> {
     telemetry::install_prometheus_recorder();
     let listener =
@@ -58,8 +59,11 @@ pub(crate) fn start(
         App::new().wrap(from_fn(trace_requests)).configure(health_endpoints(check))
     })
     .workers(1)
-    .disable_signals()
-    .listen(listener)
+    .disable_signals();
+    let server = match &tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.http_config()?),
+        None => server.listen(listener),
+    }
     .context("cannot serve the health endpoints")?
     .run();
     let handle = server.handle();

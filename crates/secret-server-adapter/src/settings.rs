@@ -2,7 +2,7 @@
 //! it works. The `connector` binary fills them from its layered configuration; tests build them
 //! directly with port 0.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use secret_server_client::ClientConfig;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,6 +54,27 @@ pub struct AdapterSettings {
     /// The keys that open the passwords sealed in provisioning jobs (every key the gateways seal
     /// with). Default: the process's own random key, which suits a gateway in the same process only.
     pub job_keys: adapter_api::JobKeys,
+    /// The adapter's certificate and key: with them the gRPC listener speaks TLS only (and the
+    /// health listener HTTPS); the files are re-read when they change.
+    pub grpc_tls: Option<transport_tls::ServerTlsFiles>,
+    /// The CA that callers' client certificates must chain to (needs `grpc_tls`): only callers
+    /// with such a certificate complete a handshake.
+    pub grpc_client_ca: Option<std::path::PathBuf>,
+    /// The secret every gRPC call carries (`authorization: Bearer <secret>`), compared in constant
+    /// time. Required unless `grpc_client_ca` is set; when both are set, both are required.
+    /// Default: a random secret of this process, which suits a gateway in the same process only.
+    pub grpc_secret: Option<SecretString>,
+    /// How often the TLS files are checked for a change.
+    pub tls_poll: Duration,
+}
+
+/// The fewest characters of the gateway-adapter shared secret.
+pub const MIN_GRPC_SECRET_CHARS: usize = 32;
+
+/// A random shared secret (64 hex digits).
+pub fn random_grpc_secret() -> SecretString {
+    let bytes: [u8; 32] = rand::random();
+    SecretString::from(bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 impl Default for AdapterSettings {
@@ -75,6 +96,10 @@ impl Default for AdapterSettings {
             cursor_timeout: Duration::from_secs(600),
             expensive_per_connection: 4,
             job_keys: adapter_api::JobKeys::ephemeral(),
+            grpc_tls: None,
+            grpc_client_ca: None,
+            grpc_secret: Some(random_grpc_secret()),
+            tls_poll: transport_tls::DEFAULT_POLL_INTERVAL,
         }
     }
 }
@@ -131,6 +156,31 @@ impl AdapterSettings {
         if self.workers == 0 {
             return bad("workers", "must be at least 1".to_owned());
         }
+        if self.grpc_client_ca.is_some() && self.grpc_tls.is_none() {
+            return bad(
+                "grpc_client_ca",
+                "client certificates need the adapter's own certificate (tls_cert, tls_key)".into(),
+            );
+        }
+        match &self.grpc_secret {
+            None if self.grpc_client_ca.is_none() => {
+                return bad(
+                    "grpc_secret",
+                    "the gRPC listener needs the gateway's shared secret (adapter_secret) or client certificates \
+                     (tls_client_ca): it never serves unauthenticated callers"
+                        .to_owned(),
+                );
+            }
+            Some(secret) if secret.expose_secret().chars().count() < MIN_GRPC_SECRET_CHARS => {
+                return bad(
+                    "grpc_secret",
+                    format!(
+                        "the shared secret needs at least {MIN_GRPC_SECRET_CHARS} characters (`openssl rand -hex 32`)"
+                    ),
+                );
+            }
+            _ => {}
+        }
         if self.load_concurrency == 0 {
             return bad("load_concurrency", "must be at least 1".to_owned());
         }
@@ -175,7 +225,8 @@ mod tests {
                 url::Url::parse("http://127.0.0.1:1/SecretServer").unwrap(),
                 "api",
                 SecretString::from("pw"),
-            ),
+            )
+            .allowing_http(),
         )
     }
 

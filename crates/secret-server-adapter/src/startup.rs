@@ -14,6 +14,7 @@ use crate::settings::AdapterSettings;
 use crate::worker::Worker;
 use anyhow::Context;
 use connections::ConnectionStore;
+use futures::StreamExt;
 use job_queue::{EventBus, JobQueue};
 use proto::directory::v1::directory_server::DirectoryServer;
 use scim::Schemas;
@@ -143,19 +144,41 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {} (grpc_listen)", settings.grpc_listen))?;
     let grpc_addr = listener.local_addr()?;
-    // Without TCP_NODELAY, small answers wait for the peer's delayed ACK (tens of milliseconds).
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-    let service = DirectoryServer::new(DirectoryService::new(core.clone(), cursors));
+    let check = crate::grpc_auth::RequireSecret::new(settings.grpc_secret.as_ref());
+    let service = DirectoryServer::with_interceptor(DirectoryService::new(core.clone(), cursors), check);
     let shutdown = cancel.clone();
-    let grpc = tokio::spawn(tonic::transport::Server::builder().add_service(service).serve_with_incoming_shutdown(
-        incoming,
-        async move {
-            shutdown.cancelled().await;
-        },
-    ));
+    let shutdown = async move { shutdown.cancelled().await };
+    let server = tonic::transport::Server::builder().add_service(service);
+    let http_tls = match &settings.grpc_tls {
+        Some(files) => Some(transport_tls::ServerTls::load(files, settings.tls_poll)?),
+        None => None,
+    };
+    let grpc = match (&settings.grpc_tls, &settings.grpc_client_ca) {
+        (Some(files), client_ca) => {
+            let incoming = match client_ca {
+                Some(ca) => {
+                    let files = transport_tls::MutualTlsFiles {
+                        cert: files.cert.clone(),
+                        key: files.key.clone(),
+                        client_ca: ca.clone(),
+                    };
+                    transport_tls::GrpcServerTls::load(&files, settings.tls_poll)?.incoming(listener).boxed()
+                }
+                None => transport_tls::GrpcServerTls::without_client_certificates(files, settings.tls_poll)?
+                    .incoming(listener)
+                    .boxed(),
+            };
+            tokio::spawn(server.serve_with_incoming_shutdown(incoming, shutdown))
+        }
+        (None, _) => {
+            // Without TCP_NODELAY, small answers wait for the peer's delayed ACK (tens of milliseconds).
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            tokio::spawn(server.serve_with_incoming_shutdown(incoming, shutdown))
+        }
+    };
 
     let health = match settings.http_listen {
-        Some(addr) => Some(http::start(addr, core.clone(), deps.state.clone(), deps.queue.clone())?),
+        Some(addr) => Some(http::start(addr, core.clone(), deps.state.clone(), deps.queue.clone(), http_tls)?),
         None => None,
     };
 
@@ -182,6 +205,16 @@ impl RunningAdapter {
     /// The gRPC `Directory` address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr
+    }
+
+    /// The shared secret its gRPC callers must present (`None`: client certificates only).
+    pub fn grpc_secret(&self) -> Option<&secrecy::SecretString> {
+        self.core.settings.grpc_secret.as_ref()
+    }
+
+    /// What a client in the same process presents to this adapter over plain gRPC: its secret.
+    pub fn client_auth(&self) -> adapter_api::client::AdapterAuth {
+        adapter_api::client::AdapterAuth { secret: self.grpc_secret().cloned(), tls: None }
     }
 
     /// The per-connection bound on expensive work (for tests and operators' tools).

@@ -33,7 +33,8 @@ async fn setup() -> (RunningSim, SecretServerClient, Vec<i64>) {
         .expect("the emulator starts");
     eprintln!("emulator with {USERS} users ready in {:.1?}", started.elapsed());
     let mut config =
-        ClientConfig::new(sim.base_url().parse().expect("base URL"), sim.api_username(), sim.api_password().clone());
+        ClientConfig::new(sim.base_url().parse().expect("base URL"), sim.api_username(), sim.api_password().clone())
+            .allowing_http();
     config.max_concurrent_requests = 64;
     config.page_size = u32::try_from(PAGE).expect("page size");
     let client = SecretServerClient::new(config).expect("client");

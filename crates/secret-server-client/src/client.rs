@@ -150,7 +150,11 @@ impl SecretServerClient {
         // The workspace's reqwest is built with `rustls-no-provider`; the
         // first client installs ring, later ones find it installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &config.ca_file {
+            builder = builder.tls_certs_only(ca_bundle(path)?);
+        }
+        let http = builder
             .user_agent(config.user_agent.as_str())
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
@@ -432,6 +436,21 @@ fn closed() -> ClientError {
 
 /// The innermost cause (e.g. "Connection refused (os error 111)"), without
 /// the URL: queries may carry search text.
+/// The certificates of a CA bundle (`ca_file`), with errors that name the file.
+fn ca_bundle(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| ClientError::Config(format!("cannot read the CA file {}: {e}", path.display())))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| ClientError::Config(format!("the CA file {} is not PEM: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(ClientError::Config(format!(
+            "the CA file {} holds no certificate (-----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 fn root_cause(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut cause: &dyn std::error::Error = &e;

@@ -3,6 +3,7 @@
 
 use crate::error::ClientError;
 use secrecy::SecretString;
+use std::path::PathBuf;
 use std::time::Duration;
 use url::Url;
 
@@ -51,6 +52,12 @@ pub struct ClientConfig {
     /// `take` of each page when a search is streamed.
     pub page_size: u32,
     pub user_agent: String,
+    /// A PEM bundle of the CAs that Secret Server's certificate must chain to, trusted instead of
+    /// the system's store (a private CA). There is deliberately no way to turn verification off.
+    pub ca_file: Option<PathBuf>,
+    /// Whether an `http://` base URL is accepted. The API account's password and every token
+    /// would cross the network in clear, so it is refused unless asked for (a local emulator).
+    pub allow_insecure_http: bool,
 }
 
 impl ClientConfig {
@@ -69,20 +76,37 @@ impl ClientConfig {
             retry: RetryPolicy::default(),
             page_size: 1000,
             user_agent: concat!("scim-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ca_file: None,
+            allow_insecure_http: false,
         }
+    }
+
+    /// The same configuration accepting an `http://` base URL (see
+    /// [`ClientConfig::allow_insecure_http`]): for an emulator on this machine, never a real server.
+    #[must_use]
+    pub fn allowing_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
     }
 
     /// The base URL with a trailing slash, so that joining `api/v1/...` keeps
     /// the application path (`/SecretServer/`).
     ///
     /// # Errors
-    /// [`ClientError::Config`] when the URL is not http(s), carries a query or
+    /// [`ClientError::Config`] when the URL is not https (nor http allowed by
+    /// [`ClientConfig::allow_insecure_http`]), carries a query or
     /// a fragment, or already ends in `api/v1` or `oauth2/token` (a common
     /// mistake: the client adds those itself).
     pub(crate) fn normalized_base(&self) -> Result<Url, ClientError> {
         let url = &self.base_url;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ClientError::Config(format!("base_url must be http or https, not {:?}", url.scheme())));
+        }
+        if url.scheme() == "http" && !self.allow_insecure_http {
+            return Err(ClientError::Config(format!(
+                "base_url {url} is http://: the API account's password would cross the network in clear; use https:// \
+                 (allow_insecure_http = true is for a local emulator only)"
+            )));
         }
         if url.cannot_be_a_base() || url.host().is_none() {
             return Err(ClientError::Config("base_url must name a host".to_owned()));
@@ -189,6 +213,14 @@ mod tests {
         {
             assert!(matches!(config(bad).normalized_base(), Err(ClientError::Config(_))), "{bad}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_the_instance_allows_it() {
+        let err = config("http://ss.example/SecretServer").normalized_base().unwrap_err().to_string();
+        assert!(err.contains("http://") && err.contains("allow_insecure_http"), "{err}");
+        let allowed = config("http://127.0.0.1:8081/SecretServer").allowing_http().normalized_base();
+        assert_eq!(allowed.unwrap().as_str(), "http://127.0.0.1:8081/SecretServer/");
     }
 
     #[test]

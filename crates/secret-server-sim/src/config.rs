@@ -194,6 +194,8 @@ pub struct SimConfig {
     /// The emulated Delinea Platform under `/platform` (token endpoint and vault broker); `None`
     /// serves none.
     pub platform: Option<PlatformConfig>,
+    /// A certificate and key: the emulator then speaks HTTPS only (as a real Secret Server).
+    pub tls: Option<transport_tls::ServerTlsFiles>,
 }
 
 /// The role permissions a fresh emulator's API account holds, as owned strings.
@@ -224,6 +226,7 @@ impl SimConfig {
             health_check_casing: HealthCheckCasing::Camel,
             api_token: None,
             platform: None,
+            tls: None,
         }
     }
 
@@ -280,6 +283,10 @@ pub struct Settings {
     pub platform_client_id: String,
     /// Its client secret (a secret); without it no platform is served.
     pub platform_client_secret: Option<SecretString>,
+    /// PEM certificate of an HTTPS listener (with `tls_key`); absent: plain HTTP.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -303,6 +310,8 @@ impl Default for Settings {
             api_token: None,
             platform_client_id: DEFAULT_PLATFORM_CLIENT_ID.to_owned(),
             platform_client_secret: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -374,6 +383,16 @@ impl Settings {
             "demo" | "" => Seed::Demo,
             _ => Seed::File(PathBuf::from(self.seed.trim())),
         };
+        let tls = match (self.tls_cert, self.tls_key) {
+            (Some(cert), Some(key)) => Some(transport_tls::ServerTlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(SettingsError { setting: "tls_key", message: "tls_cert needs it".to_owned() });
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError { setting: "tls_cert", message: "tls_key needs it".to_owned() });
+            }
+        };
         Ok(SimConfig {
             listen: self.listen,
             base_path: self.base_path,
@@ -393,6 +412,7 @@ impl Settings {
             health_check_casing: self.health_check_casing,
             api_token: self.api_token,
             platform,
+            tls,
         })
     }
 }

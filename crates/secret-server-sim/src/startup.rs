@@ -23,6 +23,7 @@ use std::net::{SocketAddr, TcpListener};
 #[derive(Debug)]
 pub struct RunningSim {
     addr: SocketAddr,
+    https: bool,
     base_path: String,
     api_username: String,
     api_password: SecretString,
@@ -76,6 +77,11 @@ fn open_state(config: &SimConfig) -> anyhow::Result<Db> {
 pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
     let listener = TcpListener::bind(config.listen).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(|files| transport_tls::ServerTls::load(files, transport_tls::DEFAULT_POLL_INTERVAL))
+        .transpose()?;
     let state_config = config.clone();
     let db =
         tokio::task::spawn_blocking(move || open_state(&state_config)).await.context("state loader panicked")??;
@@ -126,18 +132,22 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
             .wrap(from_fn(faults::inject))
             .wrap(from_fn(middleware::log_request))
     })
-    .disable_signals()
-    .listen(listener)
-    .context("cannot serve on the bound socket")?;
+    .disable_signals();
     if let Some(workers) = config.workers {
         server = server.workers(workers.max(1));
     }
+    let server = match &tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls.http_config()?),
+        None => server.listen(listener),
+    }
+    .context("cannot serve on the bound socket")?;
     let server = server.run();
     let handle = server.handle();
     let server = tokio::spawn(server);
     tracing::info!(%addr, base_path = %config.normalized_base_path(), "Secret Server emulator listening");
     Ok(RunningSim {
         addr,
+        https: tls.is_some(),
         base_path: config.normalized_base_path(),
         api_username: config.api_username,
         api_password: config.api_password,
@@ -165,7 +175,8 @@ pub async fn run(config: SimConfig, shutdown: impl Future<Output = ()>) -> anyho
 impl RunningSim {
     /// `http://127.0.0.1:<port>/SecretServer`.
     pub fn base_url(&self) -> String {
-        format!("http://{}{}", self.addr, self.base_path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, self.base_path)
     }
 
     /// The address listened on.

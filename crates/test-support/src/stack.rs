@@ -137,6 +137,7 @@ pub async fn spawn_on(sim: RunningSim, options: StackOptions) -> Stack {
         Some(mut settings) => {
             if let Some(adapter) = &adapter {
                 settings.adapter_url = format!("http://{}", adapter.grpc_addr());
+                settings.adapter_secret = adapter.grpc_secret().cloned();
             }
             let deps = GatewayDeps {
                 queue: deps.queue.clone(),
@@ -158,7 +159,7 @@ pub async fn spawn_on(sim: RunningSim, options: StackOptions) -> Stack {
 /// When the emulator's URL does not parse.
 pub fn client_config(sim: &RunningSim) -> ClientConfig {
     let base_url = url::Url::parse(&sim.base_url()).expect("the emulator's URL");
-    ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone())
+    ClientConfig::new(base_url, sim.api_username(), sim.api_password().clone()).allowing_http()
 }
 
 /// Starts an adapter with `settings`, its instance bound to `sim` as `options` say, on `deps`,

@@ -70,8 +70,17 @@ pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<Instance
         (SignIn::Platform { url, .. }, true) => url.clone(),
         _ => parse_url(name, &section.url)?,
     };
+    if url.scheme() == "http" && !section.allow_insecure_http {
+        bail!(
+            "secret_servers[{}].url is http://: the API account's password would cross the network in clear; use \
+             https:// (allow_insecure_http = true is for an emulator on the same host only)",
+            section.name
+        );
+    }
     let mut client = ClientConfig::new(url, section.username.clone(), password);
     client.sign_in = sign_in;
+    client.allow_insecure_http = section.allow_insecure_http;
+    client.ca_file = section.ca_file.clone();
     client.domain = section.domain.clone();
     if let Some(timeout) = section.request_timeout {
         client.request_timeout = timeout;
@@ -124,6 +133,18 @@ pub(super) async fn resolve_vaults(instances: &mut [InstanceSettings], configure
     Ok(())
 }
 
+/// The gateway-adapter shared secret, from `adapter_secret` or else `adapter_secret_file`.
+///
+/// # Errors
+/// A secret file that cannot be read.
+pub(crate) fn adapter_secret(config: &Config) -> anyhow::Result<Option<secrecy::SecretString>> {
+    match (&config.adapter_secret, &config.adapter_secret_file) {
+        (Some(secret), _) => Ok(Some(secret.clone())),
+        (None, Some(path)) => read_secret_file(path).context("adapter_secret_file").map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The adapter's settings from the resolved configuration.
 pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>) -> AdapterSettings {
     AdapterSettings {
@@ -144,6 +165,10 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
 
 pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let mut settings = adapter_settings(config, instances(config)?);
+    let section = &config.adapter;
+    settings.grpc_tls = crate::config::server_tls("adapter.tls", section.tls_cert.as_ref(), section.tls_key.as_ref())?;
+    settings.grpc_client_ca = section.tls_client_ca.clone();
+    settings.grpc_secret = adapter_secret(config)?;
     settings.job_keys = crate::keys::job_keys(config, crate::keys::Missing::Refuse)?;
     settings.validate().map_err(anyhow::Error::new)?;
     if print {
@@ -209,5 +234,33 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("password, api-token or platform"), "{error}");
+    }
+
+    fn primary_section(toml: &str) -> SecretServerSection {
+        toml::from_str(&format!("name = \"primary\"\nusername = \"svc\"\npassword = \"pw\"\n{toml}")).unwrap()
+    }
+
+    #[test]
+    fn an_http_secret_server_url_is_refused_at_start_with_one_line_naming_the_instance() {
+        let err =
+            instance(&primary_section("url = \"http://vault.example.com/SecretServer\"")).unwrap_err().to_string();
+        assert!(err.starts_with("secret_servers[primary].url is http://"), "{err}");
+        assert!(err.contains("allow_insecure_http") && !err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn an_http_url_is_accepted_when_the_instance_allows_it() {
+        let allowed = primary_section("url = \"http://127.0.0.1:8081/SecretServer\"\nallow_insecure_http = true");
+        let instance = instance(&allowed).unwrap();
+        assert!(instance.client.allow_insecure_http);
+    }
+
+    #[test]
+    fn the_ca_file_of_an_instance_reaches_its_client() {
+        let instance =
+            instance(&primary_section("url = \"https://vault.example.com/SecretServer\"\nca_file = \"ca.pem\""))
+                .unwrap();
+        assert_eq!(instance.client.ca_file.as_deref(), Some(std::path::Path::new("ca.pem")));
+        assert!(!instance.client.allow_insecure_http, "https needs no exception");
     }
 }

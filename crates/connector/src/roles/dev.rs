@@ -76,7 +76,8 @@ impl Stack {
         let admin_hash = connections::credentials::sha256_hex(admin_token.expose_secret());
 
         let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
-        let client = ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone());
+        let client =
+            ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone()).allowing_http();
         settings.adapter.instances = vec![InstanceSettings::new(credentials::DEV_INSTANCE, client)];
         let adapter = secret_server_adapter::start(
             settings.adapter,
@@ -91,6 +92,8 @@ impl Stack {
         .context("the adapter did not start")?;
 
         settings.gateway.adapter_url = format!("http://{}", adapter.grpc_addr());
+        // The adapter made its own secret (loopback, one process): the gateway presents it.
+        settings.gateway.adapter_secret = adapter.grpc_secret().cloned();
         settings.gateway.admin_token_sha256.push(admin_hash.clone());
         let gateway = scim_gateway::start(
             settings.gateway,
@@ -126,19 +129,23 @@ impl Stack {
         })
     }
 
-    /// `http://<gateway>/scim/v2`.
+    fn scheme(&self) -> &'static str {
+        if self.gateway.https() { "https" } else { "http" }
+    }
+
+    /// `http(s)://<gateway>/scim/v2`.
     pub fn scim_base_url(&self) -> String {
-        format!("http://{}/scim/v2", self.gateway.addr())
+        format!("{}://{}/scim/v2", self.scheme(), self.gateway.addr())
     }
 
-    /// `http://<gateway>`.
+    /// `http(s)://<gateway>`.
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.gateway.addr())
+        format!("{}://{}", self.scheme(), self.gateway.addr())
     }
 
-    /// `http://<audit>`.
+    /// `http(s)://<audit>`.
     pub fn audit_url(&self) -> String {
-        format!("http://{}", self.audit.local_addr())
+        format!("{}://{}", self.scheme(), self.audit.local_addr())
     }
 
     /// Stops everything: the gateway first (no new work), then the adapter (drains its workers),
@@ -169,6 +176,8 @@ pub(crate) fn dev_settings(common: &Common, config: &Config) -> anyhow::Result<S
     gateway.job_keys = job_keys;
     // The stack adds the generated admin token to the ones configured.
     let mut audit = super::audit::audit_settings(common, config)?;
+    // One process, one certificate: with --tls-cert every listener of dev speaks HTTPS.
+    audit.tls = gateway.tls.clone();
     audit.key = Some(crate::keys::audit_key(config, crate::keys::Missing::Generate(&common.data_dir))?);
     Ok(StackSettings { common: common.clone(), sim, adapter, gateway, audit })
 }
@@ -206,6 +215,8 @@ fn print_banner(stack: &Stack) {
          Admin API       {gateway}/admin/v1  (token in {dir}/admin-token)\n\
          Audit API       {audit}/audit/v1/records\n\
          Secret Server   {sim}  (API account in {dir}/sim-credentials)\n\
+         \x20               emulator on this host, plain HTTP allowed (allow_insecure_http = true);\n\
+         \x20               a real Secret Server must be https://\n\
          Job queue       {queue}\n\n\
          Try:  curl -H \"Authorization: Bearer $(cat {dir}/dev-token)\" {scim}/Users\n",
         scim = stack.scim_base_url(),

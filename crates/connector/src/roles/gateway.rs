@@ -53,6 +53,18 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
         Some(n) => settings.credential_cache.max_concurrent_hashes = n,
         None => {}
     }
+    settings.tls = crate::config::server_tls("gateway.tls", section.tls_cert.as_ref(), section.tls_key.as_ref())?;
+    settings.adapter_secret = super::adapter::adapter_secret(config)?;
+    settings.adapter_tls = match (&section.adapter_tls_ca, &section.adapter_tls_cert, &section.adapter_tls_key) {
+        (None, None, None) => None,
+        (None, _, _) => bail!("invalid setting gateway.adapter_tls_ca: a client certificate needs the adapter's CA"),
+        (Some(ca), cert, key) => {
+            if cert.is_some() != key.is_some() {
+                bail!("invalid setting gateway.adapter_tls_cert/adapter_tls_key: give both or neither");
+            }
+            Some(transport_tls::ClientTlsFiles { ca: ca.clone(), cert: cert.clone(), key: key.clone() })
+        }
+    };
     settings.validate().map_err(|e| anyhow::anyhow!("invalid gateway setting: {e}"))?;
     Ok(settings)
 }

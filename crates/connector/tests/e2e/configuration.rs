@@ -71,6 +71,7 @@ fn print_config_shows_the_primary_instance_from_the_variables_without_its_secret
         ("SECRET_SERVER_REQUEST_TIMEOUT", "45s"),
         ("REDIS_URL", "redis://:hunter2-redis@127.0.0.1:6379"),
         ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEY),
+        ("SCIMC_ADAPTER_SECRET", "hunter2-adapter-secret-0123456789abcdef"),
     ];
     let printed = stdout(&connector(dir.path(), &env, &["adapter", "--print-config"]));
     assert!(printed.contains("\"svc-scim\"") && printed.contains("request_timeout: 45s"), "{printed}");

@@ -6,5 +6,6 @@ mod configuration;
 mod every_operation;
 mod file_connections;
 mod helpers;
+mod https;
 mod real_clients;
 mod walking_skeleton;

@@ -36,6 +36,7 @@ async fn a_full_audit_backlog_answers_503_until_the_events_stream_returns() {
     let outage = Arc::new(Outage { inner: app.events.clone(), down: AtomicBool::new(true) });
     let settings = GatewaySettings {
         adapter_url: app.adapter_url.clone(),
+        adapter_secret: app.adapter_secret.clone(),
         audit: AuditSettings { buffer: 1, batch_size: 1, flush_interval: Duration::ZERO, ..AuditSettings::default() },
         ..Options::default().settings
     };

@@ -30,6 +30,8 @@ pub(crate) struct TestApp {
     /// What the gateway runs on, to start more replicas beside it.
     pub deps: GatewayDeps,
     pub adapter_url: String,
+    /// The secret the adapter requires of its gRPC callers.
+    pub adapter_secret: Option<secrecy::SecretString>,
     /// The key prefix of the queue and state in Redis, when the stack runs on Redis.
     pub redis_prefix: Option<String>,
 }
@@ -93,6 +95,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
     let deps = stack.gateway_deps();
     let gateway = stack.gateway.expect("the gateway runs");
     let adapter = stack.adapter.expect("the adapter runs");
+    let adapter_secret = adapter.grpc_secret().cloned();
     TestApp {
         base: format!("http://{}", gateway.addr()),
         token: stack.token.expect("the test connection has a token"),
@@ -103,6 +106,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         gateway: Some(gateway),
         events: stack.events,
         deps,
+        adapter_secret,
         redis_prefix: stack.redis_prefix,
     }
 }
@@ -111,7 +115,11 @@ impl TestApp {
     /// Another gateway replica on the same queue, state store and adapter, with a connection store
     /// of its own (as another process would have), returning it and its base URL.
     pub(crate) async fn spawn_replica(&self) -> (RunningGateway, String) {
-        let settings = GatewaySettings { adapter_url: self.adapter_url.clone(), ..Options::default().settings };
+        let settings = GatewaySettings {
+            adapter_url: self.adapter_url.clone(),
+            adapter_secret: self.adapter_secret.clone(),
+            ..Options::default().settings
+        };
         let connections = ConnectionStore::new(self.deps.state.clone(), Duration::from_millis(200));
         let deps = GatewayDeps { connections, ..self.deps.clone() };
         let replica = scim_gateway::start(settings, deps).await.expect("the replica starts");

@@ -14,7 +14,8 @@ fn secret_server(app: &TestApp) -> SecretServerClient {
         url::Url::parse(&app.sim.base_url()).unwrap(),
         app.sim.api_username(),
         app.sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     config.retry = RetryPolicy::none();
     SecretServerClient::new(config).unwrap()
 }

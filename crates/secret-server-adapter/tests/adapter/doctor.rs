@@ -11,6 +11,7 @@ fn config(sim: &RunningSim) -> ClientConfig {
         sim.api_username(),
         sim.api_password().clone(),
     )
+    .allowing_http()
 }
 
 #[tokio::test]

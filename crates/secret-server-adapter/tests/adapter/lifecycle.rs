@@ -570,7 +570,8 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
             url::Url::parse(&sim.base_url()).unwrap(),
             sim.api_username(),
             sim.api_password().clone(),
-        );
+        )
+        .allowing_http();
         InstanceSettings::new(name, client)
     };
     let backends = job_queue::connect(&job_queue::QueueConfig::default()).await.unwrap();
@@ -607,7 +608,9 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
     assert!(on_first.is_empty(), "nothing written to the other instance");
 
     let url = format!("http://{}", adapter.grpc_addr());
-    let grpc = adapter_api::DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60)).unwrap();
+    let grpc =
+        adapter_api::DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60), adapter.client_auth())
+            .unwrap();
     let count = |connection: &str| {
         let grpc = grpc.clone();
         let query = adapter_api::SearchQuery {

@@ -5,6 +5,7 @@
 mod containers;
 mod doctor;
 mod groups;
+mod grpc_auth;
 mod lifecycle;
 mod permissions;
 mod principals;

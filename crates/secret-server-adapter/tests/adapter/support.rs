@@ -23,7 +23,9 @@ use std::time::Duration;
 use test_support::stack::StackOptions;
 use tonic::transport::Channel;
 
-type WireClient = dir::directory_client::DirectoryClient<Channel>;
+type WireClient = dir::directory_client::DirectoryClient<
+    tonic::service::interceptor::InterceptedService<Channel, secret_server_adapter::grpc_auth::PresentSecret>,
+>;
 
 /// The connection every test uses unless it makes its own.
 pub(crate) const CONNECTION: &str = "test";
@@ -398,13 +400,16 @@ pub(crate) async fn read(
 
 fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient {
     let url = format!("http://{}", adapter.grpc_addr());
-    DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60)).expect("client")
+    DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60), adapter.client_auth()).expect("client")
 }
 
 async fn wire_client(adapter: &RunningAdapter) -> WireClient {
     let channel =
         Channel::from_shared(format!("http://{}", adapter.grpc_addr())).expect("uri").connect().await.expect("grpc");
-    WireClient::new(channel)
+    dir::directory_client::DirectoryClient::with_interceptor(
+        channel,
+        secret_server_adapter::grpc_auth::PresentSecret::new(adapter.grpc_secret()),
+    )
 }
 
 async fn start_adapter(

@@ -22,7 +22,8 @@ pub(crate) fn client_config(sim: &RunningSim) -> ClientConfig {
         Url::parse(&sim.base_url()).expect("the emulator's base URL parses"),
         sim.api_username(),
         sim.api_password().clone(),
-    );
+    )
+    .allowing_http();
     config.request_timeout = Duration::from_secs(10);
     config.connect_timeout = Duration::from_secs(2);
     config.retry =

@@ -18,5 +18,6 @@ mod short_shapes;
 mod sign_in;
 mod system;
 mod telemetry;
+mod tls;
 mod token;
 mod users;

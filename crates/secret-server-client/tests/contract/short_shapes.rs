@@ -32,7 +32,8 @@ fn answer(method: &str, target: &str) -> (u16, String) {
 #[tokio::test]
 async fn a_short_create_answer_is_completed_by_searching_for_the_new_permission() {
     let server = serve(answer).await;
-    let config = ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("x"));
+    let config = ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("x"))
+        .allowing_http();
     let client = SecretServerClient::new(config).unwrap();
     let args = FolderPermissionCreateArgs {
         folder_id: 12,
@@ -53,7 +54,8 @@ async fn a_short_create_answer_is_completed_by_searching_for_the_new_permission(
 #[tokio::test]
 async fn a_short_update_answer_is_completed_from_the_arguments() {
     let server = serve(answer).await;
-    let config = ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("x"));
+    let config = ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("x"))
+        .allowing_http();
     let client = SecretServerClient::new(config).unwrap();
     let args = FolderPermissionUpdateArgs {
         id: 777,

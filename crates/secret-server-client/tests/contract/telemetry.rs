@@ -19,7 +19,8 @@ async fn outgoing_requests_carry_the_callers_trace_as_traceparent() {
 
     let server = serve(|_, _| (200, r#"{"healthy":true,"databaseHealthy":true}"#.to_owned())).await;
     let mut config =
-        ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("unused"));
+        ClientConfig::new(server.base_url.parse().unwrap(), "scim-api", secrecy::SecretString::from("unused"))
+            .allowing_http();
     config.request_timeout = Duration::from_secs(5);
     let client = SecretServerClient::new(config).unwrap();
 

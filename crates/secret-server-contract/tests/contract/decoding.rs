@@ -232,7 +232,8 @@ async fn vault_answering(spec: Arc<Spec>, fill: Fill) -> (ScriptedVault, SecretS
     })
     .await
     .expect("the scripted vault starts");
-    let mut config = ClientConfig::new(vault.base_url().parse().expect("URL"), "api", SecretString::from("pw"));
+    let mut config =
+        ClientConfig::new(vault.base_url().parse().expect("URL"), "api", SecretString::from("pw")).allowing_http();
     config.retry = RetryPolicy::none();
     (vault, SecretServerClient::new(config).expect("the client builds"))
 }
@@ -309,7 +310,8 @@ async fn the_health_check_is_read_in_either_casing() {
         serde_json::json!({ "Healthy": true, "DatabaseHealthy": true, "ServiceBusHealthy": null }),
     ] {
         let vault = ScriptedVault::start(move |_| (200, body.clone())).await.expect("the scripted vault starts");
-        let config = ClientConfig::new(vault.base_url().parse().expect("URL"), "api", SecretString::from("pw"));
+        let config =
+            ClientConfig::new(vault.base_url().parse().expect("URL"), "api", SecretString::from("pw")).allowing_http();
         let health = SecretServerClient::new(config).expect("client").healthcheck().await.expect("decodes");
         assert!(health.healthy, "{health:?}");
         assert_eq!((health.database_healthy, health.service_bus_healthy), (Some(true), None));

@@ -32,7 +32,8 @@ impl Harness {
             proxy.url(BASE_PATH).parse().expect("the proxy's URL parses"),
             sim.api_username(),
             sim.api_password().clone(),
-        );
+        )
+        .allowing_http();
         config.retry =
             RetryPolicy { max_attempts: 2, base_delay: Duration::from_millis(5), max_delay: Duration::from_millis(50) };
         let client = SecretServerClient::new(config).expect("the client builds");

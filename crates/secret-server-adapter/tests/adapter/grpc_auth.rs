@@ -1,0 +1,44 @@
+//! The gRPC port serves the gateway only: a caller without the shared secret, or with a wrong
+//! one, is refused before its request (and its `connection_id`) is read.
+
+use crate::support::Stack;
+use proto::directory::v1 as dir;
+use secrecy::SecretString;
+use secret_server_adapter::grpc_auth::PresentSecret;
+use tonic::transport::Channel;
+
+async fn health_with(stack: &Stack, secret: Option<&SecretString>) -> Result<dir::HealthResponse, tonic::Status> {
+    let adapter = stack.adapter.as_ref().expect("the adapter runs");
+    let channel = Channel::from_shared(format!("http://{}", adapter.grpc_addr())).unwrap().connect().await.unwrap();
+    let mut client = dir::directory_client::DirectoryClient::with_interceptor(channel, PresentSecret::new(secret));
+    client.health(dir::HealthRequest {}).await.map(tonic::Response::into_inner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_the_shared_secret_or_with_another_is_unauthenticated() {
+    let stack = Stack::start().await;
+    let refused = health_with(&stack, None).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    let wrong = SecretString::from("0".repeat(64));
+    assert_eq!(health_with(&stack, Some(&wrong)).await.unwrap_err().code(), tonic::Code::Unauthenticated);
+    let secret = stack.adapter.as_ref().unwrap().grpc_secret().cloned();
+    assert!(health_with(&stack, secret.as_ref()).await.is_ok(), "the gateway's secret is accepted");
+}
+
+#[test]
+fn an_adapter_without_a_shared_secret_or_client_certificates_does_not_start() {
+    let settings = secret_server_adapter::AdapterSettings {
+        instances: vec![secret_server_adapter::InstanceSettings::new(
+            "primary",
+            secret_server_client::ClientConfig::new(
+                "https://vault.example.com/SecretServer".parse().unwrap(),
+                "api",
+                SecretString::from("pw"),
+            ),
+        )],
+        grpc_secret: None,
+        ..secret_server_adapter::AdapterSettings::default()
+    };
+    let error = settings.validate().unwrap_err();
+    assert_eq!(error.setting, "grpc_secret");
+}
