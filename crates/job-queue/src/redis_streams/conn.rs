@@ -43,6 +43,9 @@ pub(crate) fn is_transient(e: &RedisError) -> bool {
                     | ServerErrorKind::MasterDown
                     | ServerErrorKind::ReadOnly
                     | ServerErrorKind::ClusterDown
+                    // A primary that has not seen the script yet (a failover between loading it and
+                    // running it): the next attempt loads it again.
+                    | ServerErrorKind::NoScript
             )
         )
 }
