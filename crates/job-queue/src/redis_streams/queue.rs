@@ -261,13 +261,14 @@ async fn replicated<T: redis::FromRedisValue>(
     eval.arg(script.get_hash()).arg(0).arg(args);
     let mut pipe = redis::pipe();
     pipe.add_command(eval).cmd("WAIT").arg(replicas).arg(u64::try_from(WAIT_FOR_REPLICAS.as_millis()).unwrap_or(1000));
-    let (value, acknowledged): (T, u32) = match pipe.query_async(conn).await {
+    let answer = match pipe.query_async(conn).await {
         Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
             script.prepare_invoke().load_async(conn).await?;
-            pipe.query_async(conn).await?
+            pipe.query_async(conn).await
         }
-        other => other?,
+        other => other,
     };
+    let (value, acknowledged): (T, u32) = answer.map_err(unconfirmed_write)?;
     if acknowledged < replicas {
         return Err(redis::RedisError::from(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
@@ -275,6 +276,21 @@ async fn replicated<T: redis::FromRedisValue>(
         )));
     }
     Ok(value)
+}
+
+/// A pipeline whose script ran but whose `WAIT` failed (the server was demoted to a replica by a
+/// failover between the two): whether the write survives is unknown, so it is a transient error and
+/// the call is repeated (the scripts are safe to repeat) on the primary the connection follows.
+fn unconfirmed_write(e: redis::RedisError) -> redis::RedisError {
+    let only_the_wait_failed = e.clone().into_server_errors().is_some_and(|failed| failed.iter().all(|(i, _)| *i == 1));
+    if only_the_wait_failed {
+        redis::RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("the write could not be confirmed on a replica: {e}"),
+        ))
+    } else {
+        e
+    }
 }
 
 fn outcome_batcher(conn: Connection, base: String, config: &QueueConfig) -> Batcher<Outcome, Recorded> {
