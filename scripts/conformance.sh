@@ -13,8 +13,10 @@
 # connector). So the run uses a dedicated connection, created through the admin API with the dev
 # admin token: User, Group and Container with every operation, the other three types out of scope
 # (invisible in discovery, so scim2-tester does not exercise them), and user-name policy
-# keepSecretServerName (scim2-tester replaces userName; Secret Server cannot rename). The dev
-# connection itself is left as it is. docs/conformance.md says which tests cover the other types.
+# keepSecretServerName (scim2-tester replaces userName; Secret Server cannot rename), and a rate limit
+# of 1000 requests per second (scim2-tester sends its checks as fast as it can, beyond the default
+# 50 per second a connection gets; the limiter has tests of its own). The dev connection itself is
+# left as it is. docs/conformance.md says which tests cover the other types.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,7 +77,7 @@ CREATED="$DATA_DIR/conformance-connection.json"
 env -u SCIMC_ADMIN_TOKEN "$CONNECTOR" --data-dir "$DATA_DIR" admin --url "$BASE" create conformance \
     --secret-server primary --display-name "scim2-tester conformance run" \
     --resource-type User --resource-type Group --resource-type Container \
-    --user-name-change keep-secret-server-name >"$CREATED"
+    --user-name-change keep-secret-server-name --rate 1000 --burst 1000 >"$CREATED"
 TOKEN=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"]["token"])' "$CREATED")
 python3 - "$CREATED" <<'PY'
 import json, sys
