@@ -6,12 +6,10 @@
 use crate::support::*;
 use bytes::Bytes;
 use job_queue::{
-    Disposition, Event, JobId, JobQueue, JobStatus, QueueConfig, QueueError, RedisJobQueue, TraceContext, connect,
+    Disposition, Event, JobQueue, JobStatus, QueueConfig, QueueError, RedisJobQueue, TraceContext, connect,
 };
-use parking_lot::Mutex;
 use redis_connect::RedisSettings;
 use redis_connect::testing::{RedisProcess, TestPki, free_port};
-use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,55 +130,22 @@ async fn no_acknowledged_submission_is_lost_when_redis_is_killed_and_restarted_w
     let mut redis = RedisProcess::with_aof();
     let config = QueueConfig { op_timeout: Duration::from_secs(30), ..redis_config(redis.url(), "restart") };
     let b = connect_or_fail(&config).await;
-    let seen = Arc::new(Mutex::new(BTreeSet::<u32>::new()));
-    let work = handler({
-        let seen = seen.clone();
-        move |job| {
-            let n: u32 = std::str::from_utf8(&job.payload).unwrap().parse().unwrap();
-            seen.lock().insert(n);
-            Box::pin(async move { Disposition::Succeeded(job.payload) })
-        }
-    });
-    let stop = CancellationToken::new();
-    let workers = tokio::spawn({
-        let (queue, stop) = (b.queue.clone(), stop.clone());
-        async move { queue.run_workers(work, 4, stop).await }
-    });
-
     const JOBS: u32 = 300;
-    let acknowledged = Arc::new(Mutex::new(Vec::<(u32, JobId)>::new()));
-    let submitter = tokio::spawn({
-        let (queue, acknowledged) = (b.queue.clone(), acknowledged.clone());
-        async move {
-            for n in 0..JOBS {
-                let submitted =
-                    queue.submit(job(&format!("restart-{n}"), &format!("User/{}", n % 10), &n.to_string())).await?;
-                acknowledged.lock().push((n, submitted.job_id));
-                tokio::time::sleep(Duration::from_millis(3)).await;
-            }
-            Ok::<_, QueueError>(())
-        }
-    });
-    while acknowledged.lock().len() < JOBS as usize / 3 {
+    let stream = JobStream::start(b.queue.clone(), "restart", JOBS);
+    while stream.acknowledged() < JOBS as usize / 3 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     redis.kill();
-    let acknowledged_before_the_kill = acknowledged.lock().len();
+    let acknowledged_before_the_kill = stream.acknowledged();
     tokio::time::sleep(Duration::from_millis(500)).await;
     redis.restart();
 
-    submitter.await.unwrap().expect("submissions wait out the restart instead of failing");
-    let acknowledged = acknowledged.lock().clone();
-    assert_eq!(acknowledged.len(), JOBS as usize);
-    assert!(acknowledged_before_the_kill < JOBS as usize, "the kill happened while submissions were going on");
-    for (n, id) in &acknowledged {
-        let state = b.queue.wait(id, SOON).await.unwrap().unwrap_or_else(|| panic!("job {n} ({id}) was lost"));
-        assert_eq!(state.status, JobStatus::Succeeded, "job {n}");
-        assert_eq!(state.result.as_deref(), Some(n.to_string().as_bytes()));
-    }
-    assert_eq!(seen.lock().len(), JOBS as usize, "every acknowledged job ran");
-    stop.cancel();
-    workers.await.unwrap().unwrap();
+    stream
+        .every_acknowledged_job_succeeds(
+            "submissions wait out the restart instead of failing",
+            acknowledged_before_the_kill,
+        )
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,15 +7,11 @@
 //! test fails without them.
 
 use crate::support::*;
-use job_queue::{Disposition, JobId, JobQueue, JobStatus, QueueConfig, QueueError};
-use parking_lot::Mutex;
+use job_queue::QueueConfig;
 use redis_connect::testing::{RedisProcess, Sentinels};
 use redis_connect::{RedisSettings, SentinelSettings};
-use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
 const MASTER: &str = "scimq";
 
@@ -97,44 +93,17 @@ async fn no_acknowledged_job_is_lost_when_sentinel_fails_the_primary_over_during
     assert_eq!(config.replicas_to_wait_for(), 1, "with Sentinel a submission waits for a replica by default");
     let b = connect_or_fail(&config).await;
 
-    let ran = Arc::new(Mutex::new(BTreeSet::<u32>::new()));
-    let work = handler({
-        let ran = ran.clone();
-        move |job| {
-            let n: u32 = std::str::from_utf8(&job.payload).unwrap().parse().unwrap();
-            ran.lock().insert(n);
-            Box::pin(async move { Disposition::Succeeded(job.payload) })
-        }
-    });
-    let stop = CancellationToken::new();
-    let workers = tokio::spawn({
-        let (queue, stop) = (b.queue.clone(), stop.clone());
-        async move { queue.run_workers(work, 4, stop).await }
-    });
-
     const JOBS: u32 = 300;
-    let acknowledged = Arc::new(Mutex::new(Vec::<(u32, JobId)>::new()));
-    let submitter = tokio::spawn({
-        let (queue, acknowledged) = (b.queue.clone(), acknowledged.clone());
-        async move {
-            for n in 0..JOBS {
-                let submitted =
-                    queue.submit(job(&format!("failover-{n}"), &format!("User/{}", n % 10), &n.to_string())).await?;
-                acknowledged.lock().push((n, submitted.job_id));
-                tokio::time::sleep(Duration::from_millis(3)).await;
-            }
-            Ok::<_, QueueError>(())
-        }
-    });
+    let stream = JobStream::start(b.queue.clone(), "failover", JOBS);
     eventually("a third of the submissions", Duration::from_secs(30), || {
-        let count = acknowledged.lock().len();
+        let count = stream.acknowledged();
         async move { count >= JOBS as usize / 3 }
     })
     .await;
 
     let failover_started = Instant::now();
     primary.kill();
-    let acknowledged_before_the_kill = acknowledged.lock().len();
+    let acknowledged_before_the_kill = stream.acknowledged();
     eventually("Sentinel's promotion of the replica", Duration::from_secs(30), || async {
         named_primary(&sentinels).await == Some(replica.port)
     })
@@ -143,28 +112,11 @@ async fn no_acknowledged_job_is_lost_when_sentinel_fails_the_primary_over_during
     // The old primary comes back as a replica of the new one, which submissions wait for.
     primary.restart_as_replica_of(replica.port);
 
-    submitter.await.unwrap().expect("submissions wait out the failover instead of failing");
-    let acknowledged = acknowledged.lock().clone();
-    assert_eq!(acknowledged.len(), JOBS as usize);
-    assert!(acknowledged_before_the_kill < JOBS as usize, "the kill happened while submissions were going on");
-    for (n, id) in &acknowledged {
-        let state = wait_final(b.queue.as_ref(), id).await.unwrap_or_else(|| panic!("job {n} ({id}) was lost"));
-        assert_eq!(state.status, JobStatus::Succeeded, "job {n}");
-        assert_eq!(state.result.as_deref(), Some(n.to_string().as_bytes()));
-    }
-    assert_eq!(ran.lock().len(), JOBS as usize, "every acknowledged job ran");
-    stop.cancel();
-    workers.await.unwrap().unwrap();
+    stream
+        .every_acknowledged_job_succeeds(
+            "submissions wait out the failover instead of failing",
+            acknowledged_before_the_kill,
+        )
+        .await;
     eprintln!("sentinel failover test: setup {setup:?}, failover {failover:?}, whole test {:?}", started.elapsed());
-}
-
-/// The job's final state, waiting through redeliveries; `None` when the queue does not know it.
-async fn wait_final(queue: &dyn JobQueue, id: &JobId) -> Option<job_queue::JobState> {
-    let deadline = Instant::now() + SOON;
-    loop {
-        let state = queue.wait(id, Duration::from_secs(1)).await.expect("the queue answers after the failover")?;
-        if state.status.is_final() || Instant::now() > deadline {
-            return Some(state);
-        }
-    }
 }

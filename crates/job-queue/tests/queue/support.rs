@@ -136,3 +136,86 @@ pub(crate) fn reversing() -> Arc<dyn JobHandler> {
 
 /// Generous bound for anything that should happen "soon": a liveness check, not a timing claim.
 pub(crate) const SOON: Duration = Duration::from_secs(20);
+
+/// Numbered jobs (`<label>-<n>`, payload `n`, ten ordering keys) submitted one after another while
+/// four workers run them: the load of the tests that disrupt Redis mid-stream and then check that
+/// every job acknowledged to its submitter ran to success.
+pub(crate) struct JobStream {
+    queue: Arc<dyn job_queue::JobQueue>,
+    total: u32,
+    acknowledged: Arc<parking_lot::Mutex<Vec<(u32, job_queue::JobId)>>>,
+    ran: Arc<parking_lot::Mutex<std::collections::BTreeSet<u32>>>,
+    submitter: tokio::task::JoinHandle<Result<(), job_queue::QueueError>>,
+    workers: tokio::task::JoinHandle<Result<(), job_queue::QueueError>>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl JobStream {
+    pub(crate) fn start(queue: Arc<dyn job_queue::JobQueue>, label: &str, total: u32) -> Self {
+        let ran = Arc::new(parking_lot::Mutex::new(std::collections::BTreeSet::new()));
+        let work = handler({
+            let ran = ran.clone();
+            move |job| {
+                let n: u32 = std::str::from_utf8(&job.payload).unwrap().parse().unwrap();
+                ran.lock().insert(n);
+                Box::pin(async move { Disposition::Succeeded(job.payload) })
+            }
+        });
+        let stop = tokio_util::sync::CancellationToken::new();
+        let workers = tokio::spawn({
+            let (queue, stop) = (queue.clone(), stop.clone());
+            async move { queue.run_workers(work, 4, stop).await }
+        });
+        let acknowledged = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let submitter = tokio::spawn({
+            let (queue, acknowledged, label) = (queue.clone(), acknowledged.clone(), label.to_owned());
+            async move {
+                for n in 0..total {
+                    let submitted =
+                        queue.submit(job(&format!("{label}-{n}"), &format!("User/{}", n % 10), &n.to_string())).await?;
+                    acknowledged.lock().push((n, submitted.job_id));
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                Ok(())
+            }
+        });
+        Self { queue, total, acknowledged, ran, submitter, workers, stop }
+    }
+
+    /// How many submissions were acknowledged so far.
+    pub(crate) fn acknowledged(&self) -> usize {
+        self.acknowledged.lock().len()
+    }
+
+    /// Waits for the last submission (`why` says what they must wait out instead of failing),
+    /// then checks that every acknowledged job ran to success, and stops the workers.
+    pub(crate) async fn every_acknowledged_job_succeeds(self, why: &str, acknowledged_before_the_disruption: usize) {
+        self.submitter.await.unwrap().unwrap_or_else(|e| panic!("{why}: {e:?}"));
+        let acknowledged = self.acknowledged.lock().clone();
+        assert_eq!(acknowledged.len(), self.total as usize);
+        assert!(
+            acknowledged_before_the_disruption < self.total as usize,
+            "the disruption happened while submissions were going on"
+        );
+        for (n, id) in &acknowledged {
+            let state = wait_final(self.queue.as_ref(), id).await.unwrap_or_else(|| panic!("job {n} ({id}) was lost"));
+            assert_eq!(state.status, job_queue::JobStatus::Succeeded, "job {n}");
+            assert_eq!(state.result.as_deref(), Some(n.to_string().as_bytes()));
+        }
+        assert_eq!(self.ran.lock().len(), self.total as usize, "every acknowledged job ran");
+        self.stop.cancel();
+        self.workers.await.unwrap().unwrap();
+    }
+}
+
+/// The job's final state, waiting through redeliveries (up to [`SOON`]); `None` when the queue
+/// does not know it.
+async fn wait_final(queue: &dyn job_queue::JobQueue, id: &job_queue::JobId) -> Option<job_queue::JobState> {
+    let deadline = std::time::Instant::now() + SOON;
+    loop {
+        let state = queue.wait(id, Duration::from_secs(1)).await.expect("the queue answers after the disruption")?;
+        if state.status.is_final() || std::time::Instant::now() > deadline {
+            return Some(state);
+        }
+    }
+}
