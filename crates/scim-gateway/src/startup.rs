@@ -165,6 +165,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
                 web::scope("/admin/v1")
                     .wrap(from_fn(auth::admin_middleware))
                     .configure(routes::admin::configure)
+                    .configure(routes::recovery::configure)
                     .default_service(web::to(routes::not_found)),
             )
             .service(

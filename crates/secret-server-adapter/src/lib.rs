@@ -103,6 +103,7 @@
 //! 10,000 groups and 1,000,000 memberships from a generated emulator and measures memory and
 //! `userName eq` latency through gRPC.
 
+pub mod admin;
 pub mod attributes;
 pub mod bounds;
 pub mod client_error;
@@ -121,6 +122,7 @@ pub mod password;
 pub mod principals;
 pub mod read_model;
 pub mod replication;
+pub mod resync;
 pub mod settings;
 mod startup;
 pub mod text;
