@@ -291,3 +291,16 @@ pub struct Replayed {
     /// Whether the job was replayed without the password it carried.
     pub without_password: bool,
 }
+
+/// `POST /admin/v1/secret-servers/{name}/resync/confirm`: the held report to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmRemovalsRequest {
+    /// The held report's id (`heldRemovals.reportId` of the resync state).
+    pub report_id: String,
+    /// When given, must be the held report's count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+pub use adapter_api::admin::{DoctorReport, ResyncState};

@@ -10,8 +10,23 @@
 //!   one job. A job that carried a password is replayed only with `"withoutPassword": true`
 //!   (`409` otherwise, saying why). The dead letter leaves the list once the replay is queued.
 //! - Every replay and discard is an `AdminAction` audit event with the administrator.
+//!
+//! And, through the adapter's `Admin` gRPC service (the adapter holds the Secret Server
+//! credentials and the read model; the gateway has neither), per Secret Server instance:
+//!
+//! - `POST /secret-servers/{name}/resync` starts a resync (`202`); while one runs, it answers
+//!   that one (`alreadyRunning: true`) instead of starting another. `GET` the same path shows it:
+//!   running or idle, phase, records read per type, start and end, outcome, and the removals held
+//!   back (count, a sample of ids, and the report id that names them).
+//! - `POST /secret-servers/{name}/resync/confirm` with `{"reportId": …}` (and optionally
+//!   `"count"`) approves exactly the held report named (`409` for another one) and starts the
+//!   resync that applies it.
+//! - `POST /secret-servers/{name}/doctor` runs the preflight in the adapter and answers its report;
+//!   `POST /secret-servers/{name}/test` the quick form (reachability, TLS, sign-in, one read,
+//!   latency). Both answer `200` with `passed` true or false.
+//! - Each is an `AdminAction` audit event with the administrator; an unknown instance is `404`.
 
-use crate::admin_model::{DeadLetterList, DeadLetterView, ReplayRequest, Replayed};
+use crate::admin_model::{ConfirmRemovalsRequest, DeadLetterList, DeadLetterView, ReplayRequest, Replayed};
 use crate::auth::AdminActor;
 use crate::errors::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -31,7 +46,15 @@ const MAX_COUNT: usize = 500;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dead-letters").route(web::get().to(list)))
         .service(web::resource("/dead-letters/{id}").route(web::get().to(show)).route(web::delete().to(discard)))
-        .service(web::resource("/dead-letters/{id}/replay").route(web::post().to(replay)));
+        .service(web::resource("/dead-letters/{id}/replay").route(web::post().to(replay)))
+        .service(
+            web::resource("/secret-servers/{name}/resync")
+                .route(web::post().to(start_resync))
+                .route(web::get().to(resync_state)),
+        )
+        .service(web::resource("/secret-servers/{name}/resync/confirm").route(web::post().to(confirm_removals)))
+        .service(web::resource("/secret-servers/{name}/doctor").route(web::post().to(doctor)))
+        .service(web::resource("/secret-servers/{name}/test").route(web::post().to(test_connection)));
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,4 +195,76 @@ async fn discard(state: web::Data<AppState>, actor: AdminActor, path: web::Path<
     );
     state.audit.admin_action(&actor.0, "discard-dead-letter", shown.connection.as_deref().unwrap_or(""), detail);
     Ok(HttpResponse::NoContent().finish())
+}
+
+async fn start_resync(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let resync = state.adapter_admin.start_resync(&path, &actor.0).await?;
+    let detail = if resync.already_running {
+        format!("asked for a resync of {path}; one was running")
+    } else {
+        format!("started a resync of {path}")
+    };
+    state.audit.admin_action(&actor.0, "start-resync", "", detail);
+    Ok(HttpResponse::Accepted().json(resync))
+}
+
+async fn resync_state(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(state.adapter_admin.resync(&path).await?))
+}
+
+async fn confirm_removals(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let request: ConfirmRemovalsRequest = super::admin::parse_body(&req, &body)?;
+    if request.report_id.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            "reportId names the held report to confirm (GET the resync state for it)",
+        ));
+    }
+    let resync = state
+        .adapter_admin
+        .confirm_removals(&path, request.report_id.trim(), request.count, &actor.0)
+        .await
+        .map_err(|e| match e.kind {
+            // The held report is another one (or none): the administrator's view is stale.
+            service_error::ErrorKind::FailedPrecondition => {
+                ApiError::from(service_error::ServiceError::new(service_error::ErrorKind::AlreadyExists, e.detail))
+            }
+            _ => ApiError::from(e),
+        })?;
+    let count = resync.held_removals.as_ref().map_or(0, |h| h.count);
+    state.audit.admin_action(
+        &actor.0,
+        "confirm-removals",
+        "",
+        format!("confirmed the removal of {count} records held back on {path} (report {})", request.report_id.trim()),
+    );
+    Ok(HttpResponse::Accepted().json(resync))
+}
+
+async fn doctor(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let report = state.adapter_admin.doctor(&path, false).await?;
+    let verdict = if report.passed { "passed" } else { "failed" };
+    state.audit.admin_action(&actor.0, "doctor", "", format!("preflight of {path}: {verdict}"));
+    Ok(HttpResponse::Ok().json(report))
+}
+
+async fn test_connection(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let report = state.adapter_admin.doctor(&path, true).await?;
+    let verdict = if report.passed { "passed" } else { "failed" };
+    state.audit.admin_action(&actor.0, "test-secret-server", "", format!("connection test of {path}: {verdict}"));
+    Ok(HttpResponse::Ok().json(report))
 }
