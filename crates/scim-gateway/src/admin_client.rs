@@ -2,9 +2,9 @@
 //! the `scim-connector admin ...` commands run on it.
 
 use crate::admin_model::{
-    BasicCredentialRequest, ConfirmRemovalsRequest, ConnectionPatch, ConnectionView, CreatedConnection,
-    DeadLetterList, DeadLetterView, DoctorReport, IssuedOAuthClientView, IssuedTokenView, NewConnection,
-    NewOAuthClient, NewToken, ReplayRequest, Replayed, ResyncState,
+    BasicCredentialRequest, ConfirmRemovalsRequest, ConnectionPatch, ConnectionView, CreatedConnection, DeadLetterList,
+    DeadLetterView, DoctorReport, IssuedOAuthClientView, IssuedTokenView, NewConnection, NewOAuthClient, NewToken,
+    ReplayRequest, Replayed, ResyncState,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -227,7 +227,11 @@ impl AdminClient {
     ///
     /// # Errors
     /// Transport failures and refusals.
-    pub async fn dead_letters(&self, count: Option<usize>, after: Option<&str>) -> Result<DeadLetterList, AdminClientError> {
+    pub async fn dead_letters(
+        &self,
+        count: Option<usize>,
+        after: Option<&str>,
+    ) -> Result<DeadLetterList, AdminClientError> {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         if let Some(count) = count {
             query.append_pair("count", &count.to_string());

@@ -21,7 +21,7 @@ pub(crate) struct HealthServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn JobQueue>) -> Readiness {
+pub(crate) async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn JobQueue>) -> Readiness {
     let mut report = Readiness::new();
     let mut instances: Vec<_> = core.instances.values().cloned().collect();
     instances.sort_by(|a, b| a.name.cmp(&b.name));

@@ -49,6 +49,9 @@ pub struct RunningAdapter {
     workers: JoinHandle<Result<(), job_queue::QueueError>>,
     background: Vec<JoinHandle<()>>,
     health: Option<HealthServer>,
+    /// What `/readyz` checks besides the instances.
+    state: Arc<dyn StateStore>,
+    queue: Arc<dyn JobQueue>,
 }
 
 /// Delay before retrying a failed first load: doubles from 1 s up to 30 s.
@@ -203,10 +206,25 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
 
     tracing::info!(grpc = %grpc_addr, http = ?health.as_ref().map(|h| h.addr), instances = core.instances.len(),
         "secret-server adapter started");
-    Ok(RunningAdapter { grpc_addr, core, cancel, grpc, workers, background, health })
+    Ok(RunningAdapter {
+        grpc_addr,
+        core,
+        cancel,
+        grpc,
+        workers,
+        background,
+        health,
+        state: deps.state.clone(),
+        queue: deps.queue.clone(),
+    })
 }
 
 impl RunningAdapter {
+    /// What `/readyz` answers now (also without the HTTP listener).
+    pub async fn readiness(&self) -> telemetry::actix::Readiness {
+        http::readiness(self.core.clone(), self.state.clone(), self.queue.clone()).await
+    }
+
     /// The gRPC `Directory` address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr

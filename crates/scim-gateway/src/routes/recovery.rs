@@ -230,17 +230,16 @@ async fn confirm_removals(
             "reportId names the held report to confirm (GET the resync state for it)",
         ));
     }
-    let resync = state
-        .adapter_admin
-        .confirm_removals(&path, request.report_id.trim(), request.count, &actor.0)
-        .await
-        .map_err(|e| match e.kind {
-            // The held report is another one (or none): the administrator's view is stale.
-            service_error::ErrorKind::FailedPrecondition => {
-                ApiError::from(service_error::ServiceError::new(service_error::ErrorKind::AlreadyExists, e.detail))
-            }
-            _ => ApiError::from(e),
-        })?;
+    let resync =
+        state.adapter_admin.confirm_removals(&path, request.report_id.trim(), request.count, &actor.0).await.map_err(
+            |e| match e.kind {
+                // The held report is another one (or none): the administrator's view is stale.
+                service_error::ErrorKind::FailedPrecondition => {
+                    ApiError::from(service_error::ServiceError::new(service_error::ErrorKind::AlreadyExists, e.detail))
+                }
+                _ => ApiError::from(e),
+            },
+        )?;
     let count = resync.held_removals.as_ref().map_or(0, |h| h.count);
     state.audit.admin_action(
         &actor.0,
