@@ -118,7 +118,7 @@ impl Instance {
         let state = self.resync.state(&self.name);
         let instance = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = instance.sync().await {
+            if let Err(e) = instance.sync_as(true).await {
                 tracing::error!(instance = %instance.name, error = format!("{e:#}"), "resync asked for by an administrator failed");
             }
         });
@@ -156,8 +156,13 @@ impl Instance {
     /// # Errors
     /// When Secret Server or the state store fails; the read model is left as it was.
     pub async fn sync(&self) -> anyhow::Result<SyncReport> {
+        self.sync_as(false).await
+    }
+
+    /// A sync; `asked` when it is the one an administrator asked for ([`Instance::start_resync`]).
+    async fn sync_as(&self, asked: bool) -> anyhow::Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
-        self.resync.begin();
+        self.resync.begin(asked);
         let result = self.sync_inner().await;
         self.resync.finish(result.as_ref().map(|r| (r.added, r.changed, r.removed)));
         let mut status = self.status.lock();

@@ -48,6 +48,9 @@ pub enum ConfirmError {
 #[derive(Debug, Default)]
 struct Tracked {
     running: bool,
+    /// Resyncs asked for that have not begun (waiting for the one running to end): the state
+    /// stays `running` until they have.
+    requested: usize,
     phase: Option<&'static str>,
     read: BTreeMap<String, u64>,
     started: Option<OffsetDateTime>,
@@ -87,6 +90,7 @@ impl ResyncTracker {
             return false;
         }
         t.running = true;
+        t.requested += 1;
         t.phase = Some("waiting to start");
         true
     }
@@ -96,10 +100,13 @@ impl ResyncTracker {
         self.inner.lock().running
     }
 
-    /// A load or resync begins.
-    pub fn begin(&self) {
+    /// A load or resync begins; `asked` when it is one [`ResyncTracker::request`] asked for.
+    pub fn begin(&self, asked: bool) {
         let mut t = self.inner.lock();
         t.running = true;
+        if asked {
+            t.requested = t.requested.saturating_sub(1);
+        }
         t.phase = Some("reading Secret Server");
         t.read.clear();
         t.started = Some(OffsetDateTime::now_utc());
@@ -128,8 +135,9 @@ impl ResyncTracker {
     /// A load or resync ended: `(added, changed, removed)` when it succeeded.
     pub fn finish(&self, result: Result<(usize, usize, usize), &anyhow::Error>) {
         let mut t = self.inner.lock();
-        t.running = false;
-        t.phase = None;
+        // A periodic resync that ran while an asked-for one waited does not end the wait.
+        t.running = t.requested > 0;
+        t.phase = t.running.then_some("waiting to start");
         t.finished = Some(OffsetDateTime::now_utc());
         match result {
             Ok((added, changed, removed)) => {
@@ -258,12 +266,20 @@ mod tests {
         let tracker = ResyncTracker::default();
         assert!(tracker.request());
         assert!(!tracker.request(), "one at a time");
-        tracker.begin();
+        tracker.begin(true);
+        tracker.finish(Ok((0, 0, 0)));
+        assert_eq!(tracker.state("p").state, "idle", "the resync asked for has run");
+        assert!(tracker.request());
+        // A periodic resync runs first, while the one asked for waits.
+        tracker.begin(false);
+        tracker.finish(Ok((0, 0, 0)));
+        assert_eq!(tracker.state("p").state, "running", "the one asked for still waits");
+        tracker.begin(true);
         assert_eq!(tracker.state("p").state, "running");
         tracker.finish(Err(&anyhow::Error::new(RemovalsHeld("held".to_owned()))));
         let state = tracker.state("p");
         assert_eq!((state.state.as_str(), state.outcome), ("idle", Some(ResyncOutcome::RemovalsHeld)));
-        tracker.begin();
+        tracker.begin(false);
         tracker.finish(Ok((1, 2, 3)));
         let state = tracker.state("p");
         assert_eq!(
