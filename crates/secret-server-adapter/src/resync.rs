@@ -92,6 +92,7 @@ impl ResyncTracker {
         t.running = true;
         t.requested += 1;
         t.phase = Some("waiting to start");
+        t.read.clear();
         true
     }
 
