@@ -1,6 +1,6 @@
 //! The `Admin` gRPC service: what the gateway's admin API asks of the adapter, which alone holds
 //! the Secret Server credentials and the read model. Start and follow a resync, confirm the
-//! removals one held back, run the preflight ([`crate::doctor`]) or its quick form.
+//! removals one held back, run the preflight ([`crate::doctor`](mod@crate::doctor)) or its quick form.
 //!
 //! It sits behind the same interceptor as the `Directory` service ([`crate::grpc_auth`]): no call
 //! reaches it without the shared secret (or a verified client certificate). Every call names its

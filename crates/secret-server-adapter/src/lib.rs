@@ -93,7 +93,7 @@
 //! - **Administration.** The gRPC `Admin` service ([`admin`]), behind the same credential check as
 //!   `Directory`, lets the gateway's admin API start and follow a resync ([`resync`]: phase, records
 //!   read, outcome), confirm the removals one held back by naming their report, and run the preflight
-//!   ([`doctor`]) with the adapter's own client. Held removals are said in `/readyz` (still ready)
+//!   ([`doctor`](mod@doctor)) with the adapter's own client. Held removals are said in `/readyz` (still ready)
 //!   and put on the audit trail.
 //! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
 //!   own consumer group and refreshes the resources the others changed, so reads stay consistent
