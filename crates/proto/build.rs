@@ -13,6 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "scimconnector/directory/v1/directory.proto",
         "scimconnector/provisioning/v1/provisioning.proto",
         "scimconnector/audit/v1/audit.proto",
+        "scimconnector/admin/v1/admin.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(descriptors)?;

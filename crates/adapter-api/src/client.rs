@@ -45,7 +45,7 @@ impl std::fmt::Debug for AdapterAuth {
 
 /// Adds the trace context and the shared secret to every call.
 #[derive(Clone)]
-struct Credentials {
+pub(crate) struct Credentials {
     authorization: Option<tonic::metadata::AsciiMetadataValue>,
 }
 
@@ -97,37 +97,8 @@ impl DirectoryClient {
         timeout: Duration,
         auth: AdapterAuth,
     ) -> Result<Self, ServiceError> {
-        let https = url.starts_with("https://");
-        if https != auth.tls.is_some() {
-            return Err(ServiceError::internal(if https {
-                format!(
-                    "adapter_url {url:?} is https:// but no CA to verify the adapter is configured (adapter_tls_ca)"
-                )
-            } else {
-                format!("adapter_url {url:?} must be https:// when TLS to the adapter is configured")
-            }));
-        }
-        let authorization = auth
-            .secret
-            .map(|s| {
-                use secrecy::ExposeSecret;
-                format!("Bearer {}", s.expose_secret()).parse::<tonic::metadata::AsciiMetadataValue>()
-            })
-            .transpose()
-            .map_err(|_| ServiceError::internal("the adapter secret has characters not allowed in gRPC metadata"))?;
-        let endpoint = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| ServiceError::internal(format!("invalid adapter_url {url:?}: {e}")))?
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(30))
-            .keep_alive_while_idle(true);
-        Ok(Self {
-            endpoint,
-            credentials: Credentials { authorization },
-            tls: auth.tls,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-        })
+        let (endpoint, credentials, tls) = endpoint(url, connect_timeout, timeout, auth)?;
+        Ok(Self { endpoint, credentials, tls, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) })
     }
 
     /// This thread's client (made on first use, on the current runtime).
@@ -178,4 +149,38 @@ impl DirectoryClient {
     pub async fn health(&self) -> Result<Health, ServiceError> {
         Ok(self.client().health(pb::HealthRequest {}).await?.into_inner().into())
     }
+}
+
+/// The endpoint, credentials and TLS of a client of the adapter at `url` (see
+/// [`DirectoryClient::new`]); shared with [`crate::admin::AdminClient`].
+pub(crate) fn endpoint(
+    url: &str,
+    connect_timeout: Duration,
+    timeout: Duration,
+    auth: AdapterAuth,
+) -> Result<(Endpoint, Credentials, Option<transport_tls::GrpcClientTls>), ServiceError> {
+    let https = url.starts_with("https://");
+    if https != auth.tls.is_some() {
+        return Err(ServiceError::internal(if https {
+            format!("adapter_url {url:?} is https:// but no CA to verify the adapter is configured (adapter_tls_ca)")
+        } else {
+            format!("adapter_url {url:?} must be https:// when TLS to the adapter is configured")
+        }));
+    }
+    let authorization = auth
+        .secret
+        .map(|s| {
+            use secrecy::ExposeSecret;
+            format!("Bearer {}", s.expose_secret()).parse::<tonic::metadata::AsciiMetadataValue>()
+        })
+        .transpose()
+        .map_err(|_| ServiceError::internal("the adapter secret has characters not allowed in gRPC metadata"))?;
+    let endpoint = Endpoint::from_shared(url.to_owned())
+        .map_err(|e| ServiceError::internal(format!("invalid adapter_url {url:?}: {e}")))?
+        .connect_timeout(connect_timeout)
+        .timeout(timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_while_idle(true);
+    Ok((endpoint, Credentials { authorization }, auth.tls))
 }

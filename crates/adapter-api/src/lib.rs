@@ -9,6 +9,10 @@
 //! - [`directory`]: the `Directory` gRPC service's domain model (requests, resources, pages,
 //!   health), converted to and from the generated types at the edge on both sides, and
 //!   [`DirectoryClient`], its client.
+//! - [`admin`]: the `Admin` gRPC service's domain model (a resync's state, held removals, a
+//!   preflight report) and [`AdminClient`], its client.
+//! - [`dead_letter`]: a dead-lettered job as an administrator inspects and replays it
+//!   ([`DeadJob`]), never with a password.
 //! - [`id`]: resource ids, read exactly as the connector issues them (one reader for the gateway
 //!   and the adapter).
 //! - [`kind`] and [`Operation`]: the one conversion of SCIM resource kinds and provisioning
@@ -17,7 +21,9 @@
 //! Generated protobuf types do not leave this crate's conversions: callers see domain types and
 //! `ServiceError`s only.
 
+pub mod admin;
 pub mod client;
+pub mod dead_letter;
 pub mod directory;
 pub mod id;
 pub mod job;
@@ -25,7 +31,9 @@ pub mod kind;
 pub mod operation;
 pub mod sealing;
 
+pub use admin::AdminClient;
 pub use client::DirectoryClient;
+pub use dead_letter::DeadJob;
 pub use directory::{
     GetResource, Health, InstanceHealth, Page, Projection, Resource, SearchPage, SearchQuery, SearchResources,
 };

@@ -193,7 +193,7 @@ fn data_key_aad(key_id: &str) -> Vec<u8> {
 
 /// Whether a key or a PATCH path names a password: its last segment (after a URN's `:` or a
 /// dotted path's `.`) is `password`, in any case.
-fn names_password(name: &str) -> bool {
+pub(crate) fn names_password(name: &str) -> bool {
     name.trim().rsplit([':', '.']).next().is_some_and(|last| last.eq_ignore_ascii_case("password"))
 }
 

@@ -239,6 +239,32 @@ pub struct QueueMetrics {
     pub dead_letters: u64,
 }
 
+/// A job that gave up after its last attempt, kept (until `dead_letter_retention` passes) for an
+/// administrator to inspect, replay or discard. It never holds the job's secrets
+/// ([`NewJob::secrets`]): they are dropped when the job finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub job_id: JobId,
+    pub ordering_key: String,
+    /// Attempts made before it gave up.
+    pub attempts: u32,
+    /// The error of the last attempt.
+    pub error: String,
+    /// As submitted ([`NewJob::payload`]).
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
+    /// When it was dead-lettered.
+    pub at: SystemTime,
+}
+
+/// One page of dead letters, newest first ([`JobQueue::dead_letters`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeadLetterPage {
+    pub items: Vec<DeadLetter>,
+    /// The cursor of the next (older) page; `None` on the last page. Opaque.
+    pub next: Option<String>,
+}
+
 /// Errors of the queue itself (not of the jobs).
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
@@ -303,6 +329,21 @@ pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
     ) -> Result<(), QueueError>;
 
     async fn metrics(&self) -> Result<QueueMetrics, QueueError>;
+
+    /// Up to `count` dead letters, newest first, starting after the cursor `after` (a
+    /// [`DeadLetterPage::next`]; `None` for the newest).
+    ///
+    /// # Errors
+    /// [`QueueError::Invalid`] for a cursor this queue did not give; [`QueueError::Unavailable`]
+    /// when the backend cannot be reached.
+    async fn dead_letters(&self, after: Option<&str>, count: usize) -> Result<DeadLetterPage, QueueError>;
+
+    /// The dead letter of job `id`; `None` when there is none (never dead-lettered, discarded,
+    /// replayed or past its retention).
+    async fn dead_letter(&self, id: &JobId) -> Result<Option<DeadLetter>, QueueError>;
+
+    /// Removes the dead letter of job `id`; false when there was none.
+    async fn discard_dead_letter(&self, id: &JobId) -> Result<bool, QueueError>;
 
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<(), QueueError>;

@@ -1,5 +1,5 @@
 //! Generated protobuf and gRPC code for the wires between the connector's
-//! services: the adapter's `Directory` gRPC service, the provisioning job and
+//! services: the adapter's `Directory` and `Admin` gRPC services, the provisioning job and
 //! its result, and the audit event.
 //!
 //! Modules mirror the proto packages. These types stay at the edges: services
@@ -30,6 +30,12 @@ pub mod provisioning {
 pub mod audit {
     pub mod v1 {
         tonic::include_proto!("scimconnector.audit.v1");
+    }
+}
+
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("scimconnector.admin.v1");
     }
 }
 

@@ -2,8 +2,9 @@
 //! the `scim-connector admin ...` commands run on it.
 
 use crate::admin_model::{
-    BasicCredentialRequest, ConnectionPatch, ConnectionView, CreatedConnection, IssuedOAuthClientView, IssuedTokenView,
-    NewConnection, NewOAuthClient, NewToken,
+    BasicCredentialRequest, ConfirmRemovalsRequest, ConnectionPatch, ConnectionView, CreatedConnection, DeadLetterList,
+    DeadLetterView, DoctorReport, IssuedOAuthClientView, IssuedTokenView, NewConnection, NewOAuthClient, NewToken,
+    ReplayRequest, Replayed, ResyncState,
 };
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
@@ -221,4 +222,103 @@ impl AdminClient {
     pub async fn enable(&self, id: &str) -> Result<ConnectionView, AdminClientError> {
         self.expect(Method::POST, &format!("connections/{id}/enable"), None::<&()>).await
     }
+
+    /// A page of dead letters, newest first (`after`: the previous page's `next`).
+    ///
+    /// # Errors
+    /// Transport failures and refusals.
+    pub async fn dead_letters(
+        &self,
+        count: Option<usize>,
+        after: Option<&str>,
+    ) -> Result<DeadLetterList, AdminClientError> {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(count) = count {
+            query.append_pair("count", &count.to_string());
+        }
+        if let Some(after) = after {
+            query.append_pair("after", after);
+        }
+        let query = query.finish();
+        let path = if query.is_empty() { "dead-letters".to_owned() } else { format!("dead-letters?{query}") };
+        self.expect(Method::GET, &path, None::<&()>).await
+    }
+
+    /// One dead letter, its payload without any password.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown id).
+    pub async fn dead_letter(&self, id: &str) -> Result<DeadLetterView, AdminClientError> {
+        self.expect(Method::GET, &format!("dead-letters/{}", segment(id)), None::<&()>).await
+    }
+
+    /// Submits a dead letter's job again; `without_password` for one that carried a password.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (409 for a job with a password, without `without_password`).
+    pub async fn replay_dead_letter(&self, id: &str, without_password: bool) -> Result<Replayed, AdminClientError> {
+        let request = ReplayRequest { without_password };
+        self.expect(Method::POST, &format!("dead-letters/{}/replay", segment(id)), Some(&request)).await
+    }
+
+    /// Discards a dead letter.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown id).
+    pub async fn discard_dead_letter(&self, id: &str) -> Result<(), AdminClientError> {
+        self.call::<serde_json::Value>(Method::DELETE, &format!("dead-letters/{}", segment(id)), None::<&()>)
+            .await
+            .map(|_| ())
+    }
+
+    /// Starts a resync of a Secret Server instance (or answers the one running).
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown instance).
+    pub async fn start_resync(&self, instance: &str) -> Result<ResyncState, AdminClientError> {
+        self.expect(Method::POST, &format!("secret-servers/{}/resync", segment(instance)), None::<&()>).await
+    }
+
+    /// The resync state of a Secret Server instance.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown instance).
+    pub async fn resync(&self, instance: &str) -> Result<ResyncState, AdminClientError> {
+        self.expect(Method::GET, &format!("secret-servers/{}/resync", segment(instance)), None::<&()>).await
+    }
+
+    /// Confirms the removals of the held report `report_id`.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (409 when the held report is another one).
+    pub async fn confirm_removals(
+        &self,
+        instance: &str,
+        report_id: &str,
+        count: Option<u64>,
+    ) -> Result<ResyncState, AdminClientError> {
+        let request = ConfirmRemovalsRequest { report_id: report_id.to_owned(), count };
+        self.expect(Method::POST, &format!("secret-servers/{}/resync/confirm", segment(instance)), Some(&request)).await
+    }
+
+    /// The preflight of a Secret Server instance, run in the adapter.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown instance).
+    pub async fn doctor(&self, instance: &str) -> Result<DoctorReport, AdminClientError> {
+        self.expect(Method::POST, &format!("secret-servers/{}/doctor", segment(instance)), None::<&()>).await
+    }
+
+    /// The quick test of the connection to a Secret Server instance.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown instance).
+    pub async fn test_secret_server(&self, instance: &str) -> Result<DoctorReport, AdminClientError> {
+        self.expect(Method::POST, &format!("secret-servers/{}/test", segment(instance)), None::<&()>).await
+    }
+}
+
+/// A path segment, percent-encoded.
+fn segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }

@@ -226,3 +226,81 @@ impl std::fmt::Debug for BasicCredentialRequest {
             .finish()
     }
 }
+
+/// A dead letter: a job that failed every attempt. Never a password: the places of the payload
+/// that held one are left out and named in `withheld`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    /// The job's id, which names the dead letter.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    /// Absent for a create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<String>,
+    /// `create`, `replace`, `patch` or `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The SCIM request that submitted it (`X-Request-Id`, and the audit trail's request id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    pub attempts: u32,
+    pub last_error: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub dead_lettered_at: OffsetDateTime,
+    /// The SCIM payload without its password places (inspection only, not in lists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    /// JSON Pointers of the places that held a password (inspection only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withheld: Vec<String>,
+    /// Why the job could not be read (its bytes are never shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undecodable: Option<String>,
+}
+
+/// `GET /admin/v1/dead-letters`: a page, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterList {
+    pub items: Vec<DeadLetterView>,
+    /// Pass as `after` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// `POST /admin/v1/dead-letters/{id}/replay`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReplayRequest {
+    /// Replay a job that carried a password without it (refused otherwise): a created user gets
+    /// a generated password, a password change is left out of its PATCH.
+    #[serde(default)]
+    pub without_password: bool,
+}
+
+/// The answer to a replay: the job that now runs in the dead letter's place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replayed {
+    pub dead_letter: String,
+    pub job_id: String,
+    /// Whether the job was replayed without the password it carried.
+    pub without_password: bool,
+}
+
+/// `POST /admin/v1/secret-servers/{name}/resync/confirm`: the held report to apply.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfirmRemovalsRequest {
+    /// The held report's id (`heldRemovals.reportId` of the resync state).
+    pub report_id: String,
+    /// When given, must be the held report's count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+}
+
+pub use adapter_api::admin::{DoctorReport, ResyncState};

@@ -15,7 +15,10 @@
 //! ```
 
 use crate::admin_client::AdminClient;
-use crate::admin_model::{BasicCredentialRequest, ConnectionPatch, NewConnection, NewOAuthClient, NewToken};
+use crate::admin_model::{
+    BasicCredentialRequest, ConnectionPatch, DoctorReport, NewConnection, NewOAuthClient, NewToken,
+};
+use adapter_api::admin::{CheckOutcome, ResyncOutcome};
 use anyhow::Context;
 use connections::{
     ConnectionRateLimit, DeletedUserPolicy, InheritedFolderPolicy, Operations, PasswordChangePolicy, Policies,
@@ -237,6 +240,29 @@ impl PolicyArgs {
 /// The admin commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AdminCommand {
+    /// Dead letters: jobs that failed every attempt (list, show, replay, discard).
+    DeadLetters {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+    },
+    /// Resync a Secret Server instance and show its progress until it ends (exit 1 when it does
+    /// not succeed, e.g. when it holds removals back).
+    Resync {
+        /// The Secret Server instance.
+        name: String,
+        /// Apply the removals a resync held back, named by the report id its state shows.
+        #[arg(long, value_name = "REPORT_ID")]
+        confirm_removals: Option<String>,
+        /// Start it and print its state without following it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Run the preflight of a Secret Server instance in the adapter (exit 1 when something
+    /// required is missing).
+    Doctor { name: String },
+    /// Test the connection to a Secret Server instance: reachability, TLS, sign-in, one read,
+    /// latency (exit 1 on failure).
+    TestSecretServer { name: String },
     /// List every connection.
     List,
     /// Show one connection.
@@ -323,13 +349,69 @@ pub enum AdminCommand {
     },
 }
 
-/// Runs one admin command against the gateway at `base_url` and prints the answer.
+/// The dead-letter commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DeadLetterCommand {
+    /// List dead letters, newest first.
+    List {
+        /// At most this many (default 50).
+        #[arg(long)]
+        count: Option<usize>,
+        /// The `next` of the previous page.
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Show one dead letter: its job without any password.
+    Show { id: String },
+    /// Submit the job again, after the jobs already queued for the same resource.
+    Replay {
+        id: String,
+        /// Replay a job that carried a password without it (a created user gets a generated
+        /// password; a password change is left out).
+        #[arg(long)]
+        without_password: bool,
+    },
+    /// Discard a dead letter.
+    Discard { id: String },
+}
+
+/// How often `admin resync` reads the resync's state.
+const RESYNC_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Runs one admin command against the gateway at `base_url` and prints the answer; false when
+/// the command ran but what it checked or ran failed (a resync, a preflight).
 ///
 /// # Errors
 /// When the gateway cannot be reached or refuses the command (the message says why).
-pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) -> anyhow::Result<()> {
+pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) -> anyhow::Result<bool> {
     let client = AdminClient::new(base_url, admin_token.clone())?;
     let out = match cmd {
+        AdminCommand::DeadLetters { command } => match command {
+            DeadLetterCommand::List { count, after } => {
+                serde_json::to_value(client.dead_letters(count, after.as_deref()).await?)?
+            }
+            DeadLetterCommand::Show { id } => serde_json::to_value(client.dead_letter(&id).await?)?,
+            DeadLetterCommand::Replay { id, without_password } => {
+                serde_json::to_value(client.replay_dead_letter(&id, without_password).await?)?
+            }
+            DeadLetterCommand::Discard { id } => {
+                client.discard_dead_letter(&id).await?;
+                serde_json::json!({"discarded": id})
+            }
+        },
+        AdminCommand::Resync { name, confirm_removals, no_wait } => {
+            return resync(&client, &name, confirm_removals.as_deref(), !no_wait).await;
+        }
+        AdminCommand::Doctor { name } => {
+            let report = client.doctor(&name).await?;
+            print!("{}", render(&report));
+            return Ok(report.passed);
+        }
+        AdminCommand::TestSecretServer { name } => {
+            let report = client.test_secret_server(&name).await?;
+            print!("{}", render(&report));
+            return Ok(report.passed);
+        }
         AdminCommand::List => serde_json::to_value(client.list().await?)?,
         AdminCommand::Show { id } => serde_json::to_value(client.get(&id).await?)?,
         AdminCommand::Create { id, secret_server, display_name, scope, policies, rate, burst, no_token } => {
@@ -406,7 +488,86 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
         }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
-    Ok(())
+    Ok(true)
+}
+
+/// `admin resync NAME`: starts a resync (or, with a report id, confirms the removals it names,
+/// which starts the resync that applies them), shows its progress on stderr until it ends, and
+/// prints its final state; false when it did not succeed.
+async fn resync(client: &AdminClient, name: &str, confirm: Option<&str>, follow: bool) -> anyhow::Result<bool> {
+    let mut state = match confirm {
+        Some(report) => client.confirm_removals(name, report, None).await?,
+        None => client.start_resync(name).await?,
+    };
+    if state.already_running {
+        eprintln!("{name}: a resync is running already; following it");
+    }
+    let mut shown = String::new();
+    while follow && state.is_running() {
+        let line = format!(
+            "{name}: {}{}",
+            state.phase.as_deref().unwrap_or("running"),
+            if state.read.is_empty() {
+                String::new()
+            } else {
+                let read: Vec<String> = state.read.iter().map(|(kind, n)| format!("{kind} {n}")).collect();
+                format!(" (read: {})", read.join(", "))
+            }
+        );
+        if line != shown {
+            eprintln!("{line}");
+            shown = line;
+        }
+        tokio::time::sleep(RESYNC_POLL).await;
+        state = client.resync(name).await?;
+    }
+    println!("{}", serde_json::to_string_pretty(&state)?);
+    if let Some(held) = state.held_removals.as_ref().filter(|h| !h.confirmed) {
+        eprintln!(
+            "{name}: {} of {} records are held back (e.g. {}); to remove them: scim-connector admin resync {name} \
+             --confirm-removals {}",
+            held.count,
+            held.held,
+            held.sample.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            held.report_id
+        );
+    }
+    Ok(!follow || state.outcome == Some(ResyncOutcome::Succeeded))
+}
+
+/// A preflight report as text: the checks, then which SCIM features will work.
+fn render(report: &DoctorReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("Secret Server {} ({}), checked by the adapter\n\n", report.instance, report.url);
+    let width = report.checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for check in &report.checks {
+        let label = match check.outcome {
+            CheckOutcome::Pass => "ok",
+            CheckOutcome::Warn => "warn",
+            CheckOutcome::Fail => "FAIL",
+        };
+        let _ = writeln!(out, "  {label:<4}  {:<width$}  {}", check.name, check.detail);
+    }
+    if !report.features.is_empty() {
+        let width = report.features.iter().map(|f| f.feature.len()).max().unwrap_or(0);
+        let _ = writeln!(out, "\n  {:<width$}  {:<8}  {:<5}  grant / note", "SCIM feature", "needed", "works");
+        for f in &report.features {
+            let needed = if f.required { "required" } else { "optional" };
+            let works = if f.works { "yes" } else { "NO" };
+            let what = if f.works { f.note.clone() } else { format!("grant: {}", f.grant.join(", ")) };
+            let line = format!("  {:<width$}  {needed:<8}  {works:<5}  {what}", f.feature);
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    let verdict = if report.passed {
+        "passed: every required feature will work".to_owned()
+    } else if report.missing_permissions.is_empty() {
+        "FAILED: see the checks above".to_owned()
+    } else {
+        format!("FAILED: grant the API account {}", report.missing_permissions.join(", "))
+    };
+    let _ = writeln!(out, "\n{verdict}");
+    out
 }
 
 #[cfg(test)]

@@ -272,7 +272,7 @@ fn outcome(job_id: &JobId, state: &job_queue::JobState) -> Result<Written, Servi
     }
 }
 
-fn queue_error(e: QueueError) -> ServiceError {
+pub(crate) fn queue_error(e: QueueError) -> ServiceError {
     match e {
         QueueError::Unavailable(detail) => {
             tracing::warn!(%detail, "job queue unavailable");

@@ -32,6 +32,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use telemetry::actix::Readiness;
 
+/// The timeout of a call to the adapter's `Admin` service: a preflight makes a dozen calls to
+/// Secret Server, each of which may take seconds on a slow vault.
+const ADMIN_CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// What the gateway runs on, built by the caller (the connector or a test).
 #[derive(Debug, Clone)]
 pub struct GatewayDeps {
@@ -104,6 +108,13 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
             .map(|files| transport_tls::GrpcClientTls::load(files, settings.tls_poll))
             .transpose()?,
     };
+    let adapter_admin = adapter_api::AdminClient::new(
+        &settings.adapter_url,
+        settings.grpc_connect_timeout,
+        ADMIN_CALL_TIMEOUT,
+        adapter_auth.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     let directory = Directory::new(
         &settings.adapter_url,
         settings.grpc_connect_timeout,
@@ -129,6 +140,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         verifier: CredentialVerifier::new(deps.connections.clone(), settings.credential_cache),
         schemas: scim::Schemas::standard(),
         directory,
+        adapter_admin,
         breakers,
         connections: deps.connections,
         state: deps.state,
@@ -165,6 +177,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
                 web::scope("/admin/v1")
                     .wrap(from_fn(auth::admin_middleware))
                     .configure(routes::admin::configure)
+                    .configure(routes::recovery::configure)
                     .default_service(web::to(routes::not_found)),
             )
             .service(

@@ -24,6 +24,8 @@ pub struct AppState {
     pub settings: GatewaySettings,
     pub schemas: scim::Schemas,
     pub directory: Directory,
+    /// The adapter's `Admin` service (resync, held removals, preflight).
+    pub adapter_admin: adapter_api::AdminClient,
     pub jobs: Jobs,
     pub breakers: Breakers,
     pub verifier: CredentialVerifier,

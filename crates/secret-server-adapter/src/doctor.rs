@@ -6,7 +6,8 @@
 //! total), and a harmless read of each endpoint the connector calls. Nothing is changed.
 //!
 //! `scim-connector doctor --secret-server NAME` prints [`DoctorReport::render`] and exits non-zero
-//! when [`DoctorReport::passed`] is false; the admin API can call the same function.
+//! when [`DoctorReport::passed`] is false. The admin API runs the same checks in the adapter, with
+//! the adapter's own client ([`doctor_with`], and [`quick_test`] for a quick test of the connection).
 
 use secret_server_client::{
     ClientConfig, ClientError, FolderPermissionQuery, FolderQuery, GroupQuery, RoleQuery, SecretPermissionQuery,
@@ -227,20 +228,29 @@ fn read_check<T>(name: &'static str, result: Result<T, ClientError>, describe: i
 /// Runs every check against the instance `name` configured by `config`. Never changes anything.
 pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
     let url = config.base_url.to_string();
-    let mut report =
-        DoctorReport { instance: name.to_owned(), url: url.clone(), checks: Vec::new(), features: Vec::new() };
-    let tls = if config.base_url.scheme() == "https" {
+    match SecretServerClient::new(config) {
+        Ok(client) => doctor_with(name, &client).await,
+        Err(e) => DoctorReport {
+            instance: name.to_owned(),
+            url,
+            checks: vec![check("configuration", Outcome::Fail, e.to_string())],
+            features: Vec::new(),
+        },
+    }
+}
+
+fn tls_check(client: &SecretServerClient) -> Check {
+    if client.base_url().scheme() == "https" {
         check("TLS", Outcome::Pass, "https, certificate verified against the system's roots")
     } else {
         check("TLS", Outcome::Warn, "plain http: the API account's credentials travel unencrypted")
-    };
-    let client = match SecretServerClient::new(config) {
-        Ok(client) => client,
-        Err(e) => {
-            report.checks.push(check("configuration", Outcome::Fail, e.to_string()));
-            return report;
-        }
-    };
+    }
+}
+
+/// The first checks of every preflight: reachability (the health check, without a token), TLS
+/// and sign-in. Returns the account's role permissions when it signed in.
+async fn reach_and_sign_in(client: &SecretServerClient, report: &mut DoctorReport) -> Option<Vec<String>> {
+    let tls = tls_check(client);
     match client.healthcheck().await {
         Ok(health) if health.healthy && !health.read_only_mode => {
             report.checks.push(check("reachable", Outcome::Pass, "the health check answers healthy"));
@@ -253,7 +263,7 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
         Err(e) => {
             report.checks.push(check("reachable", Outcome::Fail, e.to_string()));
             report.checks.push(tls);
-            return report;
+            return None;
         }
     }
     report.checks.push(tls);
@@ -261,7 +271,7 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
         Ok(me) => me,
         Err(e) => {
             report.checks.push(check("sign-in", Outcome::Fail, e.to_string()));
-            return report;
+            return None;
         }
     };
     report.checks.push(check(
@@ -271,6 +281,21 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
     ));
     let permissions: Vec<String> = me.permissions.into_iter().map(|p| p.name).collect();
     report.features = features_for(&permissions);
+    Some(permissions)
+}
+
+/// Runs every check against the instance `name` through `client` (the adapter's own, with its
+/// credentials). Never changes anything.
+pub async fn doctor_with(name: &str, client: &SecretServerClient) -> DoctorReport {
+    let mut report = DoctorReport {
+        instance: name.to_owned(),
+        url: client.base_url().to_string(),
+        checks: Vec::new(),
+        features: Vec::new(),
+    };
+    if reach_and_sign_in(client, &mut report).await.is_none() {
+        return report;
+    }
 
     // Secret Server 11's secret search is GET /api/v2/secrets; 10.x answers GET only under /v1.
     report.checks.push(match client.secrets_page(&SecretQuery::default(), 0, 1).await {
@@ -280,7 +305,7 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
         }
         Err(e) => check("version", Outcome::Fail, format!("GET /api/v2/secrets (Secret Server 11 or later): {e}")),
     });
-    report.checks.push(paging(&client).await);
+    report.checks.push(paging(client).await);
     let query = UserQuery::default();
     report
         .checks
@@ -288,7 +313,7 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
     report.checks.push(read_check("read groups", client.groups_page(&GroupQuery::default(), 0, 1).await, |p| {
         format!("{} groups", p.total)
     }));
-    report.checks.push(read_check("read group members", first_group_members(&client).await, |n| n));
+    report.checks.push(read_check("read group members", first_group_members(client).await, |n| n));
     report.checks.push(read_check("read folders", client.folders_page(&FolderQuery::default(), 0, 1).await, |p| {
         format!("{} folders visible", p.total)
     }));
@@ -306,6 +331,70 @@ pub async fn doctor(name: &str, config: ClientConfig) -> DoctorReport {
         format!("{} roles", p.total)
     }));
     report
+}
+
+/// The quick test of a connection: reachability, TLS, sign-in, one harmless read (a page of one
+/// user) and how long each took. Never changes anything.
+pub async fn quick_test(name: &str, client: &SecretServerClient) -> DoctorReport {
+    let mut report = DoctorReport {
+        instance: name.to_owned(),
+        url: client.base_url().to_string(),
+        checks: Vec::new(),
+        features: Vec::new(),
+    };
+    let began = std::time::Instant::now();
+    if reach_and_sign_in(client, &mut report).await.is_none() {
+        return report;
+    }
+    let signed_in = began.elapsed();
+    let read = std::time::Instant::now();
+    report.checks.push(read_check("read users", client.users_page(&UserQuery::default(), 0, 1).await, |p| {
+        format!("{} users", p.total)
+    }));
+    report.checks.push(check(
+        "latency",
+        Outcome::Pass,
+        format!("health check and sign-in {} ms, one read {} ms", signed_in.as_millis(), read.elapsed().as_millis()),
+    ));
+    report
+}
+
+impl DoctorReport {
+    /// The report as the admin API serves it (`adapter_api::admin::DoctorReport`).
+    pub fn to_api(&self, elapsed: std::time::Duration) -> adapter_api::admin::DoctorReport {
+        use adapter_api::admin as api;
+        let checks = self
+            .checks
+            .iter()
+            .map(|c| api::DoctorCheck {
+                name: c.name.to_owned(),
+                outcome: match c.outcome {
+                    Outcome::Pass => api::CheckOutcome::Pass,
+                    Outcome::Warn => api::CheckOutcome::Warn,
+                    Outcome::Fail => api::CheckOutcome::Fail,
+                },
+                detail: c.detail.clone(),
+            })
+            .collect();
+        let features = self
+            .features
+            .iter()
+            .map(|f| api::DoctorFeature {
+                feature: f.feature.to_owned(),
+                required: f.required,
+                works: f.works(),
+                grant: f.grant.iter().map(|g| (*g).to_owned()).collect(),
+                note: f.note.to_owned(),
+            })
+            .collect();
+        api::DoctorReport::new(
+            self.instance.clone(),
+            self.url.clone(),
+            checks,
+            features,
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        )
+    }
 }
 
 /// Two pages of one user each must agree with the total and with each other.

@@ -21,7 +21,7 @@ pub(crate) struct HealthServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn JobQueue>) -> Readiness {
+pub(crate) async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn JobQueue>) -> Readiness {
     let mut report = Readiness::new();
     let mut instances: Vec<_> = core.instances.values().cloned().collect();
     instances.sort_by(|a, b| a.name.cmp(&b.name));
@@ -32,6 +32,23 @@ async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue: Arc<dyn J
             Err(instance.last_error().unwrap_or_else(|| "the first load is in progress".to_owned()))
         };
         report = report.check(format!("secret-server:{}", instance.name), outcome);
+        // Still ready (the read model is kept), but said, until a resync agrees or an
+        // administrator confirms.
+        if let Some(held) = instance.resync.held() {
+            report = report.note(
+                format!("secret-server:{}:removals-held", instance.name),
+                format!(
+                    "{} of {} records missing from a read are held back (report {}{}): confirm with \
+                     `scim-connector admin resync {} --confirm-removals {}`, or wait for the next resync to agree",
+                    held.ids.len(),
+                    held.held_of,
+                    held.report_id,
+                    if held.confirmed { ", confirmed" } else { "" },
+                    instance.name,
+                    held.report_id
+                ),
+            );
+        }
     }
     report
         .check("state-store", state.ping().await.map_err(|e| e.to_string()))

@@ -12,9 +12,11 @@ use crate::read_model::confirm;
 use crate::read_model::fetch::{FetchOptions, Fetched, fetch_all};
 use crate::read_model::records::Meta;
 use crate::read_model::state::State;
+use crate::resync::{Held, RemovalsHeld, ResyncTracker};
 use crate::text::now_millis;
 use crate::tombstones::Tombstones;
 use anyhow::Context;
+use job_queue::EventBus;
 use parking_lot::Mutex;
 use scim::ResourceKind;
 use secret_server_client::SecretServerClient;
@@ -65,6 +67,10 @@ pub struct Instance {
     /// The records the last resync found missing beyond the removal bound, kept until a resync
     /// finds the same.
     pending_removals: Mutex<Option<Vec<(ResourceKind, i64)>>>,
+    /// What the admin API shows of the resync, and the held removals' report.
+    pub resync: ResyncTracker,
+    /// Where the held removals are put on record (the events stream).
+    events: Option<Arc<dyn EventBus>>,
 }
 
 impl Instance {
@@ -91,7 +97,32 @@ impl Instance {
             sync_lock: tokio::sync::Mutex::new(()),
             fetch_options: options,
             pending_removals: Mutex::new(None),
+            resync: ResyncTracker::default(),
+            events: None,
         }
+    }
+
+    /// The instance, putting the removals its resyncs hold back on record on `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: Arc<dyn EventBus>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Starts a resync in the background unless one runs; the state to answer, with
+    /// `already_running` when one did.
+    pub fn start_resync(self: &Arc<Self>) -> adapter_api::admin::ResyncState {
+        if !self.resync.request() {
+            return adapter_api::admin::ResyncState { already_running: true, ..self.resync.state(&self.name) };
+        }
+        let state = self.resync.state(&self.name);
+        let instance = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = instance.sync_as(true).await {
+                tracing::error!(instance = %instance.name, error = format!("{e:#}"), "resync asked for by an administrator failed");
+            }
+        });
+        state
     }
 
     /// Whether the first load has finished.
@@ -125,8 +156,15 @@ impl Instance {
     /// # Errors
     /// When Secret Server or the state store fails; the read model is left as it was.
     pub async fn sync(&self) -> anyhow::Result<SyncReport> {
+        self.sync_as(false).await
+    }
+
+    /// A sync; `asked` when it is the one an administrator asked for ([`Instance::start_resync`]).
+    async fn sync_as(&self, asked: bool) -> anyhow::Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
+        self.resync.begin(asked);
         let result = self.sync_inner().await;
+        self.resync.finish(result.as_ref().map(|r| (r.added, r.changed, r.removed)));
         let mut status = self.status.lock();
         match &result {
             Ok(_) => {
@@ -143,10 +181,15 @@ impl Instance {
         let began = Instant::now();
         let (fetched, stored) = if first_load {
             let (fetched, stored) = tokio::join!(fetch_all(&self.client, &self.fetch_options), self.load_stored());
-            (fetched.context("reading Secret Server")?, stored.context("reading the state store")?)
+            let fetched = fetched.context("reading Secret Server")?;
+            self.resync.read(&fetched);
+            (fetched, stored.context("reading the state store")?)
         } else {
             let mut fetched = fetch_all(&self.client, &self.fetch_options).await.context("reading Secret Server")?;
+            self.resync.read(&fetched);
+            self.resync.phase("confirming records missing from the read");
             self.confirm_removals(&mut fetched).await?;
+            self.resync.phase("reading the state store");
             let new_ids = self.model.new_ids(&fetched);
             let stored = if new_ids.len() > BULK_STORED_READ {
                 self.load_stored().await
@@ -157,6 +200,7 @@ impl Instance {
             (fetched, stored)
         };
         let records = fetched.record_count();
+        self.resync.phase("applying the difference");
         let mut stored = stored;
         let mut applied = self.model.apply(fetched, &mut stored, now_millis(), began);
         drop(stored);
@@ -215,27 +259,40 @@ impl Instance {
             (confirm::missing_ids(s, fetched), held)
         });
         let bound = self.fetch_options.removal_bound;
+        // An administrator's confirmation approves exactly the records of the report confirmed.
+        let approved = self.resync.approved();
         let agreed = {
             let mut pending = self.pending_removals.lock();
-            let agreed = !bound.exceeded(missing.len(), held) || pending.as_deref() == Some(&missing[..]);
+            let agreed = !bound.exceeded(missing.len(), held)
+                || pending.as_deref() == Some(&missing[..])
+                || approved.is_some_and(|approved| missing.iter().all(|m| approved.contains(m)));
             *pending = if agreed { None } else { Some(missing.clone()) };
             agreed
         };
         metrics::resync_removals_held(&self.name, if agreed { 0 } else { missing.len() });
-        if !agreed {
+        if agreed {
+            self.resync.clear_held();
+        } else {
+            let (report, new) = self.resync.hold(missing.clone(), held);
             tracing::warn!(
                 instance = %self.name,
                 missing = missing.len(),
                 held,
-                "a full read misses more records than a resync may drop; the read model is kept until the next resync agrees"
+                report = %report.report_id,
+                "a full read misses more records than a resync may drop; the read model is kept until the next resync agrees or an administrator confirms the report"
             );
-            anyhow::bail!(
+            if new {
+                self.record_held(&report).await;
+            }
+            return Err(RemovalsHeld(format!(
                 "the read of Secret Server misses {} of the {held} records held, beyond the bound ({} % or {}): \
-                 the read model is kept until the next resync finds the same",
+                 the read model is kept until the next resync finds the same or an administrator confirms report {}",
                 missing.len(),
                 bound.max_percent,
-                bound.max_count
-            );
+                bound.max_count,
+                report.report_id
+            ))
+            .into());
         }
         if missing.is_empty() {
             return Ok(());
@@ -268,6 +325,31 @@ impl Instance {
             );
         }
         Ok(())
+    }
+
+    /// Puts held removals on record: an audit event (the administrator's confirmation is another,
+    /// from the admin API). A failed publish is logged; the held report stays in the resync state.
+    async fn record_held(&self, report: &Held) {
+        let Some(events) = &self.events else { return };
+        let sample: Vec<String> =
+            report.ids.iter().take(10).map(|(kind, id)| format!("{}/{id}", kind.name())).collect();
+        let event = audit_events::admin_action(
+            "secret-server-adapter",
+            "resync-removals-held",
+            "",
+            format!(
+                "instance {}: a resync holds back the removal of {} of {} records (report {}; e.g. {}) until the \
+                 next resync agrees or an administrator confirms",
+                self.name,
+                report.ids.len(),
+                report.held_of,
+                report.report_id,
+                sample.join(", ")
+            ),
+        );
+        if let Err(e) = audit_events::publish(events.as_ref(), &event).await {
+            tracing::error!(instance = %self.name, error = %e, "the held removals could not be put on record");
+        }
     }
 
     /// Everything persisted for this instance (first load).

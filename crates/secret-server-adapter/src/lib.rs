@@ -90,6 +90,11 @@
 //! - **Audit.** One `ResourceChange` per job (built with `audit-events`) with the mapped Secret
 //!   Server fields before and after, never a password, its outcome and a group's member changes;
 //!   its id derives from the job id, so a redelivery records once.
+//! - **Administration.** The gRPC `Admin` service ([`admin`]), behind the same credential check as
+//!   `Directory`, lets the gateway's admin API start and follow a resync ([`resync`]: phase, records
+//!   read, outcome), confirm the removals one held back by naming their report, and run the preflight
+//!   ([`doctor`](mod@doctor)) with the adapter's own client. Held removals are said in `/readyz` (still ready)
+//!   and put on the audit trail.
 //! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
 //!   own consumer group and refreshes the resources the others changed, so reads stay consistent
 //!   behind a load balancer (see [`replication`]). Without it the adapter runs as one replica.
@@ -103,6 +108,7 @@
 //! 10,000 groups and 1,000,000 memberships from a generated emulator and measures memory and
 //! `userName eq` latency through gRPC.
 
+pub mod admin;
 pub mod attributes;
 pub mod bounds;
 pub mod client_error;
@@ -121,6 +127,7 @@ pub mod password;
 pub mod principals;
 pub mod read_model;
 pub mod replication;
+pub mod resync;
 pub mod settings;
 mod startup;
 pub mod text;

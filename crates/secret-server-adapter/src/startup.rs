@@ -2,6 +2,7 @@
 //! first load of every instance, the resync loops and the workers, and returns a
 //! [`RunningAdapter`] handle. Tests start it on port 0 against the emulator.
 
+use crate::admin::AdminService;
 use crate::bounds::ExpensiveWork;
 use crate::core::Core;
 use crate::directory::DirectoryService;
@@ -16,6 +17,7 @@ use anyhow::Context;
 use connections::ConnectionStore;
 use futures::StreamExt;
 use job_queue::{EventBus, JobQueue};
+use proto::admin::v1::admin_server::AdminServer;
 use proto::directory::v1::directory_server::DirectoryServer;
 use scim::Schemas;
 use scim::paging::CursorCodec;
@@ -47,6 +49,9 @@ pub struct RunningAdapter {
     workers: JoinHandle<Result<(), job_queue::QueueError>>,
     background: Vec<JoinHandle<()>>,
     health: Option<HealthServer>,
+    /// What `/readyz` checks besides the instances.
+    state: Arc<dyn StateStore>,
+    queue: Arc<dyn JobQueue>,
 }
 
 /// Delay before retrying a failed first load: doubles from 1 s up to 30 s.
@@ -123,7 +128,8 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             removal_bound: settings.resync_removal_bound,
         };
         let protection = Protection::new(&config.name, &config.client.username, &config.protected);
-        let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection);
+        let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection)
+            .with_events(deps.events.clone());
         instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
     }
     let key = crate::cursor_key::resolve(settings.cursor_secret.as_ref(), deps.state.as_ref())
@@ -145,10 +151,12 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         .with_context(|| format!("cannot listen on {} (grpc_listen)", settings.grpc_listen))?;
     let grpc_addr = listener.local_addr()?;
     let check = crate::grpc_auth::RequireSecret::new(settings.grpc_secret.as_ref());
-    let service = DirectoryServer::with_interceptor(DirectoryService::new(core.clone(), cursors), check);
+    let service = DirectoryServer::with_interceptor(DirectoryService::new(core.clone(), cursors), check.clone());
+    // The same check guards the admin service: no admin call without the gateway's credentials.
+    let admin = AdminServer::with_interceptor(AdminService::new(core.clone()), check);
     let shutdown = cancel.clone();
     let shutdown = async move { shutdown.cancelled().await };
-    let server = tonic::transport::Server::builder().add_service(service);
+    let server = tonic::transport::Server::builder().add_service(service).add_service(admin);
     let http_tls = match &settings.grpc_tls {
         Some(files) => Some(transport_tls::ServerTls::load(files, settings.tls_poll)?),
         None => None,
@@ -198,10 +206,25 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
 
     tracing::info!(grpc = %grpc_addr, http = ?health.as_ref().map(|h| h.addr), instances = core.instances.len(),
         "secret-server adapter started");
-    Ok(RunningAdapter { grpc_addr, core, cancel, grpc, workers, background, health })
+    Ok(RunningAdapter {
+        grpc_addr,
+        core,
+        cancel,
+        grpc,
+        workers,
+        background,
+        health,
+        state: deps.state.clone(),
+        queue: deps.queue.clone(),
+    })
 }
 
 impl RunningAdapter {
+    /// What `/readyz` answers now (also without the HTTP listener).
+    pub async fn readiness(&self) -> telemetry::actix::Readiness {
+        http::readiness(self.core.clone(), self.state.clone(), self.queue.clone()).await
+    }
+
     /// The gRPC `Directory` address.
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc_addr

@@ -202,6 +202,13 @@ impl Readiness {
         self.checks.insert(name.into(), outcome);
         self
     }
+
+    /// Adds a passing check with a detail: something to say that does not make the service
+    /// unready.
+    pub fn note(mut self, name: impl Into<String>, detail: impl Into<String>) -> Self {
+        self.checks.insert(name.into(), CheckOutcome { ok: true, detail: Some(detail.into()) });
+        self
+    }
 }
 
 /// Registers `GET /healthz` (200 while the process serves), `GET /readyz` (200 when `readiness`

@@ -19,6 +19,6 @@ pub(super) async fn run(common: &Common, config: &Config, args: AdminArgs) -> an
             })?
         }
     };
-    scim_gateway::run(args.command, &config.admin.url, &token).await?;
-    Ok(ExitCode::SUCCESS)
+    let succeeded = scim_gateway::run(args.command, &config.admin.url, &token).await?;
+    Ok(if succeeded { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

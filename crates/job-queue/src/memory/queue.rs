@@ -4,8 +4,8 @@ use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, KeyedJob, NewJob, QueueConfig, QueueError,
-    QueueMetrics, Submitted, TraceContext, metric_names, validate,
+    DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, KeyedJob, NewJob, QueueConfig,
+    QueueError, QueueMetrics, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -69,10 +69,12 @@ struct Lease {
     deadline: Instant,
 }
 
-/// A job that gave up, kept for inspection.
+/// A job that gave up, kept for inspection, with its place in the order of dead letters.
 #[derive(Debug, Clone)]
 struct DeadLetter {
     at: Instant,
+    seq: u64,
+    letter: crate::DeadLetter,
 }
 
 /// What a state change means for those who wait: finished jobs (for their
@@ -228,12 +230,26 @@ impl Inner {
     }
 
     fn dead_letter(&self, st: &mut State, id: &str, error: String, now: Instant, changes: &mut Changes) {
-        if let Some(job) = st.jobs.get_mut(id) {
+        // Read before `finalize`, which drops the payload and the secrets; the secrets stay out.
+        let letter = st.jobs.get_mut(id).map(|job| {
             tracing::error!(job_id = %id, attempts = job.state.attempts, error = %error, "job dead-lettered");
-            job.state.last_error = Some(error);
-        }
+            job.state.last_error = Some(error.clone());
+            crate::DeadLetter {
+                job_id: JobId(id.to_owned()),
+                ordering_key: job.state.ordering_key.clone(),
+                attempts: job.state.attempts,
+                error,
+                payload: job.payload.clone(),
+                trace_context: job.trace_context.clone(),
+                at: SystemTime::now(),
+            }
+        });
         self.finalize(st, id, JobStatus::DeadLettered, None, now, changes);
-        st.dead.push_back(DeadLetter { at: now });
+        if let Some(letter) = letter {
+            st.next_seq += 1;
+            let seq = st.next_seq;
+            st.dead.push_back(DeadLetter { at: now, seq, letter });
+        }
     }
 
     fn renew(&self, id: &str, token: u64) -> Renewal {
@@ -499,6 +515,34 @@ impl JobQueue for InProcessQueue {
         let metrics = self.inner.metrics();
         metric_names::publish(&self.inner.config.queue, &metrics);
         Ok(metrics)
+    }
+
+    async fn dead_letters(&self, after: Option<&str>, count: usize) -> Result<DeadLetterPage, QueueError> {
+        let before = match after {
+            None => u64::MAX,
+            Some(cursor) => cursor
+                .parse::<u64>()
+                .map_err(|_| QueueError::Invalid(format!("{cursor:?} is not a dead-letter cursor")))?,
+        };
+        let st = self.inner.state.lock();
+        let mut newer_first = st.dead.iter().rev().filter(|d| d.seq < before);
+        let items: Vec<&DeadLetter> = newer_first.by_ref().take(count).collect();
+        let more = newer_first.next().is_some();
+        Ok(DeadLetterPage {
+            next: if more { items.last().map(|d| d.seq.to_string()) } else { None },
+            items: items.into_iter().map(|d| d.letter.clone()).collect(),
+        })
+    }
+
+    async fn dead_letter(&self, id: &JobId) -> Result<Option<crate::DeadLetter>, QueueError> {
+        Ok(self.inner.state.lock().dead.iter().find(|d| d.letter.job_id == *id).map(|d| d.letter.clone()))
+    }
+
+    async fn discard_dead_letter(&self, id: &JobId) -> Result<bool, QueueError> {
+        let mut st = self.inner.state.lock();
+        let before = st.dead.len();
+        st.dead.retain(|d| d.letter.job_id != *id);
+        Ok(st.dead.len() != before)
     }
 
     async fn ping(&self) -> Result<(), QueueError> {

@@ -9,8 +9,8 @@ use crate::backoff::retry_delay;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
-    Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, KeyedJob, NewJob, QueueConfig, QueueError,
-    QueueMetrics, Submitted, TraceContext, metric_names, validate,
+    DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, KeyedJob, NewJob, QueueConfig,
+    QueueError, QueueMetrics, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -119,48 +119,67 @@ impl RedisJobQueue {
         self.inner.trim().await
     }
 
-    /// Lists the dead letters, oldest first: (job id, ordering key, attempts, last error).
-    ///
-    /// # Errors
-    /// [`QueueError::Unavailable`] when Redis cannot be reached.
-    pub async fn dead_letters(&self, max: usize) -> Result<Vec<DeadLetter>, QueueError> {
+    /// Reads the dead-letter stream from `start` towards `end` (`XREVRANGE`), up to `count` entries.
+    async fn dead_range(&self, start: &str, end: &str, count: usize) -> Result<Vec<(String, DeadLetter)>, QueueError> {
         let key = self.inner.keys.dead.clone();
-        let reply: Value =
-            retrying("XRANGE dead letters", self.inner.config.op_timeout, || {
-                let mut c = self.inner.conn.clone();
-                let key = key.clone();
-                async move {
-                    redis::cmd("XRANGE").arg(&key).arg("-").arg("+").arg("COUNT").arg(max).query_async(&mut c).await
-                }
-            })
-            .await?;
-        let entries = reply::entries(&reply).ok_or_else(|| reply::corrupt("XRANGE"))?;
+        let reply: Value = retrying("XREVRANGE dead letters", self.inner.config.op_timeout, || {
+            let mut c = self.inner.conn.clone();
+            let (key, start, end) = (key.clone(), start.to_owned(), end.to_owned());
+            async move {
+                redis::cmd("XREVRANGE")
+                    .arg(&key)
+                    .arg(&start)
+                    .arg(&end)
+                    .arg("COUNT")
+                    .arg(count)
+                    .query_async(&mut c)
+                    .await
+            }
+        })
+        .await?;
+        let entries = reply::entries(&reply).ok_or_else(|| reply::corrupt("XREVRANGE"))?;
         Ok(entries
             .into_iter()
-            .filter_map(|(_, fields)| fields)
-            .map(|fields| {
+            .filter_map(|(entry, fields)| fields.map(|f| (entry, f)))
+            .map(|(entry, fields)| {
                 let text = |name| String::from_utf8_lossy(reply::field(&fields, name).unwrap_or_default()).into_owned();
-                DeadLetter {
+                // The entry id starts with the milliseconds at which it was added.
+                let millis = entry.split('-').next().and_then(|ms| ms.parse::<u64>().ok()).unwrap_or(0);
+                let letter = DeadLetter {
                     job_id: JobId(text("id")),
                     ordering_key: text("okey"),
                     attempts: text("attempts").parse().unwrap_or(0),
                     error: text("error"),
                     payload: Bytes::copy_from_slice(reply::field(&fields, "payload").unwrap_or_default()),
-                }
+                    trace_context: serde_json::from_slice(reply::field(&fields, "trace").unwrap_or_default())
+                        .unwrap_or_default(),
+                    at: std::time::UNIX_EPOCH + Duration::from_millis(millis),
+                };
+                (entry, letter)
             })
             .collect())
     }
+
+    /// The stream entry of job `id`'s dead letter. The dead letters are few (kept for
+    /// `dead_letter_retention`, and only for jobs that failed every attempt): a scan is enough.
+    async fn find_dead(&self, id: &JobId) -> Result<Option<(String, DeadLetter)>, QueueError> {
+        let mut start = "+".to_owned();
+        loop {
+            let page = self.dead_range(&start, "-", 500).await?;
+            let Some((last, _)) = page.last() else { return Ok(None) };
+            start = format!("({last}");
+            let full = page.len() == 500;
+            if let Some(found) = page.into_iter().find(|(_, d)| d.job_id == *id) {
+                return Ok(Some(found));
+            }
+            if !full {
+                return Ok(None);
+            }
+        }
+    }
 }
 
-/// A job kept in the dead-letter stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    pub job_id: JobId,
-    pub ordering_key: String,
-    pub attempts: u32,
-    pub error: String,
-    pub payload: Bytes,
-}
+pub use crate::DeadLetter;
 
 /// One job in a batched submission.
 struct Submission {
@@ -793,8 +812,49 @@ impl JobQueue for RedisJobQueue {
         self.inner.publish_metrics().await
     }
 
+    async fn dead_letters(&self, after: Option<&str>, count: usize) -> Result<DeadLetterPage, QueueError> {
+        let start = match after {
+            None => "+".to_owned(),
+            Some(cursor) if is_stream_id(cursor) => format!("({cursor}"),
+            Some(cursor) => return Err(QueueError::Invalid(format!("{cursor:?} is not a dead-letter cursor"))),
+        };
+        let mut page = self.dead_range(&start, "-", count.saturating_add(1)).await?;
+        let more = page.len() > count;
+        page.truncate(count);
+        Ok(DeadLetterPage {
+            next: if more { page.last().map(|(entry, _)| entry.clone()) } else { None },
+            items: page.into_iter().map(|(_, d)| d).collect(),
+        })
+    }
+
+    async fn dead_letter(&self, id: &JobId) -> Result<Option<DeadLetter>, QueueError> {
+        Ok(self.find_dead(id).await?.map(|(_, d)| d))
+    }
+
+    async fn discard_dead_letter(&self, id: &JobId) -> Result<bool, QueueError> {
+        let Some((entry, _)) = self.find_dead(id).await? else { return Ok(false) };
+        let key = self.inner.keys.dead.clone();
+        let removed: u64 = retrying("XDEL dead letter", self.inner.config.op_timeout, || {
+            let mut c = self.inner.conn.clone();
+            let (key, entry) = (key.clone(), entry.clone());
+            async move { redis::cmd("XDEL").arg(&key).arg(&entry).query_async(&mut c).await }
+        })
+        .await?;
+        Ok(removed > 0)
+    }
+
     async fn ping(&self) -> Result<(), QueueError> {
         let mut c = self.inner.conn.clone();
         redis::cmd("PING").query_async::<String>(&mut c).await.map(|_| ()).map_err(|e| conn::unavailable("PING", &e))
     }
+}
+
+/// A stream entry id, `<ms>-<seq>`: what a dead-letter cursor must be.
+fn is_stream_id(text: &str) -> bool {
+    text.split_once('-').is_some_and(|(ms, seq)| {
+        !ms.is_empty()
+            && !seq.is_empty()
+            && ms.bytes().all(|b| b.is_ascii_digit())
+            && seq.bytes().all(|b| b.is_ascii_digit())
+    })
 }

@@ -45,6 +45,7 @@ conformance!(
     a_job_s_secrets_reach_every_attempt_beside_its_payload,
     a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys,
     a_job_failing_every_attempt_is_dead_lettered_with_its_last_error,
+    dead_letters_are_listed_newest_first_in_pages_found_by_job_id_and_discarded,
     a_permanent_failure_is_final_and_not_retried,
     wait_returns_the_unfinished_state_when_its_timeout_passes,
     status_of_an_unknown_job_is_none,
@@ -401,6 +402,39 @@ async fn a_job_failing_every_attempt_is_dead_lettered_with_its_last_error(kind: 
     let metrics = b.queue.metrics().await.unwrap();
     assert_eq!(metrics.dead_letters, 1);
     assert_eq!(metrics.retries, 2, "the third failure dead-letters instead of retrying");
+}
+
+async fn dead_letters_are_listed_newest_first_in_pages_found_by_job_id_and_discarded(kind: Kind) {
+    let h = Harness::new(kind, "deadlist", |c| c.max_attempts = 1);
+    let b = h.backends().await;
+    let failing = handler(|job| {
+        Box::pin(async move { Disposition::Retry { error: format!("503 for {}", job.ordering_key), after: None } })
+    });
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        // One at a time, so that the order of the dead letters is the order of submission.
+        let id = b.queue.submit(job(&format!("k{n}"), &format!("User/{n}"), &format!("p{n}"))).await.unwrap().job_id;
+        while b.queue.try_execute_job(failing.as_ref()).await.unwrap() {}
+        assert_eq!(b.queue.status(&id).await.unwrap().unwrap().status, JobStatus::DeadLettered);
+        ids.push(id);
+    }
+
+    let first = b.queue.dead_letters(None, 2).await.unwrap();
+    let listed: Vec<_> = first.items.iter().map(|d| d.job_id.clone()).collect();
+    assert_eq!(listed, vec![ids[2].clone(), ids[1].clone()], "newest first");
+    let second = b.queue.dead_letters(first.next.as_deref(), 2).await.unwrap();
+    assert_eq!(second.items.iter().map(|d| d.job_id.clone()).collect::<Vec<_>>(), vec![ids[0].clone()]);
+    assert_eq!(second.next, None, "the last page says so");
+    let oldest = &second.items[0];
+    assert_eq!((oldest.ordering_key.as_str(), oldest.attempts, oldest.error.as_str()), ("User/0", 1, "503 for User/0"));
+    assert_eq!(oldest.payload.as_ref(), b"p0");
+
+    assert_eq!(b.queue.dead_letter(&ids[1]).await.unwrap().map(|d| d.payload), Some(Bytes::from_static(b"p1")));
+    assert!(b.queue.discard_dead_letter(&ids[1]).await.unwrap());
+    assert!(!b.queue.discard_dead_letter(&ids[1]).await.unwrap(), "a discarded dead letter is gone");
+    assert_eq!(b.queue.dead_letter(&ids[1]).await.unwrap(), None);
+    assert_eq!(b.queue.dead_letters(None, 10).await.unwrap().items.len(), 2);
+    assert!(matches!(b.queue.dead_letters(Some("not a cursor"), 10).await, Err(QueueError::Invalid(_))));
 }
 
 async fn a_permanent_failure_is_final_and_not_retried(kind: Kind) {

@@ -346,7 +346,7 @@ async fn dead_letters_keep_the_payload_and_the_last_error_but_never_the_secrets(
     stop.cancel();
     workers.await.unwrap().unwrap();
 
-    let dead = queue.dead_letters(10).await.unwrap();
+    let dead = queue.dead_letters(None, 10).await.unwrap().items;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].job_id, id);
     assert_eq!(dead[0].ordering_key, "Group/3");

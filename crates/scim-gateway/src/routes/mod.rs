@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod discovery;
 pub mod me;
 pub mod oauth;
+pub mod recovery;
 pub mod resources;
 pub mod search;
 

@@ -22,6 +22,7 @@ mod oauth;
 mod okta;
 mod principals;
 mod rate_limit;
+mod recovery;
 mod replicas;
 mod resources;
 mod sailpoint;

@@ -1,0 +1,84 @@
+//! The `Admin` gRPC service: what the gateway's admin API asks of the adapter, which alone holds
+//! the Secret Server credentials and the read model. Start and follow a resync, confirm the
+//! removals one held back, run the preflight ([`crate::doctor`](mod@crate::doctor)) or its quick form.
+//!
+//! It sits behind the same interceptor as the `Directory` service ([`crate::grpc_auth`]): no call
+//! reaches it without the shared secret (or a verified client certificate). Every call names its
+//! instance (unknown: `NOT_FOUND`), so that with several replicas a call can be routed to the one
+//! that owns the instance. The administrator's identity travels in the calls that change
+//! something, for the log; the gateway records the audit event.
+
+use crate::core::Core;
+use crate::instance::Instance;
+use crate::resync::ConfirmError;
+use proto::admin::v1 as pb;
+use service_error::{ErrorKind, ServiceError};
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The `Admin` service.
+#[derive(Debug, Clone)]
+pub struct AdminService {
+    core: Arc<Core>,
+}
+
+impl AdminService {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+
+    fn instance(&self, name: &str) -> Result<&Arc<Instance>, Status> {
+        self.core
+            .instance(name)
+            .ok_or_else(|| Status::from(ServiceError::not_found(format!("no Secret Server instance named {name:?}"))))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::admin_server::Admin for AdminService {
+    async fn start_resync(
+        &self,
+        request: Request<pb::StartResyncRequest>,
+    ) -> Result<Response<pb::ResyncState>, Status> {
+        let request = request.into_inner();
+        let instance = self.instance(&request.instance)?;
+        let state = instance.start_resync();
+        tracing::info!(instance = %instance.name, actor = %request.actor, already_running = state.already_running,
+            "resync asked for by an administrator");
+        Ok(Response::new(state.into()))
+    }
+
+    async fn get_resync(&self, request: Request<pb::GetResyncRequest>) -> Result<Response<pb::ResyncState>, Status> {
+        let instance = self.instance(&request.get_ref().instance)?;
+        Ok(Response::new(instance.resync.state(&instance.name).into()))
+    }
+
+    async fn confirm_removals(
+        &self,
+        request: Request<pb::ConfirmRemovalsRequest>,
+    ) -> Result<Response<pb::ResyncState>, Status> {
+        let request = request.into_inner();
+        let instance = self.instance(&request.instance)?;
+        let held = instance.resync.confirm(&request.report_id, request.count).map_err(|e| {
+            let kind = match e {
+                ConfirmError::NothingHeld | ConfirmError::OtherReport { .. } => ErrorKind::FailedPrecondition,
+            };
+            Status::from(ServiceError::new(kind, e.to_string()))
+        })?;
+        tracing::warn!(instance = %instance.name, actor = %request.actor, report = %held.report_id,
+            removals = held.ids.len(), "an administrator confirmed the removals a resync held back");
+        Ok(Response::new(instance.start_resync().into()))
+    }
+
+    async fn doctor(&self, request: Request<pb::DoctorRequest>) -> Result<Response<pb::DoctorReport>, Status> {
+        let request = request.into_inner();
+        let instance = self.instance(&request.instance)?;
+        let began = std::time::Instant::now();
+        let report = if request.quick {
+            crate::doctor::quick_test(&instance.name, &instance.client).await
+        } else {
+            crate::doctor::doctor_with(&instance.name, &instance.client).await
+        };
+        Ok(Response::new(report.to_api(began.elapsed()).into()))
+    }
+}
