@@ -182,6 +182,12 @@ pub struct Scope {
     /// all of them, as before principal scopes existed.
     #[serde(default, skip_serializing_if = "PrincipalScope::is_default")]
     pub principals: PrincipalScope,
+    /// The Secret Server roles (by name, case-insensitive) this connection may assign to and take
+    /// from the users within its reach through a User's `roles`. Empty (the default): a User's
+    /// `roles` are read-only for the connection. The administrator role is never assignable: its
+    /// holders are protected principals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Which Secret Server users and groups a connection may change. Protected principals (the
@@ -291,7 +297,7 @@ impl Default for Scope {
                 (kind.name().to_owned(), ops)
             })
             .collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
     }
 }
 
@@ -309,7 +315,7 @@ impl Scope {
     pub fn read_only() -> Self {
         let resource_types =
             ResourceKind::ALL.into_iter().map(|k| (k.name().to_owned(), Operations::READ_ONLY)).collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
     }
 }
 

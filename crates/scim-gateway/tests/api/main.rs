@@ -24,6 +24,7 @@ mod principals;
 mod rate_limit;
 mod replicas;
 mod resources;
+mod roles;
 mod sailpoint;
 mod scope;
 mod unknown_attributes;
