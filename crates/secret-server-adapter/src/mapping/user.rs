@@ -52,7 +52,10 @@ const OWNED: &[&str] = &[
 const NOT_STORED: &[&str] = &["userName", "displayName", "active", "groups", "roles", "entitlements"];
 
 /// A user's `roles`: the roles it holds directly, by name, in name order.
-pub fn roles_value(view_roles: &std::collections::BTreeMap<i64, crate::read_model::records::RoleSs>, held: &[i64]) -> Option<Value> {
+pub fn roles_value(
+    view_roles: &std::collections::BTreeMap<i64, crate::read_model::records::RoleSs>,
+    held: &[i64],
+) -> Option<Value> {
     let mut names: Vec<&str> = held.iter().filter_map(|id| view_roles.get(id)).map(|r| &*r.name).collect();
     names.sort_unstable_by_key(|n| n.to_lowercase());
     (!names.is_empty()).then(|| Value::Array(names.into_iter().map(|n| json!({"value": n, "display": n})).collect()))

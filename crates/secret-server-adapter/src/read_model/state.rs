@@ -2,9 +2,7 @@
 //! method here, which keeps the indexes in step; nothing else touches the maps mutably.
 
 use super::index::{IntIndex, StrIndex, TimeIndex};
-use super::records::{
-    Attrs, FolderPermRec, FolderRec, GroupRec, Principal, RoleSs, SecretPermRec, SecretRec, UserRec,
-};
+use super::records::{Attrs, FolderPermRec, FolderRec, GroupRec, Principal, RoleSs, SecretPermRec, SecretRec, UserRec};
 use scim::ResourceKind;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};

@@ -73,7 +73,8 @@ pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>)
     let wanted_ids = resolve(&catalogue, wanted)?;
     let add: Vec<i64> = wanted_ids.difference(&held_now).copied().collect();
     let remove: Vec<i64> = held_now.difference(&wanted_ids).copied().collect();
-    let name_of = |id: i64| catalogue.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.to_string());
+    let name_of =
+        |id: i64| catalogue.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.to_string());
     for id in add.iter().chain(&remove) {
         let name = name_of(*id);
         if ctx.instance().protection.protects_role(&name) {

@@ -8,9 +8,9 @@
 //! held, changes nothing, so a retried call is safe.
 
 use crate::client::{Call, SecretServerClient};
-use crate::retry::Idempotency;
 use crate::error::ClientError;
 use crate::query::{QueryPairs, RoleQuery, ToQuery};
+use crate::retry::Idempotency;
 use crate::route::{ApiPath, Route};
 use futures::stream::BoxStream;
 use reqwest::Method;
