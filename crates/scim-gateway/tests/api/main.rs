@@ -17,6 +17,7 @@ mod errors;
 mod front_door;
 mod idempotency;
 mod ids;
+mod jwt;
 mod limits;
 mod oauth;
 mod okta;
