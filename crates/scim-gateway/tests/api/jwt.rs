@@ -167,6 +167,8 @@ async fn an_entra_token_is_accepted_and_every_token_that_does_not_hold_is_refuse
     for (what, token) in refused {
         assert_eq!(status_with(&app, &token).await, 401, "{what}");
     }
+    // One fetch for the valid token, one more for the unknown kid: no other refusal reached the keys.
+    assert_eq!(jwks.fetches.load(Ordering::SeqCst), 2);
     app.shutdown().await;
     jwks.server.stop(false).await;
 }
