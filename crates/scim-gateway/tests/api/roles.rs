@@ -137,3 +137,20 @@ async fn a_user_created_with_roles_holds_them_in_secret_server_and_entitlements_
     assert_eq!(direct_roles(&ss, id).await, vec!["User"]);
     app.shutdown().await;
 }
+
+/// The mutability `/Schemas` gives a User's `roles` for the connection holding `token`.
+async fn roles_mutability(app: &TestApp, token: &str) -> Value {
+    let url = format!("{}/scim/v2/Schemas/{}", app.base, scim::urn::USER);
+    let schema: Value = app.http.get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+    let roles = schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "roles").unwrap().clone();
+    roles["mutability"].clone()
+}
+
+#[tokio::test]
+async fn roles_are_advertised_writable_only_to_a_connection_whose_scope_names_roles() {
+    let app = spawn_app().await;
+    assert_eq!(roles_mutability(&app, &app.token).await, "readOnly");
+    let token = connection(&app, "iga", json!(["User"])).await;
+    assert_eq!(roles_mutability(&app, &token).await, "readWrite");
+    app.shutdown().await;
+}
