@@ -11,6 +11,7 @@ mod auth;
 mod breaker;
 mod bulk;
 mod conditional;
+mod directory;
 mod discovery;
 mod entra;
 mod errors;

@@ -256,6 +256,24 @@ async fn guard_revival(ctx: &Ctx<'_>, id: i64, f: &UserFields) -> JobResult<()> 
     Ok(())
 }
 
+/// Whether a Secret Server user belongs to a directory domain (Active Directory): its name,
+/// password and existence are the directory's (local users have domain `-1`).
+fn directory_managed(user: &User) -> bool {
+    user.domain_id > 0
+}
+
+/// The refusal of a change Secret Server leaves to the user's directory: `400`, before any call.
+fn directory_refusal(user: &User, what: &str) -> JobError {
+    JobError::Permanent(
+        ScimError::mutability(format!(
+            "User {} ({:?}) is managed by its directory (Secret Server domain {}): its {what} cannot be changed \
+             through Secret Server; change it in the directory",
+            user.id, user.user_name, user.domain_id
+        ))
+        .into(),
+    )
+}
+
 /// Whether a replace or a PATCH names `password` (read from the request as sent, so that a
 /// password the connection may not set is refused before Secret Server is asked anything; the
 /// document the change produces is checked again).
@@ -327,6 +345,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc);
+    if directory_managed(&current) {
+        if f.password.is_some() {
+            return Err(directory_refusal(&current, "password"));
+        }
+        if fold(&f.user_name) != fold(&current.user_name) {
+            return Err(directory_refusal(&current, "name"));
+        }
+    }
     if f.password.is_some() {
         ctx.guard_password(id)?;
     }
@@ -402,6 +428,9 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
+    if directory_managed(&current) {
+        return Err(directory_refusal(&current, "existence"));
+    }
     ctx.client()?.delete_user(id).await.map_err(JobError::from)?;
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
     instance.tombstones.put(id, &tombstone).await?;
