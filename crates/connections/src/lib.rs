@@ -29,8 +29,9 @@ pub mod verify;
 
 pub use model::{
     BasicCredential, Connection, ConnectionId, ConnectionRateLimit, Credentials, DeletedUserPolicy,
-    InheritedFolderPolicy, InvalidConnectionId, NoRateLimit, OAuthClient, Operations, PasswordChangePolicy, Policies,
-    PrincipalReach, PrincipalScope, RateLimit, Scope, TokenCredential, UnknownAttributePolicy, UserNameChangePolicy,
+    ENTRA_SCIM_AUDIENCE, InheritedFolderPolicy, InvalidConnectionId, JwtIssuer, NoRateLimit, OAuthClient, Operations,
+    PasswordChangePolicy, Policies, PrincipalReach, PrincipalScope, RateLimit, Scope, TokenCredential,
+    UnknownAttributePolicy, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};

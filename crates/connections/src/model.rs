@@ -104,6 +104,68 @@ pub struct Credentials {
     /// Optional HTTP Basic credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic: Option<BasicCredential>,
+    /// Issuers whose signed bearer JWTs the connection accepts (Microsoft Entra ID's own tokens).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt_issuers: Vec<JwtIssuer>,
+}
+
+/// Microsoft Entra ID's audience for the tokens it sends a non-gallery SCIM application whose
+/// secret-token field is left empty.
+pub const ENTRA_SCIM_AUDIENCE: &str = "8adf8e6e-67b2-4cf2-a259-e3dc5476c621";
+
+/// An issuer of bearer JWTs a connection accepts: the token's RS256 signature is checked against
+/// the issuer's published keys (JWKS, fetched over HTTPS), and its `iss`, `aud`, `exp` and `nbf`,
+/// and `tid` / `appid` when listed. Nothing secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JwtIssuer {
+    /// A short public id to name the issuer when removing it (`jwt_…`).
+    pub id: String,
+    /// The exact `iss` the tokens carry.
+    pub issuer: String,
+    /// The `aud` values accepted (any one).
+    pub audiences: Vec<String>,
+    /// Where the issuer publishes its signing keys; `https://` only.
+    pub jwks_url: String,
+    /// When not empty, the token's `tid` must be one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_ids: Vec<String>,
+    /// When not empty, the token's `appid` (or `azp`) must be one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_ids: Vec<String>,
+}
+
+impl JwtIssuer {
+    /// Microsoft Entra ID's tokens for tenant `tenant_id`: issuer `https://sts.windows.net/<tenant>/`,
+    /// audience [`ENTRA_SCIM_AUDIENCE`], the tenant's keys, and only that tenant's `tid`.
+    pub fn entra(id: impl Into<String>, tenant_id: &str) -> Self {
+        let tenant = tenant_id.trim();
+        Self {
+            id: id.into(),
+            issuer: format!("https://sts.windows.net/{tenant}/"),
+            audiences: vec![ENTRA_SCIM_AUDIENCE.to_owned()],
+            jwks_url: format!("https://login.microsoftonline.com/{tenant}/discovery/keys"),
+            tenant_ids: vec![tenant.to_owned()],
+            app_ids: Vec::new(),
+        }
+    }
+
+    /// Checks what a token could never satisfy, or a key URL that is not HTTPS.
+    ///
+    /// # Errors
+    /// A sentence naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.issuer.trim().is_empty() {
+            return Err("issuer must not be empty".to_owned());
+        }
+        if self.audiences.iter().all(|a| a.trim().is_empty()) {
+            return Err("audiences must name at least one audience".to_owned());
+        }
+        match url::Url::parse(&self.jwks_url) {
+            Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(()),
+            _ => Err(format!("jwksUrl {:?} must be an https:// URL", self.jwks_url)),
+        }
+    }
 }
 
 /// A static bearer token, stored as the SHA-256 (hex) of the token. Tokens
@@ -182,6 +244,12 @@ pub struct Scope {
     /// all of them, as before principal scopes existed.
     #[serde(default, skip_serializing_if = "PrincipalScope::is_default")]
     pub principals: PrincipalScope,
+    /// The Secret Server roles (by name, case-insensitive) this connection may assign to and take
+    /// from the users within its reach through a User's `roles`. Empty (the default): a User's
+    /// `roles` are read-only for the connection. The administrator role is never assignable: its
+    /// holders are protected principals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// Which Secret Server users and groups a connection may change. Protected principals (the
@@ -291,7 +359,7 @@ impl Default for Scope {
                 (kind.name().to_owned(), ops)
             })
             .collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
     }
 }
 
@@ -309,7 +377,7 @@ impl Scope {
     pub fn read_only() -> Self {
         let resource_types =
             ResourceKind::ALL.into_iter().map(|k| (k.name().to_owned(), Operations::READ_ONLY)).collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default() }
+        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
     }
 }
 

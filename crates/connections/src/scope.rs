@@ -81,6 +81,11 @@ pub enum Denial {
          and on the users it created (policy passwordChange: createdByConnection)"
     )]
     PasswordChangeNotAllowed { connection: ConnectionId, user: i64 },
+    /// The connection may not assign or unassign this Secret Server role (`403`).
+    #[error(
+        "connection {connection} may not assign or unassign Secret Server role {role:?}: its scope's roles are {allowed}"
+    )]
+    RoleNotInScope { connection: ConnectionId, role: String, allowed: String },
 }
 
 impl From<Denial> for ServiceError {
@@ -89,7 +94,8 @@ impl From<Denial> for ServiceError {
             Denial::UnreadableType(_) | Denial::NotVisible { .. } => ErrorKind::NotFound,
             Denial::ActionNotAllowed { .. }
             | Denial::OutsidePrincipalScope { .. }
-            | Denial::PasswordChangeNotAllowed { .. } => ErrorKind::PermissionDenied,
+            | Denial::PasswordChangeNotAllowed { .. }
+            | Denial::RoleNotInScope { .. } => ErrorKind::PermissionDenied,
         };
         ServiceError::new(kind, denial.to_string())
     }
@@ -215,6 +221,23 @@ pub fn require_password_change(connection: &Connection, user: i64, creator: Opti
             Err(Denial::PasswordChangeNotAllowed { connection: connection.id.clone(), user })
         }
     }
+}
+
+/// Whether `connection` may assign or unassign Secret Server role `role` (a User's `roles`).
+///
+/// # Errors
+/// [`Denial::RoleNotInScope`] unless the connection's scope names the role (case-insensitive).
+pub fn require_role_change(connection: &Connection, role: &str) -> Result<(), Denial> {
+    let roles = &connection.scope.roles;
+    if roles.iter().any(|r| r.trim().eq_ignore_ascii_case(role.trim())) {
+        return Ok(());
+    }
+    let allowed = if roles.is_empty() {
+        "none (roles are read-only)".to_owned()
+    } else {
+        roles.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(", ")
+    };
+    Err(Denial::RoleNotInScope { connection: connection.id.clone(), role: role.to_owned(), allowed })
 }
 
 /// How deep a folder may be below a subtree root; deeper (or a cycle in a corrupt tree) is outside.

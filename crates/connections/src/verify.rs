@@ -55,6 +55,8 @@ pub enum AuthMethod {
     StaticToken,
     OAuthToken,
     Basic,
+    /// A signed JWT from one of the connection's issuers.
+    Jwt,
 }
 
 impl AuthMethod {
@@ -64,6 +66,7 @@ impl AuthMethod {
             AuthMethod::StaticToken => "bearer",
             AuthMethod::OAuthToken => "oauth2",
             AuthMethod::Basic => "basic",
+            AuthMethod::Jwt => "jwt",
         }
     }
 }
@@ -505,6 +508,8 @@ impl CredentialVerifier {
                 }
             }
             AuthMethod::OAuthToken => creds.oauth_clients.iter().any(|c| c.client_id == entry.fingerprint),
+            // JWTs are verified by the gateway's `jwt` module and never cached here.
+            AuthMethod::Jwt => false,
             AuthMethod::Basic => {
                 creds.basic.as_ref().is_some_and(|b| constant_time_eq(&b.password_hash, &entry.fingerprint))
             }

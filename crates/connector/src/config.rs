@@ -213,6 +213,8 @@ pub struct GatewaySection {
     pub tls_key: Option<PathBuf>,
     /// TLS to the adapter: the CA of its certificate, the gateway's certificate and key.
     pub adapter_tls_ca: Option<PathBuf>,
+    /// A PEM CA bundle for the JWKS endpoints of connections' JWT issuers; `None`: the system's.
+    pub jwks_ca_file: Option<PathBuf>,
     pub adapter_tls_cert: Option<PathBuf>,
     pub adapter_tls_key: Option<PathBuf>,
 }
@@ -238,6 +240,7 @@ impl Default for GatewaySection {
             tls_cert: None,
             tls_key: None,
             adapter_tls_ca: None,
+            jwks_ca_file: None,
             adapter_tls_cert: None,
             adapter_tls_key: None,
         }

@@ -174,6 +174,8 @@ pub const SETTINGS: &[Setting] = &[
       "PEM private key of gateway.tls_cert"),
     s("gateway.adapter_tls_ca", Some("adapter-tls-ca"), "SCIMC_GATEWAY_ADAPTER_TLS_CA", &[Gateway], Kind::Text,
       "none: plain gRPC", "PEM CA bundle the adapter's certificate must chain to (adapter_url https:// only)"),
+    s("gateway.jwks_ca_file", Some("jwks-ca-file"), "SCIMC_GATEWAY_JWKS_CA_FILE", &[Dev, Gateway], Kind::Text,
+      "none: the system's trust store", "PEM CA bundle for the key sets (JWKS) of connections' JWT issuers"),
     s("gateway.adapter_tls_cert", Some("adapter-tls-cert"), "SCIMC_GATEWAY_ADAPTER_TLS_CERT", &[Gateway], Kind::Text,
       "none", "PEM client certificate the gateway presents to the adapter"),
     s("gateway.adapter_tls_key", Some("adapter-tls-key"), "SCIMC_GATEWAY_ADAPTER_TLS_KEY", &[Gateway], Kind::Text,

@@ -185,6 +185,32 @@ impl AdminClient {
         .map(|_| ())
     }
 
+    /// Adds an issuer of bearer JWTs (Entra ID's preset or one given in full).
+    ///
+    /// # Errors
+    /// Transport failures and refusals.
+    pub async fn add_jwt_issuer(
+        &self,
+        id: &str,
+        new: &crate::admin_model::NewJwtIssuer,
+    ) -> Result<connections::JwtIssuer, AdminClientError> {
+        self.expect(Method::POST, &format!("connections/{id}/jwt-issuers"), Some(new)).await
+    }
+
+    /// Removes an issuer of bearer JWTs (its tokens stop working).
+    ///
+    /// # Errors
+    /// Transport failures and refusals.
+    pub async fn remove_jwt_issuer(&self, id: &str, issuer_id: &str) -> Result<(), AdminClientError> {
+        self.call::<serde_json::Value>(
+            Method::DELETE,
+            &format!("connections/{id}/jwt-issuers/{issuer_id}"),
+            None::<&()>,
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Sets the HTTP Basic credential.
     ///
     /// # Errors

@@ -40,6 +40,9 @@ pub struct CredentialsView {
     pub oauth_clients: Vec<OAuthClientView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_username: Option<String>,
+    /// Issuers of bearer JWTs (nothing secret).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jwt_issuers: Vec<connections::JwtIssuer>,
 }
 
 /// A static bearer token, by its id.
@@ -95,6 +98,7 @@ impl From<&Connection> for ConnectionView {
                     .map(|k| OAuthClientView { client_id: k.client_id.clone(), token_ttl_seconds: k.token_ttl_seconds })
                     .collect(),
                 basic_username: c.credentials.basic.as_ref().map(|b| b.username.clone()),
+                jwt_issuers: c.credentials.jwt_issuers.clone(),
             },
             created_at: c.created_at,
             updated_at: c.updated_at,
@@ -197,6 +201,59 @@ pub struct IssuedTokenView {
 pub struct NewOAuthClient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_ttl_seconds: Option<u32>,
+}
+
+/// `POST /admin/v1/connections/{id}/jwt-issuers`: Entra ID's preset (`entraTenantId`, with the
+/// issuer, audience and keys of that tenant), or an issuer given in full; `appIds` and `tenantIds`
+/// narrow either.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewJwtIssuer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entra_tenant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audiences: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenant_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_ids: Vec<String>,
+}
+
+impl NewJwtIssuer {
+    /// The issuer this request describes, with public id `id`.
+    ///
+    /// # Errors
+    /// A sentence naming what is missing or wrong.
+    pub fn into_issuer(self, id: String) -> Result<connections::JwtIssuer, String> {
+        let mut issuer = match (self.entra_tenant_id, self.issuer) {
+            (Some(tenant), None) if !tenant.trim().is_empty() => connections::JwtIssuer::entra(id, &tenant),
+            (None, Some(issuer)) => connections::JwtIssuer {
+                id,
+                issuer,
+                audiences: self.audiences.clone(),
+                jwks_url: self.jwks_url.clone().unwrap_or_default(),
+                tenant_ids: Vec::new(),
+                app_ids: Vec::new(),
+            },
+            _ => return Err("give either entraTenantId or issuer (with audiences and jwksUrl)".to_owned()),
+        };
+        if !self.audiences.is_empty() {
+            issuer.audiences = self.audiences;
+        }
+        if let Some(url) = self.jwks_url {
+            issuer.jwks_url = url;
+        }
+        if !self.tenant_ids.is_empty() {
+            issuer.tenant_ids = self.tenant_ids;
+        }
+        issuer.app_ids = self.app_ids;
+        issuer.validate()?;
+        Ok(issuer)
+    }
 }
 
 /// An OAuth2 client just registered: the only time its secret is shown.

@@ -316,6 +316,12 @@ async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, 
         return Err(missing(state, Surface::Scim, address).await);
     };
     let verified = match &presented {
+        // A JWT (Entra ID's own token) goes to its issuer's checks, as cheap as a static token's
+        // until the signature; it is never looked up as a static token.
+        Presented::Bearer(token) if crate::jwt::looks_like_jwt(token) => {
+            let identifier = Identifier::token("jwt", token);
+            guarded(state, Surface::Scim, address, &identifier, || state.jwt.verify(token)).await
+        }
         Presented::Bearer(token) => {
             // A token this replica verified recently is let through whatever the throttle says: a
             // 256-bit token cannot be guessed, and a client sharing an address with a guesser keeps working.

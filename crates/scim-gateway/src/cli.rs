@@ -326,6 +326,30 @@ pub enum AdminCommand {
     },
     /// Remove an OAuth2 client.
     RemoveOauthClient { id: String, client_id: String },
+    /// Accept bearer JWTs from an issuer: Microsoft Entra ID's own tokens for a tenant
+    /// (`--entra-tenant`), or any issuer (`--issuer`, `--audience`, `--jwks-url`).
+    AddJwtIssuer {
+        id: String,
+        /// Entra ID's preset: issuer `https://sts.windows.net/<tenant>/`, Entra's SCIM audience, the tenant's keys.
+        #[arg(long)]
+        entra_tenant: Option<String>,
+        #[arg(long)]
+        issuer: Option<String>,
+        /// Accepted `aud` values (repeat).
+        #[arg(long = "audience")]
+        audiences: Vec<String>,
+        /// The issuer's JWKS (https:// only).
+        #[arg(long)]
+        jwks_url: Option<String>,
+        /// Only tokens whose `tid` is one of these (repeat).
+        #[arg(long = "tenant-id")]
+        tenant_ids: Vec<String>,
+        /// Only tokens whose `appid` (or `azp`) is one of these (repeat).
+        #[arg(long = "app-id")]
+        app_ids: Vec<String>,
+    },
+    /// Stop accepting an issuer's JWTs, by the issuer's id.
+    RemoveJwtIssuer { id: String, issuer_id: String },
     /// Set the HTTP Basic credential; the password is read from standard input.
     SetBasic {
         id: String,
@@ -464,6 +488,21 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
         AdminCommand::RemoveOauthClient { id, client_id } => {
             client.remove_oauth_client(&id, &client_id).await?;
             serde_json::json!({"removed": client_id})
+        }
+        AdminCommand::AddJwtIssuer { id, entra_tenant, issuer, audiences, jwks_url, tenant_ids, app_ids } => {
+            let new = crate::admin_model::NewJwtIssuer {
+                entra_tenant_id: entra_tenant,
+                issuer,
+                audiences,
+                jwks_url,
+                tenant_ids,
+                app_ids,
+            };
+            serde_json::to_value(client.add_jwt_issuer(&id, &new).await?)?
+        }
+        AdminCommand::RemoveJwtIssuer { id, issuer_id } => {
+            client.remove_jwt_issuer(&id, &issuer_id).await?;
+            serde_json::json!({"removed": issuer_id})
         }
         AdminCommand::SetBasic { id, username } => {
             let mut password = String::new();

@@ -55,6 +55,7 @@ pub mod directory;
 pub mod errors;
 pub mod front_door;
 pub mod jobs;
+pub mod jwt;
 pub mod rate_limit;
 pub mod render;
 pub mod request;

@@ -76,6 +76,8 @@ pub struct GatewaySettings {
     /// TLS to the adapter (`https://` adapter URL): the CA its certificate chains to, and the
     /// gateway's client certificate and key.
     pub adapter_tls: Option<transport_tls::ClientTlsFiles>,
+    /// How the keys of connections' JWT issuers are fetched and tokens' times judged.
+    pub jwt: crate::jwt::JwtSettings,
 }
 
 impl Default for GatewaySettings {
@@ -107,6 +109,7 @@ impl Default for GatewaySettings {
             tls_poll: transport_tls::DEFAULT_POLL_INTERVAL,
             adapter_secret: None,
             adapter_tls: None,
+            jwt: crate::jwt::JwtSettings::default(),
         }
     }
 }

@@ -135,7 +135,9 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         n => n,
     };
+    let jwt = crate::jwt::JwtVerifier::new(deps.connections.clone(), settings.jwt.clone())?;
     let state = web::Data::new(AppState {
+        jwt,
         jobs: Jobs::new(deps.queue.clone(), settings.job_deadline, settings.job_keys.clone()),
         verifier: CredentialVerifier::new(deps.connections.clone(), settings.credential_cache),
         schemas: scim::Schemas::standard(),

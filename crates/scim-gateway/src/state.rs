@@ -29,6 +29,8 @@ pub struct AppState {
     pub jobs: Jobs,
     pub breakers: Breakers,
     pub verifier: CredentialVerifier,
+    /// Bearer JWTs of the connections' issuers.
+    pub jwt: crate::jwt::JwtVerifier,
     pub connections: ConnectionStore,
     pub state: Arc<dyn StateStore>,
     pub rate_limiter: RateLimiter,

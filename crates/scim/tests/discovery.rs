@@ -87,12 +87,13 @@ fn schemas_documents_carry_rfc_attribute_characteristics() {
         "photos",
         "addresses",
         "groups",
-        "entitlements",
         "roles",
         "x509Certificates",
     ] {
         assert!(names.contains(&expected), "User schema lacks {expected}");
     }
+    // Secret Server has no entitlements: not advertised, so never stored and echoed as applied.
+    assert!(!names.contains(&"entitlements"), "User schema advertises entitlements it cannot apply");
     let groups = attrs.iter().find(|a| a["name"] == "groups").unwrap();
     assert_eq!(groups["mutability"], "readOnly");
     assert_eq!(groups["subAttributes"][1]["referenceTypes"], serde_json::json!(["User", "Group"]));

@@ -17,7 +17,8 @@
 //! role given in Secret Server a minute ago must protect at once. That is one read per user or
 //! group a change touches (a group's members included, a few at a time), before anything changes.
 //!
-//! Roles themselves are never changed: the client has no call that could.
+//! A User's `roles` are assigned through the connector only within the connection's scope, and
+//! never the administrator role: a user given it would become protected (see `worker::roles`).
 
 use crate::read_model::state::State;
 use crate::text::fold;
@@ -134,6 +135,11 @@ impl Protection {
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
         }
+    }
+
+    /// Whether holding role `role` makes a principal protected (the administrator role).
+    pub fn protects_role(&self, role: &str) -> bool {
+        self.administrator_role.as_deref().is_some_and(|r| fold(r.trim()) == fold(role.trim()))
     }
 
     /// Whether the user called `user_name` is protected by its name alone (the API account, or

@@ -89,7 +89,8 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
             Ok(user) => {
                 let attrs = instance.attrs.get(kind, id).await?;
                 let deleted = !user.enabled && instance.tombstones.get(id).await?.is_some();
-                let ss = user_ss_from_user(user);
+                let mut ss = user_ss_from_user(user);
+                ss.roles = crate::read_model::fetch::direct_roles(client, id).await?;
                 instance
                     .write_remote(&[(kind, id)], |s| {
                         let meta = s.users.get(&id).map(|u| u.meta).unwrap_or_default();

@@ -37,12 +37,13 @@ pub(crate) enum Route {
     UserRoles,
     UserRolesAssigned,
     GroupRoles,
+    GroupRolesV2,
 }
 
 impl Route {
     /// Every route, for the tests that check the set as a whole.
     #[cfg(test)]
-    pub(crate) const ALL: [Route; 25] = [
+    pub(crate) const ALL: [Route; 26] = [
         Route::Token,
         Route::Healthcheck,
         Route::CurrentUser,
@@ -68,6 +69,7 @@ impl Route {
         Route::UserRoles,
         Route::UserRolesAssigned,
         Route::GroupRoles,
+        Route::GroupRolesV2,
     ];
 
     /// The template, with `{…}` placeholders for integer ids, relative to the base URL.
@@ -99,6 +101,8 @@ impl Route {
             Route::UserRoles => "api/v1/users/{id}/roles",
             Route::UserRolesAssigned => "api/v1/users/{userId}/roles-assigned",
             Route::GroupRoles => "api/v1/groups/{id}/roles",
+            // 11.7.2 documents replacing a group's roles only under `/v2`.
+            Route::GroupRolesV2 => "api/v2/groups/{id}/roles",
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     }
     settings.tls = crate::config::server_tls("gateway.tls", section.tls_cert.as_ref(), section.tls_key.as_ref())?;
     settings.adapter_secret = super::adapter::adapter_secret(config)?;
+    settings.jwt.ca_file = section.jwks_ca_file.clone();
     settings.adapter_tls = match (&section.adapter_tls_ca, &section.adapter_tls_cert, &section.adapter_tls_key) {
         (None, None, None) => None,
         (None, _, _) => bail!("invalid setting gateway.adapter_tls_ca: a client certificate needs the adapter's CA"),

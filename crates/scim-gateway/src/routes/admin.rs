@@ -42,6 +42,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/connections/{id}/oauth-clients/{client_id}").route(web::delete().to(remove_oauth_client)),
         )
+        .service(web::resource("/connections/{id}/jwt-issuers").route(web::post().to(add_jwt_issuer)))
+        .service(web::resource("/connections/{id}/jwt-issuers/{issuer_id}").route(web::delete().to(remove_jwt_issuer)))
         .service(
             web::resource("/connections/{id}/basic")
                 .route(web::put().to(set_basic))
@@ -350,6 +352,39 @@ async fn add_oauth_client(
         token_ttl_seconds: ttl,
         token_endpoint: format!("{base}/oauth2/token"),
     }))
+}
+
+async fn add_jwt_issuer(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: crate::admin_model::NewJwtIssuer = parse_body(&req, &body)?;
+    let mut c = load(&state, &path).await?;
+    let issuer = new
+        .into_issuer(connections::credentials::random_id("jwt_"))
+        .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, e))?;
+    c.credentials.jwt_issuers.push(issuer.clone());
+    save(&state, &actor, "add-jwt-issuer", c, format!("issuer {} ({})", issuer.id, issuer.issuer)).await?;
+    Ok(HttpResponse::Created().json(issuer))
+}
+
+async fn remove_jwt_issuer(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, issuer_id) = path.into_inner();
+    let mut c = load(&state, &id).await?;
+    let before = c.credentials.jwt_issuers.len();
+    c.credentials.jwt_issuers.retain(|i| i.id != issuer_id);
+    if c.credentials.jwt_issuers.len() == before {
+        return Err(ApiError::not_found(format!("connection {id} has no JWT issuer {issuer_id}")));
+    }
+    save(&state, &actor, "remove-jwt-issuer", c, format!("issuer {issuer_id}")).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn remove_oauth_client(

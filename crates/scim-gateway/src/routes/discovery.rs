@@ -74,9 +74,30 @@ pub async fn schemas(state: web::Data<AppState>, caller: Caller, req: HttpReques
         .all()
         .iter()
         .filter(|s| visible.iter().any(|u| u.eq_ignore_ascii_case(&s.id)))
-        .map(|s| state.schemas.schema_document(s, &base))
+        .map(|s| for_connection(state.schemas.schema_document(s, &base), &caller))
         .collect();
     list_document(docs)
+}
+
+/// A schema document as the caller's connection may use it: a User's `roles` are `readOnly` for a
+/// connection whose scope names no role it may assign (what it could not apply is not advertised
+/// as writable).
+fn for_connection(mut doc: Value, caller: &Caller) -> Value {
+    let is_user = doc.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(scim::urn::USER));
+    if !is_user || !caller.connection.scope.roles.is_empty() {
+        return doc;
+    }
+    let roles = doc
+        .get_mut("attributes")
+        .and_then(Value::as_array_mut)
+        .and_then(|attrs| attrs.iter_mut().find(|a| a.get("name").and_then(Value::as_str) == Some("roles")));
+    if let Some(roles) = roles {
+        roles["mutability"] = Value::from("readOnly");
+        for sub in roles.get_mut("subAttributes").and_then(Value::as_array_mut).into_iter().flatten() {
+            sub["mutability"] = Value::from("readOnly");
+        }
+    }
+    doc
 }
 
 /// `GET /Schemas/{id}`
@@ -90,7 +111,7 @@ pub async fn schema(
     let base = request::base_url(&req, &state.settings);
     let visible = visible_schemas(&state, &caller).iter().any(|u| u.eq_ignore_ascii_case(&id));
     match state.schemas.schema_document_by_id(&id, &base).filter(|_| visible) {
-        Some(doc) => Ok(render::json(StatusCode::OK, &doc)),
+        Some(doc) => Ok(render::json(StatusCode::OK, &for_connection(doc, &caller))),
         None => Err(ApiError::not_found(format!("no such schema: {id}"))),
     }
 }

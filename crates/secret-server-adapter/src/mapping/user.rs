@@ -8,7 +8,10 @@
 //! | the primary `emails` value | `emailAddress` |
 //! | `active` | `enabled` (and not deleted through SCIM); enabled on create when absent |
 //! | `groups` (read-only) | the groups the user is a member of |
+//! | `roles` | the Secret Server roles assigned to the user directly, `value` and `display` the role's name (assigned and unassigned through `/users/{id}/roles`; roles held through a group are not listed) |
 //! | `password` (write-only) | sent on create and replace, never stored, never returned |
+//!
+//! `entitlements` are not advertised (Secret Server has none) and never stored.
 //!
 //! Everything else (`externalId`, `name`, phone numbers, addresses, the Enterprise and LinkedObject
 //! extensions, every `emails` entry with its `type` and `primary`) lives in the attribute store. The
@@ -30,7 +33,33 @@ use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
 /// Attributes the mapping owns (never copied from the attribute store as they are).
-const OWNED: &[&str] = &["userName", "displayName", "active", "emails", "groups", "password", "meta", "id", "schemas"];
+const OWNED: &[&str] = &[
+    "userName",
+    "displayName",
+    "active",
+    "emails",
+    "groups",
+    "roles",
+    "entitlements",
+    "password",
+    "meta",
+    "id",
+    "schemas",
+];
+
+/// The attributes a document gives that are never stored: Secret Server holds them (or, for
+/// `entitlements`, nothing could apply them).
+const NOT_STORED: &[&str] = &["userName", "displayName", "active", "groups", "roles", "entitlements"];
+
+/// A user's `roles`: the roles it holds directly, by name, in name order.
+pub fn roles_value(
+    view_roles: &std::collections::BTreeMap<i64, crate::read_model::records::RoleSs>,
+    held: &[i64],
+) -> Option<Value> {
+    let mut names: Vec<&str> = held.iter().filter_map(|id| view_roles.get(id)).map(|r| &*r.name).collect();
+    names.sort_unstable_by_key(|n| n.to_lowercase());
+    (!names.is_empty()).then(|| Value::Array(names.into_iter().map(|n| json!({"value": n, "display": n})).collect()))
+}
 
 /// The emails to show: the stored entries with the primary's value from Secret Server.
 fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
@@ -82,6 +111,9 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     if !groups.is_empty() {
         doc.insert("groups".to_owned(), Value::Array(groups));
     }
+    if let Some(roles) = roles_value(&view.state.roles, &rec.ss.roles) {
+        doc.insert("roles".to_owned(), roles);
+    }
     doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::User, rec.meta));
     Some(Value::Object(doc))
 }
@@ -100,6 +132,9 @@ pub struct UserFields {
     pub active: Option<bool>,
     /// Never stored, never logged.
     pub password: Option<SecretString>,
+    /// The names of the roles the user is to hold directly (`roles[].value`, trimmed, duplicates
+    /// removed); `None` when the document has no `roles` (no role changes on create).
+    pub roles: Option<Vec<String>>,
     /// What goes to the attribute store.
     pub attrs: Map<String, Value>,
 }
@@ -164,6 +199,18 @@ fn primary_email(doc: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The role names a document's `roles` give.
+fn role_names(roles: Option<&Value>) -> Option<Vec<String>> {
+    let items = roles?.as_array()?;
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for name in items.iter().filter_map(|r| r.get("value")).filter_map(Value::as_str).map(str::trim) {
+        if !name.is_empty() && !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            names.push(name.to_owned());
+        }
+    }
+    Some(names)
+}
+
 /// Reads a validated (normalized) User document.
 pub fn fields(doc: &Value) -> UserFields {
     let empty = Map::new();
@@ -175,7 +222,8 @@ pub fn fields(doc: &Value) -> UserFields {
         email: primary_email(doc),
         active: doc.get("active").and_then(Value::as_bool),
         password: doc.get("password").and_then(Value::as_str).filter(|p| !p.is_empty()).map(SecretString::from),
-        attrs: stored_attrs(doc, &["userName", "displayName", "active", "groups"]),
+        attrs: stored_attrs(doc, NOT_STORED),
+        roles: role_names(doc.get("roles")),
         name_display: display_name_from(doc.get("name")),
         user_name,
         display_name,

@@ -7,12 +7,12 @@
 //! so the resync leaves them (and their removal) alone; the next resync sees them settled.
 
 use super::fetch::Fetched;
-use super::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use super::records::{FolderPermRec, FolderRec, GroupRec, Meta, RoleSs, SecretPermRec, SecretRec, UserRec};
 use super::state::State;
 use crate::meta;
 use crate::tombstones::Tombstone;
 use scim::ResourceKind;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What the state store holds for records the read model has not seen yet.
 #[derive(Debug, Default)]
@@ -156,6 +156,23 @@ pub fn apply(
     let mut out = Applied::default();
     let mut touched: HashSet<(ResourceKind, i64)> = HashSet::new();
     let mut is_new: HashSet<(ResourceKind, i64)> = HashSet::new();
+
+    // Roles: a renamed role shows in every User naming it, so their versions change.
+    let roles: BTreeMap<i64, RoleSs> = fetched.roles.iter().map(|r| (r.id, r.clone())).collect();
+    if roles != state.roles {
+        let renamed: HashSet<i64> = state
+            .roles
+            .iter()
+            .filter(|(id, r)| roles.get(id).is_none_or(|now| now.name != r.name))
+            .map(|(id, _)| *id)
+            .collect();
+        for (id, rec) in &state.users {
+            if rec.ss.roles.iter().any(|r| renamed.contains(r)) {
+                touched.insert((ResourceKind::User, *id));
+            }
+        }
+        state.roles = roles;
+    }
 
     // Users.
     let seen: HashSet<i64> = fetched.users.iter().map(|u| u.id).collect();
@@ -413,6 +430,7 @@ mod tests {
             enabled,
             domain_id: -1,
             created: Some(1_714_557_600_000),
+            roles: Box::default(),
         }
     }
 

@@ -83,7 +83,14 @@ enum Read {
 
 async fn read_one(client: &SecretServerClient, kind: ResourceKind, id: i64) -> Result<Read, ClientError> {
     let read = match kind {
-        ResourceKind::User => client.get_user(id).await.map(|u| Read::User(user_ss_from_user(u))),
+        ResourceKind::User => match client.get_user(id).await {
+            Ok(user) => {
+                let mut ss = user_ss_from_user(user);
+                ss.roles = super::fetch::direct_roles(client, id).await?;
+                Ok(Read::User(ss))
+            }
+            Err(e) => Err(e),
+        },
         ResourceKind::Group => match client.get_group(id).await {
             Ok(group) => {
                 let members: Vec<i64> = client.group_members(id).map_ok(|m| m.user_id).try_collect().await?;

@@ -171,6 +171,7 @@ mod tests {
                     enabled: true,
                     domain_id: -1,
                     created: None,
+                    roles: Box::default(),
                 },
                 attrs: None,
                 deleted: false,

@@ -61,6 +61,18 @@ pub struct UserSs {
     pub domain_id: i64,
     /// Secret Server's `created`, Unix milliseconds.
     pub created: Option<i64>,
+    /// The ids of the Secret Server roles assigned to the user directly (sorted; roles held only
+    /// through a group are not the user's to change). Part of the comparison a resync makes, so a
+    /// role assigned in Secret Server shows as a change of the user.
+    pub roles: Box<[i64]>,
+}
+
+/// A Secret Server role (`RoleModel`): what a User's `roles` name and `/Roles` lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSs {
+    pub id: i64,
+    pub name: Box<str>,
+    pub enabled: bool,
 }
 
 /// A user in the read model.

@@ -2,7 +2,7 @@
 //! method here, which keeps the indexes in step; nothing else touches the maps mutably.
 
 use super::index::{IntIndex, StrIndex, TimeIndex};
-use super::records::{Attrs, FolderPermRec, FolderRec, GroupRec, Principal, SecretPermRec, SecretRec, UserRec};
+use super::records::{Attrs, FolderPermRec, FolderRec, GroupRec, Principal, RoleSs, SecretPermRec, SecretRec, UserRec};
 use scim::ResourceKind;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -109,6 +109,8 @@ pub struct State {
     pub user_creators: HashMap<i64, Box<str>>,
     /// group id → the connection that created it through the connector.
     pub group_creators: HashMap<i64, Box<str>>,
+    /// Secret Server's roles, by id (what a User's `roles` name; `/Roles`).
+    pub roles: BTreeMap<i64, RoleSs>,
     pub idx: Indexes,
 }
 
@@ -578,6 +580,7 @@ mod tests {
                 enabled: true,
                 domain_id: -1,
                 created: None,
+                roles: Box::default(),
             },
             attrs: Some(format!(r#"{{"externalId":"ext-{id}"}}"#).into_boxed_str()),
             deleted: false,

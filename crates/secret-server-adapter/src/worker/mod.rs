@@ -16,6 +16,7 @@ mod groups;
 mod guard;
 mod permissions;
 pub mod precondition;
+mod roles;
 mod users;
 
 use crate::core::{Caller, Core};

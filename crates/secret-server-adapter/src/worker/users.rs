@@ -3,14 +3,16 @@
 //! A change to an existing user (a revival included) is refused first when the user is protected
 //! or outside the connection's principal scope, and a password is set only on a user this
 //! connection created unless its policy says otherwise (see [`super::guard`]). A user created here
-//! records its creating connection in its stored attributes.
+//! records its creating connection in its stored attributes. A User's `roles` are assigned and
+//! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
 
+use super::roles::{self, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
-use crate::read_model::fetch::user_ss_from_user;
+use crate::read_model::fetch::{direct_roles, user_ss_from_user};
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::{fold, now_millis};
 use crate::tombstones::Tombstone;
@@ -43,11 +45,29 @@ fn audit_of(user: &User) -> Value {
     audit_fields(&user.user_name, &user.display_name, user.email_address.as_deref(), user.enabled)
 }
 
+/// An audit before/after with the names of the roles `held` directly.
+fn with_roles(ctx: &Ctx<'_>, mut audit: Value, held: &[i64]) -> Value {
+    let names: Vec<String> = ctx.instance().model.read(|s| {
+        held.iter().map(|id| s.roles.get(id).map_or_else(|| id.to_string(), |r| r.name.to_string())).collect()
+    });
+    if let Some(obj) = audit.as_object_mut() {
+        obj.insert("roles".to_owned(), Value::from(names));
+    }
+    audit
+}
+
 /// Writes a user through to the read model (keeping its meta), with its attributes. When it
 /// becomes deleted (or no longer is), its groups are touched too: their member lists change.
-async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted: bool) -> JobResult<()> {
+async fn write_user(
+    ctx: &Ctx<'_>,
+    user: User,
+    roles: Box<[i64]>,
+    attrs: Option<Box<str>>,
+    deleted: bool,
+) -> JobResult<()> {
     let id = user.id;
-    let ss = user_ss_from_user(user);
+    let mut ss = user_ss_from_user(user);
+    ss.roles = roles;
     let mut touched = vec![(KIND, id)];
     touched.extend(ctx.instance().model.read(|s| {
         let flips = s.users.get(&id).is_some_and(|u| u.deleted != deleted);
@@ -65,8 +85,8 @@ async fn write_user(ctx: &Ctx<'_>, user: User, attrs: Option<Box<str>>, deleted:
 
 /// Reads the user fresh from Secret Server into the read model; `404` when it is gone. A user the
 /// read model has not seen yet (created since the last resync, or by another replica) gets its
-/// stored attributes and tombstone with it.
-async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
+/// stored attributes and tombstone with it. Returns the user and the roles it holds directly.
+async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(User, Box<[i64]>)> {
     let instance = ctx.instance();
     let user = match ctx.client()?.get_user(id).await {
         Ok(user) => user,
@@ -74,6 +94,11 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
             instance.write_through(&[(KIND, id)], |state| drop(state.remove_user(id))).await?;
             return Err(not_found(KIND, &id.to_string()));
         }
+        Err(e) => return Err(e.into()),
+    };
+    let held = match direct_roles(ctx.client()?, id).await {
+        Ok(held) => held,
+        Err(e) if e.is_not_found() => return Err(not_found(KIND, &id.to_string())),
         Err(e) => return Err(e.into()),
     };
     let (attrs, was_deleted) = match instance.model.read(|s| s.users.get(&id).map(|u| (u.attrs.clone(), u.deleted))) {
@@ -85,8 +110,8 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<User> {
     if was_deleted && !deleted {
         instance.tombstones.remove(id).await?;
     }
-    write_user(ctx, user.clone(), attrs, deleted).await?;
-    Ok(user)
+    write_user(ctx, user.clone(), held.clone(), attrs, deleted).await?;
+    Ok((user, held))
 }
 
 /// The user called `name` in Secret Server, whatever the read model knows.
@@ -137,6 +162,8 @@ async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_def
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
+    // Checked before anything is created: the new user gets the roles asked for.
+    let role_plan = roles::plan(ctx, &[], f.roles.as_deref()).await?;
     let instance = ctx.instance();
     let key = fold(&f.user_name);
     let earlier = ctx.earlier_create(KIND, &key).await?;
@@ -199,6 +226,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
     };
     let id = user.id;
+    // A create only adds: a revived or adopted user keeps the roles it holds.
+    roles::apply(ctx, id, &RolePlan { remove: Vec::new(), ..role_plan }).await?;
+    let held = direct_roles(ctx.client()?, id).await?;
     let mut stored = f.attrs_after_write(&user.display_name);
     if mine {
         stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
@@ -210,8 +240,8 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if revived {
         instance.tombstones.remove(id).await?;
     }
-    let after = audit_of(&user);
-    write_user(ctx, user, attrs, false).await?;
+    let after = with_roles(ctx, audit_of(&user), &held);
+    write_user(ctx, user, held, attrs, false).await?;
     Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
 }
 
@@ -224,6 +254,24 @@ async fn guard_revival(ctx: &Ctx<'_>, id: i64, f: &UserFields) -> JobResult<()> 
         ctx.guard_password(id)?;
     }
     Ok(())
+}
+
+/// Whether a Secret Server user belongs to a directory domain (Active Directory): its name,
+/// password and existence are the directory's (local users have domain `-1`).
+fn directory_managed(user: &User) -> bool {
+    user.domain_id > 0
+}
+
+/// The refusal of a change Secret Server leaves to the user's directory: `400`, before any call.
+fn directory_refusal(user: &User, what: &str) -> JobError {
+    JobError::Permanent(
+        ScimError::mutability(format!(
+            "User {} ({:?}) is managed by its directory (Secret Server domain {}): its {what} cannot be changed \
+             through Secret Server; change it in the directory",
+            user.id, user.user_name, user.domain_id
+        ))
+        .into(),
+    )
 }
 
 /// Whether a replace or a PATCH names `password` (read from the request as sent, so that a
@@ -271,14 +319,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if ctx.visible(KIND, id) && names_password(ctx.req) {
         ctx.guard_password(id)?;
     }
-    let current = refresh(ctx, id).await?;
+    let (current, held) = refresh(ctx, id).await?;
     if !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
     let current_doc = ctx.render(KIND, id, RenderOptions::default()).ok_or_else(|| not_found(KIND, &id.to_string()))?;
-    let before = audit_of(&current);
+    let before = with_roles(ctx, audit_of(&current), &held);
     let doc = if patch {
         let outcome =
             PatchRequest::parse(ctx.req.payload())?.apply(ctx.schemas(), KIND, &current_doc, &NoMemberLookup)?;
@@ -297,9 +345,21 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc);
+    if directory_managed(&current) {
+        if f.password.is_some() {
+            return Err(directory_refusal(&current, "password"));
+        }
+        if fold(&f.user_name) != fold(&current.user_name) {
+            return Err(directory_refusal(&current, "name"));
+        }
+    }
     if f.password.is_some() {
         ctx.guard_password(id)?;
     }
+    // A PATCH gives the whole resulting document: no `roles` left means none. A replacement
+    // without `roles` keeps them, as it keeps `active`.
+    let wanted_roles = if patch { Some(f.roles.clone().unwrap_or_default()) } else { f.roles.clone() };
+    let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
     let mut attrs = f.attrs.clone();
     let display_name_given = f.display_name.is_some();
     if fold(&f.user_name) != fold(&current.user_name) {
@@ -317,6 +377,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         }
     }
     let user = set_fields(ctx, &current, &f, false).await?;
+    roles::apply(ctx, id, &role_plan).await?;
+    let held = role_plan.result;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());
     keep_creator(&mut attrs, previous_text.as_deref());
@@ -336,8 +398,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if was_deleted && !deleted {
         ctx.instance().tombstones.remove(id).await?;
     }
-    let after = audit_of(&user);
-    write_user(ctx, user, attrs, deleted).await?;
+    let after = with_roles(ctx, audit_of(&user), &held);
+    write_user(ctx, user, held, attrs, deleted).await?;
     Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
 }
 
@@ -359,13 +421,16 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
         return Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before: Value::Null, after });
     }
     ctx.guard_early(Principal::User(id))?;
-    let current = refresh(ctx, id).await?;
+    let (current, held) = refresh(ctx, id).await?;
     let already_deleted = instance.model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));
     if already_deleted || !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
     ctx.check_if_match(KIND, id)?;
+    if directory_managed(&current) {
+        return Err(directory_refusal(&current, "existence"));
+    }
     ctx.client()?.delete_user(id).await.map_err(JobError::from)?;
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
     instance.tombstones.put(id, &tombstone).await?;
@@ -373,7 +438,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let disabled = User { enabled: false, ..current };
     let after = audit_of(&disabled);
     let attrs = instance.model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
-    write_user(ctx, disabled, attrs, true).await?;
+    write_user(ctx, disabled, held, attrs, true).await?;
     Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before, after })
 }
 

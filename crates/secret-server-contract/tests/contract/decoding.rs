@@ -73,6 +73,24 @@ fn cases() -> Vec<Case> {
             Box::pin(async move { json(c.set_user_enabled(7, false).await) })
         }),
         case("delete_user", "DELETE /v1/users/{id}", false, |c| Box::pin(async move { json(c.delete_user(7).await) })),
+        case("add_user_roles", "POST /v1/users/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.add_user_roles(7, &[2]).await) })
+        }),
+        case("replace_user_roles", "PUT /v1/users/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.replace_user_roles(7, &[2]).await) })
+        }),
+        case("remove_user_roles", "DELETE /v1/users/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.remove_user_roles(7, &[2]).await) })
+        }),
+        case("add_group_roles", "POST /v1/groups/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.add_group_roles(7, &[2]).await) })
+        }),
+        case("replace_group_roles", "PUT /v2/groups/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.replace_group_roles(7, &[2]).await) })
+        }),
+        case("remove_group_roles", "DELETE /v1/groups/{id}/roles", false, |c| {
+            Box::pin(async move { json(c.remove_group_roles(7, &[2]).await) })
+        }),
         case("user_groups", "GET /v1/users/{id}/groups", true, |c| {
             Box::pin(async move { all(c.user_groups(7)).await })
         }),

@@ -72,6 +72,12 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "POST /v1/groups/{id}/users",
     "PUT /v1/groups/{id}/users",
     "DELETE /v1/groups/{id}/users/{userId}",
+    "POST /v1/users/{id}/roles",
+    "PUT /v1/users/{id}/roles",
+    "DELETE /v1/users/{id}/roles",
+    "POST /v1/groups/{id}/roles",
+    "PUT /v2/groups/{id}/roles",
+    "DELETE /v1/groups/{id}/roles",
     "GET /v1/folders",
     "POST /v1/folders",
     "GET /v1/folders/{id}",
@@ -158,6 +164,14 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
     let _: Vec<_> = client.group_members(group.id).try_collect().await.expect("group_members");
     client.remove_group_member(group.id, created.id).await.expect("remove_group_member");
     client.replace_group_members(group.id, &[created.id]).await.expect("replace_group_members");
+
+    // Role assignments (2 is the built-in role "User").
+    client.add_user_roles(created.id, &[2]).await.expect("add_user_roles");
+    client.replace_user_roles(created.id, &[2, 3]).await.expect("replace_user_roles");
+    client.remove_user_roles(created.id, &[3]).await.expect("remove_user_roles");
+    client.add_group_roles(group.id, &[2]).await.expect("add_group_roles");
+    client.replace_group_roles(group.id, &[3]).await.expect("replace_group_roles");
+    client.remove_group_roles(group.id, &[3]).await.expect("remove_group_roles");
 
     // Folders.
     client.folders_page(&FolderQuery::children_of(ROOT_FOLDER_ID), 0, 5).await.expect("folders_page");

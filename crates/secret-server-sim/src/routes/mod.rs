@@ -65,7 +65,7 @@ pub(crate) fn configure(
                     .configure(secret_permissions::configure)
                     .configure(roles::configure),
             )
-            .service(web::scope("/api/v2").configure(secrets::configure_v2)),
+            .service(web::scope("/api/v2").configure(secrets::configure_v2).configure(roles::configure_v2)),
     );
 }
 

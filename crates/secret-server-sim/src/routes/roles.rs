@@ -1,6 +1,6 @@
 //! Roles and their holders: `/roles` (search), `/roles/{id}`, `/roles/{id}/groups`,
 //! `/users/{id}/roles` (list, add, replace, remove), `/users/{userId}/roles-assigned`, and
-//! `/groups/{id}/roles` (list, add, remove).
+//! `/groups/{id}/roles` (list, add, remove; replace as `PUT /v2/groups/{id}/roles`).
 
 use crate::access::{ASSIGN_ROLES, READ_ROLES};
 use crate::auth::Caller;
@@ -99,6 +99,11 @@ async fn group_roles(
     Ok(Json(db.read(|s| s.search_group_roles(*id, &paging))?))
 }
 
+/// `/api/v2`: replacing a group's roles, which 11.7.2 documents only there.
+pub(super) fn configure_v2(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/groups/{id}/roles").route(web::put().to(replace_group_roles)));
+}
+
 /// `{success: true}` once the planned changes are applied (`RoleChangeStatusModel`).
 fn changed(
     db: &Db,
@@ -161,4 +166,15 @@ async fn remove_group_roles(
     caller.require(ASSIGN_ROLES)?;
     let args: RoleAssignments = super::parse_body(&body)?;
     changed(&db, |s| s.plan_remove_group_roles(*id, &args.role_ids))
+}
+
+async fn replace_group_roles(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<SuccessResult>> {
+    caller.require(ASSIGN_ROLES)?;
+    let args: RoleAssignments = super::parse_body(&body)?;
+    changed(&db, |s| s.plan_replace_group_roles(*id, &args.role_ids))
 }

@@ -306,6 +306,21 @@ impl Store {
         Ok(gone.into_iter().map(|role_id| Change::RemoveGroupRole { group_id, role_id }).collect())
     }
 
+    /// Plans `PUT /v2/groups/{id}/roles`: the group's roles become exactly these.
+    ///
+    /// # Errors
+    /// `API_GroupNotFound`, `API_RoleNotFound`.
+    pub fn plan_replace_group_roles(&self, group_id: i64, role_ids: &[i64]) -> SimResult<Vec<Change>> {
+        self.group(group_id).ok_or(SimError::NotFound(Thing::Group, group_id))?;
+        self.check_roles(role_ids)?;
+        let held: BTreeSet<i64> = self.roles_of_group(group_id).collect();
+        let wanted: BTreeSet<i64> = role_ids.iter().copied().collect();
+        let mut changes: Vec<Change> =
+            held.difference(&wanted).map(|role_id| Change::RemoveGroupRole { group_id, role_id: *role_id }).collect();
+        changes.extend(wanted.difference(&held).map(|role_id| Change::AddGroupRole { group_id, role_id: *role_id }));
+        Ok(changes)
+    }
+
     pub(super) fn put_role(&mut self, role: Role) {
         self.roles.insert(role.id, role);
     }

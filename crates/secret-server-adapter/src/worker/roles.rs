@@ -1,0 +1,138 @@
+//! A User's `roles`: the Secret Server roles assigned to the user directly, assigned and
+//! unassigned through Secret Server's role-membership API (`POST` and `DELETE
+//! /users/{id}/roles`, a body of role ids).
+//!
+//! Everything is decided before anything is written: the names are looked up in Secret Server's
+//! own role list, read fresh (an unknown or disabled role is `400 invalidValue`), and every role
+//! that would be added or removed must be in the connection's scope (`403` otherwise), and may not
+//! be the administrator role whose holders are protected principals (`403`). Only then are the
+//! users' fields and then its roles changed. Both calls are idempotent in effect, so a retried job
+//! converges.
+
+use super::{Ctx, JobError, JobResult, invalid_value};
+use crate::read_model::fetch;
+use crate::read_model::records::RoleSs;
+use connections::scope;
+use service_error::{ErrorKind, ServiceError};
+use std::collections::BTreeSet;
+
+/// The role changes a request asks for, checked and ready to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct RolePlan {
+    pub add: Vec<i64>,
+    pub remove: Vec<i64>,
+    /// The direct roles once applied (sorted).
+    pub result: Box<[i64]>,
+}
+
+impl RolePlan {
+    /// No change to the roles `held`.
+    pub(crate) fn keep(held: &[i64]) -> Self {
+        Self { add: Vec::new(), remove: Vec::new(), result: held.into() }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// The role ids `wanted` names, looked up in `catalogue`.
+///
+/// # Errors
+/// `400 invalidValue` naming the first unknown or disabled role.
+fn resolve(catalogue: &[RoleSs], wanted: &[String]) -> JobResult<BTreeSet<i64>> {
+    let mut ids = BTreeSet::new();
+    for name in wanted {
+        let role = catalogue
+            .iter()
+            .find(|r| r.name.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| invalid_value(format!("roles: Secret Server has no role {name:?}")))?;
+        if !role.enabled {
+            return Err(invalid_value(format!("roles: Secret Server role {name:?} is disabled")));
+        }
+        ids.insert(role.id);
+    }
+    Ok(ids)
+}
+
+/// Plans giving a user holding `held` directly the roles `wanted` (by name); `None` keeps them.
+/// Reads Secret Server's role list (and refreshes the read model's with it) when there is
+/// anything to compare.
+///
+/// # Errors
+/// `400 invalidValue` for an unknown or disabled role; `403` for a role outside the connection's
+/// scope or the administrator role.
+pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>) -> JobResult<RolePlan> {
+    let Some(wanted) = wanted else { return Ok(RolePlan::keep(held)) };
+    let held_now: BTreeSet<i64> = held.iter().copied().collect();
+    if wanted.is_empty() && held_now.is_empty() {
+        return Ok(RolePlan::keep(held));
+    }
+    let catalogue = fetch::roles(ctx.client()?).await?;
+    ctx.instance().model.write(&[], |s| s.roles = catalogue.iter().map(|r| (r.id, r.clone())).collect());
+    let wanted_ids = resolve(&catalogue, wanted)?;
+    let add: Vec<i64> = wanted_ids.difference(&held_now).copied().collect();
+    let remove: Vec<i64> = held_now.difference(&wanted_ids).copied().collect();
+    let name_of =
+        |id: i64| catalogue.iter().find(|r| r.id == id).map_or_else(|| id.to_string(), |r| r.name.to_string());
+    for id in add.iter().chain(&remove) {
+        let name = name_of(*id);
+        if ctx.instance().protection.protects_role(&name) {
+            return Err(JobError::Permanent(ServiceError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "Secret Server role {name:?} makes its holders protected principals: no connection may assign or \
+                     unassign it"
+                ),
+            )));
+        }
+        scope::require_role_change(&ctx.caller.connection, &name).map_err(|e| JobError::Permanent(e.into()))?;
+    }
+    Ok(RolePlan { add, remove, result: wanted_ids.into_iter().collect() })
+}
+
+/// Applies a checked plan to user `user_id`: the removals, then the additions.
+///
+/// # Errors
+/// The classified client error.
+pub(crate) async fn apply(ctx: &Ctx<'_>, user_id: i64, plan: &RolePlan) -> JobResult<()> {
+    if plan.is_empty() {
+        return Ok(());
+    }
+    if !plan.remove.is_empty() {
+        ctx.client()?.remove_user_roles(user_id, &plan.remove).await?;
+    }
+    if !plan.add.is_empty() {
+        ctx.client()?.add_user_roles(user_id, &plan.add).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalogue() -> Vec<RoleSs> {
+        vec![
+            RoleSs { id: 1, name: "Administrator".into(), enabled: true },
+            RoleSs { id: 2, name: "User".into(), enabled: true },
+            RoleSs { id: 9, name: "Retired".into(), enabled: false },
+        ]
+    }
+
+    #[test]
+    fn role_names_resolve_case_insensitively_to_their_ids() {
+        let ids = resolve(&catalogue(), &["user".to_owned(), "Administrator".to_owned()]).unwrap();
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn an_unknown_or_disabled_role_is_an_invalid_value() {
+        for name in ["Auditor", "Retired"] {
+            let Err(JobError::Permanent(e)) = resolve(&catalogue(), &[name.to_owned()]) else {
+                panic!("{name} resolved");
+            };
+            assert_eq!(e.kind, ErrorKind::InvalidArgument, "{name}");
+        }
+    }
+}
