@@ -12,6 +12,7 @@
 
 mod change;
 pub mod scrub;
+pub mod spool;
 
 pub use change::{AppliedChange, ChangeOutcome, ChangeRecord, MemberChanges};
 
