@@ -120,3 +120,37 @@ async fn each_bulk_operation_has_its_own_record_including_one_refused_inside_the
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_event_the_events_stream_refuses_for_good_goes_to_the_dead_letters_and_the_call_is_answered() {
+    let mut options = Options { redis: true, ..Options::default() };
+    // Every audit event is larger than this: the stream refuses each for good (not a transient failure).
+    options.queue.max_payload_bytes = 64;
+    let app = spawn_app_with(options).await;
+    let spool = tempfile::tempdir().unwrap();
+    let gateway = scim_gateway::start(gateway_settings(&app, spool.path()), app.deps.clone()).await.unwrap();
+    let res = app
+        .http
+        .get(format!("http://{}/scim/v2/Users?count=1", gateway.addr()))
+        .bearer_auth(&app.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let request_id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(std::fs::read(spool.path().join(audit_events::spool::SPOOL_FILE)).unwrap().is_empty(), "not retried");
+    // The gateway holds its spools while it runs.
+    gateway.shutdown().await;
+    let dead_letters = audit_events::spool::Spool::open(&spool.path().join("dead-letters"), u64::MAX).unwrap();
+    let dead: Vec<pb::AuditEvent> = dead_letters
+        .peek(100)
+        .unwrap()
+        .iter()
+        .map(|r| <pb::AuditEvent as prost::Message>::decode(r.payload.as_slice()).unwrap())
+        .collect();
+    assert!(
+        dead.iter().any(|e| matches!(&e.kind, Some(pb::audit_event::Kind::ScimCall(c)) if c.request_id == request_id)),
+        "the refused event is in the dead letters: {dead:#?}"
+    );
+    app.shutdown().await;
+}
