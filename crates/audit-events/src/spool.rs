@@ -215,9 +215,7 @@ impl Spool {
                 }
             }
             State::Memory { records, published, .. } => {
-                let mut next = *published;
-                for payload in records.iter().take(max) {
-                    next += 1;
+                for (next, payload) in (*published + 1..).zip(records.iter().take(max)) {
                     out.push(Spooled { payload: payload.clone(), next });
                 }
             }
