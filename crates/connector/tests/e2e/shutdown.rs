@@ -1,7 +1,8 @@
 //! Prompt shutdown: the `scim-connector` binary, run as one role on Redis, exits on SIGTERM within
 //! its grace period whatever the state of Redis and Secret Server. An adapter whose Secret Server
 //! never answers releases its job in flight, which another worker then takes at once (well before
-//! the job's visibility timeout); the gateway and the audit service stop with Redis gone.
+//! the job's visibility timeout); the gateway and the audit service stop with Redis gone. And the
+//! other way out: a gateway killed (SIGKILL) right after answering a call leaves that call on record.
 
 use adapter_api::{Job, JobKeys};
 use async_trait::async_trait;
@@ -197,4 +198,57 @@ async fn the_gateway_and_the_audit_service_exit_on_sigterm_with_redis_gone() {
         let took = process.terminate();
         assert!(took < EXIT_WITHIN, "{role} took {took:?}");
     }
+}
+
+#[tokio::test]
+async fn a_call_answered_by_a_gateway_killed_right_after_is_on_the_events_stream() {
+    use secrecy::ExposeSecret;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = test_support::unique_prefix("killed-gateway");
+    let redis = test_support::redis_settings();
+    let state = state_store::open(Some(&redis), &prefix, None).await.unwrap();
+    let mut connection: Connection =
+        serde_json::from_value(serde_json::json!({"id": "killed", "secretServer": "primary"})).unwrap();
+    let issued = connections::credentials::issue_token(None, None);
+    connection.credentials.bearer_tokens.push(issued.credential.clone());
+    ConnectionStore::new(state, Duration::from_secs(1)).put(&connection).await.unwrap();
+    let config = QueueConfig { redis: Some(redis), prefix: prefix.clone(), ..QueueConfig::default() };
+    let events = job_queue::connect(&config).await.unwrap().events;
+    let mut sub = events.subscribe("killed-gateway-test", "t").await.unwrap();
+
+    let addr = free_addr();
+    let mut gateway = Role::start(
+        dir.path(),
+        &test_support::redis_url(),
+        &prefix,
+        &["gateway", "--gateway-listen", &addr.to_string()],
+        &[
+            ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEYS),
+            ("SCIMC_ADAPTER_SECRET", ADAPTER_SECRET),
+            // No adapter: the call is answered 503, an authenticated call on record like any other.
+            ("SCIMC_ADAPTER_URL", "http://127.0.0.1:9"),
+        ],
+    );
+    listening(addr, &mut gateway).await;
+    let answer = reqwest::Client::new()
+        .get(format!("http://{addr}/scim/v2/Users/1"))
+        .bearer_auth(issued.token.expose_secret())
+        .send()
+        .await
+        .unwrap();
+    let request_id = answer.headers()["x-request-id"].to_str().unwrap().to_owned();
+    // Killed at once (SIGKILL): nothing the gateway held only in memory survives.
+    gateway.0.kill().unwrap();
+    gateway.0.wait().unwrap();
+
+    let batch = sub.next_batch(100, Duration::from_secs(1)).await.unwrap();
+    let calls: Vec<String> = batch
+        .iter()
+        .filter_map(|d| match <proto::audit::v1::AuditEvent as prost::Message>::decode(d.payload.as_ref()).ok()?.kind {
+            Some(proto::audit::v1::audit_event::Kind::ScimCall(call)) => Some(call.request_id),
+            _ => None,
+        })
+        .collect();
+    assert!(calls.contains(&request_id), "the answered call {request_id} is on the stream: {calls:?}");
 }
