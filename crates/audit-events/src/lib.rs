@@ -6,12 +6,16 @@
 //! so that a change's before/after JSON is scrubbed of credential-named fields ([`scrub`]) before
 //! it reaches the stream.
 //!
+//! The [`spool`] is where a producer keeps, on disk, the events the stream cannot take in time (the
+//! gateway, so that a call is on record before its answer leaves), to publish them later in order.
+//!
 //! Producers depend on this crate only; the `audit` crate is the consumer (the store and its query
 //! API) and reads the same types. Replicas of the adapter follow the stream too, and read the
 //! changes applied elsewhere with [`AppliedChange::decode`].
 
 mod change;
 pub mod scrub;
+pub mod spool;
 
 pub use change::{AppliedChange, ChangeOutcome, ChangeRecord, MemberChanges};
 

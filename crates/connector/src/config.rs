@@ -4,6 +4,7 @@
 //!
 //! ```toml
 //! data_dir = "/var/lib/scim-connector"
+//! shutdown_grace = "10s"                       # SIGTERM: every role stops within it
 //! redis_url = "rediss://redis:6380"            # or REDIS_URL; or Sentinel, below
 //! redis_username = "scim-connector"            # ACL user; the password: SCIMC_REDIS_PASSWORD or:
 //! redis_password_file = "/run/secrets/redis-password"
@@ -36,6 +37,8 @@
 //! default_rate_limit = 50                      # per second, for connections without their own (0: none)
 //! default_rate_burst = 100
 //! audit_when_behind = "refuse"                 # or "drop": see scim_gateway::AuditBacklogPolicy
+//! audit_spool_max_bytes = 268435456            # the audit spool in <data_dir>/gateway-audit-spool
+//! audit_append_timeout = "500ms"               # beyond it, a call's audit event is spooled
 //! metrics_listen = "0.0.0.0:9090"              # /metrics and the detailed /readyz, apart
 //! trusted_proxies = ["10.0.0.0/8"]             # whose X-Forwarded-For names the client
 //! password_check_concurrency = 2               # Argon2 checks at once (default: one per CPU)
@@ -106,6 +109,9 @@ use std::time::Duration;
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// How long a role may take to stop on SIGTERM (finishing or releasing its work, flushing).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
     pub redis_url: Option<SecretString>,
     pub redis_prefix: String,
     /// The ACL user (replaces one in `redis_url`).
@@ -147,6 +153,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(".scim-connector"),
+            shutdown_grace: Duration::from_secs(10),
             redis_url: None,
             redis_prefix: "scimc".to_owned(),
             redis_username: None,
@@ -202,6 +209,11 @@ pub struct GatewaySection {
     pub default_rate_burst: u32,
     /// When the audit trail cannot keep up: `refuse` SCIM calls (`503`, the default) or `drop` events.
     pub audit_when_behind: scim_gateway::AuditBacklogPolicy,
+    /// The most bytes of unpublished audit events the gateway's spool (in the data directory) holds.
+    pub audit_spool_max_bytes: u64,
+    /// How long appending a call's audit event to the events stream may take before it is spooled.
+    #[serde(with = "humantime_serde")]
+    pub audit_append_timeout: Duration,
     /// Where `/metrics` and the detailed `/readyz` are served, apart from the SCIM listener.
     pub metrics_listen: Option<SocketAddr>,
     /// Addresses or networks of the proxies whose `X-Forwarded-For` is believed.
@@ -234,6 +246,8 @@ impl Default for GatewaySection {
             default_rate_limit: d.default_rate_limit.map_or(0, |l| l.requests_per_second as u32),
             default_rate_burst: d.default_rate_limit.map_or(0, |l| l.burst),
             audit_when_behind: d.audit.when_behind,
+            audit_spool_max_bytes: d.audit.spool_max_bytes,
+            audit_append_timeout: d.audit.append_timeout,
             metrics_listen: d.metrics_listen,
             trusted_proxies: Vec::new(),
             password_check_concurrency: None,

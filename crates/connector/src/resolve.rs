@@ -19,6 +19,8 @@ pub struct Common {
     /// Replicas a job's submission waits for (`None`: the queue's default).
     pub redis_wait_replicas: Option<u32>,
     pub log_format: Option<LogFormat>,
+    /// How long a role may take to stop (`shutdown_grace`).
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Common {
@@ -33,6 +35,7 @@ impl Common {
             redis_prefix: config.redis_prefix.clone(),
             redis_wait_replicas: config.redis_wait_replicas,
             log_format: config.log_format,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
@@ -52,6 +55,8 @@ impl Common {
             redis: self.redis.clone(),
             wait_replicas: self.redis_wait_replicas,
             prefix: self.redis_prefix.clone(),
+            // Jobs in flight get half the grace period to finish, then are released to other workers.
+            release_after: self.shutdown_grace / 2,
             ..job_queue::QueueConfig::default()
         }
     }

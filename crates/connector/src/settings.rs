@@ -110,7 +110,10 @@ const fn s(
 pub const SETTINGS: &[Setting] = &[
     // Every role.
     s("data_dir", Some("data-dir"), "SCIMC_DATA_DIR", &[Global], Kind::Text, "./.scim-connector",
-      "Directory holding all local state (emulator data, audit log, dev tokens)"),
+      "Directory holding all local state (emulator data, audit log, the gateway's audit spool, dev tokens)"),
+    s("shutdown_grace", Some("shutdown-grace"), "SCIMC_SHUTDOWN_GRACE", &[Global], Kind::Duration, "10s",
+      "How long a role may take to stop on SIGTERM or Ctrl-C: jobs in flight finish or are released, the audit spool \
+       is flushed; the process exits at the end of it whatever Redis and Secret Server do"),
     s("redis_url", Some("redis-url"), "REDIS_URL", &[Global], Kind::Secret, "none",
       "Redis for the job queue, the events stream and shared state (redis:// or rediss://). Without it, `dev` runs an \
        in-process queue and keeps state in the data directory"),
@@ -203,7 +206,14 @@ pub const SETTINGS: &[Setting] = &[
       Kind::Count, "100", "Burst of a connection without a limit of its own (requests at once beyond the rate)"),
     s("gateway.audit_when_behind", Some("audit-when-behind"), "SCIMC_GATEWAY_AUDIT_WHEN_BEHIND", &[Dev, Gateway],
       Kind::Choice(&["refuse", "drop"]), "refuse",
-      "When the audit trail cannot keep up: refuse SCIM calls (503) or drop events"),
+      "When the gateway's audit spool is full: refuse SCIM calls (503) or serve them and drop (log, count) their events"),
+    s("gateway.audit_spool_max_bytes", Some("audit-spool-max-bytes"), "SCIMC_GATEWAY_AUDIT_SPOOL_MAX_BYTES",
+      &[Dev, Gateway], Kind::Count, "268435456",
+      "Most bytes of unpublished audit events in the gateway's spool (<data-dir>/gateway-audit-spool), where a \
+       call's event goes when the events stream cannot take it"),
+    s("gateway.audit_append_timeout", Some("audit-append-timeout"), "SCIMC_GATEWAY_AUDIT_APPEND_TIMEOUT",
+      &[Dev, Gateway], Kind::Duration, "500ms",
+      "How long appending a call's audit event to the events stream may take before it goes to the spool instead"),
     s("gateway.metrics_listen", Some("metrics-listen"), "SCIMC_GATEWAY_METRICS_LISTEN", &[Dev, Gateway], Kind::Addr,
       "none: the gateway listener serves them",
       "Listen address of /metrics and the detailed /readyz; when set, the gateway listener keeps only /healthz and a \

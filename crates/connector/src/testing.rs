@@ -96,6 +96,7 @@ pub async fn spawn_stack_with(options: StackOptions) -> TestStack {
         redis_prefix: test_support::unique_prefix("test-stack"),
         redis_wait_replicas: None,
         log_format: None,
+        shutdown_grace: Duration::from_secs(10),
     };
     let mut sim = secret_server_sim::SimConfig::for_tests();
     sim.seed = options.seed;

@@ -47,6 +47,10 @@ pub struct QueueConfig {
     pub op_timeout: Duration,
     /// The largest payload accepted by `submit` and `publish`.
     pub max_payload_bytes: usize,
+    /// How long the jobs in progress may run on once a graceful shutdown of `run_workers` starts;
+    /// those still running then are released: back to the queue at once, for another worker,
+    /// instead of after their visibility timeout.
+    pub release_after: Duration,
 }
 
 impl Default for QueueConfig {
@@ -67,6 +71,7 @@ impl Default for QueueConfig {
             maintenance_interval: Duration::from_secs(1),
             op_timeout: Duration::from_secs(10),
             max_payload_bytes: 4 * 1024 * 1024,
+            release_after: Duration::from_secs(5),
         }
     }
 }

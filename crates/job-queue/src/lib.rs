@@ -377,6 +377,15 @@ pub trait EventBus: Send + Sync + fmt::Debug + 'static {
 
     /// Joins (creating if needed) consumer group `group` as `consumer`.
     async fn subscribe(&self, group: &str, consumer: &str) -> Result<Box<dyn EventSubscription>, QueueError>;
+
+    /// Keeps an event that [`EventBus::publish`] refused for good (too large, say) apart, with
+    /// why, so that it is neither lost unseen nor retried forever: on Redis, the stream
+    /// `<prefix>:ev:<events_stream>:dead` (the newest 100,000). A bus without dead letters (the
+    /// in-process one) says so with [`QueueError::Unavailable`].
+    async fn dead_letter(&self, event: Event, reason: &str) -> Result<(), QueueError> {
+        let _ = (event, reason);
+        Err(QueueError::Unavailable("this events stream keeps no dead letters".to_owned()))
+    }
 }
 
 /// One consumer's view of a consumer group.

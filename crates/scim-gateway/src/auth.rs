@@ -286,21 +286,22 @@ async fn serve(
                 headers.insert(header::HeaderName::from_static(name), value);
             }
         }
-        record_call(&state, &res, &caller, started, &request_id);
+        record_call(&state, &res, &caller, started, &request_id).await;
         return Ok(res.map_into_right_body());
     }
     if state.audit.refuses_calls() {
         // Nothing is served unaudited (`AuditBacklogPolicy::Refuse`): the events stream is down or behind.
         metrics::counter!("scim_gateway_audit_refused_total").increment(1);
         let error = ApiError::unavailable("the audit trail is not keeping up; retry later", 5);
+        // Not recorded: the spool is full, so its event could not be (it is counted here instead).
         let res = req.error_response(error);
-        record_call(&state, &res, &caller, started, &request_id);
         return Ok(res.map_into_right_body());
     }
     req.extensions_mut().insert(caller.clone());
     let mut res = next.call(req).await?;
     set_request_id(&mut res, &request_id);
-    record_call(&state, &res, &caller, started, &request_id);
+    // On record (the events stream or the spool on disk) before the answer leaves.
+    record_call(&state, &res, &caller, started, &request_id).await;
     Ok(res.map_into_left_body())
 }
 
@@ -342,7 +343,13 @@ async fn authenticate(state: &AppState, req: &ServiceRequest) -> Result<Caller, 
     Ok(Caller { connection: who.connection, method: who.method, credential_id: who.credential_id })
 }
 
-fn record_call<B>(state: &AppState, res: &ServiceResponse<B>, caller: &Caller, started: Instant, request_id: &str) {
+async fn record_call<B>(
+    state: &AppState,
+    res: &ServiceResponse<B>,
+    caller: &Caller,
+    started: Instant,
+    request_id: &str,
+) {
     let request = res.request();
     let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     let info = request.match_info();
@@ -359,7 +366,7 @@ fn record_call<B>(state: &AppState, res: &ServiceResponse<B>, caller: &Caller, s
         None => route,
     };
     let scim_type = res.response().extensions().get::<ErrorScimType>().map(|t| t.0.as_str().to_owned());
-    state.audit.scim_call(audit_pb::ScimCall {
+    let call = audit_pb::ScimCall {
         connection_id: caller.connection.id.to_string(),
         connection_name: caller.connection.display_name.clone(),
         method: request.method().to_string(),
@@ -376,7 +383,8 @@ fn record_call<B>(state: &AppState, res: &ServiceResponse<B>, caller: &Caller, s
             .get::<IgnoredAttributes>()
             .map(IgnoredAttributes::names)
             .unwrap_or_default(),
-    });
+    };
+    state.audit.scim_call(call).await;
 }
 
 /// The admin routes' middleware: the bearer token's SHA-256 must be one of

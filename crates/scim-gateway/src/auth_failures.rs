@@ -206,7 +206,7 @@ mod tests {
     async fn refusals_are_counted_per_key_and_written_as_one_summary_each_per_flush() {
         let bus: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&QueueConfig::default()).unwrap());
         let mut sub = bus.subscribe("summaries-test", "t").await.unwrap();
-        let (sink, task) = crate::audit::start(bus.clone(), AuditSettings::default());
+        let (sink, task) = crate::audit::start(bus.clone(), AuditSettings::default()).unwrap();
         let failures = AuthFailures::new(SummarySettings { interval: Duration::from_secs(60), max_keys: 2 }, sink);
         let here: Option<IpAddr> = Some("192.0.2.7".parse().unwrap());
         for _ in 0..40 {
@@ -218,7 +218,7 @@ mod tests {
         failures.flush();
         failures.flush();
         drop(failures);
-        task.finish().await;
+        task.finish(Duration::from_secs(5)).await;
 
         let mut got = summaries_of(&sub.next_batch(100, Duration::from_secs(1)).await.unwrap());
         got.sort_by(|a, b| (a.count, &a.surface).cmp(&(b.count, &b.surface)));

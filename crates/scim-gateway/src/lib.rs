@@ -38,8 +38,9 @@
 //!   each; the client's address comes from `X-Forwarded-For` only behind a
 //!   trusted proxy, and a caller's trace context and request id are believed
 //!   only once it is authenticated ([`front_door`]);
-//! - `ScimCall` audit events are published in the background in batches, so
-//!   the hot path never waits on the events stream ([`audit`]);
+//! - a call's `ScimCall` audit event is on record before its answer leaves:
+//!   appended to the events stream with the events of concurrent calls, or
+//!   written to a spool on disk when the stream cannot take it ([`audit`]);
 //! - attributes of a request body that the schema does not define are ignored
 //!   (and named in the audit record) or refused, by the connection's policy
 //!   ([`unknown`]); the adapter never sees them.

@@ -57,6 +57,9 @@ pub struct GatewaySettings {
     pub auth_throttle: ThrottleSettings,
     /// How failed authentications are summarised in the audit trail.
     pub auth_failure_summaries: SummarySettings,
+    /// How long a shutdown may take: requests in flight finish and the audit spool is published
+    /// within it (what is left stays in the spool for the next start).
+    pub shutdown_grace: Duration,
     pub audit: AuditSettings,
     /// HTTP worker threads; 0: one per CPU.
     pub http_workers: usize,
@@ -102,6 +105,7 @@ impl Default for GatewaySettings {
             auth_throttle: ThrottleSettings::default(),
             auth_failure_summaries: SummarySettings::default(),
             audit: AuditSettings::default(),
+            shutdown_grace: Duration::from_secs(10),
             http_workers: 0,
             cursor_timeout: Duration::from_secs(600),
             job_keys: adapter_api::JobKeys::ephemeral(),
@@ -222,17 +226,22 @@ impl Default for BreakerSettings {
     }
 }
 
-/// How `ScimCall` audit events leave the hot path.
-#[derive(Debug, Clone, Copy)]
+/// How audit events are put on record before a SCIM call's answer leaves (see [`crate::audit`]).
+#[derive(Debug, Clone)]
 pub struct AuditSettings {
-    /// Events waiting to be published (a failed publish is retried, so events pile up here while the
-    /// events stream is down); what happens when it is full is [`AuditSettings::when_behind`].
+    /// Calls waiting for their event to be appended (beyond it, a call waits for room).
     pub buffer: usize,
-    /// Events published together.
+    /// Events of concurrent calls appended together.
     pub batch_size: usize,
-    /// The longest an event waits for its batch to fill.
-    pub flush_interval: Duration,
-    /// What the gateway does when the audit trail cannot keep up.
+    /// How long an append to the events stream may take before the events go to the spool instead.
+    pub append_timeout: Duration,
+    /// The directory of the spool on disk (`<data_dir>/gateway-audit-spool` in the connector);
+    /// `None`: a spool in memory, lost with the process (for tests and embedding only).
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// The most bytes of unpublished events the spool holds; what happens beyond it is
+    /// [`AuditSettings::when_behind`].
+    pub spool_max_bytes: u64,
+    /// What the gateway does when the spool is full.
     pub when_behind: AuditBacklogPolicy,
 }
 
@@ -241,22 +250,24 @@ impl Default for AuditSettings {
         Self {
             buffer: 10_000,
             batch_size: 256,
-            flush_interval: Duration::from_millis(200),
+            append_timeout: Duration::from_millis(500),
+            spool_dir: None,
+            spool_max_bytes: 256 * 1024 * 1024,
             when_behind: AuditBacklogPolicy::Refuse,
         }
     }
 }
 
-/// What the gateway does when `buffer` audit events are waiting to be published (the events stream
-/// is down or too slow).
+/// What the gateway does when its audit spool is full (the events stream has been down or too slow
+/// for that long).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AuditBacklogPolicy {
-    /// Answer SCIM calls `503` with `Retry-After` until the backlog drains: nothing is served
+    /// Answer SCIM calls `503` with `Retry-After` until the spool drains: nothing is served
     /// unaudited (the default; every SCIM call is audited).
     #[default]
     Refuse,
-    /// Keep serving; the events beyond the buffer are dropped and counted in
+    /// Keep serving; the events that find the spool full are logged, dropped and counted in
     /// `scim_gateway_audit_dropped_total` (availability over a complete trail).
     Drop,
 }

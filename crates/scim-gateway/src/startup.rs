@@ -125,7 +125,8 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
     .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
     let tls =
         settings.tls.as_ref().map(|files| transport_tls::ServerTls::load(files, settings.tls_poll)).transpose()?;
-    let (audit_sink, audit_task) = audit::start(deps.events.clone(), settings.audit);
+    let (audit_sink, audit_task) = audit::start(deps.events.clone(), settings.audit.clone())
+        .map_err(|e| anyhow::anyhow!("the audit spool cannot be opened: {e}"))?;
     let listener = bind(settings.listen, "gateway")?;
     let addr = listener.local_addr()?;
     let metrics_listener = settings.metrics_listen.map(|addr| bind(addr, "metrics")).transpose()?;
@@ -152,6 +153,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         auth_failures,
         settings,
     });
+    let grace = state.settings.shutdown_grace;
     let app_state = state.clone();
     let separate_metrics = metrics_listener.is_some();
     let server = HttpServer::new(move || {
@@ -193,7 +195,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
     })
     .workers(workers)
     .disable_signals()
-    .shutdown_timeout(10);
+    .shutdown_timeout(grace.as_secs().max(1));
     let main = Running::spawn(serve!(server, listener, tls.as_ref()).run());
     tracing::info!(%addr, workers, https = tls.is_some(), "scim gateway listening");
     let metrics = match metrics_listener {
@@ -244,9 +246,16 @@ impl RunningGateway {
         self.metrics.as_ref().map(|(addr, _)| *addr)
     }
 
-    /// Stops accepting requests, finishes those in flight, and publishes the remaining audit events.
+    /// Stops accepting requests, finishes those in flight, and publishes the remaining audit events
+    /// (what the grace period leaves unpublished stays in the spool, for the next start), all within
+    /// `shutdown_grace`.
     pub async fn shutdown(self) {
-        self.main.stop("gateway").await;
+        let deadline = tokio::time::Instant::now() + self.state.settings.shutdown_grace;
+        // Requests in flight get part of the grace period; the audit spool the rest.
+        let requests = self.state.settings.shutdown_grace.mul_f64(0.6);
+        if tokio::time::timeout(requests, self.main.stop("gateway")).await.is_err() {
+            tracing::warn!("requests still in flight at the end of their part of the grace period");
+        }
         if let Some((_, metrics)) = self.metrics {
             metrics.stop("metrics").await;
         }
@@ -256,8 +265,7 @@ impl RunningGateway {
         self.state.auth_failures.flush();
         // The last handle on the shared state holds the audit sink; dropping it lets the publisher finish.
         drop(self.state);
-        if tokio::time::timeout(Duration::from_secs(5), self.audit.finish()).await.is_err() {
-            tracing::warn!("audit events still unpublished at shutdown");
-        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.audit.finish(left.max(Duration::from_millis(100))).await;
     }
 }

@@ -184,7 +184,7 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
         secret_server_adapter::AdapterDeps { queue: backends.queue, events: backends.events, state, connections };
     let adapter = secret_server_adapter::start(settings, deps).await?;
     tracing::info!(grpc = %adapter.grpc_addr(), "adapter started; loading Secret Server");
-    crate::shutdown::on_signal().cancelled().await;
+    crate::shutdown::on_signal(common.shutdown_grace).cancelled().await;
     adapter.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -91,7 +91,7 @@ pub(super) async fn run(common: &Common, config: &Config, args: AuditArgs, print
                 );
             }
             let backends = common.queue().await?;
-            audit::run(settings, backends.events, crate::shutdown::on_signal()).await?;
+            audit::run(settings, backends.events, crate::shutdown::on_signal(common.shutdown_grace)).await?;
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Verify => {

@@ -190,7 +190,7 @@ pub(crate) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     let _telemetry = super::init_telemetry(common, "scim-connector")?;
     let stack = Stack::start(settings).await?;
     super::gateway::load_configured_connections(&stack.connections, config).await?;
-    let shutdown = crate::shutdown::on_signal();
+    let shutdown = crate::shutdown::on_signal(common.shutdown_grace);
     tokio::select! {
         ready = stack.adapter.wait_ready(Duration::from_secs(600)) => ready.context("the adapter's first load from the emulator")?,
         _ = shutdown.cancelled() => {

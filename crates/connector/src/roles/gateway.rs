@@ -10,6 +10,9 @@ use std::time::Duration;
 /// How long a connection read by one process may go unseen by another (admin changes propagate within it).
 pub(super) const CONNECTION_CACHE_TTL: Duration = Duration::from_secs(2);
 
+/// The gateway's audit spool, in the data directory.
+pub(super) const AUDIT_SPOOL_DIR: &str = "gateway-audit-spool";
+
 /// The gateway's settings from the resolved configuration.
 ///
 /// # Errors
@@ -31,6 +34,10 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     settings.limits.bulk_max_operations = section.bulk_max_operations;
     settings.limits.bulk_max_payload_bytes = section.bulk_max_payload_bytes;
     settings.audit.when_behind = section.audit_when_behind;
+    settings.audit.spool_max_bytes = section.audit_spool_max_bytes;
+    settings.audit.append_timeout = section.audit_append_timeout;
+    settings.audit.spool_dir = Some(config.data_dir.join(AUDIT_SPOOL_DIR));
+    settings.shutdown_grace = config.shutdown_grace;
     settings.bulk_deadline = section.bulk_deadline;
     settings.default_rate_limit = match (section.default_rate_limit, section.default_rate_burst) {
         (0, _) => None,
@@ -105,7 +112,7 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     let deps = scim_gateway::GatewayDeps { queue: backends.queue, events: backends.events, state, connections };
     let gateway = scim_gateway::start(settings, deps).await?;
     tracing::info!(addr = %gateway.addr(), "SCIM gateway listening");
-    crate::shutdown::on_signal().cancelled().await;
+    crate::shutdown::on_signal(common.shutdown_grace).cancelled().await;
     gateway.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

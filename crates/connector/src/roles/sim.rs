@@ -36,7 +36,7 @@ pub(super) async fn run(common: &Common, config: &Config, args: SimArgs, print: 
     match args.command.unwrap_or(SimCommand::Run) {
         SimCommand::Run => {
             let config = settings.into_config()?;
-            let shutdown = crate::shutdown::on_signal();
+            let shutdown = crate::shutdown::on_signal(common.shutdown_grace);
             secret_server_sim::run(config, shutdown.cancelled_owned()).await?;
         }
         SimCommand::Generate(g) => {

@@ -8,4 +8,5 @@ mod file_connections;
 mod helpers;
 mod https;
 mod real_clients;
+mod shutdown;
 mod walking_skeleton;

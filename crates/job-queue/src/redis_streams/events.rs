@@ -127,6 +127,22 @@ impl EventBus for RedisEventBus {
         Ok(EventId(id))
     }
 
+    async fn dead_letter(&self, event: Event, reason: &str) -> Result<(), QueueError> {
+        let inner = &self.inner;
+        let trace = serde_json::to_vec(&event.trace_context)
+            .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
+        let dead = format!("{}:dead", inner.stream);
+        retrying("dead-letter an event", inner.config.op_timeout, || {
+            let mut c = inner.conn.clone();
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&dead).arg("MAXLEN").arg("~").arg(100_000).arg("*");
+            cmd.arg("p").arg(event.payload.as_ref()).arg("tc").arg(&trace).arg("reason").arg(reason);
+            async move { cmd.query_async::<String>(&mut c).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
     async fn subscribe(&self, group: &str, consumer: &str) -> Result<Box<dyn EventSubscription>, QueueError> {
         validate::key("group", group)?;
         validate::key("consumer", consumer)?;

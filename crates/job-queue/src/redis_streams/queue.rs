@@ -55,6 +55,7 @@ pub(super) struct Inner {
 }
 
 /// A delivered job whose attempt has started.
+#[derive(Clone)]
 pub(super) struct Taken {
     pub(super) entry: String,
     pub(super) job: Job,

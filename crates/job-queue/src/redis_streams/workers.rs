@@ -2,10 +2,16 @@
 //! with stalled jobs it reclaims, then by blocking on the ready stream), a
 //! scheduler that promotes due retries, trims streams and publishes metrics,
 //! and one task per running job.
+//!
+//! A graceful shutdown stops reading, lets the jobs in progress run for `release_after`, then
+//! releases those still running: their handlers are dropped and each attempt is recorded as a
+//! retry, so that the job returns to the queue at once for another worker (rather than after its
+//! visibility timeout). A handler stopped halfway is safe: handlers are idempotent, and fencing
+//! keeps a released attempt's outcome out.
 
 use super::conn;
 use super::queue::{Inner, Recorded, Taken};
-use crate::{JobHandler, QueueError};
+use crate::{Disposition, JobHandler, QueueError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -28,6 +34,8 @@ struct Pool {
     /// Cancelled when `run_workers` is dropped without a graceful shutdown:
     /// every task stops at once, as in a crash.
     killed: CancellationToken,
+    /// Cancelled when a graceful shutdown has waited `release_after` for the jobs in progress.
+    release: CancellationToken,
     /// A retry was scheduled: the scheduler should look at the delayed set.
     retry_scheduled: Notify,
 }
@@ -51,14 +59,19 @@ pub(super) async fn run(
         slots: Arc::new(Semaphore::new(concurrency)),
         tasks: TaskTracker::new(),
         killed,
+        release: CancellationToken::new(),
         retry_scheduled: Notify::new(),
     });
     tracing::info!(consumer = %pool.consumer, concurrency, queue = %pool.inner.config.queue, "job workers started");
     let scheduler = pool.tasks.spawn(Arc::clone(&pool).scheduler(shutdown.clone()));
     let read = Arc::clone(&pool).reader(concurrency, shutdown.clone()).await;
-    // Graceful: the jobs in progress finish and record their outcomes.
+    // Graceful: the jobs in progress finish and record their outcomes, or are released.
     pool.tasks.close();
-    pool.tasks.wait().await;
+    if tokio::time::timeout(pool.inner.config.release_after, pool.tasks.wait()).await.is_err() {
+        tracing::warn!(jobs = pool.tasks.len(), "jobs still running at shutdown; releasing them to other workers");
+        pool.release.cancel();
+        pool.tasks.wait().await;
+    }
     drop(scheduler);
     tracing::info!(consumer = %pool.consumer, "job workers stopped");
     read
@@ -157,6 +170,7 @@ impl Pool {
         let pool = Arc::clone(self);
         self.tasks.spawn(async move {
             let _slot = slot;
+            let kept = taken.clone();
             tokio::select! {
                 recorded = pool.inner.execute(pool.handler.as_ref(), &pool.consumer, taken) => {
                     if let Some(Recorded::Retry(_)) = recorded {
@@ -164,8 +178,29 @@ impl Pool {
                     }
                 }
                 _ = pool.killed.cancelled() => {}
+                _ = pool.release.cancelled() => pool.release_job(&kept).await,
             }
         });
+    }
+
+    /// Records a running job's attempt as a retry due at once (its handler was dropped); when Redis
+    /// cannot be reached in time, the job comes back after its visibility timeout instead.
+    async fn release_job(&self, taken: &Taken) {
+        let disposition = Disposition::Retry {
+            error: "released: the worker shut down before the job finished".to_owned(),
+            after: Some(Duration::ZERO),
+        };
+        let recorded = tokio::time::timeout(self.inner.config.op_timeout.min(Duration::from_secs(2)), async {
+            self.inner.record(&self.consumer, taken, disposition).await
+        })
+        .await;
+        match recorded {
+            Ok(Ok(_)) => tracing::info!(job_id = %taken.job.id, "released a running job to the queue"),
+            Ok(Err(e)) => tracing::warn!(job_id = %taken.job.id, error = %e,
+                "could not release a running job; it returns after its visibility timeout"),
+            Err(_) => tracing::warn!(job_id = %taken.job.id,
+                "releasing a running job timed out; it returns after its visibility timeout"),
+        }
     }
 
     async fn scheduler(self: Arc<Self>, shutdown: CancellationToken) {

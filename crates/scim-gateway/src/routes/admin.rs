@@ -91,7 +91,7 @@ async fn save(
     c.updated_at = Some(OffsetDateTime::now_utc());
     state.connections.put(&c).await.map_err(store_error)?;
     state.verifier.clear_cache();
-    state.audit.admin_action(&actor.0, action, c.id.as_str(), detail);
+    state.audit.admin_action(&actor.0, action, c.id.as_str(), detail).await;
     tracing::info!(actor = %actor.0, action, connection = %c.id, "admin change");
     Ok(c)
 }
@@ -263,7 +263,7 @@ async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<S
     }
     state.connections.delete(&c.id).await.map_err(store_error)?;
     state.verifier.clear_cache();
-    state.audit.admin_action(&actor.0, "delete-connection", c.id.as_str(), "deleted".to_owned());
+    state.audit.admin_action(&actor.0, "delete-connection", c.id.as_str(), "deleted".to_owned()).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -19,9 +19,17 @@
 //! in the operation's result when it would come later. Operations not started
 //! by the deadline fail with `503` in their own result (RFC 7644 gives each
 //! operation its status); one still running then answers `504`.
+//!
+//! Audit: besides the Bulk request's own record (written by the SCIM middleware), every operation
+//! answered gets a `ScimCall` of its own, whatever its outcome (refused inside the gateway by
+//! validation or a limit, not started by the deadline, or run as a job): its method, the route of
+//! the single request it stands for, its status and `scimType`, and the request id
+//! `<bulk request id>#<index>` that its job's change event carries too. They are on record before
+//! the Bulk's answer leaves.
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
+use crate::front_door::ClientAddress;
 use crate::jobs;
 use crate::render;
 use crate::request;
@@ -32,6 +40,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::Written;
 use bytes::Bytes;
+use proto::audit::v1 as audit_pb;
 use scim::ScimError;
 use scim::bulk::{BulkEntry, BulkIds, BulkLimits, BulkMethod, BulkOperationResponse, BulkRequest, BulkResponse};
 use service_error::{ErrorKind, ServiceError};
@@ -73,6 +82,7 @@ pub async fn bulk(
 
     let mut ids = BulkIds::for_request(&bulk);
     let mut results: Vec<Option<BulkOperationResponse>> = vec![None; bulk.operations.len()];
+    let mut latencies = vec![std::time::Duration::ZERO; bulk.operations.len()];
     let mut errors = 0u64;
     for (position, index) in order.into_iter().enumerate() {
         if bulk.should_stop(errors) {
@@ -107,7 +117,9 @@ pub async fn bulk(
             until: Some(deadline),
             ignored: ignored.clone(),
         };
+        let started = Instant::now();
         let outcome = run_one(&state, &caller, entry, &ids, ctx, &base).await;
+        latencies[index] = started.elapsed();
         let response = match outcome {
             Ok((response, created_id)) => {
                 if let (Some(bulk_id), Some(id)) = (&entry.bulk_id, created_id) {
@@ -125,8 +137,52 @@ pub async fn bulk(
         };
         results[index] = Some(response);
     }
+    let records = results.iter().enumerate().filter_map(|(index, response)| {
+        let call = operation_call(&caller, &req, &request_id.0, index, &bulk.operations[index], response.as_ref()?);
+        Some(state.audit.scim_call(audit_pb::ScimCall { latency_micros: latencies[index].as_micros() as u64, ..call }))
+    });
+    futures::future::join_all(records).await;
     let body = BulkResponse { operations: results.into_iter().flatten().collect() };
     Ok(render::json(StatusCode::OK, &body.to_value()))
+}
+
+/// The audit record of one answered operation (see the module docs).
+fn operation_call(
+    caller: &Caller,
+    req: &HttpRequest,
+    request_id: &str,
+    index: usize,
+    entry: &BulkEntry,
+    response: &BulkOperationResponse,
+) -> audit_pb::ScimCall {
+    let operation = entry.operation.as_ref().ok();
+    let route = match operation {
+        Some(op) if op.resource_id.is_some() => format!("/scim/v2/{}/{{id}}", op.kind.endpoint()),
+        Some(op) => format!("/scim/v2/{}", op.kind.endpoint()),
+        None => "/scim/v2/Bulk".to_owned(),
+    };
+    let resource_id = response
+        .location
+        .as_deref()
+        .and_then(|location| location.rsplit('/').next())
+        .map(str::to_owned)
+        .or_else(|| operation.and_then(|op| op.resource_id.clone()))
+        .unwrap_or_default();
+    let scim_type = response.response.as_ref().and_then(|body| body.get("scimType")).and_then(|t| t.as_str());
+    audit_pb::ScimCall {
+        connection_id: caller.connection.id.to_string(),
+        connection_name: caller.connection.display_name.clone(),
+        method: response.method.or(entry.method).map(|m| m.as_str().to_owned()).unwrap_or_default(),
+        route,
+        resource_type: operation.map(|op| adapter_api::kind::to_proto(op.kind) as i32).unwrap_or_default(),
+        resource_id,
+        status: u32::from(response.status),
+        latency_micros: 0,
+        client_address: ClientAddress::of(req).map(|a| a.to_string()).unwrap_or_default(),
+        scim_type: scim_type.unwrap_or_default().to_owned(),
+        request_id: format!("{request_id}#{index}"),
+        ignored_attributes: Vec::new(),
+    }
 }
 
 /// The result of an operation the deadline left unstarted: `503`, nothing done.

@@ -171,7 +171,7 @@ async fn replay(
         submitted.job_id,
         if job.withheld().is_empty() { "" } else { " without its password" }
     );
-    state.audit.admin_action(&actor.0, "replay-dead-letter", job.connection_id(), detail);
+    state.audit.admin_action(&actor.0, "replay-dead-letter", job.connection_id(), detail).await;
     tracing::info!(actor = %actor.0, dead_letter = %letter.job_id, job = %submitted.job_id, "dead letter replayed");
     Ok(HttpResponse::Accepted().json(Replayed {
         dead_letter: letter.job_id.0,
@@ -193,7 +193,7 @@ async fn discard(state: web::Data<AppState>, actor: AdminActor, path: web::Path<
         shown.resource_type.as_deref().unwrap_or(""),
         shown.resource_id.as_deref().unwrap_or("")
     );
-    state.audit.admin_action(&actor.0, "discard-dead-letter", shown.connection.as_deref().unwrap_or(""), detail);
+    state.audit.admin_action(&actor.0, "discard-dead-letter", shown.connection.as_deref().unwrap_or(""), detail).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -208,7 +208,7 @@ async fn start_resync(
     } else {
         format!("started a resync of {path}")
     };
-    state.audit.admin_action(&actor.0, "start-resync", "", detail);
+    state.audit.admin_action(&actor.0, "start-resync", "", detail).await;
     Ok(HttpResponse::Accepted().json(resync))
 }
 
@@ -241,19 +241,25 @@ async fn confirm_removals(
             },
         )?;
     let count = resync.held_removals.as_ref().map_or(0, |h| h.count);
-    state.audit.admin_action(
-        &actor.0,
-        "confirm-removals",
-        "",
-        format!("confirmed the removal of {count} records held back on {path} (report {})", request.report_id.trim()),
-    );
+    state
+        .audit
+        .admin_action(
+            &actor.0,
+            "confirm-removals",
+            "",
+            format!(
+                "confirmed the removal of {count} records held back on {path} (report {})",
+                request.report_id.trim()
+            ),
+        )
+        .await;
     Ok(HttpResponse::Accepted().json(resync))
 }
 
 async fn doctor(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
     let report = state.adapter_admin.doctor(&path, false).await?;
     let verdict = if report.passed { "passed" } else { "failed" };
-    state.audit.admin_action(&actor.0, "doctor", "", format!("preflight of {path}: {verdict}"));
+    state.audit.admin_action(&actor.0, "doctor", "", format!("preflight of {path}: {verdict}")).await;
     Ok(HttpResponse::Ok().json(report))
 }
 
@@ -264,6 +270,6 @@ async fn test_connection(
 ) -> ApiResult<HttpResponse> {
     let report = state.adapter_admin.doctor(&path, true).await?;
     let verdict = if report.passed { "passed" } else { "failed" };
-    state.audit.admin_action(&actor.0, "test-secret-server", "", format!("connection test of {path}: {verdict}"));
+    state.audit.admin_action(&actor.0, "test-secret-server", "", format!("connection test of {path}: {verdict}")).await;
     Ok(HttpResponse::Ok().json(report))
 }

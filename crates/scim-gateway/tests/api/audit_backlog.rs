@@ -1,6 +1,6 @@
-//! Nothing is served unaudited: while the events stream is down and the gateway's audit backlog is
-//! full, SCIM calls are answered `503` with `Retry-After`; once the stream is back, they are served again
-//! and the held events are published.
+//! Nothing is served unaudited: while the events stream is down, answered calls are on record in
+//! the spool; once the spool is full, SCIM calls are answered `503` with `Retry-After`; once the
+//! stream is back, the spool is published and calls are served again.
 
 use crate::helpers::*;
 use async_trait::async_trait;
@@ -12,9 +12,9 @@ use std::time::Duration;
 
 /// The stack's events stream, which the test can take down: publishes fail while `down` is set.
 #[derive(Debug)]
-struct Outage {
-    inner: Arc<dyn EventBus>,
-    down: AtomicBool,
+pub(crate) struct Outage {
+    pub inner: Arc<dyn EventBus>,
+    pub down: AtomicBool,
 }
 
 #[async_trait]
@@ -31,13 +31,13 @@ impl EventBus for Outage {
 }
 
 #[tokio::test]
-async fn a_full_audit_backlog_answers_503_until_the_events_stream_returns() {
+async fn a_full_audit_spool_answers_503_until_the_events_stream_returns() {
     let app = spawn_app().await;
     let outage = Arc::new(Outage { inner: app.events.clone(), down: AtomicBool::new(true) });
     let settings = GatewaySettings {
         adapter_url: app.adapter_url.clone(),
         adapter_secret: app.adapter_secret.clone(),
-        audit: AuditSettings { buffer: 1, batch_size: 1, flush_interval: Duration::ZERO, ..AuditSettings::default() },
+        audit: AuditSettings { spool_max_bytes: 2_000, ..AuditSettings::default() },
         ..Options::default().settings
     };
     let deps = GatewayDeps { events: outage.clone(), ..app.deps.clone() };
@@ -45,9 +45,9 @@ async fn a_full_audit_backlog_answers_503_until_the_events_stream_returns() {
     let url = format!("http://{}/scim/v2/Users?count=1", gateway.addr());
     let get = || app.http.get(&url).bearer_auth(&app.token).send();
 
-    // One event is being retried, one waits in the buffer: a third call at the latest is refused.
+    // Each answered call's event takes a few hundred bytes of the 2,000 the spool holds.
     let mut refused = None;
-    for _ in 0..3 {
+    for _ in 0..30 {
         let res = get().await.unwrap();
         if res.status() == 503 {
             refused = Some(res);
@@ -55,7 +55,7 @@ async fn a_full_audit_backlog_answers_503_until_the_events_stream_returns() {
         }
         assert_eq!(res.status(), 200);
     }
-    let refused = refused.expect("a call is refused once the audit backlog is full");
+    let refused = refused.expect("a call is refused once the audit spool is full");
     assert!(refused.headers().contains_key("retry-after"));
     let body = scim_error(refused, 503).await;
     assert!(body["detail"].as_str().unwrap().contains("audit"), "{body}");
@@ -69,7 +69,7 @@ async fn a_full_audit_backlog_answers_503_until_the_events_stream_returns() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(served, "calls are served again once the backlog drains");
+    assert!(served, "calls are served again once the spool drains");
     gateway.shutdown().await;
     app.shutdown().await;
 }

@@ -49,14 +49,13 @@ pub(crate) struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        let mut settings = GatewaySettings {
+        let settings = GatewaySettings {
             listen: any_port(),
             admin_token_sha256: vec![credentials::sha256_hex(ADMIN_TOKEN)],
             http_workers: 2,
             job_deadline: Duration::from_secs(20),
             ..GatewaySettings::default()
         };
-        settings.audit.flush_interval = Duration::from_millis(20);
         let queue = QueueConfig {
             max_attempts: 3,
             backoff_base: Duration::from_millis(50),

@@ -7,6 +7,7 @@ mod helpers;
 mod admin;
 mod at_rest;
 mod audit_backlog;
+mod audit_durability;
 mod auth;
 mod breaker;
 mod bulk;

@@ -380,7 +380,7 @@ impl Worker {
                     None,
                     applied.id.to_string(),
                 );
-                if let Err(e) = change.publish(&*self.core.events).await {
+                if let Err(e) = publish_change(&*self.core.events, &change).await {
                     // The change is made; running the job again finds it made and publishes again.
                     return retry(format!("cannot publish the audit event: {e}"), None);
                 }
@@ -389,8 +389,9 @@ impl Worker {
             Err(JobError::Permanent(e)) => {
                 let change =
                     record(Value::Null, Value::Null, &MemberIds::NONE, Some(e.clone()), req.resource_id().to_owned());
-                if let Err(publish_error) = change.publish(&*self.core.events).await {
-                    tracing::error!(error = %publish_error, "cannot publish the audit event of a failed job");
+                if let Err(publish_error) = publish_change(&*self.core.events, &change).await {
+                    // Retried like any other: the failure is found again and its event published then.
+                    return retry(format!("cannot publish the audit event of a failed job: {publish_error}"), None);
                 }
                 (failed(&e), "failed")
             }
@@ -411,6 +412,26 @@ impl Worker {
                 ErrorKind::Unimplemented,
                 "PrivilegedData is read-only: secrets are created and changed in Secret Server",
             ))),
+        }
+    }
+}
+
+/// Publishes a change's audit event. One the stream refuses for good (too large, say) goes to the
+/// events' dead letters, counted in `scim_adapter_audit_dead_letters_total` and logged, and the job
+/// goes on: retrying could not help.
+///
+/// # Errors
+/// The stream is unavailable (the job is retried), or refused the event and its dead letters too.
+async fn publish_change(events: &dyn job_queue::EventBus, change: &ChangeRecord) -> Result<(), job_queue::QueueError> {
+    let event = change.to_event();
+    match audit_events::publish(events, &event).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => Err(e),
+        Err(refused) => {
+            ::metrics::counter!("scim_adapter_audit_dead_letters_total").increment(1);
+            tracing::error!(event_id = %event.event_id, job_id = %change.job_id, error = %refused,
+                "the events stream refused a change's audit event for good; kept in its dead letters");
+            events.dead_letter(audit_events::to_bus_event(&event), &refused.to_string()).await
         }
     }
 }

@@ -628,3 +628,63 @@ async fn each_connection_reads_and_writes_its_own_secret_server_instance() {
     first.shutdown().await;
     second.shutdown().await;
 }
+
+/// The stack's events stream, failing (as unavailable) the first publish of each failed change.
+#[derive(Debug)]
+struct FailsFailedChangesOnce {
+    inner: std::sync::Arc<dyn job_queue::EventBus>,
+    failed_once: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+#[async_trait::async_trait]
+impl job_queue::EventBus for FailsFailedChangesOnce {
+    async fn publish(&self, event: job_queue::Event) -> Result<job_queue::EventId, job_queue::QueueError> {
+        let decoded = proto::audit::v1::AuditEvent::decode(event.payload.as_ref()).unwrap();
+        if let Some(proto::audit::v1::audit_event::Kind::Change(c)) = &decoded.kind
+            && c.outcome == proto::audit::v1::ChangeOutcome::Failed as i32
+            && self.failed_once.lock().unwrap().insert(c.job_id.clone())
+        {
+            return Err(job_queue::QueueError::Unavailable("the events stream is down".into()));
+        }
+        self.inner.publish(event).await
+    }
+    async fn subscribe(
+        &self,
+        group: &str,
+        consumer: &str,
+    ) -> Result<Box<dyn job_queue::EventSubscription>, job_queue::QueueError> {
+        self.inner.subscribe(group, consumer).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_jobs_audit_event_survives_a_failed_publish() {
+    let mut stack = Stack::start_with(Options { backend: Backend::Redis, ..Options::default() }).await;
+    let flaky = std::sync::Arc::new(FailsFailedChangesOnce {
+        inner: stack.events.clone(),
+        failed_once: std::sync::Mutex::new(std::collections::HashSet::new()),
+    });
+    stack.restart_adapter_on(flaky.clone()).await;
+    let mut sub = stack.events.subscribe("failed-job-audit-test", "t1").await.unwrap();
+    stack.create(User, json!({"userName": "taken.once"})).await.id();
+    let refused = stack.create(User, json!({"userName": "taken.once"})).await;
+    assert_eq!(refused.err().http_status(), 409);
+    assert_eq!(flaky.failed_once.lock().unwrap().len(), 1, "the failed job's first publish failed");
+    let mut failed = Vec::new();
+    for _ in 0..50 {
+        for delivery in sub.next_batch(10, Duration::from_millis(200)).await.unwrap() {
+            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(proto::audit::v1::audit_event::Kind::Change(c)) = event.kind
+                && c.outcome == proto::audit::v1::ChangeOutcome::Failed as i32
+            {
+                failed.push(c);
+            }
+        }
+        if !failed.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(failed.len(), 1, "the failed job's event is on the stream: {failed:#?}");
+    assert_eq!(failed[0].operation, "create");
+    stack.stop().await;
+}

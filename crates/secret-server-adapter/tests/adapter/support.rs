@@ -190,6 +190,18 @@ impl Stack {
         }
     }
 
+    /// Stops the adapter and starts a new one over the same emulator, queue and state, publishing
+    /// its events on `events` (a stream that a test can make fail).
+    #[allow(dead_code)]
+    pub(crate) async fn restart_adapter_on(&mut self, events: Arc<dyn EventBus>) {
+        self.stop_adapter().await;
+        let adapter =
+            start_adapter(&self.sim, &self.options, &self.queue, &events, &self.state, &self.connections).await;
+        self.grpc = grpc_client(&adapter);
+        self.wire = wire_client(&adapter).await;
+        self.adapter = Some(adapter);
+    }
+
     /// Starts a new adapter over the same emulator, queue and state.
     pub(crate) async fn start_adapter(&mut self) {
         let adapter =
