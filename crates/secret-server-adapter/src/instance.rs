@@ -99,6 +99,11 @@ impl Instance {
         *self.loaded.borrow()
     }
 
+    /// Tells when the first load (or a restore) has finished.
+    pub fn loaded(&self) -> watch::Receiver<bool> {
+        self.loaded.subscribe()
+    }
+
     /// Waits until the first load has finished; false when `timeout` passed first.
     pub async fn wait_loaded(&self, timeout: Duration) -> bool {
         let mut rx = self.loaded.subscribe();
@@ -198,6 +203,54 @@ impl Instance {
             "read model in step with Secret Server"
         );
         Ok(report)
+    }
+
+    /// Fills the read model from a snapshot instead of a first load: the Secret Server side from
+    /// `fetched`, the connector-held state (attributes, meta, tombstones) from the state store as
+    /// a first load reads it. The instance is ready afterwards; the caller resyncs at once. Does
+    /// nothing (and returns `None`) when the instance is already loaded.
+    ///
+    /// # Errors
+    /// When the state store fails; the instance stays unloaded.
+    pub async fn restore(&self, fetched: Fetched, age: Duration) -> anyhow::Result<Option<SyncReport>> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        if self.is_loaded() {
+            return Ok(None);
+        }
+        let began = Instant::now();
+        let mut stored = self.load_stored().await.context("reading the state store")?;
+        let records = fetched.record_count();
+        let applied = self.model.apply(fetched, &mut stored, now_millis(), began);
+        drop(stored);
+        self.meta.put_many(applied.meta_changes).await.context("persisting meta")?;
+        self.publish_metrics();
+        {
+            let mut status = self.status.lock();
+            // As old as what it holds: the snapshot's age.
+            status.last_success = Some(Instant::now().checked_sub(age).unwrap_or(began));
+            status.last_error = None;
+        }
+        self.loaded.send_replace(true);
+        let report = SyncReport {
+            first_load: true,
+            records,
+            added: applied.added,
+            elapsed: began.elapsed(),
+            ..SyncReport::default()
+        };
+        tracing::info!(
+            instance = %self.name,
+            records,
+            snapshot_age_seconds = age.as_secs(),
+            seconds = format!("{:.2}", report.elapsed.as_secs_f64()),
+            "read model restored from its snapshot; catching up with Secret Server"
+        );
+        Ok(Some(report))
+    }
+
+    /// The Secret Server side of the read model, for a snapshot; `None` before the first load.
+    pub fn capture(&self) -> Option<Fetched> {
+        self.is_loaded().then(|| self.model.read(crate::snapshot::capture))
     }
 
     /// Before a resync drops what a full read did not return: beyond the removal bound, keeps the

@@ -40,7 +40,18 @@ async fn subscribe(core: &Core, replica: &str, cancel: &CancellationToken) -> Op
 }
 
 /// Follows the events stream until `cancel`.
+///
+/// It starts reading once every instance is loaded (from its snapshot or from Secret Server): the
+/// events its consumer group has not acknowledged yet, those since it last stopped, then apply to
+/// the restored read model instead of being passed over.
 pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken) {
+    for instance in core.instances.values() {
+        let mut loaded = instance.loaded();
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = loaded.wait_for(|l| *l) => {}
+        }
+    }
     let Some(mut sub) = subscribe(&core, &replica, &cancel).await else { return };
     loop {
         let batch = tokio::select! {
