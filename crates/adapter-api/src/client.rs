@@ -72,13 +72,16 @@ impl tonic::service::Interceptor for Credentials {
 }
 
 /// How many times a read that met a lost connection is sent again.
-pub const RETRIES_ON_A_LOST_CONNECTION: u32 = 2;
+pub const RETRIES_ON_A_LOST_CONNECTION: u32 = 4;
 
 /// Whether `status` says the connection was lost before the adapter answered: `Unavailable` from
-/// the transport, without the error details every answer of the adapter carries (its own
-/// `Unavailable`, an instance still loading, is an answer and is not retried here).
+/// the transport, or `Cancelled` for a call that a closing connection dropped before sending it
+/// (hyper's "operation was canceled"; not the call's own timeout), without the error details every
+/// answer of the adapter carries (its own `Unavailable`, an instance still loading, is an answer
+/// and is not retried here).
 fn lost_connection(status: &tonic::Status) -> bool {
-    status.code() == tonic::Code::Unavailable && status.details().is_empty()
+    let dropped = status.code() == tonic::Code::Cancelled && !status.message().contains("Timeout");
+    (status.code() == tonic::Code::Unavailable || dropped) && status.details().is_empty()
 }
 
 /// Largest answer accepted: a page of big groups is large.
@@ -174,7 +177,12 @@ impl DirectoryClient {
         let mut left = RETRIES_ON_A_LOST_CONNECTION;
         loop {
             match call(self.client()).await {
-                Err(status) if left > 0 && lost_connection(&status) => left -= 1,
+                Err(status) if left > 0 && lost_connection(&status) => {
+                    // The channel notices the closed connection and reconnects in the meantime.
+                    let attempt = RETRIES_ON_A_LOST_CONNECTION - left;
+                    left -= 1;
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
                 other => return other.map(tonic::Response::into_inner),
             }
         }
@@ -231,6 +239,8 @@ mod tests {
     #[test]
     fn a_transport_failure_is_a_lost_connection_and_an_answer_of_the_adapter_is_not() {
         assert!(lost_connection(&tonic::Status::unavailable("connection reset")));
+        assert!(lost_connection(&tonic::Status::cancelled("operation was canceled")));
+        assert!(!lost_connection(&tonic::Status::cancelled("Timeout expired")), "the call's own timeout");
         let answered: tonic::Status = ServiceError::unavailable("instance 'primary' is loading").into();
         assert!(!lost_connection(&answered), "the adapter's own answer carries its error details");
         assert!(!lost_connection(&tonic::Status::deadline_exceeded("slow")), "a slow call may have run: not repeated");

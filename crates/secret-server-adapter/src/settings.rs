@@ -40,6 +40,9 @@ pub struct AdapterSettings {
     /// its read model through the events stream, reading it with its own consumer group
     /// `adapter-<replica_id>`; `None` runs as the only replica and does not listen.
     pub replica_id: Option<String>,
+    /// With `replica_id`: how long a read waits for this replica to have followed every change
+    /// published before it began (default 2 s; see [`crate::replication`]); then it is served as is.
+    pub read_fence_wait: Duration,
     /// Where the read model's snapshots are kept (one file per instance); `None`: no snapshot, a
     /// restart loads everything from Secret Server (see [`crate::snapshot`]).
     pub snapshot_dir: Option<std::path::PathBuf>,
@@ -105,6 +108,7 @@ impl Default for AdapterSettings {
             job_wait_for_load: Duration::from_secs(60),
             progress_bars: true,
             replica_id: None,
+            read_fence_wait: Duration::from_secs(2),
             snapshot_dir: None,
             snapshot_interval: Duration::from_secs(5 * 60),
             snapshot_max_age: Duration::from_secs(3600),

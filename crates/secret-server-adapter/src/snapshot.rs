@@ -7,9 +7,13 @@
 //! (attributes, meta, tombstones) is read from the shared state store at restore, as at a first
 //! load, so that it is never older than the store: a snapshot cannot bring back an attribute
 //! another replica changed or removed meanwhile, and a resync's safety (records confirmed gone
-//! before they are dropped) is untouched. After a restore the adapter follows the events stream
-//! from where its consumer group stopped (the changes other replicas made meanwhile) and resyncs
-//! at once, which picks up what changed directly in Secret Server.
+//! before they are dropped) is untouched. The Secret Server side may be older than the state store
+//! (changes made after the snapshot): a tombstone in the store wins over the snapshot's `enabled`,
+//! and a record whose version differs keeps its persisted meta (so that a stale snapshot bumps no
+//! `lastModified`). Then every change published on the events stream since the snapshot (the
+//! newest event's id is in its header) is read fresh from Secret Server, as a follower replica
+//! does, before the instance is ready; and a resync starts at once, for what changed directly in
+//! Secret Server.
 //!
 //! The file (`<dir>/<instance>.snapshot`) is one header line of JSON (format version, instance,
 //! time written, length and SHA-256 of the body) and the body, JSON. It is written to a temporary
@@ -36,6 +40,9 @@ struct Header {
     written_at: i64,
     body_len: u64,
     sha256: String,
+    /// The newest event of the events stream before the read model was captured: a restore
+    /// replays the changes published after it.
+    events_after: Option<String>,
 }
 
 /// A snapshot read back.
@@ -43,6 +50,8 @@ struct Header {
 pub struct Snapshot {
     /// When it was written, Unix milliseconds.
     pub written_at: i64,
+    /// The newest event before the capture (see [`write`]).
+    pub events_after: Option<String>,
     pub fetched: Fetched,
 }
 
@@ -90,11 +99,18 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Writes `fetched` as the snapshot of `instance` in `dir` (created if needed), replacing the
-/// previous one only once the new one is complete on disk. Blocking: run it off the runtime.
+/// previous one only once the new one is complete on disk. `events_after` is the id of the newest
+/// event in the events stream taken before `fetched` was captured. Blocking: run it off the runtime.
 ///
 /// # Errors
 /// When the directory or the file cannot be written.
-pub fn write(dir: &Path, instance: &str, fetched: &Fetched, now_millis: i64) -> std::io::Result<()> {
+pub fn write(
+    dir: &Path,
+    instance: &str,
+    fetched: &Fetched,
+    events_after: Option<&str>,
+    now_millis: i64,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let body = serde_json::to_vec(fetched).map_err(std::io::Error::other)?;
     let header = Header {
@@ -103,6 +119,7 @@ pub fn write(dir: &Path, instance: &str, fetched: &Fetched, now_millis: i64) -> 
         written_at: now_millis,
         body_len: body.len() as u64,
         sha256: hex(&Sha256::digest(&body)),
+        events_after: events_after.map(str::to_owned),
     };
     let target = path(dir, instance);
     let temporary = target.with_extension("snapshot.tmp");
@@ -150,7 +167,7 @@ pub fn read(dir: &Path, instance: &str, max_age: Duration, now_millis: i64) -> R
         return Err(Discarded::Checksum);
     }
     let fetched = serde_json::from_slice(body).map_err(|e| Discarded::Format(format!("body: {e}")))?;
-    Ok(Snapshot { written_at: header.written_at, fetched })
+    Ok(Snapshot { written_at: header.written_at, events_after: header.events_after, fetched })
 }
 
 /// Deletes the snapshot of `instance` (one that was discarded); a missing file is fine.
@@ -199,10 +216,11 @@ mod tests {
     #[test]
     fn a_snapshot_written_is_read_back_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "primary", &fetched(), Some("1-0"), NOW).unwrap();
         let snapshot = read(dir.path(), "primary", HOUR, NOW + 1000).unwrap();
         assert_eq!(snapshot.fetched, fetched());
         assert_eq!(snapshot.written_at, NOW);
+        assert_eq!(snapshot.events_after.as_deref(), Some("1-0"));
     }
 
     #[test]
@@ -214,7 +232,7 @@ mod tests {
     #[test]
     fn a_snapshot_older_than_the_maximum_age_is_discarded() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "primary", &fetched(), Some("1-0"), NOW).unwrap();
         let later = NOW + i64::try_from(HOUR.as_millis()).unwrap() + 1;
         assert!(matches!(read(dir.path(), "primary", HOUR, later), Err(Discarded::TooOld(_))));
     }
@@ -222,7 +240,7 @@ mod tests {
     #[test]
     fn a_snapshot_changed_on_disk_fails_its_checksum() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "primary", &fetched(), Some("1-0"), NOW).unwrap();
         let file = path(dir.path(), "primary");
         let text = std::fs::read_to_string(&file).unwrap().replace("bjensen", "mallory");
         std::fs::write(&file, text).unwrap();
@@ -232,7 +250,7 @@ mod tests {
     #[test]
     fn a_truncated_snapshot_is_discarded() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "primary", &fetched(), Some("1-0"), NOW).unwrap();
         let file = path(dir.path(), "primary");
         let bytes = std::fs::read(&file).unwrap();
         std::fs::write(&file, &bytes[..bytes.len() - 10]).unwrap();
@@ -242,7 +260,7 @@ mod tests {
     #[test]
     fn a_snapshot_of_another_format_is_discarded() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "primary", &fetched(), Some("1-0"), NOW).unwrap();
         let file = path(dir.path(), "primary");
         let text = std::fs::read_to_string(&file).unwrap().replacen("\"format\":1", "\"format\":99", 1);
         std::fs::write(&file, text).unwrap();
@@ -252,7 +270,7 @@ mod tests {
     #[test]
     fn instances_whose_names_differ_only_in_case_share_no_snapshot_unnoticed() {
         let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "Primary", &fetched(), NOW).unwrap();
+        write(dir.path(), "Primary", &fetched(), Some("1-0"), NOW).unwrap();
         assert!(matches!(read(dir.path(), "primary", HOUR, NOW), Err(Discarded::OtherInstance(_))));
     }
 }

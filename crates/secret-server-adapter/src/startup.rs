@@ -74,7 +74,7 @@ impl Snapshots {
 
     /// Fills `instance` from its snapshot when there is a usable one; true when it did. A
     /// snapshot that cannot be used is deleted, and the instance loads as if there were none.
-    async fn restore(&self, instance: &Instance) -> bool {
+    async fn restore(&self, instance: &Instance, events: &dyn EventBus) -> bool {
         let (dir, name, max_age) = (self.dir.clone(), instance.name.clone(), self.max_age);
         let read = tokio::task::spawn_blocking(move || crate::snapshot::read(&dir, &name, max_age, now_millis())).await;
         let snapshot = match read {
@@ -91,23 +91,61 @@ impl Snapshots {
             }
         };
         let age = Duration::from_millis(u64::try_from(now_millis() - snapshot.written_at).unwrap_or(0));
-        match instance.restore(snapshot.fetched, age).await {
-            Ok(report) => report.is_some(),
+        let began = std::time::Instant::now();
+        let report = match instance.restore(snapshot.fetched).await {
+            Ok(Some(report)) => report,
+            Ok(None) => return false,
             Err(e) => {
                 tracing::warn!(instance = %instance.name, error = format!("{e:#}"), "restoring the read-model snapshot failed; loading everything");
-                false
+                return false;
             }
-        }
+        };
+        let replayed = match snapshot.events_after {
+            Some(after) => match replication::replay(events, instance, job_queue::EventId(after)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Attributes, meta and tombstones came from the state store; the resync that
+                    // follows brings the Secret Server side up to date.
+                    tracing::warn!(instance = %instance.name, error = %e, "cannot replay the changes since the snapshot; the resync will catch up");
+                    0
+                }
+            },
+            None => 0,
+        };
+        instance.mark_loaded(age);
+        tracing::info!(
+            instance = %instance.name,
+            records = report.records,
+            changes_replayed = replayed,
+            snapshot_age_seconds = age.as_secs(),
+            seconds = format!("{:.2}", began.elapsed().as_secs_f64()),
+            "read model restored from its snapshot; resyncing with Secret Server"
+        );
+        true
     }
 
-    /// Writes the snapshot of every loaded instance.
-    async fn write_all(&self, instances: &[Arc<Instance>]) {
+    /// Writes the snapshot of every loaded instance. Without the events stream's position (Redis
+    /// unreachable) the previous snapshot is kept: a restore must know where to replay from.
+    async fn write_all(&self, instances: &[Arc<Instance>], events: &dyn EventBus) {
+        let after = match tokio::time::timeout(Duration::from_secs(5), events.last_id()).await {
+            Ok(Ok(id)) => id.map(|id| id.0),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the events stream's position; the previous snapshot is kept");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("the events stream's position took too long; the previous snapshot is kept");
+                return;
+            }
+        };
         for instance in instances {
             let Some(fetched) = instance.capture() else { continue };
-            let (dir, name) = (self.dir.clone(), instance.name.clone());
+            let (dir, name, after) = (self.dir.clone(), instance.name.clone(), after.clone());
             let began = std::time::Instant::now();
-            let written =
-                tokio::task::spawn_blocking(move || crate::snapshot::write(&dir, &name, &fetched, now_millis())).await;
+            let written = tokio::task::spawn_blocking(move || {
+                crate::snapshot::write(&dir, &name, &fetched, after.as_deref(), now_millis())
+            })
+            .await;
             match written {
                 Ok(Ok(())) => tracing::debug!(instance = %instance.name, seconds = began.elapsed().as_secs_f64(),
                     "read-model snapshot written"),
@@ -122,13 +160,13 @@ impl Snapshots {
     }
 
     /// Writes the snapshots every `interval` until `cancel`.
-    async fn write_loop(self, instances: Vec<Arc<Instance>>, cancel: CancellationToken) {
+    async fn write_loop(self, instances: Vec<Arc<Instance>>, events: Arc<dyn EventBus>, cancel: CancellationToken) {
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
-                _ = ticks.tick() => self.write_all(&instances).await,
+                _ = ticks.tick() => self.write_all(&instances, events.as_ref()).await,
             }
         }
     }
@@ -140,10 +178,11 @@ async fn sync_loop(
     instance: Arc<Instance>,
     interval: Duration,
     snapshots: Option<Snapshots>,
+    events: Arc<dyn EventBus>,
     cancel: CancellationToken,
 ) {
     let restored = match &snapshots {
-        Some(snapshots) => snapshots.restore(&instance).await,
+        Some(snapshots) => snapshots.restore(&instance, events.as_ref()).await,
         None => false,
     };
     if restored && let Err(e) = instance.sync().await {
@@ -231,6 +270,10 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         events: deps.events.clone(),
         expensive: ExpensiveWork::new(settings.expensive_per_connection),
         settings: settings.clone(),
+        freshness: settings
+            .replica_id
+            .as_ref()
+            .map(|_| Arc::new(replication::Freshness::new(settings.read_fence_wait))),
     });
     let cancel = CancellationToken::new();
 
@@ -288,15 +331,25 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             instance.clone(),
             settings.resync_interval,
             Snapshots::of(&settings),
+            deps.events.clone(),
             cancel.clone(),
         )));
     }
     if let Some(snapshots) = Snapshots::of(&settings) {
-        background.push(tokio::spawn(snapshots.write_loop(core.instances.values().cloned().collect(), cancel.clone())));
+        background.push(tokio::spawn(snapshots.write_loop(
+            core.instances.values().cloned().collect(),
+            deps.events.clone(),
+            cancel.clone(),
+        )));
     }
     background.push(tokio::spawn(age_loop(core.instances.values().cloned().collect(), cancel.clone())));
-    if let Some(replica) = &settings.replica_id {
-        background.push(tokio::spawn(replication::follow(core.clone(), replica.clone(), cancel.clone())));
+    if let (Some(replica), Some(freshness)) = (&settings.replica_id, &core.freshness) {
+        background.push(tokio::spawn(replication::follow(
+            core.clone(),
+            replica.clone(),
+            freshness.clone(),
+            cancel.clone(),
+        )));
     }
 
     let worker = Arc::new(Worker::new(core.clone()));
@@ -392,7 +445,8 @@ impl RunningAdapter {
         }
         // After the workers: the snapshot holds every change they wrote through.
         if let Some(snapshots) = Snapshots::of(&self.core.settings) {
-            snapshots.write_all(&self.core.instances.values().cloned().collect::<Vec<_>>()).await;
+            let instances: Vec<_> = self.core.instances.values().cloned().collect();
+            snapshots.write_all(&instances, self.core.events.as_ref()).await;
         }
         tracing::info!("secret-server adapter stopped");
     }
