@@ -458,3 +458,43 @@ impl Instance {
         metrics::read_model_records(&self.name, "Membership", memberships);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_model::records::UserSs;
+    use crate::tombstones::Tombstone;
+
+    fn read_enabled(id: i64) -> Fetched {
+        let user = UserSs {
+            id,
+            user_name: "deleted.meanwhile".into(),
+            display_name: "D".into(),
+            email: None,
+            enabled: true,
+            domain_id: -1,
+            created: None,
+        };
+        Fetched { users: vec![user], ..Fetched::default() }
+    }
+
+    fn tombstone_at(at: i64) -> Stored {
+        let mut stored = Stored::default();
+        stored.tombstones.insert(7, Tombstone { user_name: "deleted.meanwhile".into(), job_id: "j".into(), at });
+        stored
+    }
+
+    #[test]
+    fn a_deletion_made_after_the_read_began_wins_over_the_enabled_user_it_read() {
+        let mut fetched = read_enabled(7);
+        tombstones_win(&mut fetched, &tombstone_at(2_000), Some(1_000));
+        assert!(!fetched.users[0].enabled, "deleted after the read: not re-enabled in Secret Server");
+    }
+
+    #[test]
+    fn a_user_enabled_again_after_an_older_deletion_stays_enabled() {
+        let mut fetched = read_enabled(7);
+        tombstones_win(&mut fetched, &tombstone_at(500), Some(1_000));
+        assert!(fetched.users[0].enabled, "enabled directly in Secret Server after the deletion");
+    }
+}

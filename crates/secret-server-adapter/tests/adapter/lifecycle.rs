@@ -478,6 +478,24 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
     stack.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_answered_through_one_replica_is_read_at_once_on_every_replica() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    for n in 0..5 {
+        // Either replica's workers may take each job; the read right after its answer, on each
+        // replica, must show it (no waiting: a client reads right after a 201).
+        let name = format!("read.at.once.{n}");
+        let id = stack.create(User, json!({"userName": name, "externalId": format!("now-{n}")})).await.id();
+        let on_a = read(&stack.grpc, CONNECTION, User, &id).await.expect("replica a shows it at once");
+        let on_b = read(&grpc_b, CONNECTION, User, &id).await.expect("replica b shows it at once");
+        assert_eq!(on_a["externalId"], format!("now-{n}"));
+        assert_eq!(on_b["externalId"], format!("now-{n}"));
+    }
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
 /// The ids of the cursor page that `cursor` points at (4 users), through `grpc`.
 async fn page_at(
     grpc: &adapter_api::DirectoryClient,
