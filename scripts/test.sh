@@ -7,6 +7,7 @@
 #   SKIP_CONFORMANCE=1 scripts/test.sh   # without the scim2-tester run
 #   SKIP_FUZZ=1 scripts/test.sh          # without the fuzz targets' short runs (FUZZ_SECONDS: 60 each)
 #   SKIP_TSS_SDK=1 scripts/test.sh       # without the python-tss-sdk run against the emulator
+#   SKIP_CHAOS=1 scripts/test.sh         # without the chaos harness's short runs (about 2 minutes)
 #
 # When REDIS_URL is unset, a throwaway redis-server (from PATH) is started on a free port for the run.
 set -euo pipefail
@@ -51,6 +52,15 @@ if command -v cargo-nextest >/dev/null 2>&1; then
     cargo test --workspace --locked --doc
 else
     cargo test --workspace --locked --no-fail-fast
+fi
+
+if [ -z "${SKIP_CHAOS:-}" ]; then
+    # Every role in its own process on a Redis of its own (needs redis-server on PATH): faults and
+    # crashes, then a rolling restart of the adapters; see crates/chaos and README "Operations".
+    step "chaos harness, short form: faults and crashes, then a rolling restart of the adapters"
+    cargo build --locked -p connector --bin scim-connector -p chaos --bin chaos
+    "${CARGO_TARGET_DIR:-target}"/debug/chaos --short --scenario chaos
+    "${CARGO_TARGET_DIR:-target}"/debug/chaos --short --scenario rolling
 fi
 
 if [ -z "${SKIP_FUZZ:-}" ]; then

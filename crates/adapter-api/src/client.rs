@@ -13,7 +13,13 @@
 //! runtime: the connection's I/O then runs on the thread that serves the request, instead of
 //! hopping to a shared channel's task on another runtime for every call, and the adapter sees one
 //! connection per gateway worker that it can serve in parallel. Measured with
-//! `scripts/bench-gateway.sh` (docs/benchmarks.md).
+//! `scripts/bench-gateway.sh` (docs/benchmarks.md). Behind a Service that balances connections
+//! over several adapter replicas, the gateway's threads' connections spread over them.
+//!
+//! Every call is a read, so a call that met a lost connection (the replica behind it stopped or
+//! was restarted: `Unavailable` from the transport, not an answer of the adapter) is sent again on
+//! a new connection, which the Service gives to a live replica: a rolling restart of the adapters
+//! fails no SCIM call.
 
 use crate::directory::{GetResource, Health, Resource, SearchPage, SearchResources};
 use proto::directory::v1 as pb;
@@ -63,6 +69,19 @@ impl tonic::service::Interceptor for Credentials {
         }
         Ok(request)
     }
+}
+
+/// How many times a read that met a lost connection is sent again.
+pub const RETRIES_ON_A_LOST_CONNECTION: u32 = 4;
+
+/// Whether `status` says the connection was lost before the adapter answered: `Unavailable` from
+/// the transport, or `Cancelled` for a call that a closing connection dropped before sending it
+/// (hyper's "operation was canceled"; not the call's own timeout), without the error details every
+/// answer of the adapter carries (its own `Unavailable`, an instance still loading, is an answer
+/// and is not retried here).
+fn lost_connection(status: &tonic::Status) -> bool {
+    let dropped = status.code() == tonic::Code::Cancelled && !status.message().contains("Timeout");
+    (status.code() == tonic::Code::Unavailable || dropped) && status.details().is_empty()
 }
 
 /// Largest answer accepted: a page of big groups is large.
@@ -119,6 +138,27 @@ impl DirectoryClient {
         })
     }
 
+    /// Runs `call` on this thread's client, again (up to [`RETRIES_ON_A_LOST_CONNECTION`] times)
+    /// when the connection was lost before the adapter answered.
+    async fn call<T, F, Fut>(&self, mut call: F) -> Result<T, tonic::Status>
+    where
+        F: FnMut(Client) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let mut left = RETRIES_ON_A_LOST_CONNECTION;
+        loop {
+            match call(self.client()).await {
+                Err(status) if left > 0 && lost_connection(&status) => {
+                    // The channel notices the closed connection and reconnects in the meantime.
+                    let attempt = RETRIES_ON_A_LOST_CONNECTION - left;
+                    left -= 1;
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                }
+                other => return other.map(tonic::Response::into_inner),
+            }
+        }
+    }
+
     /// One resource by id.
     ///
     /// # Errors
@@ -126,7 +166,13 @@ impl DirectoryClient {
     /// when the adapter cannot be reached or does not answer in time; `Internal` for an answer
     /// without a resource.
     pub async fn get(&self, request: GetResource) -> Result<Resource, ServiceError> {
-        let response = self.client().get_resource(pb::GetResourceRequest::from(request)).await?.into_inner();
+        let request = pb::GetResourceRequest::from(request);
+        let response = self
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.get_resource(request).await }
+            })
+            .await?;
         let resource =
             response.resource.ok_or_else(|| ServiceError::internal("the adapter answered without a resource"))?;
         Resource::try_from(resource)
@@ -138,8 +184,14 @@ impl DirectoryClient {
     /// `InvalidArgument` (with `scimType`) for a bad filter, sort or cursor; `Unavailable` or
     /// `DeadlineExceeded` when the adapter cannot be reached or does not answer in time.
     pub async fn search(&self, request: SearchResources) -> Result<SearchPage, ServiceError> {
-        let response = self.client().search_resources(pb::SearchResourcesRequest::from(request)).await?;
-        SearchPage::try_from(response.into_inner())
+        let request = pb::SearchResourcesRequest::from(request);
+        let response = self
+            .call(|mut c| {
+                let request = request.clone();
+                async move { c.search_resources(request).await }
+            })
+            .await?;
+        SearchPage::try_from(response)
     }
 
     /// The adapter's readiness and that of each Secret Server instance.
@@ -147,7 +199,7 @@ impl DirectoryClient {
     /// # Errors
     /// When the adapter cannot be reached.
     pub async fn health(&self) -> Result<Health, ServiceError> {
-        Ok(self.client().health(pb::HealthRequest {}).await?.into_inner().into())
+        Ok(self.call(|mut c| async move { c.health(pb::HealthRequest {}).await }).await?.into())
     }
 }
 
@@ -183,4 +235,19 @@ pub(crate) fn endpoint(
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_while_idle(true);
     Ok((endpoint, Credentials { authorization }, auth.tls))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transport_failure_is_a_lost_connection_and_an_answer_of_the_adapter_is_not() {
+        assert!(lost_connection(&tonic::Status::unavailable("connection reset")));
+        assert!(lost_connection(&tonic::Status::cancelled("operation was canceled")));
+        assert!(!lost_connection(&tonic::Status::cancelled("Timeout expired")), "the call's own timeout");
+        let answered: tonic::Status = ServiceError::unavailable("instance 'primary' is loading").into();
+        assert!(!lost_connection(&answered), "the adapter's own answer carries its error details");
+        assert!(!lost_connection(&tonic::Status::deadline_exceeded("slow")), "a slow call may have run: not repeated");
+    }
 }

@@ -281,6 +281,16 @@ pub struct AdapterSection {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub tls_client_ca: Option<PathBuf>,
+    /// This replica's stable name; `None`: the only replica.
+    pub replica_id: Option<String>,
+    /// Where the read model's snapshot is kept; `None`: `<data-dir>/adapter`; empty: none.
+    pub snapshot_dir: Option<PathBuf>,
+    #[serde(with = "humantime_serde")]
+    pub snapshot_interval: Duration,
+    #[serde(with = "humantime_serde")]
+    pub snapshot_max_age: Duration,
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
 }
 
 impl Default for AdapterSection {
@@ -298,6 +308,11 @@ impl Default for AdapterSection {
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,
+            replica_id: None,
+            snapshot_dir: None,
+            snapshot_interval: d.snapshot_interval,
+            snapshot_max_age: d.snapshot_max_age,
+            max_connection_age: d.max_connection_age.unwrap_or(Duration::from_secs(300)),
         }
     }
 }

@@ -252,6 +252,20 @@ pub const SETTINGS: &[Setting] = &[
        at once; beyond, 429"),
     s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
       "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
+    s("adapter.replica_id", Some("replica-id"), "SCIMC_ADAPTER_REPLICA_ID", &[Adapter], Kind::Text,
+      "none: the only replica", "This replica's stable name (the pod name of a StatefulSet): with several adapters, \
+       each follows the events stream as consumer group adapter-<replica_id>, so reads on every replica see the others' \
+       writes"),
+    s("adapter.snapshot_dir", Some("snapshot-dir"), "SCIMC_ADAPTER_SNAPSHOT_DIR", &[Adapter], Kind::Text,
+      "<data-dir>/adapter", "Where the read model's snapshot is kept; a restart starts from it instead of reading \
+       everything from Secret Server (empty: no snapshot)"),
+    s("adapter.snapshot_interval", Some("snapshot-interval"), "SCIMC_ADAPTER_SNAPSHOT_INTERVAL", &[Adapter],
+      Kind::Duration, "5m", "How often the snapshot is written (and at shutdown)"),
+    s("adapter.snapshot_max_age", Some("snapshot-max-age"), "SCIMC_ADAPTER_SNAPSHOT_MAX_AGE", &[Adapter],
+      Kind::Duration, "1h", "An older snapshot is discarded at start (keep it below the events stream's retention)"),
+    s("adapter.max_connection_age", Some("max-connection-age"), "SCIMC_ADAPTER_MAX_CONNECTION_AGE", &[Adapter],
+      Kind::Duration, "5m", "gRPC connections are closed gracefully after this long, so that gateways reconnect \
+       and spread their calls over the replicas again"),
     // The Secret Server instance `primary`.
     s("secret_servers.primary.url", Some("secret-server-url"), "SECRET_SERVER_URL", &[Adapter, Doctor], Kind::Text, "none",
       "Base URL of Secret Server, e.g. https://vault.example.com/SecretServer"),

@@ -353,6 +353,15 @@ pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub String);
 
+impl EventId {
+    /// Its place in the stream (`<milliseconds>-<sequence>`), to compare two ids; `None` for an id
+    /// of another shape.
+    pub fn position(&self) -> Option<(u64, u64)> {
+        let (ms, seq) = self.0.split_once('-')?;
+        Some((ms.parse().ok()?, seq.parse().ok()?))
+    }
+}
+
 /// An event to publish.
 #[derive(Debug, Clone)]
 pub struct Event {
@@ -386,6 +395,19 @@ pub trait EventBus: Send + Sync + fmt::Debug + 'static {
         let _ = (event, reason);
         Err(QueueError::Unavailable("this events stream keeps no dead letters".to_owned()))
     }
+
+    /// The id of the newest event in the stream (`None` when it is empty, or when the bus cannot
+    /// tell): a reader that has seen it has seen every event published before.
+    async fn last_id(&self) -> Result<Option<EventId>, QueueError> {
+        Ok(None)
+    }
+
+    /// Up to `max` events published after `after`, oldest first, outside any consumer group (to
+    /// replay what happened since a known point). A bus that keeps no history returns none.
+    async fn read_after(&self, after: &EventId, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let _ = (after, max);
+        Ok(Vec::new())
+    }
 }
 
 /// One consumer's view of a consumer group.
@@ -401,6 +423,14 @@ pub trait EventSubscription: Send + fmt::Debug {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_ids_compare_by_their_place_in_the_stream_not_as_text() {
+        let earlier = EventId("999-5".to_owned()).position().unwrap();
+        let later = EventId("1000-0".to_owned()).position().unwrap();
+        assert!(earlier < later);
+        assert_eq!(EventId("not-an-id".to_owned()).position(), None);
+    }
 
     #[test]
     fn a_key_digest_tells_keys_apart_without_showing_them() {

@@ -25,6 +25,9 @@ pub struct Core {
     /// Expensive work, bounded per connection.
     pub expensive: ExpensiveWork,
     pub settings: AdapterSettings,
+    /// With several replicas: how far this one has followed the others' changes, which reads
+    /// wait for (see [`crate::replication`]).
+    pub freshness: Option<Arc<crate::replication::Freshness>>,
 }
 
 /// Who is asking, resolved: the connection and the instance it is bound to.

@@ -30,6 +30,23 @@ use tokio::sync::watch;
 /// namespace instead of one record at a time.
 const BULK_STORED_READ: usize = 500;
 
+/// A user read enabled but with a tombstone written after the read began (`since`; `None`: any
+/// tombstone, for a snapshot of unknown freshness) was deleted through SCIM after Secret Server was
+/// read: it is taken as disabled, as it now is, instead of "enabled again directly in Secret
+/// Server", which would drop the tombstone and show the deleted user again. (The stored state of
+/// records new to the read model is read after Secret Server, so it can be newer than the read:
+/// another replica's deletion, made while this one was reading.)
+fn tombstones_win(fetched: &mut Fetched, stored: &Stored, since: Option<i64>) {
+    for user in &mut fetched.users {
+        if user.enabled
+            && let Some(tombstone) = stored.tombstones.get(&user.id)
+            && since.is_none_or(|since| tombstone.at >= since)
+        {
+            user.enabled = false;
+        }
+    }
+}
+
 /// What the last load or resync did.
 #[derive(Debug, Clone, Default)]
 pub struct SyncReport {
@@ -130,6 +147,11 @@ impl Instance {
         *self.loaded.borrow()
     }
 
+    /// Tells when the first load (or a restore) has finished.
+    pub fn loaded(&self) -> watch::Receiver<bool> {
+        self.loaded.subscribe()
+    }
+
     /// Waits until the first load has finished; false when `timeout` passed first.
     pub async fn wait_loaded(&self, timeout: Duration) -> bool {
         let mut rx = self.loaded.subscribe();
@@ -179,6 +201,7 @@ impl Instance {
     async fn sync_inner(&self) -> anyhow::Result<SyncReport> {
         let first_load = !self.is_loaded();
         let began = Instant::now();
+        let began_millis = now_millis();
         let (fetched, stored) = if first_load {
             let (fetched, stored) = tokio::join!(fetch_all(&self.client, &self.fetch_options), self.load_stored());
             let fetched = fetched.context("reading Secret Server")?;
@@ -202,6 +225,8 @@ impl Instance {
         let records = fetched.record_count();
         self.resync.phase("applying the difference");
         let mut stored = stored;
+        let mut fetched = fetched;
+        tombstones_win(&mut fetched, &stored, Some(began_millis));
         let mut applied = self.model.apply(fetched, &mut stored, now_millis(), began);
         drop(stored);
         self.meta.put_many(std::mem::take(&mut applied.meta_changes)).await.context("persisting meta")?;
@@ -242,6 +267,65 @@ impl Instance {
             "read model in step with Secret Server"
         );
         Ok(report)
+    }
+
+    /// Fills the read model from a snapshot instead of a first load: the Secret Server side from
+    /// `fetched`, the connector-held state (attributes, meta, tombstones) from the state store as
+    /// a first load reads it, the store winning where the snapshot is older (see
+    /// [`crate::snapshot`]). The instance is not ready yet: the caller replays the changes since
+    /// the snapshot, then calls [`Instance::mark_loaded`]. Does nothing (and returns `None`) when
+    /// the instance is already loaded.
+    ///
+    /// # Errors
+    /// When the state store fails; the read model is left empty.
+    pub async fn restore(&self, mut fetched: Fetched) -> anyhow::Result<Option<SyncReport>> {
+        let _one_at_a_time = self.sync_lock.lock().await;
+        if self.is_loaded() {
+            return Ok(None);
+        }
+        let began = Instant::now();
+        let mut stored = self.load_stored().await.context("reading the state store")?;
+        // Deleted through SCIM since the snapshot: the tombstone says so, not the older `enabled`.
+        tombstones_win(&mut fetched, &stored, None);
+        let records = fetched.record_count();
+        let applied = self.model.apply(fetched, &mut stored, now_millis(), began);
+        // A version computed from older Secret Server data keeps the persisted meta: the resync
+        // that follows bumps `lastModified` only if the resource did change.
+        let mut first_sight = Vec::new();
+        self.model.write(&[], |s| {
+            for (kind, id, meta) in applied.meta_changes {
+                match stored.meta(kind, id) {
+                    Some(persisted) => s.set_meta(kind, id, persisted),
+                    None => first_sight.push((kind, id, meta)),
+                }
+            }
+        });
+        drop(stored);
+        self.meta.put_many(first_sight).await.context("persisting meta")?;
+        self.publish_metrics();
+        let report = SyncReport {
+            first_load: true,
+            records,
+            added: applied.added,
+            elapsed: began.elapsed(),
+            ..SyncReport::default()
+        };
+        Ok(Some(report))
+    }
+
+    /// Declares the instance ready after a [`Instance::restore`], its read model `age` old.
+    pub fn mark_loaded(&self, age: Duration) {
+        {
+            let mut status = self.status.lock();
+            status.last_success = Some(Instant::now().checked_sub(age).unwrap_or_else(Instant::now));
+            status.last_error = None;
+        }
+        self.loaded.send_replace(true);
+    }
+
+    /// The Secret Server side of the read model, for a snapshot; `None` before the first load.
+    pub fn capture(&self) -> Option<Fetched> {
+        self.is_loaded().then(|| self.model.read(crate::snapshot::capture))
     }
 
     /// Before a resync drops what a full read did not return: beyond the removal bound, keeps the
@@ -454,5 +538,46 @@ impl Instance {
         }
         let memberships = self.model.read(State::membership_count);
         metrics::read_model_records(&self.name, "Membership", memberships);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_model::records::UserSs;
+    use crate::tombstones::Tombstone;
+
+    fn read_enabled(id: i64) -> Fetched {
+        let user = UserSs {
+            id,
+            user_name: "deleted.meanwhile".into(),
+            display_name: "D".into(),
+            email: None,
+            enabled: true,
+            domain_id: -1,
+            created: None,
+            roles: Box::default(),
+        };
+        Fetched { users: vec![user], ..Fetched::default() }
+    }
+
+    fn tombstone_at(at: i64) -> Stored {
+        let mut stored = Stored::default();
+        stored.tombstones.insert(7, Tombstone { user_name: "deleted.meanwhile".into(), job_id: "j".into(), at });
+        stored
+    }
+
+    #[test]
+    fn a_deletion_made_after_the_read_began_wins_over_the_enabled_user_it_read() {
+        let mut fetched = read_enabled(7);
+        tombstones_win(&mut fetched, &tombstone_at(2_000), Some(1_000));
+        assert!(!fetched.users[0].enabled, "deleted after the read: not re-enabled in Secret Server");
+    }
+
+    #[test]
+    fn a_user_enabled_again_after_an_older_deletion_stays_enabled() {
+        let mut fetched = read_enabled(7);
+        tombstones_win(&mut fetched, &tombstone_at(500), Some(1_000));
+        assert!(fetched.users[0].enabled, "enabled directly in Secret Server after the deletion");
     }
 }

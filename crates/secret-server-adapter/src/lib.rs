@@ -98,6 +98,10 @@
 //! - **Replicas.** With `replica_id` set, each adapter replica follows the events stream with its
 //!   own consumer group and refreshes the resources the others changed, so reads stay consistent
 //!   behind a load balancer (see [`replication`]). Without it the adapter runs as one replica.
+//! - **Restarts.** With `snapshot_dir` set, the adapter writes a snapshot of each read model there
+//!   (periodically and at shutdown) and a restart starts from it: ready as soon as it is read and
+//!   the connector-held state is read from the state store, then it follows the events stream from
+//!   where its consumer group stopped and resyncs at once (see [`snapshot`]).
 //!
 //! # Tests and measurements
 //!
@@ -129,6 +133,7 @@ pub mod read_model;
 pub mod replication;
 pub mod resync;
 pub mod settings;
+pub mod snapshot;
 mod startup;
 pub mod text;
 pub mod tombstones;

@@ -10,7 +10,10 @@
 //! - `scim_jobs_lease_lost_total`: job attempts stopped before a Secret Server call because they
 //!   had lost their lease (another attempt runs the job);
 //! - `scim_expensive_refused_total{connection}`: expensive requests refused because the connection
-//!   had no free slot (see [`crate::bounds`]).
+//!   had no free slot (see [`crate::bounds`]);
+//! - `scim_reads_behind_total`: reads served before this replica had followed every change
+//!   published before them (Redis slow or down, or the follower behind by more than
+//!   `read_fence_wait`; see [`crate::replication`]).
 
 use std::time::Duration;
 
@@ -50,4 +53,9 @@ pub fn lease_lost() {
 /// Sets `scim_resync_removals_held` for one instance.
 pub fn resync_removals_held(instance: &str, count: usize) {
     metrics::gauge!("scim_resync_removals_held", "instance" => instance.to_owned()).set(count as f64);
+}
+
+/// Counts one read served behind the events stream in `scim_reads_behind_total`.
+pub fn read_behind() {
+    metrics::counter!("scim_reads_behind_total").increment(1);
 }

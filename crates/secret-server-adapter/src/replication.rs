@@ -7,6 +7,14 @@
 //! stored attributes and meta from the shared state store) into its read model. A group's member
 //! changes come from the event's typed fields ([`AppliedChange`]). A replica also sees its own
 //! events; refreshing a resource it just wrote is harmless.
+//!
+//! **Reading one's writes on every replica.** A client told `201` by a write that replica A ran may
+//! read next through replica B. So a read on a replica first takes the id of the newest event in
+//! the stream and waits (briefly, bounded by `read_fence_wait`) until its follower has handled
+//! the events up to it ([`Freshness`]): the write's event is published before its job succeeds,
+//! so a read that begins after the client was answered sees the write, on every replica. The
+//! cost is one Redis round trip per read (and the follower's delay after a write); when Redis
+//! does not answer at once, the read is served from the read model as it is.
 
 use crate::core::Core;
 use crate::instance::Instance;
@@ -16,12 +24,58 @@ use crate::read_model::fetch::{
 use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
 use audit_events::AppliedChange;
 use futures::TryStreamExt;
-use job_queue::EventSubscription;
+use job_queue::{EventBus, EventId, EventSubscription};
 use scim::ResourceKind;
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+
+/// How far this replica's follower has handled the events stream.
+#[derive(Debug)]
+pub struct Freshness {
+    handled: tokio::sync::watch::Sender<(u64, u64)>,
+    wait: Duration,
+}
+
+/// How long a read waits for the newest event's id before it is served as is (Redis is slow or down).
+const NEWEST_ID_TIMEOUT: Duration = Duration::from_millis(250);
+
+impl Freshness {
+    /// Reads wait at most `wait` for the follower.
+    pub fn new(wait: Duration) -> Self {
+        Self { handled: tokio::sync::watch::Sender::new((0, 0)), wait }
+    }
+
+    fn handled(&self, id: &EventId) {
+        if let Some(position) = id.position() {
+            self.handled.send_if_modified(|at| {
+                let later = position > *at;
+                if later {
+                    *at = position;
+                }
+                later
+            });
+        }
+    }
+
+    /// Waits until the follower has handled every event published before now (at most the
+    /// configured wait); true when it has.
+    pub async fn catch_up(&self, events: &dyn EventBus) -> bool {
+        let newest = match tokio::time::timeout(NEWEST_ID_TIMEOUT, events.last_id()).await {
+            Ok(Ok(Some(id))) => id.position(),
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "cannot read the newest event's id; serving the read as is");
+                return false;
+            }
+            Err(_) => return false,
+        };
+        let Some(newest) = newest else { return true };
+        let mut handled = self.handled.subscribe();
+        tokio::time::timeout(self.wait, handled.wait_for(|at| *at >= newest)).await.is_ok_and(|r| r.is_ok())
+    }
+}
 
 async fn subscribe(core: &Core, replica: &str, cancel: &CancellationToken) -> Option<Box<dyn EventSubscription>> {
     let group = format!("adapter-{replica}");
@@ -39,8 +93,19 @@ async fn subscribe(core: &Core, replica: &str, cancel: &CancellationToken) -> Op
     }
 }
 
-/// Follows the events stream until `cancel`.
-pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken) {
+/// Follows the events stream until `cancel`, telling `freshness` how far it got.
+///
+/// It starts reading once every instance is loaded (from its snapshot or from Secret Server): the
+/// events its consumer group has not acknowledged yet, those since it last stopped, then apply to
+/// the restored read model instead of being passed over.
+pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>, cancel: CancellationToken) {
+    for instance in core.instances.values() {
+        let mut loaded = instance.loaded();
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = loaded.wait_for(|l| *l) => {}
+        }
+    }
     let Some(mut sub) = subscribe(&core, &replica, &cancel).await else { return };
     loop {
         let batch = tokio::select! {
@@ -56,6 +121,7 @@ pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken)
             }
         };
         let mut done = Vec::with_capacity(batch.len());
+        let newest = batch.last().map(|d| d.id.clone());
         for delivery in batch {
             if let Some(change) = AppliedChange::decode(&delivery.payload)
                 && let Some(instance) = core.instance(&change.instance)
@@ -71,12 +137,44 @@ pub async fn follow(core: Arc<Core>, replica: String, cancel: CancellationToken)
         if let Err(e) = sub.ack(&done).await {
             tracing::warn!(error = %e, "cannot acknowledge events");
         }
+        if let Some(newest) = newest {
+            freshness.handled(&newest);
+        }
     }
 }
 
 /// Secret Server ids among `ids`; another id cannot name one of its users.
 fn secret_server_ids(ids: &[String]) -> Vec<i64> {
     ids.iter().filter_map(|id| adapter_api::id::parse(id)).collect()
+}
+
+/// Replays onto `instance` every change of it published after `after` (a restore from a snapshot);
+/// the number of changes read.
+///
+/// # Errors
+/// When the events stream cannot be read; a change that cannot be applied is left to the resync.
+pub async fn replay(
+    events: &dyn EventBus,
+    instance: &Instance,
+    after: EventId,
+) -> Result<usize, job_queue::QueueError> {
+    let mut after = after;
+    let mut replayed = 0;
+    loop {
+        let batch = events.read_after(&after, 500).await?;
+        let Some(last) = batch.last() else { return Ok(replayed) };
+        after = last.id.clone();
+        for delivery in batch {
+            if let Some(change) = AppliedChange::decode(&delivery.payload)
+                && change.instance.eq_ignore_ascii_case(&instance.name)
+            {
+                replayed += 1;
+                if let Err(e) = apply_remote(instance, &change).await {
+                    tracing::warn!(instance = %instance.name, error = %e, "cannot replay a change; the resync will");
+                }
+            }
+        }
+    }
 }
 
 /// Reads the changed resource fresh into the read model.

@@ -40,6 +40,22 @@ pub struct AdapterSettings {
     /// its read model through the events stream, reading it with its own consumer group
     /// `adapter-<replica_id>`; `None` runs as the only replica and does not listen.
     pub replica_id: Option<String>,
+    /// With `replica_id`: how long a read waits for this replica to have followed every change
+    /// published before it began (default 2 s; see [`crate::replication`]); then it is served as is.
+    pub read_fence_wait: Duration,
+    /// Where the read model's snapshots are kept (one file per instance); `None`: no snapshot, a
+    /// restart loads everything from Secret Server (see [`crate::snapshot`]).
+    pub snapshot_dir: Option<std::path::PathBuf>,
+    /// How often a snapshot is written while running (default 5 minutes); one is also written at
+    /// shutdown.
+    pub snapshot_interval: Duration,
+    /// A snapshot older than this is discarded at start (default 1 hour). Keep it below the events
+    /// stream's retention, so that the changes since the snapshot are still in the stream.
+    pub snapshot_max_age: Duration,
+    /// gRPC connections are closed (gracefully, `GOAWAY`) after this long, so that callers
+    /// reconnect and their calls spread again over the replicas behind a Service (default 5
+    /// minutes); `None`: kept as long as they last.
+    pub max_connection_age: Option<Duration>,
     /// The key that seals list cursors (RFC 9865), so that clients cannot forge them. Give every
     /// adapter replica the same key; `None` uses a random key kept in the state store, created by
     /// the first adapter to start and shared by every adapter on that store (see
@@ -92,6 +108,11 @@ impl Default for AdapterSettings {
             job_wait_for_load: Duration::from_secs(60),
             progress_bars: true,
             replica_id: None,
+            read_fence_wait: Duration::from_secs(2),
+            snapshot_dir: None,
+            snapshot_interval: Duration::from_secs(5 * 60),
+            snapshot_max_age: Duration::from_secs(3600),
+            max_connection_age: Some(Duration::from_secs(5 * 60)),
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
             expensive_per_connection: 4,
@@ -203,6 +224,12 @@ impl AdapterSettings {
             && (replica.is_empty() || !replica.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         {
             return bad("replica_id", format!("{replica:?} must be letters, digits, '-' or '_'"));
+        }
+        if self.snapshot_interval < Duration::from_secs(1) {
+            return bad("snapshot_interval", format!("must be at least 1s, got {:?}", self.snapshot_interval));
+        }
+        if self.max_connection_age.is_some_and(|age| age < Duration::from_secs(1)) {
+            return bad("max_connection_age", "must be at least 1s".to_owned());
         }
         if self.expensive_per_connection == 0 {
             return bad("expensive_per_connection", "must be at least 1".to_owned());

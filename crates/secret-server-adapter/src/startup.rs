@@ -12,6 +12,7 @@ use crate::principals::Protection;
 use crate::read_model::fetch::FetchOptions;
 use crate::replication;
 use crate::settings::AdapterSettings;
+use crate::text::now_millis;
 use crate::worker::Worker;
 use anyhow::Context;
 use connections::ConnectionStore;
@@ -59,8 +60,140 @@ fn load_backoff(attempt: u32) -> Duration {
     Duration::from_secs(1u64 << attempt.min(5)).min(Duration::from_secs(30))
 }
 
-/// The first load of an instance (retried until it succeeds), then its resync loop.
-async fn sync_loop(instance: Arc<Instance>, interval: Duration, cancel: CancellationToken) {
+/// Where and how the read model's snapshots are kept (see [`crate::snapshot`]).
+#[derive(Debug, Clone)]
+struct Snapshots {
+    dir: std::path::PathBuf,
+    interval: Duration,
+    max_age: Duration,
+}
+
+impl Snapshots {
+    fn of(settings: &AdapterSettings) -> Option<Self> {
+        settings.snapshot_dir.clone().map(|dir| Self {
+            dir,
+            interval: settings.snapshot_interval,
+            max_age: settings.snapshot_max_age,
+        })
+    }
+
+    /// Fills `instance` from its snapshot when there is a usable one; true when it did. A
+    /// snapshot that cannot be used is deleted, and the instance loads as if there were none.
+    async fn restore(&self, instance: &Instance, events: &dyn EventBus) -> bool {
+        let (dir, name, max_age) = (self.dir.clone(), instance.name.clone(), self.max_age);
+        let read = tokio::task::spawn_blocking(move || crate::snapshot::read(&dir, &name, max_age, now_millis())).await;
+        let snapshot = match read {
+            Ok(Ok(snapshot)) => snapshot,
+            Ok(Err(crate::snapshot::Discarded::Missing)) => return false,
+            Ok(Err(why)) => {
+                tracing::warn!(instance = %instance.name, reason = %why, "read-model snapshot discarded; loading everything");
+                crate::snapshot::remove(&self.dir, &instance.name);
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(instance = %instance.name, error = %e, "reading the read-model snapshot failed");
+                return false;
+            }
+        };
+        let age = Duration::from_millis(u64::try_from(now_millis() - snapshot.written_at).unwrap_or(0));
+        let began = std::time::Instant::now();
+        let report = match instance.restore(snapshot.fetched).await {
+            Ok(Some(report)) => report,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(instance = %instance.name, error = format!("{e:#}"), "restoring the read-model snapshot failed; loading everything");
+                return false;
+            }
+        };
+        let replayed = match snapshot.events_after {
+            Some(after) => match replication::replay(events, instance, job_queue::EventId(after)).await {
+                Ok(n) => n,
+                Err(e) => {
+                    // Attributes, meta and tombstones came from the state store; the resync that
+                    // follows brings the Secret Server side up to date.
+                    tracing::warn!(instance = %instance.name, error = %e, "cannot replay the changes since the snapshot; the resync will catch up");
+                    0
+                }
+            },
+            None => 0,
+        };
+        instance.mark_loaded(age);
+        tracing::info!(
+            instance = %instance.name,
+            records = report.records,
+            changes_replayed = replayed,
+            snapshot_age_seconds = age.as_secs(),
+            seconds = format!("{:.2}", began.elapsed().as_secs_f64()),
+            "read model restored from its snapshot; resyncing with Secret Server"
+        );
+        true
+    }
+
+    /// Writes the snapshot of every loaded instance. Without the events stream's position (Redis
+    /// unreachable) the previous snapshot is kept: a restore must know where to replay from.
+    async fn write_all(&self, instances: &[Arc<Instance>], events: &dyn EventBus) {
+        let after = match tokio::time::timeout(Duration::from_secs(5), events.last_id()).await {
+            Ok(Ok(id)) => id.map(|id| id.0),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "cannot read the events stream's position; the previous snapshot is kept");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("the events stream's position took too long; the previous snapshot is kept");
+                return;
+            }
+        };
+        for instance in instances {
+            let Some(fetched) = instance.capture() else { continue };
+            let (dir, name, after) = (self.dir.clone(), instance.name.clone(), after.clone());
+            let began = std::time::Instant::now();
+            let written = tokio::task::spawn_blocking(move || {
+                crate::snapshot::write(&dir, &name, &fetched, after.as_deref(), now_millis())
+            })
+            .await;
+            match written {
+                Ok(Ok(())) => tracing::debug!(instance = %instance.name, seconds = began.elapsed().as_secs_f64(),
+                    "read-model snapshot written"),
+                Ok(Err(e)) => {
+                    tracing::warn!(instance = %instance.name, error = %e, "cannot write the read-model snapshot")
+                }
+                Err(e) => {
+                    tracing::error!(instance = %instance.name, error = %e, "writing the read-model snapshot failed")
+                }
+            }
+        }
+    }
+
+    /// Writes the snapshots every `interval` until `cancel`.
+    async fn write_loop(self, instances: Vec<Arc<Instance>>, events: Arc<dyn EventBus>, cancel: CancellationToken) {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticks.tick() => self.write_all(&instances, events.as_ref()).await,
+            }
+        }
+    }
+}
+
+/// The first load of an instance (from its snapshot when there is a usable one, then a resync at
+/// once; otherwise from Secret Server, retried until it succeeds), then its resync loop.
+async fn sync_loop(
+    instance: Arc<Instance>,
+    interval: Duration,
+    snapshots: Option<Snapshots>,
+    events: Arc<dyn EventBus>,
+    cancel: CancellationToken,
+) {
+    let restored = match &snapshots {
+        Some(snapshots) => snapshots.restore(&instance, events.as_ref()).await,
+        None => false,
+    };
+    if restored && let Err(e) = instance.sync().await {
+        tracing::error!(instance = %instance.name, error = format!("{e:#}"),
+            "catching up with Secret Server after restoring the snapshot failed; the next resync tries again");
+    }
     let mut attempt = 0;
     while !instance.is_loaded() {
         match instance.sync().await {
@@ -143,6 +276,10 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         events: deps.events.clone(),
         expensive: ExpensiveWork::new(settings.expensive_per_connection),
         settings: settings.clone(),
+        freshness: settings
+            .replica_id
+            .as_ref()
+            .map(|_| Arc::new(replication::Freshness::new(settings.read_fence_wait))),
     });
     let cancel = CancellationToken::new();
 
@@ -156,7 +293,13 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
     let admin = AdminServer::with_interceptor(AdminService::new(core.clone()), check);
     let shutdown = cancel.clone();
     let shutdown = async move { shutdown.cancelled().await };
-    let server = tonic::transport::Server::builder().add_service(service).add_service(admin);
+    let mut server = tonic::transport::Server::builder();
+    if let Some(age) = settings.max_connection_age {
+        // Callers reconnect now and then, so that their calls spread over the replicas again (a
+        // replica that started later would otherwise get no connection until one breaks).
+        server = server.max_connection_age(age);
+    }
+    let server = server.add_service(service).add_service(admin);
     let http_tls = match &settings.grpc_tls {
         Some(files) => Some(transport_tls::ServerTls::load(files, settings.tls_poll)?),
         None => None,
@@ -192,11 +335,29 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
 
     let mut background = Vec::new();
     for instance in core.instances.values() {
-        background.push(tokio::spawn(sync_loop(instance.clone(), settings.resync_interval, cancel.clone())));
+        background.push(tokio::spawn(sync_loop(
+            instance.clone(),
+            settings.resync_interval,
+            Snapshots::of(&settings),
+            deps.events.clone(),
+            cancel.clone(),
+        )));
+    }
+    if let Some(snapshots) = Snapshots::of(&settings) {
+        background.push(tokio::spawn(snapshots.write_loop(
+            core.instances.values().cloned().collect(),
+            deps.events.clone(),
+            cancel.clone(),
+        )));
     }
     background.push(tokio::spawn(age_loop(core.instances.values().cloned().collect(), cancel.clone())));
-    if let Some(replica) = &settings.replica_id {
-        background.push(tokio::spawn(replication::follow(core.clone(), replica.clone(), cancel.clone())));
+    if let (Some(replica), Some(freshness)) = (&settings.replica_id, &core.freshness) {
+        background.push(tokio::spawn(replication::follow(
+            core.clone(),
+            replica.clone(),
+            freshness.clone(),
+            cancel.clone(),
+        )));
     }
 
     let worker = Arc::new(Worker::new(core.clone()));
@@ -304,6 +465,11 @@ impl RunningAdapter {
         for task in self.background {
             task.abort();
             let _ = task.await;
+        }
+        // After the workers: the snapshot holds every change they wrote through.
+        if let Some(snapshots) = Snapshots::of(&self.core.settings) {
+            let instances: Vec<_> = self.core.instances.values().cloned().collect();
+            snapshots.write_all(&instances, self.core.events.as_ref()).await;
         }
         tracing::info!("secret-server adapter stopped");
     }

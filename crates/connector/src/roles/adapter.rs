@@ -163,6 +163,16 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
     }
 }
 
+/// Where the read model's snapshot is kept: the setting, `<data-dir>/adapter` by default, none
+/// when set empty.
+fn snapshot_dir(section: &crate::config::AdapterSection, data_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    match &section.snapshot_dir {
+        Some(dir) if dir.as_os_str().is_empty() => None,
+        Some(dir) => Some(dir.clone()),
+        None => Some(data_dir.join("adapter")),
+    }
+}
+
 pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow::Result<ExitCode> {
     let mut settings = adapter_settings(config, instances(config)?);
     let section = &config.adapter;
@@ -170,6 +180,11 @@ pub(super) async fn run(common: &Common, config: &Config, print: bool) -> anyhow
     settings.grpc_client_ca = section.tls_client_ca.clone();
     settings.grpc_secret = adapter_secret(config)?;
     settings.job_keys = crate::keys::job_keys(config, crate::keys::Missing::Refuse)?;
+    settings.replica_id = section.replica_id.clone().filter(|r| !r.is_empty());
+    settings.snapshot_dir = snapshot_dir(section, &common.data_dir);
+    settings.snapshot_interval = section.snapshot_interval;
+    settings.snapshot_max_age = section.snapshot_max_age;
+    settings.max_connection_age = Some(section.max_connection_age);
     settings.validate().map_err(anyhow::Error::new)?;
     if print {
         return Ok(super::print_config("adapter", &settings));
@@ -195,6 +210,17 @@ mod tests {
 
     fn section(toml_text: &str) -> SecretServerSection {
         toml::from_str(toml_text).expect("a section")
+    }
+
+    #[test]
+    fn the_snapshot_is_kept_in_the_data_directory_unless_set_elsewhere_or_turned_off() {
+        let data = std::path::Path::new("data");
+        let mut section = crate::config::AdapterSection::default();
+        assert_eq!(snapshot_dir(&section, data), Some(data.join("adapter")));
+        section.snapshot_dir = Some("elsewhere".into());
+        assert_eq!(snapshot_dir(&section, data), Some(std::path::PathBuf::from("elsewhere")));
+        section.snapshot_dir = Some(std::path::PathBuf::new());
+        assert_eq!(snapshot_dir(&section, data), None);
     }
 
     #[test]

@@ -125,6 +125,22 @@ impl EventBus for InProcessEventBus {
         Ok(id)
     }
 
+    async fn last_id(&self) -> Result<Option<EventId>, QueueError> {
+        Ok(self.inner.state.lock().events.back().map(|e| e.id.clone()))
+    }
+
+    async fn read_after(&self, after: &EventId, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let after = after.position();
+        let st = self.inner.state.lock();
+        Ok(st
+            .events
+            .iter()
+            .filter(|e| e.id.position() > after)
+            .take(max.max(1))
+            .map(|e| Delivery { id: e.id.clone(), payload: e.payload.clone(), trace_context: e.trace_context.clone() })
+            .collect())
+    }
+
     async fn subscribe(&self, group: &str, consumer: &str) -> Result<Box<dyn EventSubscription>, QueueError> {
         validate::key("group", group)?;
         validate::key("consumer", consumer)?;

@@ -143,6 +143,35 @@ impl EventBus for RedisEventBus {
         .map(|_| ())
     }
 
+    async fn last_id(&self) -> Result<Option<EventId>, QueueError> {
+        let mut c = self.inner.conn.clone();
+        let reply: Value = redis::cmd("XREVRANGE")
+            .arg(&self.inner.stream)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut c)
+            .await
+            .map_err(|e| conn::unavailable("XREVRANGE", &e))?;
+        let entries = reply::entries(&reply).ok_or_else(|| reply::corrupt("XREVRANGE"))?;
+        Ok(entries.into_iter().next().map(|(id, _)| EventId(id)))
+    }
+
+    async fn read_after(&self, after: &EventId, max: usize) -> Result<Vec<Delivery>, QueueError> {
+        let mut c = self.inner.conn.clone();
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(&self.inner.stream)
+            .arg(format!("({}", after.0))
+            .arg("+")
+            .arg("COUNT")
+            .arg(max.max(1))
+            .query_async(&mut c)
+            .await
+            .map_err(|e| conn::unavailable("XRANGE", &e))?;
+        deliveries(reply::entries(&reply).ok_or_else(|| reply::corrupt("XRANGE"))?)
+    }
+
     async fn subscribe(&self, group: &str, consumer: &str) -> Result<Box<dyn EventSubscription>, QueueError> {
         validate::key("group", group)?;
         validate::key("consumer", consumer)?;

@@ -68,10 +68,21 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl DirectoryService {
+    /// With several replicas: waits until this one has seen the changes the others made before
+    /// the read began (see [`crate::replication`]).
+    async fn catch_up(&self) {
+        if let Some(freshness) = &self.core.freshness
+            && !freshness.catch_up(self.core.events.as_ref()).await
+        {
+            crate::metrics::read_behind();
+        }
+    }
+
     async fn get_inner(&self, req: pb::GetResourceRequest) -> Result<pb::GetResourceResponse, ServiceError> {
         let req = GetRequest::try_from(GetResource::try_from(req)?)?;
         tracing::Span::current().record("resource_type", req.kind.name());
         let caller = self.core.caller(&req.connection_id).await?;
+        self.catch_up().await;
         // One resource: rendered here, without a hop to a blocking thread; but a group may have
         // 100,000 members to render.
         let resource = if req.kind == scim::ResourceKind::Group {
@@ -86,6 +97,7 @@ impl DirectoryService {
     async fn search_inner(&self, req: pb::SearchResourcesRequest) -> Result<pb::SearchResourcesResponse, ServiceError> {
         let req = SearchRequest::parse(SearchResources::try_from(req)?, self.limits())?;
         let caller = self.core.caller(&req.connection_id).await?;
+        self.catch_up().await;
         let page = if search::served_by_index(&self.core, &req) {
             // A few candidates from an index: cheaper here than a hop to a blocking thread and back.
             search::search(&self.core, &self.cursors, &caller, &req)?

@@ -27,7 +27,8 @@ impl Stored {
         self.attrs.get_mut(&kind).and_then(|m| m.remove(&id))
     }
 
-    fn meta(&self, kind: ResourceKind, id: i64) -> Option<Meta> {
+    /// The persisted meta of a record.
+    pub fn meta(&self, kind: ResourceKind, id: i64) -> Option<Meta> {
         self.meta.get(&kind).and_then(|m| m.get(&id)).copied()
     }
 }

@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-/// Everything read from one Secret Server instance.
-#[derive(Debug, Default)]
+/// Everything read from one Secret Server instance (also what a snapshot of the read model holds).
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Fetched {
     pub users: Vec<UserSs>,
     /// Groups with their member ids.

@@ -3,10 +3,11 @@
 //! resource's meta. No `serde_json::Value` per resource: 100,000 users cost tens of megabytes.
 
 use secret_server_api::{FolderAccessRole, SecretAccessRole};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// Who a permission is granted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Principal {
     User(i64),
     Group(i64),
@@ -51,7 +52,7 @@ pub struct Meta {
 pub type Attrs = Option<Box<str>>;
 
 /// A user's Secret Server fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserSs {
     pub id: i64,
     pub user_name: Box<str>,
@@ -68,7 +69,7 @@ pub struct UserSs {
 }
 
 /// A Secret Server role (`RoleModel`): what a User's `roles` name and `/Roles` lists.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleSs {
     pub id: i64,
     pub name: Box<str>,
@@ -86,7 +87,7 @@ pub struct UserRec {
 }
 
 /// A group's Secret Server fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSs {
     pub id: i64,
     pub name: Box<str>,
@@ -109,7 +110,7 @@ pub struct GroupRec {
 
 /// A folder's Secret Server fields. The path is computed from the tree, so that a rename shows in
 /// every descendant at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderSs {
     pub id: i64,
     pub name: Box<str>,
@@ -130,7 +131,7 @@ pub struct FolderRec {
 }
 
 /// A folder permission's Secret Server fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderPermSs {
     pub id: i64,
     pub folder: i64,
@@ -148,7 +149,7 @@ pub struct FolderPermRec {
 }
 
 /// A secret's metadata (never a field value).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretSs {
     pub id: i64,
     pub name: Box<str>,
@@ -175,7 +176,7 @@ pub struct SecretRec {
 }
 
 /// A secret permission's Secret Server fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretPermSs {
     pub id: i64,
     pub secret: i64,

@@ -99,6 +99,67 @@ async fn a_restart_keeps_meta_and_attributes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_from_the_snapshot_is_ready_and_serves_reads_while_secret_server_cannot_be_read() {
+    let snapshots = tempfile::tempdir().unwrap();
+    let options = Options { snapshot_dir: Some(snapshots.path().to_owned()), ..Options::default() };
+    let mut stack = Stack::start_with(options).await;
+    let created =
+        stack.create(User, json!({"userName": "from.snapshot", "externalId": "snap-1", "nickName": "S"})).await.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let before = stack.get(User, &id).await.unwrap();
+    let seed_before = user(&stack, "alice.martin").await;
+    stack.stop_adapter().await;
+    assert!(secret_server_adapter::snapshot::path(snapshots.path(), INSTANCE).exists(), "written at shutdown");
+
+    // Secret Server answers nothing: only the snapshot (and the state store) can make it ready.
+    stack.sim.faults().update(|f| f.outage = true).unwrap();
+    stack.start_adapter().await;
+
+    assert_eq!(stack.get(User, &id).await.unwrap(), before, "connector-held attributes and meta are restored");
+    assert_eq!(user(&stack, "alice.martin").await, seed_before);
+    stack.sim.faults().clear();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_from_the_snapshot_catches_up_with_secret_server_at_once() {
+    let snapshots = tempfile::tempdir().unwrap();
+    let options = Options { snapshot_dir: Some(snapshots.path().to_owned()), ..Options::default() };
+    let mut stack = Stack::start_with(options).await;
+    let erin: i64 = user(&stack, "erin.fischer").await["id"].as_str().unwrap().parse().unwrap();
+    stack.stop_adapter().await;
+    let patch = UserPatchArgs { display_name: Some(Patch::set("Erin F.".into())), ..UserPatchArgs::default() };
+    stack.ss.patch_user(erin, &patch).await.unwrap();
+
+    stack.start_adapter().await;
+
+    let seen = eventually(Duration::from_secs(15), || async {
+        (user(&stack, "erin.fischer").await["displayName"] == "Erin F.").then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "the resync after the restore did not pick up the change made while down");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_snapshot_is_discarded_and_everything_is_loaded_again() {
+    let snapshots = tempfile::tempdir().unwrap();
+    let options = Options { snapshot_dir: Some(snapshots.path().to_owned()), ..Options::default() };
+    let mut stack = Stack::start_with(options).await;
+    let seed_before = user(&stack, "alice.martin").await;
+    stack.stop_adapter().await;
+    let file = secret_server_adapter::snapshot::path(snapshots.path(), INSTANCE);
+    let text = std::fs::read_to_string(&file).unwrap().replace("alice.martin", "alice.mallory");
+    std::fs::write(&file, text).unwrap();
+
+    stack.start_adapter().await;
+
+    assert_eq!(user(&stack, "alice.martin").await, seed_before, "loaded from Secret Server, not the altered file");
+    assert!(stack.search(User, r#"userName eq "alice.mallory""#).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_next_load() {
     let mut stack = Stack::start().await;
     let before = user(&stack, "erin.fischer").await;
@@ -413,6 +474,24 @@ async fn a_second_replica_sees_a_change_the_first_applied() {
     let on_b = eventually(Duration::from_secs(15), || read(&grpc_b, id.clone())).await.expect("replica b shows it");
     assert_eq!(on_a["externalId"], "r-1");
     assert_eq!(on_b, on_a, "the same document, meta included, on both replicas");
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_answered_through_one_replica_is_read_at_once_on_every_replica() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    for n in 0..5 {
+        // Either replica's workers may take each job; the read right after its answer, on each
+        // replica, must show it (no waiting: a client reads right after a 201).
+        let name = format!("read.at.once.{n}");
+        let id = stack.create(User, json!({"userName": name, "externalId": format!("now-{n}")})).await.id();
+        let on_a = read(&stack.grpc, CONNECTION, User, &id).await.expect("replica a shows it at once");
+        let on_b = read(&grpc_b, CONNECTION, User, &id).await.expect("replica b shows it at once");
+        assert_eq!(on_a["externalId"], format!("now-{n}"));
+        assert_eq!(on_b["externalId"], format!("now-{n}"));
+    }
     replica_b.shutdown().await;
     stack.stop().await;
 }

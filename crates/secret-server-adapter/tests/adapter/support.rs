@@ -42,6 +42,8 @@ pub(crate) struct Options {
     pub replica_id: Option<String>,
     /// The instance's protected principals (besides its API account).
     pub protected: ProtectedPrincipals,
+    /// Where the adapter keeps its read-model snapshots; `None`: none.
+    pub snapshot_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             resync_interval: Duration::from_secs(3600),
             replica_id: None,
             protected: ProtectedPrincipals::default(),
+            snapshot_dir: None,
         }
     }
 }
@@ -127,6 +130,7 @@ fn adapter_settings(options: &Options) -> AdapterSettings {
         resync_interval: options.resync_interval,
         progress_bars: false,
         replica_id: options.replica_id.clone(),
+        snapshot_dir: options.snapshot_dir.clone(),
         // No cursor_secret: the key is kept in the state store, shared by restarts and replicas.
         ..AdapterSettings::default()
     }
