@@ -36,19 +36,26 @@ pub struct Sources {
     pub admin_token: String,
 }
 
-/// An access token of the emulator's API account.
+/// An access token of the emulator's API account (asked again after a `5xx`: the check must not
+/// fail on a fault the run injected).
 ///
 /// # Errors
-/// When the emulator refuses it.
+/// When the emulator refuses it, or keeps failing.
 pub async fn sim_token(http: &reqwest::Client, sources: &Sources) -> anyhow::Result<String> {
-    let grant: Value = http
-        .post(format!("{}/oauth2/token", sources.sim_base))
-        .form(&[("grant_type", "password"), ("username", &sources.sim_user), ("password", &sources.sim_password)])
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
+    let mut attempt = 0;
+    let answer = loop {
+        attempt += 1;
+        let answer = http
+            .post(format!("{}/oauth2/token", sources.sim_base))
+            .form(&[("grant_type", "password"), ("username", &sources.sim_user), ("password", &sources.sim_password)])
+            .send()
+            .await?;
+        if !answer.status().is_server_error() || attempt == 5 {
+            break answer;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    let grant: Value = answer.error_for_status()?.json().await?;
     grant["access_token"].as_str().map(str::to_owned).context("the emulator gave no access token")
 }
 

@@ -61,18 +61,26 @@ impl Common {
         }
     }
 
-    /// The job queue and the events stream.
+    /// The job queue and the events stream. A Redis that does not answer yet (starting, or loading
+    /// its data after a restart) is waited for during [`STARTUP_WAIT`].
     pub async fn queue(&self) -> anyhow::Result<job_queue::Backends> {
-        job_queue::connect(&self.queue_config()).await.context("cannot open the job queue (REDIS_URL)")
+        let config = self.queue_config();
+        until_available("the job queue", || job_queue::connect(&config), job_queue::QueueError::is_transient)
+            .await
+            .context("cannot open the job queue (REDIS_URL)")
     }
 
     /// The shared state: Redis, or (without Redis) a SQLite file in the data directory that only
-    /// this process may use.
+    /// this process may use. A Redis that does not answer yet is waited for, as for [`Self::queue`].
     pub async fn state(&self) -> anyhow::Result<Arc<dyn state_store::StateStore>> {
         let local = self.data_dir.join("state.db");
-        state_store::open(self.redis.as_ref(), &self.redis_prefix, Some(&local))
-            .await
-            .context("cannot open the state store (REDIS_URL or the data directory)")
+        until_available(
+            "the state store",
+            || state_store::open(self.redis.as_ref(), &self.redis_prefix, Some(&local)),
+            |e| matches!(e, state_store::StoreError::Unavailable(_)),
+        )
+        .await
+        .context("cannot open the state store (REDIS_URL or the data directory)")
     }
 
     /// Fails unless Redis is configured: a role running alone shares its queue and state with the others.
@@ -203,5 +211,31 @@ mod tests {
     fn sentinel_without_a_master_name_is_refused_naming_it() {
         let err = redis_settings(&config("redis_sentinels = [\"s1\"]\n")).unwrap_err();
         assert!(err.to_string().contains("redis_sentinel_master"), "{err}");
+    }
+}
+
+/// How long a starting role waits for a Redis that does not answer yet (a pod started before
+/// Redis, or a Redis loading its append-only file after a crash) before it gives up.
+pub const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `open` again while its error is `transient`, for at most [`STARTUP_WAIT`]; other errors (a
+/// setting that cannot work) at once.
+async fn until_available<T, E, F, Fut>(what: &str, open: F, transient: impl Fn(&E) -> bool) -> Result<T, E>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match open().await {
+            Err(e) if transient(&e) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in = ?pause, "{what} is not available yet; waiting for Redis");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            result => return result,
+        }
     }
 }

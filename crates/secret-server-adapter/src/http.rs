@@ -50,6 +50,16 @@ pub(crate) async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue
             );
         }
     }
+    if let Some(freshness) = &core.freshness {
+        // A replica serves reads only once it has followed what the others changed while it was
+        // away (its reads would otherwise wait, then be refused).
+        let outcome = if freshness.drained() {
+            Ok(())
+        } else {
+            Err("following the changes other replicas made while this one was away".to_owned())
+        };
+        report = report.check("events-stream", outcome);
+    }
     report
         .check("state-store", state.ping().await.map_err(|e| e.to_string()))
         .check("job-queue", queue.ping().await.map_err(|e| e.to_string()))

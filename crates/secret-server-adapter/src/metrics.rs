@@ -55,7 +55,8 @@ pub fn resync_removals_held(instance: &str, count: usize) {
     metrics::gauge!("scim_resync_removals_held", "instance" => instance.to_owned()).set(count as f64);
 }
 
-/// Counts one read served behind the events stream in `scim_reads_behind_total`.
+/// Counts one read this replica could not confirm was caught up with the events stream, in
+/// `scim_reads_behind_total`.
 pub fn read_behind() {
     metrics::counter!("scim_reads_behind_total").increment(1);
 }

@@ -14,7 +14,11 @@
 //! the events up to it ([`Freshness`]): the write's event is published before its job succeeds,
 //! so a read that begins after the client was answered sees the write, on every replica. The
 //! cost is one Redis round trip per read (and the follower's delay after a write); when Redis
-//! does not answer at once, the read is served from the read model as it is.
+//! does not answer at once, or the follower stays behind, the read is served from the read model
+//! as it is, except that such a read never answers "not found": a `GET` of a resource it does
+//! not hold answers a retryable `503` instead (a client told `404` may create the resource again).
+//! A restarted replica is ready only once its follower has handled what was published before it
+//! started.
 
 use crate::core::Core;
 use crate::instance::Instance;
@@ -36,6 +40,9 @@ use tokio_util::sync::CancellationToken;
 pub struct Freshness {
     handled: tokio::sync::watch::Sender<(u64, u64)>,
     wait: Duration,
+    /// Whether the follower has handled what was published before it started (or once found
+    /// nothing more to read): a restarted replica is not ready before that.
+    drained: std::sync::atomic::AtomicBool,
 }
 
 /// How long a read waits for the newest event's id before it is served as is (Redis is slow or down).
@@ -44,7 +51,16 @@ const NEWEST_ID_TIMEOUT: Duration = Duration::from_millis(250);
 impl Freshness {
     /// Reads wait at most `wait` for the follower.
     pub fn new(wait: Duration) -> Self {
-        Self { handled: tokio::sync::watch::Sender::new((0, 0)), wait }
+        Self {
+            handled: tokio::sync::watch::Sender::new((0, 0)),
+            wait,
+            drained: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// True once the follower has handled every event published before it started.
+    pub fn drained(&self) -> bool {
+        self.drained.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn handled(&self, id: &EventId) {
@@ -107,7 +123,13 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
         }
     }
     let Some(mut sub) = subscribe(&core, &replica, &cancel).await else { return };
+    // What was published before the follower started: once handled, this replica has caught up
+    // with what the others did while it was away, even if writes never pause.
+    let started_at = core.events.last_id().await.ok().flatten().and_then(|id| id.position());
     loop {
+        // The newest event before the read: when the read then finds nothing new, every event up to
+        // it has been delivered, so reads waiting for it need not wait for the next write.
+        let newest_before = core.events.last_id().await.ok().flatten();
         let batch = tokio::select! {
             () = cancel.cancelled() => return,
             batch = sub.next_batch(100, Duration::from_secs(1)) => batch,
@@ -120,6 +142,13 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
                 continue;
             }
         };
+        if batch.is_empty() {
+            if let Some(newest) = &newest_before {
+                freshness.handled(newest);
+            }
+            freshness.drained.store(true, std::sync::atomic::Ordering::Release);
+            continue;
+        }
         let mut done = Vec::with_capacity(batch.len());
         let newest = batch.last().map(|d| d.id.clone());
         for delivery in batch {
@@ -139,6 +168,9 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
         }
         if let Some(newest) = newest {
             freshness.handled(&newest);
+        }
+        if started_at.is_some_and(|start| *freshness.handled.borrow() >= start) {
+            freshness.drained.store(true, std::sync::atomic::Ordering::Release);
         }
     }
 }

@@ -41,7 +41,7 @@ pub struct AdapterSettings {
     /// `adapter-<replica_id>`; `None` runs as the only replica and does not listen.
     pub replica_id: Option<String>,
     /// With `replica_id`: how long a read waits for this replica to have followed every change
-    /// published before it began (default 2 s; see [`crate::replication`]); then it is served as is.
+    /// published before it began (default 2 s; see [`crate::replication`]); then it is served as is (a `GET` that finds nothing answers a retryable `503`).
     pub read_fence_wait: Duration,
     /// Where the read model's snapshots are kept (one file per instance); `None`: no snapshot, a
     /// restart loads everything from Secret Server (see [`crate::snapshot`]).

@@ -69,27 +69,42 @@ async fn blocking<T: Send + 'static>(
 
 impl DirectoryService {
     /// With several replicas: waits until this one has seen the changes the others made before
-    /// the read began (see [`crate::replication`]).
-    async fn catch_up(&self) {
+    /// the read began (see [`crate::replication`]); false when it cannot tell (Redis does not
+    /// answer) or its follower stays behind.
+    async fn catch_up(&self) -> bool {
         if let Some(freshness) = &self.core.freshness
             && !freshness.catch_up(self.core.events.as_ref()).await
         {
             crate::metrics::read_behind();
+            return false;
         }
+        true
     }
 
     async fn get_inner(&self, req: pb::GetResourceRequest) -> Result<pb::GetResourceResponse, ServiceError> {
         let req = GetRequest::try_from(GetResource::try_from(req)?)?;
         tracing::Span::current().record("resource_type", req.kind.name());
         let caller = self.core.caller(&req.connection_id).await?;
-        self.catch_up().await;
+        let fresh = self.catch_up().await;
         // One resource: rendered here, without a hop to a blocking thread; but a group may have
         // 100,000 members to render.
         let resource = if req.kind == scim::ResourceKind::Group {
             let core = self.core.clone();
-            blocking(move || search::get(&core, &caller, &req)).await?
+            blocking(move || search::get(&core, &caller, &req)).await
         } else {
-            search::get(&self.core, &caller, &req)?
+            search::get(&self.core, &caller, &req)
+        };
+        // A replica that cannot vouch for its read model may miss a resource another replica just
+        // created: it never answers `404` then (a client told "not found" may create it again),
+        // but a retryable `503`. What it has is served as is.
+        let resource = match resource {
+            Err(e) if !fresh && e.http_status() == 404 => {
+                return Err(ServiceError::unavailable(
+                    "this adapter replica cannot confirm it has seen the latest changes yet; retry the read",
+                )
+                .with_retry_after(1));
+            }
+            other => other?,
         };
         Ok(pb::GetResourceResponse { resource: Some(common::Resource::from(resource)) })
     }
