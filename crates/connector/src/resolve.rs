@@ -216,7 +216,7 @@ mod tests {
 
 /// How long a starting role waits for a Redis that does not answer yet (a pod started before
 /// Redis, or a Redis loading its append-only file after a crash) before it gives up.
-pub const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `open` again while its error is `transient`, for at most [`STARTUP_WAIT`]; other errors (a
 /// setting that cannot work) at once.
