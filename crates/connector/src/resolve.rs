@@ -157,6 +157,32 @@ fn redis_settings(config: &Config) -> anyhow::Result<Option<RedisSettings>> {
     Ok(Some(settings))
 }
 
+/// How long a starting role waits for a Redis that does not answer yet (a pod started before
+/// Redis, or a Redis loading its append-only file after a crash) before it gives up.
+pub(crate) const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `open` again while its error is `transient`, for at most [`STARTUP_WAIT`]; other errors (a
+/// setting that cannot work) at once.
+async fn until_available<T, E, F, Fut>(what: &str, open: F, transient: impl Fn(&E) -> bool) -> Result<T, E>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    let mut pause = std::time::Duration::from_millis(250);
+    loop {
+        match open().await {
+            Err(e) if transient(&e) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in = ?pause, "{what} is not available yet; waiting for Redis");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,31 +237,5 @@ mod tests {
     fn sentinel_without_a_master_name_is_refused_naming_it() {
         let err = redis_settings(&config("redis_sentinels = [\"s1\"]\n")).unwrap_err();
         assert!(err.to_string().contains("redis_sentinel_master"), "{err}");
-    }
-}
-
-/// How long a starting role waits for a Redis that does not answer yet (a pod started before
-/// Redis, or a Redis loading its append-only file after a crash) before it gives up.
-pub(crate) const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// `open` again while its error is `transient`, for at most [`STARTUP_WAIT`]; other errors (a
-/// setting that cannot work) at once.
-async fn until_available<T, E, F, Fut>(what: &str, open: F, transient: impl Fn(&E) -> bool) -> Result<T, E>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-    E: std::fmt::Display,
-{
-    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
-    let mut pause = std::time::Duration::from_millis(250);
-    loop {
-        match open().await {
-            Err(e) if transient(&e) && tokio::time::Instant::now() + pause < deadline => {
-                tracing::warn!(error = %e, retry_in = ?pause, "{what} is not available yet; waiting for Redis");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(2));
-            }
-            result => return result,
-        }
     }
 }
