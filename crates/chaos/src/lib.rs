@@ -142,6 +142,9 @@ impl Stack {
                 ("SCIMC_JOB_ENCRYPTION_KEYS", JOB_KEYS.to_owned()),
                 // Resyncs run all the time, deletions among them.
                 ("SCIMC_RESYNC_INTERVAL", "2s".to_owned()),
+                // Every client lists with an unindexed filter on the one connection: its bound on
+                // expensive requests (4 by default, beyond which a list is 429) is not what these runs test.
+                ("SCIMC_ADAPTER_EXPENSIVE_PER_CONNECTION", "64".to_owned()),
                 ("SCIMC_ADAPTER_REPLICA_ID", format!("adapter-{n}")),
                 ("SCIMC_ADAPTER_SNAPSHOT_INTERVAL", "5s".to_owned()),
                 ("SCIMC_DATA_DIR", path_str(&dir.join(format!("adapter-{n}")))?),
