@@ -300,20 +300,42 @@ async fn issue_token(
     }))
 }
 
+/// Removes one credential of connection `id` (`remove` says whether it found it) and saves the
+/// connection with `action` audited; `404` naming `detail` when the connection has no such credential.
+async fn remove_credential(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    action: &str,
+    detail: String,
+    remove: impl FnOnce(&mut Connection) -> bool,
+) -> ApiResult<HttpResponse> {
+    let mut c = load(state, id).await?;
+    if !remove(&mut c) {
+        return Err(ApiError::not_found(format!("connection {id} has no {detail}")));
+    }
+    save(state, actor, action, c, detail).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Drops the elements of `items` that `matches`; true when there was one.
+fn remove_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> bool {
+    let before = items.len();
+    items.retain(|item| !matches(item));
+    items.len() != before
+}
+
 async fn revoke_token(
     state: web::Data<AppState>,
     actor: AdminActor,
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, token_id) = path.into_inner();
-    let mut c = load(&state, &id).await?;
-    let before = c.credentials.bearer_tokens.len();
-    c.credentials.bearer_tokens.retain(|t| t.id != token_id);
-    if c.credentials.bearer_tokens.len() == before {
-        return Err(ApiError::not_found(format!("connection {id} has no token {token_id}")));
-    }
-    save(&state, &actor, "revoke-token", c, format!("token {token_id}")).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let detail = format!("token {token_id}");
+    remove_credential(&state, &actor, &id, "revoke-token", detail, |c| {
+        remove_where(&mut c.credentials.bearer_tokens, |t| t.id == token_id)
+    })
+    .await
 }
 
 async fn add_oauth_client(
@@ -377,14 +399,11 @@ async fn remove_jwt_issuer(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, issuer_id) = path.into_inner();
-    let mut c = load(&state, &id).await?;
-    let before = c.credentials.jwt_issuers.len();
-    c.credentials.jwt_issuers.retain(|i| i.id != issuer_id);
-    if c.credentials.jwt_issuers.len() == before {
-        return Err(ApiError::not_found(format!("connection {id} has no JWT issuer {issuer_id}")));
-    }
-    save(&state, &actor, "remove-jwt-issuer", c, format!("issuer {issuer_id}")).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let detail = format!("JWT issuer {issuer_id}");
+    remove_credential(&state, &actor, &id, "remove-jwt-issuer", detail, |c| {
+        remove_where(&mut c.credentials.jwt_issuers, |i| i.id == issuer_id)
+    })
+    .await
 }
 
 async fn remove_oauth_client(
@@ -393,14 +412,11 @@ async fn remove_oauth_client(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, client_id) = path.into_inner();
-    let mut c = load(&state, &id).await?;
-    let before = c.credentials.oauth_clients.len();
-    c.credentials.oauth_clients.retain(|k| k.client_id != client_id);
-    if c.credentials.oauth_clients.len() == before {
-        return Err(ApiError::not_found(format!("connection {id} has no OAuth client {client_id}")));
-    }
-    save(&state, &actor, "remove-oauth-client", c, format!("client {client_id}")).await?;
-    Ok(HttpResponse::NoContent().finish())
+    let detail = format!("OAuth client {client_id}");
+    remove_credential(&state, &actor, &id, "remove-oauth-client", detail, |c| {
+        remove_where(&mut c.credentials.oauth_clients, |k| k.client_id == client_id)
+    })
+    .await
 }
 
 async fn set_basic(
