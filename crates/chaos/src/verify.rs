@@ -18,7 +18,6 @@
 //! its patience runs out; what is asserted never depends on timing.
 
 use crate::workload::{Expected, Ledger, encode};
-use anyhow::Context;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -36,27 +35,60 @@ pub struct Sources {
     pub admin_token: String,
 }
 
-/// An access token of the emulator's API account (asked again after a `5xx`: the check must not
-/// fail on a fault the run injected).
+/// An access token of the emulator's API account, asked again after any fault the run injects
+/// (a `5xx`, a `429`, an HTML page instead of JSON): the check must not fail on one. The faults
+/// are switched off through this same token, so it is asked for while they are still on.
 ///
 /// # Errors
-/// When the emulator refuses it, or keeps failing.
+/// When the emulator keeps failing or refuses the account.
 pub async fn sim_token(http: &reqwest::Client, sources: &Sources) -> anyhow::Result<String> {
+    const ATTEMPTS: u32 = 20;
     let mut attempt = 0;
-    let answer = loop {
+    loop {
         attempt += 1;
-        let answer = http
-            .post(format!("{}/oauth2/token", sources.sim_base))
-            .form(&[("grant_type", "password"), ("username", &sources.sim_user), ("password", &sources.sim_password)])
-            .send()
-            .await?;
-        if !answer.status().is_server_error() || attempt == 5 {
-            break answer;
+        match token_once(http, sources).await {
+            Ok(token) => return Ok(token),
+            Err(e) if attempt >= ATTEMPTS => return Err(e.context(format!("{ATTEMPTS} attempts"))),
+            Err(TokenError::Refused(e)) => return Err(e),
+            Err(TokenError::Injected(_)) => tokio::time::sleep(Duration::from_millis(300)).await,
         }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    };
-    let grant: Value = answer.error_for_status()?.json().await?;
-    grant["access_token"].as_str().map(str::to_owned).context("the emulator gave no access token")
+    }
+}
+
+enum TokenError {
+    /// A fault the run may have injected: asked again.
+    Injected(anyhow::Error),
+    /// The account itself is refused (`4xx` other than `429`): asking again cannot help.
+    Refused(anyhow::Error),
+}
+
+impl TokenError {
+    fn context(self, note: String) -> anyhow::Error {
+        match self {
+            TokenError::Injected(e) | TokenError::Refused(e) => e.context(note),
+        }
+    }
+}
+
+async fn token_once(http: &reqwest::Client, sources: &Sources) -> Result<String, TokenError> {
+    let answer = http
+        .post(format!("{}/oauth2/token", sources.sim_base))
+        .form(&[("grant_type", "password"), ("username", &sources.sim_user), ("password", &sources.sim_password)])
+        .send()
+        .await
+        .map_err(|e| TokenError::Injected(e.into()))?;
+    let status = answer.status();
+    if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(TokenError::Refused(anyhow::anyhow!("the emulator refused its API account: {status}")));
+    }
+    if !status.is_success() {
+        return Err(TokenError::Injected(anyhow::anyhow!("the emulator answered {status}")));
+    }
+    let grant: Value = answer.json().await.map_err(|e| TokenError::Injected(e.into()))?;
+    grant["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| TokenError::Injected(anyhow::anyhow!("the emulator gave no access token")))
 }
 
 #[derive(Debug, Clone)]

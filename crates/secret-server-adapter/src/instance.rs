@@ -211,7 +211,7 @@ impl Instance {
             let mut fetched = fetch_all(&self.client, &self.fetch_options).await.context("reading Secret Server")?;
             self.resync.read(&fetched);
             self.resync.phase("confirming records missing from the read");
-            self.confirm_removals(&mut fetched).await?;
+            self.confirm_removals(&mut fetched, began).await?;
             self.resync.phase("reading the state store");
             let new_ids = self.model.new_ids(&fetched);
             let stored = if new_ids.len() > BULK_STORED_READ {
@@ -330,17 +330,18 @@ impl Instance {
 
     /// Before a resync drops what a full read did not return: beyond the removal bound, keeps the
     /// read model (an error, so the resync fails and reports it) unless the previous resync found
-    /// the same records missing; then reads each missing record by id and keeps those Secret
+    /// the same records missing (records written since the read `began` are not missing: the read
+    /// may predate them); then reads each missing record by id and keeps those Secret
     /// Server still has (see [`crate::read_model::confirm`]).
-    async fn confirm_removals(&self, fetched: &mut Fetched) -> anyhow::Result<()> {
-        let (missing, held) = self.model.read(|s| {
-            let held = s.users.len()
+    async fn confirm_removals(&self, fetched: &mut Fetched, began: Instant) -> anyhow::Result<()> {
+        let missing = self.model.missing(fetched, began);
+        let held = self.model.read(|s| {
+            s.users.len()
                 + s.groups.len()
                 + s.folders.len()
                 + s.folder_perms.len()
                 + s.secrets.len()
-                + s.secret_perms.len();
-            (confirm::missing_ids(s, fetched), held)
+                + s.secret_perms.len()
         });
         let bound = self.fetch_options.removal_bound;
         // An administrator's confirmation approves exactly the records of the report confirmed.

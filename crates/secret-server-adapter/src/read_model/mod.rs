@@ -67,8 +67,53 @@ impl ReadModel {
         applied
     }
 
+    /// The records `state` holds that a fetch which began at `began` did not return, leaving out
+    /// those written since (the read may predate their creation: they are not missing, only new).
+    pub fn missing(&self, fetched: &fetch::Fetched, began: Instant) -> Vec<(ResourceKind, i64)> {
+        let missing = self.read(|s| confirm::missing_ids(s, fetched));
+        let written = self.written.lock();
+        missing.into_iter().filter(|record| written.get(record).is_none_or(|at| *at < began)).collect()
+    }
+
     /// The ids a fetch would add, so that their stored attributes can be read first.
     pub fn new_ids(&self, fetched: &fetch::Fetched) -> Vec<(ResourceKind, i64)> {
         self.read(|s| apply::new_ids(s, fetched))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use records::UserSs;
+
+    fn user(id: i64) -> UserSs {
+        UserSs {
+            id,
+            user_name: format!("u{id}").into(),
+            display_name: format!("u{id}").into(),
+            email: None,
+            enabled: true,
+            domain_id: -1,
+            created: None,
+            roles: Box::default(),
+        }
+    }
+
+    fn read_of(ids: &[i64]) -> fetch::Fetched {
+        fetch::Fetched { users: ids.iter().copied().map(user).collect(), ..fetch::Fetched::default() }
+    }
+
+    #[test]
+    fn a_record_written_after_a_read_began_is_not_missing_from_that_read() {
+        let model = ReadModel::default();
+        model.apply(read_of(&[1, 2]), &mut apply::Stored::default(), 5_000, Instant::now());
+        let began = Instant::now();
+        model.write(&[(ResourceKind::User, 3)], |s| {
+            apply::apply(s, read_of(&[1, 2, 3]), &mut apply::Stored::default(), 6_000, &|_, _| false);
+        });
+
+        let missing = model.missing(&read_of(&[1]), began);
+
+        assert_eq!(missing, vec![(ResourceKind::User, 2)], "user 3 was created while the read ran");
     }
 }
