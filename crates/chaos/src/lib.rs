@@ -394,7 +394,7 @@ async fn run_in(options: &Options, dir: &Path) -> anyhow::Result<Report> {
         Err(e) => Err(e),
         Ok(()) => check(&stack, &ledgers, options.scenario).await,
     };
-    let (told, call_records) = match verify::call_records(&stack.sources, &ledgers).await {
+    let (told, call_records) = match verify::call_records(&stack.sources, &ledgers, Duration::from_secs(30)).await {
         Ok(counts) => counts,
         Err(e) => {
             eprintln!("chaos: cannot count the SCIM call records: {e:#}");
@@ -402,7 +402,7 @@ async fn run_in(options: &Options, dir: &Path) -> anyhow::Result<Report> {
         }
     };
     if call_records < told {
-        eprintln!("chaos: {told} writes were answered 2xx; the audit log has {call_records} such SCIM call records");
+        eprintln!("chaos: of {told} writes answered 2xx, {call_records} have their SCIM call record (by request id)");
         if options.require_call_records && outcome.is_ok() {
             outcome = Err(anyhow::anyhow!("{} successful SCIM write(s) without a call record", told - call_records));
         }

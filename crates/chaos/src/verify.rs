@@ -9,10 +9,10 @@
 //! - the audit log has exactly one successful `create` per created user (nothing doubled), a
 //!   successful `delete` for each told deletion and at least as many successful `patch`es as told.
 //!
-//! The SCIM call records (the gateway's own audit events) are counted beside the writes told
-//! ([`call_records`]) and reported; a gateway keeps them in memory until they are published, so a
-//! crash or a Redis outage can lose some (issue 16 item 4), and `--require-call-records` makes a
-//! missing one a failure.
+//! The SCIM call records (the gateway's own audit events) are matched by request id with the
+//! writes told ([`call_records`]): each answered write must have one (a gateway appends it to the
+//! events stream, or to its local spool, before the answer leaves), unless the run is told to only
+//! report them (`--call-records-reported-only`).
 //!
 //! Reads and the audit log catch up asynchronously, so each comparison is polled until it holds or
 //! its patience runs out; what is asserted never depends on timing.
@@ -257,20 +257,30 @@ async fn audit_differences(
     Ok(wrong)
 }
 
-/// The successful SCIM write calls in the audit log beside the writes the clients were told
-/// succeeded: (told, recorded).
+/// The writes the clients were told succeeded, matched by request id with the `2xx` SCIM call
+/// records of the audit log: (told with a request id, of those recorded). A create adopted after a
+/// `409` has no answered attempt to look for and is left out. Polled until every told write is on
+/// record or `patience` passes: a gateway that could not reach Redis drains its spool later.
 ///
 /// # Errors
 /// When the audit API cannot be read.
-pub async fn call_records(sources: &Sources, ledgers: &[Ledger]) -> anyhow::Result<(usize, usize)> {
+pub async fn call_records(sources: &Sources, ledgers: &[Ledger], patience: Duration) -> anyhow::Result<(usize, usize)> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
-    let calls = audit_records(&http, sources, "scim_call").await?;
-    let recorded = calls
-        .iter()
-        .filter(|c| matches!(c["method"].as_str(), Some("POST" | "PATCH" | "DELETE")))
-        .filter(|c| c["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
-        .count();
-    Ok((ledgers.iter().map(|l| l.told.len()).sum(), recorded))
+    let told: Vec<&str> = ledgers.iter().flat_map(|l| &l.told).filter_map(|t| t.request_id.as_deref()).collect();
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let calls = audit_records(&http, sources, "scim_call").await?;
+        let recorded: std::collections::HashSet<&str> = calls
+            .iter()
+            .filter(|c| c["status"].as_u64().is_some_and(|s| (200..300).contains(&s)))
+            .filter_map(|c| c["event"]["scimCall"]["requestId"].as_str())
+            .collect();
+        let found = told.iter().filter(|id| recorded.contains(*id)).count();
+        if found == told.len() || tokio::time::Instant::now() > deadline {
+            return Ok((told.len(), found));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Compares, polling each comparison until it holds or `patience` passes.

@@ -32,6 +32,9 @@ pub enum Expected {
 pub struct Told {
     pub operation: &'static str,
     pub id: String,
+    /// The `X-Request-Id` of the attempt answered `2xx`; `None` for a create adopted after a `409`
+    /// (its `2xx`, if any, was never received, so no call record can be asked of it).
+    pub request_id: Option<String>,
 }
 
 /// One client's ledger.
@@ -88,20 +91,25 @@ struct Client {
     workload: Workload,
     n: usize,
     ledger: Ledger,
+    /// The request id of the last attempt that got an answer.
+    answered: Option<String>,
 }
 
 impl Client {
     async fn send(&mut self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Answer {
         self.ledger.calls += 1;
+        let request_id = format!("chaos-c{}-{}", self.n, self.ledger.calls);
         let mut request = self
             .http
             .request(method, format!("{}/scim/v2{path}", self.workload.base))
-            .bearer_auth(&self.workload.token);
+            .bearer_auth(&self.workload.token)
+            .header("x-request-id", &request_id);
         if let Some(body) = body {
             request = request.header("content-type", SCIM_JSON).body(body.to_string());
         }
         match request.send().await {
             Ok(response) => {
+                self.answered = Some(request_id);
                 let status = response.status().as_u16();
                 let body = response.json().await.unwrap_or(Value::Null);
                 Answer::Status(status, body)
@@ -157,8 +165,8 @@ impl Client {
         // `call` sends again after a 5xx, 429 or lost connection: a 409 then may be this create's own
         // earlier attempt.
         let outcome = match self.call(&format!("create {name}"), reqwest::Method::POST, "/Users", Some(&body)).await {
-            Some((201, created)) => created["id"].as_str().map(str::to_owned),
-            Some((409, _)) if self.workload.retries => self.adopt(name, &external_id).await,
+            Some((201, created)) => created["id"].as_str().map(|id| (id.to_owned(), self.answered.clone())),
+            Some((409, _)) if self.workload.retries => self.adopt(name, &external_id).await.map(|id| (id, None)),
             Some((status, body)) => {
                 self.fail(format!("create {name}: {status} {body}"));
                 None
@@ -166,8 +174,8 @@ impl Client {
             None => None,
         };
         match outcome {
-            Some(id) => {
-                self.ledger.told.push(Told { operation: "create", id: id.clone() });
+            Some((id, request_id)) => {
+                self.ledger.told.push(Told { operation: "create", id: id.clone(), request_id });
                 self.ledger.users.insert(name.to_owned(), Expected::Exists { id, display_name, external_id });
             }
             None => {
@@ -208,7 +216,11 @@ impl Client {
         });
         match self.call(&format!("patch {name}"), reqwest::Method::PATCH, &format!("/Users/{id}"), Some(&body)).await {
             Some((200 | 204, _)) => {
-                self.ledger.told.push(Told { operation: "patch", id: id.to_owned() });
+                self.ledger.told.push(Told {
+                    operation: "patch",
+                    id: id.to_owned(),
+                    request_id: self.answered.clone(),
+                });
                 self.ledger.users.insert(
                     name.to_owned(),
                     Expected::Exists { id: id.to_owned(), display_name, external_id: external_id.to_owned() },
@@ -226,7 +238,10 @@ impl Client {
 
     async fn delete(&mut self, name: &str, id: &str) {
         match self.call(&format!("delete {name}"), reqwest::Method::DELETE, &format!("/Users/{id}"), None).await {
-            Some((204, _)) => self.ledger.told.push(Told { operation: "delete", id: id.to_owned() }),
+            Some((204, _)) => {
+                let request_id = self.answered.clone();
+                self.ledger.told.push(Told { operation: "delete", id: id.to_owned(), request_id });
+            }
             // An earlier attempt (sent again after a failure) deleted it.
             Some((404, _)) if self.workload.retries => {}
             Some((status, body)) => {
@@ -310,7 +325,7 @@ pub async fn run(workload: &Workload, duration: Duration) -> Vec<Ledger> {
     let mut tasks = Vec::new();
     for n in 0..workload.clients {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap_or_default();
-        let client = Client { http, workload: workload.clone(), n, ledger: Ledger::default() };
+        let client = Client { http, workload: workload.clone(), n, ledger: Ledger::default(), answered: None };
         tasks.push(tokio::spawn(client.run(until)));
     }
     let mut ledgers = Vec::new();
