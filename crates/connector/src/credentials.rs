@@ -88,6 +88,37 @@ pub(crate) async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> 
     Ok(issued.token)
 }
 
+/// The name of the console user `dev` creates.
+pub(crate) const DEV_CONSOLE_USER: &str = "admin";
+
+/// Makes sure `dev`'s console user exists with the name and password in
+/// `<data-dir>/console-credentials` (one per line, mode 0600), creating both when the file is
+/// missing; returns the name and password.
+pub(crate) async fn dev_console_user(
+    store: &dyn state_store::StateStore,
+    data_dir: &Path,
+) -> anyhow::Result<(String, SecretString)> {
+    let path = data_dir.join("console-credentials");
+    let existing = std::fs::read_to_string(&path).ok().and_then(|text| {
+        let mut lines = text.lines();
+        let name = lines.next()?.trim().to_owned();
+        let password = lines.next()?.trim_end().to_owned();
+        (!name.is_empty() && password.len() >= 12).then_some((name, SecretString::from(password)))
+    });
+    let (name, password) = match existing {
+        Some(found) => found,
+        None => {
+            let password = random_token("");
+            write_private(&path, &format!("{DEV_CONSOLE_USER}\n{}\n", password.expose_secret()))?;
+            (DEV_CONSOLE_USER.to_owned(), password)
+        }
+    };
+    scim_gateway::console::users::provision(store, &name, &password)
+        .await
+        .context("cannot store the console user of dev")?;
+    Ok((name, password))
+}
+
 /// The development connection: every resource type, the default rights mapping, and the
 /// `keepSecretServerName` user-name policy, so that a client trying the connector can rename a user
 /// (Secret Server keeps its own name; the client sees its new one). Connections created through
