@@ -31,9 +31,9 @@ pub struct Session {
     pub user: String,
     /// Every form carries it; a POST without it is refused.
     pub csrf: String,
-    /// Unix seconds.
+    /// Unix milliseconds.
     pub signed_in_at: i64,
-    /// Unix seconds.
+    /// Unix milliseconds.
     pub last_seen_at: i64,
     /// Where the administrator signed in: `None` for a console user, or the Secret Server instance.
     #[serde(default)]
@@ -55,20 +55,21 @@ impl Session {
     }
 }
 
+/// Unix milliseconds.
 fn now() -> i64 {
-    OffsetDateTime::now_utc().unix_timestamp()
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// How long the record should live from now: the idle timeout, cut at the absolute lifetime.
 fn ttl(state: &AppState, session: &Session) -> Option<Duration> {
     let settings = &state.settings.console;
-    let left = session.signed_in_at + secs(settings.session_lifetime) - now();
+    let left = session.signed_in_at + millis(settings.session_lifetime) - now();
     let left = u64::try_from(left).ok().filter(|l| *l > 0)?;
-    Some(settings.session_idle.min(Duration::from_secs(left)))
+    Some(settings.session_idle.min(Duration::from_millis(left)))
 }
 
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2)
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 async fn store(state: &AppState, session: &Session) -> Result<(), StoreError> {
@@ -109,8 +110,8 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
     session.key = key;
     let settings = &state.settings.console;
     let at = now();
-    let idle = at - session.last_seen_at >= secs(settings.session_idle);
-    let expired = at - session.signed_in_at >= secs(settings.session_lifetime);
+    let idle = at - session.last_seen_at >= millis(settings.session_idle);
+    let expired = at - session.signed_in_at >= millis(settings.session_lifetime);
     // A console user removed, or given a new password, since sign-in: the session ends with it.
     let revoked = session.secret_server.is_none()
         && !super::users::admits_session(state, &session.user, session.signed_in_at).await?;

@@ -202,7 +202,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     credentials::hash_password(&SecretString::from("not a password of anyone")).unwrap_or_default()
 });
 
-/// Whether a session of console user `name` started at `signed_in_at` (Unix seconds) may go on:
+/// Whether a session of console user `name` started at `signed_in_at` (Unix milliseconds) may go on:
 /// the user still exists and has not had a new password since.
 ///
 /// # Errors
@@ -210,7 +210,7 @@ static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 pub async fn admits_session(state: &AppState, name: &str, signed_in_at: i64) -> Result<bool, state_store::StoreError> {
     let Some(bytes) = state.state.get(NAMESPACE, name).await? else { return Ok(false) };
     let Ok(user) = serde_json::from_slice::<StoredUser>(&bytes) else { return Ok(false) };
-    Ok(user.password_set_at.unix_timestamp() <= signed_in_at)
+    Ok(user.password_set_at.unix_timestamp_nanos() / 1_000_000 <= i128::from(signed_in_at))
 }
 
 /// Makes sure console user `name` exists with `password`, straight in the store and unaudited:

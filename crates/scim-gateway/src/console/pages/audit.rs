@@ -29,7 +29,7 @@ const FILTERS: [(&str, &str, &str, &str); 9] = [
     ("operation", "Operation", "text", "create"),
     ("status", "Status", "text", "4xx, 201, 500-599"),
     ("trace_id", "Trace id", "text", "32 hex digits"),
-    ("kind", "Kind", "text", "scim-call, change, admin-action"),
+    ("kind", "Kind", "text", "scim_call, change, admin, auth_failures"),
 ];
 
 /// The filter parameters of the request that have a value (the audit API refuses empty ones).
@@ -102,8 +102,7 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
                     }
                 }
                 @if let Some(next) = &page.next_cursor {
-                    @let mut next_query = filters.clone();
-                    @let _ = next_query.push(("cursor".to_owned(), next.clone()));
+                    @let next_query: Vec<(String, String)> = filters.iter().cloned().chain([("cursor".to_owned(), next.clone())]).collect();
                     p { a href=(format!("{PREFIX}/audit?{}", url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&next_query).finish())) { "Older records" } }
                 }
             }

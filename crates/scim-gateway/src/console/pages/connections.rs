@@ -292,8 +292,9 @@ struct EditForm {
     rate_limit: String,
 }
 
-fn parse_json(field: &str, text: &str) -> Result<serde_json::Value, HttpResponse> {
-    serde_json::from_str(text).map_err(|e| html::error_page(400, &format!("{field} is not valid JSON: {e}")))
+/// The JSON of a form field, or why it is not (shown on a 400 page).
+fn parse_json(field: &str, text: &str) -> Result<serde_json::Value, String> {
+    serde_json::from_str(text).map_err(|e| format!("{field} is not valid JSON: {e}"))
 }
 
 async fn edit(
@@ -304,7 +305,7 @@ async fn edit(
 ) -> HttpResponse {
     let session = session_of(&req);
     let form = form.into_inner();
-    let patch = (|| -> Result<ConnectionPatch, HttpResponse> {
+    let patch = (|| -> Result<ConnectionPatch, String> {
         let object = serde_json::json!({
             "displayName": form.display_name.trim(),
             "secretServer": form.secret_server,
@@ -313,11 +314,11 @@ async fn edit(
             "policies": parse_json("policies", &form.policies)?,
             "rateLimit": parse_json("rate limit", &form.rate_limit)?,
         });
-        serde_json::from_value(object).map_err(|e| html::error_page(400, &format!("the settings are not valid: {e}")))
+        serde_json::from_value(object).map_err(|e| format!("the settings are not valid: {e}"))
     })();
     let patch = match patch {
         Ok(p) => p,
-        Err(page) => return page,
+        Err(why) => return html::error_page(400, &why),
     };
     match ops::change_connection(&state, &session.actor(), &path, patch).await {
         Ok(c) => back(&c.id, "saved"),

@@ -227,7 +227,7 @@ async fn calls(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let latest = state.calls.latest(100, None);
     let body = html! {
         p { "The SCIM calls this gateway answers, newest first. With JavaScript the page follows them as they arrive; without, it reloads every 5 seconds. Every call, from every replica, is in the "
-            a href=(format!("{PREFIX}/audit?kind=scim-call")) { "audit log" } "." }
+            a href=(format!("{PREFIX}/audit?kind=scim_call")) { "audit log" } "." }
         div #live data-stream=(format!("{PREFIX}/calls/stream")) {}
         (calls_table(&latest))
     };
