@@ -81,7 +81,7 @@ async fn list(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
             Err(e) => (read_error(e)),
             Ok(page) => {
                 table #audit-records {
-                    caption { (page.records.len()) " records, newest first" }
+                    caption { "Records in the order they were recorded: " (page.records.len()) " on this page" }
                     thead { tr {
                         th scope="col" { "#" } th scope="col" { "When" } th scope="col" { "Kind" } th scope="col" { "Connection" }
                         th scope="col" { "What" } th scope="col" { "Status" } th scope="col" { "Trace id" }

@@ -160,8 +160,8 @@ fn chart(activity: &Activity) -> Markup {
             p { "No SCIM calls in the last hour." }
         } @else {
             svg.chart viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) width="100%" role="img" aria-hidden="true" {
-                line x1="40" y1=(HEIGHT - 20.0) x2=(WIDTH - 10.0) y2=(HEIGHT - 20.0) stroke="#555";
-                line x1="40" y1="10" x2="40" y2=(HEIGHT - 20.0) stroke="#555";
+                line x1="40" y1=(HEIGHT - 20.0) x2=(WIDTH - 10.0) y2=(HEIGHT - 20.0) stroke="#555" {}
+                line x1="40" y1="10" x2="40" y2=(HEIGHT - 20.0) stroke="#555" {}
                 text x="4" y="16" font-size="11" fill="#222" { (peak) }
                 text x="4" y=(HEIGHT - 20.0) font-size="11" fill="#222" { "0" }
                 text x="40" y=(HEIGHT - 4.0) font-size="11" fill="#222" { "60 min ago" }
