@@ -135,7 +135,11 @@ pub async fn end(state: &AppState, session: &Session) -> Result<(), StoreError> 
 /// A `Set-Cookie` value for the console: `HttpOnly`, `SameSite=Strict`, `Path=/console`, `Secure`
 /// over TLS; `max_age` `Some(0)` removes it.
 pub(crate) fn cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> String {
-    let secure = if state.settings.tls.is_some() { "; Secure" } else { "" };
+    cookie_header(name, value, state.settings.tls.is_some(), max_age)
+}
+
+fn cookie_header(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    let secure = if secure { "; Secure" } else { "" };
     let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
     format!("{name}={value}; Path={PREFIX}; HttpOnly; SameSite=Strict{secure}{age}")
 }
@@ -158,4 +162,18 @@ pub(crate) fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.to_owned())
         .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_secure_over_tls_and_always_http_only_strict_and_kept_to_the_console() {
+        let tls = cookie_header(COOKIE, "id", true, None);
+        assert_eq!(tls, "scimc_console=id; Path=/console; HttpOnly; SameSite=Strict; Secure");
+        let plain = cookie_header(COOKIE, "id", false, None);
+        assert_eq!(plain, "scimc_console=id; Path=/console; HttpOnly; SameSite=Strict");
+        assert!(cookie_header(COOKIE, "", true, Some(0)).ends_with("; Secure; Max-Age=0"), "removal");
+    }
 }

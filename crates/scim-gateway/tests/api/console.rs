@@ -263,3 +263,30 @@ async fn console_users_are_managed_through_the_admin_api_and_never_shown_with_th
     assert_eq!(sign_in_attempt(&app, NAME, "another console password").await.status(), StatusCode::UNAUTHORIZED);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_started_on_one_replica_is_honoured_by_another_and_ended_on_both() {
+    let app = app_with_user(Options::default()).await;
+    let (replica, replica_base) = app.spawn_replica().await;
+    let signed = sign_in(&app).await;
+    let there = browser()
+        .get(format!("{replica_base}/console/connections"))
+        .header("cookie", &signed.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(there.status(), StatusCode::OK, "the other replica finds the session in the shared store");
+    let out = browser()
+        .post(format!("{replica_base}/console/sign-out"))
+        .header("cookie", &signed.cookie)
+        .form(&[("csrf", signed.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/console/sign-in");
+    let here = console_get(&app, &signed, "/connections").await;
+    assert_eq!(here.status(), StatusCode::SEE_OTHER, "signed out on one replica is signed out on all");
+    replica.shutdown().await;
+    app.shutdown().await;
+}
