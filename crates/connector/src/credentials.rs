@@ -168,6 +168,28 @@ mod tests {
         assert_eq!(connection.credentials.bearer_tokens.len(), 1, "the lost token is revoked");
     }
 
+    #[tokio::test]
+    async fn dev_s_console_user_is_written_once_private_and_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::in_memory().unwrap();
+        let (name, password) = dev_console_user(&store, dir.path()).await.unwrap();
+        assert_eq!(name, DEV_CONSOLE_USER);
+        assert!(password.expose_secret().len() >= 32);
+        let file = std::fs::read_to_string(dir.path().join("console-credentials")).unwrap();
+        assert_eq!(file, format!("{name}\n{}\n", password.expose_secret()), "name and password, one per line");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("console-credentials")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (_, again) = dev_console_user(&store, dir.path()).await.unwrap();
+        assert_eq!(again.expose_secret(), password.expose_secret(), "the same credentials after a restart");
+        let stored = state_store::StateStore::get(&store, "console-users", &name).await.unwrap().unwrap();
+        let stored = String::from_utf8(stored.to_vec()).unwrap();
+        assert!(stored.contains("$argon2id$") && !stored.contains(password.expose_secret()), "only a hash is kept");
+    }
+
     #[test]
     fn the_generated_admin_token_is_long_and_a_short_one_left_in_its_file_is_refused() {
         let dir = tempfile::tempdir().unwrap();
