@@ -229,6 +229,14 @@ pub struct GatewaySection {
     pub jwks_ca_file: Option<PathBuf>,
     pub adapter_tls_cert: Option<PathBuf>,
     pub adapter_tls_key: Option<PathBuf>,
+    /// The web console's idle and absolute session lifetimes.
+    #[serde(with = "humantime_serde")]
+    pub console_session_idle: Duration,
+    #[serde(with = "humantime_serde")]
+    pub console_session_lifetime: Duration,
+    /// The audit service the console's audit pages read, and the CA of its certificate.
+    pub audit_url: Option<String>,
+    pub audit_ca_file: Option<PathBuf>,
 }
 
 impl Default for GatewaySection {
@@ -257,6 +265,10 @@ impl Default for GatewaySection {
             jwks_ca_file: None,
             adapter_tls_cert: None,
             adapter_tls_key: None,
+            console_session_idle: d.console.session_idle,
+            console_session_lifetime: d.console.session_lifetime,
+            audit_url: None,
+            audit_ca_file: None,
         }
     }
 }

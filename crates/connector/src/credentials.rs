@@ -88,6 +88,37 @@ pub(crate) async fn dev_connection(store: &ConnectionStore, data_dir: &Path) -> 
     Ok(issued.token)
 }
 
+/// The name of the console user `dev` creates.
+pub(crate) const DEV_CONSOLE_USER: &str = "admin";
+
+/// Makes sure `dev`'s console user exists with the name and password in
+/// `<data-dir>/console-credentials` (one per line, mode 0600), creating both when the file is
+/// missing; returns the name and password.
+pub(crate) async fn dev_console_user(
+    store: &dyn state_store::StateStore,
+    data_dir: &Path,
+) -> anyhow::Result<(String, SecretString)> {
+    let path = data_dir.join("console-credentials");
+    let existing = std::fs::read_to_string(&path).ok().and_then(|text| {
+        let mut lines = text.lines();
+        let name = lines.next()?.trim().to_owned();
+        let password = lines.next()?.trim_end().to_owned();
+        (!name.is_empty() && password.len() >= 12).then_some((name, SecretString::from(password)))
+    });
+    let (name, password) = match existing {
+        Some(found) => found,
+        None => {
+            let password = random_token("");
+            write_private(&path, &format!("{DEV_CONSOLE_USER}\n{}\n", password.expose_secret()))?;
+            (DEV_CONSOLE_USER.to_owned(), password)
+        }
+    };
+    scim_gateway::console::users::provision(store, &name, &password)
+        .await
+        .context("cannot store the console user of dev")?;
+    Ok((name, password))
+}
+
 /// The development connection: every resource type, the default rights mapping, and the
 /// `keepSecretServerName` user-name policy, so that a client trying the connector can rename a user
 /// (Secret Server keeps its own name; the client sees its new one). Connections created through
@@ -135,6 +166,28 @@ mod tests {
         assert_ne!(first.expose_secret(), reissued.expose_secret());
         let connection = store.get(&DEV_CONNECTION.parse().unwrap()).await.unwrap().unwrap();
         assert_eq!(connection.credentials.bearer_tokens.len(), 1, "the lost token is revoked");
+    }
+
+    #[tokio::test]
+    async fn dev_s_console_user_is_written_once_private_and_kept_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::in_memory().unwrap();
+        let (name, password) = dev_console_user(&store, dir.path()).await.unwrap();
+        assert_eq!(name, DEV_CONSOLE_USER);
+        assert!(password.expose_secret().len() >= 32);
+        let file = std::fs::read_to_string(dir.path().join("console-credentials")).unwrap();
+        assert_eq!(file, format!("{name}\n{}\n", password.expose_secret()), "name and password, one per line");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("console-credentials")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (_, again) = dev_console_user(&store, dir.path()).await.unwrap();
+        assert_eq!(again.expose_secret(), password.expose_secret(), "the same credentials after a restart");
+        let stored = state_store::StateStore::get(&store, "console-users", &name).await.unwrap().unwrap();
+        let stored = String::from_utf8(stored.to_vec()).unwrap();
+        assert!(stored.contains("$argon2id$") && !stored.contains(password.expose_secret()), "only a hash is kept");
     }
 
     #[test]

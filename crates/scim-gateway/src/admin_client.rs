@@ -297,6 +297,48 @@ impl AdminClient {
             .map(|_| ())
     }
 
+    /// Every console user.
+    ///
+    /// # Errors
+    /// Transport failures and refusals.
+    pub async fn console_users(&self) -> Result<Vec<crate::console::users::ConsoleUserView>, AdminClientError> {
+        self.expect(Method::GET, "console-users", None::<&()>).await
+    }
+
+    /// Adds a console user.
+    ///
+    /// # Errors
+    /// Transport failures and refusals (409 for an existing name, 400 for a short password).
+    pub async fn add_console_user(
+        &self,
+        name: &str,
+        password: &SecretString,
+    ) -> Result<crate::console::users::ConsoleUserView, AdminClientError> {
+        let body = crate::console::users::ConsoleUserRequest::new(name, password);
+        self.expect(Method::POST, "console-users", Some(&body)).await
+    }
+
+    /// Removes a console user (their sessions end).
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown name).
+    pub async fn remove_console_user(&self, name: &str) -> Result<(), AdminClientError> {
+        self.call::<serde_json::Value>(Method::DELETE, &format!("console-users/{}", segment(name)), None::<&()>)
+            .await
+            .map(|_| ())
+    }
+
+    /// Gives a console user a new password (their sessions end).
+    ///
+    /// # Errors
+    /// Transport failures and refusals (404 for an unknown name, 400 for a short password).
+    pub async fn reset_console_password(&self, name: &str, password: &SecretString) -> Result<(), AdminClientError> {
+        let body = crate::console::users::ConsoleUserRequest::new(name, password);
+        self.call::<serde_json::Value>(Method::PUT, &format!("console-users/{}/password", segment(name)), Some(&body))
+            .await
+            .map(|_| ())
+    }
+
     /// Starts a resync of a Secret Server instance (or answers the one running).
     ///
     /// # Errors

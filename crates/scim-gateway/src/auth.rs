@@ -384,6 +384,16 @@ async fn record_call<B>(
             .map(IgnoredAttributes::names)
             .unwrap_or_default(),
     };
+    state.calls.record(crate::console::calls::CallRecord {
+        at: time::OffsetDateTime::now_utc(),
+        connection: call.connection_id.clone(),
+        method: call.method.clone(),
+        route: call.route.clone(),
+        resource_id: call.resource_id.clone(),
+        status: res.status().as_u16(),
+        latency_micros: call.latency_micros,
+        trace_id: telemetry::current_trace_id().unwrap_or_default(),
+    });
     state.audit.scim_call(call).await;
 }
 

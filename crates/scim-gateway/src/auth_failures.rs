@@ -26,6 +26,8 @@ pub enum Surface {
     OAuth2,
     /// `/admin/v1`
     Admin,
+    /// `/console/sign-in`
+    Console,
 }
 
 impl Surface {
@@ -34,6 +36,7 @@ impl Surface {
             Surface::Scim => "scim",
             Surface::OAuth2 => "oauth2",
             Surface::Admin => "admin",
+            Surface::Console => "console",
         }
     }
 }

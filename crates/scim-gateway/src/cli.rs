@@ -240,6 +240,12 @@ impl PolicyArgs {
 /// The admin commands.
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum AdminCommand {
+    /// Administrators of the web console (`/console`): add (password from standard input), list,
+    /// remove, reset-password.
+    ConsoleUser {
+        #[command(subcommand)]
+        command: ConsoleUserCommand,
+    },
     /// Dead letters: jobs that failed every attempt (list, show, replay, discard).
     DeadLetters {
         #[command(subcommand)]
@@ -399,6 +405,26 @@ pub enum DeadLetterCommand {
     Discard { id: String },
 }
 
+/// The console-user commands.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConsoleUserCommand {
+    /// Add an administrator; the password (12 characters at least) is read from standard input.
+    Add { name: String },
+    /// List the administrators (never their passwords).
+    List,
+    /// Remove an administrator; their sessions end.
+    Remove { name: String },
+    /// Give an administrator a new password, read from standard input; their sessions end.
+    ResetPassword { name: String },
+}
+
+/// A password from standard input (one line; its line ending is not part of it).
+fn password_from_stdin() -> anyhow::Result<SecretString> {
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+    Ok(SecretString::from(password.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
 /// How often `admin resync` reads the resync's state.
 const RESYNC_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -410,6 +436,20 @@ const RESYNC_POLL: std::time::Duration = std::time::Duration::from_millis(500);
 pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) -> anyhow::Result<bool> {
     let client = AdminClient::new(base_url, admin_token.clone())?;
     let out = match cmd {
+        AdminCommand::ConsoleUser { command } => match command {
+            ConsoleUserCommand::Add { name } => {
+                serde_json::to_value(client.add_console_user(&name, &password_from_stdin()?).await?)?
+            }
+            ConsoleUserCommand::List => serde_json::to_value(client.console_users().await?)?,
+            ConsoleUserCommand::Remove { name } => {
+                client.remove_console_user(&name).await?;
+                serde_json::json!({"removed": name})
+            }
+            ConsoleUserCommand::ResetPassword { name } => {
+                client.reset_console_password(&name, &password_from_stdin()?).await?;
+                serde_json::json!({"passwordReset": name})
+            }
+        },
         AdminCommand::DeadLetters { command } => match command {
             DeadLetterCommand::List { count, after } => {
                 serde_json::to_value(client.dead_letters(count, after.as_deref()).await?)?

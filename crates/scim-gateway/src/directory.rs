@@ -90,6 +90,15 @@ impl Directory {
         Ok(AdapterHealth { ready: health.ready, detail })
     }
 
+    /// Each Secret Server instance's readiness and read-model size (for the console's overview);
+    /// not guarded by the breaker.
+    ///
+    /// # Errors
+    /// When the adapter cannot be reached.
+    pub async fn instances(&self) -> Result<Vec<adapter_api::directory::InstanceHealth>, ServiceError> {
+        Ok(self.client.health().await?.instances)
+    }
+
     fn admit(&self) -> Result<Permit<'_>, ServiceError> {
         match self.breaker.admit() {
             Admission::Allowed(permit) => Ok(permit),

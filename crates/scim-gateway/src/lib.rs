@@ -52,6 +52,7 @@ pub mod auth;
 pub mod auth_failures;
 pub mod circuit_breaker;
 pub mod cli;
+pub mod console;
 pub mod directory;
 pub mod errors;
 pub mod front_door;

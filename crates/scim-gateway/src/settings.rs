@@ -81,6 +81,8 @@ pub struct GatewaySettings {
     pub adapter_tls: Option<transport_tls::ClientTlsFiles>,
     /// How the keys of connections' JWT issuers are fetched and tokens' times judged.
     pub jwt: crate::jwt::JwtSettings,
+    /// The web console's sessions and the audit service it reads.
+    pub console: crate::console::ConsoleSettings,
 }
 
 impl Default for GatewaySettings {
@@ -114,6 +116,7 @@ impl Default for GatewaySettings {
             adapter_secret: None,
             adapter_tls: None,
             jwt: crate::jwt::JwtSettings::default(),
+            console: crate::console::ConsoleSettings::default(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl GatewaySettings {
         if self.auth_failure_summaries.interval.is_zero() {
             return Err("auth_failure_summaries.interval must be greater than 0".to_owned());
         }
+        self.console.validate()?;
         if let Some(rate) = self.default_rate_limit
             && (rate.requests_per_second <= 0.0 || rate.burst == 0)
         {

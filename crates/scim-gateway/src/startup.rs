@@ -137,6 +137,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         n => n,
     };
     let jwt = crate::jwt::JwtVerifier::new(deps.connections.clone(), settings.jwt.clone())?;
+    let audit_reader = crate::console::audit_reader::AuditReader::new(&settings.console)?;
     let state = web::Data::new(AppState {
         jwt,
         jobs: Jobs::new(deps.queue.clone(), settings.job_deadline, settings.job_keys.clone()),
@@ -151,6 +152,8 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         audit: audit_sink,
         throttle: AuthThrottle::new(settings.auth_throttle),
         auth_failures,
+        calls: crate::console::CallFeed::new(),
+        audit_reader,
         settings,
     });
     let grace = state.settings.shutdown_grace;
@@ -182,8 +185,10 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
                     .wrap(from_fn(auth::admin_middleware))
                     .configure(routes::admin::configure)
                     .configure(routes::recovery::configure)
+                    .configure(crate::console::users::configure_admin)
                     .default_service(web::to(routes::not_found)),
             )
+            .configure(crate::console::configure)
             .service(
                 web::scope("/scim/v2")
                     .wrap(from_fn(auth::scim_middleware))

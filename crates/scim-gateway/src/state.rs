@@ -39,6 +39,10 @@ pub struct AppState {
     pub throttle: AuthThrottle,
     /// The summaries of failed authentications on their way to the audit trail.
     pub auth_failures: Arc<AuthFailures>,
+    /// The SCIM calls this replica answered lately, for the console.
+    pub calls: crate::console::CallFeed,
+    /// The console's reader of the audit service.
+    pub audit_reader: crate::console::audit_reader::AuditReader,
 }
 
 impl AppState {

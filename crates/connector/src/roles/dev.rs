@@ -36,6 +36,8 @@ pub struct Stack {
     pub token: SecretString,
     /// The connector's admin token (admin API and audit API).
     pub admin_token: SecretString,
+    /// The web console's administrator (`<data-dir>/console-credentials`): name and password.
+    pub console_user: (String, SecretString),
     pub data_dir: PathBuf,
     /// Whether the queue and state are in Redis (else in-process).
     pub redis: bool,
@@ -74,6 +76,7 @@ impl Stack {
         let token = credentials::dev_connection(&connections, &data_dir).await?;
         let admin_token = credentials::admin_token(&data_dir)?;
         let admin_hash = connections::credentials::sha256_hex(admin_token.expose_secret());
+        let console_user = credentials::dev_console_user(state.as_ref(), &data_dir).await?;
 
         let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
         let client =
@@ -95,6 +98,19 @@ impl Stack {
         // The adapter made its own secret (loopback, one process): the gateway presents it.
         settings.gateway.adapter_secret = adapter.grpc_secret().cloned();
         settings.gateway.admin_token_sha256.push(admin_hash.clone());
+        // The audit service starts first: the console's audit pages read it.
+        let tls = settings.audit.tls.is_some();
+        settings.audit.admin_token_sha256.push(admin_hash);
+        let audit_stop = CancellationToken::new();
+        let audit = audit::start(settings.audit, queue.events.clone(), audit_stop.clone())
+            .await
+            .context("the audit service did not start")?;
+        let audit_url = format!("{}://{}", if tls { "https" } else { "http" }, audit.local_addr());
+        settings.gateway.console.audit_url = Some(audit_url.parse().context("the audit service's URL")?);
+        settings.gateway.console.audit_token = Some(admin_token.clone());
+        if tls && settings.gateway.console.audit_ca_file.is_none() {
+            settings.gateway.console.audit_ca_file = settings.gateway.tls.as_ref().map(|t| t.cert.clone());
+        }
         let gateway = scim_gateway::start(
             settings.gateway,
             scim_gateway::GatewayDeps {
@@ -107,12 +123,6 @@ impl Stack {
         .await
         .context("the gateway did not start")?;
 
-        settings.audit.admin_token_sha256.push(admin_hash);
-        let audit_stop = CancellationToken::new();
-        let audit = audit::start(settings.audit, queue.events.clone(), audit_stop.clone())
-            .await
-            .context("the audit service did not start")?;
-
         Ok(Self {
             sim,
             adapter,
@@ -123,6 +133,7 @@ impl Stack {
             connections,
             token,
             admin_token,
+            console_user,
             data_dir,
             redis,
             audit_stop,
@@ -141,6 +152,11 @@ impl Stack {
     /// `http(s)://<gateway>`.
     pub fn gateway_url(&self) -> String {
         format!("{}://{}", self.scheme(), self.gateway.addr())
+    }
+
+    /// `http(s)://<gateway>/console/`.
+    pub fn console_url(&self) -> String {
+        format!("{}/console/", self.gateway_url())
     }
 
     /// `http(s)://<audit>`.
@@ -212,6 +228,8 @@ fn print_banner(stack: &Stack) {
          SCIM base URL   {scim}\n\
          Bearer token    {token}\n\
          \x20               (also in {dir}/dev-token)\n\
+         Web console     {console}\n\
+         \x20               (sign in as {console_user}; name and password in {dir}/console-credentials)\n\
          Admin API       {gateway}/admin/v1  (token in {dir}/admin-token)\n\
          Audit API       {audit}/audit/v1/records\n\
          Secret Server   {sim}  (API account in {dir}/sim-credentials)\n\
@@ -222,6 +240,8 @@ fn print_banner(stack: &Stack) {
         scim = stack.scim_base_url(),
         token = stack.token.expose_secret(),
         gateway = stack.gateway_url(),
+        console = stack.console_url(),
+        console_user = stack.console_user.0,
         audit = stack.audit_url(),
         sim = stack.sim.base_url(),
     );

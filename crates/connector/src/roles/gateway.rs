@@ -63,6 +63,19 @@ pub(crate) fn gateway_settings(config: &Config) -> anyhow::Result<scim_gateway::
     settings.tls = crate::config::server_tls("gateway.tls", section.tls_cert.as_ref(), section.tls_key.as_ref())?;
     settings.adapter_secret = super::adapter::adapter_secret(config)?;
     settings.jwt.ca_file = section.jwks_ca_file.clone();
+    settings.console.session_idle = section.console_session_idle;
+    settings.console.session_lifetime = section.console_session_lifetime;
+    settings.console.audit_ca_file = section.audit_ca_file.clone();
+    if let Some(url) = &section.audit_url {
+        settings.console.audit_url =
+            Some(url.parse().with_context(|| format!("invalid setting gateway.audit_url: {url:?} is not a URL"))?);
+        settings.console.audit_token = super::audit::admin_token(config)?;
+        if settings.console.audit_token.is_none() {
+            bail!(
+                "invalid setting gateway.audit_url: the console reads the audit service with admin_token (or admin_token_file), which is not set"
+            );
+        }
+    }
     settings.adapter_tls = match (&section.adapter_tls_ca, &section.adapter_tls_cert, &section.adapter_tls_key) {
         (None, None, None) => None,
         (None, _, _) => bail!("invalid setting gateway.adapter_tls_ca: a client certificate needs the adapter's CA"),

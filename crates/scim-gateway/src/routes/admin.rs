@@ -139,22 +139,30 @@ async fn view(state: &AppState, c: &Connection) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(connection_view(state, c).await?))
 }
 
-async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+// The operations themselves, shared by the handlers below and by the web console (`crate::console`):
+// one implementation of each change, its checks and its audit event, whoever asks for it.
+
+/// Every connection, as the admin API shows them.
+pub(crate) async fn list_connections(state: &AppState) -> ApiResult<Vec<ConnectionView>> {
     let all = state.connections.list().await.map_err(store_error)?;
     let mut views = Vec::with_capacity(all.len());
     for c in &all {
-        views.push(connection_view(&state, c).await?);
+        views.push(connection_view(state, c).await?);
     }
-    Ok(HttpResponse::Ok().json(views))
+    Ok(views)
 }
 
-async fn create(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    req: HttpRequest,
-    body: Bytes,
-) -> ApiResult<HttpResponse> {
-    let new: NewConnection = parse_body(&req, &body)?;
+/// One connection, read from the store (never a cached copy).
+pub(crate) async fn show_connection(state: &AppState, id: &str) -> ApiResult<ConnectionView> {
+    connection_view(state, &load(state, id).await?).await
+}
+
+/// Creates a connection (and its first token unless `issueToken` is false).
+pub(crate) async fn create_connection(
+    state: &AppState,
+    actor: &AdminActor,
+    new: NewConnection,
+) -> ApiResult<CreatedConnection> {
     let id: ConnectionId = new
         .id
         .parse()
@@ -190,31 +198,24 @@ async fn create(
     if let Some(issued) = &issued {
         connection.credentials.bearer_tokens.push(issued.credential.clone());
     }
-    let connection = save(&state, &actor, "create-connection", connection, "created".to_owned()).await?;
+    let connection = save(state, actor, "create-connection", connection, "created".to_owned()).await?;
     let token = issued.map(|i| IssuedTokenView {
         id: i.credential.id.clone(),
         token: i.token.expose_secret().to_owned(),
         label: i.credential.label.clone(),
         expires_at: None,
     });
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/admin/v1/connections/{id}")))
-        .json(CreatedConnection { connection: ConnectionView::from(&connection), token }))
+    Ok(CreatedConnection { connection: ConnectionView::from(&connection), token })
 }
 
-async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    view(&state, &load(&state, &path).await?).await
-}
-
-async fn change(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> ApiResult<HttpResponse> {
-    let patch: ConnectionPatch = parse_body(&req, &body)?;
-    let mut c = load(&state, &path).await?;
+/// Changes the members of connection `id` that `patch` names.
+pub(crate) async fn change_connection(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    patch: ConnectionPatch,
+) -> ApiResult<ConnectionView> {
+    let mut c = load(state, id).await?;
     let mut changed = Vec::new();
     if let Some(v) = patch.display_name {
         c.display_name = v;
@@ -249,12 +250,13 @@ async fn change(
         c.enabled = v;
         changed.push("enabled");
     }
-    let c = save(&state, &actor, "update-connection", c, format!("changed: {}", changed.join(", "))).await?;
-    view(&state, &c).await
+    let c = save(state, actor, "update-connection", c, format!("changed: {}", changed.join(", "))).await?;
+    connection_view(state, &c).await
 }
 
-async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let c = load(&state, &path).await?;
+/// Deletes connection `id` (`409` for one defined in the configuration file).
+pub(crate) async fn delete_connection(state: &AppState, actor: &AdminActor, id: &str) -> ApiResult<()> {
+    let c = load(state, id).await?;
     if c.from_config {
         return Err(conflict(format!(
             "connection {} is defined in the configuration file; remove it there (its credentials may be rotated here)",
@@ -264,18 +266,17 @@ async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<S
     state.connections.delete(&c.id).await.map_err(store_error)?;
     state.verifier.clear_cache();
     state.audit.admin_action(&actor.0, "delete-connection", c.id.as_str(), "deleted".to_owned()).await;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
-async fn issue_token(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> ApiResult<HttpResponse> {
-    let new: NewToken = parse_body(&req, &body)?;
-    let mut c = load(&state, &path).await?;
+/// Issues a bearer token to connection `id`: the answer is the only time the token is shown.
+pub(crate) async fn issue_token_to(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    new: NewToken,
+) -> ApiResult<IssuedTokenView> {
+    let mut c = load(state, id).await?;
     let expires_at = match new.expires_in_seconds {
         Some(0) => {
             return Err(ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds must be greater than 0"));
@@ -291,13 +292,13 @@ async fn issue_token(
     };
     let issued = credentials::issue_token(new.label, expires_at);
     c.credentials.bearer_tokens.push(issued.credential.clone());
-    save(&state, &actor, "issue-token", c, format!("token {}", issued.credential.id)).await?;
-    Ok(HttpResponse::Created().json(IssuedTokenView {
+    save(state, actor, "issue-token", c, format!("token {}", issued.credential.id)).await?;
+    Ok(IssuedTokenView {
         id: issued.credential.id.clone(),
         token: issued.token.expose_secret().to_owned(),
         label: issued.credential.label.clone(),
         expires_at,
-    }))
+    })
 }
 
 /// Removes one credential of connection `id` (`remove` says whether it found it) and saves the
@@ -309,13 +310,13 @@ async fn remove_credential(
     action: &str,
     detail: String,
     remove: impl FnOnce(&mut Connection) -> bool,
-) -> ApiResult<HttpResponse> {
+) -> ApiResult<()> {
     let mut c = load(state, id).await?;
     if !remove(&mut c) {
         return Err(ApiError::not_found(format!("connection {id} has no {detail}")));
     }
     save(state, actor, action, c, detail).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 /// Drops the elements of `items` that `matches`; true when there was one.
@@ -325,28 +326,25 @@ fn remove_where<T>(items: &mut Vec<T>, matches: impl Fn(&T) -> bool) -> bool {
     items.len() != before
 }
 
-async fn revoke_token(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    path: web::Path<(String, String)>,
-) -> ApiResult<HttpResponse> {
-    let (id, token_id) = path.into_inner();
+/// Revokes bearer token `token_id` of connection `id`.
+pub(crate) async fn revoke_token_of(state: &AppState, actor: &AdminActor, id: &str, token_id: &str) -> ApiResult<()> {
     let detail = format!("token {token_id}");
-    remove_credential(&state, &actor, &id, "revoke-token", detail, |c| {
+    remove_credential(state, actor, id, "revoke-token", detail, |c| {
         remove_where(&mut c.credentials.bearer_tokens, |t| t.id == token_id)
     })
     .await
 }
 
-async fn add_oauth_client(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> ApiResult<HttpResponse> {
-    let new: NewOAuthClient = parse_body(&req, &body)?;
-    let mut c = load(&state, &path).await?;
+/// Registers an OAuth2 client for connection `id`; `base` is the gateway's public base URL (for
+/// the token endpoint shown). The answer is the only time the client secret is shown.
+pub(crate) async fn add_oauth_client_to(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    new: NewOAuthClient,
+    base: &str,
+) -> ApiResult<IssuedOAuthClientView> {
+    let mut c = load(state, id).await?;
     let ttl = match new.token_ttl_seconds {
         Some(0) => return Err(ApiError::bad_request(ScimType::InvalidValue, "tokenTtlSeconds must be greater than 0")),
         Some(s) => s,
@@ -360,20 +358,166 @@ async fn add_oauth_client(
             ApiError::internal()
         })?;
     c.credentials.oauth_clients.push(issued.client.clone());
-    save(&state, &actor, "add-oauth-client", c, format!("client {}", issued.client.client_id)).await?;
-    let base = match &state.settings.public_url {
+    save(state, actor, "add-oauth-client", c, format!("client {}", issued.client.client_id)).await?;
+    Ok(IssuedOAuthClientView {
+        client_id: issued.client.client_id.clone(),
+        client_secret: issued.client_secret.expose_secret().to_owned(),
+        token_ttl_seconds: ttl,
+        token_endpoint: format!("{base}/oauth2/token"),
+    })
+}
+
+/// Removes OAuth2 client `client_id` of connection `id`.
+pub(crate) async fn remove_oauth_client_of(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    client_id: &str,
+) -> ApiResult<()> {
+    let detail = format!("OAuth client {client_id}");
+    remove_credential(state, actor, id, "remove-oauth-client", detail, |c| {
+        remove_where(&mut c.credentials.oauth_clients, |k| k.client_id == client_id)
+    })
+    .await
+}
+
+/// Sets (or replaces) the Basic credential of connection `id`.
+pub(crate) async fn set_basic_of(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    request: BasicCredentialRequest,
+) -> ApiResult<ConnectionView> {
+    let username = request.username.trim().to_owned();
+    if username.is_empty() || username.contains(':') {
+        return Err(ApiError::bad_request(ScimType::InvalidValue, "username must be non-empty and contain no ':'"));
+    }
+    if request.password.chars().count() < 12 {
+        return Err(ApiError::bad_request(ScimType::InvalidValue, "password must be at least 12 characters"));
+    }
+    let mut c = load(state, id).await?;
+    let others = state.connections.list().await.map_err(store_error)?;
+    if others.iter().any(|o| o.id != c.id && o.credentials.basic.as_ref().is_some_and(|b| b.username == username)) {
+        return Err(conflict(format!("another connection already uses the Basic username {username:?}")));
+    }
+    let password = SecretString::from(request.password);
+    let name = username.clone();
+    let basic = tokio::task::spawn_blocking(move || credentials::basic_credential(&name, &password))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not hash a Basic password");
+            ApiError::internal()
+        })?;
+    c.credentials.basic = Some(basic);
+    let c = save(state, actor, "set-basic", c, format!("username {username}")).await?;
+    connection_view(state, &c).await
+}
+
+/// Removes the Basic credential of connection `id`.
+pub(crate) async fn remove_basic_of(state: &AppState, actor: &AdminActor, id: &str) -> ApiResult<()> {
+    let mut c = load(state, id).await?;
+    if c.credentials.basic.take().is_none() {
+        return Err(ApiError::not_found(format!("connection {} has no Basic credential", c.id)));
+    }
+    save(state, actor, "remove-basic", c, String::new()).await?;
+    Ok(())
+}
+
+/// Enables or disables connection `id`.
+pub(crate) async fn set_enabled(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    enabled: bool,
+) -> ApiResult<ConnectionView> {
+    let mut c = load(state, id).await?;
+    c.enabled = enabled;
+    let action = if enabled { "enable-connection" } else { "disable-connection" };
+    connection_view(state, &save(state, actor, action, c, String::new()).await?).await
+}
+
+/// The gateway's base URL as its clients see it: `public_url`, or the request's scheme and host.
+pub(crate) fn public_base(state: &AppState, req: &HttpRequest) -> String {
+    match &state.settings.public_url {
         Some(url) => url.as_str().trim_end_matches('/').to_owned(),
         None => {
             let info = req.connection_info();
             format!("{}://{}", info.scheme(), info.host())
         }
-    };
-    Ok(HttpResponse::Created().json(IssuedOAuthClientView {
-        client_id: issued.client.client_id.clone(),
-        client_secret: issued.client_secret.expose_secret().to_owned(),
-        token_ttl_seconds: ttl,
-        token_endpoint: format!("{base}/oauth2/token"),
-    }))
+    }
+}
+
+// The handlers: parse, call the operation, answer.
+
+async fn list(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(list_connections(&state).await?))
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewConnection = parse_body(&req, &body)?;
+    let created = create_connection(&state, &actor, new).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/admin/v1/connections/{}", created.connection.id)))
+        .json(created))
+}
+
+async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    view(&state, &load(&state, &path).await?).await
+}
+
+async fn change(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let patch: ConnectionPatch = parse_body(&req, &body)?;
+    Ok(HttpResponse::Ok().json(change_connection(&state, &actor, &path, patch).await?))
+}
+
+async fn delete(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    delete_connection(&state, &actor, &path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn issue_token(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewToken = parse_body(&req, &body)?;
+    Ok(HttpResponse::Created().json(issue_token_to(&state, &actor, &path, new).await?))
+}
+
+async fn revoke_token(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, token_id) = path.into_inner();
+    revoke_token_of(&state, &actor, &id, &token_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn add_oauth_client(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let new: NewOAuthClient = parse_body(&req, &body)?;
+    let base = public_base(&state, &req);
+    Ok(HttpResponse::Created().json(add_oauth_client_to(&state, &actor, &path, new, &base).await?))
 }
 
 async fn add_jwt_issuer(
@@ -403,7 +547,8 @@ async fn remove_jwt_issuer(
     remove_credential(&state, &actor, &id, "remove-jwt-issuer", detail, |c| {
         remove_where(&mut c.credentials.jwt_issuers, |i| i.id == issuer_id)
     })
-    .await
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn remove_oauth_client(
@@ -412,11 +557,8 @@ async fn remove_oauth_client(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, client_id) = path.into_inner();
-    let detail = format!("OAuth client {client_id}");
-    remove_credential(&state, &actor, &id, "remove-oauth-client", detail, |c| {
-        remove_where(&mut c.credentials.oauth_clients, |k| k.client_id == client_id)
-    })
-    .await
+    remove_oauth_client_of(&state, &actor, &id, &client_id).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn set_basic(
@@ -427,30 +569,7 @@ async fn set_basic(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let request: BasicCredentialRequest = parse_body(&req, &body)?;
-    let username = request.username.trim().to_owned();
-    if username.is_empty() || username.contains(':') {
-        return Err(ApiError::bad_request(ScimType::InvalidValue, "username must be non-empty and contain no ':'"));
-    }
-    if request.password.chars().count() < 12 {
-        return Err(ApiError::bad_request(ScimType::InvalidValue, "password must be at least 12 characters"));
-    }
-    let mut c = load(&state, &path).await?;
-    let others = state.connections.list().await.map_err(store_error)?;
-    if others.iter().any(|o| o.id != c.id && o.credentials.basic.as_ref().is_some_and(|b| b.username == username)) {
-        return Err(conflict(format!("another connection already uses the Basic username {username:?}")));
-    }
-    let password = SecretString::from(request.password);
-    let name = username.clone();
-    let basic = tokio::task::spawn_blocking(move || credentials::basic_credential(&name, &password))
-        .await
-        .map_err(|_| ApiError::internal())?
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not hash a Basic password");
-            ApiError::internal()
-        })?;
-    c.credentials.basic = Some(basic);
-    let c = save(&state, &actor, "set-basic", c, format!("username {username}")).await?;
-    view(&state, &c).await
+    Ok(HttpResponse::Ok().json(set_basic_of(&state, &actor, &path, request).await?))
 }
 
 async fn remove_basic(
@@ -458,22 +577,14 @@ async fn remove_basic(
     actor: AdminActor,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let mut c = load(&state, &path).await?;
-    if c.credentials.basic.take().is_none() {
-        return Err(ApiError::not_found(format!("connection {} has no Basic credential", c.id)));
-    }
-    save(&state, &actor, "remove-basic", c, String::new()).await?;
+    remove_basic_of(&state, &actor, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn disable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let mut c = load(&state, &path).await?;
-    c.enabled = false;
-    view(&state, &save(&state, &actor, "disable-connection", c, String::new()).await?).await
+    Ok(HttpResponse::Ok().json(set_enabled(&state, &actor, &path, false).await?))
 }
 
 async fn enable(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let mut c = load(&state, &path).await?;
-    c.enabled = true;
-    view(&state, &save(&state, &actor, "enable-connection", c, String::new()).await?).await
+    Ok(HttpResponse::Ok().json(set_enabled(&state, &actor, &path, true).await?))
 }

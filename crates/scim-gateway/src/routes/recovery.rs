@@ -116,36 +116,43 @@ async fn load(state: &AppState, id: &str) -> ApiResult<DeadLetter> {
         .ok_or_else(|| ApiError::not_found(format!("no dead letter {id}")))
 }
 
-async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
-    let count = query.count.unwrap_or(DEFAULT_COUNT);
+// The operations, shared by the handlers below and by the web console (`crate::console`).
+
+/// A page of dead letters (without payloads), `count` after `after`.
+pub(crate) async fn list_dead_letters(
+    state: &AppState,
+    after: Option<&str>,
+    count: Option<usize>,
+) -> ApiResult<DeadLetterList> {
+    let count = count.unwrap_or(DEFAULT_COUNT);
     if count == 0 || count > MAX_COUNT {
         return Err(ApiError::bad_request(ScimType::InvalidValue, format!("count must be 1 to {MAX_COUNT}")));
     }
-    let page = state.jobs.queue().dead_letters(query.after.as_deref(), count).await.map_err(queue_error)?;
-    Ok(HttpResponse::Ok()
-        .json(DeadLetterList { items: page.items.iter().map(|d| view(d, false)).collect(), next: page.next }))
+    let page = state.jobs.queue().dead_letters(after, count).await.map_err(queue_error)?;
+    Ok(DeadLetterList { items: page.items.iter().map(|d| view(d, false)).collect(), next: page.next })
 }
 
-async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(view(&load(&state, &path).await?, true)))
+/// One dead letter with its payload (passwords withheld).
+pub(crate) async fn show_dead_letter(state: &AppState, id: &str) -> ApiResult<DeadLetterView> {
+    Ok(view(&load(state, id).await?, true))
 }
 
-async fn replay(
-    state: web::Data<AppState>,
-    actor: AdminActor,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: Bytes,
-) -> ApiResult<HttpResponse> {
-    let request: ReplayRequest = super::admin::parse_body(&req, &body)?;
-    let letter = load(&state, &path).await?;
+/// Submits dead letter `id` again (see the module's documentation).
+pub(crate) async fn replay_dead_letter(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    without_password: bool,
+) -> ApiResult<Replayed> {
+    let path = id;
+    let letter = load(state, id).await?;
     let job = DeadJob::decode(&letter.payload).map_err(|e| {
         ApiError::from(service_error::ServiceError::new(
             service_error::ErrorKind::AlreadyExists,
             format!("dead letter {} is not a readable job and cannot be replayed ({}); discard it", path, e.detail),
         ))
     })?;
-    let payload = job.replay_payload(&letter.payload, request.without_password)?;
+    let payload = job.replay_payload(&letter.payload, without_password)?;
     let submitted = state
         .jobs
         .queue()
@@ -173,15 +180,17 @@ async fn replay(
     );
     state.audit.admin_action(&actor.0, "replay-dead-letter", job.connection_id(), detail).await;
     tracing::info!(actor = %actor.0, dead_letter = %letter.job_id, job = %submitted.job_id, "dead letter replayed");
-    Ok(HttpResponse::Accepted().json(Replayed {
+    Ok(Replayed {
         dead_letter: letter.job_id.0,
         job_id: submitted.job_id.0,
         without_password: !job.withheld().is_empty(),
-    }))
+    })
 }
 
-async fn discard(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let letter = load(&state, &path).await?;
+/// Removes dead letter `id` from the list for good.
+pub(crate) async fn discard_dead_letter(state: &AppState, actor: &AdminActor, id: &str) -> ApiResult<()> {
+    let path = id;
+    let letter = load(state, id).await?;
     if !state.jobs.queue().discard_dead_letter(&letter.job_id).await.map_err(queue_error)? {
         return Err(ApiError::not_found(format!("no dead letter {path}")));
     }
@@ -194,6 +203,62 @@ async fn discard(state: web::Data<AppState>, actor: AdminActor, path: web::Path<
         shown.resource_id.as_deref().unwrap_or("")
     );
     state.audit.admin_action(&actor.0, "discard-dead-letter", shown.connection.as_deref().unwrap_or(""), detail).await;
+    Ok(())
+}
+
+/// Starts a resync of instance `path` (or reports the one running).
+pub(crate) async fn start_resync_of(
+    state: &AppState,
+    actor: &AdminActor,
+    path: &str,
+) -> ApiResult<adapter_api::admin::ResyncState> {
+    let resync = state.adapter_admin.start_resync(path, &actor.0).await?;
+    let detail = if resync.already_running {
+        format!("asked for a resync of {path}; one was running")
+    } else {
+        format!("started a resync of {path}")
+    };
+    state.audit.admin_action(&actor.0, "start-resync", "", detail).await;
+    Ok(resync)
+}
+
+/// The quick connection test of instance `path` (`quick`), or its full preflight.
+pub(crate) async fn check_secret_server(
+    state: &AppState,
+    actor: &AdminActor,
+    path: &str,
+    quick: bool,
+) -> ApiResult<crate::admin_model::DoctorReport> {
+    let report = state.adapter_admin.doctor(path, quick).await?;
+    let verdict = if report.passed { "passed" } else { "failed" };
+    let (action, what) = if quick { ("test-secret-server", "connection test") } else { ("doctor", "preflight") };
+    state.audit.admin_action(&actor.0, action, "", format!("{what} of {path}: {verdict}")).await;
+    Ok(report)
+}
+
+// The handlers.
+
+async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(list_dead_letters(&state, query.after.as_deref(), query.count).await?))
+}
+
+async fn show(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(show_dead_letter(&state, &path).await?))
+}
+
+async fn replay(
+    state: web::Data<AppState>,
+    actor: AdminActor,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: Bytes,
+) -> ApiResult<HttpResponse> {
+    let request: ReplayRequest = super::admin::parse_body(&req, &body)?;
+    Ok(HttpResponse::Accepted().json(replay_dead_letter(&state, &actor, &path, request.without_password).await?))
+}
+
+async fn discard(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    discard_dead_letter(&state, &actor, &path).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -202,14 +267,7 @@ async fn start_resync(
     actor: AdminActor,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let resync = state.adapter_admin.start_resync(&path, &actor.0).await?;
-    let detail = if resync.already_running {
-        format!("asked for a resync of {path}; one was running")
-    } else {
-        format!("started a resync of {path}")
-    };
-    state.audit.admin_action(&actor.0, "start-resync", "", detail).await;
-    Ok(HttpResponse::Accepted().json(resync))
+    Ok(HttpResponse::Accepted().json(start_resync_of(&state, &actor, &path).await?))
 }
 
 async fn resync_state(state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -257,10 +315,7 @@ async fn confirm_removals(
 }
 
 async fn doctor(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let report = state.adapter_admin.doctor(&path, false).await?;
-    let verdict = if report.passed { "passed" } else { "failed" };
-    state.audit.admin_action(&actor.0, "doctor", "", format!("preflight of {path}: {verdict}")).await;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(check_secret_server(&state, &actor, &path, false).await?))
 }
 
 async fn test_connection(
@@ -268,8 +323,5 @@ async fn test_connection(
     actor: AdminActor,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let report = state.adapter_admin.doctor(&path, true).await?;
-    let verdict = if report.passed { "passed" } else { "failed" };
-    state.audit.admin_action(&actor.0, "test-secret-server", "", format!("connection test of {path}: {verdict}")).await;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(check_secret_server(&state, &actor, &path, true).await?))
 }

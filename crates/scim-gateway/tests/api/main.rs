@@ -12,6 +12,7 @@ mod auth;
 mod breaker;
 mod bulk;
 mod conditional;
+mod console;
 mod directory;
 mod discovery;
 mod entra;

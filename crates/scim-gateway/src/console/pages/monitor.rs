@@ -1,0 +1,337 @@
+//! The overview (`/console/`), the Secret Server instances (`/console/secret-servers`: test,
+//! resync and its progress) and the live calls (`/console/calls`, with its event stream).
+
+use super::super::calls::{Activity, CallRecord, is_failure};
+use super::super::html::{self, Head, Section, action, when};
+use super::super::{PREFIX, see_other};
+use super::{NoticeQuery, failure, notice_text, session_of};
+use crate::routes::recovery as ops;
+use crate::state::AppState;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use adapter_api::admin::{CheckOutcome, ResyncState};
+use maud::{Markup, html};
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+pub(super) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").route(web::get().to(overview)))
+        .service(web::resource("").route(web::get().to(overview)))
+        .service(web::resource("/secret-servers").route(web::get().to(secret_servers)))
+        .service(web::resource("/secret-servers/{name}/test").route(web::post().to(test)))
+        .service(web::resource("/secret-servers/{name}/resync").route(web::post().to(resync)))
+        .service(web::resource("/calls").route(web::get().to(calls)))
+        .service(web::resource("/calls/stream").route(web::get().to(stream)));
+}
+
+/// One instance's state, as the overview and the instances page show it.
+struct Instance {
+    name: String,
+    reachable: bool,
+    loaded: bool,
+    detail: String,
+    records: u64,
+    breaker_open: bool,
+    resync: Option<ResyncState>,
+}
+
+async fn instances(state: &AppState) -> Result<Vec<Instance>, String> {
+    let health = state.directory.instances().await.map_err(|e| e.detail)?;
+    let mut out = Vec::with_capacity(health.len());
+    for h in health {
+        let resync = state.adapter_admin.resync(&h.instance).await.ok();
+        out.push(Instance {
+            breaker_open: state.instance_breaker(&h.instance).is_open(),
+            reachable: h.ready,
+            loaded: h.loaded,
+            detail: h.detail,
+            records: h.records,
+            name: h.instance,
+            resync,
+        });
+    }
+    Ok(out)
+}
+
+fn age(at: Option<OffsetDateTime>) -> String {
+    match at {
+        Some(at) => {
+            let seconds = (OffsetDateTime::now_utc() - at).whole_seconds().max(0);
+            match seconds {
+                0..60 => format!("{seconds} s ago"),
+                60..3600 => format!("{} min ago", seconds / 60),
+                _ => format!("{} h ago", seconds / 3600),
+            }
+        }
+        None => "never".to_owned(),
+    }
+}
+
+fn outcome(resync: Option<&ResyncState>) -> String {
+    match resync {
+        None => "unknown".to_owned(),
+        Some(r) if r.is_running() => format!("running ({})", r.phase.as_deref().unwrap_or("starting")),
+        Some(r) => match (&r.outcome, &r.error) {
+            (Some(o), Some(e)) => format!(
+                "{} ({e})",
+                serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            ),
+            (Some(o), None) => {
+                serde_json::to_value(o).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
+            _ => "none yet".to_owned(),
+        },
+    }
+}
+
+fn instances_table(list: &[Instance]) -> Markup {
+    html! {
+        table {
+            thead { tr {
+                th scope="col" { "Instance" } th scope="col" { "Reachable" } th scope="col" { "Read model" }
+                th scope="col" { "Last resync" } th scope="col" { "Outcome" } th scope="col" { "Writes" }
+            } }
+            tbody {
+                @for i in list {
+                    tr {
+                        td { (i.name) }
+                        td { (html::badge(i.reachable, "reachable", "not ready")) @if !i.detail.is_empty() { " " small { (i.detail) } } }
+                        td { (i.records) " records" @if !i.loaded { " (loading)" } }
+                        td { (age(i.resync.as_ref().and_then(|r| r.finished_at))) }
+                        td { (outcome(i.resync.as_ref())) }
+                        td { (html::badge(!i.breaker_open, "flowing", "paused (breaker open)")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn overview(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let session = session_of(&req);
+    let list = instances(&state).await;
+    let queue = state.jobs.queue().metrics().await;
+    let activity = state.calls.activity(OffsetDateTime::now_utc(), 12);
+    let body = html! {
+        section aria-labelledby="instances" {
+            h2 #instances { "Secret Server instances" }
+            @match &list {
+                Ok(list) => (instances_table(list)),
+                Err(e) => p.error role="alert" { "The adapter cannot be reached: " (e) },
+            }
+        }
+        section aria-labelledby="queue" {
+            h2 #queue { "Job queue" }
+            @match &queue {
+                Ok(m) => dl.facts {
+                    dt { "Waiting" } dd { (m.depth) }
+                    dt { "Running" } dd { (m.in_flight) }
+                    dt { "Oldest job" } dd { @match m.oldest_age { Some(a) => { (a.as_secs()) " s" }, None => "—" } }
+                    dt { "Dead letters" } dd { a href=(format!("{PREFIX}/dead-letters")) { (m.dead_letters) } }
+                },
+                Err(e) => p.error role="alert" { "The queue cannot be read: " (e) },
+            }
+        }
+        section aria-labelledby="activity" {
+            h2 #activity { "Calls in the last hour (this gateway)" }
+            (chart(&activity))
+        }
+    };
+    html::respond(
+        StatusCode::OK,
+        html::page("Overview", Some(&session), Section::Overview, Head { refresh: Some(30), script: false }, body),
+    )
+}
+
+const PALETTE: [&str; 6] = ["#1f5fbf", "#b3541e", "#2e7d32", "#7b1fa2", "#00838f", "#5d4037"];
+
+/// Calls per connection per slice as lines, with a table of totals and error rates (the table is
+/// what a screen reader reads; the chart is `aria-hidden`).
+fn chart(activity: &Activity) -> Markup {
+    const WIDTH: f64 = 600.0;
+    const HEIGHT: f64 = 160.0;
+    let slices = activity.connections.values().next().map_or(12, Vec::len).max(2);
+    let peak = activity.connections.values().flat_map(|v| v.iter().map(|c| c.0)).max().unwrap_or(0).max(1);
+    let x = |i: usize| 40.0 + (WIDTH - 50.0) * i as f64 / (slices - 1) as f64;
+    let y = |n: u32| HEIGHT - 20.0 - (HEIGHT - 30.0) * f64::from(n) / f64::from(peak);
+    html! {
+        @if activity.connections.is_empty() {
+            p { "No SCIM calls in the last hour." }
+        } @else {
+            svg.chart viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) width="100%" role="img" aria-hidden="true" {
+                line x1="40" y1=(HEIGHT - 20.0) x2=(WIDTH - 10.0) y2=(HEIGHT - 20.0) stroke="#555" {}
+                line x1="40" y1="10" x2="40" y2=(HEIGHT - 20.0) stroke="#555" {}
+                text x="4" y="16" font-size="11" fill="#222" { (peak) }
+                text x="4" y=(HEIGHT - 20.0) font-size="11" fill="#222" { "0" }
+                text x="40" y=(HEIGHT - 4.0) font-size="11" fill="#222" { "60 min ago" }
+                text x=(WIDTH - 40.0) y=(HEIGHT - 4.0) font-size="11" fill="#222" { "now" }
+                @for (n, (_, counts)) in activity.connections.iter().enumerate() {
+                    polyline fill="none" stroke-width="2" stroke=(PALETTE[n % PALETTE.len()])
+                        points=(counts.iter().enumerate().map(|(i, c)| format!("{:.1},{:.1}", x(i), y(c.0))).collect::<Vec<_>>().join(" ")) {}
+                }
+            }
+            table {
+                caption { "Per connection, slices of " (activity.slice.whole_minutes()) " minutes" }
+                thead { tr { th scope="col" { "Connection" } th scope="col" { "Calls" } th scope="col" { "Failed" } th scope="col" { "Error rate" } } }
+                tbody {
+                    @for (n, (id, counts)) in activity.connections.iter().enumerate() {
+                        @let total: u32 = counts.iter().map(|c| c.0).sum();
+                        @let failed: u32 = counts.iter().map(|c| c.1).sum();
+                        tr {
+                            td { span.swatch data-color=(n % PALETTE.len()) {} " " (id) }
+                            td { (total) }
+                            td { (failed) }
+                            td { (format!("{:.1} %", 100.0 * f64::from(failed) / f64::from(total.max(1)))) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The calls table shared by the live page and a connection's page.
+pub(super) fn calls_table(calls: &[Arc<CallRecord>]) -> Markup {
+    html! {
+        table #calls {
+            thead { tr {
+                th scope="col" { "Time" } th scope="col" { "Connection" } th scope="col" { "Method" } th scope="col" { "Route" }
+                th scope="col" { "Status" } th scope="col" { "Latency" } th scope="col" { "Trace id" }
+            } }
+            tbody #calls-body {
+                @for c in calls { (call_row(c)) }
+            }
+        }
+        @if calls.is_empty() { p #calls-empty { "No calls yet." } }
+    }
+}
+
+fn call_row(c: &CallRecord) -> Markup {
+    html! {
+        tr {
+            td { (when(Some(c.at))) }
+            td { (c.connection) }
+            td { (c.method) }
+            td { (c.route) @if !c.resource_id.is_empty() { " " small { (c.resource_id) } } }
+            td { @if is_failure(c.status) { span.badge.bad { (c.status) } } @else { (c.status) } }
+            td { (format!("{:.1} ms", c.latency_micros as f64 / 1000.0)) }
+            td { @if c.trace_id.is_empty() { "—" } @else {
+                a href=(format!("{PREFIX}/audit?trace_id={}", c.trace_id)) { code { (c.trace_id) } } } }
+        }
+    }
+}
+
+async fn calls(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let session = session_of(&req);
+    let latest = state.calls.latest(100, None);
+    let body = html! {
+        p { "The SCIM calls this gateway answers, newest first. With JavaScript the page follows them as they arrive; without, it reloads every 5 seconds. Every call, from every replica, is in the "
+            a href=(format!("{PREFIX}/audit?kind=scim_call")) { "audit log" } "." }
+        div #live data-stream=(format!("{PREFIX}/calls/stream")) {}
+        (calls_table(&latest))
+    };
+    html::respond(
+        StatusCode::OK,
+        html::page("Live calls", Some(&session), Section::Calls, Head { refresh: Some(5), script: true }, body),
+    )
+}
+
+/// `text/event-stream` of calls as they arrive: each event's data is a table row (HTML, escaped).
+async fn stream(state: web::Data<AppState>) -> HttpResponse {
+    let receiver = state.calls.subscribe();
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            let next = tokio::time::timeout(Duration::from_secs(15), receiver.recv()).await;
+            let chunk = match next {
+                // A comment keeps proxies from closing an idle stream.
+                Err(_) => ": keep-alive\n\n".to_owned(),
+                Ok(Ok(call)) => format!("event: call\ndata: {}\n\n", call_row(&call).into_string().replace('\n', "")),
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
+            };
+            return Some((Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)), receiver));
+        }
+    });
+    HttpResponse::Ok().content_type("text/event-stream").insert_header(("X-Accel-Buffering", "no")).streaming(events)
+}
+
+async fn secret_servers(state: web::Data<AppState>, req: HttpRequest, query: web::Query<NoticeQuery>) -> HttpResponse {
+    let session = session_of(&req);
+    let list = instances(&state).await;
+    let running = list.as_ref().is_ok_and(|l| l.iter().any(|i| i.resync.as_ref().is_some_and(ResyncState::is_running)));
+    let body = html! {
+        (html::notice(notice_text(query.notice.as_deref())))
+        @match &list {
+            Err(e) => p.error role="alert" { "The adapter cannot be reached: " (e) },
+            Ok(list) => {
+                (instances_table(list))
+                @for i in list {
+                    section aria-labelledby=(format!("ss-{}", i.name)) {
+                        h2 id=(format!("ss-{}", i.name)) { (i.name) }
+                        @if let Some(r) = &i.resync {
+                            dl.facts {
+                                dt { "Resync" } dd { (r.state) @if let Some(p) = &r.phase { " — " (p) } }
+                                dt { "Read so far" } dd { (r.read.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")) }
+                                dt { "Started" } dd { (when(r.started_at)) }
+                                dt { "Finished" } dd { (when(r.finished_at)) }
+                                dt { "Changes" } dd { (r.added) " added, " (r.changed) " changed, " (r.removed) " removed" }
+                                @if let Some(held) = &r.held_removals {
+                                    dt { "Held removals" } dd { (held.count) " (report " code { (held.report_id) } "; confirm with the CLI: scim-connector admin resync --confirm)" }
+                                }
+                            }
+                        }
+                        div.actions {
+                            (action(&session, &format!("{PREFIX}/secret-servers/{}/test", i.name), "Test the connection", false))
+                            (action(&session, &format!("{PREFIX}/secret-servers/{}/resync", i.name), "Start a resync", false))
+                        }
+                    }
+                }
+            }
+        }
+    };
+    // While a resync runs, the page follows it.
+    let head = Head { refresh: running.then_some(3), script: false };
+    html::respond(StatusCode::OK, html::page("Secret Servers", Some(&session), Section::SecretServers, head, body))
+}
+
+async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    let session = session_of(&req);
+    let report = match ops::check_secret_server(&state, &session.actor(), &path, true).await {
+        Ok(r) => r,
+        Err(e) => return failure(&e),
+    };
+    let body = html! {
+        p { (html::badge(report.passed, "passed", "failed")) " " (report.url) " in " (report.elapsed_ms) " ms" }
+        table {
+            thead { tr { th scope="col" { "Check" } th scope="col" { "Outcome" } th scope="col" { "Detail" } } }
+            tbody {
+                @for c in &report.checks {
+                    tr {
+                        td { (c.name) }
+                        td { (html::badge(c.outcome != CheckOutcome::Fail, if c.outcome == CheckOutcome::Warn { "warn" } else { "pass" }, "fail")) }
+                        td { (c.detail) }
+                    }
+                }
+            }
+        }
+        p { a href=(format!("{PREFIX}/secret-servers")) { "Back to the instances" } }
+    };
+    html::respond(
+        StatusCode::OK,
+        html::page(
+            &format!("Connection test of {}", path.as_str()),
+            Some(&session),
+            Section::SecretServers,
+            Head::default(),
+            body,
+        ),
+    )
+}
+
+async fn resync(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    match ops::start_resync_of(&state, &session_of(&req).actor(), &path).await {
+        Ok(_) => see_other(&format!("{PREFIX}/secret-servers?notice=resync-started")),
+        Err(e) => failure(&e),
+    }
+}

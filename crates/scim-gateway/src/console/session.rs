@@ -1,0 +1,179 @@
+//! Console sessions: a random id in a cookie, its SHA-256 as the key of a record in the state
+//! store (so that any gateway replica finds it, and a copy of the store gives no usable cookie),
+//! with the administrator's name, a CSRF token, the time of sign-in and of the last use.
+//!
+//! A session ends `session_idle` after its last use or `session_lifetime` after sign-in,
+//! whichever comes first: the record is stored with the shorter of the two as its expiry and
+//! checked on every request against both (a clock-independent store expiry alone would let a
+//! busy session outlive its absolute lifetime).
+
+use super::PREFIX;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use bytes::Bytes;
+use connections::credentials;
+use serde::{Deserialize, Serialize};
+use state_store::StoreError;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The state store's namespace of sessions.
+const NAMESPACE: &str = "console-sessions";
+
+/// The session cookie.
+pub const COOKIE: &str = "scimc_console";
+
+/// A signed-in administrator's session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// The administrator's name (`alice`, or `DOMAIN\alice@primary` for a Secret Server account).
+    pub user: String,
+    /// Every form carries it; a POST without it is refused.
+    pub csrf: String,
+    /// Unix milliseconds.
+    pub signed_in_at: i64,
+    /// Unix milliseconds.
+    pub last_seen_at: i64,
+    /// Where the administrator signed in: `None` for a console user, or the Secret Server instance.
+    #[serde(default)]
+    pub secret_server: Option<String>,
+    /// The cookie's id hash (the record's key); not stored.
+    #[serde(skip)]
+    pub key: String,
+}
+
+impl Session {
+    /// Whether `presented` is this session's CSRF token.
+    pub fn csrf_matches(&self, presented: &str) -> bool {
+        !presented.is_empty() && credentials::constant_time_eq(presented, &self.csrf)
+    }
+
+    /// The actor of the session's changes in the audit trail.
+    pub fn actor(&self) -> crate::auth::AdminActor {
+        crate::auth::AdminActor(format!("console:{}", self.user))
+    }
+}
+
+/// Unix milliseconds.
+fn now() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// How long the record should live from now: the idle timeout, cut at the absolute lifetime.
+fn ttl(state: &AppState, session: &Session) -> Option<Duration> {
+    let settings = &state.settings.console;
+    let left = session.signed_in_at + millis(settings.session_lifetime) - now();
+    let left = u64::try_from(left).ok().filter(|l| *l > 0)?;
+    Some(settings.session_idle.min(Duration::from_millis(left)))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+async fn store(state: &AppState, session: &Session) -> Result<(), StoreError> {
+    let Some(ttl) = ttl(state, session) else { return Ok(()) };
+    let value = serde_json::to_vec(session).map_err(|e| StoreError::Backend(e.to_string()))?;
+    state.state.put_expiring(NAMESPACE, &session.key, Bytes::from(value), ttl).await
+}
+
+/// Starts a session for `user`; returns the cookie to set.
+///
+/// # Errors
+/// When the state store fails.
+pub async fn start(state: &AppState, user: &str, secret_server: Option<&str>) -> Result<String, StoreError> {
+    let id = credentials::random_token("");
+    let id = secrecy::ExposeSecret::expose_secret(&id).to_owned();
+    let at = now();
+    let session = Session {
+        user: user.to_owned(),
+        csrf: secrecy::ExposeSecret::expose_secret(&credentials::random_token("")).to_owned(),
+        signed_in_at: at,
+        last_seen_at: at,
+        secret_server: secret_server.map(str::to_owned),
+        key: credentials::sha256_hex(&id),
+    };
+    store(state, &session).await?;
+    Ok(cookie(state, COOKIE, &id, None))
+}
+
+/// The session of the request's cookie, when it is live (its last use is updated).
+///
+/// # Errors
+/// When the state store fails.
+pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Session>, StoreError> {
+    let Some(id) = cookie_value(req, COOKIE) else { return Ok(None) };
+    let key = credentials::sha256_hex(&id);
+    let Some(bytes) = state.state.get_expiring(NAMESPACE, &key).await? else { return Ok(None) };
+    let Ok(mut session) = serde_json::from_slice::<Session>(&bytes) else { return Ok(None) };
+    session.key = key;
+    let settings = &state.settings.console;
+    let at = now();
+    let idle = at - session.last_seen_at >= millis(settings.session_idle);
+    let expired = at - session.signed_in_at >= millis(settings.session_lifetime);
+    // A console user removed, or given a new password, since sign-in: the session ends with it.
+    let revoked = session.secret_server.is_none()
+        && !super::users::admits_session(state, &session.user, session.signed_in_at).await?;
+    if idle || expired || revoked {
+        state.state.delete_expiring(NAMESPACE, &session.key).await?;
+        return Ok(None);
+    }
+    session.last_seen_at = at;
+    store(state, &session).await?;
+    Ok(Some(session))
+}
+
+/// Ends `session`.
+///
+/// # Errors
+/// When the state store fails.
+pub async fn end(state: &AppState, session: &Session) -> Result<(), StoreError> {
+    state.state.delete_expiring(NAMESPACE, &session.key).await.map(|_| ())
+}
+
+/// A `Set-Cookie` value for the console: `HttpOnly`, `SameSite=Strict`, `Path=/console`, `Secure`
+/// over TLS; `max_age` `Some(0)` removes it.
+pub(crate) fn cookie(state: &AppState, name: &str, value: &str, max_age: Option<u64>) -> String {
+    cookie_header(name, value, state.settings.tls.is_some(), max_age)
+}
+
+fn cookie_header(name: &str, value: &str, secure: bool, max_age: Option<u64>) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    let age = max_age.map(|a| format!("; Max-Age={a}")).unwrap_or_default();
+    format!("{name}={value}; Path={PREFIX}; HttpOnly; SameSite=Strict{secure}{age}")
+}
+
+/// `response` with the session cookie removed.
+pub(crate) fn clear_cookie(mut response: HttpResponse, state: &AppState) -> HttpResponse {
+    if let Ok(value) = header::HeaderValue::from_str(&cookie(state, COOKIE, "", Some(0))) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The value of cookie `name` in the request.
+pub(crate) fn cookie_value(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_secure_over_tls_and_always_http_only_strict_and_kept_to_the_console() {
+        let tls = cookie_header(COOKIE, "id", true, None);
+        assert_eq!(tls, "scimc_console=id; Path=/console; HttpOnly; SameSite=Strict; Secure");
+        let plain = cookie_header(COOKIE, "id", false, None);
+        assert_eq!(plain, "scimc_console=id; Path=/console; HttpOnly; SameSite=Strict");
+        assert!(cookie_header(COOKIE, "", true, Some(0)).ends_with("; Secure; Max-Age=0"), "removal");
+    }
+}

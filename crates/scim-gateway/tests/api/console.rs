@@ -1,0 +1,292 @@
+//! The web console's security promises, over HTTP against the real gateway: no session sends to
+//! the sign-in page, a POST without the session's CSRF token is 403, the cookie's attributes, the
+//! CSP and its companions on every answer, idle and absolute expiry, throttled sign-ins, and the
+//! console users managed through the admin API.
+
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use scim_gateway::FailureAllowance;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const NAME: &str = "alice";
+const PASSWORD: &str = "a console password";
+
+/// A client that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn add_user(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+    app.admin(Method::POST, "/console-users").json(&json!({"name": name, "password": password})).send().await.unwrap()
+}
+
+/// The `name=value` of cookie `name` in the answer's `Set-Cookie` headers, and the whole header.
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<(String, String)> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| (v.split(';').next().unwrap_or_default().to_owned(), v.to_owned()))
+}
+
+/// The value of the first hidden `csrf` field of a page.
+fn csrf_in(html: &str) -> String {
+    let at = html.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + r#"name="csrf" value=""#.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+/// What a signed-in browser holds: its session cookie and the session's CSRF token.
+struct Signed {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in_attempt(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+    let http = browser();
+    let page = http.get(format!("{}/console/sign-in", app.base)).send().await.unwrap();
+    let (form_cookie, _) = set_cookie(&page, "scimc_console_signin").expect("the sign-in form's cookie");
+    let token = csrf_in(&page.text().await.unwrap());
+    http.post(format!("{}/console/sign-in", app.base))
+        .header("cookie", form_cookie)
+        .form(&[("csrf", token.as_str()), ("name", name), ("password", password)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(app: &TestApp) -> Signed {
+    let res = sign_in_attempt(app, NAME, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
+    let (cookie, _) = set_cookie(&res, "scimc_console").expect("a session cookie");
+    let page =
+        browser().get(format!("{}/console/connections", app.base)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let csrf = csrf_in(&page.text().await.unwrap());
+    Signed { cookie, csrf }
+}
+
+async fn console_get(app: &TestApp, signed: &Signed, path: &str) -> reqwest::Response {
+    browser().get(format!("{}/console{path}", app.base)).header("cookie", &signed.cookie).send().await.unwrap()
+}
+
+async fn console_post(app: &TestApp, signed: &Signed, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    browser()
+        .post(format!("{}/console{path}", app.base))
+        .header("cookie", &signed.cookie)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> &str {
+    res.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default()
+}
+
+async fn app_with_user(options: Options) -> TestApp {
+    let app = spawn_app_with(options).await;
+    assert_eq!(add_user(&app, NAME, PASSWORD).await.status(), StatusCode::CREATED);
+    app
+}
+
+#[tokio::test]
+async fn a_console_page_without_a_session_sends_the_browser_to_sign_in() {
+    let app = spawn_app().await;
+    for path in ["/console/", "/console/connections", "/console/audit", "/console/connections/test"] {
+        let res = browser().get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(location(&res), "/console/sign-in", "{path}");
+    }
+    let forged = browser()
+        .get(format!("{}/console/connections", app.base))
+        .header("cookie", "scimc_console=made-up")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER, "an unknown session id is no session");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_console_answer_carries_a_strict_csp_and_its_companions() {
+    let app = spawn_app().await;
+    for path in ["/console/sign-in", "/console/connections", "/console/assets/console.css"] {
+        let res = browser().get(format!("{}{path}", app.base)).send().await.unwrap();
+        let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let csp = header("content-security-policy");
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+    }
+    let page = browser().get(format!("{}/console/sign-in", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("<script>") && !page.contains("style="), "no inline script or style");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_same_site_strict_and_kept_to_the_console() {
+    let app = app_with_user(Options::default()).await;
+    let res = sign_in_attempt(&app, NAME, PASSWORD).await;
+    let (_, header) = set_cookie(&res, "scimc_console").expect("a session cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/console"] {
+        assert!(header.contains(attribute), "{attribute} in {header}");
+    }
+    assert!(!header.contains("Secure"), "plain HTTP: a Secure cookie would never come back ({header})");
+    assert_eq!(location(&res), "/console/");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_console_post_without_the_session_csrf_token_is_forbidden() {
+    let app = app_with_user(Options::default()).await;
+    let signed = sign_in(&app).await;
+    let form = [("id", "csrf-check"), ("secret_server", "primary")];
+    let missing = console_post(&app, &signed, "/connections", &form).await;
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN, "no token");
+    let wrong = console_post(&app, &signed, "/connections", &[("csrf", "not-it"), form[0], form[1]]).await;
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN, "another token");
+    let stored = app.admin(Method::GET, "/connections/csrf-check").send().await.unwrap();
+    assert_eq!(stored.status(), StatusCode::NOT_FOUND, "nothing was created");
+    let right = console_post(&app, &signed, "/connections", &[("csrf", &signed.csrf), form[0], form[1]]).await;
+    assert_eq!(right.status(), StatusCode::CREATED);
+    assert!(right.text().await.unwrap().contains("scimc_"), "the new token is shown once");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_console_change_is_the_admin_api_change_audited_with_the_administrator() {
+    let app = app_with_user(Options::default()).await;
+    let mut events = app.events.subscribe("console-test", "c1").await.unwrap();
+    let signed = sign_in(&app).await;
+    let res = console_post(&app, &signed, "/connections/test/disable", &[("csrf", &signed.csrf)]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["enabled"], false, "the same connection record the admin API shows");
+    assert_eq!(app.get("/Users").await.status(), StatusCode::UNAUTHORIZED, "a disabled connection's calls are refused");
+    let actor = wait_for_admin_action(&mut events, "disable-connection").await;
+    assert_eq!(actor, format!("console:{NAME}"));
+    app.shutdown().await;
+}
+
+/// The actor of the first `AdminAction` event with `action`.
+async fn wait_for_admin_action(events: &mut Box<dyn job_queue::EventSubscription>, action: &str) -> String {
+    use prost::Message;
+    use proto::audit::v1 as pb;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "no {action} event");
+        for delivery in events.next_batch(50, Duration::from_millis(200)).await.unwrap() {
+            let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(pb::audit_event::Kind::Admin(a)) = event.kind
+                && a.action == action
+            {
+                return a.actor;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_when_idle_and_at_its_absolute_lifetime() {
+    let mut options = Options::default();
+    options.settings.console.session_idle = Duration::from_secs(1);
+    options.settings.console.session_lifetime = Duration::from_secs(3600);
+    let app = app_with_user(options).await;
+    let signed = sign_in(&app).await;
+    // Idle: nothing can be awaited but time itself (every request would count as use).
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let res = console_get(&app, &signed, "/connections").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "idle longer than session_idle");
+    app.shutdown().await;
+
+    let mut options = Options::default();
+    options.settings.console.session_idle = Duration::from_secs(2);
+    options.settings.console.session_lifetime = Duration::from_secs(2);
+    let app = app_with_user(options).await;
+    let signed = sign_in(&app).await;
+    // Used all the time, it still ends at its lifetime.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = console_get(&app, &signed, "/connections").await;
+        if res.status() == StatusCode::SEE_OTHER {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the session outlived its lifetime");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
+    let mut options = Options::default();
+    options.settings.auth_throttle.per_identifier = FailureAllowance { burst: 3, per_second: 0.001 };
+    let app = app_with_user(options).await;
+    for _ in 0..3 {
+        let res = sign_in_attempt(&app, NAME, "a wrong password").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(set_cookie(&res, "scimc_console").is_none());
+    }
+    let res = sign_in_attempt(&app, NAME, PASSWORD).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the name is out of attempts");
+    assert!(set_cookie(&res, "scimc_console").is_none(), "no session");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn console_users_are_managed_through_the_admin_api_and_never_shown_with_their_hash() {
+    let app = app_with_user(Options::default()).await;
+    assert_eq!(add_user(&app, NAME, PASSWORD).await.status(), StatusCode::CONFLICT);
+    assert_eq!(add_user(&app, "bob", "short").await.status(), StatusCode::BAD_REQUEST);
+    let list = app.admin(Method::GET, "/console-users").send().await.unwrap().text().await.unwrap();
+    assert!(list.contains(NAME) && !list.contains("argon2"), "{list}");
+    let signed = sign_in(&app).await;
+    let reset = app
+        .admin(Method::PUT, &format!("/console-users/{NAME}/password"))
+        .json(&json!({"password": "another console password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    let res = console_get(&app, &signed, "/connections").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "a new password ends the sessions of the old one");
+    assert_eq!(sign_in_attempt(&app, NAME, PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("/console-users/{NAME}")).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(sign_in_attempt(&app, NAME, "another console password").await.status(), StatusCode::UNAUTHORIZED);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_session_started_on_one_replica_is_honoured_by_another_and_ended_on_both() {
+    let app = app_with_user(Options::default()).await;
+    let (replica, replica_base) = app.spawn_replica().await;
+    let signed = sign_in(&app).await;
+    let there = browser()
+        .get(format!("{replica_base}/console/connections"))
+        .header("cookie", &signed.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(there.status(), StatusCode::OK, "the other replica finds the session in the shared store");
+    let out = browser()
+        .post(format!("{replica_base}/console/sign-out"))
+        .header("cookie", &signed.cookie)
+        .form(&[("csrf", signed.csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&out), "/console/sign-in");
+    let here = console_get(&app, &signed, "/connections").await;
+    assert_eq!(here.status(), StatusCode::SEE_OTHER, "signed out on one replica is signed out on all");
+    replica.shutdown().await;
+    app.shutdown().await;
+}
