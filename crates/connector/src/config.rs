@@ -388,7 +388,7 @@ pub struct SecretServerSection {
     /// Whether the bound on calls in flight adapts to the server (default true).
     #[serde(default = "yes")]
     pub adaptive_concurrency: bool,
-    /// The adaptive bound's floor (default 2).
+    /// The adaptive bound's floor (default 8).
     #[serde(default)]
     pub min_concurrent_requests: Option<usize>,
     /// Where the adaptive bound starts (default 8).

@@ -305,7 +305,7 @@ pub const SETTINGS: &[Setting] = &[
       "The bound on calls in flight adapts to the server: grows while latency stays near its minimum, shrinks on a \
        queue, 503, 429 or timeouts, and holds calls back for a Retry-After; false: fixed at max_concurrent_requests"),
     s("secret_servers.primary.min_concurrent_requests", Some("secret-server-min-concurrent-requests"),
-      "SECRET_SERVER_MIN_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "2",
+      "SECRET_SERVER_MIN_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "8",
       "The fewest calls in flight the adaptive bound goes down to"),
     s("secret_servers.primary.initial_concurrent_requests", Some("secret-server-initial-concurrent-requests"),
       "SECRET_SERVER_INITIAL_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "8",

@@ -70,7 +70,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration with the defaults: 30 s per request, 10 s to connect,
-    /// an adaptive limit of 2 to 16 requests in flight starting at 8 (a call waits at most 60 s
+    /// an adaptive limit of 8 to 16 requests in flight starting at 8 (a call waits at most 60 s
     /// for its place), pages of 1,000, and [`RetryPolicy::default`].
     pub fn new(base_url: Url, username: impl Into<String>, password: SecretString) -> Self {
         Self {
@@ -155,13 +155,9 @@ impl ClientConfig {
         if self.max_concurrent_requests == 0 {
             return Err(ClientError::Config("max_concurrent_requests must be at least 1".to_owned()));
         }
-        if let Some(adaptive) = &self.adaptive_concurrency
-            && (adaptive.min == 0 || adaptive.min > self.max_concurrent_requests)
-        {
-            return Err(ClientError::Config(format!(
-                "min_concurrent_requests must be between 1 and max_concurrent_requests ({}), not {}",
-                self.max_concurrent_requests, adaptive.min
-            )));
+        // A floor above `max_concurrent_requests` is lowered to it (a small fixed maximum wins).
+        if self.adaptive_concurrency.is_some_and(|a| a.min == 0) {
+            return Err(ClientError::Config("min_concurrent_requests must be at least 1".to_owned()));
         }
         if self.max_queue_wait.is_zero() {
             return Err(ClientError::Config("max_queue_wait must be positive".to_owned()));
@@ -187,9 +183,12 @@ pub struct AdaptiveConcurrency {
 }
 
 impl Default for AdaptiveConcurrency {
-    /// 2 at least, 8 to start with.
+    /// 8 at least and to start with: what the adapter's 8 workers sent before the limit adapted,
+    /// so that it never does worse than that when calls of very different latencies mix (its
+    /// estimate of the server's queue is coarsest then). A smaller server can be given a lower
+    /// floor (`min_concurrent_requests`).
     fn default() -> Self {
-        Self { min: 2, initial: 8 }
+        Self { min: 8, initial: 8 }
     }
 }
 

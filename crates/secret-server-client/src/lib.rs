@@ -44,8 +44,8 @@ mod token;
 
 pub use client::SecretServerClient;
 pub use config::{AdaptiveConcurrency, ClientConfig, RetryPolicy, SignIn};
-pub use limit::{CONCURRENCY_LIMIT, IN_FLIGHT};
 pub use error::ClientError;
+pub use limit::{CONCURRENCY_LIMIT, IN_FLIGHT};
 pub use query::{
     FolderPermissionQuery, FolderQuery, GroupQuery, RoleQuery, SecretPermissionQuery, SecretQuery, UserQuery,
 };

@@ -115,11 +115,17 @@ struct Gate {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
     waiting: AtomicUsize,
+    /// Requests in flight or waiting (from arrival until the answer is ready).
+    inside: AtomicUsize,
 }
 
 impl Gate {
     fn new(settings: CapacitySettings) -> Self {
-        Self { settings, slots: settings.is_on().then(|| Arc::new(Semaphore::new(settings.in_flight))), ..Self::default() }
+        Self {
+            settings,
+            slots: settings.is_on().then(|| Arc::new(Semaphore::new(settings.in_flight))),
+            ..Self::default()
+        }
     }
 
     fn counters(&self) -> CapacityCounters {
@@ -178,34 +184,56 @@ impl Capacity {
     }
 
     /// Waits for a slot (cancellation-safe: a request dropped while waiting leaves the queue).
+    ///
+    /// A request counts as inside from its arrival until its answer is ready, so that at most
+    /// `in_flight + queue_length` are ever inside: one more is refused.
     async fn admit(&self) -> (Arc<Gate>, Admission) {
         let gate = self.gate.read().clone();
         let Some(slots) = gate.slots.clone() else {
             return (gate, Admission::Admitted { slot: None, latency: Duration::ZERO });
         };
         let latency = Duration::from_millis(gate.settings.latency_ms);
+        if gate.inside.fetch_add(1, Ordering::AcqRel) >= gate.settings.in_flight + gate.settings.queue_length {
+            gate.inside.fetch_sub(1, Ordering::AcqRel);
+            gate.refused.fetch_add(1, Ordering::Relaxed);
+            return (gate, Admission::Refused);
+        }
+        // Leaves `inside` if the request is dropped before it holds a slot.
+        let mut arrival = Arrival { gate: &gate, admitted: false };
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if gate.waiting.fetch_add(1, Ordering::AcqRel) >= gate.settings.queue_length {
-                    gate.waiting.fetch_sub(1, Ordering::AcqRel);
-                    gate.refused.fetch_add(1, Ordering::Relaxed);
-                    return (gate, Admission::Refused);
-                }
                 gate.queued.fetch_add(1, Ordering::Relaxed);
                 let waiting = Waiting(&gate.waiting);
+                waiting.0.fetch_add(1, Ordering::AcqRel);
                 let slot = slots.acquire_owned().await;
                 drop(waiting);
                 match slot {
                     Ok(slot) => slot,
                     // The semaphore is never closed; were it, the request is served unbounded.
-                    Err(_) => return (gate, Admission::Admitted { slot: None, latency }),
+                    Err(_) => return (gate.clone(), Admission::Admitted { slot: None, latency }),
                 }
             }
         };
+        arrival.admitted = true;
+        drop(arrival);
         let now = gate.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
         gate.max_in_flight.fetch_max(now, Ordering::AcqRel);
-        (gate, Admission::Admitted { slot: Some(slot), latency })
+        (gate.clone(), Admission::Admitted { slot: Some(slot), latency })
+    }
+}
+
+/// A request between its arrival and its slot: leaves `inside` if dropped before it has one.
+struct Arrival<'a> {
+    gate: &'a Gate,
+    admitted: bool,
+}
+
+impl Drop for Arrival<'_> {
+    fn drop(&mut self) {
+        if !self.admitted {
+            self.gate.inside.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -228,6 +256,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if self.slot.is_some() {
             self.gate.in_flight.fetch_sub(1, Ordering::AcqRel);
+            self.gate.inside.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }

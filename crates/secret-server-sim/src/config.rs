@@ -411,8 +411,11 @@ impl Settings {
                 return Err(SettingsError { setting: "tls_cert", message: "tls_key needs it".to_owned() });
             }
         };
-        let capacity =
-            crate::capacity::CapacitySettings::new(self.capacity.in_flight, self.capacity.latency_ms, self.capacity.queue_length);
+        let capacity = crate::capacity::CapacitySettings::new(
+            self.capacity.in_flight,
+            self.capacity.latency_ms,
+            self.capacity.queue_length,
+        );
         capacity.validate().map_err(|e| SettingsError { setting: "capacity", message: e.to_string() })?;
         Ok(SimConfig {
             listen: self.listen,

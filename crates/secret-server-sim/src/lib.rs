@@ -34,11 +34,11 @@ mod startup;
 pub mod store;
 
 pub use access::{ApiAccount, DEFAULT_API_ACCOUNT_PERMISSIONS};
+pub use capacity::{Capacity, CapacityError, CapacitySettings};
 pub use config::{
     HealthCheckCasing, Leniency, PasswordPolicy, PlatformConfig, Seed, Settings, SettingsError, SimConfig,
     TEST_API_PASSWORD, TEST_API_USERNAME,
 };
-pub use capacity::{Capacity, CapacityError, CapacitySettings};
 pub use faults::{FaultError, FaultSettings, Faults};
 pub use seed::{GenerateSpec, generate_data_dir};
 pub use startup::{RunningSim, run, spawn};

@@ -15,8 +15,8 @@
 
 use super::body_value;
 use crate::access::ApiAccount;
-use crate::capacity::{Capacity, CapacityReport, CapacitySettings};
 use crate::auth::Caller;
+use crate::capacity::{Capacity, CapacityReport, CapacitySettings};
 use crate::db::Db;
 use crate::error::{SimError, SimResult};
 use crate::faults::{FaultSettings, Faults};

@@ -200,9 +200,8 @@ impl TestSim {
 #[tokio::test]
 async fn with_capacity_n_only_n_are_served_at_once_the_next_wait_and_beyond_the_queue_iis_answers_503() {
     let t = TestSim::spawn().await;
-    let (status, body) = t
-        .admin(Method::PUT, "/_sim/capacity", Some(json!({"inFlight": 2, "latencyMs": 1000, "queueLength": 2})))
-        .await;
+    let (status, body) =
+        t.admin(Method::PUT, "/_sim/capacity", Some(json!({"inFlight": 2, "latencyMs": 1000, "queueLength": 2}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let calls: Vec<_> = (0..4)
         .map(|_| {
