@@ -130,7 +130,7 @@ impl Rules {
         let samples = u32::try_from(w.samples).unwrap_or(u32::MAX).max(1);
         let latency = w.latency / samples;
         self.windows += 1;
-        if self.windows % PROBE_WINDOWS == 0 {
+        if self.windows.is_multiple_of(PROBE_WINDOWS) {
             self.min_latency = None;
         }
         let min_latency = *self.min_latency.get_or_insert(latency);
