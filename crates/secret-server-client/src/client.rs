@@ -260,7 +260,10 @@ impl SecretServerClient {
             let error = failure.error;
             let idempotency = if failure.in_token_request { Idempotency::Idempotent } else { call.idempotency };
             if !is_retryable(&error, idempotency) {
-                if error.is_transient() {
+                if matches!(error, ClientError::Busy { .. } | ClientError::Fenced) {
+                    // Never sent: nothing to repeat, nothing applied.
+                    tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call not sent");
+                } else if error.is_transient() {
                     // Logged here, where the cause is known: the error table
                     // turns it into a terse `Unavailable`.
                     tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call failed; not repeated (it may have been applied)");
