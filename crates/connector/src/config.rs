@@ -397,6 +397,15 @@ pub struct SecretServerSection {
     pub request_timeout: Option<Duration>,
     #[serde(default)]
     pub max_concurrent_requests: Option<usize>,
+    /// Whether the bound on calls in flight adapts to the server (default true).
+    #[serde(default = "yes")]
+    pub adaptive_concurrency: bool,
+    /// The adaptive bound's floor (default 8).
+    #[serde(default)]
+    pub min_concurrent_requests: Option<usize>,
+    /// Where the adaptive bound starts (default 8).
+    #[serde(default)]
+    pub initial_concurrent_requests: Option<usize>,
     /// Users no connection may change, by name (the API account always is).
     #[serde(default)]
     pub protected_users: Vec<String>,

@@ -46,6 +46,10 @@ pub fn service_error(e: ClientError) -> ServiceError {
         | ClientError::Connect { .. }
         | ClientError::Transport { .. }
         | ClientError::HtmlResponse { .. } => ServiceError::unavailable("Secret Server is unavailable"),
+        // Nothing was sent: every place among the calls in flight stayed taken.
+        ClientError::Busy { .. } => ServiceError::unavailable("Secret Server is busy"),
+        // Nothing was sent: the job's attempt lost its lease while waiting; another runs it.
+        ClientError::Fenced => ServiceError::unavailable("this attempt lost the job's lease"),
         ClientError::AuthenticationFailed { .. } | ClientError::Forbidden { .. } => {
             tracing::error!(error = %e, "the connector's Secret Server account was refused");
             ServiceError::unavailable("the connector's Secret Server account was refused")

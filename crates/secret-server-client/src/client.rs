@@ -6,6 +6,7 @@ use crate::classify::{Endpoint, classify, decode};
 use crate::config::SignIn;
 use crate::config::{ClientConfig, RetryPolicy};
 use crate::error::ClientError;
+use crate::limit::{Limiter, Outcome, Rules};
 use crate::paging::paged;
 use crate::query::QueryPairs;
 use crate::retry::{Idempotency, is_retryable};
@@ -24,7 +25,6 @@ use serde::de::DeserializeOwned;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
@@ -46,7 +46,7 @@ struct Inner {
     request_timeout: Duration,
     retry: RetryPolicy,
     page_size: u32,
-    limiter: Semaphore,
+    limiter: Limiter,
     tokens: TokenCache,
 }
 
@@ -147,6 +147,7 @@ impl SecretServerClient {
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
         config.validate()?;
         let base = config.normalized_base()?;
+        let server = server_label(&base);
         // The workspace's reqwest is built with `rustls-no-provider`; the
         // first client installs ring, later ones find it installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,7 +176,13 @@ impl SecretServerClient {
                 request_timeout: config.request_timeout,
                 retry: config.retry,
                 page_size: config.page_size,
-                limiter: Semaphore::new(config.max_concurrent_requests),
+                limiter: Limiter::new(
+                    config.adaptive_concurrency.map(|a| Rules::new(a.min, a.initial, config.max_concurrent_requests)),
+                    config.max_concurrent_requests,
+                    config.max_queue_wait,
+                    config.retry.max_delay,
+                    server,
+                ),
                 tokens: TokenCache::default(),
             }),
         })
@@ -253,7 +260,10 @@ impl SecretServerClient {
             let error = failure.error;
             let idempotency = if failure.in_token_request { Idempotency::Idempotent } else { call.idempotency };
             if !is_retryable(&error, idempotency) {
-                if error.is_transient() {
+                if matches!(error, ClientError::Busy { .. } | ClientError::Fenced) {
+                    // Never sent: nothing to repeat, nothing applied.
+                    tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call not sent");
+                } else if error.is_transient() {
                     // Logged here, where the cause is known: the error table
                     // turns it into a terse `Unavailable`.
                     tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call failed; not repeated (it may have been applied)");
@@ -304,11 +314,26 @@ impl SecretServerClient {
 
         // The permit bounds requests in flight; it is not held while a
         // failed call sleeps before its retry.
-        let _permit = self.inner.limiter.acquire().await.map_err(|_| fail(closed()))?;
-        let (status, headers, body) = self.inner.exchange(request, name).await.map_err(fail)?;
-        tracing::Span::current().record("http.response.status_code", status.as_u16());
-        classify(Endpoint::Api, status, &headers, &body, SystemTime::now()).map_err(fail)?;
-        Ok(body)
+        let permit = self.inner.limiter.acquire().await.map_err(fail)?;
+        // Checked once the call's turn has come: the wait for a place may have been long.
+        if !crate::fence::holds() {
+            return Err(fail(ClientError::Fenced));
+        }
+        let answer = self.inner.exchange(request, name).await.and_then(|(status, headers, body)| {
+            tracing::Span::current().record("http.response.status_code", status.as_u16());
+            classify(Endpoint::Api, status, &headers, &body, SystemTime::now()).map(|()| body)
+        });
+        let elapsed = permit.elapsed();
+        match &answer {
+            Ok(_) => permit.finish(Outcome::Answered(elapsed), None),
+            Err(e) => permit.finish(load_outcome(e, elapsed), e.retry_after()),
+        }
+        answer.map_err(fail)
+    }
+
+    /// The current limit on requests in flight (adaptive or fixed).
+    pub fn concurrency_limit(&self) -> usize {
+        self.inner.limiter.limit()
     }
 }
 
@@ -430,8 +455,37 @@ fn bearer(token: &SecretString) -> Result<HeaderValue, ClientError> {
     Ok(value)
 }
 
-fn closed() -> ClientError {
-    ClientError::Config("the client's request limiter was closed".to_owned())
+/// What an error says of the server's load: overloaded (`503`, `429`, a timeout), answered
+/// (a permanent error is still an answer, in its time), or nothing.
+fn load_outcome(error: &ClientError, elapsed: Duration) -> Outcome {
+    match error {
+        ClientError::RateLimited { .. } | ClientError::Server { status: 503, .. } | ClientError::Timeout { .. } => {
+            Outcome::Overloaded
+        }
+        ClientError::BadRequest { .. }
+        | ClientError::NotFound { .. }
+        | ClientError::Forbidden { .. }
+        | ClientError::UnexpectedStatus { .. } => Outcome::Answered(elapsed),
+        ClientError::Server { .. }
+        | ClientError::Connect { .. }
+        | ClientError::Transport { .. }
+        | ClientError::HtmlResponse { .. }
+        | ClientError::Decode { .. }
+        | ClientError::AuthenticationFailed { .. }
+        | ClientError::Config(_)
+        | ClientError::Busy { .. }
+        | ClientError::Fenced => Outcome::Ignored,
+    }
+}
+
+/// The `server` label of the limiter's metrics: the base URL's host and port (never a path or
+/// credentials).
+fn server_label(base: &Url) -> String {
+    match (base.host_str(), base.port_or_known_default()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        _ => "unknown".to_owned(),
+    }
 }
 
 /// The innermost cause (e.g. "Connection refused (os error 111)"), without

@@ -46,8 +46,16 @@ pub struct ClientConfig {
     /// Bound on one HTTP exchange, from sending to the end of the body.
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
-    /// Bound on requests in flight at once, over all clones of one client.
+    /// Bound on requests in flight at once, over all clones of one client: the most the
+    /// adaptive limit reaches, or the fixed bound without it.
     pub max_concurrent_requests: usize,
+    /// The adaptive limit on requests in flight (see `limit.rs`): it grows while latency stays
+    /// near its minimum and shrinks on a queue, `503`, `429` or timeouts. `None`: a fixed bound of
+    /// `max_concurrent_requests` (the behaviour before it).
+    pub adaptive_concurrency: Option<AdaptiveConcurrency>,
+    /// The longest a call waits for a place among the requests in flight before it fails with
+    /// [`ClientError::Busy`] (nothing sent).
+    pub max_queue_wait: Duration,
     pub retry: RetryPolicy,
     /// `take` of each page when a search is streamed.
     pub page_size: u32,
@@ -62,7 +70,8 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration with the defaults: 30 s per request, 10 s to connect,
-    /// 16 requests in flight, pages of 1,000, and [`RetryPolicy::default`].
+    /// an adaptive limit of 8 to 16 requests in flight starting at 8 (a call waits at most 60 s
+    /// for its place), pages of 1,000, and [`RetryPolicy::default`].
     pub fn new(base_url: Url, username: impl Into<String>, password: SecretString) -> Self {
         Self {
             base_url,
@@ -73,6 +82,8 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             max_concurrent_requests: 16,
+            adaptive_concurrency: Some(AdaptiveConcurrency::default()),
+            max_queue_wait: Duration::from_secs(60),
             retry: RetryPolicy::default(),
             page_size: 1000,
             user_agent: concat!("scim-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -144,6 +155,13 @@ impl ClientConfig {
         if self.max_concurrent_requests == 0 {
             return Err(ClientError::Config("max_concurrent_requests must be at least 1".to_owned()));
         }
+        // A floor above `max_concurrent_requests` is lowered to it (a small fixed maximum wins).
+        if self.adaptive_concurrency.is_some_and(|a| a.min == 0) {
+            return Err(ClientError::Config("min_concurrent_requests must be at least 1".to_owned()));
+        }
+        if self.max_queue_wait.is_zero() {
+            return Err(ClientError::Config("max_queue_wait must be positive".to_owned()));
+        }
         if self.page_size == 0 {
             return Err(ClientError::Config("page_size must be at least 1".to_owned()));
         }
@@ -151,6 +169,26 @@ impl ClientConfig {
             return Err(ClientError::Config("request_timeout and connect_timeout must be positive".to_owned()));
         }
         self.retry.validate()
+    }
+}
+
+/// The bounds of the adaptive limit on requests in flight (its most is
+/// [`ClientConfig::max_concurrent_requests`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdaptiveConcurrency {
+    /// The fewest requests in flight it goes down to (at least 1).
+    pub min: usize,
+    /// Where it starts.
+    pub initial: usize,
+}
+
+impl Default for AdaptiveConcurrency {
+    /// 8 at least and to start with: what the adapter's 8 workers sent before the limit adapted,
+    /// so that it never does worse than that when calls of very different latencies mix (its
+    /// estimate of the server's queue is coarsest then). A smaller server can be given a lower
+    /// floor (`min_concurrent_requests`).
+    fn default() -> Self {
+        Self { min: 8, initial: 8 }
     }
 }
 

@@ -67,6 +67,16 @@ pub enum ClientError {
     #[error("cannot decode Secret Server's answer: {message}")]
     Decode { message: String },
 
+    /// No place among the requests in flight to Secret Server freed up within the client's
+    /// `max_queue_wait`: nothing was sent.
+    #[error("Secret Server is busy: no place among the requests in flight within {} ms", waited.as_millis())]
+    Busy { waited: Duration },
+
+    /// The caller's fence (see [`crate::fence`]) no longer held when the call's turn came:
+    /// nothing was sent.
+    #[error("the call was not sent: the caller lost its right to call (fence)")]
+    Fenced,
+
     /// A status this client has no class for (e.g. `405`, `409`, `3xx`).
     #[error("Secret Server answered with unexpected status {status}: {message}")]
     UnexpectedStatus { status: u16, message: String },
@@ -84,6 +94,8 @@ impl ClientError {
                 | ClientError::Connect { .. }
                 | ClientError::Transport { .. }
                 | ClientError::HtmlResponse { .. }
+                | ClientError::Busy { .. }
+                | ClientError::Fenced
         )
     }
 

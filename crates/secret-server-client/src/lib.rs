@@ -15,9 +15,10 @@
 //!   HTML instead of JSON) that say what Secret Server answered; it knows
 //!   nothing of SCIM, and the adapter maps them to the connector's one error
 //!   table at its edge;
-//! - reliability: a per-request timeout, a bound on requests in flight, and
-//!   retries with exponential backoff and full jitter that honour
-//!   `Retry-After` and never repeat a `POST` that may have been applied;
+//! - reliability: a per-request timeout, a bound on requests in flight that
+//!   adapts to what the server shows (latency, `503`, `429`, timeouts; see
+//!   `limit.rs`), and retries with exponential backoff and full jitter that
+//!   honour `Retry-After` and never repeat a `POST` that may have been applied;
 //! - telemetry: a span per call named by route template, W3C trace context
 //!   in the outgoing headers, and `scim_secret_server_*` metrics.
 //!
@@ -31,6 +32,8 @@ mod client;
 mod config;
 mod endpoints;
 mod error;
+pub mod fence;
+mod limit;
 mod paging;
 pub mod platform;
 mod query;
@@ -40,8 +43,9 @@ pub mod telemetry;
 mod token;
 
 pub use client::SecretServerClient;
-pub use config::{ClientConfig, RetryPolicy, SignIn};
+pub use config::{AdaptiveConcurrency, ClientConfig, RetryPolicy, SignIn};
 pub use error::ClientError;
+pub use limit::{CONCURRENCY_LIMIT, IN_FLIGHT};
 pub use query::{
     FolderPermissionQuery, FolderQuery, GroupQuery, RoleQuery, SecretPermissionQuery, SecretQuery, UserQuery,
 };

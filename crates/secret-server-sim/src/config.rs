@@ -196,6 +196,8 @@ pub struct SimConfig {
     pub platform: Option<PlatformConfig>,
     /// A certificate and key: the emulator then speaks HTTPS only (as a real Secret Server).
     pub tls: Option<transport_tls::ServerTlsFiles>,
+    /// The capacity model at start (off by default; see [`crate::capacity`]).
+    pub capacity: crate::capacity::CapacitySettings,
 }
 
 /// The role permissions a fresh emulator's API account holds, as owned strings.
@@ -227,6 +229,7 @@ impl SimConfig {
             api_token: None,
             platform: None,
             tls: None,
+            capacity: crate::capacity::CapacitySettings::default(),
         }
     }
 
@@ -287,6 +290,20 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// The capacity model (`in_flight`, `latency_ms`, `queue_length`; off by default).
+    pub capacity: CapacityFileSettings,
+}
+
+/// The `sim.capacity` section: a server of limited capacity (see [`crate::capacity`]).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(default, rename_all = "snake_case", deny_unknown_fields)]
+pub struct CapacityFileSettings {
+    /// Requests served at once; 0 (default): no bound.
+    pub in_flight: usize,
+    /// Milliseconds each request holds its slot.
+    pub latency_ms: u64,
+    /// Requests that may wait for a slot before `503`.
+    pub queue_length: usize,
 }
 
 impl Default for Settings {
@@ -312,6 +329,7 @@ impl Default for Settings {
             platform_client_secret: None,
             tls_cert: None,
             tls_key: None,
+            capacity: CapacityFileSettings::default(),
         }
     }
 }
@@ -393,6 +411,12 @@ impl Settings {
                 return Err(SettingsError { setting: "tls_cert", message: "tls_key needs it".to_owned() });
             }
         };
+        let capacity = crate::capacity::CapacitySettings::new(
+            self.capacity.in_flight,
+            self.capacity.latency_ms,
+            self.capacity.queue_length,
+        );
+        capacity.validate().map_err(|e| SettingsError { setting: "capacity", message: e.to_string() })?;
         Ok(SimConfig {
             listen: self.listen,
             base_path: self.base_path,
@@ -413,6 +437,7 @@ impl Settings {
             api_token: self.api_token,
             platform,
             tls,
+            capacity,
         })
     }
 }

@@ -8,7 +8,9 @@
 //! permissions), keeps its state in fast in-memory indexes persisted to a data
 //! directory (snapshot plus journal, surviving `kill -9`), starts from a seed
 //! (empty, a demo organisation, a JSON file, or a generated large data set),
-//! and injects faults switched at run time through `/_sim/faults`.
+//! injects faults switched at run time through `/_sim/faults`, and can model a server of
+//! limited capacity (requests beyond N in flight queue, beyond a bound get IIS's `503`; see
+//! [`capacity`]).
 //!
 //! Tests call [`spawn`] with [`SimConfig::for_tests`]; the `scim-connector sim`
 //! command builds a [`SimConfig`] from [`Settings`] and calls [`run`], and
@@ -18,6 +20,7 @@
 
 pub mod access;
 mod auth;
+pub mod capacity;
 pub mod config;
 mod db;
 pub mod error;
@@ -31,6 +34,7 @@ mod startup;
 pub mod store;
 
 pub use access::{ApiAccount, DEFAULT_API_ACCOUNT_PERMISSIONS};
+pub use capacity::{Capacity, CapacityError, CapacitySettings};
 pub use config::{
     HealthCheckCasing, Leniency, PasswordPolicy, PlatformConfig, Seed, Settings, SettingsError, SimConfig,
     TEST_API_PASSWORD, TEST_API_USERNAME,

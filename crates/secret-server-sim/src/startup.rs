@@ -4,6 +4,7 @@
 
 use crate::access::{self, AccessDeniedStatus, ApiAccount};
 use crate::auth::Tokens;
+use crate::capacity::Capacity;
 use crate::config::SimConfig;
 use crate::db::Db;
 use crate::faults::{self, Faults};
@@ -31,6 +32,7 @@ pub struct RunningSim {
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     db: Db,
     faults: web::Data<Faults>,
+    capacity: web::Data<Capacity>,
     log: web::Data<RequestLog>,
     account: web::Data<ApiAccount>,
 }
@@ -88,6 +90,8 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
     let tokens = web::Data::new(Tokens::new(config.token_lifetime, config.refresh_tokens));
     let faults = web::Data::new(Faults::new(tokens.clone().into_inner()));
     let log = web::Data::new(RequestLog::default());
+    let capacity = web::Data::new(Capacity::new(config.capacity).context("invalid capacity settings")?);
+    let app_capacity = capacity.clone();
     let runtime = web::Data::new(RuntimeConfig {
         base_path: config.normalized_base_path(),
         api_username: config.api_username.clone(),
@@ -117,6 +121,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
             .app_data(app_db.clone())
             .app_data(app_tokens.clone())
             .app_data(app_faults.clone())
+            .app_data(app_capacity.clone())
             .app_data(app_log.clone())
             .app_data(runtime.clone())
             .app_data(app_account.clone())
@@ -130,6 +135,8 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
             .wrap(from_fn(middleware::trace_request))
             .wrap(from_fn(middleware::normalize_path))
             .wrap(from_fn(faults::inject))
+            // Outside the faults: an injected latency or fault is served within a slot.
+            .wrap(from_fn(crate::capacity::admit))
             .wrap(from_fn(middleware::log_request))
     })
     .disable_signals();
@@ -155,6 +162,7 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
         server,
         db,
         faults,
+        capacity,
         log,
         account,
     })
@@ -197,6 +205,11 @@ impl RunningSim {
     /// The fault switches (the same as `/_sim/faults` and `/_sim/tokens/expire`).
     pub fn faults(&self) -> &Faults {
         &self.faults
+    }
+
+    /// The capacity model (the same as `/_sim/capacity`): its settings and counters.
+    pub fn capacity(&self) -> &Capacity {
+        &self.capacity
     }
 
     /// Every request served so far: `(method, path and query)`, oldest first.

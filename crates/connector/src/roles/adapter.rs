@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use connections::ConnectionStore;
 use secrecy::SecretString;
 use secret_server_adapter::{AdapterSettings, InstanceSettings, ProtectedPrincipals};
-use secret_server_client::{ClientConfig, SignIn};
+use secret_server_client::{AdaptiveConcurrency, ClientConfig, SignIn};
 use std::process::ExitCode;
 
 /// The Secret Server instances of the configuration (`primary` among them when the
@@ -88,6 +88,13 @@ pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<Instance
     if let Some(n) = section.max_concurrent_requests {
         client.max_concurrent_requests = n;
     }
+    client.adaptive_concurrency = section.adaptive_concurrency.then(|| {
+        let defaults = AdaptiveConcurrency::default();
+        AdaptiveConcurrency {
+            min: section.min_concurrent_requests.unwrap_or(defaults.min).min(client.max_concurrent_requests),
+            initial: section.initial_concurrent_requests.unwrap_or(defaults.initial),
+        }
+    });
     let role = match section.administrator_role.as_deref().map(str::trim) {
         Some(role) => Some(role.to_owned()),
         None => ProtectedPrincipals::default().administrator_role,

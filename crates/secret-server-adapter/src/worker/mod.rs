@@ -242,8 +242,11 @@ impl Ctx<'_> {
             Err(e) => e,
         };
         // Whether Secret Server may have acted on the call before failing (the client does not
-        // repeat a create that may have been applied).
-        let maybe_applied = error.is_transient() || matches!(error, ClientError::UnexpectedStatus { .. });
+        // repeat a create that may have been applied). A call that waited for a place and was
+        // never sent (busy, fenced) applied nothing.
+        let never_sent = matches!(error, ClientError::Busy { .. } | ClientError::Fenced);
+        let maybe_applied =
+            !never_sent && (error.is_transient() || matches!(error, ClientError::UnexpectedStatus { .. }));
         match find().await? {
             Some(found) if maybe_applied => {
                 intents.record(self.job_id, &intent(Some(id_of(&found)), true)).await?;
@@ -341,7 +344,12 @@ impl Worker {
                 after: done.after,
                 members: done.members,
             }),
-            None => self.dispatch(&ctx).await,
+            // The lease is checked again inside the client once a call's turn comes (a call may
+            // wait for a place among those in flight to Secret Server).
+            None => {
+                let lease = job.lease.clone();
+                secret_server_client::fence::fenced(move || lease.is_held(), self.dispatch(&ctx)).await
+            }
         };
 
         let record = |before: Value, after: Value, members: &MemberIds, error: Option<ServiceError>, id: String| {

@@ -232,3 +232,38 @@ async fn requests_in_flight_are_bounded() {
     h.sim.faults().clear();
     h.finish().await;
 }
+
+#[tokio::test]
+async fn a_call_whose_fence_no_longer_holds_is_not_sent() {
+    let h = Harness::demo().await;
+    let me = warm_up(&h).await;
+    let err = secret_server_client::fence::fenced(|| false, h.client.get_user(me)).await.unwrap_err();
+    assert!(matches!(err, ClientError::Fenced), "{err:?}");
+    assert_eq!(count_requests(&h.sim, "GET", &format!("/api/v1/users/{me}")), 0, "nothing reached the server");
+    let user = secret_server_client::fence::fenced(|| true, h.client.get_user(me)).await.unwrap();
+    assert_eq!(user.id, me);
+    h.finish().await;
+}
+
+#[tokio::test]
+async fn a_full_server_queue_shrinks_the_adaptive_limit() {
+    let h = Harness::demo().await;
+    let client = h.client_with(|c| {
+        c.max_concurrent_requests = 32;
+        c.adaptive_concurrency = Some(secret_server_client::AdaptiveConcurrency { min: 1, initial: 32 });
+        c.retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+    });
+    let me = client.current_user().await.unwrap().id;
+    assert_eq!(client.concurrency_limit(), 32);
+    // One request at a time and no queue: every other request in flight is refused with 503.
+    h.sim.capacity().set(secret_server_sim::CapacitySettings::new(1, 200, 0)).unwrap();
+    let calls = (0..8).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.get_user(me).await })
+    });
+    let results = futures::future::join_all(calls).await;
+    assert!(results.iter().any(|r| matches!(r, Ok(Err(ClientError::Server { status: 503, .. })))));
+    assert!(client.concurrency_limit() < 32, "limit still {}", client.concurrency_limit());
+    h.sim.capacity().set(secret_server_sim::CapacitySettings::default()).unwrap();
+    h.finish().await;
+}

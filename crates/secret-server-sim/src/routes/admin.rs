@@ -5,6 +5,9 @@
 //!   (change only the switches sent), `DELETE` (all off);
 //! - `POST /_sim/tokens/expire` (every access token expires now; body
 //!   `{"refreshTokens": true}` expires refresh tokens too);
+//! - `GET /_sim/capacity` (the capacity model's settings and counters), `PUT` (replace the
+//!   settings, counters start again; absent settings are 0, an empty body switches it off),
+//!   `DELETE` (off);
 //! - `GET /_sim/requests` (the request log), `DELETE` (clear it);
 //! - `GET /_sim/state` (object counts and id counters);
 //! - `GET /_sim/api-account/permissions` (the API account's role permissions), `PUT` (replace
@@ -13,6 +16,7 @@
 use super::body_value;
 use crate::access::ApiAccount;
 use crate::auth::Caller;
+use crate::capacity::{Capacity, CapacityReport, CapacitySettings};
 use crate::db::Db;
 use crate::error::{SimError, SimResult};
 use crate::faults::{FaultSettings, Faults};
@@ -29,6 +33,12 @@ pub(super) fn scope() -> Scope {
                 .route(web::put().to(put_faults))
                 .route(web::patch().to(patch_faults))
                 .route(web::delete().to(clear_faults)),
+        )
+        .service(
+            web::resource("/capacity")
+                .route(web::get().to(get_capacity))
+                .route(web::put().to(put_capacity))
+                .route(web::delete().to(clear_capacity)),
         )
         .service(web::resource("/tokens/expire").route(web::post().to(expire_tokens)))
         .service(web::resource("/requests").route(web::get().to(requests)).route(web::delete().to(clear_requests)))
@@ -77,6 +87,26 @@ async fn patch_faults(_: Caller, faults: web::Data<Faults>, body: web::Bytes) ->
 async fn clear_faults(_: Caller, faults: web::Data<Faults>) -> Json<FaultSettings> {
     faults.clear();
     Json(faults.get())
+}
+
+async fn get_capacity(_: Caller, capacity: web::Data<Capacity>) -> Json<CapacityReport> {
+    Json(capacity.report())
+}
+
+async fn put_capacity(_: Caller, capacity: web::Data<Capacity>, body: web::Bytes) -> SimResult<Json<CapacityReport>> {
+    let settings: CapacitySettings = if body.iter().all(u8::is_ascii_whitespace) {
+        CapacitySettings::default()
+    } else {
+        serde_json::from_value(body_value(&body)?).map_err(|e| SimError::invalid("body", e.to_string()))?
+    };
+    capacity.set(settings).map_err(|e| SimError::invalid(e.field, e.message))?;
+    tracing::info!(capacity = ?settings, "capacity model replaced");
+    Ok(Json(capacity.report()))
+}
+
+async fn clear_capacity(_: Caller, capacity: web::Data<Capacity>) -> SimResult<Json<CapacityReport>> {
+    capacity.set(CapacitySettings::default()).map_err(|e| SimError::invalid(e.field, e.message))?;
+    Ok(Json(capacity.report()))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -182,3 +182,65 @@ async fn the_state_endpoint_reports_counts() {
     assert_eq!(t.sim.counts().users, 11);
     t.sim.shutdown().await;
 }
+
+impl TestSim {
+    /// Polls `GET /_sim/capacity` until `done` holds for its counters.
+    async fn await_capacity(&self, done: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let (status, body) = self.admin(Method::GET, "/_sim/capacity", None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            if done(&body["counters"]) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn with_capacity_n_only_n_are_served_at_once_the_next_wait_and_beyond_the_queue_iis_answers_503() {
+    let t = TestSim::spawn().await;
+    let (status, body) =
+        t.admin(Method::PUT, "/_sim/capacity", Some(json!({"inFlight": 2, "latencyMs": 1000, "queueLength": 2}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let calls: Vec<_> = (0..4)
+        .map(|_| {
+            let request = t.http.get(t.url("/users")).bearer_auth(&t.token);
+            tokio::spawn(async move { request.send().await.unwrap().status() })
+        })
+        .collect();
+    let counters = t.await_capacity(|c| c["inFlight"] == 2 && c["waiting"] == 2).await;
+    assert_eq!(counters["counters"]["refused"], 0);
+
+    let refused = t.http.get(t.url("/users")).bearer_auth(&t.token).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE, "the queue of two is full");
+    assert_eq!(refused.headers()["server"], "Microsoft-HTTPAPI/2.0");
+    assert!(refused.headers().get("retry-after").is_none(), "HTTP.sys sends no Retry-After");
+    assert!(refused.text().await.unwrap().contains("HTTP Error 503. The service is unavailable."));
+    let (status, _) = t.admin(Method::GET, "/_sim/faults", None).await;
+    assert_eq!(status, StatusCode::OK, "the admin endpoints are never held");
+
+    for call in calls {
+        assert_eq!(call.await.unwrap(), StatusCode::OK, "the waiting requests are served in turn");
+    }
+    let body = t.await_capacity(|c| c["served"] == 4).await;
+    let counters = &body["counters"];
+    assert_eq!((counters["queued"].as_u64(), counters["refused"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(counters["maxInFlight"], 2, "never more than the capacity at once");
+
+    let (_, body) = t.admin(Method::DELETE, "/_sim/capacity", None).await;
+    assert_eq!(body["inFlight"], 0, "switched off");
+    let (status, body) = t.admin(Method::PUT, "/_sim/capacity", Some(json!({"latencyMs": 700_000}))).await;
+    assert_invalid(status, &body, "latencyMs");
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_capacity_model_is_off_unless_set() {
+    let t = TestSim::spawn().await;
+    assert_eq!(t.get("/users").await.0, StatusCode::OK);
+    let (_, body) = t.admin(Method::GET, "/_sim/capacity", None).await;
+    assert_eq!(body["inFlight"], 0);
+    assert_eq!(body["counters"]["served"], 0, "nothing is counted while it is off");
+    t.sim.shutdown().await;
+}
