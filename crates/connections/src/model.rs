@@ -350,12 +350,13 @@ impl PrincipalScope {
 
 impl Default for Scope {
     /// Everything, except writes to PrivilegedData: secrets are read-only through the connector (a scope
-    /// that allows writes gets `501`, the default scope `403`).
+    /// that allows writes gets `501`, the default scope `403`); Roles are read-only by nature.
     fn default() -> Self {
         let resource_types = ResourceKind::ALL
             .into_iter()
             .map(|kind| {
-                let ops = if kind == ResourceKind::PrivilegedData { Operations::READ_ONLY } else { Operations::ALL };
+                let read_only = kind == ResourceKind::PrivilegedData || kind.is_read_only();
+                let ops = if read_only { Operations::READ_ONLY } else { Operations::ALL };
                 (kind.name().to_owned(), ops)
             })
             .collect();
@@ -364,13 +365,16 @@ impl Default for Scope {
 }
 
 impl Scope {
-    /// The operations allowed on `kind` (none when the type is out of scope).
+    /// The operations allowed on `kind` (none when the type is out of scope). A read-only type
+    /// (Role) is at most readable, whatever the scope says.
     pub fn operations(&self, kind: ResourceKind) -> Operations {
-        self.resource_types
+        let ops = self
+            .resource_types
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(kind.name()))
             .map(|(_, ops)| *ops)
-            .unwrap_or(Operations::NONE)
+            .unwrap_or(Operations::NONE);
+        if kind.is_read_only() { Operations { read: ops.read, ..Operations::NONE } } else { ops }
     }
 
     /// A scope that may read every type and change none.

@@ -15,7 +15,7 @@
 //! `meta:<instance>:<ResourceType>`, key the Secret Server id, so that they survive restarts and
 //! a change made while the adapter was down still bumps `lastModified` at the next load.
 
-use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, RoleSs, SecretPermRec, SecretRec, UserRec};
 use bytes::Bytes;
 use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
@@ -144,6 +144,14 @@ pub fn secret_perm_version(rec: &SecretPermRec) -> u64 {
     h.int(rec.ss.secret);
     principal(&mut h, rec.ss.principal);
     h.str(rec.ss.role.as_str()).opt(rec.attrs.as_deref());
+    h.finish()
+}
+
+/// A role's version: computed when asked, never stored (a role has nothing but what Secret Server
+/// says of it).
+pub fn role_version(role: &RoleSs) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::Role);
+    h.int(role.id).str(&role.name).flag(role.enabled);
     h.finish()
 }
 

@@ -326,7 +326,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
             }
         }
         // Read-only: never changed through the adapter.
-        ResourceKind::PrivilegedData => return Ok(()),
+        ResourceKind::PrivilegedData | ResourceKind::Role => return Ok(()),
     }
     Ok(())
 }

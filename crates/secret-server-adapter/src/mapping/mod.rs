@@ -12,6 +12,7 @@ pub mod group;
 pub mod privileged_data;
 pub mod privileged_data_permission;
 pub mod rights;
+pub mod role;
 pub mod user;
 
 use crate::meta::etag;
@@ -114,6 +115,8 @@ impl View<'_> {
                 .get(&id)
                 .and_then(|p| s.secrets.get(&p.ss.secret))
                 .is_some_and(|x| self.folder_visible(x.ss.folder)),
+            // The catalogue is the same for every caller that may read the type.
+            ResourceKind::Role => s.roles.contains_key(&id),
         }
     }
 
@@ -130,6 +133,7 @@ impl View<'_> {
             ResourceKind::ContainerPermission => container_permission::render(self, id),
             ResourceKind::PrivilegedData => privileged_data::render(self, id),
             ResourceKind::PrivilegedDataPermission => privileged_data_permission::render(self, id),
+            ResourceKind::Role => role::render(self, id),
         }
     }
 

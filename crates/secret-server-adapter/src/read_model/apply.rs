@@ -116,6 +116,8 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
             let rec = state.secret_perms.get(&id)?;
             (meta::secret_perm_version(rec), rec.meta, None)
         }
+        // A role's meta is computed when asked (`State::meta`), never kept.
+        ResourceKind::Role => return None,
     })
 }
 

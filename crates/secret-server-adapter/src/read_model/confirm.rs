@@ -110,6 +110,8 @@ async fn read_one(client: &SecretServerClient, kind: ResourceKind, id: i64) -> R
             .get_secret_permission(id)
             .await
             .map(|p| secret_perm_ss(&p).map_or(Read::Unreadable(kind, id), Read::SecretPerm)),
+        // The role catalogue is read whole by every resync, never confirmed one by one.
+        ResourceKind::Role => Ok(Read::Unreadable(kind, id)),
     };
     match read {
         Ok(read) => Ok(read),

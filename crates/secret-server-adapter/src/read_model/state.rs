@@ -527,6 +527,7 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.keys().copied().collect(),
             ResourceKind::PrivilegedData => self.secrets.keys().copied().collect(),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.keys().copied().collect(),
+            ResourceKind::Role => self.roles.keys().copied().collect(),
         }
     }
 
@@ -539,6 +540,8 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.get_mut(&id).map(|r| &mut r.meta),
             ResourceKind::PrivilegedData => self.secrets.get_mut(&id).map(|r| &mut r.meta),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.get_mut(&id).map(|r| &mut r.meta),
+            // A role's meta is computed, never kept.
+            ResourceKind::Role => None,
         };
         let Some(slot) = slot else { return };
         let old = std::mem::replace(slot, meta);
@@ -556,6 +559,12 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.get(&id).map(|r| r.meta),
             ResourceKind::PrivilegedData => self.secrets.get(&id).map(|r| r.meta),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.get(&id).map(|r| r.meta),
+            // No times: Secret Server keeps none for a role.
+            ResourceKind::Role => self.roles.get(&id).map(|r| super::records::Meta {
+                created: 0,
+                modified: 0,
+                version: crate::meta::role_version(r),
+            }),
         }
     }
 }
