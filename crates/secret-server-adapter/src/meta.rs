@@ -96,6 +96,10 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
         .flag(rec.deleted)
         .opt(rec.attrs.as_deref())
         .ids(groups);
+    // Only when there are any: a user without roles keeps the version it had before roles counted.
+    if !rec.ss.roles.is_empty() {
+        h.str("roles").ids(&rec.ss.roles);
+    }
     h.finish()
 }
 
@@ -104,6 +108,10 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
 pub fn group_version(rec: &GroupRec, deleted_members: &[i64]) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::Group);
     h.str(&rec.ss.name).flag(rec.ss.enabled).opt(rec.attrs.as_deref()).ids(&rec.members).ids(deleted_members);
+    // Only when there are any: a group without roles keeps the version it had before groups had them.
+    if !rec.ss.roles.is_empty() {
+        h.str("roles").ids(&rec.ss.roles);
+    }
     h.finish()
 }
 
@@ -315,6 +323,7 @@ mod tests {
                 domain_id: -1,
                 synchronized: false,
                 created: None,
+                roles: Box::default(),
             },
             members,
             attrs: None,

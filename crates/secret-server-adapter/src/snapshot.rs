@@ -208,6 +208,7 @@ mod tests {
                     domain_id: -1,
                     synchronized: false,
                     created: None,
+                    roles: Box::default(),
                 },
                 vec![7],
             )],

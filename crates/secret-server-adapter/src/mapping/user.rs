@@ -199,8 +199,8 @@ fn primary_email(doc: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The role names a document's `roles` give.
-fn role_names(roles: Option<&Value>) -> Option<Vec<String>> {
+/// The role names a document's `roles` give (a User's or a Group's).
+pub(crate) fn role_names(roles: Option<&Value>) -> Option<Vec<String>> {
     let items = roles?.as_array()?;
     let mut names: Vec<String> = Vec::with_capacity(items.len());
     for name in items.iter().filter_map(|r| r.get("value")).filter_map(Value::as_str).map(str::trim) {

@@ -94,7 +94,9 @@ async fn read_one(client: &SecretServerClient, kind: ResourceKind, id: i64) -> R
         ResourceKind::Group => match client.get_group(id).await {
             Ok(group) => {
                 let members: Vec<i64> = client.group_members(id).map_ok(|m| m.user_id).try_collect().await?;
-                Ok(Read::Group(group_ss_from_group(group), members))
+                let mut ss = group_ss_from_group(group);
+                ss.roles = super::fetch::group_roles(client, id).await?;
+                Ok(Read::Group(ss, members))
             }
             Err(e) => Err(e),
         },

@@ -119,6 +119,17 @@ pub async fn direct_roles(client: &SecretServerClient, id: i64) -> Result<Box<[i
     Ok(held.into_boxed_slice())
 }
 
+/// The roles group `id` holds, sorted (`GET /groups/{id}/roles`).
+///
+/// # Errors
+/// The classified [`ClientError`] (`NotFound` for a group that is gone).
+pub async fn group_roles(client: &SecretServerClient, id: i64) -> Result<Box<[i64]>, ClientError> {
+    let mut held: Vec<i64> = client.group_roles(id).map_ok(|r| r.role_id).try_collect().await?;
+    held.sort_unstable();
+    held.dedup();
+    Ok(held.into_boxed_slice())
+}
+
 /// Reads the direct roles of every user, `concurrency` users at a time (Secret Server has no bulk
 /// call for it); a user deleted since the user search keeps none.
 async fn fetch_user_roles(
@@ -155,6 +166,7 @@ pub fn group_ss(g: &GroupSummary) -> GroupSs {
         domain_id: g.domain_id,
         synchronized: g.synchronized,
         created: g.created.as_deref().and_then(parse_timestamp_millis),
+        roles: Box::default(),
     }
 }
 
@@ -167,6 +179,7 @@ pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
         domain_id: g.domain_id,
         synchronized: g.synchronized,
         created: millis(g.created),
+        roles: Box::default(),
     }
 }
 
@@ -487,7 +500,7 @@ async fn fetch_members(
     let phase_ref = &phase;
     let mut out = Vec::with_capacity(groups.len());
     let mut results = stream::iter(groups)
-        .map(|(group, _)| async move {
+        .map(|(mut group, _)| async move {
             let members = all_pages(
                 page,
                 1,
@@ -500,10 +513,16 @@ async fn fetch_members(
                 |m| Some(m.user_id),
             )
             .await;
+            // The group's roles with its members: one more call per group, in the same slot.
+            let members = match members {
+                Ok(ids) => group_roles(client, group.id).await.map(|roles| (ids, roles)),
+                Err(e) => Err(e),
+            };
             match members {
-                Ok(mut ids) => {
+                Ok((mut ids, roles)) => {
                     ids.sort_unstable();
                     ids.dedup();
+                    group.roles = roles;
                     Ok(Some((group, ids)))
                 }
                 // Deleted between the group search and this read: it is simply gone.

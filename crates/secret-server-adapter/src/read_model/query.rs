@@ -179,7 +179,15 @@ mod tests {
             });
         }
         state.put_group(GroupRec {
-            ss: GroupSs { id: 9, name: "g".into(), enabled: true, domain_id: -1, synchronized: false, created: None },
+            ss: GroupSs {
+                id: 9,
+                name: "g".into(),
+                enabled: true,
+                domain_id: -1,
+                synchronized: false,
+                created: None,
+                roles: Box::default(),
+            },
             members: vec![1, 3],
             attrs: None,
             meta: Meta::default(),

@@ -96,6 +96,10 @@ pub struct GroupSs {
     pub synchronized: bool,
     /// Unix milliseconds.
     pub created: Option<i64>,
+    /// The ids of the Secret Server roles assigned to the group (sorted; `GET /groups/{id}/roles`).
+    /// Part of the comparison a resync makes. Absent from snapshots written before groups had roles.
+    #[serde(default)]
+    pub roles: Box<[i64]>,
 }
 
 /// A group in the read model.

@@ -606,6 +606,7 @@ mod tests {
                 domain_id: -1,
                 synchronized: false,
                 created: None,
+                roles: Box::default(),
             },
             members,
             attrs: None,

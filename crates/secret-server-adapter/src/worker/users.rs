@@ -6,7 +6,7 @@
 //! records its creating connection in its stored attributes. A User's `roles` are assigned and
 //! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
 
-use super::roles::{self, RolePlan};
+use super::roles::{self, Holder, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::{Earlier, MemberIds};
@@ -227,7 +227,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     };
     let id = user.id;
     // A create only adds: a revived or adopted user keeps the roles it holds.
-    roles::apply(ctx, id, &RolePlan { remove: Vec::new(), ..role_plan }).await?;
+    roles::apply(ctx, Holder::User(id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
     let held = direct_roles(ctx.client()?, id).await?;
     let mut stored = f.attrs_after_write(&user.display_name);
     if mine {
@@ -377,7 +377,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         }
     }
     let user = set_fields(ctx, &current, &f, false).await?;
-    roles::apply(ctx, id, &role_plan).await?;
+    roles::apply(ctx, Holder::User(id), &role_plan).await?;
     let held = role_plan.result;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());
