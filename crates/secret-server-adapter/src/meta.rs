@@ -100,7 +100,15 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
     if !rec.ss.roles.is_empty() {
         h.str("roles").ids(&rec.ss.roles);
     }
+    directory(&mut h, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     h.finish()
+}
+
+/// A directory principal's domain and identifier, when it has them (a local one keeps its version).
+fn directory(h: &mut VersionHasher, domain: Option<&str>, native_id: Option<&str>) {
+    if domain.is_some() || native_id.is_some() {
+        h.str("directory").opt(domain).opt(native_id);
+    }
 }
 
 /// A group's version; `deleted_members` are the members deleted through SCIM (hidden from the
@@ -112,6 +120,7 @@ pub fn group_version(rec: &GroupRec, deleted_members: &[i64]) -> u64 {
     if !rec.ss.roles.is_empty() {
         h.str("roles").ids(&rec.ss.roles);
     }
+    directory(&mut h, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     h.finish()
 }
 
@@ -292,6 +301,8 @@ mod tests {
                 domain_id: -1,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             attrs: None,
             deleted: false,
@@ -324,6 +335,8 @@ mod tests {
                 synchronized: false,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             members,
             attrs: None,

@@ -18,7 +18,8 @@ const OWNED: &[&str] = &["displayName", "members", "roles", "meta", "id", "schem
 
 pub(super) fn render(view: &View<'_>, id: i64, options: RenderOptions) -> Option<Value> {
     let rec = view.state.groups.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::Group, id, &attrs, &[urn::LINKED_OBJECT]);
     doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));
     if options.members && !rec.members.is_empty() {

@@ -174,6 +174,26 @@ pub fn meta_value(kind: ResourceKind, meta: Meta) -> Value {
     })
 }
 
+/// The PAM LinkedObject extension of a directory user or group, from Secret Server: `source` the
+/// name of its domain, `nativeIdentifier` the directory's identifier (`adGuid`), over whatever is
+/// stored for them (a client's own values stay for a local principal, which has neither).
+pub(crate) fn directory_link(attrs: &mut Map<String, Value>, domain: Option<&str>, native_id: Option<&str>) {
+    if domain.is_none() && native_id.is_none() {
+        return;
+    }
+    let link = attrs.entry(scim::urn::LINKED_OBJECT.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    if !link.is_object() {
+        *link = Value::Object(Map::new());
+    }
+    if let Some(link) = link.as_object_mut() {
+        for (name, value) in [("source", domain), ("nativeIdentifier", native_id)] {
+            if let Some(value) = value {
+                link.insert(name.to_owned(), Value::String(value.to_owned()));
+            }
+        }
+    }
+}
+
 /// Starts a document: `schemas` (the core URN plus the extensions `attrs` carries), `id`, and
 /// `externalId` when stored.
 pub(crate) fn start(

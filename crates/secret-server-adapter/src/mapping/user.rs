@@ -84,7 +84,8 @@ fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.users.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::User, id, &attrs, &[urn::ENTERPRISE_USER, urn::LINKED_OBJECT]);
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name).to_owned();
     doc.insert("userName".to_owned(), Value::String(user_name));

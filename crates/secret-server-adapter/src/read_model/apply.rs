@@ -439,6 +439,8 @@ mod tests {
             domain_id: -1,
             created: Some(1_714_557_600_000),
             roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
         }
     }
 
@@ -451,6 +453,8 @@ mod tests {
             synchronized: false,
             created: None,
             roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
         }
     }
 

@@ -72,7 +72,15 @@ pub fn user_ss(u: UserSummary) -> UserSs {
         domain_id: u.domain_id,
         created: millis(u.created),
         roles: Box::default(),
+        domain_name: directory_text(u.domain_id, u.domain_name),
+        ad_guid: None,
     }
+}
+
+/// A directory field (a domain's name, an `adGuid`): only for a domain's user or group, and only
+/// when not blank.
+fn directory_text(domain_id: i64, text: Option<String>) -> Option<Box<str>> {
+    text.filter(|t| domain_id > 0 && !t.trim().is_empty()).map(String::into_boxed_str)
 }
 
 /// From the full user model (GET / POST / PUT answers).
@@ -86,6 +94,9 @@ pub fn user_ss_from_user(u: secret_server_api::User) -> UserSs {
         domain_id: u.domain_id,
         created: millis(u.created),
         roles: Box::default(),
+        // Filled in by the read model from what it knows of the domain (`State::put_user`).
+        domain_name: None,
+        ad_guid: directory_text(u.domain_id, u.ad_guid),
     }
 }
 
@@ -139,19 +150,30 @@ async fn fetch_user_roles(
 ) -> Result<(), ClientError> {
     let phase = Phase::start(&options.instance, "user roles", options.progress_bars);
     phase.set_total(users.len() as u64);
-    let ids: Vec<(usize, i64)> = users.iter().enumerate().map(|(at, u)| (at, u.id)).collect();
+    let ids: Vec<(usize, i64, bool)> = users.iter().enumerate().map(|(at, u)| (at, u.id, u.domain_id > 0)).collect();
     let mut results = stream::iter(ids)
-        .map(|(at, id)| async move {
+        .map(|(at, id, directory)| async move {
+            // A domain user's `adGuid` is in the user model only (not in search records).
+            let ad_guid = if directory {
+                match client.get_user(id).await {
+                    Ok(user) => directory_text(user.domain_id, user.ad_guid),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
             match direct_roles(client, id).await {
-                Ok(roles) => Ok((at, roles)),
-                Err(e) if e.is_not_found() => Ok((at, Box::default())),
+                Ok(roles) => Ok((at, roles, ad_guid)),
+                Err(e) if e.is_not_found() => Ok((at, Box::default(), ad_guid)),
                 Err(e) => Err(e),
             }
         })
         .buffer_unordered(options.concurrency.max(1));
-    while let Some((at, roles)) = results.try_next().await? {
+    while let Some((at, roles, ad_guid)) = results.try_next().await? {
         phase.inc(1);
         users[at].roles = roles;
+        users[at].ad_guid = ad_guid;
     }
     phase.finish();
     Ok(())
@@ -167,6 +189,9 @@ pub fn group_ss(g: &GroupSummary) -> GroupSs {
         synchronized: g.synchronized,
         created: g.created.as_deref().and_then(parse_timestamp_millis),
         roles: Box::default(),
+        domain_name: directory_text(g.domain_id, g.domain_name.clone()),
+        // Search records carry the domain's GUID, not the group's: read by id for a domain group.
+        ad_guid: None,
     }
 }
 
@@ -180,6 +205,8 @@ pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
         synchronized: g.synchronized,
         created: millis(g.created),
         roles: Box::default(),
+        domain_name: directory_text(g.domain_id, g.domain_name),
+        ad_guid: directory_text(g.domain_id, g.ad_guid),
     }
 }
 
@@ -518,11 +545,20 @@ async fn fetch_members(
                 Ok(ids) => group_roles(client, group.id).await.map(|roles| (ids, roles)),
                 Err(e) => Err(e),
             };
+            // A domain group's `adGuid` is in the group model only.
+            let members = match members {
+                Ok(found) if group.domain_id > 0 => {
+                    client.get_group(group.id).await.map(|g| (found, directory_text(g.domain_id, g.ad_guid)))
+                }
+                Ok(found) => Ok((found, None)),
+                Err(e) => Err(e),
+            };
             match members {
-                Ok((mut ids, roles)) => {
+                Ok(((mut ids, roles), ad_guid)) => {
                     ids.sort_unstable();
                     ids.dedup();
                     group.roles = roles;
+                    group.ad_guid = ad_guid;
                     Ok(Some((group, ids)))
                 }
                 // Deleted between the group search and this read: it is simply gone.

@@ -211,7 +211,10 @@ impl State {
     }
 
     /// Inserts or replaces a user.
-    pub fn put_user(&mut self, rec: UserRec) {
+    pub fn put_user(&mut self, mut rec: UserRec) {
+        if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
+            rec.ss.domain_name = self.domain_name(rec.ss.id, rec.ss.domain_id, true);
+        }
         if let Some(old) = self.users.remove(&rec.ss.id) {
             self.unindex_user(&old);
         }
@@ -275,6 +278,9 @@ impl State {
 
     /// Inserts or replaces a group, members included (the reverse membership follows).
     pub fn put_group(&mut self, mut rec: GroupRec) {
+        if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
+            rec.ss.domain_name = self.domain_name(rec.ss.id, rec.ss.domain_id, false);
+        }
         rec.members.sort_unstable();
         rec.members.dedup();
         let id = rec.ss.id;
@@ -518,6 +524,21 @@ impl State {
             .find(|p| p.ss.principal == principal)
     }
 
+    /// The name of directory domain `domain_id` as the read model knows it: Secret Server's user
+    /// model has no domain name (its search records do), so a user read by id keeps the name its
+    /// record had, or takes the one another user or group of the domain shows.
+    fn domain_name(&self, id: i64, domain_id: i64, user: bool) -> Option<Box<str>> {
+        let own = if user {
+            self.users.get(&id).filter(|u| u.ss.domain_id == domain_id).and_then(|u| u.ss.domain_name.clone())
+        } else {
+            self.groups.get(&id).filter(|g| g.ss.domain_id == domain_id).and_then(|g| g.ss.domain_name.clone())
+        };
+        own.or_else(|| self.users.values().find(|u| u.ss.domain_id == domain_id).and_then(|u| u.ss.domain_name.clone()))
+            .or_else(|| {
+                self.groups.values().find(|g| g.ss.domain_id == domain_id).and_then(|g| g.ss.domain_name.clone())
+            })
+    }
+
     /// The ids of every record of `kind`, ascending.
     pub fn ids(&self, kind: ResourceKind) -> Vec<i64> {
         match kind {
@@ -590,6 +611,8 @@ mod tests {
                 domain_id: -1,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             attrs: Some(format!(r#"{{"externalId":"ext-{id}"}}"#).into_boxed_str()),
             deleted: false,
@@ -607,6 +630,8 @@ mod tests {
                 synchronized: false,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             members,
             attrs: None,

@@ -441,6 +441,9 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             (want.difference(&now).copied().collect(), now.difference(&want).copied().collect())
         }
     };
+    if current.synchronized && !(add.is_empty() && remove.is_empty()) {
+        return Err(directory_managed_members(&current));
+    }
     let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
     ctx.guard_members(&[add.as_slice(), remove.as_slice()].concat()).await?;
@@ -481,6 +484,21 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         after: audit(&group.name, &added, &removed),
         members: MemberIds { added, removed },
     })
+}
+
+/// The refusal of a member change to a group its directory synchronizes: `400 mutability` with
+/// Secret Server's reason (`API_CannotAddRemoveUsersFromDirectoryManagedGroups`), before any call
+/// that would change it.
+fn directory_managed_members(group: &Group) -> JobError {
+    JobError::Permanent(
+        ScimError::mutability(format!(
+            "Group {} ({:?}) is synchronized from its directory (Secret Server domain {}): its members cannot be \
+             added or removed through Secret Server (API_CannotAddRemoveUsersFromDirectoryManagedGroups); change \
+             them in the directory",
+            group.id, group.name, group.domain_id
+        ))
+        .into(),
+    )
 }
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
