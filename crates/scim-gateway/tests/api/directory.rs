@@ -109,3 +109,66 @@ async fn a_synchronized_group_s_members_cannot_be_edited_and_nothing_is_sent() {
     assert_eq!(members["members"][0]["value"], ivan["id"], "the directory's member stays");
     app.shutdown().await;
 }
+
+/// A new user naming directory domain `source` in its LinkedObject extension, without a password.
+fn directory_user(user_name: &str, source: &str, native_id: &str) -> Value {
+    json!({
+        "schemas": [scim::urn::USER, scim::urn::LINKED_OBJECT],
+        "userName": user_name,
+        "displayName": "Judy King",
+        scim::urn::LINKED_OBJECT: {"source": source, "nativeIdentifier": native_id},
+    })
+}
+
+#[tokio::test]
+async fn a_user_created_naming_a_domain_is_that_domain_s_user_without_a_password() {
+    let app = spawn_app().await;
+    let guid = "0b6e3d7a-92c1-4f5e-8d4a-61f0c2b9e7d3";
+    let res = app.post("/Users", &directory_user("judy.king", "corp.example.com", guid)).await;
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created[scim::urn::LINKED_OBJECT]["source"], "corp.example.com", "{created}");
+    assert_eq!(created[scim::urn::LINKED_OBJECT]["nativeIdentifier"], guid);
+
+    let ss = secret_server_client(&app);
+    let user = ss.get_user(created["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    assert_eq!(user.domain_id, 1, "Secret Server holds it in the domain");
+    assert_eq!(user.ad_guid.as_deref(), Some(guid));
+    assert!(user.password_last_changed.is_none(), "no password was sent");
+
+    // A password for a directory user is refused before anything is sent.
+    let mut with_password = directory_user("kim.lee", "corp.example.com", "1c2d");
+    with_password["password"] = json!("N3w-Passw0rd!");
+    app.sim.clear_request_log();
+    assert_eq!(scim_error(app.post("/Users", &with_password).await, 400).await["scimType"], "mutability");
+    let writes: Vec<_> =
+        app.sim.request_log().into_iter().filter(|(m, p)| m != "GET" && !p.contains("/oauth2/")).collect();
+    assert_eq!(writes, Vec::<(String, String)>::new(), "nothing was sent to change Secret Server");
+
+    // A source that names no domain is the client's own correlation key: a local user, as before.
+    let res = app
+        .post("/Users", &{
+            let mut body = user_body("leo.moss");
+            body["schemas"] = json!([scim::urn::USER, scim::urn::LINKED_OBJECT]);
+            body[scim::urn::LINKED_OBJECT] = json!({"source": "IdentityIQ", "nativeIdentifier": "leo"});
+            body
+        })
+        .await;
+    assert_eq!(res.status(), 201);
+    let local: Value = res.json().await.unwrap();
+    assert_eq!(local[scim::urn::LINKED_OBJECT]["source"], "IdentityIQ");
+    let user = ss.get_user(local["id"].as_str().unwrap().parse().unwrap()).await.unwrap();
+    assert_eq!(user.domain_id, -1);
+    app.shutdown().await;
+}
+
+fn secret_server_client(app: &TestApp) -> secret_server_client::SecretServerClient {
+    let mut config = secret_server_client::ClientConfig::new(
+        url::Url::parse(&app.sim.base_url()).unwrap(),
+        app.sim.api_username(),
+        app.sim.api_password().clone(),
+    )
+    .allowing_http();
+    config.retry = secret_server_client::RetryPolicy::none();
+    secret_server_client::SecretServerClient::new(config).unwrap()
+}

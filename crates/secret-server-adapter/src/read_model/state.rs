@@ -539,6 +539,15 @@ impl State {
             })
     }
 
+    /// The id of the directory domain called `name` (case-insensitive), as the read model knows
+    /// it from the users and groups it holds (Secret Server's published API lists no domains).
+    pub fn domain_id_by_name(&self, name: &str) -> Option<i64> {
+        let named = |domain: &Option<Box<str>>| domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(name.trim()));
+        self.users.values().find(|u| u.ss.domain_id > 0 && named(&u.ss.domain_name)).map(|u| u.ss.domain_id).or_else(
+            || self.groups.values().find(|g| g.ss.domain_id > 0 && named(&g.ss.domain_name)).map(|g| g.ss.domain_id),
+        )
+    }
+
     /// The ids of every record of `kind`, ascending.
     pub fn ids(&self, kind: ResourceKind) -> Vec<i64> {
         match kind {

@@ -159,9 +159,31 @@ async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_def
     Ok(ctx.client()?.patch_user(current.id, &args).await?)
 }
 
+/// The directory domain a create names: the LinkedObject `source` when it is the name of a domain
+/// the read model knows (any other `source` is the client's own correlation key, stored as before),
+/// with the LinkedObject `nativeIdentifier` as the user's `adGuid`.
+fn named_domain(ctx: &Ctx<'_>, doc: &Value) -> Option<(i64, Option<String>)> {
+    let link = doc.get(scim::urn::LINKED_OBJECT)?;
+    let source = link.get("source").and_then(Value::as_str)?;
+    let domain_id = ctx.instance().model.read(|s| s.domain_id_by_name(source))?;
+    let ad_guid = link.get("nativeIdentifier").and_then(Value::as_str).map(str::trim).filter(|g| !g.is_empty());
+    Some((domain_id, ad_guid.map(str::to_owned)))
+}
+
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
+    let domain = named_domain(ctx, &doc);
+    if let Some((domain_id, _)) = domain
+        && f.password.is_some()
+    {
+        return Err(JobError::Permanent(
+            ScimError::mutability(format!(
+                "a user of directory domain {domain_id} has the password its directory gives it: send none"
+            ))
+            .into(),
+        ));
+    }
     // Checked before anything is created: the new user gets the roles asked for.
     let role_plan = roles::plan(ctx, &[], f.roles.as_deref()).await?;
     let instance = ctx.instance();
@@ -203,13 +225,19 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             (user, revived, before, false)
         }
         None => {
-            let password = f.password.clone().unwrap_or_else(crate::password::generate);
+            // A directory user signs in with its directory's password: none is sent.
+            let password = match domain {
+                Some(_) => None,
+                None => Some(f.password.clone().unwrap_or_else(crate::password::generate).expose_secret().to_owned()),
+            };
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
-                password: Some(password.expose_secret().to_owned()),
+                password,
                 display_name: f.secret_server_display_name(&f.user_name),
                 email_address: f.email.clone(),
                 enabled: f.active.unwrap_or(true),
+                domain_id: domain.as_ref().map(|(id, _)| *id),
+                ad_guid: domain.and_then(|(_, guid)| guid),
                 ..UserCreateArgs::default()
             };
             let user = ctx
