@@ -245,8 +245,8 @@ pub struct Scope {
     #[serde(default, skip_serializing_if = "PrincipalScope::is_default")]
     pub principals: PrincipalScope,
     /// The Secret Server roles (by name, case-insensitive) this connection may assign to and take
-    /// from the users within its reach through a User's `roles`. Empty (the default): a User's
-    /// `roles` are read-only for the connection. The administrator role is never assignable: its
+    /// from the users and groups within its reach through a User's or a Group's `roles`. Empty (the
+    /// default): their `roles` are read-only for the connection. The administrator role is never assignable: its
     /// holders are protected principals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
