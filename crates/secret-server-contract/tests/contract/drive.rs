@@ -75,6 +75,7 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "POST /v1/users/{id}/roles",
     "PUT /v1/users/{id}/roles",
     "DELETE /v1/users/{id}/roles",
+    "GET /v1/groups/{id}/roles",
     "POST /v1/groups/{id}/roles",
     "PUT /v2/groups/{id}/roles",
     "DELETE /v1/groups/{id}/roles",
