@@ -472,18 +472,17 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
     let (added, removed) = change_members(ctx, &group, &add, &remove).await?;
     write_group(ctx, group.clone(), &added, &removed, Some(attrs)).await?;
+    let mut before = audit(&current.name, &[], &[]);
+    let mut after = audit(&group.name, &added, &removed);
+    // A change of roles is on record with the roles before and after (a group's audit shape is
+    // otherwise as it was).
     if !role_plan.is_empty() {
         roles::apply(ctx, Holder::Group(id), &role_plan).await?;
+        before = roles::with_roles(ctx, before, &held);
+        after = roles::with_roles(ctx, after, &role_plan.result);
         write_roles(ctx, id, role_plan.result).await?;
     }
-    Ok(Applied {
-        kind: KIND,
-        id,
-        deleted: false,
-        before: audit(&current.name, &[], &[]),
-        after: audit(&group.name, &added, &removed),
-        members: MemberIds { added, removed },
-    })
+    Ok(Applied { kind: KIND, id, deleted: false, before, after, members: MemberIds { added, removed } })
 }
 
 /// The refusal of a member change to a group its directory synchronizes: `400 mutability` with

@@ -92,6 +92,17 @@ pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>)
     Ok(RolePlan { add, remove, result: wanted_ids.into_iter().collect() })
 }
 
+/// An audit before/after with the names of the roles `held` directly.
+pub(crate) fn with_roles(ctx: &Ctx<'_>, mut audit: serde_json::Value, held: &[i64]) -> serde_json::Value {
+    let names: Vec<String> = ctx.instance().model.read(|s| {
+        held.iter().map(|id| s.roles.get(id).map_or_else(|| id.to_string(), |r| r.name.to_string())).collect()
+    });
+    if let Some(obj) = audit.as_object_mut() {
+        obj.insert("roles".to_owned(), serde_json::Value::from(names));
+    }
+    audit
+}
+
 /// Who a plan's roles are assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Holder {

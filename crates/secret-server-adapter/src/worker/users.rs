@@ -6,7 +6,7 @@
 //! records its creating connection in its stored attributes. A User's `roles` are assigned and
 //! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
 
-use super::roles::{self, Holder, RolePlan};
+use super::roles::{self, Holder, RolePlan, with_roles};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::{Earlier, MemberIds};
@@ -43,17 +43,6 @@ pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 fn audit_of(user: &User) -> Value {
     audit_fields(&user.user_name, &user.display_name, user.email_address.as_deref(), user.enabled)
-}
-
-/// An audit before/after with the names of the roles `held` directly.
-fn with_roles(ctx: &Ctx<'_>, mut audit: Value, held: &[i64]) -> Value {
-    let names: Vec<String> = ctx.instance().model.read(|s| {
-        held.iter().map(|id| s.roles.get(id).map_or_else(|| id.to_string(), |r| r.name.to_string())).collect()
-    });
-    if let Some(obj) = audit.as_object_mut() {
-        obj.insert("roles".to_owned(), Value::from(names));
-    }
-    audit
 }
 
 /// Writes a user through to the read model (keeping its meta), with its attributes. When it
