@@ -270,6 +270,8 @@ fn unique_name(kind: ResourceKind, doc: &Value) -> Option<String> {
         ResourceKind::PrivilegedDataPermission => {
             Some(format!("{}/{}", text(&["privilegedData", "value"])?, principal()?))
         }
+        // Never created through the connector.
+        ResourceKind::Role => None,
     }
 }
 

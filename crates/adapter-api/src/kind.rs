@@ -13,6 +13,7 @@ pub fn to_proto(kind: ResourceKind) -> ResourceType {
         ResourceKind::ContainerPermission => ResourceType::ContainerPermission,
         ResourceKind::PrivilegedData => ResourceType::PrivilegedData,
         ResourceKind::PrivilegedDataPermission => ResourceType::PrivilegedDataPermission,
+        ResourceKind::Role => ResourceType::Role,
     }
 }
 
@@ -26,6 +27,7 @@ pub fn from_proto(value: i32) -> Option<ResourceKind> {
         ResourceType::ContainerPermission => ResourceKind::ContainerPermission,
         ResourceType::PrivilegedData => ResourceKind::PrivilegedData,
         ResourceType::PrivilegedDataPermission => ResourceKind::PrivilegedDataPermission,
+        ResourceType::Role => ResourceKind::Role,
         ResourceType::Unspecified => return None,
     })
 }

@@ -245,8 +245,8 @@ pub struct Scope {
     #[serde(default, skip_serializing_if = "PrincipalScope::is_default")]
     pub principals: PrincipalScope,
     /// The Secret Server roles (by name, case-insensitive) this connection may assign to and take
-    /// from the users within its reach through a User's `roles`. Empty (the default): a User's
-    /// `roles` are read-only for the connection. The administrator role is never assignable: its
+    /// from the users and groups within its reach through a User's or a Group's `roles`. Empty (the
+    /// default): their `roles` are read-only for the connection. The administrator role is never assignable: its
     /// holders are protected principals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
@@ -350,12 +350,13 @@ impl PrincipalScope {
 
 impl Default for Scope {
     /// Everything, except writes to PrivilegedData: secrets are read-only through the connector (a scope
-    /// that allows writes gets `501`, the default scope `403`).
+    /// that allows writes gets `501`, the default scope `403`); Roles are read-only by nature.
     fn default() -> Self {
         let resource_types = ResourceKind::ALL
             .into_iter()
             .map(|kind| {
-                let ops = if kind == ResourceKind::PrivilegedData { Operations::READ_ONLY } else { Operations::ALL };
+                let read_only = kind == ResourceKind::PrivilegedData || kind.is_read_only();
+                let ops = if read_only { Operations::READ_ONLY } else { Operations::ALL };
                 (kind.name().to_owned(), ops)
             })
             .collect();
@@ -364,13 +365,16 @@ impl Default for Scope {
 }
 
 impl Scope {
-    /// The operations allowed on `kind` (none when the type is out of scope).
+    /// The operations allowed on `kind` (none when the type is out of scope). A read-only type
+    /// (Role) is at most readable, whatever the scope says.
     pub fn operations(&self, kind: ResourceKind) -> Operations {
-        self.resource_types
+        let ops = self
+            .resource_types
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(kind.name()))
             .map(|(_, ops)| *ops)
-            .unwrap_or(Operations::NONE)
+            .unwrap_or(Operations::NONE);
+        if kind.is_read_only() { Operations { read: ops.read, ..Operations::NONE } } else { ops }
     }
 
     /// A scope that may read every type and change none.

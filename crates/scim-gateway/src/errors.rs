@@ -73,6 +73,12 @@ impl ApiError {
     pub fn unprocessable(detail: impl Into<String>) -> Self {
         Self { error: ServiceError::invalid_argument(detail), status: Some(StatusCode::UNPROCESSABLE_ENTITY) }
     }
+    /// `405 Method Not Allowed` (with `Allow: GET`): a write to a read-only resource type (RFC 9110
+    /// §15.5.6: the method is not one the target resource supports). Outside the error table: the
+    /// gateway decides it before any job exists.
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self { error: ServiceError::invalid_argument(detail), status: Some(StatusCode::METHOD_NOT_ALLOWED) }
+    }
     pub fn unauthenticated() -> Self {
         Self::new(ErrorKind::Unauthenticated, "authentication required: send the connection's bearer token")
     }
@@ -136,6 +142,9 @@ impl ResponseError for ApiError {
         res.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
         if let Some(seconds) = self.error.retry_after {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.status() == StatusCode::METHOD_NOT_ALLOWED {
+            res.insert_header((header::ALLOW, "GET"));
         }
         if self.error.kind == ErrorKind::Unauthenticated {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"scim\""));

@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-/// A SCIM resource type served by the connector: the two core types and the four PAM types.
+/// A SCIM resource type served by the connector: the two core types, the four PAM types, and the
+/// read-only catalogue of Secret Server's roles (what a User's or Group's `roles` name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ResourceKind {
     User,
@@ -11,17 +12,19 @@ pub enum ResourceKind {
     ContainerPermission,
     PrivilegedData,
     PrivilegedDataPermission,
+    Role,
 }
 
 impl ResourceKind {
     /// Every kind, in the order discovery documents list them.
-    pub const ALL: [ResourceKind; 6] = [
+    pub const ALL: [ResourceKind; 7] = [
         ResourceKind::User,
         ResourceKind::Group,
         ResourceKind::Container,
         ResourceKind::ContainerPermission,
         ResourceKind::PrivilegedData,
         ResourceKind::PrivilegedDataPermission,
+        ResourceKind::Role,
     ];
 
     /// The endpoint path segment, e.g. `"Users"` for `/Users`.
@@ -33,6 +36,7 @@ impl ResourceKind {
             ResourceKind::ContainerPermission => "ContainerPermissions",
             ResourceKind::PrivilegedData => "PrivilegedData",
             ResourceKind::PrivilegedDataPermission => "PrivilegedDataPermissions",
+            ResourceKind::Role => "Roles",
         }
     }
 
@@ -45,6 +49,7 @@ impl ResourceKind {
             ResourceKind::ContainerPermission => "ContainerPermission",
             ResourceKind::PrivilegedData => "PrivilegedData",
             ResourceKind::PrivilegedDataPermission => "PrivilegedDataPermission",
+            ResourceKind::Role => "Role",
         }
     }
 
@@ -57,7 +62,14 @@ impl ResourceKind {
             ResourceKind::ContainerPermission => crate::urn::CONTAINER_PERMISSION,
             ResourceKind::PrivilegedData => crate::urn::PRIVILEGED_DATA,
             ResourceKind::PrivilegedDataPermission => crate::urn::PRIVILEGED_DATA_PERMISSION,
+            ResourceKind::Role => crate::urn::ROLE,
         }
+    }
+
+    /// Whether the type is read-only for every client: its resources are listed and read, never
+    /// created, replaced, patched or deleted (a Role is Secret Server's to define).
+    pub fn is_read_only(self) -> bool {
+        self == ResourceKind::Role
     }
 
     /// The kind served at an endpoint segment (`"users"`, `"Users"`...), case-insensitively.

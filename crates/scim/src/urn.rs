@@ -34,6 +34,10 @@ pub const PRIVILEGED_DATA_PERMISSION: &str = "urn:ietf:params:scim:schemas:pam:1
 /// PAM: the extension on User and Group carrying SailPoint's correlation keys `source` and `nativeIdentifier`.
 pub const LINKED_OBJECT: &str = "urn:ietf:params:scim:schemas:pam:1.0:LinkedObject";
 
+/// A Secret Server role, read-only (`/Roles`): the PAM draft defines no role schema, so the URN is
+/// the connector's own.
+pub const ROLE: &str = "urn:ietf:params:scim:schemas:extension:secretserver:2.0:Role";
+
 /// The schema of `/ServiceProviderConfig` (RFC 7643 §5).
 pub const SERVICE_PROVIDER_CONFIG: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// The schema of `/ResourceTypes` entries (RFC 7643 §6).

@@ -558,6 +558,8 @@ mod tests {
             domain_id: -1,
             created: None,
             roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
         };
         Fetched { users: vec![user], ..Fetched::default() }
     }

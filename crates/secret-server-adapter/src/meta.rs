@@ -15,7 +15,7 @@
 //! `meta:<instance>:<ResourceType>`, key the Secret Server id, so that they survive restarts and
 //! a change made while the adapter was down still bumps `lastModified` at the next load.
 
-use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, RoleSs, SecretPermRec, SecretRec, UserRec};
 use bytes::Bytes;
 use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
@@ -96,7 +96,19 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
         .flag(rec.deleted)
         .opt(rec.attrs.as_deref())
         .ids(groups);
+    // Only when there are any: a user without roles keeps the version it had before roles counted.
+    if !rec.ss.roles.is_empty() {
+        h.str("roles").ids(&rec.ss.roles);
+    }
+    directory(&mut h, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     h.finish()
+}
+
+/// A directory principal's domain and identifier, when it has them (a local one keeps its version).
+fn directory(h: &mut VersionHasher, domain: Option<&str>, native_id: Option<&str>) {
+    if domain.is_some() || native_id.is_some() {
+        h.str("directory").opt(domain).opt(native_id);
+    }
 }
 
 /// A group's version; `deleted_members` are the members deleted through SCIM (hidden from the
@@ -104,6 +116,11 @@ pub fn user_version(rec: &UserRec, groups: &[i64]) -> u64 {
 pub fn group_version(rec: &GroupRec, deleted_members: &[i64]) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::Group);
     h.str(&rec.ss.name).flag(rec.ss.enabled).opt(rec.attrs.as_deref()).ids(&rec.members).ids(deleted_members);
+    // Only when there are any: a group without roles keeps the version it had before groups had them.
+    if !rec.ss.roles.is_empty() {
+        h.str("roles").ids(&rec.ss.roles);
+    }
+    directory(&mut h, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     h.finish()
 }
 
@@ -144,6 +161,14 @@ pub fn secret_perm_version(rec: &SecretPermRec) -> u64 {
     h.int(rec.ss.secret);
     principal(&mut h, rec.ss.principal);
     h.str(rec.ss.role.as_str()).opt(rec.attrs.as_deref());
+    h.finish()
+}
+
+/// A role's version: computed when asked, never stored (a role has nothing but what Secret Server
+/// says of it).
+pub fn role_version(role: &RoleSs) -> u64 {
+    let mut h = VersionHasher::new(ResourceKind::Role);
+    h.int(role.id).str(&role.name).flag(role.enabled);
     h.finish()
 }
 
@@ -276,6 +301,8 @@ mod tests {
                 domain_id: -1,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             attrs: None,
             deleted: false,
@@ -307,6 +334,9 @@ mod tests {
                 domain_id: -1,
                 synchronized: false,
                 created: None,
+                roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             members,
             attrs: None,

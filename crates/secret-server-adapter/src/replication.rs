@@ -238,7 +238,8 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let attrs = instance.attrs.get(kind, id).await?;
                 let added = secret_server_ids(&change.members.added);
                 let removed = secret_server_ids(&change.members.removed);
-                let ss = group_ss_from_group(group);
+                let mut ss = group_ss_from_group(group);
+                ss.roles = crate::read_model::fetch::group_roles(client, id).await?;
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
                 instance
@@ -326,7 +327,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
             }
         }
         // Read-only: never changed through the adapter.
-        ResourceKind::PrivilegedData => return Ok(()),
+        ResourceKind::PrivilegedData | ResourceKind::Role => return Ok(()),
     }
     Ok(())
 }

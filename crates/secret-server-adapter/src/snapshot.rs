@@ -199,6 +199,8 @@ mod tests {
                 domain_id: -1,
                 created: Some(NOW - 1000),
                 roles: vec![2].into_boxed_slice(),
+                domain_name: None,
+                ad_guid: None,
             }],
             groups: vec![(
                 GroupSs {
@@ -208,6 +210,9 @@ mod tests {
                     domain_id: -1,
                     synchronized: false,
                     created: None,
+                    roles: Box::default(),
+                    domain_name: None,
+                    ad_guid: None,
                 },
                 vec![7],
             )],

@@ -79,12 +79,15 @@ pub async fn schemas(state: web::Data<AppState>, caller: Caller, req: HttpReques
     list_document(docs)
 }
 
-/// A schema document as the caller's connection may use it: a User's `roles` are `readOnly` for a
-/// connection whose scope names no role it may assign (what it could not apply is not advertised
-/// as writable).
+/// A schema document as the caller's connection may use it: a User's and a Group's `roles` are
+/// `readOnly` for a connection whose scope names no role it may assign (what it could not apply is
+/// not advertised as writable).
 fn for_connection(mut doc: Value, caller: &Caller) -> Value {
-    let is_user = doc.get("id").and_then(Value::as_str).is_some_and(|id| id.eq_ignore_ascii_case(scim::urn::USER));
-    if !is_user || !caller.connection.scope.roles.is_empty() {
+    let has_roles = doc
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| id.eq_ignore_ascii_case(scim::urn::USER) || id.eq_ignore_ascii_case(scim::urn::GROUP));
+    if !has_roles || !caller.connection.scope.roles.is_empty() {
         return doc;
     }
     let roles = doc

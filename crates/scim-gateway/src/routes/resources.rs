@@ -33,6 +33,20 @@ pub fn kind_of(segment: &str) -> Result<ResourceKind, ApiError> {
     ResourceKind::from_endpoint(segment).ok_or_else(|| ApiError::not_found(format!("no such endpoint: /{segment}")))
 }
 
+/// Refuses any write to a read-only resource type (Role) with `405`, before scope or body: the
+/// type has no write whatever the connection may do (RFC 7644 names no status for it; RFC 9110's
+/// `405` says exactly that the method is not supported by the target, as actix says it for
+/// `/Schemas`).
+fn require_writable(kind: ResourceKind) -> ApiResult<()> {
+    if kind.is_read_only() {
+        return Err(ApiError::method_not_allowed(format!(
+            "{} resources are read-only: they are defined in Secret Server and only listed and read here",
+            kind.name()
+        )));
+    }
+    Ok(())
+}
+
 /// What a write needs besides its body.
 #[derive(Debug, Clone)]
 pub struct WriteContext {
@@ -115,6 +129,7 @@ pub async fn post(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let kind = kind_of(&path)?;
+    require_writable(kind)?;
     let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = create(&state, &caller, kind, Value::Object(object), asked.ctx).await?;
@@ -132,6 +147,7 @@ pub async fn put(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
+    require_writable(kind)?;
     let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = replace(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
@@ -149,6 +165,7 @@ pub async fn patch(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
+    require_writable(kind)?;
     let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = modify(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
@@ -165,6 +182,7 @@ pub async fn delete(
 ) -> ApiResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
+    require_writable(kind)?;
     let asked = Asked::from_request(&req, &caller, &request_id, &[])?;
     remove(&state, &caller, kind, &id, asked.ctx).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -208,6 +226,7 @@ pub async fn create(
     body: Value,
     ctx: WriteContext,
 ) -> ApiResult<Written> {
+    require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Create)?;
     let body = unknown::admit(caller, kind, scim::unknown::screen_resource(&state.schemas, kind, body), &ctx.ignored)?;
     let doc = scim::validate_create(&state.schemas, kind, &body)?;
@@ -226,6 +245,7 @@ pub async fn replace(
     body: Value,
     ctx: WriteContext,
 ) -> ApiResult<Written> {
+    require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Update)?;
     if let Some(sent) = body.get("id").and_then(Value::as_str)
         && sent != id
@@ -256,6 +276,7 @@ pub async fn modify(
     body: Value,
     ctx: WriteContext,
 ) -> ApiResult<Written> {
+    require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Update)?;
     scim::PatchRequest::parse(&body)?;
     let body = unknown::admit(caller, kind, scim::unknown::screen_patch(&state.schemas, kind, body), &ctx.ignored)?;
@@ -273,6 +294,7 @@ pub async fn remove(
     id: &str,
     ctx: WriteContext,
 ) -> ApiResult<Written> {
+    require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Delete)?;
     submit(state, caller, kind, Operation::Delete, id, Value::Null, ctx).await
 }

@@ -28,11 +28,11 @@ async fn the_service_provider_config_advertises_the_configured_features_and_limi
 async fn resource_types_and_schemas_are_listed_and_found_by_id() {
     let app = spawn_app().await;
     let list: Value = app.get("/ResourceTypes").await.json().await.unwrap();
-    assert_eq!(list["totalResults"], 6);
+    assert_eq!(list["totalResults"], 7, "six types and the read-only Role");
     let user: Value = app.get("/ResourceTypes/User").await.json().await.unwrap();
     assert_eq!(user["endpoint"], "/Users");
     let schemas: Value = app.get("/Schemas").await.json().await.unwrap();
-    assert_eq!(schemas["totalResults"], 8);
+    assert_eq!(schemas["totalResults"], 9);
     let res = app.get(&format!("/Schemas/{}", scim::urn::GROUP)).await;
     assert_eq!(res.status(), 200);
     let group: Value = res.json().await.unwrap();

@@ -29,6 +29,7 @@ mod rate_limit;
 mod recovery;
 mod replicas;
 mod resources;
+mod role_type;
 mod roles;
 mod sailpoint;
 mod scope;

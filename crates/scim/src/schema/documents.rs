@@ -107,9 +107,10 @@ mod tests {
     fn lists_carry_every_schema_and_resource_type() {
         let s = Schemas::standard();
         let schemas = s.schemas_list_document("https://x");
-        assert_eq!(schemas["totalResults"], 8);
+        assert_eq!(schemas["totalResults"], 9);
         let types = s.resource_types_list_document("https://x");
-        assert_eq!(types["totalResults"], 6);
+        assert_eq!(types["totalResults"], 7);
         assert_eq!(types["Resources"][5]["endpoint"], "/PrivilegedDataPermissions");
+        assert_eq!(types["Resources"][6]["endpoint"], "/Roles");
     }
 }

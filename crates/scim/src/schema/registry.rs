@@ -80,7 +80,7 @@ pub enum PathTarget<'a> {
 // The schema data is compiled in; `standard()` parsing it is covered by tests, so a failure here is
 // a build defect, never a client's doing.
 const COMMON_JSON: &str = include_str!("data/common.json");
-const STANDARD_JSON: [&str; 8] = [
+const STANDARD_JSON: [&str; 9] = [
     include_str!("data/user.json"),
     include_str!("data/group.json"),
     include_str!("data/enterprise_user.json"),
@@ -89,11 +89,12 @@ const STANDARD_JSON: [&str; 8] = [
     include_str!("data/container_permission.json"),
     include_str!("data/privileged_data.json"),
     include_str!("data/privileged_data_permission.json"),
+    include_str!("data/role.json"),
 ];
 
 impl Schemas {
     /// The standard registry: User (with the Enterprise and LinkedObject extensions), Group (with
-    /// LinkedObject), and the four PAM resource types.
+    /// LinkedObject), the four PAM resource types and the read-only Role.
     pub fn standard() -> Self {
         let parse = |text: &str| -> Schema { serde_json::from_str(text).expect("embedded schema JSON is valid") };
         let schemas: Vec<Schema> = STANDARD_JSON.iter().map(|t| parse(t)).collect();
@@ -109,6 +110,7 @@ impl Schemas {
                     ResourceKind::ContainerPermission => ("A Secret Server folder permission", vec![]),
                     ResourceKind::PrivilegedData => ("A Secret Server secret's metadata", vec![]),
                     ResourceKind::PrivilegedDataPermission => ("A Secret Server secret permission", vec![]),
+                    ResourceKind::Role => ("A Secret Server role (read-only)", vec![]),
                 };
                 ResourceType {
                     kind,
@@ -236,7 +238,7 @@ mod tests {
     #[test]
     fn standard_registry_parses_every_embedded_schema() {
         let s = Schemas::standard();
-        assert_eq!(s.all().len(), 8);
+        assert_eq!(s.all().len(), 9);
         for kind in ResourceKind::ALL {
             assert_eq!(s.core(kind).id, kind.schema_urn());
         }

@@ -3,8 +3,10 @@
 //! `displayName` ↔ `name`; `members` ↔ the group's users, applied as deltas (one user added or
 //! removed per call), never by rewriting the list. Secret Server groups hold users only: a member of
 //! type `Group` is refused. Members deleted through SCIM are left out under the default deleted-user
-//! policy (they do not exist for the client). `externalId` and the LinkedObject extension live in
-//! the attribute store.
+//! policy (they do not exist for the client). `roles` are the Secret Server roles assigned to the
+//! group, `value` and `display` the role's name (assigned and unassigned through
+//! `/groups/{id}/roles`, never stored). `externalId` and the LinkedObject extension live in the
+//! attribute store.
 
 use super::{RenderOptions, View, merge_attrs, meta_value, start, stored_attrs};
 use crate::attributes::from_text;
@@ -12,11 +14,12 @@ use scim::{ScimType, urn};
 use serde_json::{Map, Value, json};
 use service_error::ServiceError;
 
-const OWNED: &[&str] = &["displayName", "members", "meta", "id", "schemas"];
+const OWNED: &[&str] = &["displayName", "members", "roles", "meta", "id", "schemas"];
 
 pub(super) fn render(view: &View<'_>, id: i64, options: RenderOptions) -> Option<Value> {
     let rec = view.state.groups.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::Group, id, &attrs, &[urn::LINKED_OBJECT]);
     doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));
     if options.members && !rec.members.is_empty() {
@@ -33,6 +36,9 @@ pub(super) fn render(view: &View<'_>, id: i64, options: RenderOptions) -> Option
             doc.insert("members".to_owned(), Value::Array(members));
         }
     }
+    if let Some(roles) = super::user::roles_value(&view.state.roles, &rec.ss.roles) {
+        doc.insert("roles".to_owned(), roles);
+    }
     merge_attrs(&mut doc, attrs, OWNED);
     doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Group, rec.meta));
     Some(Value::Object(doc))
@@ -44,6 +50,8 @@ pub struct GroupFields {
     pub name: String,
     /// Member user ids, sorted and distinct; `None` when the document has no `members`.
     pub members: Option<Vec<i64>>,
+    /// The names of the roles the group is to hold; `None` when the document has no `roles`.
+    pub roles: Option<Vec<String>>,
     pub attrs: Map<String, Value>,
 }
 
@@ -86,7 +94,8 @@ pub fn fields(doc: &Value) -> Result<GroupFields, ServiceError> {
         Some(Value::Array(items)) => Some(member_ids(items)?),
         _ => None,
     };
-    Ok(GroupFields { name, members, attrs: stored_attrs(doc, &["displayName", "members"]) })
+    let roles = super::user::role_names(doc.get("roles"));
+    Ok(GroupFields { name, members, roles, attrs: stored_attrs(doc, &["displayName", "members", "roles"]) })
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod group;
 pub mod privileged_data;
 pub mod privileged_data_permission;
 pub mod rights;
+pub mod role;
 pub mod user;
 
 use crate::meta::etag;
@@ -114,6 +115,8 @@ impl View<'_> {
                 .get(&id)
                 .and_then(|p| s.secrets.get(&p.ss.secret))
                 .is_some_and(|x| self.folder_visible(x.ss.folder)),
+            // The catalogue is the same for every caller that may read the type.
+            ResourceKind::Role => s.roles.contains_key(&id),
         }
     }
 
@@ -130,6 +133,7 @@ impl View<'_> {
             ResourceKind::ContainerPermission => container_permission::render(self, id),
             ResourceKind::PrivilegedData => privileged_data::render(self, id),
             ResourceKind::PrivilegedDataPermission => privileged_data_permission::render(self, id),
+            ResourceKind::Role => role::render(self, id),
         }
     }
 
@@ -168,6 +172,26 @@ pub fn meta_value(kind: ResourceKind, meta: Meta) -> Value {
         "lastModified": rfc3339_millis(meta.modified),
         "version": etag(meta.version),
     })
+}
+
+/// The PAM LinkedObject extension of a directory user or group, from Secret Server: `source` the
+/// name of its domain, `nativeIdentifier` the directory's identifier (`adGuid`), over whatever is
+/// stored for them (a client's own values stay for a local principal, which has neither).
+pub(crate) fn directory_link(attrs: &mut Map<String, Value>, domain: Option<&str>, native_id: Option<&str>) {
+    if domain.is_none() && native_id.is_none() {
+        return;
+    }
+    let link = attrs.entry(scim::urn::LINKED_OBJECT.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+    if !link.is_object() {
+        *link = Value::Object(Map::new());
+    }
+    if let Some(link) = link.as_object_mut() {
+        for (name, value) in [("source", domain), ("nativeIdentifier", native_id)] {
+            if let Some(value) = value {
+                link.insert(name.to_owned(), Value::String(value.to_owned()));
+            }
+        }
+    }
 }
 
 /// Starts a document: `schemas` (the core URN plus the extensions `attrs` carries), `id`, and

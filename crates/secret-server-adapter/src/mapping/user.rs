@@ -84,7 +84,8 @@ fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.users.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::User, id, &attrs, &[urn::ENTERPRISE_USER, urn::LINKED_OBJECT]);
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name).to_owned();
     doc.insert("userName".to_owned(), Value::String(user_name));
@@ -199,8 +200,8 @@ fn primary_email(doc: &Map<String, Value>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The role names a document's `roles` give.
-fn role_names(roles: Option<&Value>) -> Option<Vec<String>> {
+/// The role names a document's `roles` give (a User's or a Group's).
+pub(crate) fn role_names(roles: Option<&Value>) -> Option<Vec<String>> {
     let items = roles?.as_array()?;
     let mut names: Vec<String> = Vec::with_capacity(items.len());
     for name in items.iter().filter_map(|r| r.get("value")).filter_map(Value::as_str).map(str::trim) {

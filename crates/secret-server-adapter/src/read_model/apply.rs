@@ -116,6 +116,8 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
             let rec = state.secret_perms.get(&id)?;
             (meta::secret_perm_version(rec), rec.meta, None)
         }
+        // A role's meta is computed when asked (`State::meta`), never kept.
+        ResourceKind::Role => return None,
     })
 }
 
@@ -158,7 +160,7 @@ pub fn apply(
     let mut touched: HashSet<(ResourceKind, i64)> = HashSet::new();
     let mut is_new: HashSet<(ResourceKind, i64)> = HashSet::new();
 
-    // Roles: a renamed role shows in every User naming it, so their versions change.
+    // Roles: a renamed role shows in every User and Group naming it, so their versions change.
     let roles: BTreeMap<i64, RoleSs> = fetched.roles.iter().map(|r| (r.id, r.clone())).collect();
     if roles != state.roles {
         let renamed: HashSet<i64> = state
@@ -170,6 +172,11 @@ pub fn apply(
         for (id, rec) in &state.users {
             if rec.ss.roles.iter().any(|r| renamed.contains(r)) {
                 touched.insert((ResourceKind::User, *id));
+            }
+        }
+        for (id, rec) in &state.groups {
+            if rec.ss.roles.iter().any(|r| renamed.contains(r)) {
+                touched.insert((ResourceKind::Group, *id));
             }
         }
         state.roles = roles;
@@ -432,11 +439,23 @@ mod tests {
             domain_id: -1,
             created: Some(1_714_557_600_000),
             roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
         }
     }
 
     fn group(id: i64) -> GroupSs {
-        GroupSs { id, name: format!("g{id}").into(), enabled: true, domain_id: -1, synchronized: false, created: None }
+        GroupSs {
+            id,
+            name: format!("g{id}").into(),
+            enabled: true,
+            domain_id: -1,
+            synchronized: false,
+            created: None,
+            roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
+        }
     }
 
     fn fetched(users: Vec<UserSs>, groups: Vec<(GroupSs, Vec<i64>)>) -> Fetched {

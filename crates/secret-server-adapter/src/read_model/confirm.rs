@@ -94,7 +94,9 @@ async fn read_one(client: &SecretServerClient, kind: ResourceKind, id: i64) -> R
         ResourceKind::Group => match client.get_group(id).await {
             Ok(group) => {
                 let members: Vec<i64> = client.group_members(id).map_ok(|m| m.user_id).try_collect().await?;
-                Ok(Read::Group(group_ss_from_group(group), members))
+                let mut ss = group_ss_from_group(group);
+                ss.roles = super::fetch::group_roles(client, id).await?;
+                Ok(Read::Group(ss, members))
             }
             Err(e) => Err(e),
         },
@@ -110,6 +112,8 @@ async fn read_one(client: &SecretServerClient, kind: ResourceKind, id: i64) -> R
             .get_secret_permission(id)
             .await
             .map(|p| secret_perm_ss(&p).map_or(Read::Unreadable(kind, id), Read::SecretPerm)),
+        // The role catalogue is read whole by every resync, never confirmed one by one.
+        ResourceKind::Role => Ok(Read::Unreadable(kind, id)),
     };
     match read {
         Ok(read) => Ok(read),

@@ -72,7 +72,15 @@ pub fn user_ss(u: UserSummary) -> UserSs {
         domain_id: u.domain_id,
         created: millis(u.created),
         roles: Box::default(),
+        domain_name: directory_text(u.domain_id, u.domain_name),
+        ad_guid: None,
     }
+}
+
+/// A directory field (a domain's name, an `adGuid`): only for a domain's user or group, and only
+/// when not blank.
+fn directory_text(domain_id: i64, text: Option<String>) -> Option<Box<str>> {
+    text.filter(|t| domain_id > 0 && !t.trim().is_empty()).map(String::into_boxed_str)
 }
 
 /// From the full user model (GET / POST / PUT answers).
@@ -86,6 +94,9 @@ pub fn user_ss_from_user(u: secret_server_api::User) -> UserSs {
         domain_id: u.domain_id,
         created: millis(u.created),
         roles: Box::default(),
+        // Filled in by the read model from what it knows of the domain (`State::put_user`).
+        domain_name: None,
+        ad_guid: directory_text(u.domain_id, u.ad_guid),
     }
 }
 
@@ -119,6 +130,17 @@ pub async fn direct_roles(client: &SecretServerClient, id: i64) -> Result<Box<[i
     Ok(held.into_boxed_slice())
 }
 
+/// The roles group `id` holds, sorted (`GET /groups/{id}/roles`).
+///
+/// # Errors
+/// The classified [`ClientError`] (`NotFound` for a group that is gone).
+pub async fn group_roles(client: &SecretServerClient, id: i64) -> Result<Box<[i64]>, ClientError> {
+    let mut held: Vec<i64> = client.group_roles(id).map_ok(|r| r.role_id).try_collect().await?;
+    held.sort_unstable();
+    held.dedup();
+    Ok(held.into_boxed_slice())
+}
+
 /// Reads the direct roles of every user, `concurrency` users at a time (Secret Server has no bulk
 /// call for it); a user deleted since the user search keeps none.
 async fn fetch_user_roles(
@@ -128,19 +150,30 @@ async fn fetch_user_roles(
 ) -> Result<(), ClientError> {
     let phase = Phase::start(&options.instance, "user roles", options.progress_bars);
     phase.set_total(users.len() as u64);
-    let ids: Vec<(usize, i64)> = users.iter().enumerate().map(|(at, u)| (at, u.id)).collect();
+    let ids: Vec<(usize, i64, bool)> = users.iter().enumerate().map(|(at, u)| (at, u.id, u.domain_id > 0)).collect();
     let mut results = stream::iter(ids)
-        .map(|(at, id)| async move {
+        .map(|(at, id, directory)| async move {
+            // A domain user's `adGuid` is in the user model only (not in search records).
+            let ad_guid = if directory {
+                match client.get_user(id).await {
+                    Ok(user) => directory_text(user.domain_id, user.ad_guid),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                None
+            };
             match direct_roles(client, id).await {
-                Ok(roles) => Ok((at, roles)),
-                Err(e) if e.is_not_found() => Ok((at, Box::default())),
+                Ok(roles) => Ok((at, roles, ad_guid)),
+                Err(e) if e.is_not_found() => Ok((at, Box::default(), ad_guid)),
                 Err(e) => Err(e),
             }
         })
         .buffer_unordered(options.concurrency.max(1));
-    while let Some((at, roles)) = results.try_next().await? {
+    while let Some((at, roles, ad_guid)) = results.try_next().await? {
         phase.inc(1);
         users[at].roles = roles;
+        users[at].ad_guid = ad_guid;
     }
     phase.finish();
     Ok(())
@@ -155,6 +188,10 @@ pub fn group_ss(g: &GroupSummary) -> GroupSs {
         domain_id: g.domain_id,
         synchronized: g.synchronized,
         created: g.created.as_deref().and_then(parse_timestamp_millis),
+        roles: Box::default(),
+        domain_name: directory_text(g.domain_id, g.domain_name.clone()),
+        // Search records carry the domain's GUID, not the group's: read by id for a domain group.
+        ad_guid: None,
     }
 }
 
@@ -167,6 +204,9 @@ pub fn group_ss_from_group(g: secret_server_api::Group) -> GroupSs {
         domain_id: g.domain_id,
         synchronized: g.synchronized,
         created: millis(g.created),
+        roles: Box::default(),
+        domain_name: directory_text(g.domain_id, g.domain_name),
+        ad_guid: directory_text(g.domain_id, g.ad_guid),
     }
 }
 
@@ -487,7 +527,7 @@ async fn fetch_members(
     let phase_ref = &phase;
     let mut out = Vec::with_capacity(groups.len());
     let mut results = stream::iter(groups)
-        .map(|(group, _)| async move {
+        .map(|(mut group, _)| async move {
             let members = all_pages(
                 page,
                 1,
@@ -500,10 +540,25 @@ async fn fetch_members(
                 |m| Some(m.user_id),
             )
             .await;
+            // The group's roles with its members: one more call per group, in the same slot.
+            let members = match members {
+                Ok(ids) => group_roles(client, group.id).await.map(|roles| (ids, roles)),
+                Err(e) => Err(e),
+            };
+            // A domain group's `adGuid` is in the group model only.
+            let members = match members {
+                Ok(found) if group.domain_id > 0 => {
+                    client.get_group(group.id).await.map(|g| (found, directory_text(g.domain_id, g.ad_guid)))
+                }
+                Ok(found) => Ok((found, None)),
+                Err(e) => Err(e),
+            };
             match members {
-                Ok(mut ids) => {
+                Ok(((mut ids, roles), ad_guid)) => {
                     ids.sort_unstable();
                     ids.dedup();
+                    group.roles = roles;
+                    group.ad_guid = ad_guid;
                     Ok(Some((group, ids)))
                 }
                 // Deleted between the group search and this read: it is simply gone.

@@ -96,6 +96,8 @@ mod tests {
             domain_id: -1,
             created: None,
             roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
         }
     }
 

@@ -172,6 +172,8 @@ mod tests {
                     domain_id: -1,
                     created: None,
                     roles: Box::default(),
+                    domain_name: None,
+                    ad_guid: None,
                 },
                 attrs: None,
                 deleted: false,
@@ -179,7 +181,17 @@ mod tests {
             });
         }
         state.put_group(GroupRec {
-            ss: GroupSs { id: 9, name: "g".into(), enabled: true, domain_id: -1, synchronized: false, created: None },
+            ss: GroupSs {
+                id: 9,
+                name: "g".into(),
+                enabled: true,
+                domain_id: -1,
+                synchronized: false,
+                created: None,
+                roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
+            },
             members: vec![1, 3],
             attrs: None,
             meta: Meta::default(),

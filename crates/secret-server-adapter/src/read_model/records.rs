@@ -66,6 +66,12 @@ pub struct UserSs {
     /// through a group are not the user's to change). Part of the comparison a resync makes, so a
     /// role assigned in Secret Server shows as a change of the user.
     pub roles: Box<[i64]>,
+    /// The name of the user's directory domain (`UserSummary.domainName`); `None` for a local user.
+    #[serde(default)]
+    pub domain_name: Option<Box<str>>,
+    /// The directory's identifier of a domain user (`UserModel.adGuid`); `None` for a local user.
+    #[serde(default)]
+    pub ad_guid: Option<Box<str>>,
 }
 
 /// A Secret Server role (`RoleModel`): what a User's `roles` name and `/Roles` lists.
@@ -96,6 +102,16 @@ pub struct GroupSs {
     pub synchronized: bool,
     /// Unix milliseconds.
     pub created: Option<i64>,
+    /// The ids of the Secret Server roles assigned to the group (sorted; `GET /groups/{id}/roles`).
+    /// Part of the comparison a resync makes. Absent from snapshots written before groups had roles.
+    #[serde(default)]
+    pub roles: Box<[i64]>,
+    /// The name of the group's directory domain; `None` for a local group.
+    #[serde(default)]
+    pub domain_name: Option<Box<str>>,
+    /// The directory's identifier of a domain group (`GroupModel.adGuid`).
+    #[serde(default)]
+    pub ad_guid: Option<Box<str>>,
 }
 
 /// A group in the read model.

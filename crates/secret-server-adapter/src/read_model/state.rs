@@ -211,7 +211,10 @@ impl State {
     }
 
     /// Inserts or replaces a user.
-    pub fn put_user(&mut self, rec: UserRec) {
+    pub fn put_user(&mut self, mut rec: UserRec) {
+        if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
+            rec.ss.domain_name = self.domain_name(rec.ss.id, rec.ss.domain_id, true);
+        }
         if let Some(old) = self.users.remove(&rec.ss.id) {
             self.unindex_user(&old);
         }
@@ -275,6 +278,9 @@ impl State {
 
     /// Inserts or replaces a group, members included (the reverse membership follows).
     pub fn put_group(&mut self, mut rec: GroupRec) {
+        if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
+            rec.ss.domain_name = self.domain_name(rec.ss.id, rec.ss.domain_id, false);
+        }
         rec.members.sort_unstable();
         rec.members.dedup();
         let id = rec.ss.id;
@@ -518,6 +524,30 @@ impl State {
             .find(|p| p.ss.principal == principal)
     }
 
+    /// The name of directory domain `domain_id` as the read model knows it: Secret Server's user
+    /// model has no domain name (its search records do), so a user read by id keeps the name its
+    /// record had, or takes the one another user or group of the domain shows.
+    fn domain_name(&self, id: i64, domain_id: i64, user: bool) -> Option<Box<str>> {
+        let own = if user {
+            self.users.get(&id).filter(|u| u.ss.domain_id == domain_id).and_then(|u| u.ss.domain_name.clone())
+        } else {
+            self.groups.get(&id).filter(|g| g.ss.domain_id == domain_id).and_then(|g| g.ss.domain_name.clone())
+        };
+        own.or_else(|| self.users.values().find(|u| u.ss.domain_id == domain_id).and_then(|u| u.ss.domain_name.clone()))
+            .or_else(|| {
+                self.groups.values().find(|g| g.ss.domain_id == domain_id).and_then(|g| g.ss.domain_name.clone())
+            })
+    }
+
+    /// The id of the directory domain called `name` (case-insensitive), as the read model knows
+    /// it from the users and groups it holds (Secret Server's published API lists no domains).
+    pub fn domain_id_by_name(&self, name: &str) -> Option<i64> {
+        let named = |domain: &Option<Box<str>>| domain.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(name.trim()));
+        self.users.values().find(|u| u.ss.domain_id > 0 && named(&u.ss.domain_name)).map(|u| u.ss.domain_id).or_else(
+            || self.groups.values().find(|g| g.ss.domain_id > 0 && named(&g.ss.domain_name)).map(|g| g.ss.domain_id),
+        )
+    }
+
     /// The ids of every record of `kind`, ascending.
     pub fn ids(&self, kind: ResourceKind) -> Vec<i64> {
         match kind {
@@ -527,6 +557,7 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.keys().copied().collect(),
             ResourceKind::PrivilegedData => self.secrets.keys().copied().collect(),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.keys().copied().collect(),
+            ResourceKind::Role => self.roles.keys().copied().collect(),
         }
     }
 
@@ -539,6 +570,8 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.get_mut(&id).map(|r| &mut r.meta),
             ResourceKind::PrivilegedData => self.secrets.get_mut(&id).map(|r| &mut r.meta),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.get_mut(&id).map(|r| &mut r.meta),
+            // A role's meta is computed, never kept.
+            ResourceKind::Role => None,
         };
         let Some(slot) = slot else { return };
         let old = std::mem::replace(slot, meta);
@@ -556,6 +589,12 @@ impl State {
             ResourceKind::ContainerPermission => self.folder_perms.get(&id).map(|r| r.meta),
             ResourceKind::PrivilegedData => self.secrets.get(&id).map(|r| r.meta),
             ResourceKind::PrivilegedDataPermission => self.secret_perms.get(&id).map(|r| r.meta),
+            // No times: Secret Server keeps none for a role.
+            ResourceKind::Role => self.roles.get(&id).map(|r| super::records::Meta {
+                created: 0,
+                modified: 0,
+                version: crate::meta::role_version(r),
+            }),
         }
     }
 }
@@ -581,6 +620,8 @@ mod tests {
                 domain_id: -1,
                 created: None,
                 roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             attrs: Some(format!(r#"{{"externalId":"ext-{id}"}}"#).into_boxed_str()),
             deleted: false,
@@ -597,6 +638,9 @@ mod tests {
                 domain_id: -1,
                 synchronized: false,
                 created: None,
+                roles: Box::default(),
+                domain_name: None,
+                ad_guid: None,
             },
             members,
             attrs: None,

@@ -4,19 +4,23 @@
 //! principal scope, and so is adding or removing a member that is (see [`super::guard`]), all
 //! before anything changes; a group created here records its creating connection.
 //!
+//! A Group's `roles` are assigned and unassigned in Secret Server after its name and members,
+//! every role checked first, as a User's are (see [`super::roles`]).
+//!
 //! Membership changes are one Secret Server call per member added or removed, a few at a time,
 //! never a rewrite of the list. Every member to add is checked first (an existing, enabled user),
 //! so that a request the client got wrong changes nothing. A member already in the group (added
 //! by an earlier delivery of the same job, or directly in Secret Server) or already gone counts as
 //! done.
 
+use super::roles::{self, Holder, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, keep_creator, to_text};
 use crate::instance::Instance;
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
-use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
+use crate::read_model::fetch::{group_roles, group_ss_from_group, user_ss_from_user};
 use crate::read_model::records::{GroupRec, Meta, UserRec};
 use crate::text::fold;
 use adapter_api::Operation;
@@ -58,7 +62,8 @@ fn audit(name: &str, added: &[i64], removed: &[i64]) -> Value {
 }
 
 /// Writes a group through to the read model: Secret Server's fields, the members after the
-/// change, and (when given) new attributes.
+/// change, and (when given) new attributes. The group's roles stay as the read model has them
+/// ([`write_roles`] changes them).
 async fn write_group(
     ctx: &Ctx<'_>,
     group: Group,
@@ -67,7 +72,7 @@ async fn write_group(
     attrs: Option<Option<Box<str>>>,
 ) -> JobResult<()> {
     let id = group.id;
-    let ss = group_ss_from_group(group);
+    let mut ss = group_ss_from_group(group);
     let mut touched: Vec<(ResourceKind, i64)> = vec![(KIND, id)];
     touched.extend(added.iter().chain(removed).map(|u| (ResourceKind::User, *u)));
     ctx.instance()
@@ -80,18 +85,41 @@ async fn write_group(
             members.retain(|m| !removed.contains(m));
             members.extend_from_slice(added);
             let attrs = attrs.unwrap_or(old_attrs);
+            ss.roles = state.groups.get(&id).map(|g| g.ss.roles.clone()).unwrap_or_default();
             state.put_group(GroupRec { ss, members, attrs, meta });
         })
         .await?;
     Ok(())
 }
 
-/// Reads the group fresh from Secret Server into the read model; `404` when it is gone.
-async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Group> {
-    match ctx.client()?.get_group(id).await {
-        Ok(group) => {
+/// Writes the roles group `id` holds through to the read model.
+async fn write_roles(ctx: &Ctx<'_>, id: i64, roles: Box<[i64]>) -> JobResult<()> {
+    ctx.instance()
+        .write_through(&[(KIND, id)], |state| {
+            if let Some(mut rec) = state.groups.get(&id).cloned() {
+                rec.ss.roles = roles;
+                state.put_group(rec);
+            }
+        })
+        .await?;
+    Ok(())
+}
+
+/// Reads the group and its roles fresh from Secret Server into the read model; `404` when it is
+/// gone. Returns the group and the roles it holds.
+async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Box<[i64]>)> {
+    let fetched = match ctx.client()?.get_group(id).await {
+        Ok(group) => match group_roles(ctx.client()?, id).await {
+            Ok(held) => Ok((group, held)),
+            Err(e) => Err(e),
+        },
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok((group, held)) => {
             write_group(ctx, group.clone(), &[], &[], None).await?;
-            Ok(group)
+            write_roles(ctx, id, held.clone()).await?;
+            Ok((group, held))
         }
         Err(e) if e.is_not_found() => {
             let members =
@@ -248,6 +276,8 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let members = f.members.clone().unwrap_or_default();
     check_new_members(ctx, &members).await?;
     ctx.guard_members(&members).await?;
+    // Checked before anything is created: the new group gets the roles asked for.
+    let role_plan = roles::plan(ctx, &[], f.roles.as_deref()).await?;
     let instance = ctx.instance();
     let key = fold(&f.name);
     let earlier = ctx.earlier_create(KIND, &key).await?;
@@ -277,6 +307,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
     let (added, _) = change_members(ctx, &group, &members, &[]).await?;
     write_group(ctx, group.clone(), &added, &[], Some(attrs)).await?;
+    // A create only adds: an adopted group keeps the roles it holds.
+    roles::apply(ctx, Holder::Group(group.id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
+    write_roles(ctx, group.id, group_roles(ctx.client()?, group.id).await?).await?;
     let after = audit(&group.name, &added, &[]);
     let members = MemberIds { added, removed: Vec::new() };
     Ok(Applied { kind: KIND, id: group.id, deleted: false, members, before: Value::Null, after })
@@ -351,7 +384,7 @@ async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>>
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
     ctx.guard_early(Principal::Group(id))?;
-    let current = refresh(ctx, id).await?;
+    let (current, held) = refresh(ctx, id).await?;
     if !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
@@ -408,9 +441,16 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             (want.difference(&now).copied().collect(), now.difference(&want).copied().collect())
         }
     };
+    if current.synchronized && !(add.is_empty() && remove.is_empty()) {
+        return Err(directory_managed_members(&current));
+    }
     let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
     ctx.guard_members(&[add.as_slice(), remove.as_slice()].concat()).await?;
+    // A PATCH gives the whole resulting document: no `roles` left means none. A replacement
+    // without `roles` keeps them.
+    let wanted_roles = if patch { Some(f.roles.clone().unwrap_or_default()) } else { f.roles.clone() };
+    let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
     let group = if f.name != current.name {
         let args = GroupUpdateArgs {
             id,
@@ -432,21 +472,39 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
     let (added, removed) = change_members(ctx, &group, &add, &remove).await?;
     write_group(ctx, group.clone(), &added, &removed, Some(attrs)).await?;
-    Ok(Applied {
-        kind: KIND,
-        id,
-        deleted: false,
-        before: audit(&current.name, &[], &[]),
-        after: audit(&group.name, &added, &removed),
-        members: MemberIds { added, removed },
-    })
+    let mut before = audit(&current.name, &[], &[]);
+    let mut after = audit(&group.name, &added, &removed);
+    // A change of roles is on record with the roles before and after (a group's audit shape is
+    // otherwise as it was).
+    if !role_plan.is_empty() {
+        roles::apply(ctx, Holder::Group(id), &role_plan).await?;
+        before = roles::with_roles(ctx, before, &held);
+        after = roles::with_roles(ctx, after, &role_plan.result);
+        write_roles(ctx, id, role_plan.result).await?;
+    }
+    Ok(Applied { kind: KIND, id, deleted: false, before, after, members: MemberIds { added, removed } })
+}
+
+/// The refusal of a member change to a group its directory synchronizes: `400 mutability` with
+/// Secret Server's reason (`API_CannotAddRemoveUsersFromDirectoryManagedGroups`), before any call
+/// that would change it.
+fn directory_managed_members(group: &Group) -> JobError {
+    JobError::Permanent(
+        ScimError::mutability(format!(
+            "Group {} ({:?}) is synchronized from its directory (Secret Server domain {}): its members cannot be \
+             added or removed through Secret Server (API_CannotAddRemoveUsersFromDirectoryManagedGroups); change \
+             them in the directory",
+            group.id, group.name, group.domain_id
+        ))
+        .into(),
+    )
 }
 
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let id = ctx.target_id()?;
     ctx.guard_early(Principal::Group(id))?;
     let current = match refresh(ctx, id).await {
-        Ok(group) => group,
+        Ok((group, _)) => group,
         Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
             return Ok(ctx.already_deleted(KIND, id));
         }

@@ -420,6 +420,11 @@ impl Worker {
                 ErrorKind::Unimplemented,
                 "PrivilegedData is read-only: secrets are created and changed in Secret Server",
             ))),
+            // The gateway answers `405` before a job exists; a job from elsewhere gets the same word.
+            ResourceKind::Role => Err(JobError::Permanent(ServiceError::new(
+                ErrorKind::Unimplemented,
+                "Role is read-only: roles are defined in Secret Server",
+            ))),
         }
     }
 }

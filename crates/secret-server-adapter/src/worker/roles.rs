@@ -1,6 +1,6 @@
-//! A User's `roles`: the Secret Server roles assigned to the user directly, assigned and
-//! unassigned through Secret Server's role-membership API (`POST` and `DELETE
-//! /users/{id}/roles`, a body of role ids).
+//! A User's and a Group's `roles`: the Secret Server roles assigned to the user directly or to
+//! the group, assigned and unassigned through Secret Server's role-membership API (`POST` and
+//! `DELETE /users/{id}/roles` and `/groups/{id}/roles`, a body of role ids).
 //!
 //! Everything is decided before anything is written: the names are looked up in Secret Server's
 //! own role list, read fresh (an unknown or disabled role is `400 invalidValue`), and every role
@@ -55,7 +55,8 @@ fn resolve(catalogue: &[RoleSs], wanted: &[String]) -> JobResult<BTreeSet<i64>> 
     Ok(ids)
 }
 
-/// Plans giving a user holding `held` directly the roles `wanted` (by name); `None` keeps them.
+/// Plans giving a user (or group) holding `held` directly the roles `wanted` (by name); `None`
+/// keeps them.
 /// Reads Secret Server's role list (and refreshes the read model's with it) when there is
 /// anything to compare.
 ///
@@ -91,19 +92,44 @@ pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>)
     Ok(RolePlan { add, remove, result: wanted_ids.into_iter().collect() })
 }
 
-/// Applies a checked plan to user `user_id`: the removals, then the additions.
+/// An audit before/after with the names of the roles `held` directly.
+pub(crate) fn with_roles(ctx: &Ctx<'_>, mut audit: serde_json::Value, held: &[i64]) -> serde_json::Value {
+    let names: Vec<String> = ctx.instance().model.read(|s| {
+        held.iter().map(|id| s.roles.get(id).map_or_else(|| id.to_string(), |r| r.name.to_string())).collect()
+    });
+    if let Some(obj) = audit.as_object_mut() {
+        obj.insert("roles".to_owned(), serde_json::Value::from(names));
+    }
+    audit
+}
+
+/// Who a plan's roles are assigned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holder {
+    User(i64),
+    Group(i64),
+}
+
+/// Applies a checked plan to `holder`: the removals, then the additions.
 ///
 /// # Errors
 /// The classified client error.
-pub(crate) async fn apply(ctx: &Ctx<'_>, user_id: i64, plan: &RolePlan) -> JobResult<()> {
+pub(crate) async fn apply(ctx: &Ctx<'_>, holder: Holder, plan: &RolePlan) -> JobResult<()> {
     if plan.is_empty() {
         return Ok(());
     }
+    let client = ctx.client()?;
     if !plan.remove.is_empty() {
-        ctx.client()?.remove_user_roles(user_id, &plan.remove).await?;
+        match holder {
+            Holder::User(id) => client.remove_user_roles(id, &plan.remove).await?,
+            Holder::Group(id) => client.remove_group_roles(id, &plan.remove).await?,
+        };
     }
     if !plan.add.is_empty() {
-        ctx.client()?.add_user_roles(user_id, &plan.add).await?;
+        match holder {
+            Holder::User(id) => client.add_user_roles(id, &plan.add).await?,
+            Holder::Group(id) => client.add_group_roles(id, &plan.add).await?,
+        };
     }
     Ok(())
 }

@@ -6,7 +6,7 @@
 //! records its creating connection in its stored attributes. A User's `roles` are assigned and
 //! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
 
-use super::roles::{self, RolePlan};
+use super::roles::{self, Holder, RolePlan, with_roles};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
 use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::{Earlier, MemberIds};
@@ -43,17 +43,6 @@ pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
 
 fn audit_of(user: &User) -> Value {
     audit_fields(&user.user_name, &user.display_name, user.email_address.as_deref(), user.enabled)
-}
-
-/// An audit before/after with the names of the roles `held` directly.
-fn with_roles(ctx: &Ctx<'_>, mut audit: Value, held: &[i64]) -> Value {
-    let names: Vec<String> = ctx.instance().model.read(|s| {
-        held.iter().map(|id| s.roles.get(id).map_or_else(|| id.to_string(), |r| r.name.to_string())).collect()
-    });
-    if let Some(obj) = audit.as_object_mut() {
-        obj.insert("roles".to_owned(), Value::from(names));
-    }
-    audit
 }
 
 /// Writes a user through to the read model (keeping its meta), with its attributes. When it
@@ -159,9 +148,31 @@ async fn set_fields(ctx: &Ctx<'_>, current: &User, f: &UserFields, enable_by_def
     Ok(ctx.client()?.patch_user(current.id, &args).await?)
 }
 
+/// The directory domain a create names: the LinkedObject `source` when it is the name of a domain
+/// the read model knows (any other `source` is the client's own correlation key, stored as before),
+/// with the LinkedObject `nativeIdentifier` as the user's `adGuid`.
+fn named_domain(ctx: &Ctx<'_>, doc: &Value) -> Option<(i64, Option<String>)> {
+    let link = doc.get(scim::urn::LINKED_OBJECT)?;
+    let source = link.get("source").and_then(Value::as_str)?;
+    let domain_id = ctx.instance().model.read(|s| s.domain_id_by_name(source))?;
+    let ad_guid = link.get("nativeIdentifier").and_then(Value::as_str).map(str::trim).filter(|g| !g.is_empty());
+    Some((domain_id, ad_guid.map(str::to_owned)))
+}
+
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc);
+    let domain = named_domain(ctx, &doc);
+    if let Some((domain_id, _)) = domain
+        && f.password.is_some()
+    {
+        return Err(JobError::Permanent(
+            ScimError::mutability(format!(
+                "a user of directory domain {domain_id} has the password its directory gives it: send none"
+            ))
+            .into(),
+        ));
+    }
     // Checked before anything is created: the new user gets the roles asked for.
     let role_plan = roles::plan(ctx, &[], f.roles.as_deref()).await?;
     let instance = ctx.instance();
@@ -203,13 +214,19 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             (user, revived, before, false)
         }
         None => {
-            let password = f.password.clone().unwrap_or_else(crate::password::generate);
+            // A directory user signs in with its directory's password: none is sent.
+            let password = match domain {
+                Some(_) => None,
+                None => Some(f.password.clone().unwrap_or_else(crate::password::generate).expose_secret().to_owned()),
+            };
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
-                password: Some(password.expose_secret().to_owned()),
+                password,
                 display_name: f.secret_server_display_name(&f.user_name),
                 email_address: f.email.clone(),
                 enabled: f.active.unwrap_or(true),
+                domain_id: domain.as_ref().map(|(id, _)| *id),
+                ad_guid: domain.and_then(|(_, guid)| guid),
                 ..UserCreateArgs::default()
             };
             let user = ctx
@@ -227,7 +244,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     };
     let id = user.id;
     // A create only adds: a revived or adopted user keeps the roles it holds.
-    roles::apply(ctx, id, &RolePlan { remove: Vec::new(), ..role_plan }).await?;
+    roles::apply(ctx, Holder::User(id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
     let held = direct_roles(ctx.client()?, id).await?;
     let mut stored = f.attrs_after_write(&user.display_name);
     if mine {
@@ -377,7 +394,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         }
     }
     let user = set_fields(ctx, &current, &f, false).await?;
-    roles::apply(ctx, id, &role_plan).await?;
+    roles::apply(ctx, Holder::User(id), &role_plan).await?;
     let held = role_plan.result;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());

@@ -82,6 +82,9 @@ fn cases() -> Vec<Case> {
         case("remove_user_roles", "DELETE /v1/users/{id}/roles", false, |c| {
             Box::pin(async move { json(c.remove_user_roles(7, &[2]).await) })
         }),
+        case("group_roles", "GET /v1/groups/{id}/roles", true, |c| {
+            Box::pin(async move { all(c.group_roles(7)).await })
+        }),
         case("add_group_roles", "POST /v1/groups/{id}/roles", false, |c| {
             Box::pin(async move { json(c.add_group_roles(7, &[2]).await) })
         }),

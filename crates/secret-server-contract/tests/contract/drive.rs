@@ -75,6 +75,7 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "POST /v1/users/{id}/roles",
     "PUT /v1/users/{id}/roles",
     "DELETE /v1/users/{id}/roles",
+    "GET /v1/groups/{id}/roles",
     "POST /v1/groups/{id}/roles",
     "PUT /v2/groups/{id}/roles",
     "DELETE /v1/groups/{id}/roles",
@@ -170,6 +171,7 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
     client.replace_user_roles(created.id, &[2, 3]).await.expect("replace_user_roles");
     client.remove_user_roles(created.id, &[3]).await.expect("remove_user_roles");
     client.add_group_roles(group.id, &[2]).await.expect("add_group_roles");
+    let _: Vec<_> = client.group_roles(group.id).try_collect().await.expect("group_roles");
     client.replace_group_roles(group.id, &[3]).await.expect("replace_group_roles");
     client.remove_group_roles(group.id, &[3]).await.expect("remove_group_roles");
 

@@ -6,8 +6,8 @@
 //! {
 //!   "domains": [{ "id": 1, "name": "corp.example.com" }],
 //!   "users": [{ "userName": "alice", "displayName": "Alice Martin", "emailAddress": "alice@example.com",
-//!               "enabled": true, "domain": "corp.example.com", "isApplicationAccount": false,
-//!               "roles": ["Administrator"] }],
+//!               "enabled": true, "domain": "corp.example.com", "adGuid": "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+//!               "isApplicationAccount": false, "roles": ["Administrator"] }],
 //!   "groups": [{ "name": "IT Admins", "enabled": true, "domain": null, "synchronized": false,
 //!                "members": ["alice"], "roles": [] }],
 //!   "folders": [{ "path": "\\IT\\Servers", "inheritPermissions": false,
@@ -58,6 +58,16 @@ pub struct SeedDomain {
     pub name: String,
 }
 
+/// A seeded `adGuid`: only for a user or group of a domain (a local one has none).
+fn directory_guid(at: &str, domain_id: i64, guid: Option<&str>) -> Result<Option<String>, SeedError> {
+    match guid.map(str::trim).filter(|g| !g.is_empty()) {
+        Some(_) if domain_id == crate::store::LOCAL_DOMAIN_ID => {
+            Err(err(format!("{at}.adGuid"), "adGuid goes with a domain; a local user or group has none"))
+        }
+        guid => Ok(guid.map(str::to_owned)),
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -77,6 +87,9 @@ pub struct SeedUser {
     pub domain: Option<String>,
     #[serde(default)]
     pub is_application_account: bool,
+    /// The directory's identifier of a domain user (`adGuid`); only with `domain`.
+    #[serde(default)]
+    pub ad_guid: Option<String>,
     /// Roles assigned to the user directly, by name (`Administrator`).
     #[serde(default)]
     pub roles: Vec<String>,
@@ -93,6 +106,9 @@ pub struct SeedGroup {
     pub domain: Option<String>,
     #[serde(default)]
     pub synchronized: bool,
+    /// The directory's identifier of a domain group (`adGuid`); only with `domain`.
+    #[serde(default)]
+    pub ad_guid: Option<String>,
     #[serde(default)]
     pub members: Vec<String>,
     /// Roles assigned to the group (its members hold them), by name.
@@ -327,6 +343,7 @@ pub fn load_for(seed: &SeedFile, store: &mut Store, api_username: Option<&str>) 
             domain_id,
             created: Some(loader.now.clone()),
             is_application_account: u.is_application_account,
+            ad_guid: directory_guid(&at, domain_id, u.ad_guid.as_deref())?,
             ..User::default()
         }));
         loader.users_by_name.entry(name.to_lowercase()).or_default().push(id);
@@ -353,6 +370,7 @@ pub fn load_for(seed: &SeedFile, store: &mut Store, api_username: Option<&str>) 
             domain_id,
             created: Some(loader.now.clone()),
             synchronized: g.synchronized && domain_id != crate::store::LOCAL_DOMAIN_ID,
+            ad_guid: directory_guid(&at, domain_id, g.ad_guid.as_deref())?,
             is_editable: true,
             can_edit_members: true,
             ..Group::default()
