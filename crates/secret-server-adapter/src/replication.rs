@@ -270,6 +270,13 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     })
                     .await?;
                 refresh_folder_permissions(instance, id).await?;
+                // Secrets the change moved into the folder or out of it.
+                let moved = secret_server_ids(&change.members.added)
+                    .into_iter()
+                    .chain(secret_server_ids(&change.members.removed));
+                for secret in moved {
+                    refresh_secret(instance, secret).await?;
+                }
             }
             Err(e) if e.is_not_found() => {
                 let perms = instance.model.read(|s| s.idx.fperm_by_folder.get(id));
@@ -364,17 +371,26 @@ async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow:
     Ok(())
 }
 
-async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+/// Reads a secret's metadata fresh, touching the folder it was in and the one it is in now.
+async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> {
     if let Ok(summary) = instance.client.secret_summary(secret).await {
         let ss = secret_ss(summary, &mut Interner::default());
         let folder = ss.folder;
+        let before = instance.model.read(|s| s.secrets.get(&secret).map(|x| x.ss.folder));
+        let mut touched = vec![(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)];
+        touched.extend(before.filter(|b| *b != folder).map(|b| (ResourceKind::Container, b)));
         instance
-            .write_remote(&[(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)], |s| {
+            .write_remote(&touched, |s| {
                 let meta = s.secrets.get(&secret).map(|x| x.meta).unwrap_or_default();
                 s.put_secret(SecretRec { ss, meta });
             })
             .await?;
     }
+    Ok(())
+}
+
+async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+    refresh_secret(instance, secret).await?;
     let fresh: Vec<_> = instance
         .client
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))

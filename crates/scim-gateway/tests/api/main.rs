@@ -31,5 +31,6 @@ mod resources;
 mod roles;
 mod sailpoint;
 mod scope;
+mod secret_moves;
 mod unknown_attributes;
 mod validation;
