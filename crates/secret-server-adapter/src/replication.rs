@@ -25,7 +25,7 @@ use crate::instance::Instance;
 use crate::read_model::fetch::{
     Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user,
 };
-use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use crate::read_model::records::{FolderPermRec, FolderRec, SecretPermRec, SecretRec, UserRec};
 use audit_events::AppliedChange;
 use futures::TryStreamExt;
 use job_queue::{EventBus, EventId, EventSubscription};
@@ -241,18 +241,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let ss = group_ss_from_group(group);
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
-                instance
-                    .write_remote(&touched, |s| {
-                        let (mut members, meta) = s
-                            .groups
-                            .get(&id)
-                            .map(|g| (g.members.clone(), g.meta))
-                            .unwrap_or((Vec::new(), Meta::default()));
-                        members.retain(|m| !removed.contains(m));
-                        members.extend_from_slice(&added);
-                        s.put_group(GroupRec { ss, members, attrs, meta });
-                    })
-                    .await?;
+                instance.write_remote(&touched, |s| s.change_group(ss, Some(attrs), &added, &removed)).await?;
             }
             Err(e) if e.is_not_found() => {
                 instance.write_remote(&[(kind, id)], |s| drop(s.remove_group(id))).await?;

@@ -18,7 +18,7 @@ use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
 use crate::read_model::fetch::{group_ss_from_group, user_ss_from_user};
-use crate::read_model::records::{GroupRec, Meta, UserRec};
+use crate::read_model::records::{Meta, UserRec};
 use crate::text::fold;
 use adapter_api::Operation;
 use connections::scope::Principal;
@@ -73,17 +73,8 @@ async fn write_group(
     let mut touched: Vec<(ResourceKind, i64)> = vec![(KIND, id)];
     touched.extend(added.iter().chain(removed).map(|u| (ResourceKind::User, *u)));
     ctx.instance()
-        .write_through(&touched, |state| {
-            let (mut members, old_attrs, meta) = state
-                .groups
-                .get(&id)
-                .map(|g| (g.members.clone(), g.attrs.clone(), g.meta))
-                .unwrap_or((Vec::new(), None, Meta::default()));
-            members.retain(|m| !removed.contains(m));
-            members.extend_from_slice(added);
-            let attrs = attrs.unwrap_or(old_attrs);
-            state.put_group(GroupRec { ss, members, attrs, meta });
-        })
+        // In place: a change costs the same in a group of ten as in a group of a hundred thousand.
+        .write_through(&touched, |state| state.change_group(ss, attrs, added, removed))
         .await?;
     Ok(())
 }
