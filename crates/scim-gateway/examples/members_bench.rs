@@ -192,7 +192,6 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..args.clients {
         let (http, url, token) = (http.clone(), format!("{base}/Groups/{group}{query}"), token.clone());
         let (single, next, done) = (single.clone(), next.clone(), done.clone());
-        let patch = patch.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);

@@ -249,7 +249,7 @@ impl Store {
         if folder_id != ROOT_FOLDER_ID && self.folder(folder_id).is_none() {
             return Err(SimError::NotFound(Thing::Folder, folder_id));
         }
-        if !self.secret_role_of(viewer, id).is_some_and(|r| r.id() >= secret_server_api::SecretAccessRole::Edit.id()) {
+        if self.secret_role_of(viewer, id).is_none_or(|r| r.id() < secret_server_api::SecretAccessRole::Edit.id()) {
             return Err(SimError::denied(format!("Edit on secret {id}")));
         }
         if folder_id != ROOT_FOLDER_ID && !self.can_add_secret(viewer, folder_id) {
