@@ -227,3 +227,22 @@ async fn a_secret_or_a_removed_secrets_folder_outside_the_connections_folders_is
     assert!(moves(&app).is_empty(), "nothing moved: {:?}", moves(&app));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_connection_that_may_not_read_privileged_data_sees_a_containers_privileged_data_read_only() {
+    let app = spawn_app().await;
+    let token =
+        connection(&app, "folders-only", json!({"resourceTypes": {"Container": {"read": true, "update": true}}})).await;
+    let schema = get(&app, &token, &format!("/Schemas/{}", scim::urn::CONTAINER)).await;
+    let pd = schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "privilegedData").unwrap();
+    assert_eq!(pd["mutability"], "readOnly", "{pd}");
+    let schema = get(&app, &app.token, &format!("/Schemas/{}", scim::urn::CONTAINER)).await;
+    let pd = schema["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "privilegedData").unwrap();
+    assert_eq!(pd["mutability"], "readWrite", "the default scope reads PrivilegedData: {pd}");
+
+    let (secret, _) = some_secret(&app, &app.token, None).await;
+    let target = create_container(&app, &app.token, "Not For Them", None).await;
+    let ops = json!([{"op": "add", "path": "privilegedData", "value": [{"value": secret}]}]);
+    scim_error(patch(&app, &token, &target, ops).await, 403).await;
+    app.shutdown().await;
+}

@@ -122,6 +122,14 @@ async fn write_secret(ctx: &Ctx<'_>, ss: crate::read_model::records::SecretSs) -
 /// wants them are left out.
 async fn plan_moves(ctx: &Ctx<'_>, folder: i64, moved_in: &[i64], moved_out: &[i64]) -> JobResult<SecretMoves> {
     let mut moves = SecretMoves::default();
+    if (!moved_in.is_empty() || !moved_out.is_empty())
+        && !ctx.caller.connection.scope.operations(ResourceKind::PrivilegedData).read
+    {
+        return Err(JobError::Permanent(ServiceError::new(
+            ErrorKind::PermissionDenied,
+            "this connection may not read PrivilegedData, so it cannot move secrets in or out of a container",
+        )));
+    }
     for id in moved_in {
         let now = refresh_secret(ctx, *id).await?;
         if now.is_none() || !ctx.visible(ResourceKind::PrivilegedData, *id) {
