@@ -37,6 +37,7 @@ pub struct Job {
     payload: Value,
     if_match: Option<String>,
     request_id: String,
+    answer_without_members: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -48,6 +49,7 @@ impl std::fmt::Debug for Job {
             .field("resource_id", &self.resource_id)
             .field("if_match", &self.if_match)
             .field("request_id", &self.request_id)
+            .field("answer_without_members", &self.answer_without_members)
             .finish_non_exhaustive()
     }
 }
@@ -88,6 +90,7 @@ impl Job {
             payload,
             if_match: None,
             request_id: String::new(),
+            answer_without_members: false,
         })
     }
 
@@ -104,6 +107,19 @@ impl Job {
     pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
         self.request_id = request_id.into();
         self
+    }
+
+    /// The job with whether its answer leaves a group's members out (the request's projection
+    /// excluded them), so that the worker does not render them.
+    #[must_use]
+    pub fn with_answer_without_members(mut self, without: bool) -> Self {
+        self.answer_without_members = without;
+        self
+    }
+
+    /// Whether the answer leaves a group's members out.
+    pub fn answers_without_members(&self) -> bool {
+        self.answer_without_members
     }
 
     /// The connection the change is made through (its scope, instance and rights mapping apply).
@@ -153,6 +169,7 @@ impl Job {
             payload,
             if_match: self.if_match.clone().unwrap_or_default(),
             request_id: self.request_id.clone(),
+            answer_without_members: self.answer_without_members,
         };
         Bytes::from(job.encode_to_vec())
     }
@@ -241,7 +258,8 @@ impl TryFrom<pb::ProvisioningJob> for Job {
         let connection_id = job.caller.map(|c| c.connection_id).unwrap_or_default();
         Ok(Job::new(connection_id, kind, operation, &job.resource_id, payload)?
             .with_if_match(Some(&job.if_match))
-            .with_request_id(job.request_id))
+            .with_request_id(job.request_id)
+            .with_answer_without_members(job.answer_without_members))
     }
 }
 

@@ -68,7 +68,8 @@ pub struct ChangeRecord {
     /// The mapped Secret Server fields before and after (`Null` when there is no side).
     pub before: Value,
     pub after: Value,
-    /// For a group: the members added and removed.
+    /// For a group: the members added and removed; for a container: the privileged data (secrets)
+    /// moved into it and out of it.
     pub members: MemberChanges,
     /// `None` when the change succeeded.
     pub error: Option<ServiceError>,

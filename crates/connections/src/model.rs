@@ -250,6 +250,11 @@ pub struct Scope {
     /// holders are protected principals.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The folder (id) a secret goes to when a PATCH takes it out of a Container's
+    /// `privilegedData`; it must be within `container_subtrees`. `None` (the default): such a
+    /// removal is refused with `400` (a secret is always in some folder, so it cannot just leave).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_secrets_folder: Option<i64>,
 }
 
 /// Which Secret Server users and groups a connection may change. Protected principals (the
@@ -360,7 +365,13 @@ impl Default for Scope {
                 (kind.name().to_owned(), ops)
             })
             .collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
+        Self {
+            resource_types,
+            container_subtrees: None,
+            principals: PrincipalScope::default(),
+            roles: Vec::new(),
+            removed_secrets_folder: None,
+        }
     }
 }
 
@@ -381,7 +392,13 @@ impl Scope {
     pub fn read_only() -> Self {
         let resource_types =
             ResourceKind::ALL.into_iter().map(|k| (k.name().to_owned(), Operations::READ_ONLY)).collect();
-        Self { resource_types, container_subtrees: None, principals: PrincipalScope::default(), roles: Vec::new() }
+        Self {
+            resource_types,
+            container_subtrees: None,
+            principals: PrincipalScope::default(),
+            roles: Vec::new(),
+            removed_secrets_folder: None,
+        }
     }
 }
 

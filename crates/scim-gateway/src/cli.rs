@@ -88,6 +88,10 @@ pub struct ScopeArgs {
     /// Reads of Users and Groups see only those the connection may change.
     #[arg(long)]
     pub limit_principal_reads: bool,
+    /// The folder (id, within the connection's folders) a secret goes to when a PATCH takes it out
+    /// of a Container's `privilegedData`. Without it such a removal is refused.
+    #[arg(long, value_name = "FOLDER_ID")]
+    pub removed_secrets_folder: Option<i64>,
 }
 
 /// `principals.reach`: the users and groups a connection may change.
@@ -124,6 +128,7 @@ impl ScopeArgs {
         if !self.folders.is_empty() {
             scope.container_subtrees = Some(self.folders.clone());
         }
+        scope.removed_secrets_folder = self.removed_secrets_folder;
         let reach = match self.principals {
             None | Some(PrincipalReachArg::All) => PrincipalReach::All,
             Some(PrincipalReachArg::CreatedByConnection) => PrincipalReach::CreatedByConnection,

@@ -25,7 +25,7 @@ use crate::instance::Instance;
 use crate::read_model::fetch::{
     Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user,
 };
-use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, SecretPermRec, SecretRec, UserRec};
+use crate::read_model::records::{FolderPermRec, FolderRec, SecretPermRec, SecretRec, UserRec};
 use audit_events::AppliedChange;
 use futures::TryStreamExt;
 use job_queue::{EventBus, EventId, EventSubscription};
@@ -242,18 +242,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 ss.roles = crate::read_model::fetch::group_roles(client, id).await?;
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
-                instance
-                    .write_remote(&touched, |s| {
-                        let (mut members, meta) = s
-                            .groups
-                            .get(&id)
-                            .map(|g| (g.members.clone(), g.meta))
-                            .unwrap_or((Vec::new(), Meta::default()));
-                        members.retain(|m| !removed.contains(m));
-                        members.extend_from_slice(&added);
-                        s.put_group(GroupRec { ss, members, attrs, meta });
-                    })
-                    .await?;
+                instance.write_remote(&touched, |s| s.change_group(ss, Some(attrs), &added, &removed)).await?;
             }
             Err(e) if e.is_not_found() => {
                 instance.write_remote(&[(kind, id)], |s| drop(s.remove_group(id))).await?;
@@ -271,6 +260,13 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     })
                     .await?;
                 refresh_folder_permissions(instance, id).await?;
+                // Secrets the change moved into the folder or out of it.
+                let moved = secret_server_ids(&change.members.added)
+                    .into_iter()
+                    .chain(secret_server_ids(&change.members.removed));
+                for secret in moved {
+                    refresh_secret(instance, secret).await?;
+                }
             }
             Err(e) if e.is_not_found() => {
                 let perms = instance.model.read(|s| s.idx.fperm_by_folder.get(id));
@@ -365,17 +361,26 @@ async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow:
     Ok(())
 }
 
-async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+/// Reads a secret's metadata fresh, touching the folder it was in and the one it is in now.
+async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> {
     if let Ok(summary) = instance.client.secret_summary(secret).await {
         let ss = secret_ss(summary, &mut Interner::default());
         let folder = ss.folder;
+        let before = instance.model.read(|s| s.secrets.get(&secret).map(|x| x.ss.folder));
+        let mut touched = vec![(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)];
+        touched.extend(before.filter(|b| *b != folder).map(|b| (ResourceKind::Container, b)));
         instance
-            .write_remote(&[(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)], |s| {
+            .write_remote(&touched, |s| {
                 let meta = s.secrets.get(&secret).map(|x| x.meta).unwrap_or_default();
                 s.put_secret(SecretRec { ss, meta });
             })
             .await?;
     }
+    Ok(())
+}
+
+async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+    refresh_secret(instance, secret).await?;
     let fresh: Vec<_> = instance
         .client
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))

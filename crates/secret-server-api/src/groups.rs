@@ -103,3 +103,13 @@ pub struct MemberAddArgs {
 pub struct MembersReplaceArgs {
     pub user_ids: Vec<i64>,
 }
+
+/// `PATCH /groups/{id}/users` (`GroupMembershipPatchModel`): users to add and to remove in one
+/// call. The answer is `{success}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MembersPatchArgs {
+    pub added_user_ids: Vec<i64>,
+    /// Spelled as the published model spells it (not `removedUserIds`).
+    pub remove_user_ids: Vec<i64>,
+}

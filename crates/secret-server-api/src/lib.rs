@@ -27,7 +27,8 @@ pub use envelope::{
 };
 pub use folders::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_ID};
 pub use groups::{
-    Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs, MembersReplaceArgs,
+    Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs, MembersPatchArgs,
+    MembersReplaceArgs,
 };
 pub use health::HealthCheck;
 pub use permissions::{
@@ -39,7 +40,7 @@ pub use role_assignments::{
     RoleGroupSummary, RoleSummary, UserRoleSummary,
 };
 pub use roles::{FolderAccessRole, SecretAccessRole, UnknownRole};
-pub use secrets::SecretSummary;
+pub use secrets::{SecretGeneral, SecretGeneralUpdate, SecretGeneralUpdateArgs, SecretSummary, ViewFieldValue};
 pub use token::{TokenErrorBody, TokenResponse};
 pub use users::{CurrentUser, RolePermissionName, User, UserCreateArgs, UserPatchArgs, UserSummary, UserUpdateArgs};
 

@@ -36,3 +36,55 @@ pub struct SecretSummary {
     pub days_until_expiration: Option<i64>,
     pub response_codes: Vec<String>,
 }
+
+/// `PATCH /secrets/{id}/general` (`SecretDetailUpdateGeneralArgs`): the general fields to change,
+/// wrapped in `data`. Only the folder is here: moving a secret is the one general change the
+/// connector makes, and a secret's field values (`secretFields`) have no place in this model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretGeneralUpdateArgs {
+    pub data: SecretGeneralUpdate,
+}
+
+/// `SecretDetailGeneralUpdateModel`, the folder only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretGeneralUpdate {
+    /// The folder to move the secret to (`-1`: the root).
+    pub folder: crate::Patch<Option<i64>>,
+}
+
+impl SecretGeneralUpdateArgs {
+    /// Moves a secret to `folder_id`.
+    pub fn move_to(folder_id: i64) -> Self {
+        Self { data: SecretGeneralUpdate { folder: crate::Patch::set(Some(folder_id)) } }
+    }
+}
+
+/// A `ViewFieldValueOf*` of `SecretDetailGeneralViewModel`: only its `value` is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ViewFieldValue<T> {
+    pub value: T,
+}
+
+/// The answer of `PATCH /secrets/{id}/general` (`SecretDetailGeneralViewModel`), read for the
+/// secret's id, name and folder. The published model also carries `fields` (the secret's field
+/// values): this type has no place for them, so a client cannot keep them, and the emulator never
+/// sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SecretGeneral {
+    pub id: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<ViewFieldValue<Option<String>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder: Option<ViewFieldValue<Option<i64>>>,
+}
+
+impl SecretGeneral {
+    /// The folder the answer names, if it names one.
+    pub fn folder_id(&self) -> Option<i64> {
+        self.folder.as_ref().and_then(|f| f.value)
+    }
+}

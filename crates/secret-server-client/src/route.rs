@@ -29,6 +29,7 @@ pub(crate) enum Route {
     Secrets,
     SecretsLookup,
     SecretSummary,
+    SecretGeneral,
     SecretPermissions,
     SecretPermission,
     Roles,
@@ -43,7 +44,7 @@ pub(crate) enum Route {
 impl Route {
     /// Every route, for the tests that check the set as a whole.
     #[cfg(test)]
-    pub(crate) const ALL: [Route; 26] = [
+    pub(crate) const ALL: [Route; 27] = [
         Route::Token,
         Route::Healthcheck,
         Route::CurrentUser,
@@ -61,6 +62,7 @@ impl Route {
         Route::Secrets,
         Route::SecretsLookup,
         Route::SecretSummary,
+        Route::SecretGeneral,
         Route::SecretPermissions,
         Route::SecretPermission,
         Route::Roles,
@@ -93,6 +95,8 @@ impl Route {
             Route::Secrets => "api/v2/secrets",
             Route::SecretsLookup => "api/v1/secrets/lookup",
             Route::SecretSummary => "api/v1/secrets/{id}/summary",
+            // Written to (the folder only); its answer is read without the fields' values.
+            Route::SecretGeneral => "api/v1/secrets/{id}/general",
             Route::SecretPermissions => "api/v1/secret-permissions",
             Route::SecretPermission => "api/v1/secret-permissions/{id}",
             Route::Roles => "api/v1/roles",
@@ -215,7 +219,9 @@ mod tests {
             let segments: Vec<&str> = path.as_str().split('/').collect();
             if let Some(i) = segments.iter().position(|s| *s == "secrets") {
                 let after = &segments[i + 1..];
-                let allowed = after.is_empty() || after == ["lookup"] || (after.len() == 2 && after[1] == "summary");
+                let allowed = after.is_empty()
+                    || after == ["lookup"]
+                    || (after.len() == 2 && (after[1] == "summary" || after[1] == "general"));
                 assert!(allowed, "{route:?} reaches {}", path.as_str());
             }
         }

@@ -116,6 +116,8 @@ pub async fn bulk(
             fingerprint: fingerprint.clone(),
             until: Some(deadline),
             ignored: ignored.clone(),
+            // A Bulk operation's answer carries the location and version, never the resource.
+            answer_without_members: true,
         };
         let started = Instant::now();
         let outcome = run_one(&state, &caller, entry, &ids, ctx, &base).await;

@@ -80,23 +80,30 @@ pub async fn schemas(state: web::Data<AppState>, caller: Caller, req: HttpReques
 }
 
 /// A schema document as the caller's connection may use it: a User's and a Group's `roles` are
-/// `readOnly` for a connection whose scope names no role it may assign (what it could not apply is
-/// not advertised as writable).
+/// `readOnly` for a connection whose scope names no role it may assign, and a Container's
+/// `privilegedData` for one that may not read PrivilegedData (it cannot name a secret to move); what
+/// it could not apply is not advertised as writable.
 fn for_connection(mut doc: Value, caller: &Caller) -> Value {
-    let has_roles = doc
-        .get("id")
-        .and_then(Value::as_str)
-        .is_some_and(|id| id.eq_ignore_ascii_case(scim::urn::USER) || id.eq_ignore_ascii_case(scim::urn::GROUP));
-    if !has_roles || !caller.connection.scope.roles.is_empty() {
+    let id = doc.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let scope = &caller.connection.scope;
+    let read_only = if (id.eq_ignore_ascii_case(scim::urn::USER) || id.eq_ignore_ascii_case(scim::urn::GROUP))
+        && scope.roles.is_empty()
+    {
+        "roles"
+    } else if id.eq_ignore_ascii_case(scim::urn::CONTAINER)
+        && !scope.operations(scim::ResourceKind::PrivilegedData).read
+    {
+        "privilegedData"
+    } else {
         return doc;
-    }
-    let roles = doc
+    };
+    let attribute = doc
         .get_mut("attributes")
         .and_then(Value::as_array_mut)
-        .and_then(|attrs| attrs.iter_mut().find(|a| a.get("name").and_then(Value::as_str) == Some("roles")));
-    if let Some(roles) = roles {
-        roles["mutability"] = Value::from("readOnly");
-        for sub in roles.get_mut("subAttributes").and_then(Value::as_array_mut).into_iter().flatten() {
+        .and_then(|attrs| attrs.iter_mut().find(|a| a.get("name").and_then(Value::as_str) == Some(read_only)));
+    if let Some(attribute) = attribute {
+        attribute["mutability"] = Value::from("readOnly");
+        for sub in attribute.get_mut("subAttributes").and_then(Value::as_array_mut).into_iter().flatten() {
             sub["mutability"] = Value::from("readOnly");
         }
     }

@@ -60,6 +60,22 @@ pub struct WriteContext {
     pub fingerprint: Fingerprint,
     /// When the answer is due at the latest (a Bulk request's deadline), besides the job deadline.
     pub until: Option<tokio::time::Instant>,
+    /// The answer leaves a group's members out (the request's projection excluded them), so the
+    /// worker need not render them.
+    pub answer_without_members: bool,
+}
+
+/// Whether `projection` leaves a Group's `members` out of the answer: `excludedAttributes` names
+/// them, or `attributes` names others and not them (nor a sub-attribute of theirs).
+fn leaves_members_out(projection: &adapter_api::Projection) -> bool {
+    let group_prefix = format!("{}:", scim::urn::GROUP.to_ascii_lowercase());
+    let path = |name: &String| {
+        let name = name.to_ascii_lowercase();
+        name.strip_prefix(&group_prefix).map(str::to_owned).unwrap_or(name)
+    };
+    projection.excluded_attributes.iter().any(|n| path(n) == "members")
+        || (!projection.attributes.is_empty()
+            && !projection.attributes.iter().map(path).any(|p| p == "members" || p.starts_with("members.")))
 }
 
 /// A write's context and the projection of its answer, read from the request's headers and query.
@@ -81,6 +97,7 @@ impl Asked {
             fingerprint: request::fingerprint(req, body),
             until: None,
             ignored: IgnoredAttributes::of(req),
+            answer_without_members: leaves_members_out(&projection),
         };
         Ok(Self { ctx, projection })
     }
@@ -310,9 +327,34 @@ async fn submit(
 ) -> ApiResult<Written> {
     let job = Job::new(caller.connection.id.to_string(), kind, operation, resource_id, payload)?
         .with_if_match(ctx.if_match.as_deref())
-        .with_request_id(ctx.request_id);
+        .with_request_id(ctx.request_id)
+        .with_answer_without_members(ctx.answer_without_members);
     let instance = caller.connection.secret_server.clone();
     let breaker = state.instance_breaker(&instance);
     let write = Write { job, instance, idempotency_key: ctx.idempotency_key, fingerprint: ctx.fingerprint };
     state.jobs.run(write, &breaker, ctx.until).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaves_members_out;
+    use adapter_api::Projection;
+
+    fn projection(attributes: &[&str], excluded: &[&str]) -> Projection {
+        Projection {
+            attributes: attributes.iter().map(|s| (*s).to_owned()).collect(),
+            excluded_attributes: excluded.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn members_are_left_out_of_a_write_s_answer_only_when_the_projection_says_so() {
+        assert!(!leaves_members_out(&projection(&[], &[])));
+        assert!(leaves_members_out(&projection(&[], &["members"])));
+        assert!(leaves_members_out(&projection(&[], &["urn:ietf:params:scim:schemas:core:2.0:Group:Members"])));
+        assert!(!leaves_members_out(&projection(&[], &["members.display"])));
+        assert!(leaves_members_out(&projection(&["displayName"], &[])));
+        assert!(!leaves_members_out(&projection(&["displayName", "members.value"], &[])));
+        assert!(!leaves_members_out(&projection(&["Members"], &[])));
+    }
 }

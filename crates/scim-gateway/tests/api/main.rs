@@ -33,5 +33,6 @@ mod role_type;
 mod roles;
 mod sailpoint;
 mod scope;
+mod secret_moves;
 mod unknown_attributes;
 mod validation;

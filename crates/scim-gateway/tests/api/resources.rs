@@ -192,3 +192,27 @@ async fn the_pam_resource_types_are_listed_and_read() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_group_patch_answer_leaves_the_members_out_only_when_the_request_excludes_them() {
+    let app = spawn_app().await;
+    let id_of = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let alice = id_of(app.find_one("/Users", "userName eq \"alice.martin\"").await);
+    let bob = id_of(app.find_one("/Users", "userName eq \"bob.chen\"").await);
+    let body = json!({"schemas": [scim::urn::GROUP], "displayName": "Answers", "members": [{"value": alice}]});
+    let res = app.post("/Groups", &body).await;
+    assert_eq!(res.status(), 201);
+    let group = id_of(res.json().await.unwrap());
+    let add = |member: &str| json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": member}]}]});
+
+    let res = app.patch(&format!("/Groups/{group}?excludedAttributes=members"), &add(&bob)).await;
+    assert_eq!(res.status(), 200);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["displayName"], "Answers");
+    assert!(answer.get("members").is_none(), "{answer}");
+
+    let res = app.patch(&format!("/Groups/{group}"), &add(&alice)).await;
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer["members"].as_array().map(Vec::len), Some(2), "without a projection the members are there");
+    app.shutdown().await;
+}

@@ -301,7 +301,11 @@ mod tests {
         assert!(rights.multi_valued);
         let pd = s.attribute(ResourceKind::Container, "privilegedData.type").unwrap();
         assert!(pd.attribute.multi_valued);
-        assert_eq!(pd.attribute.mutability, Mutability::ReadOnly);
+        // A PATCH moves secrets in and out by `value`; their name and template only follow.
+        assert_eq!(pd.attribute.mutability, Mutability::ReadWrite);
+        assert_eq!(pd.sub_attribute.unwrap().mutability, Mutability::ReadOnly);
+        let value = s.attribute(ResourceKind::Container, "privilegedData.value").unwrap();
+        assert_eq!(value.sub_attribute.unwrap().mutability, Mutability::ReadWrite);
         let linked =
             s.attribute(ResourceKind::Group, "urn:ietf:params:scim:schemas:pam:1.0:LinkedObject:nativeIdentifier");
         assert!(linked.is_some());

@@ -96,9 +96,7 @@ pub fn current_version(state: &State, kind: ResourceKind, id: i64) -> Option<(u6
         }
         ResourceKind::Group => {
             let rec = state.groups.get(&id)?;
-            let deleted: Vec<i64> =
-                rec.members.iter().copied().filter(|u| state.users.get(u).is_some_and(|x| x.deleted)).collect();
-            (meta::group_version(rec, &deleted), rec.meta, rec.ss.created)
+            (meta::group_version(rec, state.member_digest(id)), rec.meta, rec.ss.created)
         }
         ResourceKind::Container => {
             let rec = state.folders.get(&id)?;

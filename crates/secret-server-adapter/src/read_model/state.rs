@@ -2,7 +2,10 @@
 //! method here, which keeps the indexes in step; nothing else touches the maps mutably.
 
 use super::index::{IntIndex, StrIndex, TimeIndex};
-use super::records::{Attrs, FolderPermRec, FolderRec, GroupRec, Principal, RoleSs, SecretPermRec, SecretRec, UserRec};
+use super::records::{
+    Attrs, FolderPermRec, FolderRec, GroupRec, GroupSs, Principal, RoleSs, SecretPermRec, SecretRec, UserRec,
+};
+use crate::meta::{IdSetDigest, MemberDigest};
 use scim::ResourceKind;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -111,6 +114,9 @@ pub struct State {
     pub group_creators: HashMap<i64, Box<str>>,
     /// Secret Server's roles, by id (what a User's `roles` name; `/Roles`).
     pub roles: BTreeMap<i64, RoleSs>,
+    /// group id → the digest of its members for its version, kept current by every change of
+    /// membership or of a member's deletion (so that a change does not rehash the whole group).
+    member_digests: HashMap<i64, MemberDigest>,
     pub idx: Indexes,
 }
 
@@ -215,11 +221,23 @@ impl State {
         if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
             rec.ss.domain_name = self.domain_name(rec.ss.id, rec.ss.domain_id, true);
         }
-        if let Some(old) = self.users.remove(&rec.ss.id) {
-            self.unindex_user(&old);
+        let id = rec.ss.id;
+        let was_deleted = match self.users.remove(&id) {
+            Some(old) => {
+                self.unindex_user(&old);
+                old.deleted
+            }
+            None => false,
+        };
+        if was_deleted != rec.deleted {
+            // The groups it is in hide or show it again: their versions follow.
+            for g in self.user_groups.get(&id).map(Vec::as_slice).unwrap_or(&[]) {
+                let digest = self.member_digests.entry(*g).or_default();
+                if rec.deleted { digest.deleted.insert(id) } else { digest.deleted.remove(id) }
+            }
         }
         self.index_user(&rec);
-        self.users.insert(rec.ss.id, rec);
+        self.users.insert(id, rec);
     }
 
     /// Removes a user (and its memberships).
@@ -231,9 +249,23 @@ impl State {
                 if let Some(group) = self.groups.get_mut(&g) {
                     remove_sorted(&mut group.members, id);
                 }
+                let digest = self.member_digests.entry(g).or_default();
+                digest.members.remove(id);
+                if old.deleted {
+                    digest.deleted.remove(id);
+                }
             }
         }
         Some(old)
+    }
+
+    /// What group `id`'s version takes of its members.
+    pub fn member_digest(&self, id: i64) -> MemberDigest {
+        self.member_digests.get(&id).copied().unwrap_or_default()
+    }
+
+    fn is_deleted(&self, user: i64) -> bool {
+        self.users.get(&user).is_some_and(|u| u.deleted)
     }
 
     /// The user whose Secret Server user name is `name` (case-insensitively), in any domain
@@ -305,6 +337,67 @@ impl State {
                 }
             }
         }
+        let digest = MemberDigest {
+            members: IdSetDigest::of(rec.members.iter().copied()),
+            deleted: IdSetDigest::of(rec.members.iter().copied().filter(|u| self.is_deleted(*u))),
+        };
+        self.member_digests.insert(id, digest);
+        self.index_group(&rec);
+        self.groups.insert(id, rec);
+    }
+
+    /// Changes a group in place: its Secret Server fields, its attributes when given, and its
+    /// members by a delta (members already in, or already out, are skipped). The cost follows the
+    /// size of the delta, not of the group: no copy of the member list, and the version's digest
+    /// is updated one id at a time. A group the read model does not have yet starts empty.
+    pub fn change_group(&mut self, ss: GroupSs, attrs: Option<Attrs>, added: &[i64], removed: &[i64]) {
+        let id = ss.id;
+        let mut rec = match self.groups.remove(&id) {
+            Some(old) => {
+                self.unindex_group(&old);
+                old
+            }
+            None => {
+                self.member_digests.insert(id, MemberDigest::default());
+                GroupRec { ss: ss.clone(), members: Vec::new(), attrs: None, meta: super::records::Meta::default() }
+            }
+        };
+        // A group's roles are written on their own (a read of the group does not carry them), and its
+        // domain's name comes from the search records: both are kept.
+        let (roles, domain_name) = (std::mem::take(&mut rec.ss.roles), rec.ss.domain_name.take());
+        let domain_id = rec.ss.domain_id;
+        rec.ss = ss;
+        rec.ss.roles = roles;
+        if rec.ss.domain_name.is_none() && rec.ss.domain_id > 0 {
+            rec.ss.domain_name = domain_name
+                .filter(|_| domain_id == rec.ss.domain_id)
+                .or_else(|| self.domain_name(id, rec.ss.domain_id, false));
+        }
+        if let Some(attrs) = attrs {
+            rec.attrs = attrs;
+        }
+        let mut digest = self.member_digest(id);
+        for user in removed {
+            if remove_sorted(&mut rec.members, *user) {
+                if let Some(list) = self.user_groups.get_mut(user) {
+                    remove_sorted(list, id);
+                }
+                digest.members.remove(*user);
+                if self.is_deleted(*user) {
+                    digest.deleted.remove(*user);
+                }
+            }
+        }
+        for user in added {
+            if insert_sorted(&mut rec.members, *user) {
+                insert_sorted(self.user_groups.entry(*user).or_default(), id);
+                digest.members.insert(*user);
+                if self.is_deleted(*user) {
+                    digest.deleted.insert(*user);
+                }
+            }
+        }
+        self.member_digests.insert(id, digest);
         self.index_group(&rec);
         self.groups.insert(id, rec);
     }
@@ -312,6 +405,7 @@ impl State {
     /// Removes a group (and its memberships).
     pub fn remove_group(&mut self, id: i64) -> Option<GroupRec> {
         let old = self.groups.remove(&id)?;
+        self.member_digests.remove(&id);
         self.unindex_group(&old);
         for user in &old.members {
             if let Some(list) = self.user_groups.get_mut(user) {
@@ -606,7 +700,7 @@ fn secret_server_local_domain() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::records::{GroupSs, Meta, UserSs};
+    use super::super::records::{Meta, UserSs};
     use super::*;
 
     fn user(id: i64, name: &str) -> UserRec {
@@ -671,5 +765,44 @@ mod tests {
         assert_eq!(state.groups[&7].members, vec![1]);
         state.remove_group(7);
         assert!(state.groups_of(1).is_empty());
+    }
+
+    #[test]
+    fn a_group_changed_in_place_equals_the_group_put_whole_members_index_and_digest_included() {
+        let mut changed = State::default();
+        let mut whole = State::default();
+        for state in [&mut changed, &mut whole] {
+            for id in 1..=5 {
+                state.put_user(user(id, &format!("u{id}")));
+            }
+            state.put_user(UserRec { deleted: true, ..user(4, "u4") });
+            state.put_group(group(10, vec![1, 2]));
+        }
+        changed.change_group(group(10, vec![]).ss, None, &[3, 4, 2], &[1, 9]);
+        whole.put_group(group(10, vec![2, 3, 4]));
+        assert_eq!(changed.groups[&10].members, vec![2, 3, 4]);
+        assert_eq!(changed.member_digest(10), whole.member_digest(10));
+        assert_eq!(changed.member_digest(10).deleted, IdSetDigest::of([4]), "user 4 is deleted");
+        assert_eq!(changed.groups_of(1), &[] as &[i64]);
+        assert_eq!(changed.groups_of(3), &[10]);
+    }
+
+    #[test]
+    fn deleting_a_member_or_removing_it_keeps_its_groups_digests_current() {
+        let mut state = State::default();
+        for id in 1..=3 {
+            state.put_user(user(id, &format!("u{id}")));
+        }
+        state.put_group(group(10, vec![1, 2, 3]));
+        state.put_user(UserRec { deleted: true, ..user(2, "u2") });
+        assert_eq!(state.member_digest(10).deleted, IdSetDigest::of([2]));
+        state.remove_user(2);
+        state.remove_user(3);
+        assert_eq!(
+            state.member_digest(10),
+            MemberDigest { members: IdSetDigest::of([1]), deleted: IdSetDigest::default() }
+        );
+        state.put_group(group(10, vec![1]));
+        assert_eq!(state.member_digest(10).members, IdSetDigest::of([1]), "a whole put agrees");
     }
 }

@@ -1,4 +1,13 @@
-//! Containers (folders): create, replace, patch (rename, move, inheritance), delete.
+//! Containers (folders): create, replace, patch (rename, move, inheritance, secrets moved in and
+//! out), delete.
+//!
+//! Secrets: a PATCH that adds a `privilegedData` value moves that secret into the folder; one that
+//! removes a value moves the secret to the connection's `scope.removedSecretsFolder` (`400`
+//! without one: a secret is always in some folder); replacing the list does both. Each secret must
+//! be visible to the connection where it is now, and the folder it goes to must be within its
+//! scope; all of it is checked before the first call, so that a refused PATCH moves nothing. A
+//! PUT leaves the folder's secrets where they are (its `privilegedData` is not a request to move
+//! them). Metadata only: the move is `PATCH /secrets/{id}/general` with `data.folder` alone.
 //!
 //! Scope: a target folder outside the connection's subtrees is `404`; a new parent outside them
 //! is `400` ("no such container", exactly as for a parent that does not exist, so that nothing
@@ -10,8 +19,8 @@ use crate::attributes::{from_text, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
-use crate::read_model::fetch::{folder_perm_ss, folder_ss};
-use crate::read_model::records::{FolderPermRec, FolderRec, Meta};
+use crate::read_model::fetch::{Interner, folder_perm_ss, folder_ss, secret_ss};
+use crate::read_model::records::{FolderPermRec, FolderRec, Meta, SecretRec};
 use crate::text::fold;
 use adapter_api::Operation;
 use futures::TryStreamExt;
@@ -21,6 +30,7 @@ use secret_server_api::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_
 use secret_server_client::{FolderPermissionQuery, FolderQuery};
 use serde_json::{Value, json};
 use service_error::{ErrorKind, ServiceError};
+use std::collections::BTreeSet;
 
 const KIND: ResourceKind = ResourceKind::Container;
 
@@ -39,6 +49,149 @@ fn audit(folder: &Folder) -> Value {
         "parentFolderId": folder.parent_folder_id,
         "inheritPermissions": folder.inherit_permissions,
     })
+}
+
+/// The audit record after a change that moved secrets in and out.
+fn audit_moves(folder: &Folder, moves: &SecretMoves) -> Value {
+    let mut v = audit(folder);
+    if !moves.moved_in.is_empty() {
+        v["privilegedDataAdded"] = json!(moves.moved_in);
+    }
+    if !moves.moved_out.is_empty() {
+        v["privilegedDataRemoved"] = json!(moves.moved_out);
+        v["removedTo"] = json!(moves.removed_to);
+    }
+    v
+}
+
+/// The secret ids a Container document lists in `privilegedData`.
+fn listed_secrets(doc: &Value) -> JobResult<BTreeSet<i64>> {
+    let Some(items) = doc.get("privilegedData").and_then(Value::as_array) else { return Ok(BTreeSet::new()) };
+    items
+        .iter()
+        .map(|item| {
+            let value = item.get("value").and_then(Value::as_str).unwrap_or_default();
+            adapter_api::id::parse(value)
+                .ok_or_else(|| invalid_value(format!("privilegedData value {value:?} is not a privileged data id")))
+        })
+        .collect()
+}
+
+/// Secrets a PATCH moves into a folder and out of it, checked and ready to send.
+#[derive(Debug, Default)]
+struct SecretMoves {
+    moved_in: Vec<i64>,
+    moved_out: Vec<i64>,
+    /// Where `moved_out` go: the connection's `scope.removedSecretsFolder`.
+    removed_to: Option<i64>,
+}
+
+/// Reads a secret's metadata fresh into the read model (both the folder it was in and the one it
+/// is in now change their `privilegedData`); `None` when Secret Server has no such secret.
+async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<Option<i64>> {
+    let summary = match ctx.client()?.secret_summary(id).await {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let ss = secret_ss(summary, &mut Interner::default());
+    let folder = ss.folder;
+    write_secret(ctx, ss).await?;
+    Ok(Some(folder))
+}
+
+/// Writes a secret's metadata through to the read model, touching the folder it was in and the
+/// one it is in now.
+async fn write_secret(ctx: &Ctx<'_>, ss: crate::read_model::records::SecretSs) -> JobResult<()> {
+    let (id, folder) = (ss.id, ss.folder);
+    let before = ctx.instance().model.read(|s| s.secrets.get(&id).map(|x| x.ss.folder));
+    let mut touched = vec![(ResourceKind::PrivilegedData, id), (KIND, folder)];
+    touched.extend(before.filter(|b| *b != folder).map(|b| (KIND, b)));
+    ctx.instance()
+        .write_through(&touched, |s| {
+            let meta = s.secrets.get(&id).map(|x| x.meta).unwrap_or_default();
+            s.put_secret(SecretRec { ss, meta });
+        })
+        .await?;
+    Ok(())
+}
+
+/// Checks every secret a PATCH moves, before anything changes: one to move in must exist and be
+/// visible to the connection where it is now; one to move out needs the connection's
+/// removed-secrets folder, which must exist within its scope. Secrets already where the PATCH
+/// wants them are left out.
+async fn plan_moves(ctx: &Ctx<'_>, folder: i64, moved_in: &[i64], moved_out: &[i64]) -> JobResult<SecretMoves> {
+    let mut moves = SecretMoves::default();
+    if (!moved_in.is_empty() || !moved_out.is_empty())
+        && !ctx.caller.connection.scope.operations(ResourceKind::PrivilegedData).read
+    {
+        return Err(JobError::Permanent(ServiceError::new(
+            ErrorKind::PermissionDenied,
+            "this connection may not read PrivilegedData, so it cannot move secrets in or out of a container",
+        )));
+    }
+    for id in moved_in {
+        let now = refresh_secret(ctx, *id).await?;
+        if now.is_none() || !ctx.visible(ResourceKind::PrivilegedData, *id) {
+            return Err(invalid_value(format!("there is no privileged data {id}")));
+        }
+        if now != Some(folder) {
+            moves.moved_in.push(*id);
+        }
+    }
+    if moved_out.is_empty() {
+        return Ok(moves);
+    }
+    let Some(to) = ctx.caller.connection.scope.removed_secrets_folder else {
+        return Err(invalid_value(
+            "removing privileged data from a container moves it to the connection's removed-secrets folder \
+             (scope.removedSecretsFolder), and this connection has none",
+        ));
+    };
+    if to == folder {
+        return Err(invalid_value(format!(
+            "container {folder} is the connection's removed-secrets folder: privileged data cannot leave it"
+        )));
+    }
+    if !ctx.instance().model.read(|s| s.folders.contains_key(&to)) {
+        match ctx.client()?.get_folder(to).await {
+            Ok(f) => write_folder(ctx, f, None).await?,
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if !ctx.visible(KIND, to) {
+        return Err(invalid_value(format!(
+            "the connection's removed-secrets folder {to} is not a container within its scope"
+        )));
+    }
+    for id in moved_out {
+        // Gone, or moved elsewhere since the read model saw it here: nothing to take out.
+        if refresh_secret(ctx, *id).await? == Some(folder) {
+            moves.moved_out.push(*id);
+        }
+    }
+    moves.removed_to = Some(to);
+    Ok(moves)
+}
+
+/// Sends the moves, one secret at a time, each written through as soon as Secret Server took it
+/// (a failure part-way leaves the read model as Secret Server is; a retry finds those done).
+async fn send_moves(ctx: &Ctx<'_>, folder: i64, moves: &SecretMoves) -> JobResult<()> {
+    let out = moves.moved_out.iter().map(|id| (*id, moves.removed_to.unwrap_or(folder)));
+    for (id, to) in moves.moved_in.iter().map(|id| (*id, folder)).chain(out) {
+        let answer = ctx.client()?.move_secret(id, to).await?;
+        let now = answer.folder_id().unwrap_or(to);
+        let rec = ctx.instance().model.read(|s| s.secrets.get(&id).map(|x| x.ss.clone()));
+        match rec {
+            Some(mut ss) => {
+                ss.folder = now;
+                write_secret(ctx, ss).await?;
+            }
+            None => drop(refresh_secret(ctx, id).await?),
+        }
+    }
+    Ok(())
 }
 
 /// Writes a folder through to the read model (keeping its meta), optionally with new attributes.
@@ -237,6 +390,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         (scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?, Value::Null)
     };
     let f = fields(&doc).map_err(JobError::Permanent)?;
+    let moves = if patch {
+        let (before, after) = (listed_secrets(&base)?, listed_secrets(&doc)?);
+        let moved_in: Vec<i64> = after.difference(&before).copied().collect();
+        let moved_out: Vec<i64> = before.difference(&after).copied().collect();
+        plan_moves(ctx, id, &moved_in, &moved_out).await?
+    } else {
+        SecretMoves::default()
+    };
     // The parent a caller cannot see is not in `current_doc`: absent there means "unchanged".
     let parent = if doc.get("parent").is_none() && current_doc.get("parent").is_none() {
         current.parent_folder_id
@@ -284,13 +445,16 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if inherit != current.inherit_permissions {
         refresh_permissions(ctx, id).await?;
     }
+    send_moves(ctx, id, &moves).await?;
+    // For a replica following the events stream: the secrets whose folder changed.
+    let members = MemberIds { added: moves.moved_in.clone(), removed: moves.moved_out.clone() };
     Ok(Applied {
         kind: KIND,
         id,
         deleted: false,
-        members: MemberIds::NONE,
+        members,
         before: audit(&current),
-        after: audit(&folder),
+        after: audit_moves(&folder, &moves),
     })
 }
 

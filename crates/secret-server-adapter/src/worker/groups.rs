@@ -7,8 +7,9 @@
 //! A Group's `roles` are assigned and unassigned in Secret Server after its name and members,
 //! every role checked first, as a User's are (see [`super::roles`]).
 //!
-//! Membership changes are one Secret Server call per member added or removed, a few at a time,
-//! never a rewrite of the list. Every member to add is checked first (an existing, enabled user),
+//! Membership changes are one Secret Server call for all the members a change adds and removes
+//! (`PATCH /groups/{id}/users`, up to [`MEMBERS_PER_CALL`] members a call), never a rewrite of the
+//! list. Every member to add is checked first (an existing, enabled user),
 //! so that a request the client got wrong changes nothing. A member already in the group (added
 //! by an earlier delivery of the same job, or directly in Secret Server) or already gone counts as
 //! done.
@@ -21,15 +22,15 @@ use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{fields, member_id};
 use crate::read_model::fetch::{group_roles, group_ss_from_group, user_ss_from_user};
-use crate::read_model::records::{GroupRec, Meta, UserRec};
+use crate::read_model::records::{Meta, UserRec};
 use crate::text::fold;
 use adapter_api::Operation;
 use connections::scope::Principal;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::TryStreamExt;
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
 use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs};
-use secret_server_client::{ClientError, GroupQuery};
+use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
 use service_error::ServiceError;
 use std::collections::BTreeSet;
@@ -38,8 +39,9 @@ use std::sync::Arc;
 const KIND: ResourceKind = ResourceKind::Group;
 /// Member ids to add and to remove.
 type Delta = (Vec<i64>, Vec<i64>);
-/// Membership calls in flight at once for one job.
-const MEMBER_CALLS: usize = 8;
+/// Members added or removed by one call to Secret Server (`PATCH /groups/{id}/users`), so that
+/// a very large change is a few bounded requests.
+const MEMBERS_PER_CALL: usize = 500;
 
 pub(super) async fn apply(ctx: &Ctx<'_>) -> JobResult<Applied> {
     match ctx.req.operation() {
@@ -72,22 +74,12 @@ async fn write_group(
     attrs: Option<Option<Box<str>>>,
 ) -> JobResult<()> {
     let id = group.id;
-    let mut ss = group_ss_from_group(group);
+    let ss = group_ss_from_group(group);
     let mut touched: Vec<(ResourceKind, i64)> = vec![(KIND, id)];
     touched.extend(added.iter().chain(removed).map(|u| (ResourceKind::User, *u)));
     ctx.instance()
-        .write_through(&touched, |state| {
-            let (mut members, old_attrs, meta) = state
-                .groups
-                .get(&id)
-                .map(|g| (g.members.clone(), g.attrs.clone(), g.meta))
-                .unwrap_or((Vec::new(), None, Meta::default()));
-            members.retain(|m| !removed.contains(m));
-            members.extend_from_slice(added);
-            let attrs = attrs.unwrap_or(old_attrs);
-            ss.roles = state.groups.get(&id).map(|g| g.ss.roles.clone()).unwrap_or_default();
-            state.put_group(GroupRec { ss, members, attrs, meta });
-        })
+        // In place: a change costs the same in a group of ten as in a group of a hundred thousand.
+        .write_through(&touched, |state| state.change_group(ss, attrs, added, removed))
         .await?;
     Ok(())
 }
@@ -176,84 +168,62 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
     Ok(())
 }
 
-/// Adds and removes members, a few calls at a time. Returns what was done; on a failure, what
-/// was done is written through before the error is returned.
+/// Adds and removes members in one call per [`MEMBERS_PER_CALL`] (`PATCH /groups/{id}/users`
+/// with the ids to add and to remove). Returns what was done; on a failure, what was done is
+/// written through before the error is returned.
+///
+/// A refused call may have found part of its work done (a user already in the group, or already
+/// out of it, after an earlier delivery of the job or a change made directly in Secret Server; its
+/// error codes are not documented, so they are not trusted to say so): the group's members, read
+/// from Secret Server, tell which; those count as done and the rest is sent once more.
 async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64]) -> JobResult<(Vec<i64>, Vec<i64>)> {
-    let id = group.id;
-    let client = ctx.client()?;
-    enum Done {
-        Added(i64),
-        Removed(i64),
-    }
-    enum Failure {
-        Call(bool, i64, ClientError),
-        /// Not sent: the attempt lost its lease first.
-        LeaseLost,
-    }
-    // Owned pairs: a stream over borrowing iterator adaptors would not be `Send` for every lifetime.
-    let calls: Vec<(bool, i64)> = add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
-    let results: Vec<Result<Done, Failure>> = stream::iter(calls)
-        .map(|(adding, user)| {
-            // Owned, so that the futures do not borrow across the stream (Send for any lifetime).
-            let (client, lease) = (client.clone(), ctx.lease.clone());
-            async move {
-                // Each call checks the lease, as every other Secret Server call of a job does.
-                if !lease.is_held() {
-                    return Err(Failure::LeaseLost);
-                }
-                let sent = if adding {
-                    client.add_group_member(id, user).await.map(|_| Done::Added(user))
-                } else {
-                    client.remove_group_member(id, user).await.map(|_| Done::Removed(user))
-                };
-                sent.map_err(|e| Failure::Call(adding, user, e))
-            }
-        })
-        .buffer_unordered(MEMBER_CALLS)
-        .collect()
-        .await;
-    let (mut added, mut removed, mut failed, mut lease_lost) = (Vec::new(), Vec::new(), Vec::new(), false);
-    for r in results {
-        match r {
-            Ok(Done::Added(u)) => added.push(u),
-            Ok(Done::Removed(u)) => removed.push(u),
-            Err(Failure::Call(adding, user, e)) => failed.push((adding, user, e)),
-            Err(Failure::LeaseLost) => lease_lost = true,
-        }
-    }
-    if lease_lost {
-        write_group(ctx, group.clone(), &added, &removed, None).await?;
-        ctx.check_lease()?;
-    }
-    // A call that failed may have found its work done (a user already in the group, or already
-    // out of it): the group's members, read from Secret Server, say so; its error codes are not
-    // documented, so they are not trusted to.
-    let mut first_error = None;
-    if !failed.is_empty() {
-        let members: BTreeSet<i64> = match ctx.client()?.group_members(id).map_ok(|m| m.user_id).try_collect().await {
-            Ok(members) => members,
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let mut pending: Vec<(bool, i64)> =
+        add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
+    while !pending.is_empty() {
+        let batch: Vec<(bool, i64)> = pending.drain(..pending.len().min(MEMBERS_PER_CALL)).collect();
+        match send_batch(ctx, group, &batch).await {
+            Ok(()) => split_into(&batch, &mut added, &mut removed),
             Err(e) => {
                 write_group(ctx, group.clone(), &added, &removed, None).await?;
-                return Err(e.into());
-            }
-        };
-        for (adding, user, e) in failed {
-            match (adding, members.contains(&user)) {
-                (true, true) => added.push(user),
-                (false, false) => removed.push(user),
-                _ => {
-                    first_error.get_or_insert(e);
-                }
+                return Err(e);
             }
         }
     }
     added.sort_unstable();
     removed.sort_unstable();
-    if let Some(e) = first_error {
-        write_group(ctx, group.clone(), &added, &removed, None).await?;
-        return Err(JobError::from(e));
-    }
     Ok((added, removed))
+}
+
+/// Splits `(adding, user)` pairs into the users added and removed.
+fn split_into(batch: &[(bool, i64)], added: &mut Vec<i64>, removed: &mut Vec<i64>) {
+    for (adding, user) in batch {
+        if *adding { added.push(*user) } else { removed.push(*user) }
+    }
+}
+
+/// One `PATCH /groups/{id}/users`; when Secret Server refuses it, the members it has decide what
+/// is left to send, which is sent once more.
+async fn send_batch(ctx: &Ctx<'_>, group: &Group, batch: &[(bool, i64)]) -> JobResult<()> {
+    let (mut add, mut remove) = (Vec::new(), Vec::new());
+    split_into(batch, &mut add, &mut remove);
+    let first = match ctx.client()?.patch_group_members(group.id, &add, &remove).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => e,
+    };
+    let members: BTreeSet<i64> = ctx.client()?.group_members(group.id).map_ok(|m| m.user_id).try_collect().await?;
+    let add: Vec<i64> = add.into_iter().filter(|u| !members.contains(u)).collect();
+    let remove: Vec<i64> = remove.into_iter().filter(|u| members.contains(u)).collect();
+    if add.len() + remove.len() == batch.len() {
+        // Nothing was found done: the refusal was about something else.
+        return Err(first.into());
+    }
+    if add.is_empty() && remove.is_empty() {
+        return Ok(());
+    }
+    ctx.client()?.patch_group_members(group.id, &add, &remove).await?;
+    Ok(())
 }
 
 async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {

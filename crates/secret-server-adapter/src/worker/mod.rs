@@ -467,7 +467,10 @@ fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
     }
     let resource = ctx.instance().model.read(|state| {
         let view = ctx.caller.view(state);
-        let json = view.render(applied.kind, applied.id, RenderOptions::default())?;
+        // A group's members are left out when the request's projection excluded them: rendering
+        // them is what a member change of a large group would otherwise cost.
+        let options = RenderOptions { members: !ctx.req.answers_without_members() };
+        let json = view.render(applied.kind, applied.id, options)?;
         Some(Resource {
             kind: applied.kind,
             id: applied.id.to_string(),

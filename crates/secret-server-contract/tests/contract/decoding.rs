@@ -127,6 +127,9 @@ fn cases() -> Vec<Case> {
         case("replace_group_members", "PUT /v1/groups/{id}/users", false, |c| {
             Box::pin(async move { json(c.replace_group_members(7, &[8]).await) })
         }),
+        case("patch_group_members", "PATCH /v1/groups/{id}/users", false, |c| {
+            Box::pin(async move { json(c.patch_group_members(7, &[8], &[9]).await) })
+        }),
         case("remove_group_member", "DELETE /v1/groups/{id}/users/{userId}", false, |c| {
             Box::pin(async move { json(c.remove_group_member(7, 8).await) })
         }),
@@ -191,6 +194,9 @@ fn cases() -> Vec<Case> {
         }),
         case("secret_summary", "GET /v1/secrets/{id}/summary", false, |c| {
             Box::pin(async move { json(c.secret_summary(7).await) })
+        }),
+        case("move_secret", "PATCH /v1/secrets/{id}/general", false, |c| {
+            Box::pin(async move { json(c.move_secret(7, 8).await) })
         }),
         case("secret_permissions_page", "GET /v1/secret-permissions", false, |c| {
             Box::pin(async move { json(c.secret_permissions_page(&SecretPermissionQuery::secret(7), 0, 10).await) })

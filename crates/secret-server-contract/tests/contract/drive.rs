@@ -71,6 +71,7 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "GET /v1/groups/{id}/users",
     "POST /v1/groups/{id}/users",
     "PUT /v1/groups/{id}/users",
+    "PATCH /v1/groups/{id}/users",
     "DELETE /v1/groups/{id}/users/{userId}",
     "POST /v1/users/{id}/roles",
     "PUT /v1/users/{id}/roles",
@@ -92,6 +93,7 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "GET /v2/secrets",
     "GET /v1/secrets/lookup",
     "GET /v1/secrets/{id}/summary",
+    "PATCH /v1/secrets/{id}/general",
     "GET /v1/secret-permissions",
     "POST /v1/secret-permissions",
     "GET /v1/secret-permissions/{id}",
@@ -165,6 +167,8 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
     let _: Vec<_> = client.group_members(group.id).try_collect().await.expect("group_members");
     client.remove_group_member(group.id, created.id).await.expect("remove_group_member");
     client.replace_group_members(group.id, &[created.id]).await.expect("replace_group_members");
+    client.patch_group_members(group.id, &[], &[created.id]).await.expect("patch_group_members (remove)");
+    client.patch_group_members(group.id, &[created.id], &[]).await.expect("patch_group_members (add)");
 
     // Role assignments (2 is the built-in role "User").
     client.add_user_roles(created.id, &[2]).await.expect("add_user_roles");
@@ -250,6 +254,9 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
     let _: Vec<_> = client.lookup_secrets(&every_filter).try_collect().await.expect("lookup_secrets");
     let secret = secrets.first().expect("the demo organisation has secrets");
     client.secret_summary(secret.id).await.expect("secret_summary");
+    let moved = client.move_secret(secret.id, folder.id).await.expect("move_secret");
+    assert_eq!(moved.folder_id(), Some(folder.id), "the answer names the new folder");
+    client.move_secret(secret.id, secret.folder_id).await.expect("move_secret (back)");
     client
         .secret_permissions_page(&SecretPermissionQuery::secret(secret.id), 0, 5)
         .await

@@ -1,5 +1,5 @@
 //! `/api/v1/groups`: search, lookup, get, create, update, patch, delete, and
-//! membership: `/groups/{id}/users` (list, add, replace) and
+//! membership: `/groups/{id}/users` (list, add, replace, patch: add and remove several) and
 //! `/groups/{id}/users/{userId}` (get, remove).
 
 use super::{parse_body, search_text};
@@ -14,7 +14,7 @@ use crate::store::users::MEMBERSHIP_SORT;
 use actix_web::web::{self, Json};
 use secret_server_api::{
     DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, Lookup, MemberAddArgs,
-    MembersReplaceArgs, PagedResult, SuccessResult,
+    MembersPatchArgs, MembersReplaceArgs, PagedResult, SuccessResult,
 };
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -31,7 +31,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/groups/{id}/users")
                 .route(web::get().to(members))
                 .route(web::post().to(add_member))
-                .route(web::put().to(replace_members)),
+                .route(web::put().to(replace_members))
+                .route(web::patch().to(patch_members)),
         )
         .service(
             web::resource("/groups/{id}/users/{user_id}")
@@ -156,6 +157,22 @@ async fn replace_members(
     let args: MembersReplaceArgs = parse_body(&body)?;
     let group_id = *id;
     db.mutate(|s| Ok((s.plan_replace_members(group_id, &args.user_ids)?, ())), |_, ()| Ok(()))?;
+    Ok(Json(SuccessResult { success: true }))
+}
+
+async fn patch_members(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<SuccessResult>> {
+    caller.require(WRITE_GROUPS)?;
+    let args: MembersPatchArgs = parse_body(&body)?;
+    let group_id = *id;
+    db.mutate(
+        |s| Ok((s.plan_patch_members(group_id, &args.added_user_ids, &args.remove_user_ids)?, ())),
+        |_, ()| Ok(()),
+    )?;
     Ok(Json(SuccessResult { success: true }))
 }
 

@@ -1,25 +1,27 @@
 //! `/api/v1/secrets`: search (`filter.folderId`, `filter.includeSubFolders`,
 //! `filter.searchText`, `filter.includeInactive`, `filter.includeActive`,
 //! `filter.secretTemplateId`), lookup, `lookup/{id}`, `{id}/summary`,
-//! create and delete (deactivate); and `GET /secrets/{id}`, which answers with
+//! create and delete (deactivate); `PATCH {id}/general` (moving a secret: `data.folder` only;
+//! its answer carries no field value); and `GET /secrets/{id}`, which answers with
 //! synthetic field values (the request log shows whoever calls it).
 
-use super::{parse_body, search_text};
+use super::{body_value, parse_body, search_text};
 use crate::access::READ_SECRETS;
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
 use crate::query::Query;
 use crate::store::search::Paging;
-use crate::store::secrets::{SECRET_SORT, SecretCreateArgs, SecretFilter, SyntheticSecret};
+use crate::store::secrets::{SECRET_SORT, SecretCreateArgs, SecretFilter, SecretGeneralView, SyntheticSecret};
 use actix_web::web::{self, Json};
-use secret_server_api::{DeleteResult, Lookup, PagedResult, SecretSummary};
+use secret_server_api::{DeleteResult, Lookup, PagedResult, SecretGeneralUpdateArgs, SecretSummary};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/secrets").route(web::get().to(search)).route(web::post().to(create)))
         .service(web::resource("/secrets/lookup").route(web::get().to(lookup)))
         .service(web::resource("/secrets/lookup/{id}").route(web::get().to(lookup_one)))
         .service(web::resource("/secrets/{id}/summary").route(web::get().to(summary)))
+        .service(web::resource("/secrets/{id}/general").route(web::patch().to(update_general)))
         .service(web::resource("/secrets/{id}").route(web::get().to(get)).route(web::delete().to(delete)));
 }
 
@@ -81,4 +83,34 @@ async fn create(_: Caller, db: web::Data<Db>, body: web::Bytes) -> SimResult<Jso
 async fn delete(_: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<DeleteResult>> {
     let id = *id;
     Ok(Json(db.mutate(|s| s.plan_delete_secret(id), |_, result| Ok(result))?))
+}
+
+/// `PATCH /secrets/{id}/general`. Only `data.folder` is applied (a `dirty` one); any other general
+/// field is refused, so that a test can never believe a change the emulator did not make.
+async fn update_general(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    body: web::Bytes,
+) -> SimResult<Json<SecretGeneralView>> {
+    caller.require(READ_SECRETS)?;
+    let args: SecretGeneralUpdateArgs = parse_body(&body)?;
+    let raw = body_value(&body)?;
+    if let Some(data) = raw.get("data").and_then(serde_json::Value::as_object)
+        && let Some(other) = data.keys().find(|k| k.as_str() != "folder")
+    {
+        return Err(crate::error::SimError::invalid(
+            other.clone(),
+            "the emulator applies only 'folder' of a secret's general fields",
+        ));
+    }
+    let (id, viewer) = (*id, caller.viewer());
+    if !args.data.folder.dirty {
+        return Ok(Json(db.read(|s| {
+            s.secret_summary_for(viewer, id)?;
+            s.secret_general(id)
+        })?));
+    }
+    let folder = args.data.folder.value.unwrap_or(secret_server_api::ROOT_FOLDER_ID);
+    Ok(Json(db.mutate(|s| s.plan_move_secret(viewer, id, folder), |s, id| s.secret_general(id))?))
 }

@@ -79,6 +79,12 @@ impl Store {
         self.folder_role_of(viewer, folder_id).is_some_and(|r| folder_rank(r) >= folder_rank(FolderAccessRole::Edit))
     }
 
+    /// Whether `viewer` may put secrets in `folder_id` (Add Secret, Edit or Owner).
+    pub fn can_add_secret(&self, viewer: Viewer, folder_id: i64) -> bool {
+        self.folder_role_of(viewer, folder_id)
+            .is_some_and(|r| folder_rank(r) >= folder_rank(FolderAccessRole::AddSecret))
+    }
+
     /// Whether `viewer` owns `folder_id` (rename, move, delete, change its permissions).
     pub fn owns_folder(&self, viewer: Viewer, folder_id: i64) -> bool {
         self.folder_role_of(viewer, folder_id) == Some(FolderAccessRole::Owner)

@@ -334,6 +334,32 @@ impl Store {
         Ok(changes)
     }
 
+    /// Plans `PATCH /groups/{id}/users`: adds `added` and removes `removed`, all or nothing. Each
+    /// user is held to the rule of its one-at-a-time call: one to add must be an active user not
+    /// yet in the group, one to remove must be in it (the first that is not fails the whole call).
+    ///
+    /// # Errors
+    /// `API_GroupNotFound`, `API_UserNotFound`, an inactive user, `API_UserAlreadyInGroup`,
+    /// `API_MembershipNotFound`, a user named twice, a synchronized group.
+    pub fn plan_patch_members(&self, group_id: i64, added: &[i64], removed: &[i64]) -> SimResult<Vec<Change>> {
+        self.editable_group(group_id)?;
+        let mut named = std::collections::BTreeSet::new();
+        let mut changes = Vec::with_capacity(added.len() + removed.len());
+        for user_id in added {
+            if !named.insert(*user_id) {
+                return Err(SimError::invalid("addedUserIds", format!("user {user_id} is named twice.")));
+            }
+            changes.extend(self.plan_add_member(group_id, *user_id)?);
+        }
+        for user_id in removed {
+            if !named.insert(*user_id) {
+                return Err(SimError::invalid("removeUserIds", format!("user {user_id} is named twice.")));
+            }
+            changes.extend(self.plan_remove_member(group_id, *user_id)?.0);
+        }
+        Ok(changes)
+    }
+
     /// `GET /groups/{id}/users/{userId}`.
     ///
     /// # Errors

@@ -231,4 +231,66 @@ impl Store {
         }
         Ok((vec![Change::PutSecret(SecretSummary { active: false, ..secret })], result))
     }
+
+    /// Plans `PATCH /secrets/{id}/general` with `data.folder`: moves the secret. As Secret Server
+    /// does, the caller needs Edit (or Owner) on the secret and Add Secret (or better) on the
+    /// folder it goes to; a secret that inherits its permissions then inherits the new folder's
+    /// (at the root, where there is nothing to inherit, it stops inheriting).
+    ///
+    /// # Errors
+    /// `API_SecretNotFound` (also for a secret the caller may not list), an unknown folder, access
+    /// denied for a missing role.
+    pub fn plan_move_secret(&self, viewer: Viewer, id: i64, folder_id: i64) -> SimResult<(Vec<Change>, i64)> {
+        let secret = self.get_secret_summary(id)?;
+        if !self.can_list_secret(viewer, id) {
+            return Err(SimError::NotFound(Thing::Secret, id));
+        }
+        let folder_id = if folder_id == 0 { ROOT_FOLDER_ID } else { folder_id };
+        if folder_id != ROOT_FOLDER_ID && self.folder(folder_id).is_none() {
+            return Err(SimError::NotFound(Thing::Folder, folder_id));
+        }
+        if self.secret_role_of(viewer, id).is_none_or(|r| r.id() < secret_server_api::SecretAccessRole::Edit.id()) {
+            return Err(SimError::denied(format!("Edit on secret {id}")));
+        }
+        if folder_id != ROOT_FOLDER_ID && !self.can_add_secret(viewer, folder_id) {
+            return Err(SimError::denied(format!("Add Secret on folder {folder_id}")));
+        }
+        if secret.folder_id == folder_id {
+            return Ok((Vec::new(), id));
+        }
+        let inherits_permissions = secret.inherits_permissions && folder_id != ROOT_FOLDER_ID;
+        Ok((vec![Change::PutSecret(SecretSummary { folder_id, inherits_permissions, ..secret })], id))
+    }
+
+    /// The answer of `PATCH /secrets/{id}/general`: the published `SecretDetailGeneralViewModel`'s
+    /// id, name, folder and active state. Never its `fields`: those carry the secret's values, and
+    /// the emulator stores none.
+    ///
+    /// # Errors
+    /// `API_SecretNotFound`.
+    pub fn secret_general(&self, id: i64) -> SimResult<SecretGeneralView> {
+        let s = self.get_secret_summary(id)?;
+        Ok(SecretGeneralView {
+            id: s.id,
+            name: ViewValue { value: serde_json::Value::String(s.name.clone()) },
+            folder: ViewValue { value: serde_json::Value::from(s.folder_id) },
+            active: ViewValue { value: serde_json::Value::Bool(s.active) },
+        })
+    }
+}
+
+/// A `ViewFieldValueOf*` with its value only.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewValue {
+    pub value: serde_json::Value,
+}
+
+/// The emulator's `SecretDetailGeneralViewModel`: metadata only.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretGeneralView {
+    pub id: i64,
+    pub name: ViewValue,
+    pub folder: ViewValue,
+    pub active: ViewValue,
 }

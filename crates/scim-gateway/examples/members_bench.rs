@@ -1,0 +1,275 @@
+//! Member changes against group size, and the Secret Server calls each costs (issue 20 goals 4
+//! and 5): the gateway, the adapter, the Secret Server emulator and an in-process queue in one
+//! process; a new group gets `--members` users one PATCH at a time from `--clients` concurrent
+//! clients, then one PATCH adds `--batch` users at once. Each PATCH asks for its answer without the
+//! members (`?excludedAttributes=members`) unless `--exclude-members false`: the whole member list
+//! in every answer is what a member change of a large group costs otherwise.
+//!
+//! ```text
+//! cargo run --release -p scim-gateway --example members_bench -- --members 10000 --clients 8 --batch 100 \
+//!     [--exclude-members false]
+//! ```
+//!
+//! Prints the rate of member changes in windows of 500 (by completion order), the ratio of the
+//! last window to the first, and Secret Server calls per change (the emulator's request log,
+//! sign-in excluded) for the one-at-a-time PATCHes and for the batch.
+
+use anyhow::Context;
+use connections::{Connection, ConnectionStore, credentials};
+use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
+use scim_gateway::{GatewayDeps, GatewaySettings};
+use secrecy::ExposeSecret;
+use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+use secret_server_sim::{GenerateSpec, RunningSim, Seed, SimConfig};
+use serde_json::{Value, json};
+use state_store::{LocalStore, StateStore};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Args {
+    members: usize,
+    clients: usize,
+    batch: usize,
+    /// Whether each PATCH asks for its answer without the members (`?excludedAttributes=members`).
+    exclude_members: bool,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut out = Args { members: 10_000, clients: 8, batch: 100, exclude_members: true };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--members" => out.members = value.parse().context("--members")?,
+            "--clients" => out.clients = value.parse().context("--clients")?,
+            "--batch" => out.batch = value.parse().context("--batch")?,
+            "--exclude-members" => out.exclude_members = value.parse().context("--exclude-members")?,
+            other => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+    Ok(out)
+}
+
+/// Calls the emulator served, its token endpoint left out.
+fn calls(sim: &RunningSim) -> usize {
+    sim.request_log().iter().filter(|(_, path)| !path.contains("/oauth2/")).count()
+}
+
+/// The calls after the first `skip`, by method and path template (ids as `{id}`, no query).
+fn calls_by_route(sim: &RunningSim, skip: usize) -> Vec<(String, usize)> {
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for (method, path) in sim.request_log().iter().filter(|(_, path)| !path.contains("/oauth2/")).skip(skip) {
+        let path = path.split('?').next().unwrap_or_default();
+        let template: Vec<&str> = path
+            .split('/')
+            .map(|s| if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() { "{id}" } else { s })
+            .collect();
+        *counts.entry(format!("{method} {}", template.join("/"))).or_default() += 1;
+    }
+    counts.into_iter().collect()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let wanted = args.members + args.batch;
+    let mut sim_config = SimConfig::for_tests();
+    // Enough users that the active ones (95 %) cover every member wanted.
+    let users = (wanted as u64 * 110 / 100).max(100);
+    sim_config.seed = Seed::Generate(GenerateSpec {
+        users,
+        groups: 1,
+        memberships: 0,
+        folders: 1,
+        permissions_per_folder: 0,
+        secrets: 1,
+        rng_seed: 42,
+    });
+    let sim = secret_server_sim::spawn(sim_config).await?;
+    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory()?);
+    let connections = ConnectionStore::new(state.clone(), Duration::from_secs(5));
+    let queue_config = QueueConfig::default();
+    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&queue_config)?);
+    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&queue_config)?);
+    let issued = credentials::issue_token(Some("bench".into()), None);
+    let mut connection: Connection = serde_json::from_value(
+        json!({"id": "bench", "displayName": "Bench", "secretServer": "primary", "rateLimit": "none"}),
+    )?;
+    connection.credentials.bearer_tokens.push(issued.credential);
+    connections.put(&connection).await?;
+    let client = secret_server_client::ClientConfig::new(
+        sim.base_url().parse()?,
+        sim.api_username(),
+        sim.api_password().clone(),
+    )
+    .allowing_http();
+    let adapter = secret_server_adapter::start(
+        AdapterSettings {
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            http_listen: None,
+            instances: vec![InstanceSettings::new("primary", client)],
+            progress_bars: false,
+            ..AdapterSettings::default()
+        },
+        AdapterDeps {
+            queue: queue.clone(),
+            events: events.clone(),
+            state: state.clone(),
+            connections: connections.clone(),
+        },
+    )
+    .await?;
+    adapter.wait_ready(Duration::from_secs(600)).await?;
+    let gateway = scim_gateway::start(
+        GatewaySettings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            adapter_url: format!("http://{}", adapter.grpc_addr()),
+            adapter_secret: adapter.grpc_secret().cloned(),
+            http_workers: 2,
+            ..GatewaySettings::default()
+        },
+        GatewayDeps { queue, events, state, connections },
+    )
+    .await?;
+    let base = format!("http://{}/scim/v2", gateway.addr());
+    let token = issued.token.expose_secret().to_owned();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
+
+    // The active users but the API account (a protected principal), in id order.
+    let mut ids: Vec<String> = Vec::new();
+    let mut start = 1;
+    loop {
+        let url = format!("{base}/Users?attributes=active,userName&count=1000&startIndex={start}");
+        let page: Value = http.get(&url).bearer_auth(&token).send().await?.error_for_status()?.json().await?;
+        let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+        if resources.is_empty() {
+            break;
+        }
+        start += resources.len();
+        ids.extend(
+            resources
+                .iter()
+                .filter(|u| u["active"] != false && u["userName"] != sim.api_username())
+                .filter_map(|u| u["id"].as_str().map(str::to_owned)),
+        );
+    }
+    anyhow::ensure!(ids.len() >= wanted, "only {} active users for {wanted} members", ids.len());
+
+    let group: Value = http
+        .post(format!("{base}/Groups"))
+        .bearer_auth(&token)
+        .header("content-type", "application/scim+json")
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "bench-members"})
+                .to_string(),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let group = group["id"].as_str().context("the group's id")?.to_owned();
+    let query = if args.exclude_members { "?excludedAttributes=members" } else { "" };
+    let patch = |members: &[String]| {
+        let value: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "add", "path": "members", "value": value}]})
+        .to_string()
+    };
+
+    // One member per PATCH, `clients` at a time.
+    let single = Arc::new(ids[..args.members].to_vec());
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(args.members)));
+    let calls_before = calls(&sim);
+    let began = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.clients {
+        let (http, url, token) = (http.clone(), format!("{base}/Groups/{group}{query}"), token.clone());
+        let (single, next, done) = (single.clone(), next.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(member) = single.get(i) else { return Ok::<(), anyhow::Error>(()) };
+                let res = http
+                    .patch(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/scim+json")
+                    .body(patch(std::slice::from_ref(member)))
+                    .send()
+                    .await?;
+                let status = res.status();
+                let body = res.bytes().await?;
+                anyhow::ensure!(status.is_success(), "PATCH answered {status}: {}", String::from_utf8_lossy(&body));
+                done.lock().push(began.elapsed());
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let single_calls = calls(&sim) - calls_before;
+    let single_routes = calls_by_route(&sim, calls_before);
+    let mut times = done.lock().clone();
+    times.sort_unstable();
+    println!(
+        "members_bench: {} members added one PATCH at a time by {} clients, answers {}",
+        args.members,
+        args.clients,
+        if args.exclude_members { "without the members" } else { "with every member" }
+    );
+    println!("| members | changes/s |");
+    println!("|---|---|");
+    let window = 500.min(args.members);
+    let mut rates = Vec::new();
+    for end in (window..=times.len()).step_by(window) {
+        let (from, to) = (if end == window { Duration::ZERO } else { times[end - window - 1] }, times[end - 1]);
+        let rate = window as f64 / (to - from).as_secs_f64();
+        rates.push(rate);
+        println!("| {}–{} | {rate:.0} |", end - window + 1, end);
+    }
+    if let (Some(first), Some(last)) = (rates.first(), rates.last()) {
+        println!("last window / first window: {:.1} %", last / first * 100.0);
+    }
+    println!(
+        "Secret Server calls: {single_calls} for {} one-member PATCHes: {:.2} per change",
+        args.members,
+        single_calls as f64 / args.members as f64
+    );
+    for (route, n) in single_routes {
+        println!("  {route}: {n}");
+    }
+
+    // One PATCH adding `batch` members.
+    if args.batch > 0 {
+        let before = calls(&sim);
+        let batch = &ids[args.members..args.members + args.batch];
+        let res = http
+            .patch(format!("{base}/Groups/{group}{query}"))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(patch(batch))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status().is_success(), "the batch PATCH answered {}", res.status());
+        let batch_calls = calls(&sim) - before;
+        let batch_routes = calls_by_route(&sim, before);
+        println!(
+            "Secret Server calls: {batch_calls} for one PATCH adding {} members: {:.3} per member change",
+            args.batch,
+            batch_calls as f64 / args.batch as f64
+        );
+        for (route, n) in batch_routes {
+            println!("  {route}: {n}");
+        }
+    }
+    gateway.shutdown().await;
+    adapter.shutdown().await;
+    sim.shutdown().await;
+    Ok(())
+}
