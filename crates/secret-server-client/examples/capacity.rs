@@ -182,8 +182,8 @@ async fn run(capacity: usize, bound: Bound, seconds: u64) -> Run {
 
 #[allow(clippy::cast_precision_loss)]
 fn svg(runs: &[Run], capacities: &[usize], seconds: u64) -> String {
-    let (width, panel_h, left, top, gap) = (720.0, 200.0, 60.0, 40.0, 60.0);
-    let plot_w = width - left - 170.0;
+    let (width, panel_h, left, top, gap) = (800.0, 200.0, 60.0, 40.0, 60.0);
+    let plot_w = width - left - 250.0;
     let height = top + capacities.len() as f64 * (panel_h + gap);
     let mut out = String::new();
     let _ = writeln!(
