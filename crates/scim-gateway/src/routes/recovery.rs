@@ -222,6 +222,35 @@ pub(crate) async fn start_resync_of(
     Ok(resync)
 }
 
+/// Confirms the removals a resync of instance `path` holds back, exactly those of `request`'s report.
+pub(crate) async fn confirm_removals_of(
+    state: &AppState,
+    actor: &AdminActor,
+    path: &str,
+    request: &ConfirmRemovalsRequest,
+) -> ApiResult<adapter_api::admin::ResyncState> {
+    let report_id = request.report_id.trim();
+    if report_id.is_empty() {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            "reportId names the held report to confirm (GET the resync state for it)",
+        ));
+    }
+    let resync = state.adapter_admin.confirm_removals(path, report_id, request.count, &actor.0).await.map_err(|e| {
+        match e.kind {
+            // The held report is another one (or none): the administrator's view is stale.
+            service_error::ErrorKind::FailedPrecondition => {
+                ApiError::from(service_error::ServiceError::new(service_error::ErrorKind::AlreadyExists, e.detail))
+            }
+            _ => ApiError::from(e),
+        }
+    })?;
+    let count = resync.held_removals.as_ref().map_or(0, |h| h.count);
+    let detail = format!("confirmed the removal of {count} records held back on {path} (report {report_id})");
+    state.audit.admin_action(&actor.0, "confirm-removals", "", detail).await;
+    Ok(resync)
+}
+
 /// The quick connection test of instance `path` (`quick`), or its full preflight.
 pub(crate) async fn check_secret_server(
     state: &AppState,
@@ -282,36 +311,7 @@ async fn confirm_removals(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let request: ConfirmRemovalsRequest = super::admin::parse_body(&req, &body)?;
-    if request.report_id.trim().is_empty() {
-        return Err(ApiError::bad_request(
-            ScimType::InvalidValue,
-            "reportId names the held report to confirm (GET the resync state for it)",
-        ));
-    }
-    let resync =
-        state.adapter_admin.confirm_removals(&path, request.report_id.trim(), request.count, &actor.0).await.map_err(
-            |e| match e.kind {
-                // The held report is another one (or none): the administrator's view is stale.
-                service_error::ErrorKind::FailedPrecondition => {
-                    ApiError::from(service_error::ServiceError::new(service_error::ErrorKind::AlreadyExists, e.detail))
-                }
-                _ => ApiError::from(e),
-            },
-        )?;
-    let count = resync.held_removals.as_ref().map_or(0, |h| h.count);
-    state
-        .audit
-        .admin_action(
-            &actor.0,
-            "confirm-removals",
-            "",
-            format!(
-                "confirmed the removal of {count} records held back on {path} (report {})",
-                request.report_id.trim()
-            ),
-        )
-        .await;
-    Ok(HttpResponse::Accepted().json(resync))
+    Ok(HttpResponse::Accepted().json(confirm_removals_of(&state, &actor, &path, &request).await?))
 }
 
 async fn doctor(state: web::Data<AppState>, actor: AdminActor, path: web::Path<String>) -> ApiResult<HttpResponse> {

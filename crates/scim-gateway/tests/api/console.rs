@@ -290,3 +290,27 @@ async fn a_session_started_on_one_replica_is_honoured_by_another_and_ended_on_bo
     replica.shutdown().await;
     app.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_runs_the_full_preflight_and_confirms_only_a_held_report() {
+    let app = app_with_user(Options::default()).await;
+    let signed = sign_in(&app).await;
+    let page = console_get(&app, &signed, "/secret-servers").await.text().await.unwrap();
+    assert!(page.contains("/console/secret-servers/primary/doctor"), "the instances page offers the preflight");
+
+    let res = console_post(&app, &signed, "/secret-servers/primary/doctor", &[("csrf", &signed.csrf)]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let report = res.text().await.unwrap();
+    assert!(report.contains("Preflight of primary"), "{report}");
+    assert!(report.contains("passed"), "the emulator's API account has every permission: {report}");
+
+    let res = console_post(
+        &app,
+        &signed,
+        "/secret-servers/primary/resync/confirm",
+        &[("csrf", &signed.csrf), ("report_id", "0123456789abcdef")],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT, "no resync holds that report");
+    app.shutdown().await;
+}

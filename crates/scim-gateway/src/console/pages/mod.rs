@@ -196,6 +196,7 @@ pub(super) fn notice_text(code: Option<&str>) -> Option<&'static str> {
         "saved" => "The changes are saved.",
         "deleted" => "The connection is deleted.",
         "resync-started" => "The resync started.",
+        "removals-confirmed" => "The held removals are confirmed.",
         "replayed" => "The dead letter was queued again.",
         "discarded" => "The dead letter is discarded.",
         _ => return None,

@@ -20,7 +20,9 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("").route(web::get().to(overview)))
         .service(web::resource("/secret-servers").route(web::get().to(secret_servers)))
         .service(web::resource("/secret-servers/{name}/test").route(web::post().to(test)))
+        .service(web::resource("/secret-servers/{name}/doctor").route(web::post().to(doctor)))
         .service(web::resource("/secret-servers/{name}/resync").route(web::post().to(resync)))
+        .service(web::resource("/secret-servers/{name}/resync/confirm").route(web::post().to(confirm_removals)))
         .service(web::resource("/calls").route(web::get().to(calls)))
         .service(web::resource("/calls/stream").route(web::get().to(stream)));
 }
@@ -277,12 +279,21 @@ async fn secret_servers(state: web::Data<AppState>, req: HttpRequest, query: web
                                 dt { "Finished" } dd { (when(r.finished_at)) }
                                 dt { "Changes" } dd { (r.added) " added, " (r.changed) " changed, " (r.removed) " removed" }
                                 @if let Some(held) = &r.held_removals {
-                                    dt { "Held removals" } dd { (held.count) " (report " code { (held.report_id) } "; confirm with the CLI: scim-connector admin resync --confirm)" }
+                                    dt { "Held removals" } dd { (held.count) " (report " code { (held.report_id) } ")" }
+                                }
+                            }
+                            @if let Some(held) = &r.held_removals {
+                                form.inline method="post" action=(format!("{PREFIX}/secret-servers/{}/resync/confirm", i.name)) {
+                                    (html::csrf(&session))
+                                    input type="hidden" name="report_id" value=(held.report_id);
+                                    input type="hidden" name="count" value=(held.count);
+                                    button.danger type="submit" { "Confirm the " (held.count) " held removals" }
                                 }
                             }
                         }
                         div.actions {
                             (action(&session, &format!("{PREFIX}/secret-servers/{}/test", i.name), "Test the connection", false))
+                            (action(&session, &format!("{PREFIX}/secret-servers/{}/doctor", i.name), "Full preflight (doctor)", false))
                             (action(&session, &format!("{PREFIX}/secret-servers/{}/resync", i.name), "Start a resync", false))
                         }
                     }
@@ -296,8 +307,17 @@ async fn secret_servers(state: web::Data<AppState>, req: HttpRequest, query: web
 }
 
 async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    let session = session_of(&req);
-    let report = match ops::check_secret_server(&state, &session.actor(), &path, true).await {
+    check(&state, &req, &path, true).await
+}
+
+async fn doctor(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    check(&state, &req, &path, false).await
+}
+
+/// The quick connection test (`quick`) or the full preflight of instance `path`, as a page.
+async fn check(state: &AppState, req: &HttpRequest, path: &str, quick: bool) -> HttpResponse {
+    let session = session_of(req);
+    let report = match ops::check_secret_server(state, &session.actor(), path, quick).await {
         Ok(r) => r,
         Err(e) => return failure(&e),
     };
@@ -320,13 +340,34 @@ async fn test(state: web::Data<AppState>, req: HttpRequest, path: web::Path<Stri
     html::respond(
         StatusCode::OK,
         html::page(
-            &format!("Connection test of {}", path.as_str()),
+            &format!("{} of {path}", if quick { "Connection test" } else { "Preflight" }),
             Some(&session),
             Section::SecretServers,
             Head::default(),
             body,
         ),
     )
+}
+
+async fn confirm_removals(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<ConfirmForm>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let request = crate::admin_model::ConfirmRemovalsRequest { report_id: form.report_id, count: form.count };
+    match ops::confirm_removals_of(&state, &session_of(&req).actor(), &path, &request).await {
+        Ok(_) => see_other(&format!("{PREFIX}/secret-servers?notice=removals-confirmed")),
+        Err(e) => failure(&e),
+    }
+}
+
+/// The confirmation form: exactly the held report shown (its id and count).
+#[derive(serde::Deserialize)]
+struct ConfirmForm {
+    report_id: String,
+    count: Option<u64>,
 }
 
 async fn resync(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
