@@ -368,6 +368,36 @@ pub(crate) async fn add_oauth_client_to(
 }
 
 /// Removes OAuth2 client `client_id` of connection `id`.
+/// Adds a JWT issuer whose bearer tokens connection `id` accepts.
+pub(crate) async fn add_jwt_issuer_to(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    new: crate::admin_model::NewJwtIssuer,
+) -> ApiResult<connections::JwtIssuer> {
+    let mut c = load(state, id).await?;
+    let issuer = new
+        .into_issuer(connections::credentials::random_id("jwt_"))
+        .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, e))?;
+    c.credentials.jwt_issuers.push(issuer.clone());
+    save(state, actor, "add-jwt-issuer", c, format!("issuer {} ({})", issuer.id, issuer.issuer)).await?;
+    Ok(issuer)
+}
+
+/// Removes JWT issuer `issuer_id` from connection `id`.
+pub(crate) async fn remove_jwt_issuer_of(
+    state: &AppState,
+    actor: &AdminActor,
+    id: &str,
+    issuer_id: &str,
+) -> ApiResult<()> {
+    let detail = format!("JWT issuer {issuer_id}");
+    remove_credential(state, actor, id, "remove-jwt-issuer", detail, |c| {
+        remove_where(&mut c.credentials.jwt_issuers, |i| i.id == issuer_id)
+    })
+    .await
+}
+
 pub(crate) async fn remove_oauth_client_of(
     state: &AppState,
     actor: &AdminActor,
@@ -528,13 +558,7 @@ async fn add_jwt_issuer(
     body: Bytes,
 ) -> ApiResult<HttpResponse> {
     let new: crate::admin_model::NewJwtIssuer = parse_body(&req, &body)?;
-    let mut c = load(&state, &path).await?;
-    let issuer = new
-        .into_issuer(connections::credentials::random_id("jwt_"))
-        .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, e))?;
-    c.credentials.jwt_issuers.push(issuer.clone());
-    save(&state, &actor, "add-jwt-issuer", c, format!("issuer {} ({})", issuer.id, issuer.issuer)).await?;
-    Ok(HttpResponse::Created().json(issuer))
+    Ok(HttpResponse::Created().json(add_jwt_issuer_to(&state, &actor, &path, new).await?))
 }
 
 async fn remove_jwt_issuer(
@@ -543,11 +567,7 @@ async fn remove_jwt_issuer(
     path: web::Path<(String, String)>,
 ) -> ApiResult<HttpResponse> {
     let (id, issuer_id) = path.into_inner();
-    let detail = format!("JWT issuer {issuer_id}");
-    remove_credential(&state, &actor, &id, "remove-jwt-issuer", detail, |c| {
-        remove_where(&mut c.credentials.jwt_issuers, |i| i.id == issuer_id)
-    })
-    .await?;
+    remove_jwt_issuer_of(&state, &actor, &id, &issuer_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

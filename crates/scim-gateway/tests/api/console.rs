@@ -314,3 +314,33 @@ async fn the_console_runs_the_full_preflight_and_confirms_only_a_held_report() {
     assert_eq!(res.status(), StatusCode::CONFLICT, "no resync holds that report");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_entra_tenant_added_in_the_console_is_the_connection_s_jwt_issuer_and_can_be_removed() {
+    let app = app_with_user(Options::default()).await;
+    let signed = sign_in(&app).await;
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let res = console_post(
+        &app,
+        &signed,
+        "/connections/test/jwt-issuers",
+        &[("csrf", &signed.csrf), ("entra_tenant_id", tenant)],
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    let issuers = view["credentials"]["jwtIssuers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(issuers.len(), 1, "{view}");
+    assert_eq!(issuers[0]["issuer"], format!("https://sts.windows.net/{tenant}/"));
+    let id = issuers[0]["id"].as_str().unwrap().to_owned();
+    let page = console_get(&app, &signed, "/connections/test").await.text().await.unwrap();
+    assert!(page.contains(&id), "the connection's page lists the issuer");
+
+    let res =
+        console_post(&app, &signed, &format!("/connections/test/jwt-issuers/{id}/remove"), &[("csrf", &signed.csrf)])
+            .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["credentials"]["jwtIssuers"].as_array().map_or(0, Vec::len), 0, "{view}");
+    app.shutdown().await;
+}

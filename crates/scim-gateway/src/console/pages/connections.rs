@@ -28,6 +28,10 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/connections/{id}/oauth-clients/{client}/remove").route(web::post().to(remove_oauth_client)),
         )
+        .service(web::resource("/connections/{id}/jwt-issuers").route(web::post().to(add_jwt_issuer)))
+        .service(
+            web::resource("/connections/{id}/jwt-issuers/{issuer}/remove").route(web::post().to(remove_jwt_issuer)),
+        )
         .service(web::resource("/connections/{id}/basic").route(web::post().to(set_basic)))
         .service(web::resource("/connections/{id}/basic/remove").route(web::post().to(remove_basic)));
 }
@@ -231,6 +235,21 @@ async fn show(
                 }
             }
             (action(&session, &format!("{base}/oauth-clients"), "Register an OAuth2 client", false))
+        }
+        section aria-labelledby="jwt" {
+            h2 #jwt { "JWT issuers (Entra ID's own tokens)" }
+            ul {
+                @for i in &c.credentials.jwt_issuers {
+                    li { code { (i.id) } " " (i.issuer) " (audience " (i.audiences.join(", ")) ") "
+                        (action(&session, &format!("{base}/jwt-issuers/{}/remove", urlencoding(&i.id)), "Remove", true)) }
+                }
+            }
+            form.row method="post" action=(format!("{base}/jwt-issuers")) {
+                (csrf(&session))
+                label for="jwt-tenant" { "Entra tenant id" }
+                input #jwt-tenant type="text" name="entra_tenant_id" required autocomplete="off" spellcheck="false";
+                button type="submit" { "Accept this tenant's tokens" }
+            }
         }
         section aria-labelledby="basic" {
             h2 #basic { "HTTP Basic" }
@@ -436,6 +455,40 @@ async fn remove_oauth_client(
     let (id, client) = path.into_inner();
     match ops::remove_oauth_client_of(&state, &session_of(&req).actor(), &id, &client).await {
         Ok(()) => back(&id, "oauth-removed"),
+        Err(e) => failure(&e),
+    }
+}
+
+/// The console adds Entra issuers (the preset); other issuers go through the admin API or the CLI.
+#[derive(Deserialize)]
+struct JwtIssuerForm {
+    entra_tenant_id: String,
+}
+
+async fn add_jwt_issuer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<JwtIssuerForm>,
+) -> HttpResponse {
+    let new = crate::admin_model::NewJwtIssuer {
+        entra_tenant_id: Some(form.into_inner().entra_tenant_id.trim().to_owned()),
+        ..Default::default()
+    };
+    match ops::add_jwt_issuer_to(&state, &session_of(&req).actor(), &path, new).await {
+        Ok(_) => back(&path, "jwt-added"),
+        Err(e) => failure(&e),
+    }
+}
+
+async fn remove_jwt_issuer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (id, issuer) = path.into_inner();
+    match ops::remove_jwt_issuer_of(&state, &session_of(&req).actor(), &id, &issuer).await {
+        Ok(()) => back(&id, "jwt-removed"),
         Err(e) => failure(&e),
     }
 }
