@@ -63,6 +63,8 @@ pub struct Workload {
 
 const SCIM_JSON: &str = "application/scim+json";
 const ATTEMPTS: u32 = 60;
+/// How long a `409` to a retried create may take to show the user sent (see [`Client::adopt`]).
+const ADOPTION_PATIENCE: Duration = Duration::from_secs(45);
 
 enum Answer {
     Status(u16, Value),
@@ -184,26 +186,38 @@ impl Client {
         }
     }
 
-    /// The user named `name` after a `409` to a retried create: it must be the one sent.
+    /// The user named `name` after a `409` to a retried create: it must be the one sent. An earlier
+    /// attempt whose adapter was killed mid-job created it in Secret Server, and its job finishes
+    /// (with the `externalId` sent) only once the queue hands it out again, after the job's
+    /// visibility timeout (30 s): until then the retry's `409` is right and the lookup may find
+    /// nothing, or the user without what only the connector holds. So the lookup is asked again
+    /// until it shows the user as sent, for longer than that timeout; the final check still
+    /// compares every told user's `externalId`.
     async fn adopt(&mut self, name: &str, external_id: &str) -> Option<String> {
         let filter = format!("userName eq \"{name}\"");
         let path = format!("/Users?filter={}", encode(&filter));
-        match self.call("find after 409", reqwest::Method::GET, &path, None).await {
-            Some((200, list)) => match list["Resources"].as_array().map(Vec::as_slice) {
-                Some([one]) => {
-                    if one["externalId"] != external_id {
-                        self.fail(format!("{name}: a 409 names a user that is not the one sent: {one}"));
-                    }
-                    one["id"].as_str().map(str::to_owned)
+        let deadline = tokio::time::Instant::now() + ADOPTION_PATIENCE;
+        loop {
+            let found = match self.call("find after 409", reqwest::Method::GET, &path, None).await {
+                Some((200, list)) => list["Resources"].as_array().cloned().unwrap_or_default(),
+                other => {
+                    self.fail(format!("{name}: 409 then the lookup answered {:?}", other.map(|o| o.0)));
+                    return None;
+                }
+            };
+            match found.as_slice() {
+                [one] if one["externalId"] == external_id => return one["id"].as_str().map(str::to_owned),
+                _ if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                [one] => {
+                    self.fail(format!("{name}: a 409 names a user that is not the one sent: {one}"));
+                    return None;
                 }
                 other => {
                     self.fail(format!("{name}: 409 but `userName eq` finds {other:?}"));
-                    None
+                    return None;
                 }
-            },
-            other => {
-                self.fail(format!("{name}: 409 then the lookup answered {:?}", other.map(|o| o.0)));
-                None
             }
         }
     }
