@@ -132,8 +132,8 @@ fn screen_resource_object(
     }
 }
 
-/// Takes out of `schemas` the URNs that are no schema of `kind`; anything that is not a list of
-/// strings is left for the validator to refuse.
+/// Takes out of `schemas` the URNs that are no schema of `kind`; what is not a string (or not a
+/// list) is left for the validator to refuse.
 fn screen_declared_schemas(
     schemas: &Schemas,
     kind: ResourceKind,
@@ -141,11 +141,8 @@ fn screen_declared_schemas(
     unknown: &mut Vec<UnknownAttribute>,
 ) {
     let Some(list) = value.as_array_mut() else { return };
-    if !list.iter().all(Value::is_string) {
-        return;
-    }
     list.retain(|urn| {
-        let urn = urn.as_str().unwrap_or_default();
+        let Some(urn) = urn.as_str() else { return true };
         let known = urn.eq_ignore_ascii_case(kind.schema_urn()) || schemas.extension(kind, urn).is_some();
         if !known {
             unknown.push(UnknownAttribute {
@@ -388,6 +385,18 @@ mod tests {
 
     fn schemas() -> Schemas {
         Schemas::standard()
+    }
+
+    #[test]
+    fn a_foreign_urn_beside_a_value_that_is_no_string_is_screened_and_the_value_left_for_the_validator() {
+        // Found by the `resource` fuzz target: the guard skipped such a list, so the screened body
+        // was still refused for the name it carried.
+        let body = json!({"schemas": [crate::urn::USER, {"value": "x"}], "displayName": "Tour Guides"});
+        let screened = screen_resource(&schemas(), ResourceKind::Group, body);
+        assert_eq!(screened.unknown.iter().map(|u| u.name.as_str()).collect::<Vec<_>>(), [crate::urn::USER]);
+        assert_eq!(screened.body["schemas"], json!([{"value": "x"}]));
+        let refused = crate::validate_create(&schemas(), ResourceKind::Group, &screened.body).unwrap_err();
+        assert!(!refused.detail.contains("is not a schema of"), "{refused}");
     }
 
     #[test]
