@@ -101,7 +101,10 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
         leniency: config.leniency,
         health_check_casing: config.health_check_casing,
     });
+    let account_id = db.read(|s| s.user_by_name(crate::store::LOCAL_DOMAIN_ID, &config.api_username).map(|u| u.id));
+    let account_id = account_id.context("the API account is missing")?;
     let account = web::Data::new(ApiAccount::new(
+        account_id,
         config.api_account_permissions.iter().cloned(),
         config.leniency.unlimited_administration,
     ));
@@ -112,8 +115,6 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
     let app_account = account.clone();
     let platform = config.platform.clone().map(web::Data::new);
     if let Some(token) = &config.api_token {
-        let account_id = db.read(|s| s.user_by_name(crate::store::LOCAL_DOMAIN_ID, &config.api_username).map(|u| u.id));
-        let account_id = account_id.context("the API account is missing")?;
         tokens.accept_api_token(token.expose_secret(), account_id);
     }
     let mut server = HttpServer::new(move || {
