@@ -119,6 +119,32 @@ pub(crate) async fn dev_console_user(
     Ok((name, password))
 }
 
+/// The emulator group whose members `dev` admits to the console with their Secret Server accounts.
+pub(crate) const DEV_CONSOLE_GROUP: &str = "SCIM Console Admins";
+/// The emulator account `dev` puts in [`DEV_CONSOLE_GROUP`].
+pub(crate) const DEV_CONSOLE_SS_USER: &str = "console.admin";
+
+/// The Secret Server account of the emulator that `dev` admits to the console, from
+/// `<data-dir>/console-ss-credentials` (name and password, one per line, mode 0600), created on
+/// first use with a password that satisfies Secret Server's default password policy. The
+/// emulator is given that account (and the group) when `dev` starts.
+pub(crate) fn dev_console_ss_account(data_dir: &Path) -> anyhow::Result<(String, SecretString)> {
+    let path = data_dir.join("console-ss-credentials");
+    if let Some(text) = read_trimmed(&path) {
+        let mut lines = text.lines();
+        if let (Some(user), Some(password)) = (lines.next(), lines.next())
+            && !user.trim().is_empty()
+            && !password.trim().is_empty()
+        {
+            return Ok((user.trim().to_owned(), SecretString::from(password.trim().to_owned())));
+        }
+    }
+    let random = random_token("");
+    let password = SecretString::from(format!("Ss-{}-9x", random.expose_secret()));
+    write_private(&path, &format!("{DEV_CONSOLE_SS_USER}\n{}\n", password.expose_secret()))?;
+    Ok((DEV_CONSOLE_SS_USER.to_owned(), password))
+}
+
 /// The development connection: every resource type, the default rights mapping, and the
 /// `keepSecretServerName` user-name policy, so that a client trying the connector can rename a user
 /// (Secret Server keeps its own name; the client sees its new one). Connections created through

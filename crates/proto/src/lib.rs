@@ -36,6 +36,17 @@ pub mod audit {
 pub mod admin {
     pub mod v1 {
         tonic::include_proto!("scimconnector.admin.v1");
+
+        /// Without the password.
+        impl std::fmt::Debug for VerifyConsoleAccountRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("VerifyConsoleAccountRequest")
+                    .field("instance", &self.instance)
+                    .field("username", &self.username)
+                    .field("domain", &self.domain)
+                    .finish_non_exhaustive()
+            }
+        }
     }
 }
 

@@ -139,7 +139,11 @@ async fn get_capacity(_: ApiCaller, capacity: web::Data<Capacity>) -> Json<Capac
     Json(capacity.report())
 }
 
-async fn put_capacity(_: ApiCaller, capacity: web::Data<Capacity>, body: web::Bytes) -> SimResult<Json<CapacityReport>> {
+async fn put_capacity(
+    _: ApiCaller,
+    capacity: web::Data<Capacity>,
+    body: web::Bytes,
+) -> SimResult<Json<CapacityReport>> {
     let settings: CapacitySettings = if body.iter().all(u8::is_ascii_whitespace) {
         CapacitySettings::default()
     } else {
@@ -192,7 +196,11 @@ async fn get_permissions(_: ApiCaller, account: web::Data<ApiAccount>) -> Json<V
     Json(account.permissions())
 }
 
-async fn put_permissions(_: ApiCaller, account: web::Data<ApiAccount>, body: web::Bytes) -> SimResult<Json<Vec<String>>> {
+async fn put_permissions(
+    _: ApiCaller,
+    account: web::Data<ApiAccount>,
+    body: web::Bytes,
+) -> SimResult<Json<Vec<String>>> {
     let names: Vec<String> =
         serde_json::from_slice(&body).map_err(|e| SimError::invalid("body", format!("a JSON list of names: {e}")))?;
     account.set_permissions(names.into_iter().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));

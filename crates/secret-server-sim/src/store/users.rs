@@ -462,7 +462,6 @@ impl SignInRefused {
 }
 
 impl Store {
-
     /// Plans `DELETE /users/{id}`: the user is deactivated (Secret Server keeps users for audit).
     /// Deleting a user that is already inactive is answered as for an unknown user (Secret Server
     /// refuses it; Delinea's SCIM connector reports it as a 404), unless `inactive_succeeds` (the

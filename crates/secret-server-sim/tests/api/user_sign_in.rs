@@ -78,9 +78,9 @@ async fn a_domain_user_signs_in_only_with_its_domain() {
     let id = body["id"].as_i64().unwrap();
     assert_eq!(grant(&t, "dora.domain", "Dir-Passw0rd!", Some("corp.example.com")).await.0, StatusCode::BAD_REQUEST);
 
-    let (status, body) =
-        t.send(Method::POST, t.root(&format!("/_sim/users/{id}/password")), Some(json!({"password": "Dir-Passw0rd!"})))
-            .await;
+    let (status, body) = t
+        .send(Method::POST, t.root(&format!("/_sim/users/{id}/password")), Some(json!({"password": "Dir-Passw0rd!"})))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     assert_eq!(grant(&t, "dora.domain", "Dir-Passw0rd!", Some("CORP.example.com")).await.0, StatusCode::OK);
