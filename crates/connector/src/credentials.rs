@@ -228,6 +228,24 @@ mod tests {
     }
 
     #[test]
+    fn dev_s_secret_server_console_account_is_kept_in_a_private_two_line_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let (user, password) = dev_console_ss_account(dir.path()).unwrap();
+        assert_eq!(user, DEV_CONSOLE_SS_USER);
+        let text = std::fs::read_to_string(dir.path().join("console-ss-credentials")).unwrap();
+        assert_eq!(text, format!("{user}\n{}\n", password.expose_secret()));
+        assert!(!dir.path().join("console-credentials").exists(), "the connector's own account file is another");
+        let (_, again) = dev_console_ss_account(dir.path()).unwrap();
+        assert_eq!(again.expose_secret(), password.expose_secret(), "kept across restarts");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("console-ss-credentials")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
     fn the_emulator_account_is_kept_in_a_private_two_line_file() {
         let dir = tempfile::tempdir().unwrap();
         let (user, password) = sim_credentials(dir.path(), "scim-api").unwrap();

@@ -51,3 +51,19 @@ pub mod admin {
 }
 
 pub use prost::Message;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_console_account_check_never_shows_its_password() {
+        let request = crate::admin::v1::VerifyConsoleAccountRequest {
+            instance: "primary".to_owned(),
+            username: "alice".to_owned(),
+            password: "s3cret-Passw0rd".to_owned(),
+            domain: "CORP".to_owned(),
+        };
+        let shown = format!("{request:?}");
+        assert!(shown.contains("alice") && shown.contains("CORP"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}
