@@ -293,7 +293,7 @@ pub(super) fn notice_text(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "token-revoked" => "The token is revoked.",
         "oauth-removed" => "The OAuth2 client is removed.",
-        "jwt-added" => "The connection accepts that tenant's tokens.",
+        "jwt-added" => "The connection accepts that issuer's tokens.",
         "jwt-removed" => "The JWT issuer is removed.",
         "basic-set" => "The Basic credential is set.",
         "basic-removed" => "The Basic credential is removed.",
