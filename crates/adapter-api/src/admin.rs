@@ -288,6 +288,88 @@ impl TryFrom<pb::DoctorReport> for DoctorReport {
     }
 }
 
+/// A Secret Server account asking to sign in to the console. No `Debug` that shows the password.
+#[derive(Clone)]
+pub struct ConsoleAccount {
+    pub username: String,
+    pub password: secrecy::SecretString,
+    /// Its Active Directory domain; `None` for a local account.
+    pub domain: Option<String>,
+}
+
+impl std::fmt::Debug for ConsoleAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleAccount")
+            .field("username", &self.username)
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConsoleAccount {
+    /// The account as the request carries it (the password exposed only into the message).
+    fn into_request(self, instance: &str) -> pb::VerifyConsoleAccountRequest {
+        pb::VerifyConsoleAccountRequest {
+            instance: instance.to_owned(),
+            username: self.username,
+            password: secrecy::ExposeSecret::expose_secret(&self.password).to_owned(),
+            domain: self.domain.unwrap_or_default(),
+        }
+    }
+}
+
+impl From<pb::VerifyConsoleAccountRequest> for ConsoleAccount {
+    fn from(r: pb::VerifyConsoleAccountRequest) -> Self {
+        let domain = Some(r.domain.trim().to_owned()).filter(|d| !d.is_empty());
+        Self { username: r.username.trim().to_owned(), password: secrecy::SecretString::from(r.password), domain }
+    }
+}
+
+/// What the adapter found of a Secret Server account asking to sign in to the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "outcome")]
+pub enum ConsoleAccountVerdict {
+    /// A member of the instance's console group.
+    Allowed { user_name: String, display_name: String },
+    /// The credentials were refused, or the account is no member: `reason` says which (for the
+    /// audit log; the console shows one message for every refusal).
+    Refused { reason: String },
+    /// Secret Server could not be reached, or failed.
+    Unreachable { reason: String },
+}
+
+impl From<ConsoleAccountVerdict> for pb::ConsoleAccountVerdict {
+    fn from(v: ConsoleAccountVerdict) -> Self {
+        let (outcome, user_name, display_name, reason) = match v {
+            ConsoleAccountVerdict::Allowed { user_name, display_name } => {
+                (pb::ConsoleAccountOutcome::Allowed, user_name, display_name, String::new())
+            }
+            ConsoleAccountVerdict::Refused { reason } => {
+                (pb::ConsoleAccountOutcome::Refused, String::new(), String::new(), reason)
+            }
+            ConsoleAccountVerdict::Unreachable { reason } => {
+                (pb::ConsoleAccountOutcome::Unreachable, String::new(), String::new(), reason)
+            }
+        };
+        Self { outcome: outcome.into(), user_name, display_name, reason }
+    }
+}
+
+impl TryFrom<pb::ConsoleAccountVerdict> for ConsoleAccountVerdict {
+    type Error = ServiceError;
+
+    fn try_from(v: pb::ConsoleAccountVerdict) -> Result<Self, Self::Error> {
+        match pb::ConsoleAccountOutcome::try_from(v.outcome) {
+            Ok(pb::ConsoleAccountOutcome::Allowed) => {
+                Ok(Self::Allowed { user_name: v.user_name, display_name: v.display_name })
+            }
+            Ok(pb::ConsoleAccountOutcome::Refused) => Ok(Self::Refused { reason: v.reason }),
+            Ok(pb::ConsoleAccountOutcome::Unreachable) => Ok(Self::Unreachable { reason: v.reason }),
+            _ => Err(ServiceError::internal(format!("unknown console account outcome {}", v.outcome))),
+        }
+    }
+}
+
 /// A client of the adapter's `Admin` service.
 #[derive(Debug, Clone)]
 pub struct AdminClient {
@@ -367,5 +449,26 @@ impl AdminClient {
     pub async fn doctor(&self, instance: &str, quick: bool) -> Result<DoctorReport, ServiceError> {
         let request = pb::DoctorRequest { instance: instance.to_owned(), quick };
         DoctorReport::try_from(self.client().doctor(request).await?.into_inner())
+    }
+
+    /// The instances whose accounts may sign in to the console.
+    ///
+    /// # Errors
+    /// `Unavailable` when the adapter cannot be reached.
+    pub async fn console_sign_ins(&self) -> Result<Vec<String>, ServiceError> {
+        Ok(self.client().list_console_sign_ins(pb::ListConsoleSignInsRequest {}).await?.into_inner().instances)
+    }
+
+    /// Checks `account` for console sign-in with `instance`.
+    ///
+    /// # Errors
+    /// `FailedPrecondition` when the instance has no console group; as [`AdminClient::start_resync`].
+    pub async fn verify_console_account(
+        &self,
+        instance: &str,
+        account: ConsoleAccount,
+    ) -> Result<ConsoleAccountVerdict, ServiceError> {
+        let request = account.into_request(instance);
+        ConsoleAccountVerdict::try_from(self.client().verify_console_account(request).await?.into_inner())
     }
 }

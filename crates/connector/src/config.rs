@@ -80,6 +80,7 @@
 //! protected_groups = ["Vault Owners"]
 //! protect_administrators = true                # holders of administrator_role, directly or through a group
 //! administrator_role = "Administrator"
+//! console_group = "SCIM Console Admins"        # its members sign in to the console with their Secret Server credentials
 //!
 //! [[connections]]
 //! id = "sailpoint"
@@ -419,6 +420,10 @@ pub struct SecretServerSection {
     /// Secret Server's administrator role (default `Administrator`).
     #[serde(default)]
     pub administrator_role: Option<String>,
+    /// The group whose members may sign in to the web console with their Secret Server
+    /// credentials (default none: they cannot).
+    #[serde(default)]
+    pub console_group: Option<String>,
     /// How the adapter signs in: `password` (default), `api-token` or `platform`.
     #[serde(default)]
     pub sign_in: Option<String>,

@@ -119,6 +119,32 @@ pub(crate) async fn dev_console_user(
     Ok((name, password))
 }
 
+/// The emulator group whose members `dev` admits to the console with their Secret Server accounts.
+pub(crate) const DEV_CONSOLE_GROUP: &str = "SCIM Console Admins";
+/// The emulator account `dev` puts in [`DEV_CONSOLE_GROUP`].
+pub(crate) const DEV_CONSOLE_SS_USER: &str = "console.admin";
+
+/// The Secret Server account of the emulator that `dev` admits to the console, from
+/// `<data-dir>/console-ss-credentials` (name and password, one per line, mode 0600), created on
+/// first use with a password that satisfies Secret Server's default password policy. The
+/// emulator is given that account (and the group) when `dev` starts.
+pub(crate) fn dev_console_ss_account(data_dir: &Path) -> anyhow::Result<(String, SecretString)> {
+    let path = data_dir.join("console-ss-credentials");
+    if let Some(text) = read_trimmed(&path) {
+        let mut lines = text.lines();
+        if let (Some(user), Some(password)) = (lines.next(), lines.next())
+            && !user.trim().is_empty()
+            && !password.trim().is_empty()
+        {
+            return Ok((user.trim().to_owned(), SecretString::from(password.trim().to_owned())));
+        }
+    }
+    let random = random_token("");
+    let password = SecretString::from(format!("Ss-{}-9x", random.expose_secret()));
+    write_private(&path, &format!("{DEV_CONSOLE_SS_USER}\n{}\n", password.expose_secret()))?;
+    Ok((DEV_CONSOLE_SS_USER.to_owned(), password))
+}
+
 /// The development connection: every resource type, the default rights mapping, and the
 /// `keepSecretServerName` user-name policy, so that a client trying the connector can rename a user
 /// (Secret Server keeps its own name; the client sees its new one). Connections created through
@@ -199,6 +225,24 @@ mod tests {
         std::fs::write(dir.path().join("admin-token"), "letmein\n").unwrap();
         let error = admin_token(dir.path()).unwrap_err().to_string();
         assert!(error.contains("at least 32") && error.contains("admin-token") && !error.contains('\n'), "{error}");
+    }
+
+    #[test]
+    fn dev_s_secret_server_console_account_is_kept_in_a_private_two_line_file_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let (user, password) = dev_console_ss_account(dir.path()).unwrap();
+        assert_eq!(user, DEV_CONSOLE_SS_USER);
+        let text = std::fs::read_to_string(dir.path().join("console-ss-credentials")).unwrap();
+        assert_eq!(text, format!("{user}\n{}\n", password.expose_secret()));
+        assert!(!dir.path().join("console-credentials").exists(), "the connector's own account file is another");
+        let (_, again) = dev_console_ss_account(dir.path()).unwrap();
+        assert_eq!(again.expose_secret(), password.expose_secret(), "kept across restarts");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("console-ss-credentials")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

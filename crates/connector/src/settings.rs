@@ -331,6 +331,10 @@ pub const SETTINGS: &[Setting] = &[
     s("secret_servers.primary.administrator_role", Some("secret-server-administrator-role"),
       "SECRET_SERVER_ADMINISTRATOR_ROLE", &[Adapter, Doctor], Kind::Text, "Administrator",
       "Secret Server's administrator role, whose holders are protected"),
+    s("secret_servers.primary.console_group", Some("secret-server-console-group"), "SECRET_SERVER_CONSOLE_GROUP",
+      &[Adapter], Kind::Text, "none: no sign-in with this instance's accounts",
+      "Secret Server group (Name, or DOMAIN\\Name) whose members may sign in to the web console with their Secret \
+       Server credentials (checked by Secret Server at each sign-in; no password is kept)"),
     s("secret_servers.primary.ca_file", Some("secret-server-ca-file"), "SECRET_SERVER_CA_FILE", &[Adapter], Kind::Text,
       "the system's trust store", "PEM bundle of the CA(s) Secret Server's certificate must chain to, trusted instead \
        of the system's store (certificate verification cannot be turned off)"),

@@ -257,6 +257,32 @@ async fn an_administrator_runs_the_connector_from_the_console_in_a_real_browser(
     client.goto(&format!("{base}/console/connections")).await.expect("the console");
     wait_for_path(&client, "/console/sign-in").await;
 
+    // Signs in again with dev's Secret Server account (a member of the emulator's console group).
+    let (ss_name, ss_password) = {
+        let text = std::fs::read_to_string(stack.data_dir.join("console-ss-credentials"))
+            .expect("dev wrote its Secret Server console account");
+        let mut lines = text.lines();
+        (lines.next().expect("a name").to_owned(), lines.next().expect("a password").to_owned())
+    };
+    client
+        .find(Locator::Css("#via"))
+        .await
+        .expect("the sign-in choice")
+        .select_by_value("primary")
+        .await
+        .expect("instance primary is offered");
+    fill(&client, "#name", &ss_name).await;
+    fill(&client, "#password", &ss_password).await;
+    click(&client, "form.stack button[type=submit]").await;
+    wait_for_path(&client, "/console/").await;
+    let header = format!("ss:primary:{ss_name}");
+    wait_until("the header names the Secret Server account", || async {
+        client.source().await.is_ok_and(|html| html.contains(&header))
+    })
+    .await;
+    click(&client, "form.signout button").await;
+    wait_for_path(&client, "/console/sign-in").await;
+
     client.close().await.expect("the browser closes");
     stack.shutdown().await;
 }

@@ -36,7 +36,34 @@ pub mod audit {
 pub mod admin {
     pub mod v1 {
         tonic::include_proto!("scimconnector.admin.v1");
+
+        /// Without the password.
+        impl std::fmt::Debug for VerifyConsoleAccountRequest {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("VerifyConsoleAccountRequest")
+                    .field("instance", &self.instance)
+                    .field("username", &self.username)
+                    .field("domain", &self.domain)
+                    .finish_non_exhaustive()
+            }
+        }
     }
 }
 
 pub use prost::Message;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_console_account_check_never_shows_its_password() {
+        let request = crate::admin::v1::VerifyConsoleAccountRequest {
+            instance: "primary".to_owned(),
+            username: "alice".to_owned(),
+            password: "s3cret-Passw0rd".to_owned(),
+            domain: "CORP".to_owned(),
+        };
+        let shown = format!("{request:?}");
+        assert!(shown.contains("alice") && shown.contains("CORP"), "{shown}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
+}

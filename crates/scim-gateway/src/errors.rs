@@ -162,7 +162,7 @@ impl ResponseError for ApiError {
 pub struct ErrorScimType(pub ScimType);
 
 /// An `ErrorHandlers` hook: any error response that is not already a SCIM
-/// (or OAuth2 JSON) body, e.g. actix-web's own 404, 405, 413 or a query it
+/// (or OAuth2 JSON) body nor a console page, e.g. actix-web's own 404, 405, 413 or a query it
 /// could not parse, is replaced by a SCIM error body with the same status.
 ///
 /// # Errors
@@ -170,9 +170,14 @@ pub struct ErrorScimType(pub ScimType);
 pub fn scim_error_bodies<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json =
-        res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("json"));
-    if is_json {
+    // A JSON body is already an error body; an HTML one is a console page, which says what went
+    // wrong in words (the sign-in form with its message, an error page).
+    let is_json_or_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json") || v.starts_with("text/html"));
+    if is_json_or_page {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -1,6 +1,7 @@
 //! The `Admin` gRPC service: what the gateway's admin API asks of the adapter, which alone holds
 //! the Secret Server credentials and the read model. Start and follow a resync, confirm the
-//! removals one held back, run the preflight ([`crate::doctor`](mod@crate::doctor)) or its quick form.
+//! removals one held back, run the preflight ([`crate::doctor`](mod@crate::doctor)) or its quick form,
+//! and check a Secret Server account asking to sign in to the web console ([`crate::console_account`]).
 //!
 //! It sits behind the same interceptor as the `Directory` service ([`crate::grpc_auth`]): no call
 //! reaches it without the shared secret (or a verified client certificate). Every call names its
@@ -80,5 +81,47 @@ impl pb::admin_server::Admin for AdminService {
             crate::doctor::doctor_with(&instance.name, &instance.client).await
         };
         Ok(Response::new(report.to_api(began.elapsed()).into()))
+    }
+
+    async fn list_console_sign_ins(
+        &self,
+        _request: Request<pb::ListConsoleSignInsRequest>,
+    ) -> Result<Response<pb::ConsoleSignIns>, Status> {
+        let mut instances: Vec<String> =
+            self.core.instances.values().filter(|i| i.console().is_some()).map(|i| i.name.clone()).collect();
+        instances.sort();
+        Ok(Response::new(pb::ConsoleSignIns { instances }))
+    }
+
+    async fn verify_console_account(
+        &self,
+        request: Request<pb::VerifyConsoleAccountRequest>,
+    ) -> Result<Response<pb::ConsoleAccountVerdict>, Status> {
+        let request = request.into_inner();
+        let instance = self.instance(&request.instance)?;
+        let Some((group, config)) = instance.console() else {
+            return Err(Status::from(ServiceError::new(
+                ErrorKind::FailedPrecondition,
+                format!("Secret Server instance {:?} has no console group: its accounts cannot sign in", instance.name),
+            )));
+        };
+        let account = crate::console_account::ConsoleAccount::from(request);
+        let (user, domain) = (account.username.clone(), account.domain.clone().unwrap_or_default());
+        let verdict = crate::console_account::verify(config, group, account).await;
+        // The instance and the account only: never the password or a token.
+        match &verdict {
+            crate::console_account::ConsoleAccountVerdict::Allowed { .. } => {
+                tracing::info!(instance = %instance.name, user = %user, domain = %domain, "console account admitted");
+            }
+            crate::console_account::ConsoleAccountVerdict::Refused { reason } => {
+                tracing::info!(instance = %instance.name, user = %user, domain = %domain, reason = %reason,
+                    "console account refused");
+            }
+            crate::console_account::ConsoleAccountVerdict::Unreachable { reason } => {
+                tracing::warn!(instance = %instance.name, user = %user, reason = %reason,
+                    "console account not checked: Secret Server unreachable");
+            }
+        }
+        Ok(Response::new(verdict.into()))
     }
 }

@@ -88,6 +88,9 @@ pub struct Instance {
     pub resync: ResyncTracker,
     /// Where the held removals are put on record (the events stream).
     events: Option<Arc<dyn EventBus>>,
+    /// Console sign-in with this instance's accounts: the console group and the client
+    /// configuration each check starts from (the API account's credentials replaced).
+    console: Option<(String, secret_server_client::ClientConfig)>,
 }
 
 impl Instance {
@@ -116,7 +119,21 @@ impl Instance {
             pending_removals: Mutex::new(None),
             resync: ResyncTracker::default(),
             events: None,
+            console: None,
         }
+    }
+
+    /// The instance, admitting members of `group` to the web console (checked with a client
+    /// made from `config`, see [`crate::console_account`]).
+    #[must_use]
+    pub fn with_console_group(mut self, group: String, config: secret_server_client::ClientConfig) -> Self {
+        self.console = Some((group, config));
+        self
+    }
+
+    /// The console group and the client configuration of console sign-in, when it is on.
+    pub fn console(&self) -> Option<(&str, &secret_server_client::ClientConfig)> {
+        self.console.as_ref().map(|(group, config)| (group.as_str(), config))
     }
 
     /// The instance, putting the removals its resyncs hold back on record on `events`.

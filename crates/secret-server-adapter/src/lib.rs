@@ -116,6 +116,7 @@ pub mod admin;
 pub mod attributes;
 pub mod bounds;
 pub mod client_error;
+pub mod console_account;
 pub mod core;
 pub mod cursor_key;
 pub mod directory;

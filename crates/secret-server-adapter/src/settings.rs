@@ -134,12 +134,16 @@ pub struct InstanceSettings {
     /// Besides the API account (always protected): listed users and groups, and the holders of
     /// the administrator role (by default).
     pub protected: crate::ProtectedPrincipals,
+    /// The Secret Server group (`Name`, or `DOMAIN\Name`) whose members may sign in to the web
+    /// console with their Secret Server credentials; `None`: this instance's accounts cannot.
+    pub console_group: Option<String>,
 }
 
 impl InstanceSettings {
-    /// Instance `name` reached with `client`, with the default protected principals.
+    /// Instance `name` reached with `client`, with the default protected principals and no
+    /// console group.
     pub fn new(name: impl Into<String>, client: ClientConfig) -> Self {
-        Self { name: name.into(), client, protected: crate::ProtectedPrincipals::default() }
+        Self { name: name.into(), client, protected: crate::ProtectedPrincipals::default(), console_group: None }
     }
 }
 

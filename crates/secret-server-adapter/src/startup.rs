@@ -261,8 +261,11 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             removal_bound: settings.resync_removal_bound,
         };
         let protection = Protection::new(&config.name, &config.client.username, &config.protected);
-        let instance = Instance::new(&config.name, client, deps.state.clone(), options, protection)
+        let mut instance = Instance::new(&config.name, client, deps.state.clone(), options, protection)
             .with_events(deps.events.clone());
+        if let Some(group) = config.console_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {
+            instance = instance.with_console_group(group.to_owned(), config.client.clone());
+        }
         instances.insert(config.name.to_ascii_lowercase(), Arc::new(instance));
     }
     let key = crate::cursor_key::resolve(settings.cursor_secret.as_ref(), deps.state.as_ref())

@@ -1,4 +1,5 @@
-//! The API account's role permissions, and how the emulator enforces them as Secret Server does.
+//! The API account's role permissions (and other users'), and how the emulator enforces them as
+//! Secret Server does.
 //!
 //! Secret Server has two layers of access: *role permissions* (Administer Users, View Groups, Create
 //! Root Folders, ...), global to an account through its roles, and *folder and secret permissions*
@@ -73,9 +74,36 @@ pub const READ_ROLES: Need = Need(&[VIEW_ROLES, ADMINISTER_ROLE_PERMISSIONS]);
 /// Assigning roles to users and groups.
 pub const ASSIGN_ROLES: Need = Need(&[ADMINISTER_ROLE_PERMISSIONS]);
 
+/// The role permissions of a signed-in user other than the API account. The emulator's roles
+/// carry no permission lists, so it answers as a vault with its built-in roles as shipped: the
+/// Administrator role holds what the API account holds by default
+/// ([`DEFAULT_API_ACCOUNT_PERMISSIONS`]); User and Basic User hold none of the administrative
+/// permissions the emulated endpoints need (a plain user reads its own record and groups only,
+/// see `routes::users`).
+pub fn role_permissions_of_user(holds_administrator_role: bool) -> BTreeSet<String> {
+    if holds_administrator_role {
+        DEFAULT_API_ACCOUNT_PERMISSIONS.iter().map(|p| (*p).to_owned()).collect()
+    } else {
+        BTreeSet::new()
+    }
+}
+
+/// Whether `held` has one of `need` (names compared case-insensitively, as Secret Server's are not
+/// case-sensitive in its UI either).
+pub fn holds(held: &BTreeSet<String>, need: Need) -> bool {
+    need.0.iter().any(|n| held.iter().any(|h| h.eq_ignore_ascii_case(n)))
+}
+
+/// The error for a missing role permission, naming the first of `need`.
+pub fn denied(need: Need) -> SimError {
+    SimError::denied(format!("role permission {:?}", need.0[0]))
+}
+
 /// The API account as the emulator enforces it.
 #[derive(Debug)]
 pub struct ApiAccount {
+    /// Its user id (a local user of the store).
+    pub user_id: i64,
     permissions: RwLock<BTreeSet<String>>,
     /// Secret Server's "unlimited administration": every folder and secret is visible and
     /// changeable whatever its permissions (a leniency switch, off by default).
@@ -83,9 +111,9 @@ pub struct ApiAccount {
 }
 
 impl ApiAccount {
-    /// An API account with these role permissions.
-    pub fn new(permissions: impl IntoIterator<Item = String>, unlimited_administration: bool) -> Self {
-        Self { permissions: RwLock::new(permissions.into_iter().collect()), unlimited_administration }
+    /// The API account, user `user_id`, with these role permissions.
+    pub fn new(user_id: i64, permissions: impl IntoIterator<Item = String>, unlimited_administration: bool) -> Self {
+        Self { user_id, permissions: RwLock::new(permissions.into_iter().collect()), unlimited_administration }
     }
 
     /// Its role permissions, sorted.
@@ -101,8 +129,7 @@ impl ApiAccount {
     /// Whether it has one of `need` (names compared case-insensitively, as Secret Server's are not
     /// case-sensitive in its UI either).
     pub fn has(&self, need: Need) -> bool {
-        let held = self.permissions.read();
-        need.0.iter().any(|n| held.iter().any(|h| h.eq_ignore_ascii_case(n)))
+        holds(&self.permissions.read(), need)
     }
 
     /// `Ok` when it has one of `need`.
@@ -110,7 +137,7 @@ impl ApiAccount {
     /// # Errors
     /// Access denied, naming the first permission of `need`.
     pub fn require(&self, need: Need) -> SimResult<()> {
-        if self.has(need) { Ok(()) } else { Err(SimError::denied(format!("role permission {:?}", need.0[0]))) }
+        if self.has(need) { Ok(()) } else { Err(denied(need)) }
     }
 }
 
@@ -144,7 +171,7 @@ mod tests {
 
     #[test]
     fn any_one_of_the_needed_permissions_will_do() {
-        let account = ApiAccount::new([VIEW_USERS.to_owned()], false);
+        let account = ApiAccount::new(1, [VIEW_USERS.to_owned()], false);
         assert!(account.has(READ_USERS));
         assert!(!account.has(WRITE_USERS));
         assert!(account.require(WRITE_USERS).is_err());
@@ -152,7 +179,7 @@ mod tests {
 
     #[test]
     fn names_compare_case_insensitively() {
-        let account = ApiAccount::new(["administer users".to_owned()], false);
+        let account = ApiAccount::new(1, ["administer users".to_owned()], false);
         assert!(account.has(WRITE_USERS));
     }
 }

@@ -7,16 +7,18 @@
 //! consumes it, as Secret Server documents. Tokens live in memory: a restarted
 //! emulator answers every old token with `403`, and clients log in again.
 
-use crate::access::{ApiAccount, Need};
+use crate::access::{self, ApiAccount, Need};
+use crate::db::Db;
 use crate::error::{SimError, SimResult};
 use crate::store::Viewer;
+use crate::store::roles::ADMINISTRATOR_ROLE_ID;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine;
 use parking_lot::Mutex;
 use secret_server_api::TokenResponse;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::{Ready, ready};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
@@ -173,8 +175,11 @@ pub(crate) struct Caller {
     pub user_id: i64,
     /// The token itself (to expire it on `oauth-expiration`).
     pub token: String,
-    /// The API account's role permissions (only the API account can sign in).
+    /// The API account's role permissions.
     account: web::Data<ApiAccount>,
+    /// For a caller other than the API account: the role permissions its roles give it
+    /// ([`crate::access::role_permissions_of_user`]); `None` for the API account.
+    other: Option<BTreeSet<String>>,
 }
 
 impl Caller {
@@ -183,17 +188,34 @@ impl Caller {
     /// # Errors
     /// Access denied.
     pub(crate) fn require(&self, need: Need) -> SimResult<()> {
-        self.account.require(need)
+        if self.has(need) { Ok(()) } else { Err(access::denied(need)) }
     }
 
     /// Whether the caller has one of the role permissions `need` names.
     pub(crate) fn has(&self, need: Need) -> bool {
-        self.account.has(need)
+        match &self.other {
+            None => self.account.has(need),
+            Some(held) => access::holds(held, need),
+        }
     }
 
-    /// The caller as the store's folder and secret permissions see it.
+    /// Whether the caller is the API account (the emulator's own `/_sim` endpoints are its alone).
+    pub(crate) fn is_api_account(&self) -> bool {
+        self.other.is_none()
+    }
+
+    /// The caller's role permissions, sorted.
+    pub(crate) fn permissions(&self) -> Vec<String> {
+        match &self.other {
+            None => self.account.permissions(),
+            Some(held) => held.iter().cloned().collect(),
+        }
+    }
+
+    /// The caller as the store's folder and secret permissions see it ("unlimited
+    /// administration" is a switch of the API account's).
     pub(crate) fn viewer(&self) -> Viewer {
-        Viewer { user_id: self.user_id, unlimited: self.account.unlimited_administration }
+        Viewer { user_id: self.user_id, unlimited: self.is_api_account() && self.account.unlimited_administration }
     }
 }
 
@@ -224,7 +246,17 @@ impl FromRequest for Caller {
                 .ok_or_else(|| SimError::Internal("API account missing from app data".to_owned()))?;
             let token = bearer(req).ok_or_else(|| SimError::Authentication(AUTH_FAILED.to_owned()))?;
             match tokens.check(&token) {
-                TokenCheck::Valid(user_id) => Ok(Caller { user_id, token, account }),
+                TokenCheck::Valid(user_id) if user_id == account.user_id => {
+                    Ok(Caller { user_id, token, account, other: None })
+                }
+                TokenCheck::Valid(user_id) => {
+                    let db = req
+                        .app_data::<web::Data<Db>>()
+                        .ok_or_else(|| SimError::Internal("store missing from app data".to_owned()))?;
+                    let admin = db.read(|s| s.holds_role(user_id, ADMINISTRATOR_ROLE_ID));
+                    let other = Some(access::role_permissions_of_user(admin));
+                    Ok(Caller { user_id, token, account, other })
+                }
                 TokenCheck::Expired => Err(SimError::Authentication(TOKEN_EXPIRED.to_owned())),
                 TokenCheck::Unknown => Err(SimError::Authentication(AUTH_FAILED.to_owned())),
             }

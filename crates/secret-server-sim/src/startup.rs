@@ -101,7 +101,10 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
         leniency: config.leniency,
         health_check_casing: config.health_check_casing,
     });
+    let account_id = db.read(|s| s.user_by_name(crate::store::LOCAL_DOMAIN_ID, &config.api_username).map(|u| u.id));
+    let account_id = account_id.context("the API account is missing")?;
     let account = web::Data::new(ApiAccount::new(
+        account_id,
         config.api_account_permissions.iter().cloned(),
         config.leniency.unlimited_administration,
     ));
@@ -112,8 +115,6 @@ pub async fn spawn(config: SimConfig) -> anyhow::Result<RunningSim> {
     let app_account = account.clone();
     let platform = config.platform.clone().map(web::Data::new);
     if let Some(token) = &config.api_token {
-        let account_id = db.read(|s| s.user_by_name(crate::store::LOCAL_DOMAIN_ID, &config.api_username).map(|u| u.id));
-        let account_id = account_id.context("the API account is missing")?;
         tokens.accept_api_token(token.expose_secret(), account_id);
     }
     let mut server = HttpServer::new(move || {
@@ -226,6 +227,56 @@ impl RunningSim {
     /// or change them while the emulator runs.
     pub fn api_account(&self) -> &ApiAccount {
         &self.account
+    }
+
+    /// Makes sure local user `user_name` exists, enabled, signs in with `password` and is a member
+    /// of local group `group` (both created when missing); returns the user's id. For
+    /// `scim-connector dev` and tests: an account that may sign in to the web console. Journaled
+    /// like any change.
+    ///
+    /// # Errors
+    /// A name the emulator refuses, or the journal cannot be written.
+    pub fn provision_member(&self, group: &str, user_name: &str, password: &str) -> anyhow::Result<i64> {
+        use crate::store::LOCAL_DOMAIN_ID;
+        let policy = crate::config::PasswordPolicy { min_length: 1, min_character_classes: 0, ..Default::default() };
+        let group_id = match self.db.read(|s| s.group_by_name(LOCAL_DOMAIN_ID, group).map(|g| g.id)) {
+            Some(id) => id,
+            None => self.db.mutate(
+                |s| {
+                    s.plan_create_group(secret_server_api::GroupCreateArgs {
+                        name: group.to_owned(),
+                        enabled: true,
+                        ..Default::default()
+                    })
+                },
+                |_, id| Ok(id),
+            )?,
+        };
+        let user_id = match self.db.read(|s| s.user_by_name(LOCAL_DOMAIN_ID, user_name).map(|u| u.id)) {
+            Some(id) => {
+                self.db.mutate(|s| s.plan_set_password(id, password), |_, id| Ok(id))?;
+                id
+            }
+            None => self.db.mutate(
+                |s| {
+                    s.plan_create_user(
+                        secret_server_api::UserCreateArgs {
+                            user_name: user_name.to_owned(),
+                            password: Some(password.to_owned()),
+                            display_name: user_name.to_owned(),
+                            enabled: true,
+                            ..Default::default()
+                        },
+                        &policy,
+                    )
+                },
+                |_, id| Ok(id),
+            )?,
+        };
+        if !self.db.read(|s| s.is_member(group_id, user_id)) {
+            self.db.mutate(|s| Ok((s.plan_add_user_groups(user_id, &[group_id])?, ())), |_, ()| Ok(()))?;
+        }
+        Ok(user_id)
     }
 
     /// Object counts, for tests and logs.

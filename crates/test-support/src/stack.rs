@@ -47,6 +47,9 @@ pub struct StackOptions {
     pub adapter: Option<AdapterSettings>,
     /// The instance's protected principals (besides its API account).
     pub protected: ProtectedPrincipals,
+    /// The instance's console group (its members sign in to the console); `None`: no sign-in
+    /// with the emulator's accounts.
+    pub console_group: Option<String>,
     /// The retry policy of the adapter's Secret Server client; `None` keeps the client's default.
     pub client_retry: Option<RetryPolicy>,
     /// How long the adapter may take to load the emulator.
@@ -75,6 +78,7 @@ impl Default for StackOptions {
                 ..AdapterSettings::default()
             }),
             protected: ProtectedPrincipals::default(),
+            console_group: None,
             client_retry: None,
             adapter_ready_within: Duration::from_secs(60),
             gateway: Some(GatewaySettings { listen: any_port(), ..GatewaySettings::default() }),
@@ -177,8 +181,11 @@ pub async fn start_adapter(
     if let Some(retry) = options.client_retry {
         client.retry = retry;
     }
-    settings.instances =
-        vec![InstanceSettings { protected: options.protected.clone(), ..InstanceSettings::new(INSTANCE, client) }];
+    settings.instances = vec![InstanceSettings {
+        protected: options.protected.clone(),
+        console_group: options.console_group.clone(),
+        ..InstanceSettings::new(INSTANCE, client)
+    }];
     let adapter = secret_server_adapter::start(settings, deps).await.expect("the adapter starts");
     adapter.wait_ready(options.adapter_ready_within).await.expect("the adapter loads the emulator");
     adapter

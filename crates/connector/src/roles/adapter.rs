@@ -110,7 +110,8 @@ pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<Instance
         groups: section.protected_groups.clone(),
         administrator_role: if section.protect_administrators { role } else { None },
     };
-    Ok(InstanceSettings { protected, ..InstanceSettings::new(section.name.clone(), client) })
+    let console_group = section.console_group.as_deref().map(str::trim).filter(|g| !g.is_empty()).map(str::to_owned);
+    Ok(InstanceSettings { protected, console_group, ..InstanceSettings::new(section.name.clone(), client) })
 }
 
 /// For each instance signing in through the Delinea Platform without a `url`: the vault the

@@ -38,6 +38,9 @@ pub struct Stack {
     pub admin_token: SecretString,
     /// The web console's administrator (`<data-dir>/console-credentials`): name and password.
     pub console_user: (String, SecretString),
+    /// The emulator's account that may sign in to the console through instance `primary`
+    /// (`<data-dir>/console-ss-credentials`): name and password.
+    pub console_ss_account: (String, SecretString),
     pub data_dir: PathBuf,
     /// Whether the queue and state are in Redis (else in-process).
     pub redis: bool,
@@ -81,7 +84,18 @@ impl Stack {
         let base_url: url::Url = sim.base_url().parse().context("the emulator's URL")?;
         let client =
             ClientConfig::new(base_url, sim.api_username().to_owned(), sim.api_password().clone()).allowing_http();
-        settings.adapter.instances = vec![InstanceSettings::new(credentials::DEV_INSTANCE, client)];
+        // The console admits the emulator's members of its console group, with one member seeded.
+        let console_ss_account = credentials::dev_console_ss_account(&data_dir)?;
+        sim.provision_member(
+            credentials::DEV_CONSOLE_GROUP,
+            &console_ss_account.0,
+            console_ss_account.1.expose_secret(),
+        )
+        .context("cannot give the emulator dev's console account")?;
+        settings.adapter.instances = vec![InstanceSettings {
+            console_group: Some(credentials::DEV_CONSOLE_GROUP.to_owned()),
+            ..InstanceSettings::new(credentials::DEV_INSTANCE, client)
+        }];
         let adapter = secret_server_adapter::start(
             settings.adapter,
             secret_server_adapter::AdapterDeps {
@@ -134,6 +148,7 @@ impl Stack {
             token,
             admin_token,
             console_user,
+            console_ss_account,
             data_dir,
             redis,
             audit_stop,
@@ -229,7 +244,9 @@ fn print_banner(stack: &Stack) {
          Bearer token    {token}\n\
          \x20               (also in {dir}/dev-token)\n\
          Web console     {console}\n\
-         \x20               (sign in as {console_user}; name and password in {dir}/console-credentials)\n\
+         \x20               (sign in as {console_user}; name and password in {dir}/console-credentials;\n\
+         \x20               or with the Secret Server account {console_ss_user} of instance primary,\n\
+         \x20               name and password in {dir}/console-ss-credentials)\n\
          Admin API       {gateway}/admin/v1  (token in {dir}/admin-token)\n\
          Audit API       {audit}/audit/v1/records\n\
          Secret Server   {sim}  (API account in {dir}/sim-credentials)\n\
@@ -242,6 +259,7 @@ fn print_banner(stack: &Stack) {
         gateway = stack.gateway_url(),
         console = stack.console_url(),
         console_user = stack.console_user.0,
+        console_ss_user = stack.console_ss_account.0,
         audit = stack.audit_url(),
         sim = stack.sim.base_url(),
     );

@@ -27,7 +27,8 @@ pub const COOKIE: &str = "scimc_console";
 /// A signed-in administrator's session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
-    /// The administrator's name (`alice`, or `DOMAIN\alice@primary` for a Secret Server account).
+    /// The administrator's name (`alice`, or `ss:primary:CORP\alice` / `ss:primary:alice` for a Secret Server
+    /// account signed in through instance `primary`).
     pub user: String,
     /// Every form carries it; a POST without it is refused.
     pub csrf: String,

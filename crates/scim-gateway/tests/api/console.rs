@@ -344,3 +344,39 @@ async fn an_entra_tenant_added_in_the_console_is_the_connection_s_jwt_issuer_and
     assert_eq!(view["credentials"]["jwtIssuers"].as_array().map_or(0, Vec::len), 0, "{view}");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_custom_jwt_issuer_added_in_the_console_is_the_admin_api_s_issuer_and_an_http_jwks_is_refused() {
+    let app = app_with_user(Options::default()).await;
+    let signed = sign_in(&app).await;
+    let page = console_get(&app, &signed, "/connections/test").await.text().await.unwrap();
+    assert!(page.contains(r#"name="jwks_url""#), "the connection's page has the custom issuer's form");
+    let issuer = "https://idp.example.com/tenant-7/";
+    let plain = [
+        ("csrf", signed.csrf.as_str()),
+        ("issuer", issuer),
+        ("audiences", "scim-api, other-api"),
+        ("jwks_url", "http://idp.example.com/keys"),
+    ];
+    let res = console_post(&app, &signed, "/connections/test/jwt-issuers", &plain).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "a JWKS over plain HTTP is refused");
+    assert!(res.text().await.unwrap().contains("https://"), "and the page says why");
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["credentials"]["jwtIssuers"].as_array().map_or(0, Vec::len), 0, "nothing stored: {view}");
+
+    let form = [
+        ("csrf", signed.csrf.as_str()),
+        ("issuer", issuer),
+        ("audiences", "scim-api, other-api"),
+        ("jwks_url", "https://idp.example.com/tenant-7/keys"),
+    ];
+    let res = console_post(&app, &signed, "/connections/test/jwt-issuers", &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    let issuers = view["credentials"]["jwtIssuers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(issuers.len(), 1, "{view}");
+    assert_eq!(issuers[0]["issuer"], issuer);
+    assert_eq!(issuers[0]["audiences"], json!(["scim-api", "other-api"]));
+    assert_eq!(issuers[0]["jwksUrl"], "https://idp.example.com/tenant-7/keys");
+    app.shutdown().await;
+}

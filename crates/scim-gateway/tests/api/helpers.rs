@@ -45,6 +45,8 @@ pub(crate) struct Options {
     /// Queue, events and state in Redis (`REDIS_URL`, default local) under a fresh key prefix,
     /// as a multi-replica deployment has them; the test fails when Redis is missing.
     pub redis: bool,
+    /// The emulator instance's console group (its members sign in to the console).
+    pub console_group: Option<String>,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
             connection: serde_json::json!({"id": "test", "displayName": "Tests", "secretServer": "primary"}),
             seed: secret_server_sim::Seed::Demo,
             redis: false,
+            console_group: None,
         }
     }
 }
@@ -88,6 +91,7 @@ pub(crate) async fn spawn_app_with(options: Options) -> TestApp {
         client_retry: Some(secret_server_client::RetryPolicy::none()),
         adapter_ready_within: Duration::from_secs(30),
         gateway: Some(options.settings),
+        console_group: options.console_group,
         ..StackOptions::default()
     })
     .await;

@@ -13,6 +13,7 @@ mod breaker;
 mod bulk;
 mod conditional;
 mod console;
+mod console_secret_server;
 mod directory;
 mod discovery;
 mod entra;

@@ -42,3 +42,24 @@ fn an_adapter_without_a_shared_secret_or_client_certificates_does_not_start() {
     let error = settings.validate().unwrap_err();
     assert_eq!(error.setting, "grpc_secret");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_account_check_without_the_shared_secret_is_unauthenticated_before_secret_server_is_asked() {
+    use proto::admin::v1 as admin;
+    let stack = Stack::start().await;
+    let adapter = stack.adapter.as_ref().expect("the adapter runs");
+    let channel = Channel::from_shared(format!("http://{}", adapter.grpc_addr())).unwrap().connect().await.unwrap();
+    let mut client = admin::admin_client::AdminClient::with_interceptor(channel, PresentSecret::new(None));
+    stack.sim.clear_request_log();
+    let request = admin::VerifyConsoleAccountRequest {
+        instance: "primary".to_owned(),
+        username: "anyone".to_owned(),
+        password: "Any-Passw0rd!".to_owned(),
+        domain: String::new(),
+    };
+    let refused = client.verify_console_account(request).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    // The adapter's own token is cached: a sign-in attempt would be a token request.
+    let asked = stack.sim.request_log().into_iter().filter(|(_, path)| path.contains("oauth2/token")).count();
+    assert_eq!(asked, 0, "Secret Server was not asked to sign anyone in");
+}

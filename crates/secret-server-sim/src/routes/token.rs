@@ -1,7 +1,12 @@
-//! `POST <base>/oauth2/token`: the password grant (with an optional `domain`,
-//! accepted and not checked: the API account is local) and the
-//! `refresh_token` grant. Errors are `400 {"message": ...}` as the token
-//! endpoint documents. Only the configured API account can log in.
+//! `POST <base>/oauth2/token`: the password grant and the `refresh_token`
+//! grant. Errors are `400 {"message": ...}` as the token endpoint documents.
+//!
+//! Who can log in: the configured API account with its configured password
+//! (a `domain` is accepted and not checked for it, as before), and every
+//! enabled, not locked-out user of the store that has a password (see
+//! [`crate::store::passwords`]): a local user without `domain`, a domain user
+//! with `domain` naming its domain (case-insensitively). An unknown user or
+//! domain and a wrong password are all `Login failed.`.
 
 use super::RuntimeConfig;
 use crate::auth::Tokens;
@@ -37,11 +42,21 @@ pub(super) async fn token(
             };
             let name_ok = username.trim().eq_ignore_ascii_case(&config.api_username);
             let password_ok: bool = password.as_bytes().ct_eq(config.api_password.expose_secret().as_bytes()).into();
-            let account = db.read(|s| s.user_by_name(LOCAL_DOMAIN_ID, &config.api_username).map(|u| (u.id, u.enabled)));
-            match account {
-                Some((id, true)) if name_ok && password_ok => id,
-                Some((_, false)) if name_ok && password_ok => return refuse("Login failed. The account is disabled."),
-                _ => return refuse("Login failed."),
+            let domain = field("domain");
+            if name_ok && (password_ok || domain.is_none()) {
+                // The API account, as before users could sign in: its configured password, any domain.
+                let account =
+                    db.read(|s| s.user_by_name(LOCAL_DOMAIN_ID, &config.api_username).map(|u| (u.id, u.enabled)));
+                match account {
+                    Some((id, true)) if password_ok => id,
+                    Some((_, false)) if password_ok => return refuse("Login failed. The account is disabled."),
+                    _ => return refuse("Login failed."),
+                }
+            } else {
+                match db.read(|s| s.check_sign_in(domain, username, password)) {
+                    Ok(id) => id,
+                    Err(refused) => return refuse(refused.message()),
+                }
             }
         }
         Some("refresh_token") => {

@@ -2,7 +2,7 @@
 //! delete (deactivate), and `/users/{id}/groups` (list, add, replace, remove).
 
 use super::{RuntimeConfig, parse_body, search_text};
-use crate::access::{ApiAccount, READ_USERS, WRITE_USERS};
+use crate::access::{READ_USERS, WRITE_USERS};
 use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
@@ -61,16 +61,17 @@ async fn lookup(caller: Caller, db: web::Data<Db>, query: Query) -> SimResult<Js
     Ok(Json(db.read(|s| s.lookup_users(&filter, &paging))))
 }
 
-/// `GET /users/current`: the API account with the role permissions it holds (by default
-/// `crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS`). Needs no role permission.
-async fn current(caller: Caller, db: web::Data<Db>, account: web::Data<ApiAccount>) -> SimResult<Json<CurrentUser>> {
+/// `GET /users/current`: the token's own user with the role permissions it holds (the API
+/// account's, by default `crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS`; another user's, those
+/// of its roles). Needs no role permission.
+async fn current(caller: Caller, db: web::Data<Db>) -> SimResult<Json<CurrentUser>> {
     let user = db.read(|s| s.get_user(caller.user_id))?;
     Ok(Json(CurrentUser {
         id: user.id,
         user_name: user.user_name,
         display_name: user.display_name,
         email_address: user.email_address,
-        permissions: account.permissions().into_iter().map(|name| RolePermissionName { name }).collect(),
+        permissions: caller.permissions().into_iter().map(|name| RolePermissionName { name }).collect(),
     }))
 }
 
@@ -79,7 +80,10 @@ async fn stub(_: Caller) -> Json<User> {
 }
 
 async fn get(caller: Caller, db: web::Data<Db>, id: web::Path<i64>) -> SimResult<Json<User>> {
-    caller.require(READ_USERS)?;
+    // A user reads its own record without View Users (as `/users/current` shows it).
+    if caller.user_id != *id {
+        caller.require(READ_USERS)?;
+    }
     Ok(Json(db.read(|s| s.get_user(*id))?))
 }
 
@@ -173,7 +177,11 @@ async fn groups(
     id: web::Path<i64>,
     query: Query,
 ) -> SimResult<Json<PagedResult<GroupMembership>>> {
-    caller.require(READ_USERS)?;
+    // Any user may list its own groups (Secret Server shows a user its own group memberships
+    // without View Users); another user's need View Users or Administer Users.
+    if caller.user_id != *id {
+        caller.require(READ_USERS)?;
+    }
     let paging = Paging::from_query(&query, MEMBERSHIP_SORT)?;
     Ok(Json(db.read(|s| s.search_user_groups(*id, &paging))?))
 }

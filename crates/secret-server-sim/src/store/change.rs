@@ -48,4 +48,6 @@ pub enum Change {
     AddGroupRole { group_id: i64, role_id: i64 },
     /// Take a role from a group.
     RemoveGroupRole { group_id: i64, role_id: i64 },
+    /// Set the password a user signs in with (its salted hash; the clear text is never journaled).
+    SetPassword { user_id: i64, password: super::passwords::PasswordHash },
 }

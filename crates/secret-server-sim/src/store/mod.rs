@@ -12,6 +12,7 @@ pub mod access;
 mod change;
 pub mod folders;
 pub mod groups;
+pub mod passwords;
 pub mod permissions;
 mod records;
 #[cfg(test)]
@@ -111,6 +112,8 @@ pub struct Store {
     pub(crate) group_roles: HashMap<i64, BTreeSet<i64>>,
     /// The id of the Everyone group (a system group whose members are every user, never stored).
     everyone: Option<i64>,
+    /// user id → the hash of the password the user signs in with (users without one cannot).
+    pub(crate) passwords: BTreeMap<i64, passwords::PasswordHash>,
 }
 
 /// Counts of the objects held, for logs, progress and tests.
@@ -327,6 +330,11 @@ impl Store {
             Change::RemoveUserRole { user_id, role_id } => self.remove_user_role(user_id, role_id),
             Change::AddGroupRole { group_id, role_id } => self.add_group_role(group_id, role_id),
             Change::RemoveGroupRole { group_id, role_id } => self.remove_group_role(group_id, role_id),
+            Change::SetPassword { user_id, password } => {
+                if self.users.contains_key(&user_id) {
+                    self.passwords.insert(user_id, password);
+                }
+            }
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub user_roles: Vec<(i64, i64)>,
     /// `[groupId, roleId]` pairs.
     pub group_roles: Vec<(i64, i64)>,
+    /// `[userId, passwordHash]` pairs (absent in snapshots written before users could sign in).
+    pub passwords: Vec<(i64, super::passwords::PasswordHash)>,
 }
 
 impl Snapshot {
@@ -83,6 +85,9 @@ impl Snapshot {
         for (group_id, role_id) in self.group_roles {
             store.apply(Change::AddGroupRole { group_id, role_id });
         }
+        for (user_id, password) in self.passwords {
+            store.apply(Change::SetPassword { user_id, password });
+        }
         // Counters only grow: keep the saved ones (they remember deleted ids).
         let n = &mut store.next;
         n.domain = n.domain.max(self.next.domain);
@@ -120,7 +125,7 @@ where
 impl Serialize for SnapshotRef<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let s = self.store;
-        let mut out = serializer.serialize_struct("Snapshot", 14)?;
+        let mut out = serializer.serialize_struct("Snapshot", 15)?;
         out.serialize_field("version", &SNAPSHOT_VERSION)?;
         out.serialize_field("seq", &self.seq)?;
         out.serialize_field("next", &s.next)?;
@@ -147,6 +152,7 @@ impl Serialize for SnapshotRef<'_> {
             "groupRoles",
             &Seq(|| s.group_roles.iter().flat_map(|(g, roles)| roles.iter().map(move |r| (*g, *r)))),
         )?;
+        out.serialize_field("passwords", &Seq(|| s.passwords.iter()))?;
         out.end()
     }
 }

@@ -3,10 +3,11 @@
 //!
 //! Rules: user names are unique per domain, case-insensitively; `userName` and
 //! `domainId` cannot change on update; a local user needs a password that
-//! satisfies the password policy, which is checked and then discarded (the
-//! emulator stores no user passwords, only when one was last set, as
-//! `passwordLastChanged`); a user cannot disable their own account.
+//! satisfies the password policy; what is kept of a password is a salted hash
+//! (see [`super::passwords`]), with which the user signs in, and when it was
+//! last set, as `passwordLastChanged`; a user cannot disable their own account.
 
+use super::passwords::PasswordHash;
 use super::search::{Paging, SortKey};
 use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
 use crate::config::PasswordPolicy;
@@ -219,6 +220,9 @@ impl Store {
         };
         let mut changes = self.personal_folder_changes(&user);
         changes.insert(0, Change::PutUser(user));
+        if let Some(password) = args.password.as_deref().filter(|p| !p.is_empty()) {
+            changes.insert(1, Change::SetPassword { user_id: id, password: PasswordHash::of(password) });
+        }
         Ok((changes, id))
     }
 
@@ -292,7 +296,8 @@ impl Store {
         } else {
             args.display_name.trim().to_owned()
         };
-        let password_last_changed = match args.password.as_deref().filter(|p| !p.is_empty()) {
+        let new_password = args.password.as_deref().filter(|p| !p.is_empty()).map(PasswordHash::of);
+        let password_last_changed = match new_password {
             Some(_) => Some(now_iso()),
             None => current.password_last_changed.clone(),
         };
@@ -316,11 +321,13 @@ impl Store {
             time_option_id: args.time_option_id,
             ..current
         };
-        Ok((vec![Change::PutUser(user)], id))
+        let mut changes = vec![Change::PutUser(user)];
+        changes.extend(new_password.map(|password| Change::SetPassword { user_id: id, password }));
+        Ok((changes, id))
     }
 
     /// Plans `PATCH /users/{id}` (`PatchUserModel`): only properties sent with `dirty: true`
-    /// change; a new password is checked against the policy, then discarded.
+    /// change; a new password is checked against the policy, then kept as a hash.
     ///
     /// # Errors
     /// `API_UserNotFound`, an invalid email or empty display name, a password the policy refuses,
@@ -353,11 +360,13 @@ impl Store {
             check_email(Some(&patch.value), &mut errors);
             user.email_address = Some(patch.value).filter(|e| !e.is_empty());
         }
+        let mut new_password = None;
         if let Some(patch) = args.password.filter(|p| p.dirty && !p.value.is_empty()) {
             if user.domain_id == LOCAL_DOMAIN_ID {
                 errors.extend(policy.check(&patch.value).into_iter().map(|m| ("password".to_owned(), m)));
             }
             user.password_last_changed = Some(now_iso());
+            new_password = Some(PasswordHash::of(&patch.value));
         }
         if let Some(patch) = args.radius_user_name.filter(|p| p.dirty) {
             user.radius_user_name = Some(patch.value).filter(|r| !r.is_empty());
@@ -380,9 +389,79 @@ impl Store {
         if !errors.is_empty() {
             return Err(SimError::Invalid(errors));
         }
-        Ok((vec![Change::PutUser(user)], id))
+        let mut changes = vec![Change::PutUser(user)];
+        changes.extend(new_password.map(|password| Change::SetPassword { user_id: id, password }));
+        Ok((changes, id))
     }
 
+    /// Plans `POST /_sim/users/{id}/password`: the password a user (a domain user included: the
+    /// emulator plays its directory too) signs in with from now on. No policy applies (the
+    /// directory's policy is not the vault's).
+    ///
+    /// # Errors
+    /// `API_UserNotFound`, an empty password.
+    pub fn plan_set_password(&self, id: i64, password: &str) -> SimResult<(Vec<Change>, i64)> {
+        self.get_user(id)?;
+        if password.is_empty() {
+            return Err(SimError::invalid("password", "A password is required."));
+        }
+        Ok((vec![Change::SetPassword { user_id: id, password: PasswordHash::of(password) }], id))
+    }
+
+    /// Checks a password grant for a user other than the API account: the user named `user_name`
+    /// in the domain named `domain` (local when `None`), enabled, not locked out, with this
+    /// password. Returns the user's id.
+    ///
+    /// # Errors
+    /// Why the sign-in is refused, as the token endpoint words it.
+    pub fn check_sign_in(&self, domain: Option<&str>, user_name: &str, password: &str) -> Result<i64, SignInRefused> {
+        let domain_id = match domain {
+            None => LOCAL_DOMAIN_ID,
+            Some(name) => {
+                let name = name.trim();
+                let found = self.domains.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)).map(|(id, _)| *id);
+                found.ok_or(SignInRefused::Failed)?
+            }
+        };
+        let user = self.user_by_name(domain_id, user_name.trim()).ok_or(SignInRefused::Failed)?;
+        // The hash is checked first so that a wrong password tells nothing of the account's state.
+        let password_ok = self.passwords.get(&user.id).is_some_and(|kept| kept.matches(password));
+        if !password_ok {
+            return Err(SignInRefused::Failed);
+        }
+        if !user.enabled {
+            return Err(SignInRefused::Disabled);
+        }
+        if user.is_locked_out {
+            return Err(SignInRefused::LockedOut);
+        }
+        Ok(user.id)
+    }
+}
+
+/// Why a password grant is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInRefused {
+    /// Unknown user or domain, no or another password.
+    Failed,
+    /// The right password for a disabled account.
+    Disabled,
+    /// The right password for a locked-out account.
+    LockedOut,
+}
+
+impl SignInRefused {
+    /// The token endpoint's message.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Failed => "Login failed.",
+            Self::Disabled => "Login failed. The account is disabled.",
+            Self::LockedOut => "Login failed. The account is locked out.",
+        }
+    }
+}
+
+impl Store {
     /// Plans `DELETE /users/{id}`: the user is deactivated (Secret Server keeps users for audit).
     /// Deleting a user that is already inactive is answered as for an unknown user (Secret Server
     /// refuses it; Delinea's SCIM connector reports it as a 404), unless `inactive_succeeds` (the

@@ -15,4 +15,5 @@ mod secrets;
 mod sign_in;
 mod strictness;
 mod token;
+mod user_sign_in;
 mod users;

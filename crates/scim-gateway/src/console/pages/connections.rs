@@ -237,7 +237,7 @@ async fn show(
             (action(&session, &format!("{base}/oauth-clients"), "Register an OAuth2 client", false))
         }
         section aria-labelledby="jwt" {
-            h2 #jwt { "JWT issuers (Entra ID's own tokens)" }
+            h2 #jwt { "JWT issuers (Entra ID's or another identity provider's own tokens)" }
             ul {
                 @for i in &c.credentials.jwt_issuers {
                     li { code { (i.id) } " " (i.issuer) " (audience " (i.audiences.join(", ")) ") "
@@ -249,6 +249,17 @@ async fn show(
                 label for="jwt-tenant" { "Entra tenant id" }
                 input #jwt-tenant type="text" name="entra_tenant_id" required autocomplete="off" spellcheck="false";
                 button type="submit" { "Accept this tenant's tokens" }
+            }
+            h3 { "Another issuer" }
+            form.stack method="post" action=(format!("{base}/jwt-issuers")) {
+                (csrf(&session))
+                label for="jwt-issuer" { "Issuer (the tokens' iss, exactly)" }
+                input #jwt-issuer type="url" name="issuer" required autocomplete="off" spellcheck="false";
+                label for="jwt-audiences" { "Audiences (the tokens' aud; separate with commas)" }
+                input #jwt-audiences type="text" name="audiences" required autocomplete="off" spellcheck="false";
+                label for="jwt-jwks" { "JWKS URL (https)" }
+                input #jwt-jwks type="url" name="jwks_url" required autocomplete="off" spellcheck="false";
+                button type="submit" { "Accept this issuer's tokens" }
             }
         }
         section aria-labelledby="basic" {
@@ -459,10 +470,32 @@ async fn remove_oauth_client(
     }
 }
 
-/// The console adds Entra issuers (the preset); other issuers go through the admin API or the CLI.
+/// An Entra tenant (the preset), or another issuer with its audiences and JWKS URL: the admin
+/// API's `NewJwtIssuer`, from a form.
 #[derive(Deserialize)]
 struct JwtIssuerForm {
+    #[serde(default)]
     entra_tenant_id: String,
+    #[serde(default)]
+    issuer: String,
+    /// Comma-separated.
+    #[serde(default)]
+    audiences: String,
+    #[serde(default)]
+    jwks_url: String,
+}
+
+impl From<JwtIssuerForm> for crate::admin_model::NewJwtIssuer {
+    fn from(form: JwtIssuerForm) -> Self {
+        let given = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Self {
+            entra_tenant_id: given(form.entra_tenant_id),
+            issuer: given(form.issuer),
+            audiences: form.audiences.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+            jwks_url: given(form.jwks_url),
+            ..Default::default()
+        }
+    }
 }
 
 async fn add_jwt_issuer(
@@ -471,10 +504,7 @@ async fn add_jwt_issuer(
     path: web::Path<String>,
     form: web::Form<JwtIssuerForm>,
 ) -> HttpResponse {
-    let new = crate::admin_model::NewJwtIssuer {
-        entra_tenant_id: Some(form.into_inner().entra_tenant_id.trim().to_owned()),
-        ..Default::default()
-    };
+    let new = crate::admin_model::NewJwtIssuer::from(form.into_inner());
     match ops::add_jwt_issuer_to(&state, &session_of(&req).actor(), &path, new).await {
         Ok(_) => back(&path, "jwt-added"),
         Err(e) => failure(&e),

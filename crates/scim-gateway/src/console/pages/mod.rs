@@ -17,12 +17,19 @@ use crate::state::AppState;
 use ::connections::VerifyError;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use adapter_api::admin::ConsoleAccountVerdict;
 use maud::html;
 use serde::Deserialize;
+use service_error::ErrorKind;
 
 /// The stylesheet and the script, embedded in the binary.
 const CSS: &str = include_str!("../assets/console.css");
 const JS: &str = include_str!("../assets/console.js");
+
+/// The one answer to every refused Secret Server account (wrong password, unknown user or domain,
+/// disabled, not in the console group): which it was goes to the audit log only.
+pub(crate) const SECRET_SERVER_REFUSAL: &str =
+    "Sign-in failed: the account, its password or its domain is wrong, or it may not use the console.";
 
 /// The cookie that ties the sign-in form to the browser that loaded it (a session does not exist yet).
 const SIGN_IN_COOKIE: &str = "scimc_console_signin";
@@ -69,7 +76,17 @@ pub(super) fn failure(error: &ApiError) -> HttpResponse {
     html::error_page(error.status().as_u16(), &error.error.detail)
 }
 
-fn sign_in_form(error: Option<&str>, token: &str, name: &str) -> maud::Markup {
+/// What the sign-in form shows besides its fields: the instances whose accounts may sign in
+/// (empty: the connector's own accounts only), and what was typed before a refusal.
+#[derive(Debug, Default)]
+struct SignInChoices<'a> {
+    instances: &'a [String],
+    name: &'a str,
+    via: &'a str,
+    domain: &'a str,
+}
+
+fn sign_in_form(error: Option<&str>, token: &str, choices: &SignInChoices<'_>) -> maud::Markup {
     html::page(
         "Sign in",
         None,
@@ -81,14 +98,37 @@ fn sign_in_form(error: Option<&str>, token: &str, name: &str) -> maud::Markup {
             }
             form.stack method="post" action=(format!("{PREFIX}/sign-in")) {
                 input type="hidden" name="csrf" value=(token);
+                @if !choices.instances.is_empty() {
+                    label for="via" { "Sign in with" }
+                    select #via name="via" {
+                        option value="" selected[choices.via.is_empty()] { "The connector's own account" }
+                        @for instance in choices.instances {
+                            option value=(instance) selected[choices.via == instance] {
+                                "A Secret Server account (" (instance) ")"
+                            }
+                        }
+                    }
+                }
                 label for="name" { "Name" }
-                input #name type="text" name="name" value=(name) autocomplete="username" required autofocus;
+                input #name type="text" name="name" value=(choices.name) autocomplete="username" required autofocus;
                 label for="password" { "Password" }
                 input #password type="password" name="password" autocomplete="current-password" required;
+                @if !choices.instances.is_empty() {
+                    label for="domain" { "Domain (Secret Server domain accounts only; empty for a local account)" }
+                    input #domain type="text" name="domain" value=(choices.domain) autocomplete="off";
+                }
                 button type="submit" { "Sign in" }
             }
         },
     )
+}
+
+/// The instances whose accounts may sign in (none when the adapter cannot say).
+async fn console_sign_ins(state: &AppState) -> Vec<String> {
+    state.adapter_admin.console_sign_ins().await.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "the instances offering console sign-in could not be read");
+        Vec::new()
+    })
 }
 
 fn with_sign_in_cookie(state: &AppState, status: StatusCode, body: maud::Markup, token: &str) -> HttpResponse {
@@ -108,7 +148,9 @@ async fn sign_in_page(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
         return see_other(&format!("{PREFIX}/"));
     }
     let token = new_form_token();
-    with_sign_in_cookie(&state, StatusCode::OK, sign_in_form(None, &token, ""), &token)
+    let instances = console_sign_ins(&state).await;
+    let choices = SignInChoices { instances: &instances, ..SignInChoices::default() };
+    with_sign_in_cookie(&state, StatusCode::OK, sign_in_form(None, &token, &choices), &token)
 }
 
 #[derive(Deserialize)]
@@ -119,6 +161,18 @@ struct SignInForm {
     name: String,
     #[serde(default)]
     password: String,
+    /// Empty: a console user; otherwise the Secret Server instance whose account signs in.
+    #[serde(default)]
+    via: String,
+    /// A Secret Server domain account's domain.
+    #[serde(default)]
+    domain: String,
+}
+
+/// The name of a session of a Secret Server account: `ss:<instance>:<user>` for a local account,
+/// `ss:<instance>:<DOMAIN>\<user>` for a domain account.
+fn secret_server_session_name(instance: &str, domain: &str, user: &str) -> String {
+    if domain.is_empty() { format!("ss:{instance}:{user}") } else { format!("ss:{instance}:{domain}\\{user}") }
 }
 
 async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
@@ -128,21 +182,55 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
         return html::error_page(403, "This sign-in form is stale or did not come from the console: reload the page.");
     }
     let name = form.name.trim().to_owned();
+    let via = form.via.trim().to_owned();
+    let domain = form.domain.trim().to_owned();
     let address = ClientAddress::of(&req);
-    let identifier = Identifier::named("console", &name);
+    // A Secret Server account is throttled under its own name, apart from a console user's.
+    let shown = if via.is_empty() { name.clone() } else { secret_server_session_name(&via, &domain, &name) };
+    let identifier = Identifier::named("console", &shown);
+    // Why Secret Server could not check the account, when it could not.
+    let mut unreachable: Option<String> = None;
     let verified = guarded(&state, Surface::Console, address, &identifier, || async {
-        match super::users::verify(&state, &name, &form.password).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(VerifyError::Invalid),
-            Err(e) => Err(VerifyError::Store(e)),
+        if via.is_empty() {
+            return match super::users::verify(&state, &name, &form.password).await {
+                Ok(true) => Ok((name.clone(), None)),
+                Ok(false) => Err(VerifyError::Invalid),
+                Err(e) => Err(VerifyError::Store(e)),
+            };
+        }
+        let account = adapter_api::admin::ConsoleAccount {
+            username: name.clone(),
+            password: secrecy::SecretString::from(form.password.clone()),
+            domain: Some(domain.clone()).filter(|d| !d.is_empty()),
+        };
+        let verdict = state.adapter_admin.verify_console_account(&via, account).await;
+        let (state, shown) = (&state, &shown);
+        let refused = |reason: String| async move {
+            state.audit.admin_action(&format!("console:{shown}"), "console-sign-in-refused", "", reason).await;
+            Err(VerifyError::Invalid)
+        };
+        match verdict {
+            Ok(ConsoleAccountVerdict::Allowed { user_name, .. }) => {
+                Ok((secret_server_session_name(&via, &domain, &user_name), Some(via.clone())))
+            }
+            Ok(ConsoleAccountVerdict::Refused { reason }) => refused(reason).await,
+            Ok(ConsoleAccountVerdict::Unreachable { reason }) => {
+                unreachable = Some(reason);
+                Err(VerifyError::Busy { retry_after: 5 })
+            }
+            Err(e) if matches!(e.kind, ErrorKind::NotFound | ErrorKind::FailedPrecondition) => refused(e.detail).await,
+            Err(e) => {
+                unreachable = Some(format!("the adapter could not be asked: {}", e.detail));
+                Err(VerifyError::Busy { retry_after: 5 })
+            }
         }
     })
     .await;
     let token = new_form_token();
     match verified {
-        Ok(()) => match session::start(&state, &name, None).await {
+        Ok((user, secret_server)) => match session::start(&state, &user, secret_server.as_deref()).await {
             Ok(cookie) => {
-                state.audit.admin_action(&format!("console:{name}"), "console-sign-in", "", String::new()).await;
+                state.audit.admin_action(&format!("console:{user}"), "console-sign-in", "", String::new()).await;
                 let mut response = see_other(&format!("{PREFIX}/"));
                 if let Ok(value) = header::HeaderValue::from_str(&cookie) {
                     response.headers_mut().append(header::SET_COOKIE, value);
@@ -155,22 +243,38 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
             }
         },
         Err(refusal) => {
-            let (status, message) = match refusal.reason {
-                Reason::Throttled => (
+            let (status, message) = match (refusal.reason, unreachable) {
+                (Reason::Throttled, _) => (
                     StatusCode::TOO_MANY_REQUESTS,
                     format!(
                         "Too many failed sign-ins from this address or for this name; try again in {} s.",
                         refusal.retry_after.unwrap_or(1)
                     ),
                 ),
-                Reason::Busy | Reason::Unavailable => {
+                (_, Some(reason)) => {
+                    tracing::warn!(instance = %via, reason = %reason, "console sign-in: Secret Server unreachable");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "Secret Server unreachable: the {via} instance cannot check accounts right now; try again shortly."
+                        ),
+                    )
+                }
+                (Reason::Busy | Reason::Unavailable, None) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable right now; try again shortly.".to_owned())
                 }
-                Reason::Missing | Reason::Invalid | Reason::Repeated => {
+                // One message for every refusal: which of name, password, domain or group was
+                // wrong is for the audit log only.
+                (Reason::Missing | Reason::Invalid | Reason::Repeated, None) if via.is_empty() => {
                     (StatusCode::UNAUTHORIZED, "The name or the password is wrong.".to_owned())
                 }
+                (Reason::Missing | Reason::Invalid | Reason::Repeated, None) => {
+                    (StatusCode::UNAUTHORIZED, SECRET_SERVER_REFUSAL.to_owned())
+                }
             };
-            with_sign_in_cookie(&state, status, sign_in_form(Some(&message), &token, &name), &token)
+            let instances = console_sign_ins(&state).await;
+            let choices = SignInChoices { instances: &instances, name: &name, via: &via, domain: &domain };
+            with_sign_in_cookie(&state, status, sign_in_form(Some(&message), &token, &choices), &token)
         }
     }
 }
@@ -189,7 +293,7 @@ pub(super) fn notice_text(code: Option<&str>) -> Option<&'static str> {
     Some(match code? {
         "token-revoked" => "The token is revoked.",
         "oauth-removed" => "The OAuth2 client is removed.",
-        "jwt-added" => "The connection accepts that tenant's tokens.",
+        "jwt-added" => "The connection accepts that issuer's tokens.",
         "jwt-removed" => "The JWT issuer is removed.",
         "basic-set" => "The Basic credential is set.",
         "basic-removed" => "The Basic credential is removed.",
