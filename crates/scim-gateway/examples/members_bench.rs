@@ -169,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
                 let status = res.status();
                 let body = res.bytes().await?;
                 anyhow::ensure!(status.is_success(), "PATCH answered {status}: {}", String::from_utf8_lossy(&body));
-                done.lock().push(began.elapsed());
+                done.lock().push((began.elapsed(), body.len()));
             }
         }));
     }
@@ -178,8 +178,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let single_calls = calls(&sim) - calls_before;
     let single_routes = calls_by_route(&sim, calls_before);
-    let mut times = done.lock().clone();
-    times.sort_unstable();
+    let mut answers = done.lock().clone();
+    answers.sort_unstable();
+    let times: Vec<Duration> = answers.iter().map(|(at, _)| *at).collect();
     println!(
         "members_bench: {} members added one PATCH at a time by {} clients, answers {}",
         args.members,
@@ -198,6 +199,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(first), Some(last)) = (rates.first(), rates.last()) {
         println!("last window / first window: {:.1} %", last / first * 100.0);
+    }
+    // What an answer weighs: with every member in it, it grows with the group.
+    if let (Some((_, first)), Some((_, last))) = (answers.first(), answers.last()) {
+        println!("answer size: {first} bytes for the first change, {last} bytes for the last");
     }
     println!(
         "Secret Server calls: {single_calls} for {} one-member PATCHes: {:.2} per change",
