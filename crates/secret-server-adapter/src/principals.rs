@@ -269,10 +269,10 @@ impl Protection {
         }
         let mut users = users.to_vec();
         users.sort_by_key(|u| u.id);
-        if users.len() >= SET_CHECK_FROM {
-            if let Some(found) = self.holders_as_set(client, &users, role, role_id).await? {
-                return Ok(found);
-            }
+        if users.len() >= SET_CHECK_FROM
+            && let Some(found) = self.holders_as_set(client, &users, role, role_id).await?
+        {
+            return Ok(found);
         }
         self.first_role_holder_each(client, &users).await
     }
