@@ -13,18 +13,13 @@
 //! `--fixed N` bounds the calls in flight to N without adapting (the behaviour before the
 //! adaptive limit), for reference.
 
+mod common;
+
 use anyhow::Context;
-use connections::{Connection, ConnectionStore, credentials};
 use futures::StreamExt;
-use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
-use scim_gateway::{GatewayDeps, GatewaySettings};
-use secrecy::ExposeSecret;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
 use secret_server_client::{AdaptiveConcurrency, ClientConfig};
 use secret_server_sim::{CapacitySettings, Seed, SimConfig};
 use serde_json::{Value, json};
-use state_store::{LocalStore, StateStore};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -178,18 +173,6 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let capacity = CapacitySettings::new(CAPACITY, LATENCY_MS, CAPACITY);
     let sim = secret_server_sim::spawn(SimConfig { seed: Seed::Empty, ..SimConfig::for_tests() }).await?;
-    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory()?);
-    let connections = ConnectionStore::new(state.clone(), Duration::from_secs(5));
-    let queue_config = QueueConfig::default();
-    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&queue_config)?);
-    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&queue_config)?);
-    let issued = credentials::issue_token(Some("entra".into()), None);
-    let mut connection: Connection = serde_json::from_value(
-        json!({"id": "entra", "displayName": "Entra", "secretServer": "primary", "rateLimit": "none"}),
-    )?;
-    connection.credentials.bearer_tokens.push(issued.credential);
-    connections.put(&connection).await?;
-
     let mut client =
         ClientConfig::new(sim.base_url().parse()?, sim.api_username(), sim.api_password().clone()).allowing_http();
     match args.fixed {
@@ -202,38 +185,18 @@ async fn main() -> anyhow::Result<()> {
             client.adaptive_concurrency = Some(AdaptiveConcurrency::default());
         }
     }
-    let adapter = secret_server_adapter::start(
-        AdapterSettings {
-            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http_listen: None,
-            instances: vec![InstanceSettings::new("primary", client)],
-            workers: args.workers,
-            progress_bars: false,
-            ..AdapterSettings::default()
-        },
-        AdapterDeps {
-            queue: queue.clone(),
-            events: events.clone(),
-            state: state.clone(),
-            connections: connections.clone(),
-        },
-    )
-    .await?;
-    adapter.wait_ready(Duration::from_secs(600)).await?;
-    let gateway = scim_gateway::start(
-        GatewaySettings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            adapter_url: format!("http://{}", adapter.grpc_addr()),
-            adapter_secret: adapter.grpc_secret().cloned(),
-            ..GatewaySettings::default()
-        },
-        GatewayDeps { queue, events, state, connections },
-    )
-    .await?;
+    let spec = common::StackSpec {
+        connection: "entra",
+        workers: Some(args.workers),
+        http_workers: 0,
+        port: 0,
+        ready_within: Duration::from_secs(600),
+    };
+    let stack = common::start(client, spec).await?;
     let scim = Scim {
         http: reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?,
-        base: format!("http://{}/scim/v2", gateway.addr()),
-        token: issued.token.expose_secret().to_owned(),
+        base: stack.base.clone(),
+        token: stack.token.clone(),
     };
     // The clock starts with the capacity model, so that loading and signing in are not counted.
     sim.capacity().set(capacity).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -349,8 +312,7 @@ async fn main() -> anyhow::Result<()> {
         report.counters.max_in_flight,
         RETRIED.load(Ordering::Relaxed)
     );
-    gateway.shutdown().await;
-    adapter.shutdown().await;
+    stack.shutdown().await;
     sim.shutdown().await;
     Ok(())
 }

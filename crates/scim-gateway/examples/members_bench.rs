@@ -14,16 +14,11 @@
 //! last window to the first, and Secret Server calls per change (the emulator's request log,
 //! sign-in excluded) for the one-at-a-time PATCHes and for the batch.
 
+mod common;
+
 use anyhow::Context;
-use connections::{Connection, ConnectionStore, credentials};
-use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
-use scim_gateway::{GatewayDeps, GatewaySettings};
-use secrecy::ExposeSecret;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
 use secret_server_sim::{GenerateSpec, RunningSim, Seed, SimConfig};
 use serde_json::{Value, json};
-use state_store::{LocalStore, StateStore};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -91,53 +86,21 @@ async fn main() -> anyhow::Result<()> {
         rng_seed: 42,
     });
     let sim = secret_server_sim::spawn(sim_config).await?;
-    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory()?);
-    let connections = ConnectionStore::new(state.clone(), Duration::from_secs(5));
-    let queue_config = QueueConfig::default();
-    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&queue_config)?);
-    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&queue_config)?);
-    let issued = credentials::issue_token(Some("bench".into()), None);
-    let mut connection: Connection = serde_json::from_value(
-        json!({"id": "bench", "displayName": "Bench", "secretServer": "primary", "rateLimit": "none"}),
-    )?;
-    connection.credentials.bearer_tokens.push(issued.credential);
-    connections.put(&connection).await?;
     let client = secret_server_client::ClientConfig::new(
         sim.base_url().parse()?,
         sim.api_username(),
         sim.api_password().clone(),
     )
     .allowing_http();
-    let adapter = secret_server_adapter::start(
-        AdapterSettings {
-            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http_listen: None,
-            instances: vec![InstanceSettings::new("primary", client)],
-            progress_bars: false,
-            ..AdapterSettings::default()
-        },
-        AdapterDeps {
-            queue: queue.clone(),
-            events: events.clone(),
-            state: state.clone(),
-            connections: connections.clone(),
-        },
-    )
-    .await?;
-    adapter.wait_ready(Duration::from_secs(600)).await?;
-    let gateway = scim_gateway::start(
-        GatewaySettings {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            adapter_url: format!("http://{}", adapter.grpc_addr()),
-            adapter_secret: adapter.grpc_secret().cloned(),
-            http_workers: 2,
-            ..GatewaySettings::default()
-        },
-        GatewayDeps { queue, events, state, connections },
-    )
-    .await?;
-    let base = format!("http://{}/scim/v2", gateway.addr());
-    let token = issued.token.expose_secret().to_owned();
+    let spec = common::StackSpec {
+        connection: "bench",
+        workers: None,
+        http_workers: 2,
+        port: 0,
+        ready_within: Duration::from_secs(600),
+    };
+    let stack = common::start(client, spec).await?;
+    let (base, token) = (stack.base.clone(), stack.token.clone());
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
 
     // The active users but the API account (a protected principal), in id order.
@@ -206,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
                 let status = res.status();
                 let body = res.bytes().await?;
                 anyhow::ensure!(status.is_success(), "PATCH answered {status}: {}", String::from_utf8_lossy(&body));
-                done.lock().push(began.elapsed());
+                done.lock().push((began.elapsed(), body.len()));
             }
         }));
     }
@@ -215,8 +178,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let single_calls = calls(&sim) - calls_before;
     let single_routes = calls_by_route(&sim, calls_before);
-    let mut times = done.lock().clone();
-    times.sort_unstable();
+    let mut answers = done.lock().clone();
+    answers.sort_unstable();
+    let times: Vec<Duration> = answers.iter().map(|(at, _)| *at).collect();
     println!(
         "members_bench: {} members added one PATCH at a time by {} clients, answers {}",
         args.members,
@@ -235,6 +199,10 @@ async fn main() -> anyhow::Result<()> {
     }
     if let (Some(first), Some(last)) = (rates.first(), rates.last()) {
         println!("last window / first window: {:.1} %", last / first * 100.0);
+    }
+    // What an answer weighs: with every member in it, it grows with the group.
+    if let (Some((_, first)), Some((_, last))) = (answers.first(), answers.last()) {
+        println!("answer size: {first} bytes for the first change, {last} bytes for the last");
     }
     println!(
         "Secret Server calls: {single_calls} for {} one-member PATCHes: {:.2} per change",
@@ -268,8 +236,7 @@ async fn main() -> anyhow::Result<()> {
             println!("  {route}: {n}");
         }
     }
-    gateway.shutdown().await;
-    adapter.shutdown().await;
+    stack.shutdown().await;
     sim.shutdown().await;
     Ok(())
 }

@@ -11,16 +11,10 @@
 //! (bound to instance `primary`, default scope, no rate limit) gets a fresh bearer token, written
 //! to `--token-file`. Runs until interrupted.
 
+mod common;
+
 use anyhow::Context;
-use connections::{Connection, ConnectionStore, credentials};
-use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
-use scim_gateway::{GatewayDeps, GatewaySettings};
-use secrecy::ExposeSecret;
-use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
 use secret_server_sim::{GenerateSpec, Seed, SimConfig};
-use state_store::{LocalStore, StateStore};
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The allocator of the `scim-connector` binary, so that the benchmark measures what is deployed.
@@ -66,56 +60,24 @@ async fn main() -> anyhow::Result<()> {
         });
     }
     let sim = secret_server_sim::spawn(sim_config).await?;
-    let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory()?);
-    let connections = ConnectionStore::new(state.clone(), Duration::from_secs(5));
-    let queue_config = QueueConfig::default();
-    let queue: Arc<dyn JobQueue> = Arc::new(InProcessQueue::new(&queue_config)?);
-    let events: Arc<dyn EventBus> = Arc::new(InProcessEventBus::new(&queue_config)?);
-
-    let issued = credentials::issue_token(Some("stack".into()), None);
-    let mut connection: Connection =
-        serde_json::from_value(serde_json::json!({"id": "bench", "displayName": "Stack", "secretServer": "primary",
-            "rateLimit": "none"}))?;
-    connection.credentials.bearer_tokens.push(issued.credential);
-    connections.put(&connection).await?;
-
     let client = secret_server_client::ClientConfig::new(
         sim.base_url().parse()?,
         sim.api_username(),
         sim.api_password().clone(),
     )
     .allowing_http();
-    let adapter = secret_server_adapter::start(
-        AdapterSettings {
-            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            http_listen: None,
-            instances: vec![InstanceSettings::new("primary", client)],
-            progress_bars: false,
-            ..AdapterSettings::default()
-        },
-        AdapterDeps {
-            queue: queue.clone(),
-            events: events.clone(),
-            state: state.clone(),
-            connections: connections.clone(),
-        },
-    )
-    .await?;
-    adapter.wait_ready(Duration::from_secs(1800)).await?;
-
-    let settings = GatewaySettings {
-        listen: SocketAddr::from(([127, 0, 0, 1], args.port)),
-        adapter_url: format!("http://{}", adapter.grpc_addr()),
-        adapter_secret: adapter.grpc_secret().cloned(),
+    let spec = common::StackSpec {
+        connection: "bench",
+        workers: None,
         http_workers: args.workers,
-        ..GatewaySettings::default()
+        port: args.port,
+        ready_within: Duration::from_secs(1800),
     };
-    let gateway = scim_gateway::start(settings, GatewayDeps { queue, events, state, connections }).await?;
-    std::fs::write(&args.token_file, issued.token.expose_secret())?;
-    eprintln!("stack ready: http://{}/scim/v2 (token in {})", gateway.addr(), args.token_file.display());
+    let stack = common::start(client, spec).await?;
+    std::fs::write(&args.token_file, &stack.token)?;
+    eprintln!("stack ready: {} (token in {})", stack.base, args.token_file.display());
     tokio::signal::ctrl_c().await?;
-    gateway.shutdown().await;
-    adapter.shutdown().await;
+    stack.shutdown().await;
     sim.shutdown().await;
     Ok(())
 }

@@ -12,10 +12,29 @@
 //!   default), directly or through a group, and the groups that hold it.
 //!
 //! The first two are decided from the names the read model holds, without a call. Role holders are
-//! asked of Secret Server when the change is about to be made (`GET /users/{userId}/roles-assigned`
-//! for a user, `GET /groups/{id}/roles` for a group): the read model does not keep roles, and a
-//! role given in Secret Server a minute ago must protect at once. That is one read per user or
-//! group a change touches (a group's members included, a few at a time), before anything changes.
+//! asked of Secret Server when the change is about to be made, still before anything changes: a
+//! role given in Secret Server a minute ago must protect at once, so the read model's roles (as of
+//! its last resync) are never enough on their own.
+//!
+//! - A user or group changed itself: one read (`GET /users/{userId}/roles-assigned`,
+//!   `GET /groups/{id}/roles`).
+//! - The members a group change adds or removes ([`Protection::first_role_holder`]): up to
+//!   [`SET_CHECK_FROM`] − 1 of them, one `roles-assigned` read each, as above. From
+//!   [`SET_CHECK_FROM`] on, the role's holders are read as a set, whatever the number of members:
+//!   `GET /roles/{id}/groups` (the groups holding the role; Secret Server lists a user holding it
+//!   directly as that user's *personal* group, named after the user), then the members of each
+//!   holding group that is not personal (`GET /groups/{id}/users`). That is 1 + k reads for k
+//!   holding groups (usually one or two) instead of one per member; when k is not below the number
+//!   of members, the per-member reads are cheaper and are made instead.
+//!
+//!   What the set read rests on, and its risk: that a user holding the role directly appears as a
+//!   personal group whose name is the user's name (with or without its domain). Should a Secret
+//!   Server name personal groups otherwise, a direct holder assigned since the last resync would
+//!   not be recognised by the set read; to bound that, a member the read model shows holding the
+//!   role directly is refused too (the read model's roles are as fresh as its last resync or the
+//!   connector's own last change of the user). A name that merely matches errs on the safe side
+//!   (the change is refused). Both reads are as fresh as the per-member ones: each is made for
+//!   the change, just before it, and a role given after it is as late for either.
 //!
 //! A User's `roles` are assigned through the connector only within the connection's scope, and
 //! never the administrator role: a user given it would become protected (see `worker::roles`).
@@ -24,13 +43,27 @@ use crate::read_model::state::State;
 use crate::text::fold;
 use connections::scope::{Principal, PrincipalFacts};
 use futures::{StreamExt, TryStreamExt, stream};
-use secret_server_api::ADMINISTRATOR_ROLE;
-use secret_server_client::{ClientError, SecretServerClient};
+use secret_server_api::{ADMINISTRATOR_ROLE, RoleGroupSummary, RoleSummary};
+use secret_server_client::{ClientError, RoleQuery, SecretServerClient};
 use service_error::{ErrorKind, ServiceError};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// Role checks in flight at once for one change.
 const ROLE_CALLS: usize = 8;
+
+/// From this many members to check, the role's holders are read as a set (see the module docs).
+pub const SET_CHECK_FROM: usize = 4;
+
+/// A user a group change adds or removes, as the role check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: i64,
+    /// Its Secret Server user name.
+    pub user_name: String,
+    /// Whether the read model shows it holding the protected role directly.
+    pub holds_directly_in_read_model: bool,
+}
 
 /// The principals of one Secret Server instance that no connection may change, besides its API
 /// account (always protected).
@@ -206,25 +239,51 @@ impl Protection {
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(held.into_iter().find_map(|r| {
-            self.is_role(&r.name).map(|role| Protected::RoleHolder { role: role.to_owned(), through: Vec::new() })
-        }))
+        Ok(self.group_holding(&held))
     }
 
-    /// The first of `users` (in id order) that holds the administrator role, asking Secret Server
-    /// a few at a time.
+    /// Whether a group holding the roles `held` (its `GET /groups/{id}/roles`, read for the change)
+    /// is protected by one of them.
+    pub fn group_holding(&self, held: &[RoleSummary]) -> Option<Protected> {
+        held.iter().find_map(|r| {
+            self.is_role(&r.name).map(|role| Protected::RoleHolder { role: role.to_owned(), through: Vec::new() })
+        })
+    }
+
+    /// The first of `users` (in id order) that holds the administrator role, as Secret Server says
+    /// now: one read per user below [`SET_CHECK_FROM`] users, else the role's holders read as a set
+    /// (see the module docs). `role_id` is the role's id when the read model knows it (else it is
+    /// looked up).
     ///
     /// # Errors
     /// When Secret Server cannot be asked.
     pub async fn first_role_holder(
         &self,
         client: &SecretServerClient,
-        users: &[i64],
+        users: &[Member],
+        role_id: Option<i64>,
     ) -> Result<Option<(i64, Protected)>, ClientError> {
-        if self.administrator_role.is_none() || users.is_empty() {
+        let Some(role) = self.administrator_role.as_deref() else { return Ok(None) };
+        if users.is_empty() {
             return Ok(None);
         }
-        let mut found: Vec<(i64, Protected)> = stream::iter(users.to_vec())
+        let mut users = users.to_vec();
+        users.sort_by_key(|u| u.id);
+        if users.len() >= SET_CHECK_FROM
+            && let Some(found) = self.holders_as_set(client, &users, role, role_id).await?
+        {
+            return Ok(found);
+        }
+        self.first_role_holder_each(client, &users).await
+    }
+
+    /// One `roles-assigned` read per user, a few at a time.
+    async fn first_role_holder_each(
+        &self,
+        client: &SecretServerClient,
+        users: &[Member],
+    ) -> Result<Option<(i64, Protected)>, ClientError> {
+        let mut found: Vec<(i64, Protected)> = stream::iter(users.iter().map(|u| u.id).collect::<Vec<_>>())
             .map(|id| {
                 let client = client.clone();
                 async move { self.user_by_role(&client, id).await.map(|p| p.map(|p| (id, p))) }
@@ -235,6 +294,80 @@ impl Protection {
             .await?;
         found.sort_by_key(|(id, _)| *id);
         Ok(found.into_iter().next())
+    }
+
+    /// The role's holders read as a set: `Ok(None)` when reading them per user is cheaper (or the
+    /// role is not found), so that the caller does that instead; else the first holder among
+    /// `users` (sorted by id), if any.
+    async fn holders_as_set(
+        &self,
+        client: &SecretServerClient,
+        users: &[Member],
+        role: &str,
+        role_id: Option<i64>,
+    ) -> Result<Option<Option<(i64, Protected)>>, ClientError> {
+        let role_id = match role_id {
+            Some(id) => id,
+            None => {
+                let found = client
+                    .search_roles(&RoleQuery { include_inactive: true, ..RoleQuery::default() })
+                    .try_filter(|r| futures::future::ready(self.protects_role(&r.name)))
+                    .try_next()
+                    .await?;
+                match found {
+                    Some(r) => r.id,
+                    // No such role: nobody holds it.
+                    None => return Ok(Some(None)),
+                }
+            }
+        };
+        let holders: Vec<RoleGroupSummary> = match client.role_groups(role_id).try_collect().await {
+            Ok(holders) => holders,
+            // The read model's id is stale (the role was replaced): the per-user reads decide.
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let (personal, mut groups): (Vec<RoleGroupSummary>, Vec<RoleGroupSummary>) =
+            holders.into_iter().partition(|g| g.personal);
+        if groups.len() >= users.len() {
+            return Ok(None);
+        }
+        groups.sort_by_key(|g| g.group_id);
+        let direct: BTreeSet<String> = personal
+            .iter()
+            .flat_map(|g| {
+                let name = fold(g.name.trim());
+                let bare = name.rsplit('\\').next().unwrap_or_default().to_owned();
+                [name, bare]
+            })
+            .collect();
+        let mut through: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        let wanted: BTreeSet<i64> = users.iter().map(|u| u.id).collect();
+        for group in &groups {
+            let members: Vec<i64> = match client.group_members(group.group_id).map_ok(|m| m.user_id).try_collect().await
+            {
+                Ok(members) => members,
+                // Deleted since the role's list was read: it protects nobody any more.
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
+            for user in members.into_iter().filter(|u| wanted.contains(u)) {
+                through.entry(user).or_default().push(group.name.clone());
+            }
+        }
+        let role = role.to_owned();
+        Ok(Some(users.iter().find_map(|u| {
+            let name = fold(u.user_name.trim());
+            let bare = name.rsplit('\\').next().unwrap_or_default();
+            if u.holds_directly_in_read_model || direct.contains(&name) || direct.contains(bare) {
+                // As `roles-assigned` tells it: a direct holder is named without its groups.
+                Some((u.id, Protected::RoleHolder { role: role.clone(), through: Vec::new() }))
+            } else {
+                through
+                    .get(&u.id)
+                    .map(|groups| (u.id, Protected::RoleHolder { role: role.clone(), through: groups.clone() }))
+            }
+        })))
     }
 }
 

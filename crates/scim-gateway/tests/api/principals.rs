@@ -290,3 +290,78 @@ async fn set_scope_sets_a_principal_scope_and_an_unusable_one_is_refused() {
     assert!(why.contains("needs at least one group"), "{why}");
     app.shutdown().await;
 }
+
+/// Gives role 1 (Administrator) in Secret Server, behind the connector's back: to user or group
+/// `path` (`users/{id}` or `groups/{id}`).
+async fn give_administrator(app: &TestApp, path: &str) {
+    let sim_token = test_support::emulator::token(&app.http, &app.sim).await;
+    let res = app
+        .http
+        .post(format!("{}/api/v1/{path}/roles", app.sim.base_url()))
+        .bearer_auth(sim_token)
+        .json(&json!({"roleIds": [1]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "giving {path} the administrator role");
+}
+
+/// The GET requests to a route ending in `suffix` since the log was cleared.
+fn reads_of(app: &TestApp, suffix: &str) -> usize {
+    app.sim
+        .request_log()
+        .into_iter()
+        .filter(|(method, path)| method == "GET" && path.split('?').next().unwrap_or_default().ends_with(suffix))
+        .count()
+}
+
+#[tokio::test]
+async fn a_change_of_many_members_reads_the_role_s_holders_once_and_refuses_an_administrator_as_one_member_would() {
+    let app = spawn_app().await;
+    let ss = secret_server(&app);
+    let [alice, bob, carol, dave, frank, grace] =
+        ["alice.martin", "bob.chen", "carol.diaz", "dave.evans", "frank.green", "grace.hall"];
+    let mut ids = std::collections::HashMap::new();
+    for name in [alice, bob, carol, dave, frank, grace] {
+        ids.insert(name, id_of(&app, "/Users", &format!("userName eq \"{name}\"")).await);
+    }
+    let helpdesk = id_of(&app, "/Groups", "displayName eq \"Helpdesk\"").await;
+    let dbas = id_of(&app, "/Groups", "displayName eq \"DBAs\"").await;
+    // Given after the connector loaded Secret Server: only Secret Server knows.
+    give_administrator(&app, &format!("users/{}", ids[grace])).await;
+    give_administrator(&app, &format!("groups/{dbas}")).await;
+    let add = |names: &[&str]| {
+        let value: Vec<Value> = names.iter().map(|n| json!({"value": ids[n]})).collect();
+        patch_op("add", "members", json!(value))
+    };
+    let helpdesk_path = format!("/Groups/{helpdesk}");
+
+    // One member at a time, as before: one `roles-assigned` read each.
+    let direct_alone = detail(app.patch(&helpdesk_path, &add(&[grace])).await, 403).await;
+    let through_alone = detail(app.patch(&helpdesk_path, &add(&[carol])).await, 403).await;
+    assert!(direct_alone.contains("holds Secret Server's \"Administrator\" role)"), "{direct_alone}");
+    assert!(through_alone.contains("through group \"DBAs\""), "{through_alone}");
+
+    app.sim.clear_request_log();
+    let direct_among = detail(app.patch(&helpdesk_path, &add(&[alice, bob, dave, grace])).await, 403).await;
+    let through_among = detail(app.patch(&helpdesk_path, &add(&[alice, bob, carol, dave])).await, 403).await;
+    assert_eq!(direct_among, direct_alone, "a direct holder among many is refused as it is alone");
+    assert_eq!(through_among, through_alone, "a holder through a group among many is refused as it is alone");
+    assert_eq!(writes(&app), Vec::<(String, String)>::new(), "nothing was sent to change Secret Server");
+    assert_eq!(reads_of(&app, "/roles-assigned"), 0, "no read per member");
+    assert_eq!(reads_of(&app, "/roles/1/groups"), 2, "one read of the role's holders per change");
+
+    app.sim.clear_request_log();
+    let res = app.patch(&helpdesk_path, &add(&[alice, bob, dave, frank])).await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    assert_eq!(reads_of(&app, "/roles-assigned"), 0, "no read per member");
+    let members: Vec<i64> =
+        ss.group_members(helpdesk.parse().unwrap()).map_ok(|m| m.user_id).try_collect().await.unwrap();
+    for name in [alice, bob, dave, frank] {
+        assert!(members.contains(&ids[name].parse().unwrap()), "{name} is in Helpdesk");
+    }
+    for name in [carol, grace] {
+        assert!(!members.contains(&ids[name].parse().unwrap()), "{name} was not added");
+    }
+    app.shutdown().await;
+}

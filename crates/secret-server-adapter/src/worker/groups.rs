@@ -29,7 +29,7 @@ use connections::scope::Principal;
 use futures::TryStreamExt;
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
-use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs};
+use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs, RoleSummary};
 use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
 use service_error::ServiceError;
@@ -98,10 +98,10 @@ async fn write_roles(ctx: &Ctx<'_>, id: i64, roles: Box<[i64]>) -> JobResult<()>
 }
 
 /// Reads the group and its roles fresh from Secret Server into the read model; `404` when it is
-/// gone. Returns the group and the roles it holds.
-async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Box<[i64]>)> {
+/// gone. Returns the group and the roles it holds (what the protection check needs of them too).
+async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Vec<RoleSummary>)> {
     let fetched = match ctx.client()?.get_group(id).await {
-        Ok(group) => match group_roles(ctx.client()?, id).await {
+        Ok(group) => match ctx.client()?.group_roles(id).try_collect::<Vec<RoleSummary>>().await {
             Ok(held) => Ok((group, held)),
             Err(e) => Err(e),
         },
@@ -110,7 +110,7 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Box<[i64]>)> {
     match fetched {
         Ok((group, held)) => {
             write_group(ctx, group.clone(), &[], &[], None).await?;
-            write_roles(ctx, id, held.clone()).await?;
+            write_roles(ctx, id, role_ids(&held)).await?;
             Ok((group, held))
         }
         Err(e) if e.is_not_found() => {
@@ -123,6 +123,14 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Box<[i64]>)> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The ids of roles held, sorted, as the read model keeps them.
+fn role_ids(held: &[RoleSummary]) -> Box<[i64]> {
+    let mut ids: Vec<i64> = held.iter().map(|r| r.role_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.into_boxed_slice()
 }
 
 /// Checks that every user to add exists (reading Secret Server for users the read model has not
@@ -354,11 +362,12 @@ async fn fresh_members(ctx: &Ctx<'_>, group: &Group) -> JobResult<BTreeSet<i64>>
 async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let id = ctx.target_id()?;
     ctx.guard_early(Principal::Group(id))?;
-    let (current, held) = refresh(ctx, id).await?;
+    let (current, held_roles) = refresh(ctx, id).await?;
+    let held = role_ids(&held_roles);
     if !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
-    ctx.guard(Principal::Group(id), &current.name).await?;
+    ctx.guard_group(id, &current.name, &held_roles)?;
     ctx.check_if_match(KIND, id)?;
     // Without members: a group of 100,000 costs the same to change as a group of 10.
     let current_doc =
@@ -473,8 +482,8 @@ fn directory_managed_members(group: &Group) -> JobError {
 async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let id = ctx.target_id()?;
     ctx.guard_early(Principal::Group(id))?;
-    let current = match refresh(ctx, id).await {
-        Ok((group, _)) => group,
+    let (current, held_roles) = match refresh(ctx, id).await {
+        Ok(found) => found,
         Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(KIND, id).await? => {
             return Ok(ctx.already_deleted(KIND, id));
         }
@@ -483,7 +492,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if !ctx.visible(KIND, id) {
         return Err(not_found(KIND, &id.to_string()));
     }
-    ctx.guard(Principal::Group(id), &current.name).await?;
+    ctx.guard_group(id, &current.name, &held_roles)?;
     // Deleting a group takes each member out of it.
     let in_group = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
     ctx.guard_members(&in_group).await?;

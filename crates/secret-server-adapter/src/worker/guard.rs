@@ -5,11 +5,13 @@
 //! Order, cheapest first: what the read model knows (names, creators, memberships) is checked
 //! before Secret Server is asked anything, so that a change to a principal the read model already
 //! knows to be out of bounds is refused without a call; then Secret Server is asked whether the
-//! principal holds the administrator role, one read per principal, still before any change.
+//! principal holds the administrator role (one read per principal, or for many members of a group
+//! change the role's holders as a set), still before any change.
 
 use super::{Ctx, JobError, JobResult};
-use crate::principals::{Change, ProtectedPrincipal, StateFacts};
+use crate::principals::{Change, Member, ProtectedPrincipal, StateFacts};
 use connections::scope::{self, Principal};
+use secret_server_api::RoleSummary;
 use service_error::ServiceError;
 
 fn refused(e: impl Into<ServiceError>) -> JobError {
@@ -68,10 +70,28 @@ impl Ctx<'_> {
         }
     }
 
+    /// Refuses a change to group `id`, called `name` in Secret Server, as [`Ctx::guard`] does, with
+    /// the roles it holds already read fresh for this change (`held`, `GET /groups/{id}/roles`):
+    /// the same refusal without asking Secret Server twice.
+    pub(crate) fn guard_group(&self, id: i64, name: &str, held: &[RoleSummary]) -> JobResult<()> {
+        let principal = Principal::Group(id);
+        self.guard_known(principal, name, Change::Itself)?;
+        match self.instance().protection.group_holding(held) {
+            Some(why) => Err(refused(ProtectedPrincipal { principal, why, change: Change::Itself })),
+            None => Ok(()),
+        }
+    }
+
     /// Refuses adding `users` to a group or removing them from one unless each is within the
     /// connection's reach and none is protected. Users neither the read model nor Secret Server
-    /// knows are left to the membership change itself.
+    /// knows are left to the membership change itself. The role check reads Secret Server once per
+    /// user for a few users and the role's holders as a set for more (see
+    /// [`crate::principals::Protection::first_role_holder`]).
     pub(crate) async fn guard_members(&self, users: &[i64]) -> JobResult<()> {
+        let protection = &self.instance().protection;
+        // The protected role's id and who holds it directly, as the read model last saw them.
+        let role_id =
+            self.instance().model.read(|s| s.roles.values().find(|r| protection.protects_role(&r.name)).map(|r| r.id));
         let mut known = Vec::with_capacity(users.len());
         for id in users {
             let principal = Principal::User(*id);
@@ -83,17 +103,21 @@ impl Ctx<'_> {
                     Err(e) => return Err(e.into()),
                 },
             };
-            if let Some(why) = self.instance().protection.user_by_name(&name) {
+            if let Some(why) = protection.user_by_name(&name) {
                 return Err(refused(ProtectedPrincipal { principal, why, change: Change::Membership }));
             }
             let connection = &self.caller.connection;
-            self.instance()
-                .model
-                .read(|s| scope::require_reach(connection, principal, &StateFacts(s)))
-                .map_err(refused)?;
-            known.push(*id);
+            let holds_directly = self.instance().model.read(|s| {
+                scope::require_reach(connection, principal, &StateFacts(s))
+                    .map(|()| role_id.is_some_and(|r| s.users.get(id).is_some_and(|u| u.ss.roles.contains(&r))))
+            });
+            known.push(Member {
+                id: *id,
+                user_name: name,
+                holds_directly_in_read_model: holds_directly.map_err(refused)?,
+            });
         }
-        match self.instance().protection.first_role_holder(self.client()?, &known).await? {
+        match protection.first_role_holder(self.client()?, &known, role_id).await? {
             Some((id, why)) => {
                 Err(refused(ProtectedPrincipal { principal: Principal::User(id), why, change: Change::Membership }))
             }

@@ -47,8 +47,12 @@ async fn search_roles_lists_the_built_in_roles_and_filters_by_holder() {
 #[tokio::test]
 async fn a_role_s_groups_and_a_user_s_assigned_roles_name_who_grants_it() {
     let (h, _seed) = with_an_administrators_group().await;
-    let groups: Vec<RoleGroupSummary> = h.client.role_groups(1).try_collect().await.unwrap();
+    let holders: Vec<RoleGroupSummary> = h.client.role_groups(1).try_collect().await.unwrap();
+    let (personal, groups): (Vec<RoleGroupSummary>, Vec<RoleGroupSummary>) =
+        holders.into_iter().partition(|g| g.personal);
     assert_eq!(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["Vault Admins"]);
+    // A user holding the role directly is listed as its personal group, named after it.
+    assert_eq!(personal.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), [h.sim.api_username()]);
     let group_id = groups[0].group_id;
     let group_roles: Vec<RoleSummary> = h.client.group_roles(group_id).try_collect().await.unwrap();
     assert_eq!(group_roles, [RoleSummary { role_id: 1, name: ADMINISTRATOR_ROLE.to_owned() }]);

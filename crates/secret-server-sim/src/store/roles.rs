@@ -19,6 +19,10 @@ use std::collections::BTreeSet;
 /// The id of the built-in `Administrator` role.
 pub const ADMINISTRATOR_ROLE_ID: i64 = 1;
 
+/// Where the ids of the personal groups `GET /roles/{id}/groups` lists begin (see
+/// [`Store::search_role_groups`]).
+pub const PERSONAL_GROUP_IDS: i64 = 1_000_000_000;
+
 /// Secret Server's built-in roles, by id.
 pub const BUILT_IN_ROLES: [(i64, &str); 3] =
     [(ADMINISTRATOR_ROLE_ID, ADMINISTRATOR_ROLE), (2, "User"), (3, "Basic User")];
@@ -192,7 +196,10 @@ impl Store {
         Ok(self.role_summaries(self.roles_of_group(group_id), paging))
     }
 
-    /// `GET /roles/{id}/groups`: the groups that hold the role.
+    /// `GET /roles/{id}/groups`: the groups that hold the role, then (as Secret Server keeps a
+    /// role assigned to a user on that user's personal group) one personal group per user holding
+    /// it directly, named after the user, `personal: true`. The emulator has no other personal
+    /// groups: their ids are [`PERSONAL_GROUP_IDS`] + the user's id, found nowhere else.
     ///
     /// # Errors
     /// `API_RoleNotFound`.
@@ -203,20 +210,11 @@ impl Store {
         paging: &Paging,
     ) -> SimResult<RoleGroupPage> {
         self.get_role(role_id)?;
-        let groups = self
+        let mut groups: Vec<RoleGroupSummary> = self
             .group_roles
             .iter()
             .filter(|(_, roles)| roles.contains(&role_id))
             .filter_map(|(group, _)| self.group(*group))
-            .collect::<Vec<_>>();
-        let mut groups = groups;
-        groups.sort_unstable_by_key(|g| g.id);
-        let (window, total) = paging.select(groups.into_iter(), "groupId", |field, g| match field {
-            "name" => SortKey::text(&g.name),
-            _ => g.id.into(),
-        });
-        let records = window
-            .into_iter()
             .map(|g| RoleGroupSummary {
                 group_id: g.id,
                 name: g.name.clone(),
@@ -227,7 +225,29 @@ impl Store {
                 created: g.created.clone(),
             })
             .collect();
-        Ok(RoleGroupPage { page: paging.envelope(records, total), filter })
+        groups.sort_unstable_by_key(|g| g.group_id);
+        let mut personal: Vec<RoleGroupSummary> = self
+            .user_roles
+            .iter()
+            .filter(|(_, roles)| roles.contains(&role_id))
+            .filter_map(|(user, _)| self.user(*user))
+            .map(|u| RoleGroupSummary {
+                group_id: PERSONAL_GROUP_IDS + u.id,
+                name: u.user_name.clone(),
+                display_name: Some(u.display_name.clone()),
+                domain_name: self.domain_name(u.domain_id),
+                enabled: u.enabled,
+                personal: true,
+                created: u.created.clone(),
+            })
+            .collect();
+        personal.sort_unstable_by_key(|g| g.group_id);
+        groups.extend(personal);
+        let (window, total) = paging.select(groups.into_iter(), "groupId", |field, g| match field {
+            "name" => SortKey::text(&g.name),
+            _ => g.group_id.into(),
+        });
+        Ok(RoleGroupPage { page: paging.envelope(window, total), filter })
     }
 
     fn check_roles(&self, role_ids: &[i64]) -> SimResult<()> {
@@ -411,8 +431,9 @@ mod tests {
         let mut store = store();
         store.apply(Change::DeleteGroup { id: 7 });
         assert!(!store.holds_role(3, ADMINISTRATOR_ROLE_ID));
-        let groups = store.search_role_groups(ADMINISTRATOR_ROLE_ID, GroupMembershipFilter::default(), &all());
-        assert_eq!(groups.unwrap().page.total, 0);
+        let holders = store.search_role_groups(ADMINISTRATOR_ROLE_ID, GroupMembershipFilter::default(), &all());
+        let records = holders.unwrap().page.records;
+        assert!(records.iter().all(|g| g.personal), "only users holding it directly are left: {records:?}");
     }
 
     #[test]
