@@ -344,7 +344,15 @@ impl DirectoryClient {
             return;
         }
         let (requests, waiters): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.request, (p.span, p.reply))).unzip();
-        let span = tracing::debug_span!("Directory/GetResources", items = requests.len());
+        // The call belongs to the first read's trace (its context goes in the metadata); the
+        // others' spans are linked to it.
+        let span = match waiters.first() {
+            Some((first, _)) => tracing::debug_span!(parent: first, "Directory/GetResources", items = requests.len()),
+            None => tracing::debug_span!("Directory/GetResources", items = requests.len()),
+        };
+        for (other, _) in waiters.iter().skip(1) {
+            span.follows_from(other);
+        }
         let message = crate::directory::get_resources_request(requests);
         match self.get_message(&message).instrument(span).await {
             Ok(results) => {
