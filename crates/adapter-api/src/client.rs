@@ -329,20 +329,21 @@ impl DirectoryClient {
     /// Sends `batch` (drained): alone, together, or one call each when the adapter has no
     /// `GetResources`.
     async fn send(&self, batch: &mut Vec<Pending>) {
-        if batch.len() == 1 || (batch.len() > 1 && !self.batching()) {
-            if batch.len() == 1 {
+        match batch.len() {
+            0 => {}
+            1 => {
                 if let Some(p) = batch.pop() {
                     let result = self.get_one(p.request).instrument(p.span).await;
                     let _ = p.reply.send(result);
                 }
-            } else {
-                self.each_alone(batch.drain(..));
             }
-            return;
+            _ if !self.batching() => self.each_alone(batch.drain(..)),
+            _ => self.send_together(batch).await,
         }
-        if batch.is_empty() {
-            return;
-        }
+    }
+
+    /// Sends `batch` (drained) as one `GetResources` call and hands each read its own outcome.
+    async fn send_together(&self, batch: &mut Vec<Pending>) {
         let (requests, waiters): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.request, (p.span, p.reply))).unzip();
         // The call belongs to the first read's trace (its context goes in the metadata); the
         // others' spans are linked to it.
