@@ -10,7 +10,11 @@
 #   2. GET /scim/v2/Users/{id}
 #   3. GET /scim/v2/Users?filter=userName eq "…"
 #   4. POST /scim/v2/Users          (each request creates a new user through the job queue)
-# and prints requests per second with p50 and p99 latency for each. wrk shares the machine's
+# and prints requests per second with p50 and p99 latency for each, and the CPU time each server
+# process spent per request served (from /proc/<pid>/stat before and after the run: user + system
+# time, all threads). BENCH_READS_ONLY=1 skips cases 3 and 4. BENCH_STACK=<path> measures another
+# build of the `stack` example (an older one, to compare in the same run). BENCH_NO_BUILD=1 uses the
+# release examples as they are. wrk shares the machine's
 # cores with the servers, so absolute numbers are lower than on a dedicated load generator; the
 # ratio to the ceiling is the figure to compare.
 set -euo pipefail
@@ -25,8 +29,13 @@ THREADS="${BENCH_THREADS:-2}"
 command -v wrk >/dev/null 2>&1 || { echo "bench: wrk is required (apt-get install wrk)" >&2; exit 1; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "bench: building the release examples"
-cargo build --release --locked --quiet -p scim-gateway --example stack --example ceiling
+READS_ONLY="${BENCH_READS_ONLY:-0}"
+STACK="${BENCH_STACK:-${CARGO_TARGET_DIR:-target}/release/examples/stack}"
+
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    echo "bench: building the release examples"
+    cargo build --release --locked --quiet -p scim-gateway --example stack --example ceiling
+fi
 
 WORK=$(mktemp -d)
 cleanup() {
@@ -38,7 +47,7 @@ trap cleanup EXIT
 GW_PORT=$(free_port)
 CEIL_PORT=$(free_port)
 echo "bench: starting the stack with $USERS users (generating and loading takes a while)"
-RUST_LOG=warn "${CARGO_TARGET_DIR:-target}"/release/examples/stack --port "$GW_PORT" --token-file "$WORK/token" --users "$USERS" --workers "$WORKERS" \
+RUST_LOG=warn "$STACK" --port "$GW_PORT" --token-file "$WORK/token" --users "$USERS" --workers "$WORKERS" \
     >"$WORK/stack.log" 2>&1 &
 STACK_PID=$!
 "${CARGO_TARGET_DIR:-target}"/release/examples/ceiling --port "$CEIL_PORT" --workers "$WORKERS" >"$WORK/ceiling.log" 2>&1 &
@@ -83,26 +92,40 @@ request = function()
 end
 LUA
 
-run() { # slug, name, url, extra wrk args...
-    local slug=$1 name=$2 url=$3
-    shift 3
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+TICKS_PER_SECOND=$(getconf CLK_TCK)
+
+run() { # slug, name, server pid, url, extra wrk args...
+    local slug=$1 name=$2 pid=$3 url=$4
+    shift 4
+    local before after
+    before=$(cpu_ticks "$pid")
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" >"$WORK/$slug.txt" 2>&1
-    local rps p50 p99 non2xx
+    after=$(cpu_ticks "$pid")
+    local rps p50 p99 non2xx requests cpu
     rps=$(awk '/^Requests\/sec/ {print $2}' "$WORK/$slug.txt")
     p50=$(awk '$1=="50%" {print $2}' "$WORK/$slug.txt")
     p99=$(awk '$1=="99%" {print $2}' "$WORK/$slug.txt")
     non2xx=$(awk '/Non-2xx/ {print $5}' "$WORK/$slug.txt")
-    printf '| %-44s | %10s | %8s | %8s | %s |\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}"
+    requests=$(awk '/requests in/ {print $1}' "$WORK/$slug.txt")
+    cpu=$(python3 -c 'import sys; t, n, hz = map(float, sys.argv[1:]); print(f"{1e6 * t / hz / max(n, 1):.1f} µs")' \
+        "$((after - before))" "${requests:-0}" "$TICKS_PER_SECOND")
+    printf '| %-44s | %10s | %8s | %8s | %10s | %s |\n' "$name" "$rps" "$p50" "$p99" "$cpu" "${non2xx:-0}"
     echo "$rps" >"$WORK/$slug.rps"
 }
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $WORKERS HTTP workers per server, $(nproc) cores shared with wrk"
-printf '| %-44s | %10s | %8s | %8s | %s |\n' "endpoint" "req/s" "p50" "p99" "non-2xx"
-run ceiling "ceiling: bare actix-web GET /user" "http://127.0.0.1:$CEIL_PORT/user"
-run get "GET /Users/{id}" "$BASE/Users/$USER_ID" -H "$AUTH"
-run filter "GET /Users?filter=userName eq \"...\"" "$BASE/Users?filter=$FILTER" -H "$AUTH"
-CONNECTIONS=${BENCH_POST_CONNECTIONS:-8} run post "POST /Users" "$BASE/Users" -s "$WORK/post.lua"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $WORKERS HTTP workers per server, $(nproc) cores shared with wrk;" \
+    "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '| %-44s | %10s | %8s | %8s | %10s | %s |\n' "endpoint" "req/s" "p50" "p99" "CPU/req" "non-2xx"
+run ceiling "ceiling: bare actix-web GET /user" "$CEILING_PID" "http://127.0.0.1:$CEIL_PORT/user"
+run get "GET /Users/{id}" "$STACK_PID" "$BASE/Users/$USER_ID" -H "$AUTH"
+if [ "$READS_ONLY" != 1 ]; then
+    run filter "GET /Users?filter=userName eq \"...\"" "$STACK_PID" "$BASE/Users?filter=$FILTER" -H "$AUTH"
+    CONNECTIONS=${BENCH_POST_CONNECTIONS:-8} run post "POST /Users" "$STACK_PID" "$BASE/Users" -s "$WORK/post.lua"
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 - "$WORK" <<'PY'
 import sys, pathlib
@@ -110,5 +133,7 @@ work = pathlib.Path(sys.argv[1])
 rps = lambda n: float((work / f"{n}.rps").read_text() or 0)
 ceiling = rps("ceiling")
 for slug, name in [("get", "GET /Users/{id}"), ("filter", 'GET /Users?filter=userName eq "..."'), ("post", "POST /Users")]:
+    if not (work / f"{slug}.rps").exists():
+        continue
     print(f"{name}: {100 * rps(slug) / ceiling:.1f}% of the ceiling")
 PY

@@ -16,6 +16,14 @@
 //! `scripts/bench-gateway.sh` (docs/benchmarks.md). Behind a Service that balances connections
 //! over several adapter replicas, the gateway's threads' connections spread over them.
 //!
+//! Reads by id are coalesced per thread ([`DirectoryClient::get`]): while a call is in flight on
+//! a thread's channel, the reads that arrive on that thread wait and then go together as one
+//! `GetResources` message (at most [`MAX_BATCH`]); a read that finds no call in flight is sent
+//! at once, on its own, so a lone read waits for nothing. Per read, the gRPC stack's fixed costs
+//! (HTTP/2 frames, the socket calls, the tasks on both sides) are shared by the batch. An adapter
+//! without `GetResources` (older than the gateway during a rolling upgrade) answers
+//! `Unimplemented`; the client then sends single reads, and tries a batch again a while later.
+//!
 //! Every call is a read, so a call that met a lost connection (the replica behind it stopped or
 //! was restarted: `Unavailable` from the transport, not an answer of the adapter) is sent again on
 //! a new connection, which the Service gives to a live replica: a rolling restart of the adapters
@@ -24,13 +32,17 @@
 use crate::directory::{GetResource, Health, Resource, SearchPage, SearchResources};
 use proto::directory::v1 as pb;
 use proto::directory::v1::directory_client::DirectoryClient as GrpcClient;
+use scim::ResourceKind;
 use service_error::ServiceError;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 type Client = GrpcClient<InterceptedService<Channel, Credentials>>;
 
@@ -87,6 +99,13 @@ fn lost_connection(status: &tonic::Status) -> bool {
 /// Largest answer accepted: a page of big groups is large.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// Most reads sent together in one `GetResources` message.
+pub const MAX_BATCH: usize = 64;
+
+/// How long the client sends single reads after an adapter answered `Unimplemented` to
+/// `GetResources`, before it tries a batch again (the adapter may have been upgraded since).
+const BATCH_RETRY_AFTER: Duration = Duration::from_secs(30);
+
 /// A client of the adapter's `Directory` service.
 #[derive(Debug, Clone)]
 pub struct DirectoryClient {
@@ -95,13 +114,50 @@ pub struct DirectoryClient {
     tls: Option<transport_tls::GrpcClientTls>,
     /// Tells this client's channels apart in the per-thread cache.
     id: u64,
+    /// Shared by the clones of this client.
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one client share: the adapter's refusal of batches, and the call counts.
+#[derive(Debug, Default)]
+struct Shared {
+    /// When the adapter last answered `Unimplemented` to `GetResources`.
+    batch_refused: Mutex<Option<Instant>>,
+    single_calls: AtomicU64,
+    batch_calls: AtomicU64,
+    batched_reads: AtomicU64,
+    refused_batches: AtomicU64,
+}
+
+/// How a client's reads by id went out so far (for benchmarks and tests): the coalescing shows
+/// as `batched_reads / batch_calls`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadCalls {
+    /// `GetResource` calls (a read alone, a group, or a read after a refused batch).
+    pub single_calls: u64,
+    /// `GetResources` calls answered.
+    pub batch_calls: u64,
+    /// Reads carried by those calls.
+    pub batched_reads: u64,
+    /// `GetResources` calls the adapter answered `Unimplemented`.
+    pub refused_batches: u64,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
+/// A read waiting for its turn in this thread's next batch.
+struct Pending {
+    request: GetResource,
+    /// The caller's span: a read sent alone carries its trace context.
+    span: tracing::Span,
+    reply: oneshot::Sender<Result<Resource, ServiceError>>,
+}
+
 thread_local! {
     /// This thread's channel of each `DirectoryClient`, by id.
     static CLIENTS: RefCell<HashMap<u64, Client>> = RefCell::new(HashMap::new());
+    /// This thread's queue of reads of each `DirectoryClient`, by id, drained by one task.
+    static BATCHERS: RefCell<HashMap<u64, mpsc::UnboundedSender<Pending>>> = RefCell::new(HashMap::new());
 }
 
 impl DirectoryClient {
@@ -117,7 +173,13 @@ impl DirectoryClient {
         auth: AdapterAuth,
     ) -> Result<Self, ServiceError> {
         let (endpoint, credentials, tls) = endpoint(url, connect_timeout, timeout, auth)?;
-        Ok(Self { endpoint, credentials, tls, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) })
+        Ok(Self {
+            endpoint,
+            credentials,
+            tls,
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            shared: Arc::new(Shared::default()),
+        })
     }
 
     /// This thread's client (made on first use, on the current runtime).
@@ -159,13 +221,29 @@ impl DirectoryClient {
         }
     }
 
-    /// One resource by id.
+    /// One resource by id: coalesced with the other reads of this thread while a call is in
+    /// flight (see the module docs). A group is always read alone: its members make its size
+    /// unbounded, and a batch of large groups could outgrow a message.
     ///
     /// # Errors
     /// `NotFound` when absent or outside the caller's scope; `Unavailable` or `DeadlineExceeded`
     /// when the adapter cannot be reached or does not answer in time; `Internal` for an answer
     /// without a resource.
     pub async fn get(&self, request: GetResource) -> Result<Resource, ServiceError> {
+        if request.kind == ResourceKind::Group {
+            return self.get_one(request).await;
+        }
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Pending { request, span: tracing::Span::current(), reply });
+        answer.await.unwrap_or_else(|_| Err(ServiceError::internal("the read was dropped before it was answered")))
+    }
+
+    /// One resource by id, in a call of its own.
+    ///
+    /// # Errors
+    /// As [`DirectoryClient::get`].
+    pub async fn get_one(&self, request: GetResource) -> Result<Resource, ServiceError> {
+        self.shared.single_calls.fetch_add(1, Ordering::Relaxed);
         let request = pb::GetResourceRequest::from(request);
         let response = self
             .call(|mut c| {
@@ -176,6 +254,164 @@ impl DirectoryClient {
         let resource =
             response.resource.ok_or_else(|| ServiceError::internal("the adapter answered without a resource"))?;
         Resource::try_from(resource)
+    }
+
+    /// Several resources by id in one `GetResources` call, each with its own outcome, in the order
+    /// asked. An adapter without `GetResources` answers `Unimplemented` for the whole call.
+    ///
+    /// # Errors
+    /// The call's own failure (the adapter unreachable, `Unimplemented`, more items than the
+    /// adapter takes); an item's refusal is that item's `Err`.
+    pub async fn get_many(
+        &self,
+        requests: Vec<GetResource>,
+    ) -> Result<Vec<Result<Resource, ServiceError>>, ServiceError> {
+        self.get_message(&crate::directory::get_resources_request(requests)).await
+    }
+
+    async fn get_message(
+        &self,
+        message: &pb::GetResourcesRequest,
+    ) -> Result<Vec<Result<Resource, ServiceError>>, ServiceError> {
+        let response = self
+            .call(|mut c| {
+                let message = message.clone();
+                async move { c.get_resources(message).await }
+            })
+            .await;
+        let response = match response {
+            Err(status) if status.code() == tonic::Code::Unimplemented => {
+                self.shared.refused_batches.fetch_add(1, Ordering::Relaxed);
+                return Err(status.into());
+            }
+            other => other?,
+        };
+        self.shared.batch_calls.fetch_add(1, Ordering::Relaxed);
+        self.shared.batched_reads.fetch_add(message.items.len() as u64, Ordering::Relaxed);
+        if response.results.len() != message.items.len() {
+            return Err(ServiceError::internal("the adapter answered a different number of reads than were asked"));
+        }
+        Ok(response.results.into_iter().map(crate::directory::read_outcome).collect())
+    }
+
+    /// Puts a read in this thread's queue, starting the thread's batching task on first use (or
+    /// again when the runtime that ran it has gone, as between tests).
+    fn enqueue(&self, pending: Pending) {
+        BATCHERS.with(|batchers| {
+            let mut batchers = batchers.borrow_mut();
+            let pending = match batchers.get(&self.id) {
+                Some(queue) => match queue.send(pending) {
+                    Ok(()) => return,
+                    Err(mpsc::error::SendError(pending)) => pending,
+                },
+                None => pending,
+            };
+            let (queue, reads) = mpsc::unbounded_channel();
+            // The receiver is alive: it is in hand.
+            let _ = queue.send(pending);
+            tokio::spawn(self.clone().drive(reads));
+            batchers.insert(self.id, queue);
+        });
+    }
+
+    /// The batching task: takes every read waiting (at most [`MAX_BATCH`]), sends them, and only
+    /// when their call has returned takes the next ones, so that the reads arriving meanwhile go
+    /// together. No timer: a read that finds the task idle is sent at once.
+    async fn drive(self, mut reads: mpsc::UnboundedReceiver<Pending>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while reads.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            // A caller that has gone (its HTTP request was dropped) needs no read.
+            batch.retain(|p| !p.reply.is_closed());
+            self.send(&mut batch).await;
+        }
+    }
+
+    /// Sends `batch` (drained): alone, together, or one call each when the adapter has no
+    /// `GetResources`.
+    async fn send(&self, batch: &mut Vec<Pending>) {
+        match batch.len() {
+            0 => {}
+            1 => {
+                if let Some(p) = batch.pop() {
+                    let result = self.get_one(p.request).instrument(p.span).await;
+                    let _ = p.reply.send(result);
+                }
+            }
+            _ if !self.batching() => self.each_alone(batch.drain(..)),
+            _ => self.send_together(batch).await,
+        }
+    }
+
+    /// Sends `batch` (drained) as one `GetResources` call and hands each read its own outcome.
+    async fn send_together(&self, batch: &mut Vec<Pending>) {
+        let (requests, waiters): (Vec<_>, Vec<_>) = batch.drain(..).map(|p| (p.request, (p.span, p.reply))).unzip();
+        // The call belongs to the first read's trace (its context goes in the metadata); the
+        // others' spans are linked to it.
+        let span = match waiters.first() {
+            Some((first, _)) => tracing::debug_span!(parent: first, "Directory/GetResources", items = requests.len()),
+            None => tracing::debug_span!("Directory/GetResources", items = requests.len()),
+        };
+        for (other, _) in waiters.iter().skip(1) {
+            span.follows_from(other);
+        }
+        let message = crate::directory::get_resources_request(requests);
+        match self.get_message(&message).instrument(span).await {
+            Ok(results) => {
+                for ((_, reply), result) in waiters.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) if error.kind == service_error::ErrorKind::Unimplemented => {
+                tracing::info!("the adapter has no GetResources; reads are sent one by one for a while");
+                if let Ok(mut refused) = self.shared.batch_refused.lock() {
+                    *refused = Some(Instant::now());
+                }
+                // Back from the message: each request was made from a valid `GetResource`.
+                for (item, (span, reply)) in message.items.into_iter().zip(waiters) {
+                    match GetResource::try_from(item) {
+                        Ok(request) => self.each_alone(std::iter::once(Pending { request, span, reply })),
+                        Err(error) => {
+                            let _ = reply.send(Err(error));
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                for (_, reply) in waiters {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    /// Sends each read in a call of its own, concurrently, as the client did before batching.
+    fn each_alone(&self, reads: impl Iterator<Item = Pending>) {
+        for p in reads {
+            let client = self.clone();
+            tokio::spawn(async move {
+                let result = client.get_one(p.request).instrument(p.span).await;
+                let _ = p.reply.send(result);
+            });
+        }
+    }
+
+    /// Whether to send a batch: not for a while after the adapter refused one.
+    fn batching(&self) -> bool {
+        self.shared
+            .batch_refused
+            .lock()
+            .map_or(true, |refused| refused.is_none_or(|at| at.elapsed() >= BATCH_RETRY_AFTER))
+    }
+
+    /// How this client's (and its clones') reads by id went out so far.
+    pub fn read_calls(&self) -> ReadCalls {
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        ReadCalls {
+            single_calls: load(&self.shared.single_calls),
+            batch_calls: load(&self.shared.batch_calls),
+            batched_reads: load(&self.shared.batched_reads),
+            refused_batches: load(&self.shared.refused_batches),
+        }
     }
 
     /// A filtered, sorted, paged list.
@@ -240,6 +476,103 @@ pub(crate) fn endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::common::v1 as common;
+    use proto::directory::v1::directory_server::{Directory, DirectoryServer};
+    use std::sync::atomic::AtomicU32;
+
+    /// An adapter older than `GetResources`: it answers single reads (a user whose document names
+    /// the id asked) and `Unimplemented` to a batch, as tonic does for a method it does not know.
+    #[derive(Default, Clone)]
+    struct OldAdapter {
+        singles: Arc<AtomicU32>,
+        batches: Arc<AtomicU32>,
+    }
+
+    #[tonic::async_trait]
+    impl Directory for OldAdapter {
+        async fn get_resource(
+            &self,
+            request: tonic::Request<pb::GetResourceRequest>,
+        ) -> Result<tonic::Response<pb::GetResourceResponse>, tonic::Status> {
+            self.singles.fetch_add(1, Ordering::Relaxed);
+            let id = request.into_inner().id;
+            let json = format!(r#"{{"id":"{id}"}}"#).into_bytes().into();
+            let resource =
+                common::Resource { resource_type: common::ResourceType::User as i32, id, version: String::new(), json };
+            Ok(tonic::Response::new(pb::GetResourceResponse { resource: Some(resource) }))
+        }
+
+        async fn get_resources(
+            &self,
+            _request: tonic::Request<pb::GetResourcesRequest>,
+        ) -> Result<tonic::Response<pb::GetResourcesResponse>, tonic::Status> {
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            Err(tonic::Status::unimplemented(""))
+        }
+
+        async fn search_resources(
+            &self,
+            _request: tonic::Request<pb::SearchResourcesRequest>,
+        ) -> Result<tonic::Response<pb::SearchResourcesResponse>, tonic::Status> {
+            Err(tonic::Status::unimplemented(""))
+        }
+
+        async fn health(
+            &self,
+            _request: tonic::Request<pb::HealthRequest>,
+        ) -> Result<tonic::Response<pb::HealthResponse>, tonic::Status> {
+            Ok(tonic::Response::new(pb::HealthResponse { ready: true, instances: vec![] }))
+        }
+    }
+
+    fn user(id: usize) -> GetResource {
+        GetResource {
+            connection_id: "okta".into(),
+            kind: ResourceKind::User,
+            id: id.to_string(),
+            projection: crate::Projection::default(),
+        }
+    }
+
+    /// Reads `count` users at once from tasks of one thread, and the id each one got back.
+    async fn read_at_once(client: &DirectoryClient, count: usize) -> Vec<(usize, String)> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 1..=count {
+            let client = client.clone();
+            tasks.spawn(async move { (n, client.get(user(n)).await.expect("read").id) });
+        }
+        tasks.join_all().await
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn against_an_adapter_without_get_resources_reads_fall_back_to_single_calls_and_stay_there_a_while() {
+        let old = OldAdapter::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let server = tonic::transport::Server::builder().add_service(DirectoryServer::new(old.clone()));
+        let serving = tokio::spawn(server.serve_with_incoming(incoming));
+        let client =
+            DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(30), AdapterAuth::default())
+                .unwrap();
+
+        // 32 tasks queue their reads before the batching task first runs: they go as one batch,
+        // which the old adapter refuses; each is then answered by a call of its own.
+        for (asked, answered) in read_at_once(&client, 32).await {
+            assert_eq!(answered, asked.to_string(), "each read gets its own resource");
+        }
+        assert_eq!(old.batches.load(Ordering::Relaxed), 1, "one batch tried");
+        assert_eq!(old.singles.load(Ordering::Relaxed), 32, "then every read alone");
+        // A second wave does not try a batch again so soon.
+        for (asked, answered) in read_at_once(&client, 32).await {
+            assert_eq!(answered, asked.to_string());
+        }
+        assert_eq!(old.batches.load(Ordering::Relaxed), 1, "no batch while the refusal is recent");
+        assert_eq!(old.singles.load(Ordering::Relaxed), 64);
+        let calls = client.read_calls();
+        assert_eq!((calls.refused_batches, calls.batch_calls, calls.single_calls), (1, 0, 64));
+        serving.abort();
+    }
 
     #[test]
     fn a_transport_failure_is_a_lost_connection_and_an_answer_of_the_adapter_is_not() {

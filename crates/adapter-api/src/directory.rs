@@ -110,12 +110,7 @@ pub struct InstanceHealth {
 
 impl From<Resource> for common::Resource {
     fn from(r: Resource) -> Self {
-        common::Resource {
-            resource_type: kind::to_proto(r.kind) as i32,
-            id: r.id,
-            version: r.version,
-            json: r.json.into(),
-        }
+        common::Resource { resource_type: kind::to_proto(r.kind) as i32, id: r.id, version: r.version, json: r.json }
     }
 }
 
@@ -130,7 +125,7 @@ impl TryFrom<common::Resource> for Resource {
         if r.id.is_empty() {
             return Err(ServiceError::internal("the adapter sent a resource without an id"));
         }
-        Ok(Resource { kind, id: r.id, version: r.version, json: Bytes::from(r.json) })
+        Ok(Resource { kind, id: r.id, version: r.version, json: r.json })
     }
 }
 
@@ -196,6 +191,33 @@ impl TryFrom<pb::GetResourceRequest> for GetResource {
             id: req.id,
             projection: Projection::try_from(req.projection)?,
         })
+    }
+}
+
+/// `GetResources`: several reads sent as one message, each with its own caller.
+pub fn get_resources_request(items: Vec<GetResource>) -> pb::GetResourcesRequest {
+    pb::GetResourcesRequest { items: items.into_iter().map(pb::GetResourceRequest::from).collect() }
+}
+
+/// One item of a `GetResources` answer, from the adapter's outcome for it.
+pub fn get_resource_result(outcome: Result<Resource, ServiceError>) -> pb::GetResourceResult {
+    let outcome = match outcome {
+        Ok(resource) => pb::get_resource_result::Outcome::Resource(resource.into()),
+        Err(error) => pb::get_resource_result::Outcome::Error(common::Error::from(&error)),
+    };
+    pb::GetResourceResult { outcome: Some(outcome) }
+}
+
+/// One item of a `GetResources` answer, as the caller of that item sees it: its resource, or the
+/// error a single `GetResource` would have answered.
+///
+/// # Errors
+/// The item's error; `Internal` for an item with neither.
+pub fn read_outcome(result: pb::GetResourceResult) -> Result<Resource, ServiceError> {
+    match result.outcome {
+        Some(pb::get_resource_result::Outcome::Resource(resource)) => Resource::try_from(resource),
+        Some(pb::get_resource_result::Outcome::Error(error)) => Err(error.into()),
+        None => Err(ServiceError::internal("the adapter answered an item without a resource or an error")),
     }
 }
 

@@ -1,6 +1,8 @@
 //! Reads through the adapter's `Directory` service: its client (`adapter-api`), guarded by the
 //! `adapter` circuit breaker. Callers see the shared domain types ([`Resource`], [`SearchQuery`],
-//! [`SearchPage`]) and every failure is a `ServiceError`.
+//! [`SearchPage`]) and every failure is a `ServiceError`. Reads by id are coalesced by the client
+//! (per worker thread, while a call is in flight: see `adapter_api::client`); each keeps its own
+//! breaker permit and outcome here.
 //!
 //! The breaker counts `Unavailable` and `DeadlineExceeded` outcomes (the adapter down or too
 //! slow), and answers `503` with `Retry-After` at once while it is open; any other answer,

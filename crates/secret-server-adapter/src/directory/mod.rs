@@ -12,9 +12,9 @@
 pub mod request;
 pub mod search;
 
-use crate::core::Core;
+use crate::core::{Caller, Core};
 use crate::metrics;
-use adapter_api::{GetResource, Health, InstanceHealth, SearchResources};
+use adapter_api::{GetResource, Health, InstanceHealth, Resource, SearchResources};
 use proto::common::v1 as common;
 use proto::directory::v1 as pb;
 use proto::directory::v1::directory_server::Directory;
@@ -56,6 +56,23 @@ fn outcome<T>(result: &Result<T, ServiceError>) -> &'static str {
     }
 }
 
+/// Most reads one `GetResources` call takes (the gateway sends at most
+/// [`adapter_api::client::MAX_BATCH`]).
+pub const MAX_GET_RESOURCES_ITEMS: usize = 1024;
+
+/// The answer to a read this replica cannot vouch for: it may miss a resource another replica just
+/// created, so it never answers `404` then (a client told "not found" may create it again), but a
+/// retryable `503`. What it has is served as is.
+fn unless_behind(fresh: bool, resource: Result<Resource, ServiceError>) -> Result<Resource, ServiceError> {
+    match resource {
+        Err(e) if !fresh && e.http_status() == 404 => Err(ServiceError::unavailable(
+            "this adapter replica cannot confirm it has seen the latest changes yet; retry the read",
+        )
+        .with_retry_after(1)),
+        other => other,
+    }
+}
+
 /// Runs CPU-bound read work off the runtime's worker threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ServiceError> + Send + 'static,
@@ -94,19 +111,68 @@ impl DirectoryService {
         } else {
             search::get(&self.core, &caller, &req)
         };
-        // A replica that cannot vouch for its read model may miss a resource another replica just
-        // created: it never answers `404` then (a client told "not found" may create it again),
-        // but a retryable `503`. What it has is served as is.
-        let resource = match resource {
-            Err(e) if !fresh && e.http_status() == 404 => {
-                return Err(ServiceError::unavailable(
-                    "this adapter replica cannot confirm it has seen the latest changes yet; retry the read",
-                )
-                .with_retry_after(1));
-            }
-            other => other?,
-        };
+        let resource = unless_behind(fresh, resource)?;
         Ok(pb::GetResourceResponse { resource: Some(common::Resource::from(resource)) })
+    }
+
+    /// `GetResources`: each item answered as `get_inner` would answer it alone (its own caller,
+    /// scope and errors), after one catch-up for the whole batch (every item began before it);
+    /// the items of one instance under one read lock ([`search::get_many`]). A group is rendered
+    /// on a blocking thread, alone, as in `get_inner`.
+    async fn get_many_inner(&self, req: pb::GetResourcesRequest) -> Result<pb::GetResourcesResponse, ServiceError> {
+        if req.items.len() > MAX_GET_RESOURCES_ITEMS {
+            return Err(ServiceError::invalid_argument(format!(
+                "GetResources takes at most {MAX_GET_RESOURCES_ITEMS} items; {} were sent",
+                req.items.len()
+            )));
+        }
+        let fresh = self.catch_up().await;
+        let mut outcomes: Vec<Option<Result<Resource, ServiceError>>> = Vec::with_capacity(req.items.len());
+        let mut slots = Vec::with_capacity(req.items.len());
+        let mut reads: Vec<(Caller, GetRequest)> = Vec::with_capacity(req.items.len());
+        // Most batches come from one connection: each caller is resolved once per batch.
+        let mut callers: Vec<(String, Result<Caller, ServiceError>)> = Vec::new();
+        for item in req.items {
+            let request = match GetResource::try_from(item).and_then(GetRequest::try_from) {
+                Ok(request) => request,
+                Err(e) => {
+                    outcomes.push(Some(Err(e)));
+                    continue;
+                }
+            };
+            let caller = match callers.iter().find(|(id, _)| *id == request.connection_id) {
+                Some((_, caller)) => caller.clone(),
+                None => {
+                    let caller = self.core.caller(&request.connection_id).await;
+                    callers.push((request.connection_id.clone(), caller.clone()));
+                    caller
+                }
+            };
+            match caller {
+                Err(e) => outcomes.push(Some(Err(e))),
+                Ok(caller) if request.kind == scim::ResourceKind::Group => {
+                    let core = self.core.clone();
+                    let resource = blocking(move || search::get(&core, &caller, &request)).await;
+                    outcomes.push(Some(resource));
+                }
+                Ok(caller) => {
+                    slots.push(outcomes.len());
+                    outcomes.push(None);
+                    reads.push((caller, request));
+                }
+            }
+        }
+        for (slot, resource) in slots.into_iter().zip(search::get_many(&self.core, &reads)) {
+            outcomes[slot] = Some(resource);
+        }
+        let results = outcomes
+            .into_iter()
+            .map(|outcome| {
+                let outcome = outcome.unwrap_or_else(|| Err(ServiceError::internal("a read was not answered")));
+                adapter_api::directory::get_resource_result(unless_behind(fresh, outcome))
+            })
+            .collect();
+        Ok(pb::GetResourcesResponse { results })
     }
 
     async fn search_inner(&self, req: pb::SearchResourcesRequest) -> Result<pb::SearchResourcesResponse, ServiceError> {
@@ -158,6 +224,18 @@ impl Directory for DirectoryService {
         let started = Instant::now();
         let result = self.get_inner(request.into_inner()).instrument(span).await;
         metrics::directory_request("GetResource", outcome(&result), started.elapsed());
+        result.map(Response::new).map_err(Status::from)
+    }
+
+    async fn get_resources(
+        &self,
+        request: Request<pb::GetResourcesRequest>,
+    ) -> Result<Response<pb::GetResourcesResponse>, Status> {
+        let span = tracing::info_span!("Directory/GetResources", items = request.get_ref().items.len());
+        telemetry::set_parent_from_metadata(&span, request.metadata());
+        let started = Instant::now();
+        let result = self.get_many_inner(request.into_inner()).instrument(span).await;
+        metrics::directory_request("GetResources", outcome(&result), started.elapsed());
         result.map(Response::new).map_err(Status::from)
     }
 

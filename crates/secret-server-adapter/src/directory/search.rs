@@ -54,19 +54,62 @@ fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: O
 /// `NotFound` for an id that is not a resource the caller can see (missing or out of scope alike)
 /// and for a type the caller may not read; `Unavailable` while the read model loads.
 pub fn get(core: &Core, caller: &Caller, req: &GetRequest) -> Result<Resource, ServiceError> {
+    let id = admit(caller, req)?;
+    caller.instance.model.read(|state| render(core, caller, req, id, state))
+}
+
+/// Several resources by id, each for its own caller, with the outcome [`get`] would give each
+/// alone, in the order given. The reads of one Secret Server instance are answered under one
+/// read lock of its read model: one consistent snapshot for them, and one lock taken.
+pub fn get_many(core: &Core, items: &[(Caller, GetRequest)]) -> Vec<Result<Resource, ServiceError>> {
+    let mut results: Vec<Option<Result<Resource, ServiceError>>> = Vec::with_capacity(items.len());
+    let mut ids = Vec::with_capacity(items.len());
+    for (caller, req) in items {
+        match admit(caller, req) {
+            Ok(id) => {
+                ids.push(id);
+                results.push(None);
+            }
+            Err(error) => {
+                ids.push(0);
+                results.push(Some(Err(error)));
+            }
+        }
+    }
+    for first in 0..items.len() {
+        if results[first].is_some() {
+            continue;
+        }
+        let instance = &items[first].0.instance;
+        instance.model.read(|state| {
+            for (i, (caller, req)) in items.iter().enumerate().skip(first) {
+                if results[i].is_none() && std::sync::Arc::ptr_eq(&caller.instance, instance) {
+                    results[i] = Some(render(core, caller, req, ids[i], state));
+                }
+            }
+        });
+    }
+    results.into_iter().map(|r| r.unwrap_or_else(|| Err(ServiceError::internal("a read was not answered")))).collect()
+}
+
+/// The checks of a read made before the read model is locked: the caller's scope for the type,
+/// the instance loaded, the id well formed. The id, parsed.
+fn admit(caller: &Caller, req: &GetRequest) -> Result<i64, ServiceError> {
     caller.check(req.kind, Action::Read)?;
     caller.require_loaded()?;
+    adapter_api::id::parse(&req.id).ok_or_else(|| ServiceError::from(scope::not_visible(req.kind, &req.id)))
+}
+
+/// One resource rendered from `state` as `caller` may see it, projected and serialized.
+fn render(core: &Core, caller: &Caller, req: &GetRequest, id: i64, state: &State) -> Result<Resource, ServiceError> {
     let not_found = || ServiceError::from(scope::not_visible(req.kind, &req.id));
-    let id = adapter_api::id::parse(&req.id).ok_or_else(not_found)?;
     let options = RenderOptions { members: wants_members(&req.projection, None, None) };
-    caller.instance.model.read(|state| {
-        let view = caller.view(state);
-        let doc = view.render(req.kind, id, options).ok_or_else(not_found)?;
-        // A rendering holds only attributes returned by default: the default projection is a no-op.
-        let projected =
-            if req.projection.is_default() { doc } else { req.projection.bind(&core.schemas, req.kind).apply(&doc) };
-        Ok(serialize(req.kind, id, view.version(req.kind, id).unwrap_or_default(), &projected))
-    })
+    let view = caller.view(state);
+    let doc = view.render(req.kind, id, options).ok_or_else(not_found)?;
+    // A rendering holds only attributes returned by default: the default projection is a no-op.
+    let projected =
+        if req.projection.is_default() { doc } else { req.projection.bind(&core.schemas, req.kind).apply(&doc) };
+    Ok(serialize(req.kind, id, view.version(req.kind, id).unwrap_or_default(), &projected))
 }
 
 /// Whether the indexes alone narrow this search to a few candidates (an equality or a prefix on

@@ -2,6 +2,7 @@
 //! driven through the real gRPC client and real provisioning jobs, with the emulator's state
 //! checked through its own REST API.
 
+mod batched_reads;
 mod containers;
 mod doctor;
 mod groups;
