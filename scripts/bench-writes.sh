@@ -96,7 +96,7 @@ measure() { # label binary
     port=$(free_port)
     env REDIS_URL="$REDIS_URL" SCIMC_REDIS_PREFIX="$prefix" SCIMC_DATA_DIR="$data" \
         SCIMC_GATEWAY_LISTEN="127.0.0.1:$port" SCIMC_AUDIT_LISTEN="127.0.0.1:$(free_port)" \
-        SCIMC_SIM_LISTEN="127.0.0.1:$(free_port)" ${ADAPTER_WORKERS:+SCIMC_ADAPTER_WORKERS=$ADAPTER_WORKERS} \
+        SCIMC_SIM_LISTEN="127.0.0.1:$(free_port)" SCIMC_ADAPTER_LISTEN="127.0.0.1:$(free_port)" ${ADAPTER_WORKERS:+SCIMC_ADAPTER_WORKERS=$ADAPTER_WORKERS} \
         RUST_LOG=warn "$bin" dev >"$WORK/dev.log" 2>&1 &
     DEV_PID=$!
     local base="http://127.0.0.1:$port/scim/v2" token=""
