@@ -34,7 +34,8 @@
 //! `submit` stores the job and appends it to its
 //! chain; a job at the head of its chain gets a `ready` entry. Workers read
 //! entries with `XREADGROUP BLOCK` (a new job wakes them at once), start the
-//! attempt (owner, attempt counter), run the handler while renewing the lease
+//! attempt (owner, attempt counter; while jobs are waiting, one script reads
+//! and starts them without blocking, in one round trip), run the handler while renewing the lease
 //! (`XCLAIM … JUSTID` resets the entry's idle time), then record the outcome
 //! and `XACK` in one script. A final outcome expires the job hash (and so its
 //! idempotency record) after `result_ttl`, releases the next job of the chain and

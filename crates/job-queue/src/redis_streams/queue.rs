@@ -384,6 +384,35 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// The jobs a take script started: {entry id, job id, ordering key, payload, trace, attempt,
+/// submitted, last error or false, secrets} per job.
+fn taken_rows(reply: &Value) -> Result<Vec<Taken>, QueueError> {
+    let rows = reply::array(reply).ok_or_else(|| reply::corrupt("take"))?;
+    rows.iter()
+        .map(|row| {
+            let cols = reply::array(row).filter(|c| c.len() == 9).ok_or_else(|| reply::corrupt("take row"))?;
+            let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
+            let trace: TraceContext = serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
+                QueueError::Corrupt(format!("trace context of job {}: {e}", text(1).unwrap_or_default()))
+            })?;
+            Ok(Taken {
+                entry: text(0)?,
+                job: Job {
+                    id: JobId(text(1)?),
+                    ordering_key: text(2)?,
+                    payload: Bytes::copy_from_slice(reply::bytes(&cols[3]).unwrap_or_default()),
+                    secrets: Bytes::copy_from_slice(reply::bytes(&cols[8]).unwrap_or_default()),
+                    trace_context: trace,
+                    attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
+                    lease: crate::JobLease::default(),
+                },
+                submitted: text(6)?,
+                last_error: reply::bytes(&cols[7]).map(|e| String::from_utf8_lossy(e).into_owned()),
+            })
+        })
+        .collect()
+}
+
 impl Inner {
     pub(super) fn new_consumer(&self) -> String {
         format!("{}-{}", self.instance, self.consumers.fetch_add(1, Ordering::Relaxed))
@@ -460,31 +489,27 @@ impl Inner {
             async move { call.invoke_async(&mut c).await }
         })
         .await?;
-        let rows = reply::array(&reply).ok_or_else(|| reply::corrupt("take"))?;
-        rows.iter()
-            .map(|row| {
-                let cols = reply::array(row).filter(|c| c.len() == 9).ok_or_else(|| reply::corrupt("take row"))?;
-                let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
-                let trace: TraceContext =
-                    serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
-                        QueueError::Corrupt(format!("trace context of job {}: {e}", text(1).unwrap_or_default()))
-                    })?;
-                Ok(Taken {
-                    entry: text(0)?,
-                    job: Job {
-                        id: JobId(text(1)?),
-                        ordering_key: text(2)?,
-                        payload: Bytes::copy_from_slice(reply::bytes(&cols[3]).unwrap_or_default()),
-                        secrets: Bytes::copy_from_slice(reply::bytes(&cols[8]).unwrap_or_default()),
-                        trace_context: trace,
-                        attempt: reply::int(&cols[5]).and_then(|a| u32::try_from(a).ok()).unwrap_or(1),
-                        lease: crate::JobLease::default(),
-                    },
-                    submitted: text(6)?,
-                    last_error: reply::bytes(&cols[7]).map(|e| String::from_utf8_lossy(e).into_owned()),
-                })
-            })
-            .collect()
+        taken_rows(&reply)
+    }
+
+    /// Reads up to `count` new entries for `consumer` and starts their jobs, in one script call
+    /// (see `scripts::READ_TAKE`): the entries read (none: the stream had nothing new) and the
+    /// jobs to run. Not repeated on failure: the entries of a lost reply are reclaimed later.
+    pub(super) async fn read_take(&self, consumer: &str, count: usize) -> Result<(usize, Vec<Taken>), QueueError> {
+        let mut c = self.conn.clone();
+        let mut call = scripts::READ_TAKE.prepare_invoke();
+        call.arg(&self.keys.base)
+            .arg(WORKER_GROUP)
+            .arg(consumer)
+            .arg(self.config.max_attempts)
+            .arg(ms(self.config.result_ttl))
+            .arg(count);
+        let reply: Value = call.invoke_async(&mut c).await.map_err(|e| conn::unavailable("read and take", &e))?;
+        let [read, rows] = reply::array(&reply).ok_or_else(|| reply::corrupt("read and take"))? else {
+            return Err(reply::corrupt("read and take"));
+        };
+        let read = reply::int(read).and_then(|n| usize::try_from(n).ok()).ok_or_else(|| reply::corrupt("read"))?;
+        Ok((read, taken_rows(rows)?))
     }
 
     pub(super) async fn renew(&self, consumer: &str, taken_entry: &str, job: &JobId, attempt: u32) -> Renewal {

@@ -84,6 +84,9 @@ impl Pool {
         let mut backoff = Duration::from_millis(50);
         let mut next_reclaim = Instant::now();
         let mut cursor = "0-0".to_owned();
+        // While jobs are waiting, one script reads and starts them (one round trip); once it finds
+        // the stream drained, the reader blocks on `XREADGROUP` until the next job arrives.
+        let mut waiting = true;
         while !shutdown.is_cancelled() {
             let first = tokio::select! {
                 permit = Arc::clone(&self.slots).acquire_owned() => match permit {
@@ -112,6 +115,20 @@ impl Pool {
                     Err(e) => tracing::warn!(error = %e, "reclaiming stalled jobs failed"),
                 }
             }
+            if waiting {
+                match inner.read_take(&self.consumer, slots.len()).await {
+                    Ok((0, _)) => waiting = false,
+                    Ok((_, taken)) => {
+                        self.spawn_taken(taken, &mut slots);
+                        continue;
+                    }
+                    Err(e) => {
+                        // The blocking read below reports (and recovers from) what went wrong.
+                        tracing::debug!(error = %e, "reading and starting jobs in one call failed");
+                        waiting = false;
+                    }
+                }
+            }
             let block =
                 READ_BLOCK.min(next_reclaim.saturating_duration_since(Instant::now())).max(Duration::from_millis(1));
             // Not cancelled mid-read: entries the server hands out must reach a worker.
@@ -138,6 +155,7 @@ impl Pool {
             };
             if !entries.is_empty() {
                 self.start(entries, true, &mut slots).await;
+                waiting = true;
             }
         }
         Ok(())
@@ -151,18 +169,21 @@ impl Pool {
         slots: &mut Vec<OwnedSemaphorePermit>,
     ) {
         match self.inner.take(&self.consumer, entries, fresh).await {
-            Ok(taken) => {
-                for job in taken {
-                    let Some(slot) = slots.pop() else {
-                        tracing::error!("more jobs than free slots; the extra job will be reclaimed");
-                        break;
-                    };
-                    self.spawn_job(job, slot);
-                }
-            }
+            Ok(taken) => self.spawn_taken(taken, slots),
             // The entries stay pending for this consumer and are reclaimed after
             // the visibility timeout.
             Err(e) => tracing::error!(error = %e, "could not start delivered jobs"),
+        }
+    }
+
+    /// Runs started jobs, one slot each.
+    fn spawn_taken(self: &Arc<Self>, taken: Vec<Taken>, slots: &mut Vec<OwnedSemaphorePermit>) {
+        for job in taken {
+            let Some(slot) = slots.pop() else {
+                tracing::error!("more jobs than free slots; the extra job will be reclaimed");
+                break;
+            };
+            self.spawn_job(job, slot);
         }
     }
 

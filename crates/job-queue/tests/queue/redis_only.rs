@@ -290,6 +290,39 @@ async fn trimming_drops_finished_entries_but_never_an_unfinished_job() {
     delete_prefix(&redis_url(), &prefix);
 }
 
+/// While jobs are waiting, workers read and start them in one script call; an entry in the ready
+/// stream that names no job (written by hand, say) is acknowledged there and the jobs behind it run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_start_a_burst_of_waiting_jobs_and_acknowledge_an_entry_that_names_no_job() {
+    let config = redis_config(redis_url(), "burst");
+    let prefix = config.prefix.clone();
+    let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
+    let mut admin = admin().await;
+    let ready = format!("{prefix}:q:{}:ready", config.queue);
+    let _: String =
+        redis::cmd("XADD").arg(&ready).arg("*").arg("note").arg("no job").query_async(&mut admin).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(queue.submit(job(&format!("b{n}"), &format!("k{}", n % 8), &format!("p{n}"))).await.unwrap().job_id);
+    }
+    let stop = CancellationToken::new();
+    let workers = tokio::spawn({
+        let (queue, stop) = (queue.clone(), stop.clone());
+        async move { queue.run_workers(reversing(), 4, stop).await }
+    });
+    for (n, id) in ids.iter().enumerate() {
+        let state = queue.wait(id, SOON).await.unwrap().unwrap();
+        let expected: String = format!("p{n}").chars().rev().collect();
+        assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(expected.as_bytes())));
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    let pending: Vec<redis::Value> =
+        redis::cmd("XPENDING").arg(&ready).arg("workers").query_async(&mut admin).await.unwrap();
+    assert_eq!(pending.first(), Some(&redis::Value::Int(0)), "every entry acknowledged, the stray one included");
+    delete_prefix(&redis_url(), &prefix);
+}
+
 /// Once a `wait` has subscribed to the done channel, later submissions are
 /// watched and their waits skip the first status read; a job that finished
 /// before its `wait` began must still be reported, as must one finishing after.

@@ -111,6 +111,18 @@ pub(crate) struct Ctx<'a> {
     pub job_id: &'a str,
     /// This attempt's hold on the job, checked before each Secret Server call.
     pub lease: &'a JobLease,
+    /// Whether this is the job's first attempt (see [`first_attempt`]).
+    pub first_attempt: bool,
+}
+
+/// Whether `job` is on its first attempt: then no earlier attempt can have left an intent or a
+/// done marker under its id, and the attempt skips reading them (two state-store round trips on
+/// every create). The queue counts every attempt it starts, those whose worker was lost, released
+/// or failed included, and hands attempt 1 out once (a repeated take of the same delivery goes to
+/// the same worker, which never saw the first); intents are keyed by the job id, which no other
+/// submission shares.
+fn first_attempt(job: &Job) -> bool {
+    job.attempt <= 1
 }
 
 /// The error of an attempt that stopped because it lost its lease.
@@ -189,6 +201,9 @@ impl Ctx<'_> {
 
     /// Whether an earlier delivery of this job set out to delete `id` (which is now gone).
     pub(crate) async fn deleted_before(&self, kind: ResourceKind, id: i64) -> JobResult<bool> {
+        if self.first_attempt {
+            return Ok(false);
+        }
         let intent = self.instance().intents.get(self.job_id).await?;
         Ok(intent.is_some_and(|i| i.kind == kind.name() && i.key == delete_key(id)))
     }
@@ -202,6 +217,9 @@ impl Ctx<'_> {
 impl Ctx<'_> {
     /// What earlier attempts of this job did about the object of `kind` called `key`.
     pub(crate) async fn earlier_create(&self, kind: ResourceKind, key: &str) -> JobResult<Earlier> {
+        if self.first_attempt {
+            return Ok(Earlier::Nothing);
+        }
         let intent = self.instance().intents.get(self.job_id).await?;
         Ok(Earlier::of(intent.as_ref(), kind.name(), key))
     }
@@ -329,10 +347,20 @@ impl Worker {
                 Some(Duration::from_secs(5)),
             );
         }
-        let ctx = Ctx { core: &self.core, caller: &caller, req, job_id: &job.id.0, lease: &job.lease };
-        let done = match caller.instance.intents.done(ctx.job_id).await {
-            Ok(done) => done,
-            Err(e) => return retry(format!("state store: {e}"), None),
+        let ctx = Ctx {
+            core: &self.core,
+            caller: &caller,
+            req,
+            job_id: &job.id.0,
+            lease: &job.lease,
+            first_attempt: first_attempt(job),
+        };
+        let done = match ctx.first_attempt {
+            true => None,
+            false => match caller.instance.intents.done(ctx.job_id).await {
+                Ok(done) => done,
+                Err(e) => return retry(format!("state store: {e}"), None),
+            },
         };
         let result = match done {
             // Delivered again after it finished: answer what the first delivery did.

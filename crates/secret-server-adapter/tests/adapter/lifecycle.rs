@@ -188,6 +188,12 @@ fn job(id: &str, body: adapter_api::Job) -> Job {
     }
 }
 
+/// Job `id` delivered again, after an earlier attempt (the queue counts attempts: only a
+/// redelivery can find what an earlier attempt left).
+fn redelivered(id: &str, body: adapter_api::Job) -> Job {
+    Job { attempt: 2, ..job(id, body) }
+}
+
 fn result_of(disposition: &Disposition) -> Result<Written, ServiceError> {
     match disposition {
         Disposition::Succeeded(bytes) | Disposition::Failed(bytes) => decode_result(bytes),
@@ -296,8 +302,8 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
         .await
         .unwrap();
     let body = json!({"userName": "crash.victim", "displayName": "Fully Made"});
-    let redelivered = job("crashed-job", stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
-    let outcome = stack.adapter().job_handler().handle(redelivered).await;
+    let again = redelivered("crashed-job", stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
+    let outcome = stack.adapter().job_handler().handle(again).await;
     assert_eq!(resource_id(&outcome), made.id.to_string());
     assert_eq!(stack.ss.get_user(made.id).await.unwrap().display_name, "Fully Made");
     // Without an intent of its own, another job gets the conflict.
@@ -329,7 +335,7 @@ async fn a_retried_create_adopts_only_what_its_job_created() {
     for (job_id, intent) in [("failed-attempt", failed), ("made-another", made_another)] {
         intents.record(job_id, &intent).await.unwrap();
         let body = json!({"userName": "not.mine", "displayName": "Mine now", "password": "Taken-Over-9!"});
-        let retried = job(job_id, stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
+        let retried = redelivered(job_id, stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
         let outcome = stack.adapter().job_handler().handle(retried).await;
         let error = result_of(&outcome).unwrap_err();
         assert_eq!((error.http_status(), error.scim_type), (409, Some(scim::ScimType::Uniqueness)), "{job_id}");
@@ -353,7 +359,7 @@ async fn a_retried_create_adopts_only_what_its_job_created() {
     let failed = Intent { kind: "Group".into(), key: "not mine".into(), created: None, settled: true };
     intents.record("failed-group", &failed).await.unwrap();
     let body = json!({"displayName": "Not Mine", "members": []});
-    let retried = job("failed-group", stack.job(CONNECTION, Group, Operation::Create, "", Some(&body), None));
+    let retried = redelivered("failed-group", stack.job(CONNECTION, Group, Operation::Create, "", Some(&body), None));
     let error = result_of(&stack.adapter().job_handler().handle(retried).await).unwrap_err();
     assert_eq!(error.http_status(), 409);
     assert_eq!(stack.ss.get_group(group.id).await.unwrap().name, "Not Mine");

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Writes through Redis (see docs/benchmarks.md, "Writes through Redis (issue 20 goal 1)").
+#
+#   scripts/bench-writes.sh [DURATION] [ROUNDS]          # defaults: 15s per measurement, 1 round
+#
+# The deployed write path: `scim-connector dev` with REDIS_URL (gateway, adapter, audit service and
+# the Secret Server emulator in one process; the job queue, the events stream and the state store
+# in Redis, under a fresh key prefix that is deleted at the end). In the same run it measures:
+#   1. raw XADD of that Redis with redis-benchmark, no pipelining, 16 and 50 clients;
+#   2. POST /scim/v2/Users at 16 connections with wrk (each request a new userName), with the CPU
+#      the connector process and Redis spent per create and Redis's commands per create
+#      (INFO commandstats deltas);
+#   3. the queue alone (`queue_bench`, echo handler) with 16 submitters and as many workers as the
+#      adapter runs.
+#
+# Environment: REDIS_URL (default redis://127.0.0.1:6379); BIN, the connector binary (default
+# target/release/scim-connector); BASELINE_BIN, a second binary measured alternately with BIN
+# (ROUNDS pairs), so that the machine's load moves both alike; QUEUE_BENCH (default
+# target/release/examples/queue_bench; skipped when missing); CONNECTIONS (16); ADAPTER_WORKERS
+# (the connector's default when unset). Nothing is built: build first with
+#   cargo build --release -p connector --bin scim-connector -p job-queue --example queue_bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${1:-15s}"
+ROUNDS="${2:-1}"
+REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+TARGET="${CARGO_TARGET_DIR:-target}"
+BIN="${BIN:-$TARGET/release/scim-connector}"
+QUEUE_BENCH="${QUEUE_BENCH:-$TARGET/release/examples/queue_bench}"
+CONNECTIONS="${CONNECTIONS:-16}"
+
+for tool in wrk redis-benchmark redis-cli curl python3; do
+    command -v "$tool" >/dev/null 2>&1 || { echo "bench-writes: $tool is required" >&2; exit 1; }
+done
+[ -x "$BIN" ] || { echo "bench-writes: no connector binary at $BIN (build it first)" >&2; exit 1; }
+
+hostport=${REDIS_URL#*://}
+hostport=${hostport##*@}
+hostport=${hostport%%/*}
+RHOST=${hostport%:*}
+RPORT=${hostport##*:}
+[ "$RPORT" = "$hostport" ] && RPORT=6379
+rcli() { redis-cli -h "$RHOST" -p "$RPORT" "$@"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+WORK=$(mktemp -d)
+PREFIXES=()
+cleanup() {
+    [ -n "${DEV_PID:-}" ] && { kill "$DEV_PID" 2>/dev/null || true; wait "$DEV_PID" 2>/dev/null || true; }
+    for prefix in "${PREFIXES[@]}"; do
+        rcli --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$RHOST" -p "$RPORT" UNLINK >/dev/null
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat >"$WORK/post.tmpl" <<'LUA'
+-- Each request creates a new user: the name carries the start time, the thread and a counter.
+local counter = 0
+local threads = {}
+function setup(thread)
+    thread:set("tid", #threads)
+    table.insert(threads, thread)
+end
+request = function()
+    counter = counter + 1
+    local name = string.format("w-%s-%d-%d", run_id, tid, counter)
+    local body = '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"' .. name ..
+        '","displayName":"Bench User","emails":[{"value":"' .. name .. '@example.com","primary":true}],' ..
+        '"password":"Str0ng!Passw0rd-bench","active":true}'
+    return wrk.format("POST", nil, {["Content-Type"] = "application/scim+json", ["Authorization"] = "Bearer " .. token}, body)
+end
+LUA
+
+# Redis's CPU seconds so far (user + system).
+redis_cpu() { rcli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.3f", s}'; }
+# A process's CPU seconds so far (utime + stime, clock ticks of 1/100 s).
+proc_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+commandstats() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p'; }
+
+raw_xadd() { # clients
+    local stream
+    stream="benchw-raw-$$-$1"
+    rcli DEL "$stream" >/dev/null
+    redis-benchmark -h "$RHOST" -p "$RPORT" -q -c "$1" -n 100000 XADD "$stream" '*' id 0190c4b5-0000-7000-8000-000000000000 |
+        tr '\r' '\n' | awk -F': ' '/requests per second/ {split($2, a, " "); v = a[1]} END {print v}'
+    rcli DEL "$stream" >/dev/null
+}
+
+measure() { # label binary
+    local label=$1 bin=$2 prefix data port
+    prefix="benchw-$(date +%s%N)"
+    PREFIXES+=("$prefix")
+    data="$WORK/data-$prefix"
+    port=$(free_port)
+    env REDIS_URL="$REDIS_URL" SCIMC_REDIS_PREFIX="$prefix" SCIMC_DATA_DIR="$data" \
+        SCIMC_GATEWAY_LISTEN="127.0.0.1:$port" SCIMC_AUDIT_LISTEN="127.0.0.1:$(free_port)" \
+        SCIMC_SIM_LISTEN="127.0.0.1:$(free_port)" SCIMC_ADAPTER_LISTEN="127.0.0.1:$(free_port)" ${ADAPTER_WORKERS:+SCIMC_ADAPTER_WORKERS=$ADAPTER_WORKERS} \
+        RUST_LOG=warn "$bin" dev >"$WORK/dev.log" 2>&1 &
+    DEV_PID=$!
+    local base="http://127.0.0.1:$port/scim/v2" token=""
+    for _ in $(seq 1 600); do
+        if [ -s "$data/dev-token" ]; then
+            token=$(cat "$data/dev-token")
+            curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$base/Users?count=0" 2>/dev/null && break
+        fi
+        kill -0 "$DEV_PID" 2>/dev/null || { echo "bench-writes: dev exited:" >&2; cat "$WORK/dev.log" >&2; exit 1; }
+        sleep 0.5
+    done
+    [ -n "$token" ] || { echo "bench-writes: dev never became ready" >&2; exit 1; }
+    # Warm up (connections, caches, scripts loaded), with names of their own.
+    { echo "run_id = \"warm-$prefix\"; token = \"$token\""; cat "$WORK/post.tmpl"; } >"$WORK/post.lua"
+    wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$base/Users" >/dev/null 2>&1 || true
+    { echo "run_id = \"$prefix\"; token = \"$token\""; cat "$WORK/post.tmpl"; } >"$WORK/post.lua"
+    commandstats >"$WORK/cmd.before"
+    local rcpu0 pcpu0 rcpu1 pcpu1
+    rcpu0=$(redis_cpu)
+    pcpu0=$(proc_cpu "$DEV_PID")
+    wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$base/Users" >"$WORK/wrk.txt" 2>&1
+    rcpu1=$(redis_cpu)
+    pcpu1=$(proc_cpu "$DEV_PID")
+    commandstats >"$WORK/cmd.after"
+    local load
+    load=$(cut -d' ' -f1-3 /proc/loadavg)
+    python3 - "$label" "$WORK" "$rcpu0" "$rcpu1" "$pcpu0" "$pcpu1" "$load" <<'PY'
+import re, sys, pathlib
+label, work, r0, r1, p0, p1, load = sys.argv[1], pathlib.Path(sys.argv[2]), *map(float, sys.argv[3:7]), sys.argv[7]
+text = (work / "wrk.txt").read_text()
+def lat(p):
+    m = re.search(rf"^\s*{p}%\s+(\S+)", text, re.M)
+    return m.group(1) if m else "?"
+rps = float(re.search(r"Requests/sec:\s+(\S+)", text).group(1))
+total = int(re.search(r"(\d+) requests in", text).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+def stats(name):
+    out = {}
+    for line in (work / name).read_text().splitlines():
+        cmd, calls, usec = line.split()
+        out[cmd] = (int(calls), int(usec))
+    return out
+before, after = stats("cmd.before"), stats("cmd.after")
+delta = {c: (after[c][0] - before.get(c, (0, 0))[0], after[c][1] - before.get(c, (0, 0))[1]) for c in after}
+busy = sorted(((c, n, u) for c, (n, u) in delta.items() if n > 0), key=lambda x: -x[2])[:8]
+print(f"{label}: POST /Users, {total} in the run: {rps:.0f} creates/s, p50 {lat(50)}, p99 {lat(99)}, "
+      f"non-2xx {non2xx.group(1) if non2xx else 0}; load average {load}")
+print(f"  CPU per create: connector {1e6 * (p1 - p0) / total:.0f} µs, Redis {1e6 * (r1 - r0) / total:.0f} µs")
+print("  Redis commands per create (calls, µs inside Redis), all clients of this Redis: " +
+      ", ".join(f"{c} {n / total:.2f} ({u / total:.1f} µs)" for c, n, u in busy))
+PY
+    kill "$DEV_PID" 2>/dev/null || true
+    wait "$DEV_PID" 2>/dev/null || true
+    DEV_PID=""
+}
+
+echo "bench-writes: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), Redis at $RHOST:$RPORT"
+echo "raw XADD (redis-benchmark, no pipelining): 16 clients $(raw_xadd 16)/s, 50 clients $(raw_xadd 50)/s"
+for round in $(seq 1 "$ROUNDS"); do
+    if [ -n "${BASELINE_BIN:-}" ]; then
+        measure "round $round, baseline" "$BASELINE_BIN"
+    fi
+    measure "round $round, $(basename "$BIN")" "$BIN"
+done
+echo "raw XADD again: 16 clients $(raw_xadd 16)/s"
+if [ -x "$QUEUE_BENCH" ]; then
+    echo "queue alone (queue_bench, echo handler, 16 submitters, ${ADAPTER_WORKERS:-8} workers):"
+    REDIS_URL="$REDIS_URL" "$QUEUE_BENCH" --jobs 30000 --submitters 16 --workers "${ADAPTER_WORKERS:-8}" | sed 's/^/  /'
+fi
