@@ -17,7 +17,7 @@ mod common;
 
 use anyhow::Context;
 use futures::StreamExt;
-use secret_server_client::{AdaptiveConcurrency, ClientConfig};
+use secret_server_client::AdaptiveConcurrency;
 use secret_server_sim::{CapacitySettings, Seed, SimConfig};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -173,8 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let capacity = CapacitySettings::new(CAPACITY, LATENCY_MS, CAPACITY);
     let sim = secret_server_sim::spawn(SimConfig { seed: Seed::Empty, ..SimConfig::for_tests() }).await?;
-    let mut client =
-        ClientConfig::new(sim.base_url().parse()?, sim.api_username(), sim.api_password().clone()).allowing_http();
+    let mut client = common::emulator_client(&sim)?;
     match args.fixed {
         Some(n) => {
             client.max_concurrent_requests = n;

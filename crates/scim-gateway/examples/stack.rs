@@ -60,12 +60,7 @@ async fn main() -> anyhow::Result<()> {
         });
     }
     let sim = secret_server_sim::spawn(sim_config).await?;
-    let client = secret_server_client::ClientConfig::new(
-        sim.base_url().parse()?,
-        sim.api_username(),
-        sim.api_password().clone(),
-    )
-    .allowing_http();
+    let client = common::emulator_client(&sim)?;
     let spec = common::StackSpec {
         connection: "bench",
         workers: None,

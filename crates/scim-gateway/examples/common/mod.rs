@@ -13,6 +13,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The client configuration of the emulator `sim` serves: its API account, over plain HTTP on
+/// loopback.
+pub(crate) fn emulator_client(sim: &secret_server_sim::RunningSim) -> anyhow::Result<ClientConfig> {
+    Ok(ClientConfig::new(sim.base_url().parse()?, sim.api_username(), sim.api_password().clone()).allowing_http())
+}
+
 /// How to start the stack.
 pub(crate) struct StackSpec {
     /// The connection's id (and its token's label).
