@@ -9,7 +9,8 @@
 //! - every window of about one limit's worth of answers, the queue the calls met is estimated
 //!   from their latency: `in flight × (1 − min latency ÷ latency)` (a call that waited behind `q`
 //!   others took longer in that proportion); above `beta` the limit shrinks by the excess, below
-//!   `alpha` it grows by one (by half at first, until the first sign of a queue: a slow start);
+//!   `alpha` it grows by one (by half at first, until the first sign of a queue, half of `alpha`:
+//!   a slow start);
 //!   it grows only while the calls actually fill it;
 //! - a `503`, a `429` or a timeout shrinks it at once to three quarters, once per round of calls
 //!   (the answers of calls sent before the last decrease do not count again);
@@ -157,6 +158,11 @@ impl Rules {
             let step = excess.min((self.limit / 10).max(1));
             self.limit = self.limit.saturating_sub(step).max(self.min);
         } else if queue >= alpha {
+            self.slow_start = false;
+        } else if self.slow_start && queue >= alpha / 2.0 {
+            // The first sign of a queue ends the slow start, without its step: a window's calls
+            // were sent under earlier, lower limits, so the queue it shows lags the limit, and a
+            // half-again step taken now overshoots the server's queue into `503`s.
             self.slow_start = false;
         } else if w.max_in_flight >= self.limit {
             let step = if self.slow_start { (self.limit / 2).max(1) } else { 1 };
@@ -355,6 +361,17 @@ mod tests {
         assert_eq!(window(&mut rules, 6, 20 * MS), 9);
         let grown = window(&mut rules, 9, 20 * MS);
         assert!(grown > 9, "{grown}");
+    }
+
+    #[test]
+    fn the_slow_start_ends_at_the_first_sign_of_a_queue_without_its_step() {
+        let mut rules = Rules::new(1, 18, 256);
+        // The unloaded latency, from calls that do not fill the limit (so it does not grow).
+        window(&mut rules, 10, 20 * MS);
+        // 18 in flight at 22.5 ms for a 20 ms minimum: about 2 queued, under alpha (3.8) but
+        // over half of it.
+        assert_eq!(window(&mut rules, 18, Duration::from_micros(22_500)), 18);
+        assert_eq!(window(&mut rules, 18, 20 * MS), 19, "then by one, not by half");
     }
 
     #[test]
