@@ -9,8 +9,8 @@
 //! - every window of about one limit's worth of answers, the queue the calls met is estimated
 //!   from their latency: `in flight × (1 − min latency ÷ latency)` (a call that waited behind `q`
 //!   others took longer in that proportion); above `beta` the limit shrinks by the excess, below
-//!   `alpha` it grows by one (by half at first, until the first sign of a queue, half of `alpha`:
-//!   a slow start);
+//!   `alpha` it grows by one (by a quarter at first, until the first sign of a queue, half of
+//!   `alpha`: a slow start);
 //!   it grows only while the calls actually fill it;
 //! - a `503`, a `429` or a timeout shrinks it at once to three quarters, once per round of calls
 //!   (the answers of calls sent before the last decrease do not count again);
@@ -165,7 +165,10 @@ impl Rules {
             // half-again step taken now overshoots the server's queue into `503`s.
             self.slow_start = false;
         } else if w.max_in_flight >= self.limit {
-            let step = if self.slow_start { (self.limit / 2).max(1) } else { 1 };
+            // A quarter, not a half: a window's calls were partly sent under the previous limit, so a
+            // step can pass a small server's whole queue before any window shows it (from 6 to 9 at
+            // a server holding 8 calls, 4 served and 4 queued).
+            let step = if self.slow_start { (self.limit / 4).max(1) } else { 1 };
             self.limit = (self.limit + step).min(self.max);
         }
     }
@@ -357,10 +360,13 @@ mod tests {
     #[test]
     fn while_latency_stays_at_its_minimum_and_the_calls_fill_the_limit_it_grows() {
         let mut rules = Rules::new(1, 4, 64);
-        assert_eq!(window(&mut rules, 4, 20 * MS), 6, "slow start: by half");
-        assert_eq!(window(&mut rules, 6, 20 * MS), 9);
-        let grown = window(&mut rules, 9, 20 * MS);
-        assert!(grown > 9, "{grown}");
+        assert_eq!(window(&mut rules, 4, 20 * MS), 5, "slow start: by a quarter, at least one");
+        assert_eq!(window(&mut rules, 5, 20 * MS), 6);
+        let mut limit = 6;
+        for _ in 0..4 {
+            limit = window(&mut rules, limit, 20 * MS);
+        }
+        assert_eq!(limit, 12, "6, 7, 8, 10, 12");
     }
 
     #[test]
@@ -372,6 +378,27 @@ mod tests {
         // over half of it.
         assert_eq!(window(&mut rules, 18, Duration::from_micros(22_500)), 18);
         assert_eq!(window(&mut rules, 18, 20 * MS), 19, "then by one, not by half");
+    }
+
+    #[test]
+    fn the_slow_start_does_not_pass_a_small_server_s_queue_before_a_window_shows_it() {
+        // A server of 4 places that queues 4 more and refuses the ninth call; each window's first
+        // half was sent under the previous limit (the lag that hides the queue from the window).
+        let (capacity, places) = (4, 8);
+        let mut rules = Rules::new(1, 4, 256);
+        let mut previous = rules.limit();
+        let mut highest = previous;
+        for _ in 0..50 {
+            let limit = rules.limit();
+            for sample in 0..limit {
+                let in_flight = if sample < limit / 2 { previous } else { limit };
+                rules.record(rules.epoch(), in_flight, Outcome::Answered(served(capacity, 20 * MS, in_flight)));
+            }
+            previous = limit;
+            highest = highest.max(rules.limit());
+        }
+        assert!(highest <= places, "the limit reached {highest}, past the server's {places} places");
+        assert!(rules.limit() > capacity, "and it still uses the whole server: {}", rules.limit());
     }
 
     #[test]
