@@ -2,11 +2,15 @@
 //! of a Bulk request), an `AdminAction` for every admin change, and the summaries of failed
 //! authentications. A call's event is on record before its answer leaves.
 //!
-//! [`AuditSink::record`] hands the event to one appender task and waits for it: the appender takes
-//! the events of concurrent calls together (up to `batch_size`) and appends them to the events
-//! stream; when the stream is unavailable, or slower than `append_timeout`, it writes them to the
-//! spool on disk ([`audit_events::spool`], fsync'd) instead. Either way the call's answer leaves
-//! only then. A drainer task publishes the spool, in order, once the stream is back, including a
+//! [`AuditSink::record`] appends the event to the events stream itself, from the calling task,
+//! while the spool is empty: a read's event then costs no hop to another task and back (two
+//! wake-ups of other threads per call, measured in docs/benchmarks.md, "Gateway"). When the
+//! stream is unavailable or slower than `append_timeout`, or the spool holds anything, the event
+//! goes to one appender task instead, which takes the events of concurrent calls together (up to
+//! `batch_size`) and writes them to the spool on disk ([`audit_events::spool`], fsync'd, one sync
+//! per batch). Either way the call's answer leaves only then. A call dropped while its event is
+//! being appended (its client went away) hands the event to the appender, so it still goes on
+//! record (perhaps twice: the audit service keeps one record per event id). A drainer task publishes the spool, in order, once the stream is back, including a
 //! spool left by a crash, at the next start. While the spool holds anything, new events go to it
 //! too, so that the stream keeps their order.
 //!
@@ -59,6 +63,8 @@ struct Pending {
     event: pb::AuditEvent,
     /// Told where the event went; `None` when nobody waits.
     done: Option<oneshot::Sender<Recorded>>,
+    /// The caller's own append to the stream failed or timed out: straight to the spool.
+    spool_only: bool,
 }
 
 impl Pending {
@@ -124,8 +130,29 @@ pub fn start(events: Arc<dyn EventBus>, settings: AuditSettings) -> Result<(Audi
 impl AuditSink {
     /// Puts `event` on record (the events stream or the spool) and says where it went.
     pub async fn record(&self, event: pb::AuditEvent) -> Recorded {
+        let mut spool_only = false;
+        let event = if self.shared.spool.is_empty() {
+            let mut unfinished = Unfinished { sink: self, event: Some(event) };
+            let Some(event) = unfinished.event.as_ref() else { return Recorded::Lost };
+            let publish = self.shared.events.publish(audit_events::to_bus_event(event));
+            let result = tokio::time::timeout(self.shared.settings.append_timeout, publish).await;
+            let event = unfinished.event.take().unwrap_or_default();
+            match result {
+                Ok(Ok(_)) => return Recorded::Appended,
+                Ok(Err(e)) if !e.is_transient() => return self.shared.dead_letter(event.encode_to_vec(), &e).await,
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    metrics::counter!("scim_gateway_audit_append_timeouts_total").increment(1);
+                }
+            }
+            // Perhaps on the stream after all: the audit service keeps one record per event id.
+            spool_only = true;
+            event
+        } else {
+            event
+        };
         let (done, answer) = oneshot::channel();
-        if self.tx.send(Pending { event, done: Some(done) }).await.is_err() {
+        if self.tx.send(Pending { event, done: Some(done), spool_only }).await.is_err() {
             return Recorded::Lost;
         }
         answer.await.unwrap_or(Recorded::Lost)
@@ -134,7 +161,7 @@ impl AuditSink {
     /// Queues an event without waiting for it (the summaries of failed authentications, which
     /// answer no call); dropped and counted when the appender is that far behind.
     pub fn emit(&self, event: pb::AuditEvent) {
-        if self.tx.try_send(Pending { event, done: None }).is_err() {
+        if self.tx.try_send(Pending { event, done: None, spool_only: false }).is_err() {
             metrics::counter!("scim_gateway_audit_dropped_total").increment(1);
         }
     }
@@ -155,6 +182,20 @@ impl AuditSink {
     /// Puts an `AdminAction` with the current trace on record.
     pub async fn admin_action(&self, actor: &str, action: &str, connection_id: &str, detail: String) -> Recorded {
         self.record(audit_events::admin_action(actor, action, connection_id, detail)).await
+    }
+}
+
+/// An event its caller is appending: handed to the appender when the call is dropped first.
+struct Unfinished<'a> {
+    sink: &'a AuditSink,
+    event: Option<pb::AuditEvent>,
+}
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(event) = self.event.take() {
+            self.sink.emit(event);
+        }
     }
 }
 
@@ -190,7 +231,7 @@ async fn append_loop(shared: Arc<Shared>, mut rx: mpsc::Receiver<Pending>) {
 impl Shared {
     /// Appends a batch to the stream, or else to the spool, and answers each event's caller.
     async fn append(&self, batch: Vec<Pending>) {
-        let mut to_spool = Vec::new();
+        let (mut batch, mut to_spool): (Vec<_>, Vec<_>) = batch.into_iter().partition(|p| !p.spool_only);
         if self.spool.is_empty() {
             let publishes = futures::future::join_all(
                 batch.iter().map(|p| self.events.publish(audit_events::to_bus_event(&p.event))),
@@ -211,11 +252,11 @@ impl Shared {
                 Err(_) => {
                     metrics::counter!("scim_gateway_audit_append_timeouts_total").increment(1);
                     // Some may have reached the stream: the audit service keeps one record per event id.
-                    to_spool = batch;
+                    to_spool.append(&mut batch);
                 }
             }
         } else {
-            to_spool = batch;
+            to_spool.append(&mut batch);
         }
         if to_spool.is_empty() {
             return;
@@ -380,6 +421,8 @@ mod tests {
     struct Outage {
         inner: InProcessEventBus,
         down: AtomicBool,
+        /// Publishes never finish while set.
+        stalled: AtomicBool,
         refused_attempts: AtomicU32,
     }
 
@@ -392,6 +435,9 @@ mod tests {
     #[async_trait::async_trait]
     impl EventBus for Outage {
         async fn publish(&self, event: job_queue::Event) -> Result<job_queue::EventId, QueueError> {
+            if self.stalled.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
             if self.down.load(Ordering::SeqCst) {
                 return Err(QueueError::Unavailable("the events stream is down".into()));
             }
@@ -415,6 +461,7 @@ mod tests {
         Arc::new(Outage {
             inner: InProcessEventBus::new(&QueueConfig::default()).unwrap(),
             down: AtomicBool::new(down),
+            stalled: AtomicBool::new(false),
             refused_attempts: AtomicU32::new(0),
         })
     }
@@ -463,6 +510,22 @@ mod tests {
         }
         bus.set_down(false);
         assert_eq!(latencies(&received(&mut sub, 3).await), vec![0, 1, 2], "nothing lost, in order");
+        drop(sink);
+        task.finish(Duration::from_secs(5)).await;
+    }
+
+    #[tokio::test]
+    async fn an_event_whose_call_is_dropped_while_it_is_appended_still_goes_on_record() {
+        let bus = outage(false);
+        let mut sub = bus.subscribe("audit-test", "c1").await.unwrap();
+        let settings = AuditSettings { append_timeout: Duration::from_millis(50), ..AuditSettings::default() };
+        let (sink, task) = start(bus.clone(), settings).unwrap();
+        bus.stalled.store(true, Ordering::SeqCst);
+        let dropped = tokio::time::timeout(Duration::from_millis(10), sink.scim_call(call(1))).await;
+        assert!(dropped.is_err(), "the call went away while its event was being appended");
+        assert!(eventually(|| !sink.shared.spool.is_empty()).await, "the appender spooled it once the stream stalled");
+        bus.stalled.store(false, Ordering::SeqCst);
+        assert_eq!(latencies(&received(&mut sub, 1).await), vec![1]);
         drop(sink);
         task.finish(Duration::from_secs(5)).await;
     }
