@@ -7,7 +7,7 @@ use crate::errors::SCIM_CONTENT_TYPE;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use adapter_api::{Resource, SearchPage};
+use adapter_api::{Resource, SearchPage, Written};
 use scim::{Attribute, ResourceKind, Schemas};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -241,6 +241,19 @@ pub fn resource(status: StatusCode, schemas: &Schemas, base: &str, resource: &Re
         res.insert_header((header::LOCATION, location(base, resource)));
     }
     res.body(document_bytes(schemas, base, resource))
+}
+
+/// `204 No Content` for a successful write answered without its resource (a PATCH on a connection
+/// whose `patchResponse` policy is `noContent`, RFC 7644 §3.5.2): the resource's `ETag` when it
+/// has one, and no body.
+pub fn no_content(written: &Written) -> HttpResponse {
+    let mut res = HttpResponse::NoContent();
+    if let Written::Resource(resource) = written
+        && !resource.version.is_empty()
+    {
+        res.insert_header((header::ETAG, resource.version.clone()));
+    }
+    res.finish()
 }
 
 /// `304 Not Modified` for a conditional GET.
