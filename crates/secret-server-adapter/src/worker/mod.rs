@@ -508,12 +508,12 @@ fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
         // A group's members are left out when the request's projection excluded them: rendering
         // them is what a member change of a large group would otherwise cost.
         let options = RenderOptions { members: !ctx.req.answers_without_members() };
-        let json = view.render(applied.kind, applied.id, options)?;
+        let json = view.render_json(applied.kind, applied.id, options)?;
         Some(Resource {
             kind: applied.kind,
             id: applied.id.to_string(),
             version: view.version(applied.kind, applied.id).unwrap_or_default(),
-            json: Bytes::from(serde_json::to_vec(&json).unwrap_or_default()),
+            json: Bytes::from(json),
         })
     });
     match resource {
