@@ -1,5 +1,6 @@
 //! Writing SCIM responses: one resource with its `ETag` (and `Location` on
-//! `201`), or a `ListResponse`. `meta.location` and the `$ref` of references
+//! `201`), `204` with the `ETag` alone (a PATCH on a connection whose
+//! `patchResponse` policy is `noContent`), or a `ListResponse`. `meta.location` and the `$ref` of references
 //! (`members`, `groups`, `parent`, `container`, `user`...) are added here
 //! because only the gateway knows the public base URL.
 

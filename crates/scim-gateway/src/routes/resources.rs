@@ -8,7 +8,8 @@
 //! crate (create: schema, types, required, readOnly ignored; PATCH: the
 //! PatchOp syntax; replace: the body's shape, since immutability needs the
 //! current state, which the worker checks), and submitted as jobs. The operations here are also what each Bulk operation
-//! runs.
+//! runs. A successful PATCH is answered `200` with the resource, or `204` with its `ETag` on a
+//! connection whose `patchResponse` policy is `noContent` (unless the request asks for a projection).
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
