@@ -38,6 +38,7 @@ pub struct Job {
     if_match: Option<String>,
     request_id: String,
     answer_without_members: bool,
+    answer_version_only: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -50,6 +51,7 @@ impl std::fmt::Debug for Job {
             .field("if_match", &self.if_match)
             .field("request_id", &self.request_id)
             .field("answer_without_members", &self.answer_without_members)
+            .field("answer_version_only", &self.answer_version_only)
             .finish_non_exhaustive()
     }
 }
@@ -91,6 +93,7 @@ impl Job {
             if_match: None,
             request_id: String::new(),
             answer_without_members: false,
+            answer_version_only: false,
         })
     }
 
@@ -120,6 +123,19 @@ impl Job {
     /// Whether the answer leaves a group's members out.
     pub fn answers_without_members(&self) -> bool {
         self.answer_without_members
+    }
+
+    /// The job with whether its answer carries no resource (a PATCH answered `204`, a Bulk
+    /// operation), so that the worker renders nothing and sends the version only.
+    #[must_use]
+    pub fn with_answer_version_only(mut self, version_only: bool) -> Self {
+        self.answer_version_only = version_only;
+        self
+    }
+
+    /// Whether the answer needs the resource's version only.
+    pub fn answers_version_only(&self) -> bool {
+        self.answer_version_only
     }
 
     /// The connection the change is made through (its scope, instance and rights mapping apply).
@@ -170,6 +186,7 @@ impl Job {
             if_match: self.if_match.clone().unwrap_or_default(),
             request_id: self.request_id.clone(),
             answer_without_members: self.answer_without_members,
+            answer_version_only: self.answer_version_only,
         };
         Bytes::from(job.encode_to_vec())
     }
@@ -259,7 +276,8 @@ impl TryFrom<pb::ProvisioningJob> for Job {
         Ok(Job::new(connection_id, kind, operation, &job.resource_id, payload)?
             .with_if_match(Some(&job.if_match))
             .with_request_id(job.request_id)
-            .with_answer_without_members(job.answer_without_members))
+            .with_answer_without_members(job.answer_without_members)
+            .with_answer_version_only(job.answer_version_only))
     }
 }
 
@@ -368,6 +386,10 @@ mod tests {
             .with_if_match(Some(r#"W/"3""#))
             .with_request_id("r-1");
         assert_eq!(round_trip(&job).unwrap(), job);
+        let answers = job.with_answer_without_members(true).with_answer_version_only(true);
+        let decoded = round_trip(&answers).unwrap();
+        assert!(decoded.answers_without_members() && decoded.answers_version_only());
+        assert_eq!(decoded, answers);
     }
 
     #[test]

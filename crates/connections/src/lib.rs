@@ -30,8 +30,8 @@ pub mod verify;
 pub use model::{
     BasicCredential, Connection, ConnectionId, ConnectionRateLimit, Credentials, DeletedUserPolicy,
     ENTRA_SCIM_AUDIENCE, InheritedFolderPolicy, InvalidConnectionId, JwtIssuer, NoRateLimit, OAuthClient, Operations,
-    PasswordChangePolicy, Policies, PrincipalReach, PrincipalScope, RateLimit, Scope, TokenCredential,
-    UnknownAttributePolicy, UserNameChangePolicy,
+    PasswordChangePolicy, PatchResponsePolicy, Policies, PrincipalReach, PrincipalScope, RateLimit, Scope,
+    TokenCredential, UnknownAttributePolicy, UserNameChangePolicy,
 };
 pub use rights::{FolderRoles, RightsMapping, UnmappedRight};
 pub use store::{AccessGrant, ConnectionStore, TokenIndexEntry};

@@ -502,6 +502,20 @@ pub enum PasswordChangePolicy {
     Any,
 }
 
+/// How the gateway answers a successful PATCH (RFC 7644 §3.5.2 allows either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PatchResponsePolicy {
+    /// `200` with the resource after the change (default: what every client has seen so far).
+    #[default]
+    Resource,
+    /// `204 No Content` with the resource's `ETag` and no body, and nothing rendered for it: a
+    /// member change of a large group then costs what the change costs, not what the group holds.
+    /// A PATCH that asks for `attributes` or `excludedAttributes` still gets `200` with them.
+    /// Microsoft Entra ID accepts it.
+    NoContent,
+}
+
 /// Behaviour switches of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -511,6 +525,7 @@ pub struct Policies {
     pub inherited_folder: InheritedFolderPolicy,
     pub unknown_attributes: UnknownAttributePolicy,
     pub password_change: PasswordChangePolicy,
+    pub patch_response: PatchResponsePolicy,
 }
 
 #[cfg(test)]
@@ -585,6 +600,15 @@ mod tests {
         assert_eq!(Policies::default().password_change, PasswordChangePolicy::CreatedByConnection);
         let p: Policies = serde_json::from_value(serde_json::json!({"passwordChange": "any"})).unwrap();
         assert_eq!(p.password_change, PasswordChangePolicy::Any);
+    }
+
+    #[test]
+    fn a_patch_is_answered_with_the_resource_unless_a_connection_says_no_content() {
+        assert_eq!(Policies::default().patch_response, PatchResponsePolicy::Resource);
+        let p: Policies = serde_json::from_value(serde_json::json!({"patchResponse": "noContent"})).unwrap();
+        assert_eq!(p.patch_response, PatchResponsePolicy::NoContent);
+        assert_eq!(serde_json::to_value(p).unwrap()["patchResponse"], "noContent");
+        assert!(serde_json::from_value::<Policies>(serde_json::json!({"patchResponse": "204"})).is_err());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! Member changes against group size, and the Secret Server calls each costs (issue 20 goals 4
 //! and 5): the gateway, the adapter, the Secret Server emulator and an in-process queue in one
 //! process; a new group gets `--members` users one PATCH at a time from `--clients` concurrent
-//! clients, then one PATCH adds `--batch` users at once. Each PATCH asks for its answer without the
-//! members (`?excludedAttributes=members`) unless `--exclude-members false`: the whole member list
-//! in every answer is what a member change of a large group costs otherwise.
+//! clients, then one PATCH adds `--batch` users at once. What each PATCH is answered with is
+//! `--answer`: `without-members` (the default: the PATCH asks `?excludedAttributes=members`),
+//! `full` (the whole group, every member listed: what a member change of a large group costs
+//! otherwise; `--exclude-members false` says the same) or `no-content` (the connection's
+//! `patchResponse` policy is `noContent`: `204` with the `ETag`, nothing rendered).
 //!
 //! ```text
 //! cargo run --release -p scim-gateway --example members_bench -- --members 10000 --clients 8 --batch 100 \
-//!     [--exclude-members false]
+//!     [--answer without-members|full|no-content]
 //! ```
 //!
 //! Prints the rate of member changes in windows of 500 (by completion order), the ratio of the
@@ -26,16 +28,36 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What each PATCH is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// `200` with the group but its members (`?excludedAttributes=members`).
+    WithoutMembers,
+    /// `200` with the whole group.
+    Full,
+    /// `204 No Content` (the connection's `patchResponse` policy).
+    NoContent,
+}
+
+impl Answer {
+    fn describe(self) -> &'static str {
+        match self {
+            Answer::WithoutMembers => "200 without the members (?excludedAttributes=members)",
+            Answer::Full => "200 with every member",
+            Answer::NoContent => "204 No Content (patchResponse noContent)",
+        }
+    }
+}
+
 struct Args {
     members: usize,
     clients: usize,
     batch: usize,
-    /// Whether each PATCH asks for its answer without the members (`?excludedAttributes=members`).
-    exclude_members: bool,
+    answer: Answer,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut out = Args { members: 10_000, clients: 8, batch: 100, exclude_members: true };
+    let mut out = Args { members: 10_000, clients: 8, batch: 100, answer: Answer::WithoutMembers };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -43,7 +65,18 @@ fn args() -> anyhow::Result<Args> {
             "--members" => out.members = value.parse().context("--members")?,
             "--clients" => out.clients = value.parse().context("--clients")?,
             "--batch" => out.batch = value.parse().context("--batch")?,
-            "--exclude-members" => out.exclude_members = value.parse().context("--exclude-members")?,
+            "--exclude-members" => {
+                let exclude: bool = value.parse().context("--exclude-members")?;
+                out.answer = if exclude { Answer::WithoutMembers } else { Answer::Full };
+            }
+            "--answer" => {
+                out.answer = match value.as_str() {
+                    "without-members" => Answer::WithoutMembers,
+                    "full" => Answer::Full,
+                    "no-content" => Answer::NoContent,
+                    other => anyhow::bail!("--answer {other}: say without-members, full or no-content"),
+                }
+            }
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -94,7 +127,14 @@ async fn main() -> anyhow::Result<()> {
         port: 0,
         ready_within: Duration::from_secs(600),
     };
-    let stack = common::start(client, spec).await?;
+    let policies = connections::Policies {
+        patch_response: match args.answer {
+            Answer::NoContent => connections::PatchResponsePolicy::NoContent,
+            Answer::WithoutMembers | Answer::Full => connections::PatchResponsePolicy::Resource,
+        },
+        ..connections::Policies::default()
+    };
+    let stack = common::start_with_policies(client, spec, policies).await?;
     let (base, token) = (stack.base.clone(), stack.token.clone());
     let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients).build()?;
 
@@ -132,7 +172,7 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let group = group["id"].as_str().context("the group's id")?.to_owned();
-    let query = if args.exclude_members { "?excludedAttributes=members" } else { "" };
+    let query = if args.answer == Answer::WithoutMembers { "?excludedAttributes=members" } else { "" };
     let patch = |members: &[String]| {
         let value: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -162,9 +202,10 @@ async fn main() -> anyhow::Result<()> {
                     .send()
                     .await?;
                 let status = res.status();
+                let etag = res.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 let body = res.bytes().await?;
                 anyhow::ensure!(status.is_success(), "PATCH answered {status}: {}", String::from_utf8_lossy(&body));
-                done.lock().push((began.elapsed(), body.len()));
+                done.lock().push((began.elapsed(), body.len(), status.as_u16(), etag));
             }
         }));
     }
@@ -175,12 +216,12 @@ async fn main() -> anyhow::Result<()> {
     let single_routes = calls_by_route(&sim, calls_before);
     let mut answers = done.lock().clone();
     answers.sort_unstable();
-    let times: Vec<Duration> = answers.iter().map(|(at, _)| *at).collect();
+    let times: Vec<Duration> = answers.iter().map(|(at, ..)| *at).collect();
     println!(
         "members_bench: {} members added one PATCH at a time by {} clients, answers {}",
         args.members,
         args.clients,
-        if args.exclude_members { "without the members" } else { "with every member" }
+        args.answer.describe()
     );
     println!("| members | changes/s |");
     println!("|---|---|");
@@ -196,9 +237,13 @@ async fn main() -> anyhow::Result<()> {
         println!("last window / first window: {:.1} %", last / first * 100.0);
     }
     // What an answer weighs: with every member in it, it grows with the group.
-    if let (Some((_, first)), Some((_, last))) = (answers.first(), answers.last()) {
-        println!("answer size: {first} bytes for the first change, {last} bytes for the last");
+    if let (Some((_, first, status, _)), Some((_, last, ..))) = (answers.first(), answers.last()) {
+        println!("answer: {status}, {first} bytes for the first change, {last} bytes for the last");
     }
+    // Whether a group's rendering could be reused across answers of one version: each change
+    // makes a new version, so each answer is of its own.
+    let versions: std::collections::HashSet<&str> = answers.iter().map(|(.., etag)| etag.as_str()).collect();
+    println!("distinct versions (ETags) among the {} answers: {}", answers.len(), versions.len());
     println!(
         "Secret Server calls: {single_calls} for {} one-member PATCHes: {:.2} per change",
         args.members,

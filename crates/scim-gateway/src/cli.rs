@@ -21,8 +21,9 @@ use crate::admin_model::{
 use adapter_api::admin::{CheckOutcome, ResyncOutcome};
 use anyhow::Context;
 use connections::{
-    ConnectionRateLimit, DeletedUserPolicy, InheritedFolderPolicy, Operations, PasswordChangePolicy, Policies,
-    PrincipalReach, PrincipalScope, RateLimit, Scope, UnknownAttributePolicy, UserNameChangePolicy,
+    ConnectionRateLimit, DeletedUserPolicy, InheritedFolderPolicy, Operations, PasswordChangePolicy,
+    PatchResponsePolicy, Policies, PrincipalReach, PrincipalScope, RateLimit, Scope, UnknownAttributePolicy,
+    UserNameChangePolicy,
 };
 use scim::ResourceKind;
 use secrecy::{ExposeSecret, SecretString};
@@ -185,6 +186,15 @@ pub enum PasswordChangeArg {
     Any,
 }
 
+/// `patchResponse`: how a successful PATCH is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PatchResponseArg {
+    /// `200` with the resource after the change (the default).
+    Resource,
+    /// `204 No Content` with the `ETag`, nothing rendered (recommended for Microsoft Entra ID).
+    NoContent,
+}
+
 /// A connection's behaviour switches; a switch left out keeps its current (or default) value.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct PolicyArgs {
@@ -198,6 +208,8 @@ pub struct PolicyArgs {
     pub unknown_attributes: Option<UnknownAttributesArg>,
     #[arg(long, value_enum)]
     pub password_change: Option<PasswordChangeArg>,
+    #[arg(long, value_enum)]
+    pub patch_response: Option<PatchResponseArg>,
 }
 
 impl PolicyArgs {
@@ -236,6 +248,12 @@ impl PolicyArgs {
             base.password_change = match v {
                 PasswordChangeArg::CreatedByConnection => PasswordChangePolicy::CreatedByConnection,
                 PasswordChangeArg::Any => PasswordChangePolicy::Any,
+            };
+        }
+        if let Some(v) = self.patch_response {
+            base.patch_response = match v {
+                PatchResponseArg::Resource => PatchResponsePolicy::Resource,
+                PatchResponseArg::NoContent => PatchResponsePolicy::NoContent,
             };
         }
         base
@@ -338,7 +356,9 @@ pub enum AdminCommand {
     /// Remove an OAuth2 client.
     RemoveOauthClient { id: String, client_id: String },
     /// Accept bearer JWTs from an issuer: Microsoft Entra ID's own tokens for a tenant
-    /// (`--entra-tenant`), or any issuer (`--issuer`, `--audience`, `--jwks-url`).
+    /// (`--entra-tenant`), or any issuer (`--issuer`, `--audience`, `--jwks-url`). For Entra,
+    /// `set-policies <id> --patch-response no-content` is recommended as well: Entra accepts `204`
+    /// for its PATCHes, and a member change of a large group then renders no member list.
     AddJwtIssuer {
         id: String,
         /// Entra ID's preset: issuer `https://sts.windows.net/<tenant>/`, Entra's SCIM audience, the tenant's keys.
@@ -507,7 +527,7 @@ pub async fn run(cmd: AdminCommand, base_url: &str, admin_token: &SecretString) 
                 anyhow::bail!(
                     "set-policies needs at least one of --user-name-change, --deleted-users, --inherited-folder, \
                      --unknown-attributes, \
-                     --password-change"
+                     --password-change, --patch-response"
                 );
             }
             let current = client.get(&id).await?.policies;
@@ -721,5 +741,10 @@ mod tests {
         assert!(PolicyArgs::default().is_empty() && !args.is_empty());
         let opt_in = PolicyArgs { password_change: Some(PasswordChangeArg::Any), ..PolicyArgs::default() };
         assert_eq!(opt_in.apply_to(Policies::default()).password_change, PasswordChangePolicy::Any);
+        assert_eq!(applied.patch_response, PatchResponsePolicy::Resource);
+        let no_content = PolicyArgs { patch_response: Some(PatchResponseArg::NoContent), ..PolicyArgs::default() };
+        let applied = no_content.apply_to(applied);
+        assert_eq!(applied.patch_response, PatchResponsePolicy::NoContent);
+        assert_eq!(applied.user_name_change, UserNameChangePolicy::KeepSecretServerName);
     }
 }

@@ -1,5 +1,6 @@
 //! Writing SCIM responses: one resource with its `ETag` (and `Location` on
-//! `201`), or a `ListResponse`. `meta.location` and the `$ref` of references
+//! `201`), `204` with the `ETag` alone (a PATCH on a connection whose
+//! `patchResponse` policy is `noContent`), or a `ListResponse`. `meta.location` and the `$ref` of references
 //! (`members`, `groups`, `parent`, `container`, `user`...) are added here
 //! because only the gateway knows the public base URL.
 
@@ -7,7 +8,7 @@ use crate::errors::SCIM_CONTENT_TYPE;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use adapter_api::{Resource, SearchPage};
+use adapter_api::{Resource, SearchPage, Written};
 use scim::{Attribute, ResourceKind, Schemas};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -207,6 +208,18 @@ fn write_reference_value(
 /// One element of a reference attribute: `$ref` is set from its `value` and the resource type its
 /// `type` names (or the only one the attribute allows), unless it has one already.
 fn write_reference_element(out: &mut Vec<u8>, attr: &Attribute, kinds: &[ResourceKind], base: &str, raw: &RawValue) {
+    // A group's member as the adapter writes it, thousands to an answer: its `$ref` is appended
+    // without parsing it (the same bytes the general path below writes for it).
+    if let Some(id) = plain_user_member(raw.get())
+        && kinds.contains(&ResourceKind::User)
+    {
+        let text = raw.get();
+        out.extend_from_slice(&text.as_bytes()[..text.len() - 1]);
+        out.extend_from_slice(b",\"$ref\":");
+        write_str(out, &format!("{base}/{}/{id}", ResourceKind::User.endpoint()));
+        out.push(b'}');
+        return;
+    }
     let Ok(Members(members)) = serde_json::from_str::<Members<'_>>(raw.get()) else {
         out.extend_from_slice(raw.get().as_bytes());
         return;
@@ -230,6 +243,13 @@ fn write_reference_element(out: &mut Vec<u8>, attr: &Attribute, kinds: &[Resourc
     }
 }
 
+/// The user id of a reference written exactly `{"value":"<digits>","type":"User"}`, the form the
+/// adapter gives a group's members.
+fn plain_user_member(text: &str) -> Option<&str> {
+    let id = text.strip_prefix(r#"{"value":""#)?.strip_suffix(r#"","type":"User"}"#)?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(id)
+}
+
 /// One resource: `200` (or `201` with `Location`) with its `ETag`.
 pub fn resource(status: StatusCode, schemas: &Schemas, base: &str, resource: &Resource) -> HttpResponse {
     let mut res = HttpResponse::build(status);
@@ -241,6 +261,19 @@ pub fn resource(status: StatusCode, schemas: &Schemas, base: &str, resource: &Re
         res.insert_header((header::LOCATION, location(base, resource)));
     }
     res.body(document_bytes(schemas, base, resource))
+}
+
+/// `204 No Content` for a successful write answered without its resource (a PATCH on a connection
+/// whose `patchResponse` policy is `noContent`, RFC 7644 §3.5.2): the resource's `ETag` when it
+/// has one, and no body.
+pub fn no_content(written: &Written) -> HttpResponse {
+    let mut res = HttpResponse::NoContent();
+    if let Written::Resource(resource) = written
+        && !resource.version.is_empty()
+    {
+        res.insert_header((header::ETAG, resource.version.clone()));
+    }
+    res.finish()
 }
 
 /// `304 Not Modified` for a conditional GET.
@@ -347,6 +380,30 @@ mod tests {
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["Resources"], serde_json::json!([]));
         assert_eq!(v["itemsPerPage"], 0);
+    }
+
+    #[test]
+    fn a_member_in_the_adapter_s_own_form_gets_the_same_ref_as_any_other() {
+        let group = Resource {
+            kind: ResourceKind::Group,
+            id: "7".into(),
+            version: String::new(),
+            json: Bytes::from_static(
+                br#"{"id":"7","members":[{"value":"42","type":"User"},{ "value": "43", "type": "User" },{"value":"4x","type":"User"}]}"#,
+            ),
+        };
+        let bytes = document_bytes(&Schemas::standard(), "http://h/scim/v2", &group);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.contains(r#"{"value":"42","type":"User","$ref":"http://h/scim/v2/Users/42"}"#), "{text}");
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["members"][1]["$ref"], "http://h/scim/v2/Users/43");
+        assert_eq!(doc["members"][2]["$ref"], "http://h/scim/v2/Users/4x");
+        assert_eq!(plain_user_member(r#"{"value":"42","type":"User"}"#), Some("42"));
+        for other in
+            [r#"{"value":"","type":"User"}"#, r#"{"value":"4\"","type":"User"}"#, r#"{"value":"42","type":"Group"}"#]
+        {
+            assert_eq!(plain_user_member(other), None, "{other}");
+        }
     }
 
     #[test]

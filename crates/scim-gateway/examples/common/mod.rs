@@ -2,7 +2,7 @@
 //! adapter (in-process queue and event bus, in-memory state) in front of a running emulator, and
 //! the gateway in front of the adapter, all in one process.
 
-use connections::{Connection, ConnectionStore, credentials};
+use connections::{Connection, ConnectionStore, Policies, credentials};
 use job_queue::{EventBus, InProcessEventBus, InProcessQueue, JobQueue, QueueConfig};
 use scim_gateway::{GatewayDeps, GatewaySettings, RunningGateway};
 use secrecy::ExposeSecret;
@@ -45,7 +45,18 @@ pub(crate) struct Stack {
 
 /// Starts adapter and gateway in front of the emulator `client` reaches, with connection
 /// `spec.connection` (instance `primary`, default scope, no rate limit).
+// Each example compiles this module on its own, and not every one calls both starts.
+#[allow(dead_code)]
 pub(crate) async fn start(client: ClientConfig, spec: StackSpec) -> anyhow::Result<Stack> {
+    start_with_policies(client, spec, Policies::default()).await
+}
+
+/// [`start`], the connection with `policies`.
+pub(crate) async fn start_with_policies(
+    client: ClientConfig,
+    spec: StackSpec,
+    policies: Policies,
+) -> anyhow::Result<Stack> {
     let state: Arc<dyn StateStore> = Arc::new(LocalStore::in_memory()?);
     let connections = ConnectionStore::new(state.clone(), Duration::from_secs(5));
     let queue_config = QueueConfig::default();
@@ -56,6 +67,7 @@ pub(crate) async fn start(client: ClientConfig, spec: StackSpec) -> anyhow::Resu
         "id": spec.connection, "displayName": spec.connection, "secretServer": "primary", "rateLimit": "none"
     }))?;
     connection.credentials.bearer_tokens.push(issued.credential);
+    connection.policies = policies;
     connections.put(&connection).await?;
     let defaults = AdapterSettings::default();
     let adapter = secret_server_adapter::start(

@@ -118,6 +118,7 @@ pub async fn bulk(
             ignored: ignored.clone(),
             // A Bulk operation's answer carries the location and version, never the resource.
             answer_without_members: true,
+            answer_version_only: true,
         };
         let started = Instant::now();
         let outcome = run_one(&state, &caller, entry, &ids, ctx, &base).await;

@@ -8,7 +8,8 @@
 //! crate (create: schema, types, required, readOnly ignored; PATCH: the
 //! PatchOp syntax; replace: the body's shape, since immutability needs the
 //! current state, which the worker checks), and submitted as jobs. The operations here are also what each Bulk operation
-//! runs.
+//! runs. A successful PATCH is answered `200` with the resource, or `204` with its `ETag` on a
+//! connection whose `patchResponse` policy is `noContent` (unless the request asks for a projection).
 
 use crate::auth::{Caller, RequestId};
 use crate::errors::{ApiError, ApiResult};
@@ -21,6 +22,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_api::{Job, Operation, Written};
 use bytes::Bytes;
+use connections::PatchResponsePolicy;
 use connections::scope::{self, Action};
 use scim::{ResourceKind, ScimType};
 use serde_json::Value;
@@ -63,6 +65,9 @@ pub struct WriteContext {
     /// The answer leaves a group's members out (the request's projection excluded them), so the
     /// worker need not render them.
     pub answer_without_members: bool,
+    /// The answer carries no resource (a PATCH answered `204`, a Bulk operation), so the worker
+    /// renders nothing and sends the version only.
+    pub answer_version_only: bool,
 }
 
 /// Whether `projection` leaves a Group's `members` out of the answer: `excludedAttributes` names
@@ -98,8 +103,17 @@ impl Asked {
             until: None,
             ignored: IgnoredAttributes::of(req),
             answer_without_members: leaves_members_out(&projection),
+            answer_version_only: false,
         };
         Ok(Self { ctx, projection })
+    }
+
+    /// Whether a successful PATCH is answered `204 No Content`: the connection's policy says so
+    /// and the request asks for no projection (one that does is answered with it, `200`).
+    fn patch_answers_no_content(&self, caller: &Caller) -> bool {
+        caller.connection.policies.patch_response == PatchResponsePolicy::NoContent
+            && self.projection.attributes.is_empty()
+            && self.projection.excluded_attributes.is_empty()
     }
 }
 
@@ -150,7 +164,7 @@ pub async fn post(
     let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = create(&state, &caller, kind, Value::Object(object), asked.ctx).await?;
-    respond(&state, &req, StatusCode::CREATED, written, &asked.projection)
+    respond(&state, &caller, &req, StatusCode::CREATED, written, &asked.projection).await
 }
 
 /// `PUT /{type}/{id}`
@@ -168,7 +182,7 @@ pub async fn put(
     let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
     let written = replace(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
-    respond(&state, &req, StatusCode::OK, written, &asked.projection)
+    respond(&state, &caller, &req, StatusCode::OK, written, &asked.projection).await
 }
 
 /// `PATCH /{type}/{id}`
@@ -183,10 +197,15 @@ pub async fn patch(
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
     require_writable(kind)?;
-    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
+    let mut asked = Asked::from_request(&req, &caller, &request_id, &body)?;
     let object = request::json_object(&req, &body)?;
+    let no_content = asked.patch_answers_no_content(&caller);
+    asked.ctx.answer_version_only = no_content;
     let written = modify(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
-    respond(&state, &req, StatusCode::OK, written, &asked.projection)
+    if no_content {
+        return Ok(render::no_content(&written));
+    }
+    respond(&state, &caller, &req, StatusCode::OK, written, &asked.projection).await
 }
 
 /// `DELETE /{type}/{id}`
@@ -205,15 +224,25 @@ pub async fn delete(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn respond(
+async fn respond(
     state: &AppState,
+    caller: &Caller,
     req: &HttpRequest,
     status: StatusCode,
     written: Written,
     projection: &adapter_api::Projection,
 ) -> ApiResult<HttpResponse> {
     match written {
-        Written::Resource(resource) => {
+        Written::Resource(mut resource) => {
+            if resource.json.is_empty() {
+                // A result rendered for a `204` (a request replayed with its Idempotency-Key after
+                // the connection's patchResponse policy changed): read the resource to answer it.
+                let everything = adapter_api::Projection::default();
+                resource = state
+                    .directory
+                    .get(caller.connection.id.as_str(), resource.kind, &resource.id, &everything)
+                    .await?;
+            }
             let base = request::base_url(req, &state.settings);
             if projection.attributes.is_empty() && projection.excluded_attributes.is_empty() {
                 return Ok(render::resource(status, &state.schemas, &base, &resource));
@@ -328,7 +357,8 @@ async fn submit(
     let job = Job::new(caller.connection.id.to_string(), kind, operation, resource_id, payload)?
         .with_if_match(ctx.if_match.as_deref())
         .with_request_id(ctx.request_id)
-        .with_answer_without_members(ctx.answer_without_members);
+        .with_answer_without_members(ctx.answer_without_members)
+        .with_answer_version_only(ctx.answer_version_only);
     let instance = caller.connection.secret_server.clone();
     let breaker = state.instance_breaker(&instance);
     let write = Write { job, instance, idempotency_key: ctx.idempotency_key, fingerprint: ctx.fingerprint };

@@ -346,6 +346,31 @@ async fn an_entra_tenant_added_in_the_console_is_the_connection_s_jwt_issuer_and
 }
 
 #[tokio::test]
+async fn the_patch_response_policy_is_shown_and_set_on_the_connection_page() {
+    let app = app_with_user(Options::default()).await;
+    let signed = sign_in(&app).await;
+    let page = console_get(&app, &signed, "/connections/test").await.text().await.unwrap();
+    assert!(page.contains("&quot;patchResponse&quot;: &quot;resource&quot;"), "the policies show the default");
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    let mut policies = view["policies"].clone();
+    policies["patchResponse"] = json!("noContent");
+    let form = [
+        ("csrf", signed.csrf.as_str()),
+        ("display_name", view["displayName"].as_str().unwrap()),
+        ("secret_server", view["secretServer"].as_str().unwrap()),
+        ("scope", &view["scope"].to_string()),
+        ("rights", &view["rights"].to_string()),
+        ("policies", &policies.to_string()),
+        ("rate_limit", &view["rateLimit"].to_string()),
+    ];
+    let res = console_post(&app, &signed, "/connections/test/edit", &form).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let view: Value = app.admin(Method::GET, "/connections/test").send().await.unwrap().json().await.unwrap();
+    assert_eq!(view["policies"]["patchResponse"], "noContent", "{view}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_custom_jwt_issuer_added_in_the_console_is_the_admin_api_s_issuer_and_an_http_jwks_is_refused() {
     let app = app_with_user(Options::default()).await;
     let signed = sign_in(&app).await;

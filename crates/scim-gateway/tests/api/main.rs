@@ -25,6 +25,7 @@ mod jwt;
 mod limits;
 mod oauth;
 mod okta;
+mod patch_response;
 mod principals;
 mod rate_limit;
 mod recovery;

@@ -105,10 +105,15 @@ fn render(core: &Core, caller: &Caller, req: &GetRequest, id: i64, state: &State
     let not_found = || ServiceError::from(scope::not_visible(req.kind, &req.id));
     let options = RenderOptions { members: wants_members(&req.projection, None, None) };
     let view = caller.view(state);
+    if req.projection.is_default() {
+        // A rendering holds only attributes returned by default: the default projection is a
+        // no-op, and the document can be written straight to bytes.
+        let json = view.render_json(req.kind, id, options).ok_or_else(not_found)?;
+        let version = view.version(req.kind, id).unwrap_or_default();
+        return Ok(Resource { kind: req.kind, id: id.to_string(), version, json: Bytes::from(json) });
+    }
     let doc = view.render(req.kind, id, options).ok_or_else(not_found)?;
-    // A rendering holds only attributes returned by default: the default projection is a no-op.
-    let projected =
-        if req.projection.is_default() { doc } else { req.projection.bind(&core.schemas, req.kind).apply(&doc) };
+    let projected = req.projection.bind(&core.schemas, req.kind).apply(&doc);
     Ok(serialize(req.kind, id, view.version(req.kind, id).unwrap_or_default(), &projected))
 }
 

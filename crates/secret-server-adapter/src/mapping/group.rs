@@ -10,38 +10,94 @@
 
 use super::{RenderOptions, View, merge_attrs, meta_value, start, stored_attrs};
 use crate::attributes::from_text;
+use crate::read_model::records::GroupRec;
 use scim::{ScimType, urn};
 use serde_json::{Map, Value, json};
 use service_error::ServiceError;
+use std::io::Write;
 
 const OWNED: &[&str] = &["displayName", "members", "roles", "meta", "id", "schemas"];
 
 pub(super) fn render(view: &View<'_>, id: i64, options: RenderOptions) -> Option<Value> {
     let rec = view.state.groups.get(&id)?;
-    let mut attrs = from_text(rec.attrs.as_deref());
-    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
-    let mut doc = start(scim::ResourceKind::Group, id, &attrs, &[urn::LINKED_OBJECT]);
-    doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));
-    if options.members && !rec.members.is_empty() {
-        let members: Vec<Value> = rec
-            .members
-            .iter()
-            .filter(|u| view.user_visible(**u))
-            .filter_map(|u| view.state.users.get(u))
+    let members: Vec<Value> = if options.members {
+        visible_members(view, rec)
             // RFC 7643 §8.7.1: `value`, `$ref` (the gateway fills it) and `type`; no `display`, so
             // that a client reading back the members it wrote sees exactly them.
-            .map(|u| json!({"value": u.ss.id.to_string(), "type": "User"}))
-            .collect();
-        if !members.is_empty() {
-            doc.insert("members".to_owned(), Value::Array(members));
+            .map(|u| json!({"value": u.to_string(), "type": "User"}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let members = (!members.is_empty()).then_some(Value::Array(members));
+    Some(Value::Object(document(view, rec, members)))
+}
+
+/// [`render`], serialized: the same document, byte for byte, but its members written straight to
+/// the output, never built as JSON values first (for a large group they are nearly all of it).
+pub(super) fn render_json(view: &View<'_>, id: i64, options: RenderOptions) -> Option<Vec<u8>> {
+    let rec = view.state.groups.get(&id)?;
+    let mut list = Vec::new();
+    let listed = options.members && write_members(view, rec, &mut list) > 0;
+    // `members` holds its place in the document's order; its value is the list written above.
+    let doc = document(view, rec, listed.then_some(Value::Null));
+    let mut out = Vec::with_capacity(list.len() + 512);
+    out.push(b'{');
+    for (i, (key, value)) in doc.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
         }
+        serde_json::to_writer(&mut out, key).ok()?;
+        out.push(b':');
+        if key == "members" {
+            out.extend_from_slice(&list);
+        } else {
+            serde_json::to_writer(&mut out, value).ok()?;
+        }
+    }
+    out.push(b'}');
+    Some(out)
+}
+
+/// The ids of the group's members the caller can see, in id order.
+fn visible_members<'a>(view: &'a View<'_>, rec: &'a GroupRec) -> impl Iterator<Item = i64> + 'a {
+    rec.members.iter().copied().filter(|u| view.user_visible(*u))
+}
+
+/// Writes the visible members as a JSON array (`{"value", "type"}` each, as [`render`] makes them)
+/// and returns how many.
+fn write_members(view: &View<'_>, rec: &GroupRec, out: &mut Vec<u8>) -> usize {
+    out.reserve(rec.members.len() * 34 + 2);
+    out.push(b'[');
+    let mut n = 0;
+    for id in visible_members(view, rec) {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"value":""#);
+        let _ = write!(out, "{id}");
+        out.extend_from_slice(br#"","type":"User"}"#);
+        n += 1;
+    }
+    out.push(b']');
+    n
+}
+
+/// The group's document with `members` as given (left out when `None`), in the attributes' order.
+fn document(view: &View<'_>, rec: &GroupRec, members: Option<Value>) -> Map<String, Value> {
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
+    let mut doc = start(scim::ResourceKind::Group, rec.ss.id, &attrs, &[urn::LINKED_OBJECT]);
+    doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));
+    if let Some(members) = members {
+        doc.insert("members".to_owned(), members);
     }
     if let Some(roles) = super::user::roles_value(&view.state.roles, &rec.ss.roles) {
         doc.insert("roles".to_owned(), roles);
     }
     merge_attrs(&mut doc, attrs, OWNED);
     doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Group, rec.meta));
-    Some(Value::Object(doc))
+    doc
 }
 
 /// What a validated Group document asks of Secret Server.
@@ -101,6 +157,76 @@ pub fn fields(doc: &Value) -> Result<GroupFields, ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_model::records::{GroupSs, Meta, UserRec, UserSs};
+    use crate::read_model::state::State;
+    use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
+
+    fn user(id: i64, deleted: bool) -> UserRec {
+        let ss = UserSs {
+            id,
+            user_name: format!("u{id}").into(),
+            display_name: format!("U {id}").into(),
+            email: None,
+            enabled: true,
+            domain_id: -1,
+            created: None,
+            roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
+        };
+        UserRec { ss, attrs: None, deleted, meta: Meta::default() }
+    }
+
+    fn state_with_group(members: Vec<i64>) -> State {
+        let mut state = State::default();
+        for id in 1..=5 {
+            state.put_user(user(id, id == 3));
+        }
+        let ss = GroupSs {
+            id: 70,
+            name: "Rendered \"Quoted\" é".into(),
+            enabled: true,
+            domain_id: -1,
+            synchronized: false,
+            created: None,
+            roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
+        };
+        let attrs = Some(r#"{"externalId":"ext-70","urn:x:ext":{"members":null,"n":1}}"#.into());
+        state.put_group(GroupRec { ss, members, attrs, meta: Meta::default() });
+        state
+    }
+
+    #[test]
+    fn a_group_written_straight_to_bytes_is_the_rendered_document_byte_for_byte() {
+        let (rights, scope, connection) =
+            (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
+        for members in [vec![], vec![3], vec![1, 2, 3, 4, 5, 9]] {
+            let state = state_with_group(members.clone());
+            let view = View {
+                state: &state,
+                rights: &rights,
+                deleted_users: DeletedUserPolicy::NotFound,
+                scope: &scope,
+                connection: &connection,
+            };
+            for options in [RenderOptions { members: true }, RenderOptions { members: false }] {
+                let value = render(&view, 70, options).unwrap();
+                let bytes = render_json(&view, 70, options).unwrap();
+                assert_eq!(
+                    String::from_utf8(bytes).unwrap(),
+                    serde_json::to_string(&value).unwrap(),
+                    "{members:?} {options:?}"
+                );
+            }
+            let listed = render(&view, 70, RenderOptions::default()).unwrap();
+            let ids: Vec<&str> =
+                listed["members"].as_array().into_iter().flatten().map(|m| m["value"].as_str().unwrap()).collect();
+            let expected: Vec<String> = members.iter().filter(|u| ![3, 9].contains(*u)).map(i64::to_string).collect();
+            assert_eq!(ids, expected, "a deleted or unknown user is not listed");
+        }
+    }
 
     #[test]
     fn a_group_cannot_be_a_member() {

@@ -323,18 +323,24 @@ impl State {
             }
             None => Vec::new(),
         };
-        if old_members != rec.members {
-            for user in &old_members {
-                if rec.members.binary_search(user).is_err()
-                    && let Some(list) = self.user_groups.get_mut(user)
-                {
-                    remove_sorted(list, id);
-                }
+        let same_members = old_members == rec.members && self.member_digests.contains_key(&id);
+        if same_members {
+            // The digest is current (every change of membership or of a member's deletion keeps
+            // it so): hashing every member again is what a large group's change would cost.
+            self.index_group(&rec);
+            self.groups.insert(id, rec);
+            return;
+        }
+        for user in &old_members {
+            if rec.members.binary_search(user).is_err()
+                && let Some(list) = self.user_groups.get_mut(user)
+            {
+                remove_sorted(list, id);
             }
-            for user in &rec.members {
-                if old_members.binary_search(user).is_err() {
-                    insert_sorted(self.user_groups.entry(*user).or_default(), id);
-                }
+        }
+        for user in &rec.members {
+            if old_members.binary_search(user).is_err() {
+                insert_sorted(self.user_groups.entry(*user).or_default(), id);
             }
         }
         let digest = MemberDigest {
@@ -344,6 +350,14 @@ impl State {
         self.member_digests.insert(id, digest);
         self.index_group(&rec);
         self.groups.insert(id, rec);
+    }
+
+    /// Sets the roles group `id` holds, in place (its members untouched, nothing walked); a group
+    /// the read model does not have is left alone.
+    pub fn set_group_roles(&mut self, id: i64, roles: Box<[i64]>) {
+        if let Some(rec) = self.groups.get_mut(&id) {
+            rec.ss.roles = roles;
+        }
     }
 
     /// Changes a group in place: its Secret Server fields, its attributes when given, and its
@@ -804,5 +818,27 @@ mod tests {
         );
         state.put_group(group(10, vec![1]));
         assert_eq!(state.member_digest(10).members, IdSetDigest::of([1]), "a whole put agrees");
+    }
+
+    #[test]
+    fn a_group_put_again_with_the_same_members_or_given_roles_keeps_members_index_and_digest() {
+        let mut state = State::default();
+        for id in 1..=3 {
+            state.put_user(user(id, &format!("u{id}")));
+        }
+        state.put_user(UserRec { deleted: true, ..user(3, "u3") });
+        state.put_group(group(10, vec![1, 3]));
+        let digest = state.member_digest(10);
+        state.set_group_roles(10, vec![5].into_boxed_slice());
+        assert_eq!(&*state.groups[&10].ss.roles, &[5]);
+        let renamed =
+            GroupRec { ss: GroupSs { name: "renamed".into(), ..group(10, vec![]).ss }, ..group(10, vec![3, 1]) };
+        state.put_group(renamed);
+        assert_eq!((state.member_digest(10), state.groups_of(1)), (digest, &[10][..]));
+        assert_eq!(state.idx.group_display.get("RENAMED"), vec![10]);
+        assert!(state.idx.group_display.get("g10").is_empty());
+        assert_eq!(digest, MemberDigest { members: IdSetDigest::of([1, 3]), deleted: IdSetDigest::of([3]) });
+        state.set_group_roles(99, Box::default());
+        assert!(!state.groups.contains_key(&99), "a group the read model lacks is left alone");
     }
 }

@@ -86,14 +86,8 @@ async fn write_group(
 
 /// Writes the roles group `id` holds through to the read model.
 async fn write_roles(ctx: &Ctx<'_>, id: i64, roles: Box<[i64]>) -> JobResult<()> {
-    ctx.instance()
-        .write_through(&[(KIND, id)], |state| {
-            if let Some(mut rec) = state.groups.get(&id).cloned() {
-                rec.ss.roles = roles;
-                state.put_group(rec);
-            }
-        })
-        .await?;
+    // In place: a copy of the group put back would copy and walk its member list on each change.
+    ctx.instance().write_through(&[(KIND, id)], |state| state.set_group_roles(id, roles)).await?;
     Ok(())
 }
 

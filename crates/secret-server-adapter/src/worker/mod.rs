@@ -495,15 +495,25 @@ fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
     }
     let resource = ctx.instance().model.read(|state| {
         let view = ctx.caller.view(state);
+        if ctx.req.answers_version_only() {
+            // The answer carries no resource (`204`, a Bulk operation): nothing is rendered, but
+            // the caller must still see what it changed, as when it is rendered.
+            return view.visible(applied.kind, applied.id).then(|| Resource {
+                kind: applied.kind,
+                id: applied.id.to_string(),
+                version: view.version(applied.kind, applied.id).unwrap_or_default(),
+                json: Bytes::new(),
+            });
+        }
         // A group's members are left out when the request's projection excluded them: rendering
         // them is what a member change of a large group would otherwise cost.
         let options = RenderOptions { members: !ctx.req.answers_without_members() };
-        let json = view.render(applied.kind, applied.id, options)?;
+        let json = view.render_json(applied.kind, applied.id, options)?;
         Some(Resource {
             kind: applied.kind,
             id: applied.id.to_string(),
             version: view.version(applied.kind, applied.id).unwrap_or_default(),
-            json: Bytes::from(serde_json::to_vec(&json).unwrap_or_default()),
+            json: Bytes::from(json),
         })
     });
     match resource {

@@ -82,6 +82,28 @@ async fn members_read_back_exactly_as_written_without_a_display() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_answered_with_its_version_only_renders_nothing_and_carries_the_version_a_read_shows() {
+    let stack = Stack::start().await;
+    let alice = user_id(&stack, "alice.martin").await;
+    let id = stack.create(Group, json!({"displayName": "Versioned"})).await.id();
+    let add = json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": alice}]}]});
+    let job = stack
+        .job(crate::support::CONNECTION, Group, adapter_api::Operation::Patch, &id, Some(&add), None)
+        .with_answer_version_only(true);
+    let written = match stack.submit(job, "version-only-1").await {
+        crate::support::Outcome::Ok(adapter_api::Written::Resource(resource)) => resource,
+        other => panic!("expected a resource, got {other:?}"),
+    };
+    assert!(written.json.is_empty(), "nothing rendered");
+    assert_eq!(written.id, id);
+    assert!(!written.version.is_empty());
+    let read = stack.get(Group, &id).await.unwrap();
+    assert_eq!(read["meta"]["version"], written.version.as_str());
+    assert_eq!(member_ids(&read), vec![alice]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn patch_members_costs_one_membership_call_per_patch_never_a_rewrite_of_the_list() {
     let stack = Stack::start().await;
     let ids =

@@ -250,6 +250,8 @@ async fn show(
                 input #jwt-tenant type="text" name="entra_tenant_id" required autocomplete="off" spellcheck="false";
                 button type="submit" { "Accept this tenant's tokens" }
             }
+            p { "For Entra ID, set " code { "\"patchResponse\": \"noContent\"" } " in the policies below: Entra accepts a PATCH answered "
+                code { "204 No Content" } ", and a member change of a large group then renders no member list." }
             h3 { "Another issuer" }
             form.stack method="post" action=(format!("{base}/jwt-issuers")) {
                 (csrf(&session))
@@ -289,8 +291,8 @@ async fn show(
                 textarea #edit-scope name="scope" rows="8" spellcheck="false" { (pretty(&c.scope)) }
                 label for="edit-rights" { "Rights mapping" }
                 textarea #edit-rights name="rights" rows="6" spellcheck="false" { (pretty(&c.rights)) }
-                label for="edit-policies" { "Policies" }
-                textarea #edit-policies name="policies" rows="6" spellcheck="false" { (pretty(&c.policies)) }
+                label for="edit-policies" { "Policies (patchResponse: \"resource\" answers a PATCH 200 with the resource, \"noContent\" 204 with its ETag)" }
+                textarea #edit-policies name="policies" rows="8" spellcheck="false" { (pretty(&c.policies)) }
                 label for="edit-rate" { "Rate limit (null: the gateway's default; \"none\"; or {\"requestsPerSecond\": 10, \"burst\": 20})" }
                 input #edit-rate type="text" name="rate_limit" value=(pretty(&c.rate_limit)) spellcheck="false";
                 button type="submit" { "Save" }
