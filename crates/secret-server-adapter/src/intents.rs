@@ -11,7 +11,10 @@
 //! failed and a read shows no object of that name. A later attempt adopts only the object its job
 //! created ([`Earlier`]): an object of that name that this job did not make is someone else's, and
 //! the create is a `409 uniqueness`. The one window left is an attempt that stops between its call
-//! and recording the answer: an object of that name found then is taken to be the call's.
+//! and recording the answer: an object of that name found then is taken to be the call's. A call
+//! that made the object is settled in the batch that records the job done (with the object's
+//! attributes and meta, one round trip: see [`Intents::mark_done_after`]), or on its own when the
+//! attempt fails after it; so that window ends there.
 //!
 //! Intents are not cleared when the job succeeds: a worker may die after Secret Server answered but
 //! before the queue recorded the outcome, and the redelivery must still adopt.
