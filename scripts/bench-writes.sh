@@ -9,15 +9,16 @@
 #   1. raw XADD of that Redis with redis-benchmark, no pipelining, 16 and 50 clients;
 #   2. POST /scim/v2/Users at 16 connections with wrk (each request a new userName), with the CPU
 #      the connector process and Redis spent per create and Redis's commands per create
-#      (INFO commandstats deltas);
+#      (INFO commandstats deltas), then the round trips per create (MONITOR over a few creates);
 #   3. the queue alone (`queue_bench`, echo handler) with 16 submitters and as many workers as the
 #      adapter runs.
 #
 # Environment: REDIS_URL (default redis://127.0.0.1:6379); BIN, the connector binary (default
-# target/release/scim-connector); BASELINE_BIN, a second binary measured alternately with BIN
-# (ROUNDS pairs), so that the machine's load moves both alike; QUEUE_BENCH (default
+# target/release/scim-connector); BASELINE_BIN, a second binary (or several, separated by `:`)
+# measured alternately with BIN, round by round, so that the machine's load moves them alike; QUEUE_BENCH (default
 # target/release/examples/queue_bench; skipped when missing); CONNECTIONS (16); ADAPTER_WORKERS
-# (the connector's default when unset). Nothing is built: build first with
+# (the connector's default when unset); MONITOR_CREATES (20; 0 skips it), creates sent one at a time
+# under MONITOR after each measurement, to count round trips per create. Nothing is built: build first with
 #   cargo build --release -p connector --bin scim-connector -p job-queue --example queue_bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,7 @@ TARGET="${CARGO_TARGET_DIR:-target}"
 BIN="${BIN:-$TARGET/release/scim-connector}"
 QUEUE_BENCH="${QUEUE_BENCH:-$TARGET/release/examples/queue_bench}"
 CONNECTIONS="${CONNECTIONS:-16}"
+MONITOR_CREATES="${MONITOR_CREATES:-20}"
 
 for tool in wrk redis-benchmark redis-cli curl python3; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench-writes: $tool is required" >&2; exit 1; }
@@ -148,16 +150,69 @@ print(f"  CPU per create: connector {1e6 * (p1 - p0) / total:.0f} µs, Redis {1e
 print("  Redis commands per create (calls, µs inside Redis), all clients of this Redis: " +
       ", ".join(f"{c} {n / total:.2f} ({u / total:.1f} µs)" for c, n, u in busy))
 PY
+    [ "$MONITOR_CREATES" -gt 0 ] && monitor_creates "$base" "$token" "$prefix"
     kill "$DEV_PID" 2>/dev/null || true
     wait "$DEV_PID" 2>/dev/null || true
     DEV_PID=""
+}
+
+# Redis commands and round trips per create, by MONITOR over MONITOR_CREATES creates sent one at a
+# time: what the connector's own connections sent (found by their ports; the commands its Lua
+# scripts run are not theirs: see commandstats above), a MULTI...EXEC block counted as one round
+# trip. Idle polls of the workers in that time count too.
+monitor_creates() { # base token prefix
+    local base=$1 token=$2 prefix=$3 mon
+    # redis-cli itself in the background (not through rcli, a function: its subshell would be
+    # stopped, not the client).
+    redis-cli -h "$RHOST" -p "$RPORT" MONITOR >"$WORK/monitor-$prefix.txt" &
+    mon=$!
+    for i in $(seq 1 "$MONITOR_CREATES"); do
+        local name="m-$prefix-$i"
+        curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $token" -H "Content-Type: application/scim+json" \
+            -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"'"$name"'","displayName":"Bench User","emails":[{"value":"'"$name"'@example.com","primary":true}],"password":"Str0ng!Passw0rd-bench","active":true}' \
+            "$base/Users"
+    done
+    kill "$mon" 2>/dev/null || true
+    wait "$mon" 2>/dev/null || true
+    ss -tnpH >"$WORK/sockets.txt"
+    python3 - "$WORK" "$DEV_PID" "$RPORT" "$MONITOR_CREATES" "$WORK/monitor-$prefix.txt" <<'PY'
+import collections, re, sys, pathlib
+work, pid, rport, n = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+monitor = pathlib.Path(sys.argv[5])
+ports = set()
+for line in (work / "sockets.txt").read_text().splitlines():
+    fields = line.split()
+    if f"pid={pid}," in line and len(fields) >= 5:
+        local, peer = fields[3], fields[4]
+        if peer.rsplit(":", 1)[-1] == rport:
+            ports.add(local.rsplit(":", 1)[-1])
+commands, trips, in_multi = collections.Counter(), 0, {}
+for line in monitor.read_text(errors="replace").splitlines():
+    m = re.match(r'^[0-9.]+ \[\d+ [^\]]*:(\d+)\] "([^"]+)"', line)
+    if not m or m.group(1) not in ports:
+        continue
+    port, cmd = m.group(1), m.group(2).upper()
+    commands[cmd] += 1
+    if cmd == "MULTI":
+        in_multi[port] = True
+        trips += 1
+    elif cmd == "EXEC":
+        in_multi[port] = False
+    elif not in_multi.get(port):
+        trips += 1
+print(f"  by MONITOR over {n} creates one at a time: {trips / n:.1f} round trips to Redis per create; commands sent: " +
+      ", ".join(f"{c} {k / n:.2f}" for c, k in commands.most_common()))
+PY
 }
 
 echo "bench-writes: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), Redis at $RHOST:$RPORT"
 echo "raw XADD (redis-benchmark, no pipelining): 16 clients $(raw_xadd 16)/s, 50 clients $(raw_xadd 50)/s"
 for round in $(seq 1 "$ROUNDS"); do
     if [ -n "${BASELINE_BIN:-}" ]; then
-        measure "round $round, baseline" "$BASELINE_BIN"
+        IFS=: read -ra baselines <<<"$BASELINE_BIN"
+        for baseline in "${baselines[@]}"; do
+            measure "round $round, $(basename "$baseline")" "$baseline"
+        done
     fi
     measure "round $round, $(basename "$BIN")" "$BIN"
 done

@@ -17,7 +17,7 @@
 use bytes::Bytes;
 use scim::ResourceKind;
 use serde_json::{Map, Value};
-use state_store::{StateStore, StoreError};
+use state_store::{StateStore, StoreError, Write};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -93,6 +93,11 @@ impl AttributeStore {
     pub async fn get(&self, kind: ResourceKind, id: i64) -> Result<Option<Box<str>>, StoreError> {
         let value = self.state.get(&self.namespace(kind), &id.to_string()).await?;
         Ok(value.and_then(|v| String::from_utf8(v.to_vec()).ok()).map(String::into_boxed_str))
+    }
+
+    /// The write that stores one resource's attributes, for a batch.
+    pub fn put_write(&self, kind: ResourceKind, id: i64, attrs: &str) -> Write {
+        Write::Put { namespace: self.namespace(kind), key: id.to_string(), value: Bytes::from(attrs.to_owned()) }
     }
 
     /// Stores (or, for `None`, removes) one resource's attributes.

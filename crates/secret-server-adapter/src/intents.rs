@@ -11,7 +11,10 @@
 //! failed and a read shows no object of that name. A later attempt adopts only the object its job
 //! created ([`Earlier`]): an object of that name that this job did not make is someone else's, and
 //! the create is a `409 uniqueness`. The one window left is an attempt that stops between its call
-//! and recording the answer: an object of that name found then is taken to be the call's.
+//! and recording the answer: an object of that name found then is taken to be the call's. A call
+//! that made the object is settled in the batch that records the job done (with the object's
+//! attributes and meta, one round trip: see [`Intents::mark_done_after`]), or on its own when the
+//! attempt fails after it; so that window ends there.
 //!
 //! Intents are not cleared when the job succeeds: a worker may die after Secret Server answered but
 //! before the queue recorded the outcome, and the redelivery must still adopt.
@@ -24,7 +27,7 @@
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use state_store::{StateStore, StoreError};
+use state_store::{StateStore, StoreError, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -144,6 +147,29 @@ impl Intents {
         self.state.put_expiring(&self.namespace, job_id, Bytes::from(bytes), INTENT_TTL).await
     }
 
+    /// The write that records `intent`, for a batch (see [`Intents::mark_done_after`]).
+    ///
+    /// # Errors
+    /// When the intent cannot be encoded.
+    pub fn record_write(&self, job_id: &str, intent: &Intent) -> Result<Write, StoreError> {
+        let bytes = serde_json::to_vec(intent).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Write::PutExpiring {
+            namespace: self.namespace.clone(),
+            key: job_id.to_owned(),
+            value: Bytes::from(bytes),
+            ttl: INTENT_TTL,
+        })
+    }
+
+    /// Applies `writes` (what a job deferred: its settled intent, a resource's attributes and
+    /// meta) in one batch, all or none.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn flush(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.state.write_batch(writes).await
+    }
+
     /// What job `job_id` did, if it finished.
     ///
     /// # Errors
@@ -158,7 +184,22 @@ impl Intents {
     /// # Errors
     /// When the state store fails.
     pub async fn mark_done(&self, job_id: &str, done: &Done) -> Result<(), StoreError> {
+        self.mark_done_after(Vec::new(), job_id, done).await
+    }
+
+    /// Records what job `job_id` did together with `earlier` writes of that job, in one batch
+    /// (one round trip to Redis), all or none: the marker is never stored without them.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn mark_done_after(&self, mut earlier: Vec<Write>, job_id: &str, done: &Done) -> Result<(), StoreError> {
         let bytes = serde_json::to_vec(done).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.state.put_expiring(&self.done_namespace, job_id, Bytes::from(bytes), INTENT_TTL).await
+        earlier.push(Write::PutExpiring {
+            namespace: self.done_namespace.clone(),
+            key: job_id.to_owned(),
+            value: Bytes::from(bytes),
+            ttl: INTENT_TTL,
+        });
+        self.state.write_batch(earlier).await
     }
 }

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use state_store::{StateStore, StoreError};
+use state_store::{StateStore, StoreError, Write};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -326,6 +326,21 @@ impl MetaStore {
             }
         }
         Ok(())
+    }
+
+    /// The writes that persist `entries` (a few: one per entry), for a batch.
+    ///
+    /// # Errors
+    /// When a meta cannot be encoded.
+    pub fn writes(&self, entries: &[(ResourceKind, i64, Meta)]) -> Result<Vec<Write>, StoreError> {
+        entries
+            .iter()
+            .map(|(kind, id, meta)| {
+                let stored = StoredMeta { c: meta.created, m: meta.modified, v: meta.version };
+                let bytes = serde_json::to_vec(&stored).map_err(|e| StoreError::Backend(e.to_string()))?;
+                Ok(Write::Put { namespace: self.namespace(*kind), key: id.to_string(), value: Bytes::from(bytes) })
+            })
+            .collect()
     }
 
     /// Forgets the meta of a resource that no longer exists.

@@ -36,6 +36,15 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// One write of a [`StateStore::write_batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// As [`StateStore::put`].
+    Put { namespace: String, key: String, value: Bytes },
+    /// As [`StateStore::put_expiring`].
+    PutExpiring { namespace: String, key: String, value: Bytes, ttl: Duration },
+}
+
 /// Namespaced key-value state.
 #[async_trait]
 pub trait StateStore: Send + Sync + fmt::Debug + 'static {
@@ -63,6 +72,23 @@ pub trait StateStore: Send + Sync + fmt::Debug + 'static {
     /// # Errors
     /// When the backend fails.
     async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError>;
+
+    /// Applies `writes`, all or none, in one round trip where the backend allows it (a Redis
+    /// transaction, an SQLite transaction). The default applies them one by one, in order.
+    ///
+    /// # Errors
+    /// When the backend fails; then none of the writes is applied (by the default, a prefix may be).
+    async fn write_batch(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        for write in writes {
+            match write {
+                Write::Put { namespace, key, value } => self.put(&namespace, &key, value).await?,
+                Write::PutExpiring { namespace, key, value, ttl } => {
+                    self.put_expiring(&namespace, &key, value, ttl).await?;
+                }
+            }
+        }
+        Ok(())
+    }
 
     /// Removes `key`; returns whether it existed.
     ///
@@ -171,6 +197,28 @@ pub(crate) mod conformance {
         assert!(x == y && y == z, "{x:?} {y:?} {z:?}");
         assert!([&b"x"[..], b"y", b"z"].contains(&x.as_ref()));
         assert_eq!(a.get("race", "k").await.unwrap(), Some(x));
+    }
+
+    pub(crate) async fn a_batch_applies_every_write(store: &dyn StateStore) {
+        let hour = Duration::from_secs(3600);
+        store.put("batch", "1", Bytes::from_static(b"old")).await.unwrap();
+        store
+            .write_batch(vec![
+                Write::Put { namespace: "batch".into(), key: "1".into(), value: Bytes::from_static(b"new") },
+                Write::Put { namespace: "batch-2".into(), key: "2".into(), value: Bytes::from_static(b"two") },
+                Write::PutExpiring {
+                    namespace: "batch".into(),
+                    key: "1".into(),
+                    value: Bytes::from_static(b"expiring"),
+                    ttl: hour,
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(store.get("batch", "1").await.unwrap().as_deref(), Some(&b"new"[..]));
+        assert_eq!(store.get("batch-2", "2").await.unwrap().as_deref(), Some(&b"two"[..]));
+        assert_eq!(store.get_expiring("batch", "1").await.unwrap().as_deref(), Some(&b"expiring"[..]));
+        store.write_batch(Vec::new()).await.unwrap();
     }
 
     pub(crate) async fn expiring_entries_disappear_after_their_ttl(store: &dyn StateStore) {

@@ -1,7 +1,7 @@
 //! The local backend: SQLite in WAL mode, one table, guarded by a mutex and
 //! run on the blocking pool so that the async runtime never waits on disk.
 
-use crate::{StateStore, StoreError};
+use crate::{StateStore, StoreError, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -160,6 +160,35 @@ impl StateStore for LocalStore {
         .await
     }
 
+    async fn write_batch(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.with(move |db| {
+            let tx = db.transaction()?;
+            let now = now_millis();
+            if writes.iter().any(|w| matches!(w, Write::PutExpiring { .. })) {
+                tx.execute("DELETE FROM state WHERE expires_at IS NOT NULL AND expires_at <= ?1", params![now])?;
+            }
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO state (namespace, key, value, expires_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                )?;
+                for write in &writes {
+                    match write {
+                        Write::Put { namespace, key, value } => {
+                            stmt.execute(params![namespace, key, value.as_ref(), None::<i64>])?;
+                        }
+                        Write::PutExpiring { namespace, key, value, ttl } => {
+                            let expires_at = now + ttl.as_millis() as i64;
+                            stmt.execute(params![expiring_ns(namespace), key, value.as_ref(), expires_at])?;
+                        }
+                    }
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
     async fn put_expiring(&self, namespace: &str, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
         let (ns, key) = (expiring_ns(namespace), key.to_owned());
         let expires_at = now_millis() + ttl.as_millis() as i64;
@@ -211,6 +240,7 @@ mod tests {
         conformance::put_replaces_and_delete_reports_existence(&store).await;
         conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
         conformance::put_if_absent_keeps_the_first_value(&store).await;
+        conformance::a_batch_applies_every_write(&store).await;
         conformance::racing_put_if_absent_calls_agree_on_one_value(&store, &store).await;
         conformance::expiring_entries_disappear_after_their_ttl(&store).await;
     }

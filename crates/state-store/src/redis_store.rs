@@ -2,7 +2,7 @@
 //! expiring entries, through a reconnecting connection of `redis-connect` (the
 //! same settings as the job queue: URL or Sentinel, TLS, ACL user).
 
-use crate::{StateStore, StoreError};
+use crate::{StateStore, StoreError, Write};
 use async_trait::async_trait;
 use bytes::Bytes;
 use redis::AsyncCommands;
@@ -90,6 +90,34 @@ impl StateStore for RedisStore {
             .await
             .map_err(unavailable)?;
         Ok(Bytes::from(kept))
+    }
+
+    async fn write_batch(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // MULTI/EXEC in one round trip: Redis applies the writes only when the whole transaction
+        // arrived, so a connection lost on the way applies none.
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for write in &writes {
+            match write {
+                Write::Put { namespace, key, value } => {
+                    pipe.hset(self.hash_key(namespace), key, value.as_ref()).ignore();
+                }
+                Write::PutExpiring { namespace, key, value, ttl } => {
+                    let millis = ttl.as_millis().max(1) as u64;
+                    pipe.cmd("SET")
+                        .arg(self.expiring_key(namespace, key))
+                        .arg(value.as_ref())
+                        .arg("PX")
+                        .arg(millis)
+                        .ignore();
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await.map_err(unavailable)
     }
 
     async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
@@ -181,6 +209,7 @@ mod tests {
         conformance::put_replaces_and_delete_reports_existence(&store).await;
         conformance::load_all_returns_every_entry_of_one_namespace(&store).await;
         conformance::put_if_absent_keeps_the_first_value(&store).await;
+        conformance::a_batch_applies_every_write(&store).await;
         conformance::expiring_entries_disappear_after_their_ttl(&store).await;
     }
 

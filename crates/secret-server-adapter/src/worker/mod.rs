@@ -113,6 +113,26 @@ pub(crate) struct Ctx<'a> {
     pub lease: &'a JobLease,
     /// Whether this is the job's first attempt (see [`first_attempt`]).
     pub first_attempt: bool,
+    /// State-store writes deferred to the batch that records the job done (see [`Ctx::defer`]).
+    pub deferred: std::sync::Mutex<Vec<state_store::Write>>,
+}
+
+impl Ctx<'_> {
+    /// Defers `writes` to one batch with the job's done marker, all or none, once the job applied
+    /// its change (on its own, before the outcome is recorded, when the job fails): one round trip
+    /// to Redis instead of one per write. For writes that only a later attempt of this job or
+    /// another replica reads, which both come after the batch: a settled intent (until it is
+    /// written the intent stays unsettled, which a later attempt handles as the window between a
+    /// call and its answer), a resource's attributes and meta (the read model of this process
+    /// holds them already; other replicas read them after the job's audit event, published after
+    /// the batch).
+    pub(crate) fn defer(&self, writes: impl IntoIterator<Item = state_store::Write>) {
+        self.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(writes);
+    }
+
+    fn take_deferred(&self) -> Vec<state_store::Write> {
+        std::mem::take(&mut *self.deferred.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
 }
 
 /// Whether `job` is on its first attempt: then no earlier attempt can have left an intent or a
@@ -254,7 +274,7 @@ impl Ctx<'_> {
         self.check_lease()?;
         let error = match call.await {
             Ok(made) => {
-                intents.record(self.job_id, &intent(Some(id_of(&made)), true)).await?;
+                self.defer([intents.record_write(self.job_id, &intent(Some(id_of(&made)), true))?]);
                 return Ok(made);
             }
             Err(e) => e,
@@ -354,6 +374,7 @@ impl Worker {
             job_id: &job.id.0,
             lease: &job.lease,
             first_attempt: first_attempt(job),
+            deferred: std::sync::Mutex::new(Vec::new()),
         };
         let done = match ctx.first_attempt {
             true => None,
@@ -396,6 +417,16 @@ impl Worker {
                 error,
             }
         };
+        if result.is_err() {
+            let deferred = ctx.take_deferred();
+            if !deferred.is_empty()
+                && let Err(e) = caller.instance.intents.flush(deferred).await
+            {
+                // A later attempt finds the intent unsettled and the stored attributes and meta
+                // older: it adopts the object of its name and writes them again.
+                tracing::warn!(error = %e, "cannot record what the failed attempt wrote");
+            }
+        }
         match result {
             Ok(applied) => {
                 let done = crate::intents::Done {
@@ -406,7 +437,7 @@ impl Worker {
                     after: applied.after.clone(),
                     members: applied.members.clone(),
                 };
-                if let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await {
+                if let Err(e) = caller.instance.intents.mark_done_after(ctx.take_deferred(), ctx.job_id, &done).await {
                     return retry(format!("state store: {e}"), None);
                 }
                 let change = record(

@@ -47,6 +47,7 @@ fn audit_of(user: &User) -> Value {
 
 /// Writes a user through to the read model (keeping its meta), with its attributes. When it
 /// becomes deleted (or no longer is), its groups are touched too: their member lists change.
+/// The metas that change are persisted with the job's done marker (see [`Ctx::defer`]).
 async fn write_user(
     ctx: &Ctx<'_>,
     user: User,
@@ -63,12 +64,11 @@ async fn write_user(
         let groups = if flips { s.groups_of(id) } else { &[] };
         groups.iter().map(|g| (ResourceKind::Group, *g)).collect::<Vec<_>>()
     }));
-    ctx.instance()
-        .write_through(&touched, |state| {
-            let meta = state.users.get(&id).map(|u| u.meta).unwrap_or(Meta::default());
-            state.put_user(UserRec { ss, attrs, deleted, meta });
-        })
-        .await?;
+    let metas = ctx.instance().write_through_deferred(&touched, |state| {
+        let meta = state.users.get(&id).map(|u| u.meta).unwrap_or(Meta::default());
+        state.put_user(UserRec { ss, attrs, deleted, meta });
+    })?;
+    ctx.defer(metas);
     Ok(())
 }
 
@@ -253,7 +253,11 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         keep_creator(&mut stored, instance.attrs.get(KIND, id).await?.as_deref());
     }
     let attrs = to_text(&stored);
-    instance.attrs.put(KIND, id, attrs.as_deref()).await?;
+    match attrs.as_deref() {
+        // With the job's done marker (see `Ctx::defer`).
+        Some(text) => ctx.defer([instance.attrs.put_write(KIND, id, text)]),
+        None => instance.attrs.put(KIND, id, None).await?,
+    }
     if revived {
         instance.tombstones.remove(id).await?;
     }

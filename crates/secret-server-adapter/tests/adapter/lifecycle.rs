@@ -279,6 +279,30 @@ async fn a_redelivered_job_finds_its_work_done() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_create_leaves_its_intent_settled_its_done_marker_and_what_it_stored() {
+    for backend in [Backend::InProcess, Backend::Redis] {
+        let stack = Stack::start_with(Options { backend, ..Options::default() }).await;
+        let body = json!({"userName": "settled.user", "displayName": "Settled"});
+        let create = job("settled-create", stack.job(CONNECTION, User, Operation::Create, "", Some(&body), None));
+        let outcome = stack.adapter().job_handler().handle(create).await;
+        let id: i64 = resource_id(&outcome).parse().unwrap();
+        // The settled intent, the attributes and the meta go in one batch with the done marker.
+        let intents = Intents::new(stack.state.clone(), INSTANCE);
+        let intent = intents.get("settled-create").await.unwrap().expect("the intent");
+        assert_eq!((intent.created, intent.settled), (Some(id), true), "{backend:?}");
+        assert_eq!(intents.done("settled-create").await.unwrap().expect("the done marker").id, id);
+        let attributes = secret_server_adapter::attributes::AttributeStore::new(stack.state.clone(), INSTANCE);
+        let stored = attributes.get(User, id).await.unwrap().expect("the attributes");
+        assert!(stored.contains(CONNECTION), "the creator is stored: {stored}");
+        let meta = secret_server_adapter::meta::MetaStore::new(stack.state.clone(), INSTANCE);
+        let version = stack.get(User, &id.to_string()).await.unwrap()["meta"]["version"].as_str().unwrap().to_owned();
+        let persisted = meta.get(User, id).await.unwrap().expect("the meta");
+        assert_eq!(secret_server_adapter::meta::etag(persisted.version), version, "{backend:?}");
+        stack.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
     let stack = Stack::start().await;
     // As a worker that died right after Secret Server answered would leave it: the intent recorded,

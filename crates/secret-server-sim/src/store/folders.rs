@@ -82,14 +82,36 @@ impl Store {
         }
     }
 
+    /// The folders `viewer` sees that match `filter`, in id order: from the trigram index's
+    /// candidates when the search text is long enough (see [`Store::folders_among`]).
     fn matching_folders<'a>(
         &'a self,
         viewer: Viewer,
         filter: &'a FolderFilter,
     ) -> Box<dyn Iterator<Item = &'a FolderRec> + 'a> {
-        let base: Box<dyn Iterator<Item = &'a FolderRec> + 'a> = match filter.parent_folder_id {
-            Some(parent) => Box::new(self.child_folders(parent).filter_map(|id| self.folder(id))),
-            None => Box::new(self.folders.values()),
+        let candidates = filter.search_text.as_deref().and_then(|text| self.folder_text.candidates(text));
+        self.folders_among(viewer, filter, candidates)
+    }
+
+    /// The folders `viewer` sees that match `filter`, in id order, among `candidates` (ascending
+    /// ids, a superset of the matches), or from the parent's children or every folder when `None`:
+    /// that scan is the reference the index's answers are tested against.
+    pub(crate) fn folders_among<'a>(
+        &'a self,
+        viewer: Viewer,
+        filter: &'a FolderFilter,
+        candidates: Option<Vec<i64>>,
+    ) -> Box<dyn Iterator<Item = &'a FolderRec> + 'a> {
+        let base: Box<dyn Iterator<Item = &'a FolderRec> + 'a> = match (candidates, filter.parent_folder_id) {
+            (Some(ids), parent) => Box::new(
+                ids.into_iter()
+                    .filter_map(|id| self.folder(id))
+                    // The children index, as the scan reads it (a journal could hold a folder
+                    // whose parent was deleted before it).
+                    .filter(move |f| parent.is_none_or(|p| self.children.get(&p).is_some_and(|c| c.contains(&f.id)))),
+            ),
+            (None, Some(parent)) => Box::new(self.child_folders(parent).filter_map(|id| self.folder(id))),
+            (None, None) => Box::new(self.folders.values()),
         };
         Box::new(base.filter(move |f| {
             self.can_see_folder(viewer, f.id)

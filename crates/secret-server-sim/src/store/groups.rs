@@ -104,12 +104,32 @@ impl Store {
         }
     }
 
-    fn matching_groups<'a>(&'a self, filter: &'a GroupFilter) -> impl Iterator<Item = &'a Group> + 'a {
-        self.groups.values().filter(move |g| {
-            (filter.include_inactive || g.enabled)
-                && filter.domain_id.is_none_or(|d| normalize_domain(Some(d)) == g.domain_id)
-                && filter.search_text.as_deref().is_none_or(|t| g.name.to_lowercase().contains(t))
-        })
+    /// The groups matching `filter`, in id order: from the trigram index's candidates when the
+    /// search text is long enough (see [`Store::groups_among`]).
+    fn matching_groups<'a>(&'a self, filter: &'a GroupFilter) -> Box<dyn Iterator<Item = &'a Group> + 'a> {
+        let candidates = filter.search_text.as_deref().and_then(|text| self.group_text.candidates(text));
+        self.groups_among(filter, candidates)
+    }
+
+    /// The groups matching `filter`, in id order, among `candidates` (ascending ids, a superset
+    /// of the matches), or by a scan of every group when `None`: the scan is the reference the
+    /// index's answers are tested against.
+    pub(crate) fn groups_among<'a>(
+        &'a self,
+        filter: &'a GroupFilter,
+        candidates: Option<Vec<i64>>,
+    ) -> Box<dyn Iterator<Item = &'a Group> + 'a> {
+        let matching = move |g: &&Group| Self::group_matches(filter, g);
+        match candidates {
+            Some(ids) => Box::new(ids.into_iter().filter_map(|id| self.groups.get(&id)).filter(matching)),
+            None => Box::new(self.groups.values().filter(matching)),
+        }
+    }
+
+    fn group_matches(filter: &GroupFilter, g: &Group) -> bool {
+        (filter.include_inactive || g.enabled)
+            && filter.domain_id.is_none_or(|d| normalize_domain(Some(d)) == g.domain_id)
+            && filter.search_text.as_deref().is_none_or(|t| g.name.to_lowercase().contains(t))
     }
 
     /// `GET /groups`.

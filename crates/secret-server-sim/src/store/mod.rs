@@ -19,15 +19,19 @@ mod records;
 mod replay_props;
 pub mod roles;
 pub mod search;
+#[cfg(test)]
+mod search_props;
 pub mod secrets;
 mod snapshot;
 pub mod templates;
+mod text_index;
 pub mod users;
 
 pub use access::Viewer;
 pub use change::Change;
 pub use records::{FolderPermRec, FolderRec, Principal, SecretPermRec};
 pub use snapshot::{Snapshot, SnapshotRef};
+use text_index::TextIndex;
 
 use secret_server_api::{Group, ROOT_FOLDER_ID, Role, SecretSummary, User};
 use serde::{Deserialize, Serialize};
@@ -84,8 +88,12 @@ pub struct Store {
     user_names: HashMap<(i64, String), i64>,
     /// (lower-cased user name, id), for `sortBy userName` without sorting.
     pub(crate) users_by_name: BTreeSet<(String, i64)>,
+    /// Trigrams of each user's `search_key`, for `filter.searchText`.
+    pub(crate) user_text: TextIndex,
     pub(crate) groups: BTreeMap<i64, Group>,
     group_names: HashMap<(i64, String), i64>,
+    /// Trigrams of each group's lower-cased name, for `filter.searchText`.
+    pub(crate) group_text: TextIndex,
     /// group id → member user ids.
     pub(crate) members: HashMap<i64, BTreeSet<i64>>,
     /// user id → group ids.
@@ -96,6 +104,8 @@ pub struct Store {
     pub(crate) children: HashMap<i64, BTreeSet<i64>>,
     /// (parent id, lower-cased name) → folder id: folder names are unique among siblings.
     folder_names: HashMap<(i64, String), i64>,
+    /// Trigrams of each folder's lower-cased name, for `filter.searchText`.
+    pub(crate) folder_text: TextIndex,
     pub(crate) folder_perms: BTreeMap<i64, FolderPermRec>,
     pub(crate) folder_perms_by_folder: HashMap<i64, BTreeSet<i64>>,
     pub(crate) folder_perms_by_principal: HashMap<Principal, BTreeSet<i64>>,
@@ -349,15 +359,24 @@ impl Store {
         self.user_names.insert((user.domain_id, name.clone()), user.id);
         self.users_by_name.insert((name, user.id));
         let search_key = user_search_key(&user);
+        match self.users.get(&user.id) {
+            Some(old) => self.user_text.replace(user.id, &old.search_key, &search_key),
+            None => self.user_text.insert(user.id, &search_key),
+        }
         self.users.insert(user.id, UserEntry { user, search_key });
     }
 
     fn put_group(&mut self, group: Group) {
         self.next.group = self.next.group.max(group.id + 1);
+        let name = group.name.to_lowercase();
         if let Some(old) = self.groups.get(&group.id) {
-            self.group_names.remove(&(old.domain_id, old.name.to_lowercase()));
+            let old_name = old.name.to_lowercase();
+            self.group_text.replace(group.id, &old_name, &name);
+            self.group_names.remove(&(old.domain_id, old_name));
+        } else {
+            self.group_text.insert(group.id, &name);
         }
-        self.group_names.insert((group.domain_id, group.name.to_lowercase()), group.id);
+        self.group_names.insert((group.domain_id, name), group.id);
         if group.system_group && group.name.eq_ignore_ascii_case(EVERYONE) {
             self.everyone = Some(group.id);
         }
@@ -366,7 +385,9 @@ impl Store {
 
     fn delete_group(&mut self, id: i64) {
         let Some(group) = self.groups.remove(&id) else { return };
-        self.group_names.remove(&(group.domain_id, group.name.to_lowercase()));
+        let name = group.name.to_lowercase();
+        self.group_text.remove(id, &name);
+        self.group_names.remove(&(group.domain_id, name));
         self.group_roles.remove(&id);
         for user_id in self.members.remove(&id).unwrap_or_default() {
             self.membership_count -= 1;
@@ -401,20 +422,27 @@ impl Store {
 
     fn put_folder(&mut self, folder: FolderRec) {
         self.next.folder = self.next.folder.max(folder.id + 1);
+        let name = folder.folder_name.to_lowercase();
         if let Some(old) = self.folders.get(&folder.id) {
-            self.folder_names.remove(&(old.parent_folder_id, old.folder_name.to_lowercase()));
+            let old_name = old.folder_name.to_lowercase();
+            self.folder_text.replace(folder.id, &old_name, &name);
+            self.folder_names.remove(&(old.parent_folder_id, old_name));
             if let Some(siblings) = self.children.get_mut(&old.parent_folder_id) {
                 siblings.remove(&folder.id);
             }
+        } else {
+            self.folder_text.insert(folder.id, &name);
         }
-        self.folder_names.insert((folder.parent_folder_id, folder.folder_name.to_lowercase()), folder.id);
+        self.folder_names.insert((folder.parent_folder_id, name), folder.id);
         self.children.entry(folder.parent_folder_id).or_default().insert(folder.id);
         self.folders.insert(folder.id, folder);
     }
 
     fn delete_folder(&mut self, id: i64) {
         let Some(folder) = self.folders.remove(&id) else { return };
-        self.folder_names.remove(&(folder.parent_folder_id, folder.folder_name.to_lowercase()));
+        let name = folder.folder_name.to_lowercase();
+        self.folder_text.remove(id, &name);
+        self.folder_names.remove(&(folder.parent_folder_id, name));
         if let Some(siblings) = self.children.get_mut(&folder.parent_folder_id) {
             siblings.remove(&id);
         }

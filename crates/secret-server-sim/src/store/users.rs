@@ -129,9 +129,56 @@ impl Store {
         }
     }
 
-    /// The page of users matching `filter`. Sorting by `userName` streams the name index, so it
-    /// costs what the natural order costs.
+    /// The page of users matching `filter`. A search text of 3 bytes or more is answered from
+    /// the trigram index (see [`Store::select_users_among`]); other searches scan.
     fn select_users<'a>(&'a self, filter: &'a UserFilter, paging: &Paging) -> (Vec<&'a User>, i64) {
+        let candidates = filter.search_text.as_deref().and_then(|text| self.user_text.candidates(text));
+        self.select_users_among(filter, paging, candidates)
+    }
+
+    /// The page of users matching `filter` among `candidates` (ascending ids, a superset of the
+    /// matches, each verified as the scan does), or by a scan of every user when `None`: the scan
+    /// is the reference the index's answers are tested against.
+    pub(crate) fn select_users_among<'a>(
+        &'a self,
+        filter: &'a UserFilter,
+        paging: &Paging,
+        candidates: Option<Vec<i64>>,
+    ) -> (Vec<&'a User>, i64) {
+        match candidates {
+            Some(ids) => self.select_user_candidates(filter, paging, &ids),
+            None => self.scan_users(filter, paging),
+        }
+    }
+
+    /// The page of users matching `filter` among `candidates`, in the order and with the total
+    /// the scan gives.
+    fn select_user_candidates<'a>(
+        &'a self,
+        filter: &'a UserFilter,
+        paging: &Paging,
+        candidates: &[i64],
+    ) -> (Vec<&'a User>, i64) {
+        let matches = filter.matcher();
+        let found = candidates.iter().filter_map(|id| self.users.get(id)).filter(|e| matches(e)).map(|e| &e.user);
+        match &paging.sort {
+            Some(sort) if sort.name == "userName" => {
+                // The name index's order: (lower-cased name, id).
+                let mut by_name: Vec<(String, &User)> = found.map(|u| (u.user_name.to_lowercase(), u)).collect();
+                by_name.sort_unstable_by(|a, b| (&a.0, a.1.id).cmp(&(&b.0, b.1.id)));
+                if sort.descending {
+                    paging.window(by_name.into_iter().rev().map(|(_, u)| u))
+                } else {
+                    paging.window(by_name.into_iter().map(|(_, u)| u))
+                }
+            }
+            _ => paging.select(found, "id", user_key),
+        }
+    }
+
+    /// The page of users matching `filter`, by a scan of every user. Sorting by `userName`
+    /// streams the name index, so it costs what the natural order costs.
+    fn scan_users<'a>(&'a self, filter: &'a UserFilter, paging: &Paging) -> (Vec<&'a User>, i64) {
         match &paging.sort {
             Some(sort) if sort.name == "userName" => {
                 let by_name = self.users_by_name.iter().filter_map(|(_, id)| self.users.get(id));
