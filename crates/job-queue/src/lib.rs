@@ -76,7 +76,7 @@ mod waiters;
 
 pub use config::QueueConfig;
 pub use connect::{Backends, connect};
-pub use lease::JobLease;
+pub use lease::{JobLease, MAX_FOLLOWING};
 pub use memory::{InProcessEventBus, InProcessQueue};
 pub use redis_connect::{RedisSettings, SentinelSettings};
 pub use redis_streams::{RedisEventBus, RedisJobQueue};
@@ -203,6 +203,29 @@ pub struct Job {
     pub attempt: u32,
     /// This attempt's hold on the job, kept current by the runner while the handler works.
     pub lease: JobLease,
+}
+
+impl Job {
+    /// Up to `max` of the jobs queued after this one on its ordering key, in the order they will
+    /// run, while this attempt holds the job (see [`JobLease::following`]). Lets a handler
+    /// take in what is waiting behind it (a run of changes to one resource) without taking it:
+    /// the jobs stay queued and run in their turn.
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when the backend cannot be read.
+    pub async fn following(&self, max: usize) -> Result<Vec<QueuedJob>, QueueError> {
+        self.lease.following(max).await
+    }
+}
+
+/// A job waiting behind a running one on its ordering key ([`Job::following`]). It carries no
+/// secrets: those go to the job's own attempt only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: JobId,
+    /// As submitted ([`NewJob::payload`]).
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
 }
 
 /// What a handler decided about a job.
