@@ -21,8 +21,9 @@
 //! would otherwise fail against the version it produced itself).
 //!
 //! A member change that folded the changes queued behind it into its own Secret Server call (see
-//! `worker::burst`) records their done markers too, each with the answer its job gives: a job
-//! that finds its marker answers from it, on its first attempt too.
+//! `worker::groups::burst`) records their done markers too, each with the answer its job gives: a
+//! job that finds its marker answers from it, on its first attempt too, and then drops the answer
+//! from its marker (a group's answer may list every member).
 //!
 //! Namespaces `intents:<instance>` and `done:<instance>` (expiring entries), key the job id.
 

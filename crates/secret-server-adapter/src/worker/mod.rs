@@ -418,6 +418,7 @@ impl Worker {
         };
         match result {
             Ok(applied) => {
+                // Never with the answer: a carried job's answer is kept only until it has answered.
                 let done = crate::intents::Done {
                     kind: applied.kind.name().to_owned(),
                     id: applied.id,
@@ -426,8 +427,7 @@ impl Worker {
                     after: applied.after.clone(),
                     members: applied.members.clone(),
                     answer: None,
-                }
-                .with_answer(ctx.answer.get());
+                };
                 if !answered_before && let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await {
                     return retry(format!("state store: {e}"), None);
                 }
@@ -442,7 +442,16 @@ impl Worker {
                     // The change is made; running the job again finds it made and publishes again.
                     return retry(format!("cannot publish the audit event: {e}"), None);
                 }
-                (Disposition::Succeeded(success(&ctx, &applied)), "succeeded")
+                let answer = success(&ctx, &applied);
+                // A carried job's answer (the whole group, for a request that wants its members)
+                // leaves the state store once given: a redelivery answers as any redelivery does.
+                if answered_before
+                    && ctx.answer.get().is_some()
+                    && let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await
+                {
+                    tracing::warn!(error = %e, "cannot drop the answer kept with the job's done marker; it expires with it");
+                }
+                (Disposition::Succeeded(answer), "succeeded")
             }
             Err(JobError::Permanent(e)) => {
                 let change =

@@ -7,6 +7,7 @@
 use crate::support::{CONNECTION, Outcome, Stack};
 use adapter_api::Operation;
 use futures::TryStreamExt;
+use job_queue::JobId;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
 use serde_json::{Value, json};
@@ -49,6 +50,11 @@ fn remove_by_filter(user: &str) -> Value {
 /// Queues one PATCH of group `id` per entry of `changes` while the adapter is stopped, starts it,
 /// and returns what each job answered, in order.
 async fn burst(stack: &mut Stack, id: &str, changes: &[Value]) -> Vec<Outcome> {
+    burst_of_jobs(stack, id, changes).await.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+/// [`burst`], with each job's id.
+async fn burst_of_jobs(stack: &mut Stack, id: &str, changes: &[Value]) -> Vec<(JobId, Outcome)> {
     stack.stop_adapter().await;
     let mut jobs = Vec::new();
     for ops in changes {
@@ -58,8 +64,9 @@ async fn burst(stack: &mut Stack, id: &str, changes: &[Value]) -> Vec<Outcome> {
     stack.sim.clear_request_log();
     stack.start_adapter().await;
     let mut outcomes = Vec::new();
-    for job in &jobs {
-        outcomes.push(stack.outcome(job).await);
+    for job in jobs {
+        let outcome = stack.outcome(&job).await;
+        outcomes.push((job, outcome));
     }
     outcomes
 }
@@ -107,9 +114,9 @@ async fn a_burst_of_one_member_patches_costs_one_member_call_and_leaves_the_grou
         vec![carol.clone(), dave.clone()],
     ];
 
-    let outcomes = burst(&mut stack, &id, &changes).await;
+    let jobs = burst_of_jobs(&mut stack, &id, &changes).await;
 
-    let answers: Vec<Value> = outcomes.iter().map(Outcome::json).collect();
+    let answers: Vec<Value> = jobs.iter().map(|(_, outcome)| outcome.json()).collect();
     for (i, (answer, expected)) in answers.iter().zip(&after_each).enumerate() {
         assert_eq!(member_ids(answer), sorted(expected.clone()), "change {} answers with the group it left", i + 1);
     }
@@ -136,6 +143,13 @@ async fn a_burst_of_one_member_patches_costs_one_member_call_and_leaves_the_grou
         ],
         "six changes, six calls (alone: four each)"
     );
+    // Each carried job's marker kept its answer until it was given, not after.
+    for (job, _) in &jobs[1..] {
+        let marker = stack.state.get_expiring("done:primary", &job.0).await.unwrap().expect("a done marker");
+        let marker: Value = serde_json::from_slice(&marker).unwrap();
+        assert_eq!(marker.get("answer"), None, "{marker}");
+        assert!(marker["members"].is_object(), "its own member change is on record: {marker}");
+    }
     let ss_now = ss_members(&stack, &id).await;
     assert_eq!(ss_now, sorted(vec![carol, dave]));
     stack.stop().await;

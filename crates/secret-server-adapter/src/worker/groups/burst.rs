@@ -24,7 +24,9 @@
 //! (the group as that change left it, with that request's projection, at its version then) and
 //! kept with the job's done marker in the state store, before the head completes. When the queue
 //! delivers a carried job, it finds its marker (on its first attempt too) and answers from it,
-//! with no Secret Server call, and publishes its own audit event.
+//! with no Secret Server call, publishes its own audit event, and drops the answer from the
+//! marker (with every member, a large group's answer is large; a later redelivery answers with
+//! the group as it is then, as any redelivery does).
 //!
 //! Crashes: a worker that stops between the call and the markers leaves the carried jobs without
 //! markers; they run again one by one, which sends each add or remove again in order (idempotent
