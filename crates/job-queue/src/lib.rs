@@ -29,6 +29,13 @@
 //! chosen over partitioned streams because a partition would make one job's
 //! backoff block every key that hashes to the same partition.
 //!
+//! A running attempt may read the jobs queued behind its own ([`Job::following`]):
+//! read-only, in chain order, and only while it holds its job at the chain's
+//! head. A handler uses it to take in a run of changes to one resource at once
+//! (the adapter carries a burst of member changes to one group in one Secret
+//! Server call); the jobs it saw still run in their turn, each with its own
+//! attempt and result.
+//!
 //! # Delivery
 //!
 //! At least once: a job is acknowledged only after its outcome is recorded. A
