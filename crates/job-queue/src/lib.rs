@@ -29,6 +29,13 @@
 //! chosen over partitioned streams because a partition would make one job's
 //! backoff block every key that hashes to the same partition.
 //!
+//! A running attempt may read the jobs queued behind its own ([`Job::following`]):
+//! read-only, in chain order, and only while it holds its job at the chain's
+//! head. A handler uses it to take in a run of changes to one resource at once
+//! (the adapter carries a burst of member changes to one group in one Secret
+//! Server call); the jobs it saw still run in their turn, each with its own
+//! attempt and result.
+//!
 //! # Delivery
 //!
 //! At least once: a job is acknowledged only after its outcome is recorded. A
@@ -76,7 +83,7 @@ mod waiters;
 
 pub use config::QueueConfig;
 pub use connect::{Backends, connect};
-pub use lease::JobLease;
+pub use lease::{JobLease, MAX_FOLLOWING};
 pub use memory::{InProcessEventBus, InProcessQueue};
 pub use redis_connect::{RedisSettings, SentinelSettings};
 pub use redis_streams::{RedisEventBus, RedisJobQueue};
@@ -203,6 +210,29 @@ pub struct Job {
     pub attempt: u32,
     /// This attempt's hold on the job, kept current by the runner while the handler works.
     pub lease: JobLease,
+}
+
+impl Job {
+    /// Up to `max` of the jobs queued after this one on its ordering key, in the order they will
+    /// run, while this attempt holds the job (see [`JobLease::following`]). Lets a handler
+    /// take in what is waiting behind it (a run of changes to one resource) without taking it:
+    /// the jobs stay queued and run in their turn.
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when the backend cannot be read.
+    pub async fn following(&self, max: usize) -> Result<Vec<QueuedJob>, QueueError> {
+        self.lease.following(max).await
+    }
+}
+
+/// A job waiting behind a running one on its ordering key ([`Job::following`]). It carries no
+/// secrets: those go to the job's own attempt only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: JobId,
+    /// As submitted ([`NewJob::payload`]).
+    pub payload: Bytes,
+    pub trace_context: TraceContext,
 }
 
 /// What a handler decided about a job.

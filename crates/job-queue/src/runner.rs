@@ -1,10 +1,12 @@
 //! Runs one job's handler for either backend: renews the lease while the
 //! handler works, and turns a panic into a retry instead of a lost worker.
 
+use crate::lease::Chain;
 use crate::{Disposition, Job, JobHandler, JobLease, KeyDigest};
 use futures::FutureExt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -18,7 +20,8 @@ pub(crate) enum Renewal {
     Failed,
 }
 
-/// Runs the handler, calling `renew` every `renew_every` until it returns.
+/// Runs the handler, calling `renew` every `renew_every` until it returns. `chain` answers the
+/// handler's [`Job::following`].
 ///
 /// A lost lease does not cancel the handler: stopping an effect halfway is
 /// worse than finishing it, and the outcome is fenced out later anyway. The
@@ -30,6 +33,7 @@ pub(crate) async fn run_handler<R, RFut>(
     handler: &dyn JobHandler,
     mut job: Job,
     renew_every: Duration,
+    chain: Arc<dyn Chain>,
     mut renew: R,
 ) -> Disposition
 where
@@ -37,7 +41,7 @@ where
     RFut: Future<Output = Renewal>,
 {
     let valid_for = renew_every.saturating_mul(3).mul_f64(0.9);
-    let lease = JobLease::new(valid_for);
+    let lease = JobLease::new(valid_for).with_chain(chain);
     job.lease = lease.clone();
     let span = tracing::info_span!(
         "queue.handle",

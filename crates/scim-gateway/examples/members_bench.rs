@@ -15,6 +15,23 @@
 //! Prints the rate of member changes in windows of 500 (by completion order), the ratio of the
 //! last window to the first, and Secret Server calls per change (the emulator's request log,
 //! sign-in excluded) for the one-at-a-time PATCHes and for the batch.
+//!
+//! `--burst <n>`: a burst of `n` one-member PATCHes to one new group from `--clients` clients (the
+//! same as `--members <n> --batch 0`, printed as one line: the changes a second over the whole
+//! burst and the Secret Server calls per change, by route). The adapter carries the member changes
+//! queued behind the one it runs into that one's Secret Server call; with `c` clients at most `c`
+//! changes are in the queue at once.
+//!
+//! `--latency-ms <ms>`: every Secret Server call takes that long (the emulator's capacity model,
+//! 64 calls in flight, switched on once the stack has loaded), as a real Secret Server's do.
+//! `--if-match-any true`: every PATCH carries `If-Match: *`, which matches any version but keeps
+//! a change from being carried by another (its precondition is checked against the version it
+//! meets): the same build without carrying, for the figure before.
+//!
+//! ```text
+//! cargo run --release -p scim-gateway --example members_bench -- --burst 1000 --clients 8 \
+//!     [--latency-ms 20] [--if-match-any true]
+//! ```
 
 mod common;
 
@@ -54,10 +71,24 @@ struct Args {
     clients: usize,
     batch: usize,
     answer: Answer,
+    /// `--burst`: only the one-member PATCHes, summed up in one line.
+    burst: bool,
+    /// Milliseconds each Secret Server call takes (0: as fast as the emulator answers).
+    latency_ms: u64,
+    /// Whether each PATCH carries `If-Match: *` (nothing is then carried).
+    if_match_any: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
-    let mut out = Args { members: 10_000, clients: 8, batch: 100, answer: Answer::WithoutMembers };
+    let mut out = Args {
+        members: 10_000,
+        clients: 8,
+        batch: 100,
+        answer: Answer::WithoutMembers,
+        burst: false,
+        latency_ms: 0,
+        if_match_any: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -76,6 +107,13 @@ fn args() -> anyhow::Result<Args> {
                     "no-content" => Answer::NoContent,
                     other => anyhow::bail!("--answer {other}: say without-members, full or no-content"),
                 }
+            }
+            "--latency-ms" => out.latency_ms = value.parse().context("--latency-ms")?,
+            "--if-match-any" => out.if_match_any = value.parse().context("--if-match-any")?,
+            "--burst" => {
+                out.members = value.parse().context("--burst")?;
+                out.batch = 0;
+                out.burst = true;
             }
             other => anyhow::bail!("unknown flag {other}"),
         }
@@ -172,6 +210,11 @@ async fn main() -> anyhow::Result<()> {
         .json()
         .await?;
     let group = group["id"].as_str().context("the group's id")?.to_owned();
+    if args.latency_ms > 0 {
+        let capacity = secret_server_sim::capacity::CapacitySettings::new(64, args.latency_ms, 64);
+        sim.capacity().set(capacity).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let if_match = if args.if_match_any { "*" } else { "" };
     let query = if args.answer == Answer::WithoutMembers { "?excludedAttributes=members" } else { "" };
     let patch = |members: &[String]| {
         let value: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
@@ -194,13 +237,11 @@ async fn main() -> anyhow::Result<()> {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(member) = single.get(i) else { return Ok::<(), anyhow::Error>(()) };
-                let res = http
-                    .patch(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/scim+json")
-                    .body(patch(std::slice::from_ref(member)))
-                    .send()
-                    .await?;
+                let mut req = http.patch(&url).bearer_auth(&token).header("content-type", "application/scim+json");
+                if !if_match.is_empty() {
+                    req = req.header("if-match", if_match);
+                }
+                let res = req.body(patch(std::slice::from_ref(member))).send().await?;
                 let status = res.status();
                 let etag = res.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                 let body = res.bytes().await?;
@@ -217,6 +258,26 @@ async fn main() -> anyhow::Result<()> {
     let mut answers = done.lock().clone();
     answers.sort_unstable();
     let times: Vec<Duration> = answers.iter().map(|(at, ..)| *at).collect();
+    let elapsed = times.last().copied().unwrap_or_default();
+    if args.burst {
+        println!(
+            "members_bench --burst: {} one-member PATCHes to one group by {} clients{}{} in {:.2} s: {:.0} changes/s; \
+             Secret Server calls: {single_calls}, {:.2} per change",
+            args.members,
+            args.clients,
+            if args.latency_ms > 0 { format!(", {} ms a call", args.latency_ms) } else { String::new() },
+            if args.if_match_any { ", If-Match: * (nothing carried)" } else { "" },
+            elapsed.as_secs_f64(),
+            args.members as f64 / elapsed.as_secs_f64(),
+            single_calls as f64 / args.members as f64
+        );
+        for (route, n) in single_routes {
+            println!("  {route}: {n} ({:.3} per change)", n as f64 / args.members as f64);
+        }
+        stack.shutdown().await;
+        sim.shutdown().await;
+        return Ok(());
+    }
     println!(
         "members_bench: {} members added one PATCH at a time by {} clients, answers {}",
         args.members,

@@ -23,6 +23,11 @@
 //! a redelivery of a finished job answers what the first delivery did (a PATCH with `If-Match`
 //! would otherwise fail against the version it produced itself).
 //!
+//! A member change that folded the changes queued behind it into its own Secret Server call (see
+//! `worker::groups::burst`) records their done markers too, each with the answer its job gives: a
+//! job that finds its marker answers from it, on its first attempt too, and then drops the answer
+//! from its marker (a group's answer may list every member).
+//!
 //! Namespaces `intents:<instance>` and `done:<instance>` (expiring entries), key the job id.
 
 use bytes::Bytes;
@@ -101,6 +106,27 @@ pub struct Done {
     /// were recorded.
     #[serde(default, skip_serializing_if = "MemberIds::is_empty")]
     pub members: MemberIds,
+    /// The job's result as it was when its change was applied (base64 of the result bytes), for a
+    /// change applied together with others: rendered again later, it would show the later ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+impl Done {
+    /// The same marker, keeping `answer` (the job's result bytes) as the answer.
+    pub fn with_answer(mut self, answer: Option<&Bytes>) -> Self {
+        use base64::Engine as _;
+        self.answer = answer.map(|a| base64::engine::general_purpose::STANDARD.encode(a));
+        self
+    }
+
+    /// The answer kept with the marker, if any (one that cannot be read is none: the job then
+    /// answers with the resource as it is now).
+    pub fn answer(&self) -> Option<Bytes> {
+        use base64::Engine as _;
+        let text = self.answer.as_deref()?;
+        base64::engine::general_purpose::STANDARD.decode(text).ok().map(Bytes::from)
+    }
 }
 
 /// The users a group change added and removed, by Secret Server id.
@@ -177,6 +203,15 @@ impl Intents {
     pub async fn done(&self, job_id: &str) -> Result<Option<Done>, StoreError> {
         let value = self.state.get_expiring(&self.done_namespace, job_id).await?;
         Ok(value.and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+
+    /// Forgets what job `job_id` did (a marker an earlier attempt of another job left for it,
+    /// which a later attempt did not confirm).
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn forget_done(&self, job_id: &str) -> Result<(), StoreError> {
+        self.state.delete_expiring(&self.done_namespace, job_id).await.map(|_| ())
     }
 
     /// Records what job `job_id` did.

@@ -263,9 +263,24 @@ impl Protection {
         users: &[Member],
         role_id: Option<i64>,
     ) -> Result<Option<(i64, Protected)>, ClientError> {
-        let Some(role) = self.administrator_role.as_deref() else { return Ok(None) };
+        Ok(self.role_holders(client, users, role_id).await?.into_iter().next())
+    }
+
+    /// Every one of `users` that holds the administrator role, in id order, read as
+    /// [`Protection::first_role_holder`] reads them (the same calls): what a change of the members
+    /// of several requests at once needs to tell which request names a holder.
+    ///
+    /// # Errors
+    /// When Secret Server cannot be asked.
+    pub async fn role_holders(
+        &self,
+        client: &SecretServerClient,
+        users: &[Member],
+        role_id: Option<i64>,
+    ) -> Result<Vec<(i64, Protected)>, ClientError> {
+        let Some(role) = self.administrator_role.as_deref() else { return Ok(Vec::new()) };
         if users.is_empty() {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let mut users = users.to_vec();
         users.sort_by_key(|u| u.id);
@@ -274,15 +289,15 @@ impl Protection {
         {
             return Ok(found);
         }
-        self.first_role_holder_each(client, &users).await
+        self.role_holders_each(client, &users).await
     }
 
     /// One `roles-assigned` read per user, a few at a time.
-    async fn first_role_holder_each(
+    async fn role_holders_each(
         &self,
         client: &SecretServerClient,
         users: &[Member],
-    ) -> Result<Option<(i64, Protected)>, ClientError> {
+    ) -> Result<Vec<(i64, Protected)>, ClientError> {
         let mut found: Vec<(i64, Protected)> = stream::iter(users.iter().map(|u| u.id).collect::<Vec<_>>())
             .map(|id| {
                 let client = client.clone();
@@ -293,19 +308,19 @@ impl Protection {
             .try_collect()
             .await?;
         found.sort_by_key(|(id, _)| *id);
-        Ok(found.into_iter().next())
+        Ok(found)
     }
 
     /// The role's holders read as a set: `Ok(None)` when reading them per user is cheaper (or the
-    /// role is not found), so that the caller does that instead; else the first holder among
-    /// `users` (sorted by id), if any.
+    /// role is not found), so that the caller does that instead; else the holders among `users`
+    /// (sorted by id).
     async fn holders_as_set(
         &self,
         client: &SecretServerClient,
         users: &[Member],
         role: &str,
         role_id: Option<i64>,
-    ) -> Result<Option<Option<(i64, Protected)>>, ClientError> {
+    ) -> Result<Option<Vec<(i64, Protected)>>, ClientError> {
         let role_id = match role_id {
             Some(id) => id,
             None => {
@@ -317,7 +332,7 @@ impl Protection {
                 match found {
                     Some(r) => r.id,
                     // No such role: nobody holds it.
-                    None => return Ok(Some(None)),
+                    None => return Ok(Some(Vec::new())),
                 }
             }
         };
@@ -356,18 +371,23 @@ impl Protection {
             }
         }
         let role = role.to_owned();
-        Ok(Some(users.iter().find_map(|u| {
-            let name = fold(u.user_name.trim());
-            let bare = name.rsplit('\\').next().unwrap_or_default();
-            if u.holds_directly_in_read_model || direct.contains(&name) || direct.contains(bare) {
-                // As `roles-assigned` tells it: a direct holder is named without its groups.
-                Some((u.id, Protected::RoleHolder { role: role.clone(), through: Vec::new() }))
-            } else {
-                through
-                    .get(&u.id)
-                    .map(|groups| (u.id, Protected::RoleHolder { role: role.clone(), through: groups.clone() }))
-            }
-        })))
+        Ok(Some(
+            users
+                .iter()
+                .filter_map(|u| {
+                    let name = fold(u.user_name.trim());
+                    let bare = name.rsplit('\\').next().unwrap_or_default();
+                    if u.holds_directly_in_read_model || direct.contains(&name) || direct.contains(bare) {
+                        // As `roles-assigned` tells it: a direct holder is named without its groups.
+                        Some((u.id, Protected::RoleHolder { role: role.clone(), through: Vec::new() }))
+                    } else {
+                        through
+                            .get(&u.id)
+                            .map(|groups| (u.id, Protected::RoleHolder { role: role.clone(), through: groups.clone() }))
+                    }
+                })
+                .collect(),
+        ))
     }
 }
 

@@ -1,11 +1,12 @@
 //! The in-process job queue.
 
 use crate::backoff::retry_delay;
+use crate::lease::Chain;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
     DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, KeyedJob, NewJob, QueueConfig,
-    QueueError, QueueMetrics, Submitted, TraceContext, metric_names, validate,
+    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -332,10 +333,37 @@ impl Inner {
         }
     }
 
-    async fn execute(&self, handler: &dyn JobHandler, job: Job, token: u64) {
+    /// The jobs after `id` in its chain, while attempt `token` holds it and it heads the chain.
+    fn following(&self, id: &str, token: u64, max: usize) -> Vec<QueuedJob> {
+        let st = self.state.lock();
+        if st.leases.get(id).is_none_or(|lease| lease.token != token) {
+            return Vec::new();
+        }
+        let Some(chain) = st.jobs.get(id).and_then(|job| st.chains.get(&job.state.ordering_key)) else {
+            return Vec::new();
+        };
+        if chain.front().map(String::as_str) != Some(id) {
+            return Vec::new();
+        }
+        chain
+            .iter()
+            .skip(1)
+            .take(max)
+            .map_while(|next| st.jobs.get(next).filter(|job| job.state.status == JobStatus::Queued))
+            .map(|job| QueuedJob {
+                id: job.state.job_id.clone(),
+                payload: job.payload.clone(),
+                trace_context: job.trace_context.clone(),
+            })
+            .collect()
+    }
+
+    async fn execute(self: &Arc<Self>, handler: &dyn JobHandler, job: Job, token: u64) {
         let id = job.id.0.clone();
         let renew_every = self.config.visibility_timeout / 3;
-        let disposition = run_handler(handler, job, renew_every, || std::future::ready(self.renew(&id, token))).await;
+        let chain = Arc::new(ChainView { queue: Arc::clone(self), id: id.clone(), token });
+        let disposition =
+            run_handler(handler, job, renew_every, chain, || std::future::ready(self.renew(&id, token))).await;
         if let Recorded::Stale = self.record(&id, token, disposition) {
             tracing::warn!(job_id = %id, "discarded the outcome of an attempt that lost its lease");
         }
@@ -382,6 +410,26 @@ impl Inner {
             retries: st.retries,
             dead_letters: st.dead.len() as u64,
         }
+    }
+}
+
+/// One attempt's view of its job's chain ([`Job::following`]).
+struct ChainView {
+    queue: Arc<Inner>,
+    id: String,
+    token: u64,
+}
+
+impl fmt::Debug for ChainView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainView").field("job_id", &self.id).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Chain for ChainView {
+    async fn following(&self, max: usize) -> Result<Vec<QueuedJob>, QueueError> {
+        Ok(self.queue.following(&self.id, self.token, max))
     }
 }
 

@@ -6,11 +6,12 @@ use super::keys::{self, Keys, WORKER_GROUP};
 use super::state::{parse_state, parse_status};
 use super::{notifier, reply, scripts, workers};
 use crate::backoff::retry_delay;
+use crate::lease::Chain;
 use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
     DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, KeyedJob, NewJob, QueueConfig,
-    QueueError, QueueMetrics, Submitted, TraceContext, metric_names, validate,
+    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -557,13 +558,52 @@ impl Inner {
             .await
     }
 
+    /// The jobs after `id` in its chain (see `scripts::FOLLOWING`), one script call.
+    async fn following(
+        &self,
+        consumer: &str,
+        id: &JobId,
+        attempt: u32,
+        max: usize,
+    ) -> Result<Vec<QueuedJob>, QueueError> {
+        let reply: Value = retrying("following", self.config.op_timeout, || {
+            let mut c = self.conn.clone();
+            let mut call = scripts::FOLLOWING.prepare_invoke();
+            call.arg(&self.keys.base).arg(consumer).arg(&id.0).arg(attempt).arg(max);
+            async move { call.invoke_async(&mut c).await }
+        })
+        .await?;
+        let rows = reply::array(&reply).ok_or_else(|| reply::corrupt("following"))?;
+        rows.iter()
+            .map(|row| {
+                let cols = reply::array(row).filter(|c| c.len() == 3).ok_or_else(|| reply::corrupt("following row"))?;
+                let id = reply::string(&cols[0]).ok_or_else(|| reply::corrupt("following id"))?;
+                let trace_context: TraceContext = serde_json::from_slice(reply::bytes(&cols[2]).unwrap_or(b"{}"))
+                    .map_err(|e| QueueError::Corrupt(format!("trace context of job {id}: {e}")))?;
+                Ok(QueuedJob {
+                    id: JobId(id),
+                    payload: Bytes::copy_from_slice(reply::bytes(&cols[1]).unwrap_or_default()),
+                    trace_context,
+                })
+            })
+            .collect()
+    }
+
     /// Runs one started attempt to its recorded outcome.
-    pub(super) async fn execute(&self, handler: &dyn JobHandler, consumer: &str, taken: Taken) -> Option<Recorded> {
+    pub(super) async fn execute(
+        self: &Arc<Self>,
+        handler: &dyn JobHandler,
+        consumer: &str,
+        taken: Taken,
+    ) -> Option<Recorded> {
         let renew_every = self.config.visibility_timeout / 3;
         let (id, attempt) = (taken.job.id.clone(), taken.job.attempt);
-        let disposition =
-            run_handler(handler, taken.job.clone(), renew_every, || self.renew(consumer, &taken.entry, &id, attempt))
-                .await;
+        let chain =
+            Arc::new(ChainView { queue: Arc::clone(self), consumer: consumer.to_owned(), id: id.clone(), attempt });
+        let disposition = run_handler(handler, taken.job.clone(), renew_every, chain, || {
+            self.renew(consumer, &taken.entry, &id, attempt)
+        })
+        .await;
         match self.record(consumer, &taken, disposition).await {
             Ok(Recorded::Stale) => {
                 tracing::warn!(job_id = %id, attempt, "discarded the outcome of an attempt that lost its lease");
@@ -700,6 +740,27 @@ impl Inner {
         // Without the subscription a completion could go unnoticed; if Redis is
         // down the status read that follows reports it.
         let _ = tokio::time::timeout(patience.min(self.config.op_timeout), ready.wait_for(|r| *r)).await;
+    }
+}
+
+/// One attempt's view of its job's chain ([`Job::following`]).
+struct ChainView {
+    queue: Arc<Inner>,
+    consumer: String,
+    id: JobId,
+    attempt: u32,
+}
+
+impl fmt::Debug for ChainView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainView").field("job_id", &self.id).field("attempt", &self.attempt).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Chain for ChainView {
+    async fn following(&self, max: usize) -> Result<Vec<QueuedJob>, QueueError> {
+        self.queue.following(&self.consumer, &self.id, self.attempt, max).await
     }
 }
 

@@ -327,6 +327,29 @@ return 1
     )
 });
 
+/// Reads the jobs queued behind a running attempt's job on its ordering key, changing nothing.
+/// ARGV: base, consumer, job id, attempt, most jobs. Returns {job id, payload, trace} per job
+/// after it in its chain, in chain order, stopping at the first that is not queued; none unless
+/// the attempt (consumer and attempt number) still runs the job and the job heads its chain.
+pub(crate) static FOLLOWING: LazyLock<Script> = LazyLock::new(|| {
+    script(
+        r#"
+local base, consumer, id, attempt, most = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local f = redis.call('HMGET', job_key(base, id), 'id', 'status', 'owner', 'attempts', 'okey')
+if f[1] ~= id or f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= attempt or not f[5] then return {} end
+local ids = redis.call('LRANGE', base .. ':key:' .. f[5], 0, most)
+if ids[1] ~= id then return {} end
+local out = {}
+for i = 2, #ids do
+  local g = redis.call('HMGET', job_key(base, ids[i]), 'id', 'status', 'payload', 'trace')
+  if g[1] ~= ids[i] or g[2] ~= 'queued' then break end
+  out[#out + 1] = {ids[i], g[3] or '', g[4] or '{}'}
+end
+return out
+"#,
+    )
+});
+
 /// Moves due retries to the ready stream. ARGV: base, limit.
 /// Returns {jobs promoted, ms until the next retry is due or -1}.
 pub(crate) static PROMOTE: LazyLock<Script> = LazyLock::new(|| {

@@ -61,6 +61,7 @@ conformance!(
     results_and_idempotency_keys_expire_after_the_result_ttl,
     invalid_jobs_are_refused_and_nothing_is_enqueued,
     try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready,
+    a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_changes_nothing,
 );
 
 /// Starts workers in the background; cancel the token (or abort the handle) to stop them.
@@ -756,4 +757,69 @@ async fn try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready(kind:
         assert_eq!(b.queue.status(&id).await.unwrap().unwrap().status, JobStatus::Succeeded);
     }
     b.queue.ping().await.unwrap();
+}
+
+async fn a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_changes_nothing(kind: Kind) {
+    let h = Harness::new(kind, "following", |_| {});
+    let b = h.backends().await;
+    let mut ids = Vec::new();
+    for n in 1..=4 {
+        ids.push(b.queue.submit(job(&format!("f{n}"), "Group/7", &n.to_string())).await.unwrap().job_id);
+    }
+    let other = b.queue.submit(job("other", "Group/8", "9")).await.unwrap().job_id;
+    // What each attempt saw behind it (asking for at most two, then for everything), and the
+    // attempt itself, kept past its end.
+    let seen = Arc::new(Mutex::new(HashMap::<JobId, (Vec<JobId>, Vec<(JobId, Bytes)>)>::new()));
+    let kept = Arc::new(Mutex::new(Vec::<job_queue::Job>::new()));
+    let work = handler({
+        let (seen, kept) = (seen.clone(), kept.clone());
+        move |job| {
+            let (seen, kept) = (seen.clone(), kept.clone());
+            Box::pin(async move {
+                let two = job.following(2).await.unwrap().into_iter().map(|q| q.id).collect();
+                let all = job.following(16).await.unwrap().into_iter().map(|q| (q.id, q.payload)).collect();
+                seen.lock().insert(job.id.clone(), (two, all));
+                let mut result = job.payload.to_vec();
+                result.reverse();
+                kept.lock().push(job);
+                Disposition::Succeeded(Bytes::from(result))
+            })
+        }
+    });
+    for _ in 0..5 {
+        assert!(b.queue.try_execute_job(work.as_ref()).await.unwrap());
+    }
+    assert!(!b.queue.try_execute_job(work.as_ref()).await.unwrap(), "every job ran once, the seen ones included");
+
+    {
+        let seen = seen.lock();
+        for (i, id) in ids.iter().enumerate() {
+            let (two, all) = &seen[id];
+            let behind: Vec<JobId> = ids[i + 1..].to_vec();
+            assert_eq!(two, &behind.iter().take(2).cloned().collect::<Vec<_>>(), "job {} sees the next two", i + 1);
+            let payloads: Vec<(JobId, Bytes)> =
+                behind.iter().enumerate().map(|(j, id)| (id.clone(), Bytes::from((i + j + 2).to_string()))).collect();
+            assert_eq!(all, &payloads, "job {} sees every job behind it, in order, with its payload", i + 1);
+        }
+        assert_eq!(seen[&other], (Vec::new(), Vec::new()), "a job alone on its key sees nothing behind it");
+    }
+    for (n, id) in ids.iter().enumerate() {
+        let state = b.queue.status(id).await.unwrap().unwrap();
+        assert_eq!(state.status, JobStatus::Succeeded);
+        let reversed = (n + 1).to_string();
+        assert_eq!(state.result.as_deref(), Some(reversed.as_bytes()), "each job has its own result");
+        assert_eq!(state.attempts, 1, "being seen is not an attempt");
+    }
+    // Only a live attempt sees: once its attempt has ended, a job sees nothing behind it, though
+    // jobs are queued there (the next job of the key heads the chain now, and sees them).
+    let fifth = b.queue.submit(job("f5", "Group/7", "5")).await.unwrap().job_id;
+    let sixth = b.queue.submit(job("f6", "Group/7", "6")).await.unwrap().job_id;
+    let ended = kept.lock().iter().find(|j| j.id == ids[3]).cloned().unwrap();
+    assert_eq!(ended.following(16).await.unwrap(), Vec::new());
+    assert!(b.queue.try_execute_job(work.as_ref()).await.unwrap());
+    assert_eq!(seen.lock()[&fifth].0, vec![sixth.clone()]);
+    let ended = kept.lock().iter().find(|j| j.id == fifth).cloned().unwrap();
+    assert_eq!(ended.following(16).await.unwrap(), Vec::new(), "not after its attempt ended");
+    assert!(b.queue.try_execute_job(work.as_ref()).await.unwrap());
+    assert_eq!(b.queue.status(&sixth).await.unwrap().unwrap().status, JobStatus::Succeeded);
 }

@@ -14,6 +14,8 @@
 //! by an earlier delivery of the same job, or directly in Secret Server) or already gone counts as
 //! done.
 
+mod burst;
+
 use super::roles::{self, Holder, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, keep_creator, to_text};
@@ -366,8 +368,11 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     // Without members: a group of 100,000 costs the same to change as a group of 10.
     let current_doc =
         ctx.render(KIND, id, RenderOptions { members: false }).ok_or_else(|| not_found(KIND, &id.to_string()))?;
+    // Whether this change may carry the member changes queued behind it (see `burst`).
+    let mut carries = false;
     let (doc, wanted) = if patch {
         let request = PatchRequest::parse(ctx.req.payload())?;
+        carries = burst::members_only(&request);
         let lookup = ReadModelMembers { instance: Arc::clone(&ctx.caller.instance), group: id };
         let outcome = if filters_members(&request) {
             // A filter evaluated over every member, once per path: bounded per connection and off the
@@ -396,7 +401,10 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         let wanted = match outcome.members {
             None => Wanted::Unchanged,
             Some(MembersChange::Delta { added, removed }) => Wanted::Delta((ids_of(&added)?, removed_ids(&removed)?)),
-            Some(MembersChange::ReplaceAll(set)) => Wanted::Exactly(ids_of(&set)?.into_iter().collect()),
+            Some(MembersChange::ReplaceAll(set)) => {
+                carries = false;
+                Wanted::Exactly(ids_of(&set)?.into_iter().collect())
+            }
         };
         (outcome.resource, wanted)
     } else {
@@ -419,11 +427,19 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     }
     let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
-    ctx.guard_members(&[add.as_slice(), remove.as_slice()].concat()).await?;
+    let (facts, role_id) = ctx.member_facts(&[add.as_slice(), remove.as_slice()].concat()).await?;
+    let (mut carried, seen) = match carries {
+        true => burst::queued(ctx, &current_doc).await?,
+        false => (Vec::new(), Vec::new()),
+    };
+    burst::guard(ctx, &facts, role_id, &mut carried).await?;
     // A PATCH gives the whole resulting document: no `roles` left means none. A replacement
     // without `roles` keeps them.
     let wanted_roles = if patch { Some(f.roles.clone().unwrap_or_default()) } else { f.roles.clone() };
     let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
+    if !role_plan.is_empty() {
+        carried.clear();
+    }
     let group = if f.name != current.name {
         let args = GroupUpdateArgs {
             id,
@@ -443,8 +459,31 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let attrs = to_text(&f.attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
-    let (added, removed) = change_members(ctx, &group, &add, &remove).await?;
+    burst::forget_markers(ctx, &seen).await?;
+    let (added, removed) = if carried.is_empty() {
+        change_members(ctx, &group, &add, &remove).await?
+    } else {
+        let (all_add, all_remove) = burst::net((&add, &remove), &carried);
+        match change_members(ctx, &group, &all_add, &all_remove).await {
+            Ok(_) => {
+                let (mut add, mut remove) = (add, remove);
+                add.sort_unstable();
+                remove.sort_unstable();
+                (add, remove)
+            }
+            Err(JobError::Permanent(e)) => {
+                tracing::info!(error = %e, carried = carried.len(),
+                    "Secret Server refused the member changes sent together; this one goes alone, the others in their turn");
+                carried.clear();
+                change_members(ctx, &group, &add, &remove).await?
+            }
+            Err(e) => return Err(e),
+        }
+    };
     write_group(ctx, group.clone(), &added, &removed, Some(attrs)).await?;
+    if !carried.is_empty() {
+        burst::settle(ctx, &group, carried).await?;
+    }
     let mut before = audit(&current.name, &[], &[]);
     let mut after = audit(&group.name, &added, &removed);
     // A change of roles is on record with the roles before and after (a group's audit shape is

@@ -88,6 +88,26 @@ impl Ctx<'_> {
     /// user for a few users and the role's holders as a set for more (see
     /// [`crate::principals::Protection::first_role_holder`]).
     pub(crate) async fn guard_members(&self, users: &[i64]) -> JobResult<()> {
+        let (known, role_id) = self.member_facts(users).await?;
+        self.guard_roles(&known, role_id).await
+    }
+
+    /// The role check of [`Ctx::guard_members`], for members whose facts
+    /// ([`Ctx::member_facts`]) are known.
+    pub(crate) async fn guard_roles(&self, known: &[Member], role_id: Option<i64>) -> JobResult<()> {
+        let protection = &self.instance().protection;
+        match protection.first_role_holder(self.client()?, known, role_id).await? {
+            Some((id, why)) => {
+                Err(refused(ProtectedPrincipal { principal: Principal::User(id), why, change: Change::Membership }))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The part of [`Ctx::guard_members`] that asks Secret Server nothing about roles: refuses a
+    /// member protected by name or outside the connection's reach, and returns what the role
+    /// check needs (each known member, the protected role's id as the read model knows it).
+    pub(crate) async fn member_facts(&self, users: &[i64]) -> JobResult<(Vec<Member>, Option<i64>)> {
         let protection = &self.instance().protection;
         // The protected role's id and who holds it directly, as the read model last saw them.
         let role_id =
@@ -117,12 +137,14 @@ impl Ctx<'_> {
                 holds_directly_in_read_model: holds_directly.map_err(refused)?,
             });
         }
-        match protection.first_role_holder(self.client()?, &known, role_id).await? {
-            Some((id, why)) => {
-                Err(refused(ProtectedPrincipal { principal: Principal::User(id), why, change: Change::Membership }))
-            }
-            None => Ok(()),
-        }
+        Ok((known, role_id))
+    }
+
+    /// The ids of `members` (from [`Ctx::member_facts`]) that hold the administrator role, read as
+    /// [`Ctx::guard_members`] reads them.
+    pub(crate) async fn role_holders(&self, members: &[Member], role_id: Option<i64>) -> JobResult<Vec<i64>> {
+        let holders = self.instance().protection.role_holders(self.client()?, members, role_id).await?;
+        Ok(holders.into_iter().map(|(id, _)| id).collect())
     }
 
     /// Refuses setting the password of existing user `id` unless the connection created it or

@@ -35,7 +35,7 @@ use scim::{ResourceKind, Schemas, ScimError};
 use secret_server_client::{ClientError, SecretServerClient};
 use serde_json::Value;
 use service_error::{ErrorKind, ServiceError};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -115,6 +115,10 @@ pub(crate) struct Ctx<'a> {
     pub first_attempt: bool,
     /// State-store writes deferred to the batch that records the job done (see [`Ctx::defer`]).
     pub deferred: std::sync::Mutex<Vec<state_store::Write>>,
+    /// The job's result, when it was rendered as the change was applied: a change that carried
+    /// the changes queued behind it along (see `groups::burst`) answers with the resource as its own
+    /// change left it, before theirs.
+    pub answer: OnceLock<Bytes>,
 }
 
 impl Ctx<'_> {
@@ -137,12 +141,20 @@ impl Ctx<'_> {
 
 /// Whether `job` is on its first attempt: then no earlier attempt can have left an intent or a
 /// done marker under its id, and the attempt skips reading them (two state-store round trips on
-/// every create). The queue counts every attempt it starts, those whose worker was lost, released
+/// every create), but for a group's member change, whose marker the change ahead of it may have
+/// left ([`may_be_carried`]). The queue counts every attempt it starts, those whose worker was lost, released
 /// or failed included, and hands attempt 1 out once (a repeated take of the same delivery goes to
 /// the same worker, which never saw the first); intents are keyed by the job id, which no other
 /// submission shares.
 fn first_attempt(job: &Job) -> bool {
     job.attempt <= 1
+}
+
+/// Whether a job may have been applied by another job before it ran: a member change of a group
+/// is carried along by the change ahead of it in the queue (see `groups::burst`), which leaves its done
+/// marker. Such a job reads its marker on its first attempt too (one state-store read).
+fn may_be_carried(req: &adapter_api::Job) -> bool {
+    req.kind() == ResourceKind::Group && req.operation() == Operation::Patch && req.if_match().is_none()
 }
 
 /// The error of an attempt that stopped because it lost its lease.
@@ -375,23 +387,31 @@ impl Worker {
             lease: &job.lease,
             first_attempt: first_attempt(job),
             deferred: std::sync::Mutex::new(Vec::new()),
+            answer: OnceLock::new(),
         };
-        let done = match ctx.first_attempt {
+        let done = match ctx.first_attempt && !may_be_carried(req) {
             true => None,
             false => match caller.instance.intents.done(ctx.job_id).await {
                 Ok(done) => done,
                 Err(e) => return retry(format!("state store: {e}"), None),
             },
         };
+        let answered_before = done.is_some();
         let result = match done {
-            // Delivered again after it finished: answer what the first delivery did.
-            Some(done) => Ok(Applied {
-                kind: req.kind(),
-                id: done.id,
-                deleted: done.deleted,
-                before: done.before,
-                after: done.after,
-                members: done.members,
+            // Delivered again after it finished, or applied by the change ahead of it: answer what
+            // was done then.
+            Some(done) => Ok({
+                if let Some(answer) = done.answer() {
+                    let _ = ctx.answer.set(answer);
+                }
+                Applied {
+                    kind: req.kind(),
+                    id: done.id,
+                    deleted: done.deleted,
+                    before: done.before,
+                    after: done.after,
+                    members: done.members,
+                }
             }),
             // The lease is checked again inside the client once a call's turn comes (a call may
             // wait for a place among those in flight to Secret Server).
@@ -429,6 +449,7 @@ impl Worker {
         }
         match result {
             Ok(applied) => {
+                // Never with the answer: a carried job's answer is kept only until it has answered.
                 let done = crate::intents::Done {
                     kind: applied.kind.name().to_owned(),
                     id: applied.id,
@@ -436,8 +457,12 @@ impl Worker {
                     before: applied.before.clone(),
                     after: applied.after.clone(),
                     members: applied.members.clone(),
+                    answer: None,
                 };
-                if let Err(e) = caller.instance.intents.mark_done_after(ctx.take_deferred(), ctx.job_id, &done).await {
+                if !answered_before
+                    && let Err(e) =
+                        caller.instance.intents.mark_done_after(ctx.take_deferred(), ctx.job_id, &done).await
+                {
                     return retry(format!("state store: {e}"), None);
                 }
                 let change = record(
@@ -451,7 +476,16 @@ impl Worker {
                     // The change is made; running the job again finds it made and publishes again.
                     return retry(format!("cannot publish the audit event: {e}"), None);
                 }
-                (Disposition::Succeeded(success(&ctx, &applied)), "succeeded")
+                let answer = success(&ctx, &applied);
+                // A carried job's answer (the whole group, for a request that wants its members)
+                // leaves the state store once given: a redelivery answers as any redelivery does.
+                if answered_before
+                    && ctx.answer.get().is_some()
+                    && let Err(e) = caller.instance.intents.mark_done(ctx.job_id, &done).await
+                {
+                    tracing::warn!(error = %e, "cannot drop the answer kept with the job's done marker; it expires with it");
+                }
+                (Disposition::Succeeded(answer), "succeeded")
             }
             Err(JobError::Permanent(e)) => {
                 let change =
@@ -519,31 +553,48 @@ fn failed(error: &ServiceError) -> Disposition {
     Disposition::Failed(encode_failure(error))
 }
 
-/// A succeeded job's result: the resource as the caller sees it now.
+/// A succeeded job's result: the resource as the caller sees it now (or as the job's change left
+/// it, when that was kept: [`Ctx::answer`]).
 fn success(ctx: &Ctx<'_>, applied: &Applied) -> Bytes {
     if applied.deleted {
         return Written::Deleted.encode();
     }
+    if let Some(answer) = ctx.answer.get() {
+        return answer.clone();
+    }
+    resource_answer(ctx, ctx.req.answers_without_members(), ctx.req.answers_version_only(), applied.kind, applied.id)
+}
+
+/// The result of a job of the caller of `ctx` that changed resource `id` of `kind`: the resource
+/// as the caller sees it now, without a group's members when the job's request asked so, or only
+/// its version when the request's answer carries no resource.
+pub(crate) fn resource_answer(
+    ctx: &Ctx<'_>,
+    without_members: bool,
+    version_only: bool,
+    kind: ResourceKind,
+    id: i64,
+) -> Bytes {
     let resource = ctx.instance().model.read(|state| {
         let view = ctx.caller.view(state);
-        if ctx.req.answers_version_only() {
+        if version_only {
             // The answer carries no resource (`204`, a Bulk operation): nothing is rendered, but
             // the caller must still see what it changed, as when it is rendered.
-            return view.visible(applied.kind, applied.id).then(|| Resource {
-                kind: applied.kind,
-                id: applied.id.to_string(),
-                version: view.version(applied.kind, applied.id).unwrap_or_default(),
+            return view.visible(kind, id).then(|| Resource {
+                kind,
+                id: id.to_string(),
+                version: view.version(kind, id).unwrap_or_default(),
                 json: Bytes::new(),
             });
         }
         // A group's members are left out when the request's projection excluded them: rendering
         // them is what a member change of a large group would otherwise cost.
-        let options = RenderOptions { members: !ctx.req.answers_without_members() };
-        let json = view.render_json(applied.kind, applied.id, options)?;
+        let options = RenderOptions { members: !without_members };
+        let json = view.render_json(kind, id, options)?;
         Some(Resource {
-            kind: applied.kind,
-            id: applied.id.to_string(),
-            version: view.version(applied.kind, applied.id).unwrap_or_default(),
+            kind,
+            id: id.to_string(),
+            version: view.version(kind, id).unwrap_or_default(),
             json: Bytes::from(json),
         })
     });

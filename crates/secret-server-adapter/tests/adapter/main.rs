@@ -3,6 +3,7 @@
 //! checked through its own REST API.
 
 mod batched_reads;
+mod bursts;
 mod containers;
 mod doctor;
 mod groups;

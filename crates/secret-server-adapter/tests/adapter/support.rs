@@ -8,7 +8,7 @@
 use adapter_api::job::decode_result;
 use adapter_api::{DirectoryClient, GetResource, Job, Operation, Page, SearchQuery, SearchResources, Written};
 use connections::{Connection, ConnectionStore};
-use job_queue::{EventBus, JobQueue, JobStatus, QueueConfig, TraceContext};
+use job_queue::{EventBus, JobId, JobQueue, JobStatus, QueueConfig, TraceContext};
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
 use scim::ResourceKind;
@@ -263,11 +263,23 @@ impl Stack {
         let submission =
             job.submission(INSTANCE, idempotency_key.to_owned(), trace_context, &adapter_api::JobKeys::ephemeral());
         let submitted = self.queue.submit(submission).await.expect("submit");
-        let state =
-            self.queue.wait(&submitted.job_id, Duration::from_secs(60)).await.expect("wait").expect("job state");
+        self.outcome(&submitted.job_id).await
+    }
+
+    /// Submits a job without waiting for it (while the adapter is stopped, jobs queue up).
+    #[allow(dead_code)]
+    pub(crate) async fn enqueue(&self, job: Job) -> JobId {
+        let submission =
+            job.submission(INSTANCE, Self::key(), TraceContext::default(), &adapter_api::JobKeys::ephemeral());
+        self.queue.submit(submission).await.expect("submit").job_id
+    }
+
+    /// Waits for job `id`'s result.
+    pub(crate) async fn outcome(&self, id: &JobId) -> Outcome {
+        let state = self.queue.wait(id, Duration::from_secs(60)).await.expect("wait").expect("job state");
         match state.status {
             JobStatus::Succeeded | JobStatus::Failed => {}
-            other => panic!("job {} ended {other:?}: {:?}", submitted.job_id, state.last_error),
+            other => panic!("job {id} ended {other:?}: {:?}", state.last_error),
         }
         match decode_result(state.result.expect("result").as_ref()) {
             Ok(written) => Outcome::Ok(written),
@@ -291,7 +303,7 @@ impl Stack {
             .with_request_id(uuid::Uuid::new_v4().to_string())
     }
 
-    fn key() -> String {
+    pub(crate) fn key() -> String {
         uuid::Uuid::new_v4().to_string()
     }
 
