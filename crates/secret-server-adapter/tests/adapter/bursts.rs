@@ -203,3 +203,45 @@ async fn changes_already_sent_together_that_run_again_one_by_one_leave_the_group
     assert_eq!(ss_members(&stack, &id).await, sorted(vec![alice, carol]));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carried_change_asked_for_its_version_only_answers_with_its_version_and_no_document() {
+    let mut stack = Stack::start().await;
+    let [alice, bob, carol] =
+        [user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await, user_id(&stack, "carol.diaz").await];
+    let id = stack.create(Group, json!({"displayName": "Quiet burst"})).await.id();
+    stack.stop_adapter().await;
+    // The middle change's connection answers PATCHes `204` (the gateway asks for the version only).
+    let mut jobs = Vec::new();
+    for (user, version_only) in [(&alice, false), (&bob, true), (&carol, false)] {
+        let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": add(user)});
+        let job = stack
+            .job(CONNECTION, Group, Operation::Patch, &id, Some(&body), None)
+            .with_answer_version_only(version_only);
+        jobs.push(stack.enqueue(job).await);
+    }
+    stack.sim.clear_request_log();
+    stack.start_adapter().await;
+    let mut outcomes = Vec::new();
+    for job in &jobs {
+        outcomes.push(stack.outcome(job).await);
+    }
+
+    let written = match &outcomes[1] {
+        Outcome::Ok(adapter_api::Written::Resource(resource)) => resource.clone(),
+        other => panic!("expected a resource, got {other:?}"),
+    };
+    assert!(written.json.is_empty(), "nothing rendered for the change asked for its version only");
+    assert_eq!(member_ids(&outcomes[0].json()), vec![alice.clone()]);
+    assert_eq!(member_ids(&outcomes[2].json()), sorted(vec![alice.clone(), bob.clone(), carol.clone()]));
+    let versions = [
+        outcomes[0].json()["meta"]["version"].clone(),
+        json!(written.version),
+        outcomes[2].json()["meta"]["version"].clone(),
+    ];
+    assert_ne!(versions[1], versions[0], "its own version, the group as its change left it");
+    assert_ne!(versions[1], versions[2]);
+    let one_call = writes(&stack).len();
+    assert_eq!(one_call, 1, "the three changes went in one call: {:?}", writes(&stack));
+    stack.stop().await;
+}
