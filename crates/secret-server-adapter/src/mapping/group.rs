@@ -162,18 +162,7 @@ mod tests {
     use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
 
     fn user(id: i64, deleted: bool) -> UserRec {
-        let ss = UserSs {
-            id,
-            user_name: format!("u{id}").into(),
-            display_name: format!("U {id}").into(),
-            email: None,
-            enabled: true,
-            domain_id: -1,
-            created: None,
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        };
+        let ss = UserSs { display_name: format!("U {id}").into(), ..UserSs::local(id, &format!("u{id}")) };
         UserRec { ss, attrs: None, deleted, meta: Meta::default() }
     }
 

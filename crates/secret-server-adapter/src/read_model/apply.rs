@@ -428,18 +428,7 @@ mod tests {
     use crate::read_model::records::{GroupSs, UserSs};
 
     fn user(id: i64, name: &str, enabled: bool) -> UserSs {
-        UserSs {
-            id,
-            user_name: name.into(),
-            display_name: name.into(),
-            email: None,
-            enabled,
-            domain_id: -1,
-            created: Some(1_714_557_600_000),
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        }
+        UserSs { enabled, created: Some(1_714_557_600_000), ..UserSs::local(id, name) }
     }
 
     fn group(id: i64) -> GroupSs {

@@ -87,18 +87,7 @@ mod tests {
     use records::UserSs;
 
     fn user(id: i64) -> UserSs {
-        UserSs {
-            id,
-            user_name: format!("u{id}").into(),
-            display_name: format!("u{id}").into(),
-            email: None,
-            enabled: true,
-            domain_id: -1,
-            created: None,
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        }
+        UserSs::local(id, &format!("u{id}"))
     }
 
     fn read_of(ids: &[i64]) -> fetch::Fetched {

@@ -162,23 +162,7 @@ mod tests {
     fn state() -> State {
         let mut state = State::default();
         for (id, name) in [(1, "Alice"), (2, "alfred"), (3, "bob")] {
-            state.put_user(UserRec {
-                ss: UserSs {
-                    id,
-                    user_name: name.into(),
-                    display_name: name.into(),
-                    email: None,
-                    enabled: true,
-                    domain_id: -1,
-                    created: None,
-                    roles: Box::default(),
-                    domain_name: None,
-                    ad_guid: None,
-                },
-                attrs: None,
-                deleted: false,
-                meta: Meta::default(),
-            });
+            state.put_user(UserRec { ss: UserSs::local(id, name), attrs: None, deleted: false, meta: Meta::default() });
         }
         state.put_group(GroupRec {
             ss: GroupSs {

@@ -92,6 +92,26 @@ pub struct UserRec {
     pub meta: Meta,
 }
 
+/// A local, enabled user without roles, named `name` (its user name and display name): the tests'
+/// usual user.
+#[cfg(test)]
+impl UserSs {
+    pub(crate) fn local(id: i64, name: &str) -> Self {
+        Self {
+            id,
+            user_name: name.into(),
+            display_name: name.into(),
+            email: None,
+            enabled: true,
+            domain_id: -1,
+            created: None,
+            roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
+        }
+    }
+}
+
 /// A group's Secret Server fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupSs {

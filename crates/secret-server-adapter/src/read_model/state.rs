@@ -719,18 +719,7 @@ mod tests {
 
     fn user(id: i64, name: &str) -> UserRec {
         UserRec {
-            ss: UserSs {
-                id,
-                user_name: name.into(),
-                display_name: name.into(),
-                email: None,
-                enabled: true,
-                domain_id: -1,
-                created: None,
-                roles: Box::default(),
-                domain_name: None,
-                ad_guid: None,
-            },
+            ss: UserSs::local(id, name),
             attrs: Some(format!(r#"{{"externalId":"ext-{id}"}}"#).into_boxed_str()),
             deleted: false,
             meta: Meta::default(),
