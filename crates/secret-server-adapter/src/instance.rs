@@ -593,18 +593,7 @@ mod tests {
     use crate::tombstones::Tombstone;
 
     fn read_enabled(id: i64) -> Fetched {
-        let user = UserSs {
-            id,
-            user_name: "deleted.meanwhile".into(),
-            display_name: "D".into(),
-            email: None,
-            enabled: true,
-            domain_id: -1,
-            created: None,
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        };
+        let user = UserSs { display_name: "D".into(), ..UserSs::local(id, "deleted.meanwhile") };
         Fetched { users: vec![user], ..Fetched::default() }
     }
 

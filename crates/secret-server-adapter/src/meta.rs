@@ -393,22 +393,8 @@ mod tests {
 
     #[test]
     fn group_members_are_part_of_the_group_version() {
-        let g = |members: Vec<i64>| GroupRec {
-            ss: GroupSs {
-                id: 1,
-                name: "DBAs".into(),
-                enabled: true,
-                domain_id: -1,
-                synchronized: false,
-                created: None,
-                roles: Box::default(),
-                domain_name: None,
-                ad_guid: None,
-            },
-            members,
-            attrs: None,
-            meta: Meta::default(),
-        };
+        let g =
+            |members: Vec<i64>| GroupRec { ss: GroupSs::local(1, "DBAs"), members, attrs: None, meta: Meta::default() };
         let d = |members: &[i64], deleted: &[i64]| MemberDigest {
             members: IdSetDigest::of(members.iter().copied()),
             deleted: IdSetDigest::of(deleted.iter().copied()),

@@ -202,20 +202,7 @@ mod tests {
                 domain_name: None,
                 ad_guid: None,
             }],
-            groups: vec![(
-                GroupSs {
-                    id: 3,
-                    name: "Helpdesk".into(),
-                    enabled: true,
-                    domain_id: -1,
-                    synchronized: false,
-                    created: None,
-                    roles: Box::default(),
-                    domain_name: None,
-                    ad_guid: None,
-                },
-                vec![7],
-            )],
+            groups: vec![(GroupSs::local(3, "Helpdesk"), vec![7])],
             roles: vec![RoleSs { id: 2, name: "User".into(), enabled: true }],
             ..Fetched::default()
         }

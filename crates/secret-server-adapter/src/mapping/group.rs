@@ -171,17 +171,7 @@ mod tests {
         for id in 1..=5 {
             state.put_user(user(id, id == 3));
         }
-        let ss = GroupSs {
-            id: 70,
-            name: "Rendered \"Quoted\" é".into(),
-            enabled: true,
-            domain_id: -1,
-            synchronized: false,
-            created: None,
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        };
+        let ss = GroupSs::local(70, "Rendered \"Quoted\" é");
         let attrs = Some(r#"{"externalId":"ext-70","urn:x:ext":{"members":null,"n":1}}"#.into());
         state.put_group(GroupRec { ss, members, attrs, meta: Meta::default() });
         state

@@ -432,17 +432,7 @@ mod tests {
     }
 
     fn group(id: i64) -> GroupSs {
-        GroupSs {
-            id,
-            name: format!("g{id}").into(),
-            enabled: true,
-            domain_id: -1,
-            synchronized: false,
-            created: None,
-            roles: Box::default(),
-            domain_name: None,
-            ad_guid: None,
-        }
+        GroupSs::local(id, &format!("g{id}"))
     }
 
     fn fetched(users: Vec<UserSs>, groups: Vec<(GroupSs, Vec<i64>)>) -> Fetched {

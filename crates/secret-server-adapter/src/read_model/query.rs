@@ -165,17 +165,7 @@ mod tests {
             state.put_user(UserRec { ss: UserSs::local(id, name), attrs: None, deleted: false, meta: Meta::default() });
         }
         state.put_group(GroupRec {
-            ss: GroupSs {
-                id: 9,
-                name: "g".into(),
-                enabled: true,
-                domain_id: -1,
-                synchronized: false,
-                created: None,
-                roles: Box::default(),
-                domain_name: None,
-                ad_guid: None,
-            },
+            ss: GroupSs::local(9, "g"),
             members: vec![1, 3],
             attrs: None,
             meta: Meta::default(),

@@ -134,6 +134,24 @@ pub struct GroupSs {
     pub ad_guid: Option<Box<str>>,
 }
 
+/// A local, enabled, unsynchronized group without roles: the tests' usual group.
+#[cfg(test)]
+impl GroupSs {
+    pub(crate) fn local(id: i64, name: &str) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            enabled: true,
+            domain_id: -1,
+            synchronized: false,
+            created: None,
+            roles: Box::default(),
+            domain_name: None,
+            ad_guid: None,
+        }
+    }
+}
+
 /// A group in the read model.
 #[derive(Debug, Clone)]
 pub struct GroupRec {

@@ -727,22 +727,7 @@ mod tests {
     }
 
     fn group(id: i64, members: Vec<i64>) -> GroupRec {
-        GroupRec {
-            ss: GroupSs {
-                id,
-                name: format!("g{id}").into(),
-                enabled: true,
-                domain_id: -1,
-                synchronized: false,
-                created: None,
-                roles: Box::default(),
-                domain_name: None,
-                ad_guid: None,
-            },
-            members,
-            attrs: None,
-            meta: Meta::default(),
-        }
+        GroupRec { ss: GroupSs::local(id, &format!("g{id}")), members, attrs: None, meta: Meta::default() }
     }
 
     #[test]
