@@ -360,16 +360,9 @@ mod tests {
     fn user(display: &str) -> UserRec {
         UserRec {
             ss: UserSs {
-                id: 4,
-                user_name: "bjensen".into(),
                 display_name: display.into(),
                 email: Some("b@example.com".into()),
-                enabled: true,
-                domain_id: -1,
-                created: None,
-                roles: Box::default(),
-                domain_name: None,
-                ad_guid: None,
+                ..UserSs::local(4, "bjensen")
             },
             attrs: None,
             deleted: false,

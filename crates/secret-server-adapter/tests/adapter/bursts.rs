@@ -55,11 +55,22 @@ async fn burst(stack: &mut Stack, id: &str, changes: &[Value]) -> Vec<Outcome> {
 
 /// [`burst`], with each job's id.
 async fn burst_of_jobs(stack: &mut Stack, id: &str, changes: &[Value]) -> Vec<(JobId, Outcome)> {
+    let jobs = changes.iter().map(|ops| patch_job(stack, id, ops)).collect();
+    queued_together(stack, jobs).await
+}
+
+/// One PATCH job of group `id` with operations `ops`.
+fn patch_job(stack: &Stack, id: &str, ops: &Value) -> adapter_api::Job {
+    let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops});
+    stack.job(CONNECTION, Group, Operation::Patch, id, Some(&body), None)
+}
+
+/// Queues `jobs` while the adapter is stopped, starts it, and returns what each answered, in order.
+async fn queued_together(stack: &mut Stack, submitted: Vec<adapter_api::Job>) -> Vec<(JobId, Outcome)> {
     stack.stop_adapter().await;
     let mut jobs = Vec::new();
-    for ops in changes {
-        let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": ops});
-        jobs.push(stack.enqueue(stack.job(CONNECTION, Group, Operation::Patch, id, Some(&body), None)).await);
+    for job in submitted {
+        jobs.push(stack.enqueue(job).await);
     }
     stack.sim.clear_request_log();
     stack.start_adapter().await;
@@ -210,22 +221,12 @@ async fn a_carried_change_asked_for_its_version_only_answers_with_its_version_an
     let [alice, bob, carol] =
         [user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await, user_id(&stack, "carol.diaz").await];
     let id = stack.create(Group, json!({"displayName": "Quiet burst"})).await.id();
-    stack.stop_adapter().await;
     // The middle change's connection answers PATCHes `204` (the gateway asks for the version only).
-    let mut jobs = Vec::new();
-    for (user, version_only) in [(&alice, false), (&bob, true), (&carol, false)] {
-        let body = json!({"schemas": [scim::urn::PATCH_OP], "Operations": add(user)});
-        let job = stack
-            .job(CONNECTION, Group, Operation::Patch, &id, Some(&body), None)
-            .with_answer_version_only(version_only);
-        jobs.push(stack.enqueue(job).await);
-    }
-    stack.sim.clear_request_log();
-    stack.start_adapter().await;
-    let mut outcomes = Vec::new();
-    for job in &jobs {
-        outcomes.push(stack.outcome(job).await);
-    }
+    let jobs = [(&alice, false), (&bob, true), (&carol, false)]
+        .into_iter()
+        .map(|(user, version_only)| patch_job(&stack, &id, &add(user)).with_answer_version_only(version_only))
+        .collect();
+    let outcomes: Vec<Outcome> = queued_together(&mut stack, jobs).await.into_iter().map(|(_, o)| o).collect();
 
     let written = match &outcomes[1] {
         Outcome::Ok(adapter_api::Written::Resource(resource)) => resource.clone(),
