@@ -209,8 +209,11 @@ end
 
 local function read_take(b, now, consumer, max_attempts, ttl, count)
   local stream = b.base .. ':ready'
-  local read = redis.call('XREADGROUP', 'GROUP', b.group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
-  if not read then return 0, {} end
+  -- A failed read (the group vanished) reads nothing rather than abort the script: the outcomes
+  -- recorded before it still get their acknowledgement and done message. The reader's blocking
+  -- read then meets the error and recreates the group.
+  local read = redis.pcall('XREADGROUP', 'GROUP', b.group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+  if not read or read.err then return 0, {} end
   local entries = read[1][2]
   local pairs_ = {}
   for _, e in ipairs(entries) do
