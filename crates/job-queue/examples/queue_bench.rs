@@ -11,6 +11,10 @@
 //! measured twice: with `redis-benchmark` (50 clients, no pipelining) when it is
 //! on PATH, and with this process's own client (as many concurrent `XADD`s as
 //! there are submitters, on one multiplexed connection, like the queue's).
+//! Beside the rate it prints the CPU Redis and this process spent per job, and
+//! the script calls per job with the time Redis spent in them (`INFO
+//! commandstats` deltas: every client of that Redis counts, so other work on
+//! it shows too).
 
 use bytes::Bytes;
 use job_queue::{Disposition, Job, JobHandler, JobStatus, NewJob, QueueConfig, TraceContext, connect};
@@ -112,6 +116,18 @@ async fn redis_cpu(url: &str) -> Option<f64> {
     Some(field("used_cpu_user")? + field("used_cpu_sys")?)
 }
 
+/// `EVALSHA` calls and the microseconds Redis spent in them so far, from `INFO commandstats`.
+async fn script_calls(url: &str) -> Option<(u64, u64)> {
+    let client = redis::Client::open(url).ok()?;
+    let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+    let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.ok()?;
+    let line = info.lines().find_map(|l| l.strip_prefix("cmdstat_evalsha:"))?;
+    let field = |name: &str| -> Option<u64> {
+        line.split(',').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    Some((field("calls")?, field("usec")?))
+}
+
 /// This process's CPU seconds so far (Linux `/proc`; clock ticks of 10 ms).
 fn own_cpu() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -172,6 +188,7 @@ async fn main() {
     });
 
     let per_submitter = args.jobs / args.submitters;
+    let scripts_before = if args.in_process { None } else { script_calls(&url).await };
     let (redis_before, own_before) = (if args.in_process { None } else { redis_cpu(&url).await }, own_cpu());
     let started = Instant::now();
     let tasks: Vec<_> = (0..args.submitters)
@@ -207,6 +224,7 @@ async fn main() {
     }
     let elapsed = started.elapsed();
     let (redis_after, own_after) = (if args.in_process { None } else { redis_cpu(&url).await }, own_cpu());
+    let scripts_after = if args.in_process { None } else { script_calls(&url).await };
     stop.cancel();
     workers.await.unwrap().unwrap();
     latencies.sort();
@@ -223,6 +241,14 @@ async fn main() {
         per_op_us(redis_before, redis_after, latencies.len()),
         per_op_us(own_before, own_after, latencies.len()),
     );
+    if let (Some((calls_before, usec_before)), Some((calls_after, usec_after))) = (scripts_before, scripts_after) {
+        let jobs = latencies.len() as f64;
+        println!(
+            "script calls per job: {:.2} (EVALSHA), {:.1} µs inside Redis per job",
+            (calls_after - calls_before) as f64 / jobs,
+            (usec_after - usec_before) as f64 / jobs,
+        );
+    }
     if !args.in_process {
         let client = redis::Client::open(url.as_str()).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();

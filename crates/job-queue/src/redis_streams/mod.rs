@@ -13,7 +13,7 @@
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
 //! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
 //! | `base:oldest` | sorted set | those seconds by earliest submission time (oldest job's age) |
-//! | `base:stats` | hash | the retry and unfinished counters |
+//! | `base:stats` | hash | the retry counter |
 //! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload (never the secrets) |
 //! | `base:done` | pub/sub channel | the final state of the jobs a batch finished |
 //! | `<prefix>:ev:<events>` | stream, one group per subscriber | events |
@@ -37,7 +37,9 @@
 //! attempt (owner, attempt counter; while jobs are waiting, one script reads
 //! and starts them without blocking, in one round trip), run the handler while renewing the lease
 //! (`XCLAIM … JUSTID` resets the entry's idle time), then record the outcome
-//! and `XACK` in one script. A final outcome expires the job hash (and so its
+//! and `XACK` in one script, which also reads and starts the next waiting jobs
+//! for the slots the finished attempts free (one call per cycle of a busy
+//! worker process, not two). A final outcome expires the job hash (and so its
 //! idempotency record) after `result_ttl`, releases the next job of the chain and
 //! publishes on `base:done`, which wakes the submitters waiting on that job. A
 //! transient failure puts the job in `base:delayed`; the scheduler of any

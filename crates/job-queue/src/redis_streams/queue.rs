@@ -95,7 +95,7 @@ impl RedisJobQueue {
                     config.op_timeout,
                     config.replicas_to_wait_for(),
                 ),
-                outcomes: outcome_batcher(conn.clone(), keys.base.clone(), config),
+                outcomes: outcome_batcher(Recording::new(conn.clone(), keys.base.clone(), config)),
                 keys,
                 config: config.clone(),
                 redis,
@@ -206,6 +206,8 @@ struct Outcome {
     /// The final state for the done message, without `result` and `updated`
     /// (empty for a retry): see [`done_record`].
     record: Vec<u8>,
+    /// The job was submitted with secrets (else its hash has no field to delete).
+    secrets: bool,
 }
 
 /// Largest batch per script call: big enough to amortise the call, small
@@ -314,40 +316,135 @@ fn unconfirmed_write(e: redis::RedisError) -> redis::RedisError {
     }
 }
 
-fn outcome_batcher(conn: Connection, base: String, config: &QueueConfig) -> Batcher<Outcome, Recorded> {
-    let (max_attempts, ttl) = (config.max_attempts, ms(config.result_ttl));
-    // An outcome that cannot be recorded within the visibility timeout is
-    // moot: the job is redelivered and runs again.
-    let budget = config.visibility_timeout.max(config.op_timeout);
+/// Scripts' settings for recording outcomes, shared by the outcome and cycle batchers.
+#[derive(Clone)]
+struct Recording {
+    conn: Connection,
+    base: String,
+    max_attempts: u32,
+    ttl: u64,
+    /// An outcome that cannot be recorded within the visibility timeout is
+    /// moot: the job is redelivered and runs again.
+    budget: Duration,
+}
+
+impl Recording {
+    fn new(conn: Connection, base: String, config: &QueueConfig) -> Self {
+        Self {
+            conn,
+            base,
+            max_attempts: config.max_attempts,
+            ttl: ms(config.result_ttl),
+            budget: config.visibility_timeout.max(config.op_timeout),
+        }
+    }
+
+    /// Records `outcomes` with the `FINISH` script, repeated while Redis is unreachable (safe:
+    /// the script recognises outcomes it recorded).
+    async fn finish(&self, outcomes: &[Outcome]) -> Result<Vec<Recorded>, QueueError> {
+        let rows: Value = retrying("record outcome", self.budget, || {
+            let mut c = self.conn.clone();
+            let mut call = scripts::FINISH.prepare_invoke();
+            call.arg(&self.base).arg(WORKER_GROUP).arg(self.max_attempts).arg(self.ttl);
+            outcome_args(&mut call, outcomes);
+            async move { call.invoke_async(&mut c).await }
+        })
+        .await?;
+        recorded_rows(&rows, outcomes)
+    }
+
+    /// Records `outcomes` and, unless `count` is 0, reads and starts up to `count` new entries
+    /// for `consumer`, in one `FINISH_TAKE` call. Not repeated: when it fails, the outcomes are
+    /// recorded on their own (as [`Self::finish`] does) and no job is started; entries a failed
+    /// call may have read are reclaimed after the visibility timeout.
+    async fn finish_take(
+        &self,
+        consumer: &str,
+        count: usize,
+        outcomes: &[Outcome],
+    ) -> Result<(Vec<Recorded>, Vec<Taken>), QueueError> {
+        let mut c = self.conn.clone();
+        let mut call = scripts::FINISH_TAKE.prepare_invoke();
+        call.arg(&self.base).arg(WORKER_GROUP).arg(self.max_attempts).arg(self.ttl).arg(consumer).arg(count);
+        outcome_args(&mut call, outcomes);
+        let answer: Result<Value, _> = call.invoke_async(&mut c).await;
+        let parsed = answer.map_err(|e| conn::unavailable("record outcomes and take", &e)).and_then(|reply| {
+            let [recorded, _read, rows] = reply::array(&reply).ok_or_else(|| reply::corrupt("finish and take"))? else {
+                return Err(reply::corrupt("finish and take"));
+            };
+            Ok((recorded_rows(recorded, outcomes)?, taken_rows(rows)?))
+        });
+        match parsed {
+            Ok(done) => Ok(done),
+            Err(e) => {
+                tracing::debug!(error = %e, "recording outcomes and taking jobs in one call failed; recording alone");
+                Ok((self.finish(outcomes).await?, Vec::new()))
+            }
+        }
+    }
+}
+
+/// Appends the `FINISH` script's nine values per outcome.
+fn outcome_args(call: &mut redis::ScriptInvocation<'_>, outcomes: &[Outcome]) {
+    for o in outcomes {
+        call.arg(&o.consumer)
+            .arg(&o.job_id)
+            .arg(&o.entry)
+            .arg(o.attempt)
+            .arg(o.outcome)
+            .arg(o.data.as_ref())
+            .arg(u64::try_from(o.delay.as_millis()).unwrap_or(u64::MAX))
+            .arg(&o.record)
+            .arg(u8::from(o.secrets));
+    }
+}
+
+/// The `FINISH` script's rows, one per outcome.
+fn recorded_rows(reply: &Value, outcomes: &[Outcome]) -> Result<Vec<Recorded>, QueueError> {
+    let rows =
+        reply::array(reply).filter(|rows| rows.len() == outcomes.len()).ok_or_else(|| reply::corrupt("finish"))?;
+    rows.iter()
+        .zip(outcomes)
+        .map(|(row, o)| match reply::array(row).and_then(|r| r.first()).and_then(reply::string).as_deref() {
+            Some("final") | Some("done") => Ok(Recorded::Final),
+            Some("retry") => Ok(Recorded::Retry(o.delay)),
+            Some("stale") => Ok(Recorded::Stale),
+            _ => Err(reply::corrupt("finish")),
+        })
+        .collect()
+}
+
+fn outcome_batcher(recording: Recording) -> Batcher<Outcome, Recorded> {
     Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |outcomes: Vec<Outcome>| {
-        let (conn, base) = (conn.clone(), base.clone());
+        let recording = recording.clone();
+        async move { recording.finish(&outcomes).await }
+    })
+}
+
+/// An attempt that ended in a worker process: its outcome, and whether its slot should run the
+/// next waiting job.
+pub(super) struct Cycle {
+    outcome: Outcome,
+    wants_next: bool,
+}
+
+/// What a [`Cycle`] got: how its outcome was recorded, and the job its slot runs next (if it
+/// wanted one and one was waiting).
+pub(super) type Cycled = (Recorded, Option<Taken>);
+
+/// Batches the ends of attempts in one worker process (`consumer`): their outcomes recorded and,
+/// for the slots they free, the next waiting jobs read and started, all in one script call.
+pub(super) fn cycle_batcher(inner: &Inner, consumer: String) -> Batcher<Cycle, Cycled> {
+    let recording = Recording::new(inner.conn.clone(), inner.keys.base.clone(), &inner.config);
+    Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |cycles: Vec<Cycle>| {
+        let (recording, consumer) = (recording.clone(), consumer.clone());
         async move {
-            let rows: Vec<Vec<Value>> = retrying("record outcome", budget, || {
-                let mut c = conn.clone();
-                let mut call = scripts::FINISH.prepare_invoke();
-                call.arg(&base).arg(WORKER_GROUP).arg(max_attempts).arg(ttl);
-                for o in &outcomes {
-                    call.arg(&o.consumer)
-                        .arg(&o.job_id)
-                        .arg(&o.entry)
-                        .arg(o.attempt)
-                        .arg(o.outcome)
-                        .arg(o.data.as_ref())
-                        .arg(u64::try_from(o.delay.as_millis()).unwrap_or(u64::MAX))
-                        .arg(&o.record);
-                }
-                async move { call.invoke_async(&mut c).await }
-            })
-            .await?;
-            rows.iter()
-                .zip(&outcomes)
-                .map(|(row, o)| match row.first().and_then(reply::string).as_deref() {
-                    Some("final") | Some("done") => Ok(Recorded::Final),
-                    Some("retry") => Ok(Recorded::Retry(o.delay)),
-                    Some("stale") => Ok(Recorded::Stale),
-                    _ => Err(reply::corrupt("finish")),
-                })
-                .collect()
+            let wanted = cycles.iter().filter(|c| c.wants_next).count();
+            let (wants, outcomes): (Vec<bool>, Vec<Outcome>) =
+                cycles.into_iter().map(|c| (c.wants_next, c.outcome)).unzip();
+            let (recorded, taken) = recording.finish_take(&consumer, wanted, &outcomes).await?;
+            let mut taken = taken.into_iter();
+            Ok(recorded.into_iter().zip(wants).map(|(r, wants)| (r, if wants { taken.next() } else { None })).collect())
         }
     })
 }
@@ -412,6 +509,22 @@ fn taken_rows(reply: &Value) -> Result<Vec<Taken>, QueueError> {
             })
         })
         .collect()
+}
+
+/// Logs what recording an attempt's outcome did; `None` when it could not be recorded.
+pub(super) fn report(taken: &Taken, recorded: Result<Recorded, QueueError>) -> Option<Recorded> {
+    let (id, attempt) = (&taken.job.id, taken.job.attempt);
+    match recorded {
+        Ok(Recorded::Stale) => {
+            tracing::warn!(job_id = %id, attempt, "discarded the outcome of an attempt that lost its lease");
+            Some(Recorded::Stale)
+        }
+        Ok(recorded) => Some(recorded),
+        Err(e) => {
+            tracing::error!(job_id = %id, attempt, error = %e, "could not record a job's outcome; it will be redelivered");
+            None
+        }
+    }
 }
 
 impl Inner {
@@ -533,6 +646,23 @@ impl Inner {
         taken: &Taken,
         disposition: Disposition,
     ) -> Result<Recorded, QueueError> {
+        self.outcomes.call(self.outcome(consumer, taken, disposition)).await
+    }
+
+    /// Records an attempt's outcome and, when `wants_next`, starts the next waiting job for the
+    /// same slot, through the worker process's `cycles` (one script call for a batch of both).
+    pub(super) async fn cycle(
+        &self,
+        cycles: &Batcher<Cycle, Cycled>,
+        consumer: &str,
+        taken: &Taken,
+        disposition: Disposition,
+        wants_next: bool,
+    ) -> Result<Cycled, QueueError> {
+        cycles.call(Cycle { outcome: self.outcome(consumer, taken, disposition), wants_next }).await
+    }
+
+    fn outcome(&self, consumer: &str, taken: &Taken, disposition: Disposition) -> Outcome {
         let job = &taken.job;
         let (outcome, data, delay) = match disposition {
             Disposition::Succeeded(result) => ("succeeded", result, Duration::ZERO),
@@ -544,18 +674,17 @@ impl Inner {
             ),
         };
         let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome) };
-        self.outcomes
-            .call(Outcome {
-                consumer: consumer.to_owned(),
-                job_id: job.id.0.clone(),
-                entry: taken.entry.clone(),
-                attempt: job.attempt,
-                outcome,
-                data,
-                delay,
-                record,
-            })
-            .await
+        Outcome {
+            consumer: consumer.to_owned(),
+            job_id: job.id.0.clone(),
+            entry: taken.entry.clone(),
+            attempt: job.attempt,
+            outcome,
+            data,
+            delay,
+            record,
+            secrets: !job.secrets.is_empty(),
+        }
     }
 
     /// The jobs after `id` in its chain (see `scripts::FOLLOWING`), one script call.
@@ -596,25 +725,24 @@ impl Inner {
         consumer: &str,
         taken: Taken,
     ) -> Option<Recorded> {
+        let disposition = self.attempt(handler, consumer, &taken).await;
+        let recorded = self.record(consumer, &taken, disposition).await;
+        report(&taken, recorded)
+    }
+
+    /// Runs the handler on one started attempt, renewing its lease, to its disposition.
+    pub(super) async fn attempt(
+        self: &Arc<Self>,
+        handler: &dyn JobHandler,
+        consumer: &str,
+        taken: &Taken,
+    ) -> Disposition {
         let renew_every = self.config.visibility_timeout / 3;
         let (id, attempt) = (taken.job.id.clone(), taken.job.attempt);
         let chain =
             Arc::new(ChainView { queue: Arc::clone(self), consumer: consumer.to_owned(), id: id.clone(), attempt });
-        let disposition = run_handler(handler, taken.job.clone(), renew_every, chain, || {
-            self.renew(consumer, &taken.entry, &id, attempt)
-        })
-        .await;
-        match self.record(consumer, &taken, disposition).await {
-            Ok(Recorded::Stale) => {
-                tracing::warn!(job_id = %id, attempt, "discarded the outcome of an attempt that lost its lease");
-                Some(Recorded::Stale)
-            }
-            Ok(recorded) => Some(recorded),
-            Err(e) => {
-                tracing::error!(job_id = %id, attempt, error = %e, "could not record a job's outcome; it will be redelivered");
-                None
-            }
-        }
+        run_handler(handler, taken.job.clone(), renew_every, chain, || self.renew(consumer, &taken.entry, &id, attempt))
+            .await
     }
 
     /// Moves due retries to the ready stream; returns how long until the next is due.

@@ -22,9 +22,10 @@ local function job_key(base, id) return base .. ':job:' .. string.sub(id, -32) e
 local function ns(s) return #s .. ':' .. s end
 
 -- Work done for a whole batch at its end: one XACK, one count update per
--- second of submission, one PUBLISH carrying every job that became final.
+-- second of submission, one retry counter update, one PUBLISH carrying every
+-- job that became final.
 local function batch(base, group)
-  return { base = base, group = group, acks = {}, closed = {}, nclosed = 0, done = {} }
+  return { base = base, group = group, acks = {}, closed = {}, done = {}, retried = 0 }
 end
 
 -- Unfinished jobs are counted per second of submission (hash `opened`), and
@@ -45,7 +46,7 @@ local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
 local function flush(b)
   if #b.acks > 0 then redis.call('XACK', b.base .. ':ready', b.group, unpack(b.acks)) end
   for bucket, n in pairs(b.closed) do count_open(b.base, bucket, 0, -n) end
-  if b.nclosed > 0 then redis.call('HINCRBY', b.base .. ':stats', 'open', -b.nclosed) end
+  if b.retried > 0 then redis.call('HINCRBY', b.base .. ':stats', 'retries', b.retried) end
   if #b.done > 0 then redis.call('PUBLISH', b.base .. ':done', table.concat(b.done)) end
 end
 
@@ -74,15 +75,15 @@ end
 -- done message (a netstring of netstrings: the id, then field/value pairs),
 -- so that waiters need not read it back. `record` is that state without
 -- `updated`, when the caller built it; `job` holds okey, attempts, submitted
--- and last_error.
+-- and last_error, and `secrets` false when the job is known to have none (no
+-- field to delete).
 local function finish_job(b, id, jk, job, status, now, ttl, extra, record)
   redis.call('HSET', jk, 'status', status, 'updated', now, 'payload', '', unpack(extra))
-  redis.call('HDEL', jk, 'secrets')
+  if job.secrets ~= false then redis.call('HDEL', jk, 'secrets') end
   redis.call('PEXPIRE', jk, ttl)
   release(b.base, job.okey, id)
   local bucket = bucket_of(job.submitted)
   b.closed[bucket] = (b.closed[bucket] or 0) + 1
-  b.nclosed = b.nclosed + 1
   if not record then
     local f = { ns(id), ns('status'), ns(status), ns('okey'), ns(job.okey or ''), ns('attempts'),
       ns(job.attempts or '0'), ns('submitted'), ns(job.submitted or '0') }
@@ -147,22 +148,21 @@ for i = 2, #ARGV, 7 do
     out[#out + 1] = {id, 0, fp}
   end
 end
-if added > 0 then
-  count_open(base, bucket_of(now), now, added)
-  redis.call('HINCRBY', base .. ':stats', 'open', added)
-end
+if added > 0 then count_open(base, bucket_of(now), now, added) end
 return out
 "#,
     )
 });
 
-/// Starting the attempts of delivered entries, shared by [`TAKE`] and [`READ_TAKE`]: `args[first..]`
-/// are (entry id, job id) pairs; `fresh` when they were just read as new by `consumer`.
+/// Starting the attempts of delivered entries, shared by [`TAKE`], [`READ_TAKE`] and
+/// [`FINISH_TAKE`]: `args[first..]` are (entry id, job id) pairs; `fresh` when they were just read
+/// as new by `consumer`; `now` the time as a string. Acknowledgements and notifications go to the
+/// batch `b`, which the caller flushes. `read_take` reads up to `count` new entries first
+/// (`XREADGROUP` without blocking) and returns how many it read beside the rows.
 const TAKE_FN: &str = r#"
-local function take(base, group, consumer, max_attempts, ttl, fresh, args, first)
+local function take(b, now, consumer, max_attempts, ttl, fresh, args, first)
+  local base, group = b.base, b.group
   local stream = base .. ':ready'
-  local now = num(now_ms())
-  local b = batch(base, group)
   local out = {}
   for i = first, #args, 2 do
     local eid, id = args[i], args[i + 1]
@@ -204,8 +204,34 @@ local function take(base, group, consumer, max_attempts, ttl, fresh, args, first
       end
     end
   end
-  flush(b)
   return out
+end
+
+local function read_take(b, now, consumer, max_attempts, ttl, count)
+  local stream = b.base .. ':ready'
+  -- A failed read (the group vanished) reads nothing rather than abort the script: the outcomes
+  -- recorded before it still get their acknowledgement and done message. The reader's blocking
+  -- read then meets the error and recreates the group.
+  local read = redis.pcall('XREADGROUP', 'GROUP', b.group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
+  if not read or read.err then return 0, {} end
+  local entries = read[1][2]
+  local pairs_ = {}
+  for _, e in ipairs(entries) do
+    local id = false
+    local fields = e[2]
+    if fields then
+      for i = 1, #fields, 2 do
+        if fields[i] == 'id' then id = fields[i + 1] end
+      end
+    end
+    if id then
+      pairs_[#pairs_ + 1] = e[1]
+      pairs_[#pairs_ + 1] = id
+    else
+      b.acks[#b.acks + 1] = e[1]
+    end
+  end
+  return #entries, take(b, now, consumer, max_attempts, ttl, true, pairs_, 1)
 end
 "#;
 
@@ -222,7 +248,10 @@ end
 pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
     script(&format!(
         r#"{TAKE_FN}
-return take(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', ARGV, 7)
+local b = batch(ARGV[1], ARGV[2])
+local out = take(b, num(now_ms()), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', ARGV, 7)
+flush(b)
+return out
 "#
     ))
 });
@@ -236,50 +265,25 @@ return take(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1
 pub(crate) static READ_TAKE: LazyLock<Script> = LazyLock::new(|| {
     script(&format!(
         r#"{TAKE_FN}
-local base, group, consumer = ARGV[1], ARGV[2], ARGV[3]
-local stream = base .. ':ready'
-local read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', tonumber(ARGV[6]), 'STREAMS', stream, '>')
-if not read then return {{0, {{}}}} end
-local entries = read[1][2]
-local pairs_, orphans = {{}}, {{}}
-for _, e in ipairs(entries) do
-  local id = false
-  local fields = e[2]
-  if fields then
-    for i = 1, #fields, 2 do
-      if fields[i] == 'id' then id = fields[i + 1] end
-    end
-  end
-  if id then
-    pairs_[#pairs_ + 1] = e[1]
-    pairs_[#pairs_ + 1] = id
-  else
-    orphans[#orphans + 1] = e[1]
-  end
-end
-if #orphans > 0 then redis.call('XACK', stream, group, unpack(orphans)) end
-return {{#entries, take(base, group, consumer, tonumber(ARGV[4]), ARGV[5], true, pairs_, 1)}}
+local b = batch(ARGV[1], ARGV[2])
+local read, rows = read_take(b, num(now_ms()), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
+flush(b)
+return {{read, rows}}
 "#
     ))
 });
 
-/// Records a batch of attempts' outcomes, each fenced by owner and attempt.
-/// ARGV: base, group, max attempts, result TTL ms, then per outcome: consumer,
-/// job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`), result or
-/// error, retry delay ms, and the job's final state for the done message
-/// without `result` and `updated` (netstrings: the id, then field/value pairs;
-/// empty for a retry). Returns per outcome {'final'}, {'retry', delay ms},
-/// {'done'} (a repeated call) or {'stale'} (another attempt owns the job now).
-pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
-    script(
-        r#"
-local base, group, max_attempts, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
-local now = now_ms()
-local now_s = num(now)
-local b = batch(base, group)
-local retried = 0
-local function finish(consumer, id, eid, attempt, outcome, data, delay, record)
-  local jk = job_key(base, id)
+/// Recording attempts' outcomes, shared by [`FINISH`] and [`FINISH_TAKE`]: from `args[first]` on,
+/// per outcome: consumer, job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`),
+/// result or error, retry delay ms, the job's final state for the done message without `result`
+/// and `updated` (netstrings: the id, then field/value pairs; empty for a retry), and `1` when the
+/// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
+/// and attempt. Returns per outcome {'final'}, {'retry', delay ms}, {'done'} (a repeated call) or
+/// {'stale'} (another attempt owns the job now). `now` is in ms.
+const FINISH_FN: &str = r#"
+local function finish(b, max_attempts, ttl, now, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
+  local now_s = num(now)
+  local jk = job_key(b.base, id)
   local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted', 'last_error')
   if f[1] ~= id then return {'stale'} end
   if f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= attempt then
@@ -287,7 +291,7 @@ local function finish(consumer, id, eid, attempt, outcome, data, delay, record)
     return {'stale'}
   end
   b.acks[#b.acks + 1] = eid
-  local job = { okey = f[5], attempts = f[4], submitted = f[6], last_error = f[7] }
+  local job = { okey = f[5], attempts = f[4], submitted = f[6], last_error = f[7], secrets = secrets }
   if outcome == 'succeeded' or outcome == 'failed' then
     finish_job(b, id, jk, job, outcome, now_s, ttl, { 'result', data }, record .. '6:result' .. ns(data))
     return {'final'}
@@ -297,20 +301,57 @@ local function finish(consumer, id, eid, attempt, outcome, data, delay, record)
     return {'final'}
   end
   redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', now_s)
-  redis.call('ZADD', base .. ':delayed', now + delay, id)
-  retried = retried + 1
+  redis.call('ZADD', b.base .. ':delayed', now + delay, id)
+  b.retried = b.retried + 1
   return {'retry', delay}
 end
-local out = {}
-for i = 5, #ARGV, 8 do
-  out[#out + 1] = finish(ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4], ARGV[i + 5],
-    tonumber(ARGV[i + 6]), ARGV[i + 7])
+
+local function record_outcomes(b, max_attempts, ttl, now, args, first)
+  local out = {}
+  for i = first, #args, 9 do
+    out[#out + 1] = finish(b, max_attempts, ttl, now, args[i], args[i + 1], args[i + 2], tonumber(args[i + 3]),
+      args[i + 4], args[i + 5], tonumber(args[i + 6]), args[i + 7], args[i + 8] == '1')
+  end
+  return out
 end
-if retried > 0 then redis.call('HINCRBY', base .. ':stats', 'retries', retried) end
+"#;
+
+/// Records a batch of attempts' outcomes, each fenced by owner and attempt.
+/// ARGV: base, group, max attempts, result TTL ms, then per outcome the nine values of
+/// [`FINISH_FN`]. Returns its rows. Safe to repeat.
+pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
+    script(&format!(
+        r#"{FINISH_FN}
+local b = batch(ARGV[1], ARGV[2])
+local out = record_outcomes(b, tonumber(ARGV[3]), ARGV[4], now_ms(), ARGV, 5)
 flush(b)
 return out
-"#,
-    )
+"#
+    ))
+});
+
+/// What a busy worker process does when attempts end: records their outcomes as [`FINISH`] does,
+/// then reads up to `count` new entries for `consumer` and starts their jobs as [`READ_TAKE`] does
+/// (a job its outcomes released from an ordering chain included), in one call instead of two, with
+/// one acknowledgement and one done message for both. ARGV: base, group, max attempts, result TTL
+/// ms, consumer, count (0: record only), then the outcomes as [`FINISH`]'s. Returns {[`FINISH`]'s
+/// rows, entries read, [`TAKE`]'s rows}. Repeating a call records nothing twice, but entries read
+/// by a call whose reply was lost stay pending for `consumer` until the visibility timeout.
+pub(crate) static FINISH_TAKE: LazyLock<Script> = LazyLock::new(|| {
+    script(&format!(
+        r#"{FINISH_FN}
+{TAKE_FN}
+local base, group, max_attempts, ttl, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5],
+  tonumber(ARGV[6])
+local now = now_ms()
+local b = batch(base, group)
+local recorded = record_outcomes(b, max_attempts, ttl, now, ARGV, 7)
+local read, rows = 0, {{}}
+if count > 0 then read, rows = read_take(b, num(now), consumer, max_attempts, ttl, count) end
+flush(b)
+return {{recorded, read, rows}}
+"#
+    ))
 });
 
 /// Renews a running job's lease by resetting its entry's idle time, if the
@@ -376,7 +417,8 @@ return {#ids, wait}
     )
 });
 
-/// ARGV: base, group. Returns {unfinished jobs, age ms of the oldest or -1,
+/// ARGV: base, group. Returns {unfinished jobs (the sum of the counts per second
+/// of submission), age ms of the oldest or -1,
 /// delivered and unacknowledged, retries so far, dead letters}. The age is that
 /// of the earliest submission in the oldest second that still has an unfinished
 /// job: exact while that job is unfinished, at most a second too old once it
@@ -386,13 +428,14 @@ pub(crate) static METRICS: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local base, group = ARGV[1], ARGV[2]
 local now = now_ms()
-local stats = redis.call('HMGET', base .. ':stats', 'open', 'retries')
+local retries = redis.call('HGET', base .. ':stats', 'retries')
+local open = 0
+for _, n in ipairs(redis.call('HVALS', base .. ':opened')) do open = open + tonumber(n) end
 local oldest = redis.call('ZRANGE', base .. ':oldest', 0, 0, 'WITHSCORES')
 local age = -1
 if #oldest == 2 then age = math.max(0, now - tonumber(oldest[2])) end
 local pending = redis.call('XPENDING', base .. ':ready', group)
-local open = math.max(0, tonumber(stats[1] or '0'))
-return {open, age, pending[1], tonumber(stats[2] or '0'), redis.call('XLEN', base .. ':dead')}
+return {math.max(0, open), age, pending[1], tonumber(retries or '0'), redis.call('XLEN', base .. ':dead')}
 "#,
     )
 });

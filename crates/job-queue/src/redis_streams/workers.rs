@@ -9,8 +9,9 @@
 //! visibility timeout). A handler stopped halfway is safe: handlers are idempotent, and fencing
 //! keeps a released attempt's outcome out.
 
+use super::batch::Batcher;
 use super::conn;
-use super::queue::{Inner, Recorded, Taken};
+use super::queue::{Cycle, Cycled, Inner, Recorded, Taken, cycle_batcher, report};
 use crate::{Disposition, JobHandler, QueueError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +39,10 @@ struct Pool {
     release: CancellationToken,
     /// A retry was scheduled: the scheduler should look at the delayed set.
     retry_scheduled: Notify,
+    /// Ends of attempts: outcomes recorded and next jobs started, batched.
+    cycles: Batcher<Cycle, Cycled>,
+    /// Once cancelled, ended attempts start no new job.
+    shutdown: CancellationToken,
 }
 
 pub(super) async fn run(
@@ -52,8 +57,11 @@ pub(super) async fn run(
     inner.ensure_group().await?;
     let killed = CancellationToken::new();
     let _kill_on_drop = killed.clone().drop_guard();
+    let consumer = inner.new_consumer();
     let pool = Arc::new(Pool {
-        consumer: inner.new_consumer(),
+        cycles: cycle_batcher(&inner, consumer.clone()),
+        shutdown: shutdown.clone(),
+        consumer,
         inner,
         handler,
         slots: Arc::new(Semaphore::new(concurrency)),
@@ -187,19 +195,36 @@ impl Pool {
         }
     }
 
+    /// Runs a job in its slot, then, while the slot's cycle hands it one, the next waiting job:
+    /// a busy worker process records outcomes and starts the next jobs in one call per cycle.
     fn spawn_job(self: &Arc<Self>, taken: Taken, slot: OwnedSemaphorePermit) {
         let pool = Arc::clone(self);
         self.tasks.spawn(async move {
             let _slot = slot;
-            let kept = taken.clone();
-            tokio::select! {
-                recorded = pool.inner.execute(pool.handler.as_ref(), &pool.consumer, taken) => {
-                    if let Some(Recorded::Retry(_)) = recorded {
-                        pool.retry_scheduled.notify_one();
-                    }
+            let mut taken = taken;
+            loop {
+                let disposition = tokio::select! {
+                    disposition = pool.inner.attempt(pool.handler.as_ref(), &pool.consumer, &taken) => disposition,
+                    _ = pool.killed.cancelled() => return,
+                    _ = pool.release.cancelled() => return pool.release_job(&taken).await,
+                };
+                // Not interrupted by the release: jobs the call starts must reach this slot.
+                let wants_next = !pool.shutdown.is_cancelled();
+                let cycled = tokio::select! {
+                    cycled = pool.inner.cycle(&pool.cycles, &pool.consumer, &taken, disposition, wants_next) => cycled,
+                    _ = pool.killed.cancelled() => return,
+                };
+                let (recorded, next) = match cycled {
+                    Ok((recorded, next)) => (Ok(recorded), next),
+                    Err(e) => (Err(e), None),
+                };
+                if let Some(Recorded::Retry(_)) = report(&taken, recorded) {
+                    pool.retry_scheduled.notify_one();
                 }
-                _ = pool.killed.cancelled() => {}
-                _ = pool.release.cancelled() => pool.release_job(&kept).await,
+                match next {
+                    Some(next) => taken = next,
+                    None => return,
+                }
             }
         });
     }

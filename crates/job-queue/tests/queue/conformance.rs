@@ -41,6 +41,7 @@ conformance!(
     a_key_finds_its_job_fingerprint_and_status_until_it_expires,
     jobs_on_one_ordering_key_never_overlap_and_run_in_submission_order,
     jobs_on_different_ordering_keys_run_in_parallel,
+    a_worker_pool_never_runs_more_jobs_at_once_than_its_concurrency,
     a_transient_failure_is_retried_with_backoff_until_it_succeeds,
     a_job_s_secrets_reach_every_attempt_beside_its_payload,
     a_job_in_backoff_blocks_later_jobs_of_its_key_but_not_other_keys,
@@ -251,6 +252,42 @@ async fn jobs_on_different_ordering_keys_run_in_parallel(kind: Kind) {
     }
     stop.cancel();
     workers.await.unwrap().unwrap();
+}
+
+async fn a_worker_pool_never_runs_more_jobs_at_once_than_its_concurrency(kind: Kind) {
+    let h = Harness::new(kind, "bounded", |_| {});
+    let b = h.backends().await;
+    let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let work = handler({
+        let (running, most) = (running.clone(), most.clone());
+        move |_| {
+            let (running, most) = (running.clone(), most.clone());
+            Box::pin(async move {
+                most.fetch_max(running.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Hold the slot for a few turns of the scheduler, so that ends and starts interleave.
+                for _ in 0..5 {
+                    tokio::task::yield_now().await;
+                }
+                running.fetch_sub(1, Ordering::SeqCst);
+                Disposition::Succeeded(Bytes::new())
+            })
+        }
+    });
+    // Waiting before the workers start, so that each ending attempt finds the next job waiting.
+    let ids: Vec<JobId> = futures::future::join_all(
+        (0..30).map(|n| b.queue.submit(job(&format!("bounded-{n}"), &format!("key-{n}"), ""))),
+    )
+    .await
+    .into_iter()
+    .map(|s| s.unwrap().job_id)
+    .collect();
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 3);
+    for id in &ids {
+        assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert!(most.load(Ordering::SeqCst) <= 3, "{} jobs ran at once with 3 slots", most.load(Ordering::SeqCst));
 }
 
 /// Fails the first `failures` attempts of every job, then succeeds with the attempt number.

@@ -1,7 +1,7 @@
 //! Tests only Redis can take: a worker process killed mid-job, Redis killed
 //! and restarted under load, TLS with client certificates, an ACL user confined
-//! to the prefix, stream trimming that keeps unfinished jobs, and dead letters
-//! that keep no secrets.
+//! to the prefix, stream trimming that keeps unfinished jobs, dead letters
+//! that keep no secrets, and a worker group deleted under running workers.
 
 use crate::support::*;
 use bytes::Bytes;
@@ -320,6 +320,53 @@ async fn workers_start_a_burst_of_waiting_jobs_and_acknowledge_an_entry_that_nam
     let pending: Vec<redis::Value> =
         redis::cmd("XPENDING").arg(&ready).arg("workers").query_async(&mut admin).await.unwrap();
     assert_eq!(pending.first(), Some(&redis::Value::Int(0)), "every entry acknowledged, the stray one included");
+    delete_prefix(&redis_url(), &prefix);
+}
+
+/// A busy worker records an attempt's outcome and reads the next waiting jobs in one script call.
+/// When the read fails there (the worker group was deleted, by hand say), the outcome still counts
+/// in full: acknowledged, announced to its waiter, no longer counted as unfinished; and the workers
+/// recreate the group for the next job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_recorded_as_the_worker_group_vanishes_still_closes_its_job() {
+    let config = redis_config(redis_url(), "nogroup");
+    let prefix = config.prefix.clone();
+    let queue = RedisJobQueue::connect(&config).await.unwrap_or_else(|e| panic!("Redis is required: {e}"));
+    let ready = format!("{prefix}:q:{}:ready", config.queue);
+    let work = handler({
+        let ready = ready.clone();
+        move |job| {
+            let ready = ready.clone();
+            Box::pin(async move {
+                if job.payload.as_ref() == b"delete the group" {
+                    let mut admin = admin().await;
+                    let _: i64 = redis::cmd("XGROUP")
+                        .arg("DESTROY")
+                        .arg(&ready)
+                        .arg("workers")
+                        .query_async(&mut admin)
+                        .await
+                        .unwrap();
+                }
+                Disposition::Succeeded(job.payload)
+            })
+        }
+    });
+    let stop = CancellationToken::new();
+    // One slot: the reader is not blocked on the stream while the job runs, so the job's own
+    // cycle is the first to read after the group is gone.
+    let workers = tokio::spawn({
+        let (queue, stop) = (queue.clone(), stop.clone());
+        async move { queue.run_workers(work, 1, stop).await }
+    });
+    let first = queue.submit(job("vanish-1", "k1", "delete the group")).await.unwrap().job_id;
+    assert_eq!(queue.wait(&first, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    let second = queue.submit(job("vanish-2", "k2", "after")).await.unwrap().job_id;
+    assert_eq!(queue.wait(&second, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    let metrics = queue.metrics().await.unwrap();
+    assert_eq!((metrics.depth, metrics.in_flight), (0, 0), "both jobs closed: {metrics:?}");
     delete_prefix(&redis_url(), &prefix);
 }
 
