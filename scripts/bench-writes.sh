@@ -9,7 +9,7 @@
 #   1. raw XADD of that Redis with redis-benchmark, no pipelining, 16 and 50 clients;
 #   2. POST /scim/v2/Users at 16 connections with wrk (each request a new userName), with the CPU
 #      the connector process and Redis spent per create and Redis's commands per create
-#      (INFO commandstats deltas), then the round trips per create (MONITOR over a few creates);
+#      (INFO commandstats deltas), the audit service's events per transaction, then the round trips per create (MONITOR over a few creates);
 #   3. the queue alone (`queue_bench`, echo handler) with 16 submitters and as many workers as the
 #      adapter runs.
 #
@@ -79,6 +79,11 @@ LUA
 redis_cpu() { rcli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.3f", s}'; }
 # A process's CPU seconds so far (utime + stime, clock ticks of 1/100 s).
 proc_cpu() { awk '{print ($14 + $15) / 100}' "/proc/$1/stat"; }
+# The audit service's transactions and records so far (from the gateway's /metrics, which `dev` shares).
+audit_counts() { # port
+    curl -fsS "http://127.0.0.1:$1/metrics" 2>/dev/null |
+        awk '/^scim_audit_batch_duration_seconds_count/ {b += $NF} /^scim_audit_records_total/ {r += $NF} END {printf "%d %d", b, r}'
+}
 commandstats() { rcli INFO commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2 \3/p'; }
 
 raw_xadd() { # clients
@@ -116,6 +121,8 @@ measure() { # label binary
     wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$base/Users" >/dev/null 2>&1 || true
     { echo "run_id = \"$prefix\"; token = \"$token\""; cat "$WORK/post.tmpl"; } >"$WORK/post.lua"
     commandstats >"$WORK/cmd.before"
+    local audit0 audit1
+    audit0=$(audit_counts "$port")
     local rcpu0 pcpu0 rcpu1 pcpu1
     rcpu0=$(redis_cpu)
     pcpu0=$(proc_cpu "$DEV_PID")
@@ -123,11 +130,13 @@ measure() { # label binary
     rcpu1=$(redis_cpu)
     pcpu1=$(proc_cpu "$DEV_PID")
     commandstats >"$WORK/cmd.after"
+    audit1=$(audit_counts "$port")
     local load
     load=$(cut -d' ' -f1-3 /proc/loadavg)
-    python3 - "$label" "$WORK" "$rcpu0" "$rcpu1" "$pcpu0" "$pcpu1" "$load" <<'PY'
+    python3 - "$label" "$WORK" "$rcpu0" "$rcpu1" "$pcpu0" "$pcpu1" "$load" "$audit0" "$audit1" <<'PY'
 import re, sys, pathlib
 label, work, r0, r1, p0, p1, load = sys.argv[1], pathlib.Path(sys.argv[2]), *map(float, sys.argv[3:7]), sys.argv[7]
+(b0, n0), (b1, n1) = (map(int, a.split()) if a.strip() else (0, 0) for a in sys.argv[8:10])
 text = (work / "wrk.txt").read_text()
 def lat(p):
     m = re.search(rf"^\s*{p}%\s+(\S+)", text, re.M)
@@ -147,6 +156,8 @@ busy = sorted(((c, n, u) for c, (n, u) in delta.items() if n > 0), key=lambda x:
 print(f"{label}: POST /Users, {total} in the run: {rps:.0f} creates/s, p50 {lat(50)}, p99 {lat(99)}, "
       f"non-2xx {non2xx.group(1) if non2xx else 0}; load average {load}")
 print(f"  CPU per create: connector {1e6 * (p1 - p0) / total:.0f} µs, Redis {1e6 * (r1 - r0) / total:.0f} µs")
+if b1 > b0:
+    print(f"  audit service: {n1 - n0} events recorded in {b1 - b0} transactions, {(n1 - n0) / (b1 - b0):.1f} per transaction")
 print("  Redis commands per create (calls, µs inside Redis), all clients of this Redis: " +
       ", ".join(f"{c} {n / total:.2f} ({u / total:.1f} µs)" for c, n, u in busy))
 PY

@@ -6,46 +6,48 @@ use serde_json::Value;
 
 /// Writes `value` with object keys sorted recursively.
 pub(crate) fn to_canonical_string(value: &Value) -> String {
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(512);
     write_value(value, &mut out);
-    out
+    // serde_json writes UTF-8 only, and the punctuation added here is ASCII.
+    String::from_utf8(out).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
-fn write_value(value: &Value, out: &mut String) {
+fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
+            out.push(b'{');
             for (i, (key, value)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_string(key, out);
-                out.push(':');
+                write_scalar(key, out);
+                out.push(b':');
                 write_value(value, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
                 write_value(item, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        Value::String(s) => write_string(s, out),
-        // Null, booleans and numbers have one serialization already.
-        other => out.push_str(&other.to_string()),
+        // Strings (serde_json's escaping is deterministic), null, booleans and numbers have one
+        // serialization already: serde_json's, written straight into the output (this runs for
+        // every string of every audit record, so no copy of the string and no buffer of its own).
+        scalar => write_scalar(scalar, out),
     }
 }
 
-fn write_string(s: &str, out: &mut String) {
-    // serde_json's string escaping is deterministic; reuse it.
-    out.push_str(&Value::String(s.to_owned()).to_string());
+fn write_scalar<T: serde::Serialize + ?Sized>(scalar: &T, out: &mut Vec<u8>) {
+    // Writing to a Vec cannot fail, and a string, a number, a boolean or null always serializes.
+    let _ = serde_json::to_writer(out, scalar);
 }
 
 #[cfg(test)]
@@ -57,6 +59,12 @@ mod tests {
     fn keys_are_sorted_at_every_depth() {
         let value = json!({"b": 1, "a": {"z": [ {"y": true, "x": null} ], "c": "é\"\n"}});
         assert_eq!(to_canonical_string(&value), r#"{"a":{"c":"é\"\n","z":[{"x":null,"y":true}]},"b":1}"#);
+    }
+
+    #[test]
+    fn scalars_are_written_as_serde_json_writes_them() {
+        let value = json!(["tab\there", "\u{1}", "€ and 😀", 1.5, -3, u64::MAX, true, null, ""]);
+        assert_eq!(to_canonical_string(&value), value.to_string());
     }
 
     #[test]

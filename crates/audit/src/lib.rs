@@ -43,7 +43,7 @@ use job_queue::EventBus;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -75,7 +75,7 @@ pub fn export(path: &Path, filter: &RecordFilter, out: &mut dyn std::io::Write) 
 pub struct RunningAudit {
     addr: SocketAddr,
     store: Arc<AuditStore>,
-    acknowledged: Arc<AtomicU64>,
+    progress: consumer::Progress,
     tasks: Vec<JoinHandle<()>>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -94,7 +94,12 @@ impl RunningAudit {
     /// the start: once it reaches the number published, nothing more will be recorded from them
     /// (what tests await instead of sleeping).
     pub fn events_acknowledged(&self) -> u64 {
-        self.acknowledged.load(Ordering::SeqCst)
+        self.progress.acknowledged.load(Ordering::SeqCst)
+    }
+
+    /// Batches the consumer has recorded since the start, each in one transaction.
+    pub fn batches_recorded(&self) -> u64 {
+        self.progress.batches.load(Ordering::SeqCst)
     }
 
     /// Waits until the service has stopped (after the shutdown token is cancelled).
@@ -162,10 +167,9 @@ pub async fn start(
     tracing::info!(%addr, database = %store.path().display(), heads = %settings.heads_path().display(),
         "audit service started");
 
-    let acknowledged = Arc::new(AtomicU64::new(0));
+    let progress = consumer::Progress { alive: consumer_alive, ..consumer::Progress::default() };
     let mut tasks = Vec::new();
-    let progress = (consumer_alive, acknowledged.clone());
-    tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), progress, shutdown.clone())));
+    tasks.push(tokio::spawn(consume(store.clone(), bus, settings.clone(), progress.clone(), shutdown.clone())));
     tasks.push(tokio::spawn(heads::run(
         store.clone(),
         settings.heads_path(),
@@ -184,7 +188,7 @@ pub async fn start(
         shutdown.cancelled().await;
         server_handle.stop(true).await;
     }));
-    Ok(RunningAudit { addr, store, acknowledged, tasks, server })
+    Ok(RunningAudit { addr, store, progress, tasks, server })
 }
 
 /// Runs the audit service until `shutdown` is cancelled: the consumer, the query API and
@@ -202,7 +206,7 @@ async fn consume(
     store: Arc<AuditStore>,
     bus: Arc<dyn EventBus>,
     settings: AuditSettings,
-    (alive, acknowledged): (Arc<AtomicBool>, Arc<AtomicU64>),
+    progress: consumer::Progress,
     shutdown: CancellationToken,
 ) {
     let name = settings.consumer_name();
@@ -211,13 +215,20 @@ async fn consume(
         let subscribed = tokio::select! {
             _ = shutdown.cancelled() => return,
             s = consumer::Consumer::subscribe(
-                store.clone(), bus.as_ref(), &settings.consumer_group, &name, settings.batch_size, settings.poll_wait,
+                                store.clone(),
+                bus.as_ref(),
+                &settings.consumer_group,
+                &name,
+                settings.batch_size,
+                settings.poll_wait,
+                settings.batch_linger,
             ) => s,
         };
         match subscribed {
             Ok(consumer) => {
                 tracing::info!(group = %settings.consumer_group, consumer = %name, "audit consumer subscribed");
-                consumer.run(shutdown, alive.clone(), acknowledged).await;
+                let alive = progress.alive.clone();
+                consumer.run(shutdown, progress).await;
                 alive.store(false, Ordering::SeqCst);
                 return;
             }

@@ -381,9 +381,15 @@ impl AuditStore {
         let key = self.key.as_ref().ok_or(StoreError::NoKey)?;
         let mut conn = self.writer.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut head = chain_point(&tx, "head")?;
+        // Every statement of an append is prepared once per connection (`prepare_cached`), not
+        // once per batch.
+        let mut head =
+            tx.prepare_cached("SELECT seq, hash FROM chain_meta WHERE name = 'head'")?.query_row([], |row| {
+                Ok(ChainPoint { seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or_default(), hash: row.get(1)? })
+            })?;
         let mut last_recorded: i64 = tx
-            .query_row("SELECT recorded_at FROM records WHERE seq = ?1", [seq_i64(head.seq)], |row| row.get(0))
+            .prepare_cached("SELECT recorded_at FROM records WHERE seq = ?1")?
+            .query_row([seq_i64(head.seq)], |row| row.get(0))
             .optional()?
             .unwrap_or(i64::MIN);
         let mut outcomes = Vec::with_capacity(records.len());
@@ -444,10 +450,8 @@ impl AuditStore {
                 outcomes.push(Appended::Recorded(seq));
             }
         }
-        tx.execute(
-            "UPDATE chain_meta SET seq = ?1, hash = ?2 WHERE name = 'head'",
-            params![seq_i64(head.seq), head.hash],
-        )?;
+        tx.prepare_cached("UPDATE chain_meta SET seq = ?1, hash = ?2 WHERE name = 'head'")?
+            .execute(params![seq_i64(head.seq), head.hash])?;
         tx.commit()?;
         Ok(outcomes)
     }

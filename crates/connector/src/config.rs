@@ -343,6 +343,9 @@ pub struct AuditSection {
     pub head_file: Option<PathBuf>,
     #[serde(with = "humantime_serde")]
     pub head_interval: Duration,
+    /// After a batch that did not fill, how long the consumer waits before reading again.
+    #[serde(with = "humantime_serde")]
+    pub batch_linger: Duration,
     /// The audit API's certificate and key (HTTPS only when set).
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -358,6 +361,7 @@ impl Default for AuditSection {
             key_file: None,
             head_file: d.head_file,
             head_interval: d.head_interval,
+            batch_linger: d.batch_linger,
             tls_cert: None,
             tls_key: None,
         }

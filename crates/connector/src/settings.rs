@@ -361,6 +361,9 @@ pub const SETTINGS: &[Setting] = &[
       "Append-only file the audit chain's head is exported to (and audit verify checks); keep it off the database's volume"),
     s("audit.head_interval", Some("audit-head-interval"), "SCIMC_AUDIT_HEAD_INTERVAL", &[Dev, Audit],
       Kind::Duration, "1m", "How often the audit chain's head is exported (a log line and a line of the head file)"),
+    s("audit.batch_linger", Some("audit-batch-linger"), "SCIMC_AUDIT_BATCH_LINGER", &[Dev, Audit], Kind::Duration,
+      "5ms", "After a batch of events smaller than the batch size, how long the audit service waits before reading \
+       the stream again, so that the events arriving meanwhile are recorded in one transaction (one fsync); 0: at once"),
     // The Secret Server emulator.
     s("sim.listen", Some("sim-listen"), "SCIMC_SIM_LISTEN", &[Dev, Sim], Kind::Addr, "127.0.0.1:8081",
       "Secret Server emulator listen address"),

@@ -69,6 +69,7 @@ pub(super) fn audit_settings(common: &Common, config: &Config) -> anyhow::Result
         retention: config.audit.retention,
         head_file: config.audit.head_file.clone(),
         head_interval: config.audit.head_interval,
+        batch_linger: config.audit.batch_linger,
         tls: crate::config::server_tls("audit.tls", config.audit.tls_cert.as_ref(), config.audit.tls_key.as_ref())?,
         ..audit::AuditSettings::default()
     })
