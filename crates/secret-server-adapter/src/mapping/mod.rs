@@ -24,7 +24,6 @@ use connections::scope::Principal as ScopePrincipal;
 use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
 use scim::ResourceKind;
 use serde_json::{Map, Value, json};
-use std::io::Write;
 
 /// The read model as one caller sees it.
 #[derive(Debug, Clone, Copy)]
@@ -214,7 +213,7 @@ pub(crate) fn write_meta(out: &mut Vec<u8>, kind: ResourceKind, meta: Meta) {
     crate::text::write_rfc3339_millis(out, meta.modified);
     // `etag`, `W/"<16 hex digits>"`, as a JSON string.
     out.extend_from_slice(br#"","version":"W/\""#);
-    let _ = write!(out, "{:016x}", meta.version);
+    out.extend_from_slice(&crate::meta::version_hex(meta.version));
     out.extend_from_slice(br#"\""}"#);
 }
 
