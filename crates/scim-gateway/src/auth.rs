@@ -366,16 +366,19 @@ async fn record_call<B>(
         None => route,
     };
     let scim_type = res.response().extensions().get::<ErrorScimType>().map(|t| t.0.as_str().to_owned());
+    let latency_micros = started.elapsed().as_micros() as u64;
+    let at = time::OffsetDateTime::now_utc();
+    let (connection, feed_route) = (state.calls.name(caller.connection.id.as_str()), state.calls.name(&route));
     let call = audit_pb::ScimCall {
         connection_id: caller.connection.id.to_string(),
         connection_name: caller.connection.display_name.clone(),
-        method: request.method().to_string(),
+        method: request.method().as_str().to_owned(),
         route,
         resource_type: kind.map(|k| adapter_api::kind::to_proto(k) as i32).unwrap_or_default(),
-        resource_id,
+        resource_id: resource_id.clone(),
         status: u32::from(res.status().as_u16()),
-        latency_micros: started.elapsed().as_micros() as u64,
-        client_address: ClientAddress::of(request).map(|a| a.to_string()).unwrap_or_default(),
+        latency_micros,
+        client_address: ClientAddress::of(request).map(address_text).unwrap_or_default(),
         scim_type: scim_type.unwrap_or_default(),
         request_id: request_id.to_owned(),
         ignored_attributes: request
@@ -384,17 +387,38 @@ async fn record_call<B>(
             .map(IgnoredAttributes::names)
             .unwrap_or_default(),
     };
+    // The event carries the current trace id; the console's record takes it from there.
+    let event = audit_events::scim_call(call);
     state.calls.record(crate::console::calls::CallRecord {
-        at: time::OffsetDateTime::now_utc(),
-        connection: call.connection_id.clone(),
-        method: call.method.clone(),
-        route: call.route.clone(),
-        resource_id: call.resource_id.clone(),
+        at,
+        connection,
+        method: request.method().clone(),
+        route: feed_route,
+        resource_id,
         status: res.status().as_u16(),
-        latency_micros: call.latency_micros,
-        trace_id: telemetry::current_trace_id().unwrap_or_default(),
+        latency_micros,
+        trace_id: event.trace_id.clone(),
     });
-    state.audit.scim_call(call).await;
+    state.audit.record(event).await;
+}
+
+/// A client address as text. Each HTTP worker keeps the last one it wrote: a client's calls come
+/// over a few connections, and `IpAddr`'s `Display` was a visible part of every call's record.
+fn address_text(address: std::net::IpAddr) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(std::net::IpAddr, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match last.as_ref() {
+            Some((cached, text)) if *cached == address => text.clone(),
+            _ => {
+                let text = address.to_string();
+                *last = Some((address, text.clone()));
+                text
+            }
+        }
+    })
 }
 
 /// The admin routes' middleware: the bearer token's SHA-256 must be one of

@@ -10,15 +10,101 @@ use actix_web::http::header;
 use adapter_api::{Page, Projection};
 use scim::{Filter, ScimType};
 use serde_json::Value;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 /// The base URL of the SCIM endpoints (`https://host/scim/v2`): the configured
-/// public URL, else the request's scheme and `Host`.
-pub fn base_url(req: &HttpRequest, settings: &GatewaySettings) -> String {
-    match &settings.public_url {
-        Some(url) => format!("{}/scim/v2", url.as_str().trim_end_matches('/')),
-        None => {
-            let info = req.connection_info();
-            format!("{}://{}/scim/v2", info.scheme(), info.host())
+/// public URL, else the request's scheme and `Host` (as actix-web's `ConnectionInfo` resolves
+/// them, the forwarding headers included).
+///
+/// Every read builds a `meta.location` on it, so each HTTP worker keeps the last one it made
+/// (see [`BaseOf`]): a request from the same origin as the one before gets it without a
+/// `ConnectionInfo` or a `String` of its own.
+pub fn base_url(req: &HttpRequest, settings: &GatewaySettings) -> Rc<str> {
+    let Some(of) = BaseOf::of(req, settings) else {
+        // Forwarded, or an absolute URI: actix-web's rules, each time.
+        let info = req.connection_info();
+        return Rc::from(format!("{}://{}/scim/v2", info.scheme(), info.host()));
+    };
+    LAST_BASE.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((key, base)) = last.as_ref()
+            && of.is(key)
+        {
+            return base.clone();
+        }
+        let base: Rc<str> = Rc::from(of.base());
+        *last = Some((of.key(), base.clone()));
+        base
+    })
+}
+
+thread_local! {
+    /// The last base URL this thread made, and what it was made from.
+    static LAST_BASE: RefCell<Option<(BaseKey, Rc<str>)>> = const { RefCell::new(None) };
+}
+
+/// What a base URL is made from, owned (the cache's key).
+#[derive(Debug, PartialEq, Eq)]
+enum BaseKey {
+    Public(String),
+    Direct { secure: bool, host: Vec<u8> },
+}
+
+/// What a request's base URL is made from, borrowed from the request or the settings.
+#[derive(Debug)]
+enum BaseOf<'a> {
+    /// The configured public URL.
+    Public(&'a str),
+    /// The request's own `Host` on a connection with (`secure`) or without TLS.
+    Direct { secure: bool, host: &'a str },
+}
+
+impl<'a> BaseOf<'a> {
+    /// `None` when actix-web's `ConnectionInfo` would look further than the `Host` header and the
+    /// connection (a `Forwarded`, `X-Forwarded-Proto` or `X-Forwarded-Host` header, an absolute
+    /// URI, no readable `Host`): those requests take its own path.
+    fn of(req: &'a HttpRequest, settings: &'a GatewaySettings) -> Option<Self> {
+        if let Some(url) = &settings.public_url {
+            return Some(Self::Public(url.as_str()));
+        }
+        let headers = req.headers();
+        let forwarded = [
+            header::FORWARDED,
+            header::HeaderName::from_static("x-forwarded-proto"),
+            header::HeaderName::from_static("x-forwarded-host"),
+        ];
+        if forwarded.iter().any(|name| headers.contains_key(name))
+            || req.uri().scheme().is_some()
+            || req.uri().authority().is_some()
+        {
+            return None;
+        }
+        let host = headers.get(header::HOST)?.to_str().ok()?;
+        Some(Self::Direct { secure: req.app_config().secure(), host })
+    }
+
+    fn is(&self, key: &BaseKey) -> bool {
+        match (self, key) {
+            (Self::Public(url), BaseKey::Public(cached)) => url == cached,
+            (Self::Direct { secure, host }, BaseKey::Direct { secure: s, host: h }) => {
+                secure == s && host.as_bytes() == h.as_slice()
+            }
+            _ => false,
+        }
+    }
+
+    fn key(&self) -> BaseKey {
+        match self {
+            Self::Public(url) => BaseKey::Public((*url).to_owned()),
+            Self::Direct { secure, host } => BaseKey::Direct { secure: *secure, host: host.as_bytes().to_vec() },
+        }
+    }
+
+    fn base(&self) -> String {
+        match self {
+            Self::Public(url) => format!("{}/scim/v2", url.trim_end_matches('/')),
+            Self::Direct { secure, host } => format!("{}://{host}/scim/v2", if *secure { "https" } else { "http" }),
         }
     }
 }
@@ -385,6 +471,52 @@ mod tests {
         assert_eq!(p.projection.attributes, vec!["displayName"]);
         assert_eq!(p.page, Page::Index { start_index: 1, count: Some(10) });
         assert_eq!(p.descending, Some(true));
+    }
+
+    #[test]
+    fn the_base_url_is_what_connection_info_gives_whatever_the_worker_made_before() {
+        use actix_web::test::TestRequest;
+        let requests = || {
+            [
+                TestRequest::get().uri("/scim/v2/Users/1").insert_header(("host", "scim.example.com")),
+                TestRequest::get().uri("/scim/v2/Users/1").insert_header(("host", "other.example.com:8443")),
+                TestRequest::get().uri("/scim/v2/Users/1"),
+                TestRequest::get()
+                    .uri("/scim/v2/Users/1")
+                    .insert_header(("host", "scim.example.com"))
+                    .insert_header(("x-forwarded-proto", "https")),
+                TestRequest::get()
+                    .uri("/scim/v2/Users/1")
+                    .insert_header(("host", "scim.example.com"))
+                    .insert_header(("x-forwarded-host", "front.example.com")),
+                TestRequest::get()
+                    .uri("/scim/v2/Users/1")
+                    .insert_header(("host", "scim.example.com"))
+                    .insert_header(("forwarded", "proto=https;host=edge.example.com")),
+                TestRequest::get().uri("https://absolute.example.com/scim/v2/Users/1"),
+                TestRequest::get().uri("/scim/v2/Users/1").insert_header(("host", "scim.example.com")),
+            ]
+        };
+        let direct = GatewaySettings::default();
+        let public = GatewaySettings {
+            public_url: Some(url::Url::parse("https://public.example.com/base/").unwrap()),
+            ..GatewaySettings::default()
+        };
+        for _ in 0..2 {
+            for (settings, request) in
+                requests().into_iter().map(|r| (&direct, r)).chain(requests().into_iter().map(|r| (&public, r)))
+            {
+                let req = request.to_http_request();
+                let expected = match &settings.public_url {
+                    Some(url) => format!("{}/scim/v2", url.as_str().trim_end_matches('/')),
+                    None => {
+                        let info = req.connection_info();
+                        format!("{}://{}/scim/v2", info.scheme(), info.host())
+                    }
+                };
+                assert_eq!(&*base_url(&req, settings), expected, "{:?}", req.headers());
+            }
+        }
     }
 
     #[test]

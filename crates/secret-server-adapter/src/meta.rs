@@ -224,9 +224,25 @@ pub fn role_version(role: &RoleSs) -> u64 {
     h.finish()
 }
 
-/// The weak entity tag of a version, as `meta.version` and the `ETag` header carry it.
+/// The weak entity tag of a version, as `meta.version` and the `ETag` header carry it:
+/// `W/"<16 lower-case hex digits>"`.
 pub fn etag(version: u64) -> String {
-    format!("W/\"{version:016x}\"")
+    let mut tag = String::with_capacity(20);
+    tag.push_str("W/\"");
+    tag.extend(version_hex(version).iter().map(|&b| char::from(b)));
+    tag.push('"');
+    tag
+}
+
+/// A version's 16 lower-case hex digits, written digit by digit (every read writes one;
+/// `format!`'s padded hex was a visible part of a read's rendering).
+pub(crate) fn version_hex(version: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0; 16];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((version >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    digits
 }
 
 /// The persisted form of a [`Meta`].
@@ -356,6 +372,18 @@ impl MetaStore {
 mod tests {
     use super::*;
     use crate::read_model::records::{GroupSs, UserSs};
+
+    #[test]
+    fn an_etag_is_the_version_in_sixteen_hex_digits_as_format_writes_it() {
+        let mut version: u64 = 1;
+        for _ in 0..10_000 {
+            assert_eq!(etag(version), format!("W/\"{version:016x}\""));
+            version = version.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        }
+        for version in [0, 1, 0xf, 0x10, u64::MAX, u64::MAX >> 4] {
+            assert_eq!(etag(version), format!("W/\"{version:016x}\""));
+        }
+    }
 
     fn user(display: &str) -> UserRec {
         UserRec {

@@ -12,11 +12,29 @@ pub fn fold(s: &str) -> String {
 /// Written digit by digit: every read renders two of these (`meta.created`, `meta.lastModified`),
 /// and `time`'s formatter, a writer call per component, was a tenth of a read's rendering.
 pub fn rfc3339_millis(ms: i64) -> String {
+    match rfc3339_millis_digits(ms) {
+        Ok(digits) => digits.iter().map(|&b| char::from(b)).collect(),
+        Err(at) => formatted(at),
+    }
+}
+
+/// [`rfc3339_millis`] appended to `out` as ASCII, without a `String` of its own (a user written
+/// straight to bytes renders two of these).
+pub fn write_rfc3339_millis(out: &mut Vec<u8>, ms: i64) {
+    match rfc3339_millis_digits(ms) {
+        Ok(digits) => out.extend_from_slice(&digits),
+        Err(at) => out.extend_from_slice(formatted(at).as_bytes()),
+    }
+}
+
+/// The timestamp's 24 ASCII bytes for the years 0 to 9999; the time itself for the others, which
+/// `time`'s formatter writes.
+fn rfc3339_millis_digits(ms: i64) -> Result<[u8; 24], time::OffsetDateTime> {
     let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let Ok(year) = u16::try_from(at.year()) else { return formatted(at) };
+    let Ok(year) = u16::try_from(at.year()) else { return Err(at) };
     if year > 9999 {
-        return formatted(at);
+        return Err(at);
     }
     let mut out = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut value: u32| {
@@ -32,7 +50,7 @@ pub fn rfc3339_millis(ms: i64) -> String {
     put(14, 2, u32::from(at.minute()));
     put(17, 2, u32::from(at.second()));
     put(20, 3, u32::from(at.millisecond()));
-    out.iter().map(|&b| char::from(b)).collect()
+    Ok(out)
 }
 
 /// [`rfc3339_millis`] through `time`'s formatter, for the years it does not write itself.
@@ -69,6 +87,9 @@ mod tests {
         while ms < 253_402_300_799_999 {
             let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap();
             assert_eq!(rfc3339_millis(ms), formatted(at), "{ms}");
+            let mut written = Vec::new();
+            write_rfc3339_millis(&mut written, ms);
+            assert_eq!(written, formatted(at).into_bytes(), "{ms}");
             state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             ms += i64::try_from(state >> 40).unwrap() * 7_919;
         }

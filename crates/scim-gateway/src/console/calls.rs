@@ -5,8 +5,9 @@
 //! record of every call is the audit trail, which the audit page reads across replicas; this feed
 //! is what arrives here, as it arrives, without a round trip through the events stream.
 
+use actix_web::http::Method;
 use parking_lot::Mutex;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
@@ -17,13 +18,18 @@ pub const CAPACITY: usize = 10_000;
 /// How far back the feed keeps calls.
 pub const WINDOW: time::Duration = time::Duration::hours(1);
 
+/// The most distinct connection ids and routes [`CallFeed::name`] keeps (then it starts over).
+const NAMES: usize = 1024;
+
 /// One SCIM call, as the console shows it (no payload, no credential).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallRecord {
     pub at: OffsetDateTime,
-    pub connection: String,
-    pub method: String,
-    pub route: String,
+    /// The connection's id, shared by its calls (see [`CallFeed::name`]).
+    pub connection: Arc<str>,
+    pub method: Method,
+    /// The route's template, shared by its calls (see [`CallFeed::name`]).
+    pub route: Arc<str>,
     pub resource_id: String,
     pub status: u16,
     pub latency_micros: u64,
@@ -45,6 +51,8 @@ pub struct Activity {
 pub struct CallFeed {
     recent: Mutex<VecDeque<Arc<CallRecord>>>,
     live: broadcast::Sender<Arc<CallRecord>>,
+    /// The connection ids and routes of the calls, one copy of each.
+    names: Mutex<HashSet<Arc<str>>>,
 }
 
 impl Default for CallFeed {
@@ -55,7 +63,28 @@ impl Default for CallFeed {
 
 impl CallFeed {
     pub fn new() -> Self {
-        Self { recent: Mutex::new(VecDeque::with_capacity(1024)), live: broadcast::channel(256).0 }
+        Self {
+            recent: Mutex::new(VecDeque::with_capacity(1024)),
+            live: broadcast::channel(256).0,
+            names: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// `text` as a shared string, the same one for every call that names it: every call records
+    /// its connection and its route, and the feed holds up to [`CAPACITY`] of them, so a copy of
+    /// each per call was two allocations made and two freed per call. Connections and routes are
+    /// few; past [`NAMES`] of them, the set starts over.
+    pub fn name(&self, text: &str) -> Arc<str> {
+        let mut names = self.names.lock();
+        if let Some(name) = names.get(text) {
+            return name.clone();
+        }
+        if names.len() >= NAMES {
+            names.clear();
+        }
+        let name: Arc<str> = Arc::from(text);
+        names.insert(name.clone());
+        name
     }
 
     /// Adds a call (dropping the oldest beyond [`CAPACITY`] or the [`WINDOW`]).
@@ -79,7 +108,7 @@ impl CallFeed {
             .lock()
             .iter()
             .rev()
-            .filter(|c| connection.is_none_or(|id| c.connection == id))
+            .filter(|c| connection.is_none_or(|id| &*c.connection == id))
             .take(count)
             .cloned()
             .collect()
@@ -98,7 +127,8 @@ impl CallFeed {
         let mut connections: BTreeMap<String, Vec<(u32, u32)>> = BTreeMap::new();
         for call in self.recent.lock().iter().filter(|c| c.at >= start && c.at <= now) {
             let index = (((call.at - start) / slice) as usize).min(slices as usize - 1);
-            let counts = connections.entry(call.connection.clone()).or_insert_with(|| vec![(0, 0); slices as usize]);
+            let counts =
+                connections.entry(call.connection.to_string()).or_insert_with(|| vec![(0, 0); slices as usize]);
             counts[index].0 += 1;
             if is_failure(call.status) {
                 counts[index].1 += 1;
@@ -122,9 +152,9 @@ mod tests {
     fn call(connection: &str, at: OffsetDateTime, status: u16) -> CallRecord {
         CallRecord {
             at,
-            connection: connection.to_owned(),
-            method: "GET".to_owned(),
-            route: "/scim/v2/Users".to_owned(),
+            connection: connection.into(),
+            method: Method::GET,
+            route: "/scim/v2/Users".into(),
             resource_id: String::new(),
             status,
             latency_micros: 1000,
@@ -146,5 +176,17 @@ mod tests {
         assert_eq!(activity.connections["okta"].iter().map(|c| c.0).sum::<u32>(), 2);
         assert_eq!(activity.connections["okta"][11], (1, 1), "the 500 is a failure, in the last slice");
         assert_eq!(activity.connections["entra"][11], (1, 0), "a 404 is not");
+    }
+
+    #[test]
+    fn a_name_is_one_shared_string_for_every_call_that_names_it() {
+        let feed = CallFeed::new();
+        let (one, two) = (feed.name("okta"), feed.name("okta"));
+        assert!(Arc::ptr_eq(&one, &two));
+        assert_eq!(&*feed.name("entra"), "entra");
+        for n in 0..NAMES + 1 {
+            assert_eq!(&*feed.name(&format!("c{n}")), format!("c{n}"));
+        }
+        assert!(feed.names.lock().len() <= NAMES, "the set is bounded");
     }
 }

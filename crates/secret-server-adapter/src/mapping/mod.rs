@@ -137,19 +137,20 @@ impl View<'_> {
         }
     }
 
-    /// [`View::render`], serialized to JSON. A group's members are written straight to bytes (see
-    /// [`group::render_json`]): for a large group, they are what an answer costs.
+    /// [`View::render`], serialized to JSON. A user is written straight to bytes (see
+    /// [`user::render_json`]: reads by id are mostly users, and building the tree first was a good
+    /// part of a read's cost), and so are a group's members (see [`group::render_json`]: for a
+    /// large group, they are what an answer costs).
     pub fn render_json(&self, kind: ResourceKind, id: i64, options: RenderOptions) -> Option<Vec<u8>> {
-        if kind != ResourceKind::Group {
-            let doc = self.render(kind, id, options)?;
-            // Sized for a typical user up front: growing from empty reallocates four or five times.
-            let mut json = Vec::with_capacity(1024);
-            return serde_json::to_writer(&mut json, &doc).is_ok().then_some(json);
+        match kind {
+            ResourceKind::User => self.visible(kind, id).then(|| user::render_json(self, id)).flatten(),
+            ResourceKind::Group => self.visible(kind, id).then(|| group::render_json(self, id, options)).flatten(),
+            _ => {
+                let doc = self.render(kind, id, options)?;
+                let mut json = Vec::with_capacity(512);
+                serde_json::to_writer(&mut json, &doc).is_ok().then_some(json)
+            }
         }
-        if !self.visible(kind, id) {
-            return None;
-        }
-        group::render_json(self, id, options)
     }
 
     /// The version (`W/"..."`) of a resource, visible or not.
@@ -187,6 +188,33 @@ pub fn meta_value(kind: ResourceKind, meta: Meta) -> Value {
         "lastModified": rfc3339_millis(meta.modified),
         "version": etag(meta.version),
     })
+}
+
+/// Appends `s` as a JSON string, escaped as `serde_json` escapes it (the writers that skip the
+/// `Value` tree must give the same bytes as the tree serialized).
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends `value` as compact JSON, as `serde_json` serializes it inside a document.
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) {
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+/// Appends [`meta_value`] serialized, without building it.
+pub(crate) fn write_meta(out: &mut Vec<u8>, kind: ResourceKind, meta: Meta) {
+    out.extend_from_slice(br#"{"resourceType":"#);
+    write_str(out, kind.name());
+    out.extend_from_slice(br#","created":""#);
+    crate::text::write_rfc3339_millis(out, meta.created);
+    out.extend_from_slice(br#"","lastModified":""#);
+    crate::text::write_rfc3339_millis(out, meta.modified);
+    // `etag`, `W/"<16 hex digits>"`, as a JSON string.
+    out.extend_from_slice(br#"","version":"W/\""#);
+    out.extend_from_slice(&crate::meta::version_hex(meta.version));
+    out.extend_from_slice(br#"\""}"#);
 }
 
 /// The PAM LinkedObject extension of a directory user or group, from Secret Server: `source` the

@@ -26,11 +26,14 @@
 //! never enables or disables anyone: an update without it keeps the user's state, and a create
 //! without it enables the user, which reads back as `active: true` (the server's default).
 
-use super::{UNSET, View, merge_attrs, meta_value, start, stored_attrs, unassigned};
+use super::{
+    UNSET, View, merge_attrs, meta_value, start, stored_attrs, unassigned, write_meta, write_str, write_value,
+};
 use crate::attributes::from_text;
 use scim::urn;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
+use std::io::Write;
 
 /// Attributes the mapping owns (never copied from the attribute store as they are).
 const OWNED: &[&str] = &[
@@ -56,9 +59,18 @@ pub fn roles_value(
     view_roles: &std::collections::BTreeMap<i64, crate::read_model::records::RoleSs>,
     held: &[i64],
 ) -> Option<Value> {
+    let names = role_names_held(view_roles, held);
+    (!names.is_empty()).then(|| Value::Array(names.into_iter().map(|n| json!({"value": n, "display": n})).collect()))
+}
+
+/// The names of the roles held (`held`, ids), in the order `roles` lists them.
+fn role_names_held<'a>(
+    view_roles: &'a std::collections::BTreeMap<i64, crate::read_model::records::RoleSs>,
+    held: &[i64],
+) -> Vec<&'a str> {
     let mut names: Vec<&str> = held.iter().filter_map(|id| view_roles.get(id)).map(|r| &*r.name).collect();
     names.sort_unstable_by_key(|n| n.to_lowercase());
-    (!names.is_empty()).then(|| Value::Array(names.into_iter().map(|n| json!({"value": n, "display": n})).collect()))
+    names
 }
 
 /// The emails to show: the stored entries with the primary's value from Secret Server.
@@ -117,6 +129,126 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     }
     doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::User, rec.meta));
     Some(Value::Object(doc))
+}
+
+/// [`render`], serialized: the same document, byte for byte (the test module checks it against
+/// [`render`] over varied users), written straight to the output. Building the document as a
+/// `Value` tree first cost an allocation per attribute name and value, and reads by id are mostly
+/// users; only the stored attributes, which the connector keeps as JSON text, are still parsed.
+pub(super) fn render_json(view: &View<'_>, id: i64) -> Option<Vec<u8>> {
+    let rec = view.state.users.get(&id)?;
+    let mut attrs = from_text(rec.attrs.as_deref());
+    super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
+    // Sized for a typical user up front: growing from empty reallocates four or five times.
+    let mut out = Vec::with_capacity(768 + rec.attrs.as_ref().map_or(0, |a| a.len()));
+    out.extend_from_slice(br#"{"schemas":["#);
+    write_str(&mut out, scim::ResourceKind::User.schema_urn());
+    for extension in [urn::ENTERPRISE_USER, urn::LINKED_OBJECT] {
+        if attrs.contains_key(extension) {
+            out.push(b',');
+            write_str(&mut out, extension);
+        }
+    }
+    out.extend_from_slice(br#"],"id":""#);
+    let _ = write!(out, "{id}");
+    out.push(b'"');
+    if let Some(external_id) = attrs.get("externalId") {
+        out.extend_from_slice(br#","externalId":"#);
+        write_value(&mut out, external_id);
+    }
+    out.extend_from_slice(br#","userName":"#);
+    write_str(&mut out, attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name));
+    // As `unassigned` decides, without making the `Value` it compares with.
+    let held = |name: &str| attrs.get(UNSET).and_then(|u| u.get(name));
+    if held("displayName").is_none_or(|h| h.as_str() != Some(&*rec.ss.display_name)) {
+        out.extend_from_slice(br#","displayName":"#);
+        write_str(&mut out, &rec.ss.display_name);
+    }
+    let active = rec.ss.enabled && !rec.deleted;
+    if held("active").is_none_or(|h| h.as_bool() != Some(active)) {
+        out.extend_from_slice(if active { br#","active":true"# } else { br#","active":false"# });
+    }
+    write_emails(&mut out, attrs.get_mut("emails"), rec.ss.email.as_deref());
+    for (key, value) in &attrs {
+        if key == "externalId" || key.starts_with('$') || OWNED.iter().any(|o| o.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        out.push(b',');
+        write_str(&mut out, key);
+        out.push(b':');
+        write_value(&mut out, value);
+    }
+    let mut groups = view
+        .state
+        .groups_of(id)
+        .iter()
+        .filter(|g| view.group_visible(**g))
+        .filter_map(|g| view.state.groups.get(g))
+        .peekable();
+    if groups.peek().is_some() {
+        out.extend_from_slice(br#","groups":["#);
+        for (i, group) in groups.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = write!(out, r#"{{"value":"{}","display":"#, group.ss.id);
+            write_str(&mut out, &group.ss.name);
+            out.extend_from_slice(br#","type":"direct"}"#);
+        }
+        out.push(b']');
+    }
+    let roles = role_names_held(&view.state.roles, &rec.ss.roles);
+    if !roles.is_empty() {
+        out.extend_from_slice(br#","roles":["#);
+        for (i, name) in roles.into_iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(br#"{"value":"#);
+            write_str(&mut out, name);
+            out.extend_from_slice(br#","display":"#);
+            write_str(&mut out, name);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+    out.extend_from_slice(br#","meta":"#);
+    write_meta(&mut out, scim::ResourceKind::User, rec.meta);
+    out.push(b'}');
+    Some(out)
+}
+
+/// Writes `,"emails":[...]` as [`emails`] gives them, if it gives any: the `stored` entries
+/// (changed in place, they are the caller's copy) with the primary's value from Secret Server.
+fn write_emails(out: &mut Vec<u8>, stored: Option<&mut Value>, ss_email: Option<&str>) {
+    match stored {
+        Some(Value::Array(items)) if !items.is_empty() => {
+            let primary = items.iter().position(|e| e.get("primary") == Some(&Value::Bool(true))).unwrap_or(0);
+            match ss_email {
+                Some(email) => {
+                    if let Some(obj) = items.get_mut(primary).and_then(Value::as_object_mut) {
+                        obj.insert("value".to_owned(), Value::String(email.to_owned()));
+                    }
+                }
+                // Removed in Secret Server: the primary entry goes; others stay.
+                None => {
+                    items.remove(primary);
+                }
+            }
+            if !items.is_empty() {
+                out.extend_from_slice(br#","emails":"#);
+                // Writing into a `Vec` cannot fail.
+                let _ = serde_json::to_writer(&mut *out, &*items);
+            }
+        }
+        _ => {
+            if let Some(email) = ss_email {
+                out.extend_from_slice(br#","emails":[{"value":"#);
+                write_str(out, email);
+                out.extend_from_slice(br#","type":"work","primary":true}]"#);
+            }
+        }
+    }
 }
 
 /// What a validated User document asks of Secret Server.
@@ -239,6 +371,232 @@ pub fn audit_fields(user_name: &str, display_name: &str, email: Option<&str>, en
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::read_model::records::{GroupRec, GroupSs, Meta, RoleSs, UserRec, UserSs};
+    use crate::read_model::state::State;
+    use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
+    use proptest::prelude::*;
+
+    /// Text that needs every kind of care: quotes, backslashes, control characters, non-ASCII.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof!["[a-zA-Z0-9 ._@-]{0,12}", "[\"\\\\\u{0}-\u{1f}\u{7f}é€😀/<>a-z]{0,8}", Just(String::new()),]
+    }
+
+    /// Any JSON value a client could have stored, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..4)
+                    .prop_map(|entries| Value::Object(entries.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// One stored `emails` entry: the usual shapes, and some a lenient client could leave.
+    fn email_entry() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            (text(), prop::option::of("work|home|other"), prop::option::of(any::<bool>())).prop_map(
+                |(value, kind, primary)| {
+                    let mut e = Map::new();
+                    e.insert("value".to_owned(), Value::String(value));
+                    if let Some(kind) = kind {
+                        e.insert("type".to_owned(), Value::String(kind));
+                    }
+                    if let Some(primary) = primary {
+                        e.insert("primary".to_owned(), Value::Bool(primary));
+                    }
+                    Value::Object(e)
+                }
+            ),
+            (prop::option::of(any::<bool>()), text())
+                .prop_map(|(primary, display)| json!({"primary": primary, "display": display})),
+            json_value(),
+        ]
+    }
+
+    /// The stored attributes of a user: each usual one present or absent, owned names a client
+    /// could not store but an older version might have, the connector's own `$` keys, and others.
+    fn stored_attrs_of(display: String, active: bool) -> impl Strategy<Value = Option<Map<String, Value>>> {
+        let unset = prop_oneof![
+            Just(None),
+            Just(Some(json!({"displayName": display}))),
+            Just(Some(json!({"active": active}))),
+            Just(Some(json!({"displayName": display, "active": active}))),
+            Just(Some(json!({"displayName": "someone else", "active": !active}))),
+        ];
+        (
+            (
+                prop::option::of(prop_oneof![text().prop_map(Value::String), json_value()]),
+                prop::option::of(text()),
+                prop::option::of(json_value()),
+                prop::option::of(prop_oneof![
+                    prop::collection::vec(email_entry(), 0..4).prop_map(Value::Array),
+                    json_value(),
+                ]),
+                prop::option::of(json_value()),
+                prop::option::of(json_value()),
+            ),
+            (unset, prop::option::of(text()), prop::collection::vec((text(), json_value()), 0..3), any::<u8>()),
+        )
+            .prop_map(
+                |((external_id, user_name, name, emails, enterprise, linked), (unset, creator, others, order))| {
+                    let mut attrs = Map::new();
+                    let mut put = |key: &str, value: Option<Value>| {
+                        if let Some(value) = value {
+                            attrs.insert(key.to_owned(), value);
+                        }
+                    };
+                    put("name", name);
+                    put("externalId", external_id);
+                    put("emails", emails);
+                    put(urn::ENTERPRISE_USER, enterprise);
+                    put(UNSET, unset);
+                    put(crate::attributes::CREATED_BY, creator.map(Value::String));
+                    put(urn::LINKED_OBJECT, linked);
+                    put("userName", user_name.map(Value::String));
+                    if order & 1 == 1 {
+                        put("Groups", Some(json!([{"value": "1"}])));
+                        put("META", Some(json!({"version": "x"})));
+                    }
+                    for (key, value) in others {
+                        put(&key, Some(value));
+                    }
+                    if order & 2 == 2 {
+                        attrs = std::mem::take(&mut attrs).into_iter().rev().collect();
+                    }
+                    (!attrs.is_empty() || order & 4 == 4).then_some(attrs)
+                },
+            )
+    }
+
+    /// A user with everything that varies: its Secret Server fields, stored attributes, groups
+    /// (some with names that need escapes), roles (names differing only in case among them) and
+    /// times.
+    #[derive(Debug, Clone)]
+    struct Case {
+        ss: UserSs,
+        deleted: bool,
+        attrs: Option<Map<String, Value>>,
+        groups: Vec<i64>,
+        meta: Meta,
+        policy: DeletedUserPolicy,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            (text(), text(), prop::option::of(text()), any::<bool>(), any::<bool>()),
+            (prop::option::of(text()), prop::option::of(text()), prop::collection::btree_set(1i64..=6, 0..6)),
+            (prop::collection::btree_set(1i64..=4, 0..4), -62_135_596_800_000i64..253_402_300_799_999, any::<u64>()),
+            any::<bool>(),
+        )
+            .prop_flat_map(
+                |(
+                    (user_name, display, email, enabled, deleted),
+                    (domain, guid, roles),
+                    (groups, at, version),
+                    inactive,
+                )| {
+                    let display_name = display.clone();
+                    stored_attrs_of(display, enabled && !deleted).prop_map(move |attrs| Case {
+                        ss: UserSs {
+                            email: email.clone().map(Into::into),
+                            enabled,
+                            roles: roles.iter().copied().collect(),
+                            domain_name: domain.clone().map(Into::into),
+                            ad_guid: guid.clone().map(Into::into),
+                            display_name: display_name.clone().into(),
+                            ..UserSs::local(42, &user_name)
+                        },
+                        deleted,
+                        attrs,
+                        groups: groups.iter().copied().collect(),
+                        meta: Meta { created: at, modified: at.saturating_add(1_234_567), version },
+                        policy: if inactive { DeletedUserPolicy::Inactive } else { DeletedUserPolicy::NotFound },
+                    })
+                },
+            )
+    }
+
+    fn state_of(case: &Case) -> State {
+        let mut state = State::default();
+        for (id, name) in
+            [(1, "Admins"), (2, "b-role"), (3, "B-Role"), (4, "é \"quoted\""), (5, "a\u{1}b"), (6, "Zeta")]
+        {
+            state.roles.insert(id, RoleSs { id, name: name.into(), enabled: true });
+        }
+        let attrs = case.attrs.as_ref().and_then(crate::attributes::to_text);
+        state.put_user(UserRec { ss: case.ss.clone(), attrs, deleted: case.deleted, meta: case.meta });
+        for (id, name) in [(1, "Ops"), (2, "Dev \"core\" \\ é"), (3, "line\nbreak"), (4, "")] {
+            let members = if case.groups.contains(&id) { vec![42] } else { vec![] };
+            state.put_group(GroupRec { ss: GroupSs::local(id, name), members, attrs: None, meta: Meta::default() });
+        }
+        state
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn a_user_written_straight_to_bytes_is_the_rendered_document_byte_for_byte(case in case()) {
+            let state = state_of(&case);
+            let (rights, scope, connection) =
+                (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
+            let view = View { state: &state, rights: &rights, deleted_users: case.policy, scope: &scope, connection: &connection };
+            let reference = render(&view, 42).map(|doc| serde_json::to_string(&doc).unwrap());
+            let written = view.render_json(scim::ResourceKind::User, 42, crate::mapping::RenderOptions::default());
+            let visible = view.user_visible(42);
+            prop_assert_eq!(written.map(|b| String::from_utf8(b).unwrap()), reference.filter(|_| visible));
+        }
+    }
+
+    #[test]
+    fn a_user_written_straight_to_bytes_has_every_part_of_the_document() {
+        let mut state = State::default();
+        state.roles.insert(7, RoleSs { id: 7, name: "Auditor".into(), enabled: true });
+        let ss = UserSs {
+            email: Some("b@example.com".into()),
+            roles: Box::new([7]),
+            ad_guid: Some("guid-1".into()),
+            domain_name: Some("corp".into()),
+            ..UserSs::local(42, "bjensen")
+        };
+        let attrs = json!({"externalId": "e-1", urn::ENTERPRISE_USER: {"employeeNumber": "7"},
+            "emails": [{"value": "old@example.com", "type": "work", "primary": true}, {"value": "h@example.com"}]});
+        let attrs = crate::attributes::to_text(attrs.as_object().unwrap());
+        state.put_user(UserRec { ss, attrs, deleted: false, meta: Meta { created: 0, modified: 1, version: 255 } });
+        state.put_group(GroupRec {
+            ss: GroupSs::local(9, "Ops"),
+            members: vec![42],
+            attrs: None,
+            meta: Meta::default(),
+        });
+        let (rights, scope, connection) =
+            (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
+        let view = View {
+            state: &state,
+            rights: &rights,
+            deleted_users: DeletedUserPolicy::NotFound,
+            scope: &scope,
+            connection: &connection,
+        };
+        let bytes = view.render_json(scim::ResourceKind::User, 42, crate::mapping::RenderOptions::default()).unwrap();
+        let doc: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(doc["schemas"], json!([urn::USER, urn::ENTERPRISE_USER, urn::LINKED_OBJECT]));
+        assert_eq!(doc["emails"][0]["value"], "b@example.com");
+        assert_eq!(doc["groups"], json!([{"value": "9", "display": "Ops", "type": "direct"}]));
+        assert_eq!(doc["roles"], json!([{"value": "Auditor", "display": "Auditor"}]));
+        assert_eq!(doc[urn::LINKED_OBJECT], json!({"source": "corp", "nativeIdentifier": "guid-1"}));
+        assert_eq!(doc["meta"]["version"], "W/\"00000000000000ff\"");
+        assert_eq!(doc["meta"]["lastModified"], "1970-01-01T00:00:00.001Z");
+        assert_eq!(String::from_utf8(bytes).unwrap(), serde_json::to_string(&render(&view, 42).unwrap()).unwrap());
+    }
 
     #[test]
     fn stored_emails_show_secret_servers_address_as_the_primary() {
