@@ -174,7 +174,8 @@ pub struct SimConfig {
     pub password_policy: PasswordPolicy,
     /// HTTP worker threads (`None`: one per core).
     pub workers: Option<usize>,
-    /// Compact the journal into a snapshot after this many journaled mutations.
+    /// Compact the journal into a snapshot after at least this many journaled mutations, once the
+    /// journal has also grown as large as the snapshot (compactions spaced with the store's size).
     pub compact_after: u64,
     /// The API account's role permissions (default: [`crate::access::DEFAULT_API_ACCOUNT_PERMISSIONS`]).
     pub api_account_permissions: Vec<String>,

@@ -32,7 +32,8 @@ impl Db {
         Self::new(store, None, u64::MAX)
     }
 
-    /// Backed by a data directory; compacts after `compact_after` journaled mutations.
+    /// Backed by a data directory; compacts after `compact_after` journaled mutations at the least
+    /// (see [`DataDir::due_for_compaction`]).
     pub(crate) fn new(store: Store, data_dir: Option<DataDir>, compact_after: u64) -> Self {
         Db(Arc::new(Inner {
             store: RwLock::new(store),
@@ -86,7 +87,7 @@ impl Db {
 
     fn maybe_compact(&self) {
         let Some(dir) = &self.0.data_dir else { return };
-        if dir.since_compaction() < self.0.compact_after || self.0.compacting.swap(true, Ordering::AcqRel) {
+        if !dir.due_for_compaction(self.0.compact_after) || self.0.compacting.swap(true, Ordering::AcqRel) {
             return;
         }
         let db = self.clone();

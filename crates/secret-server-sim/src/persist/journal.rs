@@ -55,6 +55,11 @@ impl Journal {
         Ok(Self { file, len, seq, since_compaction, capture: None })
     }
 
+    /// The journal's length in bytes (its complete records).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.len
+    }
+
     /// Appends one record with the next sequence number.
     ///
     /// # Errors

@@ -20,6 +20,7 @@ use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const SNAPSHOT: &str = "snapshot.json";
@@ -50,6 +51,9 @@ pub(crate) struct DataDir {
     /// Held for the lifetime of the emulator; the OS releases it when the process dies.
     _lock: File,
     journal: Mutex<Journal>,
+    /// The size of the snapshot in place, in bytes: the journal is compacted only once it has grown
+    /// as large (see [`DataDir::due_for_compaction`]).
+    snapshot_len: AtomicU64,
 }
 
 /// What opening a data directory found.
@@ -88,11 +92,13 @@ impl DataDir {
             }
         }
         let snapshot_path = dir.join(SNAPSHOT);
+        let mut snapshot_len = 0;
         let snapshot = match std::fs::read(&snapshot_path) {
-            Ok(bytes) => Some(
+            Ok(bytes) => Some({
+                snapshot_len = bytes.len() as u64;
                 serde_json::from_slice::<Snapshot>(&bytes)
-                    .map_err(|source| PersistError::Snapshot { path: snapshot_path.clone(), source })?,
-            ),
+                    .map_err(|source| PersistError::Snapshot { path: snapshot_path.clone(), source })?
+            }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(io_err(&snapshot_path)(e)),
         };
@@ -113,7 +119,12 @@ impl DataDir {
         };
         let journal = Journal::open(&journal_path, replay.last_seq, replayed as u64).map_err(io_err(&journal_path))?;
         Ok(Opened {
-            data_dir: DataDir { dir: dir.to_owned(), _lock: lock, journal: Mutex::new(journal) },
+            data_dir: DataDir {
+                dir: dir.to_owned(),
+                _lock: lock,
+                journal: Mutex::new(journal),
+                snapshot_len: AtomicU64::new(snapshot_len),
+            },
             store,
             replayed,
             truncated_tail: replay.truncated_tail,
@@ -133,6 +144,16 @@ impl DataDir {
         self.journal.lock().since_compaction
     }
 
+    /// Whether the journal should be compacted: at least `min_records` records since the last
+    /// compaction, and a journal at least as large as the snapshot in place. A compaction writes
+    /// the whole store while holding a read lock on it (every change waits meanwhile), so it is
+    /// spaced in proportion to the store's size, as Redis spaces its AOF rewrites: its cost per
+    /// record stays constant as the store grows, and a start replays at most a snapshot's worth.
+    pub(crate) fn due_for_compaction(&self, min_records: u64) -> bool {
+        let journal = self.journal.lock();
+        journal.since_compaction >= min_records && journal.bytes() >= self.snapshot_len.load(Ordering::Relaxed)
+    }
+
     /// Writes a snapshot of `store` and restarts the journal. The caller holds a read lock on the
     /// store for the duration of `write_snapshot`'s first step (see [`crate::db::Db::compact`]).
     ///
@@ -149,13 +170,16 @@ impl DataDir {
             let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
             serde_json::to_writer(&mut out, &SnapshotRef { store, seq }).map_err(io::Error::other)?;
             out.flush()?;
-            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+            out.into_inner().map_err(|e| e.into_error())
         })();
-        if let Err(e) = result {
-            self.journal.lock().capture = None;
-            return Err(e);
+        match result {
+            // The file is synced by `commit_snapshot`, after the store's lock is released.
+            Ok(file) => Ok(PendingSnapshot { tmp, file }),
+            Err(e) => {
+                self.journal.lock().capture = None;
+                Err(e)
+            }
         }
-        Ok(PendingSnapshot { tmp })
     }
 
     /// Moves a written snapshot into place and restarts the journal with the records written
@@ -165,13 +189,17 @@ impl DataDir {
     /// The rename or the journal rewrite fails.
     pub(crate) fn commit_snapshot(&self, pending: PendingSnapshot) -> io::Result<()> {
         let result = (|| {
+            pending.file.sync_all()?;
+            let len = pending.file.metadata()?.len();
             std::fs::rename(&pending.tmp, self.dir.join(SNAPSHOT))?;
             // Make the rename durable before the old journal records disappear.
             File::open(&self.dir)?.sync_all()?;
             let mut journal = self.journal.lock();
             let captured = journal.capture.take().unwrap_or_default();
             let records = captured.iter().filter(|b| **b == b'\n').count() as u64;
-            journal.rewrite(&self.dir.join(JOURNAL), &captured, records)
+            journal.rewrite(&self.dir.join(JOURNAL), &captured, records)?;
+            self.snapshot_len.store(len, Ordering::Relaxed);
+            Ok(())
         })();
         if result.is_err() {
             self.journal.lock().capture = None;
@@ -189,4 +217,44 @@ impl DataDir {
 #[derive(Debug)]
 pub(crate) struct PendingSnapshot {
     tmp: PathBuf,
+    /// The snapshot written and flushed, not yet synced.
+    file: File,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Change;
+
+    fn domain(id: i64) -> Change {
+        Change::PutDomain { id, name: format!("domain-{id}.example.com") }
+    }
+
+    #[test]
+    fn a_journal_is_due_for_compaction_only_once_it_is_as_large_as_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(dir.path()).unwrap().data_dir;
+        let mut store = Store::default();
+        for id in 1..=200 {
+            data.append(&[domain(id)]).unwrap();
+            store.apply(domain(id));
+        }
+        assert!(data.due_for_compaction(5), "no snapshot yet: the journal is as large as one");
+        let pending = data.write_snapshot(&store).unwrap();
+        data.commit_snapshot(pending).unwrap();
+        assert!(!data.due_for_compaction(0), "a new snapshot restarts the journal");
+
+        // A store of 200 domains: 5 more records are far smaller than its snapshot.
+        for id in 201..=205 {
+            data.append(&[domain(id)]).unwrap();
+        }
+        assert!(!data.due_for_compaction(5), "a journal smaller than the snapshot waits");
+        let mut id = 205;
+        while data.journal.lock().bytes() < std::fs::metadata(dir.path().join(SNAPSHOT)).unwrap().len() {
+            id += 1;
+            data.append(&[domain(id)]).unwrap();
+        }
+        assert!(data.due_for_compaction(5), "a journal as large as the snapshot is due");
+        assert!(!data.due_for_compaction(id as u64), "and never before its least number of records");
+    }
 }

@@ -93,21 +93,28 @@ async fn a_torn_last_journal_line_is_dropped_and_the_rest_replayed() {
 async fn compaction_keeps_the_journal_short_and_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let t = TestSim::spawn_with(SimConfig { compact_after: 5, ..config(dir.path()) }).await;
+    let journal = dir.path().join("journal.jsonl");
+    let snapshot_len = std::fs::metadata(dir.path().join("snapshot.json")).unwrap().len();
+    // A journal is compacted once it holds `compact_after` records and has grown as large as the
+    // snapshot: create groups until it has, and a few more.
     let mut ids = Vec::new();
-    for n in 0..40 {
-        ids.push(t.create_group(&format!("Compacted {n}")).await);
+    while std::fs::metadata(&journal).unwrap().len() < snapshot_len {
+        ids.push(t.create_group(&format!("Compacted {}", ids.len())).await);
+        assert!(ids.len() < 10_000, "the journal grows with each change");
+    }
+    for _ in 0..5 {
+        ids.push(t.create_group(&format!("Compacted {}", ids.len())).await);
     }
     // Compaction runs in the background: wait for the journal to be restarted.
-    let journal = dir.path().join("journal.jsonl");
     let mut lines = usize::MAX;
     for _ in 0..100 {
         lines = std::fs::read_to_string(&journal).unwrap().lines().count();
-        if lines < 40 {
+        if lines < ids.len() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(lines < 40, "the journal was compacted ({lines} lines)");
+    assert!(lines < ids.len(), "the journal was compacted ({lines} lines after {} changes)", ids.len());
     t.sim.abort().await;
 
     let t = TestSim::spawn_with(config(dir.path())).await;
