@@ -79,6 +79,13 @@ fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
     if items.is_empty() {
         return ss_email.map(|e| json!([{"value": e, "type": "work", "primary": true}]));
     }
+    with_primary_from_secret_server(&mut items, ss_email);
+    (!items.is_empty()).then_some(Value::Array(items))
+}
+
+/// Gives the primary entry of non-empty stored `items` (the first when none is marked) Secret
+/// Server's address, or removes it when Secret Server has none; the others stay as stored.
+fn with_primary_from_secret_server(items: &mut Vec<Value>, ss_email: Option<&str>) {
     let primary = items.iter().position(|e| e.get("primary") == Some(&Value::Bool(true))).unwrap_or(0);
     match ss_email {
         Some(email) => {
@@ -91,7 +98,6 @@ fn emails(stored: Option<&Value>, ss_email: Option<&str>) -> Option<Value> {
             items.remove(primary);
         }
     }
-    (!items.is_empty()).then_some(Value::Array(items))
 }
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
@@ -223,18 +229,7 @@ pub(super) fn render_json(view: &View<'_>, id: i64) -> Option<Vec<u8>> {
 fn write_emails(out: &mut Vec<u8>, stored: Option<&mut Value>, ss_email: Option<&str>) {
     match stored {
         Some(Value::Array(items)) if !items.is_empty() => {
-            let primary = items.iter().position(|e| e.get("primary") == Some(&Value::Bool(true))).unwrap_or(0);
-            match ss_email {
-                Some(email) => {
-                    if let Some(obj) = items.get_mut(primary).and_then(Value::as_object_mut) {
-                        obj.insert("value".to_owned(), Value::String(email.to_owned()));
-                    }
-                }
-                // Removed in Secret Server: the primary entry goes; others stay.
-                None => {
-                    items.remove(primary);
-                }
-            }
+            with_primary_from_secret_server(items, ss_email);
             if !items.is_empty() {
                 out.extend_from_slice(br#","emails":"#);
                 // Writing into a `Vec` cannot fail.
