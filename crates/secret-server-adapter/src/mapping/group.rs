@@ -157,9 +157,10 @@ pub fn fields(doc: &Value) -> Result<GroupFields, ServiceError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::Unscoped;
     use crate::read_model::records::{GroupSs, Meta, UserRec, UserSs};
     use crate::read_model::state::State;
-    use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
+    use connections::DeletedUserPolicy;
 
     fn user(id: i64, deleted: bool) -> UserRec {
         let ss = UserSs { display_name: format!("U {id}").into(), ..UserSs::local(id, &format!("u{id}")) };
@@ -179,17 +180,10 @@ mod tests {
 
     #[test]
     fn a_group_written_straight_to_bytes_is_the_rendered_document_byte_for_byte() {
-        let (rights, scope, connection) =
-            (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
+        let caller = Unscoped::new();
         for members in [vec![], vec![3], vec![1, 2, 3, 4, 5, 9]] {
             let state = state_with_group(members.clone());
-            let view = View {
-                state: &state,
-                rights: &rights,
-                deleted_users: DeletedUserPolicy::NotFound,
-                scope: &scope,
-                connection: &connection,
-            };
+            let view = caller.view(&state, DeletedUserPolicy::NotFound);
             for options in [RenderOptions { members: true }, RenderOptions { members: false }] {
                 let value = render(&view, 70, options).unwrap();
                 let bytes = render_json(&view, 70, options).unwrap();

@@ -38,6 +38,30 @@ pub struct View<'a> {
     pub connection: &'a ConnectionId,
 }
 
+/// What a unit test's [`View`] holds besides its state: no rights mapped, no scope, connection `c`.
+#[cfg(test)]
+pub(crate) struct Unscoped {
+    rights: RightsMapping,
+    scope: Scope,
+    connection: ConnectionId,
+}
+
+#[cfg(test)]
+impl Unscoped {
+    pub(crate) fn new() -> Self {
+        Self {
+            rights: RightsMapping::default(),
+            scope: Scope::default(),
+            connection: ConnectionId::try_from("c".to_owned()).expect("a valid connection id"),
+        }
+    }
+
+    /// `state` as this caller sees it, deleted users as `deleted_users` says.
+    pub(crate) fn view<'a>(&'a self, state: &'a State, deleted_users: DeletedUserPolicy) -> View<'a> {
+        View { state, rights: &self.rights, deleted_users, scope: &self.scope, connection: &self.connection }
+    }
+}
+
 /// What to leave out of a rendering because the caller will not look at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RenderOptions {

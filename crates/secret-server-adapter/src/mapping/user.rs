@@ -366,9 +366,10 @@ pub fn audit_fields(user_name: &str, display_name: &str, email: Option<&str>, en
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::Unscoped;
     use crate::read_model::records::{GroupRec, GroupSs, Meta, RoleSs, UserRec, UserSs};
     use crate::read_model::state::State;
-    use connections::{ConnectionId, DeletedUserPolicy, RightsMapping, Scope};
+    use connections::DeletedUserPolicy;
     use proptest::prelude::*;
 
     /// Text that needs every kind of care: quotes, backslashes, control characters, non-ASCII.
@@ -541,9 +542,8 @@ mod tests {
         #[test]
         fn a_user_written_straight_to_bytes_is_the_rendered_document_byte_for_byte(case in case()) {
             let state = state_of(&case);
-            let (rights, scope, connection) =
-                (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
-            let view = View { state: &state, rights: &rights, deleted_users: case.policy, scope: &scope, connection: &connection };
+            let caller = Unscoped::new();
+            let view = caller.view(&state, case.policy);
             let reference = render(&view, 42).map(|doc| serde_json::to_string(&doc).unwrap());
             let written = view.render_json(scim::ResourceKind::User, 42, crate::mapping::RenderOptions::default());
             let visible = view.user_visible(42);
@@ -572,15 +572,8 @@ mod tests {
             attrs: None,
             meta: Meta::default(),
         });
-        let (rights, scope, connection) =
-            (RightsMapping::default(), Scope::default(), ConnectionId::try_from("c".to_owned()).unwrap());
-        let view = View {
-            state: &state,
-            rights: &rights,
-            deleted_users: DeletedUserPolicy::NotFound,
-            scope: &scope,
-            connection: &connection,
-        };
+        let caller = Unscoped::new();
+        let view = caller.view(&state, DeletedUserPolicy::NotFound);
         let bytes = view.render_json(scim::ResourceKind::User, 42, crate::mapping::RenderOptions::default()).unwrap();
         let doc: Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(doc["schemas"], json!([urn::USER, urn::ENTERPRISE_USER, urn::LINKED_OBJECT]));
