@@ -79,6 +79,15 @@ fn spawn_workers(
     (stop, task)
 }
 
+/// Submits `jobs` at once and returns their ids, in order.
+async fn submit_all(queue: &dyn job_queue::JobQueue, jobs: impl IntoIterator<Item = job_queue::NewJob>) -> Vec<JobId> {
+    futures::future::join_all(jobs.into_iter().map(|j| queue.submit(j)))
+        .await
+        .into_iter()
+        .map(|s| s.unwrap().job_id)
+        .collect()
+}
+
 async fn a_submitted_job_runs_and_its_result_reaches_the_waiting_submitter(kind: Kind) {
     let h = Harness::new(kind, "result", |_| {});
     let b = h.backends().await;
@@ -239,12 +248,7 @@ async fn jobs_on_different_ordering_keys_run_in_parallel(kind: Kind) {
             })
         }
     });
-    let ids: Vec<JobId> =
-        futures::future::join_all(["a", "b", "c"].map(|key| b.queue.submit(job(&format!("p-{key}"), key, ""))))
-            .await
-            .into_iter()
-            .map(|s| s.unwrap().job_id)
-            .collect();
+    let ids = submit_all(&*b.queue, ["a", "b", "c"].map(|key| job(&format!("p-{key}"), key, ""))).await;
     let (stop, workers) = spawn_workers(b.queue.clone(), work, 3);
     for id in &ids {
         let state = b.queue.wait(id, SOON).await.unwrap().unwrap();
@@ -274,13 +278,7 @@ async fn a_worker_pool_never_runs_more_jobs_at_once_than_its_concurrency(kind: K
         }
     });
     // Waiting before the workers start, so that each ending attempt finds the next job waiting.
-    let ids: Vec<JobId> = futures::future::join_all(
-        (0..30).map(|n| b.queue.submit(job(&format!("bounded-{n}"), &format!("key-{n}"), ""))),
-    )
-    .await
-    .into_iter()
-    .map(|s| s.unwrap().job_id)
-    .collect();
+    let ids = submit_all(&*b.queue, (0..30).map(|n| job(&format!("bounded-{n}"), &format!("key-{n}"), ""))).await;
     let (stop, workers) = spawn_workers(b.queue.clone(), work, 3);
     for id in &ids {
         assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
