@@ -230,7 +230,7 @@ fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u3
         let (conn, base) = (conn.clone(), base.clone());
         async move {
             // Safe to repeat: the script recognises its own candidate ids.
-            let rows: Vec<(String, i64, String)> = retrying("submit", budget, || {
+            let rows: Value = retrying("submit", budget, || {
                 let mut c = conn.clone();
                 let mut args: Vec<&[u8]> = vec![base.as_bytes()];
                 for job in &jobs {
@@ -255,16 +255,33 @@ fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u3
                 }
             })
             .await?;
-            rows.into_iter()
-                .map(|(id, outcome, fingerprint)| match outcome {
-                    0 => Ok(Submit::New(id)),
-                    1 => Ok(Submit::Duplicate(id)),
-                    2 => Ok(Submit::Reused(id, fingerprint)),
-                    _ => Err(reply::corrupt("submit")),
-                })
-                .collect()
+            submitted_rows(&rows, &jobs)
         }
     })
+}
+
+/// The `SUBMIT` script's rows, one per job: `0` for a new job (its candidate id), else {id,
+/// outcome, fingerprint}.
+fn submitted_rows(reply: &Value, jobs: &[Submission]) -> Result<Vec<Submit>, QueueError> {
+    let rows = reply::array(reply).filter(|rows| rows.len() == jobs.len()).ok_or_else(|| reply::corrupt("submit"))?;
+    rows.iter()
+        .zip(jobs)
+        .map(|(row, job)| {
+            if reply::int(row) == Some(0) {
+                return Ok(Submit::New(job.candidate.clone()));
+            }
+            let [id, outcome, fingerprint] = reply::array(row).ok_or_else(|| reply::corrupt("submit"))? else {
+                return Err(reply::corrupt("submit"));
+            };
+            let text = |v| reply::string(v).ok_or_else(|| reply::corrupt("submit"));
+            match reply::int(outcome) {
+                Some(0) => Ok(Submit::New(text(id)?)),
+                Some(1) => Ok(Submit::Duplicate(text(id)?)),
+                Some(2) => Ok(Submit::Reused(text(id)?, text(fingerprint)?)),
+                _ => Err(reply::corrupt("submit")),
+            }
+        })
+        .collect()
 }
 
 /// How long one `WAIT` waits for the replicas; the call is retried (within its budget) when
@@ -405,7 +422,7 @@ fn recorded_rows(reply: &Value, outcomes: &[Outcome]) -> Result<Vec<Recorded>, Q
         reply::array(reply).filter(|rows| rows.len() == outcomes.len()).ok_or_else(|| reply::corrupt("finish"))?;
     rows.iter()
         .zip(outcomes)
-        .map(|(row, o)| match reply::array(row).and_then(|r| r.first()).and_then(reply::string).as_deref() {
+        .map(|(row, o)| match reply::string(row).as_deref() {
             Some("final") | Some("done") => Ok(Recorded::Final),
             Some("retry") => Ok(Recorded::Retry(o.delay)),
             Some("stale") => Ok(Recorded::Stale),
@@ -482,13 +499,12 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// The jobs a take script started: {entry id, job id, ordering key, payload, trace, attempt,
-/// submitted, last error or false, secrets} per job.
+/// The jobs a take script started: entry id, job id, ordering key, payload, trace, attempt,
+/// submitted, last error or nil, secrets per job, in one flat array.
 fn taken_rows(reply: &Value) -> Result<Vec<Taken>, QueueError> {
-    let rows = reply::array(reply).ok_or_else(|| reply::corrupt("take"))?;
-    rows.iter()
-        .map(|row| {
-            let cols = reply::array(row).filter(|c| c.len() == 9).ok_or_else(|| reply::corrupt("take row"))?;
+    let rows = reply::array(reply).filter(|r| r.len() % 9 == 0).ok_or_else(|| reply::corrupt("take"))?;
+    rows.chunks_exact(9)
+        .map(|cols| {
             let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
             let trace: TraceContext = serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
                 QueueError::Corrupt(format!("trace context of job {}: {e}", text(1).unwrap_or_default()))
