@@ -1089,3 +1089,68 @@ fn is_stream_id(text: &str) -> bool {
             && seq.bytes().all(|b| b.is_ascii_digit())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(candidate: &str) -> Submission {
+        Submission {
+            candidate: candidate.to_owned(),
+            idempotency_key: "k".to_owned(),
+            fingerprint: "fp".to_owned(),
+            ordering_key: "o".to_owned(),
+            payload: Bytes::new(),
+            secrets: Bytes::new(),
+            trace: b"{}".to_vec(),
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_new_jobs_submit_row_is_a_bare_zero_and_the_others_keep_their_id_and_fingerprint() {
+        let jobs = [submission("new.1"), submission("dup.2"), submission("reused.3"), submission("repeated.4")];
+        let reply = Value::Array(vec![
+            Value::Int(0),
+            Value::Array(vec![text("first.2"), Value::Int(1), text("fp")]),
+            Value::Array(vec![text("first.3"), Value::Int(2), text("other")]),
+            Value::Array(vec![text("repeated.4"), Value::Int(0), text("fp")]),
+        ]);
+        let rows = submitted_rows(&reply, &jobs).unwrap();
+        assert!(matches!(&rows[0], Submit::New(id) if id == "new.1"));
+        assert!(matches!(&rows[1], Submit::Duplicate(id) if id == "first.2"));
+        assert!(matches!(&rows[2], Submit::Reused(id, fp) if id == "first.3" && fp == "other"));
+        assert!(matches!(&rows[3], Submit::New(id) if id == "repeated.4"));
+        // A row per job, or the reply is corrupt.
+        assert!(submitted_rows(&Value::Array(vec![Value::Int(0)]), &jobs).is_err());
+        assert!(submitted_rows(&Value::Array(vec![Value::Int(3); 4]), &jobs).is_err());
+    }
+
+    #[test]
+    fn take_rows_come_nine_values_a_job_in_one_flat_array() {
+        let row = |id: &str, last_error: Value| {
+            vec![
+                text(&format!("1-{id}")),
+                text(id),
+                text("okey"),
+                text("payload"),
+                text("{}"),
+                Value::Int(2),
+                text("1700000000000"),
+                last_error,
+                text(""),
+            ]
+        };
+        let reply = Value::Array([row("a.1", Value::Nil), row("b.2", text("boom"))].concat());
+        let taken = taken_rows(&reply).unwrap();
+        assert_eq!(taken.len(), 2);
+        assert_eq!((taken[0].entry.as_str(), taken[0].job.id.0.as_str()), ("1-a.1", "a.1"));
+        assert_eq!((taken[0].job.attempt, taken[0].last_error.as_deref()), (2, None));
+        assert_eq!((taken[1].job.id.0.as_str(), taken[1].last_error.as_deref()), ("b.2", Some("boom")));
+        assert_eq!(taken[1].submitted, "1700000000000");
+        assert!(taken_rows(&Value::Array(row("c.3", Value::Nil)[..8].to_vec())).is_err());
+    }
+}
