@@ -203,8 +203,8 @@ struct Outcome {
     outcome: &'static str,
     data: Bytes,
     delay: Duration,
-    /// The final state for the done message, without `result` and `updated`
-    /// (empty for a retry): see [`done_record`].
+    /// The final state for the done message, without `updated` and up to the
+    /// result's length prefix (empty for a retry): see [`done_record`].
     record: Vec<u8>,
     /// The job was submitted with secrets (else its hash has no field to delete).
     secrets: bool,
@@ -467,9 +467,10 @@ pub(super) fn cycle_batcher(inner: &Inner, consumer: String) -> Batcher<Cycle, C
 }
 
 /// A job's final state as the done message carries it (see `state::parse_done`),
-/// built by the worker, which knows it, so that Redis only appends `result`
-/// and `updated`.
-fn done_record(taken: &Taken, status: &str) -> Vec<u8> {
+/// built by the worker, which knows it, so that Redis only appends the result's
+/// bytes and `updated`: it ends with the `result` field and the result's length
+/// prefix (`6:result<length>:`), so that the script formats no number for it.
+fn done_record(taken: &Taken, status: &str, result: &[u8]) -> Vec<u8> {
     let job = &taken.job;
     let attempt = job.attempt.to_string();
     let mut parts: Vec<&[u8]> = vec![
@@ -486,12 +487,13 @@ fn done_record(taken: &Taken, status: &str) -> Vec<u8> {
     if let Some(error) = &taken.last_error {
         parts.extend([&b"last_error"[..], error.as_bytes()]);
     }
-    let mut record = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+    let mut record = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum::<usize>() + 16);
     for part in parts {
         record.extend_from_slice(part.len().to_string().as_bytes());
         record.push(b':');
         record.extend_from_slice(part);
     }
+    record.extend_from_slice(format!("6:result{}:", result.len()).as_bytes());
     record
 }
 
@@ -689,7 +691,7 @@ impl Inner {
                 retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, after),
             ),
         };
-        let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome) };
+        let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome, &data) };
         Outcome {
             consumer: consumer.to_owned(),
             job_id: job.id.0.clone(),
@@ -1127,6 +1129,49 @@ mod tests {
         // A row per job, or the reply is corrupt.
         assert!(submitted_rows(&Value::Array(vec![Value::Int(0)]), &jobs).is_err());
         assert!(submitted_rows(&Value::Array(vec![Value::Int(3); 4]), &jobs).is_err());
+    }
+
+    /// An outcome is recorded only for the attempt that owns the job (same consumer, same attempt
+    /// number, compared as the script stores them), and recording it again is harmless.
+    #[tokio::test]
+    async fn an_outcome_is_fenced_by_owner_and_attempt_and_a_repeated_one_changes_nothing() {
+        let config = QueueConfig {
+            redis: Some(crate::RedisSettings::url(test_support::redis_url())),
+            prefix: test_support::unique_prefix("jq-fence"),
+            ..QueueConfig::default()
+        };
+        let queue = RedisJobQueue::connect(&config).await.expect("the tests need Redis at REDIS_URL");
+        let submitted = queue
+            .submit(NewJob {
+                idempotency_key: "fenced".to_owned(),
+                fingerprint: String::new(),
+                ordering_key: "User/1".to_owned(),
+                payload: Bytes::from_static(b"p"),
+                secrets: Bytes::new(),
+                trace_context: TraceContext::new(),
+            })
+            .await
+            .unwrap();
+        let inner = &queue.inner;
+        let consumer = inner.new_consumer();
+        let (read, mut taken) = inner.read_take(&consumer, 4).await.unwrap();
+        assert_eq!((read, taken.len()), (1, 1));
+        let taken = taken.remove(0);
+        assert_eq!((&taken.job.id, taken.job.attempt), (&submitted.job_id, 1));
+        let ok = || Disposition::Succeeded(Bytes::from_static(b"r"));
+
+        let mut later = taken.clone();
+        later.job.attempt = 2;
+        assert_eq!(inner.record(&consumer, &later, ok()).await.unwrap(), Recorded::Stale, "another attempt");
+        assert_eq!(inner.record("someone-else", &taken, ok()).await.unwrap(), Recorded::Stale, "another owner");
+        assert_eq!(queue.status(&taken.job.id).await.unwrap().unwrap().status, crate::JobStatus::Running);
+
+        assert_eq!(inner.record(&consumer, &taken, ok()).await.unwrap(), Recorded::Final);
+        assert_eq!(inner.record(&consumer, &taken, ok()).await.unwrap(), Recorded::Final, "a repeated call");
+        assert_eq!(inner.record(&consumer, &later, ok()).await.unwrap(), Recorded::Stale, "after the end too");
+        let state = queue.wait(&taken.job.id, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.status, state.attempts), (crate::JobStatus::Succeeded, 1));
+        assert_eq!(state.result.as_deref(), Some(&b"r"[..]));
     }
 
     #[test]

@@ -89,18 +89,17 @@ end
 
 -- Queues a final state for the done message (a netstring of netstrings: the
 -- id, then field/value pairs), so that waiters need not read it back:
--- `record` (netstrings of the state without `field` and `updated`), then
--- `field` and `value`, then `updated`. Kept as pieces that `flush` joins once,
--- so no string of the whole record is made per job.
-local function queue_done(b, record, field, value)
-  local done, vlen = b.done, #value
-  local head = #field .. ':' .. field .. vlen .. ':'
+-- `record` (netstrings of the state without `updated`, up to the length
+-- prefix of its last value), then `value`, then `updated`. Kept as pieces that
+-- `flush` joins once, so no string of the whole record is made per job, and
+-- with one number formatted per job (its length).
+local function queue_done(b, record, value)
+  local done = b.done
   local n = #done
-  done[n + 1] = (#record + #head + vlen + #b.updated) .. ':'
+  done[n + 1] = (#record + #value + #b.updated) .. ':'
   done[n + 2] = record
-  done[n + 3] = head
-  done[n + 4] = value
-  done[n + 5] = b.updated
+  done[n + 3] = value
+  done[n + 4] = b.updated
 end
 
 -- A job becomes final in a script that holds its fields (`job`: okey, attempts,
@@ -114,7 +113,9 @@ local function finish_job(b, id, jk, job, status, ttl, field, value)
     f[#f + 1] = ns('last_error')
     f[#f + 1] = ns(job.last_error)
   end
-  queue_done(b, table.concat(f), field, value)
+  f[#f + 1] = ns(field)
+  f[#f + 1] = #value .. ':'
+  queue_done(b, table.concat(f), value)
 end
 
 -- The dead letter keeps the payload for inspection, never the job's secrets.
@@ -217,8 +218,8 @@ local function take(b, consumer, max_attempts, ttl, fresh, args, first)
           start = false
         else
           attempts = attempts + 1
-          redis.call('HSET', jk, 'status', 'running', 'attempts', attempts, 'owner', consumer, 'delivery', delivery,
-            'updated', b.now)
+          redis.call('HSET', jk, 'status', 'running', 'attempts', f[6] and tostring(attempts) or '1', 'owner', consumer,
+            'delivery', delivery, 'updated', b.now)
         end
         if start then
           local n = #out
@@ -299,33 +300,37 @@ return {{read, rows}}
 
 /// Recording attempts' outcomes, shared by [`FINISH`] and [`FINISH_TAKE`]: from `args[first]` on,
 /// per outcome: consumer, job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`),
-/// result or error, retry delay ms, the job's final state for the done message without `result`
-/// and `updated` (netstrings: the id, then field/value pairs; empty for a retry), and `1` when the
+/// result or error, retry delay ms, the job's final state for the done message without `updated`
+/// and up to the result's length prefix (netstrings: the id, then field/value pairs, the last
+/// `6:result` and `<length of the result>:`; empty for a retry), and `1` when the
 /// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
 /// and attempt. Returns per outcome `final`, `retry` (after the delay given), `done` (a repeated
 /// call) or `stale` (another attempt owns the job now), one flat array. `now` is in ms.
 const FINISH_FN: &str = r#"
 local function finish(b, max_attempts, ttl, now, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
   local jk = job_key(b.base, id)
-  local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted', 'last_error')
+  -- No last_error: a final outcome's state comes from the caller, a dead letter's error replaces it.
+  local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted')
   if f[1] ~= id then return 'stale' end
-  if f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= attempt then
-    if FINAL[f[2]] and f[3] == consumer and tonumber(f[4]) == attempt then return 'done' end
+  -- The attempt numbers compare as text (both written as integers); as numbers only when they differ.
+  local same = f[4] == attempt or tonumber(f[4]) == tonumber(attempt)
+  if f[2] ~= 'running' or f[3] ~= consumer or not same then
+    if FINAL[f[2]] and f[3] == consumer and same then return 'done' end
     return 'stale'
   end
   b.acks[#b.acks + 1] = eid
   if outcome == 'succeeded' or outcome == 'failed' then
     close_job(b, id, jk, f[5], f[6], secrets, outcome, ttl, 'result', data)
-    queue_done(b, record, 'result', data)
+    queue_done(b, record, data)
     return 'final'
   end
-  if attempt >= max_attempts then
-    local job = { okey = f[5], attempts = f[4], submitted = f[6], last_error = f[7], secrets = secrets }
+  if tonumber(attempt) >= max_attempts then
+    local job = { okey = f[5], attempts = f[4], submitted = f[6], secrets = secrets }
     dead_letter(b, id, jk, job, data, ttl)
     return 'final'
   end
   redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', b.now)
-  redis.call('ZADD', b.base .. ':delayed', now + delay, id)
+  redis.call('ZADD', b.base .. ':delayed', now + tonumber(delay), id)
   b.retried = b.retried + 1
   return 'retry'
 end
@@ -333,8 +338,8 @@ end
 local function record_outcomes(b, max_attempts, ttl, now, args, first)
   local out = {}
   for i = first, #args, 9 do
-    out[#out + 1] = finish(b, max_attempts, ttl, now, args[i], args[i + 1], args[i + 2], tonumber(args[i + 3]),
-      args[i + 4], args[i + 5], tonumber(args[i + 6]), args[i + 7], args[i + 8] == '1')
+    out[#out + 1] = finish(b, max_attempts, ttl, now, args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4],
+      args[i + 5], args[i + 6], args[i + 7], args[i + 8] == '1')
   end
   return out
 end
