@@ -8,28 +8,25 @@
 use redis::Script;
 use std::sync::LazyLock;
 
+/// What every script may use: the clock, keys, counts. Each script defines only the functions it
+/// may call ([`BATCH`] for those that start or end attempts): defining them costs at every call.
 const PRELUDE: &str = r#"
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- The same time as text, made from TIME's two strings: no number parsed or formatted.
+local function now_text()
+  local t = redis.call('TIME')
+  local us = t[2]
+  return t[1] .. string.sub(string.rep('0', 6 - #us) .. us, 1, 3)
+end
 local function num(n) return string.format('%.0f', n) end
-local FINAL = { succeeded = true, failed = true, dead_lettered = true }
 
 -- A job id is '<uuid>.<digest of its idempotency key>'; the job's hash is
 -- keyed by the digest, so that it is also the idempotency record.
 local function job_key(base, id) return base .. ':job:' .. string.sub(id, -32) end
 local function ns(s) return #s .. ':' .. s end
-
--- Work done for a whole batch at its end: one XACK, one count update per
--- second of submission, one retry counter update, one PUBLISH carrying every
--- job that became final. `now` (ms) is the batch's time, formatted once, with
--- the `updated` field of the done messages it closes.
-local function batch(base, group, now)
-  local s = num(now)
-  return { base = base, group = group, now = s, updated = '7:updated' .. ns(s), acks = {}, closed = {}, done = {},
-    retried = 0 }
-end
 
 -- Unfinished jobs are counted per second of submission (hash `opened`), and
 -- each such second has its earliest submission time in `oldest`: the depth and
@@ -45,6 +42,19 @@ local function count_open(base, bucket, first_ms, n)
   end
 end
 local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
+"#;
+
+/// The batch of a script that starts or ends attempts, and what ends them.
+const BATCH: &str = r#"
+local FINAL = { succeeded = true, failed = true, dead_lettered = true }
+
+-- Work done for a whole batch at its end: one XACK, one count update per
+-- second of submission, one retry counter update, one PUBLISH carrying every
+-- job that became final. `now` is the batch's time (ms, as text); `updated`,
+-- the netstrings of the done messages' `updated` field, is made at the first.
+local function batch(base, group, now)
+  return { base = base, group = group, now = now, acks = {}, closed = {}, done = {}, retried = 0 }
+end
 
 local function flush(b)
   if #b.acks > 0 then redis.call('XACK', b.base .. ':ready', b.group, unpack(b.acks)) end
@@ -94,12 +104,16 @@ end
 -- `flush` joins once, so no string of the whole record is made per job, and
 -- with one number formatted per job (its length).
 local function queue_done(b, record, value)
-  local done = b.done
+  local done, updated = b.done, b.updated
+  if not updated then
+    updated = '7:updated' .. ns(b.now)
+    b.updated = updated
+  end
   local n = #done
-  done[n + 1] = (#record + #value + #b.updated) .. ':'
+  done[n + 1] = (#record + #value + #updated) .. ':'
   done[n + 2] = record
   done[n + 3] = value
-  done[n + 4] = b.updated
+  done[n + 4] = updated
 end
 
 -- A job becomes final in a script that holds its fields (`job`: okey, attempts,
@@ -131,6 +145,11 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
+/// A script with the batch functions ([`BATCH`]) too.
+fn batch_script(body: &str) -> Script {
+    script(&format!("{BATCH}\n{body}"))
+}
+
 /// Submits a batch of jobs. ARGV: base, then per job: candidate id (ending in
 /// the digest of its idempotency key), idempotency key, fingerprint, ordering
 /// key, payload, secrets (empty for none), trace context. Returns per job
@@ -144,7 +163,7 @@ pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base = ARGV[1]
-local now = num(now_ms())
+local now = now_text()
 local out, added = {}, 0
 -- A new job's row: 0 stands for {candidate id, 0, fingerprint}, which the caller knows.
 for i = 2, #ARGV, 7 do
@@ -271,9 +290,9 @@ end
 /// lost with its worker is dead-lettered. Repeating a call for the same
 /// delivery is harmless.
 pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{TAKE_FN}
-local b = batch(ARGV[1], ARGV[2], now_ms())
+local b = batch(ARGV[1], ARGV[2], now_text())
 local out = take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', ARGV, 7)
 flush(b)
 return out
@@ -288,9 +307,9 @@ return out
 /// repeat: entries read by a call whose reply was lost stay pending for `consumer` and are
 /// reclaimed after the visibility timeout, as after a lost `XREADGROUP` reply.
 pub(crate) static READ_TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{TAKE_FN}
-local b = batch(ARGV[1], ARGV[2], now_ms())
+local b = batch(ARGV[1], ARGV[2], now_text())
 local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
 flush(b)
 return {{read, rows}}
@@ -305,9 +324,9 @@ return {{read, rows}}
 /// `6:result` and `<length of the result>:`; empty for a retry), and `1` when the
 /// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
 /// and attempt. Returns per outcome `final`, `retry` (after the delay given), `done` (a repeated
-/// call) or `stale` (another attempt owns the job now), one flat array. `now` is in ms.
+/// call) or `stale` (another attempt owns the job now), one flat array.
 const FINISH_FN: &str = r#"
-local function finish(b, max_attempts, ttl, now, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
+local function finish(b, max_attempts, ttl, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
   local jk = job_key(b.base, id)
   -- No last_error: a final outcome's state comes from the caller, a dead letter's error replaces it.
   local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted')
@@ -330,15 +349,15 @@ local function finish(b, max_attempts, ttl, now, consumer, id, eid, attempt, out
     return 'final'
   end
   redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', b.now)
-  redis.call('ZADD', b.base .. ':delayed', now + tonumber(delay), id)
+  redis.call('ZADD', b.base .. ':delayed', tonumber(b.now) + tonumber(delay), id)
   b.retried = b.retried + 1
   return 'retry'
 end
 
-local function record_outcomes(b, max_attempts, ttl, now, args, first)
+local function record_outcomes(b, max_attempts, ttl, args, first)
   local out = {}
   for i = first, #args, 9 do
-    out[#out + 1] = finish(b, max_attempts, ttl, now, args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4],
+    out[#out + 1] = finish(b, max_attempts, ttl, args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4],
       args[i + 5], args[i + 6], args[i + 7], args[i + 8] == '1')
   end
   return out
@@ -349,11 +368,10 @@ end
 /// ARGV: base, group, max attempts, result TTL ms, then per outcome the nine values of
 /// [`FINISH_FN`]. Returns its rows. Safe to repeat.
 pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{FINISH_FN}
-local now = now_ms()
-local b = batch(ARGV[1], ARGV[2], now)
-local out = record_outcomes(b, tonumber(ARGV[3]), ARGV[4], now, ARGV, 5)
+local b = batch(ARGV[1], ARGV[2], now_text())
+local out = record_outcomes(b, tonumber(ARGV[3]), ARGV[4], ARGV, 5)
 flush(b)
 return out
 "#
@@ -368,14 +386,13 @@ return out
 /// rows, entries read, [`TAKE`]'s rows}. Repeating a call records nothing twice, but entries read
 /// by a call whose reply was lost stay pending for `consumer` until the visibility timeout.
 pub(crate) static FINISH_TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{FINISH_FN}
 {TAKE_FN}
 local base, group, max_attempts, ttl, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5],
   tonumber(ARGV[6])
-local now = now_ms()
-local b = batch(base, group, now)
-local recorded = record_outcomes(b, max_attempts, ttl, now, ARGV, 7)
+local b = batch(base, group, now_text())
+local recorded = record_outcomes(b, max_attempts, ttl, ARGV, 7)
 local read, rows = 0, {{}}
 if count > 0 then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
 flush(b)
