@@ -203,8 +203,8 @@ struct Outcome {
     outcome: &'static str,
     data: Bytes,
     delay: Duration,
-    /// The final state for the done message, without `result` and `updated`
-    /// (empty for a retry): see [`done_record`].
+    /// The final state for the done message, without `updated` and up to the
+    /// result's length prefix (empty for a retry): see [`done_record`].
     record: Vec<u8>,
     /// The job was submitted with secrets (else its hash has no field to delete).
     secrets: bool,
@@ -230,7 +230,7 @@ fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u3
         let (conn, base) = (conn.clone(), base.clone());
         async move {
             // Safe to repeat: the script recognises its own candidate ids.
-            let rows: Vec<(String, i64, String)> = retrying("submit", budget, || {
+            let rows: Value = retrying("submit", budget, || {
                 let mut c = conn.clone();
                 let mut args: Vec<&[u8]> = vec![base.as_bytes()];
                 for job in &jobs {
@@ -255,16 +255,33 @@ fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u3
                 }
             })
             .await?;
-            rows.into_iter()
-                .map(|(id, outcome, fingerprint)| match outcome {
-                    0 => Ok(Submit::New(id)),
-                    1 => Ok(Submit::Duplicate(id)),
-                    2 => Ok(Submit::Reused(id, fingerprint)),
-                    _ => Err(reply::corrupt("submit")),
-                })
-                .collect()
+            submitted_rows(&rows, &jobs)
         }
     })
+}
+
+/// The `SUBMIT` script's rows, one per job: `0` for a new job (its candidate id), else {id,
+/// outcome, fingerprint}.
+fn submitted_rows(reply: &Value, jobs: &[Submission]) -> Result<Vec<Submit>, QueueError> {
+    let rows = reply::array(reply).filter(|rows| rows.len() == jobs.len()).ok_or_else(|| reply::corrupt("submit"))?;
+    rows.iter()
+        .zip(jobs)
+        .map(|(row, job)| {
+            if reply::int(row) == Some(0) {
+                return Ok(Submit::New(job.candidate.clone()));
+            }
+            let [id, outcome, fingerprint] = reply::array(row).ok_or_else(|| reply::corrupt("submit"))? else {
+                return Err(reply::corrupt("submit"));
+            };
+            let text = |v| reply::string(v).ok_or_else(|| reply::corrupt("submit"));
+            match reply::int(outcome) {
+                Some(0) => Ok(Submit::New(text(id)?)),
+                Some(1) => Ok(Submit::Duplicate(text(id)?)),
+                Some(2) => Ok(Submit::Reused(text(id)?, text(fingerprint)?)),
+                _ => Err(reply::corrupt("submit")),
+            }
+        })
+        .collect()
 }
 
 /// How long one `WAIT` waits for the replicas; the call is retried (within its budget) when
@@ -405,7 +422,7 @@ fn recorded_rows(reply: &Value, outcomes: &[Outcome]) -> Result<Vec<Recorded>, Q
         reply::array(reply).filter(|rows| rows.len() == outcomes.len()).ok_or_else(|| reply::corrupt("finish"))?;
     rows.iter()
         .zip(outcomes)
-        .map(|(row, o)| match reply::array(row).and_then(|r| r.first()).and_then(reply::string).as_deref() {
+        .map(|(row, o)| match reply::string(row).as_deref() {
             Some("final") | Some("done") => Ok(Recorded::Final),
             Some("retry") => Ok(Recorded::Retry(o.delay)),
             Some("stale") => Ok(Recorded::Stale),
@@ -450,9 +467,10 @@ pub(super) fn cycle_batcher(inner: &Inner, consumer: String) -> Batcher<Cycle, C
 }
 
 /// A job's final state as the done message carries it (see `state::parse_done`),
-/// built by the worker, which knows it, so that Redis only appends `result`
-/// and `updated`.
-fn done_record(taken: &Taken, status: &str) -> Vec<u8> {
+/// built by the worker, which knows it, so that Redis only appends the result's
+/// bytes and `updated`: it ends with the `result` field and the result's length
+/// prefix (`6:result<length>:`), so that the script formats no number for it.
+fn done_record(taken: &Taken, status: &str, result: &[u8]) -> Vec<u8> {
     let job = &taken.job;
     let attempt = job.attempt.to_string();
     let mut parts: Vec<&[u8]> = vec![
@@ -469,12 +487,13 @@ fn done_record(taken: &Taken, status: &str) -> Vec<u8> {
     if let Some(error) = &taken.last_error {
         parts.extend([&b"last_error"[..], error.as_bytes()]);
     }
-    let mut record = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
+    let mut record = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum::<usize>() + 16);
     for part in parts {
         record.extend_from_slice(part.len().to_string().as_bytes());
         record.push(b':');
         record.extend_from_slice(part);
     }
+    record.extend_from_slice(format!("6:result{}:", result.len()).as_bytes());
     record
 }
 
@@ -482,13 +501,12 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
-/// The jobs a take script started: {entry id, job id, ordering key, payload, trace, attempt,
-/// submitted, last error or false, secrets} per job.
+/// The jobs a take script started: entry id, job id, ordering key, payload, trace, attempt,
+/// submitted, last error or nil, secrets per job, in one flat array.
 fn taken_rows(reply: &Value) -> Result<Vec<Taken>, QueueError> {
-    let rows = reply::array(reply).ok_or_else(|| reply::corrupt("take"))?;
-    rows.iter()
-        .map(|row| {
-            let cols = reply::array(row).filter(|c| c.len() == 9).ok_or_else(|| reply::corrupt("take row"))?;
+    let rows = reply::array(reply).filter(|r| r.len() % 9 == 0).ok_or_else(|| reply::corrupt("take"))?;
+    rows.chunks_exact(9)
+        .map(|cols| {
             let text = |i: usize| reply::string(&cols[i]).ok_or_else(|| reply::corrupt("take field"));
             let trace: TraceContext = serde_json::from_slice(reply::bytes(&cols[4]).unwrap_or(b"{}")).map_err(|e| {
                 QueueError::Corrupt(format!("trace context of job {}: {e}", text(1).unwrap_or_default()))
@@ -673,7 +691,7 @@ impl Inner {
                 retry_delay(job.attempt, self.config.backoff_base, self.config.backoff_max, after),
             ),
         };
-        let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome) };
+        let record = if outcome == "retry" { Vec::new() } else { done_record(taken, outcome, &data) };
         Outcome {
             consumer: consumer.to_owned(),
             job_id: job.id.0.clone(),
@@ -1072,4 +1090,112 @@ fn is_stream_id(text: &str) -> bool {
             && ms.bytes().all(|b| b.is_ascii_digit())
             && seq.bytes().all(|b| b.is_ascii_digit())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn submission(candidate: &str) -> Submission {
+        Submission {
+            candidate: candidate.to_owned(),
+            idempotency_key: "k".to_owned(),
+            fingerprint: "fp".to_owned(),
+            ordering_key: "o".to_owned(),
+            payload: Bytes::new(),
+            secrets: Bytes::new(),
+            trace: b"{}".to_vec(),
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_new_jobs_submit_row_is_a_bare_zero_and_the_others_keep_their_id_and_fingerprint() {
+        let jobs = [submission("new.1"), submission("dup.2"), submission("reused.3"), submission("repeated.4")];
+        let reply = Value::Array(vec![
+            Value::Int(0),
+            Value::Array(vec![text("first.2"), Value::Int(1), text("fp")]),
+            Value::Array(vec![text("first.3"), Value::Int(2), text("other")]),
+            Value::Array(vec![text("repeated.4"), Value::Int(0), text("fp")]),
+        ]);
+        let rows = submitted_rows(&reply, &jobs).unwrap();
+        assert!(matches!(&rows[0], Submit::New(id) if id == "new.1"));
+        assert!(matches!(&rows[1], Submit::Duplicate(id) if id == "first.2"));
+        assert!(matches!(&rows[2], Submit::Reused(id, fp) if id == "first.3" && fp == "other"));
+        assert!(matches!(&rows[3], Submit::New(id) if id == "repeated.4"));
+        // A row per job, or the reply is corrupt.
+        assert!(submitted_rows(&Value::Array(vec![Value::Int(0)]), &jobs).is_err());
+        assert!(submitted_rows(&Value::Array(vec![Value::Int(3); 4]), &jobs).is_err());
+    }
+
+    /// An outcome is recorded only for the attempt that owns the job (same consumer, same attempt
+    /// number, compared as the script stores them), and recording it again is harmless.
+    #[tokio::test]
+    async fn an_outcome_is_fenced_by_owner_and_attempt_and_a_repeated_one_changes_nothing() {
+        let config = QueueConfig {
+            redis: Some(crate::RedisSettings::url(test_support::redis_url())),
+            prefix: test_support::unique_prefix("jq-fence"),
+            ..QueueConfig::default()
+        };
+        let queue = RedisJobQueue::connect(&config).await.expect("the tests need Redis at REDIS_URL");
+        let submitted = queue
+            .submit(NewJob {
+                idempotency_key: "fenced".to_owned(),
+                fingerprint: String::new(),
+                ordering_key: "User/1".to_owned(),
+                payload: Bytes::from_static(b"p"),
+                secrets: Bytes::new(),
+                trace_context: TraceContext::new(),
+            })
+            .await
+            .unwrap();
+        let inner = &queue.inner;
+        let consumer = inner.new_consumer();
+        let (read, mut taken) = inner.read_take(&consumer, 4).await.unwrap();
+        assert_eq!((read, taken.len()), (1, 1));
+        let taken = taken.remove(0);
+        assert_eq!((&taken.job.id, taken.job.attempt), (&submitted.job_id, 1));
+        let ok = || Disposition::Succeeded(Bytes::from_static(b"r"));
+
+        let mut later = taken.clone();
+        later.job.attempt = 2;
+        assert_eq!(inner.record(&consumer, &later, ok()).await.unwrap(), Recorded::Stale, "another attempt");
+        assert_eq!(inner.record("someone-else", &taken, ok()).await.unwrap(), Recorded::Stale, "another owner");
+        assert_eq!(queue.status(&taken.job.id).await.unwrap().unwrap().status, crate::JobStatus::Running);
+
+        assert_eq!(inner.record(&consumer, &taken, ok()).await.unwrap(), Recorded::Final);
+        assert_eq!(inner.record(&consumer, &taken, ok()).await.unwrap(), Recorded::Final, "a repeated call");
+        assert_eq!(inner.record(&consumer, &later, ok()).await.unwrap(), Recorded::Stale, "after the end too");
+        let state = queue.wait(&taken.job.id, Duration::from_secs(5)).await.unwrap().unwrap();
+        assert_eq!((state.status, state.attempts), (crate::JobStatus::Succeeded, 1));
+        assert_eq!(state.result.as_deref(), Some(&b"r"[..]));
+    }
+
+    #[test]
+    fn take_rows_come_nine_values_a_job_in_one_flat_array() {
+        let row = |id: &str, last_error: Value| {
+            vec![
+                text(&format!("1-{id}")),
+                text(id),
+                text("okey"),
+                text("payload"),
+                text("{}"),
+                Value::Int(2),
+                text("1700000000000"),
+                last_error,
+                text(""),
+            ]
+        };
+        let reply = Value::Array([row("a.1", Value::Nil), row("b.2", text("boom"))].concat());
+        let taken = taken_rows(&reply).unwrap();
+        assert_eq!(taken.len(), 2);
+        assert_eq!((taken[0].entry.as_str(), taken[0].job.id.0.as_str()), ("1-a.1", "a.1"));
+        assert_eq!((taken[0].job.attempt, taken[0].last_error.as_deref()), (2, None));
+        assert_eq!((taken[1].job.id.0.as_str(), taken[1].last_error.as_deref()), ("b.2", Some("boom")));
+        assert_eq!(taken[1].submitted, "1700000000000");
+        assert!(taken_rows(&Value::Array(row("c.3", Value::Nil)[..8].to_vec())).is_err());
+    }
 }

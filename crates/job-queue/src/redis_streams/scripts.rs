@@ -8,25 +8,25 @@
 use redis::Script;
 use std::sync::LazyLock;
 
+/// What every script may use: the clock, keys, counts. Each script defines only the functions it
+/// may call ([`BATCH`] for those that start or end attempts): defining them costs at every call.
 const PRELUDE: &str = r#"
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- The same time as text, made from TIME's two strings: no number parsed or formatted.
+local function now_text()
+  local t = redis.call('TIME')
+  local us = t[2]
+  return t[1] .. string.sub(string.rep('0', 6 - #us) .. us, 1, 3)
+end
 local function num(n) return string.format('%.0f', n) end
-local FINAL = { succeeded = true, failed = true, dead_lettered = true }
 
 -- A job id is '<uuid>.<digest of its idempotency key>'; the job's hash is
 -- keyed by the digest, so that it is also the idempotency record.
 local function job_key(base, id) return base .. ':job:' .. string.sub(id, -32) end
 local function ns(s) return #s .. ':' .. s end
-
--- Work done for a whole batch at its end: one XACK, one count update per
--- second of submission, one retry counter update, one PUBLISH carrying every
--- job that became final.
-local function batch(base, group)
-  return { base = base, group = group, acks = {}, closed = {}, done = {}, retried = 0 }
-end
 
 -- Unfinished jobs are counted per second of submission (hash `opened`), and
 -- each such second has its earliest submission time in `oldest`: the depth and
@@ -42,6 +42,19 @@ local function count_open(base, bucket, first_ms, n)
   end
 end
 local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
+"#;
+
+/// The batch of a script that starts or ends attempts, and what ends them.
+const BATCH: &str = r#"
+local FINAL = { succeeded = true, failed = true, dead_lettered = true }
+
+-- Work done for a whole batch at its end: one XACK, one count update per
+-- second of submission, one retry counter update, one PUBLISH carrying every
+-- job that became final. `now` is the batch's time (ms, as text); `updated`,
+-- the netstrings of the done messages' `updated` field, is made at the first.
+local function batch(base, group, now)
+  return { base = base, group = group, now = now, acks = {}, closed = {}, done = {}, retried = 0 }
+end
 
 local function flush(b)
   if #b.acks > 0 then redis.call('XACK', b.base .. ':ready', b.group, unpack(b.acks)) end
@@ -69,45 +82,72 @@ local function release(base, okey, id)
   end
 end
 
--- A job is final: record it (status plus the extra field/value pairs, the
--- payload emptied and its secrets removed), keep it (and so its idempotency key) for the result TTL,
--- release the next job of its ordering key, and queue its final state for the
--- done message (a netstring of netstrings: the id, then field/value pairs),
--- so that waiters need not read it back. `record` is that state without
--- `updated`, when the caller built it; `job` holds okey, attempts, submitted
--- and last_error, and `secrets` false when the job is known to have none (no
--- field to delete).
-local function finish_job(b, id, jk, job, status, now, ttl, extra, record)
-  redis.call('HSET', jk, 'status', status, 'updated', now, 'payload', '', unpack(extra))
-  if job.secrets ~= false then redis.call('HDEL', jk, 'secrets') end
+-- A job is final: the status and `updated` recorded, the payload emptied and
+-- its secrets removed (unless `secrets` is false: the job is known to have
+-- none, so there is no field to delete), kept (and so its idempotency key)
+-- for the result TTL, the next job of its ordering key released. The caller
+-- writes its other fields in the same HSET (`field`, `value`) and queues its
+-- final state for the done message.
+local function close_job(b, id, jk, okey, submitted, secrets, status, ttl, field, value)
+  redis.call('HSET', jk, 'status', status, 'updated', b.now, 'payload', '', field, value)
+  if secrets ~= false then redis.call('HDEL', jk, 'secrets') end
   redis.call('PEXPIRE', jk, ttl)
-  release(b.base, job.okey, id)
-  local bucket = bucket_of(job.submitted)
+  release(b.base, okey, id)
+  local bucket = bucket_of(submitted)
   b.closed[bucket] = (b.closed[bucket] or 0) + 1
-  if not record then
-    local f = { ns(id), ns('status'), ns(status), ns('okey'), ns(job.okey or ''), ns('attempts'),
-      ns(job.attempts or '0'), ns('submitted'), ns(job.submitted or '0') }
-    if job.last_error and extra[1] ~= 'last_error' then
-      f[#f + 1] = ns('last_error')
-      f[#f + 1] = ns(job.last_error)
-    end
-    for _, v in ipairs(extra) do f[#f + 1] = ns(v) end
-    record = table.concat(f)
+end
+
+-- Queues a final state for the done message (a netstring of netstrings: the
+-- id, then field/value pairs), so that waiters need not read it back:
+-- `record` (netstrings of the state without `updated`, up to the length
+-- prefix of its last value), then `value`, then `updated`. Kept as pieces that
+-- `flush` joins once, so no string of the whole record is made per job, and
+-- with one number formatted per job (its length).
+local function queue_done(b, record, value)
+  local done, updated = b.done, b.updated
+  if not updated then
+    updated = '7:updated' .. ns(b.now)
+    b.updated = updated
   end
-  b.done[#b.done + 1] = ns(record .. '7:updated' .. ns(now))
+  local n = #done
+  done[n + 1] = (#record + #value + #updated) .. ':'
+  done[n + 2] = record
+  done[n + 3] = value
+  done[n + 4] = updated
+end
+
+-- A job becomes final in a script that holds its fields (`job`: okey, attempts,
+-- submitted, last_error and secrets) but not its state as the done message
+-- carries it: that state is built here.
+local function finish_job(b, id, jk, job, status, ttl, field, value)
+  close_job(b, id, jk, job.okey, job.submitted, job.secrets, status, ttl, field, value)
+  local f = { ns(id), ns('status'), ns(status), ns('okey'), ns(job.okey or ''), ns('attempts'),
+    ns(job.attempts or '0'), ns('submitted'), ns(job.submitted or '0') }
+  if job.last_error and field ~= 'last_error' then
+    f[#f + 1] = ns('last_error')
+    f[#f + 1] = ns(job.last_error)
+  end
+  f[#f + 1] = ns(field)
+  f[#f + 1] = #value .. ':'
+  queue_done(b, table.concat(f), value)
 end
 
 -- The dead letter keeps the payload for inspection, never the job's secrets.
-local function dead_letter(b, id, jk, job, err, now, ttl)
+local function dead_letter(b, id, jk, job, err, ttl)
   local f = redis.call('HMGET', jk, 'payload', 'trace')
   redis.call('XADD', b.base .. ':dead', '*', 'id', id, 'okey', job.okey or '', 'attempts', job.attempts or '0',
     'error', err, 'payload', f[1] or '', 'trace', f[2] or '{}')
-  finish_job(b, id, jk, job, 'dead_lettered', now, ttl, { 'last_error', err })
+  finish_job(b, id, jk, job, 'dead_lettered', ttl, 'last_error', err)
 end
 "#;
 
 fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+/// A script with the batch functions ([`BATCH`]) too.
+fn batch_script(body: &str) -> Script {
+    script(&format!("{BATCH}\n{body}"))
 }
 
 /// Submits a batch of jobs. ARGV: base, then per job: candidate id (ending in
@@ -117,13 +157,15 @@ fn script(body: &str) -> Script {
 /// submission had the key and the same fingerprint, 2 when it had another
 /// fingerprint (returned; nothing is enqueued). A job stored without a
 /// fingerprint (before they were kept) matches any. Repeating a call (its reply
-/// was lost) returns the same ids with 0.
+/// was lost) returns the same ids with 0. A new job's row (its id is the
+/// candidate, its fingerprint the one submitted) is the number 0 alone.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
 local base = ARGV[1]
-local now = num(now_ms())
+local now = now_text()
 local out, added = {}, 0
+-- A new job's row: 0 stands for {candidate id, 0, fingerprint}, which the caller knows.
 for i = 2, #ARGV, 7 do
   local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
@@ -131,7 +173,7 @@ for i = 2, #ARGV, 7 do
   if f[1] and f[2] ~= idem then
     return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
   elseif f[1] == id then
-    out[#out + 1] = {id, 0, fp}
+    out[#out + 1] = 0
   elseif f[1] and f[3] and f[3] ~= fp then
     out[#out + 1] = {f[1], 2, f[3]}
   elseif f[1] then
@@ -145,7 +187,7 @@ for i = 2, #ARGV, 7 do
       ARGV[i + 4], 'trace', ARGV[i + 6], 'submitted', now, 'entry', entry)
     if #ARGV[i + 5] > 0 then redis.call('HSET', jk, 'secrets', ARGV[i + 5]) end
     added = added + 1
-    out[#out + 1] = {id, 0, fp}
+    out[#out + 1] = 0
   end
 end
 if added > 0 then count_open(base, bucket_of(now), now, added) end
@@ -156,11 +198,12 @@ return out
 
 /// Starting the attempts of delivered entries, shared by [`TAKE`], [`READ_TAKE`] and
 /// [`FINISH_TAKE`]: `args[first..]` are (entry id, job id) pairs; `fresh` when they were just read
-/// as new by `consumer`; `now` the time as a string. Acknowledgements and notifications go to the
-/// batch `b`, which the caller flushes. `read_take` reads up to `count` new entries first
+/// as new by `consumer`. The time is the batch's (`b.now`). Acknowledgements and notifications go
+/// to the batch `b`, which the caller flushes. The rows are appended to one flat array, nine values
+/// per job (no table per job to make and convert). `read_take` reads up to `count` new entries first
 /// (`XREADGROUP` without blocking) and returns how many it read beside the rows.
 const TAKE_FN: &str = r#"
-local function take(b, now, consumer, max_attempts, ttl, fresh, args, first)
+local function take(b, consumer, max_attempts, ttl, fresh, args, first)
   local base, group = b.base, b.group
   local stream = base .. ':ready'
   local out = {}
@@ -190,16 +233,17 @@ local function take(b, now, consumer, max_attempts, ttl, fresh, args, first)
         elseif attempts >= max_attempts then
           b.acks[#b.acks + 1] = eid
           local job = { okey = f[7], attempts = f[6], submitted = f[10] }
-          dead_letter(b, id, jk, job, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout', now, ttl)
+          dead_letter(b, id, jk, job, 'worker lost: attempt ' .. attempts .. ' passed its visibility timeout', ttl)
           start = false
         else
           attempts = attempts + 1
-          redis.call('HSET', jk, 'status', 'running', 'attempts', attempts, 'owner', consumer, 'delivery', delivery,
-            'updated', now)
+          redis.call('HSET', jk, 'status', 'running', 'attempts', f[6] and tostring(attempts) or '1', 'owner', consumer,
+            'delivery', delivery, 'updated', b.now)
         end
         if start then
-          out[#out + 1] = {eid, id, f[7] or '', f[8] or '', f[9] or '{}', attempts, f[10] or '0', f[11] or false,
-            f[12] or ''}
+          local n = #out
+          out[n + 1], out[n + 2], out[n + 3], out[n + 4], out[n + 5] = eid, id, f[7] or '', f[8] or '', f[9] or '{}'
+          out[n + 6], out[n + 7], out[n + 8], out[n + 9] = attempts, f[10] or '0', f[11] or false, f[12] or ''
         end
       end
     end
@@ -207,7 +251,7 @@ local function take(b, now, consumer, max_attempts, ttl, fresh, args, first)
   return out
 end
 
-local function read_take(b, now, consumer, max_attempts, ttl, count)
+local function read_take(b, consumer, max_attempts, ttl, count)
   local stream = b.base .. ':ready'
   -- A failed read (the group vanished) reads nothing rather than abort the script: the outcomes
   -- recorded before it still get their acknowledgement and done message. The reader's blocking
@@ -231,25 +275,25 @@ local function read_take(b, now, consumer, max_attempts, ttl, count)
       b.acks[#b.acks + 1] = e[1]
     end
   end
-  return #entries, take(b, now, consumer, max_attempts, ttl, true, pairs_, 1)
+  return #entries, take(b, consumer, max_attempts, ttl, true, pairs_, 1)
 end
 "#;
 
 /// Starts the jobs of entries just delivered to `consumer`.
 /// ARGV: base, group, consumer, max attempts, result TTL ms, 1 when the entries
 /// were just read as new (else reclaimed), then (entry id, job id) pairs.
-/// Returns {entry id, job id, ordering key, payload, trace, attempt, submitted,
-/// last error or false, secrets} per job to run.
+/// Returns entry id, job id, ordering key, payload, trace, attempt, submitted,
+/// last error or false, secrets per job to run, in one flat array (nine values a job).
 /// Entries that are stale (job finished, expired or re-queued under a newer
 /// entry) are acknowledged and skipped; reclaimed entries another consumer
 /// claimed in the meantime are skipped; a job whose last allowed attempt was
 /// lost with its worker is dead-lettered. Repeating a call for the same
 /// delivery is harmless.
 pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{TAKE_FN}
-local b = batch(ARGV[1], ARGV[2])
-local out = take(b, num(now_ms()), ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', ARGV, 7)
+local b = batch(ARGV[1], ARGV[2], now_text())
+local out = take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6] == '1', ARGV, 7)
 flush(b)
 return out
 "#
@@ -263,10 +307,10 @@ return out
 /// repeat: entries read by a call whose reply was lost stay pending for `consumer` and are
 /// reclaimed after the visibility timeout, as after a lost `XREADGROUP` reply.
 pub(crate) static READ_TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{TAKE_FN}
-local b = batch(ARGV[1], ARGV[2])
-local read, rows = read_take(b, num(now_ms()), ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
+local b = batch(ARGV[1], ARGV[2], now_text())
+local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
 flush(b)
 return {{read, rows}}
 "#
@@ -275,42 +319,46 @@ return {{read, rows}}
 
 /// Recording attempts' outcomes, shared by [`FINISH`] and [`FINISH_TAKE`]: from `args[first]` on,
 /// per outcome: consumer, job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`),
-/// result or error, retry delay ms, the job's final state for the done message without `result`
-/// and `updated` (netstrings: the id, then field/value pairs; empty for a retry), and `1` when the
+/// result or error, retry delay ms, the job's final state for the done message without `updated`
+/// and up to the result's length prefix (netstrings: the id, then field/value pairs, the last
+/// `6:result` and `<length of the result>:`; empty for a retry), and `1` when the
 /// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
-/// and attempt. Returns per outcome {'final'}, {'retry', delay ms}, {'done'} (a repeated call) or
-/// {'stale'} (another attempt owns the job now). `now` is in ms.
+/// and attempt. Returns per outcome `final`, `retry` (after the delay given), `done` (a repeated
+/// call) or `stale` (another attempt owns the job now), one flat array.
 const FINISH_FN: &str = r#"
-local function finish(b, max_attempts, ttl, now, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
-  local now_s = num(now)
+local function finish(b, max_attempts, ttl, consumer, id, eid, attempt, outcome, data, delay, record, secrets)
   local jk = job_key(b.base, id)
-  local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted', 'last_error')
-  if f[1] ~= id then return {'stale'} end
-  if f[2] ~= 'running' or f[3] ~= consumer or tonumber(f[4]) ~= attempt then
-    if FINAL[f[2]] and f[3] == consumer and tonumber(f[4]) == attempt then return {'done'} end
-    return {'stale'}
+  -- No last_error: a final outcome's state comes from the caller, a dead letter's error replaces it.
+  local f = redis.call('HMGET', jk, 'id', 'status', 'owner', 'attempts', 'okey', 'submitted')
+  if f[1] ~= id then return 'stale' end
+  -- The attempt numbers compare as text (both written as integers); as numbers only when they differ.
+  local same = f[4] == attempt or tonumber(f[4]) == tonumber(attempt)
+  if f[2] ~= 'running' or f[3] ~= consumer or not same then
+    if FINAL[f[2]] and f[3] == consumer and same then return 'done' end
+    return 'stale'
   end
   b.acks[#b.acks + 1] = eid
-  local job = { okey = f[5], attempts = f[4], submitted = f[6], last_error = f[7], secrets = secrets }
   if outcome == 'succeeded' or outcome == 'failed' then
-    finish_job(b, id, jk, job, outcome, now_s, ttl, { 'result', data }, record .. '6:result' .. ns(data))
-    return {'final'}
+    close_job(b, id, jk, f[5], f[6], secrets, outcome, ttl, 'result', data)
+    queue_done(b, record, data)
+    return 'final'
   end
-  if attempt >= max_attempts then
-    dead_letter(b, id, jk, job, data, now_s, ttl)
-    return {'final'}
+  if tonumber(attempt) >= max_attempts then
+    local job = { okey = f[5], attempts = f[4], submitted = f[6], secrets = secrets }
+    dead_letter(b, id, jk, job, data, ttl)
+    return 'final'
   end
-  redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', now_s)
-  redis.call('ZADD', b.base .. ':delayed', now + delay, id)
+  redis.call('HSET', jk, 'status', 'retrying', 'last_error', data, 'updated', b.now)
+  redis.call('ZADD', b.base .. ':delayed', tonumber(b.now) + tonumber(delay), id)
   b.retried = b.retried + 1
-  return {'retry', delay}
+  return 'retry'
 end
 
-local function record_outcomes(b, max_attempts, ttl, now, args, first)
+local function record_outcomes(b, max_attempts, ttl, args, first)
   local out = {}
   for i = first, #args, 9 do
-    out[#out + 1] = finish(b, max_attempts, ttl, now, args[i], args[i + 1], args[i + 2], tonumber(args[i + 3]),
-      args[i + 4], args[i + 5], tonumber(args[i + 6]), args[i + 7], args[i + 8] == '1')
+    out[#out + 1] = finish(b, max_attempts, ttl, args[i], args[i + 1], args[i + 2], args[i + 3], args[i + 4],
+      args[i + 5], args[i + 6], args[i + 7], args[i + 8] == '1')
   end
   return out
 end
@@ -320,10 +368,10 @@ end
 /// ARGV: base, group, max attempts, result TTL ms, then per outcome the nine values of
 /// [`FINISH_FN`]. Returns its rows. Safe to repeat.
 pub(crate) static FINISH: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{FINISH_FN}
-local b = batch(ARGV[1], ARGV[2])
-local out = record_outcomes(b, tonumber(ARGV[3]), ARGV[4], now_ms(), ARGV, 5)
+local b = batch(ARGV[1], ARGV[2], now_text())
+local out = record_outcomes(b, tonumber(ARGV[3]), ARGV[4], ARGV, 5)
 flush(b)
 return out
 "#
@@ -338,16 +386,15 @@ return out
 /// rows, entries read, [`TAKE`]'s rows}. Repeating a call records nothing twice, but entries read
 /// by a call whose reply was lost stay pending for `consumer` until the visibility timeout.
 pub(crate) static FINISH_TAKE: LazyLock<Script> = LazyLock::new(|| {
-    script(&format!(
+    batch_script(&format!(
         r#"{FINISH_FN}
 {TAKE_FN}
 local base, group, max_attempts, ttl, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5],
   tonumber(ARGV[6])
-local now = now_ms()
-local b = batch(base, group)
-local recorded = record_outcomes(b, max_attempts, ttl, now, ARGV, 7)
+local b = batch(base, group, now_text())
+local recorded = record_outcomes(b, max_attempts, ttl, ARGV, 7)
 local read, rows = 0, {{}}
-if count > 0 then read, rows = read_take(b, num(now), consumer, max_attempts, ttl, count) end
+if count > 0 then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
 flush(b)
 return {{recorded, read, rows}}
 "#
