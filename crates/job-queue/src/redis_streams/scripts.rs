@@ -64,11 +64,12 @@ local function flush(b)
 end
 
 -- The job left its ordering key's chain: the next job of the key becomes
--- ready. Popping two at once costs one command when the chain had no other job.
+-- ready. Popping two at once costs one command when the chain had no other job. The count is
+-- the string '2': a Lua number given to a command is formatted with snprintf (%.17g) by Redis.
 local function release(base, okey, id)
   if not okey then return end
   local chain = base .. ':key:' .. okey
-  local popped = redis.call('LPOP', chain, 2)
+  local popped = redis.call('LPOP', chain, '2')
   if not popped then return end
   if popped[1] ~= id then
     -- Not the head (a repair after manual edits): put them back, drop this job.
@@ -201,7 +202,8 @@ return out
 /// as new by `consumer`. The time is the batch's (`b.now`). Acknowledgements and notifications go
 /// to the batch `b`, which the caller flushes. The rows are appended to one flat array, nine values
 /// per job (no table per job to make and convert). `read_take` reads up to `count` new entries first
-/// (`XREADGROUP` without blocking) and returns how many it read beside the rows.
+/// (`XREADGROUP` without blocking) and returns how many it read beside the rows; `count` is the
+/// argument's text, given on as it is (Redis formats a Lua number given to a command with snprintf).
 const TAKE_FN: &str = r#"
 local function take(b, consumer, max_attempts, ttl, fresh, args, first)
   local base, group = b.base, b.group
@@ -310,7 +312,7 @@ pub(crate) static READ_TAKE: LazyLock<Script> = LazyLock::new(|| {
     batch_script(&format!(
         r#"{TAKE_FN}
 local b = batch(ARGV[1], ARGV[2], now_text())
-local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
+local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6])
 flush(b)
 return {{read, rows}}
 "#
@@ -390,11 +392,11 @@ pub(crate) static FINISH_TAKE: LazyLock<Script> = LazyLock::new(|| {
         r#"{FINISH_FN}
 {TAKE_FN}
 local base, group, max_attempts, ttl, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5],
-  tonumber(ARGV[6])
+  ARGV[6]
 local b = batch(base, group, now_text())
 local recorded = record_outcomes(b, max_attempts, ttl, ARGV, 7)
 local read, rows = 0, {{}}
-if count > 0 then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
+if count ~= '0' then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
 flush(b)
 return {{recorded, read, rows}}
 "#
