@@ -103,14 +103,23 @@ end
 -- `record` (netstrings of the state without `updated`, up to the length
 -- prefix of its last value), then `value`, then `updated`. Kept as pieces that
 -- `flush` joins once, so no string of the whole record is made per job, and
--- with one number formatted per job (its length).
-local function queue_done(b, record, value)
+-- with one number formatted per job (its length). `prefixed`: the record
+-- begins with that length already (the worker's, counting `updated` as 25
+-- bytes, a 13-digit time), so no number is formatted unless `updated` differs.
+local function queue_done(b, record, value, prefixed)
   local done, updated = b.done, b.updated
   if not updated then
     updated = '7:updated' .. ns(b.now)
     b.updated = updated
   end
   local n = #done
+  if prefixed then
+    if #updated == 25 then
+      done[n + 1], done[n + 2], done[n + 3] = record, value, updated
+      return
+    end
+    record = string.sub(record, string.find(record, ':', 1, true) + 1)
+  end
   done[n + 1] = (#record + #value + #updated) .. ':'
   done[n + 2] = record
   done[n + 3] = value
@@ -323,7 +332,8 @@ return {{read, rows}}
 /// per outcome: consumer, job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`),
 /// result or error, retry delay ms, the job's final state for the done message without `updated`
 /// and up to the result's length prefix (netstrings: the id, then field/value pairs, the last
-/// `6:result` and `<length of the result>:`; empty for a retry), and `1` when the
+/// `6:result` and `<length of the result>:`), preceded by the length prefix of the job's whole
+/// record with a 25-byte `updated` field (empty for a retry), and `1` when the
 /// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
 /// and attempt. Returns per outcome `final`, `retry` (after the delay given), `done` (a repeated
 /// call) or `stale` (another attempt owns the job now), one flat array.
@@ -342,7 +352,7 @@ local function finish(b, max_attempts, ttl, consumer, id, eid, attempt, outcome,
   b.acks[#b.acks + 1] = eid
   if outcome == 'succeeded' or outcome == 'failed' then
     close_job(b, id, jk, f[5], f[6], secrets, outcome, ttl, 'result', data)
-    queue_done(b, record, data)
+    queue_done(b, record, data, true)
     return 'final'
   end
   if tonumber(attempt) >= max_attempts then
