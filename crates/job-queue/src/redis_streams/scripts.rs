@@ -109,7 +109,8 @@ end
 local function queue_done(b, record, value, prefixed)
   local done, updated = b.done, b.updated
   if not updated then
-    updated = '7:updated' .. ns(b.now)
+    -- A 13-digit time (2001 to 2286) without its length formatted.
+    updated = #b.now == 13 and '7:updated13:' .. b.now or '7:updated' .. ns(b.now)
     b.updated = updated
   end
   local n = #done
