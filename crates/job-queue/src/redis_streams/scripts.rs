@@ -46,7 +46,8 @@ local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
 
 /// The batch of a script that starts or ends attempts, and what ends them.
 const BATCH: &str = r#"
-local FINAL = { succeeded = true, failed = true, dead_lettered = true }
+-- Compared, not looked up in a table: a table would be made at every call.
+local function final(status) return status == 'succeeded' or status == 'failed' or status == 'dead_lettered' end
 
 -- Work done for a whole batch at its end: one XACK, one count update per
 -- second of submission, one retry counter update, one PUBLISH carrying every
@@ -235,7 +236,7 @@ local function take(b, consumer, max_attempts, ttl, fresh, args, first)
     end
     if mine then
       local status = f[2]
-      if f[1] ~= id or FINAL[status] or f[3] ~= eid then
+      if f[1] ~= id or final(status) or f[3] ~= eid then
         b.acks[#b.acks + 1] = eid
       else
         local attempts = tonumber(f[6]) or 0
@@ -347,7 +348,7 @@ local function finish(b, max_attempts, ttl, consumer, id, eid, attempt, outcome,
   -- The attempt numbers compare as text (both written as integers); as numbers only when they differ.
   local same = f[4] == attempt or tonumber(f[4]) == tonumber(attempt)
   if f[2] ~= 'running' or f[3] ~= consumer or not same then
-    if FINAL[f[2]] and f[3] == consumer and same then return 'done' end
+    if final(f[2]) and f[3] == consumer and same then return 'done' end
     return 'stale'
   end
   b.acks[#b.acks + 1] = eid
