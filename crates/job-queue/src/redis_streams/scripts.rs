@@ -9,19 +9,16 @@ use redis::Script;
 use std::sync::LazyLock;
 
 /// What every script may use: the clock, keys, counts. Each script defines only the functions it
-/// may call ([`BATCH`] for those that start or end attempts): defining them costs at every call.
+/// may call ([`BATCH`] for those that start or end attempts, [`NUMBERS`] for the maintenance
+/// scripts): defining them costs at every call.
 const PRELUDE: &str = r#"
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
--- The same time as text, made from TIME's two strings: no number parsed or formatted.
+-- The time in ms as text, made from TIME's two strings: no number parsed or formatted.
 local function now_text()
   local t = redis.call('TIME')
   local us = t[2]
-  return t[1] .. string.sub(string.rep('0', 6 - #us) .. us, 1, 3)
+  if #us < 6 then us = string.rep('0', 6 - #us) .. us end
+  return t[1] .. string.sub(us, 1, 3)
 end
-local function num(n) return string.format('%.0f', n) end
 
 -- A job id is '<uuid>.<digest of its idempotency key>'; the job's hash is
 -- keyed by the digest, so that it is also the idempotency record.
@@ -42,6 +39,15 @@ local function count_open(base, bucket, first_ms, n)
   end
 end
 local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
+"#;
+
+/// The time as a number and numbers as text, for the maintenance scripts that compute with them.
+const NUMBERS: &str = r#"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function num(n) return string.format('%.0f', n) end
 "#;
 
 /// The batch of a script that starts or ends attempts, and what ends them.
@@ -155,6 +161,11 @@ end
 
 fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
+}
+
+/// A script with the numbers' functions ([`NUMBERS`]) too.
+fn numbers_script(body: &str) -> Script {
+    script(&format!("{NUMBERS}\n{body}"))
 }
 
 /// A script with the batch functions ([`BATCH`]) too.
@@ -455,7 +466,7 @@ return out
 /// Moves due retries to the ready stream. ARGV: base, limit.
 /// Returns {jobs promoted, ms until the next retry is due or -1}.
 pub(crate) static PROMOTE: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local base = ARGV[1]
 local delayed = base .. ':delayed'
@@ -485,7 +496,7 @@ return {#ids, wait}
 /// job: exact while that job is unfinished, at most a second too old once it
 /// finished before others submitted in the same second.
 pub(crate) static METRICS: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local base, group = ARGV[1], ARGV[2]
 local now = now_ms()
@@ -505,7 +516,7 @@ return {math.max(0, open), age, pending[1], tonumber(retries or '0'), redis.call
 /// has not acknowledged or not yet read. ARGV: stream, retention ms.
 /// Returns the number of entries removed.
 pub(crate) static TRIM: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
