@@ -188,11 +188,13 @@ pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
 local base = ARGV[1]
 local now = now_text()
 local out, added = {}, 0
+local NONE = {}
 -- A new job's row: 0 stands for {candidate id, 0, fingerprint}, which the caller knows.
 for i = 2, #ARGV, 7 do
   local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
-  local f = redis.call('HMGET', jk, 'id', 'idem', 'fp')
+  -- A new job's hash does not exist: one field asked (no table of replies), the others only if it does.
+  local f = redis.call('HGET', jk, 'id') and redis.call('HMGET', jk, 'id', 'idem', 'fp') or NONE
   if f[1] and f[2] ~= idem then
     return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
   elseif f[1] == id then
