@@ -574,3 +574,30 @@ return removed
 "#,
     )
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker's done record begins with the whole message's length counting a 25-byte `updated`;
+    /// with a time of another length (not before 2286), the script strips it and counts again.
+    #[tokio::test]
+    async fn a_done_record_s_length_is_counted_again_when_updated_is_not_25_bytes() {
+        let client = redis::Client::open(test_support::redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.expect("the tests need Redis at REDIS_URL");
+        let done = batch_script(
+            r#"
+local b = batch('unused', 'unused', ARGV[1])
+queue_done(b, ARGV[2], ARGV[3], true)
+return table.concat(b.done)
+"#,
+        );
+        let body = "3:a.16:result1:";
+        let whole = format!("{}:{body}", body.len() + 1 + 25);
+        let message: String = done.arg("1700000000123").arg(&whole).arg("r").invoke_async(&mut conn).await.unwrap();
+        assert_eq!(message, format!("{whole}r7:updated13:1700000000123"));
+        let message: String = done.arg("17000000001234").arg(&whole).arg("r").invoke_async(&mut conn).await.unwrap();
+        let rest = format!("{body}r7:updated14:17000000001234");
+        assert_eq!(message, format!("{}:{rest}", rest.len()));
+    }
+}
