@@ -466,10 +466,16 @@ pub(super) fn cycle_batcher(inner: &Inner, consumer: String) -> Batcher<Cycle, C
     })
 }
 
+/// The length of the `updated` field and value in a done message (`7:updated13:<ms>`), the server
+/// time in milliseconds having 13 digits (from 2001 to 2286); the script checks it.
+const UPDATED_LEN: usize = 25;
+
 /// A job's final state as the done message carries it (see `state::parse_done`),
 /// built by the worker, which knows it, so that Redis only appends the result's
 /// bytes and `updated`: it ends with the `result` field and the result's length
-/// prefix (`6:result<length>:`), so that the script formats no number for it.
+/// prefix (`6:result<length>:`), and it begins with the length prefix of the whole
+/// message for this job (counting `updated` as [`UPDATED_LEN`] bytes), so that the
+/// script formats no number for it.
 fn done_record(taken: &Taken, status: &str, result: &[u8]) -> Vec<u8> {
     let job = &taken.job;
     let attempt = job.attempt.to_string();
@@ -494,6 +500,8 @@ fn done_record(taken: &Taken, status: &str, result: &[u8]) -> Vec<u8> {
         record.extend_from_slice(part);
     }
     record.extend_from_slice(format!("6:result{}:", result.len()).as_bytes());
+    let whole = format!("{}:", record.len() + result.len() + UPDATED_LEN);
+    record.splice(0..0, whole.bytes());
     record
 }
 
@@ -1197,5 +1205,34 @@ mod tests {
         assert_eq!((taken[1].job.id.0.as_str(), taken[1].last_error.as_deref()), ("b.2", Some("boom")));
         assert_eq!(taken[1].submitted, "1700000000000");
         assert!(taken_rows(&Value::Array(row("c.3", Value::Nil)[..8].to_vec())).is_err());
+    }
+
+    /// The worker's done record begins with the length of the job's whole message, which the
+    /// script completes with the result and a 25-byte `updated` (a 13-digit time).
+    #[test]
+    fn a_done_record_is_prefixed_with_the_length_of_the_whole_message() {
+        let reply = Value::Array(vec![
+            text("1-0"),
+            text("a.1"),
+            text("User/1"),
+            text("payload"),
+            text("{}"),
+            Value::Int(2),
+            text("1700000000000"),
+            text("boom"),
+            text(""),
+        ]);
+        let taken = taken_rows(&reply).unwrap().remove(0);
+        let result = b"a:b\x00";
+        let mut message = done_record(&taken, "succeeded", result);
+        message.extend_from_slice(result);
+        message.extend_from_slice(b"7:updated13:1700000000123");
+        let states = crate::redis_streams::state::parse_done(&message);
+        assert_eq!(states.len(), 1, "one whole netstring");
+        let state = &states[0];
+        assert_eq!((state.job_id.0.as_str(), state.status, state.attempts), ("a.1", crate::JobStatus::Succeeded, 2));
+        assert_eq!(state.result.as_deref(), Some(&result[..]));
+        assert_eq!(state.last_error.as_deref(), Some("boom"));
+        assert_eq!(UPDATED_LEN, b"7:updated13:1700000000123".len());
     }
 }

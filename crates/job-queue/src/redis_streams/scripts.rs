@@ -9,19 +9,16 @@ use redis::Script;
 use std::sync::LazyLock;
 
 /// What every script may use: the clock, keys, counts. Each script defines only the functions it
-/// may call ([`BATCH`] for those that start or end attempts): defining them costs at every call.
+/// may call ([`BATCH`] for those that start or end attempts, [`NUMBERS`] for the maintenance
+/// scripts): defining them costs at every call.
 const PRELUDE: &str = r#"
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
--- The same time as text, made from TIME's two strings: no number parsed or formatted.
+-- The time in ms as text, made from TIME's two strings: no number parsed or formatted.
 local function now_text()
   local t = redis.call('TIME')
   local us = t[2]
-  return t[1] .. string.sub(string.rep('0', 6 - #us) .. us, 1, 3)
+  if #us < 6 then us = string.rep('0', 6 - #us) .. us end
+  return t[1] .. string.sub(us, 1, 3)
 end
-local function num(n) return string.format('%.0f', n) end
 
 -- A job id is '<uuid>.<digest of its idempotency key>'; the job's hash is
 -- keyed by the digest, so that it is also the idempotency record.
@@ -44,9 +41,19 @@ end
 local function bucket_of(ms) return string.sub(ms or '0', 1, -4) end
 "#;
 
+/// The time as a number and numbers as text, for the maintenance scripts that compute with them.
+const NUMBERS: &str = r#"
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function num(n) return string.format('%.0f', n) end
+"#;
+
 /// The batch of a script that starts or ends attempts, and what ends them.
 const BATCH: &str = r#"
-local FINAL = { succeeded = true, failed = true, dead_lettered = true }
+-- Compared, not looked up in a table: a table would be made at every call.
+local function final(status) return status == 'succeeded' or status == 'failed' or status == 'dead_lettered' end
 
 -- Work done for a whole batch at its end: one XACK, one count update per
 -- second of submission, one retry counter update, one PUBLISH carrying every
@@ -64,11 +71,12 @@ local function flush(b)
 end
 
 -- The job left its ordering key's chain: the next job of the key becomes
--- ready. Popping two at once costs one command when the chain had no other job.
+-- ready. Popping two at once costs one command when the chain had no other job. The count is
+-- the string '2': a Lua number given to a command is formatted with snprintf (%.17g) by Redis.
 local function release(base, okey, id)
   if not okey then return end
   local chain = base .. ':key:' .. okey
-  local popped = redis.call('LPOP', chain, 2)
+  local popped = redis.call('LPOP', chain, '2')
   if not popped then return end
   if popped[1] ~= id then
     -- Not the head (a repair after manual edits): put them back, drop this job.
@@ -102,14 +110,24 @@ end
 -- `record` (netstrings of the state without `updated`, up to the length
 -- prefix of its last value), then `value`, then `updated`. Kept as pieces that
 -- `flush` joins once, so no string of the whole record is made per job, and
--- with one number formatted per job (its length).
-local function queue_done(b, record, value)
+-- with one number formatted per job (its length). `prefixed`: the record
+-- begins with that length already (the worker's, counting `updated` as 25
+-- bytes, a 13-digit time), so no number is formatted unless `updated` differs.
+local function queue_done(b, record, value, prefixed)
   local done, updated = b.done, b.updated
   if not updated then
-    updated = '7:updated' .. ns(b.now)
+    -- A 13-digit time (2001 to 2286) without its length formatted.
+    updated = #b.now == 13 and '7:updated13:' .. b.now or '7:updated' .. ns(b.now)
     b.updated = updated
   end
   local n = #done
+  if prefixed then
+    if #updated == 25 then
+      done[n + 1], done[n + 2], done[n + 3] = record, value, updated
+      return
+    end
+    record = string.sub(record, string.find(record, ':', 1, true) + 1)
+  end
   done[n + 1] = (#record + #value + #updated) .. ':'
   done[n + 2] = record
   done[n + 3] = value
@@ -145,6 +163,11 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}\n{body}"))
 }
 
+/// A script with the numbers' functions ([`NUMBERS`]) too.
+fn numbers_script(body: &str) -> Script {
+    script(&format!("{NUMBERS}\n{body}"))
+}
+
 /// A script with the batch functions ([`BATCH`]) too.
 fn batch_script(body: &str) -> Script {
     script(&format!("{BATCH}\n{body}"))
@@ -165,11 +188,13 @@ pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
 local base = ARGV[1]
 local now = now_text()
 local out, added = {}, 0
+local NONE = {}
 -- A new job's row: 0 stands for {candidate id, 0, fingerprint}, which the caller knows.
 for i = 2, #ARGV, 7 do
   local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
-  local f = redis.call('HMGET', jk, 'id', 'idem', 'fp')
+  -- A new job's hash does not exist: one field asked (no table of replies), the others only if it does.
+  local f = redis.call('HGET', jk, 'id') and redis.call('HMGET', jk, 'id', 'idem', 'fp') or NONE
   if f[1] and f[2] ~= idem then
     return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
   elseif f[1] == id then
@@ -201,7 +226,8 @@ return out
 /// as new by `consumer`. The time is the batch's (`b.now`). Acknowledgements and notifications go
 /// to the batch `b`, which the caller flushes. The rows are appended to one flat array, nine values
 /// per job (no table per job to make and convert). `read_take` reads up to `count` new entries first
-/// (`XREADGROUP` without blocking) and returns how many it read beside the rows.
+/// (`XREADGROUP` without blocking) and returns how many it read beside the rows; `count` is the
+/// argument's text, given on as it is (Redis formats a Lua number given to a command with snprintf).
 const TAKE_FN: &str = r#"
 local function take(b, consumer, max_attempts, ttl, fresh, args, first)
   local base, group = b.base, b.group
@@ -223,7 +249,7 @@ local function take(b, consumer, max_attempts, ttl, fresh, args, first)
     end
     if mine then
       local status = f[2]
-      if f[1] ~= id or FINAL[status] or f[3] ~= eid then
+      if f[1] ~= id or final(status) or f[3] ~= eid then
         b.acks[#b.acks + 1] = eid
       else
         local attempts = tonumber(f[6]) or 0
@@ -310,7 +336,7 @@ pub(crate) static READ_TAKE: LazyLock<Script> = LazyLock::new(|| {
     batch_script(&format!(
         r#"{TAKE_FN}
 local b = batch(ARGV[1], ARGV[2], now_text())
-local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]))
+local read, rows = read_take(b, ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6])
 flush(b)
 return {{read, rows}}
 "#
@@ -321,7 +347,8 @@ return {{read, rows}}
 /// per outcome: consumer, job id, entry id, attempt, outcome (`succeeded`|`failed`|`retry`),
 /// result or error, retry delay ms, the job's final state for the done message without `updated`
 /// and up to the result's length prefix (netstrings: the id, then field/value pairs, the last
-/// `6:result` and `<length of the result>:`; empty for a retry), and `1` when the
+/// `6:result` and `<length of the result>:`), preceded by the length prefix of the job's whole
+/// record with a 25-byte `updated` field (empty for a retry), and `1` when the
 /// job may hold secrets (`0`: it had none, so there is no field to delete). Each is fenced by owner
 /// and attempt. Returns per outcome `final`, `retry` (after the delay given), `done` (a repeated
 /// call) or `stale` (another attempt owns the job now), one flat array.
@@ -334,13 +361,13 @@ local function finish(b, max_attempts, ttl, consumer, id, eid, attempt, outcome,
   -- The attempt numbers compare as text (both written as integers); as numbers only when they differ.
   local same = f[4] == attempt or tonumber(f[4]) == tonumber(attempt)
   if f[2] ~= 'running' or f[3] ~= consumer or not same then
-    if FINAL[f[2]] and f[3] == consumer and same then return 'done' end
+    if final(f[2]) and f[3] == consumer and same then return 'done' end
     return 'stale'
   end
   b.acks[#b.acks + 1] = eid
   if outcome == 'succeeded' or outcome == 'failed' then
     close_job(b, id, jk, f[5], f[6], secrets, outcome, ttl, 'result', data)
-    queue_done(b, record, data)
+    queue_done(b, record, data, true)
     return 'final'
   end
   if tonumber(attempt) >= max_attempts then
@@ -390,11 +417,11 @@ pub(crate) static FINISH_TAKE: LazyLock<Script> = LazyLock::new(|| {
         r#"{FINISH_FN}
 {TAKE_FN}
 local base, group, max_attempts, ttl, consumer, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5],
-  tonumber(ARGV[6])
+  ARGV[6]
 local b = batch(base, group, now_text())
 local recorded = record_outcomes(b, max_attempts, ttl, ARGV, 7)
 local read, rows = 0, {{}}
-if count > 0 then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
+if count ~= '0' then read, rows = read_take(b, consumer, max_attempts, ttl, count) end
 flush(b)
 return {{recorded, read, rows}}
 "#
@@ -441,7 +468,7 @@ return out
 /// Moves due retries to the ready stream. ARGV: base, limit.
 /// Returns {jobs promoted, ms until the next retry is due or -1}.
 pub(crate) static PROMOTE: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local base = ARGV[1]
 local delayed = base .. ':delayed'
@@ -471,7 +498,7 @@ return {#ids, wait}
 /// job: exact while that job is unfinished, at most a second too old once it
 /// finished before others submitted in the same second.
 pub(crate) static METRICS: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local base, group = ARGV[1], ARGV[2]
 local now = now_ms()
@@ -491,7 +518,7 @@ return {math.max(0, open), age, pending[1], tonumber(retries or '0'), redis.call
 /// has not acknowledged or not yet read. ARGV: stream, retention ms.
 /// Returns the number of entries removed.
 pub(crate) static TRIM: LazyLock<Script> = LazyLock::new(|| {
-    script(
+    numbers_script(
         r#"
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')
@@ -547,3 +574,30 @@ return removed
 "#,
     )
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A worker's done record begins with the whole message's length counting a 25-byte `updated`;
+    /// with a time of another length (not before 2286), the script strips it and counts again.
+    #[tokio::test]
+    async fn a_done_record_s_length_is_counted_again_when_updated_is_not_25_bytes() {
+        let client = redis::Client::open(test_support::redis_url()).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.expect("the tests need Redis at REDIS_URL");
+        let done = batch_script(
+            r#"
+local b = batch('unused', 'unused', ARGV[1])
+queue_done(b, ARGV[2], ARGV[3], true)
+return table.concat(b.done)
+"#,
+        );
+        let body = "3:a.16:result1:";
+        let whole = format!("{}:{body}", body.len() + 1 + 25);
+        let message: String = done.arg("1700000000123").arg(&whole).arg("r").invoke_async(&mut conn).await.unwrap();
+        assert_eq!(message, format!("{whole}r7:updated13:1700000000123"));
+        let message: String = done.arg("17000000001234").arg(&whole).arg("r").invoke_async(&mut conn).await.unwrap();
+        let rest = format!("{body}r7:updated14:17000000001234");
+        assert_eq!(message, format!("{}:{rest}", rest.len()));
+    }
+}
