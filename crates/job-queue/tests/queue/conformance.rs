@@ -55,6 +55,7 @@ conformance!(
     a_worker_aborted_mid_job_is_replaced_after_the_visibility_timeout_and_the_effect_applies_once,
     a_panicking_handler_is_retried_not_lost,
     every_consumer_group_receives_every_event,
+    events_published_at_once_each_get_their_own_id_and_arrive_once,
     an_unacknowledged_event_is_delivered_again_until_acknowledged,
     events_left_by_a_vanished_consumer_go_to_another_consumer_of_its_group,
     metrics_count_depth_in_flight_retries_dead_letters_and_the_oldest_job_age,
@@ -634,6 +635,35 @@ async fn every_consumer_group_receives_every_event(kind: Kind) {
         assert_eq!(got, ["e0", "e1", "e2", "e3", "e4"]);
         assert!(sub.next_batch(10, Duration::from_millis(100)).await.unwrap().is_empty());
     }
+}
+
+async fn events_published_at_once_each_get_their_own_id_and_arrive_once(kind: Kind) {
+    let h = Harness::new(kind, "burst", |_| {});
+    let b = h.backends().await;
+    let mut sub = b.events.subscribe("audit", "audit-1").await.unwrap();
+    // Published together, so that the Redis bus sends them in shared pipelines.
+    let ids = futures::future::join_all((0..300).map(|n| {
+        b.events.publish(Event { payload: Bytes::from(format!("e{n}")), trace_context: TraceContext::new() })
+    }))
+    .await
+    .into_iter()
+    .map(Result::unwrap)
+    .collect::<Vec<_>>();
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 300, "every publish has an id of its own");
+
+    let mut delivered = HashMap::new();
+    while delivered.len() < 300 {
+        let batch = sub.next_batch(128, SOON).await.unwrap();
+        assert!(!batch.is_empty(), "events missing after {}", delivered.len());
+        sub.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+        for d in batch {
+            assert!(delivered.insert(d.id.clone(), d.payload).is_none(), "{:?} delivered twice", d.id);
+        }
+    }
+    for (n, id) in ids.iter().enumerate() {
+        assert_eq!(delivered[id].as_ref(), format!("e{n}").as_bytes(), "the id a publish got names its event");
+    }
+    assert!(sub.next_batch(10, Duration::from_millis(100)).await.unwrap().is_empty());
 }
 
 async fn an_unacknowledged_event_is_delivered_again_until_acknowledged(kind: Kind) {
