@@ -1,12 +1,7 @@
 //! The events stream on Redis: `XADD` to publish, one consumer group per
 //! subscriber service (fan-out), `XAUTOCLAIM` for the events of a consumer
 //! that vanished.
-//!
-//! Publishes that a process makes at about the same time (the SCIM calls that one done message
-//! answers, the changes that one worker batch applied) go out as one pipeline of `XADD`s: one
-//! write and one read on each side instead of one per event.
 
-use super::batch::Batcher;
 use super::conn::{self, retrying};
 use super::keys::Keys;
 use super::{reply, scripts};
@@ -40,35 +35,6 @@ struct Inner {
     conn: Connection,
     stream: String,
     next_trim: Mutex<Instant>,
-    publisher: Batcher<Published, String>,
-}
-
-/// An event on its way to the stream: its payload and its encoded trace context.
-type Published = (Bytes, Vec<u8>);
-
-/// Events per pipeline, and pipelines in flight at once (the rest wait and grow).
-const MAX_BATCH: usize = 128;
-const BATCHES_IN_FLIGHT: usize = 4;
-
-/// Publishes batches of events, each batch as one pipeline of `XADD`s answered with the events'
-/// ids in order. A pipeline repeated after a lost reply publishes its events twice: delivery is at
-/// least once, and consumers deduplicate by payload id. Payloads are validated before they join a
-/// batch, so a batch fails as a whole only when Redis does (unreachable, out of memory).
-fn publish_batcher(conn: Connection, stream: String, budget: Duration) -> Batcher<Published, String> {
-    Batcher::spawn(MAX_BATCH, BATCHES_IN_FLIGHT, move |events: Vec<Published>| {
-        let (conn, stream) = (conn.clone(), stream.clone());
-        async move {
-            retrying("publish", budget, || {
-                let mut c = conn.clone();
-                let mut pipe = redis::pipe();
-                for (payload, trace) in &events {
-                    pipe.cmd("XADD").arg(&stream).arg("*").arg("p").arg(payload.as_ref()).arg("tc").arg(trace);
-                }
-                async move { pipe.query_async::<Vec<String>>(&mut c).await }
-            })
-            .await
-        }
-    })
 }
 
 fn ms(d: Duration) -> u64 {
@@ -85,16 +51,13 @@ impl RedisEventBus {
         config.validate()?;
         let redis = conn::redis(config)?;
         let conn = conn::manager(&redis, config.op_timeout.max(Duration::from_secs(1))).await?;
-        let stream = Keys::new(config).events;
-        let publisher = publish_batcher(conn.clone(), stream.clone(), config.op_timeout);
         Ok(Self {
             inner: Arc::new(Inner {
-                stream,
+                stream: Keys::new(config).events,
                 config: config.clone(),
                 redis,
                 conn,
                 next_trim: Mutex::new(Instant::now()),
-                publisher,
             }),
         })
     }
@@ -151,7 +114,15 @@ impl EventBus for RedisEventBus {
         validate::payload(event.payload.len(), inner.config.max_payload_bytes)?;
         let trace = serde_json::to_vec(&event.trace_context)
             .map_err(|e| QueueError::Corrupt(format!("trace context cannot be encoded: {e}")))?;
-        let id = inner.publisher.call((event.payload, trace)).await?;
+        // A repeated XADD after a lost reply publishes the event twice:
+        // delivery is at least once, and consumers deduplicate by payload id.
+        let id: String = retrying("publish", inner.config.op_timeout, || {
+            let mut c = inner.conn.clone();
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&inner.stream).arg("*").arg("p").arg(event.payload.as_ref()).arg("tc").arg(&trace);
+            async move { cmd.query_async(&mut c).await }
+        })
+        .await?;
         inner.maybe_trim().await;
         Ok(EventId(id))
     }
