@@ -3,6 +3,7 @@
 use crate::route::RouteName;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::Injector;
+use std::sync::OnceLock;
 use std::time::Duration;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -26,11 +27,24 @@ pub(crate) fn record_retry(route: RouteName, reason: &'static str) {
     metrics::counter!(RETRIES_TOTAL, "route" => route.to_string(), "reason" => reason).increment(1);
 }
 
+/// Where requests read the trace context they carry, when a process keeps its spans' contexts
+/// other than in the OpenTelemetry layer (the connector without a span exporter keeps only ids).
+static TRACE_CONTEXT_SOURCE: OnceLock<fn() -> opentelemetry::Context> = OnceLock::new();
+
+/// Makes every client of this process read the current trace context from `source` (once; later
+/// calls change nothing). Without it, the context is the OpenTelemetry layer's for the current span.
+pub fn set_trace_context_source(source: fn() -> opentelemetry::Context) {
+    let _ = TRACE_CONTEXT_SOURCE.set(source);
+}
+
 /// Writes the current span's context into `headers` with the globally
 /// installed propagator (`traceparent`, `tracestate` for W3C); a no-op when
 /// no propagator is installed.
 pub(crate) fn inject_trace_context(headers: &mut HeaderMap) {
-    let context = tracing::Span::current().context();
+    let context = match TRACE_CONTEXT_SOURCE.get() {
+        Some(source) => source(),
+        None => tracing::Span::current().context(),
+    };
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut HeaderInjector(headers));
     });

@@ -135,9 +135,14 @@ pub fn init_with_env(
         }
     };
     // `RUST_LOG` governs log lines only. Spans at `info` and above always reach the OpenTelemetry
-    // layer, so that `RUST_LOG=warn` does not silently cut every trace (and the trace ids that
-    // audit records and job payloads carry); the sampler is the control for trace volume.
-    let otel_layer = provider.as_ref().map(|p| spans_layer(p.tracer(settings.service_name.clone())));
+    // layer (or, exporting nothing, the ids layer), so that `RUST_LOG=warn` does not silently cut
+    // every trace (and the trace ids that audit records and job payloads carry); the sampler is the
+    // control for trace volume.
+    let otel_layer = match (&provider, mode) {
+        (Some(p), OtelMode::Export(_)) => Some(spans_layer(p.tracer(settings.service_name.clone())).boxed()),
+        (Some(_), _) => Some(ids_layer().boxed()),
+        (None, _) => None,
+    };
     let logs = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
@@ -182,9 +187,19 @@ where
         .with_filter(LevelFilter::INFO)
 }
 
+/// The ids layer (see [`crate::ids`]): every span at `info` and above gets a W3C span context and
+/// nothing else, for a process that exports no spans.
+fn ids_layer<S>() -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    crate::ids::IdsLayer::new().with_filter(LevelFilter::INFO)
+}
+
 /// Telemetry for tests, once per process and never failing: logs through the test harness's
 /// capture (filter `RUST_LOG`, default `warn`), spans at `info` and above with real trace ids (so that propagation and
-/// audit trace ids can be asserted) but no exporter. Does nothing if a subscriber is already set.
+/// audit trace ids can be asserted) but no exporter: the ids layer, as a process without an OTLP
+/// endpoint has. Does nothing if a subscriber is already set.
 pub fn init_for_tests() {
     static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
     PROVIDER.get_or_init(|| {
@@ -195,9 +210,8 @@ pub fn init_for_tests() {
         let provider = SdkTracerProvider::builder().build();
         // The log filter applies to the log lines only: spans at `info` get trace ids whatever
         // the tests' log level, so that propagation can be asserted.
-        let otel_layer = spans_layer(provider.tracer("tests"));
         let installed = Registry::default()
-            .with(otel_layer)
+            .with(ids_layer())
             .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter))
             .try_init();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());

@@ -103,12 +103,15 @@ where
                 line.insert("spans".into(), Value::Array(names));
             }
         }
-        // The OpenTelemetry layer attaches the context of a span while it is entered, so the
-        // current OpenTelemetry context is that of the span this event happened in. (Asking the
-        // dispatcher instead would not work: inside a dispatch, `get_default` is the no-op one.)
+        // The ids layer keeps the spans entered on this thread; the OpenTelemetry layer attaches
+        // the context of a span while it is entered, so the current OpenTelemetry context is that
+        // of the span this event happened in. (Asking the dispatcher instead would not work:
+        // inside a dispatch, `get_default` is the no-op one.)
         let context = opentelemetry::Context::current();
-        let span_ref = context.span();
-        let span_context = span_ref.span_context();
+        let span_context = match crate::ids::entered() {
+            Some(entered) => entered,
+            None => context.span().span_context().clone(),
+        };
         if span_context.is_valid() {
             line.insert("trace_id".into(), Value::String(span_context.trace_id().to_string()));
             line.insert("span_id".into(), Value::String(span_context.span_id().to_string()));
@@ -124,6 +127,7 @@ mod tests {
     use super::*;
     use opentelemetry::trace::TracerProvider as _;
     use std::sync::{Arc, Mutex};
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt;
 
     #[derive(Clone, Default)]
@@ -174,5 +178,32 @@ mod tests {
         assert_eq!(lines[1]["span"]["name"], "request");
         assert_eq!(lines[1]["span"]["route"], "/scim/v2/Users");
         assert_eq!(lines[1]["spans"], serde_json::json!(["request"]));
+    }
+
+    #[test]
+    fn json_lines_carry_the_ids_that_the_ids_layer_gave_the_current_span() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(crate::ids::IdsLayer::new().with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(move || writer.clone())
+                    .fmt_fields(JsonFields::new())
+                    .event_format(JsonWithTraceIds)
+                    .with_filter(tracing_subscriber::filter::LevelFilter::WARN),
+            );
+        let (trace_id, span_id) = tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            let _entered = span.enter();
+            tracing::warn!("inside");
+            let cx = crate::propagation::current_context();
+            (cx.span().span_context().trace_id().to_string(), cx.span().span_context().span_id().to_string())
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let line: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["trace_id"], trace_id.as_str());
+        assert_eq!(line["span_id"], span_id.as_str());
+        assert_eq!(trace_id.len(), 32);
     }
 }

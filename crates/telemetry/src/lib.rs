@@ -11,6 +11,7 @@
 //! collects exported spans in-process for assertions.
 
 pub mod actix;
+mod ids;
 mod init;
 mod json;
 mod metrics;

@@ -19,9 +19,11 @@ fn propagator() -> TraceContextPropagator {
     TraceContextPropagator::new()
 }
 
-/// The OpenTelemetry context of the current `tracing` span.
+/// The OpenTelemetry context of the current `tracing` span (from the ids layer of a process that
+/// exports no spans, else from the OpenTelemetry layer).
 pub fn current_context() -> Context {
-    tracing::Span::current().context()
+    let span = tracing::Span::current();
+    crate::ids::context_of(&span).unwrap_or_else(|| span.context())
 }
 
 /// The `traceparent` / `tracestate` of the current span, for a job payload or an audit event.
@@ -56,7 +58,8 @@ pub fn set_parent_from_context(span: &tracing::Span, cx: Context) {
 }
 
 fn set_parent(span: &tracing::Span, cx: Context) {
-    if cx.span().span_context().is_valid() {
+    let parent = cx.span().span_context().clone();
+    if parent.is_valid() && !crate::ids::set_parent(span, &parent) {
         // Fails only when the span is disabled or already started; either way there is nothing
         // better to do than to keep the span as it is.
         let _ = span.set_parent(cx);

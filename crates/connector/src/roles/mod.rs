@@ -39,7 +39,11 @@ pub(crate) async fn dispatch(cli: Cli, config: Config) -> anyhow::Result<ExitCod
 /// Starts logs and traces for a role.
 fn init_telemetry(common: &Common, service: &str) -> anyhow::Result<telemetry::TelemetryGuard> {
     telemetry::install_prometheus_recorder();
-    Ok(telemetry::init(&common.telemetry(service))?)
+    let guard = telemetry::init(&common.telemetry(service))?;
+    // Secret Server requests carry the trace context that telemetry keeps (span ids only when no
+    // spans are exported), not only the OpenTelemetry layer's.
+    secret_server_client::telemetry::set_trace_context_source(telemetry::propagation::current_context);
+    Ok(guard)
 }
 
 /// Prints a resolved configuration for `--print-config` (its `Debug` form redacts secrets).
