@@ -14,7 +14,7 @@
 //! happened in from [`entered`].
 
 use opentelemetry::Context;
-use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceState};
+use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt, TraceFlags, TraceId, TraceState};
 use opentelemetry_sdk::trace::{Config, IdGenerator, SamplingDecision, ShouldSample};
 use std::cell::RefCell;
 use tracing::span::{Attributes, Id};
@@ -48,15 +48,18 @@ impl IdsLayer {
     /// The context of a span whose parent context is `parent` (none: a root).
     fn context(&self, parent: Option<&SpanContext>, name: &str) -> SpanContext {
         let trace_id = parent.map_or_else(|| self.ids.new_trace_id(), SpanContext::trace_id);
-        let parent_cx = parent.map(|p| Context::new().with_remote_span_context(p.clone()));
-        let decision =
-            self.sampler.should_sample(parent_cx.as_ref(), trace_id, name, &SpanKind::Internal, &[], &[]).decision;
-        let flags = match decision {
-            SamplingDecision::RecordAndSample => TraceFlags::SAMPLED,
-            SamplingDecision::Drop | SamplingDecision::RecordOnly => TraceFlags::default(),
-        };
+        let flags = self.flags(parent, trace_id, name);
         let state = parent.map_or_else(TraceState::default, |p| p.trace_state().clone());
         SpanContext::new(trace_id, self.ids.new_span_id(), flags, false, state)
+    }
+
+    /// The trace flags the sampler gives a span of trace `trace_id` whose parent is `parent`.
+    fn flags(&self, parent: Option<&SpanContext>, trace_id: TraceId, name: &str) -> TraceFlags {
+        let parent_cx = parent.map(|p| Context::new().with_remote_span_context(p.clone()));
+        match self.sampler.should_sample(parent_cx.as_ref(), trace_id, name, &SpanKind::Internal, &[], &[]).decision {
+            SamplingDecision::RecordAndSample => TraceFlags::SAMPLED,
+            SamplingDecision::Drop | SamplingDecision::RecordOnly => TraceFlags::default(),
+        }
     }
 }
 
@@ -125,20 +128,9 @@ fn set_parent_of(dispatch: &Dispatch, id: &Id, parent: &SpanContext) -> bool {
     let Some(span) = registry.span(id) else { return false };
     let mut extensions = span.extensions_mut();
     let Some(Ids(own)) = extensions.get_mut::<Ids>() else { return false };
-    let parent_cx = Context::new().with_remote_span_context(parent.clone());
-    let flags = match dispatch.downcast_ref::<IdsLayer>() {
-        Some(layer) => {
-            match layer
-                .sampler
-                .should_sample(Some(&parent_cx), parent.trace_id(), span.name(), &SpanKind::Internal, &[], &[])
-                .decision
-            {
-                SamplingDecision::RecordAndSample => TraceFlags::SAMPLED,
-                SamplingDecision::Drop | SamplingDecision::RecordOnly => TraceFlags::default(),
-            }
-        }
-        None => parent.trace_flags(),
-    };
+    let flags = dispatch
+        .downcast_ref::<IdsLayer>()
+        .map_or(parent.trace_flags(), |layer| layer.flags(Some(parent), parent.trace_id(), span.name()));
     *own = SpanContext::new(parent.trace_id(), own.span_id(), flags, false, parent.trace_state().clone());
     true
 }
@@ -146,7 +138,7 @@ fn set_parent_of(dispatch: &Dispatch, id: &Id, parent: &SpanContext) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::{SpanId, TraceId};
+    use opentelemetry::trace::SpanId;
     use tracing_subscriber::layer::SubscriberExt;
 
     fn with_layer<T>(f: impl FnOnce() -> T) -> T {

@@ -138,10 +138,10 @@ pub fn init_with_env(
     // layer (or, exporting nothing, the ids layer), so that `RUST_LOG=warn` does not silently cut
     // every trace (and the trace ids that audit records and job payloads carry); the sampler is the
     // control for trace volume.
-    let otel_layer = match (&provider, mode) {
-        (Some(p), OtelMode::Export(_)) => Some(spans_layer(p.tracer(settings.service_name.clone())).boxed()),
-        (Some(_), _) => Some(ids_layer().boxed()),
-        (None, _) => None,
+    let otel_layer = match (mode, &provider) {
+        (OtelMode::Export(_), Some(p)) => Some(spans_layer(p.tracer(settings.service_name.clone())).boxed()),
+        (OtelMode::LocalOnly, _) => Some(ids_layer().boxed()),
+        _ => None,
     };
     let logs = match settings.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer()
@@ -201,13 +201,12 @@ where
 /// audit trace ids can be asserted) but no exporter: the ids layer, as a process without an OTLP
 /// endpoint has. Does nothing if a subscriber is already set.
 pub fn init_for_tests() {
-    static PROVIDER: OnceLock<Option<SdkTracerProvider>> = OnceLock::new();
-    PROVIDER.get_or_init(|| {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
         let filter = std::env::var("RUST_LOG")
             .ok()
             .and_then(|value| EnvFilter::try_new(value).ok())
             .unwrap_or_else(|| EnvFilter::new("warn"));
-        let provider = SdkTracerProvider::builder().build();
         // The log filter applies to the log lines only: spans at `info` get trace ids whatever
         // the tests' log level, so that propagation can be asserted.
         let installed = Registry::default()
@@ -215,10 +214,9 @@ pub fn init_for_tests() {
             .with(tracing_subscriber::fmt::layer().with_test_writer().with_filter(filter))
             .try_init();
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-        installed.is_ok().then(|| {
+        if installed.is_ok() {
             INITIALIZED.store(true, Ordering::SeqCst);
-            provider
-        })
+        }
     });
 }
 

@@ -2,8 +2,9 @@
 //! (tonic), and the `trace_context` maps of job payloads and audit events.
 //!
 //! These helpers use a W3C `TraceContextPropagator` of their own rather than the global one, so
-//! that they behave the same whether or not `init` ran (a library's unit test, say). Without the
-//! OpenTelemetry layer, spans carry no context and the helpers inject nothing.
+//! that they behave the same whether or not `init` ran (a library's unit test, say). Spans carry
+//! their context in the OpenTelemetry layer when spans are exported, in the ids layer (see
+//! `ids.rs`) when they are not; with neither, spans carry no context and the helpers inject nothing.
 
 use http::HeaderMap;
 use http::header::{HeaderName, HeaderValue};
