@@ -107,11 +107,8 @@ where
         // the context of a span while it is entered, so the current OpenTelemetry context is that
         // of the span this event happened in. (Asking the dispatcher instead would not work:
         // inside a dispatch, `get_default` is the no-op one.)
-        let context = opentelemetry::Context::current();
-        let span_context = match crate::ids::entered() {
-            Some(entered) => entered,
-            None => context.span().span_context().clone(),
-        };
+        let span_context =
+            crate::ids::entered().unwrap_or_else(|| opentelemetry::Context::current().span().span_context().clone());
         if span_context.is_valid() {
             line.insert("trace_id".into(), Value::String(span_context.trace_id().to_string()));
             line.insert("span_id".into(), Value::String(span_context.span_id().to_string()));

@@ -105,7 +105,8 @@ fn resource(settings: &TelemetrySettings, env: &impl Fn(&str) -> Option<String>)
     builder.build()
 }
 
-/// Builds the tracer provider for `mode` (`None` when the SDK is disabled).
+/// Builds the tracer provider for `mode` (`None` without an exporter: the ids layer then keeps the
+/// spans' contexts, and no SDK provider is needed).
 ///
 /// The batch processor runs on tokio (the exporters' HTTP and gRPC clients are async), so an
 /// exporting provider needs a runtime.
@@ -114,10 +115,8 @@ pub(crate) fn tracer_provider(
     mode: OtelMode,
     env: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<SdkTracerProvider>, TelemetryError> {
-    let builder = SdkTracerProvider::builder().with_resource(resource(settings, env));
     let provider = match mode {
-        OtelMode::Disabled => return Ok(None),
-        OtelMode::LocalOnly => builder.build(),
+        OtelMode::Disabled | OtelMode::LocalOnly => return Ok(None),
         OtelMode::Export(protocol) => {
             if tokio::runtime::Handle::try_current().is_err() {
                 return Err(TelemetryError::NoRuntime);
@@ -132,7 +131,10 @@ pub(crate) fn tracer_provider(
                     .build(),
             }
             .map_err(|e| TelemetryError::Exporter(e.to_string()))?;
-            builder.with_span_processor(BatchSpanProcessor::builder(exporter, Tokio).build()).build()
+            SdkTracerProvider::builder()
+                .with_resource(resource(settings, env))
+                .with_span_processor(BatchSpanProcessor::builder(exporter, Tokio).build())
+                .build()
         }
     };
     Ok(Some(provider))
