@@ -11,8 +11,9 @@
 # kernel's work (sockets, wake-ups), Redis's, and batching under concurrency (one create at a time).
 # Valgrind offers no SHA extensions, so hashing (the audit chain) runs sha2's portable code and
 # counts several times what it costs natively. Each BINARY is measured in turn, ROUNDS times
-# (environment, default 1). REDIS_URL (default redis://127.0.0.1:6379); keys go under a fresh prefix,
-# deleted at the end. Needs valgrind (callgrind_control), curl, python3, redis-cli.
+# (environment, default 1); ADAPTER_WORKERS as in bench-writes.sh. REDIS_URL (default
+# redis://127.0.0.1:6379); keys go under a fresh prefix, deleted at the end. Needs valgrind
+# (callgrind_control), curl, python3, redis-cli.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,6 @@ shift || true
 BINS=("$@")
 [ ${#BINS[@]} -gt 0 ] || BINS=("${CARGO_TARGET_DIR:-target}/release/scim-connector")
 ROUNDS="${ROUNDS:-1}"
-REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 
 for tool in valgrind callgrind_control curl python3 redis-cli; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench-instructions: $tool is required" >&2; exit 1; }
@@ -30,50 +30,16 @@ for bin in "${BINS[@]}"; do
     [ -x "$bin" ] || { echo "bench-instructions: no connector binary at $bin (build it first)" >&2; exit 1; }
 done
 
-hostport=${REDIS_URL#*://}
-hostport=${hostport##*@}
-hostport=${hostport%%/*}
-RHOST=${hostport%:*}
-RPORT=${hostport##*:}
-[ "$RPORT" = "$hostport" ] && RPORT=6379
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-WORK=$(mktemp -d)
-PREFIXES=()
-cleanup() {
-    [ -n "${DEV_PID:-}" ] && { kill "$DEV_PID" 2>/dev/null || true; wait "$DEV_PID" 2>/dev/null || true; }
-    for prefix in "${PREFIXES[@]}"; do
-        redis-cli -h "$RHOST" -p "$RPORT" --scan --pattern "$prefix:*" |
-            xargs -r -n 500 redis-cli -h "$RHOST" -p "$RPORT" UNLINK >/dev/null
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+NAME=bench-instructions
+# shellcheck source=lib/dev-on-redis.sh
+. scripts/lib/dev-on-redis.sh
 
 measure() { # binary
-    local bin=$1 prefix data port out
+    local bin=$1 prefix out
     prefix="benchi-$(date +%s%N)"
-    PREFIXES+=("$prefix")
-    data="$WORK/data-$prefix"
     out="$WORK/callgrind-$prefix.out"
-    port=$(free_port)
-    env REDIS_URL="$REDIS_URL" SCIMC_REDIS_PREFIX="$prefix" SCIMC_DATA_DIR="$data" \
-        SCIMC_GATEWAY_LISTEN="127.0.0.1:$port" SCIMC_AUDIT_LISTEN="127.0.0.1:$(free_port)" \
-        SCIMC_SIM_LISTEN="127.0.0.1:$(free_port)" SCIMC_ADAPTER_LISTEN="127.0.0.1:$(free_port)" RUST_LOG=warn \
-        valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" dev >"$WORK/dev.log" 2>&1 &
-    DEV_PID=$!
-    local token=""
-    for _ in $(seq 1 600); do
-        if [ -s "$data/dev-token" ]; then
-            token=$(cat "$data/dev-token")
-            curl -fsS -o /dev/null -H "Authorization: Bearer $token" "http://127.0.0.1:$port/scim/v2/Users?count=0" \
-                2>/dev/null && break
-        fi
-        kill -0 "$DEV_PID" 2>/dev/null || { echo "bench-instructions: dev exited:" >&2; cat "$WORK/dev.log" >&2; exit 1; }
-        sleep 1
-    done
-    [ -n "$token" ] || { echo "bench-instructions: dev never became ready" >&2; exit 1; }
-    python3 - "$port" "$token" "$prefix" "$CREATES" "$DEV_PID" <<'PY'
+    start_dev "$prefix" "$bin" valgrind --tool=callgrind --callgrind-out-file="$out"
+    python3 - "$PORT" "$TOKEN" "$prefix" "$CREATES" "$DEV_PID" <<'PY'
 import http.client, json, subprocess, sys, time
 port, token, prefix, creates, pid = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
@@ -98,9 +64,7 @@ for i in range(creates):
 time.sleep(2)
 subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True)
 PY
-    kill "$DEV_PID"
-    wait "$DEV_PID" 2>/dev/null || true
-    DEV_PID=""
+    stop_dev
     local dump instructions
     dump=$(ls "$out".* | head -1)
     instructions=$(awk '/^(summary|totals):/ {print $2; exit}' "$dump")

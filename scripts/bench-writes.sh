@@ -25,7 +25,6 @@ cd "$(dirname "$0")/.."
 
 DURATION="${1:-15s}"
 ROUNDS="${2:-1}"
-REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 TARGET="${CARGO_TARGET_DIR:-target}"
 BIN="${BIN:-$TARGET/release/scim-connector}"
 QUEUE_BENCH="${QUEUE_BENCH:-$TARGET/release/examples/queue_bench}"
@@ -37,25 +36,9 @@ for tool in wrk redis-benchmark redis-cli curl python3; do
 done
 [ -x "$BIN" ] || { echo "bench-writes: no connector binary at $BIN (build it first)" >&2; exit 1; }
 
-hostport=${REDIS_URL#*://}
-hostport=${hostport##*@}
-hostport=${hostport%%/*}
-RHOST=${hostport%:*}
-RPORT=${hostport##*:}
-[ "$RPORT" = "$hostport" ] && RPORT=6379
-rcli() { redis-cli -h "$RHOST" -p "$RPORT" "$@"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-WORK=$(mktemp -d)
-PREFIXES=()
-cleanup() {
-    [ -n "${DEV_PID:-}" ] && { kill "$DEV_PID" 2>/dev/null || true; wait "$DEV_PID" 2>/dev/null || true; }
-    for prefix in "${PREFIXES[@]}"; do
-        rcli --scan --pattern "$prefix:*" | xargs -r -n 500 redis-cli -h "$RHOST" -p "$RPORT" UNLINK >/dev/null
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
+NAME=bench-writes
+# shellcheck source=lib/dev-on-redis.sh
+. scripts/lib/dev-on-redis.sh
 
 cat >"$WORK/post.tmpl" <<'LUA'
 -- Each request creates a new user: the name carries the start time, the thread and a counter.
@@ -96,26 +79,10 @@ raw_xadd() { # clients
 }
 
 measure() { # label binary
-    local label=$1 bin=$2 prefix data port
+    local label=$1 bin=$2 prefix
     prefix="benchw-$(date +%s%N)"
-    PREFIXES+=("$prefix")
-    data="$WORK/data-$prefix"
-    port=$(free_port)
-    env REDIS_URL="$REDIS_URL" SCIMC_REDIS_PREFIX="$prefix" SCIMC_DATA_DIR="$data" \
-        SCIMC_GATEWAY_LISTEN="127.0.0.1:$port" SCIMC_AUDIT_LISTEN="127.0.0.1:$(free_port)" \
-        SCIMC_SIM_LISTEN="127.0.0.1:$(free_port)" SCIMC_ADAPTER_LISTEN="127.0.0.1:$(free_port)" ${ADAPTER_WORKERS:+SCIMC_ADAPTER_WORKERS=$ADAPTER_WORKERS} \
-        RUST_LOG=warn "$bin" dev >"$WORK/dev.log" 2>&1 &
-    DEV_PID=$!
-    local base="http://127.0.0.1:$port/scim/v2" token=""
-    for _ in $(seq 1 600); do
-        if [ -s "$data/dev-token" ]; then
-            token=$(cat "$data/dev-token")
-            curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$base/Users?count=0" 2>/dev/null && break
-        fi
-        kill -0 "$DEV_PID" 2>/dev/null || { echo "bench-writes: dev exited:" >&2; cat "$WORK/dev.log" >&2; exit 1; }
-        sleep 0.5
-    done
-    [ -n "$token" ] || { echo "bench-writes: dev never became ready" >&2; exit 1; }
+    start_dev "$prefix" "$bin"
+    local port=$PORT token=$TOKEN base="http://127.0.0.1:$PORT/scim/v2"
     # Warm up (connections, caches, scripts loaded), with names of their own.
     { echo "run_id = \"warm-$prefix\"; token = \"$token\""; cat "$WORK/post.tmpl"; } >"$WORK/post.lua"
     wrk -t2 -c"$CONNECTIONS" -d2s -s "$WORK/post.lua" "$base/Users" >/dev/null 2>&1 || true
@@ -162,9 +129,7 @@ print("  Redis commands per create (calls, µs inside Redis), all clients of thi
       ", ".join(f"{c} {n / total:.2f} ({u / total:.1f} µs)" for c, n, u in busy))
 PY
     [ "$MONITOR_CREATES" -gt 0 ] && monitor_creates "$base" "$token" "$prefix"
-    kill "$DEV_PID" 2>/dev/null || true
-    wait "$DEV_PID" 2>/dev/null || true
-    DEV_PID=""
+    stop_dev
 }
 
 # Redis commands and round trips per create, by MONITOR over MONITOR_CREATES creates sent one at a
