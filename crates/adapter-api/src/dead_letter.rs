@@ -18,6 +18,7 @@ use bytes::Bytes;
 use prost::Message;
 use proto::provisioning::v1 as pb;
 use scim::ResourceKind;
+use scim::password::{names_password, path_names_password};
 use serde_json::Value;
 use service_error::{ErrorKind, ServiceError};
 
@@ -113,11 +114,6 @@ impl DeadJob {
     }
 }
 
-/// Whether a key or a PATCH path names a password (as sealing reads it).
-fn names_password(name: &str) -> bool {
-    crate::sealing::names_password(name)
-}
-
 /// Takes out of `value` every member that names a password and every PATCH operation whose path
 /// names one, whatever its value (`null` in a dead letter), recording each place's pointer.
 fn strip_passwords(value: &mut Value, pointer: &str, out: &mut Vec<String>) {
@@ -138,12 +134,7 @@ fn strip_passwords(value: &mut Value, pointer: &str, out: &mut Vec<String>) {
             let mut kept = Vec::with_capacity(items.len());
             for (i, mut item) in std::mem::take(items).into_iter().enumerate() {
                 let here = format!("{pointer}/{i}");
-                let path_names_password = item
-                    .as_object()
-                    .and_then(|op| op.iter().find(|(k, _)| k.eq_ignore_ascii_case("path")))
-                    .and_then(|(_, path)| path.as_str())
-                    .is_some_and(names_password);
-                if path_names_password {
+                if item.as_object().is_some_and(path_names_password) {
                     out.push(here);
                 } else {
                     strip_passwords(&mut item, &here, out);

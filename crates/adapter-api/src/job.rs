@@ -516,7 +516,15 @@ mod tests {
             json!({"Operations": [{"op": "replace", "path": "password", "value": PASSWORD}]}),
         )
         .unwrap();
-        for job in [create, patch] {
+        // `path` spelled twice: the gateway refuses such a PATCH, and sealing reads it as naming
+        // the password whichever spelling comes first.
+        let spelled_twice = user_job(
+            Operation::Patch,
+            "42",
+            json!({"Operations": [{"op": "replace", "Path": "displayName", "path": "password", "value": PASSWORD}]}),
+        )
+        .unwrap();
+        for job in [create, patch, spelled_twice] {
             let keys = JobKeys::ephemeral();
             let sealed = job.seal(&keys);
             assert!(!contains(&sealed.payload, PASSWORD.as_bytes()), "the payload holds no password");

@@ -24,6 +24,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use prost::Message;
 use proto::provisioning::v1 as pb;
+use scim::password::{names_password, path_names_password};
 use serde_json::Value;
 use service_error::ServiceError;
 use sha2::{Digest, Sha256};
@@ -191,12 +192,6 @@ fn data_key_aad(key_id: &str) -> Vec<u8> {
     [DATA_KEY_CONTEXT, &[0], key_id.as_bytes()].concat()
 }
 
-/// Whether a key or a PATCH path names a password: its last segment (after a URN's `:` or a
-/// dotted path's `.`) is `password`, in any case.
-pub(crate) fn names_password(name: &str) -> bool {
-    name.trim().rsplit([':', '.']).next().is_some_and(|last| last.eq_ignore_ascii_case("password"))
-}
-
 fn pointer_token(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
@@ -206,11 +201,7 @@ fn take_passwords(value: &mut Value, pointer: &str, out: &mut Vec<(String, Value
     match value {
         Value::Object(map) => {
             // A PATCH operation whose path names the password carries it as its `value`.
-            let path_names_password = map
-                .iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case("path"))
-                .and_then(|(_, path)| path.as_str())
-                .is_some_and(names_password);
+            let path_names_password = path_names_password(map);
             for (key, child) in map.iter_mut() {
                 let here = format!("{pointer}/{}", pointer_token(key));
                 if names_password(key) || (path_names_password && key.eq_ignore_ascii_case("value")) {

@@ -8,8 +8,8 @@
 //!   `Operations`, a `bulkId` used twice) is 400 `invalidSyntax` as a whole.
 //! - A malformed operation (unknown method, bad path, POST without `bulkId`, missing `data`) fails
 //!   alone: its slot in [`BulkRequest::operations`] holds the error, to report with that operation.
-//! - `"bulkId:<id>"` strings anywhere in `data` (including `members[].value`) and in the path's id
-//!   make an operation depend on the POST that declares `<id>`; [`BulkRequest::execution_order`]
+//! - `"bulkId:<id>"` strings anywhere in `data` (including `members[].value`) but a password, and
+//!   in the path's id, make an operation depend on the POST that declares `<id>`; [`BulkRequest::execution_order`]
 //!   runs dependencies first (otherwise keeping request order) and refuses circular references
 //!   with 409, which RFC 7644 §3.7.1 allows instead of resolving them.
 //! - While executing, [`BulkIds`] records what each `bulkId` became; a reference to a `bulkId` no
@@ -17,6 +17,7 @@
 
 use crate::error::ScimError;
 use crate::json::{get_ci, type_name};
+use crate::password;
 use crate::resource::ResourceKind;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -314,9 +315,18 @@ fn collect_references(v: &Value, out: &mut Vec<String>) {
             }
         }
         Value::Array(items) => items.iter().for_each(|i| collect_references(i, out)),
-        Value::Object(o) => o.values().for_each(|i| collect_references(i, out)),
+        Value::Object(o) => {
+            o.iter().filter(|(k, _)| !holds_password(o, k)).for_each(|(_, i)| collect_references(i, out))
+        }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}
     }
+}
+
+/// Whether member `key` of `object` is a password (see [`crate::password`]): a password that
+/// begins with `bulkId:` is the client's text, never a reference, so it is neither substituted
+/// nor quoted in an error.
+fn holds_password(object: &Map<String, Value>, key: &str) -> bool {
+    password::names_password(key) || (key.eq_ignore_ascii_case("value") && password::path_names_password(object))
 }
 
 impl BulkOperation {
@@ -384,7 +394,8 @@ impl BulkIds {
             Value::Object(o) => {
                 let mut out = Map::with_capacity(o.len());
                 for (k, v) in o {
-                    out.insert(k.clone(), self.resolve_value(v)?);
+                    let v = if holds_password(o, k) { v.clone() } else { self.resolve_value(v)? };
+                    out.insert(k.clone(), v);
                 }
                 Value::Object(out)
             }

@@ -9,6 +9,12 @@ pub(crate) fn get_ci<'v>(map: &'v Map<String, Value>, key: &str) -> Option<&'v V
     map.get(key).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
 }
 
+/// The first of `keys` that `map` spells more than once, compared case-insensitively (`Path` and
+/// `path`): which of the two a reader takes would otherwise decide what the document means.
+pub(crate) fn spelled_twice<'k>(map: &Map<String, Value>, keys: &[&'k str]) -> Option<&'k str> {
+    keys.iter().copied().find(|key| map.keys().filter(|k| k.eq_ignore_ascii_case(key)).nth(1).is_some())
+}
+
 /// The exact spelling under which `map` holds `key`, compared case-insensitively.
 pub(crate) fn key_ci(map: &Map<String, Value>, key: &str) -> Option<String> {
     if map.contains_key(key) {

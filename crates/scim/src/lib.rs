@@ -72,6 +72,7 @@ pub mod filter;
 mod json;
 pub mod list;
 pub mod paging;
+pub mod password;
 pub mod patch;
 pub mod path;
 pub mod projection;

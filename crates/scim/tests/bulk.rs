@@ -76,6 +76,28 @@ fn path_references_and_failed_or_unknown_bulk_ids_resolve_to_errors() {
 }
 
 #[test]
+fn a_password_that_begins_with_bulk_id_is_the_clients_text_not_a_reference() {
+    let body = json!({"Operations": [
+        {"method": "POST", "path": "/Users", "bulkId": "u", "data": {"userName": "u", "password": "bulkId:g"}},
+        {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "G"}},
+        {"method": "PATCH", "path": "/Users/7", "data": {"Operations": [
+            {"op": "replace", "path": "password", "value": "bulkId:Zx9-secret"},
+            {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:password": "bulkId:nobody"}}
+        ]}}
+    ]});
+    let r = parse(&body).unwrap();
+    assert_eq!(r.execution_order().unwrap(), [0, 1, 2], "no operation depends on another through a password");
+    let mut ids = BulkIds::for_request(&r);
+    ids.created("g", "G1");
+    for entry in &r.operations {
+        let op = entry.operation.as_ref().unwrap();
+        assert_eq!(op.references(), Vec::<String>::new());
+        let data = op.data.as_ref().unwrap();
+        assert_eq!(&ids.resolve_value(data).unwrap(), data, "a password is sent as the client wrote it");
+    }
+}
+
+#[test]
 fn limits_are_413_before_anything_runs() {
     let limits = BulkLimits { max_operations: 2, max_payload_bytes: 200 };
     let big = vec![b' '; 201];

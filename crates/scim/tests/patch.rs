@@ -597,6 +597,22 @@ fn malformed_patch_bodies_get_the_right_scim_type() {
 }
 
 #[test]
+fn a_member_spelled_twice_in_different_cases_is_refused_whichever_spelling_comes_first() {
+    for body in [
+        ops(json!([{"op": "replace", "Path": "displayName", "path": "password", "value": "Hunter-2!"}])),
+        ops(json!([{"op": "replace", "path": "password", "PATH": "displayName", "value": "Hunter-2!"}])),
+        ops(json!([{"op": "replace", "path": "title", "value": "a", "Value": "b"}])),
+        ops(json!([{"op": "add", "OP": "remove", "path": "title", "value": "a"}])),
+        json!({"schemas": [scim::urn::PATCH_OP], "Operations": [{"op": "remove", "path": "title"}], "operations": []}),
+    ] {
+        let e = PatchRequest::parse(&body).expect_err(&body.to_string());
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax), "{body}");
+        assert!(e.detail.contains("more than once"), "{e}");
+        assert!(!e.detail.contains("Hunter-2!"), "{e}");
+    }
+}
+
+#[test]
 fn patch_semantic_errors_get_the_right_scim_type() {
     let u = fixture("rfc7643_8_2_full_user.json");
     for (op, t) in [

@@ -28,7 +28,7 @@ pub use members::{Member, MemberLookup, MembersChange, NoMemberLookup};
 pub use path::PatchPath;
 
 use crate::error::ScimError;
-use crate::json::{get_ci, type_name};
+use crate::json::{get_ci, spelled_twice, type_name};
 use serde_json::Value;
 use std::fmt;
 
@@ -90,6 +90,10 @@ impl PatchRequest {
     /// `invalidSyntax` for a body that is not a PatchOp (wrong `schemas`, no `Operations`, an
     /// unknown `op`); `invalidPath` for a malformed path; `invalidValue` for an `add` or `replace`
     /// without a value; `noTarget` for a `remove` without a path (RFC 7644 §3.5.2.2).
+    /// `invalidSyntax` too for a member spelled twice (`Operations` and `operations`, `Path` and
+    /// `path`): attribute names are case-insensitive (RFC 7643 §2.1), so such a body says two
+    /// things at once, and the part of the connector that keeps passwords apart must read the
+    /// same one as the part that applies the change.
     pub fn parse(body: &Value) -> Result<Self, ScimError> {
         let Some(obj) = body.as_object() else {
             return Err(ScimError::invalid_syntax(format!(
@@ -97,6 +101,9 @@ impl PatchRequest {
                 type_name(body)
             )));
         };
+        if let Some(key) = spelled_twice(obj, &["schemas", "Operations"]) {
+            return Err(ScimError::invalid_syntax(format!("'{key}' is given more than once (in different cases)")));
+        }
         if let Some(schemas) = get_ci(obj, "schemas") {
             let names_patch_op = schemas.as_array().is_some_and(|l| {
                 l.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(crate::urn::PATCH_OP)))
@@ -126,6 +133,9 @@ fn parse_operation(index: usize, op: &Value) -> Result<PatchOperation, ScimError
     let Some(obj) = op.as_object() else {
         return Err(ScimError::invalid_syntax(at(format!("must be an object, not {}", type_name(op)))));
     };
+    if let Some(key) = spelled_twice(obj, &["op", "path", "value"]) {
+        return Err(ScimError::invalid_syntax(at(format!("'{key}' is given more than once (in different cases)"))));
+    }
     let kind = match get_ci(obj, "op") {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("add") => PatchOp::Add,
         Some(Value::String(s)) if s.eq_ignore_ascii_case("remove") => PatchOp::Remove,

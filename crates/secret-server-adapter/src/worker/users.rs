@@ -20,6 +20,7 @@ use adapter_api::Operation;
 use connections::UserNameChangePolicy;
 use connections::scope::Principal;
 use futures::TryStreamExt;
+use scim::password;
 use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
@@ -299,11 +300,7 @@ fn directory_refusal(user: &User, what: &str) -> JobError {
 /// password the connection may not set is refused before Secret Server is asked anything; the
 /// document the change produces is checked again).
 fn names_password(req: &adapter_api::Job) -> bool {
-    let is_password = |path: &str| {
-        let path = path.trim();
-        path.eq_ignore_ascii_case("password") || path.to_ascii_lowercase().ends_with(":password")
-    };
-    let has_password = |v: &Value| v.as_object().is_some_and(|o| o.keys().any(|k| is_password(k)));
+    let has_password = |v: &Value| v.as_object().is_some_and(|o| o.keys().any(|k| password::names_password(k)));
     let payload = req.payload();
     match req.operation() {
         Operation::Replace => has_password(payload),
@@ -314,9 +311,10 @@ fn names_password(req: &adapter_api::Job) -> bool {
             .filter(|(k, _)| k.eq_ignore_ascii_case("Operations"))
             .filter_map(|(_, ops)| ops.as_array())
             .flatten()
-            .any(|op| match op.get("path").and_then(Value::as_str) {
-                Some(path) => is_password(path),
-                None => op.get("value").is_some_and(has_password),
+            .filter_map(Value::as_object)
+            .any(|op| {
+                password::path_names_password(op)
+                    || op.iter().any(|(k, v)| k.eq_ignore_ascii_case("value") && has_password(v))
             }),
         Operation::Create | Operation::Delete => false,
     }
