@@ -281,12 +281,12 @@ pub(crate) async fn issue_token_to(
         Some(0) => {
             return Err(ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds must be greater than 0"));
         }
+        // `checked_add`: an expiry past the last date `time` can hold is refused, never a panic.
         Some(s) => Some(
-            OffsetDateTime::now_utc()
-                + time::Duration::seconds(
-                    i64::try_from(s)
-                        .map_err(|_| ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds is too large"))?,
-                ),
+            i64::try_from(s)
+                .ok()
+                .and_then(|s| OffsetDateTime::now_utc().checked_add(time::Duration::seconds(s)))
+                .ok_or_else(|| ApiError::bad_request(ScimType::InvalidValue, "expiresInSeconds is too large"))?,
         ),
         None => None,
     };

@@ -71,6 +71,27 @@ async fn rotation_issues_a_new_token_and_revokes_the_old_one() {
 }
 
 #[tokio::test]
+async fn a_token_expiring_beyond_the_representable_dates_is_refused_with_400_and_the_gateway_goes_on() {
+    let app = spawn_app().await;
+    let res = app
+        .admin(Method::POST, "/connections/test/tokens")
+        .json(&json!({"expiresInSeconds": 1_000_000_000_000_u64}))
+        .send()
+        .await
+        .unwrap();
+    let body = scim_error(res, 400).await;
+    assert_eq!(body["scimType"], "invalidValue");
+    assert_eq!(body["detail"], "expiresInSeconds is too large");
+
+    let shown = app.admin(Method::GET, "/connections/test").send().await.unwrap();
+    let shown: Value = shown.json().await.unwrap();
+    assert_eq!(shown["credentials"]["bearerTokens"].as_array().map(Vec::len), Some(1), "no token was issued");
+    let res = app.http.get(format!("{}/scim/v2/Users?count=1", app.base)).bearer_auth(&app.token).send().await.unwrap();
+    assert_eq!(res.status(), 200, "the connection still works");
+    app.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_deleted_connection_is_gone_with_its_tokens() {
     let app = spawn_app().await;
     let client = AdminClient::new(&app.base, SecretString::from(ADMIN_TOKEN)).unwrap();
