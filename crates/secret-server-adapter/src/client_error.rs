@@ -10,7 +10,7 @@
 //! | `Timeout`, `Connect`, `Transport`, `HtmlResponse` | `Unavailable` |
 //! | `AuthenticationFailed`, `Forbidden` | `Unavailable` (cause logged) |
 //! | `UnexpectedStatus` 409 | `AlreadyExists`, `uniqueness` |
-//! | `Decode`, other `UnexpectedStatus`, `Config` | `Internal` (cause logged) |
+//! | `Decode`, other `UnexpectedStatus`, `NotApplied`, `Config` | `Internal` (cause logged) |
 //!
 //! Failures of the connector's own account (refused credentials, permission denied) are
 //! `Unavailable`: they are not the SCIM client's fault, so the SCIM client gets a short detail and
@@ -57,7 +57,10 @@ pub fn service_error(e: ClientError) -> ServiceError {
         ClientError::UnexpectedStatus { status: 409, message } => {
             ServiceError::new(ErrorKind::AlreadyExists, message).with_scim_type(scim::ScimType::Uniqueness)
         }
-        ClientError::Decode { .. } | ClientError::UnexpectedStatus { .. } | ClientError::Config(_) => {
+        ClientError::Decode { .. }
+        | ClientError::UnexpectedStatus { .. }
+        | ClientError::NotApplied { .. }
+        | ClientError::Config(_) => {
             tracing::error!(error = %e, "unexpected Secret Server client failure");
             ServiceError::internal("unexpected answer from Secret Server")
         }

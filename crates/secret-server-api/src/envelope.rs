@@ -137,11 +137,23 @@ pub struct DeleteResult {
     pub response_codes: Vec<String>,
 }
 
-/// `{success: bool}`, returned by membership bulk operations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
+/// `{success: bool}`, returned by membership bulk operations and role assignments. An answer
+/// without `success` states no failure: it reads as `true`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SuccessResult {
+    #[serde(default = "no_failure_stated")]
     pub success: bool,
+}
+
+impl Default for SuccessResult {
+    fn default() -> Self {
+        Self { success: true }
+    }
+}
+
+fn no_failure_stated() -> bool {
+    true
 }
 
 /// One patched property: Secret Server applies it only when `dirty` is true.

@@ -465,7 +465,8 @@ fn load_outcome(error: &ClientError, elapsed: Duration) -> Outcome {
         ClientError::BadRequest { .. }
         | ClientError::NotFound { .. }
         | ClientError::Forbidden { .. }
-        | ClientError::UnexpectedStatus { .. } => Outcome::Answered(elapsed),
+        | ClientError::UnexpectedStatus { .. }
+        | ClientError::NotApplied { .. } => Outcome::Answered(elapsed),
         ClientError::Server { .. }
         | ClientError::Connect { .. }
         | ClientError::Transport { .. }

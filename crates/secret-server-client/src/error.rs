@@ -77,6 +77,11 @@ pub enum ClientError {
     #[error("the call was not sent: the caller lost its right to call (fence)")]
     Fenced,
 
+    /// A `2xx` whose body says the change was not made (`{"success": false}` from a membership or
+    /// role operation): the call is not taken as done.
+    #[error("Secret Server answered that {operation} was not applied (success: false)")]
+    NotApplied { operation: &'static str },
+
     /// A status this client has no class for (e.g. `405`, `409`, `3xx`).
     #[error("Secret Server answered with unexpected status {status}: {message}")]
     UnexpectedStatus { status: u16, message: String },

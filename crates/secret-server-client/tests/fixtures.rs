@@ -170,6 +170,10 @@ fn delete_and_success_results_deserialize() {
     assert_eq!((deleted.id, deleted.object_type.as_str()), (42, "User"));
     let ok: SuccessResult = fixture("success-result.json");
     assert!(ok.success);
+    let refused: SuccessResult = serde_json::from_str(r#"{"success":false}"#).unwrap();
+    assert!(!refused.success);
+    let silent: SuccessResult = serde_json::from_str("{}").unwrap();
+    assert!(silent.success, "an answer without `success` states no failure");
 }
 
 #[test]

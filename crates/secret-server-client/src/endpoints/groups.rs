@@ -106,11 +106,12 @@ impl SecretServerClient {
     /// `PUT /groups/{id}/users`: the group's members become exactly `user_ids`.
     ///
     /// # Errors
-    /// The classified [`ClientError`].
+    /// The classified [`ClientError`]; [`ClientError::NotApplied`] for `success: false`.
     pub async fn replace_group_members(&self, group_id: i64, user_ids: &[i64]) -> Result<SuccessResult, ClientError> {
         let body = MembersReplaceArgs { user_ids: user_ids.to_vec() };
-        self.send(Call::json(Method::PUT, ApiPath::one(Route::GroupMembers, group_id), &body, Idempotency::Idempotent)?)
-            .await
+        let call =
+            Call::json(Method::PUT, ApiPath::one(Route::GroupMembers, group_id), &body, Idempotency::Idempotent)?;
+        super::applied("a replacement of the group's members", self.send(call).await?)
     }
 
     /// `PATCH /groups/{id}/users`: adds `added` and removes `removed` in one call. Not retried
@@ -119,7 +120,8 @@ impl SecretServerClient {
     ///
     /// # Errors
     /// The classified [`ClientError`] (a user already in the group, or not in it, is a
-    /// `BadRequest` on the emulator; Secret Server documents no code for it).
+    /// `BadRequest` on the emulator; Secret Server documents no code for it), and
+    /// [`ClientError::NotApplied`] for `success: false`.
     pub async fn patch_group_members(
         &self,
         group_id: i64,
@@ -128,6 +130,9 @@ impl SecretServerClient {
     ) -> Result<SuccessResult, ClientError> {
         let body = MembersPatchArgs { added_user_ids: added.to_vec(), remove_user_ids: removed.to_vec() };
         let path = ApiPath::one(Route::GroupMembers, group_id);
-        self.send(Call::json(Method::PATCH, path, &body, Idempotency::NotIdempotent)?).await
+        super::applied(
+            "a change of the group's members",
+            self.send(Call::json(Method::PATCH, path, &body, Idempotency::NotIdempotent)?).await?,
+        )
     }
 }

@@ -5,7 +5,8 @@
 //! asks for (role assignments are by role id, in a `roleIds` body: `RoleAssignments`).
 //!
 //! Every assignment call is idempotent in effect: adding a role held already, or removing one not
-//! held, changes nothing, so a retried call is safe.
+//! held, changes nothing, so a retried call is safe. An answer of `success: false` is an error
+//! ([`ClientError::NotApplied`]), never a change taken as made.
 
 use crate::client::{Call, SecretServerClient};
 use crate::error::ClientError;
@@ -61,9 +62,10 @@ impl SecretServerClient {
         self.stream(ApiPath::one(Route::GroupRoles, group_id), QueryPairs::new())
     }
 
+    /// Refused with [`ClientError::NotApplied`] when Secret Server answers `success: false`.
     async fn assign(&self, method: Method, path: ApiPath, role_ids: &[i64]) -> Result<SuccessResult, ClientError> {
         let body = RoleAssignments { role_ids: role_ids.to_vec() };
-        self.send(Call::json(method, path, &body, Idempotency::Idempotent)?).await
+        super::applied("a role assignment", self.send(Call::json(method, path, &body, Idempotency::Idempotent)?).await?)
     }
 
     /// `POST /users/{id}/roles`: the user also holds `role_ids` directly.

@@ -16,6 +16,7 @@ mod secret_values;
 mod secrets;
 mod short_shapes;
 mod sign_in;
+mod stated_failures;
 mod system;
 mod telemetry;
 mod tls;
