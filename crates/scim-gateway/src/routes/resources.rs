@@ -293,21 +293,23 @@ pub async fn replace(
 ) -> ApiResult<Written> {
     require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Update)?;
-    if let Some(sent) = body.get("id").and_then(Value::as_str)
-        && sent != id
-    {
+    if let Some(sent) = members_named(&body, "id").filter_map(Value::as_str).find(|sent| *sent != id) {
         return Err(ApiError::bad_request(
             ScimType::Mutability,
             format!("the body's id {sent:?} is not the id in the URL ({id:?}); id is readOnly"),
         ));
     }
-    if let Some(schemas) = body.get("schemas")
-        && !schemas.is_array()
-    {
+    if members_named(&body, "schemas").any(|schemas| !schemas.is_array()) {
         return Err(ApiError::bad_request(ScimType::InvalidSyntax, "'schemas' must be an array of schema URNs"));
     }
     let body = unknown::admit(caller, kind, scim::unknown::screen_resource(&state.schemas, kind, body), &ctx.ignored)?;
     submit(state, caller, kind, Operation::Replace, id, body, ctx).await
+}
+
+/// The members of `body` called `name` in any spelling: attribute names are case-insensitive
+/// (RFC 7643 §2.1), so `ID` is `id`, and one object may carry several spellings of a name.
+fn members_named<'b>(body: &'b Value, name: &'b str) -> impl Iterator<Item = &'b Value> {
+    body.as_object().into_iter().flatten().filter(move |(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, v)| v)
 }
 
 /// Applies a PATCH.

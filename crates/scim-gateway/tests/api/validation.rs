@@ -92,3 +92,37 @@ async fn an_idempotency_key_too_long_to_keep_is_400_not_ignored() {
     assert_eq!(user_count(&app, "refused.key").await, 0);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_put_spelling_id_or_schemas_in_another_case_is_checked_as_they_are_and_refused_before_any_job() {
+    let app = spawn_app().await;
+    let user = app.create_user("put.spelling").await;
+    let id = user["id"].as_str().unwrap();
+    assert_ne!(id, "999");
+    let put = |key: &'static str, body: Value| {
+        app.scim(Method::PUT, &format!("/Users/{id}"))
+            .header("content-type", SCIM)
+            .header("idempotency-key", key)
+            .body(body.to_string())
+            .send()
+    };
+
+    let mut another_id = user_body("put.spelling");
+    another_id["ID"] = json!("999");
+    let body = scim_error(put("another-id", another_id).await.unwrap(), 400).await;
+    assert_eq!(body["scimType"], "mutability", "{body}");
+
+    let mut schemas_not_a_list = user_body("put.spelling");
+    schemas_not_a_list.as_object_mut().unwrap().shift_remove("schemas");
+    schemas_not_a_list["Schemas"] = json!("x");
+    let body = scim_error(put("schemas-not-a-list", schemas_not_a_list).await.unwrap(), 400).await;
+    assert_eq!(body["scimType"], "invalidSyntax", "{body}");
+
+    for key in ["another-id", "schemas-not-a-list"] {
+        let job = app.deps.queue.find(&format!("test/{key}")).await.unwrap();
+        assert!(job.is_none(), "the refused PUT ({key}) was submitted as a job");
+    }
+    let now: Value = app.get(&format!("/Users/{id}")).await.json().await.unwrap();
+    assert_eq!(now["meta"]["version"], user["meta"]["version"]);
+    app.shutdown().await;
+}
