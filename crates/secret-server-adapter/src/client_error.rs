@@ -7,10 +7,10 @@
 //! | `NotFound` | `NotFound`, Secret Server's `message` |
 //! | `RateLimited` | `ResourceExhausted` with `Retry-After` rounded up to whole seconds |
 //! | `Server` | `Unavailable` with `Retry-After` rounded up to whole seconds |
-//! | `Timeout`, `Connect`, `Transport`, `HtmlResponse` | `Unavailable` |
+//! | `Timeout`, `Connect`, `Transport`, `HtmlResponse`, `PageFailed` of severity `Retry` | `Unavailable` |
 //! | `AuthenticationFailed`, `Forbidden` | `Unavailable` (cause logged) |
 //! | `UnexpectedStatus` 409 | `AlreadyExists`, `uniqueness` |
-//! | `Decode`, other `UnexpectedStatus`, `NotApplied`, `Config` | `Internal` (cause logged) |
+//! | `Decode`, other `UnexpectedStatus`, `NotApplied`, other `PageFailed`, `Config` | `Internal` (cause logged) |
 //!
 //! Failures of the connector's own account (refused credentials, permission denied) are
 //! `Unavailable`: they are not the SCIM client's fault, so the SCIM client gets a short detail and
@@ -46,6 +46,9 @@ pub fn service_error(e: ClientError) -> ServiceError {
         | ClientError::Connect { .. }
         | ClientError::Transport { .. }
         | ClientError::HtmlResponse { .. } => ServiceError::unavailable("Secret Server is unavailable"),
+        ClientError::PageFailed { ref severity } if severity == "Retry" => {
+            ServiceError::unavailable("Secret Server asked for a search to be retried")
+        }
         // Nothing was sent: every place among the calls in flight stayed taken.
         ClientError::Busy { .. } => ServiceError::unavailable("Secret Server is busy"),
         // Nothing was sent: the job's attempt lost its lease while waiting; another runs it.
@@ -60,6 +63,7 @@ pub fn service_error(e: ClientError) -> ServiceError {
         ClientError::Decode { .. }
         | ClientError::UnexpectedStatus { .. }
         | ClientError::NotApplied { .. }
+        | ClientError::PageFailed { .. }
         | ClientError::Config(_) => {
             tracing::error!(error = %e, "unexpected Secret Server client failure");
             ServiceError::internal("unexpected answer from Secret Server")

@@ -231,8 +231,20 @@ impl SecretServerClient {
         paged(self.inner.page_size, move |skip, take| {
             let client = client.clone();
             let call = Call::get(path.clone(), filters.clone().page(skip, take));
-            async move { client.send::<PagedResult<T>>(call).await }
+            async move { client.send_page::<T>(call).await }
         })
+    }
+
+    /// One page of a search, refused when its envelope says the search failed: `success: false`,
+    /// or a `severity` of `Retry`, `Critical` or `Fatal` (a `200` whose `records` cannot be
+    /// trusted to be all there is).
+    pub(crate) async fn send_page<T: DeserializeOwned>(&self, call: Call) -> Result<PagedResult<T>, ClientError> {
+        let page: PagedResult<T> = self.send(call).await?;
+        let failed_severity = matches!(page.severity.as_str(), "Retry" | "Critical" | "Fatal");
+        if page.success && !failed_severity {
+            return Ok(page);
+        }
+        Err(ClientError::PageFailed { severity: page.severity })
     }
 
     async fn send_with_retries(&self, call: &Call, name: RouteName) -> Result<Vec<u8>, ClientError> {
@@ -466,7 +478,8 @@ fn load_outcome(error: &ClientError, elapsed: Duration) -> Outcome {
         | ClientError::NotFound { .. }
         | ClientError::Forbidden { .. }
         | ClientError::UnexpectedStatus { .. }
-        | ClientError::NotApplied { .. } => Outcome::Answered(elapsed),
+        | ClientError::NotApplied { .. }
+        | ClientError::PageFailed { .. } => Outcome::Answered(elapsed),
         ClientError::Server { .. }
         | ClientError::Connect { .. }
         | ClientError::Transport { .. }

@@ -82,6 +82,12 @@ pub enum ClientError {
     #[error("Secret Server answered that {operation} was not applied (success: false)")]
     NotApplied { operation: &'static str },
 
+    /// A page of a search whose envelope says the search failed (`success: false`, or a
+    /// `severity` of `Retry`, `Critical` or `Fatal`): its records are not all there is. Transient
+    /// when the severity is `Retry`.
+    #[error("Secret Server answered a page of a search as failed (severity {severity})")]
+    PageFailed { severity: String },
+
     /// A status this client has no class for (e.g. `405`, `409`, `3xx`).
     #[error("Secret Server answered with unexpected status {status}: {message}")]
     UnexpectedStatus { status: u16, message: String },
@@ -89,7 +95,7 @@ pub enum ClientError {
 
 impl ClientError {
     /// True when the same call may succeed later as is: rate limiting, server
-    /// errors, timeouts, connection failures and HTML answers.
+    /// errors, timeouts, connection failures, HTML answers and a page whose severity is `Retry`.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -101,7 +107,7 @@ impl ClientError {
                 | ClientError::HtmlResponse { .. }
                 | ClientError::Busy { .. }
                 | ClientError::Fenced
-        )
+        ) || matches!(self, ClientError::PageFailed { severity } if severity == "Retry")
     }
 
     /// Why Secret Server refused a request, in its own words: for a `400`, the `modelState`

@@ -28,7 +28,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<FolderPermission>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::FolderPermissions), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::FolderPermissions), query.to_query().page(skip, take))).await
     }
 
     /// Every folder permission matching `query` (by folder, user or group),

@@ -20,7 +20,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<Folder>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::Folders), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::Folders), query.to_query().page(skip, take))).await
     }
 
     /// Every folder matching `query` (by parent, by text), over all pages.

@@ -23,7 +23,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<GroupSummary>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::Groups), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::Groups), query.to_query().page(skip, take))).await
     }
 
     /// Every group matching `query`, over all pages.
@@ -75,7 +75,7 @@ impl SecretServerClient {
         take: i64,
     ) -> Result<PagedResult<GroupMembership>, ClientError> {
         let query = MemberQuery { include_inactive_users: true }.to_query().page(skip, take);
-        self.send(Call::get(ApiPath::one(Route::GroupMembers, group_id), query)).await
+        self.send_page(Call::get(ApiPath::one(Route::GroupMembers, group_id), query)).await
     }
 
     /// Every member of a group, disabled users included (a disabled user is

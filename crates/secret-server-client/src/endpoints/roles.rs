@@ -25,7 +25,7 @@ impl SecretServerClient {
     /// # Errors
     /// The classified [`ClientError`].
     pub async fn roles_page(&self, query: &RoleQuery, skip: i64, take: i64) -> Result<PagedResult<Role>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::Roles), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::Roles), query.to_query().page(skip, take))).await
     }
 
     /// Every role matching `query`, over all pages.

@@ -22,7 +22,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<SecretPermission>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::SecretPermissions), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::SecretPermissions), query.to_query().page(skip, take))).await
     }
 
     /// Every secret permission matching `query` (by secret, user or group),

@@ -25,7 +25,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<SecretSummary>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::Secrets), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::Secrets), query.to_query().page(skip, take))).await
     }
 
     /// The metadata of every secret matching `query` (by folder, with or

@@ -22,7 +22,7 @@ impl SecretServerClient {
         skip: i64,
         take: i64,
     ) -> Result<PagedResult<UserSummary>, ClientError> {
-        self.send(Call::get(ApiPath::fixed(Route::Users), query.to_query().page(skip, take))).await
+        self.send_page(Call::get(ApiPath::fixed(Route::Users), query.to_query().page(skip, take))).await
     }
 
     /// Every user matching `query`, over all pages.

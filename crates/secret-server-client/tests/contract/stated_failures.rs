@@ -1,9 +1,10 @@
 //! Answers of `200` whose body says the request failed: Secret Server's boolean result
 //! (`{"success": false}`) on membership and role operations is an error, never a change taken as
-//! made.
+//! made; a page whose envelope says the search failed is an error, never an empty result.
 
 use crate::scripted::serve;
-use secret_server_client::{ClientConfig, ClientError, SecretServerClient};
+use futures::TryStreamExt;
+use secret_server_client::{ClientConfig, ClientError, FolderQuery, GroupQuery, SecretServerClient, UserQuery};
 
 fn answer(method: &str, target: &str) -> (u16, String) {
     let path = target.split('?').next().unwrap_or_default();
@@ -18,6 +19,20 @@ fn answer(method: &str, target: &str) -> (u16, String) {
         }
         (_, "/SecretServer/api/v1/groups/8/users") => (200, r#"{"success":true}"#.to_owned()),
         (_, "/SecretServer/api/v1/users/8/roles") => (200, "{}".to_owned()),
+        // Users: a page that failed and says so; groups: one that asks to be retried; folders:
+        // a warning on a page that succeeded.
+        ("GET", "/SecretServer/api/v1/users") => {
+            (200, r#"{"records":[],"total":0,"hasNext":false,"success":false,"severity":"Critical"}"#.to_owned())
+        }
+        ("GET", "/SecretServer/api/v1/groups") => {
+            (200, r#"{"records":[],"total":0,"hasNext":false,"success":true,"severity":"Retry"}"#.to_owned())
+        }
+        ("GET", "/SecretServer/api/v1/folders") => (
+            200,
+            r#"{"records":[{"id":3,"folderName":"Ops","folderPath":"\\Ops","parentFolderId":-1}],"total":1,
+               "hasNext":false,"success":true,"severity":"Warn"}"#
+                .to_owned(),
+        ),
         _ => (400, r#"{"message":"unexpected request"}"#.to_owned()),
     }
 }
@@ -52,4 +67,24 @@ async fn a_role_assignment_answered_success_false_is_an_error_and_one_without_su
         assert!(e.to_string().contains("was not applied"), "{e}");
     }
     assert!(client.add_user_roles(8, &[2]).await.unwrap().success);
+}
+
+#[tokio::test]
+async fn a_page_that_says_the_search_failed_is_an_error_not_an_empty_result() {
+    let client = client().await;
+    let failed = client.search_users(&UserQuery::text("a")).try_collect::<Vec<_>>().await.unwrap_err();
+    assert!(matches!(&failed, ClientError::PageFailed { severity } if severity == "Critical"), "{failed:?}");
+    assert!(!failed.is_transient());
+    let page = client.users_page(&UserQuery::text("a"), 0, 10).await.unwrap_err();
+    assert!(matches!(page, ClientError::PageFailed { .. }), "{page:?}");
+
+    let retry = client.search_groups(&GroupQuery::everyone()).try_collect::<Vec<_>>().await.unwrap_err();
+    assert!(retry.is_transient(), "a page of severity Retry may be asked again: {retry:?}");
+}
+
+#[tokio::test]
+async fn a_warning_on_a_page_that_succeeded_keeps_its_records() {
+    let client = client().await;
+    let folders = client.folders_page(&FolderQuery::default(), 0, 10).await.unwrap();
+    assert_eq!(folders.records.len(), 1);
 }
