@@ -56,7 +56,8 @@ pub struct GroupCreateArgs {
     pub has_group_owners: bool,
 }
 
-/// `PUT /groups/{id}`.
+/// `PUT /groups/{id}`, the full replacement the emulator serves; the connector changes a group
+/// with [`GroupPatchArgs`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct GroupUpdateArgs {
@@ -68,6 +69,34 @@ pub struct GroupUpdateArgs {
     pub synchronized: bool,
     pub synchronize_now: bool,
     pub has_group_owners: bool,
+}
+
+/// `PATCH /groups/{id}` (the spec's `GroupPatchArgs`): `{"data": {...}}` with only the properties
+/// that change, each `{dirty, value}`. A group is changed this way rather than by `PUT`, whose
+/// full model (owners, platform status, domain, synchronization) would have to carry back every
+/// property the connector does not manage, and reset any it left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupPatchArgs {
+    pub data: GroupPatchModel,
+}
+
+/// The properties of a group `PATCH /groups/{id}` changes (the spec's `GroupPatchModel`: of its
+/// owners and IP restrictions, none is ever sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupPatchModel {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<crate::Patch<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<crate::Patch<bool>>,
+}
+
+impl GroupPatchArgs {
+    /// A rename, and nothing else.
+    pub fn rename(name: impl Into<String>) -> Self {
+        Self { data: GroupPatchModel { name: Some(crate::Patch::set(name.into())), enabled: None } }
+    }
 }
 
 /// One membership: records of `GET /groups/{id}/users` and `GET /users/{id}/groups`,

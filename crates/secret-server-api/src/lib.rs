@@ -27,8 +27,8 @@ pub use envelope::{
 };
 pub use folders::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_ID};
 pub use groups::{
-    Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs, MembersPatchArgs,
-    MembersReplaceArgs,
+    Group, GroupCreateArgs, GroupMembership, GroupPatchArgs, GroupPatchModel, GroupSummary, GroupUpdateArgs,
+    MemberAddArgs, MembersPatchArgs, MembersReplaceArgs,
 };
 pub use health::HealthCheck;
 pub use permissions::{

@@ -31,7 +31,7 @@ use connections::scope::Principal;
 use futures::TryStreamExt;
 use scim::patch::{Member, MemberLookup, MembersChange};
 use scim::{CompiledFilter, PatchRequest, ResourceKind, ScimError};
-use secret_server_api::{Group, GroupCreateArgs, GroupUpdateArgs, RoleSummary};
+use secret_server_api::{Group, GroupCreateArgs, GroupPatchArgs, RoleSummary};
 use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
 use service_error::ServiceError;
@@ -441,16 +441,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         carried.clear();
     }
     let group = if f.name != current.name {
-        let args = GroupUpdateArgs {
-            id,
-            name: f.name.clone(),
-            enabled: current.enabled,
-            domain_id: None,
-            synchronized: current.synchronized,
-            synchronize_now: false,
-            has_group_owners: current.has_group_owners,
-        };
-        ctx.client()?.update_group(&args).await?
+        // Only the name: the group's owners, platform status and synchronization stay Secret Server's.
+        ctx.client()?.patch_group(id, &GroupPatchArgs::rename(f.name.clone())).await?
     } else {
         current.clone()
     };

@@ -164,11 +164,21 @@ async fn replace_group_renames_and_sets_exactly_the_members() {
     let stack = Stack::start().await;
     let (alice, bob) = (user_id(&stack, "alice.martin").await, user_id(&stack, "bob.chen").await);
     let id = stack.create(Group, json!({"displayName": "Old name", "members": [{"value": alice}]})).await.id();
+    stack.sim.clear_request_log();
     let replaced =
         stack.replace(Group, &id, json!({"displayName": "New name", "members": [{"value": bob}]}), None).await.json();
     assert_eq!(replaced["displayName"], "New name");
     assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "New name");
     assert_eq!(ss_members(&stack, &id).await, vec![bob]);
+    // Renamed by a PATCH of the name alone: a PUT would have to carry back the owners and every
+    // other property of the group the connector does not manage.
+    let group_writes: Vec<(String, String)> = stack
+        .sim
+        .request_log()
+        .into_iter()
+        .filter(|(m, p)| m != "GET" && p.ends_with(&format!("/groups/{id}")))
+        .collect();
+    assert_eq!(group_writes, [("PATCH".to_owned(), format!("/SecretServer/api/v1/groups/{id}"))]);
     stack.stop().await;
 }
 

@@ -8,7 +8,7 @@ use crate::route::{ApiPath, Route};
 use futures::stream::BoxStream;
 use http::Method;
 use secret_server_api::{
-    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, MemberAddArgs,
+    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupPatchArgs, GroupSummary, MemberAddArgs,
     MembersPatchArgs, MembersReplaceArgs, PagedResult, SuccessResult,
 };
 
@@ -48,12 +48,13 @@ impl SecretServerClient {
         self.send(Call::json(Method::POST, ApiPath::fixed(Route::Groups), args, Idempotency::NotIdempotent)?).await
     }
 
-    /// `PUT /groups/{id}` with `args.id`.
+    /// `PATCH /groups/{id}`: only the properties `args` marks dirty change (see
+    /// [`GroupPatchArgs`]); setting them again changes nothing, so a retried call is safe.
     ///
     /// # Errors
-    /// The classified [`ClientError`].
-    pub async fn update_group(&self, args: &GroupUpdateArgs) -> Result<Group, ClientError> {
-        self.send(Call::json(Method::PUT, ApiPath::one(Route::Group, args.id), args, Idempotency::Idempotent)?).await
+    /// The classified [`ClientError`] (a taken name is a `BadRequest`).
+    pub async fn patch_group(&self, id: i64, args: &GroupPatchArgs) -> Result<Group, ClientError> {
+        self.send(Call::json(Method::PATCH, ApiPath::one(Route::Group, id), args, Idempotency::Idempotent)?).await
     }
 
     /// `DELETE /groups/{id}`.

@@ -2,7 +2,7 @@
 
 use crate::helpers::{Harness, new_group, new_user};
 use futures::TryStreamExt;
-use secret_server_api::{GroupMembership, GroupSummary, GroupUpdateArgs};
+use secret_server_api::{GroupMembership, GroupPatchArgs, GroupPatchModel, GroupSummary, Patch};
 use secret_server_client::{ClientError, GroupQuery, UserQuery};
 
 async fn group_id(h: &Harness, name: &str) -> i64 {
@@ -53,10 +53,11 @@ async fn create_get_update_and_delete_a_group() {
     assert!(created.id > 0 && created.enabled);
     assert_eq!(h.client.get_group(created.id).await.unwrap().name, "Auditors");
 
-    let args =
-        GroupUpdateArgs { id: created.id, name: "Internal Auditors".to_owned(), enabled: false, ..Default::default() };
-    let updated = h.client.update_group(&args).await.unwrap();
-    assert_eq!((updated.name.as_str(), updated.enabled), ("Internal Auditors", false));
+    let renamed = h.client.patch_group(created.id, &GroupPatchArgs::rename("Internal Auditors")).await.unwrap();
+    assert_eq!((renamed.name.as_str(), renamed.enabled), ("Internal Auditors", true), "only the name changes");
+    let disable = GroupPatchArgs { data: GroupPatchModel { name: None, enabled: Some(Patch::set(false)) } };
+    let disabled = h.client.patch_group(created.id, &disable).await.unwrap();
+    assert_eq!((disabled.name.as_str(), disabled.enabled), ("Internal Auditors", false));
     assert_eq!(h.client.get_group(created.id).await.unwrap().name, "Internal Auditors");
 
     let deleted = h.client.delete_group(created.id).await.unwrap();

@@ -7,7 +7,7 @@ use crate::helpers::{Harness, new_group, new_user, reads_secret_values};
 use crate::recorder::{TestRecorder, with_recorder};
 use futures::TryStreamExt;
 use secret_server_api::{
-    FolderCreateArgs, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, FolderUpdateArgs, GroupUpdateArgs, Patch,
+    FolderCreateArgs, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, FolderUpdateArgs, GroupPatchArgs, Patch,
     ROOT_FOLDER_ID, SecretPermissionCreateArgs, SecretPermissionUpdateArgs, UserPatchArgs, UserUpdateArgs,
 };
 use secret_server_client::telemetry::{REQUEST_DURATION_SECONDS, REQUESTS_TOTAL};
@@ -38,14 +38,7 @@ async fn call_every_method(c: &SecretServerClient) {
     let _: Vec<_> = c.search_groups(&GroupQuery::everyone()).try_collect().await.unwrap();
     let group = c.create_group(&new_group("Every Method")).await.unwrap();
     c.get_group(group.id).await.unwrap();
-    c.update_group(&GroupUpdateArgs {
-        id: group.id,
-        name: "Every Method 2".into(),
-        enabled: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    c.patch_group(group.id, &GroupPatchArgs::rename("Every Method 2")).await.unwrap();
     c.add_group_member(group.id, user.id).await.unwrap();
     c.group_members_page(group.id, 0, 5).await.unwrap();
     let _: Vec<_> = c.group_members(group.id).try_collect().await.unwrap();

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use secrecy::SecretString;
 use secret_server_api::{
     FolderCreateArgs, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, FolderUpdateArgs, GroupCreateArgs,
-    GroupUpdateArgs, SecretPermissionCreateArgs, SecretPermissionUpdateArgs, UserCreateArgs, UserPatchArgs,
+    GroupPatchArgs, SecretPermissionCreateArgs, SecretPermissionUpdateArgs, UserCreateArgs, UserPatchArgs,
     UserUpdateArgs,
 };
 use secret_server_client::{
@@ -109,8 +109,8 @@ fn cases() -> Vec<Case> {
                 async move { json(c.create_group(&GroupCreateArgs { name: "g".into(), ..Default::default() }).await) },
             )
         }),
-        case("update_group", "PUT /v1/groups/{id}", false, |c| {
-            Box::pin(async move { json(c.update_group(&GroupUpdateArgs { id: 7, ..Default::default() }).await) })
+        case("patch_group", "PATCH /v1/groups/{id}", false, |c| {
+            Box::pin(async move { json(c.patch_group(7, &GroupPatchArgs::rename("G")).await) })
         }),
         case("delete_group", "DELETE /v1/groups/{id}", false, |c| {
             Box::pin(async move { json(c.delete_group(7).await) })

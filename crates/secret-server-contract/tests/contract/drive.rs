@@ -4,7 +4,7 @@
 use futures::TryStreamExt;
 use secret_server_api::{
     FolderAccessRole, FolderCreateArgs, FolderPermissionCreateArgs, FolderPermissionUpdateArgs, FolderUpdateArgs,
-    GroupCreateArgs, GroupUpdateArgs, Patch, ROOT_FOLDER_ID, SecretAccessRole, SecretPermissionCreateArgs,
+    GroupCreateArgs, GroupPatchArgs, Patch, ROOT_FOLDER_ID, SecretAccessRole, SecretPermissionCreateArgs,
     SecretPermissionUpdateArgs, UserCreateArgs, UserPatchArgs, UserUpdateArgs,
 };
 use secret_server_client::{
@@ -66,7 +66,7 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "GET /v1/groups",
     "POST /v1/groups",
     "GET /v1/groups/{id}",
-    "PUT /v1/groups/{id}",
+    "PATCH /v1/groups/{id}",
     "DELETE /v1/groups/{id}",
     "GET /v1/groups/{id}/users",
     "POST /v1/groups/{id}/users",
@@ -153,15 +153,7 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
         .await
         .expect("create_group");
     client.get_group(group.id).await.expect("get_group");
-    client
-        .update_group(&GroupUpdateArgs {
-            id: group.id,
-            name: "Contract Group 2".into(),
-            enabled: true,
-            ..Default::default()
-        })
-        .await
-        .expect("update_group");
+    client.patch_group(group.id, &GroupPatchArgs::rename("Contract Group 2")).await.expect("patch_group");
     client.add_group_member(group.id, created.id).await.expect("add_group_member");
     client.group_members_page(group.id, 0, 5).await.expect("group_members_page");
     let _: Vec<_> = client.group_members(group.id).try_collect().await.expect("group_members");

@@ -8,13 +8,13 @@ use crate::auth::Caller;
 use crate::db::Db;
 use crate::error::SimResult;
 use crate::query::Query;
-use crate::store::groups::{GROUP_SORT, GroupFilter, GroupPatchBody, MemberFilter};
+use crate::store::groups::{GROUP_SORT, GroupFilter, MemberFilter};
 use crate::store::search::Paging;
 use crate::store::users::MEMBERSHIP_SORT;
 use actix_web::web::{self, Json};
 use secret_server_api::{
-    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, Lookup, MemberAddArgs,
-    MembersPatchArgs, MembersReplaceArgs, PagedResult, SuccessResult,
+    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupPatchArgs, GroupSummary, GroupUpdateArgs, Lookup,
+    MemberAddArgs, MembersPatchArgs, MembersReplaceArgs, PagedResult, SuccessResult,
 };
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -85,7 +85,7 @@ async fn update(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web
 
 async fn patch(caller: Caller, db: web::Data<Db>, id: web::Path<i64>, body: web::Bytes) -> SimResult<Json<Group>> {
     caller.require(WRITE_GROUPS)?;
-    let args: GroupPatchBody = parse_body(&body)?;
+    let args: GroupPatchArgs = parse_body(&body)?;
     let id = *id;
     Ok(Json(db.mutate(|s| s.plan_patch_group(id, args), |s, id| s.get_group(id))?))
 }

@@ -18,7 +18,8 @@ use super::users::{normalize_domain, user_inactive};
 use super::{Change, LOCAL_DOMAIN_ID, Store, now_iso};
 use crate::error::{SimError, SimResult, Thing};
 use secret_server_api::{
-    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupSummary, GroupUpdateArgs, Lookup, PagedResult,
+    DeleteResult, Group, GroupCreateArgs, GroupMembership, GroupPatchArgs, GroupSummary, GroupUpdateArgs, Lookup,
+    PagedResult,
 };
 
 /// The fields `GET /groups` can sort by.
@@ -40,21 +41,6 @@ pub struct MemberFilter {
     pub include_inactive_users: bool,
     /// `filter.userDomainId`.
     pub user_domain_id: Option<i64>,
-}
-
-/// `PATCH /groups/{id}` body: `{"data": {"name": {dirty, value}, "enabled": {dirty, value}}}`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default)]
-pub struct GroupPatchBody {
-    pub data: GroupPatchData,
-}
-
-/// The patchable group properties.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-pub struct GroupPatchData {
-    pub name: Option<secret_server_api::Patch<String>>,
-    pub enabled: Option<secret_server_api::Patch<bool>>,
 }
 
 fn group_key(store: &Store) -> impl Fn(&str, &&Group) -> SortKey + '_ {
@@ -223,7 +209,7 @@ impl Store {
     ///
     /// # Errors
     /// `API_GroupNotFound`, an empty or duplicate name.
-    pub fn plan_patch_group(&self, id: i64, body: GroupPatchBody) -> SimResult<(Vec<Change>, i64)> {
+    pub fn plan_patch_group(&self, id: i64, body: GroupPatchArgs) -> SimResult<(Vec<Change>, i64)> {
         let mut group = self.changeable_group(id)?.clone();
         if let Some(patch) = body.data.name.filter(|p| p.dirty) {
             check_group_name(&patch.value)?;
