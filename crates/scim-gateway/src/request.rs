@@ -244,10 +244,11 @@ struct RawParams {
 /// Reads the projection parameters alone (for `GET /{type}/{id}` and writes).
 ///
 /// # Errors
-/// `400` for an unreadable query or both projections at once.
-pub fn projection_from_query(query: &str) -> Result<Projection, ApiError> {
+/// `400` for an unreadable query, both projections at once, or a list longer than
+/// [`Limits::max_projection_names`].
+pub fn projection_from_query(query: &str, limits: &Limits) -> Result<Projection, ApiError> {
     let raw = raw_from_query(query)?;
-    projection(raw.attributes, raw.excluded)
+    projection(raw.attributes, raw.excluded, limits)
 }
 
 /// Reads `GET` list parameters. Names are matched case-insensitively, and
@@ -339,17 +340,42 @@ fn split_list(value: &str) -> Vec<String> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
-fn projection(attributes: Vec<String>, excluded: Vec<String>) -> Result<Projection, ApiError> {
+fn projection(attributes: Vec<String>, excluded: Vec<String>, limits: &Limits) -> Result<Projection, ApiError> {
     if !attributes.is_empty() && !excluded.is_empty() {
         return Err(ApiError::bad_request(
             ScimType::InvalidSyntax,
             "send either attributes or excludedAttributes, not both",
         ));
     }
+    // Projecting applies every name to every attribute of every resource answered: the lists are
+    // bounded, and a name sent twice goes no further than once.
+    let (attributes, excluded) =
+        (distinct_names("attributes", attributes, limits)?, distinct_names("excludedAttributes", excluded, limits)?);
     // Every name must be an attribute path: checked here, before a read or a write is made, so that
     // a write is never applied only for its answer to be refused.
     scim::projection::Projection::from_lists(&attributes, &excluded)?;
     Ok(Projection { attributes, excluded_attributes: excluded })
+}
+
+/// The names of a projection list without repeats (compared case-insensitively, as attribute
+/// names are: RFC 7643 §2.1), the first spelling kept.
+///
+/// # Errors
+/// `400 invalidValue` for a list longer than [`Limits::max_projection_names`].
+fn distinct_names(parameter: &str, names: Vec<String>, limits: &Limits) -> Result<Vec<String>, ApiError> {
+    if names.len() > limits.max_projection_names {
+        return Err(ApiError::bad_request(
+            ScimType::InvalidValue,
+            format!("{parameter} may name at most {} attributes", limits.max_projection_names),
+        ));
+    }
+    let mut distinct: Vec<String> = Vec::with_capacity(names.len());
+    for name in names {
+        if !distinct.iter().any(|kept| kept.eq_ignore_ascii_case(&name)) {
+            distinct.push(name);
+        }
+    }
+    Ok(distinct)
 }
 
 fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
@@ -408,7 +434,7 @@ fn validate(raw: RawParams, limits: &Limits) -> Result<ListParams, ApiError> {
         sort_by: raw.sort_by.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
         descending,
         page,
-        projection: projection(raw.attributes, raw.excluded)?,
+        projection: projection(raw.attributes, raw.excluded, limits)?,
     })
 }
 
@@ -471,6 +497,34 @@ mod tests {
         assert_eq!(p.projection.attributes, vec!["displayName"]);
         assert_eq!(p.page, Page::Index { start_index: 1, count: Some(10) });
         assert_eq!(p.descending, Some(true));
+    }
+
+    #[test]
+    fn a_projection_list_longer_than_its_bound_is_refused_with_invalid_value() {
+        let limits = Limits { max_projection_names: 3, ..Limits::default() };
+        let query = |parameter: &str, n: usize| {
+            let names: Vec<String> = (0..n).map(|i| format!("name{i}")).collect();
+            format!("{parameter}={}", names.join(","))
+        };
+        for parameter in ["attributes", "excludedAttributes"] {
+            assert!(projection_from_query(&query(parameter, 3), &limits).is_ok(), "{parameter}: at the bound");
+            let e = projection_from_query(&query(parameter, 4), &limits).unwrap_err();
+            assert_eq!(e.error.scim_type, Some(ScimType::InvalidValue), "{parameter}");
+            assert!(list_params_from_query(&query(parameter, 4), &limits).is_err(), "{parameter} in a list");
+        }
+        let body = serde_json::json!({"excludedAttributes": vec!["members.value"; 4]});
+        let e = list_params_from_search(body.as_object().unwrap(), &limits).unwrap_err();
+        assert_eq!(e.error.scim_type, Some(ScimType::InvalidValue), "repeats count as sent");
+    }
+
+    #[test]
+    fn a_name_repeated_in_a_projection_goes_no_further_than_once_in_its_first_spelling() {
+        let p =
+            projection_from_query("attributes=userName,emails,USERNAME,emails,userName", &Limits::default()).unwrap();
+        assert_eq!(p.attributes, vec!["userName", "emails"]);
+        let body = serde_json::json!({"excludedAttributes": ["members.value", "Members.Value", "meta"]});
+        let p = list_params_from_search(body.as_object().unwrap(), &Limits::default()).unwrap();
+        assert_eq!(p.projection.excluded_attributes, vec!["members.value", "meta"]);
     }
 
     #[test]

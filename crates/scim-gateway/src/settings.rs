@@ -139,6 +139,9 @@ impl GatewaySettings {
         if l.max_body_bytes == 0 || l.bulk_max_payload_bytes == 0 || l.bulk_max_operations == 0 {
             return Err("limits: body sizes and bulk_max_operations must be greater than 0".to_owned());
         }
+        if l.max_projection_names == 0 {
+            return Err("limits: max_projection_names must be greater than 0".to_owned());
+        }
         if l.max_results == 0 || l.default_count == 0 || l.default_count > l.max_results {
             return Err(format!(
                 "limits: need 0 < default_count ({}) <= max_results ({})",
@@ -197,6 +200,10 @@ pub struct Limits {
     pub default_count: u32,
     /// Filter length and nesting depth.
     pub filter: FilterLimits,
+    /// The most names in `attributes`, and in `excludedAttributes` (query or `.search` body; default
+    /// 100, counted as sent, empty names left out): more is `400 invalidValue`. Each name is applied
+    /// to every attribute of every resource answered; a name repeated in one list counts once.
+    pub max_projection_names: usize,
 }
 
 impl Default for Limits {
@@ -208,6 +215,7 @@ impl Default for Limits {
             max_results: 1000,
             default_count: 100,
             filter: FilterLimits::default(),
+            max_projection_names: 100,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::jobs::{Fingerprint, Write};
 use crate::render;
 use crate::request;
+use crate::settings::Limits;
 use crate::state::AppState;
 use crate::unknown::{self, IgnoredAttributes};
 use actix_web::http::StatusCode;
@@ -93,8 +94,14 @@ impl Asked {
     /// Reads and checks everything a write asks besides its body (`If-Match`, `Idempotency-Key`,
     /// `attributes` and `excludedAttributes`): a request refused for any of them is refused before
     /// its job exists, so that it leaves no change behind.
-    fn from_request(req: &HttpRequest, caller: &Caller, request_id: &RequestId, body: &[u8]) -> ApiResult<Self> {
-        let projection = request::projection_from_query(req.query_string())?;
+    fn from_request(
+        req: &HttpRequest,
+        caller: &Caller,
+        request_id: &RequestId,
+        body: &[u8],
+        limits: &Limits,
+    ) -> ApiResult<Self> {
+        let projection = request::projection_from_query(req.query_string(), limits)?;
         let ctx = WriteContext {
             request_id: request_id.0.clone(),
             if_match: request::if_match(req)?,
@@ -127,7 +134,7 @@ pub async fn get(
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
     scope::require(&caller.connection, kind, Action::Read)?;
-    let projection = request::projection_from_query(req.query_string())?;
+    let projection = request::projection_from_query(req.query_string(), &state.settings.limits)?;
     let resource = state.directory.get(caller.connection.id.as_str(), kind, &id, &projection).await?;
     if let Some(list) = request::if_none_match(&req)
         && request::etag_matches(&list, &resource.version)
@@ -161,7 +168,7 @@ pub async fn post(
 ) -> ApiResult<HttpResponse> {
     let kind = kind_of(&path)?;
     require_writable(kind)?;
-    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body, &state.settings.limits)?;
     let object = request::json_object(&req, &body)?;
     let written = create(&state, &caller, kind, Value::Object(object), asked.ctx).await?;
     respond(&state, &caller, &req, StatusCode::CREATED, written, &asked.projection).await
@@ -179,7 +186,7 @@ pub async fn put(
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
     require_writable(kind)?;
-    let asked = Asked::from_request(&req, &caller, &request_id, &body)?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &body, &state.settings.limits)?;
     let object = request::json_object(&req, &body)?;
     let written = replace(&state, &caller, kind, &id, Value::Object(object), asked.ctx).await?;
     respond(&state, &caller, &req, StatusCode::OK, written, &asked.projection).await
@@ -197,7 +204,7 @@ pub async fn patch(
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
     require_writable(kind)?;
-    let mut asked = Asked::from_request(&req, &caller, &request_id, &body)?;
+    let mut asked = Asked::from_request(&req, &caller, &request_id, &body, &state.settings.limits)?;
     let object = request::json_object(&req, &body)?;
     let no_content = asked.patch_answers_no_content(&caller);
     asked.ctx.answer_version_only = no_content;
@@ -219,7 +226,7 @@ pub async fn delete(
     let (segment, id) = path.into_inner();
     let kind = kind_of(&segment)?;
     require_writable(kind)?;
-    let asked = Asked::from_request(&req, &caller, &request_id, &[])?;
+    let asked = Asked::from_request(&req, &caller, &request_id, &[], &state.settings.limits)?;
     remove(&state, &caller, kind, &id, asked.ctx).await?;
     Ok(HttpResponse::NoContent().finish())
 }

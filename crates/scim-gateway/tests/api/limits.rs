@@ -60,3 +60,23 @@ async fn a_bulk_request_over_its_limits_is_413_and_nothing_runs() {
     assert_eq!(found["totalResults"], 0);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_projection_naming_more_attributes_than_its_bound_is_400_and_a_repeated_name_counts_once() {
+    let app = spawn_app().await;
+    let search = |attributes: Vec<&str>| json!({"schemas": [scim::urn::SEARCH_REQUEST], "filter": "displayName eq \"DBAs\"", "attributes": attributes});
+    let res = app.post("/Groups/.search", &search(vec!["members.value"; 10_000])).await;
+    let body = scim_error(res, 400).await;
+    assert_eq!(body["scimType"], "invalidValue", "{body}");
+
+    let once = app.post("/Groups/.search", &search(vec!["displayName", "members.value"])).await;
+    assert_eq!(once.status(), 200);
+    let once: Value = once.json().await.unwrap();
+    let repeated = search(vec!["displayName", "members.value", "DisplayName", "members.value", "MEMBERS.VALUE"]);
+    let repeated = app.post("/Groups/.search", &repeated).await;
+    assert_eq!(repeated.status(), 200);
+    let repeated: Value = repeated.json().await.unwrap();
+    assert_eq!(repeated, once, "a list with repeats answers as the list without them");
+    assert_eq!(once["totalResults"], 1);
+    app.shutdown().await;
+}
