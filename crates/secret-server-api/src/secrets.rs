@@ -69,9 +69,9 @@ pub struct ViewFieldValue<T> {
 }
 
 /// The answer of `PATCH /secrets/{id}/general` (`SecretDetailGeneralViewModel`), read for the
-/// secret's id, name and folder. The published model also carries `fields` (the secret's field
-/// values): this type has no place for them, so a client cannot keep them, and the emulator never
-/// sends them.
+/// secret's id, name and folder. The published model also carries `fields`, with the secret's
+/// field values (the emulator sends made-up ones): this type has no place for them, so they are
+/// skipped while the answer is decoded and nothing that comes out of the client holds them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct SecretGeneral {

@@ -66,3 +66,26 @@ async fn error_answers_fit_the_published_error_schemas() {
     assert!(problems.is_empty(), "error answers that depart from the published API:\n{}", report(&problems));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_secret_move_is_answered_with_field_values_that_nothing_decoded_from_it_holds() {
+    use futures::TryStreamExt;
+    use secret_server_client::SecretQuery;
+    use secret_server_sim::store::secrets::FIELD_VALUE_MARK;
+
+    let h = Harness::start().await;
+    let secrets: Vec<_> = h.client.search_secrets(&SecretQuery::default()).try_collect().await.unwrap();
+    let secret = secrets.first().expect("the demo organisation has secrets");
+    let moved = h.client.move_secret(secret.id, secret.folder_id).await.unwrap();
+
+    // The answer carries the secret's fields with their values, as the published model says.
+    let answer = h.api_exchanges().into_iter().find(|e| e.path_under(BASE_PATH).ends_with("/general")).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&answer.response_body).unwrap();
+    let values: Vec<&str> = body["fields"].as_array().unwrap().iter().filter_map(|f| f["value"].as_str()).collect();
+    assert!(!values.is_empty() && values.iter().all(|v| v.starts_with(FIELD_VALUE_MARK)), "{body}");
+    // What the client gives back has no place for them.
+    assert_eq!(moved.id, secret.id);
+    assert!(!format!("{moved:?}").contains(FIELD_VALUE_MARK));
+    assert!(!serde_json::to_string(&moved).unwrap().contains(FIELD_VALUE_MARK));
+    h.stop().await;
+}

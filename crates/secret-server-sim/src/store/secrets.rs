@@ -263,20 +263,48 @@ impl Store {
     }
 
     /// The answer of `PATCH /secrets/{id}/general`: the published `SecretDetailGeneralViewModel`'s
-    /// id, name, folder and active state. Never its `fields`: those carry the secret's values, and
-    /// the emulator stores none.
+    /// id, name, folder and active state, and its `fields` as Secret Server fills them, with the
+    /// secret's field values. The emulator stores no value: each field's is made up and begins
+    /// with [`FIELD_VALUE_MARK`], so that a test can show none of them goes further than the
+    /// client's decoding.
     ///
     /// # Errors
     /// `API_SecretNotFound`.
     pub fn secret_general(&self, id: i64) -> SimResult<SecretGeneralView> {
         let s = self.get_secret_summary(id)?;
+        let field = |name: &str, slug: &str, kind: &str| ViewTemplateField {
+            name: name.to_owned(),
+            label: name.to_owned(),
+            slug: slug.to_owned(),
+            kind: kind.to_owned(),
+            value: format!("{FIELD_VALUE_MARK}:{id}:{slug}"),
+        };
         Ok(SecretGeneralView {
             id: s.id,
             name: ViewValue { value: serde_json::Value::String(s.name.clone()) },
             folder: ViewValue { value: serde_json::Value::from(s.folder_id) },
             active: ViewValue { value: serde_json::Value::Bool(s.active) },
+            fields: vec![
+                field("Username", "username", "Text"),
+                field("Password", "password", "Password"),
+                field("Notes", "notes", "Notes"),
+            ],
         })
     }
+}
+
+/// How every field value the emulator makes up for a secret's general view begins.
+pub const FIELD_VALUE_MARK: &str = "emulated-secret-field-value";
+
+/// A `ViewTemplateFieldOfString` of the general view: a field of the secret and its value.
+#[derive(Debug, Clone, Serialize)]
+pub struct ViewTemplateField {
+    pub name: String,
+    pub label: String,
+    pub slug: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
 }
 
 /// A `ViewFieldValueOf*` with its value only.
@@ -285,7 +313,8 @@ pub struct ViewValue {
     pub value: serde_json::Value,
 }
 
-/// The emulator's `SecretDetailGeneralViewModel`: metadata only.
+/// The emulator's `SecretDetailGeneralViewModel`: the secret's metadata and its fields with
+/// made-up values.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretGeneralView {
@@ -293,4 +322,5 @@ pub struct SecretGeneralView {
     pub name: ViewValue,
     pub folder: ViewValue,
     pub active: ViewValue,
+    pub fields: Vec<ViewTemplateField>,
 }
