@@ -9,7 +9,9 @@
 //! - The ordering key ([`Job::ordering_key`]): `<instance>/<ResourceType>/<id>`, the id exactly as
 //!   the job carries it; a create uses `<instance>/<ResourceType>/new:<lower-cased unique name>`
 //!   so that two creates of the same object run one after the other (the second sees the first and
-//!   answers `409`). It names a person for a user's create: log or trace only its digest
+//!   answers `409`). A name longer than [`MAX_KEY_PART_BYTES`] stands as `sha256:<hex digest>`,
+//!   so that the key stays within the queue's bound whatever a client sends (the name is checked
+//!   by the worker as any other). It names a person for a user's create: log or trace only its digest
 //!   ([`job_queue::KeyDigest`]).
 //! - The result: [`Written`] (the resource after the change, or deleted) or the `ServiceError`
 //!   the SCIM client should see ([`Written::encode`], [`encode_failure`], [`decode_result`]).
@@ -26,6 +28,8 @@ use proto::provisioning::v1 as pb;
 use scim::{ResourceKind, ScimError};
 use serde_json::Value;
 use service_error::ServiceError;
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// A validated provisioning job. Its `Debug` leaves the payload out: it may hold a password.
 #[derive(Clone, PartialEq)]
@@ -224,7 +228,7 @@ impl Job {
     pub fn ordering_key(&self, instance: &str) -> String {
         let kind = self.kind.name();
         match (self.operation, self.unique_name()) {
-            (Operation::Create, Some(name)) => format!("{instance}/{kind}/new:{}", name.to_lowercase()),
+            (Operation::Create, Some(name)) => format!("{instance}/{kind}/new:{}", bounded(&name.to_lowercase())),
             (Operation::Create, None) => format!("{instance}/{kind}/new:{}", uuid::Uuid::new_v4()),
             _ => format!("{instance}/{kind}/{}", self.resource_id),
         }
@@ -358,6 +362,18 @@ pub fn decode_result(bytes: &[u8]) -> Result<Written, ServiceError> {
     }
 }
 
+/// The longest name an ordering key holds as it is (an id is checked by [`Job::new`]).
+pub const MAX_KEY_PART_BYTES: usize = 256;
+
+/// `part`, or its digest when longer than [`MAX_KEY_PART_BYTES`] (equal parts, equal digests).
+fn bounded(part: &str) -> Cow<'_, str> {
+    if part.len() <= MAX_KEY_PART_BYTES {
+        return Cow::Borrowed(part);
+    }
+    let hex: String = Sha256::digest(part.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+    Cow::Owned(format!("sha256:{hex}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +487,19 @@ mod tests {
         let b = user_job(Operation::Create, "", json!({"userName": "bjensen"})).unwrap().ordering_key("primary");
         assert_eq!(a, "primary/User/new:bjensen");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_name_too_long_for_a_queue_key_stands_as_its_digest_alike_for_alike() {
+        let long = "A".repeat(1100);
+        let a = user_job(Operation::Create, "", json!({"userName": long})).unwrap().ordering_key("primary");
+        let b =
+            user_job(Operation::Create, "", json!({"userName": long.to_lowercase()})).unwrap().ordering_key("primary");
+        let other =
+            user_job(Operation::Create, "", json!({"userName": "b".repeat(1100)})).unwrap().ordering_key("primary");
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert!(a.starts_with("primary/User/new:sha256:") && a.len() < 128, "{a}");
     }
 
     #[test]
