@@ -70,7 +70,8 @@ pub struct UserSummary {
 #[serde(rename_all = "camelCase", default)]
 pub struct UserCreateArgs {
     pub user_name: String,
-    /// Required by Secret Server for local users; must satisfy its password policy.
+    /// Required by the published model of every user; a local user's must satisfy the password
+    /// policy (a directory user signs in with its directory's password, and is sent a generated one).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     pub display_name: String,

@@ -215,11 +215,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             (user, revived, before, false)
         }
         None => {
-            // A directory user signs in with its directory's password: none is sent.
-            let password = match domain {
-                Some(_) => None,
-                None => Some(f.password.clone().unwrap_or_else(crate::password::generate).expose_secret().to_owned()),
-            };
+            // The published `UserCreateArgs` requires a password of every user. A directory user
+            // signs in with its directory's: it gets a generated one that nobody is ever given.
+            let password =
+                Some(f.password.clone().unwrap_or_else(crate::password::generate).expose_secret().to_owned());
             let args = UserCreateArgs {
                 user_name: f.user_name.clone(),
                 password,

@@ -125,6 +125,20 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
         })
         .await
         .expect("create_user");
+    // A directory user (domain 1 of the demo organisation): the published model requires a
+    // password of it too, which the request check below holds the body to.
+    client
+        .create_user(&UserCreateArgs {
+            user_name: "contract.directory.user".into(),
+            password: Some(PASSWORD.into()),
+            display_name: "Contract Directory User".into(),
+            enabled: true,
+            domain_id: Some(1),
+            ad_guid: Some("2f0c1a4e-6b8d-4c1e-9a3f-0d5e7b9c1a2b".into()),
+            ..UserCreateArgs::default()
+        })
+        .await
+        .expect("create_user (directory)");
     client.get_user(created.id).await.expect("get_user");
     client
         .update_user(&UserUpdateArgs {

@@ -226,15 +226,15 @@ impl Store {
         check_name("userName", &args.user_name, &mut errors);
         check_email(args.email_address.as_deref(), &mut errors);
         let domain_id = normalize_domain(args.domain_id);
-        if domain_id == LOCAL_DOMAIN_ID {
-            match args.password.as_deref() {
-                None | Some("") => {
-                    errors.push(("password".to_owned(), "A password is required for local users.".to_owned()))
-                }
-                Some(password) => {
-                    errors.extend(policy.check(password).into_iter().map(|m| ("password".to_owned(), m)));
-                }
+        // The published `UserCreateArgs` requires `password` of every user, a directory user's
+        // included (its directory's password is the one it signs in with); the policy applies
+        // to a local user's.
+        match args.password.as_deref() {
+            None | Some("") => errors.push(("password".to_owned(), "The Password field is required.".to_owned())),
+            Some(password) if domain_id == LOCAL_DOMAIN_ID => {
+                errors.extend(policy.check(password).into_iter().map(|m| ("password".to_owned(), m)));
             }
+            Some(_) => {}
         }
         if !errors.is_empty() {
             return Err(SimError::Invalid(errors));
@@ -250,6 +250,9 @@ impl Store {
             ));
         }
         let id = self.next.user;
+        // A directory user signs in with its directory's password (`/_sim/users/{id}/password`
+        // stands for the directory): the one the create carried is not kept.
+        let local_password = args.password.as_deref().filter(|p| !p.is_empty() && domain_id == LOCAL_DOMAIN_ID);
         let display_name =
             if args.display_name.trim().is_empty() { user_name.clone() } else { args.display_name.trim().to_owned() };
         let user = User {
@@ -262,7 +265,7 @@ impl Store {
             ad_guid: args.ad_guid.filter(|g| !g.is_empty()),
             created: Some(now_iso()),
             last_login: None,
-            password_last_changed: args.password.as_deref().filter(|p| !p.is_empty()).map(|_| now_iso()),
+            password_last_changed: local_password.map(|_| now_iso()),
             is_locked_out: false,
             login_failures: 0,
             is_application_account: args.is_application_account,
@@ -279,7 +282,7 @@ impl Store {
         };
         let mut changes = self.personal_folder_changes(&user);
         changes.insert(0, Change::PutUser(user));
-        if let Some(password) = args.password.as_deref().filter(|p| !p.is_empty()) {
+        if let Some(password) = local_password {
             changes.insert(1, Change::SetPassword { user_id: id, password: PasswordHash::of(password) });
         }
         Ok((changes, id))

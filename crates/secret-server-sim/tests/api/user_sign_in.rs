@@ -73,10 +73,13 @@ async fn a_reset_password_replaces_the_old_one() {
 #[tokio::test]
 async fn a_domain_user_signs_in_only_with_its_domain() {
     let t = TestSim::spawn().await;
-    let (status, body) = t.post("/users", json!({"userName": "dora.domain", "domainId": 1, "enabled": true})).await;
+    let create = json!({"userName": "dora.domain", "domainId": 1, "enabled": true, "password": "Sent-Passw0rd!"});
+    let (status, body) = t.post("/users", create).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let id = body["id"].as_i64().unwrap();
     assert_eq!(grant(&t, "dora.domain", "Dir-Passw0rd!", Some("corp.example.com")).await.0, StatusCode::BAD_REQUEST);
+    let sent = grant(&t, "dora.domain", "Sent-Passw0rd!", Some("corp.example.com")).await.0;
+    assert_eq!(sent, StatusCode::BAD_REQUEST, "the password the create carried is not the directory's");
 
     let (status, body) = t
         .send(Method::POST, t.root(&format!("/_sim/users/{id}/password")), Some(json!({"password": "Dir-Passw0rd!"})))

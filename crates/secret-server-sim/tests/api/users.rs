@@ -50,10 +50,14 @@ async fn user_names_are_unique_case_insensitively() {
 #[tokio::test]
 async fn the_same_user_name_may_exist_in_another_domain() {
     let t = TestSim::spawn().await;
-    let (status, body) = t.post("/users", json!({"userName": "alice.martin", "domainId": 1, "enabled": true})).await;
-    assert_eq!(status, StatusCode::OK, "domain users need no password: {body}");
+    let domain_user = json!({"userName": "alice.martin", "domainId": 1, "enabled": true, "password": "x"});
+    let (status, body) = t.post("/users", domain_user).await;
+    assert_eq!(status, StatusCode::OK, "a domain user's password is not held to the policy: {body}");
     assert_eq!(body["domainId"], 1);
-    let (status, body) = t.post("/users", json!({"userName": "x", "domainId": 77, "enabled": true})).await;
+    let (status, body) = t.post("/users", json!({"userName": "bob.domain", "domainId": 1, "enabled": true})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the published model requires a password of every user: {body}");
+    let (status, body) =
+        t.post("/users", json!({"userName": "x", "domainId": 77, "enabled": true, "password": "x"})).await;
     assert_error(status, &body, "API_DomainNotFound");
     t.sim.shutdown().await;
 }
