@@ -13,8 +13,8 @@ use secret_server_api::{
     UserUpdateArgs,
 };
 use secret_server_client::{
-    ClientConfig, ClientError, FolderPermissionQuery, FolderQuery, GroupQuery, RetryPolicy, SecretPermissionQuery,
-    SecretQuery, SecretServerClient, UserQuery,
+    ClientConfig, ClientError, FolderPermissionQuery, FolderQuery, GroupQuery, RetryPolicy, RoleQuery,
+    SecretPermissionQuery, SecretQuery, SecretServerClient, UserQuery,
 };
 use secret_server_contract::{Fill, ScriptedVault, Spec, sample};
 use serde::Serialize;
@@ -73,6 +73,20 @@ fn cases() -> Vec<Case> {
             Box::pin(async move { json(c.set_user_enabled(7, false).await) })
         }),
         case("delete_user", "DELETE /v1/users/{id}", false, |c| Box::pin(async move { json(c.delete_user(7).await) })),
+        case("roles_page", "GET /v1/roles", false, |c| {
+            Box::pin(async move { json(c.roles_page(&RoleQuery::default(), 0, 5).await) })
+        }),
+        case("search_roles", "GET /v1/roles", true, |c| {
+            Box::pin(async move { all(c.search_roles(&RoleQuery::default())).await })
+        }),
+        case("get_role", "GET /v1/roles/{id}", false, |c| Box::pin(async move { json(c.get_role(2).await) })),
+        case("role_groups", "GET /v1/roles/{id}/groups", true, |c| {
+            Box::pin(async move { all(c.role_groups(2)).await })
+        }),
+        case("user_roles", "GET /v1/users/{id}/roles", true, |c| Box::pin(async move { all(c.user_roles(7)).await })),
+        case("user_roles_assigned", "GET /v1/users/{userId}/roles-assigned", true, |c| {
+            Box::pin(async move { all(c.user_roles_assigned(7)).await })
+        }),
         case("add_user_roles", "POST /v1/users/{id}/roles", false, |c| {
             Box::pin(async move { json(c.add_user_roles(7, &[2]).await) })
         }),

@@ -8,8 +8,8 @@ use secret_server_api::{
     SecretPermissionUpdateArgs, UserCreateArgs, UserPatchArgs, UserUpdateArgs,
 };
 use secret_server_client::{
-    ClientConfig, FolderPermissionQuery, FolderQuery, GroupQuery, RetryPolicy, SecretPermissionQuery, SecretQuery,
-    SecretServerClient, UserQuery,
+    ClientConfig, FolderPermissionQuery, FolderQuery, GroupQuery, RetryPolicy, RoleQuery, SecretPermissionQuery,
+    SecretQuery, SecretServerClient, UserQuery,
 };
 use secret_server_contract::{Exchange, RecordingProxy};
 use secret_server_sim::{RunningSim, SimConfig};
@@ -73,6 +73,11 @@ pub(crate) const OPERATIONS_THE_CLIENT_USES: &[&str] = &[
     "PUT /v1/groups/{id}/users",
     "PATCH /v1/groups/{id}/users",
     "DELETE /v1/groups/{id}/users/{userId}",
+    "GET /v1/roles",
+    "GET /v1/roles/{id}",
+    "GET /v1/roles/{id}/groups",
+    "GET /v1/users/{id}/roles",
+    "GET /v1/users/{userId}/roles-assigned",
     "POST /v1/users/{id}/roles",
     "PUT /v1/users/{id}/roles",
     "DELETE /v1/users/{id}/roles",
@@ -180,6 +185,16 @@ pub(crate) async fn every_client_method(client: &SecretServerClient) {
     client.add_user_roles(created.id, &[2]).await.expect("add_user_roles");
     client.replace_user_roles(created.id, &[2, 3]).await.expect("replace_user_roles");
     client.remove_user_roles(created.id, &[3]).await.expect("remove_user_roles");
+    // Role reads: who holds which role (the administrator check rests on them).
+    let every_role = RoleQuery { user_id: None, group_id: None, include_inactive: true };
+    client.roles_page(&every_role, 0, 5).await.expect("roles_page");
+    for query in [every_role, RoleQuery { user_id: Some(created.id), ..RoleQuery::default() }] {
+        let _: Vec<_> = client.search_roles(&query).try_collect().await.expect("search_roles");
+    }
+    client.get_role(2).await.expect("get_role");
+    let _: Vec<_> = client.role_groups(2).try_collect().await.expect("role_groups");
+    let _: Vec<_> = client.user_roles(created.id).try_collect().await.expect("user_roles");
+    let _: Vec<_> = client.user_roles_assigned(created.id).try_collect().await.expect("user_roles_assigned");
     client.add_group_roles(group.id, &[2]).await.expect("add_group_roles");
     let _: Vec<_> = client.group_roles(group.id).try_collect().await.expect("group_roles");
     client.replace_group_roles(group.id, &[3]).await.expect("replace_group_roles");
