@@ -61,9 +61,16 @@ pub(crate) fn classify(
                 Err(ClientError::BadRequest { error_code: body.error_code, message, model_state: body.model_state })
             }
         }
+        // The published API declares no `404`: one that does not say an object is missing (Web
+        // API's "No HTTP resource was found that matches the request URI", a proxy's page, no
+        // body) means the endpoint is not there, and must not read as "the object is gone".
         (_, 404) => {
-            let message = json_or_default::<BadRequestBody>(headers, body).message;
-            Err(ClientError::NotFound { message: non_empty_or(message, fallback) })
+            let body: BadRequestBody = json_or_default(headers, body);
+            if says_not_found(body.error_code.as_deref(), &body.message) {
+                Err(ClientError::NotFound { message: truncate(body.message) })
+            } else {
+                Err(ClientError::UnexpectedStatus { status: code, message: non_empty_or(body.message, fallback) })
+            }
         }
         (_, 429) => Err(ClientError::RateLimited { retry_after }),
         (_, 500..=599) => {
@@ -208,7 +215,16 @@ mod tests {
         assert_eq!(r, Err(ClientError::NotFound { message: "User not found.".into() }));
         let r = api(400, r#"{"message":"Folder not found."}"#);
         assert!(matches!(r, Err(ClientError::NotFound { .. })));
-        assert!(matches!(api(404, ""), Err(ClientError::NotFound { .. })));
+        assert!(matches!(api(404, r#"{"message":"User not found."}"#), Err(ClientError::NotFound { .. })));
+    }
+
+    #[test]
+    fn a_404_that_names_no_missing_object_is_a_missing_endpoint_not_a_missing_object() {
+        let routing = r#"{"message":"No HTTP resource was found that matches the request URI '/api/v1/users/7/roles-assigned'."}"#;
+        for body in [routing, "", "<html><body>404 - File or directory not found.</body></html>"] {
+            let r = api(404, body);
+            assert!(matches!(r, Err(ClientError::UnexpectedStatus { status: 404, .. })), "{body}: {r:?}");
+        }
     }
 
     #[test]

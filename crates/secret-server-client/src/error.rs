@@ -26,7 +26,8 @@ pub enum ClientError {
     #[error("Secret Server rejected the request: {}{}", bad_request_reason(message, model_state.as_ref()), error_code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
     BadRequest { error_code: Option<String>, message: String, model_state: Option<serde_json::Value> },
 
-    /// `404`, or a `400` whose `errorCode` / `message` says the object does not exist.
+    /// A `400` or `404` whose `errorCode` / `message` says the object does not exist (a `404` that
+    /// does not say so is [`ClientError::UnexpectedStatus`]: the endpoint is missing).
     #[error("not found in Secret Server: {message}")]
     NotFound { message: String },
 
