@@ -15,7 +15,9 @@
 //!   still runs; the client may re-send with the same `Idempotency-Key` once it
 //!   finished, to get its result).
 //! - A dead-lettered job (Secret Server kept failing) is `503` with
-//!   `Retry-After`; the instance's circuit breaker counts it.
+//!   `Retry-After`; the instance's circuit breaker counts it, and a timeout of a job a worker
+//!   had started. A job still queued when its deadline passes (behind the earlier jobs of its
+//!   resource: the client's own backlog) says nothing about the instance and is not counted.
 
 use crate::circuit_breaker::{Admission, CircuitBreaker};
 use crate::errors::ApiError;
@@ -169,11 +171,13 @@ impl Jobs {
             }
         };
         // Dropped with this future when the client goes away: a probe then frees its slot.
-        let (outcome, cut_short) = self.submit_and_wait(write, until).await;
+        let (outcome, says_nothing) = self.submit_and_wait(write, until).await;
         match &outcome {
-            // A wait cut short by the caller's own deadline says nothing about the instance: the
-            // permit goes without an outcome (a probe's slot is freed for the next request).
-            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => drop(permit),
+            // A timeout says nothing about the instance when the wait was cut short by the caller's
+            // own deadline, or when the job never started (it was still queued behind the jobs
+            // before it for its resource: the client's own backlog): the permit goes without an
+            // outcome (a probe's slot is freed for the next request).
+            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && says_nothing => drop(permit),
             Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
             _ => permit.succeeded(),
         }
@@ -188,16 +192,26 @@ impl Jobs {
         Ok(self.queue.find(idempotency_key).await.map_err(queue_error)?)
     }
 
-    /// The outcome, and whether the wait for it was cut short by `until`.
+    /// The outcome, and whether a timeout in it says nothing about the instance: the wait for it
+    /// was cut short by `until`, or the job had not started when the wait ended.
     async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool) {
         let wait = match until {
             Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
             None => self.deadline,
         };
-        (self.submit_and_wait_for(write, wait).await, wait < self.deadline)
+        let mut never_started = false;
+        let outcome = self.submit_and_wait_for(write, wait, &mut never_started).await;
+        (outcome, wait < self.deadline || never_started)
     }
 
-    async fn submit_and_wait_for(&self, write: Write, wait: Duration) -> Result<Written, ApiError> {
+    /// The outcome; `never_started` is set when the wait ended with the job still queued, no
+    /// attempt of it begun.
+    async fn submit_and_wait_for(
+        &self,
+        write: Write,
+        wait: Duration,
+        never_started: &mut bool,
+    ) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut submission =
@@ -215,7 +229,11 @@ impl Jobs {
             return self.replay(&job_id).await;
         }
         let state = self.queue.wait(&job_id, wait).await.map_err(queue_error)?;
+        let looked_queued = state.as_ref().is_some_and(|s| s.status == JobStatus::Queued);
         let Some(state) = state.filter(|s| s.status.is_final()) else {
+            // What `wait` gives at its deadline may be the state it read before a worker took the
+            // job: a job that looked queued is asked about again (one read, on this path only).
+            *never_started = looked_queued && self.never_started(&job_id).await;
             return Err(ServiceError::new(
                 ErrorKind::DeadlineExceeded,
                 format!(
@@ -226,6 +244,11 @@ impl Jobs {
             .into());
         };
         Ok(outcome(&job_id, &state)?)
+    }
+
+    /// Whether job `job_id` is still queued with no attempt begun (false when the queue cannot say).
+    async fn never_started(&self, job_id: &JobId) -> bool {
+        matches!(self.queue.status(job_id).await, Ok(Some(s)) if s.status == JobStatus::Queued && s.attempts == 0)
     }
 
     /// The answer of the first request with a key: its result once final, `409` while it runs.
@@ -289,6 +312,90 @@ pub(crate) fn queue_error(e: QueueError) -> ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::settings::BreakerSettings;
+    use adapter_api::Operation;
+    use job_queue::{Disposition, InProcessQueue, JobHandler, QueueConfig};
+    use scim::ResourceKind;
+
+    /// A worker's handler that never finishes a job: Secret Server does not answer.
+    struct Unanswered;
+
+    #[async_trait::async_trait]
+    impl JobHandler for Unanswered {
+        async fn handle(&self, _job: job_queue::Job) -> Disposition {
+            std::future::pending().await
+        }
+    }
+
+    /// Jobs on an in-process queue with a deadline of a second, and a breaker that opens after
+    /// two failures.
+    fn jobs_and_breaker() -> (Jobs, CircuitBreaker) {
+        let queue = Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap());
+        let jobs = Jobs::new(queue, Duration::from_secs(1), JobKeys::ephemeral());
+        let settings = BreakerSettings { failure_threshold: 2, ..BreakerSettings::default() };
+        (jobs, CircuitBreaker::new("instance:primary", settings))
+    }
+
+    /// Runs `write` while a worker takes the job that is ready once it is submitted (its own, or
+    /// none when it waits behind another) and never finishes it.
+    async fn run_beside_an_unanswered_worker(
+        jobs: &Jobs,
+        breaker: &CircuitBreaker,
+        write: Write,
+    ) -> Result<Written, ApiError> {
+        let worker = async {
+            let _ = jobs.queue().try_execute_job(&Unanswered).await;
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            // The write first: it is submitted before the worker looks for a job.
+            biased;
+            outcome = jobs.run(write, breaker, None) => outcome,
+            () = worker => unreachable!("the worker never finishes"),
+        }
+    }
+
+    /// A PATCH of user `id` (its jobs share that user's ordering key).
+    fn patch_of_user(id: &str) -> Write {
+        let body = serde_json::json!({"schemas": [scim::urn::PATCH_OP],
+            "Operations": [{"op": "replace", "path": "title", "value": "T"}]});
+        let job = Job::new("test", ResourceKind::User, Operation::Patch, id, body).unwrap();
+        let fingerprint = Fingerprint::new("PATCH", &format!("/Users/{id}"), b"{}");
+        Write { job, instance: "primary".to_owned(), idempotency_key: None, fingerprint }
+    }
+
+    fn refused_by_the_breaker(outcome: &Result<Written, ApiError>) -> bool {
+        outcome
+            .as_ref()
+            .is_err_and(|e| e.error.kind == ErrorKind::Unavailable && e.error.detail.contains("circuit breaker open"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_of_writes_still_queued_behind_their_resource_do_not_open_the_breaker() {
+        let (jobs, breaker) = jobs_and_breaker();
+        // The first write of user 12 runs and gets no answer: a failure of the instance.
+        let first = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("12")).await;
+        assert_eq!(first.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+        // The next ones wait behind it for their turn and time out without ever starting.
+        for _ in 0..3 {
+            let queued = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("12")).await;
+            assert!(!refused_by_the_breaker(&queued), "a client's own backlog opened the breaker");
+            assert_eq!(queued.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+        }
+        assert!(!breaker.is_open());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_of_running_writes_still_open_the_breaker() {
+        let (jobs, breaker) = jobs_and_breaker();
+        for id in ["1", "2"] {
+            let running = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user(id)).await;
+            assert_eq!(running.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+        }
+        assert!(breaker.is_open());
+        let refused = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("3")).await;
+        assert!(refused_by_the_breaker(&refused), "{refused:?}");
+    }
 
     #[test]
     fn a_fingerprint_names_method_and_path_and_tells_bodies_apart() {
