@@ -206,12 +206,19 @@ where
 /// A call that presented no credential the surface accepts: `401`, or `429` when its address is
 /// out of refusals.
 pub(crate) async fn missing(state: &AppState, surface: Surface, address: Option<IpAddr>) -> Refusal {
-    if let Err(wait) = state.throttle.check_address(address) {
-        return throttled(state, surface, address, "", wait).await;
+    if let Some(refusal) = address_throttled(state, surface, address).await {
+        return refusal;
     }
     state.throttle.record_refusal(address);
     state.auth_failures.record(surface, address, "", Reason::Missing);
     Refusal { reason: Reason::Missing, retry_after: None }
+}
+
+/// The refusal (`429`, held) of a call from an address out of refusals or failures, before
+/// anything of the call is read; `None` while the address may go on.
+pub(crate) async fn address_throttled(state: &AppState, surface: Surface, address: Option<IpAddr>) -> Option<Refusal> {
+    let wait = state.throttle.check_address(address).err()?;
+    Some(throttled(state, surface, address, "", wait).await)
 }
 
 /// A call the throttle refuses: counted, then held (up to the throttle's `hold`) before it is

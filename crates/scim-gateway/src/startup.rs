@@ -179,6 +179,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
                     telemetry::actix::health_endpoints(probe)(cfg)
                 }
             })
+            // Reads its own body, at most `MAX_TOKEN_REQUEST_BYTES`, once the address's throttle lets it.
             .service(web::resource("/oauth2/token").route(web::post().to(routes::oauth::token)))
             .service(
                 web::scope("/admin/v1")

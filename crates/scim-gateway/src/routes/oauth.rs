@@ -8,21 +8,29 @@
 //! never SCIM errors, and every answer is `Cache-Control: no-store`.
 //!
 //! The client's secret is an Argon2 hash: the endpoint refuses cheaply first,
-//! like the SCIM routes (`auth::guarded`): too many failures from the address
-//! or for the client id are `429` with `Retry-After` before any hash, the same
-//! wrong secret again is refused from memory, and beyond the bound on hashes
-//! running at once the answer is `503` with `Retry-After`.
+//! like the SCIM routes (`auth::guarded`): an address out of failures or refusals
+//! is `429` with `Retry-After` before the request's body is read, too many
+//! failures for the client id are `429` before any hash, the same wrong secret
+//! again is refused from memory, and beyond the bound on hashes running at once
+//! the answer is `503` with `Retry-After`.
+//!
+//! A token request is a few hundred bytes: its body is read up to
+//! [`MAX_TOKEN_REQUEST_BYTES`] (not the SCIM routes' 1 MiB), and a larger one is
+//! `413` with an `invalid_request` body, refused by its `Content-Length` before
+//! any of it is read when it declares one.
 
-use crate::auth::{Identifier, Refusal, guarded, missing};
+use crate::auth::{Identifier, Refusal, address_throttled, guarded, missing};
 use crate::auth_failures::{Reason, Surface};
 use crate::front_door::ClientAddress;
 use crate::state::AppState;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
-use bytes::Bytes;
 use secrecy::ExposeSecret;
 use serde_json::json;
+
+/// The largest token request body read (8 KiB; a client-credentials request is a few hundred bytes).
+pub const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 
 fn oauth_error(status: StatusCode, error: &str, description: &str, basic: bool) -> HttpResponse {
     let mut res = HttpResponse::build(status);
@@ -78,8 +86,22 @@ fn refused(refusal: &Refusal, basic: bool) -> HttpResponse {
     }
 }
 
-/// `POST /oauth2/token`
-pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) -> HttpResponse {
+/// `413`: a token request larger than [`MAX_TOKEN_REQUEST_BYTES`].
+fn too_large() -> HttpResponse {
+    oauth_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "invalid_request",
+        &format!("a token request is at most {MAX_TOKEN_REQUEST_BYTES} bytes"),
+        false,
+    )
+}
+
+/// `POST /oauth2/token`. The body is taken as a stream, so that nothing of it is read before the
+/// address's throttle is consulted, and then at most [`MAX_TOKEN_REQUEST_BYTES`] of it.
+pub async fn token(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    if let Some(refusal) = address_throttled(&state, Surface::OAuth2, ClientAddress::of(&req)).await {
+        return refused(&refusal, false);
+    }
     let essence = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -95,6 +117,22 @@ pub async fn token(state: web::Data<AppState>, req: HttpRequest, body: Bytes) ->
             false,
         );
     }
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_TOKEN_REQUEST_BYTES as u64) {
+        return too_large();
+    }
+    let body = match payload.to_bytes_limited(MAX_TOKEN_REQUEST_BYTES).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body could not be read",
+                false,
+            );
+        }
+        Err(_) => return too_large(),
+    };
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     match field("grant_type").as_deref() {

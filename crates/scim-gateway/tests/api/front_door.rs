@@ -338,6 +338,66 @@ async fn token_endpoint_failures_are_throttled_and_every_answer_is_no_store() {
     app.shutdown().await;
 }
 
+/// Sends the head of a token request declaring a body of `declared` bytes, and none of the body,
+/// and returns the head of the answer: a gateway that waited for the body would not answer.
+async fn token_request_without_its_body(app: &TestApp, declared: usize) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let head = format!(
+        "POST /oauth2/token HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {declared}\r\n\r\n"
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut chunk = [0u8; 4096];
+        let read = stream.read(&mut chunk).await.unwrap();
+        assert!(read > 0, "the gateway closed the connection without an answer");
+        answer.extend_from_slice(&chunk[..read]);
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_throttled_address_is_refused_at_the_token_endpoint_before_the_body_is_read() {
+    let mut options = Options::default();
+    options.settings.auth_throttle.refusals_per_address = FailureAllowance { burst: 2, per_second: 0.001 };
+    let app = spawn_app_with(options).await;
+    for _ in 0..2 {
+        scim_error(app.anonymous(Method::GET, "/Users").send().await.unwrap(), 401).await;
+    }
+    let answer = token_request_without_its_body(&app, 2 * 1024 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after:"), "{answer}");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_token_request_larger_than_8_kib_is_413_invalid_request() {
+    let app = spawn_app().await;
+    let padding = "x".repeat(100 * 1024);
+    let res = app
+        .http
+        .post(format!("{}/oauth2/token", app.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "a-client"),
+            ("client_secret", "a-secret"),
+            ("padding", &padding),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
+
+    let answer = token_request_without_its_body(&app, 100 * 1024).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "refused by its declared length, unread: {answer}");
+    app.shutdown().await;
+}
+
 #[tokio::test]
 async fn with_a_metrics_listener_the_main_one_keeps_only_healthz_and_a_bare_readyz() {
     let mut options = Options::default();
