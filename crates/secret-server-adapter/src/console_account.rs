@@ -20,7 +20,7 @@ use std::time::Duration;
 pub use adapter_api::admin::{ConsoleAccount, ConsoleAccountVerdict};
 
 /// A console group's name as configured: `Name`, or `DOMAIN\Name` for a directory group.
-fn group_matches(configured: &str, membership: &secret_server_api::GroupMembership) -> bool {
+pub(crate) fn group_matches(configured: &str, membership: &secret_server_api::GroupMembership) -> bool {
     let configured = configured.trim();
     match configured.split_once('\\') {
         Some((domain, name)) => {

@@ -9,7 +9,13 @@
 //!   same-named user elsewhere is protected too, which errs on the safe side);
 //! - the users and groups listed in the instance's settings ([`ProtectedPrincipals`]), by name;
 //! - unless switched off, the holders of Secret Server's administrator role (`Administrator` by
-//!   default), directly or through a group, and the groups that hold it.
+//!   default), directly or through a group, and the groups that hold it;
+//! - the instance's console group (`console_group`, whose members may sign in to the connector's
+//!   own console) and its members: a connection that could add a user of its own to that group,
+//!   or set a member's password, could make itself an administrator of the connector. The group
+//!   is protected by name (a domain-qualified `DOMAIN\Name` protects every group called `Name`,
+//!   which errs on the safe side); its members are asked of Secret Server when a change to one is
+//!   about to be made (`GET /users/{id}/groups`), as role holders are.
 //!
 //! The first two are decided from the names the read model holds, without a call. Role holders are
 //! asked of Secret Server when the change is about to be made, still before anything changes: a
@@ -94,6 +100,8 @@ pub enum Protected {
     /// Holds the administrator role: directly (no groups), or through these groups. For a group:
     /// the group holds it (no groups named).
     RoleHolder { role: String, through: Vec<String> },
+    /// The console group of the instance, or (for a user) a member of it.
+    ConsoleGroup { group: String, member: bool },
 }
 
 impl fmt::Display for Protected {
@@ -109,6 +117,12 @@ impl fmt::Display for Protected {
             Protected::RoleHolder { role, through } => {
                 let groups: Vec<String> = through.iter().map(|g| format!("\"{g}\"")).collect();
                 write!(f, "holds Secret Server's \"{role}\" role through group {}", groups.join(", "))
+            }
+            Protected::ConsoleGroup { group, member: false } => {
+                write!(f, "the group \"{group}\" whose members may sign in to the connector's console")
+            }
+            Protected::ConsoleGroup { group, member: true } => {
+                write!(f, "a member of \"{group}\", whose members may sign in to the connector's console")
             }
         }
     }
@@ -150,6 +164,8 @@ pub struct Protection {
     users: Vec<String>,
     groups: Vec<String>,
     administrator_role: Option<String>,
+    /// The console group as configured (`Name` or `DOMAIN\Name`), and its name folded.
+    console_group: Option<(String, String)>,
 }
 
 impl Protection {
@@ -167,7 +183,19 @@ impl Protection {
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .map(str::to_owned),
+            console_group: None,
         }
+    }
+
+    /// The same protection, with the instance's console group and its members protected too.
+    #[must_use]
+    pub fn with_console_group(mut self, group: &str) -> Self {
+        let group = group.trim();
+        if !group.is_empty() {
+            let name = group.rsplit_once('\\').map_or(group, |(_, name)| name);
+            self.console_group = Some((group.to_owned(), fold(name.trim())));
+        }
+        self
     }
 
     /// Whether holding role `role` makes a principal protected (the administrator role).
@@ -194,9 +222,15 @@ impl Protection {
         state.users.values().filter(|u| fold(&u.ss.user_name) == self.api_account).map(|u| u.ss.id).collect()
     }
 
-    /// Whether the group called `name` is protected by its name alone (listed).
+    /// Whether the group called `name` is protected by its name alone (the console group, or listed).
     pub fn group_by_name(&self, name: &str) -> Option<Protected> {
-        self.groups.contains(&fold(name.trim())).then(|| Protected::Listed { instance: self.instance.clone() })
+        let name = fold(name.trim());
+        match &self.console_group {
+            Some((group, folded)) if *folded == name => {
+                Some(Protected::ConsoleGroup { group: group.clone(), member: false })
+            }
+            _ => self.groups.contains(&name).then(|| Protected::Listed { instance: self.instance.clone() }),
+        }
     }
 
     fn is_role(&self, name: &str) -> Option<&str> {
@@ -224,6 +258,28 @@ impl Protection {
                 if r.is_direct_assignment { Vec::new() } else { r.groups.into_iter().map(|g| g.group_name).collect() };
             Some(Protected::RoleHolder { role, through })
         }))
+    }
+
+    /// Whether user `id` is a member of the console group, as Secret Server says now (one call;
+    /// none without a console group). A user Secret Server does not know is a member of nothing.
+    ///
+    /// # Errors
+    /// When Secret Server cannot be asked.
+    pub async fn user_in_console_group(
+        &self,
+        client: &SecretServerClient,
+        id: i64,
+    ) -> Result<Option<Protected>, ClientError> {
+        let Some((group, _)) = &self.console_group else { return Ok(None) };
+        let memberships = match client.user_groups(id).try_collect::<Vec<_>>().await {
+            Ok(memberships) => memberships,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(memberships
+            .iter()
+            .any(|m| crate::console_account::group_matches(group, m))
+            .then(|| Protected::ConsoleGroup { group: group.to_owned(), member: true }))
     }
 
     /// Whether group `id` holds the administrator role, as Secret Server says now (one call).

@@ -260,7 +260,10 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
             progress_bars: settings.progress_bars,
             removal_bound: settings.resync_removal_bound,
         };
-        let protection = Protection::new(&config.name, &config.client.username, &config.protected);
+        let mut protection = Protection::new(&config.name, &config.client.username, &config.protected);
+        if let Some(group) = config.console_group.as_deref() {
+            protection = protection.with_console_group(group);
+        }
         let mut instance = Instance::new(&config.name, client, deps.state.clone(), options, protection)
             .with_events(deps.events.clone());
         if let Some(group) = config.console_group.as_deref().map(str::trim).filter(|g| !g.is_empty()) {

@@ -56,12 +56,15 @@ impl Ctx<'_> {
 
     /// Refuses a change to `principal`, called `name` in Secret Server, unless no rule forbids it:
     /// protected by name, outside the principal scope, or (asking Secret Server) holding the
-    /// administrator role.
+    /// administrator role or, for a user, a member of the console group.
     pub(crate) async fn guard(&self, principal: Principal, name: &str) -> JobResult<()> {
         self.guard_known(principal, name, Change::Itself)?;
         let protection = &self.instance().protection;
         let by_role = match principal {
-            Principal::User(id) => protection.user_by_role(self.client()?, id).await?,
+            Principal::User(id) => match protection.user_by_role(self.client()?, id).await? {
+                Some(why) => Some(why),
+                None => protection.user_in_console_group(self.client()?, id).await?,
+            },
             Principal::Group(id) => protection.group_by_role(self.client()?, id).await?,
         };
         match by_role {

@@ -92,3 +92,30 @@ async fn principals_listed_for_the_instance_are_protected_and_administrators_onl
     assert_eq!(stack.patch(User, &admin, rename("Admin")).await.json()["displayName"], "Admin");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_group_and_its_members_are_protected_so_no_connection_can_make_itself_a_console_administrator() {
+    // Helpdesk stands for the console group: frank.green may sign in to the console.
+    let stack = Stack::start_with(Options { console_group: Some("helpdesk".into()), ..Options::default() }).await;
+    let helpdesk = stack.find(Group, "displayName eq \"Helpdesk\"").await["id"].as_str().unwrap().to_owned();
+    let mallory = stack.create(User, json!({"userName": "mallory", "password": "Mallory-Passw0rd-1"})).await.id();
+    let add = json!([{"op": "add", "path": "members", "value": [{"value": mallory}]}]);
+    let refused = stack.patch(Group, &helpdesk, add).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
+    assert!(
+        refused.err().detail.contains("whose members may sign in to the connector's console"),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(stack.delete(Group, &helpdesk).await.err().kind, ErrorKind::PermissionDenied);
+
+    // A change to a member (its password, under a policy that would allow one, or anything else)
+    // is refused too: whether it is a member is asked of Secret Server.
+    let frank = user_id(&stack, "frank.green").await;
+    let refused = stack.patch(User, &frank, rename("Frank")).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
+    assert!(refused.err().detail.contains("a member of \"helpdesk\""), "{:?}", refused.err());
+    // Anyone else is changed as before.
+    assert_eq!(stack.patch(User, &mallory, rename("Mallory")).await.json()["displayName"], "Mallory");
+    stack.stop().await;
+}

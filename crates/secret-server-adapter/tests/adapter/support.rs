@@ -42,6 +42,8 @@ pub(crate) struct Options {
     pub replica_id: Option<String>,
     /// The instance's protected principals (besides its API account).
     pub protected: ProtectedPrincipals,
+    /// The instance's console group (whose members may sign in to the console).
+    pub console_group: Option<String>,
     /// Where the adapter keeps its read-model snapshots; `None`: none.
     pub snapshot_dir: Option<std::path::PathBuf>,
 }
@@ -54,6 +56,7 @@ impl Default for Options {
             resync_interval: Duration::from_secs(3600),
             replica_id: None,
             protected: ProtectedPrincipals::default(),
+            console_group: None,
             snapshot_dir: None,
         }
     }
@@ -148,6 +151,7 @@ fn stack_options(options: &Options) -> StackOptions {
         bearer_token: false,
         adapter: Some(adapter_settings(options)),
         protected: options.protected.clone(),
+        console_group: options.console_group.clone(),
         gateway: None,
         ..StackOptions::default()
     }
