@@ -119,6 +119,15 @@ impl ClientConfig {
                  (allow_insecure_http = true is for a local emulator only)"
             )));
         }
+        if let SignIn::Platform { url: platform, .. } = &self.sign_in
+            && platform.scheme() != "https"
+            && !(platform.scheme() == "http" && self.allow_insecure_http)
+        {
+            return Err(ClientError::Config(format!(
+                "platform URL {platform} is not https://: the client secret would cross the network in clear \
+                 (allow_insecure_http = true is for a local emulator only)"
+            )));
+        }
         if url.cannot_be_a_base() || url.host().is_none() {
             return Err(ClientError::Config("base_url must name a host".to_owned()));
         }
@@ -259,6 +268,19 @@ mod tests {
         assert!(err.contains("http://") && err.contains("allow_insecure_http"), "{err}");
         let allowed = config("http://127.0.0.1:8081/SecretServer").allowing_http().normalized_base();
         assert_eq!(allowed.unwrap().as_str(), "http://127.0.0.1:8081/SecretServer/");
+    }
+
+    #[test]
+    fn a_plain_http_platform_url_is_refused_unless_the_instance_allows_it() {
+        let mut c = config("https://vault.example/SecretServer");
+        c.sign_in = SignIn::Platform {
+            url: Url::parse("http://tenant.delinea.example").unwrap(),
+            client_id: "svc".into(),
+            client_secret: SecretString::from("s"),
+        };
+        let err = c.normalized_base().unwrap_err().to_string();
+        assert!(err.contains("platform URL") && err.contains("client secret"), "{err}");
+        assert!(c.allowing_http().normalized_base().is_ok());
     }
 
     #[test]
