@@ -154,6 +154,7 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         auth_failures,
         calls: crate::console::CallFeed::new(),
         audit_reader,
+        console_sign_ins: crate::console::SignInInstances::default(),
         settings,
     });
     let grace = state.settings.shutdown_grace;

@@ -43,6 +43,8 @@ pub struct AppState {
     pub calls: crate::console::CallFeed,
     /// The console's reader of the audit service.
     pub audit_reader: crate::console::audit_reader::AuditReader,
+    /// The instances offering console sign-in, as the adapter said a moment ago.
+    pub console_sign_ins: crate::console::SignInInstances,
 }
 
 impl AppState {

@@ -3,7 +3,7 @@
 use super::PREFIX;
 use super::session::Session;
 use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use maud::{DOCTYPE, Markup, html};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -115,6 +115,14 @@ pub(super) fn action(session: &Session, path: &str, label: &str, danger: bool) -
 /// An HTML answer with `status`.
 pub(super) fn respond(status: StatusCode, markup: Markup) -> HttpResponse {
     HttpResponse::build(status).content_type("text/html; charset=utf-8").body(markup.into_string())
+}
+
+/// `429` with `Retry-After`: too many refused requests from the caller's address.
+pub(super) fn throttled_page(retry_after: u32) -> HttpResponse {
+    let mut response =
+        error_page(429, &format!("Too many refused requests from this address; try again in {retry_after} s."));
+    response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+    response
 }
 
 /// A page saying what went wrong (no navigation: the session may be gone).

@@ -19,7 +19,11 @@
 //! - Every page calls the same operations as the admin API (`routes::admin`, `routes::recovery`),
 //!   with the administrator as the actor (`console:<name>`), so that each change is audited the
 //!   same way; the audit pages read the audit service's query API ([`audit_reader`]).
-//! - Unauthenticated requests are sent (`303`) to `/console/sign-in`.
+//! - Unauthenticated requests are sent (`303`) to `/console/sign-in`. A session cookie is looked up
+//!   only while its address may go on (the front door's throttle), and one that names no session
+//!   counts as a refused call of its address: made-up cookies are `429` before they cost a store read.
+//! - The sign-in page is open to anyone: the instances it offers are asked of the adapter at most
+//!   once per [`SignInInstances::TTL`] ([`SignInInstances`], in the app state).
 
 pub mod audit_reader;
 pub mod calls;
@@ -37,6 +41,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpMessage, HttpResponse, web};
 use secrecy::SecretString;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The console's path prefix (and its cookies' `Path`).
@@ -88,6 +93,36 @@ impl ConsoleSettings {
             return Err("console.session_lifetime must be at least console.session_idle".to_owned());
         }
         Ok(())
+    }
+}
+
+/// The Secret Server instances whose accounts may sign in, as the adapter last said, kept for
+/// [`SignInInstances::TTL`] (the sign-in page is open to anyone: it must not cost a call to the
+/// adapter each time); while it is asked, the other callers wait for its answer.
+#[derive(Debug, Default)]
+pub struct SignInInstances {
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, Arc<Vec<String>>)>>,
+}
+
+impl SignInInstances {
+    /// How long an answer is kept.
+    pub const TTL: Duration = Duration::from_secs(5);
+
+    /// The instances kept, or those `fetch` gives when none are kept or they are older than [`Self::TTL`].
+    pub(crate) async fn get_or_fetch<F, Fut>(&self, fetch: F) -> Arc<Vec<String>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Vec<String>>,
+    {
+        let mut last = self.last.lock().await;
+        if let Some((at, instances)) = last.as_ref()
+            && at.elapsed() < Self::TTL
+        {
+            return Arc::clone(instances);
+        }
+        let instances = Arc::new(fetch().await);
+        *last = Some((tokio::time::Instant::now(), Arc::clone(&instances)));
+        instances
     }
 }
 
@@ -145,10 +180,13 @@ pub async fn require_session(
         return Ok(req.into_response(HttpResponse::InternalServerError().finish()).map_into_right_body());
     };
     let session = match session::current(&state, req.request()).await {
-        Ok(Some(session)) => session,
-        Ok(None) => {
+        Ok(session::Lookup::Live(session)) => session,
+        Ok(session::Lookup::None) => {
             let response = see_other(&format!("{PREFIX}/sign-in"));
             return Ok(req.into_response(session::clear_cookie(response, &state)).map_into_right_body());
+        }
+        Ok(session::Lookup::Throttled(retry_after)) => {
+            return Ok(req.into_response(html::throttled_page(retry_after)).map_into_right_body());
         }
         Err(error) => {
             tracing::error!(error = %error, "console sessions unavailable");
@@ -177,4 +215,27 @@ fn form_csrf(body: &[u8]) -> String {
 /// `303 See Other` to `location`.
 pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_owned())).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_instances_offering_sign_in_are_asked_of_the_adapter_at_most_once_per_ttl() {
+        let kept = SignInInstances::default();
+        let asked = AtomicUsize::new(0);
+        let ask = || async {
+            asked.fetch_add(1, Ordering::SeqCst);
+            vec!["primary".to_owned()]
+        };
+        let at_once = futures::future::join_all((0..10).map(|_| kept.get_or_fetch(ask))).await;
+        assert!(at_once.iter().all(|instances| **instances == ["primary"]));
+        kept.get_or_fetch(ask).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 1, "asked once for every page shown within the TTL");
+        tokio::time::advance(SignInInstances::TTL).await;
+        kept.get_or_fetch(ask).await;
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "asked again once the answer is older than the TTL");
+    }
 }

@@ -8,6 +8,9 @@
 //! busy session outlive its absolute lifetime).
 
 use super::PREFIX;
+use crate::auth::address_throttled;
+use crate::auth_failures::Surface;
+use crate::front_door::ClientAddress;
 use crate::state::AppState;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -99,15 +102,38 @@ pub async fn start(state: &AppState, user: &str, secret_server: Option<&str>) ->
     Ok(cookie(state, COOKIE, &id, None))
 }
 
+/// What a request's session cookie comes to.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A live session (its last use updated).
+    Live(Session),
+    /// No live session: no cookie, a cookie that names no session, or a session that ended.
+    None,
+    /// A cookie from an address out of refusals, refused before the store was read: try again in
+    /// this many seconds.
+    Throttled(u32),
+}
+
 /// The session of the request's cookie, when it is live (its last use is updated).
+///
+/// A cookie is looked up in the state store only while its address may go on (the front door's
+/// throttle, as for any credential), and one that names no session counts as a refused call of
+/// its address: a flood of made-up cookies is throttled before it reaches the store.
 ///
 /// # Errors
 /// When the state store fails.
-pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Session>, StoreError> {
-    let Some(id) = cookie_value(req, COOKIE) else { return Ok(None) };
+pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Lookup, StoreError> {
+    let Some(id) = cookie_value(req, COOKIE) else { return Ok(Lookup::None) };
+    let address = ClientAddress::of(req);
+    if let Some(refusal) = address_throttled(state, Surface::Console, address).await {
+        return Ok(Lookup::Throttled(refusal.retry_after.unwrap_or(1)));
+    }
     let key = credentials::sha256_hex(&id);
-    let Some(bytes) = state.state.get_expiring(NAMESPACE, &key).await? else { return Ok(None) };
-    let Ok(mut session) = serde_json::from_slice::<Session>(&bytes) else { return Ok(None) };
+    let found = state.state.get_expiring(NAMESPACE, &key).await?;
+    let Some(mut session) = found.and_then(|bytes| serde_json::from_slice::<Session>(&bytes).ok()) else {
+        state.throttle.record_refusal(address);
+        return Ok(Lookup::None);
+    };
     session.key = key;
     let settings = &state.settings.console;
     let at = now();
@@ -118,11 +144,11 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Option<Sessi
         && !super::users::admits_session(state, &session.user, session.signed_in_at).await?;
     if idle || expired || revoked {
         state.state.delete_expiring(NAMESPACE, &session.key).await?;
-        return Ok(None);
+        return Ok(Lookup::None);
     }
     session.last_seen_at = at;
     store(state, &session).await?;
-    Ok(Some(session))
+    Ok(Lookup::Live(session))
 }
 
 /// Ends `session`.

@@ -7,6 +7,7 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use scim_gateway::FailureAllowance;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 const NAME: &str = "alice";
@@ -403,5 +404,43 @@ async fn a_custom_jwt_issuer_added_in_the_console_is_the_admin_api_s_issuer_and_
     assert_eq!(issuers[0]["issuer"], issuer);
     assert_eq!(issuers[0]["audiences"], json!(["scim-api", "other-api"]));
     assert_eq!(issuers[0]["jwksUrl"], "https://idp.example.com/tenant-7/keys");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn made_up_session_cookies_from_one_address_are_throttled_before_the_session_store_is_read() {
+    let app = spawn_app().await;
+    let store = Arc::new(CountingStore::over(app.deps.state.clone()));
+    let mut settings = Options::default().settings;
+    settings.auth_throttle.refusals_per_address = FailureAllowance { burst: 5, per_second: 0.001 };
+    settings.auth_throttle.hold = Duration::ZERO;
+    let (replica, base) = app.spawn_replica_with(settings, store.clone()).await;
+
+    let mut statuses = Vec::new();
+    for i in 0..50 {
+        let res = browser()
+            .get(format!("{base}/console/connections"))
+            .header("cookie", format!("scimc_console=made-up-session-{i}"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert_eq!(statuses[..5], [StatusCode::SEE_OTHER; 5], "a cookie naming no session is sent to sign in");
+    assert!(statuses[5..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert_eq!(store.expiring_reads("console-sessions"), 5, "the throttled ones read no session");
+
+    let res = browser()
+        .get(format!("{base}/console/sign-in"))
+        .header("cookie", "scimc_console=made-up-session-again")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the sign-in page reads no session for it either");
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(store.expiring_reads("console-sessions"), 5);
+    let page = browser().get(format!("{base}/console/sign-in")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK, "the sign-in page itself stays open");
+    replica.shutdown().await;
     app.shutdown().await;
 }

@@ -21,6 +21,7 @@ use adapter_api::admin::ConsoleAccountVerdict;
 use maud::html;
 use serde::Deserialize;
 use service_error::ErrorKind;
+use std::sync::Arc;
 
 /// The stylesheet and the script, embedded in the binary.
 const CSS: &str = include_str!("../assets/console.css");
@@ -123,12 +124,19 @@ fn sign_in_form(error: Option<&str>, token: &str, choices: &SignInChoices<'_>) -
     )
 }
 
-/// The instances whose accounts may sign in (none when the adapter cannot say).
-async fn console_sign_ins(state: &AppState) -> Vec<String> {
-    state.adapter_admin.console_sign_ins().await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "the instances offering console sign-in could not be read");
-        Vec::new()
-    })
+/// The instances whose accounts may sign in (none when the adapter cannot say), as the adapter
+/// said within the last [`super::SignInInstances::TTL`]: the sign-in page is open to anyone, and
+/// does not cost a call to the adapter each time it is shown.
+async fn console_sign_ins(state: &AppState) -> Arc<Vec<String>> {
+    state
+        .console_sign_ins
+        .get_or_fetch(|| async {
+            state.adapter_admin.console_sign_ins().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the instances offering console sign-in could not be read");
+                Vec::new()
+            })
+        })
+        .await
 }
 
 fn with_sign_in_cookie(state: &AppState, status: StatusCode, body: maud::Markup, token: &str) -> HttpResponse {
@@ -144,8 +152,10 @@ fn new_form_token() -> String {
 }
 
 async fn sign_in_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    if let Ok(Some(_)) = session::current(&state, &req).await {
-        return see_other(&format!("{PREFIX}/"));
+    match session::current(&state, &req).await {
+        Ok(session::Lookup::Live(_)) => return see_other(&format!("{PREFIX}/")),
+        Ok(session::Lookup::Throttled(retry_after)) => return html::throttled_page(retry_after),
+        Ok(session::Lookup::None) | Err(_) => {}
     }
     let token = new_form_token();
     let instances = console_sign_ins(&state).await;
