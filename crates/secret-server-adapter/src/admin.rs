@@ -107,7 +107,15 @@ impl pb::admin_server::Admin for AdminService {
         };
         let account = crate::console_account::ConsoleAccount::from(request);
         let (user, domain) = (account.username.clone(), account.domain.clone().unwrap_or_default());
-        let verdict = crate::console_account::verify(config, group, account).await;
+        // The API account and the users listed as protected never sign in to the console, and
+        // Secret Server is not asked: wrong passwords tried against them would count towards
+        // Secret Server's lockout of the account the connector itself runs as.
+        let verdict = match instance.protection.user_by_name(&user) {
+            Some(why) => crate::console_account::ConsoleAccountVerdict::Refused {
+                reason: format!("{why} never signs in to the console (Secret Server was not asked)"),
+            },
+            None => crate::console_account::verify(config, group, account).await,
+        };
         // The instance and the account only: never the password or a token.
         match &verdict {
             crate::console_account::ConsoleAccountVerdict::Allowed { .. } => {

@@ -63,3 +63,30 @@ async fn a_console_account_check_without_the_shared_secret_is_unauthenticated_be
     let asked = stack.sim.request_log().into_iter().filter(|(_, path)| path.contains("oauth2/token")).count();
     assert_eq!(asked, 0, "Secret Server was not asked to sign anyone in");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_account_never_signs_in_to_the_console_and_secret_server_is_not_asked() {
+    use proto::admin::v1 as admin;
+    let stack = Stack::start_with(crate::support::Options {
+        console_group: Some("helpdesk".into()),
+        ..crate::support::Options::default()
+    })
+    .await;
+    let adapter = stack.adapter.as_ref().expect("the adapter runs");
+    let channel = Channel::from_shared(format!("http://{}", adapter.grpc_addr())).unwrap().connect().await.unwrap();
+    let secret = adapter.grpc_secret().cloned();
+    let mut client = admin::admin_client::AdminClient::with_interceptor(channel, PresentSecret::new(secret.as_ref()));
+    stack.sim.clear_request_log();
+    // In any case: a wrong password tried against it would count towards its lockout.
+    let request = admin::VerifyConsoleAccountRequest {
+        instance: "primary".to_owned(),
+        username: stack.sim.api_username().to_uppercase(),
+        password: "Wrong-Passw0rd!".to_owned(),
+        domain: String::new(),
+    };
+    let verdict = client.verify_console_account(request).await.unwrap().into_inner();
+    assert_eq!(verdict.outcome(), admin::ConsoleAccountOutcome::Refused);
+    assert!(verdict.reason.contains("Secret Server was not asked"), "{}", verdict.reason);
+    let asked = stack.sim.request_log().into_iter().filter(|(_, path)| path.contains("oauth2/token")).count();
+    assert_eq!(asked, 0, "no sign-in was tried with the API account's name");
+}
