@@ -115,11 +115,13 @@ impl Vault {
         res.json().await.unwrap()
     }
 
-    /// A directory user of `corp.example.com` with a password, in group `group_id`.
+    /// A directory user of `corp.example.com` with a password (its directory's), in group `group_id`.
     async fn domain_member(&self, name: &str, group_id: i64) {
         let url = format!("{}/api/v1/users", self.base);
-        let user =
-            self.send(reqwest::Method::POST, url, json!({"userName": name, "domainId": 1, "enabled": true})).await;
+        // Secret Server requires a password of every created user; a directory user's is not the one
+        // it signs in with, so it is not DOMAIN_PASSWORD.
+        let create = json!({"userName": name, "domainId": 1, "enabled": true, "password": "Unused-Passw0rd!"});
+        let user = self.send(reqwest::Method::POST, url, create).await;
         let id = user["id"].as_i64().unwrap();
         let url = format!("{}/_sim/users/{id}/password", self.root);
         self.send(reqwest::Method::POST, url, json!({"password": DOMAIN_PASSWORD})).await;
