@@ -47,7 +47,7 @@ compose() {
 : >"$tools/empty.env"
 # Every secret of docker-compose.yml comes from a variable the user must set (${NAME:?...}, no default):
 # each gets a stand-in value here, and leaving any one of them out must stop `config`.
-compose_secrets=(SCIMC_ADMIN_TOKEN SCIMC_JOB_ENCRYPTION_KEYS SCIMC_AUDIT_KEY SCIMC_REDIS_PASSWORD)
+compose_secrets=(SCIMC_ADMIN_TOKEN SCIMC_JOB_ENCRYPTION_KEYS SCIMC_AUDIT_KEY SCIMC_REDIS_PASSWORD SCIMC_ADAPTER_SECRET)
 for name in "${compose_secrets[@]}"; do
     export "$name=validate-$name"
 done
@@ -88,6 +88,15 @@ def env(service):
     return services[service].get("environment") or {}
 
 
+def mounts(service):
+    """The sources of a service's volumes: a volume's name, or a bind's path within the repository."""
+    sources = []
+    for volume in services[service].get("volumes") or []:
+        source = volume.get("source", "") if isinstance(volume, dict) else volume.split(":")[0]
+        sources.append(os.path.relpath(source) if source.startswith("/") else source)
+    return sources
+
+
 # Redis holds the connection records and the OAuth grants: it answers no one without the password, every
 # service that uses it signs in, and the others (the emulator, the collector) get no Redis settings.
 since = len(errors)
@@ -110,10 +119,63 @@ for name in services:
         check(not stray, f"{name}: does not use Redis but is given {', '.join(stray)}")
 passed(since, "Redis requires its password; gateways, adapters and audit sign in with it, no one else has it")
 
+# The certificates: each service mounts its own directory (scripts/compose-tls.sh), never the whole of
+# deploy/compose/tls, so the gateways' client key is in the gateways alone and the CA's key in none; and
+# the adapter requires the shared secret as well as the client certificate.
+since = len(errors)
+tls = "deploy/compose/tls"
+for name in services:
+    own = "redis" if name == "redis" else role(name)
+    mounted = [source for source in mounts(name) if source == tls or source.startswith(tls + "/")]
+    expected = [f"{tls}/{own}"] if own else []
+    check(mounted == expected, f"{name}: mounts {mounted or 'no certificates'}, not {expected or 'none'}")
+adapter_secret = os.environ["SCIMC_ADAPTER_SECRET"]
+for name in services:
+    given = env(name).get("SCIMC_ADAPTER_SECRET")
+    if role(name) in ("gateway", "adapter"):
+        check(given == adapter_secret, f"{name}: no SCIMC_ADAPTER_SECRET: the gateway's client key alone would do")
+    else:
+        check(given is None, f"{name}: is given SCIMC_ADAPTER_SECRET, which only gateways and adapters use")
+passed(since, "each service mounts only its own certificates; gateway-adapter calls need the shared secret too")
+
 for message in errors:
     print(f"error: docker-compose.yml: {message}", file=sys.stderr)
 sys.exit(1 if errors else 0)
 PY
+
+# scripts/compose-tls.sh, run into a scratch directory (and run again with --renew over a former layout's
+# files): only its owner reaches the directory, the CA's key is in no service's directory, the client key
+# in the gateways' alone, and each server certificate names its own service only and chains to the CA.
+scratch="$tools/compose-tls"
+rm -rf "$scratch"
+tls_error() {
+    echo "error: scripts/compose-tls.sh: $*" >&2
+    exit 1
+}
+COMPOSE_TLS_DIR="$PWD/$scratch" scripts/compose-tls.sh >/dev/null
+touch "$scratch/tls.key" "$scratch/client.key"
+COMPOSE_TLS_DIR="$PWD/$scratch" scripts/compose-tls.sh --renew >/dev/null
+[ "$(stat -c %a "$scratch")" = 700 ] || tls_error "its directory is mode $(stat -c %a "$scratch"), not 700"
+[ "$(stat -c %a "$scratch/ca.key")" = 600 ] || tls_error "ca.key is mode $(stat -c %a "$scratch/ca.key"), not 600"
+top=$(cd "$scratch" && find . -maxdepth 1 -type f | sort | tr '\n' ' ')
+[ "$top" = "./ca.crt ./ca.key ./ca.srl " ] || tls_error "the CA's directory holds $top"
+local_names="DNS:localhost, IP Address:127.0.0.1"
+declare -A tls_files=([gateway]="ca.crt client.crt client.key tls.crt tls.key" [adapter]="ca.crt tls.crt tls.key"
+    [audit]="ca.crt tls.crt tls.key" [sim]="ca.crt tls.crt tls.key" [redis]="ca.crt tls.crt tls.key")
+declare -A tls_names=([gateway]="DNS:gateway-1, DNS:gateway-2, $local_names" [adapter]="DNS:adapter"
+    [audit]="DNS:audit, $local_names" [sim]="DNS:sim, $local_names" [redis]="DNS:redis")
+for service in gateway adapter audit sim redis; do
+    files=$(cd "$scratch/$service" && ls -A | tr '\n' ' ')
+    [ "$files" = "${tls_files[$service]} " ] || tls_error "$service/ holds $files, not ${tls_files[$service]}"
+    names=$(openssl x509 -in "$scratch/$service/tls.crt" -noout -ext subjectAltName | sed -n '2s/^ *//p')
+    [ "$names" = "${tls_names[$service]}" ] || tls_error "$service/tls.crt names $names, not ${tls_names[$service]}"
+    openssl verify -CAfile "$scratch/ca.crt" "$scratch/$service/tls.crt" >/dev/null \
+        || tls_error "$service/tls.crt does not chain to ca.crt"
+done
+openssl verify -CAfile "$scratch/ca.crt" -purpose sslclient "$scratch/gateway/client.crt" >/dev/null \
+    || tls_error "gateway/client.crt is not a client certificate from ca.crt"
+rm -rf "$scratch"
+echo "deploy: compose-tls.sh: one directory per service; the client key in the gateways' alone"
 
 for overlay in deploy/k8s/overlays/*/; do
     name=$(basename "$overlay")
