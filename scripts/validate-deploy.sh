@@ -189,6 +189,96 @@ for overlay in deploy/k8s/overlays/*/; do
         exit 1
     fi
     echo "deploy: $name: $count manifests valid"
+    "$venv/bin/python" - "$out" "$name" <<'PY'
+import sys, tomllib, yaml
+
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+overlay = sys.argv[2]
+errors = []
+
+
+def check(ok, message):
+    if not ok:
+        errors.append(message)
+
+
+def passed(since, summary):
+    if len(errors) == since:
+        print(f"deploy: {overlay}: {summary}")
+
+
+def one(kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    if len(found) != 1:
+        sys.exit(f"error: {overlay}: expected one {kind} {name}, found {len(found)}")
+    return found[0]
+
+
+def container(workload, name):
+    return next(c for c in workload["spec"]["template"]["spec"]["containers"] if c["name"] == name)
+
+
+def env(c):
+    return {e["name"]: e.get("value") for e in c.get("env") or []}
+
+
+def config_file():
+    """The connector.toml every service mounts (the generated ConfigMap scim-connector-config-<hash>)."""
+    maps = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("scim-connector-config")]
+    return tomllib.loads(maps[0]["data"]["connector.toml"]) if maps else {}
+
+
+def port(address):
+    return int(str(address).rsplit(":", 1)[1]) if address else None
+
+
+def selects(policy, labels):
+    wanted = policy["spec"].get("podSelector", {}).get("matchLabels") or {}
+    return all(labels.get(k) == v for k, v in wanted.items()) and not policy["spec"]["podSelector"].get("matchExpressions")
+
+
+def ingress_rules(labels):
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy" and selects(d, labels)]
+    return [r for p in policies if "Ingress" in p["spec"].get("policyTypes", ["Ingress"]) for r in p["spec"].get("ingress") or []]
+
+
+def admits(rule, number, name):
+    ports = rule.get("ports")
+    return not ports or any(p.get("port") in (number, name) for p in ports)
+
+
+def prometheus_only(rule):
+    peers = rule.get("from") or []
+    return bool(peers) and all(
+        "ipBlock" not in peer and (peer.get("podSelector") or {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "prometheus"
+        for peer in peers)
+
+
+# The gateway is the Service the internet reaches: /metrics (and the detailed /readyz) must be on a
+# listener of their own, the one Prometheus is pointed at, and only Prometheus may reach that port.
+since = len(errors)
+gateway = one("Deployment", "scim-gateway")
+c = container(gateway, "gateway")
+settings = env(c)
+listen = port(settings.get("SCIMC_GATEWAY_LISTEN") or config_file().get("gateway", {}).get("listen"))
+metrics = port(settings.get("SCIMC_GATEWAY_METRICS_LISTEN") or config_file().get("gateway", {}).get("metrics_listen"))
+check(metrics is not None and metrics != listen,
+      "scim-gateway: no metrics listener apart from the SCIM port (gateway.metrics_listen, SCIMC_GATEWAY_METRICS_LISTEN)")
+annotations = gateway["spec"]["template"]["metadata"].get("annotations") or {}
+check(annotations.get("prometheus.io/port") == str(metrics),
+      f"scim-gateway: prometheus.io/port is {annotations.get('prometheus.io/port')}, not the metrics listener's {metrics}")
+names = [p.get("name") for p in c.get("ports") or [] if p["containerPort"] == metrics]
+check(bool(names), f"scim-gateway: the container declares no port {metrics}")
+labels = gateway["spec"]["template"]["metadata"]["labels"]
+rules = [r for r in ingress_rules(labels) if admits(r, metrics, names[0] if names else None)]
+check(bool(rules) and all(prometheus_only(r) for r in rules),
+      f"scim-gateway: the NetworkPolicies admit port {metrics} from others than Prometheus, or from no one")
+passed(since, f"the gateway's metrics on port {metrics}, apart from the SCIM port {listen}, reachable by Prometheus only")
+
+for message in errors:
+    print(f"error: {overlay}: {message}", file=sys.stderr)
+sys.exit(1 if errors else 0)
+PY
 done
 
 # The examples outside the overlays: the Ingress validates against the schemas; cert-manager's kinds are
