@@ -47,7 +47,8 @@ compose() {
 : >"$tools/empty.env"
 # Every secret of docker-compose.yml comes from a variable the user must set (${NAME:?...}, no default):
 # each gets a stand-in value here, and leaving any one of them out must stop `config`.
-compose_secrets=(SCIMC_ADMIN_TOKEN SCIMC_JOB_ENCRYPTION_KEYS SCIMC_AUDIT_KEY SCIMC_REDIS_PASSWORD SCIMC_ADAPTER_SECRET)
+compose_secrets=(SCIMC_ADMIN_TOKEN SCIMC_JOB_ENCRYPTION_KEYS SCIMC_AUDIT_KEY SCIMC_REDIS_PASSWORD SCIMC_ADAPTER_SECRET
+    SIM_API_PASSWORD)
 for name in "${compose_secrets[@]}"; do
     export "$name=validate-$name"
 done
@@ -62,8 +63,8 @@ done
 echo "deploy: compose: ${#compose_secrets[@]} secrets required (${compose_secrets[*]})"
 
 # What each service is given, as `config` resolves it (anchors merged, variables in).
-"$venv/bin/python" - "$tools/compose.yaml" <<'PY'
-import os, sys, yaml
+"$venv/bin/python" - "$tools/compose.yaml" docker-compose.yml <<'PY'
+import os, re, sys, yaml
 
 services = yaml.safe_load(open(sys.argv[1]))["services"]
 errors = []
@@ -137,6 +138,19 @@ for name in services:
     else:
         check(given is None, f"{name}: is given SCIMC_ADAPTER_SECRET, which only gateways and adapters use")
 passed(since, "each service mounts only its own certificates; gateway-adapter calls need the shared secret too")
+
+# No secret has a default in the file (${NAME:-value} or ${NAME-value}): a default is a password that
+# every copy of the repository knows. And every service runs without capabilities, cannot gain
+# privileges, and has its memory and CPU bounded.
+since = len(errors)
+for name, default in re.findall(r"\$\{(\w+)(:?-)", open(sys.argv[2]).read()):
+    check(not re.search(r"PASSWORD|SECRET|TOKEN|KEY", name), f"${{{name}{default}...}}: a secret with a default value")
+for name, service in services.items():
+    check(service.get("cap_drop") == ["ALL"] and not service.get("cap_add"), f"{name}: capabilities not all dropped")
+    check(any(o.replace("=", ":") in ("no-new-privileges:true", "no-new-privileges") for o in service.get("security_opt") or []),
+          f"{name}: no security_opt no-new-privileges:true")
+    check(bool(service.get("mem_limit")) and float(service.get("cpus") or 0) > 0, f"{name}: no mem_limit or no cpus")
+passed(since, "no secret has a default; every service drops all capabilities, gains no privileges, has limits")
 
 for message in errors:
     print(f"error: docker-compose.yml: {message}", file=sys.stderr)
