@@ -35,7 +35,7 @@ pub use heads::ExportedHead;
 pub use record::{Record, RecordKind};
 pub use retention::prune;
 pub use settings::{AuditSettings, SettingsError};
-pub use store::{AuditStore, BrokenRecord, ChainPoint, PruneReport, StoreError, VerifyReport};
+pub use store::{AuditStore, BrokenRecord, ChainPoint, PruneReport, Pruning, StoreError, VerifyReport};
 pub use time_format::{format_micros, parse_rfc3339_micros};
 
 use anyhow::Context as _;
@@ -49,15 +49,15 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// Checks the chain of the database at `path` with `key`, and the heads exported to the file at
-/// `heads` against it (`scim-connector audit verify`).
+/// `heads` against it, heads pruned since held to `pruning` (`scim-connector audit verify`).
 ///
 /// # Errors
 ///
 /// No database at `path`, an exported heads file that cannot be read, or a SQLite failure. A
 /// broken chain is not an error: it is the report.
-pub fn verify(path: &Path, key: &ChainKey, heads: &Path) -> Result<VerifyReport, StoreError> {
+pub fn verify(path: &Path, key: &ChainKey, heads: &Path, pruning: Pruning) -> Result<VerifyReport, StoreError> {
     let heads = heads::read(heads)?;
-    AuditStore::open_existing(path, Some(key.clone()))?.verify(&heads)
+    AuditStore::open_existing(path, Some(key.clone()))?.verify(&heads, pruning)
 }
 
 /// Writes the records of the database at `path` matching `filter` to `out` as JSON Lines, in
@@ -141,6 +141,7 @@ pub async fn start(
         tokens: Arc::new(api::AdminTokens::from_hex(&settings.admin_token_sha256)),
         consumer_alive: consumer_alive.clone(),
         heads: settings.heads_path(),
+        pruning: settings.pruning(),
     };
     let tls = settings
         .tls

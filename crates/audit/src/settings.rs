@@ -91,6 +91,11 @@ impl AuditSettings {
         crate::store::AuditStore::path_in(&self.data_dir)
     }
 
+    /// What retention allows to be pruned, for `verify`.
+    pub fn pruning(&self) -> crate::Pruning {
+        crate::Pruning { retention: self.retention, head_interval: self.head_interval }
+    }
+
     /// Where the chain's heads are exported: `head_file`, else `<data_dir>/audit/heads.jsonl`.
     pub fn heads_path(&self) -> PathBuf {
         self.head_file.clone().unwrap_or_else(|| self.data_dir.join("audit").join("heads.jsonl"))

@@ -32,11 +32,12 @@ use crate::chain::{ChainKey, RowContent};
 use crate::filter::RecordFilter;
 use crate::heads::ExportedHead;
 use crate::record::{Columns, NewRecord, Record, RecordKind};
-use crate::time_format::{format_micros, now_micros};
+use crate::time_format::{format_micros, now_micros, parse_rfc3339_micros};
 use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// 2: the chain is keyed (`keyed_from` in `chain_meta`).
 const SCHEMA_VERSION: i64 = 2;
@@ -509,13 +510,16 @@ impl AuditStore {
     /// its hash), a missing one (a gap in the sequence, or records missing before the head), a
     /// reordered one (its `prev_hash` does not match its predecessor), a chain recomputed without
     /// the key. Then, when the chain holds, compares each of the `heads` exported earlier with the
-    /// record at its sequence number: a database rewritten since, even with the key, differs.
+    /// record at its sequence number: a database rewritten since, even with the key, differs. A
+    /// head whose record has been pruned since is held to `pruning`: the anchor only moves past a
+    /// record once the retention allows it, so records removed earlier (by hand, with the anchor
+    /// moved after them) break the chain there.
     ///
     /// # Errors
     ///
     /// [`StoreError::NoKey`] when the store was opened without the key; any SQLite failure (not a
     /// broken chain: that is the report).
-    pub fn verify(&self, heads: &[ExportedHead]) -> Result<VerifyReport, StoreError> {
+    pub fn verify(&self, heads: &[ExportedHead], pruning: Pruning) -> Result<VerifyReport, StoreError> {
         let key = self.key.as_ref().ok_or(StoreError::NoKey)?;
         self.with_reader(|conn| {
             // One read transaction: a consistent snapshot while the consumer keeps appending.
@@ -580,7 +584,8 @@ impl AuditStore {
                     reason: "the last record's hash does not match the chain head".to_owned(),
                 });
             } else {
-                report.first_broken = check_heads(&tx, heads, &report.anchor, &report.head, &mut report.heads_checked)?;
+                report.first_broken =
+                    check_heads(&tx, heads, &report.anchor, &report.head, pruning, &mut report.heads_checked)?;
             }
             Ok(report)
         })
@@ -661,18 +666,58 @@ fn query_on(conn: &Connection, filter: &RecordFilter, after: u64, limit: usize) 
     Ok(rows.map(|row| row.map(|(record, _)| record)).collect::<Result<_, _>>()?)
 }
 
+/// What retention allowed to be pruned, for [`AuditStore::verify`]: records are removed only
+/// once older than `retention` (never, without one), and a head is exported within
+/// `head_interval` of its record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pruning {
+    pub retention: Option<Duration>,
+    pub head_interval: Duration,
+}
+
+impl Pruning {
+    /// Why the record of a head exported at `exported_at` (µs) could not have been pruned yet at
+    /// `now` (µs), if it could not.
+    fn premature(&self, exported_at: i64, now: i64) -> Option<String> {
+        let Some(retention) = self.retention else {
+            return Some("no retention is set (or it was removed since)".to_owned());
+        };
+        // Its record was recorded after `exported_at - head_interval`, and retention removes a
+        // record only once it is older than `retention`; a minute more for clocks.
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+        let earliest =
+            exported_at.saturating_sub(micros(self.head_interval) + 60_000_000).saturating_add(micros(retention));
+        (now < earliest).then(|| format!("the retention ({} s) did not allow it yet", retention.as_secs()))
+    }
+}
+
 /// Compares each exported head with the record at its sequence number (or the anchor, for the
-/// last record pruned); heads older than the anchor cannot be compared any more.
+/// last record pruned). A head older than the anchor can no longer be compared: its record was
+/// pruned, which `pruning` must have allowed.
 fn check_heads(
     conn: &Connection,
     heads: &[ExportedHead],
     anchor: &ChainPoint,
     head: &ChainPoint,
+    pruning: Pruning,
     checked: &mut u64,
 ) -> rusqlite::Result<Option<BrokenRecord>> {
     let mut hash_at = conn.prepare("SELECT hash FROM records WHERE seq = ?1")?;
+    let now = now_micros();
     for exported in heads {
         if exported.seq < anchor.seq {
+            let exported_at = parse_rfc3339_micros(&exported.at).unwrap_or(i64::MAX);
+            if let Some(why) = pruning.premature(exported_at, now) {
+                *checked += 1;
+                return Ok(Some(BrokenRecord {
+                    seq: exported.seq,
+                    reason: format!(
+                        "record {}, the head exported at {}, was removed although {why}: records were deleted \
+                         and the chain anchor moved past them",
+                        exported.seq, exported.at
+                    ),
+                }));
+            }
             continue;
         }
         *checked += 1;
@@ -767,6 +812,20 @@ mod tests {
     //! Tampering as an intruder with write access to the file would do it: triggers dropped,
     //! hashes recomputed (with or without the key), the chain's points moved to match.
     use super::*;
+
+    /// No retention: nothing may have been pruned.
+    const KEEP_ALL: Pruning = Pruning { retention: None, head_interval: Duration::from_secs(60) };
+
+    #[test]
+    fn a_pruned_head_is_premature_unless_the_retention_allowed_its_record_to_go() {
+        let day = Duration::from_secs(86_400);
+        let pruning = Pruning { retention: Some(day), head_interval: Duration::from_secs(60) };
+        let now = now_micros();
+        let micros = |d: Duration| i64::try_from(d.as_micros()).unwrap();
+        assert!(pruning.premature(now - micros(Duration::from_secs(3600)), now).is_some(), "an hour old");
+        assert!(pruning.premature(now - micros(2 * day), now).is_none(), "two days old");
+        assert!(KEEP_ALL.premature(now - micros(2 * day), now).unwrap().contains("no retention"));
+    }
     use crate::chain::GENESIS_HASH;
     use crate::heads::ExportedHead;
     use crate::record::RecordKind;
@@ -844,7 +903,7 @@ mod tests {
     fn a_chain_written_with_the_key_verifies_and_matches_its_exported_head() {
         let (key, _) = ChainKey::generate();
         let (_dir, store) = store_with(&key, 10);
-        let report = store.verify(&[head_of(&store)]).unwrap();
+        let report = store.verify(&[head_of(&store)], KEEP_ALL).unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!(
             (report.records_checked, report.keyed_from, report.unkeyed_records, report.heads_checked),
@@ -857,7 +916,7 @@ mod tests {
         let (key, _) = ChainKey::generate();
         let (_dir, store) = store_with(&key, 10);
         rewrite(&store, 4, None);
-        let broken = store.verify(&[]).unwrap().first_broken.expect("the rewrite is found");
+        let broken = store.verify(&[], KEEP_ALL).unwrap().first_broken.expect("the rewrite is found");
         assert_eq!(broken.seq, 4);
         assert!(broken.reason.contains("without the key"), "{}", broken.reason);
     }
@@ -870,12 +929,12 @@ mod tests {
         rewrite(&store, 1, None);
         let conn = Connection::open(store.path()).unwrap();
         conn.execute("UPDATE chain_meta SET seq = 11 WHERE name = 'keyed_from'", []).unwrap();
-        let report = store.verify(&[]).unwrap();
+        let report = store.verify(&[], KEEP_ALL).unwrap();
         assert!(
             report.is_intact() && report.unkeyed_records == 10,
             "alone, the chain looks like an old one: {report:?}"
         );
-        let broken = store.verify(&[exported]).unwrap().first_broken.expect("the exported head tells");
+        let broken = store.verify(&[exported], KEEP_ALL).unwrap().first_broken.expect("the exported head tells");
         assert_eq!(broken.seq, 10);
         assert!(broken.reason.contains("rewritten"), "{}", broken.reason);
     }
@@ -886,8 +945,8 @@ mod tests {
         let (_dir, store) = store_with(&key, 10);
         let exported = head_of(&store);
         rewrite(&store, 6, Some(&key));
-        assert!(store.verify(&[]).unwrap().is_intact(), "whoever holds the key can recompute the chain");
-        let broken = store.verify(&[exported]).unwrap().first_broken.expect("but not the exported head");
+        assert!(store.verify(&[], KEEP_ALL).unwrap().is_intact(), "whoever holds the key can recompute the chain");
+        let broken = store.verify(&[exported], KEEP_ALL).unwrap().first_broken.expect("but not the exported head");
         assert_eq!(broken.seq, 10);
         assert!(broken.reason.contains("does not match the head exported"), "{}", broken.reason);
     }
@@ -897,7 +956,7 @@ mod tests {
         let (key, _) = ChainKey::generate();
         let (_dir, store) = store_with(&key, 10);
         let exported = ExportedHead { seq: 12, hash: "f".repeat(64), at: "2026-01-01T00:00:00Z".to_owned() };
-        let broken = store.verify(&[exported]).unwrap().first_broken.expect("the head is beyond the records");
+        let broken = store.verify(&[exported], KEEP_ALL).unwrap().first_broken.expect("the head is beyond the records");
         assert_eq!(broken.seq, 11);
     }
 
@@ -921,7 +980,7 @@ mod tests {
         }
         let store = AuditStore::open(&path, Some(key)).unwrap();
         store.append(&(4..=5).map(record).collect::<Vec<_>>()).unwrap();
-        let report = store.verify(&[head_of(&store)]).unwrap();
+        let report = store.verify(&[head_of(&store)], KEEP_ALL).unwrap();
         assert!(report.is_intact(), "{report:?}");
         assert_eq!((report.keyed_from, report.unkeyed_records, report.records_checked), (4, 3, 5));
     }
@@ -933,7 +992,7 @@ mod tests {
         let conn = Connection::open(store.path()).unwrap();
         conn.execute_batch("DROP TRIGGER chain_meta_refuse_delete; DELETE FROM chain_meta WHERE name = 'keyed_from';")
             .unwrap();
-        let broken = store.verify(&[]).unwrap().first_broken.expect("the marker is missing");
+        let broken = store.verify(&[], KEEP_ALL).unwrap().first_broken.expect("the marker is missing");
         assert!(broken.reason.contains("keyed_from"), "{}", broken.reason);
     }
 
@@ -942,6 +1001,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = AuditStore::open(&dir.path().join("audit.db"), None).unwrap();
         assert!(matches!(store.append(&[record(1)]), Err(StoreError::NoKey)));
-        assert!(matches!(store.verify(&[]), Err(StoreError::NoKey)));
+        assert!(matches!(store.verify(&[], KEEP_ALL), Err(StoreError::NoKey)));
     }
 }

@@ -24,6 +24,8 @@ pub struct ApiState {
     pub consumer_alive: Arc<AtomicBool>,
     /// The file the chain's heads are exported to, which `verify` checks.
     pub heads: std::path::PathBuf,
+    /// What retention allows to be pruned, which `verify` holds pruned heads to.
+    pub pruning: crate::Pruning,
 }
 
 /// Registers every route of the service.

@@ -139,8 +139,8 @@ pub(super) async fn export(request: HttpRequest, state: web::Data<ApiState>) -> 
 /// `GET /audit/v1/verify`
 pub(super) async fn verify(request: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
     state.tokens.admit(&request)?;
-    let (store, heads) = (state.store.clone(), state.heads.clone());
-    let report = web::block(move || store.verify(&crate::heads::read(&heads)?)).await??;
+    let (store, heads, pruning) = (state.store.clone(), state.heads.clone(), state.pruning);
+    let report = web::block(move || store.verify(&crate::heads::read(&heads)?, pruning)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "intact": report.is_intact(),
         "recordsChecked": report.records_checked,

@@ -81,7 +81,8 @@ impl TestApp {
 
     /// `audit verify`: the chain with the key, and the exported heads.
     pub(crate) fn verify(&self) -> audit::VerifyReport {
-        audit::verify(&self.db_path(), &chain_key(), &self.heads_path()).expect("the database can be verified")
+        audit::verify(&self.db_path(), &chain_key(), &self.heads_path(), keep_all())
+            .expect("the database can be verified")
     }
 
     pub(crate) async fn get(&self, path_and_query: &str) -> reqwest::Response {
@@ -226,4 +227,9 @@ pub(crate) async fn record_n(app: &TestApp, n: u64) {
             .await;
     }
     app.wait_for_head(start + n).await;
+}
+
+/// The test service's retention: none, so nothing may have been pruned.
+pub(crate) fn keep_all() -> audit::Pruning {
+    audit::Pruning { retention: None, head_interval: std::time::Duration::from_secs(60) }
 }

@@ -1,4 +1,4 @@
-use crate::helpers::{TestApp, chain_key, record_n, spawn_app};
+use crate::helpers::{TestApp, chain_key, keep_all, record_n, spawn_app};
 use rusqlite::Connection;
 use std::time::{Duration, Instant};
 
@@ -111,7 +111,8 @@ async fn the_database_itself_refuses_updates_and_deletes() {
 #[tokio::test]
 async fn verify_of_a_missing_database_is_an_error_not_an_empty_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let error = audit::verify(&dir.path().join("audit/audit.db"), &chain_key(), &dir.path().join("h")).unwrap_err();
+    let error =
+        audit::verify(&dir.path().join("audit/audit.db"), &chain_key(), &dir.path().join("h"), keep_all()).unwrap_err();
     assert!(matches!(error, audit::StoreError::Missing(_)), "{error}");
     assert!(!dir.path().join("audit/audit.db").exists());
 }
@@ -152,7 +153,29 @@ async fn the_running_service_exports_the_chain_head_as_it_changes_and_verify_che
 async fn verify_with_another_key_finds_the_first_record_broken() {
     let app = app_with_records(3).await;
     let (other, _) = audit::ChainKey::generate();
-    let report = audit::verify(&app.db_path(), &other, &app.heads_path()).unwrap();
+    let report = audit::verify(&app.db_path(), &other, &app.heads_path(), keep_all()).unwrap();
     assert_eq!(report.first_broken.expect("the key does not fit").seq, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn records_deleted_by_hand_with_the_anchor_moved_after_them_break_the_chain_at_an_exported_head() {
+    let app = app_with_records(5).await;
+    wait_for_exported_head(&app, 5).await;
+    record_n(&app, 5).await;
+    wait_for_exported_head(&app, 10).await;
+    // What retention does, done by hand an hour after the records were written, not 400 days.
+    tamper(
+        &app,
+        "INSERT INTO prune_permit VALUES (8); DELETE FROM records WHERE seq <= 8; \
+         UPDATE chain_meta SET seq = 8, hash = (SELECT prev_hash FROM records WHERE seq = 9) WHERE name = 'anchor'; \
+         DELETE FROM prune_permit;",
+    );
+    let broken = app.verify().first_broken.expect("the exported head of record 5 tells");
+    assert_eq!(broken.seq, 5);
+    assert!(broken.reason.contains("was removed although no retention is set"), "{}", broken.reason);
+    let a_year = audit::Pruning { retention: Some(Duration::from_secs(400 * 86_400)), ..keep_all() };
+    let report = audit::verify(&app.db_path(), &chain_key(), &app.heads_path(), a_year).unwrap();
+    assert!(report.first_broken.unwrap().reason.contains("did not allow it yet"));
     app.stop().await;
 }

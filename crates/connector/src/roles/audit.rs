@@ -99,7 +99,8 @@ pub(super) async fn run(common: &Common, config: &Config, args: AuditArgs, print
             let key = keys::audit_key(config, Missing::Read(&common.data_dir))?;
             let heads = settings.heads_path();
             let heads_shown = heads.display().to_string();
-            let report = tokio::task::spawn_blocking(move || audit::verify(&path, &key, &heads)).await??;
+            let pruning = settings.pruning();
+            let report = tokio::task::spawn_blocking(move || audit::verify(&path, &key, &heads, pruning)).await??;
             match &report.first_broken {
                 None => {
                     println!(
