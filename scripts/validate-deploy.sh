@@ -152,6 +152,34 @@ for name, service in services.items():
     check(bool(service.get("mem_limit")) and float(service.get("cpus") or 0) > 0, f"{name}: no mem_limit or no cpus")
 passed(since, "no secret has a default; every service drops all capabilities, gains no privileges, has limits")
 
+# The audit chain's heads are exported to a file on a volume apart from the database's (docs/audit.md):
+# whoever rewrites the database on its volume does not also hold the heads it must match.
+since = len(errors)
+
+
+def volume_at(service, path):
+    """The named volume or bind mount that holds `path` in the service (the deepest mount above it)."""
+    found = None
+    for volume in services[service].get("volumes") or []:
+        source, target = (volume.get("source"), volume.get("target")) if isinstance(volume, dict) else volume.split(":")[:2]
+        if (path + "/").startswith(target.rstrip("/") + "/") and (found is None or len(target) > len(found[1])):
+            found = (source, target)
+    return found and found[0]
+
+
+named = set(yaml.safe_load(open(sys.argv[1])).get("volumes") or {})
+for name in services:
+    if role(name) != "audit":
+        continue
+    settings = env(name)
+    database = volume_at(name, settings.get("SCIMC_DATA_DIR", "/var/lib/scim-connector") + "/audit/audit.db")
+    heads_file = settings.get("SCIMC_AUDIT_HEAD_FILE")
+    heads = heads_file and volume_at(name, heads_file)
+    check(bool(heads_file), f"{name}: no SCIMC_AUDIT_HEAD_FILE: the heads go to the database's volume")
+    check(not heads_file or (heads in named and heads != database),
+          f"{name}: the head file {heads_file} is not on a named volume apart from the database's ({database})")
+passed(since, "the audit chain's heads are kept on a volume apart from the database's")
+
 for message in errors:
     print(f"error: docker-compose.yml: {message}", file=sys.stderr)
 sys.exit(1 if errors else 0)
@@ -288,6 +316,36 @@ rules = [r for r in ingress_rules(labels) if admits(r, metrics, names[0] if name
 check(bool(rules) and all(prometheus_only(r) for r in rules),
       f"scim-gateway: the NetworkPolicies admit port {metrics} from others than Prometheus, or from no one")
 passed(since, f"the gateway's metrics on port {metrics}, apart from the SCIM port {listen}, reachable by Prometheus only")
+
+# The audit chain's heads are exported to a file on a persistent volume apart from the database's.
+since = len(errors)
+audit = one("StatefulSet", "scim-audit")
+c = container(audit, "audit")
+settings = env(c)
+config = config_file()
+
+
+def volume_at(path):
+    """The name of the pod's volume that holds `path` (the deepest mount above it)."""
+    mounts = [m for m in c.get("volumeMounts") or [] if (path + "/").startswith(m["mountPath"].rstrip("/") + "/")]
+    return max(mounts, key=lambda m: len(m["mountPath"]))["name"] if mounts else None
+
+
+persistent = {t["metadata"]["name"] for t in audit["spec"].get("volumeClaimTemplates") or []} | {
+    v["name"] for v in audit["spec"]["template"]["spec"].get("volumes") or [] if "persistentVolumeClaim" in v}
+claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
+data_dir = settings.get("SCIMC_DATA_DIR") or config.get("data_dir") or "/var/lib/scim-connector"
+database = volume_at(data_dir + "/audit/audit.db")
+heads_file = settings.get("SCIMC_AUDIT_HEAD_FILE") or config.get("audit", {}).get("head_file")
+heads = heads_file and volume_at(heads_file)
+check(bool(heads_file), "scim-audit: no audit.head_file: the heads go to the database's volume")
+check(not heads_file or (heads in persistent and heads != database),
+      f"scim-audit: the head file {heads_file} is not on a persistent volume apart from the database's ({database})")
+for v in audit["spec"]["template"]["spec"].get("volumes") or []:
+    if "persistentVolumeClaim" in v:
+        check(v["persistentVolumeClaim"]["claimName"] in claims,
+              f"scim-audit: volume {v['name']} claims {v['persistentVolumeClaim']['claimName']}, which is not rendered")
+passed(since, f"the audit chain's heads on volume {heads}, apart from the database's ({database})")
 
 for message in errors:
     print(f"error: {overlay}: {message}", file=sys.stderr)
