@@ -155,6 +155,9 @@ pub async fn start(settings: GatewaySettings, deps: GatewayDeps) -> anyhow::Resu
         calls: crate::console::CallFeed::new(),
         audit_reader,
         console_sign_ins: crate::console::SignInInstances::default(),
+        console_password_checks: crate::console::users::PasswordChecks::new(
+            settings.credential_cache.hash_concurrency(),
+        ),
         settings,
     });
     let grace = state.settings.shutdown_grace;

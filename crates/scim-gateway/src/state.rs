@@ -45,6 +45,8 @@ pub struct AppState {
     pub audit_reader: crate::console::audit_reader::AuditReader,
     /// The instances offering console sign-in, as the adapter said a moment ago.
     pub console_sign_ins: crate::console::SignInInstances,
+    /// The bound on the console's sign-in password hashes (as many as the verifier's).
+    pub console_password_checks: crate::console::users::PasswordChecks,
 }
 
 impl AppState {

@@ -11,7 +11,8 @@
 //! - Administrators sign in with a name and password ([`users`], Argon2id hashes in the state store,
 //!   managed through the admin API and `scim-connector admin console-user`). Failed sign-ins are
 //!   throttled by the front door's throttle (per address and per name) and summarised in the audit
-//!   trail like the other surfaces' refusals.
+//!   trail like the other surfaces' refusals; no more passwords are hashed at once than the front
+//!   door's verifier hashes ([`users::PasswordChecks`]): beyond, sign-in is busy (`503`).
 //! - A session ([`session`]) is a random id in an `HttpOnly`, `SameSite=Strict`, `Path=/console`
 //!   cookie (`Secure` over TLS); the state store keeps only the id's hash, so sessions work across
 //!   gateway replicas. It ends after an idle and an absolute lifetime, or at sign-out. Every POST

@@ -9,7 +9,7 @@ use crate::errors::{ApiError, ApiResult};
 use crate::state::AppState;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
-use connections::credentials;
+use connections::{VerifyError, credentials};
 use scim::ScimType;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -182,19 +182,50 @@ pub async fn remove(state: &AppState, actor: &AdminActor, name: &str) -> ApiResu
     Ok(())
 }
 
+/// The console's own bound on the Argon2 verifications of sign-in passwords: as many at once as
+/// the SCIM front door's verifier allows (`credential_cache.max_concurrent_hashes`), each holding
+/// 19 MiB while it runs. The verifier's slots are its own (the `connections` crate does not lend
+/// them), so the console keeps as many again beside them; beyond them a sign-in is refused at once
+/// (busy) rather than queued.
+#[derive(Debug)]
+pub struct PasswordChecks {
+    slots: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl PasswordChecks {
+    /// At most `concurrent` verifications at once (at least one).
+    pub fn new(concurrent: usize) -> Self {
+        Self { slots: std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent.max(1))) }
+    }
+}
+
 /// Whether `password` is console user `name`'s (`false` for an unknown user, after hashing anyway
 /// so that the time taken does not tell which names exist).
 ///
 /// # Errors
-/// When the state store fails.
-pub async fn verify(state: &AppState, name: &str, password: &str) -> Result<bool, state_store::StoreError> {
-    let stored = match state.state.get(NAMESPACE, name).await? {
+/// [`VerifyError::Busy`] when every verification slot of [`PasswordChecks`] is taken (nothing is
+/// hashed), [`VerifyError::Store`] when the state store fails.
+pub async fn verify(state: &AppState, name: &str, password: &str) -> Result<bool, VerifyError> {
+    let stored = match state.state.get(NAMESPACE, name).await.map_err(VerifyError::Store)? {
         Some(bytes) => serde_json::from_slice::<StoredUser>(&bytes).ok(),
         None => None,
     };
-    let phc = stored.map(|u| u.password_hash).unwrap_or_else(|| DUMMY_HASH.clone());
+    let Ok(slot) = state.console_password_checks.slots.clone().try_acquire_owned() else {
+        metrics::counter!("scim_gateway_console_password_checks_refused_total").increment(1);
+        return Err(VerifyError::Busy { retry_after: 1 });
+    };
+    let phc = stored.map(|u| u.password_hash);
     let password = password.to_owned();
-    Ok(tokio::task::spawn_blocking(move || credentials::verify_password(&password, &phc)).await.unwrap_or(false))
+    // The slot moves into the blocking task: it is held until the hash is done, even when the
+    // request that asked has gone away. The dummy hash is made there too, the first time.
+    let matched = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let phc = phc.unwrap_or_else(|| DUMMY_HASH.clone());
+        credentials::verify_password(&password, &phc)
+    })
+    .await
+    .unwrap_or(false);
+    Ok(matched)
 }
 
 /// A hash to verify against when the user does not exist.

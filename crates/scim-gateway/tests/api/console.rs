@@ -44,17 +44,33 @@ struct Signed {
     csrf: String,
 }
 
-async fn sign_in_attempt(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
-    let http = browser();
-    let page = http.get(format!("{}/console/sign-in", app.base)).send().await.unwrap();
-    let (form_cookie, _) = set_cookie(&page, "scimc_console_signin").expect("the sign-in form's cookie");
-    let token = csrf_in(&page.text().await.unwrap());
-    http.post(format!("{}/console/sign-in", app.base))
-        .header("cookie", form_cookie)
-        .form(&[("csrf", token.as_str()), ("name", name), ("password", password)])
+/// A sign-in form as a browser loads it: the form's cookie and its token.
+struct SignInForm {
+    cookie: String,
+    token: String,
+}
+
+async fn sign_in_form(app: &TestApp) -> SignInForm {
+    let page = browser().get(format!("{}/console/sign-in", app.base)).send().await.unwrap();
+    let (cookie, _) = set_cookie(&page, "scimc_console_signin").expect("the sign-in form's cookie");
+    SignInForm { cookie, token: csrf_in(&page.text().await.unwrap()) }
+}
+
+async fn submit_sign_in(app: &TestApp, form: &SignInForm, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut body = vec![("csrf", form.token.as_str())];
+    body.extend_from_slice(fields);
+    browser()
+        .post(format!("{}/console/sign-in", app.base))
+        .header("cookie", &form.cookie)
+        .form(&body)
         .send()
         .await
         .unwrap()
+}
+
+async fn sign_in_attempt(app: &TestApp, name: &str, password: &str) -> reqwest::Response {
+    let form = sign_in_form(app).await;
+    submit_sign_in(app, &form, &[("name", name), ("password", password)]).await
 }
 
 async fn sign_in(app: &TestApp) -> Signed {
@@ -237,6 +253,66 @@ async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the name is out of attempts");
     assert!(set_cookie(&res, "scimc_console").is_none(), "no session");
     app.shutdown().await;
+}
+
+#[tokio::test]
+async fn sign_ins_beyond_the_bound_on_password_hashes_are_turned_away_as_busy_and_audited() {
+    let mut options = Options::default();
+    options.settings.credential_cache.max_concurrent_hashes = 1;
+    options.settings.auth_throttle.per_address = FailureAllowance { burst: 1000, per_second: 0.001 };
+    options.settings.auth_throttle.per_identifier = FailureAllowance { burst: 1000, per_second: 0.001 };
+    options.settings.auth_failure_summaries.interval = Duration::from_millis(100);
+    let app = app_with_user(options).await;
+    let mut events = app.events.subscribe("console-test", "c1").await.unwrap();
+    let forms = futures::future::join_all((0..24).map(|_| sign_in_form(&app))).await;
+    let guesses = forms.iter().enumerate().map(|(i, form)| {
+        let password = format!("concurrent guess {i}");
+        let app = &app;
+        async move { submit_sign_in(app, form, &[("name", NAME), ("password", &password)]).await }
+    });
+    let mut busy = 0;
+    for res in futures::future::join_all(guesses).await {
+        match res.status() {
+            StatusCode::UNAUTHORIZED => {}
+            StatusCode::SERVICE_UNAVAILABLE => {
+                assert!(res.headers().contains_key("retry-after"));
+                assert!(res.text().await.unwrap().contains("Sign-in is busy"), "the page says why");
+                busy += 1;
+            }
+            other => panic!("a guess is refused with 401 or 503, not {other}"),
+        }
+    }
+    assert!(busy > 0, "24 guesses at once with one hash at a time: some are turned away");
+    let summaries = wait_for_auth_failures(&mut events, "console", "busy").await;
+    assert!(summaries > 0, "the busy refusals are in the audit trail as the other refusals are");
+    app.shutdown().await;
+}
+
+/// The count of the first `AuthFailureSummary` of `surface` with `reason`.
+async fn wait_for_auth_failures(
+    events: &mut Box<dyn job_queue::EventSubscription>,
+    surface: &str,
+    reason: &str,
+) -> u64 {
+    use prost::Message;
+    use proto::audit::v1 as pb;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    loop {
+        assert!(tokio::time::Instant::now() < deadline, "no {reason} refusal summarised for {surface}: {seen:?}");
+        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
+        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+        for delivery in batch {
+            let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(pb::audit_event::Kind::AuthFailures(s)) = &event.kind
+                && s.surface == surface
+                && s.reason == reason
+            {
+                return s.count;
+            }
+            seen.push(event.kind);
+        }
+    }
 }
 
 #[tokio::test]

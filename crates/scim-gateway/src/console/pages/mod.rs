@@ -202,10 +202,9 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
     let mut unreachable: Option<String> = None;
     let verified = guarded(&state, Surface::Console, address, &identifier, || async {
         if via.is_empty() {
-            return match super::users::verify(&state, &name, &form.password).await {
-                Ok(true) => Ok((name.clone(), None)),
-                Ok(false) => Err(VerifyError::Invalid),
-                Err(e) => Err(VerifyError::Store(e)),
+            return match super::users::verify(&state, &name, &form.password).await? {
+                true => Ok((name.clone(), None)),
+                false => Err(VerifyError::Invalid),
             };
         }
         let account = adapter_api::admin::ConsoleAccount {
@@ -270,7 +269,14 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
                         ),
                     )
                 }
-                (Reason::Busy | Reason::Unavailable, None) => {
+                (Reason::Busy, None) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "Sign-in is busy: too many passwords are being checked at once; try again in {} s.",
+                        refusal.retry_after.unwrap_or(1)
+                    ),
+                ),
+                (Reason::Unavailable, None) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "Sign-in is unavailable right now; try again shortly.".to_owned())
                 }
                 // One message for every refusal: which of name, password, domain or group was
@@ -284,7 +290,13 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
             };
             let instances = console_sign_ins(&state).await;
             let choices = SignInChoices { instances: &instances, name: &name, via: &via, domain: &domain };
-            with_sign_in_cookie(&state, status, sign_in_form(Some(&message), &token, &choices), &token)
+            let mut response =
+                with_sign_in_cookie(&state, status, sign_in_form(Some(&message), &token, &choices), &token);
+            if refusal.reason == Reason::Busy {
+                let retry_after = refusal.retry_after.unwrap_or(1);
+                response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+            }
+            response
         }
     }
 }
