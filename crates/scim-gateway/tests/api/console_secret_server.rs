@@ -73,6 +73,11 @@ fn csrf_in(html: &str) -> String {
 
 /// Signs in through the form with a Secret Server account of instance `primary`.
 async fn sign_in_with_secret_server(app: &TestApp, name: &str, password: &str, domain: &str) -> reqwest::Response {
+    sign_in_via(app, "primary", name, password, domain).await
+}
+
+/// Signs in through the form with a Secret Server account of instance `via`, spelt as given.
+async fn sign_in_via(app: &TestApp, via: &str, name: &str, password: &str, domain: &str) -> reqwest::Response {
     let http = browser();
     let page = http.get(format!("{}/console/sign-in", app.base)).send().await.unwrap();
     let form_cookie = set_cookie(&page, "scimc_console_signin").expect("the sign-in form's cookie");
@@ -82,13 +87,7 @@ async fn sign_in_with_secret_server(app: &TestApp, name: &str, password: &str, d
     let token = csrf_in(&html);
     http.post(format!("{}/console/sign-in", app.base))
         .header("cookie", form_cookie)
-        .form(&[
-            ("csrf", token.as_str()),
-            ("via", "primary"),
-            ("name", name),
-            ("password", password),
-            ("domain", domain),
-        ])
+        .form(&[("csrf", token.as_str()), ("via", via), ("name", name), ("password", password), ("domain", domain)])
         .send()
         .await
         .unwrap()
@@ -266,5 +265,35 @@ async fn failed_secret_server_sign_ins_are_throttled_like_the_connector_s_own() 
     let res = sign_in_with_secret_server(&app, "olga.member", PASSWORD, "").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the account is out of attempts");
     assert!(set_cookie(&res, "scimc_console").is_none(), "no session");
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_secret_server_account_is_throttled_whatever_the_case_of_its_instance_domain_and_name() {
+    let mut options = Options { console_group: Some(GROUP.to_owned()), ..Options::default() };
+    options.settings.auth_throttle.per_identifier = scim_gateway::FailureAllowance { burst: 2, per_second: 0.001 };
+    let app = spawn_app_with(options).await;
+    app.sim.provision_member(GROUP, "olga.member", PASSWORD).unwrap();
+    let res = sign_in_via(&app, "PRIMARY", "OLGA.MEMBER", PASSWORD, "").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "Secret Server knows the account in any case");
+    let cookie = set_cookie(&res, "scimc_console").expect("a session cookie");
+    let overview = browser().get(format!("{}/console/", app.base)).header("cookie", &cookie).send().await.unwrap();
+    let page = overview.text().await.unwrap();
+    assert!(page.contains("ss:primary:olga.member"), "the session is named as Secret Server names the account");
+
+    for _ in 0..2 {
+        let res = sign_in_via(&app, "primary", "olga.member", "Wrong-Passw0rd!", "").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = sign_in_via(&app, "PRIMARY", "OLGA.MEMBER", PASSWORD, "").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "another spelling is the same account, out of attempts");
+    assert!(set_cookie(&res, "scimc_console").is_none(), "no session");
+
+    for _ in 0..2 {
+        let res = sign_in_via(&app, "primary", "dora.domain", "Wrong-Passw0rd!", "corp.example.com").await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = sign_in_via(&app, "Primary", "Dora.Domain", DOMAIN_PASSWORD, "CORP.EXAMPLE.COM").await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "a domain account too, in any case of its domain");
     app.shutdown().await;
 }

@@ -185,6 +185,20 @@ fn secret_server_session_name(instance: &str, domain: &str, user: &str) -> Strin
     if domain.is_empty() { format!("ss:{instance}:{user}") } else { format!("ss:{instance}:{domain}\\{user}") }
 }
 
+/// The account a sign-in is for, as the throttle counts its failures and the audit trail names a
+/// refusal: instance, domain and name in lower case. Secret Server's user and domain names and the
+/// adapter's instance names are case-insensitive, so `PRIMARY`/`ALICE` is the account
+/// `primary`/`alice` and must draw on its allowance, not start a fresh one. A console user is
+/// counted under its name in lower case too (`Alice` is refused as an unknown user, but shares
+/// `alice`'s allowance); a Secret Server account under its own name, apart from a console user's.
+fn account_key(via: &str, domain: &str, name: &str) -> String {
+    if via.is_empty() {
+        name.to_lowercase()
+    } else {
+        secret_server_session_name(&via.to_lowercase(), &domain.to_lowercase(), &name.to_lowercase())
+    }
+}
+
 async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
     let form = form.into_inner();
     let expected = session::cookie_value(&req, SIGN_IN_COOKIE).unwrap_or_default();
@@ -195,8 +209,7 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
     let via = form.via.trim().to_owned();
     let domain = form.domain.trim().to_owned();
     let address = ClientAddress::of(&req);
-    // A Secret Server account is throttled under its own name, apart from a console user's.
-    let shown = if via.is_empty() { name.clone() } else { secret_server_session_name(&via, &domain, &name) };
+    let shown = account_key(&via, &domain, &name);
     let identifier = Identifier::named("console", &shown);
     // Why Secret Server could not check the account, when it could not.
     let mut unreachable: Option<String> = None;
@@ -219,8 +232,11 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
             Err(VerifyError::Invalid)
         };
         match verdict {
+            // Named after the account as Secret Server answers it (the adapter finds instances
+            // in any case: the session names the instance in lower case, as `account_key` does).
             Ok(ConsoleAccountVerdict::Allowed { user_name, .. }) => {
-                Ok((secret_server_session_name(&via, &domain, &user_name), Some(via.clone())))
+                let instance = via.to_lowercase();
+                Ok((secret_server_session_name(&instance, &domain, &user_name), Some(instance)))
             }
             Ok(ConsoleAccountVerdict::Refused { reason }) => refused(reason).await,
             Ok(ConsoleAccountVerdict::Unreachable { reason }) => {
