@@ -289,7 +289,10 @@ pub async fn create(
 /// Replaces a resource (`PUT`).
 ///
 /// # Errors
-/// As [`create`]; immutability is checked by the worker against the current state.
+/// As [`create`], and `400` for a body's `id` other than the URL's: `mutability` for another
+/// string, `invalidValue` for a value that is not a string (a number, even of the same digits, is
+/// no id); a `null` id is unassigned. Other immutability is checked by the worker against the
+/// current state.
 pub async fn replace(
     state: &AppState,
     caller: &Caller,
@@ -300,11 +303,31 @@ pub async fn replace(
 ) -> ApiResult<Written> {
     require_writable(kind)?;
     scope::require(&caller.connection, kind, Action::Update)?;
-    if let Some(sent) = members_named(&body, "id").filter_map(Value::as_str).find(|sent| *sent != id) {
-        return Err(ApiError::bad_request(
-            ScimType::Mutability,
-            format!("the body's id {sent:?} is not the id in the URL ({id:?}); id is readOnly"),
-        ));
+    for sent in members_named(&body, "id") {
+        match sent {
+            Value::String(sent) if sent != id => {
+                return Err(ApiError::bad_request(
+                    ScimType::Mutability,
+                    format!("the body's id {sent:?} is not the id in the URL ({id:?}); id is readOnly"),
+                ));
+            }
+            // Unassigned (RFC 7643 §2.5), or the resource's own id.
+            Value::Null | Value::String(_) => {}
+            // An id is a string, compared exactly as issued: `999` is not `"999"` (nor any other
+            // id), and a value the readOnly check cannot compare must not slip past it.
+            _ => {
+                let sent = match sent {
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    Value::Array(_) => "an array",
+                    _ => "an object",
+                };
+                return Err(ApiError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("the body's id is {sent}; an id is a string (the id in the URL, {id:?})"),
+                ));
+            }
+        }
     }
     if members_named(&body, "schemas").any(|schemas| !schemas.is_array()) {
         return Err(ApiError::bad_request(ScimType::InvalidSyntax, "'schemas' must be an array of schema URNs"));

@@ -126,3 +126,40 @@ async fn a_put_spelling_id_or_schemas_in_another_case_is_checked_as_they_are_and
     assert_eq!(now["meta"]["version"], user["meta"]["version"]);
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_put_whose_id_is_not_a_string_is_refused_as_an_invalid_value_before_any_job() {
+    let app = spawn_app().await;
+    let user = app.create_user("put.number.id").await;
+    let id = user["id"].as_str().unwrap();
+    let cases = [
+        ("number", "id", json!(999)),
+        ("number-of-the-same-digits", "id", json!(id.parse::<i64>().unwrap_or(0))),
+        ("another-case", "Id", json!(999)),
+        ("boolean", "id", json!(true)),
+        ("list", "id", json!([id])),
+        ("object", "id", json!({"value": id})),
+    ];
+    for (key, name, value) in &cases {
+        let mut body = user_body("put.number.id");
+        body[*name] = value.clone();
+        let res = app
+            .scim(Method::PUT, &format!("/Users/{id}"))
+            .header("content-type", SCIM)
+            .header("idempotency-key", *key)
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let error = scim_error(res, 400).await;
+        assert_eq!(error["scimType"], "invalidValue", "{key}: {error}");
+        assert!(app.deps.queue.find(&format!("test/{key}")).await.unwrap().is_none(), "{key} became a job");
+    }
+    let now: Value = app.get(&format!("/Users/{id}")).await.json().await.unwrap();
+    assert_eq!(now["meta"]["version"], user["meta"]["version"], "nothing changed");
+
+    let mut unassigned = user_body("put.number.id");
+    unassigned["id"] = Value::Null;
+    assert_eq!(app.put(&format!("/Users/{id}"), &unassigned).await.status(), 200, "a null id is no id (RFC 7643 §2.5)");
+    app.shutdown().await;
+}
