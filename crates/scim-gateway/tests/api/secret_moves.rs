@@ -3,9 +3,15 @@
 //! connection's removed-secrets folder; a request that cannot be done entirely moves nothing.
 
 use crate::helpers::*;
+use bytes::Bytes;
+use job_queue::EventId;
+use prost::Message;
+use proto::audit::v1 as pb;
 use reqwest::{Method, Response};
 use secret_server_client::{ClientConfig, RetryPolicy, SecretServerClient};
+use secret_server_sim::store::secrets::FIELD_VALUE_MARK;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// A client of the emulator, to read Secret Server's own secret summaries.
 fn secret_server(app: &TestApp) -> SecretServerClient {
@@ -90,6 +96,31 @@ async fn listed(app: &TestApp, token: &str, id: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Every audit record on the events stream so far (encoded, as the audit service reads them), once
+/// `done` holds of them: the gateway's `ScimCall`s and the adapter's `ResourceChange`s.
+async fn audit_records_once(app: &TestApp, what: &str, done: impl Fn(&[pb::AuditEvent]) -> bool) -> Vec<Bytes> {
+    let done = &done;
+    eventually(what, Duration::from_secs(10), || async move {
+        let deliveries = app.events.read_after(&EventId("0-0".to_owned()), 100_000).await.ok()?;
+        let events: Vec<pb::AuditEvent> =
+            deliveries.iter().filter_map(|d| pb::AuditEvent::decode(d.payload.as_ref()).ok()).collect();
+        done(&events).then(|| deliveries.into_iter().map(|d| d.payload).collect())
+    })
+    .await
+}
+
+/// Whether `events` hold the `ResourceChange` of a PATCH of Container `id` (the move's job).
+fn container_patched(events: &[pb::AuditEvent], id: &str) -> bool {
+    events.iter().any(
+        |e| matches!(&e.kind, Some(pb::audit_event::Kind::Change(c)) if c.resource_id == id && c.operation == "patch"),
+    )
+}
+
+/// Whether `text` holds a value the emulator made up for a secret's field.
+fn holds_a_field_value(text: &[u8]) -> bool {
+    text.windows(FIELD_VALUE_MARK.len()).any(|w| w == FIELD_VALUE_MARK.as_bytes())
+}
+
 /// Some secret of the demo organisation, visible to `token`, with the container it is in.
 async fn some_secret(app: &TestApp, token: &str, within: Option<&str>) -> (String, String) {
     let list = get(app, token, "/PrivilegedData?count=200").await;
@@ -113,9 +144,10 @@ async fn a_secret_added_to_a_containers_privileged_data_moves_into_that_folder_i
     let res =
         patch(&app, &token, &target, json!([{"op": "add", "path": "privilegedData", "value": [{"value": secret}]}]))
             .await;
-    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
-    let answer: Value = res.json().await.unwrap();
-    assert_eq!(answer["privilegedData"][0]["value"], secret.as_str(), "{answer}");
+    assert_eq!(res.status(), 200);
+    let answer = res.bytes().await.unwrap();
+    let answer_doc: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer_doc["privilegedData"][0]["value"], secret.as_str(), "{answer_doc}");
 
     assert_eq!(folder_of(&ss, &secret).await.to_string(), target, "Secret Server's summary names the new folder");
     let data = get(&app, &token, &format!("/PrivilegedData/{secret}")).await;
@@ -123,6 +155,21 @@ async fn a_secret_added_to_a_containers_privileged_data_moves_into_that_folder_i
     assert_eq!(data["container"]["display"], "Moved Here");
     assert!(!listed(&app, &token, &was_in).await.contains(&secret), "it left the container it was in");
     assert!(moves(&app).iter().all(|p| p.ends_with(&format!("/secrets/{secret}/general"))), "{:?}", moves(&app));
+
+    // Secret Server answered the move with the secret's field values (made up by the emulator):
+    // none of them reaches a SCIM answer or an audit record.
+    let container = get(&app, &token, &format!("/Containers/{target}")).await;
+    for (what, text) in [
+        ("the PATCH's answer", answer.to_vec()),
+        ("the PrivilegedData", data.to_string().into_bytes()),
+        ("the Container", container.to_string().into_bytes()),
+    ] {
+        assert!(!holds_a_field_value(&text), "a secret's field value in {what}: {}", String::from_utf8_lossy(&text));
+    }
+    let records =
+        audit_records_once(&app, "the move's audit record", |events| container_patched(events, &target)).await;
+    assert!(records.len() >= 2, "the PATCH's call and its change at least: {}", records.len());
+    assert!(!records.iter().any(|r| holds_a_field_value(r)), "a secret's field value in an audit record");
     app.shutdown().await;
 }
 
