@@ -135,8 +135,20 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Lookup, Stor
         return Ok(Lookup::None);
     };
     session.key = key;
-    let settings = &state.settings.console;
     let at = now();
+    if !holds(state, &session, at).await? {
+        return Ok(Lookup::None);
+    }
+    session.last_seen_at = at;
+    store(state, &session).await?;
+    Ok(Lookup::Live(session))
+}
+
+/// Whether `session` (as read from the store) may go on at `at`: used within `session_idle`, within
+/// `session_lifetime` of sign-in, and its console user neither removed nor given a new password
+/// since. One that may not is removed from the store.
+async fn holds(state: &AppState, session: &Session, at: i64) -> Result<bool, StoreError> {
+    let settings = &state.settings.console;
     let idle = at - session.last_seen_at >= millis(settings.session_idle);
     let expired = at - session.signed_in_at >= millis(settings.session_lifetime);
     // A console user removed, or given a new password, since sign-in: the session ends with it.
@@ -144,11 +156,34 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Lookup, Stor
         && !super::users::admits_session(state, &session.user, session.signed_in_at).await?;
     if idle || expired || revoked {
         state.state.delete_expiring(NAMESPACE, &session.key).await?;
-        return Ok(Lookup::None);
+        return Ok(false);
     }
-    session.last_seen_at = at;
-    store(state, &session).await?;
-    Ok(Lookup::Live(session))
+    Ok(true)
+}
+
+/// `session` as the store has it now, if it still holds (not signed out, not idle, not past its
+/// lifetime, its console user still there with the same password): for what runs on after the
+/// request that began it, such as the live calls' event stream. Not a use of the session: its last
+/// use stays as it was.
+///
+/// # Errors
+/// When the state store fails.
+pub async fn recheck(state: &AppState, session: &Session) -> Result<Option<Session>, StoreError> {
+    let found = state.state.get_expiring(NAMESPACE, &session.key).await?;
+    let Some(mut fresh) = found.and_then(|bytes| serde_json::from_slice::<Session>(&bytes).ok()) else {
+        return Ok(None);
+    };
+    fresh.key.clone_from(&session.key);
+    Ok(holds(state, &fresh, now()).await?.then_some(fresh))
+}
+
+/// How long `session` may go on from now without another use: to its idle limit or its absolute
+/// lifetime, whichever comes first (zero once either has passed).
+pub fn time_left(state: &AppState, session: &Session) -> Duration {
+    let settings = &state.settings.console;
+    let until = (session.last_seen_at + millis(settings.session_idle))
+        .min(session.signed_in_at + millis(settings.session_lifetime));
+    Duration::from_millis(u64::try_from(until - now()).unwrap_or(0))
 }
 
 /// Ends `session`.

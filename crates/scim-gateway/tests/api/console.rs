@@ -74,7 +74,11 @@ async fn sign_in_attempt(app: &TestApp, name: &str, password: &str) -> reqwest::
 }
 
 async fn sign_in(app: &TestApp) -> Signed {
-    let res = sign_in_attempt(app, NAME, PASSWORD).await;
+    sign_in_as(app, NAME, PASSWORD).await
+}
+
+async fn sign_in_as(app: &TestApp, name: &str, password: &str) -> Signed {
+    let res = sign_in_attempt(app, name, password).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
     let (cookie, _) = set_cookie(&res, "scimc_console").expect("a session cookie");
     let page =
@@ -518,5 +522,80 @@ async fn made_up_session_cookies_from_one_address_are_throttled_before_the_sessi
     let page = browser().get(format!("{base}/console/sign-in")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK, "the sign-in page itself stays open");
     replica.shutdown().await;
+    app.shutdown().await;
+}
+
+/// The live calls' event stream as a browser holds it open.
+struct EventStream {
+    response: reqwest::Response,
+    /// Everything it sent so far.
+    text: String,
+    ended: bool,
+}
+
+impl EventStream {
+    async fn open(app: &TestApp, signed: &Signed) -> Self {
+        let response = console_get(app, signed, "/calls/stream").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self { response, text: String::new(), ended: false }
+    }
+
+    /// Reads until `done` holds of what was sent, or the stream ends.
+    async fn read_until(&mut self, done: impl Fn(&str) -> bool) {
+        // A guard against a stream that never ends, not a measure: the keep-alives come every 15 s.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+        while !self.ended && !done(&self.text) {
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
+            match chunk.expect("the stream neither ended nor sent what was awaited").unwrap() {
+                Some(bytes) => self.text.push_str(&String::from_utf8_lossy(&bytes)),
+                None => self.ended = true,
+            }
+        }
+    }
+
+    async fn read_to_end(&mut self) {
+        self.read_until(|_| false).await;
+    }
+}
+
+#[tokio::test]
+async fn the_live_calls_stream_ends_with_its_session_and_sends_no_call_after() {
+    let app = app_with_user(Options::default()).await;
+    assert_eq!(add_user(&app, "bob", PASSWORD).await.status(), StatusCode::CREATED);
+    let alice = sign_in(&app).await;
+    let bob = sign_in_as(&app, "bob", PASSWORD).await;
+    let mut alices = EventStream::open(&app, &alice).await;
+    let mut bobs = EventStream::open(&app, &bob).await;
+    assert_eq!(app.get("/Users?count=1").await.status(), StatusCode::OK);
+    for stream in [&mut alices, &mut bobs] {
+        stream.read_until(|text| text.contains("event: call")).await;
+        assert!(stream.text.contains("/Users"), "the stream follows the calls: {}", stream.text);
+    }
+
+    let removed = app.admin(Method::DELETE, &format!("/console-users/{NAME}")).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let out = console_post(&app, &bob, "/sign-out", &[("csrf", &bob.csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get("/Groups?count=1").await.status(), StatusCode::OK);
+
+    for (who, stream) in [("a removed administrator's", &mut alices), ("a signed-out session's", &mut bobs)] {
+        stream.read_to_end().await;
+        assert!(!stream.text.contains("/Groups"), "{who} stream sent a call made after: {}", stream.text);
+        assert!(stream.text.ends_with("event: end\ndata: the session ended\n\n"), "{who}: {}", stream.text);
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_live_calls_stream_ends_at_its_session_s_lifetime() {
+    let mut options = Options::default();
+    options.settings.console.session_idle = Duration::from_secs(2);
+    options.settings.console.session_lifetime = Duration::from_secs(2);
+    let app = app_with_user(options).await;
+    let signed = sign_in(&app).await;
+    let mut stream = EventStream::open(&app, &signed).await;
+    stream.read_to_end().await;
+    assert!(stream.text.ends_with("event: end\ndata: the session ended\n\n"), "{}", stream.text);
     app.shutdown().await;
 }

@@ -28,4 +28,10 @@ if (live && body && window.EventSource) {
     document.getElementById("calls-empty")?.remove();
     while (body.children.length > 200) body.lastElementChild.remove();
   });
+  // The session ended (signed out, idle, expired, or its administrator removed): stop listening,
+  // and reload, which leads to the sign-in page.
+  stream.addEventListener("end", () => {
+    stream.close();
+    window.location.reload();
+  });
 }

@@ -239,23 +239,88 @@ async fn calls(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     )
 }
 
+/// How often an idle event stream sends a comment (which keeps proxies from closing it) and checks
+/// its session.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The most calls sent in one chunk, under one check of the session.
+const MAX_EVENTS_PER_CHUNK: usize = 256;
+
+/// The last event of a stream whose session ended: the page's script stops listening and reloads
+/// (to the sign-in page).
+const STREAM_END: &str = "event: end\ndata: the session ended\n\n";
+
 /// `text/event-stream` of calls as they arrive: each event's data is a table row (HTML, escaped).
-async fn stream(state: web::Data<AppState>) -> HttpResponse {
-    let receiver = state.calls.subscribe();
-    let events = futures::stream::unfold(receiver, |mut receiver| async move {
-        loop {
-            let next = tokio::time::timeout(Duration::from_secs(15), receiver.recv()).await;
-            let chunk = match next {
-                // A comment keeps proxies from closing an idle stream.
-                Err(_) => ": keep-alive\n\n".to_owned(),
-                Ok(Ok(call)) => format!("event: call\ndata: {}\n\n", call_row(&call).into_string().replace('\n', "")),
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) => return None,
-            };
-            return Some((Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)), receiver));
-        }
+///
+/// The stream lives no longer than the session that opened it: the session is read again before
+/// each event is sent and at each keep-alive (and at the moment its idle limit or lifetime would
+/// pass), and once it no longer holds (signed out, idle, past its lifetime, its console user
+/// removed or given a new password) the stream sends [`STREAM_END`] and ends. Reading it again is
+/// not a use of the session. Calls that arrive together are checked once and sent in one chunk.
+async fn stream(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let state = state.into_inner();
+    let watch = Watch { receiver: state.calls.subscribe(), session: Some(session_of(&req)), state };
+    let events = futures::stream::unfold(watch, |mut watch| async move {
+        let chunk = watch.next_chunk().await?;
+        Some((Ok::<_, std::convert::Infallible>(web::Bytes::from(chunk)), watch))
     });
     HttpResponse::Ok().content_type("text/event-stream").insert_header(("X-Accel-Buffering", "no")).streaming(events)
+}
+
+/// An open event stream: its session (`None` once it has ended) and its subscription to the calls.
+struct Watch {
+    state: Arc<AppState>,
+    session: Option<super::super::session::Session>,
+    receiver: tokio::sync::broadcast::Receiver<Arc<CallRecord>>,
+}
+
+impl Watch {
+    /// The next chunk to send, once the session is checked; `None` when the stream is over.
+    async fn next_chunk(&mut self) -> Option<String> {
+        use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+        let session = self.session.as_ref()?;
+        let receiver = &mut self.receiver;
+        let wait = KEEP_ALIVE.min(super::super::session::time_left(&self.state, session));
+        let mut rows = String::new();
+        match tokio::time::timeout(wait, receiver.recv()).await {
+            Err(_) | Ok(Err(RecvError::Lagged(_))) => {}
+            Ok(Ok(call)) => {
+                push_event(&mut rows, &call);
+                // The calls already waiting go with it, under the same check (a chunk's worth:
+                // calls arriving as fast as they are taken wait for the next one).
+                for _ in 0..MAX_EVENTS_PER_CHUNK {
+                    match receiver.try_recv() {
+                        Ok(call) => push_event(&mut rows, &call),
+                        Err(TryRecvError::Lagged(_)) => {}
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    }
+                }
+            }
+            Ok(Err(RecvError::Closed)) => return None,
+        }
+        match super::super::session::recheck(&self.state, session).await {
+            Ok(Some(fresh)) => self.session = Some(fresh),
+            Ok(None) => return Some(self.end()),
+            Err(error) => {
+                tracing::error!(error = %error, "console session could not be read again: its event stream ends");
+                return Some(self.end());
+            }
+        }
+        // A comment keeps proxies from closing an idle stream.
+        Some(if rows.is_empty() { ": keep-alive\n\n".to_owned() } else { rows })
+    }
+
+    /// Ends the stream: [`STREAM_END`] is the last chunk.
+    fn end(&mut self) -> String {
+        self.session = None;
+        STREAM_END.to_owned()
+    }
+}
+
+fn push_event(rows: &mut String, call: &CallRecord) {
+    rows.push_str("event: call\ndata: ");
+    rows.push_str(&call_row(call).into_string().replace('\n', ""));
+    rows.push_str("\n\n");
 }
 
 async fn secret_servers(state: web::Data<AppState>, req: HttpRequest, query: web::Query<NoticeQuery>) -> HttpResponse {
