@@ -32,10 +32,26 @@ const NAV: [(Section, &str, &str); 6] = [
 /// What goes into `<head>` besides the title: a refresh for pages that follow progress.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Head {
-    /// Reload every this many seconds (without JavaScript; a page with its script drops it).
-    pub refresh: Option<u32>,
+    /// Reload now and then (without JavaScript; a page with its script drops it).
+    pub refresh: Option<Refresh>,
     /// Load the console's script.
     pub script: bool,
+}
+
+/// A page that reloads itself: every `seconds`, from `path` (inside the console) marked as
+/// automatic ([`super::AUTOMATIC`]), so that the reload is told from an administrator's request:
+/// it is served while the session holds, and does not keep the session alive.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Refresh {
+    pub seconds: u32,
+    pub path: &'static str,
+}
+
+impl Refresh {
+    /// The `content` of the `<meta http-equiv="refresh">`.
+    fn content(self) -> String {
+        format!("{}; url={PREFIX}{}?{}", self.seconds, self.path, super::AUTOMATIC)
+    }
 }
 
 /// A whole page: head, navigation (with the administrator and the sign-out form), and `body`.
@@ -48,11 +64,11 @@ pub(super) fn page(title: &str, session: Option<&Session>, section: Section, hea
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · SCIM connector" }
                 link rel="stylesheet" href=(format!("{PREFIX}/assets/console.css"));
-                @if let Some(seconds) = head.refresh {
+                @if let Some(refresh) = head.refresh {
                     @if head.script {
-                        noscript { meta http-equiv="refresh" content=(seconds); }
+                        noscript { meta http-equiv="refresh" content=(refresh.content()); }
                     } @else {
-                        meta http-equiv="refresh" content=(seconds);
+                        meta http-equiv="refresh" content=(refresh.content());
                     }
                 }
                 @if head.script {

@@ -15,8 +15,10 @@
 //!   door's verifier hashes ([`users::PasswordChecks`]): beyond, sign-in is busy (`503`).
 //! - A session ([`session`]) is a random id in an `HttpOnly`, `SameSite=Strict`, `Path=/console`
 //!   cookie (`Secure` over TLS); the state store keeps only the id's hash, so sessions work across
-//!   gateway replicas. It ends after an idle and an absolute lifetime, or at sign-out. Every POST
-//!   carries the session's CSRF token (`403` without it), checked before any handler runs.
+//!   gateway replicas. It ends after an idle and an absolute lifetime, or at sign-out; what the
+//!   console does on its own (a page's reload marked `?auto=1`, the live calls' event stream)
+//!   is checked against both but does not keep it alive. Every POST carries the session's CSRF
+//!   token (`403` without it), checked before any handler runs.
 //! - Every page calls the same operations as the admin API (`routes::admin`, `routes::recovery`),
 //!   with the administrator as the actor (`console:<name>`), so that each change is audited the
 //!   same way; the audit pages read the audit service's query API ([`audit_reader`]).
@@ -162,6 +164,20 @@ fn is_open(path: &str) -> bool {
     rest == "/sign-in" || rest.starts_with("/assets/")
 }
 
+/// The query parameter that marks a request the console makes on its own (a page's reload).
+pub(crate) const AUTOMATIC: &str = "auto=1";
+
+/// Whether a request is an administrator's use of the session or one the console makes on its
+/// own: a GET marked [`AUTOMATIC`] (the reload of a page that follows progress) or the live calls'
+/// event stream (which a browser opens again by itself when it drops). The page that opens the
+/// stream is a use already.
+fn used(req: &ServiceRequest) -> session::Use {
+    let automatic = req.method() == Method::GET
+        && (req.path().strip_prefix(PREFIX) == Some("/calls/stream")
+            || req.query_string().split('&').any(|pair| pair == AUTOMATIC));
+    if automatic { session::Use::Automatic } else { session::Use::Active }
+}
+
 /// The largest form the console accepts.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -180,7 +196,7 @@ pub async fn require_session(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(req.into_response(HttpResponse::InternalServerError().finish()).map_into_right_body());
     };
-    let session = match session::current(&state, req.request()).await {
+    let session = match session::current(&state, req.request(), used(&req)).await {
         Ok(session::Lookup::Live(session)) => session,
         Ok(session::Lookup::None) => {
             let response = see_other(&format!("{PREFIX}/sign-in"));

@@ -102,6 +102,17 @@ pub async fn start(state: &AppState, user: &str, secret_server: Option<&str>) ->
     Ok(cookie(state, COOKIE, &id, None))
 }
 
+/// What a request is to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// An administrator's request: the session's last use becomes now.
+    Active,
+    /// A request the console makes on its own (a page reloading itself, the live calls' event
+    /// stream): served while the session holds, checked against its idle limit and lifetime like
+    /// any other, but not a use of it, so that a tab left open does not keep it alive.
+    Automatic,
+}
+
 /// What a request's session cookie comes to.
 #[derive(Debug)]
 pub enum Lookup {
@@ -114,7 +125,8 @@ pub enum Lookup {
     Throttled(u32),
 }
 
-/// The session of the request's cookie, when it is live (its last use is updated).
+/// The session of the request's cookie, when it is live (its last use is updated for an
+/// [`Use::Active`] request).
 ///
 /// A cookie is looked up in the state store only while its address may go on (the front door's
 /// throttle, as for any credential), and one that names no session counts as a refused call of
@@ -122,7 +134,7 @@ pub enum Lookup {
 ///
 /// # Errors
 /// When the state store fails.
-pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Lookup, StoreError> {
+pub async fn current(state: &AppState, req: &HttpRequest, used: Use) -> Result<Lookup, StoreError> {
     let Some(id) = cookie_value(req, COOKIE) else { return Ok(Lookup::None) };
     let address = ClientAddress::of(req);
     if let Some(refusal) = address_throttled(state, Surface::Console, address).await {
@@ -139,8 +151,10 @@ pub async fn current(state: &AppState, req: &HttpRequest) -> Result<Lookup, Stor
     if !holds(state, &session, at).await? {
         return Ok(Lookup::None);
     }
-    session.last_seen_at = at;
-    store(state, &session).await?;
+    if used == Use::Active {
+        session.last_seen_at = at;
+        store(state, &session).await?;
+    }
     Ok(Lookup::Live(session))
 }
 

@@ -599,3 +599,45 @@ async fn the_live_calls_stream_ends_at_its_session_s_lifetime() {
     assert!(stream.text.ends_with("event: end\ndata: the session ended\n\n"), "{}", stream.text);
     app.shutdown().await;
 }
+
+/// Where a page's `<meta http-equiv="refresh">` sends the browser: its `url`, or the page itself.
+fn refresh_target(page: &str, path: &str) -> String {
+    let at = page.find(r#"http-equiv="refresh" content=""#).expect("a page that reloads itself")
+        + r#"http-equiv="refresh" content=""#.len();
+    let content = page[at..].split('"').next().unwrap().replace("&amp;", "&");
+    match content.split_once(';') {
+        Some((_, url)) => url.trim().trim_start_matches("url=").to_owned(),
+        None => format!("/console{path}"),
+    }
+}
+
+#[tokio::test]
+async fn a_page_reloading_itself_does_not_keep_an_idle_session_alive() {
+    let mut options = Options::default();
+    options.settings.console.session_idle = Duration::from_secs(2);
+    options.settings.console.session_lifetime = Duration::from_secs(3600);
+    let app = app_with_user(options).await;
+    for path in ["/", "/calls"] {
+        let signed = sign_in(&app).await;
+        let page = console_get(&app, &signed, path).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let mut target = refresh_target(&page.text().await.unwrap(), path);
+        let mut reloads = 0;
+        // The tab is left open: only the page's own reloads reach the gateway.
+        loop {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let res = browser().get(format!("{}{target}", app.base)).header("cookie", &signed.cookie).send().await;
+            let res = res.unwrap();
+            if res.status() == StatusCode::SEE_OTHER {
+                assert_eq!(location(&res), "/console/sign-in", "{path}");
+                break;
+            }
+            assert_eq!(res.status(), StatusCode::OK, "{path}: a reload of a live session is served");
+            target = refresh_target(&res.text().await.unwrap(), path);
+            reloads += 1;
+            assert!(reloads < 60, "{path}: reloading every 300 ms kept a session idle for 2 s alive");
+        }
+        assert!(reloads > 0, "{path}: the session was live when the tab was left");
+    }
+    app.shutdown().await;
+}

@@ -152,7 +152,7 @@ fn new_form_token() -> String {
 }
 
 async fn sign_in_page(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match session::current(&state, &req).await {
+    match session::current(&state, &req, session::Use::Active).await {
         Ok(session::Lookup::Live(_)) => return see_other(&format!("{PREFIX}/")),
         Ok(session::Lookup::Throttled(retry_after)) => return html::throttled_page(retry_after),
         Ok(session::Lookup::None) | Err(_) => {}

@@ -2,7 +2,7 @@
 //! resync and its progress) and the live calls (`/console/calls`, with its event stream).
 
 use super::super::calls::{Activity, CallRecord, is_failure};
-use super::super::html::{self, Head, Section, action, when};
+use super::super::html::{self, Head, Refresh, Section, action, when};
 use super::super::{PREFIX, see_other};
 use super::{NoticeQuery, failure, notice_text, session_of};
 use crate::routes::recovery as ops;
@@ -142,7 +142,13 @@ async fn overview(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     };
     html::respond(
         StatusCode::OK,
-        html::page("Overview", Some(&session), Section::Overview, Head { refresh: Some(30), script: false }, body),
+        html::page(
+            "Overview",
+            Some(&session),
+            Section::Overview,
+            Head { refresh: Some(Refresh { seconds: 30, path: "/" }), script: false },
+            body,
+        ),
     )
 }
 
@@ -235,7 +241,13 @@ async fn calls(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     };
     html::respond(
         StatusCode::OK,
-        html::page("Live calls", Some(&session), Section::Calls, Head { refresh: Some(5), script: true }, body),
+        html::page(
+            "Live calls",
+            Some(&session),
+            Section::Calls,
+            Head { refresh: Some(Refresh { seconds: 5, path: "/calls" }), script: true },
+            body,
+        ),
     )
 }
 
@@ -367,7 +379,7 @@ async fn secret_servers(state: web::Data<AppState>, req: HttpRequest, query: web
         }
     };
     // While a resync runs, the page follows it.
-    let head = Head { refresh: running.then_some(3), script: false };
+    let head = Head { refresh: running.then_some(Refresh { seconds: 3, path: "/secret-servers" }), script: false };
     html::respond(StatusCode::OK, html::page("Secret Servers", Some(&session), Section::SecretServers, head, body))
 }
 
