@@ -341,61 +341,9 @@ fn parse_jwks(body: &[u8]) -> Result<HashMap<String, RsaKey>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
     use serde_json::json;
-    use state_store::{LocalStore, StateStore, StoreError};
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// An in-memory state store that counts the loads of a whole namespace (what rebuilding the
-    /// issuer index costs); each load yields once first, so that concurrent callers overlap in it
-    /// as they do on Redis.
-    #[derive(Debug)]
-    struct CountingStore {
-        inner: LocalStore,
-        loads: AtomicUsize,
-    }
-
-    #[async_trait::async_trait]
-    impl StateStore for CountingStore {
-        async fn get(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
-            self.inner.get(namespace, key).await
-        }
-        async fn put(&self, namespace: &str, key: &str, value: Bytes) -> Result<(), StoreError> {
-            self.inner.put(namespace, key, value).await
-        }
-        async fn put_many(&self, namespace: &str, entries: Vec<(String, Bytes)>) -> Result<(), StoreError> {
-            self.inner.put_many(namespace, entries).await
-        }
-        async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError> {
-            self.inner.put_if_absent(namespace, key, value).await
-        }
-        async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-            self.inner.delete(namespace, key).await
-        }
-        async fn load_all(&self, namespace: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
-            self.loads.fetch_add(1, Ordering::SeqCst);
-            tokio::task::yield_now().await;
-            self.inner.load_all(namespace).await
-        }
-        async fn put_expiring(
-            &self,
-            namespace: &str,
-            key: &str,
-            value: Bytes,
-            ttl: Duration,
-        ) -> Result<(), StoreError> {
-            self.inner.put_expiring(namespace, key, value, ttl).await
-        }
-        async fn get_expiring(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
-            self.inner.get_expiring(namespace, key).await
-        }
-        async fn delete_expiring(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-            self.inner.delete_expiring(namespace, key).await
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            self.inner.ping().await
-        }
-    }
+    use state_store::LocalStore;
+    use state_store::testing::CountingStore;
 
     /// A token of the right shape from an issuer no connection names (unsigned: it is refused
     /// after the issuer index is read, before any key is fetched).
@@ -408,7 +356,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_verifications_against_a_stale_index_load_the_connections_once() {
-        let state = Arc::new(CountingStore { inner: LocalStore::in_memory().unwrap(), loads: AtomicUsize::new(0) });
+        let state = Arc::new(CountingStore::over(Arc::new(LocalStore::in_memory().unwrap())));
         let store = ConnectionStore::new(state.clone(), Duration::from_secs(3600));
         let verifier = JwtVerifier::new(store.clone(), JwtSettings::default()).unwrap();
         let token = token_of_an_unknown_issuer();
@@ -416,12 +364,12 @@ mod tests {
         let verify_50_at_once = || futures::future::join_all((0..50).map(|_| verifier.verify(&token)));
         let refused = verify_50_at_once().await;
         assert!(refused.iter().all(|r| matches!(r, Err(VerifyError::Invalid))), "{refused:?}");
-        assert_eq!(state.loads.load(Ordering::SeqCst), 1, "the index was never built: one load");
+        assert_eq!(state.loads("connections"), 1, "the index was never built: one load");
 
         // A change through the store makes the index stale again.
         store.delete(&"gone".parse().unwrap()).await.unwrap();
         verify_50_at_once().await;
-        assert_eq!(state.loads.load(Ordering::SeqCst), 2, "a stale index: one load more");
+        assert_eq!(state.loads("connections"), 2, "a stale index: one load more");
     }
 
     fn entra() -> JwtIssuer {

@@ -14,6 +14,8 @@
 
 mod local;
 mod redis_store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use local::LocalStore;
 pub use redis_store::RedisStore;

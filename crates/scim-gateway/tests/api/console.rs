@@ -7,6 +7,7 @@ use crate::helpers::*;
 use reqwest::{Method, StatusCode};
 use scim_gateway::FailureAllowance;
 use serde_json::{Value, json};
+use state_store::testing::CountingStore;
 use std::sync::Arc;
 use std::time::Duration;
 

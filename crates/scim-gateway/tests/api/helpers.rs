@@ -1,7 +1,6 @@
 //! `spawn_app()`: the whole stack on port 0 (test-support's spawner, in the gateway's shape), and
 //! request helpers.
 
-use bytes::Bytes;
 use connections::{ConnectionStore, credentials};
 use job_queue::{EventBus, QueueConfig};
 use reqwest::{Method, RequestBuilder, Response};
@@ -9,9 +8,8 @@ use scim_gateway::{GatewayDeps, GatewaySettings, RunningGateway};
 use secret_server_adapter::RunningAdapter;
 use secret_server_sim::{RunningSim, SimConfig};
 use serde_json::Value;
-use state_store::{StateStore, StoreError};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use state_store::StateStore;
+use std::sync::Arc;
 use std::time::Duration;
 use test_support::Backend;
 use test_support::stack::{StackOptions, any_port};
@@ -220,63 +218,6 @@ pub(crate) fn user_body(user_name: &str) -> Value {
         "password": "Str0ng!Passw0rd-for-tests",
         "active": true
     })
-}
-
-/// A state store that counts the reads of expiring entries (sessions, access tokens) by
-/// namespace, over another.
-#[derive(Debug)]
-pub(crate) struct CountingStore {
-    inner: Arc<dyn StateStore>,
-    expiring_reads: Mutex<HashMap<String, usize>>,
-}
-
-impl CountingStore {
-    pub(crate) fn over(inner: Arc<dyn StateStore>) -> Self {
-        Self { inner, expiring_reads: Mutex::default() }
-    }
-
-    /// How many expiring entries of `namespace` were read so far.
-    pub(crate) fn expiring_reads(&self, namespace: &str) -> usize {
-        self.expiring_reads.lock().unwrap().get(namespace).copied().unwrap_or_default()
-    }
-}
-
-#[async_trait::async_trait]
-impl StateStore for CountingStore {
-    async fn get(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
-        self.inner.get(namespace, key).await
-    }
-    async fn put(&self, namespace: &str, key: &str, value: Bytes) -> Result<(), StoreError> {
-        self.inner.put(namespace, key, value).await
-    }
-    async fn put_many(&self, namespace: &str, entries: Vec<(String, Bytes)>) -> Result<(), StoreError> {
-        self.inner.put_many(namespace, entries).await
-    }
-    async fn put_if_absent(&self, namespace: &str, key: &str, value: Bytes) -> Result<Bytes, StoreError> {
-        self.inner.put_if_absent(namespace, key, value).await
-    }
-    async fn write_batch(&self, writes: Vec<state_store::Write>) -> Result<(), StoreError> {
-        self.inner.write_batch(writes).await
-    }
-    async fn delete(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete(namespace, key).await
-    }
-    async fn load_all(&self, namespace: &str) -> Result<Vec<(String, Bytes)>, StoreError> {
-        self.inner.load_all(namespace).await
-    }
-    async fn put_expiring(&self, namespace: &str, key: &str, value: Bytes, ttl: Duration) -> Result<(), StoreError> {
-        self.inner.put_expiring(namespace, key, value, ttl).await
-    }
-    async fn get_expiring(&self, namespace: &str, key: &str) -> Result<Option<Bytes>, StoreError> {
-        *self.expiring_reads.lock().unwrap().entry(namespace.to_owned()).or_default() += 1;
-        self.inner.get_expiring(namespace, key).await
-    }
-    async fn delete_expiring(&self, namespace: &str, key: &str) -> Result<bool, StoreError> {
-        self.inner.delete_expiring(namespace, key).await
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        self.inner.ping().await
-    }
 }
 
 /// The body of an error response, checked to be a SCIM error with `status`.
