@@ -256,6 +256,9 @@ async fn failed_sign_ins_are_throttled_even_for_the_right_password() {
     }
     let res = sign_in_attempt(&app, NAME, PASSWORD).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS, "the name is out of attempts");
+    let retry_after =
+        res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|s| s >= 1), "it says when to try again: {retry_after:?}");
     assert!(set_cookie(&res, "scimc_console").is_none(), "no session");
     app.shutdown().await;
 }

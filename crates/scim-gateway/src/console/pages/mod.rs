@@ -308,7 +308,7 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, form: web::Form<S
             let choices = SignInChoices { instances: &instances, name: &name, via: &via, domain: &domain };
             let mut response =
                 with_sign_in_cookie(&state, status, sign_in_form(Some(&message), &token, &choices), &token);
-            if refusal.reason == Reason::Busy {
+            if matches!(refusal.reason, Reason::Busy | Reason::Throttled) {
                 let retry_after = refusal.retry_after.unwrap_or(1);
                 response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
             }
