@@ -202,7 +202,10 @@ async fn wait_for_admin_action(events: &mut Box<dyn job_queue::EventSubscription
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         assert!(tokio::time::Instant::now() < deadline, "no {action} event");
-        for delivery in events.next_batch(50, Duration::from_millis(200)).await.unwrap() {
+        // Acknowledged as read: an event left unacknowledged is handed back first, ahead of newer ones.
+        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
+        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+        for delivery in batch {
             let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
             if let Some(pb::audit_event::Kind::Admin(a)) = event.kind
                 && a.action == action

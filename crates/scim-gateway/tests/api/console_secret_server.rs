@@ -146,7 +146,10 @@ async fn audit_events(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !until(&actions) {
         assert!(tokio::time::Instant::now() < deadline, "the audit events did not come: {actions:?}");
-        for delivery in events.next_batch(50, Duration::from_millis(200)).await.unwrap() {
+        // Acknowledged as read: an event left unacknowledged is handed back first, ahead of newer ones.
+        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
+        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+        for delivery in batch {
             bytes.extend_from_slice(delivery.payload.as_ref());
             let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
             if let Some(pb::audit_event::Kind::Admin(a)) = event.kind {
