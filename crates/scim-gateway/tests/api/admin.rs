@@ -124,8 +124,7 @@ async fn admin_changes_emit_admin_action_audit_events() {
     app.admin(Method::POST, "/connections/test/disable").send().await.unwrap();
     let mut actions = Vec::new();
     for _ in 0..20 {
-        for delivery in sub.next_batch(100, std::time::Duration::from_millis(200)).await.unwrap() {
-            let event = <proto::audit::v1::AuditEvent as prost::Message>::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(&mut sub, 100, std::time::Duration::from_millis(200)).await {
             if let Some(proto::audit::v1::audit_event::Kind::Admin(a)) = event.kind {
                 assert!(a.actor.starts_with("admin:"));
                 actions.push((a.action, a.connection_id));

@@ -23,11 +23,7 @@ async fn events_until(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while !done(&calls) {
         assert!(tokio::time::Instant::now() < deadline, "not within 20 s: {what}; got {calls:#?}");
-        let batch = sub.next_batch(500, Duration::from_millis(100)).await.unwrap();
-        let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
-        sub.ack(&ids).await.unwrap();
-        for delivery in batch {
-            let event = <pb::AuditEvent as prost::Message>::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(sub, 500, Duration::from_millis(100)).await {
             if let Some(pb::audit_event::Kind::ScimCall(call)) = event.kind {
                 calls.push(call);
             }

@@ -197,16 +197,11 @@ async fn a_console_change_is_the_admin_api_change_audited_with_the_administrator
 
 /// The actor of the first `AdminAction` event with `action`.
 async fn wait_for_admin_action(events: &mut Box<dyn job_queue::EventSubscription>, action: &str) -> String {
-    use prost::Message;
     use proto::audit::v1 as pb;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         assert!(tokio::time::Instant::now() < deadline, "no {action} event");
-        // Acknowledged as read: an event left unacknowledged is handed back first, ahead of newer ones.
-        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
-        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
-        for delivery in batch {
-            let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(events, 50, Duration::from_millis(200)).await {
             if let Some(pb::audit_event::Kind::Admin(a)) = event.kind
                 && a.action == action
             {
@@ -305,16 +300,12 @@ async fn wait_for_auth_failures(
     surface: &str,
     reason: &str,
 ) -> u64 {
-    use prost::Message;
     use proto::audit::v1 as pb;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut seen = Vec::new();
     loop {
         assert!(tokio::time::Instant::now() < deadline, "no {reason} refusal summarised for {surface}: {seen:?}");
-        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
-        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
-        for delivery in batch {
-            let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(events, 50, Duration::from_millis(200)).await {
             if let Some(pb::audit_event::Kind::AuthFailures(s)) = &event.kind
                 && s.surface == surface
                 && s.reason == reason

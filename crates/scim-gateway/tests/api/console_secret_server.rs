@@ -140,18 +140,13 @@ async fn audit_events(
     events: &mut Box<dyn job_queue::EventSubscription>,
     until: impl Fn(&[(String, String, String)]) -> bool,
 ) -> (Vec<u8>, Vec<(String, String, String)>) {
-    use prost::Message;
     use proto::audit::v1 as pb;
     let (mut bytes, mut actions) = (Vec::new(), Vec::new());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !until(&actions) {
         assert!(tokio::time::Instant::now() < deadline, "the audit events did not come: {actions:?}");
-        // Acknowledged as read: an event left unacknowledged is handed back first, ahead of newer ones.
-        let batch = events.next_batch(50, Duration::from_millis(200)).await.unwrap();
-        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
-        for delivery in batch {
-            bytes.extend_from_slice(delivery.payload.as_ref());
-            let event = pb::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+        for (payload, event) in next_audit_events(events, 50, Duration::from_millis(200)).await {
+            bytes.extend_from_slice(&payload);
             if let Some(pb::audit_event::Kind::Admin(a)) = event.kind {
                 actions.push((a.actor, a.action, a.detail));
             }

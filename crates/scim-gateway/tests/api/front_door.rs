@@ -57,12 +57,7 @@ async fn events_until(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !done(&events) {
         assert!(tokio::time::Instant::now() < deadline, "not within 10 s: {what}; got {events:#?}");
-        let batch = sub.next_batch(500, Duration::from_millis(100)).await.unwrap();
-        let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
-        sub.ack(&ids).await.unwrap();
-        for delivery in batch {
-            events.push(<pb::AuditEvent as prost::Message>::decode(delivery.payload.as_ref()).unwrap());
-        }
+        events.extend(next_audit_events(sub, 500, Duration::from_millis(100)).await.into_iter().map(|(_, e)| e));
     }
     events
 }

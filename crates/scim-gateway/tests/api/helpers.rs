@@ -220,6 +220,25 @@ pub(crate) fn user_body(user_name: &str) -> Value {
     })
 }
 
+/// One batch of audit events from the events stream (up to `max`, waiting up to `wait`), each
+/// with its payload as published, acknowledged as read: an event left unacknowledged is handed
+/// back first, ahead of newer ones.
+pub(crate) async fn next_audit_events(
+    sub: &mut Box<dyn job_queue::EventSubscription>,
+    max: usize,
+    wait: Duration,
+) -> Vec<(bytes::Bytes, proto::audit::v1::AuditEvent)> {
+    let batch = sub.next_batch(max, wait).await.unwrap();
+    sub.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+    batch
+        .into_iter()
+        .map(|d| {
+            let event = <proto::audit::v1::AuditEvent as prost::Message>::decode(d.payload.as_ref()).unwrap();
+            (d.payload, event)
+        })
+        .collect()
+}
+
 /// The body of an error response, checked to be a SCIM error with `status`.
 pub(crate) async fn scim_error(res: Response, status: u16) -> Value {
     assert_eq!(res.status(), status);

@@ -5,7 +5,6 @@
 
 use crate::helpers::*;
 use job_queue::{EventSubscription, JobId, JobStatus};
-use prost::Message;
 use reqwest::Method;
 use scim_gateway::AdminCommand;
 use scim_gateway::cli::DeadLetterCommand;
@@ -26,11 +25,7 @@ async fn admin_actions(sub: &mut Box<dyn EventSubscription>, wanted: &[&str]) ->
     let deadline = tokio::time::Instant::now() + SOON;
     while !wanted.iter().all(|w| seen.iter().any(|(_, action, _): &(String, String, String)| action == w)) {
         assert!(tokio::time::Instant::now() < deadline, "not on the events stream: {wanted:?}, only {seen:?}");
-        let batch = sub.next_batch(50, Duration::from_millis(100)).await.unwrap();
-        let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
-        sub.ack(&ids).await.unwrap();
-        for delivery in batch {
-            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(sub, 50, Duration::from_millis(100)).await {
             if let Some(proto::audit::v1::audit_event::Kind::Admin(a)) = event.kind {
                 seen.push((a.actor, a.action, a.detail));
             }

@@ -2,7 +2,7 @@
 //! default, the request applied with the rest and the names in the call's `ScimCall` audit event;
 //! refused with `400` on a connection whose policy is `reject`.
 
-use crate::helpers::{Options, SCIM, scim_error, spawn_app, spawn_app_with, user_body};
+use crate::helpers::{Options, SCIM, next_audit_events, scim_error, spawn_app, spawn_app_with, user_body};
 use job_queue::EventSubscription;
 use proto::audit::v1 as pb;
 use reqwest::Method;
@@ -17,11 +17,7 @@ fn patch_op(operations: Value) -> Value {
 /// the events stream, waiting up to ten seconds for it.
 async fn scim_call(sub: &mut Box<dyn EventSubscription>, method: &str, route: &str) -> pb::ScimCall {
     for _ in 0..50 {
-        let batch = sub.next_batch(100, Duration::from_millis(200)).await.unwrap();
-        let ids: Vec<_> = batch.iter().map(|d| d.id.clone()).collect();
-        sub.ack(&ids).await.unwrap();
-        for delivery in batch {
-            let event = <pb::AuditEvent as prost::Message>::decode(delivery.payload.as_ref()).unwrap();
+        for (_, event) in next_audit_events(sub, 100, Duration::from_millis(200)).await {
             if let Some(pb::audit_event::Kind::ScimCall(call)) = event.kind
                 && call.method == method
                 && call.route == route
