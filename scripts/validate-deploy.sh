@@ -63,21 +63,12 @@ done
 echo "deploy: compose: ${#compose_secrets[@]} secrets required (${compose_secrets[*]})"
 
 # What each service is given, as `config` resolves it (anchors merged, variables in).
-"$venv/bin/python" - "$tools/compose.yaml" docker-compose.yml <<'PY'
+PYTHONPATH=scripts/lib "$venv/bin/python" - "$tools/compose.yaml" docker-compose.yml <<'PY'
 import os, re, sys, yaml
+from deploy_checks import check, errors, finish, passed, start
 
 services = yaml.safe_load(open(sys.argv[1]))["services"]
-errors = []
-
-
-def check(ok, message):
-    if not ok:
-        errors.append(message)
-
-
-def passed(since, summary):
-    if len(errors) == since:
-        print(f"deploy: compose: {summary}")
+start(printed="compose", source="docker-compose.yml")
 
 
 def role(service):
@@ -180,9 +171,7 @@ for name in services:
           f"{name}: the head file {heads_file} is not on a named volume apart from the database's ({database})")
 passed(since, "the audit chain's heads are kept on a volume apart from the database's")
 
-for message in errors:
-    print(f"error: docker-compose.yml: {message}", file=sys.stderr)
-sys.exit(1 if errors else 0)
+finish()
 PY
 
 # scripts/compose-tls.sh, run into a scratch directory (and run again with --renew over a former layout's
@@ -231,22 +220,13 @@ for overlay in deploy/k8s/overlays/*/; do
         exit 1
     fi
     echo "deploy: $name: $count manifests valid"
-    "$venv/bin/python" - "$out" "$name" <<'PY'
+    PYTHONPATH=scripts/lib "$venv/bin/python" - "$out" "$name" <<'PY'
 import sys, tomllib, yaml
+from deploy_checks import check, errors, finish, passed, start
 
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 overlay = sys.argv[2]
-errors = []
-
-
-def check(ok, message):
-    if not ok:
-        errors.append(message)
-
-
-def passed(since, summary):
-    if len(errors) == since:
-        print(f"deploy: {overlay}: {summary}")
+start(printed=overlay, source=overlay)
 
 
 def one(kind, name):
@@ -347,9 +327,7 @@ for v in audit["spec"]["template"]["spec"].get("volumes") or []:
               f"scim-audit: volume {v['name']} claims {v['persistentVolumeClaim']['claimName']}, which is not rendered")
 passed(since, f"the audit chain's heads on volume {heads}, apart from the database's ({database})")
 
-for message in errors:
-    print(f"error: {overlay}: {message}", file=sys.stderr)
-sys.exit(1 if errors else 0)
+finish()
 PY
 done
 
