@@ -49,7 +49,7 @@ pub(crate) fn is_unassigned(v: &Value) -> bool {
 
 /// A short, safe description of a JSON value's type for error messages (never the value itself,
 /// which may be personal data or a password).
-pub(crate) fn type_name(v: &Value) -> &'static str {
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

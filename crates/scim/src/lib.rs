@@ -88,6 +88,8 @@ pub mod validate;
 
 pub use error::{ErrorBody, ScimError, ScimType};
 pub use filter::{CompiledFilter, Filter, FilterLimits, IndexPlan};
+/// A JSON value's type in words (`a number`, `an array`), for error details that never quote the value.
+pub use json::type_name as json_type_name;
 pub use list::ListResponse;
 pub use patch::{Member, MemberLookup, MembersChange, PatchOp, PatchOperation, PatchOutcome, PatchPath, PatchRequest};
 pub use path::AttrPath;

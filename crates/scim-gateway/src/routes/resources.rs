@@ -316,15 +316,12 @@ pub async fn replace(
             // An id is a string, compared exactly as issued: `999` is not `"999"` (nor any other
             // id), and a value the readOnly check cannot compare must not slip past it.
             _ => {
-                let sent = match sent {
-                    Value::Number(_) => "a number",
-                    Value::Bool(_) => "a boolean",
-                    Value::Array(_) => "an array",
-                    _ => "an object",
-                };
                 return Err(ApiError::bad_request(
                     ScimType::InvalidValue,
-                    format!("the body's id is {sent}; an id is a string (the id in the URL, {id:?})"),
+                    format!(
+                        "the body's id is {}; an id is a string (the id in the URL, {id:?})",
+                        scim::json_type_name(sent)
+                    ),
                 ));
             }
         }
