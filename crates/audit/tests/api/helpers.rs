@@ -39,9 +39,17 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 pub(crate) async fn spawn_app_with(bus: Arc<dyn EventBus>, adjust: impl FnOnce(&mut AuditSettings)) -> TestApp {
+    spawn_app_in(tempfile::tempdir().expect("a temporary directory"), bus, adjust).await
+}
+
+/// The service on a data directory that may already hold a database (one a previous instance wrote).
+pub(crate) async fn spawn_app_in(
+    data_dir: tempfile::TempDir,
+    bus: Arc<dyn EventBus>,
+    adjust: impl FnOnce(&mut AuditSettings),
+) -> TestApp {
     telemetry::init_for_tests();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let data_dir = tempfile::tempdir().expect("a temporary directory");
     let mut settings = AuditSettings {
         data_dir: data_dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -1,4 +1,4 @@
-use crate::helpers::{call, change, memory_bus, spawn_app};
+use crate::helpers::{call, chain_key, change, memory_bus, spawn_app};
 use audit_events::ChangeOutcome;
 use job_queue::Event;
 use proto::common::v1::ResourceType;
@@ -25,20 +25,23 @@ async fn an_event_published_twice_is_recorded_once() {
 #[tokio::test]
 async fn an_event_redelivered_after_a_crash_before_the_ack_is_recorded_once() {
     // A first audit instance records the event but "crashes" before acknowledging it: simulated
-    // by writing it to the store and never acking, then letting a second consumer of the same
-    // group receive it again after the visibility timeout.
+    // by writing it to the database and never acking. The running instance starts on that database
+    // afterwards, so it can only meet the event again as a redelivery after the visibility timeout.
     let bus = memory_bus();
     let event = change("c1", ResourceType::Group, "g1", "add-member", ChangeOutcome::Succeeded);
     let mut crashed = bus.subscribe("audit", "crashed-consumer").await.unwrap();
     bus.publish(audit_events::to_bus_event(&event)).await.unwrap();
     let delivered = crashed.next_batch(10, Duration::from_secs(1)).await.unwrap();
     assert_eq!(delivered.len(), 1);
-
-    let app = crate::helpers::spawn_app_with(bus.clone(), |_| {}).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let crashed_store =
+        audit::AuditStore::open(&audit::AuditStore::path_in(data_dir.path()), Some(chain_key())).unwrap();
     let record = audit::record::NewRecord::from_event(event.clone(), &delivered[0].id.0, &Default::default(), 0);
-    assert_eq!(app.store().append(&[record]).unwrap(), vec![audit::store::Appended::Recorded(1)]);
+    assert_eq!(crashed_store.append(&[record]).unwrap(), vec![audit::store::Appended::Recorded(1)]);
+    drop(crashed_store);
     drop(crashed);
 
+    let app = crate::helpers::spawn_app_in(data_dir, bus.clone(), |_| {}).await;
     // The running consumer gets the unacknowledged event once the visibility timeout passes.
     bus.publish(audit_events::to_bus_event(&call(("c1", "okta"), "GET", "/x", ResourceType::User, "u", 200)))
         .await
