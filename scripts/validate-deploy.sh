@@ -327,6 +327,34 @@ for v in audit["spec"]["template"]["spec"].get("volumes") or []:
               f"scim-audit: volume {v['name']} claims {v['persistentVolumeClaim']['claimName']}, which is not rendered")
 passed(since, f"the audit chain's heads on volume {heads}, apart from the database's ({database})")
 
+# An in-cluster Redis (components/redis) requires a password, from a secret, and the connector's URL
+# carries it; its readiness looks for PONG (redis-cli exits 0 on NOAUTH too).
+redis = [d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "scim-redis"]
+if redis:
+    import base64
+    since = len(errors)
+    c = container(redis[0], "redis")
+    script = " ".join((c.get("command") or []) + (c.get("args") or []))
+    check("requirepass $REDISCLI_AUTH" in script, "scim-redis: the command sets no requirepass from REDISCLI_AUTH")
+    auth = next((e for e in c.get("env") or [] if e["name"] == "REDISCLI_AUTH"), {})
+    ref = (auth.get("valueFrom") or {}).get("secretKeyRef") or {}
+    check(bool(ref), "scim-redis: REDISCLI_AUTH does not come from a secret")
+    probe = " ".join(((c.get("readinessProbe") or {}).get("exec") or {}).get("command") or [])
+    check("PONG" in probe, "scim-redis: the readiness probe must look for PONG")
+    secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+
+    def secret_value(name, key):
+        data = (secrets.get(name) or {}).get("data") or {}
+        return base64.b64decode(data[key]).decode() if key in data else None
+
+    password = ref and secret_value(ref["name"], ref["key"])
+    check(bool(password), f"scim-redis: the secret {ref.get('name')} has no {ref.get('key')}")
+    gateway_env = next(e for e in container(gateway, "gateway")["env"] if e["name"] == "REDIS_URL")
+    url_key = gateway_env["valueFrom"]["secretKeyRef"]
+    url = secret_value(url_key["name"], url_key["key"]) or ""
+    check(bool(password) and f":{password}@" in url, "scim-redis: the connector's redis-url does not carry Redis's password")
+    passed(since, "the in-cluster Redis requires a password, which the connector's redis-url carries")
+
 finish()
 PY
 done
