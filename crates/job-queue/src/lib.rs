@@ -189,6 +189,10 @@ pub struct JobState {
     pub ordering_key: String,
     /// Attempts started so far.
     pub attempts: u32,
+    /// Queued behind an earlier job of its ordering key, which must end first: no worker could
+    /// have taken it yet. False once it heads its key (a job that is ready and not taken waits for
+    /// a worker, which says something about the workers; one that is behind says nothing).
+    pub behind: bool,
     /// What the handler returned (`Succeeded` or `Failed`).
     pub result: Option<Bytes>,
     /// The error of the last transient failure.

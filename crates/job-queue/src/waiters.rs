@@ -217,6 +217,7 @@ mod tests {
             status,
             ordering_key: "k".to_owned(),
             attempts: 1,
+            behind: false,
             result: None,
             last_error: None,
             submitted_at: UNIX_EPOCH,

@@ -174,9 +174,11 @@ impl Jobs {
         let (outcome, says_nothing) = self.submit_and_wait(write, until).await;
         match &outcome {
             // A timeout says nothing about the instance when the wait was cut short by the caller's
-            // own deadline, or when the job never started (it was still queued behind the jobs
-            // before it for its resource: the client's own backlog): the permit goes without an
-            // outcome (a probe's slot is freed for the next request).
+            // own deadline, or when the job was still queued behind the jobs before it for its
+            // resource (the client's own backlog): the permit goes without an outcome (a probe's
+            // slot is freed for the next request). A job that headed its resource and was taken by
+            // no worker counts: the adapters are down or saturated, and the breaker's fast 503
+            // spares the next writes the whole deadline.
             Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && says_nothing => drop(permit),
             Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
             _ => permit.succeeded(),
@@ -193,25 +195,20 @@ impl Jobs {
     }
 
     /// The outcome, and whether a timeout in it says nothing about the instance: the wait for it
-    /// was cut short by `until`, or the job had not started when the wait ended.
+    /// was cut short by `until`, or the job was still behind its resource's earlier jobs.
     async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool) {
         let wait = match until {
             Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
             None => self.deadline,
         };
-        let mut never_started = false;
-        let outcome = self.submit_and_wait_for(write, wait, &mut never_started).await;
-        (outcome, wait < self.deadline || never_started)
+        let mut behind = false;
+        let outcome = self.submit_and_wait_for(write, wait, &mut behind).await;
+        (outcome, wait < self.deadline || behind)
     }
 
-    /// The outcome; `never_started` is set when the wait ended with the job still queued, no
-    /// attempt of it begun.
-    async fn submit_and_wait_for(
-        &self,
-        write: Write,
-        wait: Duration,
-        never_started: &mut bool,
-    ) -> Result<Written, ApiError> {
+    /// The outcome; `behind` is set when the wait ended with the job still queued behind an
+    /// earlier job of its resource.
+    async fn submit_and_wait_for(&self, write: Write, wait: Duration, behind: &mut bool) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut submission =
@@ -231,9 +228,9 @@ impl Jobs {
         let state = self.queue.wait(&job_id, wait).await.map_err(queue_error)?;
         let looked_queued = state.as_ref().is_some_and(|s| s.status == JobStatus::Queued);
         let Some(state) = state.filter(|s| s.status.is_final()) else {
-            // What `wait` gives at its deadline may be the state it read before a worker took the
-            // job: a job that looked queued is asked about again (one read, on this path only).
-            *never_started = looked_queued && self.never_started(&job_id).await;
+            // What `wait` gives at its deadline may be the state it read before the job ahead of
+            // it ended: a job that looked queued is asked about again (one read, on this path only).
+            *behind = looked_queued && self.still_behind(&job_id).await;
             return Err(ServiceError::new(
                 ErrorKind::DeadlineExceeded,
                 format!(
@@ -246,9 +243,10 @@ impl Jobs {
         Ok(outcome(&job_id, &state)?)
     }
 
-    /// Whether job `job_id` is still queued with no attempt begun (false when the queue cannot say).
-    async fn never_started(&self, job_id: &JobId) -> bool {
-        matches!(self.queue.status(job_id).await, Ok(Some(s)) if s.status == JobStatus::Queued && s.attempts == 0)
+    /// Whether job `job_id` is still queued behind an earlier job of its ordering key (false when
+    /// the queue cannot say).
+    async fn still_behind(&self, job_id: &JobId) -> bool {
+        matches!(self.queue.status(job_id).await, Ok(Some(s)) if s.status == JobStatus::Queued && s.behind)
     }
 
     /// The answer of the first request with a key: its result once final, `409` while it runs.
@@ -395,6 +393,19 @@ mod tests {
         assert!(breaker.is_open());
         let refused = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("3")).await;
         assert!(refused_by_the_breaker(&refused), "{refused:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn timeouts_of_writes_no_worker_took_open_the_breaker() {
+        // No adapter takes anything: each write heads its resource and waits for a worker until
+        // its deadline. After two, the breaker answers the next write at once.
+        let (jobs, breaker) = jobs_and_breaker();
+        for id in ["1", "2"] {
+            let untaken = jobs.run(patch_of_user(id), &breaker, None).await;
+            assert_eq!(untaken.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+        }
+        assert!(breaker.is_open());
+        assert!(refused_by_the_breaker(&jobs.run(patch_of_user("3"), &breaker, None).await));
     }
 
     #[test]

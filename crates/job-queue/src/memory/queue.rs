@@ -461,6 +461,7 @@ impl JobQueue for InProcessQueue {
                                 status: JobStatus::Queued,
                                 ordering_key: job.ordering_key.clone(),
                                 attempts: 0,
+                                behind: false,
                                 result: None,
                                 last_error: None,
                                 submitted_at: now,
@@ -514,7 +515,11 @@ impl JobQueue for InProcessQueue {
         let state = {
             let mut st = self.inner.state.lock();
             self.inner.maintain(&mut st, Instant::now(), &mut changes);
-            st.jobs.get(&id.0).map(|j| j.state.clone())
+            st.jobs.get(&id.0).map(|j| {
+                let heads_its_key =
+                    st.chains.get(&j.state.ordering_key).and_then(|c| c.front()).is_some_and(|front| *front == id.0);
+                JobState { behind: j.state.status == JobStatus::Queued && !heads_its_key, ..j.state.clone() }
+            })
         };
         self.inner.wake(changes);
         Ok(state)

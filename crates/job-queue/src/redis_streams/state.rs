@@ -34,6 +34,8 @@ pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Resul
         status,
         ordering_key: text("okey").unwrap_or_default(),
         attempts: text("attempts").and_then(|a| a.parse().ok()).unwrap_or(0),
+        // A job gets its entry in the ready stream when it heads its ordering key.
+        behind: status == JobStatus::Queued && fields.get("entry").is_none_or(Vec::is_empty),
         result: fields.get("result").map(|r| Bytes::copy_from_slice(r)),
         last_error: text("last_error"),
         submitted_at: time("submitted").unwrap_or(SystemTime::UNIX_EPOCH),

@@ -64,6 +64,7 @@ conformance!(
     invalid_jobs_are_refused_and_nothing_is_enqueued,
     try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready,
     a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_changes_nothing,
+    a_queued_job_is_behind_while_an_earlier_job_of_its_key_remains_and_not_once_it_heads_the_key,
 );
 
 /// Starts workers in the background; cancel the token (or abort the handle) to stop them.
@@ -887,4 +888,25 @@ async fn a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_c
     assert_eq!(ended.following(16).await.unwrap(), Vec::new(), "not after its attempt ended");
     assert!(b.queue.try_execute_job(work.as_ref()).await.unwrap());
     assert_eq!(b.queue.status(&sixth).await.unwrap().unwrap().status, JobStatus::Succeeded);
+}
+
+async fn a_queued_job_is_behind_while_an_earlier_job_of_its_key_remains_and_not_once_it_heads_the_key(kind: Kind) {
+    let h = Harness::new(kind, "behind", |_| {});
+    let b = h.backends().await;
+    let first = b.queue.submit(job("b1", "k", "1")).await.unwrap().job_id;
+    let second = b.queue.submit(job("b2", "k", "2")).await.unwrap().job_id;
+    let elsewhere = b.queue.submit(job("b3", "other", "3")).await.unwrap().job_id;
+    let behind = |id: JobId| {
+        let queue = Arc::clone(&b.queue);
+        async move { queue.status(&id).await.unwrap().unwrap().behind }
+    };
+    assert!(!behind(first.clone()).await, "the first job heads its key");
+    assert!(behind(second.clone()).await, "the second waits for the first");
+    assert!(!behind(elsewhere.clone()).await, "a job alone on its key heads it");
+    // One job at a time until the first has ended: the second then heads its key, still queued.
+    while !b.queue.status(&first).await.unwrap().unwrap().status.is_final() {
+        assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    }
+    let state = b.queue.status(&second).await.unwrap().unwrap();
+    assert_eq!((state.status, state.behind), (JobStatus::Queued, false));
 }
