@@ -150,6 +150,19 @@ impl JwtIssuer {
         }
     }
 
+    /// Whether one token could be accepted by both issuers: the same `iss`, an audience in common,
+    /// and tenant and application lists that both admit some value (an empty list admits any).
+    /// Two connections whose issuers overlap could not tell their callers apart.
+    pub fn overlaps(&self, other: &Self) -> bool {
+        let meet = |a: &[String], b: &[String]| {
+            a.is_empty() || b.is_empty() || a.iter().any(|x| b.iter().any(|y| x.eq_ignore_ascii_case(y)))
+        };
+        self.issuer == other.issuer
+            && self.audiences.iter().any(|a| other.audiences.contains(a))
+            && meet(&self.tenant_ids, &other.tenant_ids)
+            && meet(&self.app_ids, &other.app_ids)
+    }
+
     /// Checks what a token could never satisfy, or a key URL that is not HTTPS.
     ///
     /// # Errors
@@ -531,6 +544,23 @@ pub struct Policies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_entra_apps_of_one_tenant_overlap_unless_their_application_ids_tell_them_apart() {
+        let hr = JwtIssuer::entra("jwt_hr", "tenant-1");
+        let it = JwtIssuer::entra("jwt_it", "tenant-1");
+        assert!(hr.overlaps(&it), "the same issuer, audience and tenant, any application");
+        let hr = JwtIssuer { app_ids: vec!["app-hr".into()], ..hr };
+        assert!(hr.overlaps(&it), "an issuer without application ids still accepts the HR app's tokens");
+        let it = JwtIssuer { app_ids: vec!["APP-IT".into()], ..it };
+        assert!(!hr.overlaps(&it));
+        assert!(
+            hr.overlaps(&JwtIssuer { app_ids: vec!["App-HR".into()], ..it.clone() }),
+            "ids compare case-insensitively"
+        );
+        assert!(!hr.overlaps(&JwtIssuer::entra("jwt_other", "tenant-2")), "another tenant is another issuer");
+        assert!(!hr.overlaps(&JwtIssuer { audiences: vec!["api://other".into()], ..hr.clone() }));
+    }
 
     #[test]
     fn connection_ids_are_lower_case_slugs() {

@@ -254,17 +254,29 @@ impl JwtVerifier {
         if !times_hold(&claims, now, leeway) {
             return Err(invalid("expired, not yet valid, or without exp"));
         }
-        let Some((connection, issuer)) =
-            candidates.iter().find(|(_, i)| audience_matches(&claims, &i.audiences) && allow_lists_hold(&claims, i))
-        else {
+        let mut accepting =
+            candidates.iter().filter(|(_, i)| audience_matches(&claims, &i.audiences) && allow_lists_hold(&claims, i));
+        let Some((connection, issuer)) = accepting.next() else {
             return Err(invalid("an audience, tenant or application no issuer accepts"));
         };
+        let also = accepting.find(|(other, _)| other.id != connection.id).map(|(other, _)| other.id.clone());
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid("the signature is not base64url"))?;
         let key = self.key(&issuer.jwks_url, &kid).await?;
         let signed = &token[..head.len() + 1 + body.len()];
         ring::signature::RsaPublicKeyComponents { n: &key.n, e: &key.e }
             .verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, signed.as_bytes(), &signature)
             .map_err(|_| invalid("a bad signature"))?;
+        // A token more than one connection accepts cannot say whose it is: refused, never taken
+        // as the first one's (the admin API refuses such issuers; a configuration file may not).
+        if let Some(other) = also {
+            tracing::warn!(
+                issuer = iss,
+                connections = %format!("{}, {other}", connection.id),
+                "a JWT accepted by more than one connection was refused: give their issuers the application ids \
+                 (appIds) that tell them apart"
+            );
+            return Err(VerifyError::Invalid);
+        }
         if !connection.enabled {
             return Err(VerifyError::Disabled(connection.id.clone()));
         }

@@ -379,6 +379,17 @@ pub(crate) async fn add_jwt_issuer_to(
     let issuer = new
         .into_issuer(connections::credentials::random_id("jwt_"))
         .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, e))?;
+    // A token two connections would both accept could not say whose it is: every such token is
+    // refused (see `jwt`), so the second issuer is refused here, where an administrator sees why.
+    for other in state.connections.list().await.map_err(store_error)? {
+        if let Some(existing) = other.credentials.jwt_issuers.iter().find(|i| i.overlaps(&issuer)) {
+            return Err(conflict(format!(
+                "connection {} already accepts tokens of issuer {} with these audiences (its issuer {}): give both \
+                 the application ids (appIds) that tell their callers apart",
+                other.id, issuer.issuer, existing.id
+            )));
+        }
+    }
     c.credentials.jwt_issuers.push(issuer.clone());
     save(state, actor, "add-jwt-issuer", c, format!("issuer {} ({})", issuer.id, issuer.issuer)).await?;
     Ok(issuer)

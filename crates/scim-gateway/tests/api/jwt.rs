@@ -192,3 +192,58 @@ async fn a_rotated_key_is_fetched_once_when_a_token_names_its_new_kid() {
     app.shutdown().await;
     jwks.server.stop(false).await;
 }
+
+/// A connection `id` that may read only `kind` (any other type is `404` to it), with `issuer`
+/// added through the admin API; the status of that addition.
+async fn connection_reading_only(app: &TestApp, id: &str, kind: &str, issuer: Value) -> u16 {
+    let scope = json!({"resourceTypes": {kind: {"read": true}}});
+    let body = json!({"id": id, "secretServer": "primary", "scope": scope});
+    assert_eq!(app.admin(Method::POST, "/connections").json(&body).send().await.unwrap().status(), 201);
+    let path = format!("/connections/{id}/jwt-issuers");
+    app.admin(Method::POST, &path).json(&issuer).send().await.unwrap().status().as_u16()
+}
+
+/// The status of `GET path` with `token`.
+async fn get_with(app: &TestApp, path: &str, token: &str) -> u16 {
+    app.http.get(format!("{}/scim/v2{path}", app.base)).bearer_auth(token).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn two_entra_apps_of_one_tenant_are_told_apart_by_their_application_ids_and_never_taken_for_each_other() {
+    let key = Key::new("k1");
+    let jwks = Jwks::start(vec![key.jwk()]).await;
+    let app = app_trusting(&jwks).await;
+    let (hr_app, it_app) = ("aaaaaaaa-0000-0000-0000-000000000001", "bbbbbbbb-0000-0000-0000-000000000002");
+    let tenant_wide = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url});
+    assert_eq!(connection_reading_only(&app, "entra-hr", "User", tenant_wide.clone()).await, 201);
+    // A second app of the tenant on the same terms would accept the first one's tokens: refused.
+    assert_eq!(connection_reading_only(&app, "entra-it", "Group", tenant_wide).await, 409);
+
+    // Told apart by application id, each app's token acts as its own connection (its own scope).
+    let hr_token = key.sign(json!({}), &with(&entra_claims(), json!({"appid": hr_app})));
+    let it_token = key.sign(json!({}), &with(&entra_claims(), json!({"appid": it_app})));
+    let path = "/connections/entra-it/jwt-issuers";
+    let it_issuer = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url, "appIds": [it_app]});
+    // Still refused while entra-hr accepts every application of the tenant.
+    assert_eq!(app.admin(Method::POST, path).json(&it_issuer).send().await.unwrap().status(), 409);
+    let hr = app.admin(Method::GET, "/connections/entra-hr").send().await.unwrap().json::<Value>().await.unwrap();
+    let hr_issuer = hr["credentials"]["jwtIssuers"][0]["id"].as_str().unwrap().to_owned();
+    let removed = app.admin(Method::DELETE, &format!("/connections/entra-hr/jwt-issuers/{hr_issuer}")).send().await;
+    assert_eq!(removed.unwrap().status(), 204);
+    let hr_only = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url, "appIds": [hr_app]});
+    let added = app.admin(Method::POST, "/connections/entra-hr/jwt-issuers").json(&hr_only).send().await;
+    assert_eq!(added.unwrap().status(), 201);
+    assert_eq!(app.admin(Method::POST, path).json(&it_issuer).send().await.unwrap().status(), 201);
+    assert_eq!((get_with(&app, "/Users", &hr_token).await, get_with(&app, "/Groups", &hr_token).await), (200, 404));
+    assert_eq!((get_with(&app, "/Users", &it_token).await, get_with(&app, "/Groups", &it_token).await), (404, 200));
+
+    // Issuers that overlap anyway (a configuration file is not checked as the admin API is): a
+    // token both accept is refused, never taken as the first one's.
+    let mut wide = app.deps.connections.get(&"entra-it".parse().unwrap()).await.unwrap().unwrap();
+    wide.credentials.jwt_issuers[0].app_ids.push(hr_app.to_owned());
+    app.deps.connections.put(&wide).await.unwrap();
+    assert_eq!(get_with(&app, "/Users", &hr_token).await, 401);
+    assert_eq!(get_with(&app, "/Groups", &it_token).await, 200, "a token only one connection accepts still works");
+    app.shutdown().await;
+    jwks.server.stop(false).await;
+}
