@@ -201,14 +201,20 @@ impl Jobs {
             Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
             None => self.deadline,
         };
-        let mut behind = false;
-        let outcome = self.submit_and_wait_for(write, wait, &mut behind).await;
-        (outcome, wait < self.deadline || behind)
+        let mut says_nothing = false;
+        let outcome = self.submit_and_wait_for(write, wait, &mut says_nothing).await;
+        (outcome, wait < self.deadline || says_nothing)
     }
 
-    /// The outcome; `behind` is set when the wait ended with the job still queued behind an
-    /// earlier job of its resource.
-    async fn submit_and_wait_for(&self, write: Write, wait: Duration, behind: &mut bool) -> Result<Written, ApiError> {
+    /// The outcome; `says_nothing` is set when a timeout in it says nothing about the instance:
+    /// the wait ended with the job still queued behind an earlier job of its resource, or the
+    /// queue could not be asked.
+    async fn submit_and_wait_for(
+        &self,
+        write: Write,
+        wait: Duration,
+        says_nothing: &mut bool,
+    ) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut submission =
@@ -225,20 +231,22 @@ impl Jobs {
         if keyed && submitted.duplicate {
             return self.replay(&job_id).await;
         }
-        let state = self.queue.wait(&job_id, wait).await.map_err(queue_error)?;
+        let state = match self.queue.wait(&job_id, wait).await {
+            Ok(state) => state,
+            Err(e) => {
+                // The job was accepted: whether it ran is not known, which a 503 ("retry later")
+                // would hide; a queue outage says nothing about the instance either.
+                tracing::warn!(job = %job_id, error = %e, "the job queue could not be asked for a job's outcome");
+                *says_nothing = true;
+                return Err(outcome_unknown(&job_id).into());
+            }
+        };
         let looked_queued = state.as_ref().is_some_and(|s| s.status == JobStatus::Queued);
         let Some(state) = state.filter(|s| s.status.is_final()) else {
             // What `wait` gives at its deadline may be the state it read before the job ahead of
             // it ended: a job that looked queued is asked about again (one read, on this path only).
-            *behind = looked_queued && self.still_behind(&job_id).await;
-            return Err(ServiceError::new(
-                ErrorKind::DeadlineExceeded,
-                format!(
-                    "the change is still being applied (job {job_id}); retry with the same Idempotency-Key once it \
-                     has finished to get its result"
-                ),
-            )
-            .into());
+            *says_nothing = looked_queued && self.still_behind(&job_id).await;
+            return Err(outcome_unknown(&job_id).into());
         };
         Ok(outcome(&job_id, &state)?)
     }
@@ -266,6 +274,18 @@ impl Jobs {
             .into()),
         }
     }
+}
+
+/// `504`: the job was accepted and its outcome is not known yet (it may still be applied).
+fn outcome_unknown(job_id: &JobId) -> ServiceError {
+    ServiceError::new(
+        ErrorKind::DeadlineExceeded,
+        format!(
+            "the change is still being applied (job {job_id}); retry with the same Idempotency-Key once it has \
+             finished to get its result"
+        ),
+    )
+    .with_retry_after(5)
 }
 
 /// `409`: the first request with this key has not finished.
@@ -406,6 +426,74 @@ mod tests {
         }
         assert!(breaker.is_open());
         assert!(refused_by_the_breaker(&jobs.run(patch_of_user("3"), &breaker, None).await));
+    }
+
+    /// A queue that takes jobs and then cannot be reached: every `wait` fails.
+    #[derive(Debug)]
+    struct UnreachableAfterSubmit(InProcessQueue);
+
+    #[async_trait::async_trait]
+    impl JobQueue for UnreachableAfterSubmit {
+        async fn submit(&self, job: job_queue::NewJob) -> Result<job_queue::Submitted, QueueError> {
+            self.0.submit(job).await
+        }
+        async fn find(&self, key: &str) -> Result<Option<job_queue::KeyedJob>, QueueError> {
+            self.0.find(key).await
+        }
+        async fn wait(&self, _: &JobId, _: Duration) -> Result<Option<job_queue::JobState>, QueueError> {
+            Err(QueueError::Unavailable("connection refused".into()))
+        }
+        async fn status(&self, id: &JobId) -> Result<Option<job_queue::JobState>, QueueError> {
+            self.0.status(id).await
+        }
+        async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {
+            self.0.try_execute_job(handler).await
+        }
+        async fn run_workers(
+            &self,
+            handler: Arc<dyn JobHandler>,
+            concurrency: usize,
+            shutdown: tokio_util::sync::CancellationToken,
+        ) -> Result<(), QueueError> {
+            self.0.run_workers(handler, concurrency, shutdown).await
+        }
+        async fn metrics(&self) -> Result<job_queue::QueueMetrics, QueueError> {
+            self.0.metrics().await
+        }
+        async fn dead_letters(
+            &self,
+            after: Option<&str>,
+            count: usize,
+        ) -> Result<job_queue::DeadLetterPage, QueueError> {
+            self.0.dead_letters(after, count).await
+        }
+        async fn dead_letter(&self, id: &JobId) -> Result<Option<job_queue::DeadLetter>, QueueError> {
+            self.0.dead_letter(id).await
+        }
+        async fn discard_dead_letter(&self, id: &JobId) -> Result<bool, QueueError> {
+            self.0.discard_dead_letter(id).await
+        }
+        async fn ping(&self) -> Result<(), QueueError> {
+            self.0.ping().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_outcome_the_queue_cannot_give_is_504_naming_its_job_and_does_not_open_the_breaker() {
+        let queue = UnreachableAfterSubmit(InProcessQueue::new(&QueueConfig::default()).unwrap());
+        let jobs = Jobs::new(Arc::new(queue), Duration::from_secs(1), JobKeys::ephemeral());
+        let breaker = CircuitBreaker::new(
+            "instance:primary",
+            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
+        );
+        for id in ["1", "2"] {
+            // Accepted, so perhaps applied: never "unavailable, retry later".
+            let error = jobs.run(patch_of_user(id), &breaker, None).await.unwrap_err().error;
+            assert_eq!(error.kind, ErrorKind::DeadlineExceeded, "{error:?}");
+            assert!(error.detail.contains("job "), "{}", error.detail);
+            assert!(error.retry_after.is_some());
+        }
+        assert!(!breaker.is_open(), "the queue's outage says nothing about Secret Server");
     }
 
     #[test]
