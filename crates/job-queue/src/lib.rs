@@ -78,6 +78,8 @@ pub mod memory;
 pub mod metric_names;
 pub mod redis_streams;
 mod runner;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validate;
 mod waiters;
 

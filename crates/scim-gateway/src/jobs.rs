@@ -428,59 +428,11 @@ mod tests {
         assert!(refused_by_the_breaker(&jobs.run(patch_of_user("3"), &breaker, None).await));
     }
 
-    /// A queue that takes jobs and then cannot be reached: every `wait` fails.
-    #[derive(Debug)]
-    struct UnreachableAfterSubmit(InProcessQueue);
-
-    #[async_trait::async_trait]
-    impl JobQueue for UnreachableAfterSubmit {
-        async fn submit(&self, job: job_queue::NewJob) -> Result<job_queue::Submitted, QueueError> {
-            self.0.submit(job).await
-        }
-        async fn find(&self, key: &str) -> Result<Option<job_queue::KeyedJob>, QueueError> {
-            self.0.find(key).await
-        }
-        async fn wait(&self, _: &JobId, _: Duration) -> Result<Option<job_queue::JobState>, QueueError> {
-            Err(QueueError::Unavailable("connection refused".into()))
-        }
-        async fn status(&self, id: &JobId) -> Result<Option<job_queue::JobState>, QueueError> {
-            self.0.status(id).await
-        }
-        async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {
-            self.0.try_execute_job(handler).await
-        }
-        async fn run_workers(
-            &self,
-            handler: Arc<dyn JobHandler>,
-            concurrency: usize,
-            shutdown: tokio_util::sync::CancellationToken,
-        ) -> Result<(), QueueError> {
-            self.0.run_workers(handler, concurrency, shutdown).await
-        }
-        async fn metrics(&self) -> Result<job_queue::QueueMetrics, QueueError> {
-            self.0.metrics().await
-        }
-        async fn dead_letters(
-            &self,
-            after: Option<&str>,
-            count: usize,
-        ) -> Result<job_queue::DeadLetterPage, QueueError> {
-            self.0.dead_letters(after, count).await
-        }
-        async fn dead_letter(&self, id: &JobId) -> Result<Option<job_queue::DeadLetter>, QueueError> {
-            self.0.dead_letter(id).await
-        }
-        async fn discard_dead_letter(&self, id: &JobId) -> Result<bool, QueueError> {
-            self.0.discard_dead_letter(id).await
-        }
-        async fn ping(&self) -> Result<(), QueueError> {
-            self.0.ping().await
-        }
-    }
-
     #[tokio::test]
     async fn a_write_whose_outcome_the_queue_cannot_give_is_504_naming_its_job_and_does_not_open_the_breaker() {
-        let queue = UnreachableAfterSubmit(InProcessQueue::new(&QueueConfig::default()).unwrap());
+        let queue =
+            job_queue::testing::FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap()));
+        queue.fail_waits(true);
         let jobs = Jobs::new(Arc::new(queue), Duration::from_secs(1), JobKeys::ephemeral());
         let breaker = CircuitBreaker::new(
             "instance:primary",

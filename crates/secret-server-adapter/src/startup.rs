@@ -369,7 +369,7 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
     let worker = Arc::new(Worker::new(core.clone()));
     let queue = deps.queue.clone();
     let worker_cancel = cancel.clone();
-    let workers = tokio::spawn(async move { queue.run_workers(worker, settings.workers, worker_cancel).await });
+    let workers = tokio::spawn(keep_workers_running(queue, worker, settings.workers, worker_cancel));
 
     tracing::info!(grpc = %grpc_addr, http = ?health.as_ref().map(|h| h.addr), instances = core.instances.len(),
         "secret-server adapter started");
@@ -384,6 +384,34 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         state: deps.state.clone(),
         queue: deps.queue.clone(),
     })
+}
+
+/// Runs the job workers until `cancel`. A pool that ends with an error (the queue unreachable
+/// when the adapter starts, or lost beyond the pool's own retries) is started again after a
+/// pause that doubles up to 10 s: an adapter that serves reads never stops taking jobs for good.
+async fn keep_workers_running(
+    queue: Arc<dyn JobQueue>,
+    handler: Arc<dyn job_queue::JobHandler>,
+    workers: usize,
+    cancel: CancellationToken,
+) -> Result<(), job_queue::QueueError> {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        match queue.run_workers(Arc::clone(&handler), workers, cancel.clone()).await {
+            Ok(()) => return Ok(()),
+            // A setting no retry changes.
+            Err(e @ job_queue::QueueError::Config(_)) => return Err(e),
+            Err(e) if cancel.is_cancelled() => return Err(e),
+            Err(e) => {
+                tracing::error!(error = %e, retry_in = ?pause, "the job workers stopped; starting them again");
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = cancel.cancelled() => return Ok(()),
+                }
+                pause = (pause * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
 }
 
 impl RunningAdapter {
@@ -478,5 +506,43 @@ impl RunningAdapter {
             snapshots.write_all(&instances, self.core.events.as_ref()).await;
         }
         tracing::info!("secret-server adapter stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use job_queue::testing::FaultyQueue;
+    use job_queue::{Disposition, InProcessQueue, NewJob, QueueConfig};
+
+    struct Done;
+
+    #[async_trait::async_trait]
+    impl job_queue::JobHandler for Done {
+        async fn handle(&self, _job: job_queue::Job) -> Disposition {
+            Disposition::Succeeded(bytes::Bytes::from_static(b"done"))
+        }
+    }
+
+    #[tokio::test]
+    async fn workers_that_could_not_start_are_started_again_and_take_the_jobs_waiting() {
+        let queue = Arc::new(FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap())));
+        queue.fail_worker_starts(2);
+        let job = NewJob {
+            idempotency_key: "k".into(),
+            fingerprint: String::new(),
+            ordering_key: "primary/User/1".into(),
+            payload: bytes::Bytes::from_static(b"{}"),
+            secrets: bytes::Bytes::new(),
+            trace_context: Default::default(),
+        };
+        let id = queue.submit(job).await.unwrap().job_id;
+        let cancel = CancellationToken::new();
+        let running = tokio::spawn(keep_workers_running(queue.clone(), Arc::new(Done), 1, cancel.clone()));
+        let state = queue.wait(&id, Duration::from_secs(30)).await.unwrap().unwrap();
+        assert_eq!(state.status, job_queue::JobStatus::Succeeded);
+        assert_eq!(queue.worker_starts(), 3, "two failed starts, then one that took the job");
+        cancel.cancel();
+        running.await.unwrap().unwrap();
     }
 }
