@@ -95,6 +95,8 @@ since = len(errors)
 redis_password = os.environ["SCIMC_REDIS_PASSWORD"]
 script = " ".join(services["redis"].get("command") or [])
 check("requirepass" in script and "REDISCLI_AUTH" in script, "redis: the command sets no requirepass from REDISCLI_AUTH")
+check("--maxmemory " in script and "--maxmemory-policy noeviction" in script,
+      "redis: no --maxmemory with noeviction: a full Redis is killed and reloads into the same limit")
 check(env("redis").get("REDISCLI_AUTH") == redis_password,
       "redis: REDISCLI_AUTH (read by requirepass and redis-cli) is not SCIMC_REDIS_PASSWORD")
 health = " ".join(services["redis"].get("healthcheck", {}).get("test") or [])
@@ -109,7 +111,7 @@ for name in services:
     elif name != "redis":
         stray = sorted(k for k in settings if k == "REDIS_URL" or k.startswith("SCIMC_REDIS_"))
         check(not stray, f"{name}: does not use Redis but is given {', '.join(stray)}")
-passed(since, "Redis requires its password; gateways, adapters and audit sign in with it, no one else has it")
+passed(since, "Redis requires its password; gateways, adapters and audit sign in with it, no one else has it; its memory is bounded")
 
 # The certificates: each service mounts its own directory (scripts/compose-tls.sh), never the whole of
 # deploy/compose/tls, so the gateways' client key is in the gateways alone and the CA's key in none; and
@@ -336,6 +338,8 @@ if redis:
     c = container(redis[0], "redis")
     script = " ".join((c.get("command") or []) + (c.get("args") or []))
     check("requirepass $REDISCLI_AUTH" in script, "scim-redis: the command sets no requirepass from REDISCLI_AUTH")
+    check("--maxmemory " in script and "--maxmemory-policy noeviction" in script,
+          "scim-redis: no --maxmemory with noeviction: a full Redis is OOM-killed and reloads into the same limit")
     auth = next((e for e in c.get("env") or [] if e["name"] == "REDISCLI_AUTH"), {})
     ref = (auth.get("valueFrom") or {}).get("secretKeyRef") or {}
     check(bool(ref), "scim-redis: REDISCLI_AUTH does not come from a secret")
@@ -353,7 +357,7 @@ if redis:
     url_key = gateway_env["valueFrom"]["secretKeyRef"]
     url = secret_value(url_key["name"], url_key["key"]) or ""
     check(bool(password) and f":{password}@" in url, "scim-redis: the connector's redis-url does not carry Redis's password")
-    passed(since, "the in-cluster Redis requires a password, which the connector's redis-url carries")
+    passed(since, "the in-cluster Redis requires a password, which the connector's redis-url carries, and bounds its memory")
 
 finish()
 PY
