@@ -43,6 +43,10 @@ pub struct FaultSettings {
     pub next_server_errors: u32,
     /// The next N requests are answered `429` (counts down).
     pub next_too_many_requests: u32,
+    /// The next N `POST`s to the API (the token endpoint aside) are carried out, then answered
+    /// `200 {}` (counts down): the change is made and its answer unreadable, as when a proxy
+    /// mangles it.
+    pub next_garbled_posts: u32,
 }
 
 impl Default for FaultSettings {
@@ -56,6 +60,7 @@ impl Default for FaultSettings {
             outage: false,
             next_server_errors: 0,
             next_too_many_requests: 0,
+            next_garbled_posts: 0,
         }
     }
 }
@@ -101,6 +106,8 @@ enum Action {
     ServerError,
     TooManyRequests(u64),
     Html,
+    /// Carried out, then answered `200 {}`.
+    Garbled,
 }
 
 /// The live fault switches, shared by the middleware, the admin endpoint and tests.
@@ -150,7 +157,7 @@ impl Faults {
         self.tokens.expire_all(refresh_too);
     }
 
-    fn decide(&self) -> (Duration, Action) {
+    fn decide(&self, garblable: bool) -> (Duration, Action) {
         let mut s = self.settings.write();
         let latency = Duration::from_millis(s.latency_ms);
         let action = if s.outage {
@@ -161,6 +168,9 @@ impl Faults {
         } else if s.next_too_many_requests > 0 {
             s.next_too_many_requests -= 1;
             Action::TooManyRequests(s.retry_after_seconds)
+        } else if garblable && s.next_garbled_posts > 0 {
+            s.next_garbled_posts -= 1;
+            Action::Garbled
         } else if draw(s.server_error_rate) {
             Action::ServerError
         } else if draw(s.too_many_requests_rate) {
@@ -197,12 +207,19 @@ pub async fn inject<B: MessageBody + 'static>(
     let Some(faults) = faults.filter(|_| !req.path().starts_with("/_sim")) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
-    let (latency, action) = faults.decide();
+    let garblable = req.method() == actix_web::http::Method::POST && !req.path().ends_with("/oauth2/token");
+    let (latency, action) = faults.decide(garblable);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
     let response = match action {
         Action::Pass => return next.call(req).await.map(ServiceResponse::map_into_boxed_body),
+        Action::Garbled => {
+            let done = next.call(req).await?;
+            tracing::debug!(path = done.request().path(), "fault injected: answer garbled");
+            let (req, _) = done.into_parts();
+            return Ok(ServiceResponse::new(req, HttpResponse::Ok().json(serde_json::json!({}))));
+        }
         Action::Outage => HttpResponse::build(StatusCode::SERVICE_UNAVAILABLE)
             .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
             .body(OUTAGE_HTML),
@@ -234,18 +251,18 @@ mod tests {
     fn counters_answer_exactly_the_next_requests() {
         let f = faults();
         f.update(|s| s.next_server_errors = 2).unwrap();
-        assert_eq!(f.decide().1, Action::ServerError);
-        assert_eq!(f.decide().1, Action::ServerError);
-        assert_eq!(f.decide().1, Action::Pass);
+        assert_eq!(f.decide(false).1, Action::ServerError);
+        assert_eq!(f.decide(false).1, Action::ServerError);
+        assert_eq!(f.decide(false).1, Action::Pass);
     }
 
     #[test]
     fn an_outage_wins_over_everything() {
         let f = faults();
         f.set(FaultSettings { outage: true, server_error_rate: 1.0, ..FaultSettings::default() }).unwrap();
-        assert_eq!(f.decide().1, Action::Outage);
+        assert_eq!(f.decide(false).1, Action::Outage);
         f.clear();
-        assert_eq!(f.decide().1, Action::Pass);
+        assert_eq!(f.decide(false).1, Action::Pass);
     }
 
     #[test]
@@ -256,7 +273,7 @@ mod tests {
             s.retry_after_seconds = 7;
         })
         .unwrap();
-        assert_eq!(f.decide().1, Action::TooManyRequests(7));
+        assert_eq!(f.decide(false).1, Action::TooManyRequests(7));
         assert!(f.update(|s| s.html_rate = 1.5).is_err());
         assert_eq!(f.get().html_rate, 0.0, "a refused update changes nothing");
     }

@@ -285,18 +285,23 @@ impl Ctx<'_> {
         intents.record(self.job_id, &intent(None, false)).await?;
         self.check_lease()?;
         let error = match call.await {
-            Ok(made) => {
+            Ok(made) if id_of(&made) > 0 => {
                 self.defer([intents.record_write(self.job_id, &intent(Some(id_of(&made)), true))?]);
                 return Ok(made);
             }
+            // A `2xx` without the new object's id (a body without it decodes to 0): something was
+            // made, and what is read next.
+            Ok(_) => ClientError::Decode { message: format!("the answer to creating {key:?} holds no id") },
             Err(e) => e,
         };
         // Whether Secret Server may have acted on the call before failing (the client does not
-        // repeat a create that may have been applied). A call that waited for a place and was
+        // repeat a create that may have been applied): an outage, a timeout, a status without a
+        // class, or a `2xx` whose body could not be read. A call that waited for a place and was
         // never sent (busy, fenced) applied nothing.
         let never_sent = matches!(error, ClientError::Busy { .. } | ClientError::Fenced);
-        let maybe_applied =
-            !never_sent && (error.is_transient() || matches!(error, ClientError::UnexpectedStatus { .. }));
+        let maybe_applied = !never_sent
+            && (error.is_transient()
+                || matches!(error, ClientError::UnexpectedStatus { .. } | ClientError::Decode { .. }));
         match find().await? {
             Some(found) if maybe_applied => {
                 intents.record(self.job_id, &intent(Some(id_of(&found)), true)).await?;

@@ -337,6 +337,19 @@ async fn a_create_redelivered_after_a_crash_adopts_the_user_it_made() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_cannot_be_read_adopts_the_user_it_made_instead_of_calling_it_taken() {
+    let stack = Stack::start().await;
+    // Secret Server makes the user; its answer reaches the adapter as `200 {}`.
+    stack.sim.faults().update(|f| f.next_garbled_posts = 1).unwrap();
+    let created = stack.create(User, json!({"userName": "garbled.answer", "displayName": "Made"})).await;
+    let id: i64 = created.id().parse().unwrap();
+    let made = stack.ss.get_user(id).await.unwrap();
+    assert_eq!((made.user_name.as_str(), made.display_name.as_str()), ("garbled.answer", "Made"));
+    assert_eq!(user(&stack, "garbled.answer").await["id"], id.to_string());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_create_adopts_only_what_its_job_created() {
     let stack = Stack::start().await;
     let intents = Intents::new(stack.state.clone(), INSTANCE);
