@@ -19,7 +19,11 @@ use std::time::Duration;
 
 pub use adapter_api::admin::{ConsoleAccount, ConsoleAccountVerdict};
 
-/// A console group's name as configured: `Name`, or `DOMAIN\Name` for a directory group.
+/// Whether `membership` is in the console group as configured: `Name` for a local group,
+/// `DOMAIN\Name` for a directory group. A plain name is a local group only: a group of that name
+/// in a directory (which Secret Server may synchronize, and whose members are whoever the
+/// directory's administrators put there) is another group, and its members are no console
+/// administrators.
 pub(crate) fn group_matches(configured: &str, membership: &secret_server_api::GroupMembership) -> bool {
     let configured = configured.trim();
     match configured.split_once('\\') {
@@ -27,8 +31,15 @@ pub(crate) fn group_matches(configured: &str, membership: &secret_server_api::Gr
             membership.group_name.eq_ignore_ascii_case(name)
                 && membership.group_domain_name.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(domain))
         }
-        None => membership.group_name.eq_ignore_ascii_case(configured),
+        None => membership.group_name.eq_ignore_ascii_case(configured) && is_local(membership),
     }
+}
+
+/// Whether the group of `membership` is a local one: no domain named, and no domain id (Secret
+/// Server gives a local group `-1`; `0` and none mean the same). A domain id without a name is
+/// still a domain.
+fn is_local(membership: &secret_server_api::GroupMembership) -> bool {
+    membership.group_domain_id <= 0 && membership.group_domain_name.as_deref().is_none_or(|d| d.trim().is_empty())
 }
 
 /// The client configuration for one check: the instance's, with `account`'s credentials, a
@@ -108,6 +119,16 @@ mod tests {
         assert!(group_matches("CORP\\Vault Ops", &membership("Vault Ops", Some("corp"))));
         assert!(!group_matches("CORP\\Vault Ops", &membership("Vault Ops", None)));
         assert!(!group_matches("CORP\\Vault Ops", &membership("Vault Ops", Some("other"))));
+    }
+
+    #[test]
+    fn a_plain_console_group_name_matches_a_local_group_only_never_a_directory_group_of_that_name() {
+        let local = secret_server_api::GroupMembership { group_domain_id: -1, ..membership("Console Admins", None) };
+        assert!(group_matches("Console Admins", &local));
+        assert!(!group_matches("Console Admins", &membership("Console Admins", Some("CORP"))));
+        let unnamed_domain =
+            secret_server_api::GroupMembership { group_domain_id: 3, ..membership("Console Admins", None) };
+        assert!(!group_matches("Console Admins", &unnamed_domain), "a domain Secret Server did not name is a domain");
     }
 
     #[test]

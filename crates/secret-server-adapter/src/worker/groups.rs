@@ -1,8 +1,9 @@
 //! Groups: create, replace, patch (membership as deltas), delete.
 //!
 //! A change to a group is refused first when the group is protected or outside the connection's
-//! principal scope, and so is adding or removing a member that is (see [`super::guard`]), all
-//! before anything changes; a group created here records its creating connection.
+//! principal scope, and so is adding or removing a member that is, and creating a group or
+//! renaming one to a protected group's name (see [`super::guard`]), all before anything changes;
+//! a group created here records its creating connection.
 //!
 //! A Group's `roles` are assigned and unassigned in Secret Server after its name and members,
 //! every role checked first, as a User's are (see [`super::roles`]).
@@ -247,6 +248,7 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc).map_err(JobError::Permanent)?;
+    ctx.guard_group_name(&f.name)?;
     let members = f.members.clone().unwrap_or_default();
     check_new_members(ctx, &members).await?;
     ctx.guard_members(&members).await?;
@@ -412,6 +414,10 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         let want = fields(&doc).map_err(JobError::Permanent)?.members.unwrap_or_default().into_iter().collect();
         (doc, Wanted::Exactly(want))
     };
+    let mut f = fields(&doc).map_err(JobError::Permanent)?;
+    if f.name != current.name {
+        ctx.guard_group_name(&f.name)?;
+    }
     // A PATCH delta is sent as asked (Secret Server tells what is already done); a full
     // replacement is computed against the members Secret Server has now.
     let (add, remove) = match wanted {
@@ -425,7 +431,6 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if current.synchronized && !(add.is_empty() && remove.is_empty()) {
         return Err(directory_managed_members(&current));
     }
-    let mut f = fields(&doc).map_err(JobError::Permanent)?;
     check_new_members(ctx, &add).await?;
     let (facts, role_id) = ctx.member_facts(&[add.as_slice(), remove.as_slice()].concat()).await?;
     let (mut carried, seen) = match carries {

@@ -1,6 +1,7 @@
 //! The refusals about users and groups, made before anything changes: a protected principal
-//! ([`crate::principals`]), one outside the connection's principal scope, a password the
-//! connection may not set (both decided by `connections::scope`). Each is `403` saying why.
+//! ([`crate::principals`]) or a group given a protected group's name, one outside the
+//! connection's principal scope, a password the connection may not set (both decided by
+//! `connections::scope`). Each is `403` saying why.
 //!
 //! Order, cheapest first: what the read model knows (names, creators, memberships) is checked
 //! before Secret Server is asked anything, so that a change to a principal the read model already
@@ -12,7 +13,7 @@ use super::{Ctx, JobError, JobResult};
 use crate::principals::{Change, Member, ProtectedPrincipal, StateFacts};
 use connections::scope::{self, Principal};
 use secret_server_api::RoleSummary;
-use service_error::ServiceError;
+use service_error::{ErrorKind, ServiceError};
 
 fn refused(e: impl Into<ServiceError>) -> JobError {
     JobError::Permanent(e.into())
@@ -81,6 +82,25 @@ impl Ctx<'_> {
         self.guard_known(principal, name, Change::Itself)?;
         match self.instance().protection.group_holding(held) {
             Some(why) => Err(refused(ProtectedPrincipal { principal, why, change: Change::Itself })),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses giving a group the name `name`, by a create or a rename, when a group of that name
+    /// is protected (the console group, or one listed for the instance): the name is what protects
+    /// a group and what admits the console group's members to the connector's console, so a
+    /// connection that could create it, or rename a group of its own to it with a user of its own
+    /// among the members, could make itself a console administrator. Decided from the name alone,
+    /// before any call.
+    pub(crate) fn guard_group_name(&self, name: &str) -> JobResult<()> {
+        match self.instance().protection.group_by_name(name) {
+            Some(why) => Err(refused(ServiceError::new(
+                ErrorKind::PermissionDenied,
+                format!(
+                    "a group named {name:?} is a protected principal ({why}): no connection may create a group of \
+                     that name or rename one to it"
+                ),
+            ))),
             None => Ok(()),
         }
     }

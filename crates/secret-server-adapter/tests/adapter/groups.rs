@@ -1,10 +1,13 @@
 //! Groups and membership through real jobs, checked in the emulator.
 
-use crate::support::Stack;
+use crate::support::{Options, Stack};
 use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
+use secret_server_adapter::ProtectedPrincipals;
+use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
+use service_error::ErrorKind;
 
 async fn user_id(stack: &Stack, name: &str) -> String {
     stack.find(User, &format!("userName eq \"{name}\"")).await["id"].as_str().unwrap().to_owned()
@@ -267,5 +270,51 @@ async fn adding_a_member_already_added_directly_in_secret_server_counts_it_done_
     let mut in_ss = ss_members(&stack, &id).await;
     in_ss.sort();
     assert_eq!(in_ss, both);
+    stack.stop().await;
+}
+
+/// The names of the groups Secret Server has whose name contains `text`.
+async fn ss_group_names(stack: &Stack, text: &str) -> Vec<String> {
+    let found: Vec<_> = stack.ss.search_groups(&GroupQuery::text(text)).try_collect().await.unwrap();
+    sorted(found.into_iter().map(|g| g.name).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_connection_can_create_or_rename_a_group_to_the_console_group_s_name_to_make_itself_a_console_administrator()
+{
+    // The console group is configured but does not exist in Secret Server (yet, or any more).
+    let console = "SCIM Console Admins";
+    let stack = Stack::start_with(Options { console_group: Some(console.into()), ..Options::default() }).await;
+    let mallory = stack.create(User, json!({"userName": "mallory", "password": "Mallory-Passw0rd-1"})).await.id();
+    let tmp = stack.create(Group, json!({"displayName": "tmp"})).await.id();
+    let add = json!([{"op": "add", "path": "members", "value": [{"value": mallory}]}]);
+    stack.patch(Group, &tmp, add).await.json();
+
+    let rename = json!([{"op": "replace", "path": "displayName", "value": "scim console admins"}]);
+    let refused = stack.patch(Group, &tmp, rename).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied, "{:?}", refused.err());
+    assert!(refused.err().detail.contains("may sign in to the connector's console"), "{:?}", refused.err());
+    let replaced =
+        stack.replace(Group, &tmp, json!({"displayName": console, "members": [{"value": mallory}]}), None).await;
+    assert_eq!(replaced.err().kind, ErrorKind::PermissionDenied, "{:?}", replaced.err());
+    let created = stack.create(Group, json!({"displayName": console, "members": [{"value": mallory}]})).await;
+    assert_eq!(created.err().kind, ErrorKind::PermissionDenied, "{:?}", created.err());
+
+    assert_eq!(stack.ss.get_group(tmp.parse().unwrap()).await.unwrap().name, "tmp");
+    assert_eq!(stack.get(Group, &tmp).await.unwrap()["displayName"], "tmp");
+    assert_eq!(ss_group_names(&stack, "Console").await, Vec::<String>::new(), "no group of that name was made");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_cannot_be_created_or_renamed_to_the_name_of_a_listed_protected_group() {
+    let protected = ProtectedPrincipals { groups: vec!["Vault Owners".into()], ..ProtectedPrincipals::default() };
+    let stack = Stack::start_with(Options { protected, ..Options::default() }).await;
+    let created = stack.create(Group, json!({"displayName": "vault owners"})).await;
+    assert_eq!(created.err().kind, ErrorKind::PermissionDenied, "{:?}", created.err());
+    let id = stack.create(Group, json!({"displayName": "Owners to be"})).await.id();
+    let rename = json!([{"op": "replace", "path": "displayName", "value": "Vault Owners"}]);
+    assert_eq!(stack.patch(Group, &id, rename).await.err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(ss_group_names(&stack, "Owners").await, vec!["Owners to be".to_owned()]);
     stack.stop().await;
 }
