@@ -5,8 +5,14 @@
 //! renaming one to a protected group's name (see [`super::guard`]), all before anything changes;
 //! a group created here records its creating connection.
 //!
-//! A Group's `roles` are assigned and unassigned in Secret Server after its name and members,
-//! every role checked first, as a User's are (see [`super::roles`]).
+//! A Group's `roles` are assigned and unassigned in Secret Server after its members, every role
+//! checked first, as a User's are (see [`super::roles`]).
+//!
+//! A request that will be refused changes nothing: a replace or patch checks everything it can
+//! first (the group, the members, the roles, and for a rename that the new name is no protected
+//! group's and no other group's, the `409 uniqueness` a create gets), then changes the members,
+//! then the roles, and renames the group last, with its stored attributes after the rename: a
+//! member or role Secret Server still refuses leaves the name and the attributes as they were.
 //!
 //! Membership changes are one Secret Server call for all the members a change adds and removes
 //! (`PATCH /groups/{id}/users`, up to [`MEMBERS_PER_CALL`] members a call), never a rewrite of the
@@ -245,6 +251,31 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> JobResult<Option<Group>> {
     }
 }
 
+/// The `409 uniqueness` of a group name another group has.
+fn name_taken(name: &str) -> JobError {
+    taken(format!("a group named {name:?} already exists"))
+}
+
+/// Refuses renaming group `id` to `name` when another group has that name, as the read model or
+/// Secret Server (a group made there since the last resync) shows it: the `409 uniqueness` a create
+/// of that name gets, before anything changes. The group's own name in another case is free.
+async fn check_name_free(ctx: &Ctx<'_>, id: i64, name: &str) -> JobResult<()> {
+    if ctx.instance().model.read(|s| s.group_by_name(name).is_some_and(|g| g.ss.id != id)) {
+        return Err(name_taken(name));
+    }
+    let wanted = fold(name);
+    let other = ctx
+        .client()?
+        .search_groups(&GroupQuery::text(name))
+        .try_filter(|g| futures::future::ready(g.id != id && fold(&g.name) == wanted))
+        .try_next()
+        .await?;
+    match other {
+        Some(_) => Err(name_taken(name)),
+        None => Ok(()),
+    }
+}
+
 async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let doc = scim::validate_create(ctx.schemas(), KIND, ctx.req.payload())?;
     let f = fields(&doc).map_err(JobError::Permanent)?;
@@ -261,12 +292,12 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let detail = format!("a group named {:?} already exists", f.name);
     let group = match known {
         Some(id) if earlier.made(id) => ctx.client()?.get_group(id).await?,
-        Some(_) => return Err(taken(detail)),
+        Some(_) => return Err(name_taken(&f.name)),
         // Secret Server's own answer: a group made there since the last resync, or by an earlier
         // attempt of this job.
         None => match find_by_name(ctx, &f.name).await? {
             Some(group) if earlier.made(group.id) => group,
-            Some(_) => return Err(taken(detail)),
+            Some(_) => return Err(name_taken(&f.name)),
             None => {
                 let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
                 let find = || find_by_name(ctx, &f.name);
@@ -415,8 +446,10 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         (doc, Wanted::Exactly(want))
     };
     let mut f = fields(&doc).map_err(JobError::Permanent)?;
-    if f.name != current.name {
+    let renamed = f.name != current.name;
+    if renamed {
         ctx.guard_group_name(&f.name)?;
+        check_name_free(ctx, id, &f.name).await?;
     }
     // A PATCH delta is sent as asked (Secret Server tells what is already done); a full
     // replacement is computed against the members Secret Server has now.
@@ -445,23 +478,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if !role_plan.is_empty() {
         carried.clear();
     }
-    let group = if f.name != current.name {
-        // Only the name: the group's owners, platform status and synchronization stay Secret Server's.
-        ctx.client()?.patch_group(id, &GroupPatchArgs::rename(f.name.clone())).await?
-    } else {
-        current.clone()
-    };
-    let previous = ctx.instance().model.read(|s| s.groups.get(&id).and_then(|g| g.attrs.clone()));
-    keep_creator(&mut f.attrs, previous.as_deref());
-    let attrs = to_text(&f.attrs);
-    ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
-    write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
+    // Everything is checked. The members change first, then the roles, and the name last, so that
+    // a member or role Secret Server still refuses leaves the name and attributes as they were.
     burst::forget_markers(ctx, &seen).await?;
     let (added, removed) = if carried.is_empty() {
-        change_members(ctx, &group, &add, &remove).await?
+        change_members(ctx, &current, &add, &remove).await?
     } else {
         let (all_add, all_remove) = burst::net((&add, &remove), &carried);
-        match change_members(ctx, &group, &all_add, &all_remove).await {
+        match change_members(ctx, &current, &all_add, &all_remove).await {
             Ok(_) => {
                 let (mut add, mut remove) = (add, remove);
                 add.sort_unstable();
@@ -472,12 +496,29 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
                 tracing::info!(error = %e, carried = carried.len(),
                     "Secret Server refused the member changes sent together; this one goes alone, the others in their turn");
                 carried.clear();
-                change_members(ctx, &group, &add, &remove).await?
+                change_members(ctx, &current, &add, &remove).await?
             }
             Err(e) => return Err(e),
         }
     };
-    write_group(ctx, group.clone(), &added, &removed, Some(attrs)).await?;
+    if !added.is_empty() || !removed.is_empty() {
+        write_group(ctx, current.clone(), &added, &removed, None).await?;
+    }
+    if !role_plan.is_empty() {
+        roles::apply(ctx, Holder::Group(id), &role_plan).await?;
+        write_roles(ctx, id, role_plan.result.clone()).await?;
+    }
+    let group = if renamed {
+        // Only the name: the group's owners, platform status and synchronization stay Secret Server's.
+        ctx.client()?.patch_group(id, &GroupPatchArgs::rename(f.name.clone())).await?
+    } else {
+        current.clone()
+    };
+    let previous = ctx.instance().model.read(|s| s.groups.get(&id).and_then(|g| g.attrs.clone()));
+    keep_creator(&mut f.attrs, previous.as_deref());
+    let attrs = to_text(&f.attrs);
+    ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
+    write_group(ctx, group.clone(), &[], &[], Some(attrs)).await?;
     if !carried.is_empty() {
         burst::settle(ctx, &group, carried).await?;
     }
@@ -486,10 +527,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     // A change of roles is on record with the roles before and after (a group's audit shape is
     // otherwise as it was).
     if !role_plan.is_empty() {
-        roles::apply(ctx, Holder::Group(id), &role_plan).await?;
         before = roles::with_roles(ctx, before, &held);
         after = roles::with_roles(ctx, after, &role_plan.result);
-        write_roles(ctx, id, role_plan.result).await?;
     }
     Ok(Applied { kind: KIND, id, deleted: false, before, after, members: MemberIds { added, removed } })
 }

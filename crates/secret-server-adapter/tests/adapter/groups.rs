@@ -5,6 +5,7 @@ use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
 use secret_server_adapter::ProtectedPrincipals;
+use secret_server_api::{GroupCreateArgs, Patch, UserPatchArgs};
 use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
 use service_error::ErrorKind;
@@ -316,5 +317,62 @@ async fn a_group_cannot_be_created_or_renamed_to_the_name_of_a_listed_protected_
     let rename = json!([{"op": "replace", "path": "displayName", "value": "Vault Owners"}]);
     assert_eq!(stack.patch(Group, &id, rename).await.err().kind, ErrorKind::PermissionDenied);
     assert_eq!(ss_group_names(&stack, "Owners").await, vec!["Owners to be".to_owned()]);
+    stack.stop().await;
+}
+
+/// Disables user `id` directly in Secret Server, behind the read model's back (which still shows
+/// it enabled until the next resync).
+async fn disable_in_secret_server(stack: &Stack, id: &str) {
+    let disable = UserPatchArgs { enabled: Some(Patch::set(false)), ..UserPatchArgs::default() };
+    stack.ss.patch_user(id.parse().unwrap(), &disable).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_whose_member_secret_server_refuses_leaves_the_group_as_it_was() {
+    let stack = Stack::start().await;
+    let user = stack.create(User, json!({"userName": "disabled.meanwhile"})).await.id();
+    let id = stack.create(Group, json!({"displayName": "Before"})).await.id();
+    disable_in_secret_server(&stack, &user).await;
+
+    let replaced = stack.replace(Group, &id, json!({"displayName": "After", "members": [{"value": user}]}), None).await;
+    assert_eq!(replaced.err().http_status(), 400, "{:?}", replaced.err());
+    let ops = json!([
+        {"op": "replace", "path": "displayName", "value": "After"},
+        {"op": "add", "path": "members", "value": [{"value": user}]},
+    ]);
+    assert_eq!(stack.patch(Group, &id, ops).await.err().http_status(), 400);
+
+    assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "Before");
+    assert_eq!(stack.get(Group, &id).await.unwrap()["displayName"], "Before");
+    assert!(ss_members(&stack, &id).await.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_to_another_group_s_name_is_409_uniqueness_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let alice = user_id(&stack, "alice.martin").await;
+    let id = stack.create(Group, json!({"displayName": "Mine"})).await.id();
+    // One the read model knows, and one made directly in Secret Server since the last resync.
+    let made = GroupCreateArgs { name: "Made Directly".into(), enabled: true, ..GroupCreateArgs::default() };
+    stack.ss.create_group(&made).await.unwrap();
+    for taken in ["dbas", "made directly"] {
+        let ops = json!([
+            {"op": "replace", "path": "displayName", "value": taken},
+            {"op": "add", "path": "members", "value": [{"value": alice}]},
+        ]);
+        let refused = stack.patch(Group, &id, ops).await;
+        assert_eq!(
+            (refused.err().http_status(), refused.err().scim_type),
+            (409, Some(scim::ScimType::Uniqueness)),
+            "{taken}: {:?}",
+            refused.err()
+        );
+    }
+    assert_eq!(stack.ss.get_group(id.parse().unwrap()).await.unwrap().name, "Mine");
+    assert!(ss_members(&stack, &id).await.is_empty(), "no member was added");
+    // Its own name in another case is no other group's.
+    let renamed = stack.patch(Group, &id, json!([{"op": "replace", "path": "displayName", "value": "MINE"}])).await;
+    assert_eq!(renamed.json()["displayName"], "MINE");
     stack.stop().await;
 }
