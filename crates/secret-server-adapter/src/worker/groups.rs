@@ -13,6 +13,10 @@
 //! group's and no other group's, the `409 uniqueness` a create gets), then changes the members,
 //! then the roles, and renames the group last, with its stored attributes after the rename: a
 //! member or role Secret Server still refuses leaves the name and the attributes as they were.
+//! A create cannot add members or roles before its group exists: when Secret Server refuses one
+//! after the attempt made the group, the group is deleted again and the job's intent settled with
+//! nothing made, so that the refused create leaves nothing behind and can be sent again (a
+//! transient failure keeps the group, which the retried job adopts).
 //!
 //! Membership changes are one Secret Server call for all the members a change adds and removes
 //! (`PATCH /groups/{id}/users`, up to [`MEMBERS_PER_CALL`] members a call), never a rewrite of the
@@ -27,9 +31,9 @@ use super::roles::{self, Holder, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, keep_creator, to_text};
 use crate::instance::Instance;
-use crate::intents::MemberIds;
+use crate::intents::{Intent, MemberIds};
 use crate::mapping::RenderOptions;
-use crate::mapping::group::{fields, member_id};
+use crate::mapping::group::{GroupFields, fields, member_id};
 use crate::read_model::fetch::{group_roles, group_ss_from_group, user_ss_from_user};
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::fold;
@@ -290,21 +294,51 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
     let detail = format!("a group named {:?} already exists", f.name);
-    let group = match known {
-        Some(id) if earlier.made(id) => ctx.client()?.get_group(id).await?,
+    // Whether this attempt made the group (not an earlier attempt, nor one adopted after a crash).
+    let (group, made_now) = match known {
+        Some(id) if earlier.made(id) => (ctx.client()?.get_group(id).await?, false),
         Some(_) => return Err(name_taken(&f.name)),
         // Secret Server's own answer: a group made there since the last resync, or by an earlier
         // attempt of this job.
         None => match find_by_name(ctx, &f.name).await? {
-            Some(group) if earlier.made(group.id) => group,
+            Some(group) if earlier.made(group.id) => (group, false),
             Some(_) => return Err(name_taken(&f.name)),
             None => {
                 let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
                 let find = || find_by_name(ctx, &f.name);
-                ctx.create_once(KIND, &key, &detail, |g: &Group| g.id, ctx.client()?.create_group(&args), find).await?
+                let call = ctx.client()?.create_group(&args);
+                (ctx.create_once(KIND, &key, &detail, |g: &Group| g.id, call, find).await?, true)
             }
         },
     };
+    match fill(ctx, &f, &group, &members, role_plan).await {
+        // Refused for good (a member Secret Server no longer takes, say): the group this attempt
+        // made goes again, so that the refused request leaves nothing behind and can be sent
+        // again. A transient failure keeps it: the job is retried and adopts it.
+        Err(JobError::Permanent(e)) if made_now => {
+            match undo_create(ctx, group.id, &key).await {
+                Ok(()) => {
+                    tracing::info!(group_id = group.id, "the create was refused after its group was made: deleted")
+                }
+                Err(undo) => tracing::warn!(group_id = group.id, error = ?undo,
+                    "the create was refused after its group was made, and the group cannot be deleted: it stays"),
+            }
+            Err(JobError::Permanent(e))
+        }
+        other => other,
+    }
+}
+
+/// What a create does once its group exists (made or adopted): records its creator and
+/// attributes, adds its members and gives it its roles.
+async fn fill(
+    ctx: &Ctx<'_>,
+    f: &GroupFields,
+    group: &Group,
+    members: &[i64],
+    role_plan: RolePlan,
+) -> JobResult<Applied> {
+    let instance = ctx.instance();
     // This job made the group (now, or in an earlier delivery): it records its creator.
     let mut stored = f.attrs.clone();
     stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
@@ -312,7 +346,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     instance.attrs.put(KIND, group.id, attrs.as_deref()).await?;
     // A new group starts empty in the read model; the write below records it before members change.
     write_group(ctx, group.clone(), &[], &[], Some(attrs.clone())).await?;
-    let (added, _) = change_members(ctx, &group, &members, &[]).await?;
+    let (added, _) = change_members(ctx, group, members, &[]).await?;
     write_group(ctx, group.clone(), &added, &[], Some(attrs)).await?;
     // A create only adds: an adopted group keeps the roles it holds.
     roles::apply(ctx, Holder::Group(group.id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
@@ -320,6 +354,33 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let after = audit(&group.name, &added, &[]);
     let members = MemberIds { added, removed: Vec::new() };
     Ok(Applied { kind: KIND, id: group.id, deleted: false, members, before: Value::Null, after })
+}
+
+/// Deletes group `id`, which this attempt made for a create that was then refused, and forgets
+/// it; the job's intent (key `key`) is settled with nothing made, so that a later attempt of the
+/// job creates the group again as a first one would.
+async fn undo_create(ctx: &Ctx<'_>, id: i64, key: &str) -> JobResult<()> {
+    if let Err(e) = ctx.client()?.delete_group(id).await {
+        super::gone_anyway(e, ctx.client()?.get_group(id)).await?;
+    }
+    forget(ctx, id).await?;
+    let nothing = Intent { kind: KIND.name().to_owned(), key: key.to_owned(), created: None, settled: true };
+    // Deferred after the intent the create deferred (the id it made): the batch is written in
+    // order, so this one is what stays.
+    ctx.defer([ctx.instance().intents.record_write(ctx.job_id, &nothing)?]);
+    Ok(())
+}
+
+/// Removes group `id`, gone from Secret Server, from the read model (and its members' groups),
+/// the stored attributes and the meta.
+async fn forget(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
+    let members = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
+    let mut touched = vec![(KIND, id)];
+    touched.extend(members.iter().map(|u| (ResourceKind::User, *u)));
+    ctx.instance().write_through(&touched, |s| drop(s.remove_group(id))).await?;
+    ctx.instance().attrs.put(KIND, id, None).await?;
+    ctx.instance().meta.delete(KIND, id).await?;
+    Ok(())
 }
 
 /// Resolves member removals by filter against the read model's member list, built only when a
@@ -570,12 +631,7 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if let Err(e) = ctx.client()?.delete_group(id).await {
         super::gone_anyway(e, ctx.client()?.get_group(id)).await?;
     }
-    let members = ctx.instance().model.read(|s| s.groups.get(&id).map(|g| g.members.clone())).unwrap_or_default();
-    let mut touched = vec![(KIND, id)];
-    touched.extend(members.iter().map(|u| (ResourceKind::User, *u)));
-    ctx.instance().write_through(&touched, |s| drop(s.remove_group(id))).await?;
-    ctx.instance().attrs.put(KIND, id, None).await?;
-    ctx.instance().meta.delete(KIND, id).await?;
+    forget(ctx, id).await?;
     Ok(Applied {
         kind: KIND,
         id,

@@ -1,10 +1,14 @@
 //! Groups and membership through real jobs, checked in the emulator.
 
-use crate::support::{Options, Stack};
+use crate::support::{CONNECTION, INSTANCE, Options, Stack};
+use adapter_api::Operation;
+use adapter_api::job::decode_result;
 use futures::TryStreamExt;
+use job_queue::{Disposition, Job, JobId, JobLease};
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
 use secret_server_adapter::ProtectedPrincipals;
+use secret_server_adapter::intents::Intents;
 use secret_server_api::{GroupCreateArgs, Patch, UserPatchArgs};
 use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
@@ -374,5 +378,54 @@ async fn a_rename_to_another_group_s_name_is_409_uniqueness_and_changes_nothing(
     // Its own name in another case is no other group's.
     let renamed = stack.patch(Group, &id, json!([{"op": "replace", "path": "displayName", "value": "MINE"}])).await;
     assert_eq!(renamed.json()["displayName"], "MINE");
+    stack.stop().await;
+}
+
+/// Job `id` as the queue hands it to the adapter, on its `attempt`th delivery.
+fn delivered(id: &str, body: adapter_api::Job, attempt: u32) -> Job {
+    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
+    Job {
+        id: JobId(id.to_owned()),
+        ordering_key: format!("{INSTANCE}/test/{id}"),
+        payload: sealed.payload,
+        secrets: sealed.secrets,
+        trace_context: Default::default(),
+        attempt,
+        lease: JobLease::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_member_secret_server_refuses_leaves_no_group_behind_so_it_can_be_sent_again() {
+    let stack = Stack::start().await;
+    let user = stack.create(User, json!({"userName": "disabled.before.joining"})).await.id();
+    disable_in_secret_server(&stack, &user).await;
+    let body = json!({"displayName": "Joiners", "members": [{"value": user}]});
+
+    let refused = stack.create(Group, body.clone()).await;
+    assert_eq!(refused.err().http_status(), 400, "{:?}", refused.err());
+    assert!(refused.err().detail.contains("inactive"), "Secret Server's refusal: {:?}", refused.err());
+    assert_eq!(ss_group_names(&stack, "Joiners").await, Vec::<String>::new(), "the group made for it is gone");
+    assert!(stack.search(Group, r#"displayName eq "Joiners""#).await.is_empty());
+
+    // Sent again, it is refused alike (not 409): and its job's intent says it made nothing.
+    let create = stack.job(CONNECTION, Group, Operation::Create, "", Some(&body), None);
+    let handler = stack.adapter().job_handler();
+    let again = handler.handle(delivered("refused-member", create.clone(), 1)).await;
+    let error = match &again {
+        Disposition::Failed(bytes) => decode_result(bytes).unwrap_err(),
+        other => panic!("a refused member fails the job: {other:?}"),
+    };
+    assert_eq!(error.http_status(), 400, "{error:?}");
+    let intent = Intents::new(stack.state.clone(), INSTANCE).get("refused-member").await.unwrap().expect("intent");
+    assert_eq!((intent.created, intent.settled), (None, true));
+
+    // Once the user is enabled again, a retry of the job creates the group with its member.
+    let enable = UserPatchArgs { enabled: Some(Patch::set(true)), ..UserPatchArgs::default() };
+    stack.ss.patch_user(user.parse().unwrap(), &enable).await.unwrap();
+    let retried = handler.handle(delivered("refused-member", create, 2)).await;
+    assert!(matches!(retried, Disposition::Succeeded(_)), "{retried:?}");
+    let made = stack.find(Group, r#"displayName eq "Joiners""#).await;
+    assert_eq!(ss_members(&stack, made["id"].as_str().unwrap()).await, vec![user]);
     stack.stop().await;
 }
