@@ -425,7 +425,8 @@ pub struct SecretServerSection {
     #[serde(default)]
     pub administrator_role: Option<String>,
     /// The group whose members may sign in to the web console with their Secret Server
-    /// credentials (default none: they cannot).
+    /// credentials (`Name` for a local group, `DOMAIN\Name` for a directory group; default none:
+    /// they cannot).
     #[serde(default)]
     pub console_group: Option<String>,
     /// How the adapter signs in: `password` (default), `api-token` or `platform`.

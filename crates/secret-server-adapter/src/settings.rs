@@ -134,8 +134,9 @@ pub struct InstanceSettings {
     /// Besides the API account (always protected): listed users and groups, and the holders of
     /// the administrator role (by default).
     pub protected: crate::ProtectedPrincipals,
-    /// The Secret Server group (`Name`, or `DOMAIN\Name`) whose members may sign in to the web
-    /// console with their Secret Server credentials; `None`: this instance's accounts cannot.
+    /// The Secret Server group (`Name` for a local group, `DOMAIN\Name` for a directory group: a
+    /// plain name never matches a directory group) whose members may sign in to the web console
+    /// with their Secret Server credentials; `None`: this instance's accounts cannot.
     pub console_group: Option<String>,
 }
 
