@@ -304,8 +304,11 @@ fn outcome(job_id: &JobId, state: &job_queue::JobState) -> Result<Written, Servi
     match state.status {
         JobStatus::DeadLettered => {
             tracing::warn!(job = %job_id, error = ?state.last_error, "job dead-lettered");
+            // Not "not applied": an attempt may have made part of the change before Secret Server
+            // failed for good (a create, then its roles), and nothing undoes it.
             Err(ServiceError::unavailable(format!(
-                "Secret Server is unavailable; the change was not applied (job {job_id})"
+                "Secret Server is unavailable and the change could not be completed (job {job_id}); an attempt may \
+                 have applied part of it before failing: read the resource before sending it again"
             ))
             .with_retry_after(30))
         }
