@@ -334,7 +334,8 @@ impl QueueError {
 #[async_trait]
 pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
     /// Enqueues a job, or returns the existing one with the same idempotency key when it was
-    /// submitted with the same fingerprint.
+    /// submitted with the same fingerprint, unless that one was dead-lettered: the same request
+    /// sent again then runs as a new job under the key (a client following `Retry-After`).
     ///
     /// # Errors
     /// [`QueueError::KeyReused`] when the key's job has another fingerprint.

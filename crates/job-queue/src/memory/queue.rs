@@ -441,7 +441,13 @@ impl JobQueue for InProcessQueue {
         let submitted = {
             let mut st = self.inner.state.lock();
             self.inner.maintain(&mut st, Instant::now(), &mut changes);
-            match st.idempotency.get(&job.idempotency_key).cloned() {
+            // The same request again after its job was dead-lettered is a new job under the key.
+            let dead_lettered = |id: &String| {
+                st.jobs
+                    .get(id)
+                    .is_some_and(|j| j.state.status == JobStatus::DeadLettered && j.fingerprint == job.fingerprint)
+            };
+            match st.idempotency.get(&job.idempotency_key).cloned().filter(|id| !dead_lettered(id)) {
                 Some(existing) => {
                     let stored = st.jobs.get(&existing).map(|j| j.fingerprint.clone()).unwrap_or_default();
                     if stored == job.fingerprint {

@@ -179,7 +179,9 @@ fn batch_script(body: &str) -> Script {
 /// {job id, outcome, fingerprint}: outcome 0 for a new job, 1 when an earlier
 /// submission had the key and the same fingerprint, 2 when it had another
 /// fingerprint (returned; nothing is enqueued). A job stored without a
-/// fingerprint (before they were kept) matches any. Repeating a call (its reply
+/// fingerprint (before they were kept) matches any. A key whose job was
+/// dead-lettered starts a new job for the same request (its dead letter stays;
+/// the key's hash now holds the new job). Repeating a call (its reply
 /// was lost) returns the same ids with 0. A new job's row (its id is the
 /// candidate, its fingerprint the one submitted) is the number 0 alone.
 pub(crate) static SUBMIT: LazyLock<Script> = LazyLock::new(|| {
@@ -194,16 +196,18 @@ for i = 2, #ARGV, 7 do
   local id, idem, fp, okey = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local jk = job_key(base, id)
   -- A new job's hash does not exist: one field asked (no table of replies), the others only if it does.
-  local f = redis.call('HGET', jk, 'id') and redis.call('HMGET', jk, 'id', 'idem', 'fp') or NONE
+  local f = redis.call('HGET', jk, 'id') and redis.call('HMGET', jk, 'id', 'idem', 'fp', 'status') or NONE
   if f[1] and f[2] ~= idem then
     return redis.error_reply('idempotency keys ' .. idem .. ' and ' .. tostring(f[2]) .. ' share a digest')
   elseif f[1] == id then
     out[#out + 1] = 0
   elseif f[1] and f[3] and f[3] ~= fp then
     out[#out + 1] = {f[1], 2, f[3]}
-  elseif f[1] then
+  elseif f[1] and f[4] ~= 'dead_lettered' then
     out[#out + 1] = {f[1], 1, fp}
   else
+    -- The same request again after its job was dead-lettered: a new job under the key.
+    if f[1] then redis.call('DEL', jk) end
     local entry = ''
     if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
       entry = redis.call('XADD', base .. ':ready', '*', 'id', id)

@@ -65,6 +65,7 @@ conformance!(
     try_execute_job_runs_one_ready_job_and_reports_when_none_is_ready,
     a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_changes_nothing,
     a_queued_job_is_behind_while_an_earlier_job_of_its_key_remains_and_not_once_it_heads_the_key,
+    the_same_request_sent_again_after_its_job_was_dead_lettered_runs_as_a_new_job_under_its_key,
 );
 
 /// Starts workers in the background; cancel the token (or abort the handle) to stop them.
@@ -909,4 +910,44 @@ async fn a_queued_job_is_behind_while_an_earlier_job_of_its_key_remains_and_not_
     }
     let state = b.queue.status(&second).await.unwrap().unwrap();
     assert_eq!((state.status, state.behind), (JobStatus::Queued, false));
+}
+
+async fn the_same_request_sent_again_after_its_job_was_dead_lettered_runs_as_a_new_job_under_its_key(kind: Kind) {
+    let h = Harness::new(kind, "dead-key", |c| c.max_attempts = 1);
+    let b = h.backends().await;
+    let outage = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let work = {
+        let outage = Arc::clone(&outage);
+        handler(move |_| {
+            let down = outage.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if down {
+                    Disposition::Retry { error: "Secret Server unreachable".into(), after: None }
+                } else {
+                    Disposition::Succeeded(Bytes::from_static(b"done"))
+                }
+            })
+        })
+    };
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 1);
+    let first = b.queue.submit(fingerprinted("key", "POST /Users 1a2b", "one")).await.unwrap();
+    assert_eq!(b.queue.wait(&first.job_id, SOON).await.unwrap().unwrap().status, JobStatus::DeadLettered);
+
+    // Secret Server is back; the client sends the same request with the same key.
+    outage.store(false, Ordering::SeqCst);
+    let again = b.queue.submit(fingerprinted("key", "POST /Users 1a2b", "one")).await.unwrap();
+    assert!(!again.duplicate, "a new job, not the dead letter's answer again");
+    assert_ne!(again.job_id, first.job_id);
+    let state = b.queue.wait(&again.job_id, SOON).await.unwrap().unwrap();
+    assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(&b"done"[..])));
+    assert!(b.queue.dead_letter(&first.job_id).await.unwrap().is_some(), "the dead letter stays");
+    // Another request with the key is still refused, and the finished job's key replays it.
+    assert!(matches!(
+        b.queue.submit(fingerprinted("key", "DELETE /Users/13 3c4d", "two")).await,
+        Err(QueueError::KeyReused { .. })
+    ));
+    let replay = b.queue.submit(fingerprinted("key", "POST /Users 1a2b", "one")).await.unwrap();
+    assert_eq!((replay.job_id, replay.duplicate), (again.job_id, true));
+    stop.cancel();
+    workers.await.unwrap().unwrap();
 }
