@@ -5,6 +5,8 @@
 //! connection created unless its policy says otherwise (see [`super::guard`]). A user created here
 //! records its creating connection in its stored attributes. A User's `roles` are assigned and
 //! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
+//! A delete records its intent before its call, so that a delivery after one whose call disabled
+//! the user finishes it (Secret Server refuses to delete a user who is inactive already).
 
 use super::roles::{self, Holder, RolePlan, with_roles};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
@@ -25,7 +27,7 @@ use scim::patch::NoMemberLookup;
 use scim::{PatchRequest, ResourceKind, ScimError};
 use secrecy::ExposeSecret;
 use secret_server_api::{Patch, User, UserCreateArgs, UserPatchArgs};
-use secret_server_client::UserQuery;
+use secret_server_client::{ClientError, UserQuery};
 use serde_json::Value;
 
 const KIND: ResourceKind = ResourceKind::User;
@@ -449,15 +451,45 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if directory_managed(&current) {
         return Err(directory_refusal(&current, "existence"));
     }
-    ctx.client()?.delete_user(id).await.map_err(JobError::from)?;
+    // Secret Server refuses to delete a user who is inactive already, as it would an unknown one:
+    // an earlier attempt of this job that disabled the user and stopped before its tombstone (its
+    // answer lost, or its worker gone) is finished without the call.
+    let disabled_before = !current.enabled && ctx.deleted_before(KIND, id).await?;
+    if !disabled_before {
+        ctx.record_delete(KIND, id).await?;
+        if let Err(e) = ctx.client()?.delete_user(id).await {
+            disabled_anyway(e, current.enabled, ctx.client()?.get_user(id)).await?;
+        }
+    }
     let tombstone = Tombstone { user_name: current.user_name.clone(), job_id: ctx.job_id.to_owned(), at: now_millis() };
     instance.tombstones.put(id, &tombstone).await?;
-    let before = audit_of(&current);
+    // An earlier attempt's delete found the user enabled: Secret Server deletes no inactive user.
+    let before = audit_of(&User { enabled: current.enabled || disabled_before, ..current.clone() });
     let disabled = User { enabled: false, ..current };
     let after = audit_of(&disabled);
     let attrs = instance.model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     write_user(ctx, disabled, held, attrs, true).await?;
     Ok(Applied { kind: KIND, id, deleted: true, members: MemberIds::NONE, before, after })
+}
+
+/// After a failed delete of a user who was enabled before the call (`was_enabled`): done when a
+/// read shows the user disabled now. The call disabled it before its answer was lost (a timeout, a
+/// `5xx`), and the client's retry of it was refused as a delete of an inactive user is. What
+/// "disabled" looks like is read from Secret Server's state, not taken from the delete's error
+/// (see [`super::gone_anyway`]).
+async fn disabled_anyway(
+    error: ClientError,
+    was_enabled: bool,
+    read: impl std::future::Future<Output = Result<User, ClientError>>,
+) -> JobResult<()> {
+    if !was_enabled {
+        return Err(error.into());
+    }
+    match read.await {
+        Ok(user) if !user.enabled => Ok(()),
+        Ok(_) => Err(error.into()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]
@@ -480,6 +512,25 @@ mod tests {
         assert!(names_password(&patch(json!([{"op": "Replace", "value": {"active": true, "password": "x"}}]))));
         let urn = "urn:ietf:params:scim:schemas:core:2.0:User:password";
         assert!(names_password(&patch(json!([{"op": "add", "path": urn, "value": "x"}]))));
+    }
+
+    fn lost_answer() -> ClientError {
+        ClientError::NotFound { message: "User not found.".to_owned() }
+    }
+
+    fn read_enabled(enabled: bool) -> std::future::Ready<Result<User, ClientError>> {
+        std::future::ready(Ok(User { id: 12, enabled, ..User::default() }))
+    }
+
+    #[tokio::test]
+    async fn a_failed_delete_of_an_enabled_user_that_now_shows_disabled_is_done() {
+        assert!(disabled_anyway(lost_answer(), true, read_enabled(false)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_failed_delete_is_a_failure_when_the_user_is_still_enabled_or_was_disabled_already() {
+        assert!(disabled_anyway(lost_answer(), true, read_enabled(true)).await.is_err());
+        assert!(disabled_anyway(lost_answer(), false, read_enabled(false)).await.is_err(), "not this delete's doing");
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Users through real jobs, checked in the emulator through its REST API.
 
-use crate::support::{CONNECTION, Stack, connection};
+use crate::support::{CONNECTION, INSTANCE, Outcome, Stack, connection};
+use adapter_api::{Operation, Written};
 use connections::{DeletedUserPolicy, UserNameChangePolicy};
+use job_queue::{Disposition, Job, JobId, JobLease};
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::User;
+use secret_server_adapter::intents::{Intent, Intents};
 use serde_json::{Value, json};
 
 fn barbara() -> Value {
@@ -323,5 +326,44 @@ async fn updates_keep_the_settings_the_connector_does_not_manage() {
     let revived = stack.create(User, json!({"userName": "kim.unmanaged", "password": "Third-Horse-9!"})).await;
     assert_eq!(revived.id(), id);
     assert_unmanaged_settings_kept(&stack.ss.get_user(ss_id).await.unwrap());
+    stack.stop().await;
+}
+
+/// Job `id` handed to the adapter as the queue hands over a job whose first attempt did not
+/// finish: attempt 2 (only a redelivery can find what an earlier attempt left).
+fn delivered_again(id: &str, body: adapter_api::Job) -> Job {
+    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
+    Job {
+        id: JobId(id.to_owned()),
+        ordering_key: format!("{INSTANCE}/test/{id}"),
+        payload: sealed.payload,
+        secrets: sealed.secrets,
+        trace_context: Default::default(),
+        attempt: 2,
+        lease: JobLease::default(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() {
+    let stack = Stack::start().await;
+    let id = stack.create(User, json!({"userName": "half.deleted"})).await.id();
+    let ss_id: i64 = id.parse().unwrap();
+    // As the first attempt leaves it when Secret Server's answer is lost or the worker stops
+    // between the call and the tombstone: its intent recorded, the user disabled, nothing else.
+    let intent = Intent { kind: "User".into(), key: format!("delete:{id}"), created: None, settled: false };
+    Intents::new(stack.state.clone(), INSTANCE).record("lost-delete", &intent).await.unwrap();
+    stack.ss.delete_user(ss_id).await.unwrap();
+
+    let again = delivered_again("lost-delete", stack.job(CONNECTION, User, Operation::Delete, &id, None, None));
+    let outcome = stack.adapter().job_handler().handle(again).await;
+    let Disposition::Succeeded(result) = &outcome else { panic!("the delete is done: {outcome:?}") };
+    assert_eq!(adapter_api::job::decode_result(result).unwrap(), Written::Deleted);
+    assert_eq!(stack.get(User, &id).await.unwrap_err().http_status(), 404, "the read model shows it deleted");
+    assert!(!stack.ss.get_user(ss_id).await.unwrap().enabled);
+    // Its name is free again: a create revives the same user instead of answering 409.
+    let revived = stack.create(User, json!({"userName": "half.deleted"})).await;
+    assert!(matches!(revived, Outcome::Ok(_)), "{revived:?}");
+    assert_eq!(revived.id(), id);
     stack.stop().await;
 }
