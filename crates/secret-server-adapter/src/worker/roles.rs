@@ -10,6 +10,7 @@
 //! converges.
 
 use super::{Ctx, JobError, JobResult, invalid_value};
+use crate::mapping::user::role_names;
 use crate::read_model::fetch;
 use crate::read_model::records::RoleSs;
 use connections::scope;
@@ -92,6 +93,22 @@ pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>)
     Ok(RolePlan { add, remove, result: wanted_ids.into_iter().collect() })
 }
 
+/// Whether document `doc` (a User's or a Group's, as a change leaves it) names the roles
+/// `current_doc` names, in any order, names compared as Secret Server compares them: then the
+/// change asks for no change of roles. A `PATCH` that leaves `roles` alone plans none
+/// ([`RolePlan::keep`]) rather than the roles its document shows, which are those of the
+/// catalogue it was rendered from: a role created and assigned since is missing from it (planned
+/// as a removal), and one disabled since cannot be asked for again (refused).
+pub(crate) fn unchanged(doc: &serde_json::Value, current_doc: &serde_json::Value) -> bool {
+    let names = |d: &serde_json::Value| {
+        let mut names: Vec<String> =
+            role_names(d.get("roles")).unwrap_or_default().iter().map(|n| n.to_ascii_lowercase()).collect();
+        names.sort_unstable();
+        names
+    };
+    names(doc) == names(current_doc)
+}
+
 /// An audit before/after with the names of the roles `held` directly.
 pub(crate) fn with_roles(ctx: &Ctx<'_>, mut audit: serde_json::Value, held: &[i64]) -> serde_json::Value {
     let names: Vec<String> = ctx.instance().model.read(|s| {
@@ -137,6 +154,7 @@ pub(crate) async fn apply(ctx: &Ctx<'_>, holder: Holder, plan: &RolePlan) -> Job
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn catalogue() -> Vec<RoleSs> {
         vec![
@@ -144,6 +162,15 @@ mod tests {
             RoleSs { id: 2, name: "User".into(), enabled: true },
             RoleSs { id: 9, name: "Retired".into(), enabled: false },
         ]
+    }
+
+    #[test]
+    fn roles_named_in_another_order_or_case_are_unchanged_and_one_more_or_fewer_is_a_change() {
+        let roles = |names: &[&str]| json!({"roles": names.iter().map(|n| json!({"value": n})).collect::<Vec<_>>()});
+        assert!(unchanged(&roles(&["User", "Auditor"]), &roles(&["auditor", "User"])));
+        assert!(unchanged(&json!({"userName": "a"}), &roles(&[])));
+        assert!(!unchanged(&roles(&["User"]), &roles(&["User", "Auditor"])));
+        assert!(!unchanged(&json!({"userName": "a"}), &roles(&["User"])));
     }
 
     #[test]

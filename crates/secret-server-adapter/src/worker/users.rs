@@ -376,9 +376,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if f.password.is_some() {
         ctx.guard_password(id)?;
     }
-    // A PATCH gives the whole resulting document: no `roles` left means none. A replacement
-    // without `roles` keeps them, as it keeps `active`.
-    let wanted_roles = if patch { Some(f.roles.clone().unwrap_or_default()) } else { f.roles.clone() };
+    // A PATCH gives the whole resulting document: no `roles` left means none, but one that leaves
+    // them as they were changes none (see `roles::unchanged`). A replacement without `roles` keeps
+    // them, as it keeps `active`.
+    let wanted_roles = match f.roles.clone() {
+        _ if patch && roles::unchanged(&doc, &current_doc) => None,
+        roles if patch => Some(roles.unwrap_or_default()),
+        roles => roles,
+    };
     let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
     let mut attrs = f.attrs.clone();
     let display_name_given = f.display_name.is_some();
