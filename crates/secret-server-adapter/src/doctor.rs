@@ -57,10 +57,14 @@ pub struct FeatureNeed {
     pub note: &'static str,
 }
 
+/// The role permission that lets the API account assign roles to users and groups and unassign
+/// them (a User's and a Group's `roles`); `View Roles` only reads them.
+pub const ASSIGN_ROLES: &str = "Administer Role Permissions";
+
 /// Every SCIM feature and the role permissions it needs (Secret Server's role-permission list:
 /// View/Administer Users and Groups, Administer Folders and Create Root Folders, which folder
 /// permissions still restrict, View Secret and Own Secret for secrets, View Roles for the
-/// administrators the adapter protects).
+/// administrators the adapter protects, Administer Role Permissions to assign roles).
 pub const FEATURES: &[FeatureNeed] = &[
     FeatureNeed { feature: "Users: read", required: true, needs: &[&["View Users", "Administer Users"]], note: "" },
     FeatureNeed {
@@ -79,8 +83,14 @@ pub const FEATURES: &[FeatureNeed] = &[
     FeatureNeed {
         feature: "Protected administrators",
         required: true,
-        needs: &[&["View Roles", "Administer Role Permissions"]],
+        needs: &[&["View Roles", ASSIGN_ROLES]],
         note: "",
+    },
+    FeatureNeed {
+        feature: "Users and Groups: assign and unassign roles",
+        required: false,
+        needs: &[&[ASSIGN_ROLES]],
+        note: "only for connections whose scope names roles",
     },
     FeatureNeed {
         feature: "Containers: read",

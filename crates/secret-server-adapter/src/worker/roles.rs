@@ -5,11 +5,13 @@
 //! Everything is decided before anything is written: the names are looked up in Secret Server's
 //! own role list, read fresh (an unknown or disabled role is `400 invalidValue`), and every role
 //! that would be added or removed must be in the connection's scope (`403` otherwise), and may not
-//! be the administrator role whose holders are protected principals (`403`). Only then are the
+//! be the administrator role whose holders are protected principals (`403`), and the API account
+//! must be allowed to assign roles (`403` naming the role permission it lacks). Only then are the
 //! users' fields and then its roles changed. Both calls are idempotent in effect, so a retried job
 //! converges.
 
 use super::{Ctx, JobError, JobResult, invalid_value};
+use crate::doctor::ASSIGN_ROLES;
 use crate::mapping::user::role_names;
 use crate::read_model::fetch;
 use crate::read_model::records::RoleSs;
@@ -90,7 +92,34 @@ pub(crate) async fn plan(ctx: &Ctx<'_>, held: &[i64], wanted: Option<&[String]>)
         }
         scope::require_role_change(&ctx.caller.connection, &name).map_err(|e| JobError::Permanent(e.into()))?;
     }
+    if !(add.is_empty() && remove.is_empty()) {
+        require_assignment(ctx).await?;
+    }
     Ok(RolePlan { add, remove, result: wanted_ids.into_iter().collect() })
+}
+
+/// Refuses a change of roles that the API account may not make (it lacks
+/// [`crate::doctor::ASSIGN_ROLES`]: reading roles needs only `View Roles`). Secret Server would
+/// refuse only the role call, after the user's fields were written or the user created: asked
+/// first (`GET /users/current`), nothing is written.
+///
+/// # Errors
+/// `403` naming the missing role permission; the classified client error when the account
+/// cannot be read.
+async fn require_assignment(ctx: &Ctx<'_>) -> JobResult<()> {
+    let account = ctx.client()?.current_user().await?;
+    if account.permissions.iter().any(|p| p.name.trim().eq_ignore_ascii_case(ASSIGN_ROLES)) {
+        return Ok(());
+    }
+    let instance = &ctx.instance().name;
+    tracing::warn!(%instance, permission = ASSIGN_ROLES, "the API account may not assign roles: a change of roles is refused");
+    Err(JobError::Permanent(ServiceError::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "roles cannot be assigned or unassigned: the connector's account on Secret Server instance '{instance}' \
+             lacks the role permission {ASSIGN_ROLES:?}; nothing was changed"
+        ),
+    )))
 }
 
 /// Whether document `doc` (a User's or a Group's, as a change leaves it) names the roles

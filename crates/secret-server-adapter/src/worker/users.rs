@@ -245,9 +245,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
     };
     let id = user.id;
-    // A create only adds: a revived or adopted user keeps the roles it holds.
-    roles::apply(ctx, Holder::User(id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
-    let held = direct_roles(ctx.client()?, id).await?;
+    // The user is recorded as the connection's, and written to the read model, before any role is
+    // assigned: a role call that fails still leaves a user the connection sees and can change or
+    // delete (the deferred writes are made when the job fails too).
     let mut stored = f.attrs_after_write(&user.display_name);
     if mine {
         stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
@@ -263,8 +263,18 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if revived {
         instance.tombstones.remove(id).await?;
     }
+    let held = direct_roles(ctx.client()?, id).await?;
+    write_user(ctx, user.clone(), held.clone(), attrs.clone(), false).await?;
+    // A create only adds: a revived or adopted user keeps the roles it holds.
+    let held = if role_plan.is_empty() {
+        held
+    } else {
+        roles::apply(ctx, Holder::User(id), &RolePlan { remove: Vec::new(), ..role_plan }).await?;
+        let held = direct_roles(ctx.client()?, id).await?;
+        write_user(ctx, user.clone(), held.clone(), attrs, false).await?;
+        held
+    };
     let after = with_roles(ctx, audit_of(&user), &held);
-    write_user(ctx, user, held, attrs, false).await?;
     Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
 }
 

@@ -40,6 +40,22 @@ async fn doctor_names_the_permission_taken_from_the_api_account_and_fails() {
 }
 
 #[tokio::test]
+async fn doctor_names_the_permission_to_assign_roles_when_the_account_may_only_view_them() {
+    let sim = secret_server_sim::spawn(SimConfig::for_tests()).await.expect("emulator");
+    let kept: Vec<String> =
+        sim.api_account().permissions().into_iter().filter(|p| p != "Administer Role Permissions").collect();
+    assert!(kept.iter().any(|p| p == "View Roles"));
+    sim.api_account().set_permissions(kept);
+    let report = doctor("primary", config(&sim)).await;
+    assert!(report.passed(), "roles are optional: {}", report.render());
+    assert_eq!(report.missing_permissions(), vec!["Administer Role Permissions"]);
+    let roles = report.features.iter().find(|f| f.feature.contains("roles")).expect("a feature for roles");
+    assert_eq!(roles.grant, vec!["Administer Role Permissions"]);
+    assert!(report.render().contains("grant: Administer Role Permissions"), "{}", report.render());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn doctor_reports_an_unreachable_vault_without_signing_in() {
     let sim = secret_server_sim::spawn(SimConfig::for_tests()).await.expect("emulator");
     let config = config(&sim);

@@ -8,6 +8,7 @@ use pretty_assertions::assert_eq;
 use scim::ResourceKind::User;
 use secret_server_adapter::intents::{Intent, Intents};
 use serde_json::{Value, json};
+use service_error::ErrorKind;
 use std::path::Path;
 
 fn barbara() -> Value {
@@ -413,5 +414,51 @@ async fn a_patch_that_leaves_roles_alone_keeps_a_disabled_role_the_user_holds() 
     assert_eq!(patched.json()["active"], false);
     assert!(!stack.ss.get_user(alice.parse().unwrap()).await.unwrap().enabled);
     assert_eq!(direct_roles(&stack, &alice).await, vec!["Auditor"], "the role is kept");
+    stack.stop().await;
+}
+
+/// A connection whose scope names the role "User" (it may assign and unassign it).
+async fn role_assigner(stack: &Stack, id: &str) {
+    let mut c = connection(id);
+    c.scope.roles = vec!["User".to_owned()];
+    stack.connections.put(&c).await.unwrap();
+}
+
+/// The emulator's API account may view roles but not assign them.
+fn without_role_assignment(stack: &Stack) {
+    let kept = stack.sim.api_account().permissions().into_iter().filter(|p| p != "Administer Role Permissions");
+    stack.sim.api_account().set_permissions(kept);
+}
+
+/// The requests that could have changed something in Secret Server (not reads, not sign-ins).
+fn writes(stack: &Stack) -> Vec<(String, String)> {
+    stack.sim.request_log().into_iter().filter(|(method, path)| method != "GET" && !path.contains("/oauth2/")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_the_api_account_may_not_assign_are_refused_before_a_user_is_created_or_changed() {
+    let stack = Stack::start().await;
+    role_assigner(&stack, "iga").await;
+    let id = stack.create_as("iga", User, json!({"userName": "role.less"})).await.id();
+    let granted = stack.sim.api_account().permissions();
+    without_role_assignment(&stack);
+    stack.sim.clear_request_log();
+
+    let created = stack.create_as("iga", User, json!({"userName": "role.wanted", "roles": [{"value": "User"}]})).await;
+    assert_eq!(created.err().kind, ErrorKind::PermissionDenied, "{created:?}");
+    assert!(created.err().detail.contains("Administer Role Permissions"), "{:?}", created.err());
+    let patch = json!([
+        {"op": "replace", "path": "displayName", "value": "Changed Anyway"},
+        {"op": "add", "path": "roles", "value": [{"value": "User"}]}
+    ]);
+    let patched = stack.patch_as("iga", User, &id, patch, None).await;
+    assert_eq!(patched.err().kind, ErrorKind::PermissionDenied, "{patched:?}");
+
+    assert_eq!(writes(&stack), Vec::<(String, String)>::new(), "nothing was written to Secret Server");
+    assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().display_name, "role.less");
+    // The name stays free: once the permission is granted, the same create succeeds.
+    stack.sim.api_account().set_permissions(granted);
+    let created = stack.create_as("iga", User, json!({"userName": "role.wanted", "roles": [{"value": "User"}]})).await;
+    assert_eq!(created.json()["roles"], json!([{"value": "User", "display": "User"}]));
     stack.stop().await;
 }
