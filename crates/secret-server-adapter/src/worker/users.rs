@@ -2,7 +2,9 @@
 //!
 //! A change to an existing user (a revival included) is refused first when the user is protected
 //! or outside the connection's principal scope, and a password is set only on a user this
-//! connection created unless its policy says otherwise (see [`super::guard`]). A user created here
+//! connection created unless its policy says otherwise (see [`super::guard`]); a create of the
+//! name of a deleted user that the connection's scope hides is `409 uniqueness`, as for a live
+//! one, so that no refusal names a user the connection cannot see. A user created here
 //! records its creating connection in its stored attributes. A User's `roles` are assigned and
 //! unassigned in Secret Server after its fields, every role checked first (see [`super::roles`]).
 //! A delete records its intent before its call, so that a delivery after one whose call disabled
@@ -14,6 +16,7 @@ use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
 use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
+use crate::principals::StateFacts;
 use crate::read_model::fetch::{direct_roles, user_ss_from_user};
 use crate::read_model::records::{Meta, UserRec};
 use crate::text::{fold, now_millis};
@@ -212,6 +215,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 return Err(taken(taken_detail));
             }
             refresh(ctx, existing.id).await?;
+            // One the caller's scope hides is a name taken, as a live one is: no refusal names it.
+            if !shown(ctx, existing.id) {
+                return Err(taken(taken_detail));
+            }
             guard_revival(ctx, existing.id, &f).await?;
             let (user, revived, before) = revive(ctx, existing.id, &f, true).await?;
             (user, revived, before, false)
@@ -276,6 +283,13 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     };
     let after = with_roles(ctx, audit_of(&user), &held);
     Ok(Applied { kind: KIND, id, deleted: false, members: MemberIds::NONE, before, after })
+}
+
+/// Whether the caller's principal scope shows user `id`, deleted or not (a scope that limits
+/// reads to what it reaches hides the others).
+fn shown(ctx: &Ctx<'_>, id: i64) -> bool {
+    let connection = &ctx.caller.connection;
+    ctx.instance().model.read(|s| connection.scope.shows(&connection.id, Principal::User(id), &StateFacts(s)))
 }
 
 /// Reviving user `id` (deleted through SCIM, known to the read model) changes an existing user:

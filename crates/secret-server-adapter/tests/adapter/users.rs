@@ -462,3 +462,30 @@ async fn roles_the_api_account_may_not_assign_are_refused_before_a_user_is_creat
     assert_eq!(created.json()["roles"], json!([{"value": "User", "display": "User"}]));
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_of_a_deleted_user_s_name_outside_the_callers_reach_is_a_409_that_names_no_id() {
+    let stack = Stack::start().await;
+    let mut own_only = connection("own-only");
+    own_only.scope.principals =
+        connections::PrincipalScope::new(connections::PrincipalReach::CreatedByConnection, vec![], true).unwrap();
+    stack.connections.put(&own_only).await.unwrap();
+    let deleted = stack.create(User, json!({"userName": "hidden.deleted"})).await.id();
+    assert!(matches!(stack.delete(User, &deleted).await, Outcome::Ok(_)));
+    let live = stack.create(User, json!({"userName": "hidden.live"})).await.id();
+
+    // The deleted user's name is answered as a live one's: taken, whoever holds it.
+    for (name, id) in [("hidden.deleted", &deleted), ("hidden.live", &live)] {
+        let refused = stack.create_as("own-only", User, json!({"userName": name})).await;
+        let error = refused.err();
+        assert_eq!(
+            (error.kind, error.scim_type),
+            (ErrorKind::AlreadyExists, Some(scim::ScimType::Uniqueness)),
+            "{name}: {error:?}"
+        );
+        assert_eq!(error.detail, format!("userName {name:?} is already taken"));
+        assert!(!error.detail.contains(id.as_str()), "{error:?}");
+    }
+    assert!(!stack.ss.get_user(deleted.parse().unwrap()).await.unwrap().enabled, "not revived");
+    stack.stop().await;
+}
