@@ -532,9 +532,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         false => (Vec::new(), Vec::new()),
     };
     burst::guard(ctx, &facts, role_id, &mut carried).await?;
-    // A PATCH gives the whole resulting document: no `roles` left means none. A replacement
-    // without `roles` keeps them.
-    let wanted_roles = if patch { Some(f.roles.clone().unwrap_or_default()) } else { f.roles.clone() };
+    // A PATCH gives the whole resulting document: no `roles` left means none, but one that leaves
+    // them as they were changes none (see `roles::unchanged`). A replacement without `roles`
+    // keeps them.
+    let wanted_roles = match f.roles.clone() {
+        _ if patch && roles::unchanged(&doc, &current_doc) => None,
+        roles if patch => Some(roles.unwrap_or_default()),
+        roles => roles,
+    };
     let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
     if !role_plan.is_empty() {
         carried.clear();
