@@ -4,7 +4,8 @@
 //!
 //! Rendering is per caller: a connection's rights mapping decides the `rights` of permissions, its
 //! deleted-user policy whether a user deleted through SCIM exists, and its scope which folders (and
-//! what is in them) it can see, and, when its principal scope limits reads, which users and groups.
+//! what is in them) it can see, and, when its principal scope limits reads, which users and groups
+//! (and the permissions granted to them).
 
 pub mod container;
 pub mod container_permission;
@@ -123,22 +124,39 @@ impl View<'_> {
             && self.scope.shows(self.connection, ScopePrincipal::Group(id), &StateFacts(self.state))
     }
 
-    /// Whether the caller can see resource `id` of `kind`.
+    /// Whether the caller's principal scope lets it see `principal` (always, unless the scope
+    /// limits reads), whether or not the read model holds it. What a permission of `principal`
+    /// needs to be seen: a principal outside a scope that limits reads is not named by any
+    /// resource the caller reads, not even by its id.
+    ///
+    /// A user deleted through SCIM (gone for the caller under the default policy) does not hide
+    /// its permissions: Secret Server keeps them, and the caller must be able to find and revoke
+    /// them.
+    pub fn principal_shown(&self, principal: Principal) -> bool {
+        let principal = match principal {
+            Principal::User(u) => ScopePrincipal::User(u),
+            Principal::Group(g) => ScopePrincipal::Group(g),
+        };
+        self.scope.shows(self.connection, principal, &StateFacts(self.state))
+    }
+
+    /// Whether the caller can see resource `id` of `kind`. A permission is seen when its folder
+    /// (or its secret's folder) is, and its principal too ([`View::principal_shown`]).
     pub fn visible(&self, kind: ResourceKind, id: i64) -> bool {
         let s = self.state;
         match kind {
             ResourceKind::User => self.user_visible(id),
             ResourceKind::Group => self.group_visible(id),
             ResourceKind::Container => self.folder_visible(id),
-            ResourceKind::ContainerPermission => {
-                s.folder_perms.get(&id).is_some_and(|p| self.folder_visible(p.ss.folder))
-            }
-            ResourceKind::PrivilegedData => s.secrets.get(&id).is_some_and(|x| self.folder_visible(x.ss.folder)),
-            ResourceKind::PrivilegedDataPermission => s
-                .secret_perms
+            ResourceKind::ContainerPermission => s
+                .folder_perms
                 .get(&id)
-                .and_then(|p| s.secrets.get(&p.ss.secret))
-                .is_some_and(|x| self.folder_visible(x.ss.folder)),
+                .is_some_and(|p| self.folder_visible(p.ss.folder) && self.principal_shown(p.ss.principal)),
+            ResourceKind::PrivilegedData => s.secrets.get(&id).is_some_and(|x| self.folder_visible(x.ss.folder)),
+            ResourceKind::PrivilegedDataPermission => s.secret_perms.get(&id).is_some_and(|p| {
+                s.secrets.get(&p.ss.secret).is_some_and(|x| self.folder_visible(x.ss.folder))
+                    && self.principal_shown(p.ss.principal)
+            }),
             // The catalogue is the same for every caller that may read the type.
             ResourceKind::Role => s.roles.contains_key(&id),
         }
@@ -182,8 +200,9 @@ impl View<'_> {
         self.state.meta(kind, id).map(|m| etag(m.version))
     }
 
-    /// `{"value", "display"}` for a principal of a permission; the name only of a principal the
-    /// caller can see.
+    /// `{"value", "display"}` for a principal of a permission (one the caller's scope shows: see
+    /// [`View::visible`]); the name only of a principal the caller can see (not of a user deleted
+    /// through SCIM under the default policy).
     pub(crate) fn principal_ref(&self, principal: Principal) -> (&'static str, Value) {
         match principal {
             Principal::User(u) => {

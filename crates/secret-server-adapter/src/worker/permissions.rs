@@ -8,6 +8,13 @@
 //! permissions follows the connection's `inheritedFolder` policy: break inheritance (Secret Server
 //! first copies the inherited permissions onto it; the read model reloads them), or refuse with
 //! `400`.
+//!
+//! Whom a permission is for matters as much as where it is: a permission whose principal the
+//! connection cannot see (its principal scope limits reads) is `404` like a missing one, and one of
+//! a protected principal ([`crate::principals`]: the connector's API account, the listed users and
+//! groups, the console group and its members, the administrator role's holders) cannot be changed
+//! or revoked (`403`), so that no connection can lock the connector out of a folder or change what
+//! an administrator may do. Both are decided before anything changes.
 
 use super::containers::{refresh as refresh_folder, refresh_permissions};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
@@ -16,6 +23,7 @@ use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
 use crate::mapping::rights::{folder_roles_for, secret_role_for};
+use crate::principals::Protected;
 use crate::read_model::fetch::{Interner, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user};
 use crate::read_model::records::{
     FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
@@ -30,6 +38,7 @@ use secret_server_api::{
 };
 use secret_server_client::SecretPermissionQuery;
 use serde_json::{Value, json};
+use service_error::{ErrorKind, ServiceError};
 
 const FOLDER_PERM: ResourceKind = ResourceKind::ContainerPermission;
 const SECRET_PERM: ResourceKind = ResourceKind::PrivilegedDataPermission;
@@ -118,6 +127,92 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
         }
     }
     Ok(())
+}
+
+/// The name the read model holds for `principal`, if it knows it.
+fn known_name(ctx: &Ctx<'_>, principal: Principal) -> Option<String> {
+    ctx.instance().model.read(|s| match principal {
+        Principal::User(u) => s.users.get(&u).map(|x| x.ss.user_name.to_string()),
+        Principal::Group(g) => s.groups.get(&g).map(|x| x.ss.name.to_string()),
+    })
+}
+
+/// Whether `principal`, called `name` in Secret Server, is protected by its name alone (the API
+/// account, listed for the instance, the console group).
+fn protected_by_name(ctx: &Ctx<'_>, principal: Principal, name: &str) -> Option<Protected> {
+    let protection = &ctx.instance().protection;
+    match principal {
+        Principal::User(_) => protection.user_by_name(name),
+        Principal::Group(_) => protection.group_by_name(name),
+    }
+}
+
+/// The `403` of a change to a permission of protected principal `principal`.
+fn protected_refusal(principal: Principal, why: &Protected) -> JobError {
+    let (kind, id) = match principal {
+        Principal::User(u) => (ResourceKind::User, u),
+        Principal::Group(g) => (ResourceKind::Group, g),
+    };
+    JobError::Permanent(ServiceError::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "{} {id} is a protected principal ({why}): no connection may change or revoke its permissions",
+            kind.name()
+        ),
+    ))
+}
+
+/// Before any Secret Server call: refuses a change to permission `id` of kind `P` when the read
+/// model already shows its principal protected by name. A permission the caller cannot see is
+/// left to the `404` that follows, and anything else to [`refuse_protected`].
+fn refuse_protected_early<P: PermissionKind>(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
+    if !ctx.visible(P::KIND, id) {
+        return Ok(());
+    }
+    let Some(principal) = ctx.instance().model.read(|s| P::principal_in(s, id)) else { return Ok(()) };
+    match known_name(ctx, principal).and_then(|name| protected_by_name(ctx, principal, &name)) {
+        Some(why) => Err(protected_refusal(principal, &why)),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a change to a permission of `principal` when it is a protected principal, as a change
+/// to the principal itself is refused (`worker::guard`): by its name (read from Secret Server
+/// when the read model has not seen it; nothing is written), then asking Secret Server whether it
+/// holds the administrator role or, for a user, is a member of the console group. The principal
+/// scope's reach is not asked: a grant may name any principal the caller can see, and so may a
+/// change.
+async fn refuse_protected(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
+    let name = match known_name(ctx, principal) {
+        Some(name) => name,
+        None => {
+            let read = match principal {
+                Principal::User(u) => ctx.client()?.get_user(u).await.map(|x| x.user_name),
+                Principal::Group(g) => ctx.client()?.get_group(g).await.map(|x| x.name),
+            };
+            match read {
+                Ok(name) => name,
+                // Secret Server has no such principal: nobody to protect.
+                Err(e) if e.is_not_found() => return Ok(()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    if let Some(why) = protected_by_name(ctx, principal, &name) {
+        return Err(protected_refusal(principal, &why));
+    }
+    let protection = &ctx.instance().protection;
+    let by_role = match principal {
+        Principal::User(u) => match protection.user_by_role(ctx.client()?, u).await? {
+            Some(why) => Some(why),
+            None => protection.user_in_console_group(ctx.client()?, u).await?,
+        },
+        Principal::Group(g) => protection.group_by_role(ctx.client()?, g).await?,
+    };
+    match by_role {
+        Some(why) => Err(protected_refusal(principal, &why)),
+        None => Ok(()),
+    }
 }
 
 /// Stores a permission's attributes and writes them onto its record.
@@ -480,6 +575,10 @@ trait PermissionKind {
     type Ss: Copy;
 
     fn audit(ss: &Self::Ss) -> Value;
+    /// Whom the permission is for.
+    fn principal(ss: &Self::Ss) -> Principal;
+    /// Whom permission `id` is for, as the read model holds it.
+    fn principal_in(state: &crate::read_model::state::State, id: i64) -> Option<Principal>;
     /// Reads the permission fresh from Secret Server into the read model; `404` when it is gone.
     async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<Self::Ss>;
     /// Gives the permission the roles the connection maps `rights` to.
@@ -497,6 +596,12 @@ impl PermissionKind for FolderPermission {
 
     fn audit(ss: &FolderPermSs) -> Value {
         folder_audit(ss)
+    }
+    fn principal(ss: &FolderPermSs) -> Principal {
+        ss.principal
+    }
+    fn principal_in(state: &crate::read_model::state::State, id: i64) -> Option<Principal> {
+        state.folder_perms.get(&id).map(|p| p.ss.principal)
     }
     async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<FolderPermSs> {
         refresh_folder_perm(ctx, id).await
@@ -524,6 +629,12 @@ impl PermissionKind for SecretPermission {
     fn audit(ss: &SecretPermSs) -> Value {
         secret_audit(ss)
     }
+    fn principal(ss: &SecretPermSs) -> Principal {
+        ss.principal
+    }
+    fn principal_in(state: &crate::read_model::state::State, id: i64) -> Option<Principal> {
+        state.secret_perms.get(&id).map(|p| p.ss.principal)
+    }
     async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<SecretPermSs> {
         refresh_secret_perm(ctx, id).await
     }
@@ -541,12 +652,16 @@ impl PermissionKind for SecretPermission {
 }
 
 /// Replace or PATCH: only the rights can change (the target and the principal are immutable).
+/// Refused when the caller cannot see the permission (its folder or its principal: `404`), or
+/// its principal is protected (`403`).
 async fn update<P: PermissionKind>(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let (kind, id) = (P::KIND, ctx.target_id()?);
+    refuse_protected_early::<P>(ctx, id)?;
     let current = P::refresh(ctx, id).await?;
     if !ctx.visible(kind, id) {
         return Err(not_found(kind, &id.to_string()));
     }
+    refuse_protected(ctx, P::principal(&current)).await?;
     ctx.check_if_match(kind, id)?;
     let current_doc = ctx.render(kind, id, RenderOptions::default()).ok_or_else(|| not_found(kind, &id.to_string()))?;
     let doc = if patch {
@@ -581,8 +696,10 @@ async fn update<P: PermissionKind>(ctx: &Ctx<'_>, patch: bool) -> JobResult<Appl
 }
 
 /// Revokes the permission in Secret Server; a delivery after it was already revoked succeeds.
+/// Refused as [`update`] is.
 async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let (kind, id) = (P::KIND, ctx.target_id()?);
+    refuse_protected_early::<P>(ctx, id)?;
     let current = match P::refresh(ctx, id).await {
         Ok(p) => p,
         Err(JobError::Permanent(e)) if e.http_status() == 404 && ctx.deleted_before(kind, id).await? => {
@@ -593,6 +710,7 @@ async fn delete<P: PermissionKind>(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if !ctx.visible(kind, id) {
         return Err(not_found(kind, &id.to_string()));
     }
+    refuse_protected(ctx, P::principal(&current)).await?;
     ctx.check_if_match(kind, id)?;
     ctx.record_delete(kind, id).await?;
     ctx.check_lease()?;

@@ -2,13 +2,16 @@
 //! SailPoint's rights Add/Remove/Set, checked in the emulator.
 
 use crate::containers::folder_id;
-use crate::support::{Stack, connection};
+use crate::support::{CONNECTION, Options, Stack, connection};
 use connections::InheritedFolderPolicy;
 use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{ContainerPermission, Group, PrivilegedData, PrivilegedDataPermission, User};
+use secret_server_adapter::ProtectedPrincipals;
+use secret_server_api::FolderPermissionCreateArgs;
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
 use serde_json::{Value, json};
+use service_error::ErrorKind;
 
 async fn id_of(stack: &Stack, kind: scim::ResourceKind, filter: &str) -> String {
     stack.find(kind, filter).await["id"].as_str().unwrap().to_owned()
@@ -281,5 +284,118 @@ async fn replacing_a_permission_changes_its_rights_but_never_its_target() {
         .unwrap();
     let role = perms.iter().find(|p| p.user_id.map(|u| u.to_string()).as_deref() == Some(bob.as_str())).unwrap();
     assert_eq!(role.secret_access_role_name, "Owner");
+    stack.stop().await;
+}
+
+/// The permissions `connection` finds with `filter`, by id.
+async fn permission_ids(stack: &Stack, connection: &str, kind: scim::ResourceKind, filter: &str) -> Vec<String> {
+    let found = stack.search_as(connection, kind, filter).await.unwrap();
+    found.iter().map(|p| p["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_of_a_principal_hidden_by_the_scope_is_not_found_and_cannot_be_changed_or_revoked() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let dbas = id_of(&stack, Group, r#"displayName eq "DBAs""#).await;
+    let developers = id_of(&stack, Group, r#"displayName eq "Developers""#).await;
+    let api = id_of(&stack, User, &format!("userName eq \"{}\"", stack.sim.api_username())).await;
+    let mut portal = connection("dba-portal");
+    portal.scope.principals =
+        connections::PrincipalScope::new(connections::PrincipalReach::GroupMembers, vec![dbas.parse().unwrap()], true)
+            .unwrap();
+    stack.connections.put(&portal).await.unwrap();
+
+    // The folder's permissions as the connection lists them: only the one of the group it sees.
+    let on_databases = format!("container.value eq \"{databases}\"");
+    assert_eq!(permission_ids(&stack, CONNECTION, ContainerPermission, &on_databases).await.len(), 3);
+    let dbas_perm = id_of(&stack, ContainerPermission, &format!("{on_databases} and group.value eq \"{dbas}\"")).await;
+    assert_eq!(permission_ids(&stack, "dba-portal", ContainerPermission, &on_databases).await, vec![dbas_perm]);
+    let of_api = format!("user.value eq \"{api}\"");
+    assert_eq!(permission_ids(&stack, "dba-portal", ContainerPermission, &of_api).await, Vec::<String>::new());
+
+    // The permission of a group it cannot see is the 404 of a missing one, for reads and changes.
+    let hidden =
+        id_of(&stack, ContainerPermission, &format!("{on_databases} and group.value eq \"{developers}\"")).await;
+    assert_eq!(stack.get_as("dba-portal", ContainerPermission, &hidden).await.unwrap_err().http_status(), 404);
+    let owner = json!([{"op": "replace", "path": "rights", "value": ["Owner"]}]);
+    let raised = stack.patch_as("dba-portal", ContainerPermission, &hidden, owner, None).await;
+    assert_eq!(raised.err().http_status(), 404);
+    assert_eq!(stack.delete_as("dba-portal", ContainerPermission, &hidden).await.err().http_status(), 404);
+    let held = ss_folder_roles(&stack, &databases, None, Some(&developers)).await;
+    assert_eq!(held, Some(("View".into(), "List".into())), "Secret Server's permission is as it was");
+
+    // The same for a secret's permissions: Dave is not a member of DBAs.
+    let reporting = id_of(&stack, PrivilegedData, r#"name eq "sql-prod reporting""#).await;
+    let dave = id_of(&stack, User, r#"userName eq "dave.evans""#).await;
+    let on_reporting = format!("privilegedData.value eq \"{reporting}\"");
+    let daves = id_of(&stack, PrivilegedDataPermission, &format!("{on_reporting} and user.value eq \"{dave}\"")).await;
+    let seen = permission_ids(&stack, "dba-portal", PrivilegedDataPermission, &on_reporting).await;
+    assert_eq!(seen.len(), 1, "the DBAs' permission only: {seen:?}");
+    assert!(!seen.contains(&daves));
+    assert_eq!(stack.get_as("dba-portal", PrivilegedDataPermission, &daves).await.unwrap_err().http_status(), 404);
+    assert_eq!(stack.delete_as("dba-portal", PrivilegedDataPermission, &daves).await.err().http_status(), 404);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_permissions_of_protected_principals_cannot_be_changed_or_revoked() {
+    let protected = ProtectedPrincipals { groups: vec!["DBAs".into()], ..ProtectedPrincipals::default() };
+    let stack = Stack::start_with(Options { protected, ..Options::default() }).await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let on_databases = format!("container.value eq \"{databases}\"");
+    let view = || json!([{"op": "replace", "path": "rights", "value": ["View"]}]);
+
+    // The connector's own API account: refused from the read model, before any call.
+    let api = id_of(&stack, User, &format!("userName eq \"{}\"", stack.sim.api_username())).await;
+    let apis = id_of(&stack, ContainerPermission, &format!("{on_databases} and user.value eq \"{api}\"")).await;
+    stack.sim.clear_request_log();
+    let refused = stack.patch(ContainerPermission, &apis, view()).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
+    assert!(refused.err().detail.contains("the connector's own Secret Server API account"), "{:?}", refused.err());
+    assert_eq!(stack.delete(ContainerPermission, &apis).await.err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(stack.sim.request_log(), Vec::<(String, String)>::new(), "not one request reached Secret Server");
+    let held = ss_folder_roles(&stack, &databases, Some(&api), None).await;
+    assert_eq!(held, Some(("Owner".into(), "Owner".into())));
+
+    // A group listed for the instance.
+    let dbas = id_of(&stack, Group, r#"displayName eq "DBAs""#).await;
+    let dbas_perm = id_of(&stack, ContainerPermission, &format!("{on_databases} and group.value eq \"{dbas}\"")).await;
+    let refused = stack.patch(ContainerPermission, &dbas_perm, view()).await;
+    assert!(refused.err().detail.contains("listed among the protected principals"), "{:?}", refused.err());
+    assert_eq!(stack.delete(ContainerPermission, &dbas_perm).await.err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(ss_folder_roles(&stack, &databases, None, Some(&dbas)).await, Some(("Owner".into(), "Owner".into())));
+
+    // A holder of the administrator role, asked of Secret Server; its permission was made there.
+    let helpdesk = folder_id(&stack, "\\Helpdesk").await;
+    let admin = id_of(&stack, User, r#"userName eq "admin""#).await;
+    let made = stack
+        .ss
+        .create_folder_permission(&FolderPermissionCreateArgs {
+            folder_id: helpdesk.parse().unwrap(),
+            user_id: Some(admin.parse().unwrap()),
+            group_id: None,
+            folder_access_role_name: "View".into(),
+            secret_access_role_name: "View".into(),
+            break_inheritance: false,
+        })
+        .await
+        .unwrap();
+    stack.resync().await;
+    let admins = made.id.to_string();
+    let owner = json!([{"op": "replace", "path": "rights", "value": ["Owner"]}]);
+    let refused = stack.patch(ContainerPermission, &admins, owner).await;
+    assert!(refused.err().detail.contains("holds Secret Server's \"Administrator\" role"), "{:?}", refused.err());
+    assert_eq!(stack.delete(ContainerPermission, &admins).await.err().kind, ErrorKind::PermissionDenied);
+    assert_eq!(ss_folder_roles(&stack, &helpdesk, Some(&admin), None).await, Some(("View".into(), "View".into())));
+
+    // A secret's permission of the API account.
+    let web01 = id_of(&stack, PrivilegedData, r#"name eq "web01 root""#).await;
+    let filter = format!("privilegedData.value eq \"{web01}\" and user.value eq \"{api}\"");
+    let apis = id_of(&stack, PrivilegedDataPermission, &filter).await;
+    assert_eq!(stack.delete(PrivilegedDataPermission, &apis).await.err().kind, ErrorKind::PermissionDenied);
+    let refused = stack.patch(PrivilegedDataPermission, &apis, view()).await;
+    assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
+    assert!(stack.ss.get_secret_permission(apis.parse().unwrap()).await.is_ok(), "still granted in Secret Server");
     stack.stop().await;
 }
