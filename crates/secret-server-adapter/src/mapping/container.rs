@@ -7,7 +7,7 @@
 //! | `parent.value` | `parentFolderId` (absent at the root, `-1`) |
 //! | `path` (read-only) | the folder path, `\Parent\Child`, from the top of the caller's scope (naming no folder outside it) |
 //! | `inheritPermissions` | `inheritPermissions` (default: false at the root, true below a folder) |
-//! | `privilegedData` (read-only) | references to the secrets in the folder (id, name, template) |
+//! | `privilegedData` (read-only) | references to the secrets in the folder (id, name, template), for a caller that may read PrivilegedData |
 //!
 //! A parent outside the caller's scope is not shown (the container looks like a root to it), and
 //! neither is any folder above it in `path`: a connection limited to `\Databases\Production`
@@ -61,13 +61,18 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     if !unassigned(&attrs, "inheritPermissions", &inherit) {
         doc.insert("inheritPermissions".to_owned(), inherit);
     }
-    let secrets: Vec<Value> = view
-        .state
-        .secrets_in(id)
-        .into_iter()
-        .filter_map(|s| view.state.secrets.get(&s))
-        .map(|s| json!({"value": s.ss.id.to_string(), "display": &*s.ss.name, "type": &*s.ss.template_name}))
-        .collect();
+    // A caller that may not read secrets learns nothing of them here either (nor finds a folder
+    // by filtering on their names).
+    let secrets: Vec<Value> = if view.reads(scim::ResourceKind::PrivilegedData) {
+        view.state
+            .secrets_in(id)
+            .into_iter()
+            .filter_map(|s| view.state.secrets.get(&s))
+            .map(|s| json!({"value": s.ss.id.to_string(), "display": &*s.ss.name, "type": &*s.ss.template_name}))
+            .collect()
+    } else {
+        Vec::new()
+    };
     if !secrets.is_empty() {
         doc.insert("privilegedData".to_owned(), Value::Array(secrets));
     }

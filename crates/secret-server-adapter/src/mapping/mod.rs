@@ -124,6 +124,13 @@ impl View<'_> {
             && self.scope.shows(self.connection, ScopePrincipal::Group(id), &StateFacts(self.state))
     }
 
+    /// Whether the caller's scope lets it read resources of `kind`. What one resource says about
+    /// another follows it: a Container's `privilegedData` and the name of a permission's secret are
+    /// shown only to a caller that may read PrivilegedData.
+    pub fn reads(&self, kind: ResourceKind) -> bool {
+        self.scope.operations(kind).read
+    }
+
     /// Whether the caller's principal scope lets it see `principal` (always, unless the scope
     /// limits reads), whether or not the read model holds it. What a permission of `principal`
     /// needs to be seen: a principal outside a scope that limits reads is not named by any

@@ -1,6 +1,9 @@
 //! PrivilegedDataPermission ↔ Secret Server secret permission: `privilegedData` ↔ `secretId`,
 //! `user` or `group`, `rights` ↔ `secretAccessRoleName` through the connection's rights mapping.
 //! Documents are read with [`super::container_permission::fields`] (target `privilegedData`).
+//!
+//! The secret's name (`privilegedData.display` and `.name`) is shown only to a caller that may read
+//! PrivilegedData; any other sees its id alone.
 
 use super::container_permission::requested_rights;
 use super::rights::rights_for_secret;
@@ -12,11 +15,13 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.secret_perms.get(&id)?;
     let attrs = from_text(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::PrivilegedDataPermission, id, &attrs, &[]);
-    let secret_name = view.state.secrets.get(&rec.ss.secret).map(|s| s.ss.name.to_string()).unwrap_or_default();
-    doc.insert(
-        "privilegedData".to_owned(),
-        json!({"value": rec.ss.secret.to_string(), "display": secret_name, "name": secret_name}),
-    );
+    let secret = if view.reads(scim::ResourceKind::PrivilegedData) {
+        let name = view.state.secrets.get(&rec.ss.secret).map(|s| s.ss.name.to_string()).unwrap_or_default();
+        json!({"value": rec.ss.secret.to_string(), "display": name, "name": name})
+    } else {
+        json!({"value": rec.ss.secret.to_string()})
+    };
+    doc.insert("privilegedData".to_owned(), secret);
     let (key, principal) = view.principal_ref(rec.ss.principal);
     doc.insert(key.to_owned(), principal);
     let rights = rights_for_secret(view.rights, rec.ss.role, requested_rights(&attrs).as_deref());

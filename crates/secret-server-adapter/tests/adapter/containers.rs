@@ -2,7 +2,7 @@
 
 use crate::support::Stack;
 use pretty_assertions::assert_eq;
-use scim::ResourceKind::{Container, PrivilegedData};
+use scim::ResourceKind::{Container, PrivilegedData, PrivilegedDataPermission};
 use serde_json::json;
 
 pub(crate) async fn folder_id(stack: &Stack, path: &str) -> String {
@@ -217,5 +217,31 @@ async fn replace_container_renames_and_sets_inheritance() {
     // Breaking inheritance copied the parent's permissions onto the folder; they show through SCIM.
     let perms = stack.search(scim::ResourceKind::ContainerPermission, &format!("container.value eq \"{id}\"")).await;
     assert!(!perms.is_empty());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_cannot_read_privileged_data_learns_no_secret_name_through_containers_or_permissions() {
+    let stack = Stack::start().await;
+    let mut blind = crate::support::connection("no-secrets");
+    blind.scope.resource_types.remove("PrivilegedData");
+    stack.connections.put(&blind).await.unwrap();
+    let windows = folder_id(&stack, "\\IT\\Windows Servers").await;
+
+    let doc = stack.get_as("no-secrets", Container, &windows).await.unwrap();
+    assert_eq!(doc.get("privilegedData"), None, "{doc}");
+    let found = stack.search_as("no-secrets", Container, "privilegedData.display co \"DC01\"").await.unwrap();
+    assert_eq!(found, Vec::<serde_json::Value>::new(), "a filter finds no secret by its name");
+    assert_eq!(stack.search(Container, "privilegedData.display co \"DC01\"").await.len(), 1, "one that may read");
+
+    let web01 = stack.find(PrivilegedData, "name eq \"web01 root\"").await["id"].as_str().unwrap().to_owned();
+    let filter = format!("privilegedData.value eq \"{web01}\"");
+    let perms = stack.search_as("no-secrets", PrivilegedDataPermission, &filter).await.unwrap();
+    assert!(!perms.is_empty());
+    for perm in &perms {
+        assert_eq!(perm["privilegedData"], json!({"value": web01}), "the id only: {perm}");
+    }
+    let named = stack.search(PrivilegedDataPermission, &filter).await;
+    assert_eq!(named[0]["privilegedData"]["display"], "web01 root", "one that may read sees the name");
     stack.stop().await;
 }
