@@ -5,9 +5,16 @@
 //! removes a value moves the secret to the connection's `scope.removedSecretsFolder` (`400`
 //! without one: a secret is always in some folder); replacing the list does both. Each secret must
 //! be visible to the connection where it is now, and the folder it goes to must be within its
-//! scope; all of it is checked before the first call, so that a refused PATCH moves nothing. A
-//! PUT leaves the folder's secrets where they are (its `privilegedData` is not a request to move
-//! them). Metadata only: the move is `PATCH /secrets/{id}/general` with `data.folder` alone.
+//! scope; all of it is checked before the first call. A PUT leaves the folder's secrets where they
+//! are (its `privilegedData` is not a request to move them). Metadata only: the move is
+//! `PATCH /secrets/{id}/general` with `data.folder` alone.
+//!
+//! What Secret Server will accept cannot all be checked beforehand (a move needs Edit on the
+//! secret and Add Secret on the folder it goes to, as the API account holds them), so the moves
+//! are sent before the folder itself is changed, and a refusal (of a move, or then of the folder's
+//! change) moves the secrets this attempt moved back where they were, as far as Secret Server lets
+//! it: a refused PATCH leaves the folder and its secrets as they were, and its error names any
+//! secret that could not be moved back.
 //!
 //! Scope: a target folder outside the connection's subtrees is `404`; a new parent outside them
 //! is `400` ("no such container", exactly as for a parent that does not exist, so that nothing
@@ -30,7 +37,7 @@ use secret_server_api::{Folder, FolderCreateArgs, FolderUpdateArgs, ROOT_FOLDER_
 use secret_server_client::{FolderPermissionQuery, FolderQuery};
 use serde_json::{Value, json};
 use service_error::{ErrorKind, ServiceError};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const KIND: ResourceKind = ResourceKind::Container;
 
@@ -84,6 +91,16 @@ struct SecretMoves {
     moved_out: Vec<i64>,
     /// Where `moved_out` go: the connection's `scope.removedSecretsFolder`.
     removed_to: Option<i64>,
+    /// The folder each secret to move was in when the moves were planned: where it goes back to
+    /// when the change is refused.
+    was_in: BTreeMap<i64, i64>,
+}
+
+/// A secret this attempt moved, and the folder it was in.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    secret: i64,
+    from: i64,
 }
 
 /// Reads a secret's metadata fresh into the read model (both the folder it was in and the one it
@@ -132,11 +149,12 @@ async fn plan_moves(ctx: &Ctx<'_>, folder: i64, moved_in: &[i64], moved_out: &[i
     }
     for id in moved_in {
         let now = refresh_secret(ctx, *id).await?;
-        if now.is_none() || !ctx.visible(ResourceKind::PrivilegedData, *id) {
+        let Some(now) = now.filter(|_| ctx.visible(ResourceKind::PrivilegedData, *id)) else {
             return Err(invalid_value(format!("there is no privileged data {id}")));
-        }
-        if now != Some(folder) {
+        };
+        if now != folder {
             moves.moved_in.push(*id);
+            moves.was_in.insert(*id, now);
         }
     }
     if moved_out.is_empty() {
@@ -169,29 +187,79 @@ async fn plan_moves(ctx: &Ctx<'_>, folder: i64, moved_in: &[i64], moved_out: &[i
         // Gone, or moved elsewhere since the read model saw it here: nothing to take out.
         if refresh_secret(ctx, *id).await? == Some(folder) {
             moves.moved_out.push(*id);
+            moves.was_in.insert(*id, folder);
         }
     }
     moves.removed_to = Some(to);
     Ok(moves)
 }
 
-/// Sends the moves, one secret at a time, each written through as soon as Secret Server took it
-/// (a failure part-way leaves the read model as Secret Server is; a retry finds those done).
-async fn send_moves(ctx: &Ctx<'_>, folder: i64, moves: &SecretMoves) -> JobResult<()> {
-    let out = moves.moved_out.iter().map(|id| (*id, moves.removed_to.unwrap_or(folder)));
-    for (id, to) in moves.moved_in.iter().map(|id| (*id, folder)).chain(out) {
-        let answer = ctx.client()?.move_secret(id, to).await?;
-        let now = answer.folder_id().unwrap_or(to);
-        let rec = ctx.instance().model.read(|s| s.secrets.get(&id).map(|x| x.ss.clone()));
-        match rec {
-            Some(mut ss) => {
-                ss.folder = now;
-                write_secret(ctx, ss).await?;
-            }
-            None => drop(refresh_secret(ctx, id).await?),
+/// Moves secret `id` to folder `to`, written through as soon as Secret Server took it.
+async fn move_secret(ctx: &Ctx<'_>, id: i64, to: i64) -> JobResult<()> {
+    let answer = ctx.client()?.move_secret(id, to).await?;
+    let now = answer.folder_id().unwrap_or(to);
+    let rec = ctx.instance().model.read(|s| s.secrets.get(&id).map(|x| x.ss.clone()));
+    match rec {
+        Some(mut ss) => {
+            ss.folder = now;
+            write_secret(ctx, ss).await?;
         }
+        None => drop(refresh_secret(ctx, id).await?),
     }
     Ok(())
+}
+
+/// Sends the moves, one secret at a time, each written through as soon as Secret Server took it;
+/// returns what this attempt moved. A transient failure part-way leaves the read model as Secret
+/// Server is (a retry finds those done and sends the rest); a refusal moves back what this attempt
+/// moved before it ([`refused_after_moves`]).
+async fn send_moves(ctx: &Ctx<'_>, folder: i64, moves: &SecretMoves) -> JobResult<Vec<Moved>> {
+    let out = moves.moved_out.iter().map(|id| (*id, moves.removed_to.unwrap_or(folder)));
+    let mut done = Vec::new();
+    for (id, to) in moves.moved_in.iter().map(|id| (*id, folder)).chain(out) {
+        match move_secret(ctx, id, to).await {
+            Ok(()) => done.push(Moved { secret: id, from: moves.was_in.get(&id).copied().unwrap_or(folder) }),
+            Err(JobError::Permanent(e)) => {
+                let what = format!("Secret Server refused to move privileged data {id} to container {to}");
+                return Err(refused_after_moves(ctx, &done, &what, e).await);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+/// The error of a change Secret Server refused (`what`, `refused`) after this attempt moved the
+/// secrets `done`: they are moved back where they were, last first, as far as Secret Server lets
+/// it, and the error says so, naming each secret that stays where it was moved.
+async fn refused_after_moves(ctx: &Ctx<'_>, done: &[Moved], what: &str, refused: ServiceError) -> JobError {
+    let mut stuck = Vec::new();
+    for moved in done.iter().rev() {
+        if let Err(e) = move_secret(ctx, moved.secret, moved.from).await {
+            let why = match e {
+                JobError::Permanent(e) => e.detail,
+                JobError::Transient { .. } => "the move could not be sent to Secret Server".to_owned(),
+            };
+            tracing::warn!(secret_id = moved.secret, folder_id = moved.from, %why, "cannot move a secret back");
+            stuck.push(format!(
+                "privileged data {} could not be moved back to container {} ({why})",
+                moved.secret, moved.from
+            ));
+        }
+    }
+    let outcome = if done.is_empty() {
+        "nothing was changed".to_owned()
+    } else if stuck.is_empty() {
+        "the secrets moved before it were moved back, and nothing was changed".to_owned()
+    } else if stuck.len() < done.len() {
+        format!(
+            "{}; the other secrets moved before it were moved back; the container was not changed",
+            stuck.join("; ")
+        )
+    } else {
+        format!("{}; the container was not changed", stuck.join("; "))
+    };
+    JobError::Permanent(ServiceError { detail: format!("{what}: {}; {outcome}", refused.detail), ..refused })
 }
 
 /// Writes a folder through to the read model (keeping its meta), optionally with new attributes.
@@ -416,6 +484,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
     let changed = f.name != current.folder_name || moved || inherit != current.inherit_permissions;
+    // The moves first: what Secret Server refuses of them is undone before the folder changes.
+    let done = send_moves(ctx, id, &moves).await?;
     let folder = if changed {
         let args = FolderUpdateArgs {
             id,
@@ -426,7 +496,14 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             inherit_secret_policy: current.inherit_secret_policy && parent != ROOT_FOLDER_ID,
             secret_policy_id: current.secret_policy_id,
         };
-        ctx.client()?.update_folder(&args).await?
+        match ctx.client()?.update_folder(&args).await.map_err(JobError::from) {
+            Ok(folder) => folder,
+            Err(JobError::Permanent(e)) => {
+                let what = format!("Secret Server refused the change of container {id}");
+                return Err(refused_after_moves(ctx, &done, &what, e).await);
+            }
+            Err(e) => return Err(e),
+        }
     } else {
         current.clone()
     };
@@ -445,7 +522,6 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     if inherit != current.inherit_permissions {
         refresh_permissions(ctx, id).await?;
     }
-    send_moves(ctx, id, &moves).await?;
     // For a replica following the events stream: the secrets whose folder changed.
     let members = MemberIds { added: moves.moved_in.clone(), removed: moves.moved_out.clone() };
     Ok(Applied {

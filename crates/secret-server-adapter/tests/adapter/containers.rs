@@ -1,8 +1,11 @@
 //! Containers (folders) and PrivilegedData (secret metadata) through real jobs and reads.
 
 use crate::support::Stack;
+use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
-use scim::ResourceKind::{Container, PrivilegedData, PrivilegedDataPermission};
+use scim::ResourceKind::{Container, PrivilegedData, PrivilegedDataPermission, User};
+use secret_server_api::{FolderPermissionUpdateArgs, SecretPermissionUpdateArgs};
+use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
 use serde_json::json;
 
 pub(crate) async fn folder_id(stack: &Stack, path: &str) -> String {
@@ -243,5 +246,114 @@ async fn a_connection_that_cannot_read_privileged_data_learns_no_secret_name_thr
     }
     let named = stack.search(PrivilegedDataPermission, &filter).await;
     assert_eq!(named[0]["privilegedData"]["display"], "web01 root", "one that may read sees the name");
+    stack.stop().await;
+}
+
+/// The folder Secret Server says secret `id` is in.
+async fn ss_folder_of(stack: &Stack, id: &str) -> String {
+    stack.ss.secret_summary(id.parse().unwrap()).await.unwrap().folder_id.to_string()
+}
+
+/// The id of the PrivilegedData called `name`.
+async fn secret_id(stack: &Stack, name: &str) -> String {
+    stack.find(PrivilegedData, &format!("name eq \"{name}\"")).await["id"].as_str().unwrap().to_owned()
+}
+
+/// The emulator's id of the connector's API account.
+async fn api_account(stack: &Stack) -> i64 {
+    let api = stack.find(User, &format!("userName eq \"{}\"", stack.sim.api_username())).await;
+    api["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Leaves the API account only View on secret `id`, in Secret Server (its own permission on it):
+/// Secret Server then refuses to move it (a move needs Edit on the secret).
+async fn api_account_only_views_secret(stack: &Stack, id: &str) {
+    let api = api_account(stack).await;
+    let query = SecretPermissionQuery::secret(id.parse().unwrap());
+    let perms: Vec<_> = stack.ss.search_secret_permissions(&query).try_collect().await.unwrap();
+    let own = perms.iter().find(|p| p.user_id == Some(api)).expect("the API account's permission on the secret");
+    let args =
+        SecretPermissionUpdateArgs { id: own.id, secret_id: own.secret_id, secret_access_role_name: "View".into() };
+    stack.ss.update_secret_permission(&args).await.unwrap();
+}
+
+/// Leaves the API account only View on folder `id` and its secrets, in Secret Server: Secret Server
+/// then refuses to move a secret into it (Add Secret) or one that inherits from it (Edit).
+async fn api_account_only_views_folder(stack: &Stack, id: &str) {
+    let api = api_account(stack).await;
+    let query = FolderPermissionQuery::folder(id.parse().unwrap());
+    let perms: Vec<_> = stack.ss.search_folder_permissions(&query).try_collect().await.unwrap();
+    let own = perms.iter().find(|p| p.user_id == Some(api)).expect("the API account's permission on the folder");
+    let args = FolderPermissionUpdateArgs {
+        id: own.id,
+        folder_id: own.folder_id,
+        folder_access_role_name: "View".into(),
+        secret_access_role_name: "View".into(),
+        break_inheritance: false,
+    };
+    stack.ss.update_folder_permission(&args).await.unwrap();
+}
+
+/// A PATCH renaming container `id` to "Renamed" and moving `secrets` into it.
+fn rename_and_move_in(secrets: &[&str]) -> serde_json::Value {
+    let values: Vec<_> = secrets.iter().map(|s| json!({"value": s})).collect();
+    json!([
+        {"op": "replace", "path": "name", "value": "Renamed"},
+        {"op": "add", "path": "privilegedData", "value": values},
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_with_a_move_secret_server_refuses_moves_nothing_and_renames_nothing() {
+    let stack = Stack::start().await;
+    let landing = stack.create(Container, json!({"name": "Landing"})).await.id();
+    let (first, second) = (secret_id(&stack, "web02 deploy").await, secret_id(&stack, "sql-prod reporting").await);
+    assert!(first.parse::<i64>().unwrap() < second.parse::<i64>().unwrap(), "the first is moved first");
+    let (first_in, second_in) = (ss_folder_of(&stack, &first).await, ss_folder_of(&stack, &second).await);
+    api_account_only_views_secret(&stack, &second).await;
+
+    let refused = stack.patch(Container, &landing, rename_and_move_in(&[&first, &second])).await;
+    assert_eq!(refused.err().http_status(), 400, "{:?}", refused.err());
+    let detail = &refused.err().detail;
+    assert!(detail.starts_with(&format!("Secret Server refused to move privileged data {second} ")), "{detail}");
+    assert!(detail.ends_with("the secrets moved before it were moved back, and nothing was changed"), "{detail}");
+
+    // Secret Server: the first secret is back where it was, the second never left, no rename.
+    assert_eq!(ss_folder_of(&stack, &first).await, first_in);
+    assert_eq!(ss_folder_of(&stack, &second).await, second_in);
+    assert_eq!(stack.ss.get_folder(landing.parse().unwrap()).await.unwrap().folder_name, "Landing");
+    // And the read model agrees.
+    let doc = stack.get(Container, &landing).await.unwrap();
+    assert_eq!((doc["name"].as_str(), doc.get("privilegedData")), (Some("Landing"), None), "{doc}");
+    assert_eq!(stack.get(PrivilegedData, &first).await.unwrap()["container"]["value"], first_in.as_str());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_move_names_the_secret_that_could_not_be_moved_back() {
+    let stack = Stack::start().await;
+    let landing = stack.create(Container, json!({"name": "Landing"})).await.id();
+    // The first secret has its own permissions (the API account owns it) and leaves a folder the
+    // API account may then only view: it moves out, but Secret Server refuses it back. The
+    // second inherits from such a folder: Secret Server refuses to move it at all.
+    let (first, second) =
+        (secret_id(&stack, "sql-prod reporting").await, secret_id(&stack, "Password reset portal").await);
+    assert!(first.parse::<i64>().unwrap() < second.parse::<i64>().unwrap(), "the first is moved first");
+    let (first_in, second_in) = (ss_folder_of(&stack, &first).await, ss_folder_of(&stack, &second).await);
+    api_account_only_views_folder(&stack, &first_in).await;
+    api_account_only_views_folder(&stack, &second_in).await;
+
+    let refused = stack.patch(Container, &landing, rename_and_move_in(&[&first, &second])).await;
+    assert_eq!(refused.err().http_status(), 400, "{:?}", refused.err());
+    let detail = &refused.err().detail;
+    assert!(detail.starts_with(&format!("Secret Server refused to move privileged data {second} ")), "{detail}");
+    let stuck = format!("privileged data {first} could not be moved back to container {first_in}");
+    assert!(detail.contains(&stuck), "{detail}");
+
+    // What the error says is what Secret Server and the read model hold; the folder is unchanged.
+    assert_eq!(ss_folder_of(&stack, &first).await, landing);
+    assert_eq!(ss_folder_of(&stack, &second).await, second_in);
+    assert_eq!(stack.ss.get_folder(landing.parse().unwrap()).await.unwrap().folder_name, "Landing");
+    assert_eq!(stack.get(PrivilegedData, &first).await.unwrap()["container"]["value"], landing.as_str());
     stack.stop().await;
 }
