@@ -77,53 +77,99 @@ fn principal_text(p: Principal) -> String {
     }
 }
 
+/// A principal Secret Server has and the read model had not seen, read for a grant: written to the
+/// read model only once the grant is made ([`remember`]), so that a refused request leaves no
+/// record of it.
+enum Unseen {
+    User(UserRec),
+    Group(GroupRec),
+}
+
+/// Whether the caller's principal scope shows `principal`, known to the read model or not.
+fn shown(ctx: &Ctx<'_>, principal: Principal) -> bool {
+    ctx.instance().model.read(|s| ctx.caller.view(s).principal_shown(principal))
+}
+
 /// Checks that a permission's principal exists for the caller (reading Secret Server for one the
-/// read model has not seen yet) and, for a user, is enabled. A grant names only principals the
-/// caller can see: one outside a principal scope that limits reads is refused like a missing one.
-async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> {
+/// read model has not seen yet, which is returned to be remembered once the grant is made) and,
+/// for a user, is enabled. A grant names only principals the caller can see: one outside a
+/// principal scope that limits reads is refused like a missing one.
+async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Option<Unseen>> {
     let missing = || invalid_value(format!("there is no {}", principal_text(principal)));
     match principal {
         Principal::User(u) => {
-            if !ctx.instance().model.read(|s| s.users.contains_key(&u)) {
-                let user = match ctx.client()?.get_user(u).await {
-                    Ok(user) => user,
-                    Err(e) if e.is_not_found() => return Err(missing()),
-                    Err(e) => return Err(e.into()),
-                };
-                let ss = user_ss_from_user(user);
-                ctx.instance()
-                    .write_through(&[(ResourceKind::User, u)], |s| {
-                        s.put_user(UserRec { ss, attrs: None, deleted: false, meta: Meta::default() })
-                    })
-                    .await?;
-            }
-            if !ctx.visible(ResourceKind::User, u) {
+            let known = ctx.instance().model.read(|s| s.users.get(&u).map(|x| x.ss.enabled));
+            let (unseen, visible, enabled) = match known {
+                Some(enabled) => (None, ctx.visible(ResourceKind::User, u), enabled),
+                None => {
+                    let user = match ctx.client()?.get_user(u).await {
+                        Ok(user) => user,
+                        Err(e) if e.is_not_found() => return Err(missing()),
+                        Err(e) => return Err(e.into()),
+                    };
+                    let ss = user_ss_from_user(user);
+                    let enabled = ss.enabled;
+                    let rec = UserRec { ss, attrs: None, deleted: false, meta: Meta::default() };
+                    (Some(Unseen::User(rec)), shown(ctx, principal), enabled)
+                }
+            };
+            if !visible {
                 return Err(missing());
             }
-            if !ctx.instance().model.read(|s| s.users.get(&u).is_some_and(|x| x.ss.enabled)) {
+            if !enabled {
                 return Err(invalid_value(format!(
                     "user {u} is inactive; Secret Server grants access to active users only"
                 )));
             }
+            Ok(unseen)
         }
         Principal::Group(g) => {
-            if !ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
+            let (unseen, visible) = if ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
+                (None, ctx.visible(ResourceKind::Group, g))
+            } else {
                 let group = match ctx.client()?.get_group(g).await {
                     Ok(group) => group,
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
                 };
                 let ss = group_ss_from_group(group);
-                ctx.instance()
-                    .write_through(&[(ResourceKind::Group, g)], |s| {
-                        s.put_group(GroupRec { ss, members: Vec::new(), attrs: None, meta: Meta::default() })
-                    })
-                    .await?;
-            }
+                let rec = GroupRec { ss, members: Vec::new(), attrs: None, meta: Meta::default() };
+                (Some(Unseen::Group(rec)), shown(ctx, principal))
+            };
             // A group the caller cannot see (its principal scope limits reads) is named like a missing one.
-            if !ctx.visible(ResourceKind::Group, g) {
+            if !visible {
                 return Err(missing());
             }
+            Ok(unseen)
+        }
+    }
+}
+
+/// Writes a principal [`check_principal`] read from Secret Server to the read model, once the
+/// grant naming it is made; left alone when the read model has learnt of it meanwhile (a resync),
+/// whose record is the fuller one.
+async fn remember(ctx: &Ctx<'_>, unseen: Option<Unseen>) -> JobResult<()> {
+    match unseen {
+        None => {}
+        Some(Unseen::User(rec)) => {
+            let id = rec.ss.id;
+            ctx.instance()
+                .write_through(&[(ResourceKind::User, id)], |s| {
+                    if !s.users.contains_key(&id) {
+                        s.put_user(rec);
+                    }
+                })
+                .await?;
+        }
+        Some(Unseen::Group(rec)) => {
+            let id = rec.ss.id;
+            ctx.instance()
+                .write_through(&[(ResourceKind::Group, id)], |s| {
+                    if !s.groups.contains_key(&id) {
+                        s.put_group(rec);
+                    }
+                })
+                .await?;
         }
     }
     Ok(())
@@ -274,8 +320,8 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if !ctx.visible(ResourceKind::Container, folder_id) {
         return Err(no_container());
     }
-    check_principal(ctx, f.principal).await?;
     let roles = folder_roles_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let unseen = check_principal(ctx, f.principal).await?;
     let instance = ctx.instance();
     let key = format!("{folder_id}/{:?}", f.principal);
     let earlier = ctx.earlier_create(FOLDER_PERM, &key).await?;
@@ -323,6 +369,7 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             }
         }
     };
+    remember(ctx, unseen).await?;
     store_attrs(ctx, FOLDER_PERM, id, &f).await?;
     let after = instance.model.read(|s| s.folder_perms.get(&id).map(|p| folder_audit(&p.ss))).unwrap_or(Value::Null);
     Ok(Applied { kind: FOLDER_PERM, id, deleted: false, members: MemberIds::NONE, before: Value::Null, after })
@@ -464,8 +511,8 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     if !ctx.visible(ResourceKind::PrivilegedData, secret_id) {
         return Err(no_secret());
     }
-    check_principal(ctx, f.principal).await?;
     let role = secret_role_for(&ctx.caller.connection.rights, &f.rights).map_err(JobError::Permanent)?;
+    let unseen = check_principal(ctx, f.principal).await?;
     let instance = ctx.instance();
     let key = format!("{secret_id}/{:?}", f.principal);
     let earlier = ctx.earlier_create(SECRET_PERM, &key).await?;
@@ -510,6 +557,7 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             }
         }
     };
+    remember(ctx, unseen).await?;
     store_attrs(ctx, SECRET_PERM, id, &f).await?;
     let after = instance.model.read(|s| s.secret_perms.get(&id).map(|p| secret_audit(&p.ss))).unwrap_or(Value::Null);
     Ok(Applied { kind: SECRET_PERM, id, deleted: false, members: MemberIds::NONE, before: Value::Null, after })

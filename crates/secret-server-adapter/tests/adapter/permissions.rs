@@ -8,7 +8,7 @@ use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{ContainerPermission, Group, PrivilegedData, PrivilegedDataPermission, User};
 use secret_server_adapter::ProtectedPrincipals;
-use secret_server_api::FolderPermissionCreateArgs;
+use secret_server_api::{FolderPermissionCreateArgs, UserCreateArgs};
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
 use serde_json::{Value, json};
 use service_error::ErrorKind;
@@ -397,5 +397,82 @@ async fn the_permissions_of_protected_principals_cannot_be_changed_or_revoked() 
     let refused = stack.patch(PrivilegedDataPermission, &apis, view()).await;
     assert_eq!(refused.err().kind, ErrorKind::PermissionDenied);
     assert!(stack.ss.get_secret_permission(apis.parse().unwrap()).await.is_ok(), "still granted in Secret Server");
+    stack.stop().await;
+}
+
+/// A grant of `right` to `user` on `target`, named by attribute `on` (`container` or `privilegedData`).
+fn grant(on: &str, target: &str, user: &str, right: &str) -> Value {
+    let mut doc = json!({"user": {"value": user}, "rights": [right]});
+    doc[on] = json!({"value": target});
+    doc
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_grant_leaves_no_record_of_a_principal_the_read_model_had_not_seen() {
+    let stack = Stack::start().await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    let windows = folder_id(&stack, "\\IT\\Windows Servers").await;
+    let web02 = id_of(&stack, PrivilegedData, r#"name eq "web02 deploy""#).await;
+    let mut refusing = connection("refusing");
+    refusing.policies.inherited_folder = InheritedFolderPolicy::Refuse;
+    stack.connections.put(&refusing).await.unwrap();
+    let dbas = id_of(&stack, Group, r#"displayName eq "DBAs""#).await;
+    let mut portal = connection("dba-portal");
+    portal.scope.principals =
+        connections::PrincipalScope::new(connections::PrincipalReach::GroupMembers, vec![dbas.parse().unwrap()], true)
+            .unwrap();
+    stack.connections.put(&portal).await.unwrap();
+    // Users made in Secret Server behind the adapter's back: its read model has not seen them.
+    let made = |name: &'static str, enabled: bool| {
+        let client = stack.ss.clone();
+        async move {
+            let args = UserCreateArgs {
+                user_name: name.into(),
+                password: Some("Direct-Passw0rd!".into()),
+                display_name: name.into(),
+                enabled,
+                ..UserCreateArgs::default()
+            };
+            client.create_user(&args).await.unwrap().id.to_string()
+        }
+    };
+    // Whether the read model holds a record of `user` (a GET through the adapter finds it).
+    let recorded = |user: String| {
+        let stack = &stack;
+        async move { stack.get(User, &user).await.is_ok() }
+    };
+
+    let mapped = made("unmapped.right", true).await;
+    let refused = stack.create(ContainerPermission, grant("container", &databases, &mapped, "Admin")).await;
+    assert_eq!(refused.err().http_status(), 400, "a right the connection does not map");
+    let refused = stack.create(PrivilegedDataPermission, grant("privilegedData", &web02, &mapped, "Admin")).await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(!recorded(mapped.clone()).await, "the read model has no record of the user");
+
+    let inheriting = made("inheriting.folder", true).await;
+    let refused =
+        stack.create_as("refusing", ContainerPermission, grant("container", &windows, &inheriting, "View")).await;
+    assert_eq!(refused.err().http_status(), 400, "a folder that inherits, under a policy that refuses");
+    let refused = stack
+        .create_as("refusing", PrivilegedDataPermission, grant("privilegedData", &web02, &inheriting, "View"))
+        .await;
+    assert_eq!(refused.err().http_status(), 400);
+    assert!(!recorded(inheriting).await);
+
+    let inactive = made("inactive.user", false).await;
+    let refused = stack.create(ContainerPermission, grant("container", &databases, &inactive, "View")).await;
+    assert!(refused.err().detail.contains("inactive"), "{:?}", refused.err());
+    assert!(!recorded(inactive).await);
+
+    let hidden = made("hidden.user", true).await;
+    let refused =
+        stack.create_as("dba-portal", ContainerPermission, grant("container", &databases, &hidden, "View")).await;
+    assert!(refused.err().detail.contains("there is no user"), "{:?}", refused.err());
+    assert!(!recorded(hidden).await);
+
+    // A grant that is made records its principal.
+    let created = stack.create(ContainerPermission, grant("container", &databases, &mapped, "View")).await.json();
+    assert_eq!(created["user"]["display"], "unmapped.right");
+    assert_eq!(stack.get(User, &mapped).await.unwrap()["userName"], "unmapped.right");
     stack.stop().await;
 }
