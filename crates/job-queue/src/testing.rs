@@ -11,11 +11,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// `inner` with faults: waits that fail (the queue lost after a submission), and worker pools
+/// `inner` with faults: submissions that fail (before or after the job was taken: a write whose
+/// confirmation was lost), waits that fail (the queue lost after a submission), and worker pools
 /// that fail to start a number of times (Redis unreachable when an adapter starts).
 #[derive(Debug)]
 pub struct FaultyQueue {
     inner: Arc<dyn JobQueue>,
+    submits_fail: AtomicBool,
+    submits_fail_after_taking: AtomicBool,
     waits_fail: AtomicBool,
     worker_starts_to_fail: AtomicU32,
     worker_starts: AtomicU32,
@@ -25,10 +28,23 @@ impl FaultyQueue {
     pub fn new(inner: Arc<dyn JobQueue>) -> Self {
         Self {
             inner,
+            submits_fail: AtomicBool::new(false),
+            submits_fail_after_taking: AtomicBool::new(false),
             waits_fail: AtomicBool::new(false),
             worker_starts_to_fail: AtomicU32::new(0),
             worker_starts: AtomicU32::new(0),
         }
+    }
+
+    /// From now on every `submit` fails as an unreachable queue does, taking nothing (or works again).
+    pub fn fail_submits(&self, fail: bool) {
+        self.submits_fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// From now on every `submit` takes the job and then fails, as a write whose confirmation was
+    /// lost does (or works again).
+    pub fn fail_submits_after_taking(&self, fail: bool) {
+        self.submits_fail_after_taking.store(fail, Ordering::SeqCst);
     }
 
     /// From now on every `wait` fails as an unreachable queue does (or works again).
@@ -54,7 +70,16 @@ impl FaultyQueue {
 #[async_trait]
 impl JobQueue for FaultyQueue {
     async fn submit(&self, job: NewJob) -> Result<Submitted, QueueError> {
-        self.inner.submit(job).await
+        if self.submits_fail.load(Ordering::SeqCst) {
+            return Err(Self::unreachable());
+        }
+        let submitted = self.inner.submit(job).await?;
+        if self.submits_fail_after_taking.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable(
+                "1 of 1 replicas did not acknowledge the write (a fault of the test)".to_owned(),
+            ));
+        }
+        Ok(submitted)
     }
 
     async fn find(&self, idempotency_key: &str) -> Result<Option<KeyedJob>, QueueError> {

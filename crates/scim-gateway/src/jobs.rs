@@ -178,8 +178,9 @@ impl Jobs {
             // resource (the client's own backlog): the permit goes without an outcome (a probe's
             // slot is freed for the next request). A job that headed its resource and was taken by
             // no worker counts: the adapters are down or saturated, and the breaker's fast 503
-            // spares the next writes the whole deadline.
-            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && says_nothing => drop(permit),
+            // spares the next writes the whole deadline. The queue's own failures say nothing about
+            // the instance either.
+            Err(_) if says_nothing => drop(permit),
             Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
             _ => permit.succeeded(),
         }
@@ -217,15 +218,31 @@ impl Jobs {
     ) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
         let idempotency_key = write.idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let mut submission =
-            write.job.submission(&write.instance, idempotency_key, telemetry::current_trace_context(), &self.keys);
+        let mut submission = write.job.submission(
+            &write.instance,
+            idempotency_key.clone(),
+            telemetry::current_trace_context(),
+            &self.keys,
+        );
         submission.fingerprint = write.fingerprint.to_string();
         let submitted = match self.queue.submit(submission).await {
             Ok(submitted) => submitted,
             Err(QueueError::KeyReused { fingerprint, .. }) => {
                 return Err(ApiError::unprocessable(write.fingerprint.mismatch(&fingerprint)));
             }
-            Err(e) => return Err(queue_error(e).into()),
+            Err(e) => {
+                *says_nothing = true;
+                // A submission whose confirmation failed (a replica that did not acknowledge it in
+                // time, a connection lost after the write) may have been taken all the same: then
+                // it will run, and "retry later" would be untrue. Its key says.
+                match self.queue.find(&idempotency_key).await {
+                    Ok(Some(keyed)) if keyed.fingerprint == write.fingerprint.to_string() => {
+                        tracing::warn!(job = %keyed.job_id, error = %e, "a submission reported failed was taken");
+                        job_queue::Submitted { job_id: keyed.job_id, duplicate: false }
+                    }
+                    _ => return Err(queue_error(e).into()),
+                }
+            }
         };
         let job_id = submitted.job_id;
         if keyed && submitted.duplicate {
@@ -429,6 +446,46 @@ mod tests {
         }
         assert!(breaker.is_open());
         assert!(refused_by_the_breaker(&jobs.run(patch_of_user("3"), &breaker, None).await));
+    }
+
+    /// Jobs on a faulty in-process queue whose workers answer every job, and a breaker that opens
+    /// at the first failure.
+    fn jobs_on_a_faulty_queue() -> (Jobs, Arc<job_queue::testing::FaultyQueue>, CircuitBreaker) {
+        struct Answered;
+        #[async_trait::async_trait]
+        impl JobHandler for Answered {
+            async fn handle(&self, _job: job_queue::Job) -> Disposition {
+                Disposition::Succeeded(Written::Deleted.encode())
+            }
+        }
+        let queue = Arc::new(job_queue::testing::FaultyQueue::new(Arc::new(
+            InProcessQueue::new(&QueueConfig::default()).unwrap(),
+        )));
+        let workers = Arc::clone(&queue);
+        tokio::spawn(async move { workers.run_workers(Arc::new(Answered), 1, Default::default()).await });
+        let jobs = Jobs::new(queue.clone(), Duration::from_secs(5), JobKeys::ephemeral());
+        let settings = BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() };
+        (jobs, queue, CircuitBreaker::new("instance:primary", settings))
+    }
+
+    #[tokio::test]
+    async fn a_submission_reported_failed_but_taken_is_waited_for_and_answered_with_its_outcome() {
+        let (jobs, queue, breaker) = jobs_on_a_faulty_queue();
+        queue.fail_submits_after_taking(true);
+        let written = jobs.run(patch_of_user("1"), &breaker, None).await;
+        assert!(matches!(written, Ok(Written::Deleted)), "{written:?}");
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_takes_nothing_is_503_retry_later_and_does_not_open_the_breaker() {
+        let (jobs, queue, breaker) = jobs_on_a_faulty_queue();
+        queue.fail_submits(true);
+        for id in ["1", "2"] {
+            let error = jobs.run(patch_of_user(id), &breaker, None).await.unwrap_err().error;
+            assert_eq!(error.kind, ErrorKind::Unavailable);
+            assert!(error.detail.contains("job queue"), "{}", error.detail);
+        }
+        assert!(!breaker.is_open(), "the queue's outage says nothing about Secret Server");
     }
 
     #[tokio::test]
