@@ -26,11 +26,13 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.folder_perms.get(&id)?;
     let attrs = from_text(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::ContainerPermission, id, &attrs, &[]);
-    let folder_name = view.state.folders.get(&rec.ss.folder).map(|f| f.ss.name.to_string()).unwrap_or_default();
-    doc.insert(
-        "container".to_owned(),
-        json!({"value": rec.ss.folder.to_string(), "display": folder_name, "name": folder_name}),
-    );
+    // The folder's name only for a caller that may read Containers (the id for any other).
+    let folder_name = view.state.folders.get(&rec.ss.folder).filter(|_| view.reads(scim::ResourceKind::Container));
+    let container = match folder_name {
+        Some(f) => json!({"value": rec.ss.folder.to_string(), "display": &*f.ss.name, "name": &*f.ss.name}),
+        None => json!({"value": rec.ss.folder.to_string()}),
+    };
+    doc.insert("container".to_owned(), container);
     let (key, principal) = view.principal_ref(rec.ss.principal);
     doc.insert(key.to_owned(), principal);
     let roles = FolderRoles { folder: rec.ss.folder_role, secret: rec.ss.secret_role };

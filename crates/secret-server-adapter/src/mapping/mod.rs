@@ -126,7 +126,8 @@ impl View<'_> {
 
     /// Whether the caller's scope lets it read resources of `kind`. What one resource says about
     /// another follows it: a Container's `privilegedData` and the name of a permission's secret are
-    /// shown only to a caller that may read PrivilegedData.
+    /// shown only to a caller that may read PrivilegedData, a folder's name only to one that may read
+    /// Containers, a principal's display only to one that may read its type.
     pub fn reads(&self, kind: ResourceKind) -> bool {
         self.scope.operations(kind).read
     }
@@ -214,14 +215,16 @@ impl View<'_> {
         match principal {
             Principal::User(u) => {
                 let mut r = json!({"value": u.to_string()});
-                if let Some(user) = self.state.users.get(&u).filter(|_| self.user_visible(u)) {
+                let shown = self.user_visible(u) && self.reads(ResourceKind::User);
+                if let Some(user) = self.state.users.get(&u).filter(|_| shown) {
                     r["display"] = Value::String(user.ss.display_name.to_string());
                 }
                 ("user", r)
             }
             Principal::Group(g) => {
                 let mut r = json!({"value": g.to_string()});
-                if let Some(group) = self.state.groups.get(&g).filter(|_| self.group_visible(g)) {
+                let shown = self.group_visible(g) && self.reads(ResourceKind::Group);
+                if let Some(group) = self.state.groups.get(&g).filter(|_| shown) {
                     r["display"] = Value::String(group.ss.name.to_string());
                 }
                 ("group", r)

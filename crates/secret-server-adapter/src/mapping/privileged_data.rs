@@ -14,8 +14,12 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let mut doc = start(scim::ResourceKind::PrivilegedData, id, &Map::new(), &[]);
     doc.insert("name".to_owned(), Value::String(s.name.to_string()));
     doc.insert("displayName".to_owned(), Value::String(s.name.to_string()));
-    let folder_name = view.state.folders.get(&s.folder).map(|f| f.ss.name.to_string()).unwrap_or_default();
-    doc.insert("container".to_owned(), json!({"value": s.folder.to_string(), "display": folder_name}));
+    // The folder's name only for a caller that may read Containers (the id for any other).
+    let container = match view.state.folders.get(&s.folder).filter(|_| view.reads(scim::ResourceKind::Container)) {
+        Some(f) => json!({"value": s.folder.to_string(), "display": &*f.ss.name}),
+        None => json!({"value": s.folder.to_string()}),
+    };
+    doc.insert("container".to_owned(), container);
     doc.insert("template".to_owned(), json!({"value": s.template_id.to_string(), "display": &*s.template_name}));
     doc.insert("active".to_owned(), Value::Bool(s.active));
     doc.insert("checkedOut".to_owned(), Value::Bool(s.checked_out));

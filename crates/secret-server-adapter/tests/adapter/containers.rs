@@ -3,7 +3,7 @@
 use crate::support::Stack;
 use futures::TryStreamExt;
 use pretty_assertions::assert_eq;
-use scim::ResourceKind::{Container, PrivilegedData, PrivilegedDataPermission, User};
+use scim::ResourceKind::{Container, ContainerPermission, PrivilegedData, PrivilegedDataPermission, User};
 use secret_server_api::{FolderPermissionUpdateArgs, SecretPermissionUpdateArgs};
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
 use serde_json::json;
@@ -355,5 +355,31 @@ async fn a_refused_move_names_the_secret_that_could_not_be_moved_back() {
     assert_eq!(ss_folder_of(&stack, &second).await, second_in);
     assert_eq!(stack.ss.get_folder(landing.parse().unwrap()).await.unwrap().folder_name, "Landing");
     assert_eq!(stack.get(PrivilegedData, &first).await.unwrap()["container"]["value"], landing.as_str());
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_cannot_read_containers_or_principals_learns_their_names_through_no_other_resource() {
+    let stack = Stack::start().await;
+    let mut blind = crate::support::connection("permissions-only");
+    for kind in ["Container", "User", "Group"] {
+        blind.scope.resource_types.remove(kind);
+    }
+    stack.connections.put(&blind).await.unwrap();
+
+    let perms = stack.search_as("permissions-only", ContainerPermission, "container.value pr").await.unwrap();
+    assert!(!perms.is_empty());
+    for perm in &perms {
+        assert_eq!(perm["container"].as_object().unwrap().len(), 1, "the folder's id only: {perm}");
+        let principal = perm.get("user").or_else(|| perm.get("group")).unwrap();
+        assert_eq!(principal.get("display"), None, "the principal's id only: {perm}");
+    }
+    let secret = stack.search_as("permissions-only", PrivilegedData, "name eq \"web01 root\"").await.unwrap();
+    assert_eq!(secret[0]["container"].get("display"), None, "{}", secret[0]);
+
+    // A connection that may read them sees the names.
+    let named = stack.search(ContainerPermission, "container.value pr").await;
+    assert!(named[0]["container"]["display"].is_string(), "{}", named[0]);
+    assert!(stack.find(PrivilegedData, "name eq \"web01 root\"").await["container"]["display"].is_string());
     stack.stop().await;
 }
