@@ -286,6 +286,25 @@ impl Protection {
     ///
     /// # Errors
     /// When Secret Server cannot be asked.
+    /// Why Secret Server says `principal` is protected, if it is: the administrator role it
+    /// holds or, for a user, its membership of the console group.
+    ///
+    /// # Errors
+    /// What Secret Server answers to the reads.
+    pub async fn asked_of(
+        &self,
+        client: &SecretServerClient,
+        principal: Principal,
+    ) -> Result<Option<Protected>, ClientError> {
+        match principal {
+            Principal::User(id) => match self.user_by_role(client, id).await? {
+                Some(why) => Ok(Some(why)),
+                None => self.user_in_console_group(client, id).await,
+            },
+            Principal::Group(id) => self.group_by_role(client, id).await,
+        }
+    }
+
     pub async fn group_by_role(&self, client: &SecretServerClient, id: i64) -> Result<Option<Protected>, ClientError> {
         if self.administrator_role.is_none() {
             return Ok(None);

@@ -60,15 +60,7 @@ impl Ctx<'_> {
     /// administrator role or, for a user, a member of the console group.
     pub(crate) async fn guard(&self, principal: Principal, name: &str) -> JobResult<()> {
         self.guard_known(principal, name, Change::Itself)?;
-        let protection = &self.instance().protection;
-        let by_role = match principal {
-            Principal::User(id) => match protection.user_by_role(self.client()?, id).await? {
-                Some(why) => Some(why),
-                None => protection.user_in_console_group(self.client()?, id).await?,
-            },
-            Principal::Group(id) => protection.group_by_role(self.client()?, id).await?,
-        };
-        match by_role {
+        match self.instance().protection.asked_of(self.client()?, principal).await? {
             Some(why) => Err(refused(ProtectedPrincipal { principal, why, change: Change::Itself })),
             None => Ok(()),
         }

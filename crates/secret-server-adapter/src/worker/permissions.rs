@@ -247,15 +247,11 @@ async fn refuse_protected(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> 
     if let Some(why) = protected_by_name(ctx, principal, &name) {
         return Err(protected_refusal(principal, &why));
     }
-    let protection = &ctx.instance().protection;
-    let by_role = match principal {
-        Principal::User(u) => match protection.user_by_role(ctx.client()?, u).await? {
-            Some(why) => Some(why),
-            None => protection.user_in_console_group(ctx.client()?, u).await?,
-        },
-        Principal::Group(g) => protection.group_by_role(ctx.client()?, g).await?,
+    let asked = match principal {
+        Principal::User(u) => connections::scope::Principal::User(u),
+        Principal::Group(g) => connections::scope::Principal::Group(g),
     };
-    match by_role {
+    match ctx.instance().protection.asked_of(ctx.client()?, asked).await? {
         Some(why) => Err(protected_refusal(principal, &why)),
         None => Ok(()),
     }

@@ -1,10 +1,10 @@
 //! Groups and membership through real jobs, checked in the emulator.
 
-use crate::support::{CONNECTION, INSTANCE, Options, Stack};
+use crate::support::{CONNECTION, INSTANCE, Options, Stack, delivered};
 use adapter_api::Operation;
 use adapter_api::job::decode_result;
 use futures::TryStreamExt;
-use job_queue::{Disposition, Job, JobId, JobLease};
+use job_queue::Disposition;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
 use secret_server_adapter::ProtectedPrincipals;
@@ -379,20 +379,6 @@ async fn a_rename_to_another_group_s_name_is_409_uniqueness_and_changes_nothing(
     let renamed = stack.patch(Group, &id, json!([{"op": "replace", "path": "displayName", "value": "MINE"}])).await;
     assert_eq!(renamed.json()["displayName"], "MINE");
     stack.stop().await;
-}
-
-/// Job `id` as the queue hands it to the adapter, on its `attempt`th delivery.
-fn delivered(id: &str, body: adapter_api::Job, attempt: u32) -> Job {
-    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
-    Job {
-        id: JobId(id.to_owned()),
-        ordering_key: format!("{INSTANCE}/test/{id}"),
-        payload: sealed.payload,
-        secrets: sealed.secrets,
-        trace_context: Default::default(),
-        attempt,
-        lease: JobLease::default(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

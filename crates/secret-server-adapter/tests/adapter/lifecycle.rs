@@ -2,7 +2,7 @@
 //! meta and attributes, redelivered jobs are idempotent, audit events, health, several replicas,
 //! and Secret Server outages.
 
-use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, eventually, read};
+use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, delivered, eventually, read};
 use adapter_api::job::decode_result;
 use adapter_api::{JobKeys, Operation, Written};
 use job_queue::{Disposition, Job, JobId, JobLease, JobStatus, TraceContext};
@@ -176,16 +176,7 @@ async fn a_change_made_while_the_adapter_was_down_bumps_last_modified_at_the_nex
 }
 
 fn job(id: &str, body: adapter_api::Job) -> Job {
-    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
-    Job {
-        id: JobId(id.to_owned()),
-        ordering_key: format!("{INSTANCE}/test/{id}"),
-        payload: sealed.payload,
-        secrets: sealed.secrets,
-        trace_context: Default::default(),
-        attempt: 1,
-        lease: JobLease::default(),
-    }
+    delivered(id, body, 1)
 }
 
 /// Job `id` delivered again, after an earlier attempt (the queue counts attempts: only a

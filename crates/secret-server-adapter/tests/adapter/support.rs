@@ -158,6 +158,21 @@ fn stack_options(options: &Options) -> StackOptions {
 }
 
 /// The test connection: everything readable and writable (but secrets), default rights mapping.
+/// Job `id` as the queue hands it to the adapter on its `attempt`th delivery (2 or more: a
+/// redelivery, the only one that may find what an earlier attempt left).
+pub(crate) fn delivered(id: &str, body: Job, attempt: u32) -> job_queue::Job {
+    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
+    job_queue::Job {
+        id: JobId(id.to_owned()),
+        ordering_key: format!("{INSTANCE}/test/{id}"),
+        payload: sealed.payload,
+        secrets: sealed.secrets,
+        trace_context: TraceContext::default(),
+        attempt,
+        lease: job_queue::JobLease::default(),
+    }
+}
+
 pub(crate) fn connection(id: &str) -> Connection {
     serde_json::from_value(json!({"id": id, "secretServer": INSTANCE})).expect("connection")
 }

@@ -1,9 +1,9 @@
 //! Users through real jobs, checked in the emulator through its REST API.
 
-use crate::support::{CONNECTION, INSTANCE, Options, Outcome, Stack, connection};
+use crate::support::{CONNECTION, INSTANCE, Options, Outcome, Stack, connection, delivered};
 use adapter_api::{Operation, Written};
 use connections::{DeletedUserPolicy, UserNameChangePolicy};
-use job_queue::{Disposition, Job, JobId, JobLease};
+use job_queue::Disposition;
 use pretty_assertions::assert_eq;
 use scim::ResourceKind::User;
 use secret_server_adapter::intents::{Intent, Intents};
@@ -331,21 +331,6 @@ async fn updates_keep_the_settings_the_connector_does_not_manage() {
     stack.stop().await;
 }
 
-/// Job `id` handed to the adapter as the queue hands over a job whose first attempt did not
-/// finish: attempt 2 (only a redelivery can find what an earlier attempt left).
-fn delivered_again(id: &str, body: adapter_api::Job) -> Job {
-    let sealed = body.seal(&adapter_api::JobKeys::ephemeral());
-    Job {
-        id: JobId(id.to_owned()),
-        ordering_key: format!("{INSTANCE}/test/{id}"),
-        payload: sealed.payload,
-        secrets: sealed.secrets,
-        trace_context: Default::default(),
-        attempt: 2,
-        lease: JobLease::default(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() {
     let stack = Stack::start().await;
@@ -357,7 +342,7 @@ async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() 
     Intents::new(stack.state.clone(), INSTANCE).record("lost-delete", &intent).await.unwrap();
     stack.ss.delete_user(ss_id).await.unwrap();
 
-    let again = delivered_again("lost-delete", stack.job(CONNECTION, User, Operation::Delete, &id, None, None));
+    let again = delivered("lost-delete", stack.job(CONNECTION, User, Operation::Delete, &id, None, None), 2);
     let outcome = stack.adapter().job_handler().handle(again).await;
     let Disposition::Succeeded(result) = &outcome else { panic!("the delete is done: {outcome:?}") };
     assert_eq!(adapter_api::job::decode_result(result).unwrap(), Written::Deleted);
