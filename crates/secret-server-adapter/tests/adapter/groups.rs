@@ -1,6 +1,6 @@
 //! Groups and membership through real jobs, checked in the emulator.
 
-use crate::support::{CONNECTION, INSTANCE, Options, Stack, delivered};
+use crate::support::{CONNECTION, Holder, INSTANCE, Options, Stack, delivered, emulator_with_a_disabled_role_held_by};
 use adapter_api::Operation;
 use adapter_api::job::decode_result;
 use futures::TryStreamExt;
@@ -418,24 +418,9 @@ async fn a_create_whose_member_secret_server_refuses_leaves_no_group_behind_so_i
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patch_that_leaves_roles_alone_keeps_a_disabled_role_the_group_holds() {
-    // The emulator's saved state, edited before it starts: the first group holds a disabled role.
     let dir = tempfile::tempdir().unwrap();
-    let config = || secret_server_sim::SimConfig {
-        data_dir: Some(dir.path().to_owned()),
-        ..secret_server_sim::SimConfig::for_tests()
-    };
-    secret_server_sim::spawn(config()).await.unwrap().shutdown().await;
-    let path = dir.path().join("snapshot.json");
-    let mut saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let group = saved["groups"][0]["id"].as_i64().unwrap();
-    let role = saved["roles"].as_array().unwrap().iter().filter_map(|r| r["id"].as_i64()).max().unwrap() + 1;
-    saved["roles"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"id": role, "name": "Auditor", "enabled": false, "isSystem": false}));
-    saved["groupRoles"].as_array_mut().unwrap().push(json!([group, role]));
-    std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
-    let stack = Stack::start_on(secret_server_sim::spawn(config()).await.unwrap(), Options::default()).await;
+    let (sim, group) = emulator_with_a_disabled_role_held_by(Holder::FirstGroup, dir.path()).await;
+    let stack = Stack::start_on(sim, Options::default()).await;
 
     let renamed = json!([{"op": "replace", "path": "displayName", "value": "Renamed With Its Role"}]);
     let patched = stack.patch(Group, &group.to_string(), renamed).await;

@@ -173,6 +173,37 @@ pub(crate) fn delivered(id: &str, body: Job, attempt: u32) -> job_queue::Job {
     }
 }
 
+/// Who holds the disabled role of [`emulator_with_a_disabled_role_held_by`].
+pub(crate) enum Holder {
+    User(&'static str),
+    FirstGroup,
+}
+
+/// An emulator on the test data set where `holder` holds a disabled role, "Auditor" (the
+/// emulator's API makes no role): its saved state is written so before it starts. With the
+/// holder's Secret Server id.
+pub(crate) async fn emulator_with_a_disabled_role_held_by(holder: Holder, dir: &std::path::Path) -> (RunningSim, i64) {
+    let config = || SimConfig { data_dir: Some(dir.to_owned()), ..SimConfig::for_tests() };
+    secret_server_sim::spawn(config()).await.unwrap().shutdown().await;
+    let path = dir.join("snapshot.json");
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let role = saved["roles"].as_array().unwrap().iter().filter_map(|r| r["id"].as_i64()).max().unwrap() + 1;
+    saved["roles"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": role, "name": "Auditor", "enabled": false, "isSystem": false}));
+    let (pairs, id) = match holder {
+        Holder::User(name) => {
+            let users = saved["users"].as_array().unwrap();
+            ("userRoles", users.iter().find(|u| u["userName"] == name).unwrap()["id"].as_i64().unwrap())
+        }
+        Holder::FirstGroup => ("groupRoles", saved["groups"][0]["id"].as_i64().unwrap()),
+    };
+    saved[pairs].as_array_mut().unwrap().push(json!([id, role]));
+    std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
+    (secret_server_sim::spawn(config()).await.unwrap(), id)
+}
+
 pub(crate) fn connection(id: &str) -> Connection {
     serde_json::from_value(json!({"id": id, "secretServer": INSTANCE})).expect("connection")
 }

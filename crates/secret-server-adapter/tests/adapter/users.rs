@@ -1,6 +1,8 @@
 //! Users through real jobs, checked in the emulator through its REST API.
 
-use crate::support::{CONNECTION, INSTANCE, Options, Outcome, Stack, connection, delivered};
+use crate::support::{
+    CONNECTION, Holder, INSTANCE, Options, Outcome, Stack, connection, delivered, emulator_with_a_disabled_role_held_by,
+};
 use adapter_api::{Operation, Written};
 use connections::{DeletedUserPolicy, UserNameChangePolicy};
 use job_queue::Disposition;
@@ -9,7 +11,6 @@ use scim::ResourceKind::User;
 use secret_server_adapter::intents::{Intent, Intents};
 use serde_json::{Value, json};
 use service_error::ErrorKind;
-use std::path::Path;
 
 fn barbara() -> Value {
     json!({
@@ -355,26 +356,6 @@ async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() 
     stack.stop().await;
 }
 
-/// An emulator (its state in `dir`) whose user `user_name` holds the role "Auditor" directly, a
-/// role that is disabled in Secret Server. The emulator has no API that makes or disables a role:
-/// its saved state is written so before it starts.
-async fn emulator_with_a_disabled_role_held_by(user_name: &str, dir: &Path) -> secret_server_sim::RunningSim {
-    let config =
-        || secret_server_sim::SimConfig { data_dir: Some(dir.to_owned()), ..secret_server_sim::SimConfig::for_tests() };
-    secret_server_sim::spawn(config()).await.unwrap().shutdown().await;
-    let path = dir.join("snapshot.json");
-    let mut saved: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    let user = saved["users"].as_array().unwrap().iter().find(|u| u["userName"] == user_name).unwrap()["id"].clone();
-    let role = saved["roles"].as_array().unwrap().iter().filter_map(|r| r["id"].as_i64()).max().unwrap() + 1;
-    saved["roles"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"id": role, "name": "Auditor", "enabled": false, "isSystem": false}));
-    saved["userRoles"].as_array_mut().unwrap().push(json!([user, role]));
-    std::fs::write(&path, serde_json::to_vec(&saved).unwrap()).unwrap();
-    secret_server_sim::spawn(config()).await.unwrap()
-}
-
 /// The roles Secret Server says user `id` holds directly, by name.
 async fn direct_roles(stack: &Stack, id: &str) -> Vec<String> {
     let held: Vec<_> =
@@ -388,7 +369,7 @@ async fn direct_roles(stack: &Stack, id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_patch_that_leaves_roles_alone_keeps_a_disabled_role_the_user_holds() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = emulator_with_a_disabled_role_held_by("alice.martin", dir.path()).await;
+    let (sim, _) = emulator_with_a_disabled_role_held_by(Holder::User("alice.martin"), dir.path()).await;
     let stack = Stack::start_on(sim, Options::default()).await;
     let alice = stack.find(User, r#"userName eq "alice.martin""#).await["id"].as_str().unwrap().to_owned();
     assert_eq!(direct_roles(&stack, &alice).await, vec!["Auditor"]);
