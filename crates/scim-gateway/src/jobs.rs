@@ -171,7 +171,7 @@ impl Jobs {
             }
         };
         // Dropped with this future when the client goes away: a probe then frees its slot.
-        let (outcome, says_nothing) = self.submit_and_wait(write, until).await;
+        let (outcome, cut_short, says_nothing) = self.submit_and_wait(write, until).await;
         match &outcome {
             // A timeout says nothing about the instance when the wait was cut short by the caller's
             // own deadline, or when the job was still queued behind the jobs before it for its
@@ -180,6 +180,7 @@ impl Jobs {
             // no worker counts: the adapters are down or saturated, and the breaker's fast 503
             // spares the next writes the whole deadline. The queue's own failures say nothing about
             // the instance either.
+            Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => drop(permit),
             Err(_) if says_nothing => drop(permit),
             Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
             _ => permit.succeeded(),
@@ -195,16 +196,17 @@ impl Jobs {
         Ok(self.queue.find(idempotency_key).await.map_err(queue_error)?)
     }
 
-    /// The outcome, and whether a timeout in it says nothing about the instance: the wait for it
-    /// was cut short by `until`, or the job was still behind its resource's earlier jobs.
-    async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool) {
+    /// The outcome; whether the wait for it was cut short by `until` (a timeout then says nothing
+    /// about the instance); and whether its error says nothing about the instance (the job was still
+    /// behind its resource's earlier jobs, or the queue failed).
+    async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool, bool) {
         let wait = match until {
             Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
             None => self.deadline,
         };
         let mut says_nothing = false;
         let outcome = self.submit_and_wait_for(write, wait, &mut says_nothing).await;
-        (outcome, wait < self.deadline || says_nothing)
+        (outcome, wait < self.deadline, says_nothing)
     }
 
     /// The outcome; `says_nothing` is set when a timeout in it says nothing about the instance:
@@ -231,7 +233,6 @@ impl Jobs {
                 return Err(ApiError::unprocessable(write.fingerprint.mismatch(&fingerprint)));
             }
             Err(e) => {
-                *says_nothing = true;
                 // A submission whose confirmation failed (a replica that did not acknowledge it in
                 // time, a connection lost after the write) may have been taken all the same: then
                 // it will run, and "retry later" would be untrue. Its key says.
@@ -240,7 +241,10 @@ impl Jobs {
                         tracing::warn!(job = %keyed.job_id, error = %e, "a submission reported failed was taken");
                         job_queue::Submitted { job_id: keyed.job_id, duplicate: false }
                     }
-                    _ => return Err(queue_error(e).into()),
+                    _ => {
+                        *says_nothing = true;
+                        return Err(queue_error(e).into());
+                    }
                 }
             }
         };

@@ -381,7 +381,9 @@ pub(crate) async fn add_jwt_issuer_to(
         .map_err(|e| ApiError::bad_request(ScimType::InvalidValue, e))?;
     // A token two connections would both accept could not say whose it is: every such token is
     // refused (see `jwt`), so the second issuer is refused here, where an administrator sees why.
-    for other in state.connections.list().await.map_err(store_error)? {
+    // A connection's own issuers may overlap (a narrower one, or new keys, added before the old one
+    // is removed): its tokens are its own either way.
+    for other in state.connections.list().await.map_err(store_error)?.into_iter().filter(|o| o.id != c.id) {
         if let Some(existing) = other.credentials.jwt_issuers.iter().find(|i| i.overlaps(&issuer)) {
             return Err(conflict(format!(
                 "connection {} already accepts tokens of issuer {} with these audiences (its issuer {}): give both \

@@ -403,7 +403,7 @@ async fn an_entra_tenant_added_in_the_console_is_the_connection_s_jwt_issuer_and
         &app,
         &signed,
         "/connections/test/jwt-issuers",
-        &[("csrf", &signed.csrf), ("entra_tenant_id", tenant)],
+        &[("csrf", &signed.csrf), ("entra_tenant_id", tenant), ("app_ids", "app-1, app-2")],
     )
     .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
@@ -411,6 +411,7 @@ async fn an_entra_tenant_added_in_the_console_is_the_connection_s_jwt_issuer_and
     let issuers = view["credentials"]["jwtIssuers"].as_array().cloned().unwrap_or_default();
     assert_eq!(issuers.len(), 1, "{view}");
     assert_eq!(issuers[0]["issuer"], format!("https://sts.windows.net/{tenant}/"));
+    assert_eq!(issuers[0]["appIds"], serde_json::json!(["app-1", "app-2"]), "the applications it is limited to");
     let id = issuers[0]["id"].as_str().unwrap().to_owned();
     let page = console_get(&app, &signed, "/connections/test").await.text().await.unwrap();
     assert!(page.contains(&id), "the connection's page lists the issuer");

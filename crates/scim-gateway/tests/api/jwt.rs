@@ -222,6 +222,10 @@ async fn two_entra_apps_of_one_tenant_are_told_apart_by_their_application_ids_an
     // Told apart by application id, each app's token acts as its own connection (its own scope).
     let hr_token = key.sign(json!({}), &with(&entra_claims(), json!({"appid": hr_app})));
     let it_token = key.sign(json!({}), &with(&entra_claims(), json!({"appid": it_app})));
+    // A connection's own issuers may overlap (a narrower one added before the wide one goes).
+    let hr_only = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url, "appIds": [hr_app]});
+    let added = app.admin(Method::POST, "/connections/entra-hr/jwt-issuers").json(&hr_only).send().await;
+    assert_eq!(added.unwrap().status(), 201);
     let path = "/connections/entra-it/jwt-issuers";
     let it_issuer = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url, "appIds": [it_app]});
     // Still refused while entra-hr accepts every application of the tenant.
@@ -230,9 +234,6 @@ async fn two_entra_apps_of_one_tenant_are_told_apart_by_their_application_ids_an
     let hr_issuer = hr["credentials"]["jwtIssuers"][0]["id"].as_str().unwrap().to_owned();
     let removed = app.admin(Method::DELETE, &format!("/connections/entra-hr/jwt-issuers/{hr_issuer}")).send().await;
     assert_eq!(removed.unwrap().status(), 204);
-    let hr_only = json!({"entraTenantId": TENANT, "jwksUrl": jwks.url, "appIds": [hr_app]});
-    let added = app.admin(Method::POST, "/connections/entra-hr/jwt-issuers").json(&hr_only).send().await;
-    assert_eq!(added.unwrap().status(), 201);
     assert_eq!(app.admin(Method::POST, path).json(&it_issuer).send().await.unwrap().status(), 201);
     assert_eq!((get_with(&app, "/Users", &hr_token).await, get_with(&app, "/Groups", &hr_token).await), (200, 404));
     assert_eq!((get_with(&app, "/Users", &it_token).await, get_with(&app, "/Groups", &it_token).await), (404, 200));

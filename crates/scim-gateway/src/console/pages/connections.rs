@@ -248,6 +248,8 @@ async fn show(
                 (csrf(&session))
                 label for="jwt-tenant" { "Entra tenant id" }
                 input #jwt-tenant type="text" name="entra_tenant_id" required autocomplete="off" spellcheck="false";
+                label for="jwt-apps" { "Application ids (appid; separate with commas; needed when another connection accepts this tenant)" }
+                input #jwt-apps type="text" name="app_ids" autocomplete="off" spellcheck="false";
                 button type="submit" { "Accept this tenant's tokens" }
             }
             p { "For Entra ID, set " code { "\"patchResponse\": \"noContent\"" } " in the policies below: Entra accepts a PATCH answered "
@@ -485,6 +487,9 @@ struct JwtIssuerForm {
     audiences: String,
     #[serde(default)]
     jwks_url: String,
+    /// Comma-separated: the applications (`appid`/`azp`) whose tokens are accepted.
+    #[serde(default)]
+    app_ids: String,
 }
 
 impl From<JwtIssuerForm> for crate::admin_model::NewJwtIssuer {
@@ -495,6 +500,7 @@ impl From<JwtIssuerForm> for crate::admin_model::NewJwtIssuer {
             issuer: given(form.issuer),
             audiences: form.audiences.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
             jwks_url: given(form.jwks_url),
+            app_ids: form.app_ids.split(',').map(str::trim).filter(|a| !a.is_empty()).map(str::to_owned).collect(),
             ..Default::default()
         }
     }
