@@ -484,6 +484,10 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         return Err(invalid_value("a container at the root cannot inherit permissions"));
     }
     let changed = f.name != current.folder_name || moved || inherit != current.inherit_permissions;
+    // Inheriting again drops the folder's own permissions: not those of a protected principal.
+    if inherit && !current.inherit_permissions {
+        super::permissions::refuse_dropping_protected(ctx, id, parent).await?;
+    }
     // The moves first: what Secret Server refuses of them is undone before the folder changes.
     let done = send_moves(ctx, id, &moves).await?;
     let folder = if changed {

@@ -208,6 +208,46 @@ fn protected_refusal(principal: Principal, why: &Protected) -> JobError {
     ))
 }
 
+/// Before folder `folder` inherits the permissions of `parent` (its parent from now on) again,
+/// which drops its own in Secret Server: refused when one of them is a protected principal's that
+/// the folder would not get back from `parent` with the same roles, as revoking it directly is.
+pub(super) async fn refuse_dropping_protected(ctx: &Ctx<'_>, folder: i64, parent: i64) -> JobResult<()> {
+    let own: Vec<FolderPermSs> = ctx
+        .client()?
+        .search_folder_permissions(&secret_server_client::FolderPermissionQuery::folder(folder))
+        .try_collect::<Vec<_>>()
+        .await?
+        .iter()
+        .filter_map(crate::read_model::fetch::folder_perm_ss)
+        .filter(|p| p.folder == folder && !inherited_alike(ctx, parent, p))
+        .collect();
+    for permission in own {
+        refuse_protected(ctx, permission.principal).await?;
+    }
+    Ok(())
+}
+
+/// Whether folder `at` holds the principal and roles of `p`, on itself or through the folders it
+/// inherits from (as the read model knows them).
+fn inherited_alike(ctx: &Ctx<'_>, mut at: i64, p: &FolderPermSs) -> bool {
+    ctx.instance().model.read(|s| {
+        // The depth bound guards against a cycle in data changed mid-resync (as `folder_path`).
+        for _ in 0..256 {
+            let held = s.idx.fperm_by_folder.get(at).iter().filter_map(|id| s.folder_perms.get(id)).any(|r| {
+                r.ss.principal == p.principal && r.ss.folder_role == p.folder_role && r.ss.secret_role == p.secret_role
+            });
+            if held {
+                return true;
+            }
+            match s.folders.get(&at) {
+                Some(f) if f.ss.inherit_permissions => at = f.ss.parent,
+                _ => return false,
+            }
+        }
+        false
+    })
+}
+
 /// Before any Secret Server call: refuses a change to permission `id` of kind `P` when the read
 /// model already shows its principal protected by name. A permission the caller cannot see is
 /// left to the `404` that follows, and anything else to [`refuse_protected`].

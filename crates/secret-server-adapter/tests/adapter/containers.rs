@@ -383,3 +383,54 @@ async fn a_connection_that_cannot_read_containers_or_principals_learns_their_nam
     assert!(stack.find(PrivilegedData, "name eq \"web01 root\"").await["container"]["display"].is_string());
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_cannot_inherit_again_when_that_drops_a_protected_principal_s_own_permission() {
+    let protected = secret_server_adapter::ProtectedPrincipals { groups: vec!["DBAs".into()], ..Default::default() };
+    let stack = Stack::start_with(crate::support::Options { protected, ..Default::default() }).await;
+    let it = folder_id(&stack, "\\IT").await;
+    // A folder of its own, where the protected group got a permission \IT does not give it.
+    let id = stack
+        .create(Container, json!({"name": "Own", "parent": {"value": it}, "inheritPermissions": false}))
+        .await
+        .id();
+    let dbas =
+        stack.find(scim::ResourceKind::Group, r#"displayName eq "DBAs""#).await["id"].as_str().unwrap().to_owned();
+    stack
+        .ss
+        .create_folder_permission(&secret_server_api::FolderPermissionCreateArgs {
+            folder_id: id.parse().unwrap(),
+            user_id: None,
+            group_id: Some(dbas.parse().unwrap()),
+            folder_access_role_name: "Owner".into(),
+            secret_access_role_name: "Owner".into(),
+            break_inheritance: false,
+        })
+        .await
+        .unwrap();
+    let own = || async {
+        let perms: Vec<_> = stack
+            .ss
+            .search_folder_permissions(&FolderPermissionQuery::folder(id.parse().unwrap()))
+            .try_collect()
+            .await
+            .unwrap();
+        perms.len()
+    };
+    let before = own().await;
+
+    let inherit = json!([{"op": "replace", "path": "inheritPermissions", "value": true}]);
+    let refused = stack.patch(Container, &id, inherit.clone()).await;
+    assert_eq!(refused.err().kind, service_error::ErrorKind::PermissionDenied, "{refused:?}");
+    assert!(refused.err().detail.contains("protected principal"), "{:?}", refused.err());
+    assert!(!stack.ss.get_folder(id.parse().unwrap()).await.unwrap().inherit_permissions);
+    assert_eq!(own().await, before, "the folder keeps its own permissions");
+
+    // A folder whose own permissions its parent gives alike inherits again.
+    let alike = stack
+        .create(Container, json!({"name": "Alike", "parent": {"value": it}, "inheritPermissions": false}))
+        .await
+        .id();
+    assert_eq!(stack.patch(Container, &alike, inherit).await.json()["inheritPermissions"], true);
+    stack.stop().await;
+}
