@@ -294,14 +294,15 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let earlier = ctx.earlier_create(KIND, &key).await?;
     let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
     let detail = format!("a group named {:?} already exists", f.name);
-    // Whether this attempt made the group (not an earlier attempt, nor one adopted after a crash).
-    let (group, made_now) = match known {
-        Some(id) if earlier.made(id) => (ctx.client()?.get_group(id).await?, false),
+    // Whether this job made the group: in this attempt, or in an earlier one its intent names
+    // (never a group found by name alone).
+    let (group, made_by_this_job) = match known {
+        Some(id) if earlier.made(id) => (ctx.client()?.get_group(id).await?, true),
         Some(_) => return Err(name_taken(&f.name)),
         // Secret Server's own answer: a group made there since the last resync, or by an earlier
         // attempt of this job.
         None => match find_by_name(ctx, &f.name).await? {
-            Some(group) if earlier.made(group.id) => (group, false),
+            Some(group) if earlier.made(group.id) => (group, true),
             Some(_) => return Err(name_taken(&f.name)),
             None => {
                 let args = GroupCreateArgs { name: f.name.clone(), enabled: true, ..GroupCreateArgs::default() };
@@ -312,10 +313,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
         },
     };
     match fill(ctx, &f, &group, &members, role_plan).await {
-        // Refused for good (a member Secret Server no longer takes, say): the group this attempt
-        // made goes again, so that the refused request leaves nothing behind and can be sent
-        // again. A transient failure keeps it: the job is retried and adopts it.
-        Err(JobError::Permanent(e)) if made_now => {
+        // Refused for good (a member Secret Server no longer takes, say): the group this job made
+        // goes again, so that the refused request leaves nothing behind and can be sent again. A
+        // transient failure keeps it: the job is retried and adopts it.
+        Err(JobError::Permanent(e)) if made_by_this_job => {
             match undo_create(ctx, group.id, &key).await {
                 Ok(()) => {
                     tracing::info!(group_id = group.id, "the create was refused after its group was made: deleted")

@@ -406,6 +406,28 @@ async fn a_create_whose_member_secret_server_refuses_leaves_no_group_behind_so_i
     let intent = Intents::new(stack.state.clone(), INSTANCE).get("refused-member").await.unwrap().expect("intent");
     assert_eq!((intent.created, intent.settled), (None, true));
 
+    // A group an earlier attempt of the job made (its intent says so) goes too when a later
+    // attempt is refused for good.
+    let earlier = stack
+        .ss
+        .create_group(&GroupCreateArgs { name: "Joiners".into(), enabled: true, ..GroupCreateArgs::default() })
+        .await
+        .unwrap();
+    let made = secret_server_adapter::intents::Intent {
+        kind: "Group".into(),
+        key: "joiners".into(),
+        created: Some(earlier.id),
+        settled: true,
+    };
+    Intents::new(stack.state.clone(), INSTANCE).record("made-earlier", &made).await.unwrap();
+    let refused = handler.handle(delivered("made-earlier", create.clone(), 2)).await;
+    assert!(matches!(refused, Disposition::Failed(_)), "{refused:?}");
+    assert_eq!(
+        ss_group_names(&stack, "Joiners").await,
+        Vec::<String>::new(),
+        "the group its first attempt made is gone"
+    );
+
     // Once the user is enabled again, a retry of the job creates the group with its member.
     let enable = UserPatchArgs { enabled: Some(Patch::set(true)), ..UserPatchArgs::default() };
     stack.ss.patch_user(user.parse().unwrap(), &enable).await.unwrap();
