@@ -101,6 +101,7 @@ struct SecretMoves {
 struct Moved {
     secret: i64,
     from: i64,
+    to: i64,
 }
 
 /// Reads a secret's metadata fresh into the read model (both the folder it was in and the one it
@@ -218,7 +219,7 @@ async fn send_moves(ctx: &Ctx<'_>, folder: i64, moves: &SecretMoves) -> JobResul
     let mut done = Vec::new();
     for (id, to) in moves.moved_in.iter().map(|id| (*id, folder)).chain(out) {
         match move_secret(ctx, id, to).await {
-            Ok(()) => done.push(Moved { secret: id, from: moves.was_in.get(&id).copied().unwrap_or(folder) }),
+            Ok(()) => done.push(Moved { secret: id, from: moves.was_in.get(&id).copied().unwrap_or(folder), to }),
             Err(JobError::Permanent(e)) => {
                 let what = format!("Secret Server refused to move privileged data {id} to container {to}");
                 return Err(refused_after_moves(ctx, &done, &what, e).await);
@@ -235,6 +236,25 @@ async fn send_moves(ctx: &Ctx<'_>, folder: i64, moves: &SecretMoves) -> JobResul
 async fn refused_after_moves(ctx: &Ctx<'_>, done: &[Moved], what: &str, refused: ServiceError) -> JobError {
     let mut stuck = Vec::new();
     for moved in done.iter().rev() {
+        // Only from where this attempt put it: a secret another change has moved on since stays.
+        match refresh_secret(ctx, moved.secret).await {
+            Ok(Some(now)) if now == moved.to => {}
+            Ok(now) => {
+                let now = now.map_or_else(|| "gone".to_owned(), |f| format!("in container {f} now"));
+                stuck.push(format!(
+                    "privileged data {} was not moved back to container {} ({now})",
+                    moved.secret, moved.from
+                ));
+                continue;
+            }
+            Err(_) => {
+                stuck.push(format!(
+                    "privileged data {} could not be moved back to container {} (it could not be read)",
+                    moved.secret, moved.from
+                ));
+                continue;
+            }
+        }
         if let Err(e) = move_secret(ctx, moved.secret, moved.from).await {
             let why = match e {
                 JobError::Permanent(e) => e.detail,
