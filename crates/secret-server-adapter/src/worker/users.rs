@@ -476,14 +476,17 @@ async fn delete(ctx: &Ctx<'_>) -> JobResult<Applied> {
         return Err(not_found(KIND, &id.to_string()));
     }
     ctx.guard(Principal::User(id), &current.user_name).await?;
-    ctx.check_if_match(KIND, id)?;
-    if directory_managed(&current) {
-        return Err(directory_refusal(&current, "existence"));
-    }
     // Secret Server refuses to delete a user who is inactive already, as it would an unknown one:
     // an earlier attempt of this job that disabled the user and stopped before its tombstone (its
     // answer lost, or its worker gone) is finished without the call.
     let disabled_before = !current.enabled && ctx.deleted_before(KIND, id).await?;
+    // The version an If-Match names is the one before that earlier attempt's own change.
+    if !disabled_before {
+        ctx.check_if_match(KIND, id)?;
+    }
+    if directory_managed(&current) {
+        return Err(directory_refusal(&current, "existence"));
+    }
     if !disabled_before {
         ctx.record_delete(KIND, id).await?;
         if let Err(e) = ctx.client()?.delete_user(id).await {

@@ -335,7 +335,9 @@ async fn updates_keep_the_settings_the_connector_does_not_manage() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() {
     let stack = Stack::start().await;
-    let id = stack.create(User, json!({"userName": "half.deleted"})).await.id();
+    let created = stack.create(User, json!({"userName": "half.deleted"})).await.json();
+    let (id, version) =
+        (created["id"].as_str().unwrap().to_owned(), created["meta"]["version"].as_str().unwrap().to_owned());
     let ss_id: i64 = id.parse().unwrap();
     // As the first attempt leaves it when Secret Server's answer is lost or the worker stops
     // between the call and the tombstone: its intent recorded, the user disabled, nothing else.
@@ -343,7 +345,9 @@ async fn a_delete_redelivered_after_its_call_went_through_finishes_the_delete() 
     Intents::new(stack.state.clone(), INSTANCE).record("lost-delete", &intent).await.unwrap();
     stack.ss.delete_user(ss_id).await.unwrap();
 
-    let again = delivered("lost-delete", stack.job(CONNECTION, User, Operation::Delete, &id, None, None), 2);
+    // With the If-Match the client sent: the version before the first attempt's own change.
+    let delete = stack.job(CONNECTION, User, Operation::Delete, &id, None, Some(&version));
+    let again = delivered("lost-delete", delete, 2);
     let outcome = stack.adapter().job_handler().handle(again).await;
     let Disposition::Succeeded(result) = &outcome else { panic!("the delete is done: {outcome:?}") };
     assert_eq!(adapter_api::job::decode_result(result).unwrap(), Written::Deleted);
