@@ -141,11 +141,7 @@ impl View<'_> {
     /// its permissions: Secret Server keeps them, and the caller must be able to find and revoke
     /// them.
     pub fn principal_shown(&self, principal: Principal) -> bool {
-        let principal = match principal {
-            Principal::User(u) => ScopePrincipal::User(u),
-            Principal::Group(g) => ScopePrincipal::Group(g),
-        };
-        self.scope.shows(self.connection, principal, &StateFacts(self.state))
+        self.scope.shows(self.connection, principal.into(), &StateFacts(self.state))
     }
 
     /// Whether the caller can see resource `id` of `kind`. A permission is seen when its folder

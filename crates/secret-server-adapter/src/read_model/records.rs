@@ -13,6 +13,16 @@ pub enum Principal {
     Group(i64),
 }
 
+/// The same principal as a connection's scope and the protection rules name it.
+impl From<Principal> for connections::scope::Principal {
+    fn from(principal: Principal) -> Self {
+        match principal {
+            Principal::User(u) => Self::User(u),
+            Principal::Group(g) => Self::Group(g),
+        }
+    }
+}
+
 impl Principal {
     /// From Secret Server's pair of optional ids; `None` when neither (or both) is set.
     pub fn from_ids(user_id: Option<i64>, group_id: Option<i64>) -> Option<Self> {

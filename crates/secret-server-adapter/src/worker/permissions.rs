@@ -287,11 +287,7 @@ async fn refuse_protected(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> 
     if let Some(why) = protected_by_name(ctx, principal, &name) {
         return Err(protected_refusal(principal, &why));
     }
-    let asked = match principal {
-        Principal::User(u) => connections::scope::Principal::User(u),
-        Principal::Group(g) => connections::scope::Principal::Group(g),
-    };
-    match ctx.instance().protection.asked_of(ctx.client()?, asked).await? {
+    match ctx.instance().protection.asked_of(ctx.client()?, principal.into()).await? {
         Some(why) => Err(protected_refusal(principal, &why)),
         None => Ok(()),
     }

@@ -408,15 +408,7 @@ async fn a_container_cannot_inherit_again_when_that_drops_a_protected_principal_
         })
         .await
         .unwrap();
-    let own = || async {
-        let perms: Vec<_> = stack
-            .ss
-            .search_folder_permissions(&FolderPermissionQuery::folder(id.parse().unwrap()))
-            .try_collect()
-            .await
-            .unwrap();
-        perms.len()
-    };
+    let own = || async { crate::support::ss_folder_permissions(&stack, &id).await.len() };
     let before = own().await;
 
     let inherit = json!([{"op": "replace", "path": "inheritPermissions", "value": true}]);

@@ -9,7 +9,7 @@ use pretty_assertions::assert_eq;
 use scim::ResourceKind::{ContainerPermission, Group, PrivilegedData, PrivilegedDataPermission, User};
 use secret_server_adapter::ProtectedPrincipals;
 use secret_server_api::{FolderPermissionCreateArgs, UserCreateArgs};
-use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
+use secret_server_client::SecretPermissionQuery;
 use serde_json::{Value, json};
 use service_error::ErrorKind;
 
@@ -24,13 +24,8 @@ async fn ss_folder_roles(
     user: Option<&str>,
     group: Option<&str>,
 ) -> Option<(String, String)> {
-    let perms: Vec<_> = stack
-        .ss
-        .search_folder_permissions(&FolderPermissionQuery::folder(folder.parse().unwrap()))
-        .try_collect()
+    crate::support::ss_folder_permissions(stack, folder)
         .await
-        .unwrap();
-    perms
         .into_iter()
         .find(|p| {
             p.user_id.map(|u| u.to_string()).as_deref() == user && p.group_id.map(|g| g.to_string()).as_deref() == group

@@ -204,6 +204,17 @@ pub(crate) async fn emulator_with_a_disabled_role_held_by(holder: Holder, dir: &
     (secret_server_sim::spawn(config()).await.unwrap(), id)
 }
 
+/// The permissions Secret Server lists on folder `folder` (read from the emulator).
+pub(crate) async fn ss_folder_permissions(stack: &Stack, folder: &str) -> Vec<secret_server_api::FolderPermission> {
+    futures::TryStreamExt::try_collect(
+        stack
+            .ss
+            .search_folder_permissions(&secret_server_client::FolderPermissionQuery::folder(folder.parse().unwrap())),
+    )
+    .await
+    .unwrap()
+}
+
 pub(crate) fn connection(id: &str) -> Connection {
     serde_json::from_value(json!({"id": id, "secretServer": INSTANCE})).expect("connection")
 }
