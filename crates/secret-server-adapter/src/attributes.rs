@@ -9,10 +9,18 @@
 //! and parses it only to render or to index.
 //!
 //! Keys starting with `$` are the connector's own and never rendered (a SCIM attribute name cannot
-//! start with one, so no client can write them): `$unset` (see `mapping::UNSET`) and
+//! start with one, so no client can write them): `$unset` (see `mapping::UNSET`),
 //! [`CREATED_BY`], the connection that created a user or group, which its principal scope and
-//! password policy ask about. Kept here, it survives resyncs and restarts and every replica reads
-//! it.
+//! password policy ask about, and [`EXTERNAL_IDS`]. Kept here, they survive resyncs and restarts
+//! and every replica reads them.
+//!
+//! `externalId` is the provisioning client's identifier, and RFC 7643 (section 3.1) has the
+//! service provider interpret it "as scoped to the provisioning domain": here, the connection.
+//! Each connection's value is kept apart under [`EXTERNAL_IDS`] ([`carry_over`] on every write)
+//! and a connection sees only its own ([`as_seen_by`] on every rendering), so two platforms that
+//! manage the same user neither see nor overwrite each other's. A plain `externalId` entry is one
+//! stored before values were scoped: it is its creator's when the resource has one (and every
+//! connection's that has no value of its own when it has none) until the next write moves it.
 
 use bytes::Bytes;
 use scim::ResourceKind;
@@ -25,14 +33,64 @@ use std::sync::Arc;
 /// connector. Written when the connector creates it, carried over by every later change.
 pub const CREATED_BY: &str = "$createdBy";
 
-/// Carries the connector's own record of who created a resource from its `previous` stored
-/// attributes into `attrs` (the attributes about to be stored), which a client's document never
-/// holds.
-pub fn keep_creator(attrs: &mut Map<String, Value>, previous: Option<&str>) {
+/// The attribute-store key holding each connection's `externalId`, as an object from connection
+/// id to value.
+pub const EXTERNAL_IDS: &str = "$externalIds";
+
+/// Prepares `attrs`, the attributes `connection` is about to store for a resource whose stored
+/// attributes were `previous`: the connector's own record of who created it is carried over (a
+/// client's document never holds one: any it brings is dropped), and the document's `externalId`
+/// becomes this connection's, beside every other connection's, carried over untouched.
+pub fn carry_over(attrs: &mut Map<String, Value>, previous: Option<&str>, connection: &str) {
     attrs.shift_remove(CREATED_BY);
-    if let Some(creator) = from_text(previous).get(CREATED_BY).cloned() {
+    attrs.shift_remove(EXTERNAL_IDS);
+    let mut previous = from_text(previous);
+    let creator = previous.shift_remove(CREATED_BY);
+    let mut ids = match previous.shift_remove(EXTERNAL_IDS) {
+        Some(Value::Object(ids)) => ids,
+        _ => Map::new(),
+    };
+    // A value stored before values were scoped is its creator's; without a creator, the writer
+    // saw it as its own (see `as_seen_by`) and its document carries it if it keeps it.
+    if let (Some(legacy), Some(Value::String(creator))) = (previous.shift_remove("externalId"), &creator)
+        && creator != connection
+    {
+        ids.entry(creator.clone()).or_insert(legacy);
+    }
+    match attrs.shift_remove("externalId") {
+        Some(own) => ids.insert(connection.to_owned(), own),
+        None => ids.shift_remove(connection),
+    };
+    if let Some(creator) = creator {
         attrs.insert(CREATED_BY.to_owned(), creator);
     }
+    if !ids.is_empty() {
+        attrs.insert(EXTERNAL_IDS.to_owned(), Value::Object(ids));
+    }
+}
+
+/// Turns stored attributes into what `connection` sees: its own `externalId` and no other
+/// connection's (see the module's introduction).
+pub fn as_seen_by(attrs: &mut Map<String, Value>, connection: &str) {
+    let legacy = attrs.shift_remove("externalId");
+    let own = match attrs.shift_remove(EXTERNAL_IDS) {
+        Some(Value::Object(mut ids)) => ids.shift_remove(connection),
+        _ => None,
+    };
+    let legacy_is_ours = match attrs.get(CREATED_BY) {
+        Some(Value::String(creator)) => creator == connection,
+        _ => true,
+    };
+    if let Some(value) = own.or(legacy.filter(|_| legacy_is_ours)) {
+        attrs.insert("externalId".to_owned(), value);
+    }
+}
+
+/// Every connection's `externalId` of stored attributes (for the read model's index, whose
+/// candidates the filter then checks against the caller's own rendering).
+pub fn external_ids(attrs: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    let scoped = attrs.get(EXTERNAL_IDS).and_then(Value::as_object).into_iter().flat_map(|ids| ids.values());
+    attrs.get("externalId").into_iter().chain(scoped).filter_map(Value::as_str)
 }
 
 /// The persisted attributes of one instance.
@@ -122,13 +180,65 @@ mod tests {
         assert_eq!(to_text(&Map::new()), None);
     }
 
+    fn object(value: Value) -> Map<String, Value> {
+        let Value::Object(map) = value else { panic!("not an object: {value}") };
+        map
+    }
+
+    fn seen_by(stored: &Map<String, Value>, connection: &str) -> Option<Value> {
+        let mut attrs = stored.clone();
+        as_seen_by(&mut attrs, connection);
+        assert!(!attrs.contains_key(EXTERNAL_IDS), "no connection sees the others' values");
+        attrs.get("externalId").cloned()
+    }
+
     #[test]
     fn the_creator_is_carried_over_and_a_document_cannot_bring_its_own() {
-        let Value::Object(mut attrs) = json!({"externalId": "e2", "$createdBy": "forged"}) else { unreachable!() };
-        keep_creator(&mut attrs, Some(r#"{"externalId":"e1","$createdBy":"okta"}"#));
+        let mut attrs = object(json!({"externalId": "e2", "$createdBy": "forged", "$externalIds": {"x": "forged"}}));
+        carry_over(&mut attrs, Some(r#"{"$externalIds":{"okta":"e1"},"$createdBy":"okta"}"#), "okta");
         assert_eq!(attrs.get(CREATED_BY), Some(&json!("okta")));
-        keep_creator(&mut attrs, None);
-        assert_eq!(attrs.get(CREATED_BY), None);
+        assert_eq!(attrs.get(EXTERNAL_IDS), Some(&json!({"okta": "e2"})));
+        let mut attrs = object(json!({"$createdBy": "forged"}));
+        carry_over(&mut attrs, None, "okta");
+        assert!(attrs.is_empty());
+    }
+
+    #[test]
+    fn each_connection_keeps_and_sees_its_own_external_id() {
+        let mut stored = object(json!({"externalId": "entra-1"}));
+        carry_over(&mut stored, None, "entra");
+        let mut okta = object(json!({"externalId": "okta-9", "nickName": "Babs"}));
+        carry_over(&mut okta, to_text(&stored).as_deref(), "okta");
+        assert_eq!(seen_by(&okta, "entra"), Some(json!("entra-1")));
+        assert_eq!(seen_by(&okta, "okta"), Some(json!("okta-9")));
+        assert_eq!(seen_by(&okta, "sailpoint"), None);
+        let mut ids: Vec<&str> = external_ids(&okta).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["entra-1", "okta-9"]);
+        // A write without it removes the writer's own value only.
+        let mut entra = object(json!({"nickName": "Babs"}));
+        carry_over(&mut entra, to_text(&okta).as_deref(), "entra");
+        assert_eq!(seen_by(&entra, "entra"), None);
+        assert_eq!(seen_by(&entra, "okta"), Some(json!("okta-9")));
+    }
+
+    #[test]
+    fn a_value_stored_before_scoping_is_the_creators_or_shared_when_there_is_none() {
+        let created = object(json!({"externalId": "e1", "$createdBy": "okta"}));
+        assert_eq!(seen_by(&created, "okta"), Some(json!("e1")));
+        assert_eq!(seen_by(&created, "entra"), None);
+        let mut attrs = object(json!({"externalId": "entra-1"}));
+        carry_over(&mut attrs, to_text(&created).as_deref(), "entra");
+        assert_eq!(attrs.get(EXTERNAL_IDS), Some(&json!({"okta": "e1", "entra": "entra-1"})));
+        assert!(!attrs.contains_key("externalId"));
+        let unowned = object(json!({"externalId": "e1"}));
+        assert_eq!(seen_by(&unowned, "okta"), Some(json!("e1")));
+        assert_eq!(seen_by(&unowned, "entra"), Some(json!("e1")));
+        // Its next writer's document carried it as its own: the writer's it becomes.
+        let mut attrs = object(json!({"externalId": "e1"}));
+        carry_over(&mut attrs, to_text(&unowned).as_deref(), "entra");
+        assert_eq!(seen_by(&attrs, "entra"), Some(json!("e1")));
+        assert_eq!(seen_by(&attrs, "okta"), None);
     }
 
     #[test]

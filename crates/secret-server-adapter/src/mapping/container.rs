@@ -24,7 +24,6 @@
 //! explicitly is `400 invalidValue`.
 
 use super::{View, merge_attrs, meta_value, start, stored_attrs, unassigned};
-use crate::attributes::from_text;
 use scim::ScimType;
 use secret_server_api::ROOT_FOLDER_ID;
 use serde_json::{Map, Value, json};
@@ -37,7 +36,7 @@ const OWNED: &[&str] =
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.folders.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let attrs = view.attrs(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::Container, id, &attrs, &[]);
     doc.insert("name".to_owned(), Value::String(rec.ss.name.to_string()));
     match attrs.get(DISPLAY_NAME).and_then(Value::as_str) {

@@ -7,7 +7,6 @@
 
 use super::rights::rights_for_folder;
 use super::{View, meta_value, start, stored_attrs};
-use crate::attributes::from_text;
 use crate::read_model::records::Principal;
 use connections::FolderRoles;
 use scim::ScimType;
@@ -24,7 +23,7 @@ pub(crate) fn requested_rights(attrs: &Map<String, Value>) -> Option<Vec<String>
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.folder_perms.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let attrs = view.attrs(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::ContainerPermission, id, &attrs, &[]);
     // The folder's name only for a caller that may read Containers (the id for any other).
     let folder_name = view.state.folders.get(&rec.ss.folder).filter(|_| view.reads(scim::ResourceKind::Container));

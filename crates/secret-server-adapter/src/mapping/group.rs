@@ -9,7 +9,6 @@
 //! attribute store.
 
 use super::{RenderOptions, View, merge_attrs, meta_value, start, stored_attrs};
-use crate::attributes::from_text;
 use crate::read_model::records::GroupRec;
 use scim::{ScimType, urn};
 use serde_json::{Map, Value, json};
@@ -85,7 +84,7 @@ fn write_members(view: &View<'_>, rec: &GroupRec, out: &mut Vec<u8>) -> usize {
 
 /// The group's document with `members` as given (left out when `None`), in the attributes' order.
 fn document(view: &View<'_>, rec: &GroupRec, members: Option<Value>) -> Map<String, Value> {
-    let mut attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = view.attrs(rec.attrs.as_deref());
     super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::Group, rec.ss.id, &attrs, &[urn::LINKED_OBJECT]);
     doc.insert("displayName".to_owned(), Value::String(rec.ss.name.to_string()));

@@ -77,6 +77,14 @@ impl Default for RenderOptions {
 }
 
 impl View<'_> {
+    /// A record's stored attributes as the caller sees them: its own `externalId` and no other
+    /// connection's (see [`crate::attributes::as_seen_by`]).
+    pub fn attrs(&self, stored: Option<&str>) -> Map<String, Value> {
+        let mut attrs = crate::attributes::from_text(stored);
+        crate::attributes::as_seen_by(&mut attrs, self.connection.as_str());
+        attrs
+    }
+
     /// Whether `folder` exists and is within the caller's scope (the decision is
     /// [`Scope::covers_folder`]'s).
     pub fn folder_visible(&self, folder: i64) -> bool {

@@ -8,12 +8,11 @@
 use super::container_permission::requested_rights;
 use super::rights::rights_for_secret;
 use super::{View, meta_value, start};
-use crate::attributes::from_text;
 use serde_json::{Value, json};
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.secret_perms.get(&id)?;
-    let attrs = from_text(rec.attrs.as_deref());
+    let attrs = view.attrs(rec.attrs.as_deref());
     let mut doc = start(scim::ResourceKind::PrivilegedDataPermission, id, &attrs, &[]);
     let secret = if view.reads(scim::ResourceKind::PrivilegedData) {
         let name = view.state.secrets.get(&rec.ss.secret).map(|s| s.ss.name.to_string()).unwrap_or_default();

@@ -29,7 +29,6 @@
 use super::{
     UNSET, View, merge_attrs, meta_value, start, stored_attrs, unassigned, write_meta, write_str, write_value,
 };
-use crate::attributes::from_text;
 use scim::urn;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -102,7 +101,7 @@ fn with_primary_from_secret_server(items: &mut Vec<Value>, ss_email: Option<&str
 
 pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rec = view.state.users.get(&id)?;
-    let mut attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = view.attrs(rec.attrs.as_deref());
     super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     let mut doc = start(scim::ResourceKind::User, id, &attrs, &[urn::ENTERPRISE_USER, urn::LINKED_OBJECT]);
     let user_name = attrs.get("userName").and_then(Value::as_str).unwrap_or(&rec.ss.user_name).to_owned();
@@ -143,7 +142,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
 /// users; only the stored attributes, which the connector keeps as JSON text, are still parsed.
 pub(super) fn render_json(view: &View<'_>, id: i64) -> Option<Vec<u8>> {
     let rec = view.state.users.get(&id)?;
-    let mut attrs = from_text(rec.attrs.as_deref());
+    let mut attrs = view.attrs(rec.attrs.as_deref());
     super::directory_link(&mut attrs, rec.ss.domain_name.as_deref(), rec.ss.ad_guid.as_deref());
     // Sized for a typical user up front: growing from empty reallocates four or five times.
     let mut out = Vec::with_capacity(768 + rec.attrs.as_ref().map_or(0, |a| a.len()));

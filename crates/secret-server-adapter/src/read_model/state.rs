@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap};
 /// The values of stored attributes that indexes need: `externalId` and the e-mail addresses.
 #[derive(Debug, Default)]
 pub(crate) struct AttrKeys {
-    pub external_id: Option<String>,
+    /// Every connection's (the filter, evaluated on the caller's rendering, keeps its own).
+    pub external_ids: Vec<String>,
     pub emails: Vec<String>,
     /// A `userName` the client asked for but Secret Server cannot take (see
     /// `UserNameChangePolicy::KeepSecretServerName`).
@@ -27,7 +28,9 @@ impl AttrKeys {
     pub(crate) fn of(attrs: &Attrs) -> Self {
         let Some(text) = attrs else { return Self::default() };
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else { return Self::default() };
-        let external_id = map.get("externalId").and_then(Value::as_str).map(str::to_owned);
+        let mut external_ids: Vec<String> = crate::attributes::external_ids(&map).map(str::to_owned).collect();
+        external_ids.sort_unstable();
+        external_ids.dedup();
         let user_name = map.get("userName").and_then(Value::as_str).map(str::to_owned);
         let created_by = map.get(crate::attributes::CREATED_BY).and_then(Value::as_str).map(str::to_owned);
         let emails = map
@@ -37,7 +40,7 @@ impl AttrKeys {
                 items.iter().filter_map(|e| e.get("value").and_then(Value::as_str)).map(str::to_owned).collect()
             })
             .unwrap_or_default();
-        Self { external_id, emails, user_name, created_by }
+        Self { external_ids, emails, user_name, created_by }
     }
 }
 
@@ -180,7 +183,7 @@ impl State {
             self.idx.user_email.remove(email, id);
         }
         let keys = AttrKeys::of(&rec.attrs);
-        if let Some(ext) = keys.external_id {
+        for ext in keys.external_ids {
             self.idx.user_external.remove(&ext, id);
         }
         for email in keys.emails {
@@ -201,7 +204,7 @@ impl State {
             self.idx.user_email.insert(email, id);
         }
         let keys = AttrKeys::of(&rec.attrs);
-        if let Some(ext) = keys.external_id {
+        for ext in keys.external_ids {
             self.idx.user_external.insert(&ext, id);
         }
         for email in keys.emails {
@@ -288,7 +291,7 @@ impl State {
     fn unindex_group(&mut self, rec: &GroupRec) {
         let id = rec.ss.id;
         self.idx.group_display.remove(&rec.ss.name, id);
-        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+        for ext in AttrKeys::of(&rec.attrs).external_ids {
             self.idx.group_external.remove(&ext, id);
         }
         self.group_creators.remove(&id);
@@ -299,8 +302,8 @@ impl State {
         let id = rec.ss.id;
         self.idx.group_display.insert(&rec.ss.name, id);
         let keys = AttrKeys::of(&rec.attrs);
-        if let Some(ext) = keys.external_id {
-            self.idx.group_external.insert(&ext, id);
+        for ext in &keys.external_ids {
+            self.idx.group_external.insert(ext, id);
         }
         if let Some(creator) = keys.created_by {
             self.group_creators.insert(id, creator.into_boxed_str());
@@ -458,7 +461,7 @@ impl State {
         let id = rec.ss.id;
         self.idx.folder_name.remove(&rec.ss.name, id);
         self.idx.folder_children.remove(rec.ss.parent, id);
-        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+        for ext in AttrKeys::of(&rec.attrs).external_ids {
             self.idx.folder_external.remove(&ext, id);
         }
         self.idx.modified_mut(ResourceKind::Container).remove(rec.meta.modified, id);
@@ -468,7 +471,7 @@ impl State {
         let id = rec.ss.id;
         self.idx.folder_name.insert(&rec.ss.name, id);
         self.idx.folder_children.insert(rec.ss.parent, id);
-        if let Some(ext) = AttrKeys::of(&rec.attrs).external_id {
+        for ext in AttrKeys::of(&rec.attrs).external_ids {
             self.idx.folder_external.insert(&ext, id);
         }
         self.idx.modified_mut(ResourceKind::Container).insert(rec.meta.modified, id);

@@ -22,7 +22,7 @@
 //! connection limited to subtrees (the root is never inside one).
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::{from_text, to_text};
+use crate::attributes::{carry_over, from_text, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -435,7 +435,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
             }
         },
     };
-    let attrs = to_text(&f.attrs);
+    let mut attrs = f.attrs;
+    let previous = instance.model.read(|s| s.folders.get(&folder.id).and_then(|x| x.attrs.clone()));
+    carry_over(&mut attrs, previous.as_deref(), ctx.caller.connection.id.as_str());
+    let attrs = to_text(&attrs);
     instance.attrs.put(KIND, folder.id, attrs.as_deref()).await?;
     write_folder(ctx, folder.clone(), Some(attrs)).await?;
     refresh_permissions(ctx, folder.id).await?;
@@ -532,14 +535,16 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         current.clone()
     };
     let mut attrs = f.attrs;
+    let previous_text = ctx.instance().model.read(|s| s.folders.get(&id).and_then(|x| x.attrs.clone()));
     if patch {
-        let previous = ctx.instance().model.read(|s| from_text(s.folders.get(&id).and_then(|x| x.attrs.as_deref())));
+        let previous = from_text(previous_text.as_deref());
         let names = ["displayName", "inheritPermissions"];
         mark_unassigned(&mut attrs, &names, (&doc, &base), &previous, |name| match name {
             "inheritPermissions" => Value::Bool(folder.inherit_permissions),
             _ => Value::String(folder.folder_name.clone()),
         });
     }
+    carry_over(&mut attrs, previous_text.as_deref(), ctx.caller.connection.id.as_str());
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_folder(ctx, folder.clone(), Some(attrs)).await?;

@@ -29,7 +29,7 @@ mod burst;
 
 use super::roles::{self, Holder, RolePlan};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::{CREATED_BY, keep_creator, to_text};
+use crate::attributes::{CREATED_BY, carry_over, to_text};
 use crate::instance::Instance;
 use crate::intents::{Intent, MemberIds};
 use crate::mapping::RenderOptions;
@@ -342,6 +342,8 @@ async fn fill(
     let instance = ctx.instance();
     // This job made the group (now, or in an earlier delivery): it records its creator.
     let mut stored = f.attrs.clone();
+    let previous = instance.model.read(|s| s.groups.get(&group.id).and_then(|g| g.attrs.clone()));
+    carry_over(&mut stored, previous.as_deref(), ctx.caller.connection.id.as_str());
     stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
     let attrs = to_text(&stored);
     instance.attrs.put(KIND, group.id, attrs.as_deref()).await?;
@@ -582,7 +584,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         current.clone()
     };
     let previous = ctx.instance().model.read(|s| s.groups.get(&id).and_then(|g| g.attrs.clone()));
-    keep_creator(&mut f.attrs, previous.as_deref());
+    carry_over(&mut f.attrs, previous.as_deref(), ctx.caller.connection.id.as_str());
     let attrs = to_text(&f.attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     write_group(ctx, group.clone(), &[], &[], Some(attrs)).await?;

@@ -18,7 +18,7 @@
 
 use super::containers::{refresh as refresh_folder, refresh_permissions};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::to_text;
+use crate::attributes::{carry_over, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
@@ -295,7 +295,13 @@ async fn refuse_protected(ctx: &Ctx<'_>, principal: Principal) -> JobResult<()> 
 
 /// Stores a permission's attributes and writes them onto its record.
 async fn store_attrs(ctx: &Ctx<'_>, kind: ResourceKind, id: i64, f: &PermissionFields) -> JobResult<()> {
-    let attrs = to_text(&f.attrs);
+    let previous = ctx.instance().model.read(|s| match kind {
+        ResourceKind::ContainerPermission => s.folder_perms.get(&id).and_then(|p| p.attrs.clone()),
+        _ => s.secret_perms.get(&id).and_then(|p| p.attrs.clone()),
+    });
+    let mut attrs = f.attrs.clone();
+    carry_over(&mut attrs, previous.as_deref(), ctx.caller.connection.id.as_str());
+    let attrs = to_text(&attrs);
     ctx.instance().attrs.put(kind, id, attrs.as_deref()).await?;
     ctx.instance()
         .write_through(&[(kind, id)], |s| match kind {

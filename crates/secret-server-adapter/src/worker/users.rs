@@ -12,7 +12,7 @@
 
 use super::roles::{self, Holder, RolePlan, with_roles};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
-use crate::attributes::{CREATED_BY, from_text, keep_creator, to_text};
+use crate::attributes::{CREATED_BY, carry_over, from_text, to_text};
 use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -256,10 +256,10 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // assigned: a role call that fails still leaves a user the connection sees and can change or
     // delete (the deferred writes are made when the job fails too).
     let mut stored = f.attrs_after_write(&user.display_name);
+    let previous = if mine { None } else { instance.attrs.get(KIND, id).await? };
+    carry_over(&mut stored, previous.as_deref(), ctx.caller.connection.id.as_str());
     if mine {
         stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
-    } else {
-        keep_creator(&mut stored, instance.attrs.get(KIND, id).await?.as_deref());
     }
     let attrs = to_text(&stored);
     match attrs.as_deref() {
@@ -430,7 +430,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let held = role_plan.result;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
     let previous = from_text(previous_text.as_deref());
-    keep_creator(&mut attrs, previous_text.as_deref());
+    carry_over(&mut attrs, previous_text.as_deref(), ctx.caller.connection.id.as_str());
     if patch {
         mark_unassigned(&mut attrs, UNASSIGNABLE, (&doc, &current_doc), &previous, |name| match name {
             "active" => Value::Bool(user.enabled),

@@ -1,6 +1,8 @@
 //! Groups and membership through real jobs, checked in the emulator.
 
-use crate::support::{CONNECTION, Holder, INSTANCE, Options, Stack, delivered, emulator_with_a_disabled_role_held_by};
+use crate::support::{
+    CONNECTION, Holder, INSTANCE, Options, Stack, connection, delivered, emulator_with_a_disabled_role_held_by,
+};
 use adapter_api::Operation;
 use adapter_api::job::decode_result;
 use futures::TryStreamExt;
@@ -449,5 +451,21 @@ async fn a_patch_that_leaves_roles_alone_keeps_a_disabled_role_the_group_holds()
     assert_eq!(patched.json()["displayName"], "Renamed With Its Role");
     let held: Vec<_> = stack.ss.group_roles(group).try_collect().await.unwrap();
     assert_eq!(held.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), vec!["Auditor"], "the role is kept");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_external_id_is_its_connections_and_another_cannot_overwrite_it() {
+    let stack = Stack::start().await;
+    stack.connections.put(&connection("okta")).await.unwrap();
+    let body = json!({"displayName": "Tour Guides", "externalId": "entra-g1"});
+    let id = stack.create(Group, body).await.id();
+    stack
+        .patch_as("okta", Group, &id, json!([{"op": "add", "path": "externalId", "value": "okta-g9"}]), None)
+        .await
+        .json();
+    assert_eq!(stack.get(Group, &id).await.unwrap()["externalId"], "entra-g1");
+    assert_eq!(stack.get_as("okta", Group, &id).await.unwrap()["externalId"], "okta-g9");
+    assert_eq!(stack.search_as("okta", Group, r#"externalId eq "entra-g1""#).await.unwrap().len(), 0);
     stack.stop().await;
 }

@@ -459,3 +459,38 @@ async fn a_create_of_a_deleted_user_s_name_outside_the_callers_reach_is_a_409_th
     assert!(!stack.ss.get_user(deleted.parse().unwrap()).await.unwrap().enabled, "not revived");
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_sees_and_finds_the_user_by_its_own_external_id_only() {
+    let mut stack = Stack::start().await;
+    stack.connections.put(&connection("okta")).await.unwrap();
+    let id = stack.create(User, barbara()).await.id();
+    stack
+        .patch_as("okta", User, &id, json!([{"op": "replace", "path": "externalId", "value": "okta-00u1"}]), None)
+        .await
+        .json();
+    stack
+        .patch_as("okta", User, &id, json!([{"op": "replace", "path": "nickName", "value": "Babs"}]), None)
+        .await
+        .json();
+
+    let seen = |doc: Value| (doc["externalId"].clone(), doc["nickName"].clone());
+    assert_eq!(seen(stack.get(User, &id).await.unwrap()), (json!("ext-bjensen"), json!("Babs")));
+    assert_eq!(seen(stack.get_as("okta", User, &id).await.unwrap()), (json!("okta-00u1"), json!("Babs")));
+    let found = |connection: &'static str, value: &'static str| {
+        let stack = &stack;
+        async move {
+            let filter = format!("externalId eq \"{value}\"");
+            stack.search_as(connection, User, &filter).await.unwrap().len()
+        }
+    };
+    assert_eq!((found(CONNECTION, "ext-bjensen").await, found(CONNECTION, "okta-00u1").await), (1, 0));
+    assert_eq!((found("okta", "okta-00u1").await, found("okta", "ext-bjensen").await), (1, 0));
+
+    // Removing its own leaves the other's, also after a restart reads them back from the store.
+    stack.patch_as("okta", User, &id, json!([{"op": "remove", "path": "externalId"}]), None).await.json();
+    stack.restart_adapter().await;
+    assert_eq!(stack.get(User, &id).await.unwrap()["externalId"], "ext-bjensen");
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap().get("externalId"), None);
+    stack.stop().await;
+}
