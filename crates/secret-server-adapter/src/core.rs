@@ -39,6 +39,18 @@ pub struct Caller {
 }
 
 impl Core {
+    /// Whether this adapter can serve: no instance still on its first attempt to load, and one
+    /// loaded at least (or none configured). An instance whose load failed (unreachable, or
+    /// refusing the account) does not hold the others back: its requests answer `503` saying
+    /// why while its loads are tried again, and the adapter stays ready for the other
+    /// instances, so one unreachable Secret Server does not make every gateway unready. One
+    /// that cannot load any instance is not ready (another replica may).
+    pub fn ready(&self) -> bool {
+        use crate::instance::FirstLoad;
+        let loads: Vec<FirstLoad> = self.instances.values().map(|i| i.first_load()).collect();
+        !loads.contains(&FirstLoad::UnderWay) && (loads.is_empty() || loads.contains(&FirstLoad::Done))
+    }
+
     /// The instance called `name`, case-insensitively.
     pub fn instance(&self, name: &str) -> Option<&Arc<Instance>> {
         self.instances.get(&name.to_ascii_lowercase())
@@ -99,14 +111,15 @@ impl Caller {
     /// # Errors
     /// As described.
     pub fn require_loaded(&self) -> Result<(), ServiceError> {
-        if self.instance.is_loaded() {
-            Ok(())
-        } else {
-            Err(ServiceError::unavailable(format!(
-                "the read model of Secret Server instance '{}' is still loading",
-                self.instance.name
-            ))
-            .with_retry_after(5))
-        }
+        use crate::instance::FirstLoad;
+        let name = &self.instance.name;
+        let detail = match self.instance.first_load() {
+            FirstLoad::Done => return Ok(()),
+            FirstLoad::UnderWay => format!("the read model of Secret Server instance '{name}' is still loading"),
+            FirstLoad::Failed(error) => {
+                format!("Secret Server instance '{name}' could not be loaded yet (tried again): {error}")
+            }
+        };
+        Err(ServiceError::unavailable(detail).with_retry_after(5))
     }
 }

@@ -3,6 +3,7 @@
 //! queue answer.
 
 use crate::core::Core;
+use crate::instance::FirstLoad;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer};
@@ -26,12 +27,15 @@ pub(crate) async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue
     let mut instances: Vec<_> = core.instances.values().cloned().collect();
     instances.sort_by(|a, b| a.name.cmp(&b.name));
     for instance in instances {
-        let outcome = if instance.is_loaded() {
-            Ok(())
-        } else {
-            Err(instance.last_error().unwrap_or_else(|| "the first load is in progress".to_owned()))
+        let name = format!("secret-server:{}", instance.name);
+        // One instance that cannot be loaded does not hold the others back (see `Core::ready`).
+        report = match instance.first_load() {
+            FirstLoad::Done => report.check(name, Ok(())),
+            FirstLoad::UnderWay => report.check(name, Err("the first load is in progress".to_owned())),
+            FirstLoad::Failed(error) => {
+                report.degraded(name, format!("{error} (tried again; its requests answer 503)"))
+            }
         };
-        report = report.check(format!("secret-server:{}", instance.name), outcome);
         // Still ready (the read model is kept), but said, until a resync agrees or an
         // administrator confirms.
         if let Some(held) = instance.resync.held() {
@@ -49,6 +53,10 @@ pub(crate) async fn readiness(core: Arc<Core>, state: Arc<dyn StateStore>, queue
                 ),
             );
         }
+    }
+    if !core.ready() && report.ready {
+        // Every instance failed its load: this replica serves nothing (another may).
+        report = report.check("secret-server", Err("no Secret Server instance could be loaded".to_owned()));
     }
     if let Some(freshness) = &core.freshness {
         // A replica serves reads only once it has followed what the others changed while it was

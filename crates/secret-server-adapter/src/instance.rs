@@ -93,6 +93,17 @@ pub struct Instance {
     console: Option<(String, secret_server_client::ClientConfig)>,
 }
 
+/// Where an instance's first load stands (see [`Instance::first_load`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstLoad {
+    Done,
+    /// The first attempt has not finished yet.
+    UnderWay,
+    /// An attempt failed (Secret Server unreachable, or refusing the account); the next is on its
+    /// way, with a growing pause between attempts.
+    Failed(String),
+}
+
 impl Instance {
     /// An instance named `name`, read through `client`, persisting into `state`, protecting
     /// `protection`'s principals; not loaded yet.
@@ -173,6 +184,15 @@ impl Instance {
     pub async fn wait_loaded(&self, timeout: Duration) -> bool {
         let mut rx = self.loaded.subscribe();
         tokio::time::timeout(timeout, rx.wait_for(|loaded| *loaded)).await.is_ok_and(|r| r.is_ok())
+    }
+
+    /// Where the first load stands: done, under way, or failed (and tried again) with this error.
+    pub fn first_load(&self) -> FirstLoad {
+        match (self.is_loaded(), self.last_error()) {
+            (true, _) => FirstLoad::Done,
+            (false, None) => FirstLoad::UnderWay,
+            (false, Some(error)) => FirstLoad::Failed(error),
+        }
     }
 
     /// The last failure of a load or resync, if the last attempt failed.

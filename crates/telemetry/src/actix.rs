@@ -179,7 +179,7 @@ pub struct CheckOutcome {
     pub detail: Option<String>,
 }
 
-/// The answer to `/readyz`: ready when every check passed.
+/// The answer to `/readyz`: ready when every check passed (a [`Readiness::degraded`] one aside).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Readiness {
     pub ready: bool,
@@ -207,6 +207,13 @@ impl Readiness {
     /// unready.
     pub fn note(mut self, name: impl Into<String>, detail: impl Into<String>) -> Self {
         self.checks.insert(name.into(), CheckOutcome { ok: true, detail: Some(detail.into()) });
+        self
+    }
+
+    /// Adds a failing check that does not make the service unready: a dependency of part of
+    /// the service only, which no other replica would serve better.
+    pub fn degraded(mut self, name: impl Into<String>, detail: impl Into<String>) -> Self {
+        self.checks.insert(name.into(), CheckOutcome { ok: false, detail: Some(detail.into()) });
         self
     }
 }

@@ -209,7 +209,7 @@ impl DirectoryService {
             })
             .collect();
         instances.sort_by(|a, b| a.instance.cmp(&b.instance));
-        Health { ready: instances.iter().all(|i| i.ready), instances }
+        Health { ready: self.core.ready(), instances }
     }
 }
 

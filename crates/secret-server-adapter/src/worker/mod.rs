@@ -378,11 +378,11 @@ impl Worker {
         if let Err(e) = caller.check(req.kind(), access) {
             return (failed(&e), "failed");
         }
-        if !caller.instance.is_loaded() && !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await {
-            return retry(
-                format!("instance '{}' is still loading", caller.instance.name),
-                Some(Duration::from_secs(5)),
-            );
+        if !caller.instance.is_loaded()
+            && !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await
+            && let Err(e) = caller.require_loaded()
+        {
+            return retry(e.detail, Some(Duration::from_secs(5)));
         }
         let ctx = Ctx {
             core: &self.core,

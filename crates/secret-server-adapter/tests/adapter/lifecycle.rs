@@ -801,3 +801,77 @@ async fn a_failed_jobs_audit_event_survives_a_failed_publish() {
     assert_eq!(failed[0].operation, "create");
     stack.stop().await;
 }
+
+/// An adapter on `stack`'s backends serving the stack's emulator as `primary` beside an instance
+/// `down` nothing answers for (a port just closed), or that instance alone.
+async fn adapter_with_an_unreachable_instance(
+    stack: &Stack,
+    with_primary: bool,
+) -> secret_server_adapter::RunningAdapter {
+    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut down = test_support::stack::client_config(&stack.sim);
+    down.base_url = url::Url::parse(&format!("http://{closed}/")).unwrap();
+    down.retry = secret_server_client::RetryPolicy { max_attempts: 1, ..secret_server_client::RetryPolicy::default() };
+    let mut instances = vec![InstanceSettings::new("down", down)];
+    if with_primary {
+        instances.push(InstanceSettings::new(INSTANCE, test_support::stack::client_config(&stack.sim)));
+    }
+    let settings = AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        instances,
+        resync_interval: Duration::from_secs(3600),
+        ..AdapterSettings::default()
+    };
+    let deps = AdapterDeps {
+        queue: stack.queue.clone(),
+        events: stack.events.clone(),
+        state: stack.state.clone(),
+        connections: stack.connections.clone(),
+    };
+    secret_server_adapter::start(settings, deps).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_instance_leaves_the_adapter_ready_for_the_others_and_its_reads_say_why() {
+    let stack = Stack::start().await;
+    let mut down_connection = crate::support::connection("on-down");
+    down_connection.secret_server = "down".to_owned();
+    stack.connections.put(&down_connection).await.unwrap();
+    let adapter = adapter_with_an_unreachable_instance(&stack, true).await;
+    let readiness = eventually(Duration::from_secs(20), || {
+        let adapter = &adapter;
+        async move { Some(adapter.readiness().await).filter(|r| r.ready) }
+    })
+    .await
+    .expect("ready once the reachable instance is loaded and the other's load failed");
+    assert!(readiness.checks["secret-server:primary"].ok);
+    let down = &readiness.checks["secret-server:down"];
+    assert!(!down.ok && down.detail.as_deref().is_some_and(|d| d.contains("503")), "{down:?}");
+
+    let client = crate::support::grpc_client(&adapter);
+    assert!(client.health().await.unwrap().ready, "what the gateways ask says ready too");
+    let frank = user(&stack, "frank.green").await;
+    let served = read(&client, CONNECTION, User, frank["id"].as_str().unwrap()).await.unwrap();
+    assert_eq!(served["userName"], "frank.green", "the reachable instance is served");
+    let refused = read(&client, "on-down", User, "1").await.unwrap_err();
+    assert_eq!(refused.http_status(), 503, "{refused}");
+    assert!(refused.detail.contains("could not be loaded"), "{refused}");
+    adapter.shutdown().await;
+
+    // With no instance it can load, an adapter is not ready: another replica may do better.
+    let alone = adapter_with_an_unreachable_instance(&stack, false).await;
+    eventually(Duration::from_secs(20), || {
+        let alone = &alone;
+        async move {
+            let failed = |c: &&telemetry::actix::CheckOutcome| c.detail.as_deref().is_some_and(|d| d.contains("503"));
+            alone.readiness().await.checks.get("secret-server:down").filter(failed).cloned()
+        }
+    })
+    .await
+    .expect("its load fails");
+    let readiness = alone.readiness().await;
+    assert!(!readiness.ready && !readiness.checks["secret-server"].ok, "{readiness:?}");
+    alone.shutdown().await;
+    stack.stop().await;
+}

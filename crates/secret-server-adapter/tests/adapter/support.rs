@@ -487,7 +487,7 @@ pub(crate) async fn read(
     Ok(serde_json::from_slice(&resource.json).expect("json"))
 }
 
-fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient {
+pub(crate) fn grpc_client(adapter: &RunningAdapter) -> DirectoryClient {
     let url = format!("http://{}", adapter.grpc_addr());
     DirectoryClient::new(&url, Duration::from_secs(5), Duration::from_secs(60), adapter.client_auth()).expect("client")
 }
