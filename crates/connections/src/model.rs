@@ -462,7 +462,8 @@ pub enum UserNameChangePolicy {
     #[default]
     Reject,
     /// Keep Secret Server's name; remember the client's new `userName` in the
-    /// attribute store and answer with it, so the client sees its own value.
+    /// attribute store and answer with it, so the client sees its own value. The
+    /// name is this connection's own: every other connection sees Secret Server's.
     KeepSecretServerName,
 }
 

@@ -18,9 +18,11 @@
 //! service provider interpret it "as scoped to the provisioning domain": here, the connection.
 //! Each connection's value is kept apart under [`EXTERNAL_IDS`] ([`carry_over`] on every write)
 //! and a connection sees only its own ([`as_seen_by`] on every rendering), so two platforms that
-//! manage the same user neither see nor overwrite each other's. A plain `externalId` entry is one
-//! stored before values were scoped: it is its creator's when the resource has one (and every
-//! connection's that has no value of its own when it has none) until the next write moves it.
+//! manage the same user neither see nor overwrite each other's. The same holds for the `userName`
+//! a connection gave a user under the `keep-secret-server-name` policy ([`USER_NAMES`]): the
+//! others see Secret Server's. A plain `externalId` (or `userName`) entry is one stored before
+//! values were scoped: it shows to the resource's creating connection (to every connection when
+//! none created it) that has no value of its own, and no write claims or drops it.
 
 use bytes::Bytes;
 use scim::ResourceKind;
@@ -37,60 +39,102 @@ pub const CREATED_BY: &str = "$createdBy";
 /// id to value.
 pub const EXTERNAL_IDS: &str = "$externalIds";
 
+/// The attribute-store key holding the `userName` each connection gave a user where Secret Server
+/// keeps its own (the `keep-secret-server-name` policy), by connection id.
+pub const USER_NAMES: &str = "$userNames";
+
+/// The attributes each connection keeps for itself, with the key holding their values.
+const SCOPED: [(&str, &str); 2] = [("externalId", EXTERNAL_IDS), ("userName", USER_NAMES)];
+
+/// Whether a value of `attr` stored before values were scoped (a plain entry) shows to
+/// `connection`: to the resource's creating connection, or to every connection when none created
+/// it through the connector.
+fn legacy_shows_to(stored: &Map<String, Value>, connection: &str) -> bool {
+    match stored.get(CREATED_BY) {
+        Some(Value::String(creator)) => creator == connection,
+        _ => true,
+    }
+}
+
 /// Prepares `attrs`, the attributes `connection` is about to store for a resource whose stored
 /// attributes were `previous`: the connector's own record of who created it is carried over (a
 /// client's document never holds one: any it brings is dropped), and the document's `externalId`
-/// becomes this connection's, beside every other connection's, carried over untouched.
+/// (and a kept `userName`) become this connection's, beside every other connection's, carried over
+/// untouched.
+///
+/// A value stored before values were scoped stays as it is, for whom it shows to (see
+/// [`as_seen_by`]): nothing here can tell whose it was, so no write claims or drops it. A
+/// connection that sees it and sends it unchanged changes nothing; one that sends another value
+/// gets its own; one that removes it no longer sees it (a `null` of its own hides it).
 pub fn carry_over(attrs: &mut Map<String, Value>, previous: Option<&str>, connection: &str) {
     attrs.shift_remove(CREATED_BY);
-    attrs.shift_remove(EXTERNAL_IDS);
     let mut previous = from_text(previous);
-    let creator = previous.shift_remove(CREATED_BY);
-    let mut ids = match previous.shift_remove(EXTERNAL_IDS) {
-        Some(Value::Object(ids)) => ids,
-        _ => Map::new(),
-    };
-    // A value stored before values were scoped is its creator's; without a creator, the writer
-    // saw it as its own (see `as_seen_by`) and its document carries it if it keeps it.
-    if let (Some(legacy), Some(Value::String(creator))) = (previous.shift_remove("externalId"), &creator)
-        && creator != connection
-    {
-        ids.entry(creator.clone()).or_insert(legacy);
+    let shows = legacy_shows_to(&previous, connection);
+    for (attr, key) in SCOPED {
+        attrs.shift_remove(key);
+        let mut values = match previous.shift_remove(key) {
+            Some(Value::Object(values)) => values,
+            _ => Map::new(),
+        };
+        let legacy = previous.shift_remove(attr);
+        let sees_legacy = shows && legacy.is_some() && !values.contains_key(connection);
+        match attrs.shift_remove(attr) {
+            Some(value) if sees_legacy && legacy.as_ref() == Some(&value) => {}
+            Some(value) => drop(values.insert(connection.to_owned(), value)),
+            None if sees_legacy => drop(values.insert(connection.to_owned(), Value::Null)),
+            None => drop(values.shift_remove(connection)),
+        }
+        if let Some(legacy) = legacy {
+            attrs.insert(attr.to_owned(), legacy);
+        }
+        if !values.is_empty() {
+            attrs.insert(key.to_owned(), Value::Object(values));
+        }
     }
-    match attrs.shift_remove("externalId") {
-        Some(own) => ids.insert(connection.to_owned(), own),
-        None => ids.shift_remove(connection),
-    };
-    if let Some(creator) = creator {
+    if let Some(creator) = previous.shift_remove(CREATED_BY) {
         attrs.insert(CREATED_BY.to_owned(), creator);
     }
-    if !ids.is_empty() {
-        attrs.insert(EXTERNAL_IDS.to_owned(), Value::Object(ids));
-    }
 }
 
-/// Turns stored attributes into what `connection` sees: its own `externalId` and no other
-/// connection's (see the module's introduction).
+/// Turns stored attributes into what `connection` sees: its own `externalId` (and kept
+/// `userName`) and no other connection's (see the module's introduction).
 pub fn as_seen_by(attrs: &mut Map<String, Value>, connection: &str) {
-    let legacy = attrs.shift_remove("externalId");
-    let own = match attrs.shift_remove(EXTERNAL_IDS) {
-        Some(Value::Object(mut ids)) => ids.shift_remove(connection),
-        _ => None,
-    };
-    let legacy_is_ours = match attrs.get(CREATED_BY) {
-        Some(Value::String(creator)) => creator == connection,
-        _ => true,
-    };
-    if let Some(value) = own.or(legacy.filter(|_| legacy_is_ours)) {
-        attrs.insert("externalId".to_owned(), value);
+    let shows = legacy_shows_to(attrs, connection);
+    for (attr, key) in SCOPED {
+        let legacy = attrs.shift_remove(attr);
+        let own = match attrs.shift_remove(key) {
+            Some(Value::Object(mut values)) => values.shift_remove(connection),
+            _ => None,
+        };
+        let seen = match own {
+            // Removed by this connection: the value stored before scoping no longer shows to it.
+            Some(Value::Null) => None,
+            Some(value) => Some(value),
+            None => legacy.filter(|_| shows),
+        };
+        if let Some(value) = seen {
+            attrs.insert(attr.to_owned(), value);
+        }
     }
 }
 
-/// Every connection's `externalId` of stored attributes (for the read model's index, whose
-/// candidates the filter then checks against the caller's own rendering).
+/// Every connection's values of `attr` (`externalId` or `userName`) in stored attributes, for the
+/// read model's indexes, whose candidates the filter then checks against the caller's own
+/// rendering.
+fn scoped_values<'a>(attrs: &'a Map<String, Value>, attr: &str) -> impl Iterator<Item = &'a str> {
+    let key = SCOPED.iter().find(|(a, _)| *a == attr).map_or("", |(_, key)| *key);
+    let scoped = attrs.get(key).and_then(Value::as_object).into_iter().flat_map(|values| values.values());
+    attrs.get(attr).into_iter().chain(scoped).filter_map(Value::as_str)
+}
+
+/// Every connection's `externalId` (see [`scoped_values`]).
 pub fn external_ids(attrs: &Map<String, Value>) -> impl Iterator<Item = &str> {
-    let scoped = attrs.get(EXTERNAL_IDS).and_then(Value::as_object).into_iter().flat_map(|ids| ids.values());
-    attrs.get("externalId").into_iter().chain(scoped).filter_map(Value::as_str)
+    scoped_values(attrs, "externalId")
+}
+
+/// Every connection's kept `userName` (see [`scoped_values`]).
+pub fn kept_user_names(attrs: &Map<String, Value>) -> impl Iterator<Item = &str> {
+    scoped_values(attrs, "userName")
 }
 
 /// The persisted attributes of one instance.
@@ -223,22 +267,45 @@ mod tests {
     }
 
     #[test]
-    fn a_value_stored_before_scoping_is_the_creators_or_shared_when_there_is_none() {
+    fn a_value_stored_before_scoping_shows_to_its_creator_or_to_all_and_no_write_claims_it() {
         let created = object(json!({"externalId": "e1", "$createdBy": "okta"}));
         assert_eq!(seen_by(&created, "okta"), Some(json!("e1")));
         assert_eq!(seen_by(&created, "entra"), None);
-        let mut attrs = object(json!({"externalId": "entra-1"}));
-        carry_over(&mut attrs, to_text(&created).as_deref(), "entra");
-        assert_eq!(attrs.get(EXTERNAL_IDS), Some(&json!({"okta": "e1", "entra": "entra-1"})));
-        assert!(!attrs.contains_key("externalId"));
-        let unowned = object(json!({"externalId": "e1"}));
-        assert_eq!(seen_by(&unowned, "okta"), Some(json!("e1")));
-        assert_eq!(seen_by(&unowned, "entra"), Some(json!("e1")));
-        // Its next writer's document carried it as its own: the writer's it becomes.
-        let mut attrs = object(json!({"externalId": "e1"}));
-        carry_over(&mut attrs, to_text(&unowned).as_deref(), "entra");
-        assert_eq!(seen_by(&attrs, "entra"), Some(json!("e1")));
-        assert_eq!(seen_by(&attrs, "okta"), None);
+        let unowned = object(json!({"externalId": "sp-123"}));
+        assert_eq!(seen_by(&unowned, "sailpoint"), Some(json!("sp-123")));
+        // Sent back unchanged (any other change of the resource): nothing moves.
+        let mut okta = object(json!({"externalId": "sp-123", "nickName": "x"}));
+        carry_over(&mut okta, to_text(&unowned).as_deref(), "okta");
+        assert_eq!(okta, object(json!({"externalId": "sp-123", "nickName": "x"})));
+        // Another value: the writer's own, the old one still shows to the others.
+        let mut entra = object(json!({"externalId": "entra-1"}));
+        carry_over(&mut entra, to_text(&okta).as_deref(), "entra");
+        assert_eq!(
+            (seen_by(&entra, "entra"), seen_by(&entra, "sailpoint")),
+            (Some(json!("entra-1")), Some(json!("sp-123")))
+        );
+        // Removed: hidden from the writer only.
+        let mut okta = object(json!({}));
+        carry_over(&mut okta, to_text(&entra).as_deref(), "okta");
+        assert_eq!(seen_by(&okta, "okta"), None);
+        assert_eq!(seen_by(&okta, "sailpoint"), Some(json!("sp-123")));
+        let mut ids: Vec<&str> = external_ids(&okta).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["entra-1", "sp-123"], "a removal leaves no value in the index");
+    }
+
+    #[test]
+    fn a_kept_user_name_is_its_connections_own_as_an_external_id_is() {
+        let mut okta = object(json!({"userName": "john.doe"}));
+        carry_over(&mut okta, None, "okta");
+        assert_eq!(okta, object(json!({"$userNames": {"okta": "john.doe"}})));
+        let mut seen = okta.clone();
+        as_seen_by(&mut seen, "okta");
+        assert_eq!(seen.get("userName"), Some(&json!("john.doe")));
+        let mut seen = okta.clone();
+        as_seen_by(&mut seen, "entra");
+        assert_eq!(seen.get("userName"), None, "another connection sees Secret Server's name");
+        assert_eq!(kept_user_names(&okta).collect::<Vec<_>>(), ["john.doe"]);
     }
 
     #[test]

@@ -85,6 +85,20 @@ impl View<'_> {
         attrs
     }
 
+    /// Another user the caller sees named `name` (Secret Server's name, or one the caller kept
+    /// under the `keep-secret-server-name` policy), case-insensitively, `except` aside.
+    pub fn user_named(&self, name: &str, except: Option<i64>) -> Option<i64> {
+        let wanted = crate::text::fold(name);
+        self.state.idx.user_name.get(name).into_iter().filter(|id| Some(*id) != except).find(|id| {
+            self.user_visible(*id)
+                && self.state.users.get(id).is_some_and(|u| {
+                    let attrs = self.attrs(u.attrs.as_deref());
+                    let shown = attrs.get("userName").and_then(Value::as_str).unwrap_or(&u.ss.user_name);
+                    crate::text::fold(shown) == wanted
+                })
+        })
+    }
+
     /// Whether `folder` exists and is within the caller's scope (the decision is
     /// [`Scope::covers_folder`]'s).
     pub fn folder_visible(&self, folder: i64) -> bool {

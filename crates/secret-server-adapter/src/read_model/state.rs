@@ -16,9 +16,9 @@ pub(crate) struct AttrKeys {
     /// Every connection's (the filter, evaluated on the caller's rendering, keeps its own).
     pub external_ids: Vec<String>,
     pub emails: Vec<String>,
-    /// A `userName` the client asked for but Secret Server cannot take (see
-    /// `UserNameChangePolicy::KeepSecretServerName`).
-    pub user_name: Option<String>,
+    /// The `userName`s connections asked for but Secret Server cannot take (see
+    /// `UserNameChangePolicy::KeepSecretServerName`), every connection's.
+    pub user_names: Vec<String>,
     /// The connection that created the user or group through the connector
     /// ([`crate::attributes::CREATED_BY`]).
     pub created_by: Option<String>,
@@ -31,7 +31,9 @@ impl AttrKeys {
         let mut external_ids: Vec<String> = crate::attributes::external_ids(&map).map(str::to_owned).collect();
         external_ids.sort_unstable();
         external_ids.dedup();
-        let user_name = map.get("userName").and_then(Value::as_str).map(str::to_owned);
+        let mut user_names: Vec<String> = crate::attributes::kept_user_names(&map).map(str::to_owned).collect();
+        user_names.sort_unstable();
+        user_names.dedup();
         let created_by = map.get(crate::attributes::CREATED_BY).and_then(Value::as_str).map(str::to_owned);
         let emails = map
             .get("emails")
@@ -40,7 +42,7 @@ impl AttrKeys {
                 items.iter().filter_map(|e| e.get("value").and_then(Value::as_str)).map(str::to_owned).collect()
             })
             .unwrap_or_default();
-        Self { external_ids, emails, user_name, created_by }
+        Self { external_ids, emails, user_names, created_by }
     }
 }
 
@@ -189,7 +191,7 @@ impl State {
         for email in keys.emails {
             self.idx.user_email.remove(&email, id);
         }
-        if let Some(name) = keys.user_name {
+        for name in keys.user_names {
             self.idx.user_name.remove(&name, id);
         }
         self.user_creators.remove(&id);
@@ -210,7 +212,7 @@ impl State {
         for email in keys.emails {
             self.idx.user_email.insert(&email, id);
         }
-        if let Some(name) = keys.user_name {
+        for name in keys.user_names {
             self.idx.user_name.insert(&name, id);
         }
         if let Some(creator) = keys.created_by {

@@ -192,6 +192,17 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     {
         return Err(taken(taken_detail));
     }
+    // A name this connection keeps for another user (see the `keep-secret-server-name` policy),
+    // which Secret Server does not know: the caller would see two users of one name.
+    let kept = instance.model.read(|s| {
+        ctx.caller
+            .view(s)
+            .user_named(&f.user_name, None)
+            .filter(|id| s.users.get(id).is_some_and(|u| fold(&u.ss.user_name) != key))
+    });
+    if kept.is_some() {
+        return Err(taken(taken_detail));
+    }
     // Secret Server's own answer, whatever the read model knows (a user created there since the
     // last resync, or by an earlier attempt of this job).
     let existing = match earlier {
@@ -256,7 +267,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // assigned: a role call that fails still leaves a user the connection sees and can change or
     // delete (the deferred writes are made when the job fails too).
     let mut stored = f.attrs_after_write(&user.display_name);
-    let previous = if mine { None } else { instance.attrs.get(KIND, id).await? };
+    // A user this job made in this very attempt has nothing stored yet; one made by an earlier
+    // attempt may have had attributes written since by another connection, which stay.
+    let previous = if mine && ctx.first_attempt { None } else { instance.attrs.get(KIND, id).await? };
     carry_over(&mut stored, previous.as_deref(), ctx.caller.connection.id.as_str());
     if mine {
         stored.insert(CREATED_BY.to_owned(), Value::String(ctx.caller.connection.id.to_string()));
@@ -389,11 +402,16 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         scim::validate_replace(ctx.schemas(), KIND, ctx.req.payload(), &current_doc)?
     };
     let f = fields(&doc);
+    // Renamed as the caller sees the user: its own kept name, or Secret Server's. A name another
+    // connection kept is not this caller's to compare with (it never sees it).
+    let seen_name = current_doc.get("userName").and_then(Value::as_str).unwrap_or(&current.user_name).to_owned();
+    let renamed = fold(&f.user_name) != fold(&seen_name);
+    let back_to_secret_servers = fold(&f.user_name) == fold(&current.user_name);
     if directory_managed(&current) {
         if f.password.is_some() {
             return Err(directory_refusal(&current, "password"));
         }
-        if fold(&f.user_name) != fold(&current.user_name) {
+        if renamed && !back_to_secret_servers {
             return Err(directory_refusal(&current, "name"));
         }
     }
@@ -411,16 +429,26 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let role_plan = roles::plan(ctx, &held, wanted_roles.as_deref()).await?;
     let mut attrs = f.attrs.clone();
     let display_name_given = f.display_name.is_some();
-    if fold(&f.user_name) != fold(&current.user_name) {
+    if !renamed {
+        // Unchanged as the caller sees it: a name it kept stays (see `attributes::carry_over`).
+        if !back_to_secret_servers {
+            attrs.insert("userName".to_owned(), Value::String(seen_name.clone()));
+        }
+    } else if !back_to_secret_servers {
         match ctx.caller.connection.policies.user_name_change {
             UserNameChangePolicy::Reject => {
                 return Err(ScimError::mutability(format!(
                     "userName cannot change from {:?} to {:?}: Secret Server keeps a user's name for life",
-                    current.user_name, f.user_name
+                    seen_name, f.user_name
                 ))
                 .into());
             }
             UserNameChangePolicy::KeepSecretServerName => {
+                // Only this connection sees the name it keeps; it must not show it two users of
+                // one name (nor take a name Secret Server gives another user).
+                if ctx.instance().model.read(|s| ctx.caller.view(s).user_named(&f.user_name, Some(id))).is_some() {
+                    return Err(taken(format!("userName {:?} is already taken", f.user_name)));
+                }
                 attrs.insert("userName".to_owned(), Value::String(f.user_name.clone()));
             }
         }

@@ -214,7 +214,63 @@ async fn the_keep_name_policy_shows_the_clients_user_name_and_keeps_secret_serve
         .await;
     assert_eq!(patched.json()["userName"], "babs");
     assert_eq!(stack.ss.get_user(id.parse().unwrap()).await.unwrap().user_name, "bjensen");
-    assert_eq!(stack.find(User, r#"userName eq "BABS""#).await["id"], id);
+    let found = stack.search_as("keep-name", User, r#"userName eq "BABS""#).await.unwrap();
+    assert_eq!(found.iter().map(|u| &u["id"]).collect::<Vec<_>>(), [&json!(id)]);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_user_name_is_the_keeping_connections_own_and_never_blocks_another_connections_changes() {
+    let stack = Stack::start().await;
+    let mut okta = connection("okta");
+    okta.policies.user_name_change = UserNameChangePolicy::KeepSecretServerName;
+    stack.connections.put(&okta).await.unwrap();
+    let id = stack.create(User, barbara()).await.id();
+    let rename = json!([{"op": "replace", "path": "userName", "value": "barbara.jensen"}]);
+    stack.patch_as("okta", User, &id, rename, None).await.json();
+
+    // The connection that does not keep names sees Secret Server's, finds the user by it, and
+    // deprovisions it (its PATCH compares with what it sees, not with another connection's name).
+    assert_eq!(stack.get(User, &id).await.unwrap()["userName"], "bjensen");
+    assert_eq!(stack.search(User, r#"userName eq "barbara.jensen""#).await.len(), 0);
+    assert_eq!(stack.find(User, r#"userName eq "bjensen""#).await["id"], id);
+    let disabled = stack.patch(User, &id, json!([{"op": "replace", "path": "active", "value": false}])).await;
+    assert_eq!(disabled.json()["userName"], "bjensen");
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap()["userName"], "barbara.jensen");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_the_connection_would_see_twice_is_refused_as_taken_and_changes_nothing() {
+    let stack = Stack::start().await;
+    let mut okta = connection("okta");
+    okta.policies.user_name_change = UserNameChangePolicy::KeepSecretServerName;
+    stack.connections.put(&okta).await.unwrap();
+    let id = stack.create_as("okta", User, barbara()).await.id();
+
+    // Another user's Secret Server name, kept for this one: two users of one name.
+    let to_franks = json!([{"op": "replace", "path": "userName", "value": "Frank.Green"},
+                           {"op": "replace", "path": "displayName", "value": "Not Frank"}]);
+    let refused = stack.patch_as("okta", User, &id, to_franks, None).await;
+    assert_eq!((refused.err().http_status(), refused.err().scim_type), (409, Some(scim::ScimType::Uniqueness)));
+    let unchanged = stack.get_as("okta", User, &id).await.unwrap();
+    assert_eq!((&unchanged["userName"], &unchanged["displayName"]), (&json!("bjensen"), &json!("Babs Jensen")));
+
+    // A name it keeps for a user, created again: Secret Server does not know it, the caller would.
+    stack
+        .patch_as("okta", User, &id, json!([{"op": "replace", "path": "userName", "value": "babs"}]), None)
+        .await
+        .json();
+    let again = stack.create_as("okta", User, json!({"userName": "BABS"})).await;
+    assert_eq!(again.err().http_status(), 409, "{:?}", again.err());
+    let found: Vec<_> =
+        futures::TryStreamExt::try_collect(stack.ss.search_users(&secret_server_client::UserQuery::text("babs")))
+            .await
+            .unwrap();
+    assert!(
+        !found.iter().any(|u| u.user_name.eq_ignore_ascii_case("babs")),
+        "no user was created in Secret Server: {found:?}"
+    );
     stack.stop().await;
 }
 
