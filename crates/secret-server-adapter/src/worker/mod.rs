@@ -384,6 +384,21 @@ impl Worker {
         {
             return retry(e.detail, Some(Duration::from_secs(5)));
         }
+        // With several replicas, the change this job follows may have been applied by another
+        // one: the jobs of a resource run one after the other, but this replica's read model
+        // learns the previous one's change from the events stream. The job's base (the document
+        // a PATCH applies to, the attributes other connections keep) comes from the read model,
+        // so it waits for the follower first, as a read does; a replica whose follower stays
+        // behind leaves the job to a later attempt (or another replica) rather than write from a
+        // stale base and undo the change before it.
+        if let Some(freshness) = &self.core.freshness
+            && !freshness.catch_up(self.core.events.as_ref()).await
+        {
+            return retry(
+                "this replica has not yet followed the changes other replicas made".to_owned(),
+                Some(Duration::from_secs(1)),
+            );
+        }
         let ctx = Ctx {
             core: &self.core,
             caller: &caller,

@@ -875,3 +875,21 @@ async fn an_unreachable_instance_leaves_the_adapter_ready_for_the_others_and_its
     alone.shutdown().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_applied_in_turn_by_either_replica_build_on_each_other() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, _grpc_b) = stack.second_replica("b").await;
+    let id = stack.create(User, json!({"userName": "two.replicas"})).await.id();
+    for n in 0..8 {
+        // Either replica's workers may take each job; the second must start from the first's
+        // result even when the other replica applied it a moment before.
+        let nick = json!([{"op": "replace", "path": "nickName", "value": format!("nick-{n}")}]);
+        stack.patch(User, &id, nick).await.json();
+        let title = json!([{"op": "replace", "path": "title", "value": format!("title-{n}")}]);
+        let after = stack.patch(User, &id, title).await.json();
+        assert_eq!((&after["nickName"], &after["title"]), (&json!(format!("nick-{n}")), &json!(format!("title-{n}"))));
+    }
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
