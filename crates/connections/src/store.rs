@@ -19,6 +19,12 @@
 //!
 //! An index entry is only a hint: the verifier always checks the credential
 //! against the connection record itself, so a stale entry never grants access.
+//!
+//! `connections-retired` remembers the id of every deleted connection, with when it was deleted.
+//! What a connection did outlives it under its id: the users and groups it created (which its
+//! principal scope and password policy ask about), the `externalId`s and kept names it set, its
+//! idempotency keys' answers. A new connection given a deleted one's id would inherit all of that,
+//! so the admin API refuses such an id ([`ConnectionStore::retired`]).
 
 use crate::model::{Connection, ConnectionId};
 use bytes::Bytes;
@@ -35,6 +41,7 @@ const NAMESPACE: &str = "connections";
 const FILE_DEFINITIONS: &str = "connections-file";
 const TOKEN_INDEX: &str = "connection-tokens";
 const ACCESS_TOKENS: &str = "oauth-access-tokens";
+const RETIRED: &str = "connections-retired";
 
 /// Where a static bearer token's hash points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,10 +220,22 @@ impl ConnectionStore {
             }
         }
         let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
+        if existed {
+            let at = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+            self.state.put(RETIRED, id.as_str(), Bytes::from(at)).await?;
+        }
         self.state.delete(FILE_DEFINITIONS, id.as_str()).await?;
         self.cache.lock().insert(id.clone(), (Instant::now(), None));
         self.changes.fetch_add(1, Ordering::Relaxed);
         Ok(existed)
+    }
+
+    /// Whether a connection of this id was deleted (see the module's introduction).
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn retired(&self, id: &ConnectionId) -> Result<bool, StoreError> {
+        Ok(self.state.get(RETIRED, id.as_str()).await?.is_some())
     }
 
     /// The connection and token id a static bearer token's SHA-256 (hex) is indexed under.

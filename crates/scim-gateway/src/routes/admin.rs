@@ -180,6 +180,13 @@ pub(crate) async fn create_connection(
     if state.connections.get(&id).await.map_err(store_error)?.is_some() {
         return Err(conflict(format!("connection {id} already exists")));
     }
+    if state.connections.retired(&id).await.map_err(store_error)? {
+        return Err(conflict(format!(
+            "connection id {id} belonged to a deleted connection: the users and groups it created, the \
+             externalIds it set and its idempotency keys still name it, and a new connection of that id would \
+             inherit them; choose another id"
+        )));
+    }
     let issued = new.issue_token.unwrap_or(true).then(|| credentials::issue_token(Some("initial".to_owned()), None));
     let mut connection = Connection {
         id: id.clone(),

@@ -92,7 +92,7 @@ async fn a_token_expiring_beyond_the_representable_dates_is_refused_with_400_and
 }
 
 #[tokio::test]
-async fn a_deleted_connection_is_gone_with_its_tokens() {
+async fn a_deleted_connection_is_gone_with_its_tokens_and_its_id_is_not_given_again() {
     let app = spawn_app().await;
     let client = AdminClient::new(&app.base, SecretString::from(ADMIN_TOKEN)).unwrap();
     let created = client
@@ -104,6 +104,12 @@ async fn a_deleted_connection_is_gone_with_its_tokens() {
     assert!(client.list().await.unwrap().iter().all(|c| c.id != "temp"));
     let res = app.http.get(format!("{}/scim/v2/Users", app.base)).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), 401);
+
+    // Its id is not given again: what it created and set still names it.
+    let again = NewConnection { id: "temp".into(), secret_server: "primary".into(), ..NewConnection::default() };
+    let refused = client.create(&again).await.unwrap_err();
+    assert!(format!("{refused:#}").contains("deleted connection"), "{refused:#}");
+    assert!(client.list().await.unwrap().iter().all(|c| c.id != "temp"));
     app.shutdown().await;
 }
 
