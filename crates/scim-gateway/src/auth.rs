@@ -179,7 +179,10 @@ where
         return Err(throttled(state, surface, address, &identifier.shown, wait).await);
     }
     let error = match verify().await {
-        Ok(verified) => return Ok(verified),
+        Ok(verified) => {
+            state.throttle.record_success(address, &identifier.key);
+            return Ok(verified);
+        }
         Err(error) => error,
     };
     if error.counts_as_attempt() {

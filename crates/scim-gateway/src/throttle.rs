@@ -9,6 +9,14 @@
 //! per refill interval. The address bucket stops one client trying many names;
 //! the identifier bucket stops many clients trying one name.
 //!
+//! The identifier's bucket would also let anyone who knows an identifier (a Basic user name, an
+//! OAuth client id: neither is secret) lock its client out, from one address, by failing with it
+//! once every few seconds. So an address from which the identifier was verified successfully is
+//! trusted with it for a day: the identifier's bucket does not hold that address back (its own
+//! buckets still do), until a verification of the identifier fails from that address. A platform
+//! keeps calling from the addresses it succeeded from; a guesser elsewhere still meets the
+//! identifier's bucket.
+//!
 //! Only verifications count there: a request without credentials or the same
 //! wrong credential again (refused from the verifier's memory) costs no hash.
 //! But such refusals still cost a request's worth of CPU, and a client that
@@ -129,8 +137,14 @@ pub struct AuthThrottle {
     addresses: Buckets<IpAddr>,
     identifiers: Buckets<String>,
     refusals: Buckets<IpAddr>,
+    /// (identifier, address block) pairs that verified successfully lately (see the module's
+    /// introduction).
+    trusted: Cache<(String, IpAddr), ()>,
     hold: Duration,
 }
+
+/// How long an address stays trusted with an identifier after a successful verification.
+const TRUSTED_FOR: Duration = Duration::from_secs(86_400);
 
 impl std::fmt::Debug for AuthThrottle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -152,6 +166,11 @@ impl AuthThrottle {
             addresses: Buckets::new(settings.per_address, settings.capacity),
             identifiers: Buckets::new(settings.per_identifier, settings.capacity),
             refusals: Buckets::new(settings.refusals_per_address, settings.capacity),
+            trusted: Cache::builder()
+                .max_capacity(settings.capacity)
+                .time_to_live(TRUSTED_FOR)
+                .eviction_policy(EvictionPolicy::lru())
+                .build(),
             hold: settings.hold,
         }
     }
@@ -163,7 +182,9 @@ impl AuthThrottle {
     /// The seconds until the next attempt would be verified.
     pub fn check(&self, address: Option<IpAddr>, identifier: &str) -> Result<(), u32> {
         let now = Instant::now();
-        let by_identifier = self.identifiers.wait(&key(identifier), now);
+        let identifier = key(identifier);
+        let trusted = address.is_some_and(|a| self.trusted.contains_key(&(identifier.clone(), block(a))));
+        let by_identifier = if trusted { None } else { self.identifiers.wait(&identifier, now) };
         match self.address_wait(address, now).max(by_identifier) {
             Some(wait) => Err(wait),
             None => Ok(()),
@@ -199,11 +220,23 @@ impl AuthThrottle {
         tokio::time::sleep(self.hold.min(Duration::from_secs(retry_after.into()))).await;
     }
 
+    /// Trusts the address with the identifier it was just verified with (see the module's
+    /// introduction).
+    pub fn record_success(&self, address: Option<IpAddr>, identifier: &str) {
+        if let Some(address) = address {
+            let pair = (key(identifier), block(address));
+            if !self.trusted.contains_key(&pair) {
+                self.trusted.insert(pair, ());
+            }
+        }
+    }
+
     /// Counts one failed verification against the address and the identifier.
     pub fn record_failure(&self, address: Option<IpAddr>, identifier: &str) {
         let now = Instant::now();
         if let Some(address) = address {
             self.addresses.take(block(address), now);
+            self.trusted.invalidate(&(key(identifier), block(address)));
         }
         self.identifiers.take(key(identifier), now);
     }
@@ -243,6 +276,22 @@ mod tests {
 
     fn ip(text: &str) -> Option<IpAddr> {
         Some(text.parse().unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_guesser_cannot_lock_a_client_out_of_the_addresses_it_succeeded_from() {
+        let t = throttle(1_000, 3);
+        t.record_success(ip("198.51.100.4"), "okta-client");
+        for _ in 0..3 {
+            t.record_failure(ip("192.0.2.66"), "okta-client");
+        }
+        assert_eq!(t.check(ip("192.0.2.66"), "okta-client"), Err(2), "the guesser is held back");
+        assert_eq!(t.check(ip("203.0.113.9"), "okta-client"), Err(2), "so is any address not trusted with it");
+        assert_eq!(t.check(ip("198.51.100.4"), "okta-client"), Ok(()), "the client's own address is not");
+        // A failure from that address with that identifier ends the trust: a guesser behind the
+        // client's own address meets the identifier's bucket again.
+        t.record_failure(ip("198.51.100.4"), "okta-client");
+        assert!(t.check(ip("198.51.100.4"), "okta-client").is_err());
     }
 
     #[tokio::test(start_paused = true)]
