@@ -30,11 +30,11 @@
 //! backoff block every key that hashes to the same partition.
 //!
 //! A running attempt may read the jobs queued behind its own ([`Job::following`]):
-//! read-only, in chain order, and only while it holds its job at the chain's
-//! head. A handler uses it to take in a run of changes to one resource at once
-//! (the adapter carries a burst of member changes to one group in one Secret
-//! Server call); the jobs it saw still run in their turn, each with its own
-//! attempt and result.
+//! in chain order, and only while it holds its job at the chain's head. A
+//! handler uses it to take in a run of changes to one resource at once (the
+//! adapter carries a burst of member changes to one group in one Secret Server
+//! call); the jobs it saw still run in their turn, each with its own attempt and
+//! result, but can no longer be withdrawn (their change may be applied already).
 //!
 //! # Delivery
 //!
@@ -59,8 +59,9 @@
 //! chain carries on in order: a withdrawn head releases the next job, a job
 //! withdrawn from the middle is simply left out. A job that has had an attempt
 //! (running, waiting out a retry, or ended) is never withdrawn: that attempt
-//! may have made part of its change. So a submitter told `Withdrawn` knows
-//! that the job made no change at all. A worker that read a withdrawn job's
+//! may have made part of its change; nor is one that an earlier job's attempt
+//! has seen behind it ([`Job::following`]), which may have carried its change
+//! along. So a submitter told `Withdrawn` knows that the job made no change at all. A worker that read a withdrawn job's
 //! entry just before skips it without calling its handler. The same request
 //! sent again under the idempotency key then runs as a new job, as after a
 //! dead letter.
@@ -212,7 +213,9 @@ pub enum Withdrawal {
         /// false when it headed its key, waiting for a worker.
         behind: bool,
     },
-    /// A worker had taken it (it runs, waits out a retry, or has ended): nothing changed.
+    /// A worker had taken it (it runs, waits out a retry, or has ended), or an attempt of an earlier
+    /// job of its key had seen it behind itself and may have carried its change along
+    /// ([`Job::following`]): nothing changed.
     Taken,
     /// No such job (never submitted here, or its record expired).
     Unknown,
@@ -391,7 +394,8 @@ pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
     async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError>;
 
     /// Withdraws job `id` if no worker has taken it, atomically (see the [crate docs](crate#withdrawal)):
-    /// a queued job without any attempt started is removed from its ordering key's chain (the
+    /// a queued job without any attempt started, that no attempt of an earlier job has seen behind
+    /// it ([`Job::following`]), is removed from its ordering key's chain (the
     /// jobs behind it keep their order and run), becomes final as [`JobStatus::Withdrawn`] and
     /// wakes its waiters; any other job is left as it is. Safe to repeat. On Redis the withdrawal
     /// is acknowledged once it is as durable as a submission (replicas included).

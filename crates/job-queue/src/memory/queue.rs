@@ -63,6 +63,9 @@ struct StoredJob {
     payload: Bytes,
     secrets: Bytes,
     trace_context: TraceContext,
+    /// A running attempt of an earlier job of its key has seen it ([`Job::following`]) and may
+    /// have carried its change along: it can no longer be withdrawn.
+    seen: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -261,12 +264,13 @@ impl Inner {
         let withdrawal = {
             let mut st = self.state.lock();
             self.maintain(&mut st, now, &mut changes);
-            let found = st.jobs.get(id).map(|job| &job.state);
-            match found.map(|state| (state.status, state.attempts, state.behind, state.ordering_key.clone())) {
+            let found = st.jobs.get(id);
+            match found.map(|job| (job.state.status, job.state.attempts, job.seen, job.state.behind)) {
                 None => Withdrawal::Unknown,
                 // Withdrawn before: a repeated call says the same.
-                Some((JobStatus::Withdrawn, _, behind, _)) => Withdrawal::Withdrawn { behind },
-                Some((JobStatus::Queued, 0, _, ordering_key)) => {
+                Some((JobStatus::Withdrawn, _, _, behind)) => Withdrawal::Withdrawn { behind },
+                Some((JobStatus::Queued, 0, false, _)) => {
+                    let ordering_key = found.map(|job| job.state.ordering_key.clone()).unwrap_or_default();
                     let heads_its_key =
                         st.chains.get(&ordering_key).and_then(|chain| chain.front()).is_some_and(|front| front == id);
                     if heads_its_key {
@@ -368,9 +372,11 @@ impl Inner {
         }
     }
 
-    /// The jobs after `id` in its chain, while attempt `token` holds it and it heads the chain.
+    /// The jobs after `id` in its chain, while attempt `token` holds it and it heads the chain,
+    /// marked as seen (no longer withdrawable).
     fn following(&self, id: &str, token: u64, max: usize) -> Vec<QueuedJob> {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        let st = &mut *st;
         if st.leases.get(id).is_none_or(|lease| lease.token != token) {
             return Vec::new();
         }
@@ -380,17 +386,17 @@ impl Inner {
         if chain.front().map(String::as_str) != Some(id) {
             return Vec::new();
         }
-        chain
-            .iter()
-            .skip(1)
-            .take(max)
-            .map_while(|next| st.jobs.get(next).filter(|job| job.state.status == JobStatus::Queued))
-            .map(|job| QueuedJob {
+        let mut seen = Vec::new();
+        for next in chain.iter().skip(1).take(max) {
+            let Some(job) = st.jobs.get_mut(next).filter(|job| job.state.status == JobStatus::Queued) else { break };
+            job.seen = true;
+            seen.push(QueuedJob {
                 id: job.state.job_id.clone(),
                 payload: job.payload.clone(),
                 trace_context: job.trace_context.clone(),
-            })
-            .collect()
+            });
+        }
+        seen
     }
 
     async fn execute(self: &Arc<Self>, handler: &dyn JobHandler, job: Job, token: u64) {
@@ -516,6 +522,7 @@ impl JobQueue for InProcessQueue {
                             payload: job.payload,
                             secrets: job.secrets,
                             trace_context: job.trace_context,
+                            seen: false,
                         },
                     );
                     st.idempotency.insert(job.idempotency_key, id.clone());

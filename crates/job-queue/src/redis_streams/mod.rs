@@ -8,7 +8,7 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
-//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, secrets (while unfinished), trace context, attempts, result, last error, owner |
+//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, secrets (while unfinished), trace context, attempts, result, last error, owner, `seen` (by an earlier job's attempt: not withdrawable), `withdrawn` (`head` or `behind`) |
 //! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
 //! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
@@ -48,7 +48,8 @@
 //! `XAUTOCLAIM`, which counts as an attempt; after `max_attempts` the job goes
 //! to `base:dead` with its last error.
 //!
-//! A job still `queued` with no attempt started may be withdrawn
+//! A job still `queued` with no attempt started, and not `seen` by the running
+//! attempt of an earlier job of its key (`Job::following` marks what it shows), may be withdrawn
 //! ([`JobQueue::withdraw`](crate::JobQueue::withdraw)), in one script: it leaves
 //! its chain (a head releases the next job as a final outcome does), its
 //! `ready` entry, if it has one, is deleted and acknowledged, and it becomes

@@ -435,23 +435,26 @@ return {{recorded, read, rows}}
 });
 
 /// Withdraws a job that no worker has taken (see `JobQueue::withdraw`). ARGV: base, group, result
-/// TTL ms, job id. A job still `queued` with no attempt started leaves its ordering key's chain (a
+/// TTL ms, job id. A job still `queued` with no attempt started and not `seen` by an earlier job's
+/// attempt ([`FOLLOWING`]) leaves its ordering key's chain (a
 /// head releases the next job of its key, one further back is just removed), its entry in the
 /// ready stream is deleted and acknowledged (a worker that read it just before finds the job final
 /// and skips it), and it becomes final as `withdrawn`, with the field `withdrawn` saying whether it
 /// was `head` or `behind`: kept for the result TTL like any final job, counted in `stats`, its
 /// waiters woken by the done message. Returns `withdrawn` (it headed its key), `withdrawn behind`,
-/// `taken` (an attempt had started, or it had ended: nothing changed) or `unknown`. Safe to repeat:
+/// `taken` (an attempt had started, it had ended, or it was seen: nothing changed) or `unknown`.
+/// Safe to repeat:
 /// a withdrawn job answers as it did.
 pub(crate) static WITHDRAW: LazyLock<Script> = LazyLock::new(|| {
     batch_script(
         r#"
 local base, group, ttl, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local jk = job_key(base, id)
-local f = redis.call('HMGET', jk, 'id', 'status', 'attempts', 'okey', 'submitted', 'entry', 'withdrawn', 'last_error')
+local f = redis.call('HMGET', jk, 'id', 'status', 'attempts', 'okey', 'submitted', 'entry', 'withdrawn', 'last_error',
+  'seen')
 if f[1] ~= id then return 'unknown' end
 if f[2] == 'withdrawn' then return f[7] == 'behind' and 'withdrawn behind' or 'withdrawn' end
-if f[2] ~= 'queued' or (tonumber(f[3]) or 0) > 0 then return 'taken' end
+if f[2] ~= 'queued' or (tonumber(f[3]) or 0) > 0 or f[9] then return 'taken' end
 local b = batch(base, group, now_text())
 -- A job gets its entry in the ready stream when it heads its ordering key.
 local eid = f[6]
@@ -483,10 +486,12 @@ return 1
     )
 });
 
-/// Reads the jobs queued behind a running attempt's job on its ordering key, changing nothing.
-/// ARGV: base, consumer, job id, attempt, most jobs. Returns {job id, payload, trace} per job
-/// after it in its chain, in chain order, stopping at the first that is not queued; none unless
-/// the attempt (consumer and attempt number) still runs the job and the job heads its chain.
+/// Reads the jobs queued behind a running attempt's job on its ordering key, changing nothing but
+/// that each job returned is marked `seen` (the attempt may carry its change along: it can no
+/// longer be withdrawn). ARGV: base, consumer, job id, attempt, most jobs. Returns {job id,
+/// payload, trace} per job after it in its chain, in chain order, stopping at the first that is
+/// not queued; none unless the attempt (consumer and attempt number) still runs the job and the
+/// job heads its chain.
 pub(crate) static FOLLOWING: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -497,8 +502,10 @@ local ids = redis.call('LRANGE', base .. ':key:' .. f[5], 0, most)
 if ids[1] ~= id then return {} end
 local out = {}
 for i = 2, #ids do
-  local g = redis.call('HMGET', job_key(base, ids[i]), 'id', 'status', 'payload', 'trace')
+  local jk = job_key(base, ids[i])
+  local g = redis.call('HMGET', jk, 'id', 'status', 'payload', 'trace', 'seen')
   if g[1] ~= ids[i] or g[2] ~= 'queued' then break end
+  if not g[5] then redis.call('HSET', jk, 'seen', '1') end
   out[#out + 1] = {ids[i], g[3] or '', g[4] or '{}'}
 end
 return out

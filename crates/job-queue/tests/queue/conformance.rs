@@ -70,6 +70,7 @@ conformance!(
     a_job_a_worker_took_is_not_withdrawn_and_runs_to_its_end,
     withdrawing_the_head_of_a_key_lets_the_next_job_of_the_key_run,
     withdrawing_a_job_in_the_middle_of_its_key_keeps_the_order_of_the_others,
+    a_job_the_running_job_ahead_of_it_has_seen_is_not_withdrawn_and_runs_in_its_turn,
     a_waiter_on_a_withdrawn_job_wakes_with_withdrawn,
     the_same_request_sent_again_after_its_job_was_withdrawn_runs_as_a_new_job_under_its_key,
 );
@@ -1091,6 +1092,47 @@ async fn withdrawing_a_job_in_the_middle_of_its_key_keeps_the_order_of_the_other
     for id in [&ids[0], &ids[2], &ids[3]] {
         assert_eq!(b.queue.status(id).await.unwrap().unwrap().status, JobStatus::Succeeded);
     }
+}
+
+async fn a_job_the_running_job_ahead_of_it_has_seen_is_not_withdrawn_and_runs_in_its_turn(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-seen", |_| {});
+    let b = h.backends().await;
+    let mut ids = Vec::new();
+    for name in ["head", "seen", "unseen"] {
+        ids.push(b.queue.submit(job(name, "Group/6", name)).await.unwrap().job_id);
+    }
+    // The head's attempt looks at the next job behind it (it may carry its change along, as the
+    // adapter does with a burst of member changes), and holds on until released.
+    let (looked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let work = handler({
+        let (looked, release, log) = (looked.clone(), release.clone(), log.clone());
+        move |job| {
+            let (looked, release, log) = (looked.clone(), release.clone(), log.clone());
+            Box::pin(async move {
+                log.lock().push(String::from_utf8(job.payload.to_vec()).unwrap());
+                if job.payload.as_ref() == b"head" {
+                    assert_eq!(job.following(1).await.unwrap().len(), 1);
+                    looked.notify_one();
+                    release.notified().await;
+                }
+                Disposition::Succeeded(job.payload)
+            })
+        }
+    });
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 2);
+    looked.notified().await;
+
+    assert_eq!(b.queue.withdraw(&ids[1]).await.unwrap(), Withdrawal::Taken, "its change may be on its way");
+    assert_eq!(b.queue.status(&ids[1]).await.unwrap().unwrap().status, JobStatus::Queued);
+    assert_eq!(b.queue.withdraw(&ids[2]).await.unwrap(), Withdrawal::Withdrawn { behind: true }, "not seen");
+    release.notify_one();
+    for id in &ids[..2] {
+        assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert_eq!(log.lock().clone(), ["head", "seen"]);
 }
 
 async fn a_waiter_on_a_withdrawn_job_wakes_with_withdrawn(kind: Kind) {
