@@ -1,37 +1,42 @@
 //! A write's deadline: a write whose job no adapter took by then is withdrawn and answered `503`,
 //! not applied (and it is never applied later, when the adapters come back); one whose job an
 //! adapter took is `504` naming its job, which goes on. The gateways here run beside the stack's on
-//! a queue of their own that no adapter works on until the test starts workers on it with the
-//! stack's adapter's job handler.
+//! a queue of their own (in process, or on Redis under a fresh prefix) that no adapter works on
+//! until the test starts workers on it with the stack's adapter's job handler.
 
 use crate::helpers::*;
-use job_queue::{
-    Disposition, EventSubscription, InProcessQueue, Job, JobHandler, JobQueue, JobStatus, KeyedJob, QueueConfig,
-};
+use job_queue::{Disposition, EventSubscription, Job, JobHandler, JobQueue, JobStatus, KeyedJob, QueueConfig};
 use proto::audit::v1 as pb;
 use reqwest::{Method, RequestBuilder};
 use scim_gateway::{GatewayDeps, GatewaySettings, RunningGateway};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
+use test_support::Backend;
 use tokio::sync::Notify;
 
 /// A gateway on a queue no adapter works on, beside `app`'s.
 struct Unserved {
     gateway: RunningGateway,
     base: String,
-    queue: Arc<InProcessQueue>,
+    queue: Arc<dyn JobQueue>,
 }
 
 impl Unserved {
+    /// On an in-process queue.
     async fn start(app: &TestApp, tweak: impl FnOnce(&mut GatewaySettings)) -> Self {
+        Self::start_on(app, Backend::InProcess, tweak).await
+    }
+
+    /// On a queue of `backend` (a Redis one fails the test when Redis is missing).
+    async fn start_on(app: &TestApp, backend: Backend, tweak: impl FnOnce(&mut GatewaySettings)) -> Self {
         let mut settings = GatewaySettings {
             adapter_url: app.adapter_url.clone(),
             adapter_secret: app.adapter_secret.clone(),
             ..Options::default().settings
         };
         tweak(&mut settings);
-        let queue = Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap());
+        let queue = test_support::Backends::open(backend, "gw-deadline", &QueueConfig::default()).await.queue;
         let deps = GatewayDeps { queue: queue.clone(), ..app.deps.clone() };
         let gateway = scim_gateway::start(settings, deps).await.expect("the gateway starts");
         let base = format!("http://{}", gateway.addr());
@@ -70,11 +75,21 @@ async fn scim_call(sub: &mut Box<dyn EventSubscription>, request_id: &str) -> pb
 
 #[tokio::test]
 async fn a_write_no_adapter_took_by_its_deadline_is_503_not_applied_and_is_not_applied_when_adapters_come_back() {
+    a_write_no_adapter_took_is_withdrawn(Backend::InProcess).await;
+}
+
+#[tokio::test]
+async fn a_write_no_adapter_took_by_its_deadline_on_redis_is_503_not_applied_and_is_not_applied_when_adapters_come_back()
+ {
+    a_write_no_adapter_took_is_withdrawn(Backend::Redis).await;
+}
+
+async fn a_write_no_adapter_took_is_withdrawn(backend: Backend) {
     let app = spawn_app().await;
     let user = app.create_user("deadline.deprovisioned").await;
     let path = format!("/Users/{}", user["id"].as_str().unwrap());
     let mut sub = app.events.subscribe("deadline-test", "t").await.unwrap();
-    let unserved = Unserved::start(&app, |s| s.job_deadline = Duration::from_millis(500)).await;
+    let unserved = Unserved::start_on(&app, backend, |s| s.job_deadline = Duration::from_millis(500)).await;
 
     // A deprovisioning no adapter takes in time.
     let res = unserved.scim(&app, Method::DELETE, &path).header("idempotency-key", "deprovision").send().await.unwrap();
