@@ -32,7 +32,8 @@ pub const MAX_FOLLOWING: usize = 64;
 #[async_trait]
 pub(crate) trait Chain: Send + Sync + fmt::Debug {
     /// Up to `max` jobs after the attempt's job in its chain, in chain order; none unless the
-    /// attempt still owns the job and the job is the chain's head. Changes nothing.
+    /// attempt still owns the job and the job is the chain's head. Changes nothing but that the
+    /// jobs shown can no longer be withdrawn.
     async fn following(&self, max: usize) -> Result<Vec<QueuedJob>, QueueError>;
 }
 
@@ -56,13 +57,17 @@ impl JobLease {
     }
 
     /// Up to `max` (at most [`MAX_FOLLOWING`]) of the jobs submitted after this attempt's job on its
-    /// ordering key and not finished, in the order they will run. Read-only: they stay queued,
-    /// and each still runs in its turn with its own attempt and its own result.
+    /// ordering key and not finished, in the order they will run. They stay queued, and each still
+    /// runs in its turn with its own attempt and its own result; but a job shown can no longer be
+    /// withdrawn ([`JobQueue::withdraw`](crate::JobQueue::withdraw) answers it as taken): the
+    /// handler may carry its change along with its own, so that its submitter must never be told
+    /// that it was not applied.
     ///
     /// The answer is empty once the lease is not held (nor given by the backend then: it checks
     /// that the attempt still owns the job and that the job heads its chain), and for a lease
     /// made outside a queue. What it shows may grow (a submission appends to the chain) but never
-    /// changes in order while the lease is held: only the head leaves a chain.
+    /// changes in order while the lease is held: only the head leaves a chain, and a job not shown
+    /// yet when it is withdrawn.
     ///
     /// # Errors
     /// [`QueueError::Unavailable`] when the backend cannot be read.

@@ -30,11 +30,11 @@
 //! backoff block every key that hashes to the same partition.
 //!
 //! A running attempt may read the jobs queued behind its own ([`Job::following`]):
-//! read-only, in chain order, and only while it holds its job at the chain's
-//! head. A handler uses it to take in a run of changes to one resource at once
-//! (the adapter carries a burst of member changes to one group in one Secret
-//! Server call); the jobs it saw still run in their turn, each with its own
-//! attempt and result.
+//! in chain order, and only while it holds its job at the chain's head. A
+//! handler uses it to take in a run of changes to one resource at once (the
+//! adapter carries a burst of member changes to one group in one Secret Server
+//! call); the jobs it saw still run in their turn, each with its own attempt and
+//! result, but can no longer be withdrawn (their change may be applied already).
 //!
 //! # Delivery
 //!
@@ -48,6 +48,23 @@
 //!
 //! Redis layout, data durability and the in-process backend's limits are
 //! described in the [`redis_streams`] and [`memory`] modules.
+//!
+//! # Withdrawal
+//!
+//! A submitter that stopped waiting may withdraw a job no worker has taken yet
+//! ([`JobQueue::withdraw`]): atomically, a job still queued with no attempt
+//! started (at the head of its chain waiting for a worker, or behind earlier
+//! jobs of its key) leaves its chain, so that no worker ever runs it, and
+//! becomes final as [`JobStatus::Withdrawn`]; its waiters wake. The rest of its
+//! chain carries on in order: a withdrawn head releases the next job, a job
+//! withdrawn from the middle is simply left out. A job that has had an attempt
+//! (running, waiting out a retry, or ended) is never withdrawn: that attempt
+//! may have made part of its change; nor is one that an earlier job's attempt
+//! has seen behind it ([`Job::following`]), which may have carried its change
+//! along. So a submitter told `Withdrawn` knows that the job made no change at all. A worker that read a withdrawn job's
+//! entry just before skips it without calling its handler. The same request
+//! sent again under the idempotency key then runs as a new job, as after a
+//! dead letter.
 //!
 //! # Tests and measurement
 //!
@@ -174,13 +191,34 @@ pub enum JobStatus {
     Failed,
     /// Gave up after the maximum number of attempts; `last_error` says why.
     DeadLettered,
+    /// Withdrawn before any worker took it ([`JobQueue::withdraw`]): it never ran and never will.
+    Withdrawn,
 }
 
 impl JobStatus {
     /// True once the job will not run again.
     pub fn is_final(self) -> bool {
-        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::DeadLettered)
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed | JobStatus::DeadLettered | JobStatus::Withdrawn)
     }
+}
+
+/// What [`JobQueue::withdraw`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawal {
+    /// The job was queued and no attempt of it had started: it left its ordering key's chain, no
+    /// worker will ever run it, and its status is [`JobStatus::Withdrawn`] (also the answer for a
+    /// job withdrawn before, so that a repeated call says the same).
+    Withdrawn {
+        /// It was queued behind an earlier job of its ordering key (see [`JobState::behind`]);
+        /// false when it headed its key, waiting for a worker.
+        behind: bool,
+    },
+    /// A worker had taken it (it runs, waits out a retry, or has ended), or an attempt of an earlier
+    /// job of its key had seen it behind itself and may have carried its change along
+    /// ([`Job::following`]): nothing changed.
+    Taken,
+    /// No such job (never submitted here, or its record expired).
+    Unknown,
 }
 
 /// What the queue knows about a job.
@@ -193,7 +231,8 @@ pub struct JobState {
     pub attempts: u32,
     /// Queued behind an earlier job of its ordering key, which must end first: no worker could
     /// have taken it yet. False once it heads its key (a job that is ready and not taken waits for
-    /// a worker, which says something about the workers; one that is behind says nothing).
+    /// a worker, which says something about the workers; one that is behind says nothing). A
+    /// [`JobStatus::Withdrawn`] job keeps what it was when withdrawn; any other is never behind.
     pub behind: bool,
     /// What the handler returned (`Succeeded` or `Failed`).
     pub result: Option<Bytes>,
@@ -271,6 +310,8 @@ pub struct QueueMetrics {
     pub in_flight: u64,
     /// Retries scheduled since start (counter).
     pub retries: u64,
+    /// Jobs withdrawn since start (counter, [`JobQueue::withdraw`]).
+    pub withdrawn: u64,
     /// Jobs in the dead-letter stream.
     pub dead_letters: u64,
 }
@@ -334,8 +375,8 @@ impl QueueError {
 #[async_trait]
 pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
     /// Enqueues a job, or returns the existing one with the same idempotency key when it was
-    /// submitted with the same fingerprint, unless that one was dead-lettered: the same request
-    /// sent again then runs as a new job under the key (a client following `Retry-After`).
+    /// submitted with the same fingerprint, unless that one was dead-lettered or withdrawn: the same
+    /// request sent again then runs as a new job under the key (a client following `Retry-After`).
     ///
     /// # Errors
     /// [`QueueError::KeyReused`] when the key's job has another fingerprint.
@@ -351,6 +392,18 @@ pub trait JobQueue: Send + Sync + fmt::Debug + 'static {
 
     /// The job's state now; `None` for an unknown (or expired) id.
     async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError>;
+
+    /// Withdraws job `id` if no worker has taken it, atomically (see the [crate docs](crate#withdrawal)):
+    /// a queued job without any attempt started, that no attempt of an earlier job has seen behind
+    /// it ([`Job::following`]), is removed from its ordering key's chain (the
+    /// jobs behind it keep their order and run), becomes final as [`JobStatus::Withdrawn`] and
+    /// wakes its waiters; any other job is left as it is. Safe to repeat. On Redis the withdrawal
+    /// is acknowledged once it is as durable as a submission (replicas included).
+    ///
+    /// # Errors
+    /// [`QueueError::Unavailable`] when the backend cannot be reached: whether the job was
+    /// withdrawn is then unknown.
+    async fn withdraw(&self, id: &JobId) -> Result<Withdrawal, QueueError>;
 
     /// One step of work, for tests: if a job is ready, take it, run the
     /// handler and record the outcome. Returns whether a job ran.

@@ -11,6 +11,8 @@ pub const OLDEST_JOB_AGE: &str = "scim_queue_oldest_job_age_seconds";
 pub const IN_FLIGHT: &str = "scim_queue_in_flight";
 /// Counter: retries scheduled.
 pub const RETRIES: &str = "scim_queue_retries_total";
+/// Counter: jobs withdrawn before any worker took them.
+pub const WITHDRAWN: &str = "scim_queue_withdrawn_total";
 /// Gauge: jobs in the dead-letter stream.
 pub const DEAD_LETTERS: &str = "scim_queue_dead_letters";
 
@@ -20,5 +22,6 @@ pub(crate) fn publish(queue: &str, m: &QueueMetrics) {
     metrics::gauge!(OLDEST_JOB_AGE, &labels).set(m.oldest_age.map_or(0.0, |d| d.as_secs_f64()));
     metrics::gauge!(IN_FLIGHT, &labels).set(m.in_flight as f64);
     metrics::counter!(RETRIES, &labels).absolute(m.retries);
+    metrics::counter!(WITHDRAWN, &labels).absolute(m.withdrawn);
     metrics::gauge!(DEAD_LETTERS, &labels).set(m.dead_letters as f64);
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     DeadLetter, DeadLetterPage, JobHandler, JobId, JobQueue, JobState, KeyedJob, NewJob, QueueError, QueueMetrics,
-    Submitted,
+    Submitted, Withdrawal,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// `inner` with faults: submissions that fail (before or after the job was taken: a write whose
-/// confirmation was lost), waits that fail (the queue lost after a submission), and worker pools
+/// confirmation was lost), waits and withdrawals that fail (the queue lost after a submission), and worker pools
 /// that fail to start a number of times (Redis unreachable when an adapter starts).
 #[derive(Debug)]
 pub struct FaultyQueue {
@@ -20,6 +20,7 @@ pub struct FaultyQueue {
     submits_fail: AtomicBool,
     submits_fail_after_taking: AtomicBool,
     waits_fail: AtomicBool,
+    withdrawals_fail: AtomicBool,
     worker_starts_to_fail: AtomicU32,
     worker_starts: AtomicU32,
 }
@@ -31,6 +32,7 @@ impl FaultyQueue {
             submits_fail: AtomicBool::new(false),
             submits_fail_after_taking: AtomicBool::new(false),
             waits_fail: AtomicBool::new(false),
+            withdrawals_fail: AtomicBool::new(false),
             worker_starts_to_fail: AtomicU32::new(0),
             worker_starts: AtomicU32::new(0),
         }
@@ -50,6 +52,12 @@ impl FaultyQueue {
     /// From now on every `wait` fails as an unreachable queue does (or works again).
     pub fn fail_waits(&self, fail: bool) {
         self.waits_fail.store(fail, Ordering::SeqCst);
+    }
+
+    /// From now on every `withdraw` fails as an unreachable queue does, withdrawing nothing (or
+    /// works again).
+    pub fn fail_withdrawals(&self, fail: bool) {
+        self.withdrawals_fail.store(fail, Ordering::SeqCst);
     }
 
     /// The next `count` calls of `run_workers` fail at once as an unreachable queue does.
@@ -95,6 +103,13 @@ impl JobQueue for FaultyQueue {
 
     async fn status(&self, id: &JobId) -> Result<Option<JobState>, QueueError> {
         self.inner.status(id).await
+    }
+
+    async fn withdraw(&self, id: &JobId) -> Result<Withdrawal, QueueError> {
+        if self.withdrawals_fail.load(Ordering::SeqCst) {
+            return Err(Self::unreachable());
+        }
+        self.inner.withdraw(id).await
     }
 
     async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {

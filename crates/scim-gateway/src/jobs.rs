@@ -11,19 +11,28 @@
 //!   `422`, naming what differs. Nothing is submitted in either case.
 //! - Passwords: sealed with the gateway's job keys before the job is submitted, so that the
 //!   queue never holds one in clear (see `adapter_api::sealing`).
-//! - Deadline: on timeout the answer is `504` naming the job id (the job
-//!   still runs; the client may re-send with the same `Idempotency-Key` once it
-//!   finished, to get its result).
+//! - Deadline: when the wait ends (at `job_deadline`, or earlier at the caller's own deadline: a
+//!   Bulk's `bulk_deadline`) and no worker has taken the job yet, the job is withdrawn from the
+//!   queue (atomically: see `job_queue::JobQueue::withdraw`), so that it never runs, and the
+//!   answer is `503` with `Retry-After` saying that the change was not applied: a client told "no"
+//!   can rely on it (most clients send no `Idempotency-Key`, and could never learn of a change
+//!   applied behind their back later). Only a job no worker ever took is withdrawn: one that had an
+//!   attempt may have made part of its change. When a worker has taken it, the answer is its
+//!   outcome if it has one by then, else `504` naming the job id (the job still runs; the client
+//!   may re-send with the same `Idempotency-Key` once it finished, to get its result). The same
+//!   request sent again after a withdrawal runs as a new job, under its key too.
 //! - A dead-lettered job (Secret Server kept failing) is `503` with
-//!   `Retry-After`; the instance's circuit breaker counts it, and a timeout of a job a worker
-//!   had started. A job still queued when its deadline passes (behind the earlier jobs of its
-//!   resource: the client's own backlog) says nothing about the instance and is not counted.
+//!   `Retry-After`; the instance's circuit breaker counts it, a timeout of a job a worker
+//!   had started, and a job withdrawn at its deadline while it headed its resource (taken by no
+//!   worker: the adapters are down or saturated). A job still queued behind the earlier jobs of its
+//!   resource when its deadline passes (the client's own backlog) says nothing about the instance
+//!   and is not counted, whether withdrawn or not; nor is a wait the caller's own deadline cut short.
 
 use crate::circuit_breaker::{Admission, CircuitBreaker};
 use crate::errors::ApiError;
 use adapter_api::job::decode_result;
 use adapter_api::{Job, JobKeys, Written};
-use job_queue::{JobId, JobQueue, JobStatus, QueueError};
+use job_queue::{JobId, JobQueue, JobStatus, QueueError, Withdrawal};
 use service_error::{ErrorKind, ServiceError};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -150,9 +159,10 @@ impl Jobs {
     /// `until`, whichever comes first.
     ///
     /// # Errors
-    /// The job's own error (as the adapter classified it), `503` when the
-    /// breaker is open or the job was dead-lettered, `504` when the deadline passed;
-    /// for a key used before, `409` while its first request runs and `422` for another request.
+    /// The job's own error (as the adapter classified it), `503` when the breaker is open, the job
+    /// was dead-lettered, or it was withdrawn when the deadline passed before any worker took it
+    /// (the change was not applied), `504` when the deadline passed after a worker took it; for a
+    /// key used before, `409` while its first request runs and `422` for another request.
     pub async fn run(
         &self,
         write: Write,
@@ -173,13 +183,13 @@ impl Jobs {
         // Dropped with this future when the client goes away: a probe then frees its slot.
         let (outcome, cut_short, says_nothing) = self.submit_and_wait(write, until).await;
         match &outcome {
-            // A timeout says nothing about the instance when the wait was cut short by the caller's
-            // own deadline, or when the job was still queued behind the jobs before it for its
-            // resource (the client's own backlog): the permit goes without an outcome (a probe's
-            // slot is freed for the next request). A job that headed its resource and was taken by
-            // no worker counts: the adapters are down or saturated, and the breaker's fast 503
-            // spares the next writes the whole deadline. The queue's own failures say nothing about
-            // the instance either.
+            // A timeout (or a withdrawal at the deadline) says nothing about the instance when the
+            // wait was cut short by the caller's own deadline, or when the job was still queued
+            // behind the jobs before it for its resource (the client's own backlog): the permit
+            // goes without an outcome (a probe's slot is freed for the next request). A job that
+            // headed its resource and was taken by no worker counts, withdrawn as it is: the
+            // adapters are down or saturated, and the breaker's fast 503 spares the next writes
+            // the whole deadline. The queue's own failures say nothing about the instance either.
             Err(e) if e.error.kind == ErrorKind::DeadlineExceeded && cut_short => drop(permit),
             Err(_) if says_nothing => drop(permit),
             Err(e) if matches!(e.error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => permit.failed(),
@@ -198,24 +208,27 @@ impl Jobs {
 
     /// The outcome; whether the wait for it was cut short by `until` (a timeout then says nothing
     /// about the instance); and whether its error says nothing about the instance (the job was still
-    /// behind its resource's earlier jobs, or the queue failed).
+    /// behind its resource's earlier jobs, it was withdrawn at a deadline `until` cut short, or the
+    /// queue failed).
     async fn submit_and_wait(&self, write: Write, until: Option<Instant>) -> (Result<Written, ApiError>, bool, bool) {
         let wait = match until {
             Some(until) => self.deadline.min(until.saturating_duration_since(Instant::now())),
             None => self.deadline,
         };
+        let cut_short = wait < self.deadline;
         let mut says_nothing = false;
-        let outcome = self.submit_and_wait_for(write, wait, &mut says_nothing).await;
-        (outcome, wait < self.deadline, says_nothing)
+        let outcome = self.submit_and_wait_for(write, wait, cut_short, &mut says_nothing).await;
+        (outcome, cut_short, says_nothing)
     }
 
-    /// The outcome; `says_nothing` is set when a timeout in it says nothing about the instance:
-    /// the wait ended with the job still queued behind an earlier job of its resource, or the
-    /// queue could not be asked.
+    /// The outcome; `says_nothing` is set when an error in it says nothing about the instance: the
+    /// wait ended with the job still queued behind an earlier job of its resource, the job was
+    /// withdrawn at a deadline the caller `cut_short`, or the queue could not be asked.
     async fn submit_and_wait_for(
         &self,
         write: Write,
         wait: Duration,
+        cut_short: bool,
         says_nothing: &mut bool,
     ) -> Result<Written, ApiError> {
         let keyed = write.idempotency_key.is_some();
@@ -262,20 +275,49 @@ impl Jobs {
                 return Err(outcome_unknown(&job_id).into());
             }
         };
-        let looked_queued = state.as_ref().is_some_and(|s| s.status == JobStatus::Queued);
-        let Some(state) = state.filter(|s| s.status.is_final()) else {
-            // What `wait` gives at its deadline may be the state it read before the job ahead of
-            // it ended: a job that looked queued is asked about again (one read, on this path only).
-            *says_nothing = looked_queued && self.still_behind(&job_id).await;
-            return Err(outcome_unknown(&job_id).into());
-        };
-        Ok(outcome(&job_id, &state)?)
+        match state {
+            Some(state) if state.status.is_final() => return Ok(outcome(&job_id, &state)?),
+            // Queued when `wait` last read it: perhaps taken since, which the withdrawal tells.
+            Some(state) if state.status == JobStatus::Queued => {}
+            // A worker took it (it runs, or waits to run again): it may have applied part of the
+            // change, and will go on. Or the queue forgot it.
+            _ => return Err(outcome_unknown(&job_id).into()),
+        }
+        self.withdraw(&job_id, wait, cut_short, says_nothing).await
     }
 
-    /// Whether job `job_id` is still queued behind an earlier job of its ordering key (false when
-    /// the queue cannot say).
-    async fn still_behind(&self, job_id: &JobId) -> bool {
-        matches!(self.queue.status(job_id).await, Ok(Some(s)) if s.status == JobStatus::Queued && s.behind)
+    /// The answer for job `job_id`, queued when its wait of `wait` ended: withdrawn if no worker
+    /// has taken it (`503`, not applied), else its outcome if it has one now, else `504`.
+    async fn withdraw(
+        &self,
+        job_id: &JobId,
+        wait: Duration,
+        cut_short: bool,
+        says_nothing: &mut bool,
+    ) -> Result<Written, ApiError> {
+        match self.queue.withdraw(job_id).await {
+            Ok(Withdrawal::Withdrawn { behind }) => {
+                // Counted as the timeout of the same job was before withdrawals: a job that headed
+                // its resource waited for a worker in vain; one behind it, or one whose wait the
+                // caller cut short, says nothing about the instance.
+                *says_nothing = behind || cut_short;
+                tracing::warn!(job = %job_id, behind, waited = ?wait, "withdrew a job no worker took by its deadline");
+                Err(withdrawn(job_id, wait, behind).into())
+            }
+            // Taken since `wait` read it: it may even have ended.
+            Ok(Withdrawal::Taken) => match self.queue.status(job_id).await {
+                Ok(Some(state)) if state.status.is_final() => Ok(outcome(job_id, &state)?),
+                _ => Err(outcome_unknown(job_id).into()),
+            },
+            Ok(Withdrawal::Unknown) => Err(outcome_unknown(job_id).into()),
+            Err(e) => {
+                // Whether it was withdrawn is not known, so it may still run: `504`, as when the
+                // queue cannot give an outcome. A queue outage says nothing about the instance.
+                tracing::warn!(job = %job_id, error = %e, "the job queue could not withdraw a job at its deadline");
+                *says_nothing = true;
+                Err(outcome_unknown(job_id).into())
+            }
+        }
     }
 
     /// The answer of the first request with a key: its result once final, `409` while it runs.
@@ -309,6 +351,23 @@ fn outcome_unknown(job_id: &JobId) -> ServiceError {
     .with_retry_after(5)
 }
 
+/// `503`: the job was withdrawn after waiting `waited` for a worker (or, `behind`, for the earlier
+/// jobs of its resource): the change was not applied, and never will be.
+fn withdrawn(job_id: &JobId, waited: Duration, behind: bool) -> ServiceError {
+    let why =
+        if behind { "it was still waiting behind earlier changes to the same resource" } else { "no adapter took it" };
+    ServiceError::unavailable(format!(
+        "the change was not applied: {why} within {} s, so it was withdrawn (job {job_id}) and will not be \
+         applied later; send it again",
+        // In milliseconds: a Bulk's wait is what was left of its deadline.
+        Duration::from_millis(u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)).as_secs_f64()
+    ))
+    .with_retry_after(WITHDRAWN_RETRY_AFTER)
+}
+
+/// The `Retry-After` of a withdrawn write, in seconds.
+const WITHDRAWN_RETRY_AFTER: u32 = 5;
+
 /// `409`: the first request with this key has not finished.
 pub fn still_running(job_id: &JobId) -> ApiError {
     ApiError::from(ServiceError::new(
@@ -320,9 +379,14 @@ pub fn still_running(job_id: &JobId) -> ApiError {
     ))
 }
 
-/// What a final job answers: its result, or `503` when it was dead-lettered.
+/// What a final job answers: its result, or `503` when it was dead-lettered or withdrawn.
 fn outcome(job_id: &JobId, state: &job_queue::JobState) -> Result<Written, ServiceError> {
     match state.status {
+        JobStatus::Withdrawn => Err(ServiceError::unavailable(format!(
+            "the change was not applied: no adapter took it in time, so it was withdrawn (job {job_id}) and will \
+             not be applied later; send it again"
+        ))
+        .with_retry_after(WITHDRAWN_RETRY_AFTER)),
         JobStatus::DeadLettered => {
             tracing::warn!(job = %job_id, error = ?state.last_error, "job dead-lettered");
             // Not "not applied": an attempt may have made part of the change before Secret Server
@@ -369,6 +433,16 @@ mod tests {
         }
     }
 
+    /// A worker's handler that answers every job at once.
+    struct Answered;
+
+    #[async_trait::async_trait]
+    impl JobHandler for Answered {
+        async fn handle(&self, _job: job_queue::Job) -> Disposition {
+            Disposition::Succeeded(Written::Deleted.encode())
+        }
+    }
+
     /// Jobs on an in-process queue with a deadline of a second, and a breaker that opens after
     /// two failures.
     fn jobs_and_breaker() -> (Jobs, CircuitBreaker) {
@@ -385,8 +459,19 @@ mod tests {
         breaker: &CircuitBreaker,
         write: Write,
     ) -> Result<Written, ApiError> {
+        run_beside_a_worker(jobs, breaker, write, &Unanswered).await
+    }
+
+    /// Runs `write` while a worker takes the job that is ready once it is submitted (its own, or
+    /// none when it waits behind another) and runs `handler` on it, once.
+    async fn run_beside_a_worker(
+        jobs: &Jobs,
+        breaker: &CircuitBreaker,
+        write: Write,
+        handler: &dyn JobHandler,
+    ) -> Result<Written, ApiError> {
         let worker = async {
-            let _ = jobs.queue().try_execute_job(&Unanswered).await;
+            let _ = jobs.queue().try_execute_job(handler).await;
             std::future::pending::<()>().await;
         };
         tokio::select! {
@@ -406,6 +491,21 @@ mod tests {
         Write { job, instance: "primary".to_owned(), idempotency_key: None, fingerprint }
     }
 
+    /// The same PATCH of user `id`, sent with the client's `Idempotency-Key` `key`.
+    fn keyed_patch_of_user(id: &str, key: &str) -> Write {
+        Write { idempotency_key: Some(format!("test/{key}")), ..patch_of_user(id) }
+    }
+
+    /// Whether `outcome` is the `503` of a write withdrawn at its deadline (not applied).
+    fn withdrawn_not_applied(outcome: &Result<Written, ApiError>) -> bool {
+        outcome.as_ref().is_err_and(|e| {
+            e.error.kind == ErrorKind::Unavailable
+                && e.error.retry_after.is_some()
+                && e.error.detail.starts_with("the change was not applied")
+                && e.error.detail.contains("withdrawn")
+        })
+    }
+
     fn refused_by_the_breaker(outcome: &Result<Written, ApiError>) -> bool {
         outcome
             .as_ref()
@@ -418,11 +518,14 @@ mod tests {
         // The first write of user 12 runs and gets no answer: a failure of the instance.
         let first = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("12")).await;
         assert_eq!(first.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
-        // The next ones wait behind it for their turn and time out without ever starting.
+        // The next ones wait behind it for their turn and are withdrawn at their deadline without
+        // ever starting.
         for _ in 0..3 {
             let queued = run_beside_an_unanswered_worker(&jobs, &breaker, patch_of_user("12")).await;
             assert!(!refused_by_the_breaker(&queued), "a client's own backlog opened the breaker");
-            assert_eq!(queued.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+            assert!(withdrawn_not_applied(&queued), "{queued:?}");
+            let detail = queued.unwrap_err().error.detail;
+            assert!(detail.contains("behind earlier changes to the same resource"), "{detail}");
         }
         assert!(!breaker.is_open());
     }
@@ -442,26 +545,78 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn timeouts_of_writes_no_worker_took_open_the_breaker() {
         // No adapter takes anything: each write heads its resource and waits for a worker until
-        // its deadline. After two, the breaker answers the next write at once.
+        // its deadline, when it is withdrawn. After two, the breaker answers the next write at once.
         let (jobs, breaker) = jobs_and_breaker();
         for id in ["1", "2"] {
             let untaken = jobs.run(patch_of_user(id), &breaker, None).await;
-            assert_eq!(untaken.unwrap_err().error.kind, ErrorKind::DeadlineExceeded);
+            assert!(withdrawn_not_applied(&untaken), "{untaken:?}");
+            assert!(untaken.unwrap_err().error.detail.contains("no adapter took it within 1 s"));
         }
         assert!(breaker.is_open());
         assert!(refused_by_the_breaker(&jobs.run(patch_of_user("3"), &breaker, None).await));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_write_no_worker_took_by_its_deadline_is_withdrawn_503_not_applied_and_never_runs() {
+        let (jobs, breaker) = jobs_and_breaker();
+        let untaken = jobs.run(keyed_patch_of_user("7", "deprovision"), &breaker, None).await;
+        assert!(withdrawn_not_applied(&untaken), "{untaken:?}");
+        let keyed = jobs.find("test/deprovision").await.unwrap().expect("the key names its job");
+        assert_eq!(keyed.status, JobStatus::Withdrawn);
+        assert!(untaken.unwrap_err().error.detail.contains(&keyed.job_id.to_string()), "the answer names its job");
+
+        // Workers start afterwards: there is nothing for them to run.
+        assert!(!jobs.queue().try_execute_job(&Unanswered).await.unwrap(), "the withdrawn job reached a worker");
+        assert_eq!(jobs.queue().status(&keyed.job_id).await.unwrap().unwrap().status, JobStatus::Withdrawn);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_same_write_sent_again_with_its_key_after_it_was_withdrawn_runs_as_a_new_job() {
+        let (jobs, breaker) = jobs_and_breaker();
+        let untaken = jobs.run(keyed_patch_of_user("7", "again"), &breaker, None).await;
+        assert!(withdrawn_not_applied(&untaken), "{untaken:?}");
+        let withdrawn = jobs.find("test/again").await.unwrap().unwrap().job_id;
+
+        // The client follows `Retry-After` with the same request and key, and an adapter is back.
+        let again = run_beside_a_worker(&jobs, &breaker, keyed_patch_of_user("7", "again"), &Answered).await;
+        assert!(matches!(again, Ok(Written::Deleted)), "the withdrawal was replayed: {again:?}");
+        let keyed = jobs.find("test/again").await.unwrap().unwrap();
+        assert_ne!(keyed.job_id, withdrawn, "a new job under the key");
+        assert_eq!(keyed.status, JobStatus::Succeeded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_whose_job_a_worker_took_is_still_504_naming_its_job_when_its_deadline_passes() {
+        let (jobs, breaker) = jobs_and_breaker();
+        let running = run_beside_an_unanswered_worker(&jobs, &breaker, keyed_patch_of_user("8", "taken")).await;
+        let error = running.unwrap_err().error;
+        assert_eq!(error.kind, ErrorKind::DeadlineExceeded, "{error:?}");
+        let keyed = jobs.find("test/taken").await.unwrap().unwrap();
+        assert!(error.detail.contains(&format!("job {}", keyed.job_id)), "{}", error.detail);
+        assert_eq!(keyed.status, JobStatus::Running, "it goes on");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_cut_short_by_its_caller_s_deadline_is_withdrawn_and_does_not_count_against_the_instance() {
+        // A Bulk's deadline comes before the job deadline: its operation is answered as failed,
+        // so its job is withdrawn too, and a wait shortened by the caller says nothing.
+        let (jobs, _) = jobs_and_breaker();
+        let breaker = CircuitBreaker::new(
+            "instance:primary",
+            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
+        );
+        for id in ["1", "2"] {
+            let until = Instant::now() + Duration::from_millis(250);
+            let cut_short = jobs.run(patch_of_user(id), &breaker, Some(until)).await;
+            assert!(withdrawn_not_applied(&cut_short), "{cut_short:?}");
+            assert!(cut_short.unwrap_err().error.detail.contains("within 0.25 s"));
+        }
+        assert!(!breaker.is_open());
+    }
+
     /// Jobs on a faulty in-process queue whose workers answer every job, and a breaker that opens
     /// at the first failure.
     fn jobs_on_a_faulty_queue() -> (Jobs, Arc<job_queue::testing::FaultyQueue>, CircuitBreaker) {
-        struct Answered;
-        #[async_trait::async_trait]
-        impl JobHandler for Answered {
-            async fn handle(&self, _job: job_queue::Job) -> Disposition {
-                Disposition::Succeeded(Written::Deleted.encode())
-            }
-        }
         let queue = Arc::new(job_queue::testing::FaultyQueue::new(Arc::new(
             InProcessQueue::new(&QueueConfig::default()).unwrap(),
         )));
@@ -508,6 +663,25 @@ mod tests {
             assert_eq!(error.kind, ErrorKind::DeadlineExceeded, "{error:?}");
             assert!(error.detail.contains("job "), "{}", error.detail);
             assert!(error.retry_after.is_some());
+        }
+        assert!(!breaker.is_open(), "the queue's outage says nothing about Secret Server");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_write_the_queue_cannot_withdraw_at_its_deadline_is_504_naming_its_job_and_does_not_open_the_breaker() {
+        let queue =
+            job_queue::testing::FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap()));
+        queue.fail_withdrawals(true);
+        let jobs = Jobs::new(Arc::new(queue), Duration::from_secs(1), JobKeys::ephemeral());
+        let breaker = CircuitBreaker::new(
+            "instance:primary",
+            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
+        );
+        for id in ["1", "2"] {
+            // Perhaps still queued, so perhaps applied later: never "not applied".
+            let error = jobs.run(patch_of_user(id), &breaker, None).await.unwrap_err().error;
+            assert_eq!(error.kind, ErrorKind::DeadlineExceeded, "{error:?}");
+            assert!(error.detail.contains("job "), "{}", error.detail);
         }
         assert!(!breaker.is_open(), "the queue's outage says nothing about Secret Server");
     }

@@ -17,8 +17,9 @@
 //! `application/scim+json`.
 //!
 //! Decisions (see each module for the reasons):
-//! - writes are answered only once the worker applied them (or failed), with
-//!   `504` naming the job after `job_deadline`; `If-Match` travels with the
+//! - writes are answered only once the worker applied them (or failed); after
+//!   `job_deadline`, a job no worker took is withdrawn (`503`, not applied) and
+//!   one a worker took is `504` naming the job; `If-Match` travels with the
 //!   job and is checked where the change is applied;
 //! - one circuit breaker per Secret Server instance pauses writes when it
 //!   keeps failing (`503` + `Retry-After` at once), one for the adapter

@@ -33,7 +33,8 @@ pub struct GatewaySettings {
     pub admin_token_sha256: Vec<String>,
     /// Request and response limits.
     pub limits: Limits,
-    /// How long a write waits for its job's result before answering `504`.
+    /// How long a write waits for its job's result: then a job no worker took is withdrawn (`503`,
+    /// not applied), and one a worker took answers `504` (it goes on).
     pub job_deadline: Duration,
     /// Timeout of one gRPC call to the adapter.
     pub grpc_timeout: Duration,
@@ -44,7 +45,8 @@ pub struct GatewaySettings {
     /// burst of 100); `None`: those connections are unlimited.
     pub default_rate_limit: Option<RateLimit>,
     /// How long a Bulk request may run: operations not started by then fail with `503` in their
-    /// own result, and one running then answers `504` (its job goes on).
+    /// own result, as does one whose job no worker took (withdrawn, not applied); one whose job a
+    /// worker took answers `504` (its job goes on).
     pub bulk_deadline: Duration,
     /// Lifetime of the OAuth2 access tokens of clients registered through the admin API.
     pub oauth_token_ttl: Duration,

@@ -6,7 +6,7 @@ use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
     DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, JobStatus, KeyedJob, NewJob, QueueConfig,
-    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, metric_names, validate,
+    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, Withdrawal, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -53,6 +53,7 @@ struct State {
     dead: VecDeque<DeadLetter>,
     next_seq: u64,
     retries: u64,
+    withdrawn: u64,
 }
 
 struct StoredJob {
@@ -62,6 +63,9 @@ struct StoredJob {
     payload: Bytes,
     secrets: Bytes,
     trace_context: TraceContext,
+    /// A running attempt of an earlier job of its key has seen it ([`Job::following`]) and may
+    /// have carried its change along: it can no longer be withdrawn.
+    seen: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -253,6 +257,41 @@ impl Inner {
         }
     }
 
+    /// Withdraws job `id` if it is queued and never started (see [`JobQueue::withdraw`]).
+    fn withdraw(&self, id: &str) -> Withdrawal {
+        let now = Instant::now();
+        let mut changes = Changes::default();
+        let withdrawal = {
+            let mut st = self.state.lock();
+            self.maintain(&mut st, now, &mut changes);
+            let found = st.jobs.get(id);
+            match found.map(|job| (job.state.status, job.state.attempts, job.seen, job.state.behind)) {
+                None => Withdrawal::Unknown,
+                // Withdrawn before: a repeated call says the same.
+                Some((JobStatus::Withdrawn, _, _, behind)) => Withdrawal::Withdrawn { behind },
+                Some((JobStatus::Queued, 0, false, _)) => {
+                    let ordering_key = found.map(|job| job.state.ordering_key.clone()).unwrap_or_default();
+                    let heads_its_key =
+                        st.chains.get(&ordering_key).and_then(|chain| chain.front()).is_some_and(|front| front == id);
+                    if heads_its_key {
+                        // Its place among the ready jobs goes with it; the next job of its key takes it.
+                        st.ready.retain(|ready| ready != id);
+                    }
+                    tracing::info!(job_id = %id, behind = !heads_its_key, "job withdrawn before any worker took it");
+                    self.finalize(&mut st, id, JobStatus::Withdrawn, None, now, &mut changes);
+                    if let Some(job) = st.jobs.get_mut(id) {
+                        job.state.behind = !heads_its_key;
+                    }
+                    st.withdrawn += 1;
+                    Withdrawal::Withdrawn { behind: !heads_its_key }
+                }
+                Some(_) => Withdrawal::Taken,
+            }
+        };
+        self.wake(changes);
+        withdrawal
+    }
+
     fn renew(&self, id: &str, token: u64) -> Renewal {
         let mut st = self.state.lock();
         match st.leases.get_mut(id) {
@@ -333,9 +372,11 @@ impl Inner {
         }
     }
 
-    /// The jobs after `id` in its chain, while attempt `token` holds it and it heads the chain.
+    /// The jobs after `id` in its chain, while attempt `token` holds it and it heads the chain,
+    /// marked as seen (no longer withdrawable).
     fn following(&self, id: &str, token: u64, max: usize) -> Vec<QueuedJob> {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        let st = &mut *st;
         if st.leases.get(id).is_none_or(|lease| lease.token != token) {
             return Vec::new();
         }
@@ -345,17 +386,17 @@ impl Inner {
         if chain.front().map(String::as_str) != Some(id) {
             return Vec::new();
         }
-        chain
-            .iter()
-            .skip(1)
-            .take(max)
-            .map_while(|next| st.jobs.get(next).filter(|job| job.state.status == JobStatus::Queued))
-            .map(|job| QueuedJob {
+        let mut seen = Vec::new();
+        for next in chain.iter().skip(1).take(max) {
+            let Some(job) = st.jobs.get_mut(next).filter(|job| job.state.status == JobStatus::Queued) else { break };
+            job.seen = true;
+            seen.push(QueuedJob {
                 id: job.state.job_id.clone(),
                 payload: job.payload.clone(),
                 trace_context: job.trace_context.clone(),
-            })
-            .collect()
+            });
+        }
+        seen
     }
 
     async fn execute(self: &Arc<Self>, handler: &dyn JobHandler, job: Job, token: u64) {
@@ -408,6 +449,7 @@ impl Inner {
             oldest_age: oldest.map(|o| now.duration_since(o).unwrap_or_default()),
             in_flight,
             retries: st.retries,
+            withdrawn: st.withdrawn,
             dead_letters: st.dead.len() as u64,
         }
     }
@@ -441,13 +483,15 @@ impl JobQueue for InProcessQueue {
         let submitted = {
             let mut st = self.inner.state.lock();
             self.inner.maintain(&mut st, Instant::now(), &mut changes);
-            // The same request again after its job was dead-lettered is a new job under the key.
-            let dead_lettered = |id: &String| {
-                st.jobs
-                    .get(id)
-                    .is_some_and(|j| j.state.status == JobStatus::DeadLettered && j.fingerprint == job.fingerprint)
+            // The same request again after its job was dead-lettered or withdrawn is a new job under
+            // the key.
+            let ended_undone = |id: &String| {
+                st.jobs.get(id).is_some_and(|j| {
+                    matches!(j.state.status, JobStatus::DeadLettered | JobStatus::Withdrawn)
+                        && j.fingerprint == job.fingerprint
+                })
             };
-            match st.idempotency.get(&job.idempotency_key).cloned().filter(|id| !dead_lettered(id)) {
+            match st.idempotency.get(&job.idempotency_key).cloned().filter(|id| !ended_undone(id)) {
                 Some(existing) => {
                     let stored = st.jobs.get(&existing).map(|j| j.fingerprint.clone()).unwrap_or_default();
                     if stored == job.fingerprint {
@@ -478,6 +522,7 @@ impl JobQueue for InProcessQueue {
                             payload: job.payload,
                             secrets: job.secrets,
                             trace_context: job.trace_context,
+                            seen: false,
                         },
                     );
                     st.idempotency.insert(job.idempotency_key, id.clone());
@@ -524,11 +569,21 @@ impl JobQueue for InProcessQueue {
             st.jobs.get(&id.0).map(|j| {
                 let heads_its_key =
                     st.chains.get(&j.state.ordering_key).and_then(|c| c.front()).is_some_and(|front| *front == id.0);
-                JobState { behind: j.state.status == JobStatus::Queued && !heads_its_key, ..j.state.clone() }
+                // A withdrawn job keeps whether it was behind when withdrawn; others are behind only
+                // while queued.
+                let behind = match j.state.status {
+                    JobStatus::Queued => !heads_its_key,
+                    _ => j.state.behind,
+                };
+                JobState { behind, ..j.state.clone() }
             })
         };
         self.inner.wake(changes);
         Ok(state)
+    }
+
+    async fn withdraw(&self, id: &JobId) -> Result<Withdrawal, QueueError> {
+        Ok(self.inner.withdraw(&id.0))
     }
 
     async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {

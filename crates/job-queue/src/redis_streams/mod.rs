@@ -8,12 +8,12 @@
 //! | key | type | holds |
 //! |---|---|---|
 //! | `base:ready` | stream, group `workers` | one entry per runnable job (the head of its chain) |
-//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, secrets (while unfinished), trace context, attempts, result, last error, owner |
+//! | `base:job:<digest>` | hash | id, idempotency key, fingerprint, status, ordering key, payload, secrets (while unfinished), trace context, attempts, result, last error, owner, `seen` (by an earlier job's attempt: not withdrawable), `withdrawn` (`head` or `behind`) |
 //! | `base:key:<ordering key>` | list | the chain: unfinished jobs of one ordering key, oldest first |
 //! | `base:delayed` | sorted set | jobs waiting out a retry backoff, by due time |
 //! | `base:opened` | hash | unfinished jobs counted per second of submission (depth) |
 //! | `base:oldest` | sorted set | those seconds by earliest submission time (oldest job's age) |
-//! | `base:stats` | hash | the retry counter |
+//! | `base:stats` | hash | the retry and withdrawal counters |
 //! | `base:dead` | stream | dead letters: id, ordering key, attempts, last error, payload (never the secrets) |
 //! | `base:done` | pub/sub channel | the final state of the jobs a batch finished |
 //! | `<prefix>:ev:<events>` | stream, one group per subscriber | events |
@@ -47,6 +47,19 @@
 //! polling). An entry idle for the visibility timeout is taken over with
 //! `XAUTOCLAIM`, which counts as an attempt; after `max_attempts` the job goes
 //! to `base:dead` with its last error.
+//!
+//! A job still `queued` with no attempt started, and not `seen` by the running
+//! attempt of an earlier job of its key (`Job::following` marks what it shows), may be withdrawn
+//! ([`JobQueue::withdraw`](crate::JobQueue::withdraw)), in one script: it leaves
+//! its chain (a head releases the next job as a final outcome does), its
+//! `ready` entry, if it has one, is deleted and acknowledged, and it becomes
+//! final as `withdrawn` (the field `withdrawn` says whether it was the `head` or
+//! `behind`), expiring after `result_ttl` and published on `base:done` like any
+//! final job. A worker whose blocking read returned the entry just before finds
+//! the job final when it starts the attempt, acknowledges the entry and skips it.
+//! The withdrawal is acknowledged, like a submission, once `wait_replicas`
+//! replicas hold it: one lost in a failover would bring back a job its submitter
+//! was told never runs.
 //!
 //! # Retention
 //!

@@ -11,7 +11,7 @@ use crate::runner::{Renewal, run_handler};
 use crate::waiters::{Waiters, wait_for_final};
 use crate::{
     DeadLetterPage, Disposition, Job, JobHandler, JobId, JobQueue, JobState, KeyDigest, KeyedJob, NewJob, QueueConfig,
-    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, metric_names, validate,
+    QueueError, QueueMetrics, QueuedJob, Submitted, TraceContext, Withdrawal, metric_names, validate,
 };
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -850,7 +850,7 @@ impl Inner {
     }
 
     async fn read_metrics(&self) -> Result<QueueMetrics, QueueError> {
-        let (open, age, in_flight, retries, dead): (u64, i64, u64, u64, u64) =
+        let (open, age, in_flight, retries, dead, withdrawn): (u64, i64, u64, u64, u64, u64) =
             retrying("metrics", self.config.op_timeout, || {
                 let mut c = self.conn.clone();
                 let mut call = scripts::METRICS.prepare_invoke();
@@ -863,6 +863,7 @@ impl Inner {
             oldest_age: u64::try_from(age).ok().map(Duration::from_millis),
             in_flight,
             retries,
+            withdrawn,
             dead_letters: dead,
         })
     }
@@ -1008,6 +1009,43 @@ impl JobQueue for RedisJobQueue {
             return Ok(None);
         }
         parse_state(id, fields)
+    }
+
+    async fn withdraw(&self, id: &JobId) -> Result<Withdrawal, QueueError> {
+        let inner = &self.inner;
+        if inner.keys.job(&id.0).is_none() {
+            return Ok(Withdrawal::Unknown);
+        }
+        let ttl = ms(inner.config.result_ttl).to_string();
+        let replicas = inner.config.replicas_to_wait_for();
+        // Safe to repeat: a withdrawn job answers as it did. Acknowledged only once as durable as a
+        // submission: a withdrawal lost in a failover would run a job its submitter was told never runs.
+        let answer: String = retrying("withdraw", inner.config.op_timeout, || {
+            let mut c = inner.conn.clone();
+            let args: Vec<&[u8]> =
+                vec![inner.keys.base.as_bytes(), WORKER_GROUP.as_bytes(), ttl.as_bytes(), id.0.as_bytes()];
+            async move {
+                if replicas == 0 {
+                    let mut call = scripts::WITHDRAW.prepare_invoke();
+                    call.arg(args);
+                    call.invoke_async(&mut c).await
+                } else {
+                    replicated(&mut c, &scripts::WITHDRAW, &args, replicas).await
+                }
+            }
+        })
+        .await?;
+        let withdrawal = match answer.as_str() {
+            "withdrawn" => Withdrawal::Withdrawn { behind: false },
+            "withdrawn behind" => Withdrawal::Withdrawn { behind: true },
+            "taken" => Withdrawal::Taken,
+            "unknown" => Withdrawal::Unknown,
+            _ => return Err(reply::corrupt("withdraw")),
+        };
+        if let Withdrawal::Withdrawn { behind } = withdrawal {
+            tracing::info!(job_id = %id, behind, "job withdrawn before any worker took it");
+        }
+        Ok(withdrawal)
     }
 
     async fn try_execute_job(&self, handler: &dyn JobHandler) -> Result<bool, QueueError> {
@@ -1180,6 +1218,50 @@ mod tests {
         let state = queue.wait(&taken.job.id, Duration::from_secs(5)).await.unwrap().unwrap();
         assert_eq!((state.status, state.attempts), (crate::JobStatus::Succeeded, 1));
         assert_eq!(state.result.as_deref(), Some(&b"r"[..]));
+    }
+
+    /// A worker's blocking read and the script that starts the attempt are two calls: a job
+    /// withdrawn between them is skipped (its entry acknowledged), never started.
+    #[tokio::test]
+    async fn a_job_withdrawn_after_a_worker_read_its_entry_is_skipped_and_never_started() {
+        let config = QueueConfig {
+            redis: Some(crate::RedisSettings::url(test_support::redis_url())),
+            prefix: test_support::unique_prefix("jq-withdraw-read"),
+            ..QueueConfig::default()
+        };
+        let queue = RedisJobQueue::connect(&config).await.expect("the tests need Redis at REDIS_URL");
+        let job = NewJob {
+            idempotency_key: "withdrawn-while-read".to_owned(),
+            fingerprint: String::new(),
+            ordering_key: "User/1".to_owned(),
+            payload: Bytes::from_static(b"p"),
+            secrets: Bytes::from_static(b"sealed"),
+            trace_context: TraceContext::new(),
+        };
+        let id = queue.submit(job).await.unwrap().job_id;
+        let inner = &queue.inner;
+        let consumer = inner.new_consumer();
+        let mut conn = inner.conn.clone();
+        let entries = inner.read_new(&mut conn, &consumer, 4, None).await.unwrap();
+        assert_eq!(entries.len(), 1, "the worker read the job's entry");
+
+        assert_eq!(queue.withdraw(&id).await.unwrap(), Withdrawal::Withdrawn { behind: false });
+        let taken = inner.take(&consumer, entries, true).await.unwrap();
+        assert!(taken.is_empty(), "the withdrawn job was started");
+        let state = queue.status(&id).await.unwrap().unwrap();
+        assert_eq!((state.status, state.attempts), (crate::JobStatus::Withdrawn, 0));
+        let mut c = inner.conn.clone();
+        let pending: Value =
+            redis::cmd("XPENDING").arg(&inner.keys.ready).arg(WORKER_GROUP).query_async(&mut c).await.unwrap();
+        assert_eq!(reply::array(&pending).and_then(|summary| reply::int(&summary[0])), Some(0), "nothing pending");
+        let entries: u64 = redis::cmd("XLEN").arg(&inner.keys.ready).query_async(&mut c).await.unwrap();
+        assert_eq!(entries, 0, "its entry left the ready stream");
+        let secrets: bool =
+            redis::cmd("HEXISTS").arg(inner.keys.job(&id.0).unwrap()).arg("secrets").query_async(&mut c).await.unwrap();
+        assert!(!secrets, "a withdrawn job keeps no secrets");
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{}:*", config.prefix)).query_async(&mut c).await.unwrap_or_default();
+        let _: i64 = redis::cmd("UNLINK").arg(&keys).query_async(&mut c).await.unwrap();
     }
 
     #[test]

@@ -53,7 +53,9 @@ local function num(n) return string.format('%.0f', n) end
 /// The batch of a script that starts or ends attempts, and what ends them.
 const BATCH: &str = r#"
 -- Compared, not looked up in a table: a table would be made at every call.
-local function final(status) return status == 'succeeded' or status == 'failed' or status == 'dead_lettered' end
+local function final(status)
+  return status == 'succeeded' or status == 'failed' or status == 'dead_lettered' or status == 'withdrawn'
+end
 
 -- Work done for a whole batch at its end: one XACK, one count update per
 -- second of submission, one retry counter update, one PUBLISH carrying every
@@ -180,7 +182,7 @@ fn batch_script(body: &str) -> Script {
 /// submission had the key and the same fingerprint, 2 when it had another
 /// fingerprint (returned; nothing is enqueued). A job stored without a
 /// fingerprint (before they were kept) matches any. A key whose job was
-/// dead-lettered starts a new job for the same request (its dead letter stays;
+/// dead-lettered or withdrawn starts a new job for the same request (a dead letter stays;
 /// the key's hash now holds the new job). Repeating a call (its reply
 /// was lost) returns the same ids with 0. A new job's row (its id is the
 /// candidate, its fingerprint the one submitted) is the number 0 alone.
@@ -203,10 +205,10 @@ for i = 2, #ARGV, 7 do
     out[#out + 1] = 0
   elseif f[1] and f[3] and f[3] ~= fp then
     out[#out + 1] = {f[1], 2, f[3]}
-  elseif f[1] and f[4] ~= 'dead_lettered' then
+  elseif f[1] and f[4] ~= 'dead_lettered' and f[4] ~= 'withdrawn' then
     out[#out + 1] = {f[1], 1, fp}
   else
-    -- The same request again after its job was dead-lettered: a new job under the key.
+    -- The same request again after its job was dead-lettered or withdrawn: a new job under the key.
     if f[1] then redis.call('DEL', jk) end
     local entry = ''
     if redis.call('RPUSH', base .. ':key:' .. okey, id) == 1 then
@@ -432,6 +434,44 @@ return {{recorded, read, rows}}
     ))
 });
 
+/// Withdraws a job that no worker has taken (see `JobQueue::withdraw`). ARGV: base, group, result
+/// TTL ms, job id. A job still `queued` with no attempt started and not `seen` by an earlier job's
+/// attempt ([`FOLLOWING`]) leaves its ordering key's chain (a
+/// head releases the next job of its key, one further back is just removed), its entry in the
+/// ready stream is deleted and acknowledged (a worker that read it just before finds the job final
+/// and skips it), and it becomes final as `withdrawn`, with the field `withdrawn` saying whether it
+/// was `head` or `behind`: kept for the result TTL like any final job, counted in `stats`, its
+/// waiters woken by the done message. Returns `withdrawn` (it headed its key), `withdrawn behind`,
+/// `taken` (an attempt had started, it had ended, or it was seen: nothing changed) or `unknown`.
+/// Safe to repeat:
+/// a withdrawn job answers as it did.
+pub(crate) static WITHDRAW: LazyLock<Script> = LazyLock::new(|| {
+    batch_script(
+        r#"
+local base, group, ttl, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local jk = job_key(base, id)
+local f = redis.call('HMGET', jk, 'id', 'status', 'attempts', 'okey', 'submitted', 'entry', 'withdrawn', 'last_error',
+  'seen')
+if f[1] ~= id then return 'unknown' end
+if f[2] == 'withdrawn' then return f[7] == 'behind' and 'withdrawn behind' or 'withdrawn' end
+if f[2] ~= 'queued' or (tonumber(f[3]) or 0) > 0 or f[9] then return 'taken' end
+local b = batch(base, group, now_text())
+-- A job gets its entry in the ready stream when it heads its ordering key.
+local eid = f[6]
+local behind = not eid or eid == ''
+if not behind then
+  redis.call('XDEL', base .. ':ready', eid)
+  b.acks[#b.acks + 1] = eid
+end
+redis.call('HINCRBY', base .. ':stats', 'withdrawn', 1)
+local job = { okey = f[4], attempts = f[3], submitted = f[5], last_error = f[8] }
+finish_job(b, id, jk, job, 'withdrawn', ttl, 'withdrawn', behind and 'behind' or 'head')
+flush(b)
+return behind and 'withdrawn behind' or 'withdrawn'
+"#,
+    )
+});
+
 /// Renews a running job's lease by resetting its entry's idle time, if the
 /// caller still owns the attempt. ARGV: base, group, consumer, job id, entry id, attempt.
 pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
@@ -446,10 +486,12 @@ return 1
     )
 });
 
-/// Reads the jobs queued behind a running attempt's job on its ordering key, changing nothing.
-/// ARGV: base, consumer, job id, attempt, most jobs. Returns {job id, payload, trace} per job
-/// after it in its chain, in chain order, stopping at the first that is not queued; none unless
-/// the attempt (consumer and attempt number) still runs the job and the job heads its chain.
+/// Reads the jobs queued behind a running attempt's job on its ordering key, changing nothing but
+/// that each job returned is marked `seen` (the attempt may carry its change along: it can no
+/// longer be withdrawn). ARGV: base, consumer, job id, attempt, most jobs. Returns {job id,
+/// payload, trace} per job after it in its chain, in chain order, stopping at the first that is
+/// not queued; none unless the attempt (consumer and attempt number) still runs the job and the
+/// job heads its chain.
 pub(crate) static FOLLOWING: LazyLock<Script> = LazyLock::new(|| {
     script(
         r#"
@@ -460,8 +502,10 @@ local ids = redis.call('LRANGE', base .. ':key:' .. f[5], 0, most)
 if ids[1] ~= id then return {} end
 local out = {}
 for i = 2, #ids do
-  local g = redis.call('HMGET', job_key(base, ids[i]), 'id', 'status', 'payload', 'trace')
+  local jk = job_key(base, ids[i])
+  local g = redis.call('HMGET', jk, 'id', 'status', 'payload', 'trace', 'seen')
   if g[1] ~= ids[i] or g[2] ~= 'queued' then break end
+  if not g[5] then redis.call('HSET', jk, 'seen', '1') end
   out[#out + 1] = {ids[i], g[3] or '', g[4] or '{}'}
 end
 return out
@@ -497,7 +541,7 @@ return {#ids, wait}
 
 /// ARGV: base, group. Returns {unfinished jobs (the sum of the counts per second
 /// of submission), age ms of the oldest or -1,
-/// delivered and unacknowledged, retries so far, dead letters}. The age is that
+/// delivered and unacknowledged, retries so far, dead letters, withdrawals so far}. The age is that
 /// of the earliest submission in the oldest second that still has an unfinished
 /// job: exact while that job is unfinished, at most a second too old once it
 /// finished before others submitted in the same second.
@@ -506,14 +550,15 @@ pub(crate) static METRICS: LazyLock<Script> = LazyLock::new(|| {
         r#"
 local base, group = ARGV[1], ARGV[2]
 local now = now_ms()
-local retries = redis.call('HGET', base .. ':stats', 'retries')
+local stats = redis.call('HMGET', base .. ':stats', 'retries', 'withdrawn')
 local open = 0
 for _, n in ipairs(redis.call('HVALS', base .. ':opened')) do open = open + tonumber(n) end
 local oldest = redis.call('ZRANGE', base .. ':oldest', 0, 0, 'WITHSCORES')
 local age = -1
 if #oldest == 2 then age = math.max(0, now - tonumber(oldest[2])) end
 local pending = redis.call('XPENDING', base .. ':ready', group)
-return {math.max(0, open), age, pending[1], tonumber(retries or '0'), redis.call('XLEN', base .. ':dead')}
+return {math.max(0, open), age, pending[1], tonumber(stats[1] or '0'), redis.call('XLEN', base .. ':dead'),
+  tonumber(stats[2] or '0')}
 "#,
     )
 });

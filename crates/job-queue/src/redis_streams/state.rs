@@ -14,6 +14,7 @@ pub(super) fn parse_status(text: &str) -> Option<JobStatus> {
         "succeeded" => JobStatus::Succeeded,
         "failed" => JobStatus::Failed,
         "dead_lettered" => JobStatus::DeadLettered,
+        "withdrawn" => JobStatus::Withdrawn,
         _ => return None,
     })
 }
@@ -34,8 +35,13 @@ pub(super) fn parse_state(id: &JobId, fields: HashMap<String, Vec<u8>>) -> Resul
         status,
         ordering_key: text("okey").unwrap_or_default(),
         attempts: text("attempts").and_then(|a| a.parse().ok()).unwrap_or(0),
-        // A job gets its entry in the ready stream when it heads its ordering key.
-        behind: status == JobStatus::Queued && fields.get("entry").is_none_or(Vec::is_empty),
+        // A job gets its entry in the ready stream when it heads its ordering key; a withdrawn job
+        // keeps where it was.
+        behind: match status {
+            JobStatus::Queued => fields.get("entry").is_none_or(Vec::is_empty),
+            JobStatus::Withdrawn => fields.get("withdrawn").is_some_and(|at| at == b"behind"),
+            _ => false,
+        },
         result: fields.get("result").map(|r| Bytes::copy_from_slice(r)),
         last_error: text("last_error"),
         submitted_at: time("submitted").unwrap_or(SystemTime::UNIX_EPOCH),

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use bytes::Bytes;
-use job_queue::{Disposition, Event, JobId, JobStatus, QueueError, TraceContext};
+use job_queue::{Disposition, Event, JobId, JobStatus, QueueError, TraceContext, Withdrawal};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -66,6 +66,13 @@ conformance!(
     a_running_job_sees_the_jobs_queued_behind_it_in_order_and_seeing_them_changes_nothing,
     a_queued_job_is_behind_while_an_earlier_job_of_its_key_remains_and_not_once_it_heads_the_key,
     the_same_request_sent_again_after_its_job_was_dead_lettered_runs_as_a_new_job_under_its_key,
+    a_queued_job_no_worker_took_is_withdrawn_for_good_and_never_reaches_a_handler,
+    a_job_a_worker_took_is_not_withdrawn_and_runs_to_its_end,
+    withdrawing_the_head_of_a_key_lets_the_next_job_of_the_key_run,
+    withdrawing_a_job_in_the_middle_of_its_key_keeps_the_order_of_the_others,
+    a_job_the_running_job_ahead_of_it_has_seen_is_not_withdrawn_and_runs_in_its_turn,
+    a_waiter_on_a_withdrawn_job_wakes_with_withdrawn,
+    the_same_request_sent_again_after_its_job_was_withdrawn_runs_as_a_new_job_under_its_key,
 );
 
 /// Starts workers in the background; cancel the token (or abort the handle) to stop them.
@@ -950,4 +957,232 @@ async fn the_same_request_sent_again_after_its_job_was_dead_lettered_runs_as_a_n
     assert_eq!((replay.job_id, replay.duplicate), (again.job_id, true));
     stop.cancel();
     workers.await.unwrap().unwrap();
+}
+
+/// What [`logging`] handlers record: per job run, its payload and those of the jobs it saw behind it.
+type RunLog = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// A handler that records each job's payload, and the payloads of the jobs it sees queued behind
+/// it, then succeeds with its payload.
+fn logging(log: RunLog) -> Arc<dyn job_queue::JobHandler> {
+    handler(move |job| {
+        let log = log.clone();
+        Box::pin(async move {
+            let behind = job.following(16).await.unwrap();
+            let behind = behind.iter().map(|q| String::from_utf8(q.payload.to_vec()).unwrap()).collect();
+            log.lock().push((String::from_utf8(job.payload.to_vec()).unwrap(), behind));
+            Disposition::Succeeded(job.payload)
+        })
+    })
+}
+
+async fn a_queued_job_no_worker_took_is_withdrawn_for_good_and_never_reaches_a_handler(kind: Kind) {
+    let h = Harness::new(kind, "withdraw", |_| {});
+    let b = h.backends().await;
+    let withdrawn = b.queue.submit(job("w1", "User/1", "withdrawn")).await.unwrap().job_id;
+
+    assert_eq!(b.queue.withdraw(&withdrawn).await.unwrap(), Withdrawal::Withdrawn { behind: false });
+    let state = b.queue.status(&withdrawn).await.unwrap().unwrap();
+    assert_eq!((state.status, state.attempts, state.behind), (JobStatus::Withdrawn, 0, false));
+    assert!(state.status.is_final());
+    assert_eq!(
+        b.queue.withdraw(&withdrawn).await.unwrap(),
+        Withdrawal::Withdrawn { behind: false },
+        "a repeated withdrawal says the same"
+    );
+    let nobody = JobId("0190c4b5-0000-7000-8000-000000000000".to_owned());
+    assert_eq!(b.queue.withdraw(&nobody).await.unwrap(), Withdrawal::Unknown);
+
+    // Workers start afterwards. The next job of the key runs, and it would have run after the
+    // withdrawn one: had that one still been there, it would have reached the handler first.
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (stop, workers) = spawn_workers(b.queue.clone(), logging(log.clone()), 2);
+    let next = b.queue.submit(job("w2", "User/1", "next")).await.unwrap().job_id;
+    assert_eq!(b.queue.wait(&next, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert_eq!(log.lock().clone(), vec![("next".to_owned(), Vec::new())], "the withdrawn job never reached a handler");
+    assert_eq!(b.queue.status(&withdrawn).await.unwrap().unwrap().status, JobStatus::Withdrawn);
+
+    let metrics = b.queue.metrics().await.unwrap();
+    assert_eq!((metrics.withdrawn, metrics.depth, metrics.in_flight), (1, 0, 0), "{metrics:?}");
+    assert_eq!(metrics.oldest_age, None, "a withdrawn job is not waiting");
+}
+
+async fn a_job_a_worker_took_is_not_withdrawn_and_runs_to_its_end(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-taken", |_| {});
+    let b = h.backends().await;
+    let (started, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let held = handler({
+        let (started, release) = (started.clone(), release.clone());
+        move |job| {
+            let (started, release) = (started.clone(), release.clone());
+            Box::pin(async move {
+                started.notify_one();
+                release.notified().await;
+                Disposition::Succeeded(job.payload)
+            })
+        }
+    });
+    let running = b.queue.submit(job("t1", "User/2", "running")).await.unwrap().job_id;
+    let (stop, workers) = spawn_workers(b.queue.clone(), held, 1);
+    started.notified().await;
+
+    assert_eq!(b.queue.withdraw(&running).await.unwrap(), Withdrawal::Taken);
+    assert_eq!(b.queue.status(&running).await.unwrap().unwrap().status, JobStatus::Running, "nothing changed");
+    release.notify_one();
+    let state = b.queue.wait(&running, SOON).await.unwrap().unwrap();
+    assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(&b"running"[..])));
+    assert_eq!(b.queue.withdraw(&running).await.unwrap(), Withdrawal::Taken, "nor once it has ended");
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+
+    // A job waiting out a retry has had an attempt, which may have made part of its change.
+    let retrying = b.queue.submit(job("t2", "User/2", "retrying")).await.unwrap().job_id;
+    let busy = handler(|_| {
+        Box::pin(async { Disposition::Retry { error: "busy".to_owned(), after: Some(Duration::from_secs(3600)) } })
+    });
+    assert!(b.queue.try_execute_job(busy.as_ref()).await.unwrap());
+    assert_eq!(b.queue.withdraw(&retrying).await.unwrap(), Withdrawal::Taken);
+    let state = b.queue.status(&retrying).await.unwrap().unwrap();
+    assert_eq!((state.status, state.attempts), (JobStatus::Retrying, 1));
+    assert_eq!(b.queue.metrics().await.unwrap().withdrawn, 0);
+}
+
+async fn withdrawing_the_head_of_a_key_lets_the_next_job_of_the_key_run(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-head", |_| {});
+    let b = h.backends().await;
+    let first = b.queue.submit(job("h1", "User/3", "first")).await.unwrap().job_id;
+    let second = b.queue.submit(job("h2", "User/3", "second")).await.unwrap().job_id;
+    assert!(b.queue.status(&second).await.unwrap().unwrap().behind);
+
+    assert_eq!(b.queue.withdraw(&first).await.unwrap(), Withdrawal::Withdrawn { behind: false });
+    let state = b.queue.status(&second).await.unwrap().unwrap();
+    assert_eq!((state.status, state.behind), (JobStatus::Queued, false), "the next job heads the key now");
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let work = logging(log.clone());
+    assert!(b.queue.try_execute_job(work.as_ref()).await.unwrap());
+    assert!(!b.queue.try_execute_job(work.as_ref()).await.unwrap(), "nothing else is ready");
+    assert_eq!(log.lock().clone(), vec![("second".to_owned(), Vec::new())]);
+    assert_eq!(b.queue.status(&second).await.unwrap().unwrap().status, JobStatus::Succeeded);
+}
+
+async fn withdrawing_a_job_in_the_middle_of_its_key_keeps_the_order_of_the_others(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-middle", |_| {});
+    let b = h.backends().await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d"] {
+        ids.push(b.queue.submit(job(name, "Group/5", name)).await.unwrap().job_id);
+    }
+
+    assert_eq!(b.queue.withdraw(&ids[1]).await.unwrap(), Withdrawal::Withdrawn { behind: true });
+    let state = b.queue.status(&ids[1]).await.unwrap().unwrap();
+    assert_eq!((state.status, state.behind), (JobStatus::Withdrawn, true), "it keeps where it was");
+    assert_eq!(b.queue.withdraw(&ids[1]).await.unwrap(), Withdrawal::Withdrawn { behind: true });
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let work = logging(log.clone());
+    while b.queue.try_execute_job(work.as_ref()).await.unwrap() {}
+
+    let owned = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        log.lock().clone(),
+        vec![("a".to_owned(), owned(&["c", "d"])), ("c".to_owned(), owned(&["d"])), ("d".to_owned(), Vec::new())],
+        "the others ran in their order, and none saw the withdrawn job behind it"
+    );
+    for id in [&ids[0], &ids[2], &ids[3]] {
+        assert_eq!(b.queue.status(id).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+}
+
+async fn a_job_the_running_job_ahead_of_it_has_seen_is_not_withdrawn_and_runs_in_its_turn(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-seen", |_| {});
+    let b = h.backends().await;
+    let mut ids = Vec::new();
+    for name in ["head", "seen", "unseen"] {
+        ids.push(b.queue.submit(job(name, "Group/6", name)).await.unwrap().job_id);
+    }
+    // The head's attempt looks at the next job behind it (it may carry its change along, as the
+    // adapter does with a burst of member changes), and holds on until released.
+    let (looked, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let work = handler({
+        let (looked, release, log) = (looked.clone(), release.clone(), log.clone());
+        move |job| {
+            let (looked, release, log) = (looked.clone(), release.clone(), log.clone());
+            Box::pin(async move {
+                log.lock().push(String::from_utf8(job.payload.to_vec()).unwrap());
+                if job.payload.as_ref() == b"head" {
+                    assert_eq!(job.following(1).await.unwrap().len(), 1);
+                    looked.notify_one();
+                    release.notified().await;
+                }
+                Disposition::Succeeded(job.payload)
+            })
+        }
+    });
+    let (stop, workers) = spawn_workers(b.queue.clone(), work, 2);
+    looked.notified().await;
+
+    assert_eq!(b.queue.withdraw(&ids[1]).await.unwrap(), Withdrawal::Taken, "its change may be on its way");
+    assert_eq!(b.queue.status(&ids[1]).await.unwrap().unwrap().status, JobStatus::Queued);
+    assert_eq!(b.queue.withdraw(&ids[2]).await.unwrap(), Withdrawal::Withdrawn { behind: true }, "not seen");
+    release.notify_one();
+    for id in &ids[..2] {
+        assert_eq!(b.queue.wait(id, SOON).await.unwrap().unwrap().status, JobStatus::Succeeded);
+    }
+    stop.cancel();
+    workers.await.unwrap().unwrap();
+    assert_eq!(log.lock().clone(), ["head", "seen"]);
+}
+
+async fn a_waiter_on_a_withdrawn_job_wakes_with_withdrawn(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-wait", |_| {});
+    let b = h.backends().await;
+    let id = b.queue.submit(job("ww", "User/4", "x")).await.unwrap().job_id;
+    // A waiter in this process and one in another (for Redis: woken by the done message alone,
+    // the job not being watched there). Left unwoken, each would end at its timeout with the
+    // queued state it read first. The timeout is shorter than the notifier's first ping (15 s), after
+    // which a Redis waiter may re-read its job without being woken for it.
+    let other = h.another_handle().await;
+    assert_eq!(other.queue.wait(&id, Duration::from_millis(50)).await.unwrap().unwrap().status, JobStatus::Queued);
+    let waiters: Vec<_> = [b.queue.clone(), other.queue.clone()]
+        .into_iter()
+        .map(|queue| {
+            let id = id.clone();
+            tokio::spawn(async move { queue.wait(&id, Duration::from_secs(10)).await })
+        })
+        .collect();
+    // Time to park (not needed for the outcome: a waiter that had not parked yet reads the job
+    // withdrawn).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    assert_eq!(b.queue.withdraw(&id).await.unwrap(), Withdrawal::Withdrawn { behind: false });
+    for waiter in waiters {
+        let state = waiter.await.unwrap().unwrap().unwrap();
+        assert_eq!((state.job_id.clone(), state.status), (id.clone(), JobStatus::Withdrawn));
+    }
+}
+
+async fn the_same_request_sent_again_after_its_job_was_withdrawn_runs_as_a_new_job_under_its_key(kind: Kind) {
+    let h = Harness::new(kind, "withdraw-key", |_| {});
+    let b = h.backends().await;
+    let first = b.queue.submit(fingerprinted("key", "DELETE /Users/7 1a2b", "one")).await.unwrap();
+    assert_eq!(b.queue.withdraw(&first.job_id).await.unwrap(), Withdrawal::Withdrawn { behind: false });
+    let keyed = b.queue.find("key").await.unwrap().unwrap();
+    assert_eq!((keyed.job_id, keyed.status), (first.job_id.clone(), JobStatus::Withdrawn));
+
+    // The client sends the same request with the same key again: it runs, not the withdrawal again.
+    let again = b.queue.submit(fingerprinted("key", "DELETE /Users/7 1a2b", "one")).await.unwrap();
+    assert!(!again.duplicate, "a new job, not the withdrawn one's answer again");
+    assert_ne!(again.job_id, first.job_id);
+    assert!(b.queue.try_execute_job(reversing().as_ref()).await.unwrap());
+    let state = b.queue.status(&again.job_id).await.unwrap().unwrap();
+    assert_eq!((state.status, state.result.as_deref()), (JobStatus::Succeeded, Some(&b"eno"[..])));
+    // Another request with the key is still refused, and the finished job's key replays it.
+    assert!(matches!(
+        b.queue.submit(fingerprinted("key", "PATCH /Users/7 3c4d", "two")).await,
+        Err(QueueError::KeyReused { .. })
+    ));
+    let replay = b.queue.submit(fingerprinted("key", "DELETE /Users/7 1a2b", "one")).await.unwrap();
+    assert_eq!((replay.job_id, replay.duplicate), (again.job_id, true));
 }

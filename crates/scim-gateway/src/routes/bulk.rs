@@ -18,7 +18,10 @@
 //! for it while it comes before the Bulk's deadline (`bulk_deadline`), `429`
 //! in the operation's result when it would come later. Operations not started
 //! by the deadline fail with `503` in their own result (RFC 7644 gives each
-//! operation its status); one still running then answers `504`.
+//! operation its status). The operation waiting for its job when the deadline
+//! passes is answered as a single write is at its own deadline: `503`, not
+//! applied, when no worker had taken its job (withdrawn, it never runs), else
+//! `504` (its job goes on).
 //!
 //! Audit: besides the Bulk request's own record (written by the SCIM middleware), every operation
 //! answered gets a `ScimCall` of its own, whatever its outcome (refused inside the gateway by

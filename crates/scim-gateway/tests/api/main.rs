@@ -14,6 +14,7 @@ mod bulk;
 mod conditional;
 mod console;
 mod console_secret_server;
+mod deadline;
 mod directory;
 mod discovery;
 mod entra;
