@@ -90,12 +90,32 @@ async fn listen(
             },
             // A half-open TCP connection delivers nothing and reports nothing: probe it.
             _ = pings.tick() => {
-                let alive = tokio::time::timeout(PING_TIMEOUT, sink.ping::<String>()).await;
-                if !matches!(alive, Ok(Ok(_))) {
+                if !answers(&mut sink).await {
                     tracing::warn!("job notification channel does not answer; reconnecting");
                     return;
                 }
             }
         }
+    }
+}
+
+/// Whether the subscribed connection answers a `PING`. In RESP2's subscribed mode the answer is
+/// the array `["pong", ""]`, not the `PONG` status: any answer will do (read as a string, every
+/// probe failed, and the channel was dropped and subscribed again every 15 s).
+async fn answers(sink: &mut redis::aio::PubSubSink) -> bool {
+    matches!(tokio::time::timeout(PING_TIMEOUT, sink.ping::<redis::Value>()).await, Ok(Ok(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_subscribed_connection_that_answers_its_ping_is_alive() {
+        let client = redis::Client::open(test_support::redis_url()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.expect("the tests need Redis at REDIS_URL");
+        pubsub.subscribe("job-queue-notifier-test").await.unwrap();
+        let (mut sink, _messages) = pubsub.split();
+        assert!(answers(&mut sink).await);
     }
 }
