@@ -201,7 +201,7 @@ pub const SETTINGS: &[Setting] = &[
     s("gateway.max_body_bytes", Some("max-body-bytes"), "SCIMC_GATEWAY_MAX_BODY_BYTES", &[Dev, Gateway], Kind::Count,
       "1048576", "Largest request body in bytes (Bulk has its own limit)"),
     s("gateway.job_timeout", Some("job-timeout"), "SCIMC_GATEWAY_JOB_TIMEOUT", &[Dev, Gateway], Kind::Duration, "30s",
-      "How long a write waits for its provisioning job before answering 504"),
+      "How long a write waits for its provisioning job: one no adapter took by then is withdrawn (503, not applied), one an adapter took is answered 504"),
     s("gateway.bulk_max_operations", Some("bulk-max-operations"), "SCIMC_GATEWAY_BULK_MAX_OPERATIONS",
       &[Dev, Gateway], Kind::Count, "1000", "The most operations in one Bulk request"),
     s("gateway.bulk_max_payload_bytes", Some("bulk-max-payload-bytes"), "SCIMC_GATEWAY_BULK_MAX_PAYLOAD_BYTES",
