@@ -271,7 +271,7 @@ impl Breaker {
         Self { state, opened: Notify::new(), server }
     }
 
-    /// Whether calls are refused now (open, or half-open with its probe out).
+    /// Whether the breaker is not closed: calls are refused, but for one probe after the cooldown.
     pub(crate) fn is_open(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.lock().rules.state() != State::Closed)
     }

@@ -405,7 +405,8 @@ impl SecretServerClient {
         self.inner.limiter.limit()
     }
 
-    /// Whether the circuit breaker refuses calls now (open, or half-open with its probe out).
+    /// Whether the circuit breaker is open (or half-open): calls fail at once with
+    /// [`ClientError::CircuitOpen`], but for the one call that probes the server after the cooldown.
     pub fn circuit_open(&self) -> bool {
         self.inner.breaker.is_open()
     }

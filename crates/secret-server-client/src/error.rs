@@ -102,7 +102,8 @@ pub enum ClientError {
 
 impl ClientError {
     /// True when the same call may succeed later as is: rate limiting, server
-    /// errors, timeouts, connection failures, HTML answers and a page whose severity is `Retry`.
+    /// errors, timeouts, connection failures, HTML answers, a page whose severity is `Retry`, and a
+    /// call that was not sent (busy, fenced, circuit open).
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
