@@ -411,6 +411,19 @@ pub struct SecretServerSection {
     /// Where the adaptive bound starts (default 8).
     #[serde(default)]
     pub initial_concurrent_requests: Option<usize>,
+    /// Whether calls fail at once while the instance is not answering (default true): see
+    /// `secret_server_client::CircuitBreaker`.
+    #[serde(default = "yes")]
+    pub circuit_breaker: bool,
+    /// Calls in a row without an answer before the circuit opens (default 5).
+    #[serde(default)]
+    pub circuit_breaker_failures: Option<u32>,
+    /// How long calls fail at once before one probes the instance (default 10 s).
+    #[serde(default, with = "humantime_serde::option")]
+    pub circuit_breaker_cooldown: Option<Duration>,
+    /// The longest cooldown, doubled after each probe without an answer (default 2 minutes).
+    #[serde(default, with = "humantime_serde::option")]
+    pub circuit_breaker_max_cooldown: Option<Duration>,
     /// Users no connection may change, by name (the API account always is).
     #[serde(default)]
     pub protected_users: Vec<String>,

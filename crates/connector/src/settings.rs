@@ -319,6 +319,21 @@ pub const SETTINGS: &[Setting] = &[
     s("secret_servers.primary.initial_concurrent_requests", Some("secret-server-initial-concurrent-requests"),
       "SECRET_SERVER_INITIAL_CONCURRENT_REQUESTS", &[Adapter, Doctor], Kind::Count, "8",
       "Where the adaptive bound starts"),
+    s("secret_servers.primary.circuit_breaker", Some("secret-server-circuit-breaker"),
+      "SECRET_SERVER_CIRCUIT_BREAKER", &[Adapter, Doctor], Kind::Bool, "true",
+      "Calls fail at once (nothing sent, 503 with Retry-After) while the instance is not answering: after \
+       circuit_breaker_failures calls in a row time out or cannot connect, until one call probes it after the \
+       cooldown and is answered; false: every call waits out its own timeout"),
+    s("secret_servers.primary.circuit_breaker_failures", Some("secret-server-circuit-breaker-failures"),
+      "SECRET_SERVER_CIRCUIT_BREAKER_FAILURES", &[Adapter, Doctor], Kind::Count, "5",
+      "Calls in a row without an answer (timeout, connection refused or broken) that open the circuit; any answer, \
+       an error status too, resets the count"),
+    s("secret_servers.primary.circuit_breaker_cooldown", Some("secret-server-circuit-breaker-cooldown"),
+      "SECRET_SERVER_CIRCUIT_BREAKER_COOLDOWN", &[Adapter, Doctor], Kind::Duration, "10s",
+      "How long calls fail at once before one call probes the instance"),
+    s("secret_servers.primary.circuit_breaker_max_cooldown", Some("secret-server-circuit-breaker-max-cooldown"),
+      "SECRET_SERVER_CIRCUIT_BREAKER_MAX_COOLDOWN", &[Adapter, Doctor], Kind::Duration, "2m",
+      "The longest cooldown: it doubles after each probe that gets no answer"),
     s("secret_servers.primary.protected_users", Some("secret-server-protected-users"), "SECRET_SERVER_PROTECTED_USERS",
       &[Adapter, Doctor], Kind::List, "none (the API account is always protected)",
       "Users (by name) no connection may change; repeat or separate with commas"),

@@ -8,6 +8,7 @@
 //! | `RateLimited` | `ResourceExhausted` with `Retry-After` rounded up to whole seconds |
 //! | `Server` | `Unavailable` with `Retry-After` rounded up to whole seconds |
 //! | `Timeout`, `Connect`, `Transport`, `HtmlResponse`, `PageFailed` of severity `Retry` | `Unavailable` |
+//! | `CircuitOpen` | `Unavailable` with the cooldown left as `Retry-After` (whole seconds, rounded up) |
 //! | `AuthenticationFailed`, `Forbidden` | `Unavailable` (cause logged) |
 //! | `UnexpectedStatus` 409 | `AlreadyExists`, `uniqueness` |
 //! | `Decode`, other `UnexpectedStatus`, `NotApplied`, other `PageFailed`, `Config` | `Internal` (cause logged) |
@@ -51,6 +52,11 @@ pub fn service_error(e: ClientError) -> ServiceError {
         }
         // Nothing was sent: every place among the calls in flight stayed taken.
         ClientError::Busy { .. } => ServiceError::unavailable("Secret Server is busy"),
+        // Nothing was sent: calls in a row got no answer, and the client's circuit breaker fails
+        // calls at once until one is answered (logged by the client when it opened).
+        ClientError::CircuitOpen { .. } => {
+            with_retry_after(ServiceError::unavailable("Secret Server is not answering"))
+        }
         // Nothing was sent: the job's attempt lost its lease while waiting; another runs it.
         ClientError::Fenced => ServiceError::unavailable("this attempt lost the job's lease"),
         ClientError::AuthenticationFailed { .. } | ClientError::Forbidden { .. } => {
@@ -142,6 +148,18 @@ mod tests {
         assert_eq!(
             (e.kind, e.retry_after, e.detail.as_str()),
             (ErrorKind::Unavailable, Some(30), "Secret Server is unavailable")
+        );
+    }
+
+    #[test]
+    fn a_call_refused_by_the_open_circuit_is_unavailable_until_the_cooldown_ends() {
+        let e = service_error(ClientError::CircuitOpen {
+            retry_after: Duration::from_millis(8200),
+            cause: "Secret Server did not answer within 30000 ms".into(),
+        });
+        assert_eq!(
+            (e.kind, e.retry_after, e.detail.as_str()),
+            (ErrorKind::Unavailable, Some(9), "Secret Server is not answering")
         );
     }
 

@@ -1,7 +1,8 @@
-//! The client handle and the one place requests are sent: token, concurrency
+//! The client handle and the one place requests are sent: circuit breaker, token, concurrency
 //! bound, timeout, classification, retries, the 403 renewal, spans, metrics
 //! and trace context.
 
+use crate::breaker::{Breaker, Pass};
 use crate::classify::{Endpoint, classify, decode};
 use crate::config::SignIn;
 use crate::config::{ClientConfig, RetryPolicy};
@@ -30,7 +31,7 @@ use tracing::Instrument;
 use url::Url;
 
 /// A typed client of the Secret Server REST API v1. Cheap to clone: clones
-/// share the connection pool, the token and the concurrency bound.
+/// share the connection pool, the token, the concurrency bound and the circuit breaker.
 #[derive(Clone)]
 pub struct SecretServerClient {
     inner: Arc<Inner>,
@@ -47,6 +48,7 @@ struct Inner {
     retry: RetryPolicy,
     page_size: u32,
     limiter: Limiter,
+    breaker: Breaker,
     tokens: TokenCache,
 }
 
@@ -181,8 +183,9 @@ impl SecretServerClient {
                     config.max_concurrent_requests,
                     config.max_queue_wait,
                     config.retry.max_delay,
-                    server,
+                    server.clone(),
                 ),
+                breaker: Breaker::new(config.circuit_breaker, server),
                 tokens: TokenCache::default(),
             }),
         })
@@ -250,6 +253,9 @@ impl SecretServerClient {
     async fn send_with_retries(&self, call: &Call, name: RouteName) -> Result<Vec<u8>, ClientError> {
         let mut attempt = 0u32;
         let mut renewed_after_403 = false;
+        // The last attempt's error, when it was sent: what the call ends with if the breaker
+        // refuses the next attempt (the caller must know the request may have reached the server).
+        let mut previous: Option<ClientError> = None;
         loop {
             attempt += 1;
             tracing::Span::current().record("secret_server.attempts", attempt);
@@ -257,6 +263,11 @@ impl SecretServerClient {
                 Ok(body) => return Ok(body),
                 Err(failure) => failure,
             };
+            if let ClientError::CircuitOpen { .. } = failure.error {
+                // Logged once when the breaker opened, not for every call it refuses.
+                tracing::debug!(route = %name, attempts = attempt, error = %failure.error, "Secret Server call not sent");
+                return Err(previous.unwrap_or(failure.error));
+            }
             if let (ClientError::Forbidden { .. }, Some(generation), false) =
                 (&failure.error, failure.token_generation, renewed_after_403)
             {
@@ -272,7 +283,7 @@ impl SecretServerClient {
             let error = failure.error;
             let idempotency = if failure.in_token_request { Idempotency::Idempotent } else { call.idempotency };
             if !is_retryable(&error, idempotency) {
-                if matches!(error, ClientError::Busy { .. } | ClientError::Fenced) {
+                if error.never_sent() {
                     // Never sent: nothing to repeat, nothing applied.
                     tracing::warn!(route = %name, attempts = attempt, error = %error, "Secret Server call not sent");
                 } else if error.is_transient() {
@@ -293,18 +304,55 @@ impl SecretServerClient {
                 error = %error,
                 "Secret Server call failed; retrying"
             );
+            // No sleep into an open breaker: the retry would be refused anyway.
+            let circuit_open = || {
+                tracing::info!(route = %name, attempts = attempt, error = %error,
+                    "Secret Server call failed; not retried: the circuit is open");
+            };
+            if self.inner.breaker.refusing() {
+                circuit_open();
+                return Err(error);
+            }
             record_retry(name, retry_reason(&error));
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                biased;
+                () = self.inner.breaker.opens() => {
+                    circuit_open();
+                    return Err(error);
+                }
+                () = tokio::time::sleep(delay) => {}
+            }
+            previous = Some(error);
         }
     }
 
+    /// One attempt, let through by the circuit breaker and counted by it (a dropped attempt
+    /// tells it nothing).
     async fn attempt(&self, call: &Call, name: RouteName) -> Result<Vec<u8>, AttemptFailure> {
+        let pass = self.inner.breaker.admit().map_err(|error| AttemptFailure {
+            error,
+            token_generation: None,
+            in_token_request: false,
+        })?;
+        let result = self.attempt_with(call, name, &pass).await;
+        // Counted here when the attempt failed before its request was sent (its token request
+        // may have gone unanswered).
+        pass.finish(result.as_ref().err().map(|failure| &failure.error));
+        result
+    }
+
+    async fn attempt_with(&self, call: &Call, name: RouteName, pass: &Pass<'_>) -> Result<Vec<u8>, AttemptFailure> {
+        let breaker = &self.inner.breaker;
         let token: Option<Arc<Token>> = if call.authenticated {
-            let token = self.inner.tokens.get(self.inner.as_ref()).await.map_err(|error| AttemptFailure {
-                error,
-                token_generation: None,
-                in_token_request: true,
-            })?;
+            // A call waiting for the token (another call's token request may be hanging) fails at
+            // once when the breaker opens.
+            let token = tokio::select! {
+                biased;
+                refused = breaker.refuses(pass) => Err(refused),
+                token = self.inner.tokens.get(self.inner.as_ref()) => token,
+            };
+            let token =
+                token.map_err(|error| AttemptFailure { error, token_generation: None, in_token_request: true })?;
             Some(token)
         } else {
             None
@@ -325,9 +373,15 @@ impl SecretServerClient {
         }
 
         // The permit bounds requests in flight; it is not held while a
-        // failed call sleeps before its retry.
-        let permit = self.inner.limiter.acquire().await.map_err(fail)?;
+        // failed call sleeps before its retry. A call waiting for it fails at once when the
+        // breaker opens (the calls in flight are those of a server that does not answer).
+        let permit = tokio::select! {
+            biased;
+            refused = breaker.refuses(pass) => return Err(fail(refused)),
+            permit = self.inner.limiter.acquire() => permit.map_err(fail)?,
+        };
         // Checked once the call's turn has come: the wait for a place may have been long.
+        breaker.check(pass).map_err(fail)?;
         if !crate::fence::holds() {
             return Err(fail(ClientError::Fenced));
         }
@@ -336,6 +390,9 @@ impl SecretServerClient {
             classify(Endpoint::Api, status, &headers, &body, SystemTime::now()).map(|()| body)
         });
         let elapsed = permit.elapsed();
+        // Counted before the place is given back: the call waiting for it must find the breaker
+        // open if this call opened it.
+        pass.finish(answer.as_ref().err());
         match &answer {
             Ok(_) => permit.finish(Outcome::Answered(elapsed), None),
             Err(e) => permit.finish(load_outcome(e, elapsed), e.retry_after()),
@@ -346,6 +403,12 @@ impl SecretServerClient {
     /// The current limit on requests in flight (adaptive or fixed).
     pub fn concurrency_limit(&self) -> usize {
         self.inner.limiter.limit()
+    }
+
+    /// Whether the circuit breaker is open (or half-open): calls fail at once with
+    /// [`ClientError::CircuitOpen`], but for the one call that probes the server after the cooldown.
+    pub fn circuit_open(&self) -> bool {
+        self.inner.breaker.is_open()
     }
 }
 
@@ -488,7 +551,8 @@ fn load_outcome(error: &ClientError, elapsed: Duration) -> Outcome {
         | ClientError::AuthenticationFailed { .. }
         | ClientError::Config(_)
         | ClientError::Busy { .. }
-        | ClientError::Fenced => Outcome::Ignored,
+        | ClientError::Fenced
+        | ClientError::CircuitOpen { .. } => Outcome::Ignored,
     }
 }
 

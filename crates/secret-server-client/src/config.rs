@@ -56,6 +56,11 @@ pub struct ClientConfig {
     /// The longest a call waits for a place among the requests in flight before it fails with
     /// [`ClientError::Busy`] (nothing sent).
     pub max_queue_wait: Duration,
+    /// The circuit breaker (see `breaker.rs`): after some calls in a row without an answer
+    /// (timeouts, connections that cannot be made or break), calls fail at once with
+    /// [`ClientError::CircuitOpen`] (nothing sent) until a probe is answered, so that a server that
+    /// hangs costs its callers microseconds, not a timeout each. `None`: no breaker.
+    pub circuit_breaker: Option<CircuitBreaker>,
     pub retry: RetryPolicy,
     /// `take` of each page when a search is streamed.
     pub page_size: u32,
@@ -71,7 +76,7 @@ pub struct ClientConfig {
 impl ClientConfig {
     /// A configuration with the defaults: 30 s per request, 10 s to connect,
     /// an adaptive limit of 8 to 16 requests in flight starting at 8 (a call waits at most 60 s
-    /// for its place), pages of 1,000, and [`RetryPolicy::default`].
+    /// for its place), [`CircuitBreaker::default`], pages of 1,000, and [`RetryPolicy::default`].
     pub fn new(base_url: Url, username: impl Into<String>, password: SecretString) -> Self {
         Self {
             base_url,
@@ -84,6 +89,7 @@ impl ClientConfig {
             max_concurrent_requests: 16,
             adaptive_concurrency: Some(AdaptiveConcurrency::default()),
             max_queue_wait: Duration::from_secs(60),
+            circuit_breaker: Some(CircuitBreaker::default()),
             retry: RetryPolicy::default(),
             page_size: 1000,
             user_agent: concat!("scim-connector/", env!("CARGO_PKG_VERSION")).to_owned(),
@@ -171,6 +177,9 @@ impl ClientConfig {
         if self.max_queue_wait.is_zero() {
             return Err(ClientError::Config("max_queue_wait must be positive".to_owned()));
         }
+        if let Some(breaker) = &self.circuit_breaker {
+            breaker.validate()?;
+        }
         if self.page_size == 0 {
             return Err(ClientError::Config("page_size must be at least 1".to_owned()));
         }
@@ -198,6 +207,44 @@ impl Default for AdaptiveConcurrency {
     /// floor (`min_concurrent_requests`).
     fn default() -> Self {
         Self { min: 8, initial: 8 }
+    }
+}
+
+/// When the circuit breaker opens, and for how long (see `breaker.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitBreaker {
+    /// Calls in a row that end without an answer (a timeout, a connection that cannot be made or
+    /// that breaks) before calls are refused. Any answer, an error status included, resets the
+    /// count.
+    pub failures: u32,
+    /// How long calls are refused before one probes the server.
+    pub cooldown: Duration,
+    /// The longest cooldown: it doubles after each probe that gets no answer, up to this.
+    pub max_cooldown: Duration,
+}
+
+impl Default for CircuitBreaker {
+    /// Opens after 5 calls in a row without an answer, for 10 s, then 20 s, 40 s... up to 2
+    /// minutes while probes get no answer.
+    fn default() -> Self {
+        Self { failures: 5, cooldown: Duration::from_secs(10), max_cooldown: Duration::from_secs(120) }
+    }
+}
+
+impl CircuitBreaker {
+    fn validate(&self) -> Result<(), ClientError> {
+        if self.failures == 0 {
+            return Err(ClientError::Config("circuit_breaker.failures must be at least 1".to_owned()));
+        }
+        if self.cooldown.is_zero() {
+            return Err(ClientError::Config("circuit_breaker.cooldown must be positive".to_owned()));
+        }
+        if self.max_cooldown < self.cooldown {
+            return Err(ClientError::Config(
+                "circuit_breaker.max_cooldown must not be shorter than circuit_breaker.cooldown".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -299,6 +346,24 @@ mod tests {
         let mut c = config("https://h/SecretServer");
         c.retry.max_attempts = 0;
         assert!(c.validate().unwrap_err().to_string().contains("max_attempts"));
+    }
+
+    #[test]
+    fn a_circuit_breaker_that_cannot_work_is_refused_with_the_setting_named() {
+        let with = |breaker: CircuitBreaker| {
+            let mut c = config("https://h/SecretServer");
+            c.circuit_breaker = Some(breaker);
+            c.validate().map_err(|e| e.to_string())
+        };
+        let defaults = CircuitBreaker::default();
+        assert!(with(CircuitBreaker { failures: 0, ..defaults }).unwrap_err().contains("circuit_breaker.failures"));
+        assert!(with(CircuitBreaker { cooldown: Duration::ZERO, ..defaults }).unwrap_err().contains("cooldown"));
+        let short = CircuitBreaker { max_cooldown: Duration::from_secs(1), ..defaults };
+        assert!(with(short).unwrap_err().contains("circuit_breaker.max_cooldown"));
+        assert!(with(defaults).is_ok());
+        let mut none = config("https://h/SecretServer");
+        none.circuit_breaker = None;
+        assert!(none.validate().is_ok(), "no breaker is a valid choice");
     }
 
     #[test]

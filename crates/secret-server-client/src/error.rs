@@ -73,6 +73,12 @@ pub enum ClientError {
     #[error("Secret Server is busy: no place among the requests in flight within {} ms", waited.as_millis())]
     Busy { waited: Duration },
 
+    /// The circuit breaker is open (see [`crate::CircuitBreaker`]): calls in a row got no answer
+    /// from Secret Server (`cause` is how the last of them ended), so calls fail at once, nothing
+    /// sent, for `retry_after` more (until one call probes the server).
+    #[error("Secret Server is not answering, circuit open ({cause}): call not sent; next try in {} s", retry_after.as_secs_f64().ceil())]
+    CircuitOpen { retry_after: Duration, cause: String },
+
     /// The caller's fence (see [`crate::fence`]) no longer held when the call's turn came:
     /// nothing was sent.
     #[error("the call was not sent: the caller lost its right to call (fence)")]
@@ -96,7 +102,8 @@ pub enum ClientError {
 
 impl ClientError {
     /// True when the same call may succeed later as is: rate limiting, server
-    /// errors, timeouts, connection failures, HTML answers and a page whose severity is `Retry`.
+    /// errors, timeouts, connection failures, HTML answers, a page whose severity is `Retry`, and a
+    /// call that was not sent (busy, fenced, circuit open).
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -108,6 +115,7 @@ impl ClientError {
                 | ClientError::HtmlResponse { .. }
                 | ClientError::Busy { .. }
                 | ClientError::Fenced
+                | ClientError::CircuitOpen { .. }
         ) || matches!(self, ClientError::PageFailed { severity } if severity == "Retry")
     }
 
@@ -126,12 +134,21 @@ impl ClientError {
         matches!(self, ClientError::NotFound { .. })
     }
 
-    /// The delay Secret Server asked for (`Retry-After` on a 429 or 503).
+    /// The delay Secret Server asked for (`Retry-After` on a 429 or 503), or what is left of the
+    /// circuit breaker's cooldown.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             ClientError::RateLimited { retry_after } | ClientError::Server { retry_after, .. } => *retry_after,
+            ClientError::CircuitOpen { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
+    }
+
+    /// True when the call was never sent, so Secret Server cannot have acted on it: no place among
+    /// the requests in flight (`Busy`), the caller's fence no longer held (`Fenced`), or the circuit
+    /// breaker refused it (`CircuitOpen`).
+    pub fn never_sent(&self) -> bool {
+        matches!(self, ClientError::Busy { .. } | ClientError::Fenced | ClientError::CircuitOpen { .. })
     }
 }
 
@@ -173,6 +190,7 @@ mod tests {
             ClientError::Connect { message: String::new() },
             ClientError::Transport { message: String::new() },
             ClientError::HtmlResponse { status: 200 },
+            ClientError::CircuitOpen { retry_after: Duration::from_secs(1), cause: String::new() },
         ];
         let permanent = [
             bad_request(None, "x"),
@@ -227,6 +245,22 @@ mod tests {
             delay
         );
         assert_eq!(ClientError::Timeout { timeout: Duration::from_secs(1) }.retry_after(), None);
+    }
+
+    #[test]
+    fn a_refusal_of_the_open_circuit_says_so_was_never_sent_and_carries_the_cooldown_left() {
+        let e = ClientError::CircuitOpen {
+            retry_after: Duration::from_millis(7200),
+            cause: "Secret Server did not answer within 30000 ms".into(),
+        };
+        assert_eq!(e.retry_after(), Some(Duration::from_millis(7200)));
+        assert!(e.never_sent() && e.is_transient());
+        let shown = e.to_string();
+        assert!(
+            shown.contains("circuit open") && shown.contains("within 30000 ms") && shown.contains("8 s"),
+            "{shown}"
+        );
+        assert!(!ClientError::Timeout { timeout: Duration::from_secs(1) }.never_sent(), "a timeout may have been sent");
     }
 
     #[test]

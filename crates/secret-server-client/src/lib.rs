@@ -18,7 +18,8 @@
 //! - reliability: a per-request timeout, a bound on requests in flight that
 //!   adapts to what the server shows (latency, `503`, `429`, timeouts; see
 //!   `limit.rs`), and retries with exponential backoff and full jitter that
-//!   honour `Retry-After` and never repeat a `POST` that may have been applied;
+//!   honour `Retry-After` and never repeat a `POST` that may have been applied, and a circuit
+//!   breaker that fails calls at once while the server is not answering (see `breaker.rs`);
 //! - telemetry: a span per call named by route template, W3C trace context
 //!   in the outgoing headers, and `scim_secret_server_*` metrics.
 //!
@@ -27,6 +28,7 @@
 //! integer ids (see `route.rs`), and the secrets routes are the metadata
 //! ones only. `tests/no_secret_values.rs` and the contract suite prove it.
 
+mod breaker;
 mod classify;
 mod client;
 mod config;
@@ -42,8 +44,9 @@ mod route;
 pub mod telemetry;
 mod token;
 
+pub use breaker::CIRCUIT_OPEN;
 pub use client::SecretServerClient;
-pub use config::{AdaptiveConcurrency, ClientConfig, RetryPolicy, SignIn};
+pub use config::{AdaptiveConcurrency, CircuitBreaker, ClientConfig, RetryPolicy, SignIn};
 pub use error::ClientError;
 pub use limit::{CONCURRENCY_LIMIT, IN_FLIGHT};
 pub use query::{

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use connections::ConnectionStore;
 use secrecy::SecretString;
 use secret_server_adapter::{AdapterSettings, InstanceSettings, ProtectedPrincipals};
-use secret_server_client::{AdaptiveConcurrency, ClientConfig, SignIn};
+use secret_server_client::{AdaptiveConcurrency, CircuitBreaker, ClientConfig, SignIn};
 use std::process::ExitCode;
 
 /// The Secret Server instances of the configuration (`primary` among them when the
@@ -93,6 +93,14 @@ pub(super) fn instance(section: &SecretServerSection) -> anyhow::Result<Instance
         AdaptiveConcurrency {
             min: section.min_concurrent_requests.unwrap_or(defaults.min).min(client.max_concurrent_requests),
             initial: section.initial_concurrent_requests.unwrap_or(defaults.initial),
+        }
+    });
+    client.circuit_breaker = section.circuit_breaker.then(|| {
+        let defaults = CircuitBreaker::default();
+        CircuitBreaker {
+            failures: section.circuit_breaker_failures.unwrap_or(defaults.failures),
+            cooldown: section.circuit_breaker_cooldown.unwrap_or(defaults.cooldown),
+            max_cooldown: section.circuit_breaker_max_cooldown.unwrap_or(defaults.max_cooldown),
         }
     });
     let role = match section.administrator_role.as_deref().map(str::trim) {
@@ -287,6 +295,23 @@ mod tests {
         let allowed = primary_section("url = \"http://127.0.0.1:8081/SecretServer\"\nallow_insecure_http = true");
         let instance = instance(&allowed).unwrap();
         assert!(instance.client.allow_insecure_http);
+    }
+
+    #[test]
+    fn the_circuit_breaker_is_on_by_default_and_its_settings_reach_the_client() {
+        let url = "url = \"https://vault.example.com/SecretServer\"";
+        let defaults = instance(&primary_section(url)).unwrap();
+        assert_eq!(defaults.client.circuit_breaker, Some(CircuitBreaker::default()));
+        let tuned = primary_section(&format!(
+            "{url}\ncircuit_breaker_failures = 3\ncircuit_breaker_cooldown = \"30s\"\ncircuit_breaker_max_cooldown = \"10m\""
+        ));
+        let breaker = instance(&tuned).unwrap().client.circuit_breaker.expect("on");
+        assert_eq!(
+            (breaker.failures, breaker.cooldown, breaker.max_cooldown),
+            (3, std::time::Duration::from_secs(30), std::time::Duration::from_secs(600))
+        );
+        let off = instance(&primary_section(&format!("{url}\ncircuit_breaker = false"))).unwrap();
+        assert_eq!(off.client.circuit_breaker, None);
     }
 
     #[test]

@@ -296,9 +296,10 @@ impl Ctx<'_> {
         };
         // Whether Secret Server may have acted on the call before failing (the client does not
         // repeat a create that may have been applied): an outage, a timeout, a status without a
-        // class, or a `2xx` whose body could not be read. A call that waited for a place and was
-        // never sent (busy, fenced) applied nothing.
-        let never_sent = matches!(error, ClientError::Busy { .. } | ClientError::Fenced);
+        // class, or a `2xx` whose body could not be read. A call that was never sent (no place
+        // among the calls in flight, a lost lease, refused by the client's open circuit breaker)
+        // applied nothing.
+        let never_sent = error.never_sent();
         let maybe_applied = !never_sent
             && (error.is_transient()
                 || matches!(error, ClientError::UnexpectedStatus { .. } | ClientError::Decode { .. }));

@@ -893,3 +893,107 @@ async fn changes_applied_in_turn_by_either_replica_build_on_each_other() {
     replica_b.shutdown().await;
     stack.stop().await;
 }
+
+/// Calls in a row without an answer after which the hanging instance's circuit opens.
+const HANGING_FAILURES: usize = 3;
+
+/// An adapter of two workers on `stack`'s backends serving the stack's emulator as `primary` beside
+/// `hanging`, another emulator: each call to it gets 1 s, is not repeated, and its circuit opens
+/// after [`HANGING_FAILURES`] calls in a row without an answer, for a minute.
+async fn adapter_with_a_hanging_instance(
+    stack: &Stack,
+    hanging: &secret_server_sim::RunningSim,
+) -> secret_server_adapter::RunningAdapter {
+    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    use secret_server_client::{CircuitBreaker, RetryPolicy};
+    let mut client = test_support::stack::client_config(hanging);
+    client.request_timeout = Duration::from_secs(1);
+    client.retry = RetryPolicy { max_attempts: 1, ..RetryPolicy::default() };
+    client.circuit_breaker = Some(CircuitBreaker {
+        failures: u32::try_from(HANGING_FAILURES).unwrap(),
+        cooldown: Duration::from_secs(60),
+        max_cooldown: Duration::from_secs(120),
+    });
+    let settings = AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        instances: vec![
+            InstanceSettings::new(INSTANCE, test_support::stack::client_config(&stack.sim)),
+            InstanceSettings::new("hanging", client),
+        ],
+        workers: 2,
+        resync_interval: Duration::from_secs(3600),
+        progress_bars: false,
+        ..AdapterSettings::default()
+    };
+    let deps = AdapterDeps {
+        queue: stack.queue.clone(),
+        events: stack.events.clone(),
+        state: stack.state.clone(),
+        connections: stack.connections.clone(),
+    };
+    let adapter = secret_server_adapter::start(settings, deps).await.unwrap();
+    adapter.wait_ready(Duration::from_secs(60)).await.unwrap();
+    adapter
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_instance_s_jobs_are_refused_at_once_by_its_open_circuit_and_the_other_instance_s_jobs_all_succeed() {
+    let mut stack = Stack::start().await;
+    // Only this test's adapter, with its two workers, takes jobs from the queue.
+    stack.stop_adapter().await;
+    let hanging = secret_server_sim::spawn(secret_server_sim::SimConfig::for_tests()).await.unwrap();
+    let mut on_hanging = crate::support::connection("on-hanging");
+    on_hanging.secret_server = "hanging".to_owned();
+    stack.connections.put(&on_hanging).await.unwrap();
+    let adapter = adapter_with_a_hanging_instance(&stack, &hanging).await;
+
+    // Its maintenance window begins: it still accepts connections, and answers nothing.
+    hanging.faults().update(|f| f.latency_ms = 600_000).unwrap();
+    hanging.clear_request_log();
+    let submit = |connection: &'static str, instance: &'static str, user_name: String| {
+        let job = stack.job(connection, User, Operation::Create, "", Some(&json!({"userName": user_name})), None);
+        let submission = job.submission(instance, Stack::key(), TraceContext::new(), &JobKeys::ephemeral());
+        async { stack.queue.submit(submission).await.unwrap().job_id }
+    };
+    let (mut for_hanging, mut for_primary) = (Vec::new(), Vec::new());
+    for n in 0..12 {
+        for_hanging.push(submit("on-hanging", "hanging", format!("waits.{n}")).await);
+        if n % 3 == 0 {
+            for_primary.push(submit(CONNECTION, INSTANCE, format!("served.{n}")).await);
+        }
+    }
+
+    for id in &for_primary {
+        let created = stack.outcome(id).await.json();
+        assert!(created["userName"].as_str().is_some_and(|n| n.starts_with("served.")), "{created}");
+    }
+    let all_refused = eventually(Duration::from_secs(30), || async {
+        let mut states = Vec::new();
+        for id in &for_hanging {
+            states.push(stack.queue.status(id).await.unwrap().expect("the job's state"));
+        }
+        let refused = |s: &job_queue::JobState| s.last_error.as_deref().is_some_and(|e| e.contains("circuit open"));
+        states.iter().all(refused).then_some(states)
+    })
+    .await
+    .expect("every job for the hanging instance is refused by its open circuit, after at most one timeout");
+    for state in &all_refused {
+        assert!(!state.status.is_final(), "retried once the cooldown ends, not failed: {state:?}");
+    }
+    let requests = hanging.request_log().len();
+    // The calls counted, and the one the other worker had in flight when the circuit opened.
+    assert!(
+        requests <= HANGING_FAILURES + 1,
+        "{requests} requests reached the hanging instance for {} jobs",
+        for_hanging.len()
+    );
+
+    let resync = adapter.resync_now().await.map_err(|e| format!("{e:#}"));
+    assert!(resync.as_ref().is_err_and(|e| e.contains("circuit open")), "a resync fails at once: {resync:?}");
+    assert_eq!(hanging.request_log().len(), requests, "and sends it nothing");
+    assert!(adapter.readiness().await.ready, "the adapter stays ready: the hanging instance's read model is kept");
+    adapter.shutdown().await;
+    hanging.abort().await;
+    stack.stop().await;
+}

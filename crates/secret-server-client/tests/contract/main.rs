@@ -3,6 +3,7 @@
 //! retries under injected faults, the token's life, and the proof from the
 //! emulator's request log that no request read a secret's values.
 
+mod circuit_breaker;
 mod faults;
 mod folder_permissions;
 mod folders;

@@ -1,8 +1,8 @@
-//! A `metrics` recorder that keeps counter totals and histogram sample
+//! A `metrics` recorder that keeps counter totals, gauge values and histogram sample
 //! counts by `name{label=value,...}`, installed thread-locally around a test.
 
 use metrics::{
-    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,26 @@ type Store = Arc<Mutex<BTreeMap<String, u64>>>;
 pub(crate) struct TestRecorder {
     counters: Store,
     histograms: Store,
+    gauges: Arc<Mutex<BTreeMap<String, f64>>>,
+}
+
+struct GaugeCell {
+    key: String,
+    store: Arc<Mutex<BTreeMap<String, f64>>>,
+}
+
+impl GaugeFn for GaugeCell {
+    fn increment(&self, value: f64) {
+        *self.store.lock().unwrap().entry(self.key.clone()).or_default() += value;
+    }
+
+    fn decrement(&self, value: f64) {
+        *self.store.lock().unwrap().entry(self.key.clone()).or_default() -= value;
+    }
+
+    fn set(&self, value: f64) {
+        self.store.lock().unwrap().insert(self.key.clone(), value);
+    }
 }
 
 struct Cell {
@@ -51,8 +71,8 @@ impl Recorder for TestRecorder {
         Counter::from_arc(Arc::new(Cell { key: render(key), store: Arc::clone(&self.counters) }))
     }
 
-    fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
-        Gauge::noop()
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(Arc::new(GaugeCell { key: render(key), store: Arc::clone(&self.gauges) }))
     }
 
     fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
@@ -76,6 +96,12 @@ impl TestRecorder {
     /// The sum of the counters named `name`.
     pub(crate) fn total(&self, name: &str) -> u64 {
         self.counters(name).values().sum()
+    }
+
+    /// The last value of gauge `name{labels}` (labels rendered `key=value`, sorted, comma
+    /// separated), if it was set.
+    pub(crate) fn gauge(&self, name: &str, labels: &str) -> Option<f64> {
+        self.gauges.lock().unwrap().get(&format!("{name}{{{labels}}}")).copied()
     }
 
     /// Samples recorded in the histograms named `name`.
