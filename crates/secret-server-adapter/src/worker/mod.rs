@@ -379,8 +379,11 @@ impl Worker {
         if let Err(e) = caller.check(req.kind(), access) {
             return (failed(&e), "failed");
         }
+        // A first load under way is waited for; one that failed (the instance unreachable, or not
+        // answering) is not: the job goes back at once, and the worker to the other instances.
         if !caller.instance.is_loaded()
-            && !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await
+            && (matches!(caller.instance.first_load(), crate::instance::FirstLoad::Failed(_))
+                || !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await)
             && let Err(e) = caller.require_loaded()
         {
             return retry(e.detail, Some(Duration::from_secs(5)));

@@ -821,6 +821,8 @@ async fn adapter_with_an_unreachable_instance(
         grpc_listen: "127.0.0.1:0".parse().unwrap(),
         instances,
         resync_interval: Duration::from_secs(3600),
+        // A job for an instance whose load failed must not wait for it at all.
+        job_wait_for_load: Duration::from_secs(3600),
         ..AdapterSettings::default()
     };
     let deps = AdapterDeps {
@@ -857,6 +859,12 @@ async fn an_unreachable_instance_leaves_the_adapter_ready_for_the_others_and_its
     let refused = read(&client, "on-down", User, "1").await.unwrap_err();
     assert_eq!(refused.http_status(), 503, "{refused}");
     assert!(refused.detail.contains("could not be loaded"), "{refused}");
+    // Its jobs go back at once, saying why, and leave the worker to the other instance.
+    let job = stack.job("on-down", User, Operation::Create, "", Some(&json!({"userName": "waits.not"})), None);
+    match adapter.job_handler().handle(delivered("on-down-1", job, 1)).await {
+        Disposition::Retry { error, .. } => assert!(error.contains("could not be loaded"), "{error}"),
+        other => panic!("a job for an instance that could not be loaded is retried later, not {other:?}"),
+    }
     adapter.shutdown().await;
 
     // With no instance it can load, an adapter is not ready: another replica may do better.
