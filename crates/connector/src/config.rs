@@ -290,6 +290,8 @@ pub struct AdapterSection {
     pub cursor_secret: Option<SecretString>,
     /// Expensive requests one connection may run at once.
     pub expensive_per_connection: usize,
+    /// A read of a group of more members than this that renders them is expensive.
+    pub large_group_members: usize,
     /// The adapter's certificate and key (gRPC over TLS when set), and the CA of its callers' certificates.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -318,6 +320,7 @@ impl Default for AdapterSection {
             resync_max_removals: d.resync_removal_bound.max_count,
             cursor_secret: None,
             expensive_per_connection: d.expensive_per_connection,
+            large_group_members: d.large_group_members,
             tls_cert: None,
             tls_key: None,
             tls_client_ca: None,

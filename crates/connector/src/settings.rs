@@ -259,6 +259,8 @@ pub const SETTINGS: &[Setting] = &[
       "SCIMC_ADAPTER_EXPENSIVE_PER_CONNECTION", &[Dev, Adapter], Kind::Count, "4",
       "Expensive requests (unindexed searches and sorts, PATCHes with filtered member paths) one connection may run \
        at once; beyond, 429"),
+    s("adapter.large_group_members", Some("large-group-members"), "SCIMC_ADAPTER_LARGE_GROUP_MEMBERS", &[Dev, Adapter],
+      Kind::Count, "5000", "A read of a group of more members than this that renders them counts as expensive work"),
     s("adapter.cursor_secret", None, "SCIMC_CURSOR_SECRET", &[Dev, Adapter], Kind::Secret,
       "a random key kept in the shared state", "Key that seals list cursors (give every adapter replica the same)"),
     s("adapter.replica_id", Some("replica-id"), "SCIMC_ADAPTER_REPLICA_ID", &[Adapter], Kind::Text,

@@ -56,7 +56,7 @@ impl ExpensiveWork {
                 ErrorKind::ResourceExhausted,
                 format!(
                     "this connection already runs {} expensive requests (unindexed filters or sorts, filtered \
-                     member paths); retry when one has finished",
+                     member paths, reads of large groups with their members); retry when one has finished",
                     self.per_connection
                 ),
             )

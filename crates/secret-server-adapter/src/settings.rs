@@ -67,6 +67,9 @@ pub struct AdapterSettings {
     /// connection may have running at once (default 4); beyond, its expensive requests are `429`
     /// (see [`crate::bounds`]).
     pub expensive_per_connection: usize,
+    /// A read of a group of more members than this that renders them is expensive work too
+    /// (default 5,000).
+    pub large_group_members: usize,
     /// The keys that open the passwords sealed in provisioning jobs (every key the gateways seal
     /// with). Default: the process's own random key, which suits a gateway in the same process only.
     pub job_keys: adapter_api::JobKeys,
@@ -116,6 +119,7 @@ impl Default for AdapterSettings {
             cursor_secret: None,
             cursor_timeout: Duration::from_secs(600),
             expensive_per_connection: 4,
+            large_group_members: 5_000,
             job_keys: adapter_api::JobKeys::ephemeral(),
             grpc_tls: None,
             grpc_client_ca: None,

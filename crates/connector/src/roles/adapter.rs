@@ -175,6 +175,7 @@ pub(crate) fn adapter_settings(config: &Config, instances: Vec<InstanceSettings>
         },
         cursor_secret: config.adapter.cursor_secret.clone(),
         expensive_per_connection: config.adapter.expensive_per_connection,
+        large_group_members: config.adapter.large_group_members,
         ..AdapterSettings::default()
     }
 }

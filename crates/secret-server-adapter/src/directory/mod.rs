@@ -105,7 +105,10 @@ impl DirectoryService {
         let fresh = self.catch_up().await;
         // One resource: rendered here, without a hop to a blocking thread; but a group may have
         // 100,000 members to render.
-        let resource = if req.kind == scim::ResourceKind::Group {
+        let resource = if search::renders_a_large_group(&self.core, &caller, &req) {
+            let (core, connection) = (self.core.clone(), caller.connection.id.clone());
+            self.core.expensive.run(&connection, move || search::get(&core, &caller, &req)).await
+        } else if req.kind == scim::ResourceKind::Group {
             let core = self.core.clone();
             blocking(move || search::get(&core, &caller, &req)).await
         } else {
@@ -150,6 +153,12 @@ impl DirectoryService {
             };
             match caller {
                 Err(e) => outcomes.push(Some(Err(e))),
+                Ok(caller) if search::renders_a_large_group(&self.core, &caller, &request) => {
+                    let (core, connection) = (self.core.clone(), caller.connection.id.clone());
+                    let resource =
+                        self.core.expensive.run(&connection, move || search::get(&core, &caller, &request)).await;
+                    outcomes.push(Some(resource));
+                }
                 Ok(caller) if request.kind == scim::ResourceKind::Group => {
                     let core = self.core.clone();
                     let resource = blocking(move || search::get(&core, &caller, &request)).await;

@@ -35,6 +35,19 @@ fn names_members(paths: &[scim::AttrPath]) -> bool {
     paths.iter().any(|p| p.name.eq_ignore_ascii_case("members"))
 }
 
+/// Whether `req` is a read of a group of more members than `large_group_members` that renders
+/// them: such a read takes one of its connection's slots for expensive work (see `bounds`), so
+/// that one connection reading a group of 100,000 members over and over cannot take the cores
+/// from the others.
+pub fn renders_a_large_group(core: &Core, caller: &Caller, req: &GetRequest) -> bool {
+    let large = core.settings.large_group_members;
+    req.kind == ResourceKind::Group
+        && wants_members(&req.projection, None, None)
+        && adapter_api::id::parse(&req.id).is_some_and(|id| {
+            caller.instance.model.read(|s| s.groups.get(&id).is_some_and(|g| g.members.len() > large))
+        })
+}
+
 /// Whether a Group's `members` must be rendered for this request.
 fn wants_members(projection: &Projection, filter: Option<&scim::Filter>, sort: Option<&scim::sort::SortSpec>) -> bool {
     let projected = if !projection.attributes.is_empty() {
@@ -123,6 +136,10 @@ fn render(core: &Core, caller: &Caller, req: &GetRequest, id: i64, state: &State
 pub fn served_by_index(core: &Core, req: &SearchRequest) -> bool {
     let Some(filter) = &req.filter else { return false };
     if req.kinds.is_empty() || req.sort.is_some() {
+        return false;
+    }
+    // A group's members may be 100,000 to render: never on the async workers.
+    if req.kinds.contains(&ResourceKind::Group) && wants_members(&req.projection, req.filter.as_ref(), None) {
         return false;
     }
     req.kinds.iter().all(|kind| {

@@ -2,7 +2,7 @@
 //! cursor paging, projection, scope, errors.
 
 use crate::containers::folder_id;
-use crate::support::{CONNECTION, Stack, connection, proto_kind};
+use crate::support::{CONNECTION, Options, Stack, connection, proto_kind};
 use pretty_assertions::assert_eq;
 use proto::common::v1 as common;
 use proto::directory::v1 as dir;
@@ -278,5 +278,44 @@ async fn a_connection_without_a_free_slot_is_refused_expensive_searches_while_ch
 
     drop(held);
     stack.search_as(CONNECTION, User, unindexed).await.expect("the slots came back");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_a_large_group_with_its_members_is_expensive_work_of_its_connection() {
+    let stack = Stack::start_with(Options { large_group_members: 2, ..Options::default() }).await;
+    stack.connections.put(&connection("other")).await.unwrap();
+    let users: Vec<String> = stack
+        .search(User, r#"userName sw "a" or userName sw "b" or userName sw "c""#)
+        .await
+        .iter()
+        .take(3)
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    let members: Vec<Value> = users.iter().map(|id| json!({"value": id})).collect();
+    let large = stack.create(Group, json!({"displayName": "Large", "members": members})).await.id();
+    let small = stack.create(Group, json!({"displayName": "Small", "members": [{"value": users[0]}]})).await.id();
+    let held: Vec<_> = (0..4)
+        .map(|_| stack.adapter().expensive_work().admit(&CONNECTION.parse().unwrap()).expect("a free slot"))
+        .collect();
+
+    let refused = stack.get(Group, &large).await.unwrap_err();
+    assert_eq!((refused.http_status(), refused.retry_after), (429, Some(1)), "{refused}");
+    let without_members = adapter_api::GetResource {
+        connection_id: CONNECTION.to_owned(),
+        kind: Group,
+        id: large.clone(),
+        projection: adapter_api::Projection { attributes: vec![], excluded_attributes: vec!["members".into()] },
+    };
+    let without_members: Value = serde_json::from_slice(&stack.grpc.get(without_members).await.unwrap().json).unwrap();
+    assert_eq!(without_members["displayName"], "Large", "without its members it is a cheap read");
+    assert_eq!(stack.get(Group, &small).await.unwrap()["members"].as_array().map(Vec::len), Some(1));
+    let searched = stack.search_as(CONNECTION, Group, r#"displayName eq "Large""#).await.unwrap_err();
+    assert_eq!(searched.http_status(), 429, "a group search that renders members is never served inline");
+    let theirs = stack.get_as("other", Group, &large).await.expect("another connection's read runs");
+    assert_eq!(theirs["members"].as_array().map(Vec::len), Some(3));
+
+    drop(held);
+    assert_eq!(stack.get(Group, &large).await.unwrap()["members"].as_array().map(Vec::len), Some(3));
     stack.stop().await;
 }

@@ -46,6 +46,8 @@ pub(crate) struct Options {
     pub console_group: Option<String>,
     /// Where the adapter keeps its read-model snapshots; `None`: none.
     pub snapshot_dir: Option<std::path::PathBuf>,
+    /// Members beyond which a group read that renders them is expensive work.
+    pub large_group_members: usize,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             protected: ProtectedPrincipals::default(),
             console_group: None,
             snapshot_dir: None,
+            large_group_members: AdapterSettings::default().large_group_members,
         }
     }
 }
@@ -134,6 +137,7 @@ fn adapter_settings(options: &Options) -> AdapterSettings {
         progress_bars: false,
         replica_id: options.replica_id.clone(),
         snapshot_dir: options.snapshot_dir.clone(),
+        large_group_members: options.large_group_members,
         // No cursor_secret: the key is kept in the state store, shared by restarts and replicas.
         ..AdapterSettings::default()
     }
