@@ -556,6 +556,33 @@ impl Instance {
         self.write_with(touched, &persisted, f).await.map(|_| ())
     }
 
+    /// Whether the read model holds resource `id` of `kind` at the version the shared store
+    /// records, waiting up to `wait` for this replica's follower to bring another replica's
+    /// change of it. Only that resource is waited for: a change elsewhere, or a follower behind on
+    /// others, costs nothing. One Redis read.
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn caught_up_with(
+        &self,
+        kind: ResourceKind,
+        id: i64,
+        wait: std::time::Duration,
+    ) -> Result<bool, state_store::StoreError> {
+        let Some(stored) = self.meta.get(kind, id).await? else { return Ok(true) };
+        let held = || self.model.read(|s| s.meta(kind, id).map(|m| m.version));
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if held() == Some(stored.version) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     async fn write_with(
         &self,
         touched: &[(ResourceKind, i64)],

@@ -111,15 +111,20 @@ async fn subscribe(core: &Core, replica: &str, cancel: &CancellationToken) -> Op
 
 /// Follows the events stream until `cancel`, telling `freshness` how far it got.
 ///
-/// It starts reading once every instance is loaded (from its snapshot or from Secret Server): the
-/// events its consumer group has not acknowledged yet, those since it last stopped, then apply to
-/// the restored read model instead of being passed over.
+/// It starts reading once no instance is on its first attempt to load (each loaded from its
+/// snapshot or from Secret Server, or failed): the events its consumer group has not acknowledged
+/// yet, those since it last stopped, then apply to the restored read model instead of being passed
+/// over. An instance whose load failed does not hold the others back (its events are passed over:
+/// its load, when it succeeds, reads Secret Server whole).
 pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>, cancel: CancellationToken) {
     for instance in core.instances.values() {
         let mut loaded = instance.loaded();
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            _ = loaded.wait_for(|l| *l) => {}
+        while instance.first_load() == crate::instance::FirstLoad::UnderWay {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = loaded.wait_for(|l| *l) => {}
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
         }
     }
     let Some(mut sub) = subscribe(&core, &replica, &cancel).await else { return };

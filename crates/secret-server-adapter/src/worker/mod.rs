@@ -391,17 +391,23 @@ impl Worker {
         // With several replicas, the change this job follows may have been applied by another
         // one: the jobs of a resource run one after the other, but this replica's read model
         // learns the previous one's change from the events stream. The job's base (the document
-        // a PATCH applies to, the attributes other connections keep) comes from the read model,
-        // so it waits for the follower first, as a read does; a replica whose follower stays
-        // behind leaves the job to a later attempt (or another replica) rather than write from a
-        // stale base and undo the change before it.
-        if let Some(freshness) = &self.core.freshness
-            && !freshness.catch_up(self.core.events.as_ref()).await
+        // a PATCH applies to, the attributes other connections keep, the version `If-Match`
+        // names) comes from the read model: it waits (briefly) until the model holds the resource
+        // as the shared store records it. Beyond the wait it goes on from the model as it is, as
+        // a read does: a follower that stays behind (or a change made in Secret Server that only
+        // another replica's resync has seen) must not stop the resource's writes.
+        if self.core.freshness.is_some()
+            && let Some(id) = adapter_api::id::parse(req.resource_id())
         {
-            return retry(
-                "this replica has not yet followed the changes other replicas made".to_owned(),
-                Some(Duration::from_secs(1)),
-            );
+            match caller.instance.caught_up_with(req.kind(), id, self.core.settings.read_fence_wait).await {
+                Ok(true) => {}
+                Ok(false) => tracing::info!(
+                    kind = req.kind().name(),
+                    id,
+                    "the read model has not followed another replica's change of the resource; going on from it"
+                ),
+                Err(e) => return retry(format!("state store: {e}"), None),
+            }
         }
         let ctx = Ctx {
             core: &self.core,

@@ -823,6 +823,8 @@ async fn adapter_with_an_unreachable_instance(
         resync_interval: Duration::from_secs(3600),
         // A job for an instance whose load failed must not wait for it at all.
         job_wait_for_load: Duration::from_secs(3600),
+        // One of several replicas: its follower of the others' changes must not wait for it either.
+        replica_id: Some("replica-1".to_owned()),
         ..AdapterSettings::default()
     };
     let deps = AdapterDeps {
