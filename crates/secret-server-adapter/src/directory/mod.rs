@@ -188,13 +188,19 @@ impl DirectoryService {
         let req = SearchRequest::parse(SearchResources::try_from(req)?, self.limits())?;
         let caller = self.core.caller(&req.connection_id).await?;
         self.catch_up().await;
-        let page = if search::served_by_index(&self.core, &req) {
+        let page = match search::placement(&self.core, &caller, &req) {
             // A few candidates from an index: cheaper here than a hop to a blocking thread and back.
-            search::search(&self.core, &self.cursors, &caller, &req)?
-        } else {
+            search::Placement::Inline => search::search(&self.core, &self.cursors, &caller, &req)?,
+            search::Placement::Blocking => {
+                let (core, cursors) = (self.core.clone(), self.cursors.clone());
+                blocking(move || search::search(&core, &cursors, &caller, &req)).await?
+            }
             // Bounded per connection, on a blocking thread (see `bounds`).
-            let (core, cursors, connection) = (self.core.clone(), self.cursors.clone(), caller.connection.id.clone());
-            self.core.expensive.run(&connection, move || search::search(&core, &cursors, &caller, &req)).await?
+            search::Placement::Expensive => {
+                let (core, cursors, connection) =
+                    (self.core.clone(), self.cursors.clone(), caller.connection.id.clone());
+                self.core.expensive.run(&connection, move || search::search(&core, &cursors, &caller, &req)).await?
+            }
         };
         tracing::Span::current().record("total", page.total_results).record("returned", page.resources.len());
         Ok(page.into())

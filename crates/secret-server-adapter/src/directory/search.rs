@@ -133,13 +133,9 @@ fn render(core: &Core, caller: &Caller, req: &GetRequest, id: i64, state: &State
 /// Whether the indexes alone narrow this search to a few candidates (an equality or a prefix on
 /// an indexed attribute for every type asked), so that it is cheap enough to answer without moving
 /// to a blocking thread.
-pub fn served_by_index(core: &Core, req: &SearchRequest) -> bool {
+fn served_by_index(core: &Core, req: &SearchRequest) -> bool {
     let Some(filter) = &req.filter else { return false };
     if req.kinds.is_empty() || req.sort.is_some() {
-        return false;
-    }
-    // A group's members may be 100,000 to render: never on the async workers.
-    if req.kinds.contains(&ResourceKind::Group) && wants_members(&req.projection, req.filter.as_ref(), None) {
         return false;
     }
     req.kinds.iter().all(|kind| {
@@ -148,6 +144,39 @@ pub fn served_by_index(core: &Core, req: &SearchRequest) -> bool {
             _ => false,
         })
     })
+}
+
+/// Where a search runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// On the async worker: the indexes give a few candidates, cheap to render.
+    Inline,
+    /// On a blocking thread, in no slot: a few candidate groups whose members are rendered.
+    Blocking,
+    /// In one of the connection's slots for expensive work, on a blocking thread (see `bounds`):
+    /// an unindexed filter or a sort, or a candidate group larger than `large_group_members`.
+    Expensive,
+}
+
+/// Where search `req` of `caller` runs (see [`Placement`]).
+pub fn placement(core: &Core, caller: &Caller, req: &SearchRequest) -> Placement {
+    if !served_by_index(core, req) {
+        return Placement::Expensive;
+    }
+    if !(req.kinds.contains(&ResourceKind::Group) && wants_members(&req.projection, req.filter.as_ref(), None)) {
+        return Placement::Inline;
+    }
+    // A group's members may be 100,000 to render: never on the async workers, and in a slot
+    // when a candidate is that large.
+    let Some(Ok(compiled)) = req.filter.as_ref().map(|f| f.compile(&core.schemas, ResourceKind::Group)) else {
+        return Placement::Expensive;
+    };
+    let large = core.settings.large_group_members;
+    let any_large = caller.instance.model.read(|s| {
+        candidates(s, ResourceKind::Group, &compiled.plan(), req.filter.as_ref())
+            .is_none_or(|ids| ids.iter().any(|id| s.groups.get(id).is_some_and(|g| g.members.len() > large)))
+    });
+    if any_large { Placement::Expensive } else { Placement::Blocking }
 }
 
 /// The attributes an equality plan can answer from an index (see `read_model::query`).
