@@ -180,7 +180,11 @@ where
     }
     let error = match verify().await {
         Ok(verified) => {
-            state.throttle.record_success(address, &identifier.key);
+            // Only platforms' credentials: a platform cannot wait out a lockout, an administrator
+            // signing in can (and has the CLI).
+            if matches!(surface, Surface::Scim | Surface::OAuth2) {
+                state.throttle.record_success(address, &identifier.key);
+            }
             return Ok(verified);
         }
         Err(error) => error,

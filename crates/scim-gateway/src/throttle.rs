@@ -11,11 +11,13 @@
 //!
 //! The identifier's bucket would also let anyone who knows an identifier (a Basic user name, an
 //! OAuth client id: neither is secret) lock its client out, from one address, by failing with it
-//! once every few seconds. So an address from which the identifier was verified successfully is
-//! trusted with it for a day: the identifier's bucket does not hold that address back (its own
-//! buckets still do), until a verification of the identifier fails from that address. A platform
-//! keeps calling from the addresses it succeeded from; a guesser elsewhere still meets the
-//! identifier's bucket.
+//! once every few seconds. So an address from which a platform's identifier (SCIM and the token
+//! endpoint; not the console's or the admin API's) was verified successfully is
+//! trusted with it for a day after its last success: the identifier's bucket does not hold that
+//! address back (its own buckets still do), until [`UNTRUSTED_AFTER`] verifications of the
+//! identifier fail from that address (one is not enough: a platform's egress addresses are shared
+//! by its tenants). A platform keeps calling from the addresses it succeeded from; a guesser
+//! elsewhere still meets the identifier's bucket.
 //!
 //! Only verifications count there: a request without credentials or the same
 //! wrong credential again (refused from the verifier's memory) costs no hash.
@@ -139,12 +141,15 @@ pub struct AuthThrottle {
     refusals: Buckets<IpAddr>,
     /// (identifier, address block) pairs that verified successfully lately (see the module's
     /// introduction).
-    trusted: Cache<(String, IpAddr), ()>,
+    trusted: Cache<(String, IpAddr), u8>,
     hold: Duration,
 }
 
-/// How long an address stays trusted with an identifier after a successful verification.
+/// How long an address stays trusted with an identifier after its last successful verification.
 const TRUSTED_FOR: Duration = Duration::from_secs(86_400);
+
+/// Failed verifications of an identifier from an address trusted with it that end the trust.
+pub const UNTRUSTED_AFTER: u8 = 3;
 
 impl std::fmt::Debug for AuthThrottle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,10 +229,8 @@ impl AuthThrottle {
     /// introduction).
     pub fn record_success(&self, address: Option<IpAddr>, identifier: &str) {
         if let Some(address) = address {
-            let pair = (key(identifier), block(address));
-            if !self.trusted.contains_key(&pair) {
-                self.trusted.insert(pair, ());
-            }
+            // Inserted again at every success: the day of trust counts from the last one.
+            self.trusted.insert((key(identifier), block(address)), 0);
         }
     }
 
@@ -236,7 +239,13 @@ impl AuthThrottle {
         let now = Instant::now();
         if let Some(address) = address {
             self.addresses.take(block(address), now);
-            self.trusted.invalidate(&(key(identifier), block(address)));
+            self.trusted.entry((key(identifier), block(address))).and_compute_with(|trusted| {
+                match trusted.map(moka::Entry::into_value) {
+                    Some(failures) if failures + 1 < UNTRUSTED_AFTER => moka::ops::compute::Op::Put(failures + 1),
+                    Some(_) => moka::ops::compute::Op::Remove,
+                    None => moka::ops::compute::Op::Nop,
+                }
+            });
         }
         self.identifiers.take(key(identifier), now);
     }
@@ -288,9 +297,13 @@ mod tests {
         assert_eq!(t.check(ip("192.0.2.66"), "okta-client"), Err(2), "the guesser is held back");
         assert_eq!(t.check(ip("203.0.113.9"), "okta-client"), Err(2), "so is any address not trusted with it");
         assert_eq!(t.check(ip("198.51.100.4"), "okta-client"), Ok(()), "the client's own address is not");
-        // A failure from that address with that identifier ends the trust: a guesser behind the
-        // client's own address meets the identifier's bucket again.
+        // A few failures from that address with that identifier end the trust (one does not: the
+        // address may be shared): a guesser behind it meets the identifier's bucket again.
         t.record_failure(ip("198.51.100.4"), "okta-client");
+        assert_eq!(t.check(ip("198.51.100.4"), "okta-client"), Ok(()));
+        for _ in 1..UNTRUSTED_AFTER {
+            t.record_failure(ip("198.51.100.4"), "okta-client");
+        }
         assert!(t.check(ip("198.51.100.4"), "okta-client").is_err());
     }
 
