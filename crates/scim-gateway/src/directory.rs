@@ -6,7 +6,8 @@
 //!
 //! The breaker counts `Unavailable` and `DeadlineExceeded` outcomes (the adapter down or too
 //! slow), and answers `503` with `Retry-After` at once while it is open; any other answer,
-//! including a refusal such as `404`, shows the adapter is up.
+//! including a refusal such as `404` and the adapter's own `503` about one Secret Server instance
+//! (which says when to retry), shows the adapter is up.
 
 use crate::circuit_breaker::{Admission, CircuitBreaker, Permit};
 use adapter_api::{DirectoryClient, GetResource, Projection, Resource, SearchPage, SearchQuery, SearchResources};
@@ -113,6 +114,14 @@ impl Directory {
 
     fn outcome<T>(permit: Permit<'_>, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
         match result {
+            // The adapter's own `503`s always say when to retry (one Secret Server instance still
+            // loading or unreachable, a replica not yet caught up): it is up, and the answer is
+            // about one instance, which must not open the breaker that every instance's reads go
+            // through. A failure to reach it never carries a `Retry-After`.
+            Err(error) if error.kind == ErrorKind::Unavailable && error.retry_after.is_some() => {
+                permit.succeeded();
+                Err(error)
+            }
             Err(error) if matches!(error.kind, ErrorKind::Unavailable | ErrorKind::DeadlineExceeded) => {
                 permit.failed();
                 tracing::warn!(error = %error, "directory call failed");
@@ -124,5 +133,38 @@ impl Directory {
                 other
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::BreakerSettings;
+
+    fn breaker() -> CircuitBreaker {
+        CircuitBreaker::new("adapter", BreakerSettings { failure_threshold: 2, ..BreakerSettings::default() })
+    }
+
+    fn admit(breaker: &CircuitBreaker) -> Permit<'_> {
+        match breaker.admit() {
+            Admission::Allowed(permit) => permit,
+            Admission::Rejected { .. } => panic!("the breaker is open"),
+        }
+    }
+
+    #[test]
+    fn an_instance_the_adapter_says_is_not_loaded_does_not_open_the_breaker_every_read_goes_through() {
+        let breaker = breaker();
+        for _ in 0..5 {
+            let answered = ServiceError::unavailable("instance 'b' could not be loaded yet").with_retry_after(5);
+            let error = Directory::outcome::<()>(admit(&breaker), Err(answered)).unwrap_err();
+            assert!(error.detail.contains("could not be loaded"), "its reason reaches the client: {error}");
+        }
+        assert!(matches!(breaker.admit(), Admission::Allowed(_)), "still closed");
+        for _ in 0..2 {
+            let unreachable = ServiceError::unavailable("transport error");
+            let _ = Directory::outcome::<()>(admit(&breaker), Err(unreachable));
+        }
+        assert!(matches!(breaker.admit(), Admission::Rejected { .. }), "an adapter out of reach opens it");
     }
 }
