@@ -195,6 +195,19 @@ impl Instance {
         }
     }
 
+    /// Waits until the first load has finished or failed, at most `timeout`; whether it is loaded.
+    pub async fn wait_first_load(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut loaded = self.loaded.subscribe();
+        while self.first_load() == FirstLoad::UnderWay && tokio::time::Instant::now() < deadline {
+            tokio::select! {
+                _ = loaded.wait_for(|l| *l) => {}
+                () = tokio::time::sleep(Duration::from_millis(200).min(deadline.saturating_duration_since(tokio::time::Instant::now()))) => {}
+            }
+        }
+        self.is_loaded()
+    }
+
     /// The last failure of a load or resync, if the last attempt failed.
     pub fn last_error(&self) -> Option<String> {
         self.status.lock().last_error.clone()

@@ -381,12 +381,14 @@ impl Worker {
         }
         // A first load under way is waited for; one that failed (the instance unreachable, or not
         // answering) is not: the job goes back at once, and the worker to the other instances.
+        // It comes back after a while (the load is tried again meanwhile) rather than spend its
+        // attempts in seconds.
         if !caller.instance.is_loaded()
-            && (matches!(caller.instance.first_load(), crate::instance::FirstLoad::Failed(_))
-                || !caller.instance.wait_loaded(self.core.settings.job_wait_for_load).await)
+            && !caller.instance.wait_first_load(self.core.settings.job_wait_for_load).await
             && let Err(e) = caller.require_loaded()
         {
-            return retry(e.detail, Some(Duration::from_secs(5)));
+            let failed = matches!(caller.instance.first_load(), crate::instance::FirstLoad::Failed(_));
+            return retry(e.detail, Some(Duration::from_secs(if failed { 30 } else { 5 })));
         }
         // With several replicas, the change this job follows may have been applied by another
         // one: the jobs of a resource run one after the other, but this replica's read model
