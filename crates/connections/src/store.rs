@@ -219,11 +219,12 @@ impl ConnectionStore {
                 self.state.delete(TOKEN_INDEX, &token.sha256.to_ascii_lowercase()).await?;
             }
         }
-        let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
-        if existed {
+        // Retired before it goes: a failure in between leaves the id retired, never free again.
+        if self.state.get(NAMESPACE, id.as_str()).await?.is_some() {
             let at = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
             self.state.put(RETIRED, id.as_str(), Bytes::from(at)).await?;
         }
+        let existed = self.state.delete(NAMESPACE, id.as_str()).await?;
         self.state.delete(FILE_DEFINITIONS, id.as_str()).await?;
         self.cache.lock().insert(id.clone(), (Instant::now(), None));
         self.changes.fetch_add(1, Ordering::Relaxed);
