@@ -43,8 +43,11 @@ pub const EXTERNAL_IDS: &str = "$externalIds";
 /// keeps its own (the `keep-secret-server-name` policy), by connection id.
 pub const USER_NAMES: &str = "$userNames";
 
-/// The attributes each connection keeps for itself, with the key holding their values.
-const SCOPED: [(&str, &str); 2] = [("externalId", EXTERNAL_IDS), ("userName", USER_NAMES)];
+/// The attributes each connection keeps for itself, with the key holding their values: its
+/// `externalId`, the `userName` it kept, the `rights` it asked for on a permission (in its own
+/// rights vocabulary) and the attributes it left unassigned (`$unset`, see `mapping::UNSET`).
+const SCOPED: [(&str, &str); 4] =
+    [("externalId", EXTERNAL_IDS), ("userName", USER_NAMES), ("rights", "$rights"), ("$unset", "$unsets")];
 
 /// Whether a value of `attr` stored before values were scoped (a plain entry) shows to
 /// `connection`: to the resource's creating connection, or to every connection when none created
@@ -116,6 +119,13 @@ pub fn as_seen_by(attrs: &mut Map<String, Value>, connection: &str) {
             attrs.insert(attr.to_owned(), value);
         }
     }
+}
+
+/// Stored attributes as `connection` sees them (see [`as_seen_by`]).
+pub fn seen_by(stored: Option<&str>, connection: &str) -> Map<String, Value> {
+    let mut attrs = from_text(stored);
+    as_seen_by(&mut attrs, connection);
+    attrs
 }
 
 /// Every connection's values of `attr` (`externalId` or `userName`) in stored attributes, for the
@@ -292,6 +302,18 @@ mod tests {
         let mut ids: Vec<&str> = external_ids(&okta).collect();
         ids.sort_unstable();
         assert_eq!(ids, ["entra-1", "sp-123"], "a removal leaves no value in the index");
+    }
+
+    #[test]
+    fn requested_rights_and_unassigned_attributes_are_each_connections_own() {
+        let mut sailpoint = object(json!({"rights": ["View", "Edit"], "$unset": {"displayName": "Ops"}}));
+        carry_over(&mut sailpoint, None, "sailpoint");
+        let mut seen = sailpoint.clone();
+        as_seen_by(&mut seen, "sailpoint");
+        assert_eq!(seen, object(json!({"rights": ["View", "Edit"], "$unset": {"displayName": "Ops"}})));
+        let mut seen = sailpoint.clone();
+        as_seen_by(&mut seen, "okta");
+        assert!(seen.is_empty(), "another connection sees the roles in its own words, and every attribute");
     }
 
     #[test]

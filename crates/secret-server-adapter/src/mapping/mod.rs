@@ -80,9 +80,7 @@ impl View<'_> {
     /// A record's stored attributes as the caller sees them: its own `externalId` and no other
     /// connection's (see [`crate::attributes::as_seen_by`]).
     pub fn attrs(&self, stored: Option<&str>) -> Map<String, Value> {
-        let mut attrs = crate::attributes::from_text(stored);
-        crate::attributes::as_seen_by(&mut attrs, self.connection.as_str());
-        attrs
+        crate::attributes::seen_by(stored, self.connection.as_str())
     }
 
     /// Another user the caller sees named `name` (Secret Server's name, or one the caller kept

@@ -22,7 +22,7 @@
 //! connection limited to subtrees (the root is never inside one).
 
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
-use crate::attributes::{carry_over, from_text, to_text};
+use crate::attributes::{carry_over, seen_by, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -537,7 +537,7 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     let mut attrs = f.attrs;
     let previous_text = ctx.instance().model.read(|s| s.folders.get(&id).and_then(|x| x.attrs.clone()));
     if patch {
-        let previous = from_text(previous_text.as_deref());
+        let previous = seen_by(previous_text.as_deref(), ctx.caller.connection.id.as_str());
         let names = ["displayName", "inheritPermissions"];
         mark_unassigned(&mut attrs, &names, (&doc, &base), &previous, |name| match name {
             "inheritPermissions" => Value::Bool(folder.inherit_permissions),

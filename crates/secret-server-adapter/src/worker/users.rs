@@ -12,7 +12,7 @@
 
 use super::roles::{self, Holder, RolePlan, with_roles};
 use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
-use crate::attributes::{CREATED_BY, carry_over, from_text, to_text};
+use crate::attributes::{CREATED_BY, carry_over, seen_by, to_text};
 use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
 use crate::mapping::{RenderOptions, mark_unassigned};
@@ -457,8 +457,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
     roles::apply(ctx, Holder::User(id), &role_plan).await?;
     let held = role_plan.result;
     let previous_text = ctx.instance().model.read(|s| s.users.get(&id).and_then(|u| u.attrs.clone()));
-    let previous = from_text(previous_text.as_deref());
-    carry_over(&mut attrs, previous_text.as_deref(), ctx.caller.connection.id.as_str());
+    // What the caller left unassigned before: its own (see `attributes`).
+    let previous = seen_by(previous_text.as_deref(), ctx.caller.connection.id.as_str());
     if patch {
         mark_unassigned(&mut attrs, UNASSIGNABLE, (&doc, &current_doc), &previous, |name| match name {
             "active" => Value::Bool(user.enabled),
@@ -468,6 +468,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         // A replacement without `displayName` leaves it unassigned, as a create does.
         mark_display_name_unassigned(&mut attrs, &user.display_name);
     }
+    // Last: what this connection left unassigned is its own too.
+    carry_over(&mut attrs, previous_text.as_deref(), ctx.caller.connection.id.as_str());
     let attrs = to_text(&attrs);
     ctx.instance().attrs.put(KIND, id, attrs.as_deref()).await?;
     let was_deleted = ctx.instance().model.read(|s| s.users.get(&id).is_some_and(|u| u.deleted));

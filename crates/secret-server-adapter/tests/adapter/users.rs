@@ -550,3 +550,20 @@ async fn each_connection_sees_and_finds_the_user_by_its_own_external_id_only() {
     assert_eq!(stack.get_as("okta", User, &id).await.unwrap().get("externalId"), None);
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attribute_one_connection_left_unassigned_still_shows_to_the_others() {
+    let stack = Stack::start().await;
+    stack.connections.put(&connection("okta")).await.unwrap();
+    let id = stack.create(User, barbara()).await.id();
+    stack.patch(User, &id, json!([{"op": "remove", "path": "displayName"}])).await.json();
+    assert_eq!(stack.get(User, &id).await.unwrap().get("displayName"), None);
+    let theirs = stack.get_as("okta", User, &id).await.unwrap();
+    assert_eq!(theirs["displayName"], "Barbara Jensen", "okta never removed it: Secret Server's value shows");
+
+    // Another connection's change leaves the first one's choice as it was.
+    stack.patch_as("okta", User, &id, json!([{"op": "replace", "path": "title", "value": "Guide"}]), None).await.json();
+    assert_eq!(stack.get(User, &id).await.unwrap().get("displayName"), None);
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap()["displayName"], "Barbara Jensen");
+    stack.stop().await;
+}
