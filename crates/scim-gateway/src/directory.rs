@@ -115,9 +115,10 @@ impl Directory {
     fn outcome<T>(permit: Permit<'_>, result: Result<T, ServiceError>) -> Result<T, ServiceError> {
         match result {
             // The adapter's own `503`s always say when to retry (one Secret Server instance still
-            // loading or unreachable, a replica not yet caught up): it is up, and the answer is
-            // about one instance, which must not open the breaker that every instance's reads go
-            // through. A failure to reach it never carries a `Retry-After`.
+            // loading or unreachable, a replica not yet caught up, its connection store out of
+            // reach): it is up and answering, which is what this breaker is about; an instance's
+            // trouble must not open the breaker that every instance's reads go through. A failure
+            // to reach the adapter never carries a `Retry-After`.
             Err(error) if error.kind == ErrorKind::Unavailable && error.retry_after.is_some() => {
                 permit.succeeded();
                 Err(error)

@@ -116,8 +116,10 @@ impl Caller {
         let detail = match self.instance.first_load() {
             FirstLoad::Done => return Ok(()),
             FirstLoad::UnderWay => format!("the read model of Secret Server instance '{name}' is still loading"),
-            FirstLoad::Failed(error) => {
-                format!("Secret Server instance '{name}' could not be loaded yet (tried again): {error}")
+            // Why stays in the adapter's log and `/readyz`: a load error may name Secret Server's
+            // address or quote its answers, which are not the client's business.
+            FirstLoad::Failed(_) => {
+                format!("Secret Server instance '{name}' could not be loaded yet; it is tried again")
             }
         };
         Err(ServiceError::unavailable(detail).with_retry_after(5))
