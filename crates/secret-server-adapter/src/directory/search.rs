@@ -172,11 +172,14 @@ pub fn placement(core: &Core, caller: &Caller, req: &SearchRequest) -> Placement
         return Placement::Expensive;
     };
     let large = core.settings.large_group_members;
-    let any_large = caller.instance.model.read(|s| {
-        candidates(s, ResourceKind::Group, &compiled.plan(), req.filter.as_ref())
-            .is_none_or(|ids| ids.iter().any(|id| s.groups.get(id).is_some_and(|g| g.members.len() > large)))
+    // The members of every candidate together: 300 groups of 4,000 are as much to render as one
+    // of 1,200,000.
+    let too_many = caller.instance.model.read(|s| {
+        candidates(s, ResourceKind::Group, &compiled.plan(), req.filter.as_ref()).is_none_or(|ids| {
+            ids.iter().filter_map(|id| s.groups.get(id)).map(|g| g.members.len()).sum::<usize>() > large
+        })
     });
-    if any_large { Placement::Expensive } else { Placement::Blocking }
+    if too_many { Placement::Expensive } else { Placement::Blocking }
 }
 
 /// The attributes an equality plan can answer from an index (see `read_model::query`).
