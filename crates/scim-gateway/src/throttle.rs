@@ -141,7 +141,8 @@ pub struct AuthThrottle {
     refusals: Buckets<IpAddr>,
     /// (identifier, address block) pairs that verified successfully lately (see the module's
     /// introduction).
-    trusted: Cache<(String, IpAddr), u8>,
+    /// The value: when the pair last verified successfully, and the failures since.
+    trusted: Cache<(String, IpAddr), (Instant, u8)>,
     hold: Duration,
 }
 
@@ -188,7 +189,11 @@ impl AuthThrottle {
     pub fn check(&self, address: Option<IpAddr>, identifier: &str) -> Result<(), u32> {
         let now = Instant::now();
         let identifier = key(identifier);
-        let trusted = address.is_some_and(|a| self.trusted.contains_key(&(identifier.clone(), block(a))));
+        let trusted = address.is_some_and(|a| {
+            self.trusted
+                .get(&(identifier.clone(), block(a)))
+                .is_some_and(|(since, _)| now.saturating_duration_since(since) < TRUSTED_FOR)
+        });
         let by_identifier = if trusted { None } else { self.identifiers.wait(&identifier, now) };
         match self.address_wait(address, now).max(by_identifier) {
             Some(wait) => Err(wait),
@@ -229,8 +234,15 @@ impl AuthThrottle {
     /// introduction).
     pub fn record_success(&self, address: Option<IpAddr>, identifier: &str) {
         if let Some(address) = address {
-            // Inserted again at every success: the day of trust counts from the last one.
-            self.trusted.insert((key(identifier), block(address)), 0);
+            // The day of trust counts from the last success; the entry is written again only
+            // when that moves it on by a minute or more, or clears failures (not at every call).
+            let (pair, now) = ((key(identifier), block(address)), Instant::now());
+            let fresh = self.trusted.get(&pair).is_some_and(|(since, failures)| {
+                failures == 0 && now.saturating_duration_since(since) < Duration::from_secs(60)
+            });
+            if !fresh {
+                self.trusted.insert(pair, (now, 0));
+            }
         }
     }
 
@@ -241,7 +253,10 @@ impl AuthThrottle {
             self.addresses.take(block(address), now);
             self.trusted.entry((key(identifier), block(address))).and_compute_with(|trusted| {
                 match trusted.map(moka::Entry::into_value) {
-                    Some(failures) if failures + 1 < UNTRUSTED_AFTER => moka::ops::compute::Op::Put(failures + 1),
+                    // The last success's time is kept: a failure does not extend the trust.
+                    Some((since, failures)) if failures + 1 < UNTRUSTED_AFTER => {
+                        moka::ops::compute::Op::Put((since, failures + 1))
+                    }
                     Some(_) => moka::ops::compute::Op::Remove,
                     None => moka::ops::compute::Op::Nop,
                 }
@@ -297,6 +312,14 @@ mod tests {
         assert_eq!(t.check(ip("192.0.2.66"), "okta-client"), Err(2), "the guesser is held back");
         assert_eq!(t.check(ip("203.0.113.9"), "okta-client"), Err(2), "so is any address not trusted with it");
         assert_eq!(t.check(ip("198.51.100.4"), "okta-client"), Ok(()), "the client's own address is not");
+        // A day after the last success the address is one like any other (the clock is tokio's).
+        tokio::time::advance(TRUSTED_FOR).await;
+        for _ in 0..3 {
+            t.record_failure(ip("192.0.2.66"), "okta-client");
+        }
+        assert!(t.check(ip("198.51.100.4"), "okta-client").is_err());
+        t.record_success(ip("198.51.100.4"), "okta-client");
+        assert_eq!(t.check(ip("198.51.100.4"), "okta-client"), Ok(()), "a new success trusts it again");
         // A few failures from that address with that identifier end the trust (one does not: the
         // address may be shared): a guesser behind it meets the identifier's bucket again.
         t.record_failure(ip("198.51.100.4"), "okta-client");
