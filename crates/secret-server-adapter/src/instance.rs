@@ -570,9 +570,11 @@ impl Instance {
     }
 
     /// Whether the read model holds resource `id` of `kind` at the version the shared store
-    /// records, waiting up to `wait` for this replica's follower to bring another replica's
-    /// change of it. Only that resource is waited for: a change elsewhere, or a follower behind on
-    /// others, costs nothing. One Redis read.
+    /// records; when it does not, waits for it while `follower` (this replica's follower catching
+    /// up with the events stream) has not finished: only the follower can bring another replica's
+    /// change. A follower with nothing left to handle ends the wait at once (the versions then
+    /// differ for another reason, such as a change made in Secret Server that only another
+    /// replica's resync has seen). One Redis read when the model is current.
     ///
     /// # Errors
     /// When the state store fails.
@@ -580,20 +582,19 @@ impl Instance {
         &self,
         kind: ResourceKind,
         id: i64,
-        wait: std::time::Duration,
+        follower: impl std::future::Future<Output = bool>,
     ) -> Result<bool, state_store::StoreError> {
         let Some(stored) = self.meta.get(kind, id).await? else { return Ok(true) };
-        let held = || self.model.read(|s| s.meta(kind, id).map(|m| m.version));
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            if held() == Some(stored.version) {
-                return Ok(true);
+        let current = || self.model.read(|s| s.meta(kind, id).map(|m| m.version)) == Some(stored.version);
+        tokio::pin!(follower);
+        let mut follower_done = false;
+        while !current() && !follower_done {
+            tokio::select! {
+                _ = &mut follower => follower_done = true,
+                () = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
+        Ok(current())
     }
 
     async fn write_with(

@@ -195,9 +195,24 @@ async fn sync_loop(
             "catching up with Secret Server after restoring the snapshot failed; the next resync tries again");
     }
     let mut attempt = 0;
+    // After a failed attempt, the other instances' follower runs and passes this one's events over
+    // (see `replication::follow`): what other replicas change while the next attempt reads Secret
+    // Server is replayed once it has.
+    let mut since = None;
     while !instance.is_loaded() {
+        if attempt > 0 && since.is_none() {
+            since = events.last_id().await.ok().flatten();
+        }
         match instance.sync().await {
-            Ok(_) => break,
+            Ok(_) => {
+                if let Some(after) = since.take()
+                    && let Err(e) = replication::replay(events.as_ref(), &instance, after).await
+                {
+                    tracing::warn!(instance = %instance.name, error = %e,
+                        "cannot replay the changes made while the instance loaded; the next resync catches up");
+                }
+                break;
+            }
             Err(e) => {
                 let wait = load_backoff(attempt);
                 attempt += 1;

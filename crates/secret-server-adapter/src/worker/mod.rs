@@ -394,14 +394,16 @@ impl Worker {
         // one: the jobs of a resource run one after the other, but this replica's read model
         // learns the previous one's change from the events stream. The job's base (the document
         // a PATCH applies to, the attributes other connections keep, the version `If-Match`
-        // names) comes from the read model: it waits (briefly) until the model holds the resource
-        // as the shared store records it. Beyond the wait it goes on from the model as it is, as
-        // a read does: a follower that stays behind (or a change made in Secret Server that only
-        // another replica's resync has seen) must not stop the resource's writes.
-        if self.core.freshness.is_some()
+        // names) comes from the read model: it waits until the model holds the resource as the
+        // shared store records it, for as long as the follower is catching up (at most
+        // `read_fence_wait`). Then it goes on from the model as it is, as a read does: a follower
+        // that stays behind (or a change made in Secret Server that only another replica's resync
+        // has seen) must not stop the resource's writes.
+        if let Some(freshness) = &self.core.freshness
             && let Some(id) = adapter_api::id::parse(req.resource_id())
         {
-            match caller.instance.caught_up_with(req.kind(), id, self.core.settings.read_fence_wait).await {
+            let follower = freshness.catch_up(self.core.events.as_ref());
+            match caller.instance.caught_up_with(req.kind(), id, follower).await {
                 Ok(true) => {}
                 Ok(false) => tracing::info!(
                     kind = req.kind().name(),
