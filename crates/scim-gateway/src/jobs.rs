@@ -482,6 +482,16 @@ mod tests {
         }
     }
 
+    /// An in-process queue whose faults a test switches on.
+    fn faulty_queue() -> job_queue::testing::FaultyQueue {
+        job_queue::testing::FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap()))
+    }
+
+    /// The instance's breaker, open after one failure: whether an outcome counts shows at once.
+    fn breaker_opening_at_the_first_failure() -> CircuitBreaker {
+        CircuitBreaker::new("instance:primary", BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() })
+    }
+
     /// A PATCH of user `id` (its jobs share that user's ordering key).
     fn patch_of_user(id: &str) -> Write {
         let body = serde_json::json!({"schemas": [scim::urn::PATCH_OP],
@@ -601,10 +611,7 @@ mod tests {
         // A Bulk's deadline comes before the job deadline: its operation is answered as failed,
         // so its job is withdrawn too, and a wait shortened by the caller says nothing.
         let (jobs, _) = jobs_and_breaker();
-        let breaker = CircuitBreaker::new(
-            "instance:primary",
-            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
-        );
+        let breaker = breaker_opening_at_the_first_failure();
         for id in ["1", "2"] {
             let until = Instant::now() + Duration::from_millis(250);
             let cut_short = jobs.run(patch_of_user(id), &breaker, Some(until)).await;
@@ -617,14 +624,11 @@ mod tests {
     /// Jobs on a faulty in-process queue whose workers answer every job, and a breaker that opens
     /// at the first failure.
     fn jobs_on_a_faulty_queue() -> (Jobs, Arc<job_queue::testing::FaultyQueue>, CircuitBreaker) {
-        let queue = Arc::new(job_queue::testing::FaultyQueue::new(Arc::new(
-            InProcessQueue::new(&QueueConfig::default()).unwrap(),
-        )));
+        let queue = Arc::new(faulty_queue());
         let workers = Arc::clone(&queue);
         tokio::spawn(async move { workers.run_workers(Arc::new(Answered), 1, Default::default()).await });
         let jobs = Jobs::new(queue.clone(), Duration::from_secs(5), JobKeys::ephemeral());
-        let settings = BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() };
-        (jobs, queue, CircuitBreaker::new("instance:primary", settings))
+        (jobs, queue, breaker_opening_at_the_first_failure())
     }
 
     #[tokio::test]
@@ -649,14 +653,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_write_whose_outcome_the_queue_cannot_give_is_504_naming_its_job_and_does_not_open_the_breaker() {
-        let queue =
-            job_queue::testing::FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap()));
+        let queue = faulty_queue();
         queue.fail_waits(true);
         let jobs = Jobs::new(Arc::new(queue), Duration::from_secs(1), JobKeys::ephemeral());
-        let breaker = CircuitBreaker::new(
-            "instance:primary",
-            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
-        );
+        let breaker = breaker_opening_at_the_first_failure();
         for id in ["1", "2"] {
             // Accepted, so perhaps applied: never "unavailable, retry later".
             let error = jobs.run(patch_of_user(id), &breaker, None).await.unwrap_err().error;
@@ -669,14 +669,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_write_the_queue_cannot_withdraw_at_its_deadline_is_504_naming_its_job_and_does_not_open_the_breaker() {
-        let queue =
-            job_queue::testing::FaultyQueue::new(Arc::new(InProcessQueue::new(&QueueConfig::default()).unwrap()));
+        let queue = faulty_queue();
         queue.fail_withdrawals(true);
         let jobs = Jobs::new(Arc::new(queue), Duration::from_secs(1), JobKeys::ephemeral());
-        let breaker = CircuitBreaker::new(
-            "instance:primary",
-            BreakerSettings { failure_threshold: 1, ..BreakerSettings::default() },
-        );
+        let breaker = breaker_opening_at_the_first_failure();
         for id in ["1", "2"] {
             // Perhaps still queued, so perhaps applied later: never "not applied".
             let error = jobs.run(patch_of_user(id), &breaker, None).await.unwrap_err().error;

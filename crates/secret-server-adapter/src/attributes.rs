@@ -61,9 +61,10 @@ fn legacy_shows_to(stored: &Map<String, Value>, connection: &str) -> bool {
 
 /// Prepares `attrs`, the attributes `connection` is about to store for a resource whose stored
 /// attributes were `previous`: the connector's own record of who created it is carried over (a
-/// client's document never holds one: any it brings is dropped), and the document's `externalId`
-/// (and a kept `userName`) become this connection's, beside every other connection's, carried over
-/// untouched.
+/// client's document never holds one: any it brings is dropped), and the values each connection
+/// keeps for itself (`SCOPED`: `externalId`, a kept `userName`, requested `rights`, `$unset`)
+/// become this connection's, beside every other connection's, carried over untouched. Run it last,
+/// after anything that puts such a value into `attrs`.
 ///
 /// A value stored before values were scoped stays as it is, for whom it shows to (see
 /// [`as_seen_by`]): nothing here can tell whose it was, so no write claims or drops it. A
@@ -99,8 +100,8 @@ pub fn carry_over(attrs: &mut Map<String, Value>, previous: Option<&str>, connec
     }
 }
 
-/// Turns stored attributes into what `connection` sees: its own `externalId` (and kept
-/// `userName`) and no other connection's (see the module's introduction).
+/// Turns stored attributes into what `connection` sees: its own values of the `SCOPED`
+/// attributes and no other connection's (see the module's introduction).
 pub fn as_seen_by(attrs: &mut Map<String, Value>, connection: &str) {
     let shows = legacy_shows_to(attrs, connection);
     for (attr, key) in SCOPED {
@@ -137,12 +138,12 @@ fn scoped_values<'a>(attrs: &'a Map<String, Value>, attr: &str) -> impl Iterator
     attrs.get(attr).into_iter().chain(scoped).filter_map(Value::as_str)
 }
 
-/// Every connection's `externalId` (see [`scoped_values`]).
+/// Every connection's `externalId` (see `scoped_values`).
 pub fn external_ids(attrs: &Map<String, Value>) -> impl Iterator<Item = &str> {
     scoped_values(attrs, "externalId")
 }
 
-/// Every connection's kept `userName` (see [`scoped_values`]).
+/// Every connection's kept `userName` (see `scoped_values`).
 pub fn kept_user_names(attrs: &Map<String, Value>) -> impl Iterator<Item = &str> {
     scoped_values(attrs, "userName")
 }
