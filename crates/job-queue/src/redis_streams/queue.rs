@@ -244,15 +244,7 @@ fn submit_batcher(conn: Connection, base: String, budget: Duration, replicas: u3
                         &job.trace,
                     ]);
                 }
-                async move {
-                    if replicas == 0 {
-                        let mut call = scripts::SUBMIT.prepare_invoke();
-                        call.arg(args);
-                        call.invoke_async(&mut c).await
-                    } else {
-                        replicated(&mut c, &scripts::SUBMIT, &args, replicas).await
-                    }
-                }
+                async move { replicated(&mut c, &scripts::SUBMIT, &args, replicas).await }
             })
             .await?;
             submitted_rows(&rows, &jobs)
@@ -288,15 +280,21 @@ fn submitted_rows(reply: &Value, jobs: &[Submission]) -> Result<Vec<Submit>, Que
 /// fewer answered.
 const WAIT_FOR_REPLICAS: Duration = Duration::from_secs(1);
 
-/// Runs `script` with `args`, then `WAIT`s for `replicas` replicas to hold what it wrote: both in
-/// one pipeline, so that the `WAIT` goes to the server that ran the script even if the
-/// connection moves to another primary meanwhile. Fewer replicas is a transient error.
+/// Runs `script` with `args`, then, when `replicas` is not 0, `WAIT`s for that many replicas to
+/// hold what it wrote: both in one pipeline, so that the `WAIT` goes to the server that ran the
+/// script even if the connection moves to another primary meanwhile. Fewer replicas is a
+/// transient error.
 async fn replicated<T: redis::FromRedisValue>(
     conn: &mut Connection,
     script: &redis::Script,
     args: &[&[u8]],
     replicas: u32,
 ) -> redis::RedisResult<T> {
+    if replicas == 0 {
+        let mut call = script.prepare_invoke();
+        call.arg(args);
+        return call.invoke_async(conn).await;
+    }
     let mut eval = redis::cmd("EVALSHA");
     eval.arg(script.get_hash()).arg(0).arg(args);
     let mut pipe = redis::pipe();
@@ -1024,15 +1022,7 @@ impl JobQueue for RedisJobQueue {
             let mut c = inner.conn.clone();
             let args: Vec<&[u8]> =
                 vec![inner.keys.base.as_bytes(), WORKER_GROUP.as_bytes(), ttl.as_bytes(), id.0.as_bytes()];
-            async move {
-                if replicas == 0 {
-                    let mut call = scripts::WITHDRAW.prepare_invoke();
-                    call.arg(args);
-                    call.invoke_async(&mut c).await
-                } else {
-                    replicated(&mut c, &scripts::WITHDRAW, &args, replicas).await
-                }
-            }
+            async move { replicated(&mut c, &scripts::WITHDRAW, &args, replicas).await }
         })
         .await?;
         let withdrawal = match answer.as_str() {
