@@ -481,6 +481,24 @@ impl PrincipalFacts for StateFacts<'_> {
     }
 }
 
+/// [`StateFacts`], and who created one principal the read model has not seen yet.
+#[derive(Debug, Clone, Copy)]
+pub struct UnseenFacts<'a> {
+    pub state: StateFacts<'a>,
+    pub unseen: Principal,
+    pub creator: Option<&'a str>,
+}
+
+impl PrincipalFacts for UnseenFacts<'_> {
+    fn creator(&self, principal: Principal) -> Option<&str> {
+        if principal == self.unseen { self.creator } else { self.state.creator(principal) }
+    }
+
+    fn is_member(&self, user: i64, group: i64) -> bool {
+        self.state.is_member(user, group)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

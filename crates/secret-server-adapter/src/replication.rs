@@ -19,6 +19,13 @@
 //! not hold answers a retryable `503` instead (a client told `404` may create the resource again).
 //! A restarted replica is ready only once its follower has handled what was published before it
 //! started.
+//!
+//! **A job on a replica behind the others.** A job fences its own resource (see
+//! `Instance::caught_up_with`). What else it names is read with the same care, at no cost on the
+//! way to a success: a refusal the read model gives (a name taken, a grant that exists) is read
+//! again once the follower has caught up (`Ctx::follow_others`), and a principal the model has
+//! not seen is read from Secret Server with the attributes the shared store keeps of it
+//! (`Ctx::unseen_user`), among them the connection that created it.
 
 use crate::core::Core;
 use crate::instance::Instance;

@@ -17,7 +17,7 @@ pub mod role;
 pub mod user;
 
 use crate::meta::etag;
-use crate::principals::StateFacts;
+use crate::principals::{StateFacts, UnseenFacts};
 use crate::read_model::records::{Meta, Principal};
 use crate::read_model::state::State;
 use crate::text::rfc3339_millis;
@@ -162,6 +162,14 @@ impl View<'_> {
     /// them.
     pub fn principal_shown(&self, principal: Principal) -> bool {
         self.scope.shows(self.connection, principal.into(), &StateFacts(self.state))
+    }
+
+    /// [`View::principal_shown`] for a principal the read model has not seen yet (read from Secret
+    /// Server for the job at hand), created through the connector by `creator`, as its stored
+    /// attributes say.
+    pub fn unseen_principal_shown(&self, principal: Principal, creator: Option<&str>) -> bool {
+        let facts = UnseenFacts { state: StateFacts(self.state), unseen: principal.into(), creator };
+        self.scope.shows(self.connection, principal.into(), &facts)
     }
 
     /// Whether the caller can see resource `id` of `kind`. A permission is seen when its folder

@@ -35,7 +35,7 @@ use crate::intents::{Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{GroupFields, fields, member_id};
 use crate::read_model::fetch::{group_roles, group_ss_from_group, user_ss_from_user};
-use crate::read_model::records::{Meta, UserRec};
+use crate::read_model::records::UserRec;
 use crate::text::fold;
 use adapter_api::Operation;
 use connections::scope::Principal;
@@ -154,15 +154,18 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
                 Ok(user) => {
                     let enabled = user.enabled;
                     let uid = user.id;
-                    let ss = user_ss_from_user(user);
+                    let unseen = ctx.unseen_user(user_ss_from_user(user)).await?;
                     ctx.instance()
                         .write_through(&[(ResourceKind::User, uid)], |s| {
-                            let (attrs, deleted, meta) = s
-                                .users
-                                .get(&uid)
-                                .map(|u| (u.attrs.clone(), u.deleted, u.meta))
-                                .unwrap_or((None, false, Meta::default()));
-                            s.put_user(UserRec { ss, attrs, deleted, meta });
+                            // A record the read model holds (one the caller cannot see, or one
+                            // learnt meanwhile) keeps its attributes and meta.
+                            let rec = match s.users.get(&uid) {
+                                Some(u) => {
+                                    UserRec { attrs: u.attrs.clone(), deleted: u.deleted, meta: u.meta, ..unseen }
+                                }
+                                None => unseen,
+                            };
+                            s.put_user(rec);
                         })
                         .await?;
                     if !ctx.visible(ResourceKind::User, uid) {
@@ -264,7 +267,8 @@ fn name_taken(name: &str) -> JobError {
 /// Secret Server (a group made there since the last resync) shows it: the `409 uniqueness` a create
 /// of that name gets, before anything changes. The group's own name in another case is free.
 async fn check_name_free(ctx: &Ctx<'_>, id: i64, name: &str) -> JobResult<()> {
-    if ctx.instance().model.read(|s| s.group_by_name(name).is_some_and(|g| g.ss.id != id)) {
+    let held = || ctx.instance().model.read(|s| s.group_by_name(name).is_some_and(|g| g.ss.id != id));
+    if held() && (!ctx.follow_others().await || held()) {
         return Err(name_taken(name));
     }
     let wanted = fold(name);
@@ -292,7 +296,13 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let instance = ctx.instance();
     let key = fold(&f.name);
     let earlier = ctx.earlier_create(KIND, &key).await?;
-    let known = instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
+    let read_known = || instance.model.read(|s| s.group_by_name(&f.name).map(|g| g.ss.id));
+    let mut known = read_known();
+    // A name another group holds in the read model: read again once it has followed the other
+    // replicas (that group may have been deleted or renamed through one of them a moment ago).
+    if known.is_some_and(|id| !earlier.made(id)) && ctx.follow_others().await {
+        known = read_known();
+    }
     let detail = format!("a group named {:?} already exists", f.name);
     // Whether this job made the group: in this attempt, or in an earlier one its intent names
     // (never a group found by name alone).

@@ -24,6 +24,7 @@ use crate::instance::Instance;
 use crate::intents::{Earlier, Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::metrics;
+use crate::read_model::records::{GroupRec, GroupSs, Meta, UserRec, UserSs};
 use adapter_api::job::encode_failure;
 use adapter_api::{Operation, Resource, Written};
 use async_trait::async_trait;
@@ -212,6 +213,41 @@ impl Ctx<'_> {
     }
 
     /// Checks `If-Match` against the record's current version.
+    /// With several replicas, waits until this replica's read model has followed the changes the
+    /// others applied up to now (at most `read_fence_wait`); true when it waited, so that what the
+    /// model said is worth reading again. For refusals the model gives (a name taken, a grant that
+    /// exists): a user deleted or a group renamed through another replica a moment ago must not
+    /// refuse this job. One Redis read, on the way to a refusal only; false with one replica.
+    pub(crate) async fn follow_others(&self) -> bool {
+        match &self.core.freshness {
+            Some(freshness) => {
+                freshness.catch_up(self.core.events.as_ref()).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A user Secret Server has and the read model has not seen (created a moment ago through
+    /// another replica, or in Secret Server since the last resync), with what the shared state
+    /// store keeps of it, as the events follower would record it: its stored attributes (among
+    /// them the connection that created it, which a principal scope asks) and whether it was
+    /// deleted through SCIM. Without them a connection limited to what it created could not name
+    /// its own new user on a replica that has not learnt of it yet.
+    pub(crate) async fn unseen_user(&self, ss: UserSs) -> JobResult<UserRec> {
+        let instance = self.instance();
+        let attrs = instance.attrs.get(ResourceKind::User, ss.id).await?;
+        let deleted = !ss.enabled && instance.tombstones.get(ss.id).await?.is_some();
+        Ok(UserRec { ss, attrs, deleted, meta: Meta::default() })
+    }
+
+    /// A group Secret Server has and the read model has not seen, with its stored attributes (see
+    /// [`Ctx::unseen_user`]); its members are not read.
+    pub(crate) async fn unseen_group(&self, ss: GroupSs) -> JobResult<GroupRec> {
+        let attrs = self.instance().attrs.get(ResourceKind::Group, ss.id).await?;
+        Ok(GroupRec { ss, members: Vec::new(), attrs, meta: Meta::default() })
+    }
+
     pub(crate) fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
         precondition::check_if_match(self.req.if_match(), version).map_err(JobError::from)

@@ -26,8 +26,9 @@ use crate::mapping::rights::{folder_roles_for, secret_role_for};
 use crate::principals::Protected;
 use crate::read_model::fetch::{Interner, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user};
 use crate::read_model::records::{
-    FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
+    Attrs, FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
 };
+use crate::read_model::state::AttrKeys;
 use adapter_api::Operation;
 use connections::{FolderRoles, InheritedFolderPolicy};
 use futures::TryStreamExt;
@@ -85,9 +86,11 @@ enum Unseen {
     Group(GroupRec),
 }
 
-/// Whether the caller's principal scope shows `principal`, known to the read model or not.
-fn shown(ctx: &Ctx<'_>, principal: Principal) -> bool {
-    ctx.instance().model.read(|s| ctx.caller.view(s).principal_shown(principal))
+/// Whether the caller's principal scope shows `principal`, which the read model has not seen,
+/// whose stored attributes are `attrs` (they say which connection created it).
+fn unseen_shown(ctx: &Ctx<'_>, principal: Principal, attrs: &Attrs) -> bool {
+    let creator = AttrKeys::of(attrs).created_by;
+    ctx.instance().model.read(|s| ctx.caller.view(s).unseen_principal_shown(principal, creator.as_deref()))
 }
 
 /// Checks that a permission's principal exists for the caller (reading Secret Server for one the
@@ -107,10 +110,10 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
                         Err(e) if e.is_not_found() => return Err(missing()),
                         Err(e) => return Err(e.into()),
                     };
-                    let ss = user_ss_from_user(user);
-                    let enabled = ss.enabled;
-                    let rec = UserRec { ss, attrs: None, deleted: false, meta: Meta::default() };
-                    (Some(Unseen::User(rec)), shown(ctx, principal), enabled)
+                    let rec = ctx.unseen_user(user_ss_from_user(user)).await?;
+                    let enabled = rec.ss.enabled;
+                    let visible = unseen_shown(ctx, principal, &rec.attrs);
+                    (Some(Unseen::User(rec)), visible, enabled)
                 }
             };
             if !visible {
@@ -132,9 +135,9 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
                     Err(e) if e.is_not_found() => return Err(missing()),
                     Err(e) => return Err(e.into()),
                 };
-                let ss = group_ss_from_group(group);
-                let rec = GroupRec { ss, members: Vec::new(), attrs: None, meta: Meta::default() };
-                (Some(Unseen::Group(rec)), shown(ctx, principal))
+                let rec = ctx.unseen_group(group_ss_from_group(group)).await?;
+                let visible = unseen_shown(ctx, principal, &rec.attrs);
+                (Some(Unseen::Group(rec)), visible)
             };
             // A group the caller cannot see (its principal scope limits reads) is named like a missing one.
             if !visible {
@@ -363,7 +366,13 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let instance = ctx.instance();
     let key = format!("{folder_id}/{:?}", f.principal);
     let earlier = ctx.earlier_create(FOLDER_PERM, &key).await?;
-    let existing = instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss));
+    let read_existing = || instance.model.read(|s| s.folder_perm_of(folder_id, f.principal).map(|p| p.ss));
+    let mut existing = read_existing();
+    // A grant the read model holds: read again once it has followed the other replicas (it may
+    // have been revoked through one of them a moment ago).
+    if existing.is_some_and(|p| !earlier.made(p.id)) && ctx.follow_others().await {
+        existing = read_existing();
+    }
     let exists_error = || taken(exists_detail(f.principal, "container", folder_id));
     let id = match existing {
         Some(p) if earlier.made(p.id) => {
@@ -554,7 +563,13 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let instance = ctx.instance();
     let key = format!("{secret_id}/{:?}", f.principal);
     let earlier = ctx.earlier_create(SECRET_PERM, &key).await?;
-    let existing = instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss));
+    let read_existing = || instance.model.read(|s| s.secret_perm_of(secret_id, f.principal).map(|p| p.ss));
+    let mut existing = read_existing();
+    // A grant the read model holds: read again once it has followed the other replicas (it may
+    // have been revoked through one of them a moment ago).
+    if existing.is_some_and(|p| !earlier.made(p.id)) && ctx.follow_others().await {
+        existing = read_existing();
+    }
     let exists_error = || taken(exists_detail(f.principal, "privileged data", secret_id));
     let id = match existing {
         Some(p) if earlier.made(p.id) => {

@@ -185,22 +185,21 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let key = fold(&f.user_name);
     let earlier = ctx.earlier_create(KIND, &key).await?;
     let taken_detail = format!("userName {:?} is already taken", f.user_name);
-    let known = instance.model.read(|s| s.user_by_ss_name(&f.user_name).map(|u| (u.ss.id, u.deleted)));
-    // A name the read model holds for a live user that this job did not make: refused without a call.
-    if let Some((id, false)) = known
-        && !earlier.made(id)
-    {
-        return Err(taken(taken_detail));
-    }
-    // A name this connection keeps for another user (see the `keep-secret-server-name` policy),
-    // which Secret Server does not know: the caller would see two users of one name.
-    let kept = instance.model.read(|s| {
-        ctx.caller
-            .view(s)
-            .user_named(&f.user_name, None)
-            .filter(|id| s.users.get(id).is_some_and(|u| fold(&u.ss.user_name) != key))
-    });
-    if kept.is_some() {
+    // A name the read model holds for a live user that this job did not make: refused without a
+    // call. Or one this connection keeps for another user (see the `keep-secret-server-name`
+    // policy), which Secret Server does not know: the caller would see two users of one name.
+    let name_held = || {
+        instance.model.read(|s| {
+            let live = s.user_by_ss_name(&f.user_name).is_some_and(|u| !u.deleted && !earlier.made(u.ss.id));
+            let kept = ctx
+                .caller
+                .view(s)
+                .user_named(&f.user_name, None)
+                .is_some_and(|id| s.users.get(&id).is_some_and(|u| fold(&u.ss.user_name) != key));
+            live || kept
+        })
+    };
+    if name_held() && (!ctx.follow_others().await || name_held()) {
         return Err(taken(taken_detail));
     }
     // Secret Server's own answer, whatever the read model knows (a user created there since the
@@ -446,7 +445,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
             UserNameChangePolicy::KeepSecretServerName => {
                 // Only this connection sees the name it keeps; it must not show it two users of
                 // one name (nor take a name Secret Server gives another user).
-                if ctx.instance().model.read(|s| ctx.caller.view(s).user_named(&f.user_name, Some(id))).is_some() {
+                let named = || ctx.instance().model.read(|s| ctx.caller.view(s).user_named(&f.user_name, Some(id)));
+                if named().is_some() && (!ctx.follow_others().await || named().is_some()) {
                     return Err(taken(format!("userName {:?} is already taken", f.user_name)));
                 }
                 attrs.insert("userName".to_owned(), Value::String(f.user_name.clone()));

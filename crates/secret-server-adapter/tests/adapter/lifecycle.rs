@@ -2,13 +2,13 @@
 //! meta and attributes, redelivered jobs are idempotent, audit events, health, several replicas,
 //! and Secret Server outages.
 
-use crate::support::{Backend, CONNECTION, INSTANCE, Options, Stack, delivered, eventually, read};
+use crate::support::{Backend, CONNECTION, INSTANCE, Options, Outcome, Stack, delivered, eventually, read};
 use adapter_api::job::decode_result;
 use adapter_api::{JobKeys, Operation, Written};
 use job_queue::{Disposition, Job, JobId, JobLease, JobStatus, TraceContext};
 use pretty_assertions::assert_eq;
 use prost::Message;
-use scim::ResourceKind::{Group, User};
+use scim::ResourceKind::{ContainerPermission, Group, User};
 use secret_server_adapter::intents::{Intent, Intents};
 use secret_server_api::{Patch, UserCreateArgs, UserPatchArgs};
 use serde_json::{Value, json};
@@ -899,6 +899,39 @@ async fn changes_applied_in_turn_by_either_replica_build_on_each_other() {
         let title = json!([{"op": "replace", "path": "title", "value": format!("title-{n}")}]);
         let after = stack.patch(User, &id, title).await.json();
         assert_eq!((&after["nickName"], &after["title"]), (&json!(format!("nick-{n}")), &json!(format!("title-{n}"))));
+    }
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_freed_through_one_replica_is_free_at_once_through_the_other() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, _grpc_b) = stack.second_replica("b").await;
+    let databases = crate::containers::folder_id(&stack, "\\Databases").await;
+    let bob = stack.find(User, "userName eq \"bob.chen\"").await["id"].clone();
+    for n in 0..8 {
+        // Either replica's workers may take each job: the one that takes the second create may
+        // not have learnt of the delete yet, and its read model still holds the name (the grant).
+        let user = json!({"userName": format!("comes.back.{n}")});
+        let first = stack.create(User, user.clone()).await.id();
+        assert!(matches!(stack.delete(User, &first).await, Outcome::Ok(Written::Deleted)));
+        let again = stack.create(User, user).await.json();
+        assert_eq!(again["userName"], format!("comes.back.{n}"), "created again: {again}");
+
+        let group = json!({"displayName": format!("Comes Back {n}")});
+        let first = stack.create(Group, group.clone()).await.id();
+        assert!(matches!(stack.delete(Group, &first).await, Outcome::Ok(Written::Deleted)));
+        let again = stack.create(Group, group).await.json();
+        assert_eq!(again["displayName"], format!("Comes Back {n}"), "created again: {again}");
+
+        let grant = json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["View"]});
+        let first = stack.create(ContainerPermission, grant.clone()).await.id();
+        assert!(matches!(stack.delete(ContainerPermission, &first).await, Outcome::Ok(Written::Deleted)));
+        let again = stack.create(ContainerPermission, grant).await.json();
+        assert_eq!(again["user"]["value"], bob, "granted again: {again}");
+        let again = again["id"].as_str().unwrap();
+        assert!(matches!(stack.delete(ContainerPermission, again).await, Outcome::Ok(Written::Deleted)));
     }
     replica_b.shutdown().await;
     stack.stop().await;

@@ -2,8 +2,9 @@
 //! scope before anything changes, and remembers which connection created a user or group
 //! across resyncs, restarts and replicas.
 
+use crate::containers::folder_id;
 use crate::support::*;
-use scim::ResourceKind::{Group, User};
+use scim::ResourceKind::{ContainerPermission, Group, User};
 use secret_server_adapter::ProtectedPrincipals;
 use serde_json::json;
 use service_error::ErrorKind;
@@ -117,5 +118,29 @@ async fn the_console_group_and_its_members_are_protected_so_no_connection_can_ma
     assert!(refused.err().detail.contains("a member of \"helpdesk\""), "{:?}", refused.err());
     // Anyone else is changed as before.
     assert_eq!(stack.patch(User, &mallory, rename("Mallory")).await.json()["displayName"], "Mallory");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_connection_created_through_one_replica_it_may_name_at_once_through_the_other() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    own_only(&stack, "okta").await;
+    let (replica_b, _grpc_b) = stack.second_replica("b").await;
+    let databases = folder_id(&stack, "\\Databases").await;
+    for n in 0..8 {
+        // Either replica's workers may take each job: the one that takes the group's or the
+        // grant's may not have learnt of the user yet. Whether the user is the connection's own
+        // is kept in the shared state store, not only in the replica that created it.
+        let user = stack.create_as("okta", User, json!({"userName": format!("okta.new.{n}")})).await.id();
+        let group = json!({"displayName": format!("Okta New {n}"), "members": [{"value": user}]});
+        let group = stack.create_as("okta", Group, group).await.json();
+        assert_eq!(group["members"][0]["value"], user.as_str(), "its user is its member: {group}");
+
+        let user = stack.create_as("okta", User, json!({"userName": format!("okta.granted.{n}")})).await.id();
+        let grant = json!({"container": {"value": databases}, "user": {"value": user}, "rights": ["View"]});
+        let granted = stack.create_as("okta", ContainerPermission, grant).await.json();
+        assert_eq!(granted["user"]["value"], user.as_str(), "its user is granted: {granted}");
+    }
+    replica_b.shutdown().await;
     stack.stop().await;
 }
