@@ -28,6 +28,8 @@ pub struct Core {
     /// With several replicas: how far this one has followed the others' changes, which reads
     /// wait for (see [`crate::replication`]).
     pub freshness: Option<Arc<crate::replication::Freshness>>,
+    /// What each connection is shown of a version (see [`crate::meta::VersionTags`]).
+    pub version_tags: Arc<crate::meta::VersionTags>,
 }
 
 /// Who is asking, resolved: the connection and the instance it is bound to.
@@ -36,6 +38,7 @@ pub struct Caller {
     /// Shared with the connection store's cache: resolving a caller copies nothing.
     pub connection: Arc<Connection>,
     pub instance: Arc<Instance>,
+    pub version_tags: Arc<crate::meta::VersionTags>,
 }
 
 impl Core {
@@ -80,7 +83,7 @@ impl Core {
                 "connection bound to a Secret Server instance this adapter does not serve");
             ServiceError::internal("the connection's Secret Server instance is not configured")
         })?;
-        Ok(Caller { connection, instance })
+        Ok(Caller { connection, instance, version_tags: self.version_tags.clone() })
     }
 }
 
@@ -103,6 +106,7 @@ impl Caller {
             deleted_users: self.connection.policies.deleted_users,
             scope: &self.connection.scope,
             connection: &self.connection.id,
+            version_tags: &self.version_tags,
         }
     }
 

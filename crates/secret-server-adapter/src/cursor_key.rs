@@ -6,7 +6,9 @@
 //! [`NAMESPACE`] namespace: the first adapter to start creates it, atomically
 //! ([`StateStore::put_if_absent`]), so that replicas starting together end with the same key, and
 //! every later start reads it back. Removing the entry (or changing `cursor_secret`) rotates the
-//! key at the next start and invalidates outstanding cursors.
+//! key at the next start and invalidates outstanding cursors. The key of each connection's
+//! `meta.version` tags is derived from it ([`crate::meta::VersionTags`]), for the same reasons: a
+//! rotation changes every tag once.
 
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};

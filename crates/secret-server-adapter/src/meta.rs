@@ -17,6 +17,7 @@
 
 use crate::read_model::records::{FolderPermRec, FolderRec, GroupRec, Meta, RoleSs, SecretPermRec, SecretRec, UserRec};
 use bytes::Bytes;
+use hmac::{Hmac, Mac};
 use scim::ResourceKind;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -222,6 +223,52 @@ pub fn role_version(role: &RoleSs) -> u64 {
     let mut h = VersionHasher::new(ResourceKind::Role);
     h.int(role.id).str(&role.name).flag(role.enabled);
     h.finish()
+}
+
+/// What each connection is shown of a resource's version: a tag of its own.
+///
+/// A version hashes everything stored for a resource, every connection's own values among them
+/// (`externalId`, a kept `userName`, the `rights` asked for: see [`crate::attributes`]). Shown as
+/// it is, it would let one connection test guesses of another's values offline: hash the resource
+/// it reads with a guess in the other's place and compare. Each connection is shown instead a
+/// keyed hash (HMAC-SHA-256) of the version and its own id: one version gives a connection one
+/// tag, a new version a new tag, and the tag says nothing of the values without the key. The key is
+/// derived from the cursor key ([`crate::cursor_key`]), which every replica shares and keeps across
+/// restarts, so a connection's tag is the same on every replica and after a restart; rotating that
+/// key changes every tag once (a client holding an old one is answered `412` and reads again).
+///
+/// Left as they are: the version itself (kept in the state store, compared between replicas) and a
+/// role's, which hashes nothing of any connection's.
+#[derive(Clone)]
+pub struct VersionTags(Hmac<Sha256>);
+
+impl VersionTags {
+    /// The tags keyed by a key derived from `cursor_key` (the two uses never share an input).
+    pub fn new(cursor_key: &[u8]) -> Self {
+        // HMAC takes a key of any length (a long one is hashed first): this cannot fail.
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(cursor_key).expect("HMAC takes a key of any length");
+        derive.update(b"scim-connector meta.version tags");
+        let key = derive.finalize().into_bytes();
+        Self(<Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes a key of any length"))
+    }
+
+    /// Connection `connection`'s tag of `version`.
+    pub fn tag(&self, connection: &str, version: u64) -> u64 {
+        let mut mac = self.0.clone();
+        mac.update(&(connection.len() as u64).to_le_bytes());
+        mac.update(connection.as_bytes());
+        mac.update(&version.to_le_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(first)
+    }
+}
+
+impl std::fmt::Debug for VersionTags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VersionTags(..)")
+    }
 }
 
 /// The weak entity tag of a version, as `meta.version` and the `ETag` header carry it:
@@ -432,6 +479,18 @@ mod tests {
         kept.insert(2);
         assert_eq!(kept, IdSetDigest::of([2, 3, 7]), "order and history do not matter");
         assert_ne!(IdSetDigest::of([1, 2]), IdSetDigest::of([3]), "different sets differ");
+    }
+
+    #[test]
+    fn a_connection_is_shown_a_tag_of_its_own_for_each_version_under_each_key() {
+        let tags = VersionTags::new(b"the cursor key");
+        assert_eq!(tags.tag("okta", 7), VersionTags::new(b"the cursor key").tag("okta", 7), "stable");
+        assert_ne!(tags.tag("okta", 7), tags.tag("entra", 7), "one version, a tag per connection");
+        assert_ne!(tags.tag("okta", 7), tags.tag("okta", 8), "a new version, a new tag");
+        assert_ne!(tags.tag("okta", 7), VersionTags::new(b"another key").tag("okta", 7), "keyed");
+        assert_ne!(tags.tag("okta", 7), 7, "never the version itself");
+        // The connection id is length-prefixed: no two (id, version) pairs share an input.
+        assert_ne!(tags.tag("a", 7), tags.tag("a\u{0}", 7));
     }
 
     #[test]

@@ -290,12 +290,14 @@ pub async fn start(settings: AdapterSettings, deps: AdapterDeps) -> anyhow::Resu
         .await
         .context("cannot read or create the cursor key in the state store")?;
     let cursors = CursorCodec::new(&key, settings.cursor_timeout.as_secs());
+    let version_tags = Arc::new(crate::meta::VersionTags::new(&key));
     let core = Arc::new(Core {
         instances,
         connections: deps.connections.clone(),
         schemas: Arc::new(Schemas::standard()),
         events: deps.events.clone(),
         expensive: ExpensiveWork::new(settings.expensive_per_connection),
+        version_tags,
         settings: settings.clone(),
         freshness: settings
             .replica_id

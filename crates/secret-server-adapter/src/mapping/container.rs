@@ -76,7 +76,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
         doc.insert("privilegedData".to_owned(), Value::Array(secrets));
     }
     merge_attrs(&mut doc, attrs, OWNED);
-    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Container, rec.meta));
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Container, view.shown(rec.meta)));
     Some(Value::Object(doc))
 }
 

@@ -38,7 +38,7 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     let rights = rights_for_folder(view.rights, roles, requested_rights(&attrs).as_deref());
     doc.insert("rights".to_owned(), Value::Array(rights.into_iter().map(Value::String).collect()));
     super::merge_attrs(&mut doc, attrs, &["container", "user", "group", "rights", "meta", "id", "schemas"]);
-    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::ContainerPermission, rec.meta));
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::ContainerPermission, view.shown(rec.meta)));
     Some(Value::Object(doc))
 }
 

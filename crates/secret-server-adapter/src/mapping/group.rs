@@ -95,7 +95,7 @@ fn document(view: &View<'_>, rec: &GroupRec, members: Option<Value>) -> Map<Stri
         doc.insert("roles".to_owned(), roles);
     }
     merge_attrs(&mut doc, attrs, OWNED);
-    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Group, rec.meta));
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::Group, view.shown(rec.meta)));
     doc
 }
 

@@ -37,6 +37,8 @@ pub struct View<'a> {
     pub scope: &'a Scope,
     /// The caller's connection, which its principal scope is about.
     pub connection: &'a ConnectionId,
+    /// What the caller is shown of a version: its own tag (see [`crate::meta::VersionTags`]).
+    pub version_tags: &'a crate::meta::VersionTags,
 }
 
 /// What a unit test's [`View`] holds besides its state: no rights mapped, no scope, connection `c`.
@@ -45,6 +47,7 @@ pub(crate) struct Unscoped {
     rights: RightsMapping,
     scope: Scope,
     connection: ConnectionId,
+    version_tags: crate::meta::VersionTags,
 }
 
 #[cfg(test)]
@@ -54,12 +57,20 @@ impl Unscoped {
             rights: RightsMapping::default(),
             scope: Scope::default(),
             connection: ConnectionId::try_from("c".to_owned()).expect("a valid connection id"),
+            version_tags: crate::meta::VersionTags::new(b"a unit test's key"),
         }
     }
 
     /// `state` as this caller sees it, deleted users as `deleted_users` says.
     pub(crate) fn view<'a>(&'a self, state: &'a State, deleted_users: DeletedUserPolicy) -> View<'a> {
-        View { state, rights: &self.rights, deleted_users, scope: &self.scope, connection: &self.connection }
+        View {
+            state,
+            rights: &self.rights,
+            deleted_users,
+            scope: &self.scope,
+            connection: &self.connection,
+            version_tags: &self.version_tags,
+        }
     }
 }
 
@@ -227,9 +238,19 @@ impl View<'_> {
         }
     }
 
-    /// The version (`W/"..."`) of a resource, visible or not.
+    /// The version (`W/"..."`) of a resource as the caller is shown it (its own tag), visible or not.
     pub fn version(&self, kind: ResourceKind, id: i64) -> Option<String> {
-        self.state.meta(kind, id).map(|m| etag(m.version))
+        self.state.meta(kind, id).map(|m| etag(self.tag(m.version)))
+    }
+
+    /// The caller's tag of `version` (see [`crate::meta::VersionTags`]).
+    pub fn tag(&self, version: u64) -> u64 {
+        self.version_tags.tag(self.connection.as_str(), version)
+    }
+
+    /// `meta` as the caller is shown it: its version replaced by the caller's tag.
+    pub fn shown(&self, meta: Meta) -> Meta {
+        Meta { version: self.tag(meta.version), ..meta }
     }
 
     /// `{"value", "display"}` for a principal of a permission (one the caller's scope shows: see

@@ -29,6 +29,6 @@ pub(super) fn render(view: &View<'_>, id: i64) -> Option<Value> {
     if let Some(status) = &s.heartbeat {
         doc.insert("lastHeartbeatStatus".to_owned(), Value::String(status.to_string()));
     }
-    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::PrivilegedData, rec.meta));
+    doc.insert("meta".to_owned(), meta_value(scim::ResourceKind::PrivilegedData, view.shown(rec.meta)));
     Some(Value::Object(doc))
 }

@@ -250,7 +250,9 @@ impl Ctx<'_> {
 
     pub(crate) fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
-        precondition::check_if_match(self.req.if_match(), version).map_err(JobError::from)
+        // Compared with the tag the caller was shown (see `meta::VersionTags`).
+        let shown = self.caller.version_tags.tag(self.caller.connection.id.as_str(), version);
+        precondition::check_if_match(self.req.if_match(), shown).map_err(JobError::from)
     }
 }
 

@@ -253,6 +253,29 @@ async fn if_match_with_a_stale_version_is_a_412_and_changes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_connection_is_shown_a_version_of_its_own_that_lasts_across_a_restart_and_no_other_connection_can_use() {
+    let mut stack = Stack::start().await;
+    stack.connections.put(&connection("okta")).await.unwrap();
+    let id = stack.create(User, json!({"userName": "tagged", "externalId": "emp-0042"})).await.id();
+    let version = |doc: Value| doc["meta"]["version"].as_str().unwrap().to_owned();
+    let mine = version(stack.get(User, &id).await.unwrap());
+    let theirs = version(stack.get_as("okta", User, &id).await.unwrap());
+    // One version, two tags: neither is a hash another connection could test its guesses on.
+    assert_ne!(mine, theirs);
+    let listed = stack.search_as("okta", User, r#"userName eq "tagged""#).await.unwrap();
+    assert_eq!(listed[0]["meta"]["version"], theirs.as_str(), "a search shows the same tag as a read");
+
+    stack.restart_adapter().await;
+    assert_eq!(version(stack.get_as("okta", User, &id).await.unwrap()), theirs, "the same tag after a restart");
+    let rename = json!([{"op": "replace", "path": "displayName", "value": "Tagged"}]);
+    let refused = stack.patch_as("okta", User, &id, rename.clone(), Some(&mine)).await;
+    assert_eq!(refused.err().http_status(), 412, "another connection's tag is no tag of this one's");
+    let renamed = stack.patch_as("okta", User, &id, rename, Some(&theirs)).await.json();
+    assert_ne!(version(renamed), theirs, "a change gives a new tag");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unspecified_resource_type_is_an_invalid_argument() {
     let stack = Stack::start().await;
     let mut req = stack.search_request(CONNECTION, User, "");
