@@ -1,6 +1,7 @@
 //! `scim-connector dev --tls-cert --tls-key`: the SCIM API over HTTPS only, and a certificate
 //! replaced on disk served to the next handshakes without a restart (the binary, run as is).
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +21,48 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// `dev` serving HTTPS with `cert` and `key` on a free port, once its first handshake succeeds.
+/// Another test may take the port between the probe and dev's bind: a dev that exits while
+/// starting is started again on another port (three tries), and its log is shown when it fails.
+async fn serving_tls(
+    dir: &Path,
+    cert: &Path,
+    key: &Path,
+    client: &impl Fn() -> rustls::ClientConfig,
+) -> (Dev, std::net::SocketAddr) {
+    for attempt in 1..=3 {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let log = dir.join(format!("dev-{attempt}.log"));
+        let mut dev = Dev(Command::new(env!("CARGO_BIN_EXE_scim-connector"))
+            .env_clear()
+            .env("SCIMC_DATA_DIR", dir.join(format!("data-{attempt}")))
+            .env("SCIMC_LOG_FORMAT", "json")
+            .args(["dev", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()])
+            .args(["--gateway-listen", &addr.to_string(), "--audit-listen", "127.0.0.1:0"])
+            .args(["--adapter-listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("the binary runs"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match presented_certificate(addr, client()).await {
+                Ok(_) => return (dev, addr),
+                Err(error) => {
+                    let shown = || std::fs::read_to_string(&log).unwrap_or_default();
+                    assert!(tokio::time::Instant::now() < deadline, "dev never served TLS: {error}\n{}", shown());
+                    if dev.0.try_wait().unwrap().is_some() {
+                        eprintln!("dev exited while starting (attempt {attempt}):\n{}", shown());
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    panic!("dev exited while starting three times");
+}
+
 #[tokio::test]
 async fn dev_with_a_certificate_serves_https_only_and_follows_a_replaced_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -27,30 +70,10 @@ async fn dev_with_a_certificate_serves_https_only_and_follows_a_replaced_certifi
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let first = ca.server();
     first.write(&cert, &key);
-    let port = free_port();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _dev = Dev(Command::new(env!("CARGO_BIN_EXE_scim-connector"))
-        .env_clear()
-        .env("SCIMC_DATA_DIR", dir.path().join("data"))
-        .env("SCIMC_LOG_FORMAT", "json")
-        .args(["dev", "--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()])
-        .args(["--gateway-listen", &addr.to_string(), "--audit-listen", "127.0.0.1:0"])
-        .args(["--adapter-listen", "127.0.0.1:0", "--sim-listen", "127.0.0.1:0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary runs"));
     let client = || ca.client_config(&[&rustls::version::TLS13, &rustls::version::TLS12]);
-
-    // The listener comes up: the first handshake presents the configured certificate.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let presented = loop {
-        match presented_certificate(addr, client()).await {
-            Ok((presented, _)) => break presented,
-            Err(error) => assert!(tokio::time::Instant::now() < deadline, "dev never served TLS: {error}"),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (_dev, addr) = serving_tls(dir.path(), &cert, &key, &client).await;
+    // The listener is up: the first handshake presents the configured certificate.
+    let (port, presented) = (addr.port(), presented_certificate(addr, client()).await.unwrap().0);
     assert_eq!(presented, first.der);
 
     // HTTPS answers the SCIM API.
