@@ -569,6 +569,30 @@ impl Instance {
         self.write_with(touched, &persisted, f).await.map(|_| ())
     }
 
+    /// Writes records this replica learnt of without changing them (a principal another replica
+    /// created a moment ago, read for a job that names it): like [`Instance::write_remote`], a
+    /// record whose version is the one the shared store records takes its meta, but nothing is
+    /// persisted: the store's meta stays as the replica that made the change wrote it (this
+    /// replica's reading may lack what only its follower brings, such as a group's members).
+    ///
+    /// # Errors
+    /// When the state store cannot be read.
+    pub async fn learn(
+        &self,
+        touched: &[(ResourceKind, i64)],
+        f: impl FnOnce(&mut State),
+    ) -> Result<(), state_store::StoreError> {
+        let mut persisted = HashMap::new();
+        for (kind, id) in touched {
+            if let Some(meta) = self.meta.get(*kind, *id).await? {
+                persisted.insert((*kind, *id), meta);
+            }
+        }
+        self.write_model(touched, &persisted, f);
+        self.publish_metrics();
+        Ok(())
+    }
+
     /// Whether the read model holds resource `id` of `kind` at the version the shared store
     /// records; when it does not, waits for it while `follower` (this replica's follower catching
     /// up with the events stream) has not finished: only the follower can bring another replica's

@@ -406,7 +406,13 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let instance = ctx.instance();
     let key = format!("{}/{}", f.parent, fold(&f.name));
     let earlier = ctx.earlier_create(KIND, &key).await?;
-    let known = instance.model.read(|s| s.child_folder_by_name(f.parent, &f.name).map(|x| x.ss.id));
+    let read_known = || instance.model.read(|s| s.child_folder_by_name(f.parent, &f.name).map(|x| x.ss.id));
+    let mut known = read_known();
+    // A name another container holds in the read model: read again once it has followed the other
+    // replicas (that container may have been deleted or renamed through one of them a moment ago).
+    if known.is_some_and(|id| !earlier.made(id)) && ctx.follow_others().await {
+        known = read_known();
+    }
     let detail = format!("a container named {:?} already exists there", f.name);
     let folder = match known {
         Some(id) if earlier.made(id) => ctx.client()?.get_folder(id).await?,

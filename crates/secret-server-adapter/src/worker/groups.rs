@@ -28,14 +28,14 @@
 mod burst;
 
 use super::roles::{self, Holder, RolePlan};
+use super::unseen;
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, carry_over, to_text};
 use crate::instance::Instance;
 use crate::intents::{Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::mapping::group::{GroupFields, fields, member_id};
-use crate::read_model::fetch::{group_roles, group_ss_from_group, user_ss_from_user};
-use crate::read_model::records::UserRec;
+use crate::read_model::fetch::{group_roles, group_ss_from_group};
 use crate::text::fold;
 use adapter_api::Operation;
 use connections::scope::Principal;
@@ -116,7 +116,13 @@ async fn refresh(ctx: &Ctx<'_>, id: i64) -> JobResult<(Group, Vec<RoleSummary>)>
     };
     match fetched {
         Ok((group, held)) => {
-            write_group(ctx, group.clone(), &[], &[], None).await?;
+            // A group the read model has not seen yet (made through another replica a moment
+            // ago) gets its stored attributes: who created it, which a principal scope asks.
+            let attrs = match ctx.instance().model.read(|s| s.groups.contains_key(&id)) {
+                true => None,
+                false => Some(ctx.instance().attrs.get(KIND, id).await?),
+            };
+            write_group(ctx, group.clone(), &[], &[], attrs).await?;
             write_roles(ctx, id, role_ids(&held)).await?;
             Ok((group, held))
         }
@@ -140,50 +146,40 @@ fn role_ids(held: &[RoleSummary]) -> Box<[i64]> {
     ids.into_boxed_slice()
 }
 
-/// Checks that every user to add exists (reading Secret Server for users the read model has not
-/// seen yet) and is enabled, before anything changes.
+/// Checks that every user to add exists for the caller and is enabled, before anything changes: a
+/// refusal the read model gives is read again once it has followed the other replicas, and a user
+/// it has not seen yet is read from Secret Server (see [`unseen`]), learnt once every member passed.
 async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
+    let mut learnt = Vec::new();
     for id in ids {
-        let known = ctx
-            .instance()
-            .model
-            .read(|s| ctx.caller.view(s).user_visible(*id).then(|| s.users.get(id).map(|u| u.ss.enabled)).flatten());
-        let enabled = match known {
-            Some(enabled) => enabled,
-            None => match ctx.client()?.get_user(*id).await {
-                Ok(user) => {
-                    let enabled = user.enabled;
-                    let uid = user.id;
-                    let unseen = ctx.unseen_user(user_ss_from_user(user)).await?;
-                    ctx.instance()
-                        .write_through(&[(ResourceKind::User, uid)], |s| {
-                            // A record the read model holds (one the caller cannot see, or one
-                            // learnt meanwhile) keeps its attributes and meta.
-                            let rec = match s.users.get(&uid) {
-                                Some(u) => {
-                                    UserRec { attrs: u.attrs.clone(), deleted: u.deleted, meta: u.meta, ..unseen }
-                                }
-                                None => unseen,
-                            };
-                            s.put_user(rec);
-                        })
-                        .await?;
-                    if !ctx.visible(ResourceKind::User, uid) {
-                        return Err(invalid_value(format!("member {id} is not a user")));
-                    }
-                    enabled
+        let held = || {
+            ctx.instance().model.read(|s| s.users.get(id).map(|u| (ctx.caller.view(s).user_visible(*id), u.ss.enabled)))
+        };
+        let mut known = held();
+        if known.is_some_and(|(visible, enabled)| !(visible && enabled)) && ctx.follow_others().await {
+            known = held();
+        }
+        let (visible, enabled) = match known {
+            Some(known) => known,
+            None => match unseen::read(ctx, crate::read_model::records::Principal::User(*id)).await? {
+                Some(user) => {
+                    let seen = (user.visible(ctx), user.enabled());
+                    learnt.push(user);
+                    seen
                 }
-                Err(e) if e.is_not_found() => return Err(invalid_value(format!("member {id} is not a user"))),
-                Err(e) => return Err(e.into()),
+                None => (false, false),
             },
         };
+        if !visible {
+            return Err(invalid_value(format!("member {id} is not a user")));
+        }
         if !enabled {
             return Err(invalid_value(format!(
                 "user {id} is inactive; Secret Server grants group membership to active users only"
             )));
         }
     }
-    Ok(())
+    unseen::learn(ctx, learnt).await
 }
 
 /// Adds and removes members in one call per [`MEMBERS_PER_CALL`] (`PATCH /groups/{id}/users`

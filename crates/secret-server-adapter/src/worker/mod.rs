@@ -17,6 +17,7 @@ mod guard;
 mod permissions;
 pub mod precondition;
 mod roles;
+mod unseen;
 mod users;
 
 use crate::core::{Caller, Core};
@@ -24,7 +25,6 @@ use crate::instance::Instance;
 use crate::intents::{Earlier, Intent, MemberIds};
 use crate::mapping::RenderOptions;
 use crate::metrics;
-use crate::read_model::records::{GroupRec, GroupSs, Meta, UserRec, UserSs};
 use adapter_api::job::encode_failure;
 use adapter_api::{Operation, Resource, Written};
 use async_trait::async_trait;
@@ -212,11 +212,11 @@ impl Ctx<'_> {
         self.instance().model.read(|state| state.meta(kind, id).map(|m| m.version))
     }
 
-    /// Checks `If-Match` against the record's current version.
     /// With several replicas, waits until this replica's read model has followed the changes the
-    /// others applied up to now (at most `read_fence_wait`); true when it waited, so that what the
-    /// model said is worth reading again. For refusals the model gives (a name taken, a grant that
-    /// exists): a user deleted or a group renamed through another replica a moment ago must not
+    /// others applied up to now (at most `read_fence_wait`, or less when Redis does not answer);
+    /// true when there are others to follow, so that what the model said is worth reading again.
+    /// For refusals the model gives (a name taken, a grant that exists, a user inactive): a user
+    /// deleted or enabled, or a group renamed, through another replica a moment ago must not
     /// refuse this job. One Redis read, on the way to a refusal only; false with one replica.
     pub(crate) async fn follow_others(&self) -> bool {
         match &self.core.freshness {
@@ -228,26 +228,7 @@ impl Ctx<'_> {
         }
     }
 
-    /// A user Secret Server has and the read model has not seen (created a moment ago through
-    /// another replica, or in Secret Server since the last resync), with what the shared state
-    /// store keeps of it, as the events follower would record it: its stored attributes (among
-    /// them the connection that created it, which a principal scope asks) and whether it was
-    /// deleted through SCIM. Without them a connection limited to what it created could not name
-    /// its own new user on a replica that has not learnt of it yet.
-    pub(crate) async fn unseen_user(&self, ss: UserSs) -> JobResult<UserRec> {
-        let instance = self.instance();
-        let attrs = instance.attrs.get(ResourceKind::User, ss.id).await?;
-        let deleted = !ss.enabled && instance.tombstones.get(ss.id).await?.is_some();
-        Ok(UserRec { ss, attrs, deleted, meta: Meta::default() })
-    }
-
-    /// A group Secret Server has and the read model has not seen, with its stored attributes (see
-    /// [`Ctx::unseen_user`]); its members are not read.
-    pub(crate) async fn unseen_group(&self, ss: GroupSs) -> JobResult<GroupRec> {
-        let attrs = self.instance().attrs.get(ResourceKind::Group, ss.id).await?;
-        Ok(GroupRec { ss, members: Vec::new(), attrs, meta: Meta::default() })
-    }
-
+    /// Checks `If-Match` against the record's current version, as the caller was shown it.
     pub(crate) fn check_if_match(&self, kind: ResourceKind, id: i64) -> JobResult<()> {
         let version = self.version(kind, id).ok_or_else(|| not_found(kind, &id.to_string()))?;
         // Compared with the tag the caller was shown (see `meta::VersionTags`).

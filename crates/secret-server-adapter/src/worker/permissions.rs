@@ -17,6 +17,7 @@
 //! an administrator may do. Both are decided before anything changes.
 
 use super::containers::{refresh as refresh_folder, refresh_permissions};
+use super::unseen::{self, Unseen};
 use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{carry_over, to_text};
 use crate::intents::MemberIds;
@@ -24,11 +25,10 @@ use crate::mapping::RenderOptions;
 use crate::mapping::container_permission::{PermissionFields, fields};
 use crate::mapping::rights::{folder_roles_for, secret_role_for};
 use crate::principals::Protected;
-use crate::read_model::fetch::{Interner, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user};
+use crate::read_model::fetch::{Interner, secret_perm_ss, secret_ss};
 use crate::read_model::records::{
-    Attrs, FolderPermRec, FolderPermSs, GroupRec, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec, UserRec,
+    FolderPermRec, FolderPermSs, Meta, Principal, SecretPermRec, SecretPermSs, SecretRec,
 };
-use crate::read_model::state::AttrKeys;
 use adapter_api::Operation;
 use connections::{FolderRoles, InheritedFolderPolicy};
 use futures::TryStreamExt;
@@ -78,104 +78,51 @@ fn principal_text(p: Principal) -> String {
     }
 }
 
-/// A principal Secret Server has and the read model had not seen, read for a grant: written to the
-/// read model only once the grant is made ([`remember`]), so that a refused request leaves no
-/// record of it.
-enum Unseen {
-    User(UserRec),
-    Group(GroupRec),
-}
-
-/// Whether the caller's principal scope shows `principal`, which the read model has not seen,
-/// whose stored attributes are `attrs` (they say which connection created it).
-fn unseen_shown(ctx: &Ctx<'_>, principal: Principal, attrs: &Attrs) -> bool {
-    let creator = AttrKeys::of(attrs).created_by;
-    ctx.instance().model.read(|s| ctx.caller.view(s).unseen_principal_shown(principal, creator.as_deref()))
-}
-
-/// Checks that a permission's principal exists for the caller (reading Secret Server for one the
-/// read model has not seen yet, which is returned to be remembered once the grant is made) and,
-/// for a user, is enabled. A grant names only principals the caller can see: one outside a
-/// principal scope that limits reads is refused like a missing one.
+/// Checks that a permission's principal exists for the caller and, for a user, is enabled. A
+/// refusal the read model gives is read again once it has followed the other replicas; a
+/// principal it has not seen yet is read from Secret Server (see [`unseen`]) and returned, for the
+/// read model to learn of once the grant is made. A grant names only principals the caller can
+/// see: one outside a principal scope that limits reads is refused like a missing one.
 async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Option<Unseen>> {
     let missing = || invalid_value(format!("there is no {}", principal_text(principal)));
-    match principal {
-        Principal::User(u) => {
-            let known = ctx.instance().model.read(|s| s.users.get(&u).map(|x| x.ss.enabled));
-            let (unseen, visible, enabled) = match known {
-                Some(enabled) => (None, ctx.visible(ResourceKind::User, u), enabled),
-                None => {
-                    let user = match ctx.client()?.get_user(u).await {
-                        Ok(user) => user,
-                        Err(e) if e.is_not_found() => return Err(missing()),
-                        Err(e) => return Err(e.into()),
-                    };
-                    let rec = ctx.unseen_user(user_ss_from_user(user)).await?;
-                    let enabled = rec.ss.enabled;
-                    let visible = unseen_shown(ctx, principal, &rec.attrs);
-                    (Some(Unseen::User(rec)), visible, enabled)
-                }
-            };
-            if !visible {
-                return Err(missing());
-            }
-            if !enabled {
-                return Err(invalid_value(format!(
-                    "user {u} is inactive; Secret Server grants access to active users only"
-                )));
-            }
-            Ok(unseen)
-        }
-        Principal::Group(g) => {
-            let (unseen, visible) = if ctx.instance().model.read(|s| s.groups.contains_key(&g)) {
-                (None, ctx.visible(ResourceKind::Group, g))
-            } else {
-                let group = match ctx.client()?.get_group(g).await {
-                    Ok(group) => group,
-                    Err(e) if e.is_not_found() => return Err(missing()),
-                    Err(e) => return Err(e.into()),
-                };
-                let rec = ctx.unseen_group(group_ss_from_group(group)).await?;
-                let visible = unseen_shown(ctx, principal, &rec.attrs);
-                (Some(Unseen::Group(rec)), visible)
-            };
-            // A group the caller cannot see (its principal scope limits reads) is named like a missing one.
-            if !visible {
-                return Err(missing());
-            }
-            Ok(unseen)
-        }
+    let held = || {
+        ctx.instance().model.read(|s| match principal {
+            Principal::User(u) => s.users.get(&u).map(|x| x.ss.enabled),
+            Principal::Group(g) => s.groups.contains_key(&g).then_some(true),
+        })
+    };
+    let (kind, id) = match principal {
+        Principal::User(u) => (ResourceKind::User, u),
+        Principal::Group(g) => (ResourceKind::Group, g),
+    };
+    let seen = |enabled: Option<bool>| enabled.map(|enabled| (ctx.visible(kind, id), enabled));
+    let mut known = seen(held());
+    if known.is_some_and(|(visible, enabled)| !(visible && enabled)) && ctx.follow_others().await {
+        known = seen(held());
     }
+    let (unseen, visible, enabled) = match known {
+        Some((visible, enabled)) => (None, visible, enabled),
+        None => match unseen::read(ctx, principal).await? {
+            Some(read) => {
+                let (visible, enabled) = (read.visible(ctx), read.enabled());
+                (Some(read), visible, enabled)
+            }
+            None => return Err(missing()),
+        },
+    };
+    if !visible {
+        return Err(missing());
+    }
+    if !enabled {
+        return Err(invalid_value(format!("user {id} is inactive; Secret Server grants access to active users only")));
+    }
+    Ok(unseen)
 }
 
-/// Writes a principal [`check_principal`] read from Secret Server to the read model, once the
-/// grant naming it is made; left alone when the read model has learnt of it meanwhile (a resync),
-/// whose record is the fuller one.
+/// The read model learns of a principal [`check_principal`] read from Secret Server, once the
+/// grant naming it is made.
 async fn remember(ctx: &Ctx<'_>, unseen: Option<Unseen>) -> JobResult<()> {
-    match unseen {
-        None => {}
-        Some(Unseen::User(rec)) => {
-            let id = rec.ss.id;
-            ctx.instance()
-                .write_through(&[(ResourceKind::User, id)], |s| {
-                    if !s.users.contains_key(&id) {
-                        s.put_user(rec);
-                    }
-                })
-                .await?;
-        }
-        Some(Unseen::Group(rec)) => {
-            let id = rec.ss.id;
-            ctx.instance()
-                .write_through(&[(ResourceKind::Group, id)], |s| {
-                    if !s.groups.contains_key(&id) {
-                        s.put_group(rec);
-                    }
-                })
-                .await?;
-        }
-    }
-    Ok(())
+    unseen::learn(ctx, unseen).await
 }
 
 /// The name the read model holds for `principal`, if it knows it.
@@ -381,9 +328,18 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
         Some(_) => return Err(exists_error()),
         None => {
-            let inherits = instance.model.read(|s| s.folders.get(&folder_id).is_some_and(|x| x.ss.inherit_permissions));
+            let read_inherits =
+                || instance.model.read(|s| s.folders.get(&folder_id).is_some_and(|x| x.ss.inherit_permissions));
+            let mut inherits = read_inherits();
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
-                return Err(inherited_refused(&format!("container {folder_id}")));
+                // Read again once the read model has followed the other replicas (a grant made
+                // through one of them may have broken the inheritance a moment ago).
+                if ctx.follow_others().await {
+                    inherits = read_inherits();
+                }
+                if inherits {
+                    return Err(inherited_refused(&format!("container {folder_id}")));
+                }
             }
             let args = FolderPermissionCreateArgs {
                 folder_id,
@@ -578,10 +534,17 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
         }
         Some(_) => return Err(exists_error()),
         None => {
-            let inherits =
-                instance.model.read(|s| s.secrets.get(&secret_id).is_some_and(|x| x.ss.inherits_permissions));
+            let read_inherits =
+                || instance.model.read(|s| s.secrets.get(&secret_id).is_some_and(|x| x.ss.inherits_permissions));
+            let mut inherits = read_inherits();
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
-                return Err(inherited_refused(&format!("privileged data {secret_id}")));
+                // Read again once the read model has followed the other replicas.
+                if ctx.follow_others().await {
+                    inherits = read_inherits();
+                }
+                if inherits {
+                    return Err(inherited_refused(&format!("privileged data {secret_id}")));
+                }
             }
             let args = SecretPermissionCreateArgs {
                 secret_id,

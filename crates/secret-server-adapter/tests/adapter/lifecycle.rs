@@ -908,7 +908,7 @@ async fn changes_applied_in_turn_by_either_replica_build_on_each_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_name_freed_through_one_replica_is_free_at_once_through_the_other() {
+async fn a_name_freed_or_a_user_enabled_through_one_replica_is_so_at_once_through_the_other() {
     let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
     let (replica_b, _grpc_b) = stack.second_replica("b").await;
     let databases = crate::containers::folder_id(&stack, "\\Databases").await;
@@ -927,6 +927,13 @@ async fn a_name_freed_through_one_replica_is_free_at_once_through_the_other() {
         assert!(matches!(stack.delete(Group, &first).await, Outcome::Ok(Written::Deleted)));
         let again = stack.create(Group, group).await.json();
         assert_eq!(again["displayName"], format!("Comes Back {n}"), "created again: {again}");
+
+        // A user enabled through one replica is a member to add at once through the other.
+        let user = stack.create(User, json!({"userName": format!("enabled.later.{n}"), "active": false})).await.id();
+        stack.patch(User, &user, json!([{"op": "replace", "path": "active", "value": true}])).await.json();
+        let group = json!({"displayName": format!("Enabled Later {n}"), "members": [{"value": user}]});
+        let group = stack.create(Group, group).await.json();
+        assert_eq!(group["members"][0]["value"], user.as_str(), "its user is its member: {group}");
 
         let grant = json!({"container": {"value": databases}, "user": {"value": bob}, "rights": ["View"]});
         let first = stack.create(ContainerPermission, grant.clone()).await.id();

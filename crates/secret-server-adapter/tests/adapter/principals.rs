@@ -144,3 +144,18 @@ async fn what_a_connection_created_through_one_replica_it_may_name_at_once_throu
     replica_b.shutdown().await;
     stack.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_outside_the_connections_scope_is_refused_and_left_as_it_was() {
+    let stack = Stack::start().await;
+    own_only(&stack, "okta").await;
+    let admin = user_id(&stack, "admin").await;
+    let before = stack.get(User, &admin).await.unwrap();
+    assert!(!before["roles"].as_array().unwrap().is_empty(), "the demo's admin holds a role: {before}");
+    let group = json!({"displayName": "Okta Admins", "members": [{"value": admin}]});
+    let refused = stack.create_as("okta", Group, group).await;
+    assert_eq!(refused.err().detail, format!("member {admin} is not a user"));
+    // The refusal read the user again and wrote it back without its roles, a new version with it.
+    assert_eq!(stack.get(User, &admin).await.unwrap(), before, "its roles and version as they were");
+    stack.stop().await;
+}

@@ -1,0 +1,115 @@
+//! Principals a job names that this replica's read model has not seen yet: created a moment ago
+//! through another adapter replica (whose change this replica's follower has not applied yet),
+//! or in Secret Server since the last resync.
+//!
+//! They are read from Secret Server as the events follower would read them, with what the shared
+//! state store keeps of them: their stored attributes (among them the connection that created
+//! them, which a "created by this connection" principal scope asks) and, for a user, whether it
+//! was deleted through SCIM and the roles it holds. The scope's decision and the checks a job makes
+//! are taken on that reading, and the read model learns of them only once every check passed
+//! ([`learn`]): a refused request leaves no record of them. Learning persists nothing: the meta
+//! the shared store records stays as the replica that made the change wrote it.
+
+use super::{Ctx, JobResult};
+use crate::read_model::fetch::{direct_roles, group_roles, group_ss_from_group, user_ss_from_user};
+use crate::read_model::records::{GroupRec, Meta, Principal, UserRec};
+use crate::read_model::state::AttrKeys;
+use connections::DeletedUserPolicy;
+use scim::ResourceKind;
+
+/// A user or group read for a job from Secret Server, which the read model had not seen.
+#[derive(Debug)]
+pub(crate) enum Unseen {
+    User(UserRec),
+    Group(GroupRec),
+}
+
+impl Unseen {
+    /// Whether the caller may see it: within its principal scope, as its stored attributes say who
+    /// created it, and (a user deleted through SCIM, under the default policy) not gone for it.
+    pub(crate) fn visible(&self, ctx: &Ctx<'_>) -> bool {
+        let (principal, attrs, gone) = match self {
+            Unseen::User(u) => (
+                Principal::User(u.ss.id),
+                &u.attrs,
+                u.deleted && ctx.caller.connection.policies.deleted_users == DeletedUserPolicy::NotFound,
+            ),
+            Unseen::Group(g) => (Principal::Group(g.ss.id), &g.attrs, false),
+        };
+        let creator = AttrKeys::of(attrs).created_by;
+        !gone && ctx.instance().model.read(|s| ctx.caller.view(s).unseen_principal_shown(principal, creator.as_deref()))
+    }
+
+    /// Whether a user is enabled (a group always is, for the checks that ask).
+    pub(crate) fn enabled(&self) -> bool {
+        match self {
+            Unseen::User(u) => u.ss.enabled,
+            Unseen::Group(_) => true,
+        }
+    }
+}
+
+/// `principal` read from Secret Server with what the shared store keeps of it; `None` when
+/// Secret Server does not have it.
+pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Option<Unseen>> {
+    let instance = ctx.instance();
+    let client = ctx.client()?;
+    let not_found = |e: &secret_server_client::ClientError| e.is_not_found();
+    Ok(Some(match principal {
+        Principal::User(id) => {
+            let (user, roles) = match futures::try_join!(client.get_user(id), direct_roles(client, id)) {
+                Ok(found) => found,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let mut ss = user_ss_from_user(user);
+            ss.roles = roles;
+            let attrs = instance.attrs.get(ResourceKind::User, id).await?;
+            let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
+            Unseen::User(UserRec { ss, attrs, deleted, meta: Meta::default() })
+        }
+        Principal::Group(id) => {
+            let (group, roles) = match futures::try_join!(client.get_group(id), group_roles(client, id)) {
+                Ok(found) => found,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let mut ss = group_ss_from_group(group);
+            ss.roles = roles;
+            let attrs = instance.attrs.get(ResourceKind::Group, id).await?;
+            // Its members are left to the follower (or the resync): a group Secret Server had
+            // before may be large, and only the grant's principal is asked of it.
+            Unseen::Group(GroupRec { ss, members: Vec::new(), attrs, meta: Meta::default() })
+        }
+    }))
+}
+
+/// The read model learns of `unseen`, once the job's checks passed; a record it has learnt of
+/// meanwhile (the follower, a resync) is left alone, as the fuller one.
+pub(crate) async fn learn(ctx: &Ctx<'_>, unseen: impl IntoIterator<Item = Unseen>) -> JobResult<()> {
+    for rec in unseen {
+        match rec {
+            Unseen::User(rec) => {
+                let id = rec.ss.id;
+                ctx.instance()
+                    .learn(&[(ResourceKind::User, id)], |s| {
+                        if !s.users.contains_key(&id) {
+                            s.put_user(rec);
+                        }
+                    })
+                    .await?;
+            }
+            Unseen::Group(rec) => {
+                let id = rec.ss.id;
+                ctx.instance()
+                    .learn(&[(ResourceKind::Group, id)], |s| {
+                        if !s.groups.contains_key(&id) {
+                            s.put_group(rec);
+                        }
+                    })
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
