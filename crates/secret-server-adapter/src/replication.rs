@@ -138,6 +138,7 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
     // What was published before the follower started: once handled, this replica has caught up
     // with what the others did while it was away, even if writes never pause.
     let started_at = core.events.last_id().await.ok().flatten().and_then(|id| id.position());
+    let mut later = Later::default();
     loop {
         // The newest event before the read: when the read then finds nothing new, every event up to
         // it has been delivered, so reads waiting for it need not wait for the next write.
@@ -154,6 +155,7 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
                 continue;
             }
         };
+        later.retry_if_due(&core).await;
         if batch.is_empty() {
             if let Some(newest) = &newest_before {
                 freshness.handled(newest);
@@ -167,11 +169,8 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
             if let Some(change) = AppliedChange::decode(&delivery.payload)
                 && let Some(instance) = core.instance(&change.instance)
                 && instance.is_loaded()
-                && let Err(e) = apply_remote(instance, &change).await
             {
-                // Not acknowledged: it comes back, and the next resync repairs it regardless.
-                tracing::warn!(error = %e, "cannot apply another replica's change yet");
-                continue;
+                later.apply_or_keep(instance, change).await;
             }
             done.push(delivery.id);
         }
@@ -183,6 +182,92 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
         }
         if started_at.is_some_and(|start| *freshness.handled.borrow() >= start) {
             freshness.drained.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// The changes this replica could not apply yet (their Secret Server did not answer the read),
+/// tried again after a pause that grows while they keep failing (1 s, doubling to 30 s). Their
+/// events are acknowledged all the same: a change kept for later neither stops the follower (an
+/// unacknowledged event came back before every new one, so one unreachable instance held back
+/// every other instance's changes, and the reads of every instance waited for them) nor is lost.
+/// A resource's changes apply in the order they came: one that has a change kept for later has its
+/// next ones kept behind it (a group's events carry the members each added and removed). Past
+/// [`Later::MAX`] kept changes the oldest are dropped, for the next resync to repair.
+#[derive(Default)]
+struct Later {
+    changes: std::collections::VecDeque<AppliedChange>,
+    due: Option<tokio::time::Instant>,
+    pause: Duration,
+}
+
+/// The resource a change is about, for keeping a resource's changes in order.
+fn resource(change: &AppliedChange) -> (String, ResourceKind, &str) {
+    (change.instance.to_ascii_lowercase(), change.kind, change.resource_id.as_str())
+}
+
+impl Later {
+    const MAX: usize = 10_000;
+    const FIRST_PAUSE: Duration = Duration::from_secs(1);
+    const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+
+    fn holds(&self, change: &AppliedChange) -> bool {
+        let wanted = resource(change);
+        self.changes.iter().any(|kept| resource(kept) == wanted)
+    }
+
+    /// Applies `change`, or keeps it for later when Secret Server does not answer (or when an
+    /// earlier change of its resource is kept).
+    async fn apply_or_keep(&mut self, instance: &Instance, change: AppliedChange) {
+        if !self.changes.is_empty() && self.holds(&change) {
+            return self.keep(change);
+        }
+        if let Err(e) = apply_remote(instance, &change).await {
+            tracing::warn!(instance = %instance.name, error = %e,
+                "cannot apply another replica's change yet; it is tried again later");
+            self.keep(change);
+        }
+    }
+
+    fn keep(&mut self, change: AppliedChange) {
+        if self.changes.len() >= Self::MAX {
+            tracing::warn!("too many changes of other replicas kept for later; the oldest is left to the resync");
+            self.changes.pop_front();
+        }
+        self.changes.push_back(change);
+        if self.due.is_none() {
+            self.pause = Self::FIRST_PAUSE;
+            self.due = Some(tokio::time::Instant::now() + self.pause);
+        }
+    }
+
+    /// Tries the kept changes again once their pause is over, each resource's in order (one whose
+    /// change fails again keeps its later ones).
+    async fn retry_if_due(&mut self, core: &Core) {
+        if self.due.is_none_or(|due| tokio::time::Instant::now() < due) {
+            return;
+        }
+        let mut failed = Vec::new();
+        let mut kept = std::collections::VecDeque::new();
+        for change in std::mem::take(&mut self.changes) {
+            let Some(instance) = core.instance(&change.instance) else { continue };
+            let key = resource(&change);
+            let behind = failed.iter().any(|(instance, kind, id): &(String, ResourceKind, String)| {
+                (instance.as_str(), *kind, id.as_str()) == (key.0.as_str(), key.1, key.2)
+            });
+            if behind || apply_remote(instance, &change).await.is_err() {
+                if !behind {
+                    failed.push((key.0, key.1, key.2.to_owned()));
+                }
+                kept.push_back(change);
+            }
+        }
+        self.changes = kept;
+        if self.changes.is_empty() {
+            self.due = None;
+        } else {
+            self.pause = (self.pause * 2).min(Self::LONGEST_PAUSE);
+            self.due = Some(tokio::time::Instant::now() + self.pause);
         }
     }
 }

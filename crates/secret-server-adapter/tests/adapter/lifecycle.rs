@@ -947,6 +947,86 @@ async fn a_name_freed_or_a_user_enabled_through_one_replica_is_so_at_once_throug
     stack.stop().await;
 }
 
+/// A change another replica made on instance `instance`, published as that replica would.
+async fn published_change(stack: &Stack, instance: &str, id: i64) {
+    let change = audit_events::ChangeRecord {
+        connection_id: CONNECTION.to_owned(),
+        instance: instance.to_owned(),
+        kind: User,
+        resource_id: id.to_string(),
+        operation: Operation::Patch,
+        job_id: format!("elsewhere-{instance}-{id}"),
+        request_id: "elsewhere".to_owned(),
+        before: Value::Null,
+        after: json!({"id": id}),
+        members: audit_events::MemberChanges::default(),
+        error: None,
+    };
+    change.publish(stack.events.as_ref()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_read_and_catches_up_with_it_after() {
+    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let other = secret_server_sim::spawn(secret_server_sim::SimConfig::for_tests()).await.unwrap();
+    let mut on_other = crate::support::connection("on-other");
+    on_other.secret_server = "other".to_owned();
+    stack.connections.put(&on_other).await.unwrap();
+    let mut to_other = test_support::stack::client_config(&other);
+    to_other.retry = secret_server_client::RetryPolicy { max_attempts: 1, ..Default::default() };
+    let settings = AdapterSettings {
+        grpc_listen: "127.0.0.1:0".parse().unwrap(),
+        http_listen: None,
+        instances: vec![
+            InstanceSettings::new(INSTANCE, test_support::stack::client_config(&stack.sim)),
+            InstanceSettings::new("other", to_other),
+        ],
+        resync_interval: Duration::from_secs(3600),
+        replica_id: Some("b".to_owned()),
+        progress_bars: false,
+        ..AdapterSettings::default()
+    };
+    let deps = AdapterDeps {
+        queue: stack.queue.clone(),
+        events: stack.events.clone(),
+        state: stack.state.clone(),
+        connections: stack.connections.clone(),
+    };
+    let replica_b = secret_server_adapter::start(settings, deps).await.unwrap();
+    replica_b.wait_ready(Duration::from_secs(60)).await.unwrap();
+    let grpc_b = crate::support::grpc_client(&replica_b);
+    let alice: i64 = stack.find(User, r#"userName eq "alice.martin""#).await["id"].as_str().unwrap().parse().unwrap();
+
+    // Changes made elsewhere: one on `other`, which stops answering before replica b reads it, then
+    // one on the primary instance.
+    let other_ss = crate::support::ss_client(&other);
+    let renamed =
+        |name: &str| UserPatchArgs { display_name: Some(Patch::set(name.into())), ..UserPatchArgs::default() };
+    other_ss.patch_user(alice, &renamed("Alice on Other")).await.unwrap();
+    other.faults().update(|f| f.outage = true).unwrap();
+    published_change(&stack, "other", alice).await;
+    stack.ss.patch_user(alice, &renamed("Alice on Primary")).await.unwrap();
+    published_change(&stack, INSTANCE, alice).await;
+
+    // Replica b reads the primary's change at once: the change it could not apply waits aside.
+    let on_b = read(&grpc_b, CONNECTION, User, &alice.to_string()).await.unwrap();
+    assert_eq!(on_b["displayName"], "Alice on Primary", "{on_b}");
+    // And once `other` answers again, the change kept for later is applied.
+    other.faults().clear();
+    let caught_up = eventually(Duration::from_secs(30), || {
+        let grpc_b = &grpc_b;
+        async move {
+            let doc = read(grpc_b, "on-other", User, &alice.to_string()).await.ok()?;
+            (doc["displayName"] == "Alice on Other").then_some(doc)
+        }
+    })
+    .await;
+    assert!(caught_up.is_some(), "replica b never applied the change it kept for later");
+    replica_b.shutdown().await;
+    stack.stop().await;
+}
+
 /// Calls in a row without an answer after which the hanging instance's circuit opens.
 const HANGING_FAILURES: usize = 3;
 

@@ -123,7 +123,7 @@ pub(crate) struct Stack {
     options: Options,
 }
 
-fn ss_client(sim: &RunningSim) -> SecretServerClient {
+pub(crate) fn ss_client(sim: &RunningSim) -> SecretServerClient {
     SecretServerClient::new(test_support::stack::client_config(sim)).expect("client")
 }
 
