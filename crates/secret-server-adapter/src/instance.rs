@@ -61,6 +61,8 @@ pub struct SyncReport {
 #[derive(Debug, Default)]
 struct Status {
     last_success: Option<Instant>,
+    /// When the last successful read of Secret Server (a load or a resync) began.
+    last_success_began: Option<Instant>,
     last_error: Option<String>,
 }
 
@@ -213,6 +215,11 @@ impl Instance {
         self.status.lock().last_error.clone()
     }
 
+    /// Whether a load or resync that began after `at` read Secret Server whole, and succeeded.
+    pub fn synced_since(&self, at: Instant) -> bool {
+        self.status.lock().last_success_began.is_some_and(|began| began > at)
+    }
+
     /// Time since the last successful load or resync.
     pub fn age(&self) -> Option<Duration> {
         self.status.lock().last_success.map(|at| at.elapsed())
@@ -235,12 +242,14 @@ impl Instance {
     async fn sync_as(&self, asked: bool) -> anyhow::Result<SyncReport> {
         let _one_at_a_time = self.sync_lock.lock().await;
         self.resync.begin(asked);
+        let began = Instant::now();
         let result = self.sync_inner().await;
         self.resync.finish(result.as_ref().map(|r| (r.added, r.changed, r.removed)));
         let mut status = self.status.lock();
         match &result {
             Ok(_) => {
                 status.last_success = Some(Instant::now());
+                status.last_success_began = Some(began);
                 status.last_error = None;
             }
             Err(e) => status.last_error = Some(format!("{e:#}")),

@@ -18,7 +18,9 @@
 //! as it is, except that such a read never answers "not found": a `GET` of a resource it does
 //! not hold answers a retryable `503` instead (a client told `404` may create the resource again).
 //! A restarted replica is ready only once its follower has handled what was published before it
-//! started.
+//! started. A change whose Secret Server does not answer the follower's read is kept aside with
+//! its instance's later ones (`Later`); until they apply, that instance's reads are those of a
+//! replica that cannot vouch for what it holds ([`Freshness::behind_on`]).
 //!
 //! **A job on a replica behind the others.** A job fences its own resource (see
 //! `Instance::caught_up_with`). What else it names is read with the same care, at no cost on the
@@ -38,6 +40,7 @@ use futures::TryStreamExt;
 use job_queue::{EventBus, EventId, EventSubscription};
 use scim::ResourceKind;
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +53,10 @@ pub struct Freshness {
     /// Whether the follower has handled what was published before it started (or once found
     /// nothing more to read): a restarted replica is not ready before that.
     drained: std::sync::atomic::AtomicBool,
+    /// The instances (lower-cased names) whose changes the follower keeps for later (see `Later`),
+    /// and whether there are any (read without the lock on every read).
+    behind: std::sync::Mutex<Vec<String>>,
+    any_behind: std::sync::atomic::AtomicBool,
 }
 
 /// How long a read waits for the newest event's id before it is served as is (Redis is slow or down).
@@ -62,7 +69,28 @@ impl Freshness {
             handled: tokio::sync::watch::Sender::new((0, 0)),
             wait,
             drained: std::sync::atomic::AtomicBool::new(false),
+            behind: std::sync::Mutex::new(Vec::new()),
+            any_behind: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Whether the follower keeps changes of `instance` that it could not apply yet: this
+    /// replica's read model of it may miss another replica's latest changes, whatever
+    /// [`Freshness::catch_up`] says.
+    pub fn behind_on(&self, instance: &str) -> bool {
+        self.any_behind.load(std::sync::atomic::Ordering::Acquire)
+            && self
+                .behind
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(instance))
+    }
+
+    fn set_behind(&self, instances: Vec<String>) {
+        let mut behind = self.behind.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.any_behind.store(!instances.is_empty(), std::sync::atomic::Ordering::Release);
+        *behind = instances;
     }
 
     /// True once the follower has handled every event published before it started.
@@ -155,7 +183,7 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
                 continue;
             }
         };
-        later.retry_if_due(&core).await;
+        later.retry_if_due(&core, &freshness).await;
         if batch.is_empty() {
             if let Some(newest) = &newest_before {
                 freshness.handled(newest);
@@ -170,7 +198,7 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
                 && let Some(instance) = core.instance(&change.instance)
                 && instance.is_loaded()
             {
-                later.apply_or_keep(instance, change).await;
+                later.apply_or_keep(instance, change, &freshness).await;
             }
             done.push(delivery.id);
         }
@@ -186,89 +214,114 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
     }
 }
 
-/// The changes this replica could not apply yet (their Secret Server did not answer the read),
-/// tried again after a pause that grows while they keep failing (1 s, doubling to 30 s). Their
-/// events are acknowledged all the same: a change kept for later neither stops the follower (an
-/// unacknowledged event came back before every new one, so one unreachable instance held back
-/// every other instance's changes, and the reads of every instance waited for them) nor is lost.
-/// A resource's changes apply in the order they came: one that has a change kept for later has its
-/// next ones kept behind it (a group's events carry the members each added and removed). Past
-/// [`Later::MAX`] kept changes the oldest are dropped, for the next resync to repair.
+/// The changes of other replicas this replica could not apply yet (their Secret Server did not
+/// answer the read), per instance, tried again after a pause that grows while they keep failing
+/// (1 s, doubling to 30 s). Their events are acknowledged all the same: a change kept for later
+/// neither stops the follower (an unacknowledged event came back before every new one, so one
+/// unreachable instance held back every other instance's changes, and the reads of every instance
+/// waited for them) nor is lost.
+///
+/// An instance with changes kept applies its later ones behind them, in the order they came (a
+/// group's events carry the members each added and removed), without trying them on their own:
+/// one instance that does not answer costs its own events a push each, not a call. While it has
+/// changes kept, [`Freshness::behind_on`] says so, and its reads answer a retryable `503` rather
+/// than `404`. A change still failing after [`Later::GIVE_UP`] attempts, and every change kept
+/// before a resync of its instance that began later and succeeded, is left to that resync (it
+/// read Secret Server whole; a group's old member changes applied on top could undo a newer one).
+/// Past [`Later::MAX`] changes kept for one instance the oldest are left to the resync too.
 #[derive(Default)]
 struct Later {
-    changes: std::collections::VecDeque<AppliedChange>,
-    due: Option<tokio::time::Instant>,
+    instances: HashMap<String, Kept>,
+}
+
+/// One instance's kept changes.
+struct Kept {
+    changes: std::collections::VecDeque<KeptChange>,
+    due: tokio::time::Instant,
     pause: Duration,
 }
 
-/// The resource a change is about, for keeping a resource's changes in order.
-fn resource(change: &AppliedChange) -> (String, ResourceKind, &str) {
-    (change.instance.to_ascii_lowercase(), change.kind, change.resource_id.as_str())
+struct KeptChange {
+    change: AppliedChange,
+    kept_at: std::time::Instant,
+    attempts: u32,
 }
 
 impl Later {
     const MAX: usize = 10_000;
+    const GIVE_UP: u32 = 12;
     const FIRST_PAUSE: Duration = Duration::from_secs(1);
     const LONGEST_PAUSE: Duration = Duration::from_secs(30);
 
-    fn holds(&self, change: &AppliedChange) -> bool {
-        let wanted = resource(change);
-        self.changes.iter().any(|kept| resource(kept) == wanted)
-    }
-
-    /// Applies `change`, or keeps it for later when Secret Server does not answer (or when an
-    /// earlier change of its resource is kept).
-    async fn apply_or_keep(&mut self, instance: &Instance, change: AppliedChange) {
-        if !self.changes.is_empty() && self.holds(&change) {
-            return self.keep(change);
+    /// Applies `change`, or keeps it for later when its instance has changes kept or Secret Server
+    /// does not answer.
+    async fn apply_or_keep(&mut self, instance: &Instance, change: AppliedChange, freshness: &Freshness) {
+        let key = instance.name.to_ascii_lowercase();
+        if let Some(kept) = self.instances.get_mut(&key) {
+            return kept.push(change, &instance.name);
         }
         if let Err(e) = apply_remote(instance, &change).await {
             tracing::warn!(instance = %instance.name, error = %e,
                 "cannot apply another replica's change yet; it is tried again later");
-            self.keep(change);
+            let mut kept = Kept {
+                changes: std::collections::VecDeque::new(),
+                due: tokio::time::Instant::now() + Self::FIRST_PAUSE,
+                pause: Self::FIRST_PAUSE,
+            };
+            kept.push(change, &instance.name);
+            self.instances.insert(key, kept);
+            freshness.set_behind(self.instances.keys().cloned().collect());
         }
     }
 
-    fn keep(&mut self, change: AppliedChange) {
-        if self.changes.len() >= Self::MAX {
-            tracing::warn!("too many changes of other replicas kept for later; the oldest is left to the resync");
-            self.changes.pop_front();
-        }
-        self.changes.push_back(change);
-        if self.due.is_none() {
-            self.pause = Self::FIRST_PAUSE;
-            self.due = Some(tokio::time::Instant::now() + self.pause);
-        }
-    }
-
-    /// Tries the kept changes again once their pause is over, each resource's in order (one whose
-    /// change fails again keeps its later ones).
-    async fn retry_if_due(&mut self, core: &Core) {
-        if self.due.is_none_or(|due| tokio::time::Instant::now() < due) {
+    /// Tries each instance's kept changes again once its pause is over, in order, up to the first
+    /// that fails again.
+    async fn retry_if_due(&mut self, core: &Core, freshness: &Freshness) {
+        let now = tokio::time::Instant::now();
+        if self.instances.values().all(|kept| kept.due > now) {
             return;
         }
-        let mut failed = Vec::new();
-        let mut kept = std::collections::VecDeque::new();
-        for change in std::mem::take(&mut self.changes) {
-            let Some(instance) = core.instance(&change.instance) else { continue };
-            let key = resource(&change);
-            let behind = failed.iter().any(|(instance, kind, id): &(String, ResourceKind, String)| {
-                (instance.as_str(), *kind, id.as_str()) == (key.0.as_str(), key.1, key.2)
-            });
-            if behind || apply_remote(instance, &change).await.is_err() {
-                if !behind {
-                    failed.push((key.0, key.1, key.2.to_owned()));
-                }
-                kept.push_back(change);
+        for (key, kept) in &mut self.instances {
+            if kept.due > now {
+                continue;
             }
+            let Some(instance) = core.instance(key) else {
+                kept.changes.clear();
+                continue;
+            };
+            while let Some(front) = kept.changes.front_mut() {
+                if instance.synced_since(front.kept_at) {
+                    kept.changes.pop_front();
+                    continue;
+                }
+                match apply_remote(instance, &front.change).await {
+                    Ok(()) => drop(kept.changes.pop_front()),
+                    Err(e) if front.attempts + 1 >= Self::GIVE_UP => {
+                        tracing::error!(instance = %instance.name, error = %e, resource_id = %front.change.resource_id,
+                            "gave up applying another replica's change; the next resync repairs it");
+                        kept.changes.pop_front();
+                    }
+                    Err(_) => {
+                        front.attempts += 1;
+                        break;
+                    }
+                }
+            }
+            kept.pause = (kept.pause * 2).min(Self::LONGEST_PAUSE);
+            kept.due = tokio::time::Instant::now() + kept.pause;
         }
-        self.changes = kept;
-        if self.changes.is_empty() {
-            self.due = None;
-        } else {
-            self.pause = (self.pause * 2).min(Self::LONGEST_PAUSE);
-            self.due = Some(tokio::time::Instant::now() + self.pause);
+        self.instances.retain(|_, kept| !kept.changes.is_empty());
+        freshness.set_behind(self.instances.keys().cloned().collect());
+    }
+}
+
+impl Kept {
+    fn push(&mut self, change: AppliedChange, instance: &str) {
+        if self.changes.len() >= Later::MAX {
+            tracing::warn!(%instance, "too many changes of other replicas kept for later; the oldest is left to the resync");
+            self.changes.pop_front();
         }
+        self.changes.push_back(KeptChange { change, kept_at: std::time::Instant::now(), attempts: 0 });
     }
 }
 

@@ -98,11 +98,17 @@ impl DirectoryService {
         true
     }
 
+    /// Whether this replica's follower keeps changes of the caller's instance it could not apply
+    /// yet (its Secret Server does not answer): its read model may miss another replica's latest.
+    fn behind_on(&self, caller: &Caller) -> bool {
+        self.core.freshness.as_ref().is_some_and(|f| f.behind_on(&caller.instance.name))
+    }
+
     async fn get_inner(&self, req: pb::GetResourceRequest) -> Result<pb::GetResourceResponse, ServiceError> {
         let req = GetRequest::try_from(GetResource::try_from(req)?)?;
         tracing::Span::current().record("resource_type", req.kind.name());
         let caller = self.core.caller(&req.connection_id).await?;
-        let fresh = self.catch_up().await;
+        let fresh = self.catch_up().await && !self.behind_on(&caller);
         // One resource: rendered here, without a hop to a blocking thread; but a group may have
         // 100,000 members to render.
         let resource = if search::renders_a_large_group(&self.core, &caller, &req) {
@@ -131,6 +137,8 @@ impl DirectoryService {
         }
         let fresh = self.catch_up().await;
         let mut outcomes: Vec<Option<Result<Resource, ServiceError>>> = Vec::with_capacity(req.items.len());
+        // Per item: whether its instance has changes the follower keeps for later.
+        let mut behind: Vec<bool> = Vec::with_capacity(req.items.len());
         let mut slots = Vec::with_capacity(req.items.len());
         let mut reads: Vec<(Caller, GetRequest)> = Vec::with_capacity(req.items.len());
         // Most batches come from one connection: each caller is resolved once per batch.
@@ -140,6 +148,7 @@ impl DirectoryService {
                 Ok(request) => request,
                 Err(e) => {
                     outcomes.push(Some(Err(e)));
+                    behind.push(false);
                     continue;
                 }
             };
@@ -151,6 +160,7 @@ impl DirectoryService {
                     caller
                 }
             };
+            behind.push(caller.as_ref().is_ok_and(|caller| self.behind_on(caller)));
             match caller {
                 Err(e) => outcomes.push(Some(Err(e))),
                 Ok(caller) if search::renders_a_large_group(&self.core, &caller, &request) => {
@@ -176,9 +186,10 @@ impl DirectoryService {
         }
         let results = outcomes
             .into_iter()
-            .map(|outcome| {
+            .zip(behind)
+            .map(|(outcome, behind)| {
                 let outcome = outcome.unwrap_or_else(|| Err(ServiceError::internal("a read was not answered")));
-                adapter_api::directory::get_resource_result(unless_behind(fresh, outcome))
+                adapter_api::directory::get_resource_result(unless_behind(fresh && !behind, outcome))
             })
             .collect();
         Ok(pb::GetResourcesResponse { results })

@@ -220,6 +220,8 @@ impl Ctx<'_> {
     /// refuse this job. One Redis read, on the way to a refusal only; false with one replica.
     pub(crate) async fn follow_others(&self) -> bool {
         match &self.core.freshness {
+            // Its follower keeps changes of this instance it cannot apply yet: nothing to wait for.
+            Some(freshness) if freshness.behind_on(&self.caller.instance.name) => false,
             Some(freshness) => {
                 freshness.catch_up(self.core.events.as_ref()).await;
                 true
@@ -421,7 +423,9 @@ impl Worker {
         if let Some(freshness) = &self.core.freshness
             && let Some(id) = adapter_api::id::parse(req.resource_id())
         {
-            let follower = freshness.catch_up(self.core.events.as_ref());
+            // A follower that keeps changes of this instance it cannot apply yet has nothing to bring.
+            let behind = freshness.behind_on(&caller.instance.name);
+            let follower = async move { !behind && freshness.catch_up(self.core.events.as_ref()).await };
             match caller.instance.caught_up_with(req.kind(), id, follower).await {
                 Ok(true) => {}
                 Ok(false) => tracing::info!(

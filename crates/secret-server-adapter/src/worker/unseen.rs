@@ -5,10 +5,12 @@
 //! They are read from Secret Server as the events follower would read them, with what the shared
 //! state store keeps of them: their stored attributes (among them the connection that created
 //! them, which a "created by this connection" principal scope asks) and, for a user, whether it
-//! was deleted through SCIM and the roles it holds. The scope's decision and the checks a job makes
-//! are taken on that reading, and the read model learns of them only once every check passed
-//! ([`learn`]): a refused request leaves no record of them. Learning persists nothing: the meta
-//! the shared store records stays as the replica that made the change wrote it.
+//! was deleted through SCIM and the roles it holds. The scope's decision and the checks a job
+//! makes are taken on that reading, and the read model learns of them ([`learn`]) only once the
+//! checks on them passed: a grant's principal after the grant is made, a group's new members once
+//! every member passed (the protection and scope checks that follow read the model). Learning
+//! writes an accurate record of what Secret Server has and persists nothing: the meta the shared
+//! store records stays as the replica that made the change wrote it.
 
 use super::{Ctx, JobResult};
 use crate::read_model::fetch::{direct_roles, group_roles, group_ss_from_group, user_ss_from_user};
@@ -57,8 +59,14 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
     let not_found = |e: &secret_server_client::ClientError| e.is_not_found();
     Ok(Some(match principal {
         Principal::User(id) => {
-            let (user, roles) = match futures::try_join!(client.get_user(id), direct_roles(client, id)) {
-                Ok(found) => found,
+            // The user first: whether it exists is its own read's answer.
+            let user = match client.get_user(id).await {
+                Ok(user) => user,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let roles = match direct_roles(client, id).await {
+                Ok(roles) => roles,
                 Err(e) if not_found(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };
@@ -69,8 +77,13 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
             Unseen::User(UserRec { ss, attrs, deleted, meta: Meta::default() })
         }
         Principal::Group(id) => {
-            let (group, roles) = match futures::try_join!(client.get_group(id), group_roles(client, id)) {
-                Ok(found) => found,
+            let group = match client.get_group(id).await {
+                Ok(group) => group,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let roles = match group_roles(client, id).await {
+                Ok(roles) => roles,
                 Err(e) if not_found(&e) => return Ok(None),
                 Err(e) => return Err(e.into()),
             };

@@ -1012,6 +1012,11 @@ async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_
     // Replica b reads the primary's change at once: the change it could not apply waits aside.
     let on_b = read(&grpc_b, CONNECTION, User, &alice.to_string()).await.unwrap();
     assert_eq!(on_b["displayName"], "Alice on Primary", "{on_b}");
+    // Meanwhile b cannot vouch for what it holds of `other`: a read that finds nothing there is a
+    // retryable 503 (a client told 404 may create it again), while the primary's is a 404.
+    let unknown = read(&grpc_b, "on-other", User, "999999").await.unwrap_err();
+    assert_eq!((unknown.http_status(), unknown.retry_after), (503, Some(1)), "{unknown}");
+    assert_eq!(read(&grpc_b, CONNECTION, User, "999999").await.unwrap_err().http_status(), 404);
     // And once `other` answers again, the change kept for later is applied.
     other.faults().clear();
     let caught_up = eventually(Duration::from_secs(30), || {
