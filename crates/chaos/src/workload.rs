@@ -338,7 +338,14 @@ pub async fn run(workload: &Workload, duration: Duration) -> Vec<Ledger> {
     let until = tokio::time::Instant::now() + duration;
     let mut tasks = Vec::new();
     for n in 0..workload.clients {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap_or_default();
+        // Idle connections are dropped before the gateway's keep-alive (actix-web's 5 s) can close
+        // them: a request written just as the server closes an idle connection gets no answer,
+        // which a run without retries would count against the connector.
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_idle_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap_or_default();
         let client = Client { http, workload: workload.clone(), n, ledger: Ledger::default(), answered: None };
         tasks.push(tokio::spawn(client.run(until)));
     }

@@ -223,22 +223,33 @@ pub async fn follow(core: Arc<Core>, replica: String, freshness: Arc<Freshness>,
 ///
 /// An instance with changes kept applies its later ones behind them, in the order they came (a
 /// group's events carry the members each added and removed), without trying them on their own:
-/// one instance that does not answer costs its own events a push each, not a call. While it has
-/// changes kept, [`Freshness::behind_on`] says so, and its reads answer a retryable `503` rather
-/// than `404`. A change still failing after [`Later::GIVE_UP`] attempts, and every change kept
-/// before a resync of its instance that began later and succeeded, is left to that resync (it
+/// one instance that does not answer costs its own events a push each, not a call. A pass applies
+/// at most [`Later::PER_PASS`] of an instance's changes, and every read the follower makes of
+/// Secret Server gets [`FOLLOWER_CALL_TIMEOUT`]: the other instances' events wait for no long
+/// pass. While an instance has changes kept, [`Freshness::behind_on`] says so, and its reads that
+/// find nothing answer a retryable `503` rather than `404`.
+///
+/// Changes kept before a resync of their instance that began later and succeeded are dropped (it
 /// read Secret Server whole; a group's old member changes applied on top could undo a newer one).
-/// Past [`Later::MAX`] changes kept for one instance the oldest are left to the resync too.
+/// A change still failing after [`Later::GIVE_UP`] attempts, or the oldest past [`Later::MAX`],
+/// is given up: a resync of the instance is asked for at once, and the instance stays behind
+/// until one that began after it succeeded.
 #[derive(Default)]
 struct Later {
     instances: HashMap<String, Kept>,
 }
+
+/// How long the follower waits for Secret Server's answer to one change's reads before keeping the
+/// change for later (a client's own timeout and retries may take minutes against a hanging server).
+const FOLLOWER_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One instance's kept changes.
 struct Kept {
     changes: std::collections::VecDeque<KeptChange>,
     due: tokio::time::Instant,
     pause: Duration,
+    /// When a change of it was last given up, until a resync that began later succeeds.
+    lost_at: Option<std::time::Instant>,
 }
 
 struct KeptChange {
@@ -247,81 +258,118 @@ struct KeptChange {
     attempts: u32,
 }
 
+/// Applies another replica's change, as long as Secret Server answers within the follower's bound.
+async fn apply_bounded(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
+    match tokio::time::timeout(FOLLOWER_CALL_TIMEOUT, apply_remote(instance, change)).await {
+        Ok(applied) => applied,
+        Err(_) => Err(anyhow::anyhow!("Secret Server did not answer within {FOLLOWER_CALL_TIMEOUT:?}")),
+    }
+}
+
 impl Later {
     const MAX: usize = 10_000;
     const GIVE_UP: u32 = 12;
+    const PER_PASS: usize = 64;
     const FIRST_PAUSE: Duration = Duration::from_secs(1);
     const LONGEST_PAUSE: Duration = Duration::from_secs(30);
 
     /// Applies `change`, or keeps it for later when its instance has changes kept or Secret Server
     /// does not answer.
-    async fn apply_or_keep(&mut self, instance: &Instance, change: AppliedChange, freshness: &Freshness) {
+    async fn apply_or_keep(&mut self, instance: &Arc<Instance>, change: AppliedChange, freshness: &Freshness) {
         let key = instance.name.to_ascii_lowercase();
         if let Some(kept) = self.instances.get_mut(&key) {
-            return kept.push(change, &instance.name);
+            return kept.push(change, instance);
         }
-        if let Err(e) = apply_remote(instance, &change).await {
+        if let Err(e) = apply_bounded(instance, &change).await {
             tracing::warn!(instance = %instance.name, error = %e,
                 "cannot apply another replica's change yet; it is tried again later");
             let mut kept = Kept {
                 changes: std::collections::VecDeque::new(),
                 due: tokio::time::Instant::now() + Self::FIRST_PAUSE,
                 pause: Self::FIRST_PAUSE,
+                lost_at: None,
             };
-            kept.push(change, &instance.name);
+            kept.push(change, instance);
             self.instances.insert(key, kept);
             freshness.set_behind(self.instances.keys().cloned().collect());
         }
     }
 
-    /// Tries each instance's kept changes again once its pause is over, in order, up to the first
-    /// that fails again.
+    /// Drops what a resync has superseded, then tries each instance's kept changes again once its
+    /// pause is over, in order, up to the first that fails again (at most [`Later::PER_PASS`]).
     async fn retry_if_due(&mut self, core: &Core, freshness: &Freshness) {
-        let now = tokio::time::Instant::now();
-        if self.instances.values().all(|kept| kept.due > now) {
+        if self.instances.is_empty() {
             return;
         }
+        let now = tokio::time::Instant::now();
         for (key, kept) in &mut self.instances {
+            let Some(instance) = core.instance(key) else {
+                kept.changes.clear();
+                kept.lost_at = None;
+                continue;
+            };
+            kept.changes.retain(|c| !instance.synced_since(c.kept_at));
+            if kept.lost_at.is_some_and(|at| instance.synced_since(at)) {
+                kept.lost_at = None;
+            }
             if kept.due > now {
                 continue;
             }
-            let Some(instance) = core.instance(key) else {
-                kept.changes.clear();
+            if kept.changes.is_empty() {
+                // Only a lost change left, and no resync since: ask again (one runs at a time).
+                instance.start_resync();
+                kept.pause = (kept.pause * 2).min(Self::LONGEST_PAUSE);
+                kept.due = now + kept.pause;
                 continue;
-            };
+            }
+            let mut applied = 0;
             while let Some(front) = kept.changes.front_mut() {
-                if instance.synced_since(front.kept_at) {
-                    kept.changes.pop_front();
-                    continue;
+                if applied == Self::PER_PASS {
+                    // More next time round, after the other instances' events.
+                    kept.due = now;
+                    break;
                 }
-                match apply_remote(instance, &front.change).await {
-                    Ok(()) => drop(kept.changes.pop_front()),
+                match apply_bounded(instance, &front.change).await {
+                    Ok(()) => {
+                        kept.changes.pop_front();
+                        applied += 1;
+                    }
                     Err(e) if front.attempts + 1 >= Self::GIVE_UP => {
                         tracing::error!(instance = %instance.name, error = %e, resource_id = %front.change.resource_id,
-                            "gave up applying another replica's change; the next resync repairs it");
+                            "gave up applying another replica's change; a resync of the instance repairs it");
                         kept.changes.pop_front();
+                        kept.lose(instance);
                     }
                     Err(_) => {
                         front.attempts += 1;
+                        kept.pause = (kept.pause * 2).min(Self::LONGEST_PAUSE);
+                        kept.due = tokio::time::Instant::now() + kept.pause;
                         break;
                     }
                 }
             }
-            kept.pause = (kept.pause * 2).min(Self::LONGEST_PAUSE);
-            kept.due = tokio::time::Instant::now() + kept.pause;
         }
-        self.instances.retain(|_, kept| !kept.changes.is_empty());
+        self.instances.retain(|_, kept| !kept.changes.is_empty() || kept.lost_at.is_some());
         freshness.set_behind(self.instances.keys().cloned().collect());
     }
 }
 
 impl Kept {
-    fn push(&mut self, change: AppliedChange, instance: &str) {
+    fn push(&mut self, change: AppliedChange, instance: &Arc<Instance>) {
         if self.changes.len() >= Later::MAX {
-            tracing::warn!(%instance, "too many changes of other replicas kept for later; the oldest is left to the resync");
+            tracing::warn!(instance = %instance.name,
+                "too many changes of other replicas kept for later; the oldest is left to a resync");
             self.changes.pop_front();
+            self.lose(instance);
         }
         self.changes.push_back(KeptChange { change, kept_at: std::time::Instant::now(), attempts: 0 });
+    }
+
+    /// A change was given up: a resync repairs what it changed (asked for now; the instance stays
+    /// behind until one that began after this succeeds).
+    fn lose(&mut self, instance: &Arc<Instance>) {
+        self.lost_at = Some(std::time::Instant::now());
+        instance.start_resync();
     }
 }
 
