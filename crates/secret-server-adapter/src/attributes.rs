@@ -20,7 +20,8 @@
 //! and a connection sees only its own ([`as_seen_by`] on every rendering), so two platforms that
 //! manage the same user neither see nor overwrite each other's. The same holds for the `userName`
 //! a connection gave a user under the `keep-secret-server-name` policy ([`USER_NAMES`]): the
-//! others see Secret Server's. A plain `externalId` (or `userName`) entry is one stored before
+//! others see Secret Server's. And for the PAM LinkedObject extension a client sets on a local user
+//! or group (its correlation keys in its own identity domain). A plain `externalId` (or `userName`) entry is one stored before
 //! values were scoped: it shows to the resource's creating connection (to every connection when
 //! none created it) that has no value of its own, and no write claims or drops it.
 
@@ -45,9 +46,16 @@ pub const USER_NAMES: &str = "$userNames";
 
 /// The attributes each connection keeps for itself, with the key holding their values: its
 /// `externalId`, the `userName` it kept, the `rights` it asked for on a permission (in its own
-/// rights vocabulary) and the attributes it left unassigned (`$unset`, see `mapping::UNSET`).
-const SCOPED: [(&str, &str); 4] =
-    [("externalId", EXTERNAL_IDS), ("userName", USER_NAMES), ("rights", "$rights"), ("$unset", "$unsets")];
+/// rights vocabulary), the attributes it left unassigned (`$unset`, see `mapping::UNSET`) and the
+/// PAM LinkedObject extension of a local principal (its `source` and `nativeIdentifier`, the
+/// client's own correlation keys; a directory principal shows its domain's, from Secret Server).
+const SCOPED: [(&str, &str); 5] = [
+    ("externalId", EXTERNAL_IDS),
+    ("userName", USER_NAMES),
+    ("rights", "$rights"),
+    ("$unset", "$unsets"),
+    (scim::urn::LINKED_OBJECT, "$linkedObjects"),
+];
 
 /// Whether a value of `attr` stored before values were scoped (a plain entry) shows to
 /// `connection`: to the resource's creating connection, or to every connection when none created

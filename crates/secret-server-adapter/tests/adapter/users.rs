@@ -552,6 +552,25 @@ async fn each_connection_sees_and_finds_the_user_by_its_own_external_id_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_users_linked_object_is_each_connections_own() {
+    let stack = Stack::start().await;
+    stack.connections.put(&connection("okta")).await.unwrap();
+    let linked = "urn:ietf:params:scim:schemas:pam:1.0:LinkedObject";
+    let mut body = barbara();
+    body["schemas"].as_array_mut().unwrap().push(json!(linked));
+    body[linked] = json!({"source": "workday", "nativeIdentifier": "W-0042"});
+    let id = stack.create(User, body).await.id();
+    assert_eq!(stack.get(User, &id).await.unwrap()[linked], json!({"source": "workday", "nativeIdentifier": "W-0042"}));
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap().get(linked), None, "another connection's keys");
+
+    let own = json!([{"op": "add", "path": linked, "value": {"source": "okta", "nativeIdentifier": "00u1"}}]);
+    stack.patch_as("okta", User, &id, own, None).await.json();
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap()[linked]["nativeIdentifier"], "00u1");
+    assert_eq!(stack.get(User, &id).await.unwrap()[linked]["nativeIdentifier"], "W-0042", "left as it was");
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attribute_one_connection_left_unassigned_still_shows_to_the_others() {
     let stack = Stack::start().await;
     stack.connections.put(&connection("okta")).await.unwrap();
