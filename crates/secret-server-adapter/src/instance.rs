@@ -558,6 +558,20 @@ impl Instance {
         self.meta.writes(&changes)
     }
 
+    /// The metas the shared store records for `touched`.
+    async fn persisted_metas(
+        &self,
+        touched: &[(ResourceKind, i64)],
+    ) -> Result<HashMap<(ResourceKind, i64), Meta>, state_store::StoreError> {
+        let mut persisted = HashMap::new();
+        for (kind, id) in touched {
+            if let Some(meta) = self.meta.get(*kind, *id).await? {
+                persisted.insert((*kind, *id), meta);
+            }
+        }
+        Ok(persisted)
+    }
+
     /// Applies a change another adapter replica made: like [`Instance::write_through`], but a
     /// record whose new version is the one that replica persisted takes the persisted meta, so that
     /// every replica shows the same `meta.lastModified`.
@@ -569,12 +583,7 @@ impl Instance {
         touched: &[(ResourceKind, i64)],
         f: impl FnOnce(&mut State),
     ) -> Result<(), state_store::StoreError> {
-        let mut persisted = HashMap::new();
-        for (kind, id) in touched {
-            if let Some(meta) = self.meta.get(*kind, *id).await? {
-                persisted.insert((*kind, *id), meta);
-            }
-        }
+        let persisted = self.persisted_metas(touched).await?;
         self.write_with(touched, &persisted, f).await.map(|_| ())
     }
 
@@ -591,12 +600,7 @@ impl Instance {
         touched: &[(ResourceKind, i64)],
         f: impl FnOnce(&mut State),
     ) -> Result<(), state_store::StoreError> {
-        let mut persisted = HashMap::new();
-        for (kind, id) in touched {
-            if let Some(meta) = self.meta.get(*kind, *id).await? {
-                persisted.insert((*kind, *id), meta);
-            }
-        }
+        let persisted = self.persisted_metas(touched).await?;
         self.write_model(touched, &persisted, f);
         self.publish_metrics();
         Ok(())

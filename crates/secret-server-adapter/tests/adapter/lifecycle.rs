@@ -811,7 +811,7 @@ async fn adapter_with_an_unreachable_instance(
     stack: &Stack,
     with_primary: bool,
 ) -> secret_server_adapter::RunningAdapter {
-    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    use secret_server_adapter::{AdapterSettings, InstanceSettings};
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let mut down = test_support::stack::client_config(&stack.sim);
     down.base_url = url::Url::parse(&format!("http://{closed}/")).unwrap();
@@ -830,12 +830,7 @@ async fn adapter_with_an_unreachable_instance(
         replica_id: Some("replica-1".to_owned()),
         ..AdapterSettings::default()
     };
-    let deps = AdapterDeps {
-        queue: stack.queue.clone(),
-        events: stack.events.clone(),
-        state: stack.state.clone(),
-        connections: stack.connections.clone(),
-    };
+    let deps = stack.adapter_deps();
     secret_server_adapter::start(settings, deps).await.unwrap()
 }
 
@@ -967,7 +962,7 @@ async fn published_change(stack: &Stack, instance: &str, id: i64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_read_and_catches_up_with_it_after() {
-    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    use secret_server_adapter::{AdapterSettings, InstanceSettings};
     let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
     let other = secret_server_sim::spawn(secret_server_sim::SimConfig::for_tests()).await.unwrap();
     let mut on_other = crate::support::connection("on-other");
@@ -987,12 +982,7 @@ async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_
         progress_bars: false,
         ..AdapterSettings::default()
     };
-    let deps = AdapterDeps {
-        queue: stack.queue.clone(),
-        events: stack.events.clone(),
-        state: stack.state.clone(),
-        connections: stack.connections.clone(),
-    };
+    let deps = stack.adapter_deps();
     let replica_b = secret_server_adapter::start(settings, deps).await.unwrap();
     replica_b.wait_ready(Duration::from_secs(60)).await.unwrap();
     let grpc_b = crate::support::grpc_client(&replica_b);
@@ -1042,7 +1032,7 @@ async fn adapter_with_a_hanging_instance(
     stack: &Stack,
     hanging: &secret_server_sim::RunningSim,
 ) -> secret_server_adapter::RunningAdapter {
-    use secret_server_adapter::{AdapterDeps, AdapterSettings, InstanceSettings};
+    use secret_server_adapter::{AdapterSettings, InstanceSettings};
     use secret_server_client::{CircuitBreaker, RetryPolicy};
     let mut client = test_support::stack::client_config(hanging);
     client.request_timeout = Duration::from_secs(1);
@@ -1064,12 +1054,7 @@ async fn adapter_with_a_hanging_instance(
         progress_bars: false,
         ..AdapterSettings::default()
     };
-    let deps = AdapterDeps {
-        queue: stack.queue.clone(),
-        events: stack.events.clone(),
-        state: stack.state.clone(),
-        connections: stack.connections.clone(),
-    };
+    let deps = stack.adapter_deps();
     let adapter = secret_server_adapter::start(settings, deps).await.unwrap();
     adapter.wait_ready(Duration::from_secs(60)).await.unwrap();
     adapter

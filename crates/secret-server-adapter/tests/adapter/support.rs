@@ -286,6 +286,16 @@ impl Stack {
         self.start_adapter().await;
     }
 
+    /// What an adapter of its own needs to share this stack's queue, events, state and connections.
+    pub(crate) fn adapter_deps(&self) -> AdapterDeps {
+        AdapterDeps {
+            queue: self.queue.clone(),
+            events: self.events.clone(),
+            state: self.state.clone(),
+            connections: self.connections.clone(),
+        }
+    }
+
     /// A second adapter replica over the same emulator, queue and state, with its own gRPC client.
     pub(crate) async fn second_replica(&self, replica_id: &str) -> (RunningAdapter, DirectoryClient) {
         let options = Options { replica_id: Some(replica_id.to_owned()), ..self.options.clone() };
