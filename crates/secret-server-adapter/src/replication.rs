@@ -23,7 +23,8 @@
 //! replica that cannot vouch for what it holds ([`Freshness::behind_on`]).
 //!
 //! **A job on a replica behind the others.** A job fences its own resource (see
-//! `Instance::caught_up_with`). What else it names is read with the same care, at no cost on the
+//! `Instance::caught_up_with`), and when the follower cannot close the gap reads it whole itself
+//! ([`refresh`]). What else it names is read with the same care, at no cost on the
 //! way to a success: a refusal the read model gives (a name taken, a grant that exists) is read
 //! again once the follower has caught up (`Ctx::follow_others`), and a principal the model has
 //! not seen is read from Secret Server with the attributes the shared store keeps of it
@@ -405,6 +406,22 @@ pub async fn replay(
             }
         }
     }
+}
+
+/// Reads resource `id` of `kind` whole into the read model, from Secret Server and the shared
+/// store, as the follower reads a change of it (a group's members aside: they come with the
+/// changes' events or a resync).
+///
+/// # Errors
+/// When Secret Server or the state store fails.
+pub async fn refresh(instance: &Instance, kind: ResourceKind, id: i64) -> anyhow::Result<()> {
+    let change = AppliedChange {
+        instance: instance.name.clone(),
+        kind,
+        resource_id: id.to_string(),
+        members: audit_events::MemberChanges::default(),
+    };
+    apply_remote(instance, &change).await
 }
 
 /// Reads the changed resource fresh into the read model.

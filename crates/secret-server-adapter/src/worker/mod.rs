@@ -428,11 +428,19 @@ impl Worker {
             let follower = async move { !behind && freshness.catch_up(self.core.events.as_ref()).await };
             match caller.instance.caught_up_with(req.kind(), id, follower).await {
                 Ok(true) => {}
-                Ok(false) => tracing::info!(
-                    kind = req.kind().name(),
-                    id,
-                    "the read model has not followed another replica's change of the resource; going on from it"
-                ),
+                // Nothing the follower brings closes the gap (the change's event never came, or
+                // the follower keeps this instance's changes for later): the job reads its
+                // resource whole itself, as the follower would have, before building on it.
+                Ok(false) => {
+                    tracing::info!(
+                        kind = req.kind().name(),
+                        id,
+                        "the read model has not followed another replica's change of the resource; reading it afresh"
+                    );
+                    if let Err(e) = crate::replication::refresh(&caller.instance, req.kind(), id).await {
+                        return retry(format!("cannot read the resource afresh: {e:#}"), None);
+                    }
+                }
                 Err(e) => return retry(format!("state store: {e}"), None),
             }
         }

@@ -1022,6 +1022,42 @@ async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_
     stack.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_resource_changed_elsewhere_without_an_event_reads_it_whole_before_changing_it() {
+    let stack = Stack::start_with(Options { replica_id: Some("b".into()), ..Options::default() }).await;
+    stack.connections.put(&crate::support::connection("okta")).await.unwrap();
+    let id = stack.create(User, json!({"userName": "changed.elsewhere"})).await.id();
+    let uid: i64 = id.parse().unwrap();
+    // A read waits until this replica's follower has handled the create's own event.
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap().get("externalId"), None);
+    // Another replica gave the user okta's externalId, and its event never came (a dead letter, a
+    // trimmed stream): only the shared store says so, with the new version it persisted.
+    let attributes = secret_server_adapter::attributes::AttributeStore::new(stack.state.clone(), INSTANCE);
+    let stored = attributes.get(User, uid).await.unwrap();
+    let mut changed = serde_json::Map::new();
+    changed.insert("externalId".to_owned(), json!("okta-1"));
+    secret_server_adapter::attributes::carry_over(&mut changed, stored.as_deref(), "okta");
+    let changed = secret_server_adapter::attributes::to_text(&changed).unwrap();
+    attributes.put(User, uid, Some(&changed)).await.unwrap();
+    let metas = secret_server_adapter::meta::MetaStore::new(stack.state.clone(), INSTANCE);
+    let meta = metas.get(User, uid).await.unwrap().unwrap();
+    metas
+        .put_many(vec![(
+            User,
+            uid,
+            secret_server_adapter::read_model::records::Meta { version: meta.version ^ 1, ..meta },
+        )])
+        .await
+        .unwrap();
+
+    // A change through this replica builds on it, not on what its read model held.
+    let renamed =
+        stack.patch(User, &id, json!([{"op": "replace", "path": "displayName", "value": "Changed Here"}])).await;
+    assert_eq!(renamed.json()["displayName"], "Changed Here");
+    assert_eq!(stack.get_as("okta", User, &id).await.unwrap()["externalId"], "okta-1", "okta's externalId kept");
+    stack.stop().await;
+}
+
 /// Calls in a row without an answer after which the hanging instance's circuit opens.
 const HANGING_FAILURES: usize = 3;
 
