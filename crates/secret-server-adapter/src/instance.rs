@@ -66,6 +66,31 @@ struct Status {
     last_error: Option<String>,
 }
 
+/// Runs `f` on `state` and recomputes the metas of `touched`: one whose version is the one
+/// `persisted` records takes that meta; the metas that changed are returned, to persist.
+fn with_metas(
+    state: &mut State,
+    touched: &[(ResourceKind, i64)],
+    persisted: &HashMap<(ResourceKind, i64), Meta>,
+    f: impl FnOnce(&mut State),
+    now: i64,
+) -> Vec<(ResourceKind, i64, Meta)> {
+    f(state);
+    let mut changes = Vec::new();
+    for (kind, id) in touched {
+        if let Some(p) = persisted.get(&(*kind, *id))
+            && current_version(state, *kind, *id).is_some_and(|(v, _, _)| v == p.version)
+        {
+            state.set_meta(*kind, *id, *p);
+            continue;
+        }
+        if let Some(m) = refresh_meta(state, *kind, *id, None, now) {
+            changes.push((*kind, *id, m));
+        }
+    }
+    changes
+}
+
 /// One Secret Server instance.
 #[derive(Debug)]
 pub struct Instance {
@@ -574,17 +599,37 @@ impl Instance {
 
     /// Applies a change another adapter replica made: like [`Instance::write_through`], but a
     /// record whose new version is the one that replica persisted takes the persisted meta, so that
-    /// every replica shows the same `meta.lastModified`.
+    /// every replica shows the same `meta.lastModified`. With `read_at`, when the reading it
+    /// carries began, nothing is written when the first of `touched` (the changed resource) was
+    /// written since: a job of this replica changed it meanwhile, from a newer reading (the
+    /// follower applying this replica's own previous change must not put back what the next job
+    /// replaced). Lists of permissions, whose records jobs change one by one, are written as read.
     ///
     /// # Errors
     /// When the state store fails.
     pub async fn write_remote(
         &self,
+        read_at: Option<Instant>,
         touched: &[(ResourceKind, i64)],
         f: impl FnOnce(&mut State),
     ) -> Result<(), state_store::StoreError> {
         let persisted = self.persisted_metas(touched).await?;
-        self.write_with(touched, &persisted, f).await.map(|_| ())
+        let Some(&first) = touched.first() else { return Ok(()) };
+        let now = now_millis();
+        let write = |state: &mut State| with_metas(state, touched, &persisted, f, now);
+        let changes = match read_at {
+            Some(read_at) => self.model.write_unless_newer(touched, first, read_at, write),
+            None => Some(self.model.write(touched, write)),
+        };
+        match changes {
+            Some(changes) => {
+                self.meta.put_many(changes).await?;
+                self.publish_metrics();
+            }
+            None => tracing::debug!(instance = %self.name, kind = first.0.name(), id = first.1,
+                "another replica's change is older than what a job of this replica wrote since; left alone"),
+        }
+        Ok(())
     }
 
     /// Writes records this replica learnt of without changing them (a principal another replica
@@ -655,22 +700,7 @@ impl Instance {
         f: impl FnOnce(&mut State),
     ) -> Vec<(ResourceKind, i64, Meta)> {
         let now = now_millis();
-        self.model.write(touched, |state| {
-            f(state);
-            let mut changes = Vec::new();
-            for (kind, id) in touched {
-                if let Some(p) = persisted.get(&(*kind, *id))
-                    && current_version(state, *kind, *id).is_some_and(|(v, _, _)| v == p.version)
-                {
-                    state.set_meta(*kind, *id, *p);
-                    continue;
-                }
-                if let Some(m) = refresh_meta(state, *kind, *id, None, now) {
-                    changes.push((*kind, *id, m));
-                }
-            }
-            changes
-        })
+        self.model.write(touched, |state| with_metas(state, touched, persisted, f, now))
     }
 
     /// Sets the read-model size gauges.

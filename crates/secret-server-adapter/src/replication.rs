@@ -426,6 +426,8 @@ pub async fn refresh(instance: &Instance, kind: ResourceKind, id: i64) -> anyhow
 
 /// Reads the changed resource fresh into the read model.
 async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
+    // What this reading writes does not overwrite what a job of this replica writes meanwhile.
+    let read_at = std::time::Instant::now();
     let kind = change.kind;
     let Some(id) = adapter_api::id::parse(&change.resource_id) else { return Ok(()) };
     let client = &instance.client;
@@ -437,14 +439,14 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let mut ss = user_ss_from_user(user);
                 ss.roles = crate::read_model::fetch::direct_roles(client, id).await?;
                 instance
-                    .write_remote(&[(kind, id)], |s| {
+                    .write_remote(Some(read_at), &[(kind, id)], |s| {
                         let meta = s.users.get(&id).map(|u| u.meta).unwrap_or_default();
                         s.put_user(UserRec { ss, attrs, deleted, meta });
                     })
                     .await?;
             }
             Err(e) if e.is_not_found() => {
-                instance.write_remote(&[(kind, id)], |s| drop(s.remove_user(id))).await?;
+                instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_user(id))).await?;
             }
             Err(e) => return Err(e.into()),
         },
@@ -457,10 +459,12 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 ss.roles = crate::read_model::fetch::group_roles(client, id).await?;
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
-                instance.write_remote(&touched, |s| s.change_group(ss, Some(attrs), &added, &removed)).await?;
+                instance
+                    .write_remote(Some(read_at), &touched, |s| s.change_group(ss, Some(attrs), &added, &removed))
+                    .await?;
             }
             Err(e) if e.is_not_found() => {
-                instance.write_remote(&[(kind, id)], |s| drop(s.remove_group(id))).await?;
+                instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_group(id))).await?;
             }
             Err(e) => return Err(e.into()),
         },
@@ -469,7 +473,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let attrs = instance.attrs.get(kind, id).await?;
                 let ss = folder_ss(folder);
                 instance
-                    .write_remote(&[(kind, id)], |s| {
+                    .write_remote(Some(read_at), &[(kind, id)], |s| {
                         let meta = s.folders.get(&id).map(|f| f.meta).unwrap_or_default();
                         s.put_folder(FolderRec { ss, attrs, meta });
                     })
@@ -486,7 +490,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
             Err(e) if e.is_not_found() => {
                 let perms = instance.model.read(|s| s.idx.fperm_by_folder.get(id));
                 instance
-                    .write_remote(&[(kind, id)], |s| {
+                    .write_remote(Some(read_at), &[(kind, id)], |s| {
                         s.remove_folder(id);
                         for p in &perms {
                             s.remove_folder_perm(*p);
@@ -509,7 +513,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     if let Ok(f) = client.get_folder(folder).await {
                         let ss = folder_ss(f);
                         instance
-                            .write_remote(&[(ResourceKind::Container, folder)], |s| {
+                            .write_remote(Some(read_at), &[(ResourceKind::Container, folder)], |s| {
                                 if let Some(rec) = s.folders.get(&folder).cloned() {
                                     s.put_folder(FolderRec { ss, ..rec });
                                 }
@@ -519,7 +523,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     refresh_folder_permissions(instance, folder).await?;
                 }
                 None => {
-                    instance.write_remote(&[(kind, id)], |s| drop(s.remove_folder_perm(id))).await?;
+                    instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_folder_perm(id))).await?;
                 }
             }
         }
@@ -533,7 +537,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
             match secret {
                 Some(secret) => refresh_secret_permissions(instance, secret).await?,
                 None => {
-                    instance.write_remote(&[(kind, id)], |s| drop(s.remove_secret_perm(id))).await?;
+                    instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_secret_perm(id))).await?;
                 }
             }
         }
@@ -561,7 +565,7 @@ async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow:
     let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::ContainerPermission, *p)).collect();
     touched.extend(fresh.iter().map(|p| (ResourceKind::ContainerPermission, p.id)));
     instance
-        .write_remote(&touched, |s| {
+        .write_remote(None, &touched, |s| {
             for id in &known {
                 if !fresh.iter().any(|p| p.id == *id) {
                     s.remove_folder_perm(*id);
@@ -585,7 +589,7 @@ async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> 
         let mut touched = vec![(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)];
         touched.extend(before.filter(|b| *b != folder).map(|b| (ResourceKind::Container, b)));
         instance
-            .write_remote(&touched, |s| {
+            .write_remote(None, &touched, |s| {
                 let meta = s.secrets.get(&secret).map(|x| x.meta).unwrap_or_default();
                 s.put_secret(SecretRec { ss, meta });
             })
@@ -613,7 +617,7 @@ async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow:
     let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::PrivilegedDataPermission, *p)).collect();
     touched.extend(fresh.iter().map(|p| (ResourceKind::PrivilegedDataPermission, p.id)));
     instance
-        .write_remote(&touched, |s| {
+        .write_remote(None, &touched, |s| {
             for id in &known {
                 if !fresh.iter().any(|p| p.id == *id) {
                     s.remove_secret_perm(*id);

@@ -48,6 +48,28 @@ impl ReadModel {
         out
     }
 
+    /// Like [`ReadModel::write`], unless `record` was written at or after `since`: a write carrying
+    /// a reading that began at `since` does not overwrite a newer one. `None` when it did not write.
+    pub fn write_unless_newer<R>(
+        &self,
+        records: &[(ResourceKind, i64)],
+        record: (ResourceKind, i64),
+        since: Instant,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Option<R> {
+        let mut state = self.state.write();
+        if self.written.lock().get(&record).is_some_and(|at| *at >= since) {
+            return None;
+        }
+        let out = f(&mut state);
+        let now = Instant::now();
+        let mut written = self.written.lock();
+        for record in records {
+            written.insert(*record, now);
+        }
+        Some(out)
+    }
+
     /// Applies a fetch that began at `began`: records written since are protected.
     pub fn apply(
         &self,
@@ -92,6 +114,22 @@ mod tests {
 
     fn read_of(ids: &[i64]) -> fetch::Fetched {
         fetch::Fetched { users: ids.iter().copied().map(user).collect(), ..fetch::Fetched::default() }
+    }
+
+    #[test]
+    fn a_write_carrying_an_older_reading_leaves_a_record_written_since_alone() {
+        let model = ReadModel::default();
+        let key = (ResourceKind::User, 1);
+        let read_at = Instant::now();
+        model.write(&[key], |s| {
+            s.put_user(records::UserRec { ss: user(1), attrs: None, deleted: false, meta: records::Meta::default() });
+        });
+        let older = model.write_unless_newer(&[key], key, read_at, |s| drop(s.remove_user(1)));
+        assert_eq!(older, None, "the job's newer write stays");
+        assert!(model.read(|s| s.users.contains_key(&1)));
+        let newer = model.write_unless_newer(&[key], key, Instant::now(), |s| drop(s.remove_user(1)));
+        assert_eq!(newer, Some(()));
+        assert!(model.read(|s| !s.users.contains_key(&1)));
     }
 
     #[test]
