@@ -40,11 +40,7 @@ impl ReadModel {
     pub fn write<R>(&self, records: &[(ResourceKind, i64)], f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.state.write();
         let out = f(&mut state);
-        let now = Instant::now();
-        let mut written = self.written.lock();
-        for record in records {
-            written.insert(*record, now);
-        }
+        self.record_written(records);
         out
     }
 
@@ -62,12 +58,17 @@ impl ReadModel {
             return None;
         }
         let out = f(&mut state);
+        self.record_written(records);
+        Some(out)
+    }
+
+    /// Records that `records` were written now (under the state's write lock).
+    fn record_written(&self, records: &[(ResourceKind, i64)]) {
         let now = Instant::now();
         let mut written = self.written.lock();
         for record in records {
             written.insert(*record, now);
         }
-        Some(out)
     }
 
     /// Applies a fetch that began at `began`: records written since are protected.
