@@ -44,9 +44,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "conformance: building scim-connector"
-cargo build --locked --quiet -p connector --bin scim-connector
-CONNECTOR="${CARGO_TARGET_DIR:-target}/debug/scim-connector"
+# SCIM_CONNECTOR_BIN: a binary already built (scripts/test.sh passes the one its test build made).
+CONNECTOR="${SCIM_CONNECTOR_BIN:-}"
+if [ -z "$CONNECTOR" ]; then
+    echo "conformance: building scim-connector"
+    cargo build --locked --quiet -p connector --bin scim-connector
+    CONNECTOR="${CARGO_TARGET_DIR:-target}/debug/scim-connector"
+fi
 # In-process queue and SQLite state in the data directory: the conformance run needs no Redis.
 env -u REDIS_URL SCIMC_LOG_FORMAT=json SCIMC_ADAPTER_HTTP_LISTEN="127.0.0.1:$(free_port)" \
     "$CONNECTOR" --data-dir "$DATA_DIR" dev \

@@ -37,9 +37,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "tss-sdk: building scim-connector"
-cargo build --locked --quiet -p connector --bin scim-connector
-CONNECTOR="${CARGO_TARGET_DIR:-target}/debug/scim-connector"
+# SCIM_CONNECTOR_BIN: a binary already built (scripts/test.sh passes the one its test build made).
+CONNECTOR="${SCIM_CONNECTOR_BIN:-}"
+if [ -z "$CONNECTOR" ]; then
+    echo "tss-sdk: building scim-connector"
+    cargo build --locked --quiet -p connector --bin scim-connector
+    CONNECTOR="${CARGO_TARGET_DIR:-target}/debug/scim-connector"
+fi
 
 export TSS_USERNAME=scim-api TSS_PASSWORD="Sdk-$(random_secret)" TSS_API_TOKEN="$(random_secret)"
 export TSS_CLIENT_ID=scim-connector TSS_CLIENT_SECRET="$(random_secret)"
