@@ -5,18 +5,20 @@
 //!
 //! Per request, in order: the added latency; then an outage answers `503`
 //! (an IIS-style HTML page); then the deterministic counters
-//! (`nextServerErrors`, `nextTooManyRequests`) answer the next N requests; then
+//! (`nextServerErrors`, `nextTooManyRequests`) answer the next N requests, and the
+//! paths of `gonePaths` answer `404` as for an object deleted since; then
 //! the rates draw: `500` with Secret Server's error body, `429` with
 //! `Retry-After`, or `200` with an HTML body (as Secret Server does for some
 //! errors).
 
 use crate::auth::Tokens;
+use crate::error::{SimError, Thing};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use parking_lot::RwLock;
 use secret_server_api::InternalErrorBody;
 use serde::{Deserialize, Serialize};
@@ -47,6 +49,10 @@ pub struct FaultSettings {
     /// `200 {}` (counts down): the change is made and its answer unreadable, as when a proxy
     /// mangles it.
     pub next_garbled_posts: u32,
+    /// Paths (as requested, e.g. `/api/v1/groups/7/roles`) answered `404` with the API's
+    /// not-found error for the object they name, as for an object deleted between two reads of
+    /// it: the first read found it, the next one does not.
+    pub gone_paths: Vec<String>,
 }
 
 impl Default for FaultSettings {
@@ -61,6 +67,7 @@ impl Default for FaultSettings {
             next_server_errors: 0,
             next_too_many_requests: 0,
             next_garbled_posts: 0,
+            gone_paths: Vec::new(),
         }
     }
 }
@@ -108,6 +115,8 @@ enum Action {
     Html,
     /// Carried out, then answered `200 {}`.
     Garbled,
+    /// Answered `404`: the object the path names is gone.
+    Gone(Option<(Thing, i64)>),
 }
 
 /// The live fault switches, shared by the middleware, the admin endpoint and tests.
@@ -157,11 +166,13 @@ impl Faults {
         self.tokens.expire_all(refresh_too);
     }
 
-    fn decide(&self, garblable: bool) -> (Duration, Action) {
+    fn decide(&self, garblable: bool, path: &str) -> (Duration, Action) {
         let mut s = self.settings.write();
         let latency = Duration::from_millis(s.latency_ms);
         let action = if s.outage {
             Action::Outage
+        } else if let Some(gone) = s.gone_paths.iter().find(|p| p.as_str() == path) {
+            Action::Gone(gone_thing(gone))
         } else if s.next_server_errors > 0 {
             s.next_server_errors -= 1;
             Action::ServerError
@@ -182,6 +193,23 @@ impl Faults {
         };
         (latency, action)
     }
+}
+
+/// The object a path names (its first segment after the API version, and the id after it), for
+/// the not-found error of [`FaultSettings::gone_paths`].
+fn gone_thing(path: &str) -> Option<(Thing, i64)> {
+    let mut segments = path.split('/').skip_while(|s| *s != "api").skip(2);
+    let thing = match segments.next()? {
+        "users" => Thing::User,
+        "groups" => Thing::Group,
+        "folders" => Thing::Folder,
+        "folder-permissions" => Thing::FolderPermission,
+        "secrets" => Thing::Secret,
+        "secret-permissions" => Thing::SecretPermission,
+        "roles" => Thing::Role,
+        _ => return None,
+    };
+    Some((thing, segments.next()?.parse().ok()?))
 }
 
 fn draw(rate: f64) -> bool {
@@ -208,7 +236,7 @@ pub async fn inject<B: MessageBody + 'static>(
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     let garblable = req.method() == actix_web::http::Method::POST && !req.path().ends_with("/oauth2/token");
-    let (latency, action) = faults.decide(garblable);
+    let (latency, action) = faults.decide(garblable, req.path());
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -234,6 +262,10 @@ pub async fn inject<B: MessageBody + 'static>(
             .insert_header((RETRY_AFTER, seconds.to_string()))
             .json(serde_json::json!({ "message": "Too many requests. Try again later." })),
         Action::Html => HttpResponse::Ok().insert_header((CONTENT_TYPE, "text/html; charset=utf-8")).body(ERROR_HTML),
+        Action::Gone(Some((thing, id))) => SimError::NotFound(thing, id).error_response(),
+        Action::Gone(None) => HttpResponse::NotFound().json(serde_json::json!({
+            "message": format!("No HTTP resource was found that matches the request URI '{}'.", req.uri())
+        })),
     };
     tracing::debug!(?action, path = req.path(), "fault injected");
     Ok(req.into_response(response))
@@ -251,18 +283,29 @@ mod tests {
     fn counters_answer_exactly_the_next_requests() {
         let f = faults();
         f.update(|s| s.next_server_errors = 2).unwrap();
-        assert_eq!(f.decide(false).1, Action::ServerError);
-        assert_eq!(f.decide(false).1, Action::ServerError);
-        assert_eq!(f.decide(false).1, Action::Pass);
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::ServerError);
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::ServerError);
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::Pass);
+    }
+
+    #[test]
+    fn a_gone_path_answers_not_found_for_the_object_it_names_and_other_paths_pass() {
+        let f = faults();
+        f.update(|s| s.gone_paths = vec!["/SecretServer/api/v1/groups/7/roles".to_owned()]).unwrap();
+        assert_eq!(f.decide(false, "/SecretServer/api/v1/groups/7/roles").1, Action::Gone(Some((Thing::Group, 7))));
+        assert_eq!(f.decide(false, "/SecretServer/api/v1/groups/7").1, Action::Pass);
+        assert_eq!(f.decide(false, "/SecretServer/api/v1/groups/7/roles").1, Action::Gone(Some((Thing::Group, 7))));
+        assert_eq!(gone_thing("/api/v1/folder-permissions/12"), Some((Thing::FolderPermission, 12)));
+        assert_eq!(gone_thing("/api/v1/oauth2/token"), None);
     }
 
     #[test]
     fn an_outage_wins_over_everything() {
         let f = faults();
         f.set(FaultSettings { outage: true, server_error_rate: 1.0, ..FaultSettings::default() }).unwrap();
-        assert_eq!(f.decide(false).1, Action::Outage);
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::Outage);
         f.clear();
-        assert_eq!(f.decide(false).1, Action::Pass);
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::Pass);
     }
 
     #[test]
@@ -273,7 +316,7 @@ mod tests {
             s.retry_after_seconds = 7;
         })
         .unwrap();
-        assert_eq!(f.decide(false).1, Action::TooManyRequests(7));
+        assert_eq!(f.decide(false, "/api/v1/users").1, Action::TooManyRequests(7));
         assert!(f.update(|s| s.html_rate = 1.5).is_err());
         assert_eq!(f.get().html_rate, 0.0, "a refused update changes nothing");
     }
