@@ -564,7 +564,22 @@ impl Instance {
         touched: &[(ResourceKind, i64)],
         f: impl FnOnce(&mut State),
     ) -> Result<Vec<(ResourceKind, i64, Meta)>, state_store::StoreError> {
-        self.write_with(touched, &HashMap::new(), f).await
+        self.write_with(touched, touched, &HashMap::new(), f).await
+    }
+
+    /// Like [`Instance::write_through`], but of `touched` only `changed` count as written from
+    /// this job's reading: the others (a group's members, whose versions follow its member list)
+    /// keep what the follower reads of them, such as a user enabled through another replica.
+    ///
+    /// # Errors
+    /// When persisting the meta fails (the read model already holds the change).
+    pub async fn write_through_changing(
+        &self,
+        touched: &[(ResourceKind, i64)],
+        changed: &[(ResourceKind, i64)],
+        f: impl FnOnce(&mut State),
+    ) -> Result<Vec<(ResourceKind, i64, Meta)>, state_store::StoreError> {
+        self.write_with(touched, changed, &HashMap::new(), f).await
     }
 
     /// Like [`Instance::write_through`], but the metas that changed are returned as writes for the
@@ -578,7 +593,7 @@ impl Instance {
         touched: &[(ResourceKind, i64)],
         f: impl FnOnce(&mut State),
     ) -> Result<Vec<state_store::Write>, state_store::StoreError> {
-        let changes = self.write_model(touched, &HashMap::new(), f);
+        let changes = self.write_model(touched, touched, &HashMap::new(), f);
         self.publish_metrics();
         self.meta.writes(&changes)
     }
@@ -632,6 +647,30 @@ impl Instance {
         Ok(())
     }
 
+    /// Writes a list read whole from Secret Server in a reading that began at `read_at` (a folder's
+    /// or a secret's permissions): `f` is told which records were written since, to leave them as
+    /// they are (a grant a job made or revoked after the list was read). `remote`: the reading
+    /// follows another replica's change (metas as for [`Instance::write_remote`]).
+    ///
+    /// # Errors
+    /// When the state store fails.
+    pub async fn write_list(
+        &self,
+        read_at: Instant,
+        touched: &[(ResourceKind, i64)],
+        remote: bool,
+        f: impl FnOnce(&mut State, &dyn Fn(ResourceKind, i64) -> bool),
+    ) -> Result<(), state_store::StoreError> {
+        let persisted = if remote { self.persisted_metas(touched).await? } else { HashMap::new() };
+        let now = now_millis();
+        let changes = self
+            .model
+            .write_list(touched, read_at, |state, newer| with_metas(state, touched, &persisted, |s| f(s, newer), now));
+        self.meta.put_many(changes).await?;
+        self.publish_metrics();
+        Ok(())
+    }
+
     /// Writes records this replica learnt of without changing them (a principal another replica
     /// created a moment ago, read for a job that names it): like [`Instance::write_remote`], a
     /// record whose version is the one the shared store records takes its meta, but nothing is
@@ -646,7 +685,10 @@ impl Instance {
         f: impl FnOnce(&mut State),
     ) -> Result<(), state_store::StoreError> {
         let persisted = self.persisted_metas(touched).await?;
-        self.write_model(touched, &persisted, f);
+        // Not counted as written: a reading of the follower's that began before this one may be
+        // the newer (this one may find the principal as it was before the change the follower
+        // is applying), and it is the follower that keeps the model current.
+        self.write_model(touched, &[], &persisted, f);
         self.publish_metrics();
         Ok(())
     }
@@ -682,25 +724,28 @@ impl Instance {
     async fn write_with(
         &self,
         touched: &[(ResourceKind, i64)],
+        changed: &[(ResourceKind, i64)],
         persisted: &HashMap<(ResourceKind, i64), Meta>,
         f: impl FnOnce(&mut State),
     ) -> Result<Vec<(ResourceKind, i64, Meta)>, state_store::StoreError> {
-        let changes = self.write_model(touched, persisted, f);
+        let changes = self.write_model(touched, changed, persisted, f);
         self.meta.put_many(changes.clone()).await?;
         self.publish_metrics();
         Ok(changes)
     }
 
     /// Runs `f` on the read model and recomputes the metas of `touched` (see
-    /// [`Instance::write_remote`] for `persisted`); returns the metas that changed, not yet persisted.
+    /// [`Instance::write_remote`] for `persisted`), recording `changed` as written now; returns the
+    /// metas that changed, not yet persisted.
     fn write_model(
         &self,
         touched: &[(ResourceKind, i64)],
+        changed: &[(ResourceKind, i64)],
         persisted: &HashMap<(ResourceKind, i64), Meta>,
         f: impl FnOnce(&mut State),
     ) -> Vec<(ResourceKind, i64, Meta)> {
         let now = now_millis();
-        self.model.write(touched, |state| with_metas(state, touched, persisted, f, now))
+        self.model.write(changed, |state| with_metas(state, touched, persisted, f, now))
     }
 
     /// Sets the read-model size gauges.

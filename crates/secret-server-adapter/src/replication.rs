@@ -437,7 +437,15 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let attrs = instance.attrs.get(kind, id).await?;
                 let deleted = !user.enabled && instance.tombstones.get(id).await?.is_some();
                 let mut ss = user_ss_from_user(user);
-                ss.roles = crate::read_model::fetch::direct_roles(client, id).await?;
+                ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
+                    Ok(roles) => roles,
+                    // Deleted between the two reads: as gone as if the first had not found it.
+                    Err(e) if e.is_not_found() => {
+                        instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_user(id))).await?;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 instance
                     .write_remote(Some(read_at), &[(kind, id)], |s| {
                         let meta = s.users.get(&id).map(|u| u.meta).unwrap_or_default();
@@ -456,7 +464,16 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                 let added = secret_server_ids(&change.members.added);
                 let removed = secret_server_ids(&change.members.removed);
                 let mut ss = group_ss_from_group(group);
-                ss.roles = crate::read_model::fetch::group_roles(client, id).await?;
+                ss.roles = match crate::read_model::fetch::group_roles(client, id).await {
+                    Ok(roles) => roles,
+                    // Deleted between the two reads (the change after this one says so): gone. Kept
+                    // for later, it held back every later change of the instance.
+                    Err(e) if e.is_not_found() => {
+                        instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_group(id))).await?;
+                        return Ok(());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
                 instance
@@ -548,6 +565,8 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
 }
 
 async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow::Result<()> {
+    // Records a job of this replica writes after this reading began are left as it wrote them.
+    let read_at = std::time::Instant::now();
     let fresh: Vec<_> = instance
         .client
         .search_folder_permissions(&FolderPermissionQuery::folder(folder))
@@ -565,13 +584,16 @@ async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow:
     let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::ContainerPermission, *p)).collect();
     touched.extend(fresh.iter().map(|p| (ResourceKind::ContainerPermission, p.id)));
     instance
-        .write_remote(None, &touched, |s| {
+        .write_list(read_at, &touched, true, |s, newer| {
             for id in &known {
-                if !fresh.iter().any(|p| p.id == *id) {
+                if !newer(ResourceKind::ContainerPermission, *id) && !fresh.iter().any(|p| p.id == *id) {
                     s.remove_folder_perm(*id);
                 }
             }
             for (ss, attrs) in entries {
+                if newer(ResourceKind::ContainerPermission, ss.id) {
+                    continue;
+                }
                 let meta = s.folder_perms.get(&ss.id).map(|p| p.meta).unwrap_or_default();
                 s.put_folder_perm(FolderPermRec { ss, attrs, meta });
             }
@@ -600,6 +622,8 @@ async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> 
 
 async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow::Result<()> {
     refresh_secret(instance, secret).await?;
+    // Records a job of this replica writes after this reading began are left as it wrote them.
+    let read_at = std::time::Instant::now();
     let fresh: Vec<_> = instance
         .client
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))
@@ -617,13 +641,16 @@ async fn refresh_secret_permissions(instance: &Instance, secret: i64) -> anyhow:
     let mut touched: Vec<_> = known.iter().map(|p| (ResourceKind::PrivilegedDataPermission, *p)).collect();
     touched.extend(fresh.iter().map(|p| (ResourceKind::PrivilegedDataPermission, p.id)));
     instance
-        .write_remote(None, &touched, |s| {
+        .write_list(read_at, &touched, true, |s, newer| {
             for id in &known {
-                if !fresh.iter().any(|p| p.id == *id) {
+                if !newer(ResourceKind::PrivilegedDataPermission, *id) && !fresh.iter().any(|p| p.id == *id) {
                     s.remove_secret_perm(*id);
                 }
             }
             for (ss, attrs) in entries {
+                if newer(ResourceKind::PrivilegedDataPermission, ss.id) {
+                    continue;
+                }
                 let meta = s.secret_perms.get(&ss.id).map(|p| p.meta).unwrap_or_default();
                 s.put_secret_perm(SecretPermRec { ss, attrs, meta });
             }

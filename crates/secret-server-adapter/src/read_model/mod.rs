@@ -26,7 +26,9 @@ use std::time::Instant;
 #[derive(Debug, Default)]
 pub struct ReadModel {
     state: RwLock<State>,
-    /// When workers last wrote each record; a resync whose read began before leaves it alone.
+    /// How recent the reading is that each record was last written from: when a job wrote it, or
+    /// when the reading began that the follower or a list's refresh wrote it from. A resync, the
+    /// follower or a list whose reading began before leaves it alone.
     written: Mutex<HashMap<(ResourceKind, i64), Instant>>,
 }
 
@@ -40,12 +42,13 @@ impl ReadModel {
     pub fn write<R>(&self, records: &[(ResourceKind, i64)], f: impl FnOnce(&mut State) -> R) -> R {
         let mut state = self.state.write();
         let out = f(&mut state);
-        self.record_written(records);
+        self.record_written(records, Instant::now());
         out
     }
 
-    /// Like [`ReadModel::write`], unless `record` was written at or after `since`: a write carrying
-    /// a reading that began at `since` does not overwrite a newer one. `None` when it did not write.
+    /// Like [`ReadModel::write`], unless `record` was written from a reading at or after `since`: a
+    /// write carrying a reading that began at `since` does not overwrite a newer one (and counts
+    /// as that reading, not as a write of now). `None` when it did not write.
     pub fn write_unless_newer<R>(
         &self,
         records: &[(ResourceKind, i64)],
@@ -58,16 +61,38 @@ impl ReadModel {
             return None;
         }
         let out = f(&mut state);
-        self.record_written(records);
+        self.record_written(records, since);
         Some(out)
     }
 
-    /// Records that `records` were written now (under the state's write lock).
-    fn record_written(&self, records: &[(ResourceKind, i64)]) {
-        let now = Instant::now();
+    /// Like [`ReadModel::write`] for a list read whole (a folder's permissions) in a reading that
+    /// began at `since`: `f` is told which of `records` were written from a reading at or after
+    /// `since` (a job's change, or the follower's newer reading), to leave them as they are; the
+    /// others count as written from this reading.
+    pub fn write_list<R>(
+        &self,
+        records: &[(ResourceKind, i64)],
+        since: Instant,
+        f: impl FnOnce(&mut State, &dyn Fn(ResourceKind, i64) -> bool) -> R,
+    ) -> R {
+        let mut state = self.state.write();
+        let newer: std::collections::HashSet<(ResourceKind, i64)> = {
+            let written = self.written.lock();
+            records.iter().filter(|r| written.get(r).is_some_and(|at| *at >= since)).copied().collect()
+        };
+        let out = f(&mut state, &|kind, id| newer.contains(&(kind, id)));
+        let rest: Vec<_> = records.iter().filter(|r| !newer.contains(r)).copied().collect();
+        self.record_written(&rest, since);
+        out
+    }
+
+    /// Records that `records` were written from a reading as recent as `at` (under the state's
+    /// write lock).
+    fn record_written(&self, records: &[(ResourceKind, i64)], at: Instant) {
         let mut written = self.written.lock();
         for record in records {
-            written.insert(*record, now);
+            let entry = written.entry(*record).or_insert(at);
+            *entry = (*entry).max(at);
         }
     }
 
@@ -131,6 +156,41 @@ mod tests {
         let newer = model.write_unless_newer(&[key], key, Instant::now(), |s| drop(s.remove_user(1)));
         assert_eq!(newer, Some(()));
         assert!(model.read(|s| !s.users.contains_key(&1)));
+    }
+
+    #[test]
+    fn a_list_read_before_a_record_was_written_leaves_that_record_as_it_is() {
+        let model = ReadModel::default();
+        let (kept, other) = ((ResourceKind::ContainerPermission, 1), (ResourceKind::ContainerPermission, 2));
+        let read_began = Instant::now();
+        model.write(&[kept], |_| ());
+
+        let mut left_alone = Vec::new();
+        model.write_list(&[kept, other], read_began, |_, newer| {
+            left_alone = [kept, other].into_iter().filter(|(kind, id)| newer(*kind, *id)).collect();
+        });
+
+        assert_eq!(left_alone, vec![kept], "only the record written after the list's read began");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let again = Instant::now();
+        model.write_list(&[kept, other], again, |_, newer| {
+            assert!(!newer(kept.0, kept.1) && !newer(other.0, other.1), "a later reading overrides both");
+        });
+    }
+
+    #[test]
+    fn a_record_written_late_from_an_old_reading_does_not_hold_back_a_newer_list() {
+        let model = ReadModel::default();
+        let grant = (ResourceKind::ContainerPermission, 1);
+        let followers_reading = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let jobs_reading = Instant::now();
+        // The follower writes the grant after the job's list read began, from its older reading.
+        model.write_unless_newer(&[grant], grant, followers_reading, |_| ()).unwrap();
+
+        model.write_list(&[grant], jobs_reading, |_, newer| {
+            assert!(!newer(grant.0, grant.1), "the job's list, the newer reading, decides (a revoked grant goes)");
+        });
     }
 
     #[test]

@@ -330,6 +330,8 @@ async fn forget(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
 /// Reads a folder's permissions fresh from Secret Server into the read model (after a create,
 /// which gives the API account an Owner permission, and after inheritance changes).
 pub(super) async fn refresh_permissions(ctx: &Ctx<'_>, folder: i64) -> JobResult<()> {
+    // Records written after this reading began (by the follower, from a newer reading) stay.
+    let read_at = std::time::Instant::now();
     let fresh: Vec<_> = ctx
         .client()?
         .search_folder_permissions(&FolderPermissionQuery::folder(folder))
@@ -343,13 +345,13 @@ pub(super) async fn refresh_permissions(ctx: &Ctx<'_>, folder: i64) -> JobResult
     let mut touched: Vec<(ResourceKind, i64)> = known.iter().map(|p| (ResourceKind::ContainerPermission, *p)).collect();
     touched.extend(fresh.iter().map(|p| (ResourceKind::ContainerPermission, p.id)));
     ctx.instance()
-        .write_through(&touched, |s| {
+        .write_list(read_at, &touched, false, |s, newer| {
             for id in &known {
-                if !fresh.iter().any(|p| p.id == *id) {
+                if !newer(ResourceKind::ContainerPermission, *id) && !fresh.iter().any(|p| p.id == *id) {
                     s.remove_folder_perm(*id);
                 }
             }
-            for ss in &fresh {
+            for ss in fresh.iter().filter(|p| !newer(ResourceKind::ContainerPermission, p.id)) {
                 let (attrs, meta) =
                     s.folder_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
                 s.put_folder_perm(FolderPermRec { ss: *ss, attrs, meta });

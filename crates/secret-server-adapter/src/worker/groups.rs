@@ -92,7 +92,7 @@ async fn write_group(
     touched.extend(added.iter().chain(removed).map(|u| (ResourceKind::User, *u)));
     ctx.instance()
         // In place: a change costs the same in a group of ten as in a group of a hundred thousand.
-        .write_through(&touched, |state| state.change_group(ss, attrs, added, removed))
+        .write_through_changing(&touched, &touched[..1], |state| state.change_group(ss, attrs, added, removed))
         .await?;
     Ok(())
 }

@@ -470,6 +470,8 @@ async fn refresh_secret(ctx: &Ctx<'_>, id: i64) -> JobResult<()> {
 
 /// Reads a secret's permissions fresh into the read model.
 async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()> {
+    // Records written after this reading began (by the follower, from a newer reading) stay.
+    let read_at = std::time::Instant::now();
     let fresh: Vec<SecretPermSs> = ctx
         .client()?
         .search_secret_permissions(&SecretPermissionQuery::secret(secret))
@@ -483,13 +485,13 @@ async fn refresh_secret_permissions(ctx: &Ctx<'_>, secret: i64) -> JobResult<()>
     let mut touched: Vec<(ResourceKind, i64)> = known.iter().map(|p| (SECRET_PERM, *p)).collect();
     touched.extend(fresh.iter().map(|p| (SECRET_PERM, p.id)));
     ctx.instance()
-        .write_through(&touched, |s| {
+        .write_list(read_at, &touched, false, |s, newer| {
             for id in &known {
-                if !fresh.iter().any(|p| p.id == *id) {
+                if !newer(SECRET_PERM, *id) && !fresh.iter().any(|p| p.id == *id) {
                     s.remove_secret_perm(*id);
                 }
             }
-            for ss in &fresh {
+            for ss in fresh.iter().filter(|p| !newer(SECRET_PERM, p.id)) {
                 let (attrs, meta) =
                     s.secret_perms.get(&ss.id).map(|p| (p.attrs.clone(), p.meta)).unwrap_or((None, Meta::default()));
                 s.put_secret_perm(SecretPermRec { ss: *ss, attrs, meta });

@@ -944,10 +944,15 @@ async fn a_name_freed_or_a_user_enabled_through_one_replica_is_so_at_once_throug
 
 /// A change another replica made on instance `instance`, published as that replica would.
 async fn published_change(stack: &Stack, instance: &str, id: i64) {
+    published_change_of(stack, instance, User, id).await;
+}
+
+/// A change another replica made to resource `id` of `kind`, published as that replica would.
+async fn published_change_of(stack: &Stack, instance: &str, kind: scim::ResourceKind, id: i64) {
     let change = audit_events::ChangeRecord {
         connection_id: CONNECTION.to_owned(),
         instance: instance.to_owned(),
-        kind: User,
+        kind,
         resource_id: id.to_string(),
         operation: Operation::Patch,
         job_id: format!("elsewhere-{instance}-{id}"),
@@ -958,6 +963,37 @@ async fn published_change(stack: &Stack, instance: &str, id: i64) {
         error: None,
     };
     change.publish(stack.events.as_ref()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_deleted_between_the_followers_two_reads_of_it_is_gone_and_holds_back_none_of_the_changes_after_it() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let group = stack.create(Group, json!({"displayName": "Deleted Meanwhile"})).await.id();
+    let gid: i64 = group.parse().unwrap();
+    let alice: i64 = user(&stack, "alice.martin").await["id"].as_str().unwrap().parse().unwrap();
+
+    // Another replica deletes the group while this replica's follower reads it: the read of the
+    // group finds it, the read of its roles a moment later does not.
+    let base = url::Url::parse(&stack.sim.base_url()).unwrap().path().trim_end_matches('/').to_owned();
+    stack.sim.faults().update(|f| f.gone_paths = vec![format!("{base}/api/v1/groups/{gid}/roles")]).unwrap();
+    published_change_of(&stack, INSTANCE, Group, gid).await;
+    // Then a change of the same instance's, after it.
+    let renamed = UserPatchArgs { display_name: Some(Patch::set("Alice After".into())), ..UserPatchArgs::default() };
+    stack.ss.patch_user(alice, &renamed).await.unwrap();
+    published_change(&stack, INSTANCE, alice).await;
+
+    let followed = eventually(Duration::from_secs(10), || {
+        let stack = &stack;
+        async move {
+            let doc = stack.get(User, &alice.to_string()).await.ok()?;
+            (doc["displayName"] == "Alice After").then_some(doc)
+        }
+    })
+    .await;
+    assert!(followed.is_some(), "the change after the group's was held back behind it");
+    let gone = stack.get(Group, &group).await.unwrap_err();
+    assert_eq!(gone.http_status(), 404, "the group is gone, and the instance's reads vouched for: {gone}");
+    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
