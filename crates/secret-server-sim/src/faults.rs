@@ -6,7 +6,8 @@
 //! Per request, in order: the added latency; then an outage answers `503`
 //! (an IIS-style HTML page); then the deterministic counters
 //! (`nextServerErrors`, `nextTooManyRequests`) answer the next N requests, and the
-//! paths of `gonePaths` answer `404` as for an object deleted since; then
+//! paths of `gonePaths` answer `404` as for an object deleted since, those of
+//! `brokenPaths` `500`; then
 //! the rates draw: `500` with Secret Server's error body, `429` with
 //! `Retry-After`, or `200` with an HTML body (as Secret Server does for some
 //! errors).
@@ -53,6 +54,9 @@ pub struct FaultSettings {
     /// not-found error for the object they name, as for an object deleted between two reads of
     /// it: the first read found it, the next one does not.
     pub gone_paths: Vec<String>,
+    /// Paths (as requested) answered `500` with Secret Server's error body, every time: one object
+    /// that cannot be read while the rest of the server answers.
+    pub broken_paths: Vec<String>,
 }
 
 impl Default for FaultSettings {
@@ -68,6 +72,7 @@ impl Default for FaultSettings {
             next_too_many_requests: 0,
             next_garbled_posts: 0,
             gone_paths: Vec::new(),
+            broken_paths: Vec::new(),
         }
     }
 }
@@ -173,6 +178,8 @@ impl Faults {
             Action::Outage
         } else if let Some(gone) = s.gone_paths.iter().find(|p| p.as_str() == path) {
             Action::Gone(gone_thing(gone))
+        } else if s.broken_paths.iter().any(|p| p.as_str() == path) {
+            Action::ServerError
         } else if s.next_server_errors > 0 {
             s.next_server_errors -= 1;
             Action::ServerError
@@ -297,6 +304,16 @@ mod tests {
         assert_eq!(f.decide(false, "/SecretServer/api/v1/groups/7/roles").1, Action::Gone(Some((Thing::Group, 7))));
         assert_eq!(gone_thing("/api/v1/folder-permissions/12"), Some((Thing::FolderPermission, 12)));
         assert_eq!(gone_thing("/api/v1/oauth2/token"), None);
+    }
+
+    #[test]
+    fn a_broken_path_fails_every_time_and_other_paths_pass() {
+        let f = faults();
+        f.update(|s| s.broken_paths = vec!["/api/v1/users/3".to_owned()]).unwrap();
+        for _ in 0..3 {
+            assert_eq!(f.decide(false, "/api/v1/users/3").1, Action::ServerError);
+        }
+        assert_eq!(f.decide(false, "/api/v1/users/4").1, Action::Pass);
     }
 
     #[test]
