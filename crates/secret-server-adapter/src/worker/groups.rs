@@ -29,7 +29,7 @@ mod burst;
 
 use super::roles::{self, Holder, RolePlan};
 use super::unseen;
-use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
+use super::{Applied, Ctx, JobError, JobResult, Others, invalid_value, not_found, taken};
 use crate::attributes::{CREATED_BY, carry_over, to_text};
 use crate::instance::Instance;
 use crate::intents::{Intent, MemberIds};
@@ -156,8 +156,13 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
             ctx.instance().model.read(|s| s.users.get(id).map(|u| (ctx.caller.view(s).user_visible(*id), u.ss.enabled)))
         };
         let mut known = held();
-        if known.is_some_and(|(visible, enabled)| !(visible && enabled)) && ctx.follow_others().await {
-            known = held();
+        if known.is_some_and(|(visible, enabled)| !(visible && enabled)) {
+            known = match ctx.follow_others().await {
+                Others::Alone => known,
+                Others::Followed => held(),
+                // Read from Secret Server, as one the model has not seen.
+                Others::Unknown => None,
+            };
         }
         let (visible, enabled) = match known {
             Some(known) => known,
@@ -264,8 +269,17 @@ fn name_taken(name: &str) -> JobError {
 /// of that name gets, before anything changes. The group's own name in another case is free.
 async fn check_name_free(ctx: &Ctx<'_>, id: i64, name: &str) -> JobResult<()> {
     let held = || ctx.instance().model.read(|s| s.group_by_name(name).is_some_and(|g| g.ss.id != id));
-    if held() && (!ctx.follow_others().await || held()) {
-        return Err(name_taken(name));
+    // With several replicas whose follower cannot vouch for the model, Secret Server's answer
+    // below decides.
+    if held() {
+        let refused = match ctx.follow_others().await {
+            Others::Alone => true,
+            Others::Followed => held(),
+            Others::Unknown => false,
+        };
+        if refused {
+            return Err(name_taken(name));
+        }
     }
     let wanted = fold(name);
     let other = ctx
@@ -296,8 +310,13 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let mut known = read_known();
     // A name another group holds in the read model: read again once it has followed the other
     // replicas (that group may have been deleted or renamed through one of them a moment ago).
-    if known.is_some_and(|id| !earlier.made(id)) && ctx.follow_others().await {
-        known = read_known();
+    if known.is_some_and(|id| !earlier.made(id)) {
+        known = match ctx.follow_others().await {
+            Others::Alone => known,
+            Others::Followed => read_known(),
+            // Secret Server's answer below decides.
+            Others::Unknown => None,
+        };
     }
     let detail = format!("a group named {:?} already exists", f.name);
     // Whether this job made the group: in this attempt, or in an earlier one its intent names

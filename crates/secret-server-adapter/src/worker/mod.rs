@@ -212,21 +212,26 @@ impl Ctx<'_> {
         self.instance().model.read(|state| state.meta(kind, id).map(|m| m.version))
     }
 
-    /// With several replicas, waits until this replica's read model has followed the changes the
-    /// others applied up to now (at most `read_fence_wait`, or less when Redis does not answer);
-    /// true when there are others to follow, so that what the model said is worth reading again.
-    /// For refusals the model gives (a name taken, a grant that exists, a user inactive): a user
-    /// deleted or enabled, or a group renamed, through another replica a moment ago must not
-    /// refuse this job. One Redis read, on the way to a refusal only; false with one replica.
-    pub(crate) async fn follow_others(&self) -> bool {
+    /// What a refusal the read model gives is worth (a name taken, a grant that exists, a user
+    /// inactive): with several replicas, a user deleted or enabled, or a group renamed, through
+    /// another replica a moment ago must not refuse this job. Waits until this replica's read
+    /// model has followed the changes the others applied up to now (at most `read_fence_wait`,
+    /// or less when Redis does not answer). One Redis read, on the way to a refusal only.
+    pub(crate) async fn follow_others(&self) -> Others {
         match &self.core.freshness {
+            None => Others::Alone,
             // Its follower keeps changes of this instance it cannot apply yet: nothing to wait for.
-            Some(freshness) if freshness.behind_on(&self.caller.instance.name) => false,
+            Some(freshness) if freshness.behind_on(&self.caller.instance.name) => Others::Unknown,
             Some(freshness) => {
-                freshness.catch_up(self.core.events.as_ref()).await;
-                true
+                let caught_up = freshness.catch_up(self.core.events.as_ref()).await;
+                // A change the follower could not apply during the wait counts as handled, and is
+                // kept aside: the model is no better for the wait then.
+                if caught_up && !freshness.behind_on(&self.caller.instance.name) {
+                    Others::Followed
+                } else {
+                    Others::Unknown
+                }
             }
-            None => false,
         }
     }
 
@@ -237,6 +242,18 @@ impl Ctx<'_> {
         let shown = self.caller.version_tags.tag(self.caller.connection.id.as_str(), version);
         precondition::check_if_match(self.req.if_match(), shown).map_err(JobError::from)
     }
+}
+
+/// What a refusal the read model gives is worth ([`Ctx::follow_others`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Others {
+    /// One replica: its read model is written by its own jobs and resyncs only; the refusal stands.
+    Alone,
+    /// The follower has caught up with the other replicas' changes: read the model again.
+    Followed,
+    /// The follower cannot vouch for the model (it keeps changes of this instance aside, or did not
+    /// catch up in time): Secret Server's own answer decides, not the model.
+    Unknown,
 }
 
 /// The intent key of a delete, so that a redelivered delete finds its work done.

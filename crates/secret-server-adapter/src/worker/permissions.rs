@@ -18,7 +18,7 @@
 
 use super::containers::{refresh as refresh_folder, refresh_permissions};
 use super::unseen::{self, Unseen};
-use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
+use super::{Applied, Ctx, JobError, JobResult, Others, invalid_value, not_found, taken};
 use crate::attributes::{carry_over, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::RenderOptions;
@@ -97,8 +97,13 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
     };
     let seen = |enabled: Option<bool>| enabled.map(|enabled| (ctx.visible(kind, id), enabled));
     let mut known = seen(held());
-    if known.is_some_and(|(visible, enabled)| !(visible && enabled)) && ctx.follow_others().await {
-        known = seen(held());
+    if known.is_some_and(|(visible, enabled)| !(visible && enabled)) {
+        known = match ctx.follow_others().await {
+            Others::Alone => known,
+            Others::Followed => seen(held()),
+            // Read from Secret Server, as one the model has not seen.
+            Others::Unknown => None,
+        };
     }
     let (unseen, visible, enabled) = match known {
         Some((visible, enabled)) => (None, visible, enabled),
@@ -317,8 +322,16 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let mut existing = read_existing();
     // A grant the read model holds: read again once it has followed the other replicas (it may
     // have been revoked through one of them a moment ago).
-    if existing.is_some_and(|p| !earlier.made(p.id)) && ctx.follow_others().await {
-        existing = read_existing();
+    if let Some(p) = existing.filter(|p| !earlier.made(p.id)) {
+        existing = match ctx.follow_others().await {
+            Others::Alone => existing,
+            Others::Followed => read_existing(),
+            Others::Unknown => match ctx.client()?.get_folder_permission(p.id).await {
+                Ok(_) => existing,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
     }
     let exists_error = || taken(exists_detail(f.principal, "container", folder_id));
     let id = match existing {
@@ -334,9 +347,11 @@ async fn create_folder_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 // Read again once the read model has followed the other replicas (a grant made
                 // through one of them may have broken the inheritance a moment ago).
-                if ctx.follow_others().await {
-                    inherits = read_inherits();
-                }
+                inherits = match ctx.follow_others().await {
+                    Others::Alone => inherits,
+                    Others::Followed => read_inherits(),
+                    Others::Unknown => ctx.client()?.get_folder(folder_id).await?.inherit_permissions,
+                };
                 if inherits {
                     return Err(inherited_refused(&format!("container {folder_id}")));
                 }
@@ -525,8 +540,16 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
     let mut existing = read_existing();
     // A grant the read model holds: read again once it has followed the other replicas (it may
     // have been revoked through one of them a moment ago).
-    if existing.is_some_and(|p| !earlier.made(p.id)) && ctx.follow_others().await {
-        existing = read_existing();
+    if let Some(p) = existing.filter(|p| !earlier.made(p.id)) {
+        existing = match ctx.follow_others().await {
+            Others::Alone => existing,
+            Others::Followed => read_existing(),
+            Others::Unknown => match ctx.client()?.get_secret_permission(p.id).await {
+                Ok(_) => existing,
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e.into()),
+            },
+        };
     }
     let exists_error = || taken(exists_detail(f.principal, "privileged data", secret_id));
     let id = match existing {
@@ -541,9 +564,11 @@ async fn create_secret_perm(ctx: &Ctx<'_>) -> JobResult<Applied> {
             let mut inherits = read_inherits();
             if inherits && ctx.caller.connection.policies.inherited_folder == InheritedFolderPolicy::Refuse {
                 // Read again once the read model has followed the other replicas.
-                if ctx.follow_others().await {
-                    inherits = read_inherits();
-                }
+                inherits = match ctx.follow_others().await {
+                    Others::Alone => inherits,
+                    Others::Followed => read_inherits(),
+                    Others::Unknown => ctx.client()?.secret_summary(secret_id).await?.inherits_permissions,
+                };
                 if inherits {
                     return Err(inherited_refused(&format!("privileged data {secret_id}")));
                 }

@@ -11,7 +11,7 @@
 //! the user finishes it (Secret Server refuses to delete a user who is inactive already).
 
 use super::roles::{self, Holder, RolePlan, with_roles};
-use super::{Applied, Ctx, JobError, JobResult, not_found, taken};
+use super::{Applied, Ctx, JobError, JobResult, Others, not_found, taken};
 use crate::attributes::{CREATED_BY, carry_over, seen_by, to_text};
 use crate::intents::{Earlier, MemberIds};
 use crate::mapping::user::{UserFields, audit_fields, fields, mark_display_name_unassigned};
@@ -188,7 +188,9 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // A name the read model holds for a live user that this job did not make: refused without a
     // call. Or one this connection keeps for another user (see the `keep-secret-server-name`
     // policy), which Secret Server does not know: the caller would see two users of one name.
-    let name_held = || {
+    // With several replicas whose follower cannot vouch for the model, a live user it holds is
+    // left to Secret Server's answer below; a kept name only the model knows is refused still.
+    let name_held = |live_too: bool| {
         instance.model.read(|s| {
             let live = s.user_by_ss_name(&f.user_name).is_some_and(|u| !u.deleted && !earlier.made(u.ss.id));
             let kept = ctx
@@ -196,11 +198,18 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
                 .view(s)
                 .user_named(&f.user_name, None)
                 .is_some_and(|id| s.users.get(&id).is_some_and(|u| fold(&u.ss.user_name) != key));
-            live || kept
+            (live_too && live) || kept
         })
     };
-    if name_held() && (!ctx.follow_others().await || name_held()) {
-        return Err(taken(taken_detail));
+    if name_held(true) {
+        let refused = match ctx.follow_others().await {
+            Others::Alone => true,
+            Others::Followed => name_held(true),
+            Others::Unknown => name_held(false),
+        };
+        if refused {
+            return Err(taken(taken_detail));
+        }
     }
     // Secret Server's own answer, whatever the read model knows (a user created there since the
     // last resync, or by an earlier attempt of this job).
@@ -446,7 +455,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
                 // Only this connection sees the name it keeps; it must not show it two users of
                 // one name (nor take a name Secret Server gives another user).
                 let named = || ctx.instance().model.read(|s| ctx.caller.view(s).user_named(&f.user_name, Some(id)));
-                if named().is_some() && (!ctx.follow_others().await || named().is_some()) {
+                // Only the model knows kept names: read again unless it is the only writer.
+                if named().is_some() && (ctx.follow_others().await == Others::Alone || named().is_some()) {
                     return Err(taken(format!("userName {:?} is already taken", f.user_name)));
                 }
                 attrs.insert("userName".to_owned(), Value::String(f.user_name.clone()));

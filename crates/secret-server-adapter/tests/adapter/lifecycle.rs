@@ -997,6 +997,44 @@ async fn a_group_deleted_between_the_followers_two_reads_of_it_is_gone_and_holds
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_replica_cannot_vouch_for_an_instance_a_refusal_its_read_model_gives_is_secret_servers_to_give() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let group = stack.create(Group, json!({"displayName": "Deleted Elsewhere"})).await.id();
+    let gid: i64 = group.parse().unwrap();
+    let user = stack.create(User, json!({"userName": "enabled.elsewhere", "active": false})).await.id();
+    let uid: i64 = user.parse().unwrap();
+
+    // Another replica deleted the group and enabled the user. This replica's follower cannot read
+    // the group (Secret Server fails on it alone), so it keeps that change and the user's after it.
+    let base = url::Url::parse(&stack.sim.base_url()).unwrap().path().trim_end_matches('/').to_owned();
+    stack.ss.delete_group(gid).await.unwrap();
+    stack.sim.faults().update(|f| f.broken_paths = vec![format!("{base}/api/v1/groups/{gid}")]).unwrap();
+    published_change_of(&stack, INSTANCE, Group, gid).await;
+    let enabled = UserPatchArgs { enabled: Some(Patch::set(true)), ..UserPatchArgs::default() };
+    stack.ss.patch_user(uid, &enabled).await.unwrap();
+    published_change(&stack, INSTANCE, uid).await;
+    let behind = eventually(Duration::from_secs(30), || {
+        let stack = &stack;
+        async move { (stack.get(User, "999999").await.unwrap_err().http_status() == 503).then_some(()) }
+    })
+    .await;
+    assert!(behind.is_some(), "the replica says it cannot vouch for the instance");
+    assert_eq!(stack.get(User, &user).await.unwrap()["active"], false, "its read model still has the user inactive");
+
+    // Its read model still holds the group's name and the user inactive: Secret Server says otherwise.
+    let again = stack.create(Group, json!({"displayName": "Deleted Elsewhere", "members": [{"value": user}]})).await;
+    let again = again.json();
+    assert_eq!(again["displayName"], "Deleted Elsewhere", "the name is free: {again}");
+    assert_eq!(again["members"][0]["value"], user.as_str(), "and the user active: {again}");
+    // A name Secret Server does hold is refused as before.
+    let taken = stack.create(Group, json!({"displayName": "Deleted Elsewhere"})).await;
+    assert!(matches!(&taken, Outcome::Err(e) if e.http_status() == 409), "{taken:?}");
+
+    stack.sim.faults().clear();
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_follows_every_instances_changes_while_one_instance_cannot_be_read_and_catches_up_with_it_after() {
     use secret_server_adapter::{AdapterSettings, InstanceSettings};
     let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
