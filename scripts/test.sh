@@ -17,7 +17,9 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # One build, from scratch: incremental compilation only adds to the disk it needs (gigabytes).
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
-target_dir="${CARGO_TARGET_DIR:-target}"
+# Where cargo builds (CARGO_TARGET_DIR, build.target-dir), as cargo itself says.
+target_dir=$(cargo metadata --no-deps --format-version 1 --locked |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 # What the run occupies, after each build: a CI machine's disk may be small.
 disk() { printf 'disk: %s in %s; %s free\n' "$(du -sh "$target_dir" 2>/dev/null | cut -f1)" "$target_dir" \
     "$(df -h . | awk 'NR==2 {print $4}')"; }
@@ -68,6 +70,12 @@ disk
 # modules): using them saves a second build of every dependency.
 export SCIM_CONNECTOR_BIN="$target_dir/debug/scim-connector"
 chaos_bin="$target_dir/debug/chaos"
+for bin in "$SCIM_CONNECTOR_BIN" "$chaos_bin"; do
+    if [ ! -x "$bin" ]; then
+        echo "error: the test build did not make $bin (a build.target set in the cargo configuration?)" >&2
+        exit 1
+    fi
+done
 
 if [ -z "${SKIP_CHAOS:-}" ]; then
     # Every role in its own process on a Redis of its own (needs redis-server on PATH): faults and

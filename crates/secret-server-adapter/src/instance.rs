@@ -672,7 +672,8 @@ impl Instance {
     }
 
     /// Writes records this replica learnt of without changing them (a principal another replica
-    /// created a moment ago, read for a job that names it): like [`Instance::write_remote`], a
+    /// created a moment ago, read for a job that names it, in a reading that began at `read_at`):
+    /// like [`Instance::write_remote`], a
     /// record whose version is the one the shared store records takes its meta, but nothing is
     /// persisted: the store's meta stays as the replica that made the change wrote it (this
     /// replica's reading may lack what only its follower brings, such as a group's members).
@@ -682,13 +683,14 @@ impl Instance {
     pub async fn learn(
         &self,
         touched: &[(ResourceKind, i64)],
+        read_at: Instant,
         f: impl FnOnce(&mut State),
     ) -> Result<(), state_store::StoreError> {
         let persisted = self.persisted_metas(touched).await?;
-        // Not counted as written: a reading of the follower's that began before this one may be
-        // the newer (this one may find the principal as it was before the change the follower
-        // is applying), and it is the follower that keeps the model current.
-        self.write_model(touched, &[], &persisted, f);
+        let now = now_millis();
+        // Counted as written from the reading, not now: a resync that began before it leaves the
+        // record alone, and the follower's reading that began after it is not dropped.
+        self.model.write_as_of(touched, read_at, |state| with_metas(state, touched, &persisted, f, now));
         self.publish_metrics();
         Ok(())
     }

@@ -604,6 +604,7 @@ async fn refresh_folder_permissions(instance: &Instance, folder: i64) -> anyhow:
 
 /// Reads a secret's metadata fresh, touching the folder it was in and the one it is in now.
 async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> {
+    let read_at = std::time::Instant::now();
     if let Ok(summary) = instance.client.secret_summary(secret).await {
         let ss = secret_ss(summary, &mut Interner::default());
         let folder = ss.folder;
@@ -611,7 +612,7 @@ async fn refresh_secret(instance: &Instance, secret: i64) -> anyhow::Result<()> 
         let mut touched = vec![(ResourceKind::PrivilegedData, secret), (ResourceKind::Container, folder)];
         touched.extend(before.filter(|b| *b != folder).map(|b| (ResourceKind::Container, b)));
         instance
-            .write_remote(None, &touched, |s| {
+            .write_remote(Some(read_at), &touched, |s| {
                 let meta = s.secrets.get(&secret).map(|x| x.meta).unwrap_or_default();
                 s.put_secret(SecretRec { ss, meta });
             })

@@ -6,7 +6,7 @@
 //! Per request, in order: the added latency; then an outage answers `503`
 //! (an IIS-style HTML page); then the deterministic counters
 //! (`nextServerErrors`, `nextTooManyRequests`) answer the next N requests, and the
-//! paths of `gonePaths` answer `404` as for an object deleted since, those of
+//! paths of `gonePaths` answer the not-found error of an object deleted since, those of
 //! `brokenPaths` `500`; then
 //! the rates draw: `500` with Secret Server's error body, `429` with
 //! `Retry-After`, or `200` with an HTML body (as Secret Server does for some
@@ -50,9 +50,10 @@ pub struct FaultSettings {
     /// `200 {}` (counts down): the change is made and its answer unreadable, as when a proxy
     /// mangles it.
     pub next_garbled_posts: u32,
-    /// Paths (as requested, e.g. `/api/v1/groups/7/roles`) answered `404` with the API's
-    /// not-found error for the object they name, as for an object deleted between two reads of
-    /// it: the first read found it, the next one does not.
+    /// Paths (as requested, e.g. `/api/v1/groups/7/roles`) answered with the API's not-found error
+    /// for the object they name (`API_GroupNotFound`, as Secret Server answers for an id it does
+    /// not know), as for an object deleted between two reads of it: the first read found it, the
+    /// next one does not.
     pub gone_paths: Vec<String>,
     /// Paths (as requested) answered `500` with Secret Server's error body, every time: one object
     /// that cannot be read while the rest of the server answers.
@@ -120,7 +121,8 @@ enum Action {
     Html,
     /// Carried out, then answered `200 {}`.
     Garbled,
-    /// Answered `404`: the object the path names is gone.
+    /// Answered with the not-found error of the object the path names (a route's `404` when it
+    /// names none).
     Gone(Option<(Thing, i64)>),
 }
 

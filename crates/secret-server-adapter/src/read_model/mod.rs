@@ -46,6 +46,15 @@ impl ReadModel {
         out
     }
 
+    /// Like [`ReadModel::write`], but `records` count as written from a reading as recent as `at`
+    /// (what was read for a job without changing it).
+    pub fn write_as_of<R>(&self, records: &[(ResourceKind, i64)], at: Instant, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = self.state.write();
+        let out = f(&mut state);
+        self.record_written(records, at);
+        out
+    }
+
     /// Like [`ReadModel::write`], unless `record` was written from a reading at or after `since`: a
     /// write carrying a reading that began at `since` does not overwrite a newer one (and counts
     /// as that reading, not as a write of now). `None` when it did not write.
@@ -191,6 +200,20 @@ mod tests {
         model.write_list(&[grant], jobs_reading, |_, newer| {
             assert!(!newer(grant.0, grant.1), "the job's list, the newer reading, decides (a revoked grant goes)");
         });
+    }
+
+    #[test]
+    fn a_principal_learnt_from_a_reading_that_began_after_a_resync_is_not_missing_from_it() {
+        let model = ReadModel::default();
+        let resync_began = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let learnt_from = Instant::now();
+        model.write_as_of(&[(ResourceKind::User, 7)], learnt_from, |s| {
+            s.put_user(records::UserRec { ss: user(7), attrs: None, deleted: false, meta: records::Meta::default() });
+        });
+
+        assert_eq!(model.missing(&read_of(&[]), resync_began), vec![], "the resync's read may predate it");
+        assert_eq!(model.missing(&read_of(&[]), Instant::now()), vec![(ResourceKind::User, 7)], "a later one may not");
     }
 
     #[test]

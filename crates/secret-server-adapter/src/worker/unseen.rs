@@ -18,12 +18,14 @@ use crate::read_model::records::{GroupRec, Meta, Principal, UserRec};
 use crate::read_model::state::AttrKeys;
 use connections::DeletedUserPolicy;
 use scim::ResourceKind;
+use std::time::Instant;
 
-/// A user or group read for a job from Secret Server, which the read model had not seen.
+/// A user or group read for a job from Secret Server, which the read model had not seen, with
+/// when that reading began.
 #[derive(Debug)]
 pub(crate) enum Unseen {
-    User(UserRec),
-    Group(GroupRec),
+    User(UserRec, Instant),
+    Group(GroupRec, Instant),
 }
 
 impl Unseen {
@@ -31,12 +33,12 @@ impl Unseen {
     /// created it, and (a user deleted through SCIM, under the default policy) not gone for it.
     pub(crate) fn visible(&self, ctx: &Ctx<'_>) -> bool {
         let (principal, attrs, gone) = match self {
-            Unseen::User(u) => (
+            Unseen::User(u, _) => (
                 Principal::User(u.ss.id),
                 &u.attrs,
                 u.deleted && ctx.caller.connection.policies.deleted_users == DeletedUserPolicy::NotFound,
             ),
-            Unseen::Group(g) => (Principal::Group(g.ss.id), &g.attrs, false),
+            Unseen::Group(g, _) => (Principal::Group(g.ss.id), &g.attrs, false),
         };
         let creator = AttrKeys::of(attrs).created_by;
         !gone && ctx.instance().model.read(|s| ctx.caller.view(s).unseen_principal_shown(principal, creator.as_deref()))
@@ -45,8 +47,8 @@ impl Unseen {
     /// Whether a user is enabled (a group always is, for the checks that ask).
     pub(crate) fn enabled(&self) -> bool {
         match self {
-            Unseen::User(u) => u.ss.enabled,
-            Unseen::Group(_) => true,
+            Unseen::User(u, _) => u.ss.enabled,
+            Unseen::Group(..) => true,
         }
     }
 }
@@ -57,6 +59,7 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
     let instance = ctx.instance();
     let client = ctx.client()?;
     let not_found = |e: &secret_server_client::ClientError| e.is_not_found();
+    let read_at = Instant::now();
     Ok(Some(match principal {
         Principal::User(id) => {
             // The user first: whether it exists is its own read's answer.
@@ -74,7 +77,7 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
             ss.roles = roles;
             let attrs = instance.attrs.get(ResourceKind::User, id).await?;
             let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
-            Unseen::User(UserRec { ss, attrs, deleted, meta: Meta::default() })
+            Unseen::User(UserRec { ss, attrs, deleted, meta: Meta::default() }, read_at)
         }
         Principal::Group(id) => {
             let group = match client.get_group(id).await {
@@ -92,7 +95,7 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
             let attrs = instance.attrs.get(ResourceKind::Group, id).await?;
             // Its members are left to the follower (or the resync): a group Secret Server had
             // before may be large, and only the grant's principal is asked of it.
-            Unseen::Group(GroupRec { ss, members: Vec::new(), attrs, meta: Meta::default() })
+            Unseen::Group(GroupRec { ss, members: Vec::new(), attrs, meta: Meta::default() }, read_at)
         }
     }))
 }
@@ -102,20 +105,20 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
 pub(crate) async fn learn(ctx: &Ctx<'_>, unseen: impl IntoIterator<Item = Unseen>) -> JobResult<()> {
     for rec in unseen {
         match rec {
-            Unseen::User(rec) => {
+            Unseen::User(rec, read_at) => {
                 let id = rec.ss.id;
                 ctx.instance()
-                    .learn(&[(ResourceKind::User, id)], |s| {
+                    .learn(&[(ResourceKind::User, id)], read_at, |s| {
                         if !s.users.contains_key(&id) {
                             s.put_user(rec);
                         }
                     })
                     .await?;
             }
-            Unseen::Group(rec) => {
+            Unseen::Group(rec, read_at) => {
                 let id = rec.ss.id;
                 ctx.instance()
-                    .learn(&[(ResourceKind::Group, id)], |s| {
+                    .learn(&[(ResourceKind::Group, id)], read_at, |s| {
                         if !s.groups.contains_key(&id) {
                             s.put_group(rec);
                         }

@@ -982,7 +982,7 @@ async fn a_group_deleted_between_the_followers_two_reads_of_it_is_gone_and_holds
     stack.ss.patch_user(alice, &renamed).await.unwrap();
     published_change(&stack, INSTANCE, alice).await;
 
-    let followed = eventually(Duration::from_secs(10), || {
+    let followed = eventually(Duration::from_secs(30), || {
         let stack = &stack;
         async move {
             let doc = stack.get(User, &alice.to_string()).await.ok()?;
