@@ -113,8 +113,8 @@ impl ChangeRecord {
     }
 }
 
-/// A change that succeeded, as a reader of the events stream needs it to refresh its own copy of
-/// the resource.
+/// A change that succeeded, or the members a failed attempt changed before it failed, as a reader
+/// of the events stream needs it to refresh its own copy of the resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedChange {
     pub instance: String,
@@ -125,13 +125,16 @@ pub struct AppliedChange {
 
 impl AppliedChange {
     /// The applied change an event payload carries; `None` for anything else (another kind of
-    /// event, a failed change, a resource type this build does not know, bytes that are not an
-    /// event).
+    /// event, a failed change that changed no member, a resource type this build does not know,
+    /// bytes that are not an event).
     pub fn decode(payload: &[u8]) -> Option<Self> {
         let event = pb::AuditEvent::decode(payload).ok()?;
         let pb::audit_event::Kind::Change(change) = event.kind? else { return None };
-        if ChangeOutcome::from_proto(change.outcome) != Some(ChangeOutcome::Succeeded) {
-            return None;
+        let changed_members = !(change.members_added.is_empty() && change.members_removed.is_empty());
+        match ChangeOutcome::from_proto(change.outcome)? {
+            ChangeOutcome::Succeeded => {}
+            ChangeOutcome::Failed if changed_members => {}
+            ChangeOutcome::Failed => return None,
         }
         Some(AppliedChange {
             instance: change.secret_server_instance,
@@ -192,9 +195,14 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_change_is_not_applied() {
-        let failed = change(Some(ServiceError::not_found("no such group")));
+    fn a_failed_change_is_not_applied_but_the_members_it_changed_before_it_failed_are() {
+        let mut failed = change(Some(ServiceError::not_found("no such group")));
         assert_eq!(failed.outcome(), ChangeOutcome::Failed);
+        let members = failed.members.clone();
+        let applied = AppliedChange::decode(&crate::to_bus_event(&failed.to_event()).payload);
+        assert_eq!(applied.map(|a| a.members), Some(members), "the members it changed are changed");
+
+        failed.members = MemberChanges::default();
         assert_eq!(AppliedChange::decode(&crate::to_bus_event(&failed.to_event()).payload), None);
     }
 

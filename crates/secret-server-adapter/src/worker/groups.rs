@@ -202,7 +202,13 @@ async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64
     while !pending.is_empty() {
         let batch: Vec<(bool, i64)> = pending.drain(..pending.len().min(MEMBERS_PER_CALL)).collect();
         match send_batch(ctx, group, &batch).await {
-            Ok(()) => split_into(&batch, &mut added, &mut removed),
+            Ok(()) => {
+                let (mut a, mut r) = (Vec::new(), Vec::new());
+                split_into(&batch, &mut a, &mut r);
+                ctx.changed_members(&a, &r);
+                added.extend(a);
+                removed.extend(r);
+            }
             Err(e) => {
                 write_group(ctx, group.clone(), &added, &removed, None).await?;
                 return Err(e);

@@ -120,9 +120,33 @@ pub(crate) struct Ctx<'a> {
     /// the changes queued behind it along (see `groups::burst`) answers with the resource as its own
     /// change left it, before theirs.
     pub answer: OnceLock<Bytes>,
+    /// The members this attempt added to and removed from an existing group in Secret Server, so
+    /// that an attempt that fails after changing some says which (see [`Ctx::changed_members`]).
+    pub partial: std::sync::Mutex<MemberIds>,
 }
 
 impl Ctx<'_> {
+    /// Notes members this attempt added to and removed from the job's group in Secret Server.
+    /// Should the attempt fail after, its audit event lists them (and the other replicas apply
+    /// them): a later attempt finds them done and its own event would not show them.
+    pub(crate) fn changed_members(&self, added: &[i64], removed: &[i64]) {
+        let mut partial = self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        partial.added.extend_from_slice(added);
+        partial.removed.extend_from_slice(removed);
+    }
+
+    /// What [`Ctx::changed_members`] noted, for a failed attempt's event; none for a create (its
+    /// group is deleted again, or a later attempt adds every member again and says so).
+    fn take_partial(&self) -> MemberIds {
+        let mut partial = std::mem::take(&mut *self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if self.req.resource_id().is_empty() {
+            return MemberIds::NONE;
+        }
+        partial.added.sort_unstable();
+        partial.removed.sort_unstable();
+        partial
+    }
+
     /// Defers `writes` to one batch with the job's done marker, all or none, once the job applied
     /// its change (on its own, before the outcome is recorded, when the job fails): one round trip
     /// to Redis instead of one per write. For writes that only a later attempt of this job or
@@ -470,6 +494,7 @@ impl Worker {
             first_attempt: first_attempt(job),
             deferred: std::sync::Mutex::new(Vec::new()),
             answer: OnceLock::new(),
+            partial: std::sync::Mutex::new(MemberIds::NONE),
         };
         let done = match ctx.first_attempt && !may_be_carried(req) {
             true => None,
@@ -570,15 +595,38 @@ impl Worker {
                 (Disposition::Succeeded(answer), "succeeded")
             }
             Err(JobError::Permanent(e)) => {
-                let change =
-                    record(Value::Null, Value::Null, &MemberIds::NONE, Some(e.clone()), req.resource_id().to_owned());
+                // Members it changed before it was refused are changed: its event says so.
+                let change = record(
+                    Value::Null,
+                    Value::Null,
+                    &ctx.take_partial(),
+                    Some(e.clone()),
+                    req.resource_id().to_owned(),
+                );
                 if let Err(publish_error) = publish_change(&*self.core.events, &change).await {
                     // Retried like any other: the failure is found again and its event published then.
                     return retry(format!("cannot publish the audit event of a failed job: {publish_error}"), None);
                 }
                 (failed(&e), "failed")
             }
-            Err(JobError::Transient { error, after }) => retry(error, after),
+            Err(JobError::Transient { error, after }) => {
+                // Members it changed before it failed are changed, and the next attempt finds them
+                // done: this attempt's own event, with its own id, says so.
+                let partial = ctx.take_partial();
+                if !partial.is_empty() {
+                    let failed = ServiceError::new(
+                        ErrorKind::Unavailable,
+                        format!("this attempt failed after changing the members listed; the job is retried: {error}"),
+                    );
+                    let change = record(Value::Null, Value::Null, &partial, Some(failed), req.resource_id().to_owned());
+                    let mut event = change.to_event();
+                    event.event_id = format!("{}:attempt-{}", event.event_id, job.attempt);
+                    if let Err(e) = publish_event(&*self.core.events, &event, &change.job_id).await {
+                        tracing::error!(error = %e, "cannot publish the audit event of an attempt that changed members");
+                    }
+                }
+                retry(error, after)
+            }
         }
     }
 }
@@ -611,15 +659,23 @@ impl Worker {
 /// # Errors
 /// The stream is unavailable (the job is retried), or refused the event and its dead letters too.
 async fn publish_change(events: &dyn job_queue::EventBus, change: &ChangeRecord) -> Result<(), job_queue::QueueError> {
-    let event = change.to_event();
-    match audit_events::publish(events, &event).await {
+    publish_event(events, &change.to_event(), &change.job_id).await
+}
+
+/// [`publish_change`] for an event already built.
+async fn publish_event(
+    events: &dyn job_queue::EventBus,
+    event: &proto::audit::v1::AuditEvent,
+    job_id: &str,
+) -> Result<(), job_queue::QueueError> {
+    match audit_events::publish(events, event).await {
         Ok(_) => Ok(()),
         Err(e) if e.is_transient() => Err(e),
         Err(refused) => {
             ::metrics::counter!("scim_adapter_audit_dead_letters_total").increment(1);
-            tracing::error!(event_id = %event.event_id, job_id = %change.job_id, error = %refused,
+            tracing::error!(event_id = %event.event_id, job_id = %job_id, error = %refused,
                 "the events stream refused a change's audit event for good; kept in its dead letters");
-            events.dead_letter(audit_events::to_bus_event(&event), &refused.to_string()).await
+            events.dead_letter(audit_events::to_bus_event(event), &refused.to_string()).await
         }
     }
 }

@@ -11,10 +11,11 @@ use pretty_assertions::assert_eq;
 use scim::ResourceKind::{Group, User};
 use secret_server_adapter::ProtectedPrincipals;
 use secret_server_adapter::intents::Intents;
-use secret_server_api::{GroupCreateArgs, Patch, UserPatchArgs};
+use secret_server_api::{GroupCreateArgs, Patch, UserCreateArgs, UserPatchArgs};
 use secret_server_client::GroupQuery;
 use serde_json::{Value, json};
 use service_error::ErrorKind;
+use std::time::Duration;
 
 async fn user_id(stack: &Stack, name: &str) -> String {
     stack.find(User, &format!("userName eq \"{name}\"")).await["id"].as_str().unwrap().to_owned()
@@ -331,6 +332,74 @@ async fn a_group_cannot_be_created_or_renamed_to_the_name_of_a_listed_protected_
 async fn disable_in_secret_server(stack: &Stack, id: &str) {
     let disable = UserPatchArgs { enabled: Some(Patch::set(false)), ..UserPatchArgs::default() };
     stack.ss.patch_user(id.parse().unwrap(), &disable).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_changes_audit_event_and_on_every_replica()
+ {
+    use futures::StreamExt;
+    use prost::Message;
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let (replica_b, grpc_b) = stack.second_replica("b").await;
+    let group = stack.create(Group, json!({"displayName": "Half Filled"})).await.id();
+    // More users than one call to Secret Server takes (500), made there directly; then one made
+    // through SCIM and disabled in Secret Server since, which the read model does not know.
+    let made: Vec<i64> = futures::stream::iter(0..500)
+        .map(|n| {
+            let ss = &stack.ss;
+            async move {
+                let args = UserCreateArgs {
+                    user_name: format!("filler.{n}"),
+                    password: Some("Filler-Passw0rd!".into()),
+                    display_name: format!("Filler {n}"),
+                    enabled: true,
+                    ..UserCreateArgs::default()
+                };
+                ss.create_user(&args).await.unwrap().id
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let disabled = stack.create(User, json!({"userName": "disabled.meanwhile"})).await.id();
+    disable_in_secret_server(&stack, &disabled).await;
+    let mut events = stack.events.subscribe("partial-members", "t1").await.unwrap();
+    let mut members: Vec<Value> = made.iter().map(|id| json!({"value": id.to_string()})).collect();
+    members.push(json!({"value": disabled}));
+
+    let refused = stack.patch(Group, &group, json!([{"op": "add", "path": "members", "value": members}])).await;
+
+    assert_eq!(refused.err().http_status(), 400, "Secret Server refused the second call: {:?}", refused.err());
+    assert_eq!(ss_members(&stack, &group).await.len(), 500, "the first call's members are in the group");
+    let mut failed = None;
+    for _ in 0..50 {
+        for delivery in events.next_batch(100, Duration::from_millis(200)).await.unwrap() {
+            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if let Some(proto::audit::v1::audit_event::Kind::Change(c)) = event.kind
+                && c.resource_id == group
+                && c.outcome == proto::audit::v1::ChangeOutcome::Failed as i32
+            {
+                failed = Some(c);
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
+    let failed = failed.expect("the failed change's audit event");
+    assert_eq!(failed.members_added.len(), 500, "it lists the members added before the refusal");
+    let on_b = crate::support::eventually(Duration::from_secs(30), || {
+        let grpc_b = &grpc_b;
+        let group = &group;
+        async move {
+            let doc = crate::support::read(grpc_b, CONNECTION, Group, group).await.ok()?;
+            (doc["members"].as_array().map(Vec::len) == Some(500)).then_some(doc)
+        }
+    })
+    .await;
+    assert!(on_b.is_some(), "the other replica shows the members Secret Server has");
+    replica_b.shutdown().await;
+    stack.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
