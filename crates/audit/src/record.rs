@@ -227,6 +227,18 @@ impl NewRecord {
                         "error": error,
                     }),
                 );
+                // A failed change lists the members it changed before it failed (a succeeded
+                // group change has them in `after`).
+                if change.error.is_some()
+                    && let Some(Value::Object(c)) = body.get_mut("change")
+                {
+                    if !change.members_added.is_empty() {
+                        c.insert("membersAdded".into(), json!(change.members_added));
+                    }
+                    if !change.members_removed.is_empty() {
+                        c.insert("membersRemoved".into(), json!(change.members_removed));
+                    }
+                }
                 RecordKind::Change
             }
             Some(pb::audit_event::Kind::Admin(admin)) => {
@@ -367,6 +379,21 @@ mod tests {
         let text = record.event.to_string();
         assert!(!text.contains("old") && !text.contains("new"), "{text}");
         assert_eq!(record.event["change"]["after"]["userName"], "b");
+    }
+
+    #[test]
+    fn a_failed_change_lists_the_members_it_changed_before_it_failed() {
+        let mut event = change_event(b"", b"");
+        if let Some(pb::audit_event::Kind::Change(c)) = &mut event.kind {
+            c.resource_type = ResourceType::Group as i32;
+            c.outcome = pb::ChangeOutcome::Failed as i32;
+            c.error = Some(proto::common::v1::Error { detail: "user 9 is inactive".into(), ..Default::default() });
+            c.members_added = vec!["7".into(), "8".into()];
+        }
+        let record = NewRecord::from_event(event, "1-0", &BTreeMap::new(), 0);
+        assert_eq!(record.event["change"]["outcome"], "failed");
+        assert_eq!(record.event["change"]["membersAdded"], json!(["7", "8"]));
+        assert_eq!(record.event["change"].get("membersRemoved"), None, "only what it changed");
     }
 
     #[test]

@@ -37,7 +37,7 @@ use crate::read_model::fetch::{
 };
 use crate::read_model::records::{FolderPermRec, FolderRec, SecretPermRec, SecretRec, UserRec};
 use audit_events::AppliedChange;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use job_queue::{EventBus, EventId, EventSubscription};
 use scim::ResourceKind;
 use secret_server_client::{FolderPermissionQuery, SecretPermissionQuery};
@@ -424,6 +424,34 @@ pub async fn refresh(instance: &Instance, kind: ResourceKind, id: i64) -> anyhow
     apply_remote(instance, &change).await
 }
 
+/// The users among `ids` the read model does not hold, read whole from Secret Server (with their
+/// roles, stored attributes and tombstone), a few at a time; one gone since is left out.
+async fn unseen_users(instance: &Instance, ids: &[i64]) -> anyhow::Result<Vec<UserRec>> {
+    let missing: Vec<i64> = instance.model.read(|s| ids.iter().copied().filter(|u| !s.users.contains_key(u)).collect());
+    futures::stream::iter(missing)
+        .map(|id| async move {
+            let client = &instance.client;
+            let user = match client.get_user(id).await {
+                Ok(user) => user,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(anyhow::Error::from(e)),
+            };
+            let mut ss = user_ss_from_user(user);
+            ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
+                Ok(roles) => roles,
+                Err(e) if e.is_not_found() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let attrs = instance.attrs.get(ResourceKind::User, id).await?;
+            let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
+            Ok(Some(UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() }))
+        })
+        .buffer_unordered(8)
+        .try_filter_map(|rec| futures::future::ready(Ok(rec)))
+        .try_collect()
+        .await
+}
+
 /// Reads the changed resource fresh into the read model.
 async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
     // What this reading writes does not overwrite what a job of this replica writes meanwhile.
@@ -474,10 +502,20 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     }
                     Err(e) => return Err(e.into()),
                 };
+                // Members this replica has not seen (made in Secret Server since its last resync, and
+                // learnt by the replica that added them): read whole, or the group shows none of them.
+                let unseen = unseen_users(instance, &added).await?;
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
                 instance
-                    .write_remote(Some(read_at), &touched, |s| s.change_group(ss, Some(attrs), &added, &removed))
+                    .write_remote(Some(read_at), &touched, |s| {
+                        for rec in unseen {
+                            if !s.users.contains_key(&rec.ss.id) {
+                                s.put_user(rec);
+                            }
+                        }
+                        s.change_group(ss, Some(attrs), &added, &removed);
+                    })
                     .await?;
             }
             Err(e) if e.is_not_found() => {

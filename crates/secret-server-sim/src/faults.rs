@@ -58,6 +58,9 @@ pub struct FaultSettings {
     /// Paths (as requested) answered `500` with Secret Server's error body, every time: one object
     /// that cannot be read while the rest of the server answers.
     pub broken_paths: Vec<String>,
+    /// The next N requests to the broken paths pass (counts down): a call that succeeds, then the
+    /// same call failing.
+    pub broken_paths_after: u32,
 }
 
 impl Default for FaultSettings {
@@ -74,6 +77,7 @@ impl Default for FaultSettings {
             next_garbled_posts: 0,
             gone_paths: Vec::new(),
             broken_paths: Vec::new(),
+            broken_paths_after: 0,
         }
     }
 }
@@ -181,7 +185,12 @@ impl Faults {
         } else if let Some(gone) = s.gone_paths.iter().find(|p| p.as_str() == path) {
             Action::Gone(gone_thing(gone))
         } else if s.broken_paths.iter().any(|p| p.as_str() == path) {
-            Action::ServerError
+            if s.broken_paths_after > 0 {
+                s.broken_paths_after -= 1;
+                Action::Pass
+            } else {
+                Action::ServerError
+            }
         } else if s.next_server_errors > 0 {
             s.next_server_errors -= 1;
             Action::ServerError
@@ -316,6 +325,11 @@ mod tests {
             assert_eq!(f.decide(false, "/api/v1/users/3").1, Action::ServerError);
         }
         assert_eq!(f.decide(false, "/api/v1/users/4").1, Action::Pass);
+
+        f.update(|s| s.broken_paths_after = 1).unwrap();
+        assert_eq!(f.decide(false, "/api/v1/users/4").1, Action::Pass, "another path does not count");
+        assert_eq!(f.decide(false, "/api/v1/users/3").1, Action::Pass, "the first passes");
+        assert_eq!(f.decide(false, "/api/v1/users/3").1, Action::ServerError, "the next fails");
     }
 
     #[test]

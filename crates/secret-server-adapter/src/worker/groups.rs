@@ -197,6 +197,11 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
 /// from Secret Server, tell which; those count as done and the rest is sent once more.
 async fn change_members(ctx: &Ctx<'_>, group: &Group, add: &[i64], remove: &[i64]) -> JobResult<(Vec<i64>, Vec<i64>)> {
     let (mut added, mut removed) = (Vec::new(), Vec::new());
+    // In the order of their ids, additions first: the same change makes the same calls (a PATCH's
+    // members may come in any order from the document it was applied to).
+    let (mut add, mut remove) = (add.to_vec(), remove.to_vec());
+    add.sort_unstable();
+    remove.sort_unstable();
     let mut pending: Vec<(bool, i64)> =
         add.iter().map(|u| (true, *u)).chain(remove.iter().map(|u| (false, *u))).collect();
     while !pending.is_empty() {
@@ -585,7 +590,12 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
         change_members(ctx, &current, &add, &remove).await?
     } else {
         let (all_add, all_remove) = burst::net((&add, &remove), &carried);
-        match change_members(ctx, &current, &all_add, &all_remove).await {
+        let together = change_members(ctx, &current, &all_add, &all_remove).await;
+        // What the call sent together changed is not this job's own to report should it fail
+        // later: each queued change, and this one when retried, sends its own again, and counts
+        // what it finds done as its change.
+        ctx.forget_changed_members();
+        match together {
             Ok(_) => {
                 let (mut add, mut remove) = (add, remove);
                 add.sort_unstable();

@@ -135,15 +135,28 @@ impl Ctx<'_> {
         partial.removed.extend_from_slice(removed);
     }
 
-    /// What [`Ctx::changed_members`] noted, for a failed attempt's event; none for a create (its
-    /// group is deleted again, or a later attempt adds every member again and says so).
+    /// Forgets what [`Ctx::changed_members`] noted.
+    pub(crate) fn forget_changed_members(&self) {
+        drop(self.take_changed_members());
+    }
+
+    fn take_changed_members(&self) -> MemberIds {
+        std::mem::take(&mut *self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// What [`Ctx::changed_members`] noted, for a failed attempt's event. None for a create (its
+    /// group is deleted again, or a later attempt adds every member again and says so), nor for
+    /// an attempt that lost its lease (its event could come after a newer attempt's, and replicas
+    /// apply member changes in the order of the events).
     fn take_partial(&self) -> MemberIds {
-        let mut partial = std::mem::take(&mut *self.partial.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-        if self.req.resource_id().is_empty() {
+        let mut partial = self.take_changed_members();
+        if self.req.operation() == Operation::Create || !self.lease.is_held() {
             return MemberIds::NONE;
         }
-        partial.added.sort_unstable();
-        partial.removed.sort_unstable();
+        for ids in [&mut partial.added, &mut partial.removed] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
         partial
     }
 
@@ -616,7 +629,7 @@ impl Worker {
                 if !partial.is_empty() {
                     let failed = ServiceError::new(
                         ErrorKind::Unavailable,
-                        format!("this attempt failed after changing the members listed; the job is retried: {error}"),
+                        format!("this attempt failed after changing the members listed: {error}"),
                     );
                     let change = record(Value::Null, Value::Null, &partial, Some(failed), req.resource_id().to_owned());
                     let mut event = change.to_event();

@@ -343,7 +343,8 @@ async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_c
     let (replica_b, grpc_b) = stack.second_replica("b").await;
     let group = stack.create(Group, json!({"displayName": "Half Filled"})).await.id();
     // More users than one call to Secret Server takes (500), made there directly; then one made
-    // through SCIM and disabled in Secret Server since, which the read model does not know.
+    // through SCIM and disabled in Secret Server since, which the read model does not know (the
+    // last id: the calls take members in the order of their ids).
     let made: Vec<i64> = futures::stream::iter(0..500)
         .map(|n| {
             let ss = &stack.ss;
@@ -362,6 +363,9 @@ async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_c
         .collect()
         .await;
     let disabled = stack.create(User, json!({"userName": "disabled.meanwhile"})).await.id();
+    // Both replicas hold it enabled (a read waits until its replica has followed the create).
+    stack.get(User, &disabled).await.unwrap();
+    crate::support::read(&grpc_b, CONNECTION, User, &disabled).await.unwrap();
     disable_in_secret_server(&stack, &disabled).await;
     let mut events = stack.events.subscribe("partial-members", "t1").await.unwrap();
     let mut members: Vec<Value> = made.iter().map(|id| json!({"value": id.to_string()})).collect();
@@ -399,6 +403,126 @@ async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_c
     .await;
     assert!(on_b.is_some(), "the other replica shows the members Secret Server has");
     replica_b.shutdown().await;
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_another_replica_added_that_this_one_has_not_seen_are_read_whole_and_shown() {
+    let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
+    let group = stack.create(Group, json!({"displayName": "Joined Elsewhere"})).await.id();
+    // Users made in Secret Server since this replica's last resync, which another replica learnt
+    // of and added to the group.
+    let mut made = Vec::new();
+    for n in 0..3 {
+        let args = UserCreateArgs {
+            user_name: format!("joined.elsewhere.{n}"),
+            password: Some("Joined-Passw0rd!".into()),
+            display_name: format!("Joined {n}"),
+            enabled: true,
+            ..UserCreateArgs::default()
+        };
+        made.push(stack.ss.create_user(&args).await.unwrap().id);
+    }
+    stack.ss.patch_group_members(group.parse().unwrap(), &made, &[]).await.unwrap();
+    let change = audit_events::ChangeRecord {
+        connection_id: CONNECTION.to_owned(),
+        instance: INSTANCE.to_owned(),
+        kind: Group,
+        resource_id: group.clone(),
+        operation: Operation::Patch,
+        job_id: "elsewhere-joined".to_owned(),
+        request_id: "elsewhere".to_owned(),
+        before: Value::Null,
+        after: json!({"membersAdded": made}),
+        members: audit_events::MemberChanges { added: made.iter().map(i64::to_string).collect(), removed: Vec::new() },
+        error: None,
+    };
+    change.publish(stack.events.as_ref()).await.unwrap();
+
+    let shown = crate::support::eventually(Duration::from_secs(30), || {
+        let stack = &stack;
+        let group = &group;
+        async move {
+            let doc = stack.get(Group, group).await.ok()?;
+            (doc["members"].as_array().map(Vec::len) == Some(3)).then_some(doc)
+        }
+    })
+    .await;
+    let shown = shown.expect("the group shows the members the other replica added");
+    let mut shown: Vec<i64> =
+        shown["members"].as_array().unwrap().iter().map(|m| m["value"].as_str().unwrap().parse().unwrap()).collect();
+    shown.sort_unstable();
+    made.sort_unstable();
+    assert_eq!(shown, made);
+    stack.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attempt_that_fails_after_adding_members_says_which_in_an_event_of_its_own_and_the_retry_adds_the_rest() {
+    use futures::StreamExt;
+    use prost::Message;
+    let stack = Stack::start().await;
+    let group = stack.create(Group, json!({"displayName": "Filled Twice"})).await.id();
+    let made: Vec<i64> = futures::stream::iter(0..501)
+        .map(|n| {
+            let ss = &stack.ss;
+            async move {
+                let args = UserCreateArgs {
+                    user_name: format!("joiner.{n}"),
+                    password: Some("Joiner-Passw0rd!".into()),
+                    display_name: format!("Joiner {n}"),
+                    enabled: true,
+                    ..UserCreateArgs::default()
+                };
+                ss.create_user(&args).await.unwrap().id
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    // Secret Server takes the first call (500 members) and fails the second.
+    let base = url::Url::parse(&stack.sim.base_url()).unwrap().path().trim_end_matches('/').to_owned();
+    stack
+        .sim
+        .faults()
+        .update(|f| {
+            f.broken_paths = vec![format!("{base}/api/v1/groups/{group}/users")];
+            f.broken_paths_after = 1;
+        })
+        .unwrap();
+    let mut events = stack.events.subscribe("attempt-members", "t1").await.unwrap();
+    let members: Vec<Value> = made.iter().map(|id| json!({"value": id.to_string()})).collect();
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "add", "path": "members", "value": members}]});
+    let job = stack.job(CONNECTION, Group, Operation::Patch, &group, Some(&patch), None);
+    let handler = stack.adapter().job_handler();
+
+    let first = handler.handle(delivered("filled-twice", job.clone(), 1)).await;
+
+    assert!(matches!(first, Disposition::Retry { .. }), "a failure worth retrying: {first:?}");
+    let mut attempt = None;
+    for _ in 0..50 {
+        for delivery in events.next_batch(100, Duration::from_millis(200)).await.unwrap() {
+            let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
+            if event.event_id == "filled-twice:patch:attempt-1" {
+                attempt = Some(event);
+            }
+        }
+        if attempt.is_some() {
+            break;
+        }
+    }
+    let Some(proto::audit::v1::audit_event::Kind::Change(change)) = attempt.expect("the attempt's own event").kind
+    else {
+        panic!("a change event")
+    };
+    assert_eq!(change.outcome, proto::audit::v1::ChangeOutcome::Failed as i32);
+    assert_eq!(change.members_added.len(), 500, "the members its first call added");
+
+    stack.sim.faults().clear();
+    let second = handler.handle(delivered("filled-twice", job, 2)).await;
+    assert!(matches!(second, Disposition::Succeeded(_)), "{second:?}");
+    assert_eq!(ss_members(&stack, &group).await.len(), 501);
     stack.stop().await;
 }
 
