@@ -424,32 +424,55 @@ pub async fn refresh(instance: &Instance, kind: ResourceKind, id: i64) -> anyhow
     apply_remote(instance, &change).await
 }
 
-/// The users among `ids` the read model does not hold, read whole from Secret Server (with their
-/// roles, stored attributes and tombstone), a few at a time; one gone since is left out.
-async fn unseen_users(instance: &Instance, ids: &[i64]) -> anyhow::Result<Vec<UserRec>> {
+/// How many added members the read model has not seen the follower reads for one change; the
+/// others wait for the next resync (the change's bound, `FOLLOWER_CALL_TIMEOUT`, is for all of them).
+const UNSEEN_MEMBERS_READ: usize = 64;
+
+/// The read model learns of the users among `ids` it does not hold (made in Secret Server since
+/// its last resync, and learnt by the replica that added them to a group): each read whole (roles,
+/// stored attributes, tombstone) and learnt at once, so that a change given more time later makes
+/// progress, persisting nothing. One that cannot be read is left to the next resync.
+async fn learn_unseen_users(instance: &Instance, ids: &[i64]) {
     let missing: Vec<i64> = instance.model.read(|s| ids.iter().copied().filter(|u| !s.users.contains_key(u)).collect());
-    futures::stream::iter(missing)
-        .map(|id| async move {
-            let client = &instance.client;
-            let user = match client.get_user(id).await {
-                Ok(user) => user,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(anyhow::Error::from(e)),
-            };
-            let mut ss = user_ss_from_user(user);
-            ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
-                Ok(roles) => roles,
-                Err(e) if e.is_not_found() => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            let attrs = instance.attrs.get(ResourceKind::User, id).await?;
-            let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
-            Ok(Some(UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() }))
+    if missing.len() > UNSEEN_MEMBERS_READ {
+        tracing::info!(instance = %instance.name, unseen = missing.len(), read = UNSEEN_MEMBERS_READ,
+            "members not seen yet beyond what the follower reads for one change; the next resync brings the rest");
+    }
+    futures::stream::iter(missing.into_iter().take(UNSEEN_MEMBERS_READ))
+        .for_each_concurrent(8, |id| async move {
+            if let Err(e) = learn_unseen_user(instance, id).await {
+                tracing::debug!(instance = %instance.name, user = id, error = %e,
+                    "cannot read a member not seen yet; the next resync brings it");
+            }
         })
-        .buffer_unordered(8)
-        .try_filter_map(|rec| futures::future::ready(Ok(rec)))
-        .try_collect()
-        .await
+        .await;
+}
+
+async fn learn_unseen_user(instance: &Instance, id: i64) -> anyhow::Result<()> {
+    let read_at = std::time::Instant::now();
+    let client = &instance.client;
+    let user = match client.get_user(id).await {
+        Ok(user) => user,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut ss = user_ss_from_user(user);
+    ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
+        Ok(roles) => roles,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let attrs = instance.attrs.get(ResourceKind::User, id).await?;
+    let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
+    let rec = UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() };
+    instance
+        .learn(&[(ResourceKind::User, id)], read_at, |s| {
+            if !s.users.contains_key(&id) {
+                s.put_user(rec);
+            }
+        })
+        .await?;
+    Ok(())
 }
 
 /// Reads the changed resource fresh into the read model.
@@ -502,20 +525,12 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
                     }
                     Err(e) => return Err(e.into()),
                 };
-                // Members this replica has not seen (made in Secret Server since its last resync, and
-                // learnt by the replica that added them): read whole, or the group shows none of them.
-                let unseen = unseen_users(instance, &added).await?;
+                // Members this replica has not seen: learnt first, or the group shows none of them.
+                learn_unseen_users(instance, &added).await;
                 let mut touched = vec![(kind, id)];
                 touched.extend(added.iter().chain(&removed).map(|u| (ResourceKind::User, *u)));
                 instance
-                    .write_remote(Some(read_at), &touched, |s| {
-                        for rec in unseen {
-                            if !s.users.contains_key(&rec.ss.id) {
-                                s.put_user(rec);
-                            }
-                        }
-                        s.change_group(ss, Some(attrs), &added, &removed);
-                    })
+                    .write_remote(Some(read_at), &touched, |s| s.change_group(ss, Some(attrs), &added, &removed))
                     .await?;
             }
             Err(e) if e.is_not_found() => {

@@ -600,6 +600,8 @@ async fn update(ctx: &Ctx<'_>, patch: bool) -> JobResult<Applied> {
                 let (mut add, mut remove) = (add, remove);
                 add.sort_unstable();
                 remove.sort_unstable();
+                // Its own members are made: a later step that fails says so.
+                ctx.changed_members(&add, &remove);
                 (add, remove)
             }
             Err(JobError::Permanent(e)) => {

@@ -342,26 +342,20 @@ async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_c
     let stack = Stack::start_with(Options { replica_id: Some("a".into()), ..Options::default() }).await;
     let (replica_b, grpc_b) = stack.second_replica("b").await;
     let group = stack.create(Group, json!({"displayName": "Half Filled"})).await.id();
-    // More users than one call to Secret Server takes (500), made there directly; then one made
-    // through SCIM and disabled in Secret Server since, which the read model does not know (the
-    // last id: the calls take members in the order of their ids).
-    let made: Vec<i64> = futures::stream::iter(0..500)
-        .map(|n| {
-            let ss = &stack.ss;
-            async move {
-                let args = UserCreateArgs {
-                    user_name: format!("filler.{n}"),
-                    password: Some("Filler-Passw0rd!".into()),
-                    display_name: format!("Filler {n}"),
-                    enabled: true,
-                    ..UserCreateArgs::default()
-                };
-                ss.create_user(&args).await.unwrap().id
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    // More users than one call to Secret Server takes (500); then one disabled in Secret Server
+    // since, which the read model does not know (the last id: the calls take members in the order
+    // of their ids).
+    let made: Vec<i64> =
+        futures::stream::iter(0..500)
+            .map(|n| {
+                let stack = &stack;
+                async move {
+                    stack.create(User, json!({"userName": format!("filler.{n}")})).await.id().parse::<i64>().unwrap()
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
     let disabled = stack.create(User, json!({"userName": "disabled.meanwhile"})).await.id();
     // Both replicas hold it enabled (a read waits until its replica has followed the create).
     stack.get(User, &disabled).await.unwrap();
@@ -377,7 +371,9 @@ async fn members_added_before_secret_server_refused_the_rest_are_in_the_failed_c
     assert_eq!(ss_members(&stack, &group).await.len(), 500, "the first call's members are in the group");
     let mut failed = None;
     for _ in 0..50 {
-        for delivery in events.next_batch(100, Duration::from_millis(200)).await.unwrap() {
+        let batch = events.next_batch(500, Duration::from_millis(200)).await.unwrap();
+        events.ack(&batch.iter().map(|d| d.id.clone()).collect::<Vec<_>>()).await.unwrap();
+        for delivery in batch {
             let event = proto::audit::v1::AuditEvent::decode(delivery.payload.as_ref()).unwrap();
             if let Some(proto::audit::v1::audit_event::Kind::Change(c)) = event.kind
                 && c.resource_id == group
