@@ -450,21 +450,7 @@ async fn learn_unseen_users(instance: &Instance, ids: &[i64]) {
 
 async fn learn_unseen_user(instance: &Instance, id: i64) -> anyhow::Result<()> {
     let read_at = std::time::Instant::now();
-    let client = &instance.client;
-    let user = match client.get_user(id).await {
-        Ok(user) => user,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut ss = user_ss_from_user(user);
-    ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
-        Ok(roles) => roles,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    let attrs = instance.attrs.get(ResourceKind::User, id).await?;
-    let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
-    let rec = UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() };
+    let Some(rec) = read_user(instance, id).await? else { return Ok(()) };
     instance
         .learn(&[(ResourceKind::User, id)], read_at, |s| {
             if !s.users.contains_key(&id) {
@@ -475,6 +461,27 @@ async fn learn_unseen_user(instance: &Instance, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// User `id` read whole: Secret Server's fields and direct roles, the shared store's attributes
+/// and tombstone. `None` when Secret Server does not have it (a user deleted between the reads
+/// of it is as gone as if the first had not found it).
+async fn read_user(instance: &Instance, id: i64) -> anyhow::Result<Option<UserRec>> {
+    let client = &instance.client;
+    let user = match client.get_user(id).await {
+        Ok(user) => user,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut ss = user_ss_from_user(user);
+    ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
+        Ok(roles) => roles,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let attrs = instance.attrs.get(ResourceKind::User, id).await?;
+    let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
+    Ok(Some(UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() }))
+}
+
 /// Reads the changed resource fresh into the read model.
 async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
     // What this reading writes does not overwrite what a job of this replica writes meanwhile.
@@ -483,31 +490,18 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
     let Some(id) = adapter_api::id::parse(&change.resource_id) else { return Ok(()) };
     let client = &instance.client;
     match kind {
-        ResourceKind::User => match client.get_user(id).await {
-            Ok(user) => {
-                let attrs = instance.attrs.get(kind, id).await?;
-                let deleted = !user.enabled && instance.tombstones.get(id).await?.is_some();
-                let mut ss = user_ss_from_user(user);
-                ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
-                    Ok(roles) => roles,
-                    // Deleted between the two reads: as gone as if the first had not found it.
-                    Err(e) if e.is_not_found() => {
-                        instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_user(id))).await?;
-                        return Ok(());
-                    }
-                    Err(e) => return Err(e.into()),
-                };
+        ResourceKind::User => match read_user(instance, id).await? {
+            Some(rec) => {
                 instance
                     .write_remote(Some(read_at), &[(kind, id)], |s| {
                         let meta = s.users.get(&id).map(|u| u.meta).unwrap_or_default();
-                        s.put_user(UserRec { ss, attrs, deleted, meta });
+                        s.put_user(UserRec { meta, ..rec });
                     })
                     .await?;
             }
-            Err(e) if e.is_not_found() => {
+            None => {
                 instance.write_remote(Some(read_at), &[(kind, id)], |s| drop(s.remove_user(id))).await?;
             }
-            Err(e) => return Err(e.into()),
         },
         ResourceKind::Group => match client.get_group(id).await {
             Ok(group) => {
