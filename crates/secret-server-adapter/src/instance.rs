@@ -91,6 +91,15 @@ fn with_metas(
     changes
 }
 
+/// A reading of Secret Server and the shared store that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Client(#[from] secret_server_client::ClientError),
+    #[error(transparent)]
+    Store(#[from] state_store::StoreError),
+}
+
 /// One Secret Server instance.
 #[derive(Debug)]
 pub struct Instance {
@@ -693,6 +702,30 @@ impl Instance {
         self.model.write_as_of(touched, read_at, |state| with_metas(state, touched, &persisted, f, now));
         self.publish_metrics();
         Ok(())
+    }
+
+    /// User `id` read whole, as the read model holds a user: Secret Server's fields and direct
+    /// roles, the shared store's attributes and tombstone (a meta yet to be given). `None` when
+    /// Secret Server does not have it (one deleted between the reads of it is as gone as if the
+    /// first had not found it).
+    ///
+    /// # Errors
+    /// Secret Server or the state store failing.
+    pub async fn read_user(&self, id: i64) -> Result<Option<crate::read_model::records::UserRec>, ReadError> {
+        let user = match self.client.get_user(id).await {
+            Ok(user) => user,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut ss = crate::read_model::fetch::user_ss_from_user(user);
+        ss.roles = match crate::read_model::fetch::direct_roles(&self.client, id).await {
+            Ok(roles) => roles,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let attrs = self.attrs.get(ResourceKind::User, id).await?;
+        let deleted = !ss.enabled && self.tombstones.get(id).await?.is_some();
+        Ok(Some(crate::read_model::records::UserRec { ss, attrs, deleted, meta: Meta::default() }))
     }
 
     /// Whether the read model holds resource `id` of `kind` at the version the shared store

@@ -32,9 +32,7 @@
 
 use crate::core::Core;
 use crate::instance::Instance;
-use crate::read_model::fetch::{
-    Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss, user_ss_from_user,
-};
+use crate::read_model::fetch::{Interner, folder_perm_ss, folder_ss, group_ss_from_group, secret_perm_ss, secret_ss};
 use crate::read_model::records::{FolderPermRec, FolderRec, SecretPermRec, SecretRec, UserRec};
 use audit_events::AppliedChange;
 use futures::{StreamExt, TryStreamExt};
@@ -450,7 +448,7 @@ async fn learn_unseen_users(instance: &Instance, ids: &[i64]) {
 
 async fn learn_unseen_user(instance: &Instance, id: i64) -> anyhow::Result<()> {
     let read_at = std::time::Instant::now();
-    let Some(rec) = read_user(instance, id).await? else { return Ok(()) };
+    let Some(rec) = instance.read_user(id).await? else { return Ok(()) };
     instance
         .learn(&[(ResourceKind::User, id)], read_at, |s| {
             if !s.users.contains_key(&id) {
@@ -461,27 +459,6 @@ async fn learn_unseen_user(instance: &Instance, id: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// User `id` read whole: Secret Server's fields and direct roles, the shared store's attributes
-/// and tombstone. `None` when Secret Server does not have it (a user deleted between the reads
-/// of it is as gone as if the first had not found it).
-async fn read_user(instance: &Instance, id: i64) -> anyhow::Result<Option<UserRec>> {
-    let client = &instance.client;
-    let user = match client.get_user(id).await {
-        Ok(user) => user,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let mut ss = user_ss_from_user(user);
-    ss.roles = match crate::read_model::fetch::direct_roles(client, id).await {
-        Ok(roles) => roles,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    let attrs = instance.attrs.get(ResourceKind::User, id).await?;
-    let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
-    Ok(Some(UserRec { ss, attrs, deleted, meta: crate::read_model::records::Meta::default() }))
-}
-
 /// Reads the changed resource fresh into the read model.
 async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Result<()> {
     // What this reading writes does not overwrite what a job of this replica writes meanwhile.
@@ -490,7 +467,7 @@ async fn apply_remote(instance: &Instance, change: &AppliedChange) -> anyhow::Re
     let Some(id) = adapter_api::id::parse(&change.resource_id) else { return Ok(()) };
     let client = &instance.client;
     match kind {
-        ResourceKind::User => match read_user(instance, id).await? {
+        ResourceKind::User => match instance.read_user(id).await? {
             Some(rec) => {
                 instance
                     .write_remote(Some(read_at), &[(kind, id)], |s| {

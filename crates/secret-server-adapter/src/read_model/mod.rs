@@ -40,10 +40,7 @@ impl ReadModel {
 
     /// Runs `f` on the state under the write lock, recording that the worker wrote `records`.
     pub fn write<R>(&self, records: &[(ResourceKind, i64)], f: impl FnOnce(&mut State) -> R) -> R {
-        let mut state = self.state.write();
-        let out = f(&mut state);
-        self.record_written(records, Instant::now());
-        out
+        self.write_as_of(records, Instant::now(), f)
     }
 
     /// Like [`ReadModel::write`], but `records` count as written from a reading as recent as `at`

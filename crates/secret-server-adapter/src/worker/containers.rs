@@ -21,7 +21,7 @@
 //! outside the scope can be probed); creating or moving a container to the root is `403` for a
 //! connection limited to subtrees (the root is never inside one).
 
-use super::{Applied, Ctx, JobError, JobResult, Others, invalid_value, not_found, taken};
+use super::{Applied, Ctx, JobError, JobResult, invalid_value, not_found, taken};
 use crate::attributes::{carry_over, seen_by, to_text};
 use crate::intents::MemberIds;
 use crate::mapping::container::{fields, patch_base};
@@ -413,12 +413,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // A name another container holds in the read model: read again once it has followed the other
     // replicas (that container may have been deleted or renamed through one of them a moment ago).
     if known.is_some_and(|id| !earlier.made(id)) {
-        known = match ctx.follow_others().await {
-            Others::Alone => known,
-            Others::Followed => read_known(),
-            // Secret Server's answer below decides.
-            Others::Unknown => None,
-        };
+        known = ctx.recheck(known, read_known).await;
     }
     let detail = format!("a container named {:?} already exists there", f.name);
     let folder = match known {

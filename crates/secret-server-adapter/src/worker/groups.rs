@@ -157,12 +157,7 @@ async fn check_new_members(ctx: &Ctx<'_>, ids: &[i64]) -> JobResult<()> {
         };
         let mut known = held();
         if known.is_some_and(|(visible, enabled)| !(visible && enabled)) {
-            known = match ctx.follow_others().await {
-                Others::Alone => known,
-                Others::Followed => held(),
-                // Read from Secret Server, as one the model has not seen.
-                Others::Unknown => None,
-            };
+            known = ctx.recheck(known, held).await;
         }
         let (visible, enabled) = match known {
             Some(known) => known,
@@ -322,12 +317,7 @@ async fn create(ctx: &Ctx<'_>) -> JobResult<Applied> {
     // A name another group holds in the read model: read again once it has followed the other
     // replicas (that group may have been deleted or renamed through one of them a moment ago).
     if known.is_some_and(|id| !earlier.made(id)) {
-        known = match ctx.follow_others().await {
-            Others::Alone => known,
-            Others::Followed => read_known(),
-            // Secret Server's answer below decides.
-            Others::Unknown => None,
-        };
+        known = ctx.recheck(known, read_known).await;
     }
     let detail = format!("a group named {:?} already exists", f.name);
     // Whether this job made the group: in this attempt, or in an earlier one its intent names

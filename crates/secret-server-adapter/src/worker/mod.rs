@@ -81,6 +81,15 @@ impl From<ClientError> for JobError {
     }
 }
 
+impl From<crate::instance::ReadError> for JobError {
+    fn from(e: crate::instance::ReadError) -> Self {
+        match e {
+            crate::instance::ReadError::Client(e) => e.into(),
+            crate::instance::ReadError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<state_store::StoreError> for JobError {
     fn from(e: state_store::StoreError) -> Self {
         JobError::Transient { error: format!("state store: {e}"), after: None }
@@ -269,6 +278,18 @@ impl Ctx<'_> {
                     Others::Unknown
                 }
             }
+        }
+    }
+
+    /// What the read model `held` on the way to a refusal, as [`Ctx::follow_others`] says to take
+    /// it: as it is with one replica, read again once the follower has caught up, and `None` when
+    /// the model cannot be vouched for (Secret Server's answer then decides, as for a record the
+    /// model has not seen).
+    pub(crate) async fn recheck<T>(&self, held: Option<T>, read_again: impl FnOnce() -> Option<T>) -> Option<T> {
+        match self.follow_others().await {
+            Others::Alone => held,
+            Others::Followed => read_again(),
+            Others::Unknown => None,
         }
     }
 

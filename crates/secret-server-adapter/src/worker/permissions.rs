@@ -98,12 +98,7 @@ async fn check_principal(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
     let seen = |enabled: Option<bool>| enabled.map(|enabled| (ctx.visible(kind, id), enabled));
     let mut known = seen(held());
     if known.is_some_and(|(visible, enabled)| !(visible && enabled)) {
-        known = match ctx.follow_others().await {
-            Others::Alone => known,
-            Others::Followed => seen(held()),
-            // Read from Secret Server, as one the model has not seen.
-            Others::Unknown => None,
-        };
+        known = ctx.recheck(known, || seen(held())).await;
     }
     let (unseen, visible, enabled) = match known {
         Some((visible, enabled)) => (None, visible, enabled),

@@ -13,7 +13,7 @@
 //! store records stays as the replica that made the change wrote it.
 
 use super::{Ctx, JobResult};
-use crate::read_model::fetch::{direct_roles, group_roles, group_ss_from_group, user_ss_from_user};
+use crate::read_model::fetch::{group_roles, group_ss_from_group};
 use crate::read_model::records::{GroupRec, Meta, Principal, UserRec};
 use crate::read_model::state::AttrKeys;
 use connections::DeletedUserPolicy;
@@ -61,24 +61,10 @@ pub(crate) async fn read(ctx: &Ctx<'_>, principal: Principal) -> JobResult<Optio
     let not_found = |e: &secret_server_client::ClientError| e.is_not_found();
     let read_at = Instant::now();
     Ok(Some(match principal {
-        Principal::User(id) => {
-            // The user first: whether it exists is its own read's answer.
-            let user = match client.get_user(id).await {
-                Ok(user) => user,
-                Err(e) if not_found(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            let roles = match direct_roles(client, id).await {
-                Ok(roles) => roles,
-                Err(e) if not_found(&e) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            let mut ss = user_ss_from_user(user);
-            ss.roles = roles;
-            let attrs = instance.attrs.get(ResourceKind::User, id).await?;
-            let deleted = !ss.enabled && instance.tombstones.get(id).await?.is_some();
-            Unseen::User(UserRec { ss, attrs, deleted, meta: Meta::default() }, read_at)
-        }
+        Principal::User(id) => match instance.read_user(id).await? {
+            Some(rec) => Unseen::User(rec, read_at),
+            None => return Ok(None),
+        },
         Principal::Group(id) => {
             let group = match client.get_group(id).await {
                 Ok(group) => group,
